@@ -1,0 +1,316 @@
+//! The user's TOML configuration: agent identity, store, working hours, UI and accounts.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no configuration at {0}")]
+    Missing(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub agent: Agent,
+    pub store: StoreConfig,
+    pub hours: Hours,
+    pub ui: Ui,
+    pub team: Vec<String>,
+    pub accounts: Vec<Account>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Agent {
+    /// Shown to clients in templates and recorded as the actor of every write.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Hours {
+    pub timezone: Option<String>,
+    pub workdays: String,
+    pub start: String,
+    pub end: String,
+}
+
+impl Default for Hours {
+    fn default() -> Self {
+        Hours { timezone: None, workdays: "mon-fri".into(), start: "09:00".into(), end: "18:00".into() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Ui {
+    pub theme: Option<String>,
+    /// "en" or "ru"; default from LANG/LC_ALL.
+    pub language: Option<String>,
+    /// Ring the terminal bell on events that must not be missed.
+    pub bell: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Account {
+    Email(EmailAccount),
+    Telegram(TelegramAccount),
+    Whatsapp(WhatsappAccount),
+}
+
+impl Account {
+    pub fn name(&self) -> &str {
+        match self {
+            Account::Email(a) => &a.name,
+            Account::Telegram(a) => &a.name,
+            Account::Whatsapp(a) => &a.name,
+        }
+    }
+
+    pub fn kind(&self) -> crate::model::ChannelKind {
+        use crate::model::ChannelKind;
+        match self {
+            Account::Email(_) => ChannelKind::Email,
+            Account::Telegram(_) => ChannelKind::Telegram,
+            Account::Whatsapp(_) => ChannelKind::Whatsapp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailAccount {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub from_name: Option<String>,
+    pub imap: Server,
+    pub smtp: Server,
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub signature: Option<String>,
+}
+
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".into(), "Sent".into()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    #[serde(default)]
+    pub insecure: bool,
+    pub user: String,
+    #[serde(default)]
+    pub password_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_tls() -> String {
+    "implicit".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramAccount {
+    pub name: String,
+    #[serde(default)]
+    pub token_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WhatsappAccount {
+    pub name: String,
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    #[serde(default)]
+    pub token_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ConfigError::Missing(path.to_path_buf())),
+            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for a in &self.accounts {
+            if !names.insert(a.name()) {
+                return Err(format!("account name {:?} is used twice", a.name()));
+            }
+            if let Account::Email(e) = a {
+                for s in [&e.imap, &e.smtp] {
+                    match s.tls.as_str() {
+                        "implicit" | "starttls" => {}
+                        "none" if s.insecure => {}
+                        "none" => return Err(format!("account {}: tls = \"none\" needs insecure = true", e.name)),
+                        other => return Err(format!("account {}: unknown tls mode {other:?}", e.name)),
+                    }
+                }
+            }
+        }
+        self.hours_parsed()?;
+        Ok(())
+    }
+
+    /// The actor recorded on every row this person writes.
+    pub fn actor(&self) -> String {
+        self.agent
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "me".into())
+    }
+
+    pub fn timezone(&self) -> jiff::tz::TimeZone {
+        self.hours
+            .timezone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system)
+    }
+
+    /// Working days (0 = Monday) and start/end minutes after midnight.
+    pub fn hours_parsed(&self) -> Result<(Vec<u8>, u32, u32), String> {
+        let days = parse_workdays(&self.hours.workdays)?;
+        let start = parse_hhmm(&self.hours.start)?;
+        let end = parse_hhmm(&self.hours.end)?;
+        if end <= start {
+            return Err(format!("hours: end {} is not after start {}", self.hours.end, self.hours.start));
+        }
+        Ok((days, start, end))
+    }
+
+    pub fn language(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::detect(self.ui.language.as_deref())
+    }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn day_index(s: &str) -> Result<u8, String> {
+    DAYS.iter().position(|d| *d == s.trim()).map(|i| i as u8).ok_or_else(|| format!("unknown weekday {s:?}"))
+}
+
+/// "mon-fri", "mon,wed,fri", "mon-thu,sat".
+pub fn parse_workdays(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for part in s.to_lowercase().split(',') {
+        if let Some((a, b)) = part.split_once('-') {
+            let (a, b) = (day_index(a)?, day_index(b)?);
+            if a > b {
+                return Err(format!("workdays: range {part:?} runs backwards"));
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(day_index(part)?);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+pub fn parse_hhmm(s: &str) -> Result<u32, String> {
+    let (h, m) = s.split_once(':').ok_or_else(|| format!("time {s:?} is not HH:MM"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    let m: u32 = m.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    if h > 24 || m > 59 || (h == 24 && m > 0) {
+        return Err(format!("time {s:?} is out of range"));
+    }
+    Ok(h * 60 + m)
+}
+
+/// The example shown when no configuration exists; also checked by a test.
+pub const EXAMPLE: &str = r#"[agent]
+name = "Анна"
+
+[store]
+# path = "/var/lib/pult/team.db"      # default: ~/.local/share/pult/pult.db
+
+[hours]
+timezone = "Europe/Moscow"
+workdays = "mon-fri"
+start = "09:00"
+end = "18:00"
+
+[ui]
+# theme = "dark"        # dark | light | high-contrast
+# language = "ru"       # en | ru (default: from LANG)
+
+[[accounts]]
+kind = "email"
+name = "office"
+address = "anna@example.test"
+imap = { host = "imap.example.test", port = 993, tls = "implicit", user = "anna", password_command = ["pass", "mail/office"] }
+smtp = { host = "smtp.example.test", port = 465, tls = "implicit", user = "anna", password_command = ["pass", "mail/office"] }
+folders = ["INBOX", "Sent"]
+
+[[accounts]]
+kind = "telegram"
+name = "office-bot"
+token_command = ["pass", "telegram/office-bot"]
+# api_url = "https://api.telegram.org"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses() {
+        let c = Config::parse(EXAMPLE).expect("example config");
+        assert_eq!(c.accounts.len(), 2);
+        assert_eq!(c.accounts[0].name(), "office");
+        assert_eq!(c.actor(), "Анна");
+        assert_eq!(c.hours_parsed().expect("hours"), (vec![0, 1, 2, 3, 4], 540, 1080));
+    }
+
+    #[test]
+    fn plaintext_needs_insecure() {
+        let bad = EXAMPLE.replace("tls = \"implicit\", user = \"anna\"", "tls = \"none\", user = \"anna\"");
+        assert!(Config::parse(&bad).unwrap_err().contains("insecure"));
+    }
+
+    #[test]
+    fn workdays() {
+        assert_eq!(parse_workdays("mon-wed,sat").expect("days"), vec![0, 1, 2, 5]);
+        assert!(parse_workdays("fri-mon").is_err());
+        assert!(parse_hhmm("25:00").is_err());
+    }
+}

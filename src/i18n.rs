@@ -1,0 +1,96 @@
+//! UI text in English and Russian, from one catalogue.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// The configured language, else the locale (LC_ALL, LC_MESSAGES, LANG), else English.
+    pub fn detect(configured: Option<&str>) -> Lang {
+        let from_env = || {
+            ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        };
+        let value = configured.map(str::to_string).or_else(from_env).unwrap_or_default();
+        if value.to_lowercase().starts_with("ru") { Lang::Ru } else { Lang::En }
+    }
+
+    pub fn tr(self, key: &'static str) -> &'static str {
+        match CATALOGUE.iter().find(|(k, _, _)| *k == key) {
+            Some((_, en, ru)) => match self {
+                Lang::En => en,
+                Lang::Ru => ru,
+            },
+            None => key,
+        }
+    }
+}
+
+/// (key, English, Russian). A test checks that every key has both texts.
+pub const CATALOGUE: &[(&str, &str, &str)] = &[
+    ("views", "Views", "Представления"),
+    ("channels", "Channels", "Каналы"),
+    ("all_open", "All open", "Все открытые"),
+    ("unanswered", "Unanswered", "Без ответа"),
+    ("conversations", "Conversations", "Разговоры"),
+    ("thread", "Thread", "Переписка"),
+    ("no_conversation", "No conversation selected", "Разговор не выбран"),
+    ("empty_view", "Nothing here. Good work.", "Здесь пусто. Отличная работа."),
+    ("waiting", "waiting", "ждёт"),
+    ("due", "due", "срок"),
+    ("overdue", "overdue", "просрочено"),
+    ("due_today", "due today", "на сегодня"),
+    ("pending", "pending", "в очереди"),
+    ("sending", "sending", "отправляется"),
+    ("sent", "sent", "отправлено"),
+    ("failed", "failed", "ошибка"),
+    ("edited", "edited", "изменено"),
+    ("deleted", "deleted", "удалено"),
+    ("group", "group", "группа"),
+    ("composer", "Reply", "Ответ"),
+    ("composer_hint", "Alt+Enter or Ctrl+X send · Ctrl+T template · Esc close (draft kept)",
+        "Alt+Enter или Ctrl+X — отправить · Ctrl+T — шаблон · Esc — закрыть (черновик сохранится)"),
+    ("templates", "Templates", "Шаблоны"),
+    ("help", "Help", "Справка"),
+    ("help_hint", "Esc or ? to close", "Esc или ? — закрыть"),
+    ("search", "Search", "Поиск"),
+    ("search_results", "Search results", "Результаты поиска"),
+    ("no_results", "No matches", "Ничего не найдено"),
+    ("queued", "Reply queued", "Ответ поставлен в очередь"),
+    ("empty_reply", "Nothing to send", "Нечего отправлять"),
+    ("unknown_command", "Unknown command", "Неизвестная команда"),
+    ("closed", "Conversation closed", "Разговор закрыт"),
+    ("reopened", "Conversation reopened", "Разговор снова открыт"),
+    ("new_message", "New message", "Новое сообщение"),
+    ("status_overdue", "overdue", "просрочено"),
+    ("status_due_today", "today", "сегодня"),
+    ("status_unanswered", "unanswered", "без ответа"),
+    ("not_available", "Not available yet", "Пока недоступно"),
+    ("you", "you", "вы"),
+    ("attachment", "attachment", "вложение"),
+    ("messages_count", "messages", "сообщений"),
+    ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_complete_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, ru) in CATALOGUE {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!en.is_empty() && !ru.is_empty(), "{k} lacks a text");
+        }
+        assert_eq!(Lang::Ru.tr("unanswered"), "Без ответа");
+        assert_eq!(Lang::En.tr("unanswered"), "Unanswered");
+    }
+
+    #[test]
+    fn language_detection() {
+        assert_eq!(Lang::detect(Some("ru_RU.UTF-8")), Lang::Ru);
+        assert_eq!(Lang::detect(Some("en")), Lang::En);
+    }
+}

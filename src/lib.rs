@@ -1,0 +1,16 @@
+//! pult: a keyboard-driven terminal shared inbox (email, Telegram, WhatsApp in one queue).
+#![deny(clippy::unwrap_used)]
+
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod i18n;
+pub mod model;
+pub mod paths;
+pub mod sanitize;
+pub mod store;
+pub mod sync;
+pub mod tui;
+pub mod workflow;

@@ -1,0 +1,226 @@
+//! Domain types shared by the store, the workers and the UI.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Email,
+    Telegram,
+    Whatsapp,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Whatsapp => "whatsapp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(ChannelKind::Email),
+            "telegram" => Some(ChannelKind::Telegram),
+            "whatsapp" => Some(ChannelKind::Whatsapp),
+            _ => None,
+        }
+    }
+
+    /// Two-letter badge for narrow panes.
+    pub fn badge(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "@",
+            ChannelKind::Telegram => "TG",
+            ChannelKind::Whatsapp => "WA",
+        }
+    }
+
+    /// Longest text one message may carry; longer replies are split or refused.
+    pub fn max_text_len(self) -> usize {
+        match self {
+            ChannelKind::Email => usize::MAX,
+            ChannelKind::Telegram => 4096,
+            ChannelKind::Whatsapp => 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// Delivery state of a message we send; inbound messages are `Received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Received,
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Received => "received",
+            Delivery::Pending => "pending",
+            Delivery::Sending => "sending",
+            Delivery::Sent => "sent",
+            Delivery::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Delivery {
+        match s {
+            "pending" => Delivery::Pending,
+            "sending" => Delivery::Sending,
+            "sent" => Delivery::Sent,
+            "failed" => Delivery::Failed,
+            _ => Delivery::Received,
+        }
+    }
+}
+
+/// Which conversations the middle pane lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    AllOpen,
+    Unanswered,
+    Channel(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Conversations with client messages this agent has not read.
+    pub unread: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub kind: ChannelKind,
+    pub title: String,
+    pub client: Option<String>,
+    pub is_group: bool,
+    pub last_message_at: i64,
+    pub preview: String,
+    /// Set when the client wrote last: since when they wait.
+    pub waiting_since: Option<i64>,
+    pub unread: bool,
+    pub next_deadline: Option<i64>,
+    pub assignee: Option<String>,
+}
+
+/// Where the conversation list is in its ordering, for keyset paging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    pub sort: i64,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub id: i64,
+    pub direction: Direction,
+    pub author: String,
+    pub sent_at: i64,
+    pub subject: Option<String>,
+    pub body: String,
+    pub delivery: Delivery,
+    pub error: Option<String>,
+    pub edited: bool,
+    pub deleted: bool,
+    pub reply_quote: Option<(String, String)>,
+    pub attachments: Vec<AttachmentRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentRow {
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub duration: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    pub id: i64,
+    pub state: String,
+    pub deadline: Option<i64>,
+    pub accepted_by: Option<String>,
+}
+
+/// What the store tells open UIs after a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: String,
+    pub conversation_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusCounts {
+    pub unanswered: i64,
+    pub open: i64,
+    pub overdue: i64,
+    pub due_today: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub conversation: i64,
+    pub message: i64,
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub from: String,
+    pub subject: Option<String>,
+    pub date: String,
+    pub snippet: String,
+}
+
+/// A message as a sync worker hands it to the store, already normalised.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    pub remote_id: String,
+    /// Email thread root or chat id: the conversation this message belongs to.
+    pub conversation_key: String,
+    pub conversation_title: String,
+    pub is_group: bool,
+    pub outgoing: bool,
+    pub author_handle: String,
+    pub author_name: String,
+    pub sent_at: i64,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub reply_to_remote: Option<String>,
+    pub attachments: Vec<InboundAttachment>,
+    pub parse_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InboundAttachment {
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub remote_ref: Option<String>,
+    pub duration: Option<i64>,
+}

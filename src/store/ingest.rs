@@ -1,0 +1,242 @@
+//! Applying what sync workers bring: idempotent upserts, derived conversation state, cursors.
+
+use super::Result;
+use super::writer::{immediate, note_change};
+use crate::model::{ChannelKind, Inbound};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::{HashMap, HashSet};
+
+/// The channel row for a configured account, created on first use.
+pub fn ensure_channel(conn: &mut Connection, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
+    let tx = immediate(conn)?;
+    let found: Option<(i64, String)> =
+        tx.query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let id = match found {
+        Some((id, k)) if k == kind.as_str() => id,
+        Some((_, k)) => {
+            return Err(super::StoreError::Invalid(format!(
+                "channel {name:?} exists as {k}, but the config says {}",
+                kind.as_str()
+            )));
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO accounts (name, kind, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                params![name, kind.as_str(), now],
+            )?;
+            tx.execute(
+                "INSERT INTO channels (account_id, name, kind, config_key, created_at)
+                 VALUES ((SELECT id FROM accounts WHERE name = ?1), ?1, ?2, ?1, ?3)",
+                params![name, kind.as_str(), now],
+            )?;
+            let id = tx.last_insert_rowid();
+            note_change(&tx, now, "channel", None, None)?;
+            id
+        }
+    };
+    tx.commit()?;
+    Ok(id)
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    pub inserted: usize,
+    pub duplicates: usize,
+    pub conversations: Vec<i64>,
+}
+
+/// Applies one batch in one transaction, together with the sync cursors it covers.
+/// Replaying the same batch inserts nothing and changes nothing.
+pub fn apply(
+    conn: &mut Connection,
+    channel_id: i64,
+    batch: &[Inbound],
+    cursors: &[(String, String)],
+    now: i64,
+) -> Result<IngestReport> {
+    let tx = immediate(conn)?;
+    let report = apply_in(&tx, channel_id, batch, now)?;
+    for (key, value) in cursors {
+        tx.prepare_cached(
+            "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![channel_id, key, value])?;
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i64) -> Result<IngestReport> {
+    let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
+    let mut conversations: HashMap<&str, i64> = HashMap::new();
+    let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut touched: HashSet<i64> = HashSet::new();
+    let mut report = IngestReport::default();
+
+    for m in batch {
+        let author = if m.outgoing || m.author_handle.is_empty() {
+            None
+        } else if let Some(found) = identities.get(m.author_handle.as_str()) {
+            Some(*found)
+        } else {
+            let found = identity(tx, &kind, &m.author_handle, &m.author_name, now)?;
+            identities.insert(&m.author_handle, found);
+            Some(found)
+        };
+        let conversation = match conversations.get(m.conversation_key.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = conversation(tx, channel_id, m, author.map(|a| a.1), now)?;
+                conversations.insert(&m.conversation_key, id);
+                id
+            }
+        };
+        let reply_to: Option<i64> = match &m.reply_to_remote {
+            Some(r) => tx
+                .prepare_cached("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+                .query_row(params![channel_id, r], |row| row.get(0))
+                .optional()?,
+            None => None,
+        };
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
+                                       sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
+                                       delivery, parse_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (channel_id, remote_id) DO NOTHING",
+            )?
+            .execute(params![
+                conversation,
+                channel_id,
+                m.remote_id,
+                if m.outgoing { "out" } else { "in" },
+                author.map(|a| a.0),
+                m.author_name,
+                m.sent_at,
+                m.subject,
+                m.body_text,
+                m.body_html,
+                m.reply_to_remote,
+                reply_to,
+                if m.outgoing { "sent" } else { "received" },
+                m.parse_error,
+            ])?;
+        if inserted == 0 {
+            report.duplicates += 1;
+            continue;
+        }
+        let message_id = tx.last_insert_rowid();
+        for (i, a) in m.attachments.iter().enumerate() {
+            tx.prepare_cached(
+                "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![message_id, i as i64, a.name, a.mime, a.size, a.remote_ref, a.duration])?;
+        }
+        if !m.outgoing {
+            // A client writing again wakes a closed or snoozed conversation.
+            tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
+                .execute([conversation])?;
+        }
+        report.inserted += 1;
+        touched.insert(conversation);
+    }
+
+    let mut touched: Vec<i64> = touched.into_iter().collect();
+    touched.sort_unstable();
+    for &c in &touched {
+        refresh_conversation(tx, c)?;
+        note_change(tx, now, "messages", Some(c), None)?;
+    }
+    report.conversations = touched;
+    Ok(report)
+}
+
+/// Finds the identity for a handle, creating it (and a contact for it) on first sight.
+fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
+    let found: Option<(i64, i64, Option<String>)> = tx
+        .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
+        .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((id, contact, display)) = found {
+        if !name.is_empty() && display.as_deref() != Some(name) {
+            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?.execute(params![name, id])?;
+        }
+        return Ok((id, contact));
+    }
+    let shown = if name.is_empty() { handle } else { name };
+    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?.execute(params![shown, now])?;
+    let contact = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![contact, kind, handle, name])?;
+    Ok((tx.last_insert_rowid(), contact))
+}
+
+fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
+    let found: Option<(i64, Option<i64>, String)> = tx
+        .prepare_cached("SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2")?
+        .query_row(params![channel_id, m.conversation_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match found {
+        Some((id, existing_contact, title)) => {
+            if existing_contact.is_none() && contact.is_some() {
+                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2")?.execute(params![contact, id])?;
+            }
+            // Chat titles change; email threads keep their first subject.
+            if m.is_group && !m.conversation_title.is_empty() && m.conversation_title != title {
+                tx.prepare_cached("UPDATE conversations SET title = ?1 WHERE id = ?2")?
+                    .execute(params![m.conversation_title, id])?;
+            }
+            Ok(id)
+        }
+        None => {
+            let assignee: Option<String> = match contact {
+                Some(c) => tx
+                    .prepare_cached("SELECT default_assignee FROM contacts WHERE id = ?1")?
+                    .query_row([c], |r| r.get(0))
+                    .optional()?
+                    .flatten(),
+                None => None,
+            };
+            tx.prepare_cached(
+                "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, is_group, created_at, assignee)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                channel_id,
+                m.conversation_key,
+                m.conversation_title,
+                m.subject,
+                contact,
+                m.is_group,
+                now,
+                assignee
+            ])?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+/// Recomputes what lists show for a conversation from its messages, so that
+/// out-of-order arrival (initial sync runs newest first) cannot leave it wrong.
+pub fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE conversations SET
+            last_message_id = last.id,
+            last_message_at = last.sent_at,
+            preview = substr(replace(replace(last.body, char(13), ' '), char(10), ' '), 1, 160),
+            last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
+            waiting_since = (SELECT min(m.sent_at) FROM messages m
+                             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.sent_at >
+                                   coalesce((SELECT max(o.sent_at) FROM messages o
+                                             WHERE o.conversation_id = ?1 AND o.direction = 'out'
+                                               AND o.delivery != 'failed'), 0))
+         FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
+               ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
+         WHERE conversations.id = ?1",
+    )?
+    .execute([conversation])?;
+    Ok(())
+}

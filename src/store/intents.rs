@@ -1,0 +1,229 @@
+//! What people ask for: replies queued in the outbox, read marks, closing, and
+//! the outbox state machine the dispatcher drives (pending -> sending -> sent/failed).
+
+use super::ingest::refresh_conversation;
+use super::writer::{audit, immediate, note_change};
+use super::{Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub conversation_id: i64,
+    pub reply_to_message_id: Option<i64>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub actor: String,
+    /// The earliest time the dispatcher may send it (an undo window).
+    pub not_before: i64,
+}
+
+/// Queues a reply: the outbox row and the pending message in the thread, in one
+/// transaction, so the draft is durable before anything leaves.
+pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
+    if r.body.trim().is_empty() {
+        return Err(StoreError::Invalid("the reply is empty".into()));
+    }
+    let tx = immediate(conn)?;
+    let channel_id: i64 = tx
+        .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
+    tx.execute(
+        "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
+        params![r.conversation_id, r.reply_to_message_id, r.subject, r.body, r.not_before, r.actor, now],
+    )?;
+    let outbox_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, subject, body,
+                               reply_to_message_id, delivery, actor)
+         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, 'pending', ?4)",
+        params![
+            r.conversation_id,
+            channel_id,
+            format!("local:{outbox_id}"),
+            r.actor,
+            now,
+            r.subject,
+            r.body,
+            r.reply_to_message_id
+        ],
+    )?;
+    let message_id = tx.last_insert_rowid();
+    tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
+    refresh_conversation(&tx, r.conversation_id)?;
+    note_change(&tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
+    audit(&tx, now, &r.actor, "send", Some(r.conversation_id), &first_line(&r.body))?;
+    tx.commit()?;
+    Ok(outbox_id)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(120).collect()
+}
+
+/// Remembers that `actor` has read the conversation up to its newest message.
+pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64) -> Result<bool> {
+    let tx = immediate(conn)?;
+    let changed = tx.execute(
+        "INSERT INTO read_marks (actor, conversation_id, message_id)
+         SELECT ?1, id, last_inbound_id FROM conversations WHERE id = ?2
+         ON CONFLICT (actor, conversation_id) DO UPDATE SET message_id = excluded.message_id
+         WHERE excluded.message_id > read_marks.message_id",
+        params![actor, conversation],
+    )?;
+    if changed > 0 {
+        note_change(&tx, now, "read", Some(conversation), Some(actor))?;
+    }
+    tx.commit()?;
+    Ok(changed > 0)
+}
+
+pub fn set_status(conn: &mut Connection, actor: &str, conversation: i64, open: bool, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    let status = if open { "open" } else { "closed" };
+    tx.execute("UPDATE conversations SET status = ?1 WHERE id = ?2", params![status, conversation])?;
+    note_change(&tx, now, "status", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, if open { "reopen" } else { "close" }, Some(conversation), "")?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub message_id: i64,
+    pub channel_id: i64,
+    pub reply_to_remote: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// Takes the next due outbox row of a channel, marking it `sending`.
+pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+    let tx = immediate(conn)?;
+    let item = tx
+        .query_row(
+            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts
+             FROM outbox o JOIN conversations c ON c.id = o.conversation_id
+             LEFT JOIN messages r ON r.id = o.reply_to_message_id
+             WHERE o.state = 'pending' AND o.not_before <= ?1 AND c.channel_id = ?2
+             ORDER BY o.not_before, o.id LIMIT 1",
+            params![now, channel_id],
+            |row| {
+                Ok(OutboxItem {
+                    id: row.get(0)?,
+                    conversation_id: row.get(1)?,
+                    message_id: row.get(2)?,
+                    channel_id: row.get(3)?,
+                    reply_to_remote: row.get(4)?,
+                    subject: row.get(5)?,
+                    body: row.get(6)?,
+                    attempts: row.get(7)?,
+                })
+            },
+        )
+        .optional()?;
+    if let Some(item) = &item {
+        tx.execute(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
+            params![now, item.id],
+        )?;
+        tx.execute("UPDATE messages SET delivery = 'sending' WHERE id = ?1", [item.message_id])?;
+        note_change(&tx, now, "outbox", Some(item.conversation_id), None)?;
+    }
+    tx.commit()?;
+    Ok(item)
+}
+
+/// Records the remote id first, then the sent state, in one transaction.
+pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    let (conversation, message): (i64, i64) =
+        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    tx.execute(
+        "UPDATE outbox SET state = 'sent', remote_id = ?1, error = NULL, updated_at = ?2 WHERE id = ?3",
+        params![remote_id, now, outbox_id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET delivery = 'sent', remote_id = ?1, error = NULL WHERE id = ?2",
+        params![remote_id, message],
+    )?;
+    note_change(&tx, now, "outbox", Some(conversation), None)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A send that failed for good: the reason is shown in the thread, and the
+/// client counts as waiting again.
+pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    let (conversation, message): (i64, i64) =
+        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
+        params![reason, now, outbox_id],
+    )?;
+    tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
+    refresh_conversation(&tx, conversation)?;
+    note_change(&tx, now, "outbox", Some(conversation), None)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
+pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    tx.execute(
+        "UPDATE outbox SET state = 'pending', error = ?1, not_before = ?2, updated_at = ?3 WHERE id = ?4",
+        params![reason, retry_at, now, outbox_id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET delivery = 'pending' WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+        [outbox_id],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rows left in `sending` by a process that died mid-send go back to pending;
+/// the channel's own reconciliation decides whether they already went out.
+pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<usize> {
+    let tx = immediate(conn)?;
+    let n = tx.execute("UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'", [now])?;
+    tx.execute(
+        "UPDATE messages SET delivery = 'pending'
+         WHERE delivery = 'sending' AND id IN (SELECT message_id FROM outbox WHERE state = 'pending')",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Records a promise (used by the demo and by the accept flow).
+pub fn add_task(
+    conn: &mut Connection,
+    conversation: i64,
+    source_message: Option<i64>,
+    actor: &str,
+    deadline: i64,
+    now: i64,
+) -> Result<i64> {
+    let tx = immediate(conn)?;
+    tx.execute(
+        "INSERT INTO tasks (conversation_id, source_message_id, state, accepted_by, deadline, created_at, accepted_at)
+         VALUES (?1, ?2, 'accepted', ?3, ?4, ?5, ?5)",
+        params![conversation, source_message, actor, deadline, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "task.accept", Some(conversation), &format!("deadline {deadline}"))?;
+    tx.commit()?;
+    Ok(id)
+}

@@ -1,0 +1,105 @@
+//! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
+
+pub mod ingest;
+pub mod intents;
+pub mod queries;
+pub mod schema;
+pub mod watch;
+pub mod writer;
+
+use rusqlite::{Connection, OpenFlags, functions::FunctionFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use queries::Reader;
+pub use writer::Writer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store was written by a newer pult (schema {found}, this build knows {known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("the store writer has stopped")]
+    WriterGone,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How long a connection waits for another process's write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens (creating and migrating when needed) the store at `path` for writing.
+pub fn open_writer(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let existed = path.exists();
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    if !existed {
+        restrict_permissions(path)?;
+    }
+    configure(&conn)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > schema::VERSION {
+        return Err(StoreError::TooNew { found, known: schema::VERSION });
+    }
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// A read-only connection for queries and watching; the store must exist.
+pub fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// New files get mode 0600 (a team store is made 0660 by its administrator; see README).
+fn restrict_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -16_000)?; // 16 MB page cache per connection
+    conn.set_prepared_statement_cache_capacity(64);
+    register_functions(conn)?;
+    Ok(())
+}
+
+/// `fts_fold(text)`: what the full-text index sees. unicode61 folds case and Latin
+/// diacritics but keeps Cyrillic ё apart from е, while Russian writers use them
+/// interchangeably; folding both sides makes «счёт» find «счет» and back.
+fn register_functions(conn: &Connection) -> Result<()> {
+    conn.create_scalar_function("fts_fold", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let v: Option<String> = ctx.get(0)?;
+        Ok(v.map(|s| fold(&s)).unwrap_or_default())
+    })?;
+    Ok(())
+}
+
+pub fn fold(s: &str) -> String {
+    if !s.contains(['ё', 'Ё']) {
+        return s.to_string();
+    }
+    s.chars().map(|c| match c {
+        'ё' => 'е',
+        'Ё' => 'Е',
+        c => c,
+    }).collect()
+}

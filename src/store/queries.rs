@@ -1,0 +1,301 @@
+//! Read queries: everything the UI and the CLI show, each over an index.
+
+use super::Result;
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+pub struct Reader {
+    conn: Connection,
+    actor: String,
+}
+
+const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, ct.name, c.is_group, c.last_message_at,
+    c.preview, c.waiting_since, c.last_inbound_id > coalesce(rm.message_id, 0),
+    (SELECT min(t.deadline) FROM tasks t WHERE t.conversation_id = c.id AND t.state = 'accepted'),
+    c.assignee";
+
+const CONVERSATION_FROM: &str = "FROM conversations c
+    JOIN channels ch ON ch.id = c.channel_id
+    LEFT JOIN contacts ct ON ct.id = c.contact_id
+    LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1";
+
+impl Reader {
+    pub fn open(path: &Path, actor: &str) -> Result<Reader> {
+        Ok(Reader { conn: super::open_reader(path)?, actor: actor.to_string() })
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn channels(&self) -> Result<Vec<ChannelRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ch.id, ch.name, ch.kind,
+                    (SELECT count(*) FROM conversations c
+                     LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1
+                     WHERE c.channel_id = ch.id AND c.status = 'open'
+                       AND c.last_inbound_id > coalesce(rm.message_id, 0))
+             FROM channels ch ORDER BY ch.kind, ch.name",
+        )?;
+        let rows = st.query_map([&self.actor], |r| {
+            let kind: String = r.get(2)?;
+            Ok(ChannelRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                unread: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One page of the conversation list after (or before) `from`, in the view's order.
+    /// Keyset paging: the cost does not grow with how far down the list one is.
+    pub fn conversations(
+        &self,
+        view: View,
+        from: Option<ListKey>,
+        inclusive: bool,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<ConversationRow>> {
+        // Each view sorts by (sort key, id), newest first except Unanswered (oldest waiting first).
+        let (sort, filter, descending) = match view {
+            View::AllOpen => ("c.last_message_at", "c.status = 'open'".to_string(), true),
+            View::Channel(id) => ("c.last_message_at", format!("c.channel_id = {id}"), true),
+            View::Unanswered => ("c.waiting_since", "c.waiting_since IS NOT NULL AND c.status = 'open'".to_string(), false),
+        };
+        // Walking backwards flips both the comparison and the order.
+        let ascending = descending != forward;
+        let (cmp, order) = match (ascending, inclusive) {
+            (true, false) => (">", "ASC"),
+            (true, true) => (">=", "ASC"),
+            (false, false) => ("<", "DESC"),
+            (false, true) => ("<=", "DESC"),
+        };
+        let keyset = if from.is_some() { format!("AND ({sort}, c.id) {cmp} (?2, ?3)") } else { String::new() };
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM}
+             WHERE {filter} {keyset}
+             ORDER BY {sort} {order}, c.id {order} LIMIT {limit}"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let map = |r: &rusqlite::Row<'_>| conversation_row(r);
+        let mut rows: Vec<ConversationRow> = match from {
+            Some(k) => st.query_map(params![self.actor, k.sort, k.id], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map(params![self.actor], map)?.collect::<rusqlite::Result<_>>()?,
+        };
+        if !forward {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.id = ?2");
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
+    }
+
+    pub fn count(&self, view: View) -> Result<i64> {
+        let sql = match view {
+            View::AllOpen => "SELECT count(*) FROM conversations WHERE status = 'open'".to_string(),
+            View::Unanswered => {
+                "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL AND status = 'open'".to_string()
+            }
+            View::Channel(id) => format!("SELECT count(*) FROM conversations WHERE channel_id = {id}"),
+        };
+        Ok(self.conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
+    }
+
+    /// The newest `limit` messages of a conversation, oldest first, with quotes and attachments.
+    pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
+                    q.author, q.body, m.transcript
+             FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
+             WHERE m.conversation_id = ?1
+             ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
+        )?;
+        let mut rows: Vec<MessageRow> = st
+            .query_map(params![conversation, limit as i64], |r| {
+                let direction: String = r.get(1)?;
+                let delivery: String = r.get(6)?;
+                let quote_author: Option<String> = r.get(10)?;
+                let quote_body: Option<String> = r.get(11)?;
+                let transcript: Option<String> = r.get(12)?;
+                let mut body: String = r.get(5)?;
+                if let Some(t) = transcript.filter(|t| !t.is_empty()) {
+                    body = format!("{body}\n[transcript] {t}");
+                }
+                Ok(MessageRow {
+                    id: r.get(0)?,
+                    direction: if direction == "out" { Direction::Out } else { Direction::In },
+                    author: r.get(2)?,
+                    sent_at: r.get(3)?,
+                    subject: r.get(4)?,
+                    body,
+                    delivery: Delivery::parse(&delivery),
+                    error: r.get(7)?,
+                    edited: r.get(8)?,
+                    deleted: r.get(9)?,
+                    reply_quote: match (quote_author, quote_body) {
+                        (Some(a), Some(b)) => Some((a, b)),
+                        _ => None,
+                    },
+                    attachments: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.reverse();
+        let mut att = self.conn.prepare_cached(
+            "SELECT name, mime, size, duration FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+        )?;
+        for m in &mut rows {
+            m.attachments = att
+                .query_map([m.id], |r| {
+                    Ok(AttachmentRow { name: r.get(0)?, mime: r.get(1)?, size: r.get(2)?, duration: r.get(3)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(rows)
+    }
+
+    pub fn tasks(&self, conversation: i64) -> Result<Vec<TaskRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, state, deadline, accepted_by FROM tasks WHERE conversation_id = ?1 AND state IN ('new', 'accepted')
+             ORDER BY deadline",
+        )?;
+        let rows = st.query_map([conversation], |r| {
+            Ok(TaskRow { id: r.get(0)?, state: r.get(1)?, deadline: r.get(2)?, accepted_by: r.get(3)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn status(&self, now: i64, end_of_today: i64) -> Result<StatusCounts> {
+        let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<i64> {
+            Ok(self.conn.prepare_cached(sql)?.query_row(p, |r| r.get(0))?)
+        };
+        Ok(StatusCounts {
+            unanswered: self.count(View::Unanswered)?,
+            open: self.count(View::AllOpen)?,
+            overdue: one("SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline < ?1", &[&now])?,
+            due_today: one(
+                "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline >= ?1 AND deadline <= ?2",
+                &[&now, &end_of_today],
+            )?,
+        })
+    }
+
+    /// Full-text search, newest first. `query` is what a person typed (see [`fts_query`]).
+    pub fn search(&self, query: &str, limit: usize, clock: &crate::clock::Clock) -> Result<Vec<SearchHit>> {
+        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let mut st = self.conn.prepare_cached(
+            "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
+                    snippet(messages_fts, 1, '', '', '…', 16)
+             FROM messages_fts f
+             JOIN messages m ON m.id = f.rowid
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN channels ch ON ch.id = m.channel_id
+             WHERE messages_fts MATCH ?1
+             ORDER BY f.rowid DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![q, limit as i64], |r| {
+            let kind: String = r.get(3)?;
+            let at: i64 = r.get(6)?;
+            Ok(SearchHit {
+                conversation: r.get(0)?,
+                message: r.get(1)?,
+                channel: r.get(2)?,
+                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                from: r.get(4)?,
+                subject: r.get(5)?,
+                date: clock.rfc3339(at),
+                snippet: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The `seq` of the newest change, where a watcher starts reading.
+    pub fn last_change(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+    let kind: String = r.get(3)?;
+    Ok(ConversationRow {
+        id: r.get(0)?,
+        channel_id: r.get(1)?,
+        channel_name: r.get(2)?,
+        kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+        title: r.get(4)?,
+        client: r.get(5)?,
+        is_group: r.get(6)?,
+        last_message_at: r.get(7)?,
+        preview: r.get(8)?,
+        waiting_since: r.get(9)?,
+        unread: r.get(10)?,
+        next_deadline: r.get(11)?,
+        assignee: r.get(12)?,
+    })
+}
+
+impl ConversationRow {
+    /// Where this row stands in the ordering of `view`.
+    pub fn key(&self, view: View) -> ListKey {
+        match view {
+            View::Unanswered => ListKey { sort: self.waiting_since.unwrap_or(0), id: self.id },
+            _ => ListKey { sort: self.last_message_at, id: self.id },
+        }
+    }
+}
+
+/// Turns what a person typed into an FTS5 query that cannot be a syntax error:
+/// words are ANDed, `"quoted words"` are phrases, a trailing `*` is a prefix.
+pub fn fts_query(input: &str) -> Option<String> {
+    let folded = super::fold(input);
+    let mut parts = Vec::new();
+    let mut rest = folded.as_str();
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix('"') {
+            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
+            let words: Vec<&str> = phrase.split_whitespace().collect();
+            if !words.is_empty() {
+                parts.push(format!("\"{}\"", words.join(" ").replace('"', "")));
+            }
+            rest = tail;
+        } else {
+            let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
+            let word = &rest[..end];
+            rest = &rest[end..];
+            let prefix = word.ends_with('*');
+            let clean: String = word.chars().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.' || *c == '@').collect();
+            // unicode61 splits on punctuation; a quoted string is tokenized the same way.
+            if clean.chars().any(|c| c.is_alphanumeric()) {
+                parts.push(if prefix { format!("\"{clean}\"*") } else { format!("\"{clean}\"") });
+            }
+        }
+    }
+    if parts.is_empty() { None } else { Some(parts.join(" AND ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn queries_are_always_valid() {
+        assert_eq!(fts_query("счёт оплата").as_deref(), Some("\"счет\" AND \"оплата\""));
+        assert_eq!(fts_query("\"акт сверки\"").as_deref(), Some("\"акт сверки\""));
+        assert_eq!(fts_query("докум*").as_deref(), Some("\"докум\"*"));
+        assert_eq!(fts_query("AND OR NOT ( ) :"), Some("\"AND\" AND \"OR\" AND \"NOT\"".into()));
+        assert_eq!(fts_query("  ** "), None);
+    }
+}

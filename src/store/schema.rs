@@ -1,0 +1,247 @@
+//! The schema, as numbered migrations applied by `PRAGMA user_version`.
+//!
+//! Migration `i` moves a store from version `i` to `i + 1`. Never edit a shipped
+//! migration: add a new one, so that every store on every server can follow.
+
+use rusqlite::Connection;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the whole model of DESIGN.md.
+    r#"
+CREATE TABLE accounts (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('email', 'telegram', 'whatsapp')),
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE channels (
+    id          INTEGER PRIMARY KEY,
+    account_id  INTEGER REFERENCES accounts(id),
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('email', 'telegram', 'whatsapp')),
+    config_key  TEXT,
+    status      TEXT,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE contacts (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    organisation     TEXT,
+    default_assignee TEXT,
+    created_at       INTEGER NOT NULL
+);
+CREATE TABLE identities (
+    id           INTEGER PRIMARY KEY,
+    contact_id   INTEGER NOT NULL REFERENCES contacts(id),
+    kind         TEXT NOT NULL,
+    handle       TEXT NOT NULL,
+    display_name TEXT,
+    UNIQUE (kind, handle)
+);
+CREATE TABLE conversations (
+    id              INTEGER PRIMARY KEY,
+    channel_id      INTEGER NOT NULL REFERENCES channels(id),
+    remote_key      TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    subject         TEXT,
+    status          TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    assignee        TEXT,
+    contact_id      INTEGER REFERENCES contacts(id),
+    is_group        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    last_message_at INTEGER NOT NULL DEFAULT 0,
+    last_message_id INTEGER,
+    last_inbound_id INTEGER NOT NULL DEFAULT 0,
+    preview         TEXT NOT NULL DEFAULT '',
+    waiting_since   INTEGER,
+    snoozed_until   INTEGER,
+    UNIQUE (channel_id, remote_key)
+);
+CREATE INDEX conversations_by_time ON conversations (status, last_message_at DESC, id DESC);
+CREATE INDEX conversations_by_channel ON conversations (channel_id, last_message_at DESC, id DESC);
+CREATE INDEX conversations_waiting ON conversations (waiting_since, id)
+    WHERE waiting_since IS NOT NULL AND status = 'open';
+CREATE INDEX conversations_by_contact ON conversations (contact_id);
+
+CREATE TABLE messages (
+    id                  INTEGER PRIMARY KEY,
+    conversation_id     INTEGER NOT NULL REFERENCES conversations(id),
+    channel_id          INTEGER NOT NULL REFERENCES channels(id),
+    remote_id           TEXT NOT NULL,
+    direction           TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    author_identity_id  INTEGER REFERENCES identities(id),
+    author              TEXT NOT NULL DEFAULT '',
+    sent_at             INTEGER NOT NULL,
+    subject             TEXT,
+    body                TEXT NOT NULL DEFAULT '',
+    body_html           TEXT,
+    reply_to_remote     TEXT,
+    reply_to_message_id INTEGER,
+    edited              INTEGER NOT NULL DEFAULT 0,
+    deleted             INTEGER NOT NULL DEFAULT 0,
+    delivery            TEXT NOT NULL DEFAULT 'received',
+    error               TEXT,
+    parse_error         TEXT,
+    actor               TEXT,
+    UNIQUE (channel_id, remote_id)
+);
+CREATE INDEX messages_by_conversation ON messages (conversation_id, sent_at, id);
+CREATE INDEX messages_by_direction ON messages (conversation_id, direction, sent_at);
+
+CREATE TABLE attachments (
+    id           INTEGER PRIMARY KEY,
+    message_id   INTEGER NOT NULL REFERENCES messages(id),
+    ordinal      INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    mime         TEXT NOT NULL DEFAULT 'application/octet-stream',
+    size         INTEGER NOT NULL DEFAULT 0,
+    content_hash TEXT,
+    remote_ref   TEXT,
+    duration     INTEGER,
+    UNIQUE (message_id, ordinal)
+);
+
+CREATE TABLE tasks (
+    id                INTEGER PRIMARY KEY,
+    conversation_id   INTEGER NOT NULL REFERENCES conversations(id),
+    source_message_id INTEGER REFERENCES messages(id),
+    state             TEXT NOT NULL CHECK (state IN ('new', 'accepted', 'done', 'cancelled')),
+    accepted_by       TEXT,
+    deadline          INTEGER,
+    summary           TEXT,
+    created_at        INTEGER NOT NULL,
+    accepted_at       INTEGER,
+    done_at           INTEGER
+);
+CREATE INDEX tasks_by_conversation ON tasks (conversation_id, state);
+CREATE INDEX tasks_by_deadline ON tasks (state, deadline);
+
+CREATE TABLE notes (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    actor           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX notes_by_conversation ON notes (conversation_id, created_at);
+
+CREATE TABLE assignments (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    assignee        TEXT,
+    actor           TEXT NOT NULL,
+    note            TEXT,
+    created_at      INTEGER NOT NULL
+);
+
+CREATE TABLE claims (
+    conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+    actor           TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+
+CREATE TABLE read_marks (
+    actor           TEXT NOT NULL,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    message_id      INTEGER NOT NULL,
+    PRIMARY KEY (actor, conversation_id)
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+    id                  INTEGER PRIMARY KEY,
+    conversation_id     INTEGER NOT NULL REFERENCES conversations(id),
+    message_id          INTEGER REFERENCES messages(id),
+    reply_to_message_id INTEGER REFERENCES messages(id),
+    subject             TEXT,
+    body                TEXT NOT NULL,
+    state               TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'cancelled')),
+    not_before          INTEGER NOT NULL,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    error               TEXT,
+    remote_id           TEXT,
+    rfc_message_id      TEXT,
+    actor               TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+CREATE INDEX outbox_pending ON outbox (state, not_before);
+
+CREATE TABLE sync_state (
+    channel_id INTEGER NOT NULL REFERENCES channels(id),
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (channel_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE changes (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at              INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    conversation_id INTEGER,
+    actor           TEXT
+);
+
+CREATE TABLE audit (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    actor           TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    conversation_id INTEGER,
+    detail          TEXT
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+-- Full-text index over subject, body and author, external content kept in step by triggers.
+-- unicode61 folds case for Cyrillic as for Latin; remove_diacritics 2 folds accents.
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    subject, body, author,
+    content = 'messages', content_rowid = 'id',
+    tokenize = "unicode61 remove_diacritics 2",
+    prefix = '2 3'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, subject, body, author)
+    VALUES (new.id, fts_fold(new.subject), fts_fold(new.body), fts_fold(new.author));
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, author)
+    VALUES ('delete', old.id, fts_fold(old.subject), fts_fold(old.body), fts_fold(old.author));
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, body, author ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, subject, body, author)
+    VALUES ('delete', old.id, fts_fold(old.subject), fts_fold(old.body), fts_fold(old.author));
+    INSERT INTO messages_fts (rowid, subject, body, author)
+    VALUES (new.id, fts_fold(new.subject), fts_fold(new.body), fts_fold(new.author));
+END;
+"#,
+    // 1 -> 2: voice transcripts, searchable like the body.
+    r#"
+ALTER TABLE messages ADD COLUMN transcript TEXT;
+CREATE TABLE messages_edits (
+    id         INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    old_body   TEXT NOT NULL,
+    edited_at  INTEGER NOT NULL
+);
+"#,
+];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration the store has not seen yet, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_to(conn, VERSION)
+}
+
+pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(current.max(0) as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

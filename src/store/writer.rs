@@ -1,0 +1,110 @@
+//! The one thread per process that writes to the store, and the handle that talks to it.
+//!
+//! Jobs are closures run on the writer's connection in arrival order. Callers
+//! choose how to wait: a future (workers on tokio), a blocking call (CLI, tests),
+//! or a callback (the UI, which turns the result into an event).
+
+use super::{Result, StoreError};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::sync::mpsc;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Opens the store (migrating it) and starts the writer thread.
+    pub fn spawn(path: &Path) -> Result<Writer> {
+        let conn = super::open_writer(path)?;
+        Ok(Self::spawn_on(conn))
+    }
+
+    pub fn spawn_on(mut conn: Connection) -> Writer {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
+            let mut since_prune = 0u32;
+            while let Ok(job) = rx.recv() {
+                job(&mut conn);
+                since_prune += 1;
+                if since_prune >= 500 {
+                    since_prune = 0;
+                    if let Err(e) = prune_changes(&conn) {
+                        tracing::warn!("pruning the change log failed: {e}");
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the store writer thread: {e}");
+        }
+        Writer { jobs: tx }
+    }
+
+    /// Runs `f` on the writer thread and hands its result to `done` there.
+    pub fn submit<R, F, D>(&self, f: F, done: D)
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        D: FnOnce(Result<R>) + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| done(f(conn)));
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            // The thread is gone; run nothing, but let the caller know.
+            drop(job);
+            tracing::error!("store writer has stopped; a write was dropped");
+        }
+    }
+
+    pub fn call_blocking<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    pub async fn call<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// A write transaction that takes the lock at once (BEGIN IMMEDIATE), so two
+/// processes never deadlock upgrading read locks; busy_timeout absorbs waiting.
+pub fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// Records that something about a conversation changed, for other processes' UIs.
+pub fn note_change(tx: &Transaction<'_>, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()> {
+    tx.prepare_cached("INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(rusqlite::params![at, kind, conversation, actor])?;
+    Ok(())
+}
+
+pub fn audit(tx: &Transaction<'_>, at: i64, actor: &str, action: &str, conversation: Option<i64>, detail: &str) -> Result<()> {
+    tx.prepare_cached("INSERT INTO audit (at, actor, action, conversation_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(rusqlite::params![at, actor, action, conversation, detail])?;
+    Ok(())
+}
+
+/// UIs read only recent changes; keep the log short.
+fn prune_changes(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", [])?;
+    Ok(())
+}

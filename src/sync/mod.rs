@@ -1,0 +1,3 @@
+//! Background work: the outbox dispatcher and the channel workers it drives.
+
+pub mod dispatcher;

@@ -1,0 +1,359 @@
+//! The application: state plus the store, effects carried out, and the terminal loop.
+//!
+//! `App` is headless: tests drive it with key strings and draw it on a TestBackend.
+//! `run` wraps it in a real terminal with one event channel fed by the input
+//! thread, the store watcher and a slow clock tick.
+
+use super::keys::Key;
+use super::state::{AppState, Effect, SearchResults, ThreadState, WINDOW};
+use super::theme::Theme;
+use crate::model::{Change, View};
+use crate::store::{self, Reader, Writer, intents};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct App {
+    pub state: AppState,
+    pub theme: Theme,
+    reader: Reader,
+    writer: Writer,
+    pub store_path: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Key(crossterm::event::KeyEvent),
+    Resize(u16, u16),
+    Changes(Vec<Change>),
+    Tick,
+}
+
+impl App {
+    pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
+        let reader = Reader::open(store_path, &state.actor)?;
+        let mut app = App { state, theme, reader, writer, store_path: store_path.to_path_buf() };
+        app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
+        Ok(app)
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    pub fn press(&mut self, key: Key) {
+        let fx = self.state.handle_key(key);
+        self.run_effects(fx);
+    }
+
+    /// Presses keys written as in keymap files: `"j j <Enter> t"`.
+    pub fn press_keys(&mut self, keys: &str) -> Result<(), super::keys::BadKey> {
+        for k in super::keys::parse_keys(keys)? {
+            self.press(k);
+        }
+        Ok(())
+    }
+
+    /// Types text into whatever has the keyboard (composer, prompt, picker filter).
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let code = if c == '\n' { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char(c) };
+            let fx = if self.state.focus == super::state::Focus::Composer && self.state.popup.is_none() {
+                if let Some(comp) = &mut self.state.composer {
+                    comp.textarea.input(crossterm::event::KeyEvent::from(code));
+                }
+                self.state.dirty = true;
+                Vec::new()
+            } else {
+                self.state.handle_key(Key { code, mods: crossterm::event::KeyModifiers::NONE })
+            };
+            self.run_effects(fx);
+        }
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) {
+        let was_wide = self.state.wide();
+        self.state.width = width;
+        self.state.height = height;
+        self.state.dirty = true;
+        if self.state.wide() && !was_wide {
+            let fx = self.state.preview_selected();
+            self.run_effects(fx);
+        }
+    }
+
+    /// Another process (or our own worker) committed: refresh what is shown.
+    pub fn store_changed(&mut self, changes: &[Change]) {
+        let mut fx = vec![Effect::ReloadSidebar, Effect::ReloadList];
+        if let Some(t) = &self.state.thread {
+            let id = t.conversation.id;
+            if changes.iter().any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none()) {
+                fx.push(Effect::LoadThread(id));
+            }
+        }
+        self.run_effects(fx);
+    }
+
+    pub fn tick(&mut self) {
+        // Waiting times and deadlines move with the clock.
+        self.run_effects(vec![Effect::ReloadSidebar]);
+        self.state.dirty = true;
+    }
+
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+        terminal.draw(|f| super::ui::render(&self.state, &self.theme, f))?;
+        self.state.dirty = false;
+        Ok(())
+    }
+
+    pub fn run_effects(&mut self, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        let mut done: Vec<Effect> = Vec::new();
+        while let Some(e) = queue.pop_front() {
+            // Reloads asked for twice in one round are done once.
+            let idempotent = matches!(e, Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_));
+            if idempotent && done.contains(&e) {
+                continue;
+            }
+            match self.run_effect(e.clone()) {
+                Ok(more) => queue.extend(more),
+                Err(err) => {
+                    tracing::warn!("effect {e:?} failed: {err}");
+                    self.state.error(err.to_string());
+                }
+            }
+            done.push(e);
+            self.state.dirty = true;
+        }
+    }
+
+    fn run_effect(&mut self, effect: Effect) -> store::Result<Vec<Effect>> {
+        let now = self.state.clock.now();
+        let st = &mut self.state;
+        match effect {
+            Effect::ReloadSidebar => {
+                st.channels = self.reader.channels()?;
+                st.view_counts = (self.reader.count(View::AllOpen)?, self.reader.count(View::Unanswered)?);
+                st.counts = self.reader.status(now, st.clock.end_of_today())?;
+                if st.sidebar_cursor >= st.sidebar_len() {
+                    st.sidebar_cursor = 0;
+                }
+                Ok(Vec::new())
+            }
+            Effect::ReloadList => {
+                let keep = st.list.selected().map(|c| c.id);
+                let rows = self.reader.conversations(st.view, st.list.first, true, true, WINDOW)?;
+                st.list.at_end = rows.len() < WINDOW;
+                st.list.rows = rows;
+                if let Some(id) = keep
+                    && let Some(i) = st.list.rows.iter().position(|c| c.id == id)
+                {
+                    st.list.cursor = i;
+                }
+                st.list.cursor = st.list.cursor.min(st.list.rows.len().saturating_sub(1));
+                st.list.total = self.reader.count(st.view)?;
+                Ok(st.preview_selected())
+            }
+            Effect::ListTop => {
+                st.list.first = None;
+                st.list.cursor = 0;
+                st.list.rows = self.reader.conversations(st.view, None, false, true, WINDOW)?;
+                st.list.at_end = st.list.rows.len() < WINDOW;
+                st.list.total = self.reader.count(st.view)?;
+                Ok(st.preview_selected())
+            }
+            Effect::ListBottom => {
+                let rows = self.reader.conversations(st.view, None, false, false, WINDOW)?;
+                st.list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(st.view)) };
+                st.list.at_end = true;
+                st.list.cursor = rows.len().saturating_sub(1);
+                st.list.rows = rows;
+                Ok(st.preview_selected())
+            }
+            Effect::ListShiftDown => {
+                // Keep the last half of the window and read what follows it.
+                let keep_from = st.list.rows.len().saturating_sub(WINDOW / 2);
+                let Some(anchor) = st.list.rows.get(keep_from).map(|c| c.key(st.view)) else { return Ok(Vec::new()) };
+                let selected = st.list.rows.len().saturating_sub(1);
+                let rows = self.reader.conversations(st.view, Some(anchor), true, true, WINDOW)?;
+                st.list.at_end = rows.len() < WINDOW;
+                st.list.first = Some(anchor);
+                // The row after the old last one, if any.
+                st.list.cursor = (selected - keep_from + 1).min(rows.len().saturating_sub(1));
+                st.list.rows = rows;
+                Ok(st.preview_selected())
+            }
+            Effect::ListShiftUp => {
+                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else { return Ok(Vec::new()) };
+                let before = self.reader.conversations(st.view, Some(first), false, false, WINDOW / 2)?;
+                let n = before.len();
+                let mut rows = before;
+                rows.extend(std::mem::take(&mut st.list.rows));
+                if rows.len() > WINDOW {
+                    rows.truncate(WINDOW);
+                    st.list.at_end = false;
+                }
+                st.list.first = if n < WINDOW / 2 { None } else { rows.first().map(|c| c.key(st.view)) };
+                st.list.cursor = n.saturating_sub(1);
+                st.list.rows = rows;
+                Ok(st.preview_selected())
+            }
+            Effect::LoadThread(id) => {
+                let thread = match self.reader.conversation(id)? {
+                    Some(conversation) => Some(ThreadState {
+                        messages: self.reader.thread(id, super::state::THREAD_LIMIT)?,
+                        tasks: self.reader.tasks(id)?,
+                        conversation,
+                        scroll: 0,
+                    }),
+                    None => None,
+                };
+                st.thread_loaded(thread);
+                Ok(Vec::new())
+            }
+            Effect::MarkRead(id) => {
+                let actor = st.actor.clone();
+                let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
+                Ok(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
+            }
+            Effect::QueueReply { conversation, reply_to, subject, body } => {
+                let reply = intents::Reply {
+                    conversation_id: conversation,
+                    reply_to_message_id: reply_to,
+                    subject,
+                    body,
+                    actor: st.actor.clone(),
+                    not_before: now,
+                };
+                self.writer.call_blocking(move |c| intents::queue_reply(c, &reply, now))?;
+                st.info(st.lang.tr("queued"));
+                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+            }
+            Effect::Search(q) => {
+                let hits = self.reader.search(&q, 500, &st.clock)?;
+                st.search = Some(SearchResults { query: q, hits, cursor: 0 });
+                st.focus = super::state::Focus::Conversations;
+                Ok(st.preview_selected())
+            }
+            Effect::SetOpen { conversation, open } => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
+            }
+            Effect::Quit => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Restores the terminal when dropped: on return, on error and while unwinding.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Runs the app in the real terminal until the user quits.
+pub fn run(mut app: App) -> anyhow::Result<()> {
+    use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
+
+    // A panic restores the terminal before the message is printed.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+
+    crossterm::terminal::enable_raw_mode()?;
+    let _guard = TerminalGuard;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut terminal = Terminal::new(backend)?;
+    terminal.clear()?;
+    let size = terminal.size()?;
+    app.resize(size.width, size.height);
+
+    let (tx, rx) = mpsc::channel::<Event>();
+    let input_tx = tx.clone();
+    std::thread::Builder::new().name("pult-input".into()).spawn(move || {
+        loop {
+            let ev = match ct::read() {
+                Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
+                Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!("terminal input: {e}");
+                    return;
+                }
+            };
+            if input_tx.send(ev).is_err() {
+                return;
+            }
+        }
+    })?;
+    let watch_tx = tx.clone();
+    store::watch::Watcher::open(&app.store_path)?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
+
+    const TICK: Duration = Duration::from_secs(20);
+    const FRAME: Duration = Duration::from_millis(16);
+    let mut next_tick = Instant::now() + TICK;
+    let mut last_draw = Instant::now() - FRAME;
+    app.draw(&mut terminal)?;
+    while !app.state.quit {
+        let timeout = next_tick.saturating_duration_since(Instant::now());
+        let first = match rx.recv_timeout(timeout) {
+            Ok(ev) => Some(ev),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut events: Vec<Event> = first.into_iter().collect();
+        // Coalesce bursts: handle everything already queued before drawing once.
+        events.extend(rx.try_iter());
+        if events.is_empty() || Instant::now() >= next_tick {
+            events.push(Event::Tick);
+            next_tick = Instant::now() + TICK;
+        }
+        let mut changes: Vec<Change> = Vec::new();
+        for ev in events {
+            match ev {
+                Event::Key(k) => app.press(Key::from_event(&k)),
+                Event::Resize(w, h) => app.resize(w, h),
+                Event::Changes(c) => changes.extend(c),
+                Event::Tick => app.tick(),
+            }
+            if app.state.quit {
+                break;
+            }
+        }
+        if !changes.is_empty() {
+            app.store_changed(&changes);
+        }
+        if app.state.dirty && !app.state.quit {
+            let since = last_draw.elapsed();
+            if since < FRAME {
+                std::thread::sleep(FRAME - since);
+            }
+            app.draw(&mut terminal)?;
+            last_draw = Instant::now();
+        }
+    }
+    drop(terminal);
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The terminal UI: state, update, pure rendering, and the event loop.
+
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod keys;
+pub mod state;
+pub mod theme;
+pub mod ui;

@@ -1,0 +1,137 @@
+//! The middle pane: the conversation window (or search results), one line each.
+
+use super::{fit, pane, styled};
+use crate::clock::compact_duration;
+use crate::model::{ChannelKind, ConversationRow, View};
+use crate::sanitize;
+use crate::tui::state::{AppState, Focus};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+fn badge_slot(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Email => "badge_email",
+        ChannelKind::Telegram => "badge_telegram",
+        ChannelKind::Whatsapp => "badge_whatsapp",
+    }
+}
+
+pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let l = state.lang;
+    let focused = state.focus == Focus::Conversations;
+    if let Some(s) = &state.search {
+        let title = format!("{}: {} ({})", l.tr("search_results"), sanitize::line(&s.query), s.hits.len());
+        let block = pane(title, focused, theme);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if s.hits.is_empty() {
+            frame.render_widget(Paragraph::new(styled(l.tr("no_results"), theme.style("muted"))), inner);
+            return;
+        }
+        let h = inner.height as usize;
+        let start = s.cursor.saturating_sub(h.saturating_sub(1));
+        let w = inner.width as usize;
+        let lines: Vec<Line<'_>> = s
+            .hits
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(h)
+            .map(|(i, hit)| {
+                let row = if i == s.cursor { theme.style("selection") } else { theme.style("base") };
+                let date = hit.date.get(..10).unwrap_or(&hit.date);
+                let head = format!("{} {} ", hit.kind.badge(), sanitize::line(&hit.from));
+                let head = sanitize::truncate(&head, w / 3).into_owned();
+                let rest_w = w.saturating_sub(sanitize::width(&head) + 11);
+                Line::from(vec![
+                    styled(head, theme.style(badge_slot(hit.kind)).patch(row)),
+                    styled(fit(&sanitize::line(&hit.snippet), rest_w), row),
+                    styled(format!(" {date}"), theme.style("muted").patch(row)),
+                ])
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+
+    let view_name = match state.view {
+        View::AllOpen => l.tr("all_open").to_string(),
+        View::Unanswered => l.tr("unanswered").to_string(),
+        View::Channel(id) => state
+            .channels
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| sanitize::line(&c.name).into_owned())
+            .unwrap_or_default(),
+    };
+    let block = pane(format!("{view_name} ({})", state.list.total), focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if state.list.rows.is_empty() {
+        frame.render_widget(Paragraph::new(styled(l.tr("empty_view"), theme.style("muted"))), inner);
+        return;
+    }
+    let h = inner.height as usize;
+    // Keep the cursor on screen, scrolling as little as possible.
+    let start = state.list.cursor.saturating_sub(h.saturating_sub(1));
+    let lines: Vec<Line<'_>> = state
+        .list
+        .rows
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(h)
+        .map(|(i, c)| row(state, theme, c, i == state.list.cursor, inner.width as usize))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool, w: usize) -> Line<'a> {
+    let now = state.clock.now();
+    let base = if selected { theme.style("selection") } else { theme.style("base") };
+    let l = state.lang;
+    // Right side: promise, waiting time, time of the last message.
+    let mut right: Vec<Span<'a>> = Vec::new();
+    if let Some(d) = c.next_deadline {
+        if d < now {
+            right.push(styled(format!(" ⚑{} {}", l.tr("overdue"), compact_duration(now - d)), theme.style("overdue").patch(base)));
+        } else {
+            right.push(styled(format!(" ⚑{}", state.clock.short(d)), theme.style("due").patch(base)));
+        }
+    }
+    if let Some(since) = c.waiting_since {
+        right.push(styled(format!(" ⏳{}", compact_duration(now - since)), theme.style("waiting").patch(base)));
+    }
+    right.push(styled(format!(" {:>5}", state.clock.short(c.last_message_at)), theme.style("muted").patch(base)));
+    let right_w: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
+
+    let marker = if c.unread { "● " } else { "  " };
+    let badge = format!("{:<2} ", c.kind.badge());
+    let mut title = sanitize::line(&c.title).into_owned();
+    if let Some(client) = &c.client
+        && !c.is_group
+        && client != &c.title
+    {
+        title = format!("{} · {title}", sanitize::line(client));
+    }
+    let left_w = w.saturating_sub(right_w + 5);
+    let title_style = if c.unread { theme.style("unread") } else { theme.style("base") };
+    let title_fit = sanitize::truncate(&title, left_w).into_owned();
+    let preview_w = left_w.saturating_sub(sanitize::width(&title_fit) + 3);
+    let preview =
+        if preview_w > 4 { format!(" — {}", sanitize::truncate(&sanitize::line(&c.preview), preview_w)) } else { String::new() };
+    let used = 5 + sanitize::width(&title_fit) + sanitize::width(&preview);
+    let pad = w.saturating_sub(used + right_w);
+    let mut spans = vec![
+        styled(marker, theme.style("waiting").patch(base)),
+        styled(badge, theme.style(badge_slot(c.kind)).patch(base)),
+        styled(title_fit, title_style.patch(base)),
+        styled(preview, theme.style("muted").patch(base)),
+        styled(" ".repeat(pad), base),
+    ];
+    spans.extend(right);
+    Line::from(spans)
+}

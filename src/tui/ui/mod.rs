@@ -1,0 +1,100 @@
+//! Rendering: a pure function of the state. No I/O, no SQL, no locks.
+
+mod list;
+mod popups;
+mod sidebar;
+mod thread;
+
+use super::state::{AppState, Focus};
+use super::theme::Theme;
+use crate::sanitize;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(theme.style("base")), area);
+    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+
+    let sidebar_width = if area.width >= 100 { 24 } else { 20 };
+    let show_thread_alone = !state.wide() && matches!(state.focus, Focus::Thread | Focus::Composer);
+    if show_thread_alone {
+        thread::render(state, theme, frame, body);
+    } else if state.wide() {
+        let [side, middle, right] = Layout::horizontal([
+            Constraint::Length(sidebar_width),
+            Constraint::Percentage(42),
+            Constraint::Min(30),
+        ])
+        .areas(body);
+        sidebar::render(state, theme, frame, side);
+        list::render(state, theme, frame, middle);
+        thread::render(state, theme, frame, right);
+    } else {
+        let [side, middle] = Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(20)]).areas(body);
+        sidebar::render(state, theme, frame, side);
+        list::render(state, theme, frame, middle);
+    }
+    status_line(state, theme, frame, status);
+    popups::render(state, theme, frame, area);
+}
+
+/// A bordered pane whose border shows whether it has the focus.
+fn pane<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(if focused { "border_focus" } else { "border" }))
+        .title(Span::styled(format!(" {title} "), theme.style("title")))
+}
+
+fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let l = state.lang;
+    let c = &state.counts;
+    let mut right: Vec<Span<'_>> = Vec::new();
+    let alert = c.overdue > 0;
+    right.push(Span::styled(
+        format!(" {} {} ", c.overdue, l.tr("status_overdue")),
+        if alert { theme.style("status_alert") } else { theme.style("status_line") },
+    ));
+    right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
+    right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
+    right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
+    let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
+
+    let (text, style) = match (&state.popup, &state.status) {
+        (Some(super::state::Popup::Command(s)), _) => (format!(":{s}"), theme.style("input")),
+        (Some(super::state::Popup::Search(s)), _) => (format!("/{s}"), theme.style("input")),
+        (_, Some(m)) => (
+            sanitize::line(&m.text).into_owned(),
+            theme.style(if m.error { "status_error" } else { "status_line" }),
+        ),
+        _ => {
+            let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
+            (format!(" {}", chord.join(" ")), theme.style("status_line"))
+        }
+    };
+    let left_width = (area.width as usize).saturating_sub(right_width);
+    let left = sanitize::truncate(&text, left_width).into_owned();
+    let pad = left_width.saturating_sub(sanitize::width(&left));
+    let mut spans = vec![Span::styled(left, style), Span::styled(" ".repeat(pad), theme.style("status_line"))];
+    spans.extend(right);
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("status_line")), area);
+    if matches!(state.popup, Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))) {
+        let x = area.x + (sanitize::width(&text) as u16).min(area.width.saturating_sub(1));
+        frame.set_cursor_position((x, area.y));
+    }
+}
+
+/// Pads or cuts `s` to exactly `w` cells.
+fn fit(s: &str, w: usize) -> String {
+    let t = sanitize::truncate(s, w);
+    let pad = w.saturating_sub(sanitize::width(&t));
+    format!("{t}{}", " ".repeat(pad))
+}
+
+fn styled<'a>(s: impl Into<String>, style: Style) -> Span<'a> {
+    Span::styled(s.into(), style)
+}

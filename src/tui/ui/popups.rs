@@ -1,0 +1,82 @@
+//! Overlays: the help for the current context (generated from the keymap) and the template picker.
+
+use super::{fit, styled};
+use crate::i18n::Lang;
+use crate::sanitize;
+use crate::tui::state::{AppState, Popup};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2)).max(10.min(area.width));
+    let h = h.min(area.height.saturating_sub(2)).max(3.min(area.height));
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    match &state.popup {
+        Some(Popup::Help { context, scroll }) => {
+            let bindings = state.keymap.help(*context);
+            let rect = centered(area, 76, bindings.len() as u16 + 4);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style("border_focus"))
+                .title(Span::styled(format!(" {} — {} ", state.lang.tr("help"), context.name()), theme.style("title")))
+                .title_bottom(Span::styled(format!(" {} ", state.lang.tr("help_hint")), theme.style("muted")));
+            let inner = block.inner(rect);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(block.style(theme.style("base")), rect);
+            let key_w = 12;
+            let lines: Vec<Line<'_>> = bindings
+                .iter()
+                .skip(*scroll)
+                .map(|b| {
+                    let keys: Vec<String> = b.keys.iter().map(|k| k.to_string()).collect();
+                    let desc = match (state.lang, &b.desc_ru) {
+                        (Lang::Ru, Some(ru)) => ru.as_str(),
+                        _ => b.desc.as_str(),
+                    };
+                    Line::from(vec![
+                        styled(fit(&keys.join(" "), key_w), theme.style("help_key")),
+                        styled(desc.to_string(), theme.style("base")),
+                    ])
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Some(Popup::Templates { filter, selected }) => {
+            let hits = state.templates.filter(filter);
+            let rect = centered(area, 64, (hits.len() as u16 + 4).max(6));
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style("border_focus"))
+                .title(Span::styled(format!(" {} ", state.lang.tr("templates")), theme.style("title")));
+            let inner = block.inner(rect);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(block.style(theme.style("base")), rect);
+            let w = inner.width as usize;
+            let mut lines = vec![Line::from(vec![
+                styled("> ", theme.style("help_key")),
+                styled(sanitize::line(filter).into_owned(), theme.style("input")),
+            ])];
+            for (row, &i) in hits.iter().enumerate() {
+                let t = &state.templates.all[i];
+                let style = if row == *selected { theme.style("selection") } else { theme.style("base") };
+                let preview = sanitize::line(&t.text).into_owned();
+                let name = sanitize::line(&t.name).into_owned();
+                let name_w = sanitize::width(&name) + 3;
+                lines.push(Line::from(vec![
+                    styled(format!(" {name} "), style),
+                    styled(fit(&preview, w.saturating_sub(name_w)), theme.style("muted").patch(style)),
+                ]));
+            }
+            frame.render_widget(Paragraph::new(lines), inner);
+            let x = inner.x + 2 + sanitize::width(filter) as u16;
+            frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,217 @@
+//! The right pane: one conversation's messages, newest at the bottom, and the composer under it.
+
+use super::{pane, styled};
+use crate::clock::compact_duration;
+use crate::model::{Delivery, Direction, MessageRow};
+use crate::sanitize;
+use crate::tui::state::{AppState, Focus};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let l = state.lang;
+    let focused = matches!(state.focus, Focus::Thread);
+    let Some(t) = &state.thread else {
+        let block = pane(l.tr("thread").to_string(), focused, theme);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(Paragraph::new(styled(l.tr("no_conversation"), theme.style("muted"))), inner);
+        return;
+    };
+    let (thread_area, composer_area) = if state.composer.is_some() {
+        let h = (area.height / 2).clamp(5, 12);
+        let [a, b] = Layout::vertical([Constraint::Min(3), Constraint::Length(h)]).areas(area);
+        (a, Some(b))
+    } else {
+        (area, None)
+    };
+
+    let c = &t.conversation;
+    let mut title = sanitize::line(&c.title).into_owned();
+    if c.is_group {
+        title = format!("{title} [{}]", l.tr("group"));
+    }
+    let block = pane(format!("{} {title}", c.kind.badge()), focused, theme);
+    let inner = block.inner(thread_area);
+    frame.render_widget(block, thread_area);
+    let w = inner.width.max(1) as usize;
+
+    // Header: channel, client, promises.
+    let mut header: Vec<Line<'_>> = Vec::new();
+    let mut info = vec![styled(sanitize::line(&c.channel_name).into_owned(), theme.style("muted"))];
+    if let Some(client) = &c.client {
+        info.push(styled(format!(" · {}", sanitize::line(client)), theme.style("author_in")));
+    }
+    if let Some(a) = &c.assignee {
+        info.push(styled(format!(" · → {}", sanitize::line(a)), theme.style("muted")));
+    }
+    header.push(Line::from(info));
+    let now = state.clock.now();
+    for task in &t.tasks {
+        if let Some(d) = task.deadline {
+            let (text, slot) = if d < now {
+                (format!("⚑ {} {} ({})", l.tr("overdue"), compact_duration(now - d), state.clock.full(d)), "overdue")
+            } else {
+                (format!("⚑ {} {}", l.tr("due"), state.clock.full(d)), "due")
+            };
+            let by = task.accepted_by.as_deref().map(|a| format!(" · {}", sanitize::line(a))).unwrap_or_default();
+            header.push(Line::from(styled(format!("{text}{by}"), theme.style(slot))));
+        }
+    }
+    let header_h = header.len().min(inner.height as usize / 2) as u16;
+    let [head_area, msgs_area] = Layout::vertical([Constraint::Length(header_h), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(Paragraph::new(header), head_area);
+
+    // Messages are laid out from the newest upwards, only as far as the screen needs.
+    let h = msgs_area.height as usize;
+    let need = h + t.scroll;
+    let mut blocks: Vec<Vec<Line<'_>>> = Vec::new();
+    let mut total = 0usize;
+    for m in t.messages.iter().rev() {
+        let lines = message_lines(state, theme, m, w);
+        total += lines.len();
+        blocks.push(lines);
+        if total >= need {
+            break;
+        }
+    }
+    let mut all: Vec<Line<'_>> = blocks.into_iter().rev().flatten().collect();
+    let scroll = t.scroll.min(all.len().saturating_sub(h));
+    let end = all.len() - scroll;
+    let start = end.saturating_sub(h);
+    let visible: Vec<Line<'_>> = all.drain(start..end).collect();
+    frame.render_widget(Paragraph::new(visible), msgs_area);
+
+    if let (Some(area), Some(composer)) = (composer_area, &state.composer) {
+        let mut title = l.tr("composer").to_string();
+        if let Some(s) = &composer.subject {
+            title = format!("{title}: {}", sanitize::line(s));
+        }
+        let block = pane(title, state.focus == Focus::Composer, theme)
+            .title_bottom(Span::styled(format!(" {} ", l.tr("composer_hint")), theme.style("muted")));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(&composer.textarea, inner);
+        if state.focus == Focus::Composer && state.popup.is_none() {
+            let cur = composer.textarea.screen_cursor();
+            frame.set_cursor_position((inner.x + cur.col as u16, inner.y + cur.row as u16));
+        }
+    }
+}
+
+fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize) -> Vec<Line<'a>> {
+    let l = state.lang;
+    let mut out = Vec::new();
+    let (arrow, author_slot) = match m.direction {
+        Direction::In => ("←", "author_in"),
+        Direction::Out => ("→", "author_out"),
+    };
+    let mut head = vec![
+        styled(format!("{arrow} {}", sanitize::line(&m.author)), theme.style(author_slot)),
+        styled(format!("  {}", state.clock.full(m.sent_at)), theme.style("muted")),
+    ];
+    match m.delivery {
+        Delivery::Pending => head.push(styled(format!("  ◷ {}", l.tr("pending")), theme.style("pending"))),
+        Delivery::Sending => head.push(styled(format!("  ◷ {}", l.tr("sending")), theme.style("pending"))),
+        Delivery::Sent => head.push(styled(format!("  ✓ {}", l.tr("sent")), theme.style("muted"))),
+        Delivery::Failed => {
+            let why = m.error.as_deref().map(|e| format!(": {}", sanitize::line(e))).unwrap_or_default();
+            head.push(styled(format!("  ✗ {}{why}", l.tr("failed")), theme.style("failed")));
+        }
+        Delivery::Received => {}
+    }
+    if m.edited {
+        head.push(styled(format!("  ({})", l.tr("edited")), theme.style("muted")));
+    }
+    out.push(Line::from(head));
+    if let Some(subject) = &m.subject {
+        out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
+    }
+    if let Some((qa, qb)) = &m.reply_quote {
+        let first = qb.lines().find(|x| !x.trim().is_empty()).unwrap_or("");
+        let q = format!("  ┃ {}: {}", sanitize::line(qa), sanitize::line(first));
+        out.push(Line::from(styled(sanitize::truncate(&q, w).into_owned(), theme.style("quote"))));
+    }
+    let body = if m.deleted { format!("({})", l.tr("deleted")) } else { sanitize::text(&m.body).into_owned() };
+    for raw in body.lines() {
+        let style = if raw.starts_with('>') { theme.style("quote") } else { Style::default() };
+        for piece in wrap(raw, w.saturating_sub(2).max(8)) {
+            out.push(Line::from(Span::styled(format!("  {piece}"), style)));
+        }
+    }
+    for a in &m.attachments {
+        let mut text = format!("  📎 {} ({}", sanitize::line(&sanitize::file_name(&a.name)), human_size(a.size));
+        if let Some(d) = a.duration {
+            text.push_str(&format!(", {}:{:02}", d / 60, d % 60));
+        }
+        text.push(')');
+        out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("attachment"))));
+    }
+    out.push(Line::from(""));
+    out
+}
+
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// Word wrap by display width; words longer than a line are cut.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    if sanitize::width(s) <= width {
+        return vec![s.to_string()];
+    }
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0;
+    for word in s.split(' ') {
+        let ww = sanitize::width(word);
+        if cur_w > 0 && cur_w + 1 + ww > width {
+            lines.push(std::mem::take(&mut cur));
+            cur_w = 0;
+        }
+        if ww > width {
+            for ch in word.chars() {
+                let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+                if cur_w + cw > width {
+                    lines.push(std::mem::take(&mut cur));
+                    cur_w = 0;
+                }
+                cur.push(ch);
+                cur_w += cw;
+            }
+            continue;
+        }
+        if cur_w > 0 {
+            cur.push(' ');
+            cur_w += 1;
+        }
+        cur.push_str(word);
+        cur_w += ww;
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_by_width() {
+        let lines = wrap("Пришлите акт сверки за третий квартал", 12);
+        assert!(lines.iter().all(|l| crate::sanitize::width(l) <= 12), "{lines:?}");
+        assert_eq!(lines.join(" "), "Пришлите акт сверки за третий квартал");
+        let cjk = wrap("日本語日本語日本語", 6);
+        assert!(cjk.iter().all(|l| crate::sanitize::width(l) <= 6));
+    }
+}

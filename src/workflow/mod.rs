@@ -1,0 +1,4 @@
+//! The craft's rules as code: templates now; deadlines, hours and SLA build on them.
+
+pub mod replies;
+pub mod templates;

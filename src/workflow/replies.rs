@@ -1,0 +1,41 @@
+//! Shaping replies: subjects that never pile up `Re: Re:`, and the text a template becomes.
+
+/// `Re: ` once, whatever prefixes (Re, RE, Fwd, Fw, Ответ, Re[2]) the original carried.
+pub fn reply_subject(original: Option<&str>) -> String {
+    let mut s = original.unwrap_or("").trim();
+    loop {
+        let lower = s.to_lowercase();
+        let mut stripped = false;
+        for p in ["re", "fwd", "fw", "ответ", "отв", "aw", "sv"] {
+            if let Some(rest) = lower.strip_prefix(p) {
+                // Optional counter: Re[2]: or Re(2):
+                let rest_trim = rest.trim_start_matches(|c: char| c == '[' || c == '(' || c.is_ascii_digit() || c == ']' || c == ')');
+                if let Some(after) = rest_trim.strip_prefix(':') {
+                    let cut = s.len() - after.len();
+                    s = s[cut..].trim_start();
+                    stripped = true;
+                    break;
+                }
+            }
+        }
+        if !stripped {
+            break;
+        }
+    }
+    if s.is_empty() { "Re:".to_string() } else { format!("Re: {s}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reply_subject;
+
+    #[test]
+    fn re_is_normalised() {
+        assert_eq!(reply_subject(Some("Счёт на оплату")), "Re: Счёт на оплату");
+        assert_eq!(reply_subject(Some("Re: Re: RE: Счёт")), "Re: Счёт");
+        assert_eq!(reply_subject(Some("Re[3]: Fwd: акт")), "Re: акт");
+        assert_eq!(reply_subject(Some("Ответ: вопрос")), "Re: вопрос");
+        assert_eq!(reply_subject(Some("Regarding taxes")), "Re: Regarding taxes");
+        assert_eq!(reply_subject(None), "Re:");
+    }
+}

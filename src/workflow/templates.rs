@@ -1,0 +1,186 @@
+//! Reply templates: shipped defaults patched by the user's file, variables filled per channel.
+
+use crate::model::ChannelKind;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+const SHIPPED: &str = include_str!("templates.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Template {
+    pub id: String,
+    pub name: String,
+    pub text: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct File {
+    #[serde(default)]
+    template: Vec<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Templates {
+    pub all: Vec<Template>,
+}
+
+impl Templates {
+    pub fn shipped() -> Templates {
+        // The shipped file is checked by a test; an error here is a build defect.
+        let file: File = toml::from_str(SHIPPED).unwrap_or(File { template: Vec::new() });
+        Templates { all: file.template }
+    }
+
+    /// Shipped templates patched by a user file: same id replaces, new ids are added.
+    pub fn with_user_file(user: Option<&str>) -> (Templates, Option<String>) {
+        let mut t = Self::shipped();
+        let Some(text) = user else { return (t, None) };
+        match toml::from_str::<File>(text) {
+            Ok(file) => {
+                for u in file.template {
+                    match t.all.iter_mut().find(|x| x.id == u.id) {
+                        Some(slot) => *slot = u,
+                        None => t.all.push(u),
+                    }
+                }
+                (t, None)
+            }
+            Err(e) => (t, Some(format!("templates.toml: {}", e.message()))),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Template> {
+        self.all.iter().find(|t| t.id == id)
+    }
+
+    /// Indices of templates matching `filter`, best first.
+    pub fn filter(&self, filter: &str) -> Vec<usize> {
+        let mut scored: Vec<(i64, usize)> = self
+            .all
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let a = fuzzy_score(filter, &t.name);
+                let b = fuzzy_score(filter, &t.id).map(|s| s - 1);
+                a.max(b).map(|s| (s, i))
+            })
+            .collect();
+        scored.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        scored.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+impl Template {
+    /// The text for a channel, with known variables filled; unknown ones stay
+    /// visible as `{name}` for the person to fill in.
+    pub fn render(&self, kind: ChannelKind, vars: &HashMap<&str, String>) -> String {
+        let source = match (kind, &self.email) {
+            (ChannelKind::Email, Some(e)) => e,
+            _ => &self.text,
+        };
+        fill(source, vars)
+    }
+}
+
+pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) if after[..end].chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                let name = &after[..end];
+                match vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Subsequence match, case-insensitive; consecutive and word-start hits score higher.
+pub fn fuzzy_score(pattern: &str, candidate: &str) -> Option<i64> {
+    if pattern.is_empty() {
+        return Some(0);
+    }
+    let cand: Vec<char> = candidate.to_lowercase().chars().collect();
+    let mut score = 0i64;
+    let mut pos = 0usize;
+    let mut prev: Option<usize> = None;
+    for p in pattern.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
+        let found = cand[pos..].iter().position(|c| *c == p)? + pos;
+        score += 1;
+        if prev.is_some_and(|q| q + 1 == found) {
+            score += 3;
+        }
+        if found == 0 || !cand[found - 1].is_alphanumeric() {
+            score += 2;
+        }
+        prev = Some(found);
+        pos = found + 1;
+    }
+    Some(score - (cand.len() as i64 / 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_parse() {
+        let file: File = toml::from_str(SHIPPED).expect("shipped templates");
+        let t = Templates { all: file.template };
+        for id in ["accept", "done", "documents-received", "after-hours", "rules", "confirm-please", "redate"] {
+            assert!(t.get(id).is_some(), "missing {id}");
+        }
+        assert!(t.get("accept").expect("accept").text.contains("Принято в работу"));
+        assert!(t.get("done").expect("done").text.contains("Выполнено"));
+    }
+
+    #[test]
+    fn per_channel_variants() {
+        let t = Templates::shipped();
+        let vars: HashMap<&str, String> = [("client", "Ирина".to_string()), ("deadline", "пт 18:00".to_string())].into();
+        let accept = t.get("accept").expect("accept");
+        assert_eq!(accept.render(ChannelKind::Telegram, &vars), "Принято в работу. Срок — пт 18:00.");
+        assert!(accept.render(ChannelKind::Email, &vars).starts_with("Здравствуйте, Ирина!"));
+        assert_eq!(fill("{missing} {x", &HashMap::new()), "{missing} {x");
+    }
+
+    #[test]
+    fn fuzzy_filter() {
+        let t = Templates::shipped();
+        let hits = t.filter("прин");
+        assert_eq!(t.all[hits[0]].id, "accept");
+        let hits = t.filter("выпол");
+        assert_eq!(t.all[hits[0]].id, "done");
+        assert!(t.filter("zzzz").is_empty());
+    }
+
+    #[test]
+    fn user_file_patches() {
+        let (t, err) = Templates::with_user_file(Some("[[template]]\nid = \"done\"\nname = \"Готово\"\ntext = \"Готово!\"\n"));
+        assert!(err.is_none());
+        assert_eq!(t.get("done").expect("done").text, "Готово!");
+        let (t, err) = Templates::with_user_file(Some("[[template]]\nname = 3"));
+        assert!(err.is_some());
+        assert!(t.get("accept").is_some());
+    }
+}
