@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn end_of_today_is_local() {
         // 2026-11-20 10:00 UTC = 13:00 in Moscow; the day ends 23:59:59 MSK.
-        let c = Clock::fixed(1_763_632_800, TimeZone::get("Europe/Moscow").expect("tz"));
+        let c = Clock::fixed(1_795_168_800, TimeZone::get("Europe/Moscow").expect("tz"));
         let end = c.zoned(c.end_of_today());
         assert_eq!(end.strftime("%H:%M:%S").to_string(), "23:59:59");
         assert_eq!(end.date(), c.zoned(c.now()).date());

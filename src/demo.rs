@@ -153,18 +153,19 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     let mut batches: HashMap<ChannelKind, Vec<Inbound>> = HashMap::new();
     // (conversation key, kind, deadline, days ago of acceptance) for promises.
     let mut promises: Vec<(String, ChannelKind, i64)> = Vec::new();
+    let mut closed: Vec<(String, ChannelKind)> = Vec::new();
     let mut seq = 0usize;
     let mut next_id = || {
         seq += 1;
         format!("demo-{seq}")
     };
-    let mut contacts: Vec<(String, Vec<String>, ChannelKind)> = Vec::new();
+    let mut contacts: Vec<(String, String, Vec<String>, ChannelKind)> = Vec::new();
 
     for (ci, client) in CLIENTS.iter().enumerate() {
         let kind = client.kind;
         let people: Vec<(String, String)> =
             client.people.iter().enumerate().map(|(pi, p)| (handle(kind, p, ci * 10 + pi), p.to_string())).collect();
-        contacts.push((client.org.to_string(), people.iter().map(|p| p.0.clone()).collect(), kind));
+        contacts.push((client.org.to_string(), client.people[0].to_string(), people.iter().map(|p| p.0.clone()).collect(), kind));
         let threads = if kind == ChannelKind::Email { 1 + rng.below(3) as usize } else { 1 };
         for th in 0..threads {
             let key = match (kind, client.group) {
@@ -263,6 +264,11 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
                     reply_to_remote: Some(req_id),
                     ..Default::default()
                 });
+                // Half the clients say thank you; those conversations were closed afterwards.
+                if !last || rng.below(2) == 0 {
+                    continue;
+                }
+                closed.push((key.clone(), kind));
                 batches.entry(kind).or_default().push(Inbound {
                     remote_id: next_id(),
                     conversation_key: key.clone(),
@@ -317,8 +323,11 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     // Contacts first, so that every person in a group chat belongs to one client card.
     writer.call_blocking(move |c| {
         let tx = crate::store::writer::immediate(c)?;
-        for (org, handles, kind) in &contacts {
-            tx.execute("INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?1, ?2)", params![org, now])?;
+        for (org, name, handles, kind) in &contacts {
+            tx.execute(
+                "INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?2, ?3)",
+                params![name, org, now],
+            )?;
             let contact = tx.last_insert_rowid();
             for h in handles {
                 tx.execute(
@@ -351,6 +360,19 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
             Ok(())
         })?;
     }
+
+    let closed: Vec<(String, i64)> = closed.into_iter().map(|(k, kind)| (k, ids[&kind])).collect();
+    writer.call_blocking(move |c| {
+        let tx = crate::store::writer::immediate(c)?;
+        for (key, channel) in &closed {
+            tx.execute(
+                "UPDATE conversations SET status = 'closed' WHERE channel_id = ?1 AND remote_key = ?2",
+                params![channel, key],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    })?;
 
     // Most conversations were read earlier in the week; the newest ones were not.
     let actor = actor.to_string();

@@ -70,6 +70,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("you", "you", "вы"),
     ("attachment", "attachment", "вложение"),
     ("messages_count", "messages", "сообщений"),
+    ("hint", "? help · / search · : command · r reply · t template · a accept",
+        "? справка · / поиск · : команда · r ответ · t шаблон · a принять"),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
 ];
 

@@ -118,7 +118,10 @@ pub struct ConversationRow {
     pub channel_name: String,
     pub kind: ChannelKind,
     pub title: String,
+    /// The client as lists show them: organisation, else name.
     pub client: Option<String>,
+    /// The person's name, for greetings in templates.
+    pub client_name: Option<String>,
     pub is_group: bool,
     pub last_message_at: i64,
     pub preview: String,

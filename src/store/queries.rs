@@ -10,10 +10,10 @@ pub struct Reader {
     actor: String,
 }
 
-const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, ct.name, c.is_group, c.last_message_at,
-    c.preview, c.waiting_since, c.last_inbound_id > coalesce(rm.message_id, 0),
+const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
+    c.is_group, c.last_message_at, c.preview, c.waiting_since, c.last_inbound_id > coalesce(rm.message_id, 0),
     (SELECT min(t.deadline) FROM tasks t WHERE t.conversation_id = c.id AND t.state = 'accepted'),
-    c.assignee";
+    c.assignee, ct.name";
 
 const CONVERSATION_FROM: &str = "FROM conversations c
     JOIN channels ch ON ch.id = c.channel_id
@@ -243,6 +243,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> 
         unread: r.get(10)?,
         next_deadline: r.get(11)?,
         assignee: r.get(12)?,
+        client_name: r.get(13)?,
     })
 }
 

@@ -535,6 +535,10 @@ impl AppState {
 
     /// In the wide layout the thread pane follows the selection.
     pub fn preview_selected(&self) -> Vec<Effect> {
+        // Once the person is in a thread, list refreshes must not swap it away.
+        if matches!(self.focus, Focus::Thread | Focus::Composer) {
+            return Vec::new();
+        }
         match self.selected_conversation() {
             Some(id) if self.wide() && self.thread.as_ref().map(|t| t.conversation.id) != Some(id) => {
                 vec![Effect::LoadThread(id)]
@@ -640,8 +644,11 @@ impl AppState {
         if let Some(t) = &self.thread {
             let c = &t.conversation;
             vars.insert("channel", c.channel_name.clone());
-            if let Some(client) = &c.client {
-                vars.insert("client", crate::sanitize::line(client).into_owned());
+            if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
+                vars.insert("client", crate::sanitize::line(name).into_owned());
+            }
+            if let Some(company) = &c.client {
+                vars.insert("company", crate::sanitize::line(company).into_owned());
             }
         }
         vars

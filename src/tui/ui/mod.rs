@@ -73,7 +73,11 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         ),
         _ => {
             let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
-            (format!(" {}", chord.join(" ")), theme.style("status_line"))
+            if chord.is_empty() {
+                (format!(" {}", state.lang.tr("hint")), theme.style("status_line"))
+            } else {
+                (format!(" {}", chord.join(" ")), theme.style("status_line"))
+            }
         }
     };
     let left_width = (area.width as usize).saturating_sub(right_width);

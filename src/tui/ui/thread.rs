@@ -71,8 +71,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let need = h + t.scroll;
     let mut blocks: Vec<Vec<Line<'_>>> = Vec::new();
     let mut total = 0usize;
-    for m in t.messages.iter().rev() {
-        let lines = message_lines(state, theme, m, w);
+    for (i, m) in t.messages.iter().enumerate().rev() {
+        // Show a subject only where it changes, not `Re: …` on every message.
+        let subject_changed = match (&m.subject, i.checked_sub(1).and_then(|p| t.messages[p].subject.as_ref())) {
+            (Some(s), Some(prev)) => strip_re(s) != strip_re(prev),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let lines = message_lines(state, theme, m, w, subject_changed);
         total += lines.len();
         blocks.push(lines);
         if total >= need {
@@ -103,7 +109,11 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     }
 }
 
-fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize) -> Vec<Line<'a>> {
+fn strip_re(s: &str) -> String {
+    crate::workflow::replies::reply_subject(Some(s))
+}
+
+fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, show_subject: bool) -> Vec<Line<'a>> {
     let l = state.lang;
     let mut out = Vec::new();
     let (arrow, author_slot) = match m.direction {
@@ -128,7 +138,7 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize) 
         head.push(styled(format!("  ({})", l.tr("edited")), theme.style("muted")));
     }
     out.push(Line::from(head));
-    if let Some(subject) = &m.subject {
+    if let Some(subject) = m.subject.as_ref().filter(|_| show_subject) {
         out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
     }
     if let Some((qa, qb)) = &m.reply_quote {

@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: temporary stores and a headless app.
+#![allow(dead_code)]
+
+use jiff::tz::TimeZone;
+use pult::clock::Clock;
+use pult::model::{ChannelKind, Inbound};
+use pult::store::{Writer, ingest};
+use pult::tui::app::App;
+use pult::tui::keymap::Keymap;
+use pult::tui::state::AppState;
+use pult::tui::theme::Theme;
+use pult::workflow::templates::Templates;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::PathBuf;
+
+/// 2026-11-20 (a Friday) 13:00 Moscow time.
+pub const NOW: i64 = 1_795_168_800;
+
+pub fn moscow() -> TimeZone {
+    TimeZone::get("Europe/Moscow").expect("tzdata for Europe/Moscow")
+}
+
+pub struct TempStore {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub writer: Writer,
+}
+
+pub fn temp_store() -> TempStore {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pult.db");
+    let writer = Writer::spawn(&path).expect("open store");
+    TempStore { dir, path, writer }
+}
+
+pub fn channel(s: &TempStore, name: &str, kind: ChannelKind) -> i64 {
+    let name = name.to_string();
+    s.writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, NOW)).expect("channel")
+}
+
+pub fn msg(remote: &str, conv: &str, author: &str, at: i64, body: &str) -> Inbound {
+    Inbound {
+        remote_id: remote.into(),
+        conversation_key: conv.into(),
+        conversation_title: conv.into(),
+        author_handle: format!("h:{author}"),
+        author_name: author.into(),
+        sent_at: at,
+        body_text: body.into(),
+        ..Default::default()
+    }
+}
+
+pub fn ingest(s: &TempStore, channel: i64, batch: Vec<Inbound>) -> ingest::IngestReport {
+    s.writer.call_blocking(move |c| ingest::apply(c, channel, &batch, &[], NOW)).expect("ingest")
+}
+
+/// A headless app on the demo store, at a fixed time, drawn on a TestBackend.
+pub struct Harness {
+    pub store: TempStore,
+    pub app: App,
+    pub terminal: Terminal<TestBackend>,
+}
+
+impl Harness {
+    pub fn demo(width: u16, height: u16) -> Harness {
+        let store = temp_store();
+        pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo data");
+        Self::on(store, width, height)
+    }
+
+    pub fn on(store: TempStore, width: u16, height: u16) -> Harness {
+        let clock = Clock::fixed(NOW, moscow());
+        let state = AppState::new(pult::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
+        let mut app = App::new(state, Theme::dark(), &store.path, store.writer.clone()).expect("app");
+        app.resize(width, height);
+        let terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+        Harness { store, app, terminal }
+    }
+
+    pub fn keys(&mut self, keys: &str) -> &mut Self {
+        self.app.press_keys(keys).expect("valid key string");
+        self
+    }
+
+    pub fn type_text(&mut self, text: &str) -> &mut Self {
+        self.app.type_text(text);
+        self
+    }
+
+    /// The screen as text, one line per row.
+    pub fn screen(&mut self) -> String {
+        self.app.draw(&mut self.terminal).expect("draw");
+        let buf = self.terminal.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let mut line = String::new();
+            let mut x = 0;
+            while x < buf.area.width {
+                // A wide character covers the next cell; what is stored there is never shown.
+                let symbol = buf[(x, y)].symbol();
+                line.push_str(symbol);
+                x += pult::sanitize::width(symbol).max(1) as u16;
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Every symbol written to the terminal, to look for control characters.
+    pub fn raw_symbols(&mut self) -> String {
+        self.app.draw(&mut self.terminal).expect("draw");
+        self.terminal.backend().buffer().content().iter().map(|c| c.symbol().to_string()).collect()
+    }
+}

@@ -1,0 +1,272 @@
+//! The store on disk: migrations, idempotent ingest, full-text search, paging,
+//! the change watcher across connections, and the outbox state machine.
+
+mod common;
+
+use common::*;
+use pult::model::{ChannelKind, ListKey, View};
+use pult::store::{Reader, intents, schema, watch::Watcher};
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn new_store_is_private_and_current() {
+    let s = temp_store();
+    let mode = std::fs::metadata(&s.path).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(v, schema::VERSION);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal");
+    assert_eq!(mode, "wal");
+    for table in ["channels", "contacts", "identities", "conversations", "messages", "attachments", "tasks", "notes",
+                  "assignments", "claims", "read_marks", "outbox", "sync_state", "changes", "audit", "accounts"] {
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))
+            .expect("schema");
+        assert_eq!(n, 1, "table {table} missing");
+    }
+}
+
+#[test]
+fn migrates_a_store_from_an_old_version_keeping_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        // The function the FTS triggers call, as an old build registered it.
+        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
+        })
+        .expect("fn");
+        schema::migrate_to(&mut conn, 1).expect("v1");
+        conn.execute("INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)", []).expect("row");
+    }
+    let s = pult::store::Writer::spawn(&path).expect("migrating open");
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(v, schema::VERSION);
+    let name: String = conn.query_row("SELECT name FROM channels", [], |r| r.get(0)).expect("kept");
+    assert_eq!(name, "old");
+    conn.query_row("SELECT transcript FROM messages LIMIT 1", [], |_| Ok(())).ok(); // column exists (query compiles)
+    conn.prepare("SELECT transcript FROM messages").expect("v2 column present");
+}
+
+#[test]
+fn refuses_a_store_from_the_future() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("new.db");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.pragma_update(None, "user_version", 999).expect("set");
+    drop(conn);
+    let err = pult::store::open_writer(&path).err().expect("must refuse");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn replaying_a_batch_changes_nothing() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let batch = vec![
+        msg("1", "chat-1", "Ирина", NOW - 300, "Пришлите акт сверки"),
+        msg("2", "chat-1", "Ирина", NOW - 200, "И счёт на 45 000 ₽"),
+        msg("3", "chat-2", "Олег", NOW - 100, "Документы в ЭДО подписал"),
+    ];
+    let first = ingest(&s, ch, batch.clone());
+    assert_eq!(first.inserted, 3);
+    let dump = || {
+        let conn = rusqlite::Connection::open(&s.path).expect("open");
+        let mut st = conn
+            .prepare("SELECT id, conversation_id, remote_id, body FROM messages ORDER BY id")
+            .expect("prepare");
+        let rows: Vec<(i64, i64, String, String)> =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("q").map(|r| r.expect("row")).collect();
+        let convs: Vec<(i64, i64, Option<i64>)> = conn
+            .prepare("SELECT id, last_message_at, waiting_since FROM conversations ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("q")
+            .map(|r| r.expect("row"))
+            .collect();
+        let contacts: i64 = conn.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0)).expect("count");
+        (rows, convs, contacts)
+    };
+    let before = dump();
+    let again = ingest(&s, ch, batch);
+    assert_eq!(again.inserted, 0);
+    assert_eq!(again.duplicates, 3);
+    assert_eq!(dump(), before);
+    assert_eq!(before.2, 2, "one contact per sender");
+}
+
+#[test]
+fn out_of_order_arrival_still_gives_the_right_waiting_state() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let mut reply = msg("2", "chat", "Анна", NOW - 100, "Принято в работу");
+    reply.outgoing = true;
+    // Newest first, as an initial sync delivers them.
+    ingest(&s, ch, vec![msg("3", "chat", "Ирина", NOW - 50, "Спасибо, а когда?")]);
+    ingest(&s, ch, vec![reply]);
+    ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 300, "Счёт, пожалуйста")]);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let rows = r.conversations(View::Unanswered, None, false, true, 10).expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].waiting_since, Some(NOW - 50), "waits since the message after our reply");
+    assert_eq!(rows[0].preview, "Спасибо, а когда?");
+}
+
+#[test]
+fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
+    let s = temp_store();
+    let ch = channel(&s, "mail", ChannelKind::Email);
+    let mut m1 = msg("<1@x>", "t1", "Ирина Соколова", NOW - 300, "Пришлите АКТ СВЕРКИ за третий квартал");
+    m1.subject = Some("Акт сверки".into());
+    let m2 = msg("<2@x>", "t2", "Олег", NOW - 200, "Оплатите счёт поставщику до пятницы");
+    let m3 = msg("<3@x>", "t3", "Café Owner", NOW - 100, "Résumé attached, invoice follows");
+    ingest(&s, ch, vec![m1, m2, m3]);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    let find = |q: &str| -> Vec<String> { r.search(q, 10, &clock).expect(q).into_iter().map(|h| h.from).collect() };
+    assert_eq!(find("акт сверки"), vec!["Ирина Соколова"]);
+    assert_eq!(find("\"акт сверки\""), vec!["Ирина Соколова"]);
+    assert_eq!(find("\"сверки акт\""), Vec::<String>::new(), "phrase order matters");
+    assert_eq!(find("СЧЕТ"), vec!["Олег"], "ё and е, upper and lower case");
+    assert_eq!(find("счёт"), vec!["Олег"]);
+    assert_eq!(find("постав*"), vec!["Олег"]);
+    assert_eq!(find("resume"), vec!["Café Owner"], "Latin diacritics fold");
+    assert_eq!(find("соколова"), vec!["Ирина Соколова"], "author names are indexed");
+    assert!(find("AND OR \" ( *").is_empty(), "operators typed by a person are not syntax");
+    let hit = &r.search("сверки", 1, &clock).expect("hit")[0];
+    assert_eq!(hit.channel, "mail");
+    assert_eq!(hit.kind, ChannelKind::Email);
+    assert_eq!(hit.subject.as_deref(), Some("Акт сверки"));
+    assert!(hit.date.starts_with("2026-11-20T"), "{}", hit.date);
+    assert!(hit.snippet.contains("СВЕРКИ"), "{}", hit.snippet);
+}
+
+#[test]
+fn keyset_pages_cover_every_conversation_once() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    // Several conversations share a timestamp: the id breaks ties.
+    let batch: Vec<_> = (0..57).map(|i| msg(&format!("m{i}"), &format!("c{i}"), "X", NOW - (i / 3) * 60, "hi")).collect();
+    ingest(&s, ch, batch);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    for view in [View::AllOpen, View::Unanswered, View::Channel(ch)] {
+        let mut seen = Vec::new();
+        let mut from: Option<ListKey> = None;
+        loop {
+            let page = r.conversations(view, from, false, true, 10).expect("page");
+            if page.is_empty() {
+                break;
+            }
+            from = page.last().map(|c| c.key(view));
+            seen.extend(page.into_iter().map(|c| c.id));
+        }
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(seen.len(), 57, "{view:?}");
+        assert_eq!(unique.len(), 57, "{view:?}");
+        // Walking back from the end gives the same order reversed.
+        let last_page = r.conversations(view, None, false, false, 10).expect("tail");
+        assert_eq!(last_page.iter().map(|c| c.id).collect::<Vec<_>>(), seen[47..].to_vec(), "{view:?}");
+    }
+}
+
+#[test]
+fn a_watcher_sees_commits_from_another_connection() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let mut w = Watcher::open(&s.path).expect("watcher");
+    assert!(w.poll().expect("poll").is_empty(), "nothing happened yet");
+    // A second, independent connection writes (as another process would).
+    let other = pult::store::Writer::spawn(&s.path).expect("second writer");
+    other
+        .call_blocking(move |c| pult::store::ingest::apply(c, ch, &[msg("1", "chat", "Ирина", NOW, "Привет")], &[], NOW))
+        .expect("ingest");
+    let changes = w.poll().expect("poll");
+    assert!(!changes.is_empty());
+    assert!(changes.iter().any(|c| c.kind == "messages" && c.conversation_id.is_some()));
+    assert!(w.poll().expect("poll").is_empty(), "reported once");
+}
+
+#[test]
+fn outbox_moves_from_pending_to_sent_and_clears_waiting() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let rep = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "Счёт, пожалуйста")]);
+    let conv = rep.conversations[0];
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.count(View::Unanswered).expect("count"), 1);
+    let reply = intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: "Принято в работу".into(),
+        actor: "anna".into(),
+        not_before: NOW,
+    };
+    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0, "a queued reply answers");
+    let thread = r.thread(conv, 10).expect("thread");
+    assert_eq!(thread.last().map(|m| m.delivery), Some(pult::model::Delivery::Pending));
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("due");
+    assert_eq!(item.id, id);
+    assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_none(), "taken once");
+    s.writer.call_blocking(move |c| intents::mark_sent(c, id, "tg:555", NOW)).expect("sent");
+    let thread = r.thread(conv, 10).expect("thread");
+    assert_eq!(thread.last().map(|m| m.delivery), Some(pult::model::Delivery::Sent));
+    // The remote id now belongs to that message: the same message coming back is a duplicate.
+    let mut echo = msg("tg:555", "chat", "Анна", NOW, "Принято в работу");
+    echo.outgoing = true;
+    assert_eq!(ingest(&s, ch, vec![echo]).duplicates, 1);
+    // Audit keeps the send and cannot be rewritten.
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let n: i64 = conn.query_row("SELECT count(*) FROM audit WHERE action = 'send'", [], |r| r.get(0)).expect("audit");
+    assert_eq!(n, 1);
+    assert!(conn.execute("DELETE FROM audit", []).is_err(), "audit is append-only");
+}
+
+#[test]
+fn a_failed_send_leaves_the_client_waiting_with_the_reason() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "?")]).conversations[0];
+    let reply = intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: "ответ".into(),
+        actor: "anna".into(),
+        not_before: NOW,
+    };
+    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
+    s.writer.call_blocking(move |c| intents::mark_failed(c, id, "Forbidden: bot was blocked by the user", NOW)).expect("fail");
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.count(View::Unanswered).expect("count"), 1);
+    let last = r.thread(conv, 10).expect("thread").pop().expect("message");
+    assert_eq!(last.delivery, pult::model::Delivery::Failed);
+    assert!(last.error.as_deref().unwrap_or("").contains("blocked"));
+}
+
+#[test]
+fn interrupted_sends_go_back_to_pending() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "?")]).conversations[0];
+    let reply = intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: "ответ".into(),
+        actor: "anna".into(),
+        not_before: NOW,
+    };
+    s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("item");
+    // The process dies here; the next start recovers.
+    assert_eq!(s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover"), 1);
+    assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_some());
+}
