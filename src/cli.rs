@@ -67,6 +67,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// (internal) Open a store, draw a frame, report timing and RSS as JSON
+    #[command(hide = true)]
+    BenchProbe,
 }
 
 pub fn main() -> Result<()> {
@@ -78,6 +81,10 @@ pub fn main() -> Result<()> {
         Some(Command::Status { json }) => status(&cli, json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
         Some(Command::Bench { ref messages, ref dir, json }) => crate::bench::run(messages, dir.as_deref(), json),
+        Some(Command::BenchProbe) => {
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
+            crate::bench::probe(&path)
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
         return Err(StoreError::TooNew { found, known: schema::VERSION });
     }
     schema::migrate(&mut conn)?;
+    // The writer merges FTS segments; a larger cache keeps those pages in memory.
+    conn.pragma_update(None, "cache_size", -64_000)?;
     Ok(conn)
 }
 

@@ -61,10 +61,16 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<ConversationRow>> {
         // Each view sorts by (sort key, id), newest first except Unanswered (oldest waiting first).
-        let (sort, filter, descending) = match view {
-            View::AllOpen => ("c.last_message_at", "c.status = 'open'".to_string(), true),
-            View::Channel(id) => ("c.last_message_at", format!("c.channel_id = {id}"), true),
-            View::Unanswered => ("c.waiting_since", "c.waiting_since IS NOT NULL AND c.status = 'open'".to_string(), false),
+        // Without ANALYZE statistics SQLite may prefer a worse index; name the right one.
+        let (sort, filter, descending, index) = match view {
+            View::AllOpen => ("c.last_message_at", "c.status = 'open'".to_string(), true, "conversations_by_time"),
+            View::Channel(id) => ("c.last_message_at", format!("c.channel_id = {id}"), true, "conversations_by_channel"),
+            View::Unanswered => (
+                "c.waiting_since",
+                "c.waiting_since IS NOT NULL AND c.status = 'open'".to_string(),
+                false,
+                "conversations_waiting",
+            ),
         };
         // Walking backwards flips both the comparison and the order.
         let ascending = descending != forward;
@@ -75,8 +81,9 @@ impl Reader {
             (false, true) => ("<=", "DESC"),
         };
         let keyset = if from.is_some() { format!("AND ({sort}, c.id) {cmp} (?2, ?3)") } else { String::new() };
+        let from_clause = CONVERSATION_FROM.replacen("conversations c", &format!("conversations c INDEXED BY {index}"), 1);
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM}
+            "SELECT {CONVERSATION_COLUMNS} {from_clause}
              WHERE {filter} {keyset}
              ORDER BY {sort} {order}, c.id {order} LIMIT {limit}"
         );
@@ -101,7 +108,9 @@ impl Reader {
         let sql = match view {
             View::AllOpen => "SELECT count(*) FROM conversations WHERE status = 'open'".to_string(),
             View::Unanswered => {
-                "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL AND status = 'open'".to_string()
+                "SELECT count(*) FROM conversations INDEXED BY conversations_waiting
+                 WHERE waiting_since IS NOT NULL AND status = 'open'"
+                    .to_string()
             }
             View::Channel(id) => format!("SELECT count(*) FROM conversations WHERE channel_id = {id}"),
         };
@@ -280,6 +289,9 @@ pub fn fts_query(input: &str) -> Option<String> {
             let clean: String = word.chars().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.' || *c == '@').collect();
             // unicode61 splits on punctuation; a quoted string is tokenized the same way.
             if clean.chars().any(|c| c.is_alphanumeric()) {
+                // Very short prefixes match most of the vocabulary; below three
+                // letters a prefix is searched as a whole word instead.
+                let prefix = prefix && clean.chars().count() >= 3;
                 parts.push(if prefix { format!("\"{clean}\"*") } else { format!("\"{clean}\"") });
             }
         }
@@ -298,5 +310,6 @@ mod tests {
         assert_eq!(fts_query("докум*").as_deref(), Some("\"докум\"*"));
         assert_eq!(fts_query("AND OR NOT ( ) :"), Some("\"AND\" AND \"OR\" AND \"NOT\"".into()));
         assert_eq!(fts_query("  ** "), None);
+        assert_eq!(fts_query("с*").as_deref(), Some("\"с\""));
     }
 }

@@ -7,7 +7,7 @@
 use super::keys::Key;
 use super::state::{AppState, Effect, SearchResults, ThreadState, WINDOW};
 use super::theme::Theme;
-use crate::model::{Change, View};
+use crate::model::Change;
 use crate::store::{self, Reader, Writer, intents};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -140,8 +140,8 @@ impl App {
         match effect {
             Effect::ReloadSidebar => {
                 st.channels = self.reader.channels()?;
-                st.view_counts = (self.reader.count(View::AllOpen)?, self.reader.count(View::Unanswered)?);
                 st.counts = self.reader.status(now, st.clock.end_of_today())?;
+                st.view_counts = (st.counts.open, st.counts.unanswered);
                 if st.sidebar_cursor >= st.sidebar_len() {
                     st.sidebar_cursor = 0;
                 }
@@ -237,7 +237,7 @@ impl App {
                 Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
             }
             Effect::Search(q) => {
-                let hits = self.reader.search(&q, 500, &st.clock)?;
+                let hits = self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
                 st.search = Some(SearchResults { query: q, hits, cursor: 0 });
                 st.focus = super::state::Focus::Conversations;
                 Ok(st.preview_selected())

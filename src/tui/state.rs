@@ -16,6 +16,8 @@ use std::collections::HashMap;
 pub const WINDOW: usize = 200;
 /// Messages of one thread loaded at a time (the newest).
 pub const THREAD_LIMIT: usize = 200;
+/// Search hits shown at once (newest first); each needs a snippet.
+pub const SEARCH_LIMIT: usize = 200;
 /// Below this width the thread replaces the list instead of sitting beside it.
 pub const WIDE: u16 = 110;
 
