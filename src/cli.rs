@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "pult", version, about = "A keyboard-driven terminal shared inbox: email, Telegram and WhatsApp in one queue")]
+#[command(
+    name = "pult",
+    version,
+    about = "A keyboard-driven terminal shared inbox: email, Telegram and WhatsApp in one queue"
+)]
 pub struct Cli {
     /// Configuration file (default: ~/.config/pult/config.toml)
     #[arg(long, global = true, value_name = "PATH")]
@@ -77,12 +81,27 @@ pub fn main() -> Result<()> {
     let _log = init_logging();
     match cli.command {
         None => run_tui(&cli),
-        Some(Command::Demo { no_live, every, populate_only }) => run_demo(&cli, !no_live, every, populate_only),
+        Some(Command::Demo {
+            no_live,
+            every,
+            populate_only,
+        }) => run_demo(&cli, !no_live, every, populate_only),
         Some(Command::Status { json }) => status(&cli, json),
-        Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
-        Some(Command::Bench { ref messages, ref dir, json }) => crate::bench::run(messages, dir.as_deref(), json),
+        Some(Command::Search {
+            ref query,
+            json,
+            limit,
+        }) => search(&cli, &query.join(" "), json, limit),
+        Some(Command::Bench {
+            ref messages,
+            ref dir,
+            json,
+        }) => crate::bench::run(messages, dir.as_deref(), json),
         Some(Command::BenchProbe) => {
-            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
+            let path = cli
+                .store
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
         }
     }
@@ -92,9 +111,15 @@ pub fn main() -> Result<()> {
 fn init_logging() -> Option<()> {
     let path = crate::paths::log_file();
     std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
     let filter = std::env::var("PULT_LOG").unwrap_or_else(|_| "info".into());
-    let level = filter.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
+    let level = filter
+        .parse::<tracing::Level>()
+        .unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
@@ -114,7 +139,10 @@ fn load_config(cli: &Cli) -> Result<Option<Config>> {
 }
 
 fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
-    cli.store.clone().or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
+    cli.store
+        .clone()
+        .or_else(|| cfg.store.path.clone())
+        .unwrap_or_else(crate::paths::default_store)
 }
 
 fn no_config_help() -> String {
@@ -140,14 +168,24 @@ fn hours_text(cfg: &Config, lang: crate::i18n::Lang) -> String {
 }
 
 /// Everything the UI needs, built from the config; user-file problems become a status message.
-pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&str>, clock: Clock) -> Result<App> {
+pub fn build_app(
+    cfg: &Config,
+    store: &Path,
+    writer: Writer,
+    theme_arg: Option<&str>,
+    clock: Clock,
+) -> Result<App> {
     let lang = cfg.language();
     let user_keymap = std::fs::read_to_string(crate::paths::user_keymap()).ok();
     let (keymap, mut problems) = Keymap::load(user_keymap.as_deref());
-    let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
+    let user_templates =
+        std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, template_problem) = Templates::with_user_file(user_templates.as_deref());
     problems.extend(template_problem);
-    let theme_name = theme_arg.map(str::to_string).or_else(|| cfg.ui.theme.clone()).unwrap_or_else(|| "dark".into());
+    let theme_name = theme_arg
+        .map(str::to_string)
+        .or_else(|| cfg.ui.theme.clone())
+        .unwrap_or_else(|| "dark".into());
     let theme = match Theme::load(&theme_name) {
         Ok(t) => t,
         Err(e) => {
@@ -161,7 +199,11 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
         for p in &problems {
             tracing::warn!("{p}");
         }
-        let more = if problems.len() > 1 { format!(" (+{} more in the log)", problems.len() - 1) } else { String::new() };
+        let more = if problems.len() > 1 {
+            format!(" (+{} more in the log)", problems.len() - 1)
+        } else {
+            String::new()
+        };
         state.error(format!("{first}{more}"));
     }
     Ok(App::new(state, theme, store, writer)?)
@@ -177,13 +219,20 @@ fn run_tui(cli: &Cli) -> Result<()> {
         }
     };
     let path = store_path(cli, &cfg);
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer =
+        Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
     let now = jiff::Timestamp::now().as_second();
     for account in &cfg.accounts {
         let (name, kind) = (account.name().to_string(), account.kind());
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
     }
-    let app = build_app(&cfg, &path, writer, cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
+    let app = build_app(
+        &cfg,
+        &path,
+        writer,
+        cli.theme.as_deref(),
+        Clock::system(cfg.timezone()),
+    )?;
     tui::app::run(app)
 }
 
@@ -201,7 +250,10 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         None => tmp.join("demo.db"),
     };
     if path.exists() {
-        bail!("{} already exists; the demo fills a new store (remove it or choose another --store)", path.display());
+        bail!(
+            "{} already exists; the demo fills a new store (remove it or choose another --store)",
+            path.display()
+        );
     }
     let writer = Writer::spawn(&path)?;
     let clock = Clock::system(cfg.timezone());
@@ -225,11 +277,17 @@ fn open_reader(cli: &Cli) -> Result<(Reader, Clock)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {
-        bail!("no store at {} (run `pult` once, or pass --store)", path.display());
+        bail!(
+            "no store at {} (run `pult` once, or pass --store)",
+            path.display()
+        );
     }
     // Opening the writer once applies pending migrations before reading.
     drop(store::open_writer(&path)?);
-    Ok((Reader::open(&path, &cfg.actor())?, Clock::system(cfg.timezone())))
+    Ok((
+        Reader::open(&path, &cfg.actor())?,
+        Clock::system(cfg.timezone()),
+    ))
 }
 
 fn status(cli: &Cli, json: bool) -> Result<()> {
@@ -258,8 +316,20 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
     }
     use crate::sanitize::line;
     for h in hits {
-        let subject = h.subject.as_deref().map(|s| format!(" «{}»", line(s))).unwrap_or_default();
-        println!("{}  {:<9} {}{}  [{}#{}]", &h.date, h.kind.as_str(), line(&h.from), subject, line(&h.channel), h.conversation);
+        let subject = h
+            .subject
+            .as_deref()
+            .map(|s| format!(" «{}»", line(s)))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<9} {}{}  [{}#{}]",
+            &h.date,
+            h.kind.as_str(),
+            line(&h.from),
+            subject,
+            line(&h.channel),
+            h.conversation
+        );
         println!("    {}", line(&h.snippet));
     }
     Ok(())

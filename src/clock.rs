@@ -6,16 +6,43 @@ use jiff::{Timestamp, Zoned, tz::TimeZone};
 pub struct Clock {
     fixed: Option<i64>,
     tz: TimeZone,
+    /// Weekday names in Russian (пн вт ср …) instead of English.
+    russian: bool,
 }
+
+const WEEKDAYS_RU: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
 
 impl Clock {
     pub fn system(tz: TimeZone) -> Self {
-        Clock { fixed: None, tz }
+        Clock {
+            fixed: None,
+            tz,
+            russian: false,
+        }
     }
 
     /// A clock that always answers `unix_seconds`, for tests.
     pub fn fixed(unix_seconds: i64, tz: TimeZone) -> Self {
-        Clock { fixed: Some(unix_seconds), tz }
+        Clock {
+            fixed: Some(unix_seconds),
+            tz,
+            russian: false,
+        }
+    }
+
+    pub fn with_russian_names(mut self, russian: bool) -> Self {
+        self.russian = russian;
+        self
+    }
+
+    /// "пн" or "Mon" for a local day.
+    pub fn weekday(&self, unix_seconds: i64) -> String {
+        let z = self.zoned(unix_seconds);
+        if self.russian {
+            WEEKDAYS_RU[z.weekday().to_monday_zero_offset() as usize].to_string()
+        } else {
+            z.strftime("%a").to_string()
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -27,7 +54,9 @@ impl Clock {
     }
 
     pub fn zoned(&self, unix_seconds: i64) -> Zoned {
-        Timestamp::from_second(unix_seconds).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(self.tz.clone())
+        Timestamp::from_second(unix_seconds)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(self.tz.clone())
     }
 
     /// Unix time of the end of the local day containing `now` (23:59:59).
@@ -47,7 +76,7 @@ impl Clock {
         if z.date() == now.date() {
             z.strftime("%H:%M").to_string()
         } else if (now.timestamp().as_second() - unix_seconds).abs() < 6 * 86400 {
-            z.strftime("%a %H:%M").to_string()
+            format!("{} {}", self.weekday(unix_seconds), z.strftime("%H:%M"))
         } else if z.year() == now.year() {
             z.strftime("%d.%m").to_string()
         } else {
@@ -56,11 +85,15 @@ impl Clock {
     }
 
     pub fn full(&self, unix_seconds: i64) -> String {
-        self.zoned(unix_seconds).strftime("%d.%m.%Y %H:%M").to_string()
+        self.zoned(unix_seconds)
+            .strftime("%d.%m.%Y %H:%M")
+            .to_string()
     }
 
     pub fn rfc3339(&self, unix_seconds: i64) -> String {
-        self.zoned(unix_seconds).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        self.zoned(unix_seconds)
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
     }
 }
 

@@ -8,7 +8,10 @@ pub enum ConfigError {
     #[error("no configuration at {0}")]
     Missing(PathBuf),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -48,7 +51,12 @@ pub struct Hours {
 
 impl Default for Hours {
     fn default() -> Self {
-        Hours { timezone: None, workdays: "mon-fri".into(), start: "09:00".into(), end: "18:00".into() }
+        Hours {
+            timezone: None,
+            workdays: "mon-fri".into(),
+            start: "09:00".into(),
+            end: "18:00".into(),
+        }
     }
 }
 
@@ -154,10 +162,20 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ConfigError::Missing(path.to_path_buf())),
-            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing(path.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
-        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
@@ -177,8 +195,15 @@ impl Config {
                     match s.tls.as_str() {
                         "implicit" | "starttls" => {}
                         "none" if s.insecure => {}
-                        "none" => return Err(format!("account {}: tls = \"none\" needs insecure = true", e.name)),
-                        other => return Err(format!("account {}: unknown tls mode {other:?}", e.name)),
+                        "none" => {
+                            return Err(format!(
+                                "account {}: tls = \"none\" needs insecure = true",
+                                e.name
+                            ));
+                        }
+                        other => {
+                            return Err(format!("account {}: unknown tls mode {other:?}", e.name));
+                        }
                     }
                 }
             }
@@ -211,7 +236,10 @@ impl Config {
         let start = parse_hhmm(&self.hours.start)?;
         let end = parse_hhmm(&self.hours.end)?;
         if end <= start {
-            return Err(format!("hours: end {} is not after start {}", self.hours.end, self.hours.start));
+            return Err(format!(
+                "hours: end {} is not after start {}",
+                self.hours.end, self.hours.start
+            ));
         }
         Ok((days, start, end))
     }
@@ -224,7 +252,10 @@ impl Config {
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn day_index(s: &str) -> Result<u8, String> {
-    DAYS.iter().position(|d| *d == s.trim()).map(|i| i as u8).ok_or_else(|| format!("unknown weekday {s:?}"))
+    DAYS.iter()
+        .position(|d| *d == s.trim())
+        .map(|i| i as u8)
+        .ok_or_else(|| format!("unknown weekday {s:?}"))
 }
 
 /// "mon-fri", "mon,wed,fri", "mon-thu,sat".
@@ -247,9 +278,17 @@ pub fn parse_workdays(s: &str) -> Result<Vec<u8>, String> {
 }
 
 pub fn parse_hhmm(s: &str) -> Result<u32, String> {
-    let (h, m) = s.split_once(':').ok_or_else(|| format!("time {s:?} is not HH:MM"))?;
-    let h: u32 = h.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
-    let m: u32 = m.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    let (h, m) = s
+        .split_once(':')
+        .ok_or_else(|| format!("time {s:?} is not HH:MM"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    let m: u32 = m
+        .trim()
+        .parse()
+        .map_err(|_| format!("time {s:?} is not HH:MM"))?;
     if h > 24 || m > 59 || (h == 24 && m > 0) {
         return Err(format!("time {s:?} is out of range"));
     }
@@ -298,18 +337,27 @@ mod tests {
         assert_eq!(c.accounts.len(), 2);
         assert_eq!(c.accounts[0].name(), "office");
         assert_eq!(c.actor(), "Анна");
-        assert_eq!(c.hours_parsed().expect("hours"), (vec![0, 1, 2, 3, 4], 540, 1080));
+        assert_eq!(
+            c.hours_parsed().expect("hours"),
+            (vec![0, 1, 2, 3, 4], 540, 1080)
+        );
     }
 
     #[test]
     fn plaintext_needs_insecure() {
-        let bad = EXAMPLE.replace("tls = \"implicit\", user = \"anna\"", "tls = \"none\", user = \"anna\"");
+        let bad = EXAMPLE.replace(
+            "tls = \"implicit\", user = \"anna\"",
+            "tls = \"none\", user = \"anna\"",
+        );
         assert!(Config::parse(&bad).unwrap_err().contains("insecure"));
     }
 
     #[test]
     fn workdays() {
-        assert_eq!(parse_workdays("mon-wed,sat").expect("days"), vec![0, 1, 2, 5]);
+        assert_eq!(
+            parse_workdays("mon-wed,sat").expect("days"),
+            vec![0, 1, 2, 5]
+        );
         assert!(parse_workdays("fri-mon").is_err());
         assert!(parse_hhmm("25:00").is_err());
     }

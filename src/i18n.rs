@@ -10,10 +10,19 @@ impl Lang {
     /// The configured language, else the locale (LC_ALL, LC_MESSAGES, LANG), else English.
     pub fn detect(configured: Option<&str>) -> Lang {
         let from_env = || {
-            ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         };
-        let value = configured.map(str::to_string).or_else(from_env).unwrap_or_default();
-        if value.to_lowercase().starts_with("ru") { Lang::Ru } else { Lang::En }
+        let value = configured
+            .map(str::to_string)
+            .or_else(from_env)
+            .unwrap_or_default();
+        if value.to_lowercase().starts_with("ru") {
+            Lang::Ru
+        } else {
+            Lang::En
+        }
     }
 
     pub fn tr(self, key: &'static str) -> &'static str {
@@ -35,8 +44,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("unanswered", "Unanswered", "Без ответа"),
     ("conversations", "Conversations", "Разговоры"),
     ("thread", "Thread", "Переписка"),
-    ("no_conversation", "No conversation selected", "Разговор не выбран"),
-    ("empty_view", "Nothing here. Good work.", "Здесь пусто. Отличная работа."),
+    (
+        "no_conversation",
+        "No conversation selected",
+        "Разговор не выбран",
+    ),
+    (
+        "empty_view",
+        "Nothing here. Good work.",
+        "Здесь пусто. Отличная работа.",
+    ),
     ("waiting", "waiting", "ждёт"),
     ("due", "due", "срок"),
     ("overdue", "overdue", "просрочено"),
@@ -49,8 +66,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("deleted", "deleted", "удалено"),
     ("group", "group", "группа"),
     ("composer", "Reply", "Ответ"),
-    ("composer_hint", "Alt+Enter or Ctrl+X send · Ctrl+T template · Esc close (draft kept)",
-        "Alt+Enter или Ctrl+X — отправить · Ctrl+T — шаблон · Esc — закрыть (черновик сохранится)"),
+    (
+        "composer_hint",
+        "Alt+Enter or Ctrl+X send · Ctrl+T template · Esc close (draft kept)",
+        "Alt+Enter или Ctrl+X — отправить · Ctrl+T — шаблон · Esc — закрыть (черновик сохранится)",
+    ),
     ("templates", "Templates", "Шаблоны"),
     ("help", "Help", "Справка"),
     ("help_hint", "Esc or ? to close", "Esc или ? — закрыть"),
@@ -70,9 +90,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("you", "you", "вы"),
     ("attachment", "attachment", "вложение"),
     ("messages_count", "messages", "сообщений"),
-    ("hint", "? help · / search · : command · r reply · t template · a accept",
-        "? справка · / поиск · : команда · r ответ · t шаблон · a принять"),
-    ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
+    (
+        "hint",
+        "? help · / search · : command · r reply · t template · a accept",
+        "? справка · / поиск · : команда · r ответ · t шаблон · a принять",
+    ),
+    (
+        "open_a_thread",
+        "Open a conversation first",
+        "Сначала откройте разговор",
+    ),
 ];
 
 #[cfg(test)]

@@ -7,10 +7,20 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
 /// The channel row for a configured account, created on first use.
-pub fn ensure_channel(conn: &mut Connection, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
+pub fn ensure_channel(
+    conn: &mut Connection,
+    name: &str,
+    kind: ChannelKind,
+    now: i64,
+) -> Result<i64> {
     let tx = immediate(conn)?;
-    let found: Option<(i64, String)> =
-        tx.query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let found: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, kind FROM channels WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
     let id = match found {
         Some((id, k)) if k == kind.as_str() => id,
         Some((_, k)) => {
@@ -67,8 +77,17 @@ pub fn apply(
     Ok(report)
 }
 
-pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i64) -> Result<IngestReport> {
-    let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
+pub fn apply_in(
+    tx: &Transaction<'_>,
+    channel_id: i64,
+    batch: &[Inbound],
+    now: i64,
+) -> Result<IngestReport> {
+    let kind: String = tx.query_row(
+        "SELECT kind FROM channels WHERE id = ?1",
+        [channel_id],
+        |r| r.get(0),
+    )?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
@@ -137,8 +156,10 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
         }
         if !m.outgoing {
             // A client writing again wakes a closed or snoozed conversation.
-            tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
-                .execute([conversation])?;
+            tx.prepare_cached(
+                "UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1",
+            )?
+            .execute([conversation])?;
         }
         report.inserted += 1;
         touched.insert(conversation);
@@ -155,26 +176,46 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.
-fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
+fn identity(
+    tx: &Transaction<'_>,
+    kind: &str,
+    handle: &str,
+    name: &str,
+    now: i64,
+) -> Result<(i64, i64)> {
     let found: Option<(i64, i64, Option<String>)> = tx
-        .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
-        .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .prepare_cached(
+            "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
+        )?
+        .query_row(params![kind, handle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     if let Some((id, contact, display)) = found {
         if !name.is_empty() && display.as_deref() != Some(name) {
-            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?.execute(params![name, id])?;
+            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?
+                .execute(params![name, id])?;
         }
         return Ok((id, contact));
     }
     let shown = if name.is_empty() { handle } else { name };
-    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?.execute(params![shown, now])?;
+    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![shown, now])?;
     let contact = tx.last_insert_rowid();
-    tx.prepare_cached("INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![contact, kind, handle, name])?;
+    tx.prepare_cached(
+        "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![contact, kind, handle, name])?;
     Ok((tx.last_insert_rowid(), contact))
 }
 
-fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
+fn conversation(
+    tx: &Transaction<'_>,
+    channel_id: i64,
+    m: &Inbound,
+    contact: Option<i64>,
+    now: i64,
+) -> Result<i64> {
     let found: Option<(i64, Option<i64>, String)> = tx
         .prepare_cached("SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2")?
         .query_row(params![channel_id, m.conversation_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -182,7 +223,8 @@ fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Opt
     match found {
         Some((id, existing_contact, title)) => {
             if existing_contact.is_none() && contact.is_some() {
-                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2")?.execute(params![contact, id])?;
+                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2")?
+                    .execute(params![contact, id])?;
             }
             // Chat titles change; email threads keep their first subject.
             if m.is_group && !m.conversation_title.is_empty() && m.conversation_title != title {

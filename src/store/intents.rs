@@ -25,7 +25,11 @@ pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
     }
     let tx = immediate(conn)?;
     let channel_id: i64 = tx
-        .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
+        .query_row(
+            "SELECT channel_id FROM conversations WHERE id = ?1",
+            [r.conversation_id],
+            |row| row.get(0),
+        )
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
     tx.execute(
@@ -50,10 +54,20 @@ pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
         ],
     )?;
     let message_id = tx.last_insert_rowid();
-    tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
+    tx.execute(
+        "UPDATE outbox SET message_id = ?1 WHERE id = ?2",
+        params![message_id, outbox_id],
+    )?;
     refresh_conversation(&tx, r.conversation_id)?;
     note_change(&tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
-    audit(&tx, now, &r.actor, "send", Some(r.conversation_id), &first_line(&r.body))?;
+    audit(
+        &tx,
+        now,
+        &r.actor,
+        "send",
+        Some(r.conversation_id),
+        &first_line(&r.body),
+    )?;
     tx.commit()?;
     Ok(outbox_id)
 }
@@ -79,12 +93,28 @@ pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64
     Ok(changed > 0)
 }
 
-pub fn set_status(conn: &mut Connection, actor: &str, conversation: i64, open: bool, now: i64) -> Result<()> {
+pub fn set_status(
+    conn: &mut Connection,
+    actor: &str,
+    conversation: i64,
+    open: bool,
+    now: i64,
+) -> Result<()> {
     let tx = immediate(conn)?;
     let status = if open { "open" } else { "closed" };
-    tx.execute("UPDATE conversations SET status = ?1 WHERE id = ?2", params![status, conversation])?;
+    tx.execute(
+        "UPDATE conversations SET status = ?1 WHERE id = ?2",
+        params![status, conversation],
+    )?;
     note_change(&tx, now, "status", Some(conversation), Some(actor))?;
-    audit(&tx, now, actor, if open { "reopen" } else { "close" }, Some(conversation), "")?;
+    audit(
+        &tx,
+        now,
+        actor,
+        if open { "reopen" } else { "close" },
+        Some(conversation),
+        "",
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -131,7 +161,10 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
             params![now, item.id],
         )?;
-        tx.execute("UPDATE messages SET delivery = 'sending' WHERE id = ?1", [item.message_id])?;
+        tx.execute(
+            "UPDATE messages SET delivery = 'sending' WHERE id = ?1",
+            [item.message_id],
+        )?;
         note_change(&tx, now, "outbox", Some(item.conversation_id), None)?;
     }
     tx.commit()?;
@@ -141,10 +174,11 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
 /// Records the remote id first, then the sent state, in one transaction.
 pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
-    let (conversation, message): (i64, i64) =
-        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (conversation, message): (i64, i64) = tx.query_row(
+        "SELECT conversation_id, message_id FROM outbox WHERE id = ?1",
+        [outbox_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     tx.execute(
         "UPDATE outbox SET state = 'sent', remote_id = ?1, error = NULL, updated_at = ?2 WHERE id = ?3",
         params![remote_id, now, outbox_id],
@@ -162,15 +196,19 @@ pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i6
 /// client counts as waiting again.
 pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
-    let (conversation, message): (i64, i64) =
-        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (conversation, message): (i64, i64) = tx.query_row(
+        "SELECT conversation_id, message_id FROM outbox WHERE id = ?1",
+        [outbox_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     tx.execute(
         "UPDATE outbox SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
         params![reason, now, outbox_id],
     )?;
-    tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
+    tx.execute(
+        "UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2",
+        params![reason, message],
+    )?;
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), None)?;
     tx.commit()?;
@@ -178,7 +216,13 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
 }
 
 /// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
-pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
+pub fn retry_later(
+    conn: &mut Connection,
+    outbox_id: i64,
+    reason: &str,
+    retry_at: i64,
+    now: i64,
+) -> Result<()> {
     let tx = immediate(conn)?;
     tx.execute(
         "UPDATE outbox SET state = 'pending', error = ?1, not_before = ?2, updated_at = ?3 WHERE id = ?4",
@@ -196,7 +240,10 @@ pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at
 /// the channel's own reconciliation decides whether they already went out.
 pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<usize> {
     let tx = immediate(conn)?;
-    let n = tx.execute("UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'", [now])?;
+    let n = tx.execute(
+        "UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'",
+        [now],
+    )?;
     tx.execute(
         "UPDATE messages SET delivery = 'pending'
          WHERE delivery = 'sending' AND id IN (SELECT message_id FROM outbox WHERE state = 'pending')",
@@ -223,7 +270,14 @@ pub fn add_task(
     )?;
     let id = tx.last_insert_rowid();
     note_change(&tx, now, "task", Some(conversation), Some(actor))?;
-    audit(&tx, now, actor, "task.accept", Some(conversation), &format!("deadline {deadline}"))?;
+    audit(
+        &tx,
+        now,
+        actor,
+        "task.accept",
+        Some(conversation),
+        &format!("deadline {deadline}"),
+    )?;
     tx.commit()?;
     Ok(id)
 }

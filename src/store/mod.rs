@@ -17,7 +17,10 @@ pub use writer::Writer;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("store I/O: {0}")]
@@ -43,7 +46,10 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
         std::fs::create_dir_all(dir)?;
     }
     let existed = path.exists();
-    let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.into(),
+        source,
+    })?;
     if !existed {
         restrict_permissions(path)?;
     }
@@ -51,7 +57,10 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > schema::VERSION {
-        return Err(StoreError::TooNew { found, known: schema::VERSION });
+        return Err(StoreError::TooNew {
+            found,
+            known: schema::VERSION,
+        });
     }
     schema::migrate(&mut conn)?;
     // The writer merges FTS segments; a larger cache keeps those pages in memory.
@@ -61,8 +70,13 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
 
 /// A read-only connection for queries and watching; the store must exist.
 pub fn open_reader(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.into(),
+        source,
+    })?;
     configure(&conn)?;
     Ok(conn)
 }
@@ -88,10 +102,15 @@ fn configure(conn: &Connection) -> Result<()> {
 /// diacritics but keeps Cyrillic ё apart from е, while Russian writers use them
 /// interchangeably; folding both sides makes «счёт» find «счет» and back.
 fn register_functions(conn: &Connection) -> Result<()> {
-    conn.create_scalar_function("fts_fold", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let v: Option<String> = ctx.get(0)?;
-        Ok(v.map(|s| fold(&s)).unwrap_or_default())
-    })?;
+    conn.create_scalar_function(
+        "fts_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let v: Option<String> = ctx.get(0)?;
+            Ok(v.map(|s| fold(&s)).unwrap_or_default())
+        },
+    )?;
     Ok(())
 }
 
@@ -99,9 +118,11 @@ pub fn fold(s: &str) -> String {
     if !s.contains(['ё', 'Ё']) {
         return s.to_string();
     }
-    s.chars().map(|c| match c {
-        'ё' => 'е',
-        'Ё' => 'Е',
-        c => c,
-    }).collect()
+    s.chars()
+        .map(|c| match c {
+            'ё' => 'е',
+            'Ё' => 'Е',
+            c => c,
+        })
+        .collect()
 }

@@ -22,7 +22,10 @@ const CONVERSATION_FROM: &str = "FROM conversations c
 
 impl Reader {
     pub fn open(path: &Path, actor: &str) -> Result<Reader> {
-        Ok(Reader { conn: super::open_reader(path)?, actor: actor.to_string() })
+        Ok(Reader {
+            conn: super::open_reader(path)?,
+            actor: actor.to_string(),
+        })
     }
 
     pub fn actor(&self) -> &str {
@@ -63,8 +66,18 @@ impl Reader {
         // Each view sorts by (sort key, id), newest first except Unanswered (oldest waiting first).
         // Without ANALYZE statistics SQLite may prefer a worse index; name the right one.
         let (sort, filter, descending, index) = match view {
-            View::AllOpen => ("c.last_message_at", "c.status = 'open'".to_string(), true, "conversations_by_time"),
-            View::Channel(id) => ("c.last_message_at", format!("c.channel_id = {id}"), true, "conversations_by_channel"),
+            View::AllOpen => (
+                "c.last_message_at",
+                "c.status = 'open'".to_string(),
+                true,
+                "conversations_by_time",
+            ),
+            View::Channel(id) => (
+                "c.last_message_at",
+                format!("c.channel_id = {id}"),
+                true,
+                "conversations_by_channel",
+            ),
             View::Unanswered => (
                 "c.waiting_since",
                 "c.waiting_since IS NOT NULL AND c.status = 'open'".to_string(),
@@ -80,8 +93,16 @@ impl Reader {
             (false, false) => ("<", "DESC"),
             (false, true) => ("<=", "DESC"),
         };
-        let keyset = if from.is_some() { format!("AND ({sort}, c.id) {cmp} (?2, ?3)") } else { String::new() };
-        let from_clause = CONVERSATION_FROM.replacen("conversations c", &format!("conversations c INDEXED BY {index}"), 1);
+        let keyset = if from.is_some() {
+            format!("AND ({sort}, c.id) {cmp} (?2, ?3)")
+        } else {
+            String::new()
+        };
+        let from_clause = CONVERSATION_FROM.replacen(
+            "conversations c",
+            &format!("conversations c INDEXED BY {index}"),
+            1,
+        );
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS} {from_clause}
              WHERE {filter} {keyset}
@@ -90,8 +111,12 @@ impl Reader {
         let mut st = self.conn.prepare_cached(&sql)?;
         let map = |r: &rusqlite::Row<'_>| conversation_row(r);
         let mut rows: Vec<ConversationRow> = match from {
-            Some(k) => st.query_map(params![self.actor, k.sort, k.id], map)?.collect::<rusqlite::Result<_>>()?,
-            None => st.query_map(params![self.actor], map)?.collect::<rusqlite::Result<_>>()?,
+            Some(k) => st
+                .query_map(params![self.actor, k.sort, k.id], map)?
+                .collect::<rusqlite::Result<_>>()?,
+            None => st
+                .query_map(params![self.actor], map)?
+                .collect::<rusqlite::Result<_>>()?,
         };
         if !forward {
             rows.reverse();
@@ -101,7 +126,11 @@ impl Reader {
 
     pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.id = ?2");
-        Ok(self.conn.prepare_cached(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![self.actor, id], conversation_row)
+            .optional()?)
     }
 
     pub fn count(&self, view: View) -> Result<i64> {
@@ -112,9 +141,14 @@ impl Reader {
                  WHERE waiting_since IS NOT NULL AND status = 'open'"
                     .to_string()
             }
-            View::Channel(id) => format!("SELECT count(*) FROM conversations WHERE channel_id = {id}"),
+            View::Channel(id) => {
+                format!("SELECT count(*) FROM conversations WHERE channel_id = {id}")
+            }
         };
-        Ok(self.conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// The newest `limit` messages of a conversation, oldest first, with quotes and attachments.
@@ -139,7 +173,11 @@ impl Reader {
                 }
                 Ok(MessageRow {
                     id: r.get(0)?,
-                    direction: if direction == "out" { Direction::Out } else { Direction::In },
+                    direction: if direction == "out" {
+                        Direction::Out
+                    } else {
+                        Direction::In
+                    },
                     author: r.get(2)?,
                     sent_at: r.get(3)?,
                     subject: r.get(4)?,
@@ -163,7 +201,12 @@ impl Reader {
         for m in &mut rows {
             m.attachments = att
                 .query_map([m.id], |r| {
-                    Ok(AttachmentRow { name: r.get(0)?, mime: r.get(1)?, size: r.get(2)?, duration: r.get(3)? })
+                    Ok(AttachmentRow {
+                        name: r.get(0)?,
+                        mime: r.get(1)?,
+                        size: r.get(2)?,
+                        duration: r.get(3)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
         }
@@ -176,7 +219,12 @@ impl Reader {
              ORDER BY deadline",
         )?;
         let rows = st.query_map([conversation], |r| {
-            Ok(TaskRow { id: r.get(0)?, state: r.get(1)?, deadline: r.get(2)?, accepted_by: r.get(3)? })
+            Ok(TaskRow {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                deadline: r.get(2)?,
+                accepted_by: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -188,7 +236,10 @@ impl Reader {
         Ok(StatusCounts {
             unanswered: self.count(View::Unanswered)?,
             open: self.count(View::AllOpen)?,
-            overdue: one("SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline < ?1", &[&now])?,
+            overdue: one(
+                "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline < ?1",
+                &[&now],
+            )?,
             due_today: one(
                 "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline >= ?1 AND deadline <= ?2",
                 &[&now, &end_of_today],
@@ -197,8 +248,15 @@ impl Reader {
     }
 
     /// Full-text search, newest first. `query` is what a person typed (see [`fts_query`]).
-    pub fn search(&self, query: &str, limit: usize, clock: &crate::clock::Clock) -> Result<Vec<SearchHit>> {
-        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+        clock: &crate::clock::Clock,
+    ) -> Result<Vec<SearchHit>> {
+        let Some(q) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
         let mut st = self.conn.prepare_cached(
             "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
                     snippet(messages_fts, 1, '', '', '…', 16)
@@ -228,7 +286,11 @@ impl Reader {
 
     /// The `seq` of the newest change, where a watcher starts reading.
     pub fn last_change(&self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?)
     }
 
     pub fn connection(&self) -> &Connection {
@@ -260,8 +322,14 @@ impl ConversationRow {
     /// Where this row stands in the ordering of `view`.
     pub fn key(&self, view: View) -> ListKey {
         match view {
-            View::Unanswered => ListKey { sort: self.waiting_since.unwrap_or(0), id: self.id },
-            _ => ListKey { sort: self.last_message_at, id: self.id },
+            View::Unanswered => ListKey {
+                sort: self.waiting_since.unwrap_or(0),
+                id: self.id,
+            },
+            _ => ListKey {
+                sort: self.last_message_at,
+                id: self.id,
+            },
         }
     }
 }
@@ -282,21 +350,34 @@ pub fn fts_query(input: &str) -> Option<String> {
             }
             rest = tail;
         } else {
-            let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"')
+                .unwrap_or(rest.len());
             let word = &rest[..end];
             rest = &rest[end..];
             let prefix = word.ends_with('*');
-            let clean: String = word.chars().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.' || *c == '@').collect();
+            let clean: String = word
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.' || *c == '@')
+                .collect();
             // unicode61 splits on punctuation; a quoted string is tokenized the same way.
             if clean.chars().any(|c| c.is_alphanumeric()) {
                 // Very short prefixes match most of the vocabulary; below three
                 // letters a prefix is searched as a whole word instead.
                 let prefix = prefix && clean.chars().count() >= 3;
-                parts.push(if prefix { format!("\"{clean}\"*") } else { format!("\"{clean}\"") });
+                parts.push(if prefix {
+                    format!("\"{clean}\"*")
+                } else {
+                    format!("\"{clean}\"")
+                });
             }
         }
     }
-    if parts.is_empty() { None } else { Some(parts.join(" AND ")) }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join(" AND "))
+    }
 }
 
 #[cfg(test)]
@@ -305,10 +386,19 @@ mod tests {
 
     #[test]
     fn queries_are_always_valid() {
-        assert_eq!(fts_query("счёт оплата").as_deref(), Some("\"счет\" AND \"оплата\""));
-        assert_eq!(fts_query("\"акт сверки\"").as_deref(), Some("\"акт сверки\""));
+        assert_eq!(
+            fts_query("счёт оплата").as_deref(),
+            Some("\"счет\" AND \"оплата\"")
+        );
+        assert_eq!(
+            fts_query("\"акт сверки\"").as_deref(),
+            Some("\"акт сверки\"")
+        );
         assert_eq!(fts_query("докум*").as_deref(), Some("\"докум\"*"));
-        assert_eq!(fts_query("AND OR NOT ( ) :"), Some("\"AND\" AND \"OR\" AND \"NOT\"".into()));
+        assert_eq!(
+            fts_query("AND OR NOT ( ) :"),
+            Some("\"AND\" AND \"OR\" AND \"NOT\"".into())
+        );
         assert_eq!(fts_query("  ** "), None);
         assert_eq!(fts_query("с*").as_deref(), Some("\"с\""));
     }

@@ -25,19 +25,21 @@ impl Writer {
 
     pub fn spawn_on(mut conn: Connection) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
-            let mut since_prune = 0u32;
-            while let Ok(job) = rx.recv() {
-                job(&mut conn);
-                since_prune += 1;
-                if since_prune >= 500 {
-                    since_prune = 0;
-                    if let Err(e) = prune_changes(&conn) {
-                        tracing::warn!("pruning the change log failed: {e}");
+        let spawned = std::thread::Builder::new()
+            .name("pult-store-writer".into())
+            .spawn(move || {
+                let mut since_prune = 0u32;
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                    since_prune += 1;
+                    if since_prune >= 500 {
+                        since_prune = 0;
+                        if let Err(e) = prune_changes(&conn) {
+                            tracing::warn!("pruning the change log failed: {e}");
+                        }
                     }
                 }
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::error!("cannot start the store writer thread: {e}");
         }
@@ -91,13 +93,28 @@ pub fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
 }
 
 /// Records that something about a conversation changed, for other processes' UIs.
-pub fn note_change(tx: &Transaction<'_>, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()> {
-    tx.prepare_cached("INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(rusqlite::params![at, kind, conversation, actor])?;
+pub fn note_change(
+    tx: &Transaction<'_>,
+    at: i64,
+    kind: &str,
+    conversation: Option<i64>,
+    actor: Option<&str>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(rusqlite::params![at, kind, conversation, actor])?;
     Ok(())
 }
 
-pub fn audit(tx: &Transaction<'_>, at: i64, actor: &str, action: &str, conversation: Option<i64>, detail: &str) -> Result<()> {
+pub fn audit(
+    tx: &Transaction<'_>,
+    at: i64,
+    actor: &str,
+    action: &str,
+    conversation: Option<i64>,
+    detail: &str,
+) -> Result<()> {
     tx.prepare_cached("INSERT INTO audit (at, actor, action, conversation_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(rusqlite::params![at, actor, action, conversation, detail])?;
     Ok(())
@@ -105,6 +122,9 @@ pub fn audit(tx: &Transaction<'_>, at: i64, actor: &str, action: &str, conversat
 
 /// UIs read only recent changes; keep the log short.
 fn prune_changes(conn: &Connection) -> Result<()> {
-    conn.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", [])?;
+    conn.execute(
+        "DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000",
+        [],
+    )?;
     Ok(())
 }

@@ -91,7 +91,11 @@ impl Action {
             }
             return Ok(Action::InsertTemplate(id.to_string()));
         }
-        NAMES.iter().find(|(n, _)| *n == s).map(|(_, a)| a.clone()).ok_or_else(|| format!("unknown action {s:?}"))
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| format!("unknown action {s:?}"))
     }
 
     pub fn all_names() -> impl Iterator<Item = &'static str> {
@@ -104,7 +108,11 @@ impl fmt::Display for Action {
         match self {
             Action::InsertTemplate(id) => write!(f, "insert_template:{id}"),
             other => {
-                let name = NAMES.iter().find(|(_, a)| a == other).map(|(n, _)| *n).unwrap_or("?");
+                let name = NAMES
+                    .iter()
+                    .find(|(_, a)| a == other)
+                    .map(|(n, _)| *n)
+                    .unwrap_or("?");
                 f.write_str(name)
             }
         }
@@ -120,7 +128,10 @@ mod tests {
         for name in Action::all_names() {
             assert_eq!(Action::parse(name).expect(name).to_string(), name);
         }
-        assert_eq!(Action::parse("insert_template:accept"), Ok(Action::InsertTemplate("accept".into())));
+        assert_eq!(
+            Action::parse("insert_template:accept"),
+            Ok(Action::InsertTemplate("accept".into()))
+        );
         assert!(Action::parse("fly").is_err());
     }
 }

@@ -33,9 +33,20 @@ pub enum Event {
 }
 
 impl App {
-    pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
+    pub fn new(
+        state: AppState,
+        theme: Theme,
+        store_path: &Path,
+        writer: Writer,
+    ) -> store::Result<App> {
         let reader = Reader::open(store_path, &state.actor)?;
-        let mut app = App { state, theme, reader, writer, store_path: store_path.to_path_buf() };
+        let mut app = App {
+            state,
+            theme,
+            reader,
+            writer,
+            store_path: store_path.to_path_buf(),
+        };
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
     }
@@ -64,15 +75,24 @@ impl App {
     /// Types text into whatever has the keyboard (composer, prompt, picker filter).
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {
-            let code = if c == '\n' { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char(c) };
-            let fx = if self.state.focus == super::state::Focus::Composer && self.state.popup.is_none() {
+            let code = if c == '\n' {
+                crossterm::event::KeyCode::Enter
+            } else {
+                crossterm::event::KeyCode::Char(c)
+            };
+            let fx = if self.state.focus == super::state::Focus::Composer
+                && self.state.popup.is_none()
+            {
                 if let Some(comp) = &mut self.state.composer {
                     comp.textarea.input(crossterm::event::KeyEvent::from(code));
                 }
                 self.state.dirty = true;
                 Vec::new()
             } else {
-                self.state.handle_key(Key { code, mods: crossterm::event::KeyModifiers::NONE })
+                self.state.handle_key(Key {
+                    code,
+                    mods: crossterm::event::KeyModifiers::NONE,
+                })
             };
             self.run_effects(fx);
         }
@@ -94,7 +114,10 @@ impl App {
         let mut fx = vec![Effect::ReloadSidebar, Effect::ReloadList];
         if let Some(t) = &self.state.thread {
             let id = t.conversation.id;
-            if changes.iter().any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none()) {
+            if changes
+                .iter()
+                .any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none())
+            {
                 fx.push(Effect::LoadThread(id));
             }
         }
@@ -118,7 +141,10 @@ impl App {
         let mut done: Vec<Effect> = Vec::new();
         while let Some(e) = queue.pop_front() {
             // Reloads asked for twice in one round are done once.
-            let idempotent = matches!(e, Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_));
+            let idempotent = matches!(
+                e,
+                Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_)
+            );
             if idempotent && done.contains(&e) {
                 continue;
             }
@@ -149,7 +175,9 @@ impl App {
             }
             Effect::ReloadList => {
                 let keep = st.list.selected().map(|c| c.id);
-                let rows = self.reader.conversations(st.view, st.list.first, true, true, WINDOW)?;
+                let rows = self
+                    .reader
+                    .conversations(st.view, st.list.first, true, true, WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.rows = rows;
                 if let Some(id) = keep
@@ -164,14 +192,22 @@ impl App {
             Effect::ListTop => {
                 st.list.first = None;
                 st.list.cursor = 0;
-                st.list.rows = self.reader.conversations(st.view, None, false, true, WINDOW)?;
+                st.list.rows = self
+                    .reader
+                    .conversations(st.view, None, false, true, WINDOW)?;
                 st.list.at_end = st.list.rows.len() < WINDOW;
                 st.list.total = self.reader.count(st.view)?;
                 Ok(st.preview_selected())
             }
             Effect::ListBottom => {
-                let rows = self.reader.conversations(st.view, None, false, false, WINDOW)?;
-                st.list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(st.view)) };
+                let rows = self
+                    .reader
+                    .conversations(st.view, None, false, false, WINDOW)?;
+                st.list.first = if rows.len() < WINDOW {
+                    None
+                } else {
+                    rows.first().map(|c| c.key(st.view))
+                };
                 st.list.at_end = true;
                 st.list.cursor = rows.len().saturating_sub(1);
                 st.list.rows = rows;
@@ -180,9 +216,13 @@ impl App {
             Effect::ListShiftDown => {
                 // Keep the last half of the window and read what follows it.
                 let keep_from = st.list.rows.len().saturating_sub(WINDOW / 2);
-                let Some(anchor) = st.list.rows.get(keep_from).map(|c| c.key(st.view)) else { return Ok(Vec::new()) };
+                let Some(anchor) = st.list.rows.get(keep_from).map(|c| c.key(st.view)) else {
+                    return Ok(Vec::new());
+                };
                 let selected = st.list.rows.len().saturating_sub(1);
-                let rows = self.reader.conversations(st.view, Some(anchor), true, true, WINDOW)?;
+                let rows = self
+                    .reader
+                    .conversations(st.view, Some(anchor), true, true, WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.first = Some(anchor);
                 // The row after the old last one, if any.
@@ -191,8 +231,12 @@ impl App {
                 Ok(st.preview_selected())
             }
             Effect::ListShiftUp => {
-                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else { return Ok(Vec::new()) };
-                let before = self.reader.conversations(st.view, Some(first), false, false, WINDOW / 2)?;
+                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else {
+                    return Ok(Vec::new());
+                };
+                let before =
+                    self.reader
+                        .conversations(st.view, Some(first), false, false, WINDOW / 2)?;
                 let n = before.len();
                 let mut rows = before;
                 rows.extend(std::mem::take(&mut st.list.rows));
@@ -200,7 +244,11 @@ impl App {
                     rows.truncate(WINDOW);
                     st.list.at_end = false;
                 }
-                st.list.first = if n < WINDOW / 2 { None } else { rows.first().map(|c| c.key(st.view)) };
+                st.list.first = if n < WINDOW / 2 {
+                    None
+                } else {
+                    rows.first().map(|c| c.key(st.view))
+                };
                 st.list.cursor = n.saturating_sub(1);
                 st.list.rows = rows;
                 Ok(st.preview_selected())
@@ -220,10 +268,21 @@ impl App {
             }
             Effect::MarkRead(id) => {
                 let actor = st.actor.clone();
-                let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
-                Ok(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
+                let changed = self
+                    .writer
+                    .call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
+                Ok(if changed {
+                    vec![Effect::ReloadSidebar, Effect::ReloadList]
+                } else {
+                    Vec::new()
+                })
             }
-            Effect::QueueReply { conversation, reply_to, subject, body } => {
+            Effect::QueueReply {
+                conversation,
+                reply_to,
+                subject,
+                body,
+            } => {
                 let reply = intents::Reply {
                     conversation_id: conversation,
                     reply_to_message_id: reply_to,
@@ -232,19 +291,32 @@ impl App {
                     actor: st.actor.clone(),
                     not_before: now,
                 };
-                self.writer.call_blocking(move |c| intents::queue_reply(c, &reply, now))?;
+                self.writer
+                    .call_blocking(move |c| intents::queue_reply(c, &reply, now))?;
                 st.info(st.lang.tr("queued"));
-                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+                Ok(vec![
+                    Effect::LoadThread(conversation),
+                    Effect::ReloadList,
+                    Effect::ReloadSidebar,
+                ])
             }
             Effect::Search(q) => {
-                let hits = self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
-                st.search = Some(SearchResults { query: q, hits, cursor: 0 });
+                let hits = self
+                    .reader
+                    .search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
+                st.search = Some(SearchResults {
+                    query: q,
+                    hits,
+                    cursor: 0,
+                });
                 st.focus = super::state::Focus::Conversations;
                 Ok(st.preview_selected())
             }
             Effect::SetOpen { conversation, open } => {
                 let actor = st.actor.clone();
-                self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
+                self.writer.call_blocking(move |c| {
+                    intents::set_status(c, &actor, conversation, open, now)
+                })?;
                 Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
             }
             Effect::Quit => Ok(Vec::new()),
@@ -292,24 +364,27 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::channel::<Event>();
     let input_tx = tx.clone();
-    std::thread::Builder::new().name("pult-input".into()).spawn(move || {
-        loop {
-            let ev = match ct::read() {
-                Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
-                Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::error!("terminal input: {e}");
+    std::thread::Builder::new()
+        .name("pult-input".into())
+        .spawn(move || {
+            loop {
+                let ev = match ct::read() {
+                    Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
+                    Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::error!("terminal input: {e}");
+                        return;
+                    }
+                };
+                if input_tx.send(ev).is_err() {
                     return;
                 }
-            };
-            if input_tx.send(ev).is_err() {
-                return;
             }
-        }
-    })?;
+        })?;
     let watch_tx = tx.clone();
-    store::watch::Watcher::open(&app.store_path)?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
+    store::watch::Watcher::open(&app.store_path)?
+        .spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
 
     const TICK: Duration = Duration::from_secs(20);
     const FRAME: Duration = Duration::from_millis(16);

@@ -50,9 +50,17 @@ pub enum Effect {
     ListShiftUp,
     LoadThread(i64),
     MarkRead(i64),
-    QueueReply { conversation: i64, reply_to: Option<i64>, subject: Option<String>, body: String },
+    QueueReply {
+        conversation: i64,
+        reply_to: Option<i64>,
+        subject: Option<String>,
+        body: String,
+    },
     Search(String),
-    SetOpen { conversation: i64, open: bool },
+    SetOpen {
+        conversation: i64,
+        open: bool,
+    },
     Quit,
 }
 
@@ -133,7 +141,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(lang: Lang, actor: String, clock: Clock, keymap: Keymap, templates: Templates) -> AppState {
+    pub fn new(
+        lang: Lang,
+        actor: String,
+        clock: Clock,
+        keymap: Keymap,
+        templates: Templates,
+    ) -> AppState {
+        let clock = clock.with_russian_names(lang == Lang::Ru);
         AppState {
             lang,
             actor,
@@ -176,7 +191,11 @@ impl AppState {
         match i {
             0 => View::AllOpen,
             1 => View::Unanswered,
-            n => self.channels.get(n - 2).map(|c| View::Channel(c.id)).unwrap_or(View::AllOpen),
+            n => self
+                .channels
+                .get(n - 2)
+                .map(|c| View::Channel(c.id))
+                .unwrap_or(View::AllOpen),
         }
     }
 
@@ -193,11 +212,17 @@ impl AppState {
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage { text: text.into(), error: false });
+        self.status = Some(StatusMessage {
+            text: text.into(),
+            error: false,
+        });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage { text: text.into(), error: true });
+        self.status = Some(StatusMessage {
+            text: text.into(),
+            error: true,
+        });
     }
 
     /// Rows the conversation list shows at once (for half-page moves).
@@ -284,7 +309,10 @@ impl AppState {
                 }
             },
             Action::Help => {
-                self.popup = Some(Popup::Help { context: self.context(), scroll: 0 });
+                self.popup = Some(Popup::Help {
+                    context: self.context(),
+                    scroll: 0,
+                });
                 Vec::new()
             }
             Action::CommandLine => {
@@ -333,7 +361,10 @@ impl AppState {
                     fx = self.open_composer(None);
                 }
                 if self.composer.is_some() {
-                    self.popup = Some(Popup::Templates { filter: String::new(), selected: 0 });
+                    self.popup = Some(Popup::Templates {
+                        filter: String::new(),
+                        selected: 0,
+                    });
                 }
                 fx
             }
@@ -351,7 +382,12 @@ impl AppState {
             Action::ViewUnanswered => self.set_view(1),
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
-                match self.thread.as_ref().map(|t| t.conversation.id).or(self.selected_conversation()) {
+                match self
+                    .thread
+                    .as_ref()
+                    .map(|t| t.conversation.id)
+                    .or(self.selected_conversation())
+                {
                     Some(conversation) => {
                         self.info(self.lang.tr(if open { "reopened" } else { "closed" }));
                         vec![Effect::SetOpen { conversation, open }]
@@ -378,25 +414,39 @@ impl AppState {
     }
 
     fn apply_popup(&mut self, action: Action) -> Vec<Effect> {
-        let Some(popup) = self.popup.take() else { return Vec::new() };
+        let Some(popup) = self.popup.take() else {
+            return Vec::new();
+        };
         match (popup, action) {
             (_, Action::Cancel) => Vec::new(),
             (Popup::Help { context, scroll }, Action::Down) => {
-                self.popup = Some(Popup::Help { context, scroll: scroll + 1 });
+                self.popup = Some(Popup::Help {
+                    context,
+                    scroll: scroll + 1,
+                });
                 Vec::new()
             }
             (Popup::Help { context, scroll }, Action::Up) => {
-                self.popup = Some(Popup::Help { context, scroll: scroll.saturating_sub(1) });
+                self.popup = Some(Popup::Help {
+                    context,
+                    scroll: scroll.saturating_sub(1),
+                });
                 Vec::new()
             }
             (Popup::Help { .. }, _) => Vec::new(),
             (Popup::Templates { filter, selected }, Action::Down) => {
                 let n = self.templates.filter(&filter).len();
-                self.popup = Some(Popup::Templates { filter, selected: (selected + 1).min(n.saturating_sub(1)) });
+                self.popup = Some(Popup::Templates {
+                    filter,
+                    selected: (selected + 1).min(n.saturating_sub(1)),
+                });
                 Vec::new()
             }
             (Popup::Templates { filter, selected }, Action::Up) => {
-                self.popup = Some(Popup::Templates { filter, selected: selected.saturating_sub(1) });
+                self.popup = Some(Popup::Templates {
+                    filter,
+                    selected: selected.saturating_sub(1),
+                });
                 Vec::new()
             }
             (Popup::Templates { filter, selected }, Action::Confirm) => {
@@ -440,7 +490,9 @@ impl AppState {
             "help" => self.apply(Action::Help),
             "refresh" => self.apply(Action::Refresh),
             "template" | "t" => match rest.first() {
-                Some(id) if self.templates.get(id).is_some() => self.open_composer(Some((*id).to_string())),
+                Some(id) if self.templates.get(id).is_some() => {
+                    self.open_composer(Some((*id).to_string()))
+                }
                 Some(id) => {
                     self.error(format!("no template {id:?}"));
                     Vec::new()
@@ -508,10 +560,18 @@ impl AppState {
             Focus::Channels => self.set_view(if top { 0 } else { self.sidebar_len() - 1 }),
             Focus::Conversations => {
                 if let Some(s) = &mut self.search {
-                    s.cursor = if top { 0 } else { s.hits.len().saturating_sub(1) };
+                    s.cursor = if top {
+                        0
+                    } else {
+                        s.hits.len().saturating_sub(1)
+                    };
                     return self.preview_selected();
                 }
-                vec![if top { Effect::ListTop } else { Effect::ListBottom }]
+                vec![if top {
+                    Effect::ListTop
+                } else {
+                    Effect::ListBottom
+                }]
             }
             Focus::Thread | Focus::Composer => {
                 if let Some(t) = &mut self.thread {
@@ -542,7 +602,9 @@ impl AppState {
             return Vec::new();
         }
         match self.selected_conversation() {
-            Some(id) if self.wide() && self.thread.as_ref().map(|t| t.conversation.id) != Some(id) => {
+            Some(id)
+                if self.wide() && self.thread.as_ref().map(|t| t.conversation.id) != Some(id) =>
+            {
                 vec![Effect::LoadThread(id)]
             }
             _ => Vec::new(),
@@ -550,7 +612,9 @@ impl AppState {
     }
 
     fn open_selected(&mut self) -> Vec<Effect> {
-        let Some(id) = self.selected_conversation() else { return Vec::new() };
+        let Some(id) = self.selected_conversation() else {
+            return Vec::new();
+        };
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
@@ -574,7 +638,12 @@ impl AppState {
 
     fn open_composer(&mut self, template: Option<String>) -> Vec<Effect> {
         let mut fx = Vec::new();
-        let Some(conv_id) = self.thread.as_ref().map(|t| t.conversation.id).or(self.selected_conversation()) else {
+        let Some(conv_id) = self
+            .thread
+            .as_ref()
+            .map(|t| t.conversation.id)
+            .or(self.selected_conversation())
+        else {
             self.error(self.lang.tr("open_a_thread"));
             return fx;
         };
@@ -603,10 +672,19 @@ impl AppState {
             textarea.move_cursor(ratatui_textarea::CursorMove::Bottom);
             textarea.move_cursor(ratatui_textarea::CursorMove::End);
             // Answer the client's newest message: chats reply to it, email quotes it.
-            let reply_to = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id);
+            let reply_to = t
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.direction == Direction::In)
+                .map(|m| m.id);
             let subject = match t.conversation.kind {
                 ChannelKind::Email => Some(crate::workflow::replies::reply_subject(
-                    t.messages.iter().rev().find_map(|m| m.subject.as_deref()).or(Some(t.conversation.title.as_str())),
+                    t.messages
+                        .iter()
+                        .rev()
+                        .find_map(|m| m.subject.as_deref())
+                        .or(Some(t.conversation.title.as_str())),
                 )),
                 _ => None,
             };
@@ -639,7 +717,13 @@ impl AppState {
     fn template_vars(&self) -> HashMap<&'static str, String> {
         let mut vars = HashMap::new();
         vars.insert("agent", self.actor.clone());
-        vars.insert("today", self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string());
+        vars.insert(
+            "today",
+            self.clock
+                .zoned(self.clock.now())
+                .strftime("%d.%m.%Y")
+                .to_string(),
+        );
         if !self.hours_text.is_empty() {
             vars.insert("hours", self.hours_text.clone());
         }
@@ -657,7 +741,9 @@ impl AppState {
     }
 
     fn send(&mut self) -> Vec<Effect> {
-        let Some(c) = &self.composer else { return Vec::new() };
+        let Some(c) = &self.composer else {
+            return Vec::new();
+        };
         let body = c.textarea.lines().join("\n").trim_end().to_string();
         if body.trim().is_empty() {
             self.error(self.lang.tr("empty_reply"));
@@ -682,7 +768,11 @@ impl AppState {
 
     pub fn thread_loaded(&mut self, thread: Option<ThreadState>) {
         let same = matches!((&self.thread, &thread), (Some(a), Some(b)) if a.conversation.id == b.conversation.id);
-        let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
+        let scroll = if same {
+            self.thread.as_ref().map(|t| t.scroll).unwrap_or(0)
+        } else {
+            0
+        };
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t

@@ -8,14 +8,38 @@ use std::str::FromStr;
 pub const SHIPPED: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// Every slot a widget may use. A theme that leaves one out inherits it from dark.
 pub const SLOTS: &[&str] = &[
-    "base", "border", "border_focus", "title", "selection", "unread", "muted", "badge_email", "badge_telegram",
-    "badge_whatsapp", "waiting", "overdue", "due", "author_in", "author_out", "pending", "failed", "quote",
-    "attachment", "status_line", "status_error", "status_alert", "help_key", "input",
+    "base",
+    "border",
+    "border_focus",
+    "title",
+    "selection",
+    "unread",
+    "muted",
+    "badge_email",
+    "badge_telegram",
+    "badge_whatsapp",
+    "waiting",
+    "overdue",
+    "due",
+    "author_in",
+    "author_out",
+    "pending",
+    "failed",
+    "quote",
+    "attachment",
+    "status_line",
+    "status_error",
+    "status_alert",
+    "help_key",
+    "input",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -44,11 +68,17 @@ pub struct Theme {
 
 impl Theme {
     pub fn shipped(name: &str) -> Option<Theme> {
-        SHIPPED.iter().find(|(n, _)| *n == name).and_then(|(_, text)| Theme::parse(text).ok())
+        SHIPPED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, text)| Theme::parse(text).ok())
     }
 
     pub fn dark() -> Theme {
-        Theme::shipped("dark").unwrap_or(Theme { name: "plain".into(), styles: HashMap::new() })
+        Theme::shipped("dark").unwrap_or(Theme {
+            name: "plain".into(),
+            styles: HashMap::new(),
+        })
     }
 
     /// A shipped name, or a path to a theme file.
@@ -58,7 +88,10 @@ impl Theme {
         }
         let text = std::fs::read_to_string(name_or_path).map_err(|e| {
             let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-            format!("theme {name_or_path:?}: {e} (shipped themes: {})", names.join(", "))
+            format!(
+                "theme {name_or_path:?}: {e} (shipped themes: {})",
+                names.join(", ")
+            )
         })?;
         Theme::parse(&text)
     }
@@ -82,7 +115,10 @@ impl Theme {
             }
             styles.insert(*slot, style);
         }
-        let mut theme = Theme { name: raw.name.unwrap_or_else(|| "custom".into()), styles };
+        let mut theme = Theme {
+            name: raw.name.unwrap_or_else(|| "custom".into()),
+            styles,
+        };
         if theme.name != "dark" {
             // Missing slots inherit from dark.
             let base = Theme::dark();
@@ -98,7 +134,11 @@ impl Theme {
     }
 
     pub fn has_all_slots(&self) -> Vec<&'static str> {
-        SLOTS.iter().filter(|s| !self.styles.contains_key(*s)).copied().collect()
+        SLOTS
+            .iter()
+            .filter(|s| !self.styles.contains_key(*s))
+            .copied()
+            .collect()
     }
 }
 
@@ -128,7 +168,11 @@ mod tests {
         for (name, text) in SHIPPED {
             let t = Theme::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(t.name, *name);
-            assert!(t.has_all_slots().is_empty(), "{name} lacks {:?}", t.has_all_slots());
+            assert!(
+                t.has_all_slots().is_empty(),
+                "{name} lacks {:?}",
+                t.has_all_slots()
+            );
         }
     }
 

@@ -34,7 +34,9 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>) {
         list::render(state, theme, frame, middle);
         thread::render(state, theme, frame, right);
     } else {
-        let [side, middle] = Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(20)]).areas(body);
+        let [side, middle] =
+            Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(20)])
+                .areas(body);
         sidebar::render(state, theme, frame, side);
         list::render(state, theme, frame, middle);
     }
@@ -57,11 +59,24 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     let alert = c.overdue > 0;
     right.push(Span::styled(
         format!(" {} {} ", c.overdue, l.tr("status_overdue")),
-        if alert { theme.style("status_alert") } else { theme.style("status_line") },
+        if alert {
+            theme.style("status_alert")
+        } else {
+            theme.style("status_line")
+        },
     ));
-    right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
-    right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
-    right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
+    right.push(Span::styled(
+        format!("· {} {} ", c.due_today, l.tr("status_due_today")),
+        theme.style("status_line"),
+    ));
+    right.push(Span::styled(
+        format!("· {} {} ", c.unanswered, l.tr("status_unanswered")),
+        theme.style("status_line"),
+    ));
+    right.push(Span::styled(
+        format!("· {} ", sanitize::line(&state.actor)),
+        theme.style("status_line"),
+    ));
     let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
     let (text, style) = match (&state.popup, &state.status) {
@@ -69,12 +84,19 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         (Some(super::state::Popup::Search(s)), _) => (format!("/{s}"), theme.style("input")),
         (_, Some(m)) => (
             sanitize::line(&m.text).into_owned(),
-            theme.style(if m.error { "status_error" } else { "status_line" }),
+            theme.style(if m.error {
+                "status_error"
+            } else {
+                "status_line"
+            }),
         ),
         _ => {
             let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
             if chord.is_empty() {
-                (format!(" {}", state.lang.tr("hint")), theme.style("status_line"))
+                (
+                    format!(" {}", state.lang.tr("hint")),
+                    theme.style("status_line"),
+                )
             } else {
                 (format!(" {}", chord.join(" ")), theme.style("status_line"))
             }
@@ -83,10 +105,19 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     let left_width = (area.width as usize).saturating_sub(right_width);
     let left = sanitize::truncate(&text, left_width).into_owned();
     let pad = left_width.saturating_sub(sanitize::width(&left));
-    let mut spans = vec![Span::styled(left, style), Span::styled(" ".repeat(pad), theme.style("status_line"))];
+    let mut spans = vec![
+        Span::styled(left, style),
+        Span::styled(" ".repeat(pad), theme.style("status_line")),
+    ];
     spans.extend(right);
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("status_line")), area);
-    if matches!(state.popup, Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))) {
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.style("status_line")),
+        area,
+    );
+    if matches!(
+        state.popup,
+        Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))
+    ) {
         let x = area.x + (sanitize::width(&text) as u16).min(area.width.saturating_sub(1));
         frame.set_cursor_position((x, area.y));
     }
