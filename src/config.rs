@@ -47,6 +47,13 @@ pub struct Hours {
     pub workdays: String,
     pub start: String,
     pub end: String,
+    /// Per-weekday override: `fri = "09:00-17:00"`, `sat = "off"`.
+    #[serde(flatten)]
+    pub days: std::collections::HashMap<String, String>,
+    /// A production calendar: days off and moved working days (see README).
+    pub holidays: Option<PathBuf>,
+    /// Answer client messages that arrive outside working hours (once per night).
+    pub auto_reply: bool,
 }
 
 impl Default for Hours {
@@ -56,6 +63,9 @@ impl Default for Hours {
             workdays: "mon-fri".into(),
             start: "09:00".into(),
             end: "18:00".into(),
+            days: Default::default(),
+            holidays: None,
+            auto_reply: false,
         }
     }
 }
