@@ -105,32 +105,10 @@ const EN: &[&str] = &[
     "by",
     "from",
 ];
-const FIRST: &[&str] = &[
-    "Ирина",
-    "Олег",
-    "Мария",
-    "Павел",
-    "Светлана",
-    "Дмитрий",
-    "Анна",
-    "Сергей",
-    "John",
-    "Mary",
-    "Elena",
-    "Ivan",
-];
-const LAST: &[&str] = &[
-    "Соколова",
-    "Кузнецов",
-    "Морозова",
-    "Волков",
-    "Лебедева",
-    "Петров",
-    "Smith",
-    "Brown",
-    "Орлова",
-    "Зайцев",
-];
+const FIRST: &[&str] =
+    &["Ирина", "Олег", "Мария", "Павел", "Светлана", "Дмитрий", "Анна", "Сергей", "John", "Mary", "Elena", "Ivan"];
+const LAST: &[&str] =
+    &["Соколова", "Кузнецов", "Морозова", "Волков", "Лебедева", "Петров", "Smith", "Brown", "Орлова", "Зайцев"];
 /// Messages per ingest transaction, as a sync worker batches them.
 pub const BATCH: usize = 10_000;
 const SEARCH_LIMIT: usize = crate::tui::state::SEARCH_LIMIT;
@@ -170,11 +148,7 @@ impl Corpus {
             if i > 0 {
                 s.push(if self.rng.below(14) == 0 { '\n' } else { ' ' });
             }
-            let w: &str = if ru {
-                *self.rng.pick(RU)
-            } else {
-                *self.rng.pick(EN)
-            };
+            let w: &str = if ru { *self.rng.pick(RU) } else { *self.rng.pick(EN) };
             s.push_str(w);
         }
         if self.rng.below(1000) == 0 {
@@ -212,38 +186,21 @@ impl Corpus {
             self.thread_time += 60 + self.rng.below(7200) as i64;
             let outgoing = self.rng.below(3) == 0;
             let person = self.rng.below(4000);
-            let name = format!(
-                "{} {}",
-                FIRST[(person % 12) as usize],
-                LAST[(person / 12 % 10) as usize]
-            );
+            let name = format!("{} {}", FIRST[(person % 12) as usize], LAST[(person / 12 % 10) as usize]);
             // Email bodies run longer than chat messages, which are mostly a line or two.
-            let words = if kind_is_email(self.thread_kind) {
-                20 + self.rng.below(180)
-            } else {
-                2 + self.rng.below(38)
-            };
+            let words = if kind_is_email(self.thread_kind) { 20 + self.rng.below(180) } else { 2 + self.rng.below(38) };
             let body = self.text(words);
             let kind = self.thread_kind;
             let m = Inbound {
                 remote_id: format!("b{}", self.serial),
                 conversation_key: format!("c{}", self.conversation),
-                conversation_title: format!(
-                    "Разговор {} — {}",
-                    self.conversation,
-                    *self.rng.pick(RU)
-                ),
+                conversation_title: format!("Разговор {} — {}", self.conversation, *self.rng.pick(RU)),
                 is_group: kind != 0 && self.conversation % 5 == 0,
                 outgoing,
-                author_handle: if outgoing {
-                    String::new()
-                } else {
-                    format!("p{person}")
-                },
+                author_handle: if outgoing { String::new() } else { format!("p{person}") },
                 author_name: if outgoing { "Анна".into() } else { name },
                 sent_at: self.thread_time,
-                subject: (kind == 0)
-                    .then(|| format!("Re: {} {}", *self.rng.pick(RU), self.conversation)),
+                subject: (kind == 0).then(|| format!("Re: {} {}", *self.rng.pick(RU), self.conversation)),
                 body_text: body,
                 attachments: if self.rng.below(10) == 0 {
                     vec![InboundAttachment {
@@ -277,13 +234,7 @@ pub struct Figure {
     pub target: Option<String>,
 }
 
-fn figure(
-    name: &str,
-    unit: &str,
-    median: f64,
-    baseline: Option<(&str, f64)>,
-    target: Option<&str>,
-) -> Figure {
+fn figure(name: &str, unit: &str, median: f64, baseline: Option<(&str, f64)>, target: Option<&str>) -> Figure {
     Figure {
         name: name.into(),
         unit: unit.into(),
@@ -308,9 +259,7 @@ pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -321,11 +270,7 @@ pub fn peak_rss_mb() -> f64 {
 pub fn generate(path: &Path, n: u64, now: i64) -> Result<(f64, f64)> {
     let writer = Writer::spawn(path)?;
     let mut channels = Vec::new();
-    for (name, kind) in [
-        ("mail", ChannelKind::Email),
-        ("bot", ChannelKind::Telegram),
-        ("wa", ChannelKind::Whatsapp),
-    ] {
+    for (name, kind) in [("mail", ChannelKind::Email), ("bot", ChannelKind::Telegram), ("wa", ChannelKind::Whatsapp)] {
         channels.push(writer.call_blocking(move |c| ingest::ensure_channel(c, name, kind, now))?);
     }
     let mut corpus = Corpus::new(n, 42, now);
@@ -364,7 +309,9 @@ fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
         let t = Instant::now();
         let tx = conn.transaction()?;
         {
-            let mut st = tx.prepare_cached("INSERT INTO m (conv, remote, author, at, subject, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut st = tx.prepare_cached(
+                "INSERT INTO m (conv, remote, author, at, subject, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
             for (_, m) in &batch {
                 st.execute(rusqlite::params![
                     m.conversation_key,
@@ -388,13 +335,7 @@ fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
 
 fn app_on(path: &Path, now: i64) -> Result<App> {
     let clock = Clock::fixed(now, jiff::tz::TimeZone::UTC);
-    let state = AppState::new(
-        crate::i18n::Lang::En,
-        "Анна".into(),
-        clock,
-        Keymap::shipped(),
-        Templates::shipped(),
-    );
+    let state = AppState::new(crate::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
     let writer = Writer::spawn(path)?;
     let mut app = App::new(state, Theme::dark(), path, writer)?;
     app.resize(200, 50);
@@ -425,12 +366,9 @@ fn like_scan_ms(reader: &Reader, word: &str) -> Result<f64> {
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let mut st = reader
-            .connection()
-            .prepare("SELECT id FROM messages WHERE body LIKE ?1 ORDER BY id DESC LIMIT 200")?;
-        let _n = st
-            .query_map([format!("%{word}%")], |r| r.get::<_, i64>(0))?
-            .count();
+        let mut st =
+            reader.connection().prepare("SELECT id FROM messages WHERE body LIKE ?1 ORDER BY id DESC LIMIT 200")?;
+        let _n = st.query_map([format!("%{word}%")], |r| r.get::<_, i64>(0))?.count();
         times.push(ms(t));
     }
     Ok(median(times))
@@ -456,21 +394,14 @@ pub fn probe(path: &Path) -> Result<()> {
     app.type_text("оплата");
     app.press_keys("<Enter>")?;
     app.draw(&mut term)?;
-    let p = Probe {
-        first_frame_ms,
-        peak_rss_mb: peak_rss_mb(),
-    };
+    let p = Probe { first_frame_ms, peak_rss_mb: peak_rss_mb() };
     println!("{}", serde_json::to_string(&p)?);
     Ok(())
 }
 
 fn run_probe(path: &Path) -> Result<Probe> {
     let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
-        .arg("bench-probe")
-        .arg("--store")
-        .arg(path)
-        .output()?;
+    let out = std::process::Command::new(exe).arg("bench-probe").arg("--store").arg(path).output()?;
     if !out.status.success() {
         anyhow::bail!("probe failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -507,11 +438,7 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
             eprintln!("generating {n} messages into {} …", path.display());
         }
         let fresh = !path.exists();
-        let ingest_rate = if fresh {
-            Some(generate(&path, n, now)?)
-        } else {
-            None
-        };
+        let ingest_rate = if fresh { Some(generate(&path, n, now)?) } else { None };
         if std::env::var("PULT_BENCH_ONLY_INGEST").is_ok() {
             println!("ingest {:.0}/s", ingest_rate.map(|r| r.0).unwrap_or(0.0));
             let _ = std::fs::remove_file(&path);
@@ -519,13 +446,7 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
         }
         let mut figures = Vec::new();
         if let Some((rate, avg)) = ingest_rate {
-            figures.push(figure(
-                "corpus: average body size",
-                "bytes",
-                avg,
-                None,
-                None,
-            ));
+            figures.push(figure("corpus: average body size", "bytes", avg, None, None));
             let base = raw_insert_baseline(&dir, n.min(200_000), now)?;
             figures.push(figure(
                 "ingest",
@@ -607,20 +528,14 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                 Some("<= 30"),
             ));
         }
-        reports.push(Report {
-            messages: n,
-            figures,
-        });
+        reports.push(Report { messages: n, figures });
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         for r in &reports {
             println!("\n== {} messages ==", r.messages);
-            println!(
-                "{:<58} {:>12} {:>12} {:>9}  target",
-                "measure (median)", "pult", "baseline", "ratio"
-            );
+            println!("{:<58} {:>12} {:>12} {:>9}  target", "measure (median)", "pult", "baseline", "ratio");
             for f in &r.figures {
                 let (b, ratio) = match f.baseline {
                     Some(b) if b > 0.0 => (format!("{b:.2}"), format!("{:.2}x", f.median / b)),
@@ -633,10 +548,7 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                     b,
                     ratio,
                     f.target.as_deref().unwrap_or(""),
-                    f.baseline_name
-                        .as_deref()
-                        .map(|n| format!("(baseline: {n})"))
-                        .unwrap_or_default()
+                    f.baseline_name.as_deref().map(|n| format!("(baseline: {n})")).unwrap_or_default()
                 );
             }
         }

@@ -4,6 +4,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::store::{self, Reader, Writer, ingest};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
+use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
@@ -49,6 +50,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Today's and overdue promises, by deadline
+    Agenda {
+        #[arg(long)]
+        json: bool,
+    },
     /// Full-text search over every channel
     Search {
         /// Words (all must match), "a phrase", or a prefix*
@@ -81,27 +87,13 @@ pub fn main() -> Result<()> {
     let _log = init_logging();
     match cli.command {
         None => run_tui(&cli),
-        Some(Command::Demo {
-            no_live,
-            every,
-            populate_only,
-        }) => run_demo(&cli, !no_live, every, populate_only),
+        Some(Command::Demo { no_live, every, populate_only }) => run_demo(&cli, !no_live, every, populate_only),
         Some(Command::Status { json }) => status(&cli, json),
-        Some(Command::Search {
-            ref query,
-            json,
-            limit,
-        }) => search(&cli, &query.join(" "), json, limit),
-        Some(Command::Bench {
-            ref messages,
-            ref dir,
-            json,
-        }) => crate::bench::run(messages, dir.as_deref(), json),
+        Some(Command::Agenda { json }) => agenda(&cli, json),
+        Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
+        Some(Command::Bench { ref messages, ref dir, json }) => crate::bench::run(messages, dir.as_deref(), json),
         Some(Command::BenchProbe) => {
-            let path = cli
-                .store
-                .clone()
-                .ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
         }
     }
@@ -111,15 +103,9 @@ pub fn main() -> Result<()> {
 fn init_logging() -> Option<()> {
     let path = crate::paths::log_file();
     std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
     let filter = std::env::var("PULT_LOG").unwrap_or_else(|_| "info".into());
-    let level = filter
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
+    let level = filter.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
@@ -139,10 +125,7 @@ fn load_config(cli: &Cli) -> Result<Option<Config>> {
 }
 
 fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
-    cli.store
-        .clone()
-        .or_else(|| cfg.store.path.clone())
-        .unwrap_or_else(crate::paths::default_store)
+    cli.store.clone().or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
 }
 
 fn no_config_help() -> String {
@@ -155,37 +138,15 @@ fn no_config_help() -> String {
     )
 }
 
-fn hours_text(cfg: &Config, lang: crate::i18n::Lang) -> String {
-    let days = match (cfg.hours.workdays.as_str(), lang) {
-        ("mon-fri", crate::i18n::Lang::Ru) => "пн–пт".to_string(),
-        ("mon-fri", _) => "Mon–Fri".to_string(),
-        (d, _) => d.to_string(),
-    };
-    match lang {
-        crate::i18n::Lang::Ru => format!("{days} с {} до {}", cfg.hours.start, cfg.hours.end),
-        _ => format!("{days} {}–{}", cfg.hours.start, cfg.hours.end),
-    }
-}
-
 /// Everything the UI needs, built from the config; user-file problems become a status message.
-pub fn build_app(
-    cfg: &Config,
-    store: &Path,
-    writer: Writer,
-    theme_arg: Option<&str>,
-    clock: Clock,
-) -> Result<App> {
+pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&str>, clock: Clock) -> Result<App> {
     let lang = cfg.language();
     let user_keymap = std::fs::read_to_string(crate::paths::user_keymap()).ok();
     let (keymap, mut problems) = Keymap::load(user_keymap.as_deref());
-    let user_templates =
-        std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
+    let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, template_problem) = Templates::with_user_file(user_templates.as_deref());
     problems.extend(template_problem);
-    let theme_name = theme_arg
-        .map(str::to_string)
-        .or_else(|| cfg.ui.theme.clone())
-        .unwrap_or_else(|| "dark".into());
+    let theme_name = theme_arg.map(str::to_string).or_else(|| cfg.ui.theme.clone()).unwrap_or_else(|| "dark".into());
     let theme = match Theme::load(&theme_name) {
         Ok(t) => t,
         Err(e) => {
@@ -194,16 +155,22 @@ pub fn build_app(
         }
     };
     let mut state = AppState::new(lang, cfg.actor(), clock, keymap, templates);
-    state.hours_text = hours_text(cfg, lang);
+    match Calendar::from_config(cfg) {
+        Ok(cal) => {
+            state.hours_text = cal.describe(true);
+            state.calendar = cal;
+        }
+        Err(e) => problems.push(e.to_string()),
+    }
+    state.undo_seconds = cfg.guards.undo_seconds.max(0);
+    state.tone_words = cfg.guards.tone_words.clone();
+    state.bell_enabled = cfg.ui.bell.unwrap_or(true);
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");
         }
-        let more = if problems.len() > 1 {
-            format!(" (+{} more in the log)", problems.len() - 1)
-        } else {
-            String::new()
-        };
+        let more =
+            if problems.len() > 1 { format!(" (+{} more in the log)", problems.len() - 1) } else { String::new() };
         state.error(format!("{first}{more}"));
     }
     Ok(App::new(state, theme, store, writer)?)
@@ -219,21 +186,52 @@ fn run_tui(cli: &Cli) -> Result<()> {
         }
     };
     let path = store_path(cli, &cfg);
-    let writer =
-        Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
     let now = jiff::Timestamp::now().as_second();
     for account in &cfg.accounts {
         let (name, kind) = (account.name().to_string(), account.kind());
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
     }
-    let app = build_app(
-        &cfg,
-        &path,
-        writer,
-        cli.theme.as_deref(),
-        Clock::system(cfg.timezone()),
-    )?;
+    let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
+    start_workers(&cfg, writer, app.state.templates.clone(), None);
     tui::app::run(app)
+}
+
+/// Background work of a pult that owns its store (solo mode): the outbox
+/// dispatcher and the clock, on a tokio runtime of their own.
+fn start_workers(
+    cfg: &Config,
+    writer: Writer,
+    templates: Templates,
+    senders: Option<crate::sync::dispatcher::Senders>,
+) {
+    let calendar = Calendar::from_config(cfg).unwrap_or_else(|_| Calendar::standard(cfg.timezone()));
+    let (auto_reply, actor) = (cfg.hours.auto_reply, cfg.actor());
+    if !auto_reply && senders.is_none() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("pult-workers".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!("worker runtime: {e}");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            if let Some(senders) = senders {
+                tokio::spawn(crate::sync::dispatcher::run(writer.clone(), senders, Duration::from_secs(1)));
+            }
+            if auto_reply {
+                crate::sync::clock::run(writer, calendar, templates, actor, Duration::from_secs(30)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        });
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start workers: {e}");
+    }
 }
 
 fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()> {
@@ -250,10 +248,7 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         None => tmp.join("demo.db"),
     };
     if path.exists() {
-        bail!(
-            "{} already exists; the demo fills a new store (remove it or choose another --store)",
-            path.display()
-        );
+        bail!("{} already exists; the demo fills a new store (remove it or choose another --store)", path.display());
     }
     let writer = Writer::spawn(&path)?;
     let clock = Clock::system(cfg.timezone());
@@ -262,10 +257,13 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         println!("demo store written to {}", path.display());
         return Ok(());
     }
+    let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), clock)?;
     if live {
         crate::demo::start_live(writer.clone(), &channels, Duration::from_secs(every.max(1)));
     }
-    let app = build_app(&cfg, &path, writer, cli.theme.as_deref(), clock)?;
+    if cfg.hours.auto_reply {
+        start_workers(&cfg, writer, app.state.templates.clone(), None);
+    }
     let result = tui::app::run(app);
     if cli.store.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -273,39 +271,71 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
     result
 }
 
-fn open_reader(cli: &Cli) -> Result<(Reader, Clock)> {
+fn open_reader(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
     let cfg = load_config(cli)?.unwrap_or_default();
+    let calendar = Calendar::from_config(&cfg)?;
     let path = store_path(cli, &cfg);
     if !path.exists() {
-        bail!(
-            "no store at {} (run `pult` once, or pass --store)",
-            path.display()
-        );
+        bail!("no store at {} (run `pult` once, or pass --store)", path.display());
     }
     // Opening the writer once applies pending migrations before reading.
     drop(store::open_writer(&path)?);
-    Ok((
-        Reader::open(&path, &cfg.actor())?,
-        Clock::system(cfg.timezone()),
-    ))
+    let clock = Clock::system(cfg.timezone());
+    let mut reader = Reader::open(&path, &cfg.actor())?;
+    reader.set_moment(calendar.moment(clock.now()));
+    Ok((reader, clock, calendar))
 }
 
 fn status(cli: &Cli, json: bool) -> Result<()> {
-    let (reader, clock) = open_reader(cli)?;
-    let counts = reader.status(clock.now(), clock.end_of_today())?;
+    let (reader, clock, calendar) = open_reader(cli)?;
+    let mut counts = reader.status()?;
+    counts.oldest_unanswered_minutes =
+        counts.oldest_waiting_since.map(|t| calendar.working_seconds(t, clock.now()) / 60).unwrap_or(0);
     if json {
         println!("{}", serde_json::to_string(&counts)?);
     } else {
         println!(
-            "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}",
-            counts.unanswered, counts.open, counts.overdue, counts.due_today
+            "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}\nat risk    {}\noldest unanswered: {} working minutes",
+            counts.unanswered,
+            counts.open,
+            counts.overdue,
+            counts.due_today,
+            counts.at_risk,
+            counts.oldest_unanswered_minutes
+        );
+    }
+    Ok(())
+}
+
+fn agenda(cli: &Cli, json: bool) -> Result<()> {
+    let (reader, clock, _) = open_reader(cli)?;
+    let items = reader.agenda(&clock)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(());
+    }
+    if items.is_empty() {
+        println!("no promises due today");
+    }
+    use crate::sanitize::line;
+    for i in items {
+        let client = i.client.as_deref().map(line).unwrap_or_default();
+        println!(
+            "{}  {:<9} {:<10} {}  «{}»  [{}#{}]",
+            clock.full(i.deadline_ts),
+            i.state,
+            i.kind.as_str(),
+            client,
+            line(&i.title),
+            line(&i.channel),
+            i.conversation
         );
     }
     Ok(())
 }
 
 fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
-    let (reader, clock) = open_reader(cli)?;
+    let (reader, clock, _) = open_reader(cli)?;
     let hits = reader.search(query, limit, &clock)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
@@ -316,11 +346,7 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
     }
     use crate::sanitize::line;
     for h in hits {
-        let subject = h
-            .subject
-            .as_deref()
-            .map(|s| format!(" «{}»", line(s)))
-            .unwrap_or_default();
+        let subject = h.subject.as_deref().map(|s| format!(" «{}»", line(s))).unwrap_or_default();
         println!(
             "{}  {:<9} {}{}  [{}#{}]",
             &h.date,

@@ -14,20 +14,12 @@ const WEEKDAYS_RU: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", 
 
 impl Clock {
     pub fn system(tz: TimeZone) -> Self {
-        Clock {
-            fixed: None,
-            tz,
-            russian: false,
-        }
+        Clock { fixed: None, tz, russian: false }
     }
 
     /// A clock that always answers `unix_seconds`, for tests.
     pub fn fixed(unix_seconds: i64, tz: TimeZone) -> Self {
-        Clock {
-            fixed: Some(unix_seconds),
-            tz,
-            russian: false,
-        }
+        Clock { fixed: Some(unix_seconds), tz, russian: false }
     }
 
     pub fn with_russian_names(mut self, russian: bool) -> Self {
@@ -54,9 +46,7 @@ impl Clock {
     }
 
     pub fn zoned(&self, unix_seconds: i64) -> Zoned {
-        Timestamp::from_second(unix_seconds)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(self.tz.clone())
+        Timestamp::from_second(unix_seconds).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(self.tz.clone())
     }
 
     /// Unix time of the end of the local day containing `now` (23:59:59).
@@ -85,15 +75,11 @@ impl Clock {
     }
 
     pub fn full(&self, unix_seconds: i64) -> String {
-        self.zoned(unix_seconds)
-            .strftime("%d.%m.%Y %H:%M")
-            .to_string()
+        self.zoned(unix_seconds).strftime("%d.%m.%Y %H:%M").to_string()
     }
 
     pub fn rfc3339(&self, unix_seconds: i64) -> String {
-        self.zoned(unix_seconds)
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
+        self.zoned(unix_seconds).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     }
 }
 

@@ -8,10 +8,7 @@ pub enum ConfigError {
     #[error("no configuration at {0}")]
     Missing(PathBuf),
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -23,6 +20,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub hours: Hours,
     pub ui: Ui,
+    pub guards: Guards,
     pub team: Vec<String>,
     pub accounts: Vec<Account>,
 }
@@ -78,6 +76,22 @@ pub struct Ui {
     pub language: Option<String>,
     /// Ring the terminal bell on events that must not be missed.
     pub bell: Option<bool>,
+}
+
+/// Checks before a message leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Guards {
+    /// Seconds a sent message waits in the outbox, during which `U` takes it back.
+    pub undo_seconds: i64,
+    /// Words that make pult ask you to re-read a message before sending it.
+    pub tone_words: Vec<String>,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards { undo_seconds: 10, tone_words: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,16 +190,10 @@ impl Config {
                 return Err(ConfigError::Missing(path.to_path_buf()));
             }
             Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
+                return Err(ConfigError::Read { path: path.to_path_buf(), source });
             }
         };
-        Self::parse(&text).map_err(|message| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
@@ -206,10 +214,7 @@ impl Config {
                         "implicit" | "starttls" => {}
                         "none" if s.insecure => {}
                         "none" => {
-                            return Err(format!(
-                                "account {}: tls = \"none\" needs insecure = true",
-                                e.name
-                            ));
+                            return Err(format!("account {}: tls = \"none\" needs insecure = true", e.name));
                         }
                         other => {
                             return Err(format!("account {}: unknown tls mode {other:?}", e.name));
@@ -246,10 +251,7 @@ impl Config {
         let start = parse_hhmm(&self.hours.start)?;
         let end = parse_hhmm(&self.hours.end)?;
         if end <= start {
-            return Err(format!(
-                "hours: end {} is not after start {}",
-                self.hours.end, self.hours.start
-            ));
+            return Err(format!("hours: end {} is not after start {}", self.hours.end, self.hours.start));
         }
         Ok((days, start, end))
     }
@@ -262,10 +264,7 @@ impl Config {
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn day_index(s: &str) -> Result<u8, String> {
-    DAYS.iter()
-        .position(|d| *d == s.trim())
-        .map(|i| i as u8)
-        .ok_or_else(|| format!("unknown weekday {s:?}"))
+    DAYS.iter().position(|d| *d == s.trim()).map(|i| i as u8).ok_or_else(|| format!("unknown weekday {s:?}"))
 }
 
 /// "mon-fri", "mon,wed,fri", "mon-thu,sat".
@@ -288,17 +287,9 @@ pub fn parse_workdays(s: &str) -> Result<Vec<u8>, String> {
 }
 
 pub fn parse_hhmm(s: &str) -> Result<u32, String> {
-    let (h, m) = s
-        .split_once(':')
-        .ok_or_else(|| format!("time {s:?} is not HH:MM"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("time {s:?} is not HH:MM"))?;
-    let m: u32 = m
-        .trim()
-        .parse()
-        .map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    let (h, m) = s.split_once(':').ok_or_else(|| format!("time {s:?} is not HH:MM"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
+    let m: u32 = m.trim().parse().map_err(|_| format!("time {s:?} is not HH:MM"))?;
     if h > 24 || m > 59 || (h == 24 && m > 0) {
         return Err(format!("time {s:?} is out of range"));
     }
@@ -347,27 +338,18 @@ mod tests {
         assert_eq!(c.accounts.len(), 2);
         assert_eq!(c.accounts[0].name(), "office");
         assert_eq!(c.actor(), "Анна");
-        assert_eq!(
-            c.hours_parsed().expect("hours"),
-            (vec![0, 1, 2, 3, 4], 540, 1080)
-        );
+        assert_eq!(c.hours_parsed().expect("hours"), (vec![0, 1, 2, 3, 4], 540, 1080));
     }
 
     #[test]
     fn plaintext_needs_insecure() {
-        let bad = EXAMPLE.replace(
-            "tls = \"implicit\", user = \"anna\"",
-            "tls = \"none\", user = \"anna\"",
-        );
+        let bad = EXAMPLE.replace("tls = \"implicit\", user = \"anna\"", "tls = \"none\", user = \"anna\"");
         assert!(Config::parse(&bad).unwrap_err().contains("insecure"));
     }
 
     #[test]
     fn workdays() {
-        assert_eq!(
-            parse_workdays("mon-wed,sat").expect("days"),
-            vec![0, 1, 2, 5]
-        );
+        assert_eq!(parse_workdays("mon-wed,sat").expect("days"), vec![0, 1, 2, 5]);
         assert!(parse_workdays("fri-mon").is_err());
         assert!(parse_hhmm("25:00").is_err());
     }

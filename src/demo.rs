@@ -15,16 +15,11 @@ pub struct Lcg(u64);
 
 impl Lcg {
     pub fn new(seed: u64) -> Lcg {
-        Lcg(seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407))
+        Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407))
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
@@ -52,16 +47,10 @@ const CLIENTS: &[Client] = &[
         group: Some("ООО Ромашка — бухгалтерия"),
     },
     Client {
-        org: "ООО «Вектор»",
-        people: &["Олег Кузнецов"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Вектор»", people: &["Олег Кузнецов"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ИП Морозова",
-        people: &["Светлана Морозова"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ИП Морозова", people: &["Светлана Морозова"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
         org: "ООО «СтройМонтаж»",
@@ -70,22 +59,13 @@ const CLIENTS: &[Client] = &[
         group: Some("СтройМонтаж / учёт"),
     },
     Client {
-        org: "ООО «Альфа-Трейд»",
-        people: &["Дмитрий Лебедев"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Альфа-Трейд»", people: &["Дмитрий Лебедев"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ИП Петров",
-        people: &["Сергей Петров"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ИП Петров", people: &["Сергей Петров"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ООО «Северный ветер»",
-        people: &["Екатерина Новикова"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Северный ветер»", people: &["Екатерина Новикова"], kind: ChannelKind::Email, group: None
     },
     Client {
         org: "ООО «Кофейня на Садовой»",
@@ -94,22 +74,13 @@ const CLIENTS: &[Client] = &[
         group: Some("Кофейня — документы"),
     },
     Client {
-        org: "ООО «Техносервис»",
-        people: &["Михаил Павлов"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ООО «Техносервис»", people: &["Михаил Павлов"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ИП Семёнова",
-        people: &["Ольга Семёнова"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ИП Семёнова", people: &["Ольга Семёнова"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
-        org: "ООО «Логистик Плюс»",
-        people: &["Николай Степанов"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Логистик Плюс»", people: &["Николай Степанов"], kind: ChannelKind::Email, group: None
     },
     Client {
         org: "ООО «Зелёный сад»",
@@ -124,34 +95,19 @@ const CLIENTS: &[Client] = &[
         group: None,
     },
     Client {
-        org: "ИП Васильев",
-        people: &["Владимир Васильев"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ИП Васильев", people: &["Владимир Васильев"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ООО «Печатный двор»",
-        people: &["Ксения Михайлова"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ООО «Печатный двор»", people: &["Ксения Михайлова"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
-        org: "ООО «Ремонт-Эксперт»",
-        people: &["Игорь Николаев"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ООО «Ремонт-Эксперт»", people: &["Игорь Николаев"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ООО «Орион»",
-        people: &["Анастасия Белова"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Орион»", people: &["Анастасия Белова"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ИП Крылова",
-        people: &["Марина Крылова"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ИП Крылова", people: &["Марина Крылова"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
         org: "ООО «Гранит»",
@@ -160,53 +116,27 @@ const CLIENTS: &[Client] = &[
         group: Some("Гранит: финансы"),
     },
     Client {
-        org: "ООО «Айти Решения»",
-        people: &["Константин Зайцев"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Айти Решения»", people: &["Константин Зайцев"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ООО «Пекарня Колосок»",
-        people: &["Людмила Смирнова"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ООО «Пекарня Колосок»", people: &["Людмила Смирнова"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
-        org: "ИП Ковалёв",
-        people: &["Денис Ковалёв"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ИП Ковалёв", people: &["Денис Ковалёв"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ООО «Мебельная фабрика»",
-        people: &["Галина Попова"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Мебельная фабрика»", people: &["Галина Попова"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ООО «Автодеталь»",
-        people: &["Виктор Соловьёв"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ООО «Автодеталь»", people: &["Виктор Соловьёв"], kind: ChannelKind::Telegram, group: None
     },
     Client {
-        org: "ООО «Студия Лайм»",
-        people: &["Дарья Воробьёва"],
-        kind: ChannelKind::Whatsapp,
-        group: None,
+        org: "ООО «Студия Лайм»", people: &["Дарья Воробьёва"], kind: ChannelKind::Whatsapp, group: None
     },
     Client {
-        org: "ООО «ЭкоЧистка»",
-        people: &["Борис Виноградов"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «ЭкоЧистка»", people: &["Борис Виноградов"], kind: ChannelKind::Email, group: None
     },
-    Client {
-        org: "ИП Гусева",
-        people: &["Алина Гусева"],
-        kind: ChannelKind::Telegram,
-        group: None,
-    },
+    Client { org: "ИП Гусева", people: &["Алина Гусева"], kind: ChannelKind::Telegram, group: None },
     Client {
         org: "ООО «Фермер»",
         people: &["Пётр Комаров", "Нина Комарова"],
@@ -214,16 +144,10 @@ const CLIENTS: &[Client] = &[
         group: Some("Фермер — бухгалтерия"),
     },
     Client {
-        org: "ООО «Юнона»",
-        people: &["Евгений Титов"],
-        kind: ChannelKind::Email,
-        group: None,
+        org: "ООО «Юнона»", people: &["Евгений Титов"], kind: ChannelKind::Email, group: None
     },
     Client {
-        org: "ООО «Транзит»",
-        people: &["Сергей Белов"],
-        kind: ChannelKind::Telegram,
-        group: None,
+        org: "ООО «Транзит»", people: &["Сергей Белов"], kind: ChannelKind::Telegram, group: None
     },
 ];
 
@@ -239,46 +163,22 @@ const REQUESTS: &[(&str, &str, Option<(&str, &str, i64)>)] = &[
         "Пришлите, пожалуйста, акт сверки за III квартал с ООО «Гранит». Их бухгалтер просит до конца недели.",
         None,
     ),
-    (
-        "Доверенность",
-        "Нужна доверенность на получение ТМЦ на водителя Смирнова А. П., паспорт пришлю отдельно.",
-        None,
-    ),
+    ("Доверенность", "Нужна доверенность на получение ТМЦ на водителя Смирнова А. П., паспорт пришлю отдельно.", None),
     (
         "Оплата поставщику",
         "Оплатите, пожалуйста, счёт поставщику до пятницы, счёт во вложении.",
         Some(("Счёт_1487.pdf", "application/pdf", 184_320)),
     ),
-    (
-        "Платёжка по аренде",
-        "Проведите платёжку по аренде за декабрь, 120 000 ₽, реквизиты прежние.",
-        None,
-    ),
-    (
-        "Отпускные",
-        "Рассчитайте отпускные Ивановой с 12.12 на 14 календарных дней.",
-        None,
-    ),
-    (
-        "Зарплатная ведомость",
-        "Когда будет зарплатная ведомость? Хотим выплатить аванс в пятницу.",
-        None,
-    ),
-    (
-        "Налоги за месяц",
-        "Сколько в этом месяце платить налогов? ЕНП ведь до 28-го?",
-        None,
-    ),
+    ("Платёжка по аренде", "Проведите платёжку по аренде за декабрь, 120 000 ₽, реквизиты прежние.", None),
+    ("Отпускные", "Рассчитайте отпускные Ивановой с 12.12 на 14 календарных дней.", None),
+    ("Зарплатная ведомость", "Когда будет зарплатная ведомость? Хотим выплатить аванс в пятницу.", None),
+    ("Налоги за месяц", "Сколько в этом месяце платить налогов? ЕНП ведь до 28-го?", None),
     (
         "УПД от поставщика",
         "Прислали УПД от поставщика, посмотрите, всё ли верно оформлено.",
         Some(("УПД_00342.pdf", "application/pdf", 96_512)),
     ),
-    (
-        "Документы в ЭДО",
-        "Документы в ЭДО подписал, можно проводить.",
-        None,
-    ),
+    ("Документы в ЭДО", "Документы в ЭДО подписал, можно проводить.", None),
     (
         "Выписка",
         "Загрузил выписку в 1С за прошлую неделю, проверьте, пожалуйста.",
@@ -299,35 +199,14 @@ const REQUESTS: &[(&str, &str, Option<(&str, &str, i64)>)] = &[
         "Высылаю подписанный договор аренды склада, внесите в учёт.",
         Some(("Договор аренды №17.pdf", "application/pdf", 742_113)),
     ),
-    (
-        "Новый сотрудник",
-        "С понедельника выходит новый менеджер, что нужно для оформления?",
-        None,
-    ),
-    (
-        "УСН аванс",
-        "Подскажите сумму авансового платежа по УСН за 9 месяцев.",
-        None,
-    ),
-    (
-        "Возврат от поставщика",
-        "Поставщик вернул 18 300 ₽ переплаты, как это отразить?",
-        None,
-    ),
-    (
-        "Касса",
-        "Не сходится касса за 14 число, на 2 500 ₽ меньше. Посмотрите?",
-        None,
-    ),
+    ("Новый сотрудник", "С понедельника выходит новый менеджер, что нужно для оформления?", None),
+    ("УСН аванс", "Подскажите сумму авансового платежа по УСН за 9 месяцев.", None),
+    ("Возврат от поставщика", "Поставщик вернул 18 300 ₽ переплаты, как это отразить?", None),
+    ("Касса", "Не сходится касса за 14 число, на 2 500 ₽ меньше. Посмотрите?", None),
 ];
 
-const THANKS: &[&str] = &[
-    "Спасибо!",
-    "Благодарю, получили.",
-    "Отлично, спасибо большое 👍",
-    "Спасибо, всё верно.",
-    "Принято, спасибо.",
-];
+const THANKS: &[&str] =
+    &["Спасибо!", "Благодарю, получили.", "Отлично, спасибо большое 👍", "Спасибо, всё верно.", "Принято, спасибо."];
 
 const LIVE: &[&str] = &[
     "Добрый день! Пришлите, пожалуйста, реквизиты для оплаты ЕНП.",
@@ -396,51 +275,24 @@ fn translit_first(s: &str) -> String {
         ("ю", "yu"),
         ("я", "ya"),
     ];
-    let word = s
-        .split_whitespace()
-        .last()
-        .unwrap_or("client")
-        .to_lowercase();
+    let word = s.split_whitespace().last().unwrap_or("client").to_lowercase();
     word.chars()
-        .map(|c| {
-            map.iter()
-                .find(|(r, _)| r.starts_with(c))
-                .map(|(_, l)| l.to_string())
-                .unwrap_or_default()
-        })
+        .map(|c| map.iter().find(|(r, _)| r.starts_with(c)).map(|(_, l)| l.to_string()).unwrap_or_default())
         .collect()
 }
 
 /// Local time `days_ago` days before `now` at `hh:mm`.
 fn at(now: i64, tz: &TimeZone, days_ago: i64, hh: i8, mm: i8) -> i64 {
-    let z = Timestamp::from_second(now)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned(tz.clone());
-    let day = z
-        .date()
-        .checked_sub(jiff::Span::new().days(days_ago))
-        .unwrap_or(z.date());
-    day.at(hh, mm, 0, 0)
-        .to_zoned(tz.clone())
-        .map(|x| x.timestamp().as_second())
-        .unwrap_or(now)
+    let z = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(tz.clone());
+    let day = z.date().checked_sub(jiff::Span::new().days(days_ago)).unwrap_or(z.date());
+    day.at(hh, mm, 0, 0).to_zoned(tz.clone()).map(|x| x.timestamp().as_second()).unwrap_or(now)
 }
 
 /// Fills `writer`'s store with the demo week ending at `now`.
-pub fn populate(
-    writer: &Writer,
-    now: i64,
-    tz: &TimeZone,
-    actor: &str,
-) -> anyhow::Result<DemoChannels> {
+pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow::Result<DemoChannels> {
     let mut ids = HashMap::new();
-    for kind in [
-        ChannelKind::Email,
-        ChannelKind::Telegram,
-        ChannelKind::Whatsapp,
-    ] {
-        let id = writer
-            .call_blocking(move |c| ingest::ensure_channel(c, channel_name(kind), kind, now))?;
+    for kind in [ChannelKind::Email, ChannelKind::Telegram, ChannelKind::Whatsapp] {
+        let id = writer.call_blocking(move |c| ingest::ensure_channel(c, channel_name(kind), kind, now))?;
         ids.insert(kind, id);
     }
     let mut rng = Lcg::new(7);
@@ -457,23 +309,15 @@ pub fn populate(
 
     for (ci, client) in CLIENTS.iter().enumerate() {
         let kind = client.kind;
-        let people: Vec<(String, String)> = client
-            .people
-            .iter()
-            .enumerate()
-            .map(|(pi, p)| (handle(kind, p, ci * 10 + pi), p.to_string()))
-            .collect();
+        let people: Vec<(String, String)> =
+            client.people.iter().enumerate().map(|(pi, p)| (handle(kind, p, ci * 10 + pi), p.to_string())).collect();
         contacts.push((
             client.org.to_string(),
             client.people[0].to_string(),
             people.iter().map(|p| p.0.clone()).collect(),
             kind,
         ));
-        let threads = if kind == ChannelKind::Email {
-            1 + rng.below(3) as usize
-        } else {
-            1
-        };
+        let threads = if kind == ChannelKind::Email { 1 + rng.below(3) as usize } else { 1 };
         for th in 0..threads {
             let key = match (kind, client.group) {
                 (ChannelKind::Email, _) => format!("<thread-{ci}-{th}@demo.test>"),
@@ -495,27 +339,14 @@ pub fn populate(
                     subject = subj.to_string();
                 }
                 let last = round == rounds - 1;
-                let days_ago = if last {
-                    rng.below(4) as i64
-                } else {
-                    6 - round * 2
-                };
+                let days_ago = if last { rng.below(4) as i64 } else { 6 - round * 2 };
                 let hour = 9 + rng.below(8) as i8;
                 let t_req = at(now, tz, days_ago, hour, (rng.below(12) * 5) as i8).min(now - 600);
-                let (person_handle, person_name) =
-                    people[rng.below(people.len() as u64) as usize].clone();
-                let conv_title = if title.is_empty() {
-                    subject.clone()
-                } else {
-                    title.clone()
-                };
+                let (person_handle, person_name) = people[rng.below(people.len() as u64) as usize].clone();
+                let conv_title = if title.is_empty() { subject.clone() } else { title.clone() };
                 let email_subject = |s: &str, reply: bool| {
                     if kind == ChannelKind::Email {
-                        Some(if reply {
-                            format!("Re: {s}")
-                        } else {
-                            s.to_string()
-                        })
+                        Some(if reply { format!("Re: {s}") } else { s.to_string() })
                     } else {
                         None
                     }
@@ -534,12 +365,7 @@ pub fn populate(
                     body_text: text.to_string(),
                     attachments: attachment
                         .map(|(n, m, s)| {
-                            vec![InboundAttachment {
-                                name: n.into(),
-                                mime: m.into(),
-                                size: s,
-                                ..Default::default()
-                            }]
+                            vec![InboundAttachment { name: n.into(), mime: m.into(), size: s, ..Default::default() }]
                         })
                         .unwrap_or_default(),
                     ..Default::default()
@@ -552,13 +378,7 @@ pub fn populate(
                 let t_acc = (t_req + 600 + rng.below(3000) as i64).min(now - 60);
                 let deadline = match fate {
                     4 => at(now, tz, 0, 18, 0),
-                    5 => at(
-                        now,
-                        tz,
-                        -(1 + rng.below(3) as i64),
-                        12 + rng.below(6) as i8,
-                        0,
-                    ),
+                    5 => at(now, tz, -(1 + rng.below(3) as i64), 12 + rng.below(6) as i8, 0),
                     6 => at(now, tz, 1 + rng.below(2) as i64, 18, 0),
                     _ => t_acc + 4 * 3600,
                 };
@@ -620,27 +440,24 @@ pub fn populate(
     }
 
     // Story beats from DOMAIN.md: a voice message at 23:10, and hostile bytes that must render harmlessly.
-    batches
-        .entry(ChannelKind::Whatsapp)
-        .or_default()
-        .push(Inbound {
-            remote_id: next_id(),
-            conversation_key: "chat-2".into(),
-            conversation_title: "Светлана Морозова".into(),
-            outgoing: false,
-            author_handle: handle(ChannelKind::Whatsapp, "Светлана Морозова", 20),
-            author_name: "Светлана Морозова".into(),
-            sent_at: at(now, tz, 1, 23, 10).min(now - 60),
-            body_text: "🎤 Голосовое сообщение".into(),
-            attachments: vec![InboundAttachment {
-                name: "voice-2310.ogg".into(),
-                mime: "audio/ogg".into(),
-                size: 412_000,
-                duration: Some(297),
-                ..Default::default()
-            }],
+    batches.entry(ChannelKind::Whatsapp).or_default().push(Inbound {
+        remote_id: next_id(),
+        conversation_key: "chat-2".into(),
+        conversation_title: "Светлана Морозова".into(),
+        outgoing: false,
+        author_handle: handle(ChannelKind::Whatsapp, "Светлана Морозова", 20),
+        author_name: "Светлана Морозова".into(),
+        sent_at: at(now, tz, 1, 23, 10).min(now - 60),
+        body_text: "🎤 Голосовое сообщение".into(),
+        attachments: vec![InboundAttachment {
+            name: "voice-2310.ogg".into(),
+            mime: "audio/ogg".into(),
+            size: 412_000,
+            duration: Some(297),
             ..Default::default()
-        });
+        }],
+        ..Default::default()
+    });
     batches.entry(ChannelKind::Email).or_default().push(Inbound {
         remote_id: next_id(),
         conversation_key: "<hostile@demo.test>".into(),
@@ -697,10 +514,7 @@ pub fn populate(
         })?;
     }
 
-    let closed: Vec<(String, i64)> = closed
-        .into_iter()
-        .map(|(k, kind)| (k, ids[&kind]))
-        .collect();
+    let closed: Vec<(String, i64)> = closed.into_iter().map(|(k, kind)| (k, ids[&kind])).collect();
     writer.call_blocking(move |c| {
         let tx = crate::store::writer::immediate(c)?;
         for (key, channel) in &closed {
@@ -738,17 +552,12 @@ impl ChannelSender for DemoSender {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(900)).await;
             let remote = format!("demo-out-{}", item.id);
-            let (writer, channel, kind, conversation) = (
-                self.writer.clone(),
-                self.channel,
-                self.kind,
-                item.conversation_id,
-            );
+            let (writer, channel, kind, conversation) =
+                (self.writer.clone(), self.channel, self.kind, item.conversation_id);
             // The client answers a few seconds later, as real clients do.
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(6)).await;
-                let _ =
-                    client_says(&writer, channel, kind, conversation, "Спасибо, получили 👍").await;
+                let _ = client_says(&writer, channel, kind, conversation, "Спасибо, получили 👍").await;
             });
             Ok(remote)
         })

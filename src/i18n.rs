@@ -9,20 +9,10 @@ pub enum Lang {
 impl Lang {
     /// The configured language, else the locale (LC_ALL, LC_MESSAGES, LANG), else English.
     pub fn detect(configured: Option<&str>) -> Lang {
-        let from_env = || {
-            ["LC_ALL", "LC_MESSAGES", "LANG"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        };
-        let value = configured
-            .map(str::to_string)
-            .or_else(from_env)
-            .unwrap_or_default();
-        if value.to_lowercase().starts_with("ru") {
-            Lang::Ru
-        } else {
-            Lang::En
-        }
+        let from_env =
+            || ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+        let value = configured.map(str::to_string).or_else(from_env).unwrap_or_default();
+        if value.to_lowercase().starts_with("ru") { Lang::Ru } else { Lang::En }
     }
 
     pub fn tr(self, key: &'static str) -> &'static str {
@@ -44,16 +34,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("unanswered", "Unanswered", "Без ответа"),
     ("conversations", "Conversations", "Разговоры"),
     ("thread", "Thread", "Переписка"),
-    (
-        "no_conversation",
-        "No conversation selected",
-        "Разговор не выбран",
-    ),
-    (
-        "empty_view",
-        "Nothing here. Good work.",
-        "Здесь пусто. Отличная работа.",
-    ),
+    ("no_conversation", "No conversation selected", "Разговор не выбран"),
+    ("empty_view", "Nothing here. Good work.", "Здесь пусто. Отличная работа."),
     ("waiting", "waiting", "ждёт"),
     ("due", "due", "срок"),
     ("overdue", "overdue", "просрочено"),
@@ -95,11 +77,29 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "? help · / search · : command · r reply · t template · a accept",
         "? справка · / поиск · : команда · r ответ · t шаблон · a принять",
     ),
-    (
-        "open_a_thread",
-        "Open a conversation first",
-        "Сначала откройте разговор",
-    ),
+    ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
+    ("view_due_today", "Due today", "Сроки сегодня"),
+    ("view_overdue", "Overdue", "Просрочено"),
+    ("view_at_risk", "At risk", "Горит"),
+    ("view_mine", "Accepted by me", "Принятые мной"),
+    ("view_snoozed", "Snoozed", "Отложенные"),
+    ("view_reminders", "Reminders", "Напоминания"),
+    ("no_promise", "This conversation has no open promise", "В этом разговоре нет открытого обещания"),
+    ("nothing_to_undo", "Nothing to undo", "Нечего отменять"),
+    ("undone", "Sending cancelled; the text is back in the composer", "Отправка отменена, текст вернулся в редактор"),
+    ("field_required", "This field is needed", "Нужно заполнить"),
+    ("field_deadline", "Deadline", "Срок"),
+    ("field_what", "What was done (optional)", "Что сделано (можно пропустить)"),
+    ("field_reason", "Reason", "Причина"),
+    ("no_subject", "An email needs a subject", "У письма должна быть тема"),
+    ("tone", "Re-read before sending", "Перечитайте перед отправкой"),
+    ("send_anyway", "sends anyway", "— отправить всё равно"),
+    ("sending_in", "Sending in", "Отправка через"),
+    ("undo_hint", "to undo", "— отменить"),
+    ("snoozed_until", "Snoozed until", "Отложено до"),
+    ("follow_up_at", "Reminder at", "Напомнить"),
+    ("task_cancelled", "Promise cancelled", "Обещание отменено"),
+    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
 ];
 
 #[cfg(test)]

@@ -98,8 +98,56 @@ impl Delivery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     AllOpen,
+    /// The client wrote last; oldest first.
     Unanswered,
+    /// Promises due before the end of today (not yet overdue).
+    DueToday,
+    Overdue,
+    /// Promises due within the next two working hours.
+    AtRisk,
+    /// Promises I accepted.
+    Mine,
+    Snoozed,
+    /// Follow-ups whose time has come without an answer from the client.
+    Reminders,
     Channel(i64),
+}
+
+impl View {
+    /// The smart views in the order the sidebar shows them (channels follow).
+    pub const SMART: [View; 8] = [
+        View::AllOpen,
+        View::Unanswered,
+        View::DueToday,
+        View::Overdue,
+        View::AtRisk,
+        View::Mine,
+        View::Snoozed,
+        View::Reminders,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::AllOpen => "all_open",
+            View::Unanswered => "unanswered",
+            View::DueToday => "view_due_today",
+            View::Overdue => "view_overdue",
+            View::AtRisk => "view_at_risk",
+            View::Mine => "view_mine",
+            View::Snoozed => "view_snoozed",
+            View::Reminders => "view_reminders",
+            View::Channel(_) => "channels",
+        }
+    }
+}
+
+/// The moments views are computed against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Moment {
+    pub now: i64,
+    pub end_of_today: i64,
+    /// Two working hours from now: deadlines before it are at risk.
+    pub risk_until: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +178,8 @@ pub struct ConversationRow {
     pub unread: bool,
     pub next_deadline: Option<i64>,
     pub assignee: Option<String>,
+    pub snoozed_until: Option<i64>,
+    pub follow_up_at: Option<i64>,
 }
 
 /// Where the conversation list is in its ordering, for keyset paging.
@@ -185,6 +235,27 @@ pub struct StatusCounts {
     pub open: i64,
     pub overdue: i64,
     pub due_today: i64,
+    pub at_risk: i64,
+    /// Working minutes the longest-waiting client has waited (0 when nobody waits).
+    pub oldest_unanswered_minutes: i64,
+    #[serde(skip)]
+    pub oldest_waiting_since: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgendaItem {
+    pub conversation: i64,
+    pub task: i64,
+    pub client: Option<String>,
+    pub title: String,
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub deadline: String,
+    #[serde(skip)]
+    pub deadline_ts: i64,
+    /// "overdue" or "due_today".
+    pub state: String,
+    pub accepted_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -43,8 +43,7 @@ pub fn file_name(s: &str) -> String {
 }
 
 fn needs_work(s: &str) -> bool {
-    s.chars()
-        .any(|c| is_control(c) || is_invisible(c) || c == '\t' || c == '\r')
+    s.chars().any(|c| is_control(c) || is_invisible(c) || c == '\t' || c == '\r')
 }
 
 fn is_control(c: char) -> bool {
@@ -91,11 +90,7 @@ fn clean(s: &str, multiline: bool) -> Cow<'_, str> {
             c if is_invisible(c) => {}
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 // Show C0 controls as their Control Pictures glyph (␇, ␈, …).
-                let pic = if c as u32 == 0x7f {
-                    '\u{2421}'
-                } else {
-                    char::from_u32(0x2400 + c as u32).unwrap_or('?')
-                };
+                let pic = if c as u32 == 0x7f { '\u{2421}' } else { char::from_u32(0x2400 + c as u32).unwrap_or('?') };
                 out.push(pic);
             }
             c if is_control(c) => out.push('\u{FFFD}'),
@@ -197,10 +192,7 @@ mod tests {
     fn strips_csi_and_osc() {
         assert_eq!(line("a\x1b[31mred\x1b[0m b"), "ared b");
         assert_eq!(line("x\x1b]52;c;ZXZpbA==\x07y"), "xy");
-        assert_eq!(
-            line("x\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\y"),
-            "xlinky"
-        );
+        assert_eq!(line("x\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\y"), "xlinky");
         assert_eq!(line("x\x1bP1$qm\x1b\\y"), "xy");
         assert_eq!(line("x\u{9b}2Jy"), "xy");
     }

@@ -16,16 +16,8 @@ fn pult(home: &Path) -> Command {
 
 fn demo_store(home: &Path) -> std::path::PathBuf {
     let store = home.join("demo.db");
-    let out = pult(home)
-        .args(["demo", "--populate-only", "--store"])
-        .arg(&store)
-        .output()
-        .expect("run pult demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = pult(home).args(["demo", "--populate-only", "--store"]).arg(&store).output().expect("run pult demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     store
 }
 
@@ -33,78 +25,40 @@ fn demo_store(home: &Path) -> std::path::PathBuf {
 fn status_json_has_the_contract_keys() {
     let home = tempfile::tempdir().expect("tmp");
     let store = demo_store(home.path());
-    let out = pult(home.path())
-        .args(["status", "--json", "--store"])
-        .arg(&store)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = pult(home.path()).args(["status", "--json", "--store"]).arg(&store).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     for key in ["unanswered", "open", "overdue", "due_today"] {
         assert!(v[key].is_i64(), "{key} missing or not an integer: {v}");
     }
     assert!(v["open"].as_i64().expect("open") >= 20);
     assert!(v["unanswered"].as_i64().expect("unanswered") >= 1);
-    assert!(
-        v["overdue"].as_i64().expect("overdue") >= 1,
-        "the demo has overdue promises: {v}"
-    );
+    assert!(v["overdue"].as_i64().expect("overdue") >= 1, "the demo has overdue promises: {v}");
 }
 
 #[test]
 fn search_json_is_an_array_with_the_contract_keys() {
     let home = tempfile::tempdir().expect("tmp");
     let store = demo_store(home.path());
-    let out = pult(home.path())
-        .args(["search", "счёт", "--json", "--store"])
-        .arg(&store)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = pult(home.path()).args(["search", "счёт", "--json", "--store"]).arg(&store).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let items = v.as_array().expect("an array");
     assert!(!items.is_empty());
     for item in items {
         assert!(item["conversation"].is_i64(), "{item}");
         assert!(item["channel"].is_string(), "{item}");
-        assert!(
-            matches!(
-                item["kind"].as_str(),
-                Some("email" | "telegram" | "whatsapp")
-            ),
-            "{item}"
-        );
+        assert!(matches!(item["kind"].as_str(), Some("email" | "telegram" | "whatsapp")), "{item}");
         assert!(item["from"].is_string(), "{item}");
-        assert!(
-            item["subject"].is_string() || item["subject"].is_null(),
-            "{item}"
-        );
+        assert!(item["subject"].is_string() || item["subject"].is_null(), "{item}");
         let date = item["date"].as_str().expect("date");
-        assert!(
-            jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", date).is_ok(),
-            "RFC 3339: {date}"
-        );
+        assert!(jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", date).is_ok(), "RFC 3339: {date}");
         assert!(item["snippet"].is_string(), "{item}");
     }
     // Nothing found is an empty array, not an error.
-    let out = pult(home.path())
-        .args(["search", "zanzibarite", "--json", "--store"])
-        .arg(&store)
-        .output()
-        .expect("run");
+    let out = pult(home.path()).args(["search", "zanzibarite", "--json", "--store"]).arg(&store).output().expect("run");
     assert!(out.status.success());
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json"),
-        serde_json::json!([])
-    );
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json"), serde_json::json!([]));
 }
 
 #[test]
@@ -114,10 +68,7 @@ fn without_config_pult_explains_how_to_start() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pult demo"), "{text}");
-    assert!(
-        text.contains("[[accounts]]"),
-        "shows an example config: {text}"
-    );
+    assert!(text.contains("[[accounts]]"), "shows an example config: {text}");
 }
 
 #[test]
@@ -125,11 +76,7 @@ fn a_broken_config_is_a_clear_error() {
     let home = tempfile::tempdir().expect("tmp");
     let cfg = home.path().join("bad.toml");
     std::fs::write(&cfg, "[hours]\nstart = \"25:99\"\n").expect("write");
-    let out = pult(home.path())
-        .args(["status", "--config"])
-        .arg(&cfg)
-        .output()
-        .expect("run");
+    let out = pult(home.path()).args(["status", "--config"]).arg(&cfg).output().expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("25:99"), "{err}");
@@ -140,21 +87,9 @@ fn config_store_path_is_used() {
     let home = tempfile::tempdir().expect("tmp");
     let store = demo_store(home.path());
     let cfg = home.path().join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!("[store]\npath = {:?}\n", store.display().to_string()),
-    )
-    .expect("write");
-    let out = pult(home.path())
-        .args(["status", "--json", "--config"])
-        .arg(&cfg)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(&cfg, format!("[store]\npath = {:?}\n", store.display().to_string())).expect("write");
+    let out = pult(home.path()).args(["status", "--json", "--config"]).arg(&cfg).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(v["open"].as_i64().expect("open") > 0);
 }

@@ -12,20 +12,12 @@ use std::os::unix::fs::PermissionsExt;
 #[test]
 fn new_store_is_private_and_current() {
     let s = temp_store();
-    let mode = std::fs::metadata(&s.path)
-        .expect("stat")
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(&s.path).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let conn = rusqlite::Connection::open(&s.path).expect("open");
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("version");
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
     assert_eq!(v, schema::VERSION);
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .expect("journal");
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal");
     assert_eq!(mode, "wal");
     for table in [
         "channels",
@@ -46,11 +38,7 @@ fn new_store_is_private_and_current() {
         "accounts",
     ] {
         let n: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                [table],
-                |r| r.get(0),
-            )
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))
             .expect("schema");
         assert_eq!(n, 1, "table {table} missing");
     }
@@ -63,35 +51,22 @@ fn migrates_a_store_from_an_old_version_keeping_data() {
     {
         let mut conn = rusqlite::Connection::open(&path).expect("open");
         // The function the FTS triggers call, as an old build registered it.
-        conn.create_scalar_function(
-            "fts_fold",
-            1,
-            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
-            |ctx| Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default()),
-        )
+        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
+        })
         .expect("fn");
         schema::migrate_to(&mut conn, 1).expect("v1");
-        conn.execute(
-            "INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)",
-            [],
-        )
-        .expect("row");
+        conn.execute("INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)", []).expect("row");
     }
     let s = pult::store::Writer::spawn(&path).expect("migrating open");
     drop(s);
     let conn = rusqlite::Connection::open(&path).expect("open");
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("version");
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
     assert_eq!(v, schema::VERSION);
-    let name: String = conn
-        .query_row("SELECT name FROM channels", [], |r| r.get(0))
-        .expect("kept");
+    let name: String = conn.query_row("SELECT name FROM channels", [], |r| r.get(0)).expect("kept");
     assert_eq!(name, "old");
-    conn.query_row("SELECT transcript FROM messages LIMIT 1", [], |_| Ok(()))
-        .ok(); // column exists (query compiles)
-    conn.prepare("SELECT transcript FROM messages")
-        .expect("v2 column present");
+    conn.query_row("SELECT transcript FROM messages LIMIT 1", [], |_| Ok(())).ok(); // column exists (query compiles)
+    conn.prepare("SELECT transcript FROM messages").expect("v2 column present");
 }
 
 #[test]
@@ -118,9 +93,8 @@ fn replaying_a_batch_changes_nothing() {
     assert_eq!(first.inserted, 3);
     let dump = || {
         let conn = rusqlite::Connection::open(&s.path).expect("open");
-        let mut st = conn
-            .prepare("SELECT id, conversation_id, remote_id, body FROM messages ORDER BY id")
-            .expect("prepare");
+        let mut st =
+            conn.prepare("SELECT id, conversation_id, remote_id, body FROM messages ORDER BY id").expect("prepare");
         let rows: Vec<(i64, i64, String, String)> = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .expect("q")
@@ -133,9 +107,7 @@ fn replaying_a_batch_changes_nothing() {
             .expect("q")
             .map(|r| r.expect("row"))
             .collect();
-        let contacts: i64 = conn
-            .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
-            .expect("count");
+        let contacts: i64 = conn.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0)).expect("count");
         (rows, convs, contacts)
     };
     let before = dump();
@@ -153,27 +125,13 @@ fn out_of_order_arrival_still_gives_the_right_waiting_state() {
     let mut reply = msg("2", "chat", "Анна", NOW - 100, "Принято в работу");
     reply.outgoing = true;
     // Newest first, as an initial sync delivers them.
-    ingest(
-        &s,
-        ch,
-        vec![msg("3", "chat", "Ирина", NOW - 50, "Спасибо, а когда?")],
-    );
+    ingest(&s, ch, vec![msg("3", "chat", "Ирина", NOW - 50, "Спасибо, а когда?")]);
     ingest(&s, ch, vec![reply]);
-    ingest(
-        &s,
-        ch,
-        vec![msg("1", "chat", "Ирина", NOW - 300, "Счёт, пожалуйста")],
-    );
+    ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 300, "Счёт, пожалуйста")]);
     let r = Reader::open(&s.path, "anna").expect("reader");
-    let rows = r
-        .conversations(View::Unanswered, None, false, true, 10)
-        .expect("list");
+    let rows = r.conversations(View::Unanswered, None, false, true, 10).expect("list");
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        rows[0].waiting_since,
-        Some(NOW - 50),
-        "waits since the message after our reply"
-    );
+    assert_eq!(rows[0].waiting_since, Some(NOW - 50), "waits since the message after our reply");
     assert_eq!(rows[0].preview, "Спасибо, а когда?");
 }
 
@@ -181,58 +139,23 @@ fn out_of_order_arrival_still_gives_the_right_waiting_state() {
 fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
     let s = temp_store();
     let ch = channel(&s, "mail", ChannelKind::Email);
-    let mut m1 = msg(
-        "<1@x>",
-        "t1",
-        "Ирина Соколова",
-        NOW - 300,
-        "Пришлите АКТ СВЕРКИ за третий квартал",
-    );
+    let mut m1 = msg("<1@x>", "t1", "Ирина Соколова", NOW - 300, "Пришлите АКТ СВЕРКИ за третий квартал");
     m1.subject = Some("Акт сверки".into());
-    let m2 = msg(
-        "<2@x>",
-        "t2",
-        "Олег",
-        NOW - 200,
-        "Оплатите счёт поставщику до пятницы",
-    );
-    let m3 = msg(
-        "<3@x>",
-        "t3",
-        "Café Owner",
-        NOW - 100,
-        "Résumé attached, invoice follows",
-    );
+    let m2 = msg("<2@x>", "t2", "Олег", NOW - 200, "Оплатите счёт поставщику до пятницы");
+    let m3 = msg("<3@x>", "t3", "Café Owner", NOW - 100, "Résumé attached, invoice follows");
     ingest(&s, ch, vec![m1, m2, m3]);
     let r = Reader::open(&s.path, "anna").expect("reader");
     let clock = pult::clock::Clock::fixed(NOW, moscow());
-    let find = |q: &str| -> Vec<String> {
-        r.search(q, 10, &clock)
-            .expect(q)
-            .into_iter()
-            .map(|h| h.from)
-            .collect()
-    };
+    let find = |q: &str| -> Vec<String> { r.search(q, 10, &clock).expect(q).into_iter().map(|h| h.from).collect() };
     assert_eq!(find("акт сверки"), vec!["Ирина Соколова"]);
     assert_eq!(find("\"акт сверки\""), vec!["Ирина Соколова"]);
-    assert_eq!(
-        find("\"сверки акт\""),
-        Vec::<String>::new(),
-        "phrase order matters"
-    );
+    assert_eq!(find("\"сверки акт\""), Vec::<String>::new(), "phrase order matters");
     assert_eq!(find("СЧЕТ"), vec!["Олег"], "ё and е, upper and lower case");
     assert_eq!(find("счёт"), vec!["Олег"]);
     assert_eq!(find("постав*"), vec!["Олег"]);
     assert_eq!(find("resume"), vec!["Café Owner"], "Latin diacritics fold");
-    assert_eq!(
-        find("соколова"),
-        vec!["Ирина Соколова"],
-        "author names are indexed"
-    );
-    assert!(
-        find("AND OR \" ( *").is_empty(),
-        "operators typed by a person are not syntax"
-    );
+    assert_eq!(find("соколова"), vec!["Ирина Соколова"], "author names are indexed");
+    assert!(find("AND OR \" ( *").is_empty(), "operators typed by a person are not syntax");
     let hit = &r.search("сверки", 1, &clock).expect("hit")[0];
     assert_eq!(hit.channel, "mail");
     assert_eq!(hit.kind, ChannelKind::Email);
@@ -246,17 +169,8 @@ fn keyset_pages_cover_every_conversation_once() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
     // Several conversations share a timestamp: the id breaks ties.
-    let batch: Vec<_> = (0..57)
-        .map(|i| {
-            msg(
-                &format!("m{i}"),
-                &format!("c{i}"),
-                "X",
-                NOW - (i / 3) * 60,
-                "hi",
-            )
-        })
-        .collect();
+    let batch: Vec<_> =
+        (0..57).map(|i| msg(&format!("m{i}"), &format!("c{i}"), "X", NOW - (i / 3) * 60, "hi")).collect();
     ingest(&s, ch, batch);
     let r = Reader::open(&s.path, "anna").expect("reader");
     for view in [View::AllOpen, View::Unanswered, View::Channel(ch)] {
@@ -275,11 +189,7 @@ fn keyset_pages_cover_every_conversation_once() {
         assert_eq!(unique.len(), 57, "{view:?}");
         // Walking back from the end gives the same order reversed.
         let last_page = r.conversations(view, None, false, false, 10).expect("tail");
-        assert_eq!(
-            last_page.iter().map(|c| c.id).collect::<Vec<_>>(),
-            seen[47..].to_vec(),
-            "{view:?}"
-        );
+        assert_eq!(last_page.iter().map(|c| c.id).collect::<Vec<_>>(), seen[47..].to_vec(), "{view:?}");
     }
 }
 
@@ -298,11 +208,7 @@ fn a_watcher_sees_commits_from_another_connection() {
         .expect("ingest");
     let changes = w.poll().expect("poll");
     assert!(!changes.is_empty());
-    assert!(
-        changes
-            .iter()
-            .any(|c| c.kind == "messages" && c.conversation_id.is_some())
-    );
+    assert!(changes.iter().any(|c| c.kind == "messages" && c.conversation_id.is_some()));
     assert!(w.poll().expect("poll").is_empty(), "reported once");
 }
 
@@ -310,11 +216,7 @@ fn a_watcher_sees_commits_from_another_connection() {
 fn outbox_moves_from_pending_to_sent_and_clears_waiting() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
-    let rep = ingest(
-        &s,
-        ch,
-        vec![msg("1", "chat", "Ирина", NOW - 600, "Счёт, пожалуйста")],
-    );
+    let rep = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "Счёт, пожалуйста")]);
     let conv = rep.conversations[0];
     let r = Reader::open(&s.path, "anna").expect("reader");
     assert_eq!(r.count(View::Unanswered).expect("count"), 1);
@@ -325,60 +227,27 @@ fn outbox_moves_from_pending_to_sent_and_clears_waiting() {
         body: "Принято в работу".into(),
         actor: "anna".into(),
         not_before: NOW,
+        auto: false,
     };
-    let id = s
-        .writer
-        .call_blocking(move |c| intents::queue_reply(c, &reply, NOW))
-        .expect("queue");
-    assert_eq!(
-        r.count(View::Unanswered).expect("count"),
-        0,
-        "a queued reply answers"
-    );
+    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0, "a queued reply answers");
     let thread = r.thread(conv, 10).expect("thread");
-    assert_eq!(
-        thread.last().map(|m| m.delivery),
-        Some(pult::model::Delivery::Pending)
-    );
-    let item = s
-        .writer
-        .call_blocking(move |c| intents::take_due(c, ch, NOW))
-        .expect("take")
-        .expect("due");
+    assert_eq!(thread.last().map(|m| m.delivery), Some(pult::model::Delivery::Pending));
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("due");
     assert_eq!(item.id, id);
-    assert!(
-        s.writer
-            .call_blocking(move |c| intents::take_due(c, ch, NOW))
-            .expect("take")
-            .is_none(),
-        "taken once"
-    );
-    s.writer
-        .call_blocking(move |c| intents::mark_sent(c, id, "tg:555", NOW))
-        .expect("sent");
+    assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_none(), "taken once");
+    s.writer.call_blocking(move |c| intents::mark_sent(c, id, "tg:555", NOW)).expect("sent");
     let thread = r.thread(conv, 10).expect("thread");
-    assert_eq!(
-        thread.last().map(|m| m.delivery),
-        Some(pult::model::Delivery::Sent)
-    );
+    assert_eq!(thread.last().map(|m| m.delivery), Some(pult::model::Delivery::Sent));
     // The remote id now belongs to that message: the same message coming back is a duplicate.
     let mut echo = msg("tg:555", "chat", "Анна", NOW, "Принято в работу");
     echo.outgoing = true;
     assert_eq!(ingest(&s, ch, vec![echo]).duplicates, 1);
     // Audit keeps the send and cannot be rewritten.
     let conn = rusqlite::Connection::open(&s.path).expect("open");
-    let n: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM audit WHERE action = 'send'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("audit");
+    let n: i64 = conn.query_row("SELECT count(*) FROM audit WHERE action = 'send'", [], |r| r.get(0)).expect("audit");
     assert_eq!(n, 1);
-    assert!(
-        conn.execute("DELETE FROM audit", []).is_err(),
-        "audit is append-only"
-    );
+    assert!(conn.execute("DELETE FROM audit", []).is_err(), "audit is append-only");
 }
 
 #[test]
@@ -393,18 +262,12 @@ fn a_failed_send_leaves_the_client_waiting_with_the_reason() {
         body: "ответ".into(),
         actor: "anna".into(),
         not_before: NOW,
+        auto: false,
     };
-    let id = s
-        .writer
-        .call_blocking(move |c| intents::queue_reply(c, &reply, NOW))
-        .expect("queue");
+    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
     s.writer
-        .call_blocking(move |c| intents::take_due(c, ch, NOW))
-        .expect("take");
-    s.writer
-        .call_blocking(move |c| {
-            intents::mark_failed(c, id, "Forbidden: bot was blocked by the user", NOW)
-        })
+        .call_blocking(move |c| intents::mark_failed(c, id, "Forbidden: bot was blocked by the user", NOW))
         .expect("fail");
     let r = Reader::open(&s.path, "anna").expect("reader");
     assert_eq!(r.count(View::Unanswered).expect("count"), 1);
@@ -425,25 +288,11 @@ fn interrupted_sends_go_back_to_pending() {
         body: "ответ".into(),
         actor: "anna".into(),
         not_before: NOW,
+        auto: false,
     };
-    s.writer
-        .call_blocking(move |c| intents::queue_reply(c, &reply, NOW))
-        .expect("queue");
-    s.writer
-        .call_blocking(move |c| intents::take_due(c, ch, NOW))
-        .expect("take")
-        .expect("item");
+    s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("item");
     // The process dies here; the next start recovers.
-    assert_eq!(
-        s.writer
-            .call_blocking(move |c| intents::recover_interrupted(c, NOW))
-            .expect("recover"),
-        1
-    );
-    assert!(
-        s.writer
-            .call_blocking(move |c| intents::take_due(c, ch, NOW))
-            .expect("take")
-            .is_some()
-    );
+    assert_eq!(s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover"), 1);
+    assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_some());
 }

@@ -15,20 +15,11 @@ fn opens_on_all_open_with_channels_badges_and_counts() {
     for badge in ["@  office mail", "TG office-bot", "WA whatsapp"] {
         assert!(screen.contains(badge), "missing {badge}\n{screen}");
     }
-    assert!(
-        screen.contains("overdue"),
-        "status line counts promises\n{screen}"
-    );
-    assert!(
-        h.app.state.list.total >= 20,
-        "about 30 clients' conversations are open"
-    );
+    assert!(screen.contains("overdue"), "status line counts promises\n{screen}");
+    assert!(h.app.state.list.total >= 20, "about 30 clients' conversations are open");
     // The thread pane previews the selected conversation in the wide layout.
     let first = h.app.state.list.rows[0].id;
-    assert_eq!(
-        h.app.state.thread.as_ref().map(|t| t.conversation.id),
-        Some(first)
-    );
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(first));
 }
 
 #[test]
@@ -37,10 +28,7 @@ fn j_k_and_chords_move_the_selection() {
     let ids: Vec<i64> = h.app.state.list.rows.iter().map(|c| c.id).collect();
     h.keys("j j");
     assert_eq!(h.app.state.list.cursor, 2);
-    assert_eq!(
-        h.app.state.thread.as_ref().map(|t| t.conversation.id),
-        Some(ids[2])
-    );
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(ids[2]));
     h.keys("k");
     assert_eq!(h.app.state.list.cursor, 1);
     h.keys("G");
@@ -57,19 +45,9 @@ fn unanswered_view_lists_oldest_waiting_first() {
     let mut h = Harness::demo(160, 45);
     h.keys("g u");
     assert_eq!(h.app.state.view, View::Unanswered);
-    let waits: Vec<i64> = h
-        .app
-        .state
-        .list
-        .rows
-        .iter()
-        .map(|c| c.waiting_since.expect("waiting"))
-        .collect();
+    let waits: Vec<i64> = h.app.state.list.rows.iter().map(|c| c.waiting_since.expect("waiting")).collect();
     assert!(!waits.is_empty());
-    assert!(
-        waits.windows(2).all(|w| w[0] <= w[1]),
-        "oldest first: {waits:?}"
-    );
+    assert!(waits.windows(2).all(|w| w[0] <= w[1]), "oldest first: {waits:?}");
     let screen = h.screen();
     assert!(screen.contains("⏳"), "waiting time shown\n{screen}");
 }
@@ -81,85 +59,51 @@ fn reply_with_the_accept_template_reaches_the_outbox_and_shows_pending() {
     assert_eq!(h.app.state.focus, Focus::Thread);
     let conv = h.app.state.thread.as_ref().expect("thread").conversation.id;
     h.keys("t");
-    assert!(
-        matches!(h.app.state.popup, Some(Popup::Templates { .. })),
-        "t opens the picker"
-    );
+    assert!(matches!(h.app.state.popup, Some(Popup::Templates { .. })), "t opens the picker");
     let picker = h.screen();
-    assert!(
-        picker.contains("Принято в работу") && picker.contains("Выполнено"),
-        "{picker}"
-    );
+    assert!(picker.contains("Принято в работу") && picker.contains("Выполнено"), "{picker}");
     h.type_text("прин").keys("<Enter>");
+    // The accept template asks for its deadline, with a live preview.
+    assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "deadline prompt");
+    h.type_text("завтра 12:00");
+    let prompt = h.screen();
+    assert!(prompt.contains("Deadline: завтра 12:00") && prompt.contains("→ сб 21.11 12:00"), "{prompt}");
+    h.keys("<Enter>");
     assert_eq!(h.app.state.focus, Focus::Composer);
-    let text = h
-        .app
-        .state
-        .composer
-        .as_ref()
-        .expect("composer")
-        .textarea
-        .lines()
-        .join("\n");
-    assert!(text.contains("Принято в работу"), "{text}");
+    let text = h.app.state.composer.as_ref().expect("composer").textarea.lines().join("\n");
+    assert!(text.contains("Принято в работу. Срок — сб 21.11 12:00."), "{text}");
     h.keys("<C-x>");
     assert!(h.app.state.composer.is_none(), "sent composers close");
     let conn = rusqlite::Connection::open(&h.store.path).expect("open");
-    let (body, state): (String, String) = conn
-        .query_row(
-            "SELECT body, state FROM outbox WHERE conversation_id = ?1",
-            [conv],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let (body, state, not_before): (String, String, i64) = conn
+        .query_row("SELECT body, state, not_before FROM outbox WHERE conversation_id = ?1", [conv], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .expect("outbox row");
     assert!(body.contains("Принято в работу"));
     assert_eq!(state, "pending");
+    assert_eq!(not_before, NOW + 10, "waits out the undo window");
     let screen = h.screen();
     assert!(screen.contains("◷ pending"), "{screen}");
-    assert!(screen.contains("Reply queued"), "{screen}");
+    assert!(screen.contains("Sending in 10 s"), "{screen}");
 }
 
 #[test]
 fn email_replies_get_one_re_prefix_and_a_draft_survives_escape() {
     let mut h = Harness::demo(160, 45);
-    let mail = h
-        .app
-        .state
-        .channels
-        .iter()
-        .position(|c| c.kind == ChannelKind::Email)
-        .expect("mail channel");
-    for _ in 0..(mail + 2) {
+    let mail = h.app.state.channels.iter().position(|c| c.kind == ChannelKind::Email).expect("mail channel");
+    for _ in 0..(mail + View::SMART.len()) {
         h.keys("J");
     }
     assert!(matches!(h.app.state.view, View::Channel(_)));
     h.keys("<Enter> r");
-    let subject = h
-        .app
-        .state
-        .composer
-        .as_ref()
-        .expect("composer")
-        .subject
-        .clone()
-        .expect("email subject");
-    assert!(
-        subject.starts_with("Re: ") && !subject.starts_with("Re: Re:"),
-        "{subject}"
-    );
+    let subject = h.app.state.composer.as_ref().expect("composer").subject.clone().expect("email subject");
+    assert!(subject.starts_with("Re: ") && !subject.starts_with("Re: Re:"), "{subject}");
     h.type_text("Черновик ответа");
     h.keys("<Esc>");
     assert!(h.app.state.composer.is_none());
     h.keys("r");
-    let text = h
-        .app
-        .state
-        .composer
-        .as_ref()
-        .expect("composer")
-        .textarea
-        .lines()
-        .join("\n");
+    let text = h.app.state.composer.as_ref().expect("composer").textarea.lines().join("\n");
     assert_eq!(text, "Черновик ответа");
 }
 
@@ -187,10 +131,7 @@ fn search_from_the_slash_prompt_opens_the_hit() {
     let screen = h.screen();
     assert!(screen.contains("Search results"), "{screen}");
     h.keys("<Enter>");
-    assert_eq!(
-        h.app.state.thread.as_ref().map(|t| t.conversation.id),
-        Some(conv)
-    );
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(conv));
     h.keys("<Esc> <Esc>");
     assert!(h.app.state.search.is_none(), "Esc leaves the results");
 }
@@ -198,9 +139,7 @@ fn search_from_the_slash_prompt_opens_the_hit() {
 #[test]
 fn hostile_bytes_never_reach_the_terminal() {
     let mut h = Harness::demo(160, 45);
-    h.keys("/")
-        .type_text("escape sequences")
-        .keys("<Enter> <Enter>");
+    h.keys("/").type_text("escape sequences").keys("<Enter> <Enter>");
     let screen = h.screen();
     assert!(screen.contains("Billing"), "{screen}");
     let raw = h.raw_symbols();
@@ -215,44 +154,24 @@ fn narrow_terminal_shows_the_thread_in_place_of_the_list() {
     let mut h = Harness::demo(80, 24);
     let screen = h.screen();
     assert!(screen.contains("All open"), "{screen}");
-    assert!(
-        !screen.contains("No conversation selected"),
-        "no thread pane at 80 columns\n{screen}"
-    );
+    assert!(!screen.contains("No conversation selected"), "no thread pane at 80 columns\n{screen}");
     h.keys("<Enter>");
     let screen = h.screen();
-    assert!(
-        !screen.contains("Channels"),
-        "thread takes the whole width\n{screen}"
-    );
+    assert!(!screen.contains("Channels"), "thread takes the whole width\n{screen}");
     h.keys("q");
-    assert_eq!(
-        h.app.state.focus,
-        Focus::Conversations,
-        "q goes back from a thread"
-    );
+    assert_eq!(h.app.state.focus, Focus::Conversations, "q goes back from a thread");
     assert!(!h.app.state.quit);
     // Resizing wider brings the three panes back.
     h.app.resize(150, 40);
     h.terminal.backend_mut().resize(150, 40);
     let screen = h.screen();
-    assert!(
-        screen.contains("Channels") && screen.contains("All open"),
-        "{screen}"
-    );
+    assert!(screen.contains("Channels") && screen.contains("All open"), "{screen}");
 }
 
 #[test]
 fn opening_a_thread_marks_it_read() {
     let mut h = Harness::demo(160, 45);
-    let unread = h
-        .app
-        .state
-        .list
-        .rows
-        .iter()
-        .position(|c| c.unread)
-        .expect("an unread conversation");
+    let unread = h.app.state.list.rows.iter().position(|c| c.unread).expect("an unread conversation");
     for _ in 0..unread {
         h.keys("j");
     }
@@ -286,10 +205,9 @@ fn another_process_reply_appears_without_a_key_press() {
         body: "Ответ коллеги из другого окна".into(),
         actor: "boris".into(),
         not_before: NOW,
+        auto: false,
     };
-    other
-        .call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW))
-        .expect("queue");
+    other.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue");
     let changes = watcher.poll().expect("poll");
     assert!(changes.iter().any(|c| c.conversation_id == Some(conv)));
     h.app.store_changed(&changes);
@@ -301,23 +219,11 @@ fn another_process_reply_appears_without_a_key_press() {
 fn a_long_list_is_paged_through_a_window() {
     let store = temp_store();
     let ch = channel(&store, "bot", ChannelKind::Telegram);
-    let batch: Vec<_> = (0..700)
-        .map(|i| {
-            msg(
-                &format!("m{i}"),
-                &format!("chat-{i:04}"),
-                "X",
-                NOW - i * 60,
-                "hi",
-            )
-        })
-        .collect();
+    let batch: Vec<_> =
+        (0..700).map(|i| msg(&format!("m{i}"), &format!("chat-{i:04}"), "X", NOW - i * 60, "hi")).collect();
     ingest(&store, ch, batch);
     let mut h = Harness::on(store, 160, 45);
-    assert!(
-        h.app.state.list.rows.len() <= pult::tui::state::WINDOW,
-        "never the whole table"
-    );
+    assert!(h.app.state.list.rows.len() <= pult::tui::state::WINDOW, "never the whole table");
     let mut seen = std::collections::HashSet::new();
     for _ in 0..699 {
         seen.insert(h.app.state.list.selected().expect("row").id);
@@ -337,9 +243,7 @@ fn a_long_list_is_paged_through_a_window() {
 
 #[test]
 fn bad_user_keymap_is_reported_in_the_status_line() {
-    let (km, errors) = pult::tui::keymap::Keymap::load(Some(
-        "[thread]\nkeys = [{ on = [\"j\"], run = \"explode\" }]",
-    ));
+    let (km, errors) = pult::tui::keymap::Keymap::load(Some("[thread]\nkeys = [{ on = [\"j\"], run = \"explode\" }]"));
     assert_eq!(errors.len(), 1);
     let store = temp_store();
     let clock = pult::clock::Clock::fixed(NOW, moscow());
@@ -351,13 +255,8 @@ fn bad_user_keymap_is_reported_in_the_status_line() {
         pult::workflow::templates::Templates::shipped(),
     );
     state.error(errors[0].clone());
-    let app = pult::tui::app::App::new(
-        state,
-        pult::tui::theme::Theme::dark(),
-        &store.path,
-        store.writer.clone(),
-    )
-    .expect("app");
+    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
+        .expect("app");
     let mut h = Harness {
         store,
         app,
@@ -380,13 +279,8 @@ fn russian_ui_from_the_same_catalogue() {
         pult::tui::keymap::Keymap::shipped(),
         pult::workflow::templates::Templates::shipped(),
     );
-    let app = pult::tui::app::App::new(
-        state,
-        pult::tui::theme::Theme::dark(),
-        &store.path,
-        store.writer.clone(),
-    )
-    .expect("app");
+    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
+        .expect("app");
     let mut h = Harness {
         store,
         app,
@@ -394,10 +288,7 @@ fn russian_ui_from_the_same_catalogue() {
     };
     h.app.resize(160, 45);
     let screen = h.screen();
-    assert!(
-        screen.contains("Все открытые") && screen.contains("Без ответа"),
-        "{screen}"
-    );
+    assert!(screen.contains("Все открытые") && screen.contains("Без ответа"), "{screen}");
     h.keys("?");
     assert!(h.screen().contains("Открыть переписку"));
 }

@@ -7,19 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
 /// The channel row for a configured account, created on first use.
-pub fn ensure_channel(
-    conn: &mut Connection,
-    name: &str,
-    kind: ChannelKind,
-    now: i64,
-) -> Result<i64> {
+pub fn ensure_channel(conn: &mut Connection, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
     let tx = immediate(conn)?;
     let found: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, kind FROM channels WHERE name = ?1",
-            [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let id = match found {
         Some((id, k)) if k == kind.as_str() => id,
@@ -77,17 +68,8 @@ pub fn apply(
     Ok(report)
 }
 
-pub fn apply_in(
-    tx: &Transaction<'_>,
-    channel_id: i64,
-    batch: &[Inbound],
-    now: i64,
-) -> Result<IngestReport> {
-    let kind: String = tx.query_row(
-        "SELECT kind FROM channels WHERE id = ?1",
-        [channel_id],
-        |r| r.get(0),
-    )?;
+pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i64) -> Result<IngestReport> {
+    let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
@@ -156,10 +138,8 @@ pub fn apply_in(
         }
         if !m.outgoing {
             // A client writing again wakes a closed or snoozed conversation.
-            tx.prepare_cached(
-                "UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1",
-            )?
-            .execute([conversation])?;
+            tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
+                .execute([conversation])?;
         }
         report.inserted += 1;
         touched.insert(conversation);
@@ -176,46 +156,26 @@ pub fn apply_in(
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.
-fn identity(
-    tx: &Transaction<'_>,
-    kind: &str,
-    handle: &str,
-    name: &str,
-    now: i64,
-) -> Result<(i64, i64)> {
+fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
     let found: Option<(i64, i64, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
-        )?
-        .query_row(params![kind, handle], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
+        .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     if let Some((id, contact, display)) = found {
         if !name.is_empty() && display.as_deref() != Some(name) {
-            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?
-                .execute(params![name, id])?;
+            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?.execute(params![name, id])?;
         }
         return Ok((id, contact));
     }
     let shown = if name.is_empty() { handle } else { name };
-    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?
-        .execute(params![shown, now])?;
+    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?.execute(params![shown, now])?;
     let contact = tx.last_insert_rowid();
-    tx.prepare_cached(
-        "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![contact, kind, handle, name])?;
+    tx.prepare_cached("INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![contact, kind, handle, name])?;
     Ok((tx.last_insert_rowid(), contact))
 }
 
-fn conversation(
-    tx: &Transaction<'_>,
-    channel_id: i64,
-    m: &Inbound,
-    contact: Option<i64>,
-    now: i64,
-) -> Result<i64> {
+fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
     let found: Option<(i64, Option<i64>, String)> = tx
         .prepare_cached("SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2")?
         .query_row(params![channel_id, m.conversation_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -274,7 +234,7 @@ pub fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<(
                              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.sent_at >
                                    coalesce((SELECT max(o.sent_at) FROM messages o
                                              WHERE o.conversation_id = ?1 AND o.direction = 'out'
-                                               AND o.delivery != 'failed'), 0))
+                                               AND o.delivery != 'failed' AND o.auto = 0), 0))
          FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
                ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
          WHERE conversations.id = ?1",

@@ -4,7 +4,7 @@
 use super::ingest::refresh_conversation;
 use super::writer::{audit, immediate, note_change};
 use super::{Result, StoreError};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -15,33 +15,39 @@ pub struct Reply {
     pub actor: String,
     /// The earliest time the dispatcher may send it (an undo window).
     pub not_before: i64,
+    /// Sent by pult itself (an after-hours reply): it does not count as an answer.
+    pub auto: bool,
 }
 
 /// Queues a reply: the outbox row and the pending message in the thread, in one
 /// transaction, so the draft is durable before anything leaves.
 pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
+    let tx = immediate(conn)?;
+    let id = queue_reply_in(&tx, r, now)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// [`queue_reply`] inside a caller's transaction (accept and done add a task change to it).
+pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     if r.body.trim().is_empty() {
         return Err(StoreError::Invalid("the reply is empty".into()));
     }
-    let tx = immediate(conn)?;
     let channel_id: i64 = tx
-        .query_row(
-            "SELECT channel_id FROM conversations WHERE id = ?1",
-            [r.conversation_id],
-            |row| row.get(0),
-        )
+        .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
     tx.execute(
-        "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
-        params![r.conversation_id, r.reply_to_message_id, r.subject, r.body, r.not_before, r.actor, now],
+        "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor,
+                             created_at, updated_at, auto)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7, ?8)",
+        params![r.conversation_id, r.reply_to_message_id, r.subject, r.body, r.not_before, r.actor, now, r.auto],
     )?;
     let outbox_id = tx.last_insert_rowid();
     tx.execute(
         "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, subject, body,
-                               reply_to_message_id, delivery, actor)
-         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, 'pending', ?4)",
+                               reply_to_message_id, delivery, actor, auto)
+         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, 'pending', ?4, ?9)",
         params![
             r.conversation_id,
             channel_id,
@@ -50,25 +56,16 @@ pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
             now,
             r.subject,
             r.body,
-            r.reply_to_message_id
+            r.reply_to_message_id,
+            r.auto
         ],
     )?;
     let message_id = tx.last_insert_rowid();
-    tx.execute(
-        "UPDATE outbox SET message_id = ?1 WHERE id = ?2",
-        params![message_id, outbox_id],
-    )?;
-    refresh_conversation(&tx, r.conversation_id)?;
-    note_change(&tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
-    audit(
-        &tx,
-        now,
-        &r.actor,
-        "send",
-        Some(r.conversation_id),
-        &first_line(&r.body),
-    )?;
-    tx.commit()?;
+    tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
+    refresh_conversation(tx, r.conversation_id)?;
+    note_change(tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
+    let action = if r.auto { "send.auto" } else { "send" };
+    audit(tx, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
     Ok(outbox_id)
 }
 
@@ -93,28 +90,12 @@ pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64
     Ok(changed > 0)
 }
 
-pub fn set_status(
-    conn: &mut Connection,
-    actor: &str,
-    conversation: i64,
-    open: bool,
-    now: i64,
-) -> Result<()> {
+pub fn set_status(conn: &mut Connection, actor: &str, conversation: i64, open: bool, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
     let status = if open { "open" } else { "closed" };
-    tx.execute(
-        "UPDATE conversations SET status = ?1 WHERE id = ?2",
-        params![status, conversation],
-    )?;
+    tx.execute("UPDATE conversations SET status = ?1 WHERE id = ?2", params![status, conversation])?;
     note_change(&tx, now, "status", Some(conversation), Some(actor))?;
-    audit(
-        &tx,
-        now,
-        actor,
-        if open { "reopen" } else { "close" },
-        Some(conversation),
-        "",
-    )?;
+    audit(&tx, now, actor, if open { "reopen" } else { "close" }, Some(conversation), "")?;
     tx.commit()?;
     Ok(())
 }
@@ -161,10 +142,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
             params![now, item.id],
         )?;
-        tx.execute(
-            "UPDATE messages SET delivery = 'sending' WHERE id = ?1",
-            [item.message_id],
-        )?;
+        tx.execute("UPDATE messages SET delivery = 'sending' WHERE id = ?1", [item.message_id])?;
         note_change(&tx, now, "outbox", Some(item.conversation_id), None)?;
     }
     tx.commit()?;
@@ -174,11 +152,10 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
 /// Records the remote id first, then the sent state, in one transaction.
 pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
-    let (conversation, message): (i64, i64) = tx.query_row(
-        "SELECT conversation_id, message_id FROM outbox WHERE id = ?1",
-        [outbox_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (conversation, message): (i64, i64) =
+        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     tx.execute(
         "UPDATE outbox SET state = 'sent', remote_id = ?1, error = NULL, updated_at = ?2 WHERE id = ?3",
         params![remote_id, now, outbox_id],
@@ -196,19 +173,15 @@ pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i6
 /// client counts as waiting again.
 pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
-    let (conversation, message): (i64, i64) = tx.query_row(
-        "SELECT conversation_id, message_id FROM outbox WHERE id = ?1",
-        [outbox_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (conversation, message): (i64, i64) =
+        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     tx.execute(
         "UPDATE outbox SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
         params![reason, now, outbox_id],
     )?;
-    tx.execute(
-        "UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2",
-        params![reason, message],
-    )?;
+    tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), None)?;
     tx.commit()?;
@@ -216,13 +189,7 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
 }
 
 /// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
-pub fn retry_later(
-    conn: &mut Connection,
-    outbox_id: i64,
-    reason: &str,
-    retry_at: i64,
-    now: i64,
-) -> Result<()> {
+pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
     tx.execute(
         "UPDATE outbox SET state = 'pending', error = ?1, not_before = ?2, updated_at = ?3 WHERE id = ?4",
@@ -240,10 +207,7 @@ pub fn retry_later(
 /// the channel's own reconciliation decides whether they already went out.
 pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<usize> {
     let tx = immediate(conn)?;
-    let n = tx.execute(
-        "UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'",
-        [now],
-    )?;
+    let n = tx.execute("UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'", [now])?;
     tx.execute(
         "UPDATE messages SET delivery = 'pending'
          WHERE delivery = 'sending' AND id IN (SELECT message_id FROM outbox WHERE state = 'pending')",
@@ -270,14 +234,7 @@ pub fn add_task(
     )?;
     let id = tx.last_insert_rowid();
     note_change(&tx, now, "task", Some(conversation), Some(actor))?;
-    audit(
-        &tx,
-        now,
-        actor,
-        "task.accept",
-        Some(conversation),
-        &format!("deadline {deadline}"),
-    )?;
+    audit(&tx, now, actor, "task.accept", Some(conversation), &format!("deadline {deadline}"))?;
     tx.commit()?;
     Ok(id)
 }

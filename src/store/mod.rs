@@ -2,6 +2,7 @@
 
 pub mod ingest;
 pub mod intents;
+pub mod ledger;
 pub mod queries;
 pub mod schema;
 pub mod watch;
@@ -17,10 +18,7 @@ pub use writer::Writer;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("store I/O: {0}")]
@@ -46,10 +44,7 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
         std::fs::create_dir_all(dir)?;
     }
     let existed = path.exists();
-    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
-        path: path.into(),
-        source,
-    })?;
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
     if !existed {
         restrict_permissions(path)?;
     }
@@ -57,10 +52,7 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > schema::VERSION {
-        return Err(StoreError::TooNew {
-            found,
-            known: schema::VERSION,
-        });
+        return Err(StoreError::TooNew { found, known: schema::VERSION });
     }
     schema::migrate(&mut conn)?;
     // The writer merges FTS segments; a larger cache keeps those pages in memory.
@@ -70,13 +62,9 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
 
 /// A read-only connection for queries and watching; the store must exist.
 pub fn open_reader(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-        path: path.into(),
-        source,
-    })?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open { path: path.into(), source })?;
     configure(&conn)?;
     Ok(conn)
 }

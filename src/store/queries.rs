@@ -8,12 +8,13 @@ use std::path::Path;
 pub struct Reader {
     conn: Connection,
     actor: String,
+    moment: Moment,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
     c.is_group, c.last_message_at, c.preview, c.waiting_since, c.last_inbound_id > coalesce(rm.message_id, 0),
     (SELECT min(t.deadline) FROM tasks t WHERE t.conversation_id = c.id AND t.state = 'accepted'),
-    c.assignee, ct.name";
+    c.assignee, ct.name, c.snoozed_until, c.follow_up_at";
 
 const CONVERSATION_FROM: &str = "FROM conversations c
     JOIN channels ch ON ch.id = c.channel_id
@@ -22,10 +23,46 @@ const CONVERSATION_FROM: &str = "FROM conversations c
 
 impl Reader {
     pub fn open(path: &Path, actor: &str) -> Result<Reader> {
-        Ok(Reader {
-            conn: super::open_reader(path)?,
-            actor: actor.to_string(),
-        })
+        Ok(Reader { conn: super::open_reader(path)?, actor: actor.to_string(), moment: Moment::default() })
+    }
+
+    /// Sets the time views are computed against (now, end of today, at-risk horizon).
+    pub fn set_moment(&mut self, moment: Moment) {
+        self.moment = moment;
+    }
+
+    /// The filter, sort key, direction and index of a view.
+    fn view_sql(&self, view: View) -> (String, String, bool, Option<&'static str>) {
+        let Moment { now, end_of_today, risk_until } = self.moment;
+        let awake = format!("(c.snoozed_until IS NULL OR c.snoozed_until <= {now})");
+        let deadline = "(SELECT min(t.deadline) FROM tasks t WHERE t.conversation_id = c.id AND t.state = 'accepted')";
+        let with_task =
+            |cond: &str| format!("c.id IN (SELECT conversation_id FROM tasks WHERE state = 'accepted' AND {cond})");
+        let time = "c.last_message_at".to_string();
+        match view {
+            View::AllOpen => (format!("c.status = 'open' AND {awake}"), time, true, Some("conversations_by_time")),
+            View::Channel(id) => (format!("c.channel_id = {id}"), time, true, Some("conversations_by_channel")),
+            View::Unanswered => (
+                format!("c.waiting_since IS NOT NULL AND c.status = 'open' AND {awake}"),
+                "c.waiting_since".into(),
+                false,
+                Some("conversations_waiting"),
+            ),
+            View::DueToday => {
+                (with_task(&format!("deadline >= {now} AND deadline <= {end_of_today}")), deadline.into(), false, None)
+            }
+            View::Overdue => (with_task(&format!("deadline < {now}")), deadline.into(), false, None),
+            View::AtRisk => {
+                (with_task(&format!("deadline >= {now} AND deadline <= {risk_until}")), deadline.into(), false, None)
+            }
+            View::Mine => (with_task("accepted_by = ?1"), deadline.into(), false, None),
+            View::Snoozed => {
+                (format!("c.snoozed_until > {now}"), "c.snoozed_until".into(), false, Some("conversations_snoozed"))
+            }
+            View::Reminders => {
+                (format!("c.follow_up_at <= {now}"), "c.follow_up_at".into(), false, Some("conversations_follow_up"))
+            }
+        }
     }
 
     pub fn actor(&self) -> &str {
@@ -65,26 +102,8 @@ impl Reader {
     ) -> Result<Vec<ConversationRow>> {
         // Each view sorts by (sort key, id), newest first except Unanswered (oldest waiting first).
         // Without ANALYZE statistics SQLite may prefer a worse index; name the right one.
-        let (sort, filter, descending, index) = match view {
-            View::AllOpen => (
-                "c.last_message_at",
-                "c.status = 'open'".to_string(),
-                true,
-                "conversations_by_time",
-            ),
-            View::Channel(id) => (
-                "c.last_message_at",
-                format!("c.channel_id = {id}"),
-                true,
-                "conversations_by_channel",
-            ),
-            View::Unanswered => (
-                "c.waiting_since",
-                "c.waiting_since IS NOT NULL AND c.status = 'open'".to_string(),
-                false,
-                "conversations_waiting",
-            ),
-        };
+        let (filter, sort, descending, index) = self.view_sql(view);
+        let sort = sort.as_str();
         // Walking backwards flips both the comparison and the order.
         let ascending = descending != forward;
         let (cmp, order) = match (ascending, inclusive) {
@@ -93,30 +112,22 @@ impl Reader {
             (false, false) => ("<", "DESC"),
             (false, true) => ("<=", "DESC"),
         };
-        let keyset = if from.is_some() {
-            format!("AND ({sort}, c.id) {cmp} (?2, ?3)")
-        } else {
-            String::new()
+        let keyset = if from.is_some() { format!("AND ({sort}, c.id) {cmp} (?2, ?3)") } else { String::new() };
+        let from_clause = match index {
+            Some(i) => CONVERSATION_FROM.replacen("conversations c", &format!("conversations c INDEXED BY {i}"), 1),
+            None => CONVERSATION_FROM.to_string(),
         };
-        let from_clause = CONVERSATION_FROM.replacen(
-            "conversations c",
-            &format!("conversations c INDEXED BY {index}"),
-            1,
-        );
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS} {from_clause}
              WHERE {filter} {keyset}
              ORDER BY {sort} {order}, c.id {order} LIMIT {limit}"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
+        // Time is part of the text, so these statements are prepared afresh (microseconds).
+        let mut st = self.conn.prepare(&sql)?;
         let map = |r: &rusqlite::Row<'_>| conversation_row(r);
         let mut rows: Vec<ConversationRow> = match from {
-            Some(k) => st
-                .query_map(params![self.actor, k.sort, k.id], map)?
-                .collect::<rusqlite::Result<_>>()?,
-            None => st
-                .query_map(params![self.actor], map)?
-                .collect::<rusqlite::Result<_>>()?,
+            Some(k) => st.query_map(params![self.actor, k.sort, k.id], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map(params![self.actor], map)?.collect::<rusqlite::Result<_>>()?,
         };
         if !forward {
             rows.reverse();
@@ -126,29 +137,20 @@ impl Reader {
 
     pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.id = ?2");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row(params![self.actor, id], conversation_row)
-            .optional()?)
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
     }
 
     pub fn count(&self, view: View) -> Result<i64> {
-        let sql = match view {
-            View::AllOpen => "SELECT count(*) FROM conversations WHERE status = 'open'".to_string(),
-            View::Unanswered => {
-                "SELECT count(*) FROM conversations INDEXED BY conversations_waiting
-                 WHERE waiting_since IS NOT NULL AND status = 'open'"
-                    .to_string()
-            }
-            View::Channel(id) => {
-                format!("SELECT count(*) FROM conversations WHERE channel_id = {id}")
-            }
+        let (filter, _, _, index) = self.view_sql(view);
+        let table = match index {
+            Some(i) => format!("conversations c INDEXED BY {i}"),
+            None => "conversations c".to_string(),
         };
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([], |r| r.get(0))?)
+        let sql = format!("SELECT count(*) FROM {table} WHERE {filter}");
+        Ok(self.conn.prepare(&sql)?.query_row([&self.actor], |r| r.get(0)).or_else(|_| {
+            // Views without ?1 take no parameter.
+            self.conn.prepare(&sql)?.query_row([], |r| r.get(0))
+        })?)
     }
 
     /// The newest `limit` messages of a conversation, oldest first, with quotes and attachments.
@@ -173,11 +175,7 @@ impl Reader {
                 }
                 Ok(MessageRow {
                     id: r.get(0)?,
-                    direction: if direction == "out" {
-                        Direction::Out
-                    } else {
-                        Direction::In
-                    },
+                    direction: if direction == "out" { Direction::Out } else { Direction::In },
                     author: r.get(2)?,
                     sent_at: r.get(3)?,
                     subject: r.get(4)?,
@@ -201,12 +199,7 @@ impl Reader {
         for m in &mut rows {
             m.attachments = att
                 .query_map([m.id], |r| {
-                    Ok(AttachmentRow {
-                        name: r.get(0)?,
-                        mime: r.get(1)?,
-                        size: r.get(2)?,
-                        duration: r.get(3)?,
-                    })
+                    Ok(AttachmentRow { name: r.get(0)?, mime: r.get(1)?, size: r.get(2)?, duration: r.get(3)? })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
         }
@@ -219,41 +212,78 @@ impl Reader {
              ORDER BY deadline",
         )?;
         let rows = st.query_map([conversation], |r| {
-            Ok(TaskRow {
-                id: r.get(0)?,
-                state: r.get(1)?,
-                deadline: r.get(2)?,
-                accepted_by: r.get(3)?,
+            Ok(TaskRow { id: r.get(0)?, state: r.get(1)?, deadline: r.get(2)?, accepted_by: r.get(3)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts for the status line and `pult status`; working minutes are filled in by the caller.
+    pub fn status(&self) -> Result<StatusCounts> {
+        let now = self.moment.now;
+        let oldest: Option<i64> = self
+            .conn
+            .prepare(&format!(
+                "SELECT min(c.waiting_since) FROM conversations c INDEXED BY conversations_waiting
+             WHERE c.waiting_since IS NOT NULL AND c.status = 'open'
+               AND (c.snoozed_until IS NULL OR c.snoozed_until <= {now})"
+            ))?
+            .query_row([], |r| r.get(0))?;
+        Ok(StatusCounts {
+            unanswered: self.count(View::Unanswered)?,
+            open: self.count(View::AllOpen)?,
+            overdue: self.task_count(&format!("deadline < {now}"))?,
+            due_today: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.end_of_today))?,
+            at_risk: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.risk_until))?,
+            oldest_unanswered_minutes: 0,
+            oldest_waiting_since: oldest,
+        })
+    }
+
+    fn task_count(&self, cond: &str) -> Result<i64> {
+        let sql = format!("SELECT count(*) FROM tasks WHERE state = 'accepted' AND {cond}");
+        Ok(self.conn.prepare(&sql)?.query_row([], |r| r.get(0))?)
+    }
+
+    /// Today's and overdue promises, by deadline.
+    pub fn agenda(&self, clock: &crate::clock::Clock) -> Result<Vec<AgendaItem>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT t.conversation_id, t.id, coalesce(ct.organisation, ct.name), c.title, ch.name, ch.kind, t.deadline,
+                    t.accepted_by
+             FROM tasks t JOIN conversations c ON c.id = t.conversation_id
+             JOIN channels ch ON ch.id = c.channel_id LEFT JOIN contacts ct ON ct.id = c.contact_id
+             WHERE t.state = 'accepted' AND t.deadline <= ?1 ORDER BY t.deadline, t.id",
+        )?;
+        let now = self.moment.now;
+        let rows = st.query_map([self.moment.end_of_today], |r| {
+            let kind: String = r.get(5)?;
+            let deadline: i64 = r.get(6)?;
+            Ok(AgendaItem {
+                conversation: r.get(0)?,
+                task: r.get(1)?,
+                client: r.get(2)?,
+                title: r.get(3)?,
+                channel: r.get(4)?,
+                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                deadline: clock.rfc3339(deadline),
+                deadline_ts: deadline,
+                state: if deadline < now { "overdue".into() } else { "due_today".into() },
+                accepted_by: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    pub fn status(&self, now: i64, end_of_today: i64) -> Result<StatusCounts> {
-        let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<i64> {
-            Ok(self.conn.prepare_cached(sql)?.query_row(p, |r| r.get(0))?)
-        };
-        Ok(StatusCounts {
-            unanswered: self.count(View::Unanswered)?,
-            open: self.count(View::AllOpen)?,
-            overdue: one(
-                "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline < ?1",
-                &[&now],
-            )?,
-            due_today: one(
-                "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline >= ?1 AND deadline <= ?2",
-                &[&now, &end_of_today],
-            )?,
-        })
+    /// The outbox row behind a message (for undo).
+    pub fn outbox_of_message(&self, message: i64) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id, state FROM outbox WHERE message_id = ?1")?
+            .query_row([message], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// Full-text search, newest first. `query` is what a person typed (see [`fts_query`]).
-    pub fn search(
-        &self,
-        query: &str,
-        limit: usize,
-        clock: &crate::clock::Clock,
-    ) -> Result<Vec<SearchHit>> {
+    pub fn search(&self, query: &str, limit: usize, clock: &crate::clock::Clock) -> Result<Vec<SearchHit>> {
         let Some(q) = fts_query(query) else {
             return Ok(Vec::new());
         };
@@ -286,11 +316,7 @@ impl Reader {
 
     /// The `seq` of the newest change, where a watcher starts reading.
     pub fn last_change(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
     pub fn connection(&self) -> &Connection {
@@ -315,6 +341,8 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> 
         next_deadline: r.get(11)?,
         assignee: r.get(12)?,
         client_name: r.get(13)?,
+        snoozed_until: r.get(14)?,
+        follow_up_at: r.get(15)?,
     })
 }
 
@@ -322,14 +350,8 @@ impl ConversationRow {
     /// Where this row stands in the ordering of `view`.
     pub fn key(&self, view: View) -> ListKey {
         match view {
-            View::Unanswered => ListKey {
-                sort: self.waiting_since.unwrap_or(0),
-                id: self.id,
-            },
-            _ => ListKey {
-                sort: self.last_message_at,
-                id: self.id,
-            },
+            View::Unanswered => ListKey { sort: self.waiting_since.unwrap_or(0), id: self.id },
+            _ => ListKey { sort: self.last_message_at, id: self.id },
         }
     }
 }
@@ -350,9 +372,7 @@ pub fn fts_query(input: &str) -> Option<String> {
             }
             rest = tail;
         } else {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || c == '"')
-                .unwrap_or(rest.len());
+            let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
             let word = &rest[..end];
             rest = &rest[end..];
             let prefix = word.ends_with('*');
@@ -365,19 +385,11 @@ pub fn fts_query(input: &str) -> Option<String> {
                 // Very short prefixes match most of the vocabulary; below three
                 // letters a prefix is searched as a whole word instead.
                 let prefix = prefix && clean.chars().count() >= 3;
-                parts.push(if prefix {
-                    format!("\"{clean}\"*")
-                } else {
-                    format!("\"{clean}\"")
-                });
+                parts.push(if prefix { format!("\"{clean}\"*") } else { format!("\"{clean}\"") });
             }
         }
     }
-    if parts.is_empty() {
-        None
-    } else {
-        Some(parts.join(" AND "))
-    }
+    if parts.is_empty() { None } else { Some(parts.join(" AND ")) }
 }
 
 #[cfg(test)]
@@ -386,19 +398,10 @@ mod tests {
 
     #[test]
     fn queries_are_always_valid() {
-        assert_eq!(
-            fts_query("счёт оплата").as_deref(),
-            Some("\"счет\" AND \"оплата\"")
-        );
-        assert_eq!(
-            fts_query("\"акт сверки\"").as_deref(),
-            Some("\"акт сверки\"")
-        );
+        assert_eq!(fts_query("счёт оплата").as_deref(), Some("\"счет\" AND \"оплата\""));
+        assert_eq!(fts_query("\"акт сверки\"").as_deref(), Some("\"акт сверки\""));
         assert_eq!(fts_query("докум*").as_deref(), Some("\"докум\"*"));
-        assert_eq!(
-            fts_query("AND OR NOT ( ) :"),
-            Some("\"AND\" AND \"OR\" AND \"NOT\"".into())
-        );
+        assert_eq!(fts_query("AND OR NOT ( ) :"), Some("\"AND\" AND \"OR\" AND \"NOT\"".into()));
         assert_eq!(fts_query("  ** "), None);
         assert_eq!(fts_query("с*").as_deref(), Some("\"с\""));
     }

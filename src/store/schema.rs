@@ -231,6 +231,16 @@ CREATE TABLE messages_edits (
     edited_at  INTEGER NOT NULL
 );
 "#,
+    // 2 -> 3: the promise ledger: automatic replies, follow-ups.
+    r#"
+ALTER TABLE messages ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN follow_up_at INTEGER;
+ALTER TABLE conversations ADD COLUMN after_hours_reply_at INTEGER;
+CREATE INDEX conversations_snoozed ON conversations (snoozed_until) WHERE snoozed_until IS NOT NULL;
+CREATE INDEX conversations_follow_up ON conversations (follow_up_at) WHERE follow_up_at IS NOT NULL;
+CREATE INDEX tasks_by_actor ON tasks (accepted_by, state);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -242,12 +252,7 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(target as usize)
-        .skip(current.max(0) as usize)
-    {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(current.max(0) as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;

@@ -22,35 +22,23 @@ impl Watcher {
     pub fn open(path: &Path) -> Result<Watcher> {
         let conn = super::open_reader(path)?;
         let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        let last_seq = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?;
-        Ok(Watcher {
-            conn,
-            data_version,
-            last_seq,
-        })
+        let last_seq = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+        Ok(Watcher { conn, data_version, last_seq })
     }
 
     /// New changes since the last call, or nothing when no one committed.
     pub fn poll(&mut self) -> Result<Vec<Change>> {
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let v: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if v == self.data_version {
             return Ok(Vec::new());
         }
         self.data_version = v;
-        let mut st = self.conn.prepare_cached(
-            "SELECT seq, kind, conversation_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000",
-        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, kind, conversation_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000")?;
         let changes: Vec<Change> = st
             .query_map(params![self.last_seq], |r| {
-                Ok(Change {
-                    seq: r.get(0)?,
-                    kind: r.get(1)?,
-                    conversation_id: r.get(2)?,
-                })
+                Ok(Change { seq: r.get(0)?, kind: r.get(1)?, conversation_id: r.get(2)? })
             })?
             .collect::<rusqlite::Result<_>>()?;
         if let Some(last) = changes.last() {
@@ -61,22 +49,20 @@ impl Watcher {
 
     /// Runs on its own thread until `deliver` returns false.
     pub fn spawn(mut self, mut deliver: impl FnMut(Vec<Change>) -> bool + Send + 'static) {
-        let spawned = std::thread::Builder::new()
-            .name("pult-store-watch".into())
-            .spawn(move || {
-                loop {
-                    match self.poll() {
-                        Ok(c) if !c.is_empty() => {
-                            if !deliver(c) {
-                                return;
-                            }
+        let spawned = std::thread::Builder::new().name("pult-store-watch".into()).spawn(move || {
+            loop {
+                match self.poll() {
+                    Ok(c) if !c.is_empty() => {
+                        if !deliver(c) {
+                            return;
                         }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!("store watcher: {e}"),
                     }
-                    std::thread::sleep(TICK);
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("store watcher: {e}"),
                 }
-            });
+                std::thread::sleep(TICK);
+            }
+        });
         if let Err(e) = spawned {
             tracing::error!("cannot start the store watcher: {e}");
         }

@@ -25,21 +25,19 @@ impl Writer {
 
     pub fn spawn_on(mut conn: Connection) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new()
-            .name("pult-store-writer".into())
-            .spawn(move || {
-                let mut since_prune = 0u32;
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn);
-                    since_prune += 1;
-                    if since_prune >= 500 {
-                        since_prune = 0;
-                        if let Err(e) = prune_changes(&conn) {
-                            tracing::warn!("pruning the change log failed: {e}");
-                        }
+        let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
+            let mut since_prune = 0u32;
+            while let Ok(job) = rx.recv() {
+                job(&mut conn);
+                since_prune += 1;
+                if since_prune >= 500 {
+                    since_prune = 0;
+                    if let Err(e) = prune_changes(&conn) {
+                        tracing::warn!("pruning the change log failed: {e}");
                     }
                 }
-            });
+            }
+        });
         if let Err(e) = spawned {
             tracing::error!("cannot start the store writer thread: {e}");
         }
@@ -100,10 +98,8 @@ pub fn note_change(
     conversation: Option<i64>,
     actor: Option<&str>,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(rusqlite::params![at, kind, conversation, actor])?;
+    tx.prepare_cached("INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(rusqlite::params![at, kind, conversation, actor])?;
     Ok(())
 }
 
@@ -122,9 +118,6 @@ pub fn audit(
 
 /// UIs read only recent changes; keep the log short.
 fn prune_changes(conn: &Connection) -> Result<()> {
-    conn.execute(
-        "DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000",
-        [],
-    )?;
+    conn.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", [])?;
     Ok(())
 }

@@ -60,29 +60,19 @@ pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> usize {
             let id = item.id;
             let t = now();
             let recorded = match outcome {
-                Ok(remote) => {
-                    writer
-                        .call(move |c| intents::mark_sent(c, id, &remote, t))
-                        .await
-                }
+                Ok(remote) => writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await,
                 Err(SendError::Permanent(why)) => {
                     tracing::warn!("outbox {id}: failed: {why}");
-                    writer
-                        .call(move |c| intents::mark_failed(c, id, &why, t))
-                        .await
+                    writer.call(move |c| intents::mark_failed(c, id, &why, t)).await
                 }
                 Err(SendError::Temporary(why)) => {
                     let at = t + backoff(item.attempts);
                     tracing::info!("outbox {id}: will retry: {why}");
-                    writer
-                        .call(move |c| intents::retry_later(c, id, &why, at, t))
-                        .await
+                    writer.call(move |c| intents::retry_later(c, id, &why, at, t)).await
                 }
                 Err(SendError::RetryAfter(secs)) => {
                     let at = t + secs as i64;
-                    writer
-                        .call(move |c| intents::retry_later(c, id, "rate limited", at, t))
-                        .await
+                    writer.call(move |c| intents::retry_later(c, id, "rate limited", at, t)).await
                 }
             };
             if let Err(e) = recorded {
@@ -97,10 +87,7 @@ pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> usize {
 /// Runs the dispatcher until the runtime stops, checking the outbox every `every`.
 pub async fn run(writer: Writer, senders: Senders, every: Duration) {
     let t = now();
-    if let Err(e) = writer
-        .call(move |c| intents::recover_interrupted(c, t))
-        .await
-    {
+    if let Err(e) = writer.call(move |c| intents::recover_interrupted(c, t)).await {
         tracing::warn!("outbox recovery: {e}");
     }
     let mut interval = tokio::time::interval(every);

@@ -1,3 +1,4 @@
 //! Background work: the outbox dispatcher and the channel workers it drives.
 
+pub mod clock;
 pub mod dispatcher;

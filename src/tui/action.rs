@@ -33,6 +33,18 @@ pub enum Action {
     ReopenConversation,
     ViewAllOpen,
     ViewUnanswered,
+    ViewDueToday,
+    ViewOverdue,
+    ViewAtRisk,
+    ViewMine,
+    ViewSnoozed,
+    ViewReminders,
+    Snooze,
+    FollowUp,
+    Redate,
+    CancelTask,
+    UndoSend,
+    PostRules,
     Refresh,
     Send,
     CloseComposer,
@@ -66,6 +78,18 @@ const NAMES: &[(&str, Action)] = &[
     ("reopen_conversation", Action::ReopenConversation),
     ("view_all_open", Action::ViewAllOpen),
     ("view_unanswered", Action::ViewUnanswered),
+    ("view_due_today", Action::ViewDueToday),
+    ("view_overdue", Action::ViewOverdue),
+    ("view_at_risk", Action::ViewAtRisk),
+    ("view_mine", Action::ViewMine),
+    ("view_snoozed", Action::ViewSnoozed),
+    ("view_reminders", Action::ViewReminders),
+    ("snooze", Action::Snooze),
+    ("follow_up", Action::FollowUp),
+    ("redate", Action::Redate),
+    ("cancel_task", Action::CancelTask),
+    ("undo_send", Action::UndoSend),
+    ("post_rules", Action::PostRules),
     ("refresh", Action::Refresh),
     ("send", Action::Send),
     ("close_composer", Action::CloseComposer),
@@ -91,11 +115,7 @@ impl Action {
             }
             return Ok(Action::InsertTemplate(id.to_string()));
         }
-        NAMES
-            .iter()
-            .find(|(n, _)| *n == s)
-            .map(|(_, a)| a.clone())
-            .ok_or_else(|| format!("unknown action {s:?}"))
+        NAMES.iter().find(|(n, _)| *n == s).map(|(_, a)| a.clone()).ok_or_else(|| format!("unknown action {s:?}"))
     }
 
     pub fn all_names() -> impl Iterator<Item = &'static str> {
@@ -108,11 +128,7 @@ impl fmt::Display for Action {
         match self {
             Action::InsertTemplate(id) => write!(f, "insert_template:{id}"),
             other => {
-                let name = NAMES
-                    .iter()
-                    .find(|(_, a)| a == other)
-                    .map(|(n, _)| *n)
-                    .unwrap_or("?");
+                let name = NAMES.iter().find(|(_, a)| a == other).map(|(n, _)| *n).unwrap_or("?");
                 f.write_str(name)
             }
         }
@@ -128,10 +144,7 @@ mod tests {
         for name in Action::all_names() {
             assert_eq!(Action::parse(name).expect(name).to_string(), name);
         }
-        assert_eq!(
-            Action::parse("insert_template:accept"),
-            Ok(Action::InsertTemplate("accept".into()))
-        );
+        assert_eq!(Action::parse("insert_template:accept"), Ok(Action::InsertTemplate("accept".into())));
         assert!(Action::parse("fly").is_err());
     }
 }

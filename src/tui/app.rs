@@ -5,10 +5,10 @@
 //! thread, the store watcher and a slow clock tick.
 
 use super::keys::Key;
-use super::state::{AppState, Effect, SearchResults, ThreadState, WINDOW};
+use super::state::{AppState, Effect, LastSent, ReplyKind, SearchResults, ThreadState, WINDOW};
 use super::theme::Theme;
-use crate::model::Change;
-use crate::store::{self, Reader, Writer, intents};
+use crate::model::{Change, View};
+use crate::store::{self, Reader, Writer, intents, ledger};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::VecDeque;
@@ -33,20 +33,9 @@ pub enum Event {
 }
 
 impl App {
-    pub fn new(
-        state: AppState,
-        theme: Theme,
-        store_path: &Path,
-        writer: Writer,
-    ) -> store::Result<App> {
+    pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
         let reader = Reader::open(store_path, &state.actor)?;
-        let mut app = App {
-            state,
-            theme,
-            reader,
-            writer,
-            store_path: store_path.to_path_buf(),
-        };
+        let mut app = App { state, theme, reader, writer, store_path: store_path.to_path_buf() };
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
     }
@@ -75,24 +64,15 @@ impl App {
     /// Types text into whatever has the keyboard (composer, prompt, picker filter).
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {
-            let code = if c == '\n' {
-                crossterm::event::KeyCode::Enter
-            } else {
-                crossterm::event::KeyCode::Char(c)
-            };
-            let fx = if self.state.focus == super::state::Focus::Composer
-                && self.state.popup.is_none()
-            {
+            let code = if c == '\n' { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char(c) };
+            let fx = if self.state.focus == super::state::Focus::Composer && self.state.popup.is_none() {
                 if let Some(comp) = &mut self.state.composer {
                     comp.textarea.input(crossterm::event::KeyEvent::from(code));
                 }
                 self.state.dirty = true;
                 Vec::new()
             } else {
-                self.state.handle_key(Key {
-                    code,
-                    mods: crossterm::event::KeyModifiers::NONE,
-                })
+                self.state.handle_key(Key { code, mods: crossterm::event::KeyModifiers::NONE })
             };
             self.run_effects(fx);
         }
@@ -114,10 +94,7 @@ impl App {
         let mut fx = vec![Effect::ReloadSidebar, Effect::ReloadList];
         if let Some(t) = &self.state.thread {
             let id = t.conversation.id;
-            if changes
-                .iter()
-                .any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none())
-            {
+            if changes.iter().any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none()) {
                 fx.push(Effect::LoadThread(id));
             }
         }
@@ -141,10 +118,7 @@ impl App {
         let mut done: Vec<Effect> = Vec::new();
         while let Some(e) = queue.pop_front() {
             // Reloads asked for twice in one round are done once.
-            let idempotent = matches!(
-                e,
-                Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_)
-            );
+            let idempotent = matches!(e, Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_));
             if idempotent && done.contains(&e) {
                 continue;
             }
@@ -165,9 +139,31 @@ impl App {
         let st = &mut self.state;
         match effect {
             Effect::ReloadSidebar => {
+                self.reader.set_moment(st.calendar.moment(now));
                 st.channels = self.reader.channels()?;
-                st.counts = self.reader.status(now, st.clock.end_of_today())?;
-                st.view_counts = (st.counts.open, st.counts.unanswered);
+                let mut counts = self.reader.status()?;
+                counts.oldest_unanswered_minutes =
+                    counts.oldest_waiting_since.map(|t| st.calendar.working_seconds(t, now) / 60).unwrap_or(0);
+                st.view_counts = View::SMART
+                    .iter()
+                    .map(|v| match v {
+                        View::AllOpen => Ok(counts.open),
+                        View::Unanswered => Ok(counts.unanswered),
+                        View::DueToday => Ok(counts.due_today),
+                        View::Overdue => Ok(counts.overdue),
+                        View::AtRisk => Ok(counts.at_risk),
+                        other => self.reader.count(*other),
+                    })
+                    .collect::<store::Result<_>>()?;
+                // Crossing into overdue rings the bell once.
+                if let Some(seen) = st.overdue_seen
+                    && counts.overdue > seen
+                    && st.bell_enabled
+                {
+                    st.ring_bell = true;
+                }
+                st.overdue_seen = Some(counts.overdue);
+                st.counts = counts;
                 if st.sidebar_cursor >= st.sidebar_len() {
                     st.sidebar_cursor = 0;
                 }
@@ -175,9 +171,7 @@ impl App {
             }
             Effect::ReloadList => {
                 let keep = st.list.selected().map(|c| c.id);
-                let rows = self
-                    .reader
-                    .conversations(st.view, st.list.first, true, true, WINDOW)?;
+                let rows = self.reader.conversations(st.view, st.list.first, true, true, WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.rows = rows;
                 if let Some(id) = keep
@@ -192,22 +186,14 @@ impl App {
             Effect::ListTop => {
                 st.list.first = None;
                 st.list.cursor = 0;
-                st.list.rows = self
-                    .reader
-                    .conversations(st.view, None, false, true, WINDOW)?;
+                st.list.rows = self.reader.conversations(st.view, None, false, true, WINDOW)?;
                 st.list.at_end = st.list.rows.len() < WINDOW;
                 st.list.total = self.reader.count(st.view)?;
                 Ok(st.preview_selected())
             }
             Effect::ListBottom => {
-                let rows = self
-                    .reader
-                    .conversations(st.view, None, false, false, WINDOW)?;
-                st.list.first = if rows.len() < WINDOW {
-                    None
-                } else {
-                    rows.first().map(|c| c.key(st.view))
-                };
+                let rows = self.reader.conversations(st.view, None, false, false, WINDOW)?;
+                st.list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(st.view)) };
                 st.list.at_end = true;
                 st.list.cursor = rows.len().saturating_sub(1);
                 st.list.rows = rows;
@@ -220,9 +206,7 @@ impl App {
                     return Ok(Vec::new());
                 };
                 let selected = st.list.rows.len().saturating_sub(1);
-                let rows = self
-                    .reader
-                    .conversations(st.view, Some(anchor), true, true, WINDOW)?;
+                let rows = self.reader.conversations(st.view, Some(anchor), true, true, WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.first = Some(anchor);
                 // The row after the old last one, if any.
@@ -234,9 +218,7 @@ impl App {
                 let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else {
                     return Ok(Vec::new());
                 };
-                let before =
-                    self.reader
-                        .conversations(st.view, Some(first), false, false, WINDOW / 2)?;
+                let before = self.reader.conversations(st.view, Some(first), false, false, WINDOW / 2)?;
                 let n = before.len();
                 let mut rows = before;
                 rows.extend(std::mem::take(&mut st.list.rows));
@@ -244,11 +226,7 @@ impl App {
                     rows.truncate(WINDOW);
                     st.list.at_end = false;
                 }
-                st.list.first = if n < WINDOW / 2 {
-                    None
-                } else {
-                    rows.first().map(|c| c.key(st.view))
-                };
+                st.list.first = if n < WINDOW / 2 { None } else { rows.first().map(|c| c.key(st.view)) };
                 st.list.cursor = n.saturating_sub(1);
                 st.list.rows = rows;
                 Ok(st.preview_selected())
@@ -268,55 +246,92 @@ impl App {
             }
             Effect::MarkRead(id) => {
                 let actor = st.actor.clone();
-                let changed = self
-                    .writer
-                    .call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
-                Ok(if changed {
-                    vec![Effect::ReloadSidebar, Effect::ReloadList]
-                } else {
-                    Vec::new()
-                })
+                let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
+                Ok(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
             }
-            Effect::QueueReply {
-                conversation,
-                reply_to,
-                subject,
-                body,
-            } => {
+            Effect::QueueReply { conversation, reply_to, subject, body, kind } => {
+                let not_before = if st.undo_seconds > 0 { now + st.undo_seconds } else { now };
                 let reply = intents::Reply {
                     conversation_id: conversation,
                     reply_to_message_id: reply_to,
                     subject,
                     body,
                     actor: st.actor.clone(),
-                    not_before: now,
+                    not_before,
+                    auto: false,
                 };
-                self.writer
-                    .call_blocking(move |c| intents::queue_reply(c, &reply, now))?;
-                st.info(st.lang.tr("queued"));
-                Ok(vec![
-                    Effect::LoadThread(conversation),
-                    Effect::ReloadList,
-                    Effect::ReloadSidebar,
-                ])
+                let outbox = match kind {
+                    ReplyKind::Plain => self.writer.call_blocking(move |c| intents::queue_reply(c, &reply, now))?,
+                    ReplyKind::Accept { deadline, source } => {
+                        self.writer.call_blocking(move |c| ledger::accept(c, &reply, source, deadline, now))?.1
+                    }
+                    ReplyKind::Done => self.writer.call_blocking(move |c| ledger::done(c, &reply, now))?.0,
+                    ReplyKind::Redate { deadline } => {
+                        let r = reply.clone();
+                        let (_, outbox) = self.writer.call_blocking(move |c| {
+                            ledger::redate(c, conversation, &r.actor, deadline, Some(&r), now)
+                        })?;
+                        outbox.unwrap_or(0)
+                    }
+                };
+                if st.undo_seconds > 0 {
+                    st.last_sent = Some(LastSent { outbox, conversation, until: not_before });
+                    let undo = st.keymap.key_for(super::keymap::Context::Thread, &super::action::Action::UndoSend);
+                    st.info(format!(
+                        "{} {} s · {} {}",
+                        st.lang.tr("sending_in"),
+                        st.undo_seconds,
+                        undo.unwrap_or_default(),
+                        st.lang.tr("undo_hint")
+                    ));
+                } else {
+                    st.info(st.lang.tr("queued"));
+                }
+                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+            }
+            Effect::Snooze { conversation, until } => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| ledger::snooze(c, conversation, &actor, until, now))?;
+                if let Some(t) = until {
+                    st.info(format!("{} {}", st.lang.tr("snoozed_until"), st.clock.full(t)));
+                }
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
+            Effect::FollowUp { conversation, at } => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| ledger::follow_up(c, conversation, &actor, at, now))?;
+                if let Some(t) = at {
+                    st.info(format!("{} {}", st.lang.tr("follow_up_at"), st.clock.full(t)));
+                }
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
+            }
+            Effect::CancelTask(conversation) => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| ledger::cancel_task(c, conversation, &actor, now))?;
+                st.info(st.lang.tr("task_cancelled"));
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
+            Effect::Undo { outbox, conversation } => {
+                let actor = st.actor.clone();
+                let body = self.writer.call_blocking(move |c| ledger::undo_send(c, outbox, &actor, now))?;
+                let mut fx = vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar];
+                // Reload first so the composer opens on the right thread.
+                for e in fx.drain(..) {
+                    let more = self.run_effect(e)?;
+                    debug_assert!(more.len() < 8);
+                }
+                self.state.undone(conversation, body);
+                Ok(Vec::new())
             }
             Effect::Search(q) => {
-                let hits = self
-                    .reader
-                    .search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
-                st.search = Some(SearchResults {
-                    query: q,
-                    hits,
-                    cursor: 0,
-                });
+                let hits = self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
+                st.search = Some(SearchResults { query: q, hits, cursor: 0 });
                 st.focus = super::state::Focus::Conversations;
                 Ok(st.preview_selected())
             }
             Effect::SetOpen { conversation, open } => {
                 let actor = st.actor.clone();
-                self.writer.call_blocking(move |c| {
-                    intents::set_status(c, &actor, conversation, open, now)
-                })?;
+                self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
                 Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
             }
             Effect::Quit => Ok(Vec::new()),
@@ -335,11 +350,7 @@ impl Drop for TerminalGuard {
 
 fn restore_terminal() {
     let _ = crossterm::terminal::disable_raw_mode();
-    let _ = crossterm::execute!(
-        std::io::stdout(),
-        crossterm::terminal::LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
 }
 
 /// Runs the app in the real terminal until the user quits.
@@ -364,27 +375,24 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::channel::<Event>();
     let input_tx = tx.clone();
-    std::thread::Builder::new()
-        .name("pult-input".into())
-        .spawn(move || {
-            loop {
-                let ev = match ct::read() {
-                    Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
-                    Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::error!("terminal input: {e}");
-                        return;
-                    }
-                };
-                if input_tx.send(ev).is_err() {
+    std::thread::Builder::new().name("pult-input".into()).spawn(move || {
+        loop {
+            let ev = match ct::read() {
+                Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
+                Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!("terminal input: {e}");
                     return;
                 }
+            };
+            if input_tx.send(ev).is_err() {
+                return;
             }
-        })?;
+        }
+    })?;
     let watch_tx = tx.clone();
-    store::watch::Watcher::open(&app.store_path)?
-        .spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
+    store::watch::Watcher::open(&app.store_path)?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
 
     const TICK: Duration = Duration::from_secs(20);
     const FRAME: Duration = Duration::from_millis(16);
@@ -419,6 +427,12 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
         }
         if !changes.is_empty() {
             app.store_changed(&changes);
+        }
+        if std::mem::take(&mut app.state.ring_bell) {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07");
+            let _ = out.flush();
         }
         if app.state.dirty && !app.state.quit {
             let since = last_draw.elapsed();

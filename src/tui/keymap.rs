@@ -172,20 +172,12 @@ impl Keymap {
                 }
             }
         }
-        if pending {
-            Resolved::Pending
-        } else {
-            Resolved::Unbound
-        }
+        if pending { Resolved::Pending } else { Resolved::Unbound }
     }
 
     /// Bindings shown by `?` in a context: its own, then the global ones.
     pub fn help(&self, context: Context) -> Vec<&Binding> {
-        let mut out: Vec<&Binding> = self
-            .contexts
-            .get(&context)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default();
+        let mut out: Vec<&Binding> = self.contexts.get(&context).map(|v| v.iter().collect()).unwrap_or_default();
         if context.uses_global() {
             out.extend(self.contexts.get(&Context::Global).into_iter().flatten());
         }
@@ -197,13 +189,7 @@ impl Keymap {
         self.help(context)
             .into_iter()
             .find(|b| &b.action == action)
-            .map(|b| {
-                b.keys
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|b| b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(" "))
     }
 }
 
@@ -235,15 +221,9 @@ mod tests {
         let g = parse_keys("g").expect("g");
         assert_eq!(km.resolve(Context::Conversations, &g), Resolved::Pending);
         let gg = parse_keys("g g").expect("gg");
-        assert_eq!(
-            km.resolve(Context::Conversations, &gg),
-            Resolved::Action(Action::Top)
-        );
+        assert_eq!(km.resolve(Context::Conversations, &gg), Resolved::Action(Action::Top));
         let gu = parse_keys("g u").expect("gu");
-        assert_eq!(
-            km.resolve(Context::Thread, &gu),
-            Resolved::Action(Action::ViewUnanswered)
-        );
+        assert_eq!(km.resolve(Context::Thread, &gu), Resolved::Action(Action::ViewUnanswered));
         let q = parse_keys("q").expect("q");
         assert_eq!(km.resolve(Context::Composer, &q), Resolved::Unbound);
     }
@@ -264,16 +244,9 @@ keys = []
         let (km, errors) = Keymap::load(Some(user));
         assert_eq!(errors.len(), 3, "{errors:?}");
         let j = parse_keys("j").expect("j");
-        assert_eq!(
-            km.resolve(Context::Conversations, &j),
-            Resolved::Action(Action::Down),
-            "default kept"
-        );
+        assert_eq!(km.resolve(Context::Conversations, &j), Resolved::Action(Action::Down), "default kept");
         let n = parse_keys("n").expect("n");
-        assert_eq!(
-            km.resolve(Context::Conversations, &n),
-            Resolved::Action(Action::Down)
-        );
+        assert_eq!(km.resolve(Context::Conversations, &n), Resolved::Action(Action::Down));
         let x = parse_keys("x").expect("x");
         assert_eq!(km.resolve(Context::Conversations, &x), Resolved::Unbound);
         let (_, errors) = Keymap::load(Some("this is = = not toml"));

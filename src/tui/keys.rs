@@ -12,8 +12,7 @@ pub struct Key {
 impl Key {
     /// Normalises a terminal key event so that `G` and `<S-g>` compare equal.
     pub fn from_event(e: &KeyEvent) -> Key {
-        let mut mods =
-            e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods = e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         if let KeyCode::Char(_) = e.code {
             mods.remove(KeyModifiers::SHIFT);
         }
@@ -33,23 +32,12 @@ impl Key {
         } else {
             self.code
         };
-        KeyEvent {
-            code,
-            modifiers: self.mods,
-            kind: KeyEventKind::Press,
-            state: KeyEventState::NONE,
-        }
+        KeyEvent { code, modifiers: self.mods, kind: KeyEventKind::Press, state: KeyEventState::NONE }
     }
 
     pub fn plain_char(self) -> Option<char> {
         match self.code {
-            KeyCode::Char(c)
-                if !self
-                    .mods
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                Some(c)
-            }
+            KeyCode::Char(c) if !self.mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
             _ => None,
         }
     }
@@ -65,15 +53,9 @@ pub fn parse_key(s: &str) -> Result<Key, BadKey> {
     let mut chars = s.chars();
     let first = chars.next().ok_or_else(bad)?;
     if chars.next().is_none() {
-        return Ok(Key {
-            code: KeyCode::Char(first),
-            mods: KeyModifiers::NONE,
-        });
+        return Ok(Key { code: KeyCode::Char(first), mods: KeyModifiers::NONE });
     }
-    let inner = s
-        .strip_prefix('<')
-        .and_then(|r| r.strip_suffix('>'))
-        .ok_or_else(bad)?;
+    let inner = s.strip_prefix('<').and_then(|r| r.strip_suffix('>')).ok_or_else(bad)?;
     let mut mods = KeyModifiers::NONE;
     let mut name = inner;
     loop {
@@ -118,11 +100,7 @@ pub fn parse_key(s: &str) -> Result<Key, BadKey> {
             match (cs.next(), cs.next()) {
                 (Some(c), None) => {
                     // <C-D> means the same as <C-d>; terminals report control letters in lower case.
-                    let c = if mods.contains(KeyModifiers::CONTROL) {
-                        c.to_ascii_lowercase()
-                    } else {
-                        c
-                    };
+                    let c = if mods.contains(KeyModifiers::CONTROL) { c.to_ascii_lowercase() } else { c };
                     KeyCode::Char(c)
                 }
                 _ => return Err(bad()),
@@ -182,25 +160,11 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for s in [
-            "j",
-            "G",
-            "<Enter>",
-            "<C-d>",
-            "<A-Enter>",
-            "<S-Tab>",
-            "?",
-            ":",
-            "<Space>",
-            "<F5>",
-        ] {
+        for s in ["j", "G", "<Enter>", "<C-d>", "<A-Enter>", "<S-Tab>", "?", ":", "<Space>", "<F5>"] {
             let k = parse_key(s).expect(s);
             assert_eq!(parse_key(&k.to_string()).expect("round trip"), k, "{s}");
         }
-        assert_eq!(
-            parse_key("<C-D>").expect("C-D"),
-            parse_key("<c-d>").expect("c-d")
-        );
+        assert_eq!(parse_key("<C-D>").expect("C-D"), parse_key("<c-d>").expect("c-d"));
         assert!(parse_key("<Nope>").is_err());
         assert!(parse_key("jj").is_err());
         assert_eq!(parse_keys("g g <Enter>").expect("keys").len(), 3);
@@ -211,9 +175,6 @@ mod tests {
         let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(Key::from_event(&shifted), parse_key("G").expect("G"));
         let backtab = KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT);
-        assert_eq!(
-            Key::from_event(&backtab),
-            parse_key("<S-Tab>").expect("S-Tab")
-        );
+        assert_eq!(Key::from_event(&backtab), parse_key("<S-Tab>").expect("S-Tab"));
     }
 }

@@ -7,7 +7,9 @@ use super::keys::Key;
 use crate::clock::Clock;
 use crate::i18n::Lang;
 use crate::model::*;
+use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
+use crate::workflow::{deadline, tone};
 use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui_textarea::{TextArea, WrapMode};
 use std::collections::HashMap;
@@ -29,12 +31,52 @@ pub enum Focus {
     Composer,
 }
 
+/// What a sequence of field prompts is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// Insert a template whose fields must be asked for.
+    Insert(String),
+    Accept,
+    Done,
+    Redate,
+    Snooze,
+    FollowUp,
+}
+
+/// Asks for template fields one by one; `deadline` fields are read as deadlines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldsPrompt {
+    pub purpose: Purpose,
+    pub conversation: i64,
+    pub fields: Vec<String>,
+    pub index: usize,
+    pub input: String,
+    pub values: HashMap<String, String>,
+    pub deadline: Option<i64>,
+}
+
+impl FieldsPrompt {
+    pub fn field(&self) -> &str {
+        self.fields.get(self.index).map(String::as_str).unwrap_or("")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
     Help { context: Context, scroll: usize },
     Templates { filter: String, selected: usize },
     Command(String),
     Search(String),
+    Fields(FieldsPrompt),
+}
+
+/// What kind of message a queued reply is, for the promise ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyKind {
+    Plain,
+    Accept { deadline: i64, source: Option<i64> },
+    Done,
+    Redate { deadline: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,11 +97,25 @@ pub enum Effect {
         reply_to: Option<i64>,
         subject: Option<String>,
         body: String,
+        kind: ReplyKind,
     },
     Search(String),
     SetOpen {
         conversation: i64,
         open: bool,
+    },
+    Snooze {
+        conversation: i64,
+        until: Option<i64>,
+    },
+    FollowUp {
+        conversation: i64,
+        at: Option<i64>,
+    },
+    CancelTask(i64),
+    Undo {
+        outbox: i64,
+        conversation: i64,
     },
     Quit,
 }
@@ -96,6 +152,18 @@ pub struct ThreadState {
     pub scroll: usize,
 }
 
+impl ThreadState {
+    /// The client's newest message: what a reply answers.
+    pub fn last_inbound(&self) -> Option<i64> {
+        self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
+    }
+
+    /// A chat where we have not written yet: time for the rules message.
+    pub fn is_new_chat(&self) -> bool {
+        self.conversation.kind != ChannelKind::Email && !self.messages.iter().any(|m| m.direction == Direction::Out)
+    }
+}
+
 pub struct Composer {
     pub textarea: TextArea<'static>,
     pub conversation: i64,
@@ -110,16 +178,26 @@ pub struct StatusMessage {
     pub error: bool,
 }
 
+/// The last message queued by this person, while it can still be taken back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastSent {
+    pub outbox: i64,
+    pub conversation: i64,
+    pub until: i64,
+}
+
 pub struct AppState {
     pub lang: Lang,
     pub actor: String,
     pub hours_text: String,
     pub clock: Clock,
+    pub calendar: Calendar,
     pub keymap: Keymap,
     pub templates: Templates,
     pub focus: Focus,
     pub channels: Vec<ChannelRow>,
-    pub view_counts: (i64, i64),
+    /// Counts of the smart views, in `View::SMART` order.
+    pub view_counts: Vec<i64>,
     pub sidebar_cursor: usize,
     pub view: View,
     pub list: ListWindow,
@@ -136,29 +214,36 @@ pub struct AppState {
     pub quit: bool,
     /// A composer asked for before its thread was loaded (with a template to insert).
     pub pending_composer: Option<Option<String>>,
+    /// Seconds a queued message waits before it may leave (undo window).
+    pub undo_seconds: i64,
+    pub last_sent: Option<LastSent>,
+    /// Words that make the tone check ask before sending.
+    pub tone_words: Vec<String>,
+    /// Text the person chose to send despite the tone warning.
+    pub tone_confirmed: Option<String>,
+    /// Ring the bell when a promise becomes overdue.
+    pub bell_enabled: bool,
+    pub ring_bell: bool,
+    pub overdue_seen: Option<i64>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
 
 impl AppState {
-    pub fn new(
-        lang: Lang,
-        actor: String,
-        clock: Clock,
-        keymap: Keymap,
-        templates: Templates,
-    ) -> AppState {
+    pub fn new(lang: Lang, actor: String, clock: Clock, keymap: Keymap, templates: Templates) -> AppState {
         let clock = clock.with_russian_names(lang == Lang::Ru);
+        let calendar = Calendar::standard(clock.tz().clone());
         AppState {
             lang,
             actor,
-            hours_text: String::new(),
+            hours_text: calendar.describe(lang == Lang::Ru),
             clock,
+            calendar,
             keymap,
             templates,
             focus: Focus::Conversations,
             channels: Vec::new(),
-            view_counts: (0, 0),
+            view_counts: vec![0; View::SMART.len()],
             sidebar_cursor: 0,
             view: View::AllOpen,
             list: ListWindow::default(),
@@ -174,6 +259,13 @@ impl AppState {
             height: 40,
             quit: false,
             pending_composer: None,
+            undo_seconds: 10,
+            last_sent: None,
+            tone_words: Vec::new(),
+            tone_confirmed: None,
+            bell_enabled: true,
+            ring_bell: false,
+            overdue_seen: None,
             dirty: true,
         }
     }
@@ -182,20 +274,15 @@ impl AppState {
         self.width >= WIDE
     }
 
-    /// Sidebar entries: the two smart views, then every channel.
+    /// Sidebar entries: the smart views, then every channel.
     pub fn sidebar_len(&self) -> usize {
-        2 + self.channels.len()
+        View::SMART.len() + self.channels.len()
     }
 
     pub fn sidebar_view(&self, i: usize) -> View {
-        match i {
-            0 => View::AllOpen,
-            1 => View::Unanswered,
-            n => self
-                .channels
-                .get(n - 2)
-                .map(|c| View::Channel(c.id))
-                .unwrap_or(View::AllOpen),
+        match View::SMART.get(i) {
+            Some(v) => *v,
+            None => self.channels.get(i - View::SMART.len()).map(|c| View::Channel(c.id)).unwrap_or(View::AllOpen),
         }
     }
 
@@ -212,17 +299,11 @@ impl AppState {
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage {
-            text: text.into(),
-            error: false,
-        });
+        self.status = Some(StatusMessage { text: text.into(), error: false });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusMessage {
-            text: text.into(),
-            error: true,
-        });
+        self.status = Some(StatusMessage { text: text.into(), error: true });
     }
 
     /// Rows the conversation list shows at once (for half-page moves).
@@ -235,6 +316,14 @@ impl AppState {
             return s.hits.get(s.cursor).map(|h| h.conversation);
         }
         self.list.selected().map(|c| c.id)
+    }
+
+    /// The conversation an action applies to: the open thread, else the selection.
+    fn target(&self) -> Option<i64> {
+        match self.focus {
+            Focus::Thread | Focus::Composer => self.thread.as_ref().map(|t| t.conversation.id),
+            _ => self.selected_conversation(),
+        }
     }
 
     // ---- keys -------------------------------------------------------------
@@ -269,6 +358,7 @@ impl AppState {
         if let Some(popup) = &mut self.popup {
             let input = match popup {
                 Popup::Command(s) | Popup::Search(s) => Some(s),
+                Popup::Fields(f) => Some(&mut f.input),
                 Popup::Templates { filter, selected } => {
                     *selected = 0;
                     Some(filter)
@@ -292,6 +382,7 @@ impl AppState {
             && let Some(c) = &mut self.composer
         {
             c.textarea.input(key.to_event());
+            self.tone_confirmed = None;
         }
         Vec::new()
     }
@@ -309,10 +400,7 @@ impl AppState {
                 }
             },
             Action::Help => {
-                self.popup = Some(Popup::Help {
-                    context: self.context(),
-                    scroll: 0,
-                });
+                self.popup = Some(Popup::Help { context: self.context(), scroll: 0 });
                 Vec::new()
             }
             Action::CommandLine => {
@@ -361,16 +449,38 @@ impl AppState {
                     fx = self.open_composer(None);
                 }
                 if self.composer.is_some() {
-                    self.popup = Some(Popup::Templates {
-                        filter: String::new(),
-                        selected: 0,
-                    });
+                    self.popup = Some(Popup::Templates { filter: String::new(), selected: 0 });
                 }
                 fx
             }
             Action::InsertTemplate(id) => self.open_composer(Some(id)),
-            Action::Accept => self.open_composer(Some("accept".into())),
-            Action::Done => self.open_composer(Some("done".into())),
+            Action::PostRules => self.open_composer(Some("rules".into())),
+            Action::Accept => self.ask(Purpose::Accept, vec!["deadline".into()]),
+            Action::Done => self.ask(Purpose::Done, vec!["what".into()]),
+            Action::Redate => {
+                if self.thread.as_ref().is_some_and(|t| t.tasks.is_empty()) && self.focus != Focus::Conversations {
+                    self.error(self.lang.tr("no_promise"));
+                    return Vec::new();
+                }
+                let fields = self.templates.get("redate").map(|t| t.fields.clone()).unwrap_or_default();
+                self.ask(Purpose::Redate, fields)
+            }
+            Action::Snooze => self.ask(Purpose::Snooze, vec!["deadline".into()]),
+            Action::FollowUp => self.ask(Purpose::FollowUp, vec!["deadline".into()]),
+            Action::CancelTask => match self.target() {
+                Some(c) => vec![Effect::CancelTask(c)],
+                None => Vec::new(),
+            },
+            Action::UndoSend => match self.last_sent {
+                Some(l) if l.until > self.clock.now() => {
+                    self.last_sent = None;
+                    vec![Effect::Undo { outbox: l.outbox, conversation: l.conversation }]
+                }
+                _ => {
+                    self.error(self.lang.tr("nothing_to_undo"));
+                    Vec::new()
+                }
+            },
             Action::NextUnanswered => {
                 self.view = View::Unanswered;
                 self.sidebar_cursor = 1;
@@ -380,14 +490,15 @@ impl AppState {
             }
             Action::ViewAllOpen => self.set_view(0),
             Action::ViewUnanswered => self.set_view(1),
+            Action::ViewDueToday => self.set_view(2),
+            Action::ViewOverdue => self.set_view(3),
+            Action::ViewAtRisk => self.set_view(4),
+            Action::ViewMine => self.set_view(5),
+            Action::ViewSnoozed => self.set_view(6),
+            Action::ViewReminders => self.set_view(7),
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
-                match self
-                    .thread
-                    .as_ref()
-                    .map(|t| t.conversation.id)
-                    .or(self.selected_conversation())
-                {
+                match self.target() {
                     Some(conversation) => {
                         self.info(self.lang.tr(if open { "reopened" } else { "closed" }));
                         vec![Effect::SetOpen { conversation, open }]
@@ -414,48 +525,36 @@ impl AppState {
     }
 
     fn apply_popup(&mut self, action: Action) -> Vec<Effect> {
-        let Some(popup) = self.popup.take() else {
-            return Vec::new();
-        };
+        let Some(popup) = self.popup.take() else { return Vec::new() };
         match (popup, action) {
             (_, Action::Cancel) => Vec::new(),
             (Popup::Help { context, scroll }, Action::Down) => {
-                self.popup = Some(Popup::Help {
-                    context,
-                    scroll: scroll + 1,
-                });
+                self.popup = Some(Popup::Help { context, scroll: scroll + 1 });
                 Vec::new()
             }
             (Popup::Help { context, scroll }, Action::Up) => {
-                self.popup = Some(Popup::Help {
-                    context,
-                    scroll: scroll.saturating_sub(1),
-                });
+                self.popup = Some(Popup::Help { context, scroll: scroll.saturating_sub(1) });
                 Vec::new()
             }
             (Popup::Help { .. }, _) => Vec::new(),
             (Popup::Templates { filter, selected }, Action::Down) => {
                 let n = self.templates.filter(&filter).len();
-                self.popup = Some(Popup::Templates {
-                    filter,
-                    selected: (selected + 1).min(n.saturating_sub(1)),
-                });
+                self.popup = Some(Popup::Templates { filter, selected: (selected + 1).min(n.saturating_sub(1)) });
                 Vec::new()
             }
             (Popup::Templates { filter, selected }, Action::Up) => {
-                self.popup = Some(Popup::Templates {
-                    filter,
-                    selected: selected.saturating_sub(1),
-                });
+                self.popup = Some(Popup::Templates { filter, selected: selected.saturating_sub(1) });
                 Vec::new()
             }
             (Popup::Templates { filter, selected }, Action::Confirm) => {
                 let hits = self.templates.filter(&filter);
-                if let Some(&i) = hits.get(selected) {
-                    let id = self.templates.all[i].id.clone();
-                    self.insert_template(&id);
+                match hits.get(selected) {
+                    Some(&i) => {
+                        let id = self.templates.all[i].id.clone();
+                        self.insert_template(&id)
+                    }
+                    None => Vec::new(),
                 }
-                Vec::new()
             }
             (Popup::Search(q), Action::Confirm) => {
                 if q.trim().is_empty() {
@@ -465,6 +564,7 @@ impl AppState {
                 }
             }
             (Popup::Command(c), Action::Confirm) => self.run_command(&c),
+            (Popup::Fields(f), Action::Confirm) => self.field_entered(f),
             (p, _) => {
                 self.popup = Some(p);
                 Vec::new()
@@ -485,14 +585,24 @@ impl AppState {
             "search" | "s" => vec![Effect::Search(rest.join(" "))],
             "open" | "all" => self.set_view(0),
             "unanswered" => self.set_view(1),
+            "today" => self.set_view(2),
+            "overdue" => self.set_view(3),
+            "risk" | "at-risk" => self.set_view(4),
+            "mine" => self.set_view(5),
+            "snoozed" => self.set_view(6),
+            "reminders" => self.set_view(7),
             "close" => self.apply(Action::CloseConversation),
             "reopen" => self.apply(Action::ReopenConversation),
+            "cancel" | "cancel-task" => self.apply(Action::CancelTask),
+            "redate" => self.apply(Action::Redate),
+            "unsnooze" => match self.target() {
+                Some(c) => vec![Effect::Snooze { conversation: c, until: None }],
+                None => Vec::new(),
+            },
             "help" => self.apply(Action::Help),
             "refresh" => self.apply(Action::Refresh),
             "template" | "t" => match rest.first() {
-                Some(id) if self.templates.get(id).is_some() => {
-                    self.open_composer(Some((*id).to_string()))
-                }
+                Some(id) if self.templates.get(id).is_some() => self.open_composer(Some((*id).to_string())),
                 Some(id) => {
                     self.error(format!("no template {id:?}"));
                     Vec::new()
@@ -502,7 +612,7 @@ impl AppState {
             "channel" => {
                 let name = rest.join(" ");
                 match self.channels.iter().position(|c| c.name == name) {
-                    Some(i) => self.set_view(i + 2),
+                    Some(i) => self.set_view(i + View::SMART.len()),
                     None => {
                         self.error(format!("no channel {name:?}"));
                         Vec::new()
@@ -560,18 +670,10 @@ impl AppState {
             Focus::Channels => self.set_view(if top { 0 } else { self.sidebar_len() - 1 }),
             Focus::Conversations => {
                 if let Some(s) = &mut self.search {
-                    s.cursor = if top {
-                        0
-                    } else {
-                        s.hits.len().saturating_sub(1)
-                    };
+                    s.cursor = if top { 0 } else { s.hits.len().saturating_sub(1) };
                     return self.preview_selected();
                 }
-                vec![if top {
-                    Effect::ListTop
-                } else {
-                    Effect::ListBottom
-                }]
+                vec![if top { Effect::ListTop } else { Effect::ListBottom }]
             }
             Focus::Thread | Focus::Composer => {
                 if let Some(t) = &mut self.thread {
@@ -592,6 +694,9 @@ impl AppState {
         self.sidebar_cursor = i.min(self.sidebar_len() - 1);
         self.view = self.sidebar_view(self.sidebar_cursor);
         self.search = None;
+        if matches!(self.focus, Focus::Thread | Focus::Composer) && !self.wide() {
+            self.focus = Focus::Conversations;
+        }
         vec![Effect::ListTop]
     }
 
@@ -602,9 +707,7 @@ impl AppState {
             return Vec::new();
         }
         match self.selected_conversation() {
-            Some(id)
-                if self.wide() && self.thread.as_ref().map(|t| t.conversation.id) != Some(id) =>
-            {
+            Some(id) if self.wide() && self.thread.as_ref().map(|t| t.conversation.id) != Some(id) => {
                 vec![Effect::LoadThread(id)]
             }
             _ => Vec::new(),
@@ -612,9 +715,7 @@ impl AppState {
     }
 
     fn open_selected(&mut self) -> Vec<Effect> {
-        let Some(id) = self.selected_conversation() else {
-            return Vec::new();
-        };
+        let Some(id) = self.selected_conversation() else { return Vec::new() };
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
@@ -634,16 +735,136 @@ impl AppState {
         Vec::new()
     }
 
+    // ---- prompts ----------------------------------------------------------------
+
+    /// Starts asking for `fields` (in the status line) for `purpose`.
+    fn ask(&mut self, purpose: Purpose, fields: Vec<String>) -> Vec<Effect> {
+        let Some(conversation) = self.target() else {
+            self.error(self.lang.tr("open_a_thread"));
+            return Vec::new();
+        };
+        let mut fx = Vec::new();
+        if self.thread.as_ref().map(|t| t.conversation.id) != Some(conversation) {
+            fx.push(Effect::LoadThread(conversation));
+        }
+        let prompt = FieldsPrompt {
+            purpose,
+            conversation,
+            fields,
+            index: 0,
+            input: String::new(),
+            values: HashMap::new(),
+            deadline: None,
+        };
+        if prompt.fields.is_empty() {
+            fx.extend(self.finish_fields(prompt));
+        } else {
+            self.popup = Some(Popup::Fields(prompt));
+        }
+        fx
+    }
+
+    /// What the deadline typed so far resolves to, for the live preview.
+    pub fn deadline_preview(&self, input: &str) -> Result<i64, deadline::DeadlineError> {
+        deadline::parse(input, self.clock.now(), &self.calendar)
+    }
+
+    fn field_entered(&mut self, mut f: FieldsPrompt) -> Vec<Effect> {
+        let name = f.field().to_string();
+        let value = f.input.trim().to_string();
+        if name == "deadline" {
+            match self.deadline_preview(&value) {
+                Ok(ts) => {
+                    f.deadline = Some(ts);
+                    f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
+                }
+                Err(e) => {
+                    self.error(e.to_string());
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            }
+        } else if value.is_empty() && name != "what" {
+            self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        } else {
+            f.values.insert(name, value);
+        }
+        f.index += 1;
+        f.input.clear();
+        if f.index < f.fields.len() {
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        }
+        self.finish_fields(f)
+    }
+
+    fn finish_fields(&mut self, f: FieldsPrompt) -> Vec<Effect> {
+        let conversation = f.conversation;
+        let template_text = |state: &AppState, id: &str| -> Option<String> {
+            let t = state.templates.get(id)?;
+            let kind = state.thread.as_ref().map(|t| t.conversation.kind).unwrap_or(ChannelKind::Telegram);
+            let mut vars: HashMap<&str, String> = state.template_vars().into_iter().collect();
+            for (k, v) in &f.values {
+                vars.insert(k.as_str(), v.clone());
+            }
+            Some(t.render(kind, &vars))
+        };
+        let reply = |state: &AppState, body: String, kind: ReplyKind| -> Vec<Effect> {
+            let (reply_to, subject) = state.reply_target();
+            vec![Effect::QueueReply { conversation, reply_to, subject, body, kind }]
+        };
+        match &f.purpose {
+            Purpose::Insert(id) => {
+                let id = id.clone();
+                let Some(text) = template_text(self, &id) else { return Vec::new() };
+                self.ensure_composer();
+                if let Some(c) = &mut self.composer {
+                    if !c.textarea.is_empty() {
+                        c.textarea.insert_newline();
+                    }
+                    c.textarea.insert_str(&text);
+                }
+                Vec::new()
+            }
+            Purpose::Accept => {
+                let Some(deadline) = f.deadline else { return Vec::new() };
+                let source = self.thread.as_ref().and_then(ThreadState::last_inbound);
+                let body = template_text(self, "accept").unwrap_or_else(|| "Принято в работу.".into());
+                reply(self, body, ReplyKind::Accept { deadline, source })
+            }
+            Purpose::Done => {
+                let body = template_text(self, "done").unwrap_or_else(|| "Выполнено.".into());
+                reply(self, body, ReplyKind::Done)
+            }
+            Purpose::Redate => {
+                let Some(deadline) = f.deadline else { return Vec::new() };
+                let body = template_text(self, "redate").unwrap_or_default();
+                reply(self, body, ReplyKind::Redate { deadline })
+            }
+            Purpose::Snooze => vec![Effect::Snooze { conversation, until: f.deadline }],
+            Purpose::FollowUp => vec![Effect::FollowUp { conversation, at: f.deadline }],
+        }
+    }
+
+    /// What a reply to the open thread answers, and its subject in email.
+    fn reply_target(&self) -> (Option<i64>, Option<String>) {
+        let Some(t) = &self.thread else { return (None, None) };
+        let subject = match t.conversation.kind {
+            ChannelKind::Email => Some(crate::workflow::replies::reply_subject(
+                t.messages.iter().rev().find_map(|m| m.subject.as_deref()).or(Some(t.conversation.title.as_str())),
+            )),
+            _ => None,
+        };
+        (t.last_inbound(), subject)
+    }
+
     // ---- composing ------------------------------------------------------------
 
     fn open_composer(&mut self, template: Option<String>) -> Vec<Effect> {
         let mut fx = Vec::new();
-        let Some(conv_id) = self
-            .thread
-            .as_ref()
-            .map(|t| t.conversation.id)
-            .or(self.selected_conversation())
-        else {
+        let Some(conv_id) = self.target() else {
             self.error(self.lang.tr("open_a_thread"));
             return fx;
         };
@@ -657,7 +878,7 @@ impl AppState {
         }
         self.ensure_composer();
         if let Some(id) = template {
-            self.insert_template(&id);
+            fx.extend(self.insert_template(&id));
         }
         fx
     }
@@ -667,63 +888,37 @@ impl AppState {
         let Some(t) = &self.thread else { return };
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
             let draft = self.drafts.remove(&t.conversation.id).unwrap_or_default();
-            let mut textarea = TextArea::new(draft.lines().map(str::to_string).collect());
-            textarea.set_wrap_mode(WrapMode::WordOrGlyph);
-            textarea.move_cursor(ratatui_textarea::CursorMove::Bottom);
-            textarea.move_cursor(ratatui_textarea::CursorMove::End);
-            // Answer the client's newest message: chats reply to it, email quotes it.
-            let reply_to = t
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.direction == Direction::In)
-                .map(|m| m.id);
-            let subject = match t.conversation.kind {
-                ChannelKind::Email => Some(crate::workflow::replies::reply_subject(
-                    t.messages
-                        .iter()
-                        .rev()
-                        .find_map(|m| m.subject.as_deref())
-                        .or(Some(t.conversation.title.as_str())),
-                )),
-                _ => None,
-            };
-            self.composer = Some(Composer {
-                textarea,
-                conversation: t.conversation.id,
-                kind: t.conversation.kind,
-                reply_to,
-                subject,
-            });
+            let (reply_to, subject) = self.reply_target();
+            let Some(t) = &self.thread else { return };
+            self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
         }
         self.focus = Focus::Composer;
     }
 
-    fn insert_template(&mut self, id: &str) {
+    /// Inserts a template into the composer, asking for its fields first.
+    fn insert_template(&mut self, id: &str) -> Vec<Effect> {
         self.ensure_composer();
         let Some(template) = self.templates.get(id).cloned() else {
             self.error(format!("no template {id:?}"));
-            return;
+            return Vec::new();
         };
+        if !template.fields.is_empty() {
+            return self.ask(Purpose::Insert(id.to_string()), template.fields.clone());
+        }
         let vars = self.template_vars();
-        let Some(c) = &mut self.composer else { return };
+        let Some(c) = &mut self.composer else { return Vec::new() };
         let text = template.render(c.kind, &vars);
         if !c.textarea.is_empty() {
             c.textarea.insert_newline();
         }
         c.textarea.insert_str(&text);
+        Vec::new()
     }
 
     fn template_vars(&self) -> HashMap<&'static str, String> {
         let mut vars = HashMap::new();
         vars.insert("agent", self.actor.clone());
-        vars.insert(
-            "today",
-            self.clock
-                .zoned(self.clock.now())
-                .strftime("%d.%m.%Y")
-                .to_string(),
-        );
+        vars.insert("today", self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string());
         if !self.hours_text.is_empty() {
             vars.insert("hours", self.hours_text.clone());
         }
@@ -741,12 +936,27 @@ impl AppState {
     }
 
     fn send(&mut self) -> Vec<Effect> {
-        let Some(c) = &self.composer else {
-            return Vec::new();
-        };
+        let Some(c) = &self.composer else { return Vec::new() };
         let body = c.textarea.lines().join("\n").trim_end().to_string();
         if body.trim().is_empty() {
             self.error(self.lang.tr("empty_reply"));
+            return Vec::new();
+        }
+        if c.kind == ChannelKind::Email && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            self.error(self.lang.tr("no_subject"));
+            return Vec::new();
+        }
+        // Re-read a strict message before it leaves: one more send means "send anyway".
+        let warnings = tone::check(&body, &self.tone_words);
+        if !warnings.is_empty() && self.tone_confirmed.as_deref() != Some(body.as_str()) {
+            let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
+            self.error(format!(
+                "{}: {} — {send_key} {}",
+                self.lang.tr("tone"),
+                warnings.join(", "),
+                self.lang.tr("send_anyway")
+            ));
+            self.tone_confirmed = Some(body);
             return Vec::new();
         }
         let effect = Effect::QueueReply {
@@ -754,9 +964,11 @@ impl AppState {
             reply_to: c.reply_to,
             subject: c.subject.clone(),
             body,
+            kind: ReplyKind::Plain,
         };
         self.drafts.remove(&c.conversation);
         self.composer = None;
+        self.tone_confirmed = None;
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
@@ -768,24 +980,54 @@ impl AppState {
 
     pub fn thread_loaded(&mut self, thread: Option<ThreadState>) {
         let same = matches!((&self.thread, &thread), (Some(a), Some(b)) if a.conversation.id == b.conversation.id);
-        let scroll = if same {
-            self.thread.as_ref().map(|t| t.scroll).unwrap_or(0)
-        } else {
-            0
-        };
+        let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t
         });
-        if let Some(template) = self.pending_composer.take() {
-            if self.thread.is_some() {
-                self.ensure_composer();
-                if let Some(id) = template {
-                    self.insert_template(&id);
-                }
+        if let Some(template) = self.pending_composer.take()
+            && self.thread.is_some()
+        {
+            self.ensure_composer();
+            if let Some(id) = template {
+                // Fields of a template are asked in the prompt; nothing to load here.
+                let _ = self.insert_template(&id);
             }
         }
         self.dirty = true;
+    }
+
+    /// A queued message was taken back: its text returns to the composer.
+    pub fn undone(&mut self, conversation: i64, body: String) {
+        self.drafts.insert(conversation, body);
+        if self.thread.as_ref().map(|t| t.conversation.id) == Some(conversation) {
+            self.composer = None;
+            self.ensure_composer();
+        }
+        self.info(self.lang.tr("undone"));
+    }
+}
+
+fn new_composer(
+    conversation: i64,
+    kind: ChannelKind,
+    reply_to: Option<i64>,
+    subject: Option<String>,
+    draft: &str,
+) -> Composer {
+    let mut textarea = TextArea::new(draft.lines().map(str::to_string).collect());
+    textarea.set_wrap_mode(WrapMode::WordOrGlyph);
+    textarea.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    textarea.move_cursor(ratatui_textarea::CursorMove::End);
+    Composer { textarea, conversation, kind, reply_to, subject }
+}
+
+pub fn field_label(lang: Lang, name: &str) -> String {
+    match name {
+        "deadline" => lang.tr("field_deadline").to_string(),
+        "what" => lang.tr("field_what").to_string(),
+        "reason" => lang.tr("field_reason").to_string(),
+        other => other.to_string(),
     }
 }
 

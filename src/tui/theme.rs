@@ -8,10 +8,7 @@ use std::str::FromStr;
 pub const SHIPPED: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    (
-        "high-contrast",
-        include_str!("../../themes/high-contrast.toml"),
-    ),
+    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
 ];
 
 /// Every slot a widget may use. A theme that leaves one out inherits it from dark.
@@ -68,17 +65,11 @@ pub struct Theme {
 
 impl Theme {
     pub fn shipped(name: &str) -> Option<Theme> {
-        SHIPPED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, text)| Theme::parse(text).ok())
+        SHIPPED.iter().find(|(n, _)| *n == name).and_then(|(_, text)| Theme::parse(text).ok())
     }
 
     pub fn dark() -> Theme {
-        Theme::shipped("dark").unwrap_or(Theme {
-            name: "plain".into(),
-            styles: HashMap::new(),
-        })
+        Theme::shipped("dark").unwrap_or(Theme { name: "plain".into(), styles: HashMap::new() })
     }
 
     /// A shipped name, or a path to a theme file.
@@ -88,10 +79,7 @@ impl Theme {
         }
         let text = std::fs::read_to_string(name_or_path).map_err(|e| {
             let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-            format!(
-                "theme {name_or_path:?}: {e} (shipped themes: {})",
-                names.join(", ")
-            )
+            format!("theme {name_or_path:?}: {e} (shipped themes: {})", names.join(", "))
         })?;
         Theme::parse(&text)
     }
@@ -115,10 +103,7 @@ impl Theme {
             }
             styles.insert(*slot, style);
         }
-        let mut theme = Theme {
-            name: raw.name.unwrap_or_else(|| "custom".into()),
-            styles,
-        };
+        let mut theme = Theme { name: raw.name.unwrap_or_else(|| "custom".into()), styles };
         if theme.name != "dark" {
             // Missing slots inherit from dark.
             let base = Theme::dark();
@@ -134,11 +119,7 @@ impl Theme {
     }
 
     pub fn has_all_slots(&self) -> Vec<&'static str> {
-        SLOTS
-            .iter()
-            .filter(|s| !self.styles.contains_key(*s))
-            .copied()
-            .collect()
+        SLOTS.iter().filter(|s| !self.styles.contains_key(*s)).copied().collect()
     }
 }
 
@@ -168,11 +149,7 @@ mod tests {
         for (name, text) in SHIPPED {
             let t = Theme::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(t.name, *name);
-            assert!(
-                t.has_all_slots().is_empty(),
-                "{name} lacks {:?}",
-                t.has_all_slots()
-            );
+            assert!(t.has_all_slots().is_empty(), "{name} lacks {:?}", t.has_all_slots());
         }
     }
 

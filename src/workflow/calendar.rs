@@ -47,7 +47,8 @@ impl Calendar {
                 week[i] = parse_interval(spec).map_err(CalendarError::Hours)?;
             }
         }
-        let mut cal = Calendar { tz: cfg.timezone(), week, usual: (start, end), holidays: HashSet::new(), extra: HashMap::new() };
+        let mut cal =
+            Calendar { tz: cfg.timezone(), week, usual: (start, end), holidays: HashSet::new(), extra: HashMap::new() };
         if let Some(path) = &cfg.hours.holidays {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CalendarError::Hours(format!("holidays file {}: {e}", path.display())))?;
@@ -217,6 +218,36 @@ impl Calendar {
         total
     }
 
+    /// The moment `secs` of working time after `from` (e.g. two working hours from now).
+    pub fn after_working_seconds(&self, from: i64, secs: i64) -> i64 {
+        let mut left = secs;
+        let mut date = self.zoned(from).date();
+        for _ in 0..800 {
+            if let Some((start, end)) = self.hours_on(date) {
+                let s = self.at(date, start).max(from);
+                let e = self.at(date, end);
+                if e > s {
+                    if e - s >= left {
+                        return s + left;
+                    }
+                    left -= e - s;
+                }
+            }
+            date = match date.tomorrow() {
+                Ok(d) => d,
+                Err(_) => break,
+            };
+        }
+        from + secs
+    }
+
+    /// The times views are computed against at `now`.
+    pub fn moment(&self, now: i64) -> crate::model::Moment {
+        let today = self.zoned(now).date();
+        let end_of_today = today.tomorrow().map(|d| self.at(d, 0) - 1).unwrap_or(now);
+        crate::model::Moment { now, end_of_today, risk_until: self.after_working_seconds(now, 2 * 3600) }
+    }
+
     /// "пн–пт 09:00–18:00"-style text for templates.
     pub fn describe(&self, russian: bool) -> String {
         let names: [&str; 7] = if russian {
@@ -231,7 +262,11 @@ impl Calendar {
             (Some(&a), Some(&b)) if b - a + 1 == days.len() && a != b => format!("{}–{}", names[a], names[b]),
             _ => days.iter().map(|&i| names[i]).collect::<Vec<_>>().join(", "),
         };
-        if russian { format!("{range} с {} до {}", fmt(s), fmt(e)) } else { format!("{range} {}–{}", fmt(s), fmt(e)) }
+        if russian {
+            format!("{range} с {} до {}", fmt(s), fmt(e))
+        } else {
+            format!("{range} {}–{}", fmt(s), fmt(e))
+        }
     }
 }
 
@@ -305,6 +340,8 @@ mod tests {
         assert_eq!(c.next_work_start(t(&c, "2026-11-22T23:10")), t(&c, "2026-11-23T09:00"));
         assert_eq!(c.next_work_start(t(&c, "2026-11-23T07:00")), t(&c, "2026-11-23T09:00"));
         assert_eq!(c.describe(true), "пн–пт с 09:00 до 18:00");
+        // Two working hours from Friday 17:00 end on Monday 10:00.
+        assert_eq!(c.after_working_seconds(t(&c, "2026-11-20T17:00"), 7200), t(&c, "2026-11-23T10:00"));
     }
 
     #[test]

@@ -61,8 +61,17 @@ pub fn parse(input: &str, now: i64, cal: &Calendar) -> Result<i64, DeadlineError
     }
 
     match joined.as_str() {
-        "сегодня" | "today" | "конец дня" | "конца дня" | "концу дня" | "eod" | "end of day" | "end of the day"
-        | "конец рабочего дня" | "конца рабочего дня" | "концу рабочего дня" => {
+        "сегодня"
+        | "today"
+        | "конец дня"
+        | "конца дня"
+        | "концу дня"
+        | "eod"
+        | "end of day"
+        | "end of the day"
+        | "конец рабочего дня"
+        | "конца рабочего дня"
+        | "концу рабочего дня" => {
             return match time {
                 Some(t) => future(cal.at(today, t)),
                 None => Ok(cal.end_of_working_day(now)),
@@ -72,14 +81,16 @@ pub fn parse(input: &str, now: i64, cal: &Calendar) -> Result<i64, DeadlineError
         "послезавтра" | "day after tomorrow" => {
             return future(at(today.checked_add(jiff::Span::new().days(2)).map_err(|_| unknown())?));
         }
-        "конец недели" | "конца недели" | "концу недели" | "end of week" | "end of the week" | "eow" => {
+        "конец недели" | "конца недели" | "концу недели" | "end of week" | "end of the week" | "eow" =>
+        {
             let mut d = last_working_day_of_week(cal, today);
             if at(d) <= now {
                 d = last_working_day_of_week(cal, today.checked_add(jiff::Span::new().days(7)).map_err(|_| unknown())?);
             }
             return future(at(d));
         }
-        "конец месяца" | "конца месяца" | "концу месяца" | "end of month" | "end of the month" | "eom" => {
+        "конец месяца" | "конца месяца" | "концу месяца" | "end of month" | "end of the month" | "eom" =>
+        {
             let mut d = last_working_day_of_month(cal, today);
             if at(d) <= now {
                 let next = today.last_of_month().tomorrow().map_err(|_| unknown())?;
@@ -132,7 +143,30 @@ pub fn parse(input: &str, now: i64, cal: &Calendar) -> Result<i64, DeadlineError
     Err(unknown())
 }
 
-const FILLER: &[&str] = &["до", "к", "ко", "в", "во", "на", "by", "at", "on", "the", "до:", "срок", "deadline", "next", "следующий", "следующую", "следующего", "this", "эту", "этот", "этой", "this"];
+const FILLER: &[&str] = &[
+    "до",
+    "к",
+    "ко",
+    "в",
+    "во",
+    "на",
+    "by",
+    "at",
+    "on",
+    "the",
+    "до:",
+    "срок",
+    "deadline",
+    "next",
+    "следующий",
+    "следующую",
+    "следующего",
+    "this",
+    "эту",
+    "этот",
+    "этой",
+    "this",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unit {
@@ -154,13 +188,25 @@ fn parse_time(w: &str) -> Option<u32> {
 
 fn weekday(w: &str) -> Option<Weekday> {
     Some(match w {
-        "пн" | "понедельник" | "понедельника" | "понедельнику" | "mon" | "monday" => Weekday::Monday,
-        "вт" | "вторник" | "вторника" | "вторнику" | "tue" | "tues" | "tuesday" => Weekday::Tuesday,
+        "пн" | "понедельник" | "понедельника" | "понедельнику" | "mon" | "monday" => {
+            Weekday::Monday
+        }
+        "вт" | "вторник" | "вторника" | "вторнику" | "tue" | "tues" | "tuesday" => {
+            Weekday::Tuesday
+        }
         "ср" | "среда" | "среду" | "среды" | "среде" | "wed" | "wednesday" => Weekday::Wednesday,
-        "чт" | "четверг" | "четверга" | "четвергу" | "thu" | "thurs" | "thursday" => Weekday::Thursday,
-        "пт" | "пятница" | "пятницу" | "пятницы" | "пятнице" | "fri" | "friday" => Weekday::Friday,
-        "сб" | "суббота" | "субботу" | "субботы" | "субботе" | "sat" | "saturday" => Weekday::Saturday,
-        "вс" | "воскресенье" | "воскресенья" | "воскресенью" | "sun" | "sunday" => Weekday::Sunday,
+        "чт" | "четверг" | "четверга" | "четвергу" | "thu" | "thurs" | "thursday" => {
+            Weekday::Thursday
+        }
+        "пт" | "пятница" | "пятницу" | "пятницы" | "пятнице" | "fri" | "friday" => {
+            Weekday::Friday
+        }
+        "сб" | "суббота" | "субботу" | "субботы" | "субботе" | "sat" | "saturday" => {
+            Weekday::Saturday
+        }
+        "вс" | "воскресенье" | "воскресенья" | "воскресенью" | "sun" | "sunday" => {
+            Weekday::Sunday
+        }
         _ => return None,
     })
 }
@@ -171,7 +217,8 @@ fn explicit_date(w: &str, today: Date) -> Option<Result<(Date, bool), DeadlineEr
         return Some(Ok((d, true)));
     }
     let parts: Vec<&str> = w.split(['.', '/']).collect();
-    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
         return None;
     }
     let day: i8 = parts[0].parse().ok()?;
@@ -197,14 +244,15 @@ fn number(w: &str) -> Option<i64> {
         "six" | "шесть" => 6,
         "seven" | "семь" => 7,
         "ten" | "десять" => 10,
-        "полчаса" => return None,
         _ => return None,
     })
 }
 
 fn unit(w: &str) -> Option<Unit> {
     Some(match w {
-        "м" | "мин" | "минут" | "минуты" | "минуту" | "m" | "min" | "mins" | "minute" | "minutes" => Unit::Minutes,
+        "м" | "мин" | "минут" | "минуты" | "минуту" | "m" | "min" | "mins" | "minute" | "minutes" => {
+            Unit::Minutes
+        }
         "ч" | "час" | "часа" | "часов" | "h" | "hr" | "hrs" | "hour" | "hours" => Unit::Hours,
         "д" | "дн" | "день" | "дня" | "дней" | "d" | "day" | "days" => Unit::Days,
         "нед" | "неделю" | "недели" | "недель" | "w" | "week" | "weeks" => Unit::Weeks,
@@ -229,12 +277,12 @@ fn relative(w: &[&str]) -> Option<(i64, Unit)> {
     }
     match tail {
         ["полчаса"] | ["half", "an", "hour"] => Some((30, Unit::Minutes)),
+        ["рабочий" | "working" | "business", "день" | "day"] => Some((1, Unit::WorkingDays)),
         [u] => Some((1, unit(u)?)),
         [n, u] => Some((number(n)?, unit(u)?)),
         [n, "рабочих" | "рабочий" | "рабочие" | "working" | "business", "дня" | "дней" | "день" | "days" | "day"] => {
             Some((number(n)?, Unit::WorkingDays))
         }
-        ["рабочий" | "working" | "business", "день" | "day"] => Some((1, Unit::WorkingDays)),
         _ => None,
     }
 }
@@ -327,6 +375,7 @@ mod tests {
         ("2026-11-20T13:00", "+2рд", "2026-11-24 18:00 Tue"),
         ("2026-11-26T10:00", "через 2 рабочих дня", "2026-11-28 18:00 Sat"),
         ("2026-11-20T13:00", "через неделю", "2026-11-27 18:00 Fri"),
+        ("2026-11-20T13:00", "через рабочий день", "2026-11-23 18:00 Mon"),
         ("2026-11-20T13:00", "через 3 дня", "2026-11-23 18:00 Mon"),
         ("2026-11-20T13:00", "конец недели", "2026-11-20 18:00 Fri"),
         ("2026-11-20T19:00", "end of week", "2026-11-28 18:00 Sat"),

@@ -4,3 +4,4 @@ pub mod calendar;
 pub mod deadline;
 pub mod replies;
 pub mod templates;
+pub mod tone;

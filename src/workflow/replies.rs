@@ -9,9 +9,8 @@ pub fn reply_subject(original: Option<&str>) -> String {
         for p in ["re", "fwd", "fw", "ответ", "отв", "aw", "sv"] {
             if let Some(rest) = lower.strip_prefix(p) {
                 // Optional counter: Re[2]: or Re(2):
-                let rest_trim = rest.trim_start_matches(|c: char| {
-                    c == '[' || c == '(' || c.is_ascii_digit() || c == ']' || c == ')'
-                });
+                let rest_trim = rest
+                    .trim_start_matches(|c: char| c == '[' || c == '(' || c.is_ascii_digit() || c == ']' || c == ')');
                 if let Some(after) = rest_trim.strip_prefix(':') {
                     let cut = s.len() - after.len();
                     s = s[cut..].trim_start();
@@ -24,11 +23,7 @@ pub fn reply_subject(original: Option<&str>) -> String {
             break;
         }
     }
-    if s.is_empty() {
-        "Re:".to_string()
-    } else {
-        format!("Re: {s}")
-    }
+    if s.is_empty() { "Re:".to_string() } else { format!("Re: {s}") }
 }
 
 #[cfg(test)]
@@ -41,10 +36,7 @@ mod tests {
         assert_eq!(reply_subject(Some("Re: Re: RE: Счёт")), "Re: Счёт");
         assert_eq!(reply_subject(Some("Re[3]: Fwd: акт")), "Re: акт");
         assert_eq!(reply_subject(Some("Ответ: вопрос")), "Re: вопрос");
-        assert_eq!(
-            reply_subject(Some("Regarding taxes")),
-            "Re: Regarding taxes"
-        );
+        assert_eq!(reply_subject(Some("Regarding taxes")), "Re: Regarding taxes");
         assert_eq!(reply_subject(None), "Re:");
     }
 }

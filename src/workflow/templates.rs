@@ -31,9 +31,7 @@ pub struct Templates {
 impl Templates {
     pub fn shipped() -> Templates {
         // The shipped file is checked by a test; an error here is a build defect.
-        let file: File = toml::from_str(SHIPPED).unwrap_or(File {
-            template: Vec::new(),
-        });
+        let file: File = toml::from_str(SHIPPED).unwrap_or(File { template: Vec::new() });
         Templates { all: file.template }
     }
 
@@ -84,8 +82,14 @@ impl Template {
             (ChannelKind::Email, Some(e)) => e,
             _ => &self.text,
         };
-        fill(source, vars)
+        fill_tidy(source, vars)
     }
+}
+
+/// Fills variables and tidies what empty optional fields leave behind.
+pub fn fill_tidy(source: &str, vars: &HashMap<&str, String>) -> String {
+    let filled = fill(source, vars);
+    filled.lines().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n").trim().to_string()
 }
 
 pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
@@ -95,11 +99,7 @@ pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end)
-                if after[..end]
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_') =>
-            {
+            Some(end) if after[..end].chars().all(|c| c.is_alphanumeric() || c == '_') => {
                 let name = &after[..end];
                 match vars.get(name) {
                     Some(v) => out.push_str(v),
@@ -130,11 +130,7 @@ pub fn fuzzy_score(pattern: &str, candidate: &str) -> Option<i64> {
     let mut score = 0i64;
     let mut pos = 0usize;
     let mut prev: Option<usize> = None;
-    for p in pattern
-        .to_lowercase()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-    {
+    for p in pattern.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
         let found = cand[pos..].iter().position(|c| *c == p)? + pos;
         score += 1;
         if prev.is_some_and(|q| q + 1 == found) {
@@ -157,44 +153,21 @@ mod tests {
     fn shipped_templates_parse() {
         let file: File = toml::from_str(SHIPPED).expect("shipped templates");
         let t = Templates { all: file.template };
-        for id in [
-            "accept",
-            "done",
-            "documents-received",
-            "after-hours",
-            "rules",
-            "confirm-please",
-            "redate",
-        ] {
+        for id in ["accept", "done", "documents-received", "after-hours", "rules", "confirm-please", "redate"] {
             assert!(t.get(id).is_some(), "missing {id}");
         }
-        assert!(
-            t.get("accept")
-                .expect("accept")
-                .text
-                .contains("Принято в работу")
-        );
+        assert!(t.get("accept").expect("accept").text.contains("Принято в работу"));
         assert!(t.get("done").expect("done").text.contains("Выполнено"));
     }
 
     #[test]
     fn per_channel_variants() {
         let t = Templates::shipped();
-        let vars: HashMap<&str, String> = [
-            ("client", "Ирина".to_string()),
-            ("deadline", "пт 18:00".to_string()),
-        ]
-        .into();
+        let vars: HashMap<&str, String> =
+            [("client", "Ирина".to_string()), ("deadline", "пт 18:00".to_string())].into();
         let accept = t.get("accept").expect("accept");
-        assert_eq!(
-            accept.render(ChannelKind::Telegram, &vars),
-            "Принято в работу. Срок — пт 18:00."
-        );
-        assert!(
-            accept
-                .render(ChannelKind::Email, &vars)
-                .starts_with("Здравствуйте, Ирина!")
-        );
+        assert_eq!(accept.render(ChannelKind::Telegram, &vars), "Принято в работу. Срок — пт 18:00.");
+        assert!(accept.render(ChannelKind::Email, &vars).starts_with("Здравствуйте, Ирина!"));
         assert_eq!(fill("{missing} {x", &HashMap::new()), "{missing} {x");
     }
 
@@ -210,9 +183,8 @@ mod tests {
 
     #[test]
     fn user_file_patches() {
-        let (t, err) = Templates::with_user_file(Some(
-            "[[template]]\nid = \"done\"\nname = \"Готово\"\ntext = \"Готово!\"\n",
-        ));
+        let (t, err) =
+            Templates::with_user_file(Some("[[template]]\nid = \"done\"\nname = \"Готово\"\ntext = \"Готово!\"\n"));
         assert!(err.is_none());
         assert_eq!(t.get("done").expect("done").text, "Готово!");
         let (t, err) = Templates::with_user_file(Some("[[template]]\nname = 3"));

@@ -36,9 +36,7 @@ pub fn temp_store() -> TempStore {
 
 pub fn channel(s: &TempStore, name: &str, kind: ChannelKind) -> i64 {
     let name = name.to_string();
-    s.writer
-        .call_blocking(move |c| ingest::ensure_channel(c, &name, kind, NOW))
-        .expect("channel")
+    s.writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, NOW)).expect("channel")
 }
 
 pub fn msg(remote: &str, conv: &str, author: &str, at: i64, body: &str) -> Inbound {
@@ -55,9 +53,7 @@ pub fn msg(remote: &str, conv: &str, author: &str, at: i64, body: &str) -> Inbou
 }
 
 pub fn ingest(s: &TempStore, channel: i64, batch: Vec<Inbound>) -> ingest::IngestReport {
-    s.writer
-        .call_blocking(move |c| ingest::apply(c, channel, &batch, &[], NOW))
-        .expect("ingest")
+    s.writer.call_blocking(move |c| ingest::apply(c, channel, &batch, &[], NOW)).expect("ingest")
 }
 
 /// A headless app on the demo store, at a fixed time, drawn on a TestBackend.
@@ -76,22 +72,11 @@ impl Harness {
 
     pub fn on(store: TempStore, width: u16, height: u16) -> Harness {
         let clock = Clock::fixed(NOW, moscow());
-        let state = AppState::new(
-            pult::i18n::Lang::En,
-            "Анна".into(),
-            clock,
-            Keymap::shipped(),
-            Templates::shipped(),
-        );
-        let mut app =
-            App::new(state, Theme::dark(), &store.path, store.writer.clone()).expect("app");
+        let state = AppState::new(pult::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
+        let mut app = App::new(state, Theme::dark(), &store.path, store.writer.clone()).expect("app");
         app.resize(width, height);
         let terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-        Harness {
-            store,
-            app,
-            terminal,
-        }
+        Harness { store, app, terminal }
     }
 
     pub fn keys(&mut self, keys: &str) -> &mut Self {
@@ -127,12 +112,6 @@ impl Harness {
     /// Every symbol written to the terminal, to look for control characters.
     pub fn raw_symbols(&mut self) -> String {
         self.app.draw(&mut self.terminal).expect("draw");
-        self.terminal
-            .backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol().to_string())
-            .collect()
+        self.terminal.backend().buffer().content().iter().map(|c| c.symbol().to_string()).collect()
     }
 }

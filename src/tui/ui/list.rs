@@ -23,20 +23,12 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let l = state.lang;
     let focused = state.focus == Focus::Conversations;
     if let Some(s) = &state.search {
-        let title = format!(
-            "{}: {} ({})",
-            l.tr("search_results"),
-            sanitize::line(&s.query),
-            s.hits.len()
-        );
+        let title = format!("{}: {} ({})", l.tr("search_results"), sanitize::line(&s.query), s.hits.len());
         let block = pane(title, focused, theme);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if s.hits.is_empty() {
-            frame.render_widget(
-                Paragraph::new(styled(l.tr("no_results"), theme.style("muted"))),
-                inner,
-            );
+            frame.render_widget(Paragraph::new(styled(l.tr("no_results"), theme.style("muted"))), inner);
             return;
         }
         let h = inner.height as usize;
@@ -49,11 +41,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             .skip(start)
             .take(h)
             .map(|(i, hit)| {
-                let row = if i == s.cursor {
-                    theme.style("selection")
-                } else {
-                    theme.style("base")
-                };
+                let row = if i == s.cursor { theme.style("selection") } else { theme.style("base") };
                 let date = hit.date.get(..10).unwrap_or(&hit.date);
                 let head = format!("{} {} ", hit.kind.badge(), sanitize::line(&hit.from));
                 let head = sanitize::truncate(&head, w / 3).into_owned();
@@ -70,27 +58,16 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     }
 
     let view_name = match state.view {
-        View::AllOpen => l.tr("all_open").to_string(),
-        View::Unanswered => l.tr("unanswered").to_string(),
-        View::Channel(id) => state
-            .channels
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| sanitize::line(&c.name).into_owned())
-            .unwrap_or_default(),
+        View::Channel(id) => {
+            state.channels.iter().find(|c| c.id == id).map(|c| sanitize::line(&c.name).into_owned()).unwrap_or_default()
+        }
+        other => l.tr(other.key()).to_string(),
     };
-    let block = pane(
-        format!("{view_name} ({})", state.list.total),
-        focused,
-        theme,
-    );
+    let block = pane(format!("{view_name} ({})", state.list.total), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if state.list.rows.is_empty() {
-        frame.render_widget(
-            Paragraph::new(styled(l.tr("empty_view"), theme.style("muted"))),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(styled(l.tr("empty_view"), theme.style("muted"))), inner);
         return;
     }
     let h = inner.height as usize;
@@ -103,32 +80,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         .enumerate()
         .skip(start)
         .take(h)
-        .map(|(i, c)| {
-            row(
-                state,
-                theme,
-                c,
-                i == state.list.cursor,
-                inner.width as usize,
-            )
-        })
+        .map(|(i, c)| row(state, theme, c, i == state.list.cursor, inner.width as usize))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn row<'a>(
-    state: &AppState,
-    theme: &Theme,
-    c: &ConversationRow,
-    selected: bool,
-    w: usize,
-) -> Line<'a> {
+fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool, w: usize) -> Line<'a> {
     let now = state.clock.now();
-    let base = if selected {
-        theme.style("selection")
-    } else {
-        theme.style("base")
-    };
+    let base = if selected { theme.style("selection") } else { theme.style("base") };
     let l = state.lang;
     // Right side: promise, waiting time, time of the last message.
     let mut right: Vec<Span<'a>> = Vec::new();
@@ -139,22 +98,18 @@ fn row<'a>(
                 theme.style("overdue").patch(base),
             ));
         } else {
-            right.push(styled(
-                format!(" ⚑{}", state.clock.short(d)),
-                theme.style("due").patch(base),
-            ));
+            right.push(styled(format!(" ⚑{}", state.clock.short(d)), theme.style("due").patch(base)));
         }
     }
     if let Some(since) = c.waiting_since {
-        right.push(styled(
-            format!(" ⏳{}", compact_duration(now - since)),
-            theme.style("waiting").patch(base),
-        ));
+        // Waiting is counted in working time: a night is not a client kept waiting.
+        let waited = state.calendar.working_seconds(since, now);
+        right.push(styled(format!(" ⏳{}", compact_duration(waited)), theme.style("waiting").patch(base)));
     }
-    right.push(styled(
-        format!(" {:>5}", state.clock.short(c.last_message_at)),
-        theme.style("muted").patch(base),
-    ));
+    if let Some(until) = c.snoozed_until.filter(|u| *u > now) {
+        right.push(styled(format!(" z{}", state.clock.short(until)), theme.style("muted").patch(base)));
+    }
+    right.push(styled(format!(" {:>5}", state.clock.short(c.last_message_at)), theme.style("muted").patch(base)));
     let right_w: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
     let marker = if c.unread { "● " } else { "  " };
@@ -167,18 +122,11 @@ fn row<'a>(
         title = format!("{} · {title}", sanitize::line(client));
     }
     let left_w = w.saturating_sub(right_w + 5);
-    let title_style = if c.unread {
-        theme.style("unread")
-    } else {
-        theme.style("base")
-    };
+    let title_style = if c.unread { theme.style("unread") } else { theme.style("base") };
     let title_fit = sanitize::truncate(&title, left_w).into_owned();
     let preview_w = left_w.saturating_sub(sanitize::width(&title_fit) + 3);
     let preview = if preview_w > 4 {
-        format!(
-            " — {}",
-            sanitize::truncate(&sanitize::line(&c.preview), preview_w)
-        )
+        format!(" — {}", sanitize::truncate(&sanitize::line(&c.preview), preview_w))
     } else {
         String::new()
     };

@@ -24,19 +24,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>) {
     if show_thread_alone {
         thread::render(state, theme, frame, body);
     } else if state.wide() {
-        let [side, middle, right] = Layout::horizontal([
-            Constraint::Length(sidebar_width),
-            Constraint::Percentage(42),
-            Constraint::Min(30),
-        ])
-        .areas(body);
+        let [side, middle, right] =
+            Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Percentage(42), Constraint::Min(30)])
+                .areas(body);
         sidebar::render(state, theme, frame, side);
         list::render(state, theme, frame, middle);
         thread::render(state, theme, frame, right);
     } else {
-        let [side, middle] =
-            Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(20)])
-                .areas(body);
+        let [side, middle] = Layout::horizontal([Constraint::Length(sidebar_width), Constraint::Min(20)]).areas(body);
         sidebar::render(state, theme, frame, side);
         list::render(state, theme, frame, middle);
     }
@@ -59,44 +54,42 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     let alert = c.overdue > 0;
     right.push(Span::styled(
         format!(" {} {} ", c.overdue, l.tr("status_overdue")),
-        if alert {
-            theme.style("status_alert")
-        } else {
-            theme.style("status_line")
-        },
+        if alert { theme.style("status_alert") } else { theme.style("status_line") },
     ));
-    right.push(Span::styled(
-        format!("· {} {} ", c.due_today, l.tr("status_due_today")),
-        theme.style("status_line"),
-    ));
-    right.push(Span::styled(
-        format!("· {} {} ", c.unanswered, l.tr("status_unanswered")),
-        theme.style("status_line"),
-    ));
-    right.push(Span::styled(
-        format!("· {} ", sanitize::line(&state.actor)),
-        theme.style("status_line"),
-    ));
+    right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
+    right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
+    right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
     let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
     let (text, style) = match (&state.popup, &state.status) {
         (Some(super::state::Popup::Command(s)), _) => (format!(":{s}"), theme.style("input")),
         (Some(super::state::Popup::Search(s)), _) => (format!("/{s}"), theme.style("input")),
-        (_, Some(m)) => (
-            sanitize::line(&m.text).into_owned(),
-            theme.style(if m.error {
-                "status_error"
-            } else {
-                "status_line"
-            }),
-        ),
+        (Some(super::state::Popup::Fields(f)), status) => {
+            let label = super::state::field_label(state.lang, f.field());
+            let mut text = format!("{label}: {}", sanitize::line(&f.input));
+            let prompt_len = sanitize::width(&text);
+            if f.field() == "deadline" && !f.input.trim().is_empty() {
+                match state.deadline_preview(&f.input) {
+                    Ok(ts) => text.push_str(&format!(
+                        "  → {}",
+                        crate::workflow::deadline::format_for_client(ts, &state.calendar)
+                    )),
+                    Err(e) => text.push_str(&format!("  ✗ {e}")),
+                }
+            } else if let Some(m) = status.as_ref().filter(|m| m.error) {
+                text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));
+            }
+            let x = area.x + (prompt_len as u16).min(area.width.saturating_sub(1));
+            frame.set_cursor_position((x, area.y));
+            (text, theme.style("input"))
+        }
+        (_, Some(m)) => {
+            (sanitize::line(&m.text).into_owned(), theme.style(if m.error { "status_error" } else { "status_line" }))
+        }
         _ => {
             let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
             if chord.is_empty() {
-                (
-                    format!(" {}", state.lang.tr("hint")),
-                    theme.style("status_line"),
-                )
+                (format!(" {}", state.lang.tr("hint")), theme.style("status_line"))
             } else {
                 (format!(" {}", chord.join(" ")), theme.style("status_line"))
             }
@@ -105,19 +98,10 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     let left_width = (area.width as usize).saturating_sub(right_width);
     let left = sanitize::truncate(&text, left_width).into_owned();
     let pad = left_width.saturating_sub(sanitize::width(&left));
-    let mut spans = vec![
-        Span::styled(left, style),
-        Span::styled(" ".repeat(pad), theme.style("status_line")),
-    ];
+    let mut spans = vec![Span::styled(left, style), Span::styled(" ".repeat(pad), theme.style("status_line"))];
     spans.extend(right);
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(theme.style("status_line")),
-        area,
-    );
-    if matches!(
-        state.popup,
-        Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))
-    ) {
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("status_line")), area);
+    if matches!(state.popup, Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))) {
         let x = area.x + (sanitize::width(&text) as u16).min(area.width.saturating_sub(1));
         frame.set_cursor_position((x, area.y));
     }

@@ -13,12 +13,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(10.min(area.width));
     let h = h.min(area.height.saturating_sub(2)).max(3.min(area.height));
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
@@ -29,14 +24,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.style("border_focus"))
-                .title(Span::styled(
-                    format!(" {} — {} ", state.lang.tr("help"), context.name()),
-                    theme.style("title"),
-                ))
-                .title_bottom(Span::styled(
-                    format!(" {} ", state.lang.tr("help_hint")),
-                    theme.style("muted"),
-                ));
+                .title(Span::styled(format!(" {} — {} ", state.lang.tr("help"), context.name()), theme.style("title")))
+                .title_bottom(Span::styled(format!(" {} ", state.lang.tr("help_hint")), theme.style("muted")));
             let inner = block.inner(rect);
             frame.render_widget(Clear, rect);
             frame.render_widget(block.style(theme.style("base")), rect);
@@ -64,10 +53,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.style("border_focus"))
-                .title(Span::styled(
-                    format!(" {} ", state.lang.tr("templates")),
-                    theme.style("title"),
-                ));
+                .title(Span::styled(format!(" {} ", state.lang.tr("templates")), theme.style("title")));
             let inner = block.inner(rect);
             frame.render_widget(Clear, rect);
             frame.render_widget(block.style(theme.style("base")), rect);
@@ -78,20 +64,13 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             ])];
             for (row, &i) in hits.iter().enumerate() {
                 let t = &state.templates.all[i];
-                let style = if row == *selected {
-                    theme.style("selection")
-                } else {
-                    theme.style("base")
-                };
+                let style = if row == *selected { theme.style("selection") } else { theme.style("base") };
                 let preview = sanitize::line(&t.text).into_owned();
                 let name = sanitize::line(&t.name).into_owned();
                 let name_w = sanitize::width(&name) + 3;
                 lines.push(Line::from(vec![
                     styled(format!(" {name} "), style),
-                    styled(
-                        fit(&preview, w.saturating_sub(name_w)),
-                        theme.style("muted").patch(style),
-                    ),
+                    styled(fit(&preview, w.saturating_sub(name_w)), theme.style("muted").patch(style)),
                 ]));
             }
             frame.render_widget(Paragraph::new(lines), inner);

@@ -1,6 +1,7 @@
 //! The left pane: smart views, then channels with kind badge and unread count.
 
 use super::{fit, pane, styled};
+use crate::model::View;
 use crate::sanitize;
 use crate::tui::state::{AppState, Focus};
 use crate::tui::theme::Theme;
@@ -11,54 +12,38 @@ use ratatui::widgets::Paragraph;
 
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let l = state.lang;
-    let block = pane(
-        l.tr("channels").to_string(),
-        state.focus == Focus::Channels,
-        theme,
-    );
+    let block = pane(l.tr("channels").to_string(), state.focus == Focus::Channels, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let w = inner.width as usize;
     let mut lines = Vec::new();
     let entry = |i: usize, badge: (&str, &str), name: &str, count: i64| {
-        let count_text = if count > 0 {
-            format!(" {count}")
-        } else {
-            String::new()
-        };
+        let count_text = if count > 0 { format!(" {count}") } else { String::new() };
         let name_w = w.saturating_sub(3 + sanitize::width(&count_text));
         let selected = i == state.sidebar_cursor;
-        let row_style = if selected {
-            theme.style("selection")
-        } else {
-            theme.style("base")
-        };
-        let name_style = if count > 0 {
-            theme.style("unread")
-        } else {
-            theme.style("base")
-        };
+        let row_style = if selected { theme.style("selection") } else { theme.style("base") };
+        let name_style = if count > 0 { theme.style("unread") } else { theme.style("base") };
         Line::from(vec![
-            styled(
-                format!("{:<2} ", badge.0),
-                theme.style(badge.1).patch(row_style),
-            ),
+            styled(format!("{:<2} ", badge.0), theme.style(badge.1).patch(row_style)),
             styled(fit(name, name_w), name_style.patch(row_style)),
             styled(count_text, theme.style("waiting").patch(row_style)),
         ])
     };
-    lines.push(entry(
-        0,
-        ("*", "title"),
-        l.tr("all_open"),
-        state.view_counts.0,
-    ));
-    lines.push(entry(
-        1,
-        ("!", "waiting"),
-        l.tr("unanswered"),
-        state.view_counts.1,
-    ));
+    for (i, view) in View::SMART.iter().enumerate() {
+        let badge = match view {
+            View::AllOpen => ("*", "title"),
+            View::Unanswered => ("!", "waiting"),
+            View::DueToday => ("◷", "due"),
+            View::Overdue => ("⚑", "overdue"),
+            View::AtRisk => ("▲", "due"),
+            View::Mine => ("me", "author_out"),
+            View::Snoozed => ("z", "muted"),
+            View::Reminders => ("↻", "muted"),
+            View::Channel(_) => ("", "base"),
+        };
+        let count = state.view_counts.get(i).copied().unwrap_or(0);
+        lines.push(entry(i, badge, l.tr(view.key()), count));
+    }
     lines.push(Line::from(styled("─".repeat(w), theme.style("border"))));
     for (i, c) in state.channels.iter().enumerate() {
         let slot = match c.kind {
@@ -66,12 +51,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             crate::model::ChannelKind::Telegram => "badge_telegram",
             crate::model::ChannelKind::Whatsapp => "badge_whatsapp",
         };
-        lines.push(entry(
-            i + 2,
-            (c.kind.badge(), slot),
-            &sanitize::line(&c.name),
-            c.unread,
-        ));
+        lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &sanitize::line(&c.name), c.unread));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -19,10 +19,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         let block = pane(l.tr("thread").to_string(), focused, theme);
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        frame.render_widget(
-            Paragraph::new(styled(l.tr("no_conversation"), theme.style("muted"))),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(styled(l.tr("no_conversation"), theme.style("muted"))), inner);
         return;
     };
     let (thread_area, composer_area) = if state.composer.is_some() {
@@ -45,50 +42,43 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
 
     // Header: channel, client, promises.
     let mut header: Vec<Line<'_>> = Vec::new();
-    let mut info = vec![styled(
-        sanitize::line(&c.channel_name).into_owned(),
-        theme.style("muted"),
-    )];
+    let mut info = vec![styled(sanitize::line(&c.channel_name).into_owned(), theme.style("muted"))];
     if let Some(client) = &c.client {
-        info.push(styled(
-            format!(" · {}", sanitize::line(client)),
-            theme.style("author_in"),
-        ));
+        info.push(styled(format!(" · {}", sanitize::line(client)), theme.style("author_in")));
     }
     if let Some(a) = &c.assignee {
-        info.push(styled(
-            format!(" · → {}", sanitize::line(a)),
-            theme.style("muted"),
-        ));
+        info.push(styled(format!(" · → {}", sanitize::line(a)), theme.style("muted")));
     }
     header.push(Line::from(info));
     let now = state.clock.now();
     for task in &t.tasks {
         if let Some(d) = task.deadline {
             let (text, slot) = if d < now {
-                (
-                    format!(
-                        "⚑ {} {} ({})",
-                        l.tr("overdue"),
-                        compact_duration(now - d),
-                        state.clock.full(d)
-                    ),
-                    "overdue",
-                )
+                (format!("⚑ {} {} ({})", l.tr("overdue"), compact_duration(now - d), state.clock.full(d)), "overdue")
             } else {
                 (format!("⚑ {} {}", l.tr("due"), state.clock.full(d)), "due")
             };
-            let by = task
-                .accepted_by
-                .as_deref()
-                .map(|a| format!(" · {}", sanitize::line(a)))
-                .unwrap_or_default();
+            let by = task.accepted_by.as_deref().map(|a| format!(" · {}", sanitize::line(a))).unwrap_or_default();
             header.push(Line::from(styled(format!("{text}{by}"), theme.style(slot))));
         }
     }
+    if t.is_new_chat() {
+        header.push(Line::from(styled(l.tr("new_chat").to_string(), theme.style("waiting"))));
+    }
+    if let Some(until) = c.snoozed_until.filter(|u| *u > now) {
+        header.push(Line::from(styled(
+            format!("{} {}", l.tr("snoozed_until"), state.clock.full(until)),
+            theme.style("muted"),
+        )));
+    }
+    if let Some(at) = c.follow_up_at {
+        header.push(Line::from(styled(
+            format!("{} {}", l.tr("follow_up_at"), state.clock.full(at)),
+            theme.style("muted"),
+        )));
+    }
     let header_h = header.len().min(inner.height as usize / 2) as u16;
-    let [head_area, msgs_area] =
-        Layout::vertical([Constraint::Length(header_h), Constraint::Min(0)]).areas(inner);
+    let [head_area, msgs_area] = Layout::vertical([Constraint::Length(header_h), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(header), head_area);
 
     // Messages are laid out from the newest upwards, only as far as the screen needs.
@@ -98,11 +88,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let mut total = 0usize;
     for (i, m) in t.messages.iter().enumerate().rev() {
         // Show a subject only where it changes, not `Re: …` on every message.
-        let subject_changed = match (
-            &m.subject,
-            i.checked_sub(1)
-                .and_then(|p| t.messages[p].subject.as_ref()),
-        ) {
+        let subject_changed = match (&m.subject, i.checked_sub(1).and_then(|p| t.messages[p].subject.as_ref())) {
             (Some(s), Some(prev)) => strip_re(s) != strip_re(prev),
             (Some(_), None) => true,
             (None, _) => false,
@@ -126,10 +112,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         if let Some(s) = &composer.subject {
             title = format!("{title}: {}", sanitize::line(s));
         }
-        let block = pane(title, state.focus == Focus::Composer, theme).title_bottom(Span::styled(
-            format!(" {} ", l.tr("composer_hint")),
-            theme.style("muted"),
-        ));
+        let block = pane(title, state.focus == Focus::Composer, theme)
+            .title_bottom(Span::styled(format!(" {} ", l.tr("composer_hint")), theme.style("muted")));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(&composer.textarea, inner);
@@ -144,13 +128,7 @@ fn strip_re(s: &str) -> String {
     crate::workflow::replies::reply_subject(Some(s))
 }
 
-fn message_lines<'a>(
-    state: &AppState,
-    theme: &Theme,
-    m: &MessageRow,
-    w: usize,
-    show_subject: bool,
-) -> Vec<Line<'a>> {
+fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, show_subject: bool) -> Vec<Line<'a>> {
     let l = state.lang;
     let mut out = Vec::new();
     let (arrow, author_slot) = match m.direction {
@@ -158,91 +136,45 @@ fn message_lines<'a>(
         Direction::Out => ("→", "author_out"),
     };
     let mut head = vec![
-        styled(
-            format!("{arrow} {}", sanitize::line(&m.author)),
-            theme.style(author_slot),
-        ),
-        styled(
-            format!("  {}", state.clock.full(m.sent_at)),
-            theme.style("muted"),
-        ),
+        styled(format!("{arrow} {}", sanitize::line(&m.author)), theme.style(author_slot)),
+        styled(format!("  {}", state.clock.full(m.sent_at)), theme.style("muted")),
     ];
     match m.delivery {
-        Delivery::Pending => head.push(styled(
-            format!("  ◷ {}", l.tr("pending")),
-            theme.style("pending"),
-        )),
-        Delivery::Sending => head.push(styled(
-            format!("  ◷ {}", l.tr("sending")),
-            theme.style("pending"),
-        )),
-        Delivery::Sent => head.push(styled(
-            format!("  ✓ {}", l.tr("sent")),
-            theme.style("muted"),
-        )),
+        Delivery::Pending => head.push(styled(format!("  ◷ {}", l.tr("pending")), theme.style("pending"))),
+        Delivery::Sending => head.push(styled(format!("  ◷ {}", l.tr("sending")), theme.style("pending"))),
+        Delivery::Sent => head.push(styled(format!("  ✓ {}", l.tr("sent")), theme.style("muted"))),
         Delivery::Failed => {
-            let why = m
-                .error
-                .as_deref()
-                .map(|e| format!(": {}", sanitize::line(e)))
-                .unwrap_or_default();
-            head.push(styled(
-                format!("  ✗ {}{why}", l.tr("failed")),
-                theme.style("failed"),
-            ));
+            let why = m.error.as_deref().map(|e| format!(": {}", sanitize::line(e))).unwrap_or_default();
+            head.push(styled(format!("  ✗ {}{why}", l.tr("failed")), theme.style("failed")));
         }
         Delivery::Received => {}
     }
     if m.edited {
-        head.push(styled(
-            format!("  ({})", l.tr("edited")),
-            theme.style("muted"),
-        ));
+        head.push(styled(format!("  ({})", l.tr("edited")), theme.style("muted")));
     }
     out.push(Line::from(head));
     if let Some(subject) = m.subject.as_ref().filter(|_| show_subject) {
-        out.push(Line::from(styled(
-            format!("  {}", sanitize::line(subject)),
-            theme.style("title"),
-        )));
+        out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
     }
     if let Some((qa, qb)) = &m.reply_quote {
         let first = qb.lines().find(|x| !x.trim().is_empty()).unwrap_or("");
         let q = format!("  ┃ {}: {}", sanitize::line(qa), sanitize::line(first));
-        out.push(Line::from(styled(
-            sanitize::truncate(&q, w).into_owned(),
-            theme.style("quote"),
-        )));
+        out.push(Line::from(styled(sanitize::truncate(&q, w).into_owned(), theme.style("quote"))));
     }
-    let body = if m.deleted {
-        format!("({})", l.tr("deleted"))
-    } else {
-        sanitize::text(&m.body).into_owned()
-    };
+    let body = if m.deleted { format!("({})", l.tr("deleted")) } else { sanitize::text(&m.body).into_owned() };
     for raw in body.lines() {
-        let style = if raw.starts_with('>') {
-            theme.style("quote")
-        } else {
-            Style::default()
-        };
+        let style = if raw.starts_with('>') { theme.style("quote") } else { Style::default() };
         for piece in wrap(raw, w.saturating_sub(2).max(8)) {
             out.push(Line::from(Span::styled(format!("  {piece}"), style)));
         }
     }
     for a in &m.attachments {
-        let mut text = format!(
-            "  📎 {} ({}",
-            sanitize::line(&sanitize::file_name(&a.name)),
-            human_size(a.size)
-        );
+        let mut text = format!("  📎 {} ({}", sanitize::line(&sanitize::file_name(&a.name)), human_size(a.size));
         if let Some(d) = a.duration {
             text.push_str(&format!(", {}:{:02}", d / 60, d % 60));
         }
         text.push(')');
-        out.push(Line::from(styled(
-            sanitize::truncate(&text, w).into_owned(),
-            theme.style("attachment"),
-        )));
+        out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("attachment"))));
     }
     out.push(Line::from(""));
     out
@@ -302,10 +234,7 @@ mod tests {
     #[test]
     fn wraps_by_width() {
         let lines = wrap("Пришлите акт сверки за третий квартал", 12);
-        assert!(
-            lines.iter().all(|l| crate::sanitize::width(l) <= 12),
-            "{lines:?}"
-        );
+        assert!(lines.iter().all(|l| crate::sanitize::width(l) <= 12), "{lines:?}");
         assert_eq!(lines.join(" "), "Пришлите акт сверки за третий квартал");
         let cjk = wrap("日本語日本語日本語", 6);
         assert!(cjk.iter().all(|l| crate::sanitize::width(l) <= 6));

@@ -1,0 +1,208 @@
+//! The promise ledger in the store: accepting with a deadline, reporting done,
+//! re-dating and cancelling, snoozes and follow-ups, undoing a send in its window,
+//! and which conversations are owed an after-hours reply.
+
+use super::ingest::refresh_conversation;
+use super::intents::{Reply, queue_reply_in};
+use super::writer::{audit, immediate, note_change};
+use super::{Result, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Sends the acceptance and records the task it promises, in one transaction.
+pub fn accept(
+    conn: &mut Connection,
+    reply: &Reply,
+    source_message: Option<i64>,
+    deadline: i64,
+    now: i64,
+) -> Result<(i64, i64)> {
+    let tx = immediate(conn)?;
+    let outbox = queue_reply_in(&tx, reply, now)?;
+    tx.execute(
+        "INSERT INTO tasks (conversation_id, source_message_id, state, accepted_by, deadline, created_at, accepted_at)
+         VALUES (?1, ?2, 'accepted', ?3, ?4, ?5, ?5)",
+        params![reply.conversation_id, source_message, reply.actor, deadline, now],
+    )?;
+    let task = tx.last_insert_rowid();
+    note_change(&tx, now, "task", Some(reply.conversation_id), Some(&reply.actor))?;
+    audit(
+        &tx,
+        now,
+        &reply.actor,
+        "task.accept",
+        Some(reply.conversation_id),
+        &format!("task {task} deadline {deadline}"),
+    )?;
+    tx.commit()?;
+    Ok((task, outbox))
+}
+
+/// Sends «Выполнено» and closes the conversation's most urgent open task (if any).
+/// Returns the outbox row and the task closed, if there was one.
+pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
+    let tx = immediate(conn)?;
+    let outbox = queue_reply_in(&tx, reply, now)?;
+    let task: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM tasks WHERE conversation_id = ?1 AND state = 'accepted' ORDER BY deadline, id LIMIT 1",
+            [reply.conversation_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(t) = task {
+        tx.execute(
+            "UPDATE tasks SET state = 'done', done_at = ?1, summary = ?2 WHERE id = ?3",
+            params![now, reply.body, t],
+        )?;
+        audit(&tx, now, &reply.actor, "task.done", Some(reply.conversation_id), &format!("task {t}"))?;
+    }
+    note_change(&tx, now, "task", Some(reply.conversation_id), Some(&reply.actor))?;
+    tx.commit()?;
+    Ok((outbox, task))
+}
+
+/// Moves the most urgent open task to a new deadline, telling the client (when `reply` is given).
+pub fn redate(
+    conn: &mut Connection,
+    conversation: i64,
+    actor: &str,
+    deadline: i64,
+    reply: Option<&Reply>,
+    now: i64,
+) -> Result<(i64, Option<i64>)> {
+    let tx = immediate(conn)?;
+    let (task, old): (i64, Option<i64>) = tx
+        .query_row(
+            "SELECT id, deadline FROM tasks WHERE conversation_id = ?1 AND state = 'accepted' ORDER BY deadline, id LIMIT 1",
+            [conversation],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid("this conversation has no open promise".into()))?;
+    tx.execute("UPDATE tasks SET deadline = ?1 WHERE id = ?2", params![deadline, task])?;
+    let outbox = match reply {
+        Some(r) => Some(queue_reply_in(&tx, r, now)?),
+        None => None,
+    };
+    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "task.redate", Some(conversation), &format!("task {task} deadline {old:?} -> {deadline}"))?;
+    tx.commit()?;
+    Ok((task, outbox))
+}
+
+pub fn cancel_task(conn: &mut Connection, conversation: i64, actor: &str, now: i64) -> Result<i64> {
+    let tx = immediate(conn)?;
+    let task: i64 = tx
+        .query_row(
+            "SELECT id FROM tasks WHERE conversation_id = ?1 AND state = 'accepted' ORDER BY deadline, id LIMIT 1",
+            [conversation],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid("this conversation has no open promise".into()))?;
+    tx.execute("UPDATE tasks SET state = 'cancelled', done_at = ?1 WHERE id = ?2", params![now, task])?;
+    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "task.cancel", Some(conversation), &format!("task {task}"))?;
+    tx.commit()?;
+    Ok(task)
+}
+
+/// Hides a conversation until `until`; a client message wakes it early (see ingest).
+pub fn snooze(conn: &mut Connection, conversation: i64, actor: &str, until: Option<i64>, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    tx.execute("UPDATE conversations SET snoozed_until = ?1 WHERE id = ?2", params![until, conversation])?;
+    note_change(&tx, now, "snooze", Some(conversation), Some(actor))?;
+    audit(
+        &tx,
+        now,
+        actor,
+        if until.is_some() { "snooze" } else { "unsnooze" },
+        Some(conversation),
+        &format!("{until:?}"),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// "If the client has not answered by then, remind me."
+pub fn follow_up(conn: &mut Connection, conversation: i64, actor: &str, at: Option<i64>, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    tx.execute("UPDATE conversations SET follow_up_at = ?1 WHERE id = ?2", params![at, conversation])?;
+    note_change(&tx, now, "follow_up", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "follow_up", Some(conversation), &format!("{at:?}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Takes back a queued message still inside its undo window: the outbox row is
+/// cancelled, the pending message leaves the thread, and its text is returned.
+pub fn undo_send(conn: &mut Connection, outbox_id: i64, actor: &str, now: i64) -> Result<String> {
+    let tx = immediate(conn)?;
+    let (state, conversation, message, body): (String, i64, Option<i64>, String) = tx
+        .query_row("SELECT state, conversation_id, message_id, body FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid(format!("no outbox row {outbox_id}")))?;
+    if state != "pending" {
+        return Err(StoreError::Invalid(format!("too late to undo: the message is {state}")));
+    }
+    tx.execute(
+        "UPDATE outbox SET state = 'cancelled', updated_at = ?1, message_id = NULL WHERE id = ?2",
+        params![now, outbox_id],
+    )?;
+    if let Some(m) = message {
+        tx.execute("UPDATE tasks SET source_message_id = NULL WHERE source_message_id = ?1", [m])?;
+        tx.execute("DELETE FROM messages WHERE id = ?1", [m])?;
+    }
+    // An acceptance taken back takes its promise with it.
+    tx.execute(
+        "UPDATE tasks SET state = 'cancelled', done_at = ?1
+         WHERE conversation_id = ?2 AND state = 'accepted' AND accepted_at = ?3 AND accepted_by = ?4",
+        params![now, conversation, created_at(&tx, outbox_id)?, actor],
+    )?;
+    refresh_conversation(&tx, conversation)?;
+    note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "send.undo", Some(conversation), &format!("outbox {outbox_id}"))?;
+    tx.commit()?;
+    Ok(body)
+}
+
+fn created_at(tx: &rusqlite::Transaction<'_>, outbox_id: i64) -> Result<i64> {
+    Ok(tx.query_row("SELECT created_at FROM outbox WHERE id = ?1", [outbox_id], |r| r.get(0))?)
+}
+
+/// Conversations whose client wrote during the current off-hours period (which
+/// began at `off_since`) and got no automatic reply in it yet.
+pub fn owed_after_hours_reply(conn: &Connection, off_since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT c.id, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in')
+         FROM conversations c INDEXED BY conversations_waiting
+         WHERE c.waiting_since IS NOT NULL AND c.status = 'open' AND c.waiting_since >= ?1
+           AND (c.after_hours_reply_at IS NULL OR c.after_hours_reply_at < ?1)",
+    )?;
+    let rows = st.query_map([off_since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Queues one automatic reply and remembers it for this off-hours period.
+pub fn send_after_hours_reply(conn: &mut Connection, reply: &Reply, off_since: i64, now: i64) -> Result<bool> {
+    let tx = immediate(conn)?;
+    // Checked again inside the write transaction: two processes must not both answer.
+    let already: Option<i64> = tx
+        .query_row("SELECT after_hours_reply_at FROM conversations WHERE id = ?1", [reply.conversation_id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    if already.is_some_and(|t| t >= off_since) {
+        return Ok(false);
+    }
+    queue_reply_in(&tx, reply, now)?;
+    tx.execute(
+        "UPDATE conversations SET after_hours_reply_at = ?1 WHERE id = ?2",
+        params![now, reply.conversation_id],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
