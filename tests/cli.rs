@@ -93,3 +93,27 @@ fn config_store_path_is_used() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(v["open"].as_i64().expect("open") > 0);
 }
+
+#[test]
+fn status_json_has_the_ledger_keys_and_agenda_lists_promises() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let out = pult(home.path()).args(["status", "--json", "--store"]).arg(&store).output().expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v["at_risk"].is_i64(), "{v}");
+    assert!(v["oldest_unanswered_minutes"].as_i64().expect("minutes") > 0, "the demo has waiting clients: {v}");
+    let out = pult(home.path()).args(["agenda", "--json", "--store"]).arg(&store).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let items = items.as_array().expect("array");
+    assert_eq!(items.len() as i64, v["overdue"].as_i64().expect("o") + v["due_today"].as_i64().expect("d"));
+    let mut last = String::new();
+    for i in items {
+        assert!(i["conversation"].is_i64() && i["channel"].is_string(), "{i}");
+        assert!(matches!(i["state"].as_str(), Some("overdue" | "due_today")), "{i}");
+        let d = i["deadline"].as_str().expect("deadline").to_string();
+        // Same offset everywhere in one zone, so text order is time order.
+        assert!(d >= last, "sorted by deadline");
+        last = d;
+    }
+}

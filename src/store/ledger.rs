@@ -178,7 +178,8 @@ pub fn owed_after_hours_reply(conn: &Connection, off_since: i64) -> Result<Vec<(
     let mut st = conn.prepare_cached(
         "SELECT c.id, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in')
          FROM conversations c INDEXED BY conversations_waiting
-         WHERE c.waiting_since IS NOT NULL AND c.status = 'open' AND c.waiting_since >= ?1
+         WHERE c.waiting_since IS NOT NULL AND c.status = 'open'
+           AND (SELECT m.sent_at FROM messages m WHERE m.id = c.last_inbound_id) >= ?1
            AND (c.after_hours_reply_at IS NULL OR c.after_hours_reply_at < ?1)",
     )?;
     let rows = st.query_map([off_since], |r| Ok((r.get(0)?, r.get(1)?)))?;

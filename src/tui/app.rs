@@ -114,6 +114,8 @@ impl App {
     }
 
     pub fn run_effects(&mut self, effects: Vec<Effect>) {
+        // Views are computed against the current time.
+        self.reader.set_moment(self.state.calendar.moment(self.state.clock.now()));
         let mut queue: VecDeque<Effect> = effects.into();
         let mut done: Vec<Effect> = Vec::new();
         while let Some(e) = queue.pop_front() {

@@ -1,0 +1,298 @@
+//! The promise ledger end to end: accept → remind → done through the TUI on every
+//! channel kind, the undo window, snoozes, and after-hours replies, on a fixed clock.
+
+mod common;
+
+use common::*;
+use pult::model::{ChannelKind, View};
+use pult::store::{Reader, intents::Reply, ledger};
+use pult::tui::state::{Focus, Popup};
+use pult::workflow::calendar::Calendar;
+use pult::workflow::templates::Templates;
+
+/// Selects the first conversation of `kind` in the Unanswered view.
+fn select_unanswered(h: &mut Harness, kind: ChannelKind) -> i64 {
+    h.keys("g u");
+    let pos = h.app.state.list.rows.iter().position(|c| c.kind == kind).expect("a waiting conversation of that kind");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    h.app.state.list.selected().expect("selected").id
+}
+
+fn outbox(h: &Harness, conversation: i64) -> Vec<(String, String, Option<i64>, i64)> {
+    let conn = rusqlite::Connection::open(&h.store.path).expect("open");
+    let mut st = conn
+        .prepare(
+            "SELECT body, state, reply_to_message_id, not_before FROM outbox WHERE conversation_id = ?1 ORDER BY id",
+        )
+        .expect("prepare");
+    st.query_map([conversation], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+fn open_tasks(h: &Harness, conversation: i64) -> Vec<(String, Option<i64>, Option<String>, Option<i64>)> {
+    let conn = rusqlite::Connection::open(&h.store.path).expect("open");
+    let mut st = conn
+        .prepare(
+            "SELECT state, deadline, accepted_by, source_message_id FROM tasks WHERE conversation_id = ?1 ORDER BY id",
+        )
+        .expect("prepare");
+    st.query_map([conversation], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[test]
+fn accept_remind_done_on_every_channel_kind() {
+    for kind in [ChannelKind::Telegram, ChannelKind::Whatsapp, ChannelKind::Email] {
+        let mut h = Harness::demo(160, 45);
+        let conv = select_unanswered(&mut h, kind);
+        h.keys("<Enter>");
+        let tasks_before = open_tasks(&h, conv).len();
+        // Accept with a deadline typed in Russian; the preview resolves it before anything is sent.
+        h.keys("a").type_text("до конца дня");
+        assert!(h.screen().contains("→ пт 20.11 18:00"), "{kind:?}");
+        h.keys("<Enter>");
+        let out = outbox(&h, conv);
+        let (body, state, reply_to, not_before) = out.last().expect("acceptance queued").clone();
+        assert!(body.contains("Принято в работу. Срок — пт 20.11 18:00."), "{kind:?}: {body}");
+        if kind == ChannelKind::Email {
+            assert!(body.starts_with("Здравствуйте,"), "email gets the greeting variant: {body}");
+            let conn = rusqlite::Connection::open(&h.store.path).expect("open");
+            let subject: String = conn
+                .query_row("SELECT subject FROM outbox WHERE conversation_id = ?1", [conv], |r| r.get(0))
+                .expect("subj");
+            assert!(subject.starts_with("Re: ") && !subject.starts_with("Re: Re:"), "{subject}");
+        } else {
+            assert!(!body.contains("Здравствуйте"), "chats get the short form: {body}");
+        }
+        assert_eq!(state, "pending");
+        assert_eq!(not_before, NOW + 10);
+        let newest: Option<i64> = rusqlite::Connection::open(&h.store.path)
+            .expect("open")
+            .query_row("SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'", [conv], |r| {
+                r.get(0)
+            })
+            .expect("newest");
+        assert_eq!(reply_to, newest, "answers the client's newest message");
+        let tasks = open_tasks(&h, conv);
+        assert_eq!(tasks.len(), tasks_before + 1);
+        let (tstate, deadline, by, source) = tasks.last().expect("task").clone();
+        assert_eq!(tstate, "accepted");
+        assert_eq!(by.as_deref(), Some("Анна"));
+        assert_eq!(source, reply_to);
+        let deadline = deadline.expect("deadline");
+        assert!(!h.app.state.list.rows.iter().any(|c| c.id == conv), "answered: gone from Unanswered");
+
+        // Remind: the deadline passes; the status line counts it overdue and the bell rings once.
+        let overdue_before = h.app.state.counts.overdue;
+        h.app.state.clock = pult::clock::Clock::fixed(deadline + 60, moscow());
+        h.app.tick();
+        // Other promises due today may pass with ours; at least ours now counts.
+        assert!(h.app.state.counts.overdue > overdue_before);
+        assert!(h.app.state.ring_bell, "crossing into overdue rings the bell");
+        h.app.state.ring_bell = false;
+        h.app.tick();
+        assert!(!h.app.state.ring_bell, "once");
+        h.keys("g x");
+        assert!(h.app.state.list.rows.iter().any(|c| c.id == conv), "listed under Overdue");
+        assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(conv), "the thread stays open");
+
+        // Done, with one line of what was done.
+        h.keys("D").type_text("Счёт выставлен").keys("<Enter>");
+        let (body, ..) = outbox(&h, conv).last().expect("done queued").clone();
+        assert!(body.contains("Выполнено. Счёт выставлен"), "{kind:?}: {body}");
+        let (tstate, ..) = open_tasks(&h, conv).last().expect("task").clone();
+        assert_eq!(tstate, "done");
+        h.keys("g x");
+        assert!(!h.app.state.list.rows.iter().any(|c| c.id == conv), "no longer overdue");
+    }
+}
+
+#[test]
+fn a_bad_deadline_keeps_the_prompt_open_and_sends_nothing() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    let before = outbox(&h, conv).len();
+    h.keys("a").type_text("когда-нибудь");
+    assert!(h.screen().contains("cannot read"), "the preview says why");
+    h.keys("<Enter>");
+    assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "still asking");
+    h.keys("<Esc>");
+    assert_eq!(outbox(&h, conv).len(), before);
+}
+
+#[test]
+fn undo_takes_the_message_back_into_the_composer() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Whatsapp);
+    h.keys("<Enter> r").type_text("Счёт будет завтра").keys("<C-x>");
+    assert_eq!(outbox(&h, conv).last().map(|o| o.1.clone()).as_deref(), Some("pending"));
+    h.keys("U");
+    let (body, state, ..) = outbox(&h, conv).last().expect("row").clone();
+    assert_eq!(state, "cancelled");
+    assert_eq!(body, "Счёт будет завтра");
+    assert_eq!(h.app.state.focus, Focus::Composer);
+    let text = h.app.state.composer.as_ref().expect("composer").textarea.lines().join("\n");
+    assert_eq!(text, "Счёт будет завтра");
+    let thread = h.app.state.thread.as_ref().expect("thread");
+    assert!(!thread.messages.iter().any(|m| m.body == "Счёт будет завтра"), "gone from the thread");
+    assert!(h.app.state.counts.unanswered >= 1, "the client waits again");
+    // An accepted promise taken back is cancelled with it.
+    h.keys("<Esc> a").type_text("завтра").keys("<Enter> U");
+    let tasks = open_tasks(&h, conv);
+    assert_eq!(tasks.last().map(|t| t.0.as_str()), Some("cancelled"));
+    // After the window the dispatcher owns the message: nothing to undo.
+    h.keys("<Esc> r").type_text("ok").keys("<C-x>");
+    h.app.state.clock = pult::clock::Clock::fixed(NOW + 11, moscow());
+    h.keys("U");
+    assert!(h.screen().contains("Nothing to undo"));
+}
+
+#[test]
+fn tone_check_asks_once_then_sends() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    let before = outbox(&h, conv).len();
+    h.keys("<Enter> r").type_text("ВЫ ОПЯТЬ ОПОЗДАЛИ!!!").keys("<C-x>");
+    assert_eq!(outbox(&h, conv).len(), before, "held back");
+    assert!(h.screen().contains("Re-read before sending"));
+    h.keys("<C-x>");
+    assert_eq!(outbox(&h, conv).len(), before + 1, "the second send goes");
+}
+
+#[test]
+fn snooze_hides_until_the_client_writes() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    h.keys("s").type_text("в понедельник").keys("<Enter>");
+    assert!(!h.app.state.list.rows.iter().any(|c| c.id == conv), "hidden from Unanswered");
+    h.keys("g s");
+    let row = h.app.state.list.rows.iter().find(|c| c.id == conv).expect("in Snoozed");
+    assert!(row.snoozed_until.is_some());
+    // The client writes: the conversation wakes early.
+    let (channel, key): (i64, String) = rusqlite::Connection::open(&h.store.path)
+        .expect("open")
+        .query_row("SELECT channel_id, remote_key FROM conversations WHERE id = ?1", [conv], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("conv");
+    let mut m = msg("wake-1", &key, "Клиент", NOW + 60, "Ну что там?");
+    m.author_handle = "tg:wake".into();
+    ingest(&h.store, channel, vec![m]);
+    h.app.store_changed(&[]);
+    h.keys("g u");
+    assert!(h.app.state.list.rows.iter().any(|c| c.id == conv), "back in Unanswered");
+}
+
+#[test]
+fn follow_up_reminds_when_the_client_stays_silent() {
+    let mut h = Harness::demo(160, 45);
+    h.keys("g o");
+    let conv = h.app.state.list.selected().expect("row").id;
+    h.keys("F").type_text("+2ч").keys("<Enter>");
+    h.keys("g f");
+    assert!(!h.app.state.list.rows.iter().any(|c| c.id == conv), "not yet");
+    h.app.state.clock = pult::clock::Clock::fixed(NOW + 2 * 3600 + 1, moscow());
+    h.keys("g f");
+    assert!(h.app.state.list.rows.iter().any(|c| c.id == conv), "reminder due");
+}
+
+#[test]
+fn redate_and_cancel_change_the_promise() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    h.keys("<Enter> a").type_text("завтра").keys("<Enter>");
+    h.keys("R").type_text("+3д").keys("<Enter>").type_text("ждём выписку из банка").keys("<Enter>");
+    let (body, ..) = outbox(&h, conv).last().expect("redate message").clone();
+    assert!(body.contains("переносится на пн 23.11 18:00") && body.contains("ждём выписку из банка"), "{body}");
+    let (_, deadline, ..) = open_tasks(&h, conv).last().expect("task").clone();
+    let cal = Calendar::standard(moscow());
+    assert_eq!(pult::workflow::deadline::format_for_client(deadline.expect("d"), &cal), "пн 23.11 18:00");
+    h.keys(":").type_text("cancel").keys("<Enter>");
+    assert_eq!(open_tasks(&h, conv).last().map(|t| t.0.clone()).as_deref(), Some("cancelled"));
+}
+
+#[test]
+fn views_for_promises() {
+    let mut h = Harness::demo(160, 45);
+    let c = h.app.state.counts.clone();
+    assert!(c.overdue > 0 && c.due_today > 0, "the demo has both: {c:?}");
+    let counted = |h: &mut Harness, keys: &str| {
+        h.keys(keys);
+        h.app.state.list.rows.len() as i64
+    };
+    assert_eq!(counted(&mut h, "g x"), c.overdue.min(c.overdue), "Overdue lists conversations with overdue promises");
+    assert!(counted(&mut h, "g t") >= 1);
+    let mine = counted(&mut h, "g m");
+    assert!(mine >= c.overdue, "Анна accepted them all");
+    // At risk: due within two working hours of 13:00 Friday, i.e. by 15:00.
+    let reader_rows = h.app.state.view_counts[View::SMART.iter().position(|v| *v == View::AtRisk).expect("at risk")];
+    assert_eq!(reader_rows, c.at_risk);
+}
+
+#[test]
+fn after_hours_reply_goes_once_per_off_hours_period() {
+    let s = temp_store();
+    let ch = channel(&s, "wa", ChannelKind::Whatsapp);
+    let cal = Calendar::standard(moscow());
+    let templates = Templates::shipped();
+    let at = |d: &str| -> i64 {
+        let dt: jiff::civil::DateTime = d.parse().expect("datetime");
+        dt.to_zoned(moscow()).expect("zoned").timestamp().as_second()
+    };
+    // Sunday 22 Nov, 23:10: a voice message and then a second message.
+    ingest(&s, ch, vec![msg("v1", "chat-1", "Светлана", at("2026-11-22T23:10"), "голосовое")]);
+    let run = |now: i64| {
+        let (cal, templates) = (cal.clone(), templates.clone());
+        s.writer
+            .call_blocking(move |c| pult::sync::clock::after_hours_replies(c, &cal, &templates, "Анна", now))
+            .expect("clock")
+    };
+    assert_eq!(run(at("2026-11-22T23:11")), 1);
+    assert_eq!(run(at("2026-11-22T23:12")), 0, "once per period");
+    ingest(&s, ch, vec![msg("v2", "chat-1", "Светлана", at("2026-11-22T23:40"), "и ещё")]);
+    assert_eq!(run(at("2026-11-22T23:41")), 0, "still the same night");
+    assert_eq!(run(at("2026-11-23T10:00")), 0, "working hours: no automatic replies");
+    let mut r = Reader::open(&s.path, "Анна").expect("reader");
+    r.set_moment(cal.moment(at("2026-11-23T10:00")));
+    assert_eq!(r.count(View::Unanswered).expect("count"), 1, "an automatic reply is not an answer");
+    // The next night is a new period.
+    ingest(&s, ch, vec![msg("v3", "chat-1", "Светлана", at("2026-11-23T22:00"), "опять ночью")]);
+    assert_eq!(run(at("2026-11-23T22:01")), 1);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let bodies: Vec<String> = conn
+        .prepare("SELECT body FROM outbox WHERE auto = 1")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("q")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].contains("нерабочее время") && bodies[0].contains("пн–пт с 09:00 до 18:00"), "{}", bodies[0]);
+}
+
+#[test]
+fn two_writers_cannot_both_send_the_after_hours_reply() {
+    let s = temp_store();
+    let ch = channel(&s, "wa", ChannelKind::Whatsapp);
+    let conv = ingest(&s, ch, vec![msg("v1", "chat-1", "Светлана", NOW - 3600, "?")]).conversations[0];
+    let reply = Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: "auto".into(),
+        actor: "a".into(),
+        not_before: NOW,
+        auto: true,
+    };
+    let (r1, r2) = (reply.clone(), reply);
+    let off = NOW - 7200;
+    assert!(s.writer.call_blocking(move |c| ledger::send_after_hours_reply(c, &r1, off, NOW)).expect("first"));
+    let other = pult::store::Writer::spawn(&s.path).expect("second process");
+    assert!(!other.call_blocking(move |c| ledger::send_after_hours_reply(c, &r2, off, NOW)).expect("second"));
+}
