@@ -296,6 +296,7 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
         ids.insert(kind, id);
     }
     let mut rng = Lcg::new(7);
+    let calendar = crate::workflow::calendar::Calendar::standard(tz.clone());
     let mut batches: HashMap<ChannelKind, Vec<Inbound>> = HashMap::new();
     // (conversation key, kind, deadline, days ago of acceptance) for promises.
     let mut promises: Vec<(String, ChannelKind, i64)> = Vec::new();
@@ -382,9 +383,7 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
                     6 => at(now, tz, 1 + rng.below(2) as i64, 18, 0),
                     _ => t_acc + 4 * 3600,
                 };
-                let deadline_text = Timestamp::from_second(deadline)
-                    .map(|t| t.to_zoned(tz.clone()).strftime("%d.%m %H:%M").to_string())
-                    .unwrap_or_default();
+                let deadline_text = crate::workflow::deadline::format_for_client(deadline, &calendar);
                 batches.entry(kind).or_default().push(Inbound {
                     remote_id: next_id(),
                     conversation_key: key.clone(),
