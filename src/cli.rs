@@ -45,6 +45,16 @@ pub enum Command {
         #[arg(long)]
         populate_only: bool,
     },
+    /// Run every sync worker, the outbox and the clock headless, for a team sharing one store
+    Daemon,
+    /// The audit log: who sent, accepted, assigned, noted what, and when
+    Audit {
+        /// Only events at or after this time (RFC 3339, 2026-11-20, or a deadline phrase like "сегодня")
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Counts by view: unanswered, open, overdue, due today
     Status {
         #[arg(long)]
@@ -90,6 +100,8 @@ pub fn main() -> Result<()> {
         Some(Command::Demo { no_live, every, populate_only }) => run_demo(&cli, !no_live, every, populate_only),
         Some(Command::Status { json }) => status(&cli, json),
         Some(Command::Agenda { json }) => agenda(&cli, json),
+        Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
+        Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
         Some(Command::Bench { ref messages, ref dir, json }) => crate::bench::run(messages, dir.as_deref(), json),
         Some(Command::BenchProbe) => {
@@ -125,7 +137,11 @@ fn load_config(cli: &Cli) -> Result<Option<Config>> {
 }
 
 fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
-    cli.store.clone().or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
+    resolve_store(cli.store.as_deref(), cfg)
+}
+
+pub fn resolve_store(arg: Option<&Path>, cfg: &Config) -> PathBuf {
+    arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
 }
 
 fn no_config_help() -> String {
@@ -193,44 +209,17 @@ fn run_tui(cli: &Cli) -> Result<()> {
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
     }
     let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
-    start_workers(&cfg, writer, app.state.templates.clone(), None);
-    tui::app::run(app)
+    let supervisor = crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default());
+    tui::app::run(app, Some(supervisor))
 }
 
-/// Background work of a pult that owns its store (solo mode): the outbox
-/// dispatcher and the clock, on a tokio runtime of their own.
-fn start_workers(
-    cfg: &Config,
-    writer: Writer,
-    templates: Templates,
-    senders: Option<crate::sync::dispatcher::Senders>,
-) {
-    let calendar = Calendar::from_config(cfg).unwrap_or_else(|_| Calendar::standard(cfg.timezone()));
-    let (auto_reply, actor) = (cfg.hours.auto_reply, cfg.actor());
-    if !auto_reply && senders.is_none() {
-        return;
-    }
-    let spawned = std::thread::Builder::new().name("pult-workers".into()).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::error!("worker runtime: {e}");
-                return;
-            }
-        };
-        rt.block_on(async move {
-            if let Some(senders) = senders {
-                tokio::spawn(crate::sync::dispatcher::run(writer.clone(), senders, Duration::from_secs(1)));
-            }
-            if auto_reply {
-                crate::sync::clock::run(writer, calendar, templates, actor, Duration::from_secs(30)).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        });
-    });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start workers: {e}");
+pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::workers::WorkerConfig {
+    crate::sync::workers::WorkerConfig {
+        writer,
+        calendar: app.state.calendar.clone(),
+        templates: app.state.templates.clone(),
+        actor: cfg.actor(),
+        auto_reply: cfg.hours.auto_reply,
     }
 }
 
@@ -261,10 +250,11 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
     if live {
         crate::demo::start_live(writer.clone(), &channels, Duration::from_secs(every.max(1)));
     }
-    if cfg.hours.auto_reply {
-        start_workers(&cfg, writer, app.state.templates.clone(), None);
-    }
-    let result = tui::app::run(app);
+    let supervisor = cfg
+        .hours
+        .auto_reply
+        .then(|| crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default()));
+    let result = tui::app::run(app, supervisor);
     if cli.store.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -305,6 +295,47 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
+    let (reader, clock, calendar) = open_reader(cli)?;
+    let since_ts = match since {
+        None => 0,
+        Some(s) => parse_since(s, &clock, &calendar)?,
+    };
+    let events = reader.audit(since_ts, &clock)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(());
+    }
+    use crate::sanitize::line;
+    for e in events {
+        let conv = e.conversation.map(|c| format!("#{c}")).unwrap_or_default();
+        println!("{}  {:<12} {:<14} {:<6} {}", e.time, line(&e.actor), e.action, conv, line(&e.detail));
+    }
+    Ok(())
+}
+
+/// `--since`: RFC 3339, a date, or a phrase («сегодня» means since the start of today).
+fn parse_since(s: &str, clock: &Clock, calendar: &Calendar) -> Result<i64> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    if let Some(d) = crate::workflow::calendar::parse_date(s) {
+        return Ok(calendar.at(d, 0));
+    }
+    match s.trim() {
+        "сегодня" | "today" => Ok(calendar.at(clock.zoned(clock.now()).date(), 0)),
+        "вчера" | "yesterday" => Ok(calendar.at(clock.zoned(clock.now() - 86400).date(), 0)),
+        other => {
+            let secs = other
+                .strip_suffix('h')
+                .and_then(|n| n.parse::<i64>().ok().map(|n| n * 3600))
+                .or_else(|| other.strip_suffix('d').and_then(|n| n.parse::<i64>().ok().map(|n| n * 86400)))
+                .ok_or_else(|| anyhow::anyhow!("--since {other:?}: use RFC 3339, YYYY-MM-DD, today, or 24h / 7d"))?;
+            Ok(clock.now() - secs)
+        }
+    }
 }
 
 fn agenda(cli: &Cli, json: bool) -> Result<()> {

@@ -233,7 +233,7 @@ impl Config {
             .name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .or_else(|| std::env::var("USER").ok())
+            .or_else(crate::paths::unix_user)
             .unwrap_or_else(|| "me".into())
     }
 

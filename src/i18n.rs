@@ -78,6 +78,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "? справка · / поиск · : команда · r ответ · t шаблон · a принять",
     ),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
+    ("mode_solo", "solo", "один"),
+    ("mode_daemon", "daemon", "демон"),
     ("view_due_today", "Due today", "Сроки сегодня"),
     ("view_overdue", "Overdue", "Просрочено"),
     ("view_at_risk", "At risk", "Горит"),

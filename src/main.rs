@@ -1,3 +1,7 @@
-fn main() -> anyhow::Result<()> {
-    pult::cli::main()
+fn main() {
+    if let Err(e) = pult::cli::main() {
+        // One readable line (with causes), not a backtrace: this is a user's terminal.
+        eprintln!("pult: {e:#}");
+        std::process::exit(1);
+    }
 }

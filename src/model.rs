@@ -298,3 +298,13 @@ pub struct InboundAttachment {
     pub remote_ref: Option<String>,
     pub duration: Option<i64>,
 }
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub time: String,
+    pub actor: String,
+    pub action: String,
+    pub conversation: Option<i64>,
+    pub detail: String,
+}

@@ -40,3 +40,21 @@ pub fn user_keymap() -> PathBuf {
 pub fn log_file() -> PathBuf {
     state_dir().join("pult.log")
 }
+
+/// The Unix user running pult: $USER, $LOGNAME, else the passwd entry of our uid.
+pub fn unix_user() -> Option<String> {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.trim().is_empty()
+        {
+            return Some(v);
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+    })
+}

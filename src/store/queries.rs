@@ -273,6 +273,26 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Audit events at or after `since`, oldest first.
+    pub fn audit(&self, since: i64, clock: &crate::clock::Clock) -> Result<Vec<AuditEvent>> {
+        self.audit_where("at >= ?1", since, clock)
+    }
+
+    /// The history of one conversation.
+    pub fn conversation_audit(&self, conversation: i64, clock: &crate::clock::Clock) -> Result<Vec<AuditEvent>> {
+        self.audit_where("conversation_id = ?1", conversation, clock)
+    }
+
+    fn audit_where(&self, cond: &str, arg: i64, clock: &crate::clock::Clock) -> Result<Vec<AuditEvent>> {
+        let sql = format!("SELECT at, actor, action, conversation_id, coalesce(detail, '') FROM audit WHERE {cond} ORDER BY id");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([arg], |r| {
+            let at: i64 = r.get(0)?;
+            Ok(AuditEvent { time: clock.rfc3339(at), actor: r.get(1)?, action: r.get(2)?, conversation: r.get(3)?, detail: r.get(4)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The outbox row behind a message (for undo).
     pub fn outbox_of_message(&self, message: i64) -> Result<Option<(i64, String)>> {
         Ok(self

@@ -2,3 +2,5 @@
 
 pub mod clock;
 pub mod dispatcher;
+pub mod lock;
+pub mod workers;

@@ -356,7 +356,7 @@ fn restore_terminal() {
 }
 
 /// Runs the app in the real terminal until the user quits.
-pub fn run(mut app: App) -> anyhow::Result<()> {
+pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor>) -> anyhow::Result<()> {
     use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
 
     // A panic restores the terminal before the message is printed.
@@ -397,12 +397,25 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
     store::watch::Watcher::open(&app.store_path)?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
 
     const TICK: Duration = Duration::from_secs(20);
+    // How often a pult checks whether it should run the workers (daemon gone or arriving).
+    const ROLE_CHECK: Duration = Duration::from_secs(2);
+    let mut next_role_check = Instant::now();
     const FRAME: Duration = Duration::from_millis(16);
     let mut next_tick = Instant::now() + TICK;
     let mut last_draw = Instant::now() - FRAME;
     app.draw(&mut terminal)?;
     while !app.state.quit {
-        let timeout = next_tick.saturating_duration_since(Instant::now());
+        if let Some(sup) = supervisor.as_mut()
+            && Instant::now() >= next_role_check
+        {
+            next_role_check = Instant::now() + ROLE_CHECK;
+            if sup.poll() || app.state.solo.is_none() {
+                app.state.solo = Some(sup.solo());
+                app.state.dirty = true;
+            }
+        }
+        let wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
+        let timeout = wake.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(timeout) {
             Ok(ev) => Some(ev),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -446,5 +459,7 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
         }
     }
     drop(terminal);
+    // Workers stop (and release the lock) before the terminal is restored.
+    drop(supervisor);
     Ok(())
 }

@@ -225,6 +225,8 @@ pub struct AppState {
     pub bell_enabled: bool,
     pub ring_bell: bool,
     pub overdue_seen: Option<i64>,
+    /// Some(true) while this pult runs the workers, Some(false) while a daemon does.
+    pub solo: Option<bool>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -266,6 +268,7 @@ impl AppState {
             bell_enabled: true,
             ring_bell: false,
             overdue_seen: None,
+            solo: None,
             dirty: true,
         }
     }

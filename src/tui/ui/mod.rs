@@ -58,6 +58,10 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     ));
     right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
     right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
+    if let Some(solo) = state.solo {
+        let mode = if solo { l.tr("mode_solo") } else { l.tr("mode_daemon") };
+        right.push(Span::styled(format!("· {mode} "), theme.style("status_line")));
+    }
     right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
     let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 

@@ -1,0 +1,77 @@
+//! `pult daemon`: the one process per store that runs the sync workers, the
+//! outbox and the clock, while people's pults only read and write intent rows.
+
+use crate::config::Config;
+use crate::store::{Writer, ingest};
+use crate::sync::lock::{LockError, WorkerLock};
+use crate::sync::workers::{WorkerConfig, Workers, handover_path};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::time::Duration;
+
+pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
+    let path = crate::cli::resolve_store(store_arg, cfg);
+    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let now = jiff::Timestamp::now().as_second();
+    for account in &cfg.accounts {
+        let (name, kind) = (account.name().to_string(), account.kind());
+        writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
+    }
+    let lock = acquire(&path)?;
+    eprintln!("pult daemon: running the workers for {} (pid {})", path.display(), std::process::id());
+    tracing::info!("daemon started for {}", path.display());
+    let calendar = crate::workflow::calendar::Calendar::from_config(cfg)?;
+    let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
+    let (templates, _) = crate::workflow::templates::Templates::with_user_file(user_templates.as_deref());
+    let workers = Workers::start(
+        lock,
+        WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply },
+        Default::default(),
+    )?;
+    wait_for_signal()?;
+    eprintln!("pult daemon: stopping");
+    tracing::info!("daemon stopping on signal");
+    workers.stop();
+    Ok(())
+}
+
+/// Takes the worker lock. Another daemon means refusal; a solo pult is asked to
+/// hand over, and the daemon waits for it.
+fn acquire(path: &Path) -> Result<WorkerLock> {
+    match WorkerLock::try_acquire(path, "daemon") {
+        Ok(l) => Ok(l),
+        Err(LockError::Held { holder, .. }) if holder.starts_with("daemon") => {
+            bail!("another pult daemon already runs for {}: {holder}", path.display())
+        }
+        Err(LockError::Held { holder, .. }) => {
+            eprintln!("pult daemon: {holder} runs the workers; asking it to hand over");
+            let request = handover_path(path);
+            std::fs::write(&request, format!("{}", std::process::id()))?;
+            let result = loop {
+                match WorkerLock::try_acquire(path, "daemon") {
+                    Ok(l) => break Ok(l),
+                    Err(LockError::Held { .. }) => std::thread::sleep(Duration::from_millis(200)),
+                    Err(e) => break Err(e.into()),
+                }
+            };
+            let _ = std::fs::remove_file(&request);
+            result
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn wait_for_signal() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    Ok(())
+}
