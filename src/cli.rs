@@ -181,6 +181,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.undo_seconds = cfg.guards.undo_seconds.max(0);
     state.tone_words = cfg.guards.tone_words.clone();
     state.bell_enabled = cfg.ui.bell.unwrap_or(true);
+    state.team = cfg.team.clone();
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");
@@ -209,7 +210,8 @@ fn run_tui(cli: &Cli) -> Result<()> {
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
     }
     let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
-    let supervisor = crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default());
+    let supervisor =
+        crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default());
     tui::app::run(app, Some(supervisor))
 }
 

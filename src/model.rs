@@ -51,6 +51,8 @@ impl ChannelKind {
 pub enum Direction {
     In,
     Out,
+    /// An internal note: shown to the team, never sent.
+    Note,
 }
 
 impl Direction {
@@ -58,6 +60,7 @@ impl Direction {
         match self {
             Direction::In => "in",
             Direction::Out => "out",
+            Direction::Note => "note",
         }
     }
 }
@@ -105,8 +108,14 @@ pub enum View {
     Overdue,
     /// Promises due within the next two working hours.
     AtRisk,
-    /// Promises I accepted.
+    /// Conversations assigned to me.
     Mine,
+    /// Conversations nobody is responsible for.
+    Unassigned,
+    /// Promises I accepted.
+    AcceptedByMe,
+    /// Internal notes that mention me (`@name`).
+    Mentions,
     Snoozed,
     /// Follow-ups whose time has come without an answer from the client.
     Reminders,
@@ -115,13 +124,16 @@ pub enum View {
 
 impl View {
     /// The smart views in the order the sidebar shows them (channels follow).
-    pub const SMART: [View; 8] = [
+    pub const SMART: [View; 11] = [
         View::AllOpen,
         View::Unanswered,
         View::DueToday,
         View::Overdue,
         View::AtRisk,
         View::Mine,
+        View::Unassigned,
+        View::AcceptedByMe,
+        View::Mentions,
         View::Snoozed,
         View::Reminders,
     ];
@@ -133,7 +145,10 @@ impl View {
             View::DueToday => "view_due_today",
             View::Overdue => "view_overdue",
             View::AtRisk => "view_at_risk",
-            View::Mine => "view_mine",
+            View::Mine => "view_assigned",
+            View::Unassigned => "view_unassigned",
+            View::AcceptedByMe => "view_mine",
+            View::Mentions => "view_mentions",
             View::Snoozed => "view_snoozed",
             View::Reminders => "view_reminders",
             View::Channel(_) => "channels",
@@ -180,6 +195,8 @@ pub struct ConversationRow {
     pub assignee: Option<String>,
     pub snoozed_until: Option<i64>,
     pub follow_up_at: Option<i64>,
+    /// Teammates composing a reply here right now.
+    pub claimed_by: Option<String>,
 }
 
 /// Where the conversation list is in its ordering, for keyset paging.

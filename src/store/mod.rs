@@ -5,6 +5,7 @@ pub mod intents;
 pub mod ledger;
 pub mod queries;
 pub mod schema;
+pub mod team;
 pub mod watch;
 pub mod writer;
 

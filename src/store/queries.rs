@@ -14,7 +14,9 @@ pub struct Reader {
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
     c.is_group, c.last_message_at, c.preview, c.waiting_since, c.last_inbound_id > coalesce(rm.message_id, 0),
     (SELECT min(t.deadline) FROM tasks t WHERE t.conversation_id = c.id AND t.state = 'accepted'),
-    c.assignee, ct.name, c.snoozed_until, c.follow_up_at";
+    c.assignee, ct.name, c.snoozed_until, c.follow_up_at,
+    (SELECT group_concat(cl.actor, ', ') FROM claims cl WHERE cl.conversation_id = c.id AND cl.actor != ?1
+       AND cl.expires_at > {now})";
 
 const CONVERSATION_FROM: &str = "FROM conversations c
     JOIN channels ch ON ch.id = c.channel_id
@@ -24,6 +26,10 @@ const CONVERSATION_FROM: &str = "FROM conversations c
 impl Reader {
     pub fn open(path: &Path, actor: &str) -> Result<Reader> {
         Ok(Reader { conn: super::open_reader(path)?, actor: actor.to_string(), moment: Moment::default() })
+    }
+
+    fn columns(&self) -> String {
+        CONVERSATION_COLUMNS.replace("{now}", &self.moment.now.to_string())
     }
 
     /// Sets the time views are computed against (now, end of today, at-risk horizon).
@@ -55,7 +61,25 @@ impl Reader {
             View::AtRisk => {
                 (with_task(&format!("deadline >= {now} AND deadline <= {risk_until}")), deadline.into(), false, None)
             }
-            View::Mine => (with_task("accepted_by = ?1"), deadline.into(), false, None),
+            View::AcceptedByMe => (with_task("accepted_by = ?1"), deadline.into(), false, None),
+            View::Mine => (
+                format!("c.assignee = ?1 AND c.status = 'open' AND {awake}"),
+                time,
+                true,
+                Some("conversations_by_time"),
+            ),
+            View::Unassigned => (
+                format!("c.assignee IS NULL AND c.status = 'open' AND {awake}"),
+                time,
+                true,
+                Some("conversations_by_time"),
+            ),
+            View::Mentions => (
+                "c.id IN (SELECT conversation_id FROM notes WHERE instr(body, '@' || ?1) > 0)".to_string(),
+                time,
+                true,
+                None,
+            ),
             View::Snoozed => {
                 (format!("c.snoozed_until > {now}"), "c.snoozed_until".into(), false, Some("conversations_snoozed"))
             }
@@ -117,8 +141,9 @@ impl Reader {
             Some(i) => CONVERSATION_FROM.replacen("conversations c", &format!("conversations c INDEXED BY {i}"), 1),
             None => CONVERSATION_FROM.to_string(),
         };
+        let columns = self.columns();
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} {from_clause}
+            "SELECT {columns} {from_clause}
              WHERE {filter} {keyset}
              ORDER BY {sort} {order}, c.id {order} LIMIT {limit}"
         );
@@ -136,8 +161,8 @@ impl Reader {
     }
 
     pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.id = ?2");
-        Ok(self.conn.prepare_cached(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
+        let sql = format!("SELECT {} {CONVERSATION_FROM} WHERE c.id = ?2", self.columns());
+        Ok(self.conn.prepare(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
     }
 
     pub fn count(&self, view: View) -> Result<i64> {
@@ -193,10 +218,38 @@ impl Reader {
             })?
             .collect::<rusqlite::Result<_>>()?;
         rows.reverse();
+        // Internal notes sit in the thread by time, in their own style.
+        let since = if rows.len() < limit { i64::MIN } else { rows.first().map(|m| m.sent_at).unwrap_or(i64::MIN) };
+        let mut notes = self.conn.prepare_cached(
+            "SELECT id, actor, created_at, body FROM notes WHERE conversation_id = ?1 AND created_at >= ?2
+             ORDER BY created_at, id",
+        )?;
+        let notes: Vec<MessageRow> = notes
+            .query_map(params![conversation, since], |r| {
+                Ok(MessageRow {
+                    id: -r.get::<_, i64>(0)?,
+                    direction: Direction::Note,
+                    author: r.get(1)?,
+                    sent_at: r.get(2)?,
+                    subject: None,
+                    body: r.get(3)?,
+                    delivery: Delivery::Received,
+                    error: None,
+                    edited: false,
+                    deleted: false,
+                    reply_quote: None,
+                    attachments: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if !notes.is_empty() {
+            rows.extend(notes);
+            rows.sort_by_key(|m| (m.sent_at, m.direction == Direction::Note));
+        }
         let mut att = self.conn.prepare_cached(
             "SELECT name, mime, size, duration FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
         )?;
-        for m in &mut rows {
+        for m in rows.iter_mut().filter(|m| m.direction != Direction::Note) {
             m.attachments = att
                 .query_map([m.id], |r| {
                     Ok(AttachmentRow { name: r.get(0)?, mime: r.get(1)?, size: r.get(2)?, duration: r.get(3)? })
@@ -284,11 +337,19 @@ impl Reader {
     }
 
     fn audit_where(&self, cond: &str, arg: i64, clock: &crate::clock::Clock) -> Result<Vec<AuditEvent>> {
-        let sql = format!("SELECT at, actor, action, conversation_id, coalesce(detail, '') FROM audit WHERE {cond} ORDER BY id");
+        let sql = format!(
+            "SELECT at, actor, action, conversation_id, coalesce(detail, '') FROM audit WHERE {cond} ORDER BY id"
+        );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map([arg], |r| {
             let at: i64 = r.get(0)?;
-            Ok(AuditEvent { time: clock.rfc3339(at), actor: r.get(1)?, action: r.get(2)?, conversation: r.get(3)?, detail: r.get(4)? })
+            Ok(AuditEvent {
+                time: clock.rfc3339(at),
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                conversation: r.get(3)?,
+                detail: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -363,6 +424,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> 
         client_name: r.get(13)?,
         snoozed_until: r.get(14)?,
         follow_up_at: r.get(15)?,
+        claimed_by: r.get(16)?,
     })
 }
 
@@ -371,7 +433,14 @@ impl ConversationRow {
     pub fn key(&self, view: View) -> ListKey {
         match view {
             View::Unanswered => ListKey { sort: self.waiting_since.unwrap_or(0), id: self.id },
-            _ => ListKey { sort: self.last_message_at, id: self.id },
+            View::DueToday | View::Overdue | View::AtRisk | View::AcceptedByMe => {
+                ListKey { sort: self.next_deadline.unwrap_or(0), id: self.id }
+            }
+            View::Snoozed => ListKey { sort: self.snoozed_until.unwrap_or(0), id: self.id },
+            View::Reminders => ListKey { sort: self.follow_up_at.unwrap_or(0), id: self.id },
+            View::AllOpen | View::Channel(_) | View::Mine | View::Unassigned | View::Mentions => {
+                ListKey { sort: self.last_message_at, id: self.id }
+            }
         }
     }
 }

@@ -241,6 +241,18 @@ CREATE INDEX conversations_snoozed ON conversations (snoozed_until) WHERE snooze
 CREATE INDEX conversations_follow_up ON conversations (follow_up_at) WHERE follow_up_at IS NOT NULL;
 CREATE INDEX tasks_by_actor ON tasks (accepted_by, state);
 "#,
+    // 3 -> 4: team mode: one claim per person (two people composing see each other).
+    r#"
+DROP TABLE claims;
+CREATE TABLE claims (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    actor           TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, actor)
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_assignee ON conversations (assignee, last_message_at);
+CREATE INDEX assignments_by_conversation ON assignments (conversation_id, created_at);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -31,7 +31,8 @@ impl WorkerLock {
     pub fn try_acquire(store: &Path, role: &str) -> Result<WorkerLock, LockError> {
         let path = lock_path(store);
         let io = |source| LockError::Io { path: path.clone(), source };
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

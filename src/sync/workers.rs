@@ -38,7 +38,8 @@ impl Workers {
                 }
             };
             rt.block_on(async move {
-                let dispatcher = tokio::spawn(super::dispatcher::run(cfg.writer.clone(), senders, Duration::from_millis(500)));
+                let dispatcher =
+                    tokio::spawn(super::dispatcher::run(cfg.writer.clone(), senders, Duration::from_millis(500)));
                 let clock = cfg.auto_reply.then(|| {
                     tokio::spawn(super::clock::run(
                         cfg.writer.clone(),

@@ -8,7 +8,7 @@ use super::keys::Key;
 use super::state::{AppState, Effect, LastSent, ReplyKind, SearchResults, ThreadState, WINDOW};
 use super::theme::Theme;
 use crate::model::{Change, View};
-use crate::store::{self, Reader, Writer, intents, ledger};
+use crate::store::{self, Reader, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::VecDeque;
@@ -51,6 +51,17 @@ impl App {
     pub fn press(&mut self, key: Key) {
         let fx = self.state.handle_key(key);
         self.run_effects(fx);
+        self.claim_if_composing();
+    }
+
+    /// A reply composer that just opened claims its conversation ("anna is replying").
+    fn claim_if_composing(&mut self) {
+        if std::mem::take(&mut self.state.claim_pending)
+            && let Some(c) = self.state.composer.as_ref().filter(|c| !c.note)
+        {
+            let conversation = c.conversation;
+            self.run_effects(vec![Effect::Claim(conversation)]);
+        }
     }
 
     /// Presses keys written as in keymap files: `"j j <Enter> t"`.
@@ -63,6 +74,7 @@ impl App {
 
     /// Types text into whatever has the keyboard (composer, prompt, picker filter).
     pub fn type_text(&mut self, text: &str) {
+        self.claim_if_composing();
         for c in text.chars() {
             let code = if c == '\n' { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char(c) };
             let fx = if self.state.focus == super::state::Focus::Composer && self.state.popup.is_none() {
@@ -102,8 +114,12 @@ impl App {
     }
 
     pub fn tick(&mut self) {
-        // Waiting times and deadlines move with the clock.
-        self.run_effects(vec![Effect::ReloadSidebar]);
+        // Waiting times and deadlines move with the clock; a claim lives while the composer is open.
+        let mut fx = vec![Effect::ReloadSidebar];
+        if let Some(c) = self.state.composer.as_ref().filter(|c| !c.note) {
+            fx.push(Effect::Claim(c.conversation));
+        }
+        self.run_effects(fx);
         self.state.dirty = true;
     }
 
@@ -335,6 +351,50 @@ impl App {
                 let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
                 Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
+            }
+            Effect::Assign { conversation, assignee, note } => {
+                let actor = st.actor.clone();
+                let who = assignee.clone();
+                self.writer.call_blocking(move |c| {
+                    team::assign(c, conversation, who.as_deref(), &actor, note.as_deref(), now)
+                })?;
+                match assignee {
+                    Some(a) => st.info(format!("{} {a}", st.lang.tr("assigned"))),
+                    None => st.info(st.lang.tr("unassigned")),
+                }
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
+            Effect::AddNote { conversation, body } => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| team::add_note(c, conversation, &actor, &body, now))?;
+                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadSidebar])
+            }
+            Effect::Claim(conversation) => {
+                let actor = st.actor.clone();
+                let others = self.writer.call_blocking(move |c| team::claim(c, conversation, &actor, now))?;
+                if !others.is_empty() {
+                    st.error(format!("{} {}", others.join(", "), st.lang.tr("is_replying")));
+                }
+                Ok(Vec::new())
+            }
+            Effect::Release(conversation) => {
+                let actor = st.actor.clone();
+                self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
+                Ok(Vec::new())
+            }
+            Effect::History(conversation) => {
+                let events = self.reader.conversation_audit(conversation, &st.clock)?;
+                let lines = events
+                    .iter()
+                    .map(|e| {
+                        let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
+                            .map(|t| st.clock.full(t.as_second()))
+                            .unwrap_or_else(|_| e.time.clone());
+                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail)
+                    })
+                    .collect();
+                st.popup = Some(super::state::Popup::Text { title: st.lang.tr("history").into(), lines, scroll: 0 });
+                Ok(Vec::new())
             }
             Effect::Quit => Ok(Vec::new()),
         }

@@ -41,6 +41,7 @@ pub enum Purpose {
     Redate,
     Snooze,
     FollowUp,
+    Assign,
 }
 
 /// Asks for template fields one by one; `deadline` fields are read as deadlines.
@@ -63,11 +64,23 @@ impl FieldsPrompt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
-    Help { context: Context, scroll: usize },
-    Templates { filter: String, selected: usize },
+    Help {
+        context: Context,
+        scroll: usize,
+    },
+    Templates {
+        filter: String,
+        selected: usize,
+    },
     Command(String),
     Search(String),
     Fields(FieldsPrompt),
+    /// Read-only text, e.g. a conversation's history.
+    Text {
+        title: String,
+        lines: Vec<String>,
+        scroll: usize,
+    },
 }
 
 /// What kind of message a queued reply is, for the promise ledger.
@@ -117,6 +130,19 @@ pub enum Effect {
         outbox: i64,
         conversation: i64,
     },
+    Assign {
+        conversation: i64,
+        assignee: Option<String>,
+        note: Option<String>,
+    },
+    AddNote {
+        conversation: i64,
+        body: String,
+    },
+    /// "I am replying here" (renewed while the composer is open) / no longer.
+    Claim(i64),
+    Release(i64),
+    History(i64),
     Quit,
 }
 
@@ -170,6 +196,12 @@ pub struct Composer {
     pub kind: ChannelKind,
     pub reply_to: Option<i64>,
     pub subject: Option<String>,
+    /// An internal note instead of a reply.
+    pub note: bool,
+    /// The client's newest message when the composer opened: a newer one means "read it first".
+    pub seen_inbound: Option<i64>,
+    /// The person chose to send although a new client message arrived.
+    pub inbound_confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,6 +259,10 @@ pub struct AppState {
     pub overdue_seen: Option<i64>,
     /// Some(true) while this pult runs the workers, Some(false) while a daemon does.
     pub solo: Option<bool>,
+    /// The team from the config, offered when assigning.
+    pub team: Vec<String>,
+    /// A reply composer opened and its claim is still to be written.
+    pub claim_pending: bool,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -269,6 +305,8 @@ impl AppState {
             ring_bell: false,
             overdue_seen: None,
             solo: None,
+            team: Vec::new(),
+            claim_pending: false,
             dirty: true,
         }
     }
@@ -366,13 +404,13 @@ impl AppState {
                     *selected = 0;
                     Some(filter)
                 }
-                Popup::Help { .. } => None,
+                Popup::Help { .. } | Popup::Text { .. } => None,
             };
             if let Some(buf) = input {
                 edit_line(buf, key);
             } else if matches!(key.code, KeyCode::Char('?') | KeyCode::Char('q')) {
                 self.popup = None;
-            } else if let Some(Popup::Help { scroll, .. }) = &mut self.popup {
+            } else if let Some(Popup::Help { scroll, .. } | Popup::Text { scroll, .. }) = &mut self.popup {
                 match key.code {
                     KeyCode::Char('j') => *scroll += 1,
                     KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
@@ -458,6 +496,15 @@ impl AppState {
             }
             Action::InsertTemplate(id) => self.open_composer(Some(id)),
             Action::PostRules => self.open_composer(Some("rules".into())),
+            Action::Assign => self.ask(Purpose::Assign, vec!["assignee".into(), "note".into()]),
+            Action::Note => self.open_note(),
+            Action::History => match self.target() {
+                Some(c) => vec![Effect::History(c)],
+                None => Vec::new(),
+            },
+            Action::ViewAssigned => self.set_view_of(View::Mine),
+            Action::ViewUnassigned => self.set_view_of(View::Unassigned),
+            Action::ViewMentions => self.set_view_of(View::Mentions),
             Action::Accept => self.ask(Purpose::Accept, vec!["deadline".into()]),
             Action::Done => self.ask(Purpose::Done, vec!["what".into()]),
             Action::Redate => {
@@ -486,19 +533,19 @@ impl AppState {
             },
             Action::NextUnanswered => {
                 self.view = View::Unanswered;
-                self.sidebar_cursor = 1;
+                self.sidebar_cursor = View::SMART.iter().position(|v| *v == View::Unanswered).unwrap_or(1);
                 self.search = None;
                 self.focus = Focus::Conversations;
                 vec![Effect::ListTop, Effect::ReloadSidebar]
             }
-            Action::ViewAllOpen => self.set_view(0),
-            Action::ViewUnanswered => self.set_view(1),
-            Action::ViewDueToday => self.set_view(2),
-            Action::ViewOverdue => self.set_view(3),
-            Action::ViewAtRisk => self.set_view(4),
-            Action::ViewMine => self.set_view(5),
-            Action::ViewSnoozed => self.set_view(6),
-            Action::ViewReminders => self.set_view(7),
+            Action::ViewAllOpen => self.set_view_of(View::AllOpen),
+            Action::ViewUnanswered => self.set_view_of(View::Unanswered),
+            Action::ViewDueToday => self.set_view_of(View::DueToday),
+            Action::ViewOverdue => self.set_view_of(View::Overdue),
+            Action::ViewAtRisk => self.set_view_of(View::AtRisk),
+            Action::ViewMine => self.set_view_of(View::AcceptedByMe),
+            Action::ViewSnoozed => self.set_view_of(View::Snoozed),
+            Action::ViewReminders => self.set_view_of(View::Reminders),
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
                 match self.target() {
@@ -512,16 +559,12 @@ impl AppState {
             Action::Refresh => vec![Effect::ReloadSidebar, Effect::ReloadList],
             Action::Send => self.send(),
             Action::CloseComposer => {
+                let mut fx = Vec::new();
                 if let Some(c) = self.composer.take() {
-                    let text = c.textarea.lines().join("\n");
-                    if text.trim().is_empty() {
-                        self.drafts.remove(&c.conversation);
-                    } else {
-                        self.drafts.insert(c.conversation, text);
-                    }
+                    self.stash(c, &mut fx);
                 }
                 self.focus = Focus::Thread;
-                Vec::new()
+                fx
             }
             Action::Confirm | Action::Cancel => Vec::new(),
         }
@@ -540,6 +583,15 @@ impl AppState {
                 Vec::new()
             }
             (Popup::Help { .. }, _) => Vec::new(),
+            (Popup::Text { title, lines, scroll }, Action::Down) => {
+                self.popup = Some(Popup::Text { title, lines, scroll: scroll + 1 });
+                Vec::new()
+            }
+            (Popup::Text { title, lines, scroll }, Action::Up) => {
+                self.popup = Some(Popup::Text { title, lines, scroll: scroll.saturating_sub(1) });
+                Vec::new()
+            }
+            (Popup::Text { .. }, _) => Vec::new(),
             (Popup::Templates { filter, selected }, Action::Down) => {
                 let n = self.templates.filter(&filter).len();
                 self.popup = Some(Popup::Templates { filter, selected: (selected + 1).min(n.saturating_sub(1)) });
@@ -586,14 +638,29 @@ impl AppState {
                 vec![Effect::Quit]
             }
             "search" | "s" => vec![Effect::Search(rest.join(" "))],
-            "open" | "all" => self.set_view(0),
-            "unanswered" => self.set_view(1),
-            "today" => self.set_view(2),
-            "overdue" => self.set_view(3),
-            "risk" | "at-risk" => self.set_view(4),
-            "mine" => self.set_view(5),
-            "snoozed" => self.set_view(6),
-            "reminders" => self.set_view(7),
+            "open" | "all" => self.set_view_of(View::AllOpen),
+            "unanswered" => self.set_view_of(View::Unanswered),
+            "today" => self.set_view_of(View::DueToday),
+            "overdue" => self.set_view_of(View::Overdue),
+            "risk" | "at-risk" => self.set_view_of(View::AtRisk),
+            "mine" => self.set_view_of(View::Mine),
+            "snoozed" => self.set_view_of(View::Snoozed),
+            "reminders" => self.set_view_of(View::Reminders),
+            "accepted" => self.set_view_of(View::AcceptedByMe),
+            "unassigned" => self.set_view_of(View::Unassigned),
+            "mentions" => self.set_view_of(View::Mentions),
+            "history" => self.apply(Action::History),
+            "assign" => match (self.target(), rest.first()) {
+                (Some(c), Some(name)) => {
+                    let who = (!matches!(*name, "-" | "nobody" | "никто")).then(|| name.to_string());
+                    vec![Effect::Assign { conversation: c, assignee: who, note: None }]
+                }
+                _ => self.apply(Action::Assign),
+            },
+            "note" => match self.target() {
+                Some(c) if !rest.is_empty() => vec![Effect::AddNote { conversation: c, body: rest.join(" ") }],
+                _ => self.apply(Action::Note),
+            },
             "close" => self.apply(Action::CloseConversation),
             "reopen" => self.apply(Action::ReopenConversation),
             "cancel" | "cancel-task" => self.apply(Action::CancelTask),
@@ -693,6 +760,11 @@ impl AppState {
         self.set_view(i)
     }
 
+    fn set_view_of(&mut self, view: View) -> Vec<Effect> {
+        let i = View::SMART.iter().position(|v| *v == view).unwrap_or(0);
+        self.set_view(i)
+    }
+
     fn set_view(&mut self, i: usize) -> Vec<Effect> {
         self.sidebar_cursor = i.min(self.sidebar_len() - 1);
         self.view = self.sidebar_view(self.sidebar_cursor);
@@ -787,7 +859,15 @@ impl AppState {
                     return Vec::new();
                 }
             }
-        } else if value.is_empty() && name != "what" {
+        } else if name == "assignee" {
+            let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
+            if !nobody && !self.team.is_empty() && !self.team.iter().any(|t| t == &value) {
+                self.error(format!("{}: {value} ({})", self.lang.tr("not_in_team"), self.team.join(", ")));
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            f.values.insert(name, if nobody { String::new() } else { value });
+        } else if value.is_empty() && !matches!(name.as_str(), "what" | "note") {
             self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
             self.popup = Some(Popup::Fields(f));
             return Vec::new();
@@ -847,6 +927,11 @@ impl AppState {
                 reply(self, body, ReplyKind::Redate { deadline })
             }
             Purpose::Snooze => vec![Effect::Snooze { conversation, until: f.deadline }],
+            Purpose::Assign => {
+                let assignee = f.values.get("assignee").filter(|a| !a.is_empty()).cloned();
+                let note = f.values.get("note").filter(|n| !n.is_empty()).cloned();
+                vec![Effect::Assign { conversation, assignee, note }]
+            }
             Purpose::FollowUp => vec![Effect::FollowUp { conversation, at: f.deadline }],
         }
     }
@@ -886,6 +971,40 @@ impl AppState {
         fx
     }
 
+    /// Opens the composer for an internal note on the open (or selected) conversation.
+    fn open_note(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(conv) = self.target() else {
+            self.error(self.lang.tr("open_a_thread"));
+            return fx;
+        };
+        if self.thread.as_ref().map(|t| t.conversation.id) != Some(conv) {
+            fx.push(Effect::LoadThread(conv));
+        }
+        if let Some(old) = self.composer.take() {
+            self.stash(old, &mut fx);
+        }
+        let kind = self.thread.as_ref().map(|t| t.conversation.kind).unwrap_or(ChannelKind::Telegram);
+        let mut c = new_composer(conv, kind, None, None, "");
+        c.note = true;
+        self.composer = Some(c);
+        self.focus = Focus::Composer;
+        fx
+    }
+
+    /// Keeps a closed composer's text as a draft and gives up its claim.
+    fn stash(&mut self, c: Composer, fx: &mut Vec<Effect>) {
+        let text = c.textarea.lines().join("\n");
+        if !c.note {
+            if text.trim().is_empty() {
+                self.drafts.remove(&c.conversation);
+            } else {
+                self.drafts.insert(c.conversation, text);
+            }
+            fx.push(Effect::Release(c.conversation));
+        }
+    }
+
     /// Opens the composer on the loaded thread, restoring a kept draft.
     fn ensure_composer(&mut self) {
         let Some(t) = &self.thread else { return };
@@ -894,6 +1013,7 @@ impl AppState {
             let (reply_to, subject) = self.reply_target();
             let Some(t) = &self.thread else { return };
             self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
+            self.claim_pending = true;
         }
         self.focus = Focus::Composer;
     }
@@ -945,6 +1065,23 @@ impl AppState {
             self.error(self.lang.tr("empty_reply"));
             return Vec::new();
         }
+        if c.note {
+            let conversation = c.conversation;
+            self.composer = None;
+            self.focus = Focus::Thread;
+            self.info(self.lang.tr("note_saved"));
+            return vec![Effect::AddNote { conversation, body }];
+        }
+        // The client wrote again while this was being typed: read it first.
+        let newest =
+            self.thread.as_ref().filter(|t| t.conversation.id == c.conversation).and_then(ThreadState::last_inbound);
+        if newest != c.seen_inbound && !c.inbound_confirmed {
+            self.error(self.lang.tr("new_inbound"));
+            if let Some(c) = &mut self.composer {
+                c.inbound_confirmed = true;
+            }
+            return Vec::new();
+        }
         if c.kind == ChannelKind::Email && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
             self.error(self.lang.tr("no_subject"));
             return Vec::new();
@@ -969,14 +1106,15 @@ impl AppState {
             body,
             kind: ReplyKind::Plain,
         };
-        self.drafts.remove(&c.conversation);
+        let conversation = c.conversation;
+        self.drafts.remove(&conversation);
         self.composer = None;
         self.tone_confirmed = None;
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
         }
-        vec![effect]
+        vec![effect, Effect::Release(conversation)]
     }
 
     // ---- results of effects -----------------------------------------------------
@@ -1022,7 +1160,16 @@ fn new_composer(
     textarea.set_wrap_mode(WrapMode::WordOrGlyph);
     textarea.move_cursor(ratatui_textarea::CursorMove::Bottom);
     textarea.move_cursor(ratatui_textarea::CursorMove::End);
-    Composer { textarea, conversation, kind, reply_to, subject }
+    Composer {
+        textarea,
+        conversation,
+        kind,
+        reply_to,
+        subject,
+        note: false,
+        seen_inbound: reply_to,
+        inbound_confirmed: false,
+    }
 }
 
 pub fn field_label(lang: Lang, name: &str) -> String {

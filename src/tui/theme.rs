@@ -32,6 +32,8 @@ pub const SLOTS: &[&str] = &[
     "failed",
     "quote",
     "attachment",
+    "note",
+    "claim",
     "status_line",
     "status_error",
     "status_alert",

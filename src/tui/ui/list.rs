@@ -106,6 +106,9 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
         let waited = state.calendar.working_seconds(since, now);
         right.push(styled(format!(" ⏳{}", compact_duration(waited)), theme.style("waiting").patch(base)));
     }
+    if let Some(who) = &c.claimed_by {
+        right.push(styled(format!(" ✎{}", sanitize::line(who)), theme.style("claim").patch(base)));
+    }
     if let Some(until) = c.snoozed_until.filter(|u| *u > now) {
         right.push(styled(format!(" z{}", state.clock.short(until)), theme.style("muted").patch(base)));
     }

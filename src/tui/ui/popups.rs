@@ -77,6 +77,26 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             let x = inner.x + 2 + sanitize::width(filter) as u16;
             frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
         }
+        Some(Popup::Text { title, lines, scroll }) => {
+            let rect = centered(area, 100, lines.len() as u16 + 4);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style("border_focus"))
+                .title(Span::styled(format!(" {} ", sanitize::line(title)), theme.style("title")))
+                .title_bottom(Span::styled(format!(" {} ", state.lang.tr("help_hint")), theme.style("muted")));
+            let inner = block.inner(rect);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(block.style(theme.style("base")), rect);
+            let w = inner.width as usize;
+            let text: Vec<Line<'_>> = lines
+                .iter()
+                .skip(*scroll)
+                .map(|l| {
+                    Line::from(styled(sanitize::truncate(&sanitize::line(l), w).into_owned(), theme.style("base")))
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(text), inner);
+        }
         _ => {}
     }
 }

@@ -62,6 +62,12 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             header.push(Line::from(styled(format!("{text}{by}"), theme.style(slot))));
         }
     }
+    if let Some(who) = &c.claimed_by {
+        header.push(Line::from(styled(
+            format!("✎ {} {}", sanitize::line(who), l.tr("is_replying")),
+            theme.style("claim"),
+        )));
+    }
     if t.is_new_chat() {
         header.push(Line::from(styled(l.tr("new_chat").to_string(), theme.style("waiting"))));
     }
@@ -108,7 +114,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     frame.render_widget(Paragraph::new(visible), msgs_area);
 
     if let (Some(area), Some(composer)) = (composer_area, &state.composer) {
-        let mut title = l.tr("composer").to_string();
+        let mut title = l.tr(if composer.note { "note_title" } else { "composer" }).to_string();
         if let Some(s) = &composer.subject {
             title = format!("{title}: {}", sanitize::line(s));
         }
@@ -134,6 +140,7 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     let (arrow, author_slot) = match m.direction {
         Direction::In => ("←", "author_in"),
         Direction::Out => ("→", "author_out"),
+        Direction::Note => ("✎", "note"),
     };
     let mut head = vec![
         styled(format!("{arrow} {}", sanitize::line(&m.author)), theme.style(author_slot)),
@@ -152,6 +159,9 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     if m.edited {
         head.push(styled(format!("  ({})", l.tr("edited")), theme.style("muted")));
     }
+    if m.direction == Direction::Note {
+        head.push(styled(format!("  {}", l.tr("internal_note")), theme.style("note")));
+    }
     out.push(Line::from(head));
     if let Some(subject) = m.subject.as_ref().filter(|_| show_subject) {
         out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
@@ -163,7 +173,13 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     }
     let body = if m.deleted { format!("({})", l.tr("deleted")) } else { sanitize::text(&m.body).into_owned() };
     for raw in body.lines() {
-        let style = if raw.starts_with('>') { theme.style("quote") } else { Style::default() };
+        let style = if m.direction == Direction::Note {
+            theme.style("note")
+        } else if raw.starts_with('>') {
+            theme.style("quote")
+        } else {
+            Style::default()
+        };
         for piece in wrap(raw, w.saturating_sub(2).max(8)) {
             out.push(Line::from(Span::styled(format!("  {piece}"), style)));
         }
