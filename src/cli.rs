@@ -90,6 +90,16 @@ pub enum Command {
     /// (internal) Open a store, draw a frame, report timing and RSS as JSON
     #[command(hide = true)]
     BenchProbe,
+    /// (internal, tests) Write COUNT notes to a conversation as fast as possible
+    #[command(hide = true)]
+    StressNotes {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        actor: String,
+    },
 }
 
 pub fn main() -> Result<()> {
@@ -104,6 +114,17 @@ pub fn main() -> Result<()> {
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
         Some(Command::Bench { ref messages, ref dir, json }) => crate::bench::run(messages, dir.as_deref(), json),
+        Some(Command::StressNotes { conversation, count, ref actor }) => {
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("stress-notes needs --store"))?;
+            let writer = Writer::spawn(&path)?;
+            for i in 0..count {
+                let (actor, now) = (actor.clone(), jiff::Timestamp::now().as_second());
+                writer.call_blocking(move |c| {
+                    crate::store::team::add_note(c, conversation, &actor, &format!("note {i} from {actor}"), now)
+                })?;
+            }
+            Ok(())
+        }
         Some(Command::BenchProbe) => {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
