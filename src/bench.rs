@@ -533,25 +533,210 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
-        for r in &reports {
-            println!("\n== {} messages ==", r.messages);
-            println!("{:<58} {:>12} {:>12} {:>9}  target", "measure (median)", "pult", "baseline", "ratio");
-            for f in &r.figures {
-                let (b, ratio) = match f.baseline {
-                    Some(b) if b > 0.0 => (format!("{b:.2}"), format!("{:.2}x", f.median / b)),
-                    _ => ("-".into(), "-".into()),
-                };
-                println!(
-                    "{:<58} {:>12} {:>12} {:>9}  {} {}",
-                    f.name,
-                    format!("{:.2} {}", f.median, f.unit),
-                    b,
-                    ratio,
-                    f.target.as_deref().unwrap_or(""),
-                    f.baseline_name.as_deref().map(|n| format!("(baseline: {n})")).unwrap_or_default()
-                );
+        print_reports(&reports);
+    }
+    Ok(())
+}
+
+fn print_reports(reports: &[Report]) {
+    for r in reports {
+        println!("\n== {} messages ==", r.messages);
+        println!("{:<58} {:>14} {:>12} {:>9}  target", "measure (median)", "pult", "baseline", "ratio");
+        for f in &r.figures {
+            let (b, ratio) = match f.baseline {
+                Some(b) if b > 0.0 => (format!("{b:.2}"), format!("{:.2}x", f.median / b)),
+                Some(b) => (format!("{b:.2}"), "-".into()),
+                None => ("-".into(), "-".into()),
+            };
+            println!(
+                "{:<58} {:>14} {:>12} {:>9}  {} {}",
+                f.name,
+                format!("{:.2} {}", f.median, f.unit),
+                b,
+                ratio,
+                f.target.as_deref().unwrap_or(""),
+                f.baseline_name.as_deref().map(|n| format!("(baseline: {n})")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn now_nanos() -> i128 {
+    jiff::Timestamp::now().as_nanosecond()
+}
+
+/// A pult without a terminal: the same watcher, the same reloads and redraws on
+/// change, the same 20 s clock tick. Prints `seen SEQ NANOS` after each redraw.
+pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
+    use std::io::Write;
+    let now = jiff::Timestamp::now().as_second();
+    let (_, mut app, mut term) = first_frame(path, now)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tick = if busy { std::time::Duration::from_millis(1) } else { crate::store::watch::TICK };
+    crate::store::watch::Watcher::open(path)?.spawn_every(tick, move |c| tx.send(c).is_ok());
+    println!("ready");
+    std::io::stdout().flush()?;
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(first) => {
+                let mut all = first;
+                for more in rx.try_iter() {
+                    all.extend(more);
+                }
+                app.state.clock = Clock::fixed(jiff::Timestamp::now().as_second(), jiff::tz::TimeZone::UTC);
+                app.store_changed(&all);
+                app.draw(&mut term)?;
+                let seq = all.iter().map(|c| c.seq).max().unwrap_or(0);
+                println!("seen {seq} {}", now_nanos());
+                std::io::stdout().flush()?;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                app.tick();
+                app.draw(&mut term)?;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+struct Pult {
+    child: std::process::Child,
+    seen: std::sync::mpsc::Receiver<(i64, i128)>,
+}
+
+impl Drop for Pult {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_pult(path: &Path, busy: bool) -> Result<Pult> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("bench-pult").arg("--store").arg(path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    if busy {
+        cmd.arg("--busy");
+    }
+    let mut child = cmd.spawn()?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["ready"] => {
+                    let _ = ready_tx.send(());
+                }
+                ["seen", seq, nanos] => {
+                    if let (Ok(s), Ok(n)) = (seq.parse(), nanos.parse()) {
+                        let _ = tx.send((s, n));
+                    }
+                }
+                _ => {}
             }
         }
+    });
+    ready_rx.recv_timeout(std::time::Duration::from_secs(60))?;
+    Ok(Pult { child, seen: rx })
+}
+
+pub fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+/// One daemon and ten pults on one store: idle CPU and commit-to-screen latency,
+/// against ten busy-polling pults (1 ms data_version polling) as the baseline.
+pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Result<()> {
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-team"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("bench-{n}.db"));
+    let now = jiff::Timestamp::now().as_second();
+    if !path.exists() {
+        eprintln!("generating {n} messages into {} …", path.display());
+        generate(&path, n, now)?;
+    }
+    let exe = std::env::current_exe()?;
+    let mut daemon = std::process::Command::new(&exe)
+        .arg("daemon")
+        .arg("--store")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let writer = Writer::spawn(&path)?;
+    let conversation: i64 = writer.call_blocking(|c| Ok(c.query_row("SELECT max(id) FROM conversations", [], |r| r.get(0))?))?;
+
+    let mut figures = Vec::new();
+    let mut results = Vec::new();
+    for busy in [false, true] {
+        let pults: Vec<Pult> = (0..10).map(|_| spawn_pult(&path, busy)).collect::<Result<_>>()?;
+        // Idle: nothing is written; measure what ten open pults cost.
+        let before: Vec<f64> = pults.iter().map(|p| cpu_seconds(p.child.id())).collect();
+        let daemon_before = cpu_seconds(daemon.id());
+        std::thread::sleep(std::time::Duration::from_secs(idle_seconds));
+        let cpu: Vec<f64> = pults
+            .iter()
+            .zip(&before)
+            .map(|(p, b)| (cpu_seconds(p.child.id()) - b) / idle_seconds as f64 * 100.0)
+            .collect();
+        let daemon_cpu = (cpu_seconds(daemon.id()) - daemon_before) / idle_seconds as f64 * 100.0;
+        // Latency: a teammate commits a note; each pult reports when it has redrawn.
+        let mut lat = Vec::new();
+        for i in 0..40 {
+            let t0 = now_nanos();
+            let seq = writer.call_blocking(move |c| {
+                crate::store::team::add_note(c, conversation, "bench", &format!("marker {i}"), now)?;
+                Ok(c.query_row("SELECT max(seq) FROM changes", [], |r| r.get::<_, i64>(0))?)
+            })?;
+            for p in &pults {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    match p.seen.recv_timeout(left) {
+                        Ok((s, at)) if s >= seq => {
+                            lat.push((at - t0) as f64 / 1e6);
+                            break;
+                        }
+                        Ok(_) => continue,
+                        Err(_) => anyhow::bail!("a pult did not see commit {seq}"),
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+        results.push((busy, median(cpu.clone()), daemon_cpu, median(lat.clone()), percentile(lat, 0.99)));
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let (ours, base) = (&results[0], &results[1]);
+    figures.push(figure("idle CPU of one pult (median of 10)", "% of a core", ours.1, Some(("busy polling every 1 ms", base.1)), Some("< 1")));
+    figures.push(figure("idle CPU of the daemon", "% of a core", ours.2, None, None));
+    figures.push(figure("commit → redrawn screen in another pult, median", "ms", ours.3, Some(("busy polling every 1 ms", base.3)), Some("<= 300")));
+    figures.push(figure("commit → redrawn screen in another pult, p99", "ms", ours.4, Some(("busy polling every 1 ms", base.4)), None));
+    let report = vec![Report { messages: n, figures }];
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_reports(&report);
     }
     Ok(())
 }
