@@ -626,7 +626,11 @@ fn spawn_pult(path: &Path, busy: bool) -> Result<Pult> {
     use std::io::BufRead;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("bench-pult").arg("--store").arg(path).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    cmd.arg("bench-pult")
+        .arg("--store")
+        .arg(path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
     if busy {
         cmd.arg("--busy");
     }
@@ -683,7 +687,8 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
         .stderr(std::process::Stdio::null())
         .spawn()?;
     let writer = Writer::spawn(&path)?;
-    let conversation: i64 = writer.call_blocking(|c| Ok(c.query_row("SELECT max(id) FROM conversations", [], |r| r.get(0))?))?;
+    let conversation: i64 =
+        writer.call_blocking(|c| Ok(c.query_row("SELECT max(id) FROM conversations", [], |r| r.get(0))?))?;
 
     let mut figures = Vec::new();
     let mut results = Vec::new();
@@ -728,10 +733,28 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
     let _ = daemon.kill();
     let _ = daemon.wait();
     let (ours, base) = (&results[0], &results[1]);
-    figures.push(figure("idle CPU of one pult (median of 10)", "% of a core", ours.1, Some(("busy polling every 1 ms", base.1)), Some("< 1")));
+    figures.push(figure(
+        "idle CPU of one pult (median of 10)",
+        "% of a core",
+        ours.1,
+        Some(("busy polling every 1 ms", base.1)),
+        Some("< 1"),
+    ));
     figures.push(figure("idle CPU of the daemon", "% of a core", ours.2, None, None));
-    figures.push(figure("commit → redrawn screen in another pult, median", "ms", ours.3, Some(("busy polling every 1 ms", base.3)), Some("<= 300")));
-    figures.push(figure("commit → redrawn screen in another pult, p99", "ms", ours.4, Some(("busy polling every 1 ms", base.4)), None));
+    figures.push(figure(
+        "commit → redrawn screen in another pult, median",
+        "ms",
+        ours.3,
+        Some(("busy polling every 1 ms", base.3)),
+        Some("<= 300"),
+    ));
+    figures.push(figure(
+        "commit → redrawn screen in another pult, p99",
+        "ms",
+        ours.4,
+        Some(("busy polling every 1 ms", base.4)),
+        None,
+    ));
     let report = vec![Report { messages: n, figures }];
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

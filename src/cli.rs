@@ -83,7 +83,7 @@ pub enum Command {
         /// Directory for the generated stores (default: a temporary directory)
         #[arg(long)]
         dir: Option<PathBuf>,
-                /// Print the report as JSON
+        /// Print the report as JSON
         #[arg(long)]
         json: bool,
         /// Team mode: one daemon and ten pults on the largest store; idle CPU and commit-to-screen latency
@@ -96,7 +96,7 @@ pub enum Command {
     /// (internal) Open a store, draw a frame, report timing and RSS as JSON
     #[command(hide = true)]
     BenchProbe,
-        /// (internal) A headless pult that reports when it has redrawn after a commit
+    /// (internal) A headless pult that reports when it has redrawn after a commit
     #[command(hide = true)]
     BenchPult {
         /// Poll data_version every millisecond (the busy-polling baseline)
@@ -126,9 +126,14 @@ pub fn main() -> Result<()> {
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
-                Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds }) => {
+        Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds }) => {
             if team {
-                crate::bench::run_team(messages.iter().copied().max().unwrap_or(100_000), dir.as_deref(), idle_seconds, json)
+                crate::bench::run_team(
+                    messages.iter().copied().max().unwrap_or(100_000),
+                    dir.as_deref(),
+                    idle_seconds,
+                    json,
+                )
             } else {
                 crate::bench::run(messages, dir.as_deref(), json)
             }
@@ -144,11 +149,12 @@ pub fn main() -> Result<()> {
             }
             Ok(())
         }
-                Some(Command::BenchPult { busy }) => {
+        Some(Command::BenchPult { busy }) => {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-pult needs --store"))?;
             crate::bench::headless_pult(&path, busy)
         }
-        Some(Command::BenchProbe) => {let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
+        Some(Command::BenchProbe) => {
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
         }
     }

@@ -66,13 +66,13 @@ impl Reader {
                 format!("c.assignee = ?1 AND c.status = 'open' AND {awake}"),
                 time,
                 true,
-                Some("conversations_by_time"),
+                Some("conversations_by_assignee"),
             ),
             View::Unassigned => (
                 format!("c.assignee IS NULL AND c.status = 'open' AND {awake}"),
                 time,
                 true,
-                Some("conversations_by_time"),
+                Some("conversations_by_assignee"),
             ),
             View::Mentions => (
                 "c.id IN (SELECT conversation_id FROM notes WHERE instr(body, '@' || ?1) > 0)".to_string(),

@@ -47,13 +47,14 @@ impl Watcher {
         Ok(changes)
     }
 
-        /// Runs on its own thread until `deliver` returns false.
+    /// Runs on its own thread until `deliver` returns false.
     pub fn spawn(self, deliver: impl FnMut(Vec<Change>) -> bool + Send + 'static) {
         self.spawn_every(TICK, deliver)
     }
 
     /// As [`spawn`](Self::spawn) with another tick (benchmarks compare against busy polling).
-    pub fn spawn_every(mut self, tick: Duration, mut deliver: impl FnMut(Vec<Change>) -> bool + Send + 'static) {let spawned = std::thread::Builder::new().name("pult-store-watch".into()).spawn(move || {
+    pub fn spawn_every(mut self, tick: Duration, mut deliver: impl FnMut(Vec<Change>) -> bool + Send + 'static) {
+        let spawned = std::thread::Builder::new().name("pult-store-watch".into()).spawn(move || {
             loop {
                 match self.poll() {
                     Ok(c) if !c.is_empty() => {
@@ -64,7 +65,7 @@ impl Watcher {
                     Ok(_) => {}
                     Err(e) => tracing::warn!("store watcher: {e}"),
                 }
-                                std::thread::sleep(tick);
+                std::thread::sleep(tick);
             }
         });
         if let Err(e) = spawned {

@@ -140,7 +140,10 @@ impl App {
             if idempotent && done.contains(&e) {
                 continue;
             }
-            match self.run_effect(e.clone()) {
+            let started = Instant::now();
+            let outcome = self.run_effect(e.clone());
+            tracing::debug!("effect {e:?} took {:?}", started.elapsed());
+            match outcome {
                 Ok(more) => queue.extend(more),
                 Err(err) => {
                     tracing::warn!("effect {e:?} failed: {err}");
@@ -198,7 +201,11 @@ impl App {
                     st.list.cursor = i;
                 }
                 st.list.cursor = st.list.cursor.min(st.list.rows.len().saturating_sub(1));
-                st.list.total = self.reader.count(st.view)?;
+                // The sidebar has just counted the smart views; count only what it did not.
+                st.list.total = match View::SMART.iter().position(|v| *v == st.view) {
+                    Some(i) if st.view_counts.len() > i => st.view_counts[i],
+                    _ => self.reader.count(st.view)?,
+                };
                 Ok(st.preview_selected())
             }
             Effect::ListTop => {
