@@ -47,6 +47,12 @@ pub enum Command {
     },
     /// Run every sync worker, the outbox and the clock headless, for a team sharing one store
     Daemon,
+    /// Sync every account
+    Sync {
+        /// Fetch everything pending, send what is due, and exit (for scripts and cron)
+        #[arg(long)]
+        once: bool,
+    },
     /// The audit log: who sent, accepted, assigned, noted what, and when
     Audit {
         /// Only events at or after this time (RFC 3339, 2026-11-20, or a deadline phrase like "сегодня")
@@ -123,6 +129,10 @@ pub fn main() -> Result<()> {
         Some(Command::Demo { no_live, every, populate_only }) => run_demo(&cli, !no_live, every, populate_only),
         Some(Command::Status { json }) => status(&cli, json),
         Some(Command::Agenda { json }) => agenda(&cli, json),
+        Some(Command::Sync { once: true }) => sync_once(&cli),
+        Some(Command::Sync { once: false }) => {
+            anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
+        }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
@@ -265,13 +275,67 @@ fn run_tui(cli: &Cli) -> Result<()> {
 }
 
 pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::workers::WorkerConfig {
+    let telegram = telegram_bots(cfg, &writer).unwrap_or_else(|e| {
+        tracing::error!("{e:#}");
+        Vec::new()
+    });
     crate::sync::workers::WorkerConfig {
         writer,
         calendar: app.state.calendar.clone(),
         templates: app.state.templates.clone(),
         actor: cfg.actor(),
         auto_reply: cfg.hours.auto_reply,
+        telegram,
     }
+}
+
+/// Every configured Telegram account with its channel and bot.
+pub fn telegram_bots(
+    cfg: &Config,
+    writer: &Writer,
+) -> Result<Vec<(i64, teloxide::Bot, crate::channels::telegram::VoiceConfig)>> {
+    let now = jiff::Timestamp::now().as_second();
+    let mut out = Vec::new();
+    for a in &cfg.accounts {
+        if let crate::config::Account::Telegram(t) = a {
+            let bot = crate::channels::telegram::bot_for(t)?;
+            let name = t.name.clone();
+            let channel = writer
+                .call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Telegram, now))?;
+            let voice = crate::channels::telegram::VoiceConfig {
+                media_dir: crate::paths::data_dir().join("media").join(crate::sanitize::file_name(&t.name)),
+                transcribe_command: t.transcribe_command.clone(),
+            };
+            out.push((channel, bot, voice));
+        }
+    }
+    Ok(out)
+}
+
+/// `pult sync --once`: every pending update of every account, every due outbox row, then exit.
+fn sync_once(cli: &Cli) -> Result<()> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let bots = telegram_bots(&cfg, &writer)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut senders: crate::sync::dispatcher::Senders = Default::default();
+        for (channel, bot, voice) in &bots {
+            let n = crate::channels::telegram::drain(bot, &writer, *channel).await?;
+            let t = crate::channels::telegram::transcribe_pending(bot, &writer, *channel, voice)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("telegram channel {channel}: {n} updates, {t} voice messages transcribed");
+            senders
+                .insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
+        }
+        let now = jiff::Timestamp::now().as_second();
+        writer.call(move |c| crate::store::intents::recover_interrupted(c, now)).await?;
+        let sent = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;
+        println!("outbox: {sent} handled");
+        Ok::<(), anyhow::Error>(())
+    })
 }
 
 fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()> {

@@ -167,6 +167,12 @@ pub struct TelegramAccount {
     pub token_file: Option<PathBuf>,
     #[serde(default)]
     pub api_url: Option<String>,
+    /// Turns a voice message into text: argv, run without a shell, file path appended.
+    #[serde(default)]
+    pub transcribe_command: Option<Vec<String>>,
+    /// Plays a voice message: argv, run without a shell, file path appended (e.g. ["mpv", "--no-video"]).
+    #[serde(default)]
+    pub player_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

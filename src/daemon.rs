@@ -23,9 +23,10 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let calendar = crate::workflow::calendar::Calendar::from_config(cfg)?;
     let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, _) = crate::workflow::templates::Templates::with_user_file(user_templates.as_deref());
+    let telegram = crate::cli::telegram_bots(cfg, &writer)?;
     let workers = Workers::start(
         lock,
-        WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply },
+        WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply, telegram },
         Default::default(),
     )?;
     wait_for_signal()?;

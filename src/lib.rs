@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod bench;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod i18n;
 pub mod model;
 pub mod paths;
 pub mod sanitize;
+pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod tui;

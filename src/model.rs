@@ -305,6 +305,8 @@ pub struct Inbound {
     pub reply_to_remote: Option<String>,
     pub attachments: Vec<InboundAttachment>,
     pub parse_error: Option<String>,
+    /// A new version of a message already known: the text is replaced, the old kept.
+    pub edited: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -93,6 +93,11 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
                 id
             }
         };
+        if m.edited && edit(tx, channel_id, m, now)? {
+            touched.insert(conversation);
+            report.inserted += 1;
+            continue;
+        }
         let reply_to: Option<i64> = match &m.reply_to_remote {
             Some(r) => tx
                 .prepare_cached("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
@@ -153,6 +158,23 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
     }
     report.conversations = touched;
     Ok(report)
+}
+
+/// Applies an edit to a known message: the old text goes to `messages_edits`.
+/// Returns false when the message is unknown (it is then stored as new).
+fn edit(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, now: i64) -> Result<bool> {
+    let found: Option<(i64, String)> = tx
+        .prepare_cached("SELECT id, body FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+        .query_row(params![channel_id, m.remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, old)) = found else { return Ok(false) };
+    if old != m.body_text {
+        tx.prepare_cached("INSERT INTO messages_edits (message_id, old_body, edited_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, old, now])?;
+        tx.prepare_cached("UPDATE messages SET body = ?1, edited = 1 WHERE id = ?2")?
+            .execute(params![m.body_text, id])?;
+    }
+    Ok(true)
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.

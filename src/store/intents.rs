@@ -106,6 +106,8 @@ pub struct OutboxItem {
     pub conversation_id: i64,
     pub message_id: i64,
     pub channel_id: i64,
+    /// The conversation's key on its channel (chat id, email thread root).
+    pub conversation_key: String,
     pub reply_to_remote: Option<String>,
     pub subject: Option<String>,
     pub body: String,
@@ -117,7 +119,8 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
     let tx = immediate(conn)?;
     let item = tx
         .query_row(
-            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts
+            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
+                    c.remote_key
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
              LEFT JOIN messages r ON r.id = o.reply_to_message_id
              WHERE o.state = 'pending' AND o.not_before <= ?1 AND c.channel_id = ?2
@@ -133,6 +136,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                     subject: row.get(5)?,
                     body: row.get(6)?,
                     attempts: row.get(7)?,
+                    conversation_key: row.get(8)?,
                 })
             },
         )

@@ -182,7 +182,7 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.transcript
+                    q.author, q.body
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              WHERE m.conversation_id = ?1
              ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
@@ -193,11 +193,7 @@ impl Reader {
                 let delivery: String = r.get(6)?;
                 let quote_author: Option<String> = r.get(10)?;
                 let quote_body: Option<String> = r.get(11)?;
-                let transcript: Option<String> = r.get(12)?;
-                let mut body: String = r.get(5)?;
-                if let Some(t) = transcript.filter(|t| !t.is_empty()) {
-                    body = format!("{body}\n[transcript] {t}");
-                }
+                let body: String = r.get(5)?;
                 Ok(MessageRow {
                     id: r.get(0)?,
                     direction: if direction == "out" { Direction::Out } else { Direction::In },

@@ -17,6 +17,19 @@ pub struct WorkerConfig {
     pub templates: Templates,
     pub actor: String,
     pub auto_reply: bool,
+    /// Telegram bots: (channel id, bot, voice settings).
+    pub telegram: Vec<(i64, teloxide::Bot, crate::channels::telegram::VoiceConfig)>,
+}
+
+impl WorkerConfig {
+    /// Senders for every channel this config has a worker for.
+    pub fn senders(&self) -> Senders {
+        let mut s: Senders = Default::default();
+        for (channel, bot, _) in &self.telegram {
+            s.insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
+        }
+        s
+    }
 }
 
 /// Running workers; dropping the handle (or `stop`) ends them and frees the lock.
@@ -38,8 +51,22 @@ impl Workers {
                 }
             };
             rt.block_on(async move {
+                let mut all = cfg.senders();
+                all.extend(senders);
                 let dispatcher =
-                    tokio::spawn(super::dispatcher::run(cfg.writer.clone(), senders, Duration::from_millis(500)));
+                    tokio::spawn(super::dispatcher::run(cfg.writer.clone(), all, Duration::from_millis(500)));
+                let channels: Vec<_> = cfg
+                    .telegram
+                    .iter()
+                    .map(|(channel, bot, voice)| {
+                        tokio::spawn(crate::channels::telegram::run(
+                            bot.clone(),
+                            cfg.writer.clone(),
+                            *channel,
+                            voice.clone(),
+                        ))
+                    })
+                    .collect();
                 let clock = cfg.auto_reply.then(|| {
                     tokio::spawn(super::clock::run(
                         cfg.writer.clone(),
@@ -53,6 +80,9 @@ impl Workers {
                 // In-flight sends are cut at an await point; their rows stay
                 // `sending` and the next holder's recovery puts them back in the queue.
                 dispatcher.abort();
+                for c in channels {
+                    c.abort();
+                }
                 if let Some(c) = clock {
                     c.abort();
                 }

@@ -1,0 +1,401 @@
+//! Telegram through a bot (teloxide): our own getUpdates loop whose offset is
+//! committed in the same transaction as the messages it covers, replies sent as
+//! replies, voice messages made readable by a transcription command.
+
+pub mod fake;
+
+use crate::config::TelegramAccount;
+use crate::model::{Inbound, InboundAttachment};
+use crate::store::{Writer, ingest};
+use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use teloxide::net::Download;
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{ChatId, Message, MessageId, ReplyParameters, Update, UpdateKind};
+use teloxide::{ApiError, Bot, RequestError};
+
+/// Long-poll timeout: below the HTTP client's own timeout (17 s in teloxide).
+pub const POLL_SECONDS: u32 = 10;
+/// Telegram's limit for one text message.
+pub const MAX_TEXT: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("telegram account {account}: {source}")]
+    Secret { account: String, source: crate::secrets::SecretError },
+    #[error("telegram account {account}: bad api_url {url:?}")]
+    Url { account: String, url: String },
+    #[error("telegram: {0}")]
+    Request(#[from] RequestError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The bot for an account: token from its command or 0600 file, API URL from `api_url`.
+pub fn bot_for(account: &TelegramAccount) -> Result<Bot, TelegramError> {
+    let token = crate::secrets::read(account.token_command.as_deref(), account.token_file.as_deref())
+        .map_err(|source| TelegramError::Secret { account: account.name.clone(), source })?;
+    let mut bot = Bot::new(token);
+    if let Some(url) = &account.api_url {
+        let parsed =
+            reqwest_url(url).ok_or_else(|| TelegramError::Url { account: account.name.clone(), url: url.clone() })?;
+        bot = bot.set_api_url(parsed);
+    }
+    Ok(bot)
+}
+
+fn reqwest_url(s: &str) -> Option<url::Url> {
+    url::Url::parse(s).ok()
+}
+
+/// One update as the store sees it; `None` for kinds pult does not keep.
+pub fn to_inbound(update: &Update) -> Option<Inbound> {
+    match &update.kind {
+        UpdateKind::Message(m) => Some(message_inbound(m, false)),
+        UpdateKind::EditedMessage(m) => Some(message_inbound(m, true)),
+        other => {
+            tracing::debug!("telegram: skipping update {} of another kind: {:?}", update.id.0, kind_name(other));
+            None
+        }
+    }
+}
+
+fn kind_name(k: &UpdateKind) -> &'static str {
+    match k {
+        UpdateKind::ChannelPost(_) => "channel_post",
+        UpdateKind::CallbackQuery(_) => "callback_query",
+        UpdateKind::MyChatMember(_) => "my_chat_member",
+        UpdateKind::ChatMember(_) => "chat_member",
+        UpdateKind::Error(_) => "unknown",
+        _ => "other",
+    }
+}
+
+fn remote(chat: i64, message: i32) -> String {
+    format!("{chat}:{message}")
+}
+
+fn message_inbound(m: &Message, edited: bool) -> Inbound {
+    let chat = m.chat.id.0;
+    let person = |first: Option<&str>, last: Option<&str>| {
+        [first.unwrap_or(""), last.unwrap_or("")]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let title = m.chat.title().map(str::to_string).unwrap_or_else(|| person(m.chat.first_name(), m.chat.last_name()));
+    let (handle, name) = match &m.from {
+        Some(u) => (format!("tg:{}", u.id.0), u.full_name()),
+        None => (format!("tg:chat{chat}"), title.clone()),
+    };
+    let mut body = m.text().or(m.caption()).unwrap_or("").to_string();
+    let mut attachments = Vec::new();
+    let mut att = |name: String, mime: &str, size: u32, id: &str, duration: Option<u32>| {
+        attachments.push(InboundAttachment {
+            name,
+            mime: mime.to_string(),
+            size: size as i64,
+            remote_ref: Some(id.to_string()),
+            duration: duration.map(i64::from),
+        });
+    };
+    if let Some(v) = m.voice() {
+        let d = v.duration.seconds();
+        att("voice.ogg".into(), "audio/ogg", v.file.size, &v.file.id.0, Some(d));
+        if body.is_empty() {
+            body = format!("🎤 voice message {}:{:02}", d / 60, d % 60);
+        }
+    }
+    if let Some(sizes) = m.photo()
+        && let Some(p) = sizes.iter().max_by_key(|p| p.width * p.height)
+    {
+        att("photo.jpg".into(), "image/jpeg", p.file.size, &p.file.id.0, None);
+    }
+    if let Some(d) = m.document() {
+        let mime = d.mime_type.as_ref().map(|m| m.to_string()).unwrap_or_else(|| "application/octet-stream".into());
+        att(d.file_name.clone().unwrap_or_else(|| "document".into()), &mime, d.file.size, &d.file.id.0, None);
+    }
+    if let Some(a) = m.audio() {
+        let name = a.file_name.clone().or_else(|| a.title.clone()).unwrap_or_else(|| "audio".into());
+        att(name, "audio/mpeg", a.file.size, &a.file.id.0, Some(a.duration.seconds()));
+    }
+    if let Some(v) = m.video() {
+        att("video.mp4".into(), "video/mp4", v.file.size, &v.file.id.0, Some(v.duration.seconds()));
+    }
+    if let Some(v) = m.video_note() {
+        att("video-note.mp4".into(), "video/mp4", v.file.size, &v.file.id.0, Some(v.duration.seconds()));
+    }
+    if let Some(s) = m.sticker() {
+        if body.is_empty() {
+            body = format!("[sticker {}]", s.emoji.clone().unwrap_or_default());
+        }
+    }
+    if let Some(l) = m.location() {
+        body = format!("📍 {:.5}, {:.5}", l.latitude, l.longitude);
+    }
+    if let Some(c) = m.contact() {
+        body = format!("👤 {} {}", person(Some(&c.first_name), c.last_name.as_deref()), c.phone_number);
+    }
+    Inbound {
+        remote_id: remote(chat, m.id.0),
+        conversation_key: chat.to_string(),
+        conversation_title: title,
+        is_group: !m.chat.is_private(),
+        outgoing: false,
+        author_handle: handle,
+        author_name: name,
+        sent_at: m.date.timestamp(),
+        subject: None,
+        body_text: body,
+        body_html: None,
+        reply_to_remote: m.reply_to_message().map(|r| remote(chat, r.id.0)),
+        attachments,
+        parse_error: None,
+        edited,
+    }
+}
+
+/// The stored update offset of a channel (0 before the first update).
+pub async fn stored_offset(writer: &Writer, channel: i64) -> Result<i32, TelegramError> {
+    Ok(writer
+        .call(move |c| {
+            Ok(c.query_row("SELECT value FROM sync_state WHERE channel_id = ?1 AND key = 'offset'", [channel], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(0))
+        })
+        .await?)
+}
+
+/// One getUpdates round: fetches from the stored offset and commits the
+/// messages together with the next offset. Returns how many updates came.
+pub async fn fetch_once(bot: &Bot, writer: &Writer, channel: i64, timeout: u32) -> Result<usize, TelegramError> {
+    let offset = stored_offset(writer, channel).await?;
+    let updates = bot.get_updates().offset(offset).timeout(timeout).limit(100).await?;
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let next = updates.iter().map(|u| u.id.0 as i64 + 1).max().unwrap_or(offset as i64);
+    let batch: Vec<Inbound> = updates.iter().filter_map(to_inbound).collect();
+    let n = updates.len();
+    let now = jiff::Timestamp::now().as_second();
+    writer.call(move |c| ingest::apply(c, channel, &batch, &[("offset".into(), next.to_string())], now)).await?;
+    Ok(n)
+}
+
+/// Everything pending, without waiting on an empty long poll (`pult sync --once`).
+pub async fn drain(bot: &Bot, writer: &Writer, channel: i64) -> Result<usize, TelegramError> {
+    let mut total = 0;
+    loop {
+        let n = fetch_once(bot, writer, channel, 0).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The worker: long polls forever, backing off on errors, obeying retry_after.
+pub async fn run(bot: Bot, writer: Writer, channel: i64, voice: VoiceConfig) {
+    let mut failures = 0u32;
+    loop {
+        match fetch_once(&bot, &writer, channel, POLL_SECONDS).await {
+            Ok(n) => {
+                failures = 0;
+                if n > 0
+                    && let Err(e) = transcribe_pending(&bot, &writer, channel, &voice).await
+                {
+                    tracing::warn!("telegram transcription: {e}");
+                }
+            }
+            Err(TelegramError::Request(RequestError::RetryAfter(s))) => {
+                tokio::time::sleep(s.duration()).await;
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
+                tracing::warn!("telegram channel {channel}: {e}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Where voice messages are kept and how they become text.
+#[derive(Debug, Clone, Default)]
+pub struct VoiceConfig {
+    pub media_dir: PathBuf,
+    /// Run without a shell with the audio file path appended; its stdout is the text.
+    pub transcribe_command: Option<Vec<String>>,
+}
+
+/// Downloads a file by its Telegram file id into `dir` (content kept by file id).
+pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, String> {
+    let file = bot.get_file(teloxide::types::FileId(file_id.to_string())).await.map_err(|e| e.to_string())?;
+    tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
+    let path = dir.join(crate::sanitize::file_name(file_id));
+    let mut dst = tokio::fs::File::create(&path).await.map_err(|e| e.to_string())?;
+    bot.download_file(&file.path, &mut dst).await.map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Transcribes voice messages of a channel that have none yet; the text joins
+/// the body, so the thread shows it and search finds it.
+pub async fn transcribe_pending(
+    bot: &Bot,
+    writer: &Writer,
+    channel: i64,
+    voice: &VoiceConfig,
+) -> Result<usize, String> {
+    let Some(cmd) = voice.transcribe_command.clone().filter(|c| !c.is_empty()) else { return Ok(0) };
+    let pending: Vec<(i64, String)> = writer
+        .call(move |c| {
+            let mut st = c.prepare(
+                "SELECT m.id, a.remote_ref FROM messages m JOIN attachments a ON a.message_id = m.id
+                 WHERE m.channel_id = ?1 AND a.mime = 'audio/ogg' AND a.remote_ref IS NOT NULL AND m.transcript IS NULL",
+            )?;
+            let rows = st.query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut done = 0;
+    for (message, file_id) in pending {
+        let path = download(bot, &file_id, &voice.media_dir).await?;
+        let out = tokio::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("transcribe command {:?}: {e}", cmd[0]))?;
+        if !out.status.success() {
+            tracing::warn!("transcribe command failed for message {message}: {}", out.status);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        writer
+            .call(move |c| {
+                c.execute(
+                    "UPDATE messages SET transcript = ?1, body = body || char(10) || '📝 ' || ?1 WHERE id = ?2",
+                    rusqlite::params![text, message],
+                )?;
+                let conv: i64 =
+                    c.query_row("SELECT conversation_id FROM messages WHERE id = ?1", [message], |r| r.get(0))?;
+                c.execute(
+                    "INSERT INTO changes (at, kind, conversation_id) VALUES (?1, 'messages', ?2)",
+                    rusqlite::params![jiff::Timestamp::now().as_second(), conv],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Sends queued replies: plain text (no parse mode, so a name with `<` is just
+/// text), split at paragraph boundaries above 4,096 characters, as a reply to
+/// the message being answered.
+pub struct TelegramSender {
+    pub bot: Bot,
+}
+
+impl ChannelSender for TelegramSender {
+    fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
+        Box::pin(async move {
+            let chat: i64 = item
+                .conversation_key
+                .parse()
+                .map_err(|_| SendError::Permanent(format!("not a Telegram chat: {}", item.conversation_key)))?;
+            let reply_to = item
+                .reply_to_remote
+                .as_deref()
+                .and_then(|r| r.split_once(':'))
+                .and_then(|(_, m)| m.parse::<i32>().ok());
+            let mut first_id = None;
+            for (i, part) in split_text(&item.body, MAX_TEXT).into_iter().enumerate() {
+                let mut req = self.bot.send_message(ChatId(chat), part);
+                if i == 0
+                    && let Some(m) = reply_to
+                {
+                    req = req.reply_parameters(ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
+                }
+                let sent = req.await.map_err(classify)?;
+                first_id.get_or_insert(sent.id.0);
+            }
+            Ok(remote(chat, first_id.unwrap_or(0)))
+        })
+    }
+}
+
+/// What a failed request means for the outbox row.
+pub fn classify(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(s) => SendError::RetryAfter(s.seconds() as u64),
+        RequestError::Network(n) => SendError::Temporary(n.to_string()),
+        RequestError::Api(
+            a @ (ApiError::BotBlocked
+            | ApiError::ChatNotFound
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::UserDeactivated
+            | ApiError::CantInitiateConversation),
+        ) => SendError::Permanent(a.to_string()),
+        RequestError::Api(a) => SendError::Permanent(a.to_string()),
+        RequestError::MigrateToChatId(id) => SendError::Permanent(format!("the group moved to chat {}", id.0)),
+        other => SendError::Temporary(other.to_string()),
+    }
+}
+
+/// Splits `text` into pieces of at most `max` characters, at paragraph
+/// boundaries where possible, then at line ends, then at spaces.
+pub fn split_text(text: &str, max: usize) -> Vec<String> {
+    if text.chars().count() <= max {
+        return vec![text.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > max {
+        let cut_byte = rest.char_indices().nth(max).map(|(i, _)| i).unwrap_or(rest.len());
+        let window = &rest[..cut_byte];
+        let cut = window
+            .rfind("\n\n")
+            .map(|i| i + 2)
+            .or_else(|| window.rfind('\n').map(|i| i + 1))
+            .or_else(|| window.rfind(' ').map(|i| i + 1))
+            .filter(|&i| i > 0)
+            .unwrap_or(cut_byte);
+        out.push(rest[..cut].trim_end().to_string());
+        rest = rest[cut..].trim_start_matches('\n');
+    }
+    if !rest.trim().is_empty() {
+        out.push(rest.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_text;
+
+    #[test]
+    fn splits_at_paragraphs() {
+        let para = "а".repeat(3000);
+        let text = format!("{para}\n\n{para}\n\n{para}");
+        let parts = split_text(&text, 4096);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.chars().count() <= 4096));
+        assert_eq!(parts.join("\n\n"), text);
+        let long_word = "б".repeat(9000);
+        let parts = split_text(&long_word, 4096);
+        assert_eq!(parts.iter().map(|p| p.chars().count()).sum::<usize>(), 9000);
+    }
+}

@@ -1,0 +1,335 @@
+//! The Telegram worker and sender (teloxide) against the loopback fake Bot API.
+
+mod common;
+
+use common::*;
+use pult::channels::telegram::{self, TelegramSender, VoiceConfig, fake::FakeBotApi, fake::updates as u};
+use pult::model::{ChannelKind, Delivery, View};
+use pult::store::{Reader, intents};
+use pult::sync::dispatcher::{Senders, dispatch_due};
+use serde_json::json;
+use std::sync::Arc;
+
+struct Setup {
+    fake: FakeBotApi,
+    store: TempStore,
+    channel: i64,
+    bot: teloxide::Bot,
+    rt: tokio::runtime::Runtime,
+}
+
+fn setup() -> Setup {
+    let fake = FakeBotApi::start().expect("fake bot api");
+    let store = temp_store();
+    let ch = channel(&store, "office-bot", ChannelKind::Telegram);
+    let bot = teloxide::Bot::new("123:TEST").set_api_url(url::Url::parse(&fake.url()).expect("url"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    Setup { fake, store, channel: ch, bot, rt }
+}
+
+impl Setup {
+    fn drain(&self) -> usize {
+        self.rt.block_on(telegram::drain(&self.bot, &self.store.writer, self.channel)).expect("drain")
+    }
+
+    fn reader(&self) -> Reader {
+        let mut r = Reader::open(&self.store.path, "anna").expect("reader");
+        r.set_moment(pult::model::Moment { now: NOW, end_of_today: NOW, risk_until: NOW });
+        r
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(&self.store.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
+    fn dispatch(&self) -> usize {
+        let mut senders: Senders = Default::default();
+        senders.insert(self.channel, Arc::new(TelegramSender { bot: self.bot.clone() }));
+        self.rt.block_on(dispatch_due(&self.store.writer, &senders))
+    }
+
+    fn queue(&self, conversation: i64, reply_to: Option<i64>, body: &str) -> i64 {
+        let reply = intents::Reply {
+            conversation_id: conversation,
+            reply_to_message_id: reply_to,
+            subject: None,
+            body: body.into(),
+            actor: "anna".into(),
+            not_before: 0,
+            auto: false,
+        };
+        self.store.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue")
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+#[test]
+fn private_and_group_chats_become_conversations_with_identities() {
+    let s = setup();
+    let irina = u::user(11, "Ирина", "Соколова");
+    let pavel = u::user(12, "Павел", "Дёмин");
+    let group = u::group_chat(-100500, "ООО Ромашка — бухгалтерия");
+    s.fake.push(u::message(u::private_chat(11, "Ирина"), irina.clone(), 1, now(), u::text("Пришлите акт сверки")));
+    s.fake.push(u::message(group.clone(), irina, 7, now(), u::text("Коллеги, счёт на оплату во вложении")));
+    s.fake.push(u::message(group, pavel, 8, now(), u::text("Документы в ЭДО подписал")));
+    let first = s.rt.block_on(telegram::fetch_once(&s.bot, &s.store.writer, s.channel, 0)).expect("fetch");
+    assert_eq!(first, 3);
+    assert_eq!(s.fake.pending(), 3, "not confirmed until the next getUpdates carries the offset");
+    let r = s.reader();
+    let rows = r.conversations(View::Channel(s.channel), None, false, true, 10).expect("list");
+    assert_eq!(rows.len(), 2);
+    let g = rows.iter().find(|c| c.is_group).expect("group conversation");
+    assert_eq!(g.title, "ООО Ромашка — бухгалтерия");
+    let thread = r.thread(g.id, 10).expect("thread");
+    assert_eq!(thread.iter().map(|m| m.author.as_str()).collect::<Vec<_>>(), ["Ирина Соколова", "Павел Дёмин"]);
+    assert_eq!(s.count("SELECT count(*) FROM identities WHERE handle LIKE 'tg:%'"), 2, "one identity per sender");
+    assert_eq!(s.drain(), 0);
+    assert_eq!(s.fake.pending(), 0, "confirmed by the stored offset");
+}
+
+#[test]
+fn an_edit_updates_the_text_and_keeps_the_old_one() {
+    let s = setup();
+    let first = u::message(u::private_chat(11, "Ирина"), u::user(11, "Ирина", "С"), 1, now(), u::text("Сумма 45 000"));
+    s.fake.push(first.clone());
+    s.drain();
+    s.fake.push(u::edited(first, "Сумма 54 000", now()));
+    s.drain();
+    let r = s.reader();
+    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let m = &r.thread(conv, 5).expect("thread")[0];
+    assert_eq!(m.body, "Сумма 54 000");
+    assert!(m.edited);
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 1);
+    let old: String = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .query_row("SELECT old_body FROM messages_edits", [], |r| r.get(0))
+        .expect("history");
+    assert_eq!(old, "Сумма 45 000");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert_eq!(r.search("54", 5, &clock).expect("search").len(), 1, "the index follows the edit");
+}
+
+#[test]
+fn a_reply_goes_out_as_a_reply_in_plain_text() {
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(11, "Ирина"), u::user(11, "Ирина", "С"), 42, now(), u::text("Счёт?")));
+    s.drain();
+    let r = s.reader();
+    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let inbound = r.thread(conv, 5).expect("thread")[0].id;
+    let text = "Ирина <директор> & Co: счёт выставлен";
+    let id = s.queue(conv, Some(inbound), text);
+    assert_eq!(s.dispatch(), 1);
+    let sent = s.fake.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["chat_id"], json!(11));
+    assert_eq!(sent[0]["text"], json!(text), "no escaping needed: plain text");
+    assert!(sent[0].get("parse_mode").is_none_or(|p| p.is_null()));
+    assert_eq!(sent[0]["reply_parameters"]["message_id"], json!(42));
+    let (state, remote): (String, String) = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .query_row("SELECT state, remote_id FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("row");
+    assert_eq!(state, "sent");
+    assert!(remote.starts_with("11:"), "the returned message id is recorded: {remote}");
+}
+
+#[test]
+fn long_replies_are_split_at_paragraphs() {
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), 1, now(), u::text("?")));
+    s.drain();
+    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let para = "Расчёт налогов по УСН. ".repeat(120);
+    s.queue(conv, None, &format!("{para}\n\n{para}"));
+    s.dispatch();
+    let sent = s.fake.sent();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|m| m["text"].as_str().expect("text").chars().count() <= 4096));
+}
+
+#[test]
+fn replaying_after_a_crash_between_receiving_and_committing_duplicates_nothing() {
+    let s = setup();
+    for i in 0..5 {
+        s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), i, now(), u::text(&format!("m{i}"))));
+    }
+    // A process receives the batch and dies before its transaction commits.
+    s.rt.block_on(async {
+        use teloxide::payloads::GetUpdatesSetters;
+        use teloxide::prelude::Requester;
+        let got = s.bot.get_updates().offset(0).timeout(0).await.expect("received");
+        assert_eq!(got.len(), 5);
+    });
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 0, "nothing was committed");
+    // The next start reads the stored offset and gets the same updates again.
+    assert_eq!(s.drain(), 5);
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 5);
+    // A replay of an already committed batch (offset lost elsewhere) is idempotent too.
+    let batch: Vec<_> = (0..5)
+        .map(|i| u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), i, now(), u::text(&format!("m{i}"))))
+        .collect();
+    for b in batch {
+        s.fake.push(b);
+    }
+    s.drain();
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 5, "no duplicates");
+}
+
+#[test]
+fn retry_after_is_respected_and_403_fails_with_its_reason() {
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), 1, now(), u::text("?")));
+    s.drain();
+    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let id = s.queue(conv, None, "ответ");
+    s.fake.fail_next_with_retry_after("sendMessage", 3);
+    s.dispatch();
+    let (state, not_before, updated): (String, i64, i64) = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .query_row("SELECT state, not_before, updated_at FROM outbox WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .expect("row");
+    assert_eq!(state, "pending");
+    assert_eq!(not_before - updated, 3, "waits retry_after seconds");
+    assert_eq!(s.dispatch(), 0, "not before its time");
+    assert!(s.fake.sent().is_empty());
+
+    let id2 = s.queue(conv, None, "ещё ответ");
+    rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .execute("UPDATE outbox SET not_before = 0 WHERE id = ?1", [id2])
+        .expect("due now");
+    s.fake.fail_next_forbidden("sendMessage", "Forbidden: bot was blocked by the user");
+    s.dispatch();
+    let thread = s.reader().thread(conv, 10).expect("thread");
+    let last = thread.iter().find(|m| m.body == "ещё ответ").expect("message");
+    assert_eq!(last.delivery, Delivery::Failed);
+    assert!(last.error.as_deref().unwrap_or("").contains("blocked"), "{:?}", last.error);
+}
+
+#[test]
+fn voice_messages_are_downloaded_and_transcribed_and_found() {
+    let s = setup();
+    s.fake.add_file("voice-1", b"OggS fake opus bytes".to_vec());
+    s.fake.push(u::message(
+        u::private_chat(11, "И"),
+        u::user(11, "Ирина", "С"),
+        1,
+        now(),
+        u::voice("voice-1", 297, 20),
+    ));
+    s.drain();
+    let dir = tempfile::tempdir().expect("tmp");
+    let voice = VoiceConfig {
+        media_dir: dir.path().to_path_buf(),
+        transcribe_command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "printf 'Перезвоните мне завтра про выписку (%s байт)' $(wc -c < \"$0\")".into(),
+        ]),
+    };
+    let n =
+        s.rt.block_on(telegram::transcribe_pending(&s.bot, &s.store.writer, s.channel, &voice)).expect("transcribe");
+    assert_eq!(n, 1);
+    let r = s.reader();
+    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let m = &r.thread(conv, 5).expect("thread")[0];
+    assert!(m.body.starts_with("🎤 voice message 4:57"), "{}", m.body);
+    assert!(m.body.contains("Перезвоните мне завтра про выписку (20 байт)"), "{}", m.body);
+    assert_eq!(m.attachments[0].duration, Some(297));
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert_eq!(r.search("перезвоните", 5, &clock).expect("search").len(), 1);
+    assert_eq!(
+        s.rt.block_on(telegram::transcribe_pending(&s.bot, &s.store.writer, s.channel, &voice)).expect("again"),
+        0
+    );
+}
+
+#[test]
+fn media_kinds_and_unknown_updates() {
+    let s = setup();
+    let chat = || u::private_chat(11, "И");
+    let from = || u::user(11, "Ирина", "С");
+    s.fake.push(u::message(chat(), from(), 1, now(), u::photo("ph-1", "Накладная")));
+    s.fake.push(u::message(chat(), from(), 2, now(), u::document("doc-1", "УПД_00342.pdf", "application/pdf", 96512)));
+    s.fake.push(u::message(chat(), from(), 3, now(), u::sticker("st-1", "👍")));
+    s.fake.push(u::message(chat(), from(), 4, now(), u::location(55.75, 37.61)));
+    s.fake.push(u::message(chat(), from(), 5, now(), u::contact("+79161234567", "Водитель")));
+    s.fake.push(json!({"poll": {"id": "1", "question": "?", "options": [], "total_voter_count": 0, "is_closed": false,
+                                "is_anonymous": true, "type": "regular", "allows_multiple_answers": false}}));
+    s.fake.push(json!({"something_new": {"x": 1}}));
+    let mut reply = u::message(chat(), from(), 6, now(), u::text("Это к накладной"));
+    reply["message"]["reply_to_message"] = u::message(chat(), from(), 1, now(), u::text("x"))["message"].clone();
+    s.fake.push(reply);
+    assert_eq!(s.drain(), 8, "all updates confirmed, unknown kinds included");
+    let r = s.reader();
+    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let t = r.thread(conv, 20).expect("thread");
+    assert_eq!(t.len(), 6, "the poll and the unknown kind are skipped");
+    assert_eq!(t[0].body, "Накладная");
+    assert_eq!(t[0].attachments[0].mime, "image/jpeg");
+    assert_eq!(t[1].attachments[0].name, "УПД_00342.pdf");
+    assert_eq!(t[2].body, "[sticker 👍]");
+    assert_eq!(t[3].body, "📍 55.75000, 37.61000");
+    assert!(t[4].body.contains("+79161234567"));
+    assert_eq!(t[5].reply_quote.as_ref().map(|q| q.1.as_str()), Some("Накладная"));
+}
+
+#[test]
+fn sync_once_from_the_command_line() {
+    let s = setup();
+    let home = tempfile::tempdir().expect("tmp");
+    let token = home.path().join("token");
+    std::fs::write(&token, "123:TEST\n").expect("token");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\npath = {:?}\n\n[[accounts]]\nkind = \"telegram\"\nname = \"office-bot\"\ntoken_file = {:?}\napi_url = {:?}\n",
+            s.store.path.display().to_string(),
+            token.display().to_string(),
+            s.fake.url()
+        ),
+    )
+    .expect("config");
+    s.fake.push(u::message(
+        u::private_chat(11, "И"),
+        u::user(11, "Ирина", "С"),
+        1,
+        now(),
+        u::text("Когда зарплатная ведомость?"),
+    ));
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pult"))
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .args(["sync", "--once", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("pult sync --once")
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 updates"));
+    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    s.queue(conv, None, "Ведомость будет в пятницу");
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.fake.sent().len(), 1, "the queued reply went out");
+    assert_eq!(s.fake.sent()[0]["text"], json!("Ведомость будет в пятницу"));
+    // A token file others can read is refused, with no token in the message.
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600") && !err.contains("123:TEST"), "{err}");
+}
