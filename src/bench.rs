@@ -763,3 +763,84 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
     }
     Ok(())
 }
+
+/// 10,000 updates served by the fake Bot API and ingested end to end; the
+/// baseline is the same updates fetched and parsed by teloxide without storing.
+pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+    use crate::channels::telegram::{self, fake::FakeBotApi, fake::updates as u};
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-telegram"));
+    std::fs::create_dir_all(&dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let fill = |fake: &FakeBotApi| {
+        let mut rng = Lcg::new(9);
+        let now = jiff::Timestamp::now().as_second();
+        for i in 0..n as i64 {
+            let chat = 1000 + rng.below(300) as i64;
+            let text: Vec<&str> = (0..2 + rng.below(30)).map(|_| *rng.pick(RU)).collect();
+            let chat_json = if chat % 4 == 0 {
+                u::group_chat(-chat, "Группа клиента")
+            } else {
+                u::private_chat(chat, "Клиент")
+            };
+            let from = u::user(chat * 10 + rng.below(3) as i64, *rng.pick(FIRST), *rng.pick(LAST));
+            fake.push(u::message(chat_json, from, i + 1, now - (n as i64 - i), u::text(&text.join(" "))));
+        }
+    };
+    let mut rates = Vec::new();
+    let mut base_rates = Vec::new();
+    for _ in 0..3 {
+        // Baseline: fetch and parse only.
+        let fake = FakeBotApi::start()?;
+        fill(&fake);
+        let bot = teloxide::Bot::new("1:B").set_api_url(url::Url::parse(&fake.url())?);
+        let t = Instant::now();
+        let got = rt.block_on(async {
+            use teloxide::payloads::GetUpdatesSetters;
+            use teloxide::prelude::Requester;
+            let mut offset = 0;
+            let mut total = 0;
+            loop {
+                let ups = bot.get_updates().offset(offset).timeout(0).limit(100).await?;
+                if ups.is_empty() {
+                    return Ok::<usize, anyhow::Error>(total);
+                }
+                total += ups.iter().filter_map(telegram::to_inbound).count();
+                offset = ups.iter().map(|x| x.id.0 as i32 + 1).max().unwrap_or(offset);
+            }
+        })?;
+        base_rates.push(got as f64 / t.elapsed().as_secs_f64());
+        // pult: fetch, map, ingest with the offset in the same transaction.
+        let fake = FakeBotApi::start()?;
+        fill(&fake);
+        let path = dir.join("telegram-bench.db");
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+        let writer = Writer::spawn(&path)?;
+        let channel = writer.call_blocking(|c| ingest::ensure_channel(c, "bot", ChannelKind::Telegram, 0))?;
+        let bot = teloxide::Bot::new("1:B").set_api_url(url::Url::parse(&fake.url())?);
+        let t = Instant::now();
+        let got = rt.block_on(telegram::drain(&bot, &writer, channel))?;
+        rates.push(got as f64 / t.elapsed().as_secs_f64());
+        let stored: i64 =
+            writer.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))?;
+        anyhow::ensure!(stored == n as i64, "stored {stored} of {n} messages");
+    }
+    let figures = vec![
+        figure(
+            &format!("telegram: {n} updates fetched and ingested"),
+            "updates/s",
+            median(rates),
+            Some(("fetch and parse only, no store", median(base_rates))),
+            Some(">= 2000"),
+        ),
+        figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
+    ];
+    let report = vec![Report { messages: n as u64, figures }];
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_reports(&report);
+    }
+    Ok(())
+}

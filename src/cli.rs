@@ -98,6 +98,9 @@ pub enum Command {
         /// Seconds of idle CPU measurement in --team mode
         #[arg(long, default_value_t = 60)]
         idle_seconds: u64,
+        /// Telegram: updates served by the fake Bot API and ingested end to end
+        #[arg(long)]
+        telegram: bool,
     },
     /// (internal) Open a store, draw a frame, report timing and RSS as JSON
     #[command(hide = true)]
@@ -136,8 +139,10 @@ pub fn main() -> Result<()> {
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
-        Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds }) => {
-            if team {
+        Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds, telegram }) => {
+            if telegram {
+                crate::bench::run_telegram(10_000, dir.as_deref(), json)
+            } else if team {
                 crate::bench::run_team(
                     messages.iter().copied().max().unwrap_or(100_000),
                     dir.as_deref(),
@@ -269,8 +274,20 @@ fn run_tui(cli: &Cli) -> Result<()> {
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
     }
     let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
-    let supervisor =
-        crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default());
+    let mut app = app;
+    let workers = worker_config(&cfg, writer, &app);
+    for (channel, bot, voice) in &workers.telegram {
+        let player = cfg.accounts.iter().find_map(|a| match a {
+            crate::config::Account::Telegram(t) if voice.media_dir.ends_with(crate::sanitize::file_name(&t.name)) => {
+                t.player_command.clone()
+            }
+            _ => None,
+        });
+        if let Some(p) = player.filter(|p| !p.is_empty()) {
+            app.players.insert(*channel, (bot.clone(), p, voice.media_dir.clone()));
+        }
+    }
+    let supervisor = crate::sync::workers::Supervisor::new(&path, workers, Default::default());
     tui::app::run(app, Some(supervisor))
 }
 

@@ -79,6 +79,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
     ("mode_solo", "solo", "один"),
+    (
+        "no_player",
+        "No voice message here, or no player_command for this channel",
+        "Здесь нет голосового сообщения или для канала не задан player_command",
+    ),
     ("view_assigned", "Mine", "Мои"),
     ("view_unassigned", "Unassigned", "Без ответственного"),
     ("view_mentions", "Mentions", "Упоминания"),

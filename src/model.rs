@@ -228,6 +228,8 @@ pub struct AttachmentRow {
     pub mime: String,
     pub size: i64,
     pub duration: Option<i64>,
+    /// How the channel finds the bytes (Telegram file id); fetched on demand.
+    pub remote_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

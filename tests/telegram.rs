@@ -333,3 +333,32 @@ fn sync_once_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("chmod 600") && !err.contains("123:TEST"), "{err}");
 }
+
+#[test]
+fn v_plays_the_voice_message_with_the_configured_player() {
+    let s = setup();
+    s.fake.add_file("voice-9", b"OggS voice".to_vec());
+    s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "Ирина", "С"), 1, now(), u::voice("voice-9", 12, 10)));
+    s.drain();
+    let out = tempfile::tempdir().expect("tmp");
+    let played = out.path().join("played");
+    let player = vec!["sh".to_string(), "-c".into(), format!("cp \"$0\" {}", played.display())];
+    let mut h = Harness::on(
+        TempStore {
+            dir: tempfile::tempdir().expect("tmp"),
+            path: s.store.path.clone(),
+            writer: s.store.writer.clone(),
+        },
+        160,
+        45,
+    );
+    h.app.players.insert(s.channel, (s.bot.clone(), player, out.path().join("media")));
+    h.keys("<Enter> v");
+    assert!(h.app.state.status.as_ref().is_none_or(|m| !m.error), "{:?}", h.app.state.status);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !played.exists() {
+        assert!(std::time::Instant::now() < deadline, "the player never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read(&played).expect("bytes"), b"OggS voice");
+}

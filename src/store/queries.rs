@@ -243,12 +243,18 @@ impl Reader {
             rows.sort_by_key(|m| (m.sent_at, m.direction == Direction::Note));
         }
         let mut att = self.conn.prepare_cached(
-            "SELECT name, mime, size, duration FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+            "SELECT name, mime, size, duration, remote_ref FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
         )?;
         for m in rows.iter_mut().filter(|m| m.direction != Direction::Note) {
             m.attachments = att
                 .query_map([m.id], |r| {
-                    Ok(AttachmentRow { name: r.get(0)?, mime: r.get(1)?, size: r.get(2)?, duration: r.get(3)? })
+                    Ok(AttachmentRow {
+                        name: r.get(0)?,
+                        mime: r.get(1)?,
+                        size: r.get(2)?,
+                        duration: r.get(3)?,
+                        remote_ref: r.get(4)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
         }

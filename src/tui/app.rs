@@ -8,7 +8,7 @@ use super::keys::Key;
 use super::state::{AppState, Effect, LastSent, ReplyKind, SearchResults, ThreadState, WINDOW};
 use super::theme::Theme;
 use crate::model::{Change, View};
-use crate::store::{self, Reader, Writer, intents, ledger, team};
+use crate::store::{self, Reader, StoreError, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::VecDeque;
@@ -22,6 +22,8 @@ pub struct App {
     reader: Reader,
     writer: Writer,
     pub store_path: PathBuf,
+    /// Per Telegram channel: the bot (to fetch audio), the player argv, where audio is kept.
+    pub players: std::collections::HashMap<i64, (teloxide::Bot, Vec<String>, PathBuf)>,
 }
 
 #[derive(Debug)]
@@ -35,7 +37,8 @@ pub enum Event {
 impl App {
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
         let reader = Reader::open(store_path, &state.actor)?;
-        let mut app = App { state, theme, reader, writer, store_path: store_path.to_path_buf() };
+        let mut app =
+            App { state, theme, reader, writer, store_path: store_path.to_path_buf(), players: Default::default() };
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
     }
@@ -401,6 +404,42 @@ impl App {
                     })
                     .collect();
                 st.popup = Some(super::state::Popup::Text { title: st.lang.tr("history").into(), lines, scroll: 0 });
+                Ok(Vec::new())
+            }
+            Effect::PlayVoice => {
+                let Some(t) = &st.thread else { return Ok(Vec::new()) };
+                let voice = t.messages.iter().rev().find_map(|m| {
+                    m.attachments.iter().find(|a| a.mime.starts_with("audio/")).and_then(|a| a.remote_ref.clone())
+                });
+                let (Some(file_id), Some((bot, player, dir))) = (voice, self.players.get(&t.conversation.channel_id))
+                else {
+                    st.error(st.lang.tr("no_player"));
+                    return Ok(Vec::new());
+                };
+                // A client of its own: a shared one keeps its connections on the workers' runtime.
+                let bot = teloxide::Bot::new(bot.token()).set_api_url(bot.api_url());
+                let (player, dir) = (player.clone(), dir.clone());
+                // Fetched on demand, played by the configured program — never through a shell.
+                let fetched = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(StoreError::Io)?
+                    .block_on(crate::channels::telegram::download(&bot, &file_id, &dir));
+                match fetched {
+                    Ok(path) => {
+                        let spawned = std::process::Command::new(&player[0])
+                            .args(&player[1..])
+                            .arg(&path)
+                            .stdin(std::process::Stdio::null())
+                            .stdout(std::process::Stdio::null())
+                            .stderr(std::process::Stdio::null())
+                            .spawn();
+                        if let Err(e) = spawned {
+                            st.error(format!("{}: {e}", player[0]));
+                        }
+                    }
+                    Err(e) => st.error(e),
+                }
                 Ok(Vec::new())
             }
             Effect::Quit => Ok(Vec::new()),

@@ -143,6 +143,8 @@ pub enum Effect {
     Claim(i64),
     Release(i64),
     History(i64),
+    /// Play the newest voice message of the open thread.
+    PlayVoice,
     Quit,
 }
 
@@ -498,6 +500,7 @@ impl AppState {
             Action::PostRules => self.open_composer(Some("rules".into())),
             Action::Assign => self.ask(Purpose::Assign, vec!["assignee".into(), "note".into()]),
             Action::Note => self.open_note(),
+            Action::PlayVoice => vec![Effect::PlayVoice],
             Action::History => match self.target() {
                 Some(c) => vec![Effect::History(c)],
                 None => Vec::new(),
@@ -1087,7 +1090,13 @@ impl AppState {
             return Vec::new();
         }
         // Re-read a strict message before it leaves: one more send means "send anyway".
-        let warnings = tone::check(&body, &self.tone_words);
+        let mut warnings = tone::check(&body, &self.tone_words);
+        let limit = c.kind.max_text_len();
+        let chars = body.chars().count();
+        if chars > limit {
+            let parts = crate::channels::telegram::split_text(&body, limit).len();
+            warnings.push(format!("{chars} > {limit}: {parts} {}", self.lang.tr("messages_count")));
+        }
         if !warnings.is_empty() && self.tone_confirmed.as_deref() != Some(body.as_str()) {
             let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
             self.error(format!(

@@ -195,6 +195,7 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Opti
 }
 
 async fn serve_connection(sock: TcpStream, state: Arc<Mutex<State>>, notify: Arc<Notify>) -> std::io::Result<()> {
+    sock.set_nodelay(true)?;
     let mut reader = BufReader::new(sock);
     while let Some(req) = read_request(&mut reader).await? {
         let (status, content_type, body) = handle(req, &state, &notify).await;
@@ -203,9 +204,11 @@ async fn serve_connection(sock: TcpStream, state: Arc<Mutex<State>>, notify: Arc
             if status == 200 { "OK" } else { "Error" },
             body.len()
         );
+        // One write per response: two small writes meet Nagle and delayed ACKs (40 ms each).
+        let mut out = head.into_bytes();
+        out.extend_from_slice(&body);
         let sock = reader.get_mut();
-        sock.write_all(head.as_bytes()).await?;
-        sock.write_all(&body).await?;
+        sock.write_all(&out).await?;
         sock.flush().await?;
     }
     Ok(())
