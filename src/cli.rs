@@ -246,6 +246,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.tone_words = cfg.guards.tone_words.clone();
     state.bell_enabled = cfg.ui.bell.unwrap_or(true);
     state.team = cfg.team.clone();
+    state.max_attachment_bytes = cfg.guards.max_attachment_mb << 20;
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");

@@ -86,11 +86,13 @@ pub struct Guards {
     pub undo_seconds: i64,
     /// Words that make pult ask you to re-read a message before sending it.
     pub tone_words: Vec<String>,
+    /// Attachments larger than this (MB) ask for confirmation.
+    pub max_attachment_mb: u64,
 }
 
 impl Default for Guards {
     fn default() -> Self {
-        Guards { undo_seconds: 10, tone_words: Vec::new() }
+        Guards { undo_seconds: 10, tone_words: Vec::new(), max_attachment_mb: 20 }
     }
 }
 

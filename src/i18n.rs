@@ -79,6 +79,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
     ("mode_solo", "solo", "один"),
+    ("field_file", "File to attach", "Файл"),
+    ("not_a_file", "Not a file", "Это не файл"),
+    ("enter_again", "Enter again to attach anyway", "Enter ещё раз — приложить всё равно"),
+    ("default_assignee", "Default responsible for this client:", "Ответственный за клиента по умолчанию:"),
     (
         "no_player",
         "No voice message here, or no player_command for this channel",

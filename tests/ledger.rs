@@ -289,6 +289,7 @@ fn two_writers_cannot_both_send_the_after_hours_reply() {
         actor: "a".into(),
         not_before: NOW,
         auto: true,
+        attachments: Vec::new(),
     };
     let (r1, r2) = (reply.clone(), reply);
     let off = NOW - 7200;

@@ -228,6 +228,7 @@ fn outbox_moves_from_pending_to_sent_and_clears_waiting() {
         actor: "anna".into(),
         not_before: NOW,
         auto: false,
+        attachments: Vec::new(),
     };
     let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
     assert_eq!(r.count(View::Unanswered).expect("count"), 0, "a queued reply answers");
@@ -263,6 +264,7 @@ fn a_failed_send_leaves_the_client_waiting_with_the_reason() {
         actor: "anna".into(),
         not_before: NOW,
         auto: false,
+        attachments: Vec::new(),
     };
     let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
     s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
@@ -289,6 +291,7 @@ fn interrupted_sends_go_back_to_pending() {
         actor: "anna".into(),
         not_before: NOW,
         auto: false,
+        attachments: Vec::new(),
     };
     s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
     s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("item");

@@ -127,6 +127,7 @@ fn a_second_daemon_is_refused_and_sigkill_loses_no_queued_message() {
         actor: "anna".into(),
         not_before: i64::MAX / 2,
         auto: false,
+        attachments: Vec::new(),
     };
     let id = anna.writer().call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
     daemon.0.kill().expect("SIGKILL");
@@ -312,6 +313,26 @@ fn assignment_notes_mentions_and_audit() {
     for e in &mine {
         assert!(e["time"].is_string() && e["conversation"].is_i64() && e["detail"].is_string(), "{e}");
     }
+    // A default responsible person for the client applies to the client's new conversations.
+    anna.press_keys(":").expect("keys");
+    anna.type_text("default-assignee boris");
+    anna.press_keys("<Enter>").expect("keys");
+    let (channel, contact): (i64, i64) = conn
+        .query_row("SELECT channel_id, contact_id FROM conversations WHERE id = ?1", [conv], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("conv");
+    let handle: String = conn
+        .query_row("SELECT handle FROM identities WHERE contact_id = ?1 LIMIT 1", [contact], |r| r.get(0))
+        .expect("id");
+    let mut m = msg("new-thread-1", "brand-new-chat", "Клиент", NOW, "Новый вопрос");
+    m.author_handle = handle;
+    let fresh =
+        anna.writer().call_blocking(move |c| pult::store::ingest::apply(c, channel, &[m], &[], NOW)).expect("ingest");
+    let assignee: Option<String> = conn
+        .query_row("SELECT assignee FROM conversations WHERE id = ?1", [fresh.conversations[0]], |r| r.get(0))
+        .expect("assignee");
+    assert_eq!(assignee.as_deref(), Some("boris"));
     // History inside the app.
     anna.press_keys("H").expect("keys");
     let s = screen(&mut anna, &mut anna_term);

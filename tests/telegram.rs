@@ -57,6 +57,7 @@ impl Setup {
             actor: "anna".into(),
             not_before: 0,
             auto: false,
+            attachments: Vec::new(),
         };
         self.store.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue")
     }
@@ -361,4 +362,51 @@ fn v_plays_the_voice_message_with_the_configured_player() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(std::fs::read(&played).expect("bytes"), b"OggS voice");
+}
+
+#[test]
+fn a_document_attached_in_the_composer_goes_out_with_the_reply() {
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "Ирина", "С"), 5, now(), u::text("Пришлите счёт")));
+    s.drain();
+    let files = tempfile::tempdir().expect("tmp");
+    let small = files.path().join("Счёт_17.pdf");
+    std::fs::write(&small, b"%PDF-1.4 invoice").expect("pdf");
+    let big = files.path().join("архив.zip");
+    std::fs::write(&big, vec![0u8; 4096]).expect("zip");
+    let mut h = Harness::on(
+        TempStore {
+            dir: tempfile::tempdir().expect("tmp"),
+            path: s.store.path.clone(),
+            writer: s.store.writer.clone(),
+        },
+        160,
+        45,
+    );
+    h.app.state.undo_seconds = 0;
+    h.app.state.max_attachment_bytes = 1024;
+    h.keys("<Enter> r")
+        .type_text("Счёт во вложении")
+        .keys("<C-o>")
+        .type_text(&small.display().to_string())
+        .keys("<Enter>");
+    // A file over the limit asks first; the same path entered again attaches it.
+    h.keys("<C-o>").type_text(&big.display().to_string()).keys("<Enter>");
+    assert!(h.screen().contains("Enter again"), "size guard");
+    h.keys("<Enter>");
+    let names: Vec<String> =
+        h.app.state.composer.as_ref().expect("composer").attachments.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(names.len(), 2);
+    h.keys("<C-x>");
+    assert_eq!(s.dispatch(), 1);
+    let sent = s.fake.sent();
+    let methods: Vec<&str> = sent.iter().filter_map(|m| m["method"].as_str()).collect();
+    assert_eq!(methods, ["sendmessage", "senddocument", "senddocument"]);
+    assert_eq!(sent[1]["document_filename"], json!("Счёт_17.pdf"), "{}", sent[1]);
+    assert_eq!(sent[0]["reply_parameters"]["message_id"], json!(5));
+    let conv = h.app.state.thread.as_ref().expect("thread").conversation.id;
+    let t = s.reader().thread(conv, 10).expect("thread");
+    let out = t.iter().find(|m| m.body == "Счёт во вложении").expect("sent message");
+    assert_eq!(out.attachments.len(), 2);
+    assert_eq!(out.attachments[0].mime, "application/pdf");
 }

@@ -206,6 +206,7 @@ fn another_process_reply_appears_without_a_key_press() {
         actor: "boris".into(),
         not_before: NOW,
         auto: false,
+        attachments: Vec::new(),
     };
     other.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue");
     let changes = watcher.poll().expect("poll");

@@ -17,6 +17,8 @@ pub struct Reply {
     pub not_before: i64,
     /// Sent by pult itself (an after-hours reply): it does not count as an answer.
     pub auto: bool,
+    /// Files to send with the reply (paths on this machine).
+    pub attachments: Vec<std::path::PathBuf>,
 }
 
 /// Queues a reply: the outbox row and the pending message in the thread, in one
@@ -30,18 +32,30 @@ pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
 
 /// [`queue_reply`] inside a caller's transaction (accept and done add a task change to it).
 pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
-    if r.body.trim().is_empty() {
+    if r.body.trim().is_empty() && r.attachments.is_empty() {
         return Err(StoreError::Invalid("the reply is empty".into()));
     }
     let channel_id: i64 = tx
         .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
+    let files: Vec<String> = r.attachments.iter().map(|p| p.display().to_string()).collect();
+    let files_json = if files.is_empty() { None } else { serde_json::to_string(&files).ok() };
     tx.execute(
         "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor,
-                             created_at, updated_at, auto)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7, ?8)",
-        params![r.conversation_id, r.reply_to_message_id, r.subject, r.body, r.not_before, r.actor, now, r.auto],
+                             created_at, updated_at, auto, attachments)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7, ?8, ?9)",
+        params![
+            r.conversation_id,
+            r.reply_to_message_id,
+            r.subject,
+            r.body,
+            r.not_before,
+            r.actor,
+            now,
+            r.auto,
+            files_json
+        ],
     )?;
     let outbox_id = tx.last_insert_rowid();
     tx.execute(
@@ -62,11 +76,37 @@ pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> 
     )?;
     let message_id = tx.last_insert_rowid();
     tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
+    for (i, path) in r.attachments.iter().enumerate() {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+        let size = std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
+        tx.execute(
+            "INSERT INTO attachments (message_id, ordinal, name, mime, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![message_id, i as i64, name, mime_for(&name), size],
+        )?;
+    }
     refresh_conversation(tx, r.conversation_id)?;
     note_change(tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
     let action = if r.auto { "send.auto" } else { "send" };
     audit(tx, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
     Ok(outbox_id)
+}
+
+/// A MIME type from a file name, for the common documents of the trade.
+pub fn mime_for(name: &str) -> &'static str {
+    match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("doc") => "application/msword",
+        Some("txt") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("xml") => "application/xml",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -108,6 +148,7 @@ pub struct OutboxItem {
     pub channel_id: i64,
     /// The conversation's key on its channel (chat id, email thread root).
     pub conversation_key: String,
+    pub attachments: Vec<std::path::PathBuf>,
     pub reply_to_remote: Option<String>,
     pub subject: Option<String>,
     pub body: String,
@@ -120,7 +161,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
     let item = tx
         .query_row(
             "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
-                    c.remote_key
+                                        c.remote_key, o.attachments
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
              LEFT JOIN messages r ON r.id = o.reply_to_message_id
              WHERE o.state = 'pending' AND o.not_before <= ?1 AND c.channel_id = ?2
@@ -137,6 +178,13 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                     body: row.get(6)?,
                     attempts: row.get(7)?,
                     conversation_key: row.get(8)?,
+                    attachments: row
+                        .get::<_, Option<String>>(9)?
+                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(std::path::PathBuf::from)
+                        .collect(),
                 })
             },
         )

@@ -264,6 +264,10 @@ CREATE INDEX conversations_waiting ON conversations (waiting_since, id, snoozed_
 DROP INDEX conversations_by_assignee;
 CREATE INDEX conversations_by_assignee ON conversations (assignee, status, last_message_at DESC, id DESC, snoozed_until);
 "#,
+    // 5 -> 6: files sent with a reply (paths on this server, JSON array).
+    r#"
+ALTER TABLE outbox ADD COLUMN attachments TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -47,6 +47,7 @@ pub fn after_hours_replies(
             actor: actor.to_string(),
             not_before: now,
             auto: true,
+            attachments: Vec::new(),
         };
         if ledger::send_after_hours_reply(conn, &reply, off_since, now)? {
             sent += 1;

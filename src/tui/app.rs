@@ -277,7 +277,7 @@ impl App {
                 let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
                 Ok(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
             }
-            Effect::QueueReply { conversation, reply_to, subject, body, kind } => {
+            Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments } => {
                 let not_before = if st.undo_seconds > 0 { now + st.undo_seconds } else { now };
                 let reply = intents::Reply {
                     conversation_id: conversation,
@@ -287,6 +287,7 @@ impl App {
                     actor: st.actor.clone(),
                     not_before,
                     auto: false,
+                    attachments,
                 };
                 let outbox = match kind {
                     ReplyKind::Plain => self.writer.call_blocking(move |c| intents::queue_reply(c, &reply, now))?,
@@ -373,6 +374,14 @@ impl App {
                     None => st.info(st.lang.tr("unassigned")),
                 }
                 Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
+            Effect::DefaultAssignee { conversation, assignee } => {
+                let actor = st.actor.clone();
+                let who = assignee.clone();
+                self.writer
+                    .call_blocking(move |c| team::set_default_assignee(c, conversation, who.as_deref(), &actor, now))?;
+                st.info(format!("{} {}", st.lang.tr("default_assignee"), assignee.as_deref().unwrap_or("—")));
+                Ok(Vec::new())
             }
             Effect::AddNote { conversation, body } => {
                 let actor = st.actor.clone();

@@ -42,6 +42,8 @@ pub enum Purpose {
     Snooze,
     FollowUp,
     Assign,
+    /// Add a file to the composer.
+    Attach,
 }
 
 /// Asks for template fields one by one; `deadline` fields are read as deadlines.
@@ -111,6 +113,7 @@ pub enum Effect {
         subject: Option<String>,
         body: String,
         kind: ReplyKind,
+        attachments: Vec<std::path::PathBuf>,
     },
     Search(String),
     SetOpen {
@@ -138,6 +141,11 @@ pub enum Effect {
     AddNote {
         conversation: i64,
         body: String,
+    },
+    /// The client's default responsible person (for their new conversations).
+    DefaultAssignee {
+        conversation: i64,
+        assignee: Option<String>,
     },
     /// "I am replying here" (renewed while the composer is open) / no longer.
     Claim(i64),
@@ -204,6 +212,8 @@ pub struct Composer {
     pub seen_inbound: Option<i64>,
     /// The person chose to send although a new client message arrived.
     pub inbound_confirmed: bool,
+    /// Files to send with the reply.
+    pub attachments: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +275,10 @@ pub struct AppState {
     pub team: Vec<String>,
     /// A reply composer opened and its claim is still to be written.
     pub claim_pending: bool,
+    /// Attachments above this size ask for confirmation.
+    pub max_attachment_bytes: u64,
+    /// A large file the person confirmed by entering it again.
+    pub attach_confirmed: Option<std::path::PathBuf>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -309,6 +323,8 @@ impl AppState {
             solo: None,
             team: Vec::new(),
             claim_pending: false,
+            max_attachment_bytes: 20 << 20,
+            attach_confirmed: None,
             dirty: true,
         }
     }
@@ -500,6 +516,13 @@ impl AppState {
             Action::PostRules => self.open_composer(Some("rules".into())),
             Action::Assign => self.ask(Purpose::Assign, vec!["assignee".into(), "note".into()]),
             Action::Note => self.open_note(),
+            Action::Attach => {
+                if self.composer.as_ref().is_some_and(|c| !c.note) {
+                    self.ask(Purpose::Attach, vec!["file".into()])
+                } else {
+                    Vec::new()
+                }
+            }
             Action::PlayVoice => vec![Effect::PlayVoice],
             Action::History => match self.target() {
                 Some(c) => vec![Effect::History(c)],
@@ -653,6 +676,20 @@ impl AppState {
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),
             "history" => self.apply(Action::History),
+            "default-assignee" => match self.target() {
+                Some(c) => {
+                    let who = rest.first().filter(|n| !matches!(**n, "-" | "nobody" | "никто")).map(|n| n.to_string());
+                    if let Some(w) = &who
+                        && !self.team.is_empty()
+                        && !self.team.contains(w)
+                    {
+                        self.error(format!("{}: {w}", self.lang.tr("not_in_team")));
+                        return Vec::new();
+                    }
+                    vec![Effect::DefaultAssignee { conversation: c, assignee: who }]
+                }
+                None => Vec::new(),
+            },
             "assign" => match (self.target(), rest.first()) {
                 (Some(c), Some(name)) => {
                     let who = (!matches!(*name, "-" | "nobody" | "никто")).then(|| name.to_string());
@@ -862,6 +899,35 @@ impl AppState {
                     return Vec::new();
                 }
             }
+        } else if name == "file" {
+            let path = expand_home(&value);
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => m,
+                Ok(_) => {
+                    self.error(format!("{}: {}", self.lang.tr("not_a_file"), path.display()));
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+                Err(e) => {
+                    self.error(format!("{}: {e}", path.display()));
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            };
+            if meta.len() > self.max_attachment_bytes && self.attach_confirmed.as_ref() != Some(&path) {
+                self.error(format!(
+                    "{} {:.1} MB > {} MB — {}",
+                    path.display(),
+                    meta.len() as f64 / 1048576.0,
+                    self.max_attachment_bytes >> 20,
+                    self.lang.tr("enter_again")
+                ));
+                self.attach_confirmed = Some(path);
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            self.attach_confirmed = None;
+            f.values.insert(name, path.display().to_string());
         } else if name == "assignee" {
             let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
             if !nobody && !self.team.is_empty() && !self.team.iter().any(|t| t == &value) {
@@ -899,7 +965,7 @@ impl AppState {
         };
         let reply = |state: &AppState, body: String, kind: ReplyKind| -> Vec<Effect> {
             let (reply_to, subject) = state.reply_target();
-            vec![Effect::QueueReply { conversation, reply_to, subject, body, kind }]
+            vec![Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments: Vec::new() }]
         };
         match &f.purpose {
             Purpose::Insert(id) => {
@@ -930,6 +996,13 @@ impl AppState {
                 reply(self, body, ReplyKind::Redate { deadline })
             }
             Purpose::Snooze => vec![Effect::Snooze { conversation, until: f.deadline }],
+            Purpose::Attach => {
+                if let (Some(c), Some(p)) = (&mut self.composer, f.values.get("file")) {
+                    c.attachments.push(std::path::PathBuf::from(p));
+                }
+                self.focus = Focus::Composer;
+                Vec::new()
+            }
             Purpose::Assign => {
                 let assignee = f.values.get("assignee").filter(|a| !a.is_empty()).cloned();
                 let note = f.values.get("note").filter(|n| !n.is_empty()).cloned();
@@ -1114,6 +1187,7 @@ impl AppState {
             subject: c.subject.clone(),
             body,
             kind: ReplyKind::Plain,
+            attachments: c.attachments.clone(),
         };
         let conversation = c.conversation;
         self.drafts.remove(&conversation);
@@ -1178,6 +1252,15 @@ fn new_composer(
         note: false,
         seen_inbound: reply_to,
         inbound_confirmed: false,
+        attachments: Vec::new(),
+    }
+}
+
+/// `~/file.pdf` → the home directory's file.
+fn expand_home(p: &str) -> std::path::PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(rest),
+        None => std::path::PathBuf::from(p),
     }
 }
 
@@ -1186,6 +1269,7 @@ pub fn field_label(lang: Lang, name: &str) -> String {
         "deadline" => lang.tr("field_deadline").to_string(),
         "what" => lang.tr("field_what").to_string(),
         "reason" => lang.tr("field_reason").to_string(),
+        "file" => lang.tr("field_file").to_string(),
         other => other.to_string(),
     }
 }

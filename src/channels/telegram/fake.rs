@@ -268,7 +268,13 @@ async fn handle(req: Request, state: &Arc<Mutex<State>>, notify: &Arc<Notify>) -
         };
     }
     let method = req.path.rsplit('/').next().unwrap_or("").split('?').next().unwrap_or("").to_lowercase();
-    let p = params(&req);
+    let mut p = params(&req);
+    // `document: "attach://NAME"` refers to the multipart part NAME (Bot API "Sending files").
+    if let Some(part) = p["document"].as_str().and_then(|d| d.strip_prefix("attach://")).map(str::to_string)
+        && let Some(name) = p[format!("{part}_filename")].as_str().map(str::to_string)
+    {
+        p["document_filename"] = json!(name);
+    }
     {
         let mut s = lock(state);
         s.calls.push(method.clone());

@@ -11,9 +11,9 @@ use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use teloxide::net::Download;
-use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters};
+use teloxide::payloads::{GetUpdatesSetters, SendDocumentSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
-use teloxide::types::{ChatId, Message, MessageId, ReplyParameters, Update, UpdateKind};
+use teloxide::types::{ChatId, InputFile, Message, MessageId, ReplyParameters, Update, UpdateKind};
 use teloxide::{ApiError, Bot, RequestError};
 
 /// Long-poll timeout: below the HTTP client's own timeout (17 s in teloxide).
@@ -320,10 +320,24 @@ impl ChannelSender for TelegramSender {
                 .as_deref()
                 .and_then(|r| r.split_once(':'))
                 .and_then(|(_, m)| m.parse::<i32>().ok());
-            let mut first_id = None;
-            for (i, part) in split_text(&item.body, MAX_TEXT).into_iter().enumerate() {
+            let mut first_id: Option<i32> = None;
+            let parts = if item.body.trim().is_empty() { Vec::new() } else { split_text(&item.body, MAX_TEXT) };
+            for part in parts {
                 let mut req = self.bot.send_message(ChatId(chat), part);
-                if i == 0
+                if first_id.is_none()
+                    && let Some(m) = reply_to
+                {
+                    req = req.reply_parameters(ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
+                }
+                let sent = req.await.map_err(classify)?;
+                first_id.get_or_insert(sent.id.0);
+            }
+            for path in &item.attachments {
+                if !path.is_file() {
+                    return Err(SendError::Permanent(format!("attachment {} is gone", path.display())));
+                }
+                let mut req = self.bot.send_document(ChatId(chat), InputFile::file(path.clone()));
+                if first_id.is_none()
                     && let Some(m) = reply_to
                 {
                     req = req.reply_parameters(ReplyParameters::new(MessageId(m)).allow_sending_without_reply());

@@ -115,6 +115,10 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
 
     if let (Some(area), Some(composer)) = (composer_area, &state.composer) {
         let mut title = l.tr(if composer.note { "note_title" } else { "composer" }).to_string();
+        for a in &composer.attachments {
+            let name = a.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            title.push_str(&format!(" 📎{}", sanitize::line(&name)));
+        }
         if let Some(s) = &composer.subject {
             title = format!("{title}: {}", sanitize::line(s));
         }
