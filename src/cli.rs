@@ -348,6 +348,24 @@ fn sync_once(cli: &Cli) -> Result<()> {
             senders
                 .insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
         }
+        for a in &cfg.accounts {
+            if let crate::config::Account::Email(e) = a {
+                let name = e.name.clone();
+                let now = jiff::Timestamp::now().as_second();
+                let channel = writer
+                    .call(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))
+                    .await?;
+                for (folder, r) in crate::channels::email::sync_account(e, &writer, channel).await? {
+                    println!(
+                        "email {} {folder}: {} fetched, {} new{}",
+                        e.name,
+                        r.fetched,
+                        r.inserted,
+                        if r.resynced { " (UIDVALIDITY changed: resynced)" } else { "" }
+                    );
+                }
+            }
+        }
         let now = jiff::Timestamp::now().as_second();
         writer.call(move |c| crate::store::intents::recover_interrupted(c, now)).await?;
         let sent = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;

@@ -154,6 +154,9 @@ pub struct Server {
     pub password_command: Option<Vec<String>>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust besides the public roots (a company CA, a test server).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_tls() -> String {

@@ -1,0 +1,246 @@
+//! Email in: an IMAP sync worker (async-imap) per account. Folders are synced
+//! newest first in batches, idempotently (Message-ID is the remote id), with the
+//! UIDVALIDITY/UIDNEXT cursor committed with the last batch it covers.
+
+pub mod parse;
+
+use crate::config::{EmailAccount, Server};
+use crate::model::Inbound;
+use crate::store::{Writer, ingest};
+use futures_util::StreamExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// Messages fetched per round trip and per store transaction.
+pub const BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("{account}: {source}")]
+    Secret { account: String, source: crate::secrets::SecretError },
+    #[error("{account}: cannot connect to {host}:{port}: {reason}")]
+    Connect { account: String, host: String, port: u16, reason: String },
+    #[error("{account}: login failed for {user}")]
+    Login { account: String, user: String },
+    #[error("{account}: IMAP: {reason}")]
+    Imap { account: String, reason: String },
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A plain or TLS connection, as async-imap needs one type.
+#[derive(Debug)]
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+pub type Session = async_imap::Session<Conn>;
+
+fn tls_config(server: &Server) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = &server.ca_file {
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| format!("ca_file: {e}"))? {
+            roots.add(cert.map_err(|e| format!("ca_file: {e}"))?).map_err(|e| format!("ca_file: {e}"))?;
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+async fn wrap_tls(server: &Server, tcp: TcpStream) -> Result<Conn, String> {
+    let connector = tls_config(server)?;
+    let name = rustls_pki_types::ServerName::try_from(server.host.clone()).map_err(|e| e.to_string())?;
+    let tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    Ok(Conn::Tls(Box::new(tls)))
+}
+
+/// Connects and logs in: implicit TLS, STARTTLS, or plaintext (only with `insecure`).
+pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
+    let server = &account.imap;
+    let err = |reason: String| EmailError::Connect {
+        account: account.name.clone(),
+        host: server.host.clone(),
+        port: server.port,
+        reason,
+    };
+    let password = crate::secrets::read(server.password_command.as_deref(), server.password_file.as_deref())
+        .map_err(|source| EmailError::Secret { account: account.name.clone(), source })?;
+    let tcp = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        TcpStream::connect((server.host.as_str(), server.port)),
+    )
+    .await
+    .map_err(|_| err("timed out".into()))?
+    .map_err(|e| err(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let client = match server.tls.as_str() {
+        "starttls" => {
+            let mut client = async_imap::Client::new(Conn::Plain(tcp));
+            client.read_response().await.map_err(|e| err(e.to_string()))?;
+            client.run_command_and_check_ok("STARTTLS", None).await.map_err(|e| err(e.to_string()))?;
+            let Conn::Plain(tcp) = client.into_inner() else { return Err(err("unexpected TLS stream".into())) };
+            async_imap::Client::new(wrap_tls(server, tcp).await.map_err(err)?)
+        }
+        "none" if server.insecure => {
+            let mut c = async_imap::Client::new(Conn::Plain(tcp));
+            c.read_response().await.map_err(|e| err(e.to_string()))?;
+            c
+        }
+        _ => {
+            let mut c = async_imap::Client::new(wrap_tls(server, tcp).await.map_err(err)?);
+            c.read_response().await.map_err(|e| err(e.to_string()))?;
+            c
+        }
+    };
+    client
+        .login(&server.user, &password)
+        .await
+        .map_err(|_| EmailError::Login { account: account.name.clone(), user: server.user.clone() })
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FolderReport {
+    pub fetched: usize,
+    pub inserted: usize,
+    pub resynced: bool,
+}
+
+/// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
+/// A changed UIDVALIDITY resyncs the folder; Message-IDs keep that duplicate-free.
+pub async fn sync_folder(
+    session: &mut Session,
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+    folder: &str,
+) -> Result<FolderReport, EmailError> {
+    let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
+    let mailbox = session.select(folder).await.map_err(imap)?;
+    let validity = mailbox.uid_validity.unwrap_or(0).to_string();
+    let (k_validity, k_next) = (format!("{folder}.uidvalidity"), format!("{folder}.uidnext"));
+    let (kv, kn) = (k_validity.clone(), k_next.clone());
+    let (stored_validity, stored_next): (Option<String>, Option<String>) = writer
+        .call(move |c| {
+            let get = |k: &str| -> Option<String> {
+                c.query_row(
+                    "SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2",
+                    rusqlite::params![channel, k],
+                    |r| r.get(0),
+                )
+                .ok()
+            };
+            Ok((get(&kv), get(&kn)))
+        })
+        .await?;
+    let mut report = FolderReport::default();
+    let mut from: u32 = stored_next.and_then(|n| n.parse().ok()).unwrap_or(1);
+    if stored_validity.as_deref().is_some_and(|v| v != validity) {
+        tracing::warn!("{}: UIDVALIDITY of {folder} changed; resyncing it", account.name);
+        from = 1;
+        report.resynced = true;
+    }
+    let next = mailbox.uid_next.unwrap_or(0);
+    let mut uids: Vec<u32> = if mailbox.exists == 0 || (next > 0 && from >= next) {
+        Vec::new()
+    } else {
+        session.uid_search(format!("UID {from}:*")).await.map_err(imap)?.into_iter().filter(|u| *u >= from).collect()
+    };
+    uids.sort_unstable_by(|a, b| b.cmp(a)); // newest first: the inbox is usable at once
+    let highest = uids.first().copied().unwrap_or(from.saturating_sub(1));
+    let own = vec![account.address.to_lowercase()];
+    let is_sent = folder.eq_ignore_ascii_case("sent") || folder.to_ascii_lowercase().ends_with("/sent");
+    let chunks: Vec<Vec<u32>> = uids.chunks(BATCH).map(|c| c.to_vec()).collect();
+    let total = chunks.len();
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
+        {
+            let mut stream = session.uid_fetch(&set, "(UID BODY.PEEK[])").await.map_err(imap)?;
+            while let Some(f) = stream.next().await {
+                let f = f.map_err(imap)?;
+                let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
+                let mut m = parse::parse(body, &format!("<{validity}.{uid}.{folder}@pult.invalid>"), &own);
+                m.outgoing |= is_sent;
+                batch.push(m);
+            }
+        }
+        report.fetched += batch.len();
+        // The cursor moves only with the batch that completes the range.
+        let cursors = if i + 1 == total {
+            vec![(k_validity.clone(), validity.clone()), (k_next.clone(), (highest + 1).max(next).to_string())]
+        } else {
+            Vec::new()
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let r = writer.call(move |c| ingest::apply(c, channel, &batch, &cursors, now)).await?;
+        report.inserted += r.inserted;
+    }
+    if total == 0 && (stored_validity.as_deref() != Some(validity.as_str()) || report.resynced) {
+        let cursors = vec![(k_validity, validity), (k_next, next.max(1).to_string())];
+        let now = jiff::Timestamp::now().as_second();
+        writer.call(move |c| ingest::apply(c, channel, &[], &cursors, now)).await?;
+    }
+    Ok(report)
+}
+
+/// Syncs every configured folder of an account once.
+pub async fn sync_account(
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+) -> Result<Vec<(String, FolderReport)>, EmailError> {
+    let mut session = connect(account).await?;
+    let mut out = Vec::new();
+    for folder in &account.folders {
+        match sync_folder(&mut session, account, writer, channel, folder).await {
+            Ok(r) => out.push((folder.clone(), r)),
+            Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
+                tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = session.logout().await;
+    Ok(out)
+}

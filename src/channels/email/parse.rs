@@ -1,0 +1,204 @@
+//! One raw RFC 5322 message into what the store keeps: mail-parser decodes
+//! RFC 2047 headers and legacy charsets (koi8-r, windows-1251); HTML-only mail
+//! becomes readable text; threading keys follow Message-ID / References.
+
+use crate::model::{Inbound, InboundAttachment};
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// More parts than this and the rest is not listed (a mail bomb is not a document).
+const MAX_PARTS: usize = 200;
+
+/// Parses `raw`; never panics. A message that cannot be read at all is still
+/// stored, with its bytes shown as text and an error mark.
+pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound {
+    let Some(m) = MessageParser::default().parse(raw) else {
+        return Inbound {
+            remote_id: fallback_id.to_string(),
+            conversation_key: fallback_id.to_string(),
+            conversation_title: "(unreadable message)".into(),
+            author_handle: "unknown".into(),
+            author_name: "unknown".into(),
+            body_text: String::from_utf8_lossy(&raw[..raw.len().min(4000)]).into_owned(),
+            parse_error: Some("no headers could be read".into()),
+            ..Default::default()
+        };
+    };
+    let message_id = m
+        .message_id()
+        .map(|id| format!("<{}>", id.trim_matches(['<', '>'])))
+        .unwrap_or_else(|| fallback_id.to_string());
+    let references: Vec<String> = match m.references().as_text_list() {
+        Some(list) => list.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect(),
+        None => m.references().as_text().map(|r| vec![format!("<{}>", r.trim_matches(['<', '>']))]).unwrap_or_default(),
+    };
+    let in_reply_to = m.in_reply_to().as_text().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).or_else(|| {
+        m.in_reply_to().as_text_list().and_then(|l| l.first()).map(|r| format!("<{}>", r.trim_matches(['<', '>'])))
+    });
+    let subject = m.subject().map(str::to_string);
+    // The thread root: the first reference, else what it answers, else itself; the
+    // subject is the fallback only when a reply carries no references at all.
+    let conversation_key = references
+        .first()
+        .cloned()
+        .or_else(|| in_reply_to.clone())
+        .or_else(|| {
+            let s = crate::workflow::replies::reply_subject(subject.as_deref());
+            (m.message_id().is_none() && s != "Re:").then(|| format!("subject:{}", s.to_lowercase()))
+        })
+        .unwrap_or_else(|| message_id.clone());
+    let from = m.from().and_then(|a| a.first());
+    let address = from.and_then(|f| f.address()).unwrap_or("").to_lowercase();
+    let name = from.and_then(|f| f.name()).map(str::to_string).unwrap_or_else(|| address.clone());
+    let outgoing = own_addresses.iter().any(|a| a.eq_ignore_ascii_case(&address));
+    // mail-parser already turns an HTML-only body into text; non-breaking spaces
+    // become plain ones so that search and wrapping treat them as spaces.
+    let mut body = m.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
+    let html = m.body_html(0).map(|h| h.into_owned());
+    if body.trim().is_empty()
+        && let Some(h) = &html
+    {
+        body = html_to_text(h);
+    }
+    let mut attachments = Vec::new();
+    let mut parse_error = None;
+    for (i, part) in m.attachments().enumerate() {
+        if i >= MAX_PARTS {
+            parse_error = Some(format!("more than {MAX_PARTS} attachments; the rest are not listed"));
+            break;
+        }
+        let mime = part
+            .content_type()
+            .map(|c| match c.subtype() {
+                Some(s) => format!("{}/{}", c.ctype(), s),
+                None => c.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        attachments.push(InboundAttachment {
+            name: part.attachment_name().unwrap_or("attachment").to_string(),
+            mime,
+            size: part.contents().len() as i64,
+            remote_ref: Some(format!("part:{i}")),
+            duration: None,
+        });
+    }
+    let sent_at = m.date().map(|d| d.to_timestamp()).unwrap_or(0);
+    Inbound {
+        remote_id: message_id,
+        conversation_key,
+        conversation_title: subject.clone().unwrap_or_else(|| "(no subject)".into()),
+        is_group: false,
+        outgoing,
+        author_handle: if address.is_empty() { "unknown".into() } else { address },
+        author_name: name,
+        sent_at,
+        subject,
+        body_text: body,
+        body_html: html,
+        reply_to_remote: in_reply_to,
+        attachments,
+        parse_error,
+        edited: false,
+    }
+}
+
+/// Readable text from HTML: tags dropped, block ends become line breaks, entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    let mut skip_until: Option<&str> = None;
+    while let Some(lt) = rest.find('<') {
+        if skip_until.is_none() {
+            out.push_str(&decode_entities(&rest[..lt]));
+        }
+        let after = &rest[lt + 1..];
+        let gt = after.find('>').unwrap_or(after.len());
+        let tag = after[..gt].trim().to_ascii_lowercase();
+        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
+        if let Some(end) = skip_until {
+            if tag.starts_with('/') && name == end {
+                skip_until = None;
+            }
+        } else if matches!(name, "script" | "style" | "head") && !tag.starts_with('/') {
+            skip_until = Some(match name {
+                "script" => "script",
+                "style" => "style",
+                _ => "head",
+            });
+        } else if matches!(name, "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "blockquote") {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        rest = if gt < after.len() { &after[gt + 1..] } else { "" };
+    }
+    if skip_until.is_none() {
+        out.push_str(&decode_entities(rest));
+    }
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let mut text = lines.join("\n");
+    while text.contains("\n\n\n") {
+        text = text.replace("\n\n\n", "\n\n");
+    }
+    text.trim().to_string()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.replace(['\n', '\r'], " ");
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&laquo;", "«")
+        .replace("&raquo;", "»")
+        .replace("&mdash;", "—")
+        .replace("&amp;", "&")
+        .replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn koi8r_and_windows1251_and_rfc2047() {
+        // «Счёт» in koi8-r body, subject RFC 2047 in windows-1251.
+        let mut raw = b"From: =?windows-1251?B?yPDo7eA=?= <irina@client.test>\r\nSubject: =?windows-1251?B?0ffl8g==?=\r\nMessage-ID: <a@x>\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\n".to_vec();
+        raw.extend_from_slice(&[0xf3, 0xde, 0xc5, 0xd4]); // "Счет" in koi8-r
+        let m = parse(&raw, "<fallback>", &[]);
+        assert_eq!(m.author_name, "Ирина");
+        assert_eq!(m.subject.as_deref(), Some("Счет"));
+        assert_eq!(m.body_text, "Счет");
+    }
+
+    #[test]
+    fn threads_by_references() {
+        let raw = b"From: a@x\r\nSubject: Re: Re: Acts\r\nMessage-ID: <3@x>\r\nIn-Reply-To: <2@x>\r\nReferences: <1@x> <2@x>\r\n\r\nok";
+        let m = parse(raw, "<f>", &[]);
+        assert_eq!(m.conversation_key, "<1@x>");
+        assert_eq!(m.reply_to_remote.as_deref(), Some("<2@x>"));
+        assert_eq!(m.remote_id, "<3@x>");
+    }
+
+    #[test]
+    fn html_only_mail_is_readable() {
+        let raw = b"From: a@x\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n<html><head><style>p{}</style></head><body><p>Hello&nbsp;<b>there</b></p><p>Second &amp; last</p><script>evil()</script></body></html>";
+        let m = parse(raw, "<f>", &[]);
+        assert_eq!(m.body_text, "Hello there\nSecond & last");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for raw in [
+            &b""[..],
+            b"\xff\xfe\x00",
+            b"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n--x--",
+            b"From:\r\n\r\n",
+        ] {
+            let m = parse(raw, "<f>", &[]);
+            assert!(!m.remote_id.is_empty());
+        }
+    }
+}
