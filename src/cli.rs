@@ -293,6 +293,7 @@ fn run_tui(cli: &Cli) -> Result<()> {
 }
 
 pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::workers::WorkerConfig {
+    let writer_for_email = writer.clone();
     let telegram = telegram_bots(cfg, &writer).unwrap_or_else(|e| {
         tracing::error!("{e:#}");
         Vec::new()
@@ -304,7 +305,27 @@ pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::wo
         actor: cfg.actor(),
         auto_reply: cfg.hours.auto_reply,
         telegram,
+        email: email_accounts(cfg, &writer_for_email),
     }
+}
+
+/// Every configured email account with its channel.
+pub fn email_accounts(cfg: &Config, writer: &Writer) -> Vec<(i64, crate::config::EmailAccount)> {
+    let now = jiff::Timestamp::now().as_second();
+    cfg.accounts
+        .iter()
+        .filter_map(|a| match a {
+            crate::config::Account::Email(e) => {
+                let name = e.name.clone();
+                let channel = writer
+                    .call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))
+                    .map_err(|err| tracing::error!("{err}"))
+                    .ok()?;
+                Some((channel, e.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every configured Telegram account with its channel and bot.

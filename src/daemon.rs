@@ -24,9 +24,18 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, _) = crate::workflow::templates::Templates::with_user_file(user_templates.as_deref());
     let telegram = crate::cli::telegram_bots(cfg, &writer)?;
+    let email = crate::cli::email_accounts(cfg, &writer);
     let workers = Workers::start(
         lock,
-        WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply, telegram },
+        WorkerConfig {
+            writer,
+            calendar,
+            templates,
+            actor: cfg.actor(),
+            auto_reply: cfg.hours.auto_reply,
+            telegram,
+            email,
+        },
         Default::default(),
     )?;
     wait_for_signal()?;

@@ -172,6 +172,8 @@ pub struct ChannelRow {
     pub kind: ChannelKind,
     /// Conversations with client messages this agent has not read.
     pub unread: i64,
+    /// The sync worker's last word ("✓ 12:03", "syncing", "⚠ reason").
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

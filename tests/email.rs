@@ -72,7 +72,7 @@ fn deliver(d: &Dovecot, folder: &str, mails: &[Vec<u8>]) {
         let name = format!("{}.{}_{}.pult", 1_700_000_000 + i, std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         std::fs::write(md.join("new").join(name), m).expect("mail");
     }
-        // Only this test's folder recursively: other tests' folders change under Dovecot meanwhile.
+    // Only this test's folder recursively: other tests' folders change under Dovecot meanwhile.
     let home = d.dir.join("mail/alice");
     let ok = Command::new("chown").arg("vmail:vmail").arg(&home).arg(home.join("Maildir")).status().expect("chown");
     assert!(ok.success());
@@ -239,4 +239,42 @@ fn a_connection_cut_in_the_middle_of_a_fetch_resumes_without_loss_or_duplicates(
     let r = sync(&account(&d, &f, false), &s, ch);
     assert_eq!(count(&s, "SELECT count(*) FROM messages"), 600, "nothing lost");
     assert_eq!(r.inserted as i64, 600 - partial, "nothing twice");
+}
+
+#[test]
+fn mail_delivered_while_idling_appears_without_action() {
+    let d = dovecot();
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    // Bob's INBOX belongs to this test alone.
+    let mut acct = account(&d, "INBOX", false);
+    acct.imap.user = "bob".into();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    rt.spawn(email::run(acct, s.writer.clone(), ch));
+    let status = || -> String {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT coalesce(status, '') FROM channels WHERE id = ?1", [ch], |r| r.get(0))
+            .expect("status")
+    };
+    let wait = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what} (status {})", status());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait("the first sync", &|| status().starts_with('✓'));
+    let before = count(&s, "SELECT count(*) FROM messages");
+    // Deliver into bob's INBOX (Maildir root) while the worker idles.
+    let md = d.dir.join("mail/bob/Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(md.join(sub)).expect("maildir");
+    }
+    std::fs::write(md.join("new").join(format!("1700000000.idle{}.pult", std::process::id())), mail(90_000, 77))
+        .expect("mail");
+    let ok = Command::new("chown").args(["-R", "vmail:vmail"]).arg(d.dir.join("mail/bob")).status().expect("chown");
+    assert!(ok.success());
+    wait("the delivered mail", &|| count(&s, "SELECT count(*) FROM messages") == before + 1);
+    rt.shutdown_background();
 }

@@ -98,8 +98,8 @@ impl Reader {
             "SELECT ch.id, ch.name, ch.kind,
                     (SELECT count(*) FROM conversations c
                      LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1
-                     WHERE c.channel_id = ch.id AND c.status = 'open'
-                       AND c.last_inbound_id > coalesce(rm.message_id, 0))
+                                          WHERE c.channel_id = ch.id AND c.status = 'open'
+                       AND c.last_inbound_id > coalesce(rm.message_id, 0)), ch.status
              FROM channels ch ORDER BY ch.kind, ch.name",
         )?;
         let rows = st.query_map([&self.actor], |r| {
@@ -109,6 +109,7 @@ impl Reader {
                 name: r.get(1)?,
                 kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
                 unread: r.get(3)?,
+                status: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

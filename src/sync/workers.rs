@@ -19,6 +19,8 @@ pub struct WorkerConfig {
     pub auto_reply: bool,
     /// Telegram bots: (channel id, bot, voice settings).
     pub telegram: Vec<(i64, teloxide::Bot, crate::channels::telegram::VoiceConfig)>,
+    /// Email accounts: (channel id, account).
+    pub email: Vec<(i64, crate::config::EmailAccount)>,
 }
 
 impl WorkerConfig {
@@ -66,6 +68,9 @@ impl Workers {
                             voice.clone(),
                         ))
                     })
+                    .chain(cfg.email.iter().map(|(channel, account)| {
+                        tokio::spawn(crate::channels::email::run(account.clone(), cfg.writer.clone(), *channel))
+                    }))
                     .collect();
                 let clock = cfg.auto_reply.then(|| {
                     tokio::spawn(super::clock::run(

@@ -244,3 +244,79 @@ pub async fn sync_account(
     let _ = session.logout().await;
     Ok(out)
 }
+
+/// IDLE is renewed well before the 29-minute limit of RFC 2177.
+pub const IDLE_RENEW: std::time::Duration = std::time::Duration::from_secs(25 * 60);
+/// Folders other than INBOX are checked at least this often.
+pub const OTHER_FOLDERS_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// What the status line says about an account.
+async fn set_status(writer: &Writer, channel: i64, status: String) {
+    let now = jiff::Timestamp::now().as_second();
+    let _ = writer
+        .call(move |c| {
+            let changed = c.execute(
+                "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
+                rusqlite::params![status, channel],
+            )?;
+            if changed > 0 {
+                c.execute("INSERT INTO changes (at, kind) VALUES (?1, 'channel')", [now])?;
+            }
+            Ok(())
+        })
+        .await;
+}
+
+/// The worker: sync every folder, then IDLE on INBOX; on new mail sync again.
+/// A dropped connection, a server restart or a timeout reconnects with backoff;
+/// the idempotent ingest and the cursors make that lose and duplicate nothing.
+pub async fn run(account: EmailAccount, writer: Writer, channel: i64) {
+    let mut failures = 0u32;
+    loop {
+        set_status(&writer, channel, "syncing".into()).await;
+        match run_session(&account, &writer, channel, &mut failures).await {
+            Ok(()) => {}
+            Err(e) => {
+                failures += 1;
+                let wait = std::time::Duration::from_secs((2u64 << failures.min(6)).min(300));
+                tracing::warn!("{e}; reconnecting in {wait:?}");
+                set_status(&writer, channel, format!("⚠ {e}")).await;
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+async fn run_session(
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+    failures: &mut u32,
+) -> Result<(), EmailError> {
+    let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
+    let mut session = connect(account).await?;
+    let mut last_full = tokio::time::Instant::now();
+    let mut first = true;
+    loop {
+        let all = first || last_full.elapsed() >= OTHER_FOLDERS_EVERY;
+        for folder in &account.folders {
+            if all || folder.eq_ignore_ascii_case("INBOX") {
+                sync_folder(&mut session, account, writer, channel, folder).await?;
+            }
+        }
+        if all {
+            last_full = tokio::time::Instant::now();
+        }
+        first = false;
+        *failures = 0;
+        let t = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
+        set_status(writer, channel, format!("✓ {}", t.strftime("%H:%M"))).await;
+        session.select("INBOX").await.map_err(imap)?;
+        let mut idle = session.idle();
+        idle.init().await.map_err(imap)?;
+        let (wait, _interrupt) = idle.wait_with_timeout(IDLE_RENEW.min(OTHER_FOLDERS_EVERY));
+        let outcome = wait.await.map_err(imap)?;
+        tracing::debug!("{}: IDLE ended: {outcome:?}", account.name);
+        session = idle.done().await.map_err(imap)?;
+    }
+}

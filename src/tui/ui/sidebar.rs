@@ -54,7 +54,12 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             crate::model::ChannelKind::Telegram => "badge_telegram",
             crate::model::ChannelKind::Whatsapp => "badge_whatsapp",
         };
-        lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &sanitize::line(&c.name), c.unread));
+        // A worker in trouble shows it next to its channel; the reason is in the log and in `:channels`.
+        let name = match c.status.as_deref() {
+            Some(s) if s.starts_with('⚠') => format!("⚠ {}", sanitize::line(&c.name)),
+            _ => sanitize::line(&c.name).into_owned(),
+        };
+        lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
