@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a private Dovecot on 127.0.0.1 for pult's email tests (no systemd, no /etc/dovecot).
 #
-#   scripts/dovecot.sh start DIR IMAP_PORT IMAPS_PORT   # users alice, bob (password "secret")
+#   scripts/dovecot.sh start DIR IMAP_PORT IMAPS_PORT [LMTP_PORT]   # users alice, bob (password "secret")
 #   scripts/dovecot.sh stop DIR
 #
 # DIR/tls/ca.pem is the test CA that signed the IMAPS certificate (IP SAN 127.0.0.1).
@@ -14,13 +14,14 @@ if [ "$cmd" = stop ]; then
   [ -f "$CONF" ] && doveadm -c "$CONF" stop >/dev/null 2>&1 || true
   exit 0
 fi
-IMAP_PORT=${3:?imap port}; IMAPS_PORT=${4:?imaps port}
+IMAP_PORT=${3:?imap port}; IMAPS_PORT=${4:?imaps port}; LMTP_PORT=${5:-$((IMAP_PORT + 2))}
 
 [ "$(id -u)" = 0 ] || { echo "dovecot.sh: run as root (Dovecot's master starts as root)" >&2; exit 1; }
-if ! command -v dovecot >/dev/null; then
+if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/lmtp ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd openssl >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd openssl >/dev/null; }
+  pkgs="dovecot-core dovecot-imapd dovecot-lmtpd openssl"
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs >/dev/null; }
 fi
 id vmail >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin vmail
 id dovenull >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin dovenull
@@ -40,11 +41,11 @@ if [ ! -s "$DIR/tls/cert.pem" ]; then
     chmod 600 ca.key key.pem )
 fi
 
-printf 'alice:{PLAIN}secret::::::\nbob:{PLAIN}secret::::::\n' > "$DIR/etc/passwd"
+printf 'alice:{PLAIN}secret::::::\nbob:{PLAIN}secret::::::\ncarol:{PLAIN}secret::::::\n' > "$DIR/etc/passwd"
 chgrp dovecot "$DIR/etc/passwd"; chmod 640 "$DIR/etc/passwd"
 
 cat > "$CONF" <<CONF
-protocols = imap
+protocols = imap lmtp
 listen = 127.0.0.1
 base_dir = $DIR/run
 state_dir = $DIR/state
@@ -90,6 +91,20 @@ service imap-login {
     port = $IMAPS_PORT
     ssl = yes
   }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $LMTP_PORT
+  }
+}
+service auth {
+  unix_listener auth-client {
+    mode = 0666
+  }
+}
+protocol lmtp {
+  postmaster_address = postmaster@office.test
 }
 service anvil {
   unix_listener anvil-auth-penalty {

@@ -376,6 +376,14 @@ fn sync_once(cli: &Cli) -> Result<()> {
                 let channel = writer
                     .call(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))
                     .await?;
+                senders.insert(
+                    channel,
+                    std::sync::Arc::new(crate::channels::email::send::EmailSender {
+                        account: e.clone(),
+                        writer: writer.clone(),
+                        append_to_sent: true,
+                    }),
+                );
                 for (folder, r) in crate::channels::email::sync_account(e, &writer, channel).await? {
                     println!(
                         "email {} {folder}: {} fetched, {} new{}",

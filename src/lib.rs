@@ -1,5 +1,6 @@
 //! pult: a keyboard-driven terminal shared inbox (email, Telegram, WhatsApp in one queue).
 #![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;
 pub mod channels;

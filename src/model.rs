@@ -311,6 +311,8 @@ pub struct Inbound {
     pub parse_error: Option<String>,
     /// A new version of a message already known: the text is replaced, the old kept.
     pub edited: bool,
+    /// Email: the To and Cc addresses (for reply-all).
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]

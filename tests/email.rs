@@ -15,6 +15,7 @@ struct Dovecot {
     dir: PathBuf,
     imap: u16,
     imaps: u16,
+    smtp: u16,
 }
 
 fn dovecot() -> Dovecot {
@@ -24,7 +25,8 @@ fn dovecot() -> Dovecot {
     let dir = PathBuf::from(it.next().expect("dir"));
     let imap = it.next().and_then(|p| p.parse().ok()).expect("imap port");
     let imaps = it.next().and_then(|p| p.parse().ok()).expect("imaps port");
-    Dovecot { dir, imap, imaps }
+    let smtp = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Dovecot { dir, imap, imaps, smtp }
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -55,7 +57,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         address: "alice@office.test".into(),
         from_name: None,
         imap: server(if tls { d.imaps } else { d.imap }),
-        smtp: server(25),
+        smtp: Server { tls: "starttls".into(), insecure: false, ..server(d.smtp) },
         folders: vec![folder.to_string()],
         signature: None,
     }
@@ -277,4 +279,137 @@ fn mail_delivered_while_idling_appears_without_action() {
     assert!(ok.success());
     wait("the delivered mail", &|| count(&s, "SELECT count(*) FROM messages") == before + 1);
     rt.shutdown_background();
+}
+
+/// Logs in as `user` and returns (UID, raw message) of every mail in `folder`.
+fn read_mailbox(d: &Dovecot, user: &str, folder: &str) -> Vec<Vec<u8>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let mut acct = account(d, folder, false);
+    acct.imap.user = user.into();
+    rt.block_on(async {
+        use futures_util::StreamExt;
+        let mut s = email::connect(&acct).await.expect("login");
+        let mb = s.select(folder).await.expect("select");
+        let mut out = Vec::new();
+        if mb.exists > 0 {
+            let mut st = s.fetch("1:*", "BODY.PEEK[]").await.expect("fetch");
+            while let Some(f) = st.next().await {
+                out.push(f.expect("fetch").body().expect("body").to_vec());
+            }
+        }
+        out
+    })
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("reply");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let original = format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test, boss-{tag}@client.test\r\nCc: bookkeeper-{tag}@client.test\r\n\
+         Subject: Re: Акт сверки\r\nMessage-ID: <orig-{tag}@client.test>\r\nReferences: <root-{tag}@client.test>\r\n\
+         In-Reply-To: <root-{tag}@client.test>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\nПришлите акт, пожалуйста.\r\n"
+    );
+    deliver(&d, &f, &[original.into_bytes()]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    sync(&acct, &s, ch);
+    let (conv, parent): (i64, i64) = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row(
+            "SELECT conversation_id, id FROM messages WHERE remote_id = ?1",
+            [format!("<orig-{tag}@client.test>")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("synced");
+    let reply = pult::store::intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: Some(parent),
+        subject: Some(pult::workflow::replies::reply_subject(Some("Re: Акт сверки"))),
+        body: "Акт во вложении будет завтра.".into(),
+        actor: "anna".into(),
+        not_before: 0,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let queued = reply.clone();
+    let id = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &queued, NOW)).expect("queue");
+    let sender = email::send::EmailSender { account: acct.clone(), writer: s.writer.clone(), append_to_sent: true };
+    let mut senders: pult::sync::dispatcher::Senders = Default::default();
+    senders.insert(ch, std::sync::Arc::new(sender));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)), 1);
+    let (state, message_id): (String, String) = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT state, rfc_message_id FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("row");
+    assert_eq!(state, "sent");
+
+    // The client's side (carol receives everything not ours) gets one copy with the right headers.
+    let mine = |raw: &Vec<u8>| String::from_utf8_lossy(raw).contains(&message_id);
+    wait_for("delivery to the client", || read_mailbox(&d, "carol", "INBOX").iter().filter(|m| mine(m)).count() == 1);
+    let received = read_mailbox(&d, "carol", "INBOX").into_iter().find(|m| mine(m)).expect("delivered");
+    let parsed = mail_parser::MessageParser::default().parse(&received).expect("parse");
+    assert_eq!(parsed.subject(), Some("Re: Акт сверки"), "Re: once");
+    assert_eq!(parsed.in_reply_to().as_text(), Some(format!("orig-{tag}@client.test").as_str()));
+    let refs: Vec<String> =
+        parsed.references().as_text_list().map(|l| l.iter().map(|r| r.to_string()).collect()).unwrap_or_default();
+    assert_eq!(refs, [format!("root-{tag}@client.test"), format!("orig-{tag}@client.test")]);
+    let to: Vec<String> = parsed.to().expect("to").iter().filter_map(|a| a.address()).map(str::to_string).collect();
+    assert_eq!(
+        to,
+        [
+            format!("irina-{tag}@client.test"),
+            format!("boss-{tag}@client.test"),
+            format!("bookkeeper-{tag}@client.test")
+        ],
+        "reply-all without ourselves"
+    );
+    // Filed in Sent, once.
+    let in_sent = read_mailbox(&d, "alice", "Sent").iter().filter(|m| mine(m)).count();
+    assert_eq!(in_sent, 1);
+    // Syncing Sent back does not duplicate our message.
+    sync(&acct, &s, ch);
+    let n: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM messages WHERE remote_id = ?1", [&message_id], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 1);
+
+    // A crash after SMTP and APPEND, before the row was marked sent: the retry finds
+    // the Message-ID in Sent and does not send again.
+    let again = reply.clone();
+    let id2 = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &again, NOW)).expect("queue");
+    let sender = email::send::EmailSender { account: acct.clone(), writer: s.writer.clone(), append_to_sent: true };
+    let item =
+        s.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take").expect("item");
+    assert_eq!(item.id, id2);
+    use pult::sync::dispatcher::ChannelSender;
+    let first = rt.block_on(sender.send(&item)).expect("sent");
+    // ... the process dies here; the row is still `sending`. Recovery puts it back.
+    s.writer.call_blocking(move |c| pult::store::intents::recover_interrupted(c, NOW)).expect("recover");
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)), 1);
+    let state: String = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT state FROM outbox WHERE id = ?1", [id2], |r| r.get(0))
+        .expect("row");
+    assert_eq!(state, "sent");
+    let copies = |who: &str, folder: &str| {
+        read_mailbox(&d, who, folder).iter().filter(|m| String::from_utf8_lossy(m).contains(&first)).count()
+    };
+    wait_for("the first copy", || copies("carol", "INBOX") == 1);
+    assert_eq!(copies("alice", "Sent"), 1, "filed once");
+    assert_eq!(copies("carol", "INBOX"), 1, "sent once");
 }

@@ -117,7 +117,7 @@ fn a_second_daemon_is_refused_and_sigkill_loses_no_queued_message() {
     assert!(err.contains("another pult daemon already runs"), "{err}");
 
     // Anna queues a reply (far in the future, so it stays queued); the daemon dies hard.
-    let (mut anna, _, _) = person(&store, "anna");
+    let (anna, _, _) = person(&store, "anna");
     let conv = anna.state.list.rows[0].id;
     let reply = intents::Reply {
         conversation_id: conv,

@@ -149,6 +149,11 @@ pub struct OutboxItem {
     /// The conversation's key on its channel (chat id, email thread root).
     pub conversation_key: String,
     pub attachments: Vec<std::path::PathBuf>,
+    /// Email: the answered message's sender and To/Cc (JSON array), for reply-all.
+    pub reply_from: Option<String>,
+    pub reply_recipients: Vec<String>,
+    /// The Message-ID fixed for this send before anything leaves (email).
+    pub rfc_message_id: Option<String>,
     pub reply_to_remote: Option<String>,
     pub subject: Option<String>,
     pub body: String,
@@ -161,9 +166,10 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
     let item = tx
         .query_row(
             "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
-                                        c.remote_key, o.attachments
+                                                            c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
-             LEFT JOIN messages r ON r.id = o.reply_to_message_id
+                          LEFT JOIN messages r ON r.id = o.reply_to_message_id
+             LEFT JOIN identities ri ON ri.id = r.author_identity_id
              WHERE o.state = 'pending' AND o.not_before <= ?1 AND c.channel_id = ?2
              ORDER BY o.not_before, o.id LIMIT 1",
             params![now, channel_id],
@@ -183,8 +189,14 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                         .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
                         .unwrap_or_default()
                         .into_iter()
-                        .map(std::path::PathBuf::from)
+                                                .map(std::path::PathBuf::from)
                         .collect(),
+                    reply_from: row.get(10)?,
+                    reply_recipients: row
+                        .get::<_, Option<String>>(11)?
+                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+                        .unwrap_or_default(),
+                    rfc_message_id: row.get(12)?,
                 })
             },
         )

@@ -268,6 +268,10 @@ CREATE INDEX conversations_by_assignee ON conversations (assignee, status, last_
     r#"
 ALTER TABLE outbox ADD COLUMN attachments TEXT;
 "#,
+    // 6 -> 7: email recipients (To and Cc), for reply-all.
+    r#"
+ALTER TABLE messages ADD COLUMN recipients TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -30,6 +30,16 @@ impl WorkerConfig {
         for (channel, bot, _) in &self.telegram {
             s.insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
         }
+        for (channel, account) in &self.email {
+            s.insert(
+                *channel,
+                std::sync::Arc::new(crate::channels::email::send::EmailSender {
+                    account: account.clone(),
+                    writer: self.writer.clone(),
+                    append_to_sent: true,
+                }),
+            );
+        }
         s
     }
 }

@@ -3,6 +3,7 @@
 //! UIDVALIDITY/UIDNEXT cursor committed with the last batch it covers.
 
 pub mod parse;
+pub mod send;
 
 use crate::config::{EmailAccount, Server};
 use crate::model::Inbound;

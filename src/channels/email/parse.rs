@@ -82,6 +82,13 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         });
     }
     let sent_at = m.date().map(|d| d.to_timestamp()).unwrap_or(0);
+    let recipients: Vec<String> = [m.to(), m.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .map(str::to_lowercase)
+        .collect();
     Inbound {
         remote_id: message_id,
         conversation_key,
@@ -98,6 +105,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         attachments,
         parse_error,
         edited: false,
+        recipients,
     }
 }
 

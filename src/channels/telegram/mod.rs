@@ -156,6 +156,7 @@ fn message_inbound(m: &Message, edited: bool) -> Inbound {
         attachments,
         parse_error: None,
         edited,
+        recipients: Vec::new(),
     }
 }
 

@@ -1,0 +1,196 @@
+//! Email out (lettre): reply-all by default, `Re:` once, In-Reply-To and
+//! References set, the Message-ID fixed and stored before anything leaves, the
+//! sent mail appended to Sent. After a crash, a mail whose Message-ID is already
+//! in Sent counts as sent and is not sent twice.
+
+use super::{EmailError, connect};
+use crate::config::EmailAccount;
+use crate::store::Writer;
+use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
+use lettre::message::{Mailbox, Mailboxes, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+pub struct EmailSender {
+    pub account: EmailAccount,
+    pub writer: Writer,
+    /// Append to Sent ourselves (false where the server files sent mail itself).
+    pub append_to_sent: bool,
+}
+
+/// Reply-all: the sender plus To and Cc, minus our own address, each once.
+pub fn reply_all(from: Option<&str>, recipients: &[String], own: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in from.into_iter().map(str::to_string).chain(recipients.iter().cloned()) {
+        let a = a.trim().to_lowercase();
+        if !a.is_empty() && !a.eq_ignore_ascii_case(own) && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost")
+}
+
+impl EmailSender {
+    /// Fixes the Message-ID of an outbox row (once) and returns it.
+    async fn message_id(&self, item: &OutboxItem) -> Result<String, SendError> {
+        if let Some(id) = &item.rfc_message_id {
+            return Ok(id.clone());
+        }
+        let nonce = jiff::Timestamp::now().as_nanosecond();
+        let id = format!("<pult.{}.{nonce:x}@{}>", item.id, domain_of(&self.account.address));
+        let (outbox, value) = (item.id, id.clone());
+        self.writer
+            .call(move |c| {
+                c.execute(
+                    "UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2 AND rfc_message_id IS NULL",
+                    rusqlite::params![value, outbox],
+                )?;
+                Ok(c.query_row("SELECT rfc_message_id FROM outbox WHERE id = ?1", [outbox], |r| r.get::<_, String>(0))?)
+            })
+            .await
+            .map_err(|e| SendError::Temporary(e.to_string()))
+    }
+
+    fn build(&self, item: &OutboxItem, message_id: &str) -> Result<Message, SendError> {
+        let bad = |e: String| SendError::Permanent(e);
+        let subject = item.subject.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "Re:");
+        let Some(subject) = subject else { return Err(bad("an email needs a subject".into())) };
+        let to = reply_all(item.reply_from.as_deref(), &item.reply_recipients, &self.account.address);
+        if to.is_empty() {
+            return Err(bad("no recipient: nobody to reply to".into()));
+        }
+        let from = Mailbox::new(
+            self.account.from_name.clone(),
+            self.account.address.parse().map_err(|e| bad(format!("from address: {e}")))?,
+        );
+        let mut rcpt = Mailboxes::new();
+        for a in &to {
+            rcpt.push(Mailbox::new(None, a.parse().map_err(|e| bad(format!("recipient {a}: {e}")))?));
+        }
+        let mut b = Message::builder()
+            .from(from)
+            .mailbox(lettre::message::header::To::from(rcpt))
+            .subject(subject)
+            .message_id(Some(message_id.to_string()));
+        if let Some(parent) = &item.reply_to_remote {
+            b = b.in_reply_to(parent.clone());
+            let mut refs = vec![item.conversation_key.clone()];
+            if &item.conversation_key != parent {
+                refs.push(parent.clone());
+            }
+            b = b.references(refs.join(" "));
+        }
+        let mut body = item.body.clone();
+        if let Some(sig) = &self.account.signature {
+            body.push_str("\n\n-- \n");
+            body.push_str(sig);
+        }
+        b.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()))
+    }
+
+    fn transport(&self, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let s = &self.account.smtp;
+        let bad = |e: String| SendError::Permanent(format!("SMTP {}: {e}", s.host));
+        let tls = || -> Result<TlsParameters, SendError> {
+            let mut p = TlsParameters::builder(s.host.clone());
+            if let Some(ca) = &s.ca_file {
+                let pem = std::fs::read(ca).map_err(|e| bad(format!("ca_file: {e}")))?;
+                p = p.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?);
+            }
+            p.build_rustls().map_err(|e| bad(e.to_string()))
+        };
+        let builder = match s.tls.as_str() {
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Required(tls()?)),
+            "none" if s.insecure => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::None),
+            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Wrapper(tls()?)),
+        };
+        Ok(builder.port(s.port).credentials(Credentials::new(s.user.clone(), password)).build())
+    }
+
+    /// Is a mail with this Message-ID already in Sent? (a send interrupted after SMTP)
+    async fn already_in_sent(&self, message_id: &str) -> Result<bool, EmailError> {
+        let mut session = connect(&self.account).await?;
+        let folder = sent_folder(&self.account);
+        let imap = |e: async_imap::error::Error| EmailError::Imap {
+            account: self.account.name.clone(),
+            reason: e.to_string(),
+        };
+        session.select(&folder).await.map_err(imap)?;
+        let found =
+            session.uid_search(format!("HEADER Message-ID \"{}\"", message_id.replace('"', ""))).await.map_err(imap)?;
+        let _ = session.logout().await;
+        Ok(!found.is_empty())
+    }
+
+    async fn append(&self, raw: &[u8]) -> Result<(), EmailError> {
+        let mut session = connect(&self.account).await?;
+        let folder = sent_folder(&self.account);
+        session
+            .append(&folder, Some("(\\Seen)"), None, raw)
+            .await
+            .map_err(|e| EmailError::Imap { account: self.account.name.clone(), reason: e.to_string() })?;
+        let _ = session.logout().await;
+        Ok(())
+    }
+}
+
+pub fn sent_folder(account: &EmailAccount) -> String {
+    account
+        .folders
+        .iter()
+        .find(|f| f.eq_ignore_ascii_case("sent") || f.to_lowercase().ends_with("/sent"))
+        .cloned()
+        .unwrap_or_else(|| "Sent".into())
+}
+
+impl ChannelSender for EmailSender {
+    fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
+        Box::pin(async move {
+            let message_id = self.message_id(item).await?;
+            // A row tried before may have left after SMTP and before we recorded it.
+            if item.attempts > 0 {
+                match self.already_in_sent(&message_id).await {
+                    Ok(true) => return Ok(message_id),
+                    Ok(false) => {}
+                    Err(e) => return Err(SendError::Temporary(e.to_string())),
+                }
+            }
+            let mail = self.build(item, &message_id)?;
+            let raw = mail.formatted();
+            let s = &self.account.smtp;
+            let password = crate::secrets::read(s.password_command.as_deref(), s.password_file.as_deref())
+                .map_err(|e| SendError::Permanent(e.to_string()))?;
+            let transport = self.transport(password)?;
+            transport.send(mail).await.map_err(|e| {
+                if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Temporary(e.to_string()) }
+            })?;
+            if self.append_to_sent
+                && let Err(e) = self.append(&raw).await
+            {
+                // Sent, but not filed: say so in the log; the mail did leave.
+                tracing::warn!("{}: sent {message_id} but could not append it to Sent: {e}", self.account.name);
+            }
+            Ok(message_id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reply_all;
+
+    #[test]
+    fn reply_all_drops_ourselves_and_duplicates() {
+        let r = reply_all(
+            Some("Client@X.test"),
+            &["anna@office.test".into(), "boss@x.test".into(), "client@x.test".into(), "cc@y.test".into()],
+            "Anna@Office.test",
+        );
+        assert_eq!(r, ["client@x.test", "boss@x.test", "cc@y.test"]);
+    }
+}
