@@ -47,6 +47,8 @@ pub enum Command {
     },
     /// Run every sync worker, the outbox and the clock headless, for a team sharing one store
     Daemon,
+    /// Check every account: resolve, connect, authenticate, list capabilities; one line each
+    Doctor,
     /// Sync every account
     Sync {
         /// Fetch everything pending, send what is due, and exit (for scripts and cron)
@@ -133,6 +135,7 @@ pub fn main() -> Result<()> {
         Some(Command::Status { json }) => status(&cli, json),
         Some(Command::Agenda { json }) => agenda(&cli, json),
         Some(Command::Sync { once: true }) => sync_once(&cli),
+        Some(Command::Doctor) => doctor(&cli),
         Some(Command::Sync { once: false }) => {
             anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
         }
@@ -349,6 +352,70 @@ pub fn telegram_bots(
         }
     }
     Ok(out)
+}
+
+/// `pult doctor`: one line per account saying what works or what is wrong.
+fn doctor(cli: &Cli) -> Result<()> {
+    let cfg = match load_config(cli)? {
+        Some(c) => c,
+        None => {
+            println!("{}", no_config_help());
+            std::process::exit(1);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut bad = 0;
+    for a in &cfg.accounts {
+        let line = rt.block_on(async {
+            match a {
+                crate::config::Account::Email(e) => {
+                    let addr = format!("{}:{}", e.imap.host, e.imap.port);
+                    if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
+                        return Err(format!("cannot resolve {}: {err}", e.imap.host));
+                    }
+                    let mut session = crate::channels::email::connect(e).await.map_err(|e| e.to_string())?;
+                    let caps = session.capabilities().await.map_err(|e| e.to_string())?;
+                    let mut names: Vec<String> = ["IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE"]
+                        .iter()
+                        .filter(|c| caps.has_str(**c))
+                        .map(|c| c.to_string())
+                        .collect();
+                    names.sort();
+                    let _ = session.logout().await;
+                    Ok(format!(
+                        "IMAP {addr} ok ({}), SMTP {}:{} ({})",
+                        names.join(" "),
+                        e.smtp.host,
+                        e.smtp.port,
+                        e.smtp.tls
+                    ))
+                }
+                crate::config::Account::Telegram(t) => {
+                    use teloxide::prelude::Requester;
+                    let bot = crate::channels::telegram::bot_for(t).map_err(|e| e.to_string())?;
+                    let me = bot.get_me().await.map_err(|e| e.to_string())?;
+                    let groups = if me.can_read_all_group_messages {
+                        "sees all group messages"
+                    } else {
+                        "privacy mode on: make it a group admin or /setprivacy Disable"
+                    };
+                    Ok(format!("bot @{} ok, {groups}", me.username.clone().unwrap_or_default()))
+                }
+                crate::config::Account::Whatsapp(_) => Err("WhatsApp is not supported yet".to_string()),
+            }
+        });
+        match line {
+            Ok(l) => println!("✓ {:<16} {l}", a.name()),
+            Err(e) => {
+                bad += 1;
+                println!("✗ {:<16} {e}", a.name());
+            }
+        }
+    }
+    if bad > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// `pult sync --once`: every pending update of every account, every due outbox row, then exit.

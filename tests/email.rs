@@ -413,3 +413,60 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     assert_eq!(copies("alice", "Sent"), 1, "filed once");
     assert_eq!(copies("carol", "INBOX"), 1, "sent once");
 }
+
+#[test]
+fn doctor_says_in_one_line_what_works_and_what_does_not() {
+    let d = dovecot();
+    let home = tempfile::tempdir().expect("tmp");
+    let good = home.path().join("good");
+    let bad = home.path().join("bad");
+    std::fs::write(&good, "secret").expect("pw");
+    std::fs::write(&bad, "wrong").expect("pw");
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&good, &bad] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let fake = pult::channels::telegram::fake::FakeBotApi::start().expect("fake");
+    let token = home.path().join("token");
+    std::fs::write(&token, "1:T").expect("token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let account = |name: &str, pw: &std::path::Path| {
+        format!(
+            "[[accounts]]\nkind = \"email\"\nname = \"{name}\"\naddress = \"alice@office.test\"\n\
+             imap = {{ host = \"127.0.0.1\", port = {}, tls = \"implicit\", user = \"alice\", password_file = {:?}, ca_file = {:?} }}\n\
+             smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"starttls\", user = \"alice\", password_file = {:?} }}\n\n",
+            d.imaps,
+            pw.display().to_string(),
+            d.dir.join("tls/ca.pem").display().to_string(),
+            d.smtp,
+            pw.display().to_string()
+        )
+    };
+    let cfg = home.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}{}[[accounts]]\nkind = \"telegram\"\nname = \"bot\"\ntoken_file = {:?}\napi_url = {:?}\n",
+            account("office", &good),
+            account("broken", &bad),
+            token.display().to_string(),
+            fake.url()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_pult"))
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .args(["doctor", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "one account is broken");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("✓ office") && lines[0].contains("IDLE") && lines[0].contains("QRESYNC"), "{text}");
+    assert!(lines[1].starts_with("✗ broken") && lines[1].contains("login failed"), "{text}");
+    assert!(!text.contains("wrong") && !text.contains("secret"), "no secrets in the output");
+    assert!(lines[2].starts_with("✓ bot") && lines[2].contains("@pult_bot"), "{text}");
+}
