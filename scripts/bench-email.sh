@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Email benchmark: initial sync of N generated mails from a local Dovecot into the
+# store, against mbsync (isync) syncing the same mailbox into a maildir, in the
+# same run, server cache warm for both. Medians of 3 runs each. Needs root.
+#
+#   scripts/bench-email.sh [N]        (default 50000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-50000}
+[ "$(id -u)" = 0 ] || { echo "run as root (starts a private Dovecot)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v mbsync >/dev/null || need+=(isync)
+[ -x /usr/bin/time ] || need+=(time)
+[ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+cargo build --release --locked -q
+PULT=$PWD/target/release/pult
+work=$(mktemp -d); chmod 755 "$work"
+trap 'scripts/dovecot.sh stop "$work/dovecot"; rm -rf "$work"' EXIT
+scripts/dovecot.sh start "$work/dovecot" 12143 12993 12145
+CONF=$work/dovecot/etc/dovecot.conf
+
+echo "generating $N mails …" >&2
+mkdir -p "$work/dovecot/mail/alice"
+"$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
+chown -R vmail:vmail "$work/dovecot/mail/alice"
+doveadm -c "$CONF" index -u alice INBOX
+du -sh "$work/dovecot/mail/alice/Maildir" >&2
+
+printf 'secret' > "$work/pw"; chmod 600 "$work/pw"
+cat > "$work/pult.toml" <<TOML
+[[accounts]]
+kind = "email"
+name = "bench"
+address = "alice@office.test"
+imap = { host = "127.0.0.1", port = 12143, tls = "none", insecure = true, user = "alice", password_file = "$work/pw" }
+smtp = { host = "127.0.0.1", port = 25, tls = "none", insecure = true, user = "alice", password_file = "$work/pw" }
+folders = ["INBOX"]
+TOML
+cat > "$work/mbsyncrc" <<RC
+IMAPAccount bench
+Host 127.0.0.1
+Port 12143
+User alice
+Pass secret
+TLSType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path $work/mb/
+Inbox $work/mb/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+RC
+# isync 1.4 spells TLSType as SSLType.
+mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "$work/mbsyncrc"
+
+pult_run() { rm -f "$work"/s.db*; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
+mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc" bench >/dev/null 2>&1; cat "$work/t"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "warming the server cache …" >&2
+pult_run >/dev/null; mbsync_run >/dev/null
+p=(); m=(); prss=()
+for _ in 1 2 3; do
+  read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
+  read -r t _ < <(mbsync_run); m+=("$t")
+done
+pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
+prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
+# A resync with nothing new (store and maildir from the last runs).
+read -r pr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" 2>/dev/null | tail -1)
+read -r mr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout mbsync -q -c "$work/mbsyncrc" bench | tail -1)
+awk -v n="$N" -v pt="$pt" -v mt="$mt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 'BEGIN {
+  printf "initial sync of %d mails (median of 3, server cache warm)\n", n
+  printf "  pult   %6.2f s  %8.0f mails/s  peak RSS %s MB\n", pt, n/pt, rss
+  printf "  mbsync %6.2f s  %8.0f mails/s  (default: fsync per mail)\n", mt, n/mt
+  printf "  pult is %.1fx mbsync\n", mt/pt
+  printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
