@@ -114,7 +114,7 @@ pub enum Command {
         #[arg(long)]
         busy: bool,
     },
-        /// (internal) Write COUNT generated mails into a maildir (the email benchmark's corpus)
+    /// (internal) Write COUNT generated mails into a maildir (the email benchmark's corpus)
     #[command(hide = true)]
     GenMaildir {
         #[arg(long)]
@@ -179,8 +179,9 @@ pub fn main() -> Result<()> {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-pult needs --store"))?;
             crate::bench::headless_pult(&path, busy)
         }
-                Some(Command::GenMaildir { ref out, count }) => crate::bench::gen_maildir(out, count),
-        Some(Command::BenchProbe) => {let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
+        Some(Command::GenMaildir { ref out, count }) => crate::bench::gen_maildir(out, count),
+        Some(Command::BenchProbe) => {
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
         }
     }

@@ -1270,6 +1270,8 @@ pub fn field_label(lang: Lang, name: &str) -> String {
         "what" => lang.tr("field_what").to_string(),
         "reason" => lang.tr("field_reason").to_string(),
         "file" => lang.tr("field_file").to_string(),
+        "assignee" => lang.tr("field_assignee").to_string(),
+        "note" => lang.tr("field_note").to_string(),
         other => other.to_string(),
     }
 }
