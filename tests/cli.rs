@@ -1,25 +1,9 @@
 //! The command-line contract other programs rely on: `status --json`, `search --json`,
 //! the first-run help, and `--store` / `--config` everywhere.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn pult(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pult"));
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("LANG", "C");
-    c
-}
-
-fn demo_store(home: &Path) -> std::path::PathBuf {
-    let store = home.join("demo.db");
-    let out = pult(home).args(["demo", "--populate-only", "--store"]).arg(&store).output().expect("run pult demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    store
-}
+use common::{demo_store, pult};
 
 #[test]
 fn status_json_has_the_contract_keys() {

@@ -19,16 +19,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn pult(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pult"));
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("LANG", "C");
-    c
-}
-
 /// Stops a spawned process when the test ends, however it ends.
 struct Proc(Child);
 
@@ -95,13 +85,6 @@ fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
 fn refresh(app: &mut App, w: &mut Watcher) {
     let changes = w.poll().expect("poll");
     app.store_changed(&changes);
-}
-
-fn demo_store(home: &Path) -> std::path::PathBuf {
-    let store = home.join("team.db");
-    let out = pult(home).args(["demo", "--populate-only", "--store"]).arg(&store).output().expect("demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    store
 }
 
 #[test]

@@ -115,3 +115,23 @@ impl Harness {
         self.terminal.backend().buffer().content().iter().map(|c| c.symbol().to_string()).collect()
     }
 }
+
+/// The pult binary with HOME and the XDG dirs inside `home`, so a test never
+/// touches the real user's config, store or logs.
+pub fn pult(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pult"));
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("LANG", "C");
+    c
+}
+
+/// A store filled by `pult demo --populate-only`, at `home/demo.db`.
+pub fn demo_store(home: &std::path::Path) -> std::path::PathBuf {
+    let store = home.join("demo.db");
+    let out = pult(home).args(["demo", "--populate-only", "--store"]).arg(&store).output().expect("run pult demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    store
+}
