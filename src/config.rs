@@ -135,6 +135,13 @@ pub struct EmailAccount {
     pub folders: Vec<String>,
     #[serde(default)]
     pub signature: Option<String>,
+    /// Quote the answered mail below a reply (`> ` lines), as mail clients do.
+    #[serde(default = "yes")]
+    pub quote_original: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_folders() -> Vec<String> {

@@ -60,6 +60,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         smtp: Server { tls: "starttls".into(), insecure: false, ..server(d.smtp) },
         folders: vec![folder.to_string()],
         signature: None,
+        quote_original: true,
     }
 }
 
@@ -363,6 +364,9 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     let received = read_mailbox(&d, "carol", "INBOX").into_iter().find(|m| mine(m)).expect("delivered");
     let parsed = mail_parser::MessageParser::default().parse(&received).expect("parse");
     assert_eq!(parsed.subject(), Some("Re: Акт сверки"), "Re: once");
+    let text = parsed.body_text(0).expect("text").replace("\r\n", "\n");
+    assert!(text.starts_with("Акт во вложении будет завтра."), "{text}");
+    assert!(text.contains("Ирина:\n> Пришлите акт, пожалуйста."), "the original is quoted below: {text}");
     assert_eq!(parsed.in_reply_to().as_text(), Some(format!("orig-{tag}@client.test").as_str()));
     let refs: Vec<String> =
         parsed.references().as_text_list().map(|l| l.iter().map(|r| r.to_string()).collect()).unwrap_or_default();

@@ -154,6 +154,8 @@ pub struct OutboxItem {
     pub reply_recipients: Vec<String>,
     /// The Message-ID fixed for this send before anything leaves (email).
     pub rfc_message_id: Option<String>,
+    /// The answered message (author, time, text), for quoting it below an email reply.
+    pub reply_quote: Option<(String, i64, String)>,
     pub reply_to_remote: Option<String>,
     pub subject: Option<String>,
     pub body: String,
@@ -166,7 +168,8 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
     let item = tx
         .query_row(
             "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
-                                                            c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id
+                                                            c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
+                    r.author, r.sent_at, r.body
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
@@ -196,7 +199,11 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                         .get::<_, Option<String>>(11)?
                         .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
                         .unwrap_or_default(),
-                    rfc_message_id: row.get(12)?,
+                                        rfc_message_id: row.get(12)?,
+                    reply_quote: match (row.get::<_, Option<String>>(13)?, row.get::<_, Option<i64>>(14)?, row.get::<_, Option<String>>(15)?) {
+                        (Some(a), Some(t), Some(b)) => Some((a, t, b)),
+                        _ => None,
+                    },
                 })
             },
         )

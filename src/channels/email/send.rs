@@ -90,6 +90,19 @@ impl EmailSender {
             body.push_str("\n\n-- \n");
             body.push_str(sig);
         }
+        if self.account.quote_original
+            && let Some((author, at, text)) = &item.reply_quote
+        {
+            let when = jiff::Timestamp::from_second(*at)
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%d.%m.%Y %H:%M").to_string())
+                .unwrap_or_default();
+            body.push_str(&format!("\n\n{when}, {author}:\n"));
+            for line in text.lines() {
+                body.push_str(if line.starts_with('>') { ">" } else { "> " });
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
         b.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()))
     }
 
