@@ -79,6 +79,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
     ("mode_solo", "solo", "один"),
+    ("expunged", "removed from the server", "удалено на сервере"),
     ("field_file", "File to attach", "Файл"),
     ("not_a_file", "Not a file", "Это не файл"),
     ("enter_again", "Enter again to attach anyway", "Enter ещё раз — приложить всё равно"),

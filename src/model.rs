@@ -220,6 +220,8 @@ pub struct MessageRow {
     pub error: Option<String>,
     pub edited: bool,
     pub deleted: bool,
+    /// Email: gone from the server (expunged elsewhere); pult keeps it.
+    pub expunged: bool,
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
 }
@@ -313,6 +315,16 @@ pub struct Inbound {
     pub edited: bool,
     /// Email: the To and Cc addresses (for reply-all).
     pub recipients: Vec<String>,
+    /// Email: where the message lives on the server (folder, UID) and its \Seen, \Answered flags.
+    pub imap: Option<ImapPlace>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImapPlace {
+    pub folder: String,
+    pub uid: u32,
+    pub seen: bool,
+    pub answered: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -71,16 +71,28 @@ fn deliver(d: &Dovecot, folder: &str, mails: &[Vec<u8>]) {
         std::fs::create_dir_all(md.join(sub)).expect("maildir");
     }
     std::fs::write(md.join("maildirfolder"), b"").expect("marker");
-    for (i, m) in mails.iter().enumerate() {
-        let name = format!("{}.{}_{}.pult", 1_700_000_000 + i, std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-        std::fs::write(md.join("new").join(name), m).expect("mail");
-    }
-    // Only this test's folder recursively: other tests' folders change under Dovecot meanwhile.
+    // Owned by the mail user before Dovecot can see anything (other tests run meanwhile).
     let home = d.dir.join("mail/alice");
     let ok = Command::new("chown").arg("vmail:vmail").arg(&home).arg(home.join("Maildir")).status().expect("chown");
     assert!(ok.success());
     let ok = Command::new("chown").args(["-R", "vmail:vmail"]).arg(&md).status().expect("chown");
     assert!(ok.success());
+    // Maildir delivery: write into tmp/, then rename into new/ (atomic for the server).
+    let names: Vec<String> = mails
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let name =
+                format!("{}.{}_{}.pult", 1_700_000_000 + i, std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+            std::fs::write(md.join("tmp").join(&name), m).expect("mail");
+            name
+        })
+        .collect();
+    let ok = Command::new("chown").args(["-R", "vmail:vmail"]).arg(md.join("tmp")).status().expect("chown");
+    assert!(ok.success());
+    for name in names {
+        std::fs::rename(md.join("tmp").join(&name), md.join("new").join(&name)).expect("deliver");
+    }
 }
 
 fn mail(i: usize, thread: usize) -> Vec<u8> {
@@ -473,4 +485,70 @@ fn doctor_says_in_one_line_what_works_and_what_does_not() {
     assert!(lines[1].starts_with("✗ broken") && lines[1].contains("login failed"), "{text}");
     assert!(!text.contains("wrong") && !text.contains("secret"), "no secrets in the output");
     assert!(lines[2].starts_with("✓ bot") && lines[2].contains("@pult_bot"), "{text}");
+}
+
+/// Flags of every mail in alice's `folder`, by UID, as the server has them.
+fn server_flags(d: &Dovecot, folder: &str) -> Vec<(u32, String)> {
+    let out = Command::new("doveadm")
+        .arg("-c")
+        .arg(d.dir.join("etc/dovecot.conf"))
+        .args(["-f", "tab", "fetch", "-u", "alice", "uid flags", "mailbox", folder, "all"])
+        .output()
+        .expect("doveadm fetch");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once('\t').and_then(|(u, f)| Some((u.parse().ok()?, f.to_string()))))
+        .collect()
+}
+
+fn doveadm(d: &Dovecot, args: &[&str]) {
+    let st =
+        Command::new("doveadm").arg("-c").arg(d.dir.join("etc/dovecot.conf")).args(args).status().expect("doveadm");
+    assert!(st.success(), "doveadm {args:?}");
+}
+
+#[test]
+fn flags_travel_both_ways_and_expunged_mail_is_kept_and_marked() {
+    let d = dovecot();
+    let f = folder("flags");
+    deliver(&d, &f, &(0..3).map(|i| mail(i * 5, i)).collect::<Vec<_>>());
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let conv_of = |remote: &str| -> i64 {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT conversation_id FROM messages WHERE remote_id = ?1", [remote], |r| r.get(0))
+            .expect("conv")
+    };
+    // Read in pult -> \Seen on the server.
+    let conv = conv_of("<m0@client.test>");
+    s.writer.call_blocking(move |c| pult::store::intents::mark_read(c, "anna", conv, NOW)).expect("read");
+    sync(&acct, &s, ch);
+    let flags = server_flags(&d, &f);
+    let uid_of_first = flags.iter().map(|x| x.0).min().expect("uids");
+    assert!(flags.iter().find(|x| x.0 == uid_of_first).expect("m0").1.contains("\\Seen"), "{flags:?}");
+    // Changed by another client -> reflected in the store.
+    let second = flags.iter().map(|x| x.0).filter(|u| *u != uid_of_first).min().expect("second");
+    doveadm(&d, &["flags", "add", "-u", "alice", "\\Seen \\Answered", "mailbox", &f, "uid", &second.to_string()]);
+    sync(&acct, &s, ch);
+    let (seen, answered): (bool, bool) = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row(
+            "SELECT seen, answered FROM messages WHERE imap_uid = ?1 AND imap_folder = ?2",
+            rusqlite::params![second, f],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert!(seen && answered);
+    // Expunged by another client -> kept, marked.
+    doveadm(&d, &["expunge", "-u", "alice", "mailbox", &f, "uid", &second.to_string()]);
+    sync(&acct, &s, ch);
+    let (n, gone): (i64, i64) = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT count(*), sum(expunged) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("count");
+    assert_eq!((n, gone), (3, 1));
 }

@@ -132,9 +132,23 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
             ])?;
         if inserted == 0 {
             report.duplicates += 1;
+            // A resync (new UIDVALIDITY) finds known mail under new UIDs.
+            if let Some(p) = &m.imap {
+                tx.prepare_cached(
+                    "UPDATE messages SET imap_folder = ?3, imap_uid = ?4, seen = ?5, answered = ?6, expunged = 0
+                     WHERE channel_id = ?1 AND remote_id = ?2 AND (imap_folder IS NULL OR imap_folder = ?3)",
+                )?
+                .execute(params![channel_id, m.remote_id, p.folder, p.uid, p.seen, p.answered])?;
+            }
             continue;
         }
         let message_id = tx.last_insert_rowid();
+        if let Some(p) = &m.imap {
+            tx.prepare_cached(
+                "UPDATE messages SET imap_folder = ?1, imap_uid = ?2, seen = ?3, answered = ?4 WHERE id = ?5",
+            )?
+            .execute(params![p.folder, p.uid, p.seen, p.answered, message_id])?;
+        }
         for (i, a) in m.attachments.iter().enumerate() {
             tx.prepare_cached(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)

@@ -126,6 +126,13 @@ pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64
     if changed > 0 {
         note_change(&tx, now, "read", Some(conversation), Some(actor))?;
     }
+    // Email read in pult is read on the server too (\Seen, pushed by the worker).
+    tx.execute(
+        "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Seen')
+         WHERE conversation_id = ?1 AND direction = 'in' AND seen = 0 AND imap_uid IS NOT NULL
+           AND instr(coalesce(flag_push, ''), '\\Seen') = 0",
+        [conversation],
+    )?;
     tx.commit()?;
     Ok(changed > 0)
 }

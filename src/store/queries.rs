@@ -183,7 +183,7 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body
+                                        q.author, q.body, m.expunged
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              WHERE m.conversation_id = ?1
              ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
@@ -206,6 +206,7 @@ impl Reader {
                     error: r.get(7)?,
                     edited: r.get(8)?,
                     deleted: r.get(9)?,
+                    expunged: r.get(12)?,
                     reply_quote: match (quote_author, quote_body) {
                         (Some(a), Some(b)) => Some((a, b)),
                         _ => None,
@@ -234,6 +235,7 @@ impl Reader {
                     error: None,
                     edited: false,
                     deleted: false,
+                    expunged: false,
                     reply_quote: None,
                     attachments: Vec::new(),
                 })

@@ -272,6 +272,17 @@ ALTER TABLE outbox ADD COLUMN attachments TEXT;
     r#"
 ALTER TABLE messages ADD COLUMN recipients TEXT;
 "#,
+    // 7 -> 8: IMAP location and flags of email messages, flags pult owes the server.
+    r#"
+ALTER TABLE messages ADD COLUMN imap_folder TEXT;
+ALTER TABLE messages ADD COLUMN imap_uid INTEGER;
+ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN flag_push TEXT;
+ALTER TABLE messages ADD COLUMN expunged INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_imap ON messages (channel_id, imap_folder, imap_uid) WHERE imap_uid IS NOT NULL;
+CREATE INDEX messages_flag_push ON messages (channel_id) WHERE flag_push IS NOT NULL;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

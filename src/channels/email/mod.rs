@@ -157,7 +157,11 @@ pub async fn sync_folder(
     folder: &str,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
-    let mailbox = session.select(folder).await.map_err(imap)?;
+    // CONDSTORE when offered: the server then tells which flags changed since last time.
+    let mailbox = match session.select_condstore(folder).await {
+        Ok(m) => m,
+        Err(_) => session.select(folder).await.map_err(imap)?,
+    };
     let validity = mailbox.uid_validity.unwrap_or(0).to_string();
     let (k_validity, k_next) = (format!("{folder}.uidvalidity"), format!("{folder}.uidnext"));
     let (kv, kn) = (k_validity.clone(), k_next.clone());
@@ -197,12 +201,14 @@ pub async fn sync_folder(
         let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
         {
-            let mut stream = session.uid_fetch(&set, "(UID BODY.PEEK[])").await.map_err(imap)?;
+            let mut stream = session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])").await.map_err(imap)?;
             while let Some(f) = stream.next().await {
                 let f = f.map_err(imap)?;
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &format!("<{validity}.{uid}.{folder}@pult.invalid>"), &own);
                 m.outgoing |= is_sent;
+                let (seen, answered) = flags_of(&f);
+                m.imap = Some(crate::model::ImapPlace { folder: folder.to_string(), uid, seen, answered });
                 batch.push(m);
             }
         }
@@ -222,7 +228,175 @@ pub async fn sync_folder(
         let now = jiff::Timestamp::now().as_second();
         writer.call(move |c| ingest::apply(c, channel, &[], &cursors, now)).await?;
     }
+    if !report.resynced {
+        sync_flags(session, account, writer, channel, folder, mailbox.highest_modseq, mailbox.exists).await?;
+    }
+    push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+fn flags_of(f: &async_imap::types::Fetch) -> (bool, bool) {
+    use async_imap::types::Flag;
+    let (mut seen, mut answered) = (false, false);
+    for flag in f.flags() {
+        match flag {
+            Flag::Seen => seen = true,
+            Flag::Answered => answered = true,
+            _ => {}
+        }
+    }
+    (seen, answered)
+}
+
+/// Server-side changes: flags changed by other clients (CHANGEDSINCE when the
+/// server has CONDSTORE, else every flag of a small folder) and expunged mail.
+async fn sync_flags(
+    session: &mut Session,
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+    folder: &str,
+    highest_modseq: Option<u64>,
+    exists: u32,
+) -> Result<(), EmailError> {
+    let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
+    let key = format!("{folder}.modseq");
+    let (k, f) = (key.clone(), folder.to_string());
+    let (stored, local): (Option<u64>, i64) = writer
+        .call(move |c| {
+            let stored = c
+                .query_row(
+                    "SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2",
+                    rusqlite::params![channel, k],
+                    |r| r.get::<_, String>(0),
+                )
+                .ok()
+                .and_then(|v| v.parse().ok());
+            let local: i64 = c.query_row(
+                "SELECT count(*) FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0",
+                rusqlite::params![channel, f],
+                |r| r.get(0),
+            )?;
+            Ok((stored, local))
+        })
+        .await?;
+    let query = match (highest_modseq, stored) {
+        (Some(h), Some(s)) if h == s => None,
+        (Some(_), Some(s)) => Some(format!("(UID FLAGS) (CHANGEDSINCE {s})")),
+        (Some(_), None) => None, // first sync: flags came with the mail
+        (None, _) if exists <= 5000 => Some("(UID FLAGS)".to_string()),
+        (None, _) => None,
+    };
+    let mut changed: Vec<(u32, bool, bool)> = Vec::new();
+    if let Some(q) = query
+        && exists > 0
+    {
+        let mut stream = session.uid_fetch("1:*", &q).await.map_err(imap)?;
+        while let Some(f) = stream.next().await {
+            let f = f.map_err(imap)?;
+            if let Some(uid) = f.uid {
+                let (seen, answered) = flags_of(&f);
+                changed.push((uid, seen, answered));
+            }
+        }
+    }
+    // More mail here than on the server: something was expunged; find what.
+    let gone: Option<Vec<u32>> = if local > exists as i64 {
+        let present = session.uid_search("ALL").await.map_err(imap)?;
+        Some(present.into_iter().collect())
+    } else {
+        None
+    };
+    let (f, k) = (folder.to_string(), key);
+    let now = jiff::Timestamp::now().as_second();
+    writer
+        .call(move |c| {
+            let tx = crate::store::writer::immediate(c)?;
+            let mut touched = std::collections::BTreeSet::new();
+            for (uid, seen, answered) in &changed {
+                let conv: Option<i64> = tx
+                    .query_row(
+                        "UPDATE messages SET seen = ?4, answered = ?5
+                         WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid = ?3 AND (seen != ?4 OR answered != ?5)
+                         RETURNING conversation_id",
+                        rusqlite::params![channel, f, uid, seen, answered],
+                        |r| r.get(0),
+                    )
+                    .ok();
+                touched.extend(conv);
+            }
+            if let Some(present) = gone {
+                let present: std::collections::HashSet<u32> = present.into_iter().collect();
+                let local: Vec<(i64, u32, i64)> = tx
+                    .prepare("SELECT id, imap_uid, conversation_id FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL")?
+                    .query_map(rusqlite::params![channel, f], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, uid, conv) in local {
+                    if !present.contains(&uid) {
+                        // Kept, and marked: pult never loses what the server dropped.
+                        tx.execute("UPDATE messages SET expunged = 1 WHERE id = ?1", [id])?;
+                        touched.insert(conv);
+                    }
+                }
+            }
+            if let Some(h) = highest_modseq {
+                tx.execute(
+                    "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![channel, k, h.to_string()],
+                )?;
+            }
+            for conv in touched {
+                crate::store::writer::note_change(&tx, now, "flags", Some(conv), None)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// Flags pult owes the server (\Seen after reading, \Answered after a reply).
+async fn push_flags(
+    session: &mut Session,
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+    folder: &str,
+) -> Result<(), EmailError> {
+    let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
+    let f = folder.to_string();
+    let pending: Vec<(i64, u32, String)> = writer
+        .call(move |c| {
+            Ok(c.prepare(
+                "SELECT id, imap_uid, flag_push FROM messages
+                 WHERE channel_id = ?1 AND flag_push IS NOT NULL AND imap_folder = ?2 AND imap_uid IS NOT NULL",
+            )?
+            .query_map(rusqlite::params![channel, f], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await?;
+    for (id, uid, flags) in pending {
+        let flags =
+            flags.split_whitespace().filter(|f| matches!(*f, "\\Seen" | "\\Answered")).collect::<Vec<_>>().join(" ");
+        if !flags.is_empty() {
+            let mut st = session.uid_store(uid.to_string(), format!("+FLAGS.SILENT ({flags})")).await.map_err(imap)?;
+            while let Some(r) = st.next().await {
+                r.map_err(imap)?;
+            }
+        }
+        let (seen, answered) = (flags.contains("Seen"), flags.contains("Answered"));
+        writer
+            .call(move |c| {
+                c.execute(
+                    "UPDATE messages SET flag_push = NULL, seen = max(seen, ?2), answered = max(answered, ?3) WHERE id = ?1",
+                    rusqlite::params![id, seen, answered],
+                )?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Syncs every configured folder of an account once.

@@ -106,6 +106,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         parse_error,
         edited: false,
         recipients,
+        imap: None,
     }
 }
 

@@ -182,6 +182,22 @@ impl ChannelSender for EmailSender {
             transport.send(mail).await.map_err(|e| {
                 if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Temporary(e.to_string()) }
             })?;
+            // The answered mail gets \Answered on the server (pushed by the worker).
+            if let Some(parent) = item.reply_to_remote.clone() {
+                let channel = item.channel_id;
+                let _ = self
+                    .writer
+                    .call(move |c| {
+                        c.execute(
+                            "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Answered')
+                             WHERE channel_id = ?1 AND remote_id = ?2 AND imap_uid IS NOT NULL
+                               AND instr(coalesce(flag_push, ''), '\\Answered') = 0",
+                            rusqlite::params![channel, parent],
+                        )?;
+                        Ok(())
+                    })
+                    .await;
+            }
             if self.append_to_sent
                 && let Err(e) = self.append(&raw).await
             {

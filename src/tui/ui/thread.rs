@@ -163,6 +163,9 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     if m.edited {
         head.push(styled(format!("  ({})", l.tr("edited")), theme.style("muted")));
     }
+    if m.expunged {
+        head.push(styled(format!("  ({})", l.tr("expunged")), theme.style("muted")));
+    }
     if m.direction == Direction::Note {
         head.push(styled(format!("  {}", l.tr("internal_note")), theme.style("note")));
     }
