@@ -281,6 +281,7 @@ ALTER TABLE messages ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN flag_push TEXT;
 ALTER TABLE messages ADD COLUMN expunged INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX messages_imap ON messages (channel_id, imap_folder, imap_uid) WHERE imap_uid IS NOT NULL;
+CREATE INDEX messages_imap_live ON messages (channel_id, imap_folder, expunged) WHERE imap_uid IS NOT NULL;
 CREATE INDEX messages_flag_push ON messages (channel_id) WHERE flag_push IS NOT NULL;
 "#,
 ];

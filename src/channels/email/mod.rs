@@ -273,7 +273,8 @@ async fn sync_flags(
                 .ok()
                 .and_then(|v| v.parse().ok());
             let local: i64 = c.query_row(
-                "SELECT count(*) FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0",
+                "SELECT count(*) FROM messages INDEXED BY messages_imap_live
+                 WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL",
                 rusqlite::params![channel, f],
                 |r| r.get(0),
             )?;
@@ -369,7 +370,7 @@ async fn push_flags(
     let pending: Vec<(i64, u32, String)> = writer
         .call(move |c| {
             Ok(c.prepare(
-                "SELECT id, imap_uid, flag_push FROM messages
+                "SELECT id, imap_uid, flag_push FROM messages INDEXED BY messages_flag_push
                  WHERE channel_id = ?1 AND flag_push IS NOT NULL AND imap_folder = ?2 AND imap_uid IS NOT NULL",
             )?
             .query_map(rusqlite::params![channel, f], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
