@@ -256,17 +256,7 @@ fn a_failed_send_leaves_the_client_waiting_with_the_reason() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
     let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "?")]).conversations[0];
-    let reply = intents::Reply {
-        conversation_id: conv,
-        reply_to_message_id: None,
-        subject: None,
-        body: "ответ".into(),
-        actor: "anna".into(),
-        not_before: NOW,
-        auto: false,
-        attachments: Vec::new(),
-    };
-    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    let id = queue_reply(&s, conv, "ответ");
     s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
     s.writer
         .call_blocking(move |c| intents::mark_failed(c, id, "Forbidden: bot was blocked by the user", NOW))
@@ -283,17 +273,7 @@ fn interrupted_sends_go_back_to_pending() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
     let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "?")]).conversations[0];
-    let reply = intents::Reply {
-        conversation_id: conv,
-        reply_to_message_id: None,
-        subject: None,
-        body: "ответ".into(),
-        actor: "anna".into(),
-        not_before: NOW,
-        auto: false,
-        attachments: Vec::new(),
-    };
-    s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW)).expect("queue");
+    queue_reply(&s, conv, "ответ");
     s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("item");
     // The process dies here; the next start recovers.
     assert_eq!(s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover"), 1);

@@ -135,3 +135,23 @@ pub fn demo_store(home: &std::path::Path) -> std::path::PathBuf {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     store
 }
+
+/// Queues a plain reply by `anna` to `conversation`, due at once; returns the outbox id.
+pub fn queue_reply(s: &TempStore, conversation: i64, body: &str) -> i64 {
+    let reply = pult::store::intents::Reply {
+        conversation_id: conversation,
+        reply_to_message_id: None,
+        subject: None,
+        body: body.into(),
+        actor: "anna".into(),
+        not_before: NOW,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue")
+}
+
+/// Another handle on an existing store (its directory belongs to someone else).
+pub fn shared(path: &std::path::Path, writer: &Writer) -> TempStore {
+    TempStore { dir: tempfile::tempdir().expect("tmp"), path: path.to_path_buf(), writer: writer.clone() }
+}
