@@ -344,15 +344,7 @@ fn v_plays_the_voice_message_with_the_configured_player() {
     let out = tempfile::tempdir().expect("tmp");
     let played = out.path().join("played");
     let player = vec!["sh".to_string(), "-c".into(), format!("cp \"$0\" {}", played.display())];
-    let mut h = Harness::on(
-        TempStore {
-            dir: tempfile::tempdir().expect("tmp"),
-            path: s.store.path.clone(),
-            writer: s.store.writer.clone(),
-        },
-        160,
-        45,
-    );
+    let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
     h.app.players.insert(s.channel, (s.bot.clone(), player, out.path().join("media")));
     h.keys("<Enter> v");
     assert!(h.app.state.status.as_ref().is_none_or(|m| !m.error), "{:?}", h.app.state.status);
@@ -374,15 +366,7 @@ fn a_document_attached_in_the_composer_goes_out_with_the_reply() {
     std::fs::write(&small, b"%PDF-1.4 invoice").expect("pdf");
     let big = files.path().join("архив.zip");
     std::fs::write(&big, vec![0u8; 4096]).expect("zip");
-    let mut h = Harness::on(
-        TempStore {
-            dir: tempfile::tempdir().expect("tmp"),
-            path: s.store.path.clone(),
-            writer: s.store.writer.clone(),
-        },
-        160,
-        45,
-    );
+    let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
     h.app.state.undo_seconds = 0;
     h.app.state.max_attachment_bytes = 1024;
     h.keys("<Enter> r")
