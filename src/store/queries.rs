@@ -359,15 +359,6 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The outbox row behind a message (for undo).
-    pub fn outbox_of_message(&self, message: i64) -> Result<Option<(i64, String)>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT id, state FROM outbox WHERE message_id = ?1")?
-            .query_row([message], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
-    }
-
     /// Full-text search, newest first. `query` is what a person typed (see [`fts_query`]).
     pub fn search(&self, query: &str, limit: usize, clock: &crate::clock::Clock) -> Result<Vec<SearchHit>> {
         let Some(q) = fts_query(query) else {

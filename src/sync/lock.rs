@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct WorkerLock {
     file: File,
-    path: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,7 @@ impl WorkerLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         write!(file, "{role} (pid {}, user {user})", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(WorkerLock { file, path })
+        Ok(WorkerLock { file })
     }
 
     /// Whether some process holds the lock right now (without taking it).
@@ -64,10 +63,6 @@ impl WorkerLock {
             Err(LockError::Held { .. }) => true,
             Err(LockError::Io { .. }) => false,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -2,7 +2,7 @@
 //! when the working day ends, and arithmetic in working days and working minutes.
 
 use crate::config::{Config, parse_hhmm};
-use jiff::civil::{Date, Weekday};
+use jiff::civil::Date;
 use jiff::{Timestamp, Zoned, tz::TimeZone};
 use std::collections::{HashMap, HashSet};
 
@@ -291,10 +291,6 @@ pub fn parse_date(s: &str) -> Option<Date> {
     let mut it = s.split('.');
     let (d, m, y) = (it.next()?.parse::<i8>().ok()?, it.next()?.parse::<i8>().ok()?, it.next()?.parse::<i16>().ok()?);
     Date::new(y, m, d).ok()
-}
-
-pub fn weekday_from_index(i: u8) -> Weekday {
-    Weekday::from_monday_zero_offset(i as i8).unwrap_or(Weekday::Monday)
 }
 
 #[cfg(test)]
