@@ -104,6 +104,43 @@ pub enum Command {
         #[arg(long)]
         telegram: bool,
     },
+    /// Attachments of a message: list, save (fetched from the server on demand), open
+    Attachment {
+        #[command(subcommand)]
+        action: crate::mail_cli::AttachmentAction,
+    },
+    /// Queue a new email (a subject is required); the daemon, a running pult or `sync --once` sends it
+    Send {
+        /// Email account name from the config (default: the first email account)
+        #[arg(long)]
+        account: Option<String>,
+        /// Recipient; repeat or separate with commas
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        #[arg(long)]
+        subject: String,
+        /// The text, or - to read it from standard input
+        #[arg(long)]
+        body: Option<String>,
+        /// A file to attach; repeat for more
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forward a stored email with its attachments (and only those) to new recipients
+    Forward {
+        /// The message id (from `pult search --json`)
+        #[arg(long)]
+        message: i64,
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// A text above the forwarded mail, or - for standard input
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// (internal) Open a store, draw a frame, report timing and RSS as JSON
     #[command(hide = true)]
     BenchProbe,
@@ -144,6 +181,13 @@ pub fn main() -> Result<()> {
         Some(Command::Agenda { json }) => agenda(&cli, json),
         Some(Command::Sync { once: true }) => sync_once(&cli),
         Some(Command::Doctor) => doctor(&cli),
+        Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
+        Some(Command::Send { ref account, ref to, ref subject, ref body, ref attach, json }) => {
+            crate::mail_cli::send(&cli, account.as_deref(), to, subject, body.as_deref(), attach, json)
+        }
+        Some(Command::Forward { message, ref to, ref body, json }) => {
+            crate::mail_cli::forward(&cli, message, to, body.as_deref(), json)
+        }
         Some(Command::Sync { once: false }) => {
             anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
         }
@@ -203,7 +247,7 @@ fn init_logging() -> Option<()> {
 }
 
 /// The config, or None when the default file does not exist (an explicit path must exist).
-fn load_config(cli: &Cli) -> Result<Option<Config>> {
+pub(crate) fn load_config(cli: &Cli) -> Result<Option<Config>> {
     let path = cli.config.clone().unwrap_or_else(crate::paths::config_file);
     match Config::load(&path) {
         Ok(c) => Ok(Some(c)),
@@ -212,7 +256,7 @@ fn load_config(cli: &Cli) -> Result<Option<Config>> {
     }
 }
 
-fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
+pub(crate) fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
     resolve_store(cli.store.as_deref(), cfg)
 }
 
@@ -457,7 +501,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
                     std::sync::Arc::new(crate::channels::email::send::EmailSender {
                         account: e.clone(),
                         writer: writer.clone(),
-                        append_to_sent: true,
+                        append_to_sent: e.save_sent,
                     }),
                 );
                 for (folder, r) in crate::channels::email::sync_account(e, &writer, channel).await? {

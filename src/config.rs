@@ -76,6 +76,25 @@ pub struct Ui {
     pub language: Option<String>,
     /// Ring the terminal bell on events that must not be missed.
     pub bell: Option<bool>,
+    /// Where `S` saves attachments (default: ~/Downloads, else the home directory).
+    pub download_dir: Option<PathBuf>,
+    /// Opens a saved attachment: argv, run without a shell, file path appended (default ["xdg-open"]).
+    pub open_command: Option<Vec<String>>,
+}
+
+impl Ui {
+    pub fn download_dir(&self) -> PathBuf {
+        if let Some(d) = &self.download_dir {
+            return d.clone();
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let downloads = home.join("Downloads");
+        if downloads.is_dir() { downloads } else { home }
+    }
+
+    pub fn open_command(&self) -> Vec<String> {
+        self.open_command.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| vec!["xdg-open".into()])
+    }
 }
 
 /// Checks before a message leaves.
@@ -138,6 +157,9 @@ pub struct EmailAccount {
     /// Quote the answered mail below a reply (`> ` lines), as mail clients do.
     #[serde(default = "yes")]
     pub quote_original: bool,
+    /// Append sent mail to the Sent folder; false where the server files it itself (Gmail).
+    #[serde(default = "yes")]
+    pub save_sent: bool,
 }
 
 fn yes() -> bool {

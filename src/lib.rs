@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod attachments;
 pub mod bench;
 pub mod channels;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod i18n;
+pub mod mail_cli;
 pub mod model;
 pub mod paths;
 pub mod sanitize;

@@ -61,6 +61,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         folders: vec![folder.to_string()],
         signature: None,
         quote_original: true,
+        save_sent: true,
     }
 }
 
@@ -551,4 +552,326 @@ fn flags_travel_both_ways_and_expunged_mail_is_kept_and_marked() {
         .query_row("SELECT count(*), sum(expunged) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .expect("count");
     assert_eq!((n, gone), (3, 1));
+}
+
+/// A config file for the `pult` binary with `acct` as its only account.
+fn config_file(dir: &std::path::Path, acct: &EmailAccount) -> PathBuf {
+    let server = |s: &Server| {
+        format!(
+            "host = \"{}\"\nport = {}\ntls = \"{}\"\ninsecure = {}\nuser = \"{}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+            s.host,
+            s.port,
+            s.tls,
+            s.insecure,
+            s.user,
+            s.password_file.as_ref().expect("pw").display(),
+            s.ca_file.as_ref().expect("ca").display()
+        )
+    };
+    let folders = acct.folders.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "[agent]\nname = \"anna\"\n\n[[accounts]]\nkind = \"email\"\nname = \"{}\"\naddress = \"{}\"\nfolders = [{folders}]\n\n\
+         [accounts.imap]\n{}\n[accounts.smtp]\n{}",
+        acct.name,
+        acct.address,
+        server(&acct.imap),
+        server(&acct.smtp)
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, c) in bytes.chunks(3).enumerate() {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// Bytes that do not compress to nothing and differ per seed.
+fn payload(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn mail_with_files(tag: &str, id: &str, refs: Option<&str>, text: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let refs = refs.map(|r| format!("In-Reply-To: {r}\r\nReferences: {r}\r\n")).unwrap_or_default();
+    let mut m = format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: Документы {tag}\r\n\
+         Message-ID: {id}\r\n{refs}Date: Fri, 20 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n\
+         Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--alt\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<p>{text}</p>\r\n--alt--\r\n",
+        base64_lines(text.as_bytes())
+    );
+    for (name, bytes) in files {
+        m.push_str(&format!(
+            "--outer\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=utf-8''{}\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}",
+            name.bytes().map(|b| format!("%{b:02X}")).collect::<String>(),
+            base64_lines(bytes)
+        ));
+    }
+    m.push_str("--outer--\r\n");
+    m.into_bytes()
+}
+
+#[test]
+fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
+    let d = dovecot();
+    let f = folder("lazy");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let big = payload(600 * 1024, 1);
+    let small = b"date;sum\n2026-11-20;1500\n".to_vec();
+    let large_mail = mail_with_files(
+        &tag,
+        &format!("<big-{tag}@client.test>"),
+        None,
+        "Счёт и договор во вложении.",
+        &[("Счёт №5.pdf", &big), ("../../.bashrc", b"rm -rf ~\n")],
+    );
+    let small_mail = mail_with_files(
+        &tag,
+        &format!("<small-{tag}@client.test>"),
+        Some(&format!("<big-{tag}@client.test>")),
+        "И выписка.",
+        &[("выписка.csv", &small)],
+    );
+    assert!(large_mail.len() > 256 * 1024 && small_mail.len() < 64 * 1024);
+    deliver(&d, &f, &[large_mail, small_mail]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let (big_id, body): (i64, String) = db
+        .query_row("SELECT id, body FROM messages WHERE remote_id = ?1", [format!("<big-{tag}@client.test>")], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("large mail synced");
+    assert_eq!(body, "Счёт и договор во вложении.", "the text part came with the headers");
+    let listed: Vec<(String, String, i64)> = db
+        .prepare("SELECT name, remote_ref, size FROM attachments WHERE message_id = ?1 ORDER BY ordinal")
+        .expect("prepare")
+        .query_map([big_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].0, "Счёт №5.pdf");
+    assert!(listed[0].1.starts_with("section:"), "listed by IMAP section, not fetched: {:?}", listed[0]);
+    assert!((listed[0].2 - big.len() as i64).abs() < 20_000, "size shown from BODYSTRUCTURE: {}", listed[0].2);
+    let small_id: i64 = db
+        .query_row("SELECT id FROM messages WHERE remote_id = ?1", [format!("<small-{tag}@client.test>")], |r| r.get(0))
+        .expect("small mail synced");
+
+    // Fetched on demand, byte for byte, and saved under names that stay in the directory.
+    let home = tempfile::tempdir().expect("home");
+    let cfg = config_file(home.path(), &acct);
+    let out = home.path().join("saved");
+    let run = |args: &[&str]| {
+        let o = pult(home.path())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--store")
+            .arg(&s.path)
+            .args(args)
+            .output()
+            .expect("run pult");
+        assert!(o.status.success(), "pult {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let printed = run(&["attachment", "save", "--message", &big_id.to_string(), "--to", out.to_str().expect("utf-8")]);
+    let paths: Vec<PathBuf> = printed.lines().map(PathBuf::from).collect();
+    assert_eq!(paths.len(), 2, "{printed}");
+    assert_eq!(std::fs::read(&paths[0]).expect("saved"), big, "the large attachment, byte for byte");
+    assert_eq!(paths[0].file_name().and_then(|n| n.to_str()), Some("Счёт №5.pdf"));
+    assert_eq!(paths[1].parent(), Some(out.as_path()), "a path trick stays in the directory");
+    assert!(!paths[1].file_name().and_then(|n| n.to_str()).expect("name").starts_with('.'), "no hidden dotfile");
+    assert_eq!(std::fs::read(&paths[1]).expect("saved"), b"rm -rf ~\n");
+    run(&[
+        "attachment",
+        "save",
+        "--message",
+        &small_id.to_string(),
+        "--index",
+        "0",
+        "--to",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(std::fs::read(out.join("выписка.csv")).expect("saved"), small, "a whole-synced mail's part");
+    let json = run(&["attachment", "list", "--message", &big_id.to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v[0]["name"], "Счёт №5.pdf");
+    assert_eq!(v[1]["index"], 1);
+    // Fetching never marked the mail read on the server (EXAMINE, BODY.PEEK).
+    assert!(server_flags(&d, &f).iter().all(|(_, flags)| !flags.contains("Seen")), "{:?}", server_flags(&d, &f));
+}
+
+#[test]
+fn forward_sends_only_the_selected_message_and_its_attachments() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("fwd");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let first = payload(2000, 7);
+    let second = payload(300 * 1024, 9);
+    deliver(
+        &d,
+        &f,
+        &[
+            mail_with_files(&tag, &format!("<a-{tag}@client.test>"), None, "Первое письмо.", &[("first.bin", &first)]),
+            mail_with_files(
+                &tag,
+                &format!("<b-{tag}@client.test>"),
+                Some(&format!("<a-{tag}@client.test>")),
+                "Второе письмо: договор.",
+                &[("договор.pdf", &second)],
+            ),
+        ],
+    );
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    sync(&acct, &s, ch);
+    let (selected, conv): (i64, i64) = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row(
+            "SELECT id, conversation_id FROM messages WHERE remote_id = ?1",
+            [format!("<b-{tag}@client.test>")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("synced");
+    let home = tempfile::tempdir().expect("home");
+    let cfg = config_file(home.path(), &acct);
+    let run = |args: &[&str]| {
+        pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("run pult")
+    };
+    let bad = run(&["forward", "--message", &selected.to_string(), "--to", "not an address"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an email address"), "{:?}", bad);
+    let o = run(&[
+        "forward",
+        "--message",
+        &selected.to_string(),
+        "--to",
+        "bob@office.test",
+        "--body",
+        "Боб, посмотри.",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["conversation"], conv, "the forward stays in the client's conversation");
+    let o = run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("outbox: 1 handled"), "{}", String::from_utf8_lossy(&o.stdout));
+
+    let subject = format!("Fwd: Документы {tag}");
+    let is_it = |raw: &Vec<u8>| {
+        mail_parser::MessageParser::default().parse(raw).is_some_and(|m| m.subject() == Some(subject.as_str()))
+    };
+    wait_for("the forward in bob's inbox", || read_mailbox(&d, "bob", "INBOX").iter().any(is_it));
+    let raw = read_mailbox(&d, "bob", "INBOX").into_iter().find(is_it).expect("delivered");
+    let m = mail_parser::MessageParser::default().parse(&raw).expect("parse");
+    let text = m.body_text(0).expect("text").replace("\r\n", "\n");
+    assert!(text.starts_with("Боб, посмотри."), "{text}");
+    assert!(text.contains("---------- Forwarded message ----------"), "{text}");
+    assert!(text.contains("Второе письмо: договор."), "{text}");
+    assert!(!text.contains("Первое письмо."), "only the selected message: {text}");
+    let names: Vec<String> = email::fetch::attachment_names(&raw);
+    assert_eq!(names, ["договор.pdf"], "only its attachments");
+    use mail_parser::MimeHeaders;
+    let part = m.attachments().next().expect("attachment");
+    assert_eq!(part.contents(), &second[..], "byte for byte");
+    assert_eq!(part.attachment_name(), Some("договор.pdf"));
+    assert!(read_mailbox(&d, "alice", "Sent").iter().any(is_it), "filed in Sent");
+}
+
+#[test]
+fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("new");
+    deliver(&d, &f, &[mail(0, 0)]);
+    let s = temp_store();
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    let home = tempfile::tempdir().expect("home");
+    let cfg = config_file(home.path(), &acct);
+    let run = |args: &[&str]| {
+        pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("run pult")
+    };
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let no_subject = run(&["send", "--to", "carol@office.test", "--subject", "  ", "--body", "hi"]);
+    assert!(!no_subject.status.success());
+    assert!(String::from_utf8_lossy(&no_subject.stderr).contains("an email needs a subject"), "{no_subject:?}");
+    assert_eq!(count(&s, "SELECT count(*) FROM outbox"), 0, "nothing queued");
+    let file = home.path().join("акт.txt");
+    std::fs::write(&file, "акт сверки").expect("file");
+    let subject = format!("Акт сверки {tag}");
+    let o = run(&[
+        "send",
+        "--to",
+        "carol@office.test",
+        "--subject",
+        &subject,
+        "--body",
+        "Добрый день! Акт во вложении.",
+        "--attach",
+        file.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let is_it = |raw: &Vec<u8>| {
+        mail_parser::MessageParser::default().parse(raw).is_some_and(|m| m.subject() == Some(subject.as_str()))
+    };
+    wait_for("the new mail at carol's", || read_mailbox(&d, "carol", "INBOX").iter().any(is_it));
+    let raw = read_mailbox(&d, "carol", "INBOX").into_iter().find(is_it).expect("delivered");
+    assert_eq!(email::fetch::attachment_names(&raw), ["акт.txt"]);
+    // Syncing again brings the copy from Sent: the same message in the same conversation.
+    let o = run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let (n, convs): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), count(DISTINCT conversation_id) FROM messages WHERE subject = ?1",
+            [&subject],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("count");
+    assert_eq!((n, convs), (1, 1), "no duplicate from Sent");
+    let (title, delivery): (String, String) = db
+        .query_row(
+            "SELECT c.title, m.delivery FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.subject = ?1",
+            [&subject],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!((title.as_str(), delivery.as_str()), (subject.as_str(), "sent"));
 }

@@ -193,7 +193,7 @@ fn edit(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, now: i64) -> Result<
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.
-fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
+pub(crate) fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
     let found: Option<(i64, i64, Option<String>)> = tx
         .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
         .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))

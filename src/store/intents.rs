@@ -91,6 +91,182 @@ pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> 
     Ok(outbox_id)
 }
 
+/// What an email that is not a plain reply adds: its own recipients, and the
+/// message it forwards.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmailExtra {
+    pub to: Vec<String>,
+    pub forward_of: Option<i64>,
+}
+
+/// Queues an email with explicit recipients (a forward) into an existing conversation.
+pub fn queue_email(conn: &mut Connection, r: &Reply, extra: &EmailExtra, now: i64) -> Result<i64> {
+    let tx = immediate(conn)?;
+    let id = queue_email_in(&tx, r, extra, now)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+fn queue_email_in(tx: &Transaction<'_>, r: &Reply, extra: &EmailExtra, now: i64) -> Result<i64> {
+    let to = valid_addresses(&extra.to)?;
+    if r.subject.as_deref().map(str::trim).is_none_or(str::is_empty) {
+        return Err(StoreError::Invalid("an email needs a subject".into()));
+    }
+    if let Some(m) = extra.forward_of {
+        let ok: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)", [m], |row| row.get(0))?;
+        if !ok {
+            return Err(StoreError::Invalid(format!("no message {m} to forward")));
+        }
+    }
+    let empty_allowed = extra.forward_of.is_some();
+    let body_holder;
+    let r = if empty_allowed && r.body.trim().is_empty() && r.attachments.is_empty() {
+        // A forward may go without a word of our own: the forwarded text is the body.
+        body_holder = Reply { body: "\n".into(), ..r.clone() };
+        &body_holder
+    } else {
+        r
+    };
+    let id = queue_reply_in(tx, r, now)?;
+    tx.execute(
+        "UPDATE outbox SET to_addresses = ?1, forward_of = ?2 WHERE id = ?3",
+        params![serde_json::to_string(&to).ok(), extra.forward_of, id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET recipients = ?1 WHERE id = (SELECT message_id FROM outbox WHERE id = ?2)",
+        params![serde_json::to_string(&to).ok(), id],
+    )?;
+    Ok(id)
+}
+
+/// Addresses as typed ("a@x, b@y; c@z"), checked and lower-cased; at least one.
+pub fn valid_addresses(list: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for a in list.iter().flat_map(|a| a.split([',', ';', ' '])) {
+        let a = a.trim().trim_matches(['<', '>']).to_lowercase();
+        if a.is_empty() {
+            continue;
+        }
+        let ok = a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+            && !a.chars().any(|c| c.is_control() || c == '"');
+        if !ok {
+            return Err(StoreError::Invalid(format!("not an email address: {a}")));
+        }
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        return Err(StoreError::Invalid("an email needs a recipient".into()));
+    }
+    Ok(out)
+}
+
+/// A new email, as the composer or `pult send` asks for it.
+#[derive(Debug, Clone, Default)]
+pub struct NewEmail {
+    pub channel: i64,
+    /// Our address: the right side of the Message-ID.
+    pub from_address: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<std::path::PathBuf>,
+    pub actor: String,
+    pub not_before: i64,
+}
+
+/// A new email (not a reply): a new conversation keyed by the mail's own
+/// Message-ID (so answers and the copy in Sent thread into it), and its outbox row.
+pub fn new_email(conn: &mut Connection, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
+    let to = valid_addresses(&e.to)?;
+    let subject = e.subject.trim();
+    if subject.is_empty() {
+        return Err(StoreError::Invalid("an email needs a subject".into()));
+    }
+    let tx = immediate(conn)?;
+    let channel = e.channel;
+    let is_email: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM channels WHERE id = ?1 AND kind = 'email')", [channel], |r| {
+            r.get(0)
+        })?;
+    if !is_email {
+        return Err(StoreError::Invalid(format!("channel {channel} is not an email account")));
+    }
+    let (_, contact) = super::ingest::identity(&tx, "email", &to[0], "", now)?;
+    let domain = e.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let key = format!("<pult.new.{:x}@{domain}>", jiff::Timestamp::now().as_nanosecond());
+    tx.execute(
+        "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, created_at, assignee)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+        params![channel, key, subject, contact, now, e.actor],
+    )?;
+    let conversation = tx.last_insert_rowid();
+    let reply = Reply {
+        conversation_id: conversation,
+        reply_to_message_id: None,
+        subject: Some(subject.to_string()),
+        body: e.body.clone(),
+        actor: e.actor.clone(),
+        not_before: e.not_before,
+        auto: false,
+        attachments: e.attachments.clone(),
+    };
+    let outbox = queue_email_in(&tx, &reply, &EmailExtra { to, forward_of: None }, now)?;
+    tx.execute("UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2", params![key, outbox])?;
+    audit(&tx, now, &e.actor, "email.new", Some(conversation), subject)?;
+    tx.commit()?;
+    Ok((conversation, outbox))
+}
+
+/// The message a forward carries, as the sender needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardSource {
+    pub author: String,
+    pub handle: String,
+    pub sent_at: i64,
+    pub subject: Option<String>,
+    pub body: String,
+    pub recipients: Vec<String>,
+    pub imap: Option<(String, u32)>,
+    /// name, mime, remote_ref
+    pub attachments: Vec<(String, String, String)>,
+}
+
+pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardSource>> {
+    let found = conn
+        .query_row(
+            "SELECT m.author, coalesce(i.handle, m.author), m.sent_at, m.subject, m.body, m.recipients,
+                    m.imap_folder, m.imap_uid
+             FROM messages m LEFT JOIN identities i ON i.id = m.author_identity_id WHERE m.id = ?1",
+            [message],
+            |r| {
+                let folder: Option<String> = r.get(6)?;
+                let uid: Option<u32> = r.get(7)?;
+                Ok(ForwardSource {
+                    author: r.get(0)?,
+                    handle: r.get(1)?,
+                    sent_at: r.get(2)?,
+                    subject: r.get(3)?,
+                    body: r.get(4)?,
+                    recipients: r
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
+                    imap: folder.zip(uid),
+                    attachments: Vec::new(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut src) = found else { return Ok(None) };
+    src.attachments = conn
+        .prepare("SELECT name, mime, remote_ref FROM attachments WHERE message_id = ?1 AND remote_ref IS NOT NULL ORDER BY ordinal")?
+        .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(src))
+}
+
 /// A MIME type from a file name, for the common documents of the trade.
 pub fn mime_for(name: &str) -> &'static str {
     match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
@@ -167,6 +343,10 @@ pub struct OutboxItem {
     pub subject: Option<String>,
     pub body: String,
     pub attempts: i64,
+    /// Email that is not a reply-all: its own recipients (a new mail, a forward).
+    pub to: Vec<String>,
+    /// The message a forward carries.
+    pub forward_of: Option<i64>,
 }
 
 /// Takes the next due outbox row of a channel, marking it `sending`.
@@ -176,7 +356,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
         .query_row(
             "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
-                    r.author, r.sent_at, r.body
+                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
@@ -211,6 +391,11 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                         (Some(a), Some(t), Some(b)) => Some((a, t, b)),
                         _ => None,
                     },
+                    to: row
+                        .get::<_, Option<String>>(16)?
+                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+                        .unwrap_or_default(),
+                    forward_of: row.get(17)?,
                 })
             },
         )

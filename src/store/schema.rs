@@ -284,6 +284,12 @@ CREATE INDEX messages_imap ON messages (channel_id, imap_folder, imap_uid) WHERE
 CREATE INDEX messages_imap_live ON messages (channel_id, imap_folder, expunged) WHERE imap_uid IS NOT NULL;
 CREATE INDEX messages_flag_push ON messages (channel_id) WHERE flag_push IS NOT NULL;
 "#,
+    // 8 -> 9: email that is not a reply: explicit recipients (JSON array), and the
+    // message a forward carries (its text and attachments).
+    r#"
+ALTER TABLE outbox ADD COLUMN to_addresses TEXT;
+ALTER TABLE outbox ADD COLUMN forward_of INTEGER REFERENCES messages(id);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -36,7 +36,7 @@ impl WorkerConfig {
                 std::sync::Arc::new(crate::channels::email::send::EmailSender {
                     account: account.clone(),
                     writer: self.writer.clone(),
-                    append_to_sent: true,
+                    append_to_sent: account.save_sent,
                 }),
             );
         }

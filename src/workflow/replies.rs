@@ -2,7 +2,18 @@
 
 /// `Re: ` once, whatever prefixes (Re, RE, Fwd, Fw, Ответ, Re[2]) the original carried.
 pub fn reply_subject(original: Option<&str>) -> String {
-    let mut s = original.unwrap_or("").trim();
+    let s = strip_prefixes(original.unwrap_or(""));
+    if s.is_empty() { "Re:".to_string() } else { format!("Re: {s}") }
+}
+
+/// `Fwd: ` once, before the subject stripped of its reply and forward prefixes.
+pub fn forward_subject(original: Option<&str>) -> String {
+    let s = strip_prefixes(original.unwrap_or(""));
+    if s.is_empty() { "Fwd:".to_string() } else { format!("Fwd: {s}") }
+}
+
+fn strip_prefixes(original: &str) -> &str {
+    let mut s = original.trim();
     loop {
         let lower = s.to_lowercase();
         let mut stripped = false;
@@ -23,12 +34,12 @@ pub fn reply_subject(original: Option<&str>) -> String {
             break;
         }
     }
-    if s.is_empty() { "Re:".to_string() } else { format!("Re: {s}") }
+    s
 }
 
 #[cfg(test)]
 mod tests {
-    use super::reply_subject;
+    use super::{forward_subject, reply_subject};
 
     #[test]
     fn re_is_normalised() {
@@ -38,5 +49,12 @@ mod tests {
         assert_eq!(reply_subject(Some("Ответ: вопрос")), "Re: вопрос");
         assert_eq!(reply_subject(Some("Regarding taxes")), "Re: Regarding taxes");
         assert_eq!(reply_subject(None), "Re:");
+    }
+
+    #[test]
+    fn fwd_is_normalised() {
+        assert_eq!(forward_subject(Some("Re: Fwd: Акт сверки")), "Fwd: Акт сверки");
+        assert_eq!(forward_subject(Some("Договор")), "Fwd: Договор");
+        assert_eq!(forward_subject(None), "Fwd:");
     }
 }

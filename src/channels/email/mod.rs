@@ -2,7 +2,9 @@
 //! newest first in batches, idempotently (Message-ID is the remote id), with the
 //! UIDVALIDITY/UIDNEXT cursor committed with the last batch it covers.
 
+pub mod fetch;
 pub mod parse;
+pub mod parts;
 pub mod send;
 
 use crate::config::{EmailAccount, Server};
@@ -186,29 +188,53 @@ pub async fn sync_folder(
         report.resynced = true;
     }
     let next = mailbox.uid_next.unwrap_or(0);
-    let mut uids: Vec<u32> = if mailbox.exists == 0 || (next > 0 && from >= next) {
-        Vec::new()
-    } else {
-        session.uid_search(format!("UID {from}:*")).await.map_err(imap)?.into_iter().filter(|u| *u >= from).collect()
-    };
-    uids.sort_unstable_by(|a, b| b.cmp(a)); // newest first: the inbox is usable at once
-    let highest = uids.first().copied().unwrap_or(from.saturating_sub(1));
+    // UIDs and sizes in one round trip: small mail comes whole, large mail by structure.
+    let mut listed: Vec<(u32, u32)> = Vec::new();
+    if mailbox.exists > 0 && !(next > 0 && from >= next) {
+        let mut stream = session.uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)").await.map_err(imap)?;
+        while let Some(f) = stream.next().await {
+            let f = f.map_err(imap)?;
+            if let Some(uid) = f.uid.filter(|u| *u >= from) {
+                listed.push((uid, f.size.unwrap_or(0)));
+            }
+        }
+    }
+    listed.sort_unstable_by(|a, b| b.0.cmp(&a.0)); // newest first: the inbox is usable at once
+    let highest = listed.first().map(|l| l.0).unwrap_or(from.saturating_sub(1));
     let own = vec![account.address.to_lowercase()];
     let is_sent = folder.eq_ignore_ascii_case("sent") || folder.to_ascii_lowercase().ends_with("/sent");
-    let chunks: Vec<Vec<u32>> = uids.chunks(BATCH).map(|c| c.to_vec()).collect();
+    let chunks: Vec<Vec<(u32, u32)>> = listed.chunks(BATCH).map(|c| c.to_vec()).collect();
     let total = chunks.len();
     for (i, chunk) in chunks.into_iter().enumerate() {
-        let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
+        let place = |uid: u32, seen: bool, answered: bool| crate::model::ImapPlace {
+            folder: folder.to_string(),
+            uid,
+            seen,
+            answered,
+        };
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
-        {
+        let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
+        for (uid, _) in large {
+            match fetch_by_structure(session, uid, &validity, folder, &own).await.map_err(imap)? {
+                Some((mut m, seen, answered)) => {
+                    m.outgoing |= is_sent;
+                    m.imap = Some(place(uid, seen, answered));
+                    batch.push(m);
+                }
+                None => whole.push(uid),
+            }
+        }
+        if !whole.is_empty() {
+            let set = whole.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
             let mut stream = session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])").await.map_err(imap)?;
             while let Some(f) = stream.next().await {
                 let f = f.map_err(imap)?;
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
-                let mut m = parse::parse(body, &format!("<{validity}.{uid}.{folder}@pult.invalid>"), &own);
+                let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
                 m.outgoing |= is_sent;
                 let (seen, answered) = flags_of(&f);
-                m.imap = Some(crate::model::ImapPlace { folder: folder.to_string(), uid, seen, answered });
+                m.imap = Some(place(uid, seen, answered));
                 batch.push(m);
             }
         }
@@ -233,6 +259,84 @@ pub async fn sync_folder(
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+/// The remote id of a mail without a Message-ID: stable for its folder and UIDVALIDITY.
+fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {
+    format!("<{validity}.{uid}.{folder}@pult.invalid>")
+}
+
+/// A large mail: headers, flags and structure first, then only its readable text.
+/// `None` when it is a single part (nothing to leave behind): fetch it whole.
+async fn fetch_by_structure(
+    session: &mut Session,
+    uid: u32,
+    validity: &str,
+    folder: &str,
+    own: &[String],
+) -> Result<Option<(Inbound, bool, bool)>, async_imap::error::Error> {
+    let (header, layout, seen, answered) = {
+        let mut stream = session.uid_fetch(uid.to_string(), "(UID FLAGS BODYSTRUCTURE BODY.PEEK[HEADER])").await?;
+        let mut found = None;
+        while let Some(f) = stream.next().await {
+            let f = f?;
+            if f.uid != Some(uid) {
+                continue;
+            }
+            // The stream is read to its end either way: a response left unread would
+            // be taken for the next command's.
+            let (seen, answered) = flags_of(&f);
+            found = Some((
+                f.header().unwrap_or_default().to_vec(),
+                f.bodystructure().and_then(parts::layout),
+                seen,
+                answered,
+            ));
+        }
+        match found {
+            Some((header, Some(layout), seen, answered)) => (header, layout, seen, answered),
+            _ => return Ok(None),
+        }
+    };
+    let text_section = layout.plain.clone().or_else(|| layout.html.clone());
+    let text = match &text_section {
+        Some(sec) => fetch_section(session, uid, sec).await?,
+        None => None,
+    };
+    let m = parse::parse_structured(&header, text.as_deref(), layout, &fallback_id(validity, uid, folder), own);
+    Ok(Some((m, seen, answered)))
+}
+
+/// One MIME part with its own headers, as a small message mail-parser can decode.
+pub async fn fetch_section(
+    session: &mut Session,
+    uid: u32,
+    section: &str,
+) -> Result<Option<Vec<u8>>, async_imap::error::Error> {
+    use async_imap::imap_proto::types::{MessageSection, SectionPath};
+    let path: Vec<u32> = section.split('.').filter_map(|p| p.parse().ok()).collect();
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let mut stream =
+        session.uid_fetch(uid.to_string(), format!("(UID BODY.PEEK[{section}.MIME] BODY.PEEK[{section}])")).await?;
+    let mut out = None;
+    while let Some(f) = stream.next().await {
+        let f = f?;
+        if f.uid != Some(uid) {
+            continue;
+        }
+        let mime = f.section(&SectionPath::Part(path.clone(), Some(MessageSection::Mime))).unwrap_or_default();
+        let body = f.section(&SectionPath::Part(path.clone(), None)).unwrap_or_default();
+        let mut raw = Vec::with_capacity(mime.len() + body.len() + 2);
+        raw.extend_from_slice(mime);
+        if !mime.ends_with(b"\r\n\r\n") && !mime.ends_with(b"\n\n") {
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(body);
+        out = Some(raw);
+    }
+    Ok(out)
 }
 
 fn flags_of(f: &async_imap::types::Fetch) -> (bool, bool) {

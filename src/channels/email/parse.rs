@@ -110,6 +110,34 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
     }
 }
 
+/// A large mail fetched by structure: its header block, its readable text part
+/// (with that part's MIME headers) and the attachments listed from BODYSTRUCTURE.
+pub fn parse_structured(
+    header: &[u8],
+    text_part: Option<&[u8]>,
+    layout: super::parts::Layout,
+    fallback_id: &str,
+    own_addresses: &[String],
+) -> Inbound {
+    let mut m = parse(header, fallback_id, own_addresses);
+    m.parse_error = None;
+    m.body_text.clear();
+    if let Some(part) = text_part.and_then(|raw| MessageParser::default().parse(raw)) {
+        let text = part.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
+        let html = part.body_html(0).map(|h| h.into_owned());
+        m.body_text = match (&html, text.trim().is_empty()) {
+            (Some(h), true) => html_to_text(h),
+            _ => text,
+        };
+        m.body_html = html;
+    }
+    m.attachments = layout.attachments;
+    if layout.truncated {
+        m.parse_error = Some(format!("more than {MAX_PARTS} parts or nested too deep; the rest are not listed"));
+    }
+    m
+}
+
 /// Readable text from HTML: tags dropped, block ends become line breaks, entities decoded.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);

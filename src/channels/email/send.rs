@@ -7,7 +7,7 @@ use super::{EmailError, connect};
 use crate::config::EmailAccount;
 use crate::store::Writer;
 use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
-use lettre::message::{Mailbox, Mailboxes, header::ContentType};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -56,11 +56,15 @@ impl EmailSender {
             .map_err(|e| SendError::Temporary(e.to_string()))
     }
 
-    fn build(&self, item: &OutboxItem, message_id: &str) -> Result<Message, SendError> {
+    async fn build(&self, item: &OutboxItem, message_id: &str) -> Result<Message, SendError> {
         let bad = |e: String| SendError::Permanent(e);
         let subject = item.subject.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "Re:");
         let Some(subject) = subject else { return Err(bad("an email needs a subject".into())) };
-        let to = reply_all(item.reply_from.as_deref(), &item.reply_recipients, &self.account.address);
+        let to = if item.to.is_empty() {
+            reply_all(item.reply_from.as_deref(), &item.reply_recipients, &self.account.address)
+        } else {
+            reply_all(None, &item.to, &self.account.address)
+        };
         if to.is_empty() {
             return Err(bad("no recipient: nobody to reply to".into()));
         }
@@ -84,26 +88,79 @@ impl EmailSender {
                 refs.push(parent.clone());
             }
             b = b.references(refs.join(" "));
+        } else if item.forward_of.is_some() && item.conversation_key.starts_with('<') {
+            // An answer to a forward comes back into the conversation it came from.
+            b = b.references(item.conversation_key.clone());
         }
-        let mut body = item.body.clone();
+        let mut body = item.body.trim_end().to_string();
         if let Some(sig) = &self.account.signature {
             body.push_str("\n\n-- \n");
             body.push_str(sig);
         }
-        if self.account.quote_original
+        let mut files: Vec<(String, String, Vec<u8>)> = Vec::new();
+        if let Some(source) = item.forward_of {
+            let src = self
+                .writer
+                .call(move |c| crate::store::intents::forward_source(c, source))
+                .await
+                .map_err(|e| SendError::Temporary(e.to_string()))?
+                .ok_or_else(|| bad(format!("the forwarded message {source} is gone")))?;
+            body.push_str(&forward_block(&src));
+            files.extend(self.forwarded_files(&src).await?);
+        } else if self.account.quote_original
             && let Some((author, at, text)) = &item.reply_quote
         {
-            let when = jiff::Timestamp::from_second(*at)
-                .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%d.%m.%Y %H:%M").to_string())
-                .unwrap_or_default();
-            body.push_str(&format!("\n\n{when}, {author}:\n"));
+            body.push_str(&format!("\n\n{}, {author}:\n", local_time(*at)));
             for line in text.lines() {
                 body.push_str(if line.starts_with('>') { ">" } else { "> " });
                 body.push_str(line);
                 body.push('\n');
             }
         }
-        b.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()))
+        for path in &item.attachments {
+            let bytes = std::fs::read(path).map_err(|e| bad(format!("attachment {}: {e}", path.display())))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+            let mime = crate::store::intents::mime_for(&name).to_string();
+            files.push((name, mime, bytes));
+        }
+        if files.is_empty() {
+            return b.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()));
+        }
+        let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(body));
+        for (name, mime, bytes) in files {
+            let ct = ContentType::parse(&mime)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid MIME type"));
+            mixed = mixed.singlepart(Attachment::new(name).body(bytes, ct));
+        }
+        b.multipart(mixed).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The attachments of a forwarded mail, fetched from the server now (never stored).
+    async fn forwarded_files(
+        &self,
+        src: &crate::store::intents::ForwardSource,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, SendError> {
+        if src.attachments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some((folder, uid)) = src.imap.clone() else {
+            return Err(SendError::Permanent("the forwarded message's attachments are not on this mail server".into()));
+        };
+        let wanted: Vec<super::fetch::Wanted> = src
+            .attachments
+            .iter()
+            .map(|(name, mime, remote_ref)| super::fetch::Wanted {
+                name: name.clone(),
+                mime: mime.clone(),
+                remote_ref: remote_ref.clone(),
+            })
+            .collect();
+        let place = super::fetch::MailPlace { folder, uid };
+        let fetched = super::fetch::attachments(&self.account, &place, &wanted).await.map_err(|e| match e {
+            EmailError::Imap { .. } => SendError::Permanent(e.to_string()),
+            e => SendError::Temporary(e.to_string()),
+        })?;
+        Ok(fetched.into_iter().map(|(w, bytes)| (crate::sanitize::file_name(&w.name), w.mime, bytes)).collect())
     }
 
     fn transport(&self, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
@@ -152,6 +209,33 @@ impl EmailSender {
     }
 }
 
+fn local_time(at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%d.%m.%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The forwarded mail below our text, headed as mail clients do.
+pub fn forward_block(src: &crate::store::intents::ForwardSource) -> String {
+    let from = if src.author.is_empty() || src.author == src.handle {
+        src.handle.clone()
+    } else {
+        format!("{} <{}>", src.author, src.handle)
+    };
+    let mut out = String::from("\n\n---------- Forwarded message ----------\n");
+    out.push_str(&format!("From: {from}\nDate: {}\n", local_time(src.sent_at)));
+    if let Some(s) = &src.subject {
+        out.push_str(&format!("Subject: {s}\n"));
+    }
+    if !src.recipients.is_empty() {
+        out.push_str(&format!("To: {}\n", src.recipients.join(", ")));
+    }
+    out.push('\n');
+    out.push_str(&src.body);
+    out.push('\n');
+    out
+}
+
 pub fn sent_folder(account: &EmailAccount) -> String {
     account
         .folders
@@ -173,7 +257,7 @@ impl ChannelSender for EmailSender {
                     Err(e) => return Err(SendError::Temporary(e.to_string())),
                 }
             }
-            let mail = self.build(item, &message_id)?;
+            let mail = self.build(item, &message_id).await?;
             let raw = mail.formatted();
             let s = &self.account.smtp;
             let password = crate::secrets::read(s.password_command.as_deref(), s.password_file.as_deref())

@@ -247,6 +247,14 @@ pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, S
     Ok(path)
 }
 
+/// The bytes of a file by its Telegram file id (saved or opened by the person).
+pub async fn download_bytes(bot: &Bot, file_id: &str) -> Result<Vec<u8>, String> {
+    let file = bot.get_file(teloxide::types::FileId(file_id.to_string())).await.map_err(|e| e.to_string())?;
+    let mut out: Vec<u8> = Vec::with_capacity(file.size as usize);
+    bot.download_file(&file.path, &mut out).await.map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Transcribes voice messages of a channel that have none yet; the text joins
 /// the body, so the thread shows it and search finds it.
 pub async fn transcribe_pending(

@@ -1,0 +1,220 @@
+//! `pult attachment`, `pult send`, `pult forward`: the email actions of the TUI
+//! for scripts, cron and tests. Sending only queues; the daemon, a running pult
+//! or `pult sync --once` sends, with the same crash-safe outbox.
+
+use crate::attachments::{self, Located};
+use crate::cli::{Cli, load_config, store_path};
+use crate::config::{Account, Config};
+use crate::store::{Writer, ingest, intents};
+use anyhow::{Context as _, Result, bail};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum AttachmentAction {
+    /// The attachments of a message (message ids come from `pult search --json`)
+    List {
+        #[arg(long)]
+        message: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch attachments from the server and save them (all, or --index N)
+    Save {
+        #[arg(long)]
+        message: i64,
+        #[arg(long)]
+        index: Option<usize>,
+        /// Directory (default: [ui] download_dir, else ~/Downloads)
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// Fetch one attachment and open it with [ui] open_command (default xdg-open)
+    Open {
+        #[arg(long)]
+        message: i64,
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+    },
+}
+
+fn config(cli: &Cli) -> Result<(Config, PathBuf)> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    if !path.exists() {
+        bail!("no store at {} (run `pult` or `pult sync --once` first, or pass --store)", path.display());
+    }
+    Ok((cfg, path))
+}
+
+pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
+    let (cfg, path) = config(cli)?;
+    drop(crate::store::open_writer(&path)?); // migrations first
+    let conn = crate::store::open_reader(&path)?;
+    let message = match action {
+        AttachmentAction::List { message, .. }
+        | AttachmentAction::Save { message, .. }
+        | AttachmentAction::Open { message, .. } => *message,
+    };
+    let all = attachments::locate(&conn, message)?;
+    let pick = |index: Option<usize>| -> Result<Vec<Located>> {
+        match index {
+            None if all.is_empty() => bail!("message {message} has no attachments"),
+            None => Ok(all.clone()),
+            Some(i) => all
+                .get(i)
+                .cloned()
+                .map(|a| vec![a])
+                .ok_or_else(|| attachments::AttachmentError::NotFound(message, i).into()),
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match action {
+        AttachmentAction::List { json: true, .. } => println!("{}", serde_json::to_string_pretty(&all)?),
+        AttachmentAction::List { .. } => {
+            for a in &all {
+                let gone = if a.expunged { "  (removed from the server)" } else { "" };
+                println!("{}  {}  {}  {} bytes{gone}", a.index, crate::sanitize::line(&a.name), a.mime, a.size);
+            }
+        }
+        AttachmentAction::Save { index, to, .. } => {
+            let items = pick(*index)?;
+            let dir = to.clone().unwrap_or_else(|| cfg.ui.download_dir());
+            let bytes = rt.block_on(attachments::fetch(&cfg, &items))?;
+            for (a, b) in items.iter().zip(bytes) {
+                let saved = attachments::save(&dir, &a.name, &b)?;
+                println!("{}", saved.display());
+            }
+        }
+        AttachmentAction::Open { index, .. } => {
+            let items = pick(Some(*index))?;
+            let bytes = rt.block_on(attachments::fetch(&cfg, &items))?;
+            let dir = attachments::open_dir().join(message.to_string());
+            for (a, b) in items.iter().zip(bytes) {
+                let saved = attachments::save(&dir, &a.name, &b)?;
+                attachments::open(&cfg.ui.open_command(), &saved)?;
+                println!("{}", saved.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pult send`: a new email from an account.
+pub fn send(
+    cli: &Cli,
+    account: Option<&str>,
+    to: &[String],
+    subject: &str,
+    body: Option<&str>,
+    attach: &[PathBuf],
+    json: bool,
+) -> Result<()> {
+    let (cfg, path) = config_or_new(cli)?;
+    let email = email_account(&cfg, account)?;
+    let body = read_body(body)?;
+    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let now = jiff::Timestamp::now().as_second();
+    let name = email.name.clone();
+    let channel =
+        writer.call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))?;
+    for f in attach {
+        if !f.is_file() {
+            bail!("attachment {}: no such file", f.display());
+        }
+    }
+    let new = intents::NewEmail {
+        channel,
+        from_address: email.address.clone(),
+        to: to.to_vec(),
+        subject: subject.to_string(),
+        body,
+        attachments: attach.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
+        actor: cfg.actor(),
+        not_before: now,
+    };
+    let (conversation, outbox) = writer.call_blocking(move |c| intents::new_email(c, &new, now))?;
+    report(json, conversation, outbox);
+    Ok(())
+}
+
+/// `pult forward`: a stored email, with its attachments, to new recipients.
+pub fn forward(cli: &Cli, message: i64, to: &[String], body: Option<&str>, json: bool) -> Result<()> {
+    let (cfg, path) = config(cli)?;
+    let body = match body {
+        Some(b) => read_body(Some(b))?,
+        None => String::new(),
+    };
+    let writer = Writer::spawn(&path)?;
+    let now = jiff::Timestamp::now().as_second();
+    let actor = cfg.actor();
+    let to = to.to_vec();
+    let (conversation, outbox) = writer.call_blocking(move |c| {
+        let (conversation, subject, kind): (i64, Option<String>, String) = c
+            .query_row(
+                "SELECT m.conversation_id, coalesce(m.subject, cv.subject, cv.title), ch.kind
+                 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+                 JOIN channels ch ON ch.id = m.channel_id WHERE m.id = ?1",
+                [message],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|_| crate::store::StoreError::Invalid(format!("no message {message}")))?;
+        if kind != "email" {
+            return Err(crate::store::StoreError::Invalid("forward is for email messages".into()));
+        }
+        let reply = intents::Reply {
+            conversation_id: conversation,
+            reply_to_message_id: None,
+            subject: Some(crate::workflow::replies::forward_subject(subject.as_deref())),
+            body,
+            actor,
+            not_before: now,
+            auto: false,
+            attachments: Vec::new(),
+        };
+        let extra = intents::EmailExtra { to, forward_of: Some(message) };
+        Ok((conversation, intents::queue_email(c, &reply, &extra, now)?))
+    })?;
+    report(json, conversation, outbox);
+    Ok(())
+}
+
+fn report(json: bool, conversation: i64, outbox: i64) {
+    if json {
+        println!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
+    } else {
+        println!(
+            "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it"
+        );
+    }
+}
+
+fn config_or_new(cli: &Cli) -> Result<(Config, PathBuf)> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    Ok((cfg, path))
+}
+
+fn email_account<'a>(cfg: &'a Config, name: Option<&str>) -> Result<&'a crate::config::EmailAccount> {
+    let mut emails = cfg.accounts.iter().filter_map(|a| match a {
+        Account::Email(e) => Some(e),
+        _ => None,
+    });
+    match name {
+        Some(n) => emails.find(|e| e.name == n).with_context(|| format!("no email account named {n} in the config")),
+        None => emails.next().context("no email account in the config"),
+    }
+}
+
+/// `--body TEXT`, or `--body -` for standard input.
+fn read_body(body: Option<&str>) -> Result<String> {
+    match body {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from stdin")?;
+            Ok(s)
+        }
+        Some(b) => Ok(b.to_string()),
+        None => Ok(String::new()),
+    }
+}
