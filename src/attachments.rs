@@ -52,7 +52,8 @@ pub struct Located {
 
 /// The attachments of one message, in their order.
 pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, AttachmentError> {
-    let head: Option<(String, ChannelKind, Option<String>, Option<u32>, bool, Option<String>)> = conn
+    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Option<String>);
+    let head: Option<Head> = conn
         .query_row(
             "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments
              FROM messages m JOIN channels ch ON ch.id = m.channel_id

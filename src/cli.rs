@@ -303,6 +303,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.bell_enabled = cfg.ui.bell.unwrap_or(true);
     state.team = cfg.team.clone();
     state.max_attachment_bytes = cfg.guards.max_attachment_mb << 20;
+    state.download_dir = cfg.ui.download_dir();
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");
@@ -311,7 +312,9 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
             if problems.len() > 1 { format!(" (+{} more in the log)", problems.len() - 1) } else { String::new() };
         state.error(format!("{first}{more}"));
     }
-    Ok(App::new(state, theme, store, writer)?)
+    let mut app = App::new(state, theme, store, writer)?;
+    app.config = cfg.clone();
+    Ok(app)
 }
 
 fn run_tui(cli: &Cli) -> Result<()> {

@@ -293,3 +293,122 @@ fn russian_ui_from_the_same_catalogue() {
     h.keys("?");
     assert!(h.screen().contains("Открыть переписку"));
 }
+
+/// An email thread of two client mails; the older one carries a file.
+fn email_thread() -> (TempStore, i64, i64) {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 3600, "Акт во вложении.");
+    first.subject = Some("Акт сверки".into());
+    first.attachments = vec![pult::model::InboundAttachment {
+        name: "акт.pdf".into(),
+        mime: "application/pdf".into(),
+        size: 120_000,
+        remote_ref: Some("part:0".into()),
+        duration: None,
+    }];
+    let mut second = msg("<b@client.test>", "<a@client.test>", "Ирина", NOW - 600, "И ещё вопрос.");
+    second.subject = Some("Re: Акт сверки".into());
+    second.reply_to_remote = Some("<a@client.test>".into());
+    ingest(&store, ch, vec![first, second]);
+    let db = rusqlite::Connection::open(&store.path).expect("open");
+    let id = |r: &str| db.query_row("SELECT id FROM messages WHERE remote_id = ?1", [r], |row| row.get(0)).expect(r);
+    let (a, b) = (id("<a@client.test>"), id("<b@client.test>"));
+    (store, a, b)
+}
+
+#[test]
+fn forward_one_mail_and_write_a_new_one_from_the_keyboard() {
+    let (store, with_file, _) = email_thread();
+    let path = store.path.clone();
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter> f");
+    let Some(Popup::Pick { items, .. }) = &h.app.state.popup else { panic!("a list of mails to forward") };
+    assert_eq!(items.len(), 2, "newest first: {items:?}");
+    assert!(h.screen().contains("Forward which message?"));
+    h.keys("j <Enter>");
+    h.type_text("not-an-address");
+    h.keys("<Enter>");
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("not an email address")));
+    assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "the prompt stays open");
+    h.keys("<C-u>");
+    h.type_text("bob@office.test");
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Forward to → bob@office.test: Fwd: Акт сверки"), "{screen}");
+    h.type_text("Боб, посмотри акт.");
+    h.keys("<C-x>");
+    let db = rusqlite::Connection::open(&path).expect("open");
+    let (to, forward_of, subject): (String, i64, String) = db
+        .query_row("SELECT to_addresses, forward_of, subject FROM outbox", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .expect("queued");
+    assert_eq!((to.as_str(), forward_of, subject.as_str()), ("[\"bob@office.test\"]", with_file, "Fwd: Акт сверки"));
+
+    // A new mail: recipients, then a subject that cannot be left empty.
+    h.keys("c");
+    h.type_text("carol@client.test");
+    h.keys("<Enter> <Enter>");
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text == "An email needs a subject"));
+    h.type_text("Новый вопрос");
+    h.keys("<Enter>");
+    assert!(h.screen().contains("New email to → carol@client.test: Новый вопрос"));
+    h.type_text("Добрый день!");
+    h.keys("<C-x>");
+    let (title, to, key): (String, String, String) = db
+        .query_row(
+            "SELECT c.title, o.to_addresses, o.rfc_message_id FROM outbox o JOIN conversations c ON c.id = o.conversation_id
+             WHERE o.forward_of IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("new mail queued");
+    assert_eq!((title.as_str(), to.as_str()), ("Новый вопрос", "[\"carol@client.test\"]"));
+    let conv_key: String =
+        db.query_row("SELECT remote_key FROM conversations WHERE title = 'Новый вопрос'", [], |r| r.get(0)).expect("c");
+    assert_eq!(key, conv_key, "the thread is keyed by the mail's own Message-ID");
+}
+
+#[test]
+fn attachments_are_saved_and_a_missing_account_is_said_plainly() {
+    let (store, _, _) = email_thread();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("выписка.csv");
+    std::fs::write(&file, "date;sum\n").expect("file");
+    let conv: i64 = rusqlite::Connection::open(&store.path)
+        .expect("open")
+        .query_row("SELECT id FROM conversations", [], |r| r.get(0))
+        .expect("conv");
+    // A file we sent from this machine: saved from where it was sent.
+    let reply = pult::store::intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: Some("Re: Акт сверки".into()),
+        body: "Выписка.".into(),
+        actor: "Анна".into(),
+        not_before: NOW,
+        auto: false,
+        attachments: vec![file.clone()],
+    };
+    store.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue");
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter> S");
+    let Some(Popup::Pick { items, .. }) = &h.app.state.popup else { panic!("a list of attachments") };
+    assert_eq!(items.len(), 2);
+    assert!(items[0].label.starts_with("выписка.csv"), "newest first: {items:?}");
+    h.keys("<Enter>");
+    let Some(Popup::Fields(f)) = &h.app.state.popup else { panic!("asks where to save") };
+    assert_eq!(f.input, h.app.state.download_dir.display().to_string(), "the download directory is offered");
+    let out = dir.path().join("saved");
+    h.keys("<C-u>");
+    h.type_text(out.to_str().expect("utf-8"));
+    h.keys("<Enter>");
+    let status = h.app.state.status.clone().expect("status");
+    assert!(!status.error && status.text.contains("Saved to"), "{status:?}");
+    assert_eq!(std::fs::read(out.join("выписка.csv")).expect("saved"), b"date;sum\n");
+    // The client's file needs the mail account, which this pult has no config for.
+    h.keys("S j <Enter> <Enter>");
+    let status = h.app.state.status.clone().expect("status");
+    assert!(status.error && status.text.contains("no configured account named office"), "{status:?}");
+}

@@ -5,7 +5,9 @@
 //! thread, the store watcher and a slow clock tick.
 
 use super::keys::Key;
-use super::state::{AppState, Effect, LastSent, ReplyKind, SearchResults, ThreadState, WINDOW};
+use super::state::{
+    AppState, Effect, LastSent, MailDraft, ReplyKind, SearchResults, StatusMessage, ThreadState, WINDOW,
+};
 use super::theme::Theme;
 use crate::model::{Change, View};
 use crate::store::{self, Reader, StoreError, Writer, intents, ledger, team};
@@ -24,6 +26,10 @@ pub struct App {
     pub store_path: PathBuf,
     /// Per Telegram channel: the bot (to fetch audio), the player argv, where audio is kept.
     pub players: std::collections::HashMap<i64, (teloxide::Bot, Vec<String>, PathBuf)>,
+    /// Accounts (to fetch attachments, to know our address) and the open command.
+    pub config: crate::config::Config,
+    /// Where slow work (fetching an attachment) reports back; None runs it in place (tests).
+    pub notices: Option<mpsc::Sender<Event>>,
 }
 
 #[derive(Debug)]
@@ -32,13 +38,23 @@ pub enum Event {
     Resize(u16, u16),
     Changes(Vec<Change>),
     Tick,
+    /// A background job's outcome for the status line.
+    Notice(super::state::StatusMessage),
 }
 
 impl App {
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
         let reader = Reader::open(store_path, &state.actor)?;
-        let mut app =
-            App { state, theme, reader, writer, store_path: store_path.to_path_buf(), players: Default::default() };
+        let mut app = App {
+            state,
+            theme,
+            reader,
+            writer,
+            store_path: store_path.to_path_buf(),
+            players: Default::default(),
+            config: Default::default(),
+            notices: None,
+        };
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
     }
@@ -155,6 +171,54 @@ impl App {
             }
             done.push(e);
             self.state.dirty = true;
+        }
+    }
+
+    /// Fetches an attachment (from the server, on demand) and saves it into `dir`,
+    /// or into pult's own directory and opens it. Runs off the UI thread when it can.
+    fn attachment_job(&mut self, message: i64, index: usize, dir: Option<PathBuf>) {
+        let (cfg, store_path, lang) = (self.config.clone(), self.store_path.clone(), self.state.lang);
+        let job = move || -> StatusMessage {
+            let outcome = (|| -> Result<String, String> {
+                let conn = store::open_reader(&store_path).map_err(|e| e.to_string())?;
+                let all = crate::attachments::locate(&conn, message).map_err(|e| e.to_string())?;
+                let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
+                let rt =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+                let bytes = rt
+                    .block_on(crate::attachments::fetch(&cfg, std::slice::from_ref(&item)))
+                    .map_err(|e| e.to_string())?
+                    .pop()
+                    .unwrap_or_default();
+                match &dir {
+                    Some(dir) => {
+                        let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| e.to_string())?;
+                        Ok(format!("{} {}", lang.tr("saved_to"), path.display()))
+                    }
+                    None => {
+                        let into = crate::attachments::open_dir().join(message.to_string());
+                        let path = crate::attachments::save(&into, &item.name, &bytes).map_err(|e| e.to_string())?;
+                        crate::attachments::open(&cfg.ui.open_command(), &path).map_err(|e| e.to_string())?;
+                        Ok(format!("{} {}", lang.tr("opening"), path.display()))
+                    }
+                }
+            })();
+            match outcome {
+                Ok(text) => StatusMessage { text: crate::sanitize::line(&text).into_owned(), error: false },
+                Err(text) => StatusMessage { text: crate::sanitize::line(&text).into_owned(), error: true },
+            }
+        };
+        match self.notices.clone() {
+            Some(tx) => {
+                self.state.info(format!("{}…", self.state.lang.tr("fetching")));
+                let spawned = std::thread::Builder::new().name("pult-attachment".into()).spawn(move || {
+                    let _ = tx.send(Event::Notice(job()));
+                });
+                if let Err(e) = spawned {
+                    self.state.error(e.to_string());
+                }
+            }
+            None => self.state.status = Some(job()),
         }
     }
 
@@ -451,6 +515,70 @@ impl App {
                 }
                 Ok(Vec::new())
             }
+            Effect::SaveAttachment { message, index, dir } => {
+                self.attachment_job(message, index, Some(dir));
+                Ok(Vec::new())
+            }
+            Effect::OpenAttachment { message, index } => {
+                self.attachment_job(message, index, None);
+                Ok(Vec::new())
+            }
+            Effect::QueueEmail { conversation, draft, subject, body, attachments } => {
+                let not_before = if st.undo_seconds > 0 { now + st.undo_seconds } else { now };
+                let actor = st.actor.clone();
+                let (conversation, outbox) = match draft {
+                    MailDraft::Forward { message, to } => {
+                        let Some(conversation) = conversation else { return Ok(Vec::new()) };
+                        let reply = intents::Reply {
+                            conversation_id: conversation,
+                            reply_to_message_id: None,
+                            subject: Some(subject),
+                            body,
+                            actor,
+                            not_before,
+                            auto: false,
+                            attachments,
+                        };
+                        let extra = intents::EmailExtra { to, forward_of: Some(message) };
+                        let outbox =
+                            self.writer.call_blocking(move |c| intents::queue_email(c, &reply, &extra, now))?;
+                        (conversation, outbox)
+                    }
+                    MailDraft::New { channel, to } => {
+                        let name = st.channels.iter().find(|c| c.id == channel).map(|c| c.name.clone());
+                        let from_address = self
+                            .config
+                            .accounts
+                            .iter()
+                            .find_map(|a| match a {
+                                crate::config::Account::Email(e) if Some(&e.name) == name.as_ref() => {
+                                    Some(e.address.clone())
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| "pult@localhost".into());
+                        let new = intents::NewEmail {
+                            channel,
+                            from_address,
+                            to,
+                            subject,
+                            body,
+                            attachments,
+                            actor,
+                            not_before,
+                        };
+                        self.writer.call_blocking(move |c| intents::new_email(c, &new, now))?
+                    }
+                };
+                if st.undo_seconds > 0 {
+                    st.last_sent = Some(LastSent { outbox, conversation, until: not_before });
+                    st.info(format!("{} {} s", st.lang.tr("sending_in"), st.undo_seconds));
+                } else {
+                    st.info(st.lang.tr("queued"));
+                }
+                st.focus = super::state::Focus::Thread;
+                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+            }
             Effect::Quit => Ok(Vec::new()),
         }
     }
@@ -491,6 +619,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     app.resize(size.width, size.height);
 
     let (tx, rx) = mpsc::channel::<Event>();
+    app.notices = Some(tx.clone());
     let input_tx = tx.clone();
     std::thread::Builder::new().name("pult-input".into()).spawn(move || {
         loop {
@@ -550,6 +679,10 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                 Event::Resize(w, h) => app.resize(w, h),
                 Event::Changes(c) => changes.extend(c),
                 Event::Tick => app.tick(),
+                Event::Notice(n) => {
+                    app.state.status = Some(n);
+                    app.state.dirty = true;
+                }
             }
             if app.state.quit {
                 break;

@@ -44,6 +44,44 @@ pub enum Purpose {
     Assign,
     /// Add a file to the composer.
     Attach,
+    /// Where to save an attachment.
+    SaveTo {
+        message: i64,
+        index: usize,
+    },
+    /// Whom to forward a message to.
+    ForwardTo {
+        message: i64,
+    },
+    /// Recipients and subject of a new email from an email channel.
+    NewEmail {
+        channel: i64,
+    },
+}
+
+/// An email composer that is not a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailDraft {
+    /// Only `message` and its attachments go, below our text.
+    Forward { message: i64, to: Vec<String> },
+    /// A new thread.
+    New { channel: i64, to: Vec<String> },
+}
+
+/// What a list to pick from is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickPurpose {
+    SaveAttachment,
+    OpenAttachment,
+    Forward,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickItem {
+    pub label: String,
+    pub message: i64,
+    /// The attachment's position in its message (0 for a message).
+    pub index: usize,
 }
 
 /// Asks for template fields one by one; `deadline` fields are read as deadlines.
@@ -82,6 +120,12 @@ pub enum Popup {
         title: String,
         lines: Vec<String>,
         scroll: usize,
+    },
+    /// One of a few items: an attachment to save or open, a message to forward.
+    Pick {
+        purpose: PickPurpose,
+        items: Vec<PickItem>,
+        selected: usize,
     },
 }
 
@@ -153,6 +197,25 @@ pub enum Effect {
     History(i64),
     /// Play the newest voice message of the open thread.
     PlayVoice,
+    /// Fetch an attachment (on demand) and save it into `dir`.
+    SaveAttachment {
+        message: i64,
+        index: usize,
+        dir: std::path::PathBuf,
+    },
+    /// Fetch an attachment and open it with the configured program.
+    OpenAttachment {
+        message: i64,
+        index: usize,
+    },
+    /// A forward or a new email (explicit recipients).
+    QueueEmail {
+        conversation: Option<i64>,
+        draft: MailDraft,
+        subject: String,
+        body: String,
+        attachments: Vec<std::path::PathBuf>,
+    },
     Quit,
 }
 
@@ -214,6 +277,8 @@ pub struct Composer {
     pub inbound_confirmed: bool,
     /// Files to send with the reply.
     pub attachments: Vec<std::path::PathBuf>,
+    /// A forward or a new email instead of a reply.
+    pub mail: Option<MailDraft>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -279,6 +344,8 @@ pub struct AppState {
     pub max_attachment_bytes: u64,
     /// A large file the person confirmed by entering it again.
     pub attach_confirmed: Option<std::path::PathBuf>,
+    /// Where attachments are saved unless the person types another directory.
+    pub download_dir: std::path::PathBuf,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -325,6 +392,7 @@ impl AppState {
             claim_pending: false,
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
+            download_dir: crate::config::Ui::default().download_dir(),
             dirty: true,
         }
     }
@@ -422,7 +490,7 @@ impl AppState {
                     *selected = 0;
                     Some(filter)
                 }
-                Popup::Help { .. } | Popup::Text { .. } => None,
+                Popup::Help { .. } | Popup::Text { .. } | Popup::Pick { .. } => None,
             };
             if let Some(buf) = input {
                 edit_line(buf, key);
@@ -432,6 +500,12 @@ impl AppState {
                 match key.code {
                     KeyCode::Char('j') => *scroll += 1,
                     KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    _ => {}
+                }
+            } else if let Some(Popup::Pick { items, selected, .. }) = &mut self.popup {
+                match key.code {
+                    KeyCode::Char('j') => *selected = (*selected + 1).min(items.len().saturating_sub(1)),
+                    KeyCode::Char('k') => *selected = selected.saturating_sub(1),
                     _ => {}
                 }
             }
@@ -524,6 +598,10 @@ impl AppState {
                 }
             }
             Action::PlayVoice => vec![Effect::PlayVoice],
+            Action::SaveAttachment => self.pick_attachment(PickPurpose::SaveAttachment),
+            Action::OpenAttachment => self.pick_attachment(PickPurpose::OpenAttachment),
+            Action::Forward => self.pick_forward(),
+            Action::NewEmail => self.new_email(),
             Action::History => match self.target() {
                 Some(c) => vec![Effect::History(c)],
                 None => Vec::new(),
@@ -618,6 +696,19 @@ impl AppState {
                 Vec::new()
             }
             (Popup::Text { .. }, _) => Vec::new(),
+            (Popup::Pick { purpose, items, selected }, Action::Down) => {
+                let selected = (selected + 1).min(items.len().saturating_sub(1));
+                self.popup = Some(Popup::Pick { purpose, items, selected });
+                Vec::new()
+            }
+            (Popup::Pick { purpose, items, selected }, Action::Up) => {
+                self.popup = Some(Popup::Pick { purpose, items, selected: selected.saturating_sub(1) });
+                Vec::new()
+            }
+            (Popup::Pick { purpose, items, selected }, Action::Confirm) => match items.get(selected) {
+                Some(item) => self.picked(purpose, item.clone()),
+                None => Vec::new(),
+            },
             (Popup::Templates { filter, selected }, Action::Down) => {
                 let n = self.templates.filter(&filter).len();
                 self.popup = Some(Popup::Templates { filter, selected: (selected + 1).min(n.saturating_sub(1)) });
@@ -928,6 +1019,28 @@ impl AppState {
             }
             self.attach_confirmed = None;
             f.values.insert(name, path.display().to_string());
+        } else if name == "to" {
+            match crate::store::intents::valid_addresses(std::slice::from_ref(&value)) {
+                Ok(list) => {
+                    f.values.insert(name, list.join(", "));
+                }
+                Err(e) => {
+                    self.error(e.to_string());
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            }
+        } else if name == "subject" && value.is_empty() {
+            self.error(self.lang.tr("no_subject"));
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        } else if name == "directory" {
+            if value.is_empty() {
+                self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            f.values.insert(name, expand_home(&value).display().to_string());
         } else if name == "assignee" {
             let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
             if !nobody && !self.team.is_empty() && !self.team.iter().any(|t| t == &value) {
@@ -1009,7 +1122,163 @@ impl AppState {
                 vec![Effect::Assign { conversation, assignee, note }]
             }
             Purpose::FollowUp => vec![Effect::FollowUp { conversation, at: f.deadline }],
+            Purpose::SaveTo { message, index } => {
+                let dir = std::path::PathBuf::from(f.values.get("directory").cloned().unwrap_or_default());
+                vec![Effect::SaveAttachment { message: *message, index: *index, dir }]
+            }
+            Purpose::ForwardTo { message } => {
+                let to = split_addresses(f.values.get("to"));
+                let subject = self.thread.as_ref().and_then(|t| {
+                    let m = t.messages.iter().find(|m| m.id == *message)?;
+                    Some(crate::workflow::replies::forward_subject(
+                        m.subject.as_deref().or(Some(t.conversation.title.as_str())),
+                    ))
+                });
+                self.open_mail_composer(conversation, MailDraft::Forward { message: *message, to }, subject)
+            }
+            Purpose::NewEmail { channel } => {
+                let to = split_addresses(f.values.get("to"));
+                let subject = f.values.get("subject").cloned();
+                self.open_mail_composer(0, MailDraft::New { channel: *channel, to }, subject)
+            }
         }
+    }
+
+    // ---- attachments, forward, new email -------------------------------------------
+
+    /// Attachments of the open thread, newest first; one is taken at once.
+    fn pick_attachment(&mut self, purpose: PickPurpose) -> Vec<Effect> {
+        let Some(t) = &self.thread else {
+            self.error(self.lang.tr("open_a_thread"));
+            return Vec::new();
+        };
+        let clock = &self.clock;
+        let items: Vec<PickItem> = t
+            .messages
+            .iter()
+            .rev()
+            .flat_map(|m| {
+                m.attachments.iter().enumerate().map(move |(index, a)| PickItem {
+                    label: format!(
+                        "{}  {}  · {} · {}",
+                        crate::sanitize::line(&a.name),
+                        human_size(a.size),
+                        crate::sanitize::line(&m.author),
+                        clock.short(m.sent_at)
+                    ),
+                    message: m.id,
+                    index,
+                })
+            })
+            .collect();
+        match items.len() {
+            0 => {
+                self.error(self.lang.tr("no_attachments"));
+                Vec::new()
+            }
+            1 => self.picked(purpose, items[0].clone()),
+            _ => {
+                self.popup = Some(Popup::Pick { purpose, items, selected: 0 });
+                Vec::new()
+            }
+        }
+    }
+
+    /// Messages of the open email thread, newest first, to forward one.
+    fn pick_forward(&mut self) -> Vec<Effect> {
+        let Some(t) = &self.thread else {
+            self.error(self.lang.tr("open_a_thread"));
+            return Vec::new();
+        };
+        if t.conversation.kind != ChannelKind::Email {
+            self.error(self.lang.tr("forward_is_email"));
+            return Vec::new();
+        }
+        let items: Vec<PickItem> = t
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.direction != Direction::Note)
+            .map(|m| {
+                let clip =
+                    if m.attachments.is_empty() { String::new() } else { format!("  📎{}", m.attachments.len()) };
+                PickItem {
+                    label: format!(
+                        "{}  {}: {}{clip}",
+                        self.clock.short(m.sent_at),
+                        crate::sanitize::line(&m.author),
+                        crate::sanitize::truncate(&crate::sanitize::line(m.body.lines().next().unwrap_or("")), 60)
+                    ),
+                    message: m.id,
+                    index: 0,
+                }
+            })
+            .collect();
+        match items.len() {
+            0 => Vec::new(),
+            1 => self.picked(PickPurpose::Forward, items[0].clone()),
+            _ => {
+                self.popup = Some(Popup::Pick { purpose: PickPurpose::Forward, items, selected: 0 });
+                Vec::new()
+            }
+        }
+    }
+
+    fn picked(&mut self, purpose: PickPurpose, item: PickItem) -> Vec<Effect> {
+        match purpose {
+            PickPurpose::OpenAttachment => vec![Effect::OpenAttachment { message: item.message, index: item.index }],
+            PickPurpose::SaveAttachment => {
+                let fx =
+                    self.ask(Purpose::SaveTo { message: item.message, index: item.index }, vec!["directory".into()]);
+                if let Some(Popup::Fields(f)) = &mut self.popup {
+                    f.input = self.download_dir.display().to_string();
+                }
+                fx
+            }
+            PickPurpose::Forward => self.ask(Purpose::ForwardTo { message: item.message }, vec!["to".into()]),
+        }
+    }
+
+    /// `c`: a new email from the open thread's email channel, else the selected or first one.
+    fn new_email(&mut self) -> Vec<Effect> {
+        let from_thread = self
+            .thread
+            .as_ref()
+            .filter(|t| t.conversation.kind == ChannelKind::Email)
+            .map(|t| t.conversation.channel_id);
+        let selected = match self.view {
+            View::Channel(id) => {
+                self.channels.iter().find(|c| c.id == id && c.kind == ChannelKind::Email).map(|c| c.id)
+            }
+            _ => None,
+        };
+        let first = self.channels.iter().find(|c| c.kind == ChannelKind::Email).map(|c| c.id);
+        let Some(channel) = from_thread.or(selected).or(first) else {
+            self.error(self.lang.tr("no_email_account"));
+            return Vec::new();
+        };
+        self.popup = Some(Popup::Fields(FieldsPrompt {
+            purpose: Purpose::NewEmail { channel },
+            conversation: 0,
+            fields: vec!["to".into(), "subject".into()],
+            index: 0,
+            input: String::new(),
+            values: HashMap::new(),
+            deadline: None,
+        }));
+        Vec::new()
+    }
+
+    fn open_mail_composer(&mut self, conversation: i64, draft: MailDraft, subject: Option<String>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if let Some(old) = self.composer.take() {
+            self.stash(old, &mut fx);
+        }
+        let mut c = new_composer(conversation, ChannelKind::Email, None, subject, "");
+        c.mail = Some(draft);
+        self.composer = Some(c);
+        self.focus = Focus::Composer;
+        fx
     }
 
     /// What a reply to the open thread answers, and its subject in email.
@@ -1137,7 +1406,8 @@ impl AppState {
     fn send(&mut self) -> Vec<Effect> {
         let Some(c) = &self.composer else { return Vec::new() };
         let body = c.textarea.lines().join("\n").trim_end().to_string();
-        if body.trim().is_empty() {
+        let forward = matches!(c.mail, Some(MailDraft::Forward { .. }));
+        if body.trim().is_empty() && !forward {
             self.error(self.lang.tr("empty_reply"));
             return Vec::new();
         }
@@ -1147,6 +1417,23 @@ impl AppState {
             self.focus = Focus::Thread;
             self.info(self.lang.tr("note_saved"));
             return vec![Effect::AddNote { conversation, body }];
+        }
+        if let Some(draft) = c.mail.clone() {
+            if c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                self.error(self.lang.tr("no_subject"));
+                return Vec::new();
+            }
+            // A forward or a new mail answers nobody: no claim, no "read the new message first".
+            let effect = Effect::QueueEmail {
+                conversation: (c.conversation != 0).then_some(c.conversation),
+                draft,
+                subject: c.subject.clone().unwrap_or_default(),
+                body,
+                attachments: c.attachments.clone(),
+            };
+            self.composer = None;
+            self.focus = if self.thread.is_some() { Focus::Thread } else { Focus::Conversations };
+            return vec![effect];
         }
         // The client wrote again while this was being typed: read it first.
         let newest =
@@ -1162,6 +1449,7 @@ impl AppState {
             self.error(self.lang.tr("no_subject"));
             return Vec::new();
         }
+
         // Re-read a strict message before it leaves: one more send means "send anyway".
         let mut warnings = tone::check(&body, &self.tone_words);
         let limit = c.kind.max_text_len();
@@ -1253,6 +1541,20 @@ fn new_composer(
         seen_inbound: reply_to,
         inbound_confirmed: false,
         attachments: Vec::new(),
+        mail: None,
+    }
+}
+
+fn split_addresses(v: Option<&String>) -> Vec<String> {
+    v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// 1.2 MB, 340 KB, 12 B.
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
+        b if b >= 1 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} B"),
     }
 }
 
@@ -1272,6 +1574,9 @@ pub fn field_label(lang: Lang, name: &str) -> String {
         "file" => lang.tr("field_file").to_string(),
         "assignee" => lang.tr("field_assignee").to_string(),
         "note" => lang.tr("field_note").to_string(),
+        "to" => lang.tr("field_to").to_string(),
+        "subject" => lang.tr("field_subject").to_string(),
+        "directory" => lang.tr("field_directory").to_string(),
         other => other.to_string(),
     }
 }

@@ -3,7 +3,7 @@
 use super::{fit, styled};
 use crate::i18n::Lang;
 use crate::sanitize;
-use crate::tui::state::{AppState, Popup};
+use crate::tui::state::{AppState, PickPurpose, Popup};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -96,6 +96,34 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
                 })
                 .collect();
             frame.render_widget(Paragraph::new(text), inner);
+        }
+        Some(Popup::Pick { purpose, items, selected }) => {
+            let title = match purpose {
+                PickPurpose::Forward => state.lang.tr("pick_forward"),
+                _ => state.lang.tr("pick_attachment"),
+            };
+            let rect = centered(area, 90, items.len() as u16 + 2);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style("border_focus"))
+                .title(Span::styled(format!(" {title} "), theme.style("title")));
+            let inner = block.inner(rect);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(block.style(theme.style("base")), rect);
+            let w = inner.width as usize;
+            let h = inner.height as usize;
+            let first = selected.saturating_sub(h.saturating_sub(1));
+            let lines: Vec<Line<'_>> = items
+                .iter()
+                .enumerate()
+                .skip(first)
+                .take(h)
+                .map(|(i, item)| {
+                    let style = if i == *selected { theme.style("selection") } else { theme.style("base") };
+                    Line::from(styled(fit(&format!(" {}", sanitize::line(&item.label)), w), style))
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), inner);
         }
         _ => {}
     }

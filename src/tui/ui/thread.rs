@@ -16,6 +16,11 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let l = state.lang;
     let focused = matches!(state.focus, Focus::Thread);
     let Some(t) = &state.thread else {
+        if let Some(composer) = &state.composer {
+            // A new email with no conversation open: the composer has the pane.
+            render_composer(state, composer, theme, frame, area);
+            return;
+        }
         let block = pane(l.tr("thread").to_string(), focused, theme);
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -114,7 +119,27 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     frame.render_widget(Paragraph::new(visible), msgs_area);
 
     if let (Some(area), Some(composer)) = (composer_area, &state.composer) {
-        let mut title = l.tr(if composer.note { "note_title" } else { "composer" }).to_string();
+        render_composer(state, composer, theme, frame, area);
+    }
+}
+
+fn render_composer(
+    state: &AppState,
+    composer: &crate::tui::state::Composer,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    use crate::tui::state::MailDraft;
+    let l = state.lang;
+    {
+        let mut title = match &composer.mail {
+            Some(MailDraft::Forward { to, .. }) => {
+                format!("{} → {}", l.tr("forward_to"), sanitize::line(&to.join(", ")))
+            }
+            Some(MailDraft::New { to, .. }) => format!("{} → {}", l.tr("new_email_to"), sanitize::line(&to.join(", "))),
+            None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
+        };
         for a in &composer.attachments {
             let name = a.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             title.push_str(&format!(" 📎{}", sanitize::line(&name)));
