@@ -5,6 +5,7 @@
 pub mod fetch;
 pub mod parse;
 pub mod parts;
+pub mod qresync;
 pub mod send;
 
 use crate::config::{EmailAccount, Server};
@@ -147,6 +148,10 @@ pub struct FolderReport {
     pub fetched: usize,
     pub inserted: usize,
     pub resynced: bool,
+    /// Changes since the last sync came with the QRESYNC SELECT (VANISHED, changed flags).
+    pub qresync: bool,
+    /// Mail found expunged on the server in this sync.
+    pub expunged: usize,
 }
 
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
@@ -157,17 +162,12 @@ pub async fn sync_folder(
     writer: &Writer,
     channel: i64,
     folder: &str,
+    qresync: bool,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
-    // CONDSTORE when offered: the server then tells which flags changed since last time.
-    let mailbox = match session.select_condstore(folder).await {
-        Ok(m) => m,
-        Err(_) => session.select(folder).await.map_err(imap)?,
-    };
-    let validity = mailbox.uid_validity.unwrap_or(0).to_string();
     let (k_validity, k_next) = (format!("{folder}.uidvalidity"), format!("{folder}.uidnext"));
-    let (kv, kn) = (k_validity.clone(), k_next.clone());
-    let (stored_validity, stored_next): (Option<String>, Option<String>) = writer
+    let (kv, kn, km) = (k_validity.clone(), k_next.clone(), format!("{folder}.modseq"));
+    let (stored_validity, stored_next, stored_modseq): (Option<String>, Option<String>, Option<String>) = writer
         .call(move |c| {
             let get = |k: &str| -> Option<String> {
                 c.query_row(
@@ -177,9 +177,29 @@ pub async fn sync_folder(
                 )
                 .ok()
             };
-            Ok((get(&kv), get(&kn)))
+            Ok((get(&kv), get(&kn), get(&km)))
         })
         .await?;
+    // QRESYNC when enabled: the SELECT itself says what vanished and which flags
+    // changed. Else CONDSTORE when offered; else a plain SELECT.
+    let mailbox = if qresync {
+        let known =
+            stored_validity.as_deref().and_then(|v| v.parse().ok()).zip(stored_modseq.and_then(|m| m.parse().ok()));
+        qresync::select(session, folder, known).await.map_err(imap)?
+    } else {
+        let m = match session.select_condstore(folder).await {
+            Ok(m) => m,
+            Err(_) => session.select(folder).await.map_err(imap)?,
+        };
+        qresync::Selected {
+            exists: m.exists,
+            uid_validity: m.uid_validity,
+            uid_next: m.uid_next,
+            highest_modseq: m.highest_modseq,
+            ..Default::default()
+        }
+    };
+    let validity = mailbox.uid_validity.unwrap_or(0).to_string();
     let mut report = FolderReport::default();
     let mut from: u32 = stored_next.and_then(|n| n.parse().ok()).unwrap_or(1);
     if stored_validity.as_deref().is_some_and(|v| v != validity) {
@@ -254,8 +274,16 @@ pub async fn sync_folder(
         let now = jiff::Timestamp::now().as_second();
         writer.call(move |c| ingest::apply(c, channel, &[], &cursors, now)).await?;
     }
-    if !report.resynced {
-        sync_flags(session, account, writer, channel, folder, mailbox.highest_modseq, mailbox.exists).await?;
+    if report.resynced {
+        // A new UIDVALIDITY: everything was fetched again, flags with it.
+    } else if mailbox.resynced {
+        report.qresync = true;
+        let gone = Gone::Ranges(mailbox.vanished);
+        report.expunged =
+            apply_server_changes(writer, channel, folder, mailbox.changed, gone, mailbox.highest_modseq).await?;
+    } else {
+        report.expunged =
+            sync_flags(session, account, writer, channel, folder, mailbox.highest_modseq, mailbox.exists).await?;
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
@@ -362,7 +390,7 @@ async fn sync_flags(
     folder: &str,
     highest_modseq: Option<u64>,
     exists: u32,
-) -> Result<(), EmailError> {
+) -> Result<usize, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let key = format!("{folder}.modseq");
     let (k, f) = (key.clone(), folder.to_string());
@@ -406,15 +434,37 @@ async fn sync_flags(
         }
     }
     // More mail here than on the server: something was expunged; find what.
-    let gone: Option<Vec<u32>> = if local > exists as i64 {
-        let present = session.uid_search("ALL").await.map_err(imap)?;
-        Some(present.into_iter().collect())
+    let gone = if local > exists as i64 {
+        Gone::AllPresent(session.uid_search("ALL").await.map_err(imap)?.into_iter().collect())
     } else {
-        None
+        Gone::Nothing
     };
-    let (f, k) = (folder.to_string(), key);
+    apply_server_changes(writer, channel, folder, changed, gone, highest_modseq).await
+}
+
+/// Which mail the server no longer has.
+enum Gone {
+    Nothing,
+    /// Every UID still on the server (UID SEARCH ALL): the rest is gone.
+    AllPresent(std::collections::HashSet<u32>),
+    /// UIDs gone, as QRESYNC's VANISHED says.
+    Ranges(Vec<std::ops::RangeInclusive<u32>>),
+}
+
+/// Flags changed elsewhere and expunged mail, in one transaction with the new
+/// HIGHESTMODSEQ. Expunged mail is kept and marked: pult never loses what the
+/// server dropped. Returns how many messages were newly marked expunged.
+async fn apply_server_changes(
+    writer: &Writer,
+    channel: i64,
+    folder: &str,
+    changed: Vec<(u32, bool, bool)>,
+    gone: Gone,
+    highest_modseq: Option<u64>,
+) -> Result<usize, EmailError> {
+    let (f, k) = (folder.to_string(), format!("{folder}.modseq"));
     let now = jiff::Timestamp::now().as_second();
-    writer
+    let expunged = writer
         .call(move |c| {
             let tx = crate::store::writer::immediate(c)?;
             let mut touched = std::collections::BTreeSet::new();
@@ -430,17 +480,34 @@ async fn sync_flags(
                     .ok();
                 touched.extend(conv);
             }
-            if let Some(present) = gone {
-                let present: std::collections::HashSet<u32> = present.into_iter().collect();
-                let local: Vec<(i64, u32, i64)> = tx
-                    .prepare("SELECT id, imap_uid, conversation_id FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL")?
-                    .query_map(rusqlite::params![channel, f], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<_>>()?;
-                for (id, uid, conv) in local {
-                    if !present.contains(&uid) {
-                        // Kept, and marked: pult never loses what the server dropped.
-                        tx.execute("UPDATE messages SET expunged = 1 WHERE id = ?1", [id])?;
-                        touched.insert(conv);
+            let mut marked = 0usize;
+            let mut mark = |tx: &rusqlite::Transaction<'_>, lo: u32, hi: u32| -> rusqlite::Result<()> {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE messages SET expunged = 1
+                     WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid BETWEEN ?3 AND ?4 AND expunged = 0
+                     RETURNING conversation_id",
+                )?;
+                let convs = stmt.query_map(rusqlite::params![channel, f, lo, hi], |r| r.get::<_, i64>(0))?;
+                for conv in convs {
+                    touched.insert(conv?);
+                    marked += 1;
+                }
+                Ok(())
+            };
+            match gone {
+                Gone::Nothing => {}
+                Gone::Ranges(ranges) => {
+                    for r in ranges {
+                        mark(&tx, *r.start(), *r.end())?;
+                    }
+                }
+                Gone::AllPresent(present) => {
+                    let local: Vec<u32> = tx
+                        .prepare("SELECT imap_uid FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL")?
+                        .query_map(rusqlite::params![channel, f], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    for uid in local.into_iter().filter(|u| !present.contains(u)) {
+                        mark(&tx, uid, uid)?;
                     }
                 }
             }
@@ -455,10 +522,10 @@ async fn sync_flags(
                 crate::store::writer::note_change(&tx, now, "flags", Some(conv), None)?;
             }
             tx.commit()?;
-            Ok(())
+            Ok(marked)
         })
         .await?;
-    Ok(())
+    Ok(expunged)
 }
 
 /// Flags pult owes the server (\Seen after reading, \Answered after a reply).
@@ -510,10 +577,21 @@ pub async fn sync_account(
     writer: &Writer,
     channel: i64,
 ) -> Result<Vec<(String, FolderReport)>, EmailError> {
+    sync_account_with(account, writer, channel, true).await
+}
+
+/// [`sync_account`], with QRESYNC used only when `use_qresync` (and the server offers it).
+pub async fn sync_account_with(
+    account: &EmailAccount,
+    writer: &Writer,
+    channel: i64,
+    use_qresync: bool,
+) -> Result<Vec<(String, FolderReport)>, EmailError> {
     let mut session = connect(account).await?;
+    let qresync = use_qresync && qresync::enable(&mut session).await;
     let mut out = Vec::new();
     for folder in &account.folders {
-        match sync_folder(&mut session, account, writer, channel, folder).await {
+        match sync_folder(&mut session, account, writer, channel, folder, qresync).await {
             Ok(r) => out.push((folder.clone(), r)),
             Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
                 tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
@@ -575,13 +653,14 @@ async fn run_session(
 ) -> Result<(), EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let mut session = connect(account).await?;
+    let qresync = qresync::enable(&mut session).await;
     let mut last_full = tokio::time::Instant::now();
     let mut first = true;
     loop {
         let all = first || last_full.elapsed() >= OTHER_FOLDERS_EVERY;
         for folder in &account.folders {
             if all || folder.eq_ignore_ascii_case("INBOX") {
-                sync_folder(&mut session, account, writer, channel, folder).await?;
+                sync_folder(&mut session, account, writer, channel, folder, qresync).await?;
             }
         }
         if all {
