@@ -157,6 +157,9 @@ pub struct EmailAccount {
     /// Quote the answered mail below a reply (`> ` lines), as mail clients do.
     #[serde(default = "yes")]
     pub quote_original: bool,
+    /// The folder sent mail is filed in (default: the synced folder named Sent, else "Sent").
+    #[serde(default)]
+    pub sent_folder: Option<String>,
     /// Append sent mail to the Sent folder; false where the server files it itself (Gmail).
     #[serde(default = "yes")]
     pub save_sent: bool,

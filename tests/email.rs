@@ -62,6 +62,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         signature: None,
         quote_original: true,
         save_sent: true,
+        sent_folder: None,
     }
 }
 

@@ -226,6 +226,64 @@ mod tests {
         assert_eq!(m.body_text, "Hello there\nSecond & last");
     }
 
+    /// A corpus of broken mail, made from good mail by cutting, flipping bytes,
+    /// nesting and multiplying parts: parsing returns, caps hold, nothing panics.
+    #[test]
+    fn a_corpus_of_malformed_mail_never_panics() {
+        let good = "From: =?utf-8?B?0JjRgNC40L3QsA==?= <irina@client.test>\r\nTo: a@x.test\r\n\
+            Subject: =?windows-1251?Q?=D1=F7=E5=F2?=\r\nMessage-ID: <g@x>\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=koi8-r\r\n\
+            Content-Transfer-Encoding: quoted-printable\r\n\r\n=F3=DE=C5=D4 =E9=DD=C5\r\n--b1\r\n\
+            Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n";
+        let mut corpus: Vec<Vec<u8>> = Vec::new();
+        // Cut anywhere.
+        for cut in (0..good.len()).step_by(7) {
+            corpus.push(good.as_bytes()[..cut].to_vec());
+        }
+        // Bytes flipped (a fixed sequence, so a failure can be replayed).
+        let mut x: u32 = 0x9e37_79b9;
+        for _ in 0..300 {
+            let mut m = good.as_bytes().to_vec();
+            for _ in 0..8 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let i = x as usize % m.len();
+                m[i] = (x >> 8) as u8;
+            }
+            corpus.push(m);
+        }
+        // Nested far deeper than any real mail.
+        let mut deep =
+            String::from("From: a@x\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=\"d0\"\r\n\r\n");
+        for i in 0..3000 {
+            deep.push_str(&format!("--d{i}\r\nContent-Type: multipart/mixed; boundary=\"d{}\"\r\n\r\n", i + 1));
+        }
+        corpus.push(deep.into_bytes());
+        // Ten thousand parts.
+        let mut many =
+            String::from("From: a@x\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n");
+        for i in 0..10_000 {
+            many.push_str(&format!("--m\r\nContent-Type: application/octet-stream; name=\"f{i}.bin\"\r\n\r\nx\r\n"));
+        }
+        many.push_str("--m--\r\n");
+        corpus.push(many.into_bytes());
+        // Broken encodings, an unknown charset, a header line of 200 KB, NUL bytes.
+        corpus.push(b"Subject: =?utf-8?B?!!!?= =?x-unknown?Q?=FF?=\r\nContent-Type: text/plain; charset=x-unknown\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@###".to_vec());
+        corpus.push(format!("Subject: {}\r\n\r\nbody", "x".repeat(200_000)).into_bytes());
+        corpus.push(b"From: a\0b@x\r\nSubject: \0\r\n\r\n\0\0\0".to_vec());
+        corpus.push(b"Content-Type: multipart/alternative\r\n\r\nno boundary at all".to_vec());
+        for raw in &corpus {
+            let m = parse(raw, "<f>", &[]);
+            assert!(!m.remote_id.is_empty());
+            assert!(m.attachments.len() <= MAX_PARTS);
+        }
+        let many =
+            parse(corpus.iter().find(|r| r.starts_with(b"From: a@x\r\nSubject: many")).expect("many"), "<f>", &[]);
+        assert_eq!(many.attachments.len(), MAX_PARTS);
+        assert!(many.parse_error.is_some(), "the cut is marked");
+    }
+
     #[test]
     fn garbage_never_panics() {
         for raw in [

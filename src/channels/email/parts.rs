@@ -142,6 +142,42 @@ fn rfc2047(v: &str) -> String {
 mod tests {
     use super::*;
 
+    fn structure(bs: &str) -> Option<Layout> {
+        let line = format!("* 1 FETCH (UID 7 BODYSTRUCTURE {bs})\r\n");
+        let (_, resp) = async_imap::imap_proto::parser::parse_response(line.as_bytes()).expect("parses");
+        let async_imap::imap_proto::Response::Fetch(_, attrs) = resp else { panic!("a FETCH") };
+        attrs.iter().find_map(|a| match a {
+            async_imap::imap_proto::AttributeValue::BodyStructure(b) => layout(b),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn text_parts_and_attachments_by_section() {
+        let l = structure(
+            "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 40 1)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 20 1) \"alternative\")\
+             (\"application\" \"pdf\" (\"name\" \"=?utf-8?B?0KHRh9GR0YIucGRm?=\") NIL NIL \"base64\" 4000 NIL (\"attachment\" (\"filename*\" \"utf-8''%D0%90.pdf\")) NIL) \"mixed\")",
+        )
+        .expect("multipart");
+        assert_eq!((l.plain.as_deref(), l.html.as_deref()), (Some("1.1"), Some("1.2")));
+        assert_eq!(l.attachments.len(), 1);
+        assert_eq!(l.attachments[0].name, "А.pdf", "RFC 2231 wins over the plain name");
+        assert_eq!(l.attachments[0].remote_ref.as_deref(), Some("section:2"));
+        assert_eq!(l.attachments[0].size, 3000);
+        assert!(!l.truncated);
+    }
+
+    #[test]
+    fn deep_nesting_is_cut_and_marked() {
+        let mut bs = String::from("(\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)");
+        for _ in 0..40 {
+            bs = format!("({bs} \"mixed\")");
+        }
+        let l = structure(&bs).expect("multipart");
+        assert!(l.truncated);
+        assert!(l.plain.is_none());
+    }
+
     #[test]
     fn names_are_decoded() {
         assert_eq!(rfc2231("utf-8''%D0%A1%D1%87%D1%91%D1%82.pdf"), "Счёт.pdf");

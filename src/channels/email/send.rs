@@ -237,6 +237,9 @@ pub fn forward_block(src: &crate::store::intents::ForwardSource) -> String {
 }
 
 pub fn sent_folder(account: &EmailAccount) -> String {
+    if let Some(f) = &account.sent_folder {
+        return f.clone();
+    }
     account
         .folders
         .iter()
