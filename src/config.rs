@@ -109,6 +109,13 @@ pub struct Guards {
     pub max_attachment_mb: u64,
 }
 
+impl EmailAccount {
+    /// Every address that is us, lower-cased.
+    pub fn own_addresses(&self) -> Vec<String> {
+        std::iter::once(&self.address).chain(&self.aliases).map(|a| a.trim().to_lowercase()).collect()
+    }
+}
+
 impl Default for Guards {
     fn default() -> Self {
         Guards { undo_seconds: 10, tone_words: Vec::new(), max_attachment_mb: 20 }
@@ -157,6 +164,9 @@ pub struct EmailAccount {
     /// Quote the answered mail below a reply (`> ` lines), as mail clients do.
     #[serde(default = "yes")]
     pub quote_original: bool,
+    /// Other addresses of ours (aliases, the team's shared box): never a reply-all recipient.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// The folder sent mail is filed in (default: the synced folder named Sent, else "Sent").
     #[serde(default)]
     pub sent_folder: Option<String>,

@@ -315,6 +315,8 @@ pub struct Inbound {
     pub edited: bool,
     /// Email: the To and Cc addresses (for reply-all).
     pub recipients: Vec<String>,
+    /// Email: the Cc part of `recipients`.
+    pub cc: Vec<String>,
     /// Email: where the message lives on the server (folder, UID) and its \Seen, \Answered flags.
     pub imap: Option<ImapPlace>,
 }

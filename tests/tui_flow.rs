@@ -412,3 +412,19 @@ fn attachments_are_saved_and_a_missing_account_is_said_plainly() {
     let status = h.app.state.status.clone().expect("status");
     assert!(status.error && status.text.contains("no configured account named office"), "{status:?}");
 }
+
+#[test]
+fn an_account_in_trouble_shows_in_the_status_line() {
+    let (store, _, _) = email_thread();
+    rusqlite::Connection::open(&store.path)
+        .expect("open")
+        .execute(
+            "UPDATE channels SET status = '⚠ office: cannot connect to imap.example.test:993' WHERE name = 'office'",
+            [],
+        )
+        .expect("status");
+    let mut h = Harness::on(store, 160, 45);
+    let screen = h.screen();
+    let last = screen.lines().rfind(|l| !l.trim().is_empty()).expect("status line");
+    assert!(last.contains("⚠ office"), "{last}");
+}

@@ -335,6 +335,8 @@ pub struct OutboxItem {
     /// Email: the answered message's sender and To/Cc (JSON array), for reply-all.
     pub reply_from: Option<String>,
     pub reply_recipients: Vec<String>,
+    /// The answered mail's Cc (a subset of `reply_recipients`): reply-all keeps them in Cc.
+    pub reply_cc: Vec<String>,
     /// The Message-ID fixed for this send before anything leaves (email).
     pub rfc_message_id: Option<String>,
     /// The answered message (author, time, text), for quoting it below an email reply.
@@ -356,7 +358,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
         .query_row(
             "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
-                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of
+                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
@@ -396,6 +398,10 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                         .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
                         .unwrap_or_default(),
                     forward_of: row.get(17)?,
+                    reply_cc: row
+                        .get::<_, Option<String>>(18)?
+                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+                        .unwrap_or_default(),
                 })
             },
         )

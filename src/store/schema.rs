@@ -285,10 +285,12 @@ CREATE INDEX messages_imap_live ON messages (channel_id, imap_folder, expunged) 
 CREATE INDEX messages_flag_push ON messages (channel_id) WHERE flag_push IS NOT NULL;
 "#,
     // 8 -> 9: email that is not a reply: explicit recipients (JSON array), and the
-    // message a forward carries (its text and attachments).
+    // message a forward carries (its text and attachments); the Cc part of a
+    // mail's recipients, so that reply-all keeps Cc as Cc.
     r#"
 ALTER TABLE outbox ADD COLUMN to_addresses TEXT;
 ALTER TABLE outbox ADD COLUMN forward_of INTEGER REFERENCES messages(id);
+ALTER TABLE messages ADD COLUMN cc TEXT;
 "#,
 ];
 

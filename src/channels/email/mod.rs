@@ -221,7 +221,7 @@ pub async fn sync_folder(
     }
     listed.sort_unstable_by(|a, b| b.0.cmp(&a.0)); // newest first: the inbox is usable at once
     let highest = listed.first().map(|l| l.0).unwrap_or(from.saturating_sub(1));
-    let own = vec![account.address.to_lowercase()];
+    let own = account.own_addresses();
     // Mail in the Sent folder is ours even when sent from another client under another address.
     let is_sent = folder == send::sent_folder(account);
     let chunks: Vec<Vec<(u32, u32)>> = listed.chunks(BATCH).map(|c| c.to_vec()).collect();

@@ -106,6 +106,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         parse_error,
         edited: false,
         recipients,
+        cc: m.cc().into_iter().flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect(),
         imap: None,
     }
 }

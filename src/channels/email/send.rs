@@ -19,12 +19,12 @@ pub struct EmailSender {
     pub append_to_sent: bool,
 }
 
-/// Reply-all: the sender plus To and Cc, minus our own address, each once.
-pub fn reply_all(from: Option<&str>, recipients: &[String], own: &str) -> Vec<String> {
+/// Reply-all: the sender plus To and Cc, minus our own addresses, each once.
+pub fn reply_all(from: Option<&str>, recipients: &[String], own: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for a in from.into_iter().map(str::to_string).chain(recipients.iter().cloned()) {
         let a = a.trim().to_lowercase();
-        if !a.is_empty() && !a.eq_ignore_ascii_case(own) && !out.contains(&a) {
+        if !a.is_empty() && !own.iter().any(|o| o.eq_ignore_ascii_case(&a)) && !out.contains(&a) {
             out.push(a);
         }
     }
@@ -60,10 +60,17 @@ impl EmailSender {
         let bad = |e: String| SendError::Permanent(e);
         let subject = item.subject.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "Re:");
         let Some(subject) = subject else { return Err(bad("an email needs a subject".into())) };
-        let to = if item.to.is_empty() {
-            reply_all(item.reply_from.as_deref(), &item.reply_recipients, &self.account.address)
+        let own = self.account.own_addresses();
+        let (to, cc) = if item.to.is_empty() {
+            // Reply-all: the sender and the original To in To, the original Cc in Cc.
+            let to_part: Vec<String> =
+                item.reply_recipients.iter().filter(|a| !item.reply_cc.contains(a)).cloned().collect();
+            let to = reply_all(item.reply_from.as_deref(), &to_part, &own);
+            let cc: Vec<String> =
+                reply_all(None, &item.reply_cc, &own).into_iter().filter(|a| !to.contains(a)).collect();
+            (to, cc)
         } else {
-            reply_all(None, &item.to, &self.account.address)
+            (reply_all(None, &item.to, &own), Vec::new())
         };
         if to.is_empty() {
             return Err(bad("no recipient: nobody to reply to".into()));
@@ -76,11 +83,15 @@ impl EmailSender {
         for a in &to {
             rcpt.push(Mailbox::new(None, a.parse().map_err(|e| bad(format!("recipient {a}: {e}")))?));
         }
-        let mut b = Message::builder()
-            .from(from)
-            .mailbox(lettre::message::header::To::from(rcpt))
-            .subject(subject)
-            .message_id(Some(message_id.to_string()));
+        let mut b = Message::builder().from(from).mailbox(lettre::message::header::To::from(rcpt));
+        if !cc.is_empty() {
+            let mut list = Mailboxes::new();
+            for a in &cc {
+                list.push(Mailbox::new(None, a.parse().map_err(|e| bad(format!("recipient {a}: {e}")))?));
+            }
+            b = b.mailbox(lettre::message::header::Cc::from(list));
+        }
+        let mut b = b.subject(subject).message_id(Some(message_id.to_string()));
         if let Some(parent) = &item.reply_to_remote {
             b = b.in_reply_to(parent.clone());
             let mut refs = vec![item.conversation_key.clone()];
@@ -304,8 +315,14 @@ mod tests {
     fn reply_all_drops_ourselves_and_duplicates() {
         let r = reply_all(
             Some("Client@X.test"),
-            &["anna@office.test".into(), "boss@x.test".into(), "client@x.test".into(), "cc@y.test".into()],
-            "Anna@Office.test",
+            &[
+                "anna@office.test".into(),
+                "boss@x.test".into(),
+                "client@x.test".into(),
+                "cc@y.test".into(),
+                "team@office.test".into(),
+            ],
+            &["anna@office.test".into(), "team@office.test".into()],
         );
         assert_eq!(r, ["client@x.test", "boss@x.test", "cc@y.test"]);
     }

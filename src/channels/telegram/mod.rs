@@ -157,6 +157,7 @@ fn message_inbound(m: &Message, edited: bool) -> Inbound {
         parse_error: None,
         edited,
         recipients: Vec::new(),
+        cc: Vec::new(),
         imap: None,
     }
 }

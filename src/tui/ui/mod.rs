@@ -58,6 +58,21 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     ));
     right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
     right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
+    // Accounts whose worker is syncing or in trouble; the sidebar has the detail.
+    for ch in &state.channels {
+        let status = ch.status.as_deref().unwrap_or("");
+        let (mark, style) = if status.starts_with('⚠') {
+            ("⚠", "status_error")
+        } else if status == "syncing" {
+            ("⟳", "status_line")
+        } else {
+            continue;
+        };
+        right.push(Span::styled(
+            format!("· {mark} {} ", sanitize::truncate(&sanitize::line(&ch.name), 16)),
+            theme.style(style),
+        ));
+    }
     if let Some(solo) = state.solo {
         let mode = if solo { l.tr("mode_solo") } else { l.tr("mode_daemon") };
         right.push(Span::styled(format!("· {mode} "), theme.style("status_line")));
