@@ -209,6 +209,21 @@ pub fn open_dir() -> PathBuf {
     crate::paths::data_dir().join("opened")
 }
 
+/// Opens an attachment with `[ui] open_command`, fetching it first unless an
+/// earlier open already keeps it (one copy per message and attachment).
+pub async fn fetch_and_open(cfg: &Config, item: &Located) -> Result<PathBuf, AttachmentError> {
+    let dir = open_dir().join(item.message.to_string()).join(item.index.to_string());
+    let kept = dir.join(crate::sanitize::file_name(&item.name));
+    let path = if kept.is_file() {
+        kept
+    } else {
+        let bytes = fetch(cfg, std::slice::from_ref(item)).await?.pop().unwrap_or_default();
+        save(&dir, &item.name, &bytes)?
+    };
+    open(&cfg.ui.open_command(), &path)?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

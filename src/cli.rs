@@ -505,6 +505,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
                         account: e.clone(),
                         writer: writer.clone(),
                         append_to_sent: e.save_sent,
+                        timezone: cfg.timezone(),
                     }),
                 );
                 for (folder, r) in crate::channels::email::sync_account(e, &writer, channel).await? {

@@ -87,13 +87,8 @@ pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
             }
         }
         AttachmentAction::Open { index, .. } => {
-            let items = pick(Some(*index))?;
-            let bytes = rt.block_on(attachments::fetch(&cfg, &items))?;
-            let dir = attachments::open_dir().join(message.to_string());
-            for (a, b) in items.iter().zip(bytes) {
-                let saved = attachments::save(&dir, &a.name, &b)?;
-                attachments::open(&cfg.ui.open_command(), &saved)?;
-                println!("{}", saved.display());
+            for a in pick(Some(*index))? {
+                println!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &a))?.display());
             }
         }
     }

@@ -366,7 +366,12 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     };
     let queued = reply.clone();
     let id = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &queued, NOW)).expect("queue");
-    let sender = email::send::EmailSender { account: acct.clone(), writer: s.writer.clone(), append_to_sent: true };
+    let sender = email::send::EmailSender {
+        account: acct.clone(),
+        writer: s.writer.clone(),
+        append_to_sent: true,
+        timezone: moscow(),
+    };
     let mut senders: pult::sync::dispatcher::Senders = Default::default();
     senders.insert(ch, std::sync::Arc::new(sender));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
@@ -413,7 +418,12 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     // the Message-ID in Sent and does not send again.
     let again = reply.clone();
     let id2 = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &again, NOW)).expect("queue");
-    let sender = email::send::EmailSender { account: acct.clone(), writer: s.writer.clone(), append_to_sent: true };
+    let sender = email::send::EmailSender {
+        account: acct.clone(),
+        writer: s.writer.clone(),
+        append_to_sent: true,
+        timezone: moscow(),
+    };
     let item =
         s.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take").expect("item");
     assert_eq!(item.id, id2);
@@ -760,6 +770,15 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
         out.to_str().expect("utf-8"),
     ]);
     assert_eq!(std::fs::read(out.join("выписка.csv")).expect("saved"), small, "a whole-synced mail's part");
+    // Opened with the configured program (argv, no shell), the path appended.
+    let opened = home.path().join("opened");
+    std::fs::create_dir_all(&opened).expect("dir");
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(&format!("\n[ui]\nopen_command = [\"cp\", \"--target-directory={}\"]\n", opened.display()));
+    std::fs::write(&cfg, text).expect("config");
+    run(&["attachment", "open", "--message", &big_id.to_string(), "--index", "0"]);
+    let copy = opened.join("Счёт №5.pdf");
+    wait_for("the opener to run", || std::fs::read(&copy).is_ok_and(|b| b == big));
     let json = run(&["attachment", "list", "--message", &big_id.to_string(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(v[0]["name"], "Счёт №5.pdf");

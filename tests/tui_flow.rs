@@ -335,7 +335,7 @@ fn forward_one_mail_and_write_a_new_one_from_the_keyboard() {
     h.type_text("bob@office.test");
     h.keys("<Enter>");
     let screen = h.screen();
-    assert!(screen.contains("Forward to → bob@office.test: Fwd: Акт сверки"), "{screen}");
+    assert!(screen.contains("Forward to → bob@office.test ⤷ 📎1: Fwd: Акт сверки"), "{screen}");
     h.type_text("Боб, посмотри акт.");
     h.keys("<C-x>");
     let db = rusqlite::Connection::open(&path).expect("open");
@@ -345,6 +345,10 @@ fn forward_one_mail_and_write_a_new_one_from_the_keyboard() {
         })
         .expect("queued");
     assert_eq!((to.as_str(), forward_of, subject.as_str()), ("[\"bob@office.test\"]", with_file, "Fwd: Акт сверки"));
+    let waiting: Option<i64> = db
+        .query_row("SELECT waiting_since FROM conversations WHERE remote_key = '<a@client.test>'", [], |r| r.get(0))
+        .expect("conversation");
+    assert_eq!(waiting, Some(NOW - 3600), "a forward is not an answer: the client still waits");
 
     // A new mail: recipients, then a subject that cannot be left empty.
     h.keys("c");

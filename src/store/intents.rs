@@ -132,10 +132,15 @@ fn queue_email_in(tx: &Transaction<'_>, r: &Reply, extra: &EmailExtra, now: i64)
         "UPDATE outbox SET to_addresses = ?1, forward_of = ?2 WHERE id = ?3",
         params![serde_json::to_string(&to).ok(), extra.forward_of, id],
     )?;
+    // A forward goes to a third party: the client is still waiting for an answer.
     tx.execute(
-        "UPDATE messages SET recipients = ?1 WHERE id = (SELECT message_id FROM outbox WHERE id = ?2)",
-        params![serde_json::to_string(&to).ok(), id],
+        "UPDATE messages SET recipients = ?1, forward = ?3 WHERE id = (SELECT message_id FROM outbox WHERE id = ?2)",
+        params![serde_json::to_string(&to).ok(), id, extra.forward_of.is_some()],
     )?;
+    if extra.forward_of.is_some() {
+        refresh_conversation(tx, r.conversation_id)?;
+        audit(tx, now, &r.actor, "email.forward", Some(r.conversation_id), &to.join(", "))?;
+    }
     Ok(id)
 }
 

@@ -286,11 +286,13 @@ CREATE INDEX messages_flag_push ON messages (channel_id) WHERE flag_push IS NOT 
 "#,
     // 8 -> 9: email that is not a reply: explicit recipients (JSON array), and the
     // message a forward carries (its text and attachments); the Cc part of a
-    // mail's recipients, so that reply-all keeps Cc as Cc.
+    // mail's recipients, so that reply-all keeps Cc as Cc; forwards, which are
+    // not an answer to the client.
     r#"
 ALTER TABLE outbox ADD COLUMN to_addresses TEXT;
 ALTER TABLE outbox ADD COLUMN forward_of INTEGER REFERENCES messages(id);
 ALTER TABLE messages ADD COLUMN cc TEXT;
+ALTER TABLE messages ADD COLUMN forward INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 

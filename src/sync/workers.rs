@@ -37,6 +37,7 @@ impl WorkerConfig {
                     account: account.clone(),
                     writer: self.writer.clone(),
                     append_to_sent: account.save_sent,
+                    timezone: self.calendar.tz.clone(),
                 }),
             );
         }

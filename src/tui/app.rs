@@ -185,20 +185,19 @@ impl App {
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
                 let rt =
                     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-                let bytes = rt
-                    .block_on(crate::attachments::fetch(&cfg, std::slice::from_ref(&item)))
-                    .map_err(|e| e.to_string())?
-                    .pop()
-                    .unwrap_or_default();
                 match &dir {
                     Some(dir) => {
+                        let bytes = rt
+                            .block_on(crate::attachments::fetch(&cfg, std::slice::from_ref(&item)))
+                            .map_err(|e| e.to_string())?
+                            .pop()
+                            .unwrap_or_default();
                         let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| e.to_string())?;
                         Ok(format!("{} {}", lang.tr("saved_to"), path.display()))
                     }
                     None => {
-                        let into = crate::attachments::open_dir().join(message.to_string());
-                        let path = crate::attachments::save(&into, &item.name, &bytes).map_err(|e| e.to_string())?;
-                        crate::attachments::open(&cfg.ui.open_command(), &path).map_err(|e| e.to_string())?;
+                        let path =
+                            rt.block_on(crate::attachments::fetch_and_open(&cfg, &item)).map_err(|e| e.to_string())?;
                         Ok(format!("{} {}", lang.tr("opening"), path.display()))
                     }
                 }

@@ -17,6 +17,8 @@ pub struct EmailSender {
     pub writer: Writer,
     /// Append to Sent ourselves (false where the server files sent mail itself).
     pub append_to_sent: bool,
+    /// The team's time zone, for the dates in quotes and forwards.
+    pub timezone: jiff::tz::TimeZone,
 }
 
 /// Reply-all: the sender plus To and Cc, minus our own addresses, each once.
@@ -116,12 +118,12 @@ impl EmailSender {
                 .await
                 .map_err(|e| SendError::Temporary(e.to_string()))?
                 .ok_or_else(|| bad(format!("the forwarded message {source} is gone")))?;
-            body.push_str(&forward_block(&src));
+            body.push_str(&forward_block(&src, &self.timezone));
             files.extend(self.forwarded_files(&src).await?);
         } else if self.account.quote_original
             && let Some((author, at, text)) = &item.reply_quote
         {
-            body.push_str(&format!("\n\n{}, {author}:\n", local_time(*at)));
+            body.push_str(&format!("\n\n{}, {author}:\n", local_time(*at, &self.timezone)));
             for line in text.lines() {
                 body.push_str(if line.starts_with('>') { ">" } else { "> " });
                 body.push_str(line);
@@ -220,21 +222,21 @@ impl EmailSender {
     }
 }
 
-fn local_time(at: i64) -> String {
+fn local_time(at: i64, tz: &jiff::tz::TimeZone) -> String {
     jiff::Timestamp::from_second(at)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%d.%m.%Y %H:%M").to_string())
+        .map(|t| t.to_zoned(tz.clone()).strftime("%d.%m.%Y %H:%M").to_string())
         .unwrap_or_default()
 }
 
 /// The forwarded mail below our text, headed as mail clients do.
-pub fn forward_block(src: &crate::store::intents::ForwardSource) -> String {
+pub fn forward_block(src: &crate::store::intents::ForwardSource, tz: &jiff::tz::TimeZone) -> String {
     let from = if src.author.is_empty() || src.author == src.handle {
         src.handle.clone()
     } else {
         format!("{} <{}>", src.author, src.handle)
     };
     let mut out = String::from("\n\n---------- Forwarded message ----------\n");
-    out.push_str(&format!("From: {from}\nDate: {}\n", local_time(src.sent_at)));
+    out.push_str(&format!("From: {from}\nDate: {}\n", local_time(src.sent_at, tz)));
     if let Some(s) = &src.subject {
         out.push_str(&format!("Subject: {s}\n"));
     }

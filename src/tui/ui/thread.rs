@@ -134,8 +134,16 @@ fn render_composer(
     let l = state.lang;
     {
         let mut title = match &composer.mail {
-            Some(MailDraft::Forward { to, .. }) => {
-                format!("{} → {}", l.tr("forward_to"), sanitize::line(&to.join(", ")))
+            Some(MailDraft::Forward { to, message }) => {
+                // What goes along: the picked mail and its files, nothing else.
+                let files = state
+                    .thread
+                    .as_ref()
+                    .and_then(|t| t.messages.iter().find(|m| m.id == *message))
+                    .map(|m| m.attachments.len())
+                    .unwrap_or(0);
+                let clip = if files > 0 { format!(" ⤷ 📎{files}") } else { String::new() };
+                format!("{} → {}{clip}", l.tr("forward_to"), sanitize::line(&to.join(", ")))
             }
             Some(MailDraft::New { to, .. }) => format!("{} → {}", l.tr("new_email_to"), sanitize::line(&to.join(", "))),
             None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
