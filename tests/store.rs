@@ -279,3 +279,27 @@ fn interrupted_sends_go_back_to_pending() {
     assert_eq!(s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover"), 1);
     assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_some());
 }
+
+#[test]
+fn a_forward_found_in_sent_is_not_an_answer_but_a_reply_is() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut question = msg("<q@x>", "<q@x>", "Ирина", NOW - 600, "Пришлите акт");
+    question.subject = Some("Акт".into());
+    let mut forward = msg("<f@x>", "<q@x>", "Анна", NOW - 300, "Коллеги, посмотрите");
+    forward.subject = Some("Fwd: Акт".into());
+    forward.outgoing = true;
+    ingest(&s, ch, vec![question, forward]);
+    let waiting = |s: &TempStore| -> Option<i64> {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT waiting_since FROM conversations WHERE remote_key = '<q@x>'", [], |r| r.get(0))
+            .expect("row")
+    };
+    assert_eq!(waiting(&s), Some(NOW - 600), "the client still waits");
+    let mut reply = msg("<r@x>", "<q@x>", "Анна", NOW - 100, "Акт во вложении");
+    reply.subject = Some("Re: Акт".into());
+    reply.outgoing = true;
+    ingest(&s, ch, vec![reply]);
+    assert_eq!(waiting(&s), None, "a reply answers");
+}

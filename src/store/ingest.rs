@@ -109,8 +109,8 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                        sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
-                                                                              delivery, parse_error, recipients, cc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                                                                              delivery, parse_error, recipients, cc, forward)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT (channel_id, remote_id) DO NOTHING",
             )?
             .execute(params![
@@ -130,6 +130,8 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
                 m.parse_error,
                 if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
                 if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
+                // Our forward to a third party (seen in Sent) is not an answer to the client.
+                m.outgoing && crate::workflow::replies::is_forward_subject(m.subject.as_deref()),
             ])?;
         if inserted == 0 {
             report.duplicates += 1;

@@ -12,6 +12,13 @@ pub fn forward_subject(original: Option<&str>) -> String {
     if s.is_empty() { "Fwd:".to_string() } else { format!("Fwd: {s}") }
 }
 
+/// Does the subject say the mail is a forward (`Fwd:`, `Fw:`, `Пересл:`)? Mail
+/// we forwarded from another client comes back from Sent looking like this.
+pub fn is_forward_subject(subject: Option<&str>) -> bool {
+    let s = subject.unwrap_or("").trim_start().to_lowercase();
+    ["fwd:", "fw:", "пересл:", "переслано:", "wg:"].iter().any(|p| s.starts_with(p))
+}
+
 fn strip_prefixes(original: &str) -> &str {
     let mut s = original.trim();
     loop {
@@ -56,5 +63,8 @@ mod tests {
         assert_eq!(forward_subject(Some("Re: Fwd: Акт сверки")), "Fwd: Акт сверки");
         assert_eq!(forward_subject(Some("Договор")), "Fwd: Договор");
         assert_eq!(forward_subject(None), "Fwd:");
+        assert!(super::is_forward_subject(Some("FW: акт")));
+        assert!(super::is_forward_subject(Some("Пересл: акт")));
+        assert!(!super::is_forward_subject(Some("Re: Fwd: акт")));
     }
 }
