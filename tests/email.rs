@@ -933,3 +933,51 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
         .expect("row");
     assert_eq!((title.as_str(), delivery.as_str()), (subject.as_str(), "sent"));
 }
+
+#[test]
+fn the_worker_reconnects_after_the_server_drops_it_and_misses_nothing() {
+    let d = dovecot();
+    let f = folder("drop");
+    deliver(&d, &f, &[mail(0, 0)]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    // A proxy whose every connection is dropped when `kill` is bumped (a server restart).
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (kill, killed) = tokio::sync::watch::channel(0u32);
+    let upstream = d.imap;
+    rt.spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            let mut killed = killed.clone();
+            killed.borrow_and_update();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = killed.changed() => {}
+                }
+            });
+        }
+    });
+    let mut acct = account(&d, &f, false);
+    acct.imap.port = port;
+    rt.spawn(email::run(acct, s.writer.clone(), ch));
+    let status = || -> String {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT coalesce(status, '') FROM channels WHERE id = ?1", [ch], |r| r.get(0))
+            .expect("status")
+    };
+    wait_for("the first sync", || status().starts_with('✓'));
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 1);
+    // The server goes away mid-IDLE; mail arrives while the worker is disconnected.
+    kill.send_modify(|g| *g += 1);
+    wait_for("the trouble to show", || status().starts_with('⚠'));
+    deliver(&d, &f, &[mail(5, 1)]);
+    wait_for("the reconnect to fetch the new mail", || count(&s, "SELECT count(*) FROM messages") == 2);
+    wait_for("the status to recover", || status().starts_with('✓'));
+    assert_eq!(count(&s, "SELECT count(DISTINCT remote_id) FROM messages"), 2, "nothing twice");
+    rt.shutdown_background();
+}

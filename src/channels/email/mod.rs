@@ -118,6 +118,13 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
     .map_err(|_| err("timed out".into()))?
     .map_err(|e| err(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
+    // A peer that vanished (a server gone without a FIN, a NAT that forgot us)
+    // shows as an error within about two minutes, instead of a fetch that hangs.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(60))
+        .with_interval(std::time::Duration::from_secs(15))
+        .with_retries(4);
+    let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
     let client = match server.tls.as_str() {
         "starttls" => {
             let mut client = async_imap::Client::new(Conn::Plain(tcp));
