@@ -394,3 +394,39 @@ fn a_document_attached_in_the_composer_goes_out_with_the_reply() {
     assert_eq!(out.attachments.len(), 2);
     assert_eq!(out.attachments[0].mime, "application/pdf");
 }
+
+#[test]
+fn a_client_document_is_saved_from_the_keyboard_through_get_file() {
+    let s = setup();
+    s.fake.add_file("doc-7", b"%PDF-1.4 contract".to_vec());
+    s.fake.push(u::message(
+        u::private_chat(11, "И"),
+        u::user(11, "Ирина", "С"),
+        7,
+        now(),
+        u::document("doc-7", "../Договор.pdf", "application/pdf", 17),
+    ));
+    s.drain();
+    let dir = tempfile::tempdir().expect("tmp");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "123:TEST").expect("token");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut cfg = pult::config::Config::default();
+    cfg.accounts.push(pult::config::Account::Telegram(pult::config::TelegramAccount {
+        name: "office-bot".into(),
+        token_command: None,
+        token_file: Some(token),
+        api_url: Some(s.fake.url()),
+        transcribe_command: None,
+        player_command: None,
+    }));
+    let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
+    h.app.config = cfg;
+    let out = dir.path().join("saved");
+    h.keys("<Enter> S <C-u>").type_text(&out.display().to_string()).keys("<Enter>");
+    let status = h.app.state.status.clone().expect("status");
+    assert!(!status.error, "{status:?}");
+    assert_eq!(std::fs::read(out.join("_Договор.pdf")).expect("saved under a safe name"), b"%PDF-1.4 contract");
+    assert!(s.fake.calls().iter().any(|c| c.eq_ignore_ascii_case("getFile")), "{:?}", s.fake.calls());
+}

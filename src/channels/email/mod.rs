@@ -159,6 +159,8 @@ pub struct FolderReport {
     pub qresync: bool,
     /// Mail found expunged on the server in this sync.
     pub expunged: usize,
+    /// The folder's UIDNEXT as the cursor now records it: newer mail is not synced yet.
+    pub next_uid: u32,
 }
 
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
@@ -269,13 +271,17 @@ pub async fn sync_folder(
         report.fetched += batch.len();
         // The cursor moves only with the batch that completes the range.
         let cursors = if i + 1 == total {
-            vec![(k_validity.clone(), validity.clone()), (k_next.clone(), (highest + 1).max(next).to_string())]
+            report.next_uid = (highest + 1).max(next);
+            vec![(k_validity.clone(), validity.clone()), (k_next.clone(), report.next_uid.to_string())]
         } else {
             Vec::new()
         };
         let now = jiff::Timestamp::now().as_second();
         let r = writer.call(move |c| ingest::apply(c, channel, &batch, &cursors, now)).await?;
         report.inserted += r.inserted;
+    }
+    if total == 0 {
+        report.next_uid = from.max(next);
     }
     if total == 0 && (stored_validity.as_deref() != Some(validity.as_str()) || report.resynced) {
         let cursors = vec![(k_validity, validity), (k_next, next.max(1).to_string())];
@@ -664,11 +670,16 @@ async fn run_session(
     let qresync = qresync::enable(&mut session).await;
     let mut last_full = tokio::time::Instant::now();
     let mut first = true;
+    let syncs_inbox = account.folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX"));
     loop {
         let all = first || last_full.elapsed() >= OTHER_FOLDERS_EVERY;
+        let mut inbox_next = 0;
         for folder in &account.folders {
             if all || folder.eq_ignore_ascii_case("INBOX") {
-                sync_folder(&mut session, account, writer, channel, folder, qresync).await?;
+                let r = sync_folder(&mut session, account, writer, channel, folder, qresync).await?;
+                if folder.eq_ignore_ascii_case("INBOX") {
+                    inbox_next = r.next_uid;
+                }
             }
         }
         if all {
@@ -678,9 +689,24 @@ async fn run_session(
         *failures = 0;
         let t = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
         set_status(writer, channel, format!("✓ {}", t.strftime("%H:%M"))).await;
-        session.select("INBOX").await.map_err(imap)?;
+        // Mail that arrived after the sync's SELECT and before IDLE would wait for
+        // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").
+        while session.unsolicited_responses.try_recv().is_ok() {}
+        let inbox = session.select("INBOX").await.map_err(imap)?;
+        if syncs_inbox && inbox.uid_next.is_some_and(|n| n > inbox_next) {
+            continue;
+        }
+        let news = session.unsolicited_responses.clone();
         let mut idle = session.idle();
         idle.init().await.map_err(imap)?;
+        let early = std::iter::from_fn(|| news.try_recv().ok()).any(|r| {
+            use async_imap::types::UnsolicitedResponse as U;
+            matches!(r, U::Exists(_) | U::Expunge(_) | U::Other(_))
+        });
+        if early {
+            session = idle.done().await.map_err(imap)?;
+            continue;
+        }
         let (wait, _interrupt) = idle.wait_with_timeout(IDLE_RENEW.min(OTHER_FOLDERS_EVERY));
         let outcome = wait.await.map_err(imap)?;
         tracing::debug!("{}: IDLE ended: {outcome:?}", account.name);
