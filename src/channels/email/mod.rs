@@ -689,21 +689,30 @@ async fn run_session(
         *failures = 0;
         let t = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
         set_status(writer, channel, format!("✓ {}", t.strftime("%H:%M"))).await;
+        tracing::debug!("{}: synced; idling on INBOX", account.name);
         // Mail that arrived after the sync's SELECT and before IDLE would wait for
         // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").
-        while session.unsolicited_responses.try_recv().is_ok() {}
         let inbox = session.select("INBOX").await.map_err(imap)?;
+        // What the SELECT reported is in `inbox`; older notices are stale.
+        while session.unsolicited_responses.try_recv().is_ok() {}
         if syncs_inbox && inbox.uid_next.is_some_and(|n| n > inbox_next) {
+            tracing::debug!("{}: new mail between the sync and IDLE", account.name);
             continue;
         }
         let news = session.unsolicited_responses.clone();
         let mut idle = session.idle();
         idle.init().await.map_err(imap)?;
         let early = std::iter::from_fn(|| news.try_recv().ok()).any(|r| {
+            use async_imap::imap_proto::Response;
             use async_imap::types::UnsolicitedResponse as U;
-            matches!(r, U::Exists(_) | U::Expunge(_) | U::Other(_))
+            match r {
+                U::Exists(_) | U::Expunge(_) => true,
+                U::Other(data) => matches!(data.parsed(), Response::Vanished { .. } | Response::Fetch(..)),
+                _ => false,
+            }
         });
         if early {
+            tracing::debug!("{}: news before IDLE began", account.name);
             session = idle.done().await.map_err(imap)?;
             continue;
         }
