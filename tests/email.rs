@@ -341,19 +341,8 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
          In-Reply-To: <root-{tag}@client.test>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\nПришлите акт, пожалуйста.\r\n"
     );
     deliver(&d, &f, &[original.into_bytes()]);
-    let s = temp_store();
-    let ch = channel(&s, "office", ChannelKind::Email);
-    let mut acct = account(&d, &f, false);
-    acct.folders = vec![f.clone(), "Sent".into()];
-    sync(&acct, &s, ch);
-    let (conv, parent): (i64, i64) = rusqlite::Connection::open(&s.path)
-        .expect("open")
-        .query_row(
-            "SELECT conversation_id, id FROM messages WHERE remote_id = ?1",
-            [format!("<orig-{tag}@client.test>")],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("synced");
+    let (s, ch, acct) = synced_with_sent(&d, &f);
+    let (parent, conv) = message_of(&s, &format!("<orig-{tag}@client.test>"));
     let reply = pult::store::intents::Reply {
         conversation_id: conv,
         reply_to_message_id: Some(parent),
@@ -630,6 +619,59 @@ fn config_file(dir: &std::path::Path, acct: &EmailAccount) -> PathBuf {
     path
 }
 
+/// The `pult` binary with a config for one account, on one store.
+struct PultCli {
+    home: tempfile::TempDir,
+    cfg: PathBuf,
+    store: PathBuf,
+}
+
+impl PultCli {
+    fn new(acct: &EmailAccount, s: &TempStore) -> PultCli {
+        let home = tempfile::tempdir().expect("home");
+        let cfg = config_file(home.path(), acct);
+        PultCli { home, cfg, store: s.path.clone() }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        pult(self.home.path())
+            .arg("--config")
+            .arg(&self.cfg)
+            .arg("--store")
+            .arg(&self.store)
+            .args(args)
+            .output()
+            .expect("run pult")
+    }
+
+    /// Runs and expects success; returns standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "pult {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+/// (id, conversation) of a synced message.
+fn message_of(s: &TempStore, remote_id: &str) -> (i64, i64) {
+    rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT id, conversation_id FROM messages WHERE remote_id = ?1", [remote_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("synced")
+}
+
+/// A new store synced from `folder` and Sent, with its channel and account.
+fn synced_with_sent(d: &Dovecot, folder: &str) -> (TempStore, i64, EmailAccount) {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut acct = account(d, folder, false);
+    acct.folders = vec![folder.to_string(), "Sent".into()];
+    sync(&acct, &s, ch);
+    (s, ch, acct)
+}
+
 fn base64_lines(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -736,21 +778,11 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
         .expect("small mail synced");
 
     // Fetched on demand, byte for byte, and saved under names that stay in the directory.
-    let home = tempfile::tempdir().expect("home");
-    let cfg = config_file(home.path(), &acct);
-    let out = home.path().join("saved");
-    let run = |args: &[&str]| {
-        let o = pult(home.path())
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--store")
-            .arg(&s.path)
-            .args(args)
-            .output()
-            .expect("run pult");
-        assert!(o.status.success(), "pult {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let cli = PultCli::new(&acct, &s);
+    let home = cli.home.path();
+    let cfg = cli.cfg.clone();
+    let out = home.join("saved");
+    let run = |args: &[&str]| cli.ok(args);
     let printed = run(&["attachment", "save", "--message", &big_id.to_string(), "--to", out.to_str().expect("utf-8")]);
     let paths: Vec<PathBuf> = printed.lines().map(PathBuf::from).collect();
     assert_eq!(paths.len(), 2, "{printed}");
@@ -771,7 +803,7 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     ]);
     assert_eq!(std::fs::read(out.join("выписка.csv")).expect("saved"), small, "a whole-synced mail's part");
     // Opened with the configured program (argv, no shell), the path appended.
-    let opened = home.path().join("opened");
+    let opened = home.join("opened");
     std::fs::create_dir_all(&opened).expect("dir");
     let mut text = std::fs::read_to_string(&cfg).expect("config");
     text.push_str(&format!("\n[ui]\nopen_command = [\"cp\", \"--target-directory={}\"]\n", opened.display()));
@@ -809,24 +841,10 @@ fn forward_sends_only_the_selected_message_and_its_attachments() {
             ),
         ],
     );
-    let s = temp_store();
-    let ch = channel(&s, "office", ChannelKind::Email);
-    let mut acct = account(&d, &f, false);
-    acct.folders = vec![f.clone(), "Sent".into()];
-    sync(&acct, &s, ch);
-    let (selected, conv): (i64, i64) = rusqlite::Connection::open(&s.path)
-        .expect("open")
-        .query_row(
-            "SELECT id, conversation_id FROM messages WHERE remote_id = ?1",
-            [format!("<b-{tag}@client.test>")],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("synced");
-    let home = tempfile::tempdir().expect("home");
-    let cfg = config_file(home.path(), &acct);
-    let run = |args: &[&str]| {
-        pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("run pult")
-    };
+    let (s, _, acct) = synced_with_sent(&d, &f);
+    let (selected, conv) = message_of(&s, &format!("<b-{tag}@client.test>"));
+    let cli = PultCli::new(&acct, &s);
+    let run = |args: &[&str]| cli.run(args);
     let bad = run(&["forward", "--message", &selected.to_string(), "--to", "not an address"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not an email address"), "{:?}", bad);
@@ -875,20 +893,16 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
     assert!(d.smtp > 0, "scripts/test starts Postfix too");
     let f = folder("new");
     deliver(&d, &f, &[mail(0, 0)]);
-    let s = temp_store();
-    let mut acct = account(&d, &f, false);
-    acct.folders = vec![f.clone(), "Sent".into()];
-    let home = tempfile::tempdir().expect("home");
-    let cfg = config_file(home.path(), &acct);
-    let run = |args: &[&str]| {
-        pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("run pult")
-    };
+    let (s, _, acct) = synced_with_sent(&d, &f);
+    let cli = PultCli::new(&acct, &s);
+    let home = cli.home.path();
+    let run = |args: &[&str]| cli.run(args);
     let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
     let no_subject = run(&["send", "--to", "carol@office.test", "--subject", "  ", "--body", "hi"]);
     assert!(!no_subject.status.success());
     assert!(String::from_utf8_lossy(&no_subject.stderr).contains("an email needs a subject"), "{no_subject:?}");
     assert_eq!(count(&s, "SELECT count(*) FROM outbox"), 0, "nothing queued");
-    let file = home.path().join("акт.txt");
+    let file = home.join("акт.txt");
     std::fs::write(&file, "акт сверки").expect("file");
     let subject = format!("Акт сверки {tag}");
     let o = run(&[
