@@ -112,7 +112,9 @@ pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, Attachmen
 /// Fetches the bytes of attachments of one message (all from the same channel).
 pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, AttachmentError> {
     let Some(first) = items.first() else { return Ok(Vec::new()) };
-    if let Some(local) = items.iter().map(|a| a.local_path.as_ref()).collect::<Option<Vec<_>>>() {
+    // A file sent from this machine and still there is read from disk; else the server has it.
+    let local = items.iter().map(|a| a.local_path.as_ref().filter(|p| p.is_file())).collect::<Option<Vec<_>>>();
+    if let Some(local) = local {
         return local
             .into_iter()
             .map(|p| std::fs::read(p).map_err(|source| AttachmentError::Io { path: p.clone(), source }))

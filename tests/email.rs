@@ -946,6 +946,12 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
         )
         .expect("row");
     assert_eq!((title.as_str(), delivery.as_str()), (subject.as_str(), "sent"));
+    // The file we sent is gone from disk; the copy in Sent still has it.
+    std::fs::remove_file(&file).expect("rm");
+    let id: i64 = db.query_row("SELECT id FROM messages WHERE subject = ?1", [&subject], |r| r.get(0)).expect("id");
+    let out = home.join("again");
+    let saved = cli.ok(&["attachment", "save", "--message", &id.to_string(), "--to", out.to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read(saved.trim()).expect("saved"), "акт сверки".as_bytes());
 }
 
 #[test]

@@ -143,6 +143,17 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
                 )?
                 .execute(params![channel_id, m.remote_id, p.folder, p.uid, p.seen, p.answered])?;
             }
+            // Our own mail back from Sent: its files can now be fetched from there.
+            for (i, a) in m.attachments.iter().enumerate() {
+                if let Some(r) = &a.remote_ref {
+                    tx.prepare_cached(
+                        "UPDATE attachments SET remote_ref = ?3
+                         WHERE ordinal = ?2 AND remote_ref IS NULL
+                           AND message_id = (SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?4)",
+                    )?
+                    .execute(params![channel_id, i as i64, r, m.remote_id])?;
+                }
+            }
             continue;
         }
         let message_id = tx.last_insert_rowid();

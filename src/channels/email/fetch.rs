@@ -75,7 +75,26 @@ pub async fn raw_message(session: &mut Session, uid: u32) -> Result<Option<Vec<u
 /// The decoded content of a single MIME part (its own headers, then its body).
 fn decode_single_part(raw: &[u8]) -> Option<Vec<u8>> {
     let m = MessageParser::default().parse(raw)?;
-    m.part(0).map(|p| p.contents().to_vec())
+    m.part(0).map(|p| exact_bytes(&m, p))
+}
+
+/// A part's bytes as the sender attached them: transfer encoding undone, but a
+/// text file left in its own charset (a windows-1251 CSV stays windows-1251;
+/// mail-parser would hand it over converted to UTF-8).
+fn exact_bytes(m: &mail_parser::Message<'_>, part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
+    use mail_parser::{Encoding, PartType};
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return part.contents().to_vec();
+    }
+    let raw = m.raw_message();
+    let (start, end) = (part.offset_body as usize, (part.offset_end as usize).min(raw.len()));
+    let Some(body) = raw.get(start..end) else { return part.contents().to_vec() };
+    let decoded = match part.encoding {
+        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(body),
+        Encoding::QuotedPrintable => mail_parser::decoders::quoted_printable::quoted_printable_decode(body),
+        Encoding::None => Some(body.to_vec()),
+    };
+    decoded.unwrap_or_else(|| part.contents().to_vec())
 }
 
 /// Attachment `n` of a whole mail, as the sync listed it.
@@ -85,7 +104,7 @@ fn nth_attachment(raw: &[u8], n: usize) -> Option<Vec<u8>> {
     // A forwarded mail inside a mail is saved as the mail itself (.eml).
     Some(match part.message() {
         Some(inner) => inner.raw_message().to_vec(),
-        None => part.contents().to_vec(),
+        None => exact_bytes(&m, part),
     })
 }
 
@@ -114,5 +133,17 @@ mod tests {
         assert_eq!(nth_attachment(raw, 1).as_deref(), Some(&[0u8, 1, 2][..]));
         assert_eq!(nth_attachment(raw, 0).as_deref(), Some(&b"a;b"[..]));
         assert_eq!(nth_attachment(raw, 2), None);
+    }
+
+    #[test]
+    fn a_text_attachment_keeps_its_charset() {
+        // «Счёт» in windows-1251, quoted-printable, as a CSV attachment.
+        let mut raw = b"From: a@x\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/csv; charset=windows-1251; name=\"s.csv\"\r\nContent-Disposition: attachment; filename=\"s.csv\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=D1=F7=B8=F2;1\r\n--b--\r\n".to_vec();
+        let got = nth_attachment(&raw, 0).expect("attachment");
+        assert!(got.starts_with(&[0xD1, 0xF7, 0xB8, 0xF2, b';', b'1']), "{got:?}");
+        // And as a single part fetched by section.
+        raw = b"Content-Type: text/csv; charset=windows-1251\r\nContent-Transfer-Encoding: base64\r\n\r\n0fe48jsx\r\n"
+            .to_vec();
+        assert_eq!(decode_single_part(&raw).as_deref(), Some(&[0xD1, 0xF7, 0xB8, 0xF2, b';', b'1'][..]));
     }
 }
