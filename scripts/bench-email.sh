@@ -87,3 +87,38 @@ awk -v n="$N" -v pt="$pt" -v mt="$mt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 
   printf "  mbsync %6.2f s  %8.0f mails/s  (default: fsync per mail)\n", mt, n/mt
   printf "  pult is %.1fx mbsync\n", mt/pt
   printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
+
+# Lazy attachments: LAZY mails (default 500) that each carry a 1 MB scan, in a
+# folder of their own. pult fetches headers, structure and text; mbsync fetches
+# every byte. Then one attachment is fetched on demand. LAZY=0 skips this part.
+LAZY=${LAZY:-500}
+[ "$LAZY" -gt 0 ] || exit 0
+echo "generating $LAZY mails with a 1 MB attachment each …" >&2
+"$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir/.Scans" --count "$LAZY" --attachment-kb 1024
+touch "$work/dovecot/mail/alice/Maildir/.Scans/maildirfolder"
+chown -R vmail:vmail "$work/dovecot/mail/alice"
+doveadm -c "$CONF" index -u alice Scans
+du -sh "$work/dovecot/mail/alice/Maildir/.Scans" >&2
+sed -i 's/^folders = .*/folders = ["Scans"]/' "$work/pult.toml"
+sed -i 's|^Far :remote:$|Far :remote:Scans|; s|^Patterns INBOX$|Patterns Scans|' "$work/mbsyncrc"
+pult_run >/dev/null; mbsync_run >/dev/null
+p=(); m=(); prss=()
+for _ in 1 2 3; do
+  read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
+  read -r t _ < <(mbsync_run); m+=("$t")
+done
+pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
+prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
+s=()
+for _ in 1 2 3; do
+  rm -rf "$work/out"
+  /usr/bin/time -f '%e' -o "$work/t" "$PULT" attachment save --message 1 --to "$work/out" --config "$work/pult.toml" --store "$work/s.db" >/dev/null
+  s+=("$(cat "$work/t")")
+done
+st=$(printf '%s\n' "${s[@]}" | median)
+awk -v n="$LAZY" -v pt="$pt" -v mt="$mt" -v rss="$prss_mb" -v st="$st" 'BEGIN {
+  printf "initial sync of %d mails with a 1 MB attachment each (median of 3)\n", n
+  printf "  pult   %6.2f s  (text now, attachments on demand)  peak RSS %s MB\n", pt, rss
+  printf "  mbsync %6.2f s  (every byte)\n", mt
+  printf "  pult is %.1fx mbsync\n", mt/pt
+  printf "one 1 MB attachment fetched and saved on demand: %.3f s\n", st }'

@@ -863,11 +863,14 @@ fn base64(data: &[u8]) -> String {
 
 /// Writes `n` realistic mails (threads, Cyrillic RFC 2047 headers, UTF-8 bodies)
 /// into a maildir, for the email benchmark against mbsync.
-pub fn gen_maildir(out: &Path, n: u64) -> Result<()> {
+/// Writes `n` generated mails into a maildir; with `attachment_kb`, each mail
+/// also carries a file of that size (random bytes, base64), as scanned documents do.
+pub fn gen_maildir(out: &Path, n: u64, attachment_kb: u64) -> Result<()> {
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(out.join(sub))?;
     }
     let mut corpus = Corpus::new(n, 7, jiff::Timestamp::now().as_second());
+    let mut rng = Lcg::new(11);
     let mut i = 0u64;
     while let Some(batch) = corpus.next_batch(1000) {
         for (_, m) in batch {
@@ -878,13 +881,32 @@ pub fn gen_maildir(out: &Path, n: u64) -> Result<()> {
             let mail = format!(
                 "From: =?UTF-8?B?{}?= <{}@client.test>\r\nTo: alice@office.test\r\nSubject: =?UTF-8?B?{}?=\r\n\
                  Message-ID: <{}@bench.test>\r\nReferences: {refs}\r\nIn-Reply-To: {refs}\r\nDate: {date}\r\n\
-                 MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+                 MIME-Version: 1.0\r\n",
                 base64(m.author_name.as_bytes()),
                 m.author_handle.trim_start_matches('p'),
                 base64(subject.as_bytes()),
                 m.remote_id,
-                m.body_text.replace('\n', "\r\n")
             );
+            let text = m.body_text.replace('\n', "\r\n");
+            let mail = if attachment_kb == 0 {
+                format!(
+                    "{mail}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n"
+                )
+            } else {
+                let mut bytes = vec![0u8; (attachment_kb * 1024) as usize];
+                for b in bytes.iter_mut() {
+                    *b = rng.below(256) as u8;
+                }
+                let lines: Vec<String> =
+                    base64(&bytes).as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                format!(
+                    "{mail}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+                     Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n--b\r\n\
+                     Content-Type: application/pdf; name=\"scan-{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"scan-{i}.pdf\"\r\n\
+                     Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+                    lines.join("\r\n")
+                )
+            };
             std::fs::write(out.join("cur").join(format!("{}.{i}.bench:2,S", m.sent_at)), mail)?;
         }
     }

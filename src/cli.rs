@@ -158,6 +158,9 @@ pub enum Command {
         out: PathBuf,
         #[arg(long)]
         count: u64,
+        /// Attach a file of this many KB to every mail (the lazy-attachment benchmark)
+        #[arg(long, default_value_t = 0)]
+        attachment_kb: u64,
     },
     /// (internal, tests) Write COUNT notes to a conversation as fast as possible
     #[command(hide = true)]
@@ -223,7 +226,9 @@ pub fn main() -> Result<()> {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-pult needs --store"))?;
             crate::bench::headless_pult(&path, busy)
         }
-        Some(Command::GenMaildir { ref out, count }) => crate::bench::gen_maildir(out, count),
+        Some(Command::GenMaildir { ref out, count, attachment_kb }) => {
+            crate::bench::gen_maildir(out, count, attachment_kb)
+        }
         Some(Command::BenchProbe) => {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
             crate::bench::probe(&path)
