@@ -350,8 +350,8 @@ fn forward_one_mail_and_write_a_new_one_from_the_keyboard() {
         .expect("conversation");
     assert_eq!(waiting, Some(NOW - 3600), "a forward is not an answer: the client still waits");
 
-    // A new mail: recipients, then a subject that cannot be left empty.
-    h.keys("c");
+    // A new mail: recipients, then a subject that cannot be left empty (`:compose` is `c`).
+    h.keys(":").type_text("compose").keys("<Enter>");
     h.type_text("carol@client.test");
     h.keys("<Enter> <Enter>");
     assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text == "An email needs a subject"));

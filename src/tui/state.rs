@@ -767,6 +767,10 @@ impl AppState {
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),
             "history" => self.apply(Action::History),
+            "forward" | "fwd" => self.apply(Action::Forward),
+            "compose" | "mail" => self.apply(Action::NewEmail),
+            "save" => self.apply(Action::SaveAttachment),
+            "open-attachment" => self.apply(Action::OpenAttachment),
             "default-assignee" => match self.target() {
                 Some(c) => {
                     let who = rest.first().filter(|n| !matches!(**n, "-" | "nobody" | "никто")).map(|n| n.to_string());
