@@ -71,17 +71,21 @@ mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "
 pult_run() { rm -f "$work"/s.db*; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
 mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc" bench >/dev/null 2>&1; cat "$work/t"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# One warm-up each, then three alternating rounds: sets pt, mt (median seconds) and prss_mb.
+measure() {
+  pult_run >/dev/null; mbsync_run >/dev/null
+  p=(); m=(); prss=()
+  for _ in 1 2 3; do
+    read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
+    read -r t _ < <(mbsync_run); m+=("$t")
+  done
+  pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
+  prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
+}
 
 if [ "$N" -gt 0 ]; then
 echo "warming the server cache …" >&2
-pult_run >/dev/null; mbsync_run >/dev/null
-p=(); m=(); prss=()
-for _ in 1 2 3; do
-  read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
-  read -r t _ < <(mbsync_run); m+=("$t")
-done
-pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
-prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
+measure
 # A resync with nothing new (store and maildir from the last runs).
 read -r pr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" 2>/dev/null | tail -1)
 read -r mr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout mbsync -q -c "$work/mbsyncrc" bench | tail -1)
@@ -106,14 +110,7 @@ doveadm -c "$CONF" index -u alice Scans
 du -sh "$work/dovecot/mail/alice/Maildir/.Scans" >&2
 sed -i 's/^folders = .*/folders = ["Scans"]/' "$work/pult.toml"
 sed -i 's|^Patterns INBOX$|Patterns Scans|' "$work/mbsyncrc"
-pult_run >/dev/null; mbsync_run >/dev/null
-p=(); m=(); prss=()
-for _ in 1 2 3; do
-  read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
-  read -r t _ < <(mbsync_run); m+=("$t")
-done
-pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
-prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
+measure
 s=()
 for _ in 1 2 3; do
   rm -rf "$work/out"

@@ -52,7 +52,7 @@ pub struct Located {
 
 /// The attachments of one message, in their order.
 pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, AttachmentError> {
-    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Option<String>);
+    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Vec<String>);
     let head: Option<Head> = conn
         .query_row(
             "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments
@@ -67,7 +67,7 @@ pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, Attachmen
                     r.get(2)?,
                     r.get(3)?,
                     r.get(4)?,
-                    r.get(5)?,
+                    crate::store::intents::json_list(r, 5)?,
                 ))
             },
         )
@@ -75,8 +75,6 @@ pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, Attachmen
     let Some((channel, kind, folder, uid, expunged, sent_files)) = head else {
         return Err(AttachmentError::Unavailable(format!("no message {message}")));
     };
-    let sent_files: Vec<String> =
-        sent_files.and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok()).unwrap_or_default();
     let mut stmt = conn.prepare(
         "SELECT name, mime, size, remote_ref, ordinal FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
     )?;

@@ -254,10 +254,7 @@ pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardS
                     sent_at: r.get(2)?,
                     subject: r.get(3)?,
                     body: r.get(4)?,
-                    recipients: r
-                        .get::<_, Option<String>>(5)?
-                        .and_then(|j| serde_json::from_str(&j).ok())
-                        .unwrap_or_default(),
+                    recipients: json_list(r, 5)?,
                     imap: folder.zip(uid),
                     attachments: Vec::new(),
                 })
@@ -356,6 +353,12 @@ pub struct OutboxItem {
     pub forward_of: Option<i64>,
 }
 
+/// A column holding a JSON array of strings (addresses, file paths); NULL or
+/// unreadable is an empty list.
+pub fn json_list(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
+    Ok(row.get::<_, Option<String>>(column)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+}
+
 /// Takes the next due outbox row of a channel, marking it `sending`.
 pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
     let tx = immediate(conn)?;
@@ -381,32 +384,21 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
                     body: row.get(6)?,
                     attempts: row.get(7)?,
                     conversation_key: row.get(8)?,
-                    attachments: row
-                        .get::<_, Option<String>>(9)?
-                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
-                        .unwrap_or_default()
-                        .into_iter()
-                                                .map(std::path::PathBuf::from)
-                        .collect(),
+                    attachments: json_list(row, 9)?.into_iter().map(std::path::PathBuf::from).collect(),
                     reply_from: row.get(10)?,
-                    reply_recipients: row
-                        .get::<_, Option<String>>(11)?
-                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
-                        .unwrap_or_default(),
-                                        rfc_message_id: row.get(12)?,
-                    reply_quote: match (row.get::<_, Option<String>>(13)?, row.get::<_, Option<i64>>(14)?, row.get::<_, Option<String>>(15)?) {
+                    reply_recipients: json_list(row, 11)?,
+                    rfc_message_id: row.get(12)?,
+                    reply_quote: match (
+                        row.get::<_, Option<String>>(13)?,
+                        row.get::<_, Option<i64>>(14)?,
+                        row.get::<_, Option<String>>(15)?,
+                    ) {
                         (Some(a), Some(t), Some(b)) => Some((a, t, b)),
                         _ => None,
                     },
-                    to: row
-                        .get::<_, Option<String>>(16)?
-                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
-                        .unwrap_or_default(),
+                    to: json_list(row, 16)?,
                     forward_of: row.get(17)?,
-                    reply_cc: row
-                        .get::<_, Option<String>>(18)?
-                        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
-                        .unwrap_or_default(),
+                    reply_cc: json_list(row, 18)?,
                 })
             },
         )
