@@ -27,8 +27,21 @@ pub struct Cli {
     /// Theme: dark, light, high-contrast, or a path to a theme file
     #[arg(long, global = true)]
     pub theme: Option<String>,
+    /// With --json: exact text, without escaping the invisible and control
+    /// characters (C1, bidi, zero-width) that a terminal might act on
+    #[arg(long, global = true)]
+    pub raw: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Prints a value as JSON for scripts; see [`crate::sanitize::json`].
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        println!("{}", if self.raw { text } else { crate::sanitize::json(text) });
+        Ok(())
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +185,23 @@ pub enum Command {
         #[arg(long)]
         actor: String,
     },
+}
+
+/// An error and its causes on one line, each text once: a cause whose words
+/// the outer message already carries (thiserror's `{source}`) is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    crate::sanitize::text(&out).into_owned()
 }
 
 pub fn main() -> Result<()> {
@@ -424,6 +454,10 @@ fn doctor(cli: &Cli) -> Result<()> {
             std::process::exit(1);
         }
     };
+    if cfg.accounts.is_empty() {
+        println!("✗ no accounts in the config: add an [[accounts]] entry (see `pult` with no config for an example)");
+        std::process::exit(1);
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut bad = 0;
     for a in &cfg.accounts {
@@ -591,7 +625,7 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
     counts.oldest_unanswered_minutes =
         counts.oldest_waiting_since.map(|t| calendar.working_seconds(t, clock.now()) / 60).unwrap_or(0);
     if json {
-        println!("{}", serde_json::to_string(&counts)?);
+        cli.print_json(&counts)?;
     } else {
         println!(
             "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}\nat risk    {}\noldest unanswered: {} working minutes",
@@ -614,7 +648,7 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
     };
     let events = reader.audit(since_ts, &clock)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+        cli.print_json(&events)?;
         return Ok(());
     }
     use crate::sanitize::line;
@@ -651,7 +685,7 @@ fn agenda(cli: &Cli, json: bool) -> Result<()> {
     let (reader, clock, _) = open_reader(cli)?;
     let items = reader.agenda(&clock)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        cli.print_json(&items)?;
         return Ok(());
     }
     if items.is_empty() {
@@ -678,7 +712,7 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
     let (reader, clock, _) = open_reader(cli)?;
     let hits = reader.search(query, limit, &clock)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&hits)?);
+        cli.print_json(&hits)?;
         return Ok(());
     }
     if hits.is_empty() {

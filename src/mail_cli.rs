@@ -70,11 +70,17 @@ pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match action {
-        AttachmentAction::List { json: true, .. } => println!("{}", serde_json::to_string_pretty(&all)?),
+        AttachmentAction::List { json: true, .. } => cli.print_json(&all)?,
         AttachmentAction::List { .. } => {
             for a in &all {
                 let gone = if a.expunged { "  (removed from the server)" } else { "" };
-                println!("{}  {}  {}  {} bytes{gone}", a.index, crate::sanitize::line(&a.name), a.mime, a.size);
+                println!(
+                    "{}  {}  {}  {} bytes{gone}",
+                    a.index,
+                    crate::sanitize::line(&a.name),
+                    crate::sanitize::line(&a.mime),
+                    a.size
+                );
             }
         }
         AttachmentAction::Save { index, to, .. } => {

@@ -1,7 +1,7 @@
 fn main() {
     if let Err(e) = pult::cli::main() {
         // One readable line (with causes), not a backtrace: this is a user's terminal.
-        eprintln!("pult: {e:#}");
+        eprintln!("pult: {}", pult::cli::error_text(&e));
         std::process::exit(1);
     }
 }

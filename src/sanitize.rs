@@ -42,6 +42,25 @@ pub fn file_name(s: &str) -> String {
     out
 }
 
+/// Serialized JSON made safe for a terminal: C1 controls, DEL, bidi controls and
+/// zero-width characters become `\uXXXX` escapes. They can only occur inside JSON
+/// strings, where an escape means the same character, so the document decodes
+/// to exactly the same values (`--raw` skips this for tools that want bytes).
+pub fn json(serialized: String) -> String {
+    if !serialized.chars().any(|c| c as u32 == 0x7f || is_control(c) && c as u32 >= 0x80 || is_invisible(c)) {
+        return serialized;
+    }
+    let mut out = String::with_capacity(serialized.len() + 16);
+    for c in serialized.chars() {
+        if c as u32 == 0x7f || (is_control(c) && c as u32 >= 0x80) || is_invisible(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn needs_work(s: &str) -> bool {
     s.chars().any(|c| is_control(c) || is_invisible(c) || c == '\t' || c == '\r')
 }
@@ -182,6 +201,19 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_escapes_what_a_terminal_acts_on_and_decodes_the_same() {
+        let hostile = "a\u{9b}31mb\u{9d}52;c\u{7}d\u{202e}e\u{200b}f\u{7f}g\u{1b}[2J ё";
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "body": hostile })).expect("json");
+        let safe = json(text);
+        for c in ['\u{9b}', '\u{9d}', '\u{202e}', '\u{200b}', '\u{7f}', '\u{1b}', '\u{7}'] {
+            assert!(!safe.contains(c), "{c:?} left raw in {safe}");
+        }
+        assert!(safe.contains("\\u009b") && safe.contains("\\u202e") && safe.contains('ё'));
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back["body"], hostile);
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

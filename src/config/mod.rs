@@ -1,5 +1,7 @@
 //! The user's TOML configuration: agent identity, store, working hours, UI and accounts.
 
+mod keys;
+
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -250,7 +252,8 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        keys::check(text)?;
+        let cfg: Config = toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -398,6 +401,59 @@ mod tests {
     fn plaintext_needs_insecure() {
         let bad = EXAMPLE.replace("tls = \"implicit\", user = \"anna\"", "tls = \"none\", user = \"anna\"");
         assert!(Config::parse(&bad).unwrap_err().contains("insecure"));
+    }
+
+    /// Typos and misplaced keys: each is refused with its line and, where one is
+    /// close, the key that was meant.
+    #[test]
+    fn unknown_keys_are_errors_with_a_suggestion() {
+        let email = |extra: &str| EXAMPLE.replacen("folders = [", &format!("{extra}\nfolders = ["), 1);
+        let cases: Vec<(String, &str)> = vec![
+            (email("sent_foldr = \"Sent\""), "did you mean `sent_folder`"),
+            (email("save_snet = false"), "did you mean `save_sent`"),
+            (email("nmae = \"x\""), "did you mean `name`"),
+            (email("adress = \"x@y\""), "did you mean `address`"),
+            (email("signatur = \"x\""), "did you mean `signature`"),
+            (email("alias = [\"x\"]"), "did you mean `aliases`"),
+            (email("qoute_original = true"), "did you mean `quote_original`"),
+            (email("password = \"p\""), "password_command"),
+            (email("host = \"x\""), "unknown key `host` in [[accounts]] (email)"),
+            (
+                EXAMPLE.replace("user = \"anna\", password_command", "usr = \"anna\", password_command"),
+                "did you mean `user`",
+            ),
+            (EXAMPLE.replace("port = 993", "prot = 993"), "did you mean `port`"),
+            (
+                EXAMPLE.replace("tls = \"implicit\", user = \"anna\"", "tsl = \"implicit\", user = \"anna\""),
+                "did you mean `tls`",
+            ),
+            (EXAMPLE.replace("workdays =", "workday ="), "did you mean `workdays`"),
+            (EXAMPLE.replace("timezone =", "timzone ="), "did you mean `timezone`"),
+            (EXAMPLE.replace("[ui]", "[ui]\nlanguag = \"ru\""), "did you mean `language`"),
+            (EXAMPLE.replace("[agent]\nname", "[agent]\nnmae"), "in [agent]; did you mean `name`"),
+            (EXAMPLE.replace("token_command", "token_comand"), "did you mean `token_command`"),
+            (EXAMPLE.replace("token_command", "token"), "token_command"),
+            (format!("{EXAMPLE}\n[guards]\nundo_secs = 5\n"), "did you mean `undo_seconds`"),
+            (format!("{EXAMPLE}\n[sotre]\npath = \"/x\"\n"), "did you mean `store`"),
+            (EXAMPLE.replace("kind = \"telegram\"", "kind = \"telegramm\""), "unknown kind"),
+            (EXAMPLE.replace("port = 993", "port = \"993\""), "`port` must be a number"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::parse(&text).expect_err(expected);
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+            assert!(err.contains("line "), "no line in {err:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_never_show_values() {
+        let text = "[[accounts]]\nkind = \"email\"\nimap = { host = \"h\", password_command = [\"printf\", \"SYNTAXSECRET1\"\n";
+        let err = Config::parse(text).expect_err("syntax");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("imap"), "{err}");
+        assert!(!err.contains("SYNTAXSECRET1") && !err.contains("printf"), "{err}");
+        let err = Config::parse("token_file = \"/run/SECRETPATH\"\nx = = 1\n").expect_err("syntax");
+        assert!(!err.contains("SECRETPATH"), "{err}");
     }
 
     #[test]
