@@ -41,8 +41,9 @@ pub struct Located {
     pub kind: ChannelKind,
     #[serde(skip)]
     pub remote_ref: Option<String>,
+    /// (folder, UID, UIDVALIDITY when known): where the mail was listed from.
     #[serde(skip)]
-    pub imap: Option<(String, u32)>,
+    pub imap: Option<(String, u32, Option<u32>)>,
     /// Removed from the mail server since pult synced it.
     pub expunged: bool,
     /// A file this machine sent: the path it was sent from.
@@ -52,10 +53,10 @@ pub struct Located {
 
 /// The attachments of one message, in their order.
 pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, AttachmentError> {
-    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Vec<String>);
+    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Vec<String>, Option<u32>);
     let head: Option<Head> = conn
         .query_row(
-            "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments
+            "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments, m.imap_validity
              FROM messages m JOIN channels ch ON ch.id = m.channel_id
              LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
             [message],
@@ -68,11 +69,12 @@ pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, Attachmen
                     r.get(3)?,
                     r.get(4)?,
                     crate::store::intents::json_list(r, 5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((channel, kind, folder, uid, expunged, sent_files)) = head else {
+    let Some((channel, kind, folder, uid, expunged, sent_files, validity)) = head else {
         return Err(AttachmentError::Unavailable(format!("no message {message}")));
     };
     let mut stmt = conn.prepare(
@@ -99,7 +101,7 @@ pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, Attachmen
             channel: channel.clone(),
             kind,
             remote_ref,
-            imap: folder.clone().zip(uid),
+            imap: folder.clone().zip(uid).map(|(f, u)| (f, u, validity)),
             expunged,
             local_path: usize::try_from(ordinal).ok().and_then(|o| sent_files.get(o)).map(PathBuf::from),
         });
@@ -121,7 +123,7 @@ pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, Atta
     let account = cfg.accounts.iter().find(|a| a.name() == first.channel);
     match (first.kind, account) {
         (ChannelKind::Email, Some(Account::Email(account))) => {
-            let Some((folder, uid)) = first.imap.clone() else {
+            let Some((folder, uid, validity)) = first.imap.clone() else {
                 return Err(AttachmentError::Unavailable("this mail has no place on the server".into()));
             };
             if first.expunged {
@@ -136,9 +138,10 @@ pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, Atta
                     name: a.name.clone(),
                     mime: a.mime.clone(),
                     remote_ref: a.remote_ref.clone().unwrap_or_default(),
+                    size: a.size,
                 })
                 .collect();
-            let place = crate::channels::email::fetch::MailPlace { folder, uid };
+            let place = crate::channels::email::fetch::MailPlace { folder, uid, validity };
             let got = crate::channels::email::fetch::attachments(account, &place, &wanted)
                 .await
                 .map_err(|e| AttachmentError::Fetch(e.to_string()))?;

@@ -80,6 +80,13 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
     ("mode_solo", "solo", "один"),
     ("expunged", "removed from the server", "удалено на сервере"),
+    (
+        "notice_id_clash",
+        "same Message-ID as another mail — possible spoof",
+        "тот же Message-ID, что у другого письма — возможна подделка",
+    ),
+    ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),
+    ("notice_future_date", "Date: is in the future; arrival time shown", "Date: в будущем — показано время получения"),
     ("field_file", "File to attach", "Файл"),
     ("not_a_file", "Not a file", "Это не файл"),
     ("enter_again", "Enter again to attach anyway", "Enter ещё раз — приложить всё равно"),

@@ -222,6 +222,10 @@ pub struct MessageRow {
     pub deleted: bool,
     /// Email: gone from the server (expunged elsewhere); pult keeps it.
     pub expunged: bool,
+    /// How the message was read: notice codes (see `channels::email::parse`)
+    /// and a parse error, if any.
+    pub notices: Vec<String>,
+    pub parse_error: Option<String>,
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
 }
@@ -319,14 +323,35 @@ pub struct Inbound {
     pub cc: Vec<String>,
     /// Email: where the message lives on the server (folder, UID) and its \Seen, \Answered flags.
     pub imap: Option<ImapPlace>,
+    /// Email: the Message-ID header. A threading attribute that any sender
+    /// controls, never the key (the key is the IMAP place, see `remote_id`).
+    pub message_id: Option<String>,
+    /// Email: every Message-ID this mail names in References and In-Reply-To;
+    /// any of them already stored joins it to that conversation.
+    pub thread_refs: Vec<String>,
+    /// Something a reader should know about how this message was read
+    /// (a date taken from the server because the header was missing or in the future).
+    pub notice: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImapPlace {
     pub folder: String,
+    /// UIDVALIDITY of the folder: with the UID, what the server guarantees names one mail.
+    pub validity: u32,
     pub uid: u32,
+    /// The account's Sent folder: our own mail, matched to our outbox record.
+    pub sent_folder: bool,
     pub seen: bool,
     pub answered: bool,
+}
+
+impl ImapPlace {
+    /// The store key of an IMAP message: (folder, UIDVALIDITY, UID), folder last
+    /// because it may contain any character.
+    pub fn remote_id(&self) -> String {
+        format!("imap:{}:{}:{}", self.validity, self.uid, self.folder)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

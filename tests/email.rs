@@ -139,7 +139,7 @@ fn initial_sync_of_thousands_then_incremental_over_tls() {
     assert_eq!(count(&s, "SELECT count(*) FROM conversations"), 400, "threads of five by References");
     let subject: String = rusqlite::Connection::open(&s.path)
         .expect("open")
-        .query_row("SELECT subject FROM messages WHERE remote_id = '<m7@client.test>'", [], |r| r.get(0))
+        .query_row("SELECT subject FROM messages WHERE rfc_message_id = '<m7@client.test>'", [], |r| r.get(0))
         .expect("row");
     assert_eq!(subject, "Счёт 1", "RFC 2047 decoded");
     // Nothing new: nothing fetched.
@@ -201,7 +201,7 @@ fn russian_charsets_and_malformed_mail() {
     let body = |id: &str| -> String {
         rusqlite::Connection::open(&s.path)
             .expect("open")
-            .query_row("SELECT body FROM messages WHERE remote_id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT body FROM messages WHERE rfc_message_id = ?1", [id], |r| r.get(0))
             .expect("row")
     };
     assert_eq!(body("<koi@x>"), "Счет");
@@ -295,7 +295,7 @@ fn mail_delivered_while_idling_appears_without_action() {
         .expect("mail");
     let ok = Command::new("chown").args(["-R", "vmail:vmail"]).arg(d.dir.join("mail/bob")).status().expect("chown");
     assert!(ok.success());
-    let query = format!("SELECT count(*) FROM messages WHERE remote_id = '<m{unique}@client.test>'");
+    let query = format!("SELECT count(*) FROM messages WHERE rfc_message_id = '<m{unique}@client.test>'");
     wait("the delivered mail", &|| count(&s, &query) == 1);
     assert!(count(&s, "SELECT count(*) FROM messages") > before);
     rt.shutdown_background();
@@ -399,7 +399,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     sync(&acct, &s, ch);
     let n: i64 = rusqlite::Connection::open(&s.path)
         .expect("open")
-        .query_row("SELECT count(*) FROM messages WHERE remote_id = ?1", [&message_id], |r| r.get(0))
+        .query_row("SELECT count(*) FROM messages WHERE rfc_message_id = ?1", [&message_id], |r| r.get(0))
         .expect("count");
     assert_eq!(n, 1);
 
@@ -524,7 +524,7 @@ fn flags_travel_both_ways_and_expunged_mail_is_kept_and_marked() {
     let conv_of = |remote: &str| -> i64 {
         rusqlite::Connection::open(&s.path)
             .expect("open")
-            .query_row("SELECT conversation_id FROM messages WHERE remote_id = ?1", [remote], |r| r.get(0))
+            .query_row("SELECT conversation_id FROM messages WHERE rfc_message_id = ?1", [remote], |r| r.get(0))
             .expect("conv")
     };
     // Read in pult -> \Seen on the server.
@@ -656,7 +656,7 @@ impl PultCli {
 fn message_of(s: &TempStore, remote_id: &str) -> (i64, i64) {
     rusqlite::Connection::open(&s.path)
         .expect("open")
-        .query_row("SELECT id, conversation_id FROM messages WHERE remote_id = ?1", [remote_id], |r| {
+        .query_row("SELECT id, conversation_id FROM messages WHERE rfc_message_id = ?1", [remote_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .expect("synced")
@@ -757,9 +757,11 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     sync(&acct, &s, ch);
     let db = rusqlite::Connection::open(&s.path).expect("open");
     let (big_id, body): (i64, String) = db
-        .query_row("SELECT id, body FROM messages WHERE remote_id = ?1", [format!("<big-{tag}@client.test>")], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, body FROM messages WHERE rfc_message_id = ?1",
+            [format!("<big-{tag}@client.test>")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .expect("large mail synced");
     assert_eq!(body, "Счёт и договор во вложении.", "the text part came with the headers");
     let listed: Vec<(String, String, i64)> = db
@@ -774,7 +776,9 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     assert!(listed[0].1.starts_with("section:"), "listed by IMAP section, not fetched: {:?}", listed[0]);
     assert!((listed[0].2 - big.len() as i64).abs() < 20_000, "size shown from BODYSTRUCTURE: {}", listed[0].2);
     let small_id: i64 = db
-        .query_row("SELECT id FROM messages WHERE remote_id = ?1", [format!("<small-{tag}@client.test>")], |r| r.get(0))
+        .query_row("SELECT id FROM messages WHERE rfc_message_id = ?1", [format!("<small-{tag}@client.test>")], |r| {
+            r.get(0)
+        })
         .expect("small mail synced");
 
     // Fetched on demand, byte for byte, and saved under names that stay in the directory.
@@ -998,6 +1002,277 @@ fn the_worker_reconnects_after_the_server_drops_it_and_misses_nothing() {
     deliver(&d, &f, &[mail(5, 1)]);
     wait_for("the reconnect to fetch the new mail", || count(&s, "SELECT count(*) FROM messages") == 2);
     wait_for("the status to recover", || status().starts_with('✓'));
-    assert_eq!(count(&s, "SELECT count(DISTINCT remote_id) FROM messages"), 2, "nothing twice");
+    assert_eq!(count(&s, "SELECT count(DISTINCT rfc_message_id) FROM messages"), 2, "nothing twice");
     rt.shutdown_background();
+}
+
+/// A mail with one attachment, from whoever the test says.
+fn mail_from(from: &str, id: &str, subject: &str, text: &str, file: (&str, &[u8])) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: alice@office.test\r\nSubject: {subject}\r\nMessage-ID: {id}\r\n\
+         Date: Fri, 20 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {text}\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"{}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}--b--\r\n",
+        file.0,
+        base64_lines(file.1)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_reused_message_id_neither_hides_a_mail_nor_swaps_its_attachment() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("spoof");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let id = format!("<invoice7-{tag}@bank.test>");
+    let (real, fake) = (payload(3000, 11), payload(3000, 12));
+    deliver(
+        &d,
+        &f,
+        &[mail_from("Bank <billing@bank.test>", &id, "Invoice 7", "Счёт №7 во вложении.", ("invoice.pdf", &real))],
+    );
+    let (s, ch, acct) = synced_with_sent(&d, &f);
+    // Anyone who saw the Message-ID (on Cc, in References) sends a mail that reuses it.
+    deliver(
+        &d,
+        &f,
+        &[mail_from("Bank <billing@bank-payments.test>", &id, "Invoice 7", "Новые реквизиты.", ("invoice.pdf", &fake))],
+    );
+    sync(&acct, &s, ch);
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let rows: Vec<(i64, String, Option<String>, i64)> = db
+        .prepare("SELECT id, author, notice, conversation_id FROM messages WHERE rfc_message_id = ?1 ORDER BY id")
+        .expect("prepare")
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2, "both mails are stored: {rows:?}");
+    let (bank, spoof) = (rows[0].0, rows[1].0);
+    assert_eq!(rows[0].2, None, "the first mail carries no mark");
+    assert!(rows[1].2.as_deref().is_some_and(|n| n.contains("id-clash")), "the later one is marked: {rows:?}");
+    assert_eq!(rows[0].3, rows[1].3, "siblings in one thread, not one message");
+
+    // Each attachment comes from its own mail.
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.home.path().join("saved");
+    let save = |message: i64, dir: &str| {
+        let to = out.join(dir);
+        let printed =
+            cli.ok(&["attachment", "save", "--message", &message.to_string(), "--to", to.to_str().expect("utf-8")]);
+        std::fs::read(printed.trim()).expect("saved")
+    };
+    assert_eq!(save(bank, "bank"), real, "the bank's invoice, not the look-alike");
+    assert_eq!(save(spoof, "spoof"), fake);
+
+    // Forwarding the bank's mail sends the bank's file.
+    let o =
+        cli.run(&["forward", "--message", &bank.to_string(), "--to", "partner@tax.test", "--body", "FYI", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli.run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let subject = "Fwd: Invoice 7";
+    let is_it = |raw: &Vec<u8>| {
+        mail_parser::MessageParser::default().parse(raw).is_some_and(|m| {
+            m.subject() == Some(subject)
+                && m.body_text(0).is_some_and(|t| t.contains("Счёт №7") && !t.contains("реквизиты"))
+        })
+    };
+    wait_for("the forward at the partner's", || {
+        read_mailbox(&d, "carol", "INBOX").iter().any(|r| {
+            is_it(r) && {
+                let m = mail_parser::MessageParser::default().parse(r).expect("parse");
+                m.attachments().next().is_some_and(|a| a.contents() == &real[..])
+            }
+        })
+    });
+
+    // Expunging the look-alike marks only the look-alike; the bank's file stays fetchable.
+    let spoof_uid: u32 =
+        db.query_row("SELECT imap_uid FROM messages WHERE id = ?1", [spoof], |r| r.get(0)).expect("uid");
+    doveadm(&d, &["expunge", "-u", "alice", "mailbox", &f, "uid", &spoof_uid.to_string()]);
+    sync(&acct, &s, ch);
+    let gone = |m: i64| -> bool {
+        db.query_row("SELECT expunged FROM messages WHERE id = ?1", [m], |r| r.get(0)).expect("expunged")
+    };
+    assert!(gone(spoof) && !gone(bank));
+    assert_eq!(save(bank, "again"), real);
+    // A replay of the same sync adds nothing.
+    sync(&acct, &s, ch);
+    assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE rfc_message_id = '{id}'")), 2);
+}
+
+#[test]
+fn dates_come_from_the_server_when_the_header_is_missing_or_in_the_future() {
+    let d = dovecot();
+    let f = folder("dates");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let before = jiff::Timestamp::now().as_second() - 5;
+    let mail = |id: &str, date: &str| {
+        format!(
+            "From: c@client.test\r\nTo: alice@office.test\r\nSubject: {id}\r\nMessage-ID: <{id}-{tag}@x>\r\n{date}\r\n\
+             Срочно.\r\n"
+        )
+        .into_bytes()
+    };
+    deliver(
+        &d,
+        &f,
+        &[
+            mail("nodate", ""),
+            mail("future", "Date: Fri, 31 Dec 9999 23:59:00 +0000\r\n"),
+            mail("normal", "Date: Fri, 20 Nov 2026 10:00:00 +0300\r\n"),
+        ],
+    );
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&account(&d, &f, false), &s, ch);
+    let after = jiff::Timestamp::now().as_second() + 5;
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let row = |id: &str| -> (i64, Option<String>) {
+        db.query_row("SELECT sent_at, notice FROM messages WHERE subject = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect(id)
+    };
+    let (at, notice) = row("nodate");
+    assert!((before..=after).contains(&at), "no Date: → arrival time, not 1970: {at}");
+    assert_eq!(notice.as_deref(), Some("no-date"));
+    let (at, notice) = row("future");
+    assert!((before..=after).contains(&at), "year 9999 → arrival time: {at}");
+    assert_eq!(notice.as_deref(), Some("future-date"));
+    let normal: jiff::Timestamp = "2026-11-20T07:00:00Z".parse().expect("time");
+    assert_eq!(row("normal"), (normal.as_second(), None));
+}
+
+#[test]
+fn a_thread_with_trimmed_references_stays_one_conversation() {
+    let d = dovecot();
+    let f = folder("trim");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let id = |n: char| format!("<{n}-{tag}@client.test>");
+    // (message, References, In-Reply-To): the root A drops out of the list from D on;
+    // F answers with In-Reply-To only.
+    let chain: [(char, &str, &str); 7] = [
+        ('A', "", ""),
+        ('B', "A", "A"),
+        ('C', "AB", "B"),
+        ('D', "BC", "C"),
+        ('E', "CD", "D"),
+        ('F', "", "E"),
+        ('G', "DEF", "F"),
+    ];
+    let mails: Vec<Vec<u8>> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, (n, refs, irt))| {
+            let refs: Vec<String> = refs.chars().map(id).collect();
+            let refs = if refs.is_empty() { String::new() } else { format!("References: {}\r\n", refs.join(" ")) };
+            let irt = irt.chars().next().map(|c| format!("In-Reply-To: {}\r\n", id(c))).unwrap_or_default();
+            format!(
+                "From: c@client.test\r\nTo: alice@office.test\r\nSubject: Re: Акт {tag}\r\nMessage-ID: {}\r\n{refs}{irt}\
+                 Date: Fri, 20 Nov 2026 10:{i:02}:00 +0300\r\n\r\nЧасть {n}.\r\n",
+                id(*n)
+            )
+            .into_bytes()
+        })
+        .collect();
+    // Delivered in two rounds, the later mail first: newest-first sync sees replies before their roots.
+    deliver(&d, &f, &mails[4..]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    deliver(&d, &f, &mails[..4]);
+    sync(&acct, &s, ch);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 7);
+    assert_eq!(count(&s, "SELECT count(DISTINCT conversation_id) FROM messages"), 1, "one thread, not seven");
+}
+
+#[test]
+fn json_output_never_carries_what_a_terminal_acts_on() {
+    let d = dovecot();
+    let f = folder("json");
+    let tag = format!("{}{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let word = format!("zanzibarite{tag}");
+    let hostile = "\u{9b}31m\u{9d}52;c;AAAA\u{9c}\u{202e}gpj.exe\u{200b}\u{2066}\u{feff}";
+    let raw = format!(
+        "From: =?UTF-8?B?{}?= <x@client.test>\r\nTo: alice@office.test\r\nSubject: {word} {hostile}\r\n\
+         Message-ID: <json-{tag}@x>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{word} {hostile} end\r\n",
+        base64_lines(format!("Eve{hostile}").as_bytes()).trim()
+    );
+    deliver(&d, &f, &[raw.into_bytes()]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.ok(&["search", &word, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{out}");
+    for c in ['\u{9b}', '\u{9d}', '\u{9c}', '\u{202e}', '\u{200b}', '\u{2066}', '\u{feff}'] {
+        assert!(!out.contains(c), "{c:?} raw in JSON output");
+    }
+    assert!(out.contains("\\u202e"), "escaped, not dropped: {out}");
+    let raw_out = cli.ok(&["search", &word, "--json", "--raw"]);
+    assert!(raw_out.contains('\u{202e}'), "--raw gives the exact text");
+    // The text output is sanitised too.
+    let text = cli.ok(&["search", &word]);
+    assert!(!text.contains(['\u{9b}', '\u{9d}', '\u{202e}', '\u{200b}']), "{text:?}");
+}
+
+/// CPython's email test corpus (Debian's libpython3.X-testsuite, installed by
+/// scripts/test): 47 mails of every odd shape, several sharing a Message-ID.
+#[test]
+fn cpythons_email_corpus_is_stored_whole() {
+    let dir = PathBuf::from(
+        std::env::var("PULT_TEST_CPYTHON_EMAIL")
+            .expect("PULT_TEST_CPYTHON_EMAIL is not set: run the tests with scripts/test, which installs the corpus"),
+    );
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("msg_") && n.ends_with(".txt"))
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 47, "the corpus has 47 msg_*.txt");
+    let mails: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).expect("read")).collect();
+    let d = dovecot();
+    let f = folder("cpython");
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&account(&d, &f, false), &s, ch);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 47, "47 fetched, 47 stored");
+    // A mail with words after its header block is never stored without text or files.
+    let with_text = mails
+        .iter()
+        .filter(|raw| {
+            let text = String::from_utf8_lossy(raw);
+            let body = text.split_once("\n\n").map(|(_, b)| b).unwrap_or("");
+            body.lines().any(|l| {
+                let l = l.trim();
+                l.split_whitespace().filter(|w| w.len() > 2 && w.chars().all(char::is_alphabetic)).count() >= 2
+                    && !l.contains(':')
+            })
+        })
+        .count() as i64;
+    let readable = count(
+        &s,
+        "SELECT count(*) FROM messages m WHERE trim(m.body) != '' OR EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)",
+    );
+    let empty: Vec<String> = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .prepare("SELECT coalesce(subject, '') || ' uid ' || imap_uid FROM messages m WHERE trim(m.body) = '' AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(readable >= with_text, "{readable} readable of {with_text} with text; empty: {empty:?}");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE sent_at < 86400"), 0, "no mail dated 1970");
 }

@@ -303,3 +303,71 @@ fn a_forward_found_in_sent_is_not_an_answer_but_a_reply_is() {
     ingest(&s, ch, vec![reply]);
     assert_eq!(waiting(&s), None, "a reply answers");
 }
+
+/// A store from before mails were keyed by their IMAP place: Message-ID keys
+/// become (folder, UIDVALIDITY, UID) keys; read marks, promises and notes stay;
+/// the old Message-IDs still thread new replies into their conversations.
+#[test]
+fn email_keys_migrate_from_message_id_to_imap_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v9.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
+        })
+        .expect("fn");
+        schema::migrate_to(&mut conn, 9).expect("v9");
+        conn.execute_batch(
+            "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'office', 'email', 1);
+             INSERT INTO sync_state VALUES (1, 'INBOX.uidvalidity', '777');
+             INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, '<root@x>', 'Акт', 1);
+             INSERT INTO messages (id, conversation_id, channel_id, remote_id, direction, sent_at, body, imap_folder, imap_uid)
+                 VALUES (1, 1, 1, '<root@x>', 'in', 100, 'Пришлите акт', 'INBOX', 5);
+             INSERT INTO read_marks VALUES ('anna', 1, 1);
+             INSERT INTO tasks (conversation_id, state, deadline, created_at) VALUES (1, 'accepted', 999, 1);
+             INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (1, 'anna', 'позвонить', 1);",
+        )
+        .expect("v9 rows");
+    }
+    let s = pult::store::Writer::spawn(&path).expect("migrating open");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let (remote, rfc, validity): (String, String, i64) = conn
+        .query_row("SELECT remote_id, rfc_message_id, imap_validity FROM messages WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .expect("row");
+    assert_eq!((remote.as_str(), rfc.as_str(), validity), ("imap:777:5:INBOX", "<root@x>", 777));
+    let kept: (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM read_marks), (SELECT count(*) FROM tasks), (SELECT count(*) FROM notes)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("counts");
+    assert_eq!(kept, (1, 1, 1));
+    // A reply that names only the old mail's Message-ID joins its conversation.
+    let reply = pult::model::Inbound {
+        remote_id: "imap:777:6:INBOX".into(),
+        conversation_key: "<root@x>".into(),
+        conversation_title: "Re: Акт".into(),
+        author_handle: "c@x".into(),
+        author_name: "Client".into(),
+        sent_at: 200,
+        body_text: "Вот акт".into(),
+        message_id: Some("<reply@x>".into()),
+        thread_refs: vec!["<root@x>".into()],
+        reply_to_remote: Some("<root@x>".into()),
+        imap: Some(pult::model::ImapPlace { folder: "INBOX".into(), validity: 777, uid: 6, ..Default::default() }),
+        ..Default::default()
+    };
+    s.call_blocking(move |c| pult::store::ingest::apply(c, 1, &[reply], &[], 300)).expect("ingest");
+    let (conv, parent): (i64, i64) = conn
+        .query_row(
+            "SELECT conversation_id, reply_to_message_id FROM messages WHERE rfc_message_id = '<reply@x>'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("reply");
+    assert_eq!((conv, parent), (1, 1));
+}

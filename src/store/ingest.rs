@@ -85,12 +85,27 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
             identities.insert(&m.author_handle, found);
             Some(found)
         };
-        let conversation = match conversations.get(m.conversation_key.as_str()) {
-            Some(id) => *id,
-            None => {
-                let id = conversation(tx, channel_id, m, author.map(|a| a.1), now)?;
-                conversations.insert(&m.conversation_key, id);
-                id
+        if let Some(p) = &m.imap
+            && let Some(known) = known_mail(tx, channel_id, m, p)?
+        {
+            // A replay, our own mail back from Sent, or a renumbered folder: one row.
+            report.duplicates += 1;
+            if known.changed {
+                touched.insert(known.conversation);
+            }
+            continue;
+        }
+        let email = m.imap.is_some() || m.message_id.is_some();
+        let conversation = if email {
+            email_conversation(tx, channel_id, m, author.map(|a| a.1), now)?
+        } else {
+            match conversations.get(m.conversation_key.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = conversation(tx, channel_id, m, author.map(|a| a.1), now)?;
+                    conversations.insert(&m.conversation_key, id);
+                    id
+                }
             }
         };
         if m.edited && edit(tx, channel_id, m, now)? {
@@ -98,19 +113,27 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
             report.inserted += 1;
             continue;
         }
+        // Email answers a Message-ID (the first mail that carried it); chats a message id.
         let reply_to: Option<i64> = match &m.reply_to_remote {
+            Some(r) if email => tx
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![channel_id, r], |row| row.get(0))
+                .optional()?,
             Some(r) => tx
                 .prepare_cached("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
                 .query_row(params![channel_id, r], |row| row.get(0))
                 .optional()?,
             None => None,
         };
+        let notice = message_notice(tx, channel_id, m)?;
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                        sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
-                                                                              delivery, parse_error, recipients, cc, forward)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (channel_id, remote_id) DO NOTHING",
             )?
             .execute(params![
@@ -132,36 +155,20 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
                 if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
                 // Our forward to a third party (seen in Sent) is not an answer to the client.
                 m.outgoing && crate::workflow::replies::is_forward_subject(m.subject.as_deref()),
+                m.message_id,
+                notice,
             ])?;
         if inserted == 0 {
             report.duplicates += 1;
-            // A resync (new UIDVALIDITY) finds known mail under new UIDs.
-            if let Some(p) = &m.imap {
-                tx.prepare_cached(
-                    "UPDATE messages SET imap_folder = ?3, imap_uid = ?4, seen = ?5, answered = ?6, expunged = 0
-                     WHERE channel_id = ?1 AND remote_id = ?2 AND (imap_folder IS NULL OR imap_folder = ?3)",
-                )?
-                .execute(params![channel_id, m.remote_id, p.folder, p.uid, p.seen, p.answered])?;
-            }
-            // Our own mail back from Sent: its files can now be fetched from there.
-            for (i, a) in m.attachments.iter().enumerate() {
-                if let Some(r) = &a.remote_ref {
-                    tx.prepare_cached(
-                        "UPDATE attachments SET remote_ref = ?3
-                         WHERE ordinal = ?2 AND remote_ref IS NULL
-                           AND message_id = (SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?4)",
-                    )?
-                    .execute(params![channel_id, i as i64, r, m.remote_id])?;
-                }
-            }
             continue;
         }
         let message_id = tx.last_insert_rowid();
         if let Some(p) = &m.imap {
             tx.prepare_cached(
-                "UPDATE messages SET imap_folder = ?1, imap_uid = ?2, seen = ?3, answered = ?4 WHERE id = ?5",
+                "UPDATE messages SET imap_folder = ?1, imap_uid = ?2, seen = ?3, answered = ?4, imap_validity = ?5
+                 WHERE id = ?6",
             )?
-            .execute(params![p.folder, p.uid, p.seen, p.answered, message_id])?;
+            .execute(params![p.folder, p.uid, p.seen, p.answered, p.validity, message_id])?;
         }
         for (i, a) in m.attachments.iter().enumerate() {
             tx.prepare_cached(
@@ -187,6 +194,183 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
     }
     report.conversations = touched;
     Ok(report)
+}
+
+/// A mail from the server that is already stored.
+struct KnownMail {
+    conversation: i64,
+    /// The stored row now points at this place (adopted or renumbered).
+    changed: bool,
+}
+
+/// Is this mail, at this IMAP place, one pult already has? The same place again
+/// (a replay); the Sent copy of our own outgoing mail, matched through our
+/// outbox record (the Message-ID we generated), never through the Message-ID
+/// alone; or the same mail after the server renumbered the folder (a new
+/// UIDVALIDITY): same folder, Message-ID, date, author and text.
+fn known_mail(
+    tx: &Transaction<'_>,
+    channel_id: i64,
+    m: &Inbound,
+    p: &crate::model::ImapPlace,
+) -> Result<Option<KnownMail>> {
+    let replay: Option<i64> = tx
+        .prepare_cached("SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+        .query_row(params![channel_id, m.remote_id], |r| r.get(0))
+        .optional()?;
+    if let Some(conversation) = replay {
+        return Ok(Some(KnownMail { conversation, changed: false }));
+    }
+    let Some(rfc_id) = &m.message_id else { return Ok(None) };
+    let ours: Option<(i64, i64)> = if p.sent_folder {
+        tx.prepare_cached(
+            "SELECT ms.id, ms.conversation_id FROM outbox o JOIN messages ms ON ms.id = o.message_id
+             WHERE o.rfc_message_id = ?2 AND ms.channel_id = ?1 AND ms.imap_uid IS NULL",
+        )?
+        .query_row(params![channel_id, rfc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+    } else {
+        None
+    };
+    let found = match ours {
+        Some(f) => Some(f),
+        None => tx
+            .prepare_cached(
+                "SELECT id, conversation_id FROM messages INDEXED BY messages_rfc_id
+                 WHERE channel_id = ?1 AND rfc_message_id = ?2 AND imap_folder = ?3 AND imap_validity IS NOT ?4
+                   AND sent_at = ?5 AND body = ?6 AND author = ?7
+                 LIMIT 1",
+            )?
+            .query_row(params![channel_id, rfc_id, p.folder, p.validity, m.sent_at, m.body_text, m.author_name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+    };
+    let Some((id, conversation)) = found else { return Ok(None) };
+    tx.prepare_cached(
+        "UPDATE messages SET remote_id = ?2, imap_folder = ?3, imap_uid = ?4, imap_validity = ?5, seen = ?6,
+                             answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8)
+         WHERE id = ?1",
+    )?
+    .execute(params![id, m.remote_id, p.folder, p.uid, p.validity, p.seen, p.answered, rfc_id])?;
+    // Our files can now be fetched from the server's copy.
+    for (i, a) in m.attachments.iter().enumerate() {
+        if let Some(r) = &a.remote_ref {
+            tx.prepare_cached(
+                "UPDATE attachments SET remote_ref = ?3, size = ?4
+                 WHERE message_id = ?1 AND ordinal = ?2 AND remote_ref IS NULL",
+            )?
+            .execute(params![id, i as i64, r, a.size])?;
+        }
+    }
+    thread_keys(tx, channel_id, m, conversation)?;
+    Ok(Some(KnownMail { conversation, changed: true }))
+}
+
+/// The conversation of a mail: the one any of its references (nearest parent
+/// first) or its own Message-ID already belongs to, else the one of its thread
+/// root key. Every key it carries then points there too.
+fn email_conversation(
+    tx: &Transaction<'_>,
+    channel_id: i64,
+    m: &Inbound,
+    contact: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    let mut linked: Vec<i64> = Vec::new();
+    for key in m.thread_refs.iter().rev().chain(m.message_id.iter()) {
+        let found = tx
+            .prepare_cached("SELECT conversation_id FROM thread_keys WHERE channel_id = ?1 AND key = ?2")?
+            .query_row(params![channel_id, key], |r| r.get::<_, i64>(0))
+            .optional()?;
+        if let Some(c) = found.filter(|c| !linked.contains(c)) {
+            linked.push(c);
+        }
+    }
+    // This mail links parts of one thread that arrived apart (a reply before
+    // its root, a trimmed References list): they become one conversation.
+    linked.sort_unstable();
+    let found = linked.first().copied();
+    if let Some(&into) = linked.first() {
+        for &from in &linked[1..] {
+            // Worked-on parts stay apart; the mail joins the oldest part.
+            merge_conversation(tx, from, into, now)?;
+        }
+    }
+    let id = match found {
+        Some(id) => {
+            if contact.is_some() {
+                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2 AND contact_id IS NULL")?
+                    .execute(params![contact, id])?;
+            }
+            id
+        }
+        None => conversation(tx, channel_id, m, contact, now)?,
+    };
+    thread_keys(tx, channel_id, m, id)?;
+    Ok(id)
+}
+
+/// Moves the mail of conversation `from` into `into` and drops `from`, when
+/// nobody has worked on `from` yet (no promise, note or outbox row: those stay
+/// where a person put them). Returns whether it merged.
+fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> Result<bool> {
+    let worked_on: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1)
+                 OR EXISTS (SELECT 1 FROM notes WHERE conversation_id = ?1)
+                 OR EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1)",
+        )?
+        .query_row([from], |r| r.get(0))?;
+    if worked_on {
+        return Ok(false);
+    }
+    for sql in [
+        "UPDATE messages SET conversation_id = ?2 WHERE conversation_id = ?1",
+        "UPDATE thread_keys SET conversation_id = ?2 WHERE conversation_id = ?1",
+        "UPDATE assignments SET conversation_id = ?2 WHERE conversation_id = ?1",
+        "UPDATE OR IGNORE read_marks SET conversation_id = ?2 WHERE conversation_id = ?1",
+        "DELETE FROM read_marks WHERE conversation_id = ?1 AND ?2 IS NOT NULL",
+        "DELETE FROM claims WHERE conversation_id = ?1 AND ?2 IS NOT NULL",
+        "DELETE FROM conversations WHERE id = ?1 AND ?2 IS NOT NULL",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![from, into])?;
+    }
+    refresh_conversation(tx, into)?;
+    note_change(tx, now, "messages", Some(from), None)?;
+    Ok(true)
+}
+
+fn thread_keys(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, conversation: i64) -> Result<()> {
+    let keys = m.thread_refs.iter().chain(m.message_id.iter()).chain(std::iter::once(&m.conversation_key));
+    for key in keys {
+        tx.prepare_cached(
+            "INSERT INTO thread_keys (channel_id, key, conversation_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel_id, key) DO NOTHING",
+        )?
+        .execute(params![channel_id, key, conversation])?;
+    }
+    Ok(())
+}
+
+/// What the reader must know about a new message: how its date was read, and a
+/// Message-ID another stored mail already carries (a copy or a spoof: both kept).
+fn message_notice(tx: &Transaction<'_>, channel_id: i64, m: &Inbound) -> Result<Option<String>> {
+    let clash = match &m.message_id {
+        Some(id) => tx
+            .prepare_cached(
+                "SELECT 1 FROM messages INDEXED BY messages_rfc_id WHERE channel_id = ?1 AND rfc_message_id = ?2",
+            )?
+            .query_row(params![channel_id, id], |_| Ok(()))
+            .optional()?
+            .is_some(),
+        None => false,
+    };
+    let clash = clash.then_some(crate::channels::email::parse::NOTICE_ID_CLASH);
+    Ok(match (m.notice.as_deref(), clash) {
+        (Some(a), Some(b)) => Some(format!("{a},{b}")),
+        (a, b) => a.or(b).map(str::to_string),
+    })
 }
 
 /// Applies an edit to a known message: the old text goes to `messages_edits`.

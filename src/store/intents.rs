@@ -233,16 +233,17 @@ pub struct ForwardSource {
     pub subject: Option<String>,
     pub body: String,
     pub recipients: Vec<String>,
-    pub imap: Option<(String, u32)>,
-    /// name, mime, remote_ref
-    pub attachments: Vec<(String, String, String)>,
+    /// folder, UID, UIDVALIDITY
+    pub imap: Option<(String, u32, Option<u32>)>,
+    /// name, mime, remote_ref, size
+    pub attachments: Vec<(String, String, String, i64)>,
 }
 
 pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardSource>> {
     let found = conn
         .query_row(
             "SELECT m.author, coalesce(i.handle, m.author), m.sent_at, m.subject, m.body, m.recipients,
-                    m.imap_folder, m.imap_uid
+                    m.imap_folder, m.imap_uid, m.imap_validity
              FROM messages m LEFT JOIN identities i ON i.id = m.author_identity_id WHERE m.id = ?1",
             [message],
             |r| {
@@ -255,7 +256,7 @@ pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardS
                     subject: r.get(3)?,
                     body: r.get(4)?,
                     recipients: json_list(r, 5)?,
-                    imap: folder.zip(uid),
+                    imap: folder.zip(uid).map(|(f, u)| (f, u, r.get(8).ok().flatten())),
                     attachments: Vec::new(),
                 })
             },
@@ -263,8 +264,11 @@ pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardS
         .optional()?;
     let Some(mut src) = found else { return Ok(None) };
     src.attachments = conn
-        .prepare("SELECT name, mime, remote_ref FROM attachments WHERE message_id = ?1 AND remote_ref IS NOT NULL ORDER BY ordinal")?
-        .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .prepare(
+            "SELECT name, mime, remote_ref, size FROM attachments
+             WHERE message_id = ?1 AND remote_ref IS NOT NULL ORDER BY ordinal",
+        )?
+        .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(src))
 }
@@ -364,7 +368,7 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
     let tx = immediate(conn)?;
     let item = tx
         .query_row(
-            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, r.remote_id, o.subject, o.body, o.attempts,
+            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, coalesce(r.rfc_message_id, r.remote_id), o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
                     r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
@@ -426,9 +430,14 @@ pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i6
         "UPDATE outbox SET state = 'sent', remote_id = ?1, error = NULL, updated_at = ?2 WHERE id = ?3",
         params![remote_id, now, outbox_id],
     )?;
+    // An email's remote id is the Message-ID we generated; once its copy in Sent
+    // has been synced, the row is keyed by that copy's IMAP place, which stays.
     tx.execute(
-        "UPDATE messages SET delivery = 'sent', remote_id = ?1, error = NULL WHERE id = ?2",
-        params![remote_id, message],
+        "UPDATE messages SET delivery = 'sent', error = NULL,
+                remote_id = CASE WHEN imap_uid IS NULL THEN ?1 ELSE remote_id END,
+                rfc_message_id = coalesce(rfc_message_id, (SELECT rfc_message_id FROM outbox WHERE id = ?3))
+         WHERE id = ?2",
+        params![remote_id, message, outbox_id],
     )?;
     note_change(&tx, now, "outbox", Some(conversation), None)?;
     tx.commit()?;

@@ -183,7 +183,7 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                                        q.author, q.body, m.expunged
+                    q.author, q.body, m.expunged, m.notice, m.parse_error
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              WHERE m.conversation_id = ?1
              ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
@@ -207,6 +207,11 @@ impl Reader {
                     edited: r.get(8)?,
                     deleted: r.get(9)?,
                     expunged: r.get(12)?,
+                    notices: r
+                        .get::<_, Option<String>>(13)?
+                        .map(|n| n.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                    parse_error: r.get(14)?,
                     reply_quote: match (quote_author, quote_body) {
                         (Some(a), Some(b)) => Some((a, b)),
                         _ => None,
@@ -236,6 +241,8 @@ impl Reader {
                     edited: false,
                     deleted: false,
                     expunged: false,
+                    notices: Vec::new(),
+                    parse_error: None,
                     reply_quote: None,
                     attachments: Vec::new(),
                 })

@@ -294,6 +294,39 @@ ALTER TABLE outbox ADD COLUMN forward_of INTEGER REFERENCES messages(id);
 ALTER TABLE messages ADD COLUMN cc TEXT;
 ALTER TABLE messages ADD COLUMN forward INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 9 -> 10: an email is keyed by what the server guarantees, (folder,
+    // UIDVALIDITY, UID); its Message-ID, which any sender controls, becomes a
+    // threading attribute. Two mails with one Message-ID are both kept, the later
+    // marked (`notice`). `thread_keys` maps every Message-ID and reference seen
+    // in a thread to its conversation, so that a trimmed References list or
+    // newest-first arrival cannot split a thread. Read marks, tasks and notes
+    // point at row ids and are untouched.
+    r#"
+ALTER TABLE messages ADD COLUMN rfc_message_id TEXT;
+ALTER TABLE messages ADD COLUMN imap_validity INTEGER;
+ALTER TABLE messages ADD COLUMN notice TEXT;
+UPDATE messages SET rfc_message_id = remote_id
+ WHERE remote_id LIKE '<%>' AND channel_id IN (SELECT id FROM channels WHERE kind = 'email');
+UPDATE messages SET rfc_message_id = (SELECT o.rfc_message_id FROM outbox o WHERE o.message_id = messages.id)
+ WHERE rfc_message_id IS NULL AND id IN (SELECT message_id FROM outbox WHERE rfc_message_id IS NOT NULL);
+UPDATE messages SET imap_validity = (SELECT CAST(s.value AS INTEGER) FROM sync_state s
+                                     WHERE s.channel_id = messages.channel_id AND s.key = messages.imap_folder || '.uidvalidity')
+ WHERE imap_uid IS NOT NULL;
+UPDATE OR IGNORE messages SET remote_id = 'imap:' || imap_validity || ':' || imap_uid || ':' || imap_folder
+ WHERE imap_uid IS NOT NULL AND imap_validity IS NOT NULL;
+CREATE INDEX messages_rfc_id ON messages (channel_id, rfc_message_id) WHERE rfc_message_id IS NOT NULL;
+CREATE TABLE thread_keys (
+    channel_id      INTEGER NOT NULL REFERENCES channels(id),
+    key             TEXT NOT NULL,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    PRIMARY KEY (channel_id, key)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO thread_keys (channel_id, key, conversation_id)
+    SELECT channel_id, rfc_message_id, conversation_id FROM messages WHERE rfc_message_id IS NOT NULL ORDER BY id;
+INSERT OR IGNORE INTO thread_keys (channel_id, key, conversation_id)
+    SELECT c.channel_id, c.remote_key, c.id FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+     WHERE ch.kind = 'email';
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,6 +1,8 @@
 //! Email in: an IMAP sync worker (async-imap) per account. Folders are synced
-//! newest first in batches, idempotently (Message-ID is the remote id), with the
-//! UIDVALIDITY/UIDNEXT cursor committed with the last batch it covers.
+//! newest first in batches, idempotently, with the UIDVALIDITY/UIDNEXT cursor
+//! committed with the last batch it covers. A mail's key is what the server
+//! guarantees, (folder, UIDVALIDITY, UID); its Message-ID, which any sender
+//! controls, only threads it.
 
 pub mod fetch;
 pub mod parse;
@@ -237,19 +239,29 @@ pub async fn sync_folder(
     let total = chunks.len();
     for (i, chunk) in chunks.into_iter().enumerate() {
         let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
-        let place = |uid: u32, seen: bool, answered: bool| crate::model::ImapPlace {
-            folder: folder.to_string(),
-            uid,
-            seen,
-            answered,
+        let validity_n: u32 = validity.parse().unwrap_or(0);
+        let now = jiff::Timestamp::now().as_second();
+        // Where the mail is, which is also its key; the date settled against its arrival.
+        let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>| {
+            let p = crate::model::ImapPlace {
+                folder: folder.to_string(),
+                validity: validity_n,
+                uid,
+                seen: flags.0,
+                answered: flags.1,
+                sent_folder: is_sent,
+            };
+            m.remote_id = p.remote_id();
+            m.outgoing |= is_sent;
+            m.imap = Some(p);
+            parse::settle_date(m, arrived, now);
         };
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
         let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
         for (uid, _) in large {
             match fetch_by_structure(session, uid, &validity, folder, &own).await.map_err(imap)? {
-                Some((mut m, seen, answered)) => {
-                    m.outgoing |= is_sent;
-                    m.imap = Some(place(uid, seen, answered));
+                Some((mut m, flags, arrived)) => {
+                    place(&mut m, uid, flags, arrived);
                     batch.push(m);
                 }
                 None => whole.push(uid),
@@ -257,14 +269,12 @@ pub async fn sync_folder(
         }
         if !whole.is_empty() {
             let set = whole.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let mut stream = session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])").await.map_err(imap)?;
+            let mut stream = session.uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])").await.map_err(imap)?;
             while let Some(f) = stream.next().await {
                 let f = f.map_err(imap)?;
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
-                m.outgoing |= is_sent;
-                let (seen, answered) = flags_of(&f);
-                m.imap = Some(place(uid, seen, answered));
+                place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()));
                 batch.push(m);
             }
         }
@@ -276,7 +286,6 @@ pub async fn sync_folder(
         } else {
             Vec::new()
         };
-        let now = jiff::Timestamp::now().as_second();
         let r = writer.call(move |c| ingest::apply(c, channel, &batch, &cursors, now)).await?;
         report.inserted += r.inserted;
     }
@@ -310,15 +319,17 @@ fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {
 
 /// A large mail: headers, flags and structure first, then only its readable text.
 /// `None` when it is a single part (nothing to leave behind): fetch it whole.
+/// With the mail: its (\Seen, \Answered) flags and its arrival time.
 async fn fetch_by_structure(
     session: &mut Session,
     uid: u32,
     validity: &str,
     folder: &str,
     own: &[String],
-) -> Result<Option<(Inbound, bool, bool)>, async_imap::error::Error> {
-    let (header, layout, seen, answered) = {
-        let mut stream = session.uid_fetch(uid.to_string(), "(UID FLAGS BODYSTRUCTURE BODY.PEEK[HEADER])").await?;
+) -> Result<Option<(Inbound, (bool, bool), Option<i64>)>, async_imap::error::Error> {
+    let (header, layout, flags, arrived) = {
+        let mut stream =
+            session.uid_fetch(uid.to_string(), "(UID FLAGS INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])").await?;
         let mut found = None;
         while let Some(f) = stream.next().await {
             let f = f?;
@@ -327,16 +338,15 @@ async fn fetch_by_structure(
             }
             // The stream is read to its end either way: a response left unread would
             // be taken for the next command's.
-            let (seen, answered) = flags_of(&f);
             found = Some((
                 f.header().unwrap_or_default().to_vec(),
                 f.bodystructure().and_then(parts::layout),
-                seen,
-                answered,
+                flags_of(&f),
+                f.internal_date().map(|d| d.timestamp()),
             ));
         }
         match found {
-            Some((header, Some(layout), seen, answered)) => (header, layout, seen, answered),
+            Some((header, Some(layout), flags, arrived)) => (header, layout, flags, arrived),
             _ => return Ok(None),
         }
     };
@@ -346,7 +356,7 @@ async fn fetch_by_structure(
         None => None,
     };
     let m = parse::parse_structured(&header, text.as_deref(), layout, &fallback_id(validity, uid, folder), own);
-    Ok(Some((m, seen, answered)))
+    Ok(Some((m, flags, arrived)))
 }
 
 /// One MIME part with its own headers, as a small message mail-parser can decode.

@@ -52,13 +52,13 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
     let outgoing = own_addresses.iter().any(|a| a.eq_ignore_ascii_case(&address));
     // mail-parser already turns an HTML-only body into text; non-breaking spaces
     // become plain ones so that search and wrapping treat them as spaces.
-    let mut body = m.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
+    let mut body = readable_body(&m);
     let html = m.body_html(0).map(|h| h.into_owned());
-    if body.trim().is_empty()
-        && let Some(h) = &html
-    {
-        body = html_to_text(h);
+    if body.trim().is_empty() {
+        body = headerless_body(raw).unwrap_or_default();
     }
+    // Mail forwarded as an attachment (message/rfc822, digests) is read inline too.
+    forwarded_blocks(&m, 0, &mut body);
     let mut attachments = Vec::new();
     let mut parse_error = None;
     for (i, part) in m.attachments().enumerate() {
@@ -89,7 +89,13 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         .filter_map(|a| a.address())
         .map(str::to_lowercase)
         .collect();
+    let mut thread_refs = references;
+    thread_refs.extend(in_reply_to.clone());
+    thread_refs.dedup();
     Inbound {
+        message_id: m.message_id().map(|_| message_id.clone()),
+        thread_refs,
+        notice: None,
         remote_id: message_id,
         conversation_key,
         conversation_title: subject.clone().unwrap_or_else(|| "(no subject)".into()),
@@ -108,6 +114,105 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         recipients,
         cc: m.cc().into_iter().flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect(),
         imap: None,
+    }
+}
+
+/// How deep forwarded mail inside forwarded mail is shown.
+const MAX_FORWARD_DEPTH: usize = 3;
+
+/// The readable text of a message: its text part, else its HTML made text.
+fn readable_body(m: &mail_parser::Message<'_>) -> String {
+    let body = m.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
+    if body.trim().is_empty()
+        && let Some(h) = m.body_html(0)
+    {
+        return html_to_text(&h);
+    }
+    body
+}
+
+/// Appends every attached mail (message/rfc822, the parts of a digest) as a
+/// forwarded block: its From, Date, Subject and text, nested to a limit.
+fn forwarded_blocks(m: &mail_parser::Message<'_>, depth: usize, out: &mut String) {
+    for part in m.attachments().take(MAX_PARTS) {
+        let Some(inner) = part.message() else { continue };
+        if depth >= MAX_FORWARD_DEPTH {
+            out.push_str("\n\n[more forwarded mail nested deeper is not shown]");
+            return;
+        }
+        let from = inner
+            .from()
+            .and_then(|a| a.first())
+            .map(|a| match (a.name(), a.address()) {
+                (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+                (n, addr) => n.or(addr).unwrap_or("").to_string(),
+            })
+            .unwrap_or_default();
+        let indent = "> ".repeat(depth);
+        let mut block = String::from("---------- Forwarded message ----------\n");
+        block.push_str(&format!("From: {from}\n"));
+        if let Some(d) = inner.date() {
+            block.push_str(&format!("Date: {}\n", d.to_rfc822()));
+        }
+        block.push_str(&format!("Subject: {}\n\n", inner.subject().unwrap_or("")));
+        block.push_str(&readable_body(inner));
+        forwarded_blocks(inner, depth + 1, &mut block);
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        for line in block.lines() {
+            out.push_str(&indent);
+            out.push_str(line);
+            out.push('\n');
+        }
+        while out.ends_with('\n') {
+            out.pop();
+        }
+    }
+}
+
+/// A best-effort body for a mail whose header block never ends with a blank
+/// line: the text from the first line that cannot be a header on.
+fn headerless_body(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut lines = text.split_inclusive('\n').peekable();
+    let mut offset = 0usize;
+    let mut seen_header = false;
+    while let Some(line) = lines.next() {
+        let l = line.trim_end_matches(['\r', '\n']);
+        if l.is_empty() {
+            return None; // a proper blank line: the body really is empty
+        }
+        let continuation = seen_header && l.starts_with([' ', '\t']);
+        let header = l
+            .split_once(':')
+            .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':'));
+        if !(header || continuation) {
+            let body = text[offset..].trim_end().to_string();
+            return (!body.is_empty()).then_some(body);
+        }
+        seen_header = true;
+        offset += line.len();
+    }
+    None
+}
+
+/// Notice codes stored with a message (comma-separated); the UI words them.
+pub const NOTICE_NO_DATE: &str = "no-date";
+pub const NOTICE_FUTURE_DATE: &str = "future-date";
+pub const NOTICE_ID_CLASH: &str = "id-clash";
+
+/// The date a reader sees: the `Date:` header, unless it is missing (then the
+/// server's arrival time, INTERNALDATE) or more than a day in the future (a
+/// wrong clock or a trick to pin the mail to the top: arrival time, with a mark).
+pub fn settle_date(m: &mut Inbound, arrived: Option<i64>, now: i64) {
+    let Some(arrived) = arrived.filter(|a| *a > 0) else { return };
+    if m.sent_at <= 0 {
+        m.sent_at = arrived;
+        m.notice = Some(NOTICE_NO_DATE.into());
+    } else if m.sent_at > now.max(arrived) + 86_400 {
+        m.sent_at = arrived;
+        m.notice = Some(NOTICE_FUTURE_DATE.into());
     }
 }
 
@@ -199,6 +304,68 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forwarded_mail_inside_is_shown_inline() {
+        let raw = b"From: boss@x\r\nSubject: Fwd: acts\r\nMessage-ID: <o@x>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nFrom: Client <c@y>\r\nSubject: acts\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n\xd0\x90\xd0\xba\xd1\x82 \xd1\x81\xd0\xb2\xd0\xb5\xd1\x80\xd0\xba\xd0\xb8\r\n--b--\r\n";
+        let m = parse(raw, "<f>", &[]);
+        assert!(m.body_text.starts_with("See below."), "{}", m.body_text);
+        assert!(m.body_text.contains("---------- Forwarded message ----------"), "{}", m.body_text);
+        assert!(m.body_text.contains("From: Client <c@y>") && m.body_text.contains("Акт сверки"), "{}", m.body_text);
+        assert_eq!(m.attachments.len(), 1, "still listed as an attachment (saved as .eml)");
+    }
+
+    #[test]
+    fn a_digest_shows_every_mail_in_it() {
+        let raw = b"From: list@x\r\nSubject: digest\r\nMessage-ID: <d@x>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nFrom: a@y\r\nSubject: one\r\n\r\nfirst text\r\n\
+--d\r\n\r\nFrom: b@y\r\nSubject: two\r\n\r\nsecond text\r\n--d--\r\n";
+        let m = parse(raw, "<f>", &[]);
+        assert!(m.body_text.contains("first text") && m.body_text.contains("second text"), "{}", m.body_text);
+    }
+
+    #[test]
+    fn forwarded_mail_nested_deeply_stops_at_a_limit() {
+        let mut inner = b"From: z@y\r\nSubject: core\r\n\r\ncore text\r\n".to_vec();
+        for i in 0..6 {
+            let mut outer = format!(
+                "From: l{i}@y\r\nSubject: level {i}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n\
+                 --b{i}\r\nContent-Type: text/plain\r\n\r\nlevel {i}\r\n--b{i}\r\nContent-Type: message/rfc822\r\n\r\n"
+            )
+            .into_bytes();
+            outer.extend_from_slice(&inner);
+            outer.extend_from_slice(format!("\r\n--b{i}--\r\n").as_bytes());
+            inner = outer;
+        }
+        let m = parse(&inner, "<f>", &[]);
+        assert!(m.body_text.contains("nested deeper is not shown"), "{}", m.body_text);
+        assert!(!m.body_text.contains("core text"));
+    }
+
+    #[test]
+    fn a_mail_without_a_blank_line_after_its_headers_keeps_its_body() {
+        let raw = b"From: a@x\r\nSubject: no gap\r\nMessage-ID: <g@x>\r\nPlease send the act.\r\nThanks.\r\n";
+        let m = parse(raw, "<f>", &[]);
+        assert_eq!(m.subject.as_deref(), Some("no gap"));
+        assert!(m.body_text.contains("Please send the act.") && m.body_text.contains("Thanks."), "{:?}", m.body_text);
+    }
+
+    #[test]
+    fn dates_settle_on_the_arrival_time_when_missing_or_far_ahead() {
+        let now = 1_800_000_000;
+        let mut m = Inbound { sent_at: 0, ..Default::default() };
+        settle_date(&mut m, Some(now - 60), now);
+        assert_eq!((m.sent_at, m.notice.as_deref()), (now - 60, Some(NOTICE_NO_DATE)));
+        let mut m = Inbound { sent_at: 253_402_300_740, ..Default::default() };
+        settle_date(&mut m, Some(now - 60), now);
+        assert_eq!((m.sent_at, m.notice.as_deref()), (now - 60, Some(NOTICE_FUTURE_DATE)));
+        let mut m = Inbound { sent_at: now + 3600, ..Default::default() };
+        settle_date(&mut m, Some(now), now);
+        assert_eq!((m.sent_at, m.notice), (now + 3600, None), "a clock an hour fast is left alone");
+    }
 
     #[test]
     fn koi8r_and_windows1251_and_rfc2047() {

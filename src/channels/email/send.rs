@@ -156,19 +156,20 @@ impl EmailSender {
         if src.attachments.is_empty() {
             return Ok(Vec::new());
         }
-        let Some((folder, uid)) = src.imap.clone() else {
+        let Some((folder, uid, validity)) = src.imap.clone() else {
             return Err(SendError::Permanent("the forwarded message's attachments are not on this mail server".into()));
         };
         let wanted: Vec<super::fetch::Wanted> = src
             .attachments
             .iter()
-            .map(|(name, mime, remote_ref)| super::fetch::Wanted {
+            .map(|(name, mime, remote_ref, size)| super::fetch::Wanted {
                 name: name.clone(),
                 mime: mime.clone(),
                 remote_ref: remote_ref.clone(),
+                size: *size,
             })
             .collect();
-        let place = super::fetch::MailPlace { folder, uid };
+        let place = super::fetch::MailPlace { folder, uid, validity };
         let fetched = super::fetch::attachments(&self.account, &place, &wanted).await.map_err(|e| match e {
             EmailError::Imap { .. } => SendError::Permanent(e.to_string()),
             e => SendError::Temporary(e.to_string()),
@@ -283,16 +284,16 @@ impl ChannelSender for EmailSender {
                 if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Temporary(e.to_string()) }
             })?;
             // The answered mail gets \Answered on the server (pushed by the worker).
-            if let Some(parent) = item.reply_to_remote.clone() {
-                let channel = item.channel_id;
+            if item.reply_to_remote.is_some() {
+                let outbox = item.id;
                 let _ = self
                     .writer
                     .call(move |c| {
                         c.execute(
                             "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Answered')
-                             WHERE channel_id = ?1 AND remote_id = ?2 AND imap_uid IS NOT NULL
+                             WHERE id = (SELECT reply_to_message_id FROM outbox WHERE id = ?1) AND imap_uid IS NOT NULL
                                AND instr(coalesce(flag_push, ''), '\\Answered') = 0",
-                            rusqlite::params![channel, parent],
+                            rusqlite::params![outbox],
                         )?;
                         Ok(())
                     })

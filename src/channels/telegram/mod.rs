@@ -158,7 +158,7 @@ fn message_inbound(m: &Message, edited: bool) -> Inbound {
         edited,
         recipients: Vec::new(),
         cc: Vec::new(),
-        imap: None,
+        ..Default::default()
     }
 }
 

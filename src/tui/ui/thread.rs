@@ -203,6 +203,19 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
         head.push(styled(format!("  {}", l.tr("internal_note")), theme.style("note")));
     }
     out.push(Line::from(head));
+    // How the mail was read, on its own line: a spoof mark must not be cut off.
+    for code in &m.notices {
+        let text = match code.as_str() {
+            "id-clash" => l.tr("notice_id_clash"),
+            "no-date" => l.tr("notice_no_date"),
+            "future-date" => l.tr("notice_future_date"),
+            _ => continue,
+        };
+        out.push(Line::from(styled(format!("  ⚠ {text}"), theme.style("failed"))));
+    }
+    if let Some(e) = &m.parse_error {
+        out.push(Line::from(styled(format!("  ⚠ {}", sanitize::line(e)), theme.style("muted"))));
+    }
     if let Some(subject) = m.subject.as_ref().filter(|_| show_subject) {
         out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
     }
