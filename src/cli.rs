@@ -193,7 +193,9 @@ pub fn error_text(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        if text.is_empty() || out.contains(&text) {
+        // SQLite's own cause repeats the message after a code ("Error code 26: file is not a database").
+        let repeated = text.split_once(": ").is_some_and(|(_, tail)| out.contains(tail));
+        if text.is_empty() || out.contains(&text) || repeated {
             continue;
         }
         if !out.is_empty() {

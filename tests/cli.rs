@@ -101,3 +101,43 @@ fn status_json_has_the_ledger_keys_and_agenda_lists_promises() {
         last = d;
     }
 }
+
+#[test]
+fn config_mistakes_name_the_line_and_never_show_a_secret() {
+    let home = tempfile::tempdir().expect("tmp");
+    let cfg = home.path().join("config.toml");
+    let run = |text: &str| {
+        std::fs::write(&cfg, text).expect("write");
+        let out = pult(home.path()).args(["doctor", "--config"]).arg(&cfg).output().expect("run");
+        assert!(!out.status.success(), "a broken config is refused: {text}");
+        assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains('✓'));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let account = "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"a@x.test\"\n\
+                   imap = { host = \"h\", port = 993, user = \"u\", password_command = [\"pass\", \"m\"] }\n\
+                   smtp = { host = \"h\", port = 465, user = \"u\", password_command = [\"pass\", \"m\"] }\n";
+    let err = run(&format!("{account}sent_foldr = \"Sent\"\n"));
+    assert!(err.contains("config.toml") && err.contains("line 7"), "{err}");
+    assert!(err.contains("did you mean `sent_folder`"), "{err}");
+    let err = run(&format!("{account}password = \"PLAINSECRET\"\n"));
+    assert!(err.contains("password_command") && !err.contains("PLAINSECRET"), "{err}");
+    let err = run("[[accounts]]\nkind = \"email\"\nimap = { password_command = [\"printf\", \"SYNTAXSECRET1\"\n");
+    assert!(err.contains("line 3") && !err.contains("SYNTAXSECRET1"), "{err}");
+    // No accounts at all: doctor says so and fails.
+    std::fs::write(&cfg, "[agent]\nname = \"Анна\"\n").expect("write");
+    let out = pult(home.path()).args(["doctor", "--config"]).arg(&cfg).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no accounts"));
+}
+
+#[test]
+fn an_error_is_printed_once() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = home.path().join("not-a-store.db");
+    std::fs::write(&store, vec![b'x'; 4096]).expect("write");
+    let out = pult(home.path()).args(["status", "--store"]).arg(&store).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -432,3 +432,24 @@ fn an_account_in_trouble_shows_in_the_status_line() {
     let last = screen.lines().rfind(|l| !l.trim().is_empty()).expect("status line");
     assert!(last.contains("⚠ office"), "{last}");
 }
+
+#[test]
+fn a_mail_reusing_another_mails_message_id_is_shown_with_a_warning() {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mail = |uid: u32, author: &str, at: i64, body: &str| {
+        let place = pult::model::ImapPlace { folder: "INBOX".into(), validity: 1, uid, ..Default::default() };
+        let mut m = msg(&place.remote_id(), "<inv7@bank.test>", author, at, body);
+        m.subject = Some("Invoice 7".into());
+        m.message_id = Some("<inv7@bank.test>".into());
+        m.imap = Some(place);
+        m
+    };
+    ingest(&store, ch, vec![mail(1, "Bank", NOW - 3600, "Счёт №7 во вложении.")]);
+    ingest(&store, ch, vec![mail(2, "Bank Payments", NOW - 600, "Новые реквизиты для оплаты.")]);
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Счёт №7") && screen.contains("Новые реквизиты"), "both mails shown: {screen}");
+    assert_eq!(screen.matches("possible spoof").count(), 1, "only the later one is marked: {screen}");
+}
