@@ -117,6 +117,13 @@ pub enum Command {
         #[arg(long)]
         telegram: bool,
     },
+    /// Messages that wait for a decision: failed, or maybe sent (the sender stopped mid-send)
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Attachments of a message: list, save (fetched from the server on demand), open
     Attachment {
         #[command(subcommand)]
@@ -206,6 +213,60 @@ pub fn error_text(e: &anyhow::Error) -> String {
     crate::sanitize::text(&out).into_owned()
 }
 
+#[derive(Subcommand, Debug)]
+pub enum OutboxAction {
+    /// Send a failed or maybe-sent message again (same Message-ID)
+    Retry { id: i64 },
+    /// Drop a failed or maybe-sent message (the client counts as waiting again)
+    Discard { id: i64 },
+}
+
+fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    if let Some(action) = action {
+        let (id, retry) = match action {
+            OutboxAction::Retry { id } => (*id, true),
+            OutboxAction::Discard { id } => (*id, false),
+        };
+        let writer = Writer::spawn(&path)?;
+        let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
+        let conversation = writer.call_blocking(move |c| crate::store::intents::resolve(c, id, retry, &actor, now))?;
+        if json {
+            cli.print_json(&serde_json::json!({
+                "outbox": id, "conversation": conversation, "state": if retry { "pending" } else { "cancelled" }
+            }))?;
+        } else if retry {
+            println!("outbox {id}: queued again (conversation {conversation})");
+        } else {
+            println!("outbox {id}: discarded (conversation {conversation})");
+        }
+        return Ok(());
+    }
+    let (reader, clock, _) = open_reader(cli)?;
+    let rows = reader.outbox_problems(&clock)?;
+    if json {
+        return cli.print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("nothing waits: no failed or maybe-sent messages");
+    }
+    use crate::sanitize::line;
+    for r in rows {
+        let what = if r.state == "unknown" { "MAYBE SENT" } else { "FAILED" };
+        println!(
+            "{:>6}  {what:<10} [{}#{}] «{}» {}\n        {}",
+            r.outbox,
+            line(&r.channel),
+            r.conversation,
+            line(&r.title),
+            line(&r.text),
+            line(&r.error)
+        );
+    }
+    Ok(())
+}
+
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     let _log = init_logging();
@@ -216,6 +277,7 @@ pub fn main() -> Result<()> {
         Some(Command::Agenda { json }) => agenda(&cli, json),
         Some(Command::Sync { once: true }) => sync_once(&cli),
         Some(Command::Doctor) => doctor(&cli),
+        Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
         Some(Command::Send { ref account, ref to, ref subject, ref body, ref attach, json }) => {
             crate::mail_cli::send(&cli, account.as_deref(), to, subject, body.as_deref(), attach, json)
@@ -479,8 +541,9 @@ fn doctor(cli: &Cli) -> Result<()> {
                         .collect();
                     names.sort();
                     let _ = session.logout().await;
+                    crate::channels::email::send::check_smtp(e).await?;
                     Ok(format!(
-                        "IMAP {addr} ok ({}), SMTP {}:{} ({})",
+                        "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted)",
                         names.join(" "),
                         e.smtp.host,
                         e.smtp.port,
@@ -520,6 +583,16 @@ fn sync_once(cli: &Cli) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    // One sender per store: beside a daemon or a solo pult, which already
+    // syncs and sends, working in parallel could only send twice.
+    let _lock = match crate::sync::lock::WorkerLock::try_acquire(&path, "pult sync --once") {
+        Ok(lock) => lock,
+        Err(crate::sync::lock::LockError::Held { holder, .. }) => {
+            println!("{holder} holds the worker lock for this store and keeps it synced; nothing to do here");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let bots = telegram_bots(&cfg, &writer)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
@@ -560,10 +633,28 @@ fn sync_once(cli: &Cli) -> Result<()> {
                 }
             }
         }
-        let now = jiff::Timestamp::now().as_second();
-        writer.call(move |c| crate::store::intents::recover_interrupted(c, now)).await?;
-        let sent = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;
-        println!("outbox: {sent} handled");
+        let recovered = crate::sync::dispatcher::recover(&writer, &senders).await;
+        let report = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;
+        println!(
+            "outbox: {} handled ({} sent, {} to retry, {} failed)",
+            report.handled(),
+            report.sent,
+            report.retrying,
+            report.failed.len()
+        );
+        let mut trouble = Vec::new();
+        for (id, why) in &report.failed {
+            trouble.push(format!("outbox {id} failed: {}", crate::sanitize::line(why)));
+        }
+        if recovered.unknown > 0 {
+            trouble.push(format!(
+                "{} message(s) may have been sent before pult stopped; see `pult outbox` (retry or discard)",
+                recovered.unknown
+            ));
+        }
+        if !trouble.is_empty() {
+            bail!("{}", trouble.join("\n"));
+        }
         Ok::<(), anyhow::Error>(())
     })
 }
@@ -630,12 +721,15 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
         cli.print_json(&counts)?;
     } else {
         println!(
-            "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}\nat risk    {}\noldest unanswered: {} working minutes",
+            "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}\nat risk    {}\nmaybe sent {}\nfailed     {}\n\
+             oldest unanswered: {} working minutes",
             counts.unanswered,
             counts.open,
             counts.overdue,
             counts.due_today,
             counts.at_risk,
+            counts.unknown,
+            counts.failed,
             counts.oldest_unanswered_minutes
         );
     }

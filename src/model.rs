@@ -73,6 +73,8 @@ pub enum Delivery {
     Sending,
     Sent,
     Failed,
+    /// Maybe sent: the sender died while it was in flight. A person decides.
+    Unknown,
 }
 
 impl Delivery {
@@ -83,6 +85,7 @@ impl Delivery {
             Delivery::Sending => "sending",
             Delivery::Sent => "sent",
             Delivery::Failed => "failed",
+            Delivery::Unknown => "unknown",
         }
     }
 
@@ -92,6 +95,7 @@ impl Delivery {
             "sending" => Delivery::Sending,
             "sent" => Delivery::Sent,
             "failed" => Delivery::Failed,
+            "unknown" => Delivery::Unknown,
             _ => Delivery::Received,
         }
     }
@@ -263,6 +267,10 @@ pub struct StatusCounts {
     pub overdue: i64,
     pub due_today: i64,
     pub at_risk: i64,
+    /// Outbox rows that may have been sent (the sender died mid-send): a person decides.
+    pub unknown: i64,
+    /// Outbox rows that failed for good and wait for a retry or a discard.
+    pub failed: i64,
     /// Working minutes the longest-waiting client has waited (0 when nobody waits).
     pub oldest_unanswered_minutes: i64,
     #[serde(skip)]
@@ -361,6 +369,21 @@ pub struct InboundAttachment {
     pub size: i64,
     pub remote_ref: Option<String>,
     pub duration: Option<i64>,
+}
+
+/// An outbox row that waits for a person (`pult outbox`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxProblem {
+    pub outbox: i64,
+    pub conversation: i64,
+    pub channel: String,
+    /// `failed` or `unknown` (may have been sent).
+    pub state: String,
+    pub error: String,
+    pub queued: String,
+    pub title: String,
+    /// The first line of the message.
+    pub text: String,
 }
 
 /// One line of the append-only audit log.

@@ -364,7 +364,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     let mut senders: pult::sync::dispatcher::Senders = Default::default();
     senders.insert(ch, std::sync::Arc::new(sender));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)), 1);
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)).sent, 1);
     let (state, message_id): (String, String) = rusqlite::Connection::open(&s.path)
         .expect("open")
         .query_row("SELECT state, rfc_message_id FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -418,9 +418,11 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
     assert_eq!(item.id, id2);
     use pult::sync::dispatcher::ChannelSender;
     let first = rt.block_on(sender.send(&item)).expect("sent");
-    // ... the process dies here; the row is still `sending`. Recovery puts it back.
-    s.writer.call_blocking(move |c| pult::store::intents::recover_interrupted(c, NOW)).expect("recover");
-    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)), 1);
+    // ... the process dies here; the row is still `sending`, but the 250 was
+    // committed: recovery records it and finds it filed, and sends nothing.
+    let recovered = rt.block_on(pult::sync::dispatcher::recover(&s.writer, &senders));
+    assert_eq!((recovered.handed_over, recovered.unknown), (1, 0));
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)).handled(), 0);
     let state: String = rusqlite::Connection::open(&s.path)
         .expect("open")
         .query_row("SELECT state FROM outbox WHERE id = ?1", [id2], |r| r.get(0))
@@ -450,25 +452,31 @@ fn doctor_says_in_one_line_what_works_and_what_does_not() {
     let token = home.path().join("token");
     std::fs::write(&token, "1:T").expect("token");
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let account = |name: &str, pw: &std::path::Path| {
+    let account_with = |name: &str, pw: &std::path::Path, smtp_port: u16, smtp_pw: &std::path::Path| {
         format!(
             "[[accounts]]\nkind = \"email\"\nname = \"{name}\"\naddress = \"alice@office.test\"\n\
              imap = {{ host = \"127.0.0.1\", port = {}, tls = \"implicit\", user = \"alice\", password_file = {:?}, ca_file = {:?} }}\n\
-             smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"starttls\", user = \"alice\", password_file = {:?} }}\n\n",
+             smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"starttls\", user = \"alice\", password_file = {:?}, ca_file = {:?} }}\n\n",
             d.imaps,
             pw.display().to_string(),
             d.dir.join("tls/ca.pem").display().to_string(),
-            d.smtp,
-            pw.display().to_string()
+            smtp_port,
+            smtp_pw.display().to_string(),
+            d.dir.join("tls/ca.pem").display().to_string(),
         )
     };
+    let account = |name: &str, pw: &std::path::Path| account_with(name, pw, d.smtp, pw);
+    // A port where nothing listens: bound, then closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let cfg = home.path().join("config.toml");
     std::fs::write(
         &cfg,
         format!(
-            "{}{}[[accounts]]\nkind = \"telegram\"\nname = \"bot\"\ntoken_file = {:?}\napi_url = {:?}\n",
+            "{}{}{}{}[[accounts]]\nkind = \"telegram\"\nname = \"bot\"\ntoken_file = {:?}\napi_url = {:?}\n",
             account("office", &good),
             account("broken", &bad),
+            account_with("smtp-closed", &good, closed, &good),
+            account_with("smtp-badpw", &good, d.smtp, &bad),
             token.display().to_string(),
             fake.url()
         ),
@@ -484,11 +492,14 @@ fn doctor_says_in_one_line_what_works_and_what_does_not() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "one account is broken");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
     assert!(lines[0].starts_with("✓ office") && lines[0].contains("IDLE") && lines[0].contains("QRESYNC"), "{text}");
+    assert!(lines[0].contains("login accepted"), "SMTP was really tried: {text}");
     assert!(lines[1].starts_with("✗ broken") && lines[1].contains("login failed"), "{text}");
+    assert!(lines[2].starts_with("✗ smtp-closed") && lines[2].contains(&format!("SMTP 127.0.0.1:{closed}")), "{text}");
+    assert!(lines[3].starts_with("✗ smtp-badpw") && lines[3].contains("SMTP"), "{text}");
     assert!(!text.contains("wrong") && !text.contains("secret"), "no secrets in the output");
-    assert!(lines[2].starts_with("✓ bot") && lines[2].contains("@pult_bot"), "{text}");
+    assert!(lines[4].starts_with("✓ bot") && lines[4].contains("@pult_bot"), "{text}");
 }
 
 /// Flags of every mail in alice's `folder`, by UID, as the server has them.
@@ -1275,4 +1286,115 @@ fn cpythons_email_corpus_is_stored_whole() {
         .expect("rows");
     assert!(readable >= with_text, "{readable} readable of {with_text} with text; empty: {empty:?}");
     assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE sent_at < 86400"), 0, "no mail dated 1970");
+}
+
+#[test]
+fn sync_once_beside_the_lock_holder_does_nothing_and_says_who_holds_it() {
+    let d = dovecot();
+    let f = folder("lock");
+    deliver(&d, &f, &[mail(0, 1)]);
+    let s = temp_store();
+    let acct = account(&d, &f, false);
+    let cli = PultCli::new(&acct, &s);
+    let lock = pult::sync::lock::WorkerLock::try_acquire(&s.path, "daemon").expect("lock");
+    let out = cli.ok(&["sync", "--once"]);
+    assert!(out.contains("daemon") && out.contains("holds the worker lock"), "{out}");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 0, "nothing synced beside the holder");
+    drop(lock);
+    let out = cli.ok(&["sync", "--once"]);
+    assert!(out.contains("1 new"), "{out}");
+}
+
+/// A small xorshift: random kill points, reproducible from the printed seed.
+fn next_random(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[test]
+fn kill_9_while_sending_never_delivers_twice_and_never_jams() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("kill");
+    deliver(&d, &f, &[mail(0, 1)]);
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let s = temp_store();
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    let cli = PultCli::new(&acct, &s);
+    const N: usize = 30;
+    for i in 0..N {
+        cli.ok(&[
+            "send",
+            "--to",
+            &format!("partner{i}@tax.test"),
+            "--subject",
+            &format!("Kill {tag} #{i}#"),
+            "--body",
+            "x",
+        ]);
+    }
+    let mut seed: u64 = (std::process::id() as u64) << 20 | NEXT.load(Ordering::SeqCst) as u64 | 1;
+    eprintln!("kill seed {seed}");
+    let open_rows = || count(&s, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')");
+    let started = std::time::Instant::now();
+    let mut kills = 0;
+    while open_rows() > 0 && kills < 50 && started.elapsed() < std::time::Duration::from_secs(120) {
+        let mut child = pult(cli.home.path())
+            .arg("--config")
+            .arg(&cli.cfg)
+            .arg("--store")
+            .arg(&s.path)
+            .args(["sync", "--once"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Fault injection at a random moment, not a wait for anything.
+        std::thread::sleep(std::time::Duration::from_millis(next_random(&mut seed) % 400));
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+    }
+    // A last run without a kill drains whatever is left; it exits 1 when some
+    // rows may have been sent (and says so), 0 otherwise.
+    let last = cli.run(&["sync", "--once"]);
+    let unknown = count(&s, "SELECT count(*) FROM outbox WHERE state = 'unknown'");
+    if !last.status.success() {
+        let err = String::from_utf8_lossy(&last.stderr);
+        assert!(err.contains("may have been sent"), "a failing run says why: {err}");
+    }
+    assert_eq!(open_rows(), 0, "the outbox drained: nothing left pending or sending");
+    let sent = count(&s, "SELECT count(*) FROM outbox WHERE state = 'sent'");
+    assert_eq!(sent + unknown, N as i64, "every row is sent or honestly unknown: nothing lost");
+    let delivered = || -> Vec<usize> {
+        let all = read_mailbox(&d, "carol", "INBOX");
+        (0..N)
+            .map(|i| {
+                let needle = format!("Kill {tag} #{i}#");
+                all.iter().filter(|m| String::from_utf8_lossy(m).contains(&needle)).count()
+            })
+            .collect()
+    };
+    let sent_rows: Vec<usize> = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .prepare("SELECT subject FROM outbox WHERE state = 'sent'")
+        .expect("prepare")
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("query")
+        .map(|s| s.expect("row").split('#').nth(1).and_then(|n| n.parse().ok()).expect("index"))
+        .collect();
+    wait_for("every sent mail at the partner's", || {
+        let got = delivered();
+        sent_rows.iter().all(|&i| got[i] >= 1)
+    });
+    let got = delivered();
+    for (i, n) in got.iter().enumerate() {
+        assert!(*n <= 1, "mail #{i} delivered {n} times (seed {seed}, {kills} kills)");
+    }
+    eprintln!("{kills} kills: {sent} sent, {unknown} unknown");
+    // Sent copies are the outbox's messages, not new ones: one message per row.
+    assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE subject LIKE 'Kill {tag} %'")), N as i64);
 }

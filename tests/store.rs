@@ -269,15 +269,26 @@ fn a_failed_send_leaves_the_client_waiting_with_the_reason() {
 }
 
 #[test]
-fn interrupted_sends_go_back_to_pending() {
+fn an_interrupted_send_is_unknown_never_resent_until_a_person_says_so() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
     let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "?")]).conversations[0];
-    queue_reply(&s, conv, "ответ");
+    let id = queue_reply(&s, conv, "ответ");
     s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("item");
-    // The process dies here; the next start recovers.
-    assert_eq!(s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover"), 1);
+    // The process dies here, before the server's answer: maybe sent, maybe not.
+    let r = s.writer.call_blocking(move |c| intents::recover_interrupted(c, NOW)).expect("recover");
+    assert_eq!((r.unknown, r.handed_over), (1, 0));
+    assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_none(), "never resent");
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let last = reader.thread(conv, 10).expect("thread").pop().expect("message");
+    assert_eq!(last.delivery, pult::model::Delivery::Unknown);
+    assert_eq!(reader.status().expect("status").unknown, 1);
+    assert_eq!(reader.count(View::Unanswered).expect("count"), 1, "the client still counts as waiting");
+    // A person checks and retries: one new attempt.
+    s.writer.call_blocking(move |c| intents::resolve(c, id, true, "anna", NOW)).expect("retry");
     assert!(s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").is_some());
+    // Only failed or unknown rows can be resolved.
+    assert!(s.writer.call_blocking(move |c| intents::resolve(c, id, false, "anna", NOW)).is_err());
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl Setup {
     fn dispatch(&self) -> usize {
         let mut senders: Senders = Default::default();
         senders.insert(self.channel, Arc::new(TelegramSender { bot: self.bot.clone() }));
-        self.rt.block_on(dispatch_due(&self.store.writer, &senders))
+        self.rt.block_on(dispatch_due(&self.store.writer, &senders)).handled()
     }
 
     fn queue(&self, conversation: i64, reply_to: Option<i64>, body: &str) -> i64 {

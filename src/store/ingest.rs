@@ -469,7 +469,7 @@ pub fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<(
                              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.sent_at >
                                    coalesce((SELECT max(o.sent_at) FROM messages o
                                              WHERE o.conversation_id = ?1 AND o.direction = 'out'
-                                               AND o.delivery != 'failed' AND o.auto = 0 AND o.forward = 0), 0))
+                                               AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))
          FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
                ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
          WHERE conversations.id = ?1",

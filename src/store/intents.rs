@@ -365,17 +365,32 @@ pub fn json_list(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec
 
 /// Takes the next due outbox row of a channel, marking it `sending`.
 pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+    take(conn, channel_id, now, false)
+}
+
+/// The next row of a channel that the server accepted before its sender died
+/// (`sending` with `handed_over_at`): recovery only records and files it.
+pub fn take_handed_over(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+    take(conn, channel_id, now, true)
+}
+
+fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> Result<Option<OutboxItem>> {
+    let which = if handed_over {
+        "o.state = 'sending' AND o.handed_over_at IS NOT NULL AND ?1 IS NOT NULL"
+    } else {
+        "o.state = 'pending' AND o.not_before <= ?1"
+    };
     let tx = immediate(conn)?;
     let item = tx
         .query_row(
-            "SELECT o.id, o.conversation_id, o.message_id, c.channel_id, coalesce(r.rfc_message_id, r.remote_id), o.subject, o.body, o.attempts,
+            &format!("SELECT o.id, o.conversation_id, o.message_id, c.channel_id, coalesce(r.rfc_message_id, r.remote_id), o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
                     r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
-             WHERE o.state = 'pending' AND o.not_before <= ?1 AND c.channel_id = ?2
-             ORDER BY o.not_before, o.id LIMIT 1",
+             WHERE {which} AND c.channel_id = ?2
+             ORDER BY o.not_before, o.id LIMIT 1"),
             params![now, channel_id],
             |row| {
                 Ok(OutboxItem {
@@ -407,7 +422,9 @@ pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Opti
             },
         )
         .optional()?;
-    if let Some(item) = &item {
+    if let Some(item) = &item
+        && !handed_over
+    {
         tx.execute(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
             params![now, item.id],
@@ -478,18 +495,115 @@ pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at
     Ok(())
 }
 
-/// Rows left in `sending` by a process that died mid-send go back to pending;
-/// the channel's own reconciliation decides whether they already went out.
-pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<usize> {
+/// The server accepted the message (SMTP 250): committed at once, before the
+/// copy is filed in Sent, so that a crash from here on is recovered by filing
+/// it, never by sending it again.
+pub fn mark_handed_over(conn: &mut Connection, outbox_id: i64, now: i64) -> Result<()> {
+    conn.execute("UPDATE outbox SET handed_over_at = ?1, updated_at = ?1 WHERE id = ?2", params![now, outbox_id])?;
+    Ok(())
+}
+
+/// Why a row is `unknown`, shown in the thread and by `pult outbox`.
+pub const MAYBE_SENT: &str =
+    "may have been sent: pult stopped while sending it; check with the client, then retry or discard";
+
+/// What recovery found in rows left `sending` by a sender that is gone.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Accepted by the server before the crash: to be recorded and filed, not sent.
+    pub handed_over: usize,
+    /// Maybe sent, maybe not: `unknown`, never resent automatically.
+    pub unknown: usize,
+}
+
+/// Rows left `sending` by a process that died mid-send. Only the holder of the
+/// worker lock calls this (it is then the only sender, so every `sending` row
+/// belongs to a sender that is gone). A row the server had accepted stays for
+/// [`take_handed_over`]; any other may or may not have left: it becomes
+/// `unknown` and waits for a person.
+pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<Recovered> {
     let tx = immediate(conn)?;
-    let n = tx.execute("UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'", [now])?;
+    let handed_over: i64 =
+        tx.query_row("SELECT count(*) FROM outbox WHERE state = 'sending' AND handed_over_at IS NOT NULL", [], |r| {
+            r.get(0)
+        })?;
+    let conversations: Vec<i64> = tx
+        .prepare("SELECT DISTINCT conversation_id FROM outbox WHERE state = 'sending' AND handed_over_at IS NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     tx.execute(
-        "UPDATE messages SET delivery = 'pending'
-         WHERE delivery = 'sending' AND id IN (SELECT message_id FROM outbox WHERE state = 'pending')",
-        [],
+        "UPDATE messages SET delivery = 'unknown', error = ?1
+         WHERE id IN (SELECT message_id FROM outbox WHERE state = 'sending' AND handed_over_at IS NULL)",
+        [MAYBE_SENT],
     )?;
+    let unknown = tx.execute(
+        "UPDATE outbox SET state = 'unknown', error = ?1, updated_at = ?2
+         WHERE state = 'sending' AND handed_over_at IS NULL",
+        params![MAYBE_SENT, now],
+    )?;
+    for c in conversations {
+        refresh_conversation(&tx, c)?;
+        note_change(&tx, now, "outbox", Some(c), None)?;
+    }
     tx.commit()?;
-    Ok(n)
+    Ok(Recovered { handed_over: handed_over as usize, unknown })
+}
+
+/// [`resolve`] for the newest failed or `unknown` row of a conversation (the
+/// TUI's keys); `None` when there is none.
+pub fn resolve_latest(
+    conn: &mut Connection,
+    conversation: i64,
+    retry: bool,
+    actor: &str,
+    now: i64,
+) -> Result<Option<i64>> {
+    let row: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM outbox WHERE conversation_id = ?1 AND state IN ('failed', 'unknown') ORDER BY id DESC LIMIT 1",
+            [conversation],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match row {
+        Some(id) => resolve(conn, id, retry, actor, now).map(|_| Some(id)),
+        None => Ok(None),
+    }
+}
+
+/// A person's decision on a failed or `unknown` row: send it again (a new
+/// attempt, the same Message-ID) or drop it. Refused for any other state.
+pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, now: i64) -> Result<i64> {
+    let tx = immediate(conn)?;
+    let found: Option<(i64, i64, String)> = tx
+        .query_row("SELECT conversation_id, message_id, state FROM outbox WHERE id = ?1", [outbox_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((conversation, message, state)) = found else {
+        return Err(StoreError::Invalid(format!("no outbox row {outbox_id}")));
+    };
+    if !matches!(state.as_str(), "failed" | "unknown") {
+        return Err(StoreError::Invalid(format!(
+            "outbox row {outbox_id} is {state}: only failed or unknown rows can be retried or discarded"
+        )));
+    }
+    let (outbox_state, delivery, action) =
+        if retry { ("pending", "pending", "outbox.retry") } else { ("cancelled", "failed", "outbox.discard") };
+    tx.execute(
+        "UPDATE outbox SET state = ?1, not_before = ?2, updated_at = ?2, error = CASE WHEN ?1 = 'pending' THEN NULL ELSE 'discarded' END
+         WHERE id = ?3",
+        params![outbox_state, now, outbox_id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET delivery = ?1, error = CASE WHEN ?1 = 'pending' THEN NULL ELSE 'discarded' END WHERE id = ?2",
+        params![delivery, message],
+    )?;
+    refresh_conversation(&tx, conversation)?;
+    note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, action, Some(conversation), &format!("outbox {outbox_id} was {state}"))?;
+    tx.commit()?;
+    Ok(conversation)
 }
 
 /// Records a promise (used by the demo and by the accept flow).

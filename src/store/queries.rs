@@ -299,6 +299,8 @@ impl Reader {
             overdue: self.task_count(&format!("deadline < {now}"))?,
             due_today: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.end_of_today))?,
             at_risk: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.risk_until))?,
+            unknown: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'unknown'", [], |r| r.get(0))?,
+            failed: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'failed'", [], |r| r.get(0))?,
             oldest_unanswered_minutes: 0,
             oldest_waiting_since: oldest,
         })
@@ -333,6 +335,30 @@ impl Reader {
                 deadline_ts: deadline,
                 state: if deadline < now { "overdue".into() } else { "due_today".into() },
                 accepted_by: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Outbox rows that wait for a person: failed for good, or maybe sent
+    /// (`unknown`), oldest first.
+    pub fn outbox_problems(&self, clock: &crate::clock::Clock) -> Result<Vec<crate::model::OutboxProblem>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT o.id, o.conversation_id, ch.name, o.state, coalesce(o.error, ''), o.created_at, o.body, c.title
+             FROM outbox o JOIN conversations c ON c.id = o.conversation_id JOIN channels ch ON ch.id = c.channel_id
+             WHERE o.state IN ('failed', 'unknown') ORDER BY o.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let body: String = r.get(6)?;
+            Ok(crate::model::OutboxProblem {
+                outbox: r.get(0)?,
+                conversation: r.get(1)?,
+                channel: r.get(2)?,
+                state: r.get(3)?,
+                error: r.get(4)?,
+                queued: clock.rfc3339(r.get(5)?),
+                text: body.lines().next().unwrap_or("").chars().take(80).collect(),
+                title: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -327,6 +327,45 @@ INSERT OR IGNORE INTO thread_keys (channel_id, key, conversation_id)
     SELECT c.channel_id, c.remote_key, c.id FROM conversations c JOIN channels ch ON ch.id = c.channel_id
      WHERE ch.kind = 'email';
 "#,
+    // 10 -> 11: at-most-once sending. `unknown`: a send that may have happened
+    // (the process died while it was in flight); never resent automatically.
+    // `handed_over_at`: the server accepted it (SMTP 250, a chat API's answer),
+    // committed before anything else is done, so recovery only files it in Sent.
+    r#"
+CREATE TABLE outbox_new (
+    id                  INTEGER PRIMARY KEY,
+    conversation_id     INTEGER NOT NULL REFERENCES conversations(id),
+    message_id          INTEGER REFERENCES messages(id),
+    reply_to_message_id INTEGER REFERENCES messages(id),
+    subject             TEXT,
+    body                TEXT NOT NULL,
+    state               TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'unknown')),
+    not_before          INTEGER NOT NULL,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    error               TEXT,
+    remote_id           TEXT,
+    rfc_message_id      TEXT,
+    actor               TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    auto                INTEGER NOT NULL DEFAULT 0,
+    attachments         TEXT,
+    to_addresses        TEXT,
+    forward_of          INTEGER REFERENCES messages(id),
+    handed_over_at      INTEGER
+);
+INSERT INTO outbox_new (id, conversation_id, message_id, reply_to_message_id, subject, body, state, not_before,
+                        attempts, error, remote_id, rfc_message_id, actor, created_at, updated_at, auto,
+                        attachments, to_addresses, forward_of)
+    SELECT id, conversation_id, message_id, reply_to_message_id, subject, body, state, not_before,
+           attempts, error, remote_id, rfc_message_id, actor, created_at, updated_at, auto,
+           attachments, to_addresses, forward_of FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox (state, not_before);
+CREATE INDEX outbox_by_message ON outbox (message_id);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

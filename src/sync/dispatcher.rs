@@ -28,6 +28,12 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<String, SendError>>
 /// One channel's way of delivering a queued message; returns the remote id.
 pub trait ChannelSender: Send + Sync {
     fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a>;
+
+    /// Completes a message the server accepted before its sender died (email:
+    /// files it in Sent unless it is there). Never sends. Returns the remote id.
+    fn finish<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
+        Box::pin(async move { Ok(item.rfc_message_id.clone().unwrap_or_default()) })
+    }
 }
 
 pub type Senders = HashMap<i64, Arc<dyn ChannelSender>>;
@@ -41,9 +47,26 @@ pub fn backoff(attempts: i64) -> i64 {
     (5i64 << attempts.clamp(0, 7)).min(600)
 }
 
-/// Sends everything due for each channel once; returns how many rows it handled.
-pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> usize {
-    let mut handled = 0;
+/// What one pass over the outbox did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DispatchReport {
+    pub sent: usize,
+    /// Temporary trouble: tried again later.
+    pub retrying: usize,
+    /// (outbox id, reason): failed for good, or the outcome could not be recorded.
+    pub failed: Vec<(i64, String)>,
+}
+
+impl DispatchReport {
+    pub fn handled(&self) -> usize {
+        self.sent + self.retrying + self.failed.len()
+    }
+}
+
+/// Sends everything due for each channel once. A row that cannot be sent or
+/// recorded is marked with its reason and the rows behind it still go.
+pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> DispatchReport {
+    let mut report = DispatchReport::default();
     for (&channel, sender) in senders {
         loop {
             let t = now();
@@ -52,44 +75,101 @@ pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> usize {
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!("outbox: {e}");
+                    report.failed.push((0, e.to_string()));
                     break;
                 }
             };
-            handled += 1;
             let outcome = sender.send(&item).await;
-            let id = item.id;
-            let t = now();
-            let recorded = match outcome {
-                Ok(remote) => writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await,
-                Err(SendError::Permanent(why)) => {
-                    tracing::warn!("outbox {id}: failed: {why}");
-                    writer.call(move |c| intents::mark_failed(c, id, &why, t)).await
-                }
-                Err(SendError::Temporary(why)) => {
-                    let at = t + backoff(item.attempts);
-                    tracing::info!("outbox {id}: will retry: {why}");
-                    writer.call(move |c| intents::retry_later(c, id, &why, at, t)).await
-                }
-                Err(SendError::RetryAfter(secs)) => {
-                    let at = t + secs as i64;
-                    writer.call(move |c| intents::retry_later(c, id, "rate limited", at, t)).await
+            record(writer, &item, outcome, &mut report).await;
+        }
+    }
+    report
+}
+
+/// Records a send's outcome; if even that fails, the row is marked failed with
+/// the reason (it stays visible and never blocks the rows behind it).
+async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, SendError>, report: &mut DispatchReport) {
+    let id = item.id;
+    let t = now();
+    let was_sent = outcome.is_ok();
+    let (recorded, counted) = match outcome {
+        Ok(remote) => (writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await, None),
+        Err(SendError::Permanent(why)) => {
+            tracing::warn!("outbox {id}: failed: {why}");
+            let reason = why.clone();
+            (writer.call(move |c| intents::mark_failed(c, id, &reason, t)).await, Some(why))
+        }
+        Err(SendError::Temporary(why)) => {
+            let at = t + backoff(item.attempts);
+            tracing::info!("outbox {id}: will retry: {why}");
+            report.retrying += 1;
+            (writer.call(move |c| intents::retry_later(c, id, &why, at, t)).await, None)
+        }
+        Err(SendError::RetryAfter(secs)) => {
+            let at = t + secs as i64;
+            report.retrying += 1;
+            (writer.call(move |c| intents::retry_later(c, id, "rate limited", at, t)).await, None)
+        }
+    };
+    match (recorded, counted) {
+        (Ok(()), Some(why)) => report.failed.push((id, why)),
+        (Ok(()), None) => report.sent += usize::from(was_sent),
+        (Err(e), _) => {
+            let why = format!("cannot record the outcome: {e}");
+            tracing::error!("outbox {id}: {why}");
+            let reason = why.clone();
+            let _ = writer.call(move |c| intents::mark_failed(c, id, &reason, t)).await;
+            report.failed.push((id, why));
+        }
+    }
+}
+
+/// After a crash: rows the server accepted are recorded and filed, never sent
+/// again; rows that may or may not have left become `unknown`. Only the holder
+/// of the worker lock calls this.
+pub async fn recover(writer: &Writer, senders: &Senders) -> intents::Recovered {
+    let t = now();
+    let recovered = match writer.call(move |c| intents::recover_interrupted(c, t)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("outbox recovery: {e}");
+            return intents::Recovered::default();
+        }
+    };
+    if recovered.unknown > 0 {
+        tracing::warn!("outbox: {} message(s) may have been sent before a crash; marked unknown", recovered.unknown);
+    }
+    for (&channel, sender) in senders {
+        loop {
+            let item = match writer.call(move |c| intents::take_handed_over(c, channel, t)).await {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("outbox recovery: {e}");
+                    break;
                 }
             };
-            if let Err(e) = recorded {
-                tracing::error!("outbox {id}: cannot record the outcome: {e}");
+            let id = item.id;
+            // Accepted by the server: it counts as sent even if filing it fails.
+            let remote = match sender.finish(&item).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("outbox {id}: sent, but not filed: {e}");
+                    item.rfc_message_id.clone().unwrap_or_default()
+                }
+            };
+            if let Err(e) = writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await {
+                tracing::error!("outbox {id}: cannot record a recovered send: {e}");
                 break;
             }
         }
     }
-    handled
+    recovered
 }
 
 /// Runs the dispatcher until the runtime stops, checking the outbox every `every`.
 pub async fn run(writer: Writer, senders: Senders, every: Duration) {
-    let t = now();
-    if let Err(e) = writer.call(move |c| intents::recover_interrupted(c, t)).await {
-        tracing::warn!("outbox recovery: {e}");
-    }
+    recover(&writer, &senders).await;
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;

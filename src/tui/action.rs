@@ -31,6 +31,10 @@ pub enum Action {
     NextUnanswered,
     CloseConversation,
     ReopenConversation,
+    /// Send again the conversation's newest failed or maybe-sent message.
+    RetrySend,
+    /// Drop the conversation's newest failed or maybe-sent message.
+    DiscardSend,
     ViewAllOpen,
     ViewUnanswered,
     ViewDueToday,
@@ -88,6 +92,8 @@ const NAMES: &[(&str, Action)] = &[
     ("next_unanswered", Action::NextUnanswered),
     ("close_conversation", Action::CloseConversation),
     ("reopen_conversation", Action::ReopenConversation),
+    ("retry_send", Action::RetrySend),
+    ("discard_send", Action::DiscardSend),
     ("view_all_open", Action::ViewAllOpen),
     ("view_unanswered", Action::ViewUnanswered),
     ("view_due_today", Action::ViewDueToday),

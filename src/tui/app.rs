@@ -421,6 +421,18 @@ impl App {
                 st.focus = super::state::Focus::Conversations;
                 Ok(st.preview_selected())
             }
+            Effect::ResolveSend { conversation, retry } => {
+                let actor = st.actor.clone();
+                let done = self
+                    .writer
+                    .call_blocking(move |c| intents::resolve_latest(c, conversation, retry, &actor, now))?;
+                st.info(st.lang.tr(match (done, retry) {
+                    (None, _) => "nothing_to_resend",
+                    (Some(_), true) => "queued_again",
+                    (Some(_), false) => "discarded",
+                }));
+                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
             Effect::SetOpen { conversation, open } => {
                 let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;

@@ -173,6 +173,11 @@ pub enum Effect {
         at: Option<i64>,
     },
     CancelTask(i64),
+    /// Retry (or discard) the newest failed or maybe-sent message of a conversation.
+    ResolveSend {
+        conversation: i64,
+        retry: bool,
+    },
     Undo {
         outbox: i64,
         conversation: i64,
@@ -660,6 +665,10 @@ impl AppState {
                     None => Vec::new(),
                 }
             }
+            Action::RetrySend | Action::DiscardSend => match self.target() {
+                Some(conversation) => vec![Effect::ResolveSend { conversation, retry: action == Action::RetrySend }],
+                None => Vec::new(),
+            },
             Action::Refresh => vec![Effect::ReloadSidebar, Effect::ReloadList],
             Action::Send => self.send(),
             Action::CloseComposer => {

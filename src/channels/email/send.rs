@@ -178,22 +178,7 @@ impl EmailSender {
     }
 
     fn transport(&self, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-        let s = &self.account.smtp;
-        let bad = |e: String| SendError::Permanent(format!("SMTP {}: {e}", s.host));
-        let tls = || -> Result<TlsParameters, SendError> {
-            let mut p = TlsParameters::builder(s.host.clone());
-            if let Some(ca) = &s.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| bad(format!("ca_file: {e}")))?;
-                p = p.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?);
-            }
-            p.build_rustls().map_err(|e| bad(e.to_string()))
-        };
-        let builder = match s.tls.as_str() {
-            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Required(tls()?)),
-            "none" if s.insecure => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::None),
-            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Wrapper(tls()?)),
-        };
-        Ok(builder.port(s.port).credentials(Credentials::new(s.user.clone(), password)).build())
+        smtp_transport(&self.account, password)
     }
 
     /// Is a mail with this Message-ID already in Sent? (a send interrupted after SMTP)
@@ -262,6 +247,44 @@ pub fn sent_folder(account: &EmailAccount) -> String {
         .unwrap_or_else(|| "Sent".into())
 }
 
+/// The SMTP transport of an account: implicit TLS, STARTTLS or (test servers) none.
+fn smtp_transport(account: &EmailAccount, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+    let s = &account.smtp;
+    let bad = |e: String| SendError::Permanent(format!("SMTP {}: {e}", s.host));
+    let tls = || -> Result<TlsParameters, SendError> {
+        let mut p = TlsParameters::builder(s.host.clone());
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| bad(format!("ca_file: {e}")))?;
+            p = p.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?);
+        }
+        p.build_rustls().map_err(|e| bad(e.to_string()))
+    };
+    let builder = match s.tls.as_str() {
+        "starttls" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Required(tls()?)),
+        "none" if s.insecure => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::None),
+        _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Wrapper(tls()?)),
+    };
+    Ok(builder
+        .port(s.port)
+        .timeout(Some(std::time::Duration::from_secs(30)))
+        .credentials(Credentials::new(s.user.clone(), password))
+        .build())
+}
+
+/// `pult doctor`: connect, TLS, EHLO and AUTH on the account's SMTP server; no mail is sent.
+pub async fn check_smtp(account: &EmailAccount) -> Result<(), String> {
+    let s = &account.smtp;
+    let password = crate::secrets::read(s.password_command.as_deref(), s.password_file.as_deref())
+        .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
+    let transport = smtp_transport(account, password).map_err(|e| e.to_string())?;
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("SMTP {}:{}: the server did not answer NOOP", s.host, s.port)),
+        Err(e) if e.is_permanent() => Err(format!("SMTP {}:{}: refused: {e}", s.host, s.port)),
+        Err(e) => Err(format!("SMTP {}:{}: {e}", s.host, s.port)),
+    }
+}
+
 impl ChannelSender for EmailSender {
     fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
         Box::pin(async move {
@@ -283,6 +306,13 @@ impl ChannelSender for EmailSender {
             transport.send(mail).await.map_err(|e| {
                 if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Temporary(e.to_string()) }
             })?;
+            // The 250 is committed before anything else: from here on a crash is
+            // recovered by filing the mail, never by sending it again.
+            let outbox = item.id;
+            let now = jiff::Timestamp::now().as_second();
+            if let Err(e) = self.writer.call(move |c| crate::store::intents::mark_handed_over(c, outbox, now)).await {
+                tracing::error!("{}: sent {message_id} but cannot record it yet: {e}", self.account.name);
+            }
             // The answered mail gets \Answered on the server (pushed by the worker).
             if item.reply_to_remote.is_some() {
                 let outbox = item.id;
@@ -305,6 +335,24 @@ impl ChannelSender for EmailSender {
                 // Sent, but not filed: say so in the log; the mail did leave.
                 tracing::warn!("{}: sent {message_id} but could not append it to Sent: {e}", self.account.name);
             }
+            Ok(message_id)
+        })
+    }
+
+    fn finish<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
+        Box::pin(async move {
+            let message_id = self.message_id(item).await?;
+            if !self.append_to_sent {
+                return Ok(message_id);
+            }
+            match self.already_in_sent(&message_id).await {
+                Ok(true) => return Ok(message_id),
+                Ok(false) => {}
+                Err(e) => return Err(SendError::Temporary(e.to_string())),
+            }
+            // A copy of what left (same Message-ID, text and files), filed now.
+            let raw = self.build(item, &message_id).await?.formatted();
+            self.append(&raw).await.map_err(|e| SendError::Temporary(e.to_string()))?;
             Ok(message_id)
         })
     }

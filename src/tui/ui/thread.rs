@@ -191,6 +191,7 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
             let why = m.error.as_deref().map(|e| format!(": {}", sanitize::line(e))).unwrap_or_default();
             head.push(styled(format!("  ✗ {}{why}", l.tr("failed")), theme.style("failed")));
         }
+        Delivery::Unknown => head.push(styled(format!("  ⚠ {}", l.tr("maybe_sent")), theme.style("failed"))),
         Delivery::Received => {}
     }
     if m.edited {
@@ -203,6 +204,9 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
         head.push(styled(format!("  {}", l.tr("internal_note")), theme.style("note")));
     }
     out.push(Line::from(head));
+    if m.delivery == Delivery::Unknown {
+        out.push(Line::from(styled(format!("  {}", l.tr("maybe_sent_hint")), theme.style("failed"))));
+    }
     // How the mail was read, on its own line: a spoof mark must not be cut off.
     for code in &m.notices {
         let text = match code.as_str() {
