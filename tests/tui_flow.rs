@@ -453,3 +453,29 @@ fn a_mail_reusing_another_mails_message_id_is_shown_with_a_warning() {
     assert!(screen.contains("Счёт №7") && screen.contains("Новые реквизиты"), "both mails shown: {screen}");
     assert_eq!(screen.matches("possible spoof").count(), 1, "only the later one is marked: {screen}");
 }
+
+#[test]
+fn a_maybe_sent_reply_says_so_and_e_sends_it_again() {
+    let store = temp_store();
+    let ch = channel(&store, "bot", ChannelKind::Telegram);
+    let conv = ingest(&store, ch, vec![msg("1", "chat-1", "Ирина", NOW - 600, "Пришлите акт")]).conversations[0];
+    let id = queue_reply(&store, conv, "Принято в работу.");
+    store.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take").expect("row");
+    // The sender dies mid-send; the next lock holder recovers.
+    store.writer.call_blocking(move |c| pult::store::intents::recover_interrupted(c, NOW)).expect("recover");
+    let path = store.path.clone();
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("may have been sent"), "{screen}");
+    assert!(screen.contains("check with the client"), "{screen}");
+    h.keys("E");
+    let state: String = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("SELECT state FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+        .expect("row");
+    assert_eq!(state, "pending", "E queued it again");
+    assert!(h.screen().contains("Queued again"));
+    h.keys("?");
+    assert!(h.screen().contains("Send again a failed or maybe-sent message"), "in the help: {}", h.screen());
+}

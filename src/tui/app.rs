@@ -423,9 +423,8 @@ impl App {
             }
             Effect::ResolveSend { conversation, retry } => {
                 let actor = st.actor.clone();
-                let done = self
-                    .writer
-                    .call_blocking(move |c| intents::resolve_latest(c, conversation, retry, &actor, now))?;
+                let done =
+                    self.writer.call_blocking(move |c| intents::resolve_latest(c, conversation, retry, &actor, now))?;
                 st.info(st.lang.tr(match (done, retry) {
                     (None, _) => "nothing_to_resend",
                     (Some(_), true) => "queued_again",
