@@ -250,6 +250,9 @@ pub struct TaskRow {
     pub state: String,
     pub deadline: Option<i64>,
     pub accepted_by: Option<String>,
+    /// Why a promise was withdrawn (its message failed, was discarded or taken
+    /// back): shown struck through until a newer promise replaces it.
+    pub withdrawn: Option<String>,
 }
 
 /// What the store tells open UIs after a commit.

@@ -146,8 +146,14 @@ fn undo_takes_the_message_back_into_the_composer() {
     h.keys("<Esc> a").type_text("завтра").keys("<Enter> U");
     let tasks = open_tasks(&h, conv);
     assert_eq!(tasks.last().map(|t| t.0.as_str()), Some("cancelled"));
+    // Sending the returned acceptance again records its promise again, after one
+    // confirmation: never a promise told to the client and not tracked.
+    h.keys("<Esc> r").type_text(" ok").keys("<C-x>");
+    assert!(h.screen().contains("Record the promise"), "{}", h.screen());
+    h.keys("<C-x>");
+    let tasks = open_tasks(&h, conv);
+    assert_eq!(tasks.iter().filter(|t| t.0 == "accepted").count(), 1, "exactly one promise: {tasks:?}");
     // After the window the dispatcher owns the message: nothing to undo.
-    h.keys("<Esc> r").type_text("ok").keys("<C-x>");
     h.app.state.clock = pult::clock::Clock::fixed(NOW + 11, moscow());
     h.keys("U");
     assert!(h.screen().contains("Nothing to undo"));

@@ -382,3 +382,60 @@ fn email_keys_migrate_from_message_id_to_imap_place() {
         .expect("reply");
     assert_eq!((conv, parent), (1, 1));
 }
+
+/// A promise follows the message that made it: withdrawn when it fails, back
+/// (never twice) on a retry, and «Выполнено» is not reported twice.
+#[test]
+fn a_promise_follows_its_message() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "Пришлите акт")]).conversations[0];
+    let reply = |body: &str| intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: body.into(),
+        actor: "anna".into(),
+        not_before: NOW,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let accept = reply("Принято в работу. Срок — пт 27.11 18:00.");
+    let (task, outbox) = s
+        .writer
+        .call_blocking(move |c| pult::store::ledger::accept(c, &accept, None, NOW + 86_400, NOW))
+        .expect("accept");
+    let state = |t: i64| -> (String, Option<String>) {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT state, withdrawn FROM tasks WHERE id = ?1", [t], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("task")
+    };
+    assert_eq!(state(task).0, "accepted");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
+    s.writer.call_blocking(move |c| intents::mark_failed(c, outbox, "535 authentication failed", NOW)).expect("fail");
+    assert_eq!(
+        state(task),
+        ("cancelled".into(), Some("535 authentication failed".into())),
+        "withdrawn with the reason"
+    );
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let shown = reader.tasks(conv).expect("tasks");
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].withdrawn.is_some(), "shown as withdrawn");
+    // Retry: the same promise comes back; no second one.
+    s.writer.call_blocking(move |c| intents::resolve(c, outbox, true, "anna", NOW)).expect("retry");
+    assert_eq!(state(task), ("accepted".into(), None));
+    let n: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM tasks WHERE conversation_id = ?1", [conv], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 1);
+    // Done once closes it; a second «Выполнено» for the same promise is refused.
+    let done = reply("Выполнено.");
+    s.writer.call_blocking(move |c| pult::store::ledger::done(c, &done, NOW + 60)).expect("done");
+    assert_eq!(state(task).0, "done");
+    let again = reply("Выполнено.");
+    let err = s.writer.call_blocking(move |c| pult::store::ledger::done(c, &again, NOW + 120)).expect_err("twice");
+    assert!(err.to_string().contains("already reported done"), "{err}");
+}

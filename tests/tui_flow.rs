@@ -86,6 +86,16 @@ fn reply_with_the_accept_template_reaches_the_outbox_and_shows_pending() {
     let screen = h.screen();
     assert!(screen.contains("◷ pending"), "{screen}");
     assert!(screen.contains("Sending in 10 s"), "{screen}");
+    // The deadline the client reads is a promise pult tracks: exactly one, no question asked.
+    let promises: Vec<(String, i64)> = conn
+        .prepare("SELECT state, deadline FROM tasks WHERE conversation_id = ?1 AND state = 'accepted'")
+        .expect("prepare")
+        .query_map([conv], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(promises.len(), 1, "{promises:?}");
+    assert!(screen.contains("⚑ due сб 21.11") || screen.contains("⚑"), "{screen}");
 }
 
 #[test]

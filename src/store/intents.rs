@@ -474,6 +474,11 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
         params![reason, now, outbox_id],
     )?;
     tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
+    // The client heard nothing: the promise this message made is withdrawn.
+    tx.execute(
+        "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = ?2 WHERE outbox_id = ?3 AND state = 'accepted'",
+        params![now, reason, outbox_id],
+    )?;
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), None)?;
     tx.commit()?;
@@ -599,6 +604,20 @@ pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, 
         "UPDATE messages SET delivery = ?1, error = CASE WHEN ?1 = 'pending' THEN NULL ELSE 'discarded' END WHERE id = ?2",
         params![delivery, message],
     )?;
+    // The promise follows its message: back with a retry (never a second one),
+    // withdrawn with a discard.
+    if retry {
+        tx.execute(
+            "UPDATE tasks SET state = 'accepted', done_at = NULL, withdrawn = NULL
+             WHERE outbox_id = ?1 AND state = 'cancelled' AND withdrawn IS NOT NULL",
+            [outbox_id],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = 'discarded' WHERE outbox_id = ?2 AND state = 'accepted'",
+            params![now, outbox_id],
+        )?;
+    }
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;
     audit(&tx, now, actor, action, Some(conversation), &format!("outbox {outbox_id} was {state}"))?;

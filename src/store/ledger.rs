@@ -19,9 +19,10 @@ pub fn accept(
     let tx = immediate(conn)?;
     let outbox = queue_reply_in(&tx, reply, now)?;
     tx.execute(
-        "INSERT INTO tasks (conversation_id, source_message_id, state, accepted_by, deadline, created_at, accepted_at)
-         VALUES (?1, ?2, 'accepted', ?3, ?4, ?5, ?5)",
-        params![reply.conversation_id, source_message, reply.actor, deadline, now],
+        "INSERT INTO tasks (conversation_id, source_message_id, state, accepted_by, deadline, created_at, accepted_at,
+                            outbox_id)
+         VALUES (?1, ?2, 'accepted', ?3, ?4, ?5, ?5, ?6)",
+        params![reply.conversation_id, source_message, reply.actor, deadline, now, outbox],
     )?;
     let task = tx.last_insert_rowid();
     note_change(&tx, now, "task", Some(reply.conversation_id), Some(&reply.actor))?;
@@ -41,7 +42,6 @@ pub fn accept(
 /// Returns the outbox row and the task closed, if there was one.
 pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
     let tx = immediate(conn)?;
-    let outbox = queue_reply_in(&tx, reply, now)?;
     let task: Option<i64> = tx
         .query_row(
             "SELECT id FROM tasks WHERE conversation_id = ?1 AND state = 'accepted' ORDER BY deadline, id LIMIT 1",
@@ -49,6 +49,26 @@ pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Opti
             |r| r.get(0),
         )
         .optional()?;
+    // A promise already reported done is not reported twice, unless the client
+    // wrote since (then «Выполнено» answers something new).
+    if task.is_none() {
+        let already: Option<i64> = tx
+            .query_row(
+                "SELECT t.id FROM tasks t WHERE t.conversation_id = ?1 AND t.state = 'done'
+                   AND t.done_at >= coalesce((SELECT max(sent_at) FROM messages
+                                              WHERE conversation_id = ?1 AND direction = 'in'), 0)
+                 ORDER BY t.done_at DESC LIMIT 1",
+                [reply.conversation_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(t) = already {
+            return Err(StoreError::Invalid(format!(
+                "promise {t} is already reported done; nothing new to report since the client's last message"
+            )));
+        }
+    }
+    let outbox = queue_reply_in(&tx, reply, now)?;
     if let Some(t) = task {
         tx.execute(
             "UPDATE tasks SET state = 'done', done_at = ?1, summary = ?2 WHERE id = ?3",
@@ -157,9 +177,10 @@ pub fn undo_send(conn: &mut Connection, outbox_id: i64, actor: &str, now: i64) -
     }
     // An acceptance taken back takes its promise with it.
     tx.execute(
-        "UPDATE tasks SET state = 'cancelled', done_at = ?1
-         WHERE conversation_id = ?2 AND state = 'accepted' AND accepted_at = ?3 AND accepted_by = ?4",
-        params![now, conversation, created_at(&tx, outbox_id)?, actor],
+        "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = 'taken back before it was sent'
+         WHERE conversation_id = ?2 AND state = 'accepted'
+           AND (outbox_id = ?5 OR (outbox_id IS NULL AND accepted_at = ?3 AND accepted_by = ?4))",
+        params![now, conversation, created_at(&tx, outbox_id)?, actor, outbox_id],
     )?;
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;

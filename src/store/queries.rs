@@ -273,11 +273,20 @@ impl Reader {
 
     pub fn tasks(&self, conversation: i64) -> Result<Vec<TaskRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, state, deadline, accepted_by FROM tasks WHERE conversation_id = ?1 AND state IN ('new', 'accepted')
+            "SELECT id, state, deadline, accepted_by, withdrawn FROM tasks
+             WHERE conversation_id = ?1
+               AND (state IN ('new', 'accepted')
+                    OR (withdrawn IS NOT NULL AND id = (SELECT max(id) FROM tasks WHERE conversation_id = ?1)))
              ORDER BY deadline",
         )?;
         let rows = st.query_map([conversation], |r| {
-            Ok(TaskRow { id: r.get(0)?, state: r.get(1)?, deadline: r.get(2)?, accepted_by: r.get(3)? })
+            Ok(TaskRow {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                deadline: r.get(2)?,
+                accepted_by: r.get(3)?,
+                withdrawn: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

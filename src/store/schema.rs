@@ -366,6 +366,14 @@ ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_pending ON outbox (state, not_before);
 CREATE INDEX outbox_by_message ON outbox (message_id);
 "#,
+    // 11 -> 12: a promise follows the message that made it: `outbox_id` is the
+    // acceptance that told the client; when it fails or is discarded the
+    // promise is withdrawn (`withdrawn` says why) and comes back on a retry.
+    r#"
+ALTER TABLE tasks ADD COLUMN outbox_id INTEGER;
+ALTER TABLE tasks ADD COLUMN withdrawn TEXT;
+CREATE INDEX tasks_by_outbox ON tasks (outbox_id) WHERE outbox_id IS NOT NULL;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -284,6 +284,11 @@ pub struct Composer {
     pub attachments: Vec<std::path::PathBuf>,
     /// A forward or a new email instead of a reply.
     pub mail: Option<MailDraft>,
+    /// A deadline the text promises: (deadline, as written in the text), set
+    /// when a template's deadline field was filled in.
+    pub promise: Option<(i64, String)>,
+    /// A deadline found in typed text, confirmed by sending again.
+    pub promise_asked: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -617,7 +622,8 @@ impl AppState {
             Action::Accept => self.ask(Purpose::Accept, vec!["deadline".into()]),
             Action::Done => self.ask(Purpose::Done, vec!["what".into()]),
             Action::Redate => {
-                if self.thread.as_ref().is_some_and(|t| t.tasks.is_empty()) && self.focus != Focus::Conversations {
+                let open = |t: &ThreadState| t.tasks.iter().any(|x| x.withdrawn.is_none());
+                if self.thread.as_ref().is_some_and(|t| !open(t)) && self.focus != Focus::Conversations {
                     self.error(self.lang.tr("no_promise"));
                     return Vec::new();
                 }
@@ -1103,6 +1109,10 @@ impl AppState {
                         c.textarea.insert_newline();
                     }
                     c.textarea.insert_str(&text);
+                    // The deadline the client will read is a promise pult keeps.
+                    if let (Some(d), Some(written)) = (f.deadline, f.values.get("deadline")) {
+                        c.promise = Some((d, written.clone()));
+                    }
                 }
                 Vec::new()
             }
@@ -1482,12 +1492,43 @@ impl AppState {
             self.tone_confirmed = Some(body);
             return Vec::new();
         }
+        // A message that tells the client a deadline records the promise: the
+        // template's deadline field is the sure signal; a typed «Срок — …» is
+        // recorded after one confirmation (send again).
+        let source = self.thread.as_ref().and_then(ThreadState::last_inbound);
+        let stated = match &c.promise {
+            Some((d, written)) if body.contains(written.as_str()) => Some(*d),
+            _ => deadline::stated_in(&body, self.clock.now(), &self.calendar),
+        };
+        let from_template = c.promise.as_ref().is_some_and(|(d, w)| Some(*d) == stated && body.contains(w.as_str()));
+        if let Some(d) = stated
+            && !from_template
+            && c.promise_asked != Some(d)
+        {
+            let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
+            let msg = format!(
+                "{} ⚑ {}? {send_key} {}",
+                self.lang.tr("record_promise"),
+                deadline::format_for_client(d, &self.calendar),
+                self.lang.tr("again_to_record")
+            );
+            if let Some(c) = &mut self.composer {
+                c.promise_asked = Some(d);
+            }
+            self.error(msg);
+            return Vec::new();
+        }
+        let Some(c) = &self.composer else { return Vec::new() };
+        let kind = match stated {
+            Some(deadline) => ReplyKind::Accept { deadline, source },
+            None => ReplyKind::Plain,
+        };
         let effect = Effect::QueueReply {
             conversation: c.conversation,
             reply_to: c.reply_to,
             subject: c.subject.clone(),
             body,
-            kind: ReplyKind::Plain,
+            kind,
             attachments: c.attachments.clone(),
         };
         let conversation = c.conversation;
@@ -1555,6 +1596,8 @@ fn new_composer(
         inbound_confirmed: false,
         attachments: Vec::new(),
         mail: None,
+        promise: None,
+        promise_asked: None,
     }
 }
 

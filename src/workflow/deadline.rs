@@ -311,6 +311,45 @@ fn last_working_day_of_month(cal: &Calendar, date: Date) -> Date {
     date.last_of_month()
 }
 
+/// A deadline a message states in words, «Срок — ср 02.12 12:00.» or «срок до
+/// пятницы», as typed by hand or returned to the composer by undo: the promise
+/// it makes, so that nothing is promised silently.
+pub fn stated_in(text: &str, now: i64, cal: &Calendar) -> Option<i64> {
+    for line in text.lines() {
+        let lower = line.to_lowercase().replace('ё', "е");
+        let Some(at) = lower.find("срок") else { continue };
+        let rest = lower[at + "срок".len()..].trim_start_matches([' ', '—', '–', '-', ':', '\u{a0}']);
+        let rest = rest.strip_prefix("до ").unwrap_or(rest);
+        // The phrase ends at a sentence end: a dot not inside a date (02.12).
+        let mut end = rest.len();
+        let bytes = rest.as_bytes();
+        for (i, c) in rest.char_indices() {
+            if matches!(c, '!' | '?' | ';') {
+                end = i;
+                break;
+            }
+            if c == '.' && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                end = i;
+                break;
+            }
+        }
+        let phrase = rest[..end].trim();
+        if phrase.is_empty() {
+            continue;
+        }
+        if let Ok(ts) = parse(phrase, now, cal) {
+            return Some(ts);
+        }
+        // «ср 02.12 12:00», as pult writes it: the weekday is redundant.
+        if let Some((_, tail)) = phrase.split_once(' ')
+            && let Ok(ts) = parse(tail, now, cal)
+        {
+            return Some(ts);
+        }
+    }
+    None
+}
+
 /// How a deadline is written to clients: «пт 21.11 18:00».
 pub fn format_for_client(ts: i64, cal: &Calendar) -> String {
     const DAYS: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
@@ -410,6 +449,23 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn a_deadline_stated_in_a_message_is_found() {
+        let c = cal();
+        let now = ts(&c, "2026-11-20T13:00");
+        let friday = ts(&c, "2026-11-27T18:00");
+        let found = |t: &str| stated_in(t, now, &c).map(|x| show(&c, x));
+        let written = format!("Принято в работу. Срок — {}.", format_for_client(friday, &c));
+        assert_eq!(stated_in(&written, now, &c), Some(friday), "{written}");
+        assert_eq!(
+            found("Здравствуйте!\n\nПринято. Срок: 25.11 15:00\nС уважением"),
+            Some("2026-11-25 15:00 Wed".into())
+        );
+        assert_eq!(found("Принято, срок до 24.11!"), Some("2026-11-24 18:00 Tue".into()));
+        assert_eq!(found("Спасибо, документы получили."), None);
+        assert_eq!(found("Срок сдачи отчёта ещё не определён."), None, "no deadline phrase, no promise");
     }
 
     #[test]

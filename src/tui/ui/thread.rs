@@ -57,6 +57,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     header.push(Line::from(info));
     let now = state.clock.now();
     for task in &t.tasks {
+        if let (Some(why), Some(d)) = (&task.withdrawn, task.deadline) {
+            let crossed = theme.style("muted").add_modifier(ratatui::style::Modifier::CROSSED_OUT);
+            header.push(Line::from(vec![
+                styled(format!("⚑ {} {}", l.tr("due"), state.clock.full(d)), crossed),
+                styled(format!("  {}: {}", l.tr("promise_withdrawn"), sanitize::line(why)), theme.style("failed")),
+            ]));
+            continue;
+        }
         if let Some(d) = task.deadline {
             let (text, slot) = if d < now {
                 (format!("⚑ {} {} ({})", l.tr("overdue"), compact_duration(now - d), state.clock.full(d)), "overdue")
