@@ -489,3 +489,99 @@ fn a_maybe_sent_reply_says_so_and_e_sends_it_again() {
     h.keys("?");
     assert!(h.screen().contains("Send again a failed or maybe-sent message"), "in the help: {}", h.screen());
 }
+
+/// The real binary in a pseudo-terminal (`script`, from util-linux, on every
+/// Debian): keys go in, and it is killed with SIGKILL once the store shows the
+/// draft, which must happen without any way out being taken.
+fn compose_then_kill(store: &std::path::Path, keys: &str, expect: &str) {
+    use std::io::Write;
+    let home = tempfile::tempdir().expect("home");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, "[agent]\nname = \"Анна\"\n").expect("config");
+    let cmd = format!("'{}' --config '{}' --store '{}'", env!("CARGO_BIN_EXE_pult"), cfg.display(), store.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qfc", &cmd, "/dev/null"])
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("TERM", "xterm")
+        .env("LANG", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The cursor-position answer crossterm asks for at start, then the keys.
+    stdin.write_all(format!("\x1b[1;1R{keys}").as_bytes()).expect("keys");
+    stdin.flush().expect("flush");
+    let db = rusqlite::Connection::open(store).expect("open");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found: i64 = db
+            .query_row("SELECT count(*) FROM drafts WHERE actor = 'Анна' AND body = ?1", [expect], |r| r.get(0))
+            .expect("drafts");
+        if found == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the draft {expect:?} never reached the store");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The pult under `script`: argv[0] is the binary and its argv names our config.
+    let marker = cfg.display().to_string();
+    let pid = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .find(|pid| {
+            let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let mut parts = argv.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+            parts.next().is_some_and(|a0| a0.ends_with("/pult")) && parts.any(|a| a == marker)
+        })
+        .expect("pult was still running when killed");
+    // The shell's own kill: procps may be missing on a minimal Debian.
+    let killed = std::process::Command::new("sh").args(["-c", &format!("kill -KILL {pid}")]).status().expect("kill");
+    assert!(killed.success());
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn drafts_survive_kill_9_and_q_says_where_they_are() {
+    let (store, _, _) = email_thread();
+    let path = store.path.clone();
+    compose_then_kill(&path, "\rrЧерновик ответа", "Черновик ответа");
+    compose_then_kill(&path, "\riЗаметка: позвонить", "Заметка: позвонить");
+    // A new pult of the same person: both texts are back where they were written.
+    let mut h = Harness::on(store, 160, 45);
+    assert!(h.screen().contains("✎draft"), "the list marks the conversation: {}", h.screen());
+    h.keys("<Enter> r");
+    let text = h.app.state.composer.as_ref().expect("composer").textarea.lines().join("\n");
+    assert_eq!(text, "Черновик ответа");
+    h.keys("<Esc> i");
+    let text = h.app.state.composer.as_ref().expect("composer").textarea.lines().join("\n");
+    assert_eq!(text, "Заметка: позвонить");
+    h.keys("<Esc> q");
+    assert!(!h.app.state.quit, "the first q says what is kept");
+    let status = h.app.state.status.as_ref().map(|s| s.text.clone()).unwrap_or_default();
+    assert!(status.contains("2 drafts kept") && status.contains("«<a@client.test>»"), "{status}");
+    h.keys("q");
+    assert!(h.app.state.quit);
+    let db = rusqlite::Connection::open(&path).expect("open");
+    let n: i64 = db.query_row("SELECT count(*) FROM drafts", [], |r| r.get(0)).expect("count");
+    assert_eq!(n, 2, "quitting keeps both");
+}
+
+#[test]
+fn a_sent_reply_leaves_no_draft_behind() {
+    let (store, _, _) = email_thread();
+    let path = store.path.clone();
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter> r").type_text("Добрый день, акт во вложении.");
+    h.app.flush_draft();
+    let db = rusqlite::Connection::open(&path).expect("open");
+    let count = || -> i64 { db.query_row("SELECT count(*) FROM drafts", [], |r| r.get(0)).expect("count") };
+    assert_eq!(count(), 1, "autosaved");
+    h.keys("<C-x>");
+    assert_eq!(count(), 0, "sent: the draft is gone");
+}

@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
+pub mod drafts;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;

@@ -349,6 +349,11 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// This person's drafts (see [`super::drafts`]).
+    pub fn drafts(&self) -> Result<Vec<(super::drafts::DraftKey, super::drafts::Draft)>> {
+        super::drafts::of(&self.conn, &self.actor)
+    }
+
     /// Outbox rows that wait for a person: failed for good, or maybe sent
     /// (`unknown`), oldest first.
     pub fn outbox_problems(&self, clock: &crate::clock::Clock) -> Result<Vec<crate::model::OutboxProblem>> {

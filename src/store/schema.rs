@@ -374,6 +374,23 @@ ALTER TABLE tasks ADD COLUMN outbox_id INTEGER;
 ALTER TABLE tasks ADD COLUMN withdrawn TEXT;
 CREATE INDEX tasks_by_outbox ON tasks (outbox_id) WHERE outbox_id IS NOT NULL;
 "#,
+    // 12 -> 13: drafts, per person, durable: every composer saves here within a
+    // second of the last keystroke and on every way out, so kill -9 or a
+    // dropped SSH session loses nothing. `kind`: reply, note, forward (ref_id =
+    // the forwarded message), email (ref_id = the channel; conversation 0).
+    r#"
+CREATE TABLE drafts (
+    actor           TEXT NOT NULL,
+    conversation_id INTEGER NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('reply', 'note', 'forward', 'email')),
+    ref_id          INTEGER NOT NULL DEFAULT 0,
+    subject         TEXT,
+    recipients      TEXT,
+    body            TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (actor, conversation_id, kind, ref_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

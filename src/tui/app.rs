@@ -30,6 +30,9 @@ pub struct App {
     pub config: crate::config::Config,
     /// Where slow work (fetching an attachment) reports back; None runs it in place (tests).
     pub notices: Option<mpsc::Sender<Event>>,
+    /// The composer text the store has, and since when it may differ.
+    saved_draft: Option<(store::drafts::DraftKey, store::drafts::Draft)>,
+    draft_changed: Option<std::time::Instant>,
 }
 
 #[derive(Debug)]
@@ -41,6 +44,9 @@ pub enum Event {
     /// A background job's outcome for the status line.
     Notice(super::state::StatusMessage),
 }
+
+/// How long after a keystroke the composer's text is saved (under a second).
+const DRAFT_DELAY: std::time::Duration = std::time::Duration::from_millis(600);
 
 impl App {
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
@@ -54,9 +60,39 @@ impl App {
             players: Default::default(),
             config: Default::default(),
             notices: None,
+            saved_draft: None,
+            draft_changed: None,
         };
+        // This person's drafts, kept by an earlier run (or one that was killed).
+        for (key, draft) in app.reader.drafts()? {
+            app.state.drafts.insert(key, draft);
+        }
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
+    }
+
+    /// When the open composer's text must be saved: a moment after the last
+    /// change (so a burst of typing is one write), never later than a second.
+    pub fn draft_due(&self) -> Option<std::time::Instant> {
+        self.draft_changed.map(|t| t + DRAFT_DELAY)
+    }
+
+    /// Notes that the open composer may differ from what the store has.
+    fn note_draft(&mut self) {
+        let current = self.state.composer.as_ref().map(|c| c.draft());
+        if current.is_some() && current != self.saved_draft && self.draft_changed.is_none() {
+            self.draft_changed = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Saves the open composer's text now (autosave, quitting, tests).
+    pub fn flush_draft(&mut self) {
+        self.draft_changed = None;
+        let Some((key, draft)) = self.state.composer.as_ref().map(|c| c.draft()) else { return };
+        if self.saved_draft.as_ref() == Some(&(key, draft.clone())) {
+            return;
+        }
+        self.run_effects(vec![Effect::SaveDraft(key, draft)]);
     }
 
     pub fn writer(&self) -> &Writer {
@@ -71,6 +107,7 @@ impl App {
         let fx = self.state.handle_key(key);
         self.run_effects(fx);
         self.claim_if_composing();
+        self.note_draft();
     }
 
     /// A reply composer that just opened claims its conversation ("anna is replying").
@@ -107,6 +144,7 @@ impl App {
             };
             self.run_effects(fx);
         }
+        self.note_draft();
     }
 
     pub fn resize(&mut self, width: u16, height: u16) {
@@ -432,6 +470,12 @@ impl App {
                 }));
                 Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
             }
+            Effect::SaveDraft(key, draft) => {
+                let (actor, d) = (st.actor.clone(), draft.clone());
+                self.writer.call_blocking(move |c| store::drafts::save(c, &actor, key, &d, now))?;
+                self.saved_draft = Some((key, draft));
+                Ok(Vec::new())
+            }
             Effect::SetOpen { conversation, open } => {
                 let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
@@ -668,7 +712,10 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                 app.state.dirty = true;
             }
         }
-        let wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
+        let mut wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
+        if let Some(due) = app.draft_due() {
+            wake = wake.min(due);
+        }
         let timeout = wake.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(timeout) {
             Ok(ev) => Some(ev),
@@ -700,6 +747,9 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         }
         if !changes.is_empty() {
             app.store_changed(&changes);
+        }
+        if app.draft_due().is_some_and(|due| Instant::now() >= due) || app.state.quit {
+            app.flush_draft();
         }
         if std::mem::take(&mut app.state.ring_bell) {
             use std::io::Write;

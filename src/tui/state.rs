@@ -7,6 +7,7 @@ use super::keys::Key;
 use crate::clock::Clock;
 use crate::i18n::Lang;
 use crate::model::*;
+use crate::store::drafts::{Draft, DraftKey, DraftKind};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
 use crate::workflow::{deadline, tone};
@@ -173,6 +174,8 @@ pub enum Effect {
         at: Option<i64>,
     },
     CancelTask(i64),
+    /// Keeps a draft in the store (an empty one is deleted).
+    SaveDraft(DraftKey, Draft),
     /// Retry (or discard) the newest failed or maybe-sent message of a conversation.
     ResolveSend {
         conversation: i64,
@@ -291,6 +294,20 @@ pub struct Composer {
     pub promise_asked: Option<i64>,
 }
 
+impl Composer {
+    /// What this composer would keep as a draft, under which key.
+    pub fn draft(&self) -> (DraftKey, Draft) {
+        let (kind, to) = match &self.mail {
+            Some(MailDraft::Forward { message, to }) => (DraftKind::Forward(*message), to.clone()),
+            Some(MailDraft::New { channel, to }) => (DraftKind::Email(*channel), to.clone()),
+            None if self.note => (DraftKind::Note, Vec::new()),
+            None => (DraftKind::Reply, Vec::new()),
+        };
+        let body = self.textarea.lines().join("\n");
+        (DraftKey { conversation: self.conversation, kind }, Draft { body, subject: self.subject.clone(), to })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusMessage {
     pub text: String,
@@ -323,7 +340,10 @@ pub struct AppState {
     pub search: Option<SearchResults>,
     pub thread: Option<ThreadState>,
     pub composer: Option<Composer>,
-    pub drafts: HashMap<i64, String>,
+    /// Closed composers' text, per conversation and kind; mirrored in the store.
+    pub drafts: HashMap<DraftKey, Draft>,
+    /// `q` was pressed once with drafts kept: a second `q` quits.
+    pub quit_warned: bool,
     pub popup: Option<Popup>,
     pub status: Option<StatusMessage>,
     pub counts: StatusCounts,
@@ -382,6 +402,7 @@ impl AppState {
             thread: None,
             composer: None,
             drafts: HashMap::new(),
+            quit_warned: false,
             popup: None,
             status: None,
             counts: StatusCounts::default(),
@@ -538,8 +559,27 @@ impl AppState {
             Action::Quit => match self.focus {
                 Focus::Thread if !self.wide() => self.back(),
                 _ => {
+                    // Drafts are kept in the store; say how many and where before leaving.
+                    let mut fx = Vec::new();
+                    if let Some(c) = self.composer.take() {
+                        self.stash(c, &mut fx);
+                        self.focus = Focus::Thread;
+                    }
+                    if !self.drafts.is_empty() && !self.quit_warned {
+                        self.quit_warned = true;
+                        let quit = self.keymap.key_for(Context::Conversations, &Action::Quit).unwrap_or_default();
+                        self.info(format!(
+                            "{} {}: {} — {quit} {}",
+                            self.drafts.len(),
+                            self.lang.tr("drafts_kept"),
+                            self.draft_places(),
+                            self.lang.tr("again_to_quit")
+                        ));
+                        return fx;
+                    }
                     self.quit = true;
-                    vec![Effect::Quit]
+                    fx.push(Effect::Quit);
+                    fx
                 }
             },
             Action::Help => {
@@ -1297,7 +1337,12 @@ impl AppState {
         if let Some(old) = self.composer.take() {
             self.stash(old, &mut fx);
         }
-        let mut c = new_composer(conversation, ChannelKind::Email, None, subject, "");
+        let kind = match &draft {
+            MailDraft::Forward { message, .. } => DraftKind::Forward(*message),
+            MailDraft::New { channel, .. } => DraftKind::Email(*channel),
+        };
+        let text = self.take_draft(conversation, kind);
+        let mut c = new_composer(conversation, ChannelKind::Email, None, subject, &text);
         c.mail = Some(draft);
         self.composer = Some(c);
         self.focus = Focus::Composer;
@@ -1353,7 +1398,8 @@ impl AppState {
             self.stash(old, &mut fx);
         }
         let kind = self.thread.as_ref().map(|t| t.conversation.kind).unwrap_or(ChannelKind::Telegram);
-        let mut c = new_composer(conv, kind, None, None, "");
+        let text = self.take_draft(conv, DraftKind::Note);
+        let mut c = new_composer(conv, kind, None, None, &text);
         c.note = true;
         self.composer = Some(c);
         self.focus = Focus::Composer;
@@ -1362,22 +1408,57 @@ impl AppState {
 
     /// Keeps a closed composer's text as a draft and gives up its claim.
     fn stash(&mut self, c: Composer, fx: &mut Vec<Effect>) {
-        let text = c.textarea.lines().join("\n");
+        let (key, draft) = c.draft();
+        if draft.body.trim().is_empty() {
+            self.drafts.remove(&key);
+        } else {
+            self.drafts.insert(key, draft.clone());
+        }
+        fx.push(Effect::SaveDraft(key, draft));
         if !c.note {
-            if text.trim().is_empty() {
-                self.drafts.remove(&c.conversation);
-            } else {
-                self.drafts.insert(c.conversation, text);
-            }
             fx.push(Effect::Release(c.conversation));
         }
+    }
+
+    /// Where the kept drafts are: conversation titles where known.
+    pub fn draft_places(&self) -> String {
+        let mut places: Vec<String> = Vec::new();
+        for k in self.drafts.keys() {
+            let title = if k.conversation == 0 {
+                self.lang.tr("new_email_draft").to_string()
+            } else {
+                self.list
+                    .rows
+                    .iter()
+                    .find(|r| r.id == k.conversation)
+                    .map(|r| format!("«{}»", crate::sanitize::truncate(&crate::sanitize::line(&r.title), 30)))
+                    .unwrap_or_else(|| format!("#{}", k.conversation))
+            };
+            if !places.contains(&title) {
+                places.push(title);
+            }
+        }
+        places.sort();
+        places.join(", ")
+    }
+
+    /// The text kept for a composer, if any.
+    fn take_draft(&mut self, conversation: i64, kind: DraftKind) -> String {
+        self.drafts.remove(&DraftKey { conversation, kind }).map(|d| d.body).unwrap_or_default()
+    }
+
+    /// Drafts kept, with where they are: for the quit warning and the list mark.
+    pub fn has_draft(&self, conversation: i64) -> bool {
+        self.drafts.keys().any(|k| k.conversation == conversation)
+            || self.composer.as_ref().is_some_and(|c| c.conversation == conversation && !c.textarea.is_empty())
     }
 
     /// Opens the composer on the loaded thread, restoring a kept draft.
     fn ensure_composer(&mut self) {
         let Some(t) = &self.thread else { return };
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
-            let draft = self.drafts.remove(&t.conversation.id).unwrap_or_default();
+            let id = t.conversation.id;
+            let draft = self.take_draft(id, DraftKind::Reply);
             let (reply_to, subject) = self.reply_target();
             let Some(t) = &self.thread else { return };
             self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
@@ -1434,12 +1515,14 @@ impl AppState {
             self.error(self.lang.tr("empty_reply"));
             return Vec::new();
         }
+        let (key, _) = c.draft();
+        let sent = Effect::SaveDraft(key, Draft::default());
         if c.note {
             let conversation = c.conversation;
             self.composer = None;
             self.focus = Focus::Thread;
             self.info(self.lang.tr("note_saved"));
-            return vec![Effect::AddNote { conversation, body }];
+            return vec![Effect::AddNote { conversation, body }, sent];
         }
         if let Some(draft) = c.mail.clone() {
             if c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
@@ -1456,7 +1539,7 @@ impl AppState {
             };
             self.composer = None;
             self.focus = if self.thread.is_some() { Focus::Thread } else { Focus::Conversations };
-            return vec![effect];
+            return vec![effect, sent];
         }
         // The client wrote again while this was being typed: read it first.
         let newest =
@@ -1532,14 +1615,14 @@ impl AppState {
             attachments: c.attachments.clone(),
         };
         let conversation = c.conversation;
-        self.drafts.remove(&conversation);
+        self.drafts.remove(&key);
         self.composer = None;
         self.tone_confirmed = None;
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
         }
-        vec![effect, Effect::Release(conversation)]
+        vec![effect, sent, Effect::Release(conversation)]
     }
 
     // ---- results of effects -----------------------------------------------------
@@ -1565,7 +1648,7 @@ impl AppState {
 
     /// A queued message was taken back: its text returns to the composer.
     pub fn undone(&mut self, conversation: i64, body: String) {
-        self.drafts.insert(conversation, body);
+        self.drafts.insert(DraftKey { conversation, kind: DraftKind::Reply }, Draft { body, ..Default::default() });
         if self.thread.as_ref().map(|t| t.conversation.id) == Some(conversation) {
             self.composer = None;
             self.ensure_composer();

@@ -112,6 +112,9 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
     if let Some(until) = c.snoozed_until.filter(|u| *u > now) {
         right.push(styled(format!(" z{}", state.clock.short(until)), theme.style("muted").patch(base)));
     }
+    if state.has_draft(c.id) {
+        right.push(styled(format!(" ✎{}", l.tr("draft_mark")), theme.style("claim").patch(base)));
+    }
     right.push(styled(format!(" {:>5}", state.clock.short(c.last_message_at)), theme.style("muted").patch(base)));
     let right_w: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
