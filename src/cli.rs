@@ -83,6 +83,9 @@ pub enum Command {
     },
     /// Today's and overdue promises, by deadline
     Agenda {
+        /// Also the promises due in the next N days (default: today and overdue)
+        #[arg(long, default_value_t = 0)]
+        days: u32,
         #[arg(long)]
         json: bool,
     },
@@ -274,7 +277,7 @@ pub fn main() -> Result<()> {
         None => run_tui(&cli),
         Some(Command::Demo { no_live, every, populate_only }) => run_demo(&cli, !no_live, every, populate_only),
         Some(Command::Status { json }) => status(&cli, json),
-        Some(Command::Agenda { json }) => agenda(&cli, json),
+        Some(Command::Agenda { days, json }) => agenda(&cli, days, json),
         Some(Command::Sync { once: true }) => sync_once(&cli),
         Some(Command::Doctor) => doctor(&cli),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
@@ -750,7 +753,7 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
     use crate::sanitize::line;
     for e in events {
         let conv = e.conversation.map(|c| format!("#{c}")).unwrap_or_default();
-        println!("{}  {:<12} {:<14} {:<6} {}", e.time, line(&e.actor), e.action, conv, line(&e.detail));
+        println!("{}  {:<12} {:<14} {:<6} {}", e.time, line(&e.actor), e.action, conv, line(&e.detail_local));
     }
     Ok(())
 }
@@ -777,15 +780,20 @@ fn parse_since(s: &str, clock: &Clock, calendar: &Calendar) -> Result<i64> {
     }
 }
 
-fn agenda(cli: &Cli, json: bool) -> Result<()> {
-    let (reader, clock, _) = open_reader(cli)?;
-    let items = reader.agenda(&clock)?;
+fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
+    let (reader, clock, calendar) = open_reader(cli)?;
+    // Up to the end of the last day asked for (midnight after it, in the team's time zone).
+    let last = clock.zoned(clock.now()).date().checked_add(jiff::Span::new().days(i64::from(days) + 1))?;
+    let items = reader.agenda(&clock, calendar.at(last, 0) - 1)?;
     if json {
         cli.print_json(&items)?;
         return Ok(());
     }
     if items.is_empty() {
-        println!("no promises due today");
+        println!(
+            "{}",
+            if days == 0 { "no promises due today".to_string() } else { format!("no promises due in {days} days") }
+        );
     }
     use crate::sanitize::line;
     for i in items {

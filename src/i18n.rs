@@ -86,6 +86,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "тот же Message-ID, что у другого письма — возможна подделка",
     ),
     ("maybe_sent", "may have been sent", "возможно, отправлено"),
+    ("open_promise", "This conversation has an open promise", "В разговоре есть открытое обещание"),
+    ("again_to_close", "again closes it anyway", "ещё раз — закрыть всё равно"),
     ("drafts_kept", "drafts kept", "черновиков сохранено"),
     ("again_to_quit", "again to quit", "ещё раз — выйти"),
     ("new_email_draft", "a new email", "новое письмо"),

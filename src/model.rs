@@ -396,5 +396,9 @@ pub struct AuditEvent {
     pub actor: String,
     pub action: String,
     pub conversation: Option<i64>,
+    /// With times (deadlines) in RFC 3339.
     pub detail: String,
+    /// The same, with times in the team's local time, for people.
+    #[serde(skip)]
+    pub detail_local: String,
 }

@@ -141,3 +141,34 @@ fn an_error_is_printed_once() {
     assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn agenda_takes_days_and_audit_shows_deadlines_as_times() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = pult(home.path()).args(args).arg("--store").arg(&store).output().expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let today = run(&["agenda", "--json"]).as_array().map(Vec::len).unwrap_or(0);
+    let week = run(&["agenda", "--days", "30", "--json"]);
+    let week = week.as_array().expect("array");
+    assert!(week.len() > today, "later promises appear with --days: {today} vs {}", week.len());
+    assert!(week.iter().any(|i| i["state"] == "upcoming"));
+    let audit = run(&["audit", "--json"]);
+    let details: Vec<&str> = audit
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .filter(|d| d.contains("deadline"))
+        .collect();
+    assert!(!details.is_empty());
+    for d in details {
+        assert!(
+            d.contains('T') && !d.split(' ').any(|w| w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit())),
+            "{d}"
+        );
+    }
+}

@@ -303,3 +303,26 @@ fn two_writers_cannot_both_send_the_after_hours_reply() {
     let other = pult::store::Writer::spawn(&s.path).expect("second process");
     assert!(!other.call_blocking(move |c| ledger::send_after_hours_reply(c, &r2, off, NOW)).expect("second"));
 }
+
+#[test]
+fn closing_a_conversation_with_an_open_promise_asks_first_and_sending_clears_after_the_window() {
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    h.keys("<Enter> a").type_text("завтра").keys("<Enter>");
+    assert!(h.screen().contains("Sending in 10 s"));
+    // The window passes: the line goes without a key press.
+    h.app.state.clock = pult::clock::Clock::fixed(NOW + 11, moscow());
+    h.app.expire_status();
+    assert!(!h.screen().contains("Sending in"), "{}", h.screen());
+    h.keys("x");
+    assert!(h.screen().contains("open promise"), "{}", h.screen());
+    let status = |h: &Harness| -> String {
+        rusqlite::Connection::open(&h.store.path)
+            .expect("open")
+            .query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get(0))
+            .expect("status")
+    };
+    assert_eq!(status(&h), "open", "not closed on the first x");
+    h.keys("x");
+    assert_eq!(status(&h), "closed");
+}

@@ -355,6 +355,9 @@ pub struct OutboxItem {
     pub to: Vec<String>,
     /// The message a forward carries.
     pub forward_of: Option<i64>,
+    /// Email: the Message-IDs of the thread up to the answered mail, oldest
+    /// first, ours included: the References chain.
+    pub references: Vec<String>,
 }
 
 /// A column holding a JSON array of strings (addresses, file paths); NULL or
@@ -418,10 +421,29 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
                     to: json_list(row, 16)?,
                     forward_of: row.get(17)?,
                     reply_cc: json_list(row, 18)?,
+                    references: Vec::new(),
                 })
             },
         )
         .optional()?;
+    let mut item = item;
+    if let Some(item) = item.as_mut()
+        && item.reply_to_remote.is_some()
+    {
+        // The newest 20 of the thread, then the root first (RFC 5322 §3.6.4 lets a long list be trimmed in the middle).
+        let mut refs: Vec<String> = tx
+            .prepare_cached(
+                "SELECT rfc_message_id FROM messages
+                 WHERE conversation_id = ?1 AND rfc_message_id IS NOT NULL AND id != ?2
+                   AND sent_at <= coalesce((SELECT sent_at FROM messages WHERE id =
+                                           (SELECT reply_to_message_id FROM outbox WHERE id = ?3)), sent_at)
+                 ORDER BY sent_at DESC, id DESC LIMIT 20",
+            )?
+            .query_map(params![item.conversation_id, item.message_id, item.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        refs.reverse();
+        item.references = refs;
+    }
     if let Some(item) = &item
         && !handed_over
     {

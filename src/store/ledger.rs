@@ -105,7 +105,14 @@ pub fn redate(
         None => None,
     };
     note_change(&tx, now, "task", Some(conversation), Some(actor))?;
-    audit(&tx, now, actor, "task.redate", Some(conversation), &format!("task {task} deadline {old:?} -> {deadline}"))?;
+    audit(
+        &tx,
+        now,
+        actor,
+        "task.redate",
+        Some(conversation),
+        &format!("task {task} deadline {} -> {deadline}", old.map(|o| o.to_string()).unwrap_or_default()),
+    )?;
     tx.commit()?;
     Ok((task, outbox))
 }

@@ -321,7 +321,8 @@ impl Reader {
     }
 
     /// Today's and overdue promises, by deadline.
-    pub fn agenda(&self, clock: &crate::clock::Clock) -> Result<Vec<AgendaItem>> {
+    /// Open promises due up to `until` (overdue ones first), oldest deadline first.
+    pub fn agenda(&self, clock: &crate::clock::Clock, until: i64) -> Result<Vec<AgendaItem>> {
         let mut st = self.conn.prepare_cached(
             "SELECT t.conversation_id, t.id, coalesce(ct.organisation, ct.name), c.title, ch.name, ch.kind, t.deadline,
                     t.accepted_by
@@ -330,7 +331,8 @@ impl Reader {
              WHERE t.state = 'accepted' AND t.deadline <= ?1 ORDER BY t.deadline, t.id",
         )?;
         let now = self.moment.now;
-        let rows = st.query_map([self.moment.end_of_today], |r| {
+        let end_of_today = self.moment.end_of_today;
+        let rows = st.query_map([until.max(end_of_today)], |r| {
             let kind: String = r.get(5)?;
             let deadline: i64 = r.get(6)?;
             Ok(AgendaItem {
@@ -342,7 +344,13 @@ impl Reader {
                 kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
                 deadline: clock.rfc3339(deadline),
                 deadline_ts: deadline,
-                state: if deadline < now { "overdue".into() } else { "due_today".into() },
+                state: if deadline < now {
+                    "overdue".into()
+                } else if deadline <= end_of_today {
+                    "due_today".into()
+                } else {
+                    "upcoming".into()
+                },
                 accepted_by: r.get(7)?,
             })
         })?;
@@ -395,12 +403,14 @@ impl Reader {
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map([arg], |r| {
             let at: i64 = r.get(0)?;
+            let detail: String = r.get(4)?;
             Ok(AuditEvent {
                 time: clock.rfc3339(at),
                 actor: r.get(1)?,
                 action: r.get(2)?,
                 conversation: r.get(3)?,
-                detail: r.get(4)?,
+                detail: deadlines_shown(&detail, |t| clock.rfc3339(t)),
+                detail_local: deadlines_shown(&detail, |t| clock.full(t)),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -537,4 +547,22 @@ mod tests {
         assert_eq!(fts_query("  ** "), None);
         assert_eq!(fts_query("с*").as_deref(), Some("\"с\""));
     }
+}
+
+/// An audit detail with its deadlines (stored as Unix seconds after "deadline"
+/// and "->", older rows as `Some(…)`) written as times.
+fn deadlines_shown(detail: &str, show: impl Fn(i64) -> String) -> String {
+    if !detail.contains("deadline") {
+        return detail.to_string();
+    }
+    let detail = detail.replace("Some(", "").replace(')', "").replace("None", "—");
+    detail
+        .split(' ')
+        .map(|w| match w.parse::<i64>() {
+            // 2001-09-09 … 2286-11-20: a time, not a task number.
+            Ok(t) if (1_000_000_000..10_000_000_000).contains(&t) => show(t),
+            _ => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

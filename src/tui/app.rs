@@ -77,6 +77,28 @@ impl App {
         self.draft_changed.map(|t| t + DRAFT_DELAY)
     }
 
+    /// When the undo window of the last message ends: "Sending in 10 s" must go then.
+    pub fn status_due(&self) -> Option<std::time::Instant> {
+        let last = self.state.last_sent.as_ref()?;
+        let sending = self.state.lang.tr("sending_in");
+        self.state.status.as_ref().filter(|s| s.text.starts_with(sending))?;
+        let left = (last.until - self.state.clock.now()).max(0) as u64;
+        Some(std::time::Instant::now() + std::time::Duration::from_secs(left))
+    }
+
+    /// Clears the "Sending in … s" line once its window has passed.
+    pub fn expire_status(&mut self) {
+        let Some(last) = self.state.last_sent else { return };
+        if self.state.clock.now() < last.until {
+            return;
+        }
+        let sending = self.state.lang.tr("sending_in");
+        if self.state.status.as_ref().is_some_and(|s| s.text.starts_with(sending)) {
+            self.state.status = None;
+            self.state.dirty = true;
+        }
+    }
+
     /// Notes that the open composer may differ from what the store has.
     fn note_draft(&mut self) {
         let current = self.state.composer.as_ref().map(|c| c.draft());
@@ -527,7 +549,7 @@ impl App {
                         let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
                             .map(|t| st.clock.full(t.as_second()))
                             .unwrap_or_else(|_| e.time.clone());
-                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail)
+                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail_local)
                     })
                     .collect();
                 st.popup = Some(super::state::Popup::Text { title: st.lang.tr("history").into(), lines, scroll: 0 });
@@ -713,7 +735,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             }
         }
         let mut wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
-        if let Some(due) = app.draft_due() {
+        for due in [app.draft_due(), app.status_due()].into_iter().flatten() {
             wake = wake.min(due);
         }
         let timeout = wake.saturating_duration_since(Instant::now());
@@ -751,6 +773,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         if app.draft_due().is_some_and(|due| Instant::now() >= due) || app.state.quit {
             app.flush_draft();
         }
+        app.expire_status();
         if std::mem::take(&mut app.state.ring_bell) {
             use std::io::Write;
             let mut out = std::io::stdout();

@@ -344,6 +344,8 @@ pub struct AppState {
     pub drafts: HashMap<DraftKey, Draft>,
     /// `q` was pressed once with drafts kept: a second `q` quits.
     pub quit_warned: bool,
+    /// `x` was pressed once on this conversation with an open promise.
+    pub close_asked: Option<i64>,
     pub popup: Option<Popup>,
     pub status: Option<StatusMessage>,
     pub counts: StatusCounts,
@@ -403,6 +405,7 @@ impl AppState {
             composer: None,
             drafts: HashMap::new(),
             quit_warned: false,
+            close_asked: None,
             popup: None,
             status: None,
             counts: StatusCounts::default(),
@@ -704,7 +707,25 @@ impl AppState {
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
                 match self.target() {
+                    // Closing hides a promise from the lists: ask once.
+                    Some(conversation)
+                        if !open
+                            && self.close_asked != Some(conversation)
+                            && self.open_promise(conversation).is_some() =>
+                    {
+                        self.close_asked = Some(conversation);
+                        let d = self.open_promise(conversation).unwrap_or_default();
+                        let key = self.keymap.key_for(self.context(), &Action::CloseConversation).unwrap_or_default();
+                        self.error(format!(
+                            "{} ⚑ {} — {key} {}",
+                            self.lang.tr("open_promise"),
+                            self.clock.full(d),
+                            self.lang.tr("again_to_close")
+                        ));
+                        Vec::new()
+                    }
                     Some(conversation) => {
+                        self.close_asked = None;
                         self.info(self.lang.tr(if open { "reopened" } else { "closed" }));
                         vec![Effect::SetOpen { conversation, open }]
                     }
@@ -1418,6 +1439,15 @@ impl AppState {
         if !c.note {
             fx.push(Effect::Release(c.conversation));
         }
+    }
+
+    /// The nearest deadline of a conversation's open promise, as the open
+    /// thread or the list knows it.
+    fn open_promise(&self, conversation: i64) -> Option<i64> {
+        if let Some(t) = self.thread.as_ref().filter(|t| t.conversation.id == conversation) {
+            return t.tasks.iter().filter(|x| x.withdrawn.is_none()).filter_map(|x| x.deadline).min();
+        }
+        self.list.rows.iter().find(|r| r.id == conversation).and_then(|r| r.next_deadline)
     }
 
     /// Where the kept drafts are: conversation titles where known.

@@ -96,9 +96,17 @@ impl EmailSender {
         let mut b = b.subject(subject).message_id(Some(message_id.to_string()));
         if let Some(parent) = &item.reply_to_remote {
             b = b.in_reply_to(parent.clone());
-            let mut refs = vec![item.conversation_key.clone()];
-            if &item.conversation_key != parent {
-                refs.push(parent.clone());
+            // The whole chain: the root, the thread's mail (ours included), the parent last.
+            let mut refs: Vec<String> = Vec::new();
+            let root = item.conversation_key.starts_with('<').then(|| item.conversation_key.clone());
+            for r in root.iter().chain(item.references.iter()).chain(std::iter::once(parent)) {
+                if !refs.contains(r) && r.starts_with('<') {
+                    refs.push(r.clone());
+                }
+            }
+            if let Some(i) = refs.iter().position(|r| r == parent) {
+                let p = refs.remove(i);
+                refs.push(p);
             }
             b = b.references(refs.join(" "));
         } else if item.forward_of.is_some() && item.conversation_key.starts_with('<') {
