@@ -1398,3 +1398,82 @@ fn kill_9_while_sending_never_delivers_twice_and_never_jams() {
     // Sent copies are the outbox's messages, not new ones: one message per row.
     assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE subject LIKE 'Kill {tag} %'")), N as i64);
 }
+
+#[test]
+fn a_wrong_smtp_password_leaves_no_promise_and_a_retry_keeps_exactly_one() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("promise");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let question = format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: Акт {tag}\r\n\
+         Message-ID: <q-{tag}@client.test>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\nПришлите акт.\r\n"
+    );
+    deliver(&d, &f, &[question.into_bytes()]);
+    let (s, ch, mut acct) = synced_with_sent(&d, &f);
+    let (parent, conv) = message_of(&s, &format!("<q-{tag}@client.test>"));
+    // SMTP with a wrong password (IMAP keeps the right one).
+    let wrong = tempfile::tempdir().expect("tmp").keep().join("smtp-pw");
+    std::fs::write(&wrong, "wrong").expect("pw");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    acct.smtp.password_file = Some(wrong.clone());
+    let senders = |acct: &EmailAccount| {
+        let mut m: pult::sync::dispatcher::Senders = Default::default();
+        m.insert(
+            ch,
+            std::sync::Arc::new(email::send::EmailSender {
+                account: acct.clone(),
+                writer: s.writer.clone(),
+                append_to_sent: true,
+                timezone: moscow(),
+            }) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>,
+        );
+        m
+    };
+    let reply = |body: &str| pult::store::intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: Some(parent),
+        subject: Some(format!("Re: Акт {tag}")),
+        body: body.into(),
+        actor: "anna".into(),
+        not_before: 0,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let accept = reply("Принято в работу. Срок — пт 27.11 18:00.");
+    let (_, outbox) = s
+        .writer
+        .call_blocking(move |c| pult::store::ledger::accept(c, &accept, Some(parent), NOW + 86_400, NOW))
+        .expect("accept");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders(&acct)));
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    let active =
+        || count(&s, &format!("SELECT count(*) FROM tasks WHERE conversation_id = {conv} AND state = 'accepted'"));
+    assert_eq!(active(), 0, "the client heard nothing: no active promise");
+    // The password is fixed; a person retries.
+    std::fs::write(&wrong, "secret").expect("pw");
+    s.writer.call_blocking(move |c| pult::store::intents::resolve(c, outbox, true, "anna", NOW)).expect("retry");
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders(&acct))).sent, 1);
+    assert_eq!(active(), 1, "one promise, not two");
+    let done = reply("Выполнено. Акт во вложении.");
+    s.writer.call_blocking(move |c| pult::store::ledger::done(c, &done, NOW + 60)).expect("done");
+    assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders(&acct))).sent, 1);
+    let again = reply("Выполнено.");
+    assert!(
+        s.writer.call_blocking(move |c| pult::store::ledger::done(c, &again, NOW + 120)).is_err(),
+        "no second «Выполнено»"
+    );
+    let at_client = |needle: &str| {
+        read_mailbox(&d, "carol", "INBOX")
+            .iter()
+            .filter_map(|m| mail_parser::MessageParser::default().parse(m.as_slice()))
+            .filter(|p| {
+                p.subject().is_some_and(|s| s.contains(&tag)) && p.body_text(0).is_some_and(|b| b.contains(needle))
+            })
+            .count()
+    };
+    wait_for("both mails at the client", || at_client("Принято в работу") == 1 && at_client("Выполнено") == 1);
+    assert_eq!((at_client("Принято в работу"), at_client("Выполнено")), (1, 1));
+}
