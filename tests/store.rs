@@ -390,16 +390,7 @@ fn a_promise_follows_its_message() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);
     let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "Пришлите акт")]).conversations[0];
-    let reply = |body: &str| intents::Reply {
-        conversation_id: conv,
-        reply_to_message_id: None,
-        subject: None,
-        body: body.into(),
-        actor: "anna".into(),
-        not_before: NOW,
-        auto: false,
-        attachments: Vec::new(),
-    };
+    let reply = |body: &str| reply(conv, body);
     let accept = reply("Принято в работу. Срок — пт 27.11 18:00.");
     let (task, outbox) = s
         .writer

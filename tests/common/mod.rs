@@ -138,7 +138,18 @@ pub fn demo_store(home: &std::path::Path) -> std::path::PathBuf {
 
 /// Queues a plain reply by `anna` to `conversation`, due at once; returns the outbox id.
 pub fn queue_reply(s: &TempStore, conversation: i64, body: &str) -> i64 {
-    let reply = pult::store::intents::Reply {
+    let reply = reply(conversation, body);
+    s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue")
+}
+
+/// Another handle on an existing store (its directory belongs to someone else).
+pub fn shared(path: &std::path::Path, writer: &Writer) -> TempStore {
+    TempStore { dir: tempfile::tempdir().expect("tmp"), path: path.to_path_buf(), writer: writer.clone() }
+}
+
+/// A plain reply by `anna` to `conversation`, due at once.
+pub fn reply(conversation: i64, body: &str) -> pult::store::intents::Reply {
+    pult::store::intents::Reply {
         conversation_id: conversation,
         reply_to_message_id: None,
         subject: None,
@@ -147,11 +158,5 @@ pub fn queue_reply(s: &TempStore, conversation: i64, body: &str) -> i64 {
         not_before: NOW,
         auto: false,
         attachments: Vec::new(),
-    };
-    s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue")
-}
-
-/// Another handle on an existing store (its directory belongs to someone else).
-pub fn shared(path: &std::path::Path, writer: &Writer) -> TempStore {
-    TempStore { dir: tempfile::tempdir().expect("tmp"), path: path.to_path_buf(), writer: writer.clone() }
+    }
 }
