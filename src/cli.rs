@@ -406,6 +406,15 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.team = cfg.team.clone();
     state.max_attachment_bytes = cfg.guards.max_attachment_mb << 20;
     state.download_dir = cfg.ui.download_dir();
+    state.own_addresses = cfg
+        .accounts
+        .iter()
+        .filter_map(|a| match a {
+            crate::config::Account::Email(e) => Some(e.own_addresses()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");

@@ -230,6 +230,10 @@ pub struct MessageRow {
     /// and a parse error, if any.
     pub notices: Vec<String>,
     pub parse_error: Option<String>,
+    /// Email: the sender's address, and To (without Cc) and Cc.
+    pub from_handle: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
 }

@@ -585,3 +585,37 @@ fn a_sent_reply_leaves_no_draft_behind() {
     h.keys("<C-x>");
     assert_eq!(count(), 0, "sent: the draft is gone");
 }
+
+#[test]
+fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut m = msg("<q@client.test>", "<q@client.test>", "Ирина", NOW - 600, "Пришлите акт");
+    m.subject = Some("Акт".into());
+    m.author_handle = "irina@client.test".into();
+    m.message_id = Some("<q@client.test>".into());
+    m.recipients = vec!["anna@office.test".into(), "boss@client.test".into(), "buh@client.test".into()];
+    m.cc = vec!["buh@client.test".into()];
+    ingest(&store, ch, vec![m]);
+    let path = store.path.clone();
+    let mut h = Harness::on(store, 160, 45);
+    h.app.state.own_addresses = vec!["anna@office.test".into()];
+    h.keys("<Enter> r");
+    let screen = h.screen();
+    assert!(screen.contains("→ irina@client.test, boss@client.test · Cc buh@client.test"), "{screen}");
+    assert!(!screen.contains("→ anna@office.test"), "never ourselves");
+    // Once the server took it, the thread shows where it went.
+    h.type_text("Пришлю завтра.").keys("<C-x>");
+    let db = rusqlite::Connection::open(&path).expect("open");
+    let outbox: i64 = db.query_row("SELECT max(id) FROM outbox", [], |r| r.get(0)).expect("outbox");
+    let (to, cc) =
+        (vec!["irina@client.test".to_string(), "boss@client.test".into()], vec!["buh@client.test".to_string()]);
+    h.store
+        .writer
+        .call_blocking(move |c| pult::store::intents::mark_handed_over(c, outbox, &to, &cc, NOW))
+        .expect("handed over");
+    // As the store watcher reports a commit of another process.
+    h.app.store_changed(&[pult::model::Change { seq: 1, kind: "outbox".into(), conversation_id: None }]);
+    let screen = h.screen();
+    assert!(screen.contains("To: irina@client.test, boss@client.test · Cc: buh@client.test"), "{screen}");
+}

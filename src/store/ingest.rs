@@ -249,10 +249,22 @@ fn known_mail(
     let Some((id, conversation)) = found else { return Ok(None) };
     tx.prepare_cached(
         "UPDATE messages SET remote_id = ?2, imap_folder = ?3, imap_uid = ?4, imap_validity = ?5, seen = ?6,
-                             answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8)
+                             answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8),
+                             recipients = coalesce(recipients, ?9), cc = coalesce(cc, ?10)
          WHERE id = ?1",
     )?
-    .execute(params![id, m.remote_id, p.folder, p.uid, p.validity, p.seen, p.answered, rfc_id])?;
+    .execute(params![
+        id,
+        m.remote_id,
+        p.folder,
+        p.uid,
+        p.validity,
+        p.seen,
+        p.answered,
+        rfc_id,
+        if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
+        if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
+    ])?;
     // Our files can now be fetched from the server's copy.
     for (i, a) in m.attachments.iter().enumerate() {
         if let Some(r) = &a.remote_ref {

@@ -525,8 +525,20 @@ pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at
 /// The server accepted the message (SMTP 250): committed at once, before the
 /// copy is filed in Sent, so that a crash from here on is recovered by filing
 /// it, never by sending it again.
-pub fn mark_handed_over(conn: &mut Connection, outbox_id: i64, now: i64) -> Result<()> {
-    conn.execute("UPDATE outbox SET handed_over_at = ?1, updated_at = ?1 WHERE id = ?2", params![now, outbox_id])?;
+/// With it, who the mail went to (To and Cc), shown under our message.
+pub fn mark_handed_over(conn: &mut Connection, outbox_id: i64, to: &[String], cc: &[String], now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    tx.execute("UPDATE outbox SET handed_over_at = ?1, updated_at = ?1 WHERE id = ?2", params![now, outbox_id])?;
+    let all: Vec<&String> = to.iter().chain(cc).collect();
+    tx.execute(
+        "UPDATE messages SET recipients = ?1, cc = ?2 WHERE id = (SELECT message_id FROM outbox WHERE id = ?3)",
+        params![
+            serde_json::to_string(&all).ok(),
+            if cc.is_empty() { None } else { serde_json::to_string(cc).ok() },
+            outbox_id
+        ],
+    )?;
+    tx.commit()?;
     Ok(())
 }
 

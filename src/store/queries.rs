@@ -183,8 +183,9 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error
+                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
+             LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
              ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
         )?;
@@ -212,6 +213,12 @@ impl Reader {
                         .map(|n| n.split(',').map(str::to_string).collect())
                         .unwrap_or_default(),
                     parse_error: r.get(14)?,
+                    from_handle: r.get(15)?,
+                    to: {
+                        let (all, cc) = (super::intents::json_list(r, 16)?, super::intents::json_list(r, 17)?);
+                        all.into_iter().filter(|a| !cc.contains(a)).collect()
+                    },
+                    cc: super::intents::json_list(r, 17)?,
                     reply_quote: match (quote_author, quote_body) {
                         (Some(a), Some(b)) => Some((a, b)),
                         _ => None,
@@ -243,6 +250,9 @@ impl Reader {
                     expunged: false,
                     notices: Vec::new(),
                     parse_error: None,
+                    from_handle: None,
+                    to: Vec::new(),
+                    cc: Vec::new(),
                     reply_quote: None,
                     attachments: Vec::new(),
                 })

@@ -326,6 +326,8 @@ pub struct AppState {
     pub lang: Lang,
     pub actor: String,
     pub hours_text: String,
+    /// Our email addresses (every account, aliases too): never a reply-all recipient.
+    pub own_addresses: Vec<String>,
     pub clock: Clock,
     pub calendar: Calendar,
     pub keymap: Keymap,
@@ -405,6 +407,7 @@ impl AppState {
             composer: None,
             drafts: HashMap::new(),
             quit_warned: false,
+            own_addresses: Vec::new(),
             close_asked: None,
             popup: None,
             status: None,
@@ -1448,6 +1451,16 @@ impl AppState {
             return t.tasks.iter().filter(|x| x.withdrawn.is_none()).filter_map(|x| x.deadline).min();
         }
         self.list.rows.iter().find(|r| r.id == conversation).and_then(|r| r.next_deadline)
+    }
+
+    /// Who an email reply from the open composer goes to: (To, Cc), computed
+    /// as the sender computes it.
+    pub fn reply_recipients(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let c = self.composer.as_ref().filter(|c| c.kind == ChannelKind::Email && !c.note && c.mail.is_none())?;
+        let t = self.thread.as_ref().filter(|t| t.conversation.id == c.conversation)?;
+        let m = t.messages.iter().find(|m| Some(m.id) == c.reply_to)?;
+        let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
+        Some(crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &self.own_addresses))
     }
 
     /// Where the kept drafts are: conversation titles where known.

@@ -37,7 +37,31 @@ fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost")
 }
 
+/// Reply-all: the sender and the original To in To, the original Cc in Cc,
+/// none of our own addresses, nobody twice. The composer shows the same lists.
+pub fn reply_all_split(
+    from: Option<&str>,
+    recipients: &[String],
+    cc: &[String],
+    own: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let to_part: Vec<String> = recipients.iter().filter(|a| !cc.contains(a)).cloned().collect();
+    let to = reply_all(from, &to_part, own);
+    let cc: Vec<String> = reply_all(None, cc, own).into_iter().filter(|a| !to.contains(a)).collect();
+    (to, cc)
+}
+
 impl EmailSender {
+    /// Who a queued mail goes to: (To, Cc).
+    fn recipients(&self, item: &OutboxItem) -> (Vec<String>, Vec<String>) {
+        let own = self.account.own_addresses();
+        if item.to.is_empty() {
+            reply_all_split(item.reply_from.as_deref(), &item.reply_recipients, &item.reply_cc, &own)
+        } else {
+            (reply_all(None, &item.to, &own), Vec::new())
+        }
+    }
+
     /// Fixes the Message-ID of an outbox row (once) and returns it.
     async fn message_id(&self, item: &OutboxItem) -> Result<String, SendError> {
         if let Some(id) = &item.rfc_message_id {
@@ -62,18 +86,7 @@ impl EmailSender {
         let bad = |e: String| SendError::Permanent(e);
         let subject = item.subject.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "Re:");
         let Some(subject) = subject else { return Err(bad("an email needs a subject".into())) };
-        let own = self.account.own_addresses();
-        let (to, cc) = if item.to.is_empty() {
-            // Reply-all: the sender and the original To in To, the original Cc in Cc.
-            let to_part: Vec<String> =
-                item.reply_recipients.iter().filter(|a| !item.reply_cc.contains(a)).cloned().collect();
-            let to = reply_all(item.reply_from.as_deref(), &to_part, &own);
-            let cc: Vec<String> =
-                reply_all(None, &item.reply_cc, &own).into_iter().filter(|a| !to.contains(a)).collect();
-            (to, cc)
-        } else {
-            (reply_all(None, &item.to, &own), Vec::new())
-        };
+        let (to, cc) = self.recipients(item);
         if to.is_empty() {
             return Err(bad("no recipient: nobody to reply to".into()));
         }
@@ -318,7 +331,10 @@ impl ChannelSender for EmailSender {
             // recovered by filing the mail, never by sending it again.
             let outbox = item.id;
             let now = jiff::Timestamp::now().as_second();
-            if let Err(e) = self.writer.call(move |c| crate::store::intents::mark_handed_over(c, outbox, now)).await {
+            let (to, cc) = self.recipients(item);
+            if let Err(e) =
+                self.writer.call(move |c| crate::store::intents::mark_handed_over(c, outbox, &to, &cc, now)).await
+            {
                 tracing::error!("{}: sent {message_id} but cannot record it yet: {e}", self.account.name);
             }
             // The answered mail gets \Answered on the server (pushed by the worker).

@@ -154,7 +154,14 @@ fn render_composer(
                 format!("{} → {}{clip}", l.tr("forward_to"), sanitize::line(&to.join(", ")))
             }
             Some(MailDraft::New { to, .. }) => format!("{} → {}", l.tr("new_email_to"), sanitize::line(&to.join(", "))),
-            None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
+            None => match state.reply_recipients() {
+                // Reply-all, shown before it leaves: who gets it in To and in Cc.
+                Some((to, cc)) => {
+                    let cc = if cc.is_empty() { String::new() } else { format!(" · Cc {}", cc.join(", ")) };
+                    sanitize::line(&format!("{} → {}{cc}", l.tr("composer"), to.join(", "))).into_owned()
+                }
+                None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
+            },
         };
         for a in &composer.attachments {
             let name = a.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -212,6 +219,10 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
         head.push(styled(format!("  {}", l.tr("internal_note")), theme.style("note")));
     }
     out.push(Line::from(head));
+    if m.direction == Direction::Out && !m.to.is_empty() {
+        let cc = if m.cc.is_empty() { String::new() } else { format!(" · Cc: {}", m.cc.join(", ")) };
+        out.push(Line::from(styled(format!("  To: {}{cc}", sanitize::line(&m.to.join(", "))), theme.style("muted"))));
+    }
     if m.delivery == Delivery::Unknown {
         out.push(Line::from(styled(format!("  {}", l.tr("maybe_sent_hint")), theme.style("failed"))));
     }
