@@ -5,6 +5,7 @@
 #
 #   scripts/bench-email.sh [N]        (default 50000; N=0 skips that part)
 #   LAZY=500 scripts/bench-email.sh   (mails with a 1 MB attachment; LAZY=0 skips that part)
+#   GEN=path/to/gen_corpus.py scripts/bench-email.sh 20000   (a realistic corpus instead of pult's generator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
@@ -25,7 +26,12 @@ CONF=$work/dovecot/etc/dovecot.conf
 if [ "$N" -gt 0 ]; then
 echo "generating $N mails …" >&2
 mkdir -p "$work/dovecot/mail/alice"
-"$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
+if [ -n "${GEN:-}" ]; then
+  # A realistic corpus (e.g. GEN=../shared/reference/gen_corpus.py): MIME mix, Cyrillic headers, threads.
+  python3 "$GEN" --out "$work/dovecot/mail/alice/Maildir" -n "$N" --seed "${SEED:-1}" >/dev/null
+else
+  "$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
+fi
 chown -R vmail:vmail "$work/dovecot/mail/alice"
 doveadm -c "$CONF" index -u alice INBOX
 du -sh "$work/dovecot/mail/alice/Maildir" >&2
