@@ -16,8 +16,11 @@ command -v mbsync >/dev/null || need+=(isync)
 [ -x /usr/bin/time ] || need+=(time)
 [ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-cargo build --release --locked -q
-PULT=$PWD/target/release/pult
+# PULT=/path/to/another/pult compares builds on the same machine (no build then).
+if [ -z "${PULT:-}" ]; then
+  cargo build --release --locked -q
+  PULT=$PWD/target/release/pult
+fi
 work=$(mktemp -d); chmod 755 "$work"
 trap 'scripts/dovecot.sh stop "$work/dovecot"; rm -rf "$work"' EXIT
 scripts/dovecot.sh start "$work/dovecot" 12143 12993 12145
