@@ -144,6 +144,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("view_mine", "Accepted by me", "Принятые мной"),
     ("view_snoozed", "Snoozed", "Отложенные"),
     ("view_reminders", "Reminders", "Напоминания"),
+    ("view_unsent", "Not sent", "Не отправлено"),
     ("no_promise", "This conversation has no open promise", "В этом разговоре нет открытого обещания"),
     ("nothing_to_undo", "Nothing to undo", "Нечего отменять"),
     ("undone", "Sending cancelled; the text is back in the composer", "Отправка отменена, текст вернулся в редактор"),

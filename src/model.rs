@@ -123,12 +123,14 @@ pub enum View {
     Snoozed,
     /// Follow-ups whose time has come without an answer from the client.
     Reminders,
+    /// Messages that failed or may have been sent: a person must decide.
+    Unsent,
     Channel(i64),
 }
 
 impl View {
     /// The smart views in the order the sidebar shows them (channels follow).
-    pub const SMART: [View; 11] = [
+    pub const SMART: [View; 12] = [
         View::AllOpen,
         View::Unanswered,
         View::DueToday,
@@ -140,6 +142,7 @@ impl View {
         View::Mentions,
         View::Snoozed,
         View::Reminders,
+        View::Unsent,
     ];
 
     pub fn key(self) -> &'static str {
@@ -155,6 +158,7 @@ impl View {
             View::Mentions => "view_mentions",
             View::Snoozed => "view_snoozed",
             View::Reminders => "view_reminders",
+            View::Unsent => "view_unsent",
             View::Channel(_) => "channels",
         }
     }

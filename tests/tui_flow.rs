@@ -475,6 +475,9 @@ fn a_maybe_sent_reply_says_so_and_e_sends_it_again() {
     store.writer.call_blocking(move |c| pult::store::intents::recover_interrupted(c, NOW)).expect("recover");
     let path = store.path.clone();
     let mut h = Harness::on(store, 160, 45);
+    h.keys("g e");
+    assert_eq!(h.app.state.list.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [conv], "listed under Not sent");
+    assert!(h.screen().contains("Not sent"));
     h.keys("<Enter>");
     let screen = h.screen();
     assert!(screen.contains("may have been sent"), "{screen}");

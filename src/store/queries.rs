@@ -86,6 +86,12 @@ impl Reader {
             View::Reminders => {
                 (format!("c.follow_up_at <= {now}"), "c.follow_up_at".into(), false, Some("conversations_follow_up"))
             }
+            View::Unsent => (
+                "c.id IN (SELECT conversation_id FROM outbox WHERE state IN ('failed', 'unknown'))".into(),
+                time,
+                true,
+                None,
+            ),
         }
     }
 
@@ -501,7 +507,7 @@ impl ConversationRow {
             }
             View::Snoozed => ListKey { sort: self.snoozed_until.unwrap_or(0), id: self.id },
             View::Reminders => ListKey { sort: self.follow_up_at.unwrap_or(0), id: self.id },
-            View::AllOpen | View::Channel(_) | View::Mine | View::Unassigned | View::Mentions => {
+            View::AllOpen | View::Channel(_) | View::Mine | View::Unassigned | View::Mentions | View::Unsent => {
                 ListKey { sort: self.last_message_at, id: self.id }
             }
         }

@@ -707,6 +707,7 @@ impl AppState {
             Action::ViewMine => self.set_view_of(View::AcceptedByMe),
             Action::ViewSnoozed => self.set_view_of(View::Snoozed),
             Action::ViewReminders => self.set_view_of(View::Reminders),
+            Action::ViewUnsent => self.set_view_of(View::Unsent),
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
                 match self.target() {
@@ -842,6 +843,7 @@ impl AppState {
             "mine" => self.set_view_of(View::Mine),
             "snoozed" => self.set_view_of(View::Snoozed),
             "reminders" => self.set_view_of(View::Reminders),
+            "unsent" => self.set_view_of(View::Unsent),
             "accepted" => self.set_view_of(View::AcceptedByMe),
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),

@@ -42,6 +42,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::Mentions => ("@", "note"),
             View::Snoozed => ("z", "muted"),
             View::Reminders => ("↻", "muted"),
+            View::Unsent => ("✗", "failed"),
             View::Channel(_) => ("", "base"),
         };
         let count = state.view_counts.get(i).copied().unwrap_or(0);
