@@ -361,6 +361,9 @@ pub struct ImapPlace {
     pub uid: u32,
     /// The account's Sent folder: our own mail, matched to our outbox record.
     pub sent_folder: bool,
+    /// The folder's UIDVALIDITY changed since the last sync: stored mail may
+    /// come back under new UIDs.
+    pub renumbered: bool,
     pub seen: bool,
     pub answered: bool,
 }

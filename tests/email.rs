@@ -1477,3 +1477,145 @@ fn a_wrong_smtp_password_leaves_no_promise_and_a_retry_keeps_exactly_one() {
     wait_for("both mails at the client", || at_client("Принято в работу") == 1 && at_client("Выполнено") == 1);
     assert_eq!((at_client("Принято в работу"), at_client("Выполнено")), (1, 1));
 }
+
+/// A loopback TCP proxy in front of Postfix that holds the server's answer to
+/// the end of a mail's DATA (the `250`) until released: a send in flight.
+struct HoldingProxy {
+    port: u16,
+    /// Set once a `250` for a DATA is being held.
+    holding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    release: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl HoldingProxy {
+    fn start(upstream: u16) -> HoldingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Condvar, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let holding = Arc::new(AtomicBool::new(false));
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (h, r) = (holding.clone(), release.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let data_ended = Arc::new(AtomicBool::new(false));
+                let (mut c_in, mut s_out) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let seen = data_ended.clone();
+                std::thread::spawn(move || {
+                    let mut tail: Vec<u8> = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = c_in.read(&mut buf) {
+                        if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        tail.extend_from_slice(&buf[..n]);
+                        if tail.windows(5).any(|w| w == b"\r\n.\r\n") {
+                            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        let keep = tail.len().saturating_sub(4);
+                        tail.drain(..keep);
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let (h, r) = (h.clone(), r.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = s_in.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        if data_ended.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                            h.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let (lock, cv) = &*r;
+                            let mut go = lock.lock().expect("lock");
+                            while !*go {
+                                go = cv.wait(go).expect("wait");
+                            }
+                        }
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        HoldingProxy { port, holding, release }
+    }
+
+    fn release(&self) {
+        let (lock, cv) = &*self.release;
+        *lock.lock().expect("lock") = true;
+        cv.notify_all();
+    }
+}
+
+#[test]
+fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
+    use std::io::Write;
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("held");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let question = format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: held {tag}\r\n\
+         Message-ID: <held-{tag}@client.test>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\nАкт?\r\n"
+    );
+    deliver(&d, &f, &[question.into_bytes()]);
+    let (s, _, mut acct) = synced_with_sent(&d, &f);
+    let (parent, conv) = message_of(&s, &format!("<held-{tag}@client.test>"));
+    let proxy = HoldingProxy::start(d.smtp);
+    acct.smtp = Server { port: proxy.port, tls: "none".into(), insecure: true, ..acct.smtp.clone() };
+    let cli = PultCli::new(&acct, &s);
+    let now = jiff::Timestamp::now().as_second();
+    let reply = pult::store::intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: Some(parent),
+        subject: Some(format!("Re: held {tag}")),
+        body: "Акт будет завтра.".into(),
+        actor: "anna".into(),
+        not_before: now,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let outbox = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, now)).expect("queue");
+    // A solo pult in a terminal: it holds the worker lock and sends the reply.
+    let cmd =
+        format!("'{}' --config '{}' --store '{}'", env!("CARGO_BIN_EXE_pult"), cli.cfg.display(), s.path.display());
+    let mut tui = Command::new("script")
+        .args(["-qfc", &cmd, "/dev/null"])
+        .env("HOME", cli.home.path())
+        .env("XDG_STATE_HOME", cli.home.path().join("state"))
+        .env("TERM", "xterm")
+        .env("LANG", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    let mut keys = tui.stdin.take().expect("stdin");
+    keys.write_all(b"\x1b[1;1R").expect("cursor answer");
+    wait_for("the TUI's send to wait for its 250", || proxy.holding.load(Ordering::SeqCst));
+    // Meanwhile cron runs sync --once: it must not send (nor reset) the row in flight.
+    let out = cli.ok(&["sync", "--once"]);
+    assert!(out.contains("holds the worker lock"), "{out}");
+    proxy.release();
+    wait_for("the TUI to record the send", || {
+        count(&s, &format!("SELECT count(*) FROM outbox WHERE id = {outbox} AND state = 'sent'")) == 1
+    });
+    let copies = || {
+        read_mailbox(&d, "carol", "INBOX")
+            .iter()
+            .filter_map(|m| mail_parser::MessageParser::default().parse(m.as_slice()))
+            .filter(|p| p.subject().is_some_and(|x| x.contains(&tag)))
+            .count()
+    };
+    wait_for("the reply at the client's", || copies() >= 1);
+    assert_eq!(copies(), 1, "exactly one copy");
+    drop(keys);
+    let _ = tui.kill();
+    let _ = tui.wait();
+}

@@ -234,6 +234,7 @@ fn known_mail(
     };
     let found = match ours {
         Some(f) => Some(f),
+        None if !p.renumbered => None,
         None => tx
             .prepare_cached(
                 "SELECT id, conversation_id FROM messages INDEXED BY messages_rfc_id
@@ -275,7 +276,7 @@ fn known_mail(
             .execute(params![id, i as i64, r, a.size])?;
         }
     }
-    thread_keys(tx, channel_id, m, conversation)?;
+    thread_keys(tx, channel_id, m, conversation, &[])?;
     Ok(Some(KnownMail { conversation, changed: true }))
 }
 
@@ -290,13 +291,18 @@ fn email_conversation(
     now: i64,
 ) -> Result<i64> {
     let mut linked: Vec<i64> = Vec::new();
+    // Keys already stored for the conversation this mail joins need no insert.
+    let mut stored: Vec<(&str, i64)> = Vec::new();
     for key in m.thread_refs.iter().rev().chain(m.message_id.iter()) {
         let found = tx
             .prepare_cached("SELECT conversation_id FROM thread_keys WHERE channel_id = ?1 AND key = ?2")?
             .query_row(params![channel_id, key], |r| r.get::<_, i64>(0))
             .optional()?;
-        if let Some(c) = found.filter(|c| !linked.contains(c)) {
-            linked.push(c);
+        if let Some(c) = found {
+            stored.push((key, c));
+            if !linked.contains(&c) {
+                linked.push(c);
+            }
         }
     }
     // This mail links parts of one thread that arrived apart (a reply before
@@ -319,7 +325,8 @@ fn email_conversation(
         }
         None => conversation(tx, channel_id, m, contact, now)?,
     };
-    thread_keys(tx, channel_id, m, id)?;
+    let known: Vec<&str> = stored.iter().filter(|(_, c)| *c == id || linked.len() > 1).map(|(k, _)| *k).collect();
+    thread_keys(tx, channel_id, m, id, &known)?;
     Ok(id)
 }
 
@@ -353,9 +360,11 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
     Ok(true)
 }
 
-fn thread_keys(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, conversation: i64) -> Result<()> {
+/// Points every key a mail carries at its conversation (those in `known` are
+/// there already).
+fn thread_keys(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, conversation: i64, known: &[&str]) -> Result<()> {
     let keys = m.thread_refs.iter().chain(m.message_id.iter()).chain(std::iter::once(&m.conversation_key));
-    for key in keys {
+    for key in keys.filter(|k| !known.contains(&k.as_str())) {
         tx.prepare_cached(
             "INSERT INTO thread_keys (channel_id, key, conversation_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (channel_id, key) DO NOTHING",

@@ -240,6 +240,7 @@ pub async fn sync_folder(
     for (i, chunk) in chunks.into_iter().enumerate() {
         let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
         let validity_n: u32 = validity.parse().unwrap_or(0);
+        let renumbered = report.resynced;
         let now = jiff::Timestamp::now().as_second();
         // Where the mail is, which is also its key; the date settled against its arrival.
         let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>| {
@@ -250,6 +251,7 @@ pub async fn sync_folder(
                 seen: flags.0,
                 answered: flags.1,
                 sent_folder: is_sent,
+                renumbered,
             };
             m.remote_id = p.remote_id();
             m.outgoing |= is_sent;
