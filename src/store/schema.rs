@@ -321,6 +321,8 @@ CREATE TABLE thread_keys (
     conversation_id INTEGER NOT NULL REFERENCES conversations(id),
     PRIMARY KEY (channel_id, key)
 ) WITHOUT ROWID;
+-- Merging two parts of a thread moves their keys: found by conversation.
+CREATE INDEX thread_keys_by_conversation ON thread_keys (conversation_id);
 INSERT OR IGNORE INTO thread_keys (channel_id, key, conversation_id)
     SELECT channel_id, rfc_message_id, conversation_id FROM messages WHERE rfc_message_id IS NOT NULL ORDER BY id;
 INSERT OR IGNORE INTO thread_keys (channel_id, key, conversation_id)
