@@ -92,6 +92,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("again_to_quit", "again to quit", "ещё раз — выйти"),
     ("new_email_draft", "a new email", "новое письмо"),
     ("draft_mark", "draft", "черновик"),
+    ("promise_unsent", "not yet told to the client", "клиенту ещё не отправлено"),
     ("promise_withdrawn", "promise withdrawn", "обещание снято"),
     ("record_promise", "Record the promise", "Записать обещание"),
     ("again_to_record", "again: send and record it", "ещё раз — отправить и записать"),

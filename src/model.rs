@@ -261,6 +261,9 @@ pub struct TaskRow {
     /// Why a promise was withdrawn (its message failed, was discarded or taken
     /// back): shown struck through until a newer promise replaces it.
     pub withdrawn: Option<String>,
+    /// The acceptance that tells the client has not reached them yet
+    /// (queued, sending, or maybe sent).
+    pub unsent: bool,
 }
 
 /// What the store tells open UIs after a commit.

@@ -414,9 +414,13 @@ fn a_promise_follows_its_message() {
     let shown = reader.tasks(conv).expect("tasks");
     assert_eq!(shown.len(), 1);
     assert!(shown[0].withdrawn.is_some(), "shown as withdrawn");
-    // Retry: the same promise comes back; no second one.
+    // Retry: the same promise comes back; no second one. Until sent, it says so.
     s.writer.call_blocking(move |c| intents::resolve(c, outbox, true, "anna", NOW)).expect("retry");
     assert_eq!(state(task), ("accepted".into(), None));
+    assert!(reader.tasks(conv).expect("tasks")[0].unsent, "not yet told to the client");
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take");
+    s.writer.call_blocking(move |c| intents::mark_sent(c, outbox, "42", NOW)).expect("sent");
+    assert!(!reader.tasks(conv).expect("tasks")[0].unsent);
     let n: i64 = rusqlite::Connection::open(&s.path)
         .expect("open")
         .query_row("SELECT count(*) FROM tasks WHERE conversation_id = ?1", [conv], |r| r.get(0))
@@ -424,7 +428,16 @@ fn a_promise_follows_its_message() {
     assert_eq!(n, 1);
     // Done once closes it; a second «Выполнено» for the same promise is refused.
     let done = reply("Выполнено.");
-    s.writer.call_blocking(move |c| pult::store::ledger::done(c, &done, NOW + 60)).expect("done");
+    let (done_outbox, _) =
+        s.writer.call_blocking(move |c| pult::store::ledger::done(c, &done, NOW + 60)).expect("done");
+    assert_eq!(state(task).0, "done");
+    // The «Выполнено» fails: the promise is open again; sent again, it is done again.
+    s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW + 60)).expect("take");
+    s.writer
+        .call_blocking(move |c| intents::mark_failed(c, done_outbox, "403 bot was blocked", NOW + 60))
+        .expect("fail");
+    assert_eq!(state(task).0, "accepted", "the client was not told it is done");
+    s.writer.call_blocking(move |c| intents::resolve(c, done_outbox, true, "anna", NOW + 61)).expect("retry");
     assert_eq!(state(task).0, "done");
     let again = reply("Выполнено.");
     let err = s.writer.call_blocking(move |c| pult::store::ledger::done(c, &again, NOW + 120)).expect_err("twice");

@@ -496,10 +496,15 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
         params![reason, now, outbox_id],
     )?;
     tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
-    // The client heard nothing: the promise this message made is withdrawn.
+    // The client heard nothing: the promise this message made is withdrawn,
+    // the one it reported done is open again.
     tx.execute(
         "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = ?2 WHERE outbox_id = ?3 AND state = 'accepted'",
         params![now, reason, outbox_id],
+    )?;
+    tx.execute(
+        "UPDATE tasks SET state = 'accepted', done_at = NULL WHERE done_outbox_id = ?1 AND state = 'done'",
+        [outbox_id],
     )?;
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), None)?;
@@ -646,11 +651,17 @@ pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, 
              WHERE outbox_id = ?1 AND state = 'cancelled' AND withdrawn IS NOT NULL",
             [outbox_id],
         )?;
+        // A «Выполнено» sent again closes its promise again.
+        tx.execute(
+            "UPDATE tasks SET state = 'done', done_at = ?1 WHERE done_outbox_id = ?2 AND state = 'accepted'",
+            params![now, outbox_id],
+        )?;
     } else {
         tx.execute(
             "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = 'discarded' WHERE outbox_id = ?2 AND state = 'accepted'",
             params![now, outbox_id],
         )?;
+        tx.execute("UPDATE tasks SET done_outbox_id = NULL WHERE done_outbox_id = ?1", [outbox_id])?;
     }
     refresh_conversation(&tx, conversation)?;
     note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;

@@ -71,8 +71,8 @@ pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Opti
     let outbox = queue_reply_in(&tx, reply, now)?;
     if let Some(t) = task {
         tx.execute(
-            "UPDATE tasks SET state = 'done', done_at = ?1, summary = ?2 WHERE id = ?3",
-            params![now, reply.body, t],
+            "UPDATE tasks SET state = 'done', done_at = ?1, summary = ?2, done_outbox_id = ?4 WHERE id = ?3",
+            params![now, reply.body, t, outbox],
         )?;
         audit(&tx, now, &reply.actor, "task.done", Some(reply.conversation_id), &format!("task {t}"))?;
     }
@@ -182,6 +182,12 @@ pub fn undo_send(conn: &mut Connection, outbox_id: i64, actor: &str, now: i64) -
         tx.execute("UPDATE tasks SET source_message_id = NULL WHERE source_message_id = ?1", [m])?;
         tx.execute("DELETE FROM messages WHERE id = ?1", [m])?;
     }
+    // A «Выполнено» taken back leaves its promise open.
+    tx.execute(
+        "UPDATE tasks SET state = 'accepted', done_at = NULL, done_outbox_id = NULL
+         WHERE done_outbox_id = ?1 AND state = 'done'",
+        [outbox_id],
+    )?;
     // An acceptance taken back takes its promise with it.
     tx.execute(
         "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = 'taken back before it was sent'

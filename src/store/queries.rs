@@ -289,7 +289,9 @@ impl Reader {
 
     pub fn tasks(&self, conversation: i64) -> Result<Vec<TaskRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, state, deadline, accepted_by, withdrawn FROM tasks
+            "SELECT id, state, deadline, accepted_by, withdrawn,
+                    coalesce((SELECT o.state IN ('pending', 'sending', 'unknown') FROM outbox o WHERE o.id = tasks.outbox_id), 0)
+             FROM tasks
              WHERE conversation_id = ?1
                AND (state IN ('new', 'accepted')
                     OR (withdrawn IS NOT NULL AND id = (SELECT max(id) FROM tasks WHERE conversation_id = ?1)))
@@ -302,6 +304,7 @@ impl Reader {
                 deadline: r.get(2)?,
                 accepted_by: r.get(3)?,
                 withdrawn: r.get(4)?,
+                unsent: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -374,6 +374,8 @@ CREATE INDEX outbox_by_message ON outbox (message_id);
     r#"
 ALTER TABLE tasks ADD COLUMN outbox_id INTEGER;
 ALTER TABLE tasks ADD COLUMN withdrawn TEXT;
+-- The «Выполнено» that closed it: if that message fails, the promise is open again.
+ALTER TABLE tasks ADD COLUMN done_outbox_id INTEGER;
 CREATE INDEX tasks_by_outbox ON tasks (outbox_id) WHERE outbox_id IS NOT NULL;
 "#,
     // 12 -> 13: drafts, per person, durable: every composer saves here within a

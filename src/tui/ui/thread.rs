@@ -72,7 +72,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
                 (format!("⚑ {} {}", l.tr("due"), state.clock.full(d)), "due")
             };
             let by = task.accepted_by.as_deref().map(|a| format!(" · {}", sanitize::line(a))).unwrap_or_default();
-            header.push(Line::from(styled(format!("{text}{by}"), theme.style(slot))));
+            let unsent = if task.unsent { format!(" · {}", l.tr("promise_unsent")) } else { String::new() };
+            header.push(Line::from(styled(format!("{text}{by}{unsent}"), theme.style(slot))));
         }
     }
     if let Some(who) = &c.claimed_by {
