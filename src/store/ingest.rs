@@ -214,6 +214,11 @@ fn known_mail(
     m: &Inbound,
     p: &crate::model::ImapPlace,
 ) -> Result<Option<KnownMail>> {
+    // Elsewhere a replay is caught by the insert itself (UNIQUE remote_id):
+    // one lookup less per mail on an initial sync.
+    if !p.sent_folder && !p.renumbered {
+        return Ok(None);
+    }
     let replay: Option<i64> = tx
         .prepare_cached("SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
         .query_row(params![channel_id, m.remote_id], |r| r.get(0))
@@ -293,7 +298,8 @@ fn email_conversation(
     let mut linked: Vec<i64> = Vec::new();
     // Keys already stored for the conversation this mail joins need no insert.
     let mut stored: Vec<(&str, i64)> = Vec::new();
-    for key in m.thread_refs.iter().rev().chain(m.message_id.iter()) {
+    // Any reference that is already known joins the thread (JWZ); only a few are written (see thread_anchors).
+    for key in m.thread_refs.iter().rev().map(String::as_str).chain(m.message_id.as_deref()) {
         let found = tx
             .prepare_cached("SELECT conversation_id FROM thread_keys WHERE channel_id = ?1 AND key = ?2")?
             .query_row(params![channel_id, key], |r| r.get::<_, i64>(0))
@@ -360,11 +366,21 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
     Ok(true)
 }
 
-/// Points every key a mail carries at its conversation (those in `known` are
-/// there already).
+/// The keys a mail writes for its thread: the mail it answers, the thread's
+/// root and its own Message-ID. A bounded number per mail (a long References
+/// chain writes no more); the middle of a chain is written by its own mails,
+/// and parts that meet later are merged.
+fn thread_anchors(m: &Inbound) -> impl Iterator<Item = &str> {
+    let parent = m.thread_refs.last().map(String::as_str);
+    let root = m.thread_refs.first().map(String::as_str).filter(|r| Some(*r) != parent);
+    parent.into_iter().chain(root).chain(m.message_id.as_deref())
+}
+
+/// Points a mail's anchors and its thread root key at its conversation (those
+/// in `known` are there already).
 fn thread_keys(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, conversation: i64, known: &[&str]) -> Result<()> {
-    let keys = m.thread_refs.iter().chain(m.message_id.iter()).chain(std::iter::once(&m.conversation_key));
-    for key in keys.filter(|k| !known.contains(&k.as_str())) {
+    let keys = thread_anchors(m).chain(std::iter::once(m.conversation_key.as_str()));
+    for key in keys.filter(|k| !known.contains(k)) {
         tx.prepare_cached(
             "INSERT INTO thread_keys (channel_id, key, conversation_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (channel_id, key) DO NOTHING",
