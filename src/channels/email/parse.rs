@@ -175,10 +175,9 @@ fn forwarded_blocks(m: &mail_parser::Message<'_>, depth: usize, out: &mut String
 /// line: the text from the first line that cannot be a header on.
 fn headerless_body(raw: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
-    let mut lines = text.split_inclusive('\n').peekable();
     let mut offset = 0usize;
     let mut seen_header = false;
-    while let Some(line) = lines.next() {
+    for line in text.split_inclusive('\n') {
         let l = line.trim_end_matches(['\r', '\n']);
         if l.is_empty() {
             return None; // a proper blank line: the body really is empty
