@@ -236,6 +236,8 @@ pub struct MessageRow {
     pub parse_error: Option<String>,
     /// Email: the sender's address, and To (without Cc) and Cc.
     pub from_handle: Option<String>,
+    /// Email: display names of addresses this mail names, (address, name).
+    pub names: Vec<(String, String)>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub reply_quote: Option<(String, String)>,
@@ -351,6 +353,8 @@ pub struct Inbound {
     /// Email: every Message-ID this mail names in References and In-Reply-To;
     /// any of them already stored joins it to that conversation.
     pub thread_refs: Vec<String>,
+    /// Email: display names of From/To/Cc addresses, as (address, name).
+    pub names: Vec<(String, String)>,
     /// Something a reader should know about how this message was read
     /// (a date taken from the server because the header was missing or in the future).
     pub notice: Option<String>,

@@ -599,14 +599,24 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
     m.message_id = Some("<q@client.test>".into());
     m.recipients = vec!["anna@office.test".into(), "boss@client.test".into(), "buh@client.test".into()];
     m.cc = vec!["buh@client.test".into()];
+    m.names = vec![("boss@client.test".into(), "Олег Босс".into())];
     ingest(&store, ch, vec![m]);
     let path = store.path.clone();
     let mut h = Harness::on(store, 160, 45);
     h.app.state.own_addresses = vec!["anna@office.test".into()];
     h.keys("<Enter> r");
     let screen = h.screen();
-    assert!(screen.contains("→ irina@client.test, boss@client.test · Cc buh@client.test"), "{screen}");
-    assert!(!screen.contains("→ anna@office.test"), "never ourselves");
+    let to = h.app.state.reply_recipients().expect("an email reply");
+    assert_eq!(
+        to,
+        (vec!["irina@client.test".to_string(), "boss@client.test".into()], vec!["buh@client.test".to_string()])
+    );
+    assert!(
+        screen.contains("To: Ирина <irina@client.test>, Олег Босс <boss@client.test> ·"),
+        "names as written: {screen}"
+    );
+    assert!(screen.contains("buh@client.test"), "wrapped, not cut: {screen}");
+    assert!(!screen.contains("anna@office.test"), "never ourselves");
     // Once the server took it, the thread shows where it went.
     h.type_text("Пришлю завтра.").keys("<C-x>");
     let db = rusqlite::Connection::open(&path).expect("open");
@@ -620,5 +630,14 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
     // As the store watcher reports a commit of another process.
     h.app.store_changed(&[pult::model::Change { seq: 1, kind: "outbox".into(), conversation_id: None }]);
     let screen = h.screen();
-    assert!(screen.contains("To: irina@client.test, boss@client.test · Cc: buh@client.test"), "{screen}");
+    // The thread pane's text, its wrapped lines joined.
+    let flat: String = screen
+        .lines()
+        .map(|l| l.split('│').filter(|c| !c.trim().is_empty()).last().unwrap_or("").trim().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("To: Ирина <irina@client.test>, Олег Босс <boss@client.test> · Cc: buh@client.test"),
+        "{flat}"
+    );
 }

@@ -132,8 +132,8 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                        sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
-                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
                  ON CONFLICT (channel_id, remote_id) DO NOTHING",
             )?
             .execute(params![
@@ -157,6 +157,7 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
                 m.outgoing && crate::workflow::replies::is_forward_subject(m.subject.as_deref()),
                 m.message_id,
                 notice,
+                names_json(&m.names),
             ])?;
         if inserted == 0 {
             report.duplicates += 1;
@@ -194,6 +195,16 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
     }
     report.conversations = touched;
     Ok(report)
+}
+
+/// Display names as a JSON object (address -> name); NULL when there are none.
+fn names_json(names: &[(String, String)]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|(a, n)| (a.clone(), serde_json::Value::String(n.clone()))).collect();
+    serde_json::to_string(&map).ok()
 }
 
 /// A mail from the server that is already stored.
@@ -256,7 +267,8 @@ fn known_mail(
     tx.prepare_cached(
         "UPDATE messages SET remote_id = ?2, imap_folder = ?3, imap_uid = ?4, imap_validity = ?5, seen = ?6,
                              answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8),
-                             recipients = coalesce(recipients, ?9), cc = coalesce(cc, ?10)
+                             recipients = coalesce(recipients, ?9), cc = coalesce(cc, ?10),
+                             names = coalesce(names, ?11)
          WHERE id = ?1",
     )?
     .execute(params![
@@ -270,6 +282,7 @@ fn known_mail(
         rfc_id,
         if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
         if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
+        names_json(&m.names),
     ])?;
     // Our files can now be fetched from the server's copy.
     for (i, a) in m.attachments.iter().enumerate() {

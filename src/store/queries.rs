@@ -189,7 +189,7 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc
+                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
@@ -225,6 +225,11 @@ impl Reader {
                         all.into_iter().filter(|a| !cc.contains(a)).collect()
                     },
                     cc: super::intents::json_list(r, 17)?,
+                    names: r
+                        .get::<_, Option<String>>(18)?
+                        .and_then(|j| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&j).ok())
+                        .map(|m| m.into_iter().filter_map(|(a, n)| Some((a, n.as_str()?.to_string()))).collect())
+                        .unwrap_or_default(),
                     reply_quote: match (quote_author, quote_body) {
                         (Some(a), Some(b)) => Some((a, b)),
                         _ => None,
@@ -257,6 +262,7 @@ impl Reader {
                     notices: Vec::new(),
                     parse_error: None,
                     from_handle: None,
+                    names: Vec::new(),
                     to: Vec::new(),
                     cc: Vec::new(),
                     reply_quote: None,

@@ -395,6 +395,11 @@ CREATE TABLE drafts (
     PRIMARY KEY (actor, conversation_id, kind, ref_id)
 ) WITHOUT ROWID;
 "#,
+    // 13 -> 14: display names of a mail's From/To/Cc (JSON object address ->
+    // name), so that recipients are shown as people wrote them.
+    r#"
+ALTER TABLE messages ADD COLUMN names TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

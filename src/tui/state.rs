@@ -265,6 +265,21 @@ impl ThreadState {
         self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
     }
 
+    /// An address as people wrote it: "Ирина Петрова <irina@client.test>"
+    /// when a mail of this thread gave its name, else the address.
+    pub fn shown_address(&self, addr: &str) -> String {
+        let name =
+            self.messages.iter().find_map(|m| {
+                m.names.iter().find(|(a, _)| a == addr).map(|(_, n)| n.as_str()).or_else(|| {
+                    (m.from_handle.as_deref() == Some(addr) && m.author != addr).then_some(m.author.as_str())
+                })
+            });
+        match name {
+            Some(n) if !n.is_empty() => format!("{n} <{addr}>"),
+            _ => addr.to_string(),
+        }
+    }
+
     /// A chat where we have not written yet: time for the rules message.
     pub fn is_new_chat(&self) -> bool {
         self.conversation.kind != ChannelKind::Email && !self.messages.iter().any(|m| m.direction == Direction::Out)

@@ -89,12 +89,23 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         .filter_map(|a| a.address())
         .map(str::to_lowercase)
         .collect();
+    // Names as people wrote them, for showing recipients (never for matching).
+    let mut names: Vec<(String, String)> = Vec::new();
+    for a in [m.from(), m.to(), m.cc()].into_iter().flatten().flat_map(|a| a.iter()) {
+        if let (Some(addr), Some(name)) = (a.address(), a.name()) {
+            let addr = addr.to_lowercase();
+            if !name.trim().is_empty() && !name.eq_ignore_ascii_case(&addr) && !names.iter().any(|(x, _)| *x == addr) {
+                names.push((addr, name.trim().to_string()));
+            }
+        }
+    }
     let mut thread_refs = references;
     thread_refs.extend(in_reply_to.clone());
     thread_refs.dedup();
     Inbound {
         message_id: m.message_id().map(|_| message_id.clone()),
         thread_refs,
+        names,
         notice: None,
         remote_id: message_id,
         conversation_key,
@@ -373,6 +384,7 @@ Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nFrom: a@y\r\nSubjec
         raw.extend_from_slice(&[0xf3, 0xde, 0xc5, 0xd4]); // "Счет" in koi8-r
         let m = parse(&raw, "<fallback>", &[]);
         assert_eq!(m.author_name, "Ирина");
+        assert_eq!(m.names, [("irina@client.test".to_string(), "Ирина".to_string())], "names kept for display");
         assert_eq!(m.subject.as_deref(), Some("Счет"));
         assert_eq!(m.body_text, "Счет");
     }

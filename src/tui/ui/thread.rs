@@ -155,14 +155,7 @@ fn render_composer(
                 format!("{} → {}{clip}", l.tr("forward_to"), sanitize::line(&to.join(", ")))
             }
             Some(MailDraft::New { to, .. }) => format!("{} → {}", l.tr("new_email_to"), sanitize::line(&to.join(", "))),
-            None => match state.reply_recipients() {
-                // Reply-all, shown before it leaves: who gets it in To and in Cc.
-                Some((to, cc)) => {
-                    let cc = if cc.is_empty() { String::new() } else { format!(" · Cc {}", cc.join(", ")) };
-                    sanitize::line(&format!("{} → {}{cc}", l.tr("composer"), to.join(", "))).into_owned()
-                }
-                None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
-            },
+            None => l.tr(if composer.note { "note_title" } else { "composer" }).to_string(),
         };
         for a in &composer.attachments {
             let name = a.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -173,14 +166,35 @@ fn render_composer(
         }
         let block = pane(title, state.focus == Focus::Composer, theme)
             .title_bottom(Span::styled(format!(" {} ", l.tr("composer_hint")), theme.style("muted")));
-        let inner = block.inner(area);
+        let mut inner = block.inner(area);
         frame.render_widget(block, area);
+        // Reply-all, shown before it leaves and never cut: who gets it in To and in Cc.
+        if let Some((to, cc)) = state.reply_recipients() {
+            let cc = if cc.is_empty() { String::new() } else { format!(" · Cc: {}", shown_list(state, &cc)) };
+            let text = sanitize::line(&format!("To: {}{cc}", shown_list(state, &to))).into_owned();
+            let rows = (sanitize::width(&text) as u16).div_ceil(inner.width.max(1)).clamp(1, 3).min(inner.height / 2);
+            let head = ratatui::layout::Rect { height: rows, ..inner };
+            frame.render_widget(
+                Paragraph::new(styled(text, theme.style("muted"))).wrap(ratatui::widgets::Wrap { trim: false }),
+                head,
+            );
+            inner.y += rows;
+            inner.height -= rows;
+        }
         frame.render_widget(&composer.textarea, inner);
         if state.focus == Focus::Composer && state.popup.is_none() {
             let cur = composer.textarea.screen_cursor();
             frame.set_cursor_position((inner.x + cur.col as u16, inner.y + cur.row as u16));
         }
     }
+}
+
+/// Addresses with the names the thread's mail gave them.
+fn shown_list(state: &AppState, list: &[String]) -> String {
+    list.iter()
+        .map(|a| state.thread.as_ref().map(|t| t.shown_address(a)).unwrap_or_else(|| a.clone()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn strip_re(s: &str) -> String {
@@ -221,8 +235,12 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     }
     out.push(Line::from(head));
     if m.direction == Direction::Out && !m.to.is_empty() {
-        let cc = if m.cc.is_empty() { String::new() } else { format!(" · Cc: {}", m.cc.join(", ")) };
-        out.push(Line::from(styled(format!("  To: {}{cc}", sanitize::line(&m.to.join(", "))), theme.style("muted"))));
+        let cc = if m.cc.is_empty() { String::new() } else { format!(" · Cc: {}", shown_list(state, &m.cc)) };
+        let to = shown_list(state, &m.to);
+        let text = format!("To: {}{}", sanitize::line(&to), sanitize::line(&cc));
+        for piece in wrap(&text, w.saturating_sub(2).max(8)) {
+            out.push(Line::from(styled(format!("  {piece}"), theme.style("muted"))));
+        }
     }
     if m.delivery == Delivery::Unknown {
         out.push(Line::from(styled(format!("  {}", l.tr("maybe_sent_hint")), theme.style("failed"))));
