@@ -1555,7 +1555,6 @@ impl HoldingProxy {
 
 #[test]
 fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
-    use std::io::Write;
     let d = dovecot();
     assert!(d.smtp > 0, "scripts/test starts Postfix too");
     let f = folder("held");
@@ -1583,21 +1582,7 @@ fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
     };
     let outbox = s.writer.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, now)).expect("queue");
     // A solo pult in a terminal: it holds the worker lock and sends the reply.
-    let cmd =
-        format!("'{}' --config '{}' --store '{}'", env!("CARGO_BIN_EXE_pult"), cli.cfg.display(), s.path.display());
-    let mut tui = Command::new("script")
-        .args(["-qfc", &cmd, "/dev/null"])
-        .env("HOME", cli.home.path())
-        .env("XDG_STATE_HOME", cli.home.path().join("state"))
-        .env("TERM", "xterm")
-        .env("LANG", "C")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("script");
-    let mut keys = tui.stdin.take().expect("stdin");
-    keys.write_all(b"\x1b[1;1R").expect("cursor answer");
+    let mut tui = pult_in_pty(cli.home.path(), &cli.cfg, &s.path, "");
     wait_for("the TUI's send to wait for its 250", || proxy.holding.load(Ordering::SeqCst));
     // Meanwhile cron runs sync --once: it must not send (nor reset) the row in flight.
     let out = cli.ok(&["sync", "--once"]);
@@ -1615,7 +1600,6 @@ fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
     };
     wait_for("the reply at the client's", || copies() >= 1);
     assert_eq!(copies(), 1, "exactly one copy");
-    drop(keys);
     let _ = tui.kill();
     let _ = tui.wait();
 }

@@ -497,26 +497,10 @@ fn a_maybe_sent_reply_says_so_and_e_sends_it_again() {
 /// Debian): keys go in, and it is killed with SIGKILL once the store shows the
 /// draft, which must happen without any way out being taken.
 fn compose_then_kill(store: &std::path::Path, keys: &str, expect: &str) {
-    use std::io::Write;
     let home = tempfile::tempdir().expect("home");
     let cfg = home.path().join("config.toml");
     std::fs::write(&cfg, "[agent]\nname = \"Анна\"\n").expect("config");
-    let cmd = format!("'{}' --config '{}' --store '{}'", env!("CARGO_BIN_EXE_pult"), cfg.display(), store.display());
-    let mut child = std::process::Command::new("script")
-        .args(["-qfc", &cmd, "/dev/null"])
-        .env("HOME", home.path())
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("TERM", "xterm")
-        .env("LANG", "C")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("script");
-    let mut stdin = child.stdin.take().expect("stdin");
-    // The cursor-position answer crossterm asks for at start, then the keys.
-    stdin.write_all(format!("\x1b[1;1R{keys}").as_bytes()).expect("keys");
-    stdin.flush().expect("flush");
+    let mut child = pult_in_pty(home.path(), &cfg, store, keys);
     let db = rusqlite::Connection::open(store).expect("open");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -544,7 +528,6 @@ fn compose_then_kill(store: &std::path::Path, keys: &str, expect: &str) {
     // The shell's own kill: procps may be missing on a minimal Debian.
     let killed = std::process::Command::new("sh").args(["-c", &format!("kill -KILL {pid}")]).status().expect("kill");
     assert!(killed.success());
-    drop(stdin);
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -351,8 +351,8 @@ fn email_conversation(
 
 /// Moves the mail of conversation `from` into `into` and drops `from`, when
 /// nobody has worked on `from` yet (no promise, note or outbox row: those stay
-/// where a person put them). Returns whether it merged.
-fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> Result<bool> {
+/// where a person put them).
+fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> Result<()> {
     let worked_on: bool = tx
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1)
@@ -361,7 +361,7 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
         )?
         .query_row([from], |r| r.get(0))?;
     if worked_on {
-        return Ok(false);
+        return Ok(());
     }
     for sql in [
         "UPDATE messages SET conversation_id = ?2 WHERE conversation_id = ?1",
@@ -376,7 +376,7 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
     }
     refresh_conversation(tx, into)?;
     note_change(tx, now, "messages", Some(from), None)?;
-    Ok(true)
+    Ok(())
 }
 
 /// The keys a mail writes for its thread: the mail it answers, the thread's

@@ -160,3 +160,31 @@ pub fn reply(conversation: i64, body: &str) -> pult::store::intents::Reply {
         attachments: Vec::new(),
     }
 }
+
+/// The real `pult` TUI in a pseudo-terminal (`script`, from util-linux, on every
+/// Debian) with this config and store. Its stdin is the keyboard; the first
+/// bytes answer the cursor-position query crossterm sends at start.
+pub fn pult_in_pty(
+    home: &std::path::Path,
+    cfg: &std::path::Path,
+    store: &std::path::Path,
+    keys: &str,
+) -> std::process::Child {
+    use std::io::Write;
+    let cmd = format!("'{}' --config '{}' --store '{}'", env!("CARGO_BIN_EXE_pult"), cfg.display(), store.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qfc", &cmd, "/dev/null"])
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("TERM", "xterm")
+        .env("LANG", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    let stdin = child.stdin.as_mut().expect("stdin");
+    stdin.write_all(format!("\x1b[1;1R{keys}").as_bytes()).expect("keys");
+    stdin.flush().expect("flush");
+    child
+}
