@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::store::{self, Reader, Writer, ingest};
+use crate::store::{self, Reader, StoreError, Writer, ingest};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
@@ -91,7 +91,11 @@ pub enum Command {
     },
     /// Full-text search over every channel
     Search {
-        /// Words (all must match), "a phrase", or a prefix*
+        /// Words (all must match, in any of their forms), "a phrase", prefix*,
+        /// -excluded, a OR b; from: to: subject: client: channel: kind:
+        /// has:attachment name: is:unanswered|open|overdue|mine|unread
+        /// after:DATE before:DATE (2026-11-01, today, yesterday, 7d),
+        /// in:notes, note:, sort:relevance. A bad query exits 2.
         #[arg(required = true)]
         query: Vec<String>,
         #[arg(long)]
@@ -197,6 +201,13 @@ pub enum Command {
     },
 }
 
+/// 2 for a search query that cannot mean anything (as grep says a bad
+/// pattern), 1 for everything else.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    let bad_query = e.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Query(_))));
+    if bad_query { 2 } else { 1 }
+}
+
 /// An error and its causes on one line, each text once: a cause whose words
 /// the outer message already carries (thiserror's `{source}`) is not repeated.
 pub fn error_text(e: &anyhow::Error) -> String {
@@ -293,7 +304,7 @@ pub fn main() -> Result<()> {
         }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
-        Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
+        Some(Command::Search { ref query, json, limit }) => search(&cli, &shell_query(query), json, limit),
         Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds, telegram }) => {
             if telegram {
                 crate::bench::run_telegram(10_000, dir.as_deref(), json)
@@ -819,6 +830,23 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The words of `pult search` as one query. An argument the shell kept whole
+/// although it has spaces (`'from:Анна Петрова'`) was meant as one phrase.
+fn shell_query(args: &[String]) -> String {
+    let quoted = |a: &String| {
+        if !a.contains(char::is_whitespace) || a.contains('"') {
+            return a.clone();
+        }
+        match a.split_once(':') {
+            Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()) => {
+                format!("{key}:\"{value}\"")
+            }
+            _ => format!("\"{a}\""),
+        }
+    };
+    args.iter().map(quoted).collect::<Vec<_>>().join(" ")
 }
 
 fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {

@@ -59,6 +59,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("search", "Search", "Поиск"),
     ("search_results", "Search results", "Результаты поиска"),
     ("no_results", "No matches", "Ничего не найдено"),
+    ("match", "Match", "Совпадение"),
+    (
+        "no_search_in_thread",
+        "n/N step through search matches: open this thread from search (/)",
+        "n/N — по совпадениям поиска: откройте переписку из поиска (/)",
+    ),
     ("queued", "Reply queued", "Ответ поставлен в очередь"),
     ("empty_reply", "Nothing to send", "Нечего отправлять"),
     ("unknown_command", "Unknown command", "Неизвестная команда"),

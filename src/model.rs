@@ -309,16 +309,37 @@ pub struct AgendaItem {
     pub accepted_by: Option<String>,
 }
 
+/// A message or an internal note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HitKind {
+    Message,
+    Note,
+}
+
+/// One search result. `highlights` are byte ranges of the matched words in `snippet`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchHit {
     pub conversation: i64,
-    pub message: i64,
+    /// The message found; null for a note.
+    pub message: Option<i64>,
+    /// The note found; null for a message.
+    pub note: Option<i64>,
     pub channel: String,
+    /// `message` or `note`.
+    #[serde(rename = "kind")]
+    pub hit: HitKind,
+    /// The channel's kind: email, telegram or whatsapp.
+    #[serde(rename = "channel_kind")]
     pub kind: ChannelKind,
     pub from: String,
     pub subject: Option<String>,
     pub date: String,
     pub snippet: String,
+    pub highlights: Vec<[usize; 2]>,
+    /// Where the hit stands in "newest first" (its search key).
+    #[serde(skip)]
+    pub order: i64,
 }
 
 /// A message as a sync worker hands it to the store, already normalised.

@@ -32,7 +32,9 @@ fn search_json_is_an_array_with_the_contract_keys() {
     for item in items {
         assert!(item["conversation"].is_i64(), "{item}");
         assert!(item["channel"].is_string(), "{item}");
-        assert!(matches!(item["kind"].as_str(), Some("email" | "telegram" | "whatsapp")), "{item}");
+        assert!(matches!(item["kind"].as_str(), Some("message" | "note")), "{item}");
+        assert!(matches!(item["channel_kind"].as_str(), Some("email" | "telegram" | "whatsapp")), "{item}");
+        assert!(item["highlights"].is_array(), "{item}");
         assert!(item["from"].is_string(), "{item}");
         assert!(item["subject"].is_string() || item["subject"].is_null(), "{item}");
         let date = item["date"].as_str().expect("date");

@@ -155,10 +155,13 @@ fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
     assert_eq!(find("постав*"), vec!["Олег"]);
     assert_eq!(find("resume"), vec!["Café Owner"], "Latin diacritics fold");
     assert_eq!(find("соколова"), vec!["Ирина Соколова"], "author names are indexed");
-    assert!(find("AND OR \" ( *").is_empty(), "operators typed by a person are not syntax");
+    assert!(find("AND NOT ( *").is_empty(), "FTS5 operators typed by a person are not syntax");
+    let err = r.search("AND OR \" ( *", 10, &clock).expect_err("an unbalanced quote is an error");
+    assert!(err.to_string().contains("unbalanced quote"), "{err}");
     let hit = &r.search("сверки", 1, &clock).expect("hit")[0];
     assert_eq!(hit.channel, "mail");
     assert_eq!(hit.kind, ChannelKind::Email);
+    assert_eq!(hit.hit, pult::model::HitKind::Message);
     assert_eq!(hit.subject.as_deref(), Some("Акт сверки"));
     assert!(hit.date.starts_with("2026-11-20T"), "{}", hit.date);
     assert!(hit.snippet.contains("СВЕРКИ"), "{}", hit.snippet);

@@ -1,11 +1,14 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
 pub mod drafts;
+pub mod fts;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;
 pub mod queries;
 pub mod schema;
+pub mod search;
+pub mod search_index;
 pub mod team;
 pub mod watch;
 pub mod writer;
@@ -31,6 +34,9 @@ pub enum StoreError {
     WriterGone,
     #[error("{0}")]
     Invalid(String),
+    /// A search query that cannot mean anything; the message says why.
+    #[error("search: {0}")]
+    Query(#[from] crate::search::query::QueryError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -57,6 +63,7 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
         return Err(StoreError::TooNew { found, known: schema::VERSION });
     }
     schema::migrate(&mut conn)?;
+    search_index::ensure(&mut conn, &mut search_index::report_on_stderr)?;
     // The writer merges FTS segments; a larger cache keeps those pages in memory.
     conn.pragma_update(None, "cache_size", -64_000)?;
     Ok(conn)
@@ -101,6 +108,33 @@ fn register_functions(conn: &Connection) -> Result<()> {
             Ok(v.map(|s| fold(&s)).unwrap_or_default())
         },
     )?;
+    // What `to:` finds: the addresses a message went to and their display
+    // names, not the sender's (whose name is in the same JSON object).
+    conn.create_scalar_function(
+        "search_recipients",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let to: Option<String> = ctx.get(0)?;
+            let cc: Option<String> = ctx.get(1)?;
+            let names: Option<String> = ctx.get(2)?;
+            Ok(search::recipients_text(to.as_deref(), cc.as_deref(), names.as_deref()))
+        },
+    )?;
+    // `client:` and `channel:` find a folded needle anywhere in a name.
+    conn.create_scalar_function(
+        "search_contains",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let hay: Option<String> = ctx.get(0)?;
+            let needle: String = ctx.get(1)?;
+            let mut folded = String::new();
+            crate::search::words::fold_into(hay.as_deref().unwrap_or(""), &mut folded);
+            Ok(folded.contains(needle.as_str()))
+        },
+    )?;
+    fts::register(conn)?;
     Ok(())
 }
 

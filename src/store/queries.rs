@@ -441,38 +441,6 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Full-text search, newest first. `query` is what a person typed (see [`fts_query`]).
-    pub fn search(&self, query: &str, limit: usize, clock: &crate::clock::Clock) -> Result<Vec<SearchHit>> {
-        let Some(q) = fts_query(query) else {
-            return Ok(Vec::new());
-        };
-        let mut st = self.conn.prepare_cached(
-            "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
-                    snippet(messages_fts, 1, '', '', '…', 16)
-             FROM messages_fts f
-             JOIN messages m ON m.id = f.rowid
-             JOIN conversations c ON c.id = m.conversation_id
-             JOIN channels ch ON ch.id = m.channel_id
-             WHERE messages_fts MATCH ?1
-             ORDER BY f.rowid DESC LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![q, limit as i64], |r| {
-            let kind: String = r.get(3)?;
-            let at: i64 = r.get(6)?;
-            Ok(SearchHit {
-                conversation: r.get(0)?,
-                message: r.get(1)?,
-                channel: r.get(2)?,
-                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
-                from: r.get(4)?,
-                subject: r.get(5)?,
-                date: clock.rfc3339(at),
-                snippet: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// The `seq` of the newest change, where a watcher starts reading.
     pub fn last_change(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
@@ -520,57 +488,6 @@ impl ConversationRow {
                 ListKey { sort: self.last_message_at, id: self.id }
             }
         }
-    }
-}
-
-/// Turns what a person typed into an FTS5 query that cannot be a syntax error:
-/// words are ANDed, `"quoted words"` are phrases, a trailing `*` is a prefix.
-pub fn fts_query(input: &str) -> Option<String> {
-    let folded = super::fold(input);
-    let mut parts = Vec::new();
-    let mut rest = folded.as_str();
-    while !rest.is_empty() {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix('"') {
-            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
-            let words: Vec<&str> = phrase.split_whitespace().collect();
-            if !words.is_empty() {
-                parts.push(format!("\"{}\"", words.join(" ").replace('"', "")));
-            }
-            rest = tail;
-        } else {
-            let end = rest.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(rest.len());
-            let word = &rest[..end];
-            rest = &rest[end..];
-            let prefix = word.ends_with('*');
-            let clean: String = word
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || *c == '.' || *c == '@')
-                .collect();
-            // unicode61 splits on punctuation; a quoted string is tokenized the same way.
-            if clean.chars().any(|c| c.is_alphanumeric()) {
-                // Very short prefixes match most of the vocabulary; below three
-                // letters a prefix is searched as a whole word instead.
-                let prefix = prefix && clean.chars().count() >= 3;
-                parts.push(if prefix { format!("\"{clean}\"*") } else { format!("\"{clean}\"") });
-            }
-        }
-    }
-    if parts.is_empty() { None } else { Some(parts.join(" AND ")) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fts_query;
-
-    #[test]
-    fn queries_are_always_valid() {
-        assert_eq!(fts_query("счёт оплата").as_deref(), Some("\"счет\" AND \"оплата\""));
-        assert_eq!(fts_query("\"акт сверки\"").as_deref(), Some("\"акт сверки\""));
-        assert_eq!(fts_query("докум*").as_deref(), Some("\"докум\"*"));
-        assert_eq!(fts_query("AND OR NOT ( ) :"), Some("\"AND\" AND \"OR\" AND \"NOT\"".into()));
-        assert_eq!(fts_query("  ** "), None);
-        assert_eq!(fts_query("с*").as_deref(), Some("\"с\""));
     }
 }
 

@@ -400,6 +400,92 @@ CREATE TABLE drafts (
     r#"
 ALTER TABLE messages ADD COLUMN names TEXT;
 "#,
+    // 14 -> 15: search in word forms. The index is rebuilt with the `pult`
+    // tokenizer (Russian and English stems, see store::fts) and is contentless:
+    // its rowid is a search key that grows with the message's date, so that
+    // "newest first" is the index's own order and the first page of a common
+    // word is read without sorting every match. Internal notes and attachment
+    // names get indexes of their own. `search_index` records which tokenizer
+    // built each index and how far a rebuild got (store::search_index).
+    r#"
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+CREATE TABLE search_keys (
+    key        INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL UNIQUE
+);
+INSERT INTO search_keys (key, message_id)
+    SELECT (sent_at << 20) + row_number() OVER (PARTITION BY sent_at ORDER BY id) - 1, id FROM messages;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    subject, body, people, recipients,
+    content = '', contentless_delete = 1, tokenize = 'pult'
+);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 33554432);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+CREATE VIRTUAL TABLE notes_fts USING fts5 (body, author, content = '', contentless_delete = 1, tokenize = 'pult');
+CREATE VIRTUAL TABLE attachments_fts USING fts5 (name, content = '', contentless_delete = 1, tokenize = 'pult');
+CREATE TABLE search_index (
+    name      TEXT PRIMARY KEY,
+    tokenizer INTEGER NOT NULL,
+    -- A rebuild indexes rows up to this id; rows after it index themselves.
+    upto      INTEGER NOT NULL DEFAULT 0,
+    -- Rows up to this id are indexed.
+    next      INTEGER NOT NULL DEFAULT 0,
+    done      INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO search_index (name, tokenizer, upto, done)
+    SELECT 'messages', 0, coalesce((SELECT max(id) FROM messages), 0), 0
+    UNION ALL SELECT 'notes', 0, coalesce((SELECT max(id) FROM notes), 0), 0
+    UNION ALL SELECT 'attachments', 0, coalesce((SELECT max(id) FROM attachments), 0), 0;
+
+-- A new message takes the next key of its second (or, past a million in one
+-- second, the next key of all); its terms go under that key.
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO search_keys (key, message_id)
+        SELECT CASE WHEN k < ((new.sent_at + 1) << 20) THEN k ELSE (SELECT max(key) + 1 FROM search_keys) END, new.id
+        FROM (SELECT coalesce(max(key) + 1, new.sent_at << 20) AS k FROM search_keys
+              WHERE key >= (new.sent_at << 20) AND key < ((new.sent_at + 1) << 20));
+    INSERT INTO messages_fts (rowid, subject, body, people, recipients)
+        SELECT last_insert_rowid(), new.subject, new.body || coalesce(char(10) || new.transcript, ''),
+               new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
+               search_recipients(new.recipients, new.cc, new.names);
+END;
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_fts WHERE rowid = (SELECT key FROM search_keys WHERE message_id = old.id);
+    DELETE FROM search_keys WHERE message_id = old.id;
+END;
+CREATE TRIGGER messages_search_update
+AFTER UPDATE OF subject, body, transcript, author, author_identity_id, recipients, cc, names ON messages BEGIN
+    DELETE FROM messages_fts WHERE rowid = (SELECT key FROM search_keys WHERE message_id = new.id);
+    INSERT INTO messages_fts (rowid, subject, body, people, recipients)
+        SELECT key, new.subject, new.body || coalesce(char(10) || new.transcript, ''),
+               new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
+               search_recipients(new.recipients, new.cc, new.names)
+        FROM search_keys WHERE message_id = new.id;
+END;
+CREATE TRIGGER notes_search_insert AFTER INSERT ON notes BEGIN
+    INSERT INTO notes_fts (rowid, body, author) VALUES (new.id, new.body, new.actor);
+END;
+CREATE TRIGGER notes_search_delete AFTER DELETE ON notes BEGIN
+    DELETE FROM notes_fts WHERE rowid = old.id;
+END;
+CREATE TRIGGER notes_search_update AFTER UPDATE OF body, actor ON notes BEGIN
+    DELETE FROM notes_fts WHERE rowid = old.id;
+    INSERT INTO notes_fts (rowid, body, author) VALUES (new.id, new.body, new.actor);
+END;
+CREATE TRIGGER attachments_search_insert AFTER INSERT ON attachments BEGIN
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER attachments_search_delete AFTER DELETE ON attachments BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+END;
+CREATE TRIGGER attachments_search_update AFTER UPDATE OF name ON attachments BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

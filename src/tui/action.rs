@@ -20,6 +20,10 @@ pub enum Action {
     Open,
     Back,
     Search,
+    /// In a thread opened from search: the next (newer) message with a match.
+    NextMatch,
+    /// … and the previous (older) one.
+    PrevMatch,
     Help,
     CommandLine,
     Reply,
@@ -84,6 +88,8 @@ const NAMES: &[(&str, Action)] = &[
     ("open", Action::Open),
     ("back", Action::Back),
     ("search", Action::Search),
+    ("next_match", Action::NextMatch),
+    ("prev_match", Action::PrevMatch),
     ("help", Action::Help),
     ("command_line", Action::CommandLine),
     ("reply", Action::Reply),

@@ -384,12 +384,11 @@ impl App {
             }
             Effect::LoadThread(id) => {
                 let thread = match self.reader.conversation(id)? {
-                    Some(conversation) => Some(ThreadState {
-                        messages: self.reader.thread(id, super::state::THREAD_LIMIT)?,
-                        tasks: self.reader.tasks(id)?,
+                    Some(conversation) => Some(ThreadState::new(
                         conversation,
-                        scroll: 0,
-                    }),
+                        self.reader.thread(id, super::state::THREAD_LIMIT)?,
+                        self.reader.tasks(id)?,
+                    )),
                     None => None,
                 };
                 st.thread_loaded(thread);
@@ -476,8 +475,17 @@ impl App {
                 Ok(Vec::new())
             }
             Effect::Search(q) => {
-                let hits = self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock)?;
-                st.search = Some(SearchResults { query: q, hits, cursor: 0 });
+                let hits = match self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock) {
+                    Ok(hits) => hits,
+                    // A query that cannot mean anything: say why, keep what is on screen.
+                    Err(crate::store::StoreError::Query(e)) => {
+                        st.error(format!("{}: {e}", st.lang.tr("search")));
+                        return Ok(Vec::new());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let terms = crate::store::search::terms_of(&q, st.clock.zoned(st.clock.now()).date());
+                st.search = Some(SearchResults { query: q, hits, cursor: 0, terms });
                 st.focus = super::state::Focus::Conversations;
                 Ok(st.preview_selected())
             }

@@ -7,6 +7,7 @@ use super::keys::Key;
 use crate::clock::Clock;
 use crate::i18n::Lang;
 use crate::model::*;
+use crate::search::words::Terms;
 use crate::store::drafts::{Draft, DraftKey, DraftKind};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
@@ -248,6 +249,8 @@ pub struct SearchResults {
     pub query: String,
     pub hits: Vec<SearchHit>,
     pub cursor: usize,
+    /// The query's words as terms: highlighted in the thread a hit opens.
+    pub terms: Terms,
 }
 
 #[derive(Debug)]
@@ -257,9 +260,50 @@ pub struct ThreadState {
     pub tasks: Vec<TaskRow>,
     /// Lines scrolled up from the newest message.
     pub scroll: usize,
+    /// The search this thread was opened from: its matches are highlighted
+    /// and `n`/`N` step through the messages that have one.
+    pub terms: Terms,
+    /// The message (index) `n`/`N` or the opening hit put at the top.
+    pub jump_to: Option<usize>,
+    /// The scroll the last frame showed while `jump_to` placed the view, so
+    /// that `j`/`k` go on from there (written by the renderer, like ratatui's
+    /// list state).
+    pub shown_scroll: std::cell::Cell<usize>,
 }
 
 impl ThreadState {
+    pub fn new(conversation: ConversationRow, messages: Vec<MessageRow>, tasks: Vec<TaskRow>) -> Self {
+        ThreadState {
+            conversation,
+            messages,
+            tasks,
+            scroll: 0,
+            terms: Terms::default(),
+            jump_to: None,
+            shown_scroll: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Indexes of the messages whose text has a match of `terms`.
+    pub fn matching(&self) -> Vec<usize> {
+        if self.terms.is_empty() {
+            return Vec::new();
+        }
+        crate::search::words::with_words(|w| {
+            self.messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| {
+                    !crate::search::words::matches(w, &m.body, &self.terms).is_empty()
+                        || m.subject
+                            .as_deref()
+                            .is_some_and(|s| !crate::search::words::matches(w, s, &self.terms).is_empty())
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+    }
+
     /// The client's newest message: what a reply answers.
     pub fn last_inbound(&self) -> Option<i64> {
         self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
@@ -615,6 +659,8 @@ impl AppState {
                 self.popup = Some(Popup::Search(String::new()));
                 Vec::new()
             }
+            Action::NextMatch => self.jump_match(true),
+            Action::PrevMatch => self.jump_match(false),
             Action::Down => self.move_by(1),
             Action::Up => self.move_by(-1),
             Action::PageDown => self.move_by(self.list_height() as i64 / 2),
@@ -958,12 +1004,42 @@ impl AppState {
             }
             Focus::Thread | Focus::Composer => {
                 if let Some(t) = &mut self.thread {
+                    if t.jump_to.take().is_some() {
+                        t.scroll = t.shown_scroll.get();
+                    }
                     // Positive delta scrolls towards newer messages (down).
                     t.scroll = (t.scroll as i64 - delta).max(0) as usize;
                 }
                 Vec::new()
             }
         }
+    }
+
+    /// `n`/`N` in a thread opened from search: the next message with a match.
+    fn jump_match(&mut self, newer: bool) -> Vec<Effect> {
+        let l = self.lang;
+        let Some(t) = &mut self.thread else { return Vec::new() };
+        if t.terms.is_empty() {
+            self.info(l.tr("no_search_in_thread"));
+            return Vec::new();
+        }
+        let found = t.matching();
+        let here = t.jump_to.unwrap_or(t.messages.len());
+        let next = if newer {
+            found.iter().copied().find(|&i| i > here).or(found.first().copied())
+        } else {
+            found.iter().copied().rev().find(|&i| i < here).or(found.last().copied())
+        };
+        match next {
+            Some(i) => {
+                t.jump_to = Some(i);
+                let nth = found.iter().position(|&f| f == i).unwrap_or(0) + 1;
+                let text = format!("{} {nth}/{}", l.tr("match"), found.len());
+                self.info(text);
+            }
+            None => self.info(l.tr("no_results")),
+        }
+        Vec::new()
     }
 
     fn to_edge(&mut self, top: bool) -> Vec<Effect> {
@@ -978,6 +1054,7 @@ impl AppState {
             }
             Focus::Thread | Focus::Composer => {
                 if let Some(t) = &mut self.thread {
+                    t.jump_to = None;
                     t.scroll = if top { usize::MAX / 2 } else { 0 };
                 }
                 Vec::new()
@@ -1690,8 +1767,22 @@ impl AppState {
     pub fn thread_loaded(&mut self, thread: Option<ThreadState>) {
         let same = matches!((&self.thread, &thread), (Some(a), Some(b)) if a.conversation.id == b.conversation.id);
         let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
+        let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
+        // Opened from a search hit: highlight its words, show the hit first.
+        let hit = self.search.as_ref().and_then(|s| s.hits.get(s.cursor).map(|h| (h.clone(), s.terms.clone())));
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
+            if let Some((terms, jump)) = kept {
+                t.terms = terms;
+                t.jump_to = jump;
+            } else if let Some((hit, terms)) = hit.filter(|(h, _)| h.conversation == t.conversation.id) {
+                t.terms = terms;
+                t.jump_to = t.messages.iter().position(|m| match (hit.message, hit.note) {
+                    (Some(id), _) => m.id == id && m.direction != Direction::Note,
+                    (None, Some(id)) => m.id == id && m.direction == Direction::Note,
+                    _ => false,
+                });
+            }
             t
         });
         if let Some(template) = self.pending_composer.take()

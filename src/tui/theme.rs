@@ -39,6 +39,7 @@ pub const SLOTS: &[&str] = &[
     "status_alert",
     "help_key",
     "input",
+    "match",
 ];
 
 #[derive(Debug, Deserialize)]

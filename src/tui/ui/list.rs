@@ -1,6 +1,6 @@
 //! The middle pane: the conversation window (or search results), one line each.
 
-use super::{fit, pane, styled};
+use super::{marked, pane, styled};
 use crate::clock::compact_duration;
 use crate::model::{ChannelKind, ConversationRow, View};
 use crate::sanitize;
@@ -43,14 +43,15 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             .map(|(i, hit)| {
                 let row = if i == s.cursor { theme.style("selection") } else { theme.style("base") };
                 let date = hit.date.get(..10).unwrap_or(&hit.date);
-                let head = format!("{} {} ", hit.kind.badge(), sanitize::line(&hit.from));
+                let note = if hit.hit == crate::model::HitKind::Note { "✎ " } else { "" };
+                let head = format!("{} {note}{} ", hit.kind.badge(), sanitize::line(&hit.from));
                 let head = sanitize::truncate(&head, w / 3).into_owned();
                 let rest_w = w.saturating_sub(sanitize::width(&head) + 11);
-                Line::from(vec![
-                    styled(head, theme.style(badge_slot(hit.kind)).patch(row)),
-                    styled(fit(&sanitize::line(&hit.snippet), rest_w), row),
-                    styled(format!(" {date}"), theme.style("muted").patch(row)),
-                ])
+                let mut spans = vec![styled(head, theme.style(badge_slot(hit.kind)).patch(row))];
+                // The snippet is sanitised by the store; its highlights are byte ranges in it.
+                spans.extend(marked(&hit.snippet, &hit.highlights, rest_w, row, row.patch(theme.style("match"))));
+                spans.push(styled(format!(" {date}"), theme.style("muted").patch(row)));
+                Line::from(spans)
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);

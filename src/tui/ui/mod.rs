@@ -133,6 +133,33 @@ fn fit(s: &str, w: usize) -> String {
     format!("{t}{}", " ".repeat(pad))
 }
 
+/// `text` as spans, the byte ranges in `marks` in `mark` style, the rest in
+/// `base`; cut to `w` cells (padded), like [`fit`].
+fn marked<'a>(text: &str, marks: &[[usize; 2]], w: usize, base: Style, mark: Style) -> Vec<Span<'a>> {
+    let shown = sanitize::truncate(text, w);
+    // Where the shown text stops being the original (before an added `…`).
+    let kept = if shown.len() == text.len() { text.len() } else { shown.len().saturating_sub('…'.len_utf8()) };
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for &[a, b] in marks {
+        let (a, b) = (a.min(kept), b.min(kept));
+        if a < at || a >= b || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
+            continue;
+        }
+        if a > at {
+            spans.push(styled(text[at..a].to_string(), base));
+        }
+        spans.push(styled(text[a..b].to_string(), mark));
+        at = b;
+    }
+    spans.push(styled(shown.get(at..).unwrap_or("").to_string(), base));
+    let pad = w.saturating_sub(sanitize::width(&shown));
+    if pad > 0 {
+        spans.push(styled(" ".repeat(pad), base));
+    }
+    spans
+}
+
 fn styled<'a>(s: impl Into<String>, style: Style) -> Span<'a> {
     Span::styled(s.into(), style)
 }

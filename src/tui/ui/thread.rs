@@ -4,6 +4,7 @@ use super::{pane, styled};
 use crate::clock::compact_duration;
 use crate::model::{Delivery, Direction, MessageRow};
 use crate::sanitize;
+use crate::search::words::{Terms, matches, with_words};
 use crate::tui::state::{AppState, Focus};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -101,11 +102,13 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let [head_area, msgs_area] = Layout::vertical([Constraint::Length(header_h), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(header), head_area);
 
-    // Messages are laid out from the newest upwards, only as far as the screen needs.
+    // Messages are laid out from the newest upwards, only as far as the screen needs
+    // (down to the message `n`/`N` asked for, which then starts the screen).
     let h = msgs_area.height as usize;
     let need = h + t.scroll;
     let mut blocks: Vec<Vec<Line<'_>>> = Vec::new();
     let mut total = 0usize;
+    let mut below_jump = None;
     for (i, m) in t.messages.iter().enumerate().rev() {
         // Show a subject only where it changes, not `Re: …` on every message.
         let subject_changed = match (&m.subject, i.checked_sub(1).and_then(|p| t.messages[p].subject.as_ref())) {
@@ -113,15 +116,24 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             (Some(_), None) => true,
             (None, _) => false,
         };
-        let lines = message_lines(state, theme, m, w, subject_changed);
+        let lines = message_lines(state, theme, m, w, subject_changed, &t.terms);
         total += lines.len();
         blocks.push(lines);
-        if total >= need {
+        if t.jump_to == Some(i) {
+            below_jump = Some(total);
+        }
+        let placed = match t.jump_to {
+            Some(j) => i <= j && total >= h,
+            None => total >= need,
+        };
+        if placed {
             break;
         }
     }
     let mut all: Vec<Line<'_>> = blocks.into_iter().rev().flatten().collect();
-    let scroll = t.scroll.min(all.len().saturating_sub(h));
+    let wanted = below_jump.map_or(t.scroll, |below| below.saturating_sub(h));
+    let scroll = wanted.min(all.len().saturating_sub(h));
+    t.shown_scroll.set(scroll);
     let end = all.len() - scroll;
     let start = end.saturating_sub(h);
     let visible: Vec<Line<'_>> = all.drain(start..end).collect();
@@ -201,7 +213,14 @@ fn strip_re(s: &str) -> String {
     crate::workflow::replies::reply_subject(Some(s))
 }
 
-fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, show_subject: bool) -> Vec<Line<'a>> {
+fn message_lines<'a>(
+    state: &AppState,
+    theme: &Theme,
+    m: &MessageRow,
+    w: usize,
+    show_subject: bool,
+    terms: &Terms,
+) -> Vec<Line<'a>> {
     let l = state.lang;
     let mut out = Vec::new();
     let (arrow, author_slot) = match m.direction {
@@ -276,7 +295,7 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
             Style::default()
         };
         for piece in wrap(raw, w.saturating_sub(2).max(8)) {
-            out.push(Line::from(Span::styled(format!("  {piece}"), style)));
+            out.push(highlighted(piece, terms, style, theme));
         }
     }
     for a in &m.attachments {
@@ -289,6 +308,24 @@ fn message_lines<'a>(state: &AppState, theme: &Theme, m: &MessageRow, w: usize, 
     }
     out.push(Line::from(""));
     out
+}
+
+/// One body line, indented, the words of the search that opened the thread marked.
+fn highlighted<'a>(piece: String, terms: &Terms, style: Style, theme: &Theme) -> Line<'a> {
+    let found = if terms.is_empty() { Vec::new() } else { with_words(|w| matches(w, &piece, terms)) };
+    if found.is_empty() {
+        return Line::from(Span::styled(format!("  {piece}"), style));
+    }
+    let mark = style.patch(theme.style("match"));
+    let mut spans = vec![Span::styled("  ".to_string(), style)];
+    let mut at = 0;
+    for (a, b) in found {
+        spans.push(Span::styled(piece[at..a].to_string(), style));
+        spans.push(Span::styled(piece[a..b].to_string(), mark));
+        at = b;
+    }
+    spans.push(Span::styled(piece[at..].to_string(), style));
+    Line::from(spans)
 }
 
 pub fn human_size(bytes: i64) -> String {

@@ -1,0 +1,513 @@
+//! Runs a parsed search query against the indexes, newest first.
+//!
+//! Words go to the FTS5 index (`messages_fts`, `notes_fts`, `attachments_fts`,
+//! all tokenized by `pult`); filters become SQL on the message, its
+//! conversation and channel. The index's rowid is a search key that grows with
+//! the message's date (`search_keys`), so "newest first" is the index's own
+//! order, and a date range is a range of keys.
+
+use super::{Reader, Result};
+use crate::clock::Clock;
+use crate::model::{ChannelKind, HitKind, SearchHit};
+use crate::sanitize;
+use crate::search::query::{self, Atom, Clause, Field, Filter, Is, Query, Sort, Text};
+use crate::search::words::{self, Mode, Terms, Words};
+use rusqlite::types::Value;
+
+/// Snippets are cut to about this many characters around the first match.
+const SNIPPET_CHARS: usize = 120;
+
+/// How a date becomes a search key (see the migration that made `search_keys`).
+const KEY_SHIFT: i64 = 20;
+
+/// What `to:` finds: the addresses a message went to (JSON arrays) and their
+/// display names from `names` (a JSON object address → name), not the sender's.
+pub fn recipients_text(to: Option<&str>, cc: Option<&str>, names: Option<&str>) -> String {
+    let mut addresses: Vec<String> = Vec::new();
+    for list in [to, cc].into_iter().flatten() {
+        match serde_json::from_str::<Vec<String>>(list) {
+            Ok(v) => addresses.extend(v),
+            Err(_) => addresses.push(list.to_string()),
+        }
+    }
+    let mut out = addresses.join(" ");
+    if let Some(map) = names.and_then(|n| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(n).ok()) {
+        for (address, name) in map {
+            if addresses.iter().any(|a| a.eq_ignore_ascii_case(&address))
+                && let Some(name) = name.as_str()
+            {
+                out.push(' ');
+                out.push_str(name);
+            }
+        }
+    }
+    out
+}
+
+/// A query as SQL: the FTS5 expressions and the WHERE conditions with their values.
+#[derive(Default)]
+struct Plan {
+    /// ANDed positive text, as an FTS5 expression over `messages_fts`/`notes_fts`.
+    positive: Vec<String>,
+    negative: Vec<String>,
+    conditions: Vec<String>,
+    values: Vec<Value>,
+    /// Search keys from (inclusive) and to (exclusive): the date range.
+    from_key: Option<i64>,
+    until_key: Option<i64>,
+}
+
+impl Plan {
+    fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("?{}", self.values.len())
+    }
+}
+
+fn fts_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// One text atom as an FTS5 expression for messages (`notes` = for notes).
+/// `None` when the atom cannot match in that table at all.
+fn fts_text(field: Field, text: &Text, notes: bool) -> Option<String> {
+    let column = match (field, notes) {
+        (Field::Anywhere, _) => None,
+        (Field::From, false) => Some("people"),
+        (Field::From, true) => Some("author"),
+        (Field::To, false) => Some("recipients"),
+        (Field::Subject, false) => Some("subject"),
+        (Field::Note, true) => Some("body"),
+        (Field::To | Field::Subject | Field::Name, true) | (Field::Note | Field::Name, false) => return None,
+    };
+    let term = match text {
+        Text::Word(w) | Text::Phrase(w) => fts_string(w),
+        Text::Prefix(p) => format!("{} *", fts_string(p)),
+    };
+    Some(match column {
+        Some(c) => format!("{c} : {term}"),
+        None => term,
+    })
+}
+
+/// Where a hit comes from.
+#[derive(Clone, Copy, PartialEq)]
+enum Table {
+    Messages,
+    Notes,
+}
+
+struct Context<'a> {
+    clock: &'a Clock,
+    me: &'a str,
+}
+
+fn day_start(clock: &Clock, day: jiff::civil::Date) -> i64 {
+    day.to_zoned(clock.tz().clone()).map(|z| z.timestamp().as_second()).unwrap_or(0)
+}
+
+/// The condition of one filter (on `m`/`n`, `c`, `ch`), or `None` when it
+/// cannot hold for this table.
+fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Option<String> {
+    let date = if table == Table::Messages { "m.sent_at" } else { "n.created_at" };
+    Some(match f {
+        Filter::Client(name) => {
+            let v = plan.bind(folded(name));
+            format!(
+                "(c.contact_id IN (SELECT id FROM contacts WHERE search_contains(name, {v}) \
+                  OR search_contains(coalesce(organisation, ''), {v})) OR search_contains(c.title, {v}))"
+            )
+        }
+        Filter::Channel(name) => format!("search_contains(ch.name, {})", plan.bind(folded(name))),
+        Filter::Kind(k) => format!("ch.kind = {}", plan.bind(k.as_str().to_string())),
+        Filter::HasAttachment if table == Table::Messages => {
+            "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)".into()
+        }
+        Filter::HasAttachment => return None,
+        Filter::Is(Is::Unanswered) => "(c.waiting_since IS NOT NULL AND c.status = 'open')".into(),
+        Filter::Is(Is::Open) => "c.status = 'open'".into(),
+        Filter::Is(Is::Overdue) => format!(
+            "c.id IN (SELECT conversation_id FROM tasks WHERE state = 'accepted' AND deadline < {})",
+            plan.bind(cx.clock.now())
+        ),
+        Filter::Is(Is::Mine) => format!("c.assignee = {}", plan.bind(cx.me.to_string())),
+        Filter::Is(Is::Unread) => format!(
+            "c.last_inbound_id > coalesce((SELECT message_id FROM read_marks WHERE conversation_id = c.id AND actor = {}), 0)",
+            plan.bind(cx.me.to_string())
+        ),
+        Filter::After(d) => format!("{date} >= {}", plan.bind(day_start(cx.clock, *d))),
+        Filter::Before(d) => format!("{date} < {}", plan.bind(day_start(cx.clock, *d))),
+        Filter::InNotes if table == Table::Notes => "1".into(),
+        Filter::InNotes => return None,
+    })
+}
+
+fn folded(s: &str) -> String {
+    let mut out = String::new();
+    words::fold_into(s, &mut out);
+    out
+}
+
+/// The plan of `query` for one table; `None` when nothing in that table can match.
+fn plan(query: &Query, table: Table, cx: &Context<'_>) -> Option<Plan> {
+    let mut plan = Plan::default();
+    for Clause { any, negated } in &query.clauses {
+        if any[0].is_text_atom() {
+            let parts: Vec<String> = any
+                .iter()
+                .filter_map(|a| match a {
+                    Atom::Text(Field::Name, t) if table == Table::Messages => {
+                        let m = fts_text(Field::Anywhere, t, false)?;
+                        Some(format!("\u{0}name\u{0}{m}"))
+                    }
+                    Atom::Text(f, t) => fts_text(*f, t, table == Table::Notes),
+                    Atom::Filter(_) => None,
+                })
+                .collect();
+            // Attachment names live in their own index: an IN over it.
+            let (names, text): (Vec<String>, Vec<String>) = parts.into_iter().partition(|p| p.starts_with('\u{0}'));
+            if !names.is_empty() {
+                if !text.is_empty() {
+                    // `name:x OR word`: not expressible as one index query; rare enough to refuse quietly.
+                    return None;
+                }
+                let expr = names.iter().map(|n| n.trim_start_matches("\u{0}name\u{0}").to_string()).collect::<Vec<_>>();
+                let v = plan.bind(expr.join(" OR "));
+                let cond = format!(
+                    "m.id IN (SELECT a.message_id FROM attachments a WHERE a.id IN \
+                     (SELECT rowid FROM attachments_fts WHERE attachments_fts MATCH {v}))"
+                );
+                plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
+                continue;
+            }
+            if text.is_empty() {
+                if *negated {
+                    continue; // excluding what this table cannot have excludes nothing
+                }
+                return None;
+            }
+            let expr = if text.len() == 1 { text[0].clone() } else { format!("({})", text.join(" OR ")) };
+            if *negated { plan.negative.push(expr) } else { plan.positive.push(expr) }
+        } else {
+            let mut parts = Vec::new();
+            for a in any {
+                if let Atom::Filter(f) = a {
+                    // Dates on messages are key ranges, read straight from the index.
+                    if table == Table::Messages && !negated && any.len() == 1 {
+                        match f {
+                            Filter::After(d) => {
+                                let k = day_start(cx.clock, *d) << KEY_SHIFT;
+                                plan.from_key = Some(plan.from_key.map_or(k, |o| o.max(k)));
+                                continue;
+                            }
+                            Filter::Before(d) => {
+                                let k = day_start(cx.clock, *d) << KEY_SHIFT;
+                                plan.until_key = Some(plan.until_key.map_or(k, |o| o.min(k)));
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(sql) = filter_sql(f, table, &mut plan, cx) {
+                        parts.push(sql);
+                    }
+                }
+            }
+            if parts.is_empty() {
+                let dates_only = any.iter().all(|a| matches!(a, Atom::Filter(Filter::After(_) | Filter::Before(_))));
+                if *negated || (table == Table::Messages && dates_only) {
+                    continue;
+                }
+                return None;
+            }
+            let cond = if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) };
+            plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
+        }
+    }
+    Some(plan)
+}
+
+impl Atom {
+    fn is_text_atom(&self) -> bool {
+        matches!(self, Atom::Text(..))
+    }
+}
+
+/// What to highlight: the terms of the positive words of the query.
+fn highlight_terms(query: &Query, words: &mut Words) -> Terms {
+    let mut terms = Terms::default();
+    for c in query.clauses.iter().filter(|c| !c.negated) {
+        for a in &c.any {
+            if let Atom::Text(Field::Anywhere | Field::Subject | Field::Note, t) = a {
+                match t {
+                    Text::Word(w) | Text::Phrase(w) => terms.whole.extend(words.terms(w, Mode::Query)),
+                    Text::Prefix(p) => terms.prefixes.extend(words.terms(p, Mode::Prefix)),
+                }
+            }
+        }
+    }
+    terms
+}
+
+/// Terms of a query typed in the TUI, for `n`/`N` and highlighting in a thread.
+pub fn terms_of(input: &str, today: jiff::civil::Date) -> Terms {
+    match query::parse(input, today) {
+        Ok(q) => words::with_words(|w| highlight_terms(&q, w)),
+        Err(_) => Terms::default(),
+    }
+}
+
+/// A snippet of `text` around its first match, as one sanitised line, with the
+/// byte ranges of every match inside it.
+pub fn snippet(words: &mut Words, text: &str, terms: &Terms) -> (String, Vec<[usize; 2]>) {
+    let line = sanitize::line(text);
+    let line = squeeze(&line);
+    let found = words::matches(words, &line, terms);
+    let first = found.first().map(|r| r.0).unwrap_or(0);
+    // Start a few words before the first match, at a word boundary.
+    let mut start = first;
+    let mut back = 0;
+    for (i, c) in line[..first].char_indices().rev() {
+        if c == ' ' {
+            back += 1;
+            start = i + 1;
+            if back > 5 || first - i > SNIPPET_CHARS / 3 {
+                break;
+            }
+        }
+        if i == 0 {
+            start = 0;
+        }
+    }
+    let mut end = start;
+    for (n, (i, c)) in line[start..].char_indices().enumerate() {
+        end = start + i + c.len_utf8();
+        if n >= SNIPPET_CHARS && c == ' ' {
+            end = start + i;
+            break;
+        }
+    }
+    let lead = if start > 0 { "…" } else { "" };
+    let tail = if end < line.len() { "…" } else { "" };
+    let out = format!("{lead}{}{tail}", &line[start..end]);
+    let shift = lead.len();
+    let ranges = found
+        .into_iter()
+        .filter(|&(s, e)| s >= start && e <= end)
+        .map(|(s, e)| [s - start + shift, e - start + shift])
+        .collect();
+    (out, ranges)
+}
+
+/// Runs of spaces as one: snippets are about words, not layout.
+fn squeeze(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = if c.is_whitespace() { ' ' } else { c };
+        if !(c == ' ' && (out.is_empty() || out.ends_with(' '))) {
+            out.push(c);
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+impl Reader {
+    /// Full-text search, newest first unless `sort:relevance`. `input` is what a
+    /// person typed (see [`crate::search::query`]); a query that cannot mean
+    /// anything is an error saying why.
+    pub fn search(&self, input: &str, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        let today = clock.zoned(clock.now()).date();
+        let query = query::parse(input, today)?;
+        let cx = Context { clock, me: self.actor() };
+        let mut hits = Vec::new();
+        if !query.notes_only()
+            && let Some(plan) = plan(&query, Table::Messages, &cx)
+        {
+            hits.extend(self.search_messages(&plan, query.sort, limit, clock)?);
+        }
+        if !query.messages_only()
+            && let Some(plan) = plan(&query, Table::Notes, &cx)
+        {
+            hits.extend(self.search_notes(&plan, query.sort, limit, clock)?);
+        }
+        if query.sort == Sort::Newest {
+            hits.sort_by(|a, b| b.order.cmp(&a.order));
+        }
+        hits.truncate(limit);
+        words::with_words(|words| {
+            let terms = highlight_terms(&query, words);
+            for h in &mut hits {
+                let (snippet, ranges) = snippet(words, &h.snippet, &terms);
+                h.snippet = snippet;
+                h.highlights = ranges;
+            }
+        });
+        Ok(hits)
+    }
+
+    fn search_messages(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        let mut plan_values = plan.values.clone();
+        let mut bind = |v: Value| {
+            plan_values.push(v);
+            format!("?{}", plan_values.len())
+        };
+        let mut conds = plan.conditions.clone();
+        let fts = if plan.positive.is_empty() {
+            if !plan.negative.is_empty() {
+                conds.push(format!(
+                    "k.key NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {})",
+                    bind(Value::Text(plan.negative.join(" OR ")))
+                ));
+            }
+            None
+        } else {
+            let mut expr = plan.positive.join(" AND ");
+            for n in &plan.negative {
+                expr = format!("({expr}) NOT {n}");
+            }
+            Some(expr)
+        };
+        let key = if fts.is_some() { "f.rowid" } else { "k.key" };
+        if let Some(k) = plan.from_key {
+            conds.push(format!("{key} >= {}", bind(Value::Integer(k))));
+        }
+        if let Some(k) = plan.until_key {
+            conds.push(format!("{key} < {}", bind(Value::Integer(k))));
+        }
+        let order = match (sort, &fts) {
+            (Sort::Relevance, Some(_)) => "f.rank, f.rowid DESC",
+            _ => &format!("{key} DESC"),
+        };
+        let from = match &fts {
+            Some(expr) => {
+                conds.insert(0, format!("messages_fts MATCH {}", bind(Value::Text(expr.clone()))));
+                "messages_fts f JOIN search_keys k ON k.key = f.rowid"
+            }
+            None => "search_keys k",
+        };
+        let limit_arg = bind(Value::Integer(limit as i64));
+        let where_ = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
+        let sql = format!(
+            "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
+                    m.body || coalesce(char(10) || m.transcript, ''), k.key
+             FROM {from}
+             JOIN messages m ON m.id = k.message_id
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN channels ch ON ch.id = m.channel_id
+             WHERE {where_}
+             ORDER BY {order} LIMIT {limit_arg}"
+        );
+        let mut st = self.connection().prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(plan_values.iter()), |r| {
+            let kind: String = r.get(3)?;
+            let at: i64 = r.get(6)?;
+            Ok(SearchHit {
+                hit: HitKind::Message,
+                conversation: r.get(0)?,
+                message: Some(r.get(1)?),
+                note: None,
+                channel: r.get(2)?,
+                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                from: r.get(4)?,
+                subject: r.get(5)?,
+                date: clock.rfc3339(at),
+                snippet: r.get(7)?,
+                highlights: Vec::new(),
+                order: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn search_notes(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        let mut values = plan.values.clone();
+        let mut conds = plan.conditions.clone();
+        let mut bind = |v: Value| {
+            values.push(v);
+            format!("?{}", values.len())
+        };
+        let from = if plan.positive.is_empty() {
+            if !plan.negative.is_empty() {
+                conds.push(format!(
+                    "n.id NOT IN (SELECT rowid FROM notes_fts WHERE notes_fts MATCH {})",
+                    bind(Value::Text(plan.negative.join(" OR ")))
+                ));
+            }
+            "notes n"
+        } else {
+            let mut expr = plan.positive.join(" AND ");
+            for n in &plan.negative {
+                expr = format!("({expr}) NOT {n}");
+            }
+            conds.insert(0, format!("notes_fts MATCH {}", bind(Value::Text(expr))));
+            "notes_fts f JOIN notes n ON n.id = f.rowid"
+        };
+        let order = if sort == Sort::Relevance && !plan.positive.is_empty() {
+            "f.rank"
+        } else {
+            "n.created_at DESC, n.id DESC"
+        };
+        let limit_arg = bind(Value::Integer(limit as i64));
+        let where_ = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
+        let sql = format!(
+            "SELECT n.conversation_id, n.id, ch.name, ch.kind, n.actor, c.subject, n.created_at, n.body
+             FROM {from}
+             JOIN conversations c ON c.id = n.conversation_id
+             JOIN channels ch ON ch.id = c.channel_id
+             WHERE {where_}
+             ORDER BY {order} LIMIT {limit_arg}"
+        );
+        let mut st = self.connection().prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            let kind: String = r.get(3)?;
+            let at: i64 = r.get(6)?;
+            Ok(SearchHit {
+                hit: HitKind::Note,
+                conversation: r.get(0)?,
+                message: None,
+                note: Some(r.get(1)?),
+                channel: r.get(2)?,
+                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                from: r.get(4)?,
+                subject: r.get(5)?,
+                date: clock.rfc3339(at),
+                snippet: r.get(7)?,
+                highlights: Vec::new(),
+                // The same order as message keys: by date.
+                order: at << KEY_SHIFT,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_keeps_ranges_on_cyrillic() {
+        let mut w = Words::new();
+        let terms = Terms { whole: w.terms("счёт", Mode::Query), prefixes: vec![] };
+        let text = "Добрый день!\n\nПрошу выставить счета за ноябрь и декабрь, а также акт сверки. ".repeat(3);
+        let (s, r) = snippet(&mut w, &text, &terms);
+        assert!(!r.is_empty());
+        for [a, b] in &r {
+            assert_eq!(&s[*a..*b], "счета");
+        }
+        assert!(!s.contains('\n'));
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn recipients_exclude_the_sender_name() {
+        let t = recipients_text(
+            Some(r#"["irina@firm.ru"]"#),
+            Some(r#"["boss@firm.ru"]"#),
+            Some(r#"{"irina@firm.ru":"Ирина","anna@client.ru":"Анна"}"#),
+        );
+        assert!(t.contains("irina@firm.ru") && t.contains("boss@firm.ru") && t.contains("Ирина"));
+        assert!(!t.contains("Анна"));
+    }
+}

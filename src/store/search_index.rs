@@ -1,0 +1,129 @@
+//! Keeps the search indexes built by the tokenizer this build has.
+//!
+//! A migration (or a new tokenizer version, `search::words::VERSION`) leaves an
+//! index to be rebuilt; the writer rebuilds it when it opens the store, in
+//! batches that each commit, so that a kill in the middle loses nothing and
+//! the next open goes on where it stopped. Rows written after the rebuild
+//! began are indexed by their triggers.
+
+use super::Result;
+use crate::search::words::VERSION;
+use rusqlite::{Connection, params};
+use std::io::{IsTerminal, Write};
+
+const BATCH: i64 = 5_000;
+
+/// One index, its rows table and how a batch of rows is indexed.
+struct Index {
+    name: &'static str,
+    table: &'static str,
+    fts: &'static str,
+    insert: &'static str,
+}
+
+const INDEXES: &[Index] = &[
+    Index {
+        name: "messages",
+        table: "messages",
+        fts: "messages_fts",
+        insert: "INSERT INTO messages_fts (rowid, subject, body, people, recipients)
+                 SELECT k.key, m.subject, m.body || coalesce(char(10) || m.transcript, ''),
+                        m.author || ' ' || coalesce(i.handle, ''), search_recipients(m.recipients, m.cc, m.names)
+                 FROM messages m JOIN search_keys k ON k.message_id = m.id
+                 LEFT JOIN identities i ON i.id = m.author_identity_id
+                 WHERE m.id > ?1 AND m.id <= ?2",
+    },
+    Index {
+        name: "notes",
+        table: "notes",
+        fts: "notes_fts",
+        insert: "INSERT INTO notes_fts (rowid, body, author) SELECT id, body, actor FROM notes WHERE id > ?1 AND id <= ?2",
+    },
+    Index {
+        name: "attachments",
+        table: "attachments",
+        fts: "attachments_fts",
+        insert: "INSERT INTO attachments_fts (rowid, name) SELECT id, name FROM attachments WHERE id > ?1 AND id <= ?2",
+    },
+];
+
+/// How far a rebuild is: rows indexed of rows to index, per index.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub index: &'a str,
+    pub done: i64,
+    pub total: i64,
+}
+
+/// Rebuilds whatever index is not built by this tokenizer version.
+pub fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
+    for index in INDEXES {
+        let (tokenizer, upto, next, done): (i64, i64, i64, bool) = conn.query_row(
+            "SELECT tokenizer, upto, next, done FROM search_index WHERE name = ?1",
+            [index.name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        if tokenizer == VERSION && done {
+            continue;
+        }
+        let (upto, mut next) = if tokenizer == VERSION {
+            (upto, next)
+        } else {
+            // Another tokenizer's terms: start over from an empty index.
+            let tx = conn.transaction()?;
+            tx.execute(&format!("INSERT INTO {fts} ({fts}) VALUES ('delete-all')", fts = index.fts), [])?;
+            let upto: i64 =
+                tx.query_row(&format!("SELECT coalesce(max(id), 0) FROM {}", index.table), [], |r| r.get(0))?;
+            tx.execute(
+                "UPDATE search_index SET tokenizer = ?2, upto = ?3, next = 0, done = 0 WHERE name = ?1",
+                params![index.name, VERSION, upto],
+            )?;
+            tx.commit()?;
+            (upto, 0)
+        };
+        let total: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {} WHERE id <= ?1", index.table), [upto], |r| r.get(0))?;
+        let mut indexed: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {} WHERE id <= ?1", index.table), [next], |r| r.get(0))?;
+        while next < upto {
+            let tx = conn.transaction()?;
+            let batch_end: i64 = tx.query_row(
+                &format!(
+                    "SELECT coalesce(max(id), ?2) FROM (SELECT id FROM {} WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                    index.table
+                ),
+                params![next, upto, BATCH],
+                |r| r.get(0),
+            )?;
+            let n = tx.execute(index.insert, params![next, batch_end])?;
+            tx.execute("UPDATE search_index SET next = ?2 WHERE name = ?1", params![index.name, batch_end])?;
+            tx.commit()?;
+            next = batch_end;
+            indexed += n as i64;
+            report(Progress { index: index.name, done: indexed.min(total), total });
+        }
+        conn.execute("UPDATE search_index SET done = 1, next = upto WHERE name = ?1", [index.name])?;
+    }
+    Ok(())
+}
+
+/// Progress on a terminal, one line rewritten in place; nothing when stderr is
+/// not a terminal (the log has the start and the end) or the index is small.
+pub fn report_on_stderr(p: Progress<'_>) {
+    if p.total < 20_000 {
+        return;
+    }
+    if p.done == p.total || p.done <= BATCH {
+        tracing::info!(index = p.index, done = p.done, total = p.total, "rebuilding the search index");
+    }
+    let mut err = std::io::stderr();
+    if !err.is_terminal() {
+        return;
+    }
+    let pct = p.done * 100 / p.total.max(1);
+    let _ = write!(err, "\rRebuilding the search index ({}): {pct}% — {} of {}", p.index, p.done, p.total);
+    if p.done >= p.total {
+        let _ = writeln!(err);
+    }
+    let _ = err.flush();
+}
