@@ -41,6 +41,19 @@ fn search_json_is_an_array_with_the_contract_keys() {
         assert!(jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", date).is_ok(), "RFC 3339: {date}");
         assert!(item["snippet"].is_string(), "{item}");
     }
+    // A query that cannot mean anything: one line saying why, exit 2.
+    let out = pult(home.path()).args(["search", "foo:bar", "--json", "--store"]).arg(&store).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("unknown search key \"foo:\""), "{err}");
+    assert!(out.stdout.is_empty());
+    // An argument the shell kept whole is one phrase, also after a key.
+    let out =
+        pult(home.path()).args(["search", "счета на оплату", "--json", "--store"]).arg(&store).output().expect("run");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(!v.as_array().expect("array").is_empty(), "the phrase «счёт на оплату» is in the demo");
     // Nothing found is an empty array, not an error.
     let out = pult(home.path()).args(["search", "zanzibarite", "--json", "--store"]).arg(&store).output().expect("run");
     assert!(out.status.success());

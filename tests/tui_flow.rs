@@ -146,6 +146,59 @@ fn search_from_the_slash_prompt_opens_the_hit() {
     assert!(h.app.state.search.is_none(), "Esc leaves the results");
 }
 
+/// Cells of the screen that carry `modifier`, as text, row by row.
+fn marked_text(h: &mut Harness, modifier: ratatui::style::Modifier) -> String {
+    h.screen();
+    let buf = h.terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if cell.modifier.contains(modifier) {
+                out.push_str(cell.symbol());
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn search_finds_word_forms_marks_them_and_n_steps_through_a_thread() {
+    let mut h = Harness::demo(160, 45);
+    // «счета» finds «счёт», «счёта» in the demo's mail and chats.
+    h.keys("/").type_text("счета").keys("<Enter>");
+    let results = h.app.state.search.as_ref().expect("results");
+    assert!(results.hits.len() >= 3, "{:?}", results.hits);
+    let marked = marked_text(&mut h, ratatui::style::Modifier::UNDERLINED);
+    assert!(marked.to_lowercase().contains("счёт"), "the matched words are marked in the results:\n{marked}");
+    // Open the thread of a hit: its words are marked there too, and n says where it is.
+    h.keys("<Enter>");
+    let t = h.app.state.thread.as_ref().expect("thread");
+    assert!(!t.terms.is_empty());
+    assert!(t.jump_to.is_some(), "the hit's message is shown first");
+    let marked = marked_text(&mut h, ratatui::style::Modifier::UNDERLINED);
+    assert!(marked.to_lowercase().contains("сч"), "marked in the thread:\n{marked}");
+    h.keys("<Tab>");
+    h.keys("n");
+    let screen = h.screen();
+    assert!(screen.contains("Match 1/") || screen.contains("Match 2/"), "{screen}");
+    // j after a jump scrolls from where the screen is, not from the bottom.
+    let shown = h.app.state.thread.as_ref().map(|t| t.shown_scroll.get()).expect("thread");
+    h.keys("k");
+    let t = h.app.state.thread.as_ref().expect("thread");
+    assert_eq!((t.jump_to, t.scroll), (None, shown + 1));
+}
+
+#[test]
+fn a_broken_search_says_why_and_keeps_the_screen() {
+    let mut h = Harness::demo(120, 30);
+    h.keys("/").type_text("from:").keys("<Enter>");
+    assert!(h.app.state.search.is_none());
+    let screen = h.screen();
+    assert!(screen.contains("needs a value"), "{screen}");
+}
+
 #[test]
 fn hostile_bytes_never_reach_the_terminal() {
     let mut h = Harness::demo(160, 45);

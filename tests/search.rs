@@ -1,0 +1,393 @@
+//! Search as an accountant uses it: Russian and English word forms, the query
+//! language, notes, newest first, highlights — a golden table over a fixed corpus.
+
+mod common;
+
+use common::*;
+use pult::model::{ChannelKind, HitKind, Inbound, InboundAttachment};
+use pult::store::{Reader, StoreError, team};
+use std::collections::BTreeSet;
+
+const H: i64 = 3600;
+const D: i64 = 86_400;
+
+struct Corpus {
+    _store: TempStore,
+    reader: Reader,
+    /// Label ("m1", "n1") by message or note id.
+    messages: Vec<(i64, &'static str)>,
+    notes: Vec<(i64, &'static str)>,
+}
+
+fn mail(label: &str, conv: &str, name: &str, addr: &str, ago: i64, subject: &str, body: &str) -> Inbound {
+    Inbound {
+        remote_id: format!("<{label}@corpus>"),
+        conversation_key: conv.into(),
+        conversation_title: subject.into(),
+        author_handle: addr.into(),
+        author_name: name.into(),
+        sent_at: NOW - ago,
+        subject: Some(subject.into()),
+        body_text: body.into(),
+        ..Default::default()
+    }
+}
+
+fn chat(label: &str, conv: &str, name: &str, ago: i64, body: &str) -> Inbound {
+    Inbound {
+        remote_id: label.into(),
+        conversation_key: conv.into(),
+        conversation_title: conv.into(),
+        author_handle: format!("tg:{name}"),
+        author_name: name.into(),
+        sent_at: NOW - ago,
+        body_text: body.into(),
+        ..Default::default()
+    }
+}
+
+fn file(name: &str) -> InboundAttachment {
+    InboundAttachment {
+        name: name.into(),
+        mime: "application/pdf".into(),
+        size: 1000,
+        remote_ref: None,
+        duration: None,
+    }
+}
+
+fn corpus() -> Corpus {
+    let s = temp_store();
+    let mail_ch = channel(&s, "Почта", ChannelKind::Email);
+    let bot = channel(&s, "Бот", ChannelKind::Telegram);
+    let mut m1 = mail(
+        "m1",
+        "t1",
+        "Ирина Соколова",
+        "irina@romashka.ru",
+        10 * D,
+        "Акт сверки за третий квартал",
+        "Добрый день! Пришлите, пожалуйста, акт сверки и счета-фактуры за сентябрь.",
+    );
+    m1.attachments.push(file("Акт_сверки_Q3.pdf"));
+    let mut m2 = mail(
+        "m2",
+        "t2",
+        "Олег Петров",
+        "oleg@vector.ru",
+        5 * D,
+        "Оплата",
+        "Оплатили счёт № 1547 на сумму 18 300 руб. Платёжку прикладываю.",
+    );
+    m2.attachments.push(file("платежка.pdf"));
+    let m3 = chat("m3", "chat-anna", "Анна", 3 * D, "Когда будет готов авансовый отчёт? Нужен аванс сотрудникам");
+    let m4 = chat("m4", "chat-anna", "Анна", 2 * D, "Показания счётчика за ноябрь отправила");
+    let m5 = mail(
+        "m5",
+        "t5",
+        "Bob Client",
+        "bob@acme.com",
+        D,
+        "Invoices for October",
+        "Please send the invoices and the updated balance sheet. Our INN 7701234567.",
+    );
+    let m6 = mail(
+        "m6",
+        "t6",
+        "Ирина Соколова",
+        "irina@romashka.ru",
+        4 * H,
+        "Актив баланса",
+        "Вопрос по активам: как учитывать основные средства? Устав прилагаю.",
+    );
+    let mut m7 = chat("m7", "ООО Ромашка", "Сергей", 6 * D, "Спасибо, получили платёжное поручение");
+    m7.is_group = true;
+    let mut m8 = mail(
+        "m8",
+        "t1",
+        "Мария",
+        "maria@office.ru",
+        9 * D,
+        "Re: Акт сверки за третий квартал",
+        "Принято в работу, акт пришлю до пятницы.",
+    );
+    m8.outgoing = true;
+    m8.recipients = vec!["irina@romashka.ru".into()];
+    m8.names = vec![("irina@romashka.ru".into(), "Ирина Соколова".into()), ("maria@office.ru".into(), "Мария".into())];
+    let m9 = mail(
+        "m9",
+        "t9",
+        "Ирина Соколова",
+        "irina@romashka.ru",
+        40 * D,
+        "Налоги",
+        "Напоминаю про авансовые платежи по налогу",
+    );
+    let m10 = mail("m10", "t10", "Ёлкин Пётр", "petr@elka.ru", 2 * H, "Где счёт?", "Ёлки-палки, счет-то где?");
+    // Not in date order: "newest first" must come from the dates, not the ids.
+    ingest(&s, mail_ch, vec![m6, m1, m9, m10]);
+    ingest(&s, bot, vec![m4, m7, m3]);
+    ingest(&s, mail_ch, vec![m2, m5, m8]);
+
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let conv = |key: &str| -> i64 {
+        conn.query_row("SELECT id FROM conversations WHERE remote_key = ?1", [key], |r| r.get(0)).expect(key)
+    };
+    let (t1, t2, t5, t9) = (conv("t1"), conv("t2"), conv("t5"), conv("t9"));
+    s.writer
+        .call_blocking(move |c| {
+            team::add_note(c, t1, "anna", "Клиент просит акт сверки срочно, позвонить Ирине", NOW - 8 * D)?;
+            team::assign(c, t2, Some("anna"), "boss", None, NOW)?;
+            Ok(())
+        })
+        .expect("note and assignment");
+    // A promise past its deadline, a read conversation, a closed one.
+    conn.execute(
+        "INSERT INTO tasks (conversation_id, state, deadline, created_at) VALUES (?1, 'accepted', ?2, ?3)",
+        [t5, NOW - H, NOW - 2 * H],
+    )
+    .expect("task");
+    conn.execute("INSERT INTO read_marks (actor, conversation_id, message_id) VALUES ('anna', ?1, 1000000)", [t2])
+        .expect("read");
+    conn.execute("UPDATE conversations SET status = 'closed' WHERE id = ?1", [t9]).expect("close");
+
+    let mut messages = Vec::new();
+    let mut st = conn.prepare("SELECT id, remote_id FROM messages").expect("ids");
+    let labels = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10"];
+    for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).expect("rows") {
+        let (id, remote) = row.expect("row");
+        let label = remote.trim_start_matches('<').split('@').next().unwrap_or("").to_string();
+        let label = labels.iter().find(|l| **l == label).copied().expect("known label");
+        messages.push((id, label));
+    }
+    let note: i64 = conn.query_row("SELECT id FROM notes", [], |r| r.get(0)).expect("note");
+    let reader = Reader::open(&s.path, "anna").expect("reader");
+    Corpus { _store: s, reader, messages, notes: vec![(note, "n1")] }
+}
+
+fn clock() -> pult::clock::Clock {
+    pult::clock::Clock::fixed(NOW, moscow())
+}
+
+impl Corpus {
+    fn find(&self, q: &str) -> BTreeSet<&'static str> {
+        self.labels(q).into_iter().collect()
+    }
+
+    fn labels(&self, q: &str) -> Vec<&'static str> {
+        let hits = self.reader.search(q, 100, &clock()).unwrap_or_else(|e| panic!("{q}: {e}"));
+        hits.iter()
+            .map(|h| match h.hit {
+                HitKind::Message => self.label(&self.messages, h.message),
+                HitKind::Note => self.label(&self.notes, h.note),
+            })
+            .collect()
+    }
+
+    fn label(&self, list: &[(i64, &'static str)], id: Option<i64>) -> &'static str {
+        list.iter().find(|(i, _)| Some(*i) == id).map(|(_, l)| *l).unwrap_or("?")
+    }
+}
+
+fn set(labels: &[&'static str]) -> BTreeSet<&'static str> {
+    labels.iter().copied().collect()
+}
+
+#[test]
+fn golden_queries() {
+    let c = corpus();
+    let table: &[(&str, &[&str])] = &[
+        // Russian noun forms, ё and е, case.
+        ("счёт", &["m1", "m2", "m10"]),
+        ("счета", &["m1", "m2", "m10"]),
+        ("счетов", &["m1", "m2", "m10"]),
+        ("СЧЕТ", &["m1", "m2", "m10"]),
+        // Precision: stems are not prefixes.
+        ("счётчик", &["m4"]),
+        ("акт", &["m1", "m8", "n1"]),
+        ("актив", &["m6"]),
+        ("активы", &["m6"]),
+        ("устава", &["m6"]),
+        // Adjectives find their noun and back.
+        ("аванс", &["m3", "m9"]),
+        ("авансового", &["m3", "m9"]),
+        ("налог", &["m9"]),
+        ("платёжка", &["m2"]),
+        ("платежку", &["m2"]),
+        // Verbs.
+        ("получить", &["m7"]),
+        // «Пришлите» and «пришлю» are one verb.
+        ("пришлю", &["m1", "m8"]),
+        // English forms.
+        ("invoice", &["m5"]),
+        ("Invoices", &["m5"]),
+        ("update", &["m5"]),
+        ("balance sheets", &["m5"]),
+        // Numbers as written.
+        ("1547", &["m2"]),
+        ("18300", &["m2"]),
+        ("\"18 300\"", &["m2"]),
+        ("7701234567", &["m5"]),
+        // Phrases, prefixes, exclusion, OR.
+        ("\"акт сверки\"", &["m1", "m8", "n1"]),
+        ("\"сверки акт\"", &[]),
+        ("сверк*", &["m1", "m8", "n1"]),
+        ("сверки -срочно", &["m1", "m8"]),
+        ("акт OR актив", &["m1", "m6", "m8", "n1"]),
+        ("-акт kind:email", &["m2", "m5", "m6", "m9", "m10"]),
+        // People.
+        ("from:ирина", &["m1", "m6", "m9"]),
+        ("from:соколовой", &["m1", "m6", "m9"]),
+        ("from:irina@romashka.ru", &["m1", "m6", "m9"]),
+        ("from:елкин", &["m10"]),
+        ("from:anna", &["n1"]),
+        // «Пётр» and the surname «Петров» share a stem.
+        ("петр", &["m2", "m10"]),
+        ("to:irina", &["m8"]),
+        ("to:\"Ирина Соколова\"", &["m8"]),
+        ("to:мария", &[]),
+        // Fields and filters.
+        ("subject:налоги", &["m9"]),
+        ("subject:акт", &["m1", "m8"]),
+        ("kind:telegram", &["m3", "m4", "m7"]),
+        ("kind:email счёт", &["m1", "m2", "m10"]),
+        ("channel:бот", &["m3", "m4", "m7"]),
+        ("has:attachment", &["m1", "m2"]),
+        ("has:attachment name:акт", &["m1"]),
+        ("name:платежка", &["m2"]),
+        ("client:ромашка", &["m7"]),
+        ("is:overdue", &["m5"]),
+        ("is:mine", &["m2"]),
+        // Filters hold for notes too: n1 is in an unread email conversation.
+        ("is:unread kind:email", &["m1", "m5", "m6", "m8", "m9", "m10", "n1"]),
+        ("is:unanswered", &["m2", "m3", "m4", "m5", "m6", "m7", "m10"]),
+        ("-is:open", &["m9"]),
+        ("is:open subject:налоги", &[]),
+        // Dates: after is on or after, before is strictly before (Moscow days).
+        ("after:2026-11-19", &["m5", "m6", "m10"]),
+        ("before:2026-11-11", &["m1", "m9"]),
+        ("after:7d", &["m2", "m3", "m4", "m5", "m6", "m7", "m10"]),
+        ("after:yesterday before:today", &["m5"]),
+        ("after:2026-11-10 before:2026-11-13 in:notes", &["n1"]),
+        // Notes.
+        ("in:notes", &["n1"]),
+        ("note:срочно", &["n1"]),
+        ("срочно", &["n1"]),
+        ("note:счёт", &[]),
+        ("sort:relevance акт", &["m1", "m8", "n1"]),
+    ];
+    assert!(table.len() >= 40);
+    let mut wrong = Vec::new();
+    for (q, want) in table {
+        let got = c.find(q);
+        if got != set(want) {
+            wrong.push(format!("{q:?}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} queries wrong:\n{}", wrong.len(), table.len(), wrong.join("\n"));
+}
+
+#[test]
+fn newest_first_whatever_the_order_of_arrival() {
+    let c = corpus();
+    assert_eq!(c.labels("kind:email"), ["m10", "m6", "m5", "m2", "n1", "m8", "m1", "m9"]);
+    assert_eq!(c.labels("счёт"), ["m10", "m2", "m1"]);
+    // Notes take their place by date among messages.
+    assert_eq!(c.labels("акт"), ["n1", "m8", "m1"]);
+    let hits = c.reader.search("акт", 10, &clock()).expect("search");
+    let dates: Vec<&str> = hits.iter().map(|h| h.date.as_str()).collect();
+    let mut sorted = dates.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(dates, sorted, "newest first");
+    assert_eq!(hits[0].hit, HitKind::Note, "the note (8 days ago) is newer than m8 (9) and m1 (10)");
+    assert_eq!(c.reader.search("kind:email", 2, &clock()).expect("limit").len(), 2);
+}
+
+#[test]
+fn highlights_are_byte_ranges_of_the_snippet() {
+    let c = corpus();
+    let hits = c.reader.search("счёт", 10, &clock()).expect("search");
+    let m2 = hits.iter().find(|h| h.snippet.contains("1547")).expect("m2");
+    let marked: Vec<&str> = m2.highlights.iter().map(|[a, b]| &m2.snippet[*a..*b]).collect();
+    assert_eq!(marked, ["счёт"]);
+    let hits = c.reader.search("18300 платёжка", 10, &clock()).expect("search");
+    let marked: Vec<&str> = hits[0].highlights.iter().map(|[a, b]| &hits[0].snippet[*a..*b]).collect();
+    assert_eq!(marked, ["18 300", "Платёжку"]);
+    let hits = c.reader.search("сверк*", 10, &clock()).expect("search");
+    for h in &hits {
+        // m8 matched by its subject: its body has nothing to mark.
+        assert_eq!(h.highlights.is_empty(), !h.snippet.to_lowercase().contains("сверк"), "{h:?}");
+        for [a, b] in &h.highlights {
+            assert!(h.snippet[*a..*b].to_lowercase().starts_with("сверк"), "{}", &h.snippet[*a..*b]);
+        }
+    }
+    // A note is marked as one in JSON.
+    let note = hits.iter().find(|h| h.hit == HitKind::Note).expect("note hit");
+    let v = serde_json::to_value(note).expect("json");
+    assert_eq!(v["kind"], "note");
+    assert!(v["message"].is_null() && v["note"].is_i64());
+    assert_eq!(v["channel_kind"], "email");
+}
+
+#[test]
+fn a_broken_query_is_an_error_saying_why() {
+    let c = corpus();
+    for (q, says) in [
+        ("\"акт сверки", "unbalanced quote"),
+        ("foo:bar", "unknown search key \"foo:\""),
+        ("from:", "needs a value"),
+        ("after:скоро", "expected a date"),
+        ("is:closed", "expected unanswered"),
+        ("kind:fax", "expected email"),
+        ("акт OR", "OR"),
+        ("акт OR kind:email", "OR"),
+        ("   ", "nothing to look for"),
+    ] {
+        match c.reader.search(q, 10, &clock()) {
+            Err(StoreError::Query(e)) => assert!(e.to_string().contains(says), "{q:?}: {e}"),
+            other => panic!("{q:?}: expected a query error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_index_follows_edits_and_an_old_store_is_reindexed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("old.db");
+    {
+        // A store as the previous release left it (schema 14, unicode61 index).
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
+        })
+        .expect("fn");
+        pult::store::schema::migrate_to(&mut conn, 14).expect("v14");
+        conn.execute_batch(
+            "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'mail', 'email', 1);
+             INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, 'k', 't', 1);
+             INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+               VALUES (1, 1, 'a', 'in', 'Ирина', 100, 'Пришлите счета за ноябрь'),
+                      (1, 1, 'b', 'in', 'Ирина', 100, 'И авансовый отчёт'),
+                      (1, 1, 'c', 'in', 'Олег', 50, 'Показания счётчика');
+             INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (1, 'anna', 'Позвонить насчёт счёта', 120);",
+        )
+        .expect("old rows");
+    }
+    let s = pult::store::Writer::spawn(&path).expect("migrating open");
+    let r = Reader::open(&path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    let found = |q: &str| r.search(q, 10, &clock).expect(q).len();
+    assert_eq!(found("счёт"), 2, "the message and the note, in their forms");
+    assert_eq!(found("аванс"), 1);
+    assert_eq!(found("счётчик"), 1);
+    // Two messages in the same second keep distinct keys; a new one too.
+    let ch = s.call_blocking(|c| pult::store::ingest::ensure_channel(c, "mail", ChannelKind::Email, NOW)).expect("ch");
+    let batch = vec![msg("d", "k", "Ирина", 100, "Ещё один счёт в ту же секунду")];
+    s.call_blocking(move |c| pult::store::ingest::apply(c, ch, &batch, &[], NOW)).expect("ingest");
+    assert_eq!(found("счёт"), 3);
+    // An edit replaces the old words.
+    let conn = pult::store::open_writer(&path).expect("open");
+    conn.execute("UPDATE messages SET body = 'Пришлите акт' WHERE remote_id = 'a'", []).expect("edit");
+    assert_eq!(found("счёт"), 2);
+    assert_eq!(found("акт"), 1);
+}
