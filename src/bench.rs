@@ -105,6 +105,8 @@ const EN: &[&str] = &[
     "by",
     "from",
 ];
+/// Case and number endings, put on the consonant-final words of `RU`.
+const ENDINGS: &[&str] = &["а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах", "ной", "ного", "ные", "ных"];
 const FIRST: &[&str] =
     &["Ирина", "Олег", "Мария", "Павел", "Светлана", "Дмитрий", "Анна", "Сергей", "John", "Mary", "Elena", "Ivan"];
 const LAST: &[&str] =
@@ -148,8 +150,30 @@ impl Corpus {
             if i > 0 {
                 s.push(if self.rng.below(14) == 0 { '\n' } else { ' ' });
             }
-            let w: &str = if ru { *self.rng.pick(RU) } else { *self.rng.pick(EN) };
-            s.push_str(w);
+            // Real mail has word forms and numbers (invoices, amounts, tax ids):
+            // the index's vocabulary grows with them, and so does stemming work.
+            match self.rng.below(20) {
+                0 => {
+                    let n = self.rng.below(1_000_000);
+                    if n >= 1000 && self.rng.below(2) == 0 {
+                        s.push_str(&format!("{} {:03}", n / 1000, n % 1000));
+                    } else {
+                        s.push_str(&n.to_string());
+                    }
+                }
+                1..=6 if ru => {
+                    let w = *self.rng.pick(RU);
+                    s.push_str(w);
+                    if w.chars().count() > 3 && w.ends_with(|c: char| !"аеёиоуыэюяйь".contains(c)) {
+                        let e = *self.rng.pick(ENDINGS);
+                        s.push_str(e);
+                    }
+                }
+                _ => {
+                    let w = if ru { *self.rng.pick(RU) } else { *self.rng.pick(EN) };
+                    s.push_str(w);
+                }
+            }
         }
         if self.rng.below(1000) == 0 {
             s.push(' ');
@@ -268,7 +292,16 @@ pub fn peak_rss_mb() -> f64 {
 /// Fills a store with `n` generated messages; returns messages per second of the
 /// ingest and the average body size in bytes.
 pub fn generate(path: &Path, n: u64, now: i64) -> Result<(f64, f64)> {
+    generate_with(path, n, now, false)
+}
+
+/// [`generate`], with SQLite's `unicode61` tokenizer instead of pult's when
+/// `unicode61` (the baseline for the cost of word forms).
+fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
     let writer = Writer::spawn(path)?;
+    if unicode61 {
+        writer.call_blocking(|c| crate::store::search_index::use_unicode61_for_bench(c))?;
+    }
     let mut channels = Vec::new();
     for (name, kind) in [("mail", ChannelKind::Email), ("bot", ChannelKind::Telegram), ("wa", ChannelKind::Whatsapp)] {
         channels.push(writer.call_blocking(move |c| ingest::ensure_channel(c, name, kind, now))?);
@@ -455,6 +488,35 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                 Some(("plain INSERT, no index/FTS", base)),
                 Some(">= 20000"),
             ));
+            // The same ingest with SQLite's unicode61 tokenizer: what word forms cost.
+            let limit: u64 =
+                std::env::var("PULT_BENCH_BASELINE_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+            if n <= limit {
+                let plain = dir.join(format!("bench-{n}-unicode61.db"));
+                let _ = std::fs::remove_file(&plain);
+                let (plain_rate, _) = generate_with(&plain, n, now, true)?;
+                figures.push(figure(
+                    "ingest with word forms (pult tokenizer)",
+                    "messages/s",
+                    rate,
+                    Some(("same ingest, unicode61 tokenizer", plain_rate)),
+                    Some(">= 20000"),
+                ));
+                let size = |p: &Path| -> Result<f64> {
+                    let conn = crate::store::open_reader(p)?;
+                    Ok(crate::store::search_index::message_index_bytes(&conn)? as f64 / (1 << 20) as f64)
+                };
+                figures.push(figure(
+                    "message index size",
+                    "MB",
+                    size(&path)?,
+                    Some(("unicode61 index of the same mail", size(&plain)?)),
+                    None,
+                ));
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", plain.display()));
+                }
+            }
         }
 
         // Start to first frame, in fresh processes (cold process, warm page cache).
@@ -513,11 +575,18 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
         let reader = Reader::open(&path, "Анна")?;
         let clock = Clock::fixed(now, jiff::tz::TimeZone::UTC);
         let like = like_scan_ms(&reader, "взаиморасч")?;
+        // The generator's mail starts three years back and fills forward: a
+        // window of two months near its start holds a share of it.
+        let day = |days_ago: i64| clock.zoned(now - days_ago * 86_400).date().to_string();
+        let combined = format!("оплата from:Соколова after:{} before:{}", day(3 * 365 - 20), day(3 * 365 - 80));
         for (label, q) in [
+            ("search: common word, all its forms", "счёт"),
             ("search: one word", "квартал"),
             ("search: phrase", "\"акт сверки взаиморасчётов\""),
             ("search: prefix", "докум*"),
             ("search: rare word", RARE),
+            ("search: filters only", "has:attachment kind:email"),
+            ("search: word + from: + date range", combined.as_str()),
         ] {
             let (t, hits) = search_ms(&reader, q, &clock)?;
             figures.push(figure(

@@ -304,7 +304,7 @@ pub fn main() -> Result<()> {
         }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
-        Some(Command::Search { ref query, json, limit }) => search(&cli, &shell_query(query), json, limit),
+        Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
         Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds, telegram }) => {
             if telegram {
                 crate::bench::run_telegram(10_000, dir.as_deref(), json)
@@ -830,23 +830,6 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The words of `pult search` as one query. An argument the shell kept whole
-/// although it has spaces (`'from:Анна Петрова'`) was meant as one phrase.
-fn shell_query(args: &[String]) -> String {
-    let quoted = |a: &String| {
-        if !a.contains(char::is_whitespace) || a.contains('"') {
-            return a.clone();
-        }
-        match a.split_once(':') {
-            Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()) => {
-                format!("{key}:\"{value}\"")
-            }
-            _ => format!("\"{a}\""),
-        }
-    };
-    args.iter().map(quoted).collect::<Vec<_>>().join(" ")
 }
 
 fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {

@@ -8,6 +8,28 @@
 
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: the stem cache hashes short words millions of times; SipHash's
+/// protection against chosen keys is not needed for a cache that is cleared
+/// when full.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// Bumped whenever the terms of some text change; the store rebuilds its index.
 pub const VERSION: i64 = 1;
@@ -33,7 +55,7 @@ pub enum Mode {
 pub struct Words {
     ru: Stemmer,
     en: Stemmer,
-    cache: HashMap<String, String>,
+    cache: HashMap<String, String, BuildHasherDefault<Fnv>>,
     buf: String,
 }
 
@@ -48,7 +70,7 @@ impl Words {
         Words {
             ru: Stemmer::create(Algorithm::Russian),
             en: Stemmer::create(Algorithm::English),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             buf: String::new(),
         }
     }
@@ -88,10 +110,9 @@ impl Words {
             if term.is_empty() {
                 continue;
             }
-            let term = term.to_string();
-            emit(&term, start, end, false)?;
+            emit(term, start, end, false)?;
             if mode == Mode::Document
-                && let Some(base) = relational_base(word, &term)
+                && let Some(base) = relational_base(word, term)
             {
                 emit(base, start, end, true)?;
             }
@@ -178,7 +199,10 @@ fn relational_base<'t>(word: &str, stem: &'t str) -> Option<&'t str> {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || is_combining(c)
+    // ASCII and Russian letters first: the general Unicode tables are slow.
+    c.is_ascii_alphanumeric()
+        || matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё')
+        || (!c.is_ascii() && (c.is_alphanumeric() || is_combining(c)))
 }
 
 fn is_combining(c: char) -> bool {
@@ -218,6 +242,9 @@ pub fn fold_into(word: &str, out: &mut String) {
             c if is_combining(c) => {}
             'ё' | 'Ё' => out.push('е'),
             c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            'а'..='я' => out.push(c),
+            // А..Я are а..я shifted by 32 code points.
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
             c => {
                 for l in c.to_lowercase() {
                     out.push(latin_base(l));

@@ -127,3 +127,24 @@ pub fn report_on_stderr(p: Progress<'_>) {
     }
     let _ = err.flush();
 }
+
+/// For `pult bench` only: the message index rebuilt empty with SQLite's own
+/// `unicode61` tokenizer (what pult used before word forms), so that the cost
+/// of stemming is measured against it in the same run.
+pub fn use_unicode61_for_bench(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DROP TABLE messages_fts;
+         CREATE VIRTUAL TABLE messages_fts USING fts5 (
+             subject, body, people, recipients,
+             content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+         );
+         INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 33554432);
+         INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);",
+    )?;
+    Ok(())
+}
+
+/// Bytes the message index takes on disk (its segments).
+pub fn message_index_bytes(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT coalesce(sum(length(block)), 0) FROM messages_fts_data", [], |r| r.get(0))?)
+}
