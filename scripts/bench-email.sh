@@ -6,6 +6,7 @@
 #   scripts/bench-email.sh [N]        (default 50000; N=0 skips that part)
 #   LAZY=500 scripts/bench-email.sh   (mails with a 1 MB attachment; LAZY=0 skips that part)
 #   GEN=path/to/gen_corpus.py scripts/bench-email.sh 20000   (a realistic corpus instead of pult's generator)
+#   SEARCH=1 scripts/bench-email.sh 20000   (then search: pult's store vs notmuch over mbsync's maildir of the same mails)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
@@ -14,6 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v mbsync >/dev/null || need+=(isync)
 [ -x /usr/bin/time ] || need+=(time)
+[ -z "${SEARCH:-}" ] || command -v notmuch >/dev/null || need+=(notmuch)
 [ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
 # PULT=/path/to/another/pult compares builds on the same machine (no build then).
@@ -104,6 +106,32 @@ awk -v n="$N" -v pt="$pt" -v mt="$mt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 
   printf "  mbsync %6.2f s  %8.0f mails/s  (default: fsync per mail)\n", mt, n/mt
   printf "  pult is %.1fx mbsync\n", mt/pt
   printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
+
+if [ -n "${SEARCH:-}" ]; then
+  # The same mails twice: pult's store from its last sync, mbsync's maildir
+  # indexed by notmuch (which stems English only). Each query runs as a new
+  # process in both, first page (50), median of 7 after one warm-up.
+  mkdir -p "$work/nmhome"
+  printf '[database]\npath=%s\n[new]\ntags=\n[search]\nexclude_tags=\n' "$work/mb" > "$work/nmhome/.notmuch-config"
+  nm() { HOME="$work/nmhome" NOTMUCH_CONFIG="$work/nmhome/.notmuch-config" notmuch "$@"; }
+  /usr/bin/time -f '%e' -o "$work/t" env HOME="$work/nmhome" NOTMUCH_CONFIG="$work/nmhome/.notmuch-config" notmuch new --quiet
+  echo "notmuch new (index the maildir): $(cat "$work/t") s; pult indexed while syncing"
+  timed() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 )); }
+  printf '%-34s %12s %12s %7s\n' "query (first 50, process start included)" "pult ms" "notmuch ms" "ratio"
+  for q in 'оплата' 'invoice' '"акт сверки взаиморасчётов"' '"quarterly revenue forecast"' 'zanzibarite'; do
+    "$PULT" search --limit 50 --store "$work/s.db" -- "$q" >/dev/null; nm search --limit=50 "$q" >/dev/null
+    p=(); n=()
+    for _ in 1 2 3 4 5 6 7; do
+      p+=("$(timed "$PULT" search --limit 50 --store "$work/s.db" -- "$q")")
+      n+=("$(timed nm search --limit=50 "$q")")
+    done
+    pm=$(printf '%s\n' "${p[@]}" | median); nmm=$(printf '%s\n' "${n[@]}" | median)
+    ph=$("$PULT" search --limit 100000 --json --store "$work/s.db" -- "$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    nh=$(nm count "$q")
+    awk -v q="$q" -v p="$pm" -v n="$nmm" -v ph="$ph" -v nh="$nh" 'BEGIN {
+      printf "%-34s %9.1f ms %9.1f ms %6.2fx   hits: pult %d (word forms), notmuch %d\n", q, p/1000, n/1000, p/n, ph, nh }'
+  done
+fi
 fi
 
 # Lazy attachments: LAZY mails (default 500) that each carry a 1 MB scan, in a

@@ -58,6 +58,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("help_hint", "Esc or ? to close", "Esc или ? — закрыть"),
     ("search", "Search", "Поиск"),
     ("search_results", "Search results", "Результаты поиска"),
+    (
+        "search_hint",
+        "words in any form  \"phrase\"  -not  from: is:unanswered after:7d in:notes",
+        "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
+    ),
     ("no_results", "No matches", "Ничего не найдено"),
     ("match", "Match", "Совпадение"),
     (

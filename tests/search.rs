@@ -304,6 +304,31 @@ fn newest_first_whatever_the_order_of_arrival() {
 }
 
 #[test]
+fn a_prefix_finds_every_term_it_begins_whether_few_or_many() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    // 30 distinct terms under one prefix: more than the lookup expands.
+    let batch: Vec<_> = (0..30).map(|i| msg(&format!("r{i}"), "c", "X", NOW - i, &format!("код zeta{i}x"))).collect();
+    ingest(&s, ch, batch);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let n = |q: &str| r.search(q, 100, &clock()).expect(q).len();
+    assert_eq!(n("zeta*"), 30, "many terms: FTS5's own prefix search");
+    assert_eq!(n("zeta1*"), 11, "zeta1x, zeta10x … zeta19x: looked up and searched as terms");
+    assert_eq!(n("zetb*"), 0, "no term begins so");
+    assert_eq!(n("код -zeta2*"), 19, "30 less zeta2x, zeta20x … zeta29x");
+}
+
+#[test]
+fn relevance_puts_the_form_as_typed_first() {
+    let c = corpus();
+    // m10 has «счет» as typed; m1 «счета», m2 «счёт» (ё folds to е: also as typed).
+    let order = c.labels("sort:relevance счета");
+    assert_eq!(order[0], "m1", "{order:?}");
+    let order = c.labels("sort:relevance счет");
+    assert_ne!(order[0], "m1", "{order:?}");
+}
+
+#[test]
 fn highlights_are_byte_ranges_of_the_snippet() {
     let c = corpus();
     let hits = c.reader.search("счёт", 10, &clock()).expect("search");

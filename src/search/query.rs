@@ -31,6 +31,37 @@ pub enum QueryError {
     Nothing,
 }
 
+impl QueryError {
+    /// The message in Russian, for the Russian UI (English is `Display`).
+    pub fn russian(&self) -> String {
+        match self {
+            QueryError::UnbalancedQuote => "незакрытая кавычка: фраза, начатая с \", не закрыта".into(),
+            QueryError::UnknownKey(k) => format!("неизвестный ключ поиска «{k}:» (есть: {})", KEYS.join(": ")),
+            QueryError::Empty(k, e) => format!("после «{k}:» нужно значение, например {k}:{e}"),
+            QueryError::BadValue { key, value, expected } => {
+                format!("«{key}:{value}»: ожидается {}", russian_expected(expected))
+            }
+            QueryError::DanglingOr => "«OR» нужно что-то с обеих сторон".into(),
+            QueryError::MixedOr(a, b) => {
+                format!("«OR» соединяет слова со словами, name: с name: или фильтры с фильтрами, а не «{a}» с «{b}»")
+            }
+            QueryError::Nothing => "в запросе нечего искать".into(),
+        }
+    }
+}
+
+fn russian_expected(expected: &str) -> String {
+    match expected {
+        "email, telegram or whatsapp" => "email, telegram или whatsapp".into(),
+        "attachment" => "attachment".into(),
+        "notes" => "notes".into(),
+        "unanswered, open, overdue, mine or unread" => "unanswered, open, overdue, mine или unread".into(),
+        "a date: 2026-11-01, today, yesterday or 7d" => "дата: 2026-11-01, today, yesterday или 7d".into(),
+        "relevance or newest" => "relevance или newest".into(),
+        other => other.into(),
+    }
+}
+
 /// Text to find: a word (in any of its forms), a prefix or a phrase.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Text {
@@ -429,6 +460,10 @@ mod tests {
         assert!(e("is:закрыт").contains("unanswered"));
         assert!(e("kind:fax").contains("email"));
         assert_eq!(parse("  ", today()), Err(QueryError::Nothing));
+        let ru = |s: &str| parse(s, today()).expect_err(s).russian();
+        assert!(ru(r#""акт"#).contains("незакрытая кавычка"));
+        assert!(ru("foo:bar").contains("неизвестный ключ поиска «foo:»"));
+        assert!(ru("after:x").contains("ожидается дата"));
         assert_eq!(parse("* —", today()), Err(QueryError::Nothing));
     }
 }

@@ -40,6 +40,10 @@ const MAX_WORD_BYTES: usize = 96;
 /// cache answers most lookups. Cleared when full rather than evicting one by one.
 const CACHE_LIMIT: usize = 50_000;
 
+/// Marks a query string that is already an index term (not to be stemmed
+/// again). A control character: nobody types it, and the TUI cannot.
+pub const EXACT: &str = "\u{1}";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Text being indexed: numbers written in groups ("18 300") also give
@@ -84,6 +88,12 @@ impl Words {
         mode: Mode,
         mut emit: impl FnMut(&str, usize, usize, bool) -> Result<(), E>,
     ) -> Result<(), E> {
+        // A term the store looked up in the index (a prefix's expansion): as it is.
+        if mode == Mode::Query
+            && let Some(term) = text.strip_prefix(EXACT)
+        {
+            return emit(term, EXACT.len(), text.len(), false);
+        }
         // The number being written in groups: its joined digits, where it began and ended.
         let mut number: Option<(String, usize, usize)> = None;
         let mut chars = text.char_indices().peekable();

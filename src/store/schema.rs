@@ -425,6 +425,11 @@ CREATE VIRTUAL TABLE messages_fts USING fts5 (
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 33554432);
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
 CREATE VIRTUAL TABLE notes_fts USING fts5 (body, author, content = '', contentless_delete = 1, tokenize = 'pult');
+-- The terms of each index: a prefix (`докум*`) is looked up here and, when it
+-- stands for a few terms, searched as those terms, which the index reads
+-- newest first and stops early, instead of merging every posting of the prefix.
+CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
+CREATE VIRTUAL TABLE notes_vocab USING fts5vocab (notes_fts, 'row');
 CREATE VIRTUAL TABLE attachments_fts USING fts5 (name, content = '', contentless_delete = 1, tokenize = 'pult');
 CREATE TABLE search_index (
     name      TEXT PRIMARY KEY,

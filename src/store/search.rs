@@ -68,9 +68,16 @@ fn fts_string(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// Index terms a prefix stands for, when they are few (see `messages_vocab`);
+/// `None` to search the prefix as such.
+type Expand<'a> = dyn FnMut(&str) -> Result<Option<Vec<String>>> + 'a;
+
+/// Prefixes standing for more terms than this are left to FTS5's prefix search.
+const MAX_EXPANSION: usize = 24;
+
 /// One text atom as an FTS5 expression for messages (`notes` = for notes).
 /// `None` when the atom cannot match in that table at all.
-fn fts_text(field: Field, text: &Text, notes: bool) -> Option<String> {
+fn fts_text(field: Field, text: &Text, notes: bool, expand: &mut Expand<'_>) -> Result<Option<String>> {
     let column = match (field, notes) {
         (Field::Anywhere, _) => None,
         (Field::From, false) => Some("people"),
@@ -78,16 +85,25 @@ fn fts_text(field: Field, text: &Text, notes: bool) -> Option<String> {
         (Field::To, false) => Some("recipients"),
         (Field::Subject, false) => Some("subject"),
         (Field::Note, true) => Some("body"),
-        (Field::To | Field::Subject | Field::Name, true) | (Field::Note | Field::Name, false) => return None,
+        (Field::To | Field::Subject | Field::Name, true) | (Field::Note | Field::Name, false) => return Ok(None),
     };
-    let term = match text {
-        Text::Word(w) | Text::Phrase(w) => fts_string(w),
-        Text::Prefix(p) => format!("{} *", fts_string(p)),
-    };
-    Some(match column {
+    let with_column = |term: String| match column {
         Some(c) => format!("{c} : {term}"),
         None => term,
-    })
+    };
+    Ok(Some(match text {
+        Text::Word(w) | Text::Phrase(w) => with_column(fts_string(w)),
+        Text::Prefix(p) => match expand(p)? {
+            // No term begins so: a phrase that cannot occur.
+            Some(terms) if terms.is_empty() => with_column(fts_string(&format!("{}\u{2}", words::EXACT))),
+            Some(terms) => {
+                let any: Vec<String> =
+                    terms.iter().map(|t| with_column(fts_string(&format!("{}{t}", words::EXACT)))).collect();
+                format!("({})", any.join(" OR "))
+            }
+            None => with_column(format!("{} *", fts_string(p))),
+        },
+    }))
 }
 
 /// Where a hit comes from.
@@ -149,27 +165,29 @@ fn folded(s: &str) -> String {
 }
 
 /// The plan of `query` for one table; `None` when nothing in that table can match.
-fn plan(query: &Query, table: Table, cx: &Context<'_>) -> Option<Plan> {
+fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) -> Result<Option<Plan>> {
     let mut plan = Plan::default();
     for Clause { any, negated } in &query.clauses {
         if any[0].is_text_atom() {
-            let parts: Vec<String> = any
-                .iter()
-                .filter_map(|a| match a {
+            let mut parts: Vec<String> = Vec::new();
+            for a in any {
+                match a {
+                    // File names: their own index, searched by prefix as such.
                     Atom::Text(Field::Name, t) if table == Table::Messages => {
-                        let m = fts_text(Field::Anywhere, t, false)?;
-                        Some(format!("\u{0}name\u{0}{m}"))
+                        if let Some(m) = fts_text(Field::Anywhere, t, false, &mut |_| Ok(None))? {
+                            parts.push(format!("\u{0}name\u{0}{m}"));
+                        }
                     }
-                    Atom::Text(f, t) => fts_text(*f, t, table == Table::Notes),
-                    Atom::Filter(_) => None,
-                })
-                .collect();
+                    Atom::Text(f, t) => parts.extend(fts_text(*f, t, table == Table::Notes, expand)?),
+                    Atom::Filter(_) => {}
+                }
+            }
             // Attachment names live in their own index: an IN over it.
             let (names, text): (Vec<String>, Vec<String>) = parts.into_iter().partition(|p| p.starts_with('\u{0}'));
             if !names.is_empty() {
                 if !text.is_empty() {
-                    // `name:x OR word`: not expressible as one index query; rare enough to refuse quietly.
-                    return None;
+                    // `name:x OR word` is refused by the parser.
+                    return Ok(None);
                 }
                 let expr = names.iter().map(|n| n.trim_start_matches("\u{0}name\u{0}").to_string()).collect::<Vec<_>>();
                 let v = plan.bind(expr.join(" OR "));
@@ -184,7 +202,7 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>) -> Option<Plan> {
                 if *negated {
                     continue; // excluding what this table cannot have excludes nothing
                 }
-                return None;
+                return Ok(None);
             }
             let expr = if text.len() == 1 { text[0].clone() } else { format!("({})", text.join(" OR ")) };
             if *negated { plan.negative.push(expr) } else { plan.positive.push(expr) }
@@ -218,13 +236,13 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>) -> Option<Plan> {
                 if *negated || (table == Table::Messages && dates_only) {
                     continue;
                 }
-                return None;
+                return Ok(None);
             }
             let cond = if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) };
             plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
         }
     }
-    Some(plan)
+    Ok(Some(plan))
 }
 
 impl Atom {
@@ -247,6 +265,23 @@ fn highlight_terms(query: &Query, words: &mut Words) -> Terms {
         }
     }
     terms
+}
+
+/// The query's words folded but not stemmed: the forms as typed.
+fn exact_words(query: &Query, words: &mut Words) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in query.clauses.iter().filter(|c| !c.negated) {
+        for a in &c.any {
+            if let Atom::Text(_, Text::Word(w) | Text::Phrase(w)) = a {
+                out.extend(words.terms(w, Mode::Prefix));
+            }
+        }
+    }
+    out
+}
+
+fn has_exact(words: &mut Words, text: &str, exact: &[String]) -> bool {
+    !exact.is_empty() && words.terms(text, Mode::Prefix).iter().any(|t| exact.contains(t))
 }
 
 /// Terms of a query typed in the TUI, for `n`/`N` and highlighting in a thread.
@@ -322,12 +357,12 @@ impl Reader {
         let cx = Context { clock, me: self.actor() };
         let mut hits = Vec::new();
         if !query.notes_only()
-            && let Some(plan) = plan(&query, Table::Messages, &cx)
+            && let Some(plan) = plan(&query, Table::Messages, &cx, &mut |p| self.expand_prefix("messages_vocab", p))?
         {
             hits.extend(self.search_messages(&plan, query.sort, limit, clock)?);
         }
         if !query.messages_only()
-            && let Some(plan) = plan(&query, Table::Notes, &cx)
+            && let Some(plan) = plan(&query, Table::Notes, &cx, &mut |p| self.expand_prefix("notes_vocab", p))?
         {
             hits.extend(self.search_notes(&plan, query.sort, limit, clock)?);
         }
@@ -336,6 +371,11 @@ impl Reader {
         }
         hits.truncate(limit);
         words::with_words(|words| {
+            if query.sort == Sort::Relevance {
+                // Within the best matches, the word as typed comes before its other forms.
+                let exact = exact_words(&query, words);
+                hits.sort_by_cached_key(|h| !has_exact(words, &h.snippet, &exact));
+            }
             let terms = highlight_terms(&query, words);
             for h in &mut hits {
                 let (snippet, ranges) = snippet(words, &h.snippet, &terms);
@@ -344,6 +384,19 @@ impl Reader {
             }
         });
         Ok(hits)
+    }
+
+    /// The index terms that begin with `prefix`, when there are few of them.
+    fn expand_prefix(&self, vocab: &str, prefix: &str) -> Result<Option<Vec<String>>> {
+        let folded = words::with_words(|w| w.terms(prefix, Mode::Prefix));
+        let [p] = folded.as_slice() else { return Ok(None) };
+        let mut st = self
+            .connection()
+            .prepare_cached(&format!("SELECT term FROM {vocab} WHERE term >= ?1 AND term < ?2 LIMIT ?3"))?;
+        let terms: Vec<String> = st
+            .query_map(rusqlite::params![p, format!("{p}\u{10ffff}"), MAX_EXPANSION as i64 + 1], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((terms.len() <= MAX_EXPANSION).then_some(terms))
     }
 
     fn search_messages(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {

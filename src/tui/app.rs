@@ -479,7 +479,8 @@ impl App {
                     Ok(hits) => hits,
                     // A query that cannot mean anything: say why, keep what is on screen.
                     Err(crate::store::StoreError::Query(e)) => {
-                        st.error(format!("{}: {e}", st.lang.tr("search")));
+                        let why = if st.lang == crate::i18n::Lang::Ru { e.russian() } else { e.to_string() };
+                        st.error(format!("{}: {why}", st.lang.tr("search")));
                         return Ok(Vec::new());
                     }
                     Err(e) => return Err(e.into()),

@@ -82,6 +82,10 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
 
     let (text, style) = match (&state.popup, &state.status) {
         (Some(super::state::Popup::Command(s)), _) => (format!(":{s}"), theme.style("input")),
+        // An empty search prompt teaches its language until the first key.
+        (Some(super::state::Popup::Search(s)), _) if s.is_empty() => {
+            (format!("/   {}", state.lang.tr("search_hint")), theme.style("input"))
+        }
         (Some(super::state::Popup::Search(s)), _) => (format!("/{s}"), theme.style("input")),
         (Some(super::state::Popup::Fields(f)), status) => {
             let label = super::state::field_label(state.lang, f.field());
@@ -121,7 +125,11 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     spans.extend(right);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("status_line")), area);
     if matches!(state.popup, Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))) {
-        let x = area.x + (sanitize::width(&text) as u16).min(area.width.saturating_sub(1));
+        let typed = match &state.popup {
+            Some(super::state::Popup::Search(s)) if s.is_empty() => "/",
+            _ => text.as_str(),
+        };
+        let x = area.x + (sanitize::width(typed) as u16).min(area.width.saturating_sub(1));
         frame.set_cursor_position((x, area.y));
     }
 }
