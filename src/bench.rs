@@ -586,6 +586,7 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
             ("search: prefix", "докум*"),
             ("search: rare word", RARE),
             ("search: filters only", "has:attachment kind:email"),
+            ("search: filters only, one client", "client:\"разговор 777 —\""),
             ("search: word + from: + date range", combined.as_str()),
         ] {
             let (t, hits) = search_ms(&reader, q, &clock)?;

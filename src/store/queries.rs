@@ -9,6 +9,8 @@ pub struct Reader {
     conn: Connection,
     actor: String,
     moment: Moment,
+    /// Up to how many conversations a filter-only search starts from them.
+    pub(super) few_conversations: i64,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
@@ -25,7 +27,12 @@ const CONVERSATION_FROM: &str = "FROM conversations c
 
 impl Reader {
     pub fn open(path: &Path, actor: &str) -> Result<Reader> {
-        Ok(Reader { conn: super::open_reader(path)?, actor: actor.to_string(), moment: Moment::default() })
+        Ok(Reader {
+            conn: super::open_reader(path)?,
+            actor: actor.to_string(),
+            moment: Moment::default(),
+            few_conversations: 2_000,
+        })
     }
 
     fn columns(&self) -> String {

@@ -51,6 +51,9 @@ struct Plan {
     positive: Vec<String>,
     negative: Vec<String>,
     conditions: Vec<String>,
+    /// Which of `conditions` look at the conversation only (its state, client,
+    /// channel): a query of only such filters may start from the conversations.
+    conversation_level: Vec<usize>,
     values: Vec<Value>,
     /// Search keys from (inclusive) and to (exclusive): the date range.
     from_key: Option<i64>,
@@ -239,6 +242,11 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) 
                 return Ok(None);
             }
             let cond = if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) };
+            if any.iter().all(|a| {
+                matches!(a, Atom::Filter(Filter::Client(_) | Filter::Channel(_) | Filter::Kind(_) | Filter::Is(_)))
+            }) {
+                plan.conversation_level.push(plan.conditions.len());
+            }
             plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
         }
     }
@@ -386,6 +394,40 @@ impl Reader {
         Ok(hits)
     }
 
+    /// Whether the plan's conversation filters leave few conversations.
+    fn few_conversations(&self, plan: &Plan) -> Result<bool> {
+        let few = self.few_conversations;
+        if plan.conversation_level.is_empty() || few <= 0 {
+            return Ok(false);
+        }
+        let conds: Vec<&str> = plan.conversation_level.iter().map(|&i| plan.conditions[i].as_str()).collect();
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT c.id FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+             WHERE {} LIMIT {})",
+            conds.join(" AND "),
+            few + 1
+        );
+        let mut st = self.connection().prepare_cached(&sql)?;
+        // Only the values these conditions use; the statement numbers them as the plan does.
+        for i in 1..=st.parameter_count() {
+            if let Some(v) = plan.values.get(i - 1) {
+                st.raw_bind_parameter(i, v)?;
+            }
+        }
+        let mut rows = st.raw_query();
+        let n: i64 = match rows.next()? {
+            Some(r) => r.get(0)?,
+            None => 0,
+        };
+        Ok(n <= few)
+    }
+
+    /// Filter-only searches start from the conversations when at most `n`
+    /// pass the filters (0: never). Both ways give the same hits; tests check it.
+    pub fn set_few_conversations(&mut self, n: i64) {
+        self.few_conversations = n;
+    }
+
     /// The index terms that begin with `prefix`, when there are few of them.
     fn expand_prefix(&self, vocab: &str, prefix: &str) -> Result<Option<Vec<String>>> {
         let folded = words::with_words(|w| w.terms(prefix, Mode::Prefix));
@@ -435,9 +477,20 @@ impl Reader {
         let from = match &fts {
             Some(expr) => {
                 conds.insert(0, format!("messages_fts MATCH {}", bind(Value::Text(expr.clone()))));
-                "messages_fts f JOIN search_keys k ON k.key = f.rowid"
+                "messages_fts f JOIN search_keys k ON k.key = f.rowid
+                 JOIN messages m ON m.id = k.message_id
+                 JOIN conversations c ON c.id = m.conversation_id"
             }
-            None => "search_keys k",
+            // Filters that few conversations pass: read those conversations'
+            // messages and sort them, rather than walk every message newest first.
+            None if self.few_conversations(plan)? => {
+                "conversations c CROSS JOIN messages m ON m.conversation_id = c.id
+                 JOIN search_keys k ON k.message_id = m.id"
+            }
+            None => {
+                "search_keys k JOIN messages m ON m.id = k.message_id
+                 JOIN conversations c ON c.id = m.conversation_id"
+            }
         };
         let limit_arg = bind(Value::Integer(limit as i64));
         let where_ = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
@@ -445,8 +498,6 @@ impl Reader {
             "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
                     m.body || coalesce(char(10) || m.transcript, ''), k.key
              FROM {from}
-             JOIN messages m ON m.id = k.message_id
-             JOIN conversations c ON c.id = m.conversation_id
              JOIN channels ch ON ch.id = m.channel_id
              WHERE {where_}
              ORDER BY {order} LIMIT {limit_arg}"
