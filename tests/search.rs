@@ -391,12 +391,7 @@ fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     let path = dir.path().join("old.db");
     {
         // A store as the previous release left it (schema 14, unicode61 index).
-        let mut conn = rusqlite::Connection::open(&path).expect("open");
-        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
-            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
-        })
-        .expect("fn");
-        pult::store::schema::migrate_to(&mut conn, 14).expect("v14");
+        let conn = old_store(&path, 14);
         conn.execute_batch(
             "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'mail', 'email', 1);
              INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, 'k', 't', 1);

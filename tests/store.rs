@@ -49,13 +49,7 @@ fn migrates_a_store_from_an_old_version_keeping_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.db");
     {
-        let mut conn = rusqlite::Connection::open(&path).expect("open");
-        // The function the FTS triggers call, as an old build registered it.
-        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
-            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
-        })
-        .expect("fn");
-        schema::migrate_to(&mut conn, 1).expect("v1");
+        let conn = old_store(&path, 1);
         conn.execute("INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)", []).expect("row");
     }
     let s = pult::store::Writer::spawn(&path).expect("migrating open");
@@ -326,12 +320,7 @@ fn email_keys_migrate_from_message_id_to_imap_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("v9.db");
     {
-        let mut conn = rusqlite::Connection::open(&path).expect("open");
-        conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
-            Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
-        })
-        .expect("fn");
-        schema::migrate_to(&mut conn, 9).expect("v9");
+        let conn = old_store(&path, 9);
         conn.execute_batch(
             "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'office', 'email', 1);
              INSERT INTO sync_state VALUES (1, 'INBOX.uidvalidity', '777');

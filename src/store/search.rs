@@ -375,7 +375,7 @@ impl Reader {
             hits.extend(self.search_notes(&plan, query.sort, limit, clock)?);
         }
         if query.sort == Sort::Newest {
-            hits.sort_by(|a, b| b.order.cmp(&a.order));
+            hits.sort_by_key(|h| std::cmp::Reverse(h.order));
         }
         hits.truncate(limit);
         words::with_words(|words| {
@@ -442,80 +442,93 @@ impl Reader {
     }
 
     fn search_messages(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut plan_values = plan.values.clone();
-        let mut bind = |v: Value| {
-            plan_values.push(v);
-            format!("?{}", plan_values.len())
-        };
-        let mut conds = plan.conditions.clone();
-        let fts = if plan.positive.is_empty() {
-            if !plan.negative.is_empty() {
-                conds.push(format!(
-                    "k.key NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {})",
-                    bind(Value::Text(plan.negative.join(" OR ")))
-                ));
-            }
-            None
-        } else {
-            let mut expr = plan.positive.join(" AND ");
-            for n in &plan.negative {
-                expr = format!("({expr}) NOT {n}");
-            }
-            Some(expr)
-        };
-        let key = if fts.is_some() { "f.rowid" } else { "k.key" };
+        let mut q = Sql::from(plan);
+        let fts = q.text(plan, "messages_fts", "k.key");
+        let key = if fts { "f.rowid" } else { "k.key" };
         if let Some(k) = plan.from_key {
-            conds.push(format!("{key} >= {}", bind(Value::Integer(k))));
+            let v = q.bind(k);
+            q.conds.push(format!("{key} >= {v}"));
         }
         if let Some(k) = plan.until_key {
-            conds.push(format!("{key} < {}", bind(Value::Integer(k))));
+            let v = q.bind(k);
+            q.conds.push(format!("{key} < {v}"));
         }
-        let order = match (sort, &fts) {
-            (Sort::Relevance, Some(_)) => "f.rank, f.rowid DESC",
-            _ => &format!("{key} DESC"),
+        let order = match (sort, fts) {
+            (Sort::Relevance, true) => "f.rank, f.rowid DESC".to_string(),
+            _ => format!("{key} DESC"),
         };
-        let from = match &fts {
-            Some(expr) => {
-                conds.insert(0, format!("messages_fts MATCH {}", bind(Value::Text(expr.clone()))));
-                "messages_fts f JOIN search_keys k ON k.key = f.rowid
-                 JOIN messages m ON m.id = k.message_id
-                 JOIN conversations c ON c.id = m.conversation_id"
-            }
+        let from = if fts {
+            "messages_fts f JOIN search_keys k ON k.key = f.rowid
+             JOIN messages m ON m.id = k.message_id
+             JOIN conversations c ON c.id = m.conversation_id"
+        } else if self.few_conversations(plan)? {
             // Filters that few conversations pass: read those conversations'
             // messages and sort them, rather than walk every message newest first.
-            None if self.few_conversations(plan)? => {
-                "conversations c CROSS JOIN messages m ON m.conversation_id = c.id
-                 JOIN search_keys k ON k.message_id = m.id"
-            }
-            None => {
-                "search_keys k JOIN messages m ON m.id = k.message_id
-                 JOIN conversations c ON c.id = m.conversation_id"
-            }
+            "conversations c CROSS JOIN messages m ON m.conversation_id = c.id
+             JOIN search_keys k ON k.message_id = m.id"
+        } else {
+            "search_keys k JOIN messages m ON m.id = k.message_id
+             JOIN conversations c ON c.id = m.conversation_id"
         };
-        let limit_arg = bind(Value::Integer(limit as i64));
-        let where_ = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
-        let sql = format!(
-            "SELECT m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
-                    m.body || coalesce(char(10) || m.transcript, ''), k.key
-             FROM {from}
-             JOIN channels ch ON ch.id = m.channel_id
-             WHERE {where_}
-             ORDER BY {order} LIMIT {limit_arg}"
+        let select = "m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
+                      m.body || coalesce(char(10) || m.transcript, ''), k.key";
+        self.hits(
+            q,
+            HitKind::Message,
+            select,
+            &format!("{from} JOIN channels ch ON ch.id = m.channel_id"),
+            &order,
+            limit,
+            clock,
+        )
+    }
+
+    fn search_notes(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        let mut q = Sql::from(plan);
+        let fts = q.text(plan, "notes_fts", "n.id");
+        let from = if fts { "notes_fts f JOIN notes n ON n.id = f.rowid" } else { "notes n" };
+        let order = if sort == Sort::Relevance && fts { "f.rank" } else { "n.created_at DESC, n.id DESC" };
+        // A note's place among messages is its date, as a search key would give it.
+        let select = format!(
+            "n.conversation_id, n.id, ch.name, ch.kind, n.actor, c.subject, n.created_at, n.body, n.created_at << {KEY_SHIFT}"
         );
+        let from =
+            format!("{from} JOIN conversations c ON c.id = n.conversation_id JOIN channels ch ON ch.id = c.channel_id");
+        self.hits(q, HitKind::Note, &select, &from, order, limit, clock)
+    }
+
+    /// Runs a search whose columns are: conversation, id, channel, channel kind,
+    /// author, subject, date, text, order.
+    #[allow(clippy::too_many_arguments)]
+    fn hits(
+        &self,
+        mut q: Sql,
+        hit: HitKind,
+        select: &str,
+        from: &str,
+        order: &str,
+        limit: usize,
+        clock: &Clock,
+    ) -> Result<Vec<SearchHit>> {
+        let limit = q.bind(limit as i64);
+        let where_ = if q.conds.is_empty() { "1".to_string() } else { q.conds.join(" AND ") };
+        let sql = format!("SELECT {select} FROM {from} WHERE {where_} ORDER BY {order} LIMIT {limit}");
         let mut st = self.connection().prepare_cached(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(plan_values.iter()), |r| {
+        let rows = st.query_map(rusqlite::params_from_iter(q.values.iter()), |r| {
             let kind: String = r.get(3)?;
             let at: i64 = r.get(6)?;
+            let id: i64 = r.get(1)?;
             Ok(SearchHit {
-                hit: HitKind::Message,
+                hit,
                 conversation: r.get(0)?,
-                message: Some(r.get(1)?),
-                note: None,
+                message: (hit == HitKind::Message).then_some(id),
+                note: (hit == HitKind::Note).then_some(id),
                 channel: r.get(2)?,
                 kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
                 from: r.get(4)?,
                 subject: r.get(5)?,
                 date: clock.rfc3339(at),
+                // The whole text for now; cut to a snippet once the page is known.
                 snippet: r.get(7)?,
                 highlights: Vec::new(),
                 order: r.get(8)?,
@@ -523,66 +536,41 @@ impl Reader {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
 
-    fn search_notes(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut values = plan.values.clone();
-        let mut conds = plan.conditions.clone();
-        let mut bind = |v: Value| {
-            values.push(v);
-            format!("?{}", values.len())
-        };
-        let from = if plan.positive.is_empty() {
+/// The WHERE of one search as it is built: conditions and their values.
+struct Sql {
+    conds: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn from(plan: &Plan) -> Sql {
+        Sql { conds: plan.conditions.clone(), values: plan.values.clone() }
+    }
+
+    fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("?{}", self.values.len())
+    }
+
+    /// The plan's words against the index `fts` (aliased `f` when used);
+    /// `id` is the row's key in that index. True when the index drives the query.
+    fn text(&mut self, plan: &Plan, fts: &str, id: &str) -> bool {
+        if plan.positive.is_empty() {
             if !plan.negative.is_empty() {
-                conds.push(format!(
-                    "n.id NOT IN (SELECT rowid FROM notes_fts WHERE notes_fts MATCH {})",
-                    bind(Value::Text(plan.negative.join(" OR ")))
-                ));
+                let v = self.bind(plan.negative.join(" OR "));
+                self.conds.push(format!("{id} NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {v})"));
             }
-            "notes n"
-        } else {
-            let mut expr = plan.positive.join(" AND ");
-            for n in &plan.negative {
-                expr = format!("({expr}) NOT {n}");
-            }
-            conds.insert(0, format!("notes_fts MATCH {}", bind(Value::Text(expr))));
-            "notes_fts f JOIN notes n ON n.id = f.rowid"
-        };
-        let order = if sort == Sort::Relevance && !plan.positive.is_empty() {
-            "f.rank"
-        } else {
-            "n.created_at DESC, n.id DESC"
-        };
-        let limit_arg = bind(Value::Integer(limit as i64));
-        let where_ = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
-        let sql = format!(
-            "SELECT n.conversation_id, n.id, ch.name, ch.kind, n.actor, c.subject, n.created_at, n.body
-             FROM {from}
-             JOIN conversations c ON c.id = n.conversation_id
-             JOIN channels ch ON ch.id = c.channel_id
-             WHERE {where_}
-             ORDER BY {order} LIMIT {limit_arg}"
-        );
-        let mut st = self.connection().prepare_cached(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| {
-            let kind: String = r.get(3)?;
-            let at: i64 = r.get(6)?;
-            Ok(SearchHit {
-                hit: HitKind::Note,
-                conversation: r.get(0)?,
-                message: None,
-                note: Some(r.get(1)?),
-                channel: r.get(2)?,
-                kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
-                from: r.get(4)?,
-                subject: r.get(5)?,
-                date: clock.rfc3339(at),
-                snippet: r.get(7)?,
-                highlights: Vec::new(),
-                // The same order as message keys: by date.
-                order: at << KEY_SHIFT,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            return false;
+        }
+        let mut expr = plan.positive.join(" AND ");
+        for n in &plan.negative {
+            expr = format!("({expr}) NOT {n}");
+        }
+        let v = self.bind(expr);
+        self.conds.insert(0, format!("{fts} MATCH {v}"));
+        true
     }
 }
 

@@ -34,6 +34,18 @@ pub fn temp_store() -> TempStore {
     TempStore { dir, path, writer }
 }
 
+/// A store as an older release left it, at schema `version`, for migration tests.
+pub fn old_store(path: &std::path::Path, version: i64) -> rusqlite::Connection {
+    let mut conn = rusqlite::Connection::open(path).expect("open");
+    // The function the old FTS triggers call, as an old build registered it.
+    conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
+        Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
+    })
+    .expect("fn");
+    pult::store::schema::migrate_to(&mut conn, version).expect("old schema");
+    conn
+}
+
 pub fn channel(s: &TempStore, name: &str, kind: ChannelKind) -> i64 {
     let name = name.to_string();
     s.writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, NOW)).expect("channel")
