@@ -76,11 +76,22 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     {
+        self.start(f).await
+    }
+
+    /// Queues `f` now and returns its result to await later: a worker fetches
+    /// and parses the next batch while the writer stores this one. Jobs still
+    /// run in the order they were started.
+    pub fn start<R, F>(&self, f: F) -> impl std::future::Future<Output = Result<R>> + use<R, F>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(f, move |r| {
             let _ = tx.send(r);
         });
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        async move { rx.await.map_err(|_| StoreError::WriterGone)? }
     }
 }
 

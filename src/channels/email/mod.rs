@@ -237,6 +237,9 @@ pub async fn sync_folder(
     let is_sent = folder == send::sent_folder(account);
     let chunks: Vec<Vec<(u32, u32)>> = listed.chunks(BATCH).map(|c| c.to_vec()).collect();
     let total = chunks.len();
+    // The batch being stored while the next one is fetched and parsed (at most
+    // one: memory stays bounded, and a failed write stops the sync one batch later).
+    let mut storing = None;
     for (i, chunk) in chunks.into_iter().enumerate() {
         let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
         let validity_n: u32 = validity.parse().unwrap_or(0);
@@ -288,8 +291,14 @@ pub async fn sync_folder(
         } else {
             Vec::new()
         };
-        let r = writer.call(move |c| ingest::apply(c, channel, &batch, &cursors, now)).await?;
-        report.inserted += r.inserted;
+        if let Some(previous) = storing.take() {
+            let r: ingest::IngestReport = previous.await?;
+            report.inserted += r.inserted;
+        }
+        storing = Some(writer.start(move |c| ingest::apply(c, channel, &batch, &cursors, now)));
+    }
+    if let Some(last) = storing {
+        report.inserted += last.await?.inserted;
     }
     if total == 0 {
         report.next_uid = from.max(next);
