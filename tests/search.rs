@@ -329,6 +329,28 @@ fn a_prefix_finds_every_term_it_begins_whether_few_or_many() {
 }
 
 #[test]
+fn a_reply_is_found_by_what_it_says_not_by_what_it_quotes() {
+    let s = temp_store();
+    let ch = channel(&s, "mail", ChannelKind::Email);
+    let original = mail("o", "t", "Анна", "anna@x.ru", 2 * H, "Акт", "Направляю акт сверки взаиморасчётов.");
+    let reply = mail(
+        "r",
+        "t",
+        "Олег",
+        "oleg@y.ru",
+        H,
+        "Re: Акт",
+        "Спасибо, подпишем в понедельник.\n\n20.11.2026 12:00, Анна пишет:\n> Направляю акт сверки взаиморасчётов.",
+    );
+    ingest(&s, ch, vec![original, reply]);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let from = |q: &str| -> Vec<String> { r.search(q, 10, &clock()).expect(q).into_iter().map(|h| h.from).collect() };
+    assert_eq!(from("взаиморасчётов"), ["Анна"], "the quote is found where it was written");
+    assert_eq!(from("понедельник"), ["Олег"]);
+    assert_eq!(from("пишет"), Vec::<String>::new(), "the attribution line is the quote's");
+}
+
+#[test]
 fn relevance_puts_the_form_as_typed_first() {
     let c = corpus();
     // m10 has «счет» as typed; m1 «счета», m2 «счёт» (ё folds to е: also as typed).

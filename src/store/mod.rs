@@ -121,6 +121,16 @@ fn register_functions(conn: &Connection) -> Result<()> {
             Ok(search::recipients_text(to.as_deref(), cc.as_deref(), names.as_deref()))
         },
     )?;
+    // What the index sees of a body: the text its author wrote (search::authored).
+    conn.create_scalar_function(
+        "search_authored",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let body: Option<String> = ctx.get(0)?;
+            Ok(body.as_deref().map(|b| crate::search::authored::authored(b).into_owned()).unwrap_or_default())
+        },
+    )?;
     // `client:` and `channel:` find a folded needle anywhere in a name.
     conn.create_scalar_function(
         "search_contains",

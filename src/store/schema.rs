@@ -405,7 +405,8 @@ ALTER TABLE messages ADD COLUMN names TEXT;
     // its rowid is a search key that grows with the message's date, so that
     // "newest first" is the index's own order and the first page of a common
     // word is read without sorting every match. Internal notes and attachment
-    // names get indexes of their own. `search_index` records which tokenizer
+    // names get indexes of their own. A body is indexed without the quoted
+    // thread under it (search::authored). `search_index` records which tokenizer
     // built each index and how far a rebuild got (store::search_index).
     r#"
 DROP TRIGGER messages_fts_insert;
@@ -453,7 +454,7 @@ CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
         FROM (SELECT coalesce(max(key) + 1, new.sent_at << 20) AS k FROM search_keys
               WHERE key >= (new.sent_at << 20) AND key < ((new.sent_at + 1) << 20));
     INSERT INTO messages_fts (rowid, subject, body, people, recipients)
-        SELECT last_insert_rowid(), new.subject, new.body || coalesce(char(10) || new.transcript, ''),
+        SELECT last_insert_rowid(), new.subject, search_authored(new.body) || coalesce(char(10) || new.transcript, ''),
                new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
                search_recipients(new.recipients, new.cc, new.names);
 END;
@@ -465,7 +466,7 @@ CREATE TRIGGER messages_search_update
 AFTER UPDATE OF subject, body, transcript, author, author_identity_id, recipients, cc, names ON messages BEGIN
     DELETE FROM messages_fts WHERE rowid = (SELECT key FROM search_keys WHERE message_id = new.id);
     INSERT INTO messages_fts (rowid, subject, body, people, recipients)
-        SELECT key, new.subject, new.body || coalesce(char(10) || new.transcript, ''),
+        SELECT key, new.subject, search_authored(new.body) || coalesce(char(10) || new.transcript, ''),
                new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
                search_recipients(new.recipients, new.cc, new.names)
         FROM search_keys WHERE message_id = new.id;

@@ -27,7 +27,7 @@ const INDEXES: &[Index] = &[
         table: "messages",
         fts: "messages_fts",
         insert: "INSERT INTO messages_fts (rowid, subject, body, people, recipients)
-                 SELECT k.key, m.subject, m.body || coalesce(char(10) || m.transcript, ''),
+                 SELECT k.key, m.subject, search_authored(m.body) || coalesce(char(10) || m.transcript, ''),
                         m.author || ' ' || coalesce(i.handle, ''), search_recipients(m.recipients, m.cc, m.names)
                  FROM messages m JOIN search_keys k ON k.message_id = m.id
                  LEFT JOIN identities i ON i.id = m.author_identity_id
