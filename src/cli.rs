@@ -843,18 +843,29 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
         println!("no matches");
     }
     use crate::sanitize::line;
+    use std::io::IsTerminal;
+    let bold = std::io::stdout().is_terminal();
     for h in hits {
         let subject = h.subject.as_deref().map(|s| format!(" «{}»", line(s))).unwrap_or_default();
-        println!(
-            "{}  {:<9} {}{}  [{}#{}]",
-            &h.date,
-            h.kind.as_str(),
-            line(&h.from),
-            subject,
-            line(&h.channel),
-            h.conversation
-        );
-        println!("    {}", line(&h.snippet));
+        let kind = if h.hit == crate::model::HitKind::Note { "✎ note" } else { h.kind.as_str() };
+        println!("{}  {:<9} {}{}  [{}#{}]", &h.date, kind, line(&h.from), subject, line(&h.channel), h.conversation);
+        println!("    {}", if bold { marked(&h.snippet, &h.highlights) } else { line(&h.snippet).into_owned() });
     }
     Ok(())
+}
+
+/// A snippet (already sanitised by the store) with its matches in bold, for a terminal.
+fn marked(snippet: &str, ranges: &[[usize; 2]]) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for &[a, b] in ranges {
+        let (Some(before), Some(word)) = (snippet.get(at..a), snippet.get(a..b)) else { continue };
+        out.push_str(before);
+        out.push_str("\x1b[1m");
+        out.push_str(word);
+        out.push_str("\x1b[0m");
+        at = b;
+    }
+    out.push_str(snippet.get(at..).unwrap_or(""));
+    out
 }

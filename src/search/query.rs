@@ -235,11 +235,29 @@ fn pieces(input: &str) -> Result<Vec<Piece>, QueryError> {
     Ok(out)
 }
 
-/// `from`, `is`, … — letters only; `10:30` and `http://` are not keys.
+/// `from`, `is`, `после` … — letters only; `10:30` and `http://` are not keys.
 fn is_key(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphabetic())
+        && s.chars().all(char::is_alphabetic)
         && !matches!(s.to_ascii_lowercase().as_str(), "http" | "https" | "mailto" | "ftp")
+}
+
+/// Russian names of the keys, for people who think in them.
+fn canonical(key: &str) -> &str {
+    match key {
+        "от" => "from",
+        "кому" => "to",
+        "тема" => "subject",
+        "клиент" => "client",
+        "канал" => "channel",
+        "тип" => "kind",
+        "есть" => "has",
+        "после" | "с" => "after",
+        "до" => "before",
+        "заметка" => "note",
+        "файл" => "name",
+        other => other,
+    }
 }
 
 /// Parses `input`; `today` resolves `today`, `yesterday` and `7d`.
@@ -286,9 +304,13 @@ pub fn parse(input: &str, today: Date) -> Result<Query, QueryError> {
 /// One piece as an atom; `None` for pieces that only set options or carry no word.
 fn atom(p: &Piece, today: Date, sort: &mut Sort) -> Result<Option<Atom>, QueryError> {
     let value = p.value.trim();
-    let Some(key) = p.key.as_deref() else {
+    let Some(key) = p.key.as_deref().map(canonical) else {
         return Ok(text(value, p.quoted).map(|t| Atom::Text(Field::Anywhere, t)));
     };
+    // «Итого:» is a word with a colon, not a key nobody knows.
+    if value.is_empty() && !KEYS.contains(&key) {
+        return Ok(text(p.raw.trim_start_matches('-'), false).map(|t| Atom::Text(Field::Anywhere, t)));
+    }
     let bad =
         |expected: &'static str| QueryError::BadValue { key: key.to_string(), value: value.to_string(), expected };
     if value.is_empty() {
@@ -445,6 +467,9 @@ mod tests {
         assert_eq!(d("before:today"), today());
         assert_eq!(d("after:yesterday"), jiff::civil::date(2026, 11, 30));
         assert_eq!(d("after:7d"), jiff::civil::date(2026, 11, 24));
+        // Russian names of keys.
+        assert_eq!(p("от:анна").clauses[0].any, [Atom::Text(Field::From, Text::Word("анна".into()))]);
+        assert_eq!(d("после:2026-11-01"), jiff::civil::date(2026, 11, 1));
         // Not keys: times and links are words.
         assert_eq!(p("10:30").clauses[0].any, [word("10:30")]);
         assert_eq!(p("https://x.ru").clauses.len(), 1);
@@ -455,6 +480,8 @@ mod tests {
         let e = |s: &str| parse(s, today()).expect_err(s).to_string();
         assert!(e(r#""акт сверки"#).contains("unbalanced quote"));
         assert!(e("foo:bar").contains(r#"unknown search key "foo:""#));
+        assert!(e("срок:пятница").contains(r#"unknown search key "срок:""#));
+        assert_eq!(p("Итого:").clauses[0].any, [word("Итого:")]);
         assert!(e("from:").contains("needs a value"));
         assert!(e("after:вчерашний").contains("expected a date"));
         assert!(e("is:закрыт").contains("unanswered"));
