@@ -645,7 +645,11 @@ fn sync_once(cli: &Cli) -> Result<()> {
                         timezone: cfg.timezone(),
                     }),
                 );
-                for (folder, r) in crate::channels::email::sync_account(e, &writer, channel).await? {
+                let account = e.name.clone();
+                let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
+                let progress = move |p: crate::channels::email::SyncProgress<'_>| sync_progress(&account, p, &shown);
+                let synced = crate::channels::email::sync_account_with(e, &writer, channel, true, &progress).await?;
+                for (folder, r) in synced {
                     println!(
                         "email {} {folder}: {} fetched, {} new{}",
                         e.name,
@@ -830,6 +834,35 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A long sync on stderr: one line rewritten in place on a terminal, a line
+/// per tenth otherwise (logs, cron mail).
+fn sync_progress(account: &str, p: crate::channels::email::SyncProgress<'_>, shown: &std::sync::atomic::AtomicUsize) {
+    use std::io::{IsTerminal, Write};
+    let secs = p.started.elapsed().as_secs_f64().max(0.001);
+    let rate = p.done as f64 / secs;
+    let eta = if rate > 0.0 { (p.total - p.done) as f64 / rate } else { 0.0 };
+    let line = format!(
+        "{}/{}: {} of {} mails · {:.0} MB · {:.0} mails/s · {}",
+        crate::sanitize::line(account),
+        crate::sanitize::line(p.folder),
+        p.done,
+        p.total,
+        p.bytes as f64 / 1_048_576.0,
+        rate,
+        if p.done >= p.total { format!("{secs:.1} s") } else { format!("about {eta:.0} s left") }
+    );
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r\x1b[2K{line}{}", if p.done >= p.total { "\n" } else { "" });
+        let _ = err.flush();
+    } else {
+        let tenth = p.done * 10 / p.total.max(1);
+        if shown.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
+            let _ = writeln!(err, "{line}");
+        }
+    }
 }
 
 fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {

@@ -133,9 +133,17 @@ fn initial_sync_of_thousands_then_incremental_over_tls() {
     let s = temp_store();
     let ch = channel(&s, "office", ChannelKind::Email);
     let acct = account(&d, &f, true);
-    let r = sync(&acct, &s, ch);
+    // A long first sync says how far it is after each stored batch.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: email::SyncProgress<'_>| seen.lock().expect("lock").push((p.done, p.total, p.bytes));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let out = rt.block_on(email::sync_account_with(&acct, &s.writer, ch, true, &progress)).expect("sync");
+    let r = out.into_iter().next().map(|(_, r)| r).unwrap_or_default();
     assert_eq!((r.fetched, r.inserted), (2000, 2000));
     assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2000);
+    let seen = seen.into_inner().expect("lock");
+    assert_eq!(seen.iter().map(|p| p.0).collect::<Vec<_>>(), [500, 1000, 1500, 2000], "{seen:?}");
+    assert!(seen.iter().all(|p| p.1 == 2000) && seen.windows(2).all(|w| w[0].2 < w[1].2), "{seen:?}");
     assert_eq!(count(&s, "SELECT count(*) FROM conversations"), 400, "threads of five by References");
     let subject: String = rusqlite::Connection::open(&s.path)
         .expect("open")
@@ -580,7 +588,7 @@ fn without_qresync_flags_and_expunges_come_from_condstore_and_a_uid_diff() {
     let acct = account(&d, &f, false);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let sync_plain = || {
-        let out = rt.block_on(email::sync_account_with(&acct, &s.writer, ch, false)).expect("sync");
+        let out = rt.block_on(email::sync_account_with(&acct, &s.writer, ch, false, &|_| {})).expect("sync");
         out.into_iter().next().map(|(_, r)| r).unwrap_or_default()
     };
     sync_plain();

@@ -165,6 +165,21 @@ pub struct FolderReport {
     pub next_uid: u32,
 }
 
+/// How far the sync of a folder is, told after each stored batch of a sync
+/// that takes more than one (a first sync, a large catch-up).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncProgress<'a> {
+    pub folder: &'a str,
+    pub done: usize,
+    pub total: usize,
+    /// Sizes (RFC822.SIZE) of the mail done so far.
+    pub bytes: u64,
+    pub started: std::time::Instant,
+}
+
+/// Where progress goes: a terminal line, the channel's status, nowhere.
+pub type OnProgress<'a> = &'a (dyn Fn(SyncProgress<'_>) + Send + Sync);
+
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
 /// A changed UIDVALIDITY resyncs the folder; Message-IDs keep that duplicate-free.
 pub async fn sync_folder(
@@ -174,6 +189,7 @@ pub async fn sync_folder(
     channel: i64,
     folder: &str,
     qresync: bool,
+    on_progress: OnProgress<'_>,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let (k_validity, k_next) = (format!("{folder}.uidvalidity"), format!("{folder}.uidnext"));
@@ -240,7 +256,12 @@ pub async fn sync_folder(
     // The batch being stored while the next one is fetched and parsed (at most
     // one: memory stays bounded, and a failed write stops the sync one batch later).
     let mut storing = None;
+    let started = std::time::Instant::now();
+    let (mut done, mut bytes) = (0usize, 0u64);
+    let total_mails = listed.len();
     for (i, chunk) in chunks.into_iter().enumerate() {
+        let chunk_bytes: u64 = chunk.iter().map(|(_, size)| u64::from(*size)).sum();
+        let chunk_len = chunk.len();
         let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
         let validity_n: u32 = validity.parse().unwrap_or(0);
         let renumbered = report.resynced;
@@ -294,11 +315,19 @@ pub async fn sync_folder(
         if let Some(previous) = storing.take() {
             let r: ingest::IngestReport = previous.await?;
             report.inserted += r.inserted;
+            if total > 1 {
+                on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
+            }
         }
         storing = Some(writer.start(move |c| ingest::apply(c, channel, &batch, &cursors, now)));
+        done += chunk_len;
+        bytes += chunk_bytes;
     }
     if let Some(last) = storing {
         report.inserted += last.await?.inserted;
+        if total > 1 {
+            on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
+        }
     }
     if total == 0 {
         report.next_uid = from.max(next);
@@ -612,21 +641,23 @@ pub async fn sync_account(
     writer: &Writer,
     channel: i64,
 ) -> Result<Vec<(String, FolderReport)>, EmailError> {
-    sync_account_with(account, writer, channel, true).await
+    sync_account_with(account, writer, channel, true, &|_| {}).await
 }
 
-/// [`sync_account`], with QRESYNC used only when `use_qresync` (and the server offers it).
+/// [`sync_account`], with QRESYNC used only when `use_qresync` (and the server
+/// offers it), telling `on_progress` how a long sync goes.
 pub async fn sync_account_with(
     account: &EmailAccount,
     writer: &Writer,
     channel: i64,
     use_qresync: bool,
+    on_progress: OnProgress<'_>,
 ) -> Result<Vec<(String, FolderReport)>, EmailError> {
     let mut session = connect(account).await?;
     let qresync = use_qresync && qresync::enable(&mut session).await;
     let mut out = Vec::new();
     for folder in &account.folders {
-        match sync_folder(&mut session, account, writer, channel, folder, qresync).await {
+        match sync_folder(&mut session, account, writer, channel, folder, qresync, on_progress).await {
             Ok(r) => out.push((folder.clone(), r)),
             Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
                 tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
@@ -645,19 +676,19 @@ pub const OTHER_FOLDERS_EVERY: std::time::Duration = std::time::Duration::from_s
 
 /// What the status line says about an account.
 async fn set_status(writer: &Writer, channel: i64, status: String) {
+    let _ = writer.call(move |c| status_row(c, channel, &status)).await;
+}
+
+fn status_row(c: &mut rusqlite::Connection, channel: i64, status: &str) -> crate::store::Result<()> {
     let now = jiff::Timestamp::now().as_second();
-    let _ = writer
-        .call(move |c| {
-            let changed = c.execute(
-                "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
-                rusqlite::params![status, channel],
-            )?;
-            if changed > 0 {
-                c.execute("INSERT INTO changes (at, kind) VALUES (?1, 'channel')", [now])?;
-            }
-            Ok(())
-        })
-        .await;
+    let changed = c.execute(
+        "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
+        rusqlite::params![status, channel],
+    )?;
+    if changed > 0 {
+        c.execute("INSERT INTO changes (at, kind) VALUES (?1, 'channel')", [now])?;
+    }
+    Ok(())
 }
 
 /// The worker: sync every folder, then IDLE on INBOX; on new mail sync again.
@@ -697,7 +728,13 @@ async fn run_session(
         let mut inbox_next = 0;
         for folder in &account.folders {
             if all || folder.eq_ignore_ascii_case("INBOX") {
-                let r = sync_folder(&mut session, account, writer, channel, folder, qresync).await?;
+                // A long sync shows how far it is in the channel's status (the sidebar).
+                let progress = |p: SyncProgress<'_>| {
+                    let status = format!("syncing {}/{}", p.done, p.total);
+                    let w = writer.clone();
+                    w.submit(move |c| status_row(c, channel, &status), |_| {});
+                };
+                let r = sync_folder(&mut session, account, writer, channel, folder, qresync, &progress).await?;
                 if folder.eq_ignore_ascii_case("INBOX") {
                     inbox_next = r.next_uid;
                 }

@@ -63,7 +63,7 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         let status = ch.status.as_deref().unwrap_or("");
         let (mark, style) = if status.starts_with('⚠') {
             ("⚠", "status_error")
-        } else if status == "syncing" {
+        } else if status.starts_with("syncing") {
             ("⟳", "status_line")
         } else {
             continue;

@@ -58,9 +58,31 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         // A worker in trouble shows it next to its channel; the reason is in the log and in `:channels`.
         let name = match c.status.as_deref() {
             Some(s) if s.starts_with('⚠') => format!("⚠ {}", sanitize::line(&c.name)),
+            // A long first sync: how far it is, before the name so it is never cut.
+            Some(s) if s.starts_with("syncing ") => match progress_percent(s) {
+                Some(p) => format!("⟳{p}% {}", sanitize::line(&c.name)),
+                None => sanitize::line(&c.name).into_owned(),
+            },
             _ => sanitize::line(&c.name).into_owned(),
         };
         lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// "syncing 12000/20000" as 60.
+fn progress_percent(status: &str) -> Option<u64> {
+    let (done, total) = status.strip_prefix("syncing ")?.split_once('/')?;
+    let (done, total): (u64, u64) = (done.parse().ok()?, total.parse().ok()?);
+    (total > 0).then(|| done * 100 / total)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sync_progress_as_a_percentage() {
+        assert_eq!(super::progress_percent("syncing 12000/20000"), Some(60));
+        assert_eq!(super::progress_percent("syncing"), None);
+        assert_eq!(super::progress_percent("syncing 1/0"), None);
+    }
 }
