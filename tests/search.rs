@@ -256,6 +256,9 @@ fn golden_queries() {
         ("has:attachment name:акт", &["m1"]),
         ("name:платежка", &["m2"]),
         ("client:ромашка", &["m7"]),
+        ("client:ромашки", &["m7"]),
+        ("client:рома*", &["m7"]),
+        ("client:\"ирина соколова\"", &["m1", "m6", "m8", "m9", "n1"]),
         ("is:overdue", &["m5"]),
         ("is:mine", &["m2"]),
         // Filters hold for notes too: n1 is in an unread email conversation.
@@ -348,6 +351,15 @@ fn a_reply_is_found_by_what_it_says_not_by_what_it_quotes() {
     assert_eq!(from("взаиморасчётов"), ["Анна"], "the quote is found where it was written");
     assert_eq!(from("понедельник"), ["Олег"]);
     assert_eq!(from("пишет"), Vec::<String>::new(), "the attribution line is the quote's");
+}
+
+#[test]
+fn a_client_renamed_is_found_by_the_new_name() {
+    let c = corpus();
+    let conn = pult::store::open_writer(&c._store.path).expect("open");
+    conn.execute("UPDATE contacts SET organisation = 'ООО «Вектор»' WHERE name = 'Олег Петров'", []).expect("rename");
+    assert_eq!(c.find("client:вектора"), set(&["m2"]));
+    assert_eq!(c.find("client:олег"), set(&["m2"]), "the name still finds it");
 }
 
 #[test]

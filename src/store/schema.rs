@@ -432,6 +432,8 @@ CREATE VIRTUAL TABLE notes_fts USING fts5 (body, author, content = '', contentle
 CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
 CREATE VIRTUAL TABLE notes_vocab USING fts5vocab (notes_fts, 'row');
 CREATE VIRTUAL TABLE attachments_fts USING fts5 (name, content = '', contentless_delete = 1, tokenize = 'pult');
+-- `client:`: a conversation by its title and its client's name and organisation.
+CREATE VIRTUAL TABLE clients_fts USING fts5 (title, client, content = '', contentless_delete = 1, tokenize = 'pult');
 CREATE TABLE search_index (
     name      TEXT PRIMARY KEY,
     tokenizer INTEGER NOT NULL,
@@ -444,7 +446,8 @@ CREATE TABLE search_index (
 INSERT INTO search_index (name, tokenizer, upto, done)
     SELECT 'messages', 0, coalesce((SELECT max(id) FROM messages), 0), 0
     UNION ALL SELECT 'notes', 0, coalesce((SELECT max(id) FROM notes), 0), 0
-    UNION ALL SELECT 'attachments', 0, coalesce((SELECT max(id) FROM attachments), 0), 0;
+    UNION ALL SELECT 'attachments', 0, coalesce((SELECT max(id) FROM attachments), 0), 0
+    UNION ALL SELECT 'conversations', 0, coalesce((SELECT max(id) FROM conversations), 0), 0;
 
 -- A new message takes the next key of its second (or, past a million in one
 -- second, the next key of all); its terms go under that key.
@@ -480,6 +483,27 @@ END;
 CREATE TRIGGER notes_search_update AFTER UPDATE OF body, actor ON notes BEGIN
     DELETE FROM notes_fts WHERE rowid = old.id;
     INSERT INTO notes_fts (rowid, body, author) VALUES (new.id, new.body, new.actor);
+END;
+CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations BEGIN
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT new.id, new.title,
+               coalesce((SELECT name || ' ' || coalesce(organisation, '') FROM contacts WHERE id = new.contact_id), '');
+END;
+CREATE TRIGGER conversations_search_update AFTER UPDATE OF title, contact_id ON conversations
+WHEN old.title IS NOT new.title OR old.contact_id IS NOT new.contact_id BEGIN
+    DELETE FROM clients_fts WHERE rowid = old.id;
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT new.id, new.title,
+               coalesce((SELECT name || ' ' || coalesce(organisation, '') FROM contacts WHERE id = new.contact_id), '');
+END;
+CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations BEGIN
+    DELETE FROM clients_fts WHERE rowid = old.id;
+END;
+CREATE TRIGGER contacts_search_update AFTER UPDATE OF name, organisation ON contacts
+WHEN old.name IS NOT new.name OR old.organisation IS NOT new.organisation BEGIN
+    DELETE FROM clients_fts WHERE rowid IN (SELECT id FROM conversations WHERE contact_id = new.id);
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT id, title, new.name || ' ' || coalesce(new.organisation, '') FROM conversations WHERE contact_id = new.id;
 END;
 CREATE TRIGGER attachments_search_insert AFTER INSERT ON attachments BEGIN
     INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);

@@ -130,12 +130,10 @@ fn day_start(clock: &Clock, day: jiff::civil::Date) -> i64 {
 fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Option<String> {
     let date = if table == Table::Messages { "m.sent_at" } else { "n.created_at" };
     Some(match f {
+        // The client's name or organisation, or the conversation's title, in their word forms.
         Filter::Client(name) => {
-            let v = plan.bind(folded(name));
-            format!(
-                "(c.contact_id IN (SELECT id FROM contacts WHERE search_contains(name, {v}) \
-                  OR search_contains(coalesce(organisation, ''), {v})) OR search_contains(c.title, {v}))"
-            )
+            let v = plan.bind(client_expression(name));
+            format!("c.id IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH {v})")
         }
         Filter::Channel(name) => format!("search_contains(ch.name, {})", plan.bind(folded(name))),
         Filter::Kind(k) => format!("ch.kind = {}", plan.bind(k.as_str().to_string())),
@@ -159,6 +157,20 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
         Filter::InNotes if table == Table::Notes => "1".into(),
         Filter::InNotes => return None,
     })
+}
+
+/// `client:` words as an FTS5 expression: every word, `word*` a prefix.
+fn client_expression(value: &str) -> String {
+    let words: Vec<String> = value
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| match w.strip_suffix('*') {
+            Some(p) => format!("{} *", fts_string(p)),
+            None => fts_string(w),
+        })
+        .collect();
+    // Nothing to look for in the name: a term no text has.
+    if words.is_empty() { fts_string(&format!("{}\u{2}", words::EXACT)) } else { words.join(" AND ") }
 }
 
 fn folded(s: &str) -> String {

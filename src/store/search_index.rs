@@ -40,6 +40,15 @@ const INDEXES: &[Index] = &[
         insert: "INSERT INTO notes_fts (rowid, body, author) SELECT id, body, actor FROM notes WHERE id > ?1 AND id <= ?2",
     },
     Index {
+        name: "conversations",
+        table: "conversations",
+        fts: "clients_fts",
+        insert: "INSERT INTO clients_fts (rowid, title, client)
+                 SELECT c.id, c.title, coalesce(ct.name || ' ' || coalesce(ct.organisation, ''), '')
+                 FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id
+                 WHERE c.id > ?1 AND c.id <= ?2",
+    },
+    Index {
         name: "attachments",
         table: "attachments",
         fts: "attachments_fts",
