@@ -483,7 +483,7 @@ impl App {
                         st.error(format!("{}: {why}", st.lang.tr("search")));
                         return Ok(Vec::new());
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 };
                 let terms = crate::store::search::terms_of(&q, st.clock.zoned(st.clock.now()).date());
                 st.search = Some(SearchResults { query: q, hits, cursor: 0, terms });
