@@ -144,6 +144,32 @@ fn fit(s: &str, w: usize) -> String {
 /// `text` as spans, the byte ranges in `marks` in `mark` style, the rest in
 /// `base`; cut to `w` cells (padded), like [`fit`].
 fn marked<'a>(text: &str, marks: &[[usize; 2]], w: usize, base: Style, mark: Style) -> Vec<Span<'a>> {
+    // The first match is what the line is for: when it would fall off the
+    // right edge, the words before it give way (from the left, marked `…`).
+    if let Some(&[a, b]) = marks.first()
+        && b <= text.len()
+        && text.is_char_boundary(a)
+        && sanitize::width(&text[..b]) > w.saturating_sub(1)
+        && w > 4
+    {
+        let room = w / 3;
+        let mut start = a;
+        for (i, c) in text[..a].char_indices().rev() {
+            if sanitize::width(&text[i..a]) > room {
+                break;
+            }
+            if c == ' ' {
+                start = i + 1;
+            }
+        }
+        let lead = "…";
+        let moved: Vec<[usize; 2]> = marks
+            .iter()
+            .filter(|m| m[0] >= start)
+            .map(|m| [m[0] - start + lead.len(), m[1] - start + lead.len()])
+            .collect();
+        return marked(&format!("{lead}{}", &text[start..]), &moved, w, base, mark);
+    }
     let shown = sanitize::truncate(text, w);
     // Where the shown text stops being the original (before an added `…`).
     let kept = if shown.len() == text.len() { text.len() } else { shown.len().saturating_sub('…'.len_utf8()) };
@@ -170,4 +196,23 @@ fn marked<'a>(text: &str, marks: &[[usize; 2]], w: usize, base: Style, mark: Sty
 
 fn styled<'a>(s: impl Into<String>, style: Style) -> Span<'a> {
     Span::styled(s.into(), style)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::marked;
+    use ratatui::style::Style;
+
+    #[test]
+    fn a_match_past_the_edge_is_brought_into_view() {
+        let text = "Добрый день! Срочно, банк заблокировал счёт, что делать";
+        let a = text.find("счёт").expect("word");
+        let spans = marked(text, &[[a, a + "счёт".len()]], 24, Style::default(), Style::default().bold());
+        let line: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(line.starts_with('…') && line.contains("счёт"), "{line:?}");
+        assert_eq!(crate::sanitize::width(&line), 24);
+        let marked_word: Vec<&str> =
+            spans.iter().filter(|s| s.style == Style::default().bold()).map(|s| s.content.as_ref()).collect();
+        assert_eq!(marked_word, ["счёт"]);
+    }
 }
