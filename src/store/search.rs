@@ -141,7 +141,13 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
             "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)".into()
         }
         Filter::HasAttachment => return None,
-        Filter::Is(Is::Unanswered) => "(c.waiting_since IS NOT NULL AND c.status = 'open')".into(),
+        // As the Unanswered view: a snoozed conversation waits again when it wakes.
+        Filter::Is(Is::Unanswered) => {
+            let now = plan.bind(cx.clock.now());
+            format!(
+                "(c.waiting_since IS NOT NULL AND c.status = 'open' AND (c.snoozed_until IS NULL OR c.snoozed_until <= {now}))"
+            )
+        }
         Filter::Is(Is::Open) => "c.status = 'open'".into(),
         Filter::Is(Is::Overdue) => format!(
             "c.id IN (SELECT conversation_id FROM tasks WHERE state = 'accepted' AND deadline < {})",
