@@ -95,59 +95,48 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// `fts_fold(text)`: what the full-text index sees. unicode61 folds case and Latin
-/// diacritics but keeps Cyrillic ё apart from е, while Russian writers use them
-/// interchangeably; folding both sides makes «счёт» find «счет» and back.
+/// SQL functions the schema's triggers and the search call, and the `pult`
+/// tokenizer. Registered on every connection.
 fn register_functions(conn: &Connection) -> Result<()> {
-    conn.create_scalar_function(
-        "fts_fold",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let v: Option<String> = ctx.get(0)?;
-            Ok(v.map(|s| fold(&s)).unwrap_or_default())
-        },
-    )?;
+    // Used by the triggers of migrations 0..14 (the index before word forms),
+    // which a store at an old version still runs while it migrates.
+    pure(conn, "fts_fold", 1, |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| fold(&s)).unwrap_or_default()))?;
     // What `to:` finds: the addresses a message went to and their display
     // names, not the sender's (whose name is in the same JSON object).
-    conn.create_scalar_function(
-        "search_recipients",
-        3,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let to: Option<String> = ctx.get(0)?;
-            let cc: Option<String> = ctx.get(1)?;
-            let names: Option<String> = ctx.get(2)?;
-            Ok(search::recipients_text(to.as_deref(), cc.as_deref(), names.as_deref()))
-        },
-    )?;
+    pure(conn, "search_recipients", 3, |ctx| {
+        let to: Option<String> = ctx.get(0)?;
+        let cc: Option<String> = ctx.get(1)?;
+        let names: Option<String> = ctx.get(2)?;
+        Ok(search::recipients_text(to.as_deref(), cc.as_deref(), names.as_deref()))
+    })?;
     // What the index sees of a body: the text its author wrote (search::authored).
-    conn.create_scalar_function(
-        "search_authored",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let body: Option<String> = ctx.get(0)?;
-            Ok(body.as_deref().map(|b| crate::search::authored::authored(b).into_owned()).unwrap_or_default())
-        },
-    )?;
-    // `client:` and `channel:` find a folded needle anywhere in a name.
-    conn.create_scalar_function(
-        "search_contains",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let hay: Option<String> = ctx.get(0)?;
-            let needle: String = ctx.get(1)?;
-            let mut folded = String::new();
-            crate::search::words::fold_into(hay.as_deref().unwrap_or(""), &mut folded);
-            Ok(folded.contains(needle.as_str()))
-        },
-    )?;
+    pure(conn, "search_authored", 1, |ctx| {
+        let body: Option<String> = ctx.get(0)?;
+        Ok(body.as_deref().map(|b| crate::search::authored::authored(b).into_owned()).unwrap_or_default())
+    })?;
+    // `channel:` finds a folded needle anywhere in a channel's name.
+    pure(conn, "search_contains", 2, |ctx| {
+        let hay: Option<String> = ctx.get(0)?;
+        let needle: String = ctx.get(1)?;
+        let mut folded = String::new();
+        crate::search::words::fold_into(hay.as_deref().unwrap_or(""), &mut folded);
+        Ok(folded.contains(needle.as_str()))
+    })?;
     fts::register(conn)?;
     Ok(())
 }
 
+/// Registers a deterministic scalar function of `args` arguments.
+fn pure<T, F>(conn: &Connection, name: &str, args: i32, f: F) -> Result<()>
+where
+    T: rusqlite::ToSql,
+    F: Fn(&rusqlite::functions::Context<'_>) -> rusqlite::Result<T> + Send + 'static,
+{
+    conn.create_scalar_function(name, args, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, f)?;
+    Ok(())
+}
+
+/// ё as е, as the old index saw text (see `fts_fold`).
 pub fn fold(s: &str) -> String {
     if !s.contains(['ё', 'Ё']) {
         return s.to_string();

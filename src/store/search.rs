@@ -45,7 +45,7 @@ pub fn recipients_text(to: Option<&str>, cc: Option<&str>, names: Option<&str>) 
 }
 
 /// A query as SQL: the FTS5 expressions and the WHERE conditions with their values.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Plan {
     /// ANDed positive text, as an FTS5 expression over `messages_fts`/`notes_fts`.
     positive: Vec<String>,
@@ -64,6 +64,26 @@ impl Plan {
     fn bind(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         format!("?{}", self.values.len())
+    }
+
+    /// Puts the words against the index `fts` (aliased `f` when used) into the
+    /// conditions; `id` is the row's key in that index. True when the index
+    /// drives the query.
+    fn match_text(&mut self, fts: &str, id: &str) -> bool {
+        if self.positive.is_empty() {
+            if !self.negative.is_empty() {
+                let v = self.bind(self.negative.join(" OR "));
+                self.conditions.push(format!("{id} NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {v})"));
+            }
+            return false;
+        }
+        let mut expr = self.positive.join(" AND ");
+        for n in &self.negative {
+            expr = format!("({expr}) NOT {n}");
+        }
+        let v = self.bind(expr);
+        self.conditions.insert(0, format!("{fts} MATCH {v}"));
+        true
     }
 }
 
@@ -189,35 +209,36 @@ fn folded(s: &str) -> String {
 fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) -> Result<Option<Plan>> {
     let mut plan = Plan::default();
     for Clause { any, negated } in &query.clauses {
-        if any[0].is_text_atom() {
-            let mut parts: Vec<String> = Vec::new();
-            for a in any {
-                match a {
-                    // File names: their own index, searched by prefix as such.
-                    Atom::Text(Field::Name, t) if table == Table::Messages => {
-                        if let Some(m) = fts_text(Field::Anywhere, t, false, &mut |_| Ok(None))? {
-                            parts.push(format!("\u{0}name\u{0}{m}"));
-                        }
+        if matches!(any[0], Atom::Text(..)) {
+            // The parser lets `OR` join file names only with file names.
+            if matches!(any[0], Atom::Text(Field::Name, _)) {
+                if table == Table::Notes {
+                    if *negated {
+                        continue;
                     }
-                    Atom::Text(f, t) => parts.extend(fts_text(*f, t, table == Table::Notes, expand)?),
-                    Atom::Filter(_) => {}
-                }
-            }
-            // Attachment names live in their own index: an IN over it.
-            let (names, text): (Vec<String>, Vec<String>) = parts.into_iter().partition(|p| p.starts_with('\u{0}'));
-            if !names.is_empty() {
-                if !text.is_empty() {
-                    // `name:x OR word` is refused by the parser.
                     return Ok(None);
                 }
-                let expr = names.iter().map(|n| n.trim_start_matches("\u{0}name\u{0}").to_string()).collect::<Vec<_>>();
-                let v = plan.bind(expr.join(" OR "));
+                // Attachment names live in their own index (searched by prefix as
+                // such): an IN over it.
+                let mut names = Vec::new();
+                for a in any {
+                    if let Atom::Text(_, t) = a {
+                        names.extend(fts_text(Field::Anywhere, t, false, &mut |_| Ok(None))?);
+                    }
+                }
+                let v = plan.bind(names.join(" OR "));
                 let cond = format!(
                     "m.id IN (SELECT a.message_id FROM attachments a WHERE a.id IN \
                      (SELECT rowid FROM attachments_fts WHERE attachments_fts MATCH {v}))"
                 );
                 plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
                 continue;
+            }
+            let mut text: Vec<String> = Vec::new();
+            for a in any {
+                if let Atom::Text(f, t) = a {
+                    text.extend(fts_text(*f, t, table == Table::Notes, expand)?);
+                }
             }
             if text.is_empty() {
                 if *negated {
@@ -269,12 +290,6 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) 
         }
     }
     Ok(Some(plan))
-}
-
-impl Atom {
-    fn is_text_atom(&self) -> bool {
-        matches!(self, Atom::Text(..))
-    }
 }
 
 /// What to highlight: the terms of the positive words of the query.
@@ -460,16 +475,16 @@ impl Reader {
     }
 
     fn search_messages(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut q = Sql::from(plan);
-        let fts = q.text(plan, "messages_fts", "k.key");
+        let mut q = plan.clone();
+        let fts = q.match_text("messages_fts", "k.key");
         let key = if fts { "f.rowid" } else { "k.key" };
         if let Some(k) = plan.from_key {
             let v = q.bind(k);
-            q.conds.push(format!("{key} >= {v}"));
+            q.conditions.push(format!("{key} >= {v}"));
         }
         if let Some(k) = plan.until_key {
             let v = q.bind(k);
-            q.conds.push(format!("{key} < {v}"));
+            q.conditions.push(format!("{key} < {v}"));
         }
         let order = match (sort, fts) {
             (Sort::Relevance, true) => "f.rank, f.rowid DESC".to_string(),
@@ -502,8 +517,8 @@ impl Reader {
     }
 
     fn search_notes(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut q = Sql::from(plan);
-        let fts = q.text(plan, "notes_fts", "n.id");
+        let mut q = plan.clone();
+        let fts = q.match_text("notes_fts", "n.id");
         let from = if fts { "notes_fts f JOIN notes n ON n.id = f.rowid" } else { "notes n" };
         let order = if sort == Sort::Relevance && fts { "f.rank" } else { "n.created_at DESC, n.id DESC" };
         // A note's place among messages is its date, as a search key would give it.
@@ -520,7 +535,7 @@ impl Reader {
     #[allow(clippy::too_many_arguments)]
     fn hits(
         &self,
-        mut q: Sql,
+        mut q: Plan,
         hit: HitKind,
         select: &str,
         from: &str,
@@ -529,7 +544,7 @@ impl Reader {
         clock: &Clock,
     ) -> Result<Vec<SearchHit>> {
         let limit = q.bind(limit as i64);
-        let where_ = if q.conds.is_empty() { "1".to_string() } else { q.conds.join(" AND ") };
+        let where_ = if q.conditions.is_empty() { "1".to_string() } else { q.conditions.join(" AND ") };
         let sql = format!("SELECT {select} FROM {from} WHERE {where_} ORDER BY {order} LIMIT {limit}");
         let mut st = self.connection().prepare_cached(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(q.values.iter()), |r| {
@@ -553,42 +568,6 @@ impl Reader {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-}
-
-/// The WHERE of one search as it is built: conditions and their values.
-struct Sql {
-    conds: Vec<String>,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn from(plan: &Plan) -> Sql {
-        Sql { conds: plan.conditions.clone(), values: plan.values.clone() }
-    }
-
-    fn bind(&mut self, v: impl Into<Value>) -> String {
-        self.values.push(v.into());
-        format!("?{}", self.values.len())
-    }
-
-    /// The plan's words against the index `fts` (aliased `f` when used);
-    /// `id` is the row's key in that index. True when the index drives the query.
-    fn text(&mut self, plan: &Plan, fts: &str, id: &str) -> bool {
-        if plan.positive.is_empty() {
-            if !plan.negative.is_empty() {
-                let v = self.bind(plan.negative.join(" OR "));
-                self.conds.push(format!("{id} NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {v})"));
-            }
-            return false;
-        }
-        let mut expr = plan.positive.join(" AND ");
-        for n in &plan.negative {
-            expr = format!("({expr}) NOT {n}");
-        }
-        let v = self.bind(expr);
-        self.conds.insert(0, format!("{fts} MATCH {v}"));
-        true
     }
 }
 
