@@ -1769,15 +1769,18 @@ impl AppState {
         let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
         let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
         // Opened from a search hit: highlight its words, show the hit first.
-        let hit = self.search.as_ref().and_then(|s| s.hits.get(s.cursor).map(|h| (h.clone(), s.terms.clone())));
+        let hit = self
+            .search
+            .as_ref()
+            .and_then(|s| s.hits.get(s.cursor).map(|h| ((h.conversation, h.message, h.note), s.terms.clone())));
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             if let Some((terms, jump)) = kept {
                 t.terms = terms;
                 t.jump_to = jump;
-            } else if let Some((hit, terms)) = hit.filter(|(h, _)| h.conversation == t.conversation.id) {
+            } else if let Some(((_, message, note), terms)) = hit.filter(|((c, _, _), _)| *c == t.conversation.id) {
                 t.terms = terms;
-                t.jump_to = t.messages.iter().position(|m| match (hit.message, hit.note) {
+                t.jump_to = t.messages.iter().position(|m| match (message, note) {
                     (Some(id), _) => m.id == id && m.direction != Direction::Note,
                     (None, Some(id)) => m.id == id && m.direction == Direction::Note,
                     _ => false,
