@@ -457,3 +457,62 @@ fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     assert_eq!(found("счёт"), 2);
     assert_eq!(found("акт"), 1);
 }
+
+/// Rows a sync batch adds are indexed once, at its end, from their final
+/// content; rows it changes that were there before are reindexed at once.
+#[test]
+fn a_batch_indexes_what_it_added_once_and_as_it_ended() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = clock();
+    let found = |q: &str| r.search(q, 50, &clock).expect(q).len();
+    let mut sent = chat("1:1", "-100", "Ирина", 3 * H, "Пришлите счёт");
+    sent.is_group = true;
+    sent.conversation_title = "Ромашка бухгалтерия".into();
+    sent.attachments = vec![file("реестр платежей.xlsx")];
+    let mut edited = sent.clone();
+    edited.edited = true;
+    edited.body_text = "Пришлите акт".into();
+    edited.attachments = Vec::new();
+    let batch = vec![sent, edited];
+    ingest(&s, ch, batch.clone());
+    assert_eq!(found("счёт"), 0, "the edit replaced the words within the batch");
+    assert_eq!(found("акт"), 1);
+    assert_eq!(found("client:бухгалтерия"), 1);
+    assert_eq!(found("name:реестр"), 1, "attachment names");
+    // Our mail opens a thread without a client; the reply in the same batch
+    // gives the conversation its client, and the index has the client's name.
+    let mail_ch = channel(&s, "mail", ChannelKind::Email);
+    let mut ours = mail("o1", "", "Анна", "anna@office.test", 5 * H, "Сверка", "Направляю сверку");
+    ours.outgoing = true;
+    ours.message_id = Some("<o1@office.test>".into());
+    let mut theirs = mail("t1", "", "Пётр Сидоров", "petr@client.test", 4 * H, "Re: Сверка", "Получил");
+    theirs.message_id = Some("<t1@client.test>".into());
+    theirs.thread_refs = vec!["<o1@office.test>".into()];
+    ingest(&s, mail_ch, vec![ours, theirs]);
+    assert_eq!(found("client:сидоров"), 2, "both mails of the client's conversation");
+    // The index holds each row once: raw FTS matches, not search hits. (Rows
+    // listed: FTS5's count(*) also counts entries deleted since the last merge.)
+    let conn = pult::store::open_reader(&s.path).expect("conn");
+    let rows = |sql: &str| {
+        let sql = sql.replace("count(*)", "rowid");
+        let mut st = conn.prepare(&sql).expect("prepare");
+        st.query_map([], |r| r.get::<_, i64>(0)).expect("query").count()
+    };
+    assert_eq!(rows("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'пришлит'"), 1);
+    assert_eq!(rows("SELECT count(*) FROM clients_fts WHERE clients_fts MATCH 'ромашк'"), 1);
+    assert_eq!(rows("SELECT count(*) FROM clients_fts WHERE clients_fts MATCH 'сидоров'"), 1);
+    assert_eq!(rows("SELECT count(*) FROM attachments_fts WHERE attachments_fts MATCH 'реестр'"), 1);
+    // A replay adds nothing; a later batch edits a row the first one indexed.
+    ingest(&s, ch, batch);
+    assert_eq!(rows("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'пришлит'"), 1);
+    let mut again = chat("1:1", "-100", "Ирина", 3 * H, "Пришлите выписку");
+    again.edited = true;
+    again.is_group = true;
+    again.conversation_title = "Ромашка бухгалтерия".into();
+    ingest(&s, ch, vec![again, chat("1:3", "-100", "Ирина", H, "Жду акт")]);
+    assert_eq!(found("акт"), 1, "the edited message no longer says it; the new one does");
+    assert_eq!(found("выписка"), 1);
+    assert_eq!(rows("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'пришлит'"), 1);
+}

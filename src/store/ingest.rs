@@ -56,6 +56,7 @@ pub fn apply(
     now: i64,
 ) -> Result<IngestReport> {
     let tx = immediate(conn)?;
+    let deferred = super::search_index::Deferred::begin(&tx)?;
     let report = apply_in(&tx, channel_id, batch, now)?;
     for (key, value) in cursors {
         tx.prepare_cached(
@@ -64,6 +65,7 @@ pub fn apply(
         )?
         .execute(params![channel_id, key, value])?;
     }
+    deferred.finish(&tx)?;
     tx.commit()?;
     Ok(report)
 }

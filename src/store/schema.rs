@@ -516,6 +516,90 @@ CREATE TRIGGER attachments_search_update AFTER UPDATE OF name ON attachments BEG
     INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
 END;
 "#,
+    // 15 -> 16: a sync batch indexes the rows it adds in one statement at its
+    // end (store::search_index::Deferred) rather than row by row: FTS5 writes
+    // its buffered terms out at every statement savepoint, so a trigger per
+    // message made a segment per message, and most of a sync went into merging
+    // them. A row is "pending" while such a batch runs if the batch added it;
+    // triggers leave pending rows alone, and the batch indexes them from their
+    // final content. Every other row is indexed by its triggers, as before.
+    r#"
+DROP TRIGGER messages_search_insert;
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO search_keys (key, message_id)
+        SELECT CASE WHEN k < ((new.sent_at + 1) << 20) THEN k ELSE (SELECT max(key) + 1 FROM search_keys) END, new.id
+        FROM (SELECT coalesce(max(key) + 1, new.sent_at << 20) AS k FROM search_keys
+              WHERE key >= (new.sent_at << 20) AND key < ((new.sent_at + 1) << 20));
+    INSERT INTO messages_fts (rowid, subject, body, people, recipients)
+        SELECT last_insert_rowid(), new.subject, search_authored(new.body) || coalesce(char(10) || new.transcript, ''),
+               new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
+               search_recipients(new.recipients, new.cc, new.names)
+        WHERE NOT search_pending('messages', new.id);
+END;
+DROP TRIGGER messages_search_delete;
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_fts
+        WHERE rowid = (SELECT key FROM search_keys WHERE message_id = old.id AND NOT search_pending('messages', old.id));
+    DELETE FROM search_keys WHERE message_id = old.id;
+END;
+DROP TRIGGER messages_search_update;
+CREATE TRIGGER messages_search_update
+AFTER UPDATE OF subject, body, transcript, author, author_identity_id, recipients, cc, names ON messages
+WHEN NOT search_pending('messages', new.id) BEGIN
+    DELETE FROM messages_fts WHERE rowid = (SELECT key FROM search_keys WHERE message_id = new.id);
+    INSERT INTO messages_fts (rowid, subject, body, people, recipients)
+        SELECT key, new.subject, search_authored(new.body) || coalesce(char(10) || new.transcript, ''),
+               new.author || ' ' || coalesce((SELECT handle FROM identities WHERE id = new.author_identity_id), ''),
+               search_recipients(new.recipients, new.cc, new.names)
+        FROM search_keys WHERE message_id = new.id;
+END;
+DROP TRIGGER conversations_search_insert;
+CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations
+WHEN NOT search_pending('conversations', new.id) BEGIN
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT new.id, new.title,
+               coalesce((SELECT name || ' ' || coalesce(organisation, '') FROM contacts WHERE id = new.contact_id), '');
+END;
+DROP TRIGGER conversations_search_update;
+CREATE TRIGGER conversations_search_update AFTER UPDATE OF title, contact_id ON conversations
+WHEN (old.title IS NOT new.title OR old.contact_id IS NOT new.contact_id)
+     AND NOT search_pending('conversations', new.id) BEGIN
+    DELETE FROM clients_fts WHERE rowid = old.id;
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT new.id, new.title,
+               coalesce((SELECT name || ' ' || coalesce(organisation, '') FROM contacts WHERE id = new.contact_id), '');
+END;
+DROP TRIGGER conversations_search_delete;
+CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations
+WHEN NOT search_pending('conversations', old.id) BEGIN
+    DELETE FROM clients_fts WHERE rowid = old.id;
+END;
+DROP TRIGGER contacts_search_update;
+CREATE TRIGGER contacts_search_update AFTER UPDATE OF name, organisation ON contacts
+WHEN old.name IS NOT new.name OR old.organisation IS NOT new.organisation BEGIN
+    DELETE FROM clients_fts WHERE rowid IN
+        (SELECT id FROM conversations WHERE contact_id = new.id AND NOT search_pending('conversations', id));
+    INSERT INTO clients_fts (rowid, title, client)
+        SELECT id, title, new.name || ' ' || coalesce(new.organisation, '') FROM conversations
+        WHERE contact_id = new.id AND NOT search_pending('conversations', id);
+END;
+DROP TRIGGER attachments_search_insert;
+CREATE TRIGGER attachments_search_insert AFTER INSERT ON attachments
+WHEN NOT search_pending('attachments', new.id) BEGIN
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+DROP TRIGGER attachments_search_delete;
+CREATE TRIGGER attachments_search_delete AFTER DELETE ON attachments
+WHEN NOT search_pending('attachments', old.id) BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+END;
+DROP TRIGGER attachments_search_update;
+CREATE TRIGGER attachments_search_update AFTER UPDATE OF name ON attachments
+WHEN NOT search_pending('attachments', new.id) BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -56,6 +56,70 @@ const INDEXES: &[Index] = &[
     },
 ];
 
+/// The indexes a sync batch defers, in the order of `Bounds`.
+const DEFERRED: [&str; 3] = ["messages", "conversations", "attachments"];
+
+/// For each deferred index: rows with a larger id were added by the batch.
+type Bounds = [i64; 3];
+
+std::thread_local! {
+    /// Set while a batch runs on this thread (the writer's); the triggers ask it.
+    static PENDING_AFTER: std::cell::Cell<Option<Bounds>> = const { std::cell::Cell::new(None) };
+}
+
+/// Did the batch running on this thread add row `id` of `table`? Its triggers
+/// then leave it to the batch (`Deferred::finish`).
+pub fn pending(table: &str, id: i64) -> bool {
+    let Some(bounds) = PENDING_AFTER.get() else { return false };
+    DEFERRED.iter().position(|t| *t == table).is_some_and(|i| id > bounds[i])
+}
+
+/// A batch that indexes the rows it adds in one statement per index at its
+/// end. FTS5 writes its buffered terms out at every statement savepoint, and
+/// every insert with a trigger takes one, so indexing row by row made a
+/// segment per message and a sync spent most of its time merging them.
+pub struct Deferred {
+    bounds: Option<Bounds>,
+}
+
+impl Deferred {
+    /// Rows added from now on (inside the caller's transaction) are pending.
+    /// Inside another deferred batch this one does nothing of its own.
+    pub fn begin(tx: &Connection) -> Result<Deferred> {
+        if PENDING_AFTER.get().is_some() {
+            return Ok(Deferred { bounds: None });
+        }
+        let mut bounds: Bounds = [0; 3];
+        for (bound, table) in bounds.iter_mut().zip(DEFERRED) {
+            *bound = tx.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get(0))?;
+        }
+        PENDING_AFTER.set(Some(bounds));
+        Ok(Deferred { bounds: Some(bounds) })
+    }
+
+    /// Indexes the pending rows as they are now; call last in the transaction,
+    /// so that no later statement's savepoint writes the terms out early.
+    pub fn finish(mut self, tx: &Connection) -> Result<()> {
+        let Some(bounds) = self.bounds.take() else { return Ok(()) };
+        PENDING_AFTER.set(None);
+        for (bound, table) in bounds.iter().zip(DEFERRED) {
+            if let Some(index) = INDEXES.iter().find(|i| i.name == table) {
+                tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        // A batch that failed: its transaction rolls back, nothing is pending.
+        if self.bounds.is_some() {
+            PENDING_AFTER.set(None);
+        }
+    }
+}
+
 /// How far a rebuild is: rows indexed of rows to index, per index.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
