@@ -130,6 +130,13 @@ fn register_functions(conn: &Connection) -> Result<()> {
         crate::search::words::fold_into(hay.as_deref().unwrap_or(""), &mut folded);
         Ok(folded.contains(needle.as_str()))
     })?;
+    // Is this row added by the sync batch running now, which indexes it at its
+    // end (search_index::Deferred)? Not deterministic: it reads the batch's state.
+    conn.create_scalar_function("search_pending", 2, FunctionFlags::SQLITE_UTF8, |ctx| {
+        let table: String = ctx.get(0)?;
+        let id: i64 = ctx.get(1)?;
+        Ok(search_index::pending(&table, id))
+    })?;
     fts::register(conn)?;
     Ok(())
 }
