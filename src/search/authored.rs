@@ -17,9 +17,10 @@ const ATTRIBUTION: &[&str] = &["wrote:", "пишет:", "написал:", "на
 
 pub fn authored(body: &str) -> Cow<'_, str> {
     let quoted = |l: &str| l.trim_start().starts_with('>');
+    // Lower-cased only when it could be one (a line of dashes): most lines are not.
     let original = |l: &str| {
-        let t = l.trim().to_lowercase();
-        ORIGINAL.iter().any(|o| t == *o)
+        let t = l.trim();
+        t.starts_with("-----") && ORIGINAL.iter().any(|o| t.to_lowercase() == *o)
     };
     if !body.lines().any(|l| quoted(l) || original(l)) {
         return Cow::Borrowed(body);
