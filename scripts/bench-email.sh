@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Email benchmark: initial sync of N generated mails from a local Dovecot into the
-# store, against mbsync (isync) syncing the same mailbox into a maildir, in the
-# same run, server cache warm for both. Medians of 3 runs each. Needs root.
+# Email benchmark: initial sync of N mails from a local Dovecot into the store,
+# against mbsync (isync) syncing the same mailbox into a maildir, in the same
+# run, server cache warm for both. Medians of 3 runs each. Needs root.
 #
 #   scripts/bench-email.sh [N]        (default 50000; N=0 skips that part)
+#   CORPUS=real scripts/bench-email.sh 20000
+#       which mails: `real` (default) is ../shared/reference/gen_corpus.py, shaped
+#       like business mail (MIME mix, Cyrillic headers, threads, quoted text;
+#       GEN=path picks another copy of it, SEED=n another seed); `pult` is pult's
+#       own generator (4 KB plain mails); `both` runs one after the other.
 #   LAZY=500 scripts/bench-email.sh   (mails with a 1 MB attachment; LAZY=0 skips that part)
-#   GEN=path/to/gen_corpus.py scripts/bench-email.sh 20000   (a realistic corpus instead of pult's generator)
 #   SEARCH=1 scripts/bench-email.sh 20000   (then search: pult's store vs notmuch over mbsync's maildir of the same mails)
+#
+# For each corpus it prints pult with word forms (the product), pult with
+# SQLite's unicode61 tokenizer (the index before word forms), mbsync, the
+# message index's size as built (the text each author wrote) and rebuilt from
+# whole bodies (quoted thread included), and how many mails each finds for a
+# few queries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
@@ -28,19 +38,26 @@ trap 'scripts/dovecot.sh stop "$work/dovecot"; rm -rf "$work"' EXIT
 scripts/dovecot.sh start "$work/dovecot" 12143 12993 12145
 CONF=$work/dovecot/etc/dovecot.conf
 
-if [ "$N" -gt 0 ]; then
-echo "generating $N mails …" >&2
-mkdir -p "$work/dovecot/mail/alice"
-if [ -n "${GEN:-}" ]; then
-  # A realistic corpus (e.g. GEN=../shared/reference/gen_corpus.py): MIME mix, Cyrillic headers, threads.
-  python3 "$GEN" --out "$work/dovecot/mail/alice/Maildir" -n "$N" --seed "${SEED:-1}" >/dev/null
-else
-  "$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
-fi
-chown -R vmail:vmail "$work/dovecot/mail/alice"
-doveadm -c "$CONF" index -u alice INBOX
-du -sh "$work/dovecot/mail/alice/Maildir" >&2
-fi
+CORPUS=${CORPUS:-real}
+GEN=${GEN:-../shared/reference/gen_corpus.py}
+case "$CORPUS" in
+  real|both) [ -f "$GEN" ] || { echo "no $GEN: set GEN=path/to/gen_corpus.py or CORPUS=pult" >&2; exit 1; } ;;
+  pult) ;;
+  *) echo "CORPUS is real, pult or both" >&2; exit 1 ;;
+esac
+# Fills INBOX with N mails of corpus $1 (real or pult).
+generate() {
+  echo "generating $N mails ($1) …" >&2
+  rm -rf "$work/dovecot/mail/alice"; mkdir -p "$work/dovecot/mail/alice"
+  if [ "$1" = real ]; then
+    python3 "$GEN" --out "$work/dovecot/mail/alice/Maildir" -n "$N" --seed "${SEED:-1}" >/dev/null
+  else
+    "$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
+  fi
+  chown -R vmail:vmail "$work/dovecot/mail/alice"
+  doveadm -c "$CONF" index -u alice INBOX
+  du -sh "$work/dovecot/mail/alice/Maildir" >&2
+}
 
 printf 'secret' > "$work/pw"; chmod 600 "$work/pw"
 cat > "$work/pult.toml" <<TOML
@@ -79,33 +96,51 @@ RC
 # isync 1.4 spells TLSType as SSLType.
 mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "$work/mbsyncrc"
 
-pult_run() { rm -f "$work"/s.db*; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
+# PREP is run on an empty store first (the unicode61 variant).
+pult_run() { rm -f "$work"/s.db*; [ -z "${PREP:-}" ] || "$PULT" bench-store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
 mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc" bench >/dev/null 2>&1; cat "$work/t"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # One warm-up each, then three alternating rounds: sets pt, mt (median seconds) and prss_mb.
 measure() {
   pult_run >/dev/null; mbsync_run >/dev/null
-  p=(); m=(); prss=()
+  p=(); m=(); prss=(); u=()
   for _ in 1 2 3; do
+    [ -z "${OLD_TOKENIZER:-}" ] || { read -r t _ < <(PREP=--unicode61 pult_run); u+=("$t"); }
     read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
     read -r t _ < <(mbsync_run); m+=("$t")
   done
   pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
+  ut=$( [ ${#u[@]} -eq 0 ] && echo 0 || printf '%s\n' "${u[@]}" | median)
   prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
 }
 
-if [ "$N" -gt 0 ]; then
+# The whole comparison on corpus $1.
+sync_bench() {
+generate "$1"
 echo "warming the server cache …" >&2
-measure
+OLD_TOKENIZER=1 measure
 # A resync with nothing new (store and maildir from the last runs).
 read -r pr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" 2>/dev/null | tail -1)
 read -r mr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout mbsync -q -c "$work/mbsyncrc" bench | tail -1)
-awk -v n="$N" -v pt="$pt" -v mt="$mt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 'BEGIN {
-  printf "initial sync of %d mails (median of 3, server cache warm)\n", n
-  printf "  pult   %6.2f s  %8.0f mails/s  peak RSS %s MB\n", pt, n/pt, rss
+awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 'BEGIN {
+  printf "initial sync of %d mails, corpus %s (median of 3, server cache warm)\n", n, c
+  printf "  pult   %6.2f s  %8.0f mails/s  peak RSS %s MB  (word forms)\n", pt, n/pt, rss
+  printf "  pult   %6.2f s  %8.0f mails/s  (unicode61 tokenizer, the index before word forms)\n", ut, n/ut
   printf "  mbsync %6.2f s  %8.0f mails/s  (default: fsync per mail)\n", mt, n/mt
-  printf "  pult is %.1fx mbsync\n", mt/pt
+  printf "  pult is %.1fx mbsync (%.2f of its time)\n", mt/pt, pt/mt
   printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
+# The index as built (what each author wrote) and from whole bodies, on the same mails.
+hits() { for q in 'оплата' 'invoice' '"акт сверки взаиморасчётов"' '"quarterly revenue forecast"'; do
+  printf ' %s' "$("$PULT" search --limit 1000000 --json --store "$1" -- "$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done; }
+for f in "$work"/s.db*; do cp "$f" "${f/s.db/whole.db}"; done
+"$PULT" bench-store --whole-bodies --store "$work/whole.db"
+ib=$("$PULT" bench-store --report --store "$work/s.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
+wb=$("$PULT" bench-store --report --store "$work/whole.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
+awk -v a="$ib" -v b="$wb" 'BEGIN { printf "message index: %.1f MB as built (authored text), %.1f MB from whole bodies (%.2fx)\n", a/1048576, b/1048576, a/b }'
+echo "hits for оплата / invoice / \"акт сверки взаиморасчётов\" / \"quarterly revenue forecast\":"
+echo "  as built:          $(hits "$work/s.db")"
+echo "  from whole bodies: $(hits "$work/whole.db")"
+rm -f "$work"/whole.db*
 
 if [ -n "${SEARCH:-}" ]; then
   # The same mails twice: pult's store from its last sync, mbsync's maildir
@@ -132,6 +167,13 @@ if [ -n "${SEARCH:-}" ]; then
       printf "%-34s %9.1f ms %9.1f ms %6.2fx   hits: pult %d (word forms), notmuch %d\n", q, p/1000, n/1000, p/n, ph, nh }'
   done
 fi
+}
+
+if [ "$N" -gt 0 ]; then
+  case "$CORPUS" in
+    both) sync_bench pult; sync_bench real ;;
+    *) sync_bench "$CORPUS" ;;
+  esac
 fi
 
 # Lazy attachments: LAZY mails (default 500) that each carry a 1 MB scan, in a

@@ -415,6 +415,24 @@ pub struct Probe {
 }
 
 /// Runs inside a fresh process: open, draw, then exercise the UI a little, and report.
+/// `pult bench-store`: see the command's help.
+pub fn store_tool(path: &Path, unicode61: bool, whole_bodies: bool, report: bool) -> Result<()> {
+    let writer = Writer::spawn(path)?;
+    if unicode61 {
+        writer.call_blocking(|c| crate::store::search_index::use_unicode61_for_bench(c))?;
+    }
+    if whole_bodies {
+        writer.call_blocking(|c| crate::store::search_index::reindex_whole_bodies_for_bench(c))?;
+    }
+    if report {
+        let conn = crate::store::open_reader(path)?;
+        let index = crate::store::search_index::message_index_bytes(&conn)?;
+        let messages: i64 = crate::store::search_index::message_count(&conn)?;
+        println!("{}", serde_json::json!({ "messages": messages, "index_bytes": index }));
+    }
+    Ok(())
+}
+
 pub fn probe(path: &Path) -> Result<()> {
     let now = jiff::Timestamp::now().as_second();
     let (first_frame_ms, mut app, mut term) = first_frame(path, now)?;

@@ -1,4 +1,4 @@
-//! The command line: `pult`, `pult demo`, `pult status`, `pult search`, `pult bench`.
+//! The command line: `pult`, `pult demo`, `pult status`, `pult search`, `pult thread`, `pult reply`, …
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -124,6 +124,32 @@ pub enum Command {
         #[arg(long)]
         telegram: bool,
     },
+    /// One conversation, oldest message first: messages, notes, delivery, promises
+    Thread {
+        /// The conversation id (from `pult search --json` or `pult agenda --json`)
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a reply on a conversation's own channel, as `r` and send would
+    /// (reply-all in email, to the newest client message in chats), without
+    /// the undo window; the daemon, a running pult or `sync --once` sends it
+    Reply {
+        #[arg(long)]
+        conversation: i64,
+        /// The text, or - to read it from standard input
+        #[arg(long, conflicts_with = "template", required_unless_present = "template")]
+        body: Option<String>,
+        /// A template by id (see templates.toml)
+        #[arg(long)]
+        template: Option<String>,
+        /// A field the template asks for, as NAME=VALUE; repeat for more
+        #[arg(long = "var", requires = "template")]
+        vars: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Messages that wait for a decision: failed, or maybe sent (the sender stopped mid-send)
     Outbox {
         #[command(subcommand)]
@@ -188,6 +214,17 @@ pub enum Command {
         /// Attach a file of this many KB to every mail (the lazy-attachment benchmark)
         #[arg(long, default_value_t = 0)]
         attachment_kb: u64,
+    },
+    /// (internal) The email benchmark's store tools: an empty store with the old
+    /// tokenizer, the message index rebuilt from whole bodies, its size as JSON
+    #[command(hide = true)]
+    BenchStore {
+        #[arg(long)]
+        unicode61: bool,
+        #[arg(long)]
+        whole_bodies: bool,
+        #[arg(long)]
+        report: bool,
     },
     /// (internal, tests) Write COUNT notes to a conversation as fast as possible
     #[command(hide = true)]
@@ -303,6 +340,15 @@ pub fn main() -> Result<()> {
             anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
         }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
+        Some(Command::Thread { conversation, json }) => crate::scripting::thread(&cli, conversation, json),
+        Some(Command::Reply { conversation, ref body, ref template, ref vars, json }) => {
+            let text = match (body, template) {
+                (Some(b), _) => crate::scripting::ReplyText::Body(b),
+                (None, Some(id)) => crate::scripting::ReplyText::Template { id, vars },
+                (None, None) => anyhow::bail!("give --body TEXT, --body - or --template ID"),
+            };
+            crate::scripting::reply(&cli, conversation, text, json)
+        }
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
         Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds, telegram }) => {
@@ -336,6 +382,10 @@ pub fn main() -> Result<()> {
         }
         Some(Command::GenMaildir { ref out, count, attachment_kb }) => {
             crate::bench::gen_maildir(out, count, attachment_kb)
+        }
+        Some(Command::BenchStore { unicode61, whole_bodies, report }) => {
+            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-store needs --store"))?;
+            crate::bench::store_tool(&path, unicode61, whole_bodies, report)
         }
         Some(Command::BenchProbe) => {
             let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;

@@ -15,6 +15,7 @@ pub mod mail_cli;
 pub mod model;
 pub mod paths;
 pub mod sanitize;
+pub mod scripting;
 pub mod search;
 pub mod secrets;
 pub mod store;

@@ -219,6 +219,8 @@ pub struct ListKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageRow {
     pub id: i64,
+    /// The channel's id for it (`local:N` while our reply is queued); None for notes.
+    pub remote_id: Option<String>,
     pub direction: Direction,
     pub author: String,
     pub sent_at: i64,

@@ -187,3 +187,194 @@ fn agenda_takes_days_and_audit_shows_deadlines_as_times() {
         );
     }
 }
+
+/// A store with an email thread (the client's mail to us and a colleague, with
+/// a file, and an internal note) and a Telegram chat; returns (store dir,
+/// store path, email conversation, our-only email conversation, chat).
+fn scripted_store() -> (common::TempStore, i64, i64, i64) {
+    use pult::model::{ChannelKind, Inbound, InboundAttachment};
+    let s = common::temp_store();
+    let mail = common::channel(&s, "office", ChannelKind::Email);
+    let tg = common::channel(&s, "bot", ChannelKind::Telegram);
+    let client_mail = Inbound {
+        remote_id: "imap:1:1:INBOX".into(),
+        message_id: Some("<q1@client.test>".into()),
+        conversation_key: "<q1@client.test>".into(),
+        conversation_title: "Акт сверки".into(),
+        author_handle: "irina@client.test".into(),
+        author_name: "Ирина Петрова".into(),
+        sent_at: common::NOW - 3600,
+        subject: Some("Акт сверки".into()),
+        body_text: "Пришлите акт сверки за квартал".into(),
+        recipients: vec!["anna@office.test".into(), "oleg@client.test".into()],
+        cc: vec!["oleg@client.test".into()],
+        attachments: vec![InboundAttachment {
+            name: "реестр.pdf".into(),
+            mime: "application/pdf".into(),
+            size: 1234,
+            remote_ref: Some("part:0".into()),
+            duration: None,
+        }],
+        ..Default::default()
+    };
+    let ours_only = Inbound {
+        remote_id: "imap:1:2:Sent".into(),
+        message_id: Some("<o1@office.test>".into()),
+        conversation_key: "<o1@office.test>".into(),
+        conversation_title: "Напоминание".into(),
+        outgoing: true,
+        author_handle: "anna@office.test".into(),
+        author_name: "Анна".into(),
+        sent_at: common::NOW - 7200,
+        subject: Some("Напоминание".into()),
+        body_text: "Напоминаю о сроках".into(),
+        recipients: vec!["irina@client.test".into()],
+        ..Default::default()
+    };
+    let r = common::ingest(&s, mail, vec![client_mail, ours_only]);
+    let (email, ours) = (r.conversations[0].min(r.conversations[1]), r.conversations[0].max(r.conversations[1]));
+    let chat = common::ingest(&s, tg, vec![common::msg("42:7", "42", "Олег", common::NOW - 600, "Счёт оплатили?")])
+        .conversations[0];
+    s.writer
+        .call_blocking(move |c| pult::store::team::add_note(c, email, "anna", "Звонила, ждут до пятницы", common::NOW))
+        .expect("note");
+    (s, email, ours, chat)
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn thread_json_has_the_contract_keys_oldest_first() {
+    let (s, email, _, _) = scripted_store();
+    let home = tempfile::tempdir().expect("tmp");
+    let thread = |id: i64| {
+        json_of(
+            &pult(home.path())
+                .args(["thread", "--json", "--conversation", &id.to_string(), "--store"])
+                .arg(&s.path)
+                .output()
+                .expect("run"),
+        )
+    };
+    let v = thread(email);
+    for key in
+        ["conversation", "channel", "kind", "client", "subject", "waiting_since", "assignee", "tasks", "messages"]
+    {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    assert_eq!(v["conversation"], email);
+    assert_eq!(v["kind"], "email");
+    assert_eq!(v["channel"], "office");
+    assert_eq!(v["subject"], "Акт сверки");
+    assert!(v["waiting_since"].is_string(), "the client waits: {v}");
+    let messages = v["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2, "the mail and the note: {v}");
+    let first = &messages[0];
+    for key in [
+        "id",
+        "remote_id",
+        "direction",
+        "author",
+        "date",
+        "body",
+        "delivery",
+        "error",
+        "deleted",
+        "edited",
+        "internal",
+        "attachments",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing: {first}");
+    }
+    assert_eq!(first["direction"], "in");
+    assert_eq!(first["remote_id"], "imap:1:1:INBOX");
+    assert!(first["delivery"].is_null() && first["error"].is_null());
+    assert_eq!(first["internal"], false);
+    assert!(first["date"].as_str().expect("date").contains('T'), "RFC 3339: {first}");
+    assert_eq!(first["attachments"][0]["name"], "реестр.pdf");
+    assert_eq!(first["attachments"][0]["index"], 0);
+    assert_eq!(first["attachments"][0]["size"], 1234);
+    assert_eq!(messages[1]["internal"], true, "the note comes after the mail");
+    // A missing conversation is one clear line.
+    let out =
+        pult(home.path()).args(["thread", "--conversation", "999", "--store"]).arg(&s.path).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no conversation 999"));
+}
+
+#[test]
+fn reply_queues_on_the_conversations_channel_or_refuses_with_one_line() {
+    let (s, email, ours, chat) = scripted_store();
+    let home = tempfile::tempdir().expect("tmp");
+    let conv = |id: i64| id.to_string();
+    let thread = |id: i64| {
+        json_of(
+            &pult(home.path())
+                .args(["thread", "--json", "--conversation", &conv(id), "--store"])
+                .arg(&s.path)
+                .output()
+                .expect("run"),
+        )
+    };
+    let v = json_of(
+        &pult(home.path())
+            .args(["reply", "--json", "--conversation", &conv(email), "--body", "Принято в работу", "--store"])
+            .arg(&s.path)
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(v["conversation"], email);
+    assert!(v["outbox"].as_i64().expect("outbox") > 0);
+    assert_eq!(v["state"], "pending");
+    let t = thread(email);
+    let last = t["messages"].as_array().expect("messages").last().expect("last").clone();
+    assert_eq!((last["direction"].as_str(), last["delivery"].as_str()), (Some("out"), Some("pending")));
+    assert_eq!(last["body"], "Принято в работу");
+    assert!(t["waiting_since"].is_null(), "answered: nobody waits now");
+    // Our own mail alone: nobody to reply to; nothing queued.
+    let out = pult(home.path())
+        .args(["reply", "--conversation", &conv(ours), "--body", "Ещё раз", "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("nobody to reply to"), "{err}");
+    assert_eq!(thread(ours)["messages"].as_array().expect("m").len(), 1);
+    // A chat, the text from standard input; then a template.
+    let mut child = pult(home.path())
+        .args(["reply", "--conversation", &conv(chat), "--body", "-", "--store"])
+        .arg(&s.path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), "Да, пришло\n".as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let out = pult(home.path())
+        .args(["reply", "--conversation", &conv(chat), "--template", "documents-received", "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let t = thread(chat);
+    let bodies: Vec<&str> = t["messages"].as_array().expect("m").iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert_eq!(bodies[1], "Да, пришло");
+    assert!(!bodies[2].is_empty() && !bodies[2].contains("{{"), "the template filled: {bodies:?}");
+    assert_eq!(t["kind"], "telegram");
+    assert!(t["subject"].is_null());
+    // An unknown template names the ones there are.
+    let out = pult(home.path())
+        .args(["reply", "--conversation", &conv(chat), "--template", "nope", "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("accept"));
+}

@@ -196,7 +196,7 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names
+                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
@@ -211,6 +211,7 @@ impl Reader {
                 let body: String = r.get(5)?;
                 Ok(MessageRow {
                     id: r.get(0)?,
+                    remote_id: r.get(19)?,
                     direction: if direction == "out" { Direction::Out } else { Direction::In },
                     author: r.get(2)?,
                     sent_at: r.get(3)?,
@@ -256,6 +257,7 @@ impl Reader {
             .query_map(params![conversation, since], |r| {
                 Ok(MessageRow {
                     id: -r.get::<_, i64>(0)?,
+                    remote_id: None,
                     direction: Direction::Note,
                     author: r.get(1)?,
                     sent_at: r.get(2)?,

@@ -1,0 +1,294 @@
+//! `pult thread` and `pult reply`: one conversation read and answered from a
+//! script, the same way on every channel kind (what a channel refuses comes
+//! from `channels::registry`).
+
+use crate::channels::registry::{self, ReplyFacts};
+use crate::cli::{Cli, load_config, store_path};
+use crate::clock::Clock;
+use crate::model::{ChannelKind, ConversationRow, Delivery, Direction, MessageRow, TaskRow};
+use crate::store::{Reader, Writer, intents};
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// A whole conversation, oldest message first (the `thread --json` contract).
+#[derive(Debug, Serialize)]
+pub struct ThreadExport {
+    pub conversation: i64,
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub client: Option<String>,
+    pub subject: Option<String>,
+    /// Since when the client waits for us; null when nobody waits.
+    pub waiting_since: Option<String>,
+    pub assignee: Option<String>,
+    pub tasks: Vec<TaskExport>,
+    pub messages: Vec<MessageExport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskExport {
+    pub id: i64,
+    pub state: String,
+    pub deadline: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageExport {
+    pub id: i64,
+    pub remote_id: Option<String>,
+    /// `in` from the client, `out` from us (notes too, with `internal`).
+    pub direction: &'static str,
+    pub author: String,
+    pub date: String,
+    pub body: String,
+    /// pending / sending / sent / failed for ours; null for the client's.
+    pub delivery: Option<&'static str>,
+    pub error: Option<String>,
+    pub deleted: bool,
+    pub edited: bool,
+    pub internal: bool,
+    pub attachments: Vec<AttachmentExport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachmentExport {
+    pub index: usize,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+}
+
+/// A message whose sender died mid-send: pult cannot know whether it left.
+const MAYBE_SENT: &str = "may have been sent: the sender stopped while sending; retry or discard it (`pult outbox`)";
+
+impl ThreadExport {
+    pub fn new(c: &ConversationRow, messages: &[MessageRow], tasks: &[TaskRow], clock: &Clock) -> ThreadExport {
+        let date = |t: i64| clock.zoned(t).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        let subject = match registry::kind(c.kind).limits().subject {
+            true => messages.iter().rev().find_map(|m| m.subject.clone()).or_else(|| Some(c.title.clone())),
+            false => None,
+        };
+        ThreadExport {
+            conversation: c.id,
+            channel: c.channel_name.clone(),
+            kind: c.kind,
+            client: c.client.clone().or_else(|| c.client_name.clone()),
+            subject,
+            waiting_since: c.waiting_since.map(date),
+            assignee: c.assignee.clone(),
+            tasks: tasks
+                .iter()
+                .map(|t| TaskExport { id: t.id, state: t.state.clone(), deadline: t.deadline.map(date) })
+                .collect(),
+            messages: messages
+                .iter()
+                .map(|m| {
+                    let internal = m.direction == Direction::Note;
+                    let (delivery, error) = match m.delivery {
+                        _ if internal || m.direction == Direction::In => (None, None),
+                        Delivery::Received | Delivery::Sent => (Some("sent"), None),
+                        Delivery::Pending => (Some("pending"), None),
+                        Delivery::Sending => (Some("sending"), None),
+                        Delivery::Failed => (Some("failed"), m.error.clone()),
+                        Delivery::Unknown => (Some("sending"), Some(MAYBE_SENT.to_string())),
+                    };
+                    MessageExport {
+                        id: m.id.abs(),
+                        remote_id: m.remote_id.clone(),
+                        direction: if m.direction == Direction::In { "in" } else { "out" },
+                        author: m.author.clone(),
+                        date: date(m.sent_at),
+                        body: m.body.clone(),
+                        delivery,
+                        error,
+                        deleted: m.deleted,
+                        edited: m.edited,
+                        internal,
+                        attachments: m
+                            .attachments
+                            .iter()
+                            .enumerate()
+                            .map(|(index, a)| AttachmentExport {
+                                index,
+                                name: a.name.clone(),
+                                mime: a.mime.clone(),
+                                size: a.size,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Every message a conversation holds (`thread` shows them all).
+const ALL: usize = 1_000_000;
+
+fn open(cli: &Cli) -> Result<(crate::config::Config, PathBuf, Clock)> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    if !path.exists() {
+        bail!("no store at {} (run `pult` or `pult sync --once` first, or pass --store)", path.display());
+    }
+    drop(crate::store::open_writer(&path)?); // migrations first
+    let clock = Clock::system(cfg.timezone());
+    Ok((cfg, path, clock))
+}
+
+fn load(reader: &Reader, conversation: i64) -> Result<(ConversationRow, Vec<MessageRow>)> {
+    let c = reader.conversation(conversation)?.with_context(|| format!("no conversation {conversation}"))?;
+    let messages = reader.thread(conversation, ALL)?;
+    Ok((c, messages))
+}
+
+/// `pult thread --conversation ID [--json]`.
+pub fn thread(cli: &Cli, conversation: i64, json: bool) -> Result<()> {
+    let (cfg, path, clock) = open(cli)?;
+    let reader = Reader::open(&path, &cfg.actor())?;
+    let (c, messages) = load(&reader, conversation)?;
+    let export = ThreadExport::new(&c, &messages, &reader.tasks(conversation)?, &clock);
+    if json {
+        return cli.print_json(&export);
+    }
+    let line = |s: &str| crate::sanitize::line(s).into_owned();
+    println!("{} · {} · {}", line(&c.title), line(&export.channel), export.kind.as_str());
+    if let Some(since) = &export.waiting_since {
+        println!("waiting since {since}");
+    }
+    for m in &export.messages {
+        let mark = match (m.internal, m.delivery, &m.error) {
+            (true, _, _) => " [note]".to_string(),
+            (_, _, Some(e)) => format!(" [{}: {}]", m.delivery.unwrap_or(""), line(e)),
+            (_, Some(d), None) => format!(" [{d}]"),
+            _ => String::new(),
+        };
+        println!("\n{}  {}{mark}", m.date, line(&m.author));
+        println!("{}", crate::sanitize::text(&m.body));
+        for a in &m.attachments {
+            println!("  📎 {} ({} bytes)", line(&a.name), a.size);
+        }
+    }
+    Ok(())
+}
+
+/// What `pult reply` sends.
+pub enum ReplyText<'a> {
+    /// The text, or - for standard input.
+    Body(&'a str),
+    /// A template by id, its fields given as NAME=VALUE.
+    Template { id: &'a str, vars: &'a [String] },
+}
+
+/// `pult reply --conversation ID (--body TEXT | --body - | --template ID) [--json]`:
+/// queues a reply as `r` and send would (reply-all in email, an answer to the
+/// newest client message in chats), without the undo window.
+pub fn reply(cli: &Cli, conversation: i64, text: ReplyText<'_>, json: bool) -> Result<()> {
+    let (cfg, path, clock) = open(cli)?;
+    let reader = Reader::open(&path, &cfg.actor())?;
+    let (c, messages) = load(&reader, conversation)?;
+    let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
+    let now = clock.now();
+    let recipients = match (c.kind, answers) {
+        (ChannelKind::Email, Some(m)) => {
+            let own: Vec<String> = cfg
+                .accounts
+                .iter()
+                .filter_map(|a| match a {
+                    crate::config::Account::Email(e) if e.name == c.channel_name => Some(e.own_addresses()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
+            let (to, cc) = crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &own);
+            to.into_iter().chain(cc).collect()
+        }
+        _ => Vec::new(),
+    };
+    let facts =
+        ReplyFacts { answers: answers.map(|m| m.id), last_inbound_at: answers.map(|m| m.sent_at), recipients, now };
+    registry::kind(c.kind).check_reply(&facts).map_err(|why| anyhow::anyhow!("not queued: {why}"))?;
+    let body = match text {
+        ReplyText::Body("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from stdin")?;
+            s
+        }
+        ReplyText::Body(b) => b.to_string(),
+        ReplyText::Template { id, vars } => template_text(&cfg, &c, id, vars, &clock)?,
+    };
+    let body = body.trim_end().to_string();
+    if body.trim().is_empty() {
+        bail!("not queued: the reply is empty");
+    }
+    let subject = registry::kind(c.kind).limits().subject.then(|| {
+        crate::workflow::replies::reply_subject(
+            messages.iter().rev().find_map(|m| m.subject.as_deref()).or(Some(c.title.as_str())),
+        )
+    });
+    let reply = intents::Reply {
+        conversation_id: conversation,
+        reply_to_message_id: facts.answers,
+        subject,
+        body,
+        actor: cfg.actor(),
+        not_before: now,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let outbox = writer.call_blocking(move |conn| intents::queue_reply(conn, &reply, now))?;
+    if json {
+        println!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
+    } else {
+        println!(
+            "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it"
+        );
+    }
+    Ok(())
+}
+
+/// A template's text for this conversation, with the variables the composer
+/// fills and the template's own fields from `NAME=VALUE`.
+fn template_text(
+    cfg: &crate::config::Config,
+    c: &ConversationRow,
+    id: &str,
+    vars: &[String],
+    clock: &Clock,
+) -> Result<String> {
+    let user = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
+    let (templates, problem) = crate::workflow::templates::Templates::with_user_file(user.as_deref());
+    if let Some(p) = problem {
+        bail!("{p}");
+    }
+    let Some(t) = templates.get(id) else {
+        let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
+        bail!("no template {id:?}; there are: {}", ids.join(", "));
+    };
+    let mut values: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    values.insert("agent", cfg.actor());
+    values.insert("today", clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string());
+    if let Ok(cal) = crate::workflow::calendar::Calendar::from_config(cfg) {
+        values.insert("hours", cal.describe(true));
+    }
+    values.insert("channel", c.channel_name.clone());
+    if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
+        values.insert("client", crate::sanitize::line(name).into_owned());
+    }
+    if let Some(company) = &c.client {
+        values.insert("company", crate::sanitize::line(company).into_owned());
+    }
+    let given: Vec<(&str, &str)> = vars.iter().filter_map(|v| v.split_once('=')).collect();
+    for field in &t.fields {
+        match given.iter().find(|(k, _)| k == field) {
+            Some((_, v)) => {
+                values.insert(field.as_str(), v.to_string());
+            }
+            None => bail!("template {id:?} asks for {field}: add --var '{field}=…'"),
+        }
+    }
+    Ok(t.render(c.kind, &values))
+}
