@@ -1,13 +1,13 @@
-//! Attachment bytes on demand, for every channel: find where a file lives
-//! (an IMAP part, a Telegram file id, a file sent from this machine), fetch it,
+//! Attachment bytes on demand, for every channel: find where a file lives (a
+//! file sent from this machine, else the channel that brought it), fetch it,
 //! save it under a sanitised name that cannot leave the chosen directory, and
 //! open it with the configured program — never through a shell.
 
-use crate::config::{Account, Config};
-use crate::model::ChannelKind;
-use rusqlite::{Connection, OptionalExtension};
+use crate::channels::registry::Channel;
+use crate::config::Config;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
@@ -23,96 +23,27 @@ pub enum AttachmentError {
     Store(#[from] crate::store::StoreError),
 }
 
-impl From<rusqlite::Error> for AttachmentError {
-    fn from(e: rusqlite::Error) -> Self {
-        AttachmentError::Store(e.into())
-    }
-}
-
-/// One attachment of a stored message and where its bytes are.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Located {
-    pub message: i64,
-    pub index: usize,
-    pub name: String,
-    pub mime: String,
-    pub size: i64,
-    pub channel: String,
-    pub kind: ChannelKind,
-    #[serde(skip)]
-    pub remote_ref: Option<String>,
-    /// (folder, UID, UIDVALIDITY when known): where the mail was listed from.
-    #[serde(skip)]
-    pub imap: Option<(String, u32, Option<u32>)>,
-    /// Removed from the mail server since pult synced it.
-    pub expunged: bool,
-    /// A file this machine sent: the path it was sent from.
-    #[serde(skip)]
-    pub local_path: Option<PathBuf>,
-}
+pub use crate::model::Located;
 
 /// The attachments of one message, in their order.
-pub fn locate(conn: &Connection, message: i64) -> Result<Vec<Located>, AttachmentError> {
-    type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Vec<String>, Option<u32>);
-    let head: Option<Head> = conn
-        .query_row(
-            "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments, m.imap_validity
-             FROM messages m JOIN channels ch ON ch.id = m.channel_id
-             LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
-            [message],
-            |r| {
-                let kind: String = r.get(1)?;
-                Ok((
-                    r.get(0)?,
-                    ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    crate::store::intents::json_list(r, 5)?,
-                    r.get(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((channel, kind, folder, uid, expunged, sent_files, validity)) = head else {
-        return Err(AttachmentError::Unavailable(format!("no message {message}")));
-    };
-    let mut stmt = conn.prepare(
-        "SELECT name, mime, size, remote_ref, ordinal FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
-    )?;
-    let rows = stmt.query_map([message], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for (index, row) in rows.enumerate() {
-        let (name, mime, size, remote_ref, ordinal) = row?;
-        out.push(Located {
-            message,
-            index,
-            name,
-            mime,
-            size,
-            channel: channel.clone(),
-            kind,
-            remote_ref,
-            imap: folder.clone().zip(uid).map(|(f, u)| (f, u, validity)),
-            expunged,
-            local_path: usize::try_from(ordinal).ok().and_then(|o| sent_files.get(o)).map(PathBuf::from),
-        });
-    }
-    Ok(out)
+pub fn locate(reader: &crate::store::Reader, message: i64) -> Result<Vec<Located>, AttachmentError> {
+    reader.attachments_of(message)?.ok_or_else(|| AttachmentError::Unavailable(format!("no message {message}")))
 }
 
-/// Fetches the bytes of attachments of one message (all from the same channel).
+/// The configured channel an attachment came through (by its channel's name).
+pub fn channel_for(cfg: &Config, item: &Located) -> Result<Arc<dyn Channel>, AttachmentError> {
+    let account = cfg.accounts.iter().find(|a| a.name() == item.channel && a.kind() == item.kind).ok_or_else(|| {
+        AttachmentError::Unavailable(format!("no configured account named {} can fetch it", item.channel))
+    })?;
+    crate::channels::registry::open(account, 0, &crate::channels::registry::Context::from_config(cfg))
+        .map_err(AttachmentError::Fetch)
+}
+
+/// Fetches the bytes of attachments of one message (all from the same channel):
+/// a file sent from this machine and still there is read from disk, the rest
+/// comes from the server through the channel that brought it.
 pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, AttachmentError> {
     let Some(first) = items.first() else { return Ok(Vec::new()) };
-    // A file sent from this machine and still there is read from disk; else the server has it.
     let local = items.iter().map(|a| a.local_path.as_ref().filter(|p| p.is_file())).collect::<Option<Vec<_>>>();
     if let Some(local) = local {
         return local
@@ -120,48 +51,7 @@ pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, Atta
             .map(|p| std::fs::read(p).map_err(|source| AttachmentError::Io { path: p.clone(), source }))
             .collect();
     }
-    let account = cfg.accounts.iter().find(|a| a.name() == first.channel);
-    match (first.kind, account) {
-        (ChannelKind::Email, Some(Account::Email(account))) => {
-            let Some((folder, uid, validity)) = first.imap.clone() else {
-                return Err(AttachmentError::Unavailable("this mail has no place on the server".into()));
-            };
-            if first.expunged {
-                return Err(AttachmentError::Unavailable(format!(
-                    "{} was removed from the server; its attachments are gone with it",
-                    first.name
-                )));
-            }
-            let wanted: Vec<crate::channels::email::fetch::Wanted> = items
-                .iter()
-                .map(|a| crate::channels::email::fetch::Wanted {
-                    name: a.name.clone(),
-                    mime: a.mime.clone(),
-                    remote_ref: a.remote_ref.clone().unwrap_or_default(),
-                    size: a.size,
-                })
-                .collect();
-            let place = crate::channels::email::fetch::MailPlace { folder, uid, validity };
-            let got = crate::channels::email::fetch::attachments(account, &place, &wanted)
-                .await
-                .map_err(|e| AttachmentError::Fetch(e.to_string()))?;
-            Ok(got.into_iter().map(|(_, bytes)| bytes).collect())
-        }
-        (ChannelKind::Telegram, Some(Account::Telegram(account))) => {
-            let bot = crate::channels::telegram::bot_for(account).map_err(|e| AttachmentError::Fetch(e.to_string()))?;
-            let mut out = Vec::with_capacity(items.len());
-            for a in items {
-                let Some(file_id) = &a.remote_ref else {
-                    return Err(AttachmentError::Unavailable(format!("{}: no file id", a.name)));
-                };
-                out.push(
-                    crate::channels::telegram::download_bytes(&bot, file_id).await.map_err(AttachmentError::Fetch)?,
-                );
-            }
-            Ok(out)
-        }
-        _ => Err(AttachmentError::Unavailable(format!("no configured account named {} can fetch it", first.channel))),
-    }
+    channel_for(cfg, first)?.fetch(items).await.map_err(AttachmentError::Fetch)
 }
 
 /// Writes `bytes` into `dir` under a sanitised `name`; never overwrites, never
@@ -214,7 +104,8 @@ pub fn open_dir() -> PathBuf {
 
 /// Opens an attachment with `[ui] open_command`, fetching it first unless an
 /// earlier open already keeps it (one copy per message and attachment).
-pub async fn fetch_and_open(cfg: &Config, item: &Located) -> Result<PathBuf, AttachmentError> {
+/// `program` is `[ui] open_command`, or a channel's voice player.
+pub async fn fetch_and_open(cfg: &Config, program: &[String], item: &Located) -> Result<PathBuf, AttachmentError> {
     let dir = open_dir().join(item.message.to_string()).join(item.index.to_string());
     let kept = dir.join(crate::sanitize::file_name(&item.name));
     let path = if kept.is_file() {
@@ -223,7 +114,7 @@ pub async fn fetch_and_open(cfg: &Config, item: &Located) -> Result<PathBuf, Att
         let bytes = fetch(cfg, std::slice::from_ref(item)).await?.pop().unwrap_or_default();
         save(&dir, &item.name, &bytes)?
     };
-    open(&cfg.ui.open_command(), &path)?;
+    open(program, &path)?;
     Ok(path)
 }
 

@@ -330,39 +330,15 @@ fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64,
 
 /// The same rows written the plainest way SQLite allows: one table, no index, no FTS.
 fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
-    let path = dir.join("baseline.db");
-    let _ = std::fs::remove_file(&path);
-    let mut conn = rusqlite::Connection::open(&path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch("CREATE TABLE m (id INTEGER PRIMARY KEY, conv TEXT, remote TEXT, author TEXT, at INTEGER, subject TEXT, body TEXT)")?;
+    let mut table = crate::store::baseline::PlainTable::create(&dir.join("baseline.db"))?;
     let mut corpus = Corpus::new(n, 42, now);
     let mut busy = 0.0;
     while let Some(batch) = corpus.next_batch(BATCH) {
         let t = Instant::now();
-        let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO m (conv, remote, author, at, subject, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for (_, m) in &batch {
-                st.execute(rusqlite::params![
-                    m.conversation_key,
-                    m.remote_id,
-                    m.author_name,
-                    m.sent_at,
-                    m.subject,
-                    m.body_text
-                ])?;
-            }
-        }
-        tx.commit()?;
+        table.insert(batch.iter().map(|(_, m)| m))?;
         busy += t.elapsed().as_secs_f64();
     }
-    drop(conn);
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_file(path.with_extension("db-wal"));
-    let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    table.remove();
     Ok(n as f64 / busy.max(1e-9))
 }
 
@@ -399,9 +375,7 @@ fn like_scan_ms(reader: &Reader, word: &str) -> Result<f64> {
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let mut st =
-            reader.connection().prepare("SELECT id FROM messages WHERE body LIKE ?1 ORDER BY id DESC LIMIT 200")?;
-        let _n = st.query_map([format!("%{word}%")], |r| r.get::<_, i64>(0))?.count();
+        let _n = reader.like_scan(word)?;
         times.push(ms(t));
     }
     Ok(median(times))
@@ -775,8 +749,7 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
         .stderr(std::process::Stdio::null())
         .spawn()?;
     let writer = Writer::spawn(&path)?;
-    let conversation: i64 =
-        writer.call_blocking(|c| Ok(c.query_row("SELECT max(id) FROM conversations", [], |r| r.get(0))?))?;
+    let conversation = Reader::open(&path, "bench")?.newest_conversation()?;
 
     let mut figures = Vec::new();
     let mut results = Vec::new();
@@ -798,7 +771,7 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
             let t0 = now_nanos();
             let seq = writer.call_blocking(move |c| {
                 crate::store::team::add_note(c, conversation, "bench", &format!("marker {i}"), now)?;
-                Ok(c.query_row("SELECT max(seq) FROM changes", [], |r| r.get::<_, i64>(0))?)
+                crate::store::writer::last_change_seq(c)
             })?;
             for p in &pults {
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -910,8 +883,7 @@ pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
         let t = Instant::now();
         let got = rt.block_on(telegram::drain(&bot, &writer, channel))?;
         rates.push(got as f64 / t.elapsed().as_secs_f64());
-        let stored: i64 =
-            writer.call_blocking(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))?;
+        let stored = writer.call_blocking(|c| crate::store::search_index::message_count(c))?;
         anyhow::ensure!(stored == n as i64, "stored {stored} of {n} messages");
     }
     let figures = vec![

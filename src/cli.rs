@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::store::{self, Reader, StoreError, Writer, ingest};
+use crate::store::{self, Reader, StoreError, Writer};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
@@ -500,23 +500,11 @@ fn run_tui(cli: &Cli) -> Result<()> {
     };
     let path = store_path(cli, &cfg);
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
-    let now = jiff::Timestamp::now().as_second();
-    for account in &cfg.accounts {
-        let (name, kind) = (account.name().to_string(), account.kind());
-        writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
-    }
-    let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
-    let mut app = app;
+    let mut app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
     let workers = worker_config(&cfg, writer, &app);
-    for (channel, bot, voice) in &workers.telegram {
-        let player = cfg.accounts.iter().find_map(|a| match a {
-            crate::config::Account::Telegram(t) if voice.media_dir.ends_with(crate::sanitize::file_name(&t.name)) => {
-                t.player_command.clone()
-            }
-            _ => None,
-        });
-        if let Some(p) = player.filter(|p| !p.is_empty()) {
-            app.players.insert(*channel, (bot.clone(), p, voice.media_dir.clone()));
+    for c in &workers.channels {
+        if let Some(player) = c.player() {
+            app.players.insert(c.id(), player);
         }
     }
     let supervisor = crate::sync::workers::Supervisor::new(&path, workers, Default::default());
@@ -524,62 +512,15 @@ fn run_tui(cli: &Cli) -> Result<()> {
 }
 
 pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::workers::WorkerConfig {
-    let writer_for_email = writer.clone();
-    let telegram = telegram_bots(cfg, &writer).unwrap_or_else(|e| {
-        tracing::error!("{e:#}");
-        Vec::new()
-    });
+    let (channels, _) = crate::channels::registry::open_all(cfg, &writer);
     crate::sync::workers::WorkerConfig {
         writer,
         calendar: app.state.calendar.clone(),
         templates: app.state.templates.clone(),
         actor: cfg.actor(),
         auto_reply: cfg.hours.auto_reply,
-        telegram,
-        email: email_accounts(cfg, &writer_for_email),
+        channels,
     }
-}
-
-/// Every configured email account with its channel.
-pub fn email_accounts(cfg: &Config, writer: &Writer) -> Vec<(i64, crate::config::EmailAccount)> {
-    let now = jiff::Timestamp::now().as_second();
-    cfg.accounts
-        .iter()
-        .filter_map(|a| match a {
-            crate::config::Account::Email(e) => {
-                let name = e.name.clone();
-                let channel = writer
-                    .call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))
-                    .map_err(|err| tracing::error!("{err}"))
-                    .ok()?;
-                Some((channel, e.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Every configured Telegram account with its channel and bot.
-pub fn telegram_bots(
-    cfg: &Config,
-    writer: &Writer,
-) -> Result<Vec<(i64, teloxide::Bot, crate::channels::telegram::VoiceConfig)>> {
-    let now = jiff::Timestamp::now().as_second();
-    let mut out = Vec::new();
-    for a in &cfg.accounts {
-        if let crate::config::Account::Telegram(t) = a {
-            let bot = crate::channels::telegram::bot_for(t)?;
-            let name = t.name.clone();
-            let channel = writer
-                .call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Telegram, now))?;
-            let voice = crate::channels::telegram::VoiceConfig {
-                media_dir: crate::paths::data_dir().join("media").join(crate::sanitize::file_name(&t.name)),
-                transcribe_command: t.transcribe_command.clone(),
-            };
-            out.push((channel, bot, voice));
-        }
-    }
-    Ok(out)
 }
 
 /// `pult doctor`: one line per account saying what works or what is wrong.
@@ -596,47 +537,13 @@ fn doctor(cli: &Cli) -> Result<()> {
         std::process::exit(1);
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let ctx = crate::channels::registry::Context::from_config(&cfg);
     let mut bad = 0;
     for a in &cfg.accounts {
-        let line = rt.block_on(async {
-            match a {
-                crate::config::Account::Email(e) => {
-                    let addr = format!("{}:{}", e.imap.host, e.imap.port);
-                    if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
-                        return Err(format!("cannot resolve {}: {err}", e.imap.host));
-                    }
-                    let mut session = crate::channels::email::connect(e).await.map_err(|e| e.to_string())?;
-                    let caps = session.capabilities().await.map_err(|e| e.to_string())?;
-                    let mut names: Vec<String> = ["IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE"]
-                        .iter()
-                        .filter(|c| caps.has_str(**c))
-                        .map(|c| c.to_string())
-                        .collect();
-                    names.sort();
-                    let _ = session.logout().await;
-                    crate::channels::email::send::check_smtp(e).await?;
-                    Ok(format!(
-                        "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted)",
-                        names.join(" "),
-                        e.smtp.host,
-                        e.smtp.port,
-                        e.smtp.tls
-                    ))
-                }
-                crate::config::Account::Telegram(t) => {
-                    use teloxide::prelude::Requester;
-                    let bot = crate::channels::telegram::bot_for(t).map_err(|e| e.to_string())?;
-                    let me = bot.get_me().await.map_err(|e| e.to_string())?;
-                    let groups = if me.can_read_all_group_messages {
-                        "sees all group messages"
-                    } else {
-                        "privacy mode on: make it a group admin or /setprivacy Disable"
-                    };
-                    Ok(format!("bot @{} ok, {groups}", me.username.clone().unwrap_or_default()))
-                }
-                crate::config::Account::Whatsapp(_) => Err("WhatsApp is not supported yet".to_string()),
-            }
-        });
+        let line = match crate::channels::registry::open(a, 0, &ctx) {
+            Ok(channel) => rt.block_on(channel.doctor()),
+            Err(why) => Err(why),
+        };
         match line {
             Ok(l) => println!("✓ {:<16} {l}", a.name()),
             Err(e) => {
@@ -666,48 +573,20 @@ fn sync_once(cli: &Cli) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let bots = telegram_bots(&cfg, &writer)?;
+    let (channels, bad) = crate::channels::registry::open_all(&cfg, &writer);
+    if let Some((name, why)) = bad.first() {
+        bail!("account {name}: {why}");
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let mut senders: crate::sync::dispatcher::Senders = Default::default();
-        for (channel, bot, voice) in &bots {
-            let n = crate::channels::telegram::drain(bot, &writer, *channel).await?;
-            let t = crate::channels::telegram::transcribe_pending(bot, &writer, *channel, voice)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-            println!("telegram channel {channel}: {n} updates, {t} voice messages transcribed");
-            senders
-                .insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
-        }
-        for a in &cfg.accounts {
-            if let crate::config::Account::Email(e) = a {
-                let name = e.name.clone();
-                let now = jiff::Timestamp::now().as_second();
-                let channel = writer
-                    .call(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))
-                    .await?;
-                senders.insert(
-                    channel,
-                    std::sync::Arc::new(crate::channels::email::send::EmailSender {
-                        account: e.clone(),
-                        writer: writer.clone(),
-                        append_to_sent: e.save_sent,
-                        timezone: cfg.timezone(),
-                    }),
-                );
-                let account = e.name.clone();
-                let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
-                let progress = move |p: crate::channels::email::SyncProgress<'_>| sync_progress(&account, p, &shown);
-                let synced = crate::channels::email::sync_account_with(e, &writer, channel, true, &progress).await?;
-                for (folder, r) in synced {
-                    println!(
-                        "email {} {folder}: {} fetched, {} new{}",
-                        e.name,
-                        r.fetched,
-                        r.inserted,
-                        if r.resynced { " (UIDVALIDITY changed: resynced)" } else { "" }
-                    );
-                }
+        for channel in &channels {
+            senders.insert(channel.id(), channel.sender(&writer));
+            let name = channel.name().to_string();
+            let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
+            let progress = move |p: crate::channels::registry::SyncProgress<'_>| sync_progress(&name, p, &shown);
+            for line in channel.sync_once(&writer, &progress).await.map_err(|e| anyhow::anyhow!(e))? {
+                println!("{line}");
             }
         }
         let recovered = crate::sync::dispatcher::recover(&writer, &senders).await;
@@ -888,7 +767,11 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
 
 /// A long sync on stderr: one line rewritten in place on a terminal, a line
 /// per tenth otherwise (logs, cron mail).
-fn sync_progress(account: &str, p: crate::channels::email::SyncProgress<'_>, shown: &std::sync::atomic::AtomicUsize) {
+fn sync_progress(
+    account: &str,
+    p: crate::channels::registry::SyncProgress<'_>,
+    shown: &std::sync::atomic::AtomicUsize,
+) {
     use std::io::{IsTerminal, Write};
     let secs = p.started.elapsed().as_secs_f64().max(0.001);
     let rate = p.done as f64 / secs;

@@ -2,7 +2,7 @@
 //! outbox and the clock, while people's pults only read and write intent rows.
 
 use crate::config::Config;
-use crate::store::{Writer, ingest};
+use crate::store::Writer;
 use crate::sync::lock::{LockError, WorkerLock};
 use crate::sync::workers::{WorkerConfig, Workers, handover_path};
 use anyhow::{Context, Result, bail};
@@ -12,10 +12,9 @@ use std::time::Duration;
 pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let path = crate::cli::resolve_store(store_arg, cfg);
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
-    let now = jiff::Timestamp::now().as_second();
-    for account in &cfg.accounts {
-        let (name, kind) = (account.name().to_string(), account.kind());
-        writer.call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))?;
+    let (channels, bad) = crate::channels::registry::open_all(cfg, &writer);
+    for (name, why) in &bad {
+        eprintln!("pult daemon: account {name} does not run: {why}");
     }
     let lock = acquire(&path)?;
     eprintln!("pult daemon: running the workers for {} (pid {})", path.display(), std::process::id());
@@ -23,19 +22,9 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let calendar = crate::workflow::calendar::Calendar::from_config(cfg)?;
     let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, _) = crate::workflow::templates::Templates::with_user_file(user_templates.as_deref());
-    let telegram = crate::cli::telegram_bots(cfg, &writer)?;
-    let email = crate::cli::email_accounts(cfg, &writer);
     let workers = Workers::start(
         lock,
-        WorkerConfig {
-            writer,
-            calendar,
-            templates,
-            actor: cfg.actor(),
-            auto_reply: cfg.hours.auto_reply,
-            telegram,
-            email,
-        },
+        WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply, channels },
         Default::default(),
     )?;
     wait_for_signal()?;

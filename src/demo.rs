@@ -2,10 +2,9 @@
 //! accountant, and a simulated channel that keeps delivering client messages.
 
 use crate::model::{ChannelKind, Inbound, InboundAttachment};
-use crate::store::{Writer, ingest, intents};
+use crate::store::{Writer, demo_data, ingest, intents};
 use crate::sync::dispatcher::{self, ChannelSender, OutboxItem, SendFuture, Senders};
 use jiff::{Timestamp, tz::TimeZone};
-use rusqlite::params;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -473,24 +472,7 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     });
 
     // Contacts first, so that every person in a group chat belongs to one client card.
-    writer.call_blocking(move |c| {
-        let tx = crate::store::writer::immediate(c)?;
-        for (org, name, handles, kind) in &contacts {
-            tx.execute(
-                "INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?2, ?3)",
-                params![name, org, now],
-            )?;
-            let contact = tx.last_insert_rowid();
-            for h in handles {
-                tx.execute(
-                    "INSERT OR IGNORE INTO identities (contact_id, kind, handle) VALUES (?1, ?2, ?3)",
-                    params![contact, kind.as_str(), h],
-                )?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    })?;
+    writer.call_blocking(move |c| demo_data::add_contacts(c, &contacts, now))?;
 
     for (kind, mut batch) in batches {
         batch.sort_by_key(|m| m.sent_at);
@@ -502,40 +484,18 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
         let channel = ids[&kind];
         let actor = actor.to_string();
         writer.call_blocking(move |c| {
-            let (conv, msg): (i64, Option<i64>) = c.query_row(
-                "SELECT id, (SELECT max(id) FROM messages WHERE conversation_id = conversations.id AND direction = 'in')
-                 FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
-                params![channel, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (conv, msg) = demo_data::conversation_by_key(c, channel, &key)?;
             intents::add_task(c, conv, msg, &actor, deadline, now)?;
             Ok(())
         })?;
     }
 
     let closed: Vec<(String, i64)> = closed.into_iter().map(|(k, kind)| (k, ids[&kind])).collect();
-    writer.call_blocking(move |c| {
-        let tx = crate::store::writer::immediate(c)?;
-        for (key, channel) in &closed {
-            tx.execute(
-                "UPDATE conversations SET status = 'closed' WHERE channel_id = ?1 AND remote_key = ?2",
-                params![channel, key],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    })?;
+    writer.call_blocking(move |c| demo_data::close(c, &closed))?;
 
     // Most conversations were read earlier in the week; the newest ones were not.
     let actor = actor.to_string();
-    writer.call_blocking(move |c| {
-        c.execute(
-            "INSERT OR REPLACE INTO read_marks (actor, conversation_id, message_id)
-             SELECT ?1, id, last_inbound_id FROM conversations WHERE last_message_at < ?2",
-            params![actor, now - 5 * 3600],
-        )?;
-        Ok(())
-    })?;
+    writer.call_blocking(move |c| demo_data::read_before(c, &actor, now - 5 * 3600))?;
     Ok(DemoChannels { ids })
 }
 
@@ -574,19 +534,8 @@ async fn client_says(
     writer
         .call(move |c| {
             let now = Timestamp::now().as_second();
-            let (key, title, is_group, subject): (String, String, bool, Option<String>) = c.query_row(
-                "SELECT remote_key, title, is_group, subject FROM conversations WHERE id = ?1",
-                [conversation],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
-            let author: Option<(String, String)> = c
-                .query_row(
-                    "SELECT i.handle, coalesce(i.display_name, '') FROM messages m JOIN identities i ON i.id = m.author_identity_id
-                     WHERE m.conversation_id = ?1 AND m.direction = 'in' ORDER BY m.id DESC LIMIT 1",
-                    [conversation],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .ok();
+            let demo_data::ClientTurn { key, title, is_group, subject, author } =
+                demo_data::client_turn(c, conversation)?;
             let (handle, name) = author.unwrap_or_else(|| ("demo-client".into(), "Клиент".into()));
             let m = Inbound {
                 remote_id: format!("demo-live-{now}-{conversation}"),
@@ -631,16 +580,7 @@ pub fn start_live(writer: Writer, channels: &DemoChannels, every: Duration) {
                 interval.tick().await;
                 let (kind, channel) = *rng.pick(&channels);
                 let pick = rng.below(1000) as i64;
-                let conversation = writer
-                    .call(move |c| {
-                        Ok(c.query_row(
-                            "SELECT id FROM conversations WHERE channel_id = ?1 ORDER BY id LIMIT 1 OFFSET
-                             (?2 % max(1, (SELECT count(*) FROM conversations WHERE channel_id = ?1)))",
-                            params![channel, pick],
-                            |r| r.get::<_, i64>(0),
-                        )?)
-                    })
-                    .await;
+                let conversation = writer.call(move |c| demo_data::nth_conversation(c, channel, pick)).await;
                 if let Ok(conversation) = conversation {
                     let text = *rng.pick(LIVE);
                     if let Err(e) = client_says(&writer, channel, kind, conversation, text).await {

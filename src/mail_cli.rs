@@ -50,13 +50,13 @@ fn config(cli: &Cli) -> Result<(Config, PathBuf)> {
 pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
     let (cfg, path) = config(cli)?;
     drop(crate::store::open_writer(&path)?); // migrations first
-    let conn = crate::store::open_reader(&path)?;
+    let reader = crate::store::Reader::open(&path, &cfg.actor())?;
     let message = match action {
         AttachmentAction::List { message, .. }
         | AttachmentAction::Save { message, .. }
         | AttachmentAction::Open { message, .. } => *message,
     };
-    let all = attachments::locate(&conn, message)?;
+    let all = attachments::locate(&reader, message)?;
     let pick = |index: Option<usize>| -> Result<Vec<Located>> {
         match index {
             None if all.is_empty() => bail!("message {message} has no attachments"),
@@ -94,7 +94,7 @@ pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
         }
         AttachmentAction::Open { index, .. } => {
             for a in pick(Some(*index))? {
-                println!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &a))?.display());
+                println!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &cfg.ui.open_command(), &a))?.display());
             }
         }
     }
@@ -150,32 +150,8 @@ pub fn forward(cli: &Cli, message: i64, to: &[String], body: Option<&str>, json:
     let now = jiff::Timestamp::now().as_second();
     let actor = cfg.actor();
     let to = to.to_vec();
-    let (conversation, outbox) = writer.call_blocking(move |c| {
-        let (conversation, subject, kind): (i64, Option<String>, String) = c
-            .query_row(
-                "SELECT m.conversation_id, coalesce(m.subject, cv.subject, cv.title), ch.kind
-                 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-                 JOIN channels ch ON ch.id = m.channel_id WHERE m.id = ?1",
-                [message],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .map_err(|_| crate::store::StoreError::Invalid(format!("no message {message}")))?;
-        if kind != "email" {
-            return Err(crate::store::StoreError::Invalid("forward is for email messages".into()));
-        }
-        let reply = intents::Reply {
-            conversation_id: conversation,
-            reply_to_message_id: None,
-            subject: Some(crate::workflow::replies::forward_subject(subject.as_deref())),
-            body,
-            actor,
-            not_before: now,
-            auto: false,
-            attachments: Vec::new(),
-        };
-        let extra = intents::EmailExtra { to, forward_of: Some(message) };
-        Ok((conversation, intents::queue_email(c, &reply, &extra, now)?))
-    })?;
+    let (conversation, outbox) =
+        writer.call_blocking(move |c| intents::queue_forward(c, message, to, body, &actor, now))?;
     report(json, conversation, outbox);
     Ok(())
 }

@@ -180,8 +180,76 @@ pub struct ChannelRow {
     pub kind: ChannelKind,
     /// Conversations with client messages this agent has not read.
     pub unread: i64,
-    /// The sync worker's last word ("✓ 12:03", "syncing", "⚠ reason").
-    pub status: Option<String>,
+    /// The sync worker's last word.
+    pub status: Option<ChannelStatus>,
+}
+
+/// What a channel's sync worker last said; the sidebar and the status line
+/// show trouble as `⚠`, a long sync as `⟳60%`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelStatus {
+    Connecting,
+    /// A long sync: mails done of mails to fetch (0/0 when not counted).
+    Syncing {
+        done: u64,
+        total: u64,
+    },
+    /// Synced; when (None in a status an older build wrote).
+    Ok {
+        at: Option<i64>,
+    },
+    /// Trouble the worker retries (network, server).
+    Error(String),
+    /// The server refused our credentials (a revoked bot token, a changed
+    /// password): retrying will not help until a person fixes the secret.
+    AuthFailed(String),
+}
+
+impl ChannelStatus {
+    /// The text kept in `channels.status`: readable in the database, one line.
+    pub fn to_stored(&self) -> String {
+        match self {
+            ChannelStatus::Connecting => "connecting".into(),
+            ChannelStatus::Syncing { done, total } => format!("syncing {done}/{total}"),
+            ChannelStatus::Ok { at: Some(t) } => format!("✓ {t}"),
+            ChannelStatus::Ok { at: None } => "✓".into(),
+            ChannelStatus::Error(why) => format!("⚠ {}", one_line(why)),
+            ChannelStatus::AuthFailed(why) => format!("⚠ auth: {}", one_line(why)),
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Option<ChannelStatus> {
+        if s == "connecting" {
+            return Some(ChannelStatus::Connecting);
+        }
+        if let Some(rest) = s.strip_prefix("syncing") {
+            let (done, total) = rest.trim().split_once('/').unwrap_or(("0", "0"));
+            return Some(ChannelStatus::Syncing { done: done.parse().unwrap_or(0), total: total.parse().unwrap_or(0) });
+        }
+        if let Some(rest) = s.strip_prefix('✓') {
+            return Some(ChannelStatus::Ok { at: rest.trim().parse().ok() });
+        }
+        if let Some(rest) = s.strip_prefix("⚠ auth: ") {
+            return Some(ChannelStatus::AuthFailed(rest.to_string()));
+        }
+        s.strip_prefix('⚠').map(|rest| ChannelStatus::Error(rest.trim().to_string()))
+    }
+
+    pub fn is_trouble(&self) -> bool {
+        matches!(self, ChannelStatus::Error(_) | ChannelStatus::AuthFailed(_))
+    }
+
+    /// How far a long sync is, in percent.
+    pub fn progress_percent(&self) -> Option<u64> {
+        match self {
+            ChannelStatus::Syncing { done, total } if *total > 0 => Some(done * 100 / total),
+            _ => None,
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -442,4 +510,26 @@ pub struct AuditEvent {
     /// The same, with times in the team's local time, for people.
     #[serde(skip)]
     pub detail_local: String,
+}
+
+/// One attachment of a stored message and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Located {
+    pub message: i64,
+    pub index: usize,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub channel: String,
+    pub kind: ChannelKind,
+    #[serde(skip)]
+    pub remote_ref: Option<String>,
+    /// (folder, UID, UIDVALIDITY when known): where the mail was listed from.
+    #[serde(skip)]
+    pub imap: Option<(String, u32, Option<u32>)>,
+    /// Removed from the mail server since pult synced it.
+    pub expunged: bool,
+    /// A file this machine sent: the path it was sent from.
+    #[serde(skip)]
+    pub local_path: Option<std::path::PathBuf>,
 }

@@ -253,11 +253,9 @@ fn after_hours_reply_goes_once_per_off_hours_period() {
     };
     // Sunday 22 Nov, 23:10: a voice message and then a second message.
     ingest(&s, ch, vec![msg("v1", "chat-1", "Светлана", at("2026-11-22T23:10"), "голосовое")]);
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     let run = |now: i64| {
-        let (cal, templates) = (cal.clone(), templates.clone());
-        s.writer
-            .call_blocking(move |c| pult::sync::clock::after_hours_replies(c, &cal, &templates, "Анна", now))
-            .expect("clock")
+        rt.block_on(pult::sync::clock::after_hours_replies(&s.writer, &cal, &templates, "Анна", now)).expect("clock")
     };
     assert_eq!(run(at("2026-11-22T23:11")), 1);
     assert_eq!(run(at("2026-11-22T23:12")), 0, "once per period");

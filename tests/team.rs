@@ -234,8 +234,7 @@ fn a_solo_pult_hands_the_workers_to_a_daemon_and_takes_them_back() {
         templates: Templates::shipped(),
         actor: "anna".into(),
         auto_reply: false,
-        telegram: Vec::new(),
-        email: Vec::new(),
+        channels: Vec::new(),
     };
     let mut sup = pult::sync::workers::Supervisor::new(&store, cfg, Default::default());
     assert!(sup.poll() && sup.solo(), "no daemon: solo");

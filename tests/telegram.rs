@@ -63,6 +63,26 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// A config whose Telegram account is this bot on the fake (token in a 0600 file in `dir`).
+    fn config(&self, dir: &std::path::Path) -> pult::config::Config {
+        let token = dir.join("token");
+        std::fs::write(&token, "123:TEST").expect("token");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let mut cfg = pult::config::Config::default();
+        cfg.accounts.push(pult::config::Account::Telegram(pult::config::TelegramAccount {
+            name: "office-bot".into(),
+            token_command: None,
+            token_file: Some(token),
+            api_url: Some(self.fake.url()),
+            transcribe_command: None,
+            player_command: None,
+        }));
+        cfg
+    }
+}
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
@@ -345,7 +365,8 @@ fn v_plays_the_voice_message_with_the_configured_player() {
     let played = out.path().join("played");
     let player = vec!["sh".to_string(), "-c".into(), format!("cp \"$0\" {}", played.display())];
     let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
-    h.app.players.insert(s.channel, (s.bot.clone(), player, out.path().join("media")));
+    h.app.config = s.config(out.path());
+    h.app.players.insert(s.channel, player);
     h.keys("<Enter> v");
     assert!(h.app.state.status.as_ref().is_none_or(|m| !m.error), "{:?}", h.app.state.status);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -408,25 +429,40 @@ fn a_client_document_is_saved_from_the_keyboard_through_get_file() {
     ));
     s.drain();
     let dir = tempfile::tempdir().expect("tmp");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "123:TEST").expect("token");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let mut cfg = pult::config::Config::default();
-    cfg.accounts.push(pult::config::Account::Telegram(pult::config::TelegramAccount {
-        name: "office-bot".into(),
-        token_command: None,
-        token_file: Some(token),
-        api_url: Some(s.fake.url()),
-        transcribe_command: None,
-        player_command: None,
-    }));
     let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
-    h.app.config = cfg;
+    h.app.config = s.config(dir.path());
     let out = dir.path().join("saved");
     h.keys("<Enter> S <C-u>").type_text(&out.display().to_string()).keys("<Enter>");
     let status = h.app.state.status.clone().expect("status");
     assert!(!status.error, "{status:?}");
     assert_eq!(std::fs::read(out.join("_Договор.pdf")).expect("saved under a safe name"), b"%PDF-1.4 contract");
     assert!(s.fake.calls().iter().any(|c| c.eq_ignore_ascii_case("getFile")), "{:?}", s.fake.calls());
+}
+
+#[test]
+fn a_revoked_token_shows_on_the_channel_until_it_works_again() {
+    use pult::model::ChannelStatus;
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(42, "Олег"), u::user(42, "Олег", ""), 1, now(), u::text("Счёт оплатили?")));
+    s.fake.set_revoked(true);
+    let worker = s.rt.spawn(telegram::run(s.bot.clone(), s.store.writer.clone(), s.channel, VoiceConfig::default()));
+    let status =
+        || s.reader().channels().expect("channels").into_iter().find(|c| c.id == s.channel).and_then(|c| c.status);
+    let wait = |what: &str, done: &dyn Fn(&Option<ChannelStatus>) -> bool| {
+        s.rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !done(&status()) {
+                assert!(tokio::time::Instant::now() < deadline, "{what}: status is {:?}", status());
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    wait("the refused token to show", &|st| matches!(st, Some(ChannelStatus::AuthFailed(_))));
+    let Some(ChannelStatus::AuthFailed(why)) = status() else { unreachable!() };
+    assert!(why.contains("token") && why.contains("@BotFather"), "says what to do: {why}");
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 0, "nothing fetched meanwhile");
+    s.fake.set_revoked(false);
+    wait("the channel to work again", &|st| matches!(st, Some(ChannelStatus::Ok { .. })));
+    assert_eq!(s.count("SELECT count(*) FROM messages"), 1, "the waiting message came");
+    worker.abort();
 }

@@ -1,8 +1,119 @@
-//! What each kind of channel is, as data: its limits and the replies it
-//! refuses before anything is queued. The composer, `pult reply` and the
-//! senders read these instead of naming a channel kind.
+//! Every channel pult speaks, in one place. [`ChannelKindInfo`] says what a
+//! kind of channel is, as data: its limits and the replies it refuses before
+//! anything is queued. [`Channel`] is a configured account at work: its sync
+//! worker, its sender, attachment bytes, its `pult doctor` line. The workers,
+//! `pult sync --once`, the daemon, attachments and the composer go through
+//! these and never name a channel kind. A new channel is a folder under
+//! `channels/` with both, and one line in [`kind`] and in [`open`].
 
-use crate::model::ChannelKind;
+use crate::config::{Account, Config};
+use crate::model::{ChannelKind, Located};
+use crate::store::{Writer, ingest};
+use crate::sync::dispatcher::ChannelSender;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How far a long sync is, told after each stored batch of a sync that takes
+/// more than one (a first sync, a large catch-up).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncProgress<'a> {
+    /// What is being synced (an email folder).
+    pub folder: &'a str,
+    pub done: usize,
+    pub total: usize,
+    /// Bytes of what is done so far (RFC822.SIZE for mail).
+    pub bytes: u64,
+    pub started: std::time::Instant,
+}
+
+/// Where progress goes: a terminal line, the channel's status, nowhere.
+pub type OnProgress<'a> = &'a (dyn Fn(SyncProgress<'_>) + Send + Sync);
+
+/// A configured account at work.
+pub trait Channel: Send + Sync {
+    /// Its row in the store.
+    fn id(&self) -> i64;
+    fn name(&self) -> &str;
+    fn kind(&self) -> ChannelKind;
+
+    /// The sync worker: runs until its task is aborted, keeping the store
+    /// current and saying how it goes in the channel's status.
+    fn run(&self, writer: Writer) -> BoxFuture<'static, ()>;
+
+    /// Everything pending, once (`pult sync --once`): a line per part synced.
+    fn sync_once<'a>(
+        &'a self,
+        writer: &'a Writer,
+        progress: OnProgress<'a>,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
+
+    /// What sends this channel's outbox rows.
+    fn sender(&self, writer: &Writer) -> Arc<dyn ChannelSender>;
+
+    /// The bytes of attachments of one message, in the order given.
+    fn fetch<'a>(&'a self, items: &'a [Located]) -> BoxFuture<'a, Result<Vec<Vec<u8>>, String>>;
+
+    /// One line for `pult doctor`: what works, or what is wrong.
+    fn doctor(&self) -> BoxFuture<'_, Result<String, String>>;
+
+    /// A player for voice messages, when the account has one (argv).
+    fn player(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// What channels are built with besides their own config entry.
+#[derive(Clone)]
+pub struct Context {
+    pub timezone: jiff::tz::TimeZone,
+    /// Where a channel keeps files it downloads (voice messages).
+    pub media_dir: std::path::PathBuf,
+}
+
+impl Context {
+    pub fn from_config(cfg: &Config) -> Context {
+        Context { timezone: cfg.timezone(), media_dir: crate::paths::data_dir().join("media") }
+    }
+}
+
+/// The account as a channel (`id` is its row in the store).
+pub fn open(account: &Account, id: i64, ctx: &Context) -> Result<Arc<dyn Channel>, String> {
+    match account {
+        Account::Email(e) => Ok(Arc::new(super::email::channel::EmailChannel::new(e.clone(), id, ctx))),
+        Account::Telegram(t) => Ok(Arc::new(super::telegram::channel::TelegramChannel::new(t, id, ctx)?)),
+        Account::Whatsapp(_) => Err("WhatsApp is not supported yet".into()),
+    }
+}
+
+/// An account that could not be opened as a channel: (name, why).
+pub type Unopened = (String, String);
+
+/// Every configured account as a channel, its store row created on first use.
+/// An account that cannot be opened is logged and left out; its reason is
+/// returned beside the rest (for `pult doctor` and the log).
+pub fn open_all(cfg: &Config, writer: &Writer) -> (Vec<Arc<dyn Channel>>, Vec<Unopened>) {
+    let ctx = Context::from_config(cfg);
+    let now = jiff::Timestamp::now().as_second();
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for account in &cfg.accounts {
+        let (name, kind) = (account.name().to_string(), account.kind());
+        let opened = writer
+            .call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))
+            .map_err(|e| e.to_string())
+            .and_then(|id| open(account, id, &ctx));
+        match opened {
+            Ok(ch) => ok.push(ch),
+            Err(why) => {
+                tracing::error!("{}: {why}", account.name());
+                bad.push((account.name().to_string(), why));
+            }
+        }
+    }
+    (ok, bad)
+}
 
 /// What one message on a channel can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -239,6 +239,43 @@ pub struct ForwardSource {
     pub attachments: Vec<(String, String, String, i64)>,
 }
 
+/// Queues a forward of one stored email (with its attachments) to `to`.
+/// Returns (conversation, outbox).
+pub fn queue_forward(
+    conn: &mut Connection,
+    message: i64,
+    to: Vec<String>,
+    body: String,
+    actor: &str,
+    now: i64,
+) -> Result<(i64, i64)> {
+    let (conversation, subject, kind): (i64, Option<String>, String) = conn
+        .query_row(
+            "SELECT m.conversation_id, coalesce(m.subject, cv.subject, cv.title), ch.kind
+             FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+             JOIN channels ch ON ch.id = m.channel_id WHERE m.id = ?1",
+            [message],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid(format!("no message {message}")))?;
+    if kind != "email" {
+        return Err(StoreError::Invalid("forward is for email messages".into()));
+    }
+    let reply = Reply {
+        conversation_id: conversation,
+        reply_to_message_id: None,
+        subject: Some(crate::workflow::replies::forward_subject(subject.as_deref())),
+        body,
+        actor: actor.to_string(),
+        not_before: now,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    let extra = EmailExtra { to, forward_of: Some(message) };
+    Ok((conversation, queue_email(conn, &reply, &extra, now)?))
+}
+
 pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardSource>> {
     let found = conn
         .query_row(
@@ -459,6 +496,28 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
 }
 
 /// Records the remote id first, then the sent state, in one transaction.
+/// Fixes the Message-ID of an outbox row the first time it is about to leave,
+/// and returns the one it has (an earlier attempt's, if any).
+pub fn fix_message_id(conn: &Connection, outbox: i64, id: &str) -> Result<String> {
+    conn.execute(
+        "UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2 AND rfc_message_id IS NULL",
+        params![id, outbox],
+    )?;
+    Ok(conn.query_row("SELECT rfc_message_id FROM outbox WHERE id = ?1", [outbox], |r| r.get(0))?)
+}
+
+/// The mail an outbox row answered owes the server an \Answered flag (the
+/// email worker pushes it).
+pub fn owe_answered_flag(conn: &Connection, outbox: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Answered')
+         WHERE id = (SELECT reply_to_message_id FROM outbox WHERE id = ?1) AND imap_uid IS NOT NULL
+           AND instr(coalesce(flag_push, ''), '\\Answered') = 0",
+        params![outbox],
+    )?;
+    Ok(())
+}
+
 pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
     let (conversation, message): (i64, i64) =

@@ -220,6 +220,45 @@ pub fn owed_after_hours_reply(conn: &Connection, off_since: i64) -> Result<Vec<(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Answers every client who wrote during the current off-hours period (which
+/// began at `off_since`) and got no automatic reply in it yet: one reply each,
+/// its text from `text_for` the conversation's channel kind. Returns how many.
+pub fn queue_after_hours_replies(
+    conn: &mut Connection,
+    off_since: i64,
+    text_for: &dyn Fn(crate::model::ChannelKind) -> String,
+    actor: &str,
+    now: i64,
+) -> Result<usize> {
+    let mut sent = 0;
+    for (conversation, last_inbound) in owed_after_hours_reply(conn, off_since)? {
+        let (kind, subject): (String, Option<String>) = conn.query_row(
+            "SELECT ch.kind, c.subject FROM conversations c JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?1",
+            [conversation],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let kind = crate::model::ChannelKind::parse(&kind).unwrap_or(crate::model::ChannelKind::Telegram);
+        let subject = crate::channels::registry::kind(kind)
+            .limits()
+            .subject
+            .then(|| crate::workflow::replies::reply_subject(subject.as_deref()));
+        let reply = Reply {
+            conversation_id: conversation,
+            reply_to_message_id: last_inbound,
+            subject,
+            body: text_for(kind),
+            actor: actor.to_string(),
+            not_before: now,
+            auto: true,
+            attachments: Vec::new(),
+        };
+        if send_after_hours_reply(conn, &reply, off_since, now)? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
 /// Queues one automatic reply and remembers it for this off-hours period.
 pub fn send_after_hours_reply(conn: &mut Connection, reply: &Reply, off_since: i64, now: i64) -> Result<bool> {
     let tx = immediate(conn)?;

@@ -1,5 +1,8 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
+pub mod baseline;
+pub mod channel_state;
+pub mod demo_data;
 pub mod drafts;
 pub mod fts;
 pub mod ingest;

@@ -106,6 +106,64 @@ impl Reader {
         &self.actor
     }
 
+    /// The attachments of one message, in their order, with where their bytes
+    /// are; None when there is no such message.
+    pub fn attachments_of(&self, message: i64) -> Result<Option<Vec<Located>>> {
+        type Head = (String, ChannelKind, Option<String>, Option<u32>, bool, Vec<String>, Option<u32>);
+        let head: Option<Head> = self
+            .conn
+            .query_row(
+                "SELECT ch.name, ch.kind, m.imap_folder, m.imap_uid, m.expunged, o.attachments, m.imap_validity
+                 FROM messages m JOIN channels ch ON ch.id = m.channel_id
+                 LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = ?1",
+                [message],
+                |r| {
+                    let kind: String = r.get(1)?;
+                    Ok((
+                        r.get(0)?,
+                        ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        super::intents::json_list(r, 5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((channel, kind, folder, uid, expunged, sent_files, validity)) = head else { return Ok(None) };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, mime, size, remote_ref, ordinal FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+        )?;
+        let rows = stmt.query_map([message], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for (index, row) in rows.enumerate() {
+            let (name, mime, size, remote_ref, ordinal) = row?;
+            out.push(Located {
+                message,
+                index,
+                name,
+                mime,
+                size,
+                channel: channel.clone(),
+                kind,
+                remote_ref,
+                imap: folder.clone().zip(uid).map(|(f, u)| (f, u, validity)),
+                expunged,
+                local_path: usize::try_from(ordinal).ok().and_then(|o| sent_files.get(o)).map(std::path::PathBuf::from),
+            });
+        }
+        Ok(Some(out))
+    }
+
     pub fn channels(&self) -> Result<Vec<ChannelRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT ch.id, ch.name, ch.kind,
@@ -122,7 +180,7 @@ impl Reader {
                 name: r.get(1)?,
                 kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
                 unread: r.get(3)?,
-                status: r.get(4)?,
+                status: r.get::<_, Option<String>>(4)?.as_deref().and_then(ChannelStatus::from_stored),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -455,7 +513,20 @@ impl Reader {
         Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
-    pub fn connection(&self) -> &Connection {
+    /// The search baseline of `pult bench`: newest 200 messages whose body
+    /// contains `word`, by a full scan (what search would cost without an index).
+    pub fn like_scan(&self, word: &str) -> Result<usize> {
+        let mut st =
+            self.conn.prepare_cached("SELECT id FROM messages WHERE body LIKE ?1 ORDER BY id DESC LIMIT 200")?;
+        Ok(st.query_map([format!("%{word}%")], |r| r.get::<_, i64>(0))?.count())
+    }
+
+    /// The newest conversation's id (0 in an empty store).
+    pub fn newest_conversation(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM conversations", [], |r| r.get(0))?)
+    }
+
+    pub(super) fn connection(&self) -> &Connection {
         &self.conn
     }
 }

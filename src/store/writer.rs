@@ -127,6 +127,11 @@ pub fn audit(
     Ok(())
 }
 
+/// The newest entry of the change log (what a UI has seen when it is there).
+pub fn last_change_seq(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+}
+
 /// UIs read only recent changes; keep the log short.
 fn prune_changes(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", [])?;

@@ -4,6 +4,7 @@
 
 use super::dispatcher::Senders;
 use super::lock::WorkerLock;
+use crate::channels::registry::Channel;
 use crate::store::Writer;
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
@@ -17,31 +18,14 @@ pub struct WorkerConfig {
     pub templates: Templates,
     pub actor: String,
     pub auto_reply: bool,
-    /// Telegram bots: (channel id, bot, voice settings).
-    pub telegram: Vec<(i64, teloxide::Bot, crate::channels::telegram::VoiceConfig)>,
-    /// Email accounts: (channel id, account).
-    pub email: Vec<(i64, crate::config::EmailAccount)>,
+    /// Every configured channel (`channels::registry::open_all`).
+    pub channels: Vec<std::sync::Arc<dyn Channel>>,
 }
 
 impl WorkerConfig {
     /// Senders for every channel this config has a worker for.
     pub fn senders(&self) -> Senders {
-        let mut s: Senders = Default::default();
-        for (channel, bot, _) in &self.telegram {
-            s.insert(*channel, std::sync::Arc::new(crate::channels::telegram::TelegramSender { bot: bot.clone() }));
-        }
-        for (channel, account) in &self.email {
-            s.insert(
-                *channel,
-                std::sync::Arc::new(crate::channels::email::send::EmailSender {
-                    account: account.clone(),
-                    writer: self.writer.clone(),
-                    append_to_sent: account.save_sent,
-                    timezone: self.calendar.tz.clone(),
-                }),
-            );
-        }
-        s
+        self.channels.iter().map(|c| (c.id(), c.sender(&self.writer))).collect()
     }
 }
 
@@ -68,21 +52,7 @@ impl Workers {
                 all.extend(senders);
                 let dispatcher =
                     tokio::spawn(super::dispatcher::run(cfg.writer.clone(), all, Duration::from_millis(500)));
-                let channels: Vec<_> = cfg
-                    .telegram
-                    .iter()
-                    .map(|(channel, bot, voice)| {
-                        tokio::spawn(crate::channels::telegram::run(
-                            bot.clone(),
-                            cfg.writer.clone(),
-                            *channel,
-                            voice.clone(),
-                        ))
-                    })
-                    .chain(cfg.email.iter().map(|(channel, account)| {
-                        tokio::spawn(crate::channels::email::run(account.clone(), cfg.writer.clone(), *channel))
-                    }))
-                    .collect();
+                let channels: Vec<_> = cfg.channels.iter().map(|c| tokio::spawn(c.run(cfg.writer.clone()))).collect();
                 let clock = cfg.auto_reply.then(|| {
                     tokio::spawn(super::clock::run(
                         cfg.writer.clone(),

@@ -10,7 +10,7 @@ use super::state::{
 };
 use super::theme::Theme;
 use crate::model::{Change, View};
-use crate::store::{self, Reader, StoreError, Writer, intents, ledger, team};
+use crate::store::{self, Reader, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::VecDeque;
@@ -25,7 +25,8 @@ pub struct App {
     writer: Writer,
     pub store_path: PathBuf,
     /// Per Telegram channel: the bot (to fetch audio), the player argv, where audio is kept.
-    pub players: std::collections::HashMap<i64, (teloxide::Bot, Vec<String>, PathBuf)>,
+    /// Voice players by channel id (`Channel::player`).
+    pub players: std::collections::HashMap<i64, Vec<String>>,
     /// Accounts (to fetch attachments, to know our address) and the open command.
     pub config: crate::config::Config,
     /// Where slow work (fetching an attachment) reports back; None runs it in place (tests).
@@ -234,19 +235,21 @@ impl App {
         }
     }
 
-    /// Fetches an attachment (from the server, on demand) and saves it into `dir`,
-    /// or into pult's own directory and opens it. Runs off the UI thread when it can.
-    fn attachment_job(&mut self, message: i64, index: usize, dir: Option<PathBuf>) {
+    /// Fetches an attachment (from the server, on demand) and saves it into a
+    /// directory, or into pult's own and opens it with a program. Runs off the
+    /// UI thread when it can.
+    fn attachment_job(&mut self, message: i64, index: usize, job: AttachmentJob) {
         let (cfg, store_path, lang) = (self.config.clone(), self.store_path.clone(), self.state.lang);
-        let job = move || -> StatusMessage {
+        let actor = self.state.actor.clone();
+        let work = move || -> StatusMessage {
             let outcome = (|| -> Result<String, String> {
-                let conn = store::open_reader(&store_path).map_err(|e| e.to_string())?;
-                let all = crate::attachments::locate(&conn, message).map_err(|e| e.to_string())?;
+                let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.to_string())?;
+                let all = crate::attachments::locate(&reader, message).map_err(|e| e.to_string())?;
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
                 let rt =
                     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-                match &dir {
-                    Some(dir) => {
+                match &job {
+                    AttachmentJob::Save(dir) => {
                         let bytes = rt
                             .block_on(crate::attachments::fetch(&cfg, std::slice::from_ref(&item)))
                             .map_err(|e| e.to_string())?
@@ -255,9 +258,10 @@ impl App {
                         let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| e.to_string())?;
                         Ok(format!("{} {}", lang.tr("saved_to"), path.display()))
                     }
-                    None => {
-                        let path =
-                            rt.block_on(crate::attachments::fetch_and_open(&cfg, &item)).map_err(|e| e.to_string())?;
+                    AttachmentJob::Open(program) => {
+                        let path = rt
+                            .block_on(crate::attachments::fetch_and_open(&cfg, program, &item))
+                            .map_err(|e| e.to_string())?;
                         Ok(format!("{} {}", lang.tr("opening"), path.display()))
                     }
                 }
@@ -271,13 +275,13 @@ impl App {
             Some(tx) => {
                 self.state.info(format!("{}…", self.state.lang.tr("fetching")));
                 let spawned = std::thread::Builder::new().name("pult-attachment".into()).spawn(move || {
-                    let _ = tx.send(Event::Notice(job()));
+                    let _ = tx.send(Event::Notice(work()));
                 });
                 if let Err(e) = spawned {
                     self.state.error(e.to_string());
                 }
             }
-            None => self.state.status = Some(job()),
+            None => self.state.status = Some(work()),
         }
     }
 
@@ -566,46 +570,28 @@ impl App {
             }
             Effect::PlayVoice => {
                 let Some(t) = &st.thread else { return Ok(Vec::new()) };
-                let voice = t.messages.iter().rev().find_map(|m| {
-                    m.attachments.iter().find(|a| a.mime.starts_with("audio/")).and_then(|a| a.remote_ref.clone())
-                });
-                let (Some(file_id), Some((bot, player, dir))) = (voice, self.players.get(&t.conversation.channel_id))
+                // The newest voice message, played by its channel's player, fetched
+                // off the UI thread — never through a shell.
+                let voice =
+                    t.messages.iter().rev().find_map(|m| {
+                        m.attachments.iter().position(|a| a.mime.starts_with("audio/")).map(|i| (m.id, i))
+                    });
+                let (Some((message, index)), Some(player)) = (voice, self.players.get(&t.conversation.channel_id))
                 else {
                     st.error(st.lang.tr("no_player"));
                     return Ok(Vec::new());
                 };
-                // A client of its own: a shared one keeps its connections on the workers' runtime.
-                let bot = teloxide::Bot::new(bot.token()).set_api_url(bot.api_url());
-                let (player, dir) = (player.clone(), dir.clone());
-                // Fetched on demand, played by the configured program — never through a shell.
-                let fetched = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(StoreError::Io)?
-                    .block_on(crate::channels::telegram::download(&bot, &file_id, &dir));
-                match fetched {
-                    Ok(path) => {
-                        let spawned = std::process::Command::new(&player[0])
-                            .args(&player[1..])
-                            .arg(&path)
-                            .stdin(std::process::Stdio::null())
-                            .stdout(std::process::Stdio::null())
-                            .stderr(std::process::Stdio::null())
-                            .spawn();
-                        if let Err(e) = spawned {
-                            st.error(format!("{}: {e}", player[0]));
-                        }
-                    }
-                    Err(e) => st.error(e),
-                }
+                let player = player.clone();
+                self.attachment_job(message, index, AttachmentJob::Open(player));
                 Ok(Vec::new())
             }
             Effect::SaveAttachment { message, index, dir } => {
-                self.attachment_job(message, index, Some(dir));
+                self.attachment_job(message, index, AttachmentJob::Save(dir));
                 Ok(Vec::new())
             }
             Effect::OpenAttachment { message, index } => {
-                self.attachment_job(message, index, None);
+                let program = self.config.ui.open_command();
+                self.attachment_job(message, index, AttachmentJob::Open(program));
                 Ok(Vec::new())
             }
             Effect::QueueEmail { conversation, draft, subject, body, attachments } => {
@@ -667,6 +653,14 @@ impl App {
             Effect::Quit => Ok(Vec::new()),
         }
     }
+}
+
+/// What an attachment is fetched for.
+enum AttachmentJob {
+    /// Saved into this directory.
+    Save(PathBuf),
+    /// Kept in pult's own directory and opened with this program (argv).
+    Open(Vec<String>),
 }
 
 /// Restores the terminal when dropped: on return, on error and while unwinding.

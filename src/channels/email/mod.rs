@@ -4,6 +4,7 @@
 //! guarantees, (folder, UIDVALIDITY, UID); its Message-ID, which any sender
 //! controls, only threads it.
 
+pub mod channel;
 pub mod fetch;
 pub mod parse;
 pub mod parts;
@@ -11,7 +12,8 @@ pub mod qresync;
 pub mod send;
 
 use crate::config::{EmailAccount, Server};
-use crate::model::Inbound;
+use crate::model::{ChannelStatus, Inbound};
+use crate::store::channel_state::{self, Gone};
 use crate::store::{Writer, ingest};
 use futures_util::StreamExt;
 use std::pin::Pin;
@@ -165,20 +167,7 @@ pub struct FolderReport {
     pub next_uid: u32,
 }
 
-/// How far the sync of a folder is, told after each stored batch of a sync
-/// that takes more than one (a first sync, a large catch-up).
-#[derive(Debug, Clone, Copy)]
-pub struct SyncProgress<'a> {
-    pub folder: &'a str,
-    pub done: usize,
-    pub total: usize,
-    /// Sizes (RFC822.SIZE) of the mail done so far.
-    pub bytes: u64,
-    pub started: std::time::Instant,
-}
-
-/// Where progress goes: a terminal line, the channel's status, nowhere.
-pub type OnProgress<'a> = &'a (dyn Fn(SyncProgress<'_>) + Send + Sync);
+pub use crate::channels::registry::{OnProgress, SyncProgress};
 
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
 /// A changed UIDVALIDITY resyncs the folder; Message-IDs keep that duplicate-free.
@@ -196,15 +185,8 @@ pub async fn sync_folder(
     let (kv, kn, km) = (k_validity.clone(), k_next.clone(), format!("{folder}.modseq"));
     let (stored_validity, stored_next, stored_modseq): (Option<String>, Option<String>, Option<String>) = writer
         .call(move |c| {
-            let get = |k: &str| -> Option<String> {
-                c.query_row(
-                    "SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2",
-                    rusqlite::params![channel, k],
-                    |r| r.get(0),
-                )
-                .ok()
-            };
-            Ok((get(&kv), get(&kn), get(&km)))
+            let get = |k: &str| channel_state::cursor(c, channel, k);
+            Ok((get(&kv)?, get(&kn)?, get(&km)?))
         })
         .await?;
     // QRESYNC when enabled: the SELECT itself says what vanished and which flags
@@ -460,21 +442,8 @@ async fn sync_flags(
     let (k, f) = (key.clone(), folder.to_string());
     let (stored, local): (Option<u64>, i64) = writer
         .call(move |c| {
-            let stored = c
-                .query_row(
-                    "SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2",
-                    rusqlite::params![channel, k],
-                    |r| r.get::<_, String>(0),
-                )
-                .ok()
-                .and_then(|v| v.parse().ok());
-            let local: i64 = c.query_row(
-                "SELECT count(*) FROM messages INDEXED BY messages_imap_live
-                 WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL",
-                rusqlite::params![channel, f],
-                |r| r.get(0),
-            )?;
-            Ok((stored, local))
+            let stored = channel_state::cursor(c, channel, &k)?.and_then(|v| v.parse().ok());
+            Ok((stored, channel_state::live_mails(c, channel, &f)?))
         })
         .await?;
     let query = match (highest_modseq, stored) {
@@ -506,18 +475,8 @@ async fn sync_flags(
     apply_server_changes(writer, channel, folder, changed, gone, highest_modseq).await
 }
 
-/// Which mail the server no longer has.
-enum Gone {
-    Nothing,
-    /// Every UID still on the server (UID SEARCH ALL): the rest is gone.
-    AllPresent(std::collections::HashSet<u32>),
-    /// UIDs gone, as QRESYNC's VANISHED says.
-    Ranges(Vec<std::ops::RangeInclusive<u32>>),
-}
-
-/// Flags changed elsewhere and expunged mail, in one transaction with the new
-/// HIGHESTMODSEQ. Expunged mail is kept and marked: pult never loses what the
-/// server dropped. Returns how many messages were newly marked expunged.
+/// Flags changed elsewhere and expunged mail, with the new HIGHESTMODSEQ (see
+/// `channel_state::apply_server_changes`). Returns how many were newly expunged.
 async fn apply_server_changes(
     writer: &Writer,
     channel: i64,
@@ -526,70 +485,11 @@ async fn apply_server_changes(
     gone: Gone,
     highest_modseq: Option<u64>,
 ) -> Result<usize, EmailError> {
-    let (f, k) = (folder.to_string(), format!("{folder}.modseq"));
+    let f = folder.to_string();
     let now = jiff::Timestamp::now().as_second();
-    let expunged = writer
-        .call(move |c| {
-            let tx = crate::store::writer::immediate(c)?;
-            let mut touched = std::collections::BTreeSet::new();
-            for (uid, seen, answered) in &changed {
-                let conv: Option<i64> = tx
-                    .query_row(
-                        "UPDATE messages SET seen = ?4, answered = ?5
-                         WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid = ?3 AND (seen != ?4 OR answered != ?5)
-                         RETURNING conversation_id",
-                        rusqlite::params![channel, f, uid, seen, answered],
-                        |r| r.get(0),
-                    )
-                    .ok();
-                touched.extend(conv);
-            }
-            let mut marked = 0usize;
-            let mut mark = |tx: &rusqlite::Transaction<'_>, lo: u32, hi: u32| -> rusqlite::Result<()> {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE messages SET expunged = 1
-                     WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid BETWEEN ?3 AND ?4 AND expunged = 0
-                     RETURNING conversation_id",
-                )?;
-                let convs = stmt.query_map(rusqlite::params![channel, f, lo, hi], |r| r.get::<_, i64>(0))?;
-                for conv in convs {
-                    touched.insert(conv?);
-                    marked += 1;
-                }
-                Ok(())
-            };
-            match gone {
-                Gone::Nothing => {}
-                Gone::Ranges(ranges) => {
-                    for r in ranges {
-                        mark(&tx, *r.start(), *r.end())?;
-                    }
-                }
-                Gone::AllPresent(present) => {
-                    let local: Vec<u32> = tx
-                        .prepare("SELECT imap_uid FROM messages WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL")?
-                        .query_map(rusqlite::params![channel, f], |r| r.get(0))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    for uid in local.into_iter().filter(|u| !present.contains(u)) {
-                        mark(&tx, uid, uid)?;
-                    }
-                }
-            }
-            if let Some(h) = highest_modseq {
-                tx.execute(
-                    "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![channel, k, h.to_string()],
-                )?;
-            }
-            for conv in touched {
-                crate::store::writer::note_change(&tx, now, "flags", Some(conv), None)?;
-            }
-            tx.commit()?;
-            Ok(marked)
-        })
-        .await?;
-    Ok(expunged)
+    Ok(writer
+        .call(move |c| channel_state::apply_server_changes(c, channel, &f, &changed, &gone, highest_modseq, now))
+        .await?)
 }
 
 /// Flags pult owes the server (\Seen after reading, \Answered after a reply).
@@ -602,16 +502,7 @@ async fn push_flags(
 ) -> Result<(), EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let f = folder.to_string();
-    let pending: Vec<(i64, u32, String)> = writer
-        .call(move |c| {
-            Ok(c.prepare(
-                "SELECT id, imap_uid, flag_push FROM messages INDEXED BY messages_flag_push
-                 WHERE channel_id = ?1 AND flag_push IS NOT NULL AND imap_folder = ?2 AND imap_uid IS NOT NULL",
-            )?
-            .query_map(rusqlite::params![channel, f], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await?;
+    let pending = writer.call(move |c| channel_state::flags_to_push(c, channel, &f)).await?;
     for (id, uid, flags) in pending {
         let flags =
             flags.split_whitespace().filter(|f| matches!(*f, "\\Seen" | "\\Answered")).collect::<Vec<_>>().join(" ");
@@ -622,15 +513,7 @@ async fn push_flags(
             }
         }
         let (seen, answered) = (flags.contains("Seen"), flags.contains("Answered"));
-        writer
-            .call(move |c| {
-                c.execute(
-                    "UPDATE messages SET flag_push = NULL, seen = max(seen, ?2), answered = max(answered, ?3) WHERE id = ?1",
-                    rusqlite::params![id, seen, answered],
-                )?;
-                Ok(())
-            })
-            .await?;
+        writer.call(move |c| channel_state::flags_pushed(c, id, seen, answered)).await?;
     }
     Ok(())
 }
@@ -674,21 +557,10 @@ pub const IDLE_RENEW: std::time::Duration = std::time::Duration::from_secs(25 * 
 /// Folders other than INBOX are checked at least this often.
 pub const OTHER_FOLDERS_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
-/// What the status line says about an account.
-async fn set_status(writer: &Writer, channel: i64, status: String) {
-    let _ = writer.call(move |c| status_row(c, channel, &status)).await;
-}
-
-fn status_row(c: &mut rusqlite::Connection, channel: i64, status: &str) -> crate::store::Result<()> {
+/// What the sidebar says about an account.
+async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
     let now = jiff::Timestamp::now().as_second();
-    let changed = c.execute(
-        "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
-        rusqlite::params![status, channel],
-    )?;
-    if changed > 0 {
-        c.execute("INSERT INTO changes (at, kind) VALUES (?1, 'channel')", [now])?;
-    }
-    Ok(())
+    let _ = writer.call(move |c| channel_state::set_status(c, channel, &status, now)).await;
 }
 
 /// The worker: sync every folder, then IDLE on INBOX; on new mail sync again.
@@ -697,14 +569,18 @@ fn status_row(c: &mut rusqlite::Connection, channel: i64, status: &str) -> crate
 pub async fn run(account: EmailAccount, writer: Writer, channel: i64) {
     let mut failures = 0u32;
     loop {
-        set_status(&writer, channel, "syncing".into()).await;
+        set_status(&writer, channel, ChannelStatus::Connecting).await;
         match run_session(&account, &writer, channel, &mut failures).await {
             Ok(()) => {}
             Err(e) => {
                 failures += 1;
                 let wait = std::time::Duration::from_secs((2u64 << failures.min(6)).min(300));
                 tracing::warn!("{e}; reconnecting in {wait:?}");
-                set_status(&writer, channel, format!("⚠ {e}")).await;
+                let status = match &e {
+                    EmailError::Login { .. } | EmailError::Secret { .. } => ChannelStatus::AuthFailed(e.to_string()),
+                    _ => ChannelStatus::Error(e.to_string()),
+                };
+                set_status(&writer, channel, status).await;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -730,9 +606,9 @@ async fn run_session(
             if all || folder.eq_ignore_ascii_case("INBOX") {
                 // A long sync shows how far it is in the channel's status (the sidebar).
                 let progress = |p: SyncProgress<'_>| {
-                    let status = format!("syncing {}/{}", p.done, p.total);
-                    let w = writer.clone();
-                    w.submit(move |c| status_row(c, channel, &status), |_| {});
+                    let status = ChannelStatus::Syncing { done: p.done as u64, total: p.total as u64 };
+                    let now = jiff::Timestamp::now().as_second();
+                    writer.submit(move |c| channel_state::set_status(c, channel, &status, now), |_| {});
                 };
                 let r = sync_folder(&mut session, account, writer, channel, folder, qresync, &progress).await?;
                 if folder.eq_ignore_ascii_case("INBOX") {
@@ -745,8 +621,7 @@ async fn run_session(
         }
         first = false;
         *failures = 0;
-        let t = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
-        set_status(writer, channel, format!("✓ {}", t.strftime("%H:%M"))).await;
+        set_status(writer, channel, ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) }).await;
         tracing::debug!("{}: synced; idling on INBOX", account.name);
         // Mail that arrived after the sync's SELECT and before IDLE would wait for
         // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").

@@ -71,13 +71,7 @@ impl EmailSender {
         let id = format!("<pult.{}.{nonce:x}@{}>", item.id, domain_of(&self.account.address));
         let (outbox, value) = (item.id, id.clone());
         self.writer
-            .call(move |c| {
-                c.execute(
-                    "UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2 AND rfc_message_id IS NULL",
-                    rusqlite::params![value, outbox],
-                )?;
-                Ok(c.query_row("SELECT rfc_message_id FROM outbox WHERE id = ?1", [outbox], |r| r.get::<_, String>(0))?)
-            })
+            .call(move |c| crate::store::intents::fix_message_id(c, outbox, &value))
             .await
             .map_err(|e| SendError::Temporary(e.to_string()))
     }
@@ -340,18 +334,7 @@ impl ChannelSender for EmailSender {
             // The answered mail gets \Answered on the server (pushed by the worker).
             if item.reply_to_remote.is_some() {
                 let outbox = item.id;
-                let _ = self
-                    .writer
-                    .call(move |c| {
-                        c.execute(
-                            "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Answered')
-                             WHERE id = (SELECT reply_to_message_id FROM outbox WHERE id = ?1) AND imap_uid IS NOT NULL
-                               AND instr(coalesce(flag_push, ''), '\\Answered') = 0",
-                            rusqlite::params![outbox],
-                        )?;
-                        Ok(())
-                    })
-                    .await;
+                let _ = self.writer.call(move |c| crate::store::intents::owe_answered_flag(c, outbox)).await;
             }
             if self.append_to_sent
                 && let Err(e) = self.append(&raw).await

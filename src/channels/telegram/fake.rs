@@ -2,7 +2,8 @@
 //! (core.telegram.org/bots/api), for tests and benchmarks: getMe, getUpdates with
 //! real offset and long-poll semantics, sendMessage, sendDocument, editMessageText,
 //! getFile and file download, and scripted error answers (429 with retry_after,
-//! 403, 400 chat not found). Method names match case-insensitively.
+//! 403, 400 chat not found, 401 for a revoked token). Method names match
+//! case-insensitively.
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +22,8 @@ struct State {
     calls: Vec<String>,
     errors: HashMap<String, VecDeque<(u16, Value)>>,
     files: HashMap<String, Vec<u8>>,
+    /// The token was revoked (@BotFather /revoke): every call answers 401.
+    revoked: bool,
 }
 
 /// A running fake; it stops when dropped.
@@ -111,6 +114,12 @@ impl FakeBotApi {
 
     pub fn fail_next_forbidden(&self, method: &str, description: &str) {
         self.fail_next(method, 403, json!({"ok": false, "error_code": 403, "description": description}));
+    }
+
+    /// Revokes the bot's token (every method then answers 401 Unauthorized, as
+    /// Telegram does), or gives it back.
+    pub fn set_revoked(&self, revoked: bool) {
+        lock(&self.state).revoked = revoked;
     }
 
     /// Requests of sendMessage / sendDocument / editMessageText, in order.
@@ -278,6 +287,10 @@ async fn handle(req: Request, state: &Arc<Mutex<State>>, notify: &Arc<Notify>) -
     {
         let mut s = lock(state);
         s.calls.push(method.clone());
+        if s.revoked {
+            let body = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
+            return (401, "application/json", body.to_string().into_bytes());
+        }
         if let Some((status, body)) = s.errors.get_mut(&method).and_then(|q| q.pop_front()) {
             return (status, "application/json", body.to_string().into_bytes());
         }

@@ -2,10 +2,12 @@
 //! committed in the same transaction as the messages it covers, replies sent as
 //! replies, voice messages made readable by a transcription command.
 
+pub mod channel;
 pub mod fake;
 
 use crate::config::TelegramAccount;
-use crate::model::{Inbound, InboundAttachment};
+use crate::model::{ChannelStatus, Inbound, InboundAttachment};
+use crate::store::channel_state;
 use crate::store::{Writer, ingest};
 use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
 use std::path::{Path, PathBuf};
@@ -164,16 +166,8 @@ fn message_inbound(m: &Message, edited: bool) -> Inbound {
 
 /// The stored update offset of a channel (0 before the first update).
 pub async fn stored_offset(writer: &Writer, channel: i64) -> Result<i32, TelegramError> {
-    Ok(writer
-        .call(move |c| {
-            Ok(c.query_row("SELECT value FROM sync_state WHERE channel_id = ?1 AND key = 'offset'", [channel], |r| {
-                r.get::<_, String>(0)
-            })
-            .ok()
-            .and_then(|v| v.parse::<i32>().ok())
-            .unwrap_or(0))
-        })
-        .await?)
+    let stored = writer.call(move |c| channel_state::cursor(c, channel, "offset")).await?;
+    Ok(stored.and_then(|v| v.parse::<i32>().ok()).unwrap_or(0))
 }
 
 /// One getUpdates round: fetches from the stored offset and commits the
@@ -204,12 +198,18 @@ pub async fn drain(bot: &Bot, writer: &Writer, channel: i64) -> Result<usize, Te
     }
 }
 
-/// The worker: long polls forever, backing off on errors, obeying retry_after.
+/// The worker: long polls forever, backing off on errors, obeying retry_after,
+/// and saying how it goes in the channel's status (a revoked token shows `⚠`).
 pub async fn run(bot: Bot, writer: Writer, channel: i64, voice: VoiceConfig) {
     let mut failures = 0u32;
+    set_status(&writer, channel, ChannelStatus::Connecting).await;
     loop {
         match fetch_once(&bot, &writer, channel, POLL_SECONDS).await {
             Ok(n) => {
+                if failures > 0 || n > 0 {
+                    set_status(&writer, channel, ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) })
+                        .await;
+                }
                 failures = 0;
                 if n > 0
                     && let Err(e) = transcribe_pending(&bot, &writer, channel, &voice).await
@@ -224,10 +224,28 @@ pub async fn run(bot: Bot, writer: Writer, channel: i64, voice: VoiceConfig) {
                 failures += 1;
                 let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
                 tracing::warn!("telegram channel {channel}: {e}; retrying in {wait:?}");
+                set_status(&writer, channel, status_of(&e)).await;
                 tokio::time::sleep(wait).await;
             }
         }
     }
+}
+
+/// What an error means for the channel: a refused token needs a person.
+fn status_of(e: &TelegramError) -> ChannelStatus {
+    match e {
+        TelegramError::Request(RequestError::Api(ApiError::InvalidToken)) | TelegramError::Secret { .. } => {
+            ChannelStatus::AuthFailed(format!(
+                "the bot token was refused ({e}); set a new one with @BotFather and in token_command/token_file"
+            ))
+        }
+        other => ChannelStatus::Error(other.to_string()),
+    }
+}
+
+async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
+    let now = jiff::Timestamp::now().as_second();
+    let _ = writer.call(move |c| channel_state::set_status(c, channel, &status, now)).await;
 }
 
 /// Where voice messages are kept and how they become text.
@@ -265,17 +283,8 @@ pub async fn transcribe_pending(
     voice: &VoiceConfig,
 ) -> Result<usize, String> {
     let Some(cmd) = voice.transcribe_command.clone().filter(|c| !c.is_empty()) else { return Ok(0) };
-    let pending: Vec<(i64, String)> = writer
-        .call(move |c| {
-            let mut st = c.prepare(
-                "SELECT m.id, a.remote_ref FROM messages m JOIN attachments a ON a.message_id = m.id
-                 WHERE m.channel_id = ?1 AND a.mime = 'audio/ogg' AND a.remote_ref IS NOT NULL AND m.transcript IS NULL",
-            )?;
-            let rows = st.query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let pending =
+        writer.call(move |c| channel_state::untranscribed_voice(c, channel)).await.map_err(|e| e.to_string())?;
     let mut done = 0;
     for (message, file_id) in pending {
         let path = download(bot, &file_id, &voice.media_dir).await?;
@@ -291,22 +300,8 @@ pub async fn transcribe_pending(
             continue;
         }
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        writer
-            .call(move |c| {
-                c.execute(
-                    "UPDATE messages SET transcript = ?1, body = body || char(10) || '📝 ' || ?1 WHERE id = ?2",
-                    rusqlite::params![text, message],
-                )?;
-                let conv: i64 =
-                    c.query_row("SELECT conversation_id FROM messages WHERE id = ?1", [message], |r| r.get(0))?;
-                c.execute(
-                    "INSERT INTO changes (at, kind, conversation_id) VALUES (?1, 'messages', ?2)",
-                    rusqlite::params![jiff::Timestamp::now().as_second(), conv],
-                )?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        let now = jiff::Timestamp::now().as_second();
+        writer.call(move |c| channel_state::add_transcript(c, message, &text, now)).await.map_err(|e| e.to_string())?;
         done += 1;
     }
     Ok(done)

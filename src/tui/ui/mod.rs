@@ -60,13 +60,10 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
     // Accounts whose worker is syncing or in trouble; the sidebar has the detail.
     for ch in &state.channels {
-        let status = ch.status.as_deref().unwrap_or("");
-        let (mark, style) = if status.starts_with('⚠') {
-            ("⚠", "status_error")
-        } else if status.starts_with("syncing") {
-            ("⟳", "status_line")
-        } else {
-            continue;
+        let (mark, style) = match &ch.status {
+            Some(s) if s.is_trouble() => ("⚠", "status_error"),
+            Some(crate::model::ChannelStatus::Syncing { .. }) => ("⟳", "status_line"),
+            _ => continue,
         };
         right.push(Span::styled(
             format!("· {mark} {} ", sanitize::truncate(&sanitize::line(&ch.name), 16)),

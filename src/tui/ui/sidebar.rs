@@ -56,33 +56,40 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             crate::model::ChannelKind::Whatsapp => "badge_whatsapp",
         };
         // A worker in trouble shows it next to its channel; the reason is in the log and in `:channels`.
-        let name = match c.status.as_deref() {
-            Some(s) if s.starts_with('⚠') => format!("⚠ {}", sanitize::line(&c.name)),
+        let name = match &c.status {
+            Some(s) if s.is_trouble() => format!("⚠ {}", sanitize::line(&c.name)),
             // A long first sync: how far it is, before the name so it is never cut.
-            Some(s) if s.starts_with("syncing ") => match progress_percent(s) {
+            Some(s) => match s.progress_percent() {
                 Some(p) => format!("⟳{p}% {}", sanitize::line(&c.name)),
                 None => sanitize::line(&c.name).into_owned(),
             },
-            _ => sanitize::line(&c.name).into_owned(),
+            None => sanitize::line(&c.name).into_owned(),
         };
         lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// "syncing 12000/20000" as 60.
-fn progress_percent(status: &str) -> Option<u64> {
-    let (done, total) = status.strip_prefix("syncing ")?.split_once('/')?;
-    let (done, total): (u64, u64) = (done.parse().ok()?, total.parse().ok()?);
-    (total > 0).then(|| done * 100 / total)
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::model::ChannelStatus;
+
     #[test]
-    fn sync_progress_as_a_percentage() {
-        assert_eq!(super::progress_percent("syncing 12000/20000"), Some(60));
-        assert_eq!(super::progress_percent("syncing"), None);
-        assert_eq!(super::progress_percent("syncing 1/0"), None);
+    fn a_status_keeps_its_meaning_through_the_store() {
+        let all = [
+            ChannelStatus::Connecting,
+            ChannelStatus::Syncing { done: 12000, total: 20000 },
+            ChannelStatus::Ok { at: Some(1_795_168_800) },
+            ChannelStatus::Error("cannot connect to imap.example.test:993".into()),
+            ChannelStatus::AuthFailed("the bot token was revoked (401 Unauthorized)".into()),
+        ];
+        for s in &all {
+            assert_eq!(ChannelStatus::from_stored(&s.to_stored()).as_ref(), Some(s));
+        }
+        assert_eq!(all[1].progress_percent(), Some(60));
+        assert_eq!(ChannelStatus::Syncing { done: 1, total: 0 }.progress_percent(), None);
+        // What an older build wrote.
+        assert_eq!(ChannelStatus::from_stored("✓ 12:03"), Some(ChannelStatus::Ok { at: None }));
+        assert!(ChannelStatus::from_stored("⚠ office: timeout").is_some_and(|s| s.is_trouble()));
     }
 }

@@ -1,0 +1,124 @@
+//! An email account as a channel of the registry: IMAP sync and IDLE, SMTP
+//! sending, attachment parts fetched on demand, the doctor's line.
+
+use super::fetch::{MailPlace, Wanted};
+use crate::channels::registry::{BoxFuture, Channel, Context, OnProgress};
+use crate::config::EmailAccount;
+use crate::model::{ChannelKind, Located};
+use crate::store::Writer;
+use crate::sync::dispatcher::ChannelSender;
+use std::sync::Arc;
+
+pub struct EmailChannel {
+    account: EmailAccount,
+    id: i64,
+    timezone: jiff::tz::TimeZone,
+}
+
+impl EmailChannel {
+    pub fn new(account: EmailAccount, id: i64, ctx: &Context) -> EmailChannel {
+        EmailChannel { account, id, timezone: ctx.timezone.clone() }
+    }
+}
+
+impl Channel for EmailChannel {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn name(&self) -> &str {
+        &self.account.name
+    }
+
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    fn run(&self, writer: Writer) -> BoxFuture<'static, ()> {
+        Box::pin(super::run(self.account.clone(), writer, self.id))
+    }
+
+    fn sync_once<'a>(
+        &'a self,
+        writer: &'a Writer,
+        progress: OnProgress<'a>,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let synced = super::sync_account_with(&self.account, writer, self.id, true, progress)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(synced
+                .into_iter()
+                .map(|(folder, r)| {
+                    format!(
+                        "email {} {folder}: {} fetched, {} new{}",
+                        self.account.name,
+                        r.fetched,
+                        r.inserted,
+                        if r.resynced { " (UIDVALIDITY changed: resynced)" } else { "" }
+                    )
+                })
+                .collect())
+        })
+    }
+
+    fn sender(&self, writer: &Writer) -> Arc<dyn ChannelSender> {
+        Arc::new(super::send::EmailSender {
+            account: self.account.clone(),
+            writer: writer.clone(),
+            append_to_sent: self.account.save_sent,
+            timezone: self.timezone.clone(),
+        })
+    }
+
+    fn fetch<'a>(&'a self, items: &'a [Located]) -> BoxFuture<'a, Result<Vec<Vec<u8>>, String>> {
+        Box::pin(async move {
+            let Some(first) = items.first() else { return Ok(Vec::new()) };
+            let Some((folder, uid, validity)) = first.imap.clone() else {
+                return Err("this mail has no place on the server".into());
+            };
+            if first.expunged {
+                return Err(format!("{} was removed from the server; its attachments are gone with it", first.name));
+            }
+            let wanted: Vec<Wanted> = items
+                .iter()
+                .map(|a| Wanted {
+                    name: a.name.clone(),
+                    mime: a.mime.clone(),
+                    remote_ref: a.remote_ref.clone().unwrap_or_default(),
+                    size: a.size,
+                })
+                .collect();
+            let place = MailPlace { folder, uid, validity };
+            let got = super::fetch::attachments(&self.account, &place, &wanted).await.map_err(|e| e.to_string())?;
+            Ok(got.into_iter().map(|(_, bytes)| bytes).collect())
+        })
+    }
+
+    fn doctor(&self) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let e = &self.account;
+            let addr = format!("{}:{}", e.imap.host, e.imap.port);
+            if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
+                return Err(format!("cannot resolve {}: {err}", e.imap.host));
+            }
+            let mut session = super::connect(e).await.map_err(|e| e.to_string())?;
+            let caps = session.capabilities().await.map_err(|e| e.to_string())?;
+            let mut names: Vec<String> = ["IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE"]
+                .iter()
+                .filter(|c| caps.has_str(**c))
+                .map(|c| c.to_string())
+                .collect();
+            names.sort();
+            let _ = session.logout().await;
+            super::send::check_smtp(e).await?;
+            Ok(format!(
+                "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted)",
+                names.join(" "),
+                e.smtp.host,
+                e.smtp.port,
+                e.smtp.tls
+            ))
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! What sync workers keep about their channel besides messages: cursors
+//! (`sync_state`), the worker's status, IMAP flags and expunges, voice
+//! transcripts. Workers call these; no SQL lives in `channels/`.
+
+use super::Result;
+use super::writer::{immediate, note_change};
+use crate::model::ChannelStatus;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeSet, HashSet};
+use std::ops::RangeInclusive;
+
+/// A worker's cursor (an offset, a UIDNEXT, a MODSEQ …), None before the first sync.
+pub fn cursor(conn: &Connection, channel: i64, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2")?
+        .query_row(params![channel, key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records the worker's status when it changed, and tells open UIs.
+pub fn set_status(conn: &Connection, channel: i64, status: &ChannelStatus, now: i64) -> Result<()> {
+    let text = status.to_stored();
+    let changed = conn.execute(
+        "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
+        params![text, channel],
+    )?;
+    if changed > 0 {
+        conn.execute("INSERT INTO changes (at, kind) VALUES (?1, 'channel')", [now])?;
+    }
+    Ok(())
+}
+
+/// How many mails of a folder the store has on the server (not expunged).
+pub fn live_mails(conn: &Connection, channel: i64, folder: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM messages INDEXED BY messages_imap_live
+         WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL",
+        params![channel, folder],
+        |r| r.get(0),
+    )?)
+}
+
+/// Which mail the server no longer has.
+pub enum Gone {
+    Nothing,
+    /// Every UID still on the server (UID SEARCH ALL): the rest is gone.
+    AllPresent(HashSet<u32>),
+    /// UIDs gone, as QRESYNC's VANISHED says.
+    Ranges(Vec<RangeInclusive<u32>>),
+}
+
+/// Flags changed elsewhere (uid, seen, answered) and expunged mail, in one
+/// transaction with the new HIGHESTMODSEQ. Expunged mail is kept and marked:
+/// pult never loses what the server dropped. Returns how many were newly marked.
+pub fn apply_server_changes(
+    conn: &mut Connection,
+    channel: i64,
+    folder: &str,
+    changed: &[(u32, bool, bool)],
+    gone: &Gone,
+    highest_modseq: Option<u64>,
+    now: i64,
+) -> Result<usize> {
+    let tx = immediate(conn)?;
+    let mut touched = BTreeSet::new();
+    for (uid, seen, answered) in changed {
+        let conv: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE messages SET seen = ?4, answered = ?5
+                 WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid = ?3 AND (seen != ?4 OR answered != ?5)
+                 RETURNING conversation_id",
+            )?
+            .query_row(params![channel, folder, uid, seen, answered], |r| r.get(0))
+            .optional()?;
+        touched.extend(conv);
+    }
+    let mut marked = 0usize;
+    let mut mark = |tx: &rusqlite::Transaction<'_>, lo: u32, hi: u32| -> rusqlite::Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE messages SET expunged = 1
+             WHERE channel_id = ?1 AND imap_folder = ?2 AND imap_uid BETWEEN ?3 AND ?4 AND expunged = 0
+             RETURNING conversation_id",
+        )?;
+        let convs = stmt.query_map(params![channel, folder, lo, hi], |r| r.get::<_, i64>(0))?;
+        for conv in convs {
+            touched.insert(conv?);
+            marked += 1;
+        }
+        Ok(())
+    };
+    match gone {
+        Gone::Nothing => {}
+        Gone::Ranges(ranges) => {
+            for r in ranges {
+                mark(&tx, *r.start(), *r.end())?;
+            }
+        }
+        Gone::AllPresent(present) => {
+            let local: Vec<u32> = tx
+                .prepare(
+                    "SELECT imap_uid FROM messages
+                     WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL",
+                )?
+                .query_map(params![channel, folder], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for uid in local.into_iter().filter(|u| !present.contains(u)) {
+                mark(&tx, uid, uid)?;
+            }
+        }
+    }
+    if let Some(h) = highest_modseq {
+        tx.execute(
+            "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+            params![channel, format!("{folder}.modseq"), h.to_string()],
+        )?;
+    }
+    for conv in touched {
+        note_change(&tx, now, "flags", Some(conv), None)?;
+    }
+    tx.commit()?;
+    Ok(marked)
+}
+
+/// Flags pult owes the server in a folder: (message, UID, flags).
+pub fn flags_to_push(conn: &Connection, channel: i64, folder: &str) -> Result<Vec<(i64, u32, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, imap_uid, flag_push FROM messages INDEXED BY messages_flag_push
+             WHERE channel_id = ?1 AND flag_push IS NOT NULL AND imap_folder = ?2 AND imap_uid IS NOT NULL",
+        )?
+        .query_map(params![channel, folder], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The server has the flags pult owed it.
+pub fn flags_pushed(conn: &Connection, message: i64, seen: bool, answered: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET flag_push = NULL, seen = max(seen, ?2), answered = max(answered, ?3) WHERE id = ?1",
+        params![message, seen, answered],
+    )?;
+    Ok(())
+}
+
+/// Voice messages of a channel without a transcript: (message, file reference).
+pub fn untranscribed_voice(conn: &Connection, channel: i64) -> Result<Vec<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.id, a.remote_ref FROM messages m JOIN attachments a ON a.message_id = m.id
+             WHERE m.channel_id = ?1 AND a.mime = 'audio/ogg' AND a.remote_ref IS NOT NULL AND m.transcript IS NULL",
+        )?
+        .query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// A voice message's text joins its body, so the thread shows it and search finds it.
+pub fn add_transcript(conn: &mut Connection, message: i64, text: &str, now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    tx.execute(
+        "UPDATE messages SET transcript = ?1, body = body || char(10) || '📝 ' || ?1 WHERE id = ?2",
+        params![text, message],
+    )?;
+    let conv: i64 = tx.query_row("SELECT conversation_id FROM messages WHERE id = ?1", [message], |r| r.get(0))?;
+    note_change(&tx, now, "messages", Some(conv), None)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! What `pult demo` writes besides what a sync would: client cards, promises
+//! on named conversations, closed conversations, read marks; and what its
+//! simulated clients read to write again.
+
+use super::Result;
+use super::writer::immediate;
+use crate::model::ChannelKind;
+use rusqlite::{Connection, params};
+
+/// One demo client: (organisation, name, handles, channel kind).
+pub type DemoContact = (String, String, Vec<String>, ChannelKind);
+
+/// Client cards first, so that every person in a group chat belongs to one client.
+pub fn add_contacts(conn: &mut Connection, contacts: &[DemoContact], now: i64) -> Result<()> {
+    let tx = immediate(conn)?;
+    for (org, name, handles, kind) in contacts {
+        tx.execute(
+            "INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?2, ?3)",
+            params![name, org, now],
+        )?;
+        let contact = tx.last_insert_rowid();
+        for h in handles {
+            tx.execute(
+                "INSERT OR IGNORE INTO identities (contact_id, kind, handle) VALUES (?1, ?2, ?3)",
+                params![contact, kind.as_str(), h],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A conversation by its channel key, with its newest client message.
+pub fn conversation_by_key(conn: &Connection, channel: i64, key: &str) -> Result<(i64, Option<i64>)> {
+    Ok(conn.query_row(
+        "SELECT id, (SELECT max(id) FROM messages WHERE conversation_id = conversations.id AND direction = 'in')
+         FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
+        params![channel, key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Closes conversations given as (channel key, channel).
+pub fn close(conn: &mut Connection, conversations: &[(String, i64)]) -> Result<()> {
+    let tx = immediate(conn)?;
+    for (key, channel) in conversations {
+        tx.execute(
+            "UPDATE conversations SET status = 'closed' WHERE channel_id = ?1 AND remote_key = ?2",
+            params![channel, key],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `actor` has read every conversation whose last message is older than `before`.
+pub fn read_before(conn: &Connection, actor: &str, before: i64) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO read_marks (actor, conversation_id, message_id)
+         SELECT ?1, id, last_inbound_id FROM conversations WHERE last_message_at < ?2",
+        params![actor, before],
+    )?;
+    Ok(())
+}
+
+/// What a simulated client needs to write again in a conversation.
+pub struct ClientTurn {
+    pub key: String,
+    pub title: String,
+    pub is_group: bool,
+    pub subject: Option<String>,
+    /// (handle, name) of the client who wrote last, if anyone did.
+    pub author: Option<(String, String)>,
+}
+
+pub fn client_turn(conn: &Connection, conversation: i64) -> Result<ClientTurn> {
+    let (key, title, is_group, subject) = conn.query_row(
+        "SELECT remote_key, title, is_group, subject FROM conversations WHERE id = ?1",
+        [conversation],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let author = conn
+        .query_row(
+            "SELECT i.handle, coalesce(i.display_name, '') FROM messages m JOIN identities i ON i.id = m.author_identity_id
+             WHERE m.conversation_id = ?1 AND m.direction = 'in' ORDER BY m.id DESC LIMIT 1",
+            [conversation],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok();
+    Ok(ClientTurn { key, title, is_group, subject, author })
+}
+
+/// The `pick`-th conversation of a channel (modulo how many it has).
+pub fn nth_conversation(conn: &Connection, channel: i64, pick: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT id FROM conversations WHERE channel_id = ?1 ORDER BY id LIMIT 1 OFFSET
+         (?2 % max(1, (SELECT count(*) FROM conversations WHERE channel_id = ?1)))",
+        params![channel, pick],
+        |r| r.get(0),
+    )?)
+}
