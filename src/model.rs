@@ -277,6 +277,21 @@ pub struct ConversationRow {
     pub claimed_by: Option<String>,
 }
 
+/// Which rows of a view a page of the conversation list reads, in the view's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// From the first row.
+    Top,
+    /// The last rows (read backwards, returned in order).
+    Bottom,
+    /// From this row on, it included.
+    From(ListKey),
+    /// The rows after this one.
+    After(ListKey),
+    /// The rows before this one (read backwards, returned in order).
+    Before(ListKey),
+}
+
 /// Where the conversation list is in its ordering, for keyset paging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListKey {
@@ -342,8 +357,74 @@ pub struct TaskRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub seq: i64,
-    pub kind: String,
+    pub kind: ChangeKind,
     pub conversation_id: Option<i64>,
+    /// Who did it; None for sync workers and the dispatcher.
+    pub actor: Option<String>,
+}
+
+/// What kind of thing a commit changed, so that a UI reloads only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// New, edited or merged messages of a conversation.
+    Messages,
+    /// Read, answered or expunged marks from the server.
+    Flags,
+    /// A reply queued, sent, failed, retried or discarded.
+    Outbox,
+    /// A promise accepted, done, redated or cancelled.
+    Task,
+    Assign,
+    Note,
+    /// Someone is composing a reply (or stopped).
+    Claim,
+    Read,
+    Snooze,
+    FollowUp,
+    /// Closed or reopened.
+    Status,
+    /// A channel appeared or its worker's status changed.
+    Channel,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Messages => "messages",
+            ChangeKind::Flags => "flags",
+            ChangeKind::Outbox => "outbox",
+            ChangeKind::Task => "task",
+            ChangeKind::Assign => "assign",
+            ChangeKind::Note => "note",
+            ChangeKind::Claim => "claim",
+            ChangeKind::Read => "read",
+            ChangeKind::Snooze => "snooze",
+            ChangeKind::FollowUp => "follow_up",
+            ChangeKind::Status => "status",
+            ChangeKind::Channel => "channel",
+        }
+    }
+
+    /// A kind this build does not know (a newer one wrote it) reads as Messages:
+    /// everything about the conversation is reloaded.
+    pub fn parse(s: &str) -> ChangeKind {
+        [
+            ChangeKind::Flags,
+            ChangeKind::Outbox,
+            ChangeKind::Task,
+            ChangeKind::Assign,
+            ChangeKind::Note,
+            ChangeKind::Claim,
+            ChangeKind::Read,
+            ChangeKind::Snooze,
+            ChangeKind::FollowUp,
+            ChangeKind::Status,
+            ChangeKind::Channel,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .unwrap_or(ChangeKind::Messages)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -234,7 +234,7 @@ fn views_for_promises() {
     };
     assert_eq!(counted(&mut h, "g x"), c.overdue.min(c.overdue), "Overdue lists conversations with overdue promises");
     assert!(counted(&mut h, "g t") >= 1);
-    let mine = counted(&mut h, "g m");
+    let mine = counted(&mut h, "g a");
     assert!(mine >= c.overdue, "Анна accepted them all");
     // At risk: due within two working hours of 13:00 Friday, i.e. by 15:00.
     let reader_rows = h.app.state.view_counts[View::SMART.iter().position(|v| *v == View::AtRisk).expect("at risk")];

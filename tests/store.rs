@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use pult::model::{ChannelKind, ListKey, View};
+use pult::model::{ChannelKind, ListKey, View, Window};
 use pult::store::{Reader, intents, schema, watch::Watcher};
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
@@ -123,7 +123,7 @@ fn out_of_order_arrival_still_gives_the_right_waiting_state() {
     ingest(&s, ch, vec![reply]);
     ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 300, "Счёт, пожалуйста")]);
     let r = Reader::open(&s.path, "anna").expect("reader");
-    let rows = r.conversations(View::Unanswered, None, false, true, 10).expect("list");
+    let rows = r.conversations(View::Unanswered, Window::Top, 10).expect("list");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].waiting_since, Some(NOW - 50), "waits since the message after our reply");
     assert_eq!(rows[0].preview, "Спасибо, а когда?");
@@ -174,7 +174,7 @@ fn keyset_pages_cover_every_conversation_once() {
         let mut seen = Vec::new();
         let mut from: Option<ListKey> = None;
         loop {
-            let page = r.conversations(view, from, false, true, 10).expect("page");
+            let page = r.conversations(view, from.map_or(Window::Top, Window::After), 10).expect("page");
             if page.is_empty() {
                 break;
             }
@@ -185,7 +185,7 @@ fn keyset_pages_cover_every_conversation_once() {
         assert_eq!(seen.len(), 57, "{view:?}");
         assert_eq!(unique.len(), 57, "{view:?}");
         // Walking back from the end gives the same order reversed.
-        let last_page = r.conversations(view, None, false, false, 10).expect("tail");
+        let last_page = r.conversations(view, Window::Bottom, 10).expect("tail");
         assert_eq!(last_page.iter().map(|c| c.id).collect::<Vec<_>>(), seen[47..].to_vec(), "{view:?}");
     }
 }
@@ -205,7 +205,7 @@ fn a_watcher_sees_commits_from_another_connection() {
         .expect("ingest");
     let changes = w.poll().expect("poll");
     assert!(!changes.is_empty());
-    assert!(changes.iter().any(|c| c.kind == "messages" && c.conversation_id.is_some()));
+    assert!(changes.iter().any(|c| c.kind == pult::model::ChangeKind::Messages && c.conversation_id.is_some()));
     assert!(w.poll().expect("poll").is_empty(), "reported once");
 }
 

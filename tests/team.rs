@@ -278,8 +278,10 @@ fn assignment_notes_mentions_and_audit() {
     assert_eq!(leaked, 0);
 
     let (mut boris, _, _) = person(&store, "boris");
-    boris.press_keys("g a").expect("keys");
+    boris.press_keys("g m").expect("keys");
     assert!(boris.state.list.rows.iter().any(|c| c.id == conv), "in Boris's Mine");
+    boris.press_keys("g o : m i n e <Enter>").expect("keys");
+    assert!(boris.state.list.rows.iter().any(|c| c.id == conv), "`:mine` is the same view as `g m`");
     boris.press_keys("g @").expect("keys");
     assert!(boris.state.list.rows.iter().any(|c| c.id == conv), "in Boris's Mentions");
     boris.press_keys("g n").expect("keys");

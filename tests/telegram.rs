@@ -100,7 +100,7 @@ fn private_and_group_chats_become_conversations_with_identities() {
     assert_eq!(first, 3);
     assert_eq!(s.fake.pending(), 3, "not confirmed until the next getUpdates carries the offset");
     let r = s.reader();
-    let rows = r.conversations(View::Channel(s.channel), None, false, true, 10).expect("list");
+    let rows = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 10).expect("list");
     assert_eq!(rows.len(), 2);
     let g = rows.iter().find(|c| c.is_group).expect("group conversation");
     assert_eq!(g.title, "ООО Ромашка — бухгалтерия");
@@ -120,7 +120,7 @@ fn an_edit_updates_the_text_and_keeps_the_old_one() {
     s.fake.push(u::edited(first, "Сумма 54 000", now()));
     s.drain();
     let r = s.reader();
-    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let m = &r.thread(conv, 5).expect("thread")[0];
     assert_eq!(m.body, "Сумма 54 000");
     assert!(m.edited);
@@ -140,7 +140,7 @@ fn a_reply_goes_out_as_a_reply_in_plain_text() {
     s.fake.push(u::message(u::private_chat(11, "Ирина"), u::user(11, "Ирина", "С"), 42, now(), u::text("Счёт?")));
     s.drain();
     let r = s.reader();
-    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let inbound = r.thread(conv, 5).expect("thread")[0].id;
     let text = "Ирина <директор> & Co: счёт выставлен";
     let id = s.queue(conv, Some(inbound), text);
@@ -164,7 +164,7 @@ fn long_replies_are_split_at_paragraphs() {
     let s = setup();
     s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), 1, now(), u::text("?")));
     s.drain();
-    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let para = "Расчёт налогов по УСН. ".repeat(120);
     s.queue(conv, None, &format!("{para}\n\n{para}"));
     s.dispatch();
@@ -206,7 +206,7 @@ fn retry_after_is_respected_and_403_fails_with_its_reason() {
     let s = setup();
     s.fake.push(u::message(u::private_chat(11, "И"), u::user(11, "И", "С"), 1, now(), u::text("?")));
     s.drain();
-    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let id = s.queue(conv, None, "ответ");
     s.fake.fail_next_with_retry_after("sendMessage", 3);
     s.dispatch();
@@ -259,7 +259,7 @@ fn voice_messages_are_downloaded_and_transcribed_and_found() {
         s.rt.block_on(telegram::transcribe_pending(&s.bot, &s.store.writer, s.channel, &voice)).expect("transcribe");
     assert_eq!(n, 1);
     let r = s.reader();
-    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let m = &r.thread(conv, 5).expect("thread")[0];
     assert!(m.body.starts_with("🎤 voice message 4:57"), "{}", m.body);
     assert!(m.body.contains("Перезвоните мне завтра про выписку (20 байт)"), "{}", m.body);
@@ -290,7 +290,7 @@ fn media_kinds_and_unknown_updates() {
     s.fake.push(reply);
     assert_eq!(s.drain(), 8, "all updates confirmed, unknown kinds included");
     let r = s.reader();
-    let conv = r.conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let t = r.thread(conv, 20).expect("thread");
     assert_eq!(t.len(), 6, "the poll and the unknown kind are skipped");
     assert_eq!(t[0].body, "Накладная");
@@ -341,7 +341,7 @@ fn sync_once_from_the_command_line() {
     let out = run();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 updates"));
-    let conv = s.reader().conversations(View::Channel(s.channel), None, false, true, 1).expect("list")[0].id;
+    let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     s.queue(conv, None, "Ведомость будет в пятницу");
     let out = run();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

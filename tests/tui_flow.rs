@@ -280,6 +280,29 @@ fn another_process_reply_appears_without_a_key_press() {
 }
 
 #[test]
+fn a_change_reloads_only_what_it_touched() {
+    use pult::model::{Change, ChangeKind};
+    let mut h = Harness::demo(160, 45);
+    h.keys("g o");
+    let ch = h.app.state.channels.iter().find(|c| c.kind == ChannelKind::Telegram).expect("telegram").id;
+    let report = ingest(&h.store, ch, vec![msg("fresh-1", "fresh-chat", "Новый клиент", NOW, "Здравствуйте")]);
+    let listed = |h: &Harness| h.app.state.list.rows.iter().any(|c| c.title == "fresh-chat");
+    let change = |kind, conversation_id| Change { seq: 1, kind, conversation_id, actor: None };
+    // A worker saying how it is touches the sidebar only.
+    h.app.store_changed(&[change(ChangeKind::Channel, None)]);
+    assert!(!listed(&h), "the list was not read again for a channel status");
+    // Our own read mark is already on screen.
+    let ours = Change {
+        actor: Some(h.app.state.actor.clone()),
+        ..change(ChangeKind::Read, report.conversations.first().copied())
+    };
+    h.app.store_changed(&[ours]);
+    assert!(!listed(&h));
+    h.app.store_changed(&[change(ChangeKind::Messages, report.conversations.first().copied())]);
+    assert!(listed(&h), "new messages are");
+}
+
+#[test]
 fn a_long_list_is_paged_through_a_window() {
     let store = temp_store();
     let ch = channel(&store, "bot", ChannelKind::Telegram);
@@ -664,7 +687,12 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
         .call_blocking(move |c| pult::store::intents::mark_handed_over(c, outbox, &to, &cc, NOW))
         .expect("handed over");
     // As the store watcher reports a commit of another process.
-    h.app.store_changed(&[pult::model::Change { seq: 1, kind: "outbox".into(), conversation_id: None }]);
+    h.app.store_changed(&[pult::model::Change {
+        seq: 1,
+        kind: pult::model::ChangeKind::Outbox,
+        conversation_id: None,
+        actor: None,
+    }]);
     let screen = h.screen();
     // The thread pane's text, its wrapped lines joined.
     let flat: String = screen

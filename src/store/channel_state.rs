@@ -4,6 +4,7 @@
 
 use super::Result;
 use super::writer::{immediate, note_change};
+use crate::model::ChangeKind;
 use crate::model::ChannelStatus;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeSet, HashSet};
@@ -116,7 +117,7 @@ pub fn apply_server_changes(
         )?;
     }
     for conv in touched {
-        note_change(&tx, now, "flags", Some(conv), None)?;
+        note_change(&tx, now, ChangeKind::Flags, Some(conv), None)?;
     }
     tx.commit()?;
     Ok(marked)
@@ -161,7 +162,7 @@ pub fn add_transcript(conn: &mut Connection, message: i64, text: &str, now: i64)
         params![text, message],
     )?;
     let conv: i64 = tx.query_row("SELECT conversation_id FROM messages WHERE id = ?1", [message], |r| r.get(0))?;
-    note_change(&tx, now, "messages", Some(conv), None)?;
+    note_change(&tx, now, ChangeKind::Messages, Some(conv), None)?;
     tx.commit()?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use super::Result;
 use super::writer::{immediate, note_change};
+use crate::model::ChangeKind;
 use crate::model::{ChannelKind, Inbound};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
@@ -31,7 +32,7 @@ pub fn ensure_channel(conn: &mut Connection, name: &str, kind: ChannelKind, now:
                 params![name, kind.as_str(), now],
             )?;
             let id = tx.last_insert_rowid();
-            note_change(&tx, now, "channel", None, None)?;
+            note_change(&tx, now, ChangeKind::Channel, None, None)?;
             id
         }
     };
@@ -193,7 +194,7 @@ pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i
     touched.sort_unstable();
     for &c in &touched {
         refresh_conversation(tx, c)?;
-        note_change(tx, now, "messages", Some(c), None)?;
+        note_change(tx, now, ChangeKind::Messages, Some(c), None)?;
     }
     report.conversations = touched;
     Ok(report)
@@ -377,7 +378,7 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
         tx.prepare_cached(sql)?.execute(params![from, into])?;
     }
     refresh_conversation(tx, into)?;
-    note_change(tx, now, "messages", Some(from), None)?;
+    note_change(tx, now, ChangeKind::Messages, Some(from), None)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use super::ingest::refresh_conversation;
 use super::writer::{audit, immediate, note_change};
 use super::{Result, StoreError};
+use crate::model::ChangeKind;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> 
         )?;
     }
     refresh_conversation(tx, r.conversation_id)?;
-    note_change(tx, now, "outbox", Some(r.conversation_id), Some(&r.actor))?;
+    note_change(tx, now, ChangeKind::Outbox, Some(r.conversation_id), Some(&r.actor))?;
     let action = if r.auto { "send.auto" } else { "send" };
     audit(tx, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
     Ok(outbox_id)
@@ -343,7 +344,7 @@ pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64
         params![actor, conversation],
     )?;
     if changed > 0 {
-        note_change(&tx, now, "read", Some(conversation), Some(actor))?;
+        note_change(&tx, now, ChangeKind::Read, Some(conversation), Some(actor))?;
     }
     // Email read in pult is read on the server too (\Seen, pushed by the worker).
     tx.execute(
@@ -360,7 +361,7 @@ pub fn set_status(conn: &mut Connection, actor: &str, conversation: i64, open: b
     let tx = immediate(conn)?;
     let status = if open { "open" } else { "closed" };
     tx.execute("UPDATE conversations SET status = ?1 WHERE id = ?2", params![status, conversation])?;
-    note_change(&tx, now, "status", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Status, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, if open { "reopen" } else { "close" }, Some(conversation), "")?;
     tx.commit()?;
     Ok(())
@@ -489,7 +490,7 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
             params![now, item.id],
         )?;
         tx.execute("UPDATE messages SET delivery = 'sending' WHERE id = ?1", [item.message_id])?;
-        note_change(&tx, now, "outbox", Some(item.conversation_id), None)?;
+        note_change(&tx, now, ChangeKind::Outbox, Some(item.conversation_id), None)?;
     }
     tx.commit()?;
     Ok(item)
@@ -537,7 +538,7 @@ pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i6
          WHERE id = ?2",
         params![remote_id, message, outbox_id],
     )?;
-    note_change(&tx, now, "outbox", Some(conversation), None)?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), None)?;
     tx.commit()?;
     Ok(())
 }
@@ -566,7 +567,7 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
         [outbox_id],
     )?;
     refresh_conversation(&tx, conversation)?;
-    note_change(&tx, now, "outbox", Some(conversation), None)?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), None)?;
     tx.commit()?;
     Ok(())
 }
@@ -646,7 +647,7 @@ pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<Recovered>
     )?;
     for c in conversations {
         refresh_conversation(&tx, c)?;
-        note_change(&tx, now, "outbox", Some(c), None)?;
+        note_change(&tx, now, ChangeKind::Outbox, Some(c), None)?;
     }
     tx.commit()?;
     Ok(Recovered { handed_over: handed_over as usize, unknown })
@@ -723,7 +724,7 @@ pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, 
         tx.execute("UPDATE tasks SET done_outbox_id = NULL WHERE done_outbox_id = ?1", [outbox_id])?;
     }
     refresh_conversation(&tx, conversation)?;
-    note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, action, Some(conversation), &format!("outbox {outbox_id} was {state}"))?;
     tx.commit()?;
     Ok(conversation)
@@ -745,7 +746,7 @@ pub fn add_task(
         params![conversation, source_message, actor, deadline, now],
     )?;
     let id = tx.last_insert_rowid();
-    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Task, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "task.accept", Some(conversation), &format!("deadline {deadline}"))?;
     tx.commit()?;
     Ok(id)

@@ -6,6 +6,7 @@ use super::ingest::refresh_conversation;
 use super::intents::{Reply, queue_reply_in};
 use super::writer::{audit, immediate, note_change};
 use super::{Result, StoreError};
+use crate::model::ChangeKind;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Sends the acceptance and records the task it promises, in one transaction.
@@ -25,7 +26,7 @@ pub fn accept(
         params![reply.conversation_id, source_message, reply.actor, deadline, now, outbox],
     )?;
     let task = tx.last_insert_rowid();
-    note_change(&tx, now, "task", Some(reply.conversation_id), Some(&reply.actor))?;
+    note_change(&tx, now, ChangeKind::Task, Some(reply.conversation_id), Some(&reply.actor))?;
     audit(
         &tx,
         now,
@@ -76,7 +77,7 @@ pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Opti
         )?;
         audit(&tx, now, &reply.actor, "task.done", Some(reply.conversation_id), &format!("task {t}"))?;
     }
-    note_change(&tx, now, "task", Some(reply.conversation_id), Some(&reply.actor))?;
+    note_change(&tx, now, ChangeKind::Task, Some(reply.conversation_id), Some(&reply.actor))?;
     tx.commit()?;
     Ok((outbox, task))
 }
@@ -104,7 +105,7 @@ pub fn redate(
         Some(r) => Some(queue_reply_in(&tx, r, now)?),
         None => None,
     };
-    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Task, Some(conversation), Some(actor))?;
     audit(
         &tx,
         now,
@@ -128,7 +129,7 @@ pub fn cancel_task(conn: &mut Connection, conversation: i64, actor: &str, now: i
         .optional()?
         .ok_or_else(|| StoreError::Invalid("this conversation has no open promise".into()))?;
     tx.execute("UPDATE tasks SET state = 'cancelled', done_at = ?1 WHERE id = ?2", params![now, task])?;
-    note_change(&tx, now, "task", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Task, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "task.cancel", Some(conversation), &format!("task {task}"))?;
     tx.commit()?;
     Ok(task)
@@ -138,7 +139,7 @@ pub fn cancel_task(conn: &mut Connection, conversation: i64, actor: &str, now: i
 pub fn snooze(conn: &mut Connection, conversation: i64, actor: &str, until: Option<i64>, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
     tx.execute("UPDATE conversations SET snoozed_until = ?1 WHERE id = ?2", params![until, conversation])?;
-    note_change(&tx, now, "snooze", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
     audit(
         &tx,
         now,
@@ -155,7 +156,7 @@ pub fn snooze(conn: &mut Connection, conversation: i64, actor: &str, until: Opti
 pub fn follow_up(conn: &mut Connection, conversation: i64, actor: &str, at: Option<i64>, now: i64) -> Result<()> {
     let tx = immediate(conn)?;
     tx.execute("UPDATE conversations SET follow_up_at = ?1 WHERE id = ?2", params![at, conversation])?;
-    note_change(&tx, now, "follow_up", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::FollowUp, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "follow_up", Some(conversation), &format!("{at:?}"))?;
     tx.commit()?;
     Ok(())
@@ -196,7 +197,7 @@ pub fn undo_send(conn: &mut Connection, outbox_id: i64, actor: &str, now: i64) -
         params![now, conversation, created_at(&tx, outbox_id)?, actor, outbox_id],
     )?;
     refresh_conversation(&tx, conversation)?;
-    note_change(&tx, now, "outbox", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "send.undo", Some(conversation), &format!("outbox {outbox_id}"))?;
     tx.commit()?;
     Ok(body)

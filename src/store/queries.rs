@@ -188,14 +188,14 @@ impl Reader {
 
     /// One page of the conversation list after (or before) `from`, in the view's order.
     /// Keyset paging: the cost does not grow with how far down the list one is.
-    pub fn conversations(
-        &self,
-        view: View,
-        from: Option<ListKey>,
-        inclusive: bool,
-        forward: bool,
-        limit: usize,
-    ) -> Result<Vec<ConversationRow>> {
+    pub fn conversations(&self, view: View, window: Window, limit: usize) -> Result<Vec<ConversationRow>> {
+        let (from, inclusive, forward) = match window {
+            Window::Top => (None, false, true),
+            Window::Bottom => (None, false, false),
+            Window::From(k) => (Some(k), true, true),
+            Window::After(k) => (Some(k), false, true),
+            Window::Before(k) => (Some(k), false, false),
+        };
         // Each view sorts by (sort key, id), newest first except Unanswered (oldest waiting first).
         // Without ANALYZE statistics SQLite may prefer a worse index; name the right one.
         let (filter, sort, descending, index) = self.view_sql(view);

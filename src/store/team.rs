@@ -3,6 +3,7 @@
 
 use super::writer::{audit, immediate, note_change};
 use super::{Result, StoreError};
+use crate::model::ChangeKind;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// How long a claim lives without renewal; the composer renews it while open.
@@ -35,7 +36,7 @@ pub fn assign(
             params![conversation, actor, format!("→ @{who}: {n}"), now],
         )?;
     }
-    note_change(&tx, now, "assign", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Assign, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "assign", Some(conversation), assignee.unwrap_or("(nobody)"))?;
     tx.commit()?;
     Ok(())
@@ -57,7 +58,7 @@ pub fn set_default_assignee(
     let contact = contact.ok_or_else(|| StoreError::Invalid("this conversation has no client card".into()))?;
     tx.execute("UPDATE contacts SET default_assignee = ?1 WHERE id = ?2", params![assignee, contact])?;
     audit(&tx, now, actor, "assign.default", Some(conversation), assignee.unwrap_or("(nobody)"))?;
-    note_change(&tx, now, "assign", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Assign, Some(conversation), Some(actor))?;
     tx.commit()?;
     Ok(())
 }
@@ -73,7 +74,7 @@ pub fn add_note(conn: &mut Connection, conversation: i64, actor: &str, body: &st
         params![conversation, actor, body, now],
     )?;
     let id = tx.last_insert_rowid();
-    note_change(&tx, now, "note", Some(conversation), Some(actor))?;
+    note_change(&tx, now, ChangeKind::Note, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "note", Some(conversation), &body.chars().take(120).collect::<String>())?;
     tx.commit()?;
     Ok(id)
@@ -102,7 +103,7 @@ pub fn claim(conn: &mut Connection, conversation: i64, actor: &str, now: i64) ->
         .collect::<rusqlite::Result<_>>()?;
     if fresh {
         // Renewals are silent; only a new claim is news for other screens.
-        note_change(&tx, now, "claim", Some(conversation), Some(actor))?;
+        note_change(&tx, now, ChangeKind::Claim, Some(conversation), Some(actor))?;
     }
     tx.commit()?;
     Ok(others)
@@ -112,7 +113,7 @@ pub fn release(conn: &mut Connection, conversation: i64, actor: &str, now: i64) 
     let tx = immediate(conn)?;
     let n = tx.execute("DELETE FROM claims WHERE conversation_id = ?1 AND actor = ?2", params![conversation, actor])?;
     if n > 0 {
-        note_change(&tx, now, "claim", Some(conversation), Some(actor))?;
+        note_change(&tx, now, ChangeKind::Claim, Some(conversation), Some(actor))?;
     }
     tx.commit()?;
     Ok(())

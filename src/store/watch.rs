@@ -4,6 +4,7 @@
 
 use super::Result;
 use crate::model::Change;
+use crate::model::ChangeKind;
 use rusqlite::{Connection, params};
 use std::path::Path;
 use std::time::Duration;
@@ -33,12 +34,18 @@ impl Watcher {
             return Ok(Vec::new());
         }
         self.data_version = v;
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT seq, kind, conversation_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, kind, conversation_id, actor FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 5000",
+        )?;
         let changes: Vec<Change> = st
             .query_map(params![self.last_seq], |r| {
-                Ok(Change { seq: r.get(0)?, kind: r.get(1)?, conversation_id: r.get(2)? })
+                let kind: String = r.get(1)?;
+                Ok(Change {
+                    seq: r.get(0)?,
+                    kind: ChangeKind::parse(&kind),
+                    conversation_id: r.get(2)?,
+                    actor: r.get(3)?,
+                })
             })?
             .collect::<rusqlite::Result<_>>()?;
         if let Some(last) = changes.last() {

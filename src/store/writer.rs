@@ -1,8 +1,9 @@
 //! The one thread per process that writes to the store, and the handle that talks to it.
 //!
 //! Jobs are closures run on the writer's connection in arrival order. Callers
-//! choose how to wait: a future (workers on tokio), a blocking call (CLI, tests),
-//! or a callback (the UI, which turns the result into an event).
+//! choose how to wait: a future (workers on tokio, `call`, or `start` to await
+//! later), a blocking call (the UI, the CLI, tests), or not at all (`submit`
+//! with a callback that drops the result: progress written as it happens).
 
 use super::{Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -105,12 +106,12 @@ pub fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
 pub fn note_change(
     tx: &Transaction<'_>,
     at: i64,
-    kind: &str,
+    kind: crate::model::ChangeKind,
     conversation: Option<i64>,
     actor: Option<&str>,
 ) -> Result<()> {
     tx.prepare_cached("INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(rusqlite::params![at, kind, conversation, actor])?;
+        .execute(rusqlite::params![at, kind.as_str(), conversation, actor])?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use super::state::{
     AppState, Effect, LastSent, MailDraft, ReplyKind, SearchResults, StatusMessage, ThreadState, WINDOW,
 };
 use super::theme::Theme;
-use crate::model::{Change, View};
+use crate::model::{Change, ChangeKind, View, Window};
 use crate::store::{self, Reader, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -181,14 +181,38 @@ impl App {
         }
     }
 
-    /// Another process (or our own worker) committed: refresh what is shown.
+    /// Another process (or our own worker) committed: reload what the changes
+    /// touched. A channel's status is the sidebar's alone; our own read marks
+    /// and claims are already on screen.
     pub fn store_changed(&mut self, changes: &[Change]) {
-        let mut fx = vec![Effect::ReloadSidebar, Effect::ReloadList];
-        if let Some(t) = &self.state.thread {
-            let id = t.conversation.id;
-            if changes.iter().any(|c| c.conversation_id == Some(id) || c.conversation_id.is_none()) {
-                fx.push(Effect::LoadThread(id));
+        let open = self.state.thread.as_ref().map(|t| t.conversation.id);
+        let (mut sidebar, mut list, mut thread) = (false, false, false);
+        for c in changes {
+            let ours = c.actor.as_deref() == Some(self.state.actor.as_str());
+            let touches_open = c.conversation_id.is_none() || c.conversation_id == open;
+            match c.kind {
+                ChangeKind::Channel => sidebar = true,
+                ChangeKind::Claim | ChangeKind::Read if ours => {}
+                ChangeKind::Claim => {
+                    list = true;
+                    thread |= touches_open;
+                }
+                ChangeKind::Read => (sidebar, list) = (true, true),
+                _ => {
+                    (sidebar, list) = (true, true);
+                    thread |= touches_open;
+                }
             }
+        }
+        let mut fx = Vec::new();
+        if sidebar {
+            fx.push(Effect::ReloadSidebar);
+        }
+        if list {
+            fx.push(Effect::ReloadList);
+        }
+        if let Some(id) = open.filter(|_| thread) {
+            fx.push(Effect::LoadThread(id));
         }
         self.run_effects(fx);
     }
@@ -322,7 +346,8 @@ impl App {
             }
             Effect::ReloadList => {
                 let keep = st.list.selected().map(|c| c.id);
-                let rows = self.reader.conversations(st.view, st.list.first, true, true, WINDOW)?;
+                let rows =
+                    self.reader.conversations(st.view, st.list.first.map_or(Window::Top, Window::From), WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.rows = rows;
                 if let Some(id) = keep
@@ -341,13 +366,13 @@ impl App {
             Effect::ListTop => {
                 st.list.first = None;
                 st.list.cursor = 0;
-                st.list.rows = self.reader.conversations(st.view, None, false, true, WINDOW)?;
+                st.list.rows = self.reader.conversations(st.view, Window::Top, WINDOW)?;
                 st.list.at_end = st.list.rows.len() < WINDOW;
                 st.list.total = self.reader.count(st.view)?;
                 Ok(st.preview_selected())
             }
             Effect::ListBottom => {
-                let rows = self.reader.conversations(st.view, None, false, false, WINDOW)?;
+                let rows = self.reader.conversations(st.view, Window::Bottom, WINDOW)?;
                 st.list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(st.view)) };
                 st.list.at_end = true;
                 st.list.cursor = rows.len().saturating_sub(1);
@@ -361,7 +386,7 @@ impl App {
                     return Ok(Vec::new());
                 };
                 let selected = st.list.rows.len().saturating_sub(1);
-                let rows = self.reader.conversations(st.view, Some(anchor), true, true, WINDOW)?;
+                let rows = self.reader.conversations(st.view, Window::From(anchor), WINDOW)?;
                 st.list.at_end = rows.len() < WINDOW;
                 st.list.first = Some(anchor);
                 // The row after the old last one, if any.
@@ -373,7 +398,7 @@ impl App {
                 let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else {
                     return Ok(Vec::new());
                 };
-                let before = self.reader.conversations(st.view, Some(first), false, false, WINDOW / 2)?;
+                let before = self.reader.conversations(st.view, Window::Before(first), WINDOW / 2)?;
                 let n = before.len();
                 let mut rows = before;
                 rows.extend(std::mem::take(&mut st.list.rows));

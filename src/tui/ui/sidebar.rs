@@ -55,7 +55,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             crate::model::ChannelKind::Telegram => "badge_telegram",
             crate::model::ChannelKind::Whatsapp => "badge_whatsapp",
         };
-        // A worker in trouble shows it next to its channel; the reason is in the log and in `:channels`.
+        // A worker in trouble shows it next to its channel; the reason is in the log and in `pult doctor`.
         let name = match &c.status {
             Some(s) if s.is_trouble() => format!("⚠ {}", sanitize::line(&c.name)),
             // A long first sync: how far it is, before the name so it is never cut.
