@@ -43,6 +43,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("pending", "pending", "в очереди"),
     ("sending", "sending", "отправляется"),
     ("sent", "sent", "отправлено"),
+    ("delivered", "delivered", "доставлено"),
+    ("read_by_client", "read", "прочитано"),
     ("failed", "failed", "ошибка"),
     ("edited", "edited", "изменено"),
     ("deleted", "deleted", "удалено"),

@@ -72,6 +72,10 @@ pub enum Delivery {
     Pending,
     Sending,
     Sent,
+    /// The provider says it reached the client's device (WhatsApp, Telegram Business).
+    Delivered,
+    /// … and that the client read it.
+    Read,
     Failed,
     /// Maybe sent: the sender died while it was in flight. A person decides.
     Unknown,
@@ -84,6 +88,8 @@ impl Delivery {
             Delivery::Pending => "pending",
             Delivery::Sending => "sending",
             Delivery::Sent => "sent",
+            Delivery::Delivered => "delivered",
+            Delivery::Read => "read",
             Delivery::Failed => "failed",
             Delivery::Unknown => "unknown",
         }
@@ -94,11 +100,54 @@ impl Delivery {
             "pending" => Delivery::Pending,
             "sending" => Delivery::Sending,
             "sent" => Delivery::Sent,
+            "delivered" => Delivery::Delivered,
+            "read" => Delivery::Read,
             "failed" => Delivery::Failed,
             "unknown" => Delivery::Unknown,
             _ => Delivery::Received,
         }
     }
+}
+
+/// What a sync worker saw, normalised: the store applies a batch of these in
+/// one transaction (`store::events::apply`), and applying the same batch
+/// again changes nothing.
+#[derive(Debug, Clone, PartialEq)]
+// Nearly every event is a message; boxing them would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
+pub enum SyncEvent {
+    /// A message, new or seen again (its remote id makes it once); with
+    /// `edited` set, the new text of a stored one (the old text is kept).
+    Message(Inbound),
+    /// The sender deleted it: kept for the record and marked deleted.
+    Deleted { remote_id: String },
+    /// What the provider says of a message we sent (by the remote id it gave).
+    Delivery { remote_id: String, state: Delivery, error: Option<String> },
+    /// Read and answered marks set elsewhere, and mail gone from a mailbox
+    /// (IMAP), with the mailbox's new modification sequence.
+    Mailbox { folder: String, changed: Vec<FlagChange>, gone: Gone, highest_modseq: Option<u64> },
+    /// How far the worker got (an update offset, a UIDNEXT …).
+    Cursor { key: String, value: String },
+    /// How the worker is.
+    Status(ChannelStatus),
+}
+
+/// Flags of one mail changed on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagChange {
+    pub uid: u32,
+    pub seen: bool,
+    pub answered: bool,
+}
+
+/// Which mail a mailbox no longer has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gone {
+    Nothing,
+    /// Every UID still on the server (UID SEARCH ALL): the rest is gone.
+    AllPresent(std::collections::HashSet<u32>),
+    /// UIDs gone, as QRESYNC's VANISHED says.
+    Ranges(Vec<std::ops::RangeInclusive<u32>>),
 }
 
 /// Which conversations the middle pane lists.
@@ -494,7 +543,7 @@ pub struct SearchHit {
 }
 
 /// A message as a sync worker hands it to the store, already normalised.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inbound {
     pub remote_id: String,
     /// Email thread root or chat id: the conversation this message belongs to.
@@ -555,7 +604,7 @@ impl ImapPlace {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct InboundAttachment {
     pub name: String,
     pub mime: String,

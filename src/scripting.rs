@@ -88,6 +88,8 @@ impl ThreadExport {
                     let (delivery, error) = match m.delivery {
                         _ if internal || m.direction == Direction::In => (None, None),
                         Delivery::Received | Delivery::Sent => (Some("sent"), None),
+                        Delivery::Delivered => (Some("delivered"), None),
+                        Delivery::Read => (Some("read"), None),
                         Delivery::Pending => (Some("pending"), None),
                         Delivery::Sending => (Some("sending"), None),
                         Delivery::Failed => (Some("failed"), m.error.clone()),

@@ -435,3 +435,59 @@ fn a_promise_follows_its_message() {
     let err = s.writer.call_blocking(move |c| pult::store::ledger::done(c, &again, NOW + 120)).expect_err("twice");
     assert!(err.to_string().contains("already reported done"), "{err}");
 }
+
+/// Every kind of sync event in one batch; the same batch again changes nothing.
+#[test]
+fn a_batch_of_events_applies_once_and_a_replay_changes_nothing() {
+    use pult::model::{ChannelStatus, Delivery, FlagChange, Gone, SyncEvent};
+    use pult::store::events;
+    let s = temp_store();
+    let ch = channel(&s, "wa", ChannelKind::Whatsapp);
+    let conv = ingest(&s, ch, vec![msg("in-1", "79161234567", "Марина", NOW - 600, "Пришлите счёт")]).conversations[0];
+    let out = queue_reply(&s, conv, "Принято в работу");
+    s.writer.call_blocking(move |c| pult::store::intents::mark_sent(c, out, "wamid.OUT1", NOW)).expect("sent");
+    let batch = vec![
+        SyncEvent::Message(msg("in-2", "79161234567", "Марина", NOW - 60, "И акт")),
+        SyncEvent::Delivery { remote_id: "wamid.OUT1".into(), state: Delivery::Read, error: None },
+        // Reports come out of order: `delivered` after `read` stays `read`.
+        SyncEvent::Delivery { remote_id: "wamid.OUT1".into(), state: Delivery::Delivered, error: None },
+        SyncEvent::Deleted { remote_id: "in-1".into() },
+        SyncEvent::Delivery { remote_id: "wamid.NEVER".into(), state: Delivery::Read, error: None },
+        SyncEvent::Mailbox {
+            folder: "INBOX".into(),
+            changed: vec![FlagChange { uid: 1, seen: true, answered: false }],
+            gone: Gone::Nothing,
+            highest_modseq: Some(7),
+        },
+        SyncEvent::Cursor { key: "since".into(), value: "42".into() },
+        SyncEvent::Status(ChannelStatus::Ok { at: Some(NOW) }),
+    ];
+    let apply =
+        |batch: Vec<SyncEvent>| s.writer.call_blocking(move |c| events::apply(c, ch, &batch, NOW)).expect("apply");
+    let first = apply(batch.clone());
+    assert_eq!((first.inserted, first.unmatched), (1, 1), "{first:?}");
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0)).expect(sql);
+    assert_eq!(one("SELECT delivery FROM messages WHERE remote_id = 'wamid.OUT1'"), "read");
+    assert_eq!(one("SELECT deleted || '' FROM messages WHERE remote_id = 'in-1'"), "1");
+    assert_eq!(one("SELECT body FROM messages WHERE remote_id = 'in-1'"), "Пришлите счёт", "kept for the record");
+    assert_eq!(one("SELECT value FROM sync_state WHERE key = 'since'"), "42");
+    assert_eq!(one("SELECT value FROM sync_state WHERE key = 'INBOX.modseq'"), "7");
+    assert!(one("SELECT status FROM channels WHERE name = 'wa'").starts_with('✓'));
+    let state = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    let before = (state("SELECT max(seq) FROM changes"), state("SELECT count(*) FROM messages"));
+    let again = apply(batch);
+    assert_eq!((again.inserted, again.duplicates), (0, 1));
+    assert_eq!((state("SELECT max(seq) FROM changes"), state("SELECT count(*) FROM messages")), before, "a replay");
+    // A failure reported later: the client counts as waiting again.
+    apply(vec![SyncEvent::Delivery {
+        remote_id: "wamid.OUT1".into(),
+        state: Delivery::Failed,
+        error: Some("131047: re-engagement message".into()),
+    }]);
+    assert_eq!(
+        one("SELECT delivery || ' ' || error FROM messages WHERE remote_id = 'wamid.OUT1'"),
+        "failed 131047: re-engagement message"
+    );
+    assert!(state(&format!("SELECT waiting_since IS NOT NULL FROM conversations WHERE id = {conv}")) == 1);
+}

@@ -6,9 +6,9 @@ use super::Result;
 use super::writer::{immediate, note_change};
 use crate::model::ChangeKind;
 use crate::model::ChannelStatus;
+use crate::model::{FlagChange, Gone};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeSet, HashSet};
-use std::ops::RangeInclusive;
+use std::collections::BTreeSet;
 
 /// A worker's cursor (an offset, a UIDNEXT, a MODSEQ …), None before the first sync.
 pub fn cursor(conn: &Connection, channel: i64, key: &str) -> Result<Option<String>> {
@@ -41,30 +41,21 @@ pub fn live_mails(conn: &Connection, channel: i64, folder: &str) -> Result<i64> 
     )?)
 }
 
-/// Which mail the server no longer has.
-pub enum Gone {
-    Nothing,
-    /// Every UID still on the server (UID SEARCH ALL): the rest is gone.
-    AllPresent(HashSet<u32>),
-    /// UIDs gone, as QRESYNC's VANISHED says.
-    Ranges(Vec<RangeInclusive<u32>>),
-}
-
-/// Flags changed elsewhere (uid, seen, answered) and expunged mail, in one
-/// transaction with the new HIGHESTMODSEQ. Expunged mail is kept and marked:
-/// pult never loses what the server dropped. Returns how many were newly marked.
-pub fn apply_server_changes(
-    conn: &mut Connection,
+/// Flags changed elsewhere and expunged mail, with the new HIGHESTMODSEQ, in
+/// the caller's transaction (`SyncEvent::Mailbox`). Expunged mail is kept and
+/// marked: pult never loses what the server dropped. Returns how many were
+/// newly marked.
+pub(super) fn apply_mailbox(
+    tx: &rusqlite::Transaction<'_>,
     channel: i64,
     folder: &str,
-    changed: &[(u32, bool, bool)],
+    changed: &[FlagChange],
     gone: &Gone,
     highest_modseq: Option<u64>,
     now: i64,
 ) -> Result<usize> {
-    let tx = immediate(conn)?;
     let mut touched = BTreeSet::new();
-    for (uid, seen, answered) in changed {
+    for FlagChange { uid, seen, answered } in changed {
         let conv: Option<i64> = tx
             .prepare_cached(
                 "UPDATE messages SET seen = ?4, answered = ?5
@@ -93,7 +84,7 @@ pub fn apply_server_changes(
         Gone::Nothing => {}
         Gone::Ranges(ranges) => {
             for r in ranges {
-                mark(&tx, *r.start(), *r.end())?;
+                mark(tx, *r.start(), *r.end())?;
             }
         }
         Gone::AllPresent(present) => {
@@ -105,7 +96,7 @@ pub fn apply_server_changes(
                 .query_map(params![channel, folder], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for uid in local.into_iter().filter(|u| !present.contains(u)) {
-                mark(&tx, uid, uid)?;
+                mark(tx, uid, uid)?;
             }
         }
     }
@@ -117,9 +108,8 @@ pub fn apply_server_changes(
         )?;
     }
     for conv in touched {
-        note_change(&tx, now, ChangeKind::Flags, Some(conv), None)?;
+        note_change(tx, now, ChangeKind::Flags, Some(conv), None)?;
     }
-    tx.commit()?;
     Ok(marked)
 }
 

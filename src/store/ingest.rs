@@ -3,7 +3,7 @@
 use super::Result;
 use super::writer::{immediate, note_change};
 use crate::model::ChangeKind;
-use crate::model::{ChannelKind, Inbound};
+use crate::model::{ChannelKind, Inbound, SyncEvent};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
@@ -47,8 +47,9 @@ pub struct IngestReport {
     pub conversations: Vec<i64>,
 }
 
-/// Applies one batch in one transaction, together with the sync cursors it covers.
-/// Replaying the same batch inserts nothing and changes nothing.
+/// Applies one batch in one transaction, together with the sync cursors it
+/// covers (`events::apply` with these as events). Replaying the same batch
+/// inserts nothing and changes nothing.
 pub fn apply(
     conn: &mut Connection,
     channel_id: i64,
@@ -56,29 +57,29 @@ pub fn apply(
     cursors: &[(String, String)],
     now: i64,
 ) -> Result<IngestReport> {
-    let tx = immediate(conn)?;
-    let deferred = super::search_index::Deferred::begin(&tx)?;
-    let report = apply_in(&tx, channel_id, batch, now)?;
-    for (key, value) in cursors {
-        tx.prepare_cached(
-            "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute(params![channel_id, key, value])?;
-    }
-    deferred.finish(&tx)?;
-    tx.commit()?;
-    Ok(report)
+    let events: Vec<SyncEvent> = batch
+        .iter()
+        .cloned()
+        .map(SyncEvent::Message)
+        .chain(cursors.iter().map(|(key, value)| SyncEvent::Cursor { key: key.clone(), value: value.clone() }))
+        .collect();
+    let applied = super::events::apply(conn, channel_id, &events, now)?;
+    Ok(IngestReport {
+        inserted: applied.inserted,
+        duplicates: applied.duplicates,
+        conversations: applied.conversations,
+    })
 }
 
-pub fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[Inbound], now: i64) -> Result<IngestReport> {
+/// Messages of one batch in the caller's transaction (`events::apply`).
+pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound], now: i64) -> Result<IngestReport> {
     let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
     let mut report = IngestReport::default();
 
-    for m in batch {
+    for &m in batch {
         let author = if m.outgoing || m.author_handle.is_empty() {
             None
         } else if let Some(found) = identities.get(m.author_handle.as_str()) {

@@ -4,6 +4,7 @@ pub mod baseline;
 pub mod channel_state;
 pub mod demo_data;
 pub mod drafts;
+pub mod events;
 pub mod fts;
 pub mod ingest;
 pub mod intents;

@@ -13,8 +13,9 @@ pub mod send;
 
 use crate::config::{EmailAccount, Server};
 use crate::model::{ChannelStatus, Inbound};
-use crate::store::channel_state::{self, Gone};
-use crate::store::{Writer, ingest};
+use crate::model::{FlagChange, Gone, SyncEvent};
+use crate::store::Writer;
+use crate::store::{channel_state, events};
 use futures_util::StreamExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -295,13 +296,18 @@ pub async fn sync_folder(
             Vec::new()
         };
         if let Some(previous) = storing.take() {
-            let r: ingest::IngestReport = previous.await?;
+            let r: events::Applied = previous.await?;
             report.inserted += r.inserted;
             if total > 1 {
                 on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
             }
         }
-        storing = Some(writer.start(move |c| ingest::apply(c, channel, &batch, &cursors, now)));
+        let batch: Vec<SyncEvent> = batch
+            .into_iter()
+            .map(SyncEvent::Message)
+            .chain(cursors.into_iter().map(|(key, value)| SyncEvent::Cursor { key, value }))
+            .collect();
+        storing = Some(writer.start(move |c| events::apply(c, channel, &batch, now)));
         done += chunk_len;
         bytes += chunk_bytes;
     }
@@ -315,9 +321,12 @@ pub async fn sync_folder(
         report.next_uid = from.max(next);
     }
     if total == 0 && (stored_validity.as_deref() != Some(validity.as_str()) || report.resynced) {
-        let cursors = vec![(k_validity, validity), (k_next, next.max(1).to_string())];
+        let cursors = [
+            SyncEvent::Cursor { key: k_validity, value: validity },
+            SyncEvent::Cursor { key: k_next, value: next.max(1).to_string() },
+        ];
         let now = jiff::Timestamp::now().as_second();
-        writer.call(move |c| ingest::apply(c, channel, &[], &cursors, now)).await?;
+        writer.call(move |c| events::apply(c, channel, &cursors, now)).await?;
     }
     if report.resynced {
         // A new UIDVALIDITY: everything was fetched again, flags with it.
@@ -453,7 +462,7 @@ async fn sync_flags(
         (None, _) if exists <= 5000 => Some("(UID FLAGS)".to_string()),
         (None, _) => None,
     };
-    let mut changed: Vec<(u32, bool, bool)> = Vec::new();
+    let mut changed: Vec<FlagChange> = Vec::new();
     if let Some(q) = query
         && exists > 0
     {
@@ -462,7 +471,7 @@ async fn sync_flags(
             let f = f.map_err(imap)?;
             if let Some(uid) = f.uid {
                 let (seen, answered) = flags_of(&f);
-                changed.push((uid, seen, answered));
+                changed.push(FlagChange { uid, seen, answered });
             }
         }
     }
@@ -475,21 +484,19 @@ async fn sync_flags(
     apply_server_changes(writer, channel, folder, changed, gone, highest_modseq).await
 }
 
-/// Flags changed elsewhere and expunged mail, with the new HIGHESTMODSEQ (see
-/// `channel_state::apply_server_changes`). Returns how many were newly expunged.
+/// Flags changed elsewhere and expunged mail, with the new HIGHESTMODSEQ, as
+/// one event. Returns how many mails were newly marked as gone.
 async fn apply_server_changes(
     writer: &Writer,
     channel: i64,
     folder: &str,
-    changed: Vec<(u32, bool, bool)>,
+    changed: Vec<FlagChange>,
     gone: Gone,
     highest_modseq: Option<u64>,
 ) -> Result<usize, EmailError> {
-    let f = folder.to_string();
+    let event = SyncEvent::Mailbox { folder: folder.to_string(), changed, gone, highest_modseq };
     let now = jiff::Timestamp::now().as_second();
-    Ok(writer
-        .call(move |c| channel_state::apply_server_changes(c, channel, &f, &changed, &gone, highest_modseq, now))
-        .await?)
+    Ok(writer.call(move |c| events::apply(c, channel, &[event], now)).await?.expunged)
 }
 
 /// Flags pult owes the server (\Seen after reading, \Answered after a reply).
@@ -560,7 +567,7 @@ pub const OTHER_FOLDERS_EVERY: std::time::Duration = std::time::Duration::from_s
 /// What the sidebar says about an account.
 async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
     let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| channel_state::set_status(c, channel, &status, now)).await;
+    let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(status)], now)).await;
 }
 
 /// The worker: sync every folder, then IDLE on INBOX; on new mail sync again.

@@ -16,7 +16,7 @@ pub struct Selected {
     /// UIDs expunged since the known MODSEQ (`VANISHED (EARLIER)`), as ranges.
     pub vanished: Vec<RangeInclusive<u32>>,
     /// UID, \Seen, \Answered of mail whose flags changed since the known MODSEQ.
-    pub changed: Vec<(u32, bool, bool)>,
+    pub changed: Vec<crate::model::FlagChange>,
     /// The server answered the QRESYNC parameters (so `vanished`/`changed` are complete).
     pub resynced: bool,
 }
@@ -80,7 +80,7 @@ pub async fn select(
                     }
                 }
                 if let Some(uid) = uid {
-                    out.changed.push((uid, seen, answered));
+                    out.changed.push(crate::model::FlagChange { uid, seen, answered });
                 }
             }
             _ => {}

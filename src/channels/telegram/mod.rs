@@ -6,9 +6,8 @@ pub mod channel;
 pub mod fake;
 
 use crate::config::TelegramAccount;
-use crate::model::{ChannelStatus, Inbound, InboundAttachment};
-use crate::store::channel_state;
-use crate::store::{Writer, ingest};
+use crate::model::{ChannelStatus, Inbound, InboundAttachment, SyncEvent};
+use crate::store::{Writer, channel_state, events};
 use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -179,10 +178,16 @@ pub async fn fetch_once(bot: &Bot, writer: &Writer, channel: i64, timeout: u32) 
         return Ok(0);
     }
     let next = updates.iter().map(|u| u.id.0 as i64 + 1).max().unwrap_or(offset as i64);
-    let batch: Vec<Inbound> = updates.iter().filter_map(to_inbound).collect();
+    // The messages and the offset past them in one transaction.
+    let batch: Vec<SyncEvent> = updates
+        .iter()
+        .filter_map(to_inbound)
+        .map(SyncEvent::Message)
+        .chain([SyncEvent::Cursor { key: "offset".into(), value: next.to_string() }])
+        .collect();
     let n = updates.len();
     let now = jiff::Timestamp::now().as_second();
-    writer.call(move |c| ingest::apply(c, channel, &batch, &[("offset".into(), next.to_string())], now)).await?;
+    writer.call(move |c| events::apply(c, channel, &batch, now)).await?;
     Ok(n)
 }
 
@@ -245,7 +250,7 @@ fn status_of(e: &TelegramError) -> ChannelStatus {
 
 async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
     let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| channel_state::set_status(c, channel, &status, now)).await;
+    let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(status)], now)).await;
 }
 
 /// Where voice messages are kept and how they become text.

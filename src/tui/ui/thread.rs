@@ -236,6 +236,8 @@ fn message_lines<'a>(
         Delivery::Pending => head.push(styled(format!("  ◷ {}", l.tr("pending")), theme.style("pending"))),
         Delivery::Sending => head.push(styled(format!("  ◷ {}", l.tr("sending")), theme.style("pending"))),
         Delivery::Sent => head.push(styled(format!("  ✓ {}", l.tr("sent")), theme.style("muted"))),
+        Delivery::Delivered => head.push(styled(format!("  ✓✓ {}", l.tr("delivered")), theme.style("muted"))),
+        Delivery::Read => head.push(styled(format!("  ✓✓ {}", l.tr("read_by_client")), theme.style("author_out"))),
         Delivery::Failed => {
             let why = m.error.as_deref().map(|e| format!(": {}", sanitize::line(e))).unwrap_or_default();
             head.push(styled(format!("  ✗ {}{why}", l.tr("failed")), theme.style("failed")));

@@ -1,0 +1,155 @@
+//! Applying what sync workers saw (`SyncEvent`): a batch in one transaction,
+//! messages through `ingest`, the rest here. A batch applied twice changes
+//! nothing the second time, so a worker killed between fetching and
+//! committing simply fetches and applies again.
+
+use super::Result;
+use super::writer::{immediate, note_change};
+use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
+use rusqlite::{Connection, Transaction, params};
+
+/// What applying a batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Messages stored or edited.
+    pub inserted: usize,
+    /// Messages already stored (a replay).
+    pub duplicates: usize,
+    /// Conversations whose messages changed.
+    pub conversations: Vec<i64>,
+    /// Mail newly marked as gone from the server.
+    pub expunged: usize,
+    /// Events that named a message pult does not have (a delivery report for
+    /// a message sent elsewhere, a deletion of one never seen): kept in the log.
+    pub unmatched: usize,
+}
+
+/// Applies one batch of a channel's events in one transaction.
+pub fn apply(conn: &mut Connection, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
+    let tx = immediate(conn)?;
+    let deferred = super::search_index::Deferred::begin(&tx)?;
+    let mut applied = Applied::default();
+    // Runs of messages go to ingest together (conversations and identities
+    // are looked up once per run).
+    let mut run: Vec<&Inbound> = Vec::new();
+    let mut statuses = Vec::new();
+    for event in events {
+        if let SyncEvent::Message(m) = event {
+            run.push(m);
+            continue;
+        }
+        flush(&tx, channel, &mut run, now, &mut applied)?;
+        match event {
+            SyncEvent::Message(_) => {}
+            SyncEvent::Deleted { remote_id } => deleted(&tx, channel, remote_id, now, &mut applied)?,
+            SyncEvent::Delivery { remote_id, state, error } => {
+                delivery(&tx, channel, remote_id, *state, error.as_deref(), now, &mut applied)?
+            }
+            SyncEvent::Mailbox { folder, changed, gone, highest_modseq } => {
+                applied.expunged +=
+                    super::channel_state::apply_mailbox(&tx, channel, folder, changed, gone, *highest_modseq, now)?;
+            }
+            SyncEvent::Cursor { key, value } => {
+                tx.prepare_cached(
+                    "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![channel, key, value])?;
+            }
+            SyncEvent::Status(s) => statuses.push(s.clone()),
+        }
+    }
+    flush(&tx, channel, &mut run, now, &mut applied)?;
+    for s in &statuses {
+        super::channel_state::set_status(&tx, channel, s, now)?;
+    }
+    applied.conversations.sort_unstable();
+    applied.conversations.dedup();
+    // Last: no later statement's savepoint may write the index out early.
+    deferred.finish(&tx)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+fn flush(tx: &Transaction<'_>, channel: i64, run: &mut Vec<&Inbound>, now: i64, applied: &mut Applied) -> Result<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let r = super::ingest::apply_in(tx, channel, run, now)?;
+    applied.inserted += r.inserted;
+    applied.duplicates += r.duplicates;
+    applied.conversations.extend(r.conversations);
+    run.clear();
+    Ok(())
+}
+
+fn deleted(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64, applied: &mut Applied) -> Result<()> {
+    let conversation: Option<i64> = tx
+        .prepare_cached(
+            "UPDATE messages SET deleted = 1 WHERE channel_id = ?1 AND remote_id = ?2 AND deleted = 0
+             RETURNING conversation_id",
+        )?
+        .query_row(params![channel, remote_id], |r| r.get(0))
+        .ok();
+    match conversation {
+        Some(c) => {
+            note_change(tx, now, ChangeKind::Messages, Some(c), None)?;
+            applied.conversations.push(c);
+        }
+        None if !exists(tx, channel, remote_id)? => {
+            tracing::info!("channel {channel}: deletion of a message pult never had ({remote_id})");
+            applied.unmatched += 1;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn delivery(
+    tx: &Transaction<'_>,
+    channel: i64,
+    remote_id: &str,
+    state: Delivery,
+    error: Option<&str>,
+    now: i64,
+    applied: &mut Applied,
+) -> Result<()> {
+    // Reports arrive out of order: `read` after `delivered` stays `read`, and
+    // nothing but a failure moves a message back.
+    let rank = |d: Delivery| match d {
+        Delivery::Sent => 1,
+        Delivery::Delivered => 2,
+        Delivery::Read => 3,
+        _ => 0,
+    };
+    let found: Option<(i64, String)> = tx
+        .prepare_cached("SELECT conversation_id, delivery FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+        .query_row(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ok();
+    let Some((conversation, now_state)) = found else {
+        tracing::info!("channel {channel}: a delivery report for a message pult did not send ({remote_id})");
+        applied.unmatched += 1;
+        return Ok(());
+    };
+    let current = Delivery::parse(&now_state);
+    let moves = match state {
+        Delivery::Failed => current != Delivery::Failed,
+        _ => rank(state) > rank(current),
+    };
+    if !moves {
+        return Ok(());
+    }
+    tx.prepare_cached("UPDATE messages SET delivery = ?3, error = ?4 WHERE channel_id = ?1 AND remote_id = ?2")?
+        .execute(params![channel, remote_id, state.as_str(), error])?;
+    // A message that did not reach the client does not answer them.
+    super::ingest::refresh_conversation(tx, conversation)?;
+    note_change(tx, now, ChangeKind::Outbox, Some(conversation), None)?;
+    applied.conversations.push(conversation);
+    Ok(())
+}
+
+fn exists(tx: &Transaction<'_>, channel: i64, remote_id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2)")?
+        .query_row(params![channel, remote_id], |r| r.get(0))?)
+}
