@@ -28,11 +28,14 @@ command -v mbsync >/dev/null || need+=(isync)
 [ -z "${SEARCH:-}" ] || command -v notmuch >/dev/null || need+=(notmuch)
 [ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
-# PULT=/path/to/another/pult compares builds on the same machine (no build then).
+# PULT=/path/to/another/pult compares builds on the same machine (no build
+# then); its corpus and store tools come from the pult-bench built beside it.
 if [ -z "${PULT:-}" ]; then
   cargo build --release --locked -q
   PULT=$PWD/target/release/pult
 fi
+BENCH=${PULT_BENCH:-$(dirname "$PULT")/pult-bench}
+[ -x "$BENCH" ] || { echo "no $BENCH (cargo build --release builds it; or set PULT_BENCH)" >&2; exit 1; }
 work=$(mktemp -d); chmod 755 "$work"
 trap 'scripts/dovecot.sh stop "$work/dovecot"; rm -rf "$work"' EXIT
 scripts/dovecot.sh start "$work/dovecot" 12143 12993 12145
@@ -52,7 +55,7 @@ generate() {
   if [ "$1" = real ]; then
     python3 "$GEN" --out "$work/dovecot/mail/alice/Maildir" -n "$N" --seed "${SEED:-1}" >/dev/null
   else
-    "$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
+    "$BENCH" gen-maildir --out "$work/dovecot/mail/alice/Maildir" --count "$N"
   fi
   chown -R vmail:vmail "$work/dovecot/mail/alice"
   doveadm -c "$CONF" index -u alice INBOX
@@ -97,7 +100,7 @@ RC
 mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "$work/mbsyncrc"
 
 # PREP is run on an empty store first (the unicode61 variant).
-pult_run() { rm -f "$work"/s.db*; [ -z "${PREP:-}" ] || "$PULT" bench-store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
+pult_run() { rm -f "$work"/s.db*; [ -z "${PREP:-}" ] || "$BENCH" store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
 mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc" bench >/dev/null 2>&1; cat "$work/t"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # One warm-up each, then three alternating rounds: sets pt, mt (median seconds) and prss_mb.
@@ -133,9 +136,9 @@ awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v pr="$pr" -v mr="$
 hits() { for q in 'оплата' 'invoice' '"акт сверки взаиморасчётов"' '"quarterly revenue forecast"'; do
   printf ' %s' "$("$PULT" search --limit 1000000 --json --store "$1" -- "$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done; }
 for f in "$work"/s.db*; do cp "$f" "${f/s.db/whole.db}"; done
-"$PULT" bench-store --whole-bodies --store "$work/whole.db"
-ib=$("$PULT" bench-store --report --store "$work/s.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
-wb=$("$PULT" bench-store --report --store "$work/whole.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
+"$BENCH" store --whole-bodies --store "$work/whole.db"
+ib=$("$BENCH" store --report --store "$work/s.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
+wb=$("$BENCH" store --report --store "$work/whole.db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_bytes"])')
 awk -v a="$ib" -v b="$wb" 'BEGIN { printf "message index: %.1f MB as built (authored text), %.1f MB from whole bodies (%.2fx)\n", a/1048576, b/1048576, a/b }'
 echo "hits for оплата / invoice / \"акт сверки взаиморасчётов\" / \"quarterly revenue forecast\":"
 echo "  as built:          $(hits "$work/s.db")"
@@ -182,7 +185,7 @@ fi
 LAZY=${LAZY:-500}
 [ "$LAZY" -gt 0 ] || exit 0
 echo "generating $LAZY mails with a 1 MB attachment each …" >&2
-"$PULT" gen-maildir --out "$work/dovecot/mail/alice/Maildir/.Scans" --count "$LAZY" --attachment-kb 1024
+"$BENCH" gen-maildir --out "$work/dovecot/mail/alice/Maildir/.Scans" --count "$LAZY" --attachment-kb 1024
 touch "$work/dovecot/mail/alice/Maildir/.Scans/maildirfolder"
 chown -R vmail:vmail "$work/dovecot/mail/alice"
 doveadm -c "$CONF" index -u alice Scans

@@ -103,27 +103,6 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Measure startup, render, search, ingest and memory on a generated store
-    Bench {
-        /// Message counts to measure at
-        #[arg(long, value_delimiter = ',', default_values_t = vec![100_000u64])]
-        messages: Vec<u64>,
-        /// Directory for the generated stores (default: a temporary directory)
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Print the report as JSON
-        #[arg(long)]
-        json: bool,
-        /// Team mode: one daemon and ten pults on the largest store; idle CPU and commit-to-screen latency
-        #[arg(long)]
-        team: bool,
-        /// Seconds of idle CPU measurement in --team mode
-        #[arg(long, default_value_t = 60)]
-        idle_seconds: u64,
-        /// Telegram: updates served by the fake Bot API and ingested end to end
-        #[arg(long)]
-        telegram: bool,
-    },
     /// One conversation, oldest message first: messages, notes, delivery, promises
     Thread {
         /// The conversation id (from `pult search --json` or `pult agenda --json`)
@@ -193,48 +172,6 @@ pub enum Command {
         body: Option<String>,
         #[arg(long)]
         json: bool,
-    },
-    /// (internal) Open a store, draw a frame, report timing and RSS as JSON
-    #[command(hide = true)]
-    BenchProbe,
-    /// (internal) A headless pult that reports when it has redrawn after a commit
-    #[command(hide = true)]
-    BenchPult {
-        /// Poll data_version every millisecond (the busy-polling baseline)
-        #[arg(long)]
-        busy: bool,
-    },
-    /// (internal) Write COUNT generated mails into a maildir (the email benchmark's corpus)
-    #[command(hide = true)]
-    GenMaildir {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        count: u64,
-        /// Attach a file of this many KB to every mail (the lazy-attachment benchmark)
-        #[arg(long, default_value_t = 0)]
-        attachment_kb: u64,
-    },
-    /// (internal) The email benchmark's store tools: an empty store with the old
-    /// tokenizer, the message index rebuilt from whole bodies, its size as JSON
-    #[command(hide = true)]
-    BenchStore {
-        #[arg(long)]
-        unicode61: bool,
-        #[arg(long)]
-        whole_bodies: bool,
-        #[arg(long)]
-        report: bool,
-    },
-    /// (internal, tests) Write COUNT notes to a conversation as fast as possible
-    #[command(hide = true)]
-    StressNotes {
-        #[arg(long)]
-        conversation: i64,
-        #[arg(long)]
-        count: u32,
-        #[arg(long)]
-        actor: String,
     },
 }
 
@@ -351,46 +288,6 @@ pub fn main() -> Result<()> {
         }
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
-        Some(Command::Bench { ref messages, ref dir, json, team, idle_seconds, telegram }) => {
-            if telegram {
-                crate::bench::run_telegram(10_000, dir.as_deref(), json)
-            } else if team {
-                crate::bench::run_team(
-                    messages.iter().copied().max().unwrap_or(100_000),
-                    dir.as_deref(),
-                    idle_seconds,
-                    json,
-                )
-            } else {
-                crate::bench::run(messages, dir.as_deref(), json)
-            }
-        }
-        Some(Command::StressNotes { conversation, count, ref actor }) => {
-            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("stress-notes needs --store"))?;
-            let writer = Writer::spawn(&path)?;
-            for i in 0..count {
-                let (actor, now) = (actor.clone(), jiff::Timestamp::now().as_second());
-                writer.call_blocking(move |c| {
-                    crate::store::team::add_note(c, conversation, &actor, &format!("note {i} from {actor}"), now)
-                })?;
-            }
-            Ok(())
-        }
-        Some(Command::BenchPult { busy }) => {
-            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-pult needs --store"))?;
-            crate::bench::headless_pult(&path, busy)
-        }
-        Some(Command::GenMaildir { ref out, count, attachment_kb }) => {
-            crate::bench::gen_maildir(out, count, attachment_kb)
-        }
-        Some(Command::BenchStore { unicode61, whole_bodies, report }) => {
-            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-store needs --store"))?;
-            crate::bench::store_tool(&path, unicode61, whole_bodies, report)
-        }
-        Some(Command::BenchProbe) => {
-            let path = cli.store.clone().ok_or_else(|| anyhow::anyhow!("bench-probe needs --store"))?;
-            crate::bench::probe(&path)
-        }
     }
 }
 

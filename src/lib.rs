@@ -3,7 +3,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod attachments;
-pub mod bench;
 pub mod channels;
 pub mod cli;
 pub mod clock;

@@ -187,7 +187,7 @@ fn eight_processes_writing_at_once_lose_nothing() {
     let children: Vec<Proc> = (0..8)
         .map(|i| {
             Proc(
-                pult(home.path())
+                std::process::Command::new(env!("CARGO_BIN_EXE_pult-bench"))
                     .args([
                         "stress-notes",
                         "--count",

@@ -1,4 +1,4 @@
-//! `pult bench`'s floor: the same rows written the plainest way SQLite allows
+//! `pult-bench`'s floor: the same rows written the plainest way SQLite allows
 //! (one table, no index, no FTS, one transaction per batch), so that ingest
 //! is reported as a ratio to what this disk and this SQLite can do at all.
 

@@ -513,7 +513,7 @@ impl Reader {
         Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
-    /// The search baseline of `pult bench`: newest 200 messages whose body
+    /// The search baseline of `pult-bench`: newest 200 messages whose body
     /// contains `word`, by a full scan (what search would cost without an index).
     pub fn like_scan(&self, word: &str) -> Result<usize> {
         let mut st =

@@ -201,7 +201,7 @@ pub fn report_on_stderr(p: Progress<'_>) {
     let _ = err.flush();
 }
 
-/// For `pult bench` only: the message index rebuilt empty with SQLite's own
+/// For `pult-bench` only: the message index rebuilt empty with SQLite's own
 /// `unicode61` tokenizer (what pult used before word forms), so that the cost
 /// of stemming is measured against it in the same run.
 pub fn use_unicode61_for_bench(conn: &Connection) -> Result<()> {

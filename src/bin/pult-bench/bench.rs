@@ -1,15 +1,15 @@
-//! `pult bench`: generate stores of realistic shape and measure what a user feels.
+//! `pult-bench`: generate stores of realistic shape and measure what a user feels.
 //!
 //! Every figure is a median over repeated runs and comes with a baseline
 //! measured in the same run, so that a slow machine does not read as a slow pult.
 
-use crate::clock::Clock;
-use crate::demo::Lcg;
-use crate::model::{ChannelKind, Inbound, InboundAttachment};
-use crate::store::{Reader, Writer, ingest};
-use crate::tui::{app::App, keymap::Keymap, state::AppState, theme::Theme};
-use crate::workflow::templates::Templates;
 use anyhow::Result;
+use pult::clock::Clock;
+use pult::demo::Lcg;
+use pult::model::{ChannelKind, Inbound, InboundAttachment};
+use pult::store::{Reader, Writer, ingest};
+use pult::tui::{app::App, keymap::Keymap, state::AppState, theme::Theme};
+use pult::workflow::templates::Templates;
 use ratatui::{Terminal, backend::TestBackend};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ const LAST: &[&str] =
     &["Соколова", "Кузнецов", "Морозова", "Волков", "Лебедева", "Петров", "Smith", "Brown", "Орлова", "Зайцев"];
 /// Messages per ingest transaction, as a sync worker batches them.
 pub const BATCH: usize = 10_000;
-const SEARCH_LIMIT: usize = crate::tui::state::SEARCH_LIMIT;
+const SEARCH_LIMIT: usize = pult::tui::state::SEARCH_LIMIT;
 const PHRASE: &str = "акт сверки взаиморасчётов";
 const RARE: &str = "zanzibarite";
 
@@ -300,7 +300,7 @@ pub fn generate(path: &Path, n: u64, now: i64) -> Result<(f64, f64)> {
 fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
     let writer = Writer::spawn(path)?;
     if unicode61 {
-        writer.call_blocking(|c| crate::store::search_index::use_unicode61_for_bench(c))?;
+        writer.call_blocking(|c| pult::store::search_index::use_unicode61_for_bench(c))?;
     }
     let mut channels = Vec::new();
     for (name, kind) in [("mail", ChannelKind::Email), ("bot", ChannelKind::Telegram), ("wa", ChannelKind::Whatsapp)] {
@@ -330,7 +330,7 @@ fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64,
 
 /// The same rows written the plainest way SQLite allows: one table, no index, no FTS.
 fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
-    let mut table = crate::store::baseline::PlainTable::create(&dir.join("baseline.db"))?;
+    let mut table = pult::store::baseline::PlainTable::create(&dir.join("baseline.db"))?;
     let mut corpus = Corpus::new(n, 42, now);
     let mut busy = 0.0;
     while let Some(batch) = corpus.next_batch(BATCH) {
@@ -344,7 +344,7 @@ fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
 
 fn app_on(path: &Path, now: i64) -> Result<App> {
     let clock = Clock::fixed(now, jiff::tz::TimeZone::UTC);
-    let state = AppState::new(crate::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
+    let state = AppState::new(pult::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
     let writer = Writer::spawn(path)?;
     let mut app = App::new(state, Theme::dark(), path, writer)?;
     app.resize(200, 50);
@@ -381,7 +381,7 @@ fn like_scan_ms(reader: &Reader, word: &str) -> Result<f64> {
     Ok(median(times))
 }
 
-/// What a separate `pult bench-probe` process reports: start-to-frame and its own peak RSS.
+/// What a separate `pult-bench probe` process reports: start-to-frame and its own peak RSS.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Probe {
     pub first_frame_ms: f64,
@@ -389,19 +389,19 @@ pub struct Probe {
 }
 
 /// Runs inside a fresh process: open, draw, then exercise the UI a little, and report.
-/// `pult bench-store`: see the command's help.
+/// `pult-bench store`: see the command's help.
 pub fn store_tool(path: &Path, unicode61: bool, whole_bodies: bool, report: bool) -> Result<()> {
     let writer = Writer::spawn(path)?;
     if unicode61 {
-        writer.call_blocking(|c| crate::store::search_index::use_unicode61_for_bench(c))?;
+        writer.call_blocking(|c| pult::store::search_index::use_unicode61_for_bench(c))?;
     }
     if whole_bodies {
-        writer.call_blocking(|c| crate::store::search_index::reindex_whole_bodies_for_bench(c))?;
+        writer.call_blocking(|c| pult::store::search_index::reindex_whole_bodies_for_bench(c))?;
     }
     if report {
-        let conn = crate::store::open_reader(path)?;
-        let index = crate::store::search_index::message_index_bytes(&conn)?;
-        let messages: i64 = crate::store::search_index::message_count(&conn)?;
+        let conn = pult::store::open_reader(path)?;
+        let index = pult::store::search_index::message_index_bytes(&conn)?;
+        let messages: i64 = pult::store::search_index::message_count(&conn)?;
         println!("{}", serde_json::json!({ "messages": messages, "index_bytes": index }));
     }
     Ok(())
@@ -426,7 +426,7 @@ pub fn probe(path: &Path) -> Result<()> {
 
 fn run_probe(path: &Path) -> Result<Probe> {
     let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe).arg("bench-probe").arg("--store").arg(path).output()?;
+    let out = std::process::Command::new(exe).arg("probe").arg("--store").arg(path).output()?;
     if !out.status.success() {
         anyhow::bail!("probe failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -495,8 +495,8 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                     Some(">= 20000"),
                 ));
                 let size = |p: &Path| -> Result<f64> {
-                    let conn = crate::store::open_reader(p)?;
-                    Ok(crate::store::search_index::message_index_bytes(&conn)? as f64 / (1 << 20) as f64)
+                    let conn = pult::store::open_reader(p)?;
+                    Ok(pult::store::search_index::message_index_bytes(&conn)? as f64 / (1 << 20) as f64)
                 };
                 figures.push(figure(
                     "message index size",
@@ -634,8 +634,8 @@ pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
     let now = jiff::Timestamp::now().as_second();
     let (_, mut app, mut term) = first_frame(path, now)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let tick = if busy { std::time::Duration::from_millis(1) } else { crate::store::watch::TICK };
-    crate::store::watch::Watcher::open(path)?.spawn_every(tick, move |c| tx.send(c).is_ok());
+    let tick = if busy { std::time::Duration::from_millis(1) } else { pult::store::watch::TICK };
+    pult::store::watch::Watcher::open(path)?.spawn_every(tick, move |c| tx.send(c).is_ok());
     println!("ready");
     std::io::stdout().flush()?;
     loop {
@@ -688,7 +688,7 @@ fn spawn_pult(path: &Path, busy: bool) -> Result<Pult> {
     use std::io::BufRead;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("bench-pult")
+    cmd.arg("headless")
         .arg("--store")
         .arg(path)
         .stdout(std::process::Stdio::piped())
@@ -740,7 +740,7 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
         eprintln!("generating {n} messages into {} …", path.display());
         generate(&path, n, now)?;
     }
-    let exe = std::env::current_exe()?;
+    let exe = product_binary()?;
     let mut daemon = std::process::Command::new(&exe)
         .arg("daemon")
         .arg("--store")
@@ -770,8 +770,8 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
         for i in 0..40 {
             let t0 = now_nanos();
             let seq = writer.call_blocking(move |c| {
-                crate::store::team::add_note(c, conversation, "bench", &format!("marker {i}"), now)?;
-                crate::store::writer::last_change_seq(c)
+                pult::store::team::add_note(c, conversation, "bench", &format!("marker {i}"), now)?;
+                pult::store::writer::last_change_seq(c)
             })?;
             for p in &pults {
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -828,7 +828,7 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
 /// 10,000 updates served by the fake Bot API and ingested end to end; the
 /// baseline is the same updates fetched and parsed by teloxide without storing.
 pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
-    use crate::channels::telegram::{self, fake::FakeBotApi, fake::updates as u};
+    use pult::channels::telegram::{self, fake::FakeBotApi, fake::updates as u};
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-telegram"));
     std::fs::create_dir_all(&dir)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -883,7 +883,7 @@ pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
         let t = Instant::now();
         let got = rt.block_on(telegram::drain(&bot, &writer, channel))?;
         rates.push(got as f64 / t.elapsed().as_secs_f64());
-        let stored = writer.call_blocking(|c| crate::store::search_index::message_count(c))?;
+        let stored = writer.call_blocking(|c| pult::store::search_index::message_count(c))?;
         anyhow::ensure!(stored == n as i64, "stored {stored} of {n} messages");
     }
     let figures = vec![
@@ -981,4 +981,12 @@ mod tests {
         assert_eq!(super::base64(b"fooba"), "Zm9vYmE=");
         assert_eq!(super::base64(b"foob"), "Zm9vYg==");
     }
+}
+
+/// The `pult` binary built beside this one (the team benchmark runs its daemon).
+fn product_binary() -> Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let pult = me.with_file_name("pult");
+    anyhow::ensure!(pult.is_file(), "no pult binary next to {} (build both: cargo build --release)", me.display());
+    Ok(pult)
 }

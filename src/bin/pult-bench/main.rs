@@ -1,0 +1,122 @@
+//! `pult-bench`: pult's performance figures, apart from the product binary.
+//! Built with it (`cargo build --release` makes both); the README's figures
+//! come from here and from `scripts/bench-email.sh`, which uses its corpus
+//! and store tools.
+
+mod bench;
+
+use anyhow::{Result, anyhow};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pult-bench",
+    version,
+    about = "pult's benchmarks: startup, render, search, ingest, memory, team, Telegram"
+)]
+struct Cli {
+    /// Message counts to measure at
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100_000u64])]
+    messages: Vec<u64>,
+    /// Directory for the generated stores (default: a temporary directory)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// Team mode: one daemon and ten pults on the largest store; idle CPU and commit-to-screen latency
+    #[arg(long)]
+    team: bool,
+    /// Seconds of idle CPU measurement in --team mode
+    #[arg(long, default_value_t = 60)]
+    idle_seconds: u64,
+    /// Telegram: updates served by the fake Bot API and ingested end to end
+    #[arg(long)]
+    telegram: bool,
+    /// The store the tools below work on
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    tool: Option<Tool>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// Write COUNT generated mails into a maildir (the email benchmark's own corpus)
+    GenMaildir {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        count: u64,
+        /// Attach a file of this many KB to every mail (the lazy-attachment benchmark)
+        #[arg(long, default_value_t = 0)]
+        attachment_kb: u64,
+    },
+    /// The email benchmark's store tools: an empty store with the old
+    /// tokenizer, the message index rebuilt from whole bodies, its size as JSON
+    Store {
+        #[arg(long)]
+        unicode61: bool,
+        #[arg(long)]
+        whole_bodies: bool,
+        #[arg(long)]
+        report: bool,
+    },
+    /// Write COUNT notes to a conversation as fast as possible (team tests)
+    StressNotes {
+        #[arg(long)]
+        conversation: i64,
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        actor: String,
+    },
+    /// (internal) Open a store, draw a frame, report timing and RSS as JSON
+    #[command(hide = true)]
+    Probe,
+    /// (internal) A headless pult that reports when it has redrawn after a commit
+    #[command(hide = true)]
+    Headless {
+        /// Poll data_version every millisecond (the busy-polling baseline)
+        #[arg(long)]
+        busy: bool,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("pult-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = || cli.store.clone().ok_or_else(|| anyhow!("this needs --store PATH"));
+    match cli.tool {
+        None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), cli.json),
+        None if cli.team => bench::run_team(
+            cli.messages.iter().copied().max().unwrap_or(100_000),
+            cli.dir.as_deref(),
+            cli.idle_seconds,
+            cli.json,
+        ),
+        None => bench::run(&cli.messages, cli.dir.as_deref(), cli.json),
+        Some(Tool::GenMaildir { ref out, count, attachment_kb }) => bench::gen_maildir(out, count, attachment_kb),
+        Some(Tool::Store { unicode61, whole_bodies, report }) => {
+            bench::store_tool(&store()?, unicode61, whole_bodies, report)
+        }
+        Some(Tool::StressNotes { conversation, count, ref actor }) => {
+            let writer = pult::store::Writer::spawn(&store()?)?;
+            for i in 0..count {
+                let (actor, now) = (actor.clone(), jiff::Timestamp::now().as_second());
+                writer.call_blocking(move |c| {
+                    pult::store::team::add_note(c, conversation, &actor, &format!("note {i} from {actor}"), now)
+                })?;
+            }
+            Ok(())
+        }
+        Some(Tool::Probe) => bench::probe(&store()?),
+        Some(Tool::Headless { busy }) => bench::headless_pult(&store()?, busy),
+    }
+}
