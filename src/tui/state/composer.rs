@@ -1,0 +1,288 @@
+//! The composer: replies, notes, drafts, templates, and sending.
+
+use super::*;
+
+impl AppState {
+    // ---- composing ------------------------------------------------------------
+
+    pub(super) fn open_composer(&mut self, template: Option<String>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(conv_id) = self.target() else {
+            self.error(self.lang.tr("open_a_thread"));
+            return fx;
+        };
+        if self.thread.as_ref().map(|t| t.conversation.id) != Some(conv_id) {
+            // The thread must be loaded to know what we answer; load it first.
+            fx.push(Effect::LoadThread(conv_id));
+            fx.push(Effect::MarkRead(conv_id));
+            self.pending_composer = Some(template);
+            self.focus = Focus::Thread;
+            return fx;
+        }
+        self.ensure_composer();
+        if let Some(id) = template {
+            fx.extend(self.insert_template(&id));
+        }
+        fx
+    }
+
+    /// Opens the composer for an internal note on the open (or selected) conversation.
+    pub(super) fn open_note(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(conv) = self.target() else {
+            self.error(self.lang.tr("open_a_thread"));
+            return fx;
+        };
+        if self.thread.as_ref().map(|t| t.conversation.id) != Some(conv) {
+            fx.push(Effect::LoadThread(conv));
+        }
+        if let Some(old) = self.composer.take() {
+            self.stash(old, &mut fx);
+        }
+        let kind = self.thread.as_ref().map(|t| t.conversation.kind).unwrap_or(ChannelKind::Telegram);
+        let text = self.take_draft(conv, DraftKind::Note);
+        let mut c = new_composer(conv, kind, None, None, &text);
+        c.note = true;
+        self.composer = Some(c);
+        self.focus = Focus::Composer;
+        fx
+    }
+
+    /// Keeps a closed composer's text as a draft and gives up its claim.
+    pub(super) fn stash(&mut self, c: Composer, fx: &mut Vec<Effect>) {
+        let (key, draft) = c.draft();
+        if draft.body.trim().is_empty() {
+            self.drafts.remove(&key);
+        } else {
+            self.drafts.insert(key, draft.clone());
+        }
+        fx.push(Effect::SaveDraft(key, draft));
+        if !c.note {
+            fx.push(Effect::Release(c.conversation));
+        }
+    }
+
+    /// The nearest deadline of a conversation's open promise, as the open
+    /// thread or the list knows it.
+    pub(super) fn open_promise(&self, conversation: i64) -> Option<i64> {
+        if let Some(t) = self.thread.as_ref().filter(|t| t.conversation.id == conversation) {
+            return t.tasks.iter().filter(|x| x.withdrawn.is_none()).filter_map(|x| x.deadline).min();
+        }
+        self.list.rows.iter().find(|r| r.id == conversation).and_then(|r| r.next_deadline)
+    }
+
+    /// Who an email reply from the open composer goes to: (To, Cc), computed
+    /// as the sender computes it.
+    pub fn reply_recipients(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let c = self.composer.as_ref().filter(|c| c.kind == ChannelKind::Email && !c.note && c.mail.is_none())?;
+        let t = self.thread.as_ref().filter(|t| t.conversation.id == c.conversation)?;
+        let m = t.messages.iter().find(|m| Some(m.id) == c.reply_to)?;
+        let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
+        Some(crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &self.own_addresses))
+    }
+
+    /// Where the kept drafts are: conversation titles where known.
+    pub fn draft_places(&self) -> String {
+        let mut places: Vec<String> = Vec::new();
+        for k in self.drafts.keys() {
+            let title = if k.conversation == 0 {
+                self.lang.tr("new_email_draft").to_string()
+            } else {
+                self.list
+                    .rows
+                    .iter()
+                    .find(|r| r.id == k.conversation)
+                    .map(|r| format!("«{}»", crate::sanitize::truncate(&crate::sanitize::line(&r.title), 30)))
+                    .unwrap_or_else(|| format!("#{}", k.conversation))
+            };
+            if !places.contains(&title) {
+                places.push(title);
+            }
+        }
+        places.sort();
+        places.join(", ")
+    }
+
+    /// The text kept for a composer, if any.
+    pub(super) fn take_draft(&mut self, conversation: i64, kind: DraftKind) -> String {
+        self.drafts.remove(&DraftKey { conversation, kind }).map(|d| d.body).unwrap_or_default()
+    }
+
+    /// Drafts kept, with where they are: for the quit warning and the list mark.
+    pub fn has_draft(&self, conversation: i64) -> bool {
+        self.drafts.keys().any(|k| k.conversation == conversation)
+            || self.composer.as_ref().is_some_and(|c| c.conversation == conversation && !c.textarea.is_empty())
+    }
+
+    /// Opens the composer on the loaded thread, restoring a kept draft.
+    pub(super) fn ensure_composer(&mut self) {
+        let Some(t) = &self.thread else { return };
+        if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
+            let id = t.conversation.id;
+            let draft = self.take_draft(id, DraftKind::Reply);
+            let (reply_to, subject) = self.reply_target();
+            let Some(t) = &self.thread else { return };
+            self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
+            self.claim_pending = true;
+        }
+        self.focus = Focus::Composer;
+    }
+
+    /// Inserts a template into the composer, asking for its fields first.
+    pub(super) fn insert_template(&mut self, id: &str) -> Vec<Effect> {
+        self.ensure_composer();
+        let Some(template) = self.templates.get(id).cloned() else {
+            self.error(format!("no template {id:?}"));
+            return Vec::new();
+        };
+        if !template.fields.is_empty() {
+            return self.ask(Purpose::Insert(id.to_string()), template.fields.clone());
+        }
+        let vars = self.template_vars();
+        let Some(c) = &mut self.composer else { return Vec::new() };
+        let text = template.render(c.kind, &vars);
+        if !c.textarea.is_empty() {
+            c.textarea.insert_newline();
+        }
+        c.textarea.insert_str(&text);
+        Vec::new()
+    }
+
+    pub(super) fn template_vars(&self) -> HashMap<&'static str, String> {
+        let mut vars = HashMap::new();
+        vars.insert("agent", self.actor.clone());
+        vars.insert("today", self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string());
+        if !self.hours_text.is_empty() {
+            vars.insert("hours", self.hours_text.clone());
+        }
+        if let Some(t) = &self.thread {
+            let c = &t.conversation;
+            vars.insert("channel", c.channel_name.clone());
+            if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
+                vars.insert("client", crate::sanitize::line(name).into_owned());
+            }
+            if let Some(company) = &c.client {
+                vars.insert("company", crate::sanitize::line(company).into_owned());
+            }
+        }
+        vars
+    }
+
+    pub(super) fn send(&mut self) -> Vec<Effect> {
+        let Some(c) = &self.composer else { return Vec::new() };
+        let body = c.textarea.lines().join("\n").trim_end().to_string();
+        let forward = matches!(c.mail, Some(MailDraft::Forward { .. }));
+        if body.trim().is_empty() && !forward {
+            self.error(self.lang.tr("empty_reply"));
+            return Vec::new();
+        }
+        let (key, _) = c.draft();
+        let sent = Effect::SaveDraft(key, Draft::default());
+        if c.note {
+            let conversation = c.conversation;
+            self.composer = None;
+            self.focus = Focus::Thread;
+            self.info(self.lang.tr("note_saved"));
+            return vec![Effect::AddNote { conversation, body }, sent];
+        }
+        if let Some(draft) = c.mail.clone() {
+            if c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                self.error(self.lang.tr("no_subject"));
+                return Vec::new();
+            }
+            // A forward or a new mail answers nobody: no claim, no "read the new message first".
+            let effect = Effect::QueueEmail {
+                conversation: (c.conversation != 0).then_some(c.conversation),
+                draft,
+                subject: c.subject.clone().unwrap_or_default(),
+                body,
+                attachments: c.attachments.clone(),
+            };
+            self.composer = None;
+            self.focus = if self.thread.is_some() { Focus::Thread } else { Focus::Conversations };
+            return vec![effect, sent];
+        }
+        // The client wrote again while this was being typed: read it first.
+        let newest =
+            self.thread.as_ref().filter(|t| t.conversation.id == c.conversation).and_then(ThreadState::last_inbound);
+        if newest != c.seen_inbound && !c.inbound_confirmed {
+            self.error(self.lang.tr("new_inbound"));
+            if let Some(c) = &mut self.composer {
+                c.inbound_confirmed = true;
+            }
+            return Vec::new();
+        }
+        if c.kind == ChannelKind::Email && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            self.error(self.lang.tr("no_subject"));
+            return Vec::new();
+        }
+
+        // Re-read a strict message before it leaves: one more send means "send anyway".
+        let mut warnings = tone::check(&body, &self.tone_words);
+        let limit = c.kind.max_text_len();
+        let chars = body.chars().count();
+        if chars > limit {
+            let parts = crate::channels::telegram::split_text(&body, limit).len();
+            warnings.push(format!("{chars} > {limit}: {parts} {}", self.lang.tr("messages_count")));
+        }
+        if !warnings.is_empty() && self.tone_confirmed.as_deref() != Some(body.as_str()) {
+            let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
+            self.error(format!(
+                "{}: {} — {send_key} {}",
+                self.lang.tr("tone"),
+                warnings.join(", "),
+                self.lang.tr("send_anyway")
+            ));
+            self.tone_confirmed = Some(body);
+            return Vec::new();
+        }
+        // A message that tells the client a deadline records the promise: the
+        // template's deadline field is the sure signal; a typed «Срок — …» is
+        // recorded after one confirmation (send again).
+        let source = self.thread.as_ref().and_then(ThreadState::last_inbound);
+        let stated = match &c.promise {
+            Some((d, written)) if body.contains(written.as_str()) => Some(*d),
+            _ => deadline::stated_in(&body, self.clock.now(), &self.calendar),
+        };
+        let from_template = c.promise.as_ref().is_some_and(|(d, w)| Some(*d) == stated && body.contains(w.as_str()));
+        if let Some(d) = stated
+            && !from_template
+            && c.promise_asked != Some(d)
+        {
+            let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
+            let msg = format!(
+                "{} ⚑ {}? {send_key} {}",
+                self.lang.tr("record_promise"),
+                deadline::format_for_client(d, &self.calendar),
+                self.lang.tr("again_to_record")
+            );
+            if let Some(c) = &mut self.composer {
+                c.promise_asked = Some(d);
+            }
+            self.error(msg);
+            return Vec::new();
+        }
+        let Some(c) = &self.composer else { return Vec::new() };
+        let kind = match stated {
+            Some(deadline) => ReplyKind::Accept { deadline, source },
+            None => ReplyKind::Plain,
+        };
+        let effect = Effect::QueueReply {
+            conversation: c.conversation,
+            reply_to: c.reply_to,
+            subject: c.subject.clone(),
+            body,
+            kind,
+            attachments: c.attachments.clone(),
+        };
+        let conversation = c.conversation;
+        self.drafts.remove(&key);
+        self.composer = None;
+        self.tone_confirmed = None;
+        self.focus = Focus::Thread;
+        if let Some(t) = &mut self.thread {
+            t.scroll = 0;
+        }
+        vec![effect, sent, Effect::Release(conversation)]
+    }
+}

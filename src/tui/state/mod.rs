@@ -1,0 +1,643 @@
+//! UI state and `update`: keys become actions, actions change state and ask for effects.
+//! Nothing here touches the store or the terminal.
+
+mod command;
+mod composer;
+mod keys;
+mod mail;
+mod prompts;
+mod results;
+mod views;
+
+use super::action::Action;
+use super::keymap::{Context, Keymap, Resolved};
+use super::keys::Key;
+use crate::clock::Clock;
+use crate::i18n::Lang;
+use crate::model::*;
+use crate::search::words::Terms;
+use crate::store::drafts::{Draft, DraftKey, DraftKind};
+use crate::workflow::calendar::Calendar;
+use crate::workflow::templates::Templates;
+use crate::workflow::{deadline, tone};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui_textarea::{TextArea, WrapMode};
+use std::collections::HashMap;
+
+/// Rows of the conversation list kept in memory: a window, never the table.
+pub const WINDOW: usize = 200;
+/// Messages of one thread loaded at a time (the newest).
+pub const THREAD_LIMIT: usize = 200;
+/// Search hits shown at once (newest first); each needs a snippet.
+pub const SEARCH_LIMIT: usize = 200;
+/// Below this width the thread replaces the list instead of sitting beside it.
+pub const WIDE: u16 = 110;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Channels,
+    Conversations,
+    Thread,
+    Composer,
+}
+
+/// What a sequence of field prompts is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// Insert a template whose fields must be asked for.
+    Insert(String),
+    Accept,
+    Done,
+    Redate,
+    Snooze,
+    FollowUp,
+    Assign,
+    /// Add a file to the composer.
+    Attach,
+    /// Where to save an attachment.
+    SaveTo {
+        message: i64,
+        index: usize,
+    },
+    /// Whom to forward a message to.
+    ForwardTo {
+        message: i64,
+    },
+    /// Recipients and subject of a new email from an email channel.
+    NewEmail {
+        channel: i64,
+    },
+}
+
+/// An email composer that is not a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailDraft {
+    /// Only `message` and its attachments go, below our text.
+    Forward { message: i64, to: Vec<String> },
+    /// A new thread.
+    New { channel: i64, to: Vec<String> },
+}
+
+/// What a list to pick from is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickPurpose {
+    SaveAttachment,
+    OpenAttachment,
+    Forward,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickItem {
+    pub label: String,
+    pub message: i64,
+    /// The attachment's position in its message (0 for a message).
+    pub index: usize,
+}
+
+/// Asks for template fields one by one; `deadline` fields are read as deadlines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldsPrompt {
+    pub purpose: Purpose,
+    pub conversation: i64,
+    pub fields: Vec<String>,
+    pub index: usize,
+    pub input: String,
+    pub values: HashMap<String, String>,
+    pub deadline: Option<i64>,
+}
+
+impl FieldsPrompt {
+    pub fn field(&self) -> &str {
+        self.fields.get(self.index).map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    Help {
+        context: Context,
+        scroll: usize,
+    },
+    Templates {
+        filter: String,
+        selected: usize,
+    },
+    Command(String),
+    Search(String),
+    Fields(FieldsPrompt),
+    /// Read-only text, e.g. a conversation's history.
+    Text {
+        title: String,
+        lines: Vec<String>,
+        scroll: usize,
+    },
+    /// One of a few items: an attachment to save or open, a message to forward.
+    Pick {
+        purpose: PickPurpose,
+        items: Vec<PickItem>,
+        selected: usize,
+    },
+}
+
+/// What kind of message a queued reply is, for the promise ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyKind {
+    Plain,
+    Accept { deadline: i64, source: Option<i64> },
+    Done,
+    Redate { deadline: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Channel list, view counts and the status line counts.
+    ReloadSidebar,
+    /// The current window, keeping the selection.
+    ReloadList,
+    ListTop,
+    ListBottom,
+    /// Slide the window down past its end / up past its start.
+    ListShiftDown,
+    ListShiftUp,
+    LoadThread(i64),
+    MarkRead(i64),
+    QueueReply {
+        conversation: i64,
+        reply_to: Option<i64>,
+        subject: Option<String>,
+        body: String,
+        kind: ReplyKind,
+        attachments: Vec<std::path::PathBuf>,
+    },
+    Search(String),
+    SetOpen {
+        conversation: i64,
+        open: bool,
+    },
+    Snooze {
+        conversation: i64,
+        until: Option<i64>,
+    },
+    FollowUp {
+        conversation: i64,
+        at: Option<i64>,
+    },
+    CancelTask(i64),
+    /// Keeps a draft in the store (an empty one is deleted).
+    SaveDraft(DraftKey, Draft),
+    /// Retry (or discard) the newest failed or maybe-sent message of a conversation.
+    ResolveSend {
+        conversation: i64,
+        retry: bool,
+    },
+    Undo {
+        outbox: i64,
+        conversation: i64,
+    },
+    Assign {
+        conversation: i64,
+        assignee: Option<String>,
+        note: Option<String>,
+    },
+    AddNote {
+        conversation: i64,
+        body: String,
+    },
+    /// The client's default responsible person (for their new conversations).
+    DefaultAssignee {
+        conversation: i64,
+        assignee: Option<String>,
+    },
+    /// "I am replying here" (renewed while the composer is open) / no longer.
+    Claim(i64),
+    Release(i64),
+    History(i64),
+    /// Play the newest voice message of the open thread.
+    PlayVoice,
+    /// Fetch an attachment (on demand) and save it into `dir`.
+    SaveAttachment {
+        message: i64,
+        index: usize,
+        dir: std::path::PathBuf,
+    },
+    /// Fetch an attachment and open it with the configured program.
+    OpenAttachment {
+        message: i64,
+        index: usize,
+    },
+    /// A forward or a new email (explicit recipients).
+    QueueEmail {
+        conversation: Option<i64>,
+        draft: MailDraft,
+        subject: String,
+        body: String,
+        attachments: Vec<std::path::PathBuf>,
+    },
+    Quit,
+}
+
+#[derive(Debug, Default)]
+pub struct ListWindow {
+    pub rows: Vec<ConversationRow>,
+    pub cursor: usize,
+    /// Key of the first row (inclusive); None while the window starts at the top.
+    pub first: Option<ListKey>,
+    pub at_end: bool,
+    pub total: i64,
+}
+
+impl ListWindow {
+    pub fn selected(&self) -> Option<&ConversationRow> {
+        self.rows.get(self.cursor)
+    }
+}
+
+#[derive(Debug)]
+pub struct SearchResults {
+    pub query: String,
+    pub hits: Vec<SearchHit>,
+    pub cursor: usize,
+    /// The query's words as terms: highlighted in the thread a hit opens.
+    pub terms: Terms,
+}
+
+#[derive(Debug)]
+pub struct ThreadState {
+    pub conversation: ConversationRow,
+    pub messages: Vec<MessageRow>,
+    pub tasks: Vec<TaskRow>,
+    /// Lines scrolled up from the newest message.
+    pub scroll: usize,
+    /// The search this thread was opened from: its matches are highlighted
+    /// and `n`/`N` step through the messages that have one.
+    pub terms: Terms,
+    /// The message (index) `n`/`N` or the opening hit put at the top.
+    pub jump_to: Option<usize>,
+    /// The scroll the last frame showed while `jump_to` placed the view, so
+    /// that `j`/`k` go on from there (written by the renderer, like ratatui's
+    /// list state).
+    pub shown_scroll: std::cell::Cell<usize>,
+}
+
+impl ThreadState {
+    pub fn new(conversation: ConversationRow, messages: Vec<MessageRow>, tasks: Vec<TaskRow>) -> Self {
+        ThreadState {
+            conversation,
+            messages,
+            tasks,
+            scroll: 0,
+            terms: Terms::default(),
+            jump_to: None,
+            shown_scroll: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Indexes of the messages whose text has a match of `terms`.
+    pub fn matching(&self) -> Vec<usize> {
+        if self.terms.is_empty() {
+            return Vec::new();
+        }
+        crate::search::words::with_words(|w| {
+            self.messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| {
+                    !crate::search::words::matches(w, &m.body, &self.terms).is_empty()
+                        || m.subject
+                            .as_deref()
+                            .is_some_and(|s| !crate::search::words::matches(w, s, &self.terms).is_empty())
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+    }
+
+    /// The client's newest message: what a reply answers.
+    pub fn last_inbound(&self) -> Option<i64> {
+        self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
+    }
+
+    /// An address as people wrote it: "Ирина Петрова <irina@client.test>"
+    /// when a mail of this thread gave its name, else the address.
+    pub fn shown_address(&self, addr: &str) -> String {
+        let name =
+            self.messages.iter().find_map(|m| {
+                m.names.iter().find(|(a, _)| a == addr).map(|(_, n)| n.as_str()).or_else(|| {
+                    (m.from_handle.as_deref() == Some(addr) && m.author != addr).then_some(m.author.as_str())
+                })
+            });
+        match name {
+            Some(n) if !n.is_empty() => format!("{n} <{addr}>"),
+            _ => addr.to_string(),
+        }
+    }
+
+    /// A chat where we have not written yet: time for the rules message.
+    pub fn is_new_chat(&self) -> bool {
+        self.conversation.kind != ChannelKind::Email && !self.messages.iter().any(|m| m.direction == Direction::Out)
+    }
+}
+
+pub struct Composer {
+    pub textarea: TextArea<'static>,
+    pub conversation: i64,
+    pub kind: ChannelKind,
+    pub reply_to: Option<i64>,
+    pub subject: Option<String>,
+    /// An internal note instead of a reply.
+    pub note: bool,
+    /// The client's newest message when the composer opened: a newer one means "read it first".
+    pub seen_inbound: Option<i64>,
+    /// The person chose to send although a new client message arrived.
+    pub inbound_confirmed: bool,
+    /// Files to send with the reply.
+    pub attachments: Vec<std::path::PathBuf>,
+    /// A forward or a new email instead of a reply.
+    pub mail: Option<MailDraft>,
+    /// A deadline the text promises: (deadline, as written in the text), set
+    /// when a template's deadline field was filled in.
+    pub promise: Option<(i64, String)>,
+    /// A deadline found in typed text, confirmed by sending again.
+    pub promise_asked: Option<i64>,
+}
+
+impl Composer {
+    /// What this composer would keep as a draft, under which key.
+    pub fn draft(&self) -> (DraftKey, Draft) {
+        let (kind, to) = match &self.mail {
+            Some(MailDraft::Forward { message, to }) => (DraftKind::Forward(*message), to.clone()),
+            Some(MailDraft::New { channel, to }) => (DraftKind::Email(*channel), to.clone()),
+            None if self.note => (DraftKind::Note, Vec::new()),
+            None => (DraftKind::Reply, Vec::new()),
+        };
+        let body = self.textarea.lines().join("\n");
+        (DraftKey { conversation: self.conversation, kind }, Draft { body, subject: self.subject.clone(), to })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusMessage {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The last message queued by this person, while it can still be taken back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastSent {
+    pub outbox: i64,
+    pub conversation: i64,
+    pub until: i64,
+}
+
+pub struct AppState {
+    pub lang: Lang,
+    pub actor: String,
+    pub hours_text: String,
+    /// Our email addresses (every account, aliases too): never a reply-all recipient.
+    pub own_addresses: Vec<String>,
+    pub clock: Clock,
+    pub calendar: Calendar,
+    pub keymap: Keymap,
+    pub templates: Templates,
+    pub focus: Focus,
+    pub channels: Vec<ChannelRow>,
+    /// Counts of the smart views, in `View::SMART` order.
+    pub view_counts: Vec<i64>,
+    pub sidebar_cursor: usize,
+    pub view: View,
+    pub list: ListWindow,
+    pub search: Option<SearchResults>,
+    pub thread: Option<ThreadState>,
+    pub composer: Option<Composer>,
+    /// Closed composers' text, per conversation and kind; mirrored in the store.
+    pub drafts: HashMap<DraftKey, Draft>,
+    /// `q` was pressed once with drafts kept: a second `q` quits.
+    pub quit_warned: bool,
+    /// `x` was pressed once on this conversation with an open promise.
+    pub close_asked: Option<i64>,
+    pub popup: Option<Popup>,
+    pub status: Option<StatusMessage>,
+    pub counts: StatusCounts,
+    pub chord: Vec<Key>,
+    pub width: u16,
+    pub height: u16,
+    pub quit: bool,
+    /// A composer asked for before its thread was loaded (with a template to insert).
+    pub pending_composer: Option<Option<String>>,
+    /// Seconds a queued message waits before it may leave (undo window).
+    pub undo_seconds: i64,
+    pub last_sent: Option<LastSent>,
+    /// Words that make the tone check ask before sending.
+    pub tone_words: Vec<String>,
+    /// Text the person chose to send despite the tone warning.
+    pub tone_confirmed: Option<String>,
+    /// Ring the bell when a promise becomes overdue.
+    pub bell_enabled: bool,
+    pub ring_bell: bool,
+    pub overdue_seen: Option<i64>,
+    /// Some(true) while this pult runs the workers, Some(false) while a daemon does.
+    pub solo: Option<bool>,
+    /// The team from the config, offered when assigning.
+    pub team: Vec<String>,
+    /// A reply composer opened and its claim is still to be written.
+    pub claim_pending: bool,
+    /// Attachments above this size ask for confirmation.
+    pub max_attachment_bytes: u64,
+    /// A large file the person confirmed by entering it again.
+    pub attach_confirmed: Option<std::path::PathBuf>,
+    /// Where attachments are saved unless the person types another directory.
+    pub download_dir: std::path::PathBuf,
+    /// Set by every change; the loop draws only when it is set.
+    pub dirty: bool,
+}
+
+impl AppState {
+    pub fn new(lang: Lang, actor: String, clock: Clock, keymap: Keymap, templates: Templates) -> AppState {
+        let clock = clock.with_russian_names(lang == Lang::Ru);
+        let calendar = Calendar::standard(clock.tz().clone());
+        AppState {
+            lang,
+            actor,
+            hours_text: calendar.describe(lang == Lang::Ru),
+            clock,
+            calendar,
+            keymap,
+            templates,
+            focus: Focus::Conversations,
+            channels: Vec::new(),
+            view_counts: vec![0; View::SMART.len()],
+            sidebar_cursor: 0,
+            view: View::AllOpen,
+            list: ListWindow::default(),
+            search: None,
+            thread: None,
+            composer: None,
+            drafts: HashMap::new(),
+            quit_warned: false,
+            own_addresses: Vec::new(),
+            close_asked: None,
+            popup: None,
+            status: None,
+            counts: StatusCounts::default(),
+            chord: Vec::new(),
+            width: 120,
+            height: 40,
+            quit: false,
+            pending_composer: None,
+            undo_seconds: 10,
+            last_sent: None,
+            tone_words: Vec::new(),
+            tone_confirmed: None,
+            bell_enabled: true,
+            ring_bell: false,
+            overdue_seen: None,
+            solo: None,
+            team: Vec::new(),
+            claim_pending: false,
+            max_attachment_bytes: 20 << 20,
+            attach_confirmed: None,
+            download_dir: crate::config::Ui::default().download_dir(),
+            dirty: true,
+        }
+    }
+
+    pub fn wide(&self) -> bool {
+        self.width >= WIDE
+    }
+
+    /// Sidebar entries: the smart views, then every channel.
+    pub fn sidebar_len(&self) -> usize {
+        View::SMART.len() + self.channels.len()
+    }
+
+    pub fn sidebar_view(&self, i: usize) -> View {
+        match View::SMART.get(i) {
+            Some(v) => *v,
+            None => self.channels.get(i - View::SMART.len()).map(|c| View::Channel(c.id)).unwrap_or(View::AllOpen),
+        }
+    }
+
+    pub fn context(&self) -> Context {
+        if self.popup.is_some() {
+            return Context::Input;
+        }
+        match self.focus {
+            Focus::Channels => Context::Channels,
+            Focus::Conversations => Context::Conversations,
+            Focus::Thread => Context::Thread,
+            Focus::Composer => Context::Composer,
+        }
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusMessage { text: text.into(), error: false });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusMessage { text: text.into(), error: true });
+    }
+
+    /// Rows the conversation list shows at once (for half-page moves).
+    pub fn list_height(&self) -> usize {
+        (self.height as usize).saturating_sub(4).max(1)
+    }
+
+    pub fn selected_conversation(&self) -> Option<i64> {
+        if let Some(s) = &self.search {
+            return s.hits.get(s.cursor).map(|h| h.conversation);
+        }
+        self.list.selected().map(|c| c.id)
+    }
+
+    /// The conversation an action applies to: the open thread, else the selection.
+    fn target(&self) -> Option<i64> {
+        match self.focus {
+            Focus::Thread | Focus::Composer => self.thread.as_ref().map(|t| t.conversation.id),
+            _ => self.selected_conversation(),
+        }
+    }
+}
+
+pub(super) fn new_composer(
+    conversation: i64,
+    kind: ChannelKind,
+    reply_to: Option<i64>,
+    subject: Option<String>,
+    draft: &str,
+) -> Composer {
+    let mut textarea = TextArea::new(draft.lines().map(str::to_string).collect());
+    textarea.set_wrap_mode(WrapMode::WordOrGlyph);
+    textarea.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    textarea.move_cursor(ratatui_textarea::CursorMove::End);
+    Composer {
+        textarea,
+        conversation,
+        kind,
+        reply_to,
+        subject,
+        note: false,
+        seen_inbound: reply_to,
+        inbound_confirmed: false,
+        attachments: Vec::new(),
+        mail: None,
+        promise: None,
+        promise_asked: None,
+    }
+}
+
+pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
+    v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// 1.2 MB, 340 KB, 12 B.
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
+        b if b >= 1 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// `~/file.pdf` → the home directory's file.
+pub(super) fn expand_home(p: &str) -> std::path::PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(rest),
+        None => std::path::PathBuf::from(p),
+    }
+}
+
+pub fn field_label(lang: Lang, name: &str) -> String {
+    match name {
+        "deadline" => lang.tr("field_deadline").to_string(),
+        "what" => lang.tr("field_what").to_string(),
+        "reason" => lang.tr("field_reason").to_string(),
+        "file" => lang.tr("field_file").to_string(),
+        "assignee" => lang.tr("field_assignee").to_string(),
+        "note" => lang.tr("field_note").to_string(),
+        "to" => lang.tr("field_to").to_string(),
+        "subject" => lang.tr("field_subject").to_string(),
+        "directory" => lang.tr("field_directory").to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Line editing for prompts: characters, Backspace, C-u (clear), C-w (word).
+pub(super) fn edit_line(buf: &mut String, key: Key) {
+    match key.code {
+        KeyCode::Backspace => {
+            buf.pop();
+        }
+        KeyCode::Char('u') if key.mods.contains(KeyModifiers::CONTROL) => buf.clear(),
+        KeyCode::Char('w') if key.mods.contains(KeyModifiers::CONTROL) => {
+            let trimmed = buf.trim_end().len();
+            buf.truncate(trimmed);
+            let cut = buf.rfind(' ').map(|i| i + 1).unwrap_or(0);
+            buf.truncate(cut);
+        }
+        _ => {
+            if let Some(c) = key.plain_char() {
+                buf.push(c);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Prompts with fields (deadlines, snooze, assign …) and what they start.
+
+use super::*;
+
+impl AppState {
+    // ---- prompts ----------------------------------------------------------------
+
+    /// Starts asking for `fields` (in the status line) for `purpose`.
+    pub(super) fn ask(&mut self, purpose: Purpose, fields: Vec<String>) -> Vec<Effect> {
+        let Some(conversation) = self.target() else {
+            self.error(self.lang.tr("open_a_thread"));
+            return Vec::new();
+        };
+        let mut fx = Vec::new();
+        if self.thread.as_ref().map(|t| t.conversation.id) != Some(conversation) {
+            fx.push(Effect::LoadThread(conversation));
+        }
+        let prompt = FieldsPrompt {
+            purpose,
+            conversation,
+            fields,
+            index: 0,
+            input: String::new(),
+            values: HashMap::new(),
+            deadline: None,
+        };
+        if prompt.fields.is_empty() {
+            fx.extend(self.finish_fields(prompt));
+        } else {
+            self.popup = Some(Popup::Fields(prompt));
+        }
+        fx
+    }
+
+    /// What the deadline typed so far resolves to, for the live preview.
+    pub fn deadline_preview(&self, input: &str) -> Result<i64, deadline::DeadlineError> {
+        deadline::parse(input, self.clock.now(), &self.calendar)
+    }
+
+    pub(super) fn field_entered(&mut self, mut f: FieldsPrompt) -> Vec<Effect> {
+        let name = f.field().to_string();
+        let value = f.input.trim().to_string();
+        if name == "deadline" {
+            match self.deadline_preview(&value) {
+                Ok(ts) => {
+                    f.deadline = Some(ts);
+                    f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
+                }
+                Err(e) => {
+                    self.error(e.to_string());
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            }
+        } else if name == "file" {
+            let path = expand_home(&value);
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => m,
+                Ok(_) => {
+                    self.error(format!("{}: {}", self.lang.tr("not_a_file"), path.display()));
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+                Err(e) => {
+                    self.error(format!("{}: {e}", path.display()));
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            };
+            if meta.len() > self.max_attachment_bytes && self.attach_confirmed.as_ref() != Some(&path) {
+                self.error(format!(
+                    "{} {:.1} MB > {} MB — {}",
+                    path.display(),
+                    meta.len() as f64 / 1048576.0,
+                    self.max_attachment_bytes >> 20,
+                    self.lang.tr("enter_again")
+                ));
+                self.attach_confirmed = Some(path);
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            self.attach_confirmed = None;
+            f.values.insert(name, path.display().to_string());
+        } else if name == "to" {
+            match crate::store::intents::valid_addresses(std::slice::from_ref(&value)) {
+                Ok(list) => {
+                    f.values.insert(name, list.join(", "));
+                }
+                Err(e) => {
+                    self.error(e.to_string());
+                    self.popup = Some(Popup::Fields(f));
+                    return Vec::new();
+                }
+            }
+        } else if name == "subject" && value.is_empty() {
+            self.error(self.lang.tr("no_subject"));
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        } else if name == "directory" {
+            if value.is_empty() {
+                self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            f.values.insert(name, expand_home(&value).display().to_string());
+        } else if name == "assignee" {
+            let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
+            if !nobody && !self.team.is_empty() && !self.team.iter().any(|t| t == &value) {
+                self.error(format!("{}: {value} ({})", self.lang.tr("not_in_team"), self.team.join(", ")));
+                self.popup = Some(Popup::Fields(f));
+                return Vec::new();
+            }
+            f.values.insert(name, if nobody { String::new() } else { value });
+        } else if value.is_empty() && !matches!(name.as_str(), "what" | "note") {
+            self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        } else {
+            f.values.insert(name, value);
+        }
+        f.index += 1;
+        f.input.clear();
+        if f.index < f.fields.len() {
+            self.popup = Some(Popup::Fields(f));
+            return Vec::new();
+        }
+        self.finish_fields(f)
+    }
+
+    pub(super) fn finish_fields(&mut self, f: FieldsPrompt) -> Vec<Effect> {
+        let conversation = f.conversation;
+        let template_text = |state: &AppState, id: &str| -> Option<String> {
+            let t = state.templates.get(id)?;
+            let kind = state.thread.as_ref().map(|t| t.conversation.kind).unwrap_or(ChannelKind::Telegram);
+            let mut vars: HashMap<&str, String> = state.template_vars().into_iter().collect();
+            for (k, v) in &f.values {
+                vars.insert(k.as_str(), v.clone());
+            }
+            Some(t.render(kind, &vars))
+        };
+        let reply = |state: &AppState, body: String, kind: ReplyKind| -> Vec<Effect> {
+            let (reply_to, subject) = state.reply_target();
+            vec![Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments: Vec::new() }]
+        };
+        match &f.purpose {
+            Purpose::Insert(id) => {
+                let id = id.clone();
+                let Some(text) = template_text(self, &id) else { return Vec::new() };
+                self.ensure_composer();
+                if let Some(c) = &mut self.composer {
+                    if !c.textarea.is_empty() {
+                        c.textarea.insert_newline();
+                    }
+                    c.textarea.insert_str(&text);
+                    // The deadline the client will read is a promise pult keeps.
+                    if let (Some(d), Some(written)) = (f.deadline, f.values.get("deadline")) {
+                        c.promise = Some((d, written.clone()));
+                    }
+                }
+                Vec::new()
+            }
+            Purpose::Accept => {
+                let Some(deadline) = f.deadline else { return Vec::new() };
+                let source = self.thread.as_ref().and_then(ThreadState::last_inbound);
+                let body = template_text(self, "accept").unwrap_or_else(|| "Принято в работу.".into());
+                reply(self, body, ReplyKind::Accept { deadline, source })
+            }
+            Purpose::Done => {
+                let body = template_text(self, "done").unwrap_or_else(|| "Выполнено.".into());
+                reply(self, body, ReplyKind::Done)
+            }
+            Purpose::Redate => {
+                let Some(deadline) = f.deadline else { return Vec::new() };
+                let body = template_text(self, "redate").unwrap_or_default();
+                reply(self, body, ReplyKind::Redate { deadline })
+            }
+            Purpose::Snooze => vec![Effect::Snooze { conversation, until: f.deadline }],
+            Purpose::Attach => {
+                if let (Some(c), Some(p)) = (&mut self.composer, f.values.get("file")) {
+                    c.attachments.push(std::path::PathBuf::from(p));
+                }
+                self.focus = Focus::Composer;
+                Vec::new()
+            }
+            Purpose::Assign => {
+                let assignee = f.values.get("assignee").filter(|a| !a.is_empty()).cloned();
+                let note = f.values.get("note").filter(|n| !n.is_empty()).cloned();
+                vec![Effect::Assign { conversation, assignee, note }]
+            }
+            Purpose::FollowUp => vec![Effect::FollowUp { conversation, at: f.deadline }],
+            Purpose::SaveTo { message, index } => {
+                let dir = std::path::PathBuf::from(f.values.get("directory").cloned().unwrap_or_default());
+                vec![Effect::SaveAttachment { message: *message, index: *index, dir }]
+            }
+            Purpose::ForwardTo { message } => {
+                let to = split_addresses(f.values.get("to"));
+                let subject = self.thread.as_ref().and_then(|t| {
+                    let m = t.messages.iter().find(|m| m.id == *message)?;
+                    Some(crate::workflow::replies::forward_subject(
+                        m.subject.as_deref().or(Some(t.conversation.title.as_str())),
+                    ))
+                });
+                self.open_mail_composer(conversation, MailDraft::Forward { message: *message, to }, subject)
+            }
+            Purpose::NewEmail { channel } => {
+                let to = split_addresses(f.values.get("to"));
+                let subject = f.values.get("subject").cloned();
+                self.open_mail_composer(0, MailDraft::New { channel: *channel, to }, subject)
+            }
+        }
+    }
+}
