@@ -5,9 +5,7 @@
 //! thread, the store watcher and a slow clock tick.
 
 use super::keys::Key;
-use super::state::{
-    AppState, Effect, LastSent, MailDraft, ReplyKind, SearchResults, StatusMessage, ThreadState, WINDOW,
-};
+use super::state::{AppState, Effect, ListRead, MailDraft, Outcome, ReplyKind, StatusMessage, ThreadState, WINDOW};
 use super::theme::Theme;
 use crate::model::{Change, ChangeKind, View, Window};
 use crate::store::{self, Reader, Writer, intents, ledger, team};
@@ -24,7 +22,6 @@ pub struct App {
     reader: Reader,
     writer: Writer,
     pub store_path: PathBuf,
-    /// Per Telegram channel: the bot (to fetch audio), the player argv, where audio is kept.
     /// Voice players by channel id (`Channel::player`).
     pub players: std::collections::HashMap<i64, Vec<String>>,
     /// Accounts (to fetch attachments, to know our address) and the open command.
@@ -34,6 +31,8 @@ pub struct App {
     /// The composer text the store has, and since when it may differ.
     saved_draft: Option<(store::drafts::DraftKey, store::drafts::Draft)>,
     draft_changed: Option<std::time::Instant>,
+    /// An effect asked for the terminal bell.
+    bell: bool,
 }
 
 #[derive(Debug)]
@@ -63,11 +62,12 @@ impl App {
             notices: None,
             saved_draft: None,
             draft_changed: None,
+            bell: false,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
-        for (key, draft) in app.reader.drafts()? {
-            app.state.drafts.insert(key, draft);
-        }
+        let drafts = app.reader.drafts()?;
+        let fx = app.state.absorb(Outcome::Drafts(drafts));
+        app.run_effects(fx);
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
         Ok(app)
     }
@@ -89,15 +89,7 @@ impl App {
 
     /// Clears the "Sending in … s" line once its window has passed.
     pub fn expire_status(&mut self) {
-        let Some(last) = self.state.last_sent else { return };
-        if self.state.clock.now() < last.until {
-            return;
-        }
-        let sending = self.state.lang.tr("sending_in");
-        if self.state.status.as_ref().is_some_and(|s| s.text.starts_with(sending)) {
-            self.state.status = None;
-            self.state.dirty = true;
-        }
+        self.state.expire_status();
     }
 
     /// Notes that the open composer may differ from what the store has.
@@ -129,18 +121,7 @@ impl App {
     pub fn press(&mut self, key: Key) {
         let fx = self.state.handle_key(key);
         self.run_effects(fx);
-        self.claim_if_composing();
         self.note_draft();
-    }
-
-    /// A reply composer that just opened claims its conversation ("anna is replying").
-    fn claim_if_composing(&mut self) {
-        if std::mem::take(&mut self.state.claim_pending)
-            && let Some(c) = self.state.composer.as_ref().filter(|c| !c.note)
-        {
-            let conversation = c.conversation;
-            self.run_effects(vec![Effect::Claim(conversation)]);
-        }
     }
 
     /// Presses keys written as in keymap files: `"j j <Enter> t"`.
@@ -153,32 +134,16 @@ impl App {
 
     /// Types text into whatever has the keyboard (composer, prompt, picker filter).
     pub fn type_text(&mut self, text: &str) {
-        self.claim_if_composing();
         for c in text.chars() {
-            let code = if c == '\n' { crossterm::event::KeyCode::Enter } else { crossterm::event::KeyCode::Char(c) };
-            let fx = if self.state.focus == super::state::Focus::Composer && self.state.popup.is_none() {
-                if let Some(comp) = &mut self.state.composer {
-                    comp.textarea.input(crossterm::event::KeyEvent::from(code));
-                }
-                self.state.dirty = true;
-                Vec::new()
-            } else {
-                self.state.handle_key(Key { code, mods: crossterm::event::KeyModifiers::NONE })
-            };
+            let fx = self.state.type_char(c);
             self.run_effects(fx);
         }
         self.note_draft();
     }
 
     pub fn resize(&mut self, width: u16, height: u16) {
-        let was_wide = self.state.wide();
-        self.state.width = width;
-        self.state.height = height;
-        self.state.dirty = true;
-        if self.state.wide() && !was_wide {
-            let fx = self.state.preview_selected();
-            self.run_effects(fx);
-        }
+        let fx = self.state.resized(width, height);
+        self.run_effects(fx);
     }
 
     /// Another process (or our own worker) committed: reload what the changes
@@ -224,13 +189,17 @@ impl App {
             fx.push(Effect::Claim(c.conversation));
         }
         self.run_effects(fx);
-        self.state.dirty = true;
     }
 
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
         terminal.draw(|f| super::ui::render(&self.state, &self.theme, f))?;
-        self.state.dirty = false;
+        self.state.drawn();
         Ok(())
+    }
+
+    /// Rings the terminal bell if an effect asked for it since the last call.
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
     }
 
     pub fn run_effects(&mut self, effects: Vec<Effect>) {
@@ -245,24 +214,21 @@ impl App {
                 continue;
             }
             let started = Instant::now();
-            let outcome = self.run_effect(e.clone());
+            let outcome = self.perform(e.clone());
             tracing::debug!("effect {e:?} took {:?}", started.elapsed());
-            match outcome {
-                Ok(more) => queue.extend(more),
-                Err(err) => {
-                    tracing::warn!("effect {e:?} failed: {err}");
-                    self.state.error(err.to_string());
-                }
-            }
+            let outcome = outcome.unwrap_or_else(|err| {
+                tracing::warn!("effect {e:?} failed: {err}");
+                Outcome::Error(err.to_string())
+            });
+            queue.extend(self.state.absorb(outcome));
             done.push(e);
-            self.state.dirty = true;
         }
     }
 
     /// Fetches an attachment (from the server, on demand) and saves it into a
     /// directory, or into pult's own and opens it with a program. Runs off the
-    /// UI thread when it can.
-    fn attachment_job(&mut self, message: i64, index: usize, job: AttachmentJob) {
+    /// UI thread when it can; its outcome comes back as a notice.
+    fn attachment_job(&mut self, message: i64, index: usize, job: AttachmentJob) -> Outcome {
         let (cfg, store_path, lang) = (self.config.clone(), self.store_path.clone(), self.state.lang);
         let actor = self.state.actor.clone();
         let work = move || -> StatusMessage {
@@ -295,31 +261,30 @@ impl App {
                 Err(text) => StatusMessage { text: crate::sanitize::line(&text).into_owned(), error: true },
             }
         };
-        match self.notices.clone() {
-            Some(tx) => {
-                self.state.info(format!("{}…", self.state.lang.tr("fetching")));
-                let spawned = std::thread::Builder::new().name("pult-attachment".into()).spawn(move || {
-                    let _ = tx.send(Event::Notice(work()));
-                });
-                if let Err(e) = spawned {
-                    self.state.error(e.to_string());
-                }
-            }
-            None => self.state.status = Some(work()),
+        let Some(tx) = self.notices.clone() else { return Outcome::Status(work()) };
+        let spawned = std::thread::Builder::new().name("pult-attachment".into()).spawn(move || {
+            let _ = tx.send(Event::Notice(work()));
+        });
+        match spawned {
+            Ok(_) => Outcome::Info(format!("{}…", self.state.lang.tr("fetching"))),
+            Err(e) => Outcome::Error(e.to_string()),
         }
     }
 
-    fn run_effect(&mut self, effect: Effect) -> store::Result<Vec<Effect>> {
-        let now = self.state.clock.now();
-        let st = &mut self.state;
+    /// Carries out one effect: reads and writes the store, starts slow work.
+    /// It reads the state but never changes it: what it finds goes back as an
+    /// [`Outcome`] for [`AppState::absorb`].
+    fn perform(&mut self, effect: Effect) -> store::Result<Outcome> {
+        let st = &self.state;
+        let now = st.clock.now();
+        let actor = st.actor.clone();
+        let wrote = |fx: Vec<Effect>| Ok(Outcome::Wrote(fx));
         match effect {
             Effect::ReloadSidebar => {
                 self.reader.set_moment(st.calendar.moment(now));
-                st.channels = self.reader.channels()?;
-                let mut counts = self.reader.status()?;
-                counts.oldest_unanswered_minutes =
-                    counts.oldest_waiting_since.map(|t| st.calendar.working_seconds(t, now) / 60).unwrap_or(0);
-                st.view_counts = View::SMART
+                let channels = self.reader.channels()?;
+                let counts = self.reader.status()?;
+                let view_counts = View::SMART
                     .iter()
                     .map(|v| match v {
                         View::AllOpen => Ok(counts.open),
@@ -330,86 +295,39 @@ impl App {
                         other => self.reader.count(*other),
                     })
                     .collect::<store::Result<_>>()?;
-                // Crossing into overdue rings the bell once.
-                if let Some(seen) = st.overdue_seen
-                    && counts.overdue > seen
-                    && st.bell_enabled
-                {
-                    st.ring_bell = true;
-                }
-                st.overdue_seen = Some(counts.overdue);
-                st.counts = counts;
-                if st.sidebar_cursor >= st.sidebar_len() {
-                    st.sidebar_cursor = 0;
-                }
-                Ok(Vec::new())
+                Ok(Outcome::Sidebar { channels, counts, view_counts })
             }
             Effect::ReloadList => {
-                let keep = st.list.selected().map(|c| c.id);
                 let rows =
                     self.reader.conversations(st.view, st.list.first.map_or(Window::Top, Window::From), WINDOW)?;
-                st.list.at_end = rows.len() < WINDOW;
-                st.list.rows = rows;
-                if let Some(id) = keep
-                    && let Some(i) = st.list.rows.iter().position(|c| c.id == id)
-                {
-                    st.list.cursor = i;
-                }
-                st.list.cursor = st.list.cursor.min(st.list.rows.len().saturating_sub(1));
                 // The sidebar has just counted the smart views; count only what it did not.
-                st.list.total = match View::SMART.iter().position(|v| *v == st.view) {
+                let total = match View::SMART.iter().position(|v| *v == st.view) {
                     Some(i) if st.view_counts.len() > i => st.view_counts[i],
                     _ => self.reader.count(st.view)?,
                 };
-                Ok(st.preview_selected())
+                Ok(Outcome::List { read: ListRead::Reload { total }, rows })
             }
             Effect::ListTop => {
-                st.list.first = None;
-                st.list.cursor = 0;
-                st.list.rows = self.reader.conversations(st.view, Window::Top, WINDOW)?;
-                st.list.at_end = st.list.rows.len() < WINDOW;
-                st.list.total = self.reader.count(st.view)?;
-                Ok(st.preview_selected())
+                let rows = self.reader.conversations(st.view, Window::Top, WINDOW)?;
+                Ok(Outcome::List { read: ListRead::Top { total: self.reader.count(st.view)? }, rows })
             }
-            Effect::ListBottom => {
-                let rows = self.reader.conversations(st.view, Window::Bottom, WINDOW)?;
-                st.list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(st.view)) };
-                st.list.at_end = true;
-                st.list.cursor = rows.len().saturating_sub(1);
-                st.list.rows = rows;
-                Ok(st.preview_selected())
-            }
+            Effect::ListBottom => Ok(Outcome::List {
+                read: ListRead::Bottom,
+                rows: self.reader.conversations(st.view, Window::Bottom, WINDOW)?,
+            }),
             Effect::ListShiftDown => {
                 // Keep the last half of the window and read what follows it.
                 let keep_from = st.list.rows.len().saturating_sub(WINDOW / 2);
                 let Some(anchor) = st.list.rows.get(keep_from).map(|c| c.key(st.view)) else {
-                    return Ok(Vec::new());
+                    return Ok(Outcome::Nothing);
                 };
-                let selected = st.list.rows.len().saturating_sub(1);
                 let rows = self.reader.conversations(st.view, Window::From(anchor), WINDOW)?;
-                st.list.at_end = rows.len() < WINDOW;
-                st.list.first = Some(anchor);
-                // The row after the old last one, if any.
-                st.list.cursor = (selected - keep_from + 1).min(rows.len().saturating_sub(1));
-                st.list.rows = rows;
-                Ok(st.preview_selected())
+                Ok(Outcome::List { read: ListRead::ShiftDown { anchor }, rows })
             }
             Effect::ListShiftUp => {
-                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else {
-                    return Ok(Vec::new());
-                };
-                let before = self.reader.conversations(st.view, Window::Before(first), WINDOW / 2)?;
-                let n = before.len();
-                let mut rows = before;
-                rows.extend(std::mem::take(&mut st.list.rows));
-                if rows.len() > WINDOW {
-                    rows.truncate(WINDOW);
-                    st.list.at_end = false;
-                }
-                st.list.first = if n < WINDOW / 2 { None } else { rows.first().map(|c| c.key(st.view)) };
-                st.list.cursor = n.saturating_sub(1);
-                st.list.rows = rows;
-                Ok(st.preview_selected())
+                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else { return Ok(Outcome::Nothing) };
+                let rows = self.reader.conversations(st.view, Window::Before(first), WINDOW / 2)?;
+                Ok(Outcome::List { read: ListRead::ShiftUp, rows })
             }
             Effect::LoadThread(id) => {
                 let thread = match self.reader.conversation(id)? {
@@ -420,22 +338,20 @@ impl App {
                     )),
                     None => None,
                 };
-                st.thread_loaded(thread);
-                Ok(Vec::new())
+                Ok(Outcome::Thread(thread))
             }
             Effect::MarkRead(id) => {
-                let actor = st.actor.clone();
                 let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
-                Ok(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
+                wrote(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
             }
             Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments } => {
-                let not_before = if st.undo_seconds > 0 { now + st.undo_seconds } else { now };
+                let not_before = now + st.undo_seconds.max(0);
                 let reply = intents::Reply {
                     conversation_id: conversation,
                     reply_to_message_id: reply_to,
                     subject,
                     body,
-                    actor: st.actor.clone(),
+                    actor,
                     not_before,
                     auto: false,
                     attachments,
@@ -454,147 +370,82 @@ impl App {
                         outbox.unwrap_or(0)
                     }
                 };
-                if st.undo_seconds > 0 {
-                    st.last_sent = Some(LastSent { outbox, conversation, until: not_before });
-                    let undo = st.keymap.key_for(super::keymap::Context::Thread, &super::action::Action::UndoSend);
-                    st.info(format!(
-                        "{} {} s · {} {}",
-                        st.lang.tr("sending_in"),
-                        st.undo_seconds,
-                        undo.unwrap_or_default(),
-                        st.lang.tr("undo_hint")
-                    ));
-                } else {
-                    st.info(st.lang.tr("queued"));
-                }
-                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+                Ok(Outcome::Queued { outbox, conversation, until: not_before, mail: false })
             }
             Effect::Snooze { conversation, until } => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| ledger::snooze(c, conversation, &actor, until, now))?;
-                if let Some(t) = until {
-                    st.info(format!("{} {}", st.lang.tr("snoozed_until"), st.clock.full(t)));
-                }
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+                Ok(Outcome::Snoozed { conversation, until })
             }
             Effect::FollowUp { conversation, at } => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| ledger::follow_up(c, conversation, &actor, at, now))?;
-                if let Some(t) = at {
-                    st.info(format!("{} {}", st.lang.tr("follow_up_at"), st.clock.full(t)));
-                }
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
+                Ok(Outcome::FollowUp { at })
             }
             Effect::CancelTask(conversation) => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| ledger::cancel_task(c, conversation, &actor, now))?;
-                st.info(st.lang.tr("task_cancelled"));
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+                Ok(Outcome::TaskCancelled(conversation))
             }
             Effect::Undo { outbox, conversation } => {
-                let actor = st.actor.clone();
                 let body = self.writer.call_blocking(move |c| ledger::undo_send(c, outbox, &actor, now))?;
-                let mut fx = vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar];
-                // Reload first so the composer opens on the right thread.
-                for e in fx.drain(..) {
-                    let more = self.run_effect(e)?;
-                    debug_assert!(more.len() < 8);
-                }
-                self.state.undone(conversation, body);
-                Ok(Vec::new())
+                Ok(Outcome::Undone { conversation, body })
             }
-            Effect::Search(q) => {
-                let hits = match self.reader.search(&q, super::state::SEARCH_LIMIT, &st.clock) {
+            Effect::Search(query) => {
+                let hits = match self.reader.search(&query, super::state::SEARCH_LIMIT, &st.clock) {
                     Ok(hits) => hits,
                     // A query that cannot mean anything: say why, keep what is on screen.
                     Err(crate::store::StoreError::Query(e)) => {
                         let why = if st.lang == crate::i18n::Lang::Ru { e.russian() } else { e.to_string() };
-                        st.error(format!("{}: {why}", st.lang.tr("search")));
-                        return Ok(Vec::new());
+                        return Ok(Outcome::Error(format!("{}: {why}", st.lang.tr("search"))));
                     }
                     Err(e) => return Err(e),
                 };
-                let terms = crate::store::search::terms_of(&q, st.clock.zoned(st.clock.now()).date());
-                st.search = Some(SearchResults { query: q, hits, cursor: 0, terms });
-                st.focus = super::state::Focus::Conversations;
-                Ok(st.preview_selected())
+                let terms = crate::store::search::terms_of(&query, st.clock.zoned(now).date());
+                Ok(Outcome::Search { query, hits, terms })
             }
             Effect::ResolveSend { conversation, retry } => {
-                let actor = st.actor.clone();
                 let done =
                     self.writer.call_blocking(move |c| intents::resolve_latest(c, conversation, retry, &actor, now))?;
-                st.info(st.lang.tr(match (done, retry) {
-                    (None, _) => "nothing_to_resend",
-                    (Some(_), true) => "queued_again",
-                    (Some(_), false) => "discarded",
-                }));
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+                Ok(Outcome::Resolved { conversation, done: done.is_some(), retry })
             }
             Effect::SaveDraft(key, draft) => {
-                let (actor, d) = (st.actor.clone(), draft.clone());
+                let d = draft.clone();
                 self.writer.call_blocking(move |c| store::drafts::save(c, &actor, key, &d, now))?;
                 self.saved_draft = Some((key, draft));
-                Ok(Vec::new())
+                Ok(Outcome::Nothing)
             }
             Effect::SetOpen { conversation, open } => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList])
+                wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])
             }
             Effect::Assign { conversation, assignee, note } => {
-                let actor = st.actor.clone();
                 let who = assignee.clone();
                 self.writer.call_blocking(move |c| {
                     team::assign(c, conversation, who.as_deref(), &actor, note.as_deref(), now)
                 })?;
-                match assignee {
-                    Some(a) => st.info(format!("{} {a}", st.lang.tr("assigned"))),
-                    None => st.info(st.lang.tr("unassigned")),
-                }
-                Ok(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+                Ok(Outcome::Assigned { conversation, assignee })
             }
             Effect::DefaultAssignee { conversation, assignee } => {
-                let actor = st.actor.clone();
                 let who = assignee.clone();
                 self.writer
                     .call_blocking(move |c| team::set_default_assignee(c, conversation, who.as_deref(), &actor, now))?;
-                st.info(format!("{} {}", st.lang.tr("default_assignee"), assignee.as_deref().unwrap_or("—")));
-                Ok(Vec::new())
+                Ok(Outcome::DefaultAssignee(assignee))
             }
             Effect::AddNote { conversation, body } => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| team::add_note(c, conversation, &actor, &body, now))?;
-                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadSidebar])
+                Ok(Outcome::NoteAdded(conversation))
             }
             Effect::Claim(conversation) => {
-                let actor = st.actor.clone();
                 let others = self.writer.call_blocking(move |c| team::claim(c, conversation, &actor, now))?;
-                if !others.is_empty() {
-                    st.error(format!("{} {}", others.join(", "), st.lang.tr("is_replying")));
-                }
-                Ok(Vec::new())
+                Ok(Outcome::Claimed { others })
             }
             Effect::Release(conversation) => {
-                let actor = st.actor.clone();
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
-                Ok(Vec::new())
+                Ok(Outcome::Nothing)
             }
             Effect::History(conversation) => {
-                let events = self.reader.conversation_audit(conversation, &st.clock)?;
-                let lines = events
-                    .iter()
-                    .map(|e| {
-                        let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
-                            .map(|t| st.clock.full(t.as_second()))
-                            .unwrap_or_else(|_| e.time.clone());
-                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail_local)
-                    })
-                    .collect();
-                st.popup = Some(super::state::Popup::Text { title: st.lang.tr("history").into(), lines, scroll: 0 });
-                Ok(Vec::new())
+                Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
             }
             Effect::PlayVoice => {
-                let Some(t) = &st.thread else { return Ok(Vec::new()) };
+                let Some(t) = &st.thread else { return Ok(Outcome::Nothing) };
                 // The newest voice message, played by its channel's player, fetched
                 // off the UI thread — never through a shell.
                 let voice =
@@ -603,28 +454,23 @@ impl App {
                     });
                 let (Some((message, index)), Some(player)) = (voice, self.players.get(&t.conversation.channel_id))
                 else {
-                    st.error(st.lang.tr("no_player"));
-                    return Ok(Vec::new());
+                    return Ok(Outcome::Error(st.lang.tr("no_player").to_string()));
                 };
                 let player = player.clone();
-                self.attachment_job(message, index, AttachmentJob::Open(player));
-                Ok(Vec::new())
+                Ok(self.attachment_job(message, index, AttachmentJob::Open(player)))
             }
             Effect::SaveAttachment { message, index, dir } => {
-                self.attachment_job(message, index, AttachmentJob::Save(dir));
-                Ok(Vec::new())
+                Ok(self.attachment_job(message, index, AttachmentJob::Save(dir)))
             }
             Effect::OpenAttachment { message, index } => {
                 let program = self.config.ui.open_command();
-                self.attachment_job(message, index, AttachmentJob::Open(program));
-                Ok(Vec::new())
+                Ok(self.attachment_job(message, index, AttachmentJob::Open(program)))
             }
             Effect::QueueEmail { conversation, draft, subject, body, attachments } => {
-                let not_before = if st.undo_seconds > 0 { now + st.undo_seconds } else { now };
-                let actor = st.actor.clone();
+                let not_before = now + st.undo_seconds.max(0);
                 let (conversation, outbox) = match draft {
                     MailDraft::Forward { message, to } => {
-                        let Some(conversation) = conversation else { return Ok(Vec::new()) };
+                        let Some(conversation) = conversation else { return Ok(Outcome::Nothing) };
                         let reply = intents::Reply {
                             conversation_id: conversation,
                             reply_to_message_id: None,
@@ -666,16 +512,13 @@ impl App {
                         self.writer.call_blocking(move |c| intents::new_email(c, &new, now))?
                     }
                 };
-                if st.undo_seconds > 0 {
-                    st.last_sent = Some(LastSent { outbox, conversation, until: not_before });
-                    st.info(format!("{} {} s", st.lang.tr("sending_in"), st.undo_seconds));
-                } else {
-                    st.info(st.lang.tr("queued"));
-                }
-                st.focus = super::state::Focus::Thread;
-                Ok(vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar])
+                Ok(Outcome::Queued { outbox, conversation, until: not_before, mail: true })
             }
-            Effect::Quit => Ok(Vec::new()),
+            Effect::Bell => {
+                self.bell = true;
+                Ok(Outcome::Nothing)
+            }
+            Effect::Quit => Ok(Outcome::Nothing),
         }
     }
 }
@@ -758,8 +601,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         {
             next_role_check = Instant::now() + ROLE_CHECK;
             if sup.poll() || app.state.solo.is_none() {
-                app.state.solo = Some(sup.solo());
-                app.state.dirty = true;
+                app.state.set_solo(sup.solo());
             }
         }
         let mut wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
@@ -787,8 +629,8 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                 Event::Changes(c) => changes.extend(c),
                 Event::Tick => app.tick(),
                 Event::Notice(n) => {
-                    app.state.status = Some(n);
-                    app.state.dirty = true;
+                    let fx = app.state.absorb(Outcome::Status(n));
+                    app.run_effects(fx);
                 }
             }
             if app.state.quit {
@@ -802,7 +644,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             app.flush_draft();
         }
         app.expire_status();
-        if std::mem::take(&mut app.state.ring_bell) {
+        if app.take_bell() {
             use std::io::Write;
             let mut out = std::io::stdout();
             let _ = out.write_all(b"\x07");

@@ -19,7 +19,7 @@ impl AppState {
             self.focus = Focus::Thread;
             return fx;
         }
-        self.ensure_composer();
+        fx.extend(self.ensure_composer());
         if let Some(id) = template {
             fx.extend(self.insert_template(&id));
         }
@@ -115,37 +115,42 @@ impl AppState {
     }
 
     /// Opens the composer on the loaded thread, restoring a kept draft.
-    pub(super) fn ensure_composer(&mut self) {
-        let Some(t) = &self.thread else { return };
+    /// Opens the reply composer on the loaded thread (with its kept draft);
+    /// a new one claims the conversation ("anna is replying").
+    pub(super) fn ensure_composer(&mut self) -> Vec<Effect> {
+        let Some(t) = &self.thread else { return Vec::new() };
+        let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
             let id = t.conversation.id;
             let draft = self.take_draft(id, DraftKind::Reply);
             let (reply_to, subject) = self.reply_target();
-            let Some(t) = &self.thread else { return };
+            let Some(t) = &self.thread else { return Vec::new() };
             self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
-            self.claim_pending = true;
+            fx.push(Effect::Claim(id));
         }
         self.focus = Focus::Composer;
+        fx
     }
 
     /// Inserts a template into the composer, asking for its fields first.
     pub(super) fn insert_template(&mut self, id: &str) -> Vec<Effect> {
-        self.ensure_composer();
+        let mut fx = self.ensure_composer();
         let Some(template) = self.templates.get(id).cloned() else {
             self.error(format!("no template {id:?}"));
-            return Vec::new();
+            return fx;
         };
         if !template.fields.is_empty() {
-            return self.ask(Purpose::Insert(id.to_string()), template.fields.clone());
+            fx.extend(self.ask(Purpose::Insert(id.to_string()), template.fields.clone()));
+            return fx;
         }
         let vars = self.template_vars();
-        let Some(c) = &mut self.composer else { return Vec::new() };
+        let Some(c) = &mut self.composer else { return fx };
         let text = template.render(c.kind, &vars);
         if !c.textarea.is_empty() {
             c.textarea.insert_newline();
         }
         c.textarea.insert_str(&text);
-        Vec::new()
+        fx
     }
 
     pub(super) fn template_vars(&self) -> HashMap<&'static str, String> {

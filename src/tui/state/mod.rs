@@ -7,6 +7,8 @@ mod keys;
 mod mail;
 mod prompts;
 mod results;
+
+pub use results::{ListRead, Outcome};
 mod views;
 
 use super::action::Action;
@@ -234,6 +236,8 @@ pub enum Effect {
         attachments: Vec<std::path::PathBuf>,
     },
     Quit,
+    /// The terminal bell (a promise just became overdue).
+    Bell,
 }
 
 #[derive(Debug, Default)]
@@ -433,14 +437,11 @@ pub struct AppState {
     pub tone_confirmed: Option<String>,
     /// Ring the bell when a promise becomes overdue.
     pub bell_enabled: bool,
-    pub ring_bell: bool,
     pub overdue_seen: Option<i64>,
     /// Some(true) while this pult runs the workers, Some(false) while a daemon does.
     pub solo: Option<bool>,
     /// The team from the config, offered when assigning.
     pub team: Vec<String>,
-    /// A reply composer opened and its claim is still to be written.
-    pub claim_pending: bool,
     /// Attachments above this size ask for confirmation.
     pub max_attachment_bytes: u64,
     /// A large file the person confirmed by entering it again.
@@ -489,11 +490,9 @@ impl AppState {
             tone_words: Vec::new(),
             tone_confirmed: None,
             bell_enabled: true,
-            ring_bell: false,
             overdue_seen: None,
             solo: None,
             team: Vec::new(),
-            claim_pending: false,
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
             download_dir: crate::config::Ui::default().download_dir(),

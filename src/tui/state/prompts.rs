@@ -146,7 +146,7 @@ impl AppState {
             Purpose::Insert(id) => {
                 let id = id.clone();
                 let Some(text) = template_text(self, &id) else { return Vec::new() };
-                self.ensure_composer();
+                let claim = self.ensure_composer();
                 if let Some(c) = &mut self.composer {
                     if !c.textarea.is_empty() {
                         c.textarea.insert_newline();
@@ -157,7 +157,7 @@ impl AppState {
                         c.promise = Some((d, written.clone()));
                     }
                 }
-                Vec::new()
+                claim
             }
             Purpose::Accept => {
                 let Some(deadline) = f.deadline else { return Vec::new() };

@@ -1,11 +1,284 @@
-//! Results of effects: what the app reports back changes state here, and only here.
+//! Results of effects. The app carries effects out (the store, the network,
+//! files) and reports what came back as an [`Outcome`]; [`AppState::absorb`]
+//! is the one place that turns it into state, and says what to do next.
 
 use super::*;
+use crate::model::{AuditEvent, ChannelRow, SearchHit, StatusCounts};
+
+/// Which rows of the list an [`Outcome::List`] carries.
+#[derive(Debug)]
+pub enum ListRead {
+    /// The current window again, keeping the selected conversation.
+    Reload {
+        total: i64,
+    },
+    Top {
+        total: i64,
+    },
+    Bottom,
+    /// The window slid down: rows from `anchor` on.
+    ShiftDown {
+        anchor: ListKey,
+    },
+    /// The window slid up: these rows come before the ones shown.
+    ShiftUp,
+}
+
+/// What an effect found or did, for the state to absorb.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing on screen changes.
+    Nothing,
+    /// This person's drafts, kept by an earlier run (or one that was killed).
+    Drafts(Vec<(DraftKey, Draft)>),
+    /// Written; these show it.
+    Wrote(Vec<Effect>),
+    Sidebar {
+        channels: Vec<ChannelRow>,
+        counts: StatusCounts,
+        view_counts: Vec<i64>,
+    },
+    List {
+        read: ListRead,
+        rows: Vec<ConversationRow>,
+    },
+    Thread(Option<ThreadState>),
+    /// A reply (or a new mail) is in the outbox; it leaves at `until`.
+    Queued {
+        outbox: i64,
+        conversation: i64,
+        until: i64,
+        mail: bool,
+    },
+    Snoozed {
+        conversation: i64,
+        until: Option<i64>,
+    },
+    FollowUp {
+        at: Option<i64>,
+    },
+    TaskCancelled(i64),
+    /// A queued message was taken back: its text returns to the composer.
+    Undone {
+        conversation: i64,
+        body: String,
+    },
+    Search {
+        query: String,
+        hits: Vec<SearchHit>,
+        terms: Terms,
+    },
+    /// The newest failed or maybe-sent message was queued again / discarded.
+    Resolved {
+        conversation: i64,
+        done: bool,
+        retry: bool,
+    },
+    Assigned {
+        conversation: i64,
+        assignee: Option<String>,
+    },
+    DefaultAssignee(Option<String>),
+    NoteAdded(i64),
+    /// Others compose a reply in the same conversation.
+    Claimed {
+        others: Vec<String>,
+    },
+    History(Vec<AuditEvent>),
+    Status(StatusMessage),
+    Info(String),
+    Error(String),
+}
 
 impl AppState {
-    // ---- results of effects -----------------------------------------------------
+    /// Absorbs what an effect reported; returns the effects that follow.
+    pub fn absorb(&mut self, outcome: Outcome) -> Vec<Effect> {
+        self.dirty = true;
+        let now = self.clock.now();
+        let reload =
+            |conversation: i64| vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)];
+        match outcome {
+            Outcome::Nothing => Vec::new(),
+            Outcome::Drafts(drafts) => {
+                self.drafts.extend(drafts);
+                Vec::new()
+            }
+            Outcome::Wrote(fx) => fx,
+            Outcome::Sidebar { channels, mut counts, view_counts } => {
+                self.channels = channels;
+                counts.oldest_unanswered_minutes =
+                    counts.oldest_waiting_since.map(|t| self.calendar.working_seconds(t, now) / 60).unwrap_or(0);
+                self.view_counts = view_counts;
+                // Crossing into overdue rings the bell once.
+                let bell = self.overdue_seen.is_some_and(|seen| counts.overdue > seen) && self.bell_enabled;
+                self.overdue_seen = Some(counts.overdue);
+                self.counts = counts;
+                if self.sidebar_cursor >= self.sidebar_len() {
+                    self.sidebar_cursor = 0;
+                }
+                if bell { vec![Effect::Bell] } else { Vec::new() }
+            }
+            Outcome::List { read, rows } => self.list_read(read, rows),
+            Outcome::Thread(thread) => self.thread_loaded(thread),
+            Outcome::Queued { outbox, conversation, until, mail } => {
+                if until > now {
+                    self.last_sent = Some(LastSent { outbox, conversation, until });
+                    let seconds = until - now;
+                    let undo = self.keymap.key_for(super::super::keymap::Context::Thread, &Action::UndoSend);
+                    let hint = match undo.filter(|_| !mail) {
+                        Some(key) => format!(" · {key} {}", self.lang.tr("undo_hint")),
+                        None => String::new(),
+                    };
+                    self.info(format!("{} {seconds} s{hint}", self.lang.tr("sending_in")));
+                } else {
+                    self.info(self.lang.tr("queued"));
+                }
+                if mail {
+                    self.focus = Focus::Thread;
+                }
+                vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar]
+            }
+            Outcome::Snoozed { conversation, until } => {
+                if let Some(t) = until {
+                    self.info(format!("{} {}", self.lang.tr("snoozed_until"), self.clock.full(t)));
+                }
+                reload(conversation)
+            }
+            Outcome::FollowUp { at } => {
+                if let Some(t) = at {
+                    self.info(format!("{} {}", self.lang.tr("follow_up_at"), self.clock.full(t)));
+                }
+                vec![Effect::ReloadSidebar, Effect::ReloadList]
+            }
+            Outcome::TaskCancelled(conversation) => {
+                self.info(self.lang.tr("task_cancelled"));
+                reload(conversation)
+            }
+            Outcome::Undone { conversation, body } => {
+                self.drafts
+                    .insert(DraftKey { conversation, kind: DraftKind::Reply }, Draft { body, ..Default::default() });
+                if self.thread.as_ref().map(|t| t.conversation.id) == Some(conversation) {
+                    // The composer opens on the reloaded thread, with the text back.
+                    self.composer = None;
+                    self.pending_composer = Some(None);
+                }
+                self.info(self.lang.tr("undone"));
+                vec![Effect::LoadThread(conversation), Effect::ReloadList, Effect::ReloadSidebar]
+            }
+            Outcome::Search { query, hits, terms } => {
+                self.search = Some(SearchResults { query, hits, cursor: 0, terms });
+                self.focus = Focus::Conversations;
+                self.preview_selected()
+            }
+            Outcome::Resolved { conversation, done, retry } => {
+                self.info(self.lang.tr(match (done, retry) {
+                    (false, _) => "nothing_to_resend",
+                    (true, true) => "queued_again",
+                    (true, false) => "discarded",
+                }));
+                reload(conversation)
+            }
+            Outcome::Assigned { conversation, assignee } => {
+                match assignee {
+                    Some(a) => self.info(format!("{} {a}", self.lang.tr("assigned"))),
+                    None => self.info(self.lang.tr("unassigned")),
+                }
+                reload(conversation)
+            }
+            Outcome::DefaultAssignee(assignee) => {
+                self.info(format!("{} {}", self.lang.tr("default_assignee"), assignee.as_deref().unwrap_or("—")));
+                Vec::new()
+            }
+            Outcome::NoteAdded(conversation) => vec![Effect::LoadThread(conversation), Effect::ReloadSidebar],
+            Outcome::Claimed { others } => {
+                if !others.is_empty() {
+                    self.error(format!("{} {}", others.join(", "), self.lang.tr("is_replying")));
+                }
+                Vec::new()
+            }
+            Outcome::History(events) => {
+                let lines = events
+                    .iter()
+                    .map(|e| {
+                        let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
+                            .map(|t| self.clock.full(t.as_second()))
+                            .unwrap_or_else(|_| e.time.clone());
+                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail_local)
+                    })
+                    .collect();
+                self.popup = Some(Popup::Text { title: self.lang.tr("history").into(), lines, scroll: 0 });
+                Vec::new()
+            }
+            Outcome::Status(message) => {
+                self.status = Some(message);
+                Vec::new()
+            }
+            Outcome::Info(text) => {
+                self.info(text);
+                Vec::new()
+            }
+            Outcome::Error(text) => {
+                self.error(text);
+                Vec::new()
+            }
+        }
+    }
 
-    pub fn thread_loaded(&mut self, thread: Option<ThreadState>) {
+    /// Rows read for the list window, placed and the cursor kept where it belongs.
+    fn list_read(&mut self, read: ListRead, rows: Vec<ConversationRow>) -> Vec<Effect> {
+        let list = &mut self.list;
+        match read {
+            ListRead::Reload { total } => {
+                let keep = list.selected().map(|c| c.id);
+                list.at_end = rows.len() < WINDOW;
+                list.rows = rows;
+                if let Some(id) = keep
+                    && let Some(i) = list.rows.iter().position(|c| c.id == id)
+                {
+                    list.cursor = i;
+                }
+                list.cursor = list.cursor.min(list.rows.len().saturating_sub(1));
+                list.total = total;
+            }
+            ListRead::Top { total } => {
+                list.first = None;
+                list.cursor = 0;
+                list.at_end = rows.len() < WINDOW;
+                list.rows = rows;
+                list.total = total;
+            }
+            ListRead::Bottom => {
+                list.first = if rows.len() < WINDOW { None } else { rows.first().map(|c| c.key(self.view)) };
+                list.at_end = true;
+                list.cursor = rows.len().saturating_sub(1);
+                list.rows = rows;
+            }
+            ListRead::ShiftDown { anchor } => {
+                // The last half of the window stays; the row after the old last one is selected.
+                let keep_from = list.rows.len().saturating_sub(WINDOW / 2);
+                let selected = list.rows.len().saturating_sub(1);
+                list.at_end = rows.len() < WINDOW;
+                list.first = Some(anchor);
+                list.cursor = (selected - keep_from + 1).min(rows.len().saturating_sub(1));
+                list.rows = rows;
+            }
+            ListRead::ShiftUp => {
+                let n = rows.len();
+                let mut all = rows;
+                all.extend(std::mem::take(&mut list.rows));
+                if all.len() > WINDOW {
+                    all.truncate(WINDOW);
+                    list.at_end = false;
+                }
+                list.first = if n < WINDOW / 2 { None } else { all.first().map(|c| c.key(self.view)) };
+                list.cursor = n.saturating_sub(1);
+                list.rows = all;
+            }
+        }
+        self.preview_selected()
+    }
+
+    fn thread_loaded(&mut self, thread: Option<ThreadState>) -> Vec<Effect> {
         let same = matches!((&self.thread, &thread), (Some(a), Some(b)) if a.conversation.id == b.conversation.id);
         let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
         let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
@@ -29,25 +302,62 @@ impl AppState {
             }
             t
         });
+        let mut fx = Vec::new();
         if let Some(template) = self.pending_composer.take()
             && self.thread.is_some()
         {
-            self.ensure_composer();
+            fx.extend(self.ensure_composer());
             if let Some(id) = template {
                 // Fields of a template are asked in the prompt; nothing to load here.
-                let _ = self.insert_template(&id);
+                fx.extend(self.insert_template(&id));
             }
         }
-        self.dirty = true;
+        fx
     }
 
-    /// A queued message was taken back: its text returns to the composer.
-    pub fn undone(&mut self, conversation: i64, body: String) {
-        self.drafts.insert(DraftKey { conversation, kind: DraftKind::Reply }, Draft { body, ..Default::default() });
-        if self.thread.as_ref().map(|t| t.conversation.id) == Some(conversation) {
-            self.composer = None;
-            self.ensure_composer();
+    /// The terminal was resized.
+    pub fn resized(&mut self, width: u16, height: u16) -> Vec<Effect> {
+        let was_wide = self.wide();
+        self.width = width;
+        self.height = height;
+        self.dirty = true;
+        if self.wide() && !was_wide { self.preview_selected() } else { Vec::new() }
+    }
+
+    /// The screen shows the state as it is.
+    pub fn drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Clears the "Sending in … s" line once its window has passed.
+    pub fn expire_status(&mut self) {
+        let Some(last) = self.last_sent else { return };
+        if self.clock.now() < last.until {
+            return;
         }
-        self.info(self.lang.tr("undone"));
+        let sending = self.lang.tr("sending_in");
+        if self.status.as_ref().is_some_and(|s| s.text.starts_with(sending)) {
+            self.status = None;
+            self.dirty = true;
+        }
+    }
+
+    /// Typed text goes into the composer (when it has the keyboard) or is a key.
+    pub fn type_char(&mut self, c: char) -> Vec<Effect> {
+        let code = if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) };
+        if self.focus == Focus::Composer && self.popup.is_none() {
+            if let Some(comp) = &mut self.composer {
+                comp.textarea.input(crossterm::event::KeyEvent::from(code));
+            }
+            self.dirty = true;
+            return Vec::new();
+        }
+        self.handle_key(Key { code, mods: KeyModifiers::NONE })
+    }
+
+    /// Whether this process runs the workers (None: not known yet).
+    pub fn set_solo(&mut self, solo: bool) {
+        self.solo = Some(solo);
+        self.dirty = true;
     }
 }
