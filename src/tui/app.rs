@@ -33,6 +33,8 @@ pub struct App {
     draft_changed: Option<std::time::Instant>,
     /// An effect asked for the terminal bell.
     bell: bool,
+    /// Where background jobs run (see `jobs`).
+    jobs: Option<tokio::runtime::Runtime>,
 }
 
 #[derive(Debug)]
@@ -63,6 +65,7 @@ impl App {
             saved_draft: None,
             draft_changed: None,
             bell: false,
+            jobs: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
         let drafts = app.reader.drafts()?;
@@ -231,44 +234,72 @@ impl App {
     fn attachment_job(&mut self, message: i64, index: usize, job: AttachmentJob) -> Outcome {
         let (cfg, store_path, lang) = (self.config.clone(), self.store_path.clone(), self.state.lang);
         let actor = self.state.actor.clone();
-        let work = move || -> StatusMessage {
-            let outcome = (|| -> Result<String, String> {
+        let work = async move {
+            let outcome = async {
                 let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.to_string())?;
                 let all = crate::attachments::locate(&reader, message).map_err(|e| e.to_string())?;
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
-                let rt =
-                    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
                 match &job {
                     AttachmentJob::Save(dir) => {
-                        let bytes = rt
-                            .block_on(crate::attachments::fetch(&cfg, std::slice::from_ref(&item)))
+                        let bytes = crate::attachments::fetch(&cfg, std::slice::from_ref(&item))
+                            .await
                             .map_err(|e| e.to_string())?
                             .pop()
                             .unwrap_or_default();
                         let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| e.to_string())?;
-                        Ok(format!("{} {}", lang.tr("saved_to"), path.display()))
+                        Ok::<_, String>(format!("{} {}", lang.tr("saved_to"), path.display()))
                     }
                     AttachmentJob::Open(program) => {
-                        let path = rt
-                            .block_on(crate::attachments::fetch_and_open(&cfg, program, &item))
+                        let path = crate::attachments::fetch_and_open(&cfg, program, &item)
+                            .await
                             .map_err(|e| e.to_string())?;
                         Ok(format!("{} {}", lang.tr("opening"), path.display()))
                     }
                 }
-            })();
+            }
+            .await;
             match outcome {
                 Ok(text) => StatusMessage { text: crate::sanitize::line(&text).into_owned(), error: false },
                 Err(text) => StatusMessage { text: crate::sanitize::line(&text).into_owned(), error: true },
             }
         };
-        let Some(tx) = self.notices.clone() else { return Outcome::Status(work()) };
-        let spawned = std::thread::Builder::new().name("pult-attachment".into()).spawn(move || {
-            let _ = tx.send(Event::Notice(work()));
-        });
-        match spawned {
-            Ok(_) => Outcome::Info(format!("{}…", self.state.lang.tr("fetching"))),
-            Err(e) => Outcome::Error(e.to_string()),
+        let jobs = match self.jobs() {
+            Ok(j) => j,
+            Err(e) => return Outcome::Error(e.to_string()),
+        };
+        match self.notices.clone() {
+            // In the terminal: the job reports back as a notice; the UI goes on.
+            Some(tx) => {
+                jobs.spawn(async move {
+                    let _ = tx.send(Event::Notice(work.await));
+                });
+                Outcome::Info(format!("{}…", self.state.lang.tr("fetching")))
+            }
+            // Headless (tests): the same job, waited for.
+            None => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                jobs.spawn(async move {
+                    let _ = tx.send(work.await);
+                });
+                rx.recv().map(Outcome::Status).unwrap_or(Outcome::Nothing)
+            }
         }
+    }
+
+    /// The one runtime background jobs share (fetching attachments, voice):
+    /// started on first use, on a thread of its own.
+    fn jobs(&mut self) -> std::io::Result<tokio::runtime::Handle> {
+        if let Some(rt) = &self.jobs {
+            return Ok(rt.handle().clone());
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("pult-jobs")
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        self.jobs = Some(rt);
+        Ok(handle)
     }
 
     /// Carries out one effect: reads and writes the store, starts slow work.
