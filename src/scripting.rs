@@ -270,19 +270,9 @@ fn template_text(
         let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
         bail!("no template {id:?}; there are: {}", ids.join(", "));
     };
-    let mut values: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    values.insert("agent", cfg.actor());
-    values.insert("today", clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string());
-    if let Ok(cal) = crate::workflow::calendar::Calendar::from_config(cfg) {
-        values.insert("hours", cal.describe(true));
-    }
-    values.insert("channel", c.channel_name.clone());
-    if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
-        values.insert("client", crate::sanitize::line(name).into_owned());
-    }
-    if let Some(company) = &c.client {
-        values.insert("company", crate::sanitize::line(company).into_owned());
-    }
+    let hours = crate::workflow::calendar::Calendar::from_config(cfg).map(|c| c.describe(true)).unwrap_or_default();
+    let today = clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string();
+    let mut values = crate::workflow::templates::standard_vars(&cfg.actor(), today, &hours, Some(c));
     let given: Vec<(&str, &str)> = vars.iter().filter_map(|v| v.split_once('=')).collect();
     for field in &t.fields {
         match given.iter().find(|(k, _)| k == field) {

@@ -85,14 +85,6 @@ impl Channel for Pigeon {
     }
 }
 
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_channel_of_its_own_is_run_and_sent_through_like_any_other() {
     let s = temp_store();

@@ -17,7 +17,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Stops a spawned process when the test ends, however it ends.
 struct Proc(Child);
@@ -42,14 +41,6 @@ fn spawn_daemon(home: &Path, store: &Path) -> Proc {
 }
 
 /// Waits for a condition with a generous deadline (never a fixed sleep).
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn lock_holder(store: &Path) -> String {
     std::fs::read_to_string(pult::sync::lock::lock_path(store)).unwrap_or_default()
 }

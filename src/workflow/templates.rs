@@ -87,6 +87,32 @@ impl Template {
 }
 
 /// Fills variables and tidies what empty optional fields leave behind.
+/// The variables every template can use: who writes, today, the working
+/// hours, and the conversation's channel, client and company when known.
+pub fn standard_vars<'a>(
+    agent: &str,
+    today: String,
+    hours: &str,
+    conversation: Option<&crate::model::ConversationRow>,
+) -> HashMap<&'a str, String> {
+    let mut vars = HashMap::new();
+    vars.insert("agent", agent.to_string());
+    vars.insert("today", today);
+    if !hours.is_empty() {
+        vars.insert("hours", hours.to_string());
+    }
+    if let Some(c) = conversation {
+        vars.insert("channel", c.channel_name.clone());
+        if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
+            vars.insert("client", crate::sanitize::line(name).into_owned());
+        }
+        if let Some(company) = &c.client {
+            vars.insert("company", crate::sanitize::line(company).into_owned());
+        }
+    }
+    vars
+}
+
 pub fn fill_tidy(source: &str, vars: &HashMap<&str, String>) -> String {
     let filled = fill(source, vars);
     filled.lines().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n").trim().to_string()

@@ -200,3 +200,12 @@ pub fn pult_in_pty(
     stdin.flush().expect("flush");
     child
 }
+
+/// Waits (20 s at most) for something another thread or process does.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -154,23 +154,9 @@ impl AppState {
     }
 
     pub(super) fn template_vars(&self) -> HashMap<&'static str, String> {
-        let mut vars = HashMap::new();
-        vars.insert("agent", self.actor.clone());
-        vars.insert("today", self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string());
-        if !self.hours_text.is_empty() {
-            vars.insert("hours", self.hours_text.clone());
-        }
-        if let Some(t) = &self.thread {
-            let c = &t.conversation;
-            vars.insert("channel", c.channel_name.clone());
-            if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
-                vars.insert("client", crate::sanitize::line(name).into_owned());
-            }
-            if let Some(company) = &c.client {
-                vars.insert("company", crate::sanitize::line(company).into_owned());
-            }
-        }
-        vars
+        let today = self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string();
+        let conversation = self.thread.as_ref().map(|t| &t.conversation);
+        crate::workflow::templates::standard_vars(&self.actor, today, &self.hours_text, conversation)
     }
 
     pub(super) fn send(&mut self) -> Vec<Effect> {
