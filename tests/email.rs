@@ -1611,3 +1611,64 @@ fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
     let _ = tui.kill();
     let _ = tui.wait();
 }
+
+/// A script's day: `pult sync --once`, `pult thread --json`, `pult reply`,
+/// `pult sync --once` — the reply leaves through Postfix to everyone on the
+/// thread but us, as `r` would send it, and the thread shows it sent.
+#[test]
+fn pult_reply_from_a_script_goes_out_reply_all_through_smtp() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("script-reply");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let original = format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nCc: boss-{tag}@client.test\r\n\
+         Subject: Сверка за квартал\r\nMessage-ID: <q-{tag}@client.test>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\n\
+         Пришлите сверку, пожалуйста.\r\n"
+    );
+    deliver(&d, &f, &[original.into_bytes()]);
+    let s = temp_store();
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    let cli = PultCli::new(&acct, &s);
+    cli.ok(&["sync", "--once"]);
+    let (_, conv) = message_of(&s, &format!("<q-{tag}@client.test>"));
+    let thread: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["thread", "--json", "--conversation", &conv.to_string()])).expect("json");
+    assert_eq!(thread["kind"], "email");
+    assert!(thread["waiting_since"].is_string(), "the client waits: {thread}");
+    let queued: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "reply",
+        "--json",
+        "--conversation",
+        &conv.to_string(),
+        "--body",
+        "Принято в работу, пришлю завтра.",
+    ]))
+    .expect("json");
+    assert_eq!(queued["state"], "pending");
+    let out = cli.ok(&["sync", "--once"]);
+    assert!(out.contains("1 sent"), "{out}");
+    let thread: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["thread", "--json", "--conversation", &conv.to_string()])).expect("json");
+    let last = thread["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .rev()
+        .find(|m| m["direction"] == "out")
+        .expect("ours")
+        .clone();
+    assert_eq!(last["delivery"], "sent", "{last}");
+    assert!(thread["waiting_since"].is_null(), "answered");
+    // The client's side: one copy, to Ирина with her colleague in Cc, subject Re:.
+    let mine = |raw: &Vec<u8>| String::from_utf8_lossy(raw).contains(&format!("q-{tag}@client.test"));
+    wait_for("delivery to the client", || read_mailbox(&d, "carol", "INBOX").iter().filter(|m| mine(m)).count() == 1);
+    let received = read_mailbox(&d, "carol", "INBOX").into_iter().find(|m| mine(m)).expect("delivered");
+    let parsed = mail_parser::MessageParser::default().parse(&received).expect("parse");
+    assert_eq!(parsed.subject(), Some("Re: Сверка за квартал"));
+    let to: Vec<String> = parsed.to().expect("to").iter().filter_map(|a| a.address()).map(str::to_string).collect();
+    assert_eq!(to, [format!("irina-{tag}@client.test")]);
+    let cc: Vec<String> = parsed.cc().expect("cc").iter().filter_map(|a| a.address()).map(str::to_string).collect();
+    assert_eq!(cc, [format!("boss-{tag}@client.test")], "reply-all keeps the Cc, without us");
+}
