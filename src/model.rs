@@ -36,15 +36,6 @@ impl ChannelKind {
             ChannelKind::Whatsapp => "WA",
         }
     }
-
-    /// Longest text one message may carry; longer replies are split or refused.
-    pub fn max_text_len(self) -> usize {
-        match self {
-            ChannelKind::Email => usize::MAX,
-            ChannelKind::Telegram => 4096,
-            ChannelKind::Whatsapp => 4096,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -130,6 +130,8 @@ pub struct Limits {
     pub files: bool,
     /// Messages carry a subject (email).
     pub subject: bool,
+    /// The sender picks addresses (To, Cc): new messages, forwards, reply-all (email).
+    pub addresses: bool,
 }
 
 /// What a channel judges a reply by.
@@ -187,6 +189,7 @@ impl ChannelKindInfo for Email {
             reply_window: None,
             files: true,
             subject: true,
+            addresses: true,
         }
     }
 
@@ -211,6 +214,7 @@ impl ChannelKindInfo for Telegram {
             reply_window: None,
             files: true,
             subject: false,
+            addresses: false,
         }
     }
 }
@@ -225,8 +229,14 @@ impl ChannelKindInfo for Whatsapp {
             reply_window: Some(24 * 3600),
             files: true,
             subject: false,
+            addresses: false,
         }
     }
+}
+
+/// The limits of a kind of channel.
+pub fn limits(kind: ChannelKind) -> Limits {
+    self::kind(kind).limits()
 }
 
 /// The registry: every kind of channel pult speaks.

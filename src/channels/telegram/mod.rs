@@ -332,7 +332,11 @@ impl ChannelSender for TelegramSender {
                 .and_then(|r| r.split_once(':'))
                 .and_then(|(_, m)| m.parse::<i32>().ok());
             let mut first_id: Option<i32> = None;
-            let parts = if item.body.trim().is_empty() { Vec::new() } else { split_text(&item.body, MAX_TEXT) };
+            let parts = if item.body.trim().is_empty() {
+                Vec::new()
+            } else {
+                crate::workflow::replies::split_text(&item.body, MAX_TEXT)
+            };
             for part in parts {
                 let mut req = self.bot.send_message(ChatId(chat), part);
                 if first_id.is_none()
@@ -380,36 +384,9 @@ pub fn classify(e: RequestError) -> SendError {
     }
 }
 
-/// Splits `text` into pieces of at most `max` characters, at paragraph
-/// boundaries where possible, then at line ends, then at spaces.
-pub fn split_text(text: &str, max: usize) -> Vec<String> {
-    if text.chars().count() <= max {
-        return vec![text.to_string()];
-    }
-    let mut out = Vec::new();
-    let mut rest = text;
-    while rest.chars().count() > max {
-        let cut_byte = rest.char_indices().nth(max).map(|(i, _)| i).unwrap_or(rest.len());
-        let window = &rest[..cut_byte];
-        let cut = window
-            .rfind("\n\n")
-            .map(|i| i + 2)
-            .or_else(|| window.rfind('\n').map(|i| i + 1))
-            .or_else(|| window.rfind(' ').map(|i| i + 1))
-            .filter(|&i| i > 0)
-            .unwrap_or(cut_byte);
-        out.push(rest[..cut].trim_end().to_string());
-        rest = rest[cut..].trim_start_matches('\n');
-    }
-    if !rest.trim().is_empty() {
-        out.push(rest.to_string());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::split_text;
+    use crate::workflow::replies::split_text;
 
     #[test]
     fn splits_at_paragraphs() {

@@ -74,7 +74,7 @@ impl AppState {
     /// Who an email reply from the open composer goes to: (To, Cc), computed
     /// as the sender computes it.
     pub fn reply_recipients(&self) -> Option<(Vec<String>, Vec<String>)> {
-        let c = self.composer.as_ref().filter(|c| c.kind == ChannelKind::Email && !c.note && c.mail.is_none())?;
+        let c = self.composer.as_ref().filter(|c| limits(c.kind).addresses && !c.note && c.mail.is_none())?;
         let t = self.thread.as_ref().filter(|t| t.conversation.id == c.conversation)?;
         let m = t.messages.iter().find(|m| Some(m.id) == c.reply_to)?;
         let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
@@ -203,17 +203,17 @@ impl AppState {
             }
             return Vec::new();
         }
-        if c.kind == ChannelKind::Email && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        if limits(c.kind).subject && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
             self.error(self.lang.tr("no_subject"));
             return Vec::new();
         }
 
         // Re-read a strict message before it leaves: one more send means "send anyway".
         let mut warnings = tone::check(&body, &self.tone_words);
-        let limit = c.kind.max_text_len();
+        let limit = limits(c.kind).max_text.unwrap_or(usize::MAX);
         let chars = body.chars().count();
         if chars > limit {
-            let parts = crate::channels::telegram::split_text(&body, limit).len();
+            let parts = crate::workflow::replies::split_text(&body, limit).len();
             warnings.push(format!("{chars} > {limit}: {parts} {}", self.lang.tr("messages_count")));
         }
         if !warnings.is_empty() && self.tone_confirmed.as_deref() != Some(body.as_str()) {

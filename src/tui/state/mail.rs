@@ -49,7 +49,7 @@ impl AppState {
             self.error(self.lang.tr("open_a_thread"));
             return Vec::new();
         };
-        if t.conversation.kind != ChannelKind::Email {
+        if !limits(t.conversation.kind).addresses {
             self.error(self.lang.tr("forward_is_email"));
             return Vec::new();
         }
@@ -100,18 +100,13 @@ impl AppState {
 
     /// `c`: a new email from the open thread's email channel, else the selected or first one.
     pub(super) fn new_email(&mut self) -> Vec<Effect> {
-        let from_thread = self
-            .thread
-            .as_ref()
-            .filter(|t| t.conversation.kind == ChannelKind::Email)
-            .map(|t| t.conversation.channel_id);
+        let from_thread =
+            self.thread.as_ref().filter(|t| limits(t.conversation.kind).addresses).map(|t| t.conversation.channel_id);
         let selected = match self.view {
-            View::Channel(id) => {
-                self.channels.iter().find(|c| c.id == id && c.kind == ChannelKind::Email).map(|c| c.id)
-            }
+            View::Channel(id) => self.channels.iter().find(|c| c.id == id && limits(c.kind).addresses).map(|c| c.id),
             _ => None,
         };
-        let first = self.channels.iter().find(|c| c.kind == ChannelKind::Email).map(|c| c.id);
+        let first = self.channels.iter().find(|c| limits(c.kind).addresses).map(|c| c.id);
         let Some(channel) = from_thread.or(selected).or(first) else {
             self.error(self.lang.tr("no_email_account"));
             return Vec::new();
@@ -153,12 +148,11 @@ impl AppState {
     /// What a reply to the open thread answers, and its subject in email.
     pub(super) fn reply_target(&self) -> (Option<i64>, Option<String>) {
         let Some(t) = &self.thread else { return (None, None) };
-        let subject = match t.conversation.kind {
-            ChannelKind::Email => Some(crate::workflow::replies::reply_subject(
+        let subject = limits(t.conversation.kind).subject.then(|| {
+            crate::workflow::replies::reply_subject(
                 t.messages.iter().rev().find_map(|m| m.subject.as_deref()).or(Some(t.conversation.title.as_str())),
-            )),
-            _ => None,
-        };
+            )
+        });
         (t.last_inbound(), subject)
     }
 }

@@ -14,6 +14,7 @@ mod views;
 use super::action::Action;
 use super::keymap::{Context, Keymap, Resolved};
 use super::keys::Key;
+use crate::channels::registry::limits;
 use crate::clock::Clock;
 use crate::i18n::Lang;
 use crate::model::*;
@@ -338,7 +339,7 @@ impl ThreadState {
 
     /// A chat where we have not written yet: time for the rules message.
     pub fn is_new_chat(&self) -> bool {
-        self.conversation.kind != ChannelKind::Email && !self.messages.iter().any(|m| m.direction == Direction::Out)
+        !limits(self.conversation.kind).subject && !self.messages.iter().any(|m| m.direction == Direction::Out)
     }
 }
 
