@@ -50,7 +50,7 @@ fn migrates_a_store_from_an_old_version_keeping_data() {
     let path = dir.path().join("old.db");
     {
         let conn = old_store(&path, 1);
-        conn.execute("INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)", []).expect("row");
+        conn.run_sql("INSERT INTO channels (name, kind, created_at) VALUES ('old', 'telegram', 1)").expect("row");
     }
     let s = pult::store::Writer::spawn(&path).expect("migrating open");
     drop(s);
@@ -321,7 +321,7 @@ fn email_keys_migrate_from_message_id_to_imap_place() {
     let path = dir.path().join("v9.db");
     {
         let conn = old_store(&path, 9);
-        conn.execute_batch(
+        conn.run_sql(
             "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'office', 'email', 1);
              INSERT INTO sync_state VALUES (1, 'INBOX.uidvalidity', '777');
              INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, '<root@x>', 'Акт', 1);

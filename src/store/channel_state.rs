@@ -2,8 +2,8 @@
 //! (`sync_state`), the worker's status, IMAP flags and expunges, voice
 //! transcripts. Workers call these; no SQL lives in `channels/`.
 
-use super::Result;
 use super::writer::{immediate, note_change};
+use super::{Db, Result};
 use crate::model::ChangeKind;
 use crate::model::ChannelStatus;
 use crate::model::{FlagChange, Gone};
@@ -11,7 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 
 /// A worker's cursor (an offset, a UIDNEXT, a MODSEQ …), None before the first sync.
-pub fn cursor(conn: &Connection, channel: i64, key: &str) -> Result<Option<String>> {
+pub fn cursor(db: &Db, channel: i64, key: &str) -> Result<Option<String>> {
+    let conn = &db.0;
     Ok(conn
         .prepare_cached("SELECT value FROM sync_state WHERE channel_id = ?1 AND key = ?2")?
         .query_row(params![channel, key], |r| r.get(0))
@@ -19,7 +20,12 @@ pub fn cursor(conn: &Connection, channel: i64, key: &str) -> Result<Option<Strin
 }
 
 /// Records the worker's status when it changed, and tells open UIs.
-pub fn set_status(conn: &Connection, channel: i64, status: &ChannelStatus, now: i64) -> Result<()> {
+pub fn set_status(db: &Db, channel: i64, status: &ChannelStatus, now: i64) -> Result<()> {
+    status_in(&db.0, channel, status, now)
+}
+
+/// [`set_status`] in the caller's transaction (`SyncEvent::Status`).
+pub(super) fn status_in(conn: &Connection, channel: i64, status: &ChannelStatus, now: i64) -> Result<()> {
     let text = status.to_stored();
     let changed = conn.execute(
         "UPDATE channels SET status = ?1 WHERE id = ?2 AND coalesce(status, '') != ?1",
@@ -32,7 +38,8 @@ pub fn set_status(conn: &Connection, channel: i64, status: &ChannelStatus, now: 
 }
 
 /// How many mails of a folder the store has on the server (not expunged).
-pub fn live_mails(conn: &Connection, channel: i64, folder: &str) -> Result<i64> {
+pub fn live_mails(db: &Db, channel: i64, folder: &str) -> Result<i64> {
+    let conn = &db.0;
     Ok(conn.query_row(
         "SELECT count(*) FROM messages INDEXED BY messages_imap_live
          WHERE channel_id = ?1 AND imap_folder = ?2 AND expunged = 0 AND imap_uid IS NOT NULL",
@@ -114,7 +121,8 @@ pub(super) fn apply_mailbox(
 }
 
 /// Flags pult owes the server in a folder: (message, UID, flags).
-pub fn flags_to_push(conn: &Connection, channel: i64, folder: &str) -> Result<Vec<(i64, u32, String)>> {
+pub fn flags_to_push(db: &Db, channel: i64, folder: &str) -> Result<Vec<(i64, u32, String)>> {
+    let conn = &db.0;
     Ok(conn
         .prepare_cached(
             "SELECT id, imap_uid, flag_push FROM messages INDEXED BY messages_flag_push
@@ -125,7 +133,8 @@ pub fn flags_to_push(conn: &Connection, channel: i64, folder: &str) -> Result<Ve
 }
 
 /// The server has the flags pult owed it.
-pub fn flags_pushed(conn: &Connection, message: i64, seen: bool, answered: bool) -> Result<()> {
+pub fn flags_pushed(db: &Db, message: i64, seen: bool, answered: bool) -> Result<()> {
+    let conn = &db.0;
     conn.execute(
         "UPDATE messages SET flag_push = NULL, seen = max(seen, ?2), answered = max(answered, ?3) WHERE id = ?1",
         params![message, seen, answered],
@@ -134,7 +143,8 @@ pub fn flags_pushed(conn: &Connection, message: i64, seen: bool, answered: bool)
 }
 
 /// Voice messages of a channel without a transcript: (message, file reference).
-pub fn untranscribed_voice(conn: &Connection, channel: i64) -> Result<Vec<(i64, String)>> {
+pub fn untranscribed_voice(db: &Db, channel: i64) -> Result<Vec<(i64, String)>> {
+    let conn = &db.0;
     Ok(conn
         .prepare_cached(
             "SELECT m.id, a.remote_ref FROM messages m JOIN attachments a ON a.message_id = m.id
@@ -145,7 +155,8 @@ pub fn untranscribed_voice(conn: &Connection, channel: i64) -> Result<Vec<(i64, 
 }
 
 /// A voice message's text joins its body, so the thread shows it and search finds it.
-pub fn add_transcript(conn: &mut Connection, message: i64, text: &str, now: i64) -> Result<()> {
+pub fn add_transcript(db: &mut Db, message: i64, text: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute(
         "UPDATE messages SET transcript = ?1, body = body || char(10) || '📝 ' || ?1 WHERE id = ?2",

@@ -2,16 +2,17 @@
 //! on named conversations, closed conversations, read marks; and what its
 //! simulated clients read to write again.
 
-use super::Result;
 use super::writer::immediate;
+use super::{Db, Result};
 use crate::model::ChannelKind;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 /// One demo client: (organisation, name, handles, channel kind).
 pub type DemoContact = (String, String, Vec<String>, ChannelKind);
 
 /// Client cards first, so that every person in a group chat belongs to one client.
-pub fn add_contacts(conn: &mut Connection, contacts: &[DemoContact], now: i64) -> Result<()> {
+pub fn add_contacts(db: &mut Db, contacts: &[DemoContact], now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     for (org, name, handles, kind) in contacts {
         tx.execute(
@@ -31,7 +32,8 @@ pub fn add_contacts(conn: &mut Connection, contacts: &[DemoContact], now: i64) -
 }
 
 /// A conversation by its channel key, with its newest client message.
-pub fn conversation_by_key(conn: &Connection, channel: i64, key: &str) -> Result<(i64, Option<i64>)> {
+pub fn conversation_by_key(db: &Db, channel: i64, key: &str) -> Result<(i64, Option<i64>)> {
+    let conn = &db.0;
     Ok(conn.query_row(
         "SELECT id, (SELECT max(id) FROM messages WHERE conversation_id = conversations.id AND direction = 'in')
          FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
@@ -41,7 +43,8 @@ pub fn conversation_by_key(conn: &Connection, channel: i64, key: &str) -> Result
 }
 
 /// Closes conversations given as (channel key, channel).
-pub fn close(conn: &mut Connection, conversations: &[(String, i64)]) -> Result<()> {
+pub fn close(db: &mut Db, conversations: &[(String, i64)]) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     for (key, channel) in conversations {
         tx.execute(
@@ -54,7 +57,8 @@ pub fn close(conn: &mut Connection, conversations: &[(String, i64)]) -> Result<(
 }
 
 /// `actor` has read every conversation whose last message is older than `before`.
-pub fn read_before(conn: &Connection, actor: &str, before: i64) -> Result<()> {
+pub fn read_before(db: &Db, actor: &str, before: i64) -> Result<()> {
+    let conn = &db.0;
     conn.execute(
         "INSERT OR REPLACE INTO read_marks (actor, conversation_id, message_id)
          SELECT ?1, id, last_inbound_id FROM conversations WHERE last_message_at < ?2",
@@ -73,7 +77,8 @@ pub struct ClientTurn {
     pub author: Option<(String, String)>,
 }
 
-pub fn client_turn(conn: &Connection, conversation: i64) -> Result<ClientTurn> {
+pub fn client_turn(db: &Db, conversation: i64) -> Result<ClientTurn> {
+    let conn = &db.0;
     let (key, title, is_group, subject) = conn.query_row(
         "SELECT remote_key, title, is_group, subject FROM conversations WHERE id = ?1",
         [conversation],
@@ -91,7 +96,8 @@ pub fn client_turn(conn: &Connection, conversation: i64) -> Result<ClientTurn> {
 }
 
 /// The `pick`-th conversation of a channel (modulo how many it has).
-pub fn nth_conversation(conn: &Connection, channel: i64, pick: i64) -> Result<i64> {
+pub fn nth_conversation(db: &Db, channel: i64, pick: i64) -> Result<i64> {
+    let conn = &db.0;
     Ok(conn.query_row(
         "SELECT id FROM conversations WHERE channel_id = ?1 ORDER BY id LIMIT 1 OFFSET
          (?2 % max(1, (SELECT count(*) FROM conversations WHERE channel_id = ?1)))",

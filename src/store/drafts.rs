@@ -2,7 +2,7 @@
 //! session and `q`. Private to their author: no `changes` row, so other pults
 //! never reload for them.
 
-use super::Result;
+use super::{Db, Result};
 use rusqlite::{Connection, params};
 
 /// Which composer a draft belongs to.
@@ -51,11 +51,12 @@ pub struct Draft {
 }
 
 /// Saves a draft, or deletes it when its text is empty.
-pub fn save(conn: &mut Connection, actor: &str, key: DraftKey, draft: &Draft, now: i64) -> Result<()> {
+pub fn save(db: &mut Db, actor: &str, key: DraftKey, draft: &Draft, now: i64) -> Result<()> {
     let (kind, ref_id) = key.kind.columns();
     if draft.body.trim().is_empty() {
-        return delete(conn, actor, key);
+        return delete(db, actor, key);
     }
+    let conn = &db.0;
     let to = if draft.to.is_empty() { None } else { serde_json::to_string(&draft.to).ok() };
     conn.prepare_cached(
         "INSERT INTO drafts (actor, conversation_id, kind, ref_id, subject, recipients, body, updated_at)
@@ -68,7 +69,8 @@ pub fn save(conn: &mut Connection, actor: &str, key: DraftKey, draft: &Draft, no
     Ok(())
 }
 
-pub fn delete(conn: &mut Connection, actor: &str, key: DraftKey) -> Result<()> {
+pub fn delete(db: &mut Db, actor: &str, key: DraftKey) -> Result<()> {
+    let conn = &db.0;
     let (kind, ref_id) = key.kind.columns();
     conn.prepare_cached("DELETE FROM drafts WHERE actor = ?1 AND conversation_id = ?2 AND kind = ?3 AND ref_id = ?4")?
         .execute(params![actor, key.conversation, kind, ref_id])?;
@@ -76,7 +78,7 @@ pub fn delete(conn: &mut Connection, actor: &str, key: DraftKey) -> Result<()> {
 }
 
 /// Every draft of one person, oldest first.
-pub fn of(conn: &Connection, actor: &str) -> Result<Vec<(DraftKey, Draft)>> {
+pub(super) fn of(conn: &Connection, actor: &str) -> Result<Vec<(DraftKey, Draft)>> {
     let mut st = conn.prepare_cached(
         "SELECT conversation_id, kind, ref_id, subject, recipients, body FROM drafts WHERE actor = ?1 ORDER BY updated_at",
     )?;

@@ -3,10 +3,10 @@
 //! nothing the second time, so a worker killed between fetching and
 //! committing simply fetches and applies again.
 
-use super::Result;
 use super::writer::{immediate, note_change};
+use super::{Db, Result};
 use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Transaction, params};
 
 /// What applying a batch did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,7 +25,8 @@ pub struct Applied {
 }
 
 /// Applies one batch of a channel's events in one transaction.
-pub fn apply(conn: &mut Connection, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
+pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let deferred = super::search_index::Deferred::begin(&tx)?;
     let mut applied = Applied::default();
@@ -61,7 +62,7 @@ pub fn apply(conn: &mut Connection, channel: i64, events: &[SyncEvent], now: i64
     }
     flush(&tx, channel, &mut run, now, &mut applied)?;
     for s in &statuses {
-        super::channel_state::set_status(&tx, channel, s, now)?;
+        super::channel_state::status_in(&tx, channel, s, now)?;
     }
     applied.conversations.sort_unstable();
     applied.conversations.dedup();

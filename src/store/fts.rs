@@ -14,7 +14,7 @@ use std::ptr;
 /// The tokenizer's name in `CREATE VIRTUAL TABLE … tokenize = 'pult'`.
 pub const TOKENIZER: &str = "pult";
 
-pub fn register(conn: &Connection) -> rusqlite::Result<()> {
+pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     // SAFETY: the handle is valid while `conn` lives; the statement is finalised
     // before returning; `api` is written by SQLite through the bound pointer only
     // during the step, and the function table is copied by xCreateTokenizer_v2.

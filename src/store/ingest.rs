@@ -1,14 +1,15 @@
 //! Applying what sync workers bring: idempotent upserts, derived conversation state, cursors.
 
-use super::Result;
 use super::writer::{immediate, note_change};
+use super::{Db, Result};
 use crate::model::ChangeKind;
 use crate::model::{ChannelKind, Inbound, SyncEvent};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
 /// The channel row for a configured account, created on first use.
-pub fn ensure_channel(conn: &mut Connection, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
+pub fn ensure_channel(db: &mut Db, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let found: Option<(i64, String)> = tx
         .query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -51,7 +52,7 @@ pub struct IngestReport {
 /// covers (`events::apply` with these as events). Replaying the same batch
 /// inserts nothing and changes nothing.
 pub fn apply(
-    conn: &mut Connection,
+    db: &mut Db,
     channel_id: i64,
     batch: &[Inbound],
     cursors: &[(String, String)],
@@ -63,7 +64,7 @@ pub fn apply(
         .map(SyncEvent::Message)
         .chain(cursors.iter().map(|(key, value)| SyncEvent::Cursor { key: key.clone(), value: value.clone() }))
         .collect();
-    let applied = super::events::apply(conn, channel_id, &events, now)?;
+    let applied = super::events::apply(db, channel_id, &events, now)?;
     Ok(IngestReport {
         inserted: applied.inserted,
         duplicates: applied.duplicates,
@@ -445,7 +446,7 @@ fn edit(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, now: i64) -> Result<
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.
-pub(crate) fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
+pub(super) fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
     let found: Option<(i64, i64, Option<String>)> = tx
         .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
         .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -512,7 +513,7 @@ fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Opt
 
 /// Recomputes what lists show for a conversation from its messages, so that
 /// out-of-order arrival (initial sync runs newest first) cannot leave it wrong.
-pub fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<()> {
+pub(super) fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE conversations SET
             last_message_id = last.id,

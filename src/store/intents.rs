@@ -3,7 +3,7 @@
 
 use super::ingest::refresh_conversation;
 use super::writer::{audit, immediate, note_change};
-use super::{Result, StoreError};
+use super::{Db, Result, StoreError};
 use crate::model::ChangeKind;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -24,7 +24,8 @@ pub struct Reply {
 
 /// Queues a reply: the outbox row and the pending message in the thread, in one
 /// transaction, so the draft is durable before anything leaves.
-pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
+pub fn queue_reply(db: &mut Db, r: &Reply, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let id = queue_reply_in(&tx, r, now)?;
     tx.commit()?;
@@ -32,7 +33,7 @@ pub fn queue_reply(conn: &mut Connection, r: &Reply, now: i64) -> Result<i64> {
 }
 
 /// [`queue_reply`] inside a caller's transaction (accept and done add a task change to it).
-pub fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
+pub(super) fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     if r.body.trim().is_empty() && r.attachments.is_empty() {
         return Err(StoreError::Invalid("the reply is empty".into()));
     }
@@ -101,7 +102,8 @@ pub struct EmailExtra {
 }
 
 /// Queues an email with explicit recipients (a forward) into an existing conversation.
-pub fn queue_email(conn: &mut Connection, r: &Reply, extra: &EmailExtra, now: i64) -> Result<i64> {
+pub fn queue_email(db: &mut Db, r: &Reply, extra: &EmailExtra, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let id = queue_email_in(&tx, r, extra, now)?;
     tx.commit()?;
@@ -184,7 +186,8 @@ pub struct NewEmail {
 
 /// A new email (not a reply): a new conversation keyed by the mail's own
 /// Message-ID (so answers and the copy in Sent thread into it), and its outbox row.
-pub fn new_email(conn: &mut Connection, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
+pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
+    let conn = &mut db.0;
     let to = valid_addresses(&e.to)?;
     let subject = e.subject.trim();
     if subject.is_empty() {
@@ -243,13 +246,14 @@ pub struct ForwardSource {
 /// Queues a forward of one stored email (with its attachments) to `to`.
 /// Returns (conversation, outbox).
 pub fn queue_forward(
-    conn: &mut Connection,
+    db: &mut Db,
     message: i64,
     to: Vec<String>,
     body: String,
     actor: &str,
     now: i64,
 ) -> Result<(i64, i64)> {
+    let conn = &mut db.0;
     let (conversation, subject, kind): (i64, Option<String>, String) = conn
         .query_row(
             "SELECT m.conversation_id, coalesce(m.subject, cv.subject, cv.title), ch.kind
@@ -274,10 +278,11 @@ pub fn queue_forward(
         attachments: Vec::new(),
     };
     let extra = EmailExtra { to, forward_of: Some(message) };
-    Ok((conversation, queue_email(conn, &reply, &extra, now)?))
+    Ok((conversation, queue_email(db, &reply, &extra, now)?))
 }
 
-pub fn forward_source(conn: &Connection, message: i64) -> Result<Option<ForwardSource>> {
+pub fn forward_source(db: &Db, message: i64) -> Result<Option<ForwardSource>> {
+    let conn = &db.0;
     let found = conn
         .query_row(
             "SELECT m.author, coalesce(i.handle, m.author), m.sent_at, m.subject, m.body, m.recipients,
@@ -334,7 +339,8 @@ fn first_line(s: &str) -> String {
 }
 
 /// Remembers that `actor` has read the conversation up to its newest message.
-pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64) -> Result<bool> {
+pub fn mark_read(db: &mut Db, actor: &str, conversation: i64, now: i64) -> Result<bool> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let changed = tx.execute(
         "INSERT INTO read_marks (actor, conversation_id, message_id)
@@ -357,7 +363,8 @@ pub fn mark_read(conn: &mut Connection, actor: &str, conversation: i64, now: i64
     Ok(changed > 0)
 }
 
-pub fn set_status(conn: &mut Connection, actor: &str, conversation: i64, open: bool, now: i64) -> Result<()> {
+pub fn set_status(db: &mut Db, actor: &str, conversation: i64, open: bool, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let status = if open { "open" } else { "closed" };
     tx.execute("UPDATE conversations SET status = ?1 WHERE id = ?2", params![status, conversation])?;
@@ -400,18 +407,20 @@ pub struct OutboxItem {
 
 /// A column holding a JSON array of strings (addresses, file paths); NULL or
 /// unreadable is an empty list.
-pub fn json_list(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
+pub(super) fn json_list(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
     Ok(row.get::<_, Option<String>>(column)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
 }
 
 /// Takes the next due outbox row of a channel, marking it `sending`.
-pub fn take_due(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+pub fn take_due(db: &mut Db, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+    let conn = &mut db.0;
     take(conn, channel_id, now, false)
 }
 
 /// The next row of a channel that the server accepted before its sender died
 /// (`sending` with `handed_over_at`): recovery only records and files it.
-pub fn take_handed_over(conn: &mut Connection, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+pub fn take_handed_over(db: &mut Db, channel_id: i64, now: i64) -> Result<Option<OutboxItem>> {
+    let conn = &mut db.0;
     take(conn, channel_id, now, true)
 }
 
@@ -499,7 +508,8 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
 /// Records the remote id first, then the sent state, in one transaction.
 /// Fixes the Message-ID of an outbox row the first time it is about to leave,
 /// and returns the one it has (an earlier attempt's, if any).
-pub fn fix_message_id(conn: &Connection, outbox: i64, id: &str) -> Result<String> {
+pub fn fix_message_id(db: &Db, outbox: i64, id: &str) -> Result<String> {
+    let conn = &db.0;
     conn.execute(
         "UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2 AND rfc_message_id IS NULL",
         params![id, outbox],
@@ -509,7 +519,8 @@ pub fn fix_message_id(conn: &Connection, outbox: i64, id: &str) -> Result<String
 
 /// The mail an outbox row answered owes the server an \Answered flag (the
 /// email worker pushes it).
-pub fn owe_answered_flag(conn: &Connection, outbox: i64) -> Result<()> {
+pub fn owe_answered_flag(db: &Db, outbox: i64) -> Result<()> {
+    let conn = &db.0;
     conn.execute(
         "UPDATE messages SET flag_push = trim(coalesce(flag_push, '') || ' \\Answered')
          WHERE id = (SELECT reply_to_message_id FROM outbox WHERE id = ?1) AND imap_uid IS NOT NULL
@@ -519,7 +530,8 @@ pub fn owe_answered_flag(conn: &Connection, outbox: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
+pub fn mark_sent(db: &mut Db, outbox_id: i64, remote_id: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let (conversation, message): (i64, i64) =
         tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
@@ -545,7 +557,8 @@ pub fn mark_sent(conn: &mut Connection, outbox_id: i64, remote_id: &str, now: i6
 
 /// A send that failed for good: the reason is shown in the thread, and the
 /// client counts as waiting again.
-pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
+pub fn mark_failed(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let (conversation, message): (i64, i64) =
         tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
@@ -573,7 +586,8 @@ pub fn mark_failed(conn: &mut Connection, outbox_id: i64, reason: &str, now: i64
 }
 
 /// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
-pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
+pub fn retry_later(db: &mut Db, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute(
         "UPDATE outbox SET state = 'pending', error = ?1, not_before = ?2, updated_at = ?3 WHERE id = ?4",
@@ -591,7 +605,8 @@ pub fn retry_later(conn: &mut Connection, outbox_id: i64, reason: &str, retry_at
 /// copy is filed in Sent, so that a crash from here on is recovered by filing
 /// it, never by sending it again.
 /// With it, who the mail went to (To and Cc), shown under our message.
-pub fn mark_handed_over(conn: &mut Connection, outbox_id: i64, to: &[String], cc: &[String], now: i64) -> Result<()> {
+pub fn mark_handed_over(db: &mut Db, outbox_id: i64, to: &[String], cc: &[String], now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute("UPDATE outbox SET handed_over_at = ?1, updated_at = ?1 WHERE id = ?2", params![now, outbox_id])?;
     let all: Vec<&String> = to.iter().chain(cc).collect();
@@ -625,7 +640,8 @@ pub struct Recovered {
 /// belongs to a sender that is gone). A row the server had accepted stays for
 /// [`take_handed_over`]; any other may or may not have left: it becomes
 /// `unknown` and waits for a person.
-pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<Recovered> {
+pub fn recover_interrupted(db: &mut Db, now: i64) -> Result<Recovered> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let handed_over: i64 =
         tx.query_row("SELECT count(*) FROM outbox WHERE state = 'sending' AND handed_over_at IS NOT NULL", [], |r| {
@@ -655,13 +671,8 @@ pub fn recover_interrupted(conn: &mut Connection, now: i64) -> Result<Recovered>
 
 /// [`resolve`] for the newest failed or `unknown` row of a conversation (the
 /// TUI's keys); `None` when there is none.
-pub fn resolve_latest(
-    conn: &mut Connection,
-    conversation: i64,
-    retry: bool,
-    actor: &str,
-    now: i64,
-) -> Result<Option<i64>> {
+pub fn resolve_latest(db: &mut Db, conversation: i64, retry: bool, actor: &str, now: i64) -> Result<Option<i64>> {
+    let conn = &mut db.0;
     let row: Option<i64> = conn
         .query_row(
             "SELECT id FROM outbox WHERE conversation_id = ?1 AND state IN ('failed', 'unknown') ORDER BY id DESC LIMIT 1",
@@ -670,14 +681,15 @@ pub fn resolve_latest(
         )
         .optional()?;
     match row {
-        Some(id) => resolve(conn, id, retry, actor, now).map(|_| Some(id)),
+        Some(id) => resolve(db, id, retry, actor, now).map(|_| Some(id)),
         None => Ok(None),
     }
 }
 
 /// A person's decision on a failed or `unknown` row: send it again (a new
 /// attempt, the same Message-ID) or drop it. Refused for any other state.
-pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, now: i64) -> Result<i64> {
+pub fn resolve(db: &mut Db, outbox_id: i64, retry: bool, actor: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let found: Option<(i64, i64, String)> = tx
         .query_row("SELECT conversation_id, message_id, state FROM outbox WHERE id = ?1", [outbox_id], |r| {
@@ -732,13 +744,14 @@ pub fn resolve(conn: &mut Connection, outbox_id: i64, retry: bool, actor: &str, 
 
 /// Records a promise (used by the demo and by the accept flow).
 pub fn add_task(
-    conn: &mut Connection,
+    db: &mut Db,
     conversation: i64,
     source_message: Option<i64>,
     actor: &str,
     deadline: i64,
     now: i64,
 ) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute(
         "INSERT INTO tasks (conversation_id, source_message_id, state, accepted_by, deadline, created_at, accepted_at)

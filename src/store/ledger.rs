@@ -5,18 +5,13 @@
 use super::ingest::refresh_conversation;
 use super::intents::{Reply, queue_reply_in};
 use super::writer::{audit, immediate, note_change};
-use super::{Result, StoreError};
+use super::{Db, Result, StoreError};
 use crate::model::ChangeKind;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 /// Sends the acceptance and records the task it promises, in one transaction.
-pub fn accept(
-    conn: &mut Connection,
-    reply: &Reply,
-    source_message: Option<i64>,
-    deadline: i64,
-    now: i64,
-) -> Result<(i64, i64)> {
+pub fn accept(db: &mut Db, reply: &Reply, source_message: Option<i64>, deadline: i64, now: i64) -> Result<(i64, i64)> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let outbox = queue_reply_in(&tx, reply, now)?;
     tx.execute(
@@ -41,7 +36,8 @@ pub fn accept(
 
 /// Sends «Выполнено» and closes the conversation's most urgent open task (if any).
 /// Returns the outbox row and the task closed, if there was one.
-pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
+pub fn done(db: &mut Db, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let task: Option<i64> = tx
         .query_row(
@@ -84,13 +80,14 @@ pub fn done(conn: &mut Connection, reply: &Reply, now: i64) -> Result<(i64, Opti
 
 /// Moves the most urgent open task to a new deadline, telling the client (when `reply` is given).
 pub fn redate(
-    conn: &mut Connection,
+    db: &mut Db,
     conversation: i64,
     actor: &str,
     deadline: i64,
     reply: Option<&Reply>,
     now: i64,
 ) -> Result<(i64, Option<i64>)> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let (task, old): (i64, Option<i64>) = tx
         .query_row(
@@ -118,7 +115,8 @@ pub fn redate(
     Ok((task, outbox))
 }
 
-pub fn cancel_task(conn: &mut Connection, conversation: i64, actor: &str, now: i64) -> Result<i64> {
+pub fn cancel_task(db: &mut Db, conversation: i64, actor: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let task: i64 = tx
         .query_row(
@@ -136,7 +134,8 @@ pub fn cancel_task(conn: &mut Connection, conversation: i64, actor: &str, now: i
 }
 
 /// Hides a conversation until `until`; a client message wakes it early (see ingest).
-pub fn snooze(conn: &mut Connection, conversation: i64, actor: &str, until: Option<i64>, now: i64) -> Result<()> {
+pub fn snooze(db: &mut Db, conversation: i64, actor: &str, until: Option<i64>, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute("UPDATE conversations SET snoozed_until = ?1 WHERE id = ?2", params![until, conversation])?;
     note_change(&tx, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
@@ -153,7 +152,8 @@ pub fn snooze(conn: &mut Connection, conversation: i64, actor: &str, until: Opti
 }
 
 /// "If the client has not answered by then, remind me."
-pub fn follow_up(conn: &mut Connection, conversation: i64, actor: &str, at: Option<i64>, now: i64) -> Result<()> {
+pub fn follow_up(db: &mut Db, conversation: i64, actor: &str, at: Option<i64>, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute("UPDATE conversations SET follow_up_at = ?1 WHERE id = ?2", params![at, conversation])?;
     note_change(&tx, now, ChangeKind::FollowUp, Some(conversation), Some(actor))?;
@@ -164,7 +164,8 @@ pub fn follow_up(conn: &mut Connection, conversation: i64, actor: &str, at: Opti
 
 /// Takes back a queued message still inside its undo window: the outbox row is
 /// cancelled, the pending message leaves the thread, and its text is returned.
-pub fn undo_send(conn: &mut Connection, outbox_id: i64, actor: &str, now: i64) -> Result<String> {
+pub fn undo_send(db: &mut Db, outbox_id: i64, actor: &str, now: i64) -> Result<String> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let (state, conversation, message, body): (String, i64, Option<i64>, String) = tx
         .query_row("SELECT state, conversation_id, message_id, body FROM outbox WHERE id = ?1", [outbox_id], |r| {
@@ -209,7 +210,8 @@ fn created_at(tx: &rusqlite::Transaction<'_>, outbox_id: i64) -> Result<i64> {
 
 /// Conversations whose client wrote during the current off-hours period (which
 /// began at `off_since`) and got no automatic reply in it yet.
-pub fn owed_after_hours_reply(conn: &Connection, off_since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+pub fn owed_after_hours_reply(db: &Db, off_since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+    let conn = &db.0;
     let mut st = conn.prepare_cached(
         "SELECT c.id, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in')
          FROM conversations c INDEXED BY conversations_waiting
@@ -225,15 +227,15 @@ pub fn owed_after_hours_reply(conn: &Connection, off_since: i64) -> Result<Vec<(
 /// began at `off_since`) and got no automatic reply in it yet: one reply each,
 /// its text from `text_for` the conversation's channel kind. Returns how many.
 pub fn queue_after_hours_replies(
-    conn: &mut Connection,
+    db: &mut Db,
     off_since: i64,
     text_for: &dyn Fn(crate::model::ChannelKind) -> String,
     actor: &str,
     now: i64,
 ) -> Result<usize> {
     let mut sent = 0;
-    for (conversation, last_inbound) in owed_after_hours_reply(conn, off_since)? {
-        let (kind, subject): (String, Option<String>) = conn.query_row(
+    for (conversation, last_inbound) in owed_after_hours_reply(db, off_since)? {
+        let (kind, subject): (String, Option<String>) = db.0.query_row(
             "SELECT ch.kind, c.subject FROM conversations c JOIN channels ch ON ch.id = c.channel_id WHERE c.id = ?1",
             [conversation],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -253,7 +255,7 @@ pub fn queue_after_hours_replies(
             auto: true,
             attachments: Vec::new(),
         };
-        if send_after_hours_reply(conn, &reply, off_since, now)? {
+        if send_after_hours_reply(db, &reply, off_since, now)? {
             sent += 1;
         }
     }
@@ -261,7 +263,8 @@ pub fn queue_after_hours_replies(
 }
 
 /// Queues one automatic reply and remembers it for this off-hours period.
-pub fn send_after_hours_reply(conn: &mut Connection, reply: &Reply, off_since: i64, now: i64) -> Result<bool> {
+pub fn send_after_hours_reply(db: &mut Db, reply: &Reply, off_since: i64, now: i64) -> Result<bool> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     // Checked again inside the write transaction: two processes must not both answer.
     let already: Option<i64> = tx

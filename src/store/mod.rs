@@ -27,9 +27,9 @@ pub use writer::Writer;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open { path: PathBuf, source: DbError },
     #[error("store: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(DbError),
     #[error("store I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("store was written by a newer pult (schema {found}, this build knows {known})")]
@@ -45,18 +45,66 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// What the database underneath said, with its cause; which database it is
+/// stays inside the store.
+#[derive(Debug)]
+pub struct DbError(rusqlite::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(DbError(e))
+    }
+}
+
+/// The store's write connection, as the writer hands it to a job. What is
+/// inside is the store's own business: every function that takes a `Db` lives
+/// in `store/`, and nothing of SQLite's crosses this interface, so another
+/// backend could stand behind the same functions.
+pub struct Db(Connection);
+
+impl Db {
+    /// Runs SQL as it is (tests and one-off repairs; the product never does).
+    pub fn run_sql(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql)?;
+        Ok(())
+    }
+}
+
+/// A store as an older release left it, at schema `version`, for migration
+/// tests: the next `Writer::spawn` migrates it.
+pub fn open_at_version(path: &Path, version: i64) -> Result<Db> {
+    let mut conn =
+        Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
+    configure(&conn)?;
+    schema::migrate_to(&mut conn, version)?;
+    Ok(Db(conn))
+}
+
 /// How long a connection waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens (creating and migrating when needed) the store at `path` for writing.
-pub fn open_writer(path: &Path) -> Result<Connection> {
+pub fn open_writer(path: &Path) -> Result<Db> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir)?;
     }
     let existed = path.exists();
-    let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    let mut conn =
+        Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
     if !existed {
         restrict_permissions(path)?;
     }
@@ -78,14 +126,14 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     // The WAL file is cut back to 64 MB after a checkpoint.
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    Ok(conn)
+    Ok(Db(conn))
 }
 
 /// A read-only connection for queries and watching; the store must exist.
-pub fn open_reader(path: &Path) -> Result<Connection> {
+pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open { path: path.into(), source })?;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
     configure(&conn)?;
     Ok(conn)
 }

@@ -521,6 +521,27 @@ impl Reader {
         Ok(st.query_map([format!("%{word}%")], |r| r.get::<_, i64>(0))?.count())
     }
 
+    /// How many messages the store holds, and the bytes of their search index
+    /// (`pult-bench`, the email benchmark).
+    pub fn index_report(&self) -> Result<(i64, i64)> {
+        Ok((super::search_index::message_count(&self.conn)?, super::search_index::message_index_bytes(&self.conn)?))
+    }
+
+    /// Rows an index (`messages`, `notes`, `attachments`, `clients`) holds for
+    /// an FTS5 query, read from the index itself rather than through search:
+    /// a consistency check that each row is indexed once.
+    pub fn index_rows(&self, index: &str, fts_query: &str) -> Result<usize> {
+        let table = match index {
+            "messages" => "messages_fts",
+            "notes" => "notes_fts",
+            "attachments" => "attachments_fts",
+            "clients" => "clients_fts",
+            other => return Err(super::StoreError::Invalid(format!("no index {other}"))),
+        };
+        let mut st = self.conn.prepare(&format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1"))?;
+        Ok(st.query_map([fts_query], |r| r.get::<_, i64>(0))?.count())
+    }
+
     /// The newest conversation's id (0 in an empty store).
     pub fn newest_conversation(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM conversations", [], |r| r.get(0))?)

@@ -605,11 +605,11 @@ END;
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration the store has not seen yet, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     migrate_to(conn, VERSION)
 }
 
-pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
+pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(current.max(0) as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;

@@ -6,7 +6,7 @@
 //! the next open goes on where it stopped. Rows written after the rebuild
 //! began are indexed by their triggers.
 
-use super::Result;
+use super::{Db, Result};
 use crate::search::words::VERSION;
 use rusqlite::{Connection, params};
 use std::io::{IsTerminal, Write};
@@ -85,7 +85,7 @@ pub struct Deferred {
 impl Deferred {
     /// Rows added from now on (inside the caller's transaction) are pending.
     /// Inside another deferred batch this one does nothing of its own.
-    pub fn begin(tx: &Connection) -> Result<Deferred> {
+    pub(super) fn begin(tx: &Connection) -> Result<Deferred> {
         if PENDING_AFTER.get().is_some() {
             return Ok(Deferred { bounds: None });
         }
@@ -99,7 +99,7 @@ impl Deferred {
 
     /// Indexes the pending rows as they are now; call last in the transaction,
     /// so that no later statement's savepoint writes the terms out early.
-    pub fn finish(mut self, tx: &Connection) -> Result<()> {
+    pub(super) fn finish(mut self, tx: &Connection) -> Result<()> {
         let Some(bounds) = self.bounds.take() else { return Ok(()) };
         PENDING_AFTER.set(None);
         for (bound, table) in bounds.iter().zip(DEFERRED) {
@@ -129,7 +129,7 @@ pub struct Progress<'a> {
 }
 
 /// Rebuilds whatever index is not built by this tokenizer version.
-pub fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
+pub(super) fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
     for index in INDEXES {
         let (tokenizer, upto, next, done): (i64, i64, i64, bool) = conn.query_row(
             "SELECT tokenizer, upto, next, done FROM search_index WHERE name = ?1",
@@ -204,7 +204,8 @@ pub fn report_on_stderr(p: Progress<'_>) {
 /// For `pult-bench` only: the message index rebuilt empty with SQLite's own
 /// `unicode61` tokenizer (what pult used before word forms), so that the cost
 /// of stemming is measured against it in the same run.
-pub fn use_unicode61_for_bench(conn: &Connection) -> Result<()> {
+pub fn use_unicode61_for_bench(db: &Db) -> Result<()> {
+    let conn = &db.0;
     conn.execute_batch(
         "DROP TABLE messages_fts;
          CREATE VIRTUAL TABLE messages_fts USING fts5 (
@@ -220,7 +221,8 @@ pub fn use_unicode61_for_bench(conn: &Connection) -> Result<()> {
 /// For the email benchmark only: the message index rebuilt from whole bodies,
 /// quoted thread included (as pult indexed before `search::authored`), so
 /// that index size and hits are compared on the same mails.
-pub fn reindex_whole_bodies_for_bench(conn: &Connection) -> Result<()> {
+pub fn reindex_whole_bodies_for_bench(db: &Db) -> Result<()> {
+    let conn = &db.0;
     conn.execute_batch(
         "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
          INSERT INTO messages_fts (rowid, subject, body, people, recipients)
@@ -234,11 +236,11 @@ pub fn reindex_whole_bodies_for_bench(conn: &Connection) -> Result<()> {
 }
 
 /// Bytes the message index takes on disk (its segments).
-pub fn message_index_bytes(conn: &Connection) -> Result<i64> {
+pub(super) fn message_index_bytes(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT coalesce(sum(length(block)), 0) FROM messages_fts_data", [], |r| r.get(0))?)
 }
 
 /// How many messages the store holds (for the benchmarks' reports).
-pub fn message_count(conn: &Connection) -> Result<i64> {
+pub(super) fn message_count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
 }

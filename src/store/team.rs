@@ -2,22 +2,23 @@
 //! presence claims ("bob is replying").
 
 use super::writer::{audit, immediate, note_change};
-use super::{Result, StoreError};
+use super::{Db, Result, StoreError};
 use crate::model::ChangeKind;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 /// How long a claim lives without renewal; the composer renews it while open.
 pub const CLAIM_SECONDS: i64 = 90;
 
 /// Makes `assignee` responsible (None: nobody), with an optional hand-over note.
 pub fn assign(
-    conn: &mut Connection,
+    db: &mut Db,
     conversation: i64,
     assignee: Option<&str>,
     actor: &str,
     note: Option<&str>,
     now: i64,
 ) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let changed =
         tx.execute("UPDATE conversations SET assignee = ?1 WHERE id = ?2", params![assignee, conversation])?;
@@ -44,12 +45,13 @@ pub fn assign(
 
 /// The client's default responsible person, applied to their new conversations.
 pub fn set_default_assignee(
-    conn: &mut Connection,
+    db: &mut Db,
     conversation: i64,
     assignee: Option<&str>,
     actor: &str,
     now: i64,
 ) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let contact: Option<i64> = tx
         .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conversation], |r| r.get(0))
@@ -64,7 +66,8 @@ pub fn set_default_assignee(
 }
 
 /// An internal note: stored and shown to the team, never sent to any channel.
-pub fn add_note(conn: &mut Connection, conversation: i64, actor: &str, body: &str, now: i64) -> Result<i64> {
+pub fn add_note(db: &mut Db, conversation: i64, actor: &str, body: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
     if body.trim().is_empty() {
         return Err(StoreError::Invalid("the note is empty".into()));
     }
@@ -81,7 +84,8 @@ pub fn add_note(conn: &mut Connection, conversation: i64, actor: &str, body: &st
 }
 
 /// Claims (or renews) "I am replying here"; returns the others who claim it too.
-pub fn claim(conn: &mut Connection, conversation: i64, actor: &str, now: i64) -> Result<Vec<String>> {
+pub fn claim(db: &mut Db, conversation: i64, actor: &str, now: i64) -> Result<Vec<String>> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     tx.execute("DELETE FROM claims WHERE expires_at <= ?1", [now])?;
     let fresh = tx
@@ -109,7 +113,8 @@ pub fn claim(conn: &mut Connection, conversation: i64, actor: &str, now: i64) ->
     Ok(others)
 }
 
-pub fn release(conn: &mut Connection, conversation: i64, actor: &str, now: i64) -> Result<()> {
+pub fn release(db: &mut Db, conversation: i64, actor: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
     let tx = immediate(conn)?;
     let n = tx.execute("DELETE FROM claims WHERE conversation_id = ?1 AND actor = ?2", params![conversation, actor])?;
     if n > 0 {

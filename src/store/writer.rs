@@ -5,12 +5,12 @@
 //! later), a blocking call (the UI, the CLI, tests), or not at all (`submit`
 //! with a callback that drops the result: progress written as it happens).
 
-use super::{Result, StoreError};
+use super::{Db, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
 #[derive(Clone)]
 pub struct Writer {
@@ -20,20 +20,20 @@ pub struct Writer {
 impl Writer {
     /// Opens the store (migrating it) and starts the writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
-        let conn = super::open_writer(path)?;
-        Ok(Self::spawn_on(conn))
+        let db = super::open_writer(path)?;
+        Ok(Self::spawn_on(db))
     }
 
-    pub fn spawn_on(mut conn: Connection) -> Writer {
+    fn spawn_on(mut db: Db) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
             while let Ok(job) = rx.recv() {
-                job(&mut conn);
+                job(&mut db);
                 since_prune += 1;
                 if since_prune >= 500 {
                     since_prune = 0;
-                    if let Err(e) = prune_changes(&conn) {
+                    if let Err(e) = prune_changes(&db.0) {
                         tracing::warn!("pruning the change log failed: {e}");
                     }
                 }
@@ -49,7 +49,7 @@ impl Writer {
     pub fn submit<R, F, D>(&self, f: F, done: D)
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
         D: FnOnce(Result<R>) + Send + 'static,
     {
         let job: Job = Box::new(move |conn| done(f(conn)));
@@ -63,7 +63,7 @@ impl Writer {
     pub fn call_blocking<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(f, move |r| {
@@ -75,7 +75,7 @@ impl Writer {
     pub async fn call<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
     {
         self.start(f).await
     }
@@ -86,7 +86,7 @@ impl Writer {
     pub fn start<R, F>(&self, f: F) -> impl std::future::Future<Output = Result<R>> + use<R, F>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(f, move |r| {
@@ -98,12 +98,12 @@ impl Writer {
 
 /// A write transaction that takes the lock at once (BEGIN IMMEDIATE), so two
 /// processes never deadlock upgrading read locks; busy_timeout absorbs waiting.
-pub fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
 /// Records that something about a conversation changed, for other processes' UIs.
-pub fn note_change(
+pub(super) fn note_change(
     tx: &Transaction<'_>,
     at: i64,
     kind: crate::model::ChangeKind,
@@ -115,7 +115,7 @@ pub fn note_change(
     Ok(())
 }
 
-pub fn audit(
+pub(super) fn audit(
     tx: &Transaction<'_>,
     at: i64,
     actor: &str,
@@ -129,7 +129,8 @@ pub fn audit(
 }
 
 /// The newest entry of the change log (what a UI has seen when it is there).
-pub fn last_change_seq(conn: &Connection) -> Result<i64> {
+pub fn last_change_seq(db: &Db) -> Result<i64> {
+    let conn = &db.0;
     Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
 }
 

@@ -35,15 +35,8 @@ pub fn temp_store() -> TempStore {
 }
 
 /// A store as an older release left it, at schema `version`, for migration tests.
-pub fn old_store(path: &std::path::Path, version: i64) -> rusqlite::Connection {
-    let mut conn = rusqlite::Connection::open(path).expect("open");
-    // The function the old FTS triggers call, as an old build registered it.
-    conn.create_scalar_function("fts_fold", 1, rusqlite::functions::FunctionFlags::SQLITE_UTF8, |ctx| {
-        Ok(ctx.get::<Option<String>>(0)?.unwrap_or_default())
-    })
-    .expect("fn");
-    pult::store::schema::migrate_to(&mut conn, version).expect("old schema");
-    conn
+pub fn old_store(path: &std::path::Path, version: i64) -> pult::store::Db {
+    pult::store::open_at_version(path, version).expect("old schema")
 }
 
 pub fn channel(s: &TempStore, name: &str, kind: ChannelKind) -> i64 {

@@ -399,9 +399,7 @@ pub fn store_tool(path: &Path, unicode61: bool, whole_bodies: bool, report: bool
         writer.call_blocking(|c| pult::store::search_index::reindex_whole_bodies_for_bench(c))?;
     }
     if report {
-        let conn = pult::store::open_reader(path)?;
-        let index = pult::store::search_index::message_index_bytes(&conn)?;
-        let messages: i64 = pult::store::search_index::message_count(&conn)?;
+        let (messages, index) = pult::store::Reader::open(path, "bench")?.index_report()?;
         println!("{}", serde_json::json!({ "messages": messages, "index_bytes": index }));
     }
     Ok(())
@@ -495,8 +493,8 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                     Some(">= 20000"),
                 ));
                 let size = |p: &Path| -> Result<f64> {
-                    let conn = pult::store::open_reader(p)?;
-                    Ok(pult::store::search_index::message_index_bytes(&conn)? as f64 / (1 << 20) as f64)
+                    let (_, bytes) = pult::store::Reader::open(p, "bench")?.index_report()?;
+                    Ok(bytes as f64 / (1 << 20) as f64)
                 };
                 figures.push(figure(
                     "message index size",
@@ -883,7 +881,7 @@ pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
         let t = Instant::now();
         let got = rt.block_on(telegram::drain(&bot, &writer, channel))?;
         rates.push(got as f64 / t.elapsed().as_secs_f64());
-        let stored = writer.call_blocking(|c| pult::store::search_index::message_count(c))?;
+        let (stored, _) = Reader::open(&path, "bench")?.index_report()?;
         anyhow::ensure!(stored == n as i64, "stored {stored} of {n} messages");
     }
     let figures = vec![
