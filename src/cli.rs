@@ -1,7 +1,8 @@
 //! The command line: `pult`, `pult demo`, `pult status`, `pult search`, `pult thread`, `pult reply`, …
 
+use crate::bootstrap::{Global, load_config, store_path};
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::store::{self, Reader, StoreError, Writer};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
@@ -18,29 +19,18 @@ use std::time::Duration;
     about = "A keyboard-driven terminal shared inbox: email, Telegram and WhatsApp in one queue"
 )]
 pub struct Cli {
-    /// Configuration file (default: ~/.config/pult/config.toml)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Store file (default: [store] path from the config, else ~/.local/share/pult/pult.db)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub store: Option<PathBuf>,
-    /// Theme: dark, light, high-contrast, or a path to a theme file
-    #[arg(long, global = true)]
-    pub theme: Option<String>,
-    /// With --json: exact text, without escaping the invisible and control
-    /// characters (C1, bidi, zero-width) that a terminal might act on
-    #[arg(long, global = true)]
-    pub raw: bool,
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-impl Cli {
-    /// Prints a value as JSON for scripts; see [`crate::sanitize::json`].
-    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<()> {
-        let text = serde_json::to_string_pretty(value)?;
-        println!("{}", if self.raw { text } else { crate::sanitize::json(text) });
-        Ok(())
+/// `cli.store`, `cli.print_json(…)`: the global options, read through the command line.
+impl std::ops::Deref for Cli {
+    type Target = Global;
+
+    fn deref(&self) -> &Global {
+        &self.global
     }
 }
 
@@ -306,24 +296,6 @@ fn init_logging() -> Option<()> {
         .ok()
 }
 
-/// The config, or None when the default file does not exist (an explicit path must exist).
-pub(crate) fn load_config(cli: &Cli) -> Result<Option<Config>> {
-    let path = cli.config.clone().unwrap_or_else(crate::paths::config_file);
-    match Config::load(&path) {
-        Ok(c) => Ok(Some(c)),
-        Err(ConfigError::Missing(_)) if cli.config.is_none() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub(crate) fn store_path(cli: &Cli, cfg: &Config) -> PathBuf {
-    resolve_store(cli.store.as_deref(), cfg)
-}
-
-pub fn resolve_store(arg: Option<&Path>, cfg: &Config) -> PathBuf {
-    arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
-}
-
 fn no_config_help() -> String {
     format!(
         "pult has no configuration yet.\n\n\
@@ -364,15 +336,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.team = cfg.team.clone();
     state.max_attachment_bytes = cfg.guards.max_attachment_mb << 20;
     state.download_dir = cfg.ui.download_dir();
-    state.own_addresses = cfg
-        .accounts
-        .iter()
-        .filter_map(|a| match a {
-            crate::config::Account::Email(e) => Some(e.own_addresses()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    state.own_addresses = cfg.own_addresses(None);
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");

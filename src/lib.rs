@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod attachments;
+pub mod bootstrap;
 pub mod channels;
 pub mod cli;
 pub mod clock;

@@ -3,7 +3,7 @@
 //! or `pult sync --once` sends, with the same crash-safe outbox.
 
 use crate::attachments::{self, Located};
-use crate::cli::{Cli, load_config, store_path};
+use crate::bootstrap::{Global, load_config, store_path};
 use crate::config::{Account, Config};
 use crate::store::{Writer, ingest, intents};
 use anyhow::{Context as _, Result, bail};
@@ -38,7 +38,7 @@ pub enum AttachmentAction {
     },
 }
 
-fn config(cli: &Cli) -> Result<(Config, PathBuf)> {
+fn config(cli: &Global) -> Result<(Config, PathBuf)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {
@@ -47,7 +47,7 @@ fn config(cli: &Cli) -> Result<(Config, PathBuf)> {
     Ok((cfg, path))
 }
 
-pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
+pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
     let (cfg, path) = config(cli)?;
     drop(crate::store::open_writer(&path)?); // migrations first
     let reader = crate::store::Reader::open(&path, &cfg.actor())?;
@@ -103,7 +103,7 @@ pub fn attachment(cli: &Cli, action: &AttachmentAction) -> Result<()> {
 
 /// `pult send`: a new email from an account.
 pub fn send(
-    cli: &Cli,
+    cli: &Global,
     account: Option<&str>,
     to: &[String],
     subject: &str,
@@ -140,7 +140,7 @@ pub fn send(
 }
 
 /// `pult forward`: a stored email, with its attachments, to new recipients.
-pub fn forward(cli: &Cli, message: i64, to: &[String], body: Option<&str>, json: bool) -> Result<()> {
+pub fn forward(cli: &Global, message: i64, to: &[String], body: Option<&str>, json: bool) -> Result<()> {
     let (cfg, path) = config(cli)?;
     let body = match body {
         Some(b) => read_body(Some(b))?,
@@ -166,7 +166,7 @@ fn report(json: bool, conversation: i64, outbox: i64) {
     }
 }
 
-fn config_or_new(cli: &Cli) -> Result<(Config, PathBuf)> {
+fn config_or_new(cli: &Global) -> Result<(Config, PathBuf)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     Ok((cfg, path))

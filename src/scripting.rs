@@ -2,8 +2,8 @@
 //! script, the same way on every channel kind (what a channel refuses comes
 //! from `channels::registry`).
 
+use crate::bootstrap::{Global, load_config, store_path};
 use crate::channels::registry::{self, ReplyFacts};
-use crate::cli::{Cli, load_config, store_path};
 use crate::clock::Clock;
 use crate::model::{ChannelKind, ConversationRow, Delivery, Direction, MessageRow, TaskRow};
 use crate::store::{Reader, Writer, intents};
@@ -128,7 +128,7 @@ impl ThreadExport {
 /// Every message a conversation holds (`thread` shows them all).
 const ALL: usize = 1_000_000;
 
-fn open(cli: &Cli) -> Result<(crate::config::Config, PathBuf, Clock)> {
+fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Clock)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {
@@ -146,7 +146,7 @@ fn load(reader: &Reader, conversation: i64) -> Result<(ConversationRow, Vec<Mess
 }
 
 /// `pult thread --conversation ID [--json]`.
-pub fn thread(cli: &Cli, conversation: i64, json: bool) -> Result<()> {
+pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
     let (cfg, path, clock) = open(cli)?;
     let reader = Reader::open(&path, &cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
@@ -186,23 +186,15 @@ pub enum ReplyText<'a> {
 /// `pult reply --conversation ID (--body TEXT | --body - | --template ID) [--json]`:
 /// queues a reply as `r` and send would (reply-all in email, an answer to the
 /// newest client message in chats), without the undo window.
-pub fn reply(cli: &Cli, conversation: i64, text: ReplyText<'_>, json: bool) -> Result<()> {
+pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -> Result<()> {
     let (cfg, path, clock) = open(cli)?;
     let reader = Reader::open(&path, &cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
     let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
     let now = clock.now();
-    let recipients = match (c.kind, answers) {
-        (ChannelKind::Email, Some(m)) => {
-            let own: Vec<String> = cfg
-                .accounts
-                .iter()
-                .filter_map(|a| match a {
-                    crate::config::Account::Email(e) if e.name == c.channel_name => Some(e.own_addresses()),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
+    let recipients = match answers.filter(|_| registry::kind(c.kind).limits().addresses) {
+        Some(m) => {
+            let own = cfg.own_addresses(Some(&c.channel_name));
             let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
             let (to, cc) = crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &own);
             to.into_iter().chain(cc).collect()

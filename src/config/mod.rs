@@ -238,6 +238,27 @@ pub struct WhatsappAccount {
 }
 
 impl Config {
+    /// Our own addresses on an email account, by its name (reply-all leaves them
+    /// out); every account's when `account` is None.
+    pub fn own_addresses(&self, account: Option<&str>) -> Vec<String> {
+        self.accounts
+            .iter()
+            .filter_map(|a| match a {
+                Account::Email(e) if account.is_none_or(|n| n == e.name) => Some(e.own_addresses()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The address an email account sends from, by its name.
+    pub fn sending_address(&self, account: &str) -> Option<String> {
+        self.accounts.iter().find_map(|a| match a {
+            Account::Email(e) if e.name == account => Some(e.address.clone()),
+            _ => None,
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,

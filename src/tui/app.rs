@@ -519,16 +519,8 @@ impl App {
                     }
                     MailDraft::New { channel, to } => {
                         let name = st.channels.iter().find(|c| c.id == channel).map(|c| c.name.clone());
-                        let from_address = self
-                            .config
-                            .accounts
-                            .iter()
-                            .find_map(|a| match a {
-                                crate::config::Account::Email(e) if Some(&e.name) == name.as_ref() => {
-                                    Some(e.address.clone())
-                                }
-                                _ => None,
-                            })
+                        let from_address = name
+                            .and_then(|n| self.config.sending_address(&n))
                             .unwrap_or_else(|| "pult@localhost".into());
                         let new = intents::NewEmail {
                             channel,
