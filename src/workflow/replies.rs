@@ -44,31 +44,6 @@ fn strip_prefixes(original: &str) -> &str {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{forward_subject, reply_subject};
-
-    #[test]
-    fn re_is_normalised() {
-        assert_eq!(reply_subject(Some("Счёт на оплату")), "Re: Счёт на оплату");
-        assert_eq!(reply_subject(Some("Re: Re: RE: Счёт")), "Re: Счёт");
-        assert_eq!(reply_subject(Some("Re[3]: Fwd: акт")), "Re: акт");
-        assert_eq!(reply_subject(Some("Ответ: вопрос")), "Re: вопрос");
-        assert_eq!(reply_subject(Some("Regarding taxes")), "Re: Regarding taxes");
-        assert_eq!(reply_subject(None), "Re:");
-    }
-
-    #[test]
-    fn fwd_is_normalised() {
-        assert_eq!(forward_subject(Some("Re: Fwd: Акт сверки")), "Fwd: Акт сверки");
-        assert_eq!(forward_subject(Some("Договор")), "Fwd: Договор");
-        assert_eq!(forward_subject(None), "Fwd:");
-        assert!(super::is_forward_subject(Some("FW: акт")));
-        assert!(super::is_forward_subject(Some("Пересл: акт")));
-        assert!(!super::is_forward_subject(Some("Re: Fwd: акт")));
-    }
-}
-
 /// Splits `text` into pieces of at most `max` characters, at paragraph
 /// boundaries where possible, then at line ends, then at spaces.
 pub fn split_text(text: &str, max: usize) -> Vec<String> {
@@ -94,4 +69,29 @@ pub fn split_text(text: &str, max: usize) -> Vec<String> {
         out.push(rest.to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{forward_subject, reply_subject};
+
+    #[test]
+    fn re_is_normalised() {
+        assert_eq!(reply_subject(Some("Счёт на оплату")), "Re: Счёт на оплату");
+        assert_eq!(reply_subject(Some("Re: Re: RE: Счёт")), "Re: Счёт");
+        assert_eq!(reply_subject(Some("Re[3]: Fwd: акт")), "Re: акт");
+        assert_eq!(reply_subject(Some("Ответ: вопрос")), "Re: вопрос");
+        assert_eq!(reply_subject(Some("Regarding taxes")), "Re: Regarding taxes");
+        assert_eq!(reply_subject(None), "Re:");
+    }
+
+    #[test]
+    fn fwd_is_normalised() {
+        assert_eq!(forward_subject(Some("Re: Fwd: Акт сверки")), "Fwd: Акт сверки");
+        assert_eq!(forward_subject(Some("Договор")), "Fwd: Договор");
+        assert_eq!(forward_subject(None), "Fwd:");
+        assert!(super::is_forward_subject(Some("FW: акт")));
+        assert!(super::is_forward_subject(Some("Пересл: акт")));
+        assert!(!super::is_forward_subject(Some("Re: Fwd: акт")));
+    }
 }

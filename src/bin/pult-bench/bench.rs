@@ -971,6 +971,14 @@ pub fn gen_maildir(out: &Path, n: u64, attachment_kb: u64) -> Result<()> {
     Ok(())
 }
 
+/// The `pult` binary built beside this one (the team benchmark runs its daemon).
+fn product_binary() -> Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let pult = me.with_file_name("pult");
+    anyhow::ensure!(pult.is_file(), "no pult binary next to {} (build both: cargo build --release)", me.display());
+    Ok(pult)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -979,12 +987,4 @@ mod tests {
         assert_eq!(super::base64(b"fooba"), "Zm9vYmE=");
         assert_eq!(super::base64(b"foob"), "Zm9vYg==");
     }
-}
-
-/// The `pult` binary built beside this one (the team benchmark runs its daemon).
-fn product_binary() -> Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let pult = me.with_file_name("pult");
-    anyhow::ensure!(pult.is_file(), "no pult binary next to {} (build both: cargo build --release)", me.display());
-    Ok(pult)
 }

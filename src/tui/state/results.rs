@@ -26,6 +26,8 @@ pub enum ListRead {
 
 /// What an effect found or did, for the state to absorb.
 #[derive(Debug)]
+// Outcomes live for one step of the effect loop; boxing the big ones buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Nothing on screen changes.
     Nothing,
