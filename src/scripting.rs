@@ -192,15 +192,11 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     let (c, messages) = load(&reader, conversation)?;
     let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
     let now = clock.now();
-    let recipients = match answers.filter(|_| registry::kind(c.kind).limits().addresses) {
-        Some(m) => {
-            let own = cfg.own_addresses(Some(&c.channel_name));
-            let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
-            let (to, cc) = crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &own);
-            to.into_iter().chain(cc).collect()
-        }
-        _ => Vec::new(),
-    };
+    let own = cfg.own_addresses(Some(&c.channel_name));
+    let recipients = answers
+        .and_then(|m| registry::kind(c.kind).reply_recipients(m.from_handle.as_deref(), &m.to, &m.cc, &own))
+        .map(|(to, cc)| to.into_iter().chain(cc).collect())
+        .unwrap_or_default();
     let facts =
         ReplyFacts { answers: answers.map(|m| m.id), last_inbound_at: answers.map(|m| m.sent_at), recipients, now };
     registry::kind(c.kind).check_reply(&facts).map_err(|why| anyhow::anyhow!("not queued: {why}"))?;

@@ -162,6 +162,19 @@ pub enum Refusal {
 pub trait ChannelKindInfo: Sync {
     fn limits(&self) -> Limits;
 
+    /// Who a reply to a message goes to, (To, Cc), on channels where the
+    /// sender picks addresses: `from`, `to` and `cc` of the message answered,
+    /// `own` our addresses. None where a reply simply goes to the chat.
+    fn reply_recipients(
+        &self,
+        _from: Option<&str>,
+        _to: &[String],
+        _cc: &[String],
+        _own: &[String],
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        None
+    }
+
     /// Refuses a reply the channel would refuse anyway (no recipient, a
     /// closed reply window), so that nothing is queued that cannot leave.
     fn check_reply(&self, facts: &ReplyFacts) -> Result<(), Refusal> {
@@ -191,6 +204,17 @@ impl ChannelKindInfo for Email {
             subject: true,
             addresses: true,
         }
+    }
+
+    fn reply_recipients(
+        &self,
+        from: Option<&str>,
+        to: &[String],
+        cc: &[String],
+        own: &[String],
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        let all: Vec<String> = to.iter().chain(cc).cloned().collect();
+        Some(super::email::send::reply_all_split(from, &all, cc, own))
     }
 
     fn check_reply(&self, facts: &ReplyFacts) -> Result<(), Refusal> {

@@ -77,8 +77,12 @@ impl AppState {
         let c = self.composer.as_ref().filter(|c| limits(c.kind).addresses && !c.note && c.mail.is_none())?;
         let t = self.thread.as_ref().filter(|t| t.conversation.id == c.conversation)?;
         let m = t.messages.iter().find(|m| Some(m.id) == c.reply_to)?;
-        let all: Vec<String> = m.to.iter().chain(&m.cc).cloned().collect();
-        Some(crate::channels::email::send::reply_all_split(m.from_handle.as_deref(), &all, &m.cc, &self.own_addresses))
+        crate::channels::registry::kind(c.kind).reply_recipients(
+            m.from_handle.as_deref(),
+            &m.to,
+            &m.cc,
+            &self.own_addresses,
+        )
     }
 
     /// Where the kept drafts are: conversation titles where known.

@@ -138,7 +138,11 @@ impl AppState {
             MailDraft::New { channel, .. } => DraftKind::Email(*channel),
         };
         let text = self.take_draft(conversation, kind);
-        let mut c = new_composer(conversation, ChannelKind::Email, None, subject, &text);
+        let channel_kind = match &draft {
+            MailDraft::New { channel, .. } => self.channels.iter().find(|c| c.id == *channel).map(|c| c.kind),
+            MailDraft::Forward { .. } => self.thread.as_ref().map(|t| t.conversation.kind),
+        };
+        let mut c = new_composer(conversation, channel_kind.unwrap_or(ChannelKind::Email), None, subject, &text);
         c.mail = Some(draft);
         self.composer = Some(c);
         self.focus = Focus::Composer;
