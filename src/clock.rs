@@ -83,29 +83,9 @@ impl Clock {
     }
 }
 
-/// "5m", "3h 10m", "2d 4h": compact durations for waiting times.
-pub fn compact_duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m:02}m")
-    } else {
-        format!("{m}m")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(compact_duration(59), "0m");
-        assert_eq!(compact_duration(3 * 3600 + 600), "3h 10m");
-        assert_eq!(compact_duration(2 * 86400 + 4 * 3600), "2d 4h");
-    }
 
     #[test]
     fn end_of_today_is_local() {

@@ -26,6 +26,48 @@ impl Lang {
     }
 }
 
+/// A count with its word in the right form: English one/other, Russian
+/// one/few/many (1 день, 2 дня, 5 дней, 11 дней, 21 день).
+pub fn plural(lang: Lang, n: i64, en: [&str; 2], ru: [&str; 3]) -> String {
+    let word = match lang {
+        Lang::En => en[usize::from(n.abs() != 1)],
+        Lang::Ru => {
+            let (n10, n100) = (n.abs() % 10, n.abs() % 100);
+            if n10 == 1 && n100 != 11 {
+                ru[0]
+            } else if (2..=4).contains(&n10) && !(12..=14).contains(&n100) {
+                ru[1]
+            } else {
+                ru[2]
+            }
+        }
+    };
+    format!("{n} {word}")
+}
+
+/// Compact durations for waiting times and overdue marks, in the UI's
+/// language: "5m", "3h 10m", "2d 4h"; «5 мин», «3 ч 10 мин», «2 д 4 ч».
+pub fn compact_duration(lang: Lang, seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);
+    match (lang, d > 0, h > 0) {
+        (Lang::En, true, _) => format!("{d}d {h}h"),
+        (Lang::En, false, true) => format!("{h}h {m:02}m"),
+        (Lang::En, false, false) => format!("{m}m"),
+        (Lang::Ru, true, _) => format!("{d} д {h} ч"),
+        (Lang::Ru, false, true) => format!("{h} ч {m:02} мин"),
+        (Lang::Ru, false, false) => format!("{m} мин"),
+    }
+}
+
+/// Seconds, as a countdown shows them: "10 s", «10 с».
+pub fn seconds(lang: Lang, n: i64) -> String {
+    match lang {
+        Lang::En => format!("{n} s"),
+        Lang::Ru => format!("{n} с"),
+    }
+}
+
 /// (key, English, Russian). A test checks that every key has both texts.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("views", "Views", "Представления"),
@@ -91,7 +133,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "? справка · / поиск · : команда · r ответ · t шаблон · a принять",
     ),
     ("open_a_thread", "Open a conversation first", "Сначала откройте разговор"),
-    ("mode_solo", "solo", "один"),
+    ("mode_solo", "solo", "автономно"),
     ("expunged", "removed from the server", "удалено на сервере"),
     (
         "notice_id_clash",
@@ -209,5 +251,42 @@ mod tests {
     fn language_detection() {
         assert_eq!(Lang::detect(Some("ru_RU.UTF-8")), Lang::Ru);
         assert_eq!(Lang::detect(Some("en")), Lang::En);
+    }
+}
+
+#[cfg(test)]
+mod units {
+    use super::*;
+
+    #[test]
+    fn plural_forms_and_units_in_both_languages() {
+        let days = |n| plural(Lang::Ru, n, ["day", "days"], ["день", "дня", "дней"]);
+        for (n, want) in [
+            (0, "0 дней"),
+            (1, "1 день"),
+            (2, "2 дня"),
+            (4, "4 дня"),
+            (5, "5 дней"),
+            (11, "11 дней"),
+            (12, "12 дней"),
+            (14, "14 дней"),
+            (21, "21 день"),
+            (22, "22 дня"),
+            (25, "25 дней"),
+            (101, "101 день"),
+            (111, "111 дней"),
+            (112, "112 дней"),
+        ] {
+            assert_eq!(days(n), want);
+        }
+        assert_eq!(plural(Lang::En, 1, ["day", "days"], ["", "", ""]), "1 day");
+        assert_eq!(plural(Lang::En, 2, ["day", "days"], ["", "", ""]), "2 days");
+        assert_eq!(compact_duration(Lang::En, 59), "0m");
+        assert_eq!(compact_duration(Lang::En, 9 * 3600), "9h 00m");
+        assert_eq!(compact_duration(Lang::Ru, 9 * 3600), "9 ч 00 мин");
+        assert_eq!(compact_duration(Lang::Ru, 86400 + 9 * 3600), "1 д 9 ч");
+        assert_eq!(compact_duration(Lang::Ru, 300), "5 мин");
+        assert_eq!(seconds(Lang::Ru, 10), "10 с");
+        assert_eq!(seconds(Lang::En, 10), "10 s");
     }
 }

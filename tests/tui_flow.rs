@@ -354,6 +354,50 @@ fn bad_user_keymap_is_reported_in_the_status_line() {
     assert!(screen.contains("unknown action \"explode\""), "{screen}");
 }
 
+/// Waiting times, overdue marks and the undo countdown speak Russian in the
+/// Russian UI: no "9h 00m", "1d 9h" or "10 s" on its screens.
+#[test]
+fn russian_screens_carry_no_english_units() {
+    let store = temp_store();
+    pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo");
+    let state = pult::tui::state::AppState::new(
+        pult::i18n::Lang::Ru,
+        "Анна".into(),
+        pult::clock::Clock::fixed(NOW, moscow()),
+        pult::tui::keymap::Keymap::shipped(),
+        pult::workflow::templates::Templates::shipped(),
+    );
+    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
+        .expect("app");
+    let mut h = Harness {
+        store,
+        app,
+        terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t"),
+    };
+    h.app.state.undo_seconds = 10;
+    h.app.resize(80, 24);
+    // An ASCII unit right after a number: 5m, 9h, 1d, 10 s.
+    let english_unit = |screen: &str| {
+        let chars: Vec<char> = screen.chars().collect();
+        chars.windows(3).any(|w| {
+            w[0].is_ascii_digit()
+                && ((matches!(w[1], 'h' | 'm' | 'd') && !w[2].is_alphanumeric()) || (w[1] == ' ' && w[2] == 's'))
+        })
+    };
+    let mut seen_units = false;
+    for keys in ["g u", "g x", "g o", "g u <Enter>"] {
+        h.keys(keys);
+        let screen = h.screen();
+        assert!(!english_unit(&screen), "after {keys}: {screen}");
+        seen_units |= screen.contains(" ч ") || screen.contains(" мин") || screen.contains(" д ");
+    }
+    assert!(seen_units, "waiting times are shown at all");
+    // The undo countdown of a sent reply.
+    h.keys("r").type_text("Принято").keys("<C-x>");
+    let status = h.app.state.status.clone().map(|s| s.text).unwrap_or_default();
+    assert!(status.contains("10 с") && !status.contains("10 s"), "{status}");
+}
+
 #[test]
 fn russian_ui_from_the_same_catalogue() {
     let store = temp_store();

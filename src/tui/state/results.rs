@@ -131,7 +131,11 @@ impl AppState {
                         Some(key) => format!(" · {key} {}", self.lang.tr("undo_hint")),
                         None => String::new(),
                     };
-                    self.info(format!("{} {seconds} s{hint}", self.lang.tr("sending_in")));
+                    self.info(format!(
+                        "{} {}{hint}",
+                        self.lang.tr("sending_in"),
+                        crate::i18n::seconds(self.lang, seconds)
+                    ));
                 } else {
                     self.info(self.lang.tr("queued"));
                 }

@@ -1,7 +1,7 @@
 //! The middle pane: the conversation window (or search results), one line each.
 
 use super::{marked, pane, styled};
-use crate::clock::compact_duration;
+use crate::i18n::compact_duration;
 use crate::model::{ChannelKind, ConversationRow, View};
 use crate::sanitize;
 use crate::tui::state::{AppState, Focus};
@@ -95,7 +95,7 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
     if let Some(d) = c.next_deadline {
         if d < now {
             right.push(styled(
-                format!(" ⚑{} {}", l.tr("overdue"), compact_duration(now - d)),
+                format!(" ⚑{} {}", l.tr("overdue"), compact_duration(l, now - d)),
                 theme.style("overdue").patch(base),
             ));
         } else {
@@ -105,7 +105,7 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
     if let Some(since) = c.waiting_since {
         // Waiting is counted in working time: a night is not a client kept waiting.
         let waited = state.calendar.working_seconds(since, now);
-        right.push(styled(format!(" ⏳{}", compact_duration(waited)), theme.style("waiting").patch(base)));
+        right.push(styled(format!(" ⏳{}", compact_duration(l, waited)), theme.style("waiting").patch(base)));
     }
     if let Some(who) = &c.claimed_by {
         right.push(styled(format!(" ✎{}", sanitize::line(who)), theme.style("claim").patch(base)));

@@ -1,7 +1,7 @@
 //! The right pane: one conversation's messages, newest at the bottom, and the composer under it.
 
 use super::{pane, styled};
-use crate::clock::compact_duration;
+use crate::i18n::compact_duration;
 use crate::model::{Delivery, Direction, MessageRow};
 use crate::sanitize;
 use crate::search::words::{Terms, matches, with_words};
@@ -68,7 +68,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         }
         if let Some(d) = task.deadline {
             let (text, slot) = if d < now {
-                (format!("⚑ {} {} ({})", l.tr("overdue"), compact_duration(now - d), state.clock.full(d)), "overdue")
+                (format!("⚑ {} {} ({})", l.tr("overdue"), compact_duration(l, now - d), state.clock.full(d)), "overdue")
             } else {
                 (format!("⚑ {} {}", l.tr("due"), state.clock.full(d)), "due")
             };
