@@ -749,3 +749,39 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
         "{flat}"
     );
 }
+
+/// At 80x24 in Russian the deadline prompt teaches its grammar, keeps the
+/// promised date in view, and takes Ctrl+X as Enter; a note's composer says
+/// it saves, not sends.
+#[test]
+fn prompts_teach_and_keep_the_date_in_view_at_80x24() {
+    let store = temp_store();
+    pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo");
+    let state = pult::tui::state::AppState::new(
+        pult::i18n::Lang::Ru,
+        "Анна".into(),
+        pult::clock::Clock::fixed(NOW, moscow()),
+        pult::tui::keymap::Keymap::shipped(),
+        pult::workflow::templates::Templates::shipped(),
+    );
+    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
+        .expect("app");
+    let mut h = Harness {
+        store,
+        app,
+        terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t"),
+    };
+    h.app.resize(80, 24);
+    h.keys("g u <Enter> a");
+    let last_line = |h: &mut Harness| h.screen().lines().last().unwrap_or_default().to_string();
+    let prompt = last_line(&mut h);
+    assert!(prompt.contains("завтра 12:00") && prompt.contains("через 3 рабочих дня"), "{prompt}");
+    h.type_text("через 3 рабочих дня");
+    let prompt = last_line(&mut h);
+    // 20.11.2026 is a Friday: three working days later is Wednesday 25.11.
+    assert!(prompt.contains("25.11") && !prompt.trim_end().ends_with('…'), "the date is whole: {prompt}");
+    h.keys("<C-x>");
+    assert!(!matches!(h.app.state.popup, Some(pult::tui::state::Popup::Fields(_))), "Ctrl+X confirmed the prompt");
+    h.keys("<Esc> <Esc> i");
+    assert!(h.screen().contains("сохранить заметку"), "{}", h.screen());
+}

@@ -75,6 +75,11 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         right.push(Span::styled(format!("· {mode} "), theme.style("status_line")));
     }
     right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
+    // While a prompt asks for something, the whole line is the prompt's: the
+    // date being promised or the reason of an error is never the part cut off.
+    if matches!(state.popup, Some(super::state::Popup::Fields(_))) {
+        right.clear();
+    }
     let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
     let (text, style) = match (&state.popup, &state.status) {
@@ -88,7 +93,18 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
             let label = super::state::field_label(state.lang, f.field());
             let mut text = format!("{label}: {}", sanitize::line(&f.input));
             let prompt_len = sanitize::width(&text);
-            if f.field() == "deadline" && !f.input.trim().is_empty() {
+            let confirm = state
+                .keymap
+                .key_for(crate::tui::keymap::Context::Input, &crate::tui::action::Action::Confirm)
+                .unwrap_or_else(|| "Enter".into());
+            if f.field() == "deadline" && f.input.trim().is_empty() {
+                // An empty deadline prompt teaches its grammar until the first key.
+                text.push_str(&format!(
+                    "  {} · {confirm} {}",
+                    state.lang.tr("deadline_examples"),
+                    state.lang.tr("confirms")
+                ));
+            } else if f.field() == "deadline" {
                 match state.deadline_preview(&f.input) {
                     Ok(ts) => text.push_str(&format!(
                         "  → {}",

@@ -176,8 +176,10 @@ fn render_composer(
         if let Some(s) = &composer.subject {
             title = format!("{title}: {}", sanitize::line(s));
         }
-        let block = pane(title, state.focus == Focus::Composer, theme)
-            .title_bottom(Span::styled(format!(" {} ", l.tr("composer_hint")), theme.style("muted")));
+        let block = pane(title, state.focus == Focus::Composer, theme).title_bottom(Span::styled(
+            format!(" {} ", l.tr(if composer.note { "note_hint" } else { "composer_hint" })),
+            theme.style("muted"),
+        ));
         let mut inner = block.inner(area);
         frame.render_widget(block, area);
         // Reply-all, shown before it leaves and never cut: who gets it in To and in Cc.
