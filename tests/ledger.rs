@@ -307,7 +307,12 @@ fn closing_a_conversation_with_an_open_promise_asks_first_and_sending_clears_aft
     let conv = select_unanswered(&mut h, ChannelKind::Telegram);
     h.keys("<Enter> a").type_text("завтра").keys("<Enter>");
     assert!(h.screen().contains("Sending in 10 s"));
-    // The window passes: the line goes without a key press.
+    // It counts down …
+    assert!(h.app.status_due().is_some(), "the loop wakes to count down");
+    h.app.state.clock = pult::clock::Clock::fixed(NOW + 3, moscow());
+    h.app.expire_status();
+    assert!(h.screen().contains("Sending in 7 s"), "{}", h.screen());
+    // … and the line goes when the window passes, without a key press.
     h.app.state.clock = pult::clock::Clock::fixed(NOW + 11, moscow());
     h.app.expire_status();
     assert!(!h.screen().contains("Sending in"), "{}", h.screen());

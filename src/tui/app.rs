@@ -81,13 +81,13 @@ impl App {
         self.draft_changed.map(|t| t + DRAFT_DELAY)
     }
 
-    /// When the undo window of the last message ends: "Sending in 10 s" must go then.
+    /// While "Sending in … s" shows: the next second, so that it counts down
+    /// and goes when the undo window ends.
     pub fn status_due(&self) -> Option<std::time::Instant> {
-        let last = self.state.last_sent.as_ref()?;
+        self.state.last_sent.as_ref()?;
         let sending = self.state.lang.tr("sending_in");
         self.state.status.as_ref().filter(|s| s.text.starts_with(sending))?;
-        let left = (last.until - self.state.clock.now()).max(0) as u64;
-        Some(std::time::Instant::now() + std::time::Duration::from_secs(left))
+        Some(std::time::Instant::now() + std::time::Duration::from_secs(1))
     }
 
     /// Clears the "Sending in … s" line once its window has passed.

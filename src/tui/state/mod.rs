@@ -392,6 +392,8 @@ pub struct LastSent {
     pub outbox: i64,
     pub conversation: i64,
     pub until: i64,
+    /// A new mail or forward (its status line names no undo key).
+    pub mail: bool,
 }
 
 pub struct AppState {

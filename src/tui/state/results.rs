@@ -124,18 +124,9 @@ impl AppState {
             Outcome::Thread(thread) => self.thread_loaded(thread),
             Outcome::Queued { outbox, conversation, until, mail } => {
                 if until > now {
-                    self.last_sent = Some(LastSent { outbox, conversation, until });
-                    let seconds = until - now;
-                    let undo = self.keymap.key_for(super::super::keymap::Context::Thread, &Action::UndoSend);
-                    let hint = match undo.filter(|_| !mail) {
-                        Some(key) => format!(" · {key} {}", self.lang.tr("undo_hint")),
-                        None => String::new(),
-                    };
-                    self.info(format!(
-                        "{} {}{hint}",
-                        self.lang.tr("sending_in"),
-                        crate::i18n::seconds(self.lang, seconds)
-                    ));
+                    let last = LastSent { outbox, conversation, until, mail };
+                    self.last_sent = Some(last);
+                    self.info(self.sending_text(&last, now));
                 } else {
                     self.info(self.lang.tr("queued"));
                 }
@@ -335,17 +326,35 @@ impl AppState {
         self.dirty = false;
     }
 
-    /// Clears the "Sending in … s" line once its window has passed.
+    /// "Sending in 7 s · U to undo": counts down while the undo window is open.
+    fn sending_text(&self, last: &LastSent, now: i64) -> String {
+        let undo = self.keymap.key_for(super::super::keymap::Context::Thread, &Action::UndoSend);
+        let hint = match undo.filter(|_| !last.mail) {
+            Some(key) => format!(" · {key} {}", self.lang.tr("undo_hint")),
+            None => String::new(),
+        };
+        let left = crate::i18n::seconds(self.lang, (last.until - now).max(0));
+        format!("{} {left}{hint}", self.lang.tr("sending_in"))
+    }
+
+    /// Keeps the "Sending in … s" line counting down, and clears it once the
+    /// window has passed (then there is nothing left to undo).
     pub fn expire_status(&mut self) {
         let Some(last) = self.last_sent else { return };
-        if self.clock.now() < last.until {
+        let sending = self.lang.tr("sending_in");
+        if !self.status.as_ref().is_some_and(|s| s.text.starts_with(sending)) {
             return;
         }
-        let sending = self.lang.tr("sending_in");
-        if self.status.as_ref().is_some_and(|s| s.text.starts_with(sending)) {
+        let now = self.clock.now();
+        if now >= last.until {
             self.status = None;
-            self.dirty = true;
+        } else {
+            let text = self.sending_text(&last, now);
+            if self.status.as_ref().is_some_and(|s| s.text != text) {
+                self.info(text);
+            }
         }
+        self.dirty = true;
     }
 
     /// Typed text goes into the composer (when it has the keyboard) or is a key.
