@@ -28,7 +28,12 @@ pub struct Applied {
 pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
-    let deferred = super::search_index::Deferred::begin(&tx)?;
+    // Only messages add rows to index; a status or a cursor costs no index work.
+    let deferred = if events.iter().any(|e| matches!(e, SyncEvent::Message(_))) {
+        super::search_index::Deferred::begin(&tx)?
+    } else {
+        super::search_index::Deferred::idle()
+    };
     let mut applied = Applied::default();
     // Runs of messages go to ingest together (conversations and identities
     // are looked up once per run).

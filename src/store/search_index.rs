@@ -97,6 +97,11 @@ impl Deferred {
         Ok(Deferred { bounds: Some(bounds) })
     }
 
+    /// A batch that adds no rows (statuses, flags, cursors) defers nothing.
+    pub(super) fn idle() -> Deferred {
+        Deferred { bounds: None }
+    }
+
     /// Indexes the pending rows as they are now; call last in the transaction,
     /// so that no later statement's savepoint writes the terms out early.
     pub(super) fn finish(mut self, tx: &Connection) -> Result<()> {
