@@ -358,24 +358,8 @@ fn bad_user_keymap_is_reported_in_the_status_line() {
 /// Russian UI: no "9h 00m", "1d 9h" or "10 s" on its screens.
 #[test]
 fn russian_screens_carry_no_english_units() {
-    let store = temp_store();
-    pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo");
-    let state = pult::tui::state::AppState::new(
-        pult::i18n::Lang::Ru,
-        "Анна".into(),
-        pult::clock::Clock::fixed(NOW, moscow()),
-        pult::tui::keymap::Keymap::shipped(),
-        pult::workflow::templates::Templates::shipped(),
-    );
-    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
-        .expect("app");
-    let mut h = Harness {
-        store,
-        app,
-        terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t"),
-    };
+    let mut h = Harness::demo_ru(80, 24);
     h.app.state.undo_seconds = 10;
-    h.app.resize(80, 24);
     // An ASCII unit right after a number: 5m, 9h, 1d, 10 s.
     let english_unit = |screen: &str| {
         let chars: Vec<char> = screen.chars().collect();
@@ -400,24 +384,7 @@ fn russian_screens_carry_no_english_units() {
 
 #[test]
 fn russian_ui_from_the_same_catalogue() {
-    let store = temp_store();
-    pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo");
-    let clock = pult::clock::Clock::fixed(NOW, moscow());
-    let state = pult::tui::state::AppState::new(
-        pult::i18n::Lang::Ru,
-        "Анна".into(),
-        clock,
-        pult::tui::keymap::Keymap::shipped(),
-        pult::workflow::templates::Templates::shipped(),
-    );
-    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
-        .expect("app");
-    let mut h = Harness {
-        store,
-        app,
-        terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).expect("t"),
-    };
-    h.app.resize(160, 45);
+    let mut h = Harness::demo_ru(160, 45);
     let screen = h.screen();
     assert!(screen.contains("Все открытые") && screen.contains("Без ответа"), "{screen}");
     h.keys("?");
@@ -755,23 +722,7 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
 /// it saves, not sends.
 #[test]
 fn prompts_teach_and_keep_the_date_in_view_at_80x24() {
-    let store = temp_store();
-    pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo");
-    let state = pult::tui::state::AppState::new(
-        pult::i18n::Lang::Ru,
-        "Анна".into(),
-        pult::clock::Clock::fixed(NOW, moscow()),
-        pult::tui::keymap::Keymap::shipped(),
-        pult::workflow::templates::Templates::shipped(),
-    );
-    let app = pult::tui::app::App::new(state, pult::tui::theme::Theme::dark(), &store.path, store.writer.clone())
-        .expect("app");
-    let mut h = Harness {
-        store,
-        app,
-        terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t"),
-    };
-    h.app.resize(80, 24);
+    let mut h = Harness::demo_ru(80, 24);
     h.keys("g u <Enter> a");
     let last_line = |h: &mut Harness| h.screen().lines().last().unwrap_or_default().to_string();
     let prompt = last_line(&mut h);

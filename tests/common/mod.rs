@@ -75,9 +75,20 @@ impl Harness {
         Self::on(store, width, height)
     }
 
+    /// The demo store in the Russian UI.
+    pub fn demo_ru(width: u16, height: u16) -> Harness {
+        let store = temp_store();
+        pult::demo::populate(&store.writer, NOW, &moscow(), "Анна").expect("demo data");
+        Self::in_language(store, pult::i18n::Lang::Ru, width, height)
+    }
+
     pub fn on(store: TempStore, width: u16, height: u16) -> Harness {
+        Self::in_language(store, pult::i18n::Lang::En, width, height)
+    }
+
+    pub fn in_language(store: TempStore, lang: pult::i18n::Lang, width: u16, height: u16) -> Harness {
         let clock = Clock::fixed(NOW, moscow());
-        let state = AppState::new(pult::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
+        let state = AppState::new(lang, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
         let mut app = App::new(state, Theme::dark(), &store.path, store.writer.clone()).expect("app");
         app.resize(width, height);
         let terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
