@@ -490,4 +490,16 @@ fn a_batch_of_events_applies_once_and_a_replay_changes_nothing() {
         "failed 131047: re-engagement message"
     );
     assert!(state(&format!("SELECT waiting_since IS NOT NULL FROM conversations WHERE id = {conv}")) == 1);
+    // Reports that overtake their message are kept, and apply when it appears:
+    // a receipt before the record of our send, a deletion before the message.
+    apply(vec![
+        SyncEvent::Delivery { remote_id: "wamid.LATE".into(), state: Delivery::Read, error: None },
+        SyncEvent::Deleted { remote_id: "in-9".into() },
+    ]);
+    let late = queue_reply(&s, conv, "Счёт во вложении");
+    s.writer.call_blocking(move |c| pult::store::intents::mark_sent(c, late, "wamid.LATE", NOW)).expect("sent");
+    assert_eq!(one("SELECT delivery FROM messages WHERE remote_id = 'wamid.LATE'"), "read");
+    ingest(&s, ch, vec![msg("in-9", "79161234567", "Марина", NOW, "Ой, не туда")]);
+    assert_eq!(one("SELECT deleted || '' FROM messages WHERE remote_id = 'in-9'"), "1");
+    assert_eq!(state("SELECT count(*) FROM pending_reports WHERE remote_id != 'wamid.NEVER'"), 0, "settled");
 }

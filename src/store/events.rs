@@ -19,8 +19,9 @@ pub struct Applied {
     pub conversations: Vec<i64>,
     /// Mail newly marked as gone from the server.
     pub expunged: usize,
-    /// Events that named a message pult does not have (a delivery report for
-    /// a message sent elsewhere, a deletion of one never seen): kept in the log.
+    /// Events that named a message pult does not have yet (a delivery report
+    /// that overtook the record of our send, a deletion of a message still on
+    /// its way): kept in `pending_reports` and applied when it appears.
     pub unmatched: usize,
 }
 
@@ -103,7 +104,7 @@ fn deleted(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64, applie
             applied.conversations.push(c);
         }
         None if !exists(tx, channel, remote_id)? => {
-            tracing::info!("channel {channel}: deletion of a message pult never had ({remote_id})");
+            park(tx, channel, remote_id, "deleted", None, None, now)?;
             applied.unmatched += 1;
         }
         None => {}
@@ -120,29 +121,25 @@ fn delivery(
     now: i64,
     applied: &mut Applied,
 ) -> Result<()> {
-    // Reports arrive out of order: `read` after `delivered` stays `read`, and
-    // nothing but a failure moves a message back.
-    let rank = |d: Delivery| match d {
-        Delivery::Sent => 1,
-        Delivery::Delivered => 2,
-        Delivery::Read => 3,
-        _ => 0,
-    };
     let found: Option<(i64, String)> = tx
         .prepare_cached("SELECT conversation_id, delivery FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
         .query_row(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .ok();
     let Some((conversation, now_state)) = found else {
-        tracing::info!("channel {channel}: a delivery report for a message pult did not send ({remote_id})");
+        // Keep the report that says most: a failure, else the furthest state.
+        let parked: Option<String> = tx
+            .prepare_cached(
+                "SELECT state FROM pending_reports WHERE channel_id = ?1 AND remote_id = ?2 AND kind = 'delivery'",
+            )?
+            .query_row(params![channel, remote_id], |r| r.get(0))
+            .ok();
+        if parked.as_deref().is_none_or(|p| moves(Delivery::parse(p), state)) {
+            park(tx, channel, remote_id, "delivery", Some(state.as_str()), error, now)?;
+        }
         applied.unmatched += 1;
         return Ok(());
     };
-    let current = Delivery::parse(&now_state);
-    let moves = match state {
-        Delivery::Failed => current != Delivery::Failed,
-        _ => rank(state) > rank(current),
-    };
-    if !moves {
+    if !moves(Delivery::parse(&now_state), state) {
         return Ok(());
     }
     tx.prepare_cached("UPDATE messages SET delivery = ?3, error = ?4 WHERE channel_id = ?1 AND remote_id = ?2")?
@@ -151,6 +148,62 @@ fn delivery(
     super::ingest::refresh_conversation(tx, conversation)?;
     note_change(tx, now, ChangeKind::Outbox, Some(conversation), None)?;
     applied.conversations.push(conversation);
+    Ok(())
+}
+
+/// Reports arrive out of order: `read` after `delivered` stays `read`, and
+/// nothing but a failure moves a message back.
+fn moves(current: Delivery, reported: Delivery) -> bool {
+    let rank = |d: Delivery| match d {
+        Delivery::Sent => 1,
+        Delivery::Delivered => 2,
+        Delivery::Read => 3,
+        _ => 0,
+    };
+    match reported {
+        Delivery::Failed => current != Delivery::Failed,
+        _ => rank(reported) > rank(current),
+    }
+}
+
+/// Keeps a report about a message pult does not have yet.
+fn park(
+    tx: &Transaction<'_>,
+    channel: i64,
+    remote_id: &str,
+    kind: &str,
+    state: Option<&str>,
+    error: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    tracing::info!("channel {channel}: a {kind} report for {remote_id}, which pult does not have yet; kept");
+    tx.prepare_cached(
+        "INSERT INTO pending_reports (channel_id, remote_id, kind, state, error, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (channel_id, remote_id, kind) DO UPDATE SET state = excluded.state, error = excluded.error",
+    )?
+    .execute(params![channel, remote_id, kind, state, error, now])?;
+    Ok(())
+}
+
+/// A message now has this remote id (it arrived, or our send was recorded):
+/// the reports kept for it apply now.
+pub(super) fn settle(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64) -> Result<()> {
+    let parked: Vec<(String, Option<String>, Option<String>)> = tx
+        .prepare_cached(
+            "DELETE FROM pending_reports WHERE channel_id = ?1 AND remote_id = ?2 RETURNING kind, state, error",
+        )?
+        .query_map(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut applied = Applied::default();
+    for (kind, state, error) in parked {
+        match (kind.as_str(), state) {
+            ("deleted", _) => deleted(tx, channel, remote_id, now, &mut applied)?,
+            ("delivery", Some(state)) => {
+                delivery(tx, channel, remote_id, Delivery::parse(&state), error.as_deref(), now, &mut applied)?
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 

@@ -169,6 +169,8 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             continue;
         }
         let message_id = tx.last_insert_rowid();
+        // A deletion that overtook the message applies now.
+        super::events::settle(tx, channel_id, &m.remote_id, now)?;
         if let Some(p) = &m.imap {
             tx.prepare_cached(
                 "UPDATE messages SET imap_folder = ?1, imap_uid = ?2, seen = ?3, answered = ?4, imap_validity = ?5

@@ -551,6 +551,9 @@ pub fn mark_sent(db: &mut Db, outbox_id: i64, remote_id: &str, now: i64) -> Resu
         params![remote_id, message, outbox_id],
     )?;
     note_change(&tx, now, ChangeKind::Outbox, Some(conversation), None)?;
+    // A receipt that came before this record of the send applies now.
+    let channel: i64 = tx.query_row("SELECT channel_id FROM messages WHERE id = ?1", [message], |r| r.get(0))?;
+    super::events::settle(&tx, channel, remote_id, now)?;
     tx.commit()?;
     Ok(())
 }

@@ -600,6 +600,20 @@ WHEN NOT search_pending('attachments', new.id) BEGIN
     INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
 END;
 "#,
+    // 16 -> 17: reports about a message pult does not have yet (a delivery
+    // receipt that overtakes the record of our send, a deletion of a message
+    // still on its way) are kept and applied when the message appears.
+    r#"
+CREATE TABLE pending_reports (
+    channel_id INTEGER NOT NULL,
+    remote_id  TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    state      TEXT,
+    error      TEXT,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, remote_id, kind)
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
