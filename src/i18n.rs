@@ -87,6 +87,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("sent", "sent", "отправлено"),
     ("delivered", "delivered", "доставлено"),
     ("read_by_client", "read", "прочитано"),
+    ("not_downloaded", "not downloaded", "не скачано"),
     ("failed", "failed", "ошибка"),
     ("edited", "edited", "изменено"),
     ("deleted", "deleted", "удалено"),
@@ -162,8 +163,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("discarded", "Discarded; the client counts as waiting", "Отменено; клиент снова ждёт ответа"),
     (
         "maybe_sent_hint",
-        "pult stopped while sending: check with the client, then retry or discard (`pult outbox`)",
-        "pult остановился во время отправки: уточните у клиента, затем повторите или отмените (`pult outbox`)",
+        "it may have reached the client: check with them, then retry or discard (`pult outbox`)",
+        "сообщение могло дойти до клиента: уточните у него, затем повторите или отмените (`pult outbox`)",
     ),
     ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),
     ("notice_future_date", "Date: is in the future; arrival time shown", "Date: в будущем — показано время получения"),

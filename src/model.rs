@@ -121,6 +121,11 @@ pub enum SyncEvent {
     Cursor { key: String, value: String },
     /// How the worker is.
     Status(ChannelStatus),
+    /// A client reacted to a message (an empty `emoji` takes the reaction back).
+    Reaction { remote_id: String, author_handle: String, author_name: String, emoji: String },
+    /// Something the channel sent that pult could not read: kept with its
+    /// raw bytes and the reason, counted in `pult doctor`, never dropped.
+    Quarantine { reason: String, raw: Vec<u8> },
 }
 
 /// Flags of one mail changed on the server.
@@ -367,6 +372,8 @@ pub struct MessageRow {
     pub cc: Vec<String>,
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
+    /// Reactions of people to it, (name, emoji).
+    pub reactions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -377,6 +384,8 @@ pub struct AttachmentRow {
     pub duration: Option<i64>,
     /// How the channel finds the bytes (Telegram file id); fetched on demand.
     pub remote_ref: Option<String>,
+    /// Why the bytes could not be fetched when they arrived (WhatsApp).
+    pub fetch_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -653,4 +662,9 @@ pub struct Located {
     /// A file this machine sent: the path it was sent from.
     #[serde(skip)]
     pub local_path: Option<std::path::PathBuf>,
+    /// Media fetched when it arrived (WhatsApp): the SHA-256 its file is named by.
+    #[serde(skip)]
+    pub content_hash: Option<String>,
+    /// Why its bytes could not be fetched (expired, over the size limit).
+    pub fetch_error: Option<String>,
 }

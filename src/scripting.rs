@@ -49,6 +49,15 @@ pub struct MessageExport {
     pub edited: bool,
     pub internal: bool,
     pub attachments: Vec<AttachmentExport>,
+    /// People's reactions to it (WhatsApp).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionExport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReactionExport {
+    pub author: String,
+    pub emoji: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +66,9 @@ pub struct AttachmentExport {
     pub name: String,
     pub mime: String,
     pub size: i64,
+    /// Why its bytes could not be fetched when it arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_error: Option<String>,
 }
 
 /// A message whose sender died mid-send: pult cannot know whether it left.
@@ -93,7 +105,9 @@ impl ThreadExport {
                         Delivery::Pending => (Some("pending"), None),
                         Delivery::Sending => (Some("sending"), None),
                         Delivery::Failed => (Some("failed"), m.error.clone()),
-                        Delivery::Unknown => (Some("sending"), Some(MAYBE_SENT.to_string())),
+                        Delivery::Unknown => {
+                            (Some("sending"), Some(m.error.clone().unwrap_or_else(|| MAYBE_SENT.to_string())))
+                        }
                     };
                     MessageExport {
                         id: m.id.abs(),
@@ -116,7 +130,13 @@ impl ThreadExport {
                                 name: a.name.clone(),
                                 mime: a.mime.clone(),
                                 size: a.size,
+                                fetch_error: a.fetch_error.clone(),
                             })
+                            .collect(),
+                        reactions: m
+                            .reactions
+                            .iter()
+                            .map(|(author, emoji)| ReactionExport { author: author.clone(), emoji: emoji.clone() })
                             .collect(),
                     }
                 })
@@ -170,6 +190,12 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
         println!("{}", crate::sanitize::text(&m.body));
         for a in &m.attachments {
             println!("  📎 {} ({} bytes)", line(&a.name), a.size);
+            if let Some(e) = &a.fetch_error {
+                println!("     not downloaded: {}", line(e));
+            }
+        }
+        for r in &m.reactions {
+            println!("  {} {}", line(&r.emoji), line(&r.author));
         }
     }
     Ok(())

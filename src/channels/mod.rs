@@ -5,3 +5,4 @@
 pub mod email;
 pub mod registry;
 pub mod telegram;
+pub mod whatsapp;

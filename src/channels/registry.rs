@@ -84,7 +84,7 @@ pub fn open(account: &Account, id: i64, ctx: &Context) -> Result<Arc<dyn Channel
     match account {
         Account::Email(e) => Ok(Arc::new(super::email::channel::EmailChannel::new(e.clone(), id, ctx))),
         Account::Telegram(t) => Ok(Arc::new(super::telegram::channel::TelegramChannel::new(t, id, ctx)?)),
-        Account::Whatsapp(_) => Err("WhatsApp is not supported yet".into()),
+        Account::Whatsapp(w) => Ok(Arc::new(super::whatsapp::channel::WhatsappChannel::new(w, id, ctx)?)),
     }
 }
 
@@ -246,7 +246,7 @@ impl ChannelKindInfo for Telegram {
 impl ChannelKindInfo for Whatsapp {
     fn limits(&self) -> Limits {
         Limits {
-            max_text: Some(4096),
+            max_text: Some(crate::channels::whatsapp::MAX_TEXT),
             can_edit: false,
             can_delete: false,
             reply_to: true,

@@ -45,7 +45,22 @@ const EMAIL: &[&str] = &[
 const SERVER: &[&str] = &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file"];
 const TELEGRAM: &[&str] =
     &["kind", "name", "token_command", "token_file", "api_url", "transcribe_command", "player_command"];
-const WHATSAPP: &[&str] = &["kind", "name", "phone_number_id", "token_command", "token_file", "api_url"];
+const WHATSAPP: &[&str] = &[
+    "kind",
+    "name",
+    "phone_number_id",
+    "token_command",
+    "token_file",
+    "app_secret_command",
+    "app_secret_file",
+    "verify_token_command",
+    "verify_token_file",
+    "api_url",
+    "webhook_listen",
+    "media_max_mb",
+    "transcribe_command",
+    "player_command",
+];
 const KINDS: &[&str] = &["email", "telegram", "whatsapp"];
 
 /// Checks `text` before serde reads it: syntax first, then every key.

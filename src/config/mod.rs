@@ -224,17 +224,50 @@ pub struct TelegramAccount {
     pub player_command: Option<Vec<String>>,
 }
 
+/// A WhatsApp Business number through Meta's Cloud API: webhooks in, Graph API out.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WhatsappAccount {
     pub name: String,
-    #[serde(default)]
-    pub phone_number_id: Option<String>,
+    /// The number's id in Meta's app dashboard (WhatsApp → API Setup), not the number itself.
+    pub phone_number_id: String,
+    /// The access token (a System User token): a command or a 0600 file.
     #[serde(default)]
     pub token_command: Option<Vec<String>>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// The app secret that signs every webhook (App settings → Basic).
+    #[serde(default)]
+    pub app_secret_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub app_secret_file: Option<PathBuf>,
+    /// The verify token typed into the dashboard when the webhook URL is registered.
+    #[serde(default)]
+    pub verify_token_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub verify_token_file: Option<PathBuf>,
+    /// Graph API base with its version (default https://graph.facebook.com/v21.0).
     #[serde(default)]
     pub api_url: Option<String>,
+    /// Where the webhook receiver listens (host:port) behind the TLS proxy; path `/whatsapp`.
+    #[serde(default = "default_webhook_listen")]
+    pub webhook_listen: String,
+    /// Media larger than this (MB) is not downloaded; the message says so.
+    #[serde(default = "default_media_max_mb")]
+    pub media_max_mb: u64,
+    /// Turns a voice message into text: argv, run without a shell, file path appended.
+    #[serde(default)]
+    pub transcribe_command: Option<Vec<String>>,
+    /// Plays a voice message: argv, run without a shell, file path appended.
+    #[serde(default)]
+    pub player_command: Option<Vec<String>>,
+}
+
+fn default_webhook_listen() -> String {
+    "127.0.0.1:8088".into()
+}
+
+fn default_media_max_mb() -> u64 {
+    64
 }
 
 impl Config {
@@ -284,6 +317,11 @@ impl Config {
         for a in &self.accounts {
             if !names.insert(a.name()) {
                 return Err(format!("account name {:?} is used twice", a.name()));
+            }
+            if let Account::Whatsapp(w) = a
+                && w.webhook_listen.parse::<std::net::SocketAddr>().is_err()
+            {
+                return Err(format!("account {}: webhook_listen must be host:port, like 127.0.0.1:8088", w.name));
             }
             if let Account::Email(e) = a {
                 for s in [&e.imap, &e.smtp] {

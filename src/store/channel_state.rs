@@ -167,3 +167,66 @@ pub fn add_transcript(db: &mut Db, message: i64, text: &str, now: i64) -> Result
     tx.commit()?;
     Ok(())
 }
+
+/// An attachment whose bytes are still only at the provider (WhatsApp media
+/// ids expire after about a week, so they are fetched when they arrive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingMedia {
+    pub attachment: i64,
+    pub message: i64,
+    pub media_id: String,
+    pub mime: String,
+}
+
+/// Attachments of a channel not fetched yet and not given up on.
+pub fn unfetched_media(db: &Db, channel: i64) -> Result<Vec<PendingMedia>> {
+    let conn = &db.0;
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.id, a.message_id, a.remote_ref, a.mime FROM attachments a JOIN messages m ON m.id = a.message_id
+             WHERE m.channel_id = ?1 AND m.direction = 'in' AND a.remote_ref IS NOT NULL
+               AND a.content_hash IS NULL AND a.fetch_error IS NULL
+             ORDER BY a.id",
+        )?
+        .query_map([channel], |r| {
+            Ok(PendingMedia { attachment: r.get(0)?, message: r.get(1)?, media_id: r.get(2)?, mime: r.get(3)? })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The bytes are kept (content-addressed by `hash`): the attachment can be
+/// saved and played without the provider.
+pub fn media_fetched(db: &mut Db, attachment: i64, hash: &str, size: i64, mime: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let conversation: i64 = tx.query_row(
+        "UPDATE attachments SET content_hash = ?2, size = ?3, mime = ?4, fetch_error = NULL WHERE id = ?1
+         RETURNING (SELECT conversation_id FROM messages WHERE id = attachments.message_id)",
+        params![attachment, hash, size, mime],
+        |r| r.get(0),
+    )?;
+    note_change(&tx, now, ChangeKind::Messages, Some(conversation), None)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The bytes cannot be had (the id expired, the file is over the size limit):
+/// the reason is shown on the attachment and it is not tried again.
+pub fn media_failed(db: &mut Db, attachment: i64, reason: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let conversation: i64 = tx.query_row(
+        "UPDATE attachments SET fetch_error = ?2 WHERE id = ?1
+         RETURNING (SELECT conversation_id FROM messages WHERE id = attachments.message_id)",
+        params![attachment, reason],
+        |r| r.get(0),
+    )?;
+    note_change(&tx, now, ChangeKind::Messages, Some(conversation), None)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// How many things a channel sent that pult could not read (`pult doctor`).
+pub fn quarantined(db: &Db, channel: i64) -> Result<i64> {
+    Ok(db.0.query_row("SELECT count(*) FROM quarantine WHERE channel_id = ?1", [channel], |r| r.get(0))?)
+}

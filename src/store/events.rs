@@ -23,6 +23,8 @@ pub struct Applied {
     /// that overtook the record of our send, a deletion of a message still on
     /// its way): kept in `pending_reports` and applied when it appears.
     pub unmatched: usize,
+    /// Events kept raw in `quarantine` because pult could not read them.
+    pub quarantined: usize,
 }
 
 /// Applies one batch of a channel's events in one transaction.
@@ -64,6 +66,17 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
                 .execute(params![channel, key, value])?;
             }
             SyncEvent::Status(s) => statuses.push(s.clone()),
+            SyncEvent::Reaction { remote_id, author_handle, author_name, emoji } => {
+                reaction(&tx, channel, remote_id, author_handle, author_name, emoji, now, &mut applied)?
+            }
+            SyncEvent::Quarantine { reason, raw } => {
+                tracing::warn!("channel {channel}: kept in quarantine ({} bytes): {reason}", raw.len());
+                tx.prepare_cached(
+                    "INSERT INTO quarantine (channel_id, received_at, reason, raw) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![channel, now, reason, raw])?;
+                applied.quarantined += 1;
+            }
         }
     }
     flush(&tx, channel, &mut run, now, &mut applied)?;
@@ -151,6 +164,45 @@ fn delivery(
     Ok(())
 }
 
+/// A reaction sits on the message it reacts to, one per person; an empty
+/// emoji takes it back. One for a message not here yet is kept until it is.
+#[allow(clippy::too_many_arguments)]
+fn reaction(
+    tx: &Transaction<'_>,
+    channel: i64,
+    remote_id: &str,
+    handle: &str,
+    name: &str,
+    emoji: &str,
+    now: i64,
+    applied: &mut Applied,
+) -> Result<()> {
+    let found: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT id, conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+        .query_row(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ok();
+    let Some((message, conversation)) = found else {
+        let who = format!("{handle}\t{name}");
+        park(tx, channel, remote_id, "reaction", Some(emoji), Some(&who), now)?;
+        applied.unmatched += 1;
+        return Ok(());
+    };
+    if emoji.is_empty() {
+        tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1 AND author_handle = ?2")?
+            .execute(params![message, handle])?;
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO reactions (message_id, author_handle, author_name, emoji, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (message_id, author_handle) DO UPDATE SET emoji = excluded.emoji, at = excluded.at,
+                 author_name = excluded.author_name",
+        )?
+        .execute(params![message, handle, name, emoji, now])?;
+    }
+    note_change(tx, now, ChangeKind::Messages, Some(conversation), None)?;
+    applied.conversations.push(conversation);
+    Ok(())
+}
+
 /// Reports arrive out of order: `read` after `delivered` stays `read`, and
 /// nothing but a failure moves a message back.
 fn moves(current: Delivery, reported: Delivery) -> bool {
@@ -200,6 +252,11 @@ pub(super) fn settle(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i
             ("deleted", _) => deleted(tx, channel, remote_id, now, &mut applied)?,
             ("delivery", Some(state)) => {
                 delivery(tx, channel, remote_id, Delivery::parse(&state), error.as_deref(), now, &mut applied)?
+            }
+            ("reaction", Some(emoji)) => {
+                let who = error.unwrap_or_default();
+                let (handle, name) = who.split_once('\t').unwrap_or((&who, ""));
+                reaction(tx, channel, remote_id, handle, name, &emoji, now, &mut applied)?
             }
             _ => {}
         }

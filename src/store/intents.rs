@@ -588,6 +588,29 @@ pub fn mark_failed(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Resul
     Ok(())
 }
 
+/// The send's fate cannot be known (the connection broke after the request
+/// went out): like a crash mid-send, the row waits for a person and is never
+/// resent by itself. The client may have it, so the wait is not reopened.
+pub fn mark_unknown(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let reason = format!("{MAYBE_SENT_SHORT}: {reason}");
+    let conversation: i64 =
+        tx.query_row("SELECT conversation_id FROM outbox WHERE id = ?1", [outbox_id], |r| r.get(0))?;
+    tx.execute(
+        "UPDATE outbox SET state = 'unknown', error = ?1, updated_at = ?2 WHERE id = ?3",
+        params![reason, now, outbox_id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET delivery = 'unknown', error = ?1 WHERE id = (SELECT message_id FROM outbox WHERE id = ?2)",
+        params![reason, outbox_id],
+    )?;
+    refresh_conversation(&tx, conversation)?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), None)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
 pub fn retry_later(db: &mut Db, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
     let conn = &mut db.0;
@@ -624,6 +647,9 @@ pub fn mark_handed_over(db: &mut Db, outbox_id: i64, to: &[String], cc: &[String
     tx.commit()?;
     Ok(())
 }
+
+/// The start of every `unknown` reason.
+pub const MAYBE_SENT_SHORT: &str = "may have been sent";
 
 /// Why a row is `unknown`, shown in the thread and by `pult outbox`.
 pub const MAYBE_SENT: &str =

@@ -133,20 +133,21 @@ impl Reader {
             .optional()?;
         let Some((channel, kind, folder, uid, expunged, sent_files, validity)) = head else { return Ok(None) };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, mime, size, remote_ref, ordinal FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+            "SELECT name, mime, size, remote_ref, ordinal, content_hash, fetch_error
+             FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
         )?;
         let rows = stmt.query_map([message], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?),
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for (index, row) in rows.enumerate() {
-            let (name, mime, size, remote_ref, ordinal) = row?;
+            let ((name, mime, size), remote_ref, ordinal, content_hash, fetch_error) = row?;
             out.push(Located {
                 message,
                 index,
@@ -159,6 +160,8 @@ impl Reader {
                 imap: folder.clone().zip(uid).map(|(f, u)| (f, u, validity)),
                 expunged,
                 local_path: usize::try_from(ordinal).ok().and_then(|o| sent_files.get(o)).map(std::path::PathBuf::from),
+                content_hash,
+                fetch_error,
             });
         }
         Ok(Some(out))
@@ -301,6 +304,7 @@ impl Reader {
                         _ => None,
                     },
                     attachments: Vec::new(),
+                    reactions: Vec::new(),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -334,6 +338,7 @@ impl Reader {
                     cc: Vec::new(),
                     reply_quote: None,
                     attachments: Vec::new(),
+                    reactions: Vec::new(),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -342,7 +347,11 @@ impl Reader {
             rows.sort_by_key(|m| (m.sent_at, m.direction == Direction::Note));
         }
         let mut att = self.conn.prepare_cached(
-            "SELECT name, mime, size, duration, remote_ref FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+            "SELECT name, mime, size, duration, remote_ref, fetch_error FROM attachments WHERE message_id = ?1
+             ORDER BY ordinal",
+        )?;
+        let mut reactions = self.conn.prepare_cached(
+            "SELECT author_name, emoji FROM reactions WHERE message_id = ?1 ORDER BY at, author_handle",
         )?;
         for m in rows.iter_mut().filter(|m| m.direction != Direction::Note) {
             m.attachments = att
@@ -353,9 +362,12 @@ impl Reader {
                         size: r.get(2)?,
                         duration: r.get(3)?,
                         remote_ref: r.get(4)?,
+                        fetch_error: r.get(5)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            m.reactions =
+                reactions.query_map([m.id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         }
         Ok(rows)
     }

@@ -614,6 +614,27 @@ CREATE TABLE pending_reports (
     PRIMARY KEY (channel_id, remote_id, kind)
 );
 "#,
+    // 17 -> 18: WhatsApp. Reactions sit on the message they react to; what a
+    // channel sent that pult could not read is kept raw; media is fetched at
+    // arrival (content-addressed, `content_hash`) and a failed fetch says why.
+    r#"
+CREATE TABLE reactions (
+    message_id    INTEGER NOT NULL REFERENCES messages(id),
+    author_handle TEXT NOT NULL,
+    author_name   TEXT NOT NULL,
+    emoji         TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (message_id, author_handle)
+);
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    channel_id  INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         BLOB NOT NULL
+);
+ALTER TABLE attachments ADD COLUMN fetch_error TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

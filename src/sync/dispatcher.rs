@@ -21,6 +21,10 @@ pub enum SendError {
     /// The service asked us to wait (Telegram 429 retry_after).
     #[error("rate limited for {0} s")]
     RetryAfter(u64),
+    /// The request went out and no answer came back: it may have been sent.
+    /// Never retried by itself; a person decides (`pult outbox`).
+    #[error("{0}")]
+    MaybeSent(String),
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<String, SendError>> + Send + 'a>>;
@@ -104,6 +108,11 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
             tracing::info!("outbox {id}: will retry: {why}");
             report.retrying += 1;
             (writer.call(move |c| intents::retry_later(c, id, &why, at, t)).await, None)
+        }
+        Err(SendError::MaybeSent(why)) => {
+            tracing::warn!("outbox {id}: may have been sent: {why}");
+            let reason = why.clone();
+            (writer.call(move |c| intents::mark_unknown(c, id, &reason, t)).await, Some(why))
         }
         Err(SendError::RetryAfter(secs)) => {
             let at = t + secs as i64;

@@ -240,10 +240,8 @@ fn message_lines<'a>(
         Delivery::Sent => head.push(styled(format!("  ✓ {}", l.tr("sent")), theme.style("muted"))),
         Delivery::Delivered => head.push(styled(format!("  ✓✓ {}", l.tr("delivered")), theme.style("muted"))),
         Delivery::Read => head.push(styled(format!("  ✓✓ {}", l.tr("read_by_client")), theme.style("author_out"))),
-        Delivery::Failed => {
-            let why = m.error.as_deref().map(|e| format!(": {}", sanitize::line(e))).unwrap_or_default();
-            head.push(styled(format!("  ✗ {}{why}", l.tr("failed")), theme.style("failed")));
-        }
+        // The reason goes on lines of its own below, wrapped: never cut off.
+        Delivery::Failed => head.push(styled(format!("  ✗ {}", l.tr("failed")), theme.style("failed"))),
         Delivery::Unknown => head.push(styled(format!("  ⚠ {}", l.tr("maybe_sent")), theme.style("failed"))),
         Delivery::Received => {}
     }
@@ -263,6 +261,13 @@ fn message_lines<'a>(
         let text = format!("To: {}{}", sanitize::line(&to), sanitize::line(&cc));
         for piece in wrap(&text, w.saturating_sub(2).max(8)) {
             out.push(Line::from(styled(format!("  {piece}"), theme.style("muted"))));
+        }
+    }
+    if matches!(m.delivery, Delivery::Failed | Delivery::Unknown)
+        && let Some(e) = &m.error
+    {
+        for piece in wrap(&sanitize::line(e), w.saturating_sub(4).max(8)) {
+            out.push(Line::from(styled(format!("  ✗ {piece}"), theme.style("failed"))));
         }
     }
     if m.delivery == Delivery::Unknown {
@@ -309,6 +314,22 @@ fn message_lines<'a>(
         }
         text.push(')');
         out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("attachment"))));
+        if let Some(e) = &a.fetch_error {
+            for piece in wrap(&format!("{}: {}", l.tr("not_downloaded"), sanitize::line(e)), w.saturating_sub(6).max(8))
+            {
+                out.push(Line::from(styled(format!("     {piece}"), theme.style("muted"))));
+            }
+        }
+    }
+    if !m.reactions.is_empty() {
+        let text: Vec<String> = m
+            .reactions
+            .iter()
+            .map(|(who, emoji)| format!("{} {}", sanitize::line(emoji), sanitize::line(who)))
+            .collect();
+        for piece in wrap(&text.join(" · "), w.saturating_sub(2).max(8)) {
+            out.push(Line::from(styled(format!("  {piece}"), theme.style("muted"))));
+        }
     }
     out.push(Line::from(""));
     out

@@ -1,0 +1,219 @@
+//! WhatsApp through Meta's official Cloud API: webhooks in (`receiver`,
+//! `webhook`), the Graph API out (`graph`), media fetched when it arrives and
+//! kept content-addressed beside the store, replies only inside the 24-hour
+//! customer-service window.
+
+pub mod channel;
+pub mod fake;
+pub mod graph;
+pub mod receiver;
+pub mod webhook;
+
+use crate::model::ChannelStatus;
+use crate::store::{Writer, channel_state, events};
+use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
+use graph::{Graph, GraphError, codes};
+use std::path::{Path, PathBuf};
+
+/// Longest text of one message (Cloud API).
+pub const MAX_TEXT: usize = 4096;
+
+/// Where media goes and what becomes of voice messages.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// One file per content, named by its SHA-256.
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub transcribe_command: Option<Vec<String>>,
+}
+
+/// The file holding content `hash` (hex SHA-256; anything else has no file).
+pub fn media_path(dir: &Path, hash: &str) -> Option<PathBuf> {
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| dir.join(hash))
+}
+
+async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
+    let now = jiff::Timestamp::now().as_second();
+    let _ = writer.call(move |c| events::apply(c, channel, &[crate::model::SyncEvent::Status(status)], now)).await;
+}
+
+/// What a refused token means for the channel: `⚠` and what to do.
+pub fn token_status(e: &GraphError) -> ChannelStatus {
+    ChannelStatus::AuthFailed(format!(
+        "the access token was refused ({e}); make a new System User token in Meta Business settings and put it in \
+         token_command/token_file, then restart"
+    ))
+}
+
+/// Fetches every attachment of the channel still only at Meta. A dead token
+/// stops the round (and shows `⚠`); network trouble leaves the rest for the
+/// next round; an expired id or a file over the limit is marked for good.
+pub async fn fetch_pending(
+    graph: &Graph,
+    writer: &Writer,
+    channel: i64,
+    media: &MediaConfig,
+) -> Result<usize, GraphError> {
+    let pending = writer
+        .call(move |c| channel_state::unfetched_media(c, channel))
+        .await
+        .map_err(|e| GraphError::Local(e.to_string()))?;
+    let mut done = 0;
+    for p in pending {
+        let now = || jiff::Timestamp::now().as_second();
+        let fetched = fetch_one(graph, &p.media_id, media).await;
+        match fetched {
+            Ok((hash, size, mime)) => {
+                let (a, m, h) = (p.attachment, mime.clone(), hash.clone());
+                writer
+                    .call(move |c| channel_state::media_fetched(c, a, &h, size, &m, now()))
+                    .await
+                    .map_err(|e| GraphError::Local(e.to_string()))?;
+                done += 1;
+                if mime.starts_with("audio/ogg")
+                    && let Some(cmd) = media.transcribe_command.clone().filter(|c| !c.is_empty())
+                {
+                    if let Some(path) = media_path(&media.dir, &hash) {
+                        transcribe(writer, p.message, &cmd, &path).await;
+                    }
+                }
+            }
+            Err(e) if e.is_token() => {
+                set_status(writer, channel, token_status(&e)).await;
+                return Err(e);
+            }
+            Err(e @ (GraphError::Network(_) | GraphError::Unreached(_))) => return Err(e),
+            Err(GraphError::Api { status, .. }) if status >= 500 => return Ok(done),
+            Err(e) => {
+                tracing::warn!("whatsapp media {}: {e}", p.media_id);
+                let (a, why) = (p.attachment, e.to_string());
+                writer
+                    .call(move |c| channel_state::media_failed(c, a, &why, now()))
+                    .await
+                    .map_err(|e| GraphError::Local(e.to_string()))?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result<(String, i64, String), GraphError> {
+    let info = graph.media(media_id).await?;
+    if info.size.is_some_and(|s| s > media.max_bytes) {
+        return Err(GraphError::Local(format!(
+            "{} MB, over the {} MB limit (media_max_mb): not downloaded",
+            info.size.unwrap_or(0) >> 20,
+            media.max_bytes >> 20
+        )));
+    }
+    let bytes = graph.download(&info.url, media.max_bytes).await?;
+    let hash = webhook::encode_hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
+    let local = |e: std::io::Error| GraphError::Local(format!("{}: {e}", media.dir.display()));
+    tokio::fs::create_dir_all(&media.dir).await.map_err(local)?;
+    let path = media.dir.join(&hash);
+    if !path.is_file() {
+        // Whole or not at all: written aside, then renamed into place.
+        let tmp = media.dir.join(format!(".{hash}.part"));
+        tokio::fs::write(&tmp, &bytes).await.map_err(local)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(local)?;
+    }
+    Ok((hash, bytes.len() as i64, info.mime))
+}
+
+async fn transcribe(writer: &Writer, message: i64, cmd: &[String], path: &Path) {
+    let out = tokio::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            let now = jiff::Timestamp::now().as_second();
+            if let Err(e) = writer.call(move |c| channel_state::add_transcript(c, message, &text, now)).await {
+                tracing::warn!("whatsapp transcript: {e}");
+            }
+        }
+        Ok(o) => tracing::warn!("transcribe command failed for message {message}: {}", o.status),
+        Err(e) => tracing::warn!("transcribe command {:?}: {e}", cmd[0]),
+    }
+}
+
+/// Sends queued replies: text (split above 4,096 characters) as a reply to
+/// the message answered (`context`), files as documents.
+pub struct WhatsappSender {
+    pub graph: Graph,
+    pub writer: Writer,
+    pub channel: i64,
+}
+
+impl ChannelSender for WhatsappSender {
+    fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
+        Box::pin(async move {
+            let to = webhook::normalise_wa_id(&item.conversation_key);
+            if to.is_empty() {
+                return Err(SendError::Permanent(format!("not a WhatsApp number: {}", item.conversation_key)));
+            }
+            let context = item.reply_to_remote.as_deref();
+            let parts = if item.body.trim().is_empty() {
+                Vec::new()
+            } else {
+                crate::workflow::replies::split_text(&item.body, MAX_TEXT)
+            };
+            let total = parts.len() + item.attachments.len();
+            let mut first: Option<String> = None;
+            for path in &item.attachments {
+                if !path.is_file() {
+                    return Err(SendError::Permanent(format!("attachment {} is gone", path.display())));
+                }
+            }
+            let mut sent = 0;
+            for part in parts {
+                let r = self.graph.send_text(&to, &part, if first.is_none() { context } else { None }).await;
+                first.get_or_insert(self.outcome(r, sent, total).await?);
+                sent += 1;
+            }
+            for path in &item.attachments {
+                let r = self.graph.send_document(&to, path, if first.is_none() { context } else { None }).await;
+                first.get_or_insert(self.outcome(r, sent, total).await?);
+                sent += 1;
+            }
+            first.ok_or_else(|| SendError::Permanent("nothing to send".into()))
+        })
+    }
+}
+
+impl WhatsappSender {
+    /// One request's answer; once a part of a message has gone, a later
+    /// failure cannot be retried without sending that part twice.
+    async fn outcome(&self, r: Result<String, GraphError>, sent: usize, total: usize) -> Result<String, SendError> {
+        let e = match r {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        if e.is_token() {
+            set_status(&self.writer, self.channel, token_status(&e)).await;
+        }
+        if sent > 0 {
+            return Err(SendError::MaybeSent(format!("{sent} of {total} parts went; then: {e}")));
+        }
+        Err(classify(e))
+    }
+}
+
+/// What a failed request means for the outbox row.
+pub fn classify(e: GraphError) -> SendError {
+    match e {
+        e if e.is_token() => SendError::Temporary(e.to_string()),
+        e if e.is_rate_limit() => SendError::RetryAfter(60),
+        GraphError::Api { code: codes::WINDOW_CLOSED, message, .. } => SendError::Permanent(format!(
+            "the client last wrote more than 24 hours ago ({}: {message}); WhatsApp lets only an approved template go now",
+            codes::WINDOW_CLOSED
+        )),
+        e @ GraphError::Api { status, .. } if status >= 500 => SendError::Temporary(e.to_string()),
+        e @ (GraphError::Api { .. } | GraphError::Local(_)) => SendError::Permanent(e.to_string()),
+        e @ GraphError::Unreached(_) => SendError::Temporary(e.to_string()),
+        e @ GraphError::Network(_) => SendError::MaybeSent(e.to_string()),
+    }
+}
