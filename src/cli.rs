@@ -413,6 +413,18 @@ fn doctor(cli: &Cli) -> Result<()> {
             }
         }
     }
+    // What channels sent that pult could not read: kept raw, counted here.
+    let path = store_path(cli, &cfg);
+    if path.exists()
+        && let Ok(reader) = crate::store::Reader::open(&path, &cfg.actor())
+    {
+        for (name, n) in reader.quarantined().unwrap_or_default() {
+            println!(
+                "⚠ {:<16} {n} update(s) pult could not read are kept in quarantine (table `quarantine`, raw); see the log",
+                crate::sanitize::line(&name)
+            );
+        }
+    }
     if bad > 0 {
         std::process::exit(1);
     }

@@ -236,7 +236,8 @@ fn handle(kind: ChannelKind, person: &str, i: usize) -> String {
     match kind {
         ChannelKind::Email => format!("client{i}@{}.test", translit_first(person)),
         ChannelKind::Telegram => format!("tg:{}", 100_000 + i * 37),
-        ChannelKind::Whatsapp => format!("+7916{:07}", 1_000_000 + i * 7919),
+        // A wa_id: the number's digits, as WhatsApp names a person.
+        ChannelKind::Whatsapp => format!("7916{:07}", 1_000_000 + i * 7919),
     }
 }
 
@@ -322,6 +323,8 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
             let key = match (kind, client.group) {
                 (ChannelKind::Email, _) => format!("<thread-{ci}-{th}@demo.test>"),
                 (_, Some(_)) => format!("group-{ci}"),
+                // WhatsApp keys a chat by the client's number.
+                (ChannelKind::Whatsapp, None) => people[0].0.clone(),
                 _ => format!("chat-{ci}"),
             };
             let title = match (kind, client.group) {
@@ -440,7 +443,7 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     // Story beats from DOMAIN.md: a voice message at 23:10, and hostile bytes that must render harmlessly.
     batches.entry(ChannelKind::Whatsapp).or_default().push(Inbound {
         remote_id: next_id(),
-        conversation_key: "chat-2".into(),
+        conversation_key: handle(ChannelKind::Whatsapp, "Светлана Морозова", 20),
         conversation_title: "Светлана Морозова".into(),
         outgoing: false,
         author_handle: handle(ChannelKind::Whatsapp, "Светлана Морозова", 20),
@@ -477,6 +480,11 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     for (kind, mut batch) in batches {
         batch.sort_by_key(|m| m.sent_at);
         let channel = ids[&kind];
+        if kind == ChannelKind::Whatsapp {
+            let events = whatsapp_events(&batch);
+            writer.call_blocking(move |c| crate::store::events::apply(c, channel, &events, now))?;
+            continue;
+        }
         writer.call_blocking(move |c| ingest::apply(c, channel, &batch, &[], now))?;
     }
 
@@ -497,6 +505,55 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     let actor = actor.to_string();
     writer.call_blocking(move |c| demo_data::read_before(c, &actor, now - 5 * 3600))?;
     Ok(DemoChannels { ids })
+}
+
+/// The demo's WhatsApp week as Meta would have POSTed it: each client message
+/// a signed-webhook payload read by the receiver's own parser, each of our
+/// replies followed by its `read` status.
+fn whatsapp_events(batch: &[Inbound]) -> Vec<crate::model::SyncEvent> {
+    use crate::channels::whatsapp::{receiver, webhook::build};
+    use crate::model::SyncEvent;
+    use serde_json::json;
+    const NUMBER: &str = "demo-number";
+    let mut out = Vec::new();
+    for m in batch {
+        // The Cloud API as pult speaks it has no group chats: the demo's
+        // WhatsApp groups stay as they were written.
+        if m.is_group {
+            out.push(SyncEvent::Message(m.clone()));
+            continue;
+        }
+        if m.outgoing {
+            out.push(SyncEvent::Message(m.clone()));
+            let read = build::status(NUMBER, &m.remote_id, &m.conversation_key, "read", m.sent_at + 60, &[]);
+            out.extend(receiver::events_of(read.to_string().as_bytes(), NUMBER));
+            continue;
+        }
+        let message = match m.attachments.first() {
+            Some(a) if a.mime.starts_with("audio/") => {
+                json!({"type": "audio", "audio": {"id": format!("media-{}", m.remote_id), "mime_type": a.mime, "voice": true}})
+            }
+            Some(a) => json!({"type": "document", "document": {"id": format!("media-{}", m.remote_id),
+                              "filename": a.name, "mime_type": a.mime, "caption": m.body_text}}),
+            None => json!({"type": "text", "text": {"body": m.body_text}}),
+        };
+        let payload = build::message(NUMBER, &m.author_handle, &m.author_name, &m.remote_id, m.sent_at, message);
+        for mut event in receiver::events_of(payload.to_string().as_bytes(), NUMBER) {
+            // As if the media had been fetched: its size and length are known.
+            if let SyncEvent::Message(inbound) = &mut event {
+                for (got, had) in inbound.attachments.iter_mut().zip(&m.attachments) {
+                    got.size = had.size;
+                    got.duration = had.duration;
+                    got.remote_ref = None;
+                }
+                if m.attachments.iter().any(|a| a.mime.starts_with("audio/")) {
+                    inbound.body_text = m.body_text.clone();
+                }
+            }
+            out.push(event);
+        }
+    }
+    out
 }
 
 /// Delivers replies after a short, realistic delay and sometimes gets a thank-you back.

@@ -163,7 +163,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("discarded", "Discarded; the client counts as waiting", "Отменено; клиент снова ждёт ответа"),
     (
         "maybe_sent_hint",
-        "it may have reached the client: check with them, then retry or discard (`pult outbox`)",
+        "it may have reached the client: check with the client, then retry or discard (`pult outbox`)",
         "сообщение могло дойти до клиента: уточните у него, затем повторите или отмените (`pult outbox`)",
     ),
     ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),

@@ -167,6 +167,16 @@ impl Reader {
         Ok(Some(out))
     }
 
+    /// Per channel name: how many things it sent that pult kept in quarantine
+    /// because it could not read them (`pult doctor`).
+    pub fn quarantined(&self) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ch.name, count(*) FROM quarantine q JOIN channels ch ON ch.id = q.channel_id
+             GROUP BY ch.name ORDER BY ch.name",
+        )?;
+        Ok(st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn channels(&self) -> Result<Vec<ChannelRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT ch.id, ch.name, ch.kind,

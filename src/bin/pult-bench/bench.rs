@@ -988,3 +988,166 @@ mod tests {
         assert_eq!(super::base64(b"foob"), "Zm9vYg==");
     }
 }
+
+/// WhatsApp: a burst of signed webhook POSTs (client texts and delivery
+/// statuses) from `clients` local connections at once, each answered only
+/// after its commit. Baseline, same run: a receiver that checks the
+/// signature and answers without parsing or storing.
+pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+    use pult::channels::whatsapp::fake::{self, FakeGraphApi, meta};
+    use pult::channels::whatsapp::webhook::build;
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-whatsapp"));
+    std::fs::create_dir_all(&dir)?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut rng = Lcg::new(11);
+    // Seven in ten are client messages; the rest statuses of earlier ones.
+    let payloads: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let wa_id = format!("7916{:07}", 1_000_000 + rng.below(300));
+            let v = if i % 10 < 7 {
+                let text: Vec<&str> = (0..2 + rng.below(30)).map(|_| *rng.pick(RU)).collect();
+                let name = format!("{} {}", rng.pick(FIRST), rng.pick(LAST));
+                build::text(fake::PHONE_NUMBER_ID, &wa_id, &name, &format!("wamid.bench{i}"), now - 10, &text.join(" "))
+            } else {
+                let status = ["sent", "delivered", "read"][i % 3];
+                build::status(fake::PHONE_NUMBER_ID, &format!("wamid.out{}", i / 3), &wa_id, status, now, &[])
+            };
+            v.to_string().into_bytes()
+        })
+        .collect();
+    let texts = (0..n).filter(|i| i % 10 < 7).count() as i64;
+    let payloads = std::sync::Arc::new(payloads);
+    // Every POST from `clients` threads; (wall seconds, latencies in ms).
+    let burst = |addr: &str| -> Result<(f64, Vec<f64>)> {
+        let t = Instant::now();
+        let threads: Vec<_> = (0..clients)
+            .map(|c| {
+                let (addr, payloads) = (addr.to_string(), payloads.clone());
+                std::thread::spawn(move || -> Result<Vec<f64>> {
+                    let mut lat = Vec::new();
+                    for p in payloads.iter().skip(c).step_by(clients) {
+                        let t = Instant::now();
+                        let status = meta::post(&addr, Some(fake::APP_SECRET), p)?;
+                        anyhow::ensure!(status == 200, "webhook answered {status}");
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for th in threads {
+            all.extend(th.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??);
+        }
+        Ok((t.elapsed().as_secs_f64(), all))
+    };
+    let p99 = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v.get((v.len() * 99 / 100).min(v.len().saturating_sub(1))).copied().unwrap_or(0.0)
+    };
+    let free = || -> Result<String> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string()) };
+    let secret = |name: &str, value: &str| -> Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, value)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        Ok(p)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (mut rates, mut base_rates, mut p99s, mut base_p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        // Baseline: signature checked, nothing parsed or stored.
+        let addr = free()?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind(&addr))?;
+        let server = rt.spawn(baseline_receiver(listener));
+        let (secs, lat) = burst(&addr)?;
+        server.abort();
+        base_rates.push(n as f64 / secs);
+        base_p99s.push(p99(lat));
+        // pult's receiver: verify, parse, commit, then 200.
+        let path = dir.join("whatsapp-bench.db");
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+        let fake = FakeGraphApi::start()?;
+        let account = pult::config::WhatsappAccount {
+            name: "whatsapp".into(),
+            phone_number_id: fake::PHONE_NUMBER_ID.into(),
+            token_command: None,
+            token_file: Some(secret("token", fake::TOKEN)?),
+            app_secret_command: None,
+            app_secret_file: Some(secret("app-secret", fake::APP_SECRET)?),
+            verify_token_command: None,
+            verify_token_file: Some(secret("verify", fake::VERIFY_TOKEN)?),
+            api_url: Some(fake.api_url()),
+            webhook_listen: free()?,
+            media_max_mb: 64,
+            transcribe_command: None,
+            player_command: None,
+        };
+        let writer = Writer::spawn(&path)?;
+        let id = writer.call_blocking(|c| ingest::ensure_channel(c, "whatsapp", ChannelKind::Whatsapp, 0))?;
+        let ctx = pult::channels::registry::Context { timezone: jiff::tz::TimeZone::UTC, media_dir: dir.join("media") };
+        let channel = pult::channels::registry::open(&pult::config::Account::Whatsapp(account.clone()), id, &ctx)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let worker = rt.spawn(channel.run(writer.clone()));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&account.webhook_listen).is_err() {
+            anyhow::ensure!(started.elapsed().as_secs() < 10, "the receiver did not start");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let (secs, lat) = burst(&account.webhook_listen)?;
+        worker.abort();
+        rates.push(n as f64 / secs);
+        p99s.push(p99(lat));
+        let (stored, _) = Reader::open(&path, "bench")?.index_report()?;
+        anyhow::ensure!(stored == texts, "stored {stored} of {texts} messages");
+    }
+    let figures = vec![
+        figure(
+            &format!("whatsapp: {n} signed webhook POSTs, {clients} at a time, committed before 200"),
+            "POSTs/s",
+            median(rates),
+            Some(("signature check only, nothing stored", median(base_rates))),
+            Some(">= 2000"),
+        ),
+        figure(
+            "whatsapp: p99 time to 200",
+            "ms",
+            median(p99s),
+            Some(("signature check only", median(base_p99s))),
+            Some("< 50"),
+        ),
+        figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
+    ];
+    let report = vec![Report { messages: n as u64, figures }];
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_reports(&report);
+    }
+    Ok(())
+}
+
+/// The benchmark's baseline: reads the body, checks the signature, answers.
+async fn baseline_receiver(listener: tokio::net::TcpListener) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let sig = req.headers().get("x-hub-signature-256").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let secret = pult::channels::whatsapp::fake::APP_SECRET.as_bytes();
+                let ok = pult::channels::whatsapp::webhook::signature_ok(secret, &body, sig.as_deref());
+                let mut r = hyper::Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = if ok { hyper::StatusCode::OK } else { hyper::StatusCode::UNAUTHORIZED };
+                Ok::<_, std::convert::Infallible>(r)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

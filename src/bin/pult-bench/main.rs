@@ -34,6 +34,14 @@ struct Cli {
     /// Telegram: updates served by the fake Bot API and ingested end to end
     #[arg(long)]
     telegram: bool,
+    /// WhatsApp: a burst of signed webhook POSTs to the receiver; POSTs/s and p99 time to 200
+    #[arg(long)]
+    whatsapp: bool,
+    /// Webhook POSTs in --whatsapp mode, and how many are in flight at once
+    #[arg(long, default_value_t = 10_000)]
+    posts: usize,
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
     /// The store the tools below work on
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<PathBuf>,
@@ -94,6 +102,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let store = || cli.store.clone().ok_or_else(|| anyhow!("this needs --store PATH"));
     match cli.tool {
+        None if cli.whatsapp => bench::run_whatsapp(cli.posts, cli.clients.max(1), cli.dir.as_deref(), cli.json),
         None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), cli.json),
         None if cli.team => bench::run_team(
             cli.messages.iter().copied().max().unwrap_or(100_000),

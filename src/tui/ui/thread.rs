@@ -264,7 +264,7 @@ fn message_lines<'a>(
         }
     }
     if matches!(m.delivery, Delivery::Failed | Delivery::Unknown)
-        && let Some(e) = &m.error
+        && let Some(e) = m.error.as_ref().filter(|e| e.as_str() != crate::store::intents::MAYBE_SENT)
     {
         for piece in wrap(&sanitize::line(e), w.saturating_sub(4).max(8)) {
             out.push(Line::from(styled(format!("  ✗ {piece}"), theme.style("failed"))));
