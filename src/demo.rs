@@ -376,6 +376,13 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
                 let fate = if last { rng.below(10) } else { 0 };
                 // 0-3 answered and done, 4-5 accepted (open promise), 6 overdue, 7-9 waiting.
                 if fate >= 7 {
+                    // WhatsApp lets a reply go only within 24 hours of the
+                    // client's message: a waiting WhatsApp client wrote today.
+                    if kind == ChannelKind::Whatsapp
+                        && let Some(m) = batches.get_mut(&kind).and_then(|b| b.last_mut())
+                    {
+                        m.sent_at = m.sent_at.max(now - 2 * 3600 - ci as i64 * 420);
+                    }
                     continue;
                 }
                 let t_acc = (t_req + 600 + rng.below(3000) as i64).min(now - 60);
@@ -448,7 +455,12 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
         outgoing: false,
         author_handle: handle(ChannelKind::Whatsapp, "Светлана Морозова", 20),
         author_name: "Светлана Морозова".into(),
-        sent_at: at(now, tz, 1, 23, 10).min(now - 60),
+        // Last night at 23:10, or tonight's 23:10 when the demo starts so late
+        // that last night's is outside WhatsApp's 24-hour reply window.
+        sent_at: match at(now, tz, 1, 23, 10) {
+            t if now - t > 20 * 3600 => at(now, tz, 0, 23, 10).min(now - 60),
+            t => t.min(now - 60),
+        },
         body_text: "🎤 Голосовое сообщение".into(),
         attachments: vec![InboundAttachment {
             name: "voice-2310.ogg".into(),

@@ -88,6 +88,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("delivered", "delivered", "доставлено"),
     ("read_by_client", "read", "прочитано"),
     ("not_downloaded", "not downloaded", "не скачано"),
+    (
+        "window_closed",
+        "The client last wrote more than {hours} ago: this channel lets a reply go only within that window",
+        "Клиент писал больше {hours} назад: этот канал пропускает ответ только в течение этого окна",
+    ),
     ("failed", "failed", "ошибка"),
     ("edited", "edited", "изменено"),
     ("deleted", "deleted", "удалено"),

@@ -383,3 +383,39 @@ fn a_crash_between_the_commit_and_the_answer_loses_nothing_and_the_retry_is_stor
         .expect("count");
     assert_eq!(n, 1);
 }
+
+/// In the TUI: `r` on a WhatsApp chat whose client wrote 25 hours ago says
+/// why at once, in the UI's language, instead of opening a composer for a
+/// reply that cannot leave; a chat inside the window opens as usual.
+#[test]
+fn the_composer_says_the_window_closed_before_anything_is_typed() {
+    let store = temp_store();
+    let ch = channel(&store, "whatsapp", pult::model::ChannelKind::Whatsapp);
+    let events: Vec<_> = [("wamid.old", "79160000001", NOW - 25 * 3600), ("wamid.new", "79160000002", NOW - 3600)]
+        .iter()
+        .flat_map(|(id, who, at)| {
+            let p = build::text("PN", who, "Ольга", id, *at, "Пришлите счёт");
+            pult::channels::whatsapp::receiver::events_of(p.to_string().as_bytes(), "PN")
+        })
+        .collect();
+    store.writer.call_blocking(move |c| pult::store::events::apply(c, ch, &events, NOW)).expect("store");
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    let old =
+        h.app.state.list.rows.iter().position(|r| r.title.contains("Ольга") && r.last_message_at == NOW - 25 * 3600);
+    let new = h.app.state.list.rows.iter().position(|r| r.last_message_at == NOW - 3600);
+    let (old, new) = (old.expect("old chat listed"), new.expect("new chat listed"));
+    h.keys("g g");
+    for _ in 0..old {
+        h.keys("j");
+    }
+    h.keys("r");
+    assert!(h.app.state.composer.is_none(), "no composer for a reply that cannot go");
+    let screen = h.screen();
+    assert!(screen.contains("больше 24 часов назад"), "{screen}");
+    h.keys("<Esc> g g");
+    for _ in 0..new {
+        h.keys("j");
+    }
+    h.keys("r");
+    assert!(h.app.state.composer.is_some(), "inside the window");
+}

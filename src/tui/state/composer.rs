@@ -121,10 +121,26 @@ impl AppState {
     /// Opens the composer on the loaded thread, restoring a kept draft.
     /// Opens the reply composer on the loaded thread (with its kept draft);
     /// a new one claims the conversation ("anna is replying").
+    /// A channel with a reply window (WhatsApp's 24 hours) that has closed on
+    /// the open thread: said before anything is typed or queued.
+    pub(super) fn reply_window_closed(&self) -> Option<String> {
+        let t = self.thread.as_ref()?;
+        let window = limits(t.conversation.kind).reply_window?;
+        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.sent_at)?;
+        (self.clock.now() - last > window).then(|| {
+            let hours = crate::i18n::plural(self.lang, window / 3600, ["hour", "hours"], ["часа", "часов", "часов"]);
+            self.lang.tr("window_closed").replace("{hours}", &hours)
+        })
+    }
+
     pub(super) fn ensure_composer(&mut self) -> Vec<Effect> {
         let Some(t) = &self.thread else { return Vec::new() };
         let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
+            if let Some(why) = self.reply_window_closed() {
+                self.error(why);
+                return fx;
+            }
             let id = t.conversation.id;
             let draft = self.take_draft(id, DraftKind::Reply);
             let (reply_to, subject) = self.reply_target();
@@ -209,6 +225,10 @@ impl AppState {
         }
         if limits(c.kind).subject && c.subject.as_deref().is_none_or(|s| s.trim().is_empty()) {
             self.error(self.lang.tr("no_subject"));
+            return Vec::new();
+        }
+        if let Some(why) = self.reply_window_closed() {
+            self.error(why);
             return Vec::new();
         }
 

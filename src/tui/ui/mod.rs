@@ -17,7 +17,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>) {
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.style("base")), area);
-    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [body, status] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(status_rows(state, area.width))]).areas(area);
 
     let sidebar_width = if area.width >= 100 { 24 } else { 20 };
     let show_thread_alone = !state.wide() && matches!(state.focus, Focus::Thread | Focus::Composer);
@@ -47,7 +48,24 @@ fn pane<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), theme.style("title")))
 }
 
+/// An error that does not fit on the status line: it takes the whole line,
+/// and up to three, rather than lose its end (the reason is the point).
+fn long_error(state: &AppState, width: u16) -> Option<String> {
+    let m = state.status.as_ref().filter(|m| m.error && state.popup.is_none())?;
+    let text = format!(" {}", sanitize::line(&m.text));
+    (sanitize::width(&text) + 40 > width as usize).then_some(text)
+}
+
+fn status_rows(state: &AppState, width: u16) -> u16 {
+    long_error(state, width).map_or(1, |t| (sanitize::width(&t).div_ceil(width.max(1) as usize)).clamp(1, 3) as u16)
+}
+
 fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    if let Some(text) = long_error(state, area.width) {
+        let p = Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: false }).style(theme.style("status_error"));
+        frame.render_widget(p, area);
+        return;
+    }
     let l = state.lang;
     let c = &state.counts;
     let mut right: Vec<Span<'_>> = Vec::new();
