@@ -80,6 +80,29 @@ enum Tool {
         #[arg(long)]
         actor: String,
     },
+    /// Run the loopback fake of the WhatsApp Cloud API until killed, printing
+    /// its api_url and the secrets to configure (by-hand trials)
+    FakeWhatsapp,
+    /// Post one signed client message to a WhatsApp webhook receiver, as Meta
+    /// would (with the fake's app secret)
+    WhatsappPost {
+        /// The receiver's host:port (webhook_listen)
+        #[arg(long)]
+        to: String,
+        /// The client's number (wa_id)
+        #[arg(long, default_value = "79161234567")]
+        from: String,
+        #[arg(long, default_value = "Ольга Семёнова")]
+        name: String,
+        /// The message's text
+        #[arg(long, required_unless_present = "status")]
+        text: Option<String>,
+        /// Instead of a message: a status (sent, delivered, read, failed) of the message --wamid
+        #[arg(long, requires = "wamid")]
+        status: Option<String>,
+        #[arg(long)]
+        wamid: Option<String>,
+    },
     /// (internal) Open a store, draw a frame, report timing and RSS as JSON
     #[command(hide = true)]
     Probe,
@@ -123,6 +146,48 @@ fn run(cli: Cli) -> Result<()> {
                     pult::store::team::add_note(c, conversation, &actor, &format!("note {i} from {actor}"), now)
                 })?;
             }
+            Ok(())
+        }
+        Some(Tool::FakeWhatsapp) => {
+            use pult::channels::whatsapp::fake;
+            let api = fake::FakeGraphApi::start()?;
+            api.open_window_for_all();
+            println!("api_url = \"{}\"", api.api_url());
+            println!("phone_number_id = \"{}\"", fake::PHONE_NUMBER_ID);
+            println!(
+                "token: {}   app secret: {}   verify token: {}",
+                fake::TOKEN,
+                fake::APP_SECRET,
+                fake::VERIFY_TOKEN
+            );
+            println!("(running until killed; sent messages are printed as they come)");
+            let mut seen = 0;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let sent = api.sent();
+                for m in &sent[seen..] {
+                    println!("sent: {m}");
+                }
+                seen = sent.len();
+            }
+        }
+        Some(Tool::WhatsappPost { ref to, ref from, ref name, ref text, ref status, wamid: ref of }) => {
+            use pult::channels::whatsapp::{fake, webhook::build};
+            let now = jiff::Timestamp::now();
+            let (wamid, payload) = match (status, of) {
+                (Some(status), Some(of)) => {
+                    let errors: &[(i64, &str)] =
+                        if status == "failed" { &[(131026, "Message undeliverable")] } else { &[] };
+                    (of.clone(), build::status(fake::PHONE_NUMBER_ID, of, from, status, now.as_second(), errors))
+                }
+                _ => {
+                    let wamid = format!("wamid.bypost{}", now.as_nanosecond());
+                    let text = text.clone().unwrap_or_default();
+                    (wamid.clone(), build::text(fake::PHONE_NUMBER_ID, from, name, &wamid, now.as_second(), &text))
+                }
+            };
+            let status = fake::meta::post(to, Some(fake::APP_SECRET), payload.to_string().as_bytes())?;
+            println!("{status} {wamid}");
             Ok(())
         }
         Some(Tool::Probe) => bench::probe(&store()?),
