@@ -88,6 +88,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("delivered", "delivered", "доставлено"),
     ("read_by_client", "read", "прочитано"),
     ("not_downloaded", "not downloaded", "не скачано"),
+    ("approved_templates", "approved templates (t)", "одобренные шаблоны (t)"),
     (
         "window_closed",
         "The client last wrote more than {hours} ago: this channel lets a reply go only within that window",

@@ -223,9 +223,16 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         .and_then(|m| registry::kind(c.kind).reply_recipients(m.from_handle.as_deref(), &m.to, &m.cc, &own))
         .map(|(to, cc)| to.into_iter().chain(cc).collect())
         .unwrap_or_default();
-    let facts =
-        ReplyFacts { answers: answers.map(|m| m.id), last_inbound_at: answers.map(|m| m.sent_at), recipients, now };
-    registry::kind(c.kind).check_reply(&facts).map_err(|why| anyhow::anyhow!("not queued: {why}"))?;
+    let mut facts = ReplyFacts {
+        answers: answers.map(|m| m.id),
+        last_inbound_at: answers.map(|m| m.sent_at),
+        recipients,
+        now,
+        template: false,
+    };
+    // A closed reply window (WhatsApp's 24 hours) still lets an approved template go.
+    let window_open = registry::kind(c.kind).check_reply(&facts).is_ok();
+    let mut approved: Option<String> = None;
     let body = match text {
         ReplyText::Body("-") => {
             let mut s = String::new();
@@ -233,8 +240,20 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
             s
         }
         ReplyText::Body(b) => b.to_string(),
-        ReplyText::Template { id, vars } => template_text(&cfg, &c, id, vars, &clock)?,
+        ReplyText::Template { id, vars } => {
+            let (text, payload) = template_text(&cfg, &c, id, vars, &clock)?;
+            approved = payload.filter(|_| !window_open);
+            text
+        }
     };
+    facts.template = approved.is_some();
+    if let Err(why) = registry::kind(c.kind).check_reply(&facts) {
+        let ids = approved_template_ids();
+        if matches!(why, registry::Refusal::WindowClosed { .. }) && !ids.is_empty() {
+            bail!("not queued: {why}; an approved template can go: --template {}", ids.join(" | --template "));
+        }
+        bail!("not queued: {why}");
+    }
     let body = body.trim_end().to_string();
     if body.trim().is_empty() {
         bail!("not queued: the reply is empty");
@@ -255,7 +274,10 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         attachments: Vec::new(),
     };
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
-    let outbox = writer.call_blocking(move |conn| intents::queue_reply(conn, &reply, now))?;
+    let outbox = match approved {
+        Some(t) => writer.call_blocking(move |conn| intents::queue_template_reply(conn, &reply, &t, now))?,
+        None => writer.call_blocking(move |conn| intents::queue_reply(conn, &reply, now))?,
+    };
     if json {
         println!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
     } else {
@@ -274,12 +296,8 @@ fn template_text(
     id: &str,
     vars: &[String],
     clock: &Clock,
-) -> Result<String> {
-    let user = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
-    let (templates, problem) = crate::workflow::templates::Templates::with_user_file(user.as_deref());
-    if let Some(p) = problem {
-        bail!("{p}");
-    }
+) -> Result<(String, Option<String>)> {
+    let templates = user_templates()?;
     let Some(t) = templates.get(id) else {
         let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
         bail!("no template {id:?}; there are: {}", ids.join(", "));
@@ -296,5 +314,21 @@ fn template_text(
             None => bail!("template {id:?} asks for {field}: add --var '{field}=…'"),
         }
     }
-    Ok(t.render(c.kind, &values))
+    Ok((t.render(c.kind, &values), t.whatsapp_payload(&values)))
+}
+
+fn user_templates() -> Result<crate::workflow::templates::Templates> {
+    let user = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
+    let (templates, problem) = crate::workflow::templates::Templates::with_user_file(user.as_deref());
+    if let Some(p) = problem {
+        bail!("{p}");
+    }
+    Ok(templates)
+}
+
+/// Ids of the templates that stand for a provider-approved one.
+fn approved_template_ids() -> Vec<String> {
+    user_templates()
+        .map(|t| t.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.id.clone()).collect())
+        .unwrap_or_default()
 }

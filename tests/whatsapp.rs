@@ -336,11 +336,29 @@ fn a_reply_outside_the_window_is_refused_before_it_is_queued() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("24 hours"), "{err}");
-    let queued: i64 = rusqlite::Connection::open(&store)
-        .expect("open")
-        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(queued, 0);
+    assert!(err.contains("--template whatsapp-follow-up"), "names what can go: {err}");
+    let count = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&store).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
+    };
+    assert_eq!(count("SELECT count(*) FROM outbox"), 0);
+
+    // The approved template goes, as a template, with the client's name filled in.
+    let run = |args: &[&str]| {
+        pult(home.path()).args(args).arg("--config").arg(&cfg).arg("--store").arg(&store).output().expect("pult")
+    };
+    let out = run(&["reply", "--conversation", "1", "--template", "whatsapp-follow-up"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count("SELECT count(*) FROM outbox WHERE template IS NOT NULL"), 1);
+    fake.approve_template("pult_follow_up", "ru");
+    let out = run(&["sync", "--once"]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["type"], "template");
+    assert_eq!(sent[0]["template"]["name"], "pult_follow_up");
+    assert_eq!(sent[0]["template"]["language"]["code"], "ru");
+    assert_eq!(sent[0]["template"]["components"][0]["parameters"][0]["text"], "Ольга");
+    assert_eq!(count("SELECT count(*) FROM outbox WHERE state = 'sent'"), 1);
 }
 
 /// Meta retries a POST it got no answer to. pult dies (as by kill -9) after
@@ -403,7 +421,8 @@ fn the_composer_says_the_window_closed_before_anything_is_typed() {
     let old =
         h.app.state.list.rows.iter().position(|r| r.title.contains("Ольга") && r.last_message_at == NOW - 25 * 3600);
     let new = h.app.state.list.rows.iter().position(|r| r.last_message_at == NOW - 3600);
-    let (old, new) = (old.expect("old chat listed"), new.expect("new chat listed"));
+    let old = old.expect("old chat listed");
+    assert!(new.is_some(), "new chat listed");
     h.keys("g g");
     for _ in 0..old {
         h.keys("j");
@@ -412,7 +431,19 @@ fn the_composer_says_the_window_closed_before_anything_is_typed() {
     assert!(h.app.state.composer.is_none(), "no composer for a reply that cannot go");
     let screen = h.screen();
     assert!(screen.contains("больше 24 часов назад"), "{screen}");
+    assert!(screen.contains("WhatsApp: написать после 24 часов"), "offers the approved template: {screen}");
+    // `t` offers the templates; the approved one opens a composer and goes as a template.
+    h.keys("t").type_text("после 24").keys("<Enter>");
+    let c = h.app.state.composer.as_ref().expect("a composer for the approved template");
+    assert!(c.template.as_deref().is_some_and(|t| t.contains("pult_follow_up")), "{:?}", c.template);
+    h.keys("<C-x>");
+    let templated: i64 = rusqlite::Connection::open(&h.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM outbox WHERE template LIKE '%pult_follow_up%'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(templated, 1);
     h.keys("<Esc> g g");
+    let new = h.app.state.list.rows.iter().position(|r| r.last_message_at == NOW - 3600).expect("listed");
     for _ in 0..new {
         h.keys("j");
     }

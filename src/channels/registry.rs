@@ -144,6 +144,8 @@ pub struct ReplyFacts {
     /// Email: who a reply-all goes to (To and Cc).
     pub recipients: Vec<String>,
     pub now: i64,
+    /// What goes is a provider-approved template (allowed after a reply window).
+    pub template: bool,
 }
 
 /// Why a reply cannot go, said before it is queued.
@@ -181,6 +183,7 @@ pub trait ChannelKindInfo: Sync {
         let limits = self.limits();
         if let (Some(window), Some(last)) = (limits.reply_window, facts.last_inbound_at)
             && facts.now - last > window
+            && !facts.template
         {
             return Err(Refusal::WindowClosed { hours: window / 3600 });
         }

@@ -22,6 +22,17 @@ pub struct Reply {
     pub attachments: Vec<std::path::PathBuf>,
 }
 
+/// [`queue_reply`] of a provider-approved template (`template` as JSON
+/// `{"name", "language", "params"}`); `r.body` is what the thread shows.
+pub fn queue_template_reply(db: &mut Db, r: &Reply, template: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let id = queue_reply_in(&tx, r, now)?;
+    tx.execute("UPDATE outbox SET template = ?1 WHERE id = ?2", params![template, id])?;
+    tx.commit()?;
+    Ok(id)
+}
+
 /// Queues a reply: the outbox row and the pending message in the thread, in one
 /// transaction, so the draft is durable before anything leaves.
 pub fn queue_reply(db: &mut Db, r: &Reply, now: i64) -> Result<i64> {
@@ -403,6 +414,9 @@ pub struct OutboxItem {
     /// Email: the Message-IDs of the thread up to the answered mail, oldest
     /// first, ours included: the References chain.
     pub references: Vec<String>,
+    /// A provider-approved template to send instead of free text (WhatsApp
+    /// outside its 24 hours): JSON `{"name", "language", "params"}`.
+    pub template: Option<String>,
 }
 
 /// A column holding a JSON array of strings (addresses, file paths); NULL or
@@ -435,7 +449,7 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
         .query_row(
             &format!("SELECT o.id, o.conversation_id, o.message_id, c.channel_id, coalesce(r.rfc_message_id, r.remote_id), o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
-                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc
+                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc, o.template
              FROM outbox o JOIN conversations c ON c.id = o.conversation_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
@@ -469,6 +483,7 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
                     forward_of: row.get(17)?,
                     reply_cc: json_list(row, 18)?,
                     references: Vec::new(),
+                    template: row.get(19)?,
                 })
             },
         )

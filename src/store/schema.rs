@@ -634,6 +634,7 @@ CREATE TABLE quarantine (
     raw         BLOB NOT NULL
 );
 ALTER TABLE attachments ADD COLUMN fetch_error TEXT;
+ALTER TABLE outbox ADD COLUMN template TEXT;
 "#,
 ];
 

@@ -375,7 +375,7 @@ impl App {
                 let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
                 wrote(if changed { vec![Effect::ReloadSidebar, Effect::ReloadList] } else { Vec::new() })
             }
-            Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments } => {
+            Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments, template } => {
                 let not_before = now + st.undo_seconds.max(0);
                 let reply = intents::Reply {
                     conversation_id: conversation,
@@ -388,6 +388,10 @@ impl App {
                     attachments,
                 };
                 let outbox = match kind {
+                    _ if template.is_some() => {
+                        let t = template.unwrap_or_default();
+                        self.writer.call_blocking(move |c| intents::queue_template_reply(c, &reply, &t, now))?
+                    }
                     ReplyKind::Plain => self.writer.call_blocking(move |c| intents::queue_reply(c, &reply, now))?,
                     ReplyKind::Accept { deadline, source } => {
                         self.writer.call_blocking(move |c| ledger::accept(c, &reply, source, deadline, now))?.1

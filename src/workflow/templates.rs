@@ -15,6 +15,20 @@ pub struct Template {
     pub email: Option<String>,
     #[serde(default)]
     pub fields: Vec<String>,
+    /// The WhatsApp-approved template this one stands for: what may go when
+    /// WhatsApp's 24-hour window has closed.
+    #[serde(default)]
+    pub whatsapp: Option<WhatsappTemplate>,
+}
+
+/// A message template approved in Meta's WhatsApp Manager: its name, its
+/// language code, and the body's `{{1}}`, `{{2}}` … as pult variables.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WhatsappTemplate {
+    pub name: String,
+    pub language: String,
+    #[serde(default)]
+    pub params: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +89,14 @@ impl Templates {
 }
 
 impl Template {
+    /// What the WhatsApp sender needs for this template, variables filled:
+    /// JSON `{"name", "language", "params"}`; None for a free-text template.
+    pub fn whatsapp_payload(&self, vars: &HashMap<&str, String>) -> Option<String> {
+        let w = self.whatsapp.as_ref()?;
+        let params: Vec<String> = w.params.iter().map(|p| fill_tidy(p, vars)).collect();
+        Some(serde_json::json!({"name": w.name, "language": w.language, "params": params}).to_string())
+    }
+
     /// The text for a channel, with known variables filled; unknown ones stay
     /// visible as `{name}` for the person to fill in.
     pub fn render(&self, kind: ChannelKind, vars: &HashMap<&str, String>) -> String {

@@ -34,6 +34,8 @@ struct State {
     /// Treat every number as inside the 24-hour window (by-hand trials, where
     /// the client's messages are posted by another process).
     window_always_open: bool,
+    /// Approved templates: (name, language).
+    templates: Vec<(String, String)>,
 }
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -117,6 +119,11 @@ impl FakeGraphApi {
     /// The next call to `endpoint` ("messages", "media", "upload") answers an error.
     pub fn fail_next(&self, endpoint: &'static str, status: u16, code: i64, message: &str) {
         lock(&self.state).errors.entry(endpoint).or_default().push_back((status, code, message.to_string()));
+    }
+
+    /// A template approved in WhatsApp Manager.
+    pub fn approve_template(&self, name: &str, language: &str) {
+        lock(&self.state).templates.push((name.to_string(), language.to_string()));
     }
 
     /// Every number counts as having written recently.
@@ -258,14 +265,30 @@ async fn send(st: &Mutex<State>, body: &[u8]) -> Response<Full<Bytes>> {
                 return error(400, 131053, "Media upload error");
             }
         }
+        "template" => {
+            let name = msg.pointer("/template/name").and_then(Value::as_str).unwrap_or("");
+            let lang = msg.pointer("/template/language/code").and_then(Value::as_str).unwrap_or("");
+            if name.is_empty() || lang.is_empty() {
+                return error(400, 100, "(#100) The parameter template['name'] and ['language'] are required.");
+            }
+            if !lock(st).templates.iter().any(|(n, l)| n == name && l == lang) {
+                return error(
+                    404,
+                    132001,
+                    &format!("Template name does not exist in the translation ({name}, {lang})"),
+                );
+            }
+        }
         other => return error(400, 100, &format!("(#100) Unsupported type {other}")),
     }
+    // Templates are what may go outside the 24-hour window.
+    let is_template = msg.get("type").and_then(Value::as_str) == Some("template");
     let now = jiff::Timestamp::now().as_second();
     let (last, open) = {
         let s = lock(st);
         (s.last_inbound.get(&to).copied(), s.window_always_open)
     };
-    if !open && last.is_none_or(|t| now - t > 24 * 3600) {
+    if !open && !is_template && last.is_none_or(|t| now - t > 24 * 3600) {
         return error(
             400,
             131047,

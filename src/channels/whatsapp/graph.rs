@@ -118,6 +118,26 @@ impl Graph {
         self.send(msg).await
     }
 
+    /// Sends an approved template (`params` fill the body's {{1}}, {{2}} …); returns the wamid.
+    pub async fn send_template(
+        &self,
+        to: &str,
+        name: &str,
+        language: &str,
+        params: &[String],
+    ) -> Result<String, GraphError> {
+        let mut template = json!({"name": name, "language": {"code": language}});
+        if !params.is_empty() {
+            let parameters: Vec<Value> = params.iter().map(|p| json!({"type": "text", "text": p})).collect();
+            template["components"] = json!([{"type": "body", "parameters": parameters}]);
+        }
+        self.send(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": "template", "template": template,
+        }))
+        .await
+    }
+
     /// Uploads a file and sends it as a document; returns the wamid.
     pub async fn send_document(
         &self,

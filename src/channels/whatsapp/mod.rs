@@ -155,6 +155,18 @@ impl ChannelSender for WhatsappSender {
             if to.is_empty() {
                 return Err(SendError::Permanent(format!("not a WhatsApp number: {}", item.conversation_key)));
             }
+            if let Some(t) = &item.template {
+                let t: serde_json::Value = serde_json::from_str(t)
+                    .map_err(|e| SendError::Permanent(format!("the queued template is unreadable: {e}")))?;
+                let text = |k: &str| t.get(k).and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+                let params: Vec<String> = t
+                    .get("params")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                let r = self.graph.send_template(&to, &text("name"), &text("language"), &params).await;
+                return self.outcome(r, 0, 1).await;
+            }
             let context = item.reply_to_remote.as_deref();
             let parts = if item.body.trim().is_empty() {
                 Vec::new()

@@ -129,15 +129,27 @@ impl AppState {
         let last = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.sent_at)?;
         (self.clock.now() - last > window).then(|| {
             let hours = crate::i18n::plural(self.lang, window / 3600, ["hour", "hours"], ["часа", "часов", "часов"]);
-            self.lang.tr("window_closed").replace("{hours}", &hours)
+            let mut why = self.lang.tr("window_closed").replace("{hours}", &hours);
+            let approved: Vec<&str> =
+                self.templates.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.name.as_str()).collect();
+            if !approved.is_empty() {
+                why.push_str(&format!(" · {}: {}", self.lang.tr("approved_templates"), approved.join(", ")));
+            }
+            why
         })
     }
 
     pub(super) fn ensure_composer(&mut self) -> Vec<Effect> {
+        self.ensure_composer_for(None)
+    }
+
+    /// [`ensure_composer`]; with an approved template (`template`), also
+    /// where the channel's reply window has closed.
+    pub(super) fn ensure_composer_for(&mut self, template: Option<String>) -> Vec<Effect> {
         let Some(t) = &self.thread else { return Vec::new() };
         let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
-            if let Some(why) = self.reply_window_closed() {
+            if let Some(why) = self.reply_window_closed().filter(|_| template.is_none()) {
                 self.error(why);
                 return fx;
             }
@@ -154,11 +166,18 @@ impl AppState {
 
     /// Inserts a template into the composer, asking for its fields first.
     pub(super) fn insert_template(&mut self, id: &str) -> Vec<Effect> {
-        let mut fx = self.ensure_composer();
         let Some(template) = self.templates.get(id).cloned() else {
             self.error(format!("no template {id:?}"));
-            return fx;
+            return Vec::new();
         };
+        let vars = self.template_vars();
+        let approved = template.whatsapp_payload(&vars).filter(|_| template.fields.is_empty());
+        let mut fx = self.ensure_composer_for(approved.clone().or(template.whatsapp.as_ref().map(|_| String::new())));
+        if approved.is_some()
+            && let Some(c) = &mut self.composer
+        {
+            c.template = approved;
+        }
         if !template.fields.is_empty() {
             fx.extend(self.ask(Purpose::Insert(id.to_string()), template.fields.clone()));
             return fx;
@@ -227,7 +246,10 @@ impl AppState {
             self.error(self.lang.tr("no_subject"));
             return Vec::new();
         }
-        if let Some(why) = self.reply_window_closed() {
+        // After the window only an approved template may go, as it was inserted.
+        if let Some(why) = self.reply_window_closed()
+            && c.template.is_none()
+        {
             self.error(why);
             return Vec::new();
         }
@@ -282,6 +304,8 @@ impl AppState {
             Some(deadline) => ReplyKind::Accept { deadline, source },
             None => ReplyKind::Plain,
         };
+        // A template goes only while the window is closed; inside it, the text as typed.
+        let template = c.template.clone().filter(|_| self.reply_window_closed().is_some());
         let effect = Effect::QueueReply {
             conversation: c.conversation,
             reply_to: c.reply_to,
@@ -289,6 +313,7 @@ impl AppState {
             body,
             kind,
             attachments: c.attachments.clone(),
+            template,
         };
         let conversation = c.conversation;
         self.drafts.remove(&key);

@@ -149,10 +149,14 @@ impl AppState {
             Action::Reply => self.open_composer(None),
             Action::Template => {
                 let mut fx = Vec::new();
-                if self.composer.is_none() {
+                // After a closed reply window the picker opens without a
+                // composer: choosing an approved template opens one.
+                let closed = self.composer.is_none() && self.reply_window_closed().is_some();
+                if self.composer.is_none() && !closed {
                     fx = self.open_composer(None);
                 }
-                if self.composer.is_some() {
+                if self.composer.is_some() || closed {
+                    self.status = None;
                     self.popup = Some(Popup::Templates { filter: String::new(), selected: 0 });
                 }
                 fx

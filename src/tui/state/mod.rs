@@ -171,6 +171,8 @@ pub enum Effect {
         body: String,
         kind: ReplyKind,
         attachments: Vec<std::path::PathBuf>,
+        /// A provider-approved template to send instead (see `Composer::template`).
+        template: Option<String>,
     },
     Search(String),
     SetOpen {
@@ -364,6 +366,9 @@ pub struct Composer {
     pub promise: Option<(i64, String)>,
     /// A deadline found in typed text, confirmed by sending again.
     pub promise_asked: Option<i64>,
+    /// A provider-approved template is what goes (WhatsApp after its 24
+    /// hours): its payload; the text shown is the template's preview.
+    pub template: Option<String>,
 }
 
 impl Composer {
@@ -584,6 +589,7 @@ pub(super) fn new_composer(
         mail: None,
         promise: None,
         promise_asked: None,
+        template: None,
     }
 }
 

@@ -140,14 +140,32 @@ impl AppState {
         };
         let reply = |state: &AppState, body: String, kind: ReplyKind| -> Vec<Effect> {
             let (reply_to, subject) = state.reply_target();
-            vec![Effect::QueueReply { conversation, reply_to, subject, body, kind, attachments: Vec::new() }]
+            vec![Effect::QueueReply {
+                conversation,
+                reply_to,
+                subject,
+                body,
+                kind,
+                attachments: Vec::new(),
+                template: None,
+            }]
         };
         match &f.purpose {
             Purpose::Insert(id) => {
                 let id = id.clone();
                 let Some(text) = template_text(self, &id) else { return Vec::new() };
-                let claim = self.ensure_composer();
+                let approved = self.templates.get(&id).and_then(|t| {
+                    let mut vars: HashMap<&str, String> = self.template_vars().into_iter().collect();
+                    for (k, v) in &f.values {
+                        vars.insert(k.as_str(), v.clone());
+                    }
+                    t.whatsapp_payload(&vars)
+                });
+                let claim = self.ensure_composer_for(approved.clone());
                 if let Some(c) = &mut self.composer {
+                    if approved.is_some() {
+                        c.template = approved;
+                    }
                     if !c.textarea.is_empty() {
                         c.textarea.insert_newline();
                     }
