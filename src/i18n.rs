@@ -89,6 +89,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("read_by_client", "read", "прочитано"),
     ("not_downloaded", "not downloaded", "не скачано"),
     ("approved_templates", "approved templates (t)", "одобренные шаблоны (t)"),
+    ("window_left", "reply window closes in", "окно ответа закроется через"),
+    ("template_goes", "the approved template goes", "уйдёт одобренный шаблон"),
     (
         "window_closed",
         "The client last wrote more than {hours} ago: this channel lets a reply go only within that window",

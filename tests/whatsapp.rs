@@ -229,6 +229,10 @@ fn a_reply_goes_as_a_reply_and_statuses_in_any_order_end_in_the_furthest() {
     assert_eq!(s.client_says("wamid.ask", now() - 120, "Когда будет отчёт?"), 200);
     let asked = s.count("SELECT id FROM messages WHERE remote_id = 'wamid.ask'");
     assert_eq!(s.unanswered(), vec![s.conversation()]);
+    // Anna opens the chat: the client's phone shows blue ticks, once.
+    let conv = s.conversation();
+    s.store.writer.call_blocking(move |c| intents::mark_read(c, "anna", conv, now())).expect("read");
+    eventually("the read mark reaches WhatsApp", || s.fake.reads() == vec!["wamid.ask".to_string()]);
     s.queue(Some(asked), "Принято в работу, отчёт будет завтра до 12:00");
     assert_eq!(s.dispatch().sent, 1);
     let sent = s.fake.sent();
@@ -261,6 +265,7 @@ fn a_reply_goes_as_a_reply_and_statuses_in_any_order_end_in_the_furthest() {
     );
     assert_eq!(s.post(&reaction), 200);
     assert_eq!(s.text("SELECT emoji FROM reactions").as_deref(), Some("👍"));
+    assert_eq!(s.fake.reads(), vec!["wamid.ask".to_string()], "told once");
     assert!(s.unanswered().is_empty(), "a reaction asks nothing");
 
     // The client asks again; the answer fails on their side: the reason is
@@ -449,4 +454,6 @@ fn the_composer_says_the_window_closed_before_anything_is_typed() {
     }
     h.keys("r");
     assert!(h.app.state.composer.is_some(), "inside the window");
+    let screen = h.screen();
+    assert!(screen.contains("окно ответа закроется через 23 ч"), "the time left: {screen}");
 }

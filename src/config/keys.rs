@@ -58,6 +58,7 @@ const WHATSAPP: &[&str] = &[
     "api_url",
     "webhook_listen",
     "media_max_mb",
+    "mark_read",
     "transcribe_command",
     "player_command",
 ];

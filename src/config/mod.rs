@@ -245,7 +245,7 @@ pub struct WhatsappAccount {
     pub verify_token_command: Option<Vec<String>>,
     #[serde(default)]
     pub verify_token_file: Option<PathBuf>,
-    /// Graph API base with its version (default https://graph.facebook.com/v21.0).
+    /// Graph API base with its version (default https://graph.facebook.com/v26.0).
     #[serde(default)]
     pub api_url: Option<String>,
     /// Where the webhook receiver listens (host:port) behind the TLS proxy; path `/whatsapp`.
@@ -260,6 +260,9 @@ pub struct WhatsappAccount {
     /// Plays a voice message: argv, run without a shell, file path appended.
     #[serde(default)]
     pub player_command: Option<Vec<String>>,
+    /// Tell WhatsApp when a person has read a client's message in pult (blue ticks).
+    #[serde(default = "yes")]
+    pub mark_read: bool,
 }
 
 fn default_webhook_listen() -> String {

@@ -230,3 +230,34 @@ pub fn media_failed(db: &mut Db, attachment: i64, reason: &str, now: i64) -> Res
 pub fn quarantined(db: &Db, channel: i64) -> Result<i64> {
     Ok(db.0.query_row("SELECT count(*) FROM quarantine WHERE channel_id = ?1", [channel], |r| r.get(0))?)
 }
+
+/// Client messages a person has read in pult and the provider has not been
+/// told of yet (WhatsApp's blue ticks): the newest read one of each
+/// conversation of the channel, from the last `since`, as (conversation,
+/// message, remote id). Told once: see [`read_reported`].
+pub fn reads_to_report(db: &Db, channel: i64, since: i64) -> Result<Vec<(i64, i64, String)>> {
+    Ok(db
+        .0
+        .prepare_cached(
+            "SELECT c.id, m.id, m.remote_id FROM conversations c
+             JOIN messages m ON m.id = (SELECT max(x.id) FROM messages x
+                                        WHERE x.conversation_id = c.id AND x.direction = 'in'
+                                          AND x.id <= (SELECT max(rm.message_id) FROM read_marks rm
+                                                       WHERE rm.conversation_id = c.id))
+             WHERE c.channel_id = ?1 AND m.sent_at >= ?2
+               AND m.id > coalesce((SELECT CAST(value AS INTEGER) FROM sync_state
+                                    WHERE channel_id = ?1 AND key = 'read:' || c.id), 0)",
+        )?
+        .query_map(params![channel, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The provider knows `message` (and all before it) of `conversation` is read.
+pub fn read_reported(db: &mut Db, channel: i64, conversation: i64, message: i64) -> Result<()> {
+    db.0.execute(
+        "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, 'read:' || ?2, ?3)
+         ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+        params![channel, conversation, message.to_string()],
+    )?;
+    Ok(())
+}

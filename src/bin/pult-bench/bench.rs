@@ -1084,6 +1084,7 @@ pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) ->
             media_max_mb: 64,
             transcribe_command: None,
             player_command: None,
+            mark_read: false,
         };
         let writer = Writer::spawn(&path)?;
         let id = writer.call_blocking(|c| ingest::ensure_channel(c, "whatsapp", ChannelKind::Whatsapp, 0))?;

@@ -22,6 +22,7 @@ pub struct WhatsappChannel {
     verify_token: String,
     media: MediaConfig,
     player: Option<Vec<String>>,
+    mark_read: bool,
 }
 
 fn secret(account: &str, what: &str, cmd: Option<&[String]>, file: Option<&std::path::Path>) -> Result<String, String> {
@@ -61,6 +62,7 @@ impl WhatsappChannel {
                 transcribe_command: account.transcribe_command.clone(),
             },
             player: account.player_command.clone().filter(|p| !p.is_empty()),
+            mark_read: account.mark_read,
         })
     }
 }
@@ -85,6 +87,7 @@ impl Channel for WhatsappChannel {
 
     fn run(&self, writer: Writer) -> BoxFuture<'static, ()> {
         let (channel, listen, graph, media) = (self.id, self.listen.clone(), self.graph.clone(), self.media.clone());
+        let mark_read = self.mark_read;
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let rx = Arc::new(Receiver {
             app_secret: self.app_secret.clone(),
@@ -96,12 +99,12 @@ impl Channel for WhatsappChannel {
             die_after_commit: Receiver::failpoint(),
         });
         Box::pin(async move {
-            let fetcher_writer = writer.clone();
+            let (fetcher_writer, fetcher_graph) = (writer.clone(), graph.clone());
             // Media ids expire in about a week: fetched as they come, and
             // whatever a crash or an outage left is tried again every few minutes.
             let fetcher = tokio::spawn(async move {
                 loop {
-                    if let Err(e) = super::fetch_pending(&graph, &fetcher_writer, channel, &media).await {
+                    if let Err(e) = super::fetch_pending(&fetcher_graph, &fetcher_writer, channel, &media).await {
                         tracing::warn!("whatsapp media: {e}");
                     }
                     let _ = tokio::time::timeout(Duration::from_secs(300), wake_rx.recv()).await;
@@ -109,6 +112,20 @@ impl Channel for WhatsappChannel {
                 }
             });
             let _fetcher = AbortOnDrop(fetcher);
+            let reads = mark_read.then(|| {
+                let (graph, writer) = (graph.clone(), writer.clone());
+                // Blue ticks when a person opened the chat in pult: read marks are
+                // looked for every few seconds (one indexed query).
+                AbortOnDrop(tokio::spawn(async move {
+                    loop {
+                        if let Err(e) = super::report_reads(&graph, &writer, channel).await {
+                            tracing::warn!("whatsapp read marks: {e}");
+                        }
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                }))
+            });
+            let _reads = reads;
             loop {
                 match tokio::net::TcpListener::bind(&listen).await {
                     Ok(listener) => {
@@ -167,7 +184,15 @@ impl Channel for WhatsappChannel {
     fn doctor(&self) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let number = self.graph.number().await.map_err(|e| e.to_string())?;
-            Ok(format!("number {number} ok; webhook receiver on http://{}{}", self.listen, receiver::PATH))
+            let connect = tokio::net::TcpStream::connect(&self.listen);
+            let webhook = match tokio::time::timeout(Duration::from_secs(2), connect).await {
+                Ok(Ok(_)) => format!("webhook receiver listening on http://{}{}", self.listen, receiver::PATH),
+                _ => format!(
+                    "nothing listens on {} yet: the webhook receiver runs in `pult daemon` (or a solo pult)",
+                    self.listen
+                ),
+            };
+            Ok(format!("number {number} ok; {webhook}"))
         })
     }
 

@@ -36,6 +36,8 @@ struct State {
     window_always_open: bool,
     /// Approved templates: (name, language).
     templates: Vec<(String, String)>,
+    /// Messages marked read (`status: read`).
+    reads: Vec<String>,
 }
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -89,7 +91,7 @@ impl FakeGraphApi {
 
     /// The `api_url` to configure (with the version, as Meta's).
     pub fn api_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v21.0", self.port)
+        format!("http://127.0.0.1:{}/v26.0", self.port)
     }
 
     /// Every message sent, as the JSON pult posted.
@@ -119,6 +121,11 @@ impl FakeGraphApi {
     /// The next call to `endpoint` ("messages", "media", "upload") answers an error.
     pub fn fail_next(&self, endpoint: &'static str, status: u16, code: i64, message: &str) {
         lock(&self.state).errors.entry(endpoint).or_default().push_back((status, code, message.to_string()));
+    }
+
+    /// The wamids pult marked read.
+    pub fn reads(&self) -> Vec<String> {
+        lock(&self.state).reads.clone()
     }
 
     /// A template approved in WhatsApp Manager.
@@ -244,6 +251,13 @@ async fn send(st: &Mutex<State>, body: &[u8]) -> Response<Full<Bytes>> {
     };
     if msg.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
         return error(400, 100, "(#100) The parameter messaging_product is required.");
+    }
+    if msg.get("status").and_then(Value::as_str) == Some("read") {
+        let Some(id) = msg.get("message_id").and_then(Value::as_str) else {
+            return error(400, 100, "(#100) The parameter message_id is required.");
+        };
+        lock(st).reads.push(id.to_string());
+        return reply(200, json!({"success": true}));
     }
     let Some(to) = msg.get("to").and_then(Value::as_str).map(str::to_string) else {
         return error(400, 100, "(#100) The parameter to is required.");

@@ -20,6 +20,25 @@ pub mod codes {
     pub const APP_RATE_LIMITS: [i64; 4] = [4, 17, 32, 80007];
 }
 
+/// What an error code means, in words a person can act on (Meta's titles
+/// are terse: "Re-engagement message").
+pub fn explain(code: i64) -> Option<&'static str> {
+    Some(match code {
+        codes::TOKEN => "the access token expired or was revoked: make a new one",
+        codes::WINDOW_CLOSED => "more than 24 hours since the client wrote: only an approved template can go",
+        codes::RATE_LIMIT => "too many messages for this number right now: pult waits and retries",
+        codes::PAIR_RATE_LIMIT => "too many messages to this client in a short time: pult waits and retries",
+        131026 => "not delivered: the number may not use WhatsApp, or has an old app or blocked us",
+        131051 => "WhatsApp does not support this message type",
+        131052 | 131053 => "the media file could not be downloaded or uploaded",
+        131000 => "WhatsApp had an internal error: try again",
+        132000 | 132001 => "the template does not exist in this language, or its parameters do not match",
+        133010 => "the phone number is not registered with the Cloud API",
+        368 => "the number or account is temporarily blocked for policy violations",
+        _ => return None,
+    })
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GraphError {
     /// The API answered with an error object.
@@ -71,7 +90,7 @@ pub struct Graph {
     token: String,
 }
 
-pub const DEFAULT_API: &str = "https://graph.facebook.com/v21.0";
+pub const DEFAULT_API: &str = "https://graph.facebook.com/v26.0";
 
 impl Graph {
     pub fn new(base: Option<&str>, phone_number_id: &str, token: String) -> Result<Graph, GraphError> {
@@ -95,8 +114,11 @@ impl Graph {
         if let Some(err) = value.as_ref().and_then(|v| v.get("error")) {
             let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
             let mut message = err.get("message").and_then(Value::as_str).unwrap_or("error").to_string();
-            if let Some(d) = err.pointer("/error_data/details").and_then(Value::as_str) {
+            if let Some(d) = err.pointer("/error_data/details").and_then(Value::as_str).filter(|d| *d != message) {
                 message = format!("{message} ({d})");
+            }
+            if let Some(words) = explain(code) {
+                message = format!("{message} — {words}");
             }
             return Err(GraphError::Api { status, code, message: crate::sanitize::line(&message).into_owned() });
         }
@@ -136,6 +158,13 @@ impl Graph {
             "type": "template", "template": template,
         }))
         .await
+    }
+
+    /// Tells WhatsApp a client message was read (blue ticks on the client's phone).
+    pub async fn mark_read(&self, wamid: &str) -> Result<(), GraphError> {
+        let url = format!("{}/{}/messages", self.base, self.phone_number_id);
+        let body = json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid});
+        Self::answer(self.http.post(url).bearer_auth(&self.token).json(&body).send().await).await.map(|_| ())
     }
 
     /// Uploads a file and sends it as a document; returns the wamid.

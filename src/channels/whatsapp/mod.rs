@@ -120,6 +120,28 @@ async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result
     Ok((hash, bytes.len() as i64, info.mime))
 }
 
+/// Tells WhatsApp which client messages people have read in pult. Returns how many.
+pub async fn report_reads(graph: &Graph, writer: &Writer, channel: i64) -> Result<usize, GraphError> {
+    let since = jiff::Timestamp::now().as_second() - 7 * 86400;
+    let local = |e: crate::store::StoreError| GraphError::Local(e.to_string());
+    let reads = writer.call(move |c| channel_state::reads_to_report(c, channel, since)).await.map_err(local)?;
+    let mut done = 0;
+    for (conversation, message, wamid) in reads {
+        match graph.mark_read(&wamid).await {
+            Ok(()) => done += 1,
+            Err(e) if e.is_token() => {
+                set_status(writer, channel, token_status(&e)).await;
+                return Err(e);
+            }
+            Err(e @ (GraphError::Network(_) | GraphError::Unreached(_))) => return Err(e),
+            // Refused for this message (too old, unknown): not asked again.
+            Err(e) => tracing::info!("whatsapp: read mark for {wamid} refused: {e}"),
+        }
+        writer.call(move |c| channel_state::read_reported(c, channel, conversation, message)).await.map_err(local)?;
+    }
+    Ok(done)
+}
+
 async fn transcribe(writer: &Writer, message: i64, cmd: &[String], path: &Path) {
     let out = tokio::process::Command::new(&cmd[0])
         .args(&cmd[1..])

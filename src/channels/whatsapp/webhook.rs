@@ -151,10 +151,14 @@ pub fn errors_text(errors: &[Value]) -> String {
         .map(|e| {
             let code = e.get("code").map(|c| c.to_string()).unwrap_or_default();
             let title = text_at(e, "/title").or(text_at(e, "/message")).unwrap_or("error");
-            match text_at(e, "/error_data/details") {
+            let mut text = match text_at(e, "/error_data/details") {
                 Some(d) if d != title => format!("{code} {title} ({d})"),
                 _ => format!("{code} {title}"),
+            };
+            if let Some(words) = e.get("code").and_then(Value::as_i64).and_then(super::graph::explain) {
+                text = format!("{text} — {words}");
             }
+            text
         })
         .collect::<Vec<_>>()
         .join("; ")

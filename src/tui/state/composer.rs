@@ -139,6 +139,15 @@ impl AppState {
         })
     }
 
+    /// Seconds left of the open thread's reply window (negative: closed);
+    /// None where the channel has no window.
+    pub fn reply_window_left(&self) -> Option<i64> {
+        let t = self.thread.as_ref()?;
+        let window = limits(t.conversation.kind).reply_window?;
+        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.sent_at)?;
+        Some(last + window - self.clock.now())
+    }
+
     pub(super) fn ensure_composer(&mut self) -> Vec<Effect> {
         self.ensure_composer_for(None)
     }

@@ -176,6 +176,17 @@ fn render_composer(
         if let Some(s) = &composer.subject {
             title = format!("{title}: {}", sanitize::line(s));
         }
+        // WhatsApp's 24 hours: how long a free reply may still go, or that
+        // only the approved template will.
+        if !composer.note {
+            match state.reply_window_left() {
+                Some(left) if left > 0 => {
+                    title.push_str(&format!(" · ⏳ {} {}", l.tr("window_left"), crate::i18n::compact_duration(l, left)))
+                }
+                Some(_) if composer.template.is_some() => title.push_str(&format!(" · {}", l.tr("template_goes"))),
+                _ => {}
+            }
+        }
         let block = pane(title, state.focus == Focus::Composer, theme).title_bottom(Span::styled(
             format!(" {} ", l.tr(if composer.note { "note_hint" } else { "composer_hint" })),
             theme.style("muted"),
