@@ -401,7 +401,7 @@ mod tests {
             ),
             (
                 json!({"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]}),
-                "[unsupported message type unsupported: 131051 Message type unknown]",
+                "[unsupported message type unsupported: 131051 Message type unknown — WhatsApp does not support",
                 0,
             ),
             (json!({"type": "order", "order": {}}), "[unsupported message type order]", 0),
