@@ -90,6 +90,17 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("not_downloaded", "not downloaded", "не скачано"),
     ("approved_templates", "approved templates (t)", "одобренные шаблоны (t)"),
     ("window_left", "reply window closes in", "окно ответа закроется через"),
+    (
+        "connection_disabled",
+        "{owner} turned the bot's business connection off: Telegram → Settings → Telegram Business → Chatbots",
+        "{owner} отключил(а) бота в Telegram Business: Настройки → Telegram для бизнеса → Чат-боты",
+    ),
+    (
+        "connection_no_reply",
+        "{owner} has not allowed the bot to reply: Telegram Business → Chatbots → the bot's rights",
+        "{owner} не разрешил(а) боту отвечать: Telegram для бизнеса → Чат-боты → права бота",
+    ),
+    ("owner_chats", "'s chats", ": личные чаты"),
     ("template_goes", "the approved template goes", "уйдёт одобренный шаблон"),
     (
         "window_closed",

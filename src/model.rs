@@ -126,6 +126,30 @@ pub enum SyncEvent {
     /// Something the channel sent that pult could not read: kept with its
     /// raw bytes and the reason, counted in `pult doctor`, never dropped.
     Quarantine { reason: String, raw: Vec<u8> },
+    /// A person connected the channel to their own account (Telegram
+    /// Business), or changed what it may do there.
+    Connection(Connection),
+}
+
+/// The conversation key of a chat seen through a connection:
+/// `biz:<connection>:<chat id>` (distinct from the bot's own chat with the same person).
+pub fn business_key(key: &str) -> Option<(&str, i64)> {
+    let (connection, chat) = key.strip_prefix("biz:")?.rsplit_once(':')?;
+    Some((connection, chat.parse().ok()?))
+}
+
+/// A person's own account the channel works in (Telegram Business: the
+/// accountant's private chats, seen and answered by the bot).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Connection {
+    pub id: String,
+    /// The account's owner (Telegram user id) and name.
+    pub owner_id: i64,
+    pub owner_name: String,
+    pub can_reply: bool,
+    pub can_read: bool,
+    pub enabled: bool,
+    pub date: i64,
 }
 
 /// Flags of one mail changed on the server.
@@ -227,6 +251,8 @@ pub struct ChannelRow {
     pub unread: i64,
     /// The sync worker's last word.
     pub status: Option<ChannelStatus>,
+    /// People's own accounts this channel works in (Telegram Business).
+    pub connections: Vec<Connection>,
 }
 
 /// What a channel's sync worker last said; the sidebar and the status line

@@ -229,6 +229,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         recipients,
         now,
         template: false,
+        connection: reader.connection_of(conversation)?,
     };
     // A closed reply window (WhatsApp's 24 hours) still lets an approved template go.
     let window_open = registry::kind(c.kind).check_reply(&facts).is_ok();

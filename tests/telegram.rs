@@ -78,6 +78,7 @@ impl Setup {
             api_url: Some(self.fake.url()),
             transcribe_command: None,
             player_command: None,
+            mark_read: true,
         }));
         cfg
     }

@@ -146,6 +146,8 @@ pub struct ReplyFacts {
     pub now: i64,
     /// What goes is a provider-approved template (allowed after a reply window).
     pub template: bool,
+    /// The account the chat is seen through (Telegram Business), as last told.
+    pub connection: Option<crate::model::Connection>,
 }
 
 /// Why a reply cannot go, said before it is queued.
@@ -157,6 +159,12 @@ pub enum Refusal {
     NoRecipients,
     #[error("the client last wrote more than {hours} hours ago; this channel only lets a reply go within that window")]
     WindowClosed { hours: i64 },
+    #[error("{owner} turned this bot's business connection off (Telegram → Settings → Telegram Business → Chatbots)")]
+    ConnectionDisabled { owner: String },
+    #[error(
+        "{owner} has not allowed this bot to reply in their chats (Telegram Business → Chatbots → the bot's rights)"
+    )]
+    NoReplyRight { owner: String },
 }
 
 /// One kind of channel. Adding a channel kind is an implementation of this
@@ -180,14 +188,19 @@ pub trait ChannelKindInfo: Sync {
     /// Refuses a reply the channel would refuse anyway (no recipient, a
     /// closed reply window), so that nothing is queued that cannot leave.
     fn check_reply(&self, facts: &ReplyFacts) -> Result<(), Refusal> {
-        let limits = self.limits();
-        if let (Some(window), Some(last)) = (limits.reply_window, facts.last_inbound_at)
+        if let (Some(window), Some(last)) = (self.reply_window(facts), facts.last_inbound_at)
             && facts.now - last > window
             && !facts.template
         {
             return Err(Refusal::WindowClosed { hours: window / 3600 });
         }
         Ok(())
+    }
+
+    /// Seconds after the client's last message within which a reply may go,
+    /// for this conversation (None: any time).
+    fn reply_window(&self, _facts: &ReplyFacts) -> Option<i64> {
+        self.limits().reply_window
     }
 }
 
@@ -243,6 +256,30 @@ impl ChannelKindInfo for Telegram {
             subject: false,
             addresses: false,
         }
+    }
+
+    /// A chat seen through a person's business connection answers only with
+    /// the connection on, the right to reply, and within 24 hours of the
+    /// client's last message (Bot API); the bot's own chats have no window.
+    fn check_reply(&self, facts: &ReplyFacts) -> Result<(), Refusal> {
+        if let Some(c) = &facts.connection {
+            if !c.enabled {
+                return Err(Refusal::ConnectionDisabled { owner: c.owner_name.clone() });
+            }
+            if !c.can_reply {
+                return Err(Refusal::NoReplyRight { owner: c.owner_name.clone() });
+            }
+        }
+        if let (Some(window), Some(last)) = (self.reply_window(facts), facts.last_inbound_at)
+            && facts.now - last > window
+        {
+            return Err(Refusal::WindowClosed { hours: window / 3600 });
+        }
+        Ok(())
+    }
+
+    fn reply_window(&self, facts: &ReplyFacts) -> Option<i64> {
+        facts.connection.as_ref().map(|_| 24 * 3600)
     }
 }
 

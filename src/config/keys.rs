@@ -44,7 +44,7 @@ const EMAIL: &[&str] = &[
 ];
 const SERVER: &[&str] = &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file"];
 const TELEGRAM: &[&str] =
-    &["kind", "name", "token_command", "token_file", "api_url", "transcribe_command", "player_command"];
+    &["kind", "name", "token_command", "token_file", "api_url", "transcribe_command", "player_command", "mark_read"];
 const WHATSAPP: &[&str] = &[
     "kind",
     "name",

@@ -222,6 +222,10 @@ pub struct TelegramAccount {
     /// Plays a voice message: argv, run without a shell, file path appended (e.g. ["mpv", "--no-video"]).
     #[serde(default)]
     pub player_command: Option<Vec<String>>,
+    /// In chats seen through a business connection, tell Telegram when a
+    /// person has read the client's message in pult.
+    #[serde(default = "yes")]
+    pub mark_read: bool,
 }
 
 /// A WhatsApp Business number through Meta's Cloud API: webhooks in, Graph API out.

@@ -235,7 +235,8 @@ pub fn quarantined(db: &Db, channel: i64) -> Result<i64> {
 /// told of yet (WhatsApp's blue ticks): the newest read one of each
 /// conversation of the channel, from the last `since`, as (conversation,
 /// message, remote id). Told once: see [`read_reported`].
-pub fn reads_to_report(db: &Db, channel: i64, since: i64) -> Result<Vec<(i64, i64, String)>> {
+/// Only conversations whose key is LIKE `keys` (`%` for all).
+pub fn reads_to_report(db: &Db, channel: i64, since: i64, keys: &str) -> Result<Vec<(i64, i64, String)>> {
     Ok(db
         .0
         .prepare_cached(
@@ -244,11 +245,11 @@ pub fn reads_to_report(db: &Db, channel: i64, since: i64) -> Result<Vec<(i64, i6
                                         WHERE x.conversation_id = c.id AND x.direction = 'in'
                                           AND x.id <= (SELECT max(rm.message_id) FROM read_marks rm
                                                        WHERE rm.conversation_id = c.id))
-             WHERE c.channel_id = ?1 AND m.sent_at >= ?2
+             WHERE c.channel_id = ?1 AND m.sent_at >= ?2 AND c.remote_key LIKE ?3
                AND m.id > coalesce((SELECT CAST(value AS INTEGER) FROM sync_state
                                     WHERE channel_id = ?1 AND key = 'read:' || c.id), 0)",
         )?
-        .query_map(params![channel, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![channel, since, keys], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -260,4 +261,29 @@ pub fn read_reported(db: &mut Db, channel: i64, conversation: i64, message: i64)
         params![channel, conversation, message.to_string()],
     )?;
     Ok(())
+}
+
+/// The connections of a channel (Telegram Business), as last told.
+pub fn connections(db: &Db, channel: i64) -> Result<Vec<crate::model::Connection>> {
+    connections_of(&db.0, channel)
+}
+
+pub(super) fn connections_of(conn: &Connection, channel: i64) -> Result<Vec<crate::model::Connection>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, owner_id, owner_name, can_reply, can_read, enabled, date FROM connections
+             WHERE channel_id = ?1 ORDER BY owner_name, id",
+        )?
+        .query_map([channel], |r| {
+            Ok(crate::model::Connection {
+                id: r.get(0)?,
+                owner_id: r.get(1)?,
+                owner_name: r.get(2)?,
+                can_reply: r.get(3)?,
+                can_read: r.get(4)?,
+                enabled: r.get(5)?,
+                date: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }

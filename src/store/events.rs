@@ -69,6 +69,17 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
             SyncEvent::Reaction { remote_id, author_handle, author_name, emoji } => {
                 reaction(&tx, channel, remote_id, author_handle, author_name, emoji, now, &mut applied)?
             }
+            SyncEvent::Connection(c) => {
+                tx.prepare_cached(
+                    "INSERT INTO connections (channel_id, id, owner_id, owner_name, can_reply, can_read, enabled, date, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (channel_id, id) DO UPDATE SET owner_id = excluded.owner_id,
+                         owner_name = excluded.owner_name, can_reply = excluded.can_reply, can_read = excluded.can_read,
+                         enabled = excluded.enabled, date = excluded.date, updated_at = excluded.updated_at",
+                )?
+                .execute(params![channel, c.id, c.owner_id, c.owner_name, c.can_reply, c.can_read, c.enabled, c.date, now])?;
+                note_change(&tx, now, ChangeKind::Channel, None, None)?;
+            }
             SyncEvent::Quarantine { reason, raw } => {
                 tracing::warn!("channel {channel}: kept in quarantine ({} bytes): {reason}", raw.len());
                 tx.prepare_cached(

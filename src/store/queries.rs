@@ -194,9 +194,28 @@ impl Reader {
                 kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
                 unread: r.get(3)?,
                 status: r.get::<_, Option<String>>(4)?.as_deref().and_then(ChannelStatus::from_stored),
+                connections: Vec::new(),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut out: Vec<ChannelRow> = rows.collect::<rusqlite::Result<_>>()?;
+        for ch in out.iter_mut().filter(|c| c.kind == ChannelKind::Telegram) {
+            ch.connections = super::channel_state::connections_of(&self.conn, ch.id)?;
+        }
+        Ok(out)
+    }
+
+    /// The connection a conversation is seen through (Telegram Business), by
+    /// its key `biz:<connection>:<chat>`.
+    pub fn connection_of(&self, conversation: i64) -> Result<Option<crate::model::Connection>> {
+        let found: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT channel_id, remote_key FROM conversations WHERE id = ?1", [conversation], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((channel, key)) = found else { return Ok(None) };
+        let Some((id, _)) = crate::model::business_key(&key) else { return Ok(None) };
+        Ok(super::channel_state::connections_of(&self.conn, channel)?.into_iter().find(|c| c.id == id))
     }
 
     /// One page of the conversation list after (or before) `from`, in the view's order.

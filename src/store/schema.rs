@@ -635,6 +635,18 @@ CREATE TABLE quarantine (
 );
 ALTER TABLE attachments ADD COLUMN fetch_error TEXT;
 ALTER TABLE outbox ADD COLUMN template TEXT;
+CREATE TABLE connections (
+    channel_id INTEGER NOT NULL REFERENCES channels(id),
+    id         TEXT NOT NULL,
+    owner_id   INTEGER NOT NULL,
+    owner_name TEXT NOT NULL,
+    can_reply  INTEGER NOT NULL,
+    can_read   INTEGER NOT NULL,
+    enabled    INTEGER NOT NULL,
+    date       INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, id)
+);
 "#,
 ];
 

@@ -362,11 +362,15 @@ impl App {
             }
             Effect::LoadThread(id) => {
                 let thread = match self.reader.conversation(id)? {
-                    Some(conversation) => Some(ThreadState::new(
-                        conversation,
-                        self.reader.thread(id, super::state::THREAD_LIMIT)?,
-                        self.reader.tasks(id)?,
-                    )),
+                    Some(conversation) => {
+                        let mut t = ThreadState::new(
+                            conversation,
+                            self.reader.thread(id, super::state::THREAD_LIMIT)?,
+                            self.reader.tasks(id)?,
+                        );
+                        t.connection = self.reader.connection_of(id)?;
+                        Some(t)
+                    }
                     None => None,
                 };
                 Ok(Outcome::Thread(thread))

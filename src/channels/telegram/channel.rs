@@ -16,6 +16,7 @@ pub struct TelegramChannel {
     bot: Bot,
     voice: VoiceConfig,
     player: Option<Vec<String>>,
+    mark_read: bool,
 }
 
 impl TelegramChannel {
@@ -26,7 +27,7 @@ impl TelegramChannel {
             transcribe_command: account.transcribe_command.clone(),
         };
         let player = account.player_command.clone().filter(|p| !p.is_empty());
-        Ok(TelegramChannel { name: account.name.clone(), id, bot, voice, player })
+        Ok(TelegramChannel { name: account.name.clone(), id, bot, voice, player, mark_read: account.mark_read })
     }
 }
 
@@ -44,7 +45,25 @@ impl Channel for TelegramChannel {
     }
 
     fn run(&self, writer: Writer) -> BoxFuture<'static, ()> {
-        Box::pin(super::run(self.bot.clone(), writer, self.id, self.voice.clone()))
+        let (bot, channel, voice, mark_read) = (self.bot.clone(), self.id, self.voice.clone(), self.mark_read);
+        Box::pin(async move {
+            // Read marks in business chats: looked for every few seconds.
+            let reads = mark_read.then(|| {
+                let (bot, writer) = (bot.clone(), writer.clone());
+                tokio::spawn(async move {
+                    loop {
+                        if let Err(e) = super::report_reads(&bot, &writer, channel).await {
+                            tracing::warn!("telegram read marks: {e}");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    }
+                })
+            });
+            super::run(bot, writer, channel, voice).await;
+            if let Some(r) = reads {
+                r.abort();
+            }
+        })
     }
 
     fn sync_once<'a>(&'a self, writer: &'a Writer, _: OnProgress<'a>) -> BoxFuture<'a, Result<Vec<String>, String>> {
@@ -79,7 +98,12 @@ impl Channel for TelegramChannel {
             } else {
                 "privacy mode on: make it a group admin or /setprivacy Disable"
             };
-            Ok(format!("bot @{} ok, {groups}", me.username.clone().unwrap_or_default()))
+            let business = if me.can_connect_to_business {
+                "Business Mode on"
+            } else {
+                "Business Mode off (BotFather → Bot Settings → Business Mode) for the accountant's own chats"
+            };
+            Ok(format!("bot @{} ok, {groups}; {business}", me.username.clone().unwrap_or_default()))
         })
     }
 

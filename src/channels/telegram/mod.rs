@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod fake;
+pub mod updates;
 
 use crate::config::TelegramAccount;
 use crate::model::{ChannelStatus, Inbound, InboundAttachment, SyncEvent};
@@ -12,7 +13,7 @@ use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use teloxide::net::Download;
-use teloxide::payloads::{GetUpdatesSetters, SendDocumentSetters, SendMessageSetters};
+use teloxide::payloads::{SendDocumentSetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, InputFile, Message, MessageId, ReplyParameters, Update, UpdateKind};
 use teloxide::{ApiError, Bot, RequestError};
@@ -30,6 +31,10 @@ pub enum TelegramError {
     Url { account: String, url: String },
     #[error("telegram: {0}")]
     Request(#[from] RequestError),
+    #[error("telegram: {0}")]
+    Http(String),
+    #[error("telegram: {description} (HTTP {status})")]
+    Api { status: u16, description: String, retry_after: Option<u64> },
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -78,7 +83,33 @@ fn remote(chat: i64, message: i32) -> String {
     format!("{chat}:{message}")
 }
 
-fn message_inbound(m: &Message, edited: bool) -> Inbound {
+/// A message's id in a chat seen through a business connection.
+pub fn business_remote(connection: &str, chat: i64, message: i64) -> String {
+    format!("biz:{connection}:{chat}:{message}")
+}
+
+/// A message of a person's own chat, seen through their business connection:
+/// the client's are inbound; what the owner typed on their phone (or the bot
+/// sent for them) is outbound, and answers the client as a reply from pult does.
+pub fn business_inbound(m: &Message, connection: &str, owner: Option<i64>, edited: bool) -> Inbound {
+    let mut inbound = message_inbound(m, edited);
+    let chat = m.chat.id.0;
+    inbound.conversation_key = format!("biz:{connection}:{chat}");
+    inbound.remote_id = business_remote(connection, chat, i64::from(m.id.0));
+    inbound.reply_to_remote = m.reply_to_message().map(|r| business_remote(connection, chat, i64::from(r.id.0)));
+    inbound.is_group = false;
+    let by_owner = m.from.as_ref().is_some_and(|u| Some(u.id.0 as i64) == owner);
+    if by_owner || m.sender_business_bot.is_some() {
+        inbound.outgoing = true;
+        inbound.author_handle = String::new();
+        if let Some(u) = &m.from {
+            inbound.author_name = u.full_name();
+        }
+    }
+    inbound
+}
+
+pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
     let chat = m.chat.id.0;
     let person = |first: Option<&str>, last: Option<&str>| {
         [first.unwrap_or(""), last.unwrap_or("")]
@@ -169,23 +200,39 @@ pub async fn stored_offset(writer: &Writer, channel: i64) -> Result<i32, Telegra
     Ok(stored.and_then(|v| v.parse::<i32>().ok()).unwrap_or(0))
 }
 
-/// One getUpdates round: fetches from the stored offset and commits the
-/// messages together with the next offset. Returns how many updates came.
+/// One getUpdates round: fetches from the stored offset and commits what the
+/// updates say together with the next offset; an update pult cannot read is
+/// kept in quarantine in the same transaction, so the offset never passes an
+/// update that is neither stored nor kept. Returns how many updates came.
 pub async fn fetch_once(bot: &Bot, writer: &Writer, channel: i64, timeout: u32) -> Result<usize, TelegramError> {
     let offset = stored_offset(writer, channel).await?;
-    let updates = bot.get_updates().offset(offset).timeout(timeout).limit(100).await?;
-    if updates.is_empty() {
+    let page = updates::get(bot, i64::from(offset), timeout).await?;
+    if page.is_empty() {
         return Ok(0);
     }
-    let next = updates.iter().map(|u| u.id.0 as i64 + 1).max().unwrap_or(offset as i64);
-    // The messages and the offset past them in one transaction.
-    let batch: Vec<SyncEvent> = updates
+    let next = page
         .iter()
-        .filter_map(to_inbound)
-        .map(SyncEvent::Message)
-        .chain([SyncEvent::Cursor { key: "offset".into(), value: next.to_string() }])
-        .collect();
-    let n = updates.len();
+        .filter_map(|u| u.get("update_id").and_then(serde_json::Value::as_i64))
+        .map(|id| id + 1)
+        .max()
+        .unwrap_or(i64::from(offset));
+    let mut known = updates::Connections(writer.call(move |c| channel_state::connections(c, channel)).await?);
+    // A message through a connection pult has not heard of (its update came
+    // before pult ran): ask Telegram who owns it.
+    let mut batch = Vec::new();
+    for id in known.unknown_in(&page) {
+        let asked = bot.get_business_connection(teloxide::types::BusinessConnectionId(id.clone())).await;
+        match asked.ok().and_then(|c| serde_json::to_value(&c).ok()).and_then(|v| updates::connection(&v)) {
+            Some(c) => {
+                known.0.push(c.clone());
+                batch.push(SyncEvent::Connection(c));
+            }
+            None => tracing::warn!("telegram: business connection {id} could not be looked up"),
+        }
+    }
+    batch.extend(updates::events(&page, &mut known));
+    batch.push(SyncEvent::Cursor { key: "offset".into(), value: next.to_string() });
+    let n = page.len();
     let now = jiff::Timestamp::now().as_second();
     writer.call(move |c| events::apply(c, channel, &batch, now)).await?;
     Ok(n)
@@ -225,6 +272,9 @@ pub async fn run(bot: Bot, writer: Writer, channel: i64, voice: VoiceConfig) {
             Err(TelegramError::Request(RequestError::RetryAfter(s))) => {
                 tokio::time::sleep(s.duration()).await;
             }
+            Err(TelegramError::Api { retry_after: Some(s), .. }) => {
+                tokio::time::sleep(Duration::from_secs(s)).await;
+            }
             Err(e) => {
                 failures += 1;
                 let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
@@ -239,11 +289,11 @@ pub async fn run(bot: Bot, writer: Writer, channel: i64, voice: VoiceConfig) {
 /// What an error means for the channel: a refused token needs a person.
 fn status_of(e: &TelegramError) -> ChannelStatus {
     match e {
-        TelegramError::Request(RequestError::Api(ApiError::InvalidToken)) | TelegramError::Secret { .. } => {
-            ChannelStatus::AuthFailed(format!(
-                "the bot token was refused ({e}); set a new one with @BotFather and in token_command/token_file"
-            ))
-        }
+        TelegramError::Request(RequestError::Api(ApiError::InvalidToken))
+        | TelegramError::Api { status: 401, .. }
+        | TelegramError::Secret { .. } => ChannelStatus::AuthFailed(format!(
+            "the bot token was refused ({e}); set a new one with @BotFather and in token_command/token_file"
+        )),
         other => ChannelStatus::Error(other.to_string()),
     }
 }
@@ -251,6 +301,37 @@ fn status_of(e: &TelegramError) -> ChannelStatus {
 async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
     let now = jiff::Timestamp::now().as_second();
     let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(status)], now)).await;
+}
+
+/// Tells Telegram which client messages of business chats people have read
+/// in pult (`readBusinessMessage`), where the connection allows it.
+pub async fn report_reads(bot: &Bot, writer: &Writer, channel: i64) -> Result<usize, TelegramError> {
+    let since = jiff::Timestamp::now().as_second() - 7 * 86400;
+    let reads = writer.call(move |c| channel_state::reads_to_report(c, channel, since, "biz:%")).await?;
+    if reads.is_empty() {
+        return Ok(0);
+    }
+    let connections = writer.call(move |c| channel_state::connections(c, channel)).await?;
+    let mut done = 0;
+    for (conversation, message, remote) in reads {
+        let parsed = remote.strip_prefix("biz:").and_then(|r| {
+            let mut it = r.rsplitn(3, ':');
+            let (msg, chat, conn) = (it.next()?.parse::<i32>().ok()?, it.next()?.parse::<i64>().ok()?, it.next()?);
+            Some((conn.to_string(), chat, msg))
+        });
+        if let Some((conn, chat, msg)) = parsed
+            && connections.iter().any(|c| c.id == conn && c.enabled && c.can_read)
+        {
+            let id = teloxide::types::BusinessConnectionId(conn);
+            match bot.read_business_message(id, ChatId(chat), MessageId(msg)).await {
+                Ok(_) => done += 1,
+                Err(RequestError::Network(e)) => return Err(TelegramError::Http(e.to_string())),
+                Err(e) => tracing::info!("telegram: read mark for {remote} refused: {e}"),
+            }
+        }
+        writer.call(move |c| channel_state::read_reported(c, channel, conversation, message)).await?;
+    }
+    Ok(done)
 }
 
 /// Where voice messages are kept and how they become text.
@@ -322,14 +403,21 @@ pub struct TelegramSender {
 impl ChannelSender for TelegramSender {
     fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
         Box::pin(async move {
-            let chat: i64 = item
-                .conversation_key
-                .parse()
-                .map_err(|_| SendError::Permanent(format!("not a Telegram chat: {}", item.conversation_key)))?;
+            // A chat seen through a person's business connection is answered
+            // through it: the client sees the person, not the bot.
+            let business = crate::model::business_key(&item.conversation_key);
+            let chat: i64 = match business {
+                Some((_, chat)) => chat,
+                None => item
+                    .conversation_key
+                    .parse()
+                    .map_err(|_| SendError::Permanent(format!("not a Telegram chat: {}", item.conversation_key)))?,
+            };
+            let connection = business.map(|(c, _)| teloxide::types::BusinessConnectionId(c.to_string()));
             let reply_to = item
                 .reply_to_remote
                 .as_deref()
-                .and_then(|r| r.split_once(':'))
+                .and_then(|r| r.rsplit_once(':'))
                 .and_then(|(_, m)| m.parse::<i32>().ok());
             let mut first_id: Option<i32> = None;
             let parts = if item.body.trim().is_empty() {
@@ -339,6 +427,9 @@ impl ChannelSender for TelegramSender {
             };
             for part in parts {
                 let mut req = self.bot.send_message(ChatId(chat), part);
+                if let Some(c) = &connection {
+                    req = req.business_connection_id(c.clone());
+                }
                 if first_id.is_none()
                     && let Some(m) = reply_to
                 {
@@ -352,6 +443,9 @@ impl ChannelSender for TelegramSender {
                     return Err(SendError::Permanent(format!("attachment {} is gone", path.display())));
                 }
                 let mut req = self.bot.send_document(ChatId(chat), InputFile::file(path.clone()));
+                if let Some(c) = &connection {
+                    req = req.business_connection_id(c.clone());
+                }
                 if first_id.is_none()
                     && let Some(m) = reply_to
                 {
@@ -360,7 +454,11 @@ impl ChannelSender for TelegramSender {
                 let sent = req.await.map_err(classify)?;
                 first_id.get_or_insert(sent.id.0);
             }
-            Ok(remote(chat, first_id.unwrap_or(0)))
+            let id = first_id.unwrap_or(0);
+            Ok(match business {
+                Some((c, _)) => business_remote(c, chat, i64::from(id)),
+                None => remote(chat, id),
+            })
         })
     }
 }

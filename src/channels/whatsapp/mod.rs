@@ -124,7 +124,7 @@ async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result
 pub async fn report_reads(graph: &Graph, writer: &Writer, channel: i64) -> Result<usize, GraphError> {
     let since = jiff::Timestamp::now().as_second() - 7 * 86400;
     let local = |e: crate::store::StoreError| GraphError::Local(e.to_string());
-    let reads = writer.call(move |c| channel_state::reads_to_report(c, channel, since)).await.map_err(local)?;
+    let reads = writer.call(move |c| channel_state::reads_to_report(c, channel, since, "%")).await.map_err(local)?;
     let mut done = 0;
     for (conversation, message, wamid) in reads {
         match graph.mark_read(&wamid).await {

@@ -121,31 +121,58 @@ impl AppState {
     /// Opens the composer on the loaded thread, restoring a kept draft.
     /// Opens the reply composer on the loaded thread (with its kept draft);
     /// a new one claims the conversation ("anna is replying").
-    /// A channel with a reply window (WhatsApp's 24 hours) that has closed on
-    /// the open thread: said before anything is typed or queued.
-    pub(super) fn reply_window_closed(&self) -> Option<String> {
+    /// What the channel judges a reply on the open thread by.
+    fn reply_facts(&self) -> Option<crate::channels::registry::ReplyFacts> {
         let t = self.thread.as_ref()?;
-        let window = limits(t.conversation.kind).reply_window?;
-        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.sent_at)?;
-        (self.clock.now() - last > window).then(|| {
-            let hours = crate::i18n::plural(self.lang, window / 3600, ["hour", "hours"], ["часа", "часов", "часов"]);
-            let mut why = self.lang.tr("window_closed").replace("{hours}", &hours);
-            let approved: Vec<&str> =
-                self.templates.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.name.as_str()).collect();
-            if !approved.is_empty() {
-                why.push_str(&format!(" · {}: {}", self.lang.tr("approved_templates"), approved.join(", ")));
+        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In);
+        Some(crate::channels::registry::ReplyFacts {
+            answers: last.map(|m| m.id),
+            last_inbound_at: last.map(|m| m.sent_at),
+            now: self.clock.now(),
+            connection: t.connection.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// Why a chat channel would refuse a reply on the open thread (a closed
+    /// reply window, a business connection switched off or without the right
+    /// to reply), in the UI's language: said before anything is typed or
+    /// queued. Email's own checks (recipients) happen where it is composed.
+    pub(super) fn reply_window_closed(&self) -> Option<String> {
+        use crate::channels::registry::{Refusal, kind};
+        let t = self.thread.as_ref()?;
+        if t.conversation.kind == ChannelKind::Email {
+            return None;
+        }
+        let refusal = kind(t.conversation.kind).check_reply(&self.reply_facts()?).err()?;
+        Some(match refusal {
+            Refusal::WindowClosed { hours } => {
+                let hours = crate::i18n::plural(self.lang, hours, ["hour", "hours"], ["часа", "часов", "часов"]);
+                let mut why = self.lang.tr("window_closed").replace("{hours}", &hours);
+                let approved: Vec<&str> =
+                    self.templates.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.name.as_str()).collect();
+                if t.conversation.kind == ChannelKind::Whatsapp && !approved.is_empty() {
+                    why.push_str(&format!(" · {}: {}", self.lang.tr("approved_templates"), approved.join(", ")));
+                }
+                why
             }
-            why
+            Refusal::ConnectionDisabled { owner } => {
+                self.lang.tr("connection_disabled").replace("{owner}", &crate::sanitize::line(&owner))
+            }
+            Refusal::NoReplyRight { owner } => {
+                self.lang.tr("connection_no_reply").replace("{owner}", &crate::sanitize::line(&owner))
+            }
+            other => other.to_string(),
         })
     }
 
     /// Seconds left of the open thread's reply window (negative: closed);
-    /// None where the channel has no window.
+    /// None where the conversation has no window.
     pub fn reply_window_left(&self) -> Option<i64> {
         let t = self.thread.as_ref()?;
-        let window = limits(t.conversation.kind).reply_window?;
-        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.sent_at)?;
-        Some(last + window - self.clock.now())
+        let facts = self.reply_facts()?;
+        let window = crate::channels::registry::kind(t.conversation.kind).reply_window(&facts)?;
+        Some(facts.last_inbound_at? + window - self.clock.now())
     }
 
     pub(super) fn ensure_composer(&mut self) -> Vec<Effect> {

@@ -284,6 +284,8 @@ pub struct ThreadState {
     /// that `j`/`k` go on from there (written by the renderer, like ratatui's
     /// list state).
     pub shown_scroll: std::cell::Cell<usize>,
+    /// The business connection the chat is seen through (Telegram Business).
+    pub connection: Option<crate::model::Connection>,
 }
 
 impl ThreadState {
@@ -296,6 +298,7 @@ impl ThreadState {
             terms: Terms::default(),
             jump_to: None,
             shown_scroll: std::cell::Cell::new(0),
+            connection: None,
         }
     }
 
