@@ -478,6 +478,8 @@ impl Reader {
         let mut q = plan.clone();
         let fts = q.match_text("messages_fts", "k.key");
         let key = if fts { "f.rowid" } else { "k.key" };
+        // What its sender deleted stays in the thread for the record, not in search.
+        q.conditions.push("m.deleted = 0".into());
         if let Some(k) = plan.from_key {
             let v = q.bind(k);
             q.conditions.push(format!("{key} >= {v}"));

@@ -24,6 +24,12 @@ struct State {
     files: HashMap<String, Vec<u8>>,
     /// The token was revoked (@BotFather /revoke): every call answers 401.
     revoked: bool,
+    /// Business connections by id (the JSON getBusinessConnection answers).
+    connections: HashMap<String, Value>,
+    /// When each business chat's client last wrote: (connection, chat) → date.
+    business_inbound: HashMap<(String, i64), i64>,
+    /// readBusinessMessage calls: (connection, chat, message).
+    reads: Vec<(String, i64, i64)>,
 }
 
 /// A running fake; it stops when dropped.
@@ -87,11 +93,33 @@ impl FakeBotApi {
             let id = s.next_update_id;
             s.next_update_id += 1;
             update["update_id"] = json!(id);
+            // A client's message in a business chat opens its 24 hours.
+            if let Some(m) = update.get("business_message") {
+                let conn = m["business_connection_id"].as_str().unwrap_or("").to_string();
+                let owner = s.connections.get(&conn).and_then(|c| c["user"]["id"].as_i64());
+                if m["from"]["id"].as_i64() != owner {
+                    let (chat, date) = (m["chat"]["id"].as_i64().unwrap_or(0), m["date"].as_i64().unwrap_or(0));
+                    s.business_inbound.insert((conn, chat), date);
+                }
+            }
             s.updates.push_back(update);
             id
         };
         self.notify.notify_waiters();
         id
+    }
+
+    /// A person connected the bot to their account (Telegram Business);
+    /// `connection` is the object of a `business_connection` update. It is
+    /// what getBusinessConnection answers; push the update separately.
+    pub fn set_business_connection(&self, connection: Value) {
+        let id = connection["id"].as_str().unwrap_or("").to_string();
+        lock(&self.state).connections.insert(id, connection);
+    }
+
+    /// readBusinessMessage calls so far: (connection, chat, message).
+    pub fn business_reads(&self) -> Vec<(String, i64, i64)> {
+        lock(&self.state).reads.clone()
     }
 
     pub fn add_file(&self, file_id: &str, bytes: Vec<u8>) {
@@ -246,6 +274,11 @@ fn params(req: &Request) -> Value {
     json!({})
 }
 
+fn bad_request(what: &str) -> (u16, &'static str, Vec<u8>) {
+    let body = json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {what}")});
+    (400, "application/json", body.to_string().into_bytes())
+}
+
 fn ok(result: Value) -> (u16, &'static str, Vec<u8>) {
     (200, "application/json", json!({"ok": true, "result": result}).to_string().into_bytes())
 }
@@ -321,9 +354,51 @@ async fn handle(req: Request, state: &Arc<Mutex<State>>, notify: &Arc<Notify>) -
                 let _ = tokio::time::timeout_at(deadline, notified).await;
             }
         }
+        "getbusinessconnection" => {
+            let id = p["business_connection_id"].as_str().unwrap_or("");
+            match lock(state).connections.get(id).cloned() {
+                Some(c) => ok(c),
+                None => bad_request("BUSINESS_CONNECTION_INVALID"),
+            }
+        }
+        "readbusinessmessage" => {
+            let id = p["business_connection_id"].as_str().unwrap_or("").to_string();
+            let chat = p["chat_id"].as_i64().unwrap_or(0);
+            let mut s = lock(state);
+            match s.connections.get(&id) {
+                Some(c) if c["is_enabled"] == json!(true) && c["rights"]["can_read_messages"] == json!(true) => {
+                    s.reads.push((id, chat, p["message_id"].as_i64().unwrap_or(0)));
+                    ok(json!(true))
+                }
+                Some(_) => bad_request("BUSINESS_CONNECTION_NOT_ALLOWED"),
+                None => bad_request("BUSINESS_CONNECTION_INVALID"),
+            }
+        }
         "sendmessage" | "senddocument" | "editmessagetext" => {
             let chat_id =
                 p["chat_id"].as_i64().or_else(|| p["chat_id"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0);
+            // Through a business connection: on, allowed to reply, and within
+            // 24 hours of the client's last message in that chat.
+            if let Some(conn) = p["business_connection_id"].as_str() {
+                let s = lock(state);
+                let Some(c) = s.connections.get(conn) else { return bad_request("BUSINESS_CONNECTION_INVALID") };
+                if c["is_enabled"] != json!(true) {
+                    return bad_request("BUSINESS_CONNECTION_INVALID");
+                }
+                if c["rights"]["can_reply"] != json!(true) {
+                    return (
+                        403,
+                        "application/json",
+                        json!({"ok": false, "error_code": 403, "description": "Forbidden: BOT_ACCESS_FORBIDDEN"})
+                            .to_string()
+                            .into_bytes(),
+                    );
+                }
+                let last = s.business_inbound.get(&(conn.to_string(), chat_id)).copied();
+                if last.is_none_or(|t| now - t > 24 * 3600) {
+                    return bad_request("BUSINESS_PEER_INVALID");
+                }
+            }
             let message_id = {
                 let mut s = lock(state);
                 s.next_message_id += 1;
@@ -431,6 +506,37 @@ pub mod updates {
 
     pub fn contact(phone: &str, first: &str) -> Value {
         json!({"contact": {"phone_number": phone, "first_name": first}})
+    }
+
+    /// The `business_connection` object (Bot API 9: rights in `rights`).
+    pub fn connection(id: &str, owner: Value, can_reply: bool, can_read: bool, enabled: bool, date: i64) -> Value {
+        let chat = owner["id"].clone();
+        json!({"id": id, "user": owner, "user_chat_id": chat, "date": date, "is_enabled": enabled,
+               "rights": {"can_reply": can_reply, "can_read_messages": can_read}})
+    }
+
+    pub fn business_connection(connection: Value) -> Value {
+        json!({"business_connection": connection})
+    }
+
+    /// A message in a person's own chat, seen through their connection.
+    pub fn business_message(
+        connection: &str,
+        chat: Value,
+        from: Value,
+        message_id: i64,
+        date: i64,
+        extra: Value,
+    ) -> Value {
+        let mut u = message(chat, from, message_id, date, extra);
+        let mut m = u["message"].take();
+        m["business_connection_id"] = json!(connection);
+        json!({"business_message": m})
+    }
+
+    /// Messages deleted in a business chat: `message_ids` are plain integers.
+    pub fn deleted_business_messages(connection: &str, chat: Value, ids: &[i64]) -> Value {
+        json!({"deleted_business_messages": {"business_connection_id": connection, "chat": chat, "message_ids": ids}})
     }
 
     pub fn sticker(file_id: &str, emoji: &str) -> Value {
