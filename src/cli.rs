@@ -418,6 +418,23 @@ fn doctor(cli: &Cli) -> Result<()> {
     if path.exists()
         && let Ok(reader) = crate::store::Reader::open(&path, &cfg.actor())
     {
+        for ch in reader.channels().unwrap_or_default() {
+            for c in &ch.connections {
+                let mark = if c.enabled && c.can_reply { "✓" } else { "⚠" };
+                let rights = [
+                    if c.enabled { "on" } else { "switched off by its owner" },
+                    if c.can_reply { "can reply" } else { "may not reply" },
+                    if c.can_read { "can mark read" } else { "may not mark read" },
+                ];
+                println!(
+                    "{mark} {:<16} business connection: {}'s own chats ({}), {}",
+                    crate::sanitize::line(&ch.name),
+                    crate::sanitize::line(&c.owner_name),
+                    crate::sanitize::line(&c.id),
+                    rights.join(", ")
+                );
+            }
+        }
         for (name, n) in reader.quarantined().unwrap_or_default() {
             println!(
                 "⚠ {:<16} {n} update(s) pult could not read are kept in quarantine (table `quarantine`, raw); see the log",

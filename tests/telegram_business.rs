@@ -286,3 +286,26 @@ fn a_message_through_an_unknown_connection_asks_telegram_who_owns_it() {
     assert_eq!(dir, "out", "known as Anna's own message");
     assert!(fake.calls().contains(&"getbusinessconnection".to_string()));
 }
+
+/// At 80x24 in Russian: the connection under the bot's channel with `⚠`
+/// while it is switched off, and `r` on its chat says why instead of opening
+/// a composer.
+#[test]
+fn the_sidebar_shows_the_connection_and_r_explains_a_refusal() {
+    let s = setup(true, false);
+    s.client_writes(10, NOW - 600, "Добрый день");
+    s.drain();
+    let Setup { store, fake: _fake, .. } = s;
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    let screen = h.screen();
+    assert!(screen.contains("⚠ Анна Смирнова"), "{screen}");
+    let pos = h.app.state.list.rows.iter().position(|r| r.title.contains("Ирина")).expect("listed");
+    h.keys("g g");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    h.keys("r");
+    assert!(h.app.state.composer.is_none());
+    let screen = h.screen();
+    assert!(screen.contains("отключил(а) бота в Telegram Business"), "{screen}");
+}

@@ -66,6 +66,19 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             None => sanitize::line(&c.name).into_owned(),
         };
         lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread));
+        // People's own chats the bot works in (Telegram Business), under it;
+        // `⚠` when switched off or without the right to reply.
+        for conn in &c.connections {
+            let trouble = !conn.enabled || !conn.can_reply;
+            let mark = if trouble { "⚠ " } else { "↳ " };
+            let mut text = format!(" {mark}{}{}", sanitize::line(&conn.owner_name), l.tr("owner_chats"));
+            // The name is what matters; "'s chats" only where it fits whole.
+            if sanitize::width(&text) > w {
+                text = format!(" {mark}{}", sanitize::line(&conn.owner_name));
+            }
+            let style = if trouble { theme.style("failed") } else { theme.style("muted") };
+            lines.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), style)));
+        }
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
