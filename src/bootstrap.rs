@@ -38,7 +38,10 @@ impl Global {
 pub fn load_config(global: &Global) -> Result<Option<Config>> {
     let path = global.config.clone().unwrap_or_else(crate::paths::config_file);
     match Config::load(&path) {
-        Ok(c) => Ok(Some(c)),
+        Ok(c) => {
+            crate::workflow::closing::extend(&c.ui.closing_words);
+            Ok(Some(c))
+        }
         Err(ConfigError::Missing(_)) if global.config.is_none() => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -400,6 +400,8 @@ pub struct MessageRow {
     pub attachments: Vec<AttachmentRow>,
     /// Reactions of people to it, (name, emoji).
     pub reactions: Vec<(String, String)>,
+    /// A short «thanks» that needs no answer (not counted as waiting).
+    pub closing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -736,3 +736,28 @@ fn prompts_teach_and_keep_the_date_in_view_at_80x24() {
     h.keys("<Esc> <Esc> i");
     assert!(h.screen().contains("сохранить заметку"), "{}", h.screen());
 }
+
+/// «Спасибо, получили 👍» after our answer is shown but does not make the
+/// client wait; `W` counts it as waiting when it does need an answer.
+#[test]
+fn a_thanks_is_shown_but_not_waited_on_until_w_counts_it() {
+    let store = temp_store();
+    let ch = channel(&store, "bot", ChannelKind::Telegram);
+    let mut answer = msg("2", "chat-1", "Анна", NOW - 500, "Акт во вложении");
+    answer.outgoing = true;
+    let batch = vec![
+        msg("1", "chat-1", "Ирина", NOW - 600, "Пришлите акт"),
+        answer,
+        msg("3", "chat-1", "Ирина", NOW - 400, "Спасибо, получили 👍"),
+    ];
+    let conv = ingest(&store, ch, batch).conversations[0];
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    h.keys("g u");
+    assert!(h.app.state.list.rows.is_empty(), "a thanks is not waiting");
+    h.keys("g o <Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Спасибо, получили"), "{screen}");
+    assert!(screen.contains("ответа не требует · W считать ожидающим"), "{screen}");
+    h.keys("W g u");
+    assert_eq!(h.app.state.list.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [conv], "counted after W");
+}

@@ -82,6 +82,8 @@ pub struct Ui {
     pub download_dir: Option<PathBuf>,
     /// Opens a saved attachment: argv, run without a shell, file path appended (default ["xdg-open"]).
     pub open_command: Option<Vec<String>>,
+    /// More words of short messages that need no answer («спасибочки»), besides the shipped ones.
+    pub closing_words: Vec<String>,
 }
 
 impl Ui {

@@ -626,6 +626,26 @@ pub fn mark_unknown(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Resu
     Ok(())
 }
 
+/// The client's newest closing message («Спасибо, получили») needs an answer
+/// after all: it counts as waiting, and the conversation is open. False when
+/// there is none.
+pub fn count_waiting(db: &mut Db, conversation: i64, now: i64) -> Result<bool> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let changed = tx.execute(
+        "UPDATE messages SET closing = 0 WHERE id = (SELECT max(id) FROM messages
+             WHERE conversation_id = ?1 AND direction = 'in' AND closing = 1)",
+        [conversation],
+    )?;
+    if changed > 0 {
+        tx.execute("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1", [conversation])?;
+        refresh_conversation(&tx, conversation)?;
+        note_change(&tx, now, ChangeKind::Messages, Some(conversation), None)?;
+    }
+    tx.commit()?;
+    Ok(changed > 0)
+}
+
 /// Puts a row back to pending (a temporary failure), to be tried after `retry_at`.
 pub fn retry_later(db: &mut Db, outbox_id: i64, reason: &str, retry_at: i64, now: i64) -> Result<()> {
     let conn = &mut db.0;

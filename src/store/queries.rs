@@ -286,7 +286,8 @@ impl Reader {
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id
+                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
+                    m.closing
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
@@ -334,6 +335,7 @@ impl Reader {
                     },
                     attachments: Vec::new(),
                     reactions: Vec::new(),
+                    closing: r.get(20)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -368,6 +370,7 @@ impl Reader {
                     reply_quote: None,
                     attachments: Vec::new(),
                     reactions: Vec::new(),
+                    closing: false,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -635,6 +635,7 @@ CREATE TABLE quarantine (
 );
 ALTER TABLE attachments ADD COLUMN fetch_error TEXT;
 ALTER TABLE outbox ADD COLUMN template TEXT;
+ALTER TABLE messages ADD COLUMN closing INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE connections (
     channel_id INTEGER NOT NULL REFERENCES channels(id),
     id         TEXT NOT NULL,

@@ -38,6 +38,8 @@ pub enum Action {
     NextUnanswered,
     CloseConversation,
     ReopenConversation,
+    /// The client's last «thanks» needs an answer after all: count it as waiting.
+    CountWaiting,
     /// Send again the conversation's newest failed or maybe-sent message.
     RetrySend,
     /// Drop the conversation's newest failed or maybe-sent message.

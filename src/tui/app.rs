@@ -451,6 +451,13 @@ impl App {
                 self.saved_draft = Some((key, draft));
                 Ok(Outcome::Nothing)
             }
+            Effect::CountWaiting(conversation) => {
+                let changed = self.writer.call_blocking(move |c| intents::count_waiting(c, conversation, now))?;
+                if !changed {
+                    return Ok(Outcome::Nothing);
+                }
+                wrote(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
+            }
             Effect::SetOpen { conversation, open } => {
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])

@@ -1,6 +1,7 @@
 //! The craft's rules as code: templates now; deadlines, hours and SLA build on them.
 
 pub mod calendar;
+pub mod closing;
 pub mod deadline;
 pub mod replies;
 pub mod templates;

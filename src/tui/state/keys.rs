@@ -228,6 +228,10 @@ impl AppState {
             Action::ViewSnoozed => self.set_view_of(View::Snoozed),
             Action::ViewReminders => self.set_view_of(View::Reminders),
             Action::ViewUnsent => self.set_view_of(View::Unsent),
+            Action::CountWaiting => match self.target() {
+                Some(conversation) => vec![Effect::CountWaiting(conversation)],
+                None => Vec::new(),
+            },
             Action::CloseConversation | Action::ReopenConversation => {
                 let open = action == Action::ReopenConversation;
                 match self.target() {

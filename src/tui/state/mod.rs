@@ -164,6 +164,8 @@ pub enum Effect {
     ListShiftUp,
     LoadThread(i64),
     MarkRead(i64),
+    /// Count the client's last closing message («спасибо») as waiting after all.
+    CountWaiting(i64),
     QueueReply {
         conversation: i64,
         reply_to: Option<i64>,

@@ -332,6 +332,11 @@ fn message_lines<'a>(
             }
         }
     }
+    if m.closing && m.direction == Direction::In {
+        let key = state.keymap.key_for(crate::tui::keymap::Context::Thread, &crate::tui::action::Action::CountWaiting);
+        let text = format!("  ✓ {} · {} {}", l.tr("no_answer_needed"), key.unwrap_or_default(), l.tr("count_it"));
+        out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("muted"))));
+    }
     if !m.reactions.is_empty() {
         let text: Vec<String> = m
             .reactions
