@@ -331,6 +331,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
         Err(e) => problems.push(e.to_string()),
     }
     state.undo_seconds = cfg.guards.undo_seconds.max(0);
+    state.one_key_accept = cfg.ui.one_key_accept;
     state.tone_words = cfg.guards.tone_words.clone();
     state.bell_enabled = cfg.ui.bell.unwrap_or(true);
     state.team = cfg.team.clone();

@@ -89,6 +89,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("read_by_client", "read", "прочитано"),
     ("not_downloaded", "not downloaded", "не скачано"),
     ("no_answer_needed", "needs no answer", "ответа не требует"),
+    ("accept_shown", "Check the acceptance", "Проверьте текст"),
+    ("sends", "sends it", "отправит"),
     ("count_it", "count as waiting", "считать ожидающим"),
     ("approved_templates", "approved templates (t)", "одобренные шаблоны (t)"),
     ("window_left", "reply window closes in", "окно ответа закроется через"),

@@ -82,6 +82,9 @@ pub struct Ui {
     pub download_dir: Option<PathBuf>,
     /// Opens a saved attachment: argv, run without a shell, file path appended (default ["xdg-open"]).
     pub open_command: Option<Vec<String>>,
+    /// `a` sends «Принято в работу» as soon as the deadline is given, without
+    /// showing it in the composer first.
+    pub one_key_accept: bool,
     /// More words of short messages that need no answer («спасибочки»), besides the shipped ones.
     pub closing_words: Vec<String>,
 }

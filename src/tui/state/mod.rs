@@ -443,6 +443,8 @@ pub struct AppState {
     pub pending_composer: Option<Option<String>>,
     /// Seconds a queued message waits before it may leave (undo window).
     pub undo_seconds: i64,
+    /// `a` sends the acceptance at once instead of showing it in the composer first.
+    pub one_key_accept: bool,
     pub last_sent: Option<LastSent>,
     /// Words that make the tone check ask before sending.
     pub tone_words: Vec<String>,
@@ -499,6 +501,7 @@ impl AppState {
             quit: false,
             pending_composer: None,
             undo_seconds: 10,
+            one_key_accept: false,
             last_sent: None,
             tone_words: Vec::new(),
             tone_confirmed: None,

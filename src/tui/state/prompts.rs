@@ -181,7 +181,25 @@ impl AppState {
                 let Some(deadline) = f.deadline else { return Vec::new() };
                 let source = self.thread.as_ref().and_then(ThreadState::last_inbound);
                 let body = template_text(self, "accept").unwrap_or_else(|| "Принято в работу.".into());
-                reply(self, body, ReplyKind::Accept { deadline, source })
+                if self.one_key_accept {
+                    return reply(self, body, ReplyKind::Accept { deadline, source });
+                }
+                // Seen before it goes: the text in the composer, the promise
+                // recorded when Ctrl+X sends it as written.
+                let claim = self.ensure_composer();
+                let written = f.values.get("deadline").cloned();
+                if let Some(c) = &mut self.composer {
+                    if !c.textarea.is_empty() {
+                        c.textarea.insert_newline();
+                    }
+                    c.textarea.insert_str(&body);
+                    if let Some(written) = written {
+                        c.promise = Some((deadline, written));
+                    }
+                    let send = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();
+                    self.info(format!("{} — {send} {}", self.lang.tr("accept_shown"), self.lang.tr("sends")));
+                }
+                claim
             }
             Purpose::Done => {
                 let body = template_text(self, "done").unwrap_or_else(|| "Выполнено.".into());
