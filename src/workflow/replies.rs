@@ -95,3 +95,59 @@ mod tests {
         assert!(!super::is_forward_subject(Some("Re: Fwd: акт")));
     }
 }
+
+/// The line of a client's message that carries the request, for a one-line
+/// quote: the greeting («Добрый день!», "Hi Anna,") is skipped, also at the
+/// start of a line that goes on.
+pub fn request_line(body: &str) -> &str {
+    const GREETINGS: &[&str] = &[
+        "добрый",
+        "доброе",
+        "доброй",
+        "здравствуй",
+        "привет",
+        "приветствую",
+        "уважаем",
+        "hello",
+        "hi ",
+        "hi,",
+        "dear",
+        "good morning",
+        "good afternoon",
+    ];
+    let greets = |l: &str| {
+        let lower = l.trim_start().to_lowercase();
+        GREETINGS.iter().any(|g| lower.starts_with(g))
+    };
+    let lines: Vec<&str> = body.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('>')).collect();
+    for l in &lines {
+        if !greets(l) {
+            return l;
+        }
+        // «Добрый день! Пришлите акт»: what follows the greeting's sentence.
+        if let Some(i) = l.find(['!', '.']).or_else(|| l.find(',')) {
+            let rest = l[i + 1..].trim_start_matches(['!', '.', ',', ' ']);
+            if !rest.is_empty() && !greets(rest) && rest.chars().count() > 3 {
+                return rest;
+            }
+        }
+    }
+    lines.first().copied().unwrap_or("")
+}
+
+#[cfg(test)]
+mod request_line_tests {
+    use super::request_line;
+
+    #[test]
+    fn the_greeting_is_not_the_request() {
+        assert_eq!(
+            request_line("Добрый день!\n\nПришлите, пожалуйста, акт сверки."),
+            "Пришлите, пожалуйста, акт сверки."
+        );
+        assert_eq!(request_line("Здравствуйте, Анна! Когда будет отчёт?"), "Когда будет отчёт?");
+        assert_eq!(request_line("Hi Anna,\nplease send the invoice"), "please send the invoice");
+        assert_eq!(request_line("Пришлите счёт"), "Пришлите счёт");
+        assert_eq!(request_line("Добрый день!"), "Добрый день!");
+    }
+}

@@ -128,11 +128,53 @@ pub fn standard_vars<'a>(
         if let Some(name) = c.client_name.as_ref().or(c.client.as_ref()) {
             vars.insert("client", crate::sanitize::line(name).into_owned());
         }
+        // How a letter greets the person: «Ольга Николаевна», «Боб».
+        let person = c.client_name.as_deref().or(c.client.as_deref()).map(|n| crate::sanitize::line(n).into_owned());
+        if let Some(person) = person {
+            vars.insert("client.greeting_name", greeting_name(&person).unwrap_or(person));
+        }
         if let Some(company) = &c.client {
             vars.insert("company", crate::sanitize::line(company).into_owned());
         }
     }
     vars
+}
+
+/// How to greet a person by their full name: name and patronymic for a
+/// Russian full name («Семёнова Ольга Николаевна» → «Ольга Николаевна»), the
+/// first name otherwise («Боб Клиентов» → «Боб», «Клиентов Боб» → «Боб»).
+/// None for what is not a person's name (an organisation).
+pub fn greeting_name(full: &str) -> Option<String> {
+    let words: Vec<&str> = full.split_whitespace().collect();
+    let org = ["ООО", "ИП", "АО", "ЗАО", "ПАО", "ОАО", "LLC", "Ltd", "Inc", "GmbH"];
+    if words.is_empty()
+        || words.iter().any(|w| org.contains(&w.trim_matches(|c: char| !c.is_alphanumeric())) || w.contains('«'))
+    {
+        return None;
+    }
+    let lower = |w: &str| w.to_lowercase();
+    let patronymic = |w: &str| {
+        let w = lower(w);
+        ["вич", "вна", "ична", "инична", "ьич"].iter().any(|e| w.ends_with(e)) && w.chars().count() > 4
+    };
+    if let Some(p) = words.iter().position(|w| patronymic(w)).filter(|&p| p > 0) {
+        return Some(format!("{} {}", words[p - 1], words[p]));
+    }
+    let surname = |w: &str| {
+        let w = lower(w);
+        [
+            "ов", "ова", "ев", "ева", "ёв", "ёва", "ин", "ина", "ский", "ская", "цкий", "цкая", "ых", "их", "енко",
+            "ук", "юк",
+        ]
+        .iter()
+        .any(|e| w.ends_with(e))
+            && w.chars().count() > 3
+    };
+    match words.as_slice() {
+        [first, second] if surname(first) && !surname(second) => Some(second.to_string()),
+        [first, ..] => Some(first.to_string()),
+        [] => None,
+    }
 }
 
 pub fn fill_tidy(source: &str, vars: &HashMap<&str, String>) -> String {
@@ -147,7 +189,7 @@ pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end) if after[..end].chars().all(|c| c.is_alphanumeric() || c == '_') => {
+            Some(end) if after[..end].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => {
                 let name = &after[..end];
                 match vars.get(name) {
                     Some(v) => out.push_str(v),
@@ -194,6 +236,30 @@ pub fn fuzzy_score(pattern: &str, candidate: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+mod greeting_tests {
+    use super::greeting_name;
+
+    #[test]
+    fn russian_full_names_greet_by_name_and_patronymic() {
+        let cases = [
+            ("Семёнова Ольга Николаевна", Some("Ольга Николаевна")),
+            ("Ольга Николаевна Семёнова", Some("Ольга Николаевна")),
+            ("Иванов Пётр Ильич", Some("Пётр Ильич")),
+            ("Кузнецов Сергей Петрович", Some("Сергей Петрович")),
+            ("Боб Клиентов", Some("Боб")),
+            ("Клиентов Боб", Some("Боб")),
+            ("Ирина Петрова", Some("Ирина")),
+            ("Irina", Some("Irina")),
+            ("ООО «Ромашка»", None),
+            ("ИП Морозова", None),
+        ];
+        for (full, want) in cases {
+            assert_eq!(greeting_name(full).as_deref(), want, "{full}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -211,8 +277,12 @@ mod tests {
     #[test]
     fn per_channel_variants() {
         let t = Templates::shipped();
-        let vars: HashMap<&str, String> =
-            [("client", "Ирина".to_string()), ("deadline", "пт 18:00".to_string())].into();
+        let vars: HashMap<&str, String> = [
+            ("client", "Ирина Петрова".to_string()),
+            ("client.greeting_name", "Ирина".to_string()),
+            ("deadline", "пт 18:00".to_string()),
+        ]
+        .into();
         let accept = t.get("accept").expect("accept");
         assert_eq!(accept.render(ChannelKind::Telegram, &vars), "Принято в работу. Срок — пт 18:00.");
         assert!(accept.render(ChannelKind::Email, &vars).starts_with("Здравствуйте, Ирина!"));

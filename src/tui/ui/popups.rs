@@ -65,12 +65,15 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             for (row, &i) in hits.iter().enumerate() {
                 let t = &state.templates.all[i];
                 let style = if row == *selected { theme.style("selection") } else { theme.style("base") };
+                // The name in a column of its own, the text apart and dimmed.
                 let preview = sanitize::line(&t.text).into_owned();
-                let name = sanitize::line(&t.name).into_owned();
-                let name_w = sanitize::width(&name) + 3;
+                let name_col = (w / 2).clamp(12, 30);
+                let name = fit(&sanitize::line(&t.name), name_col);
+                let pad = name_col.saturating_sub(sanitize::width(&name));
                 lines.push(Line::from(vec![
-                    styled(format!(" {name} "), style),
-                    styled(fit(&preview, w.saturating_sub(name_w)), theme.style("muted").patch(style)),
+                    styled(format!(" {name}{} ", " ".repeat(pad)), style),
+                    styled("│ ".to_string(), theme.style("border").patch(style)),
+                    styled(fit(&preview, w.saturating_sub(name_col + 4)), theme.style("muted").patch(style)),
                 ]));
             }
             frame.render_widget(Paragraph::new(lines), inner);

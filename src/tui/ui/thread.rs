@@ -301,7 +301,7 @@ fn message_lines<'a>(
         out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
     }
     if let Some((qa, qb)) = &m.reply_quote {
-        let first = qb.lines().find(|x| !x.trim().is_empty()).unwrap_or("");
+        let first = crate::workflow::replies::request_line(qb);
         let q = format!("  ┃ {}: {}", sanitize::line(qa), sanitize::line(first));
         out.push(Line::from(styled(sanitize::truncate(&q, w).into_owned(), theme.style("quote"))));
     }
