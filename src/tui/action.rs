@@ -66,6 +66,8 @@ pub enum Action {
     Note,
     PlayVoice,
     Attach,
+    /// Edit the draft in $VISUAL / $EDITOR; back in the composer on exit.
+    Editor,
     SaveAttachment,
     OpenAttachment,
     Forward,

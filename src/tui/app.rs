@@ -12,8 +12,10 @@ use crate::store::{self, Reader, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::VecDeque;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 pub struct App {
@@ -35,6 +37,8 @@ pub struct App {
     bell: bool,
     /// Where background jobs run (see `jobs`).
     jobs: Option<tokio::runtime::Runtime>,
+    /// The draft to hand to $EDITOR once the event loop can give it the terminal.
+    pub editor_request: Option<String>,
 }
 
 #[derive(Debug)]
@@ -66,6 +70,7 @@ impl App {
             draft_changed: None,
             bell: false,
             jobs: None,
+            editor_request: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
         let drafts = app.reader.drafts()?;
@@ -451,6 +456,10 @@ impl App {
                 self.saved_draft = Some((key, draft));
                 Ok(Outcome::Nothing)
             }
+            Effect::OpenEditor(text) => {
+                self.editor_request = Some(text);
+                Ok(Outcome::Nothing)
+            }
             Effect::CountWaiting(conversation) => {
                 let changed = self.writer.call_blocking(move |c| intents::count_waiting(c, conversation, now))?;
                 if !changed {
@@ -583,6 +592,63 @@ fn restore_terminal() {
     let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
 }
 
+#[derive(Default)]
+struct InputPause {
+    paused: AtomicBool,
+    /// The input thread saw the pause and reads nothing.
+    idle: AtomicBool,
+}
+
+/// The argv of the user's editor: $VISUAL, else $EDITOR, else vi; split on
+/// whitespace and run without a shell ("code --wait" works).
+fn editor_argv() -> Vec<String> {
+    let from_env = ["VISUAL", "EDITOR"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    from_env.unwrap_or_else(|| "vi".into()).split_whitespace().map(str::to_string).collect()
+}
+
+/// Gives the terminal to $EDITOR on a private copy of the draft and takes it
+/// back, restored, whatever the editor did.
+fn edit_in_editor(
+    terminal: &mut Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    input: &InputPause,
+    text: &str,
+) -> Result<String, String> {
+    use std::io::Write;
+    input.paused.store(true, Ordering::SeqCst);
+    while !input.idle.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let path = std::env::temp_dir().join(format!(
+        "pult-draft-{}-{}.txt",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let result = (|| -> Result<String, String> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        f.write_all(text.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| e.to_string())?;
+        drop(f);
+        restore_terminal();
+        let argv = editor_argv();
+        let status = std::process::Command::new(&argv[0]).args(&argv[1..]).arg(&path).status();
+        let _ = crossterm::terminal::enable_raw_mode();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen);
+        let _ = terminal.clear();
+        match status {
+            Ok(s) if s.success() => std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(s) => Err(format!("{} exited with {s}; the draft is as it was", argv[0])),
+            Err(e) => Err(format!("cannot run {:?} ($VISUAL/$EDITOR): {e}", argv[0])),
+        }
+    })();
+    let _ = std::fs::remove_file(&path);
+    input.paused.store(false, Ordering::SeqCst);
+    result
+}
+
 /// Runs the app in the real terminal until the user quits.
 pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor>) -> anyhow::Result<()> {
     use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
@@ -606,8 +672,25 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     let (tx, rx) = mpsc::channel::<Event>();
     app.notices = Some(tx.clone());
     let input_tx = tx.clone();
+    // While $EDITOR has the terminal, the input thread must not read its keys.
+    let input = Arc::new(InputPause::default());
+    let input_flags = input.clone();
     std::thread::Builder::new().name("pult-input".into()).spawn(move || {
         loop {
+            if input_flags.paused.load(Ordering::SeqCst) {
+                input_flags.idle.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            input_flags.idle.store(false, Ordering::SeqCst);
+            match ct::poll(Duration::from_millis(50)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!("terminal input: {e}");
+                    return;
+                }
+            }
             let ev = match ct::read() {
                 Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
                 Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
@@ -677,6 +760,10 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         }
         if !changes.is_empty() {
             app.store_changed(&changes);
+        }
+        if let Some(text) = app.editor_request.take() {
+            let edited = edit_in_editor(&mut terminal, &input, &text);
+            app.state.editor_returned(edited);
         }
         if app.draft_due().is_some_and(|due| Instant::now() >= due) || app.state.quit {
             app.flush_draft();

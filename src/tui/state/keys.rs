@@ -165,6 +165,10 @@ impl AppState {
             Action::PostRules => self.open_composer(Some("rules".into())),
             Action::Assign => self.ask(Purpose::Assign, vec!["assignee".into(), "note".into()]),
             Action::Note => self.open_note(),
+            Action::Editor => match &self.composer {
+                Some(c) => vec![Effect::OpenEditor(c.textarea.lines().join("\n"))],
+                None => Vec::new(),
+            },
             Action::Attach => {
                 if self.composer.as_ref().is_some_and(|c| !c.note) {
                     self.ask(Purpose::Attach, vec!["file".into()])

@@ -166,6 +166,8 @@ pub enum Effect {
     MarkRead(i64),
     /// Count the client's last closing message («спасибо») as waiting after all.
     CountWaiting(i64),
+    /// Hand the draft to $VISUAL / $EDITOR (the terminal is the editor's meanwhile).
+    OpenEditor(String),
     QueueReply {
         conversation: i64,
         reply_to: Option<i64>,
@@ -288,6 +290,26 @@ pub struct ThreadState {
     pub shown_scroll: std::cell::Cell<usize>,
     /// The business connection the chat is seen through (Telegram Business).
     pub connection: Option<crate::model::Connection>,
+}
+
+impl AppState {
+    /// The draft as the editor left it: replaces the composer's text.
+    pub fn editor_returned(&mut self, text: Result<String, String>) {
+        match text {
+            Ok(text) => {
+                if let Some(c) = &mut self.composer {
+                    let mut area = TextArea::new(text.trim_end_matches('\n').lines().map(str::to_string).collect());
+                    area.set_wrap_mode(WrapMode::WordOrGlyph);
+                    area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+                    area.move_cursor(ratatui_textarea::CursorMove::End);
+                    c.textarea = area;
+                    self.focus = Focus::Composer;
+                }
+            }
+            Err(e) => self.error(e),
+        }
+        self.dirty = true;
+    }
 }
 
 impl ThreadState {
