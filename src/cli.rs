@@ -50,6 +50,13 @@ pub enum Command {
     },
     /// Run every sync worker, the outbox and the clock headless, for a team sharing one store
     Daemon,
+    /// Print shell completions: `pult completions bash > ~/.local/share/bash-completion/completions/pult`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `pult man > ~/.local/share/man/man1/pult.1`
+    Man,
     /// Check every account: resolve, connect, authenticate, list capabilities; one line each
     Doctor,
     /// Sync every account
@@ -265,6 +272,16 @@ pub fn main() -> Result<()> {
         }
         Some(Command::Sync { once: false }) => {
             anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
+        }
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "pult", &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
         }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
         Some(Command::Thread { conversation, json }) => crate::scripting::thread(&cli, conversation, json),

@@ -378,3 +378,19 @@ fn reply_queues_on_the_conversations_channel_or_refuses_with_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("accept"));
 }
+
+/// Completions for three shells and a man page, from the command-line definition itself.
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let home = tempfile::tempdir().expect("home");
+    for (shell, marker) in [("bash", "complete -F _pult"), ("zsh", "#compdef pult"), ("fish", "complete -c pult")] {
+        let out = pult(home.path()).args(["completions", shell]).output().expect("completions");
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {}", &text[..text.len().min(200)]);
+        assert!(text.contains("reply") && text.contains("thread") && text.contains("conversation"), "{shell}");
+    }
+    let out = pult(home.path()).arg("man").output().expect("man");
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(man.contains(".TH pult 1") && man.contains("completions") && man.contains("daemon"), "{man}");
+}
