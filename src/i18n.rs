@@ -89,6 +89,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("read_by_client", "read", "прочитано"),
     ("not_downloaded", "not downloaded", "не скачано"),
     ("no_answer_needed", "needs no answer", "ответа не требует"),
+    ("more", "more", "ещё"),
     ("accept_shown", "Check the acceptance", "Проверьте текст"),
     ("sends", "sends it", "отправит"),
     ("count_it", "count as waiting", "считать ожидающим"),

@@ -761,3 +761,17 @@ fn a_thanks_is_shown_but_not_waited_on_until_w_counts_it() {
     h.keys("W g u");
     assert_eq!(h.app.state.list.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [conv], "counted after W");
 }
+
+/// `?` at 80x24 in Russian: the most used keys first, one line per action,
+/// and a marker saying how much more there is below.
+#[test]
+fn help_puts_the_daily_keys_first_and_says_there_is_more() {
+    let mut h = Harness::demo_ru(80, 24);
+    h.keys("<Enter> ?");
+    let screen = h.screen();
+    let pos = |s: &str| screen.find(s).unwrap_or_else(|| panic!("{s:?} not on screen: {screen}"));
+    assert!(pos("Ответить") < pos("Принять со сроком"), "{screen}");
+    assert!(pos("Принять со сроком") < pos("Сообщить «Выполнено»"), "{screen}");
+    assert!(screen.contains("ещё ↓"), "{screen}");
+    assert!(!screen.contains("Показать «Все открытые»"), "rare views are below the fold: {screen}");
+}

@@ -19,8 +19,8 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     match &state.popup {
         Some(Popup::Help { context, scroll }) => {
-            let bindings = state.keymap.help(*context);
-            let rect = centered(area, 76, bindings.len() as u16 + 4);
+            let entries = help_entries(state, *context);
+            let rect = centered(area, 76, entries.len() as u16 + 4);
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.style("border_focus"))
@@ -30,21 +30,29 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             frame.render_widget(Clear, rect);
             frame.render_widget(block.style(theme.style("base")), rect);
             let key_w = 12;
-            let lines: Vec<Line<'_>> = bindings
+            let rows = inner.height as usize;
+            let scroll = (*scroll).min(entries.len().saturating_sub(1));
+            // What does not fit says so on the last row, rather than being silently cut.
+            let more = entries.len().saturating_sub(scroll) > rows;
+            let shown = if more { rows.saturating_sub(1) } else { rows };
+            let mut lines: Vec<Line<'_>> = entries
                 .iter()
-                .skip(*scroll)
-                .map(|b| {
-                    let keys: Vec<String> = b.keys.iter().map(|k| k.to_string()).collect();
-                    let desc = match (state.lang, &b.desc_ru) {
-                        (Lang::Ru, Some(ru)) => ru.as_str(),
-                        _ => b.desc.as_str(),
-                    };
+                .skip(scroll)
+                .take(shown)
+                .map(|(keys, desc)| {
                     Line::from(vec![
-                        styled(fit(&keys.join(" "), key_w), theme.style("help_key")),
-                        styled(desc.to_string(), theme.style("base")),
+                        styled(fit(keys, key_w), theme.style("help_key")),
+                        styled(desc.clone(), theme.style("base")),
                     ])
                 })
                 .collect();
+            if more {
+                let left = entries.len() - scroll - shown;
+                lines.push(Line::from(styled(
+                    format!("  {} ↓ ({left}) — j", state.lang.tr("more")),
+                    theme.style("muted"),
+                )));
+            }
             frame.render_widget(Paragraph::new(lines), inner);
         }
         Some(Popup::Templates { filter, selected }) => {
@@ -130,4 +138,48 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         }
         _ => {}
     }
+}
+
+/// The help of a pane, most used first (reply, accept, done before the
+/// rarer views), one line per action with all its keys ("j ↓").
+fn help_entries(state: &AppState, context: crate::tui::keymap::Context) -> Vec<(String, String)> {
+    use crate::tui::action::Action as A;
+    let rank = |a: &A| -> u8 {
+        match a {
+            A::Reply | A::Send => 0,
+            A::Accept => 1,
+            A::Done => 2,
+            A::Open => 3,
+            A::Down | A::Up => 4,
+            A::NextUnanswered => 5,
+            A::Template => 6,
+            A::Note => 7,
+            A::Search => 8,
+            A::Back | A::CloseComposer => 9,
+            A::Snooze | A::FollowUp | A::Redate => 10,
+            A::Assign => 11,
+            A::CloseConversation | A::CountWaiting => 12,
+            A::UndoSend | A::RetrySend | A::DiscardSend => 13,
+            A::Attach | A::Editor | A::SaveAttachment | A::OpenAttachment | A::PlayVoice => 14,
+            A::Help | A::Quit | A::CommandLine => 15,
+            A::ViewUnanswered | A::ViewDueToday | A::ViewOverdue | A::ViewMine => 16,
+            _ => 20,
+        }
+    };
+    let mut bindings = state.keymap.help(context);
+    bindings.sort_by_key(|b| rank(&b.action));
+    let mut out: Vec<(A, String, String)> = Vec::new();
+    for b in bindings {
+        let keys: Vec<String> = b.keys.iter().map(|k| k.to_string()).collect();
+        let keys = keys.join(" ");
+        let desc = match (state.lang, &b.desc_ru) {
+            (Lang::Ru, Some(ru)) => ru.clone(),
+            _ => b.desc.clone(),
+        };
+        match out.iter_mut().find(|(a, _, d)| *a == b.action && *d == desc) {
+            Some(entry) => entry.1 = format!("{} {keys}", entry.1),
+            None => out.push((b.action.clone(), keys, desc)),
+        }
+    }
+    out.into_iter().map(|(_, k, d)| (k, d)).collect()
 }
