@@ -90,6 +90,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("not_downloaded", "not downloaded", "не скачано"),
     ("no_answer_needed", "needs no answer", "ответа не требует"),
     ("more", "more", "ещё"),
+    ("assign_anyway", "again to assign anyway", "ещё раз — назначить всё равно"),
     ("accept_shown", "Check the acceptance", "Проверьте текст"),
     ("sends", "sends it", "отправит"),
     ("count_it", "count as waiting", "считать ожидающим"),

@@ -253,8 +253,10 @@ fn assignment_notes_mentions_and_audit() {
     anna.press_keys("<Enter>").expect("keys");
     assert!(screen(&mut anna, &mut anna_term).contains("Not in the team"));
     anna.press_keys("<C-u>").expect("keys");
-    anna.type_text("boris");
-    anna.press_keys("<Enter>").expect("keys");
+    // Tab completes from the team; the prompt shows who fits.
+    anna.type_text("bo");
+    assert!(screen(&mut anna, &mut anna_term).contains("Tab: boris"));
+    anna.press_keys("<Tab> <Enter>").expect("keys");
     anna.type_text("Клиент ждёт акт сверки, я в отпуске");
     anna.press_keys("<Enter> i").expect("keys");
     anna.type_text("@boris проверь сумму НДС");

@@ -167,6 +167,17 @@ impl Reader {
         Ok(Some(out))
     }
 
+    /// People seen at work in this store: who wrote to the audit log, and
+    /// who is responsible for a conversation (completion for `A`).
+    pub fn people(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT actor FROM audit UNION SELECT assignee FROM conversations WHERE assignee IS NOT NULL
+             UNION SELECT default_assignee FROM contacts WHERE default_assignee IS NOT NULL ORDER BY 1",
+        )?;
+        let names: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(names.into_iter().filter(|n| !n.trim().is_empty() && n != "pult").collect())
+    }
+
     /// Per channel name: how many things it sent that pult kept in quarantine
     /// because it could not read them (`pult doctor`).
     pub fn quarantined(&self) -> Result<Vec<(String, i64)>> {

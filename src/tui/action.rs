@@ -68,6 +68,8 @@ pub enum Action {
     Attach,
     /// Edit the draft in $VISUAL / $EDITOR; back in the composer on exit.
     Editor,
+    /// Complete the prompt's input (a team member's name).
+    Complete,
     SaveAttachment,
     OpenAttachment,
     Forward,

@@ -57,6 +57,13 @@ const DRAFT_DELAY: std::time::Duration = std::time::Duration::from_millis(600);
 impl App {
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
         let reader = Reader::open(store_path, &state.actor)?;
+        let mut state = state;
+        // Who `A` can complete: the config's team and everyone the store has seen at work.
+        for person in reader.people()? {
+            if !state.team.contains(&person) {
+                state.team.push(person);
+            }
+        }
         let mut app = App {
             state,
             theme,

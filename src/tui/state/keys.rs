@@ -278,7 +278,7 @@ impl AppState {
                 self.focus = Focus::Thread;
                 fx
             }
-            Action::Confirm | Action::Cancel => Vec::new(),
+            Action::Confirm | Action::Cancel | Action::Complete => Vec::new(),
         }
     }
 
@@ -345,6 +345,21 @@ impl AppState {
             }
             (Popup::Command(c), Action::Confirm) => self.run_command(&c),
             (Popup::Fields(f), Action::Confirm) => self.field_entered(f),
+            (Popup::Fields(mut f), Action::Complete) => {
+                if f.field() == "assignee" {
+                    let names = self.team_matching(&f.input);
+                    // Tab again goes to the next name that fits what was typed.
+                    let next = match names.iter().position(|n| *n == f.input) {
+                        Some(i) => names.get((i + 1) % names.len()).cloned(),
+                        None => names.first().cloned(),
+                    };
+                    if let Some(n) = next {
+                        f.input = n;
+                    }
+                }
+                self.popup = Some(Popup::Fields(f));
+                Vec::new()
+            }
             (p, _) => {
                 self.popup = Some(p);
                 Vec::new()

@@ -479,6 +479,8 @@ pub struct AppState {
     pub solo: Option<bool>,
     /// The team from the config, offered when assigning.
     pub team: Vec<String>,
+    /// An unknown assignee already warned about: Enter again assigns.
+    pub assign_warned: Option<String>,
     /// Attachments above this size ask for confirmation.
     pub max_attachment_bytes: u64,
     /// A large file the person confirmed by entering it again.
@@ -531,6 +533,7 @@ impl AppState {
             overdue_seen: None,
             solo: None,
             team: Vec::new(),
+            assign_warned: None,
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
             download_dir: crate::config::Ui::default().download_dir(),

@@ -37,6 +37,15 @@ impl AppState {
         deadline::parse(input, self.clock.now(), &self.calendar)
     }
 
+    /// Team members whose name starts with (or contains) what was typed, case-insensitively.
+    pub fn team_matching(&self, typed: &str) -> Vec<String> {
+        let t = typed.trim().to_lowercase();
+        let mut starts: Vec<String> = self.team.iter().filter(|n| n.to_lowercase().starts_with(&t)).cloned().collect();
+        let contains = self.team.iter().filter(|n| !n.to_lowercase().starts_with(&t) && n.to_lowercase().contains(&t));
+        starts.extend(contains.cloned());
+        starts
+    }
+
     pub(super) fn field_entered(&mut self, mut f: FieldsPrompt) -> Vec<Effect> {
         let name = f.field().to_string();
         let value = f.input.trim().to_string();
@@ -105,11 +114,23 @@ impl AppState {
             f.values.insert(name, expand_home(&value).display().to_string());
         } else if name == "assignee" {
             let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
-            if !nobody && !self.team.is_empty() && !self.team.iter().any(|t| t == &value) {
-                self.error(format!("{}: {value} ({})", self.lang.tr("not_in_team"), self.team.join(", ")));
+            // A name nobody in the team has: said once; Enter again assigns anyway
+            // (a new colleague the store has not seen yet).
+            if !nobody
+                && !self.team.iter().any(|t| t == &value)
+                && self.assign_warned.as_deref() != Some(value.as_str())
+            {
+                let known = if self.team.is_empty() { "—".to_string() } else { self.team.join(", ") };
+                self.error(format!(
+                    "{}: {value} ({known}) — Enter {}",
+                    self.lang.tr("not_in_team"),
+                    self.lang.tr("assign_anyway")
+                ));
+                self.assign_warned = Some(value);
                 self.popup = Some(Popup::Fields(f));
                 return Vec::new();
             }
+            self.assign_warned = None;
             f.values.insert(name, if nobody { String::new() } else { value });
         } else if value.is_empty() && !matches!(name.as_str(), "what" | "note") {
             self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));

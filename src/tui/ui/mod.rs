@@ -130,8 +130,19 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
                     )),
                     Err(e) => text.push_str(&format!("  ✗ {e}")),
                 }
-            } else if let Some(m) = status.as_ref().filter(|m| m.error) {
+            } else if let Some(m) = status.as_ref().filter(|m| m.error && f.field() != "assignee") {
                 text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));
+            } else if f.field() == "assignee" {
+                if let Some(m) = status.as_ref().filter(|m| m.error) {
+                    text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));
+                }
+                // Who Tab completes to, from the team and the store.
+                let names = state.team_matching(&f.input);
+                if !names.is_empty() {
+                    let shown: Vec<String> = names.iter().take(4).map(|n| sanitize::line(n).into_owned()).collect();
+                    let more = if names.len() > 4 { " …" } else { "" };
+                    text.push_str(&format!("  Tab: {}{more}", shown.join(", ")));
+                }
             }
             let x = area.x + (prompt_len as u16).min(area.width.saturating_sub(1));
             frame.set_cursor_position((x, area.y));
