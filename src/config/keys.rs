@@ -26,7 +26,8 @@ const HOURS: &[&str] = &[
     "sat",
     "sun",
 ];
-const UI: &[&str] = &["theme", "language", "bell", "download_dir", "open_command", "closing_words", "one_key_accept"];
+const UI: &[&str] =
+    &["theme", "language", "bell", "download_dir", "open_command", "closing_words", "one_key_accept", "mouse"];
 const GUARDS: &[&str] = &["undo_seconds", "tone_words", "max_attachment_mb"];
 const EMAIL: &[&str] = &[
     "kind",

@@ -82,6 +82,9 @@ pub struct Ui {
     pub download_dir: Option<PathBuf>,
     /// Opens a saved attachment: argv, run without a shell, file path appended (default ["xdg-open"]).
     pub open_command: Option<Vec<String>>,
+    /// Let the mouse wheel scroll the focused pane (off: the terminal keeps
+    /// the mouse for selecting and copying text).
+    pub mouse: bool,
     /// `a` sends «Принято в работу» as soon as the deadline is given, without
     /// showing it in the composer first.
     pub one_key_accept: bool,

@@ -49,6 +49,8 @@ pub enum Event {
     Tick,
     /// A background job's outcome for the status line.
     Notice(super::state::StatusMessage),
+    /// The mouse wheel (`[ui] mouse = true`): down 1, up -1.
+    Scroll(i8),
 }
 
 /// How long after a keystroke the composer's text is saved (under a second).
@@ -596,7 +598,12 @@ impl Drop for TerminalGuard {
 
 fn restore_terminal() {
     let _ = crossterm::terminal::disable_raw_mode();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 #[derive(Default)]
@@ -670,6 +677,11 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     crossterm::terminal::enable_raw_mode()?;
     let _guard = TerminalGuard;
     crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    // The mouse is the terminal's (selecting text to copy) unless [ui] mouse = true.
+    let mouse = app.config.ui.mouse;
+    if mouse {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
     let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
     let mut terminal = Terminal::new(backend)?;
     terminal.clear()?;
@@ -701,6 +713,11 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             let ev = match ct::read() {
                 Ok(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
                 Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
+                Ok(CtEvent::Mouse(m)) => match m.kind {
+                    ct::MouseEventKind::ScrollDown => Event::Scroll(1),
+                    ct::MouseEventKind::ScrollUp => Event::Scroll(-1),
+                    _ => continue,
+                },
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::error!("terminal input: {e}");
@@ -756,6 +773,14 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                 Event::Resize(w, h) => app.resize(w, h),
                 Event::Changes(c) => changes.extend(c),
                 Event::Tick => app.tick(),
+                // The wheel moves down / up in the focused pane (never types in the composer).
+                Event::Scroll(d) => {
+                    if app.state.popup.is_none() && app.state.focus != super::state::Focus::Composer {
+                        let action = if d > 0 { super::action::Action::Down } else { super::action::Action::Up };
+                        let fx = app.state.apply(action);
+                        app.run_effects(fx);
+                    }
+                }
                 Event::Notice(n) => {
                     let fx = app.state.absorb(Outcome::Status(n));
                     app.run_effects(fx);
