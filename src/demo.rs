@@ -281,11 +281,19 @@ fn translit_first(s: &str) -> String {
         .collect()
 }
 
-/// Local time `days_ago` days before `now` at `hh:mm`.
+/// Local time `days_ago` days before `now` at `hh:mm`. What would happen
+/// later today than `now` (a demo started at 03:00) happened the day before:
+/// the week's story makes sense at any hour, never a pile of «0 min» waits.
 fn at(now: i64, tz: &TimeZone, days_ago: i64, hh: i8, mm: i8) -> i64 {
     let z = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(tz.clone());
-    let day = z.date().checked_sub(jiff::Span::new().days(days_ago)).unwrap_or(z.date());
-    day.at(hh, mm, 0, 0).to_zoned(tz.clone()).map(|x| x.timestamp().as_second()).unwrap_or(now)
+    let moment = |back: i64| {
+        let day = z.date().checked_sub(jiff::Span::new().days(back)).unwrap_or(z.date());
+        day.at(hh, mm, 0, 0).to_zoned(tz.clone()).map(|x| x.timestamp().as_second()).unwrap_or(now)
+    };
+    match moment(days_ago) {
+        t if days_ago >= 0 && t > now - 600 => moment(days_ago + 1),
+        t => t,
+    }
 }
 
 /// Fills `writer`'s store with the demo week ending at `now`.

@@ -775,3 +775,112 @@ fn help_puts_the_daily_keys_first_and_says_there_is_more() {
     assert!(screen.contains("ещё ↓"), "{screen}");
     assert!(!screen.contains("Показать «Все открытые»"), "rare views are below the fold: {screen}");
 }
+
+/// Every view, the thread, the composer and each popup at 80x24, in both
+/// languages: the Russian screen shows no English unit («9h», «10 s») and no
+/// catalogue key left untranslated; both show each state's mark.
+#[test]
+fn every_view_and_popup_at_80x24_in_both_languages() {
+    let steps: &[(&str, &str)] = &[
+        ("g o", "list"),
+        ("g u", "unanswered"),
+        ("g t", "due today"),
+        ("g x", "overdue"),
+        ("g r", "at risk"),
+        ("g m", "mine"),
+        ("g n", "unassigned"),
+        ("g a", "accepted"),
+        ("g s", "snoozed"),
+        ("g f", "reminders"),
+        ("g e", "unsent"),
+        ("g @", "mentions"),
+        ("g o <Enter>", "thread"),
+        ("r", "composer"),
+        ("<Esc> ?", "help"),
+        ("<Esc> t", "templates"),
+        ("<Esc> <Esc> a", "deadline prompt"),
+        ("<Esc> :", "command line"),
+        ("<Esc> H", "history"),
+    ];
+    let ascii_unit = |screen: &str| -> Option<String> {
+        let chars: Vec<char> = screen.chars().collect();
+        for (i, w) in chars.windows(3).enumerate() {
+            // A digit, an optional space, then h/m/d/s standing alone: «9h», «10 s», «0m».
+            let unit = |c: char| matches!(c, 'h' | 'm' | 'd' | 's');
+            let end = |c: Option<&char>| c.is_none_or(|c| !c.is_alphanumeric());
+            if w[0].is_ascii_digit() && unit(w[1]) && end(chars.get(i + 2)) {
+                return Some(chars[i.saturating_sub(8)..(i + 3).min(chars.len())].iter().collect());
+            }
+            if w[0].is_ascii_digit() && w[1] == ' ' && unit(w[2]) && end(chars.get(i + 3)) {
+                return Some(chars[i.saturating_sub(8)..(i + 4).min(chars.len())].iter().collect());
+            }
+        }
+        None
+    };
+    // The check itself can fail.
+    assert!(ascii_unit("⏳9h 00m").is_some() && ascii_unit("через 10 s").is_some() && ascii_unit("1d 9h").is_some());
+    assert!(ascii_unit("⏳9 ч 00 мин · 10 с · 12:30 · 5 msgs").is_none());
+    let shows: &[(&str, [&str; 2])] = &[
+        ("composer", ["Ctrl+X", "Ctrl+X"]),
+        ("help", ["Help", "Справка"]),
+        ("deadline prompt", ["Deadline", "Срок"]),
+        ("history", ["History", "История"]),
+    ];
+    for lang in [pult::i18n::Lang::En, pult::i18n::Lang::Ru] {
+        let mut h = if lang == pult::i18n::Lang::Ru { Harness::demo_ru(80, 24) } else { Harness::demo(80, 24) };
+        for (keys, what) in steps {
+            h.keys(keys);
+            let screen = h.screen();
+            if let Some((_, words)) = shows.iter().find(|(w, _)| w == what) {
+                let word = words[usize::from(lang == pult::i18n::Lang::Ru)];
+                assert!(screen.contains(word), "{what} ({lang:?}) should show {word:?}:\n{screen}");
+            }
+            if lang == pult::i18n::Lang::Ru {
+                assert_eq!(ascii_unit(&screen), None, "{what}: an English unit in the Russian UI:\n{screen}");
+                for (key, _, _) in pult::i18n::CATALOGUE {
+                    assert!(
+                        !screen.contains(key) || key.len() < 6 || !key.contains('_'),
+                        "{what}: {key} untranslated:\n{screen}"
+                    );
+                }
+                assert!(!screen.contains("Sending in") && !screen.contains("overdue"), "{what}:\n{screen}");
+            }
+        }
+        // The first screen shows each state: waiting, accepted, overdue, done.
+        let mut h = if lang == pult::i18n::Lang::Ru { Harness::demo_ru(80, 24) } else { Harness::demo(80, 24) };
+        let first = h.screen();
+        for mark in ["⏳", "⚑"] {
+            assert!(first.contains(mark), "{lang:?}: {mark} on the first screen:\n{first}");
+        }
+        let overdue = if lang == pult::i18n::Lang::Ru { "просрочено" } else { "overdue" };
+        let done = if lang == pult::i18n::Lang::Ru { "Выполнено" } else { "Выполнено" };
+        assert!(first.contains(overdue) && first.contains(done), "{lang:?}:\n{first}");
+    }
+}
+
+/// The demo started at 03:00 Moscow time: its week happened before, so waits
+/// are hours, not «0 min» everywhere, and no promise was due before dawn.
+#[test]
+fn the_demo_makes_sense_at_three_in_the_morning() {
+    let night = NOW - 10 * 3600; // 2026-11-20 03:00 Moscow
+    let store = temp_store();
+    pult::demo::populate(&store.writer, night, &moscow(), "Анна").expect("demo");
+    let conn = rusqlite::Connection::open(&store.path).expect("open");
+    let fresh: i64 = conn
+        .query_row("SELECT count(*) FROM conversations WHERE waiting_since > ?1", [night - 1800], |r| r.get(0))
+        .expect("count");
+    let waiting: i64 = conn
+        .query_row("SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL", [], |r| r.get(0))
+        .expect("n");
+    assert!(waiting >= 3, "{waiting}");
+    assert!(fresh <= 1, "{fresh} of {waiting} waits began in the last half hour before 03:00");
+    // No open promise falls between midnight and 09:00 of that night.
+    let dawn: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM tasks WHERE state = 'accepted' AND deadline > ?1 AND deadline < ?2",
+            [night - 3 * 3600, night + 6 * 3600],
+            |r| r.get(0),
+        )
+        .expect("tasks");
+    assert_eq!(dawn, 0);
+}

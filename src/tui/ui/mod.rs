@@ -154,7 +154,17 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         _ => {
             let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
             if chord.is_empty() {
-                (format!(" {}", state.lang.tr("hint")), theme.style("status_line"))
+                // Whole hints, the most used first, as many as fit: never «r …».
+                let room = (area.width as usize).saturating_sub(right_width + 1);
+                let mut hint = String::new();
+                for item in state.lang.tr("hint").split(" · ") {
+                    let next = if hint.is_empty() { format!(" {item}") } else { format!("{hint} · {item}") };
+                    if sanitize::width(&next) > room {
+                        break;
+                    }
+                    hint = next;
+                }
+                (hint, theme.style("status_line"))
             } else {
                 (format!(" {}", chord.join(" ")), theme.style("status_line"))
             }
