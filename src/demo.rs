@@ -395,7 +395,8 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
                 }
                 let t_acc = (t_req + 600 + rng.below(3000) as i64).min(now - 60);
                 let deadline = match fate {
-                    4 => at(now, tz, 0, 18, 0),
+                    // Due at 18:00 today, whatever the hour (a deadline, not an event).
+                    4 => at(now, tz, 0, 18, 0).max(at(now, tz, -1, 18, 0) - 86400),
                     5 => at(now, tz, -(1 + rng.below(3) as i64), 12 + rng.below(6) as i8, 0),
                     6 => at(now, tz, 1 + rng.below(2) as i64, 18, 0),
                     _ => t_acc + 4 * 3600,
