@@ -884,3 +884,27 @@ fn the_demo_makes_sense_at_three_in_the_morning() {
         .expect("tasks");
     assert_eq!(dawn, 0);
 }
+
+/// At 80x24 in Russian, what a person acts on is never cut: a failed
+/// message's whole reason (wrapped under it), and the date a deadline
+/// prompt resolves to.
+#[test]
+fn a_long_failure_reason_and_the_promised_date_are_whole_at_80x24() {
+    let store = temp_store();
+    let ch = channel(&store, "bot", ChannelKind::Telegram);
+    let conv = ingest(&store, ch, vec![msg("1", "chat-1", "Ирина", NOW - 600, "Пришлите акт")]).conversations[0];
+    let id = queue_reply(&store, conv, "Акт во вложении");
+    let reason = "permanent: Forbidden: bot was blocked by the user — клиент заблокировал бота, напишите ему в другом канале КОНЕЦ";
+    store.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take");
+    store.writer.call_blocking(move |c| pult::store::intents::mark_failed(c, id, reason, NOW)).expect("fail");
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    let flat: String = screen.split('│').map(str::trim).collect::<Vec<_>>().join(" ");
+    for word in ["Forbidden:", "заблокировал", "другом", "КОНЕЦ"] {
+        assert!(flat.contains(word), "{word:?} cut from the reason:\n{screen}");
+    }
+    h.keys("a").type_text("через 3 рабочих дня");
+    let screen = h.screen();
+    assert!(screen.contains("→ ср 25.11"), "the promised date is whole:\n{screen}");
+}
