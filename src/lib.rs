@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod mail_cli;
 pub mod model;
 pub mod paths;
+pub mod phone;
 pub mod sanitize;
 pub mod scripting;
 pub mod search;
