@@ -47,26 +47,22 @@ impl Setup {
         self.rt.block_on(telegram::drain(&self.bot, &self.store.writer, self.channel)).expect("drain")
     }
 
+    /// A message in the business chat with the client, from `who` (CLIENT or ANNA).
+    fn writes(&self, who: i64, id: i64, at: i64, text: &str) {
+        let from = if who == ANNA {
+            u::user(ANNA, "Анна", "Смирнова")
+        } else {
+            u::user(CLIENT, "Ирина", "Петрова")
+        };
+        self.fake.push(u::business_message(CONN, u::private_chat(CLIENT, "Ирина"), from, id, at, u::text(text)));
+    }
+
     fn client_writes(&self, id: i64, at: i64, text: &str) {
-        self.fake.push(u::business_message(
-            CONN,
-            u::private_chat(CLIENT, "Ирина"),
-            u::user(CLIENT, "Ирина", "Петрова"),
-            id,
-            at,
-            u::text(text),
-        ));
+        self.writes(CLIENT, id, at, text);
     }
 
     fn anna_writes(&self, id: i64, at: i64, text: &str) {
-        self.fake.push(u::business_message(
-            CONN,
-            u::private_chat(CLIENT, "Ирина"),
-            u::user(ANNA, "Анна", "Смирнова"),
-            id,
-            at,
-            u::text(text),
-        ));
+        self.writes(ANNA, id, at, text);
     }
 
     fn reader(&self) -> Reader {

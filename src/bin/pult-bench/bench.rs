@@ -598,6 +598,16 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The reports as JSON, or as tables for people.
+fn emit(reports: &[Report], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else {
+        print_reports(reports);
+    }
+    Ok(())
+}
+
 fn print_reports(reports: &[Report]) {
     for r in reports {
         println!("\n== {} messages ==", r.messages);
@@ -894,13 +904,7 @@ pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
         ),
         figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
     ];
-    let report = vec![Report { messages: n as u64, figures }];
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_reports(&report);
-    }
-    Ok(())
+    emit(&[Report { messages: n as u64, figures }], json)
 }
 
 fn base64(data: &[u8]) -> String {
@@ -1121,13 +1125,7 @@ pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) ->
         ),
         figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
     ];
-    let report = vec![Report { messages: n as u64, figures }];
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_reports(&report);
-    }
-    Ok(())
+    emit(&[Report { messages: n as u64, figures }], json)
 }
 
 /// The benchmark's baseline: reads the body, checks the signature, answers.
