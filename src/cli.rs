@@ -133,6 +133,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every client: identities on each channel, responsible person, open promises, waiting conversations
+    Clients {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One client: show, merge and undo a merge, suggestions of clients that may be one
+    Client {
+        #[command(subcommand)]
+        action: crate::clients_cli::ClientAction,
+    },
     /// Attachments of a message: list, save (fetched from the server on demand), open
     Attachment {
         #[command(subcommand)]
@@ -264,6 +274,8 @@ pub fn main() -> Result<()> {
         Some(Command::Doctor) => doctor(&cli),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
+        Some(Command::Clients { json }) => crate::clients_cli::list(&cli, json),
+        Some(Command::Client { ref action }) => crate::clients_cli::run(&cli, action),
         Some(Command::Send { ref account, ref to, ref subject, ref body, ref attach, json }) => {
             crate::mail_cli::send(&cli, account.as_deref(), to, subject, body.as_deref(), attach, json)
         }

@@ -495,6 +495,61 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
         ..Default::default()
     });
 
+    // One client, several channels: three clients also write on a second
+    // channel (their card shows both), and the bakery's accountant mails from
+    // an address pult has not seen, with the bakery's WhatsApp number in her
+    // signature — a merge pult suggests and does not make by itself.
+    let wa_of = |org: &str| contacts.iter().find(|c| c.0 == org).and_then(|c| c.2.first().cloned()).unwrap_or_default();
+    let bakery_phone = wa_of("ООО «Пекарня Колосок»");
+    let mut contacts = contacts;
+    let second: [(&str, ChannelKind, &str); 3] = [
+        ("ИП Семёнова", ChannelKind::Email, "o.semenova@semenova-ip.ru"),
+        ("ИП Ковалёв", ChannelKind::Whatsapp, "79035550142"),
+        ("ООО «Ромашка»", ChannelKind::Email, "director@romashka-td.ru"),
+    ];
+    for (org, kind, handle) in second {
+        if let Some(c) = contacts.iter().find(|c| c.0 == org).cloned() {
+            contacts.push((c.0.clone(), c.1.clone(), vec![handle.to_string()], kind));
+            let (title, text) = match kind {
+                ChannelKind::Email => (
+                    "Документы для сверки".to_string(),
+                    format!("Добрый день!\n\nНаправляю документы для сверки за октябрь.\n\n{}\n{org}", c.1),
+                ),
+                _ => (c.1.clone(), "Анна, продублирую сюда: счёт оплатили, платёжка в почте.".to_string()),
+            };
+            batches.entry(kind).or_default().push(Inbound {
+                remote_id: next_id(),
+                conversation_key: format!("second-{handle}"),
+                conversation_title: title.clone(),
+                author_handle: handle.to_string(),
+                author_name: c.1.clone(),
+                // WhatsApp's within its 24-hour window, so it can be answered.
+                sent_at: if kind == ChannelKind::Whatsapp { now - 5 * 3600 } else { at(now, tz, 2, 11, 40) },
+                subject: (kind == ChannelKind::Email).then_some(title),
+                body_text: text,
+                ..Default::default()
+            });
+        }
+    }
+    batches.entry(ChannelKind::Email).or_default().push(Inbound {
+        remote_id: next_id(),
+        conversation_key: "<kolosok-buh@demo.test>".into(),
+        conversation_title: "Вопрос по зарплате".into(),
+        author_handle: "buh.kolosok@gmail.com".into(),
+        author_name: "Людмила Смирнова".into(),
+        sent_at: at(now, tz, 3, 10, 15),
+        subject: Some("Вопрос по зарплате".into()),
+        body_text: format!(
+            "Анна, добрый день!\n\nКогда будет расчёт отпускных?\n\n--\nЛюдмила Смирнова, бухгалтер\nтел. +{} {} {}-{}-{}",
+            &bakery_phone.get(..1).unwrap_or("7"),
+            bakery_phone.get(1..4).unwrap_or(""),
+            bakery_phone.get(4..7).unwrap_or(""),
+            bakery_phone.get(7..9).unwrap_or(""),
+            bakery_phone.get(9..).unwrap_or("")
+        ),
+        ..Default::default()
+    });
+
     // Contacts first, so that every person in a group chat belongs to one client card.
     writer.call_blocking(move |c| demo_data::add_contacts(c, &contacts, now))?;
 

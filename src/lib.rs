@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod bootstrap;
 pub mod channels;
 pub mod cli;
+pub mod clients_cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;

@@ -148,7 +148,7 @@ impl ThreadExport {
 /// Every message a conversation holds (`thread` shows them all).
 const ALL: usize = 1_000_000;
 
-fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Clock)> {
+pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Clock)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {

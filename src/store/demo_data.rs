@@ -14,12 +14,21 @@ pub type DemoContact = (String, String, Vec<String>, ChannelKind);
 pub fn add_contacts(db: &mut Db, contacts: &[DemoContact], now: i64) -> Result<()> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
+    // The same client named twice (a second channel) is one contact.
+    let mut seen: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();
     for (org, name, handles, kind) in contacts {
-        tx.execute(
-            "INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?2, ?3)",
-            params![name, org, now],
-        )?;
-        let contact = tx.last_insert_rowid();
+        let contact = match seen.get(&(org.as_str(), name.as_str())) {
+            Some(&id) => id,
+            None => {
+                tx.execute(
+                    "INSERT INTO contacts (name, organisation, created_at) VALUES (?1, ?2, ?3)",
+                    params![name, org, now],
+                )?;
+                let id = tx.last_insert_rowid();
+                seen.insert((org.as_str(), name.as_str()), id);
+                id
+            }
+        };
         for h in handles {
             tx.execute(
                 "INSERT OR IGNORE INTO identities (contact_id, kind, handle) VALUES (?1, ?2, ?3)",

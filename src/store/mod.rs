@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod channel_state;
+pub mod clients;
 pub mod demo_data;
 pub mod drafts;
 pub mod events;

@@ -636,6 +636,23 @@ CREATE TABLE quarantine (
 ALTER TABLE attachments ADD COLUMN fetch_error TEXT;
 ALTER TABLE outbox ADD COLUMN template TEXT;
 ALTER TABLE messages ADD COLUMN closing INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contacts ADD COLUMN merged_into INTEGER REFERENCES contacts(id);
+ALTER TABLE contacts ADD COLUMN notes TEXT;
+ALTER TABLE contacts ADD COLUMN inn TEXT;
+CREATE TABLE client_merges (
+    id           INTEGER PRIMARY KEY,
+    into_id      INTEGER NOT NULL REFERENCES contacts(id),
+    moved        TEXT NOT NULL,
+    notes_before TEXT,
+    actor        TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    undone_at    INTEGER
+);
+CREATE TABLE client_dismissals (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
 CREATE TABLE connections (
     channel_id INTEGER NOT NULL REFERENCES channels(id),
     id         TEXT NOT NULL,

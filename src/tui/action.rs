@@ -70,6 +70,8 @@ pub enum Action {
     Editor,
     /// Complete the prompt's input (a team member's name).
     Complete,
+    /// The client card: every channel of the conversation's client.
+    ClientCard,
     SaveAttachment,
     OpenAttachment,
     Forward,

@@ -505,6 +505,13 @@ impl App {
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
                 Ok(Outcome::Nothing)
             }
+            Effect::ClientCard(conversation) => {
+                let Some(client) = self.reader.client_of(conversation)? else {
+                    return Ok(Outcome::Info(st.lang.tr("no_client").into()));
+                };
+                let Some(card) = self.reader.client(client)? else { return Ok(Outcome::Nothing) };
+                Ok(client_card_lines(&card, st))
+            }
             Effect::History(conversation) => {
                 Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
             }
@@ -604,6 +611,37 @@ fn restore_terminal() {
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );
+}
+
+/// The client card as lines: who, the responsible person, every channel's
+/// handle, promises and waits, notes, then conversations newest first.
+fn client_card_lines(card: &store::clients::ClientCard, st: &AppState) -> Outcome {
+    let l = st.lang;
+    let line = |s: &str| crate::sanitize::line(s).into_owned();
+    let s = &card.summary;
+    let title = match &s.organisation {
+        Some(o) => format!("{} · {}", line(o), line(&s.name)),
+        None => line(&s.name),
+    };
+    let mut lines = vec![
+        format!("{}: {}", l.tr("responsible"), s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into())),
+        format!("{}: {} · {}: {}", l.tr("open_promises"), s.open_tasks, l.tr("status_unanswered"), s.waiting),
+    ];
+    for i in &s.identities {
+        lines.push(format!("  {} {}", i.kind, line(&i.handle)));
+    }
+    if let Some(n) = &card.notes {
+        lines.extend(n.lines().map(|x| format!("✎ {}", line(x))));
+    }
+    lines.push(String::new());
+    for c in &card.conversations {
+        let wait = c
+            .waiting_since
+            .map(|t| format!("  ⏳{}", crate::i18n::compact_duration(l, st.clock.now() - t)))
+            .unwrap_or_default();
+        lines.push(format!("{}  {} · {}{wait}", st.clock.short(c.last_date), c.kind, line(&c.subject)));
+    }
+    Outcome::ClientCard { title, lines }
 }
 
 #[derive(Default)]

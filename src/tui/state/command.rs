@@ -27,6 +27,7 @@ impl AppState {
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),
             "history" => self.apply(Action::History),
+            "client" => self.apply(Action::ClientCard),
             "forward" | "fwd" => self.apply(Action::Forward),
             "compose" | "mail" => self.apply(Action::NewEmail),
             "save" => self.apply(Action::SaveAttachment),

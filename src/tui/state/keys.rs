@@ -181,6 +181,10 @@ impl AppState {
             Action::OpenAttachment => self.pick_attachment(PickPurpose::OpenAttachment),
             Action::Forward => self.pick_forward(),
             Action::NewEmail => self.new_email(),
+            Action::ClientCard => match self.target() {
+                Some(c) => vec![Effect::ClientCard(c)],
+                None => Vec::new(),
+            },
             Action::History => match self.target() {
                 Some(c) => vec![Effect::History(c)],
                 None => Vec::new(),

@@ -221,6 +221,8 @@ pub enum Effect {
     Claim(i64),
     Release(i64),
     History(i64),
+    /// The client card of a conversation's client.
+    ClientCard(i64),
     /// Play the newest voice message of the open thread.
     PlayVoice,
     /// Fetch an attachment (on demand) and save it into `dir`.

@@ -87,6 +87,11 @@ pub enum Outcome {
         others: Vec<String>,
     },
     History(Vec<AuditEvent>),
+    /// A client's card, as lines to read.
+    ClientCard {
+        title: String,
+        lines: Vec<String>,
+    },
     Status(StatusMessage),
     Info(String),
     Error(String),
@@ -204,6 +209,10 @@ impl AppState {
                     })
                     .collect();
                 self.popup = Some(Popup::Text { title: self.lang.tr("history").into(), lines, scroll: 0 });
+                Vec::new()
+            }
+            Outcome::ClientCard { title, lines } => {
+                self.popup = Some(Popup::Text { title, lines, scroll: 0 });
                 Vec::new()
             }
             Outcome::Status(message) => {

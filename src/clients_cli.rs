@@ -1,0 +1,133 @@
+//! `pult clients` and `pult client …`: one client across every channel, from
+//! scripts (the card is `C` in the TUI).
+
+use crate::bootstrap::Global;
+use crate::clock::Clock;
+use crate::store::{Reader, Writer, clients};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+
+#[derive(Subcommand, Debug)]
+pub enum ClientAction {
+    /// One client: identities on every channel, responsible person, open promises, conversations
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge clients into one (identities and conversations move; `pult client unmerge` undoes it)
+    Merge {
+        #[arg(long)]
+        into: i64,
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Undo a merge, exactly, by the number `merge` printed
+    Unmerge { merge: i64 },
+    /// Clients that may be one, and why (never merged by themselves)
+    Suggestions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Two clients are not the same: never suggest them again
+    Dismiss { a: i64, b: i64 },
+}
+
+fn date(clock: &Clock, t: i64) -> String {
+    clock.zoned(t).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// `pult clients`: every client with its identities, open promises and waiting conversations.
+pub fn list(cli: &Global, json: bool) -> Result<()> {
+    let (cfg, path, _) = crate::scripting::open(cli)?;
+    let all = Reader::open(&path, &cfg.actor())?.clients()?;
+    if json {
+        return cli.print_json(&all);
+    }
+    for c in &all {
+        let line = |s: &str| crate::sanitize::line(s).into_owned();
+        let who = match &c.organisation {
+            Some(o) => format!("{} ({})", line(o), line(&c.name)),
+            None => line(&c.name),
+        };
+        let handles: Vec<String> = c.identities.iter().map(|i| format!("{}:{}", i.kind, line(&i.handle))).collect();
+        println!(
+            "{:>5}  {who}  [{}]  responsible: {}  promises: {}  waiting: {}",
+            c.id,
+            handles.join(", "),
+            c.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()),
+            c.open_tasks,
+            c.waiting
+        );
+    }
+    Ok(())
+}
+
+pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
+    let (cfg, path, clock) = crate::scripting::open(cli)?;
+    let now = clock.now();
+    match action {
+        ClientAction::Show { id, json } => {
+            let card = Reader::open(&path, &cfg.actor())?.client(*id)?.with_context(|| format!("no client {id}"))?;
+            if *json {
+                let mut v = serde_json::to_value(&card)?;
+                if let Some(list) = v.get_mut("conversations").and_then(|c| c.as_array_mut()) {
+                    for (c, row) in list.iter_mut().zip(&card.conversations) {
+                        c["last_date"] = serde_json::json!(date(&clock, row.last_date));
+                        c["waiting_since"] = serde_json::json!(row.waiting_since.map(|t| date(&clock, t)));
+                    }
+                }
+                return cli.print_json(&v);
+            }
+            let line = |s: &str| crate::sanitize::line(s).into_owned();
+            let s = &card.summary;
+            println!("{} · {}", line(&s.name), s.organisation.as_deref().map(line).unwrap_or_default());
+            println!("responsible: {}", s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()));
+            for i in &s.identities {
+                println!("  {}: {}", i.kind, line(&i.handle));
+            }
+            if let Some(n) = &card.notes {
+                println!("notes: {}", crate::sanitize::text(n));
+            }
+            for c in &card.conversations {
+                let waiting =
+                    c.waiting_since.map(|t| format!("  waiting since {}", date(&clock, t))).unwrap_or_default();
+                println!("  #{} {} · {} · {}{waiting}", c.conversation, c.kind, line(&c.channel), line(&c.subject));
+            }
+            Ok(())
+        }
+        ClientAction::Merge { into, ids } => {
+            let (into, ids, actor) = (*into, ids.clone(), cfg.actor());
+            if ids.iter().all(|i| *i == into) {
+                bail!("nothing to merge: give the clients to merge into {into}");
+            }
+            let writer = Writer::spawn(&path)?;
+            let merge = writer.call_blocking(move |c| clients::merge(c, into, &ids, &actor, now))?;
+            println!("merged into client {into} (merge {merge}; `pult client unmerge {merge}` undoes it)");
+            Ok(())
+        }
+        ClientAction::Unmerge { merge } => {
+            let (merge, actor) = (*merge, cfg.actor());
+            Writer::spawn(&path)?.call_blocking(move |c| clients::unmerge(c, merge, &actor, now))?;
+            println!("merge {merge} undone");
+            Ok(())
+        }
+        ClientAction::Suggestions { json } => {
+            let all = Reader::open(&path, &cfg.actor())?.client_suggestions()?;
+            if *json {
+                return cli.print_json(&all);
+            }
+            for s in &all {
+                let ids: Vec<String> = s.clients.iter().map(i64::to_string).collect();
+                println!("{}: {}", ids.join(" + "), crate::sanitize::line(&s.reason));
+            }
+            Ok(())
+        }
+        ClientAction::Dismiss { a, b } => {
+            let (a, b) = (*a, *b);
+            Writer::spawn(&path)?.call_blocking(move |c| clients::dismiss(c, a, b))?;
+            println!("clients {a} and {b} will not be suggested again");
+            Ok(())
+        }
+    }
+}

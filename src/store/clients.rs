@@ -1,0 +1,455 @@
+//! Clients (the `contacts` table): one client, every channel's identity, one
+//! responsible person. Merging moves identities and conversations and can be
+//! undone exactly (the merged client stays as a tombstone pointing to the
+//! target); suggestions say why two clients may be one, never merge silently.
+
+use super::writer::{immediate, note_change};
+use super::{Db, Reader, Result};
+use crate::model::ChangeKind;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub kind: String,
+    pub handle: String,
+}
+
+/// A client as `pult clients --json` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientSummary {
+    pub id: i64,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub responsible: Option<String>,
+    pub identities: Vec<Identity>,
+    pub open_tasks: i64,
+    pub waiting: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientConversation {
+    pub conversation: i64,
+    pub channel: String,
+    pub kind: String,
+    pub subject: String,
+    /// Unix seconds; the CLI shows RFC 3339.
+    pub last_date: i64,
+    pub waiting_since: Option<i64>,
+}
+
+/// A client with its conversations across every channel, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientCard {
+    #[serde(flatten)]
+    pub summary: ClientSummary,
+    pub notes: Option<String>,
+    pub conversations: Vec<ClientConversation>,
+}
+
+/// Two or more clients that may be one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    pub clients: Vec<i64>,
+    pub reason: String,
+}
+
+/// Mail providers anyone can have an address at: a shared domain there says nothing.
+pub const PUBLIC_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "mail.ru",
+    "bk.ru",
+    "inbox.ru",
+    "list.ru",
+    "internet.ru",
+    "yandex.ru",
+    "ya.ru",
+    "yandex.com",
+    "rambler.ru",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.com",
+    "aol.com",
+    "qip.ru",
+    "ukr.net",
+];
+
+const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee,
+        (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
+          WHERE c.contact_id = k.id AND t.state = 'accepted'),
+        (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id AND c.status = 'open'
+          AND c.waiting_since IS NOT NULL)
+     FROM contacts k";
+
+impl Reader {
+    fn client_rows(&self, filter: &str, param: Option<i64>) -> Result<Vec<ClientSummary>> {
+        let sql =
+            format!("{SUMMARY} WHERE k.merged_into IS NULL {filter} ORDER BY coalesce(k.organisation, k.name), k.id");
+        let mut st = self.connection().prepare(&sql)?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(ClientSummary {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                organisation: r.get(2)?,
+                responsible: r.get(3)?,
+                identities: Vec::new(),
+                open_tasks: r.get(4)?,
+                waiting: r.get(5)?,
+            })
+        };
+        let mut rows: Vec<ClientSummary> = match param {
+            Some(p) => st.query_map([p], map)?.collect::<rusqlite::Result<_>>()?,
+            None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+        };
+        let mut ids = self
+            .connection()
+            .prepare_cached("SELECT kind, handle FROM identities WHERE contact_id = ?1 ORDER BY kind, handle")?;
+        for c in &mut rows {
+            c.identities = ids
+                .query_map([c.id], |r| Ok(Identity { kind: r.get(0)?, handle: r.get(1)? }))?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(rows)
+    }
+
+    /// Every client (merged ones are tombstones and not listed).
+    pub fn clients(&self) -> Result<Vec<ClientSummary>> {
+        self.client_rows("", None)
+    }
+
+    /// One client's card; a merged id leads to the client it was merged into.
+    pub fn client(&self, id: i64) -> Result<Option<ClientCard>> {
+        let id = self.client_target(id)?;
+        let Some(summary) = self.client_rows("AND k.id = ?1", Some(id))?.into_iter().next() else { return Ok(None) };
+        let notes: Option<String> =
+            self.connection().query_row("SELECT notes FROM contacts WHERE id = ?1", [id], |r| r.get(0))?;
+        let mut st = self.connection().prepare_cached(
+            "SELECT c.id, ch.name, ch.kind, coalesce(c.subject, c.title), c.last_message_at, c.waiting_since
+             FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+             WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC",
+        )?;
+        let conversations = st
+            .query_map([id], |r| {
+                Ok(ClientConversation {
+                    conversation: r.get(0)?,
+                    channel: r.get(1)?,
+                    kind: r.get(2)?,
+                    subject: r.get(3)?,
+                    last_date: r.get(4)?,
+                    waiting_since: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(ClientCard { summary, notes, conversations }))
+    }
+
+    /// The live client a (maybe merged) id stands for.
+    pub fn client_target(&self, mut id: i64) -> Result<i64> {
+        for _ in 0..16 {
+            let next: Option<i64> = self
+                .connection()
+                .query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            match next {
+                Some(n) => id = n,
+                None => break,
+            }
+        }
+        Ok(id)
+    }
+
+    /// The client of a conversation.
+    pub fn client_of(&self, conversation: i64) -> Result<Option<i64>> {
+        Ok(self
+            .connection()
+            .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conversation], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Clients that may be one, with the reason; dismissed pairs are left out.
+    pub fn client_suggestions(&self) -> Result<Vec<Suggestion>> {
+        let live: BTreeMap<i64, (String, Option<String>)> = self
+            .connection()
+            .prepare("SELECT id, name, organisation FROM contacts WHERE merged_into IS NULL")?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        let identities: Vec<(i64, String, String, Option<String>)> = self
+            .connection()
+            .prepare("SELECT contact_id, kind, handle, display_name FROM identities")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let dismissed: BTreeSet<(i64, i64)> = self
+            .connection()
+            .prepare("SELECT a, b FROM client_dismissals")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out: Vec<Suggestion> = Vec::new();
+        let mut add = |mut ids: Vec<i64>, reason: String| {
+            ids.sort_unstable();
+            ids.dedup();
+            ids.retain(|i| live.contains_key(i));
+            if ids.len() < 2 || ids.windows(2).all(|w| dismissed.contains(&(w[0], w[1]))) {
+                return;
+            }
+            if !out.iter().any(|s| s.clients == ids) {
+                out.push(Suggestion { clients: ids, reason });
+            }
+        };
+        // 1. One phone number: a WhatsApp wa_id, a Telegram shared contact, a mail signature.
+        let mut phones: BTreeMap<String, BTreeMap<i64, &'static str>> = BTreeMap::new();
+        for (client, kind, handle, _) in &identities {
+            if kind == "whatsapp"
+                && let Some(p) = crate::phone::e164(&format!("+{handle}"), "7")
+            {
+                phones.entry(p).or_default().insert(*client, "WhatsApp");
+            }
+        }
+        let mut bodies = self.connection().prepare(
+            "SELECT c.contact_id, ch.kind, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             JOIN channels ch ON ch.id = m.channel_id
+             WHERE m.direction = 'in' AND c.contact_id IS NOT NULL AND m.id > (SELECT max(id) - 50000 FROM messages)",
+        )?;
+        let rows =
+            bodies.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (client, kind, body) = row?;
+            let authored = crate::search::authored::authored(&body);
+            for p in phones_in(&authored) {
+                let source = if kind == "email" { "a mail signature" } else { "a shared contact" };
+                phones.entry(p).or_default().entry(client).or_insert(source);
+            }
+        }
+        for (phone, clients) in &phones {
+            if clients.len() > 1 {
+                let sources: BTreeSet<&str> = clients.values().copied().collect();
+                let sources: Vec<&str> = sources.into_iter().collect();
+                add(clients.keys().copied().collect(), format!("the same phone {phone} ({})", sources.join(", ")));
+            }
+        }
+        // 2. A company's own mail domain.
+        let mut domains: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        for (client, kind, handle, _) in &identities {
+            if kind == "email"
+                && let Some((_, domain)) = handle.rsplit_once('@')
+                && !PUBLIC_DOMAINS.contains(&domain)
+                && !domain.ends_with(".test")
+            {
+                domains.entry(domain.to_string()).or_default().insert(*client);
+            }
+        }
+        for (domain, clients) in &domains {
+            if clients.len() > 1 {
+                add(clients.iter().copied().collect(), format!("mail from the same company domain {domain}"));
+            }
+        }
+        // 3. Names that fold to the same words (ё/е, order, an initial) on different channels.
+        let kinds_of = |client: i64| -> BTreeSet<&str> {
+            identities.iter().filter(|i| i.0 == client).map(|i| i.1.as_str()).collect()
+        };
+        let people: Vec<(i64, Vec<String>)> =
+            live.iter().map(|(id, (name, _))| (*id, folded_words(name))).filter(|(_, w)| w.len() >= 2).collect();
+        for (i, (a, wa)) in people.iter().enumerate() {
+            for (b, wb) in &people[i + 1..] {
+                if same_person(wa, wb) && kinds_of(*a) != kinds_of(*b) {
+                    add(vec![*a, *b], format!("the same name on two channels: {} / {}", live[a].0, live[b].0));
+                }
+            }
+        }
+        // 4. A group chat whose title names a client's organisation.
+        let groups: Vec<(i64, String)> = self
+            .connection()
+            .prepare("SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (client, title) in &groups {
+            let title = fold(title);
+            for (id, (_, org)) in &live {
+                let Some(core) = org.as_deref().map(organisation_core).filter(|c| c.chars().count() >= 4) else {
+                    continue;
+                };
+                if id != client && title.contains(&core) {
+                    add(vec![*id, *client], format!("the group «{}» names {}", title, org.clone().unwrap_or_default()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Lower case, ё as е.
+fn fold(s: &str) -> String {
+    s.to_lowercase().replace('ё', "е")
+}
+
+/// «ООО «Ромашка»» → «ромашка»: the name without its legal form and quotes.
+fn organisation_core(org: &str) -> String {
+    let forms = ["ооо", "ип", "ао", "зао", "пао", "оао", "llc", "ltd", "inc"];
+    fold(org)
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty() && !forms.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn folded_words(name: &str) -> Vec<String> {
+    let mut w: Vec<String> =
+        fold(name).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect();
+    w.sort();
+    w
+}
+
+/// The same words in any order; a one-letter word matches a word it begins.
+fn same_person(a: &[String], b: &[String]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let full = |w: &[String]| w.iter().filter(|x| x.chars().count() > 1).cloned().collect::<Vec<_>>();
+    let (fa, fb) = (full(a), full(b));
+    if fa.is_empty() || fb.is_empty() {
+        return false;
+    }
+    let covered = |words: &[String], other: &[String]| {
+        words.iter().all(|w| {
+            other.iter().any(|o| {
+                o == w
+                    || (w.chars().count() == 1 && o.starts_with(w.as_str()))
+                    || (o.chars().count() == 1 && w.starts_with(o.as_str()))
+            })
+        })
+    };
+    covered(a, b) && covered(b, a)
+}
+
+/// Phone numbers written in a text (a signature, a shared contact).
+pub fn phones_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once('\n')) {
+        if c.is_ascii_digit() || (" +-().\u{a0}".contains(c) && !run.is_empty()) || (c == '+' && run.is_empty()) {
+            run.push(c);
+            continue;
+        }
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        if (10..=15).contains(&digits)
+            && let Some(p) = crate::phone::e164(run.trim(), "7")
+            && !out.contains(&p)
+        {
+            out.push(p);
+        }
+        run.clear();
+    }
+    out
+}
+
+/// Merges `from` clients into `into`: identities and conversations move, the
+/// target's fields win and the others' differences are kept in its notes;
+/// each merged client stays as a tombstone. Returns the merge's id (for undo).
+pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let target: (String, Option<String>, Option<String>, Option<String>) = tx.query_row(
+        "SELECT name, organisation, default_assignee, notes FROM contacts WHERE id = ?1 AND merged_into IS NULL",
+        [into],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let mut moved = serde_json::Map::new();
+    let mut notes = target.3.clone().unwrap_or_default();
+    for &f in from.iter().filter(|&&f| f != into) {
+        let (name, org, resp): (String, Option<String>, Option<String>) = tx.query_row(
+            "SELECT name, organisation, default_assignee FROM contacts WHERE id = ?1 AND merged_into IS NULL",
+            [f],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let ids = |sql: &str| -> Result<Vec<i64>> {
+            Ok(tx.prepare(sql)?.query_map([f], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+        };
+        let identities = ids("SELECT id FROM identities WHERE contact_id = ?1")?;
+        let conversations = ids("SELECT id FROM conversations WHERE contact_id = ?1")?;
+        tx.execute("UPDATE identities SET contact_id = ?1 WHERE contact_id = ?2", [into, f])?;
+        tx.execute("UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2", [into, f])?;
+        tx.execute("UPDATE contacts SET merged_into = ?1 WHERE id = ?2", [into, f])?;
+        moved.insert(f.to_string(), serde_json::json!({"identities": identities, "conversations": conversations}));
+        let mut differences = Vec::new();
+        if name != target.0 {
+            differences.push(format!("name {name}"));
+        }
+        if org.is_some() && org != target.1 {
+            differences.push(format!("organisation {}", org.unwrap_or_default()));
+        }
+        if resp.is_some() && resp != target.2 {
+            differences.push(format!("responsible {}", resp.unwrap_or_default()));
+        }
+        if !differences.is_empty() {
+            if !notes.is_empty() {
+                notes.push('\n');
+            }
+            notes.push_str(&format!("merged client {f}: {}", differences.join(", ")));
+        }
+    }
+    tx.execute(
+        "INSERT INTO client_merges (into_id, moved, notes_before, actor, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![into, serde_json::Value::Object(moved.clone()).to_string(), target.3, actor, now],
+    )?;
+    let merge_id = tx.last_insert_rowid();
+    tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![(!notes.is_empty()).then_some(notes), into])?;
+    let merged: Vec<&String> = moved.keys().collect();
+    super::writer::audit(
+        &tx,
+        now,
+        actor,
+        "client_merge",
+        None,
+        &format!("clients {merged:?} into {into} (merge {merge_id})"),
+    )?;
+    note_change(&tx, now, ChangeKind::Assign, None, None)?;
+    tx.commit()?;
+    Ok(merge_id)
+}
+
+/// Undoes a merge exactly: identities and conversations go back to the
+/// clients they came from, the tombstones live again, the notes are as before.
+pub fn unmerge(db: &mut Db, merge_id: i64, actor: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let (into, moved, notes_before): (i64, String, Option<String>) = tx.query_row(
+        "SELECT into_id, moved, notes_before FROM client_merges WHERE id = ?1 AND undone_at IS NULL",
+        [merge_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let moved: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&moved).unwrap_or_default();
+    for (from, what) in &moved {
+        let Ok(from) = from.parse::<i64>() else { continue };
+        let list = |k: &str| what.get(k).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        for id in list("identities").iter().filter_map(serde_json::Value::as_i64) {
+            tx.execute("UPDATE identities SET contact_id = ?1 WHERE id = ?2", [from, id])?;
+        }
+        for id in list("conversations").iter().filter_map(serde_json::Value::as_i64) {
+            tx.execute("UPDATE conversations SET contact_id = ?1 WHERE id = ?2", [from, id])?;
+        }
+        tx.execute("UPDATE contacts SET merged_into = NULL WHERE id = ?1", [from])?;
+    }
+    tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![notes_before, into])?;
+    tx.execute("UPDATE client_merges SET undone_at = ?1 WHERE id = ?2", params![now, merge_id])?;
+    super::writer::audit(&tx, now, actor, "client_unmerge", None, &format!("merge {merge_id} undone"))?;
+    note_change(&tx, now, ChangeKind::Assign, None, None)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// "Not the same client", for good: the pair is not suggested again.
+pub fn dismiss(db: &mut Db, a: i64, b: i64) -> Result<()> {
+    let (a, b) = (a.min(b), a.max(b));
+    db.0.execute("INSERT OR IGNORE INTO client_dismissals (a, b) VALUES (?1, ?2)", [a, b])?;
+    Ok(())
+}

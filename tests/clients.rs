@@ -1,0 +1,181 @@
+//! Clients across channels: matching on every identity kind, the responsible
+//! person on new conversations, merge and its exact undo, suggestions with
+//! their reasons (none for public mail domains), the CLI contract, the card.
+
+mod common;
+
+use common::*;
+use pult::model::{ChannelKind, Inbound};
+use pult::store::{Reader, clients};
+
+fn from(handle: &str, name: &str, key: &str, remote: &str, body: &str) -> Inbound {
+    Inbound {
+        remote_id: remote.into(),
+        conversation_key: key.into(),
+        conversation_title: name.into(),
+        author_handle: handle.into(),
+        author_name: name.into(),
+        sent_at: NOW - 600,
+        body_text: body.into(),
+        ..Default::default()
+    }
+}
+
+fn reader(s: &TempStore) -> Reader {
+    Reader::open(&s.path, "anna").expect("reader")
+}
+
+fn contact_of(s: &TempStore, kind: &str, handle: &str) -> i64 {
+    rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM identities WHERE kind = ?1 AND handle = ?2", [kind, handle], |r| r.get(0))
+        .expect("identity")
+}
+
+/// Everything that says who belongs to whom, to compare before and after.
+fn snapshot(s: &TempStore) -> Vec<String> {
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT id || ':' || contact_id FROM identities ORDER BY id",
+        "SELECT id || ':' || coalesce(contact_id, '-') FROM conversations ORDER BY id",
+        "SELECT id || ':' || coalesce(merged_into, '-') || ':' || coalesce(notes, '-') FROM contacts ORDER BY id",
+    ] {
+        let mut st = conn.prepare(sql).expect(sql);
+        out.extend(st.query_map([], |r| r.get::<_, String>(0)).expect("rows").map(|r| r.expect("row")));
+    }
+    out
+}
+
+#[test]
+fn one_client_on_three_channels_keeps_its_responsible_and_a_merge_undoes_exactly() {
+    let s = temp_store();
+    let mail = channel(&s, "office", ChannelKind::Email);
+    let tg = channel(&s, "bot", ChannelKind::Telegram);
+    let wa = channel(&s, "whatsapp", ChannelKind::Whatsapp);
+    ingest(&s, mail, vec![from("olga@semenova-ip.ru", "Ольга Семёнова", "<t1@x>", "m1", "Акт сверки")]);
+    ingest(&s, tg, vec![from("tg:555", "Ольга Семёнова", "555", "555:1", "Добрый день")]);
+    ingest(&s, wa, vec![from("79161712710", "Ольга Семёнова", "79161712710", "wamid.1", "Платёжка")]);
+    let (m, t, w) = (
+        contact_of(&s, "email", "olga@semenova-ip.ru"),
+        contact_of(&s, "telegram", "tg:555"),
+        contact_of(&s, "whatsapp", "79161712710"),
+    );
+    assert!(m != t && t != w, "unknown senders are provisional clients of their own");
+    // The same name on different channels is suggested, with the reason.
+    let suggestions = reader(&s).client_suggestions().expect("suggestions");
+    assert!(suggestions.iter().any(|x| x.clients.contains(&m) && x.reason.contains("same name")), "{suggestions:?}");
+
+    let sql = format!("UPDATE contacts SET default_assignee = 'boris', organisation = 'ИП Семёнова' WHERE id = {m}");
+    s.writer.call_blocking(move |c| c.run_sql(&sql)).expect("responsible");
+    let before_with_responsible = snapshot(&s);
+    let merge = s.writer.call_blocking(move |c| clients::merge(c, m, &[t, w], "anna", NOW)).expect("merge");
+    let card = reader(&s).client(m).expect("card").expect("client");
+    assert_eq!(card.summary.identities.len(), 3, "{card:?}");
+    assert_eq!(card.conversations.len(), 3, "every channel's conversation on one card");
+    assert_eq!(reader(&s).client(t).expect("card").expect("tombstone leads on").summary.id, m);
+    assert_eq!(reader(&s).clients().expect("list").len(), 1, "merged clients are not listed");
+
+    s.writer.call_blocking(move |c| clients::unmerge(c, merge, "anna", NOW)).expect("unmerge");
+    assert_eq!(snapshot(&s), before_with_responsible, "undo restores exactly");
+
+    // Merged again: each identity kind now finds the one client, and a new
+    // conversation from any channel gets its responsible person.
+    s.writer.call_blocking(move |c| clients::merge(c, m, &[t, w], "anna", NOW)).expect("merge again");
+    // Matching: each identity kind now finds the merged client, and a new
+    // conversation from any channel gets its responsible person.
+    ingest(&s, wa, vec![from("79161712710", "Ольга", "79161712710-2", "wamid.2", "Ещё вопрос")]);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let (client, assignee): (i64, Option<String>) = conn
+        .query_row("SELECT contact_id, assignee FROM conversations WHERE remote_key = '79161712710-2'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("new conversation");
+    assert_eq!((client, assignee.as_deref()), (m, Some("boris")));
+}
+
+#[test]
+fn suggestions_say_why_and_public_domains_suggest_nothing() {
+    let s = temp_store();
+    let mail = channel(&s, "office", ChannelKind::Email);
+    let wa = channel(&s, "whatsapp", ChannelKind::Whatsapp);
+    let tg = channel(&s, "bot", ChannelKind::Telegram);
+    ingest(&s, wa, vec![from("79162583800", "Пекарня", "79162583800", "w1", "Привет")]);
+    ingest(
+        &s,
+        mail,
+        vec![
+            // The WhatsApp number in a mail signature.
+            from("buh@kolosok.ru", "Людмила", "<a@x>", "m1", "Вопрос по зарплате\n--\nтел. 8 (916) 258-38-00"),
+            // Two people at one company domain.
+            from("ivan@orion-group.ru", "Иван Петров", "<b@x>", "m2", "Счёт"),
+            from("maria@orion-group.ru", "Мария Кузнецова", "<c@x>", "m3", "Акт"),
+            // Two strangers at gmail: nothing in common.
+            from("a.smirnov@gmail.com", "Андрей Смирнов", "<d@x>", "m4", "Вопрос"),
+            from("k.volkova@gmail.com", "Ксения Волкова", "<e@x>", "m5", "Вопрос"),
+        ],
+    );
+    let group = Inbound { is_group: true, ..from("tg:9", "Иван", "-100", "-100:1", "Документы") };
+    let group = Inbound { conversation_title: "Орион Групп — бухгалтерия".into(), ..group };
+    ingest(&s, tg, vec![group]);
+    s.writer
+        .call_blocking(|c| {
+            c.run_sql("UPDATE contacts SET organisation = 'ООО «Орион Групп»' WHERE name = 'Мария Кузнецова'")
+        })
+        .expect("org");
+    let all = reader(&s).client_suggestions().expect("suggestions");
+    let has = |what: &str| all.iter().any(|x| x.reason.contains(what));
+    assert!(has("the same phone +79162583800"), "{all:?}");
+    assert!(has("domain orion-group.ru"), "{all:?}");
+    assert!(has("the group «орион групп — бухгалтерия»"), "{all:?}");
+    assert!(!has("gmail.com"), "public mail domains say nothing: {all:?}");
+    // Dismissed for good.
+    let phone = all.iter().find(|x| x.reason.contains("phone")).expect("phone").clients.clone();
+    s.writer.call_blocking(move |c| clients::dismiss(c, phone[0], phone[1])).expect("dismiss");
+    assert!(!reader(&s).client_suggestions().expect("again").iter().any(|x| x.reason.contains("phone")));
+}
+
+#[test]
+fn the_command_line_contract_and_the_card_at_80x24() {
+    let home = tempfile::tempdir().expect("home");
+    let store = demo_store(home.path());
+    let run = |args: &[&str]| {
+        let out = pult(home.path()).args(args).arg("--store").arg(&store).output().expect("pult");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let list: serde_json::Value = serde_json::from_str(&run(&["clients", "--json"])).expect("json");
+    let multi: Vec<&serde_json::Value> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|c| {
+            let kinds: std::collections::BTreeSet<&str> =
+                c["identities"].as_array().expect("identities").iter().filter_map(|i| i["kind"].as_str()).collect();
+            kinds.len() >= 2
+        })
+        .collect();
+    assert!(multi.len() >= 3, "the demo has clients on two channels: {multi:?}");
+    for key in ["id", "name", "organisation", "responsible", "identities", "open_tasks", "waiting"] {
+        assert!(multi[0].get(key).is_some(), "{key}");
+    }
+    let id = multi[0]["id"].as_i64().expect("id").to_string();
+    let card: serde_json::Value = serde_json::from_str(&run(&["client", "show", &id, "--json"])).expect("json");
+    let conv = &card["conversations"][0];
+    for key in ["conversation", "channel", "kind", "subject", "last_date", "waiting_since"] {
+        assert!(conv.get(key).is_some(), "{key} in {conv}");
+    }
+    let suggestions: serde_json::Value =
+        serde_json::from_str(&run(&["client", "suggestions", "--json"])).expect("json");
+    let first = &suggestions[0];
+    assert!(first["clients"].as_array().is_some_and(|c| c.len() == 2) && first["reason"].is_string(), "{suggestions}");
+    let (a, b) = (first["clients"][0].to_string(), first["clients"][1].to_string());
+    let merged = run(&["client", "merge", "--into", &a, &b]);
+    assert!(merged.contains("merge "), "{merged}");
+
+    // The card in the TUI, at 80x24, in Russian.
+    let mut h = Harness::demo_ru(80, 24);
+    h.keys("<Enter> C");
+    let screen = h.screen();
+    assert!(screen.contains("Ответственный") && screen.contains("Открытые обещания"), "{screen}");
+}
