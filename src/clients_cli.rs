@@ -31,6 +31,19 @@ pub enum ClientAction {
     },
     /// Two clients are not the same: never suggest them again
     Dismiss { a: i64, b: i64 },
+    /// Split an identity off into a client of its own (KIND:HANDLE, e.g. email:irina@firm.ru)
+    Split {
+        #[arg(long)]
+        identity: String,
+    },
+    /// Hand a client over: the responsible person for it, and its open conversations with a note
+    HandOver {
+        id: i64,
+        /// The new responsible person ("-" for nobody)
+        to: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 fn date(clock: &Clock, t: i64) -> String {
@@ -121,6 +134,26 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
                 let ids: Vec<String> = s.clients.iter().map(i64::to_string).collect();
                 println!("{}: {}", ids.join(" + "), crate::sanitize::line(&s.reason));
             }
+            Ok(())
+        }
+        ClientAction::Split { identity } => {
+            let Some((kind, handle)) = identity.split_once(':') else {
+                bail!("--identity is KIND:HANDLE, like email:irina@firm.ru or whatsapp:79161234567");
+            };
+            let (kind, handle, actor) = (kind.to_string(), handle.to_string(), cfg.actor());
+            let new = Writer::spawn(&path)?
+                .call_blocking(move |c| clients::split(c, &kind, &handle, &actor, now))
+                .with_context(|| format!("no identity {identity}"))?;
+            println!("{identity} is now client {new}");
+            Ok(())
+        }
+        ClientAction::HandOver { id, to, note } => {
+            let (id, actor, note) = (*id, cfg.actor(), note.clone());
+            let to = (to != "-").then(|| to.clone());
+            let who = to.clone().unwrap_or_else(|| "nobody".into());
+            let moved = Writer::spawn(&path)?
+                .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
+            println!("client {id} handed over to {who}; {moved} open conversation(s) moved");
             Ok(())
         }
         ClientAction::Dismiss { a, b } => {

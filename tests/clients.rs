@@ -179,3 +179,32 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     let screen = h.screen();
     assert!(screen.contains("Ответственный") && screen.contains("Открытые обещания"), "{screen}");
 }
+
+#[test]
+fn an_identity_splits_off_and_a_hand_over_moves_the_open_conversations() {
+    let s = temp_store();
+    let mail = channel(&s, "office", ChannelKind::Email);
+    let wa = channel(&s, "whatsapp", ChannelKind::Whatsapp);
+    ingest(&s, mail, vec![from("olga@semenova-ip.ru", "Ольга Семёнова", "<t1@x>", "m1", "Акт сверки")]);
+    ingest(&s, wa, vec![from("79161712710", "Ольга Семёнова", "79161712710", "w1", "Платёжка")]);
+    let (m, w) = (contact_of(&s, "email", "olga@semenova-ip.ru"), contact_of(&s, "whatsapp", "79161712710"));
+    s.writer.call_blocking(move |c| clients::merge(c, m, &[w], "anna", NOW)).expect("merge");
+    let moved = s
+        .writer
+        .call_blocking(move |c| clients::hand_over(c, m, Some("boris"), "anna", Some("Анна в отпуске"), NOW))
+        .expect("hand over");
+    assert_eq!(moved, 2, "both channels' open conversations");
+    let card = reader(&s).client(m).expect("card").expect("client");
+    assert_eq!(card.summary.responsible.as_deref(), Some("boris"));
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let boris: i64 =
+        conn.query_row("SELECT count(*) FROM conversations WHERE assignee = 'boris'", [], |r| r.get(0)).expect("n");
+    assert_eq!(boris, 2);
+    let new = s.writer.call_blocking(|c| clients::split(c, "whatsapp", "79161712710", "anna", NOW)).expect("split");
+    assert_eq!(contact_of(&s, "whatsapp", "79161712710"), new);
+    let owner: i64 = conn
+        .query_row("SELECT contact_id FROM conversations WHERE remote_key = '79161712710'", [], |r| r.get(0))
+        .expect("c");
+    assert_eq!(owner, new, "its conversation went with it");
+    assert_eq!(reader(&s).client(m).expect("card").expect("client").conversations.len(), 1);
+}

@@ -453,3 +453,76 @@ pub fn dismiss(db: &mut Db, a: i64, b: i64) -> Result<()> {
     db.0.execute("INSERT OR IGNORE INTO client_dismissals (a, b) VALUES (?1, ?2)", [a, b])?;
     Ok(())
 }
+
+/// Hands a client over: the responsible person for new conversations, and
+/// each open conversation reassigned with the hand-over note. Returns how
+/// many conversations moved.
+pub fn hand_over(
+    db: &mut Db,
+    client: i64,
+    to: Option<&str>,
+    actor: &str,
+    note: Option<&str>,
+    now: i64,
+) -> Result<usize> {
+    let open: Vec<i64> = {
+        let conn = &mut db.0;
+        let tx = immediate(conn)?;
+        tx.execute("UPDATE contacts SET default_assignee = ?1 WHERE id = ?2", params![to, client])?;
+        let open = tx
+            .prepare("SELECT id FROM conversations WHERE contact_id = ?1 AND status = 'open'")?
+            .query_map([client], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        super::writer::audit(
+            &tx,
+            now,
+            actor,
+            "client_hand_over",
+            None,
+            &format!("client {client} to {}", to.unwrap_or("nobody")),
+        )?;
+        tx.commit()?;
+        open
+    };
+    for &c in &open {
+        super::team::assign(db, c, to, actor, note, now)?;
+    }
+    Ok(open.len())
+}
+
+/// Splits an identity off into a client of its own, with the conversations
+/// only it wrote in. Returns the new client's id.
+pub fn split(db: &mut Db, kind: &str, handle: &str, actor: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let (identity, old, shown): (i64, i64, Option<String>) = tx.query_row(
+        "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
+        [kind, handle],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    tx.execute(
+        "INSERT INTO contacts (name, created_at) VALUES (?1, ?2)",
+        params![shown.unwrap_or_else(|| handle.to_string()), now],
+    )?;
+    let new = tx.last_insert_rowid();
+    tx.execute("UPDATE identities SET contact_id = ?1 WHERE id = ?2", [new, identity])?;
+    // Conversations where every client message is this identity's go with it.
+    tx.execute(
+        "UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2
+           AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.author_identity_id = ?3)
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.direction = 'in'
+                             AND m.author_identity_id IS NOT ?3)",
+        [new, old, identity],
+    )?;
+    super::writer::audit(
+        &tx,
+        now,
+        actor,
+        "client_split",
+        None,
+        &format!("{kind}:{handle} from client {old} into {new}"),
+    )?;
+    note_change(&tx, now, ChangeKind::Assign, None, None)?;
+    tx.commit()?;
+    Ok(new)
+}
