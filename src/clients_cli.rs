@@ -84,6 +84,11 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let card = Reader::open(&path, &cfg.actor())?.client(*id)?.with_context(|| format!("no client {id}"))?;
             if *json {
                 let mut v = serde_json::to_value(&card)?;
+                if let Some(list) = v.get_mut("timeline").and_then(|c| c.as_array_mut()) {
+                    for (e, row) in list.iter_mut().zip(&card.timeline) {
+                        e["date"] = serde_json::json!(date(&clock, row.date));
+                    }
+                }
                 if let Some(list) = v.get_mut("conversations").and_then(|c| c.as_array_mut()) {
                     for (c, row) in list.iter_mut().zip(&card.conversations) {
                         c["last_date"] = serde_json::json!(date(&clock, row.last_date));

@@ -93,6 +93,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("no_client", "This conversation has no client yet", "У этого разговора ещё нет клиента"),
     ("responsible", "Responsible", "Ответственный"),
     ("open_promises", "Open promises", "Открытые обещания"),
+    ("timeline", "All channels, newest first", "Все каналы, сначала новые"),
     ("assign_anyway", "again to assign anyway", "ещё раз — назначить всё равно"),
     ("accept_shown", "Check the acceptance", "Проверьте текст"),
     ("sends", "sends it", "отправит"),

@@ -165,6 +165,10 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     for key in ["conversation", "channel", "kind", "subject", "last_date", "waiting_since"] {
         assert!(conv.get(key).is_some(), "{key} in {conv}");
     }
+    // The timeline mixes the client's channels.
+    let kinds: std::collections::BTreeSet<&str> =
+        card["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.len() >= 2, "{kinds:?}");
     let suggestions: serde_json::Value =
         serde_json::from_str(&run(&["client", "suggestions", "--json"])).expect("json");
     let first = &suggestions[0];

@@ -39,14 +39,33 @@ pub struct ClientConversation {
     pub waiting_since: Option<i64>,
 }
 
-/// A client with its conversations across every channel, newest first.
+/// One message in a client's timeline across channels.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub conversation: i64,
+    pub kind: String,
+    /// `in` from the client, `out` from us.
+    pub direction: String,
+    pub author: String,
+    /// Unix seconds; the CLI shows RFC 3339.
+    pub date: i64,
+    /// The message's first line.
+    pub text: String,
+}
+
+/// A client with its conversations across every channel, newest first, and
+/// the newest messages of all of them as one timeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientCard {
     #[serde(flatten)]
     pub summary: ClientSummary,
     pub notes: Option<String>,
     pub conversations: Vec<ClientConversation>,
+    pub timeline: Vec<TimelineEntry>,
 }
+
+/// How many messages a card's timeline shows.
+pub const TIMELINE: i64 = 30;
 
 /// Two or more clients that may be one, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,7 +168,26 @@ impl Reader {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(Some(ClientCard { summary, notes, conversations }))
+        let mut st = self.connection().prepare_cached(
+            "SELECT m.conversation_id, ch.kind, m.direction, m.author, m.sent_at, m.body
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN channels ch ON ch.id = m.channel_id
+             WHERE c.contact_id = ?1 AND m.deleted = 0 ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
+        )?;
+        let timeline = st
+            .query_map(params![id, TIMELINE], |r| {
+                let body: String = r.get(5)?;
+                let first = crate::workflow::replies::request_line(&body);
+                Ok(TimelineEntry {
+                    conversation: r.get(0)?,
+                    kind: r.get(1)?,
+                    direction: r.get(2)?,
+                    author: r.get(3)?,
+                    date: r.get(4)?,
+                    text: first.chars().take(100).collect(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(ClientCard { summary, notes, conversations, timeline }))
     }
 
     /// The live client a (maybe merged) id stands for.

@@ -641,6 +641,13 @@ fn client_card_lines(card: &store::clients::ClientCard, st: &AppState) -> Outcom
             .unwrap_or_default();
         lines.push(format!("{}  {} · {}{wait}", st.clock.short(c.last_date), c.kind, line(&c.subject)));
     }
+    // Every channel's newest messages as one timeline.
+    lines.push(String::new());
+    lines.push(l.tr("timeline").to_string());
+    for e in &card.timeline {
+        let arrow = if e.direction == "in" { "←" } else { "→" };
+        lines.push(format!("{} {arrow} {} {}: {}", st.clock.short(e.date), e.kind, line(&e.author), line(&e.text)));
+    }
     Outcome::ClientCard { title, lines }
 }
 
