@@ -94,6 +94,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("responsible", "Responsible", "Ответственный"),
     ("open_promises", "Open promises", "Открытые обещания"),
     ("timeline", "All channels, newest first", "Все каналы, сначала новые"),
+    ("view_client", "Client", "Клиент"),
+    ("no_such_client", "No client by that name", "Нет клиента с таким именем"),
     ("assign_anyway", "again to assign anyway", "ещё раз — назначить всё равно"),
     ("accept_shown", "Check the acceptance", "Проверьте текст"),
     ("sends", "sends it", "отправит"),

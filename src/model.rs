@@ -195,6 +195,8 @@ pub enum View {
     /// Messages that failed or may have been sent: a person must decide.
     Unsent,
     Channel(i64),
+    /// One client's conversations on every channel (`:client NAME`).
+    Client(i64),
 }
 
 impl View {
@@ -229,6 +231,7 @@ impl View {
             View::Reminders => "view_reminders",
             View::Unsent => "view_unsent",
             View::Channel(_) => "channels",
+            View::Client(_) => "view_client",
         }
     }
 }

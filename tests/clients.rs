@@ -182,6 +182,12 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     h.keys("<Enter> C");
     let screen = h.screen();
     assert!(screen.contains("Ответственный") && screen.contains("Открытые обещания"), "{screen}");
+    assert!(screen.contains("Все каналы, сначала новые"), "the timeline: {screen}");
+    // `:client NAME`: one client's conversations on every channel.
+    h.keys("<Esc> <Esc> :").type_text("client семенова").keys("<Enter>");
+    let kinds: std::collections::BTreeSet<&str> = h.app.state.list.rows.iter().map(|r| r.kind.as_str()).collect();
+    assert!(kinds.len() >= 2, "WhatsApp and email: {kinds:?}");
+    assert!(h.screen().contains("Клиент: ИП Семёнова"), "{}", h.screen());
 }
 
 #[test]

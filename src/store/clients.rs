@@ -206,6 +206,28 @@ impl Reader {
         Ok(id)
     }
 
+    /// A live client by (part of) its name or organisation, case-insensitive
+    /// and ё as е; the one with the most conversations first.
+    pub fn find_client(&self, name: &str) -> Result<Option<i64>> {
+        let needle = fold(name.trim());
+        if needle.is_empty() {
+            return Ok(None);
+        }
+        let all: Vec<(i64, String, Option<String>, i64)> = self
+            .connection()
+            .prepare_cached(
+                "SELECT k.id, k.name, k.organisation, (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id)
+                 FROM contacts k WHERE k.merged_into IS NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|(_, n, o, _)| fold(n).contains(&needle) || o.as_deref().is_some_and(|o| fold(o).contains(&needle)))
+            .max_by_key(|(id, _, _, n)| (*n, -id))
+            .map(|(id, ..)| id))
+    }
+
     /// The client of a conversation.
     pub fn client_of(&self, conversation: i64) -> Result<Option<i64>> {
         Ok(self

@@ -55,6 +55,7 @@ impl Reader {
         match view {
             View::AllOpen => (format!("c.status = 'open' AND {awake}"), time, true, Some("conversations_by_time")),
             View::Channel(id) => (format!("c.channel_id = {id}"), time, true, Some("conversations_by_channel")),
+            View::Client(id) => (format!("c.contact_id = {id}"), time, true, None),
             View::Unanswered => (
                 format!("c.waiting_since IS NOT NULL AND c.status = 'open' AND {awake}"),
                 "c.waiting_since".into(),
@@ -640,9 +641,13 @@ impl ConversationRow {
             }
             View::Snoozed => ListKey { sort: self.snoozed_until.unwrap_or(0), id: self.id },
             View::Reminders => ListKey { sort: self.follow_up_at.unwrap_or(0), id: self.id },
-            View::AllOpen | View::Channel(_) | View::Mine | View::Unassigned | View::Mentions | View::Unsent => {
-                ListKey { sort: self.last_message_at, id: self.id }
-            }
+            View::AllOpen
+            | View::Channel(_)
+            | View::Client(_)
+            | View::Mine
+            | View::Unassigned
+            | View::Mentions
+            | View::Unsent => ListKey { sort: self.last_message_at, id: self.id },
         }
     }
 }

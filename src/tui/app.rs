@@ -505,6 +505,12 @@ impl App {
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
                 Ok(Outcome::Nothing)
             }
+            Effect::FindClient(name) => match self.reader.find_client(&name)? {
+                Some(id) => Ok(Outcome::ClientFound(id)),
+                None => {
+                    Ok(Outcome::Info(format!("{}: {}", st.lang.tr("no_such_client"), crate::sanitize::line(&name))))
+                }
+            },
             Effect::ClientCard(conversation) => {
                 let Some(client) = self.reader.client_of(conversation)? else {
                     return Ok(Outcome::Info(st.lang.tr("no_client").into()));

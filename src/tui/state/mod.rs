@@ -223,6 +223,8 @@ pub enum Effect {
     History(i64),
     /// The client card of a conversation's client.
     ClientCard(i64),
+    /// List a client's conversations, found by (part of) its name.
+    FindClient(String),
     /// Play the newest voice message of the open thread.
     PlayVoice,
     /// Fetch an attachment (on demand) and save it into `dir`.

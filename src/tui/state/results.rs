@@ -92,6 +92,8 @@ pub enum Outcome {
         title: String,
         lines: Vec<String>,
     },
+    /// The client `:client NAME` found.
+    ClientFound(i64),
     Status(StatusMessage),
     Info(String),
     Error(String),
@@ -211,6 +213,7 @@ impl AppState {
                 self.popup = Some(Popup::Text { title: self.lang.tr("history").into(), lines, scroll: 0 });
                 Vec::new()
             }
+            Outcome::ClientFound(client) => self.show_client(client),
             Outcome::ClientCard { title, lines } => {
                 self.popup = Some(Popup::Text { title, lines, scroll: 0 });
                 Vec::new()

@@ -113,6 +113,17 @@ impl AppState {
         vec![Effect::ListTop]
     }
 
+    /// One client's conversations on every channel (`:client NAME`); the
+    /// sidebar keeps its place.
+    pub(super) fn show_client(&mut self, client: i64) -> Vec<Effect> {
+        self.view = View::Client(client);
+        self.search = None;
+        if matches!(self.focus, Focus::Thread | Focus::Composer) && !self.wide() {
+            self.focus = Focus::Conversations;
+        }
+        vec![Effect::ListTop]
+    }
+
     /// In the wide layout the thread pane follows the selection.
     pub fn preview_selected(&self) -> Vec<Effect> {
         // Once the person is in a thread, list refreshes must not swap it away.

@@ -62,6 +62,10 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         View::Channel(id) => {
             state.channels.iter().find(|c| c.id == id).map(|c| sanitize::line(&c.name).into_owned()).unwrap_or_default()
         }
+        View::Client(_) => {
+            let who = state.list.rows.first().and_then(|r| r.client.clone().or(r.client_name.clone()));
+            format!("{}: {}", l.tr("view_client"), who.map(|w| sanitize::line(&w).into_owned()).unwrap_or_default())
+        }
         other => l.tr(other.key()).to_string(),
     };
     let block = pane(format!("{view_name} ({})", state.list.total), focused, theme);
