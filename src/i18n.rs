@@ -95,6 +95,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("open_promises", "Open promises", "Открытые обещания"),
     ("timeline", "All channels, newest first", "Все каналы, сначала новые"),
     ("view_client", "Client", "Клиент"),
+    (
+        "clients",
+        "Clients: ⏳ waiting ⚑ overdue · :client NAME lists one",
+        "Клиенты: ⏳ ждут ⚑ просрочено · :client ИМЯ — разговоры клиента",
+    ),
     ("no_such_client", "No client by that name", "Нет клиента с таким именем"),
     ("assign_anyway", "again to assign anyway", "ещё раз — назначить всё равно"),
     ("accept_shown", "Check the acceptance", "Проверьте текст"),

@@ -188,6 +188,10 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     let kinds: std::collections::BTreeSet<&str> = h.app.state.list.rows.iter().map(|r| r.kind.as_str()).collect();
     assert!(kinds.len() >= 2, "WhatsApp and email: {kinds:?}");
     assert!(h.screen().contains("Клиент: ИП Семёнова"), "{}", h.screen());
+    // `:clients`: every client, what waits and what is overdue.
+    h.keys(":").type_text("clients").keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Клиенты") && screen.contains("ИП Семёнова") && screen.contains("[@ WA]"), "{screen}");
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub struct ClientSummary {
     pub identities: Vec<Identity>,
     pub open_tasks: i64,
     pub waiting: i64,
+    /// Open promises past their deadline.
+    pub overdue: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +108,9 @@ const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee,
         (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
           WHERE c.contact_id = k.id AND t.state = 'accepted'),
         (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id AND c.status = 'open'
-          AND c.waiting_since IS NOT NULL)
+          AND c.waiting_since IS NOT NULL),
+        (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
+          WHERE c.contact_id = k.id AND t.state = 'accepted' AND t.deadline < CAST(strftime('%s', 'now') AS INTEGER))
      FROM contacts k";
 
 impl Reader {
@@ -123,6 +127,7 @@ impl Reader {
                 identities: Vec::new(),
                 open_tasks: r.get(4)?,
                 waiting: r.get(5)?,
+                overdue: r.get(6)?,
             })
         };
         let mut rows: Vec<ClientSummary> = match param {

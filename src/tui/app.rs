@@ -505,6 +505,33 @@ impl App {
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
                 Ok(Outcome::Nothing)
             }
+            Effect::ClientsList => {
+                let l = st.lang;
+                let mut all = self.reader.clients()?;
+                // Who needs attention first: overdue, then waiting.
+                all.sort_by_key(|c| (-c.overdue, -c.waiting, c.organisation.clone().unwrap_or_else(|| c.name.clone())));
+                let lines = all
+                    .iter()
+                    .map(|c| {
+                        let who = c.organisation.as_deref().unwrap_or(&c.name);
+                        let kinds: std::collections::BTreeSet<&str> = c
+                            .identities
+                            .iter()
+                            .map(|i| crate::model::ChannelKind::parse(&i.kind).map(|k| k.badge()).unwrap_or("?"))
+                            .collect();
+                        let kinds: Vec<&str> = kinds.into_iter().collect();
+                        format!(
+                            "{:>4}  {}  [{}]  ⏳{} ⚑{}",
+                            c.id,
+                            crate::sanitize::line(who),
+                            kinds.join(" "),
+                            c.waiting,
+                            c.overdue
+                        )
+                    })
+                    .collect();
+                Ok(Outcome::ClientCard { title: format!("{} ({})", l.tr("clients"), all.len()), lines })
+            }
             Effect::FindClient(name) => match self.reader.find_client(&name)? {
                 Some(id) => Ok(Outcome::ClientFound(id)),
                 None => {

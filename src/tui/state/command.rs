@@ -28,6 +28,7 @@ impl AppState {
             "mentions" => self.set_view_of(View::Mentions),
             "history" => self.apply(Action::History),
             "client" if rest.is_empty() => self.apply(Action::ClientCard),
+            "clients" => vec![Effect::ClientsList],
             "client" => vec![Effect::FindClient(rest.join(" "))],
             "forward" | "fwd" => self.apply(Action::Forward),
             "compose" | "mail" => self.apply(Action::NewEmail),

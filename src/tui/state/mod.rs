@@ -225,6 +225,8 @@ pub enum Effect {
     ClientCard(i64),
     /// List a client's conversations, found by (part of) its name.
     FindClient(String),
+    /// Every client with what waits and what is overdue (`:clients`).
+    ClientsList,
     /// Play the newest voice message of the open thread.
     PlayVoice,
     /// Fetch an attachment (on demand) and save it into `dir`.
