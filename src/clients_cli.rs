@@ -29,6 +29,14 @@ pub enum ClientAction {
         #[arg(long)]
         json: bool,
     },
+    /// Edit a client: name, organisation, INN, or add a line to its notes (never sent)
+    Set {
+        id: i64,
+        /// name, organisation, inn or note
+        #[arg(value_parser = ["name", "organisation", "inn", "note"])]
+        field: String,
+        value: String,
+    },
     /// Two clients are not the same: never suggest them again
     Dismiss { a: i64, b: i64 },
     /// Split an identity off into a client of its own (KIND:HANDLE, e.g. email:irina@firm.ru)
@@ -159,6 +167,13 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let moved = Writer::spawn(&path)?
                 .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
             println!("client {id} handed over to {who}; {moved} open conversation(s) moved");
+            Ok(())
+        }
+        ClientAction::Set { id, field, value } => {
+            let Some(field) = clients::Field::parse(field) else { bail!("no field {field}") };
+            let (id, value, actor) = (*id, value.clone(), cfg.actor());
+            Writer::spawn(&path)?.call_blocking(move |c| clients::set_field(c, id, field, &value, &actor, now))?;
+            println!("client {id}: {field:?} set");
             Ok(())
         }
         ClientAction::Dismiss { a, b } => {

@@ -174,6 +174,10 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     let first = &suggestions[0];
     assert!(first["clients"].as_array().is_some_and(|c| c.len() == 2) && first["reason"].is_string(), "{suggestions}");
     let (a, b) = (first["clients"][0].to_string(), first["clients"][1].to_string());
+    run(&["client", "set", &id, "inn", "7701234567"]);
+    run(&["client", "set", &id, "note", "Директор на связи только в WhatsApp"]);
+    let card: serde_json::Value = serde_json::from_str(&run(&["client", "show", &id, "--json"])).expect("json");
+    assert!(card["notes"].as_str().is_some_and(|n| n.contains("только в WhatsApp")), "{card}");
     let merged = run(&["client", "merge", "--into", &a, &b]);
     assert!(merged.contains("merge "), "{merged}");
 
@@ -183,6 +187,9 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     let screen = h.screen();
     assert!(screen.contains("Ответственный") && screen.contains("Открытые обещания"), "{screen}");
     assert!(screen.contains("Все каналы, сначала новые"), "the timeline: {screen}");
+    // Edited from the card's conversation: a note about the client.
+    h.keys("<Esc> :").type_text("client-note Сдаёт отчёты в последний день").keys("<Enter>");
+    assert!(h.screen().contains("Сдаёт отчёты в последний день"), "the card shows it: {}", h.screen());
     // `:client NAME`: one client's conversations on every channel.
     h.keys("<Esc> <Esc> :").type_text("client семенова").keys("<Enter>");
     let kinds: std::collections::BTreeSet<&str> = h.app.state.list.rows.iter().map(|r| r.kind.as_str()).collect();

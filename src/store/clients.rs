@@ -591,3 +591,56 @@ pub fn split(db: &mut Db, kind: &str, handle: &str, actor: &str, now: i64) -> Re
     tx.commit()?;
     Ok(new)
 }
+
+/// A client's field a person can edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Organisation,
+    Inn,
+    /// Appends a line to the client's notes (internal, never sent).
+    Note,
+}
+
+impl Field {
+    pub fn parse(s: &str) -> Option<Field> {
+        match s {
+            "name" => Some(Field::Name),
+            "organisation" | "org" => Some(Field::Organisation),
+            "inn" => Some(Field::Inn),
+            "note" | "notes" => Some(Field::Note),
+            _ => None,
+        }
+    }
+}
+
+/// Sets a client's field (a note is appended), audited.
+pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &str, now: i64) -> Result<()> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let value = value.trim();
+    let empty = (!value.is_empty()).then_some(value);
+    let changed = match field {
+        Field::Name => {
+            tx.execute("UPDATE contacts SET name = ?1 WHERE id = ?2 AND ?1 <> ''", params![value, client])?
+        }
+        Field::Organisation => {
+            tx.execute("UPDATE contacts SET organisation = ?1 WHERE id = ?2", params![empty, client])?
+        }
+        Field::Inn => tx.execute("UPDATE contacts SET inn = ?1 WHERE id = ?2", params![empty, client])?,
+        Field::Note => tx.execute(
+            "UPDATE contacts SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?1 ELSE notes || char(10) || ?1 END
+             WHERE id = ?2 AND ?1 <> ''",
+            params![value, client],
+        )?,
+    };
+    if changed == 0 {
+        return Err(super::StoreError::Invalid(format!(
+            "client {client}: nothing to set (unknown client or empty value)"
+        )));
+    }
+    super::writer::audit(&tx, now, actor, "client_edit", None, &format!("client {client}: {field:?} = {value}"))?;
+    note_change(&tx, now, ChangeKind::Assign, None, None)?;
+    tx.commit()?;
+    Ok(())
+}

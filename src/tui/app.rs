@@ -505,6 +505,14 @@ impl App {
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
                 Ok(Outcome::Nothing)
             }
+            Effect::SetClientField { conversation, field, value } => {
+                let Some(client) = self.reader.client_of(conversation)? else {
+                    return Ok(Outcome::Info(st.lang.tr("no_client").into()));
+                };
+                self.writer.call_blocking(move |c| store::clients::set_field(c, client, field, &value, &actor, now))?;
+                // The card again, as it is now.
+                wrote(vec![Effect::ReloadList, Effect::ClientCard(conversation)])
+            }
             Effect::ClientsList => {
                 let l = st.lang;
                 let mut all = self.reader.clients()?;

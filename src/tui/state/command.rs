@@ -29,6 +29,20 @@ impl AppState {
             "history" => self.apply(Action::History),
             "client" if rest.is_empty() => self.apply(Action::ClientCard),
             "clients" => vec![Effect::ClientsList],
+            // `:client-note TEXT`, `:client-org NAME`, `:client-inn 7701…`, `:client-name NAME`.
+            "client-note" | "client-org" | "client-inn" | "client-name" => match self.target() {
+                Some(conversation) => {
+                    use crate::store::clients::Field;
+                    let field = match cmd {
+                        "client-note" => Field::Note,
+                        "client-org" => Field::Organisation,
+                        "client-inn" => Field::Inn,
+                        _ => Field::Name,
+                    };
+                    vec![Effect::SetClientField { conversation, field, value: rest.join(" ") }]
+                }
+                None => Vec::new(),
+            },
             "client" => vec![Effect::FindClient(rest.join(" "))],
             "forward" | "fwd" => self.apply(Action::Forward),
             "compose" | "mail" => self.apply(Action::NewEmail),

@@ -227,6 +227,12 @@ pub enum Effect {
     FindClient(String),
     /// Every client with what waits and what is overdue (`:clients`).
     ClientsList,
+    /// Edit the conversation's client (`:client-note`, `:client-org` …).
+    SetClientField {
+        conversation: i64,
+        field: crate::store::clients::Field,
+        value: String,
+    },
     /// Play the newest voice message of the open thread.
     PlayVoice,
     /// Fetch an attachment (on demand) and save it into `dir`.
