@@ -88,6 +88,14 @@ pub fn open(account: &Account, id: i64, ctx: &Context) -> Result<Arc<dyn Channel
     }
 }
 
+/// Records how a channel's worker is (shown beside the channel, `⚠` on
+/// trouble); a store that cannot take it only costs the line.
+pub async fn set_status(writer: &Writer, channel: i64, status: crate::model::ChannelStatus) {
+    let now = jiff::Timestamp::now().as_second();
+    let event = [crate::model::SyncEvent::Status(status)];
+    let _ = writer.call(move |c| crate::store::events::apply(c, channel, &event, now)).await;
+}
+
 /// An account that could not be opened as a channel: (name, why).
 pub type Unopened = (String, String);
 

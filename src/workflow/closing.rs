@@ -11,6 +11,8 @@ const MAX_CHARS: usize = 80;
 const MAX_WORDS: usize = 8;
 
 static EXTRA: OnceLock<Vec<String>> = OnceLock::new();
+/// The shipped words, read once (ingest asks for every client message).
+static WORDS: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
 
 /// Adds the config's words (once, at start).
 pub fn extend(words: &[String]) {
@@ -18,8 +20,9 @@ pub fn extend(words: &[String]) {
 }
 
 fn known(word: &str) -> bool {
-    SHIPPED.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|w| w == word)
-        || EXTRA.get().is_some_and(|extra| extra.iter().any(|w| w == word))
+    let shipped =
+        WORDS.get_or_init(|| SHIPPED.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect());
+    shipped.contains(word) || EXTRA.get().is_some_and(|extra| extra.iter().any(|w| w == word))
 }
 
 /// Pictographs and their modifiers: 👍 🙏 ❤️ 🙂 …

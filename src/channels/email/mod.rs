@@ -11,6 +11,7 @@ pub mod parts;
 pub mod qresync;
 pub mod send;
 
+use crate::channels::registry::set_status;
 use crate::config::{EmailAccount, Server};
 use crate::model::{ChannelStatus, Inbound};
 use crate::model::{FlagChange, Gone, SyncEvent};
@@ -565,10 +566,6 @@ pub const IDLE_RENEW: std::time::Duration = std::time::Duration::from_secs(25 * 
 pub const OTHER_FOLDERS_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// What the sidebar says about an account.
-async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
-    let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(status)], now)).await;
-}
 
 /// The worker: sync every folder, then IDLE on INBOX; on new mail sync again.
 /// A dropped connection, a server restart or a timeout reconnects with backoff;

@@ -6,6 +6,7 @@ pub mod channel;
 pub mod fake;
 pub mod updates;
 
+use crate::channels::registry::set_status;
 use crate::config::TelegramAccount;
 use crate::model::{ChannelStatus, Inbound, InboundAttachment, SyncEvent};
 use crate::store::{Writer, channel_state, events};
@@ -296,11 +297,6 @@ fn status_of(e: &TelegramError) -> ChannelStatus {
         )),
         other => ChannelStatus::Error(other.to_string()),
     }
-}
-
-async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
-    let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(status)], now)).await;
 }
 
 /// Tells Telegram which client messages of business chats people have read

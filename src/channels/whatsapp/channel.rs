@@ -4,10 +4,11 @@
 use super::graph::Graph;
 use super::receiver::{self, Receiver};
 use super::{MediaConfig, WhatsappSender};
+use crate::channels::registry::set_status;
 use crate::channels::registry::{BoxFuture, Channel, Context, OnProgress};
 use crate::config::WhatsappAccount;
-use crate::model::{ChannelKind, ChannelStatus, Located, SyncEvent};
-use crate::store::{Writer, events};
+use crate::model::{ChannelKind, ChannelStatus, Located};
+use crate::store::Writer;
 use crate::sync::dispatcher::ChannelSender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,11 +66,6 @@ impl WhatsappChannel {
             mark_read: account.mark_read,
         })
     }
-}
-
-async fn status(writer: &Writer, channel: i64, s: ChannelStatus) {
-    let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| events::apply(c, channel, &[SyncEvent::Status(s)], now)).await;
 }
 
 impl Channel for WhatsappChannel {
@@ -130,13 +126,13 @@ impl Channel for WhatsappChannel {
                 match tokio::net::TcpListener::bind(&listen).await {
                     Ok(listener) => {
                         tracing::info!("whatsapp: webhook receiver on http://{listen}{}", receiver::PATH);
-                        status(&writer, channel, ChannelStatus::Ok { at: None }).await;
+                        set_status(&writer, channel, ChannelStatus::Ok { at: None }).await;
                         receiver::serve(listener, rx.clone()).await;
                     }
                     Err(e) => {
                         let why = format!("cannot listen on {listen} for the webhook: {e}");
                         tracing::error!("whatsapp: {why}");
-                        status(&writer, channel, ChannelStatus::Error(why)).await;
+                        set_status(&writer, channel, ChannelStatus::Error(why)).await;
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
                 }

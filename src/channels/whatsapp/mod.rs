@@ -9,8 +9,9 @@ pub mod graph;
 pub mod receiver;
 pub mod webhook;
 
+use crate::channels::registry::set_status;
 use crate::model::ChannelStatus;
-use crate::store::{Writer, channel_state, events};
+use crate::store::{Writer, channel_state};
 use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
 use graph::{Graph, GraphError, codes};
 use std::path::{Path, PathBuf};
@@ -30,11 +31,6 @@ pub struct MediaConfig {
 /// The file holding content `hash` (hex SHA-256; anything else has no file).
 pub fn media_path(dir: &Path, hash: &str) -> Option<PathBuf> {
     (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| dir.join(hash))
-}
-
-async fn set_status(writer: &Writer, channel: i64, status: ChannelStatus) {
-    let now = jiff::Timestamp::now().as_second();
-    let _ = writer.call(move |c| events::apply(c, channel, &[crate::model::SyncEvent::Status(status)], now)).await;
 }
 
 /// What a refused token means for the channel: `⚠` and what to do.
