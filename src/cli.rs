@@ -137,6 +137,9 @@ pub enum Command {
     Clients {
         #[arg(long)]
         json: bool,
+        /// Only clients with this tag (case-insensitive)
+        #[arg(long)]
+        tag: Option<String>,
     },
     /// One client: show, merge and undo a merge, suggestions of clients that may be one
     Client {
@@ -274,7 +277,7 @@ pub fn main() -> Result<()> {
         Some(Command::Doctor) => doctor(&cli),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
-        Some(Command::Clients { json }) => crate::clients_cli::list(&cli, json),
+        Some(Command::Clients { json, ref tag }) => crate::clients_cli::list(&cli, json, tag.as_deref()),
         Some(Command::Client { ref action }) => crate::clients_cli::run(&cli, action),
         Some(Command::Send { ref account, ref to, ref subject, ref body, ref attach, json }) => {
             crate::mail_cli::send(&cli, account.as_deref(), to, subject, body.as_deref(), attach, json)

@@ -29,11 +29,12 @@ pub enum ClientAction {
         #[arg(long)]
         json: bool,
     },
-    /// Edit a client: name, organisation, INN, or add a line to its notes (never sent)
+    /// Edit a client: name, organisation, INN, kind (person|organisation), tags ("VIP, зарплата"),
+    /// add a line to its notes (note) or replace them (notes); notes are internal, never sent
     Set {
         id: i64,
-        /// name, organisation, inn or note
-        #[arg(value_parser = ["name", "organisation", "inn", "note"])]
+        /// name, organisation, inn, kind, tags, note or notes
+        #[arg(value_parser = ["name", "organisation", "inn", "kind", "tags", "note", "notes"])]
         field: String,
         value: String,
     },
@@ -59,9 +60,13 @@ fn date(clock: &Clock, t: i64) -> String {
 }
 
 /// `pult clients`: every client with its identities, open promises and waiting conversations.
-pub fn list(cli: &Global, json: bool) -> Result<()> {
+pub fn list(cli: &Global, json: bool, tag: Option<&str>) -> Result<()> {
     let (cfg, path, _) = crate::scripting::open(cli)?;
-    let all = Reader::open(&path, &cfg.actor())?.clients()?;
+    let mut all = Reader::open(&path, &cfg.actor())?.clients()?;
+    if let Some(tag) = tag {
+        let tag = tag.to_lowercase();
+        all.retain(|c| c.tags.iter().any(|t| t.to_lowercase() == tag));
+    }
     if json {
         return cli.print_json(&all);
     }
@@ -71,9 +76,11 @@ pub fn list(cli: &Global, json: bool) -> Result<()> {
             Some(o) => format!("{} ({})", line(o), line(&c.name)),
             None => line(&c.name),
         };
-        let handles: Vec<String> = c.identities.iter().map(|i| format!("{}:{}", i.kind, line(&i.handle))).collect();
+        let handles: Vec<String> = c.identities.iter().map(|i| format!("{}:{}", i.kind, line(&i.shown()))).collect();
+        let tags: String = c.tags.iter().map(|t| format!(" #{}", line(t))).collect();
+        let new = if c.provisional { " (new)" } else { "" };
         println!(
-            "{:>5}  {who}  [{}]  responsible: {}  promises: {}  waiting: {}",
+            "{:>5}  {who}{new}{tags}  [{}]  responsible: {}  promises: {}  waiting: {}",
             c.id,
             handles.join(", "),
             c.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()),
@@ -108,9 +115,16 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let line = |s: &str| crate::sanitize::line(s).into_owned();
             let s = &card.summary;
             println!("{} · {}", line(&s.name), s.organisation.as_deref().map(line).unwrap_or_default());
+            println!("kind: {}{}", s.kind, if s.provisional { " (new, created by sync)" } else { "" });
+            if let Some(inn) = &s.inn {
+                println!("inn: {}", line(inn));
+            }
+            if !s.tags.is_empty() {
+                println!("tags: {}", line(&s.tags.join(", ")));
+            }
             println!("responsible: {}", s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()));
             for i in &s.identities {
-                println!("  {}: {}", i.kind, line(&i.handle));
+                println!("  {}: {}", i.kind, line(&i.shown()));
             }
             if let Some(n) = &card.notes {
                 println!("notes: {}", crate::sanitize::text(n));

@@ -584,6 +584,9 @@ pub struct Inbound {
     pub outgoing: bool,
     pub author_handle: String,
     pub author_name: String,
+    /// Telegram: the sender's @username, when they have one (shown with the
+    /// numeric id, which is the key: a username can change hands).
+    pub author_username: Option<String>,
     pub sent_at: i64,
     pub subject: Option<String>,
     pub body_text: String,

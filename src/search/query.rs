@@ -10,7 +10,8 @@ use jiff::civil::Date;
 
 /// Every `key:` the language knows, as shown in the error for an unknown one.
 pub const KEYS: &[&str] = &[
-    "from", "to", "subject", "client", "channel", "kind", "has", "is", "after", "before", "note", "in", "name", "sort",
+    "from", "to", "subject", "client", "tag", "channel", "kind", "has", "is", "after", "before", "note", "in", "name",
+    "sort",
 ];
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,6 +97,8 @@ pub enum Is {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     Client(String),
+    /// A tag of the conversation's client, whole (`tag:VIP`).
+    Tag(String),
     Channel(String),
     Kind(ChannelKind),
     HasAttachment,
@@ -249,6 +252,7 @@ fn canonical(key: &str) -> &str {
         "кому" => "to",
         "тема" => "subject",
         "клиент" => "client",
+        "метка" | "тег" => "tag",
         "канал" => "channel",
         "тип" => "kind",
         "есть" => "has",
@@ -326,6 +330,7 @@ fn atom(p: &Piece, today: Date, sort: &mut Sort) -> Result<Option<Atom>, QueryEr
         "note" => field(Field::Note),
         "name" => field(Field::Name),
         "client" => filter(Filter::Client(value.to_string())),
+        "tag" => filter(Filter::Tag(value.to_string())),
         "channel" => filter(Filter::Channel(value.to_string())),
         "kind" => match ChannelKind::parse(&lower) {
             Some(k) => filter(Filter::Kind(k)),

@@ -10,18 +10,45 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One of a client's handles: `email` (lower-cased address), `telegram`
+/// (`tg:<user id>`, with the @username when known), `whatsapp` (wa_id, the
+/// number in E.164 without "+"), or a group chat the client writes in
+/// (`telegram_group`, `whatsapp_group`: the chat id, with its title).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Identity {
     pub kind: String,
     pub handle: String,
+    /// The name the channel shows (a group's title).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl Identity {
+    /// «tg:1234 @ivan», «irina@firm.ru», «Ромашка — бухгалтерия (group)».
+    pub fn shown(&self) -> String {
+        match (&self.username, &self.name) {
+            (Some(u), _) => format!("{} @{u}", self.handle),
+            (None, Some(n)) if self.kind.ends_with("_group") => format!("{n} ({})", self.handle),
+            _ => self.handle.clone(),
+        }
+    }
 }
 
 /// A client as `pult clients --json` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientSummary {
     pub id: i64,
     pub name: String,
     pub organisation: Option<String>,
+    /// `person` or `organisation` (as set, else guessed from the name).
+    pub kind: String,
+    pub inn: Option<String>,
+    pub tags: Vec<String>,
+    /// Created by sync for an unknown sender; nobody has named, merged or
+    /// handed it over yet.
+    pub provisional: bool,
     pub responsible: Option<String>,
     pub identities: Vec<Identity>,
     pub open_tasks: i64,
@@ -30,7 +57,7 @@ pub struct ClientSummary {
     pub overdue: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientConversation {
     pub conversation: i64,
     pub channel: String,
@@ -42,7 +69,7 @@ pub struct ClientConversation {
 }
 
 /// One message in a client's timeline across channels.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineEntry {
     pub conversation: i64,
     pub kind: String,
@@ -57,7 +84,7 @@ pub struct TimelineEntry {
 
 /// A client with its conversations across every channel, newest first, and
 /// the newest messages of all of them as one timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientCard {
     #[serde(flatten)]
     pub summary: ClientSummary,
@@ -74,6 +101,10 @@ pub const TIMELINE: i64 = 30;
 pub struct Suggestion {
     pub clients: Vec<i64>,
     pub reason: String,
+    /// Which rule: `phone`, `domain`, `name` or `group` (the TUI says it in its language).
+    pub rule: &'static str,
+    /// What matched: the phone in E.164, the domain, the names, the group's title.
+    pub detail: String,
 }
 
 /// Mail providers anyone can have an address at: a shared domain there says nothing.
@@ -104,7 +135,7 @@ pub const PUBLIC_DOMAINS: &[&str] = &[
     "ukr.net",
 ];
 
-const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee,
+const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee, k.kind, k.inn, k.tags, k.provisional,
         (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
           WHERE c.contact_id = k.id AND t.state = 'accepted'),
         (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id AND c.status = 'open'
@@ -119,27 +150,47 @@ impl Reader {
             format!("{SUMMARY} WHERE k.merged_into IS NULL {filter} ORDER BY coalesce(k.organisation, k.name), k.id");
         let mut st = self.connection().prepare(&sql)?;
         let map = |r: &rusqlite::Row<'_>| {
+            let name: String = r.get(1)?;
+            let kind: Option<String> = r.get(4)?;
+            let tags: Option<String> = r.get(6)?;
             Ok(ClientSummary {
                 id: r.get(0)?,
-                name: r.get(1)?,
+                kind: kind.unwrap_or_else(|| guess_kind(&name).into()),
+                name,
                 organisation: r.get(2)?,
                 responsible: r.get(3)?,
+                inn: r.get(5)?,
+                tags: split_tags(tags.as_deref().unwrap_or("")),
+                provisional: r.get(7)?,
                 identities: Vec::new(),
-                open_tasks: r.get(4)?,
-                waiting: r.get(5)?,
-                overdue: r.get(6)?,
+                open_tasks: r.get(8)?,
+                waiting: r.get(9)?,
+                overdue: r.get(10)?,
             })
         };
         let mut rows: Vec<ClientSummary> = match param {
             Some(p) => st.query_map([p], map)?.collect::<rusqlite::Result<_>>()?,
             None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
         };
-        let mut ids = self
-            .connection()
-            .prepare_cached("SELECT kind, handle FROM identities WHERE contact_id = ?1 ORDER BY kind, handle")?;
+        // Group chats count as the client's handles too: the client is part of them.
+        let mut ids = self.connection().prepare_cached(
+            "SELECT kind, handle, display_name, username FROM identities WHERE contact_id = ?1
+             UNION ALL
+             SELECT ch.kind || '_group', c.remote_key, c.title, NULL FROM conversations c
+               JOIN channels ch ON ch.id = c.channel_id WHERE c.contact_id = ?1 AND c.is_group = 1
+             ORDER BY 1, 2",
+        )?;
         for c in &mut rows {
             c.identities = ids
-                .query_map([c.id], |r| Ok(Identity { kind: r.get(0)?, handle: r.get(1)? }))?
+                .query_map([c.id], |r| {
+                    let name: Option<String> = r.get(2)?;
+                    Ok(Identity {
+                        kind: r.get(0)?,
+                        handle: r.get(1)?,
+                        name: name.filter(|n| !n.is_empty()),
+                        username: r.get(3)?,
+                    })
+                })?
                 .collect::<rusqlite::Result<_>>()?;
         }
         Ok(rows)
@@ -226,6 +277,20 @@ impl Reader {
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        // A handle as written (`irina@firm.ru`, `@ivan`, `79161234567`) names its client exactly.
+        let handle = needle.trim_start_matches('@');
+        let by_handle: Option<i64> = self
+            .connection()
+            .query_row(
+                "SELECT contact_id FROM identities WHERE lower(handle) = ?1 OR lower(username) = ?1
+                   OR (kind = 'whatsapp' AND handle = ltrim(?1, '+')) LIMIT 1",
+                [handle],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = by_handle {
+            return Ok(Some(self.client_target(id)?));
+        }
         Ok(all
             .into_iter()
             .filter(|(_, n, o, _)| fold(n).contains(&needle) || o.as_deref().is_some_and(|o| fold(o).contains(&needle)))
@@ -260,7 +325,7 @@ impl Reader {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut out: Vec<Suggestion> = Vec::new();
-        let mut add = |mut ids: Vec<i64>, reason: String| {
+        let mut add = |mut ids: Vec<i64>, rule: &'static str, detail: String, reason: String| {
             ids.sort_unstable();
             ids.dedup();
             ids.retain(|i| live.contains_key(i));
@@ -268,7 +333,7 @@ impl Reader {
                 return;
             }
             if !out.iter().any(|s| s.clients == ids) {
-                out.push(Suggestion { clients: ids, reason });
+                out.push(Suggestion { clients: ids, reason, rule, detail });
             }
         };
         // 1. One phone number: a WhatsApp wa_id, a Telegram shared contact, a mail signature.
@@ -299,7 +364,12 @@ impl Reader {
             if clients.len() > 1 {
                 let sources: BTreeSet<&str> = clients.values().copied().collect();
                 let sources: Vec<&str> = sources.into_iter().collect();
-                add(clients.keys().copied().collect(), format!("the same phone {phone} ({})", sources.join(", ")));
+                add(
+                    clients.keys().copied().collect(),
+                    "phone",
+                    format!("+{}", phone.trim_start_matches('+')),
+                    format!("the same phone {phone} ({})", sources.join(", ")),
+                );
             }
         }
         // 2. A company's own mail domain.
@@ -315,7 +385,12 @@ impl Reader {
         }
         for (domain, clients) in &domains {
             if clients.len() > 1 {
-                add(clients.iter().copied().collect(), format!("mail from the same company domain {domain}"));
+                add(
+                    clients.iter().copied().collect(),
+                    "domain",
+                    domain.clone(),
+                    format!("mail from the same company domain {domain}"),
+                );
             }
         }
         // 3. Names that fold to the same words (ё/е, order, an initial) on different channels.
@@ -327,7 +402,8 @@ impl Reader {
         for (i, (a, wa)) in people.iter().enumerate() {
             for (b, wb) in &people[i + 1..] {
                 if same_person(wa, wb) && kinds_of(*a) != kinds_of(*b) {
-                    add(vec![*a, *b], format!("the same name on two channels: {} / {}", live[a].0, live[b].0));
+                    let names = format!("{} / {}", live[a].0, live[b].0);
+                    add(vec![*a, *b], "name", names.clone(), format!("the same name on two channels: {names}"));
                 }
             }
         }
@@ -337,19 +413,36 @@ impl Reader {
             .prepare("SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        for (client, title) in &groups {
-            let title = fold(title);
+        for (client, shown) in &groups {
+            let title = fold(shown);
             for (id, (_, org)) in &live {
                 let Some(core) = org.as_deref().map(organisation_core).filter(|c| c.chars().count() >= 4) else {
                     continue;
                 };
                 if id != client && title.contains(&core) {
-                    add(vec![*id, *client], format!("the group «{}» names {}", title, org.clone().unwrap_or_default()));
+                    let org = org.clone().unwrap_or_default();
+                    add(vec![*id, *client], "group", shown.clone(), format!("the group «{title}» names {org}"));
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// A person unless the name reads as a company («ООО «Ромашка»», "Acme LLC").
+pub fn guess_kind(name: &str) -> &'static str {
+    if crate::workflow::templates::greeting_name(name).is_none() { "organisation" } else { "person" }
+}
+
+/// «VIP, зарплата ,, vip» → ["VIP", "зарплата"]: trimmed, no empties, no repeats (case-insensitive).
+pub fn split_tags(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !out.iter().any(|o| fold(o) == fold(t)) {
+            out.push(t.to_string());
+        }
+    }
+    out
 }
 
 /// Lower case, ё as е.
@@ -428,14 +521,42 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
         [into],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
+    // The target's fields a merge may change besides its notes, for the undo.
+    let (tags_before, kind_before, inn_before, provisional_before): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    ) = tx.query_row("SELECT tags, kind, inn, provisional FROM contacts WHERE id = ?1", [into], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    let mut tags = split_tags(tags_before.as_deref().unwrap_or(""));
+    let mut kind = kind_before.clone();
+    let mut inn = inn_before.clone();
     let mut moved = serde_json::Map::new();
     let mut notes = target.3.clone().unwrap_or_default();
+    let mut differences_inn: Vec<String> = Vec::new();
     for &f in from.iter().filter(|&&f| f != into) {
-        let (name, org, resp): (String, Option<String>, Option<String>) = tx.query_row(
-            "SELECT name, organisation, default_assignee FROM contacts WHERE id = ?1 AND merged_into IS NULL",
+        let (name, org, resp, their_tags, their_kind, their_inn): (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = tx.query_row(
+            "SELECT name, organisation, default_assignee, tags, kind, inn FROM contacts WHERE id = ?1 AND merged_into IS NULL",
             [f],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )?;
+        // Tags add up; a kind or INN only the merged client knew is kept.
+        tags = split_tags(&format!("{},{}", tags.join(","), their_tags.unwrap_or_default()));
+        kind = kind.or(their_kind);
+        if inn.is_none() {
+            inn = their_inn;
+        } else if their_inn.is_some() && their_inn != inn {
+            differences_inn.push(format!("merged client {f}: inn {}", their_inn.unwrap_or_default()));
+        }
         let ids = |sql: &str| -> Result<Vec<i64>> {
             Ok(tx.prepare(sql)?.query_map([f], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
         };
@@ -462,12 +583,25 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
             notes.push_str(&format!("merged client {f}: {}", differences.join(", ")));
         }
     }
+    for d in differences_inn {
+        if !notes.is_empty() {
+            notes.push('\n');
+        }
+        notes.push_str(&d);
+    }
+    let before = serde_json::json!({
+        "tags": tags_before, "kind": kind_before, "inn": inn_before, "provisional": provisional_before,
+    });
     tx.execute(
-        "INSERT INTO client_merges (into_id, moved, notes_before, actor, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![into, serde_json::Value::Object(moved.clone()).to_string(), target.3, actor, now],
+        "INSERT INTO client_merges (into_id, moved, notes_before, actor, at, target_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![into, serde_json::Value::Object(moved.clone()).to_string(), target.3, actor, now, before.to_string()],
     )?;
     let merge_id = tx.last_insert_rowid();
-    tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![(!notes.is_empty()).then_some(notes), into])?;
+    let tags = (!tags.is_empty()).then(|| tags.join(", "));
+    tx.execute(
+        "UPDATE contacts SET notes = ?1, tags = ?2, kind = ?3, inn = ?4, provisional = 0 WHERE id = ?5",
+        params![(!notes.is_empty()).then_some(notes), tags, kind, inn, into],
+    )?;
     let merged: Vec<&String> = moved.keys().collect();
     super::writer::audit(
         &tx,
@@ -487,10 +621,10 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
 pub fn unmerge(db: &mut Db, merge_id: i64, actor: &str, now: i64) -> Result<()> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
-    let (into, moved, notes_before): (i64, String, Option<String>) = tx.query_row(
-        "SELECT into_id, moved, notes_before FROM client_merges WHERE id = ?1 AND undone_at IS NULL",
+    let (into, moved, notes_before, before): (i64, String, Option<String>, Option<String>) = tx.query_row(
+        "SELECT into_id, moved, notes_before, target_before FROM client_merges WHERE id = ?1 AND undone_at IS NULL",
         [merge_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let moved: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&moved).unwrap_or_default();
     for (from, what) in &moved {
@@ -505,6 +639,19 @@ pub fn unmerge(db: &mut Db, merge_id: i64, actor: &str, now: i64) -> Result<()> 
         tx.execute("UPDATE contacts SET merged_into = NULL WHERE id = ?1", [from])?;
     }
     tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![notes_before, into])?;
+    if let Some(before) = before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
+        let text = |k: &str| before.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        tx.execute(
+            "UPDATE contacts SET tags = ?1, kind = ?2, inn = ?3, provisional = ?4 WHERE id = ?5",
+            params![
+                text("tags"),
+                text("kind"),
+                text("inn"),
+                before.get("provisional").and_then(|v| v.as_bool()).unwrap_or(false),
+                into
+            ],
+        )?;
+    }
     tx.execute("UPDATE client_merges SET undone_at = ?1 WHERE id = ?2", params![now, merge_id])?;
     super::writer::audit(&tx, now, actor, "client_unmerge", None, &format!("merge {merge_id} undone"))?;
     note_change(&tx, now, ChangeKind::Assign, None, None)?;
@@ -533,7 +680,7 @@ pub fn hand_over(
     let open: Vec<i64> = {
         let conn = &mut db.0;
         let tx = immediate(conn)?;
-        tx.execute("UPDATE contacts SET default_assignee = ?1 WHERE id = ?2", params![to, client])?;
+        tx.execute("UPDATE contacts SET default_assignee = ?1, provisional = 0 WHERE id = ?2", params![to, client])?;
         let open = tx
             .prepare("SELECT id FROM conversations WHERE contact_id = ?1 AND status = 'open'")?
             .query_map([client], |r| r.get(0))?
@@ -598,8 +745,14 @@ pub enum Field {
     Name,
     Organisation,
     Inn,
+    /// `person` or `organisation`.
+    Kind,
+    /// The whole list, comma-separated («VIP, зарплата»); empty clears it.
+    Tags,
     /// Appends a line to the client's notes (internal, never sent).
     Note,
+    /// Replaces the notes (the card's editor shows them whole).
+    Notes,
 }
 
 impl Field {
@@ -608,7 +761,10 @@ impl Field {
             "name" => Some(Field::Name),
             "organisation" | "org" => Some(Field::Organisation),
             "inn" => Some(Field::Inn),
-            "note" | "notes" => Some(Field::Note),
+            "kind" => Some(Field::Kind),
+            "tags" | "tag" => Some(Field::Tags),
+            "note" => Some(Field::Note),
+            "notes" => Some(Field::Notes),
             _ => None,
         }
     }
@@ -628,6 +784,27 @@ pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &st
             tx.execute("UPDATE contacts SET organisation = ?1 WHERE id = ?2", params![empty, client])?
         }
         Field::Inn => tx.execute("UPDATE contacts SET inn = ?1 WHERE id = ?2", params![empty, client])?,
+        Field::Kind => {
+            let kind = match fold(value).as_str() {
+                "person" | "человек" | "физлицо" | "лицо" => "person",
+                "organisation" | "organization" | "org" | "организация" | "компания" => {
+                    "organisation"
+                }
+                _ => {
+                    return Err(super::StoreError::Invalid(format!(
+                        "client {client}: kind is person or organisation, not «{}»",
+                        crate::sanitize::line(value)
+                    )));
+                }
+            };
+            tx.execute("UPDATE contacts SET kind = ?1 WHERE id = ?2", params![kind, client])?
+        }
+        Field::Tags => {
+            let tags = split_tags(value);
+            let tags = (!tags.is_empty()).then(|| tags.join(", "));
+            tx.execute("UPDATE contacts SET tags = ?1 WHERE id = ?2", params![tags, client])?
+        }
+        Field::Notes => tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![empty, client])?,
         Field::Note => tx.execute(
             "UPDATE contacts SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?1 ELSE notes || char(10) || ?1 END
              WHERE id = ?2 AND ?1 <> ''",
@@ -639,6 +816,7 @@ pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &st
             "client {client}: nothing to set (unknown client or empty value)"
         )));
     }
+    tx.execute("UPDATE contacts SET provisional = 0 WHERE id = ?1", [client])?;
     super::writer::audit(&tx, now, actor, "client_edit", None, &format!("client {client}: {field:?} = {value}"))?;
     note_change(&tx, now, ChangeKind::Assign, None, None)?;
     tx.commit()?;

@@ -87,6 +87,10 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             Some(*found)
         } else {
             let found = identity(tx, &kind, &m.author_handle, &m.author_name, now)?;
+            if let Some(u) = m.author_username.as_deref().filter(|u| !u.is_empty()) {
+                tx.prepare_cached("UPDATE identities SET username = ?1 WHERE id = ?2 AND username IS NOT ?1")?
+                    .execute(params![u, found.0])?;
+            }
             identities.insert(&m.author_handle, found);
             Some(found)
         };
@@ -467,7 +471,9 @@ pub(super) fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &st
         return Ok((id, contact));
     }
     let shown = if name.is_empty() { handle } else { name };
-    tx.prepare_cached("INSERT INTO contacts (name, created_at) VALUES (?1, ?2)")?.execute(params![shown, now])?;
+    // Provisional until a person names, merges or hands it over.
+    tx.prepare_cached("INSERT INTO contacts (name, created_at, provisional) VALUES (?1, ?2, 1)")?
+        .execute(params![shown, now])?;
     let contact = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![contact, kind, handle, name])?;

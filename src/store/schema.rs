@@ -666,6 +666,20 @@ CREATE TABLE connections (
     PRIMARY KEY (channel_id, id)
 );
 "#,
+    // 18 -> 19: the client card. A client is a person or an organisation
+    // (NULL: not said, guessed from the name), has tags, and is provisional
+    // while nobody has looked at it (created by sync for an unknown sender).
+    // Telegram identities keep the @username when the sender has one. A
+    // merge remembers the target's fields it changes, for an exact undo.
+    r#"
+ALTER TABLE contacts ADD COLUMN kind TEXT CHECK (kind IN ('person', 'organisation'));
+ALTER TABLE contacts ADD COLUMN tags TEXT;
+ALTER TABLE contacts ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+UPDATE contacts SET provisional = 1
+ WHERE organisation IS NULL AND default_assignee IS NULL AND notes IS NULL AND inn IS NULL AND merged_into IS NULL;
+ALTER TABLE identities ADD COLUMN username TEXT;
+ALTER TABLE client_merges ADD COLUMN target_before TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

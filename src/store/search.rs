@@ -155,6 +155,13 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
             let v = plan.bind(client_expression(name));
             format!("c.id IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH {v})")
         }
+        Filter::Tag(tag) => {
+            let v = plan.bind(format!(",{},", folded(tag.trim())));
+            format!(
+                "c.contact_id IN (SELECT id FROM contacts WHERE tags IS NOT NULL
+                   AND search_contains(',' || replace(tags, ', ', ',') || ',', {v}))"
+            )
+        }
         Filter::Channel(name) => format!("search_contains(ch.name, {})", plan.bind(folded(name))),
         Filter::Kind(k) => format!("ch.kind = {}", plan.bind(k.as_str().to_string())),
         Filter::HasAttachment if table == Table::Messages => {
@@ -282,7 +289,12 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) 
             }
             let cond = if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) };
             if any.iter().all(|a| {
-                matches!(a, Atom::Filter(Filter::Client(_) | Filter::Channel(_) | Filter::Kind(_) | Filter::Is(_)))
+                matches!(
+                    a,
+                    Atom::Filter(
+                        Filter::Client(_) | Filter::Tag(_) | Filter::Channel(_) | Filter::Kind(_) | Filter::Is(_)
+                    )
+                )
             }) {
                 plan.conversation_level.push(plan.conditions.len());
             }

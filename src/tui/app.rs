@@ -5,7 +5,9 @@
 //! thread, the store watcher and a slow clock tick.
 
 use super::keys::Key;
-use super::state::{AppState, Effect, ListRead, MailDraft, Outcome, ReplyKind, StatusMessage, ThreadState, WINDOW};
+use super::state::{
+    AppState, Effect, ListRead, MailDraft, Outcome, ReplyKind, StatusMessage, SuggestionRow, ThreadState, WINDOW,
+};
 use super::theme::Theme;
 use crate::model::{Change, ChangeKind, View, Window};
 use crate::store::{self, Reader, Writer, intents, ledger, team};
@@ -240,6 +242,29 @@ impl App {
             queue.extend(self.state.absorb(outcome));
             done.push(e);
         }
+    }
+
+    /// A client's card, with the merge suggestions that name the client.
+    fn client_card(&self, client: i64) -> store::Result<Outcome> {
+        let Some(card) = self.reader.client(client)? else { return Ok(Outcome::Nothing) };
+        let suggestions = self.suggestion_rows(Some(card.summary.id))?;
+        Ok(Outcome::Card { card, suggestions })
+    }
+
+    /// Pending suggestions (those naming `client`, when given) with the names of their clients.
+    fn suggestion_rows(&self, client: Option<i64>) -> store::Result<Vec<SuggestionRow>> {
+        let all = self.reader.client_suggestions()?;
+        let names: std::collections::HashMap<i64, String> =
+            self.reader.clients()?.into_iter().map(|c| (c.id, c.organisation.unwrap_or(c.name))).collect();
+        Ok(all
+            .into_iter()
+            .filter(|s| client.is_none_or(|c| s.clients.contains(&c)))
+            .map(|suggestion| {
+                let names =
+                    suggestion.clients.iter().map(|id| (*id, names.get(id).cloned().unwrap_or_default())).collect();
+                SuggestionRow { suggestion, names }
+            })
+            .collect())
     }
 
     /// Fetches an attachment (from the server, on demand) and saves it into a
@@ -511,34 +536,59 @@ impl App {
                 };
                 self.writer.call_blocking(move |c| store::clients::set_field(c, client, field, &value, &actor, now))?;
                 // The card again, as it is now.
-                wrote(vec![Effect::ReloadList, Effect::ClientCard(conversation)])
+                wrote(vec![Effect::ReloadList, Effect::ShowClient(client)])
+            }
+            Effect::EditClient { client, field, value } => {
+                self.writer.call_blocking(move |c| store::clients::set_field(c, client, field, &value, &actor, now))?;
+                Ok(Outcome::ClientChanged(st.lang.tr("saved").into()))
+            }
+            Effect::HandOverClient { client, to, note } => {
+                let who = to.clone().unwrap_or_else(|| "—".into());
+                let moved = self.writer.call_blocking(move |c| {
+                    store::clients::hand_over(c, client, to.as_deref(), &actor, note.as_deref(), now)
+                })?;
+                Ok(Outcome::ClientChanged(format!(
+                    "{} {who} · {}: {moved}",
+                    st.lang.tr("handed_over"),
+                    st.lang.tr("moved")
+                )))
+            }
+            Effect::MergeClients { into, from } => {
+                let merge = self.writer.call_blocking(move |c| store::clients::merge(c, into, &from, &actor, now))?;
+                let name = self
+                    .reader
+                    .client(into)?
+                    .map(|c| c.summary.organisation.unwrap_or(c.summary.name))
+                    .unwrap_or_default();
+                Ok(Outcome::Merged { merge, into, name: crate::sanitize::line(&name).into_owned() })
+            }
+            Effect::UnmergeClients(merge) => {
+                self.writer.call_blocking(move |c| store::clients::unmerge(c, merge, &actor, now))?;
+                Ok(Outcome::ClientChanged(st.lang.tr("merge_undone").into()))
+            }
+            Effect::DismissSuggestion(clients) => {
+                self.writer.call_blocking(move |c| {
+                    for (i, a) in clients.iter().enumerate() {
+                        for b in &clients[i + 1..] {
+                            store::clients::dismiss(c, *a, *b)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+                Ok(Outcome::ClientChanged(st.lang.tr("suggestion_dismissed").into()))
+            }
+            Effect::SplitIdentity { kind, handle } => {
+                let new = self.writer.call_blocking(move |c| store::clients::split(c, &kind, &handle, &actor, now))?;
+                Ok(Outcome::ClientChanged(format!("{} #{new}", st.lang.tr("split_done"))))
             }
             Effect::ClientsList => {
-                let l = st.lang;
-                let mut all = self.reader.clients()?;
+                let mut clients = self.reader.clients()?;
                 // Who needs attention first: overdue, then waiting.
-                all.sort_by_key(|c| (-c.overdue, -c.waiting, c.organisation.clone().unwrap_or_else(|| c.name.clone())));
-                let lines = all
-                    .iter()
-                    .map(|c| {
-                        let who = c.organisation.as_deref().unwrap_or(&c.name);
-                        let kinds: std::collections::BTreeSet<&str> = c
-                            .identities
-                            .iter()
-                            .map(|i| crate::model::ChannelKind::parse(&i.kind).map(|k| k.badge()).unwrap_or("?"))
-                            .collect();
-                        let kinds: Vec<&str> = kinds.into_iter().collect();
-                        format!(
-                            "{:>4}  {}  [{}]  ⏳{} ⚑{}",
-                            c.id,
-                            crate::sanitize::line(who),
-                            kinds.join(" "),
-                            c.waiting,
-                            c.overdue
-                        )
-                    })
-                    .collect();
-                Ok(Outcome::ClientCard { title: format!("{} ({})", l.tr("clients"), all.len()), lines })
+                clients.sort_by_key(|c| {
+                    (-c.overdue, -c.waiting, c.organisation.clone().unwrap_or_else(|| c.name.clone()))
+                });
+                let suggestions = self.suggestion_rows(None)?;
+                Ok(Outcome::Clients { clients, suggestions })
             }
             Effect::FindClient(name) => match self.reader.find_client(&name)? {
                 Some(id) => Ok(Outcome::ClientFound(id)),
@@ -550,9 +600,9 @@ impl App {
                 let Some(client) = self.reader.client_of(conversation)? else {
                     return Ok(Outcome::Info(st.lang.tr("no_client").into()));
                 };
-                let Some(card) = self.reader.client(client)? else { return Ok(Outcome::Nothing) };
-                Ok(client_card_lines(&card, st))
+                self.client_card(client)
             }
+            Effect::ShowClient(client) => self.client_card(client),
             Effect::History(conversation) => {
                 Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
             }
@@ -652,44 +702,6 @@ fn restore_terminal() {
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );
-}
-
-/// The client card as lines: who, the responsible person, every channel's
-/// handle, promises and waits, notes, then conversations newest first.
-fn client_card_lines(card: &store::clients::ClientCard, st: &AppState) -> Outcome {
-    let l = st.lang;
-    let line = |s: &str| crate::sanitize::line(s).into_owned();
-    let s = &card.summary;
-    let title = match &s.organisation {
-        Some(o) => format!("{} · {}", line(o), line(&s.name)),
-        None => line(&s.name),
-    };
-    let mut lines = vec![
-        format!("{}: {}", l.tr("responsible"), s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into())),
-        format!("{}: {} · {}: {}", l.tr("open_promises"), s.open_tasks, l.tr("status_unanswered"), s.waiting),
-    ];
-    for i in &s.identities {
-        lines.push(format!("  {} {}", i.kind, line(&i.handle)));
-    }
-    if let Some(n) = &card.notes {
-        lines.extend(n.lines().map(|x| format!("✎ {}", line(x))));
-    }
-    lines.push(String::new());
-    for c in &card.conversations {
-        let wait = c
-            .waiting_since
-            .map(|t| format!("  ⏳{}", crate::i18n::compact_duration(l, st.clock.now() - t)))
-            .unwrap_or_default();
-        lines.push(format!("{}  {} · {}{wait}", st.clock.short(c.last_date), c.kind, line(&c.subject)));
-    }
-    // Every channel's newest messages as one timeline.
-    lines.push(String::new());
-    lines.push(l.tr("timeline").to_string());
-    for e in &card.timeline {
-        let arrow = if e.direction == "in" { "←" } else { "→" };
-        lines.push(format!("{} {arrow} {} {}: {}", st.clock.short(e.date), e.kind, line(&e.author), line(&e.text)));
-    }
-    Outcome::ClientCard { title, lines }
 }
 
 #[derive(Default)]

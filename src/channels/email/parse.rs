@@ -107,6 +107,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         thread_refs,
         names,
         notice: None,
+        author_username: None,
         remote_id: message_id,
         conversation_key,
         conversation_title: subject.clone().unwrap_or_else(|| "(no subject)".into()),

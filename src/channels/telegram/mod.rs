@@ -103,6 +103,7 @@ pub fn business_inbound(m: &Message, connection: &str, owner: Option<i64>, edite
     if by_owner || m.sender_business_bot.is_some() {
         inbound.outgoing = true;
         inbound.author_handle = String::new();
+        inbound.author_username = None;
         if let Some(u) = &m.from {
             inbound.author_name = u.full_name();
         }
@@ -181,6 +182,7 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
         outgoing: false,
         author_handle: handle,
         author_name: name,
+        author_username: m.from.as_ref().and_then(|u| u.username.clone()),
         sent_at: m.date.timestamp(),
         subject: None,
         body_text: body,

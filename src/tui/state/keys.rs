@@ -32,6 +32,11 @@ impl AppState {
 
     /// Keys without a binding: text for prompts and the composer, nothing elsewhere.
     pub(super) fn unbound_key(&mut self, key: Key) -> Vec<Effect> {
+        match self.popup.take() {
+            Some(Popup::Card(card)) => return self.card_letter(card, key),
+            Some(Popup::Clients(list)) => return self.clients_letter(list, key),
+            other => self.popup = other,
+        }
         if let Some(popup) = &mut self.popup {
             let input = match popup {
                 Popup::Command(s) | Popup::Search(s) => Some(s),
@@ -40,7 +45,9 @@ impl AppState {
                     *selected = 0;
                     Some(filter)
                 }
-                Popup::Help { .. } | Popup::Text { .. } | Popup::Pick { .. } => None,
+                Popup::Help { .. } | Popup::Text { .. } | Popup::Pick { .. } | Popup::Card(_) | Popup::Clients(_) => {
+                    None
+                }
             };
             if let Some(buf) = input {
                 edit_line(buf, key);
@@ -289,6 +296,8 @@ impl AppState {
     pub(super) fn apply_popup(&mut self, action: Action) -> Vec<Effect> {
         let Some(popup) = self.popup.take() else { return Vec::new() };
         match (popup, action) {
+            (Popup::Card(card), action) => self.card_action(card, action),
+            (Popup::Clients(list), action) => self.clients_action(list, action),
             (_, Action::Cancel) => Vec::new(),
             (Popup::Help { context, scroll }, Action::Down) => {
                 self.popup = Some(Popup::Help { context, scroll: scroll + 1 });

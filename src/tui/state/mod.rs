@@ -1,6 +1,7 @@
 //! UI state and `update`: keys become actions, actions change state and ask for effects.
 //! Nothing here touches the store or the terminal.
 
+mod client;
 mod command;
 mod composer;
 mod keys;
@@ -8,6 +9,7 @@ mod mail;
 mod prompts;
 mod results;
 
+pub use client::{CardEdit, CardField, CardPopup, CardRow, ClientsPopup, ClientsRow, SuggestionRow};
 pub use results::{ListRead, Outcome};
 mod views;
 
@@ -134,6 +136,10 @@ pub enum Popup {
         lines: Vec<String>,
         scroll: usize,
     },
+    /// A client's card: fields edited in place, conversations to open, suggestions to accept.
+    Card(CardPopup),
+    /// Every client, the neediest first, with the pending merge suggestions.
+    Clients(ClientsPopup),
     /// One of a few items: an attachment to save or open, a message to forward.
     Pick {
         purpose: PickPurpose,
@@ -223,8 +229,34 @@ pub enum Effect {
     History(i64),
     /// The client card of a conversation's client.
     ClientCard(i64),
+    /// A client's card by the client's id.
+    ShowClient(i64),
     /// List a client's conversations, found by (part of) its name.
     FindClient(String),
+    /// Edit a field of a client (from its card).
+    EditClient {
+        client: i64,
+        field: crate::store::clients::Field,
+        value: String,
+    },
+    /// A new responsible person for the client and its open conversations.
+    HandOverClient {
+        client: i64,
+        to: Option<String>,
+        note: Option<String>,
+    },
+    MergeClients {
+        into: i64,
+        from: Vec<i64>,
+    },
+    UnmergeClients(i64),
+    /// "Not the same client", for good.
+    DismissSuggestion(Vec<i64>),
+    /// An identity becomes a client of its own.
+    SplitIdentity {
+        kind: String,
+        handle: String,
+    },
     /// Every client with what waits and what is overdue (`:clients`).
     ClientsList,
     /// Edit the conversation's client (`:client-note`, `:client-org` …).
@@ -480,6 +512,8 @@ pub struct AppState {
     /// `a` sends the acceptance at once instead of showing it in the composer first.
     pub one_key_accept: bool,
     pub last_sent: Option<LastSent>,
+    /// The last client merge made here, while `u` in the card can undo it.
+    pub last_merge: Option<i64>,
     /// Words that make the tone check ask before sending.
     pub tone_words: Vec<String>,
     /// Text the person chose to send despite the tone warning.
@@ -539,6 +573,7 @@ impl AppState {
             undo_seconds: 10,
             one_key_accept: false,
             last_sent: None,
+            last_merge: None,
             tone_words: Vec::new(),
             tone_confirmed: None,
             bell_enabled: true,

@@ -38,6 +38,23 @@ impl AppState {
     }
 
     /// Team members whose name starts with (or contains) what was typed, case-insensitively.
+    /// A name nobody in the team has: said once (true); Enter again assigns
+    /// anyway (a new colleague the store has not seen yet).
+    pub(super) fn warn_unknown_assignee(&mut self, value: &str) -> bool {
+        if !is_nobody(value) && !self.team.iter().any(|t| t == value) && self.assign_warned.as_deref() != Some(value) {
+            let known = if self.team.is_empty() { "—".to_string() } else { self.team.join(", ") };
+            self.error(format!(
+                "{}: {value} ({known}) — Enter {}",
+                self.lang.tr("not_in_team"),
+                self.lang.tr("assign_anyway")
+            ));
+            self.assign_warned = Some(value.to_string());
+            return true;
+        }
+        self.assign_warned = None;
+        false
+    }
+
     pub fn team_matching(&self, typed: &str) -> Vec<String> {
         let t = typed.trim().to_lowercase();
         let mut starts: Vec<String> = self.team.iter().filter(|n| n.to_lowercase().starts_with(&t)).cloned().collect();
@@ -113,24 +130,11 @@ impl AppState {
             }
             f.values.insert(name, expand_home(&value).display().to_string());
         } else if name == "assignee" {
-            let nobody = value.is_empty() || matches!(value.as_str(), "-" | "nobody" | "никто");
-            // A name nobody in the team has: said once; Enter again assigns anyway
-            // (a new colleague the store has not seen yet).
-            if !nobody
-                && !self.team.iter().any(|t| t == &value)
-                && self.assign_warned.as_deref() != Some(value.as_str())
-            {
-                let known = if self.team.is_empty() { "—".to_string() } else { self.team.join(", ") };
-                self.error(format!(
-                    "{}: {value} ({known}) — Enter {}",
-                    self.lang.tr("not_in_team"),
-                    self.lang.tr("assign_anyway")
-                ));
-                self.assign_warned = Some(value);
+            let nobody = is_nobody(&value);
+            if self.warn_unknown_assignee(&value) {
                 self.popup = Some(Popup::Fields(f));
                 return Vec::new();
             }
-            self.assign_warned = None;
             f.values.insert(name, if nobody { String::new() } else { value });
         } else if value.is_empty() && !matches!(name.as_str(), "what" | "note") {
             self.error(format!("{}: {}", self.lang.tr("field_required"), field_label(self.lang, &name)));
@@ -266,4 +270,9 @@ impl AppState {
             }
         }
     }
+}
+
+/// "Nobody": an empty name, «-», "nobody", «никто».
+pub(super) fn is_nobody(name: &str) -> bool {
+    name.is_empty() || matches!(name, "-" | "nobody" | "никто")
 }

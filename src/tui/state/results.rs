@@ -87,11 +87,24 @@ pub enum Outcome {
         others: Vec<String>,
     },
     History(Vec<AuditEvent>),
-    /// A client's card, as lines to read.
-    ClientCard {
-        title: String,
-        lines: Vec<String>,
+    /// A client's card, with the suggestions that name it.
+    Card {
+        card: crate::store::clients::ClientCard,
+        suggestions: Vec<super::SuggestionRow>,
     },
+    /// Every client and the pending suggestions (`:clients`).
+    Clients {
+        clients: Vec<crate::store::clients::ClientSummary>,
+        suggestions: Vec<super::SuggestionRow>,
+    },
+    /// Clients merged (`merge` undoes it).
+    Merged {
+        merge: i64,
+        into: i64,
+        name: String,
+    },
+    /// A client's popup changed in the store: read it again.
+    ClientChanged(String),
     /// The client `:client NAME` found.
     ClientFound(i64),
     Status(StatusMessage),
@@ -214,9 +227,30 @@ impl AppState {
                 Vec::new()
             }
             Outcome::ClientFound(client) => self.show_client(client),
-            Outcome::ClientCard { title, lines } => {
-                self.popup = Some(Popup::Text { title, lines, scroll: 0 });
+            Outcome::Card { card, suggestions } => {
+                self.card_arrived(card, suggestions);
                 Vec::new()
+            }
+            Outcome::Clients { clients, suggestions } => {
+                self.clients_arrived(clients, suggestions);
+                Vec::new()
+            }
+            Outcome::Merged { merge, into, name } => {
+                self.last_merge = Some(merge);
+                // Short enough to stay whole beside the counts at 80 columns.
+                let name = crate::sanitize::truncate(&name, 24).into_owned();
+                self.info(format!("{} «{name}» · u {}", self.lang.tr("merged_into"), self.lang.tr("to_undo")));
+                // From the list, the merged client's card shows what came together.
+                match self.popup {
+                    Some(Popup::Clients(_)) => vec![Effect::ShowClient(into), Effect::ReloadList],
+                    _ => self.refresh_client_popup(),
+                }
+            }
+            Outcome::ClientChanged(text) => {
+                if !text.is_empty() {
+                    self.info(text);
+                }
+                self.refresh_client_popup()
             }
             Outcome::Status(message) => {
                 self.status = Some(message);

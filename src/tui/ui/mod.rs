@@ -1,5 +1,6 @@
 //! Rendering: a pure function of the state. No I/O, no SQL, no locks.
 
+mod client;
 mod list;
 mod popups;
 mod sidebar;
@@ -95,7 +96,10 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
     // While a prompt asks for something, the whole line is the prompt's: the
     // date being promised or the reason of an error is never the part cut off.
-    if matches!(state.popup, Some(super::state::Popup::Fields(_))) {
+    if matches!(
+        state.popup,
+        Some(super::state::Popup::Fields(_) | super::state::Popup::Card(_) | super::state::Popup::Clients(_))
+    ) {
         right.clear();
     }
     let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(10.min(area.width));
     let h = h.min(area.height.saturating_sub(2)).max(3.min(area.height));
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
@@ -108,6 +108,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
                 .collect();
             frame.render_widget(Paragraph::new(text), inner);
         }
+        Some(Popup::Card(card)) => super::client::render_card(state, theme, frame, area, card),
+        Some(Popup::Clients(list)) => super::client::render_clients(state, theme, frame, area, list),
         Some(Popup::Pick { purpose, items, selected }) => {
             let title = match purpose {
                 PickPurpose::Forward => state.lang.tr("pick_forward"),
