@@ -39,7 +39,8 @@ fn snapshot(s: &TempStore) -> Vec<String> {
     for sql in [
         "SELECT id || ':' || contact_id FROM identities ORDER BY id",
         "SELECT id || ':' || coalesce(contact_id, '-') FROM conversations ORDER BY id",
-        "SELECT id || ':' || coalesce(merged_into, '-') || ':' || coalesce(notes, '-') FROM contacts ORDER BY id",
+        "SELECT id || ':' || coalesce(merged_into, '-') || ':' || coalesce(notes, '-') || ':' || coalesce(tags, '-')
+           || ':' || coalesce(kind, '-') || ':' || coalesce(inn, '-') || ':' || provisional FROM contacts ORDER BY id",
     ] {
         let mut st = conn.prepare(sql).expect(sql);
         out.extend(st.query_map([], |r| r.get::<_, String>(0)).expect("rows").map(|r| r.expect("row")));
@@ -68,10 +69,22 @@ fn one_client_on_three_channels_keeps_its_responsible_and_a_merge_undoes_exactly
 
     let sql = format!("UPDATE contacts SET default_assignee = 'boris', organisation = 'ИП Семёнова' WHERE id = {m}");
     s.writer.call_blocking(move |c| c.run_sql(&sql)).expect("responsible");
+    assert!(reader(&s).client(t).expect("card").expect("client").summary.provisional, "made by sync");
+    // Fields the merge combines: tags add up, an INN only one side knew is kept.
+    s.writer
+        .call_blocking(move |c| {
+            clients::set_field(c, m, clients::Field::Tags, "зарплата", "anna", NOW)?;
+            clients::set_field(c, t, clients::Field::Tags, "VIP, Зарплата", "anna", NOW)?;
+            clients::set_field(c, w, clients::Field::Inn, "771234567890", "anna", NOW)
+        })
+        .expect("fields");
+    assert!(!reader(&s).client(t).expect("card").expect("client").summary.provisional, "edited: no longer provisional");
     let before_with_responsible = snapshot(&s);
     let merge = s.writer.call_blocking(move |c| clients::merge(c, m, &[t, w], "anna", NOW)).expect("merge");
     let card = reader(&s).client(m).expect("card").expect("client");
     assert_eq!(card.summary.identities.len(), 3, "{card:?}");
+    assert_eq!(card.summary.tags, vec!["зарплата".to_string(), "VIP".into()], "tags add up, no repeats");
+    assert_eq!(card.summary.inn.as_deref(), Some("771234567890"));
     assert_eq!(card.conversations.len(), 3, "every channel's conversation on one card");
     assert_eq!(reader(&s).client(t).expect("card").expect("tombstone leads on").summary.id, m);
     assert_eq!(reader(&s).clients().expect("list").len(), 1, "merged clients are not listed");
@@ -228,4 +241,148 @@ fn an_identity_splits_off_and_a_hand_over_moves_the_open_conversations() {
         .expect("c");
     assert_eq!(owner, new, "its conversation went with it");
     assert_eq!(reader(&s).client(m).expect("card").expect("client").conversations.len(), 1);
+}
+
+#[test]
+fn a_telegram_username_a_group_and_a_handle_find_their_client() {
+    let s = temp_store();
+    let tg = channel(&s, "bot", ChannelKind::Telegram);
+    let mut private = from("tg:777", "Иван Крылов", "777", "777:1", "Здравствуйте");
+    private.author_username = Some("ivan_krylov".into());
+    let mut group = from("tg:777", "Иван Крылов", "-100500", "-100500:1", "Коллеги, акт во вложении");
+    group.is_group = true;
+    group.conversation_title = "Крылов и партнёры — бухгалтерия".into();
+    ingest(&s, tg, vec![private, group]);
+    let client = contact_of(&s, "telegram", "tg:777");
+    let card = reader(&s).client(client).expect("card").expect("client");
+    let shown: Vec<String> = card.summary.identities.iter().map(|i| format!("{}={}", i.kind, i.shown())).collect();
+    assert!(shown.contains(&"telegram=tg:777 @ivan_krylov".to_string()), "{shown:?}");
+    assert!(
+        shown.contains(&"telegram_group=Крылов и партнёры — бухгалтерия (-100500)".to_string()),
+        "the group the client writes in: {shown:?}"
+    );
+    assert_eq!(card.summary.kind, "person");
+    for handle in ["@ivan_krylov", "tg:777", "крылов"] {
+        assert_eq!(reader(&s).find_client(handle).expect("find"), Some(client), "{handle}");
+    }
+    // `client set … kind` takes the two words and refuses a third with the reason.
+    s.writer
+        .call_blocking(move |c| clients::set_field(c, client, clients::Field::Kind, "организация", "anna", NOW))
+        .expect("kind");
+    assert_eq!(reader(&s).client(client).expect("card").expect("client").summary.kind, "organisation");
+    let bad =
+        s.writer.call_blocking(move |c| clients::set_field(c, client, clients::Field::Kind, "robot", "anna", NOW));
+    assert!(bad.is_err_and(|e| e.to_string().contains("person or organisation")));
+}
+
+/// The card is a place to work in, at 80x24 in Russian: Enter opens a
+/// conversation of another channel, fields are edited where they stand, the
+/// client is handed over, a suggestion is accepted (and undone) or dismissed.
+#[test]
+fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
+    use pult::tui::state::{CardField, CardRow, Popup};
+    let mut h = Harness::demo_ru(80, 24);
+    h.keys(":").type_text("client семенова").keys("<Enter>");
+    h.keys("C");
+    let card = |h: &Harness| match &h.app.state.popup {
+        Some(Popup::Card(c)) => c.clone(),
+        other => panic!("the card should be open: {other:?}"),
+    };
+    let c = card(&h);
+    let client = c.client();
+    // Go to a conversation on WhatsApp and open it.
+    let rows = c.rows();
+    let wa = rows
+        .iter()
+        .position(|r| match r {
+            CardRow::Conversation(id) => {
+                c.card.conversations.iter().any(|x| x.conversation == *id && x.kind == "whatsapp")
+            }
+            _ => false,
+        })
+        .expect("a WhatsApp conversation on the card");
+    let CardRow::Conversation(wa_id) = rows[wa] else { unreachable!() };
+    let moves = wa as i64 - c.cursor as i64;
+    let key = if moves > 0 { "j" } else { "k" };
+    for _ in 0..moves.abs() {
+        h.keys(key);
+    }
+    assert_eq!(card(&h).selected(), Some(CardRow::Conversation(wa_id)));
+    h.keys("<Enter>");
+    assert!(h.app.state.popup.is_none(), "the card gave way to the conversation");
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(wa_id));
+    assert_eq!(h.app.state.view, pult::model::View::Client(client));
+
+    // Back to the card; edit the organisation and the tags in place.
+    h.keys("C");
+    let go = |h: &mut Harness, row: CardRow| {
+        let c = card(h);
+        let at = c.rows().iter().position(|r| *r == row).expect("row");
+        for _ in 0..c.cursor.abs_diff(at) {
+            h.keys(if at > c.cursor { "j" } else { "k" });
+        }
+    };
+    go(&mut h, CardRow::Field(CardField::Organisation));
+    h.keys("<Enter> <C-u>").type_text("ИП Семёнова О. Н.").keys("<Enter>");
+    go(&mut h, CardRow::Field(CardField::Tags));
+    h.keys("<Enter>").type_text("VIP, зарплата").keys("<Enter>");
+    go(&mut h, CardRow::Field(CardField::Notes));
+    h.keys("<Enter>").type_text("Звонить после 11").keys("<Enter>");
+    let screen = h.screen();
+    for shown in ["ИП Семёнова О. Н.", "#VIP #зарплата", "✎ Звонить после 11"] {
+        assert!(screen.contains(shown), "{shown}: {screen}");
+    }
+    let r = Reader::open(&h.store.path.clone(), "anna").expect("reader");
+    let s = r.client(client).expect("card").expect("client").summary;
+    assert_eq!((s.organisation.as_deref(), s.tags.len()), (Some("ИП Семёнова О. Н."), 2));
+    // Kind: Enter switches person ↔ organisation.
+    go(&mut h, CardRow::Field(CardField::Kind));
+    let kind = card(&h).card.summary.kind.clone();
+    h.keys("<Enter>");
+    assert_ne!(card(&h).card.summary.kind, kind);
+    // The client handed over from the card: name (unknown: Enter again), then the note.
+    h.keys("A <C-u>").type_text("Борис").keys("<Enter>");
+    h.keys("<Enter>").type_text("Анна в отпуске").keys("<Enter>");
+    let s = r.client(client).expect("card").expect("client");
+    assert_eq!(s.summary.responsible.as_deref(), Some("Борис"));
+    let conn = rusqlite::Connection::open(h.store.path.clone()).expect("open");
+    let open_not_boris: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM conversations WHERE contact_id = ?1 AND status = 'open' AND assignee IS NOT 'Борис'",
+            [client],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(open_not_boris, 0, "every open conversation moved");
+    // Search by the tag finds this client's conversations only.
+    h.keys("<Esc> /").type_text("tag:vip").keys("<Enter>");
+    let hits = &h.app.state.search.as_ref().expect("results").hits;
+    assert!(!hits.is_empty());
+    for hit in hits {
+        assert_eq!(r.client_of(hit.conversation).expect("client"), Some(client));
+    }
+
+    // `:clients` lists the pending suggestion first: Enter merges, u undoes, d dismisses.
+    h.keys("<Esc> :").type_text("clients").keys("<Enter>");
+    let list = match &h.app.state.popup {
+        Some(Popup::Clients(l)) => l.clone(),
+        other => panic!("clients: {other:?}"),
+    };
+    assert_eq!(list.cursor, 0);
+    let pair = list.suggestions.first().expect("the demo's pending suggestion").suggestion.clients.clone();
+    assert!(h.screen().contains("тот же телефон"), "the reason, in Russian: {}", h.screen());
+    let live = |r: &Reader| r.clients().expect("clients").iter().filter(|c| pair.contains(&c.id)).count();
+    h.keys("<Enter>");
+    assert_eq!(live(&r), 1, "merged");
+    let merged = card(&h);
+    assert!(pair.contains(&merged.client()), "the merged client's card follows");
+    assert!(h.screen().contains("u отменить"), "{}", h.screen());
+    h.keys("u");
+    assert_eq!(live(&r), 2, "undone");
+    // Esc on a card opened from the list goes back to the list.
+    h.keys("<Esc>");
+    assert!(matches!(h.app.state.popup, Some(Popup::Clients(_))), "{:?}", h.app.state.popup);
+    h.keys("d");
+    assert!(r.client_suggestions().expect("suggestions").iter().all(|x| x.clients != pair), "dismissed for good");
+    assert_eq!(live(&r), 2);
 }

@@ -801,6 +801,8 @@ fn every_view_and_popup_at_80x24_in_both_languages() {
         ("<Esc> <Esc> a", "deadline prompt"),
         ("<Esc> :", "command line"),
         ("<Esc> H", "history"),
+        ("<Esc> C", "client card"),
+        ("<Esc> : c l i e n t s <Enter>", "clients"),
     ];
     let ascii_unit = |screen: &str| -> Option<String> {
         let chars: Vec<char> = screen.chars().collect();
@@ -825,6 +827,8 @@ fn every_view_and_popup_at_80x24_in_both_languages() {
         ("help", ["Help", "Справка"]),
         ("deadline prompt", ["Deadline", "Срок"]),
         ("history", ["History", "История"]),
+        ("client card", ["Responsible", "Ответственный"]),
+        ("clients", ["Clients (", "Клиенты ("]),
     ];
     for lang in [pult::i18n::Lang::En, pult::i18n::Lang::Ru] {
         let mut h = if lang == pult::i18n::Lang::Ru { Harness::demo_ru(80, 24) } else { Harness::demo(80, 24) };
