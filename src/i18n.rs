@@ -118,7 +118,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("card_hint_suggestion", "Enter merge here · d not the same · Esc", "Enter объединить сюда · d это разные · Esc"),
     ("card_hint_open", "Enter open · j/k · Esc", "Enter открыть · j/k · Esc"),
     ("card_hint_edit", "Enter save · Esc cancel", "Enter сохранить · Esc отмена"),
-    ("clients_hint_client", "Enter card · j/k · Esc", "Enter карточка · j/k · Esc"),
+    ("clients_hint_client", "Enter card · / find · j/k · Esc", "Enter карточка · / найти · j/k · Esc"),
+    ("clients_hint_filter", "name, company, address, @user, tag · Enter", "имя, компания, адрес, @ник, метка · Enter"),
     (
         "clients_hint_suggestion",
         "Enter merge · d not the same · u undo · Esc",

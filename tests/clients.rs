@@ -385,4 +385,10 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
     h.keys("d");
     assert!(r.client_suggestions().expect("suggestions").iter().all(|x| x.clients != pair), "dismissed for good");
     assert_eq!(live(&r), 2);
+    // `/` finds a client among many by part of a name, a handle or a tag; Enter opens its card.
+    h.keys("/").type_text("vip").keys("<Enter>");
+    let Some(Popup::Clients(list)) = &h.app.state.popup else { panic!("the list") };
+    assert_eq!(list.rows().len(), 1, "only the tagged client");
+    h.keys("<Enter>");
+    assert_eq!(card(&h).client(), client);
 }

@@ -72,6 +72,8 @@ pub enum Action {
     Complete,
     /// The client card: every channel of the conversation's client.
     ClientCard,
+    /// Every client with what waits and what is overdue, and merge suggestions (`:clients`).
+    Clients,
     SaveAttachment,
     OpenAttachment,
     Forward,

@@ -123,6 +123,10 @@ pub struct ClientsPopup {
     pub clients: Vec<ClientSummary>,
     pub suggestions: Vec<SuggestionRow>,
     pub cursor: usize,
+    /// `/` narrows the list: part of a name, organisation, handle or tag (ё as е).
+    pub filter: String,
+    /// The filter is being typed (letters go into it).
+    pub typing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +137,31 @@ pub enum ClientsRow {
 
 impl ClientsPopup {
     pub fn rows(&self) -> Vec<ClientsRow> {
-        (0..self.suggestions.len())
+        let needle = fold(self.filter.trim());
+        let suggestions = if needle.is_empty() { self.suggestions.len() } else { 0 };
+        (0..suggestions)
             .map(ClientsRow::Suggestion)
-            .chain((0..self.clients.len()).map(ClientsRow::Client))
+            .chain(
+                self.clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| needle.is_empty() || client_matches(c, &needle))
+                    .map(|(i, _)| ClientsRow::Client(i)),
+            )
             .collect()
     }
+}
+
+fn fold(s: &str) -> String {
+    s.to_lowercase().replace('ё', "е")
+}
+
+fn client_matches(c: &ClientSummary, needle: &str) -> bool {
+    let has = |s: &str| fold(s).contains(needle);
+    has(&c.name)
+        || c.organisation.as_deref().is_some_and(has)
+        || c.tags.iter().any(|t| has(t))
+        || c.identities.iter().any(|i| has(&i.handle) || i.username.as_deref().is_some_and(has))
 }
 
 /// What the card's and the list's keys do besides moving.
@@ -178,11 +202,11 @@ impl AppState {
     }
 
     pub(super) fn clients_arrived(&mut self, clients: Vec<ClientSummary>, suggestions: Vec<SuggestionRow>) {
-        let cursor = match &self.popup {
-            Some(Popup::Clients(old)) => old.cursor,
-            _ => 0,
+        let (cursor, filter) = match &self.popup {
+            Some(Popup::Clients(old)) => (old.cursor, old.filter.clone()),
+            _ => (0, String::new()),
         };
-        let mut list = ClientsPopup { clients, suggestions, cursor };
+        let mut list = ClientsPopup { clients, suggestions, cursor, filter, typing: false };
         list.cursor = cursor.min(list.rows().len().saturating_sub(1));
         self.popup = Some(Popup::Clients(list));
     }
@@ -402,7 +426,22 @@ impl AppState {
 
     /// Actions in the clients list.
     pub(super) fn clients_action(&mut self, mut list: ClientsPopup, action: Action) -> Vec<Effect> {
+        if list.typing && matches!(action, Action::Confirm | Action::Cancel) {
+            list.typing = false;
+            if action == Action::Cancel {
+                list.filter.clear();
+            }
+            self.popup = Some(Popup::Clients(list));
+            return Vec::new();
+        }
         match action {
+            // Esc clears a filter first, then closes.
+            Action::Cancel if !list.filter.is_empty() => {
+                list.filter.clear();
+                list.cursor = 0;
+                self.popup = Some(Popup::Clients(list));
+                Vec::new()
+            }
             Action::Cancel => Vec::new(),
             Action::Down | Action::Up => {
                 list.cursor = step(list.cursor, list.rows().len(), action == Action::Down);
@@ -418,7 +457,17 @@ impl AppState {
     }
 
     pub(super) fn clients_letter(&mut self, mut list: ClientsPopup, key: Key) -> Vec<Effect> {
+        if list.typing {
+            edit_line(&mut list.filter, key);
+            list.cursor = 0;
+            self.popup = Some(Popup::Clients(list));
+            return Vec::new();
+        }
         let command = match key.code {
+            KeyCode::Char('/') => {
+                list.typing = true;
+                None
+            }
             KeyCode::Char('j') => {
                 list.cursor = step(list.cursor, list.rows().len(), true);
                 None

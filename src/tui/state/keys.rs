@@ -188,6 +188,7 @@ impl AppState {
             Action::OpenAttachment => self.pick_attachment(PickPurpose::OpenAttachment),
             Action::Forward => self.pick_forward(),
             Action::NewEmail => self.new_email(),
+            Action::Clients => vec![Effect::ClientsList],
             Action::ClientCard => match self.target() {
                 Some(c) => vec![Effect::ClientCard(c)],
                 None => Vec::new(),

@@ -268,8 +268,15 @@ pub fn render_clients(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, ar
     } else {
         format!(" · ≈ {} {}", list.suggestions.len(), l.tr("suggestions_pending"))
     };
-    let title = format!("{} ({}){pending} · {}", l.tr("clients"), list.clients.len(), l.tr("clients_legend"));
+    let shown = list.rows().iter().filter(|r| matches!(r, ClientsRow::Client(_))).count();
+    let title = if list.typing || !list.filter.is_empty() {
+        let caret = if list.typing { "▏" } else { "" };
+        format!("{} ({shown}/{}) /{}{caret}", l.tr("clients"), list.clients.len(), line(&list.filter))
+    } else {
+        format!("{} ({}){pending} · {}", l.tr("clients"), list.clients.len(), l.tr("clients_legend"))
+    };
     let hint = match list.rows().get(list.cursor) {
+        _ if list.typing => l.tr("clients_hint_filter"),
         Some(ClientsRow::Suggestion(_)) => l.tr("clients_hint_suggestion"),
         _ => l.tr("clients_hint_client"),
     };
