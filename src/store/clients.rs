@@ -93,6 +93,9 @@ pub struct ClientCard {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// More clients than this with one name are namesakes, not one person.
+const MAX_NAMESAKES: usize = 4;
+
 /// How many messages a card's timeline shows.
 pub const TIMELINE: i64 = 30;
 
@@ -298,6 +301,15 @@ impl Reader {
             .map(|(id, ..)| id))
     }
 
+    /// Every client's shown name: its organisation, else its name.
+    pub fn client_names(&self) -> Result<std::collections::HashMap<i64, String>> {
+        Ok(self
+            .connection()
+            .prepare_cached("SELECT id, coalesce(organisation, name) FROM contacts")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The client of a conversation.
     pub fn client_of(&self, conversation: i64) -> Result<Option<i64>> {
         Ok(self
@@ -325,6 +337,7 @@ impl Reader {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut out: Vec<Suggestion> = Vec::new();
+        let mut seen: std::collections::HashSet<Vec<i64>> = std::collections::HashSet::new();
         let mut add = |mut ids: Vec<i64>, rule: &'static str, detail: String, reason: String| {
             ids.sort_unstable();
             ids.dedup();
@@ -332,7 +345,7 @@ impl Reader {
             if ids.len() < 2 || ids.windows(2).all(|w| dismissed.contains(&(w[0], w[1]))) {
                 return;
             }
-            if !out.iter().any(|s| s.clients == ids) {
+            if seen.insert(ids.clone()) {
                 out.push(Suggestion { clients: ids, reason, rule, detail });
             }
         };
@@ -354,6 +367,11 @@ impl Reader {
             bodies.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         for row in rows {
             let (client, kind, body) = row?;
+            // Most messages carry no number: only those that do are read for
+            // what the client wrote (a number in a quote is someone else's).
+            if phones_in(&body).is_empty() {
+                continue;
+            }
             let authored = crate::search::authored::authored(&body);
             for p in phones_in(&authored) {
                 let source = if kind == "email" { "a mail signature" } else { "a shared contact" };
@@ -393,17 +411,40 @@ impl Reader {
                 );
             }
         }
-        // 3. Names that fold to the same words (ё/е, order, an initial) on different channels.
-        let kinds_of = |client: i64| -> BTreeSet<&str> {
-            identities.iter().filter(|i| i.0 == client).map(|i| i.1.as_str()).collect()
-        };
-        let people: Vec<(i64, Vec<String>)> =
-            live.iter().map(|(id, (name, _))| (*id, folded_words(name))).filter(|(_, w)| w.len() >= 2).collect();
-        for (i, (a, wa)) in people.iter().enumerate() {
-            for (b, wb) in &people[i + 1..] {
-                if same_person(wa, wb) && kinds_of(*a) != kinds_of(*b) {
-                    let names = format!("{} / {}", live[a].0, live[b].0);
-                    add(vec![*a, *b], "name", names.clone(), format!("the same name on two channels: {names}"));
+        // 3. Names that fold to the same words (ё/е, order, an initial) on
+        // different channels. A name many clients share says nothing (namesakes),
+        // and only names with the same initials are compared: the work stays
+        // near-linear at ten thousand clients.
+        let mut kinds: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+        for (client, kind, _, _) in &identities {
+            kinds.entry(*client).or_default().insert(kind.as_str());
+        }
+        let mut exact: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
+        for (id, (name, _)) in &live {
+            let words = folded_words(name);
+            if words.len() >= 2 {
+                exact.entry(words).or_default().push(*id);
+            }
+        }
+        let mut by_initials: BTreeMap<(usize, BTreeSet<char>), Vec<(i64, &Vec<String>)>> = BTreeMap::new();
+        for (words, ids) in &exact {
+            if ids.len() > MAX_NAMESAKES {
+                continue;
+            }
+            let initials: BTreeSet<char> = words.iter().filter_map(|w| w.chars().next()).collect();
+            for id in ids {
+                by_initials.entry((words.len(), initials.clone())).or_default().push((*id, words));
+            }
+        }
+        let no_kinds = BTreeSet::new();
+        let kinds_of = |c: &i64| kinds.get(c).unwrap_or(&no_kinds);
+        for people in by_initials.values().filter(|p| p.len() <= 4 * MAX_NAMESAKES) {
+            for (i, (a, wa)) in people.iter().enumerate() {
+                for (b, wb) in &people[i + 1..] {
+                    if same_person(wa, wb) && kinds_of(a) != kinds_of(b) {
+                        let names = format!("{} / {}", live[a].0, live[b].0);
+                        add(vec![*a, *b], "name", names.clone(), format!("the same name on two channels: {names}"));
+                    }
                 }
             }
         }
@@ -413,14 +454,18 @@ impl Reader {
             .prepare("SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        let cores: Vec<(i64, String, &Option<String>)> = live
+            .iter()
+            .filter_map(|(id, (_, org))| {
+                let core = organisation_core(org.as_deref()?);
+                (core.chars().count() >= 4).then_some((*id, core, org))
+            })
+            .collect();
         for (client, shown) in &groups {
             let title = fold(shown);
-            for (id, (_, org)) in &live {
-                let Some(core) = org.as_deref().map(organisation_core).filter(|c| c.chars().count() >= 4) else {
-                    continue;
-                };
-                if id != client && title.contains(&core) {
-                    let org = org.clone().unwrap_or_default();
+            for (id, core, org) in &cores {
+                if id != client && title.contains(core.as_str()) {
+                    let org = org.as_deref().unwrap_or_default();
                     add(vec![*id, *client], "group", shown.clone(), format!("the group «{title}» names {org}"));
                 }
             }
@@ -492,21 +537,29 @@ fn same_person(a: &[String], b: &[String]) -> bool {
 /// Phone numbers written in a text (a signature, a shared contact).
 pub fn phones_in(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut run = String::new();
-    for c in text.chars().chain(std::iter::once('\n')) {
-        if c.is_ascii_digit() || (" +-().\u{a0}".contains(c) && !run.is_empty()) || (c == '+' && run.is_empty()) {
-            run.push(c);
-            continue;
-        }
-        let digits = run.chars().filter(char::is_ascii_digit).count();
-        if (10..=15).contains(&digits)
-            && let Some(p) = crate::phone::e164(run.trim(), "7")
+    // A run of digits and the separators people write in numbers, as a slice
+    // of the text: (start, digits in it). Read once, nothing copied per character.
+    let mut run: Option<(usize, usize)> = None;
+    let mut end_run = |run: &mut Option<(usize, usize)>, end: usize| {
+        if let Some((start, digits)) = run.take()
+            && (10..=15).contains(&digits)
+            && let Some(p) = crate::phone::e164(text[start..end].trim(), "7")
             && !out.contains(&p)
         {
             out.push(p);
         }
-        run.clear();
+    };
+    for (i, c) in text.char_indices() {
+        match (c, &mut run) {
+            ('0'..='9', Some((_, digits))) => *digits += 1,
+            ('0'..='9', None) => run = Some((i, 1)),
+            ('+', None) => run = Some((i, 0)),
+            (' ' | '+' | '-' | '(' | ')' | '.' | '\u{a0}', Some(_)) => {}
+            (_, Some(_)) => end_run(&mut run, i),
+            (_, None) => {}
+        }
     }
+    end_run(&mut run, text.len());
     out
 }
 

@@ -679,6 +679,9 @@ UPDATE contacts SET provisional = 1
  WHERE organisation IS NULL AND default_assignee IS NULL AND notes IS NULL AND inn IS NULL AND merged_into IS NULL;
 ALTER TABLE identities ADD COLUMN username TEXT;
 ALTER TABLE client_merges ADD COLUMN target_before TEXT;
+-- A client's identities: the card, the clients list, merges and splits (a
+-- full scan per client made `pult clients` 40 s at 11,700 clients).
+CREATE INDEX identities_by_contact ON identities (contact_id);
 "#,
 ];
 

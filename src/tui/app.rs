@@ -254,8 +254,7 @@ impl App {
     /// Pending suggestions (those naming `client`, when given) with the names of their clients.
     fn suggestion_rows(&self, client: Option<i64>) -> store::Result<Vec<SuggestionRow>> {
         let all = self.reader.client_suggestions()?;
-        let names: std::collections::HashMap<i64, String> =
-            self.reader.clients()?.into_iter().map(|c| (c.id, c.organisation.unwrap_or(c.name))).collect();
+        let names = self.reader.client_names()?;
         Ok(all
             .into_iter()
             .filter(|s| client.is_none_or(|c| s.clients.contains(&c)))
