@@ -175,26 +175,45 @@ impl Reader {
             Some(p) => st.query_map([p], map)?.collect::<rusqlite::Result<_>>()?,
             None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
         };
-        // Group chats count as the client's handles too: the client is part of them.
-        let mut ids = self.connection().prepare_cached(
-            "SELECT kind, handle, display_name, username FROM identities WHERE contact_id = ?1
-             UNION ALL
-             SELECT ch.kind || '_group', c.remote_key, c.title, NULL FROM conversations c
-               JOIN channels ch ON ch.id = c.channel_id WHERE c.contact_id = ?1 AND c.is_group = 1
-             ORDER BY 1, 2",
-        )?;
+        // Group chats count as the client's handles too: the client is part of
+        // them. One query for the whole list (a query per client cost 0.1 s at
+        // ten thousand clients), one with the client's id for a card.
+        let sql = |one: bool| {
+            let (a, b) = if one { ("WHERE contact_id = ?1", "AND c.contact_id = ?1") } else { ("", "") };
+            format!(
+                "SELECT contact_id, kind, handle, display_name, username FROM identities {a}
+                 UNION ALL
+                 SELECT c.contact_id, ch.kind || '_group', c.remote_key, c.title, NULL FROM conversations c
+                   JOIN channels ch ON ch.id = c.channel_id WHERE c.is_group = 1 AND c.contact_id IS NOT NULL {b}
+                 ORDER BY 2, 3"
+            )
+        };
+        let map = |r: &rusqlite::Row<'_>| {
+            let name: Option<String> = r.get(3)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                Identity {
+                    kind: r.get(1)?,
+                    handle: r.get(2)?,
+                    name: name.filter(|n| !n.is_empty()),
+                    username: r.get(4)?,
+                },
+            ))
+        };
+        let all: Vec<(i64, Identity)> = match param {
+            Some(p) => {
+                self.connection().prepare_cached(&sql(true))?.query_map([p], map)?.collect::<rusqlite::Result<_>>()?
+            }
+            None => {
+                self.connection().prepare_cached(&sql(false))?.query_map([], map)?.collect::<rusqlite::Result<_>>()?
+            }
+        };
+        let mut by_client: std::collections::HashMap<i64, Vec<Identity>> = std::collections::HashMap::new();
+        for (client, identity) in all {
+            by_client.entry(client).or_default().push(identity);
+        }
         for c in &mut rows {
-            c.identities = ids
-                .query_map([c.id], |r| {
-                    let name: Option<String> = r.get(2)?;
-                    Ok(Identity {
-                        kind: r.get(0)?,
-                        handle: r.get(1)?,
-                        name: name.filter(|n| !n.is_empty()),
-                        username: r.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+            c.identities = by_client.remove(&c.id).unwrap_or_default();
         }
         Ok(rows)
     }

@@ -588,6 +588,63 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
                 Some("<= 30"),
             ));
         }
+        // Clients: the list (`:clients`, `pult clients`), the merge suggestions
+        // and one card, against reading every contact row once.
+        let times = |runs: usize, f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+            let mut v = Vec::new();
+            for _ in 0..runs {
+                let t = Instant::now();
+                f()?;
+                v.push(ms(t));
+            }
+            Ok(median(v))
+        };
+        let raw = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let rows = times(5, &mut || {
+            let n: i64 = raw.query_row("SELECT count(name) FROM contacts", [], |r| r.get(0))?;
+            std::hint::black_box(n);
+            Ok(())
+        })?;
+        let mut count = 0;
+        let list = times(5, &mut || {
+            count = reader.clients()?.len();
+            Ok(())
+        })?;
+        figures.push(figure(
+            &format!("clients: the list ({count} clients)"),
+            "ms",
+            list,
+            Some(("count every contact row", rows)),
+            Some("<= 300"),
+        ));
+        let suggestions = times(5, &mut || {
+            std::hint::black_box(reader.client_suggestions()?);
+            Ok(())
+        })?;
+        figures.push(figure(
+            "clients: merge suggestions (all rules)",
+            "ms",
+            suggestions,
+            Some(("count every contact row", rows)),
+            Some("<= 300"),
+        ));
+        let busiest: i64 = raw.query_row(
+            "SELECT contact_id FROM conversations WHERE contact_id IS NOT NULL
+             GROUP BY contact_id ORDER BY count(*) DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let card = times(15, &mut || {
+            std::hint::black_box(reader.client(busiest)?);
+            Ok(())
+        })?;
+        figures.push(figure(
+            "clients: one client's card",
+            "ms",
+            card,
+            Some(("count every contact row", rows)),
+            Some("<= 30"),
+        ));
         reports.push(Report { messages: n, figures });
     }
     if json {
