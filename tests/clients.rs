@@ -128,6 +128,16 @@ fn suggestions_say_why_and_public_domains_suggest_nothing() {
             from("k.volkova@gmail.com", "Ксения Волкова", "<e@x>", "m5", "Вопрос"),
         ],
     );
+    // One person by a full name on mail and initials on Telegram; five namesakes
+    // on two channels are not one person and are never suggested.
+    ingest(&s, mail, vec![from("p.sidorov@stroy.test", "Пётр Сидоров", "<f@x>", "m6", "Смета")]);
+    ingest(&s, tg, vec![from("tg:31", "Сидоров П.", "31", "31:1", "Смета у вас?")]);
+    for i in 0..5 {
+        let (handle, key) = (format!("olga{i}@firm{i}.test"), format!("<o{i}@x>"));
+        ingest(&s, mail, vec![from(&handle, "Ольга Иванова", &key, &format!("o{i}"), "Вопрос")]);
+        let (handle, key) = (format!("tg:40{i}"), format!("40{i}"));
+        ingest(&s, tg, vec![from(&handle, "Иванова Ольга", &key, &format!("40{i}:1"), "Вопрос")]);
+    }
     let group = Inbound { is_group: true, ..from("tg:9", "Иван", "-100", "-100:1", "Документы") };
     let group = Inbound { conversation_title: "Орион Групп — бухгалтерия".into(), ..group };
     ingest(&s, tg, vec![group]);
@@ -142,6 +152,11 @@ fn suggestions_say_why_and_public_domains_suggest_nothing() {
     assert!(has("domain orion-group.ru"), "{all:?}");
     assert!(has("the group «орион групп — бухгалтерия»"), "{all:?}");
     assert!(!has("gmail.com"), "public mail domains say nothing: {all:?}");
+    assert!(has("Пётр Сидоров / Сидоров П.") || has("Сидоров П. / Пётр Сидоров"), "an initial: {all:?}");
+    assert!(!has("Ольга Иванова"), "ten namesakes are not one person: {all:?}");
+    for s in &all {
+        assert!(["phone", "domain", "name", "group"].contains(&s.rule) && !s.detail.is_empty(), "{s:?}");
+    }
     // Dismissed for good.
     let phone = all.iter().find(|x| x.reason.contains("phone")).expect("phone").clients.clone();
     s.writer.call_blocking(move |c| clients::dismiss(c, phone[0], phone[1])).expect("dismiss");
