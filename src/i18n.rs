@@ -129,6 +129,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("rule_domain", "the same company mail domain", "тот же почтовый домен компании"),
     ("rule_name", "the same name on two channels", "то же имя в двух каналах"),
     ("rule_group", "the group names the organisation", "группа названа по организации"),
+    ("rule_member", "writes in the client's group", "пишет в группе клиента"),
     ("suggestions_pending", "to check", "проверить"),
     ("merged_into", "Merged into", "Объединено в"),
     ("to_undo", "undo", "отменить"),

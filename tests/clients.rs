@@ -140,7 +140,11 @@ fn suggestions_say_why_and_public_domains_suggest_nothing() {
     }
     let group = Inbound { is_group: true, ..from("tg:9", "Иван", "-100", "-100:1", "Документы") };
     let group = Inbound { conversation_title: "Орион Групп — бухгалтерия".into(), ..group };
-    ingest(&s, tg, vec![group]);
+    // The client's bookkeeper writes in the same group: one client's person.
+    let bookkeeper =
+        Inbound { author_handle: "tg:10".into(), author_name: "Мария Бухова".into(), ..group.clone() };
+    let bookkeeper = Inbound { remote_id: "-100:2".into(), ..bookkeeper };
+    ingest(&s, tg, vec![group, bookkeeper]);
     s.writer
         .call_blocking(|c| {
             c.run_sql("UPDATE contacts SET organisation = 'ООО «Орион Групп»' WHERE name = 'Мария Кузнецова'")
@@ -154,8 +158,15 @@ fn suggestions_say_why_and_public_domains_suggest_nothing() {
     assert!(!has("gmail.com"), "public mail domains say nothing: {all:?}");
     assert!(has("Пётр Сидоров / Сидоров П.") || has("Сидоров П. / Пётр Сидоров"), "an initial: {all:?}");
     assert!(!has("Ольга Иванова"), "ten namesakes are not one person: {all:?}");
+    let member = all.iter().find(|x| x.rule == "member").expect("a member of the client's group");
+    assert_eq!(member.clients, {
+        let mut v = vec![contact_of(&s, "telegram", "tg:9"), contact_of(&s, "telegram", "tg:10")];
+        v.sort();
+        v
+    });
+    assert!(member.reason.contains("Мария Бухова writes in the group «Орион Групп — бухгалтерия»"), "{member:?}");
     for s in &all {
-        assert!(["phone", "domain", "name", "group"].contains(&s.rule) && !s.detail.is_empty(), "{s:?}");
+        assert!(["phone", "domain", "name", "group", "member"].contains(&s.rule) && !s.detail.is_empty(), "{s:?}");
     }
     // Dismissed for good.
     let phone = all.iter().find(|x| x.reason.contains("phone")).expect("phone").clients.clone();

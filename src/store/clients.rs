@@ -104,7 +104,8 @@ pub const TIMELINE: i64 = 30;
 pub struct Suggestion {
     pub clients: Vec<i64>,
     pub reason: String,
-    /// Which rule: `phone`, `domain`, `name` or `group` (the TUI says it in its language).
+    /// Which rule: `phone`, `domain`, `name`, `group` (a group's title names the
+    /// organisation) or `member` (writes in the client's group chat).
     pub rule: &'static str,
     /// What matched: the phone in E.164, the domain, the names, the group's title.
     pub detail: String,
@@ -488,6 +489,26 @@ impl Reader {
                     add(vec![*id, *client], "group", shown.clone(), format!("the group «{title}» names {org}"));
                 }
             }
+        }
+        // 5. Someone who writes in a client's group chat (the client's own
+        // bookkeeper beside the director) and is not another organisation's.
+        let members: Vec<(i64, i64, String)> = self
+            .connection()
+            .prepare(
+                "SELECT DISTINCT c.contact_id, i.contact_id, c.title FROM conversations c
+                   JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
+                   JOIN identities i ON i.id = m.author_identity_id
+                 WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (owner, member, title) in members {
+            let (Some(o), Some(m)) = (live.get(&owner), live.get(&member)) else { continue };
+            if m.1.is_some() && m.1 != o.1 {
+                continue;
+            }
+            let reason = format!("{} writes in the group «{title}» of {}", m.0, o.1.as_deref().unwrap_or(&o.0));
+            add(vec![owner, member], "member", title, reason);
         }
         Ok(out)
     }

@@ -31,6 +31,7 @@ fn rule_text(lang: Lang, s: &SuggestionRow) -> String {
         "domain" => lang.tr("rule_domain"),
         "name" => lang.tr("rule_name"),
         "group" => lang.tr("rule_group"),
+        "member" => lang.tr("rule_member"),
         _ => "",
     };
     let names: Vec<String> = s.names.iter().map(|(id, n)| format!("#{id} {}", line(n))).collect();
