@@ -227,14 +227,7 @@ impl AppState {
                 Action::Cancel => {}
                 Action::Confirm => return self.card_edit_done(card, edit),
                 Action::Complete if edit.field == CardField::Responsible && edit.handing_to.is_none() => {
-                    let names = self.team_matching(&edit.input);
-                    let next = match names.iter().position(|n| *n == edit.input) {
-                        Some(i) => names.get((i + 1) % names.len()).cloned(),
-                        None => names.first().cloned(),
-                    };
-                    if let Some(n) = next {
-                        edit.input = n;
-                    }
+                    self.complete_name(&mut edit.input);
                     card.edit = Some(edit);
                 }
                 _ => card.edit = Some(edit),

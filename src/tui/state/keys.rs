@@ -361,15 +361,7 @@ impl AppState {
             (Popup::Fields(f), Action::Confirm) => self.field_entered(f),
             (Popup::Fields(mut f), Action::Complete) => {
                 if f.field() == "assignee" {
-                    let names = self.team_matching(&f.input);
-                    // Tab again goes to the next name that fits what was typed.
-                    let next = match names.iter().position(|n| *n == f.input) {
-                        Some(i) => names.get((i + 1) % names.len()).cloned(),
-                        None => names.first().cloned(),
-                    };
-                    if let Some(n) = next {
-                        f.input = n;
-                    }
+                    self.complete_name(&mut f.input);
                 }
                 self.popup = Some(Popup::Fields(f));
                 Vec::new()

@@ -55,6 +55,19 @@ impl AppState {
         false
     }
 
+    /// Tab on a name: the first of the team that fits what was typed; Tab
+    /// again goes to the next one.
+    pub(super) fn complete_name(&self, input: &mut String) {
+        let names = self.team_matching(input);
+        let next = match names.iter().position(|n| n == input) {
+            Some(i) => names.get((i + 1) % names.len()).cloned(),
+            None => names.first().cloned(),
+        };
+        if let Some(n) = next {
+            *input = n;
+        }
+    }
+
     pub fn team_matching(&self, typed: &str) -> Vec<String> {
         let t = typed.trim().to_lowercase();
         let mut starts: Vec<String> = self.team.iter().filter(|n| n.to_lowercase().starts_with(&t)).cloned().collect();
