@@ -388,6 +388,15 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
         assert_eq!(r.client_of(hit.conversation).expect("client"), Some(client));
     }
 
+    // A new sender who may be a known client says so in the thread's header.
+    h.keys("<Esc> :").type_text("client buh.kolosok@gmail.com").keys("<Enter> <Enter>");
+    let screen = h.screen();
+    assert!(
+        screen.contains("Возможно, тот же клиент")
+            && screen.contains("Пекарня Колосок")
+            && screen.contains("C карточка"),
+        "{screen}"
+    );
     // `:clients` lists the pending suggestion first: Enter merges, u undoes, d dismisses.
     h.keys("<Esc> :").type_text("clients").keys("<Enter>");
     let list = match &h.app.state.popup {
@@ -402,6 +411,7 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
     assert_eq!(live(&r), 1, "merged");
     let merged = card(&h);
     assert!(pair.contains(&merged.client()), "the merged client's card follows");
+    assert!(!merged.card.summary.provisional, "into the client someone knew, not the new sender");
     assert!(h.screen().contains("u отменить"), "{}", h.screen());
     h.keys("u");
     assert_eq!(live(&r), 2, "undone");

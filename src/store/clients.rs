@@ -321,13 +321,28 @@ impl Reader {
             .map(|(id, ..)| id))
     }
 
-    /// Every client's shown name: its organisation, else its name.
-    pub fn client_names(&self) -> Result<std::collections::HashMap<i64, String>> {
+    /// Every client's shown name (its organisation, else its name) and
+    /// whether it is provisional.
+    pub fn client_names(&self) -> Result<std::collections::HashMap<i64, (String, bool)>> {
         Ok(self
             .connection()
-            .prepare_cached("SELECT id, coalesce(organisation, name) FROM contacts")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare_cached("SELECT id, coalesce(organisation, name), provisional FROM contacts")?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The conversation's client when it is provisional (made by sync for a
+    /// sender nobody has looked at yet).
+    pub fn provisional_client(&self, conversation: i64) -> Result<Option<i64>> {
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT k.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
+                 WHERE c.id = ?1 AND k.provisional = 1 AND k.merged_into IS NULL",
+                [conversation],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The client of a conversation.

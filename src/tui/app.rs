@@ -41,6 +41,10 @@ pub struct App {
     jobs: Option<tokio::runtime::Runtime>,
     /// The draft to hand to $EDITOR once the event loop can give it the terminal.
     pub editor_request: Option<String>,
+    /// Merge suggestions as last computed, for the hint in a new client's
+    /// thread (a thread loads on every move of the cursor; the card and the
+    /// clients list compute them afresh).
+    suggestions: Option<(Instant, Vec<store::clients::Suggestion>)>,
 }
 
 #[derive(Debug)]
@@ -82,6 +86,7 @@ impl App {
             bell: false,
             jobs: None,
             editor_request: None,
+            suggestions: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
         let drafts = app.reader.drafts()?;
@@ -245,23 +250,43 @@ impl App {
     }
 
     /// A client's card, with the merge suggestions that name the client.
-    fn client_card(&self, client: i64) -> store::Result<Outcome> {
+    fn client_card(&mut self, client: i64) -> store::Result<Outcome> {
         let Some(card) = self.reader.client(client)? else { return Ok(Outcome::Nothing) };
-        let suggestions = self.suggestion_rows(Some(card.summary.id))?;
+        let suggestions = self.suggestion_rows(Some(card.summary.id), true)?;
         Ok(Outcome::Card { card, suggestions })
     }
 
-    /// Pending suggestions (those naming `client`, when given) with the names of their clients.
-    fn suggestion_rows(&self, client: Option<i64>) -> store::Result<Vec<SuggestionRow>> {
-        let all = self.reader.client_suggestions()?;
+    /// Pending suggestions (those naming `client`, when given) with the names
+    /// of their clients; `fresh` computes them again, else a minute's old do.
+    fn suggestion_rows(&mut self, client: Option<i64>, fresh: bool) -> store::Result<Vec<SuggestionRow>> {
+        let all = match &self.suggestions {
+            Some((at, all)) if !fresh && at.elapsed() < Duration::from_secs(60) => all.clone(),
+            _ => {
+                let all = self.reader.client_suggestions()?;
+                self.suggestions = Some((Instant::now(), all.clone()));
+                all
+            }
+        };
         let names = self.reader.client_names()?;
         Ok(all
             .into_iter()
             .filter(|s| client.is_none_or(|c| s.clients.contains(&c)))
             .map(|suggestion| {
-                let names =
-                    suggestion.clients.iter().map(|id| (*id, names.get(id).cloned().unwrap_or_default())).collect();
-                SuggestionRow { suggestion, names }
+                let known = |id: &i64| names.get(id).is_some_and(|n| !n.1);
+                // Into a client someone already looked at: the card's own when it
+                // is one, else the first such; a new sender's fields never win.
+                let into = client
+                    .filter(known)
+                    .or_else(|| suggestion.clients.iter().copied().find(known))
+                    .or(client)
+                    .or_else(|| suggestion.clients.first().copied())
+                    .unwrap_or_default();
+                let names = suggestion
+                    .clients
+                    .iter()
+                    .map(|id| (*id, names.get(id).map(|n| n.0.clone()).unwrap_or_default()))
+                    .collect();
+                SuggestionRow { suggestion, names, into }
             })
             .collect())
     }
@@ -407,6 +432,15 @@ impl App {
                             self.reader.tasks(id)?,
                         );
                         t.connection = self.reader.connection_of(id)?;
+                        // A sender pult does not know yet may be a known client.
+                        if let Some(client) = self.reader.provisional_client(id)? {
+                            let mut hint = self.suggestion_rows(Some(client), false)?.into_iter().next();
+                            // The header names the other client, not this one.
+                            if let Some(h) = &mut hint {
+                                h.names.retain(|(c, _)| *c != client);
+                            }
+                            t.client_hint = hint;
+                        }
                         Some(t)
                     }
                     None => None,
@@ -586,7 +620,7 @@ impl App {
                 clients.sort_by_key(|c| {
                     (-c.overdue, -c.waiting, c.organisation.clone().unwrap_or_else(|| c.name.clone()))
                 });
-                let suggestions = self.suggestion_rows(None)?;
+                let suggestions = self.suggestion_rows(None, true)?;
                 Ok(Outcome::Clients { clients, suggestions })
             }
             Effect::FindClient(name) => match self.reader.find_client(&name)? {

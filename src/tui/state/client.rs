@@ -76,6 +76,9 @@ pub struct SuggestionRow {
     pub suggestion: Suggestion,
     /// (id, name) of each client, in `suggestion.clients` order.
     pub names: Vec<(i64, String)>,
+    /// The client the others merge into: one somebody has looked at, never a
+    /// sender pult made a provisional client for when there is another.
+    pub into: i64,
 }
 
 /// A field being edited in the card.
@@ -320,9 +323,7 @@ impl AppState {
             }
             (CardKey::Confirm | CardKey::Merge, Some(CardRow::Suggestion(i))) => {
                 if let Some(s) = card.suggestions.get(i) {
-                    // Into this card's client: the one the person is looking at.
-                    let from = s.suggestion.clients.iter().copied().filter(|c| *c != client).collect();
-                    fx.push(Effect::MergeClients { into: client, from });
+                    fx.push(merge_of(s));
                 }
             }
             (CardKey::Dismiss, Some(CardRow::Suggestion(i))) => {
@@ -495,12 +496,7 @@ impl AppState {
             }
             (CardKey::Confirm | CardKey::Merge, Some(ClientsRow::Suggestion(i))) => {
                 if let Some(s) = list.suggestions.get(i) {
-                    // Into the client pult knew first; the card of it follows.
-                    let mut ids = s.suggestion.clients.clone();
-                    ids.sort_unstable();
-                    if let Some((&into, from)) = ids.split_first() {
-                        fx.push(Effect::MergeClients { into, from: from.to_vec() });
-                    }
+                    fx.push(merge_of(s));
                 }
             }
             (CardKey::Dismiss, Some(ClientsRow::Suggestion(i))) => {
@@ -515,6 +511,12 @@ impl AppState {
         self.popup = Some(Popup::Clients(list));
         fx
     }
+}
+
+/// The merge a suggestion proposes: the others into `into`.
+fn merge_of(s: &SuggestionRow) -> Effect {
+    let from = s.suggestion.clients.iter().copied().filter(|c| *c != s.into).collect();
+    Effect::MergeClients { into: s.into, from }
 }
 
 /// One row down or up, staying inside `0..n`.

@@ -334,6 +334,8 @@ pub struct ThreadState {
     pub shown_scroll: std::cell::Cell<usize>,
     /// The business connection the chat is seen through (Telegram Business).
     pub connection: Option<crate::model::Connection>,
+    /// A new sender who may be a known client: the suggestion, shown in the header.
+    pub client_hint: Option<SuggestionRow>,
 }
 
 impl AppState {
@@ -367,6 +369,7 @@ impl ThreadState {
             jump_to: None,
             shown_scroll: std::cell::Cell::new(0),
             connection: None,
+            client_hint: None,
         }
     }
 

@@ -25,7 +25,8 @@ fn badge(kind: &str) -> &'static str {
     ChannelKind::parse(kind.trim_end_matches("_group")).map(|k| k.badge()).unwrap_or("?")
 }
 
-fn rule_text(lang: Lang, s: &SuggestionRow) -> String {
+/// «#21 ООО «Пекарня Колосок» + #31 …» and «тот же телефон +7916…».
+pub(super) fn rule_parts(lang: Lang, s: &SuggestionRow) -> (String, String) {
     let rule = match s.suggestion.rule {
         "phone" => lang.tr("rule_phone"),
         "domain" => lang.tr("rule_domain"),
@@ -35,7 +36,12 @@ fn rule_text(lang: Lang, s: &SuggestionRow) -> String {
         _ => "",
     };
     let names: Vec<String> = s.names.iter().map(|(id, n)| format!("#{id} {}", line(n))).collect();
-    format!("≈ {} — {rule} {}", names.join(" + "), line(&s.suggestion.detail))
+    (names.join(" + "), format!("{rule} {}", line(&s.suggestion.detail)))
+}
+
+fn rule_text(lang: Lang, s: &SuggestionRow) -> String {
+    let (names, reason) = rule_parts(lang, s);
+    format!("≈ {names} — {reason}")
 }
 
 /// Draws `lines` in a bordered popup, scrolled so that `cursor`'s row shows.

@@ -86,6 +86,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     if t.is_new_chat() {
         header.push(Line::from(styled(l.tr("new_chat").to_string(), theme.style("waiting"))));
     }
+    if let Some(hint) = &t.client_hint {
+        let key = state.keymap.key_for(crate::tui::keymap::Context::Thread, &crate::tui::action::Action::ClientCard);
+        let key = key.map(|k| format!(" · {k} {}", l.tr("card_hint_key"))).unwrap_or_default();
+        // Two lines, so that the name and the reason both stay whole at 80 columns.
+        let (names, reason) = super::client::rule_parts(l, hint);
+        header.push(Line::from(styled(format!("≈ {}: {names}{key}", l.tr("card_suggestions")), theme.style("due"))));
+        header.push(Line::from(styled(format!("  {reason}"), theme.style("due"))));
+    }
     if let Some(until) = c.snoozed_until.filter(|u| *u > now) {
         header.push(Line::from(styled(
             format!("{} {}", l.tr("snoozed_until"), state.clock.full(until)),
