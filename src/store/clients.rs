@@ -96,6 +96,10 @@ pub struct ClientCard {
 /// More clients than this with one name are namesakes, not one person.
 const MAX_NAMESAKES: usize = 4;
 
+/// A group chat with more people than this besides its client is not the
+/// client's own (director, bookkeeper, a deputy): its members are not suggested.
+const MAX_GROUP_PEOPLE: usize = 4;
+
 /// How many messages a card's timeline shows.
 pub const TIMELINE: i64 = 30;
 
@@ -505,25 +509,37 @@ impl Reader {
                 }
             }
         }
-        // 5. Someone who writes in a client's group chat (the client's own
-        // bookkeeper beside the director) and is not another organisation's.
+        // 5. People who write in a client's group chat (the client's own
+        // bookkeeper beside the director), as one suggestion per group; not
+        // another organisation's people, and not a big chat (a team's, a
+        // community's), where writing together says nothing.
         let members: Vec<(i64, i64, String)> = self
             .connection()
             .prepare(
                 "SELECT DISTINCT c.contact_id, i.contact_id, c.title FROM conversations c
                    JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
                    JOIN identities i ON i.id = m.author_identity_id
-                 WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id",
+                 WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
+                 ORDER BY c.id",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
         for (owner, member, title) in members {
             let (Some(o), Some(m)) = (live.get(&owner), live.get(&member)) else { continue };
-            if m.1.is_some() && m.1 != o.1 {
+            if m.1.is_none() || m.1 == o.1 {
+                groups.entry((owner, title)).or_default().push(member);
+            }
+        }
+        for ((owner, title), people) in groups {
+            if people.len() > MAX_GROUP_PEOPLE {
                 continue;
             }
-            let reason = format!("{} writes in the group «{title}» of {}", m.0, o.1.as_deref().unwrap_or(&o.0));
-            add(vec![owner, member], "member", title, reason);
+            let o = &live[&owner];
+            let names: Vec<&str> = people.iter().map(|p| live[p].0.as_str()).collect();
+            let reason =
+                format!("{} write in the group «{title}» of {}", names.join(", "), o.1.as_deref().unwrap_or(&o.0));
+            add([vec![owner], people].concat(), "member", title, reason);
         }
         Ok(out)
     }

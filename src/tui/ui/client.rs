@@ -226,7 +226,16 @@ pub fn render_clients(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, ar
     let w = rect.width.saturating_sub(2) as usize;
     let pick = |i: usize, base: Style| if i == list.cursor { theme.style("selection").patch(base) } else { base };
     let mut out: Vec<Shown<'_>> = Vec::new();
-    for (i, row) in list.rows().iter().enumerate() {
+    let rows = list.rows();
+    // One line per row: only the rows in view are written out (thousands of
+    // clients would cost a frame otherwise); `frame_popup` scrolls the same way.
+    let h = (rows.len() + 2).min(area.height.saturating_sub(2) as usize).saturating_sub(2);
+    let first = (list.cursor + 2).saturating_sub(h).min(rows.len().saturating_sub(h));
+    for (i, row) in rows.iter().enumerate() {
+        if i < first || i >= first + h {
+            out.push((Some(i), Line::default()));
+            continue;
+        }
         match *row {
             ClientsRow::Suggestion(k) => {
                 if let Some(sg) = list.suggestions.get(k) {
