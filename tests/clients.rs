@@ -164,7 +164,7 @@ fn suggestions_say_why_and_public_domains_suggest_nothing() {
         v.sort();
         v
     });
-    assert!(member.reason.contains("Мария Бухова write in the group «Орион Групп — бухгалтерия»"), "{member:?}");
+    assert!(member.reason.contains("Мария Бухова writes in the group «Орион Групп — бухгалтерия»"), "{member:?}");
     for s in &all {
         assert!(["phone", "domain", "name", "group", "member"].contains(&s.rule) && !s.detail.is_empty(), "{s:?}");
     }

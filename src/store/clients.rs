@@ -537,8 +537,9 @@ impl Reader {
             }
             let o = &live[&owner];
             let names: Vec<&str> = people.iter().map(|p| live[p].0.as_str()).collect();
-            let reason =
-                format!("{} write in the group «{title}» of {}", names.join(", "), o.1.as_deref().unwrap_or(&o.0));
+            let verb = if names.len() == 1 { "writes" } else { "write" };
+            let of = o.1.as_deref().unwrap_or(&o.0);
+            let reason = format!("{} {verb} in the group «{title}» of {of}", names.join(", "));
             add([vec![owner], people].concat(), "member", title, reason);
         }
         Ok(out)
