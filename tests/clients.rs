@@ -89,6 +89,12 @@ fn one_client_on_three_channels_keeps_its_responsible_and_a_merge_undoes_exactly
     assert_eq!(reader(&s).client(t).expect("card").expect("tombstone leads on").summary.id, m);
     assert_eq!(reader(&s).clients().expect("list").len(), 1, "merged clients are not listed");
 
+    // An id a person still has for a merged client leads to the live one; an unknown id says so.
+    let unknown = s.writer.call_blocking(move |c| clients::merge(c, m, &[99_999], "anna", NOW));
+    assert!(unknown.is_err_and(|e| e.to_string().contains("no client 99999")));
+    let again = s.writer.call_blocking(move |c| clients::merge(c, m, &[t], "anna", NOW));
+    assert!(again.is_err_and(|e| e.to_string().contains("nothing to merge")), "t is m already");
+
     s.writer.call_blocking(move |c| clients::unmerge(c, merge, "anna", NOW)).expect("unmerge");
     assert_eq!(snapshot(&s), before_with_responsible, "undo restores exactly");
 

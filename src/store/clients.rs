@@ -635,12 +635,39 @@ pub fn phones_in(text: &str) -> Vec<String> {
     out
 }
 
+/// The live client an id stands for (a merged client leads to its target),
+/// or a clear error for an id no client ever had.
+fn live_client(tx: &rusqlite::Transaction<'_>, mut id: i64) -> Result<i64> {
+    for _ in 0..16 {
+        let next: Option<Option<i64>> =
+            tx.query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        match next {
+            None => return Err(super::StoreError::Invalid(format!("no client {id}"))),
+            Some(Some(target)) => id = target,
+            Some(None) => return Ok(id),
+        }
+    }
+    Ok(id)
+}
+
 /// Merges `from` clients into `into`: identities and conversations move, the
 /// target's fields win and the others' differences are kept in its notes;
 /// each merged client stays as a tombstone. Returns the merge's id (for undo).
 pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Result<i64> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
+    // Ids as a person has them, maybe of clients merged since: their live clients.
+    let into = live_client(&tx, into)?;
+    let mut sources = Vec::new();
+    for &f in from {
+        let f = live_client(&tx, f)?;
+        if f != into && !sources.contains(&f) {
+            sources.push(f);
+        }
+    }
+    if sources.is_empty() {
+        return Err(super::StoreError::Invalid(format!("nothing to merge into client {into}")));
+    }
     let target: (String, Option<String>, Option<String>, Option<String>) = tx.query_row(
         "SELECT name, organisation, default_assignee, notes FROM contacts WHERE id = ?1 AND merged_into IS NULL",
         [into],
@@ -661,7 +688,7 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
     let mut moved = serde_json::Map::new();
     let mut notes = target.3.clone().unwrap_or_default();
     let mut differences_inn: Vec<String> = Vec::new();
-    for &f in from.iter().filter(|&&f| f != into) {
+    for &f in &sources {
         let (name, org, resp, their_tags, their_kind, their_inn): (
             String,
             Option<String>,
@@ -805,6 +832,7 @@ pub fn hand_over(
     let open: Vec<i64> = {
         let conn = &mut db.0;
         let tx = immediate(conn)?;
+        let client = live_client(&tx, client)?;
         tx.execute("UPDATE contacts SET default_assignee = ?1, provisional = 0 WHERE id = ?2", params![to, client])?;
         let open = tx
             .prepare("SELECT id FROM conversations WHERE contact_id = ?1 AND status = 'open'")?
@@ -899,6 +927,7 @@ impl Field {
 pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &str, now: i64) -> Result<()> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
+    let client = live_client(&tx, client)?;
     let value = value.trim();
     let empty = (!value.is_empty()).then_some(value);
     let changed = match field {
