@@ -403,6 +403,10 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
             && screen.contains("C карточка"),
         "{screen}"
     );
+    // A reload (new mail, a refresh) keeps it.
+    let open = h.app.state.thread.as_ref().map(|t| t.conversation.id).expect("open thread");
+    h.app.run_effects(vec![pult::tui::state::Effect::LoadThread(open)]);
+    assert!(h.app.state.thread.as_ref().is_some_and(|t| t.client_hint.is_some()));
     // `:clients` lists the pending suggestion first: Enter merges, u undoes, d dismisses.
     h.keys("<Esc> :").type_text("clients").keys("<Enter>");
     let list = match &h.app.state.popup {
@@ -418,6 +422,7 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
     let merged = card(&h);
     assert!(pair.contains(&merged.client()), "the merged client's card follows");
     assert!(!merged.card.summary.provisional, "into the client someone knew, not the new sender");
+    assert!(h.app.state.thread.as_ref().is_some_and(|t| t.client_hint.is_none()), "the thread's hint is spent");
     assert!(h.screen().contains("u отменить"), "{}", h.screen());
     h.keys("u");
     assert_eq!(live(&r), 2, "undone");

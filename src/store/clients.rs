@@ -516,8 +516,9 @@ impl Reader {
         let members: Vec<(i64, i64, String)> = self
             .connection()
             .prepare(
+                // CROSS JOIN: from the group conversations to their messages, never a scan of all messages.
                 "SELECT DISTINCT c.contact_id, i.contact_id, c.title FROM conversations c
-                   JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
+                   CROSS JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
                    JOIN identities i ON i.id = m.author_identity_id
                  WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
                  ORDER BY c.id",

@@ -432,20 +432,21 @@ impl App {
                             self.reader.tasks(id)?,
                         );
                         t.connection = self.reader.connection_of(id)?;
-                        // A sender pult does not know yet may be a known client.
-                        if let Some(client) = self.reader.provisional_client(id)? {
-                            let mut hint = self.suggestion_rows(Some(client), false)?.into_iter().next();
-                            // The header names the other client, not this one.
-                            if let Some(h) = &mut hint {
-                                h.names.retain(|(c, _)| *c != client);
-                            }
-                            t.client_hint = hint;
-                        }
                         Some(t)
                     }
                     None => None,
                 };
                 Ok(Outcome::Thread(thread))
+            }
+            Effect::ClientHint(id) => {
+                // A sender pult does not know yet may be a known client.
+                let Some(client) = self.reader.provisional_client(id)? else { return Ok(Outcome::Nothing) };
+                let mut hint = self.suggestion_rows(Some(client), false)?.into_iter().next();
+                // The header names the other client, not this one.
+                if let Some(h) = &mut hint {
+                    h.names.retain(|(c, _)| *c != client);
+                }
+                Ok(Outcome::ClientHint { conversation: id, hint })
             }
             Effect::MarkRead(id) => {
                 let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;

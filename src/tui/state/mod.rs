@@ -169,6 +169,8 @@ pub enum Effect {
     ListShiftDown,
     ListShiftUp,
     LoadThread(i64),
+    /// Whether the opened thread's new sender may be a known client (its header says so).
+    ClientHint(i64),
     MarkRead(i64),
     /// Count the client's last closing message («спасибо») as waiting after all.
     CountWaiting(i64),

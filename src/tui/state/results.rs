@@ -97,6 +97,11 @@ pub enum Outcome {
         clients: Vec<crate::store::clients::ClientSummary>,
         suggestions: Vec<super::SuggestionRow>,
     },
+    /// The suggestion about the opened thread's new sender, if any.
+    ClientHint {
+        conversation: i64,
+        hint: Option<super::SuggestionRow>,
+    },
     /// Clients merged (`merge` undoes it).
     Merged {
         merge: i64,
@@ -235,7 +240,14 @@ impl AppState {
                 self.clients_arrived(clients, suggestions);
                 Vec::new()
             }
+            Outcome::ClientHint { conversation, hint } => {
+                if let Some(t) = self.thread.as_mut().filter(|t| t.conversation.id == conversation) {
+                    t.client_hint = hint;
+                }
+                Vec::new()
+            }
             Outcome::Merged { merge, into, name } => {
+                self.forget_client_hint();
                 self.last_merge = Some(merge);
                 // Short enough to stay whole beside the counts at 80 columns.
                 let name = crate::sanitize::truncate(&name, 24).into_owned();
@@ -247,6 +259,7 @@ impl AppState {
                 }
             }
             Outcome::ClientChanged(text) => {
+                self.forget_client_hint();
                 if !text.is_empty() {
                     self.info(text);
                 }
@@ -264,6 +277,14 @@ impl AppState {
                 self.error(text);
                 Vec::new()
             }
+        }
+    }
+
+    /// A client changed (merged, edited, split): what the thread said about its
+    /// new sender may no longer hold.
+    fn forget_client_hint(&mut self) {
+        if let Some(t) = &mut self.thread {
+            t.client_hint = None;
         }
     }
 
@@ -325,6 +346,8 @@ impl AppState {
         let same = matches!((&self.thread, &thread), (Some(a), Some(b)) if a.conversation.id == b.conversation.id);
         let scroll = if same { self.thread.as_ref().map(|t| t.scroll).unwrap_or(0) } else { 0 };
         let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
+        // The new-sender hint is asked for when a thread opens; reloads keep it.
+        let hint = if same { self.thread.as_mut().and_then(|t| t.client_hint.take()) } else { None };
         // Opened from a search hit: highlight its words, show the hit first.
         let hit = self
             .search
@@ -332,6 +355,7 @@ impl AppState {
             .and_then(|s| s.hits.get(s.cursor).map(|h| ((h.conversation, h.message, h.note), s.terms.clone())));
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
+            t.client_hint = hint;
             if let Some((terms, jump)) = kept {
                 t.terms = terms;
                 t.jump_to = jump;

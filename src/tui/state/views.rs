@@ -144,7 +144,7 @@ impl AppState {
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
         }
-        vec![Effect::LoadThread(id), Effect::MarkRead(id)]
+        vec![Effect::LoadThread(id), Effect::MarkRead(id), Effect::ClientHint(id)]
     }
 
     pub(super) fn back(&mut self) -> Vec<Effect> {
