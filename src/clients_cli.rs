@@ -104,6 +104,11 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
                         e["date"] = serde_json::json!(date(&clock, row.date));
                     }
                 }
+                if let Some(list) = v.get_mut("promises").and_then(|c| c.as_array_mut()) {
+                    for (p, row) in list.iter_mut().zip(&card.promises) {
+                        p["deadline"] = serde_json::json!(row.deadline.map(|t| date(&clock, t)));
+                    }
+                }
                 if let Some(list) = v.get_mut("conversations").and_then(|c| c.as_array_mut()) {
                     for (c, row) in list.iter_mut().zip(&card.conversations) {
                         c["last_date"] = serde_json::json!(date(&clock, row.last_date));
@@ -128,6 +133,10 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             }
             if let Some(n) = &card.notes {
                 println!("notes: {}", crate::sanitize::text(n));
+            }
+            for p in &card.promises {
+                let by = p.deadline.map(|t| date(&clock, t)).unwrap_or_else(|| "—".into());
+                println!("  promise by {by} · {} · #{} {}", p.kind, p.conversation, line(&p.what));
             }
             for c in &card.conversations {
                 let waiting =

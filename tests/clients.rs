@@ -210,6 +210,17 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     for key in ["conversation", "channel", "kind", "subject", "last_date", "waiting_since"] {
         assert!(conv.get(key).is_some(), "{key} in {conv}");
     }
+    // Open promises with their deadlines.
+    let promised =
+        list.as_array().expect("array").iter().find(|c| c["open_tasks"].as_i64() > Some(0)).expect("a promise");
+    let with: serde_json::Value =
+        serde_json::from_str(&run(&["client", "show", &promised["id"].to_string(), "--json"])).expect("json");
+    let p = &with["promises"][0];
+    assert!(
+        p["deadline"].as_str().is_some_and(|d| d.contains('T')) && p["what"].as_str().is_some_and(|w| !w.is_empty()),
+        "{with}"
+    );
+    assert_eq!(with["promises"].as_array().map(Vec::len), promised["open_tasks"].as_u64().map(|n| n as usize));
     // The timeline mixes the client's channels.
     let kinds: std::collections::BTreeSet<&str> =
         card["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
@@ -422,6 +433,9 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
     let merged = card(&h);
     assert!(pair.contains(&merged.client()), "the merged client's card follows");
     assert!(!merged.card.summary.provisional, "into the client someone knew, not the new sender");
+    assert!(matches!(merged.selected(), Some(CardRow::Promise(0))), "the card opens on the soonest promise");
+    let when = merged.card.promises[0].deadline.map(|d| h.app.state.clock.full(d)).expect("deadline");
+    assert!(h.screen().contains(&format!("⚑ {when}")), "the promise with its deadline: {}", h.screen());
     assert!(h.app.state.thread.as_ref().is_some_and(|t| t.client_hint.is_none()), "the thread's hint is spent");
     assert!(h.screen().contains("u отменить"), "{}", h.screen());
     h.keys("u");

@@ -82,13 +82,27 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-/// A client with its conversations across every channel, newest first, and
-/// the newest messages of all of them as one timeline.
+/// An open promise to the client: what, by when, on which conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientPromise {
+    pub conversation: i64,
+    pub kind: String,
+    /// Unix seconds; the CLI shows RFC 3339.
+    pub deadline: Option<i64>,
+    pub accepted_by: Option<String>,
+    /// The request it answers (its first line), else the conversation's subject.
+    pub what: String,
+}
+
+/// A client with its open promises (soonest first), its conversations across
+/// every channel (newest first), and the newest messages of all of them as
+/// one timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientCard {
     #[serde(flatten)]
     pub summary: ClientSummary,
     pub notes: Option<String>,
+    pub promises: Vec<ClientPromise>,
     pub conversations: Vec<ClientConversation>,
     pub timeline: Vec<TimelineEntry>,
 }
@@ -270,7 +284,27 @@ impl Reader {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(Some(ClientCard { summary, notes, conversations, timeline }))
+        let mut st = self.connection().prepare_cached(
+            "SELECT t.conversation_id, ch.kind, t.deadline, t.accepted_by,
+                    coalesce(t.summary, m.body, c.subject, c.title)
+             FROM tasks t JOIN conversations c ON c.id = t.conversation_id JOIN channels ch ON ch.id = c.channel_id
+             LEFT JOIN messages m ON m.id = t.source_message_id
+             WHERE c.contact_id = ?1 AND t.state = 'accepted'
+             ORDER BY t.deadline IS NULL, t.deadline, t.id",
+        )?;
+        let promises = st
+            .query_map([id], |r| {
+                let what: String = r.get(4)?;
+                Ok(ClientPromise {
+                    conversation: r.get(0)?,
+                    kind: r.get(1)?,
+                    deadline: r.get(2)?,
+                    accepted_by: r.get(3)?,
+                    what: crate::workflow::replies::request_line(&what).chars().take(100).collect(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(ClientCard { summary, notes, promises, conversations, timeline }))
     }
 
     /// The live client a (maybe merged) id stands for.

@@ -61,6 +61,8 @@ impl CardField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardRow {
     Field(CardField),
+    /// An open promise (index): Enter opens its conversation.
+    Promise(usize),
     /// An identity (index into the summary's identities).
     Identity(usize),
     /// A merge suggestion (index into `suggestions`).
@@ -108,6 +110,7 @@ impl CardPopup {
     /// The rows in the order the card shows them.
     pub fn rows(&self) -> Vec<CardRow> {
         let mut rows: Vec<CardRow> = CardField::ALL.into_iter().map(CardRow::Field).collect();
+        rows.extend((0..self.card.promises.len()).map(CardRow::Promise));
         rows.extend((0..self.card.summary.identities.len()).map(CardRow::Identity));
         rows.extend((0..self.suggestions.len()).map(CardRow::Suggestion));
         rows.extend(self.card.conversations.iter().map(|c| CardRow::Conversation(c.conversation)));
@@ -197,10 +200,15 @@ impl AppState {
                 None
             }
         };
-        // Opened on a conversation: the cursor starts on the first conversation.
-        let first = CardField::ALL.len() + card.summary.identities.len() + suggestions.len();
+        // The cursor starts where the work is: the soonest promise, else the
+        // newest conversation.
         let mut popup = CardPopup { card, suggestions, cursor: 0, edit: None, back };
-        popup.cursor = first.min(popup.rows().len().saturating_sub(1));
+        let rows = popup.rows();
+        popup.cursor = rows
+            .iter()
+            .position(|r| matches!(r, CardRow::Promise(_)))
+            .or_else(|| rows.iter().position(|r| matches!(r, CardRow::Conversation(_))))
+            .unwrap_or(0);
         self.popup = Some(Popup::Card(popup));
     }
 
@@ -315,6 +323,11 @@ impl AppState {
             }
             (CardKey::Confirm, Some(CardRow::Conversation(conversation))) => {
                 return self.open_from_card(client, conversation);
+            }
+            (CardKey::Confirm, Some(CardRow::Promise(i))) => {
+                if let Some(p) = card.card.promises.get(i) {
+                    return self.open_from_card(client, p.conversation);
+                }
             }
             (CardKey::Confirm, Some(CardRow::Timeline(i))) => {
                 if let Some(e) = card.card.timeline.get(i) {

@@ -146,6 +146,19 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
                     }
                 }
             }
+            CardRow::Promise(k) => {
+                if k == 0 {
+                    out.push(heading(l.tr("open_promises")));
+                }
+                if let Some(p) = card.card.promises.get(k) {
+                    let overdue = p.deadline.is_some_and(|d| d < state.clock.now());
+                    let by = p.deadline.map(|d| state.clock.full(d)).unwrap_or_else(|| "—".into());
+                    let who = p.accepted_by.as_deref().map(|a| format!(" · {}", line(a))).unwrap_or_default();
+                    let text = format!("  ⚑ {by}  {:<3}{}{who}", badge(&p.kind), line(&p.what));
+                    let style = if overdue { theme.style("overdue") } else { theme.style("due") };
+                    out.push((Some(i), Line::from(styled(fit(&text, w), pick(i, style)))));
+                }
+            }
             CardRow::Identity(k) => {
                 if k == 0 {
                     out.push(heading(l.tr("card_channels")));
@@ -213,6 +226,7 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
         (_, Some(CardRow::Field(_))) => l.tr("card_hint_field"),
         (_, Some(CardRow::Identity(_))) => l.tr("card_hint_identity"),
         (_, Some(CardRow::Suggestion(_))) => l.tr("card_hint_suggestion"),
+        (_, Some(CardRow::Promise(_))) => l.tr("card_hint_open"),
         _ => l.tr("card_hint_open"),
     };
     let height = (out.len() as u16 + 2).min(area.height.saturating_sub(2));
