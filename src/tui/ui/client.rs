@@ -82,6 +82,7 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
     let rect = super::popups::centered(area, 100, area.height);
     let w = rect.width.saturating_sub(2) as usize;
     let rows = card.rows();
+    let first_conversation = rows.iter().position(|r| matches!(r, CardRow::Conversation(_)));
     let pick = |i: usize, base: Style| if i == card.cursor { theme.style("selection").patch(base) } else { base };
     let label_w = CardField::ALL.iter().map(|f| sanitize::width(f.label(l))).max().unwrap_or(10) + 2;
     // Dates in one column: «14:20» and «вс 15:52» padded to the widest.
@@ -179,7 +180,7 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
                 }
             }
             CardRow::Conversation(id) => {
-                if rows.iter().position(|r| matches!(r, CardRow::Conversation(_))) == Some(i) {
+                if first_conversation == Some(i) {
                     out.push(heading(l.tr("card_conversations")));
                 }
                 if let Some(c) = card.card.conversations.iter().find(|c| c.conversation == id) {
@@ -220,7 +221,7 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
         Some(o) if *o != s.name => format!("{} · {}", line(o), line(&s.name)),
         _ => line(&s.name),
     };
-    let hint = match (card.edit.is_some(), card.selected()) {
+    let hint = match (card.edit.is_some(), rows.get(card.cursor).copied()) {
         (true, _) => l.tr("card_hint_edit"),
         (_, Some(CardRow::Field(CardField::Kind))) => l.tr("card_hint_kind"),
         (_, Some(CardRow::Field(_))) => l.tr("card_hint_field"),
@@ -298,14 +299,14 @@ pub fn render_clients(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, ar
     } else {
         format!(" · ≈ {} {}", list.suggestions.len(), l.tr("suggestions_pending"))
     };
-    let shown = list.rows().iter().filter(|r| matches!(r, ClientsRow::Client(_))).count();
+    let shown = rows.iter().filter(|r| matches!(r, ClientsRow::Client(_))).count();
     let title = if list.typing || !list.filter.is_empty() {
         let caret = if list.typing { "▏" } else { "" };
         format!("{} ({shown}/{}) /{}{caret}", l.tr("clients"), list.clients.len(), line(&list.filter))
     } else {
         format!("{} ({}){pending} · {}", l.tr("clients"), list.clients.len(), l.tr("clients_legend"))
     };
-    let hint = match list.rows().get(list.cursor) {
+    let hint = match rows.get(list.cursor) {
         _ if list.typing => l.tr("clients_hint_filter"),
         Some(ClientsRow::Suggestion(_)) => l.tr("clients_hint_suggestion"),
         _ => l.tr("clients_hint_client"),
