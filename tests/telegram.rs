@@ -3,49 +3,22 @@
 mod common;
 
 use common::*;
-use pult::channels::telegram::{self, TelegramSender, VoiceConfig, fake::FakeBotApi, fake::updates as u};
-use pult::model::{ChannelKind, Delivery, View};
+use pult::channels::telegram::{self, VoiceConfig, fake::updates as u};
+use pult::model::{Delivery, View};
 use pult::store::{Reader, intents};
-use pult::sync::dispatcher::{Senders, dispatch_due};
 use serde_json::json;
-use std::sync::Arc;
 
-struct Setup {
-    fake: FakeBotApi,
-    store: TempStore,
-    channel: i64,
-    bot: teloxide::Bot,
-    rt: tokio::runtime::Runtime,
-}
+type Setup = bot::BotSetup;
 
 fn setup() -> Setup {
-    let fake = FakeBotApi::start().expect("fake bot api");
-    let store = temp_store();
-    let ch = channel(&store, "office-bot", ChannelKind::Telegram);
-    let bot = teloxide::Bot::new("123:TEST").set_api_url(url::Url::parse(&fake.url()).expect("url"));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    Setup { fake, store, channel: ch, bot, rt }
+    Setup::start()
 }
 
 impl Setup {
-    fn drain(&self) -> usize {
-        self.rt.block_on(telegram::drain(&self.bot, &self.store.writer, self.channel)).expect("drain")
-    }
-
     fn reader(&self) -> Reader {
         let mut r = Reader::open(&self.store.path, "anna").expect("reader");
         r.set_moment(pult::model::Moment { now: NOW, end_of_today: NOW, risk_until: NOW });
         r
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(&self.store.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
-    }
-
-    fn dispatch(&self) -> usize {
-        let mut senders: Senders = Default::default();
-        senders.insert(self.channel, Arc::new(TelegramSender { bot: self.bot.clone() }));
-        self.rt.block_on(dispatch_due(&self.store.writer, &senders)).handled()
     }
 
     fn queue(&self, conversation: i64, reply_to: Option<i64>, body: &str) -> i64 {
@@ -145,7 +118,7 @@ fn a_reply_goes_out_as_a_reply_in_plain_text() {
     let inbound = r.thread(conv, 5).expect("thread")[0].id;
     let text = "Ирина <директор> & Co: счёт выставлен";
     let id = s.queue(conv, Some(inbound), text);
-    assert_eq!(s.dispatch(), 1);
+    assert_eq!(s.dispatch().handled(), 1);
     let sent = s.fake.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["chat_id"], json!(11));
@@ -168,7 +141,7 @@ fn long_replies_are_split_at_paragraphs() {
     let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let para = "Расчёт налогов по УСН. ".repeat(120);
     s.queue(conv, None, &format!("{para}\n\n{para}"));
-    s.dispatch();
+    s.dispatch().handled();
     let sent = s.fake.sent();
     assert_eq!(sent.len(), 2);
     assert!(sent.iter().all(|m| m["text"].as_str().expect("text").chars().count() <= 4096));
@@ -210,7 +183,7 @@ fn retry_after_is_respected_and_403_fails_with_its_reason() {
     let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let id = s.queue(conv, None, "ответ");
     s.fake.fail_next_with_retry_after("sendMessage", 3);
-    s.dispatch();
+    s.dispatch().handled();
     let (state, not_before, updated): (String, i64, i64) = rusqlite::Connection::open(&s.store.path)
         .expect("open")
         .query_row("SELECT state, not_before, updated_at FROM outbox WHERE id = ?1", [id], |r| {
@@ -219,7 +192,7 @@ fn retry_after_is_respected_and_403_fails_with_its_reason() {
         .expect("row");
     assert_eq!(state, "pending");
     assert_eq!(not_before - updated, 3, "waits retry_after seconds");
-    assert_eq!(s.dispatch(), 0, "not before its time");
+    assert_eq!(s.dispatch().handled(), 0, "not before its time");
     assert!(s.fake.sent().is_empty());
 
     let id2 = s.queue(conv, None, "ещё ответ");
@@ -228,7 +201,7 @@ fn retry_after_is_respected_and_403_fails_with_its_reason() {
         .execute("UPDATE outbox SET not_before = 0 WHERE id = ?1", [id2])
         .expect("due now");
     s.fake.fail_next_forbidden("sendMessage", "Forbidden: bot was blocked by the user");
-    s.dispatch();
+    s.dispatch().handled();
     let thread = s.reader().thread(conv, 10).expect("thread");
     let last = thread.iter().find(|m| m.body == "ещё ответ").expect("message");
     assert_eq!(last.delivery, Delivery::Failed);
@@ -404,7 +377,7 @@ fn a_document_attached_in_the_composer_goes_out_with_the_reply() {
         h.app.state.composer.as_ref().expect("composer").attachments.iter().map(|p| p.display().to_string()).collect();
     assert_eq!(names.len(), 2);
     h.keys("<C-x>");
-    assert_eq!(s.dispatch(), 1);
+    assert_eq!(s.dispatch().handled(), 1);
     let sent = s.fake.sent();
     let methods: Vec<&str> = sent.iter().filter_map(|m| m["method"].as_str()).collect();
     assert_eq!(methods, ["sendmessage", "senddocument", "senddocument"]);

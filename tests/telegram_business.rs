@@ -7,12 +7,10 @@
 mod common;
 
 use common::*;
-use pult::channels::telegram::{self, TelegramSender, fake::FakeBotApi, fake::updates as u};
+use pult::channels::telegram::{self, fake::FakeBotApi, fake::updates as u};
 use pult::model::{ChannelKind, View};
 use pult::store::{Reader, intents};
-use pult::sync::dispatcher::{Senders, dispatch_due};
 use serde_json::json;
-use std::sync::Arc;
 
 const CONN: &str = "AbCdBusinessConn1";
 const ANNA: i64 = 5001;
@@ -22,31 +20,17 @@ fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-struct Setup {
-    fake: FakeBotApi,
-    store: TempStore,
-    channel: i64,
-    bot: teloxide::Bot,
-    rt: tokio::runtime::Runtime,
-}
+type Setup = bot::BotSetup;
 
 fn setup(can_reply: bool, enabled: bool) -> Setup {
-    let fake = FakeBotApi::start().expect("fake bot api");
-    let store = temp_store();
-    let ch = channel(&store, "office-bot", ChannelKind::Telegram);
-    let bot = teloxide::Bot::new("123:TEST").set_api_url(url::Url::parse(&fake.url()).expect("url"));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let s = Setup::start();
     let conn = u::connection(CONN, u::user(ANNA, "Анна", "Смирнова"), can_reply, true, enabled, now() - 86400);
-    fake.set_business_connection(conn.clone());
-    fake.push(u::business_connection(conn));
-    Setup { fake, store, channel: ch, bot, rt }
+    s.fake.set_business_connection(conn.clone());
+    s.fake.push(u::business_connection(conn));
+    s
 }
 
 impl Setup {
-    fn drain(&self) -> usize {
-        self.rt.block_on(telegram::drain(&self.bot, &self.store.writer, self.channel)).expect("drain")
-    }
-
     /// A message in the business chat with the client, from `who` (CLIENT or ANNA).
     fn writes(&self, who: i64, id: i64, at: i64, text: &str) {
         let from = if who == ANNA {
@@ -72,10 +56,6 @@ impl Setup {
         r
     }
 
-    fn count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(&self.store.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
-    }
-
     fn business_conversation(&self) -> i64 {
         self.count(&format!("SELECT id FROM conversations WHERE remote_key = 'biz:{CONN}:{CLIENT}'"))
     }
@@ -84,12 +64,6 @@ impl Setup {
         let c = self.business_conversation();
         let list = self.reader().conversations(View::Unanswered, pult::model::Window::Top, 50).expect("list");
         list.iter().any(|r| r.id == c)
-    }
-
-    fn dispatch(&self) -> pult::sync::dispatcher::DispatchReport {
-        let mut senders: Senders = Default::default();
-        senders.insert(self.channel, Arc::new(TelegramSender { bot: self.bot.clone() }));
-        self.rt.block_on(dispatch_due(&self.store.writer, &senders))
     }
 
     fn queue(&self, body: &str) -> i64 {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: temporary stores and a headless app.
 #![allow(dead_code)]
 
+pub mod bot;
+
 use jiff::tz::TimeZone;
 use pult::clock::Clock;
 use pult::model::{ChannelKind, Inbound};
