@@ -308,19 +308,8 @@ impl Reader {
     }
 
     /// The live client a (maybe merged) id stands for.
-    pub fn client_target(&self, mut id: i64) -> Result<i64> {
-        for _ in 0..16 {
-            let next: Option<i64> = self
-                .connection()
-                .query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0))
-                .optional()?
-                .flatten();
-            match next {
-                Some(n) => id = n,
-                None => break,
-            }
-        }
-        Ok(id)
+    pub fn client_target(&self, id: i64) -> Result<i64> {
+        Ok(follow_merges(self.connection(), id)?.unwrap_or(id))
     }
 
     /// A live client by (part of) its name or organisation, case-insensitive
@@ -672,17 +661,24 @@ pub fn phones_in(text: &str) -> Vec<String> {
 
 /// The live client an id stands for (a merged client leads to its target),
 /// or a clear error for an id no client ever had.
-fn live_client(tx: &rusqlite::Transaction<'_>, mut id: i64) -> Result<i64> {
+fn live_client(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<i64> {
+    follow_merges(tx, id)?.ok_or_else(|| super::StoreError::Invalid(format!("no client {id}")))
+}
+
+/// Follows `merged_into` from a client to the one it lives on in; None for an
+/// id no client ever had. (Sixteen steps at most: merges never form a cycle,
+/// and a damaged store must not hang.)
+fn follow_merges(conn: &rusqlite::Connection, mut id: i64) -> Result<Option<i64>> {
     for _ in 0..16 {
         let next: Option<Option<i64>> =
-            tx.query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            conn.query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         match next {
-            None => return Err(super::StoreError::Invalid(format!("no client {id}"))),
+            None => return Ok(None),
             Some(Some(target)) => id = target,
-            Some(None) => return Ok(id),
+            Some(None) => return Ok(Some(id)),
         }
     }
-    Ok(id)
+    Ok(Some(id))
 }
 
 /// Merges `from` clients into `into`: identities and conversations move, the
