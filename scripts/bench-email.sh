@@ -144,6 +144,16 @@ echo "hits for оплата / invoice / \"акт сверки взаиморас
 echo "  as built:          $(hits "$work/s.db")"
 echo "  from whole bodies: $(hits "$work/whole.db")"
 rm -f "$work"/whole.db*
+# Clients of the same mail (one per sender): the list and the merge suggestions
+# as `pult clients` / `pult client suggestions` give them, each a new process,
+# medians of 5; baseline: the same process start and store open for `pult status`.
+ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
+med5() { for _ in 1 2 3 4 5; do ms "$@"; done | median; }
+nc=$("$PULT" clients --json --store "$work/s.db" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+cb=$(med5 "$PULT" status --store "$work/s.db")
+cl=$(med5 "$PULT" clients --json --store "$work/s.db")
+cs=$(med5 "$PULT" client suggestions --json --store "$work/s.db")
+echo "clients ($nc): list ${cl} ms, merge suggestions ${cs} ms; baseline (pult status, same store) ${cb} ms"
 
 if [ -n "${SEARCH:-}" ]; then
   # The same mails twice: pult's store from its last sync, mbsync's maildir
