@@ -40,6 +40,7 @@ pub fn load_config(global: &Global) -> Result<Option<Config>> {
     match Config::load(&path) {
         Ok(c) => {
             crate::workflow::closing::extend(&c.ui.closing_words);
+            crate::secrets::set_timeout(c.guards.secret_timeout_seconds);
             Ok(Some(c))
         }
         Err(ConfigError::Missing(_)) if global.config.is_none() => Ok(None),

@@ -217,27 +217,84 @@ pub enum OutboxAction {
     Retry { id: i64 },
     /// Drop a failed or maybe-sent message (the client counts as waiting again)
     Discard { id: i64 },
+    /// A maybe-sent message did reach the client: record it as sent, never send it again
+    MarkSent { id: i64 },
+}
+
+/// Looks for a maybe-sent message where its channel keeps what was sent.
+fn look_for_sent(
+    cfg: &Config,
+    writer: &Writer,
+    channel: i64,
+    rfc_id: Option<String>,
+) -> Result<crate::sync::dispatcher::Found> {
+    use crate::sync::dispatcher::Found;
+    let (channels, _) = crate::channels::registry::open_all(cfg, writer);
+    let Some(ch) = channels.into_iter().find(|c| c.id() == channel) else {
+        return Ok(Found::CannotTell("its account is not in the config".into()));
+    };
+    let sender = ch.sender(writer);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(rt.block_on(sender.look_for(rfc_id.as_deref())))
 }
 
 fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
+    use crate::sanitize::line;
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if let Some(action) = action {
-        let (id, retry) = match action {
-            OutboxAction::Retry { id } => (*id, true),
-            OutboxAction::Discard { id } => (*id, false),
-        };
         let writer = Writer::spawn(&path)?;
         let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
-        let conversation = writer.call_blocking(move |c| crate::store::intents::resolve(c, id, retry, &actor, now))?;
+        let (id, what) = match action {
+            OutboxAction::Retry { id } => (*id, "pending"),
+            OutboxAction::Discard { id } => (*id, "cancelled"),
+            OutboxAction::MarkSent { id } => (*id, "sent"),
+        };
+        // Before a maybe-sent message goes again: is it where a sent copy would be?
+        let mut found = None;
+        if let OutboxAction::Retry { id } = action {
+            let id = *id;
+            let row = writer.call_blocking(move |c| crate::store::intents::outbox_row(c, id))?;
+            if let Some((channel, _, rfc_id)) = row.filter(|(_, state, _)| state == "unknown") {
+                found = Some(look_for_sent(&cfg, &writer, channel, rfc_id)?);
+            }
+        }
+        use crate::sync::dispatcher::Found;
+        let conversation = match (action, &found) {
+            (OutboxAction::MarkSent { .. }, _) | (OutboxAction::Retry { .. }, Some(Found::There(_))) => {
+                writer.call_blocking(move |c| crate::store::intents::confirm_sent(c, id, &actor, now))?
+            }
+            (OutboxAction::Retry { .. }, _) => {
+                writer.call_blocking(move |c| crate::store::intents::resolve(c, id, true, &actor, now))?
+            }
+            (OutboxAction::Discard { .. }, _) => {
+                writer.call_blocking(move |c| crate::store::intents::resolve(c, id, false, &actor, now))?
+            }
+        };
+        let what = if matches!(found, Some(Found::There(_))) { "sent" } else { what };
+        let seen = match &found {
+            Some(Found::There(w)) => {
+                Some(format!("found in {}: it was sent; recorded as sent, not sent again", line(w)))
+            }
+            Some(Found::NotThere(w)) => Some(format!("not found in {}", line(w))),
+            Some(Found::CannotTell(why)) => Some(format!("pult cannot tell whether the client has it ({})", line(why))),
+            None => None,
+        };
         if json {
-            cli.print_json(&serde_json::json!({
-                "outbox": id, "conversation": conversation, "state": if retry { "pending" } else { "cancelled" }
-            }))?;
-        } else if retry {
-            println!("outbox {id}: queued again (conversation {conversation})");
-        } else {
-            println!("outbox {id}: discarded (conversation {conversation})");
+            let mut out = serde_json::json!({ "outbox": id, "conversation": conversation, "state": what });
+            if let Some(seen) = &seen {
+                out["looked"] = serde_json::Value::String(seen.clone());
+            }
+            cli.print_json(&out)?;
+            return Ok(());
+        }
+        if let Some(seen) = &seen {
+            println!("outbox {id}: {seen}");
+        }
+        match what {
+            "pending" => println!("outbox {id}: queued again (conversation {conversation})"),
+            "sent" => println!("outbox {id}: marked sent (conversation {conversation})"),
+            _ => println!("outbox {id}: discarded (conversation {conversation})"),
         }
         return Ok(());
     }
@@ -249,7 +306,6 @@ fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
     if rows.is_empty() {
         println!("nothing waits: no failed or maybe-sent messages");
     }
-    use crate::sanitize::line;
     for r in rows {
         let what = if r.state == "unknown" { "MAYBE SENT" } else { "FAILED" };
         println!(
@@ -497,21 +553,34 @@ fn sync_once(cli: &Cli) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let (channels, bad) = crate::channels::registry::open_all(&cfg, &writer);
-    if let Some((name, why)) = bad.first() {
-        bail!("account {name}: {why}");
+    let mut trouble: Vec<String> = Vec::new();
+    for (name, why) in &bad {
+        trouble.push(format!("account {}: does not run: {}", crate::sanitize::line(name), crate::sanitize::line(why)));
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let mut senders: crate::sync::dispatcher::Senders = Default::default();
-        for channel in &channels {
-            senders.insert(channel.id(), channel.sender(&writer));
+        // Every account at once: a failing or hanging one delays nobody else.
+        let syncs = channels.iter().map(|channel| {
             let name = channel.name().to_string();
-            let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
-            let progress = move |p: crate::channels::registry::SyncProgress<'_>| sync_progress(&name, p, &shown);
-            for line in channel.sync_once(&writer, &progress).await.map_err(|e| anyhow::anyhow!(e))? {
-                println!("{line}");
+            let writer = &writer;
+            async move {
+                let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
+                let progress = |p: crate::channels::registry::SyncProgress<'_>| sync_progress(&name, p, &shown);
+                let result = channel.sync_once(writer, &progress).await;
+                (name, result)
+            }
+        });
+        for (name, result) in futures_util::future::join_all(syncs).await {
+            match result {
+                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                Err(why) => trouble.push(format!(
+                    "account {}: sync failed: {}",
+                    crate::sanitize::line(&name),
+                    crate::sanitize::line(&why)
+                )),
             }
         }
+        let senders: crate::sync::dispatcher::Senders = channels.iter().map(|c| (c.id(), c.sender(&writer))).collect();
         let recovered = crate::sync::dispatcher::recover(&writer, &senders).await;
         let report = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;
         println!(
@@ -521,7 +590,6 @@ fn sync_once(cli: &Cli) -> Result<()> {
             report.retrying,
             report.failed.len()
         );
-        let mut trouble = Vec::new();
         for (id, why) in &report.failed {
             trouble.push(format!("outbox {id} failed: {}", crate::sanitize::line(why)));
         }

@@ -51,6 +51,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         password_command: None,
         password_file: Some(pw.clone()),
         ca_file: Some(d.dir.join("tls/ca.pem")),
+        timeout_seconds: None,
     };
     EmailAccount {
         name: "office".into(),
@@ -1486,17 +1487,29 @@ fn a_wrong_smtp_password_leaves_no_promise_and_a_retry_keeps_exactly_one() {
     assert_eq!((at_client("Принято в работу"), at_client("Выполнено")), (1, 1));
 }
 
-/// A loopback TCP proxy in front of Postfix that holds the server's answer to
-/// the end of a mail's DATA (the `250`) until released: a send in flight.
-struct HoldingProxy {
+/// What a [`SmtpProxy`] does with the server's answer to the end of a mail's
+/// DATA (the `250`): the faults of a link between pult and its server.
+#[derive(Clone, Copy, PartialEq)]
+enum AnswerFault {
+    /// Held until `release`: a send in flight.
+    Hold,
+    /// Lost: the connection closes before pult hears it.
+    Drop,
+    /// Never sent: the server goes quiet and the connection stays open.
+    Silence,
+}
+
+/// A loopback TCP proxy in front of Postfix (plain SMTP) that plays one
+/// [`AnswerFault`] on the answer to each mail's data.
+struct SmtpProxy {
     port: u16,
-    /// Set once a `250` for a DATA is being held.
+    /// Set once an answer to a DATA has been held, dropped or silenced.
     holding: std::sync::Arc<std::sync::atomic::AtomicBool>,
     release: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
 
-impl HoldingProxy {
-    fn start(upstream: u16) -> HoldingProxy {
+impl SmtpProxy {
+    fn start(upstream: u16, fault: AnswerFault) -> SmtpProxy {
         use std::io::{Read, Write};
         use std::sync::atomic::AtomicBool;
         use std::sync::{Arc, Condvar, Mutex};
@@ -1537,10 +1550,23 @@ impl HoldingProxy {
                         }
                         if data_ended.swap(false, std::sync::atomic::Ordering::SeqCst) {
                             h.store(true, std::sync::atomic::Ordering::SeqCst);
-                            let (lock, cv) = &*r;
-                            let mut go = lock.lock().expect("lock");
-                            while !*go {
-                                go = cv.wait(go).expect("wait");
+                            match fault {
+                                AnswerFault::Drop => {
+                                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
+                                // Read on (the server's later words are swallowed too) until pult hangs up.
+                                AnswerFault::Silence => {
+                                    while matches!(s_in.read(&mut buf), Ok(n) if n > 0) {}
+                                    return;
+                                }
+                                AnswerFault::Hold => {
+                                    let (lock, cv) = &*r;
+                                    let mut go = lock.lock().expect("lock");
+                                    while !*go {
+                                        go = cv.wait(go).expect("wait");
+                                    }
+                                }
                             }
                         }
                         if c_out.write_all(&buf[..n]).is_err() {
@@ -1551,7 +1577,7 @@ impl HoldingProxy {
                 });
             }
         });
-        HoldingProxy { port, holding, release }
+        SmtpProxy { port, holding, release }
     }
 
     fn release(&self) {
@@ -1574,7 +1600,7 @@ fn sync_once_beside_a_tui_holding_a_send_at_the_250_sends_nothing() {
     deliver(&d, &f, &[question.into_bytes()]);
     let (s, _, mut acct) = synced_with_sent(&d, &f);
     let (parent, conv) = message_of(&s, &format!("<held-{tag}@client.test>"));
-    let proxy = HoldingProxy::start(d.smtp);
+    let proxy = SmtpProxy::start(d.smtp, AnswerFault::Hold);
     acct.smtp = Server { port: proxy.port, tls: "none".into(), insecure: true, ..acct.smtp.clone() };
     let cli = PultCli::new(&acct, &s);
     let now = jiff::Timestamp::now().as_second();
@@ -1671,4 +1697,142 @@ fn pult_reply_from_a_script_goes_out_reply_all_through_smtp() {
     assert_eq!(to, [format!("irina-{tag}@client.test")]);
     let cc: Vec<String> = parsed.cc().expect("cc").iter().filter_map(|a| a.address()).map(str::to_string).collect();
     assert_eq!(cc, [format!("boss-{tag}@client.test")], "reply-all keeps the Cc, without us");
+}
+
+/// A new mail to `to`, queued on channel `ch`; its outbox row.
+fn queue_new_mail(s: &TempStore, ch: i64, to: &str, subject: &str) -> i64 {
+    let e = pult::store::intents::NewEmail {
+        channel: ch,
+        from_address: "alice@office.test".into(),
+        to: vec![to.into()],
+        subject: subject.into(),
+        body: "Акт сверки будет завтра.".into(),
+        actor: "anna".into(),
+        ..Default::default()
+    };
+    s.writer.call_blocking(move |c| pult::store::intents::new_email(c, &e, NOW)).expect("queue").1
+}
+
+fn outbox_state(s: &TempStore, id: i64) -> String {
+    rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT state FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+        .expect("row")
+}
+
+/// Mails at the client's (carol's INBOX) whose subject carries `tag`.
+fn copies_at_client(d: &Dovecot, tag: &str) -> usize {
+    read_mailbox(d, "carol", "INBOX")
+        .iter()
+        .filter_map(|m| mail_parser::MessageParser::default().parse(m.as_slice()))
+        .filter(|p| p.subject().is_some_and(|x| x.contains(tag)))
+        .count()
+}
+
+fn email_senders(s: &TempStore, accounts: &[(i64, &EmailAccount)]) -> pult::sync::dispatcher::Senders {
+    accounts
+        .iter()
+        .map(|(ch, acct)| {
+            let sender = email::send::EmailSender {
+                account: (*acct).clone(),
+                writer: s.writer.clone(),
+                append_to_sent: true,
+                timezone: moscow(),
+            };
+            (*ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)
+        })
+        .collect()
+}
+
+/// Postfix queued the mail and the `250` was lost: the row is "may have been
+/// sent", no later pass sends it again, the client has exactly one copy, and
+/// `pult outbox` shows it; a retry by hand first looks in Sent and says so.
+#[test]
+fn a_lost_250_is_maybe_sent_never_resent_and_the_client_has_one_copy() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("lost250");
+    let tag = format!("lost250-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut acct = account(&d, &f, false);
+    let proxy = SmtpProxy::start(d.smtp, AnswerFault::Drop);
+    acct.smtp = Server { port: proxy.port, tls: "none".into(), insecure: true, ..acct.smtp.clone() };
+    let id = queue_new_mail(&s, ch, &format!("client-{tag}@client.test"), &format!("Акт {tag}"));
+    let senders = email_senders(&s, &[(ch, &acct)]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders));
+    assert!(proxy.holding.load(Ordering::SeqCst), "the proxy saw the mail's data");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].1.contains("may have been sent"), "{report:?}");
+    assert_eq!(outbox_state(&s, id), "unknown");
+    for _ in 0..3 {
+        assert_eq!(rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders)).handled(), 0);
+    }
+    wait_for("the mail at the client's", || copies_at_client(&d, &tag) >= 1);
+    assert_eq!(copies_at_client(&d, &tag), 1, "exactly one copy");
+    // Where people look: `pult outbox` and `pult status` count it.
+    let cli = PultCli::new(&acct, &s);
+    let listed = cli.ok(&["outbox", "--json"]);
+    assert!(listed.contains("\"unknown\"") && listed.contains(&format!("\"outbox\": {id}")), "{listed}");
+    let status = cli.ok(&["status"]);
+    assert!(status.lines().any(|l| l.starts_with("maybe sent") && l.ends_with(" 1")), "{status}");
+    // A retry by hand looks in Sent first and says what it found (not there:
+    // the server files nothing itself), then queues it again.
+    let out = cli.ok(&["outbox", "retry", &id.to_string()]);
+    assert!(out.contains("not found in Sent") && out.contains("queued again"), "{out}");
+    assert_eq!(outbox_state(&s, id), "pending");
+}
+
+/// One account's SMTP server holds its answer; another account's mail goes
+/// meanwhile. Then a server that stays silent after the data is given up at
+/// its deadline as "may have been sent", never as "not sent".
+#[test]
+fn a_silent_smtp_server_delays_only_its_own_account() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("silent");
+    let tag = format!("silent-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let s = temp_store();
+    let (slow_ch, fast_ch) = (channel(&s, "slow", ChannelKind::Email), channel(&s, "fast", ChannelKind::Email));
+    let held = SmtpProxy::start(d.smtp, AnswerFault::Hold);
+    let mut slow = account(&d, &f, false);
+    slow.name = "slow".into();
+    slow.smtp = Server { port: held.port, tls: "none".into(), insecure: true, ..slow.smtp.clone() };
+    let mut fast = account(&d, &f, false);
+    fast.name = "fast".into();
+    let slow_id = queue_new_mail(&s, slow_ch, &format!("a-{tag}@client.test"), &format!("slow {tag}"));
+    let fast_id = queue_new_mail(&s, fast_ch, &format!("b-{tag}@client.test"), &format!("fast {tag}"));
+    let senders = email_senders(&s, &[(slow_ch, &slow), (fast_ch, &fast)]);
+    let (writer, stop) = (s.writer.clone(), tokio::sync::oneshot::channel::<()>());
+    let (stop_tx, stop_rx) = stop;
+    let daemon = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            tokio::select! {
+                _ = pult::sync::dispatcher::run(writer, senders, std::time::Duration::from_millis(100)) => {}
+                _ = stop_rx => {}
+            }
+        });
+    });
+    wait_for("the slow account's answer to be held", || held.holding.load(Ordering::SeqCst));
+    wait_for("the fast account's mail to be sent", || outbox_state(&s, fast_id) == "sent");
+    assert_eq!(outbox_state(&s, slow_id), "sending", "the held send is still in flight");
+    held.release();
+    wait_for("the held mail to be sent", || outbox_state(&s, slow_id) == "sent");
+    let _ = stop_tx.send(());
+    daemon.join().expect("dispatcher");
+
+    // Silence after the data, with a 1 s answer deadline: unknown, not retried.
+    let quiet = SmtpProxy::start(d.smtp, AnswerFault::Silence);
+    let mut mute = account(&d, &f, false);
+    mute.smtp = Server { port: quiet.port, tls: "none".into(), insecure: true, timeout_seconds: Some(1), ..mute.smtp };
+    let mute_ch = channel(&s, "mute", ChannelKind::Email);
+    let mute_id = queue_new_mail(&s, mute_ch, &format!("c-{tag}@client.test"), &format!("mute {tag}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &email_senders(&s, &[(mute_ch, &mute)])));
+    assert!(report.failed.first().is_some_and(|f| f.1.contains("may have been sent")), "{report:?}");
+    assert_eq!(outbox_state(&s, mute_id), "unknown");
+    wait_for("every mail at the client's", || copies_at_client(&d, &tag) >= 3);
+    assert_eq!(copies_at_client(&d, &tag), 3, "one copy of each");
 }

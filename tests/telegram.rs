@@ -440,3 +440,37 @@ fn a_revoked_token_shows_on_the_channel_until_it_works_again() {
     assert_eq!(s.count("SELECT count(*) FROM messages"), 1, "the waiting message came");
     worker.abort();
 }
+
+/// Telegram carried out `sendMessage` and its answer was lost: the row is
+/// "may have been sent", never sent again by itself; the client has one
+/// message. A long reply whose second part's answer is lost says how many
+/// parts went, and the first part is never sent twice either.
+#[test]
+fn a_lost_answer_is_maybe_sent_and_never_sent_twice() {
+    let s = setup();
+    s.fake.push(u::message(u::private_chat(11, "Ирина"), u::user(11, "Ирина", "С"), 42, now(), u::text("Счёт?")));
+    s.drain();
+    let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
+    let id = s.queue(conv, None, "Счёт выставлен.");
+    s.fake.drop_next_answer("sendMessage");
+    let report = s.dispatch();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].1.contains("may have been sent"), "{report:?}");
+    for _ in 0..3 {
+        assert_eq!(s.dispatch().handled(), 0, "never resent by itself");
+    }
+    assert_eq!(s.fake.sent().len(), 1, "the client got it once");
+    assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'unknown'")), 1);
+    let thread = s.reader().thread(conv, 10).expect("thread");
+    assert!(thread.iter().any(|m| m.delivery == Delivery::Unknown), "the thread says so");
+
+    let para = "Расчёт налогов по УСН. ".repeat(120);
+    let long = s.queue(conv, None, &format!("{para}\n\n{para}"));
+    // The first part goes and is answered; the second part's answer is lost.
+    s.fake.drop_answer_after("sendMessage", 1);
+    let first = s.dispatch();
+    assert!(first.failed.iter().any(|(_, why)| why.contains("1 of 2 parts went")), "{first:?}");
+    assert_eq!(s.dispatch().handled(), 0);
+    assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {long} AND state = 'unknown'")), 1);
+    assert_eq!(s.fake.sent().len(), 3, "the first reply once, the long reply's two parts once each");
+}

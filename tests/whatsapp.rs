@@ -457,3 +457,20 @@ fn the_composer_says_the_window_closed_before_anything_is_typed() {
     let screen = h.screen();
     assert!(screen.contains("окно ответа закроется через 23 ч"), "the time left: {screen}");
 }
+
+/// The Graph API took the message and its answer was lost: "may have been
+/// sent", one POST only, never resent by itself.
+#[test]
+fn a_lost_answer_is_maybe_sent_and_posted_once() {
+    let s = setup("");
+    assert_eq!(s.client_says("wamid.q", now() - 60, "Акт готов?"), 200);
+    let id = s.queue(None, "Акт будет завтра.");
+    s.fake.drop_next_send_answer();
+    let report = s.dispatch();
+    assert!(report.failed.first().is_some_and(|f| f.1.contains("may have been sent")), "{report:?}");
+    for _ in 0..3 {
+        assert_eq!(s.dispatch().handled(), 0, "never resent by itself");
+    }
+    assert_eq!(s.fake.sent().len(), 1, "one POST reached the API");
+    assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'unknown'")), 1);
+}

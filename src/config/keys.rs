@@ -28,7 +28,7 @@ const HOURS: &[&str] = &[
 ];
 const UI: &[&str] =
     &["theme", "language", "bell", "download_dir", "open_command", "closing_words", "one_key_accept", "mouse"];
-const GUARDS: &[&str] = &["undo_seconds", "tone_words", "max_attachment_mb"];
+const GUARDS: &[&str] = &["undo_seconds", "tone_words", "max_attachment_mb", "secret_timeout_seconds"];
 const EMAIL: &[&str] = &[
     "kind",
     "name",
@@ -43,7 +43,8 @@ const EMAIL: &[&str] = &[
     "sent_folder",
     "save_sent",
 ];
-const SERVER: &[&str] = &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file"];
+const SERVER: &[&str] =
+    &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file", "timeout_seconds"];
 const TELEGRAM: &[&str] =
     &["kind", "name", "token_command", "token_file", "api_url", "transcribe_command", "player_command", "mark_read"];
 const WHATSAPP: &[&str] = &[
@@ -148,7 +149,9 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
 /// the line is known; serde loses it inside `[[accounts]]`).
 fn wrong_type(name: &str, value: &DeValue<'_>) -> Option<&'static str> {
     let (ok, expected) = match name {
-        "port" | "undo_seconds" | "max_attachment_mb" => (matches!(value, DeValue::Integer(_)), "a number"),
+        "port" | "undo_seconds" | "max_attachment_mb" | "timeout_seconds" | "secret_timeout_seconds" => {
+            (matches!(value, DeValue::Integer(_)), "a number")
+        }
         "insecure" | "quote_original" | "save_sent" | "auto_reply" | "bell" => {
             (matches!(value, DeValue::Boolean(_)), "true or false")
         }

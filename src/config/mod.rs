@@ -117,6 +117,9 @@ pub struct Guards {
     pub tone_words: Vec<String>,
     /// Attachments larger than this (MB) ask for confirmation.
     pub max_attachment_mb: u64,
+    /// How long a password or token command may run before it is stopped
+    /// (`pass` waiting for a passphrase nobody types).
+    pub secret_timeout_seconds: u64,
 }
 
 impl EmailAccount {
@@ -128,7 +131,7 @@ impl EmailAccount {
 
 impl Default for Guards {
     fn default() -> Self {
-        Guards { undo_seconds: 10, tone_words: Vec::new(), max_attachment_mb: 20 }
+        Guards { undo_seconds: 10, tone_words: Vec::new(), max_attachment_mb: 20, secret_timeout_seconds: 30 }
     }
 }
 
@@ -209,6 +212,10 @@ pub struct Server {
     /// A CA certificate (PEM) to trust besides the public roots (a company CA, a test server).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for each answer of the server (default 60); a silent
+    /// server then costs one send of this account, never the others'.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 fn default_tls() -> String {

@@ -806,6 +806,57 @@ pub fn resolve(db: &mut Db, outbox_id: i64, retry: bool, actor: &str, now: i64) 
     Ok(conversation)
 }
 
+/// A person says a maybe-sent message did reach the client (they saw it in
+/// the chat, the client confirmed): the row is `sent`, never sent again.
+/// Refused for any row that is not `unknown`.
+pub fn confirm_sent(db: &mut Db, outbox_id: i64, actor: &str, now: i64) -> Result<i64> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let found: Option<(i64, i64, String, String, i64)> = tx
+        .query_row(
+            "SELECT o.conversation_id, o.message_id, o.state, coalesce(o.remote_id, o.rfc_message_id, ''), m.channel_id
+             FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = ?1",
+            [outbox_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((conversation, message, state, remote, channel)) = found else {
+        return Err(StoreError::Invalid(format!("no outbox row {outbox_id}")));
+    };
+    if state != "unknown" {
+        return Err(StoreError::Invalid(format!(
+            "outbox row {outbox_id} is {state}: only a maybe-sent message can be marked sent"
+        )));
+    }
+    tx.execute(
+        "UPDATE outbox SET state = 'sent', error = NULL, updated_at = ?1 WHERE id = ?2",
+        params![now, outbox_id],
+    )?;
+    tx.execute("UPDATE messages SET delivery = 'sent', error = NULL WHERE id = ?1", [message])?;
+    refresh_conversation(&tx, conversation)?;
+    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), Some(actor))?;
+    audit(&tx, now, actor, "outbox.confirm_sent", Some(conversation), &format!("outbox {outbox_id} was unknown"))?;
+    if !remote.is_empty() {
+        super::events::settle(&tx, channel, &remote, now)?;
+    }
+    tx.commit()?;
+    Ok(conversation)
+}
+
+/// What the outbox knows of one row: its channel, state and our Message-ID
+/// (for looking for it in Sent before sending it again).
+pub fn outbox_row(db: &Db, outbox_id: i64) -> Result<Option<(i64, String, Option<String>)>> {
+    Ok(db
+        .0
+        .query_row(
+            "SELECT c.channel_id, o.state, o.rfc_message_id FROM outbox o JOIN conversations c ON c.id = o.conversation_id
+             WHERE o.id = ?1",
+            [outbox_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
 /// Records a promise (used by the demo and by the accept flow).
 pub fn add_task(
     db: &mut Db,

@@ -29,6 +29,19 @@ pub enum SendError {
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<String, SendError>> + Send + 'a>>;
 
+/// What a look for a maybe-sent message found, said to the person deciding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// It is there (where): it was sent.
+    There(String),
+    /// It is not where a sent copy would be (where).
+    NotThere(String),
+    /// The channel offers no way to know (why).
+    CannotTell(String),
+}
+
+pub type LookFuture<'a> = Pin<Box<dyn Future<Output = Found> + Send + 'a>>;
+
 /// One channel's way of delivering a queued message; returns the remote id.
 pub trait ChannelSender: Send + Sync {
     fn send<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a>;
@@ -37,6 +50,12 @@ pub trait ChannelSender: Send + Sync {
     /// files it in Sent unless it is there). Never sends. Returns the remote id.
     fn finish<'a>(&'a self, item: &'a OutboxItem) -> SendFuture<'a> {
         Box::pin(async move { Ok(item.rfc_message_id.clone().unwrap_or_default()) })
+    }
+
+    /// Looks for a message that may have been sent (email: our Message-ID in
+    /// Sent), before a person sends it again. Never sends.
+    fn look_for<'a>(&'a self, _rfc_message_id: Option<&'a str>) -> LookFuture<'a> {
+        Box::pin(async { Found::CannotTell("the channel does not show a bot what it sent".into()) })
     }
 }
 
@@ -65,27 +84,65 @@ impl DispatchReport {
     pub fn handled(&self) -> usize {
         self.sent + self.retrying + self.failed.len()
     }
+
+    fn merge(&mut self, other: DispatchReport) {
+        self.sent += other.sent;
+        self.retrying += other.retrying;
+        self.failed.extend(other.failed);
+    }
 }
 
-/// Sends everything due for each channel once. A row that cannot be sent or
-/// recorded is marked with its reason and the rows behind it still go.
+/// The longest one send may take, whatever the channel: past it the send is
+/// cut and counted as "may have been sent" (the channel could not say how
+/// far it got). Each channel's own deadlines (a reply, a request) are shorter.
+pub const SEND_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Sends everything due once, every channel at the same time: a silent server
+/// delays only its own channel's rows. A row that cannot be sent or recorded
+/// is marked with its reason and the rows behind it still go.
 pub async fn dispatch_due(writer: &Writer, senders: &Senders) -> DispatchReport {
-    let mut report = DispatchReport::default();
+    let mut set = tokio::task::JoinSet::new();
     for (&channel, sender) in senders {
-        loop {
-            let t = now();
-            let item = match writer.call(move |c| intents::take_due(c, channel, t)).await {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!("outbox: {e}");
-                    report.failed.push((0, e.to_string()));
-                    break;
-                }
-            };
-            let outcome = sender.send(&item).await;
-            record(writer, &item, outcome, &mut report).await;
+        let (writer, sender) = (writer.clone(), sender.clone());
+        set.spawn(async move { dispatch_channel(&writer, channel, sender.as_ref(), SEND_DEADLINE).await });
+    }
+    let mut report = DispatchReport::default();
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(r) => report.merge(r),
+            Err(e) => report.failed.push((0, format!("a sender stopped: {e}"))),
         }
+    }
+    report
+}
+
+/// Sends one channel's due rows, one after another, each within `deadline`.
+pub async fn dispatch_channel(
+    writer: &Writer,
+    channel: i64,
+    sender: &dyn ChannelSender,
+    deadline: Duration,
+) -> DispatchReport {
+    let mut report = DispatchReport::default();
+    loop {
+        let t = now();
+        let item = match writer.call(move |c| intents::take_due(c, channel, t)).await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!("outbox: {e}");
+                report.failed.push((0, e.to_string()));
+                break;
+            }
+        };
+        let outcome = match tokio::time::timeout(deadline, sender.send(&item)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(SendError::MaybeSent(format!(
+                "the send did not finish within {} min and was stopped",
+                deadline.as_secs().div_ceil(60)
+            ))),
+        };
+        record(writer, &item, outcome, &mut report).await;
     }
     report
 }
@@ -111,8 +168,8 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
         }
         Err(SendError::MaybeSent(why)) => {
             tracing::warn!("outbox {id}: may have been sent: {why}");
-            let reason = why.clone();
-            (writer.call(move |c| intents::mark_unknown(c, id, &reason, t)).await, Some(why))
+            let shown = format!("{}: {why}", intents::MAYBE_SENT_SHORT);
+            (writer.call(move |c| intents::mark_unknown(c, id, &why, t)).await, Some(shown))
         }
         Err(SendError::RetryAfter(secs)) => {
             let at = t + secs as i64;
@@ -176,12 +233,23 @@ pub async fn recover(writer: &Writer, senders: &Senders) -> intents::Recovered {
     recovered
 }
 
-/// Runs the dispatcher until the runtime stops, checking the outbox every `every`.
+/// Runs the dispatcher until its task is stopped: after recovery, each
+/// channel checks its own outbox every `every`, on a task of its own, so one
+/// channel's slow server never holds up another's rows.
 pub async fn run(writer: Writer, senders: Senders, every: Duration) {
     recover(&writer, &senders).await;
-    let mut interval = tokio::time::interval(every);
-    loop {
-        interval.tick().await;
-        dispatch_due(&writer, &senders).await;
+    // Dropping the set (when this task is aborted) stops every channel's loop.
+    let mut set = tokio::task::JoinSet::new();
+    for (&channel, sender) in &senders {
+        let (writer, sender) = (writer.clone(), sender.clone());
+        set.spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                dispatch_channel(&writer, channel, sender.as_ref(), SEND_DEADLINE).await;
+            }
+        });
     }
+    while set.join_next().await.is_some() {}
 }

@@ -73,6 +73,10 @@ impl Workers {
                     c.abort();
                 }
             });
+            // A secret command still running (a pinentry nobody answers) must not
+            // hold up the stop: it is killed, and the runtime waits no longer.
+            crate::secrets::kill_running();
+            rt.shutdown_timeout(Duration::from_secs(2));
         })?;
         Ok(Workers { stop: Some(tx), thread: Some(thread), _lock: lock })
     }

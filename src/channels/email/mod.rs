@@ -10,6 +10,7 @@ pub mod parse;
 pub mod parts;
 pub mod qresync;
 pub mod send;
+pub mod submit;
 
 use crate::channels::registry::set_status;
 use crate::config::{EmailAccount, Server};
@@ -114,7 +115,8 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
         port: server.port,
         reason,
     };
-    let password = crate::secrets::read(server.password_command.as_deref(), server.password_file.as_deref())
+    let password = crate::secrets::read_async(server.password_command.as_deref(), server.password_file.as_deref())
+        .await
         .map_err(|source| EmailError::Secret { account: account.name.clone(), source })?;
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(20),

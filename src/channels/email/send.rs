@@ -6,11 +6,11 @@
 use super::{EmailError, connect};
 use crate::config::EmailAccount;
 use crate::store::Writer;
-use crate::sync::dispatcher::{ChannelSender, OutboxItem, SendError, SendFuture};
+use crate::sync::dispatcher::{ChannelSender, Found, LookFuture, OutboxItem, SendError, SendFuture};
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 pub struct EmailSender {
     pub account: EmailAccount,
@@ -192,10 +192,6 @@ impl EmailSender {
         Ok(fetched.into_iter().map(|(w, bytes)| (crate::sanitize::file_name(&w.name), w.mime, bytes)).collect())
     }
 
-    fn transport(&self, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-        smtp_transport(&self.account, password)
-    }
-
     /// Is a mail with this Message-ID already in Sent? (a send interrupted after SMTP)
     async fn already_in_sent(&self, message_id: &str) -> Result<bool, EmailError> {
         let mut session = connect(&self.account).await?;
@@ -289,7 +285,8 @@ fn smtp_transport(account: &EmailAccount, password: String) -> Result<AsyncSmtpT
 /// `pult doctor`: connect, TLS, EHLO and AUTH on the account's SMTP server; no mail is sent.
 pub async fn check_smtp(account: &EmailAccount) -> Result<(), String> {
     let s = &account.smtp;
-    let password = crate::secrets::read(s.password_command.as_deref(), s.password_file.as_deref())
+    let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
+        .await
         .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
     let transport = smtp_transport(account, password).map_err(|e| e.to_string())?;
     match transport.test_connection().await {
@@ -307,7 +304,13 @@ impl ChannelSender for EmailSender {
             // A row tried before may have left after SMTP and before we recorded it.
             if item.attempts > 0 {
                 match self.already_in_sent(&message_id).await {
-                    Ok(true) => return Ok(message_id),
+                    Ok(true) => {
+                        tracing::info!(
+                            "{}: {message_id} is already in Sent: recorded as sent, not sent again",
+                            self.account.name
+                        );
+                        return Ok(message_id);
+                    }
                     Ok(false) => {}
                     Err(e) => return Err(SendError::Temporary(e.to_string())),
                 }
@@ -315,12 +318,11 @@ impl ChannelSender for EmailSender {
             let mail = self.build(item, &message_id).await?;
             let raw = mail.formatted();
             let s = &self.account.smtp;
-            let password = crate::secrets::read(s.password_command.as_deref(), s.password_file.as_deref())
-                .map_err(|e| SendError::Permanent(e.to_string()))?;
-            let transport = self.transport(password)?;
-            transport.send(mail).await.map_err(|e| {
-                if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Temporary(e.to_string()) }
-            })?;
+            let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
+                .await
+                .map_err(|e| SendError::Permanent(format!("{}: {e}", self.account.name)))?;
+            let deadlines = super::submit::Deadlines::for_server(s);
+            super::submit::submit(s, password, mail.envelope(), &raw, deadlines).await?;
             // The 250 is committed before anything else: from here on a crash is
             // recovered by filing the mail, never by sending it again.
             let outbox = item.id;
@@ -343,6 +345,20 @@ impl ChannelSender for EmailSender {
                 tracing::warn!("{}: sent {message_id} but could not append it to Sent: {e}", self.account.name);
             }
             Ok(message_id)
+        })
+    }
+
+    fn look_for<'a>(&'a self, rfc_message_id: Option<&'a str>) -> LookFuture<'a> {
+        Box::pin(async move {
+            let folder = sent_folder(&self.account);
+            let Some(id) = rfc_message_id else {
+                return Found::NotThere(format!("{folder}: the mail never got a Message-ID, so it never left"));
+            };
+            match self.already_in_sent(id).await {
+                Ok(true) => Found::There(folder),
+                Ok(false) => Found::NotThere(folder),
+                Err(e) => Found::CannotTell(e.to_string()),
+            }
         })
     }
 

@@ -30,6 +30,10 @@ struct State {
     business_inbound: HashMap<(String, i64), i64>,
     /// readBusinessMessage calls: (connection, chat, message).
     reads: Vec<(String, i64, i64)>,
+    /// Methods whose next call is carried out and its answer lost: the
+    /// connection closes before the HTTP response.
+    /// (calls still answered first, answers then lost) per method.
+    drop_answers: HashMap<String, (usize, usize)>,
 }
 
 /// A running fake; it stops when dropped.
@@ -140,6 +144,18 @@ impl FakeBotApi {
         );
     }
 
+    /// The next call of `method` is carried out (a message is sent) and its
+    /// answer is lost: the connection closes without an HTTP response.
+    pub fn drop_next_answer(&self, method: &str) {
+        self.drop_answer_after(method, 0);
+    }
+
+    /// As [`drop_next_answer`](Self::drop_next_answer), after `answered` more
+    /// calls of `method` were answered as usual (the second part of a long text).
+    pub fn drop_answer_after(&self, method: &str, answered: usize) {
+        lock(&self.state).drop_answers.insert(method.to_lowercase(), (answered, 1));
+    }
+
     pub fn fail_next_forbidden(&self, method: &str, description: &str) {
         self.fail_next(method, 403, json!({"ok": false, "error_code": 403, "description": description}));
     }
@@ -235,7 +251,25 @@ async fn serve_connection(sock: TcpStream, state: Arc<Mutex<State>>, notify: Arc
     sock.set_nodelay(true)?;
     let mut reader = BufReader::new(sock);
     while let Some(req) = read_request(&mut reader).await? {
+        let method = req.path.split('?').next().unwrap_or("").rsplit('/').next().unwrap_or("").to_lowercase();
         let (status, content_type, body) = handle(req, &state, &notify).await;
+        let dropped = {
+            let mut s = lock(&state);
+            match s.drop_answers.get_mut(&method) {
+                Some((answered, _)) if *answered > 0 && status == 200 => {
+                    *answered -= 1;
+                    false
+                }
+                Some((_, lost)) if *lost > 0 && status == 200 => {
+                    *lost -= 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if dropped {
+            return Ok(());
+        }
         let head = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
             if status == 200 { "OK" } else { "Error" },

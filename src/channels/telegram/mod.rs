@@ -423,6 +423,14 @@ impl ChannelSender for TelegramSender {
             } else {
                 crate::workflow::replies::split_text(&item.body, MAX_TEXT)
             };
+            let total = parts.len() + item.attachments.len();
+            // Once one part went, the row is sent in part: never sent again whole.
+            let partial = |went: usize, e: SendError| match e {
+                e if went == 0 => e,
+                SendError::MaybeSent(why) => SendError::MaybeSent(format!("{went} of {total} parts went; then: {why}")),
+                other => SendError::MaybeSent(format!("{went} of {total} parts went; then: {other}")),
+            };
+            let mut went = 0;
             for part in parts {
                 let mut req = self.bot.send_message(ChatId(chat), part);
                 if let Some(c) = &connection {
@@ -433,12 +441,14 @@ impl ChannelSender for TelegramSender {
                 {
                     req = req.reply_parameters(ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
                 }
-                let sent = req.await.map_err(classify)?;
+                let sent = req.await.map_err(|e| partial(went, classify(e)))?;
+                went += 1;
                 first_id.get_or_insert(sent.id.0);
             }
             for path in &item.attachments {
                 if !path.is_file() {
-                    return Err(SendError::Permanent(format!("attachment {} is gone", path.display())));
+                    let gone = SendError::Permanent(format!("attachment {} is gone", path.display()));
+                    return Err(partial(went, gone));
                 }
                 let mut req = self.bot.send_document(ChatId(chat), InputFile::file(path.clone()));
                 if let Some(c) = &connection {
@@ -449,7 +459,8 @@ impl ChannelSender for TelegramSender {
                 {
                     req = req.reply_parameters(ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
                 }
-                let sent = req.await.map_err(classify)?;
+                let sent = req.await.map_err(|e| partial(went, classify(e)))?;
+                went += 1;
                 first_id.get_or_insert(sent.id.0);
             }
             let id = first_id.unwrap_or(0);
@@ -461,11 +472,17 @@ impl ChannelSender for TelegramSender {
     }
 }
 
-/// What a failed request means for the outbox row.
+/// What a failed request means for the outbox row. Only a request that
+/// never reached Telegram (no connection) or that Telegram answered with a
+/// refusal is known not to have been sent; a connection that broke or went
+/// silent after the request was written, or an answer that cannot be read,
+/// may hide a delivered message.
 pub fn classify(e: RequestError) -> SendError {
     match e {
         RequestError::RetryAfter(s) => SendError::RetryAfter(s.seconds() as u64),
-        RequestError::Network(n) => SendError::Temporary(n.to_string()),
+        RequestError::Network(n) if n.is_connect() => SendError::Temporary(n.to_string()),
+        RequestError::Network(n) => SendError::MaybeSent(format!("no answer from Telegram: {n}")),
+        RequestError::InvalidJson { .. } => SendError::MaybeSent("Telegram's answer could not be read".into()),
         RequestError::Api(
             a @ (ApiError::BotBlocked
             | ApiError::ChatNotFound
@@ -476,7 +493,8 @@ pub fn classify(e: RequestError) -> SendError {
         ) => SendError::Permanent(a.to_string()),
         RequestError::Api(a) => SendError::Permanent(a.to_string()),
         RequestError::MigrateToChatId(id) => SendError::Permanent(format!("the group moved to chat {}", id.0)),
-        other => SendError::Temporary(other.to_string()),
+        // Reading a file to upload: nothing complete went out.
+        other @ RequestError::Io(_) => SendError::Temporary(other.to_string()),
     }
 }
 

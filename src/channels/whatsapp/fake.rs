@@ -38,7 +38,13 @@ struct State {
     templates: Vec<(String, String)>,
     /// Messages marked read (`status: read`).
     reads: Vec<String>,
+    /// Sends still to take whose answer is then lost: the message is
+    /// delivered and the connection closes before the HTTP answer.
+    drop_answers: usize,
 }
+
+/// Marks a response that the connection must not deliver (a lost answer).
+const DROP_ANSWER: &str = "x-fake-drop-answer";
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
@@ -72,7 +78,14 @@ impl FakeGraphApi {
                         tokio::spawn(async move {
                             let service = hyper::service::service_fn(move |req| {
                                 let st = st.clone();
-                                async move { Ok::<_, std::convert::Infallible>(handle(req, &st, port).await) }
+                                async move {
+                                    let response = handle(req, &st, port).await;
+                                    // An error from the service closes the connection unanswered.
+                                    if response.headers().contains_key(DROP_ANSWER) {
+                                        return Err(std::io::Error::other("answer dropped"));
+                                    }
+                                    Ok(response)
+                                }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -146,6 +159,11 @@ impl FakeGraphApi {
     /// Sends answer only after `seconds` (a timeout on pult's side).
     pub fn stall_sends(&self, seconds: Option<u64>) {
         lock(&self.state).stall_sends = seconds;
+    }
+
+    /// The next successful send is delivered, and its answer lost on the way.
+    pub fn drop_next_send_answer(&self) {
+        lock(&self.state).drop_answers += 1;
     }
 }
 
@@ -313,10 +331,15 @@ async fn send(st: &Mutex<State>, body: &[u8]) -> Response<Full<Bytes>> {
     s.next += 1;
     let wamid = format!("wamid.HBgLFAKE{:08}", s.next);
     s.sent.push(msg);
-    reply(
+    let mut response = reply(
         200,
         json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}),
-    )
+    );
+    if s.drop_answers > 0 {
+        s.drop_answers -= 1;
+        response.headers_mut().insert(DROP_ANSWER, hyper::header::HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// `multipart/form-data` with `messaging_product`, `type` and `file`.
