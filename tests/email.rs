@@ -1836,3 +1836,40 @@ fn a_silent_smtp_server_delays_only_its_own_account() {
     wait_for("every mail at the client's", || copies_at_client(&d, &tag) >= 3);
     assert_eq!(copies_at_client(&d, &tag), 3, "one copy of each");
 }
+
+/// `sync --once` with a healthy account beside one whose password command
+/// hangs and one whose server is down: the healthy one syncs, each broken
+/// one is named with its reason, and the exit status says something failed.
+#[test]
+fn sync_once_runs_every_account_and_names_each_that_failed() {
+    let d = dovecot();
+    let f = folder("every");
+    deliver(&d, &f, &[mail(0, 1)]);
+    let s = temp_store();
+    let acct = account(&d, &f, false);
+    let cli = PultCli::new(&acct, &s);
+    let mut text = std::fs::read_to_string(&cli.cfg).expect("config");
+    let server = |port: u16, secret: &str| {
+        format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ninsecure = true\nuser = \"alice\"\n{secret}\n")
+    };
+    // The test's own fixed argv: a helper that never answers.
+    let hanging = "password_command = [\"sleep\", \"300\"]";
+    let pw = format!("password_file = \"{}\"", acct.imap.password_file.as_ref().expect("pw").display());
+    for (name, imap) in [("stuck", server(d.imap, hanging)), ("down", server(9, &pw))] {
+        text.push_str(&format!(
+            "\n[[accounts]]\nkind = \"email\"\nname = \"{name}\"\naddress = \"{name}@office.test\"\nfolders = [\"{f}\"]\n\
+             [accounts.imap]\n{imap}\n[accounts.smtp]\n{}",
+            server(d.smtp, &pw)
+        ));
+    }
+    text.push_str("\n[guards]\nsecret_timeout_seconds = 1\n");
+    std::fs::write(&cli.cfg, text).expect("config");
+    let out = cli.run(&["sync", "--once"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a failed account fails the run: {stdout}\n{stderr}");
+    assert!(stdout.contains("1 new"), "the healthy account synced: {stdout}\n{stderr}");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 1);
+    assert!(stderr.contains("account stuck") && stderr.contains("did not finish within 1 s"), "{stderr}");
+    assert!(stderr.contains("account down"), "{stderr}");
+    assert_eq!(stderr.matches("account stuck").count(), 1, "each error once: {stderr}");
+}

@@ -316,3 +316,57 @@ fn assignment_notes_mentions_and_audit() {
     let s = screen(&mut anna, &mut anna_term);
     assert!(s.contains("History") && s.contains("assign") && s.contains("boris"), "{s}");
 }
+
+/// `pass` waiting for a passphrase nobody types: the daemon's worker is stuck
+/// in the password command, yet SIGTERM stops the daemon at once and the
+/// command goes with it.
+#[test]
+fn sigterm_stops_a_daemon_whose_password_command_hangs() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = home.path().join("store.db");
+    let pidfile = home.path().join("helper.pid");
+    // The test's own fixed text: a helper that says who it is, then hangs.
+    let helper = format!("echo $$ > {}; exec sleep 300", pidfile.display());
+    let config = home.path().join("config.toml");
+    let server = |port: u16| {
+        format!(
+            "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ninsecure = true\nuser = \"anna\"\n\
+             password_command = [\"sh\", \"-c\", {helper:?}]\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"anna@office.test\"\n\n\
+             [accounts.imap]\n{}\n[accounts.smtp]\n{}",
+            server(9),
+            server(9)
+        ),
+    )
+    .expect("config");
+    let child = pult(home.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["daemon", "--store"])
+        .arg(&store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let mut daemon = Proc(child);
+    eventually("the worker to run the password command", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|p| !p.trim().is_empty())
+    });
+    let helper_pid = std::fs::read_to_string(&pidfile).expect("pid").trim().to_string();
+    let st = Command::new("kill").args(["-TERM", &daemon.0.id().to_string()]).status().expect("kill");
+    assert!(st.success());
+    eventually("the daemon to stop", || daemon.0.try_wait().ok().flatten().is_some());
+    assert!(!WorkerLock::is_held(&store));
+    // The hanging helper did not outlive the daemon (gone, or a zombie about to be reaped).
+    eventually("the password command to be killed", || {
+        std::fs::read_to_string(format!("/proc/{helper_pid}/stat"))
+            .map(|s| s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+            .unwrap_or(true)
+    });
+}
