@@ -247,9 +247,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("discarded", "Discarded; the client counts as waiting", "Отменено; клиент снова ждёт ответа"),
     (
         "maybe_sent_hint",
-        "it may have reached the client: check with the client, then retry or discard (`pult outbox`)",
-        "сообщение могло дойти до клиента: уточните у него, затем повторите или отмените (`pult outbox`)",
+        // No-break spaces keep each key with its words when the line wraps.
+        "it may have reached the client: check, then E — send again · Y — it arrived · Z — discard",
+        "сообщение могло дойти до клиента: уточните, затем E — отправить снова · Y — дошло · Z — отменить",
     ),
+    ("nothing_maybe_sent", "No maybe-sent message here", "Здесь нет сообщений с неизвестной судьбой"),
+    ("confirmed_sent", "Marked sent: it will not be sent again", "Отмечено отправленным: повторно не уйдёт"),
     ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),
     ("notice_future_date", "Date: is in the future; arrival time shown", "Date: в будущем — показано время получения"),
     ("field_file", "File to attach", "Файл"),

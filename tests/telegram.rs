@@ -463,6 +463,16 @@ fn a_lost_answer_is_maybe_sent_and_never_sent_twice() {
     assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'unknown'")), 1);
     let thread = s.reader().thread(conv, 10).expect("thread");
     assert!(thread.iter().any(|m| m.delivery == Delivery::Unknown), "the thread says so");
+    // In the thread: the hint names the keys; `Y` (it arrived) records it sent, never sending it.
+    let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Y\u{a0}—\u{a0}it\u{a0}arrived"), "{screen}");
+    h.keys("Y");
+    assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'sent'")), 1);
+    assert!(h.screen().contains("Marked sent"), "{}", h.screen());
+    assert_eq!(s.dispatch().handled(), 0);
+    assert_eq!(s.fake.sent().len(), 1, "confirming sends nothing");
 
     let para = "Расчёт налогов по УСН. ".repeat(120);
     let long = s.queue(conv, None, &format!("{para}\n\n{para}"));

@@ -733,21 +733,35 @@ pub fn recover_interrupted(db: &mut Db, now: i64) -> Result<Recovered> {
     Ok(Recovered { handed_over: handed_over as usize, unknown })
 }
 
-/// [`resolve`] for the newest failed or `unknown` row of a conversation (the
-/// TUI's keys); `None` when there is none.
-pub fn resolve_latest(db: &mut Db, conversation: i64, retry: bool, actor: &str, now: i64) -> Result<Option<i64>> {
-    let conn = &mut db.0;
-    let row: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM outbox WHERE conversation_id = ?1 AND state IN ('failed', 'unknown') ORDER BY id DESC LIMIT 1",
+/// A person's decision on a message that did not (surely) go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Send it again (a failed or maybe-sent message).
+    Retry,
+    /// Drop it (a failed or maybe-sent message).
+    Discard,
+    /// It did reach the client (a maybe-sent message).
+    ConfirmSent,
+}
+
+/// [`resolve`] or [`confirm_sent`] for the newest row of a conversation that
+/// waits for that decision (the TUI's keys); `None` when there is none.
+pub fn resolve_latest(db: &mut Db, conversation: i64, how: Resolution, actor: &str, now: i64) -> Result<Option<i64>> {
+    let states = if how == Resolution::ConfirmSent { "('unknown')" } else { "('failed', 'unknown')" };
+    let row: Option<i64> =
+        db.0.query_row(
+            &format!("SELECT id FROM outbox WHERE conversation_id = ?1 AND state IN {states} ORDER BY id DESC LIMIT 1"),
             [conversation],
             |r| r.get(0),
         )
         .optional()?;
-    match row {
-        Some(id) => resolve(db, id, retry, actor, now).map(|_| Some(id)),
-        None => Ok(None),
-    }
+    let Some(id) = row else { return Ok(None) };
+    match how {
+        Resolution::Retry => resolve(db, id, true, actor, now)?,
+        Resolution::Discard => resolve(db, id, false, actor, now)?,
+        Resolution::ConfirmSent => confirm_sent(db, id, actor, now)?,
+    };
+    Ok(Some(id))
 }
 
 /// A person's decision on a failed or `unknown` row: send it again (a new

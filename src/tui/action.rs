@@ -44,6 +44,8 @@ pub enum Action {
     RetrySend,
     /// Drop the conversation's newest failed or maybe-sent message.
     DiscardSend,
+    /// The conversation's newest maybe-sent message did reach the client.
+    ConfirmSent,
     ViewAllOpen,
     ViewUnanswered,
     ViewDueToday,

@@ -513,10 +513,10 @@ impl App {
                 let terms = crate::store::search::terms_of(&query, st.clock.zoned(now).date());
                 Ok(Outcome::Search { query, hits, terms })
             }
-            Effect::ResolveSend { conversation, retry } => {
+            Effect::ResolveSend { conversation, how } => {
                 let done =
-                    self.writer.call_blocking(move |c| intents::resolve_latest(c, conversation, retry, &actor, now))?;
-                Ok(Outcome::Resolved { conversation, done: done.is_some(), retry })
+                    self.writer.call_blocking(move |c| intents::resolve_latest(c, conversation, how, &actor, now))?;
+                Ok(Outcome::Resolved { conversation, done: done.is_some(), how })
             }
             Effect::SaveDraft(key, draft) => {
                 let d = draft.clone();

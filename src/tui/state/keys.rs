@@ -276,8 +276,15 @@ impl AppState {
                     None => Vec::new(),
                 }
             }
-            Action::RetrySend | Action::DiscardSend => match self.target() {
-                Some(conversation) => vec![Effect::ResolveSend { conversation, retry: action == Action::RetrySend }],
+            Action::RetrySend | Action::DiscardSend | Action::ConfirmSent => match self.target() {
+                Some(conversation) => {
+                    let how = match action {
+                        Action::RetrySend => crate::store::intents::Resolution::Retry,
+                        Action::DiscardSend => crate::store::intents::Resolution::Discard,
+                        _ => crate::store::intents::Resolution::ConfirmSent,
+                    };
+                    vec![Effect::ResolveSend { conversation, how }]
+                }
                 None => Vec::new(),
             },
             Action::Refresh => vec![Effect::ReloadSidebar, Effect::ReloadList],

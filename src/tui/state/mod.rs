@@ -205,7 +205,7 @@ pub enum Effect {
     /// Retry (or discard) the newest failed or maybe-sent message of a conversation.
     ResolveSend {
         conversation: i64,
-        retry: bool,
+        how: crate::store::intents::Resolution,
     },
     Undo {
         outbox: i64,

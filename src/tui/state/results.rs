@@ -74,7 +74,7 @@ pub enum Outcome {
     Resolved {
         conversation: i64,
         done: bool,
-        retry: bool,
+        how: crate::store::intents::Resolution,
     },
     Assigned {
         conversation: i64,
@@ -192,11 +192,14 @@ impl AppState {
                 self.focus = Focus::Conversations;
                 self.preview_selected()
             }
-            Outcome::Resolved { conversation, done, retry } => {
-                self.info(self.lang.tr(match (done, retry) {
+            Outcome::Resolved { conversation, done, how } => {
+                use crate::store::intents::Resolution;
+                self.info(self.lang.tr(match (done, how) {
+                    (false, Resolution::ConfirmSent) => "nothing_maybe_sent",
                     (false, _) => "nothing_to_resend",
-                    (true, true) => "queued_again",
-                    (true, false) => "discarded",
+                    (true, Resolution::Retry) => "queued_again",
+                    (true, Resolution::Discard) => "discarded",
+                    (true, Resolution::ConfirmSent) => "confirmed_sent",
                 }));
                 reload(conversation)
             }

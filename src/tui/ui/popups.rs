@@ -161,7 +161,7 @@ fn help_entries(state: &AppState, context: crate::tui::keymap::Context) -> Vec<(
             A::Snooze | A::FollowUp | A::Redate => 10,
             A::Assign => 11,
             A::CloseConversation | A::CountWaiting => 12,
-            A::UndoSend | A::RetrySend | A::DiscardSend => 13,
+            A::UndoSend | A::RetrySend | A::DiscardSend | A::ConfirmSent => 13,
             A::Attach | A::Editor | A::SaveAttachment | A::OpenAttachment | A::PlayVoice => 14,
             A::Help | A::Quit | A::CommandLine => 15,
             A::ViewUnanswered | A::ViewDueToday | A::ViewOverdue | A::ViewMine => 16,

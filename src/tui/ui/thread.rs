@@ -290,7 +290,10 @@ fn message_lines<'a>(
         }
     }
     if m.delivery == Delivery::Unknown {
-        out.push(Line::from(styled(format!("  {}", l.tr("maybe_sent_hint")), theme.style("failed"))));
+        // The keys that decide are in it: wrapped, never cut off.
+        for piece in wrap(l.tr("maybe_sent_hint"), w.saturating_sub(2).max(8)) {
+            out.push(Line::from(styled(format!("  {piece}"), theme.style("failed"))));
+        }
     }
     // How the mail was read, on its own line: a spoof mark must not be cut off.
     for code in &m.notices {
