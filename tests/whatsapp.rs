@@ -286,6 +286,18 @@ fn a_reply_goes_as_a_reply_and_statuses_in_any_order_end_in_the_furthest() {
     let export = pult::scripting::ThreadExport::new(&c, &r.thread(c.id, 100).expect("thread"), &[], &clock);
     let last = export.messages.iter().rfind(|m| m.direction == "out").expect("our last");
     assert_eq!((last.delivery, last.error.as_deref().is_some_and(|e| e.contains("131026"))), (Some("failed"), true));
+    // Where people look: counted as failed, listed by the outbox and «Not sent», offered again.
+    assert_eq!(r.status().expect("status").failed, 1);
+    let problems = r.outbox_problems(&clock).expect("outbox");
+    assert!(problems.iter().any(|p| p.state == "failed" && p.error.contains("131026")), "{problems:?}");
+    assert_eq!(r.count(View::Unsent).expect("count"), 1);
+    let conv = s.conversation();
+    let again = s
+        .store
+        .writer
+        .call_blocking(move |c| intents::resolve_latest(c, conv, intents::Resolution::Retry, "anna", now()));
+    assert!(again.expect("retry").is_some(), "E offers it again");
+    assert_eq!(s.dispatch().sent, 1, "sent again");
 }
 
 #[test]

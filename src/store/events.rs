@@ -6,6 +6,7 @@
 use super::writer::{immediate, note_change};
 use super::{Db, Result};
 use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
+use rusqlite::OptionalExtension;
 use rusqlite::{Transaction, params};
 
 /// What applying a batch did.
@@ -164,6 +165,23 @@ fn delivery(
         return Ok(());
     };
     if !moves(Delivery::parse(&now_state), state) {
+        return Ok(());
+    }
+    // A failure reported after the send (WhatsApp `failed`): the outbox row
+    // fails too, so it is counted, listed and offered again like any other.
+    let row: Option<i64> = if state == Delivery::Failed {
+        tx.prepare_cached(
+            "SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE m.channel_id = ?1 AND m.remote_id = ?2 AND o.state = 'sent'",
+        )?
+        .query_row(params![channel, remote_id], |r| r.get(0))
+        .optional()?
+    } else {
+        None
+    };
+    if let Some(outbox) = row {
+        super::intents::fail_row(tx, outbox, error.unwrap_or("not delivered"), now)?;
+        applied.conversations.push(conversation);
         return Ok(());
     }
     tx.prepare_cached("UPDATE messages SET delivery = ?3, error = ?4 WHERE channel_id = ?1 AND remote_id = ?2")?

@@ -578,6 +578,15 @@ pub fn mark_sent(db: &mut Db, outbox_id: i64, remote_id: &str, now: i64) -> Resu
 pub fn mark_failed(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
+    fail_row(&tx, outbox_id, reason, now)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// An outbox row failed, at send time or later (a delivery report, a bounce):
+/// its message shows why, the row waits for a person (`pult outbox`, `E`),
+/// the promise it made is withdrawn and the one it reported done reopens.
+pub(super) fn fail_row(tx: &rusqlite::Transaction<'_>, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
     let (conversation, message): (i64, i64) =
         tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -597,9 +606,8 @@ pub fn mark_failed(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Resul
         "UPDATE tasks SET state = 'accepted', done_at = NULL WHERE done_outbox_id = ?1 AND state = 'done'",
         [outbox_id],
     )?;
-    refresh_conversation(&tx, conversation)?;
-    note_change(&tx, now, ChangeKind::Outbox, Some(conversation), None)?;
-    tx.commit()?;
+    refresh_conversation(tx, conversation)?;
+    note_change(tx, now, ChangeKind::Outbox, Some(conversation), None)?;
     Ok(())
 }
 
