@@ -279,3 +279,28 @@ fn the_sidebar_shows_the_connection_and_r_explains_a_refusal() {
     let screen = h.screen();
     assert!(screen.contains("отключил(а) бота в Telegram Business"), "{screen}");
 }
+
+/// A reply queued while the connection was on, then the owner switched it
+/// off: the dispatcher checks the rules again right before the network, fails
+/// the row with the reason, sends nothing, and the client waits again.
+#[test]
+fn a_connection_switched_off_after_queueing_stops_the_send_at_the_last_moment() {
+    let s = setup(true, true);
+    s.client_writes(10, now() - 60, "Пришлите акт");
+    s.drain();
+    let id = s.queue("Акт во вложении");
+    let off = u::connection(CONN, u::user(ANNA, "Анна", "Смирнова"), true, true, false, now());
+    s.fake.set_business_connection(off.clone());
+    s.fake.push(u::business_connection(off));
+    s.drain();
+    let report = s.dispatch();
+    assert!(
+        report.failed.iter().any(|(_, why)| why.contains("turned this bot's business connection off")),
+        "{report:?}"
+    );
+    assert!(s.fake.sent().is_empty(), "nothing reached Telegram");
+    assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'failed'")), 1);
+    assert!(s.waiting(), "the client waits again");
+    let r = s.reader();
+    assert_eq!(r.status().expect("status").failed, 1, "counted where people look");
+}

@@ -417,6 +417,12 @@ pub struct OutboxItem {
     /// A provider-approved template to send instead of free text (WhatsApp
     /// outside its 24 hours): JSON `{"name", "language", "params"}`.
     pub template: Option<String>,
+    /// The channel's kind, for its rules at the last moment.
+    pub kind: crate::model::ChannelKind,
+    /// When the client last wrote in the conversation (reply windows).
+    pub last_inbound_at: Option<i64>,
+    /// The business connection the chat is seen through, as last told (Telegram Business).
+    pub connection: Option<crate::model::Connection>,
 }
 
 /// A column holding a JSON array of strings (addresses, file paths); NULL or
@@ -449,8 +455,9 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
         .query_row(
             &format!("SELECT o.id, o.conversation_id, o.message_id, c.channel_id, coalesce(r.rfc_message_id, r.remote_id), o.subject, o.body, o.attempts,
                                                             c.remote_key, o.attachments, ri.handle, r.recipients, o.rfc_message_id,
-                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc, o.template
-             FROM outbox o JOIN conversations c ON c.id = o.conversation_id
+                    r.author, r.sent_at, r.body, o.to_addresses, o.forward_of, r.cc, o.template, ch.kind,
+                    (SELECT max(sent_at) FROM messages WHERE conversation_id = o.conversation_id AND direction = 'in')
+             FROM outbox o JOIN conversations c ON c.id = o.conversation_id JOIN channels ch ON ch.id = c.channel_id
                           LEFT JOIN messages r ON r.id = o.reply_to_message_id
              LEFT JOIN identities ri ON ri.id = r.author_identity_id
              WHERE {which} AND c.channel_id = ?2
@@ -484,11 +491,20 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
                     reply_cc: json_list(row, 18)?,
                     references: Vec::new(),
                     template: row.get(19)?,
+                    kind: crate::model::ChannelKind::parse(&row.get::<_, String>(20)?)
+                        .unwrap_or(crate::model::ChannelKind::Email),
+                    last_inbound_at: row.get(21)?,
+                    connection: None,
                 })
             },
         )
         .optional()?;
     let mut item = item;
+    if let Some(item) = item.as_mut()
+        && let Some((id, _)) = crate::model::business_key(&item.conversation_key)
+    {
+        item.connection = super::channel_state::connections_of(&tx, channel_id)?.into_iter().find(|c| c.id == id);
+    }
     if let Some(item) = item.as_mut()
         && item.reply_to_remote.is_some()
     {

@@ -135,6 +135,13 @@ pub async fn dispatch_channel(
                 break;
             }
         };
+        // The channel's rules once more, right before the network: a connection
+        // switched off or a window closed since the reply was queued.
+        if let Err(why) = crate::channels::registry::kind(item.kind).check_reply(&last_moment_facts(&item, t)) {
+            let outcome = Err(SendError::Permanent(format!("not sent: {why}")));
+            record(writer, &item, outcome, &mut report).await;
+            continue;
+        }
         let outcome = match tokio::time::timeout(deadline, sender.send(&item)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(SendError::MaybeSent(format!(
@@ -145,6 +152,19 @@ pub async fn dispatch_channel(
         record(writer, &item, outcome, &mut report).await;
     }
     report
+}
+
+/// What a queued row is judged by at the last moment. Email's own checks
+/// (recipients) were made when it was queued and do not change.
+fn last_moment_facts(item: &OutboxItem, now: i64) -> crate::channels::registry::ReplyFacts {
+    crate::channels::registry::ReplyFacts {
+        answers: Some(item.message_id),
+        last_inbound_at: item.last_inbound_at,
+        recipients: vec![String::new()],
+        now,
+        template: item.template.is_some(),
+        connection: item.connection.clone(),
+    }
 }
 
 /// Records a send's outcome; if even that fails, the row is marked failed with
