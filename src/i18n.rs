@@ -154,6 +154,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("sends", "sends it", "отправит"),
     ("count_it", "count as waiting", "считать ожидающим"),
     ("approved_templates", "approved templates (t)", "одобренные шаблоны (t)"),
+    (
+        "template_as_is",
+        "An approved template goes exactly as approved: remove the other text (Esc keeps nothing else)",
+        "Одобренный шаблон уходит только как есть: уберите остальной текст (Esc — закрыть без отправки)",
+    ),
     ("window_left", "reply window closes in", "окно ответа закроется через"),
     (
         "connection_disabled",

@@ -243,8 +243,15 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         ReplyText::Body(b) => b.to_string(),
         ReplyText::Template { id, vars } => {
             let (text, payload) = template_text(&cfg, &c, id, vars, &clock)?;
-            approved = payload.filter(|_| !window_open);
-            text
+            // After the window the approved template goes, and its approved
+            // body (filled) is what the thread records.
+            match payload.filter(|_| !window_open) {
+                Some((payload, what_goes)) => {
+                    approved = Some(payload);
+                    what_goes
+                }
+                None => text,
+            }
         }
     };
     facts.template = approved.is_some();
@@ -297,7 +304,7 @@ fn template_text(
     id: &str,
     vars: &[String],
     clock: &Clock,
-) -> Result<(String, Option<String>)> {
+) -> Result<(String, Option<(String, String)>)> {
     let templates = user_templates()?;
     let Some(t) = templates.get(id) else {
         let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
@@ -315,7 +322,8 @@ fn template_text(
             None => bail!("template {id:?} asks for {field}: add --var '{field}=…'"),
         }
     }
-    Ok((t.render(c.kind, &values), t.whatsapp_payload(&values)))
+    let approved = t.whatsapp_payload(&values).map(|p| (p, t.whatsapp_text(&values).unwrap_or_default()));
+    Ok((t.render(c.kind, &values), approved))
 }
 
 fn user_templates() -> Result<crate::workflow::templates::Templates> {

@@ -486,3 +486,46 @@ fn a_lost_answer_is_maybe_sent_and_posted_once() {
     assert_eq!(s.fake.sent().len(), 1, "one POST reached the API");
     assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {id} AND state = 'unknown'")), 1);
 }
+
+/// After the 24 hours, with an old draft kept (bank details): `t` offers only
+/// the approved template and opens it alone; a line typed beside it is
+/// refused (the record would lie); as approved it goes, and the thread
+/// records exactly the template's text while the draft stays kept.
+#[test]
+fn an_approved_template_is_recorded_as_what_went_and_nothing_else() {
+    let s = setup("");
+    s.fake.approve_template("pult_follow_up", "ru");
+    assert_eq!(s.client_says("wamid.old", NOW - 25 * 3600, "Пришлите счёт"), 200);
+    let conv = s.conversation();
+    let key = pult::store::drafts::DraftKey { conversation: conv, kind: pult::store::drafts::DraftKind::Reply };
+    let draft = pult::store::drafts::Draft { body: "Реквизиты: р/с 40702810".into(), ..Default::default() };
+    s.store.writer.call_blocking(move |c| pult::store::drafts::save(c, "Анна", key, &draft, NOW)).expect("draft");
+    let mut h = Harness::in_language(shared(&s.store.path, &s.store.writer), pult::i18n::Lang::Ru, 80, 24);
+    h.app.state.undo_seconds = 0;
+    h.keys("<Enter> t");
+    let screen = h.screen();
+    assert!(screen.contains("WhatsApp: написать после 24"), "{screen}");
+    assert!(!screen.contains("Принято в работу"), "only what can go now is offered: {screen}");
+    h.keys("<Enter>");
+    let c = h.app.state.composer.as_ref().expect("composer");
+    let shown = c.textarea.lines().join("\n");
+    assert!(!shown.contains("Реквизиты"), "the kept draft is not joined to the template: {shown}");
+    // A line typed beside the approved template: refused, nothing queued.
+    h.keys("<Enter>").type_text("И ещё акт сверки").keys("<C-x>");
+    assert!(h.screen().contains("Одобренный шаблон уходит только как есть"), "{}", h.screen());
+    assert_eq!(s.count("SELECT count(*) FROM outbox"), 0);
+    h.keys("<Esc> t <Enter> <C-x>");
+    assert_eq!(s.count("SELECT count(*) FROM outbox"), 1);
+    let report = s.dispatch();
+    assert_eq!(report.sent, 1, "{report:?}");
+    let sent = s.fake.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["type"], "template");
+    // The record is what went: the template's text with its parameter.
+    let body = s.text("SELECT body FROM messages WHERE direction = 'out'").expect("body");
+    let param = sent[0].pointer("/template/components/0/parameters/0/text").and_then(|v| v.as_str());
+    assert!(param.is_some_and(|p| body.contains(p)), "{body} vs {sent:?}");
+    assert!(body.starts_with("Здравствуйте") && !body.contains("Реквизиты") && !body.contains("акт сверки"), "{body}");
+    let kept = s.text(&format!("SELECT body FROM drafts WHERE conversation_id = {conv}"));
+    assert_eq!(kept.as_deref(), Some("Реквизиты: р/с 40702810"), "the draft stays kept");
+}

@@ -29,6 +29,10 @@ pub struct WhatsappTemplate {
     pub language: String,
     #[serde(default)]
     pub params: Vec<String>,
+    /// The body as approved in WhatsApp Manager, with `{{1}}`, `{{2}}` …:
+    /// what the client reads, and so what the thread records.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +99,19 @@ impl Template {
         let w = self.whatsapp.as_ref()?;
         let params: Vec<String> = w.params.iter().map(|p| fill_tidy(p, vars)).collect();
         Some(serde_json::json!({"name": w.name, "language": w.language, "params": params}).to_string())
+    }
+
+    /// What the client reads when the approved template goes: its approved
+    /// body with the parameters filled (the template's own text when the
+    /// body is not given). None for a free-text template.
+    pub fn whatsapp_text(&self, vars: &HashMap<&str, String>) -> Option<String> {
+        let w = self.whatsapp.as_ref()?;
+        let Some(body) = &w.body else { return Some(fill_tidy(&self.text, vars)) };
+        let mut out = body.clone();
+        for (i, p) in w.params.iter().enumerate() {
+            out = out.replace(&format!("{{{{{}}}}}", i + 1), &fill_tidy(p, vars));
+        }
+        Some(out)
     }
 
     /// The text for a channel, with known variables filled; unknown ones stay

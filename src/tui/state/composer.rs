@@ -50,6 +50,12 @@ impl AppState {
 
     /// Keeps a closed composer's text as a draft and gives up its claim.
     pub(super) fn stash(&mut self, c: Composer, fx: &mut Vec<Effect>) {
+        // An approved template's composer is no draft: the draft kept before
+        // it (if any) stays as it was.
+        if c.template.is_some() {
+            fx.push(Effect::Release(c.conversation));
+            return;
+        }
         let (key, draft) = c.draft();
         if draft.body.trim().is_empty() {
             self.drafts.remove(&key);
@@ -185,12 +191,15 @@ impl AppState {
         let Some(t) = &self.thread else { return Vec::new() };
         let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
-            if let Some(why) = self.reply_window_closed().filter(|_| template.is_none()) {
+            let closed = self.reply_window_closed();
+            if let Some(why) = closed.clone().filter(|_| template.is_none()) {
                 self.error(why);
                 return fx;
             }
             let id = t.conversation.id;
-            let draft = self.take_draft(id, DraftKind::Reply);
+            // Outside the window only the approved template goes: a kept draft
+            // stays kept, never joined to it.
+            let draft = if closed.is_some() { String::new() } else { self.take_draft(id, DraftKind::Reply) };
             let (reply_to, subject) = self.reply_target();
             let Some(t) = &self.thread else { return Vec::new() };
             self.composer = Some(new_composer(t.conversation.id, t.conversation.kind, reply_to, subject, &draft));
@@ -207,25 +216,46 @@ impl AppState {
             return Vec::new();
         };
         let vars = self.template_vars();
-        let approved = template.whatsapp_payload(&vars).filter(|_| template.fields.is_empty());
-        let mut fx = self.ensure_composer_for(approved.clone().or(template.whatsapp.as_ref().map(|_| String::new())));
-        if approved.is_some()
-            && let Some(c) = &mut self.composer
-        {
-            c.template = approved;
+        // A provider-approved template is what may go after a closed window,
+        // and only on its own channel (WhatsApp).
+        let closed = self.reply_window_closed();
+        let on_whatsapp = self.thread.as_ref().is_some_and(|t| t.conversation.kind == ChannelKind::Whatsapp);
+        if let Some(why) = closed.clone().filter(|_| !on_whatsapp || template.whatsapp.is_none()) {
+            self.error(why);
+            return Vec::new();
         }
+        let approved = template.whatsapp_payload(&vars).filter(|_| template.fields.is_empty() && closed.is_some());
+        let mut fx = self.ensure_composer_for(closed.as_ref().map(|_| approved.clone().unwrap_or_default()));
         if !template.fields.is_empty() {
             fx.extend(self.ask(Purpose::Insert(id.to_string()), template.fields.clone()));
             return fx;
         }
-        let vars = self.template_vars();
         let Some(c) = &mut self.composer else { return fx };
-        let text = template.render(c.kind, &vars);
+        // An approved template shows what the client will read: its approved body.
+        let text = match approved {
+            Some(_) => template.whatsapp_text(&vars).unwrap_or_default(),
+            None => template.render(c.kind, &vars),
+        };
+        if approved.is_some() {
+            c.template = approved;
+            c.template_text = Some(text.clone());
+        }
         if !c.textarea.is_empty() {
             c.textarea.insert_newline();
         }
         c.textarea.insert_str(&text);
         fx
+    }
+
+    /// The templates the picker offers: every one, except after a closed
+    /// reply window, when only provider-approved ones on their own channel can go.
+    pub fn template_choices(&self, filter: &str) -> Vec<usize> {
+        let hits = self.templates.filter(filter);
+        if self.reply_window_closed().is_none() {
+            return hits;
+        }
+        let on_whatsapp = self.thread.as_ref().is_some_and(|t| t.conversation.kind == ChannelKind::Whatsapp);
+        hits.into_iter().filter(|&i| on_whatsapp && self.templates.all[i].whatsapp.is_some()).collect()
     }
 
     pub(super) fn template_vars(&self) -> HashMap<&'static str, String> {
@@ -287,6 +317,13 @@ impl AppState {
             && c.template.is_none()
         {
             self.error(why);
+            return Vec::new();
+        }
+        // The thread records what went: an approved template goes exactly as
+        // approved, so any other text in the composer would be a record of
+        // something the client never got.
+        if c.template.is_some() && c.template_text.as_deref().map(str::trim) != Some(body.trim()) {
+            self.error(self.lang.tr("template_as_is"));
             return Vec::new();
         }
 
@@ -352,13 +389,17 @@ impl AppState {
             template,
         };
         let conversation = c.conversation;
-        self.drafts.remove(&key);
+        // A template's composer held no draft: the one kept before it stays.
+        let sent = if c.template.is_some() { None } else { Some(sent) };
+        if sent.is_some() {
+            self.drafts.remove(&key);
+        }
         self.composer = None;
         self.tone_confirmed = None;
         self.focus = Focus::Thread;
         if let Some(t) = &mut self.thread {
             t.scroll = 0;
         }
-        vec![effect, sent, Effect::Release(conversation)]
+        [Some(effect), sent, Some(Effect::Release(conversation))].into_iter().flatten().collect()
     }
 }

@@ -159,6 +159,13 @@ impl AppState {
                 // After a closed reply window the picker opens without a
                 // composer: choosing an approved template opens one.
                 let closed = self.composer.is_none() && self.reply_window_closed().is_some();
+                // Nothing this channel may send now: say why instead of a list.
+                if closed && self.template_choices("").is_empty() {
+                    if let Some(why) = self.reply_window_closed() {
+                        self.error(why);
+                    }
+                    return Vec::new();
+                }
                 if self.composer.is_none() && !closed {
                     fx = self.open_composer(None);
                 }
@@ -339,7 +346,7 @@ impl AppState {
                 None => Vec::new(),
             },
             (Popup::Templates { filter, selected }, Action::Down) => {
-                let n = self.templates.filter(&filter).len();
+                let n = self.template_choices(&filter).len();
                 self.popup = Some(Popup::Templates { filter, selected: (selected + 1).min(n.saturating_sub(1)) });
                 Vec::new()
             }
@@ -348,7 +355,7 @@ impl AppState {
                 Vec::new()
             }
             (Popup::Templates { filter, selected }, Action::Confirm) => {
-                let hits = self.templates.filter(&filter);
+                let hits = self.template_choices(&filter);
                 match hits.get(selected) {
                     Some(&i) => {
                         let id = self.templates.all[i].id.clone();

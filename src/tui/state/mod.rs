@@ -445,6 +445,9 @@ pub struct Composer {
     /// A provider-approved template is what goes (WhatsApp after its 24
     /// hours): its payload; the text shown is the template's preview.
     pub template: Option<String>,
+    /// That template's text as rendered: what the thread records, and the
+    /// only text that may be in the composer when it goes.
+    pub template_text: Option<String>,
 }
 
 impl Composer {
@@ -675,6 +678,7 @@ pub(super) fn new_composer(
         promise: None,
         promise_asked: None,
         template: None,
+        template_text: None,
     }
 }
 

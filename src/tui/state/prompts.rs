@@ -191,18 +191,23 @@ impl AppState {
         match &f.purpose {
             Purpose::Insert(id) => {
                 let id = id.clone();
-                let Some(text) = template_text(self, &id) else { return Vec::new() };
+                let Some(mut text) = template_text(self, &id) else { return Vec::new() };
+                let closed = self.reply_window_closed().is_some();
                 let approved = self.templates.get(&id).and_then(|t| {
                     let mut vars: HashMap<&str, String> = self.template_vars().into_iter().collect();
                     for (k, v) in &f.values {
                         vars.insert(k.as_str(), v.clone());
                     }
-                    t.whatsapp_payload(&vars)
+                    let payload = t.whatsapp_payload(&vars).filter(|_| closed)?;
+                    // What the client will read: the approved body, filled.
+                    text = t.whatsapp_text(&vars).unwrap_or_else(|| text.clone());
+                    Some(payload)
                 });
                 let claim = self.ensure_composer_for(approved.clone());
                 if let Some(c) = &mut self.composer {
                     if approved.is_some() {
                         c.template = approved;
+                        c.template_text = Some(text.clone());
                     }
                     if !c.textarea.is_empty() {
                         c.textarea.insert_newline();

@@ -56,7 +56,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             frame.render_widget(Paragraph::new(lines), inner);
         }
         Some(Popup::Templates { filter, selected }) => {
-            let hits = state.templates.filter(filter);
+            let hits = state.template_choices(filter);
             let rect = centered(area, 64, (hits.len() as u16 + 4).max(6));
             let block = Block::default()
                 .borders(Borders::ALL)
