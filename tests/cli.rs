@@ -78,7 +78,8 @@ fn a_broken_config_is_a_clear_error() {
     let out = pult(home.path()).args(["status", "--config"]).arg(&cfg).output().expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("25:99"), "{err}");
+    assert!(err.contains("bad.toml") && err.contains("line 2") && err.contains("`start`"), "{err}");
+    assert!(!err.contains("25:99"), "the value is not repeated: {err}");
 }
 
 #[test]
