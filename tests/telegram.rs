@@ -232,6 +232,14 @@ fn voice_messages_are_downloaded_and_transcribed_and_found() {
     let n =
         s.rt.block_on(telegram::transcribe_pending(&s.bot, &s.store.writer, s.channel, &voice)).expect("transcribe");
     assert_eq!(n, 1);
+    use std::os::unix::fs::PermissionsExt;
+    let kept = std::fs::read_dir(dir.path()).expect("media").map(|f| f.expect("entry").path()).collect::<Vec<_>>();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::metadata(&kept[0]).expect("voice").permissions().mode() & 0o777,
+        0o600,
+        "kept for this user alone"
+    );
     let r = s.reader();
     let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let m = &r.thread(conv, 5).expect("thread")[0];

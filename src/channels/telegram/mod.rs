@@ -345,7 +345,15 @@ pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, S
     let file = bot.get_file(teloxide::types::FileId(file_id.to_string())).await.map_err(|e| e.to_string())?;
     tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
     let path = dir.join(crate::sanitize::file_name(file_id));
-    let mut dst = tokio::fs::File::create(&path).await.map_err(|e| e.to_string())?;
+    // 0600 from creation, as every file pult keeps of a client's.
+    let mut dst = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .await
+        .map_err(|e| e.to_string())?;
     bot.download_file(&file.path, &mut dst).await.map_err(|e| e.to_string())?;
     Ok(path)
 }
