@@ -448,3 +448,36 @@ fn a_revoked_token_shows_on_the_channel_until_it_works_again() {
     assert_eq!(s.count("SELECT count(*) FROM messages"), 1, "the waiting message came");
     worker.abort();
 }
+
+/// An update with a message beside a `callback_query` keeps the message
+/// (`callback_query` sorts first in the JSON object); one whose other part
+/// cannot be read goes to quarantine whole, raw, within the offset.
+#[test]
+fn a_message_beside_a_callback_query_is_kept() {
+    let s = setup();
+    let chat = || u::private_chat(11, "И");
+    let from = || u::user(11, "Ирина", "С");
+    let mut mixed = u::message(chat(), from(), 1, now(), u::text("Счёт оплачен, кнопка не работает"));
+    mixed["callback_query"] = json!({"id": "cb-1", "from": from(), "chat_instance": "ci", "data": "paid"});
+    s.fake.push(mixed);
+    let mut broken = u::message(chat(), from(), 2, now(), u::text("а это второе"));
+    broken["edited_message"] = json!({"message_id": "not a number"});
+    s.fake.push(broken);
+    assert_eq!(s.drain(), 2);
+    assert_eq!(s.fake.pending(), 0, "the offset covers both");
+    let bodies: Vec<String> = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .prepare("SELECT body FROM messages ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(bodies, vec!["Счёт оплачен, кнопка не работает".to_string()]);
+    assert_eq!(s.count("SELECT count(*) FROM quarantine"), 1, "the unreadable update is kept, not half stored");
+    let raw: String = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .query_row("SELECT CAST(raw AS TEXT) FROM quarantine", [], |r| r.get(0))
+        .expect("raw");
+    assert!(raw.contains("а это второе"), "kept raw: {raw}");
+}

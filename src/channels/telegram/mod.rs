@@ -99,7 +99,12 @@ pub fn business_inbound(m: &Message, connection: &str, owner: Option<i64>, edite
     inbound.remote_id = business_remote(connection, chat, i64::from(m.id.0));
     inbound.reply_to_remote = m.reply_to_message().map(|r| business_remote(connection, chat, i64::from(r.id.0)));
     inbound.is_group = false;
-    let by_owner = m.from.as_ref().is_some_and(|u| Some(u.id.0 as i64) == owner);
+    // The chat of a business message is the private chat with the client,
+    // named by the client's id: anyone else writing in it is the owner. That
+    // holds before pult knows the connection (its update came before pult ran
+    // and getBusinessConnection failed), when `owner` is not known.
+    let from = m.from.as_ref().map(|u| u.id.0 as i64);
+    let by_owner = from.is_some() && (from == owner || (m.chat.is_private() && from != Some(chat)));
     if by_owner || m.sender_business_bot.is_some() {
         inbound.outgoing = true;
         inbound.author_handle = String::new();
