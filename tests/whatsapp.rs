@@ -213,6 +213,20 @@ fn messages_of_every_kind_arrive_once_with_their_media_fetched_and_voice_transcr
     assert_eq!(located[0].size, pdf.len() as i64);
     let bytes = s.rt.block_on(s.channel.fetch(&located)).expect("fetch");
     assert_eq!(bytes, vec![pdf]);
+    // Kept for this user alone.
+    use std::os::unix::fs::PermissionsExt;
+    let (mut dirs, mut files) = (vec![s.store.dir.path().join("media")], Vec::new());
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("media dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in files {
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     // The caption is the text, and search finds it; the voice note's transcript too.
     eventually("the transcript", || {
         s.text("SELECT body FROM messages WHERE remote_id = 'wamid.voice1'")
