@@ -213,7 +213,7 @@ fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
         "port" if !integer(value).is_some_and(|p| (1..=65535).contains(&p)) => {
             Some("`port` must be a number from 1 to 65535".into())
         }
-        "undo_seconds" | "max_attachment_mb" | "media_max_mb" if !integer(value).is_some_and(|n| n >= 0) => {
+        "undo_seconds" | "max_attachment_mb" | "media_max_mb" if integer(value).is_none_or(|n| n < 0) => {
             Some(format!("`{name}` must be a whole number, 0 or more"))
         }
         "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => {
@@ -268,16 +268,15 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, at: &str, problems: &mu
         problems.push(format!("{}: `end` must be after `start`", place(text, key)));
     }
     let insecure = matches!(get("insecure").map(|(_, v)| v.get_ref()), Some(DeValue::Boolean(true)));
-    if path.ends_with(".imap") || path.ends_with(".smtp") {
-        if text_of("tls") == Some("none")
-            && !insecure
-            && let Some((key, _)) = get("tls")
-        {
-            problems.push(format!(
-                "{}: tls = \"none\" sends the password in the clear; it needs insecure = true",
-                place(text, key)
-            ));
-        }
+    if (path.ends_with(".imap") || path.ends_with(".smtp"))
+        && text_of("tls") == Some("none")
+        && !insecure
+        && let Some((key, _)) = get("tls")
+    {
+        problems.push(format!(
+            "{}: tls = \"none\" sends the password in the clear; it needs insecure = true",
+            place(text, key)
+        ));
     }
 }
 
