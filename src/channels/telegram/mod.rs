@@ -360,6 +360,9 @@ pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, S
         .await
         .map_err(|e| e.to_string())?;
     bot.download_file(&file.path, &mut dst).await.map_err(|e| e.to_string())?;
+    // tokio writes a file from a background thread: without the flush the
+    // last chunk may still be on its way when a player or transcriber opens it.
+    tokio::io::AsyncWriteExt::flush(&mut dst).await.map_err(|e| e.to_string())?;
     Ok(path)
 }
 
