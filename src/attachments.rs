@@ -6,6 +6,7 @@
 use crate::channels::registry::Channel;
 use crate::config::Config;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,7 +66,8 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AttachmentE
     };
     for n in 1..1000 {
         let candidate = if n == 1 { dir.join(&safe) } else { dir.join(format!("{stem} ({n}){ext}")) };
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&candidate) {
+        // 0600 at creation: a client's invoice is nobody else's on a shared machine.
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&candidate) {
             Ok(mut f) => {
                 f.write_all(bytes)
                     .and_then(|_| f.sync_all())
@@ -139,6 +141,11 @@ mod tests {
         assert_eq!(d.file_name().unwrap(), "evil (2).txt");
         assert!(!target.exists());
         let e = save(dir.path(), "\u{1b}]52;c;AAAA\u{7}name\u{202e}fdp.exe", b"4").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for saved in [&a, &b, &c, &d, &e] {
+            let mode = std::fs::metadata(saved).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", saved.display());
+        }
         assert!(!e.file_name().unwrap().to_string_lossy().contains(['\u{1b}', '\u{202e}', '\u{7}']));
     }
 }

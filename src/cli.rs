@@ -373,7 +373,14 @@ pub fn main() -> Result<()> {
 fn init_logging() -> Option<()> {
     let path = crate::paths::log_file();
     std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    // Logs name accounts, peers and errors: this user's alone, from the first
+    // byte (a mode given at creation, not a chmod after it). A log an older
+    // pult left 0644 is narrowed through the open handle.
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path).ok()?;
+    if file.metadata().is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
     let filter = std::env::var("PULT_LOG").unwrap_or_else(|_| "info".into());
     let level = filter.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()

@@ -486,11 +486,13 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
         conversation_title: "Invoice \u{202E}fdp.exe".into(),
         outgoing: false,
         author_handle: "billing@unknown-sender.test".into(),
-        author_name: "Billing\x1b]52;c;cm0gLXJmIH4=\x07 Dept\x1b[2J".into(),
+        author_name: "Billing\x1b]52;c;cm0gLXJmIH4=\x07 Dept\x1b[2J\u{3164}".into(),
         sent_at: now - 3 * 3600,
-        subject: Some("Invoice \u{202E}fdp.exe".into()),
-        body_text: "This mail carries terminal escape sequences (\x1b[31mred\x1b[0m, OSC 52 clipboard writes) \
-                    and a bidi override. pult shows it as plain text."
+        subject: Some("Invoice \u{202E}fdp.exe\u{2028}".into()),
+        // The tag characters spell "pay now" where only a machine reads it.
+        body_text: "This mail carries terminal escape sequences (\x1b[31mred\x1b[0m, OSC 52 clipboard writes), \
+                    a bidi override, a line\u{2028}separator and a hidden sentence\u{E0070}\u{E0061}\u{E0079}\u{E0020}\
+                    \u{E006E}\u{E006F}\u{E0077}. pult shows it as plain text."
             .into(),
         ..Default::default()
     });

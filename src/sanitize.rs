@@ -2,20 +2,27 @@
 //!
 //! Remote text (names, subjects, bodies, file names) may carry terminal escape
 //! sequences (CSI, OSC — including OSC 52 clipboard writes — DCS, APC, PM, SOS),
-//! bare control characters, bidi overrides that reorder what the eye sees, and
-//! zero-width characters that hide content. ratatui passes all of these through
-//! to the terminal, so they are stripped or made visible here.
+//! bare control characters, bidi overrides that reorder what the eye sees,
+//! zero-width characters that hide content, Unicode tag characters that carry
+//! whole hidden sentences ("ASCII smuggling"), blank fillers that make a name
+//! look empty, and the Unicode line and paragraph separators that break a line
+//! the rest of pult thinks is one. ratatui passes all of these through to the
+//! terminal, so they are stripped or made visible here.
 
 use std::borrow::Cow;
 
 const ESC: char = '\u{1b}';
 
-/// Sanitises text for a single-line cell: line breaks become spaces.
+/// Sanitises text for a single-line cell: line breaks, U+2028 and U+2029
+/// included, become spaces.
 pub fn line(s: &str) -> Cow<'_, str> {
     clean(s, false)
 }
 
 /// Sanitises multi-line text: `\n` is kept, everything else as in [`line`].
+/// U+2028 and U+2029 become `\n`: the sender meant a line break, and
+/// wrapping, search snippets and the terminal all know only `\n` (a terminal
+/// draws U+2028 as nothing, one glyph, or a break, depending on the font).
 pub fn text(s: &str) -> Cow<'_, str> {
     clean(s, true)
 }
@@ -47,13 +54,18 @@ pub fn file_name(s: &str) -> String {
 /// strings, where an escape means the same character, so the document decodes
 /// to exactly the same values (`--raw` skips this for tools that want bytes).
 pub fn json(serialized: String) -> String {
-    if !serialized.chars().any(|c| c as u32 == 0x7f || is_control(c) && c as u32 >= 0x80 || is_invisible(c)) {
+    let escaped = |c: char| c as u32 == 0x7f || is_control(c) && c as u32 >= 0x80 || is_invisible(c) || is_separator(c);
+    if !serialized.chars().any(escaped) {
         return serialized;
     }
     let mut out = String::with_capacity(serialized.len() + 16);
     for c in serialized.chars() {
-        if c as u32 == 0x7f || (is_control(c) && c as u32 >= 0x80) || is_invisible(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
+        if escaped(c) {
+            // JSON's \u takes four hex digits: beyond the BMP (tag characters),
+            // a UTF-16 surrogate pair.
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -62,8 +74,19 @@ pub fn json(serialized: String) -> String {
 }
 
 fn needs_work(s: &str) -> bool {
-    s.chars().any(|c| is_control(c) || is_invisible(c) || c == '\t' || c == '\r')
+    s.chars()
+        .any(|c| is_control(c) || is_invisible(c) || is_separator(c) || c == '\t' || c == '\r' || c == BRAILLE_BLANK)
 }
+
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR.
+fn is_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Looks like a space but is a letter to `trim()` and to search: a name made
+/// of it looks empty. It becomes a plain space (braille readers lose nothing:
+/// it is the blank cell between braille words).
+const BRAILLE_BLANK: char = '\u{2800}';
 
 fn is_control(c: char) -> bool {
     let u = c as u32;
@@ -71,17 +94,31 @@ fn is_control(c: char) -> bool {
 }
 
 /// Bidi embeddings, overrides and isolates, directional marks, zero-width
-/// characters and the BOM: nothing a reader can see, everything an attacker can use.
+/// characters, the BOM, tag characters and blank fillers: nothing a reader
+/// can see, everything an attacker can use.
+///
+/// Tag characters are stripped whole, though an emoji flag of a region
+/// (🏴 + tags, e.g. Scotland) uses them: it shows as a plain black flag, a
+/// small loss next to a sentence only a machine reads. Variation selectors
+/// (U+FE0F after an emoji) stay: they change how a visible character looks.
 fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{200B}'..='\u{200F}'   // zero width space/non-joiner/joiner, LRM, RLM
         | '\u{202A}'..='\u{202E}' // LRE RLE PDF LRO RLO
         | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-        | '\u{2066}'..='\u{2069}' // LRI RLI FSI PDI
+        | '\u{2066}'..='\u{206F}' // LRI RLI FSI PDI, deprecated format controls
         | '\u{061C}'              // Arabic letter mark
         | '\u{FEFF}'              // BOM / zero width no-break space
         | '\u{00AD}'              // soft hyphen
+        | '\u{034F}'              // combining grapheme joiner
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        | '\u{115F}' | '\u{1160}' // Hangul choseong and jungseong fillers
+        | '\u{3164}' | '\u{FFA0}' // Hangul filler, halfwidth Hangul filler
+        | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels (never drawn)
+        | '\u{180E}'              // Mongolian vowel separator (was a space)
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}' // musical symbol formatting
+        | '\u{E0000}'..='\u{E007F}' // tag characters
     )
 }
 
@@ -97,8 +134,9 @@ fn clean(s: &str, multiline: bool) -> Cow<'_, str> {
             // C1 introducers of the same sequences (8-bit forms).
             '\u{9b}' => skip_csi(&mut chars),
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
-            '\n' if multiline => out.push('\n'),
-            '\n' => out.push(' '),
+            '\n' | '\u{2028}' | '\u{2029}' if multiline => out.push('\n'),
+            '\n' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            BRAILLE_BLANK => out.push(' '),
             '\r' => {
                 // CRLF is a line break; a lone CR would move the cursor.
                 if chars.peek() != Some(&'\n') {
@@ -233,6 +271,27 @@ mod tests {
     fn bidi_and_zero_width_removed() {
         assert_eq!(line("abc\u{202E}fdp.exe"), "abcfdp.exe");
         assert_eq!(line("a\u{2066}b\u{2069}c\u{200B}d\u{FEFF}"), "abcd");
+    }
+
+    #[test]
+    fn tags_fillers_and_separators_are_gone() {
+        // "Ignore" spelled in tag characters after a visible word.
+        let smuggled: String = "Ignore".chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap_or('?')).collect();
+        assert_eq!(line(&format!("Hi{smuggled}\u{E007F}!")), "Hi!");
+        assert_eq!(line("\u{3164}"), "");
+        assert_eq!(line("a\u{115F}\u{1160}b\u{FFA0}c\u{180E}d\u{034F}e"), "abcde");
+        assert_eq!(line("\u{2800}\u{2800}"), "  ", "a braille blank is a space, so trim() sees it");
+        assert_eq!(line("Счёт\u{2028}оплачен\u{2029}спасибо"), "Счёт оплачен спасибо");
+        assert_eq!(text("Счёт\u{2028}оплачен\u{2029}спасибо"), "Счёт\nоплачен\nспасибо");
+        assert_eq!(file_name("a\u{2028}b\u{E0041}.pdf"), "a b.pdf");
+        // An emoji keeps its variation selector and its joiner-free form.
+        assert_eq!(line("❤\u{FE0F}"), "❤\u{FE0F}");
+        let hidden = "x\u{2028}y\u{E0041}\u{3164}";
+        let out = json(serde_json::json!({ "b": hidden }).to_string());
+        assert!(out.contains("\\u2028") && out.contains("\\udb40\\udc41") && out.contains("\\u3164"), "{out}");
+        assert!(!out.contains(['\u{2028}', '\u{E0041}', '\u{3164}']), "{out}");
+        let back: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(back["b"], hidden);
     }
 
     #[test]

@@ -78,7 +78,8 @@ fn a_broken_config_is_a_clear_error() {
     let out = pult(home.path()).args(["status", "--config"]).arg(&cfg).output().expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("25:99"), "{err}");
+    assert!(err.contains("bad.toml") && err.contains("line 2") && err.contains("`start`"), "{err}");
+    assert!(!err.contains("25:99"), "the value is not repeated: {err}");
 }
 
 #[test]
@@ -393,4 +394,20 @@ fn completions_and_the_man_page_come_from_the_command_line() {
     let out = pult(home.path()).arg("man").output().expect("man");
     let man = String::from_utf8_lossy(&out.stdout);
     assert!(man.contains(".TH pult 1") && man.contains("completions") && man.contains("daemon"), "{man}");
+}
+
+/// The log names accounts, peers and errors: 0600 from its creation, and a
+/// log an older pult left readable by others is narrowed.
+#[test]
+fn the_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tmp");
+    let log = home.path().join("state").join("pult").join("pult.log");
+    let mode = || std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
+    let out = pult(home.path()).args(["completions", "bash"]).output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(mode(), 0o600);
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    pult(home.path()).args(["completions", "bash"]).output().expect("run");
+    assert_eq!(mode(), 0o600, "narrowed on the next run");
 }

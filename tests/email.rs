@@ -811,6 +811,11 @@ fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     let paths: Vec<PathBuf> = printed.lines().map(PathBuf::from).collect();
     assert_eq!(paths.len(), 2, "{printed}");
     assert_eq!(std::fs::read(&paths[0]).expect("saved"), big, "the large attachment, byte for byte");
+    for saved in &paths {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(saved).expect("saved").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "saved for this user alone: {}", saved.display());
+    }
     assert_eq!(paths[0].file_name().and_then(|n| n.to_str()), Some("Счёт №5.pdf"));
     assert_eq!(paths[1].parent(), Some(out.as_path()), "a path trick stays in the directory");
     assert!(!paths[1].file_name().and_then(|n| n.to_str()).expect("name").starts_with('.'), "no hidden dotfile");

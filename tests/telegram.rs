@@ -232,6 +232,14 @@ fn voice_messages_are_downloaded_and_transcribed_and_found() {
     let n =
         s.rt.block_on(telegram::transcribe_pending(&s.bot, &s.store.writer, s.channel, &voice)).expect("transcribe");
     assert_eq!(n, 1);
+    use std::os::unix::fs::PermissionsExt;
+    let kept = std::fs::read_dir(dir.path()).expect("media").map(|f| f.expect("entry").path()).collect::<Vec<_>>();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::metadata(&kept[0]).expect("voice").permissions().mode() & 0o777,
+        0o600,
+        "kept for this user alone"
+    );
     let r = s.reader();
     let conv = r.conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
     let m = &r.thread(conv, 5).expect("thread")[0];
@@ -483,4 +491,37 @@ fn a_lost_answer_is_maybe_sent_and_never_sent_twice() {
     assert_eq!(s.dispatch().handled(), 0);
     assert_eq!(s.count(&format!("SELECT count(*) FROM outbox WHERE id = {long} AND state = 'unknown'")), 1);
     assert_eq!(s.fake.sent().len(), 3, "the first reply once, the long reply's two parts once each");
+}
+
+/// An update with a message beside a `callback_query` keeps the message
+/// (`callback_query` sorts first in the JSON object); one whose other part
+/// cannot be read goes to quarantine whole, raw, within the offset.
+#[test]
+fn a_message_beside_a_callback_query_is_kept() {
+    let s = setup();
+    let chat = || u::private_chat(11, "И");
+    let from = || u::user(11, "Ирина", "С");
+    let mut mixed = u::message(chat(), from(), 1, now(), u::text("Счёт оплачен, кнопка не работает"));
+    mixed["callback_query"] = json!({"id": "cb-1", "from": from(), "chat_instance": "ci", "data": "paid"});
+    s.fake.push(mixed);
+    let mut broken = u::message(chat(), from(), 2, now(), u::text("а это второе"));
+    broken["edited_message"] = json!({"message_id": "not a number"});
+    s.fake.push(broken);
+    assert_eq!(s.drain(), 2);
+    assert_eq!(s.fake.pending(), 0, "the offset covers both");
+    let bodies: Vec<String> = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .prepare("SELECT body FROM messages ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(bodies, vec!["Счёт оплачен, кнопка не работает".to_string()]);
+    assert_eq!(s.count("SELECT count(*) FROM quarantine"), 1, "the unreadable update is kept, not half stored");
+    let raw: String = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .query_row("SELECT CAST(raw AS TEXT) FROM quarantine", [], |r| r.get(0))
+        .expect("raw");
+    assert!(raw.contains("а это второе"), "kept raw: {raw}");
 }

@@ -304,3 +304,36 @@ fn a_connection_switched_off_after_queueing_stops_the_send_at_the_last_moment() 
     let r = s.reader();
     assert_eq!(r.status().expect("status").failed, 1, "counted where people look");
 }
+
+/// getBusinessConnection cannot say who owns the connection (revoked since,
+/// or Telegram is down): Anna's own message is still hers, the client's still
+/// the client's — told apart by who writes in the client's private chat.
+#[test]
+fn the_owners_message_through_a_connection_nobody_can_look_up_stays_outbound() {
+    let s = Setup::start();
+    let anna = u::business_message(
+        CONN,
+        u::private_chat(CLIENT, "Ирина"),
+        u::user(ANNA, "Анна", "Смирнова"),
+        3,
+        now() - 60,
+        u::text("Добрый день, Ирина! Акт отправила."),
+    );
+    s.fake.push(anna);
+    s.client_writes(4, now() - 30, "Спасибо, получила");
+    s.drain();
+    assert!(s.fake.calls().contains(&"getbusinessconnection".to_string()), "asked first");
+    assert_eq!(s.count("SELECT count(*) FROM connections"), 0, "nobody could say");
+    let direction = |id: i64| {
+        rusqlite::Connection::open(&s.store.path)
+            .expect("open")
+            .query_row(
+                "SELECT direction FROM messages WHERE remote_id = ?1",
+                [format!("biz:{CONN}:{CLIENT}:{id}")],
+                |r| r.get::<_, String>(0),
+            )
+            .expect("message")
+    };
+    assert_eq!(direction(3), "out", "Anna's own message");
+    assert_eq!(direction(4), "in", "the client's");
+}

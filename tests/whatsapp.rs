@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use pult::channels::registry::{self, Channel};
 use pult::channels::whatsapp::fake::{self, FakeGraphApi, meta};
+use pult::channels::whatsapp::receiver;
 use pult::channels::whatsapp::webhook::build;
 use pult::model::{ChannelStatus, Delivery, View};
 use pult::store::{Reader, intents};
@@ -213,6 +214,20 @@ fn messages_of_every_kind_arrive_once_with_their_media_fetched_and_voice_transcr
     assert_eq!(located[0].size, pdf.len() as i64);
     let bytes = s.rt.block_on(s.channel.fetch(&located)).expect("fetch");
     assert_eq!(bytes, vec![pdf]);
+    // Kept for this user alone.
+    use std::os::unix::fs::PermissionsExt;
+    let (mut dirs, mut files) = (vec![s.store.dir.path().join("media")], Vec::new());
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("media dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in files {
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     // The caption is the text, and search finds it; the voice note's transcript too.
     eventually("the transcript", || {
         s.text("SELECT body FROM messages WHERE remote_id = 'wamid.voice1'")
@@ -528,4 +543,120 @@ fn an_approved_template_is_recorded_as_what_went_and_nothing_else() {
     assert!(body.starts_with("Здравствуйте") && !body.contains("Реквизиты") && !body.contains("акт сверки"), "{body}");
     let kept = s.text(&format!("SELECT body FROM drafts WHERE conversation_id = {conv}"));
     assert_eq!(kept.as_deref(), Some("Реквизиты: р/с 40702810"), "the draft stays kept");
+}
+
+/// pult's receiver alone, with `limits`, storing into a fresh store.
+struct Bare {
+    store: TempStore,
+    addr: String,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn bare_receiver(limits: receiver::Limits) -> Bare {
+    let store = temp_store();
+    let id = channel(&store, "whatsapp", pult::model::ChannelKind::Whatsapp);
+    let (media_wake, _) = tokio::sync::mpsc::unbounded_channel();
+    let rx = Arc::new(receiver::Receiver {
+        app_secret: fake::APP_SECRET.as_bytes().to_vec(),
+        verify_token: fake::VERIFY_TOKEN.into(),
+        phone_number_id: fake::PHONE_NUMBER_ID.into(),
+        writer: store.writer.clone(),
+        channel: id,
+        media_wake,
+        die_after_commit: false,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    rt.spawn(receiver::serve_with(listener, rx, limits));
+    Bare { store, addr, _rt: rt }
+}
+
+/// A client that stops halfway: `stage` 0 sends nothing, 1 half the headers,
+/// 2 the headers and half the body.
+fn stall(addr: &str, stage: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let sent: &[u8] = match stage {
+        0 => b"",
+        1 => b"POST /whatsapp HTTP/1.1\r\nHost: pult\r\nContent-Le",
+        _ => b"POST /whatsapp HTTP/1.1\r\nHost: pult\r\nContent-Length: 5000\r\n\r\n{\"object\": \"whatsapp_",
+    };
+    s.write_all(sent).expect("write");
+    s
+}
+
+/// What the server sent before it closed the connection; `None` if it was
+/// still open after a minute (the test's bound, far past any limit used).
+fn until_closed(s: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    s.set_nonblocking(false).expect("blocking");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn still_open(s: &std::net::TcpStream) -> bool {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 1];
+    matches!(s.peek(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// 300 stalled connections against a cap of 256: the oldest are closed to
+/// make room, and Meta's signed POST, the newest, is answered and stored
+/// while the stalled ones are still within their (long) deadlines.
+#[test]
+fn many_stalled_connections_do_not_keep_a_genuine_post_out() {
+    let limits = receiver::Limits {
+        header_read: std::time::Duration::from_secs(600),
+        body_read: std::time::Duration::from_secs(600),
+        ..Default::default()
+    };
+    assert_eq!(limits.connections, 256);
+    let b = bare_receiver(limits);
+    let mut stalled: Vec<std::net::TcpStream> = (0..300).map(|i| stall(&b.addr, 1 + i % 2)).collect();
+    let payload = build::text(fake::PHONE_NUMBER_ID, CLIENT, "Ольга Семёнова", "wamid.genuine", now(), "Счёт оплачен");
+    let status = meta::post(&b.addr, Some(fake::APP_SECRET), payload.to_string().as_bytes()).expect("post");
+    assert_eq!(status, 200);
+    let stored: i64 = rusqlite::Connection::open(&b.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM messages WHERE remote_id = 'wamid.genuine'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, 1);
+    // 300 stalled + the POST over 256 places: the 45 oldest were closed, the rest are held.
+    let closed = 300 + 1 - limits.connections;
+    for (i, s) in stalled.iter_mut().enumerate().take(closed) {
+        assert!(until_closed(s).is_some(), "stalled connection {i} was not closed to make room");
+    }
+    let open = stalled[closed..].iter().filter(|s| still_open(s)).count();
+    assert_eq!(open, 300 - closed, "the newer stalled connections are held within the cap");
+}
+
+/// Each stage of a stalled client is cut at its deadline (the test waits for
+/// the close, bounded, instead of sleeping), and the receiver still answers.
+#[test]
+fn a_stalled_client_is_cut_at_its_deadline() {
+    let limit = std::time::Duration::from_millis(300);
+    let b = bare_receiver(receiver::Limits { header_read: limit, body_read: limit, ..Default::default() });
+    for stage in 0..3 {
+        let start = std::time::Instant::now();
+        let mut s = stall(&b.addr, stage);
+        let said = until_closed(&mut s).unwrap_or_else(|| panic!("stage {stage}: still open after a minute"));
+        assert!(start.elapsed() >= limit, "stage {stage}: closed before its deadline");
+        if stage == 2 {
+            assert!(said.starts_with("HTTP/1.1 408"), "a cut body is answered 408: {said:?}");
+        }
+    }
+    let payload = build::text(fake::PHONE_NUMBER_ID, CLIENT, "Ольга Семёнова", "wamid.after", now(), "Добрый день");
+    assert_eq!(meta::post(&b.addr, Some(fake::APP_SECRET), payload.to_string().as_bytes()).expect("post"), 200);
 }

@@ -71,7 +71,7 @@ const KINDS: &[&str] = &["email", "telegram", "whatsapp"];
 pub fn check(text: &str) -> Result<(), String> {
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &e))?;
     let mut problems = Vec::new();
-    walk(text, doc.get_ref(), "", TOP, &mut problems);
+    walk(text, doc.get_ref(), "", TOP, "line 1, column 1", &mut problems);
     // In file order: the first one is the first to fix.
     problems.sort_by_key(|p| {
         let n = |s: &str| s.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).and_then(|d| d.parse().ok());
@@ -93,7 +93,9 @@ pub fn syntax_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn walk(text: &str, table: &DeTable<'_>, path: &str, allowed: &[&str], problems: &mut Vec<String>) {
+/// `at` is where the table starts, for what is missing from it.
+fn walk(text: &str, table: &DeTable<'_>, path: &str, allowed: &[&str], at: &str, problems: &mut Vec<String>) {
+    together(text, table, path, at, problems);
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let place = place(text, key);
@@ -105,18 +107,36 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, allowed: &[&str], problems:
             problems.push(format!("{place}: `{name}` must be {expected}"));
             continue;
         }
+        if let Some(why) = bad_value(name, value.get_ref()) {
+            problems.push(format!("{place}: {why}"));
+            continue;
+        }
         let child = |p: &str| if path.is_empty() { p.to_string() } else { format!("{path}.{p}") };
         match (path, name, value.get_ref()) {
             ("", "accounts", DeValue::Array(items)) => {
+                let mut names: Vec<(&str, usize)> = Vec::new();
                 for item in items.iter() {
                     if let DeValue::Table(t) = item.get_ref() {
-                        account(text, t, &place, problems);
+                        let (line, column) = line_column(text, item.span().start);
+                        account(text, t, &format!("line {line}, column {column}"), problems);
+                        if let Some((k, DeValue::String(n))) =
+                            t.iter().find(|(k, _)| k.get_ref() == "name").map(|(k, v)| (k, v.get_ref()))
+                        {
+                            let here = line_column(text, k.span().start).0;
+                            match names.iter().find(|(seen, _)| *seen == n.as_ref()) {
+                                Some((_, first)) => problems.push(format!(
+                                    "{}: `name` is the same as the account's on line {first}; each account needs its own",
+                                    self::place(text, k)
+                                )),
+                                None => names.push((n.as_ref(), here)),
+                            }
+                        }
                     }
                 }
             }
             (_, _, DeValue::Table(t)) => {
                 if let Some(keys) = section(&child(name)) {
-                    walk(text, t, &child(name), keys, problems);
+                    walk(text, t, &child(name), keys, &place, problems);
                 }
             }
             _ => {}
@@ -141,7 +161,7 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
     };
     let path = format!("accounts.{kind}");
     if let Some(keys) = section(&path) {
-        walk(text, table, &path, keys, problems);
+        walk(text, table, &path, keys, place, problems);
     }
 }
 
@@ -149,23 +169,121 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
 /// the line is known; serde loses it inside `[[accounts]]`).
 fn wrong_type(name: &str, value: &DeValue<'_>) -> Option<&'static str> {
     let (ok, expected) = match name {
-        "port" | "undo_seconds" | "max_attachment_mb" | "timeout_seconds" | "secret_timeout_seconds" => {
-            (matches!(value, DeValue::Integer(_)), "a number")
-        }
-        "insecure" | "quote_original" | "save_sent" | "auto_reply" | "bell" => {
-            (matches!(value, DeValue::Boolean(_)), "true or false")
-        }
-        "password_command" | "token_command" | "transcribe_command" | "player_command" | "open_command" | "folders"
-        | "aliases" | "tone_words" | "team" => {
-            (matches!(value, DeValue::Array(_)), "a list of strings, e.g. [\"pass\", \"mail/office\"]")
-        }
+        "port"
+        | "undo_seconds"
+        | "max_attachment_mb"
+        | "media_max_mb"
+        | "timeout_seconds"
+        | "secret_timeout_seconds" => (matches!(value, DeValue::Integer(_)), "a number"),
+        "insecure" | "quote_original" | "save_sent" | "auto_reply" | "bell" | "mouse" | "one_key_accept"
+        | "mark_read" => (matches!(value, DeValue::Boolean(_)), "true or false"),
+        "password_command"
+        | "token_command"
+        | "transcribe_command"
+        | "player_command"
+        | "open_command"
+        | "folders"
+        | "aliases"
+        | "tone_words"
+        | "team"
+        | "closing_words"
+        | "app_secret_command"
+        | "verify_token_command" => (
+            matches!(value, DeValue::Array(a) if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(_)))),
+            "a list of strings, e.g. [\"pass\", \"mail/office\"]",
+        ),
         "accounts" => (matches!(value, DeValue::Array(_)), "[[accounts]] tables"),
         "agent" | "store" | "hours" | "ui" | "guards" | "imap" | "smtp" => {
             (matches!(value, DeValue::Table(_)), "a table")
         }
-        _ => (!matches!(value, DeValue::Table(_) | DeValue::Array(_)), "a single value"),
+        "kind" => (!matches!(value, DeValue::Table(_) | DeValue::Array(_)), "a single value"),
+        // Every other key pult knows holds text.
+        _ => (matches!(value, DeValue::String(_)), "text in quotes"),
     };
     (!ok).then_some(expected)
+}
+
+/// What is wrong with a value of the right type, said without the value.
+fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
+    let integer = |v: &DeValue<'_>| match v {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    };
+    let text = match value {
+        DeValue::String(s) => Some(s.as_ref()),
+        _ => None,
+    };
+    match name {
+        "port" if !integer(value).is_some_and(|p| (1..=65535).contains(&p)) => {
+            Some("`port` must be a number from 1 to 65535".into())
+        }
+        "undo_seconds" | "max_attachment_mb" | "media_max_mb" | "timeout_seconds" | "secret_timeout_seconds"
+            if integer(value).is_none_or(|n| n < 0) =>
+        {
+            Some(format!("`{name}` must be a whole number, 0 or more"))
+        }
+        "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => {
+            Some("`tls` must be implicit, starttls or none".into())
+        }
+        "start" | "end" if text.is_some_and(|t| super::parse_hhmm(t).is_err()) => {
+            Some(format!("`{name}` must be a time like 09:00"))
+        }
+        "workdays" if text.is_some_and(|t| super::parse_workdays(t).is_err()) => {
+            Some("`workdays` must be days like mon-fri or mon,wed,fri".into())
+        }
+        "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun"
+            if text.is_some_and(|t| crate::workflow::calendar::parse_interval(t).is_err()) =>
+        {
+            Some(format!("`{name}` must be hours like 09:00-17:00, or off"))
+        }
+        "webhook_listen" if text.is_some_and(|t| t.parse::<std::net::SocketAddr>().is_err()) => {
+            Some("`webhook_listen` must be an address and port, like 127.0.0.1:8088".into())
+        }
+        _ => None,
+    }
+}
+
+/// Rules over several keys of one table, said at the line of the key to change.
+fn together(text: &str, table: &DeTable<'_>, path: &str, at: &str, problems: &mut Vec<String>) {
+    let get = |name: &str| table.iter().find(|(k, _)| k.get_ref() == name);
+    let required: &[&str] = match path {
+        "accounts.email" => &["name", "address", "imap", "smtp"],
+        "accounts.email.imap" | "accounts.email.smtp" => &["host", "port", "user"],
+        "accounts.telegram" => &["name"],
+        "accounts.whatsapp" => &["name", "phone_number_id"],
+        _ => &[],
+    };
+    for key in required.iter().filter(|k| get(k).is_none()) {
+        let table = match path.split('.').collect::<Vec<_>>().as_slice() {
+            ["accounts", kind] => format!("this [[accounts]] entry ({kind})"),
+            [.., server] => format!("`{server}`"),
+            [] => String::new(),
+        };
+        problems.push(format!("{at}: {table} has no `{key}`"));
+    }
+    let text_of = |name: &str| match get(name).map(|(_, v)| v.get_ref()) {
+        Some(DeValue::String(s)) => Some(s.as_ref()),
+        _ => None,
+    };
+    if path == "hours"
+        && let (Some(Ok(start)), Some(Ok(end))) =
+            (text_of("start").map(super::parse_hhmm), text_of("end").map(super::parse_hhmm))
+        && end <= start
+        && let Some((key, _)) = get("end")
+    {
+        problems.push(format!("{}: `end` must be after `start`", place(text, key)));
+    }
+    let insecure = matches!(get("insecure").map(|(_, v)| v.get_ref()), Some(DeValue::Boolean(true)));
+    if (path.ends_with(".imap") || path.ends_with(".smtp"))
+        && text_of("tls") == Some("none")
+        && !insecure
+        && let Some((key, _)) = get("tls")
+    {
+        problems.push(format!(
+            "{}: tls = \"none\" sends the password in the clear; it needs insecure = true",
+            place(text, key)
+        ));
+    }
 }
 
 /// The keys allowed in a table, by its path (an account's path carries its kind).
@@ -272,26 +390,29 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     bare.then(|| key.to_string())
 }
 
-/// Hides anything quoted in a parser message: it may be a value from the file.
+/// Hides anything quoted in a parser message: it may be a value from the
+/// file. serde quotes numbers in backticks (`` integer `99999` ``): hidden too,
+/// unless it is the name of a key (`` missing field `host` ``).
 fn redact(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
+    let mut quote: Option<(char, String)> = None;
     for c in message.chars() {
-        match c {
-            '"' | '\'' if !quoted => {
-                quoted = true;
-                out.push_str("\"…");
+        match (&mut quote, c) {
+            (None, '"' | '\'' | '`') => quote = Some((c, String::new())),
+            (Some((open, inside)), c) if c == *open => {
+                let known = [TOP, AGENT, STORE, HOURS, UI, GUARDS, EMAIL, SERVER, TELEGRAM, WHATSAPP]
+                    .iter()
+                    .any(|keys| keys.contains(&inside.as_str()));
+                let shown = if *open == '`' && known { inside.as_str() } else { "…" };
+                out.push_str(&format!("{open}{shown}{open}"));
+                quote = None;
             }
-            '"' | '\'' => {
-                quoted = false;
-                out.push('"');
-            }
-            _ if quoted => {}
-            c => out.push(c),
+            (Some((_, inside)), c) => inside.push(c),
+            (None, c) => out.push(c),
         }
     }
-    if quoted {
-        out.push('"');
+    if let Some((open, _)) = quote {
+        out.push_str(&format!("{open}…{open}"));
     }
     crate::sanitize::line(&out).into_owned()
 }
@@ -319,5 +440,8 @@ mod tests {
             redact("invalid type: string \"hunter2\", expected u16"),
             "invalid type: string \"…\", expected u16"
         );
+        assert_eq!(redact("invalid value: integer `99999`, expected u16"), "invalid value: integer `…`, expected u16");
+        assert_eq!(redact("missing field `host`"), "missing field `host`");
+        assert_eq!(redact("unknown variant `hunter2`"), "unknown variant `…`");
     }
 }

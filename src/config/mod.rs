@@ -327,41 +327,11 @@ impl Config {
         Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_path_buf(), message })
     }
 
+    /// Values are checked by `keys::check`, which knows their lines: every
+    /// message names the line and the key, never the value (it may be a secret).
     pub fn parse(text: &str) -> Result<Config, String> {
         keys::check(text)?;
-        let cfg: Config = toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let mut names = std::collections::HashSet::new();
-        for a in &self.accounts {
-            if !names.insert(a.name()) {
-                return Err(format!("account name {:?} is used twice", a.name()));
-            }
-            if let Account::Whatsapp(w) = a
-                && w.webhook_listen.parse::<std::net::SocketAddr>().is_err()
-            {
-                return Err(format!("account {}: webhook_listen must be host:port, like 127.0.0.1:8088", w.name));
-            }
-            if let Account::Email(e) = a {
-                for s in [&e.imap, &e.smtp] {
-                    match s.tls.as_str() {
-                        "implicit" | "starttls" => {}
-                        "none" if s.insecure => {}
-                        "none" => {
-                            return Err(format!("account {}: tls = \"none\" needs insecure = true", e.name));
-                        }
-                        other => {
-                            return Err(format!("account {}: unknown tls mode {other:?}", e.name));
-                        }
-                    }
-                }
-            }
-        }
-        self.hours_parsed()?;
-        Ok(())
+        toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))
     }
 
     /// The actor recorded on every row this person writes.
@@ -535,6 +505,70 @@ mod tests {
         assert!(!err.contains("SYNTAXSECRET1") && !err.contains("printf"), "{err}");
         let err = Config::parse("token_file = \"/run/SECRETPATH\"\nx = = 1\n").expect_err("syntax");
         assert!(!err.contains("SECRETPATH"), "{err}");
+    }
+
+    /// A wrong value is named by its key and the key's line, and never shown:
+    /// numbers included, and a token pasted where a number or a word belongs.
+    #[test]
+    fn value_errors_name_the_keys_line_and_never_the_value() {
+        let config = |imap: &str, rest: &str| {
+            format!(
+                "[agent]\nname = \"Анна\"\n\n[hours]\nstart = \"09:00\"\nend = \"18:00\"\n\n[[accounts]]\nkind = \"email\"\n\
+                 name = \"office\"\naddress = \"a@x.test\"\nimap = {{ host = \"h\", {imap}, user = \"u\", password_command = [\"pass\", \"m\"] }}\n\
+                 smtp = {{ host = \"h\", port = 465, user = \"u\", password_command = [\"pass\", \"m\"] }}\n{rest}"
+            )
+        };
+        assert!(Config::parse(&config("port = 993", "")).is_ok());
+        let token = "ghp_R2d2C3poX9TokenFromTheClipboard77";
+        let cases: Vec<(String, usize, &str, &str)> = vec![
+            (config("port = 99999", ""), 12, "`port` must be a number from 1 to 65535", "99999"),
+            (config("port = 0", ""), 12, "`port` must be a number from 1 to 65535", "= 0"),
+            (config(&format!("port = \"{token}\""), ""), 12, "`port` must be a number", token),
+            (
+                config("port = 993, tls = \"sk_live_51Hq\"", ""),
+                12,
+                "`tls` must be implicit, starttls or none",
+                "sk_live_51Hq",
+            ),
+            (config("port = 993", "signature = 7316402957\n"), 14, "`signature` must be text in quotes", "7316402957"),
+            (
+                config("port = 993", "folders = [\n  \"INBOX\",\n  90210,\n]\n"),
+                14,
+                "`folders` must be a list of strings",
+                "90210",
+            ),
+            (
+                config("port = 993", "").replace("start = \"09:00\"", &format!("start = \"{token}\"")),
+                5,
+                "`start` must be a time",
+                token,
+            ),
+            (
+                config("port = 993", "").replace("end = \"18:00\"", "end = \"08:59\""),
+                6,
+                "`end` must be after `start`",
+                "08:59",
+            ),
+            (
+                config("port = 993", "\n[[accounts]]\nkind = \"telegram\"\nname = \"office\"\ntoken_file = \"/t\"\n"),
+                17,
+                "`name` is the same as the account's on line 10",
+                "\"office\"",
+            ),
+            (config("port = 993", "").replace("host = \"h\", port = 465, ", ""), 13, "`smtp` has no `host`", "465"),
+            (
+                format!("[guards]\nundo_seconds = -31337\n"),
+                2,
+                "`undo_seconds` must be a whole number, 0 or more",
+                "31337",
+            ),
+        ];
+        for (text, line, expected, hidden) in cases {
+            let err = Config::parse(&text).expect_err(expected);
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+            assert!(err.starts_with(&format!("line {line}, ")), "not at line {line}: {err:?}\n{text}");
+            assert!(!err.contains(hidden), "{hidden:?} shown in {err:?}");
+        }
     }
 
     #[test]

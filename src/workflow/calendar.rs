@@ -271,7 +271,7 @@ impl Calendar {
 }
 
 /// `09:00-18:00` (or `off`).
-fn parse_interval(spec: &str) -> Result<Option<(u32, u32)>, String> {
+pub(crate) fn parse_interval(spec: &str) -> Result<Option<(u32, u32)>, String> {
     if spec.trim() == "off" {
         return Ok(None);
     }

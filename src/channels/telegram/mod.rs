@@ -99,7 +99,12 @@ pub fn business_inbound(m: &Message, connection: &str, owner: Option<i64>, edite
     inbound.remote_id = business_remote(connection, chat, i64::from(m.id.0));
     inbound.reply_to_remote = m.reply_to_message().map(|r| business_remote(connection, chat, i64::from(r.id.0)));
     inbound.is_group = false;
-    let by_owner = m.from.as_ref().is_some_and(|u| Some(u.id.0 as i64) == owner);
+    // The chat of a business message is the private chat with the client,
+    // named by the client's id: anyone else writing in it is the owner. That
+    // holds before pult knows the connection (its update came before pult ran
+    // and getBusinessConnection failed), when `owner` is not known.
+    let from = m.from.as_ref().map(|u| u.id.0 as i64);
+    let by_owner = from.is_some() && (from == owner || (m.chat.is_private() && from != Some(chat)));
     if by_owner || m.sender_business_bot.is_some() {
         inbound.outgoing = true;
         inbound.author_handle = String::new();
@@ -345,8 +350,19 @@ pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, S
     let file = bot.get_file(teloxide::types::FileId(file_id.to_string())).await.map_err(|e| e.to_string())?;
     tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
     let path = dir.join(crate::sanitize::file_name(file_id));
-    let mut dst = tokio::fs::File::create(&path).await.map_err(|e| e.to_string())?;
+    // 0600 from creation, as every file pult keeps of a client's.
+    let mut dst = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .await
+        .map_err(|e| e.to_string())?;
     bot.download_file(&file.path, &mut dst).await.map_err(|e| e.to_string())?;
+    // tokio writes a file from a background thread: without the flush the
+    // last chunk may still be on its way when a player or transcriber opens it.
+    tokio::io::AsyncWriteExt::flush(&mut dst).await.map_err(|e| e.to_string())?;
     Ok(path)
 }
 

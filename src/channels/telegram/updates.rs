@@ -140,10 +140,28 @@ fn parse_message(v: &Value) -> Result<Message, String> {
     serde_json::from_value::<Message>(v.clone()).map_err(|e| format!("a message pult cannot read ({e})"))
 }
 
+/// Every part of an update is read. Telegram sends one per update, but an
+/// update carrying a message beside a `callback_query` (a proxy, a newer
+/// Bot API) must not lose the message to whichever key sorts first. A
+/// connection is learnt before a message through it; if any part cannot be
+/// read, the whole update goes to quarantine, so nothing of it is half kept.
 fn read(u: &Value, known: &mut Connections) -> Result<Vec<SyncEvent>, String> {
     let obj = u.as_object().ok_or("not a JSON object")?;
-    let kind = obj.keys().find(|k| *k != "update_id").map(String::as_str).ok_or("an update with nothing in it")?;
-    let body = &obj[kind];
+    let mut kinds: Vec<&str> = obj.keys().map(String::as_str).filter(|k| *k != "update_id").collect();
+    if kinds.is_empty() {
+        return Err("an update with nothing in it".into());
+    }
+    kinds.sort_by_key(|k| *k != "business_connection");
+    let mut learnt = known.clone();
+    let mut out = Vec::new();
+    for kind in kinds {
+        out.extend(read_part(kind, &obj[kind], &mut learnt)?);
+    }
+    *known = learnt;
+    Ok(out)
+}
+
+fn read_part(kind: &str, body: &Value, known: &mut Connections) -> Result<Vec<SyncEvent>, String> {
     match kind {
         "message" | "edited_message" => {
             Ok(vec![SyncEvent::Message(super::message_inbound(&parse_message(body)?, kind == "edited_message"))])

@@ -110,7 +110,18 @@ async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result
     if !path.is_file() {
         // Whole or not at all: written aside, then renamed into place.
         let tmp = media.dir.join(format!(".{hash}.part"));
-        tokio::fs::write(&tmp, &bytes).await.map_err(local)?;
+        // 0600 from creation, as every file pult keeps of a client's.
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .await
+            .map_err(local)?;
+        tokio::io::AsyncWriteExt::write_all(&mut f, &bytes).await.map_err(local)?;
+        tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(local)?;
+        drop(f);
         tokio::fs::rename(&tmp, &path).await.map_err(local)?;
     }
     Ok((hash, bytes.len() as i64, info.mime))

@@ -3,6 +3,11 @@
 //! only after what it carries is committed to the store, so a crash before the
 //! answer makes Meta retry, and the retry is stored once (events are keyed by
 //! their wamid). Only the process that holds the worker lock listens.
+//!
+//! Slow clients cost little: headers and body each have a deadline, and at
+//! most [`Limits::connections`] connections are held; one more closes the
+//! oldest that is not storing a POST, so a crowd of stalled connections never
+//! keeps Meta's POST out, and holds a bounded number of descriptors and buffers.
 
 use super::webhook;
 use crate::model::SyncEvent;
@@ -11,8 +16,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// The path Meta is given (behind the TLS proxy).
 pub const PATH: &str = "/whatsapp";
@@ -39,8 +48,33 @@ impl Receiver {
     }
 }
 
+/// How long a client may take and how many may be connected at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From the connection (or the end of the last answer) to the end of the headers.
+    pub header_read: Duration,
+    /// From the end of the headers to the end of the body.
+    pub body_read: Duration,
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    /// Meta sends a few KB at once and the TLS proxy in front passes it on
+    /// whole: seconds are plenty. 256 connections stay far below the usual
+    /// 1,024-descriptor limit.
+    fn default() -> Self {
+        Limits { header_read: Duration::from_secs(10), body_read: Duration::from_secs(10), connections: 256 }
+    }
+}
+
 /// Serves until the task is aborted.
 pub async fn serve(listener: TcpListener, receiver: Arc<Receiver>) {
+    serve_with(listener, receiver, Limits::default()).await
+}
+
+/// [`serve`] with other limits (tests use short ones).
+pub async fn serve_with(listener: TcpListener, receiver: Arc<Receiver>, limits: Limits) {
+    let held = Arc::new(Mutex::new(Held::default()));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -50,20 +84,77 @@ pub async fn serve(listener: TcpListener, receiver: Arc<Receiver>) {
                 continue;
             }
         };
+        let slot = Held::admit(&held, limits.connections);
         let receiver = receiver.clone();
         tokio::spawn(async move {
+            let storing = slot.storing.clone();
             let service = hyper::service::service_fn(move |req| {
-                let receiver = receiver.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, &receiver).await) }
+                let (receiver, storing) = (receiver.clone(), storing.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(req, &receiver, &storing, limits.body_read).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(20))
+                .header_read_timeout(limits.header_read)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!("whatsapp webhook: connection from {peer}: {e}");
+            tokio::select! {
+                done = conn => {
+                    if let Err(e) = done {
+                        tracing::debug!("whatsapp webhook: connection from {peer}: {e}");
+                    }
+                }
+                _ = slot.close.notified() => {
+                    tracing::debug!("whatsapp webhook: connection from {peer} closed to make room");
+                }
             }
         });
+    }
+}
+
+/// The connections being served, oldest first.
+#[derive(Default)]
+struct Held {
+    next: u64,
+    by_age: BTreeMap<u64, (Arc<Notify>, Arc<AtomicBool>)>,
+}
+
+/// One held connection; dropping it (the connection's task ends) frees its place.
+struct Slot {
+    held: Arc<Mutex<Held>>,
+    id: u64,
+    close: Arc<Notify>,
+    /// Set from the moment a signed POST is stored until the connection's next
+    /// request: such a connection is never the one closed to make room (its
+    /// answer tells Meta not to retry). Only a signed POST sets it.
+    storing: Arc<AtomicBool>,
+}
+
+impl Held {
+    /// A place for a new connection; at the cap, the oldest connection that is
+    /// not storing is told to close. The newest is kept: a stalled client is
+    /// old by the time it matters, and Meta's POST takes milliseconds.
+    fn admit(held: &Arc<Mutex<Held>>, cap: usize) -> Slot {
+        let mut h = held.lock().unwrap_or_else(|e| e.into_inner());
+        while h.by_age.len() >= cap.max(1) {
+            let Some(oldest) =
+                h.by_age.iter().find(|(_, (_, storing))| !storing.load(Ordering::Acquire)).map(|(id, _)| *id)
+            else {
+                break;
+            };
+            if let Some((close, _)) = h.by_age.remove(&oldest) {
+                // A permit is kept if its task is not waiting yet.
+                close.notify_one();
+            }
+        }
+        let (id, close, storing) = (h.next, Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)));
+        h.next += 1;
+        h.by_age.insert(id, (close.clone(), storing.clone()));
+        Slot { held: held.clone(), id, close, storing }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).by_age.remove(&self.id);
     }
 }
 
@@ -73,13 +164,19 @@ fn answer(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(req: Request<Incoming>, rx: &Receiver) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    rx: &Receiver,
+    storing: &AtomicBool,
+    body_read: Duration,
+) -> Response<Full<Bytes>> {
+    storing.store(false, Ordering::Release);
     if req.uri().path() != PATH {
         return answer(StatusCode::NOT_FOUND, "");
     }
     match *req.method() {
         Method::GET => verify(req.uri().query().unwrap_or(""), &rx.verify_token),
-        Method::POST => post(req, rx).await,
+        Method::POST => post(req, rx, storing, body_read).await,
         _ => answer(StatusCode::METHOD_NOT_ALLOWED, ""),
     }
 }
@@ -113,13 +210,25 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn post(req: Request<Incoming>, rx: &Receiver) -> Response<Full<Bytes>> {
+async fn post(
+    req: Request<Incoming>,
+    rx: &Receiver,
+    storing: &AtomicBool,
+    body_read: Duration,
+) -> Response<Full<Bytes>> {
     let signature = req.headers().get("x-hub-signature-256").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    let body = match tokio::time::timeout(body_read, Limited::new(req.into_body(), MAX_BODY).collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
             tracing::warn!("whatsapp webhook: body refused: {e}");
             return answer(StatusCode::PAYLOAD_TOO_LARGE, "");
+        }
+        Err(_) => {
+            // The unread rest of the body makes hyper close the connection
+            // after this answer. Debug: a crowd of stalled clients must not
+            // fill the log too.
+            tracing::debug!("whatsapp webhook: a body not sent within {body_read:?} was cut");
+            return answer(StatusCode::REQUEST_TIMEOUT, "");
         }
     };
     if !webhook::signature_ok(&rx.app_secret, &body, signature.as_deref()) {
@@ -134,6 +243,7 @@ async fn post(req: Request<Incoming>, rx: &Receiver) -> Response<Full<Bytes>> {
     let has_media = !parsed.media.is_empty();
     let (channel, batch) = (rx.channel, parsed.events);
     let now = jiff::Timestamp::now().as_second();
+    storing.store(true, Ordering::Release);
     match rx.writer.call(move |c| events::apply(c, channel, &batch, now)).await {
         Ok(applied) => {
             if rx.die_after_commit {
