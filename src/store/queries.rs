@@ -276,6 +276,24 @@ impl Reader {
         Ok(rows)
     }
 
+    /// Of these conversations, the open ones: (id, holds an open promise,
+    /// its newest message).
+    pub fn open_among(&self, ids: &[i64]) -> Result<Vec<(i64, bool, Option<i64>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status = 'open', EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1 AND state = 'accepted'),
+                    (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1)
+             FROM conversations WHERE id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for &id in ids {
+            let row = stmt.query_row([id], |r| Ok((r.get::<_, bool>(0)?, r.get(1)?, r.get(2)?))).optional()?;
+            if let Some((true, promised, newest)) = row {
+                out.push((id, promised, newest));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
         let sql = format!("SELECT {} {CONVERSATION_FROM} WHERE c.id = ?2", self.columns());
         Ok(self.conn.prepare(&sql)?.query_row(params![self.actor, id], conversation_row).optional()?)
