@@ -276,6 +276,15 @@ impl Reader {
         Ok(rows)
     }
 
+    /// Every conversation of a view, in its order (`*` marks them all).
+    pub fn conversation_ids(&self, view: View) -> Result<Vec<i64>> {
+        let (filter, sort, descending, _) = self.view_sql(view);
+        let order = if descending { "DESC" } else { "ASC" };
+        let sql = format!("SELECT c.id {CONVERSATION_FROM} WHERE {filter} ORDER BY {sort} {order}, c.id {order}");
+        let mut st = self.conn.prepare(&sql)?;
+        Ok(st.query_map(params![self.actor], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Of these conversations, the open ones: (id, holds an open promise,
     /// its newest message).
     pub fn open_among(&self, ids: &[i64]) -> Result<Vec<(i64, bool, Option<i64>)>> {
