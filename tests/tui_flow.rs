@@ -954,4 +954,13 @@ fn marked_conversations_close_in_one_step_and_come_back_in_one() {
     h.keys("U");
     assert_eq!(open(&h), before, "one step brings them all back");
     assert!(h.screen().contains(&format!("Open again: {closed}")), "{}", h.screen());
+    // `A` on two marked conversations assigns both, one audit entry each.
+    h.app.state.team = vec!["anna".into(), "boris".into()];
+    h.keys("g g <Space> <Space> A").type_text("boris").keys("<Enter> <Enter>");
+    let assigned: i64 = rusqlite::Connection::open(&h.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM conversations WHERE assignee = 'boris'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(assigned, 2, "{}", h.screen());
+    assert!(h.app.state.marked.is_empty(), "the marks are let go after acting");
 }

@@ -153,6 +153,18 @@ impl AppState {
         vec![Effect::LoadThread(id), Effect::MarkRead(id), Effect::ClientHint(id)]
     }
 
+    /// What an answered prompt acts on: every marked conversation (the marks
+    /// are then let go), else the one it was asked for.
+    pub(super) fn targets(&mut self, conversation: i64) -> Vec<i64> {
+        if self.marked.is_empty() {
+            return vec![conversation];
+        }
+        self.marking = false;
+        let all: Vec<i64> = std::mem::take(&mut self.marked).into_iter().collect();
+        self.info(format!("{} {}", self.lang.tr("marked_count"), all.len()));
+        all
+    }
+
     /// Says how many are marked and what can be done with them.
     pub(super) fn say_marked(&mut self) {
         if self.marked.is_empty() {
