@@ -747,6 +747,58 @@ fn mail_with_files(tag: &str, id: &str, refs: Option<&str>, text: &str, files: &
     m.into_bytes()
 }
 
+/// Apple Mail's plain mail with a picture between two paragraphs.
+fn text_picture_text(tag: &str, id: &str, picture: &[u8]) -> Vec<u8> {
+    format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: План {tag}\r\n\
+         Message-ID: {id}\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"Apple-Mail=_1\"\r\n\r\n--Apple-Mail=_1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nВот план этажа:\r\n\r\n\
+         --Apple-Mail=_1\r\nContent-Disposition: inline; filename=plan.png\r\nContent-Type: image/png; name=\"plan.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}--Apple-Mail=_1\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\nА смету пришлю завтра.\r\n--Apple-Mail=_1--\r\n",
+        base64_lines(picture)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn text_after_a_picture_is_shown_and_searchable_in_small_and_large_mail() {
+    let d = dovecot();
+    let f = folder("apple");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let small = text_picture_text(&tag, &format!("<small-{tag}@client.test>"), &payload(2000, 3));
+    let large = text_picture_text(&tag, &format!("<large-{tag}@client.test>"), &payload(400 * 1024, 4));
+    assert!(large.len() > 256 * 1024, "fetched by structure");
+    deliver(&d, &f, &[small, large]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&account(&d, &f, false), &s, ch);
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    for which in ["small", "large"] {
+        let (id, body): (i64, String) = db
+            .query_row(
+                "SELECT id, body FROM messages WHERE rfc_message_id = ?1",
+                [format!("<{which}-{tag}@client.test>")],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("synced");
+        assert_eq!(body, "Вот план этажа:\n\n[image: plan.png]\n\nА смету пришлю завтра.", "{which}");
+        let names: Vec<String> = db
+            .prepare("SELECT name FROM attachments WHERE message_id = ?1 ORDER BY ordinal")
+            .expect("prepare")
+            .query_map([id], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(names, ["plan.png"], "{which}: the picture is a file too");
+    }
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::system(jiff::tz::TimeZone::UTC);
+    let hits = reader.search("смета", 10, &clock).expect("search");
+    assert_eq!(hits.len(), 2, "the text after the picture is searched: {hits:?}");
+}
+
 #[test]
 fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     let d = dovecot();
@@ -1260,6 +1312,25 @@ fn cpythons_email_corpus_is_stored_whole() {
     names.sort();
     assert_eq!(names.len(), 47, "the corpus has 47 msg_*.txt");
     let mails: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).expect("read")).collect();
+    // Every mail shows text, except those whose sender wrote none.
+    let textless: Vec<&str> = names
+        .iter()
+        .zip(&mails)
+        .filter(|(_, raw)| email::parse::parse(raw, "<f>", &[]).body_text.trim().is_empty())
+        .filter_map(|(p, _)| p.file_name().and_then(|n| n.to_str()))
+        .collect();
+    assert_eq!(
+        textless,
+        [
+            "msg_08.txt",  // four text parts, each empty
+            "msg_09.txt",  // the same, one part without a charset
+            "msg_12.txt",  // the same, nested
+            "msg_12a.txt", // the same, nested
+            "msg_18.txt",  // headers only
+            "msg_24.txt",  // one empty part
+        ],
+        "mails with no text shown"
+    );
     let d = dovecot();
     let f = folder("cpython");
     deliver(&d, &f, &mails);
@@ -1294,6 +1365,26 @@ fn cpythons_email_corpus_is_stored_whole() {
         .expect("rows");
     assert!(readable >= with_text, "{readable} readable of {with_text} with text; empty: {empty:?}");
     assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE sent_at < 86400"), 0, "no mail dated 1970");
+    // What parsing shows is what is stored and searched.
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE trim(body) = ''"), textless.len() as i64);
+    for (shape, sql) in [
+        ("msg_10: five text parts", "body LIKE '%7bit%Quoted Printable%Base64%Base64%no Content-Transfer-Encoding%'"),
+        ("msg_13: text after a nested part", "body LIKE 'A text/plain part%This is the dingus fish.'"),
+        ("msg_14: Content-Type: text", "body LIKE '%drainbread ISP%'"),
+        ("msg_41: a multipart with no boundary", "subject = '64423' AND body = 'Blah blah blah'"),
+        ("msg_25: a report with a broken boundary", "body LIKE '%unrecoverable error%'"),
+    ] {
+        assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE {sql}")), 1, "{shape}");
+    }
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::system(jiff::tz::TimeZone::UTC);
+    let found = |q: &str| -> Vec<String> {
+        reader.search(q, 50, &clock).expect(q).into_iter().filter_map(|h| h.subject).collect()
+    };
+    assert_eq!(found("Base64"), ["Lyrics"], "msg_10's third part is searchable");
+    assert!(found("Content-Transfer-Encoding").contains(&"Lyrics".to_string()), "and its fifth");
+    assert_eq!(found("drainbread"), ["This is a test message"]);
+    assert!(found("unrecoverable").iter().all(|s| s.starts_with("Returned mail")) && found("unrecoverable").len() == 1);
 }
 
 #[test]

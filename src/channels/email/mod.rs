@@ -382,12 +382,8 @@ async fn fetch_by_structure(
             _ => return Ok(None),
         }
     };
-    let text_section = layout.plain.clone().or_else(|| layout.html.clone());
-    let text = match &text_section {
-        Some(sec) => fetch_section(session, uid, sec).await?,
-        None => None,
-    };
-    let m = parse::parse_structured(&header, text.as_deref(), layout, &fallback_id(validity, uid, folder), own);
+    let texts = fetch_sections(session, uid, &layout.text_sections()).await?;
+    let m = parse::parse_structured(&header, &texts, layout, &fallback_id(validity, uid, folder), own);
     Ok(Some((m, flags, arrived)))
 }
 
@@ -397,28 +393,48 @@ pub async fn fetch_section(
     uid: u32,
     section: &str,
 ) -> Result<Option<Vec<u8>>, async_imap::error::Error> {
+    Ok(fetch_sections(session, uid, &[section.to_string()]).await?.pop().flatten())
+}
+
+/// Several MIME parts of one mail in one round trip, each with its own headers,
+/// in the order asked (`None` for a section the server did not return).
+pub async fn fetch_sections(
+    session: &mut Session,
+    uid: u32,
+    sections: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, async_imap::error::Error> {
     use async_imap::imap_proto::types::{MessageSection, SectionPath};
-    let path: Vec<u32> = section.split('.').filter_map(|p| p.parse().ok()).collect();
-    if path.is_empty() {
-        return Ok(None);
+    let paths: Vec<Vec<u32>> = sections.iter().map(|s| s.split('.').filter_map(|p| p.parse().ok()).collect()).collect();
+    let mut out: Vec<Option<Vec<u8>>> = vec![None; sections.len()];
+    let items: Vec<String> = sections
+        .iter()
+        .zip(&paths)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(s, _)| format!("BODY.PEEK[{s}.MIME] BODY.PEEK[{s}]"))
+        .collect();
+    if items.is_empty() {
+        return Ok(out);
     }
-    let mut stream =
-        session.uid_fetch(uid.to_string(), format!("(UID BODY.PEEK[{section}.MIME] BODY.PEEK[{section}])")).await?;
-    let mut out = None;
+    let mut stream = session.uid_fetch(uid.to_string(), format!("(UID {})", items.join(" "))).await?;
     while let Some(f) = stream.next().await {
         let f = f?;
         if f.uid != Some(uid) {
             continue;
         }
-        let mime = f.section(&SectionPath::Part(path.clone(), Some(MessageSection::Mime))).unwrap_or_default();
-        let body = f.section(&SectionPath::Part(path.clone(), None)).unwrap_or_default();
-        let mut raw = Vec::with_capacity(mime.len() + body.len() + 2);
-        raw.extend_from_slice(mime);
-        if !mime.ends_with(b"\r\n\r\n") && !mime.ends_with(b"\n\n") {
-            raw.extend_from_slice(b"\r\n");
+        for (slot, path) in out.iter_mut().zip(&paths) {
+            if path.is_empty() {
+                continue;
+            }
+            let mime = f.section(&SectionPath::Part(path.clone(), Some(MessageSection::Mime))).unwrap_or_default();
+            let Some(body) = f.section(&SectionPath::Part(path.clone(), None)) else { continue };
+            let mut raw = Vec::with_capacity(mime.len() + body.len() + 2);
+            raw.extend_from_slice(mime);
+            if !mime.ends_with(b"\r\n\r\n") && !mime.ends_with(b"\n\n") {
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(body);
+            *slot = Some(raw);
         }
-        raw.extend_from_slice(body);
-        out = Some(raw);
     }
     Ok(out)
 }
