@@ -1175,6 +1175,115 @@ fn a_reused_message_id_neither_hides_a_mail_nor_swaps_its_attachment() {
     assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE rfc_message_id = '{id}'")), 2);
 }
 
+/// The bytes `pult attachment save` gives for a message's first file.
+fn saved_file(cli: &PultCli, message: i64, dir: &str) -> Vec<u8> {
+    let to = cli.home.path().join(dir);
+    let printed =
+        cli.ok(&["attachment", "save", "--message", &message.to_string(), "--to", to.to_str().expect("utf-8")]);
+    std::fs::read(printed.trim()).expect("saved")
+}
+
+#[test]
+fn after_a_renumbering_each_look_alike_keeps_its_own_file_in_either_order() {
+    let d = dovecot();
+    for genuine_first in [true, false] {
+        let f = folder("lookalike");
+        let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let id = format!("<invoice9-{tag}@bank.test>");
+        let (real, fake) = (payload(3000, 21), payload(3000, 22));
+        // Same Message-ID, display name, date and text; another address, another file of the same name and size.
+        let genuine =
+            mail_from("Bank <billing@bank.test>", &id, "Invoice 9", "Счёт №9 во вложении.", ("invoice.pdf", &real));
+        let forged = mail_from(
+            "Bank <billing@bank-payments.test>",
+            &id,
+            "Invoice 9",
+            "Счёт №9 во вложении.",
+            ("invoice.pdf", &fake),
+        );
+        let (first, second) = if genuine_first { (genuine, forged) } else { (forged, genuine) };
+        let s = temp_store();
+        let ch = channel(&s, "office", ChannelKind::Email);
+        let acct = account(&d, &f, false);
+        // Each arrives in a sync of its own: the stored order is not the folder's newest-first order.
+        deliver(&d, &f, std::slice::from_ref(&first));
+        sync(&acct, &s, ch);
+        deliver(&d, &f, std::slice::from_ref(&second));
+        sync(&acct, &s, ch);
+        // The server rebuilds the folder: the mails come back in the other order, under new UIDs.
+        doveadm(&d, &["expunge", "-u", "alice", "mailbox", &f, "all"]);
+        for m in [second, first] {
+            deliver(&d, &f, &[m]);
+            doveadm(&d, &["mailbox", "status", "-u", "alice", "messages", &f]);
+        }
+        doveadm(&d, &["mailbox", "update", "--uid-validity", "5151", "-u", "alice", &f]);
+        let r = sync(&acct, &s, ch);
+        assert!(r.resynced && r.inserted == 0, "{r:?}");
+        let db = rusqlite::Connection::open(&s.path).expect("open");
+        let rows: Vec<(i64, String, i64)> = db
+            .prepare(
+                "SELECT m.id, i.handle, m.imap_validity FROM messages m JOIN identities i ON i.id = m.author_identity_id
+                 WHERE m.rfc_message_id = ?1 ORDER BY m.id",
+            )
+            .expect("prepare")
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|r| r.2 == 5151), "both found at their new place: {rows:?}");
+        let cli = PultCli::new(&acct, &s);
+        for (message, handle, _) in &rows {
+            let expected = if handle == "billing@bank.test" { &real } else { &fake };
+            let saved = saved_file(&cli, *message, handle);
+            assert!(&saved == expected, "{handle} serves another's file (genuine first: {genuine_first})");
+        }
+    }
+}
+
+#[test]
+fn a_moved_mail_is_one_message_at_its_new_place() {
+    let d = dovecot();
+    for inbox_first in [true, false] {
+        let (from, to) = (folder("movefrom"), folder("moveto"));
+        let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let id = format!("<act-{tag}@client.test>");
+        let file = payload(2000, 31);
+        deliver(
+            &d,
+            &from,
+            &[mail_from("Ирина <irina@client.test>", &id, "Акт", "Акт во вложении.", ("act.pdf", &file))],
+        );
+        doveadm(&d, &["mailbox", "create", "-u", "alice", &to]);
+        let s = temp_store();
+        let ch = channel(&s, "office", ChannelKind::Email);
+        let mut acct = account(&d, &from, false);
+        acct.folders = if inbox_first { vec![from.clone(), to.clone()] } else { vec![to.clone(), from.clone()] };
+        sync(&acct, &s, ch);
+        doveadm(&d, &["move", "-u", "alice", &to, "mailbox", &from, "all"]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+        let db = rusqlite::Connection::open(&s.path).expect("open");
+        let rows: Vec<(i64, String, Option<String>, bool)> = db
+            .prepare("SELECT id, imap_folder, notice, expunged FROM messages WHERE rfc_message_id = ?1")
+            .expect("prepare")
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows.len(), 1, "one message, not a copy (source synced first: {inbox_first}): {rows:?}");
+        assert_eq!((rows[0].1.as_str(), rows[0].2.as_deref(), rows[0].3), (to.as_str(), None, false), "{rows:?}");
+        let cli = PultCli::new(&acct, &s);
+        assert_eq!(saved_file(&cli, rows[0].0, "moved"), file, "its file comes from the new place");
+        // Syncing again changes nothing.
+        rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+        assert_eq!(
+            count(&s, &format!("SELECT count(*) FROM messages WHERE rfc_message_id = '{id}' AND expunged = 0")),
+            1
+        );
+    }
+}
+
 #[test]
 fn dates_come_from_the_server_when_the_header_is_missing_or_in_the_future() {
     let d = dovecot();
