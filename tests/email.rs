@@ -159,6 +159,64 @@ fn initial_sync_of_thousands_then_incremental_over_tls() {
     assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2003);
 }
 
+/// Runs a sync of `acct` and drops it (as a kill would) once its first batch is stored.
+fn sync_stopped_after_a_batch(acct: &EmailAccount, s: &TempStore, ch: i64) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let progress = |_: email::SyncProgress<'_>| {
+        if let Some(tx) = tx.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    };
+    rt.block_on(async {
+        tokio::select! {
+            r = email::sync_account_with(acct, &s.writer, ch, true, &progress) => panic!("not stopped: {r:?}"),
+            _ = rx => {}
+        }
+    });
+    // Whatever the dropped sync had queued is written before anything is counted.
+    s.writer.call_blocking(|_| Ok(())).expect("writer");
+}
+
+#[test]
+fn an_interrupted_initial_sync_goes_on_where_it_stopped() {
+    let d = dovecot();
+    let f = folder("resume");
+    let n = 1500;
+    deliver(&d, &f, &(0..n).map(|i| mail(i, i / 5)).collect::<Vec<_>>());
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync_stopped_after_a_batch(&acct, &s, ch);
+    let stored = count(&s, "SELECT count(*) FROM messages");
+    assert!((500..n as i64).contains(&stored), "stopped after a batch or two: {stored}");
+    let newest: i64 = count(&s, "SELECT min(imap_uid) FROM messages");
+    let highest: i64 = count(&s, "SELECT max(imap_uid) FROM messages");
+    assert_eq!(highest - newest + 1, stored, "the newest mail came first, without a gap");
+    let r = sync(&acct, &s, ch);
+    assert_eq!(
+        (r.fetched as i64, r.inserted as i64),
+        (n as i64 - stored, n as i64 - stored),
+        "only the rest is fetched"
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), n as i64);
+    assert_eq!(sync(&acct, &s, ch).fetched, 0, "and then nothing");
+    // A resync after a renumbering, stopped halfway, goes on as one: no mail twice.
+    doveadm(&d, &["mailbox", "update", "--uid-validity", "6161", "-u", "alice", &f]);
+    sync_stopped_after_a_batch(&acct, &s, ch);
+    let moved = count(&s, "SELECT count(*) FROM messages WHERE imap_validity = 6161");
+    assert!((500..n as i64).contains(&moved), "{moved}");
+    let r = sync(&acct, &s, ch);
+    assert!(r.resynced, "{r:?}");
+    assert_eq!((r.fetched as i64, r.inserted), (n as i64 - moved, 0));
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), n as i64);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE imap_validity = 6161"), n as i64);
+    // New mail after all that: exactly it.
+    deliver(&d, &f, &(n..n + 3).map(|i| mail(i, 999)).collect::<Vec<_>>());
+    assert_eq!(sync(&acct, &s, ch).inserted, 3);
+}
+
 #[test]
 fn a_changed_uidvalidity_resyncs_without_duplicates() {
     let d = dovecot();
