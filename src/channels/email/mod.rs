@@ -227,8 +227,8 @@ pub async fn sync_folder(
     report.resynced = changed || (block && stored_renumbering.as_deref() == Some("1"));
     let next = mailbox.uid_next.unwrap_or(0);
     // UIDs and sizes in one round trip per range: small mail comes whole, large mail by structure.
-    let mut newer: Vec<(u32, u32)> = Vec::new();
-    let mut older: Vec<(u32, u32)> = Vec::new();
+    let mut newer: Vec<Listed> = Vec::new();
+    let mut older: Vec<Listed> = Vec::new();
     if mailbox.exists > 0 && !(next > 0 && from >= next) {
         newer = list_uids(session, &format!("{from}:*"), |u| u >= from).await.map_err(imap)?;
     }
@@ -242,7 +242,7 @@ pub async fn sync_folder(
     // Mail newer than the block joins it oldest first (the block grows without
     // a gap); older mail newest first (the inbox is usable at once).
     newer.sort_unstable_by_key(|l| l.0);
-    older.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    older.sort_unstable_by_key(|l| std::cmp::Reverse(l.0));
     let highest = newer.iter().chain(&older).map(|l| l.0).max().unwrap_or(0);
     let final_next = (highest + 1).max(next).max(from);
     report.next_uid = final_next;
@@ -251,7 +251,7 @@ pub async fn sync_folder(
     let is_sent = folder == send::sent_folder(account);
     // Each batch with the cursors that hold once it is stored.
     let renumbering = if report.resynced { "1" } else { "0" };
-    let mut chunks: Vec<(Vec<(u32, u32)>, Vec<(String, String)>)> = Vec::new();
+    let mut chunks: Vec<(Vec<Listed>, Cursors)> = Vec::new();
     let new_chunks = newer.len().div_ceil(BATCH);
     for (i, c) in newer.chunks(BATCH).enumerate() {
         let last = i + 1 == new_chunks;
@@ -374,6 +374,11 @@ pub async fn sync_folder(
     Ok(report)
 }
 
+/// A mail as listed before fetching: its UID and size.
+type Listed = (u32, u32);
+/// Cursor keys and values committed with a batch.
+type Cursors = Vec<(String, String)>;
+
 /// The cursors of one folder (`sync_state` keys).
 #[derive(Clone)]
 struct Keys {
@@ -410,7 +415,7 @@ async fn list_uids(
     session: &mut Session,
     range: &str,
     keep: impl Fn(u32) -> bool,
-) -> Result<Vec<(u32, u32)>, async_imap::error::Error> {
+) -> Result<Vec<Listed>, async_imap::error::Error> {
     let mut out = Vec::new();
     let mut stream = session.uid_fetch(range, "(UID RFC822.SIZE)").await?;
     while let Some(f) = stream.next().await {
