@@ -613,6 +613,10 @@ pub struct Inbound {
     /// Something a reader should know about how this message was read
     /// (a date taken from the server because the header was missing or in the future).
     pub notice: Option<String>,
+    /// Email: a fingerprint of the sender's address and every MIME part (type,
+    /// size, bytes). Mail that shares a Message-ID, a date, a name and a text
+    /// is told apart by it when it comes back renumbered or moved.
+    pub mime_shape: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

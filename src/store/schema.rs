@@ -683,6 +683,12 @@ ALTER TABLE client_merges ADD COLUMN target_before TEXT;
 -- full scan per client made `pult clients` 40 s at 11,700 clients).
 CREATE INDEX identities_by_contact ON identities (contact_id);
 "#,
+    // 19 -> 20: what a mail is made of (its sender's address, each part's
+    // type, size and bytes): mail that shares a Message-ID, a date, a name
+    // and a text is told apart by it when it comes back renumbered or moved.
+    r#"
+ALTER TABLE messages ADD COLUMN mime_shape TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
