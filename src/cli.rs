@@ -589,6 +589,14 @@ fn sync_once(cli: &Cli) -> Result<()> {
     for (name, why) in &bad {
         trouble.push(format!("account {}: does not run: {}", crate::sanitize::line(name), crate::sanitize::line(why)));
     }
+    // A channel's first sync says how much of what it found is history.
+    let mut first: Vec<i64> = Vec::new();
+    for c in &channels {
+        let id = c.id();
+        if writer.call_blocking(move |db| crate::store::channel_state::message_count(db, id))? == 0 {
+            first.push(id);
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         // Every account at once: a failing or hanging one delays nobody else.
@@ -602,9 +610,21 @@ fn sync_once(cli: &Cli) -> Result<()> {
                 (name, result)
             }
         });
-        for (name, result) in futures_util::future::join_all(syncs).await {
+        for ((name, result), channel) in futures_util::future::join_all(syncs).await.into_iter().zip(&channels) {
             match result {
-                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                Ok(lines) => {
+                    lines.iter().for_each(|l| println!("{l}"));
+                    let id = channel.id();
+                    if first.contains(&id) {
+                        let (history, waiting) =
+                            writer.call(move |db| crate::store::channel_state::history_and_waiting(db, id)).await?;
+                        println!(
+                            "{}: first sync: {history} conversation(s) kept as history (older mail never waits), \
+                             {waiting} waiting for an answer",
+                            crate::sanitize::line(&name)
+                        );
+                    }
+                }
                 Err(why) => trouble.push(format!(
                     "account {}: sync failed: {}",
                     crate::sanitize::line(&name),

@@ -308,6 +308,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("view_snoozed", "Snoozed", "Отложенные"),
     ("view_reminders", "Reminders", "Напоминания"),
     ("view_unsent", "Not sent", "Не отправлено"),
+    ("view_lists", "Lists & automatic", "Рассылки"),
     ("no_promise", "This conversation has no open promise", "В этом разговоре нет открытого обещания"),
     ("nothing_to_undo", "Nothing to undo", "Нечего отменять"),
     ("undone", "Sending cancelled; the text is back in the composer", "Отправка отменена, текст вернулся в редактор"),

@@ -65,6 +65,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         save_sent: true,
         sent_folder: None,
         aliases: Vec::new(),
+        history_before: None,
     }
 }
 
@@ -2135,4 +2136,76 @@ fn sync_once_runs_every_account_and_names_each_that_failed() {
     assert!(stderr.contains("account stuck") && stderr.contains("did not finish within 1 s"), "{stderr}");
     assert!(stderr.contains("account down"), "{stderr}");
     assert_eq!(stderr.matches("account stuck").count(), 1, "each error once: {stderr}");
+}
+
+/// Day one with a real mailbox: months of old mail (the realistic corpus of
+/// shared/reference/gen_corpus.py, lists included), three fresh client mails
+/// and a fresh list mail. The first sync keeps the old mail as history and
+/// says so; exactly the three fresh conversations wait; list mail never waits
+/// and sits in the Lists view.
+#[test]
+fn history_is_not_a_queue_and_lists_never_wait() {
+    let d = dovecot();
+    let f = folder("dayone");
+    let corpus = tempfile::tempdir().expect("tmp");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/gen_corpus.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--out"])
+        .arg(corpus.path().join("eml"))
+        .args(["-n", "300", "--seed", "7", "--start", "2025-01-01", "--days", "200", "--eml"])
+        .output()
+        .expect("python3 runs gen_corpus.py");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut mails: Vec<Vec<u8>> = std::fs::read_dir(corpus.path().join("eml"))
+        .expect("eml dir")
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read(e.path()).expect("eml"))
+        .collect();
+    assert_eq!(mails.len(), 300);
+    let lists_in_corpus = mails.iter().filter(|m| m.windows(8).any(|w| w == b"List-Id:")).count();
+    assert!(lists_in_corpus > 0, "the corpus has list mail");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let today = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
+    for i in 0..3 {
+        mails.push(
+            format!(
+                "From: Клиент {i} <fresh{i}-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: Счёт {i}\r\n\
+                 Message-ID: <fresh{i}-{tag}@client.test>\r\nDate: {today}\r\n\r\nВыставите счёт, пожалуйста.\r\n"
+            )
+            .into_bytes(),
+        );
+    }
+    mails.push(
+        format!(
+            "From: Новости банка <news-{tag}@bank.test>\r\nTo: alice@office.test\r\nSubject: Новые тарифы\r\n\
+             Message-ID: <news-{tag}@bank.test>\r\nDate: {today}\r\nList-Id: Bank news <news.bank.test>\r\n\
+             List-Unsubscribe: <mailto:unsubscribe@bank.test>\r\nPrecedence: list\r\n\r\nНовые тарифы с 1 января.\r\n"
+        )
+        .into_bytes(),
+    );
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let acct = account(&d, &f, false);
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.ok(&["sync", "--once"]);
+    let line = out.lines().find(|l| l.contains("first sync")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("3 waiting for an answer") && line.contains("kept as history"), "{line}");
+    let waiting = count(&s, "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL AND status = 'open'");
+    assert_eq!(waiting, 3, "exactly the three fresh client mails wait");
+    let status: serde_json::Value = serde_json::from_str(&cli.ok(&["status", "--json"])).expect("json");
+    assert_eq!(status["unanswered"], 3, "{status}");
+    // Old mail is kept and searchable, just not a queue.
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 304);
+    assert!(count(&s, "SELECT count(*) FROM messages WHERE quiet = 'history'") > 200);
+    let open_old = count(
+        &s,
+        "SELECT count(*) FROM conversations WHERE status = 'open' AND last_message_at < strftime('%s', '2025-12-01')",
+    );
+    assert_eq!(open_old, 0, "no old conversation sits in the queue");
+    // The fresh list mail never waits and is shown apart.
+    let news = count(&s, &format!("SELECT automatic FROM conversations WHERE remote_key = '<news-{tag}@bank.test>'"));
+    assert_eq!(news, 1, "in the Lists view");
+    let lists = count(&s, "SELECT count(*) FROM conversations WHERE automatic = 1");
+    assert!(lists > 1, "the corpus's list mail is in the Lists view too: {lists}");
 }

@@ -42,6 +42,7 @@ const EMAIL: &[&str] = &[
     "aliases",
     "sent_folder",
     "save_sent",
+    "history_before",
 ];
 const SERVER: &[&str] =
     &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file", "timeout_seconds"];
@@ -214,6 +215,9 @@ fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
         _ => None,
     };
     match name {
+        "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
+            Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
+        }
         "port" if !integer(value).is_some_and(|p| (1..=65535).contains(&p)) => {
             Some("`port` must be a number from 1 to 65535".into())
         }

@@ -74,7 +74,10 @@ pub fn apply(
 
 /// Messages of one batch in the caller's transaction (`events::apply`).
 pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound], now: i64) -> Result<IngestReport> {
-    let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
+    let (kind, history_before): (String, Option<i64>) =
+        tx.query_row("SELECT kind, history_before FROM channels WHERE id = ?1", [channel_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
@@ -191,6 +194,21 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             )?
             .execute(params![message_id, i as i64, a.name, a.mime, a.size, a.remote_ref, a.duration])?;
         }
+        // Mail that needs no answer never waits and never reopens anything; a
+        // conversation that only such mail began is not in the queue either.
+        let quiet = if m.outgoing { None } else { quiet_reason(tx, &kind, m, history_before)? };
+        if let Some(why) = quiet {
+            tx.prepare_cached("UPDATE messages SET quiet = ?1, closing = 1 WHERE id = ?2")?
+                .execute(params![why, message_id])?;
+            tx.prepare_cached(
+                "UPDATE conversations SET status = 'closed'
+                 WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
+            )?
+            .execute([conversation])?;
+            report.inserted += 1;
+            touched.insert(conversation);
+            continue;
+        }
         // «Спасибо, получили 👍» asks nothing: shown, but the client does not
         // wait for an answer to it, and it does not reopen a closed conversation.
         let closing = !m.outgoing
@@ -215,6 +233,30 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
     }
     report.conversations = touched;
     Ok(report)
+}
+
+/// Why a client's message needs no answer, if it does not: a person's word on
+/// the sender first (`client` always waits, `never` never does), then a list
+/// or a program, then mail from before the channel's history cut-off.
+fn quiet_reason(
+    tx: &Transaction<'_>,
+    kind: &str,
+    m: &Inbound,
+    history_before: Option<i64>,
+) -> Result<Option<&'static str>> {
+    let rule: Option<String> = tx
+        .prepare_cached("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2")?
+        .query_row(params![kind, m.author_handle], |r| r.get(0))
+        .optional()?;
+    let history = history_before.is_some_and(|cut| m.sent_at < cut);
+    Ok(match rule.as_deref() {
+        Some("never") => Some("sender"),
+        Some(_) => history.then_some("history"),
+        None => match m.automatic {
+            Some(a) => Some(a.as_str()),
+            None => history.then_some("history"),
+        },
+    })
 }
 
 /// Display names as a JSON object (address -> name); NULL when there are none.
@@ -573,6 +615,9 @@ pub(super) fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> R
             last_message_at = last.sent_at,
             preview = substr(replace(replace(last.body, char(13), ' '), char(10), ' '), 1, 160),
             last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
+            automatic = EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
+                AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
+                                AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender'))),
             waiting_since = (SELECT min(m.sent_at) FROM messages m
                              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.sent_at >
                                    coalesce((SELECT max(o.sent_at) FROM messages o

@@ -727,7 +727,7 @@ pub fn count_waiting(db: &mut Db, conversation: i64, now: i64) -> Result<bool> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
     let changed = tx.execute(
-        "UPDATE messages SET closing = 0 WHERE id = (SELECT max(id) FROM messages
+        "UPDATE messages SET closing = 0, quiet = NULL WHERE id = (SELECT max(id) FROM messages
              WHERE conversation_id = ?1 AND direction = 'in' AND closing = 1)",
         [conversation],
     )?;

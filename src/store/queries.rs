@@ -94,6 +94,7 @@ impl Reader {
             View::Reminders => {
                 (format!("c.follow_up_at <= {now}"), "c.follow_up_at".into(), false, Some("conversations_follow_up"))
             }
+            View::Lists => ("c.automatic = 1".into(), time.clone(), true, Some("conversations_by_time")),
             View::Unsent => (
                 "c.id IN (SELECT conversation_id FROM outbox WHERE state IN ('failed', 'unknown'))".into(),
                 time,
@@ -674,7 +675,8 @@ impl ConversationRow {
             | View::Mine
             | View::Unassigned
             | View::Mentions
-            | View::Unsent => ListKey { sort: self.last_message_at, id: self.id },
+            | View::Unsent
+            | View::Lists => ListKey { sort: self.last_message_at, id: self.id },
         }
     }
 }

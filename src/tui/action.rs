@@ -64,6 +64,7 @@ pub enum Action {
     ViewSnoozed,
     ViewReminders,
     ViewUnsent,
+    ViewLists,
     Snooze,
     FollowUp,
     Redate,

@@ -44,8 +44,8 @@ const NOBODY: &[&str] = &[
 
 /// Classifies a mail by its headers (`header(name)` gives a header's value,
 /// names matched case-insensitively by the caller) and its sender's address.
-pub fn classify<'a>(header: impl Fn(&str) -> Option<&'a str>, from: Option<&str>) -> Option<Automatic> {
-    let has = |name: &str| header(name).is_some();
+pub fn classify<'a>(header: impl Fn(&'static str) -> Option<&'a str>, from: Option<&str>) -> Option<Automatic> {
+    let has = |name: &'static str| header(name).is_some();
     let auto_submitted = header("Auto-Submitted").map(|v| v.trim().to_ascii_lowercase());
     if auto_submitted.as_deref().is_some_and(|v| !v.is_empty() && !v.starts_with("no"))
         || has("X-Autoreply")
@@ -73,7 +73,7 @@ pub fn classify<'a>(header: impl Fn(&str) -> Option<&'a str>, from: Option<&str>
 mod tests {
     use super::*;
 
-    fn with<'a>(headers: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+    fn with<'a>(headers: &'a [(&'a str, &'a str)]) -> impl Fn(&'static str) -> Option<&'a str> {
         move |name| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
     }
 

@@ -645,6 +645,10 @@ pub async fn sync_account_with(
     use_qresync: bool,
     on_progress: OnProgress<'_>,
 ) -> Result<Vec<(String, FolderReport)>, EmailError> {
+    // The first sync fixes where history ends: older mail never waits.
+    let now = jiff::Timestamp::now().as_second();
+    let explicit = account.history_before.as_deref().and_then(|h| crate::config::parse_cutoff(h, now));
+    writer.call(move |c| crate::store::channel_state::begin_history(c, channel, explicit, now - 7 * 86_400)).await?;
     let mut session = connect(account).await?;
     let qresync = use_qresync && qresync::enable(&mut session).await;
     let mut out = Vec::new();

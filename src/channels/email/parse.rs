@@ -100,6 +100,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         }
     }
     let shape = mime_shape(&m, &address);
+    let automatic = crate::workflow::automatic::classify(|name| m.header_raw(name), Some(&address));
     let mut thread_refs = references;
     thread_refs.extend(in_reply_to.clone());
     thread_refs.dedup();
@@ -128,6 +129,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         cc: m.cc().into_iter().flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect(),
         imap: None,
         mime_shape: Some(shape),
+        automatic,
     }
 }
 

@@ -299,6 +299,7 @@ impl AppState {
             Action::ViewSnoozed => self.set_view_of(View::Snoozed),
             Action::ViewReminders => self.set_view_of(View::Reminders),
             Action::ViewUnsent => self.set_view_of(View::Unsent),
+            Action::ViewLists => self.set_view_of(View::Lists),
             Action::CountWaiting => match self.target() {
                 Some(conversation) => vec![Effect::CountWaiting(conversation)],
                 None => Vec::new(),
