@@ -683,6 +683,11 @@ ALTER TABLE client_merges ADD COLUMN target_before TEXT;
 -- full scan per client made `pult clients` 40 s at 11,700 clients).
 CREATE INDEX identities_by_contact ON identities (contact_id);
 "#,
+    // 19 -> 20: a channel whose account left the config is archived (when):
+    // its history stays, it has no worker and no warning (store::archive).
+    r#"
+ALTER TABLE channels ADD COLUMN archived_at INTEGER;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
