@@ -538,4 +538,16 @@ fn the_example_config_makes_no_channels_and_says_what_to_edit() {
     assert!(said.contains("✗ office") && said.contains("not set up yet"), "{said}");
     let v = json_of(&pult(home.path()).args(["channels", "--json"]).output().expect("run"));
     assert!(v.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|e| e["state"] == "error")), "{v}");
+    // A mail that could never leave is not queued either.
+    let out = pult(home.path())
+        .args(["send", "--to", "irina@client.test", "--subject", "Акт", "--body", "Во вложении"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("account office: not set up yet"));
+    let rows: i64 = rusqlite::Connection::open(&store)
+        .expect("store")
+        .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 0, "still no channel");
 }
