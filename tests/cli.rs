@@ -479,6 +479,10 @@ fn channels_list_their_state_and_only_an_archived_one_is_removed_after_asking() 
     assert!(entry("new-bot")["reason"].as_str().is_some_and(|r| r.contains("not set up yet")), "{v}");
     let text = String::from_utf8_lossy(&run(&["channels"]).output().expect("run").stdout).into_owned();
     assert!(text.contains("pult channels remove bot"), "{text}");
+    // Nothing sends for an archived channel: a reply there is refused, not queued for ever.
+    let out = run(&["reply", "--conversation", &chat.to_string(), "--body", "Да"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("channel bot is archived"));
 
     let out = run(&["channels", "remove", "office", "--yes"]).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
