@@ -78,6 +78,23 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("thread", "Thread", "Переписка"),
     ("no_conversation", "No conversation selected", "Разговор не выбран"),
     ("empty_view", "Nothing here. Good work.", "Здесь пусто. Отличная работа."),
+    (
+        "no_channels",
+        "No channels yet: add an account to the config, then run pult doctor.",
+        "Каналов пока нет: добавьте учётную запись в конфигурацию и запустите pult doctor.",
+    ),
+    ("channel_broken", "This channel does not work, so nothing comes in:", "Канал не работает, новое не приходит:"),
+    (
+        "channel_archived_empty",
+        "Archived: its account is no longer in the config.",
+        "В архиве: этой учётной записи больше нет в конфигурации.",
+    ),
+    ("archive", "Archive", "Архив"),
+    (
+        "archived_no_reply",
+        "This channel is archived (its account is no longer in the config): a reply cannot go.",
+        "Канал в архиве (его учётной записи нет в конфигурации): ответ не уйдёт.",
+    ),
     ("waiting", "waiting", "ждёт"),
     ("due", "due", "срок"),
     ("overdue", "overdue", "просрочено"),

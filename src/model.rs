@@ -260,6 +260,8 @@ pub struct ChannelRow {
     pub status: Option<ChannelStatus>,
     /// People's own accounts this channel works in (Telegram Business).
     pub connections: Vec<Connection>,
+    /// Its account left the config: history only, no worker, no warning.
+    pub archived: bool,
 }
 
 /// What a channel's sync worker last said; the sidebar and the status line

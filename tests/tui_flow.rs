@@ -964,3 +964,61 @@ fn marked_conversations_close_in_one_step_and_come_back_in_one() {
     assert_eq!(assigned, 2, "{}", h.screen());
     assert!(h.app.state.marked.is_empty(), "the marks are let go after acting");
 }
+
+/// An account that left the config is archived: apart under «Архив», with no
+/// `⚠` anywhere (not even what its worker said last) and no reply, its
+/// history still there. A channel whose worker cannot start shows `⚠` and why,
+/// in the sidebar and in its empty list — never "Nothing here. Good work." —
+/// in both languages.
+#[test]
+fn archived_channels_sit_apart_and_a_broken_channel_says_why() {
+    use pult::i18n::Lang;
+    use pult::model::ChannelStatus;
+    for lang in [Lang::En, Lang::Ru] {
+        let store = temp_store();
+        let old = channel(&store, "old-bot", ChannelKind::Telegram);
+        ingest(&store, old, vec![msg("1:1", "1", "Олег", NOW - 600, "Счёт оплатили?")]);
+        let office = channel(&store, "office", ChannelKind::Email);
+        let why = "secret command \"pass\" failed: exit status: 2";
+        for id in [old, office] {
+            let status = ChannelStatus::Error(why.into());
+            store
+                .writer
+                .call_blocking(move |c| pult::store::channel_state::set_status(c, id, &status, NOW))
+                .expect("status");
+        }
+        let archived = store
+            .writer
+            .call_blocking(|c| pult::store::archive::reconcile(c, &["office".to_string()], NOW))
+            .expect("reconcile");
+        assert_eq!(archived, ["old-bot"]);
+        let mut h = Harness::in_language(store, lang, 80, 24);
+        let screen = h.screen();
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = |needle: &str| {
+            lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} in\n{screen}"))
+        };
+        let heading = if lang == Lang::Ru { "─ Архив" } else { "─ Archive" };
+        assert!(at("⚠ office") < at(heading) && at(heading) < at("old-bot"), "{screen}");
+        assert!(lines[at("⚠ office") + 1].contains("secret comm"), "the reason under it: {screen}");
+        assert!(!screen.contains("⚠ old-bot"), "{screen}");
+        let status_line = lines.iter().rfind(|l| !l.trim().is_empty()).expect("status line");
+        assert!(status_line.contains("⚠ office") && !status_line.contains("old-bot"), "{status_line}");
+
+        h.keys(":").type_text("channel office").keys("<Enter>");
+        let screen = h.screen();
+        let broken =
+            if lang == Lang::Ru { "⚠ Канал не работает" } else { "⚠ This channel does not" };
+        assert!(screen.contains(broken), "{screen}");
+        assert!(!screen.contains(pult::i18n::Lang::tr(lang, "empty_view")), "{screen}");
+
+        // The archived channel's history stays; a reply there could never go.
+        h.keys(":").type_text("channel old-bot").keys("<Enter>");
+        assert_eq!(h.app.state.list.rows.len(), 1);
+        assert!(h.screen().contains("Олег"));
+        h.keys("<Enter> r");
+        assert!(h.app.state.composer.is_none());
+        let status = h.app.state.status.clone().expect("status");
+        assert!(status.error && status.text == lang.tr("archived_no_reply"), "{status:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
+pub mod archive;
 pub mod baseline;
 pub mod channel_state;
 pub mod clients;

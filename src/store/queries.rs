@@ -190,14 +190,20 @@ impl Reader {
         Ok(st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The sidebar's channels: the configured ones, then the archived ones
+    /// that still hold conversations (an archived channel with nothing in it
+    /// has nothing to show; `pult channels` lists it).
     pub fn channels(&self) -> Result<Vec<ChannelRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT ch.id, ch.name, ch.kind,
                     (SELECT count(*) FROM conversations c
                      LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1
                                           WHERE c.channel_id = ch.id AND c.status = 'open'
-                       AND c.last_inbound_id > coalesce(rm.message_id, 0)), ch.status
-             FROM channels ch ORDER BY ch.kind, ch.name",
+                       AND c.last_inbound_id > coalesce(rm.message_id, 0)), ch.status, ch.archived_at IS NOT NULL
+             FROM channels ch
+             WHERE ch.archived_at IS NULL
+                OR EXISTS (SELECT 1 FROM conversations c INDEXED BY conversations_by_channel WHERE c.channel_id = ch.id)
+             ORDER BY ch.archived_at IS NOT NULL, ch.kind, ch.name",
         )?;
         let rows = st.query_map([&self.actor], |r| {
             let kind: String = r.get(2)?;
@@ -208,10 +214,11 @@ impl Reader {
                 unread: r.get(3)?,
                 status: r.get::<_, Option<String>>(4)?.as_deref().and_then(ChannelStatus::from_stored),
                 connections: Vec::new(),
+                archived: r.get(5)?,
             })
         })?;
         let mut out: Vec<ChannelRow> = rows.collect::<rusqlite::Result<_>>()?;
-        for ch in out.iter_mut().filter(|c| c.kind == ChannelKind::Telegram) {
+        for ch in out.iter_mut().filter(|c| c.kind == ChannelKind::Telegram && !c.archived) {
             ch.connections = super::channel_state::connections_of(&self.conn, ch.id)?;
         }
         Ok(out)

@@ -708,6 +708,11 @@ CREATE TABLE sender_rules (
     PRIMARY KEY (kind, handle)
 );
 "#,
+    // 21 -> 22: a channel whose account left the config is archived (when):
+    // its history stays, it has no worker and no warning (store::archive).
+    r#"
+ALTER TABLE channels ADD COLUMN archived_at INTEGER;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

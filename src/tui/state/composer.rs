@@ -191,6 +191,11 @@ impl AppState {
         let Some(t) = &self.thread else { return Vec::new() };
         let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
+            // No worker sends for an archived channel: a reply would wait for ever.
+            if self.channels.iter().any(|c| c.id == t.conversation.channel_id && c.archived) {
+                self.error(self.lang.tr("archived_no_reply"));
+                return fx;
+            }
             let closed = self.reply_window_closed();
             if let Some(why) = closed.clone().filter(|_| template.is_none()) {
                 self.error(why);
