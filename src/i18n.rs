@@ -274,6 +274,17 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "сообщение могло дойти до клиента: уточните, затем E — отправить снова · Y — дошло · Z — отменить",
     ),
     ("marked_count", "Marked:", "Отмечено:"),
+    (
+        "sender_usage",
+        ":sender client — this sender's mail always waits · :sender never — it never does",
+        ":sender клиент — письма отправителя всегда ждут ответа · :sender никогда — не ждут",
+    ),
+    (
+        "sender_client",
+        "— mail from this sender always waits for an answer",
+        "— письма этого отправителя всегда ждут ответа",
+    ),
+    ("sender_never", "— mail from this sender never waits", "— письма этого отправителя не ждут ответа"),
     ("close_all", "close them all", "закрыть все"),
     ("unmark", "unmark", "снять отметки"),
     ("close_many_ask", "Close the marked conversations:", "Закрыть отмеченные разговоры:"),

@@ -557,3 +557,47 @@ fn a_renumbered_mail_that_fits_two_stored_mails_takes_neither() {
         .expect("row");
     assert_eq!(moved, (7, 2));
 }
+
+/// List mail never waits and sits in the Lists view; `:sender client` makes a
+/// sender's mail wait after all (remembered for their next mail), `:sender
+/// never` the other way round; a history cut-off keeps old mail out of the queue.
+#[test]
+fn lists_history_and_a_persons_word_on_a_sender() {
+    use pult::workflow::automatic::Automatic;
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Telegram);
+    let mut news = msg("n1", "news", "Банк", NOW - 600, "Новые тарифы");
+    news.automatic = Some(Automatic::List);
+    let question = msg("q1", "chat", "Ирина", NOW - 300, "Пришлите акт");
+    ingest(&s, ch, vec![news, question]);
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let waiting = |r: &pult::store::Reader| r.count(View::Unanswered).expect("count");
+    assert_eq!(waiting(&reader), 1, "only the client waits");
+    assert_eq!(reader.count(View::Lists).expect("lists"), 1);
+    assert_eq!(reader.count(View::AllOpen).expect("open"), 1, "list mail is not in the queue");
+
+    // A person's word: this "list" is a client after all, and stays one.
+    let news_conv = reader.conversation_ids(View::Lists).expect("ids")[0];
+    s.writer.call_blocking(move |c| intents::set_sender_rule(c, news_conv, true, "anna", NOW)).expect("rule");
+    assert_eq!(waiting(&reader), 2);
+    assert_eq!(reader.count(View::Lists).expect("lists"), 0);
+    let mut again = msg("n2", "news", "Банк", NOW - 100, "Ещё тарифы");
+    again.automatic = Some(Automatic::List);
+    ingest(&s, ch, vec![again]);
+    assert_eq!(reader.count(View::Lists).expect("lists"), 0, "the rule holds for new mail");
+    // And the other way round.
+    let chat = reader.conversation_ids(View::Unanswered).expect("ids");
+    let client_conv = chat.into_iter().find(|c| *c != news_conv).expect("client conversation");
+    s.writer.call_blocking(move |c| intents::set_sender_rule(c, client_conv, false, "anna", NOW)).expect("rule");
+    assert_eq!(waiting(&reader), 1, "never waits now");
+
+    // History: mail from before the cut-off is stored, never waits, never opens a conversation.
+    s.writer
+        .call_blocking(move |c| pult::store::channel_state::begin_history(c, ch, Some(NOW - 86_400), 0))
+        .expect("cut-off");
+    ingest(&s, ch, vec![msg("old", "old-chat", "Пётр", NOW - 30 * 86_400, "Старый вопрос")]);
+    assert_eq!(waiting(&reader), 1, "history does not wait");
+    let (history, _) =
+        s.writer.call_blocking(move |c| pult::store::channel_state::history_and_waiting(c, ch)).expect("counts");
+    assert_eq!(history, 1);
+}

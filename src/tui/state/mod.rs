@@ -213,6 +213,11 @@ pub enum Effect {
     },
     /// Every conversation of a view, to mark.
     MarkAll(View),
+    /// Remember that the conversation's sender always (or never) waits for an answer.
+    SenderRule {
+        conversation: i64,
+        client: bool,
+    },
     /// Close these conversations as one batch (open promises stay open).
     CloseMany(Vec<i64>),
     /// Open again what a batch closed.

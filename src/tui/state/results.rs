@@ -41,6 +41,11 @@ pub enum Outcome {
     ClosedMany(crate::store::intents::BatchClose),
     /// A batch opened again (how many).
     ReopenedBatch(usize),
+    /// A sender's mail now always (or never) waits.
+    SenderRule {
+        handle: String,
+        client: bool,
+    },
     Sidebar {
         channels: Vec<ChannelRow>,
         counts: StatusCounts,
@@ -161,6 +166,11 @@ impl AppState {
                     }
                 }
                 self.info(text);
+                vec![Effect::ReloadSidebar, Effect::ReloadList]
+            }
+            Outcome::SenderRule { handle, client } => {
+                let key = if client { "sender_client" } else { "sender_never" };
+                self.info(format!("{} {}", crate::sanitize::line(&handle), self.lang.tr(key)));
                 vec![Effect::ReloadSidebar, Effect::ReloadList]
             }
             Outcome::ReopenedBatch(n) => {
