@@ -26,6 +26,20 @@ impl Lang {
     }
 }
 
+/// The language of what workers write for people to read (a refusal at send
+/// time, kept with the message): the team's `[ui] language`, set at start.
+static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets the language workers write in (true: Russian).
+pub fn set_written(lang: Lang) {
+    WRITTEN.store(lang == Lang::Ru, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The language workers write in.
+pub fn written() -> Lang {
+    if WRITTEN.load(std::sync::atomic::Ordering::Relaxed) { Lang::Ru } else { Lang::En }
+}
+
 /// A count with its word in the right form: English one/other, Russian
 /// one/few/many (1 день, 2 дня, 5 дней, 11 дней, 21 день).
 pub fn plural(lang: Lang, n: i64, en: [&str; 2], ru: [&str; 3]) -> String {
@@ -274,6 +288,17 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "сообщение могло дойти до клиента: уточните, затем E — отправить снова · Y — дошло · Z — отменить",
     ),
     ("marked_count", "Marked:", "Отмечено:"),
+    ("not_sent", "not sent", "не отправлено"),
+    (
+        "refusal_nothing_to_answer",
+        "nobody to reply to: no message from the client in this conversation",
+        "некому отвечать: в этом разговоре нет сообщений клиента",
+    ),
+    (
+        "refusal_no_recipients",
+        "nobody to reply to: the client's mail names no address but ours",
+        "некому отвечать: в письме клиента нет адресов, кроме наших",
+    ),
     (
         "sender_usage",
         ":sender client — this sender's mail always waits · :sender never — it never does",

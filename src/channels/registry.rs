@@ -266,6 +266,26 @@ pub enum Refusal {
     NoReplyRight { owner: String },
 }
 
+impl Refusal {
+    /// Said to a person, in `lang`.
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Refusal::WindowClosed { hours } => {
+                let hours = crate::i18n::plural(lang, *hours, ["hour", "hours"], ["часа", "часов", "часов"]);
+                lang.tr("window_closed").replace("{hours}", &hours)
+            }
+            Refusal::ConnectionDisabled { owner } => {
+                lang.tr("connection_disabled").replace("{owner}", &crate::sanitize::line(owner))
+            }
+            Refusal::NoReplyRight { owner } => {
+                lang.tr("connection_no_reply").replace("{owner}", &crate::sanitize::line(owner))
+            }
+            Refusal::NothingToAnswer => lang.tr("refusal_nothing_to_answer").to_string(),
+            Refusal::NoRecipients => lang.tr("refusal_no_recipients").to_string(),
+        }
+    }
+}
+
 /// One kind of channel. Adding a channel kind is an implementation of this
 /// and a line in [`kind`].
 pub trait ChannelKindInfo: Sync {

@@ -152,9 +152,8 @@ impl AppState {
         }
         let refusal = kind(t.conversation.kind).check_reply(&self.reply_facts()?).err()?;
         Some(match refusal {
-            Refusal::WindowClosed { hours } => {
-                let hours = crate::i18n::plural(self.lang, hours, ["hour", "hours"], ["часа", "часов", "часов"]);
-                let mut why = self.lang.tr("window_closed").replace("{hours}", &hours);
+            Refusal::WindowClosed { .. } => {
+                let mut why = refusal.in_language(self.lang);
                 let approved: Vec<&str> =
                     self.templates.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.name.as_str()).collect();
                 if t.conversation.kind == ChannelKind::Whatsapp && !approved.is_empty() {
@@ -162,13 +161,7 @@ impl AppState {
                 }
                 why
             }
-            Refusal::ConnectionDisabled { owner } => {
-                self.lang.tr("connection_disabled").replace("{owner}", &crate::sanitize::line(&owner))
-            }
-            Refusal::NoReplyRight { owner } => {
-                self.lang.tr("connection_no_reply").replace("{owner}", &crate::sanitize::line(&owner))
-            }
-            other => other.to_string(),
+            other => other.in_language(self.lang),
         })
     }
 
