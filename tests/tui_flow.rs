@@ -912,3 +912,24 @@ fn a_long_failure_reason_and_the_promised_date_are_whole_at_80x24() {
     let screen = h.screen();
     assert!(screen.contains("→ ср 25.11"), "the promised date is whole:\n{screen}");
 }
+
+/// In the wide layout the thread of the selected row is already shown; a search
+/// whose first hit is in it still marks the words and shows the hit on Enter.
+#[test]
+fn a_hit_in_the_thread_already_shown_marks_its_words() {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 7200, "Пришлите акт сверки.");
+    first.subject = Some("Акт".into());
+    let later: Vec<_> = (0..40)
+        .map(|i| msg(&format!("<r{i}@client.test>"), "<a@client.test>", "Ирина", NOW - 3600 + i, "Ещё вопрос."))
+        .collect();
+    ingest(&store, ch, std::iter::once(first).chain(later).collect());
+    let mut h = Harness::on(store, 160, 45);
+    let conv = h.app.state.thread.as_ref().map(|t| t.conversation.id);
+    assert!(conv.is_some(), "the wide layout previews the first row");
+    h.keys("/").type_text("акт").keys("<Enter> <Enter>");
+    let t = h.app.state.thread.as_ref().expect("thread");
+    assert_eq!(Some(t.conversation.id), conv);
+    assert!(!t.terms.is_empty() && t.jump_to == Some(0), "{:?} {:?}", t.terms, t.jump_to);
+}

@@ -356,16 +356,22 @@ impl AppState {
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t.client_hint = hint;
-            if let Some((terms, jump)) = kept {
-                t.terms = terms;
-                t.jump_to = jump;
-            } else if let Some(((_, message, note), terms)) = hit.filter(|((c, _, _), _)| *c == t.conversation.id) {
+            // A reload keeps where `n` and the scroll were; a search whose words
+            // the thread does not mark yet (its hit opened in the thread already
+            // shown) marks them and shows the hit.
+            let hit = hit.filter(|((c, _, _), terms)| {
+                *c == t.conversation.id && kept.as_ref().is_none_or(|(was, _)| was != terms)
+            });
+            if let Some(((_, message, note), terms)) = hit {
                 t.terms = terms;
                 t.jump_to = t.messages.iter().position(|m| match (message, note) {
                     (Some(id), _) => m.id == id && m.direction != Direction::Note,
                     (None, Some(id)) => m.id == id && m.direction == Direction::Note,
                     _ => false,
                 });
+            } else if let Some((terms, jump)) = kept {
+                t.terms = terms;
+                t.jump_to = jump;
             }
             t
         });
