@@ -348,6 +348,9 @@ impl AppState {
         let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
         // The new-sender hint is asked for when a thread opens; reloads keep it.
         let hint = if same { self.thread.as_mut().and_then(|t| t.client_hint.take()) } else { None };
+        // So do the laid-out bodies that did not change: a 30 MB mail is not
+        // sanitised and counted again because a read mark reloaded its thread.
+        let earlier = if same { self.thread.take() } else { None };
         // Opened from a search hit: highlight its words, show the hit first.
         let hit = self
             .search
@@ -356,6 +359,11 @@ impl AppState {
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t.client_hint = hint;
+            if let Some(old) = earlier {
+                let was: Vec<(i64, &str)> = old.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
+                let now: Vec<(i64, &str)> = t.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
+                t.bodies.keep_from(old.bodies, &was, &now);
+            }
             // A reload keeps where `n` and the scroll were; a search whose words
             // the thread does not mark yet (its hit opened in the thread already
             // shown) marks them and shows the hit.
