@@ -32,10 +32,18 @@ pub struct Work {
 }
 
 /// The laid-out bodies of one thread's messages, by message id.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Bodies {
     bodies: RefCell<HashMap<i64, Body>>,
     frame: Cell<Work>,
+}
+
+impl std::fmt::Debug for Bodies {
+    // Not the texts: a thread state in a log must not carry a 30 MB mail twice.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.bodies.try_borrow().map(|b| b.len()).unwrap_or(0);
+        f.debug_struct("Bodies").field("laid_out", &n).field("frame", &self.frame.get()).finish()
+    }
 }
 
 /// One row of a body: its text and whether its line is quoted (`>`).
@@ -104,7 +112,6 @@ impl Bodies {
 }
 
 /// One body: sanitised, in blocks, with the rows counted so far at `width`.
-#[derive(Debug)]
 struct Body {
     /// The sanitised text, when sanitising changed it (else the raw body is it).
     clean: Option<String>,
@@ -116,7 +123,7 @@ struct Body {
 
 /// Byte range of lines of the text; `continues` is set when the block begins
 /// inside a line cut at [`BLOCK`], with whether that line is quoted.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Block {
     start: usize,
     end: usize,
