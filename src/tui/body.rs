@@ -346,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn any_window_of_rows_is_the_whole_layout_s() {
+    fn any_window_of_rows_matches_the_whole_layout() {
         let mut text = String::new();
         for i in 0..3000 {
             let line = match i % 5 {
