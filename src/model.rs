@@ -405,6 +405,7 @@ pub struct MessageRow {
     pub names: Vec<(String, String)>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
+    /// The message this one answers: its author and its text's start.
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
     /// Reactions of people to it, (name, emoji).

@@ -330,10 +330,12 @@ impl Reader {
     }
 
     /// The newest `limit` messages of a conversation, oldest first, with quotes and attachments.
+    /// A quote is its message's first 4096 characters: it is shown as one line,
+    /// and a reply to a 30 MB mail must not copy that mail again.
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
+                    q.author, substr(q.body, 1, 4096), m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
                     m.closing
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id

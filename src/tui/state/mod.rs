@@ -349,6 +349,8 @@ pub struct ThreadState {
     pub connection: Option<crate::model::Connection>,
     /// A new sender who may be a known client: the suggestion, shown in the header.
     pub client_hint: Option<SuggestionRow>,
+    /// The bodies as the renderer laid them out so far (written by the renderer).
+    pub bodies: crate::tui::body::Bodies,
 }
 
 impl AppState {
@@ -383,6 +385,7 @@ impl ThreadState {
             shown_scroll: std::cell::Cell::new(0),
             connection: None,
             client_hint: None,
+            bodies: Default::default(),
         }
     }
 
@@ -396,10 +399,8 @@ impl ThreadState {
                 .iter()
                 .enumerate()
                 .filter(|(_, m)| {
-                    !crate::search::words::matches(w, &m.body, &self.terms).is_empty()
-                        || m.subject
-                            .as_deref()
-                            .is_some_and(|s| !crate::search::words::matches(w, s, &self.terms).is_empty())
+                    crate::search::words::has_match(w, &m.body, &self.terms)
+                        || m.subject.as_deref().is_some_and(|s| crate::search::words::has_match(w, s, &self.terms))
                 })
                 .map(|(i, _)| i)
                 .collect()
