@@ -689,6 +689,15 @@ CREATE INDEX identities_by_contact ON identities (contact_id);
     r#"
 ALTER TABLE messages ADD COLUMN mime_shape TEXT;
 "#,
+    // 20 -> 21: a mail server's report on our mail (a bounce, a delay):
+    // `report` says what it reported (failed, delayed, delivered …) and such
+    // a mail never waits for an answer; `reports_on` is the message it
+    // reports on, when pult has it (no foreign key: a reported message may be
+    // removed, the report stays).
+    r#"
+ALTER TABLE messages ADD COLUMN report TEXT;
+ALTER TABLE messages ADD COLUMN reports_on INTEGER;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
