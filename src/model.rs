@@ -405,6 +405,16 @@ pub struct MessageRow {
     pub reactions: Vec<(String, String)>,
     /// A short «thanks» that needs no answer (not counted as waiting).
     pub closing: bool,
+    /// A mail server's report on our mail (`failed`, `delayed` …): shown in
+    /// the thread, never what a reply answers.
+    pub report: Option<String>,
+}
+
+impl MessageRow {
+    /// A message of the client's that a reply can answer (not a bounce).
+    pub fn answerable(&self) -> bool {
+        self.direction == Direction::In && self.report.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

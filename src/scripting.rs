@@ -216,7 +216,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     let (cfg, path, clock) = open(cli)?;
     let reader = Reader::open(&path, &cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
-    let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
+    let answers = messages.iter().rev().find(|m| m.answerable());
     let now = clock.now();
     let own = cfg.own_addresses(Some(&c.channel_name));
     let recipients = answers

@@ -696,6 +696,11 @@ fn a_bounce_of_our_answer_makes_the_client_wait_again() {
     assert_eq!(r.count(View::Unanswered).expect("count"), 0, "answered");
     arrives(&s, ch, 2, &report_mail("failed", "5.2.2", "552 5.2.2 Mailbox full", "irina@client.test", &id));
     assert_eq!(r.count(View::Unanswered).expect("count"), 1, "the answer never reached her");
+    // A reply answers her question, not the mail server.
+    let thread = r.thread(conv, 100).expect("thread");
+    let answers = thread.iter().rev().find(|m| m.answerable()).expect("her question");
+    assert_eq!(answers.body, "Пришлите акт.");
+    assert_eq!(thread.last().and_then(|m| m.report.as_deref()), Some("failed"), "the report is the newest");
     let since: i64 = rusqlite::Connection::open(&s.path)
         .expect("open")
         .query_row("SELECT waiting_since FROM conversations WHERE id = ?1", [conv], |r| r.get(0))
