@@ -725,14 +725,26 @@ fn a_delay_notice_marks_the_mail_delayed_and_fails_nothing() {
     assert_eq!(ours.notices, ["delayed"]);
     assert_eq!(ours.error.as_deref(), Some("delayed: irina@client.test: 421 4.4.1 Connection timed out"));
     assert_eq!(r.count(View::Unanswered).expect("count"), 0);
+    // The thread says so under our mail, the notice itself below it.
+    let mut h = Harness::on(s, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("⚠ delivery delayed: the mail server keeps trying"), "{screen}");
+    assert!(screen.contains("This is the mail system"), "{screen}");
+    let s = &h.store;
     // Then it fails after all.
     let raw = report_mail("failed", "5.4.7", "delivery time expired", "irina@client.test", &id);
-    arrives(&s, ch, 4, &raw);
-    assert_eq!(sql_text(&s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("failed"));
+    arrives(s, ch, 4, &raw);
+    assert_eq!(sql_text(s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("failed"));
     assert_eq!(
-        sql_text(&s, "SELECT error FROM outbox WHERE id = ?1", outbox).as_deref(),
+        sql_text(s, "SELECT error FROM outbox WHERE id = ?1", outbox).as_deref(),
         Some("irina@client.test: 5.4.7 delivery time expired")
     );
+    let mut h = Harness::on(h.store, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("✗ irina@client.test: 5.4.7 delivery time expired"), "{screen}");
+    assert!(!screen.contains("delivery delayed"), "failed, no longer delayed: {screen}");
 }
 
 #[test]

@@ -152,6 +152,8 @@ fn reported_mail(tx: &Transaction<'_>, channel: i64, report: &DeliveryReport, at
 /// The mail did not arrive: its outbox row fails as a send that failed does
 /// (a row already failed by an earlier report names this recipient too).
 fn failed(tx: &Transaction<'_>, r: &Reported, reason: &str, now: i64) -> Result<()> {
+    // Lost, no longer late.
+    without_delay(tx, r.message)?;
     match (r.outbox, r.outbox_state.as_deref()) {
         (Some(outbox), Some("sent" | "unknown")) => return super::intents::fail_row(tx, outbox, reason, now),
         (Some(outbox), Some("failed")) => {
@@ -202,23 +204,24 @@ fn arrived(tx: &Transaction<'_>, r: &Reported, outcome: ReportAction, now: i64) 
     if r.delivery == "failed" {
         return Ok(());
     }
-    let notice: Option<String> =
-        tx.prepare_cached("SELECT notice FROM messages WHERE id = ?1")?.query_row([r.message], |row| row.get(0))?;
-    let kept: Vec<&str> =
-        notice.as_deref().unwrap_or("").split(',').filter(|c| !c.is_empty() && *c != NOTICE_DELAYED).collect();
+    without_delay(tx, r.message)?;
     let delivery = if outcome == ReportAction::Delivered && r.delivery == "sent" { "delivered" } else { &r.delivery };
     tx.prepare_cached(
-        "UPDATE messages SET notice = ?2, delivery = ?3,
-                error = CASE WHEN error LIKE ?4 THEN NULL ELSE error END
-         WHERE id = ?1",
+        "UPDATE messages SET delivery = ?2, error = CASE WHEN error LIKE ?3 THEN NULL ELSE error END WHERE id = ?1",
     )?
-    .execute(params![
-        r.message,
-        (!kept.is_empty()).then(|| kept.join(",")),
-        delivery,
-        format!("{NOTICE_DELAYED}: %")
-    ])?;
+    .execute(params![r.message, delivery, format!("{NOTICE_DELAYED}: %")])?;
     note_change(tx, now, ChangeKind::Outbox, Some(r.conversation), None)?;
+    Ok(())
+}
+
+/// Drops the «delayed» mark of a message (its other notices stay).
+fn without_delay(tx: &Transaction<'_>, message: i64) -> Result<()> {
+    let notice: Option<String> =
+        tx.prepare_cached("SELECT notice FROM messages WHERE id = ?1")?.query_row([message], |row| row.get(0))?;
+    let Some(notice) = notice.filter(|n| n.split(',').any(|c| c == NOTICE_DELAYED)) else { return Ok(()) };
+    let kept: Vec<&str> = notice.split(',').filter(|c| !c.is_empty() && *c != NOTICE_DELAYED).collect();
+    tx.prepare_cached("UPDATE messages SET notice = ?2 WHERE id = ?1")?
+        .execute(params![message, (!kept.is_empty()).then(|| kept.join(","))])?;
     Ok(())
 }
 
