@@ -322,6 +322,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("confirmed_sent", "Marked sent: it will not be sent again", "Отмечено отправленным: повторно не уйдёт"),
     ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),
     ("notice_future_date", "Date: is in the future; arrival time shown", "Date: в будущем — показано время получения"),
+    (
+        "notice_delayed",
+        "delivery delayed: the mail server keeps trying",
+        "доставка задерживается: почтовый сервер ещё пытается",
+    ),
     ("field_file", "File to attach", "Файл"),
     ("not_a_file", "Not a file", "Это не файл"),
     ("enter_again", "Enter again to attach anyway", "Enter ещё раз — приложить всё равно"),

@@ -223,7 +223,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
             crate::sanitize::line(&c.channel_name)
         );
     }
-    let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
+    let answers = messages.iter().rev().find(|m| m.answerable());
     let now = clock.now();
     let own = cfg.own_addresses(Some(&c.channel_name));
     let recipients = answers

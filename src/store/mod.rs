@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod intents;
 pub mod ledger;
 pub mod queries;
+pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod search_index;

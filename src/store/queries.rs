@@ -336,7 +336,7 @@ impl Reader {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
                     q.author, substr(q.body, 1, 4096), m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
-                    m.closing
+                    m.closing, m.report
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
@@ -385,6 +385,7 @@ impl Reader {
                     attachments: Vec::new(),
                     reactions: Vec::new(),
                     closing: r.get(20)?,
+                    report: r.get(21)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -420,6 +421,7 @@ impl Reader {
                     attachments: Vec::new(),
                     reactions: Vec::new(),
                     closing: false,
+                    report: None,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

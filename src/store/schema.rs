@@ -713,6 +713,15 @@ CREATE TABLE sender_rules (
     r#"
 ALTER TABLE channels ADD COLUMN archived_at INTEGER;
 "#,
+    // 22 -> 23: a mail server's report on our mail (a bounce, a delay):
+    // `report` says what it reported (failed, delayed, delivered …) and such
+    // a mail never waits for an answer; `reports_on` is the message it
+    // reports on, when pult has it (no foreign key: a reported message may be
+    // removed, the report stays).
+    r#"
+ALTER TABLE messages ADD COLUMN report TEXT;
+ALTER TABLE messages ADD COLUMN reports_on INTEGER;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

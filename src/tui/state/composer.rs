@@ -130,7 +130,7 @@ impl AppState {
     /// What the channel judges a reply on the open thread by.
     fn reply_facts(&self) -> Option<crate::channels::registry::ReplyFacts> {
         let t = self.thread.as_ref()?;
-        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In);
+        let last = t.messages.iter().rev().find(|m| m.answerable());
         Some(crate::channels::registry::ReplyFacts {
             answers: last.map(|m| m.id),
             last_inbound_at: last.map(|m| m.sent_at),

@@ -409,7 +409,7 @@ impl ThreadState {
 
     /// The client's newest message: what a reply answers.
     pub fn last_inbound(&self) -> Option<i64> {
-        self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
+        self.messages.iter().rev().find(|m| m.answerable()).map(|m| m.id)
     }
 
     /// An address as people wrote it: "Ирина Петрова <irina@client.test>"

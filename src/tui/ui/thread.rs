@@ -366,6 +366,7 @@ fn message_parts(
             "id-clash" => l.tr("notice_id_clash"),
             "no-date" => l.tr("notice_no_date"),
             "future-date" => l.tr("notice_future_date"),
+            crate::store::reports::NOTICE_DELAYED => l.tr("notice_delayed"),
             _ => continue,
         };
         out.push(Line::from(styled(format!("  ⚠ {text}"), theme.style("failed"))));
