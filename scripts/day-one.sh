@@ -49,6 +49,6 @@ export XDG_CONFIG_HOME="$work/c" XDG_DATA_HOME="$work/d" XDG_STATE_HOME="$work/s
 /usr/bin/time -f '%e' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" > "$work/out"
 echo "first sync of $((N + 4)) mails: $(cat "$work/t") s"
 grep 'first sync' "$work/out" || true
-"$PULT" status --config "$work/pult.toml" --store "$work/s.db" | head -2
+"$PULT" status --config "$work/pult.toml" --store "$work/s.db" | sed -n 1,2p
 lists=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM conversations WHERE automatic = 1').fetchone()[0])" "$work/s.db")
 echo "lists & automatic: $lists conversation(s), never waiting"
