@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 const SHIPPED: &str = include_str!("templates.toml");
 
+/// Unknown keys are refused (a misspelt `emial` would silently send the chat
+/// text by email); the README's examples are read by this parser in a test.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
     pub id: String,
     pub name: String,
@@ -24,6 +27,7 @@ pub struct Template {
 /// A message template approved in Meta's WhatsApp Manager: its name, its
 /// language code, and the body's `{{1}}`, `{{2}}` … as pult variables.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct WhatsappTemplate {
     pub name: String,
     pub language: String,
@@ -36,6 +40,7 @@ pub struct WhatsappTemplate {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     template: Vec<Template>,
@@ -324,6 +329,10 @@ mod tests {
         assert_eq!(t.get("done").expect("done").text, "Готово!");
         let (t, err) = Templates::with_user_file(Some("[[template]]\nname = 3"));
         assert!(err.is_some());
+        let (_, err) = Templates::with_user_file(Some(
+            "[[template]]\nid = \"x\"\nname = \"X\"\ntext = \"x\"\nemial = \"Здравствуйте\"\n",
+        ));
+        assert!(err.is_some_and(|e| e.contains("emial")));
         assert!(t.get("accept").is_some());
     }
 }
