@@ -129,6 +129,35 @@ fn out_of_order_arrival_still_gives_the_right_waiting_state() {
     assert_eq!(rows[0].preview, "Спасибо, а когда?");
 }
 
+/// A signed thanks («Спасибо, получили!» under «--», «С уважением, …» or a
+/// name line) after a conversation was closed leaves it closed; a signed
+/// request opens it.
+#[test]
+fn a_signed_thanks_does_not_reopen_a_closed_conversation() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Кира", NOW - 900, "Пришлите акт")]).conversations[0];
+    let status = || {
+        let conn = rusqlite::Connection::open(&s.path).expect("open");
+        conn.query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get::<_, String>(0))
+            .expect("status")
+    };
+    let close = || s.writer.call_blocking(move |c| intents::set_status(c, "anna", conv, false, NOW)).expect("close");
+    let thanks = [
+        "Спасибо, получили!\n--\nКира Белова",
+        "Спасибо, получили!\n-- \nКира Белова\n+7 900 000-00-00",
+        "Спасибо, получили!\n\nС уважением,\nКира Белова",
+        "Спасибо, получили!\n\nКира Белова",
+    ];
+    for (i, body) in thanks.iter().enumerate() {
+        close();
+        ingest(&s, ch, vec![msg(&format!("t{i}"), "chat", "Кира", NOW - 800 + i as i64, body)]);
+        assert_eq!(status(), "closed", "{body:?} reopened it");
+    }
+    ingest(&s, ch, vec![msg("ask", "chat", "Кира", NOW - 10, "Спасибо! А счёт?\n--\nКира Белова")]);
+    assert_eq!(status(), "open");
+}
+
 #[test]
 fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
     let s = temp_store();
