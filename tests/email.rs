@@ -369,6 +369,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
         writer: s.writer.clone(),
         append_to_sent: true,
         timezone: moscow(),
+        lang: pult::i18n::Lang::En,
     };
     let mut senders: pult::sync::dispatcher::Senders = Default::default();
     senders.insert(ch, std::sync::Arc::new(sender));
@@ -421,6 +422,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
         writer: s.writer.clone(),
         append_to_sent: true,
         timezone: moscow(),
+        lang: pult::i18n::Lang::En,
     };
     let item =
         s.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take").expect("item");
@@ -1441,6 +1443,7 @@ fn a_wrong_smtp_password_leaves_no_promise_and_a_retry_keeps_exactly_one() {
                 writer: s.writer.clone(),
                 append_to_sent: true,
                 timezone: moscow(),
+                lang: pult::i18n::Lang::En,
             }) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>,
         );
         m
@@ -1743,6 +1746,7 @@ fn email_senders(s: &TempStore, accounts: &[(i64, &EmailAccount)]) -> pult::sync
                 writer: s.writer.clone(),
                 append_to_sent: true,
                 timezone: moscow(),
+                lang: pult::i18n::Lang::En,
             };
             (*ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)
         })

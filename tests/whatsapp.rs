@@ -77,7 +77,8 @@ fn setup(extra: &str) -> Setup {
     let cfg_path = write_config(store.dir.path(), &fake.api_url(), &addr, extra);
     let mut cfg = pult::config::Config::load(&cfg_path).expect("config");
     // Media beside this store, not in the user's data dir.
-    let ctx = registry::Context { timezone: moscow(), media_dir: store.dir.path().join("media") };
+    let ctx =
+        registry::Context { timezone: moscow(), media_dir: store.dir.path().join("media"), lang: pult::i18n::Lang::En };
     let account = cfg.accounts.remove(0);
     let id = channel(&store, "whatsapp", pult::model::ChannelKind::Whatsapp);
     let channel = registry::open(&account, id, &ctx).expect("open the channel");
