@@ -183,13 +183,22 @@ impl AppState {
                 Some(c) => vec![Effect::OpenEditor(c.textarea.lines().join("\n"))],
                 None => Vec::new(),
             },
-            Action::Attach => {
-                if self.composer.as_ref().is_some_and(|c| !c.note) {
-                    self.ask(Purpose::Attach, vec!["file".into()])
-                } else {
+            // Asked of the composer itself: a new mail has no conversation to target yet.
+            Action::Attach => match self.composer.as_ref().filter(|c| !c.note) {
+                Some(c) => {
+                    self.popup = Some(Popup::Fields(FieldsPrompt {
+                        purpose: Purpose::Attach,
+                        conversation: c.conversation,
+                        fields: vec!["file".into()],
+                        index: 0,
+                        input: String::new(),
+                        values: HashMap::new(),
+                        deadline: None,
+                    }));
                     Vec::new()
                 }
-            }
+                None => Vec::new(),
+            },
             Action::PlayVoice => vec![Effect::PlayVoice],
             Action::SaveAttachment => self.pick_attachment(PickPurpose::SaveAttachment),
             Action::OpenAttachment => self.pick_attachment(PickPurpose::OpenAttachment),

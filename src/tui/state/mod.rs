@@ -683,7 +683,11 @@ pub(super) fn new_composer(
 }
 
 pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
-    v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default()
+    let Some(v) = v else { return Vec::new() };
+    match crate::store::intents::recipients(std::slice::from_ref(v)) {
+        Ok(list) => list.iter().map(ToString::to_string).collect(),
+        Err(_) => v.split(", ").map(str::to_string).collect(),
+    }
 }
 
 /// 1.2 MB, 340 KB, 12 B.
