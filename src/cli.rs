@@ -87,6 +87,27 @@ pub enum Command {
         json: bool,
     },
     /// Full-text search over every channel
+    /// Close every open conversation whose newest message a search finds (one step, undone by `pult reopen --batch N`)
+    Close {
+        /// The search language of `pult search`, e.g. "before:2026-11-01 is:unanswered"
+        #[arg(long, allow_hyphen_values = true)]
+        query: String,
+        /// Only list what would be closed
+        #[arg(long)]
+        dry_run: bool,
+        /// Close conversations with an open promise too (left open otherwise)
+        #[arg(long)]
+        with_promises: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open again every conversation a `pult close` batch closed
+    Reopen {
+        #[arg(long)]
+        batch: i64,
+        #[arg(long)]
+        json: bool,
+    },
     Search {
         /// Words (all must match, in any of their forms), "a phrase", prefix*,
         /// -excluded, a OR b; from: to: subject: client: channel: kind:
@@ -366,6 +387,10 @@ pub fn main() -> Result<()> {
         }
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
+        Some(Command::Close { ref query, dry_run, with_promises, json }) => {
+            close_found(&cli, query, dry_run, with_promises, json)
+        }
+        Some(Command::Reopen { batch, json }) => reopen_batch(&cli, batch, json),
     }
 }
 
@@ -564,6 +589,14 @@ fn sync_once(cli: &Cli) -> Result<()> {
     for (name, why) in &bad {
         trouble.push(format!("account {}: does not run: {}", crate::sanitize::line(name), crate::sanitize::line(why)));
     }
+    // A channel's first sync says how much of what it found is history.
+    let mut first: Vec<i64> = Vec::new();
+    for c in &channels {
+        let id = c.id();
+        if writer.call_blocking(move |db| crate::store::channel_state::message_count(db, id))? == 0 {
+            first.push(id);
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         // Every account at once: a failing or hanging one delays nobody else.
@@ -577,9 +610,21 @@ fn sync_once(cli: &Cli) -> Result<()> {
                 (name, result)
             }
         });
-        for (name, result) in futures_util::future::join_all(syncs).await {
+        for ((name, result), channel) in futures_util::future::join_all(syncs).await.into_iter().zip(&channels) {
             match result {
-                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                Ok(lines) => {
+                    lines.iter().for_each(|l| println!("{l}"));
+                    let id = channel.id();
+                    if first.contains(&id) {
+                        let (history, waiting) =
+                            writer.call(move |db| crate::store::channel_state::history_and_waiting(db, id)).await?;
+                        println!(
+                            "{}: first sync: {history} conversation(s) kept as history (older mail never waits), \
+                             {waiting} waiting for an answer",
+                            crate::sanitize::line(&name)
+                        );
+                    }
+                }
                 Err(why) => trouble.push(format!(
                     "account {}: sync failed: {}",
                     crate::sanitize::line(&name),
@@ -815,6 +860,98 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
         println!("{}  {:<9} {}{}  [{}#{}]", &h.date, kind, line(&h.from), subject, line(&h.channel), h.conversation);
         println!("    {}", if bold { marked(&h.snippet, &h.highlights) } else { line(&h.snippet).into_owned() });
     }
+    Ok(())
+}
+
+/// The most conversations one `pult close` takes (a search's page size).
+const CLOSE_LIMIT: usize = 100_000;
+
+/// `pult close --query`: the open conversations whose newest message the
+/// query finds; listed (`--dry-run`) or closed as one batch.
+fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json: bool) -> Result<()> {
+    let (reader, clock, _) = open_reader(cli)?;
+    let mut found: Vec<i64> = Vec::new();
+    let (mut seen, mut hit_messages) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    for h in reader.search(query, CLOSE_LIMIT, &clock)? {
+        if seen.insert(h.conversation) {
+            found.push(h.conversation);
+        }
+        hit_messages.extend(h.message);
+    }
+    // A conversation is what its newest message is: `before:` means nothing
+    // happened since, and a client who wrote today is never closed for an
+    // old message that matched.
+    let open: Vec<(i64, bool)> = reader
+        .open_among(&found)?
+        .into_iter()
+        .filter(|(_, _, newest)| newest.is_some_and(|m| hit_messages.contains(&m)))
+        .map(|(id, promised, _)| (id, promised))
+        .collect();
+    let ids: Vec<i64> = open.iter().map(|(id, _)| *id).collect();
+    let mut rows = Vec::new();
+    for &id in &ids {
+        rows.extend(reader.conversation(id)?);
+    }
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let result = if dry_run {
+        let (kept, closed): (Vec<(i64, bool)>, Vec<(i64, bool)>) =
+            open.into_iter().partition(|(_, promised)| *promised && !with_promises);
+        crate::store::intents::BatchClose {
+            batch: 0,
+            closed: closed.into_iter().map(|(id, _)| id).collect(),
+            kept_for_promises: kept.into_iter().map(|(id, _)| id).collect(),
+        }
+    } else {
+        let writer = Writer::spawn(&store_path(cli, &cfg))?;
+        let (actor, now) = (cfg.actor(), clock.now());
+        writer.call_blocking(move |c| crate::store::intents::close_many(c, &actor, &ids, with_promises, now))?
+    };
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .filter(|c| result.closed.contains(&c.id))
+            .map(|c| serde_json::json!({"id": c.id, "channel": c.channel_name, "title": c.title}))
+            .collect();
+        return cli.print_json(&serde_json::json!({
+            "dry_run": dry_run,
+            "batch": (!dry_run && !result.closed.is_empty()).then_some(result.batch),
+            "conversations": list,
+            "closed": if dry_run { 0 } else { result.closed.len() },
+            "kept_for_promises": result.kept_for_promises,
+        }));
+    }
+    use crate::sanitize::line;
+    for c in rows.iter().filter(|c| result.closed.contains(&c.id)) {
+        let at = clock.zoned(c.last_message_at).strftime("%d.%m.%Y");
+        println!("{:>7}  {at}  [{}] «{}»", c.id, line(&c.channel_name), line(&c.title));
+    }
+    let n = result.closed.len();
+    if dry_run {
+        println!("{n} conversation(s) would be closed (run without --dry-run to close them)");
+    } else if n > 0 {
+        println!("{n} conversation(s) closed as batch {}; undo: pult reopen --batch {}", result.batch, result.batch);
+    } else {
+        println!("nothing to close: no open conversation matches");
+    }
+    if !result.kept_for_promises.is_empty() {
+        println!(
+            "{} left open: they hold an open promise (add --with-promises to close them too)",
+            result.kept_for_promises.len()
+        );
+    }
+    Ok(())
+}
+
+fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let path = store_path(cli, &cfg);
+    let writer = Writer::spawn(&path)?;
+    let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
+    let reopened = writer.call_blocking(move |c| crate::store::intents::reopen_batch(c, &actor, batch, now))?;
+    if json {
+        return cli.print_json(&serde_json::json!({"batch": batch, "reopened": reopened}));
+    }
+    println!("batch {batch}: {} conversation(s) open again", reopened.len());
     Ok(())
 }
 

@@ -194,6 +194,8 @@ pub enum View {
     Reminders,
     /// Messages that failed or may have been sent: a person must decide.
     Unsent,
+    /// Mailing lists and automatic mail: kept, searchable, never waiting.
+    Lists,
     Channel(i64),
     /// One client's conversations on every channel (`:client NAME`).
     Client(i64),
@@ -201,7 +203,7 @@ pub enum View {
 
 impl View {
     /// The smart views in the order the sidebar shows them (channels follow).
-    pub const SMART: [View; 12] = [
+    pub const SMART: [View; 13] = [
         View::AllOpen,
         View::Unanswered,
         View::DueToday,
@@ -214,6 +216,7 @@ impl View {
         View::Snoozed,
         View::Reminders,
         View::Unsent,
+        View::Lists,
     ];
 
     pub fn key(self) -> &'static str {
@@ -230,6 +233,7 @@ impl View {
             View::Snoozed => "view_snoozed",
             View::Reminders => "view_reminders",
             View::Unsent => "view_unsent",
+            View::Lists => "view_lists",
             View::Channel(_) => "channels",
             View::Client(_) => "view_client",
         }
@@ -576,6 +580,8 @@ pub struct SearchHit {
 /// A message as a sync worker hands it to the store, already normalised.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inbound {
+    /// Mail that needs no answer by its nature (a list, a program, nobody's address).
+    pub automatic: Option<crate::workflow::automatic::Automatic>,
     pub remote_id: String,
     /// Email thread root or chat id: the conversation this message belongs to.
     pub conversation_key: String,
@@ -613,6 +619,10 @@ pub struct Inbound {
     /// Something a reader should know about how this message was read
     /// (a date taken from the server because the header was missing or in the future).
     pub notice: Option<String>,
+    /// Email: a fingerprint of the sender's address and every MIME part (type,
+    /// size, bytes). Mail that shares a Message-ID, a date, a name and a text
+    /// is told apart by it when it comes back renumbered or moved.
+    pub mime_shape: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

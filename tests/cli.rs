@@ -452,3 +452,57 @@ fn send_takes_a_named_address() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an email address"));
 }
+
+/// `pult close --query`: a dry run lists and changes nothing; the close takes
+/// every open conversation whose newest message matches, keeps those with an
+/// open promise, is audited once per conversation, and one `pult reopen
+/// --batch` undoes it all.
+#[test]
+fn close_by_query_in_one_step_and_undo_in_one_step() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = pult(home.path()).args(args).arg("--store").arg(&store).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let open = |v: &serde_json::Value| v["open"].as_i64().expect("open");
+    let before = run(&["status", "--json"]);
+    let dry = run(&["close", "--query", "before:2d", "--dry-run", "--json"]);
+    let listed = dry["conversations"].as_array().expect("list").len();
+    assert!(listed > 0, "{dry}");
+    assert_eq!((dry["closed"].as_i64(), dry["batch"].is_null()), (Some(0), true), "{dry}");
+    assert_eq!(open(&run(&["status", "--json"])), open(&before), "a dry run changes nothing");
+
+    let done = run(&["close", "--query", "before:2d", "--json"]);
+    assert_eq!(done["closed"].as_u64(), Some(listed as u64), "{done}");
+    assert_eq!(open(&run(&["status", "--json"])), open(&before) - listed as i64);
+    let db = rusqlite::Connection::open(&store).expect("open");
+    let batch = done["batch"].as_i64().expect("batch");
+    let (audited, newest_closed): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), max((SELECT max(sent_at) FROM messages m WHERE m.conversation_id = a.conversation_id))
+             FROM audit a WHERE a.action = 'close' AND a.detail = ?1",
+            [format!("batch {batch}")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("audit");
+    assert_eq!(audited, listed as i64, "one audit entry per conversation");
+    // `before:2d` is a date: nothing from the last day and a bit was closed.
+    let cutoff = jiff::Timestamp::now().as_second() - 86400;
+    assert!(newest_closed < cutoff, "nothing with a newer message was closed");
+    let undone = run(&["reopen", "--batch", &batch.to_string(), "--json"]);
+    assert_eq!(undone["reopened"].as_array().expect("reopened").len(), listed);
+    assert_eq!(open(&run(&["status", "--json"])), open(&before), "one step undoes it all");
+
+    // Open promises are left open unless asked for.
+    let all = run(&["close", "--query", "is:open", "--dry-run", "--json"]);
+    let kept = all["kept_for_promises"].as_array().expect("kept").len();
+    assert!(kept > 0, "the demo has promises: {all}");
+    let with = run(&["close", "--query", "is:open", "--dry-run", "--with-promises", "--json"]);
+    assert!(with["kept_for_promises"].as_array().expect("kept").is_empty(), "{with}");
+    assert_eq!(
+        with["conversations"].as_array().expect("list").len(),
+        all["conversations"].as_array().expect("list").len() + kept
+    );
+}

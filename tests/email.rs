@@ -65,6 +65,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         save_sent: true,
         sent_folder: None,
         aliases: Vec::new(),
+        history_before: None,
     }
 }
 
@@ -158,6 +159,64 @@ fn initial_sync_of_thousands_then_incremental_over_tls() {
     let r = sync(&acct, &s, ch);
     assert_eq!((r.fetched, r.inserted), (3, 3));
     assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2003);
+}
+
+/// Runs a sync of `acct` and drops it (as a kill would) once its first batch is stored.
+fn sync_stopped_after_a_batch(acct: &EmailAccount, s: &TempStore, ch: i64) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let progress = |_: email::SyncProgress<'_>| {
+        if let Some(tx) = tx.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    };
+    rt.block_on(async {
+        tokio::select! {
+            r = email::sync_account_with(acct, &s.writer, ch, true, &progress) => panic!("not stopped: {r:?}"),
+            _ = rx => {}
+        }
+    });
+    // Whatever the dropped sync had queued is written before anything is counted.
+    s.writer.call_blocking(|_| Ok(())).expect("writer");
+}
+
+#[test]
+fn an_interrupted_initial_sync_goes_on_where_it_stopped() {
+    let d = dovecot();
+    let f = folder("resume");
+    let n = 1500;
+    deliver(&d, &f, &(0..n).map(|i| mail(i, i / 5)).collect::<Vec<_>>());
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync_stopped_after_a_batch(&acct, &s, ch);
+    let stored = count(&s, "SELECT count(*) FROM messages");
+    assert!((500..n as i64).contains(&stored), "stopped after a batch or two: {stored}");
+    let newest: i64 = count(&s, "SELECT min(imap_uid) FROM messages");
+    let highest: i64 = count(&s, "SELECT max(imap_uid) FROM messages");
+    assert_eq!(highest - newest + 1, stored, "the newest mail came first, without a gap");
+    let r = sync(&acct, &s, ch);
+    assert_eq!(
+        (r.fetched as i64, r.inserted as i64),
+        (n as i64 - stored, n as i64 - stored),
+        "only the rest is fetched"
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), n as i64);
+    assert_eq!(sync(&acct, &s, ch).fetched, 0, "and then nothing");
+    // A resync after a renumbering, stopped halfway, goes on as one: no mail twice.
+    doveadm(&d, &["mailbox", "update", "--uid-validity", "6161", "-u", "alice", &f]);
+    sync_stopped_after_a_batch(&acct, &s, ch);
+    let moved = count(&s, "SELECT count(*) FROM messages WHERE imap_validity = 6161");
+    assert!((500..n as i64).contains(&moved), "{moved}");
+    let r = sync(&acct, &s, ch);
+    assert!(r.resynced, "{r:?}");
+    assert_eq!((r.fetched as i64, r.inserted), (n as i64 - moved, 0));
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), n as i64);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE imap_validity = 6161"), n as i64);
+    // New mail after all that: exactly it.
+    deliver(&d, &f, &(n..n + 3).map(|i| mail(i, 999)).collect::<Vec<_>>());
+    assert_eq!(sync(&acct, &s, ch).inserted, 3);
 }
 
 #[test]
@@ -750,6 +809,58 @@ fn mail_with_files(tag: &str, id: &str, refs: Option<&str>, text: &str, files: &
     m.into_bytes()
 }
 
+/// Apple Mail's plain mail with a picture between two paragraphs.
+fn text_picture_text(tag: &str, id: &str, picture: &[u8]) -> Vec<u8> {
+    format!(
+        "From: Ирина <irina-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: План {tag}\r\n\
+         Message-ID: {id}\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"Apple-Mail=_1\"\r\n\r\n--Apple-Mail=_1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nВот план этажа:\r\n\r\n\
+         --Apple-Mail=_1\r\nContent-Disposition: inline; filename=plan.png\r\nContent-Type: image/png; name=\"plan.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}--Apple-Mail=_1\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\nА смету пришлю завтра.\r\n--Apple-Mail=_1--\r\n",
+        base64_lines(picture)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn text_after_a_picture_is_shown_and_searchable_in_small_and_large_mail() {
+    let d = dovecot();
+    let f = folder("apple");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let small = text_picture_text(&tag, &format!("<small-{tag}@client.test>"), &payload(2000, 3));
+    let large = text_picture_text(&tag, &format!("<large-{tag}@client.test>"), &payload(400 * 1024, 4));
+    assert!(large.len() > 256 * 1024, "fetched by structure");
+    deliver(&d, &f, &[small, large]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&account(&d, &f, false), &s, ch);
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    for which in ["small", "large"] {
+        let (id, body): (i64, String) = db
+            .query_row(
+                "SELECT id, body FROM messages WHERE rfc_message_id = ?1",
+                [format!("<{which}-{tag}@client.test>")],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("synced");
+        assert_eq!(body, "Вот план этажа:\n\n[image: plan.png]\n\nА смету пришлю завтра.", "{which}");
+        let names: Vec<String> = db
+            .prepare("SELECT name FROM attachments WHERE message_id = ?1 ORDER BY ordinal")
+            .expect("prepare")
+            .query_map([id], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(names, ["plan.png"], "{which}: the picture is a file too");
+    }
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::system(jiff::tz::TimeZone::UTC);
+    let hits = reader.search("смета", 10, &clock).expect("search");
+    assert_eq!(hits.len(), 2, "the text after the picture is searched: {hits:?}");
+}
+
 #[test]
 fn large_mail_is_synced_by_structure_and_attachments_are_fetched_on_demand() {
     let d = dovecot();
@@ -1131,6 +1242,115 @@ fn a_reused_message_id_neither_hides_a_mail_nor_swaps_its_attachment() {
     assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE rfc_message_id = '{id}'")), 2);
 }
 
+/// The bytes `pult attachment save` gives for a message's first file.
+fn saved_file(cli: &PultCli, message: i64, dir: &str) -> Vec<u8> {
+    let to = cli.home.path().join(dir);
+    let printed =
+        cli.ok(&["attachment", "save", "--message", &message.to_string(), "--to", to.to_str().expect("utf-8")]);
+    std::fs::read(printed.trim()).expect("saved")
+}
+
+#[test]
+fn after_a_renumbering_each_look_alike_keeps_its_own_file_in_either_order() {
+    let d = dovecot();
+    for genuine_first in [true, false] {
+        let f = folder("lookalike");
+        let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let id = format!("<invoice9-{tag}@bank.test>");
+        let (real, fake) = (payload(3000, 21), payload(3000, 22));
+        // Same Message-ID, display name, date and text; another address, another file of the same name and size.
+        let genuine =
+            mail_from("Bank <billing@bank.test>", &id, "Invoice 9", "Счёт №9 во вложении.", ("invoice.pdf", &real));
+        let forged = mail_from(
+            "Bank <billing@bank-payments.test>",
+            &id,
+            "Invoice 9",
+            "Счёт №9 во вложении.",
+            ("invoice.pdf", &fake),
+        );
+        let (first, second) = if genuine_first { (genuine, forged) } else { (forged, genuine) };
+        let s = temp_store();
+        let ch = channel(&s, "office", ChannelKind::Email);
+        let acct = account(&d, &f, false);
+        // Each arrives in a sync of its own: the stored order is not the folder's newest-first order.
+        deliver(&d, &f, std::slice::from_ref(&first));
+        sync(&acct, &s, ch);
+        deliver(&d, &f, std::slice::from_ref(&second));
+        sync(&acct, &s, ch);
+        // The server rebuilds the folder: the mails come back in the other order, under new UIDs.
+        doveadm(&d, &["expunge", "-u", "alice", "mailbox", &f, "all"]);
+        for m in [second, first] {
+            deliver(&d, &f, &[m]);
+            doveadm(&d, &["mailbox", "status", "-u", "alice", "messages", &f]);
+        }
+        doveadm(&d, &["mailbox", "update", "--uid-validity", "5151", "-u", "alice", &f]);
+        let r = sync(&acct, &s, ch);
+        assert!(r.resynced && r.inserted == 0, "{r:?}");
+        let db = rusqlite::Connection::open(&s.path).expect("open");
+        let rows: Vec<(i64, String, i64)> = db
+            .prepare(
+                "SELECT m.id, i.handle, m.imap_validity FROM messages m JOIN identities i ON i.id = m.author_identity_id
+                 WHERE m.rfc_message_id = ?1 ORDER BY m.id",
+            )
+            .expect("prepare")
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|r| r.2 == 5151), "both found at their new place: {rows:?}");
+        let cli = PultCli::new(&acct, &s);
+        for (message, handle, _) in &rows {
+            let expected = if handle == "billing@bank.test" { &real } else { &fake };
+            let saved = saved_file(&cli, *message, handle);
+            assert!(&saved == expected, "{handle} serves another's file (genuine first: {genuine_first})");
+        }
+    }
+}
+
+#[test]
+fn a_moved_mail_is_one_message_at_its_new_place() {
+    let d = dovecot();
+    for inbox_first in [true, false] {
+        let (from, to) = (folder("movefrom"), folder("moveto"));
+        let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let id = format!("<act-{tag}@client.test>");
+        let file = payload(2000, 31);
+        deliver(
+            &d,
+            &from,
+            &[mail_from("Ирина <irina@client.test>", &id, "Акт", "Акт во вложении.", ("act.pdf", &file))],
+        );
+        doveadm(&d, &["mailbox", "create", "-u", "alice", &to]);
+        let s = temp_store();
+        let ch = channel(&s, "office", ChannelKind::Email);
+        let mut acct = account(&d, &from, false);
+        acct.folders = if inbox_first { vec![from.clone(), to.clone()] } else { vec![to.clone(), from.clone()] };
+        sync(&acct, &s, ch);
+        doveadm(&d, &["move", "-u", "alice", &to, "mailbox", &from, "all"]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+        let db = rusqlite::Connection::open(&s.path).expect("open");
+        let rows: Vec<(i64, String, Option<String>, bool)> = db
+            .prepare("SELECT id, imap_folder, notice, expunged FROM messages WHERE rfc_message_id = ?1")
+            .expect("prepare")
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows.len(), 1, "one message, not a copy (source synced first: {inbox_first}): {rows:?}");
+        assert_eq!((rows[0].1.as_str(), rows[0].2.as_deref(), rows[0].3), (to.as_str(), None, false), "{rows:?}");
+        let cli = PultCli::new(&acct, &s);
+        assert_eq!(saved_file(&cli, rows[0].0, "moved"), file, "its file comes from the new place");
+        // Syncing again changes nothing.
+        rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+        assert_eq!(
+            count(&s, &format!("SELECT count(*) FROM messages WHERE rfc_message_id = '{id}' AND expunged = 0")),
+            1
+        );
+    }
+}
+
 #[test]
 fn dates_come_from_the_server_when_the_header_is_missing_or_in_the_future() {
     let d = dovecot();
@@ -1268,6 +1488,25 @@ fn cpythons_email_corpus_is_stored_whole() {
     names.sort();
     assert_eq!(names.len(), 47, "the corpus has 47 msg_*.txt");
     let mails: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).expect("read")).collect();
+    // Every mail shows text, except those whose sender wrote none.
+    let textless: Vec<&str> = names
+        .iter()
+        .zip(&mails)
+        .filter(|(_, raw)| email::parse::parse(raw, "<f>", &[]).body_text.trim().is_empty())
+        .filter_map(|(p, _)| p.file_name().and_then(|n| n.to_str()))
+        .collect();
+    assert_eq!(
+        textless,
+        [
+            "msg_08.txt",  // four text parts, each empty
+            "msg_09.txt",  // the same, one part without a charset
+            "msg_12.txt",  // the same, nested
+            "msg_12a.txt", // the same, nested
+            "msg_18.txt",  // headers only
+            "msg_24.txt",  // one empty part
+        ],
+        "mails with no text shown"
+    );
     let d = dovecot();
     let f = folder("cpython");
     deliver(&d, &f, &mails);
@@ -1302,6 +1541,26 @@ fn cpythons_email_corpus_is_stored_whole() {
         .expect("rows");
     assert!(readable >= with_text, "{readable} readable of {with_text} with text; empty: {empty:?}");
     assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE sent_at < 86400"), 0, "no mail dated 1970");
+    // What parsing shows is what is stored and searched.
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE trim(body) = ''"), textless.len() as i64);
+    for (shape, sql) in [
+        ("msg_10: five text parts", "body LIKE '%7bit%Quoted Printable%Base64%Base64%no Content-Transfer-Encoding%'"),
+        ("msg_13: text after a nested part", "body LIKE 'A text/plain part%This is the dingus fish.'"),
+        ("msg_14: Content-Type: text", "body LIKE '%drainbread ISP%'"),
+        ("msg_41: a multipart with no boundary", "subject = '64423' AND body = 'Blah blah blah'"),
+        ("msg_25: a report with a broken boundary", "body LIKE '%unrecoverable error%'"),
+    ] {
+        assert_eq!(count(&s, &format!("SELECT count(*) FROM messages WHERE {sql}")), 1, "{shape}");
+    }
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::system(jiff::tz::TimeZone::UTC);
+    let found = |q: &str| -> Vec<String> {
+        reader.search(q, 50, &clock).expect(q).into_iter().filter_map(|h| h.subject).collect()
+    };
+    assert_eq!(found("Base64"), ["Lyrics"], "msg_10's third part is searchable");
+    assert!(found("Content-Transfer-Encoding").contains(&"Lyrics".to_string()), "and its fifth");
+    assert_eq!(found("drainbread"), ["This is a test message"]);
+    assert!(found("unrecoverable").iter().all(|s| s.starts_with("Returned mail")) && found("unrecoverable").len() == 1);
 }
 
 #[test]
@@ -1881,4 +2140,76 @@ fn sync_once_runs_every_account_and_names_each_that_failed() {
     assert!(stderr.contains("account stuck") && stderr.contains("did not finish within 1 s"), "{stderr}");
     assert!(stderr.contains("account down"), "{stderr}");
     assert_eq!(stderr.matches("account stuck").count(), 1, "each error once: {stderr}");
+}
+
+/// Day one with a real mailbox: months of old mail (the realistic corpus of
+/// shared/reference/gen_corpus.py, lists included), three fresh client mails
+/// and a fresh list mail. The first sync keeps the old mail as history and
+/// says so; exactly the three fresh conversations wait; list mail never waits
+/// and sits in the Lists view.
+#[test]
+fn history_is_not_a_queue_and_lists_never_wait() {
+    let d = dovecot();
+    let f = folder("dayone");
+    let corpus = tempfile::tempdir().expect("tmp");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/gen_corpus.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--out"])
+        .arg(corpus.path().join("eml"))
+        .args(["-n", "300", "--seed", "7", "--start", "2025-01-01", "--days", "200", "--eml"])
+        .output()
+        .expect("python3 runs gen_corpus.py");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut mails: Vec<Vec<u8>> = std::fs::read_dir(corpus.path().join("eml"))
+        .expect("eml dir")
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read(e.path()).expect("eml"))
+        .collect();
+    assert_eq!(mails.len(), 300);
+    let lists_in_corpus = mails.iter().filter(|m| m.windows(8).any(|w| w == b"List-Id:")).count();
+    assert!(lists_in_corpus > 0, "the corpus has list mail");
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let today = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
+    for i in 0..3 {
+        mails.push(
+            format!(
+                "From: Клиент {i} <fresh{i}-{tag}@client.test>\r\nTo: alice@office.test\r\nSubject: Счёт {i}\r\n\
+                 Message-ID: <fresh{i}-{tag}@client.test>\r\nDate: {today}\r\n\r\nВыставите счёт, пожалуйста.\r\n"
+            )
+            .into_bytes(),
+        );
+    }
+    mails.push(
+        format!(
+            "From: Новости банка <news-{tag}@bank.test>\r\nTo: alice@office.test\r\nSubject: Новые тарифы\r\n\
+             Message-ID: <news-{tag}@bank.test>\r\nDate: {today}\r\nList-Id: Bank news <news.bank.test>\r\n\
+             List-Unsubscribe: <mailto:unsubscribe@bank.test>\r\nPrecedence: list\r\n\r\nНовые тарифы с 1 января.\r\n"
+        )
+        .into_bytes(),
+    );
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let acct = account(&d, &f, false);
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.ok(&["sync", "--once"]);
+    let line = out.lines().find(|l| l.contains("first sync")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("3 waiting for an answer") && line.contains("kept as history"), "{line}");
+    let waiting = count(&s, "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL AND status = 'open'");
+    assert_eq!(waiting, 3, "exactly the three fresh client mails wait");
+    let status: serde_json::Value = serde_json::from_str(&cli.ok(&["status", "--json"])).expect("json");
+    assert_eq!(status["unanswered"], 3, "{status}");
+    // Old mail is kept and searchable, just not a queue.
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 304);
+    assert!(count(&s, "SELECT count(*) FROM messages WHERE quiet = 'history'") > 200);
+    let open_old = count(
+        &s,
+        "SELECT count(*) FROM conversations WHERE status = 'open' AND last_message_at < strftime('%s', '2025-12-01')",
+    );
+    assert_eq!(open_old, 0, "no old conversation sits in the queue");
+    // The fresh list mail never waits and is shown apart.
+    let news = count(&s, &format!("SELECT automatic FROM conversations WHERE remote_key = '<news-{tag}@bank.test>'"));
+    assert_eq!(news, 1, "in the Lists view");
+    let lists = count(&s, "SELECT count(*) FROM conversations WHERE automatic = 1");
+    assert!(lists > 1, "the corpus's list mail is in the Lists view too: {lists}");
 }

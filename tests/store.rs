@@ -532,3 +532,57 @@ fn a_batch_of_events_applies_once_and_a_replay_changes_nothing() {
     assert_eq!(one("SELECT deleted || '' FROM messages WHERE remote_id = 'in-9'"), "1");
     assert_eq!(state("SELECT count(*) FROM pending_reports WHERE remote_id != 'wamid.NEVER'"), 0, "settled");
 }
+
+/// Re-identifying mail at a new place never guesses: when two stored mails
+/// fit a mail that came back renumbered, it is stored as new and both keep
+/// their own rows; a single fit is taken, with its shape, and a row of
+/// another sender's address is never taken.
+#[test]
+fn a_renumbered_mail_that_fits_two_stored_mails_takes_neither() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mail = |uid: u32, validity: u32, from: &str, shape: Option<&str>| pult::model::Inbound {
+        remote_id: format!("imap:{validity}:{uid}:INBOX"),
+        conversation_key: "<dup@x>".into(),
+        conversation_title: "Счёт".into(),
+        author_handle: from.into(),
+        author_name: "Bank".into(),
+        sent_at: 100,
+        body_text: "Счёт во вложении".into(),
+        message_id: Some("<dup@x>".into()),
+        mime_shape: shape.map(str::to_string),
+        imap: Some(pult::model::ImapPlace {
+            folder: "INBOX".into(),
+            validity,
+            uid,
+            renumbered: validity == 2,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // Two stored mails alike in everything the match reads (stored before shapes were kept).
+    ingest(&s, ch, vec![mail(1, 1, "billing@bank.test", None), mail(2, 1, "billing@bank.test", None)]);
+    let r = ingest(&s, ch, vec![mail(7, 2, "billing@bank.test", Some("s1"))]);
+    assert_eq!(r.inserted, 1, "a tie is stored as new, not guessed");
+    let rows = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&s.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
+    };
+    assert_eq!(rows("SELECT count(*) FROM messages WHERE imap_validity = 1"), 2, "both old rows left alone");
+    // Another sender's address is never taken for this one.
+    let s2 = temp_store();
+    let ch2 = channel(&s2, "office", ChannelKind::Email);
+    ingest(&s2, ch2, vec![mail(1, 1, "billing@bank-payments.test", None)]);
+    assert_eq!(ingest(&s2, ch2, vec![mail(7, 2, "billing@bank.test", Some("s1"))]).inserted, 1);
+    // One fit is the same mail at its new place, and keeps its shape from now on.
+    let s3 = temp_store();
+    let ch3 = channel(&s3, "office", ChannelKind::Email);
+    ingest(&s3, ch3, vec![mail(1, 1, "billing@bank.test", Some("s1")), mail(2, 1, "billing@bank.test", Some("s2"))]);
+    assert_eq!(ingest(&s3, ch3, vec![mail(7, 2, "billing@bank.test", Some("s2"))]).inserted, 0);
+    let moved: (u32, u32) = rusqlite::Connection::open(&s3.path)
+        .expect("open")
+        .query_row("SELECT imap_uid, imap_validity FROM messages WHERE mime_shape = 's2'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("row");
+    assert_eq!(moved, (7, 2));
+}

@@ -1012,3 +1012,53 @@ fn a_long_failure_reason_and_the_promised_date_are_whole_at_80x24() {
     let screen = h.screen();
     assert!(screen.contains("→ ср 25.11"), "the promised date is whole:\n{screen}");
 }
+
+/// Many at once: `Space` marks one and moves on, `Esc` lets go of the marks,
+/// `*` marks the whole view, `x` asks once with the count and closes them as
+/// one batch (promised ones stay open), and `U` opens them all again.
+#[test]
+fn marked_conversations_close_in_one_step_and_come_back_in_one() {
+    let mut h = Harness::demo(160, 45);
+    let open = |h: &Harness| -> i64 {
+        rusqlite::Connection::open(&h.store.path)
+            .expect("open")
+            .query_row("SELECT count(*) FROM conversations WHERE status = 'open'", [], |r| r.get(0))
+            .expect("count")
+    };
+    let before = open(&h);
+    h.keys("g o <Space>");
+    assert_eq!(h.app.state.marked.len(), 1);
+    assert!(h.screen().contains("* "), "a marked row shows it");
+    h.keys("<Esc>");
+    assert!(h.app.state.marked.is_empty(), "Esc lets go of the marks");
+    h.keys("g g V j j V j");
+    assert_eq!(h.app.state.marked.len(), 3, "V marks what the cursor passes, V again stops");
+    h.keys("<Esc> *");
+    let marked = h.app.state.marked.len();
+    assert_eq!(marked as i64, before, "the whole view, not just the rows on screen");
+    h.keys("x");
+    assert!(h.screen().contains(&format!("Close the marked conversations: {marked}?")), "{}", h.screen());
+    assert_eq!(open(&h), before, "asked first");
+    h.keys("x");
+    let closed = before - open(&h);
+    assert!(closed > 0 && closed < before, "some close, the promised ones stay: {closed} of {before}");
+    let screen = h.screen();
+    assert!(screen.contains(&format!("Closed: {closed}")) && screen.contains("left open"), "{screen}");
+    let audited: i64 = rusqlite::Connection::open(&h.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM audit WHERE action = 'close' AND detail LIKE 'batch %'", [], |r| r.get(0))
+        .expect("audit");
+    assert_eq!(audited, closed, "one audit entry per conversation");
+    h.keys("U");
+    assert_eq!(open(&h), before, "one step brings them all back");
+    assert!(h.screen().contains(&format!("Open again: {closed}")), "{}", h.screen());
+    // `A` on two marked conversations assigns both, one audit entry each.
+    h.app.state.team = vec!["anna".into(), "boris".into()];
+    h.keys("g g <Space> <Space> A").type_text("boris").keys("<Enter> <Enter>");
+    let assigned: i64 = rusqlite::Connection::open(&h.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM conversations WHERE assignee = 'boris'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(assigned, 2, "{}", h.screen());
+    assert!(h.app.state.marked.is_empty(), "the marks are let go after acting");
+}

@@ -206,6 +206,10 @@ pub struct EmailAccount {
     /// Append sent mail to the Sent folder; false where the server files it itself (Gmail).
     #[serde(default = "yes")]
     pub save_sent: bool,
+    /// Mail older than this is history, not a queue: a date ("2026-11-01") or
+    /// days before now ("7d"). Default: 7 days before the account's first sync.
+    #[serde(default)]
+    pub history_before: Option<String>,
 }
 
 fn yes() -> bool {
@@ -395,6 +399,17 @@ fn day_index(s: &str) -> Result<u8, String> {
 }
 
 /// "mon-fri", "mon,wed,fri", "mon-thu,sat".
+/// A history cut-off: a date ("2026-11-01", midnight UTC) or days before
+/// `now` ("7d"), as a Unix time.
+pub fn parse_cutoff(s: &str, now: i64) -> Option<i64> {
+    let s = s.trim();
+    if let Some(days) = s.strip_suffix('d').and_then(|d| d.parse::<i64>().ok()).filter(|d| *d >= 0) {
+        return Some(now - days * 86_400);
+    }
+    let date: jiff::civil::Date = s.parse().ok()?;
+    Some(date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_second())
+}
+
 pub fn parse_workdays(s: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for part in s.to_lowercase().split(',') {

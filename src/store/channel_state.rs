@@ -20,6 +20,45 @@ pub fn cursor(db: &Db, channel: i64, key: &str) -> Result<Option<String>> {
 }
 
 /// Records the worker's status when it changed, and tells open UIs.
+/// Where a channel's history ends and its queue begins: incoming mail dated
+/// before the cut-off is stored and searchable but never waits. An explicit
+/// cut-off (the account's `history_before`) always applies; otherwise the
+/// first sync fixes one, `default_before`, and later syncs keep it.
+pub fn begin_history(db: &Db, channel: i64, explicit: Option<i64>, default_before: i64) -> Result<i64> {
+    match explicit {
+        Some(cut) => {
+            db.0.execute("UPDATE channels SET history_before = ?2 WHERE id = ?1", params![channel, cut])?;
+        }
+        None => {
+            db.0.execute(
+                "UPDATE channels SET history_before = ?2 WHERE id = ?1 AND history_before IS NULL",
+                params![channel, default_before],
+            )?;
+        }
+    }
+    Ok(db.0.query_row("SELECT coalesce(history_before, 0) FROM channels WHERE id = ?1", [channel], |r| r.get(0))?)
+}
+
+/// How many messages a channel holds (0 before its first sync).
+pub fn message_count(db: &Db, channel: i64) -> Result<i64> {
+    Ok(db.0.query_row("SELECT count(*) FROM messages WHERE channel_id = ?1", [channel], |r| r.get(0))?)
+}
+
+/// How a channel's conversations stand after a sync: (kept as history —
+/// every client message in them is from before the cut-off —, waiting).
+pub fn history_and_waiting(db: &Db, channel: i64) -> Result<(i64, i64)> {
+    Ok(db.0.query_row(
+        "SELECT
+            (SELECT count(*) FROM conversations c WHERE c.channel_id = ?1
+               AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.quiet = 'history')
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
+                               AND (m.quiet IS NULL OR m.quiet != 'history'))),
+            (SELECT count(*) FROM conversations WHERE channel_id = ?1 AND waiting_since IS NOT NULL AND status = 'open')",
+        [channel],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 pub fn set_status(db: &Db, channel: i64, status: &ChannelStatus, now: i64) -> Result<()> {
     status_in(&db.0, channel, status, now)
 }

@@ -74,7 +74,10 @@ pub fn apply(
 
 /// Messages of one batch in the caller's transaction (`events::apply`).
 pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound], now: i64) -> Result<IngestReport> {
-    let kind: String = tx.query_row("SELECT kind FROM channels WHERE id = ?1", [channel_id], |r| r.get(0))?;
+    let (kind, history_before): (String, Option<i64>) =
+        tx.query_row("SELECT kind, history_before FROM channels WHERE id = ?1", [channel_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
@@ -141,8 +144,9 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                        sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
-                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
+                                       mime_shape)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                  ON CONFLICT (channel_id, remote_id) DO NOTHING",
             )?
             .execute(params![
@@ -167,6 +171,7 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
                 m.message_id,
                 notice,
                 names_json(&m.names),
+                m.mime_shape,
             ])?;
         if inserted == 0 {
             report.duplicates += 1;
@@ -188,6 +193,21 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![message_id, i as i64, a.name, a.mime, a.size, a.remote_ref, a.duration])?;
+        }
+        // Mail that needs no answer never waits and never reopens anything; a
+        // conversation that only such mail began is not in the queue either.
+        let quiet = if m.outgoing { None } else { quiet_reason(tx, &kind, m, history_before)? };
+        if let Some(why) = quiet {
+            tx.prepare_cached("UPDATE messages SET quiet = ?1, closing = 1 WHERE id = ?2")?
+                .execute(params![why, message_id])?;
+            tx.prepare_cached(
+                "UPDATE conversations SET status = 'closed'
+                 WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
+            )?
+            .execute([conversation])?;
+            report.inserted += 1;
+            touched.insert(conversation);
+            continue;
         }
         // «Спасибо, получили 👍» asks nothing: shown, but the client does not
         // wait for an answer to it, and it does not reopen a closed conversation.
@@ -215,6 +235,30 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
     Ok(report)
 }
 
+/// Why a client's message needs no answer, if it does not: a person's word on
+/// the sender first (`client` always waits, `never` never does), then a list
+/// or a program, then mail from before the channel's history cut-off.
+fn quiet_reason(
+    tx: &Transaction<'_>,
+    kind: &str,
+    m: &Inbound,
+    history_before: Option<i64>,
+) -> Result<Option<&'static str>> {
+    let rule: Option<String> = tx
+        .prepare_cached("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2")?
+        .query_row(params![kind, m.author_handle], |r| r.get(0))
+        .optional()?;
+    let history = history_before.is_some_and(|cut| m.sent_at < cut);
+    Ok(match rule.as_deref() {
+        Some("never") => Some("sender"),
+        Some(_) => history.then_some("history"),
+        None => match m.automatic {
+            Some(a) => Some(a.as_str()),
+            None => history.then_some("history"),
+        },
+    })
+}
+
 /// Display names as a JSON object (address -> name); NULL when there are none.
 fn names_json(names: &[(String, String)]) -> Option<String> {
     if names.is_empty() {
@@ -235,25 +279,26 @@ struct KnownMail {
 /// Is this mail, at this IMAP place, one pult already has? The same place again
 /// (a replay); the Sent copy of our own outgoing mail, matched through our
 /// outbox record (the Message-ID we generated), never through the Message-ID
-/// alone; or the same mail after the server renumbered the folder (a new
-/// UIDVALIDITY): same folder, Message-ID, date, author and text.
+/// alone; or the same mail at another place: after the server renumbered the
+/// folder (a new UIDVALIDITY), moved to another folder, or put back after an
+/// expunge. "The same" is the same Message-ID, date, author name, text and
+/// shape (sender's address and every part, `Inbound::mime_shape`); when two
+/// stored mails fit, neither is taken: the mail is stored as new.
 fn known_mail(
     tx: &Transaction<'_>,
     channel_id: i64,
     m: &Inbound,
     p: &crate::model::ImapPlace,
 ) -> Result<Option<KnownMail>> {
-    // Elsewhere a replay is caught by the insert itself (UNIQUE remote_id):
-    // one lookup less per mail on an initial sync.
-    if !p.sent_folder && !p.renumbered {
-        return Ok(None);
-    }
-    let replay: Option<i64> = tx
-        .prepare_cached("SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-        .query_row(params![channel_id, m.remote_id], |r| r.get(0))
-        .optional()?;
-    if let Some(conversation) = replay {
-        return Ok(Some(KnownMail { conversation, changed: false }));
+    // Elsewhere a replay is caught by the insert itself (UNIQUE remote_id).
+    if p.sent_folder || p.renumbered {
+        let replay: Option<i64> = tx
+            .prepare_cached("SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
+            .query_row(params![channel_id, m.remote_id], |r| r.get(0))
+            .optional()?;
+        if let Some(conversation) = replay {
+            return Ok(Some(KnownMail { conversation, changed: false }));
+        }
     }
     let Some(rfc_id) = &m.message_id else { return Ok(None) };
     let ours: Option<(i64, i64)> = if p.sent_folder {
@@ -268,25 +313,14 @@ fn known_mail(
     };
     let found = match ours {
         Some(f) => Some(f),
-        None if !p.renumbered => None,
-        None => tx
-            .prepare_cached(
-                "SELECT id, conversation_id FROM messages INDEXED BY messages_rfc_id
-                 WHERE channel_id = ?1 AND rfc_message_id = ?2 AND imap_folder = ?3 AND imap_validity IS NOT ?4
-                   AND sent_at = ?5 AND body = ?6 AND author = ?7
-                 LIMIT 1",
-            )?
-            .query_row(params![channel_id, rfc_id, p.folder, p.validity, m.sent_at, m.body_text, m.author_name], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?,
+        None => same_mail_elsewhere(tx, channel_id, rfc_id, m, p)?,
     };
     let Some((id, conversation)) = found else { return Ok(None) };
     tx.prepare_cached(
         "UPDATE messages SET remote_id = ?2, imap_folder = ?3, imap_uid = ?4, imap_validity = ?5, seen = ?6,
                              answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8),
                              recipients = coalesce(recipients, ?9), cc = coalesce(cc, ?10),
-                             names = coalesce(names, ?11)
+                             names = coalesce(names, ?11), mime_shape = coalesce(mime_shape, ?12)
          WHERE id = ?1",
     )?
     .execute(params![
@@ -301,6 +335,7 @@ fn known_mail(
         if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
         if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
         names_json(&m.names),
+        m.mime_shape,
     ])?;
     // Our files can now be fetched from the server's copy.
     for (i, a) in m.attachments.iter().enumerate() {
@@ -314,6 +349,51 @@ fn known_mail(
     }
     thread_keys(tx, channel_id, m, conversation, &[])?;
     Ok(Some(KnownMail { conversation, changed: true }))
+}
+
+/// The one stored mail that is this mail at another place (see `known_mail`),
+/// or none: none fits, or more than one does (a tie is never guessed). Mail
+/// stored before shapes were kept is matched on its sender's address instead.
+fn same_mail_elsewhere(
+    tx: &Transaction<'_>,
+    channel_id: i64,
+    rfc_id: &str,
+    m: &Inbound,
+    p: &crate::model::ImapPlace,
+) -> Result<Option<(i64, i64)>> {
+    let Some(shape) = &m.mime_shape else { return Ok(None) };
+    let sender = if m.outgoing { "" } else { m.author_handle.as_str() };
+    let found: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT ms.id, ms.conversation_id FROM messages ms INDEXED BY messages_rfc_id
+             WHERE ms.channel_id = ?1 AND ms.rfc_message_id = ?2 AND ms.imap_uid IS NOT NULL AND ms.remote_id != ?3
+               AND (ms.imap_folder IS NOT ?4 OR ms.imap_validity IS NOT ?5 OR ms.expunged = 1)
+               AND ms.sent_at = ?6 AND ms.body = ?7 AND ms.author = ?8
+               AND (ms.mime_shape = ?9
+                    OR ms.mime_shape IS NULL
+                       AND coalesce((SELECT handle FROM identities WHERE id = ms.author_identity_id), '') = ?10)
+             LIMIT 2",
+        )?
+        .query_map(
+            params![
+                channel_id,
+                rfc_id,
+                m.remote_id,
+                p.folder,
+                p.validity,
+                m.sent_at,
+                m.body_text,
+                m.author_name,
+                shape,
+                sender
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    })
 }
 
 /// The conversation of a mail: the one any of its references (nearest parent
@@ -535,6 +615,9 @@ pub(super) fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> R
             last_message_at = last.sent_at,
             preview = substr(replace(replace(last.body, char(13), ' '), char(10), ' '), 1, 160),
             last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
+            automatic = EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
+                AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
+                                AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender'))),
             waiting_since = (SELECT min(m.sent_at) FROM messages m
                              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.sent_at >
                                    coalesce((SELECT max(o.sent_at) FROM messages o

@@ -446,6 +446,76 @@ pub fn set_status(db: &mut Db, actor: &str, conversation: i64, open: bool, now: 
     Ok(())
 }
 
+/// What a batch close did: its number (for the undo), the conversations it
+/// closed, and those it left open because they hold an open promise.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BatchClose {
+    pub batch: i64,
+    pub closed: Vec<i64>,
+    pub kept_for_promises: Vec<i64>,
+}
+
+/// Closes many conversations at once, in one transaction: one audit entry
+/// each, all under one batch number that [`reopen_batch`] undoes. A
+/// conversation with an open promise is left open unless `with_promises`.
+pub fn close_many(
+    db: &mut Db,
+    actor: &str,
+    conversations: &[i64],
+    with_promises: bool,
+    now: i64,
+) -> Result<BatchClose> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let batch: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM audit", [], |r| r.get(0))?;
+    let mut out = BatchClose { batch, ..Default::default() };
+    for &c in conversations {
+        let found: Option<(bool, bool)> = tx
+            .query_row(
+                "SELECT status = 'open', EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1 AND state = 'accepted')
+                 FROM conversations WHERE id = ?1",
+                [c],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((true, promised)) = found else { continue };
+        if promised && !with_promises {
+            out.kept_for_promises.push(c);
+            continue;
+        }
+        tx.execute("UPDATE conversations SET status = 'closed' WHERE id = ?1", [c])?;
+        note_change(&tx, now, ChangeKind::Status, Some(c), Some(actor))?;
+        audit(&tx, now, actor, "close", Some(c), &format!("batch {batch}"))?;
+        out.closed.push(c);
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Undoes a batch close: every conversation it closed that is still closed
+/// opens again (one audit entry each). Returns them.
+pub fn reopen_batch(db: &mut Db, actor: &str, batch: i64, now: i64) -> Result<Vec<i64>> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let closed: Vec<i64> = tx
+        .prepare(
+            "SELECT a.conversation_id FROM audit a JOIN conversations c ON c.id = a.conversation_id
+             WHERE a.action = 'close' AND a.detail = ?1 AND c.status = 'closed' ORDER BY a.id",
+        )?
+        .query_map([format!("batch {batch}")], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if closed.is_empty() {
+        return Err(StoreError::Invalid(format!("no batch {batch} of closed conversations to undo")));
+    }
+    for &c in &closed {
+        tx.execute("UPDATE conversations SET status = 'open' WHERE id = ?1", [c])?;
+        note_change(&tx, now, ChangeKind::Status, Some(c), Some(actor))?;
+        audit(&tx, now, actor, "reopen", Some(c), &format!("undo batch {batch}"))?;
+    }
+    tx.commit()?;
+    Ok(closed)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
     pub id: i64,
@@ -718,7 +788,7 @@ pub fn count_waiting(db: &mut Db, conversation: i64, now: i64) -> Result<bool> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
     let changed = tx.execute(
-        "UPDATE messages SET closing = 0 WHERE id = (SELECT max(id) FROM messages
+        "UPDATE messages SET closing = 0, quiet = NULL WHERE id = (SELECT max(id) FROM messages
              WHERE conversation_id = ?1 AND direction = 'in' AND closing = 1)",
         [conversation],
     )?;

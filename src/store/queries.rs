@@ -94,6 +94,7 @@ impl Reader {
             View::Reminders => {
                 (format!("c.follow_up_at <= {now}"), "c.follow_up_at".into(), false, Some("conversations_follow_up"))
             }
+            View::Lists => ("c.automatic = 1".into(), time.clone(), true, Some("conversations_by_time")),
             View::Unsent => (
                 "c.id IN (SELECT conversation_id FROM outbox WHERE state IN ('failed', 'unknown'))".into(),
                 time,
@@ -274,6 +275,33 @@ impl Reader {
             rows.reverse();
         }
         Ok(rows)
+    }
+
+    /// Every conversation of a view, in its order (`*` marks them all).
+    pub fn conversation_ids(&self, view: View) -> Result<Vec<i64>> {
+        let (filter, sort, descending, _) = self.view_sql(view);
+        let order = if descending { "DESC" } else { "ASC" };
+        let sql = format!("SELECT c.id {CONVERSATION_FROM} WHERE {filter} ORDER BY {sort} {order}, c.id {order}");
+        let mut st = self.conn.prepare(&sql)?;
+        Ok(st.query_map(params![self.actor], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Of these conversations, the open ones: (id, holds an open promise,
+    /// its newest message).
+    pub fn open_among(&self, ids: &[i64]) -> Result<Vec<(i64, bool, Option<i64>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status = 'open', EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1 AND state = 'accepted'),
+                    (SELECT id FROM messages WHERE conversation_id = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1)
+             FROM conversations WHERE id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for &id in ids {
+            let row = stmt.query_row([id], |r| Ok((r.get::<_, bool>(0)?, r.get(1)?, r.get(2)?))).optional()?;
+            if let Some((true, promised, newest)) = row {
+                out.push((id, promised, newest));
+            }
+        }
+        Ok(out)
     }
 
     pub fn conversation(&self, id: i64) -> Result<Option<ConversationRow>> {
@@ -647,7 +675,8 @@ impl ConversationRow {
             | View::Mine
             | View::Unassigned
             | View::Mentions
-            | View::Unsent => ListKey { sort: self.last_message_at, id: self.id },
+            | View::Unsent
+            | View::Lists => ListKey { sort: self.last_message_at, id: self.id },
         }
     }
 }

@@ -683,6 +683,31 @@ ALTER TABLE client_merges ADD COLUMN target_before TEXT;
 -- full scan per client made `pult clients` 40 s at 11,700 clients).
 CREATE INDEX identities_by_contact ON identities (contact_id);
 "#,
+    // 19 -> 20: what a mail is made of (its sender's address, each part's
+    // type, size and bytes): mail that shares a Message-ID, a date, a name
+    // and a text is told apart by it when it comes back renumbered or moved.
+    r#"
+ALTER TABLE messages ADD COLUMN mime_shape TEXT;
+"#,
+    // 20 -> 21: mail that never waits. `messages.quiet` says why a client
+    // message needs no answer (list, auto, noreply, history, sender);
+    // `conversations.automatic` holds conversations made only of list and
+    // automatic mail (the «Рассылки» view); `channels.history_before` is the
+    // cut-off below which incoming mail is history, not a queue;
+    // `sender_rules` remembers a person's word on a sender (client | never).
+    r#"
+ALTER TABLE messages ADD COLUMN quiet TEXT;
+ALTER TABLE conversations ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN history_before INTEGER;
+CREATE TABLE sender_rules (
+    kind    TEXT NOT NULL,
+    handle  TEXT NOT NULL,
+    rule    TEXT NOT NULL CHECK (rule IN ('client', 'never')),
+    actor   TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (kind, handle)
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

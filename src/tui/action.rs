@@ -46,6 +46,12 @@ pub enum Action {
     DiscardSend,
     /// The conversation's newest maybe-sent message did reach the client.
     ConfirmSent,
+    /// Mark or unmark the selected conversation (for `x` on many at once).
+    ToggleMark,
+    /// Start (or stop) marking every conversation the cursor passes.
+    MarkRange,
+    /// Mark every conversation of the view.
+    MarkAll,
     ViewAllOpen,
     ViewUnanswered,
     ViewDueToday,
@@ -58,6 +64,7 @@ pub enum Action {
     ViewSnoozed,
     ViewReminders,
     ViewUnsent,
+    ViewLists,
     Snooze,
     FollowUp,
     Redate,

@@ -537,6 +537,15 @@ impl App {
                 }
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
             }
+            Effect::MarkAll(view) => Ok(Outcome::MarkedAll(self.reader.conversation_ids(view)?)),
+            Effect::CloseMany(ids) => {
+                let done = self.writer.call_blocking(move |c| intents::close_many(c, &actor, &ids, false, now))?;
+                Ok(Outcome::ClosedMany(done))
+            }
+            Effect::ReopenBatch(batch) => {
+                let opened = self.writer.call_blocking(move |c| intents::reopen_batch(c, &actor, batch, now))?;
+                Ok(Outcome::ReopenedBatch(opened.len()))
+            }
             Effect::SetOpen { conversation, open } => {
                 self.writer.call_blocking(move |c| intents::set_status(c, &actor, conversation, open, now))?;
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])

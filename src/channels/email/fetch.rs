@@ -152,7 +152,11 @@ fn nth_attachment(raw: &[u8], n: usize) -> Option<(Vec<u8>, usize)> {
 pub fn attachment_names(raw: &[u8]) -> Vec<String> {
     MessageParser::default()
         .parse(raw)
-        .map(|m| m.attachments().map(|a| a.attachment_name().unwrap_or("attachment").to_string()).collect())
+        .map(|m| {
+            super::parse::listed_attachments(&m)
+                .map(|(_, a)| a.attachment_name().unwrap_or("attachment").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

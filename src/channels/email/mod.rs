@@ -185,14 +185,15 @@ pub async fn sync_folder(
     on_progress: OnProgress<'_>,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
-    let (k_validity, k_next) = (format!("{folder}.uidvalidity"), format!("{folder}.uidnext"));
-    let (kv, kn, km) = (k_validity.clone(), k_next.clone(), format!("{folder}.modseq"));
-    let (stored_validity, stored_next, stored_modseq): (Option<String>, Option<String>, Option<String>) = writer
+    let keys = Keys::of(folder);
+    let k = keys.clone();
+    let stored: [Option<String>; 5] = writer
         .call(move |c| {
-            let get = |k: &str| channel_state::cursor(c, channel, k);
-            Ok((get(&kv)?, get(&kn)?, get(&km)?))
+            let get = |key: &str| channel_state::cursor(c, channel, key);
+            Ok([get(&k.validity)?, get(&k.next)?, get(&k.modseq)?, get(&k.backfill)?, get(&k.renumbering)?])
         })
         .await?;
+    let [stored_validity, stored_next, stored_modseq, stored_backfill, stored_renumbering] = stored;
     // QRESYNC when enabled: the SELECT itself says what vanished and which flags
     // changed. Else CONDSTORE when offered; else a plain SELECT.
     let mailbox = if qresync {
@@ -214,38 +215,75 @@ pub async fn sync_folder(
     };
     let validity = mailbox.uid_validity.unwrap_or(0).to_string();
     let mut report = FolderReport::default();
-    let mut from: u32 = stored_next.and_then(|n| n.parse().ok()).unwrap_or(1);
-    if stored_validity.as_deref().is_some_and(|v| v != validity) {
+    let changed = stored_validity.as_deref().is_some_and(|v| v != validity);
+    if changed {
         tracing::warn!("{}: UIDVALIDITY of {folder} changed; resyncing it", account.name);
-        from = 1;
-        report.resynced = true;
     }
+    // What is stored of the folder is one block of UIDs, [below, from): the
+    // newest part first, then older and older mail, each batch committed with
+    // the block it completes. A sync that stopped goes on where it stopped.
+    let block = stored_next.is_some() && !changed;
+    let from: u32 = if block { stored_next.and_then(|n| n.parse().ok()).unwrap_or(1) } else { 1 };
+    let below: u32 = if block { stored_backfill.and_then(|b| b.parse().ok()).unwrap_or(1).max(1) } else { 1 };
+    // A resync after a renumbering that stopped halfway is still one.
+    report.resynced = changed || (block && stored_renumbering.as_deref() == Some("1"));
     let next = mailbox.uid_next.unwrap_or(0);
-    // UIDs and sizes in one round trip: small mail comes whole, large mail by structure.
-    let mut listed: Vec<(u32, u32)> = Vec::new();
+    // UIDs and sizes in one round trip per range: small mail comes whole, large mail by structure.
+    let mut newer: Vec<Listed> = Vec::new();
+    let mut older: Vec<Listed> = Vec::new();
     if mailbox.exists > 0 && !(next > 0 && from >= next) {
-        let mut stream = session.uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)").await.map_err(imap)?;
-        while let Some(f) = stream.next().await {
-            let f = f.map_err(imap)?;
-            if let Some(uid) = f.uid.filter(|u| *u >= from) {
-                listed.push((uid, f.size.unwrap_or(0)));
-            }
-        }
+        newer = list_uids(session, &format!("{from}:*"), |u| u >= from).await.map_err(imap)?;
     }
-    listed.sort_unstable_by(|a, b| b.0.cmp(&a.0)); // newest first: the inbox is usable at once
-    let highest = listed.first().map(|l| l.0).unwrap_or(from.saturating_sub(1));
+    if mailbox.exists > 0 && below > 1 {
+        older = list_uids(session, &format!("1:{}", below - 1), |u| u < below).await.map_err(imap)?;
+    }
+    if !block {
+        // The first sync (or the first after a renumbering): newest first, all of it.
+        older = std::mem::take(&mut newer);
+    }
+    // Mail newer than the block joins it oldest first (the block grows without
+    // a gap); older mail newest first (the inbox is usable at once).
+    newer.sort_unstable_by_key(|l| l.0);
+    older.sort_unstable_by_key(|l| std::cmp::Reverse(l.0));
+    let highest = newer.iter().chain(&older).map(|l| l.0).max().unwrap_or(0);
+    let final_next = (highest + 1).max(next).max(from);
+    report.next_uid = final_next;
     let own = account.own_addresses();
     // Mail in the Sent folder is ours even when sent from another client under another address.
     let is_sent = folder == send::sent_folder(account);
-    let chunks: Vec<Vec<(u32, u32)>> = listed.chunks(BATCH).map(|c| c.to_vec()).collect();
+    // Each batch with the cursors that hold once it is stored.
+    let renumbering = if report.resynced { "1" } else { "0" };
+    let mut chunks: Vec<(Vec<Listed>, Cursors)> = Vec::new();
+    let new_chunks = newer.len().div_ceil(BATCH);
+    for (i, c) in newer.chunks(BATCH).enumerate() {
+        let last = i + 1 == new_chunks;
+        let top = if last { final_next } else { c.iter().map(|l| l.0).max().unwrap_or(0) + 1 };
+        let mut cursors = vec![(keys.validity.clone(), validity.clone()), (keys.next.clone(), top.to_string())];
+        if last && older.is_empty() {
+            cursors.extend(keys.complete());
+        }
+        chunks.push((c.to_vec(), cursors));
+    }
+    let old_chunks = older.len().div_ceil(BATCH);
+    for (i, c) in older.chunks(BATCH).enumerate() {
+        let mut cursors = vec![(keys.validity.clone(), validity.clone()), (keys.next.clone(), final_next.to_string())];
+        if i + 1 == old_chunks {
+            cursors.extend(keys.complete());
+        } else {
+            let bottom = c.iter().map(|l| l.0).min().unwrap_or(1);
+            cursors.push((keys.backfill.clone(), bottom.to_string()));
+            cursors.push((keys.renumbering.clone(), renumbering.to_string()));
+        }
+        chunks.push((c.to_vec(), cursors));
+    }
     let total = chunks.len();
+    let total_mails = newer.len() + older.len();
     // The batch being stored while the next one is fetched and parsed (at most
     // one: memory stays bounded, and a failed write stops the sync one batch later).
     let mut storing = None;
     let started = std::time::Instant::now();
     let (mut done, mut bytes) = (0usize, 0u64);
-    let total_mails = listed.len();
-    for (i, chunk) in chunks.into_iter().enumerate() {
+    for (chunk, cursors) in chunks {
         let chunk_bytes: u64 = chunk.iter().map(|(_, size)| u64::from(*size)).sum();
         let chunk_len = chunk.len();
         let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
@@ -291,13 +329,6 @@ pub async fn sync_folder(
             }
         }
         report.fetched += batch.len();
-        // The cursor moves only with the batch that completes the range.
-        let cursors = if i + 1 == total {
-            report.next_uid = (highest + 1).max(next);
-            vec![(k_validity.clone(), validity.clone()), (k_next.clone(), report.next_uid.to_string())]
-        } else {
-            Vec::new()
-        };
         if let Some(previous) = storing.take() {
             let r: events::Applied = previous.await?;
             report.inserted += r.inserted;
@@ -320,14 +351,13 @@ pub async fn sync_folder(
             on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
         }
     }
-    if total == 0 {
-        report.next_uid = from.max(next);
-    }
-    if total == 0 && (stored_validity.as_deref() != Some(validity.as_str()) || report.resynced) {
-        let cursors = [
-            SyncEvent::Cursor { key: k_validity, value: validity },
-            SyncEvent::Cursor { key: k_next, value: next.max(1).to_string() },
+    let unfinished = below > 1 || report.resynced;
+    if total == 0 && (stored_validity.as_deref() != Some(validity.as_str()) || unfinished) {
+        let mut cursors = vec![
+            SyncEvent::Cursor { key: keys.validity.clone(), value: validity },
+            SyncEvent::Cursor { key: keys.next.clone(), value: final_next.max(1).to_string() },
         ];
+        cursors.extend(keys.complete().into_iter().map(|(key, value)| SyncEvent::Cursor { key, value }));
         let now = jiff::Timestamp::now().as_second();
         writer.call(move |c| events::apply(c, channel, &cursors, now)).await?;
     }
@@ -344,6 +374,59 @@ pub async fn sync_folder(
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+/// A mail as listed before fetching: its UID and size.
+type Listed = (u32, u32);
+/// Cursor keys and values committed with a batch.
+type Cursors = Vec<(String, String)>;
+
+/// The cursors of one folder (`sync_state` keys).
+#[derive(Clone)]
+struct Keys {
+    validity: String,
+    /// Every UID of the folder from `backfill` up to this one is stored.
+    next: String,
+    modseq: String,
+    /// UIDs under it are still to fetch (absent or 1: none).
+    backfill: String,
+    /// "1" while a resync after a new UIDVALIDITY is not finished.
+    renumbering: String,
+}
+
+impl Keys {
+    fn of(folder: &str) -> Keys {
+        Keys {
+            validity: format!("{folder}.uidvalidity"),
+            next: format!("{folder}.uidnext"),
+            modseq: format!("{folder}.modseq"),
+            backfill: format!("{folder}.backfill"),
+            renumbering: format!("{folder}.renumbering"),
+        }
+    }
+
+    /// The folder is stored down to its first UID.
+    fn complete(&self) -> [(String, String); 2] {
+        [(self.backfill.clone(), "1".into()), (self.renumbering.clone(), "0".into())]
+    }
+}
+
+/// The UIDs and sizes of a UID range, those `keep` accepts (`N:*` always
+/// names the last mail, even below N).
+async fn list_uids(
+    session: &mut Session,
+    range: &str,
+    keep: impl Fn(u32) -> bool,
+) -> Result<Vec<Listed>, async_imap::error::Error> {
+    let mut out = Vec::new();
+    let mut stream = session.uid_fetch(range, "(UID RFC822.SIZE)").await?;
+    while let Some(f) = stream.next().await {
+        let f = f?;
+        if let Some(uid) = f.uid.filter(|u| keep(*u)) {
+            out.push((uid, f.size.unwrap_or(0)));
+        }
+    }
+    Ok(out)
 }
 
 /// The remote id of a mail without a Message-ID: stable for its folder and UIDVALIDITY.
@@ -384,12 +467,8 @@ async fn fetch_by_structure(
             _ => return Ok(None),
         }
     };
-    let text_section = layout.plain.clone().or_else(|| layout.html.clone());
-    let text = match &text_section {
-        Some(sec) => fetch_section(session, uid, sec).await?,
-        None => None,
-    };
-    let m = parse::parse_structured(&header, text.as_deref(), layout, &fallback_id(validity, uid, folder), own);
+    let texts = fetch_sections(session, uid, &layout.text_sections()).await?;
+    let m = parse::parse_structured(&header, &texts, layout, &fallback_id(validity, uid, folder), own);
     Ok(Some((m, flags, arrived)))
 }
 
@@ -399,28 +478,48 @@ pub async fn fetch_section(
     uid: u32,
     section: &str,
 ) -> Result<Option<Vec<u8>>, async_imap::error::Error> {
+    Ok(fetch_sections(session, uid, &[section.to_string()]).await?.pop().flatten())
+}
+
+/// Several MIME parts of one mail in one round trip, each with its own headers,
+/// in the order asked (`None` for a section the server did not return).
+pub async fn fetch_sections(
+    session: &mut Session,
+    uid: u32,
+    sections: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, async_imap::error::Error> {
     use async_imap::imap_proto::types::{MessageSection, SectionPath};
-    let path: Vec<u32> = section.split('.').filter_map(|p| p.parse().ok()).collect();
-    if path.is_empty() {
-        return Ok(None);
+    let paths: Vec<Vec<u32>> = sections.iter().map(|s| s.split('.').filter_map(|p| p.parse().ok()).collect()).collect();
+    let mut out: Vec<Option<Vec<u8>>> = vec![None; sections.len()];
+    let items: Vec<String> = sections
+        .iter()
+        .zip(&paths)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(s, _)| format!("BODY.PEEK[{s}.MIME] BODY.PEEK[{s}]"))
+        .collect();
+    if items.is_empty() {
+        return Ok(out);
     }
-    let mut stream =
-        session.uid_fetch(uid.to_string(), format!("(UID BODY.PEEK[{section}.MIME] BODY.PEEK[{section}])")).await?;
-    let mut out = None;
+    let mut stream = session.uid_fetch(uid.to_string(), format!("(UID {})", items.join(" "))).await?;
     while let Some(f) = stream.next().await {
         let f = f?;
         if f.uid != Some(uid) {
             continue;
         }
-        let mime = f.section(&SectionPath::Part(path.clone(), Some(MessageSection::Mime))).unwrap_or_default();
-        let body = f.section(&SectionPath::Part(path.clone(), None)).unwrap_or_default();
-        let mut raw = Vec::with_capacity(mime.len() + body.len() + 2);
-        raw.extend_from_slice(mime);
-        if !mime.ends_with(b"\r\n\r\n") && !mime.ends_with(b"\n\n") {
-            raw.extend_from_slice(b"\r\n");
+        for (slot, path) in out.iter_mut().zip(&paths) {
+            if path.is_empty() {
+                continue;
+            }
+            let mime = f.section(&SectionPath::Part(path.clone(), Some(MessageSection::Mime))).unwrap_or_default();
+            let Some(body) = f.section(&SectionPath::Part(path.clone(), None)) else { continue };
+            let mut raw = Vec::with_capacity(mime.len() + body.len() + 2);
+            raw.extend_from_slice(mime);
+            if !mime.ends_with(b"\r\n\r\n") && !mime.ends_with(b"\n\n") {
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(body);
+            *slot = Some(raw);
         }
-        raw.extend_from_slice(body);
-        out = Some(raw);
     }
     Ok(out)
 }
@@ -546,6 +645,10 @@ pub async fn sync_account_with(
     use_qresync: bool,
     on_progress: OnProgress<'_>,
 ) -> Result<Vec<(String, FolderReport)>, EmailError> {
+    // The first sync fixes where history ends: older mail never waits.
+    let now = jiff::Timestamp::now().as_second();
+    let explicit = account.history_before.as_deref().and_then(|h| crate::config::parse_cutoff(h, now));
+    writer.call(move |c| crate::store::channel_state::begin_history(c, channel, explicit, now - 7 * 86_400)).await?;
     let mut session = connect(account).await?;
     let qresync = use_qresync && qresync::enable(&mut session).await;
     let mut out = Vec::new();

@@ -3,7 +3,7 @@
 //! becomes readable text; threading keys follow Message-ID / References.
 
 use crate::model::{Inbound, InboundAttachment};
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 /// More parts than this and the rest is not listed (a mail bomb is not a document).
 const MAX_PARTS: usize = 200;
@@ -61,7 +61,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
     forwarded_blocks(&m, 0, &mut body);
     let mut attachments = Vec::new();
     let mut parse_error = None;
-    for (i, part) in m.attachments().enumerate() {
+    for (i, part) in listed_attachments(&m) {
         if i >= MAX_PARTS {
             parse_error = Some(format!("more than {MAX_PARTS} attachments; the rest are not listed"));
             break;
@@ -99,6 +99,8 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
             }
         }
     }
+    let shape = mime_shape(&m, &address);
+    let automatic = crate::workflow::automatic::classify(|name| m.header_raw(name), Some(&address));
     let mut thread_refs = references;
     thread_refs.extend(in_reply_to.clone());
     thread_refs.dedup();
@@ -126,21 +128,188 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         recipients,
         cc: m.cc().into_iter().flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect(),
         imap: None,
+        mime_shape: Some(shape),
+        automatic,
+    }
+}
+
+/// The fingerprint of a whole mail (`Inbound::mime_shape`): its sender's
+/// address and each part's type and decoded bytes, in order.
+fn mime_shape(m: &mail_parser::Message<'_>, address: &str) -> String {
+    let mut h = Shape::new("whole", address);
+    for part in &m.parts {
+        let bytes: &[u8] = match &part.body {
+            PartType::Multipart(_) => &[],
+            PartType::Message(inner) => inner.raw_message(),
+            _ => part.contents(),
+        };
+        h.part(&mime_of(part), bytes.len() as u64, bytes);
+    }
+    h.finish()
+}
+
+fn mime_of(part: &mail_parser::MessagePart<'_>) -> String {
+    part.content_type()
+        .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// A SHA-256 over a mail's parts, each framed by its type and length.
+struct Shape(ring::digest::Context);
+
+impl Shape {
+    fn new(kind: &str, address: &str) -> Shape {
+        let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+        for field in [kind.as_bytes(), address.as_bytes()] {
+            c.update(&(field.len() as u64).to_le_bytes());
+            c.update(field);
+        }
+        Shape(c)
+    }
+
+    fn part(&mut self, mime: &str, size: u64, bytes: &[u8]) {
+        self.0.update(&(mime.len() as u64).to_le_bytes());
+        self.0.update(mime.as_bytes());
+        self.0.update(&size.to_le_bytes());
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    fn finish(self) -> String {
+        let digest = self.0.finish();
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
 /// How deep forwarded mail inside forwarded mail is shown.
 const MAX_FORWARD_DEPTH: usize = 3;
 
-/// The readable text of a message: its text part, else its HTML made text.
+/// The readable text of a message: every part the sender wrote as text, in
+/// order (HTML made text), with the pictures between them named in place.
 fn readable_body(m: &mail_parser::Message<'_>) -> String {
-    let body = m.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
-    if body.trim().is_empty()
-        && let Some(h) = m.body_html(0)
-    {
-        return html_to_text(&h);
+    let mut pieces: Vec<String> = Vec::new();
+    for i in shown_parts(m) {
+        let Some(part) = m.parts.get(i) else { continue };
+        let piece = match &part.body {
+            PartType::Html(h) => html_to_text(h),
+            PartType::Text(t) if is_subtype(part, "html") => html_to_text(t),
+            PartType::Text(t) => t.replace('\u{a0}', " "),
+            PartType::Binary(b) if lost_boundary(part) => String::from_utf8_lossy(b).into_owned(),
+            PartType::Binary(_) | PartType::InlineBinary(_) => media_marker(part),
+            PartType::Message(_) | PartType::Multipart(_) => continue,
+        };
+        // A part whose headers run into its text: mail-parser reads on to the
+        // next blank line and drops the lines that are no header.
+        let stray = match &part.body {
+            PartType::Text(_) | PartType::Html(_) if i > 0 => {
+                m.raw_message().get(part.offset_header as usize..part.offset_body as usize).and_then(stray_text)
+            }
+            _ => None,
+        };
+        let piece = match stray {
+            Some(s) => format!("{s}\n{piece}"),
+            None => piece,
+        };
+        let piece = piece.trim_start_matches(['\r', '\n']).trim_end();
+        if !piece.is_empty() {
+            pieces.push(piece.to_string());
+        }
     }
-    body
+    pieces.join("\n\n")
+}
+
+/// Text subtypes that are data for a program, not words for a reader: they
+/// stay attachments even without a file name.
+const DATA_TEXT: &[&str] = &["calendar", "x-vcalendar", "vcard", "x-vcard", "directory", "rfc822-headers"];
+
+/// The parts a reader sees as the body, by index in document order: what
+/// mail-parser chose (the text of each alternative, inline text and pictures
+/// of a mixed mail), and text it files as an attachment although the sender
+/// wrote it as the message: a part with no subtype (`Content-Type: text`), a
+/// multipart that lost its boundary, an unknown text type, a text part whose
+/// encoding is broken. A file the sender attached (a name, `attachment`) is
+/// never read inline.
+fn shown_parts(m: &mail_parser::Message<'_>) -> Vec<usize> {
+    let mut in_alternative = vec![false; m.parts.len()];
+    for part in &m.parts {
+        if let PartType::Multipart(children) = &part.body
+            && is_subtype(part, "alternative")
+        {
+            for &c in children {
+                if let Some(slot) = in_alternative.get_mut(c as usize) {
+                    *slot = true;
+                }
+            }
+        }
+    }
+    let mut shown: Vec<usize> = m.text_body.iter().map(|&i| i as usize).collect();
+    for &i in &m.attachments {
+        let i = i as usize;
+        let Some(part) = m.parts.get(i) else { continue };
+        let loose = (matches!(part.body, PartType::Text(_)) || lost_boundary(part))
+            && !in_alternative.get(i).copied().unwrap_or(false)
+            && part.attachment_name().is_none()
+            && !part.content_disposition().is_some_and(|d| d.is_attachment())
+            && part.content_type().is_none_or(|c| {
+                c.ctype().eq_ignore_ascii_case("multipart")
+                    || c.ctype().eq_ignore_ascii_case("text")
+                        && !c.subtype().is_some_and(|s| DATA_TEXT.iter().any(|d| s.eq_ignore_ascii_case(d)))
+            });
+        if loose {
+            shown.push(i);
+        }
+    }
+    shown.sort_unstable();
+    shown.dedup();
+    shown
+}
+
+/// The attachments a mail lists, with their index among mail-parser's
+/// attachments (`part:N` names a part by it, see `fetch::nth_attachment`);
+/// text read inline as the body is not listed again.
+pub(super) fn listed_attachments<'a>(
+    m: &'a mail_parser::Message<'a>,
+) -> impl Iterator<Item = (usize, &'a mail_parser::MessagePart<'a>)> + 'a {
+    let shown = shown_parts(m);
+    m.attachments.iter().enumerate().filter_map(move |(n, &i)| {
+        let part = m.parts.get(i as usize)?;
+        let inline_text = (matches!(part.body, PartType::Text(_) | PartType::Html(_)) || lost_boundary(part))
+            && shown.contains(&(i as usize));
+        (!inline_text).then_some((n, part))
+    })
+}
+
+/// A multipart without a boundary parameter: mail-parser keeps its body as
+/// bytes; it is the text the sender wrote.
+fn lost_boundary(part: &mail_parser::MessagePart<'_>) -> bool {
+    matches!(part.body, PartType::Binary(_))
+        && part
+            .content_type()
+            .is_some_and(|c| c.ctype().eq_ignore_ascii_case("multipart") && c.attribute("boundary").is_none())
+}
+
+fn is_subtype(part: &mail_parser::MessagePart<'_>, subtype: &str) -> bool {
+    part.content_type().and_then(|c| c.subtype()).is_some_and(|s| s.eq_ignore_ascii_case(subtype))
+}
+
+/// A picture (or sound, or film) between texts, named where it stood: «[image: plan.png]».
+fn media_marker(part: &mail_parser::MessagePart<'_>) -> String {
+    let kind = match part.content_type().map(|c| c.ctype().to_ascii_lowercase()) {
+        Some(k) if matches!(k.as_str(), "image" | "audio" | "video") => k,
+        _ => "file".to_string(),
+    };
+    named_in_place(&kind, part.attachment_name())
+}
+
+/// «[image: plan.png]», «[image]»: one line, whatever the name holds.
+pub(super) fn named_in_place(kind: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => {
+            let name: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
+            format!("[{kind}: {}]", name.trim())
+        }
+        None => format!("[{kind}]"),
+    }
 }
 
 /// Appends every attached mail (message/rfc822, the parts of a digest) as a
@@ -195,9 +364,7 @@ fn headerless_body(raw: &[u8]) -> Option<String> {
             return None; // a proper blank line: the body really is empty
         }
         let continuation = seen_header && l.starts_with([' ', '\t']);
-        let header = l
-            .split_once(':')
-            .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':'));
+        let header = is_header_line(l);
         if !(header || continuation) {
             let body = text[offset..].trim_end().to_string();
             return (!body.is_empty()).then_some(body);
@@ -206,6 +373,33 @@ fn headerless_body(raw: &[u8]) -> Option<String> {
         offset += line.len();
     }
     None
+}
+
+/// The lines of a MIME part's header block that are no header (nor a
+/// header's continuation, nor a boundary line): the part's text, when the
+/// sender left out the blank line after its headers.
+fn stray_text(block: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(block);
+    let mut out: Vec<&str> = Vec::new();
+    let mut in_header = false;
+    for line in text.lines() {
+        let l = line.trim_end_matches('\r');
+        if l.trim().is_empty() || (in_header && l.starts_with([' ', '\t'])) {
+            continue;
+        }
+        in_header = is_header_line(l);
+        if in_header || (l.starts_with("--") && !l.contains(char::is_whitespace)) {
+            continue;
+        }
+        out.push(l);
+    }
+    (!out.is_empty()).then(|| out.join("\n"))
+}
+
+/// `Name: value`, the name printable ASCII without a colon.
+fn is_header_line(l: &str) -> bool {
+    l.split_once(':')
+        .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':'))
 }
 
 /// Notice codes stored with a message (comma-separated); the UI words them.
@@ -227,27 +421,49 @@ pub fn settle_date(m: &mut Inbound, arrived: Option<i64>, now: i64) {
     }
 }
 
-/// A large mail fetched by structure: its header block, its readable text part
-/// (with that part's MIME headers) and the attachments listed from BODYSTRUCTURE.
+/// A large mail fetched by structure: its header block, its text parts (each
+/// with its MIME headers, in the order of `layout.text_sections()`, `None`
+/// when the server had none) and the attachments listed from BODYSTRUCTURE.
 pub fn parse_structured(
     header: &[u8],
-    text_part: Option<&[u8]>,
+    texts: &[Option<Vec<u8>>],
     layout: super::parts::Layout,
     fallback_id: &str,
     own_addresses: &[String],
 ) -> Inbound {
+    use super::parts::Piece;
     let mut m = parse(header, fallback_id, own_addresses);
     m.parse_error = None;
     m.body_text.clear();
-    if let Some(part) = text_part.and_then(|raw| MessageParser::default().parse(raw)) {
-        let text = part.body_text(0).map(|b| b.replace('\u{a0}', " ").trim_end().to_string()).unwrap_or_default();
-        let html = part.body_html(0).map(|h| h.into_owned());
-        m.body_text = match (&html, text.trim().is_empty()) {
-            (Some(h), true) => html_to_text(h),
-            _ => text,
+    m.body_html = None;
+    let mut shape = Shape::new("structured", &m.author_handle);
+    let mut pieces: Vec<String> = Vec::new();
+    let mut texts = texts.iter();
+    for piece in &layout.body {
+        let text = match piece {
+            Piece::Text { .. } => {
+                let Some(Some(raw)) = texts.next() else { continue };
+                shape.part("text", raw.len() as u64, raw);
+                let Some(part) = MessageParser::default().parse(raw) else { continue };
+                if m.body_html.is_none()
+                    && let Some(PartType::Html(h)) = part.parts.first().map(|p| &p.body)
+                {
+                    m.body_html = Some(h.to_string());
+                }
+                readable_body(&part)
+            }
+            Piece::Media { kind, name } => named_in_place(kind, name.as_deref()),
         };
-        m.body_html = html;
+        let text = text.trim_start_matches(['\r', '\n']).trim_end();
+        if !text.is_empty() {
+            pieces.push(text.to_string());
+        }
     }
+    m.body_text = pieces.join("\n\n");
+    for a in &layout.attachments {
+        shape.part(&a.mime, a.size.max(0) as u64, a.remote_ref.as_deref().unwrap_or("").as_bytes());
+    }
+    m.mime_shape = Some(shape.finish());
     m.attachments = layout.attachments;
     if layout.truncated {
         m.parse_error = Some(format!("more than {MAX_PARTS} parts or nested too deep; the rest are not listed"));
@@ -362,6 +578,78 @@ Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nFrom: a@y\r\nSubjec
         let m = parse(raw, "<f>", &[]);
         assert_eq!(m.subject.as_deref(), Some("no gap"));
         assert!(m.body_text.contains("Please send the act.") && m.body_text.contains("Thanks."), "{:?}", m.body_text);
+    }
+
+    /// Apple Mail's plain mail with a picture in the middle of the text.
+    #[test]
+    fn text_a_picture_and_more_text_are_all_shown_in_order() {
+        let raw = "From: Ирина <irina@client.test>\r\nSubject: план\r\nMessage-ID: <apple@x>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"Apple-Mail=_1\"\r\n\r\n--Apple-Mail=_1\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nВот план этажа:\r\n\r\n\
+--Apple-Mail=_1\r\nContent-Disposition: inline; filename=plan.png\r\nContent-Type: image/png; name=\"plan.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--Apple-Mail=_1\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nА смету пришлю завтра.\r\n--Apple-Mail=_1--\r\n";
+        let m = parse(raw.as_bytes(), "<f>", &[]);
+        assert_eq!(m.body_text, "Вот план этажа:\n\n[image: plan.png]\n\nА смету пришлю завтра.");
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["plan.png"], "the picture is still a file to open");
+        assert_eq!(m.attachments[0].remote_ref.as_deref(), Some("part:0"));
+    }
+
+    #[test]
+    fn every_text_part_of_a_mixed_mail_is_shown_html_made_text() {
+        let raw = b"From: a@x\r\nSubject: five\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n--B\r\nContent-Type: text/html\r\n\r\n<p>second&nbsp;part</p>\r\n\
+--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\ndGhpcmQgcGFydA==\r\n\
+--B\r\nContent-Type: multipart/alternative; boundary=A\r\n\r\n--A\r\nContent-Type: text/plain\r\n\r\nfourth part\r\n\
+--A\r\nContent-Type: text/html\r\n\r\n<b>fourth part</b>\r\n--A--\r\n--B\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n\
+--B\r\nContent-Type: text/x-notes\r\n\r\nfifth part\r\n--B--\r\n";
+        let m = parse(raw, "<f>", &[]);
+        assert_eq!(m.body_text, "first part\n\nsecond part\n\nthird part\n\nfourth part\n\nfifth part");
+        let mimes: Vec<&str> = m.attachments.iter().map(|a| a.mime.as_str()).collect();
+        assert_eq!(mimes, ["text/calendar"], "an invitation stays a file; an alternative is read once");
+    }
+
+    #[test]
+    fn odd_shapes_show_their_text() {
+        // `Content-Type: text` with no subtype.
+        let m = parse(
+            b"From: a@x\r\nSubject: s\r\nContent-Type: text; charset=us-ascii\r\n\r\nno subtype here\r\n",
+            "<f>",
+            &[],
+        );
+        assert_eq!((m.body_text.as_str(), m.attachments.len()), ("no subtype here", 0));
+        // A multipart that names no boundary.
+        let m = parse(
+            b"From: a@x\r\nSubject: s\r\nContent-Type: multipart/alternative;\r\n\r\nBlah blah blah\r\n",
+            "<f>",
+            &[],
+        );
+        assert_eq!((m.body_text.as_str(), m.attachments.len()), ("Blah blah blah", 0));
+        // A part whose headers run straight into its text.
+        let m = parse(
+            b"From: a@x\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nPlease send the act.\r\n--b\r\nContent-Type: text/plain\r\n\r\nThanks.\r\n--b--\r\n",
+            "<f>",
+            &[],
+        );
+        assert!(m.body_text.contains("Please send the act.") && m.body_text.contains("Thanks."), "{:?}", m.body_text);
+    }
+
+    #[test]
+    fn the_shape_tells_apart_what_text_and_names_do_not() {
+        let mail = |from: &str, file: &str| {
+            format!(
+                "From: Bank <{from}>\r\nSubject: Invoice\r\nMessage-ID: <i@bank>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\
+                 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nInvoice attached.\r\n\
+                 --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=invoice.pdf\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{file}\r\n--b--\r\n"
+            )
+        };
+        let shape = |raw: String| parse(raw.as_bytes(), "<f>", &[]).mime_shape.expect("a shape");
+        let genuine = shape(mail("billing@bank.test", "JVBERi0xLjQK"));
+        assert_eq!(genuine, shape(mail("billing@bank.test", "JVBERi0xLjQK")), "the same bytes, the same shape");
+        assert_ne!(genuine, shape(mail("billing@bank-payments.test", "JVBERi0xLjQK")), "another sender");
+        assert_ne!(genuine, shape(mail("billing@bank.test", "JVBERi0xLjUK")), "another file of the same size");
     }
 
     #[test]

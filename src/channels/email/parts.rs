@@ -16,49 +16,117 @@ const MAX_DEPTH: usize = 16;
 /// What a large mail is made of, by IMAP section ("1.2").
 #[derive(Debug, Default)]
 pub struct Layout {
-    pub plain: Option<String>,
-    pub html: Option<String>,
+    /// What a reader sees as the body, in order: the text parts to fetch and
+    /// the pictures between them (as in `parse::readable_body` for whole mail).
+    pub body: Vec<Piece>,
     pub attachments: Vec<InboundAttachment>,
     /// The structure could not be followed to the end (too deep, too many parts).
     pub truncated: bool,
 }
 
+/// One piece of a large mail's body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// A text part, fetched with its MIME headers; HTML is made text.
+    Text { section: String },
+    /// A picture (or sound, film) between texts, named in place; its bytes stay on the server.
+    Media { kind: String, name: Option<String> },
+}
+
+impl Layout {
+    /// The sections of the text pieces, in order.
+    pub fn text_sections(&self) -> Vec<String> {
+        self.body
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Text { section } => Some(section.clone()),
+                Piece::Media { .. } => None,
+            })
+            .collect()
+    }
+}
+
 /// Walks a BODYSTRUCTURE. `None` when the mail is a single part: then it is fetched whole.
 pub fn layout(bs: &BodyStructure<'_>) -> Option<Layout> {
-    let BodyStructure::Multipart { bodies, .. } = bs else { return None };
+    let BodyStructure::Multipart { .. } = bs else { return None };
     let mut out = Layout::default();
-    for (i, b) in bodies.iter().enumerate() {
-        walk(b, &(i + 1).to_string(), 1, &mut out);
-    }
+    walk_children(bs, "", 0, true, &mut out);
     Some(out)
 }
 
-fn walk(bs: &BodyStructure<'_>, section: &str, depth: usize, out: &mut Layout) {
-    if depth > MAX_DEPTH || out.attachments.len() >= MAX_PARTS {
+/// Text subtypes that are data for a program, not words for a reader (as in parse.rs).
+const DATA_TEXT: &[&str] = &["calendar", "x-vcalendar", "vcard", "x-vcard", "directory", "rfc822-headers"];
+
+/// The children of a multipart: all of a mixed one; of an alternative only the
+/// one a reader sees (the plain text, else the last and richest), the other
+/// non-text ones listed as files; of a related one the first, the rest listed.
+fn walk_children(bs: &BodyStructure<'_>, section: &str, depth: usize, body: bool, out: &mut Layout) {
+    let BodyStructure::Multipart { bodies, common, .. } = bs else { return };
+    let sub = common.ty.subtype.to_ascii_lowercase();
+    let plain = |b: &BodyStructure<'_>| {
+        matches!(b, BodyStructure::Text { common, .. }
+            if common.ty.subtype.eq_ignore_ascii_case("plain") && !attached(common))
+    };
+    let chosen = match sub.as_str() {
+        "alternative" => bodies.iter().position(plain).or(bodies.len().checked_sub(1)),
+        _ => None,
+    };
+    for (i, b) in bodies.iter().enumerate() {
+        let child = if section.is_empty() { (i + 1).to_string() } else { format!("{section}.{}", i + 1) };
+        let child_body = match sub.as_str() {
+            "alternative" => {
+                if chosen != Some(i) {
+                    // Another rendering of the same text: not read twice, not a file.
+                    if let BodyStructure::Text { common, .. } = b
+                        && !attached(common)
+                        && matches!(common.ty.subtype.to_ascii_lowercase().as_str(), "plain" | "html")
+                    {
+                        continue;
+                    }
+                }
+                body && chosen == Some(i)
+            }
+            "related" => body && i == 0,
+            _ => body,
+        };
+        walk(b, &child, depth + 1, child_body, out);
+    }
+}
+
+fn walk(bs: &BodyStructure<'_>, section: &str, depth: usize, body: bool, out: &mut Layout) {
+    if depth > MAX_DEPTH || out.attachments.len() + out.body.len() >= MAX_PARTS {
         out.truncated = true;
         return;
     }
     match bs {
-        BodyStructure::Multipart { bodies, .. } => {
-            for (i, b) in bodies.iter().enumerate() {
-                walk(b, &format!("{section}.{}", i + 1), depth + 1, out);
-            }
-        }
+        BodyStructure::Multipart { .. } => walk_children(bs, section, depth, body, out),
         BodyStructure::Text { common, other, .. } => {
-            let attached = is_attachment(common.disposition.as_ref()) || file_name(common).is_some();
             let sub = common.ty.subtype.to_ascii_lowercase();
-            if !attached && sub == "plain" && out.plain.is_none() {
-                out.plain = Some(section.to_string());
-            } else if !attached && sub == "html" && out.html.is_none() {
-                out.html = Some(section.to_string());
+            if body && !attached(common) && !DATA_TEXT.contains(&sub.as_str()) {
+                out.body.push(Piece::Text { section: section.to_string() });
             } else {
                 out.attachments.push(attachment(common, other, section));
             }
         }
-        BodyStructure::Basic { common, other, .. } | BodyStructure::Message { common, other, .. } => {
+        BodyStructure::Basic { common, other, .. } => {
+            let kind = common.ty.ty.to_ascii_lowercase();
+            if body
+                && matches!(kind.as_str(), "image" | "audio" | "video")
+                && !is_attachment(common.disposition.as_ref())
+            {
+                out.body.push(Piece::Media { kind, name: file_name(common) });
+            }
+            out.attachments.push(attachment(common, other, section));
+        }
+        BodyStructure::Message { common, other, .. } => {
             out.attachments.push(attachment(common, other, section));
         }
     }
+}
+
+/// A part the sender attached as a file: `attachment`, or a file name.
+fn attached(common: &BodyContentCommon<'_>) -> bool {
+    is_attachment(common.disposition.as_ref()) || file_name(common).is_some()
 }
 
 fn is_attachment(d: Option<&ContentDisposition<'_>>) -> bool {
@@ -159,12 +227,33 @@ mod tests {
              (\"application\" \"pdf\" (\"name\" \"=?utf-8?B?0KHRh9GR0YIucGRm?=\") NIL NIL \"base64\" 4000 NIL (\"attachment\" (\"filename*\" \"utf-8''%D0%90.pdf\")) NIL) \"mixed\")",
         )
         .expect("multipart");
-        assert_eq!((l.plain.as_deref(), l.html.as_deref()), (Some("1.1"), Some("1.2")));
+        assert_eq!(l.body, [Piece::Text { section: "1.1".into() }], "the plain text of the alternative");
         assert_eq!(l.attachments.len(), 1);
         assert_eq!(l.attachments[0].name, "А.pdf", "RFC 2231 wins over the plain name");
         assert_eq!(l.attachments[0].remote_ref.as_deref(), Some("section:2"));
         assert_eq!(l.attachments[0].size, 3000);
         assert!(!l.truncated);
+    }
+
+    #[test]
+    fn text_a_picture_and_text_are_the_body_in_order() {
+        let l = structure(
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 30 1)\
+             (\"image\" \"png\" (\"name\" \"plan.png\") NIL NIL \"base64\" 400000 NIL (\"inline\" (\"filename\" \"plan.png\")) NIL)\
+             (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 30 1)\
+             (\"text\" \"calendar\" NIL NIL NIL \"7bit\" 300 5) \"mixed\")",
+        )
+        .expect("multipart");
+        assert_eq!(
+            l.body,
+            [
+                Piece::Text { section: "1".into() },
+                Piece::Media { kind: "image".into(), name: Some("plan.png".into()) },
+                Piece::Text { section: "3".into() },
+            ]
+        );
+        let listed: Vec<&str> = l.attachments.iter().map(|a| a.mime.as_str()).collect();
+        assert_eq!(listed, ["image/png", "text/calendar"]);
     }
 
     #[test]
@@ -175,7 +264,7 @@ mod tests {
         }
         let l = structure(&bs).expect("multipart");
         assert!(l.truncated);
-        assert!(l.plain.is_none());
+        assert!(l.body.is_empty());
     }
 
     #[test]

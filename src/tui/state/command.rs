@@ -23,6 +23,7 @@ impl AppState {
             "snoozed" => self.set_view_of(View::Snoozed),
             "reminders" => self.set_view_of(View::Reminders),
             "unsent" => self.set_view_of(View::Unsent),
+            "lists" => self.set_view_of(View::Lists),
             "accepted" => self.set_view_of(View::AcceptedByMe),
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),

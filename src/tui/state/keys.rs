@@ -233,6 +233,54 @@ impl AppState {
                 Some(c) => vec![Effect::CancelTask(c)],
                 None => Vec::new(),
             },
+            // The last batch close comes back in one step.
+            Action::UndoSend
+                if self.last_batch.is_some() && self.last_sent.is_none_or(|l| l.until <= self.clock.now()) =>
+            {
+                self.last_batch.take().map(Effect::ReopenBatch).into_iter().collect()
+            }
+            Action::ToggleMark => {
+                if let Some(id) = self.selected_conversation().filter(|_| self.focus == Focus::Conversations) {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    self.batch_asked = None;
+                    self.say_marked();
+                    return self.move_by(1);
+                }
+                Vec::new()
+            }
+            Action::MarkRange => {
+                self.marking = !self.marking;
+                if self.marking
+                    && let Some(id) = self.selected_conversation()
+                {
+                    self.marked.insert(id);
+                }
+                self.batch_asked = None;
+                self.say_marked();
+                Vec::new()
+            }
+            Action::MarkAll => {
+                self.batch_asked = None;
+                vec![Effect::MarkAll(self.view)]
+            }
+            Action::CloseConversation if !self.marked.is_empty() && self.focus == Focus::Conversations => {
+                let n = self.marked.len();
+                if self.batch_asked != Some(n) {
+                    self.batch_asked = Some(n);
+                    let key = self.keymap.key_for(self.context(), &Action::CloseConversation).unwrap_or_default();
+                    self.error(format!(
+                        "{} {n}? {key} — {} · Esc — {}",
+                        self.lang.tr("close_many_ask"),
+                        self.lang.tr("yes"),
+                        self.lang.tr("unmark")
+                    ));
+                    return Vec::new();
+                }
+                self.batch_asked = None;
+                vec![Effect::CloseMany(self.marked.iter().copied().collect())]
+            }
             Action::UndoSend => match self.last_sent {
                 Some(l) if l.until > self.clock.now() => {
                     self.last_sent = None;
@@ -260,6 +308,7 @@ impl AppState {
             Action::ViewSnoozed => self.set_view_of(View::Snoozed),
             Action::ViewReminders => self.set_view_of(View::Reminders),
             Action::ViewUnsent => self.set_view_of(View::Unsent),
+            Action::ViewLists => self.set_view_of(View::Lists),
             Action::CountWaiting => match self.target() {
                 Some(conversation) => vec![Effect::CountWaiting(conversation)],
                 None => Vec::new(),

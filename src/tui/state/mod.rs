@@ -211,6 +211,12 @@ pub enum Effect {
         outbox: i64,
         conversation: i64,
     },
+    /// Every conversation of a view, to mark.
+    MarkAll(View),
+    /// Close these conversations as one batch (open promises stay open).
+    CloseMany(Vec<i64>),
+    /// Open again what a batch closed.
+    ReopenBatch(i64),
     Assign {
         conversation: i64,
         assignee: Option<String>,
@@ -506,6 +512,14 @@ pub struct AppState {
     pub quit_warned: bool,
     /// `x` was pressed once on this conversation with an open promise.
     pub close_asked: Option<i64>,
+    /// Conversations marked for one action on all of them.
+    pub marked: std::collections::BTreeSet<i64>,
+    /// Every row the cursor passes is marked (`V`).
+    pub marking: bool,
+    /// `x` on the marks was pressed once for this many: again closes them.
+    pub batch_asked: Option<usize>,
+    /// The last batch closed here, which `U` opens again.
+    pub last_batch: Option<i64>,
     pub popup: Option<Popup>,
     pub status: Option<StatusMessage>,
     pub counts: StatusCounts,
@@ -570,6 +584,10 @@ impl AppState {
             quit_warned: false,
             own_addresses: Vec::new(),
             close_asked: None,
+            marked: Default::default(),
+            marking: false,
+            batch_asked: None,
+            last_batch: None,
             popup: None,
             status: None,
             counts: StatusCounts::default(),

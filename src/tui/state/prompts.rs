@@ -254,7 +254,14 @@ impl AppState {
                 let body = template_text(self, "redate").unwrap_or_default();
                 reply(self, body, ReplyKind::Redate { deadline })
             }
-            Purpose::Snooze => vec![Effect::Snooze { conversation, until: f.deadline }],
+            // With marks, one answer acts on every marked conversation.
+            Purpose::Snooze => {
+                let until = f.deadline;
+                self.targets(conversation)
+                    .into_iter()
+                    .map(|conversation| Effect::Snooze { conversation, until })
+                    .collect()
+            }
             Purpose::Attach => {
                 if let (Some(c), Some(p)) = (&mut self.composer, f.values.get("file")) {
                     c.attachments.push(std::path::PathBuf::from(p));
@@ -265,7 +272,10 @@ impl AppState {
             Purpose::Assign => {
                 let assignee = f.values.get("assignee").filter(|a| !a.is_empty()).cloned();
                 let note = f.values.get("note").filter(|n| !n.is_empty()).cloned();
-                vec![Effect::Assign { conversation, assignee, note }]
+                self.targets(conversation)
+                    .into_iter()
+                    .map(|conversation| Effect::Assign { conversation, assignee: assignee.clone(), note: note.clone() })
+                    .collect()
             }
             Purpose::FollowUp => vec![Effect::FollowUp { conversation, at: f.deadline }],
             Purpose::SaveTo { message, index } => {

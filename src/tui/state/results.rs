@@ -35,6 +35,12 @@ pub enum Outcome {
     Drafts(Vec<(DraftKey, Draft)>),
     /// Written; these show it.
     Wrote(Vec<Effect>),
+    /// Every conversation of the view, marked.
+    MarkedAll(Vec<i64>),
+    /// A batch close: what it closed and what it left open for a promise.
+    ClosedMany(crate::store::intents::BatchClose),
+    /// A batch opened again (how many).
+    ReopenedBatch(usize),
     Sidebar {
         channels: Vec<ChannelRow>,
         counts: StatusCounts,
@@ -131,6 +137,36 @@ impl AppState {
                 Vec::new()
             }
             Outcome::Wrote(fx) => fx,
+            Outcome::MarkedAll(ids) => {
+                self.marked = ids.into_iter().collect();
+                self.say_marked();
+                Vec::new()
+            }
+            Outcome::ClosedMany(done) => {
+                self.marked.clear();
+                self.marking = false;
+                let undo = self.keymap.key_for(super::super::keymap::Context::Conversations, &Action::UndoSend);
+                let mut text = format!("{} {}", self.lang.tr("closed_many"), done.closed.len());
+                if !done.kept_for_promises.is_empty() {
+                    text.push_str(&format!(
+                        " · {} {}",
+                        done.kept_for_promises.len(),
+                        self.lang.tr("kept_for_promises")
+                    ));
+                }
+                if !done.closed.is_empty() {
+                    self.last_batch = Some(done.batch);
+                    if let Some(u) = undo {
+                        text.push_str(&format!(" · {u} — {}", self.lang.tr("undo_batch")));
+                    }
+                }
+                self.info(text);
+                vec![Effect::ReloadSidebar, Effect::ReloadList]
+            }
+            Outcome::ReopenedBatch(n) => {
+                self.info(format!("{} {n}", self.lang.tr("reopened_many")));
+                vec![Effect::ReloadSidebar, Effect::ReloadList]
+            }
             Outcome::Sidebar { channels, mut counts, view_counts } => {
                 self.channels = channels;
                 counts.oldest_unanswered_minutes =

@@ -27,6 +27,12 @@ impl AppState {
                     fx.push(Effect::ListShiftUp);
                 }
                 self.list.cursor = target.clamp(0, (n - 1).max(0)) as usize;
+                if self.marking
+                    && let Some(id) = self.selected_conversation()
+                {
+                    self.marked.insert(id);
+                    self.say_marked();
+                }
                 if fx.is_empty() {
                     fx.extend(self.preview_selected());
                 }
@@ -147,7 +153,43 @@ impl AppState {
         vec![Effect::LoadThread(id), Effect::MarkRead(id), Effect::ClientHint(id)]
     }
 
+    /// What an answered prompt acts on: every marked conversation (the marks
+    /// are then let go), else the one it was asked for.
+    pub(super) fn targets(&mut self, conversation: i64) -> Vec<i64> {
+        if self.marked.is_empty() {
+            return vec![conversation];
+        }
+        self.marking = false;
+        let all: Vec<i64> = std::mem::take(&mut self.marked).into_iter().collect();
+        self.info(format!("{} {}", self.lang.tr("marked_count"), all.len()));
+        all
+    }
+
+    /// Says how many are marked and what can be done with them.
+    pub(super) fn say_marked(&mut self) {
+        if self.marked.is_empty() {
+            self.status = None;
+            return;
+        }
+        let close = self.keymap.key_for(Context::Conversations, &Action::CloseConversation).unwrap_or_default();
+        self.info(format!(
+            "{} {} · {close} — {} · Esc — {}",
+            self.lang.tr("marked_count"),
+            self.marked.len(),
+            self.lang.tr("close_all"),
+            self.lang.tr("unmark")
+        ));
+    }
+
     pub(super) fn back(&mut self) -> Vec<Effect> {
+        // Esc first lets go of the marks.
+        if self.focus == Focus::Conversations && (!self.marked.is_empty() || self.marking) {
+            self.marked.clear();
+            self.marking = false;
+            self.batch_asked = None;
+            self.status = None;
+            return Vec::new();
+        }
         match self.focus {
             Focus::Thread | Focus::Composer => self.focus = Focus::Conversations,
             Focus::Conversations if self.search.is_some() => {

@@ -123,7 +123,11 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
     right.push(styled(format!(" {:>5}", state.clock.short(c.last_message_at)), theme.style("muted").patch(base)));
     let right_w: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
 
-    let marker = if c.unread { "● " } else { "  " };
+    let marker = match (state.marked.contains(&c.id), c.unread) {
+        (true, _) => "* ",
+        (false, true) => "● ",
+        (false, false) => "  ",
+    };
     let badge = format!("{:<2} ", c.kind.badge());
     let mut title = sanitize::line(&c.title).into_owned();
     if let Some(client) = &c.client

@@ -43,6 +43,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::Snoozed => ("z", "muted"),
             View::Reminders => ("↻", "muted"),
             View::Unsent => ("✗", "failed"),
+            View::Lists => ("≡", "muted"),
             View::Channel(_) | View::Client(_) => ("", "base"),
         };
         let count = state.view_counts.get(i).copied().unwrap_or(0);
