@@ -415,7 +415,8 @@ pub struct MessageRow {
 pub struct AttachmentRow {
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// None: the channel did not say.
+    pub size: Option<i64>,
     pub duration: Option<i64>,
     /// How the channel finds the bytes (Telegram file id); fetched on demand.
     pub remote_ref: Option<String>,
@@ -652,6 +653,7 @@ impl ImapPlace {
 pub struct InboundAttachment {
     pub name: String,
     pub mime: String,
+    /// Bytes; negative when the channel did not say (stored as NULL, shown as no size).
     pub size: i64,
     pub remote_ref: Option<String>,
     pub duration: Option<i64>,
@@ -693,7 +695,8 @@ pub struct Located {
     pub index: usize,
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// None: the channel did not say.
+    pub size: Option<i64>,
     pub channel: String,
     pub kind: ChannelKind,
     #[serde(skip)]

@@ -65,7 +65,8 @@ pub struct AttachmentExport {
     pub index: usize,
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// null: the channel did not say.
+    pub size: Option<i64>,
     /// Why its bytes could not be fetched when it arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetch_error: Option<String>,
@@ -189,7 +190,10 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
         println!("\n{}  {}{mark}", m.date, line(&m.author));
         println!("{}", crate::sanitize::text(&m.body));
         for a in &m.attachments {
-            println!("  📎 {} ({} bytes)", line(&a.name), a.size);
+            match a.size {
+                Some(size) => println!("  📎 {} ({size} bytes)", line(&a.name)),
+                None => println!("  📎 {}", line(&a.name)),
+            }
             if let Some(e) = &a.fetch_error {
                 println!("     not downloaded: {}", line(e));
             }

@@ -380,7 +380,8 @@ pub fn forward_source(db: &Db, message: i64) -> Result<Option<ForwardSource>> {
     let Some(mut src) = found else { return Ok(None) };
     src.attachments = conn
         .prepare(
-            "SELECT name, mime, remote_ref, size FROM attachments
+            // 0: the size is not known (the fetch then does not compare it).
+            "SELECT name, mime, remote_ref, coalesce(size, 0) FROM attachments
              WHERE message_id = ?1 AND remote_ref IS NOT NULL ORDER BY ordinal",
         )?
         .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?

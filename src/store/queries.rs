@@ -140,7 +140,7 @@ impl Reader {
         )?;
         let rows = stmt.query_map([message], |r| {
             Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?),
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?),
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<String>>(5)?,

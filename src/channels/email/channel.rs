@@ -88,7 +88,8 @@ impl Channel for EmailChannel {
                     name: a.name.clone(),
                     mime: a.mime.clone(),
                     remote_ref: a.remote_ref.clone().unwrap_or_default(),
-                    size: a.size,
+                    // 0: not known, not compared.
+                    size: a.size.unwrap_or(0),
                 })
                 .collect();
             let place = MailPlace { folder, uid, validity };

@@ -19,9 +19,10 @@ impl AppState {
             .flat_map(|m| {
                 m.attachments.iter().enumerate().map(move |(index, a)| PickItem {
                     label: format!(
-                        "{}  {}  · {} · {}",
+                        "{}  {}· {} · {}",
                         crate::sanitize::line(&a.name),
-                        human_size(a.size),
+                        // An unknown size is left out.
+                        a.size.map(|_| format!("{}  ", human_size(a.size))).unwrap_or_default(),
                         crate::sanitize::line(&m.author),
                         clock.short(m.sent_at)
                     ),

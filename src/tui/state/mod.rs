@@ -708,8 +708,9 @@ pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
     }
 }
 
-/// 1.2 MB, 340 KB, 12 B.
-pub fn human_size(bytes: i64) -> String {
+/// 1.2 MB, 340 KB, 12 B; nothing when the channel did not say.
+pub fn human_size(bytes: Option<i64>) -> String {
+    let Some(bytes) = bytes else { return String::new() };
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
         b if b >= 1 << 10 => format!("{} KB", b >> 10),
