@@ -317,6 +317,10 @@ fn template_text(
     let hours = crate::workflow::calendar::Calendar::from_config(cfg).map(|c| c.describe(true)).unwrap_or_default();
     let today = clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string();
     let mut values = crate::workflow::templates::standard_vars(&cfg.actor(), today, &hours, Some(c));
+    // The sender appends the account's signature: the template's sign-off stays out.
+    if let Some(signature) = cfg.signature(&c.channel_name) {
+        values.insert("signature", signature.to_string());
+    }
     let given: Vec<(&str, &str)> = vars.iter().filter_map(|v| v.split_once('=')).collect();
     for field in &t.fields {
         match given.iter().find(|(k, _)| k == field) {

@@ -571,6 +571,33 @@ fn a_new_mail_to_a_named_address_takes_an_attachment() {
     }
 }
 
+/// A template mail from an account with a signature ends with one sign-off:
+/// the template's «С уважением, …» is left out, the sender appends the
+/// signature; an account without one keeps the template's.
+#[test]
+fn a_template_mail_ends_with_one_sign_off() {
+    for signature in [Some("Анна Смирнова\nООО «Учёт»"), None] {
+        let (store, _, _) = email_thread();
+        let path = store.path.clone();
+        let mut h = Harness::on(store, 160, 45);
+        if let Some(s) = signature {
+            h.app.state.signatures.insert("office".into(), s.into());
+        }
+        h.keys("<Enter> t");
+        h.type_text("Документы получили").keys("<Enter>");
+        h.keys("<C-x>");
+        let body: String = rusqlite::Connection::open(&path)
+            .expect("open")
+            .query_row("SELECT body FROM outbox", [], |r| r.get(0))
+            .expect("queued");
+        assert!(body.starts_with("Здравствуйте"), "{body}");
+        match signature {
+            Some(_) => assert!(body.ends_with("в течение дня.") && !body.contains("С уважением"), "{body}"),
+            None => assert_eq!(body.matches("С уважением").count(), 1, "{body}"),
+        }
+    }
+}
+
 #[test]
 fn attachments_are_saved_and_a_missing_account_is_said_plainly() {
     let (store, _, _) = email_thread();

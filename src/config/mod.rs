@@ -330,6 +330,14 @@ impl Config {
             .collect()
     }
 
+    /// The signature an email account appends to every mail, by its name.
+    pub fn signature(&self, account: &str) -> Option<&str> {
+        self.accounts.iter().find_map(|a| match a {
+            Account::Email(e) if e.name == account => e.signature.as_deref().filter(|s| !s.trim().is_empty()),
+            _ => None,
+        })
+    }
+
     /// The address an email account sends from, by its name.
     pub fn sending_address(&self, account: &str) -> Option<String> {
         self.accounts.iter().find_map(|a| match a {

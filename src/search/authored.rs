@@ -73,26 +73,13 @@ const SIGN_OFF: &[&str] = &[
 pub fn said(body: &str) -> String {
     let authored = authored(body);
     let mut lines: Vec<&str> = authored.lines().collect();
-    // Under a signature: a few short lines, none asking or adding a P.S.
-    let signature_like = |rest: &[&str], most: usize| {
-        let rest: Vec<&str> = rest.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
-        rest.len() <= most
-            && rest.iter().all(|l| {
-                let lower = l.to_lowercase();
-                l.chars().count() <= 60
-                    && !l.contains('?')
-                    && !["p.s", "ps", "п.с", "пс"].iter().any(|p| lower.starts_with(p))
-            })
-    };
     // The signature delimiter: "-- " (RFC 3676), often sent as "--".
     if let Some(at) = lines.iter().position(|l| matches!(l.trim(), "--" | "—"))
         && signature_like(&lines[at + 1..], 8)
     {
         lines.truncate(at);
     }
-    if let Some(at) = lines.iter().position(|l| is_sign_off(l))
-        && signature_like(&lines[at + 1..], 4)
-    {
+    if let Some(at) = sign_off_at(&lines) {
         lines.truncate(at);
     }
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
@@ -102,6 +89,34 @@ pub fn said(body: &str) -> String {
         lines.pop();
     }
     lines.join("\n").trim().to_string()
+}
+
+/// The line where a sign-off begins, when what follows it looks like a
+/// signature.
+fn sign_off_at(lines: &[&str]) -> Option<usize> {
+    let at = lines.iter().position(|l| is_sign_off(l))?;
+    signature_like(&lines[at + 1..], 4).then_some(at)
+}
+
+/// `text` without its closing sign-off («С уважением,\nАнна»), when it has one.
+pub fn without_sign_off(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    match sign_off_at(&lines) {
+        Some(at) => lines[..at].join("\n").trim_end().to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// Under a signature: at most `most` short lines, none asking or adding a P.S.
+fn signature_like(rest: &[&str], most: usize) -> bool {
+    let rest: Vec<&str> = rest.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+    rest.len() <= most
+        && rest.iter().all(|l| {
+            let lower = l.to_lowercase();
+            l.chars().count() <= 60
+                && !l.contains('?')
+                && !["p.s", "ps", "п.с", "пс"].iter().any(|p| lower.starts_with(p))
+        })
 }
 
 /// «С уважением,», «С уважением, Кира», "Best regards": a sign-off and at

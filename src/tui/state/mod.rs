@@ -492,6 +492,9 @@ pub struct AppState {
     pub hours_text: String,
     /// Our email addresses (every account, aliases too): never a reply-all recipient.
     pub own_addresses: Vec<String>,
+    /// Each email account's signature, by account name: the sender appends it,
+    /// so a template's own sign-off is left out.
+    pub signatures: HashMap<String, String>,
     pub clock: Clock,
     pub calendar: Calendar,
     pub keymap: Keymap,
@@ -583,6 +586,7 @@ impl AppState {
             drafts: HashMap::new(),
             quit_warned: false,
             own_addresses: Vec::new(),
+            signatures: HashMap::new(),
             close_asked: None,
             marked: Default::default(),
             marking: false,
