@@ -235,8 +235,10 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         template: false,
         connection: reader.connection_of(conversation)?,
     };
-    // A closed reply window (WhatsApp's 24 hours) still lets an approved template go.
+    // A closed reply window still lets an approved template go, on WhatsApp
+    // only: a Telegram Business chat past 24 hours takes nothing.
     let window_open = registry::kind(c.kind).check_reply(&facts).is_ok();
+    let templates_go = c.kind == crate::model::ChannelKind::Whatsapp;
     let mut approved: Option<String> = None;
     let body = match text {
         ReplyText::Body("-") => {
@@ -249,7 +251,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
             let (text, payload) = template_text(&cfg, &c, id, vars, &clock)?;
             // After the window the approved template goes, and its approved
             // body (filled) is what the thread records.
-            match payload.filter(|_| !window_open) {
+            match payload.filter(|_| !window_open && templates_go) {
                 Some((payload, what_goes)) => {
                     approved = Some(payload);
                     what_goes
@@ -261,7 +263,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     facts.template = approved.is_some();
     if let Err(why) = registry::kind(c.kind).check_reply(&facts) {
         let ids = approved_template_ids();
-        if matches!(why, registry::Refusal::WindowClosed { .. }) && !ids.is_empty() {
+        if matches!(why, registry::Refusal::WindowClosed { .. }) && templates_go && !ids.is_empty() {
             bail!("not queued: {why}; an approved template can go: --template {}", ids.join(" | --template "));
         }
         bail!("not queued: {why}");
