@@ -444,6 +444,11 @@ impl Reader {
         Ok(rows)
     }
 
+    /// Whether `D` and `R` can act on a conversation (see [`super::ledger::PromiseState`]).
+    pub fn promise_state(&self, conversation: i64) -> Result<super::ledger::PromiseState> {
+        Ok(super::ledger::promise_state(&self.conn, conversation)?)
+    }
+
     pub fn tasks(&self, conversation: i64) -> Result<Vec<TaskRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, state, deadline, accepted_by, withdrawn,

@@ -655,6 +655,9 @@ impl App {
                 self.client_card(client)
             }
             Effect::ShowClient(client) => self.client_card(client),
+            Effect::CheckPromise { conversation, redate } => {
+                Ok(Outcome::Promise { redate, state: self.reader.promise_state(conversation)? })
+            }
             Effect::History(conversation) => {
                 Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
             }

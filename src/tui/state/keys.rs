@@ -217,16 +217,17 @@ impl AppState {
             Action::ViewUnassigned => self.set_view_of(View::Unassigned),
             Action::ViewMentions => self.set_view_of(View::Mentions),
             Action::Accept => self.ask(Purpose::Accept, vec!["deadline".into()]),
-            Action::Done => self.ask(Purpose::Done, vec!["what".into()]),
-            Action::Redate => {
-                let open = |t: &ThreadState| t.tasks.iter().any(|x| x.withdrawn.is_none());
-                if self.thread.as_ref().is_some_and(|t| !open(t)) && self.focus != Focus::Conversations {
-                    self.error(self.lang.tr("no_promise"));
-                    return Vec::new();
+            // Asked of the store first: a promise already reported done, or none
+            // to move, is refused before anything is typed.
+            Action::Done | Action::Redate => match self.target() {
+                Some(conversation) => {
+                    vec![Effect::CheckPromise { conversation, redate: matches!(action, Action::Redate) }]
                 }
-                let fields = self.templates.get("redate").map(|t| t.fields.clone()).unwrap_or_default();
-                self.ask(Purpose::Redate, fields)
-            }
+                None => {
+                    self.error(self.lang.tr("open_a_thread"));
+                    Vec::new()
+                }
+            },
             Action::Snooze => self.ask(Purpose::Snooze, vec!["deadline".into()]),
             Action::FollowUp => self.ask(Purpose::FollowUp, vec!["deadline".into()]),
             Action::CancelTask => match self.target() {

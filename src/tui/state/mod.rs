@@ -235,6 +235,12 @@ pub enum Effect {
     Claim(i64),
     Release(i64),
     History(i64),
+    /// Looks at a conversation's promise before `D` or `R` asks anything
+    /// (`redate`: for `R`), so a refusal comes before the typing.
+    CheckPromise {
+        conversation: i64,
+        redate: bool,
+    },
     /// The client card of a conversation's client.
     ClientCard(i64),
     /// A client's card by the client's id.
