@@ -31,8 +31,11 @@ fi
 mkdir -p "$CFG" "$DIR/log" "$DIR/queue" "$DIR/lib"
 chmod 755 "$DIR"; chown postfix:postfix "$DIR/lib"; touch "$DIR/log/postfix.log"
 # Every recipient lands in a local mailbox: known users by name, everyone else
-# (the "clients" of the tests) in carol's.
-printf '/^(alice|bob|carol)@.*$/ ${1}@office.test\n/^.*$/ carol@office.test\n' > "$CFG/virtual_regexp"
+# (the "clients" of the tests) in carol's; but nobody@ goes to a user Dovecot
+# does not have, so its LMTP refuses it (550 5.1.1) and the sender gets
+# Postfix's RFC 3464 bounce.
+printf '/^(alice|bob|carol)@.*$/ ${1}@office.test\n/^nobody@.*$/ nobody@office.test\n/^.*$/ carol@office.test\n' \
+  > "$CFG/virtual_regexp"
 
 cat > "$CFG/main.cf" <<CF
 compatibility_level = 3.6

@@ -41,6 +41,7 @@ pub fn load_config(global: &Global) -> Result<Option<Config>> {
         Ok(c) => {
             crate::workflow::closing::extend(&c.ui.closing_words);
             crate::secrets::set_timeout(c.guards.secret_timeout_seconds);
+            crate::i18n::set_written(crate::i18n::Lang::detect(c.ui.language.as_deref()));
             Ok(Some(c))
         }
         Err(ConfigError::Missing(_)) if global.config.is_none() => Ok(None),

@@ -154,6 +154,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every channel with its state: ok, error (with the reason) or archived (its account left the config)
+    Channels {
+        #[command(subcommand)]
+        action: Option<crate::channels_cli::ChannelsAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every client: identities on each channel, responsible person, open promises, waiting conversations
     Clients {
         #[arg(long)]
@@ -354,6 +361,7 @@ pub fn main() -> Result<()> {
         Some(Command::Doctor) => doctor(&cli),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
+        Some(Command::Channels { ref action, json }) => crate::channels_cli::run(&cli, action.as_ref(), json),
         Some(Command::Clients { json, ref tag }) => crate::clients_cli::list(&cli, json, tag.as_deref()),
         Some(Command::Client { ref action }) => crate::clients_cli::run(&cli, action),
         Some(Command::Send { ref account, ref to, ref subject, ref body, ref attach, json }) => {
@@ -420,7 +428,9 @@ fn no_config_help() -> String {
     format!(
         "pult has no configuration yet.\n\n\
          Try it first with a realistic demo inbox:\n\n    pult demo\n\n\
-         Then write {} — for example:\n\n{}",
+         Then write {} — for example (put your own servers, addresses and secret commands\n\
+         in place of the example's: an account that still names example.test is left out\n\
+         until it is edited; `pult doctor` checks each account):\n\n{}",
         crate::paths::config_file().display(),
         crate::config::EXAMPLE
     )
@@ -488,7 +498,10 @@ fn run_tui(cli: &Cli) -> Result<()> {
     let path = store_path(cli, &cfg);
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
     let mut app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
-    let workers = worker_config(&cfg, writer, &app);
+    let (workers, unopened) = worker_config(&cfg, writer, &app);
+    if let Some(text) = unopened_text(&unopened) {
+        app.state.error(text);
+    }
     for c in &workers.channels {
         if let Some(player) = c.player() {
             app.players.insert(c.id(), player);
@@ -498,16 +511,34 @@ fn run_tui(cli: &Cli) -> Result<()> {
     tui::app::run(app, Some(supervisor))
 }
 
-pub fn worker_config(cfg: &Config, writer: Writer, app: &App) -> crate::sync::workers::WorkerConfig {
-    let (channels, _) = crate::channels::registry::open_all(cfg, &writer);
-    crate::sync::workers::WorkerConfig {
+/// The workers of every configured account, and the accounts that do not
+/// run with their reason (not set up yet, a secret that cannot be read).
+pub fn worker_config(
+    cfg: &Config,
+    writer: Writer,
+    app: &App,
+) -> (crate::sync::workers::WorkerConfig, Vec<crate::channels::registry::Unopened>) {
+    let (channels, unopened) = crate::channels::registry::open_all(cfg, &writer);
+    let workers = crate::sync::workers::WorkerConfig {
         writer,
         calendar: app.state.calendar.clone(),
         templates: app.state.templates.clone(),
         actor: cfg.actor(),
         auto_reply: cfg.hours.auto_reply,
         channels,
-    }
+    };
+    (workers, unopened)
+}
+
+/// The status line's word on accounts that do not run: the first with its
+/// reason (what to edit), and how many more `pult doctor` lists.
+fn unopened_text(unopened: &[crate::channels::registry::Unopened]) -> Option<String> {
+    let (name, why) = unopened.first()?;
+    let more = match unopened.len() - 1 {
+        0 => String::new(),
+        n => format!(" (+{n} more: pult doctor)"),
+    };
+    Some(format!("⚠ {name}: {why}{more}"))
 }
 
 /// `pult doctor`: one line per account saying what works or what is wrong.
@@ -527,9 +558,12 @@ fn doctor(cli: &Cli) -> Result<()> {
     let ctx = crate::channels::registry::Context::from_config(&cfg);
     let mut bad = 0;
     for a in &cfg.accounts {
-        let line = match crate::channels::registry::open(a, 0, &ctx) {
-            Ok(channel) => rt.block_on(channel.doctor()),
-            Err(why) => Err(why),
+        let line = match crate::channels::registry::not_set_up(a) {
+            Some(why) => Err(why),
+            None => match crate::channels::registry::open(a, 0, &ctx) {
+                Ok(channel) => rt.block_on(channel.doctor()),
+                Err(why) => Err(why),
+            },
         };
         match line {
             Ok(l) => println!("✓ {:<16} {l}", a.name()),
@@ -544,7 +578,7 @@ fn doctor(cli: &Cli) -> Result<()> {
     if path.exists()
         && let Ok(reader) = crate::store::Reader::open(&path, &cfg.actor())
     {
-        for ch in reader.channels().unwrap_or_default() {
+        for ch in reader.channels().unwrap_or_default().into_iter().filter(|c| !c.archived) {
             for c in &ch.connections {
                 let mark = if c.enabled && c.can_reply { "✓" } else { "⚠" };
                 let rights = [
@@ -690,10 +724,12 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
     if live {
         crate::demo::start_live(writer.clone(), &channels, Duration::from_secs(every.max(1)));
     }
-    let supervisor = cfg
-        .hours
-        .auto_reply
-        .then(|| crate::sync::workers::Supervisor::new(&path, worker_config(&cfg, writer, &app), Default::default()));
+    // The demo's channels are the demo's: the config's accounts neither sync
+    // into its store nor archive its channels.
+    let demo_cfg = Config { accounts: Vec::new(), ..cfg.clone() };
+    let supervisor = cfg.hours.auto_reply.then(|| {
+        crate::sync::workers::Supervisor::new(&path, worker_config(&demo_cfg, writer, &app).0, Default::default())
+    });
     let result = tui::app::run(app, supervisor);
     if cli.store.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);

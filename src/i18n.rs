@@ -26,6 +26,20 @@ impl Lang {
     }
 }
 
+/// The language of what workers write for people to read (a refusal at send
+/// time, kept with the message): the team's `[ui] language`, set at start.
+static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets the language workers write in (true: Russian).
+pub fn set_written(lang: Lang) {
+    WRITTEN.store(lang == Lang::Ru, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The language workers write in.
+pub fn written() -> Lang {
+    if WRITTEN.load(std::sync::atomic::Ordering::Relaxed) { Lang::Ru } else { Lang::En }
+}
+
 /// A count with its word in the right form: English one/other, Russian
 /// one/few/many (1 день, 2 дня, 5 дней, 11 дней, 21 день).
 pub fn plural(lang: Lang, n: i64, en: [&str; 2], ru: [&str; 3]) -> String {
@@ -78,6 +92,23 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("thread", "Thread", "Переписка"),
     ("no_conversation", "No conversation selected", "Разговор не выбран"),
     ("empty_view", "Nothing here. Good work.", "Здесь пусто. Отличная работа."),
+    (
+        "no_channels",
+        "No channels yet: add an account to the config, then run pult doctor.",
+        "Каналов пока нет: добавьте учётную запись в конфигурацию и запустите pult doctor.",
+    ),
+    ("channel_broken", "This channel does not work, so nothing comes in:", "Канал не работает, новое не приходит:"),
+    (
+        "channel_archived_empty",
+        "Archived: its account is no longer in the config.",
+        "В архиве: этой учётной записи больше нет в конфигурации.",
+    ),
+    ("archive", "Archive", "Архив"),
+    (
+        "archived_no_reply",
+        "This channel is archived (its account is no longer in the config): a reply cannot go.",
+        "Канал в архиве (его учётной записи нет в конфигурации): ответ не уйдёт.",
+    ),
     ("waiting", "waiting", "ждёт"),
     ("due", "due", "срок"),
     ("overdue", "overdue", "просрочено"),
@@ -257,6 +288,28 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "сообщение могло дойти до клиента: уточните, затем E — отправить снова · Y — дошло · Z — отменить",
     ),
     ("marked_count", "Marked:", "Отмечено:"),
+    ("not_sent", "not sent", "не отправлено"),
+    (
+        "refusal_nothing_to_answer",
+        "nobody to reply to: no message from the client in this conversation",
+        "некому отвечать: в этом разговоре нет сообщений клиента",
+    ),
+    (
+        "refusal_no_recipients",
+        "nobody to reply to: the client's mail names no address but ours",
+        "некому отвечать: в письме клиента нет адресов, кроме наших",
+    ),
+    (
+        "sender_usage",
+        ":sender client — this sender's mail always waits · :sender never — it never does",
+        ":sender клиент — письма отправителя всегда ждут ответа · :sender никогда — не ждут",
+    ),
+    (
+        "sender_client",
+        "— mail from this sender always waits for an answer",
+        "— письма этого отправителя всегда ждут ответа",
+    ),
+    ("sender_never", "— mail from this sender never waits", "— письма этого отправителя не ждут ответа"),
     ("close_all", "close them all", "закрыть все"),
     ("unmark", "unmark", "снять отметки"),
     ("close_many_ask", "Close the marked conversations:", "Закрыть отмеченные разговоры:"),
@@ -269,6 +322,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("confirmed_sent", "Marked sent: it will not be sent again", "Отмечено отправленным: повторно не уйдёт"),
     ("notice_no_date", "no Date: header; arrival time shown", "нет заголовка Date: — показано время получения"),
     ("notice_future_date", "Date: is in the future; arrival time shown", "Date: в будущем — показано время получения"),
+    (
+        "notice_delayed",
+        "delivery delayed: the mail server keeps trying",
+        "доставка задерживается: почтовый сервер ещё пытается",
+    ),
     ("field_file", "File to attach", "Файл"),
     ("not_a_file", "Not a file", "Это не файл"),
     ("enter_again", "Enter again to attach anyway", "Enter ещё раз — приложить всё равно"),

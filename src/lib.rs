@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod bootstrap;
 pub mod channels;
+pub mod channels_cli;
 pub mod cli;
 pub mod clients_cli;
 pub mod clock;

@@ -113,6 +113,10 @@ pub fn send(
 ) -> Result<()> {
     let (cfg, path) = config_or_new(cli)?;
     let email = email_account(&cfg, account)?;
+    // An account still as in the example could never send it: say what to edit.
+    if let Some(why) = crate::channels::registry::not_set_up(&Account::Email(email.clone())) {
+        bail!("account {}: {why}", crate::sanitize::line(&email.name));
+    }
     let body = read_body(body)?;
     let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
     let now = jiff::Timestamp::now().as_second();

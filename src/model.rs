@@ -260,6 +260,8 @@ pub struct ChannelRow {
     pub status: Option<ChannelStatus>,
     /// People's own accounts this channel works in (Telegram Business).
     pub connections: Vec<Connection>,
+    /// Its account left the config: history only, no worker, no warning.
+    pub archived: bool,
 }
 
 /// What a channel's sync worker last said; the sidebar and the status line
@@ -403,12 +405,23 @@ pub struct MessageRow {
     pub names: Vec<(String, String)>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
+    /// The message this one answers: its author and its text's start.
     pub reply_quote: Option<(String, String)>,
     pub attachments: Vec<AttachmentRow>,
     /// Reactions of people to it, (name, emoji).
     pub reactions: Vec<(String, String)>,
     /// A short «thanks» that needs no answer (not counted as waiting).
     pub closing: bool,
+    /// A mail server's report on our mail (`failed`, `delayed` …): shown in
+    /// the thread, never what a reply answers.
+    pub report: Option<String>,
+}
+
+impl MessageRow {
+    /// A message of the client's that a reply can answer (not a bounce).
+    pub fn answerable(&self) -> bool {
+        self.direction == Direction::In && self.report.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -624,6 +637,94 @@ pub struct Inbound {
     /// size, bytes). Mail that shares a Message-ID, a date, a name and a text
     /// is told apart by it when it comes back renumbered or moved.
     pub mime_shape: Option<String>,
+    /// Email: a mail server's report on a mail we sent (a bounce, a delay).
+    pub report: Option<DeliveryReport>,
+}
+
+/// What a mail server reports about a mail (RFC 3464 delivery status
+/// notification, or one of the plain-text bounces that predate it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryReport {
+    /// The Message-ID of the mail reported on, from the headers it returns.
+    pub original_id: Option<String>,
+    pub recipients: Vec<RecipientReport>,
+}
+
+/// The fate of one recipient in a `DeliveryReport`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientReport {
+    /// As the mail named it (Original-Recipient), else where the server
+    /// tried it (Final-Recipient); empty when a plain-text bounce names none.
+    pub address: String,
+    pub action: ReportAction,
+    /// RFC 3463 status: `5.1.1`.
+    pub status: Option<String>,
+    /// What the receiving server said: `550 5.1.1 <a@x>: User unknown`.
+    pub diagnostic: Option<String>,
+}
+
+/// RFC 3464 `Action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    Failed,
+    /// Not delivered yet; the server keeps trying.
+    Delayed,
+    Delivered,
+    /// Handed to a system that sends no reports.
+    Relayed,
+    /// Delivered to a list that sends it on.
+    Expanded,
+}
+
+impl ReportAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportAction::Failed => "failed",
+            ReportAction::Delayed => "delayed",
+            ReportAction::Delivered => "delivered",
+            ReportAction::Relayed => "relayed",
+            ReportAction::Expanded => "expanded",
+        }
+    }
+}
+
+impl DeliveryReport {
+    /// What the report says of the mail as a whole: failed when any
+    /// recipient failed, else delayed when any waits, else delivered.
+    pub fn outcome(&self) -> ReportAction {
+        let any = |a: ReportAction| self.recipients.iter().any(|r| r.action == a);
+        if any(ReportAction::Failed) || self.recipients.is_empty() {
+            ReportAction::Failed
+        } else if any(ReportAction::Delayed) {
+            ReportAction::Delayed
+        } else if any(ReportAction::Delivered) {
+            ReportAction::Delivered
+        } else if any(ReportAction::Expanded) {
+            ReportAction::Expanded
+        } else {
+            ReportAction::Relayed
+        }
+    }
+
+    /// «recipient: 550 5.1.1 … user unknown» for each recipient with this
+    /// fate, joined by «; ».
+    pub fn reason(&self, action: ReportAction) -> String {
+        let said = |r: &RecipientReport| match (&r.diagnostic, &r.status) {
+            // A diagnostic that starts with its SMTP reply code says it all.
+            (Some(d), _) if d.as_bytes().first().is_some_and(u8::is_ascii_digit) => d.clone(),
+            (Some(d), Some(s)) if !d.contains(s.as_str()) => format!("{s} {d}"),
+            (Some(d), _) => d.clone(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => action.as_str().to_string(),
+        };
+        let parts: Vec<String> = self
+            .recipients
+            .iter()
+            .filter(|r| r.action == action)
+            .map(|r| if r.address.is_empty() { said(r) } else { format!("{}: {}", r.address, said(r)) })
+            .collect();
+        if parts.is_empty() { action.as_str().to_string() } else { parts.join("; ") }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

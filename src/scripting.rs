@@ -220,7 +220,14 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     let (cfg, path, clock) = open(cli)?;
     let reader = Reader::open(&path, &cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
-    let answers = messages.iter().rev().find(|m| m.direction == Direction::In);
+    // No worker sends for an archived channel: the reply would wait for ever.
+    if reader.channels()?.iter().any(|ch| ch.id == c.channel_id && ch.archived) {
+        bail!(
+            "channel {} is archived (its account is no longer in the config): a reply cannot go",
+            crate::sanitize::line(&c.channel_name)
+        );
+    }
+    let answers = messages.iter().rev().find(|m| m.answerable());
     let now = clock.now();
     let own = cfg.own_addresses(Some(&c.channel_name));
     let recipients = answers

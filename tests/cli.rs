@@ -419,11 +419,18 @@ fn send_takes_a_named_address() {
     let home = tempfile::tempdir().expect("tmp");
     let cfg = home.path().join("config.toml");
     let store = home.path().join("pult.db");
+    let password = home.path().join("password");
+    std::fs::write(&password, "secret").expect("password");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = |port: u16| format!("{{ host = \"h\", port = {port}, user = \"u\", password_file = {:?} }}", password);
     std::fs::write(
         &cfg,
-        "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"anna@office.test\"\n\
-         imap = { host = \"h\", port = 993, user = \"u\", password_command = [\"pass\", \"m\"] }\n\
-         smtp = { host = \"h\", port = 465, user = \"u\", password_command = [\"pass\", \"m\"] }\n",
+        format!(
+            "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"anna@office.test\"\nimap = {}\nsmtp = {}\n",
+            server(993),
+            server(465)
+        ),
     )
     .expect("write");
     let run = |args: &[&str]| {
@@ -505,4 +512,148 @@ fn close_by_query_in_one_step_and_undo_in_one_step() {
         with["conversations"].as_array().expect("list").len(),
         all["conversations"].as_array().expect("list").len() + kept
     );
+}
+
+/// `pult` with `stdin` as given, to answer a question.
+fn answering(mut cmd: std::process::Command, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    child.stdin.take().expect("stdin").write_all(answer.as_bytes()).expect("answer");
+    child.wait_with_output().expect("output")
+}
+
+/// `pult channels`: each channel's state (ok, error with the reason,
+/// archived) as one JSON contract; `pult channels remove` deletes an archived
+/// channel's history after a yes on the terminal (or --yes), audited, and
+/// refuses a channel still in the config.
+#[test]
+fn channels_list_their_state_and_only_an_archived_one_is_removed_after_asking() {
+    let (s, email, _, chat) = scripted_store();
+    let home = tempfile::tempdir().expect("tmp");
+    let secret = home.path().join("secret");
+    std::fs::write(&secret, "pw").expect("secret");
+    let office =
+        s.writer.call_blocking(|c| pult::store::archive::channel_id(c, "office")).expect("id").expect("office");
+    let trouble = pult::model::ChannelStatus::Error("cannot resolve imap.office.test: no such host".into());
+    s.writer
+        .call_blocking(move |c| pult::store::channel_state::set_status(c, office, &trouble, common::NOW))
+        .expect("status");
+    // The Telegram `bot` left the config; a new bot is not set up yet.
+    let cfg = home.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nname = \"anna\"\n[store]\npath = {:?}\n\n[[accounts]]\nkind = \"email\"\nname = \"office\"\n\
+             address = \"anna@office.test\"\n\
+             imap = {{ host = \"127.0.0.1\", port = 9, user = \"u\", password_file = {secret:?} }}\n\
+             smtp = {{ host = \"127.0.0.1\", port = 9, user = \"u\", password_file = {secret:?} }}\n\n\
+             [[accounts]]\nkind = \"telegram\"\nname = \"new-bot\"\ntoken_command = [\"pult-no-such-helper\"]\n",
+            s.path.display().to_string()
+        ),
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        let mut c = pult(home.path());
+        c.args(args).arg("--config").arg(&cfg);
+        c
+    };
+    let v = json_of(&run(&["channels", "--json"]).output().expect("run"));
+    let list = v.as_array().expect("an array");
+    let entry = |name: &str| list.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("{name} in {v}"));
+    for e in list {
+        for key in ["name", "kind", "state", "reason", "conversations"] {
+            assert!(e.get(key).is_some(), "{key} missing: {e}");
+        }
+    }
+    assert_eq!(entry("bot")["state"], "archived");
+    assert_eq!(entry("bot")["kind"], "telegram");
+    assert_eq!(entry("bot")["conversations"], 1);
+    assert!(entry("bot")["reason"].as_str().is_some_and(|r| r.contains("no longer in the config")), "{v}");
+    assert_eq!(entry("office")["state"], "error");
+    assert!(entry("office")["reason"].as_str().is_some_and(|r| r.contains("cannot resolve")), "{v}");
+    assert_eq!(entry("office")["conversations"], 2);
+    assert_eq!(entry("new-bot")["state"], "error");
+    assert!(entry("new-bot")["reason"].as_str().is_some_and(|r| r.contains("not set up yet")), "{v}");
+    let text = String::from_utf8_lossy(&run(&["channels"]).output().expect("run").stdout).into_owned();
+    assert!(text.contains("pult channels remove bot"), "{text}");
+    // Nothing sends for an archived channel: a reply there is refused, not queued for ever.
+    let out = run(&["reply", "--conversation", &chat.to_string(), "--body", "Да"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("channel bot is archived"));
+
+    let out = run(&["channels", "remove", "office", "--yes"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("office is in the config"));
+    let count = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&s.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
+    };
+    let out = answering(run(&["channels", "remove", "bot"]), "n\n");
+    assert_eq!(out.status.code(), Some(1), "no is no");
+    let asked = String::from_utf8_lossy(&out.stderr);
+    assert!(asked.contains("Delete channel bot (telegram)") && asked.contains("1 conversation, 1 message"), "{asked}");
+    assert!(asked.contains("nothing deleted"), "{asked}");
+    assert_eq!(count(&format!("SELECT count(*) FROM conversations WHERE id = {chat}")), 1);
+
+    let out = answering(run(&["channels", "remove", "bot"]), "y\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted channel bot: 1 conversation, 1 message"));
+    assert_eq!(count("SELECT count(*) FROM channels WHERE name = 'bot'"), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM conversations WHERE id = {chat}")), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM messages WHERE conversation_id = {chat}")), 0);
+    assert_eq!(count("SELECT count(*) FROM pragma_foreign_key_check"), 0, "nothing points at what is gone");
+    assert_eq!(count("SELECT count(*) FROM audit WHERE action = 'channel_removed' AND actor = 'anna'"), 1);
+    // The rest is untouched and still found; the chat is not.
+    assert_eq!(count(&format!("SELECT count(*) FROM messages WHERE conversation_id = {email}")), 1);
+    let found = |q: &str| json_of(&run(&["search", q, "--json"]).output().expect("run"));
+    assert_eq!(found("сверки").as_array().map(Vec::len), Some(1));
+    assert_eq!(found("оплатили").as_array().map(Vec::len), Some(0));
+    let out = run(&["channels", "remove", "bot", "--yes"]).output().expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no channel named bot"));
+}
+
+/// The example config `pult` prints, used as it is: `sync --once` says what
+/// to edit for each account and makes no channel; `doctor` and `pult
+/// channels` say the same.
+#[test]
+fn the_example_config_makes_no_channels_and_says_what_to_edit() {
+    let home = tempfile::tempdir().expect("tmp");
+    let dir = home.path().join("config/pult");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // Its secret helper is not installed here (whatever this machine has).
+    let example = pult::config::EXAMPLE.replace("\"pass\"", "\"pult-no-such-helper\"");
+    std::fs::write(dir.join("config.toml"), example).expect("config");
+    let out = pult(home.path()).args(["sync", "--once"]).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("office: does not run: not set up yet") && err.contains("imap.example.test"), "{err}");
+    assert!(err.contains("office-bot: does not run: not set up yet"), "{err}");
+    let store = home.path().join("data/pult/pult.db");
+    let channels: i64 = rusqlite::Connection::open(&store)
+        .expect("store")
+        .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(channels, 0);
+    let out = pult(home.path()).arg("doctor").output().expect("run");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("✗ office") && said.contains("not set up yet"), "{said}");
+    let v = json_of(&pult(home.path()).args(["channels", "--json"]).output().expect("run"));
+    assert!(v.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|e| e["state"] == "error")), "{v}");
+    // A mail that could never leave is not queued either.
+    let out = pult(home.path())
+        .args(["send", "--to", "irina@client.test", "--subject", "Акт", "--body", "Во вложении"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("account office: not set up yet"));
+    let rows: i64 = rusqlite::Connection::open(&store)
+        .expect("store")
+        .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 0, "still no channel");
 }

@@ -65,7 +65,9 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         save_sent: true,
         sent_folder: None,
         aliases: Vec::new(),
-        history_before: None,
+        // The tests' mail is dated in November 2026: none of it is history
+        // (`history_is_not_a_queue_and_lists_never_wait` sets its own).
+        history_before: Some("2020-01-01".into()),
     }
 }
 
@@ -687,8 +689,9 @@ fn config_file(dir: &std::path::Path, acct: &EmailAccount) -> PathBuf {
         )
     };
     let folders = acct.folders.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let history = acct.history_before.as_ref().map(|h| format!("history_before = \"{h}\"\n")).unwrap_or_default();
     let text = format!(
-        "[agent]\nname = \"anna\"\n\n[[accounts]]\nkind = \"email\"\nname = \"{}\"\naddress = \"{}\"\nfolders = [{folders}]\n\n\
+        "[agent]\nname = \"anna\"\n\n[[accounts]]\nkind = \"email\"\nname = \"{}\"\naddress = \"{}\"\nfolders = [{folders}]\n{history}\n\
          [accounts.imap]\n{}\n[accounts.smtp]\n{}",
         acct.name,
         acct.address,
@@ -2190,7 +2193,8 @@ fn history_is_not_a_queue_and_lists_never_wait() {
     );
     deliver(&d, &f, &mails);
     let s = temp_store();
-    let acct = account(&d, &f, false);
+    let mut acct = account(&d, &f, false);
+    acct.history_before = None;
     let cli = PultCli::new(&acct, &s);
     let out = cli.ok(&["sync", "--once"]);
     let line = out.lines().find(|l| l.contains("first sync")).unwrap_or_else(|| panic!("{out}"));
@@ -2212,4 +2216,92 @@ fn history_is_not_a_queue_and_lists_never_wait() {
     assert_eq!(news, 1, "in the Lists view");
     let lists = count(&s, "SELECT count(*) FROM conversations WHERE automatic = 1");
     assert!(lists > 1, "the corpus's list mail is in the Lists view too: {lists}");
+}
+
+/// A mail to an address the receiving server refuses: Postfix returns its
+/// RFC 3464 report to alice's INBOX (over LMTP, as any mail). Synced, it
+/// fails the mail it reports on with the recipient and what the server said,
+/// where people look, and sits in that mail's thread; nobody waits.
+#[test]
+fn a_postfix_bounce_fails_the_mail_in_its_thread_and_nobody_waits() {
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let s = temp_store();
+    channel(&s, "office", ChannelKind::Email);
+    // alice's INBOX receives only bounces: every test's client is carol.
+    let mut acct = account(&d, "INBOX", false);
+    acct.folders = vec!["INBOX".into(), "Sent".into()];
+    let cli = PultCli::new(&acct, &s);
+    let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let subject = format!("Акт сверки {tag}");
+    let queued: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "send",
+        "--to",
+        "nobody@elsewhere.test",
+        "--subject",
+        &subject,
+        "--body",
+        "Акт во вложении.",
+        "--json",
+    ]))
+    .expect("json");
+    let (conversation, outbox) =
+        (queued["conversation"].as_i64().expect("conv"), queued["outbox"].as_i64().expect("id"));
+    cli.ok(&["sync", "--once"]);
+    assert_eq!(outbox_state(&s, outbox), "sent", "Postfix took it");
+    let message_id: String = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT rfc_message_id FROM outbox WHERE id = ?1", [outbox], |r| r.get(0))
+        .expect("id");
+    let bounced = |raw: &Vec<u8>| {
+        let text = String::from_utf8_lossy(raw);
+        text.contains("multipart/report") && text.contains(message_id.trim_matches(['<', '>']))
+    };
+    wait_for("Postfix's bounce in alice's INBOX", || read_mailbox(&d, "alice", "INBOX").iter().any(bounced));
+    cli.ok(&["sync", "--once"]);
+
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let (state, error): (String, String) = db
+        .query_row("SELECT state, error FROM outbox WHERE id = ?1", [outbox], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("row");
+    assert_eq!(state, "failed");
+    assert!(error.starts_with("nobody@elsewhere.test: 550 5.1.1 "), "the recipient as we wrote it, the reply: {error}");
+    assert!(error.to_lowercase().contains("doesn't exist"), "{error}");
+    // Counted, listed, offered again.
+    let status: serde_json::Value = serde_json::from_str(&cli.ok(&["status", "--json"])).expect("json");
+    assert_eq!(status["failed"], 1, "{status}");
+    assert_eq!(status["unanswered"], 0, "nobody waits: {status}");
+    let problems: serde_json::Value = serde_json::from_str(&cli.ok(&["outbox", "--json"])).expect("json");
+    assert!(
+        problems.as_array().expect("list").iter().any(|p| p["outbox"] == outbox && p["error"] == error.as_str()),
+        "{problems}"
+    );
+    // The thread of the sent mail shows the bounce; no conversation of its own.
+    let thread: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["thread", "--conversation", &conversation.to_string(), "--json"]))
+            .expect("json");
+    let messages = thread["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2, "{thread}");
+    let ours = messages.iter().find(|m| m["direction"] == "out").expect("ours");
+    assert_eq!((&ours["delivery"], &ours["error"]), (&serde_json::json!("failed"), &serde_json::json!(error)));
+    let report = messages.iter().find(|m| m["direction"] == "in").expect("the bounce");
+    assert!(report["body"].as_str().is_some_and(|b| b.contains("This is the mail system")), "{report}");
+    assert!(thread["waiting_since"].is_null(), "{thread}");
+    // Sent is shared by every test: other mails come from it, but nothing
+    // from outside lands anywhere else, and nobody waits.
+    let in_elsewhere: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages WHERE direction = 'in' AND conversation_id != ?1",
+            [conversation],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(in_elsewhere, 0, "no «Mail Delivery System» conversation");
+    assert_eq!(count(&s, "SELECT count(*) FROM conversations WHERE waiting_since IS NOT NULL"), 0);
+    // Syncing again changes nothing.
+    cli.ok(&["sync", "--once"]);
+    let ours = format!("SELECT count(*) FROM messages WHERE conversation_id = {conversation}");
+    assert_eq!(count(&s, &ours), 2);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE report IS NOT NULL"), 1);
+    assert_eq!(outbox_state(&s, outbox), "failed");
 }

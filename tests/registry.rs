@@ -121,3 +121,115 @@ fn a_channel_of_its_own_is_run_and_sent_through_like_any_other() {
     });
     workers.stop();
 }
+
+fn config(text: &str) -> pult::config::Config {
+    pult::config::Config::parse(text).expect("config")
+}
+
+fn status_of(reader: &Reader, name: &str) -> Option<ChannelStatus> {
+    reader.channels().expect("channels").into_iter().find(|c| c.name == name).and_then(|c| c.status)
+}
+
+fn channel_names(s: &TempStore) -> Vec<String> {
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    let mut st = db.prepare("SELECT name FROM channels ORDER BY name").expect("sql");
+    st.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names")
+}
+
+/// The example config `pult` prints, run as it is (its secret helper not
+/// installed): no channel is made, and each account says what to edit. A
+/// channel an older pult made from it says the same beside its name.
+#[test]
+fn the_example_config_makes_no_channels_and_says_what_to_edit() {
+    let text = pult::config::EXAMPLE.replace("[\"pass\", \"telegram/office-bot\"]", "[\"pult-no-such-helper\", \"x\"]");
+    let cfg = config(&text);
+    let s = temp_store();
+    let (channels, bad) = pult::channels::registry::open_all(&cfg, &s.writer);
+    assert!(channels.is_empty());
+    assert!(channel_names(&s).is_empty(), "nothing in the store");
+    let why = |name: &str| bad.iter().find(|(n, _)| n == name).map(|(_, w)| w.clone()).expect(name);
+    assert!(why("office").contains("not set up yet") && why("office").contains("imap.example.test"), "{bad:?}");
+    assert!(why("office-bot").contains("not set up yet") && why("office-bot").contains("pult-no-such-helper"));
+    assert!(why("office").contains("pult doctor"), "says how to check: {bad:?}");
+
+    let s = temp_store();
+    channel(&s, "office", ChannelKind::Email);
+    pult::channels::registry::open_all(&cfg, &s.writer);
+    let reader = Reader::open(&s.path, "anna").expect("reader");
+    let status = status_of(&reader, "office").expect("a status");
+    assert!(status.is_trouble() && status.to_stored().contains("imap.example.test"), "{status:?}");
+    assert_eq!(channel_names(&s), ["office"], "no new channel");
+}
+
+/// A secret command that fails (the program runs and says no) on every kind
+/// of channel: its channel shows `⚠` with the reason, whether the channel
+/// cannot even open (Telegram, WhatsApp) or its worker finds out (email).
+#[test]
+fn a_secret_that_cannot_be_read_shows_on_its_channel_for_every_kind() {
+    let server = |port: u16| {
+        format!(
+            "{{ host = \"127.0.0.1\", port = {port}, tls = \"implicit\", user = \"u\", password_command = [\"false\"] }}"
+        )
+    };
+    let cfg = config(&format!(
+        "[[accounts]]\nkind = \"telegram\"\nname = \"tg\"\ntoken_command = [\"false\"]\n\n\
+         [[accounts]]\nkind = \"whatsapp\"\nname = \"wa\"\nphone_number_id = \"1\"\ntoken_command = [\"false\"]\n\
+         app_secret_command = [\"false\"]\nverify_token_command = [\"false\"]\n\n\
+         [[accounts]]\nkind = \"email\"\nname = \"mail\"\naddress = \"a@office.test\"\nimap = {}\nsmtp = {}\n",
+        server(9),
+        server(9)
+    ));
+    let s = temp_store();
+    let (channels, bad) = pult::channels::registry::open_all(&cfg, &s.writer);
+    assert_eq!(channels.iter().map(|c| c.name()).collect::<Vec<_>>(), ["mail"]);
+    assert_eq!(bad.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["tg", "wa"]);
+    let reader = Reader::open(&s.path, "anna").expect("reader");
+    for name in ["tg", "wa"] {
+        let status = status_of(&reader, name).expect(name);
+        assert!(status.is_trouble() && status.to_stored().contains("\"false\""), "{name}: {status:?}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let worker = rt.spawn(channels[0].run(s.writer.clone()));
+    eventually("the mail worker's trouble", || status_of(&reader, "mail").is_some_and(|s| s.is_trouble()));
+    assert!(status_of(&reader, "mail").is_some_and(|s| s.to_stored().contains("\"false\"")));
+    worker.abort();
+}
+
+/// A channel whose account left the config is archived: no status, after the
+/// configured ones; an empty one is not shown at all. A config without
+/// accounts (a team member's) archives nothing; named again, it comes back.
+#[test]
+fn channels_that_left_the_config_are_archived_and_come_back() {
+    let s = temp_store();
+    let office = channel(&s, "office", ChannelKind::Email);
+    let gone = channel(&s, "gone", ChannelKind::Telegram);
+    channel(&s, "empty", ChannelKind::Email);
+    ingest(&s, office, vec![msg("<a@x.test>", "<a@x.test>", "Ирина", NOW - 60, "Счёт")]);
+    ingest(&s, gone, vec![msg("1:1", "1", "Олег", NOW - 60, "Акт")]);
+    let status = ChannelStatus::AuthFailed("the bot token was revoked".into());
+    s.writer.call_blocking(move |c| pult::store::channel_state::set_status(c, gone, &status, NOW)).expect("status");
+    let secret = s.dir.path().join("secret");
+    std::fs::write(&secret, "x").expect("secret");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("0600");
+    let office_only = format!(
+        "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"a@office.test\"\n\
+         imap = {{ host = \"127.0.0.1\", port = 9, user = \"u\", password_file = {secret:?} }}\n\
+         smtp = {{ host = \"127.0.0.1\", port = 9, user = \"u\", password_file = {secret:?} }}\n"
+    );
+    let sidebar = || {
+        let reader = Reader::open(&s.path, "anna").expect("reader");
+        reader.channels().expect("channels").into_iter().map(|c| (c.name, c.archived, c.status)).collect::<Vec<_>>()
+    };
+    let (_, bad) = pult::channels::registry::open_all(&config(&office_only), &s.writer);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(sidebar(), [("office".to_string(), false, None), ("gone".to_string(), true, None)]);
+
+    pult::channels::registry::open_all(&config("[agent]\nname = \"Борис\"\n"), &s.writer);
+    assert_eq!(sidebar().iter().map(|c| c.1).collect::<Vec<_>>(), [false, true], "nothing changes");
+
+    let both = format!("{office_only}\n[[accounts]]\nkind = \"telegram\"\nname = \"gone\"\ntoken_file = {secret:?}\n");
+    let (channels, _) = pult::channels::registry::open_all(&config(&both), &s.writer);
+    assert_eq!(channels.len(), 2);
+    assert_eq!(sidebar().iter().map(|c| (c.0.as_str(), c.1)).collect::<Vec<_>>(), [("office", false), ("gone", false)]);
+}

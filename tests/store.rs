@@ -71,7 +71,7 @@ fn unknown_attachment_sizes_are_null() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.db");
     {
-        let conn = old_store(&path, 21);
+        let conn = old_store(&path, 23);
         conn.run_sql(
             "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'bot', 'telegram', 1);
              INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, 'k', 't', 1);
@@ -631,4 +631,275 @@ fn a_renumbered_mail_that_fits_two_stored_mails_takes_neither() {
         })
         .expect("row");
     assert_eq!(moved, (7, 2));
+}
+
+/// List mail never waits and sits in the Lists view; `:sender client` makes a
+/// sender's mail wait after all (remembered for their next mail), `:sender
+/// never` the other way round; a history cut-off keeps old mail out of the queue.
+#[test]
+fn lists_history_and_a_persons_word_on_a_sender() {
+    use pult::workflow::automatic::Automatic;
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Telegram);
+    let mut news = msg("n1", "news", "Банк", NOW - 600, "Новые тарифы");
+    news.automatic = Some(Automatic::List);
+    let question = msg("q1", "chat", "Ирина", NOW - 300, "Пришлите акт");
+    ingest(&s, ch, vec![news, question]);
+    let reader = pult::store::Reader::open(&s.path, "anna").expect("reader");
+    let waiting = |r: &pult::store::Reader| r.count(View::Unanswered).expect("count");
+    assert_eq!(waiting(&reader), 1, "only the client waits");
+    assert_eq!(reader.count(View::Lists).expect("lists"), 1);
+    assert_eq!(reader.count(View::AllOpen).expect("open"), 1, "list mail is not in the queue");
+
+    // A person's word: this "list" is a client after all, and stays one.
+    let news_conv = reader.conversation_ids(View::Lists).expect("ids")[0];
+    s.writer.call_blocking(move |c| intents::set_sender_rule(c, news_conv, true, "anna", NOW)).expect("rule");
+    assert_eq!(waiting(&reader), 2);
+    assert_eq!(reader.count(View::Lists).expect("lists"), 0);
+    let mut again = msg("n2", "news", "Банк", NOW - 100, "Ещё тарифы");
+    again.automatic = Some(Automatic::List);
+    ingest(&s, ch, vec![again]);
+    assert_eq!(reader.count(View::Lists).expect("lists"), 0, "the rule holds for new mail");
+    // And the other way round.
+    let chat = reader.conversation_ids(View::Unanswered).expect("ids");
+    let client_conv = chat.into_iter().find(|c| *c != news_conv).expect("client conversation");
+    s.writer.call_blocking(move |c| intents::set_sender_rule(c, client_conv, false, "anna", NOW)).expect("rule");
+    assert_eq!(waiting(&reader), 1, "never waits now");
+
+    // History: mail from before the cut-off is stored, never waits, never opens a conversation.
+    s.writer
+        .call_blocking(move |c| pult::store::channel_state::begin_history(c, ch, Some(NOW - 86_400), 0))
+        .expect("cut-off");
+    ingest(&s, ch, vec![msg("old", "old-chat", "Пётр", NOW - 30 * 86_400, "Старый вопрос")]);
+    assert_eq!(waiting(&reader), 1, "history does not wait");
+    let (history, _) =
+        s.writer.call_blocking(move |c| pult::store::channel_state::history_and_waiting(c, ch)).expect("counts");
+    assert_eq!(history, 1);
+}
+
+/// A new mail to `to` on `ch`, sent (as the dispatcher records it): (conversation, outbox, Message-ID).
+fn sent_mail(s: &TempStore, ch: i64, to: &str, subject: &str, at: i64) -> (i64, i64, String) {
+    let e = intents::NewEmail {
+        channel: ch,
+        from_address: "alice@office.test".into(),
+        to: vec![to.into()],
+        subject: subject.into(),
+        body: "Акт сверки во вложении.".into(),
+        actor: "anna".into(),
+        ..Default::default()
+    };
+    let (conversation, outbox) = s.writer.call_blocking(move |c| intents::new_email(c, &e, at)).expect("queue");
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, at)).expect("take").expect("due");
+    let id = item.rfc_message_id.clone().expect("a Message-ID");
+    let sent = id.clone();
+    s.writer.call_blocking(move |c| intents::mark_sent(c, outbox, &sent, at)).expect("sent");
+    (conversation, outbox, id)
+}
+
+/// A mail arriving in INBOX at `uid`, read as the email worker reads it.
+fn arrives(s: &TempStore, ch: i64, uid: u32, raw: &str) -> pult::store::events::Applied {
+    let mut m = pult::channels::email::parse::parse(raw.as_bytes(), "<f>", &["alice@office.test".into()]);
+    let place = pult::model::ImapPlace { folder: "INBOX".into(), validity: 1, uid, ..Default::default() };
+    m.remote_id = place.remote_id();
+    m.imap = Some(place);
+    let events = vec![pult::model::SyncEvent::Message(m)];
+    s.writer.call_blocking(move |c| pult::store::events::apply(c, ch, &events, NOW)).expect("apply")
+}
+
+fn report_mail(action: &str, status: &str, diagnostic: &str, recipient: &str, original: &str) -> String {
+    [
+        "Return-Path: <>",
+        "From: MAILER-DAEMON@mail.office.test (Mail Delivery System)",
+        "To: alice@office.test",
+        "Subject: Undelivered Mail Returned to Sender",
+        "Date: Fri, 20 Nov 2026 13:00:05 +0300",
+        "Auto-Submitted: auto-replied",
+        &format!("Message-Id: <report-{action}-{recipient}@mail.office.test>"),
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"",
+        "",
+        "--R",
+        "Content-Type: text/plain",
+        "",
+        "This is the mail system at host mail.office.test.",
+        "",
+        "--R",
+        "Content-Type: message/delivery-status",
+        "",
+        "Reporting-MTA: dns; mail.office.test",
+        "",
+        &format!("Final-Recipient: rfc822; {recipient}"),
+        &format!("Action: {action}"),
+        &format!("Status: {status}"),
+        &format!("Diagnostic-Code: smtp; {diagnostic}"),
+        "",
+        "--R",
+        "Content-Type: text/rfc822-headers",
+        "",
+        "From: alice@office.test",
+        &format!("To: {recipient}"),
+        "Subject: Акт",
+        &format!("Message-ID: {original}"),
+        "",
+        "--R--",
+        "",
+    ]
+    .join("\r\n")
+}
+
+fn sql_text(s: &TempStore, sql: &str, id: i64) -> Option<String> {
+    rusqlite::Connection::open(&s.path).expect("open").query_row(sql, [id], |r| r.get(0)).expect(sql)
+}
+
+#[test]
+fn a_bounce_fails_the_mail_it_reports_on_in_its_thread_and_never_waits() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let (conv, outbox, id) = sent_mail(&s, ch, "nobody@client.test", "Акт", NOW - 60);
+    let raw = report_mail("failed", "5.1.1", "550 5.1.1 <nobody@client.test>: User unknown", "nobody@client.test", &id);
+    let applied = arrives(&s, ch, 7, &raw);
+    assert_eq!(applied.inserted, 1);
+    let reason = "nobody@client.test: 550 5.1.1 <nobody@client.test>: User unknown";
+    assert_eq!(sql_text(&s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("failed"));
+    assert_eq!(sql_text(&s, "SELECT error FROM outbox WHERE id = ?1", outbox).as_deref(), Some(reason));
+    // Where people look: status, pult outbox, «Не отправлено», E.
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.status().expect("status").failed, 1);
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    let problems = r.outbox_problems(&clock).expect("outbox");
+    assert!(problems.iter().any(|p| p.outbox == outbox && p.error == reason), "{problems:?}");
+    assert_eq!(r.count(View::Unsent).expect("count"), 1);
+    // The report is in the thread of the mail, not a conversation of its own,
+    // and nobody waits: not the «Mail Delivery System», not the client.
+    let thread = r.thread(conv, 100).expect("thread");
+    assert_eq!(thread.len(), 2, "{thread:?}");
+    assert!(thread.iter().any(|m| m.author.contains("MAILER-DAEMON") || m.body.contains("mail system")));
+    let ours = thread.iter().find(|m| m.direction == pult::model::Direction::Out).expect("ours");
+    assert_eq!((ours.delivery, ours.error.as_deref()), (pult::model::Delivery::Failed, Some(reason)));
+    let conversations: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(conversations, 1);
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0);
+    // Seen again (a replay): nothing changes; E offers the mail again.
+    assert_eq!(arrives(&s, ch, 7, &raw).inserted, 0);
+    let again =
+        s.writer.call_blocking(move |c| intents::resolve_latest(c, conv, intents::Resolution::Retry, "anna", NOW));
+    assert!(again.expect("retry").is_some(), "E offers it again");
+}
+
+#[test]
+fn a_bounce_of_our_answer_makes_the_client_wait_again() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let mut ask = msg("imap:1:1:INBOX", "<ask@client.test>", "irina", NOW - 600, "Пришлите акт.");
+    ask.author_handle = "irina@client.test".into();
+    ask.message_id = Some("<ask@client.test>".into());
+    ask.imap = Some(pult::model::ImapPlace { folder: "INBOX".into(), validity: 1, uid: 1, ..Default::default() });
+    ingest(&s, ch, vec![ask]);
+    let conv: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT id FROM conversations", [], |r| r.get(0))
+        .expect("conversation");
+    let reply =
+        intents::Reply {
+            subject: Some("Re: Акт".into()), not_before: NOW - 300, ..reply(conv, "Акт во вложении.")
+        };
+    let outbox = s.writer.call_blocking(move |c| intents::queue_reply(c, &reply, NOW - 300)).expect("queue");
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW - 300)).expect("take").expect("due");
+    let id = s.writer.call_blocking(move |c| intents::fix_message_id(c, item.id, "<answer@office.test>")).expect("id");
+    let sent = id.clone();
+    s.writer.call_blocking(move |c| intents::mark_sent(c, outbox, &sent, NOW - 300)).expect("sent");
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0, "answered");
+    arrives(&s, ch, 2, &report_mail("failed", "5.2.2", "552 5.2.2 Mailbox full", "irina@client.test", &id));
+    assert_eq!(r.count(View::Unanswered).expect("count"), 1, "the answer never reached her");
+    // A reply answers her question, not the mail server.
+    let thread = r.thread(conv, 100).expect("thread");
+    let answers = thread.iter().rev().find(|m| m.answerable()).expect("her question");
+    assert_eq!(answers.body, "Пришлите акт.");
+    assert_eq!(thread.last().and_then(|m| m.report.as_deref()), Some("failed"), "the report is the newest");
+    let since: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT waiting_since FROM conversations WHERE id = ?1", [conv], |r| r.get(0))
+        .expect("since");
+    assert_eq!(since, NOW - 600, "since her question, not since the report");
+}
+
+#[test]
+fn a_delay_notice_marks_the_mail_delayed_and_fails_nothing() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let (conv, outbox, id) = sent_mail(&s, ch, "irina@client.test", "Акт", NOW - 60);
+    let raw = report_mail("delayed", "4.4.1", "421 4.4.1 Connection timed out", "irina@client.test", &id);
+    arrives(&s, ch, 3, &raw);
+    assert_eq!(sql_text(&s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("sent"));
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.status().expect("status").failed, 0);
+    let thread = r.thread(conv, 100).expect("thread");
+    assert_eq!(thread.len(), 2, "the notice is in the thread");
+    let ours = thread.iter().find(|m| m.direction == pult::model::Direction::Out).expect("ours");
+    assert_eq!(ours.delivery, pult::model::Delivery::Sent);
+    assert_eq!(ours.notices, ["delayed"]);
+    assert_eq!(ours.error.as_deref(), Some("delayed: irina@client.test: 421 4.4.1 Connection timed out"));
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0);
+    // The thread says so under our mail, the notice itself below it.
+    let mut h = Harness::on(s, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("⚠ delivery delayed: the mail server keeps trying"), "{screen}");
+    assert!(screen.contains("This is the mail system"), "{screen}");
+    let s = &h.store;
+    // Then it fails after all.
+    let raw = report_mail("failed", "5.4.7", "delivery time expired", "irina@client.test", &id);
+    arrives(s, ch, 4, &raw);
+    assert_eq!(sql_text(s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("failed"));
+    assert_eq!(
+        sql_text(s, "SELECT error FROM outbox WHERE id = ?1", outbox).as_deref(),
+        Some("irina@client.test: 5.4.7 delivery time expired")
+    );
+    let mut h = Harness::on(h.store, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("✗ irina@client.test: 5.4.7 delivery time expired"), "{screen}");
+    assert!(!screen.contains("delivery delayed"), "failed, no longer delayed: {screen}");
+}
+
+#[test]
+fn a_plain_text_bounce_without_headers_is_matched_by_its_recipient_and_a_stranger_s_waits_for_nobody() {
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let (conv, outbox, _) = sent_mail(&s, ch, "ivan@partner.test", "Договор", NOW - 60);
+    let exim = [
+        "From: Mail Delivery System <Mailer-Daemon@mx.partner.test>",
+        "To: alice@office.test",
+        "Subject: Mail delivery failed: returning message to sender",
+        "Message-Id: <E1x@mx.partner.test>",
+        "Date: Fri, 20 Nov 2026 13:01:00 +0300",
+        "",
+        "This message was created automatically by mail delivery software.",
+        "",
+        "A message that you sent could not be delivered to one or more of its",
+        "recipients. This is a permanent error. The following address(es) failed:",
+        "",
+        "  ivan@partner.test",
+        "    550 5.1.1 <ivan@partner.test>: Recipient address rejected: User unknown",
+        "",
+    ]
+    .join("\r\n");
+    arrives(&s, ch, 5, &exim);
+    assert_eq!(sql_text(&s, "SELECT state FROM outbox WHERE id = ?1", outbox).as_deref(), Some("failed"));
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(r.thread(conv, 100).expect("thread").len(), 2, "in the thread of the mail");
+    // A bounce of a mail pult never sent: stored, waiting for nobody.
+    let stranger = report_mail("failed", "5.1.1", "550 5.1.1 User unknown", "x@y.test", "<not-ours@elsewhere.test>");
+    assert_eq!(arrives(&s, ch, 6, &stranger).inserted, 1);
+    let conversations: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(conversations, 2);
+    assert_eq!(r.count(View::Unanswered).expect("count"), 0);
+    assert_eq!(r.status().expect("status").failed, 1, "only ours");
 }

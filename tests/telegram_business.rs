@@ -332,7 +332,10 @@ fn a_connection_switched_off_after_queueing_stops_the_send_at_the_last_moment() 
     s.drain();
     let report = s.dispatch();
     assert!(
-        report.failed.iter().any(|(_, why)| why.contains("turned this bot's business connection off")),
+        report
+            .failed
+            .iter()
+            .any(|(_, why)| why.contains("not sent: Анна Смирнова turned the bot's business connection off")),
         "{report:?}"
     );
     assert!(s.fake.sent().is_empty(), "nothing reached Telegram");

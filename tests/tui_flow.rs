@@ -1089,3 +1089,175 @@ fn marked_conversations_close_in_one_step_and_come_back_in_one() {
     assert_eq!(assigned, 2, "{}", h.screen());
     assert!(h.app.state.marked.is_empty(), "the marks are let go after acting");
 }
+
+/// An account that left the config is archived: apart under «Архив», with no
+/// `⚠` anywhere (not even what its worker said last) and no reply, its
+/// history still there. A channel whose worker cannot start shows `⚠` and why,
+/// in the sidebar and in its empty list — never "Nothing here. Good work." —
+/// in both languages.
+#[test]
+fn archived_channels_sit_apart_and_a_broken_channel_says_why() {
+    use pult::i18n::Lang;
+    use pult::model::ChannelStatus;
+    for lang in [Lang::En, Lang::Ru] {
+        let store = temp_store();
+        let old = channel(&store, "old-bot", ChannelKind::Telegram);
+        ingest(&store, old, vec![msg("1:1", "1", "Олег", NOW - 600, "Счёт оплатили?")]);
+        let office = channel(&store, "office", ChannelKind::Email);
+        let why = "secret command \"pass\" failed: exit status: 2";
+        for id in [old, office] {
+            let status = ChannelStatus::Error(why.into());
+            store
+                .writer
+                .call_blocking(move |c| pult::store::channel_state::set_status(c, id, &status, NOW))
+                .expect("status");
+        }
+        let archived = store
+            .writer
+            .call_blocking(|c| pult::store::archive::reconcile(c, &["office".to_string()], NOW))
+            .expect("reconcile");
+        assert_eq!(archived, ["old-bot"]);
+        let mut h = Harness::in_language(store, lang, 80, 24);
+        let screen = h.screen();
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = |needle: &str| {
+            lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} in\n{screen}"))
+        };
+        let heading = if lang == Lang::Ru { "─ Архив" } else { "─ Archive" };
+        assert!(at("⚠ office") < at(heading) && at(heading) < at("old-bot"), "{screen}");
+        assert!(lines[at("⚠ office") + 1].contains("secret comm"), "the reason under it: {screen}");
+        assert!(!screen.contains("⚠ old-bot"), "{screen}");
+        let status_line = lines.iter().rfind(|l| !l.trim().is_empty()).expect("status line");
+        assert!(status_line.contains("⚠ office") && !status_line.contains("old-bot"), "{status_line}");
+
+        h.keys(":").type_text("channel office").keys("<Enter>");
+        let screen = h.screen();
+        let broken =
+            if lang == Lang::Ru { "⚠ Канал не работает" } else { "⚠ This channel does not" };
+        assert!(screen.contains(broken), "{screen}");
+        assert!(!screen.contains(pult::i18n::Lang::tr(lang, "empty_view")), "{screen}");
+
+        // The archived channel's history stays; a reply there could never go.
+        h.keys(":").type_text("channel old-bot").keys("<Enter>");
+        assert_eq!(h.app.state.list.rows.len(), 1);
+        assert!(h.screen().contains("Олег"));
+        h.keys("<Enter> r");
+        assert!(h.app.state.composer.is_none());
+        let status = h.app.state.status.clone().expect("status");
+        assert!(status.error && status.text == lang.tr("archived_no_reply"), "{status:?}");
+    }
+}
+
+/// A 30 MB mail of lines that repeat the searched word, and a 10 MB mail on
+/// one line, each in its own conversation.
+fn huge_mails() -> TempStore {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut lines = String::with_capacity(31 << 20);
+    let mut n = 0;
+    while lines.len() < 30 << 20 {
+        n += 1;
+        lines.push_str(&format!("Строка {n}: пришлите акт сверки за квартал, счёт во вложении.\n"));
+    }
+    lines.push_str("ПОСЛЕДНЯЯ СТРОКА ПИСЬМА");
+    let mut big = msg("<big@client.test>", "<big@client.test>", "Ирина", NOW - 600, &lines);
+    big.subject = Some("Акты за год".into());
+    let mut one = "НАЧАЛО-СТРОКИ ".to_string();
+    while one.len() < 10 << 20 {
+        one.push_str("акт сверки за квартал ");
+    }
+    one.push_str("ХВОСТ-СТРОКИ");
+    let mut long = msg("<long@other.test>", "<long@other.test>", "Пётр", NOW - 3600, &one);
+    long.subject = Some("Одна строка".into());
+    // A reply quoting it: the thread loads the start of the quoted mail, not all of it.
+    let mut reply = msg("<re@client.test>", "<big@client.test>", "Ирина", NOW - 300, "Напоминаю о письме выше.");
+    reply.reply_to_remote = Some("<big@client.test>".into());
+    let started = std::time::Instant::now();
+    ingest(&store, ch, vec![big, long, reply]);
+    eprintln!("ingest: {:?}", started.elapsed());
+    store
+}
+
+/// Opened from a search for a word it repeats, a 30 MB mail shows its start
+/// with the word marked and scrolls a screen at a time: a frame wraps and
+/// searches a screenful, not the mail, and counts the mail's rows only once.
+/// The same for a 10 MB line. (`--nocapture` prints how long each key took.)
+#[test]
+fn a_30_mb_mail_opened_from_a_search_scrolls_a_screen_at_a_time() {
+    use pult::tui::body::{BLOCK, Work};
+    // Narrow: the thread alone on screen, so that what it shows is what is checked.
+    let (width, height) = (100, 30);
+    let mut h = Harness::on(huge_mails(), width, height);
+    // What one frame may wrap to show its rows: the screen, and the two blocks cut at its edges.
+    let screenful = 2 * BLOCK + 4 * width as usize * height as usize;
+    let frame = |h: &mut Harness, keys: &str| {
+        let started = std::time::Instant::now();
+        h.keys(keys);
+        let screen = h.screen();
+        let work = h.app.state.thread.as_ref().map(|t| t.bodies.work()).unwrap_or_default();
+        eprintln!("{keys:>10}: {:?} {work:?}", started.elapsed());
+        assert!(work.shown <= screenful, "{keys}: {work:?}");
+        (screen, work)
+    };
+    let scrolled = |keys: &str, work: Work| {
+        assert_eq!((work.prepared, work.counted), (0, 0), "{keys} lays out nothing again");
+    };
+    frame(&mut h, "/");
+    h.type_text("акт");
+    let (screen, _) = frame(&mut h, "<Enter>");
+    let hits = h.app.state.search.as_ref().expect("results").hits.len();
+    assert_eq!(hits, 2, "{screen}");
+    // The newest hit, the 30 MB mail: its start is shown, the word marked.
+    let (screen, _) = frame(&mut h, "<Enter>");
+    assert!(screen.contains("Строка 1: пришлите акт"), "{screen}");
+    let t = h.app.state.thread.as_ref().expect("thread");
+    let quoted = t.messages.iter().find_map(|m| m.reply_quote.as_ref()).map(|(_, q)| q.chars().count());
+    assert_eq!(quoted, Some(4096), "the quote is the quoted mail's start");
+    let marked = marked_text(&mut h, ratatui::style::Modifier::UNDERLINED);
+    assert!(marked.contains("акт"), "{marked}");
+    for keys in ["j", "<C-d>", "k", "<C-u>", "n"] {
+        let (_, work) = frame(&mut h, keys);
+        scrolled(keys, work);
+    }
+    let (screen, work) = frame(&mut h, "G");
+    scrolled("G", work);
+    assert!(screen.contains("ПОСЛЕДНЯЯ СТРОКА ПИСЬМА"), "{screen}");
+    let (screen, work) = frame(&mut h, "<C-u>");
+    scrolled("<C-u>", work);
+    assert!(!screen.contains("ПОСЛЕДНЯЯ СТРОКА ПИСЬМА") && screen.contains("Строка"), "{screen}");
+    let (screen, work) = frame(&mut h, "g g");
+    scrolled("g g", work);
+    assert!(screen.contains("Строка 1: пришлите акт"), "{screen}");
+    // The 10 MB line: opened from its hit, it starts at the top and `G` shows its end.
+    frame(&mut h, "<Esc> j");
+    let (screen, _) = frame(&mut h, "<Enter>");
+    assert!(screen.contains("НАЧАЛО-СТРОКИ"), "{screen}");
+    for keys in ["<C-d>", "j", "k"] {
+        let (_, work) = frame(&mut h, keys);
+        scrolled(keys, work);
+    }
+    let (screen, work) = frame(&mut h, "G");
+    scrolled("G", work);
+    assert!(screen.contains("ХВОСТ-СТРОКИ"), "{screen}");
+}
+
+/// In the wide layout the thread of the selected row is already shown; a search
+/// whose first hit is in it still marks the words and shows the hit on Enter.
+#[test]
+fn a_hit_in_the_thread_already_shown_marks_its_words() {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 7200, "Пришлите акт сверки.");
+    first.subject = Some("Акт".into());
+    let later: Vec<_> = (0..40)
+        .map(|i| msg(&format!("<r{i}@client.test>"), "<a@client.test>", "Ирина", NOW - 3600 + i, "Ещё вопрос."))
+        .collect();
+    ingest(&store, ch, std::iter::once(first).chain(later).collect());
+    let mut h = Harness::on(store, 160, 45);
+    let conv = h.app.state.thread.as_ref().map(|t| t.conversation.id);
+    assert!(conv.is_some(), "the wide layout previews the first row");
+    h.keys("/").type_text("акт").keys("<Enter> <Enter>");
+    let t = h.app.state.thread.as_ref().expect("thread");
+    assert_eq!(Some(t.conversation.id), conv);
+    assert!(!t.terms.is_empty() && t.jump_to == Some(0), "{:?} {:?}", t.terms, t.jump_to);
+}

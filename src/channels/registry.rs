@@ -8,7 +8,7 @@
 
 use crate::config::{Account, Config};
 use crate::model::{ChannelKind, Located};
-use crate::store::{Writer, ingest};
+use crate::store::{Writer, archive, ingest};
 use crate::sync::dispatcher::ChannelSender;
 use std::future::Future;
 use std::pin::Pin;
@@ -103,27 +103,118 @@ pub async fn set_status(writer: &Writer, channel: i64, status: crate::model::Cha
 pub type Unopened = (String, String);
 
 /// Every configured account as a channel, its store row created on first use.
-/// An account that cannot be opened is logged and left out; its reason is
-/// returned beside the rest (for `pult doctor` and the log).
+/// A channel the config no longer names is archived (its history stays; no
+/// worker, no warning), and one named again comes back. An account that is
+/// not set up yet ([`not_set_up`]) gets no row; one that cannot be opened
+/// (its secret command failed, a bad URL) is left out with `⚠` and the reason
+/// on its channel. Both are returned with their reason beside the rest (for
+/// `pult sync --once`, the daemon, the TUI's status line and the log).
 pub fn open_all(cfg: &Config, writer: &Writer) -> (Vec<Arc<dyn Channel>>, Vec<Unopened>) {
     let ctx = Context::from_config(cfg);
     let now = jiff::Timestamp::now().as_second();
     let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    // A config without accounts (a team member's, beside the daemon's) says
+    // nothing about which channels exist: it archives nothing.
+    if !cfg.accounts.is_empty() {
+        let names: Vec<String> = cfg.accounts.iter().map(|a| a.name().to_string()).collect();
+        match writer.call_blocking(move |c| archive::reconcile(c, &names, now)) {
+            Ok(gone) => gone.iter().for_each(|n| tracing::info!("{n}: archived: its account left the config")),
+            Err(e) => tracing::error!("archiving channels that left the config: {e}"),
+        }
+    }
     for account in &cfg.accounts {
         let (name, kind) = (account.name().to_string(), account.kind());
-        let opened = writer
-            .call_blocking(move |c| ingest::ensure_channel(c, &name, kind, now))
-            .map_err(|e| e.to_string())
-            .and_then(|id| open(account, id, &ctx));
-        match opened {
+        if let Some(why) = not_set_up(account) {
+            // A channel made before (by an older pult, or before an edit) says why it stopped.
+            let n = name.clone();
+            if let Ok(Some(id)) = writer.call_blocking(move |c| archive::channel_id(c, &n)) {
+                record_trouble(writer, id, &why, now);
+            }
+            tracing::warn!("{name}: {why}");
+            bad.push((name, why));
+            continue;
+        }
+        let n = name.clone();
+        let id = match writer.call_blocking(move |c| ingest::ensure_channel(c, &n, kind, now)) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!("{name}: {e}");
+                bad.push((name, e.to_string()));
+                continue;
+            }
+        };
+        match open(account, id, &ctx) {
             Ok(ch) => ok.push(ch),
             Err(why) => {
-                tracing::error!("{}: {why}", account.name());
-                bad.push((account.name().to_string(), why));
+                // No worker will ever say it: the sidebar and the channel's list do.
+                record_trouble(writer, id, &why, now);
+                tracing::error!("{name}: {why}");
+                bad.push((name, why));
             }
         }
     }
     (ok, bad)
+}
+
+fn record_trouble(writer: &Writer, channel: i64, why: &str, now: i64) {
+    let status = crate::model::ChannelStatus::Error(why.to_string());
+    if let Err(e) = writer.call_blocking(move |c| crate::store::channel_state::set_status(c, channel, &status, now)) {
+        tracing::error!("recording a channel's trouble: {e}");
+    }
+}
+
+/// Domains kept for examples (RFC 2606, RFC 6761): an account that names one
+/// was copied from an example and not filled in.
+const PLACEHOLDER_DOMAINS: &[&str] =
+    &["example.test", "example.com", "example.net", "example.org", "example", "invalid"];
+
+fn placeholder_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    PLACEHOLDER_DOMAINS.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+/// Whether `Command::new(program)` would find something to start.
+fn program_found(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        return runnable(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| runnable(&dir.join(program))))
+}
+
+/// Why an account is not set up yet, if it is not: it still names an
+/// example's server (`imap.example.test`), or a secret that cannot even be
+/// asked for (its program is not installed, its file does not exist). Such an
+/// account gets no channel in the store and no worker until it is edited;
+/// the reason says what to edit. Nothing is run to find out.
+pub fn not_set_up(account: &Account) -> Option<String> {
+    let then = "then run `pult doctor`";
+    for (key, host) in account.hosts() {
+        if placeholder_host(&host) {
+            return Some(format!(
+                "not set up yet: the {key} {host} is an example's placeholder; put your server's name in the config, {then}"
+            ));
+        }
+    }
+    for crate::config::SecretSource { key, command, file } in account.secret_sources() {
+        match (command.and_then(|c| c.first()), file) {
+            (Some(program), _) if !program_found(program) => {
+                return Some(format!(
+                    "not set up yet: the {key} command {program:?} is not installed (not found in PATH); \
+                     install it or change the command in the config, {then}"
+                ));
+            }
+            (None, Some(path)) if !path.exists() => {
+                return Some(format!(
+                    "not set up yet: the {key} file {} does not exist; create it (mode 0600) or change the path in the config, {then}",
+                    path.display()
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// What one message on a channel can be.
@@ -176,6 +267,26 @@ pub enum Refusal {
         "{owner} has not allowed this bot to reply in their chats (Telegram Business → Chatbots → the bot's rights)"
     )]
     NoReplyRight { owner: String },
+}
+
+impl Refusal {
+    /// Said to a person, in `lang`.
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Refusal::WindowClosed { hours } => {
+                let hours = crate::i18n::plural(lang, *hours, ["hour", "hours"], ["часа", "часов", "часов"]);
+                lang.tr("window_closed").replace("{hours}", &hours)
+            }
+            Refusal::ConnectionDisabled { owner } => {
+                lang.tr("connection_disabled").replace("{owner}", &crate::sanitize::line(owner))
+            }
+            Refusal::NoReplyRight { owner } => {
+                lang.tr("connection_no_reply").replace("{owner}", &crate::sanitize::line(owner))
+            }
+            Refusal::NothingToAnswer => lang.tr("refusal_nothing_to_answer").to_string(),
+            Refusal::NoRecipients => lang.tr("refusal_no_recipients").to_string(),
+        }
+    }
 }
 
 /// One kind of channel. Adding a channel kind is an implementation of this
@@ -326,6 +437,17 @@ pub fn kind(kind: ChannelKind) -> &'static dyn ChannelKindInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_kept_for_examples_are_placeholders() {
+        for h in ["imap.example.test", "SMTP.Example.COM.", "example.org", "mail.example", "x.invalid"] {
+            assert!(placeholder_host(h), "{h}");
+        }
+        for h in ["127.0.0.1", "imap.example-corp.ru", "examples.com", "mail.test", "imap.yandex.ru", "localhost"] {
+            assert!(!placeholder_host(h), "{h}");
+        }
+        assert!(program_found("sh") && !program_found("pult-no-such-helper") && !program_found("/nonexistent/sh"));
+    }
 
     #[test]
     fn a_reply_window_refuses_late_replies_and_email_needs_a_recipient() {

@@ -180,6 +180,50 @@ impl Account {
             Account::Whatsapp(_) => ChannelKind::Whatsapp,
         }
     }
+
+    /// The servers the account talks to, by the key that names them: hosts,
+    /// and the hosts of API URLs given.
+    pub fn hosts(&self) -> Vec<(&'static str, String)> {
+        let url_host = |u: &Option<String>| {
+            u.as_deref().and_then(|u| url::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string))
+        };
+        match self {
+            Account::Email(a) => vec![("imap host", a.imap.host.clone()), ("smtp host", a.smtp.host.clone())],
+            Account::Telegram(a) => url_host(&a.api_url).map(|h| ("api_url", h)).into_iter().collect(),
+            Account::Whatsapp(a) => url_host(&a.api_url).map(|h| ("api_url", h)).into_iter().collect(),
+        }
+    }
+
+    /// Where the account's secrets come from.
+    pub fn secret_sources(&self) -> Vec<SecretSource<'_>> {
+        let source = SecretSource::of;
+        match self {
+            Account::Email(a) => vec![
+                source("imap password", &a.imap.password_command, &a.imap.password_file),
+                source("smtp password", &a.smtp.password_command, &a.smtp.password_file),
+            ],
+            Account::Telegram(a) => vec![source("token", &a.token_command, &a.token_file)],
+            Account::Whatsapp(a) => vec![
+                source("token", &a.token_command, &a.token_file),
+                source("app_secret", &a.app_secret_command, &a.app_secret_file),
+                source("verify_token", &a.verify_token_command, &a.verify_token_file),
+            ],
+        }
+    }
+}
+
+/// One secret of an account: a command (argv) or a file, by the key that names it.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretSource<'a> {
+    pub key: &'static str,
+    pub command: Option<&'a [String]>,
+    pub file: Option<&'a Path>,
+}
+
+impl<'a> SecretSource<'a> {
+    fn of(key: &'static str, command: &'a Option<Vec<String>>, file: &'a Option<PathBuf>) -> SecretSource<'a> {
+        SecretSource { key, command: command.as_deref(), file: file.as_deref() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

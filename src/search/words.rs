@@ -337,6 +337,42 @@ pub fn matches(words: &mut Words, text: &str, terms: &Terms) -> Vec<(usize, usiz
     out
 }
 
+/// How much of one text [`has_match`] and [`first_match`] read: a 30 MB body
+/// must not be stemmed whole to answer a key.
+pub const MATCH_SCAN: usize = 1 << 20;
+
+/// The first of [`matches`] within the first [`MATCH_SCAN`] bytes of `text`;
+/// stops there.
+pub fn first_match(words: &mut Words, text: &str, terms: &Terms) -> Option<(usize, usize)> {
+    if terms.is_empty() {
+        return None;
+    }
+    let text = &text[..text.floor_char_boundary(MATCH_SCAN)];
+    let mut folded = String::new();
+    let mut found = None;
+    let _ = words.each::<()>(text, Mode::Document, |term, start, end, colocated| {
+        let hit = if colocated {
+            terms.whole.iter().any(|w| w == term)
+        } else {
+            folded.clear();
+            fold_into(&text[start..end], &mut folded);
+            terms.hit(term, &folded)
+        };
+        if hit {
+            found = Some((start, end));
+            return Err(());
+        }
+        Ok(())
+    });
+    found
+}
+
+/// Whether `text` has a match of `terms` (see [`first_match`]): `n`/`N` in a
+/// thread ask this of every message on each key.
+pub fn has_match(words: &mut Words, text: &str, terms: &Terms) -> bool {
+    first_match(words, text, terms).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

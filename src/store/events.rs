@@ -44,13 +44,20 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
     let mut run: Vec<&Inbound> = Vec::new();
     let mut statuses = Vec::new();
     for event in events {
-        if let SyncEvent::Message(m) = event {
+        if let SyncEvent::Message(m) = event
+            && (m.report.is_none() || m.outgoing)
+        {
             run.push(m);
             continue;
         }
         flush(&tx, channel, &mut run, now, &mut applied)?;
         match event {
-            SyncEvent::Message(_) => {}
+            // A mail server's report on our mail: applied to the mail it reports on.
+            SyncEvent::Message(m) => {
+                if let Some(report) = &m.report {
+                    super::reports::apply(&tx, channel, m, report, now, &mut applied)?
+                }
+            }
             SyncEvent::Deleted { remote_id } => deleted(&tx, channel, remote_id, now, &mut applied)?,
             SyncEvent::Delivery { remote_id, state, error } => {
                 delivery(&tx, channel, remote_id, *state, error.as_deref(), now, &mut applied)?

@@ -216,7 +216,7 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             && crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text));
         if closing {
             tx.prepare_cached("UPDATE messages SET closing = 1 WHERE id = ?1")?.execute([message_id])?;
-        } else if !m.outgoing {
+        } else if !m.outgoing && m.report.is_none() {
             // A client writing again wakes a closed or snoozed conversation.
             tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
                 .execute([conversation])?;
@@ -619,7 +619,8 @@ pub(super) fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> R
                 AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
                                 AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender'))),
             waiting_since = (SELECT min(m.sent_at) FROM messages m
-                             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.sent_at >
+                             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.report IS NULL
+                               AND m.sent_at >
                                    coalesce((SELECT max(o.sent_at) FROM messages o
                                              WHERE o.conversation_id = ?1 AND o.direction = 'out'
                                                AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))

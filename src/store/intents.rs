@@ -447,6 +447,61 @@ pub fn set_status(db: &mut Db, actor: &str, conversation: i64, open: bool, now: 
     Ok(())
 }
 
+/// A person's word on a sender, remembered for their mail to come and applied
+/// to what is here: `client` — their mail always waits for an answer (a
+/// client writing from a list-like or no-reply address); `never` — it never
+/// does (a robot nobody answers). Audited. Returns the sender's handle.
+pub fn set_sender_rule(db: &mut Db, conversation: i64, client: bool, actor: &str, now: i64) -> Result<String> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    let found: Option<(String, i64, String)> = tx
+        .query_row(
+            "SELECT ch.kind, m.author_identity_id, i.handle FROM messages m
+             JOIN channels ch ON ch.id = m.channel_id JOIN identities i ON i.id = m.author_identity_id
+             WHERE m.conversation_id = ?1 AND m.direction = 'in' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1",
+            [conversation],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((kind, identity, handle)) = found else {
+        return Err(StoreError::Invalid("no message from a client in this conversation".into()));
+    };
+    let rule = if client { "client" } else { "never" };
+    tx.execute(
+        "INSERT INTO sender_rules (kind, handle, rule, actor, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, handle) DO UPDATE SET rule = excluded.rule, actor = excluded.actor, at = excluded.at",
+        params![kind, handle, rule, actor, now],
+    )?;
+    let touched: Vec<i64> = tx
+        .prepare("SELECT DISTINCT conversation_id FROM messages WHERE author_identity_id = ?1 AND direction = 'in'")?
+        .query_map([identity], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if client {
+        tx.execute(
+            "UPDATE messages SET quiet = NULL, closing = 0
+             WHERE author_identity_id = ?1 AND direction = 'in' AND quiet IN ('list', 'auto', 'noreply', 'sender')",
+            [identity],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE messages SET quiet = 'sender', closing = 1
+             WHERE author_identity_id = ?1 AND direction = 'in' AND quiet IS NULL",
+            [identity],
+        )?;
+    }
+    for &c in &touched {
+        refresh_conversation(&tx, c)?;
+        if client {
+            // A client waiting is back in the queue.
+            tx.execute("UPDATE conversations SET status = 'open' WHERE id = ?1 AND waiting_since IS NOT NULL", [c])?;
+        }
+        note_change(&tx, now, ChangeKind::Messages, Some(c), Some(actor))?;
+    }
+    audit(&tx, now, actor, if client { "sender.client" } else { "sender.never" }, Some(conversation), &handle)?;
+    tx.commit()?;
+    Ok(handle)
+}
+
 /// What a batch close did: its number (for the undo), the conversations it
 /// closed, and those it left open because they hold an open promise.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
+pub mod archive;
 pub mod baseline;
 pub mod channel_state;
 pub mod clients;
@@ -11,6 +12,7 @@ pub mod ingest;
 pub mod intents;
 pub mod ledger;
 pub mod queries;
+pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod search_index;

@@ -190,14 +190,20 @@ impl Reader {
         Ok(st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The sidebar's channels: the configured ones, then the archived ones
+    /// that still hold conversations (an archived channel with nothing in it
+    /// has nothing to show; `pult channels` lists it).
     pub fn channels(&self) -> Result<Vec<ChannelRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT ch.id, ch.name, ch.kind,
                     (SELECT count(*) FROM conversations c
                      LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1
                                           WHERE c.channel_id = ch.id AND c.status = 'open'
-                       AND c.last_inbound_id > coalesce(rm.message_id, 0)), ch.status
-             FROM channels ch ORDER BY ch.kind, ch.name",
+                       AND c.last_inbound_id > coalesce(rm.message_id, 0)), ch.status, ch.archived_at IS NOT NULL
+             FROM channels ch
+             WHERE ch.archived_at IS NULL
+                OR EXISTS (SELECT 1 FROM conversations c INDEXED BY conversations_by_channel WHERE c.channel_id = ch.id)
+             ORDER BY ch.archived_at IS NOT NULL, ch.kind, ch.name",
         )?;
         let rows = st.query_map([&self.actor], |r| {
             let kind: String = r.get(2)?;
@@ -208,10 +214,11 @@ impl Reader {
                 unread: r.get(3)?,
                 status: r.get::<_, Option<String>>(4)?.as_deref().and_then(ChannelStatus::from_stored),
                 connections: Vec::new(),
+                archived: r.get(5)?,
             })
         })?;
         let mut out: Vec<ChannelRow> = rows.collect::<rusqlite::Result<_>>()?;
-        for ch in out.iter_mut().filter(|c| c.kind == ChannelKind::Telegram) {
+        for ch in out.iter_mut().filter(|c| c.kind == ChannelKind::Telegram && !c.archived) {
             ch.connections = super::channel_state::connections_of(&self.conn, ch.id)?;
         }
         Ok(out)
@@ -323,11 +330,13 @@ impl Reader {
     }
 
     /// The newest `limit` messages of a conversation, oldest first, with quotes and attachments.
+    /// A quote is its message's first 4096 characters: it is shown as one line,
+    /// and a reply to a 30 MB mail must not copy that mail again.
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
-                    q.author, q.body, m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
-                    m.closing
+                    q.author, substr(q.body, 1, 4096), m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
+                    m.closing, m.report
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
              WHERE m.conversation_id = ?1
@@ -376,6 +385,7 @@ impl Reader {
                     attachments: Vec::new(),
                     reactions: Vec::new(),
                     closing: r.get(20)?,
+                    report: r.get(21)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -411,6 +421,7 @@ impl Reader {
                     attachments: Vec::new(),
                     reactions: Vec::new(),
                     closing: false,
+                    report: None,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -708,7 +708,21 @@ CREATE TABLE sender_rules (
     PRIMARY KEY (kind, handle)
 );
 "#,
-    // 21 -> 22: an attachment's size is NULL when the channel did not say
+    // 21 -> 22: a channel whose account left the config is archived (when):
+    // its history stays, it has no worker and no warning (store::archive).
+    r#"
+ALTER TABLE channels ADD COLUMN archived_at INTEGER;
+"#,
+    // 22 -> 23: a mail server's report on our mail (a bounce, a delay):
+    // `report` says what it reported (failed, delayed, delivered …) and such
+    // a mail never waits for an answer; `reports_on` is the message it
+    // reports on, when pult has it (no foreign key: a reported message may be
+    // removed, the report stays).
+    r#"
+ALTER TABLE messages ADD COLUMN report TEXT;
+ALTER TABLE messages ADD COLUMN reports_on INTEGER;
+"#,
+    // 23 -> 24: an attachment's size is NULL when the channel did not say
     // (Telegram leaves `file_size` out at times; teloxide then reads
     // u32::MAX, shown as «4096.0 MB»). A channel says «unknown» with a
     // negative size (`InboundAttachment::size`); the triggers store NULL, so

@@ -346,12 +346,13 @@ pub fn terms_of(input: &str, today: jiff::civil::Date) -> Terms {
 }
 
 /// A snippet of `text` around its first match, as one sanitised line, with the
-/// byte ranges of every match inside it.
+/// byte ranges of every match inside it. Only the text's first
+/// [`words::MATCH_SCAN`] bytes are looked at, and only the snippet is searched
+/// for its marks: a 30 MB mail costs no more than a short one.
 pub fn snippet(words: &mut Words, text: &str, terms: &Terms) -> (String, Vec<[usize; 2]>) {
-    let line = sanitize::line(text);
+    let line = sanitize::line(&text[..text.floor_char_boundary(words::MATCH_SCAN)]);
     let line = squeeze(&line);
-    let found = words::matches(words, &line, terms);
-    let first = found.first().map(|r| r.0).unwrap_or(0);
+    let first = words::first_match(words, &line, terms).map(|r| r.0).unwrap_or(0);
     // Start a few words before the first match, at a word boundary.
     let mut start = first;
     let mut back = 0;
@@ -366,6 +367,11 @@ pub fn snippet(words: &mut Words, text: &str, terms: &Terms) -> (String, Vec<[us
         if i == 0 {
             start = 0;
         }
+        if back == 0 && first - i > SNIPPET_CHARS {
+            // One word of a kilobyte: start inside it rather than at its start.
+            start = i;
+            break;
+        }
     }
     let mut end = start;
     for (n, (i, c)) in line[start..].char_indices().enumerate() {
@@ -374,16 +380,17 @@ pub fn snippet(words: &mut Words, text: &str, terms: &Terms) -> (String, Vec<[us
             end = start + i;
             break;
         }
+        if n >= 2 * SNIPPET_CHARS {
+            // No space to end at: a line of one word ends somewhere.
+            break;
+        }
     }
     let lead = if start > 0 { "…" } else { "" };
     let tail = if end < line.len() { "…" } else { "" };
     let out = format!("{lead}{}{tail}", &line[start..end]);
     let shift = lead.len();
-    let ranges = found
-        .into_iter()
-        .filter(|&(s, e)| s >= start && e <= end)
-        .map(|(s, e)| [s - start + shift, e - start + shift])
-        .collect();
+    let ranges =
+        words::matches(words, &line[start..end], terms).into_iter().map(|(s, e)| [s + shift, e + shift]).collect();
     (out, ranges)
 }
 
@@ -601,6 +608,22 @@ mod tests {
         }
         assert!(!s.contains('\n'));
         assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn a_snippet_of_a_huge_line_is_a_line() {
+        let mut w = Words::new();
+        let terms = Terms { whole: w.terms("акт", Mode::Query), prefixes: vec![] };
+        // 10 MB without a space: the snippet still ends, and marks only what it shows.
+        let text = format!("{}акт,{}", "ж".repeat(1000), "акт,".repeat(1_500_000));
+        let (s, r) = snippet(&mut w, &text, &terms);
+        assert!(s.chars().count() <= 2 * SNIPPET_CHARS + 3, "{}", s.chars().count());
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(!r.is_empty() && r.iter().all(|[a, b]| &s[*a..*b] == "акт"), "{r:?}");
+        // The first match past the part looked at: the text's start, nothing marked.
+        let far = format!("{} акт", "слово ".repeat(300_000));
+        let (s, r) = snippet(&mut w, &far, &terms);
+        assert!(s.starts_with("слово") && r.is_empty(), "{s}");
     }
 
     #[test]

@@ -138,7 +138,9 @@ pub async fn dispatch_channel(
         // The channel's rules once more, right before the network: a connection
         // switched off or a window closed since the reply was queued.
         if let Err(why) = crate::channels::registry::kind(item.kind).check_reply(&last_moment_facts(&item, t)) {
-            let outcome = Err(SendError::Permanent(format!("not sent: {why}")));
+            // Kept with the message for people to read: in the team's language.
+            let lang = crate::i18n::written();
+            let outcome = Err(SendError::Permanent(format!("{}: {}", lang.tr("not_sent"), why.in_language(lang))));
             record(writer, &item, outcome, &mut report).await;
             continue;
         }

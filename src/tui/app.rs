@@ -538,6 +538,12 @@ impl App {
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
             }
             Effect::MarkAll(view) => Ok(Outcome::MarkedAll(self.reader.conversation_ids(view)?)),
+            Effect::SenderRule { conversation, client } => {
+                let handle = self
+                    .writer
+                    .call_blocking(move |c| intents::set_sender_rule(c, conversation, client, &actor, now))?;
+                Ok(Outcome::SenderRule { handle, client })
+            }
             Effect::CloseMany(ids) => {
                 let done = self.writer.call_blocking(move |c| intents::close_many(c, &actor, &ids, false, now))?;
                 Ok(Outcome::ClosedMany(done))

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod body;
 pub mod keymap;
 pub mod keys;
 pub mod state;

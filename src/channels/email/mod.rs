@@ -5,6 +5,7 @@
 //! controls, only threads it.
 
 pub mod channel;
+pub mod dsn;
 pub mod fetch;
 pub mod parse;
 pub mod parts;

@@ -109,6 +109,8 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         thread_refs,
         names,
         notice: None,
+        // A bounce or delay notice: what it says of which of our mails.
+        report: super::dsn::read(&m),
         author_username: None,
         remote_id: message_id,
         conversation_key,

@@ -24,6 +24,19 @@ impl AppState {
             "reminders" => self.set_view_of(View::Reminders),
             "unsent" => self.set_view_of(View::Unsent),
             "lists" => self.set_view_of(View::Lists),
+            // `:sender client` — this sender's mail always waits; `:sender never` — it never does.
+            "sender" => match (self.target(), rest.first().copied()) {
+                (Some(conversation), Some("client" | "клиент")) => {
+                    vec![Effect::SenderRule { conversation, client: true }]
+                }
+                (Some(conversation), Some("never" | "никогда")) => {
+                    vec![Effect::SenderRule { conversation, client: false }]
+                }
+                _ => {
+                    self.error(self.lang.tr("sender_usage"));
+                    Vec::new()
+                }
+            },
             "accepted" => self.set_view_of(View::AcceptedByMe),
             "unassigned" => self.set_view_of(View::Unassigned),
             "mentions" => self.set_view_of(View::Mentions),

@@ -130,7 +130,7 @@ impl AppState {
     /// What the channel judges a reply on the open thread by.
     fn reply_facts(&self) -> Option<crate::channels::registry::ReplyFacts> {
         let t = self.thread.as_ref()?;
-        let last = t.messages.iter().rev().find(|m| m.direction == Direction::In);
+        let last = t.messages.iter().rev().find(|m| m.answerable());
         Some(crate::channels::registry::ReplyFacts {
             answers: last.map(|m| m.id),
             last_inbound_at: last.map(|m| m.sent_at),
@@ -152,9 +152,8 @@ impl AppState {
         }
         let refusal = kind(t.conversation.kind).check_reply(&self.reply_facts()?).err()?;
         Some(match refusal {
-            Refusal::WindowClosed { hours } => {
-                let hours = crate::i18n::plural(self.lang, hours, ["hour", "hours"], ["часа", "часов", "часов"]);
-                let mut why = self.lang.tr("window_closed").replace("{hours}", &hours);
+            Refusal::WindowClosed { .. } => {
+                let mut why = refusal.in_language(self.lang);
                 let approved: Vec<&str> =
                     self.templates.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.name.as_str()).collect();
                 if t.conversation.kind == ChannelKind::Whatsapp && !approved.is_empty() {
@@ -162,13 +161,7 @@ impl AppState {
                 }
                 why
             }
-            Refusal::ConnectionDisabled { owner } => {
-                self.lang.tr("connection_disabled").replace("{owner}", &crate::sanitize::line(&owner))
-            }
-            Refusal::NoReplyRight { owner } => {
-                self.lang.tr("connection_no_reply").replace("{owner}", &crate::sanitize::line(&owner))
-            }
-            other => other.to_string(),
+            other => other.in_language(self.lang),
         })
     }
 
@@ -191,6 +184,11 @@ impl AppState {
         let Some(t) = &self.thread else { return Vec::new() };
         let mut fx = Vec::new();
         if self.composer.as_ref().map(|c| c.conversation) != Some(t.conversation.id) {
+            // No worker sends for an archived channel: a reply would wait for ever.
+            if self.channels.iter().any(|c| c.id == t.conversation.channel_id && c.archived) {
+                self.error(self.lang.tr("archived_no_reply"));
+                return fx;
+            }
             let closed = self.reply_window_closed();
             if let Some(why) = closed.clone().filter(|_| template.is_none()) {
                 self.error(why);

@@ -213,6 +213,11 @@ pub enum Effect {
     },
     /// Every conversation of a view, to mark.
     MarkAll(View),
+    /// Remember that the conversation's sender always (or never) waits for an answer.
+    SenderRule {
+        conversation: i64,
+        client: bool,
+    },
     /// Close these conversations as one batch (open promises stay open).
     CloseMany(Vec<i64>),
     /// Open again what a batch closed.
@@ -350,6 +355,8 @@ pub struct ThreadState {
     pub connection: Option<crate::model::Connection>,
     /// A new sender who may be a known client: the suggestion, shown in the header.
     pub client_hint: Option<SuggestionRow>,
+    /// The bodies as the renderer laid them out so far (written by the renderer).
+    pub bodies: crate::tui::body::Bodies,
 }
 
 impl AppState {
@@ -384,6 +391,7 @@ impl ThreadState {
             shown_scroll: std::cell::Cell::new(0),
             connection: None,
             client_hint: None,
+            bodies: Default::default(),
         }
     }
 
@@ -397,10 +405,8 @@ impl ThreadState {
                 .iter()
                 .enumerate()
                 .filter(|(_, m)| {
-                    !crate::search::words::matches(w, &m.body, &self.terms).is_empty()
-                        || m.subject
-                            .as_deref()
-                            .is_some_and(|s| !crate::search::words::matches(w, s, &self.terms).is_empty())
+                    crate::search::words::has_match(w, &m.body, &self.terms)
+                        || m.subject.as_deref().is_some_and(|s| crate::search::words::has_match(w, s, &self.terms))
                 })
                 .map(|(i, _)| i)
                 .collect()
@@ -409,7 +415,7 @@ impl ThreadState {
 
     /// The client's newest message: what a reply answers.
     pub fn last_inbound(&self) -> Option<i64> {
-        self.messages.iter().rev().find(|m| m.direction == Direction::In).map(|m| m.id)
+        self.messages.iter().rev().find(|m| m.answerable()).map(|m| m.id)
     }
 
     /// An address as people wrote it: "Ирина Петрова <irina@client.test>"

@@ -46,6 +46,11 @@ pub enum Outcome {
     ClosedMany(crate::store::intents::BatchClose),
     /// A batch opened again (how many).
     ReopenedBatch(usize),
+    /// A sender's mail now always (or never) waits.
+    SenderRule {
+        handle: String,
+        client: bool,
+    },
     Sidebar {
         channels: Vec<ChannelRow>,
         counts: StatusCounts,
@@ -183,6 +188,11 @@ impl AppState {
                     }
                 }
                 self.info(text);
+                vec![Effect::ReloadSidebar, Effect::ReloadList]
+            }
+            Outcome::SenderRule { handle, client } => {
+                let key = if client { "sender_client" } else { "sender_never" };
+                self.info(format!("{} {}", crate::sanitize::line(&handle), self.lang.tr(key)));
                 vec![Effect::ReloadSidebar, Effect::ReloadList]
             }
             Outcome::ReopenedBatch(n) => {
@@ -409,6 +419,9 @@ impl AppState {
         let kept = if same { self.thread.as_ref().map(|t| (t.terms.clone(), t.jump_to)) } else { None };
         // The new-sender hint is asked for when a thread opens; reloads keep it.
         let hint = if same { self.thread.as_mut().and_then(|t| t.client_hint.take()) } else { None };
+        // So do the laid-out bodies that did not change: a 30 MB mail is not
+        // sanitised and counted again because a read mark reloaded its thread.
+        let earlier = if same { self.thread.take() } else { None };
         // Opened from a search hit: highlight its words, show the hit first.
         let hit = self
             .search
@@ -417,16 +430,27 @@ impl AppState {
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t.client_hint = hint;
-            if let Some((terms, jump)) = kept {
-                t.terms = terms;
-                t.jump_to = jump;
-            } else if let Some(((_, message, note), terms)) = hit.filter(|((c, _, _), _)| *c == t.conversation.id) {
+            if let Some(old) = earlier {
+                let was: Vec<(i64, &str)> = old.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
+                let now: Vec<(i64, &str)> = t.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
+                t.bodies.keep_from(old.bodies, &was, &now);
+            }
+            // A reload keeps where `n` and the scroll were; a search whose words
+            // the thread does not mark yet (its hit opened in the thread already
+            // shown) marks them and shows the hit.
+            let hit = hit.filter(|((c, _, _), terms)| {
+                *c == t.conversation.id && kept.as_ref().is_none_or(|(was, _)| was != terms)
+            });
+            if let Some(((_, message, note), terms)) = hit {
                 t.terms = terms;
                 t.jump_to = t.messages.iter().position(|m| match (message, note) {
                     (Some(id), _) => m.id == id && m.direction != Direction::Note,
                     (None, Some(id)) => m.id == id && m.direction == Direction::Note,
                     _ => false,
                 });
+            } else if let Some((terms, jump)) = kept {
+                t.terms = terms;
+                t.jump_to = jump;
             }
             t
         });

@@ -72,7 +72,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if state.list.rows.is_empty() {
-        frame.render_widget(Paragraph::new(styled(l.tr("empty_view"), theme.style("muted"))), inner);
+        frame.render_widget(empty_view(state, theme), inner);
         return;
     }
     let h = inner.height as usize;
@@ -88,6 +88,25 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         .map(|(i, c)| row(state, theme, c, i == state.list.cursor, inner.width as usize))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// An empty list says why when the reason is not good work: a channel that
+/// does not work (and what its worker said), an archived one, no channels at all.
+fn empty_view<'a>(state: &AppState, theme: &Theme) -> Paragraph<'a> {
+    let l = state.lang;
+    let channel = match state.view {
+        View::Channel(id) => state.channels.iter().find(|c| c.id == id),
+        _ => None,
+    };
+    let trouble =
+        channel.filter(|c| !c.archived).and_then(|c| c.status.as_ref()).and_then(super::sidebar::trouble_reason);
+    let (text, style) = match (channel, trouble) {
+        (Some(c), _) if c.archived => (l.tr("channel_archived_empty").to_string(), "muted"),
+        (Some(_), Some(why)) => (format!("⚠ {} {}", l.tr("channel_broken"), sanitize::line(why)), "failed"),
+        (None, _) if state.channels.is_empty() => (l.tr("no_channels").to_string(), "muted"),
+        _ => (l.tr("empty_view").to_string(), "muted"),
+    };
+    Paragraph::new(styled(text, theme.style(style))).wrap(ratatui::widgets::Wrap { trim: false })
 }
 
 fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool, w: usize) -> Line<'a> {

@@ -78,7 +78,7 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
     right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
     right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
     // Accounts whose worker is syncing or in trouble; the sidebar has the detail.
-    for ch in &state.channels {
+    for ch in state.channels.iter().filter(|c| !c.archived) {
         let (mark, style) = match &ch.status {
             Some(s) if s.is_trouble() => ("⚠", "status_error"),
             Some(crate::model::ChannelStatus::Syncing { .. }) => ("⟳", "status_line"),

@@ -1,4 +1,6 @@
-//! The left pane: smart views, then channels with kind badge and unread count.
+//! The left pane: smart views, then channels with kind badge and unread count
+//! (a channel in trouble with its reason under it), then, apart and dimmed,
+//! archived channels whose account left the config.
 
 use super::{fit, pane, styled};
 use crate::model::View;
@@ -17,16 +19,17 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     frame.render_widget(block, area);
     let w = inner.width as usize;
     let mut lines = Vec::new();
-    let entry = |i: usize, badge: (&str, &str), name: &str, count: i64| {
+    let entry = |i: usize, badge: (&str, &str), name: &str, count: i64, dim: bool| {
         let count_text = if count > 0 { format!(" {count}") } else { String::new() };
         let name_w = w.saturating_sub(3 + sanitize::width(&count_text));
         let selected = i == state.sidebar_cursor;
         let row_style = if selected { theme.style("selection") } else { theme.style("base") };
-        let name_style = if count > 0 { theme.style("unread") } else { theme.style("base") };
+        let slot = |s: &str| if dim { theme.style("muted") } else { theme.style(s) };
+        let name_style = if count > 0 { slot("unread") } else { slot("base") };
         Line::from(vec![
-            styled(format!("{:<2} ", badge.0), theme.style(badge.1).patch(row_style)),
+            styled(format!("{:<2} ", badge.0), slot(badge.1).patch(row_style)),
             styled(fit(name, name_w), name_style.patch(row_style)),
-            styled(count_text, theme.style("waiting").patch(row_style)),
+            styled(count_text, slot("waiting").patch(row_style)),
         ])
     };
     for (i, view) in View::SMART.iter().enumerate() {
@@ -47,7 +50,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::Channel(_) | View::Client(_) => ("", "base"),
         };
         let count = state.view_counts.get(i).copied().unwrap_or(0);
-        lines.push(entry(i, badge, l.tr(view.key()), count));
+        lines.push(entry(i, badge, l.tr(view.key()), count, false));
     }
     lines.push(Line::from(styled("─".repeat(w), theme.style("border"))));
     for (i, c) in state.channels.iter().enumerate() {
@@ -56,8 +59,19 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             crate::model::ChannelKind::Telegram => "badge_telegram",
             crate::model::ChannelKind::Whatsapp => "badge_whatsapp",
         };
-        // A worker in trouble shows it next to its channel; the reason is in the log and in `pult doctor`.
-        let name = match &c.status {
+        // Archived channels come last (the store's order), under a heading of their own.
+        if c.archived && !state.channels[..i].iter().any(|c| c.archived) {
+            let head = format!("─ {} ", l.tr("archive"));
+            let rule = "─".repeat(w.saturating_sub(sanitize::width(&head)));
+            lines.push(Line::from(styled(
+                sanitize::truncate(&format!("{head}{rule}"), w).into_owned(),
+                theme.style("muted"),
+            )));
+        }
+        // An archived channel has no worker: whatever its worker last said is over.
+        let status = c.status.as_ref().filter(|_| !c.archived);
+        // A worker in trouble shows it next to its channel, and why under it.
+        let name = match status {
             Some(s) if s.is_trouble() => format!("⚠ {}", sanitize::line(&c.name)),
             // A long first sync: how far it is, before the name so it is never cut.
             Some(s) => match s.progress_percent() {
@@ -66,7 +80,11 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             },
             None => sanitize::line(&c.name).into_owned(),
         };
-        lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread));
+        lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread, c.archived));
+        if let Some(why) = status.and_then(trouble_reason) {
+            let text = format!("  {}", sanitize::line(why));
+            lines.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("failed"))));
+        }
         // People's own chats the bot works in (Telegram Business), under it;
         // `⚠` when switched off or without the right to reply.
         for conn in &c.connections {
@@ -82,6 +100,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// What a worker in trouble said, shown under its channel and in its empty list.
+pub fn trouble_reason(status: &crate::model::ChannelStatus) -> Option<&str> {
+    match status {
+        crate::model::ChannelStatus::Error(why) | crate::model::ChannelStatus::AuthFailed(why) => Some(why),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

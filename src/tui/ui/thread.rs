@@ -5,6 +5,7 @@ use crate::i18n::compact_duration;
 use crate::model::{Delivery, Direction, MessageRow};
 use crate::sanitize;
 use crate::search::words::{Terms, matches, with_words};
+use crate::tui::body::wrap;
 use crate::tui::state::{AppState, Focus};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -110,11 +111,15 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let [head_area, msgs_area] = Layout::vertical([Constraint::Length(header_h), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(header), head_area);
 
-    // Messages are laid out from the newest upwards, only as far as the screen needs
-    // (down to the message `n`/`N` asked for, which then starts the screen).
+    // Messages are laid out from the newest upwards, only as far as the screen
+    // needs (down to the message `n`/`N` asked for, which then starts the
+    // screen). A body is counted and wrapped only as far as that too: a 30 MB
+    // mail costs a screenful per frame (see `tui::body`).
     let h = msgs_area.height as usize;
-    let need = h + t.scroll;
-    let mut blocks: Vec<Vec<Line<'_>>> = Vec::new();
+    let body_w = w.saturating_sub(2).max(8);
+    t.bodies.new_frame();
+    let need = h.saturating_add(t.scroll);
+    let mut placed: Vec<Placed<'_>> = Vec::new();
     let mut total = 0usize;
     let mut below_jump = None;
     for (i, m) in t.messages.iter().enumerate().rev() {
@@ -124,27 +129,63 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             (Some(_), None) => true,
             (None, _) => false,
         };
-        let lines = message_lines(state, theme, m, w, subject_changed, &t.terms);
-        total += lines.len();
-        blocks.push(lines);
+        let (mut head, tail) = message_parts(state, theme, m, w, subject_changed);
+        // Rows of the body from its end: all of them below the message `n` asked
+        // for, else only up to the top of the screen.
+        let want = match t.jump_to {
+            Some(j) if i >= j => usize::MAX,
+            Some(_) => h.saturating_sub(total + tail.len()),
+            None => need.saturating_sub(total + tail.len()),
+        };
+        let (body, whole) = if m.deleted { (0, true) } else { t.bodies.rows_at_least(m.id, &m.body, body_w, want) };
+        if !whole {
+            // Above rows not counted: the screen ends below them.
+            head.clear();
+        }
+        placed.push(Placed { message: m, head, body, tail, bottom: total });
+        total += placed.last().map_or(0, Placed::len);
         if t.jump_to == Some(i) {
             below_jump = Some(total);
         }
-        let placed = match t.jump_to {
+        let done = match t.jump_to {
             Some(j) => i <= j && total >= h,
             None => total >= need,
         };
-        if placed {
+        if done {
             break;
         }
     }
-    let mut all: Vec<Line<'_>> = blocks.into_iter().rev().flatten().collect();
     let wanted = below_jump.map_or(t.scroll, |below| below.saturating_sub(h));
-    let scroll = wanted.min(all.len().saturating_sub(h));
+    let scroll = wanted.min(total.saturating_sub(h));
     t.shown_scroll.set(scroll);
-    let end = all.len() - scroll;
-    let start = end.saturating_sub(h);
-    let visible: Vec<Line<'_>> = all.drain(start..end).collect();
+    // The screen is rows `scroll..scroll + h` counted from the bottom.
+    let shown = |from: usize, len: usize| (from.max(scroll), (from + len).min(scroll + h));
+    let on_screen = |lines: &[Line<'static>], from: usize, out: &mut Vec<Line<'static>>| {
+        let (lo, hi) = shown(from, lines.len());
+        for row in (lo..hi).rev() {
+            out.push(lines[lines.len() - 1 - (row - from)].clone());
+        }
+    };
+    let mut visible: Vec<Line<'static>> = Vec::with_capacity(h);
+    for p in placed.iter().rev() {
+        let m = p.message;
+        on_screen(&p.head, p.bottom + p.tail.len() + p.body, &mut visible);
+        let (lo, hi) = shown(p.bottom + p.tail.len(), p.body);
+        if lo < hi {
+            let from = p.bottom + p.tail.len();
+            for row in t.bodies.rows(m.id, &m.body, body_w, lo - from, hi - from) {
+                let style = if m.direction == Direction::Note {
+                    theme.style("note")
+                } else if row.quote {
+                    theme.style("quote")
+                } else {
+                    Style::default()
+                };
+                visible.push(highlighted(&row.text, &t.terms, style, theme));
+            }
+        }
+        on_screen(&p.tail, p.bottom, &mut visible);
+    }
     frame.render_widget(Paragraph::new(visible), msgs_area);
 
     if let (Some(area), Some(composer)) = (composer_area, &state.composer) {
@@ -234,14 +275,38 @@ fn strip_re(s: &str) -> String {
     crate::workflow::replies::reply_subject(Some(s))
 }
 
-fn message_lines<'a>(
+/// A message on screen: the lines above its body, the body's rows (counted so
+/// far), the lines under it, and where it ends, in rows from the bottom.
+struct Placed<'m> {
+    message: &'m MessageRow,
+    head: Vec<Line<'static>>,
+    body: usize,
+    tail: Vec<Line<'static>>,
+    bottom: usize,
+}
+
+impl Placed<'_> {
+    fn len(&self) -> usize {
+        self.head.len() + self.body + self.tail.len()
+    }
+}
+
+/// Single-line fields from outside are cut before they are sanitised: a cell
+/// shows a line's start, and a 10 MB subject must not cost 10 MB per frame.
+const FIELD: usize = 4096;
+
+fn field(s: &str) -> std::borrow::Cow<'_, str> {
+    sanitize::line(&s[..s.floor_char_boundary(FIELD)])
+}
+
+/// The lines of a message above its body and under it.
+fn message_parts(
     state: &AppState,
     theme: &Theme,
     m: &MessageRow,
     w: usize,
     show_subject: bool,
-    terms: &Terms,
-) -> Vec<Line<'a>> {
+) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let l = state.lang;
     let mut out = Vec::new();
     let (arrow, author_slot) = match m.direction {
@@ -250,7 +315,7 @@ fn message_lines<'a>(
         Direction::Note => ("✎", "note"),
     };
     let mut head = vec![
-        styled(format!("{arrow} {}", sanitize::line(&m.author)), theme.style(author_slot)),
+        styled(format!("{arrow} {}", field(&m.author)), theme.style(author_slot)),
         styled(format!("  {}", state.clock.full(m.sent_at)), theme.style("muted")),
     ];
     match m.delivery {
@@ -301,34 +366,27 @@ fn message_lines<'a>(
             "id-clash" => l.tr("notice_id_clash"),
             "no-date" => l.tr("notice_no_date"),
             "future-date" => l.tr("notice_future_date"),
+            crate::store::reports::NOTICE_DELAYED => l.tr("notice_delayed"),
             _ => continue,
         };
         out.push(Line::from(styled(format!("  ⚠ {text}"), theme.style("failed"))));
     }
     if let Some(e) = &m.parse_error {
-        out.push(Line::from(styled(format!("  ⚠ {}", sanitize::line(e)), theme.style("muted"))));
+        out.push(Line::from(styled(format!("  ⚠ {}", field(e)), theme.style("muted"))));
     }
     if let Some(subject) = m.subject.as_ref().filter(|_| show_subject) {
-        out.push(Line::from(styled(format!("  {}", sanitize::line(subject)), theme.style("title"))));
+        out.push(Line::from(styled(format!("  {}", field(subject)), theme.style("title"))));
     }
     if let Some((qa, qb)) = &m.reply_quote {
         let first = crate::workflow::replies::request_line(qb);
-        let q = format!("  ┃ {}: {}", sanitize::line(qa), sanitize::line(first));
+        let q = format!("  ┃ {}: {}", field(qa), field(first));
         out.push(Line::from(styled(sanitize::truncate(&q, w).into_owned(), theme.style("quote"))));
     }
-    let body = if m.deleted { format!("({})", l.tr("deleted")) } else { sanitize::text(&m.body).into_owned() };
-    for raw in body.lines() {
-        let style = if m.direction == Direction::Note {
-            theme.style("note")
-        } else if raw.starts_with('>') {
-            theme.style("quote")
-        } else {
-            Style::default()
-        };
-        for piece in wrap(raw, w.saturating_sub(2).max(8)) {
-            out.push(highlighted(piece, terms, style, theme));
-        }
+    if m.deleted {
+        let style = if m.direction == Direction::Note { theme.style("note") } else { Style::default() };
+        out.push(Line::from(Span::styled(format!("  ({})", l.tr("deleted")), style)));
     }
+    let above = std::mem::take(&mut out);
     for a in &m.attachments {
         // A size the channel did not give is left out, never guessed.
         let details: Vec<String> =
@@ -361,12 +419,13 @@ fn message_lines<'a>(
         }
     }
     out.push(Line::from(""));
-    out
+    (above, out)
 }
 
 /// One body line, indented, the words of the search that opened the thread marked.
-fn highlighted<'a>(piece: String, terms: &Terms, style: Style, theme: &Theme) -> Line<'a> {
-    let found = if terms.is_empty() { Vec::new() } else { with_words(|w| matches(w, &piece, terms)) };
+/// Only rows on screen come here: what is searched for highlights is bounded by the screen.
+fn highlighted<'a>(piece: &str, terms: &Terms, style: Style, theme: &Theme) -> Line<'a> {
+    let found = if terms.is_empty() { Vec::new() } else { with_words(|w| matches(w, piece, terms)) };
     if found.is_empty() {
         return Line::from(Span::styled(format!("  {piece}"), style));
     }
@@ -387,58 +446,5 @@ pub fn human_size(bytes: i64) -> String {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
         b if b >= 1 << 10 => format!("{} KB", b >> 10),
         b => format!("{b} B"),
-    }
-}
-
-/// Word wrap by display width; words longer than a line are cut.
-pub fn wrap(s: &str, width: usize) -> Vec<String> {
-    if sanitize::width(s) <= width {
-        return vec![s.to_string()];
-    }
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    let mut cur_w = 0;
-    for word in s.split(' ') {
-        let ww = sanitize::width(word);
-        if cur_w > 0 && cur_w + 1 + ww > width {
-            lines.push(std::mem::take(&mut cur));
-            cur_w = 0;
-        }
-        if ww > width {
-            for ch in word.chars() {
-                let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-                if cur_w + cw > width {
-                    lines.push(std::mem::take(&mut cur));
-                    cur_w = 0;
-                }
-                cur.push(ch);
-                cur_w += cw;
-            }
-            continue;
-        }
-        if cur_w > 0 {
-            cur.push(' ');
-            cur_w += 1;
-        }
-        cur.push_str(word);
-        cur_w += ww;
-    }
-    if !cur.is_empty() || lines.is_empty() {
-        lines.push(cur);
-    }
-    lines
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wraps_by_width() {
-        let lines = wrap("Пришлите акт сверки за третий квартал", 12);
-        assert!(lines.iter().all(|l| crate::sanitize::width(l) <= 12), "{lines:?}");
-        assert_eq!(lines.join(" "), "Пришлите акт сверки за третий квартал");
-        let cjk = wrap("日本語日本語日本語", 6);
-        assert!(cjk.iter().all(|l| crate::sanitize::width(l) <= 6));
     }
 }
