@@ -468,6 +468,11 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
     state.max_attachment_bytes = cfg.guards.max_attachment_mb << 20;
     state.download_dir = cfg.ui.download_dir();
     state.own_addresses = cfg.own_addresses(None);
+    state.signatures = cfg
+        .accounts
+        .iter()
+        .filter_map(|a| Some((a.name().to_string(), cfg.signature(a.name())?.to_string())))
+        .collect();
     if let Some(first) = problems.first() {
         for p in &problems {
             tracing::warn!("{p}");

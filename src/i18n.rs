@@ -368,6 +368,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("view_unsent", "Not sent", "Не отправлено"),
     ("view_lists", "Lists & automatic", "Рассылки"),
     ("no_promise", "This conversation has no open promise", "В этом разговоре нет открытого обещания"),
+    (
+        "already_done",
+        "The promise is already reported done, and the client has not written since",
+        "Обещание уже выполнено и клиенту сообщено; клиент с тех пор не писал",
+    ),
     ("nothing_to_undo", "Nothing to undo", "Нечего отменять"),
     ("undone", "Sending cancelled; the text is back in the composer", "Отправка отменена, текст вернулся в редактор"),
     ("field_required", "This field is needed", "Нужно заполнить"),

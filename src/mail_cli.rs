@@ -74,12 +74,12 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
         AttachmentAction::List { .. } => {
             for a in &all {
                 let gone = if a.expunged { "  (removed from the server)" } else { "" };
+                let size = a.size.map(|s| format!("  {s} bytes")).unwrap_or_default();
                 println!(
-                    "{}  {}  {}  {} bytes{gone}",
+                    "{}  {}  {}{size}{gone}",
                     a.index,
                     crate::sanitize::line(&a.name),
                     crate::sanitize::line(&a.mime),
-                    a.size
                 );
             }
         }

@@ -428,7 +428,8 @@ impl MessageRow {
 pub struct AttachmentRow {
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// None: the channel did not say.
+    pub size: Option<i64>,
     pub duration: Option<i64>,
     /// How the channel finds the bytes (Telegram file id); fetched on demand.
     pub remote_ref: Option<String>,
@@ -753,6 +754,7 @@ impl ImapPlace {
 pub struct InboundAttachment {
     pub name: String,
     pub mime: String,
+    /// Bytes; negative when the channel did not say (stored as NULL, shown as no size).
     pub size: i64,
     pub remote_ref: Option<String>,
     pub duration: Option<i64>,
@@ -794,7 +796,8 @@ pub struct Located {
     pub index: usize,
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// None: the channel did not say.
+    pub size: Option<i64>,
     pub channel: String,
     pub kind: ChannelKind,
     #[serde(skip)]

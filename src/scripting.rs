@@ -65,7 +65,8 @@ pub struct AttachmentExport {
     pub index: usize,
     pub name: String,
     pub mime: String,
-    pub size: i64,
+    /// null: the channel did not say.
+    pub size: Option<i64>,
     /// Why its bytes could not be fetched when it arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetch_error: Option<String>,
@@ -189,7 +190,10 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
         println!("\n{}  {}{mark}", m.date, line(&m.author));
         println!("{}", crate::sanitize::text(&m.body));
         for a in &m.attachments {
-            println!("  📎 {} ({} bytes)", line(&a.name), a.size);
+            match a.size {
+                Some(size) => println!("  📎 {} ({size} bytes)", line(&a.name)),
+                None => println!("  📎 {}", line(&a.name)),
+            }
             if let Some(e) = &a.fetch_error {
                 println!("     not downloaded: {}", line(e));
             }
@@ -238,8 +242,10 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         template: false,
         connection: reader.connection_of(conversation)?,
     };
-    // A closed reply window (WhatsApp's 24 hours) still lets an approved template go.
+    // A closed reply window still lets an approved template go, on WhatsApp
+    // only: a Telegram Business chat past 24 hours takes nothing.
     let window_open = registry::kind(c.kind).check_reply(&facts).is_ok();
+    let templates_go = c.kind == crate::model::ChannelKind::Whatsapp;
     let mut approved: Option<String> = None;
     let body = match text {
         ReplyText::Body("-") => {
@@ -252,7 +258,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
             let (text, payload) = template_text(&cfg, &c, id, vars, &clock)?;
             // After the window the approved template goes, and its approved
             // body (filled) is what the thread records.
-            match payload.filter(|_| !window_open) {
+            match payload.filter(|_| !window_open && templates_go) {
                 Some((payload, what_goes)) => {
                     approved = Some(payload);
                     what_goes
@@ -264,7 +270,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     facts.template = approved.is_some();
     if let Err(why) = registry::kind(c.kind).check_reply(&facts) {
         let ids = approved_template_ids();
-        if matches!(why, registry::Refusal::WindowClosed { .. }) && !ids.is_empty() {
+        if matches!(why, registry::Refusal::WindowClosed { .. }) && templates_go && !ids.is_empty() {
             bail!("not queued: {why}; an approved template can go: --template {}", ids.join(" | --template "));
         }
         bail!("not queued: {why}");
@@ -320,6 +326,10 @@ fn template_text(
     let hours = crate::workflow::calendar::Calendar::from_config(cfg).map(|c| c.describe(true)).unwrap_or_default();
     let today = clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string();
     let mut values = crate::workflow::templates::standard_vars(&cfg.actor(), today, &hours, Some(c));
+    // The sender appends the account's signature: the template's sign-off stays out.
+    if let Some(signature) = cfg.signature(&c.channel_name) {
+        values.insert("signature", signature.to_string());
+    }
     let given: Vec<(&str, &str)> = vars.iter().filter_map(|v| v.split_once('=')).collect();
     for field in &t.fields {
         match given.iter().find(|(k, _)| k == field) {

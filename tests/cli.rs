@@ -412,6 +412,54 @@ fn the_log_file_is_private() {
     assert_eq!(mode(), 0o600, "narrowed on the next run");
 }
 
+/// `pult send --to` and `pult forward --to` take «Name <address>» as mail
+/// clients write it; the name names the new client.
+#[test]
+fn send_takes_a_named_address() {
+    let home = tempfile::tempdir().expect("tmp");
+    let cfg = home.path().join("config.toml");
+    let store = home.path().join("pult.db");
+    let password = home.path().join("password");
+    std::fs::write(&password, "secret").expect("password");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = |port: u16| format!("{{ host = \"h\", port = {port}, user = \"u\", password_file = {:?} }}", password);
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"anna@office.test\"\nimap = {}\nsmtp = {}\n",
+            server(993),
+            server(465)
+        ),
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        pult(home.path()).args(args).arg("--config").arg(&cfg).arg("--store").arg(&store).output().expect("run")
+    };
+    let out = run(&["send", "--to", "Кира Белова <Carol@Client.test>", "--subject", "Счёт", "--body", "Добрый день"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = rusqlite::Connection::open(&store).expect("open");
+    let (to, client, message): (String, String, i64) = db
+        .query_row(
+            "SELECT o.to_addresses, ct.name, o.message_id FROM outbox o JOIN conversations c ON c.id = o.conversation_id
+             JOIN contacts ct ON ct.id = c.contact_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("queued");
+    assert_eq!((to.as_str(), client.as_str()), ("[\"carol@client.test\"]", "Кира Белова"));
+    let out =
+        run(&["forward", "--message", &message.to_string(), "--to", "\"Белова, Кира\" <kira@client.test>; bob@x.test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let to: String = db
+        .query_row("SELECT to_addresses FROM outbox WHERE forward_of = ?1", [message], |r| r.get(0))
+        .expect("forward queued");
+    assert_eq!(to, "[\"kira@client.test\",\"bob@x.test\"]");
+    let out = run(&["send", "--to", "Кира Белова", "--subject", "Счёт", "--body", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an email address"));
+}
+
 /// `pult close --query`: a dry run lists and changes nothing; the close takes
 /// every open conversation whose newest message matches, keeps those with an
 /// open promise, is audited once per conversation, and one `pult reopen

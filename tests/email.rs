@@ -430,6 +430,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
         writer: s.writer.clone(),
         append_to_sent: true,
         timezone: moscow(),
+        lang: pult::i18n::Lang::En,
     };
     let mut senders: pult::sync::dispatcher::Senders = Default::default();
     senders.insert(ch, std::sync::Arc::new(sender));
@@ -482,6 +483,7 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
         writer: s.writer.clone(),
         append_to_sent: true,
         timezone: moscow(),
+        lang: pult::i18n::Lang::En,
     };
     let item =
         s.writer.call_blocking(move |c| pult::store::intents::take_due(c, ch, NOW)).expect("take").expect("item");
@@ -1703,6 +1705,7 @@ fn a_wrong_smtp_password_leaves_no_promise_and_a_retry_keeps_exactly_one() {
                 writer: s.writer.clone(),
                 append_to_sent: true,
                 timezone: moscow(),
+                lang: pult::i18n::Lang::En,
             }) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>,
         );
         m
@@ -2005,6 +2008,7 @@ fn email_senders(s: &TempStore, accounts: &[(i64, &EmailAccount)]) -> pult::sync
                 writer: s.writer.clone(),
                 append_to_sent: true,
                 timezone: moscow(),
+                lang: pult::i18n::Lang::En,
             };
             (*ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)
         })

@@ -227,6 +227,42 @@ fn redate_and_cancel_change_the_promise() {
     assert_eq!(open_tasks(&h, conv).last().map(|t| t.0.clone()).as_deref(), Some("cancelled"));
 }
 
+/// `R` with no promise to move, and `D` on a promise already reported done,
+/// refuse at once with the reason, before a date or a reason is asked: from
+/// the thread, and from the list at 80 columns where no thread shows.
+#[test]
+fn r_and_d_refuse_before_asking() {
+    let refused_at_once = |h: &mut Harness, key: &str, reason: &str| {
+        h.keys(key);
+        assert!(h.app.state.popup.is_none(), "{key} asked: {:?}", h.app.state.popup);
+        let status = h.app.state.status.clone().expect("a reason");
+        assert!(status.error && status.text.contains(reason), "{key}: {status:?}");
+    };
+    let mut narrow = Harness::demo(80, 24);
+    let conv = select_unanswered(&mut narrow, ChannelKind::Telegram);
+    assert!(open_tasks(&narrow, conv).iter().all(|t| t.0 != "accepted"), "no promise yet");
+    assert_eq!(narrow.app.state.focus, Focus::Conversations);
+    refused_at_once(&mut narrow, "R", "no open promise");
+
+    let mut h = Harness::demo(160, 45);
+    let conv = select_unanswered(&mut h, ChannelKind::Telegram);
+    refused_at_once(&mut h, "R", "no open promise");
+    h.keys("<Enter>");
+    refused_at_once(&mut h, "R", "no open promise");
+    // With a promise, R and D ask.
+    h.keys("a").type_text("завтра").keys("<Enter> <C-x>");
+    h.keys("R");
+    assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "R asks for the new date");
+    h.keys("<Esc> D");
+    assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "D asks what was done");
+    h.type_text("Счёт выставлен").keys("<Enter>");
+    assert_eq!(open_tasks(&h, conv).last().map(|t| t.0.clone()).as_deref(), Some("done"));
+    // Reported done, and the client has not written since: nothing new to report, nothing to move.
+    refused_at_once(&mut h, "D", "already reported done");
+    refused_at_once(&mut h, "R", "no open promise");
+    assert_eq!(outbox(&h, conv).len(), 2, "the acceptance and the «Выполнено»: {:?}", outbox(&h, conv));
+}
+
 #[test]
 fn views_for_promises() {
     let mut h = Harness::demo(160, 45);

@@ -63,6 +63,52 @@ fn migrates_a_store_from_an_old_version_keeping_data() {
     conn.prepare("SELECT transcript FROM messages").expect("v2 column present");
 }
 
+/// Sizes a channel did not give are NULL: an old store's u32::MAX (teloxide's
+/// stand-in for a missing `file_size`) becomes NULL, the rest and the search
+/// index stay; a negative size from a channel is stored as NULL.
+#[test]
+fn unknown_attachment_sizes_are_null() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let conn = old_store(&path, 23);
+        conn.run_sql(
+            "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'bot', 'telegram', 1);
+             INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, 'k', 't', 1);
+             INSERT INTO messages (id, conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+               VALUES (1, 1, 1, 'a', 'in', 'Ирина', 100, 'голосовое'), (2, 1, 1, 'b', 'in', 'Ирина', 100, 'файл');
+             INSERT INTO attachments (message_id, ordinal, name, mime, size)
+               VALUES (1, 0, 'voice.ogg', 'audio/ogg', 4294967295), (2, 0, 'накладная.pdf', 'application/pdf', 96512);",
+        )
+        .expect("old rows");
+    }
+    let s = pult::store::Writer::spawn(&path).expect("migrating open");
+    let ch =
+        s.call_blocking(|c| pult::store::ingest::ensure_channel(c, "bot", ChannelKind::Telegram, NOW)).expect("ch");
+    let mut m = msg("c", "k", "Ирина", 200, "ещё файл");
+    m.attachments = vec![pult::model::InboundAttachment {
+        name: "scan.pdf".into(),
+        mime: "application/pdf".into(),
+        size: -1,
+        remote_ref: Some("f".into()),
+        duration: None,
+    }];
+    s.call_blocking(move |c| pult::store::ingest::apply(c, ch, &[m], &[], NOW)).expect("ingest");
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let sizes: Vec<(String, Option<i64>)> = conn
+        .prepare("SELECT name, size FROM attachments ORDER BY id")
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("sizes");
+    assert_eq!(sizes, [("voice.ogg".into(), None), ("накладная.pdf".into(), Some(96512)), ("scan.pdf".into(), None)]);
+    let r = Reader::open(&path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert_eq!(r.search("name:накладная", 10, &clock).expect("search").len(), 1, "the file names are still found");
+    assert_eq!(r.search("name:scan", 10, &clock).expect("search").len(), 1);
+}
+
 #[test]
 fn refuses_a_store_from_the_future() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,6 +173,35 @@ fn out_of_order_arrival_still_gives_the_right_waiting_state() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].waiting_since, Some(NOW - 50), "waits since the message after our reply");
     assert_eq!(rows[0].preview, "Спасибо, а когда?");
+}
+
+/// A signed thanks («Спасибо, получили!» under «--», «С уважением, …» or a
+/// name line) after a conversation was closed leaves it closed; a signed
+/// request opens it.
+#[test]
+fn a_signed_thanks_does_not_reopen_a_closed_conversation() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Кира", NOW - 900, "Пришлите акт")]).conversations[0];
+    let status = || {
+        let conn = rusqlite::Connection::open(&s.path).expect("open");
+        conn.query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get::<_, String>(0))
+            .expect("status")
+    };
+    let close = || s.writer.call_blocking(move |c| intents::set_status(c, "anna", conv, false, NOW)).expect("close");
+    let thanks = [
+        "Спасибо, получили!\n--\nКира Белова",
+        "Спасибо, получили!\n-- \nКира Белова\n+7 900 000-00-00",
+        "Спасибо, получили!\n\nС уважением,\nКира Белова",
+        "Спасибо, получили!\n\nКира Белова",
+    ];
+    for (i, body) in thanks.iter().enumerate() {
+        close();
+        ingest(&s, ch, vec![msg(&format!("t{i}"), "chat", "Кира", NOW - 800 + i as i64, body)]);
+        assert_eq!(status(), "closed", "{body:?} reopened it");
+    }
+    ingest(&s, ch, vec![msg("ask", "chat", "Кира", NOW - 10, "Спасибо! А счёт?\n--\nКира Белова")]);
+    assert_eq!(status(), "open");
 }
 
 #[test]

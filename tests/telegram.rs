@@ -284,6 +284,55 @@ fn media_kinds_and_unknown_updates() {
     assert_eq!(t[5].reply_quote.as_ref().map(|q| q.1.as_str()), Some("Накладная"));
 }
 
+/// A voice message and a document that come without `file_size` have no
+/// size: none stored (NULL), none shown in the thread, `"size": null` in JSON
+/// (teloxide reads the missing field as u32::MAX: «4096.0 MB» before).
+#[test]
+fn a_file_without_a_size_shows_no_size() {
+    let s = setup();
+    let chat = || u::private_chat(11, "И");
+    let from = || u::user(11, "Ирина", "С");
+    let mut voice = u::voice("voice-1", 12, 0);
+    voice["voice"].as_object_mut().expect("voice").remove("file_size");
+    let mut document = u::document("doc-1", "акт.pdf", "application/pdf", 0);
+    document["document"].as_object_mut().expect("document").remove("file_size");
+    s.fake.push(u::message(chat(), from(), 1, now(), voice));
+    s.fake.push(u::message(chat(), from(), 2, now(), document));
+    s.fake.push(u::message(chat(), from(), 3, now(), u::document("doc-2", "счёт.pdf", "application/pdf", 96512)));
+    s.drain();
+    let sizes: Vec<Option<i64>> = rusqlite::Connection::open(&s.store.path)
+        .expect("open")
+        .prepare("SELECT size FROM attachments ORDER BY id")
+        .expect("sql")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("sizes");
+    assert_eq!(sizes, [None, None, Some(96512)], "unknown is stored as NULL");
+    let conv = s.reader().conversations(View::Channel(s.channel), pult::model::Window::Top, 1).expect("list")[0].id;
+    let home = tempfile::tempdir().expect("tmp");
+    let out = pult(home.path())
+        .args(["thread", "--json", "--conversation", &conv.to_string(), "--store"])
+        .arg(&s.store.path)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let sizes: Vec<&serde_json::Value> =
+        v["messages"].as_array().expect("messages").iter().map(|m| &m["attachments"][0]["size"]).collect();
+    assert_eq!(sizes, [&json!(null), &json!(null), &json!(96512)], "{v}");
+    let mut h = Harness::on(shared(&s.store.path, &s.store.writer), 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("📎 voice.ogg (0:12)"), "{screen}");
+    assert!(screen.contains("📎 акт.pdf ") || screen.contains("📎 акт.pdf│"), "{screen}");
+    assert!(screen.contains("📎 счёт.pdf (94 KB)"), "{screen}");
+    assert!(!screen.contains("MB"), "{screen}");
+    h.keys("S");
+    let Some(pult::tui::state::Popup::Pick { items, .. }) = &h.app.state.popup else { panic!("a list of files") };
+    assert!(items.iter().all(|i| !i.label.contains("MB")), "{items:?}");
+}
+
 #[test]
 fn sync_once_from_the_command_line() {
     let s = setup();

@@ -74,6 +74,11 @@ impl Setup {
 
     /// `pult reply` on the business conversation, with a config for this bot.
     fn pult_reply(&self, body: &str) -> std::process::Output {
+        self.pult_reply_with(&["--body", body])
+    }
+
+    /// `pult reply --conversation <the business chat> ARGS`.
+    fn pult_reply_with(&self, args: &[&str]) -> std::process::Output {
         use std::os::unix::fs::PermissionsExt;
         let dir = self.store.dir.path();
         let token = dir.join("token");
@@ -90,7 +95,9 @@ impl Setup {
         )
         .expect("config");
         pult(dir)
-            .args(["reply", "--conversation", &self.business_conversation().to_string(), "--body", body, "--config"])
+            .args(["reply", "--conversation", &self.business_conversation().to_string()])
+            .args(args)
+            .arg("--config")
             .arg(&cfg)
             .arg("--store")
             .arg(&self.store.path)
@@ -179,7 +186,14 @@ fn a_chat_silent_for_a_day_is_refused_and_api_refusals_fail_the_message_and_reop
     s.drain();
     let out = s.pult_reply("Высылаю");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("24 hours"));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("24 hours"), "{err}");
+    // A WhatsApp template cannot go on Telegram: none is advised, none goes.
+    assert!(!err.contains("template"), "{err}");
+    let out = s.pult_reply_with(&["--template", "whatsapp-follow-up"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("24 hours") && !err.contains("template"), "{err}");
     assert_eq!(s.count("SELECT count(*) FROM outbox"), 0);
 
     // Inside the window pult sends, but Telegram says the connection is gone.
@@ -278,6 +292,29 @@ fn the_sidebar_shows_the_connection_and_r_explains_a_refusal() {
     assert!(h.app.state.composer.is_none());
     let screen = h.screen();
     assert!(screen.contains("отключил(а) бота в Telegram Business"), "{screen}");
+}
+
+/// A Telegram Business chat past 24 hours: `r` and `t` say why, in Russian,
+/// and advise no WhatsApp template (none can go on Telegram).
+#[test]
+fn a_stale_business_chat_advises_no_template() {
+    let s = setup(true, true);
+    s.client_writes(10, NOW - 25 * 3600, "Пришлите счёт");
+    s.drain();
+    let Setup { store, fake: _fake, .. } = s;
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    let pos = h.app.state.list.rows.iter().position(|r| r.title.contains("Ирина")).expect("listed");
+    h.keys("g g");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    for key in ["r", "t"] {
+        h.keys(key);
+        assert!(h.app.state.composer.is_none() && h.app.state.popup.is_none(), "{key}");
+        let status = h.app.state.status.clone().expect("a reason");
+        assert!(status.error && status.text.contains("больше 24 часов назад"), "{key}: {status:?}");
+        assert!(!status.text.contains("шаблон"), "{key}: {status:?}");
+    }
 }
 
 /// A reply queued while the connection was on, then the owner switched it

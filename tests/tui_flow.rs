@@ -473,6 +473,131 @@ fn forward_one_mail_and_write_a_new_one_from_the_keyboard() {
     assert_eq!(key, conv_key, "the thread is keyed by the mail's own Message-ID");
 }
 
+/// `f` `Enter` forwards the client's newest mail with its file, not our own
+/// reply below it; the recipient may be typed as «Name <address>».
+#[test]
+fn f_enter_forwards_the_clients_mail_to_a_named_address() {
+    let store = temp_store();
+    let path = store.path.clone();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 3600, "Акт во вложении.");
+    first.subject = Some("Акт сверки".into());
+    first.attachments = vec![pult::model::InboundAttachment {
+        name: "акт.pdf".into(),
+        mime: "application/pdf".into(),
+        size: 120_000,
+        remote_ref: Some("part:0".into()),
+        duration: None,
+    }];
+    let mut ours = msg("<c@office.test>", "<a@client.test>", "Анна", NOW - 300, "Акт получили, спасибо.");
+    ours.outgoing = true;
+    ours.subject = Some("Re: Акт сверки".into());
+    ours.reply_to_remote = Some("<a@client.test>".into());
+    ingest(&store, ch, vec![first, ours]);
+    let with_file: i64 = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("SELECT id FROM messages WHERE remote_id = '<a@client.test>'", [], |r| r.get(0))
+        .expect("id");
+    let mut h = Harness::on(store, 160, 45);
+    h.keys("<Enter> f");
+    let Some(Popup::Pick { items, selected, .. }) = &h.app.state.popup else { panic!("a list of mails to forward") };
+    assert!(items[0].label.contains("Анна"), "newest first: {items:?}");
+    assert_eq!(items[*selected].message, with_file, "starts on the client's mail: {items:?}");
+    h.keys("<Enter>");
+    h.type_text("Кира Белова <Carol@Client.test>");
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("Forward to → Кира Белова <carol@client.test> ⤷ 📎1"), "{screen}");
+    h.keys("<C-x>");
+    let status = h.app.state.status.clone();
+    let (to, forward_of): (String, i64) = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("SELECT to_addresses, forward_of FROM outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap_or_else(|e| panic!("{e}: {status:?}\n{}", h.screen()));
+    assert_eq!((to.as_str(), forward_of), ("[\"carol@client.test\"]", with_file));
+}
+
+/// A new mail to «Name <address>» with a file attached in the composer: the
+/// file goes, the name names the new client, and no store error shows (the
+/// clock's tick claimed conversation 0 and showed «store: FOREIGN KEY …»).
+#[test]
+fn a_new_mail_to_a_named_address_takes_an_attachment() {
+    let (store, _, _) = email_thread();
+    let (path, writer) = (store.path.clone(), store.writer.clone());
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("счёт.pdf");
+    std::fs::write(&file, "%PDF-1.4").expect("file");
+    // From the list, from a thread, and at 80 columns where no thread shows beside the list.
+    for (start, width) in [("", 160), ("<Enter> ", 160), ("", 80)] {
+        let mut h = Harness::on(shared(&path, &writer), width, 45);
+        h.keys(&format!("{start}c"));
+        h.type_text("Кира Белова <carol@client.test>, bob@office.test");
+        h.keys("<Enter>");
+        h.type_text("Счёт");
+        h.keys("<Enter>");
+        h.type_text("Счёт во вложении.");
+        // The clock ticks while the path is typed.
+        h.keys("<C-o>");
+        h.app.tick();
+        h.type_text(file.to_str().expect("utf-8"));
+        h.app.tick();
+        h.keys("<Enter>");
+        let status = h.app.state.status.clone();
+        assert!(status.as_ref().is_none_or(|s| !s.error), "{start:?} {width}: {status:?}");
+        let screen = h.screen();
+        assert!(!screen.contains("store:") && !screen.contains("FOREIGN KEY"), "{screen}");
+        assert!(screen.contains("New email to → Кира Белова <carol@client.test>, bob@office.test"), "{screen}");
+        h.keys("<C-x>");
+        let status = h.app.state.status.clone();
+        assert!(status.as_ref().is_none_or(|s| !s.error), "{status:?}");
+    }
+    let db = rusqlite::Connection::open(&path).expect("open");
+    let rows: Vec<(String, String, String)> = db
+        .prepare(
+            "SELECT o.to_addresses, o.attachments, ct.name FROM outbox o
+             JOIN conversations c ON c.id = o.conversation_id JOIN contacts ct ON ct.id = c.contact_id
+             ORDER BY o.id",
+        )
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for (to, files, client) in rows {
+        assert_eq!(to, "[\"carol@client.test\",\"bob@office.test\"]");
+        assert!(files.contains("счёт.pdf"), "{files}");
+        assert_eq!(client, "Кира Белова");
+    }
+}
+
+/// A template mail from an account with a signature ends with one sign-off:
+/// the template's «С уважением, …» is left out, the sender appends the
+/// signature; an account without one keeps the template's.
+#[test]
+fn a_template_mail_ends_with_one_sign_off() {
+    for signature in [Some("Анна Смирнова\nООО «Учёт»"), None] {
+        let (store, _, _) = email_thread();
+        let path = store.path.clone();
+        let mut h = Harness::on(store, 160, 45);
+        if let Some(s) = signature {
+            h.app.state.signatures.insert("office".into(), s.into());
+        }
+        h.keys("<Enter> t");
+        h.type_text("Документы получили").keys("<Enter>");
+        h.keys("<C-x>");
+        let body: String = rusqlite::Connection::open(&path)
+            .expect("open")
+            .query_row("SELECT body FROM outbox", [], |r| r.get(0))
+            .expect("queued");
+        assert!(body.starts_with("Здравствуйте"), "{body}");
+        match signature {
+            Some(_) => assert!(body.ends_with("в течение дня.") && !body.contains("С уважением"), "{body}"),
+            None => assert_eq!(body.matches("С уважением").count(), 1, "{body}"),
+        }
+    }
+}
+
 #[test]
 fn attachments_are_saved_and_a_missing_account_is_said_plainly() {
     let (store, _, _) = email_thread();

@@ -77,7 +77,8 @@ fn setup(extra: &str) -> Setup {
     let cfg_path = write_config(store.dir.path(), &fake.api_url(), &addr, extra);
     let mut cfg = pult::config::Config::load(&cfg_path).expect("config");
     // Media beside this store, not in the user's data dir.
-    let ctx = registry::Context { timezone: moscow(), media_dir: store.dir.path().join("media") };
+    let ctx =
+        registry::Context { timezone: moscow(), media_dir: store.dir.path().join("media"), lang: pult::i18n::Lang::En };
     let account = cfg.accounts.remove(0);
     let id = channel(&store, "whatsapp", pult::model::ChannelKind::Whatsapp);
     let channel = registry::open(&account, id, &ctx).expect("open the channel");
@@ -211,7 +212,7 @@ fn messages_of_every_kind_arrive_once_with_their_media_fetched_and_voice_transcr
     let msg = s.count("SELECT id FROM messages WHERE remote_id = 'wamid.doc1'");
     let located = pult::attachments::locate(&s.reader(), msg).expect("locate");
     assert_eq!(located[0].name, "акт.pdf");
-    assert_eq!(located[0].size, pdf.len() as i64);
+    assert_eq!(located[0].size, Some(pdf.len() as i64));
     let bytes = s.rt.block_on(s.channel.fetch(&located)).expect("fetch");
     assert_eq!(bytes, vec![pdf]);
     // Kept for this user alone.

@@ -71,11 +71,14 @@ pub struct Context {
     pub timezone: jiff::tz::TimeZone,
     /// Where a channel keeps files it downloads (voice messages).
     pub media_dir: std::path::PathBuf,
+    /// The team's language (`[ui] language`), for words pult writes into
+    /// what it sends (a forwarded mail's header).
+    pub lang: crate::i18n::Lang,
 }
 
 impl Context {
     pub fn from_config(cfg: &Config) -> Context {
-        Context { timezone: cfg.timezone(), media_dir: crate::paths::data_dir().join("media") }
+        Context { timezone: cfg.timezone(), media_dir: crate::paths::data_dir().join("media"), lang: cfg.language() }
     }
 }
 

@@ -5,74 +5,70 @@
 //! `[[accounts]]` (an internally tagged enum), offers no nearest key, and the
 //! toml crate's own error text quotes the offending source line.
 
+use super::shape::{self, Field, Shape};
+use crate::model::ChannelKind;
+use std::sync::OnceLock;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-const TOP: &[&str] = &["agent", "store", "hours", "ui", "guards", "team", "accounts"];
-const AGENT: &[&str] = &["name"];
-const STORE: &[&str] = &["path"];
-const HOURS: &[&str] = &[
-    "timezone",
-    "workdays",
-    "start",
-    "end",
-    "holidays",
-    "auto_reply",
-    "mon",
-    "tue",
-    "wed",
-    "thu",
-    "fri",
-    "sat",
-    "sun",
-];
-const UI: &[&str] =
-    &["theme", "language", "bell", "download_dir", "open_command", "closing_words", "one_key_accept", "mouse"];
-const GUARDS: &[&str] = &["undo_seconds", "tone_words", "max_attachment_mb", "secret_timeout_seconds"];
-const EMAIL: &[&str] = &[
-    "kind",
-    "name",
-    "address",
-    "from_name",
-    "imap",
-    "smtp",
-    "folders",
-    "signature",
-    "quote_original",
-    "aliases",
-    "sent_folder",
-    "save_sent",
-    "history_before",
-];
-const SERVER: &[&str] =
-    &["host", "port", "tls", "insecure", "user", "password_command", "password_file", "ca_file", "timeout_seconds"];
-const TELEGRAM: &[&str] =
-    &["kind", "name", "token_command", "token_file", "api_url", "transcribe_command", "player_command", "mark_read"];
-const WHATSAPP: &[&str] = &[
-    "kind",
-    "name",
-    "phone_number_id",
-    "token_command",
-    "token_file",
-    "app_secret_command",
-    "app_secret_file",
-    "verify_token_command",
-    "verify_token_file",
-    "api_url",
-    "webhook_listen",
-    "media_max_mb",
-    "mark_read",
-    "transcribe_command",
-    "player_command",
-];
-const KINDS: &[&str] = &["email", "telegram", "whatsapp"];
+/// The keys pult reads, from the config types themselves (see `shape.rs`).
+struct Schema {
+    top: Vec<Field>,
+    /// Each `[[accounts]]` kind serde knows, with its keys (`kind` first).
+    kinds: Vec<(&'static str, Vec<Field>)>,
+}
+
+fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let top = shape::table::<super::Config>();
+        let tagged = top.iter().find_map(|f| match &f.shape {
+            Shape::List(item) => match **item {
+                Shape::Tagged(kinds) => Some(kinds),
+                _ => None,
+            },
+            _ => None,
+        });
+        let kinds = tagged
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|name| Some((*name, account_keys(ChannelKind::parse(name)?))))
+            .collect();
+        Schema { top, kinds }
+    })
+}
+
+/// The struct behind each kind of `Account` (a test checks every kind serde
+/// knows is here; the match makes a new channel kind name its struct).
+fn account_keys(kind: ChannelKind) -> Vec<Field> {
+    let mut keys = match kind {
+        ChannelKind::Email => shape::table::<super::EmailAccount>(),
+        ChannelKind::Telegram => shape::table::<super::TelegramAccount>(),
+        ChannelKind::Whatsapp => shape::table::<super::WhatsappAccount>(),
+    };
+    keys.insert(0, Field { name: "kind", shape: Shape::Text, required: true });
+    keys
+}
+
+fn names(fields: &[Field]) -> Vec<&'static str> {
+    fields.iter().map(|f| f.name).collect()
+}
+
+/// Whether `name` is a key anywhere in the config.
+fn is_key(name: &str) -> bool {
+    fn within(fields: &[Field], name: &str) -> bool {
+        fields.iter().any(|f| f.name == name || matches!(&f.shape, Shape::Table(inner) if within(inner, name)))
+    }
+    let s = schema();
+    within(&s.top, name) || s.kinds.iter().any(|(_, keys)| within(keys, name))
+}
 
 /// Checks `text` before serde reads it: syntax first, then every key.
 /// The error names line, column and key, never a value.
 pub fn check(text: &str) -> Result<(), String> {
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &e))?;
     let mut problems = Vec::new();
-    walk(text, doc.get_ref(), "", TOP, "line 1, column 1", &mut problems);
+    walk(text, doc.get_ref(), "", &schema().top, "line 1, column 1", &mut problems);
     // In file order: the first one is the first to fix.
     problems.sort_by_key(|p| {
         let n = |s: &str| s.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).and_then(|d| d.parse().ok());
@@ -95,26 +91,26 @@ pub fn syntax_error(text: &str, e: &toml::de::Error) -> String {
 }
 
 /// `at` is where the table starts, for what is missing from it.
-fn walk(text: &str, table: &DeTable<'_>, path: &str, allowed: &[&str], at: &str, problems: &mut Vec<String>) {
-    together(text, table, path, at, problems);
+fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
+    together(text, table, path, fields, at, problems);
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let place = place(text, key);
-        if !allowed.contains(&name) {
-            problems.push(format!("{place}: {}", unknown(name, path, allowed)));
+        let Some(field) = fields.iter().find(|f| f.name == name) else {
+            problems.push(format!("{place}: {}", unknown(name, path, &names(fields))));
             continue;
-        }
-        if let Some(expected) = wrong_type(name, value.get_ref()) {
+        };
+        if let Some(expected) = wrong_type(&field.shape, value.get_ref()) {
             problems.push(format!("{place}: `{name}` must be {expected}"));
             continue;
         }
-        if let Some(why) = bad_value(name, value.get_ref()) {
+        if let Some(why) = bad_value(name, &field.shape, value.get_ref()) {
             problems.push(format!("{place}: {why}"));
             continue;
         }
         let child = |p: &str| if path.is_empty() { p.to_string() } else { format!("{path}.{p}") };
-        match (path, name, value.get_ref()) {
-            ("", "accounts", DeValue::Array(items)) => {
+        match (&field.shape, value.get_ref()) {
+            (Shape::List(item), DeValue::Array(items)) if matches!(**item, Shape::Tagged(_)) => {
                 let mut names: Vec<(&str, usize)> = Vec::new();
                 for item in items.iter() {
                     if let DeValue::Table(t) = item.get_ref() {
@@ -135,77 +131,67 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, allowed: &[&str], at: &str,
                     }
                 }
             }
-            (_, _, DeValue::Table(t)) => {
-                if let Some(keys) = section(&child(name)) {
-                    walk(text, t, &child(name), keys, &place, problems);
-                }
-            }
+            (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, problems),
             _ => {}
         }
     }
 }
 
 fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<String>) {
+    let kinds = &schema().kinds;
     let kind = table.iter().find(|(k, _)| k.get_ref() == "kind").map(|(_, v)| v.get_ref());
-    let kind = match kind {
-        Some(DeValue::String(s)) if KINDS.contains(&s.as_ref()) => s.to_string(),
-        Some(_) => {
-            problems.push(format!(
-                "{place}: an [[accounts]] entry has an unknown kind; use one of email, telegram, whatsapp"
-            ));
+    let list = kinds.iter().map(|(name, _)| *name).collect::<Vec<_>>();
+    let known = match kind {
+        Some(DeValue::String(s)) => kinds.iter().find(|(name, _)| *name == s.as_ref()),
+        _ => None,
+    };
+    let (kind, keys) = match (known, kind) {
+        (Some((kind, keys)), _) => (kind, keys),
+        (None, Some(_)) => {
+            problems
+                .push(format!("{place}: an [[accounts]] entry has an unknown kind; use one of {}", list.join(", ")));
             return;
         }
-        None => {
-            problems.push(format!("{place}: an [[accounts]] entry has no kind (email, telegram or whatsapp)"));
+        (None, None) => {
+            problems.push(format!("{place}: an [[accounts]] entry has no kind ({})", or_list(&list)));
             return;
         }
     };
-    let path = format!("accounts.{kind}");
-    if let Some(keys) = section(&path) {
-        walk(text, table, &path, keys, place, problems);
+    walk(text, table, &format!("accounts.{kind}"), keys, place, problems);
+}
+
+/// «a, b or c».
+fn or_list(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => items.join(""),
     }
 }
 
 /// The type a known key needs, when its value has another (checked here, where
 /// the line is known; serde loses it inside `[[accounts]]`).
-fn wrong_type(name: &str, value: &DeValue<'_>) -> Option<&'static str> {
-    let (ok, expected) = match name {
-        "port"
-        | "undo_seconds"
-        | "max_attachment_mb"
-        | "media_max_mb"
-        | "timeout_seconds"
-        | "secret_timeout_seconds" => (matches!(value, DeValue::Integer(_)), "a number"),
-        "insecure" | "quote_original" | "save_sent" | "auto_reply" | "bell" | "mouse" | "one_key_accept"
-        | "mark_read" => (matches!(value, DeValue::Boolean(_)), "true or false"),
-        "password_command"
-        | "token_command"
-        | "transcribe_command"
-        | "player_command"
-        | "open_command"
-        | "folders"
-        | "aliases"
-        | "tone_words"
-        | "team"
-        | "closing_words"
-        | "app_secret_command"
-        | "verify_token_command" => (
-            matches!(value, DeValue::Array(a) if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(_)))),
-            "a list of strings, e.g. [\"pass\", \"mail/office\"]",
-        ),
-        "accounts" => (matches!(value, DeValue::Array(_)), "[[accounts]] tables"),
-        "agent" | "store" | "hours" | "ui" | "guards" | "imap" | "smtp" => {
-            (matches!(value, DeValue::Table(_)), "a table")
-        }
-        "kind" => (!matches!(value, DeValue::Table(_) | DeValue::Array(_)), "a single value"),
-        // Every other key pult knows holds text.
-        _ => (matches!(value, DeValue::String(_)), "text in quotes"),
+fn wrong_type(shape: &Shape, value: &DeValue<'_>) -> Option<&'static str> {
+    let (ok, expected) = match shape {
+        Shape::Bool => (matches!(value, DeValue::Boolean(_)), "true or false"),
+        Shape::Integer { .. } => (matches!(value, DeValue::Integer(_)), "a number"),
+        Shape::Text => (matches!(value, DeValue::String(_)), "text in quotes"),
+        Shape::List(item) => match **item {
+            Shape::Text => (
+                matches!(value, DeValue::Array(a) if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(_)))),
+                "a list of strings, e.g. [\"pass\", \"mail/office\"]",
+            ),
+            Shape::Tagged(_) => (matches!(value, DeValue::Array(_)), "[[accounts]] tables"),
+            _ => (matches!(value, DeValue::Array(_)), "a list"),
+        },
+        Shape::Table(_) => (matches!(value, DeValue::Table(_)), "a table"),
+        // Left to serde (a test keeps these out of the config).
+        Shape::Tagged(_) | Shape::Unknown => return None,
     };
     (!ok).then_some(expected)
 }
 
 /// What is wrong with a value of the right type, said without the value.
-fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
+fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
     let integer = |v: &DeValue<'_>| match v {
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
         _ => None,
@@ -214,17 +200,21 @@ fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
         DeValue::String(s) => Some(s.as_ref()),
         _ => None,
     };
+    if let Shape::Integer { max } = *shape {
+        let n = integer(value);
+        return match name {
+            "port" if !n.is_some_and(|p| (1..=65535).contains(&p)) => {
+                Some("`port` must be a number from 1 to 65535".into())
+            }
+            // No setting is negative: counts, sizes and seconds.
+            _ if n.is_none_or(|n| n < 0) => Some(format!("`{name}` must be a whole number, 0 or more")),
+            _ if n.is_some_and(|n| n as u64 > max) => Some(format!("`{name}` must be a number from 0 to {max}")),
+            _ => None,
+        };
+    }
     match name {
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
             Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
-        }
-        "port" if !integer(value).is_some_and(|p| (1..=65535).contains(&p)) => {
-            Some("`port` must be a number from 1 to 65535".into())
-        }
-        "undo_seconds" | "max_attachment_mb" | "media_max_mb" | "timeout_seconds" | "secret_timeout_seconds"
-            if integer(value).is_none_or(|n| n < 0) =>
-        {
-            Some(format!("`{name}` must be a whole number, 0 or more"))
         }
         "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => {
             Some("`tls` must be implicit, starttls or none".into())
@@ -248,16 +238,9 @@ fn bad_value(name: &str, value: &DeValue<'_>) -> Option<String> {
 }
 
 /// Rules over several keys of one table, said at the line of the key to change.
-fn together(text: &str, table: &DeTable<'_>, path: &str, at: &str, problems: &mut Vec<String>) {
+fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
     let get = |name: &str| table.iter().find(|(k, _)| k.get_ref() == name);
-    let required: &[&str] = match path {
-        "accounts.email" => &["name", "address", "imap", "smtp"],
-        "accounts.email.imap" | "accounts.email.smtp" => &["host", "port", "user"],
-        "accounts.telegram" => &["name"],
-        "accounts.whatsapp" => &["name", "phone_number_id"],
-        _ => &[],
-    };
-    for key in required.iter().filter(|k| get(k).is_none()) {
+    for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
             ["accounts", kind] => format!("this [[accounts]] entry ({kind})"),
             [.., server] => format!("`{server}`"),
@@ -288,22 +271,6 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, at: &str, problems: &mu
             place(text, key)
         ));
     }
-}
-
-/// The keys allowed in a table, by its path (an account's path carries its kind).
-fn section(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "agent" => AGENT,
-        "store" => STORE,
-        "hours" => HOURS,
-        "ui" => UI,
-        "guards" => GUARDS,
-        "accounts.email" => EMAIL,
-        "accounts.email.imap" | "accounts.email.smtp" => SERVER,
-        "accounts.telegram" => TELEGRAM,
-        "accounts.whatsapp" => WHATSAPP,
-        _ => return None,
-    })
 }
 
 fn unknown(name: &str, path: &str, allowed: &[&str]) -> String {
@@ -404,10 +371,7 @@ fn redact(message: &str) -> String {
         match (&mut quote, c) {
             (None, '"' | '\'' | '`') => quote = Some((c, String::new())),
             (Some((open, inside)), c) if c == *open => {
-                let known = [TOP, AGENT, STORE, HOURS, UI, GUARDS, EMAIL, SERVER, TELEGRAM, WHATSAPP]
-                    .iter()
-                    .any(|keys| keys.contains(&inside.as_str()));
-                let shown = if *open == '`' && known { inside.as_str() } else { "…" };
+                let shown = if *open == '`' && is_key(inside) { inside.as_str() } else { "…" };
                 out.push_str(&format!("{open}{shown}{open}"));
                 quote = None;
             }
@@ -427,10 +391,54 @@ mod tests {
 
     #[test]
     fn nearest_key_for_typos() {
-        assert_eq!(nearest("sent_foldr", EMAIL), Some("sent_folder"));
-        assert_eq!(nearest("save_snet", EMAIL), Some("save_sent"));
-        assert_eq!(nearest("nmae", EMAIL), Some("name"));
-        assert_eq!(nearest("zzzzzzzz", EMAIL), None);
+        let email = names(&account_keys(ChannelKind::Email));
+        assert_eq!(nearest("sent_foldr", &email), Some("sent_folder"));
+        assert_eq!(nearest("save_snet", &email), Some("save_sent"));
+        assert_eq!(nearest("nmae", &email), Some("name"));
+        assert_eq!(nearest("zzzzzzzz", &email), None);
+    }
+
+    /// The checker knows every key of the config types with its type, the
+    /// ones once added to a hand-kept table late included, and every kind of
+    /// account serde accepts.
+    #[test]
+    fn the_schema_is_read_from_the_config_types() {
+        fn no_unknown(fields: &[Field], path: &str) {
+            for f in fields {
+                assert!(!matches!(f.shape, Shape::Unknown), "{path}.{}: the probe cannot read its type", f.name);
+                if let Shape::Table(inner) = &f.shape {
+                    no_unknown(inner, &format!("{path}.{}", f.name));
+                }
+            }
+        }
+        let s = schema();
+        no_unknown(&s.top, "");
+        let kinds: Vec<&str> = s.kinds.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, ["email", "telegram", "whatsapp"]);
+        for (kind, keys) in &s.kinds {
+            no_unknown(keys, kind);
+        }
+        let find = |fields: &'static [Field], name: &str| {
+            fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no `{name}`"))
+        };
+        let keys_of = |kind: &str| &s.kinds.iter().find(|(k, _)| *k == kind).expect("kind").1;
+        let strings = Shape::List(Box::new(Shape::Text));
+        let whatsapp = keys_of("whatsapp");
+        assert_eq!(find(whatsapp, "app_secret_command").shape, strings);
+        assert_eq!(find(whatsapp, "verify_token_command").shape, strings);
+        let Shape::Table(guards) = &find(&s.top, "guards").shape else { panic!("guards") };
+        assert_eq!(find(guards, "secret_timeout_seconds").shape, Shape::Integer { max: u64::MAX });
+        let Shape::Table(imap) = &find(keys_of("email"), "imap").shape else { panic!("imap") };
+        assert_eq!(find(imap, "timeout_seconds").shape, Shape::Integer { max: u64::MAX });
+        assert_eq!(find(imap, "port").shape, Shape::Integer { max: 65535 });
+        let Shape::Table(hours) = &find(&s.top, "hours").shape else { panic!("hours") };
+        assert_eq!(find(hours, "fri").shape, Shape::Text);
+        let required = |fields: &[Field]| fields.iter().filter(|f| f.required).map(|f| f.name).collect::<Vec<_>>();
+        assert_eq!(required(&s.top), Vec::<&str>::new());
+        assert_eq!(required(keys_of("email")), ["kind", "name", "address", "imap", "smtp"]);
+        assert_eq!(required(imap), ["host", "port", "user"]);
+        assert_eq!(required(keys_of("telegram")), ["kind", "name"]);
+        assert_eq!(required(whatsapp), ["kind", "name", "phone_number_id"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The user's TOML configuration: agent identity, store, working hours, UI and accounts.
 
 mod keys;
+mod shape;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -47,9 +48,15 @@ pub struct Hours {
     pub workdays: String,
     pub start: String,
     pub end: String,
-    /// Per-weekday override: `fri = "09:00-17:00"`, `sat = "off"`.
-    #[serde(flatten)]
-    pub days: std::collections::HashMap<String, String>,
+    /// Per-weekday overrides: `fri = "09:00-17:00"`, `sat = "off"`. Named
+    /// fields, not a flattened map, so that serde names every key (`shape.rs`).
+    pub mon: Option<String>,
+    pub tue: Option<String>,
+    pub wed: Option<String>,
+    pub thu: Option<String>,
+    pub fri: Option<String>,
+    pub sat: Option<String>,
+    pub sun: Option<String>,
     /// A production calendar: days off and moved working days (see README).
     pub holidays: Option<PathBuf>,
     /// Answer client messages that arrive outside working hours (once per night).
@@ -63,10 +70,23 @@ impl Default for Hours {
             workdays: "mon-fri".into(),
             start: "09:00".into(),
             end: "18:00".into(),
-            days: Default::default(),
+            mon: None,
+            tue: None,
+            wed: None,
+            thu: None,
+            fri: None,
+            sat: None,
+            sun: None,
             holidays: None,
             auto_reply: false,
         }
+    }
+}
+
+impl Hours {
+    /// The per-weekday overrides, Monday first.
+    pub fn weekdays(&self) -> [Option<&str>; 7] {
+        [&self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun].map(|d| d.as_deref())
     }
 }
 
@@ -354,6 +374,14 @@ impl Config {
             .collect()
     }
 
+    /// The signature an email account appends to every mail, by its name.
+    pub fn signature(&self, account: &str) -> Option<&str> {
+        self.accounts.iter().find_map(|a| match a {
+            Account::Email(e) if e.name == account => e.signature.as_deref().filter(|s| !s.trim().is_empty()),
+            _ => None,
+        })
+    }
+
     /// The address an email account sends from, by its name.
     pub fn sending_address(&self, account: &str) -> Option<String> {
         self.accounts.iter().find_map(|a| match a {
@@ -628,6 +656,59 @@ mod tests {
             assert!(err.starts_with(&format!("line {line}, ")), "not at line {line}: {err:?}\n{text}");
             assert!(!err.contains(hidden), "{hidden:?} shown in {err:?}");
         }
+    }
+
+    /// Every ```toml block of the README is read by the real parser, so the
+    /// manual and pult cannot disagree: a block of `[[template]]` tables is a
+    /// templates.toml, every other block a config (a partial one is a config
+    /// that leaves the rest at its defaults). A commented-out setting that is
+    /// one `key = value` on its line is uncommented and must be read too.
+    #[test]
+    fn every_toml_block_of_the_readme_parses() {
+        let readme = include_str!("../../README.md");
+        let mut blocks = Vec::new();
+        let mut open: Option<(usize, Vec<&str>)> = None;
+        for (i, line) in readme.lines().enumerate() {
+            match (&mut open, line.trim_end()) {
+                (None, "```toml") => open = Some((i + 1, Vec::new())),
+                (Some(_), "```") => blocks.extend(open.take()),
+                (Some((_, lines)), _) => lines.push(line),
+                (None, _) => {}
+            }
+        }
+        assert!(open.is_none(), "a ```toml block is not closed");
+        assert!(blocks.len() >= 3, "{} blocks", blocks.len());
+        let mut configs = 0;
+        for (line, lines) in blocks {
+            let uncommented: Vec<String> = lines
+                .iter()
+                .map(|l| match l.trim_start().strip_prefix('#').map(str::trim_start) {
+                    Some(setting) if setting.contains(" = ") && setting.parse::<toml::Table>().is_ok() => {
+                        setting.to_string()
+                    }
+                    _ => l.to_string(),
+                })
+                .collect();
+            for text in [lines.join("\n"), uncommented.join("\n")] {
+                if text.lines().any(|l| l.trim() == "[[template]]") {
+                    let (templates, error) = crate::workflow::templates::Templates::with_user_file(Some(&text));
+                    assert_eq!(error, None, "README line {line}: {text}");
+                    assert!(
+                        templates.get("whatsapp-follow-up").is_some_and(|t| t.whatsapp.is_some()),
+                        "README line {line}"
+                    );
+                } else {
+                    Config::parse(&text).unwrap_or_else(|e| panic!("README line {line}: {e}\n{text}"));
+                    configs += 1;
+                }
+            }
+        }
+        assert!(configs >= 4, "{configs} config blocks");
+        // The full example has one account of each kind.
+        let full = readme.split("```toml\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap_or_default();
+        let c = Config::parse(full).expect("the README's config");
+        let kinds: Vec<_> = c.accounts.iter().map(|a| a.kind().as_str()).collect();
+        assert_eq!(kinds, ["email", "telegram", "whatsapp"]);
     }
 
     #[test]

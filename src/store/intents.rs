@@ -48,6 +48,11 @@ pub(super) fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Resul
     if r.body.trim().is_empty() && r.attachments.is_empty() {
         return Err(StoreError::Invalid("the reply is empty".into()));
     }
+    queue_outgoing(tx, r, now)
+}
+
+/// The outbox row and its message, whatever the text (a forward may have none).
+fn queue_outgoing(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     let channel_id: i64 = tx
         .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
         .optional()?
@@ -132,16 +137,8 @@ fn queue_email_in(tx: &Transaction<'_>, r: &Reply, extra: &EmailExtra, now: i64)
             return Err(StoreError::Invalid(format!("no message {m} to forward")));
         }
     }
-    let empty_allowed = extra.forward_of.is_some();
-    let body_holder;
-    let r = if empty_allowed && r.body.trim().is_empty() && r.attachments.is_empty() {
-        // A forward may go without a word of our own: the forwarded text is the body.
-        body_holder = Reply { body: "\n".into(), ..r.clone() };
-        &body_holder
-    } else {
-        r
-    };
-    let id = queue_reply_in(tx, r, now)?;
+    // A forward may go without a word of our own: the forwarded mail is the content.
+    let id = if extra.forward_of.is_some() { queue_outgoing(tx, r, now)? } else { queue_reply_in(tx, r, now)? };
     tx.execute(
         "UPDATE outbox SET to_addresses = ?1, forward_of = ?2 WHERE id = ?3",
         params![serde_json::to_string(&to).ok(), extra.forward_of, id],
@@ -158,27 +155,88 @@ fn queue_email_in(tx: &Transaction<'_>, r: &Reply, extra: &EmailExtra, now: i64)
     Ok(id)
 }
 
-/// Addresses as typed ("a@x, b@y; c@z"), checked and lower-cased; at least one.
+/// Addresses as typed ("a@x, b@y; c@z", «Кира Белова <carol@x>»), checked and
+/// lower-cased, without the names; at least one.
 pub fn valid_addresses(list: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for a in list.iter().flat_map(|a| a.split([',', ';', ' '])) {
-        let a = a.trim().trim_matches(['<', '>']).to_lowercase();
-        if a.is_empty() {
-            continue;
+    Ok(recipients(list)?.into_iter().map(|r| r.address).collect())
+}
+
+/// One recipient as typed: an address and the name written before it, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl std::fmt::Display for Recipient {
+    /// `Кира Белова <carol@x>`, the name quoted when it holds a separator, so
+    /// that `recipients` reads it back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(n) if n.contains([',', ';', '<', '>']) => write!(f, "\"{n}\" <{}>", self.address),
+            Some(n) => write!(f, "{n} <{}>", self.address),
+            None => f.write_str(&self.address),
         }
-        let ok = a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-            && !a.chars().any(|c| c.is_control() || c == '"');
-        if !ok {
-            return Err(StoreError::Invalid(format!("not an email address: {a}")));
-        }
-        if !out.contains(&a) {
-            out.push(a);
+    }
+}
+
+/// Recipients as typed, separated by commas or semicolons (or spaces between
+/// bare addresses): `a@x`, `<a@x>`, `Кира Белова <a@x>`, `"Белова, Кира" <a@x>`.
+/// Each address checked and lower-cased, each once; at least one.
+pub fn recipients(list: &[String]) -> Result<Vec<Recipient>> {
+    let bad = |a: &str| StoreError::Invalid(format!("not an email address: {}", crate::sanitize::line(a)));
+    let mut out: Vec<Recipient> = Vec::new();
+    for item in list.iter().flat_map(|a| split_outside_quotes(a)) {
+        let item = item.trim();
+        let (name, bare): (Option<String>, Vec<&str>) = match item.rsplit_once('<') {
+            Some((name, rest)) => {
+                let address = rest.strip_suffix('>').ok_or_else(|| bad(item))?;
+                let name = name.trim().trim_matches('"').trim();
+                if name.chars().any(|c| c.is_control() || c == '"') {
+                    return Err(bad(item));
+                }
+                ((!name.is_empty()).then(|| name.to_string()), vec![address])
+            }
+            None => (None, item.split_whitespace().collect()),
+        };
+        for a in bare {
+            let a = a.trim().to_lowercase();
+            if a.is_empty() {
+                continue;
+            }
+            let ok = a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+                && !a.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '"' | '<' | '>'));
+            if !ok {
+                return Err(bad(&a));
+            }
+            if !out.iter().any(|r| r.address == a) {
+                out.push(Recipient { name: name.clone(), address: a });
+            }
         }
     }
     if out.is_empty() {
         return Err(StoreError::Invalid("an email needs a recipient".into()));
     }
     Ok(out)
+}
+
+/// Splits at `,` and `;` that are not inside quotes or `<…>`.
+fn split_outside_quotes(s: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted, mut angle) = (Vec::new(), 0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' | ';' if !quoted && !angle => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
 }
 
 /// A new email, as the composer or `pult send` asks for it.
@@ -199,7 +257,8 @@ pub struct NewEmail {
 /// Message-ID (so answers and the copy in Sent thread into it), and its outbox row.
 pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
     let conn = &mut db.0;
-    let to = valid_addresses(&e.to)?;
+    let typed = recipients(&e.to)?;
+    let to: Vec<String> = typed.iter().map(|r| r.address.clone()).collect();
     let subject = e.subject.trim();
     if subject.is_empty() {
         return Err(StoreError::Invalid("an email needs a subject".into()));
@@ -213,7 +272,9 @@ pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
     if !is_email {
         return Err(StoreError::Invalid(format!("channel {channel} is not an email account")));
     }
-    let (_, contact) = super::ingest::identity(&tx, "email", &to[0], "", now)?;
+    // The name typed before the address names the new client.
+    let name = typed[0].name.as_deref().map(crate::sanitize::line).unwrap_or_default();
+    let (_, contact) = super::ingest::identity(&tx, "email", &to[0], &name, now)?;
     let domain = e.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
     let key = format!("<pult.new.{:x}@{domain}>", jiff::Timestamp::now().as_nanosecond());
     tx.execute(
@@ -319,7 +380,8 @@ pub fn forward_source(db: &Db, message: i64) -> Result<Option<ForwardSource>> {
     let Some(mut src) = found else { return Ok(None) };
     src.attachments = conn
         .prepare(
-            "SELECT name, mime, remote_ref, size FROM attachments
+            // 0: the size is not known (the fetch then does not compare it).
+            "SELECT name, mime, remote_ref, coalesce(size, 0) FROM attachments
              WHERE message_id = ?1 AND remote_ref IS NOT NULL ORDER BY ordinal",
         )?
         .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?

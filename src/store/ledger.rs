@@ -34,36 +34,53 @@ pub fn accept(db: &mut Db, reply: &Reply, source_message: Option<i64>, deadline:
     Ok((task, outbox))
 }
 
-/// Sends «Выполнено» and closes the conversation's most urgent open task (if any).
-/// Returns the outbox row and the task closed, if there was one.
-pub fn done(db: &mut Db, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
-    let conn = &mut db.0;
-    let tx = immediate(conn)?;
-    let task: Option<i64> = tx
+/// What `done` and `redate` would find in a conversation, asked before a
+/// person types a date or a reason (the TUI) and when they act (here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromiseState {
+    /// The most urgent open promise (accepted, not done).
+    pub open: Option<i64>,
+    /// With none open: the promise already reported done since the client last
+    /// wrote («Выполнено» would report nothing new).
+    pub reported: Option<i64>,
+}
+
+pub(super) fn promise_state(conn: &rusqlite::Connection, conversation: i64) -> rusqlite::Result<PromiseState> {
+    let open = conn
         .query_row(
             "SELECT id FROM tasks WHERE conversation_id = ?1 AND state = 'accepted' ORDER BY deadline, id LIMIT 1",
-            [reply.conversation_id],
+            [conversation],
             |r| r.get(0),
         )
         .optional()?;
-    // A promise already reported done is not reported twice, unless the client
-    // wrote since (then «Выполнено» answers something new).
-    if task.is_none() {
-        let already: Option<i64> = tx
+    let reported = match open {
+        Some(_) => None,
+        None => conn
             .query_row(
                 "SELECT t.id FROM tasks t WHERE t.conversation_id = ?1 AND t.state = 'done'
                    AND t.done_at >= coalesce((SELECT max(sent_at) FROM messages
                                               WHERE conversation_id = ?1 AND direction = 'in'), 0)
                  ORDER BY t.done_at DESC LIMIT 1",
-                [reply.conversation_id],
+                [conversation],
                 |r| r.get(0),
             )
-            .optional()?;
-        if let Some(t) = already {
-            return Err(StoreError::Invalid(format!(
-                "promise {t} is already reported done; nothing new to report since the client's last message"
-            )));
-        }
+            .optional()?,
+    };
+    Ok(PromiseState { open, reported })
+}
+
+/// Sends «Выполнено» and closes the conversation's most urgent open task (if any).
+/// Returns the outbox row and the task closed, if there was one.
+pub fn done(db: &mut Db, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> {
+    let conn = &mut db.0;
+    let tx = immediate(conn)?;
+    // A promise already reported done is not reported twice, unless the client
+    // wrote since (then «Выполнено» answers something new).
+    let PromiseState { open: task, reported } = promise_state(&tx, reply.conversation_id)?;
+    if let Some(t) = reported {
+        return Err(StoreError::Invalid(format!(
+            "promise {t} is already reported done; nothing new to report since the client's last message"
+        )));
     }
     let outbox = queue_reply_in(&tx, reply, now)?;
     if let Some(t) = task {

@@ -140,7 +140,7 @@ impl Reader {
         )?;
         let rows = stmt.query_map([message], |r| {
             Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?),
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?),
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<String>>(5)?,
@@ -453,6 +453,11 @@ impl Reader {
                 reactions.query_map([m.id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         }
         Ok(rows)
+    }
+
+    /// Whether `D` and `R` can act on a conversation (see [`super::ledger::PromiseState`]).
+    pub fn promise_state(&self, conversation: i64) -> Result<super::ledger::PromiseState> {
+        Ok(super::ledger::promise_state(&self.conn, conversation)?)
     }
 
     pub fn tasks(&self, conversation: i64) -> Result<Vec<TaskRow>> {

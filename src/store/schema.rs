@@ -722,6 +722,54 @@ ALTER TABLE channels ADD COLUMN archived_at INTEGER;
 ALTER TABLE messages ADD COLUMN report TEXT;
 ALTER TABLE messages ADD COLUMN reports_on INTEGER;
 "#,
+    // 23 -> 24: an attachment's size is NULL when the channel did not say
+    // (Telegram leaves `file_size` out at times; teloxide then reads
+    // u32::MAX, shown as «4096.0 MB»). A channel says «unknown» with a
+    // negative size (`InboundAttachment::size`); the triggers store NULL, so
+    // no writer can forget. The table is rebuilt: SQLite cannot drop NOT NULL.
+    r#"
+DROP TRIGGER attachments_search_insert;
+DROP TRIGGER attachments_search_delete;
+DROP TRIGGER attachments_search_update;
+CREATE TABLE attachments_new (
+    id           INTEGER PRIMARY KEY,
+    message_id   INTEGER NOT NULL REFERENCES messages(id),
+    ordinal      INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    mime         TEXT NOT NULL DEFAULT 'application/octet-stream',
+    size         INTEGER,
+    content_hash TEXT,
+    remote_ref   TEXT,
+    duration     INTEGER,
+    fetch_error  TEXT,
+    UNIQUE (message_id, ordinal)
+);
+INSERT INTO attachments_new (id, message_id, ordinal, name, mime, size, content_hash, remote_ref, duration, fetch_error)
+    SELECT id, message_id, ordinal, name, mime, CASE WHEN size < 0 OR size = 4294967295 THEN NULL ELSE size END,
+           content_hash, remote_ref, duration, fetch_error
+    FROM attachments;
+DROP TABLE attachments;
+ALTER TABLE attachments_new RENAME TO attachments;
+CREATE TRIGGER attachments_search_insert AFTER INSERT ON attachments
+WHEN NOT search_pending('attachments', new.id) BEGIN
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER attachments_search_delete AFTER DELETE ON attachments
+WHEN NOT search_pending('attachments', old.id) BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+END;
+CREATE TRIGGER attachments_search_update AFTER UPDATE OF name ON attachments
+WHEN NOT search_pending('attachments', new.id) BEGIN
+    DELETE FROM attachments_fts WHERE rowid = old.id;
+    INSERT INTO attachments_fts (rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER attachments_size_unknown AFTER INSERT ON attachments WHEN new.size < 0 BEGIN
+    UPDATE attachments SET size = NULL WHERE id = new.id;
+END;
+CREATE TRIGGER attachments_size_unknown_update AFTER UPDATE OF size ON attachments WHEN new.size < 0 BEGIN
+    UPDATE attachments SET size = NULL WHERE id = new.id;
+END;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

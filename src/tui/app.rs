@@ -207,9 +207,11 @@ impl App {
     }
 
     pub fn tick(&mut self) {
-        // Waiting times and deadlines move with the clock; a claim lives while the composer is open.
+        // Waiting times and deadlines move with the clock; a claim lives while
+        // a reply's composer is open (a forward or a new mail answers nobody,
+        // and a new mail has no conversation yet).
         let mut fx = vec![Effect::ReloadSidebar];
-        if let Some(c) = self.state.composer.as_ref().filter(|c| !c.note) {
+        if let Some(c) = self.state.composer.as_ref().filter(|c| !c.note && c.mail.is_none() && c.conversation > 0) {
             fx.push(Effect::Claim(c.conversation));
         }
         self.run_effects(fx);
@@ -572,8 +574,15 @@ impl App {
                 Ok(Outcome::NoteAdded(conversation))
             }
             Effect::Claim(conversation) => {
-                let others = self.writer.call_blocking(move |c| team::claim(c, conversation, &actor, now))?;
-                Ok(Outcome::Claimed { others })
+                // A claim is a hint to colleagues: one that cannot be written
+                // costs the hint, never an error in the middle of writing.
+                match self.writer.call_blocking(move |c| team::claim(c, conversation, &actor, now)) {
+                    Ok(others) => Ok(Outcome::Claimed { others }),
+                    Err(e) => {
+                        tracing::warn!("claim on conversation {conversation}: {e}");
+                        Ok(Outcome::Nothing)
+                    }
+                }
             }
             Effect::Release(conversation) => {
                 self.writer.call_blocking(move |c| team::release(c, conversation, &actor, now))?;
@@ -652,6 +661,9 @@ impl App {
                 self.client_card(client)
             }
             Effect::ShowClient(client) => self.client_card(client),
+            Effect::CheckPromise { conversation, redate } => {
+                Ok(Outcome::Promise { redate, state: self.reader.promise_state(conversation)? })
+            }
             Effect::History(conversation) => {
                 Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
             }

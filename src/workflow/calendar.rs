@@ -42,8 +42,8 @@ impl Calendar {
         for d in days {
             week[d as usize] = Some((start, end));
         }
-        for (i, name) in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().enumerate() {
-            if let Some(spec) = cfg.hours.days.get(*name) {
+        for (i, spec) in cfg.hours.weekdays().into_iter().enumerate() {
+            if let Some(spec) = spec {
                 week[i] = parse_interval(spec).map_err(CalendarError::Hours)?;
             }
         }

@@ -31,8 +31,11 @@ fn is_emoji(c: char) -> bool {
         0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F | 0x200D | 0x2190..=0x21FF)
 }
 
-/// Whether `text` (what the client wrote, quotes removed) needs no answer.
+/// Whether `text` (what the client wrote) needs no answer. Quotes and the
+/// signature are left out first: «Спасибо!» signed «С уважением, Кира» is
+/// still a thanks.
 pub fn is_closing(text: &str) -> bool {
+    let text = crate::search::authored::said(text);
     let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_CHARS || text.contains('?') {
         return false;
@@ -82,6 +85,11 @@ mod tests {
             "Great, thanks a lot",
             "Спасибо, хорошего дня!",
             "Угу",
+            "Спасибо, получили!\n--\nКира Белова",
+            "Спасибо, получили!\n-- \nКира Белова\n+7 900 000-00-00",
+            "Спасибо, получили!\n\nС уважением,\nКира Белова",
+            "Спасибо, получили!\nС уважением, Кира",
+            "Спасибо, получили!\n\nКира Белова",
         ];
         let asking = [
             "Спасибо, а когда будет акт?",
@@ -97,6 +105,8 @@ mod tests {
             "Добрый день",
             "",
             "Спасибо большое за работу, в следующем месяце нужно будет сдать отчётность по новой форме, подскажите",
+            "Спасибо!\nС уважением,\nКира\nP.S. Пришлите счёт",
+            "Спасибо, получили!\n--\nКира Белова\n\nА когда акт?",
         ];
         for t in closing {
             assert!(is_closing(t), "{t:?} needs no answer");

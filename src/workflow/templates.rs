@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 const SHIPPED: &str = include_str!("templates.toml");
 
+/// Unknown keys are refused (a misspelt `emial` would silently send the chat
+/// text by email); the README's examples are read by this parser in a test.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
     pub id: String,
     pub name: String,
@@ -24,6 +27,7 @@ pub struct Template {
 /// A message template approved in Meta's WhatsApp Manager: its name, its
 /// language code, and the body's `{{1}}`, `{{2}}` … as pult variables.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct WhatsappTemplate {
     pub name: String,
     pub language: String,
@@ -36,6 +40,7 @@ pub struct WhatsappTemplate {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     template: Vec<Template>,
@@ -115,13 +120,20 @@ impl Template {
     }
 
     /// The text for a channel, with known variables filled; unknown ones stay
-    /// visible as `{name}` for the person to fill in.
+    /// visible as `{name}` for the person to fill in. When the email account
+    /// signs its mail (`signature` among the variables: the sender appends it
+    /// below the text), the template's own sign-off («С уважением,\n{agent}»)
+    /// is left out, so that a mail ends with one sign-off, the account's.
     pub fn render(&self, kind: ChannelKind, vars: &HashMap<&str, String>) -> String {
         let source = match (kind, &self.email) {
             (ChannelKind::Email, Some(e)) => e,
             _ => &self.text,
         };
-        fill_tidy(source, vars)
+        let text = fill_tidy(source, vars);
+        match (kind, vars.get("signature")) {
+            (ChannelKind::Email, Some(s)) if !s.trim().is_empty() => crate::search::authored::without_sign_off(&text),
+            _ => text,
+        }
     }
 }
 
@@ -298,11 +310,21 @@ mod tests {
             ("client", "Ирина Петрова".to_string()),
             ("client.greeting_name", "Ирина".to_string()),
             ("deadline", "пт 18:00".to_string()),
+            ("agent", "Анна".to_string()),
         ]
         .into();
         let accept = t.get("accept").expect("accept");
         assert_eq!(accept.render(ChannelKind::Telegram, &vars), "Принято в работу. Срок — пт 18:00.");
-        assert!(accept.render(ChannelKind::Email, &vars).starts_with("Здравствуйте, Ирина!"));
+        let email = accept.render(ChannelKind::Email, &vars);
+        assert!(email.starts_with("Здравствуйте, Ирина!"), "{email}");
+        assert!(email.ends_with("С уважением,\nАнна"), "no signature: the template signs: {email}");
+        // The account signs every mail: the template's own sign-off is left out.
+        let mut signed = vars.clone();
+        signed.insert("signature", "Анна Смирнова\nООО «Учёт»".into());
+        let email = accept.render(ChannelKind::Email, &signed);
+        assert!(email.ends_with("Срок — пт 18:00."), "{email}");
+        assert!(!email.contains("С уважением"), "{email}");
+        assert_eq!(accept.render(ChannelKind::Telegram, &signed), "Принято в работу. Срок — пт 18:00.");
         assert_eq!(fill("{missing} {x", &HashMap::new()), "{missing} {x");
     }
 
@@ -324,6 +346,10 @@ mod tests {
         assert_eq!(t.get("done").expect("done").text, "Готово!");
         let (t, err) = Templates::with_user_file(Some("[[template]]\nname = 3"));
         assert!(err.is_some());
+        let (_, err) = Templates::with_user_file(Some(
+            "[[template]]\nid = \"x\"\nname = \"X\"\ntext = \"x\"\nemial = \"Здравствуйте\"\n",
+        ));
+        assert!(err.is_some_and(|e| e.contains("emial")));
         assert!(t.get("accept").is_some());
     }
 }

@@ -1149,7 +1149,11 @@ pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) ->
         };
         let writer = Writer::spawn(&path)?;
         let id = writer.call_blocking(|c| ingest::ensure_channel(c, "whatsapp", ChannelKind::Whatsapp, 0))?;
-        let ctx = pult::channels::registry::Context { timezone: jiff::tz::TimeZone::UTC, media_dir: dir.join("media") };
+        let ctx = pult::channels::registry::Context {
+            timezone: jiff::tz::TimeZone::UTC,
+            media_dir: dir.join("media"),
+            lang: pult::i18n::Lang::En,
+        };
         let channel = pult::channels::registry::open(&pult::config::Account::Whatsapp(account.clone()), id, &ctx)
             .map_err(|e| anyhow::anyhow!(e))?;
         let worker = rt.spawn(channel.run(writer.clone()));

@@ -13,11 +13,12 @@ pub struct EmailChannel {
     account: EmailAccount,
     id: i64,
     timezone: jiff::tz::TimeZone,
+    lang: crate::i18n::Lang,
 }
 
 impl EmailChannel {
     pub fn new(account: EmailAccount, id: i64, ctx: &Context) -> EmailChannel {
-        EmailChannel { account, id, timezone: ctx.timezone.clone() }
+        EmailChannel { account, id, timezone: ctx.timezone.clone(), lang: ctx.lang }
     }
 }
 
@@ -68,6 +69,7 @@ impl Channel for EmailChannel {
             writer: writer.clone(),
             append_to_sent: self.account.save_sent,
             timezone: self.timezone.clone(),
+            lang: self.lang,
         })
     }
 
@@ -86,7 +88,8 @@ impl Channel for EmailChannel {
                     name: a.name.clone(),
                     mime: a.mime.clone(),
                     remote_ref: a.remote_ref.clone().unwrap_or_default(),
-                    size: a.size,
+                    // 0: not known, not compared.
+                    size: a.size.unwrap_or(0),
                 })
                 .collect();
             let place = MailPlace { folder, uid, validity };

@@ -19,6 +19,8 @@ pub struct EmailSender {
     pub append_to_sent: bool,
     /// The team's time zone, for the dates in quotes and forwards.
     pub timezone: jiff::tz::TimeZone,
+    /// The team's language, for the header above a forwarded mail.
+    pub lang: crate::i18n::Lang,
 }
 
 /// Reply-all: the sender plus To and Cc, minus our own addresses, each once.
@@ -133,7 +135,7 @@ impl EmailSender {
                 .await
                 .map_err(|e| SendError::Temporary(e.to_string()))?
                 .ok_or_else(|| bad(format!("the forwarded message {source} is gone")))?;
-            body.push_str(&forward_block(&src, &self.timezone));
+            body.push_str(&forward_block(&src, &self.timezone, self.lang));
             files.extend(self.forwarded_files(&src).await?);
         } else if self.account.quote_original
             && let Some((author, at, text)) = &item.reply_quote
@@ -225,20 +227,29 @@ fn local_time(at: i64, tz: &jiff::tz::TimeZone) -> String {
         .unwrap_or_default()
 }
 
-/// The forwarded mail below our text, headed as mail clients do.
-pub fn forward_block(src: &crate::store::intents::ForwardSource, tz: &jiff::tz::TimeZone) -> String {
+/// The forwarded mail below our text, headed as mail clients do, in the
+/// team's language (the client reads it: Gmail and Outlook write it so too).
+pub fn forward_block(
+    src: &crate::store::intents::ForwardSource,
+    tz: &jiff::tz::TimeZone,
+    lang: crate::i18n::Lang,
+) -> String {
     let from = if src.author.is_empty() || src.author == src.handle {
         src.handle.clone()
     } else {
         format!("{} <{}>", src.author, src.handle)
     };
-    let mut out = String::from("\n\n---------- Forwarded message ----------\n");
-    out.push_str(&format!("From: {from}\nDate: {}\n", local_time(src.sent_at, tz)));
+    let [title, from_word, date, subject, to] = match lang {
+        crate::i18n::Lang::En => ["Forwarded message", "From", "Date", "Subject", "To"],
+        crate::i18n::Lang::Ru => ["Пересылаемое сообщение", "От", "Дата", "Тема", "Кому"],
+    };
+    let mut out = format!("\n\n---------- {title} ----------\n");
+    out.push_str(&format!("{from_word}: {from}\n{date}: {}\n", local_time(src.sent_at, tz)));
     if let Some(s) = &src.subject {
-        out.push_str(&format!("Subject: {s}\n"));
+        out.push_str(&format!("{subject}: {s}\n"));
     }
     if !src.recipients.is_empty() {
-        out.push_str(&format!("To: {}\n", src.recipients.join(", ")));
+        out.push_str(&format!("{to}: {}\n", src.recipients.join(", ")));
     }
     out.push('\n');
     out.push_str(&src.body);
@@ -399,5 +410,37 @@ mod tests {
             &["anna@office.test".into(), "team@office.test".into()],
         );
         assert_eq!(r, ["client@x.test", "boss@x.test", "cc@y.test"]);
+    }
+
+    #[test]
+    fn the_forward_header_speaks_the_teams_language() {
+        let src = crate::store::intents::ForwardSource {
+            author: "Кира Белова".into(),
+            handle: "carol@client.test".into(),
+            sent_at: 1_795_000_000,
+            subject: Some("Договор".into()),
+            body: "Договор во вложении.".into(),
+            recipients: vec!["anna@office.test".into()],
+            imap: None,
+            attachments: Vec::new(),
+        };
+        let tz = jiff::tz::TimeZone::UTC;
+        let ru = super::forward_block(&src, &tz, crate::i18n::Lang::Ru);
+        for line in [
+            "---------- Пересылаемое сообщение ----------",
+            "От: Кира Белова <carol@client.test>",
+            "Дата: ",
+            "Тема: Договор",
+            "Кому: anna@office.test",
+            "Договор во вложении.",
+        ] {
+            assert!(ru.contains(line), "{line:?} not in {ru}");
+        }
+        assert!(!ru.contains("From:") && !ru.contains("Forwarded"), "{ru}");
+        let en = super::forward_block(&src, &tz, crate::i18n::Lang::En);
+        assert!(
+            en.contains("---------- Forwarded message ----------\nFrom: Кира Белова <carol@client.test>\nDate: "),
+            "{en}"
+        );
     }
 }

@@ -137,7 +137,8 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
         attachments.push(InboundAttachment {
             name,
             mime: mime.to_string(),
-            size: size as i64,
+            // teloxide reads a missing `file_size` as u32::MAX: unknown, not 4 GB.
+            size: if size == u32::MAX { -1 } else { i64::from(size) },
             remote_ref: Some(id.to_string()),
             duration: duration.map(i64::from),
         });
@@ -369,7 +370,9 @@ pub async fn download(bot: &Bot, file_id: &str, dir: &Path) -> Result<PathBuf, S
 /// The bytes of a file by its Telegram file id (saved or opened by the person).
 pub async fn download_bytes(bot: &Bot, file_id: &str) -> Result<Vec<u8>, String> {
     let file = bot.get_file(teloxide::types::FileId(file_id.to_string())).await.map_err(|e| e.to_string())?;
-    let mut out: Vec<u8> = Vec::with_capacity(file.size as usize);
+    // A missing `file_size` reads as u32::MAX: reserving that would ask for
+    // 4 GB. The Bot API serves at most 20 MB, so no more is reserved.
+    let mut out: Vec<u8> = Vec::with_capacity((file.size as usize).min(20 << 20));
     bot.download_file(&file.path, &mut out).await.map_err(|e| e.to_string())?;
     Ok(out)
 }

@@ -259,7 +259,11 @@ impl AppState {
     pub(super) fn template_vars(&self) -> HashMap<&'static str, String> {
         let today = self.clock.zoned(self.clock.now()).strftime("%d.%m.%Y").to_string();
         let conversation = self.thread.as_ref().map(|t| &t.conversation);
-        crate::workflow::templates::standard_vars(&self.actor, today, &self.hours_text, conversation)
+        let mut vars = crate::workflow::templates::standard_vars(&self.actor, today, &self.hours_text, conversation);
+        if let Some(signature) = conversation.and_then(|c| self.signatures.get(&c.channel_name)) {
+            vars.insert("signature", signature.clone());
+        }
+        vars
     }
 
     pub(super) fn send(&mut self) -> Vec<Effect> {

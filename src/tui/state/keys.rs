@@ -183,13 +183,22 @@ impl AppState {
                 Some(c) => vec![Effect::OpenEditor(c.textarea.lines().join("\n"))],
                 None => Vec::new(),
             },
-            Action::Attach => {
-                if self.composer.as_ref().is_some_and(|c| !c.note) {
-                    self.ask(Purpose::Attach, vec!["file".into()])
-                } else {
+            // Asked of the composer itself: a new mail has no conversation to target yet.
+            Action::Attach => match self.composer.as_ref().filter(|c| !c.note) {
+                Some(c) => {
+                    self.popup = Some(Popup::Fields(FieldsPrompt {
+                        purpose: Purpose::Attach,
+                        conversation: c.conversation,
+                        fields: vec!["file".into()],
+                        index: 0,
+                        input: String::new(),
+                        values: HashMap::new(),
+                        deadline: None,
+                    }));
                     Vec::new()
                 }
-            }
+                None => Vec::new(),
+            },
             Action::PlayVoice => vec![Effect::PlayVoice],
             Action::SaveAttachment => self.pick_attachment(PickPurpose::SaveAttachment),
             Action::OpenAttachment => self.pick_attachment(PickPurpose::OpenAttachment),
@@ -208,16 +217,17 @@ impl AppState {
             Action::ViewUnassigned => self.set_view_of(View::Unassigned),
             Action::ViewMentions => self.set_view_of(View::Mentions),
             Action::Accept => self.ask(Purpose::Accept, vec!["deadline".into()]),
-            Action::Done => self.ask(Purpose::Done, vec!["what".into()]),
-            Action::Redate => {
-                let open = |t: &ThreadState| t.tasks.iter().any(|x| x.withdrawn.is_none());
-                if self.thread.as_ref().is_some_and(|t| !open(t)) && self.focus != Focus::Conversations {
-                    self.error(self.lang.tr("no_promise"));
-                    return Vec::new();
+            // Asked of the store first: a promise already reported done, or none
+            // to move, is refused before anything is typed.
+            Action::Done | Action::Redate => match self.target() {
+                Some(conversation) => {
+                    vec![Effect::CheckPromise { conversation, redate: matches!(action, Action::Redate) }]
                 }
-                let fields = self.templates.get("redate").map(|t| t.fields.clone()).unwrap_or_default();
-                self.ask(Purpose::Redate, fields)
-            }
+                None => {
+                    self.error(self.lang.tr("open_a_thread"));
+                    Vec::new()
+                }
+            },
             Action::Snooze => self.ask(Purpose::Snooze, vec!["deadline".into()]),
             Action::FollowUp => self.ask(Purpose::FollowUp, vec!["deadline".into()]),
             Action::CancelTask => match self.target() {

@@ -19,9 +19,10 @@ impl AppState {
             .flat_map(|m| {
                 m.attachments.iter().enumerate().map(move |(index, a)| PickItem {
                     label: format!(
-                        "{}  {}  · {} · {}",
+                        "{}  {}· {} · {}",
                         crate::sanitize::line(&a.name),
-                        human_size(a.size),
+                        // An unknown size is left out.
+                        a.size.map(|_| format!("{}  ", human_size(a.size))).unwrap_or_default(),
                         crate::sanitize::line(&m.author),
                         clock.short(m.sent_at)
                     ),
@@ -43,7 +44,9 @@ impl AppState {
         }
     }
 
-    /// Messages of the open email thread, newest first, to forward one.
+    /// Messages of the open email thread, newest first, to forward one. The
+    /// choice starts on the client's newest mail (what is forwarded is nearly
+    /// always what the client sent, with its files), not on our own reply.
     pub(super) fn pick_forward(&mut self) -> Vec<Effect> {
         let Some(t) = &self.thread else {
             self.error(self.lang.tr("open_a_thread"));
@@ -53,11 +56,10 @@ impl AppState {
             self.error(self.lang.tr("forward_is_email"));
             return Vec::new();
         }
-        let items: Vec<PickItem> = t
-            .messages
+        let mails: Vec<&MessageRow> = t.messages.iter().rev().filter(|m| m.direction != Direction::Note).collect();
+        let selected = mails.iter().position(|m| m.direction == Direction::In).unwrap_or(0);
+        let items: Vec<PickItem> = mails
             .iter()
-            .rev()
-            .filter(|m| m.direction != Direction::Note)
             .map(|m| {
                 let clip =
                     if m.attachments.is_empty() { String::new() } else { format!("  📎{}", m.attachments.len()) };
@@ -77,7 +79,7 @@ impl AppState {
             0 => Vec::new(),
             1 => self.picked(PickPurpose::Forward, items[0].clone()),
             _ => {
-                self.popup = Some(Popup::Pick { purpose: PickPurpose::Forward, items, selected: 0 });
+                self.popup = Some(Popup::Pick { purpose: PickPurpose::Forward, items, selected });
                 Vec::new()
             }
         }

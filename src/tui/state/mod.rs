@@ -240,6 +240,12 @@ pub enum Effect {
     Claim(i64),
     Release(i64),
     History(i64),
+    /// Looks at a conversation's promise before `D` or `R` asks anything
+    /// (`redate`: for `R`), so a refusal comes before the typing.
+    CheckPromise {
+        conversation: i64,
+        redate: bool,
+    },
     /// The client card of a conversation's client.
     ClientCard(i64),
     /// A client's card by the client's id.
@@ -498,6 +504,9 @@ pub struct AppState {
     pub hours_text: String,
     /// Our email addresses (every account, aliases too): never a reply-all recipient.
     pub own_addresses: Vec<String>,
+    /// Each email account's signature, by account name: the sender appends it,
+    /// so a template's own sign-off is left out.
+    pub signatures: HashMap<String, String>,
     pub clock: Clock,
     pub calendar: Calendar,
     pub keymap: Keymap,
@@ -589,6 +598,7 @@ impl AppState {
             drafts: HashMap::new(),
             quit_warned: false,
             own_addresses: Vec::new(),
+            signatures: HashMap::new(),
             close_asked: None,
             marked: Default::default(),
             marking: false,
@@ -707,11 +717,16 @@ pub(super) fn new_composer(
 }
 
 pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
-    v.map(|s| s.split(", ").map(str::to_string).collect()).unwrap_or_default()
+    let Some(v) = v else { return Vec::new() };
+    match crate::store::intents::recipients(std::slice::from_ref(v)) {
+        Ok(list) => list.iter().map(ToString::to_string).collect(),
+        Err(_) => v.split(", ").map(str::to_string).collect(),
+    }
 }
 
-/// 1.2 MB, 340 KB, 12 B.
-pub fn human_size(bytes: i64) -> String {
+/// 1.2 MB, 340 KB, 12 B; nothing when the channel did not say.
+pub fn human_size(bytes: Option<i64>) -> String {
+    let Some(bytes) = bytes else { return String::new() };
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
         b if b >= 1 << 10 => format!("{} KB", b >> 10),

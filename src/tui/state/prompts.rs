@@ -121,9 +121,10 @@ impl AppState {
             self.attach_confirmed = None;
             f.values.insert(name, path.display().to_string());
         } else if name == "to" {
-            match crate::store::intents::valid_addresses(std::slice::from_ref(&value)) {
+            // Names typed before the addresses stay: a new mail names its client by them.
+            match crate::store::intents::recipients(std::slice::from_ref(&value)) {
                 Ok(list) => {
-                    f.values.insert(name, list.join(", "));
+                    f.values.insert(name, list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
                 }
                 Err(e) => {
                     self.error(e.to_string());

@@ -31,6 +31,11 @@ pub enum ListRead {
 pub enum Outcome {
     /// Nothing on screen changes.
     Nothing,
+    /// What `D` or `R` would find (see [`Effect::CheckPromise`]).
+    Promise {
+        redate: bool,
+        state: crate::store::ledger::PromiseState,
+    },
     /// This person's drafts, kept by an earlier run (or one that was killed).
     Drafts(Vec<(DraftKey, Draft)>),
     /// Written; these show it.
@@ -137,6 +142,23 @@ impl AppState {
             |conversation: i64| vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)];
         match outcome {
             Outcome::Nothing => Vec::new(),
+            Outcome::Promise { redate, state } => {
+                // The store's own refusals, said before a date or a reason is typed.
+                if redate && state.open.is_none() {
+                    self.error(self.lang.tr("no_promise"));
+                    return Vec::new();
+                }
+                if !redate && state.reported.is_some() {
+                    self.error(self.lang.tr("already_done"));
+                    return Vec::new();
+                }
+                if redate {
+                    let fields = self.templates.get("redate").map(|t| t.fields.clone()).unwrap_or_default();
+                    self.ask(Purpose::Redate, fields)
+                } else {
+                    self.ask(Purpose::Done, vec!["what".into()])
+                }
+            }
             Outcome::Drafts(drafts) => {
                 self.drafts.extend(drafts);
                 Vec::new()

@@ -388,11 +388,13 @@ fn message_parts(
     }
     let above = std::mem::take(&mut out);
     for a in &m.attachments {
-        let mut text = format!("  📎 {} ({}", sanitize::line(&sanitize::file_name(&a.name)), human_size(a.size));
-        if let Some(d) = a.duration {
-            text.push_str(&format!(", {}:{:02}", d / 60, d % 60));
+        // A size the channel did not give is left out, never guessed.
+        let details: Vec<String> =
+            a.size.map(human_size).into_iter().chain(a.duration.map(|d| format!("{}:{:02}", d / 60, d % 60))).collect();
+        let mut text = format!("  📎 {}", sanitize::line(&sanitize::file_name(&a.name)));
+        if !details.is_empty() {
+            text.push_str(&format!(" ({})", details.join(", ")));
         }
-        text.push(')');
         out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("attachment"))));
         if let Some(e) = &a.fetch_error {
             for piece in wrap(&format!("{}: {}", l.tr("not_downloaded"), sanitize::line(e)), w.saturating_sub(6).max(8))
