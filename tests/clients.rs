@@ -204,8 +204,22 @@ fn the_command_line_contract_and_the_card_at_80x24() {
     for key in ["id", "name", "organisation", "responsible", "identities", "open_tasks", "waiting"] {
         assert!(multi[0].get(key).is_some(), "{key}");
     }
-    let id = multi[0]["id"].as_i64().expect("id").to_string();
-    let card: serde_json::Value = serde_json::from_str(&run(&["client", "show", &id, "--json"])).expect("json");
+    // A client whose newest messages come from more than one channel (the list is neediest first).
+    let card: serde_json::Value = multi
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_i64().expect("id").to_string();
+            serde_json::from_str::<serde_json::Value>(&run(&["client", "show", &id, "--json"])).expect("json")
+        })
+        .find(|card| {
+            let kinds: std::collections::BTreeSet<&str> = card["timeline"]
+                .as_array()
+                .map(|t| t.iter().filter_map(|e| e["kind"].as_str()).collect())
+                .unwrap_or_default();
+            kinds.len() >= 2
+        })
+        .expect("a card whose timeline mixes channels");
+    let id = card["id"].to_string();
     let conv = &card["conversations"][0];
     for key in ["conversation", "channel", "kind", "subject", "last_date", "waiting_since"] {
         assert!(conv.get(key).is_some(), "{key} in {conv}");

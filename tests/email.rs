@@ -2216,6 +2216,11 @@ fn history_is_not_a_queue_and_lists_never_wait() {
     assert_eq!(news, 1, "in the Lists view");
     let lists = count(&s, "SELECT count(*) FROM conversations WHERE automatic = 1");
     assert!(lists > 1, "the corpus's list mail is in the Lists view too: {lists}");
+    // The clients list leads with the three who wait.
+    let clients: serde_json::Value = serde_json::from_str(&cli.ok(&["clients", "--json"])).expect("json");
+    let first: Vec<&str> =
+        clients.as_array().expect("array").iter().take(3).filter_map(|c| c["name"].as_str()).collect();
+    assert!(first.len() == 3 && first.iter().all(|n| n.starts_with("Клиент")), "{first:?}");
 }
 
 /// A mail to an address the receiving server refuses: Postfix returns its

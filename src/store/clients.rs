@@ -169,7 +169,11 @@ const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee, 
 impl Reader {
     fn client_rows(&self, filter: &str, param: Option<i64>) -> Result<Vec<ClientSummary>> {
         let sql =
-            format!("{SUMMARY} WHERE k.merged_into IS NULL {filter} ORDER BY coalesce(k.organisation, k.name), k.id");
+            // The neediest first: overdue promises, then clients waiting, then open promises; then by name.
+            format!(
+                "{SUMMARY} WHERE k.merged_into IS NULL {filter}
+                 ORDER BY 11 DESC, 10 DESC, 9 DESC, coalesce(k.organisation, k.name), k.id"
+            );
         let mut st = self.connection().prepare(&sql)?;
         let map = |r: &rusqlite::Row<'_>| {
             let name: String = r.get(1)?;
