@@ -609,6 +609,9 @@ fn doctor(cli: &Cli) -> Result<()> {
 }
 
 /// `pult sync --once`: every pending update of every account, every due outbox row, then exit.
+/// The longest one account's part of `pult sync --once` may take.
+const SYNC_ONCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 fn sync_once(cli: &Cli) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
@@ -645,7 +648,15 @@ fn sync_once(cli: &Cli) -> Result<()> {
             async move {
                 let shown = std::sync::atomic::AtomicUsize::new(usize::MAX);
                 let progress = |p: crate::channels::registry::SyncProgress<'_>| sync_progress(&name, p, &shown);
-                let result = channel.sync_once(writer, &progress).await;
+                // A server that goes quiet mid-sync must not keep the run (and cron) waiting for ever.
+                let result = match tokio::time::timeout(SYNC_ONCE_DEADLINE, channel.sync_once(writer, &progress)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "did not finish within {} min (a server that stopped answering?); what came before is kept",
+                        SYNC_ONCE_DEADLINE.as_secs() / 60
+                    )),
+                };
                 (name, result)
             }
         });
