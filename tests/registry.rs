@@ -221,9 +221,13 @@ fn channels_that_left_the_config_are_archived_and_come_back() {
         let reader = Reader::open(&s.path, "anna").expect("reader");
         reader.channels().expect("channels").into_iter().map(|c| (c.name, c.archived, c.status)).collect::<Vec<_>>()
     };
+    let waiting =
+        || Reader::open(&s.path, "anna").expect("reader").count(pult::model::View::Unanswered).expect("count");
+    assert_eq!(waiting(), 2);
     let (_, bad) = pult::channels::registry::open_all(&config(&office_only), &s.writer);
     assert!(bad.is_empty(), "{bad:?}");
     assert_eq!(sidebar(), [("office".to_string(), false, None), ("gone".to_string(), true, None)]);
+    assert_eq!(waiting(), 1, "an archived channel's conversations leave the queue");
 
     pult::channels::registry::open_all(&config("[agent]\nname = \"Борис\"\n"), &s.writer);
     assert_eq!(sidebar().iter().map(|c| c.1).collect::<Vec<_>>(), [false, true], "nothing changes");
@@ -232,4 +236,5 @@ fn channels_that_left_the_config_are_archived_and_come_back() {
     let (channels, _) = pult::channels::registry::open_all(&config(&both), &s.writer);
     assert_eq!(channels.len(), 2);
     assert_eq!(sidebar().iter().map(|c| (c.0.as_str(), c.1)).collect::<Vec<_>>(), [("office", false), ("gone", false)]);
+    assert_eq!(waiting(), 2, "and come back with it");
 }

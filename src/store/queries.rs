@@ -52,12 +52,16 @@ impl Reader {
         let with_task =
             |cond: &str| format!("c.id IN (SELECT conversation_id FROM tasks WHERE state = 'accepted' AND {cond})");
         let time = "c.last_message_at".to_string();
+        // An archived channel's conversations are history: no worker answers them.
+        let live = "c.channel_id NOT IN (SELECT id FROM channels WHERE archived_at IS NOT NULL)";
         match view {
-            View::AllOpen => (format!("c.status = 'open' AND {awake}"), time, true, Some("conversations_by_time")),
+            View::AllOpen => {
+                (format!("c.status = 'open' AND {awake} AND {live}"), time, true, Some("conversations_by_time"))
+            }
             View::Channel(id) => (format!("c.channel_id = {id}"), time, true, Some("conversations_by_channel")),
             View::Client(id) => (format!("c.contact_id = {id}"), time, true, None),
             View::Unanswered => (
-                format!("c.waiting_since IS NOT NULL AND c.status = 'open' AND {awake}"),
+                format!("c.waiting_since IS NOT NULL AND c.status = 'open' AND {awake} AND {live}"),
                 "c.waiting_since".into(),
                 false,
                 Some("conversations_waiting"),
@@ -71,13 +75,13 @@ impl Reader {
             }
             View::AcceptedByMe => (with_task("accepted_by = ?1"), deadline.into(), false, None),
             View::Mine => (
-                format!("c.assignee = ?1 AND c.status = 'open' AND {awake}"),
+                format!("c.assignee = ?1 AND c.status = 'open' AND {awake} AND {live}"),
                 time,
                 true,
                 Some("conversations_by_assignee"),
             ),
             View::Unassigned => (
-                format!("c.assignee IS NULL AND c.status = 'open' AND {awake}"),
+                format!("c.assignee IS NULL AND c.status = 'open' AND {awake} AND {live}"),
                 time,
                 true,
                 Some("conversations_by_assignee"),
@@ -491,7 +495,8 @@ impl Reader {
             .prepare(&format!(
                 "SELECT min(c.waiting_since) FROM conversations c INDEXED BY conversations_waiting
              WHERE c.waiting_since IS NOT NULL AND c.status = 'open'
-               AND (c.snoozed_until IS NULL OR c.snoozed_until <= {now})"
+               AND (c.snoozed_until IS NULL OR c.snoozed_until <= {now})
+               AND c.channel_id NOT IN (SELECT id FROM channels WHERE archived_at IS NOT NULL)"
             ))?
             .query_row([], |r| r.get(0))?;
         Ok(StatusCounts {
