@@ -7,10 +7,8 @@ use super::{EmailError, connect};
 use crate::config::EmailAccount;
 use crate::store::Writer;
 use crate::sync::dispatcher::{ChannelSender, Found, LookFuture, OutboxItem, SendError, SendFuture};
+use lettre::Message;
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart, header::ContentType};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 pub struct EmailSender {
     pub account: EmailAccount,
@@ -269,43 +267,15 @@ pub fn sent_folder(account: &EmailAccount) -> String {
         .unwrap_or_else(|| "Sent".into())
 }
 
-/// The SMTP transport of an account: implicit TLS, STARTTLS or (test servers) none.
-fn smtp_transport(account: &EmailAccount, password: String) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-    let s = &account.smtp;
-    let bad = |e: String| SendError::Permanent(format!("SMTP {}: {e}", s.host));
-    let tls = || -> Result<TlsParameters, SendError> {
-        let mut p = TlsParameters::builder(s.host.clone());
-        if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| bad(format!("ca_file: {e}")))?;
-            p = p.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?);
-        }
-        p.build_rustls().map_err(|e| bad(e.to_string()))
-    };
-    let builder = match s.tls.as_str() {
-        "starttls" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Required(tls()?)),
-        "none" if s.insecure => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::None),
-        _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).tls(Tls::Wrapper(tls()?)),
-    };
-    Ok(builder
-        .port(s.port)
-        .timeout(Some(std::time::Duration::from_secs(30)))
-        .credentials(Credentials::new(s.user.clone(), password))
-        .build())
-}
-
 /// `pult doctor`: connect, TLS, EHLO and AUTH on the account's SMTP server; no mail is sent.
 pub async fn check_smtp(account: &EmailAccount) -> Result<(), String> {
     let s = &account.smtp;
     let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
         .await
         .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
-    let transport = smtp_transport(account, password).map_err(|e| e.to_string())?;
-    match transport.test_connection().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!("SMTP {}:{}: the server did not answer NOOP", s.host, s.port)),
-        Err(e) if e.is_permanent() => Err(format!("SMTP {}:{}: refused: {e}", s.host, s.port)),
-        Err(e) => Err(format!("SMTP {}:{}: {e}", s.host, s.port)),
-    }
+    super::submit::check(s, password, super::submit::Deadlines::for_server(s))
+        .await
+        .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))
 }
 
 impl ChannelSender for EmailSender {

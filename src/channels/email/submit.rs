@@ -77,6 +77,18 @@ pub async fn submit(
     }
 }
 
+/// `pult doctor`: connect, TLS, EHLO and AUTH as a send would, then QUIT; no
+/// mail. The error says what failed, never the password.
+pub async fn check(server: &Server, password: String, deadlines: Deadlines) -> Result<(), String> {
+    let mut conn = open(server, password, deadlines).await.map_err(|f| match f {
+        Failure::Smtp(e) if e.is_permanent() => format!("refused: {e}"),
+        Failure::Smtp(e) => e.to_string(),
+        Failure::Silent(why) | Failure::Setup(why) => why,
+    })?;
+    let _ = tokio::time::timeout(deadlines.reply, conn.quit()).await;
+    Ok(())
+}
+
 /// A wait with a deadline; the timeout is an I/O error like a broken link.
 async fn within<T>(limit: Duration, what: &str, f: impl Future<Output = Result<T, SmtpError>>) -> Result<T, Failure> {
     match tokio::time::timeout(limit, f).await {
