@@ -393,10 +393,8 @@ fn russian_ui_from_the_same_catalogue() {
     assert!(h.screen().contains("Открыть переписку"));
 }
 
-/// An email thread of two client mails; the older one carries a file.
-fn email_thread() -> (TempStore, i64, i64) {
-    let store = temp_store();
-    let ch = channel(&store, "office", ChannelKind::Email);
+/// The client's first mail: «Акт сверки», with акт.pdf.
+fn client_mail_with_file() -> pult::model::Inbound {
     let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 3600, "Акт во вложении.");
     first.subject = Some("Акт сверки".into());
     first.attachments = vec![pult::model::InboundAttachment {
@@ -406,6 +404,14 @@ fn email_thread() -> (TempStore, i64, i64) {
         remote_ref: Some("part:0".into()),
         duration: None,
     }];
+    first
+}
+
+/// An email thread of two client mails; the older one carries a file.
+fn email_thread() -> (TempStore, i64, i64) {
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    let first = client_mail_with_file();
     let mut second = msg("<b@client.test>", "<a@client.test>", "Ирина", NOW - 600, "И ещё вопрос.");
     second.subject = Some("Re: Акт сверки".into());
     second.reply_to_remote = Some("<a@client.test>".into());
@@ -480,15 +486,7 @@ fn f_enter_forwards_the_clients_mail_to_a_named_address() {
     let store = temp_store();
     let path = store.path.clone();
     let ch = channel(&store, "office", ChannelKind::Email);
-    let mut first = msg("<a@client.test>", "<a@client.test>", "Ирина", NOW - 3600, "Акт во вложении.");
-    first.subject = Some("Акт сверки".into());
-    first.attachments = vec![pult::model::InboundAttachment {
-        name: "акт.pdf".into(),
-        mime: "application/pdf".into(),
-        size: 120_000,
-        remote_ref: Some("part:0".into()),
-        duration: None,
-    }];
+    let first = client_mail_with_file();
     let mut ours = msg("<c@office.test>", "<a@client.test>", "Анна", NOW - 300, "Акт получили, спасибо.");
     ours.outgoing = true;
     ours.subject = Some("Re: Акт сверки".into());
