@@ -40,6 +40,62 @@ pub fn written() -> Lang {
     if WRITTEN.load(std::sync::atomic::Ordering::Relaxed) { Lang::Ru } else { Lang::En }
 }
 
+/// The language people read in this process (`[ui] language`, else the
+/// locale): the TUI and the command line. 0 = not set yet.
+static UI: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets the language of this process's screens and command-line text.
+pub fn set_ui(lang: Lang) {
+    UI.store(if lang == Lang::Ru { 2 } else { 1 }, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The language of this process's screens and command-line text: as set
+/// from the config, else the locale (an error before the config is read
+/// still speaks the user's language).
+pub fn ui() -> Lang {
+    match UI.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => Lang::En,
+        2 => Lang::Ru,
+        _ => Lang::detect(None),
+    }
+}
+
+/// A catalogue text with its `{name}` places filled, in one pass (a value
+/// that itself contains `{name}` is left as it is).
+pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after
+            .find('}')
+            .and_then(|close| values.iter().find(|(name, _)| *name == &after[..close]).map(|(_, v)| (close, v)));
+        match value {
+            Some((close, v)) => {
+                out.push_str(&v.to_string());
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A catalogue text in the UI's language, its places filled:
+/// `t!("outbox_requeued", id = 5)`.
+#[macro_export]
+macro_rules! t {
+    ($key:literal) => { $crate::i18n::ui().tr($key).to_string() };
+    ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {
+        $crate::i18n::fill($crate::i18n::ui().tr($key), &[$((stringify!($name), &$value as &dyn std::fmt::Display)),+])
+    };
+}
+
 /// A count with its word in the right form: English one/other, Russian
 /// one/few/many (1 день, 2 дня, 5 дней, 11 дней, 21 день).
 pub fn plural(lang: Lang, n: i64, en: [&str; 2], ru: [&str; 3]) -> String {
@@ -71,6 +127,19 @@ pub fn compact_duration(lang: Lang, seconds: i64) -> String {
         (Lang::Ru, true, _) => format!("{d} д {h} ч"),
         (Lang::Ru, false, true) => format!("{h} ч {m:02} мин"),
         (Lang::Ru, false, false) => format!("{m} мин"),
+    }
+}
+
+/// A file size: "1.5 MB", «1,5 МБ».
+pub fn size(lang: Lang, bytes: i64) -> String {
+    let (number, unit) = match bytes {
+        b if b >= 1 << 20 => (format!("{:.1}", b as f64 / (1 << 20) as f64), ["MB", "МБ"]),
+        b if b >= 1 << 10 => ((b >> 10).to_string(), ["KB", "КБ"]),
+        b => (b.to_string(), ["B", "Б"]),
+    };
+    match lang {
+        Lang::En => format!("{number} {}", unit[0]),
+        Lang::Ru => format!("{} {}", number.replace('.', ","), unit[1]),
     }
 }
 
@@ -406,7 +475,130 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("snoozed_until", "Snoozed until", "Отложено до"),
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
-    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),    // command line (lead): what `pult …` prints, in the UI's language
+    ("stdout_failed", "cannot write the output", "не удаётся вывести результат"),
+    ("cli_unknown_argument", "unknown option {arg}", "неизвестный параметр {arg}"),
+    ("cli_unknown_command", "no command {arg}", "нет команды {arg}"),
+    ("cli_missing_argument", "missing {arg}", "не хватает параметра {arg}"),
+    ("cli_bad_value", "{value} is not a value {arg} takes", "{value} — недопустимое значение для {arg}"),
+    ("cli_missing_command", "which command? (pult --help lists them)", "какая команда? (список: pult --help)"),
+    ("cli_conflict", "{arg} cannot go with what else was given", "{arg} нельзя указывать вместе с другими параметрами"),
+    ("cli_value_count", "{arg} takes another number of values", "у {arg} другое число значений"),
+    ("cli_unreadable", "this command line cannot be read", "эту командную строку не разобрать"),
+    ("cli_see_help", "pult --help shows what each command takes", "pult --help — что принимает каждая команда"),
+    ("upcoming", "upcoming", "впереди"),
+    ("account_not_in_config", "its account is not in the config", "его учётной записи нет в конфигурации"),
+    ("outbox_found_sent", "found in {place}: it was sent; recorded as sent, not sent again", "нашлось в «{place}»: сообщение ушло; отмечено отправленным, повторно не отправляется"),
+    ("outbox_not_found", "not found in {place}", "в «{place}» не нашлось"),
+    ("outbox_cannot_tell", "pult cannot tell whether the client has it ({why})", "pult не может узнать, получил ли его клиент ({why})"),
+    ("outbox_line", "outbox {id}: {text}", "исходящее {id}: {text}"),
+    ("outbox_requeued", "queued again (conversation {conversation})", "снова в очереди (разговор {conversation})"),
+    ("outbox_marked_sent", "marked sent (conversation {conversation})", "отмечено отправленным (разговор {conversation})"),
+    ("outbox_discarded", "discarded (conversation {conversation})", "отменено (разговор {conversation})"),
+    ("outbox_nothing", "nothing waits: no failed or maybe-sent messages", "ничего не ждёт: неотправленных и, возможно, отправленных сообщений нет"),
+    ("outbox_maybe_sent_mark", "MAYBE SENT", "УШЛО?"),
+    ("outbox_failed_mark", "FAILED", "НЕ УШЛО"),
+    ("sync_needs_once", "`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`", "`pult sync` работает только с --once; для постоянной синхронизации запустите `pult daemon` или `pult`"),
+    ("reply_needs_text", "give --body TEXT, --body - or --template ID", "укажите --body ТЕКСТ, --body - или --template ID"),
+    ("no_config_help", "pult has no configuration yet.\n\nTry it first with a realistic demo inbox:\n\n    pult demo\n\nThen write {path} — for example (put your own servers, addresses and secret commands\nin place of the example's: an account that still names example.test is left out\nuntil it is edited; `pult doctor` checks each account):\n\n", "У pult ещё нет конфигурации.\n\nСначала попробуйте на демонстрационном ящике:\n\n    pult demo\n\nЗатем создайте {path}, например такой (подставьте свои серверы, адреса и команды\nдля паролей вместо примерных: учётная запись, где ещё написано example.test,\nне подключается, пока её не исправят; `pult doctor` проверяет каждую):\n\n"),
+    ("opening_store", "opening the store {path}", "не открывается хранилище {path}"),
+    ("unopened_more", " (+{n} more: pult doctor)", " (ещё {n}: pult doctor)"),
+    ("doctor_no_accounts", "no accounts in the config: add an [[accounts]] entry (see `pult` with no config for an example)", "в конфигурации нет учётных записей: добавьте раздел [[accounts]] (пример — `pult` без конфигурации)"),
+    ("connection_on", "on", "включено"),
+    ("connection_off", "switched off by its owner", "владелец отключил"),
+    ("connection_can_reply", "can reply", "может отвечать"),
+    ("connection_cannot_reply", "may not reply", "отвечать нельзя"),
+    ("connection_can_read", "can mark read", "может отмечать прочитанным"),
+    ("connection_cannot_read", "may not mark read", "отмечать прочитанным нельзя"),
+    ("doctor_connection", "business connection: {owner}'s own chats ({id}), {rights}", "подключение Telegram Business: личные чаты {owner} ({id}), {rights}"),
+    ("doctor_quarantine", "{updates} pult could not read are kept in quarantine (table `quarantine`, raw); see the log", "нечитаемых входящих в карантине: {updates} (таблица `quarantine`, как пришли); подробности в журнале"),
+    ("sync_lock_held", "{holder} holds the worker lock for this store and keeps it synced; nothing to do here", "хранилище уже синхронизирует {holder} (у него блокировка); здесь делать нечего"),
+    ("account_does_not_run", "account {name}: does not run: {why}", "учётная запись {name} не работает: {why}"),
+    ("sync_deadline", "did not finish within {minutes} min (a server that stopped answering?); what came before is kept", "не закончила за {minutes} мин (сервер перестал отвечать?); полученное раньше сохранено"),
+    ("first_sync", "{name}: first sync: {history} kept as history (older mail never waits), {waiting} waiting for an answer", "{name}: первая синхронизация: в истории — {history} (старая почта не ждёт ответа), ждут ответа: {waiting}"),
+    ("account_sync_failed", "account {name}: sync failed: {why}", "учётная запись {name}: синхронизация не удалась: {why}"),
+    ("outbox_report", "outbox: {handled} handled ({sent} sent, {retrying} to retry, {failed} failed)", "исходящие: обработано {handled} (отправлено {sent}, повторить {retrying}, не ушло {failed})"),
+    ("outbox_failed_line", "outbox {id} failed: {why}", "исходящее {id} не ушло: {why}"),
+    ("recovered_unknown", "{messages} may have been sent before pult stopped; see `pult outbox` (retry or discard)", "возможно, ушли до остановки pult: {messages}; см. `pult outbox` (повторить или отменить)"),
+    ("demo_store_exists", "{path} already exists; the demo fills a new store (remove it or choose another --store)", "{path} уже есть; демонстрация заполняет новое хранилище (удалите файл или укажите другой --store)"),
+    ("demo_written", "demo store written to {path}", "демонстрационное хранилище записано в {path}"),
+    ("no_store", "no store at {path} (run `pult` once, or pass --store)", "хранилища {path} нет (запустите `pult` один раз или укажите --store)"),
+    ("cli_status_unanswered", "unanswered", "без ответа"),
+    ("cli_status_open", "open", "открыто"),
+    ("cli_status_overdue", "overdue", "просрочено"),
+    ("cli_status_due_today", "due today", "на сегодня"),
+    ("cli_status_at_risk", "at risk", "под угрозой"),
+    ("cli_status_maybe_sent", "maybe sent", "возможно, ушло"),
+    ("cli_status_failed", "failed", "не ушло"),
+    ("cli_status_oldest", "oldest unanswered: {minutes}", "дольше всех ждёт ответа: {minutes}"),
+    ("bad_since", "--since {value}: use RFC 3339, YYYY-MM-DD, today, or 24h / 7d", "--since {value}: укажите RFC 3339, ГГГГ-ММ-ДД, сегодня или 24h / 7d"),
+    ("agenda_none_today", "no promises due today", "на сегодня обещаний нет"),
+    ("agenda_none_in", "no promises due in {days}", "обещаний на ближайшие {days} нет"),
+    ("progress_took", "{seconds} s", "{seconds} с"),
+    ("progress_left", "about {seconds} s left", "осталось около {seconds} с"),
+    ("sync_progress", "{account}/{folder}: {done} of {total} mails · {megabytes} MB · {rate} mails/s · {left}", "{account}/{folder}: {done} из {total} писем · {megabytes} МБ · {rate} писем/с · {left}"),
+    ("search_none", "no matches", "ничего не найдено"),
+    ("search_note_mark", "✎ note", "✎ заметка"),
+    ("close_would", "{conversations} would be closed (run without --dry-run to close them)", "будет закрыто: {conversations} (без --dry-run — закрыть)"),
+    ("close_done", "closed: {conversations}, batch {batch}; undo: pult reopen --batch {batch}", "закрыто: {conversations}, пакет {batch}; вернуть: pult reopen --batch {batch}"),
+    ("close_nothing", "nothing to close: no open conversation matches", "закрывать нечего: открытых разговоров по запросу нет"),
+    ("close_kept", "left open, they hold an open promise: {conversations} (add --with-promises to close them too)", "оставлены открытыми из-за открытого обещания: {conversations} (--with-promises — закрыть и их)"),
+    ("batch_reopened", "batch {batch}: open again: {conversations}", "пакет {batch}: снова открыто: {conversations}"),
+    ("credentials_refused", "the server refused the credentials: {why}", "сервер не принял учётные данные: {why}"),
+    ("account_left_config", "its account is no longer in the config", "его учётной записи больше нет в конфигурации"),
+    ("not_synced_yet", "not synced yet", "ещё не синхронизирован"),
+    ("channels_none", "no channels: add an [[accounts]] entry to the config, then run `pult doctor`", "каналов нет: добавьте раздел [[accounts]] в конфигурацию и запустите `pult doctor`"),
+    ("channel_archived_hint", "its account is no longer in the config; `pult channels remove {name}` deletes its history", "его учётной записи больше нет в конфигурации; `pult channels remove {name}` удалит его историю"),
+    ("channel_state_ok", "ok", "работает"),
+    ("channel_state_error", "error", "ошибка"),
+    ("channel_state_archived", "archived", "в архиве"),
+    ("channel_in_config", "{name} is in the config: remove its [[accounts]] entry first (its history then stays, archived, until this command)", "{name} есть в конфигурации: сначала удалите его раздел [[accounts]] (история останется в архиве до этой команды)"),
+    ("no_channel_named", "no channel named {name} in the store (see `pult channels`)", "канала {name} в хранилище нет (см. `pult channels`)"),
+    ("channel_not_archived", "{name} is not archived: its account is still in the config that runs its worker (the daemon's?)", "{name} не в архиве: его учётная запись ещё есть в конфигурации, по которой он работает (у демона?)"),
+    ("channel_delete_question", "Delete channel {name} ({kind}) for good: {conversations}, {messages}, with their notes, promises and attachment records? Clients and the audit log stay. [y/N] ", "Удалить канал {name} ({kind}) навсегда: {conversations}, {messages}, с заметками, обещаниями и записями о вложениях? Клиенты и журнал действий останутся. [д/Н] "),
+    ("channel_nothing_deleted", "nothing deleted (answer y to delete, or pass --yes)", "ничего не удалено (ответьте «д», чтобы удалить, или укажите --yes)"),
+    ("channel_deleted", "deleted channel {name}: {conversations}, {messages}", "канал {name} удалён: {conversations}, {messages}"),
+    ("client_new_mark", " (new)", " (новый)"),
+    ("client_row", "responsible: {responsible}  promises: {promises}  waiting: {waiting}", "ответственный: {responsible}  обещаний: {promises}  ждут ответа: {waiting}"),
+    ("no_client_id", "no client {id}", "клиента {id} нет"),
+    ("client_created_by_sync", " (new, created by sync)", " (новый, создан при синхронизации)"),
+    ("promise_by", "promise by {date}", "обещано к {date}"),
+    ("waiting_since", "waiting since {date}", "ждёт с {date}"),
+    ("merge_nothing", "nothing to merge: give the clients to merge into {into}", "объединять нечего: укажите клиентов, которых присоединить к {into}"),
+    ("merged", "merged into client {into} (merge {merge}; `pult client unmerge {merge}` undoes it)", "объединено в клиента {into} (объединение {merge}; отменить: `pult client unmerge {merge}`)"),
+    ("unmerged", "merge {merge} undone", "объединение {merge} отменено"),
+    ("identity_form", "--identity is KIND:HANDLE, like email:irina@firm.ru or whatsapp:79161234567", "--identity пишется как ВИД:АДРЕС, например email:irina@firm.ru или whatsapp:79161234567"),
+    ("no_identity", "no identity {identity}", "адреса {identity} нет"),
+    ("identity_split", "{identity} is now client {client}", "{identity} теперь отдельный клиент {client}"),
+    ("nobody", "nobody", "никому"),
+    ("client_handed_over", "client {id} handed over to {who}; moved: {moved}", "клиент {id} передан: {who}; перешло: {moved}"),
+    ("no_field", "no field {field}", "поля {field} нет"),
+    ("field_set", "client {id}: {field} set", "клиент {id}: поле {field} записано"),
+    ("dismissed", "clients {a} and {b} will not be suggested again", "клиенты {a} и {b} больше не будут предлагаться к объединению"),
+    ("no_store_yet", "no store at {path} (run `pult` or `pult sync --once` first, or pass --store)", "хранилища {path} нет (сначала запустите `pult` или `pult sync --once`, или укажите --store)"),
+    ("message_no_attachments", "message {message} has no attachments", "у сообщения {message} нет вложений"),
+    ("removed_from_server", "  (removed from the server)", "  (удалено с сервера)"),
+    ("account_why", "account {name}: {why}", "учётная запись {name}: {why}"),
+    ("attachment_no_file", "attachment {path}: no such file", "вложение {path}: такого файла нет"),
+    ("queued", "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it", "в очереди (исходящее {outbox}, разговор {conversation}); отправит демон, запущенный pult или `pult sync --once`"),
+    ("no_email_account_named", "no email account named {name} in the config", "почтового ящика {name} в конфигурации нет"),
+    ("no_email_account_in_config", "no email account in the config", "в конфигурации нет почтового ящика"),
+    ("reading_stdin", "reading the body from stdin", "не читается текст со стандартного ввода"),
+    ("no_conversation_id", "no conversation {id}", "разговора {id} нет"),
+    ("note_mark", "note", "заметка"),
+    ("channel_archived_no_reply", "channel {name} is archived (its account is no longer in the config): a reply cannot go", "канал {name} в архиве (его учётной записи нет в конфигурации): ответ не уйдёт"),
+    ("not_queued", "not queued: {why}", "не поставлено в очередь: {why}"),
+    ("not_queued_template", "not queued: {why}; an approved template can go: --template {templates}", "не поставлено в очередь: {why}; можно отправить одобренный шаблон: --template {templates}"),
+    ("reply_empty", "the reply is empty", "ответ пустой"),
+    ("no_template", "no template {id}; there are: {ids}", "шаблона {id} нет; есть: {ids}"),
+    ("template_needs_var", "template {id} asks for {field}: add --var '{field}=…'", "шаблону {id} нужно поле {field}: добавьте --var '{field}=…'"),
+    ("delivery_failed", "not sent", "не ушло"),
+    ("delivery_unknown", "may have been sent", "возможно, ушло"),
+    ("delivery_cancelled", "cancelled", "отменено"),
+    ("daemon_running", "running the workers for {path} (pid {pid})", "работают синхронизация и отправка для {path} (pid {pid})"),
+    ("daemon_stopping", "stopping", "останавливаюсь"),
+    ("daemon_already", "another pult daemon already runs for {path}: {holder}", "для {path} уже работает другой демон pult: {holder}"),
+    ("daemon_asking_handover", "{holder} runs the workers; asking it to hand over", "синхронизацию ведёт {holder}; прошу передать"),
 ];
 
 #[cfg(test)]

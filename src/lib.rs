@@ -15,6 +15,7 @@ pub mod demo;
 pub mod i18n;
 pub mod mail_cli;
 pub mod model;
+pub mod out;
 pub mod paths;
 pub mod phone;
 pub mod sanitize;

@@ -442,9 +442,5 @@ fn highlighted<'a>(piece: &str, terms: &Terms, style: Style, theme: &Theme) -> L
 }
 
 pub fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
-    }
+    crate::i18n::size(crate::i18n::ui(), bytes)
 }
