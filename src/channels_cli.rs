@@ -37,7 +37,12 @@ struct Entry {
 
 /// "1 conversation", "2 conversations" (the command line speaks English).
 fn conversations(n: i64) -> String {
-    crate::i18n::plural(crate::i18n::ui(), n, ["conversation", "conversations"], ["разговор", "разговора", "разговоров"])
+    crate::i18n::plural(
+        crate::i18n::ui(),
+        n,
+        ["conversation", "conversations"],
+        ["разговор", "разговора", "разговоров"],
+    )
 }
 
 fn messages(n: i64) -> String {

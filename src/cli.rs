@@ -474,13 +474,28 @@ fn command_line_error(e: clap::Error) -> ! {
     if crate::i18n::ui() == crate::i18n::Lang::En {
         e.exit();
     }
-    let arg = |kind| e.get(kind).map(|v| crate::sanitize::line(&v.to_string()).into_owned()).unwrap_or_default();
+    // "--body <BODY>": the option's name is what the user typed or must type.
+    let arg = |kind| {
+        let text = e.get(kind).map(|v| v.to_string()).unwrap_or_default();
+        crate::sanitize::line(text.split_whitespace().next().unwrap_or("")).into_owned()
+    };
     let text = match e.kind() {
         ErrorKind::UnknownArgument => t!("cli_unknown_argument", arg = arg(ContextKind::InvalidArg)),
         ErrorKind::InvalidSubcommand => t!("cli_unknown_command", arg = arg(ContextKind::InvalidSubcommand)),
         ErrorKind::MissingRequiredArgument => t!("cli_missing_argument", arg = arg(ContextKind::InvalidArg)),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            t!("cli_bad_value", value = arg(ContextKind::InvalidValue), arg = arg(ContextKind::InvalidArg))
+            let valid = match e.get(ContextKind::ValidValue) {
+                Some(clap::error::ContextValue::Strings(list)) => {
+                    list.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                }
+                _ => String::new(),
+            };
+            let (value, name) = (format!("`{}`", arg(ContextKind::InvalidValue)), arg(ContextKind::InvalidArg));
+            match (name.starts_with('<'), valid.is_empty()) {
+                (true, false) => t!("cli_bad_value_choose", value = value, valid = crate::sanitize::line(&valid)),
+                (true, true) => t!("cli_bad_value_here", value = value),
+                (false, _) => t!("cli_bad_value", value = value, arg = name),
+            }
         }
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             t!("cli_missing_command")
@@ -523,7 +538,8 @@ fn init_logging() -> Option<()> {
 }
 
 fn no_config_help() -> String {
-    format!("{}{}", t!("no_config_help", path = crate::paths::config_file().display()), crate::config::EXAMPLE)
+    let example = crate::config::example(crate::i18n::ui());
+    format!("{}{example}", t!("no_config_help", path = crate::paths::config_file().display()))
 }
 
 /// Everything the UI needs, built from the config; user-file problems become a status message.
@@ -689,7 +705,19 @@ fn doctor(cli: &Cli) -> Result<()> {
             }
         }
         for (name, n) in reader.quarantined().unwrap_or_default() {
-            say!("⚠ {:<16} {}", crate::sanitize::line(&name), t!("doctor_quarantine", updates = crate::i18n::plural(crate::i18n::ui(), n as i64, ["update", "updates"], ["обновление", "обновления", "обновлений"])));
+            say!(
+                "⚠ {:<16} {}",
+                crate::sanitize::line(&name),
+                t!(
+                    "doctor_quarantine",
+                    updates = crate::i18n::plural(
+                        crate::i18n::ui(),
+                        n as i64,
+                        ["update", "updates"],
+                        ["обновление", "обновления", "обновлений"]
+                    )
+                )
+            );
         }
     }
     if bad > 0 {
@@ -761,7 +789,12 @@ fn sync_once(cli: &Cli) -> Result<()> {
                             t!(
                                 "first_sync",
                                 name = crate::sanitize::line(&name),
-                                history = crate::i18n::plural(lang, history, ["conversation", "conversations"], ["разговор", "разговора", "разговоров"]),
+                                history = crate::i18n::plural(
+                                    lang,
+                                    history,
+                                    ["conversation", "conversations"],
+                                    ["разговор", "разговора", "разговоров"]
+                                ),
                                 waiting = waiting
                             )
                         );
@@ -792,7 +825,12 @@ fn sync_once(cli: &Cli) -> Result<()> {
         }
         if recovered.unknown > 0 {
             let lang = crate::i18n::ui();
-            let n = crate::i18n::plural(lang, recovered.unknown as i64, ["message", "messages"], ["сообщение", "сообщения", "сообщений"]);
+            let n = crate::i18n::plural(
+                lang,
+                recovered.unknown as i64,
+                ["message", "messages"],
+                ["сообщение", "сообщения", "сообщений"],
+            );
             trouble.push(t!("recovered_unknown", messages = n));
         }
         if !trouble.is_empty() {
@@ -946,7 +984,10 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
             if days == 0 {
                 t!("agenda_none_today")
             } else {
-                t!("agenda_none_in", days = crate::i18n::plural(lang, i64::from(days), ["day", "days"], ["день", "дня", "дней"]))
+                t!(
+                    "agenda_none_in",
+                    days = crate::i18n::plural(lang, i64::from(days), ["day", "days"], ["день", "дня", "дней"])
+                )
             }
         );
     }
@@ -1020,7 +1061,8 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
     let bold = std::io::stdout().is_terminal();
     for h in hits {
         let subject = h.subject.as_deref().map(|s| format!(" «{}»", line(s))).unwrap_or_default();
-        let kind = if h.hit == crate::model::HitKind::Note { t!("search_note_mark") } else { h.kind.as_str().to_string() };
+        let kind =
+            if h.hit == crate::model::HitKind::Note { t!("search_note_mark") } else { h.kind.as_str().to_string() };
         say!("{}  {:<9} {}{}  [{}#{}]", &h.date, kind, line(&h.from), subject, line(&h.channel), h.conversation);
         say!("    {}", if bold { marked(&h.snippet, &h.highlights) } else { line(&h.snippet).into_owned() });
     }
@@ -1117,8 +1159,12 @@ fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
         return cli.print_json(&serde_json::json!({"batch": batch, "reopened": reopened}));
     }
     let n = reopened.len() as i64;
-    let conversations =
-        crate::i18n::plural(crate::i18n::ui(), n, ["conversation", "conversations"], ["разговор", "разговора", "разговоров"]);
+    let conversations = crate::i18n::plural(
+        crate::i18n::ui(),
+        n,
+        ["conversation", "conversations"],
+        ["разговор", "разговора", "разговоров"],
+    );
     say!("{}", t!("batch_reopened", batch = batch, conversations = conversations));
     Ok(())
 }

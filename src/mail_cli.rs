@@ -76,12 +76,7 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
             for a in &all {
                 let gone = if a.expunged { t!("removed_from_server") } else { String::new() };
                 let size = a.size.map(|s| format!("  {}", crate::i18n::size(crate::i18n::ui(), s))).unwrap_or_default();
-                say!(
-                    "{}  {}  {}{size}{gone}",
-                    a.index,
-                    crate::sanitize::line(&a.name),
-                    crate::sanitize::line(&a.mime),
-                );
+                say!("{}  {}  {}{size}{gone}", a.index, crate::sanitize::line(&a.name), crate::sanitize::line(&a.mime),);
             }
         }
         AttachmentAction::Save { index, to, .. } => {

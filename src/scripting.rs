@@ -361,13 +361,14 @@ fn approved_template_ids() -> Vec<String> {
 /// A delivery state in words (`--json` keeps the identifier).
 fn delivery_word(lang: crate::i18n::Lang, state: &str) -> String {
     match state {
-        "pending" | "sending" | "sent" | "delivered" => lang.tr(match state {
-            "pending" => "pending",
-            "sending" => "sending",
-            "sent" => "sent",
-            _ => "delivered",
-        })
-        .to_string(),
+        "pending" | "sending" | "sent" | "delivered" => lang
+            .tr(match state {
+                "pending" => "pending",
+                "sending" => "sending",
+                "sent" => "sent",
+                _ => "delivered",
+            })
+            .to_string(),
         "read" => lang.tr("read_by_client").to_string(),
         "failed" => t!("delivery_failed"),
         "unknown" => t!("delivery_unknown"),
