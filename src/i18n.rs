@@ -481,6 +481,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("cli_unknown_command", "no command {arg}", "нет команды {arg}"),
     ("cli_missing_argument", "missing {arg}", "не хватает параметра {arg}"),
     ("cli_bad_value", "{value} is not a value {arg} takes", "{value} — недопустимое значение для {arg}"),
+    ("channels_all_work", "Every channel works", "Все каналы работают"),
     ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
     ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),
     ("cli_missing_command", "which command? (pult --help lists them)", "какая команда? (список: pult --help)"),
@@ -739,7 +740,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("account_why", "account {name}: {why}", "учётная запись {name}: {why}"),
     ("attachment_no_file", "attachment {path}: no such file", "вложение {path}: такого файла нет"),
     (
-        "queued",
+        "cli_queued",
         "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it",
         "в очереди (исходящее {outbox}, разговор {conversation}); отправит демон, запущенный pult или `pult sync --once`",
     ),
@@ -804,6 +805,37 @@ mod tests {
         }
         assert_eq!(Lang::Ru.tr("unanswered"), "Без ответа");
         assert_eq!(Lang::En.tr("unanswered"), "Unanswered");
+    }
+
+    /// Every key the code looks up (`tr("…")`, `t!("…")`) is in the catalogue:
+    /// a missing one would show the key itself to a person.
+    #[test]
+    fn every_key_in_the_code_is_in_the_catalogue() {
+        let known: std::collections::HashSet<&str> = CATALOGUE.iter().map(|(k, _, _)| *k).collect();
+        let mut missing = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for opener in ["tr(\"", "t!(\""] {
+                    for (at, _) in text.match_indices(opener) {
+                        let rest = &text[at + opener.len()..];
+                        let key = rest.split('"').next().unwrap_or("");
+                        let plain = !key.is_empty()
+                            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                        if plain && !known.contains(key) && key != "config probe" {
+                            missing.push(format!("{}: {key}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keys without a text: {missing:?}");
     }
 
     #[test]

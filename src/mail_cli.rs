@@ -160,7 +160,7 @@ fn report(json: bool, conversation: i64, outbox: i64) {
     if json {
         say!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
     } else {
-        say!("{}", t!("queued", outbox = outbox, conversation = conversation));
+        say!("{}", t!("cli_queued", outbox = outbox, conversation = conversation));
     }
 }
 

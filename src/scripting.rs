@@ -303,7 +303,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     if json {
         say!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
     } else {
-        say!("{}", t!("queued", outbox = outbox, conversation = conversation));
+        say!("{}", t!("cli_queued", outbox = outbox, conversation = conversation));
     }
     Ok(())
 }

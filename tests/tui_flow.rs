@@ -849,9 +849,11 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
 fn prompts_teach_and_keep_the_date_in_view_at_80x24() {
     let mut h = Harness::demo_ru(80, 24);
     h.keys("g u <Enter> a");
-    let last_line = |h: &mut Harness| h.screen().lines().last().unwrap_or_default().to_string();
+    let last_line = |h: &mut Harness| status_rows(&h.screen());
     let prompt = last_line(&mut h);
     assert!(prompt.contains("завтра 12:00") && prompt.contains("через 3 рабочих дня"), "{prompt}");
+    // The key that confirms is never the part cut off (it wraps instead).
+    assert!(prompt.contains("<Enter> — подтвердить"), "{prompt}");
     h.type_text("через 3 рабочих дня");
     let prompt = last_line(&mut h);
     // 20.11.2026 is a Friday: three working days later is Wednesday 25.11.
@@ -1258,4 +1260,58 @@ fn a_hit_in_the_thread_already_shown_marks_its_words() {
     let t = h.app.state.thread.as_ref().expect("thread");
     assert_eq!(Some(t.conversation.id), conv);
     assert!(!t.terms.is_empty() && t.jump_to == Some(0), "{:?} {:?}", t.terms, t.jump_to);
+}
+
+/// The status line's rows (below the panes' bottom borders), joined by spaces.
+fn status_rows(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let last_border = lines.iter().rposition(|l| l.contains('└') || l.contains('╰')).unwrap_or(0);
+    lines[last_border + 1..].iter().map(|l| l.trim_end()).collect::<Vec<_>>().join(" ")
+}
+
+/// At 80x24 in Russian, beside a channel in trouble and the daemon's mark,
+/// what the person just did or must decide is whole: the undo countdown
+/// with its key, the tone check with its key. A warning seen once shrinks to
+/// `⚠1`, its reason one key (`!`) away; view counts up to 99,999 fit the sidebar.
+#[test]
+fn the_status_line_never_cuts_what_carries_a_key_at_80x24() {
+    use pult::model::ChannelStatus;
+    let mut h = Harness::demo_ru(80, 24);
+    h.app.state.undo_seconds = 10;
+    h.app.state.solo = Some(false);
+    let office = h.app.state.channels.iter().find(|c| c.name == "office mail").expect("office mail").id;
+    let status = ChannelStatus::Error("сервер imap.example.test не отвечает".into());
+    h.store
+        .writer
+        .call_blocking(move |c| pult::store::channel_state::set_status(c, office, &status, NOW))
+        .expect("status");
+    h.keys("<C-l>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("⚠ office mail"), "the warning by name, until seen: {rows}");
+
+    // Seen once (a key was pressed while it showed): a short mark.
+    h.keys("g u");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("⚠1") && !rows.contains("⚠ office"), "{rows}");
+    h.keys("!");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("office mail") && rows.contains("не отвечает"), "the reason, one key away: {rows}");
+
+    // The undo countdown with its key.
+    h.keys("<Esc> g u <Enter> r").type_text("Принято").keys("<C-x>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("Отправка через 10 с") && rows.contains("U — отменить"), "{rows}");
+    assert!(rows.contains("⚠1"), "the trouble mark stays beside it: {rows}");
+
+    // The tone check with the key that sends anyway.
+    h.keys("r").type_text("СРОЧНО ПРИШЛИТЕ ДОКУМЕНТЫ СЕГОДНЯ ЖЕ, ИНАЧЕ ШТРАФ БУДЕТ НА ВАС").keys("<C-x>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains(pult::i18n::Lang::Ru.tr("send_anyway")), "{rows}");
+
+    // Counts of five digits beside the view's whole name.
+    h.keys("<Esc> <Esc>");
+    h.app.state.view_counts[0] = 99_999;
+    h.app.state.dirty = true;
+    let screen = h.screen();
+    assert!(screen.contains("Все открытые 99999"), "{screen}");
 }

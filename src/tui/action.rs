@@ -70,6 +70,8 @@ pub enum Action {
     Redate,
     CancelTask,
     UndoSend,
+    /// Every channel in trouble with its reason (the status line shows `⚠N`).
+    ChannelProblems,
     PostRules,
     Assign,
     Note,

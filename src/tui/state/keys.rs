@@ -7,6 +7,7 @@ impl AppState {
 
     pub fn handle_key(&mut self, key: Key) -> Vec<Effect> {
         self.dirty = true;
+        self.note_warnings_seen();
         if self.popup.is_none() && self.focus != Focus::Composer {
             self.status = None;
         }
@@ -292,6 +293,10 @@ impl AppState {
                     Vec::new()
                 }
             },
+            Action::ChannelProblems => {
+                self.show_channel_problems();
+                Vec::new()
+            }
             Action::NextUnanswered => {
                 self.view = View::Unanswered;
                 self.sidebar_cursor = View::SMART.iter().position(|v| *v == View::Unanswered).unwrap_or(1);

@@ -570,6 +570,9 @@ pub struct AppState {
     pub attach_confirmed: Option<std::path::PathBuf>,
     /// Where attachments are saved unless the person types another directory.
     pub download_dir: std::path::PathBuf,
+    /// Channel warnings (channel, reason) the person has seen whole: the
+    /// status line then shows them as `⚠N`, the reasons one key (`!`) away.
+    pub warnings_seen: std::collections::HashSet<(i64, String)>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -626,6 +629,7 @@ impl AppState {
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
             download_dir: crate::config::Ui::default().download_dir(),
+            warnings_seen: Default::default(),
             dirty: true,
         }
     }
@@ -656,6 +660,44 @@ impl AppState {
             Focus::Thread => Context::Thread,
             Focus::Composer => Context::Composer,
         }
+    }
+
+    /// Channels in trouble now, with their reasons (archived ones have no worker).
+    pub fn channel_warnings(&self) -> Vec<(i64, &str, String)> {
+        self.channels
+            .iter()
+            .filter(|c| !c.archived)
+            .filter_map(|c| {
+                let status = c.status.as_ref().filter(|s| s.is_trouble())?;
+                let why = match status {
+                    crate::model::ChannelStatus::Error(why) | crate::model::ChannelStatus::AuthFailed(why) => {
+                        why.clone()
+                    }
+                    _ => String::new(),
+                };
+                Some((c.id, c.name.as_str(), why))
+            })
+            .collect()
+    }
+
+    /// A key was pressed while these warnings were on the screen: they have been seen.
+    fn note_warnings_seen(&mut self) {
+        let now: Vec<(i64, String)> = self.channel_warnings().into_iter().map(|(id, _, why)| (id, why)).collect();
+        self.warnings_seen.extend(now);
+    }
+
+    /// `!`: every channel in trouble with its reason, on the status line.
+    fn show_channel_problems(&mut self) {
+        let warnings = self.channel_warnings();
+        if warnings.is_empty() {
+            self.info(self.lang.tr("channels_all_work"));
+            return;
+        }
+        let text: Vec<String> = warnings
+            .iter()
+            .map(|(_, name, why)| format!("⚠ {}: {}", crate::sanitize::line(name), crate::sanitize::line(why)))
+            .collect();
+        self.error(text.join(" · "));
     }
 
     pub fn info(&mut self, text: impl Into<String>) {

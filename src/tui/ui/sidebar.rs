@@ -12,6 +12,26 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
+/// The pane's width: 20 cells (24 from 100 columns), wider — up to a third
+/// of the screen — when a view's name and its count (up to 99,999) would
+/// not both fit whole.
+pub fn width(state: &AppState, screen: u16) -> u16 {
+    let base: u16 = if screen >= 100 { 24 } else { 20 };
+    let l = state.lang;
+    // Views only: their names are ours and short; a long channel name is cut as before.
+    let needed = View::SMART
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (l.tr(v.key()), state.view_counts.get(i).copied().unwrap_or(0)))
+        .filter(|(_, count)| *count > 0)
+        // Borders, the badge, the name, a space and the count.
+        .map(|(name, count)| 2 + 3 + sanitize::width(&name) + 1 + count.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let cap = base.max(screen / 3);
+    (needed.min(cap as usize) as u16).max(base)
+}
+
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let l = state.lang;
     let block = pane(l.tr("channels").to_string(), state.focus == Focus::Channels, theme);
