@@ -481,6 +481,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("cli_unknown_command", "no command {arg}", "нет команды {arg}"),
     ("cli_missing_argument", "missing {arg}", "не хватает параметра {arg}"),
     ("cli_bad_value", "{value} is not a value {arg} takes", "{value} — недопустимое значение для {arg}"),
+    (
+        "deadline_day_off",
+        "{day} is a day off; move it to {moved}? {yes} — yes, {keep} — keep",
+        "{day} — выходной; перенести на {moved}? {yes} — да, {keep} — оставить",
+    ),
+    ("day_off", "day off", "выходной"),
     ("channels_all_work", "Every channel works", "Все каналы работают"),
     ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
     ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),

@@ -1315,3 +1315,27 @@ fn the_status_line_never_cuts_what_carries_a_key_at_80x24() {
     let screen = h.screen();
     assert!(screen.contains("Все открытые 99999"), "{screen}");
 }
+
+/// «завтра 12:00» said on a Friday is a Saturday: before it is told to the
+/// client, pult says it is a day off and offers Monday (Enter), or keeps it
+/// (Ctrl+X) — the question whole at 80x24.
+#[test]
+fn a_deadline_on_a_day_off_is_said_before_it_is_promised() {
+    for (confirm, want) in [("<Enter>", "пн 23.11 12:00"), ("<C-x>", "сб 21.11 12:00")] {
+        let mut h = Harness::demo_ru(80, 24);
+        h.keys("g u <Enter> a").type_text("завтра 12:00");
+        let rows = status_rows(&h.screen());
+        assert!(rows.contains("сб 21.11 12:00 — выходной"), "the preview says so: {rows}");
+        h.keys("<Enter>");
+        let rows = status_rows(&h.screen());
+        assert!(
+            rows.contains("сб 21.11 — выходной; перенести на пн 23.11 12:00? <Enter> — да, <C-x> — оставить"),
+            "{rows}"
+        );
+        assert!(matches!(h.app.state.popup, Some(pult::tui::state::Popup::Fields(_))), "still asking");
+        h.keys(confirm);
+        let screen = h.screen();
+        assert!(!matches!(h.app.state.popup, Some(pult::tui::state::Popup::Fields(_))), "{confirm}: answered");
+        assert!(screen.contains(want), "{confirm} → {want}:\n{screen}");
+    }
+}

@@ -41,7 +41,11 @@ impl AppState {
         if let Some(popup) = &mut self.popup {
             let input = match popup {
                 Popup::Command(s) | Popup::Search(s) => Some(s),
-                Popup::Fields(f) => Some(&mut f.input),
+                Popup::Fields(f) => {
+                    // Another date typed: the day-off question was about the old one.
+                    f.day_off_asked = None;
+                    Some(&mut f.input)
+                }
                 Popup::Templates { filter, selected } => {
                     *selected = 0;
                     Some(filter)
@@ -187,15 +191,8 @@ impl AppState {
             // Asked of the composer itself: a new mail has no conversation to target yet.
             Action::Attach => match self.composer.as_ref().filter(|c| !c.note) {
                 Some(c) => {
-                    self.popup = Some(Popup::Fields(FieldsPrompt {
-                        purpose: Purpose::Attach,
-                        conversation: c.conversation,
-                        fields: vec!["file".into()],
-                        index: 0,
-                        input: String::new(),
-                        values: HashMap::new(),
-                        deadline: None,
-                    }));
+                    self.popup =
+                        Some(Popup::Fields(FieldsPrompt::new(Purpose::Attach, c.conversation, vec!["file".into()])));
                     Vec::new()
                 }
                 None => Vec::new(),
@@ -368,12 +365,19 @@ impl AppState {
                 self.focus = Focus::Thread;
                 fx
             }
-            Action::Confirm | Action::Cancel | Action::Complete => Vec::new(),
+            Action::Confirm | Action::ConfirmAsTyped | Action::Cancel | Action::Complete => Vec::new(),
         }
     }
 
     pub(super) fn apply_popup(&mut self, action: Action) -> Vec<Effect> {
         let Some(popup) = self.popup.take() else { return Vec::new() };
+        // Ctrl+X confirms as Enter does, except in a prompt, where "as typed"
+        // keeps a deadline on a day off.
+        let action = match (&popup, action) {
+            (Popup::Fields(_), action) => action,
+            (_, Action::ConfirmAsTyped) => Action::Confirm,
+            (_, action) => action,
+        };
         match (popup, action) {
             (Popup::Card(card), action) => self.card_action(card, action),
             (Popup::Clients(list), action) => self.clients_action(list, action),
@@ -436,7 +440,8 @@ impl AppState {
                 }
             }
             (Popup::Command(c), Action::Confirm) => self.run_command(&c),
-            (Popup::Fields(f), Action::Confirm) => self.field_entered(f),
+            (Popup::Fields(f), Action::Confirm) => self.field_entered(f, false),
+            (Popup::Fields(f), Action::ConfirmAsTyped) => self.field_entered(f, true),
             (Popup::Fields(mut f), Action::Complete) => {
                 if f.field() == "assignee" {
                     self.complete_name(&mut f.input);

@@ -113,15 +113,11 @@ impl AppState {
             self.error(self.lang.tr("no_email_account"));
             return Vec::new();
         };
-        self.popup = Some(Popup::Fields(FieldsPrompt {
-            purpose: Purpose::NewEmail { channel },
-            conversation: 0,
-            fields: vec!["to".into(), "subject".into()],
-            index: 0,
-            input: String::new(),
-            values: HashMap::new(),
-            deadline: None,
-        }));
+        self.popup = Some(Popup::Fields(FieldsPrompt::new(
+            Purpose::NewEmail { channel },
+            0,
+            vec!["to".into(), "subject".into()],
+        )));
         Vec::new()
     }
 

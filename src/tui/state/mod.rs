@@ -109,9 +109,25 @@ pub struct FieldsPrompt {
     pub input: String,
     pub values: HashMap<String, String>,
     pub deadline: Option<i64>,
+    /// A deadline on a day off, already pointed out: Enter moves it to the
+    /// next working day, Ctrl+X keeps it.
+    pub day_off_asked: Option<i64>,
 }
 
 impl FieldsPrompt {
+    pub fn new(purpose: Purpose, conversation: i64, fields: Vec<String>) -> FieldsPrompt {
+        FieldsPrompt {
+            purpose,
+            conversation,
+            fields,
+            index: 0,
+            input: String::new(),
+            values: HashMap::new(),
+            deadline: None,
+            day_off_asked: None,
+        }
+    }
+
     pub fn field(&self) -> &str {
         self.fields.get(self.index).map(String::as_str).unwrap_or("")
     }

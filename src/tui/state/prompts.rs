@@ -15,15 +15,7 @@ impl AppState {
         if self.thread.as_ref().map(|t| t.conversation.id) != Some(conversation) {
             fx.push(Effect::LoadThread(conversation));
         }
-        let prompt = FieldsPrompt {
-            purpose,
-            conversation,
-            fields,
-            index: 0,
-            input: String::new(),
-            values: HashMap::new(),
-            deadline: None,
-        };
+        let prompt = FieldsPrompt::new(purpose, conversation, fields);
         if prompt.fields.is_empty() {
             fx.extend(self.finish_fields(prompt));
         } else {
@@ -35,6 +27,26 @@ impl AppState {
     /// What the deadline typed so far resolves to, for the live preview.
     pub fn deadline_preview(&self, input: &str) -> Result<i64, deadline::DeadlineError> {
         deadline::parse(input, self.clock.now(), &self.calendar)
+    }
+
+    /// «сб 21.11 — выходной; перенести на пн 23.11 12:00? Enter — да, Ctrl+X — оставить».
+    fn day_off_question(&self, ts: i64, moved: i64) -> String {
+        use crate::tui::keymap::Context;
+        let key = |action: &Action, default: &str| {
+            self.keymap.key_for(Context::Input, action).unwrap_or_else(|| default.to_string())
+        };
+        let day = self.calendar.zoned(ts).strftime("%d.%m").to_string();
+        let weekday = deadline::format_for_client(ts, &self.calendar);
+        let weekday = weekday.split(' ').next().unwrap_or("");
+        crate::i18n::fill(
+            self.lang.tr("deadline_day_off"),
+            &[
+                ("day", &format!("{weekday} {day}")),
+                ("moved", &deadline::format_for_client(moved, &self.calendar)),
+                ("yes", &key(&Action::Confirm, "Enter")),
+                ("keep", &key(&Action::ConfirmAsTyped, "Ctrl+X")),
+            ],
+        )
     }
 
     /// Team members whose name starts with (or contains) what was typed, case-insensitively.
@@ -76,12 +88,31 @@ impl AppState {
         starts
     }
 
-    pub(super) fn field_entered(&mut self, mut f: FieldsPrompt) -> Vec<Effect> {
+    /// `keep`: confirmed with the key that keeps a deadline as typed (Ctrl+X).
+    pub(super) fn field_entered(&mut self, mut f: FieldsPrompt, keep: bool) -> Vec<Effect> {
         let name = f.field().to_string();
         let value = f.input.trim().to_string();
         if name == "deadline" {
             match self.deadline_preview(&value) {
                 Ok(ts) => {
+                    // A deadline told to the client on a day off: said, and a working day offered.
+                    let told = matches!(f.purpose, Purpose::Accept | Purpose::Redate);
+                    let ts = match deadline::moved_off_day_off(ts, &self.calendar).filter(|_| told) {
+                        Some(moved) if f.day_off_asked == Some(ts) => {
+                            if keep {
+                                ts
+                            } else {
+                                moved
+                            }
+                        }
+                        Some(moved) => {
+                            self.error(self.day_off_question(ts, moved));
+                            f.day_off_asked = Some(ts);
+                            self.popup = Some(Popup::Fields(f));
+                            return Vec::new();
+                        }
+                        None => ts,
+                    };
                     f.deadline = Some(ts);
                     f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
                 }

@@ -6,7 +6,7 @@ mod popups;
 mod sidebar;
 mod thread;
 
-use super::state::{AppState, Focus};
+use super::state::{AppState, Focus, Purpose};
 use super::theme::Theme;
 use crate::sanitize;
 use ratatui::Frame;
@@ -94,12 +94,23 @@ fn status_left(state: &AppState) -> Option<Left> {
                     state.lang.tr("deadline_examples"),
                     state.lang.tr("confirms")
                 ));
+            } else if f.field() == "deadline"
+                && let (Some(_), Some(m)) = (f.day_off_asked, status.as_ref())
+            {
+                // The day-off question, with the keys that answer it.
+                text.push_str(&format!("  {}", sanitize::line(&m.text)));
             } else if f.field() == "deadline" {
                 match state.deadline_preview(&f.input) {
-                    Ok(ts) => text.push_str(&format!(
-                        "  → {}",
-                        crate::workflow::deadline::format_for_client(ts, &state.calendar)
-                    )),
+                    Ok(ts) => {
+                        text.push_str(&format!(
+                            "  → {}",
+                            crate::workflow::deadline::format_for_client(ts, &state.calendar)
+                        ));
+                        let told = matches!(f.purpose, Purpose::Accept | Purpose::Redate);
+                        if told && crate::workflow::deadline::moved_off_day_off(ts, &state.calendar).is_some() {
+                            text.push_str(&format!(" — {}", state.lang.tr("day_off")));
+                        }
+                    }
                     Err(e) => text.push_str(&format!("  ✗ {e}")),
                 }
             } else if let Some(m) = status.as_ref().filter(|m| m.error && f.field() != "assignee") {
