@@ -820,6 +820,14 @@ fn the_command_line_speaks_russian() {
         assert!(english_in(&text).is_empty(), "{args:?}: English {:?} in:\n{text}", english_in(&text));
         assert_eq!(text.matches("pult:").count(), 1, "{args:?}: said once: {text}");
     }
+    // A config with mistakes: each named by its line, in Russian.
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "[hours]\nstart = \"25:99\"\nend = 5\n[ui]\nlanguag = \"ru\"\n").expect("write");
+    let out =
+        pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status", "--config"]).arg(&cfg).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("строка 2") && err.contains("может быть, `language`?"), "{err}");
+    assert!(english_in(&err).is_empty(), "English {:?} in:\n{err}", english_in(&err));
     let out = pult(home.path()).env("LANG", "ru_RU.UTF-8").output().expect("no config");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pult demo") && english_in(&text).is_empty(), "{:?} in:\n{text}", english_in(&text));

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no configuration at {0}")]
+    #[error("{}", crate::t!("config_missing", path = .0.display()))]
     Missing(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("{}", crate::t!("config_unreadable", path = .path.display(), why = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
