@@ -182,7 +182,15 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             }
             for s in &all {
                 let ids: Vec<String> = s.clients.iter().map(i64::to_string).collect();
-                say!("{}: {}", ids.join(" + "), crate::sanitize::line(&s.reason));
+                let lang = crate::i18n::ui();
+                let rule = match s.rule {
+                    "phone" => lang.tr("rule_phone"),
+                    "domain" => lang.tr("rule_domain"),
+                    "name" => lang.tr("rule_name"),
+                    "group" => lang.tr("rule_group"),
+                    _ => lang.tr("rule_member"),
+                };
+                say!("{}: {rule} {}", ids.join(" + "), crate::sanitize::line(&s.detail));
             }
             Ok(())
         }

@@ -292,6 +292,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "Alt+Enter or Ctrl+X save note (never sent) · Esc close (draft kept)",
         "Alt+Enter или Ctrl+X — сохранить заметку (не отправляется) · Esc — закрыть (черновик сохранится)",
     ),
+    (
+        "composer_hint_short",
+        "Ctrl+X send · Esc close (draft kept) · Ctrl+T template",
+        "Ctrl+X — отправить · Esc — закрыть (черновик сохранится) · Ctrl+T — шаблон",
+    ),
+    (
+        "note_hint_short",
+        "Ctrl+X save note · Esc close (draft kept)",
+        "Ctrl+X — сохранить заметку · Esc — закрыть (черновик сохранится)",
+    ),
     ("templates", "Templates", "Шаблоны"),
     ("help", "Help", "Справка"),
     ("help_hint", "Esc or ? to close", "Esc или ? — закрыть"),

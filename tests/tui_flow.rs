@@ -1339,3 +1339,19 @@ fn a_deadline_on_a_day_off_is_said_before_it_is_promised() {
         assert!(screen.contains(want), "{confirm} → {want}:\n{screen}");
     }
 }
+
+/// At 80x24 in Russian the composer's keys are whole under the text, and a
+/// merge suggestion keeps its reason — the phone number — whole in the list.
+#[test]
+fn composer_keys_and_merge_reasons_are_whole_at_80x24() {
+    let mut h = Harness::demo_ru(80, 24);
+    h.keys("g u <Enter> r");
+    let screen = h.screen();
+    assert!(
+        screen.contains("Ctrl+X — отправить") && screen.contains("Esc — закрыть (черновик сохранится)"),
+        "{screen}"
+    );
+    h.keys("<Esc> <Esc> g c");
+    let screen = h.screen();
+    assert!(screen.contains("тот же телефон +79162583800"), "{screen}");
+}

@@ -236,10 +236,18 @@ fn render_composer(
                 _ => {}
             }
         }
-        let block = pane(title, state.focus == Focus::Composer, theme).title_bottom(Span::styled(
-            format!(" {} ", l.tr(if composer.note { "note_hint" } else { "composer_hint" })),
-            theme.style("muted"),
-        ));
+        // The keys under the text: the whole hint where it fits, else the short
+        // one, else as many whole items as fit — a key is never cut in half.
+        let room = (area.width as usize).saturating_sub(4);
+        let (full, short) =
+            if composer.note { ("note_hint", "note_hint_short") } else { ("composer_hint", "composer_hint_short") };
+        let hint = [l.tr(full), l.tr(short)]
+            .into_iter()
+            .find(|h| sanitize::width(h) <= room)
+            .map(str::to_string)
+            .unwrap_or_else(|| whole_items(l.tr(short), room));
+        let block = pane(title, state.focus == Focus::Composer, theme)
+            .title_bottom(Span::styled(format!(" {hint} "), theme.style("muted")));
         let mut inner = block.inner(area);
         frame.render_widget(block, area);
         // Reply-all, shown before it leaves and never cut: who gets it in To and in Cc.
@@ -439,6 +447,18 @@ fn highlighted<'a>(piece: &str, terms: &Terms, style: Style, theme: &Theme) -> L
     }
     spans.push(Span::styled(piece[at..].to_string(), style));
     Line::from(spans)
+}
+
+/// The items of a `a · b · c` hint that fit whole in `room` cells, in order.
+fn whole_items(hint: &str, room: usize) -> String {
+    let mut out = String::new();
+    for item in hint.split(" · ") {
+        let next = if out.is_empty() { item.to_string() } else { format!("{out} · {item}") };
+        if sanitize::width(&next) <= room {
+            out = next;
+        }
+    }
+    out
 }
 
 pub fn human_size(bytes: i64) -> String {
