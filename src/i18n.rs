@@ -82,6 +82,128 @@ pub fn seconds(lang: Lang, n: i64) -> String {
     }
 }
 
+/// Latin words a Russian screen may carry: key names, brands, file types,
+/// header names and search operators. Lower case; compared case-insensitively.
+const LATIN_ALLOWED: &[&str] = &[
+    "ok",
+    "pdf",
+    "id",
+    "cc",
+    "bcc",
+    "or",
+    "pult",
+    "telegram",
+    "whatsapp",
+    "business",
+    "email",
+    "e-mail",
+    "imap",
+    "smtp",
+    "sms",
+    "api",
+    "http",
+    "https",
+    "url",
+    "html",
+    "utf",
+    "enter",
+    "esc",
+    "tab",
+    "ctrl",
+    "alt",
+    "shift",
+    "backspace",
+    "space",
+    "pgup",
+    "pgdn",
+    "home",
+    "end",
+    "del",
+    "ins",
+    "up",
+    "down",
+    "left",
+    "right",
+    "gg",
+    "message",
+    "date",
+    "fwd",
+    "re",
+    "inn",
+    "mpv",
+    "xlsx",
+    "docx",
+    "csv",
+    "xml",
+    "zip",
+];
+
+/// Configuration keys named in Russian messages (what to set is its name).
+const CONFIG_KEYS: &[&str] = &["player_command", "transcribe_command", "media_max_mb", "tone_words", "language"];
+
+/// File types and domains after a dot: «акт.pdf», «client.test».
+const DOTTED_ALLOWED: &[&str] = &[
+    "pdf", "jpg", "jpeg", "png", "gif", "webp", "ogg", "oga", "mp3", "mp4", "doc", "docx", "xls", "xlsx", "txt", "csv",
+    "xml", "zip", "rar", "html", "json", "toml", "md", "ru", "com", "org", "net", "test", "example", "local", "io",
+    "su", "рф", "eml",
+];
+
+/// The first English word (or raw catalogue key, or identifier such as
+/// `task.accept`) in text meant for a Russian reader, None when it reads as
+/// Russian. Latin that belongs in Russian text passes: key names (Ctrl+X,
+/// Esc), brands (Telegram, WhatsApp), PDF, OK, addresses, URLs, file names,
+/// search operators (`is:unanswered`), configuration keys. Used by the TUI's
+/// and the CLI's tests of Russian screens.
+pub fn english_leak(text: &str) -> Option<String> {
+    let edge = |c: char| !c.is_alphanumeric() && !matches!(c, '_' | '@' | '/');
+    for raw in text.split(|c: char| c.is_whitespace()) {
+        let chunk = raw.trim_matches(edge);
+        if !chunk.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let lower = chunk.to_lowercase();
+        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") {
+            continue;
+        }
+        if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
+            return Some(chunk.to_string());
+        }
+        if chunk.contains('_') {
+            if CONFIG_KEYS.contains(&lower.as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+        if let Some((head, ext)) = lower.rsplit_once('.')
+            && !head.is_empty()
+            && !ext.is_empty()
+        {
+            if DOTTED_ALLOWED.contains(&ext)
+                || !head.chars().chain(ext.chars()).all(|c| c.is_ascii_alphabetic() || c == '.')
+            {
+                continue;
+            }
+            // An identifier: task.accept, send.undo.
+            return Some(chunk.to_string());
+        }
+        // A search operator as typed (lower case): from:, is:unanswered; not a header «To:».
+        let operator = raw.trim_matches(|c: char| edge(c) && c != ':');
+        if let Some((key, _)) = operator.split_once(':')
+            && crate::search::query::KEYS.contains(&key)
+        {
+            continue;
+        }
+        for word in chunk.split(|c: char| !c.is_ascii_alphabetic()) {
+            // Single letters are keys (r, a, D, j/k); a word glued to a number is a unit, checked elsewhere.
+            if word.len() < 2 || LATIN_ALLOWED.contains(&word.to_lowercase().as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+    }
+    None
+}
+
 /// (key, English, Russian). A test checks that every key has both texts.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("views", "Views", "Представления"),
@@ -406,7 +528,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("snoozed_until", "Snoozed until", "Отложено до"),
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
-    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"), // rutui
 ];
 
 #[cfg(test)]
@@ -422,6 +544,31 @@ mod tests {
         }
         assert_eq!(Lang::Ru.tr("unanswered"), "Без ответа");
         assert_eq!(Lang::En.tr("unanswered"), "Unanswered");
+    }
+
+    #[test]
+    fn english_leaks_are_found_and_legitimate_latin_passes() {
+        for english in [
+            "Перечитайте: CAPITALS — Alt+Enter",
+            "store: FOREIGN KEY constraint failed",
+            "anna task.accept срок",
+            "сохранено drafts_kept",
+            "this conversation has no open promise",
+            "🎤 voice message 0:12",
+            "[sticker]",
+        ] {
+            assert!(english_leak(english).is_some(), "{english}");
+        }
+        for russian in [
+            "Alt+Enter или Ctrl+X — отправить · Esc — закрыть",
+            "📎 акт.pdf (120 КБ) · ivan@client.test · https://example.com/x",
+            "Telegram для бизнеса → Чат-боты · WhatsApp · PDF · OK",
+            "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
+            "для канала не задан player_command · j/k · g u · 10 с",
+            "нет заголовка Date: — тот же Message-ID",
+        ] {
+            assert_eq!(english_leak(russian), None, "{russian}");
+        }
     }
 
     #[test]
