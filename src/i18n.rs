@@ -528,7 +528,37 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("snoozed_until", "Snoozed until", "Отложено до"),
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
-    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"), // rutui
+    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    // rutui
+    // The audit trail in words (src/history.rs).
+    ("hist_send", "sent", "отправлено"),
+    ("hist_send_auto", "automatic reply", "автоответ"),
+    ("hist_send_undo", "sending cancelled", "отправка отменена"),
+    ("hist_forward", "forwarded to", "переслано"),
+    ("hist_email_new", "new email", "новое письмо"),
+    ("hist_close", "conversation closed", "разговор закрыт"),
+    ("hist_reopen", "conversation reopened", "разговор снова открыт"),
+    ("hist_retry", "queued again", "снова поставлено в очередь"),
+    ("hist_discard", "unsent message discarded", "неотправленное сообщение отменено"),
+    ("hist_confirm_sent", "marked as arrived", "отмечено как дошедшее"),
+    ("hist_accept", "accepted: due", "принято в работу: срок"),
+    ("hist_done", "done", "выполнено"),
+    ("hist_redate", "deadline moved to", "срок перенесён на"),
+    ("hist_cancel", "promise cancelled", "обещание отменено"),
+    ("hist_snooze", "snoozed until", "отложено до"),
+    ("hist_unsnooze", "back from snooze", "снова в работе"),
+    ("hist_follow_up", "reminder at", "напомнить"),
+    ("hist_follow_up_off", "reminder removed", "напоминание снято"),
+    ("hist_assign", "responsible", "ответственный"),
+    ("hist_assign_default", "responsible for the client by default", "ответственный за клиента по умолчанию"),
+    ("hist_note", "internal note", "внутренняя заметка"),
+    ("hist_client_merge", "clients merged", "клиенты объединены"),
+    ("hist_client_unmerge", "merge undone", "объединение клиентов отменено"),
+    ("hist_client_hand_over", "client handed over to", "клиент передан"),
+    ("hist_client_split", "a channel split off into a new client", "канал отделён в нового клиента"),
+    ("hist_client_edit", "client card changed", "карточка клиента изменена"),
+    ("hist_channel_removed", "channel removed", "канал удалён"),
+    // rutui end
 ];
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod history;
 pub mod i18n;
 pub mod mail_cli;
 pub mod model;

@@ -296,7 +296,7 @@ impl AppState {
                         let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
                             .map(|t| self.clock.full(t.as_second()))
                             .unwrap_or_else(|_| e.time.clone());
-                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail_local)
+                        format!("{when}  {}  {}", e.actor, crate::history::describe(self.lang, e, &self.clock))
                     })
                     .collect();
                 self.popup = Some(Popup::Text { title: self.lang.tr("history").into(), lines, scroll: 0 });
