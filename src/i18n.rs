@@ -156,8 +156,13 @@ const DOTTED_ALLOWED: &[&str] = &[
 /// and the CLI's tests of Russian screens.
 pub fn english_leak(text: &str) -> Option<String> {
     let edge = |c: char| !c.is_alphanumeric() && !matches!(c, '_' | '@' | '/');
+    let mut after_pult = false;
     for raw in text.split(|c: char| c.is_whitespace()) {
         let chunk = raw.trim_matches(edge);
+        // A command to type: «pult doctor».
+        if std::mem::replace(&mut after_pult, chunk == "pult") && chunk.chars().all(|c| c.is_ascii_lowercase()) {
+            continue;
+        }
         if !chunk.chars().any(|c| c.is_ascii_alphabetic()) {
             continue;
         }
@@ -558,8 +563,171 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("hist_client_split", "a channel split off into a new client", "канал отделён в нового клиента"),
     ("hist_client_edit", "client card changed", "карточка клиента изменена"),
     ("hist_channel_removed", "channel removed", "канал удалён"),
+    // What stands for a message without text (src/channels/placeholder.rs).
+    ("ph_voice", "🎤 voice message", "🎤 голосовое сообщение"),
+    ("ph_photo", "🖼 photo", "🖼 фото"),
+    ("ph_video", "🎬 video", "🎬 видео"),
+    ("ph_audio", "🎵 audio", "🎵 аудио"),
+    ("ph_document", "document", "документ"),
+    ("ph_sticker", "sticker", "стикер"),
+    ("ph_unsupported", "unsupported message type", "сообщение неподдерживаемого типа:"),
+    ("ph_nested", "more forwarded mail nested deeper is not shown", "пересланные письма глубже не показаны"),
+    ("ph_no_reason", "failed (WhatsApp gave no reason)", "не доставлено (WhatsApp не назвал причину)"),
+    // WhatsApp's error codes, said so a person can act (src/channels/whatsapp/graph.rs).
+    (
+        "wa_190",
+        "the access token expired or was revoked: make a new one",
+        "токен доступа истёк или отозван: выпустите новый",
+    ),
+    (
+        "wa_131047",
+        "more than 24 hours since the client wrote: only an approved template can go",
+        "клиент писал больше 24 часов назад: сейчас можно отправить только одобренный шаблон",
+    ),
+    (
+        "wa_130429",
+        "too many messages for this number right now: pult waits and retries",
+        "слишком много сообщений с этого номера: pult подождёт и повторит",
+    ),
+    (
+        "wa_131056",
+        "too many messages to this client in a short time: pult waits and retries",
+        "слишком много сообщений этому клиенту за короткое время: pult подождёт и повторит",
+    ),
+    (
+        "wa_131026",
+        "not delivered: the number may not use WhatsApp, or has an old app or blocked us",
+        "не доставлено: возможно, у номера нет WhatsApp, приложение устарело или нас заблокировали",
+    ),
+    ("wa_131051", "WhatsApp does not support this message type", "WhatsApp не поддерживает такой тип сообщения"),
+    ("wa_131052", "the media file could not be downloaded or uploaded", "файл не удалось скачать или загрузить"),
+    ("wa_131000", "WhatsApp had an internal error: try again", "внутренняя ошибка WhatsApp: повторите попытку"),
+    (
+        "wa_132000",
+        "the template does not exist in this language, or its parameters do not match",
+        "шаблона нет на этом языке или его параметры не совпадают",
+    ),
+    (
+        "wa_133010",
+        "the phone number is not registered with the Cloud API",
+        "номер не зарегистрирован в WhatsApp Cloud API",
+    ),
+    (
+        "wa_368",
+        "the number or account is temporarily blocked for policy violations",
+        "номер или аккаунт временно заблокирован за нарушение правил WhatsApp",
+    ),
+    ("wa_unknown", "WhatsApp refused", "WhatsApp отказал: подробности в журнале"),
+    // Errors by kind: what happened and what to do (src/trouble.rs).
+    (
+        "trouble_busy",
+        "The store is busy with another pult: try again in a minute",
+        "Хранилище занято другой программой pult: повторите через минуту",
+    ),
+    (
+        "trouble_conflict",
+        "Not saved: the data changed meanwhile (something was deleted or changed by a colleague): look again and repeat",
+        "Не сохранилось: данные тем временем изменились (что-то удалено или изменено коллегой): обновите и повторите",
+    ),
+    (
+        "trouble_disk_full",
+        "The disk is full: free some space on the server and try again",
+        "Диск заполнен: освободите место на сервере и повторите",
+    ),
+    (
+        "trouble_io",
+        "A file could not be read or written: check its permissions and the free space",
+        "Не удалось прочитать или записать файл: проверьте права доступа и свободное место",
+    ),
+    (
+        "trouble_network",
+        "No connection to the server: pult tries again by itself; if it lasts, check the network",
+        "Нет связи с сервером: pult повторит сам; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_timeout",
+        "The server did not answer in time: pult tries again; if it lasts, check the network",
+        "Сервер не ответил вовремя: pult повторит; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_auth",
+        "The server refused the login: check the password or token in the config, then run pult doctor",
+        "Сервер не принял вход: проверьте пароль или токен в конфигурации, затем запустите pult doctor",
+    ),
+    (
+        "trouble_parse",
+        "The server's answer could not be read: pult tries again; if it repeats, the details are in the log",
+        "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
+    ),
+    ("trouble_other", "Something went wrong: the details are in the log", "Что-то пошло не так: подробности в журнале"),
+    // The store's refusals (src/store/mod.rs, Refused).
+    ("refused_not_address", "not an email address", "это не адрес электронной почты"),
+    ("refused_too_late", "Too late to undo: the message is already", "Отменить уже нельзя: сообщение уже"),
+    ("refused_cancelled", "cancelled", "отменено"),
+    ("refused_gone", "gone", "не в очереди"),
+    ("refused_no_recipient", "An email needs a recipient", "У письма должен быть получатель"),
+    ("refused_empty_note", "The note is empty", "Заметка пустая"),
+    (
+        "store_too_new",
+        "The store was written by a newer pult (schema {found}, this one knows {known}): update pult",
+        "Хранилище записано более новой версией pult (схема {found}, эта знает {known}): обновите pult",
+    ),
+    (
+        "store_writer_gone",
+        "Writing to the store has stopped: restart pult",
+        "Запись в хранилище остановилась: перезапустите pult",
+    ),
+    // The TUI's own errors in words.
+    ("no_such_file", "no such file", "такого файла нет"),
+    ("megabytes", "MB", "МБ"),
+    (
+        "deadline_empty",
+        "type a deadline: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03», \"tomorrow 18:00\"",
+        "введите срок: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03»",
+    ),
+    ("deadline_unknown", "cannot read «{0}» as a deadline", "не понимаю срок «{0}»: например, «завтра 12:00» или «пт»"),
+    ("deadline_past", "{0} is already in the past", "{0} — уже в прошлом"),
+    ("deadline_bad_date", "no such date: {0}", "такой даты нет: {0}"),
+    ("editor_failed", "the external editor did not run", "внешний редактор не запустился"),
+    (
+        "editor_exited",
+        "the editor exited with an error; the draft is as it was",
+        "редактор завершился с ошибкой; черновик не изменился",
+    ),
+    ("open_promise_mark", "an open promise", "есть обещание"),
+    ("tone_capitals", "CAPITALS", "ЗАГЛАВНЫЕ БУКВЫ"),
     // rutui end
 ];
+
+// rutui
+/// Every counted word the UI shows, by key: (English one/other, Russian
+/// one/few/many), used through [`plural_of`]; a test says each for 0, 1, 2,
+/// 5, 11, 21, 22 and 111.
+pub const PLURALS: &[(&str, [&str; 2], [&str; 3])] = &[
+    ("messages", ["message", "messages"], ["сообщение", "сообщения", "сообщений"]),
+    ("conversations", ["conversation", "conversations"], ["разговор", "разговора", "разговоров"]),
+    (
+        "drafts_kept",
+        ["draft kept", "drafts kept"],
+        ["черновик сохранён", "черновика сохранены", "черновиков сохранено"],
+    ),
+    (
+        "kept_open",
+        ["conversation left open", "conversations left open"],
+        ["разговор оставлен открытым", "разговора оставлены открытыми", "разговоров оставлены открытыми"],
+    ),
+    // «more than 24 hours ago»: after «больше» Russian counts in the genitive.
+    ("more_than_hours", ["hour", "hours"], ["часа", "часов", "часов"]),
+];
+
+/// `n` with its word from [`PLURALS`] in the right form («2 черновика
+/// сохранены»); a key not in the table gives `n key`, which the tests catch.
+pub fn plural_of(lang: Lang, n: i64, key: &str) -> String {
+    match PLURALS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, en, ru)) => plural(lang, n, *en, *ru),
+        None => format!("{n} {key}"),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -594,7 +762,7 @@ mod tests {
             "📎 акт.pdf (120 КБ) · ivan@client.test · https://example.com/x",
             "Telegram для бизнеса → Чат-боты · WhatsApp · PDF · OK",
             "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
-            "для канала не задан player_command · j/k · g u · 10 с",
+            "для канала не задан player_command · j/k · g u · 10 с · запустите pult doctor",
             "нет заголовка Date: — тот же Message-ID",
         ] {
             assert_eq!(english_leak(russian), None, "{russian}");
@@ -611,6 +779,79 @@ mod tests {
 #[cfg(test)]
 mod units {
     use super::*;
+
+    #[test]
+    fn every_counted_word_agrees_with_its_number() {
+        let want: &[(&str, [&str; 8])] = &[
+            (
+                "messages",
+                [
+                    "0 сообщений",
+                    "1 сообщение",
+                    "2 сообщения",
+                    "5 сообщений",
+                    "11 сообщений",
+                    "21 сообщение",
+                    "22 сообщения",
+                    "111 сообщений",
+                ],
+            ),
+            (
+                "conversations",
+                [
+                    "0 разговоров",
+                    "1 разговор",
+                    "2 разговора",
+                    "5 разговоров",
+                    "11 разговоров",
+                    "21 разговор",
+                    "22 разговора",
+                    "111 разговоров",
+                ],
+            ),
+            (
+                "drafts_kept",
+                [
+                    "0 черновиков сохранено",
+                    "1 черновик сохранён",
+                    "2 черновика сохранены",
+                    "5 черновиков сохранено",
+                    "11 черновиков сохранено",
+                    "21 черновик сохранён",
+                    "22 черновика сохранены",
+                    "111 черновиков сохранено",
+                ],
+            ),
+            (
+                "kept_open",
+                [
+                    "0 разговоров оставлены открытыми",
+                    "1 разговор оставлен открытым",
+                    "2 разговора оставлены открытыми",
+                    "5 разговоров оставлены открытыми",
+                    "11 разговоров оставлены открытыми",
+                    "21 разговор оставлен открытым",
+                    "22 разговора оставлены открытыми",
+                    "111 разговоров оставлены открытыми",
+                ],
+            ),
+            (
+                "more_than_hours",
+                ["0 часов", "1 часа", "2 часов", "5 часов", "11 часов", "21 часа", "22 часов", "111 часов"],
+            ),
+        ];
+        assert_eq!(want.len(), PLURALS.len(), "every counted word is checked");
+        for (key, forms) in want {
+            for (n, form) in [0, 1, 2, 5, 11, 21, 22, 111].into_iter().zip(forms) {
+                assert_eq!(plural_of(Lang::Ru, n, key), *form);
+            }
+            let (_, en, _) = PLURALS.iter().find(|(k, _, _)| k == key).expect("in the table");
+            assert_eq!(plural_of(Lang::En, 1, key), format!("1 {}", en[0]));
+            for n in [0, 2, 5, 11, 21, 22, 111] {
+                assert_eq!(plural_of(Lang::En, n, key), format!("{n} {}", en[1]));
+            }
+        }
+    }
 
     #[test]
     fn plural_forms_and_units_in_both_languages() {
