@@ -6,6 +6,7 @@ pub mod channel;
 pub mod fake;
 pub mod updates;
 
+use crate::channels::placeholder::Placeholder;
 use crate::channels::registry::set_status;
 use crate::config::TelegramAccount;
 use crate::model::{ChannelStatus, Inbound, InboundAttachment, SyncEvent};
@@ -147,7 +148,7 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
         let d = v.duration.seconds();
         att("voice.ogg".into(), "audio/ogg", v.file.size, &v.file.id.0, Some(d));
         if body.is_empty() {
-            body = format!("🎤 voice message {}:{:02}", d / 60, d % 60);
+            body = Placeholder::Voice(Some(d)).in_language(crate::i18n::written());
         }
     }
     if let Some(sizes) = m.photo()
@@ -171,7 +172,7 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
     }
     if let Some(s) = m.sticker() {
         if body.is_empty() {
-            body = format!("[sticker {}]", s.emoji.clone().unwrap_or_default());
+            body = Placeholder::Sticker(s.emoji.as_deref()).in_language(crate::i18n::written());
         }
     }
     if let Some(l) = m.location() {
