@@ -24,5 +24,6 @@ pub mod search;
 pub mod secrets;
 pub mod store;
 pub mod sync;
+pub mod trouble;
 pub mod tui;
 pub mod workflow;

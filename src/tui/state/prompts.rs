@@ -86,7 +86,7 @@ impl AppState {
                     f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(deadline_error(self.lang, &e));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -101,14 +101,19 @@ impl AppState {
                     return Vec::new();
                 }
                 Err(e) => {
-                    self.error(format!("{}: {e}", path.display()));
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => self.lang.tr("no_such_file").to_string(),
+                        _ => crate::trouble::explain(self.lang, &e.to_string()),
+                    };
+                    self.error(format!("{}: {why}", path.display()));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
             };
             if meta.len() > self.max_attachment_bytes && self.attach_confirmed.as_ref() != Some(&path) {
+                let mb = self.lang.tr("megabytes");
                 self.error(format!(
-                    "{} {:.1} MB > {} MB — {}",
+                    "{} {:.1} {mb} > {} {mb} — {}",
                     path.display(),
                     meta.len() as f64 / 1048576.0,
                     self.max_attachment_bytes >> 20,
@@ -127,7 +132,7 @@ impl AppState {
                     f.values.insert(name, list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(e.in_language(self.lang));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -304,4 +309,19 @@ impl AppState {
 /// "Nobody": an empty name, «-», "nobody", «никто».
 pub(super) fn is_nobody(name: &str) -> bool {
     name.is_empty() || matches!(name, "-" | "nobody" | "никто")
+}
+
+/// Why a deadline cannot be read, in the UI's language (the English is the
+/// error's own text).
+pub(crate) fn deadline_error(lang: crate::i18n::Lang, e: &deadline::DeadlineError) -> String {
+    use deadline::DeadlineError as E;
+    if lang == crate::i18n::Lang::En {
+        return e.to_string();
+    }
+    match e {
+        E::Empty => lang.tr("deadline_empty").to_string(),
+        E::Unknown(s) => lang.tr("deadline_unknown").replace("{0}", &crate::sanitize::line(s)),
+        E::Past(s) => lang.tr("deadline_past").replace("{0}", &crate::sanitize::line(s)),
+        E::BadDate(s) => lang.tr("deadline_bad_date").replace("{0}", &crate::sanitize::line(s)),
+    }
 }
