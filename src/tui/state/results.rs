@@ -176,9 +176,9 @@ impl AppState {
                 let mut text = format!("{} {}", self.lang.tr("closed_many"), done.closed.len());
                 if !done.kept_for_promises.is_empty() {
                     text.push_str(&format!(
-                        " · {} {}",
-                        done.kept_for_promises.len(),
-                        self.lang.tr("kept_for_promises")
+                        " · {} ({})",
+                        crate::i18n::plural_of(self.lang, done.kept_for_promises.len() as i64, "kept_open"),
+                        self.lang.tr("open_promise_mark")
                     ));
                 }
                 if !done.closed.is_empty() {
