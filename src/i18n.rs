@@ -696,6 +696,39 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("open_promise_mark", "an open promise", "есть обещание"),
     ("tone_capitals", "CAPITALS", "ЗАГЛАВНЫЕ БУКВЫ"),
+    ("header_to", "To", "Кому"),
+    ("header_cc", "Cc", "Копия"),
+    // Send errors kept with the message (channels, src/sync/dispatcher.rs).
+    ("wa_no_answer", "no answer from the WhatsApp API", "WhatsApp не ответил: сообщение могло уйти"),
+    ("tg_no_answer", "no answer from Telegram", "Telegram не ответил: сообщение могло уйти"),
+    (
+        "tg_unreadable",
+        "Telegram's answer could not be read",
+        "ответ Telegram не удалось прочитать: сообщение могло уйти",
+    ),
+    ("tg_blocked", "the client blocked the bot", "клиент заблокировал бота: сообщение не дойдёт"),
+    ("tg_chat_not_found", "chat not found", "чат не найден: бот его не видит"),
+    ("tg_kicked", "the bot was removed from the group", "бота удалили из группы: добавьте его снова"),
+    ("tg_deactivated", "the client's account was deleted", "аккаунт клиента удалён"),
+    (
+        "tg_cant_initiate",
+        "a bot cannot write first: the client must start the chat",
+        "бот не может написать первым: клиент должен сначала написать боту",
+    ),
+    ("tg_refused", "Telegram refused the message", "Telegram не принял сообщение: подробности в журнале"),
+    (
+        "tg_migrated",
+        "the group became a supergroup: answer in its new chat",
+        "группа стала супергруппой: ответьте в её новом чате",
+    ),
+    (
+        "send_stopped",
+        "the send did not finish within {min} min and was stopped",
+        "отправка не закончилась за {min} мин и была остановлена",
+    ),
+    ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
+    ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
     // rutui end
 ];
 

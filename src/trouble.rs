@@ -116,6 +116,36 @@ pub fn explain(lang: Lang, raw: &str) -> String {
     }
 }
 
+/// An error a worker stored with a message, a file or a channel, as the UI
+/// shows it in `lang`: text already in Russian stays; English an older pult
+/// or a library wrote is said by its kind (a WhatsApp code by its meaning).
+pub fn shown(lang: Lang, stored: &str) -> String {
+    if lang == Lang::En {
+        return stored.to_string();
+    }
+    let (prefix, rest) = match stored.strip_prefix(crate::store::intents::MAYBE_SENT_SHORT) {
+        Some(rest) => (Some(lang.tr("maybe_sent")), rest.trim_start_matches(':').trim_start()),
+        None => (None, stored),
+    };
+    let said = if crate::i18n::english_leak(rest).is_none() {
+        rest.to_string()
+    } else if let Some((code, words)) = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<i64>().ok())
+        .find_map(|c| Some((c, crate::channels::whatsapp::graph::explain(lang, c)?)))
+        .filter(|_| rest.contains("WhatsApp") || rest.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        format!("{words} ({code})")
+    } else {
+        Trouble::of(rest).in_language(lang).to_string()
+    };
+    match prefix {
+        Some(p) if !said.is_empty() => format!("{p}: {said}"),
+        Some(p) => p.to_string(),
+        None => said,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +169,23 @@ mod tests {
             assert!(!ru.contains("FOREIGN") && !ru.contains("JSON"), "{ru}");
         }
         assert_eq!(explain(Lang::En, "operation timed out"), "operation timed out");
+    }
+
+    #[test]
+    fn stored_errors_are_shown_in_russian() {
+        let ru = |s| shown(Lang::Ru, s);
+        assert_eq!(ru("клиент заблокировал бота"), "клиент заблокировал бота");
+        assert_eq!(
+            ru(
+                "131026 Message undeliverable — not delivered: the number may not use WhatsApp, or has an old app or blocked us"
+            ),
+            format!("{} (131026)", Lang::Ru.tr("wa_131026"))
+        );
+        let maybe = ru("may have been sent: no answer from Telegram: connection closed before message completed");
+        assert!(maybe.starts_with("возможно, отправлено: Нет связи"), "{maybe}");
+        for s in ["store: FOREIGN KEY constraint failed", "An error while parsing JSON: EOF", "may have been sent"] {
+            assert_eq!(crate::i18n::english_leak(&ru(s)), None, "{s}: {}", ru(s));
+        }
+        assert_eq!(shown(Lang::En, "store: FOREIGN KEY constraint failed"), "store: FOREIGN KEY constraint failed");
     }
 }

@@ -57,6 +57,25 @@ pub enum GraphError {
 }
 
 impl GraphError {
+    /// Kept with the message for people to read, in `lang`: English is the
+    /// error itself (Meta's words and what they mean); Russian says what
+    /// they mean and the code, and Meta's words go to the log.
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        if lang == crate::i18n::Lang::En {
+            return self.to_string();
+        }
+        tracing::info!("{self}");
+        match self {
+            GraphError::Api { status, code, .. } => match explain(lang, *code) {
+                Some(words) => format!("WhatsApp: {words} ({code})"),
+                None if self.is_token() => format!("WhatsApp: {}", lang.tr("wa_190")),
+                None => format!("{} ({})", lang.tr("wa_unknown"), if *code != 0 { *code } else { i64::from(*status) }),
+            },
+            GraphError::Network(_) => lang.tr("wa_no_answer").to_string(),
+            GraphError::Unreached(raw) | GraphError::Local(raw) => crate::trouble::explain(lang, raw),
+        }
+    }
+
     pub fn code(&self) -> Option<i64> {
         match self {
             GraphError::Api { code, .. } => Some(*code),
