@@ -131,6 +131,9 @@ const LATIN_ALLOWED: &[&str] = &[
     "re",
     "inn",
     "mpv",
+    "cloud",
+    "wa",
+    "tg",
     "xlsx",
     "docx",
     "csv",
@@ -167,7 +170,8 @@ pub fn english_leak(text: &str) -> Option<String> {
             continue;
         }
         let lower = chunk.to_lowercase();
-        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") {
+        // Addresses, links, and a template's variables as written: {what}, {client.greeting_name}.
+        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") || raw.contains('{') {
             continue;
         }
         if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
@@ -729,6 +733,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
     ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
     ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
+    // Keymap contexts by name, as the help's title says them («composer», «thread» are above).
+    ("global", "Everywhere", "Везде"),
+    ("input", "Text input", "Ввод текста"),
+    ("badge_mine", "me", "я"),
     // rutui end
 ];
 

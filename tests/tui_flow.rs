@@ -973,6 +973,7 @@ fn every_view_and_popup_at_80x24_in_both_languages() {
                     );
                 }
                 assert!(!screen.contains("Sending in") && !screen.contains("overdue"), "{what}:\n{screen}");
+                assert_eq!(english_on_screen(&screen, &[]), None, "{what}: English in the Russian UI:\n{screen}");
             }
         }
         // The first screen shows each state: waiting, accepted, overdue, done.

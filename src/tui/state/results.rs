@@ -427,9 +427,16 @@ impl AppState {
             .search
             .as_ref()
             .and_then(|s| s.hits.get(s.cursor).map(|h| ((h.conversation, h.message, h.note), s.terms.clone())));
+        let lang = self.lang;
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t.client_hint = hint;
+            // What an older pult wrote for a voice message or a sticker, in the UI's language.
+            for m in t.messages.iter_mut().filter(|m| m.direction == crate::model::Direction::In) {
+                if let Some(said) = crate::channels::placeholder::stored_in(lang, &m.body) {
+                    m.body = said;
+                }
+            }
             if let Some(old) = earlier {
                 let was: Vec<(i64, &str)> = old.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
                 let now: Vec<(i64, &str)> = t.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
