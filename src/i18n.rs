@@ -177,12 +177,6 @@ pub fn english_leak(text: &str) -> Option<String> {
         if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
             return Some(chunk.to_string());
         }
-        if chunk.contains('_') {
-            if CONFIG_KEYS.contains(&lower.as_str()) {
-                continue;
-            }
-            return Some(chunk.to_string());
-        }
         if let Some((head, ext)) = lower.rsplit_once('.')
             && !head.is_empty()
             && !ext.is_empty()
@@ -193,6 +187,12 @@ pub fn english_leak(text: &str) -> Option<String> {
                 continue;
             }
             // An identifier: task.accept, send.undo.
+            return Some(chunk.to_string());
+        }
+        if chunk.contains('_') {
+            if CONFIG_KEYS.contains(&lower.as_str()) {
+                continue;
+            }
             return Some(chunk.to_string());
         }
         // A search operator as typed (lower case): from:, is:unanswered; not a header «To:».
@@ -575,6 +575,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("ph_document", "document", "документ"),
     ("ph_sticker", "sticker", "стикер"),
     ("ph_unsupported", "unsupported message type", "сообщение неподдерживаемого типа:"),
+    ("ph_type_order", "order", "заказ"),
+    ("ph_type_system", "system", "системное"),
+    ("ph_type_poll", "poll", "опрос"),
+    ("ph_type_unknown", "unknown", "неизвестный"),
     ("ph_nested", "more forwarded mail nested deeper is not shown", "пересланные письма глубже не показаны"),
     ("ph_no_reason", "failed (WhatsApp gave no reason)", "не доставлено (WhatsApp не назвал причину)"),
     // WhatsApp's error codes, said so a person can act (src/channels/whatsapp/graph.rs).
@@ -684,6 +688,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     // The TUI's own errors in words.
     ("no_such_file", "no such file", "такого файла нет"),
     ("megabytes", "MB", "МБ"),
+    ("kilobytes", "KB", "КБ"),
+    ("bytes", "B", "Б"),
     (
         "deadline_empty",
         "type a deadline: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03», \"tomorrow 18:00\"",
@@ -800,7 +806,7 @@ mod tests {
         }
         for russian in [
             "Alt+Enter или Ctrl+X — отправить · Esc — закрыть",
-            "📎 акт.pdf (120 КБ) · ivan@client.test · https://example.com/x",
+            "📎 акт.pdf (120 КБ) · IMG_2041.jpg · ivan@client.test · https://example.com/x",
             "Telegram для бизнеса → Чат-боты · WhatsApp · PDF · OK",
             "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
             "для канала не задан player_command · j/k · g u · 10 с · запустите pult doctor",

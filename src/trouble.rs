@@ -127,7 +127,9 @@ pub fn shown(lang: Lang, stored: &str) -> String {
         Some(rest) => (Some(lang.tr("maybe_sent")), rest.trim_start_matches(':').trim_start()),
         None => (None, stored),
     };
-    let said = if crate::i18n::english_leak(rest).is_none() {
+    // Text a worker already explained in Russian stays, whatever detail it quotes.
+    let russian = rest.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
+    let said = if russian || crate::i18n::english_leak(rest).is_none() {
         rest.to_string()
     } else if let Some((code, words)) = rest
         .split(|c: char| !c.is_ascii_digit())

@@ -34,7 +34,17 @@ impl Placeholder<'_> {
             Placeholder::Document(name) => format!("📄 {}", name.unwrap_or(lang.tr("ph_document"))),
             Placeholder::Sticker(Some(e)) if !e.is_empty() => format!("[{} {e}]", lang.tr("ph_sticker")),
             Placeholder::Sticker(_) => format!("[{}]", lang.tr("ph_sticker")),
-            Placeholder::Unsupported(kind) => format!("[{} {kind}]", lang.tr("ph_unsupported")),
+            Placeholder::Unsupported(kind) => {
+                // WhatsApp's own type names, said in words where pult knows them.
+                let said = match (lang, kind) {
+                    (Lang::Ru, "order") => lang.tr("ph_type_order"),
+                    (Lang::Ru, "system") => lang.tr("ph_type_system"),
+                    (Lang::Ru, "poll") => lang.tr("ph_type_poll"),
+                    (Lang::Ru, "unsupported" | "unknown") => lang.tr("ph_type_unknown"),
+                    _ => kind,
+                };
+                format!("[{} {said}]", lang.tr("ph_unsupported"))
+            }
             Placeholder::NestedDeeper => format!("[{}]", lang.tr("ph_nested")),
         }
     }
@@ -96,7 +106,7 @@ mod tests {
         assert_eq!(Placeholder::Unsupported("order").in_language(Lang::En), "[unsupported message type order]");
         assert_eq!(
             Placeholder::Unsupported("order").in_language(Lang::Ru),
-            "[сообщение неподдерживаемого типа: order]"
+            "[сообщение неподдерживаемого типа: заказ]"
         );
     }
 
@@ -114,7 +124,7 @@ mod tests {
         assert_eq!(ru("🖼 photo").as_deref(), Some("🖼 фото"));
         assert_eq!(
             ru("[unsupported message type unsupported: 131051 Message type unknown]").as_deref(),
-            Some("[сообщение неподдерживаемого типа: unsupported]")
+            Some("[сообщение неподдерживаемого типа: неизвестный]")
         );
         assert_eq!(ru("Пришлите акт"), None);
         assert_eq!(ru("🎤 voice message, please"), None);

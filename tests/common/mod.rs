@@ -234,4 +234,5 @@ pub fn english_on_screen(screen: &str, data: &[&str]) -> Option<String> {
 }
 
 /// Latin text in the demo store's own data (channel names, the team).
-pub const DEMO_LATIN: &[&str] = &["office mail", "office-bot", "office", "Billing", "Dept", "Invoice", "fdp", "exe"];
+pub const DEMO_LATIN: &[&str] =
+    &["office mail", "office-bot", "office", "Billing", "Dept", "Invoice", "fdp", "exe", "This"];

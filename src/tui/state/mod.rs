@@ -724,13 +724,19 @@ pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
     }
 }
 
-/// 1.2 MB, 340 KB, 12 B; nothing when the channel did not say.
-pub fn human_size(bytes: Option<i64>) -> String {
+/// 1.2 MB, 340 KB, 12 B («1,2 МБ», «340 КБ», «12 Б»); nothing when the channel did not say.
+pub fn human_size(lang: Lang, bytes: Option<i64>) -> String {
     let Some(bytes) = bytes else { return String::new() };
+    let (mb, kb, b) = (lang.tr("megabytes"), lang.tr("kilobytes"), lang.tr("bytes"));
     match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
+        n if n >= 1 << 20 => {
+            let size = format!("{:.1}", n as f64 / (1 << 20) as f64);
+            // Russian writes a decimal comma: «2,3 МБ».
+            let size = if lang == Lang::Ru { size.replace('.', ",") } else { size };
+            format!("{size} {mb}")
+        }
+        n if n >= 1 << 10 => format!("{} {kb}", n >> 10),
+        n => format!("{n} {b}"),
     }
 }
 

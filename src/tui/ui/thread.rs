@@ -397,8 +397,12 @@ fn message_parts(
     let above = std::mem::take(&mut out);
     for a in &m.attachments {
         // A size the channel did not give is left out, never guessed.
-        let details: Vec<String> =
-            a.size.map(human_size).into_iter().chain(a.duration.map(|d| format!("{}:{:02}", d / 60, d % 60))).collect();
+        let details: Vec<String> = a
+            .size
+            .map(|s| crate::tui::state::human_size(l, Some(s)))
+            .into_iter()
+            .chain(a.duration.map(|d| format!("{}:{:02}", d / 60, d % 60)))
+            .collect();
         let mut text = format!("  📎 {}", sanitize::line(&sanitize::file_name(&a.name)));
         if !details.is_empty() {
             text.push_str(&format!(" ({})", details.join(", ")));
@@ -449,12 +453,4 @@ fn highlighted<'a>(piece: &str, terms: &Terms, style: Style, theme: &Theme) -> L
     }
     spans.push(Span::styled(piece[at..].to_string(), style));
     Line::from(spans)
-}
-
-pub fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
-    }
 }
