@@ -743,6 +743,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("global", "Everywhere", "Везде"),
     ("input", "Text input", "Ввод текста"),
     ("badge_mine", "me", "я"),
+    ("no_template", "No such template", "Нет такого шаблона"),
+    ("no_channel", "No such channel", "Нет такого канала"),
     // rutui end
 ];
 

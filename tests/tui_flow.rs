@@ -1286,6 +1286,13 @@ fn russian_screens_carry_no_english_words() {
     }
     let conv = h.app.state.list.selected().expect("selected").id;
     russian_everywhere(&mut h, "<Enter>", &[]);
+    // A deadline that cannot be read, an unknown template: said in Russian.
+    h.keys("a").type_text("абырвалг");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("не понимаю срок")));
+    h.keys("<Esc> :").type_text("template nope");
+    russian_everywhere(&mut h, "<Enter>", &["nope"]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("Нет такого шаблона")));
     // No promise yet: R refuses in Russian.
     russian_everywhere(&mut h, "R", &[]);
     assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("нет открытого обещания")));

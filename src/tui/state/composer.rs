@@ -210,7 +210,7 @@ impl AppState {
     /// Inserts a template into the composer, asking for its fields first.
     pub(super) fn insert_template(&mut self, id: &str) -> Vec<Effect> {
         let Some(template) = self.templates.get(id).cloned() else {
-            self.error(format!("no template {id:?}"));
+            self.error(format!("{}: {id}", self.lang.tr("no_template")));
             return Vec::new();
         };
         let vars = self.template_vars();

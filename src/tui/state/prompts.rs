@@ -37,6 +37,11 @@ impl AppState {
         deadline::parse(input, self.clock.now(), &self.calendar)
     }
 
+    /// Why a deadline cannot be read, in the UI's language.
+    pub fn deadline_problem(&self, e: &deadline::DeadlineError) -> String {
+        deadline_error(self.lang, e)
+    }
+
     /// Team members whose name starts with (or contains) what was typed, case-insensitively.
     /// A name nobody in the team has: said once (true); Enter again assigns
     /// anyway (a new colleague the store has not seen yet).
@@ -313,7 +318,7 @@ pub(super) fn is_nobody(name: &str) -> bool {
 
 /// Why a deadline cannot be read, in the UI's language (the English is the
 /// error's own text).
-pub(crate) fn deadline_error(lang: crate::i18n::Lang, e: &deadline::DeadlineError) -> String {
+fn deadline_error(lang: crate::i18n::Lang, e: &deadline::DeadlineError) -> String {
     use deadline::DeadlineError as E;
     if lang == crate::i18n::Lang::En {
         return e.to_string();

@@ -132,7 +132,7 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
                         "  → {}",
                         crate::workflow::deadline::format_for_client(ts, &state.calendar)
                     )),
-                    Err(e) => text.push_str(&format!("  ✗ {e}")),
+                    Err(e) => text.push_str(&format!("  ✗ {}", state.deadline_problem(&e))),
                 }
             } else if let Some(m) = status.as_ref().filter(|m| m.error && f.field() != "assignee") {
                 text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));
