@@ -130,16 +130,18 @@ pub fn compact_duration(lang: Lang, seconds: i64) -> String {
     }
 }
 
-/// A file size: "1.5 MB", «1,5 МБ».
+/// A file size: "1.5 MB", «1,5 МБ», «340 КБ», «12 Б».
 pub fn size(lang: Lang, bytes: i64) -> String {
-    let (number, unit) = match bytes {
-        b if b >= 1 << 20 => (format!("{:.1}", b as f64 / (1 << 20) as f64), ["MB", "МБ"]),
-        b if b >= 1 << 10 => ((b >> 10).to_string(), ["KB", "КБ"]),
-        b => (b.to_string(), ["B", "Б"]),
-    };
-    match lang {
-        Lang::En => format!("{number} {}", unit[0]),
-        Lang::Ru => format!("{} {}", number.replace('.', ","), unit[1]),
+    let (mb, kb, b) = (lang.tr("megabytes"), lang.tr("kilobytes"), lang.tr("bytes"));
+    match bytes {
+        n if n >= 1 << 20 => {
+            let size = format!("{:.1}", n as f64 / (1 << 20) as f64);
+            // Russian writes a decimal comma: «2,3 МБ».
+            let size = if lang == Lang::Ru { size.replace('.', ",") } else { size };
+            format!("{size} {mb}")
+        }
+        n if n >= 1 << 10 => format!("{} {kb}", n >> 10),
+        n => format!("{n} {b}"),
     }
 }
 
@@ -149,6 +151,137 @@ pub fn seconds(lang: Lang, n: i64) -> String {
         Lang::En => format!("{n} s"),
         Lang::Ru => format!("{n} с"),
     }
+}
+
+/// Latin words a Russian screen may carry: key names, brands, file types,
+/// header names and search operators. Lower case; compared case-insensitively.
+const LATIN_ALLOWED: &[&str] = &[
+    "ok",
+    "pdf",
+    "id",
+    "cc",
+    "bcc",
+    "or",
+    "pult",
+    "telegram",
+    "whatsapp",
+    "business",
+    "email",
+    "e-mail",
+    "imap",
+    "smtp",
+    "sms",
+    "api",
+    "http",
+    "https",
+    "url",
+    "html",
+    "utf",
+    "enter",
+    "esc",
+    "tab",
+    "ctrl",
+    "alt",
+    "shift",
+    "backspace",
+    "space",
+    "pgup",
+    "pgdn",
+    "home",
+    "end",
+    "del",
+    "ins",
+    "up",
+    "down",
+    "left",
+    "right",
+    "gg",
+    "message",
+    "date",
+    "fwd",
+    "re",
+    "inn",
+    "mpv",
+    "cloud",
+    "wa",
+    "tg",
+    "xlsx",
+    "docx",
+    "csv",
+    "xml",
+    "zip",
+];
+
+/// Configuration keys named in Russian messages (what to set is its name).
+const CONFIG_KEYS: &[&str] = &["player_command", "transcribe_command", "media_max_mb", "tone_words", "language"];
+
+/// File types and domains after a dot: «акт.pdf», «client.test».
+const DOTTED_ALLOWED: &[&str] = &[
+    "pdf", "jpg", "jpeg", "png", "gif", "webp", "ogg", "oga", "mp3", "mp4", "doc", "docx", "xls", "xlsx", "txt", "csv",
+    "xml", "zip", "rar", "html", "json", "toml", "md", "ru", "com", "org", "net", "test", "example", "local", "io",
+    "su", "рф", "eml",
+];
+
+/// The first English word (or raw catalogue key, or identifier such as
+/// `task.accept`) in text meant for a Russian reader, None when it reads as
+/// Russian. Latin that belongs in Russian text passes: key names (Ctrl+X,
+/// Esc), brands (Telegram, WhatsApp), PDF, OK, addresses, URLs, file names,
+/// search operators (`is:unanswered`), configuration keys. Used by the TUI's
+/// and the CLI's tests of Russian screens.
+pub fn english_leak(text: &str) -> Option<String> {
+    let edge = |c: char| !c.is_alphanumeric() && !matches!(c, '_' | '@' | '/');
+    let mut after_pult = false;
+    for raw in text.split(|c: char| c.is_whitespace()) {
+        let chunk = raw.trim_matches(edge);
+        // A command to type: «pult doctor».
+        if std::mem::replace(&mut after_pult, chunk == "pult") && chunk.chars().all(|c| c.is_ascii_lowercase()) {
+            continue;
+        }
+        if !chunk.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let lower = chunk.to_lowercase();
+        // Addresses, links, and a template's variables as written: {what}, {client.greeting_name}.
+        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") || raw.contains('{') {
+            continue;
+        }
+        if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
+            return Some(chunk.to_string());
+        }
+        if let Some((head, ext)) = lower.rsplit_once('.')
+            && !head.is_empty()
+            && !ext.is_empty()
+        {
+            if DOTTED_ALLOWED.contains(&ext)
+                || !head.chars().chain(ext.chars()).all(|c| c.is_ascii_alphabetic() || c == '.')
+            {
+                continue;
+            }
+            // An identifier: task.accept, send.undo.
+            return Some(chunk.to_string());
+        }
+        if chunk.contains('_') {
+            if CONFIG_KEYS.contains(&lower.as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+        // A search operator as typed (lower case): from:, is:unanswered; not a header «To:».
+        let operator = raw.trim_matches(|c: char| edge(c) && c != ':');
+        if let Some((key, _)) = operator.split_once(':')
+            && crate::search::query::KEYS.contains(&key)
+        {
+            continue;
+        }
+        for word in chunk.split(|c: char| !c.is_ascii_alphabetic()) {
+            // Single letters are keys (r, a, D, j/k); a word glued to a number is a unit, checked elsewhere.
+            if word.len() < 2 || LATIN_ALLOWED.contains(&word.to_lowercase().as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+    }
+    None
 }
 
 /// (key, English, Russian). A test checks that every key has both texts.
@@ -485,7 +618,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("snoozed_until", "Snoozed until", "Отложено до"),
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
-    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"), // command line (lead): what `pult …` prints, in the UI's language
+    ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    // command line (lead): what `pult …` prints, in the UI's language
     ("stdout_failed", "cannot write the output", "не удаётся вывести результат"),
     ("cli_unknown_argument", "unknown option {arg}", "неизвестный параметр {arg}"),
     ("cli_unknown_command", "no command {arg}", "нет команды {arg}"),
@@ -930,7 +1064,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "не поставлено в очередь: {why}; можно отправить одобренный шаблон: --template {templates}",
     ),
     ("reply_empty", "the reply is empty", "ответ пустой"),
-    ("no_template", "no template {id}; there are: {ids}", "шаблона {id} нет; есть: {ids}"),
+    ("cli_no_template", "no template {id}; there are: {ids}", "шаблона {id} нет; есть: {ids}"),
     (
         "template_needs_var",
         "template {id} asks for {field}: add --var '{field}=…'",
@@ -955,7 +1089,245 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "{holder} runs the workers; asking it to hand over",
         "синхронизацию ведёт {holder}; прошу передать",
     ),
+    // rutui
+    // The audit trail in words (src/history.rs).
+    ("hist_send", "sent", "отправлено"),
+    ("hist_send_auto", "automatic reply", "автоответ"),
+    ("hist_send_undo", "sending cancelled", "отправка отменена"),
+    ("hist_forward", "forwarded to", "переслано"),
+    ("hist_email_new", "new email", "новое письмо"),
+    ("hist_close", "conversation closed", "разговор закрыт"),
+    ("hist_reopen", "conversation reopened", "разговор снова открыт"),
+    ("hist_retry", "queued again", "снова поставлено в очередь"),
+    ("hist_discard", "unsent message discarded", "неотправленное сообщение отменено"),
+    ("hist_confirm_sent", "marked as arrived", "отмечено как дошедшее"),
+    ("hist_accept", "accepted: due", "принято в работу: срок"),
+    ("hist_done", "done", "выполнено"),
+    ("hist_redate", "deadline moved to", "срок перенесён на"),
+    ("hist_cancel", "promise cancelled", "обещание отменено"),
+    ("hist_snooze", "snoozed until", "отложено до"),
+    ("hist_unsnooze", "back from snooze", "снова в работе"),
+    ("hist_follow_up", "reminder at", "напомнить"),
+    ("hist_follow_up_off", "reminder removed", "напоминание снято"),
+    ("hist_assign", "responsible", "ответственный"),
+    ("hist_assign_default", "responsible for the client by default", "ответственный за клиента по умолчанию"),
+    ("hist_note", "internal note", "внутренняя заметка"),
+    ("hist_client_merge", "clients merged", "клиенты объединены"),
+    ("hist_client_unmerge", "merge undone", "объединение клиентов отменено"),
+    ("hist_client_hand_over", "client handed over to", "клиент передан"),
+    ("hist_client_split", "a channel split off into a new client", "канал отделён в нового клиента"),
+    ("hist_client_edit", "client card changed", "карточка клиента изменена"),
+    ("hist_channel_removed", "channel removed", "канал удалён"),
+    // What stands for a message without text (src/channels/placeholder.rs).
+    ("ph_voice", "🎤 voice message", "🎤 голосовое сообщение"),
+    ("ph_photo", "🖼 photo", "🖼 фото"),
+    ("ph_video", "🎬 video", "🎬 видео"),
+    ("ph_audio", "🎵 audio", "🎵 аудио"),
+    ("ph_document", "document", "документ"),
+    ("ph_sticker", "sticker", "стикер"),
+    ("ph_unsupported", "unsupported message type", "сообщение неподдерживаемого типа:"),
+    ("ph_type_order", "order", "заказ"),
+    ("ph_type_system", "system", "системное"),
+    ("ph_type_poll", "poll", "опрос"),
+    ("ph_type_unknown", "unknown", "неизвестный"),
+    ("ph_nested", "more forwarded mail nested deeper is not shown", "пересланные письма глубже не показаны"),
+    ("ph_no_reason", "failed (WhatsApp gave no reason)", "не доставлено (WhatsApp не назвал причину)"),
+    // WhatsApp's error codes, said so a person can act (src/channels/whatsapp/graph.rs).
+    (
+        "wa_190",
+        "the access token expired or was revoked: make a new one",
+        "токен доступа истёк или отозван: выпустите новый",
+    ),
+    (
+        "wa_131047",
+        "more than 24 hours since the client wrote: only an approved template can go",
+        "клиент писал больше 24 часов назад: сейчас можно отправить только одобренный шаблон",
+    ),
+    (
+        "wa_130429",
+        "too many messages for this number right now: pult waits and retries",
+        "слишком много сообщений с этого номера: pult подождёт и повторит",
+    ),
+    (
+        "wa_131056",
+        "too many messages to this client in a short time: pult waits and retries",
+        "слишком много сообщений этому клиенту за короткое время: pult подождёт и повторит",
+    ),
+    (
+        "wa_131026",
+        "not delivered: the number may not use WhatsApp, or has an old app or blocked us",
+        "не доставлено: возможно, у номера нет WhatsApp, приложение устарело или нас заблокировали",
+    ),
+    ("wa_131051", "WhatsApp does not support this message type", "WhatsApp не поддерживает такой тип сообщения"),
+    ("wa_131052", "the media file could not be downloaded or uploaded", "файл не удалось скачать или загрузить"),
+    ("wa_131000", "WhatsApp had an internal error: try again", "внутренняя ошибка WhatsApp: повторите попытку"),
+    (
+        "wa_132000",
+        "the template does not exist in this language, or its parameters do not match",
+        "шаблона нет на этом языке или его параметры не совпадают",
+    ),
+    (
+        "wa_133010",
+        "the phone number is not registered with the Cloud API",
+        "номер не зарегистрирован в WhatsApp Cloud API",
+    ),
+    (
+        "wa_368",
+        "the number or account is temporarily blocked for policy violations",
+        "номер или аккаунт временно заблокирован за нарушение правил WhatsApp",
+    ),
+    ("wa_unknown", "WhatsApp refused", "WhatsApp отказал: подробности в журнале"),
+    // Errors by kind: what happened and what to do (src/trouble.rs).
+    (
+        "trouble_busy",
+        "The store is busy with another pult: try again in a minute",
+        "Хранилище занято другой программой pult: повторите через минуту",
+    ),
+    (
+        "trouble_conflict",
+        "Not saved: the data changed meanwhile (something was deleted or changed by a colleague): look again and repeat",
+        "Не сохранилось: данные тем временем изменились (что-то удалено или изменено коллегой): обновите и повторите",
+    ),
+    (
+        "trouble_disk_full",
+        "The disk is full: free some space on the server and try again",
+        "Диск заполнен: освободите место на сервере и повторите",
+    ),
+    (
+        "trouble_io",
+        "A file could not be read or written: check its permissions and the free space",
+        "Не удалось прочитать или записать файл: проверьте права доступа и свободное место",
+    ),
+    (
+        "trouble_network",
+        "No connection to the server: pult tries again by itself; if it lasts, check the network",
+        "Нет связи с сервером: pult повторит сам; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_timeout",
+        "The server did not answer in time: pult tries again; if it lasts, check the network",
+        "Сервер не ответил вовремя: pult повторит; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_auth",
+        "The server refused the login: check the password or token in the config, then run pult doctor",
+        "Сервер не принял вход: проверьте пароль или токен в конфигурации, затем запустите pult doctor",
+    ),
+    (
+        "trouble_parse",
+        "The server's answer could not be read: pult tries again; if it repeats, the details are in the log",
+        "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
+    ),
+    ("trouble_other", "Something went wrong: the details are in the log", "Что-то пошло не так: подробности в журнале"),
+    // The store's refusals (src/store/mod.rs, Refused).
+    ("refused_not_address", "not an email address", "это не адрес электронной почты"),
+    ("refused_too_late", "Too late to undo: the message is already", "Отменить уже нельзя: сообщение уже"),
+    ("refused_cancelled", "cancelled", "отменено"),
+    ("refused_gone", "gone", "не в очереди"),
+    ("refused_no_recipient", "An email needs a recipient", "У письма должен быть получатель"),
+    ("refused_empty_note", "The note is empty", "Заметка пустая"),
+    (
+        "store_too_new",
+        "The store was written by a newer pult (schema {found}, this one knows {known}): update pult",
+        "Хранилище записано более новой версией pult (схема {found}, эта знает {known}): обновите pult",
+    ),
+    (
+        "store_writer_gone",
+        "Writing to the store has stopped: restart pult",
+        "Запись в хранилище остановилась: перезапустите pult",
+    ),
+    // The TUI's own errors in words.
+    ("no_such_file", "no such file", "такого файла нет"),
+    ("megabytes", "MB", "МБ"),
+    ("kilobytes", "KB", "КБ"),
+    ("bytes", "B", "Б"),
+    (
+        "deadline_empty",
+        "type a deadline: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03», \"tomorrow 18:00\"",
+        "введите срок: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03»",
+    ),
+    ("deadline_unknown", "cannot read «{0}» as a deadline", "не понимаю срок «{0}»: например, «завтра 12:00» или «пт»"),
+    ("deadline_past", "{0} is already in the past", "{0} — уже в прошлом"),
+    ("deadline_bad_date", "no such date: {0}", "такой даты нет: {0}"),
+    ("editor_failed", "the external editor did not run", "внешний редактор не запустился"),
+    (
+        "editor_exited",
+        "the editor exited with an error; the draft is as it was",
+        "редактор завершился с ошибкой; черновик не изменился",
+    ),
+    ("open_promise_mark", "an open promise", "есть обещание"),
+    ("tone_capitals", "CAPITALS", "ЗАГЛАВНЫЕ БУКВЫ"),
+    ("header_to", "To", "Кому"),
+    ("header_cc", "Cc", "Копия"),
+    // Send errors kept with the message (channels, src/sync/dispatcher.rs).
+    ("wa_no_answer", "no answer from the WhatsApp API", "WhatsApp не ответил: сообщение могло уйти"),
+    ("tg_no_answer", "no answer from Telegram", "Telegram не ответил: сообщение могло уйти"),
+    (
+        "tg_unreadable",
+        "Telegram's answer could not be read",
+        "ответ Telegram не удалось прочитать: сообщение могло уйти",
+    ),
+    ("tg_blocked", "the client blocked the bot", "клиент заблокировал бота: сообщение не дойдёт"),
+    ("tg_chat_not_found", "chat not found", "чат не найден: бот его не видит"),
+    ("tg_kicked", "the bot was removed from the group", "бота удалили из группы: добавьте его снова"),
+    ("tg_deactivated", "the client's account was deleted", "аккаунт клиента удалён"),
+    (
+        "tg_cant_initiate",
+        "a bot cannot write first: the client must start the chat",
+        "бот не может написать первым: клиент должен сначала написать боту",
+    ),
+    ("tg_refused", "Telegram refused the message", "Telegram не принял сообщение: подробности в журнале"),
+    (
+        "tg_migrated",
+        "the group became a supergroup: answer in its new chat",
+        "группа стала супергруппой: ответьте в её новом чате",
+    ),
+    (
+        "send_stopped",
+        "the send did not finish within {min} min and was stopped",
+        "отправка не закончилась за {min} мин и была остановлена",
+    ),
+    ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
+    ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
+    // Keymap contexts by name, as the help's title says them («composer», «thread» are above).
+    ("global", "Everywhere", "Везде"),
+    ("input", "Text input", "Ввод текста"),
+    ("badge_mine", "me", "я"),
+    ("no_template", "No such template", "Нет такого шаблона"),
+    ("no_channel", "No such channel", "Нет такого канала"),
+    // rutui end
 ];
+
+// rutui
+/// Every counted word the UI shows, by key: (English one/other, Russian
+/// one/few/many), used through [`plural_of`]; a test says each for 0, 1, 2,
+/// 5, 11, 21, 22 and 111.
+pub const PLURALS: &[(&str, [&str; 2], [&str; 3])] = &[
+    ("messages", ["message", "messages"], ["сообщение", "сообщения", "сообщений"]),
+    ("conversations", ["conversation", "conversations"], ["разговор", "разговора", "разговоров"]),
+    (
+        "drafts_kept",
+        ["draft kept", "drafts kept"],
+        ["черновик сохранён", "черновика сохранены", "черновиков сохранено"],
+    ),
+    (
+        "kept_open",
+        ["conversation left open", "conversations left open"],
+        ["разговор оставлен открытым", "разговора оставлены открытыми", "разговоров оставлены открытыми"],
+    ),
+    // «more than 24 hours ago»: after «больше» Russian counts in the genitive.
+    ("more_than_hours", ["hour", "hours"], ["часа", "часов", "часов"]),
+];
+
+/// `n` with its word from [`PLURALS`] in the right form («2 черновика
+/// сохранены»); a key not in the table gives `n key`, which the tests catch.
+pub fn plural_of(lang: Lang, n: i64, key: &str) -> String {
+    match PLURALS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, en, ru)) => plural(lang, n, *en, *ru),
+        None => format!("{n} {key}"),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1004,6 +1376,31 @@ mod tests {
     }
 
     #[test]
+    fn english_leaks_are_found_and_legitimate_latin_passes() {
+        for english in [
+            "Перечитайте: CAPITALS — Alt+Enter",
+            "store: FOREIGN KEY constraint failed",
+            "anna task.accept срок",
+            "сохранено drafts_kept",
+            "this conversation has no open promise",
+            "🎤 voice message 0:12",
+            "[sticker]",
+        ] {
+            assert!(english_leak(english).is_some(), "{english}");
+        }
+        for russian in [
+            "Alt+Enter или Ctrl+X — отправить · Esc — закрыть",
+            "📎 акт.pdf (120 КБ) · IMG_2041.jpg · ivan@client.test · https://example.com/x",
+            "Telegram для бизнеса → Чат-боты · WhatsApp · PDF · OK",
+            "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
+            "для канала не задан player_command · j/k · g u · 10 с · запустите pult doctor",
+            "нет заголовка Date: — тот же Message-ID",
+        ] {
+            assert_eq!(english_leak(russian), None, "{russian}");
+        }
+    }
+
+    #[test]
     fn language_detection() {
         assert_eq!(Lang::detect(Some("ru_RU.UTF-8")), Lang::Ru);
         assert_eq!(Lang::detect(Some("en")), Lang::En);
@@ -1013,6 +1410,79 @@ mod tests {
 #[cfg(test)]
 mod units {
     use super::*;
+
+    #[test]
+    fn every_counted_word_agrees_with_its_number() {
+        let want: &[(&str, [&str; 8])] = &[
+            (
+                "messages",
+                [
+                    "0 сообщений",
+                    "1 сообщение",
+                    "2 сообщения",
+                    "5 сообщений",
+                    "11 сообщений",
+                    "21 сообщение",
+                    "22 сообщения",
+                    "111 сообщений",
+                ],
+            ),
+            (
+                "conversations",
+                [
+                    "0 разговоров",
+                    "1 разговор",
+                    "2 разговора",
+                    "5 разговоров",
+                    "11 разговоров",
+                    "21 разговор",
+                    "22 разговора",
+                    "111 разговоров",
+                ],
+            ),
+            (
+                "drafts_kept",
+                [
+                    "0 черновиков сохранено",
+                    "1 черновик сохранён",
+                    "2 черновика сохранены",
+                    "5 черновиков сохранено",
+                    "11 черновиков сохранено",
+                    "21 черновик сохранён",
+                    "22 черновика сохранены",
+                    "111 черновиков сохранено",
+                ],
+            ),
+            (
+                "kept_open",
+                [
+                    "0 разговоров оставлены открытыми",
+                    "1 разговор оставлен открытым",
+                    "2 разговора оставлены открытыми",
+                    "5 разговоров оставлены открытыми",
+                    "11 разговоров оставлены открытыми",
+                    "21 разговор оставлен открытым",
+                    "22 разговора оставлены открытыми",
+                    "111 разговоров оставлены открытыми",
+                ],
+            ),
+            (
+                "more_than_hours",
+                ["0 часов", "1 часа", "2 часов", "5 часов", "11 часов", "21 часа", "22 часов", "111 часов"],
+            ),
+        ];
+        assert_eq!(want.len(), PLURALS.len(), "every counted word is checked");
+        for (key, forms) in want {
+            for (n, form) in [0, 1, 2, 5, 11, 21, 22, 111].into_iter().zip(forms) {
+                assert_eq!(plural_of(Lang::Ru, n, key), *form);
+            }
+            let (_, en, _) = PLURALS.iter().find(|(k, _, _)| k == key).expect("in the table");
+            assert_eq!(plural_of(Lang::En, 1, key), format!("1 {}", en[0]));
+            for n in [0, 2, 5, 11, 21, 22, 111] {
+                assert_eq!(plural_of(Lang::En, n, key), format!("{n} {}", en[1]));
+            }
+        }
+    }
 
     #[test]
     fn plural_forms_and_units_in_both_languages() {

@@ -320,7 +320,7 @@ fn template_text(
     let templates = user_templates()?;
     let Some(t) = templates.get(id) else {
         let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
-        bail!("{}", t!("no_template", id = format!("{id:?}"), ids = ids.join(", ")));
+        bail!("{}", t!("cli_no_template", id = format!("{id:?}"), ids = ids.join(", ")));
     };
     let hours = crate::workflow::calendar::Calendar::from_config(cfg).map(|c| c.describe(true)).unwrap_or_default();
     let today = clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string();

@@ -122,12 +122,12 @@ fn help_is_generated_from_the_keymap_for_the_current_pane() {
     let mut h = Harness::demo(160, 45);
     h.keys("?");
     let screen = h.screen();
-    assert!(screen.contains("Help — conversations"), "{screen}");
+    assert!(screen.contains("Help — Conversations"), "{screen}");
     assert!(screen.contains("Open the thread"), "{screen}");
     assert!(screen.contains("<C-d>"), "{screen}");
     h.keys("<Esc> <Enter> ?");
     let screen = h.screen();
-    assert!(screen.contains("Help — thread"), "{screen}");
+    assert!(screen.contains("Help — Thread"), "{screen}");
     assert!(screen.contains("Scroll down"), "{screen}");
 }
 
@@ -975,6 +975,7 @@ fn every_view_and_popup_at_80x24_in_both_languages() {
                     );
                 }
                 assert!(!screen.contains("Sending in") && !screen.contains("overdue"), "{what}:\n{screen}");
+                assert_eq!(english_on_screen(&screen, &[]), None, "{what}: English in the Russian UI:\n{screen}");
             }
         }
         // The first screen shows each state: waiting, accepted, overdue, done.
@@ -1354,4 +1355,132 @@ fn composer_keys_and_merge_reasons_are_whole_at_80x24() {
     h.keys("<Esc> <Esc> g c");
     let screen = h.screen();
     assert!(screen.contains("тот же телефон +79162583800"), "{screen}");
+}
+
+/// What a Russian screen says after `keys`, and its status line in full:
+/// no English word, identifier or raw catalogue key in either.
+fn russian_everywhere(h: &mut Harness, keys: &str, data: &[&str]) -> String {
+    h.keys(keys);
+    let screen = h.screen();
+    assert_eq!(english_on_screen(&screen, data), None, "after {keys}:\n{screen}");
+    let status = h.app.state.status.clone().map(|s| s.text).unwrap_or_default();
+    assert_eq!(english_on_screen(&status, data), None, "after {keys}: {status}");
+    screen
+}
+
+/// A Russian day: accept, report done, be refused, read the history, send
+/// in capitals, meet a failed send and old English placeholders: every
+/// screen and every status reads as Russian; `D` starts what was done with
+/// a capital.
+#[test]
+fn russian_screens_carry_no_english_words() {
+    let mut h = Harness::demo_ru(160, 45);
+    h.keys("g u");
+    let pos = h.app.state.list.rows.iter().position(|c| c.kind == ChannelKind::Telegram).expect("a waiting chat");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    let conv = h.app.state.list.selected().expect("selected").id;
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    // A deadline that cannot be read, an unknown template: said in Russian.
+    h.keys("a").type_text("абырвалг");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("не понимаю срок")));
+    h.keys("<Esc> :").type_text("template nope");
+    russian_everywhere(&mut h, "<Enter>", &["nope"]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("Нет такого шаблона")));
+    // No promise yet: R refuses in Russian.
+    russian_everywhere(&mut h, "R", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("нет открытого обещания")));
+    h.keys("a").type_text("пн 12:00");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    russian_everywhere(&mut h, "<C-x>", &[]);
+    h.keys("D").type_text("провела платёжку");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    let conn = rusqlite::Connection::open(&h.store.path).expect("open");
+    let last_body = || -> String {
+        conn.query_row("SELECT body FROM outbox WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 1", [conv], |r| {
+            r.get(0)
+        })
+        .expect("queued")
+    };
+    assert_eq!(last_body(), "Выполнено. Провела платёжку");
+    // Reported done, nothing new from the client: D and R refuse, in Russian.
+    russian_everywhere(&mut h, "D", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("Обещание уже выполнено")));
+    russian_everywhere(&mut h, "R", &[]);
+    // The history in words.
+    let history = russian_everywhere(&mut h, "H", &[]);
+    for words in ["принято в работу: срок", "выполнено", "отправлено: Выполнено. Провела платёжку"]
+    {
+        assert!(history.contains(words), "{words}:\n{history}");
+    }
+    // The tone check names capitals in Russian, and says which key sends anyway.
+    h.keys("<Esc> r").type_text("СРОЧНО ОПЛАТИТЕ СЕГОДНЯ");
+    russian_everywhere(&mut h, "<C-x>", &[]);
+    let tone = h.app.state.status.clone().expect("the tone check").text;
+    assert!(tone.contains("ЗАГЛАВНЫЕ БУКВЫ") && tone.contains("отправить всё равно"), "{tone}");
+    h.keys("<C-u>");
+    // A send that failed with a library's words: the thread says what happened.
+    conn.execute(
+        "UPDATE messages SET delivery = 'failed', error = 'store: FOREIGN KEY constraint failed'
+         WHERE id = (SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'out')",
+        [conv],
+    )
+    .expect("fail it");
+    h.keys("<Esc> <Esc> q g o");
+    let pos = h.app.state.list.rows.iter().position(|c| c.id == conv).expect("still open");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    let failed = russian_everywhere(&mut h, "<Enter>", &[]);
+    assert!(failed.contains("Не сохранилось"), "{failed}");
+
+    // Placeholders an older pult wrote in English read in Russian.
+    let store = temp_store();
+    let ch = channel(&store, "bot", ChannelKind::Telegram);
+    ingest(
+        &store,
+        ch,
+        vec![
+            msg("1", "chat-1", "Ирина", NOW - 600, "🎤 voice message 0:12"),
+            msg("2", "chat-1", "Ирина", NOW - 500, "[sticker 👍]"),
+            msg("3", "chat-1", "Ирина", NOW - 400, "[unsupported message type order]"),
+        ],
+    );
+    let mut old = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    let thread = russian_everywhere(&mut old, "g o <Enter>", &["bot", "chat-1"]);
+    for said in ["голосовое сообщение 0:12", "[стикер 👍]", "неподдерживаемого типа: заказ"]
+    {
+        assert!(thread.contains(said), "{said}:\n{thread}");
+    }
+}
+
+/// Errors of the store and of libraries, said in Russian: what happened and
+/// what to do, never the library's words.
+#[test]
+fn store_and_library_errors_are_said_in_russian() {
+    use pult::i18n::{Lang, english_leak};
+    let sql = |code: i32, text: &str| {
+        pult::store::StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            Some(text.to_string()),
+        ))
+    };
+    for (e, words) in [
+        (sql(787, "FOREIGN KEY constraint failed"), "Не сохранилось"),
+        (sql(5, "database is locked"), "занято"),
+        (sql(13, "database or disk is full"), "Диск заполнен"),
+        (pult::store::Refused::NoOpenPromise.into(), "нет открытого обещания"),
+        (pult::store::Refused::AlreadyReported(1).into(), "уже выполнено"),
+        (pult::store::Refused::NotAnEmailAddress("иван".into()).into(), "не адрес электронной почты"),
+        (pult::store::Refused::TooLateToUndo("sent".into()).into(), "Отменить уже нельзя"),
+    ] {
+        let ru = e.in_language(Lang::Ru);
+        assert!(ru.contains(words) && english_leak(&ru).is_none(), "{e}: {ru}");
+    }
+    // The English the CLI has always printed stays.
+    assert_eq!(pult::store::Refused::NoOpenPromise.to_string(), "this conversation has no open promise");
+    let json = "An error while parsing JSON: expected value at line 1 column 1";
+    assert_eq!(english_leak(&pult::trouble::shown(Lang::Ru, json)), None);
 }

@@ -265,7 +265,7 @@ impl Refusal {
     pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
         match self {
             Refusal::WindowClosed { hours } => {
-                let hours = crate::i18n::plural(lang, *hours, ["hour", "hours"], ["часа", "часов", "часов"]);
+                let hours = crate::i18n::plural_of(lang, *hours, "more_than_hours");
                 lang.tr("window_closed").replace("{hours}", &hours)
             }
             Refusal::ConnectionDisabled { owner } => {

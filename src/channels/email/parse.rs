@@ -320,7 +320,8 @@ fn forwarded_blocks(m: &mail_parser::Message<'_>, depth: usize, out: &mut String
     for part in m.attachments().take(MAX_PARTS) {
         let Some(inner) = part.message() else { continue };
         if depth >= MAX_FORWARD_DEPTH {
-            out.push_str("\n\n[more forwarded mail nested deeper is not shown]");
+            let said = crate::channels::placeholder::Placeholder::NestedDeeper.in_language(crate::i18n::written());
+            out.push_str(&format!("\n\n{said}"));
             return;
         }
         let from = inner

@@ -100,9 +100,8 @@ impl AppState {
                         self.quit_warned = true;
                         let quit = self.keymap.key_for(Context::Conversations, &Action::Quit).unwrap_or_default();
                         self.info(format!(
-                            "{} {}: {} — {quit} {}",
-                            self.drafts.len(),
-                            self.lang.tr("drafts_kept"),
+                            "{}: {} — {quit} {}",
+                            crate::i18n::plural_of(self.lang, self.drafts.len() as i64, "drafts_kept"),
                             self.draft_places(),
                             self.lang.tr("again_to_quit")
                         ));

@@ -782,14 +782,9 @@ pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
     }
 }
 
-/// 1.2 MB, 340 KB, 12 B; nothing when the channel did not say.
-pub fn human_size(bytes: Option<i64>) -> String {
-    let Some(bytes) = bytes else { return String::new() };
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
-    }
+/// 1.2 MB, 340 KB, 12 B («1,2 МБ», «340 КБ», «12 Б»); nothing when the channel did not say.
+pub fn human_size(lang: Lang, bytes: Option<i64>) -> String {
+    bytes.map(|b| crate::i18n::size(lang, b)).unwrap_or_default()
 }
 
 /// `~/file.pdf` → the home directory's file.

@@ -49,6 +49,11 @@ impl AppState {
         )
     }
 
+    /// Why a deadline cannot be read, in the UI's language.
+    pub fn deadline_problem(&self, e: &deadline::DeadlineError) -> String {
+        deadline_error(self.lang, e)
+    }
+
     /// Team members whose name starts with (or contains) what was typed, case-insensitively.
     /// A name nobody in the team has: said once (true); Enter again assigns
     /// anyway (a new colleague the store has not seen yet).
@@ -117,7 +122,7 @@ impl AppState {
                     f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(deadline_error(self.lang, &e));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -132,14 +137,19 @@ impl AppState {
                     return Vec::new();
                 }
                 Err(e) => {
-                    self.error(format!("{}: {e}", path.display()));
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => self.lang.tr("no_such_file").to_string(),
+                        _ => crate::trouble::explain(self.lang, &e.to_string()),
+                    };
+                    self.error(format!("{}: {why}", path.display()));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
             };
             if meta.len() > self.max_attachment_bytes && self.attach_confirmed.as_ref() != Some(&path) {
+                let mb = self.lang.tr("megabytes");
                 self.error(format!(
-                    "{} {:.1} MB > {} MB — {}",
+                    "{} {:.1} {mb} > {} {mb} — {}",
                     path.display(),
                     meta.len() as f64 / 1048576.0,
                     self.max_attachment_bytes >> 20,
@@ -158,7 +168,7 @@ impl AppState {
                     f.values.insert(name, list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(e.in_language(self.lang));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -335,4 +345,19 @@ impl AppState {
 /// "Nobody": an empty name, «-», "nobody", «никто».
 pub(super) fn is_nobody(name: &str) -> bool {
     name.is_empty() || matches!(name, "-" | "nobody" | "никто")
+}
+
+/// Why a deadline cannot be read, in the UI's language (the English is the
+/// error's own text).
+fn deadline_error(lang: crate::i18n::Lang, e: &deadline::DeadlineError) -> String {
+    use deadline::DeadlineError as E;
+    if lang == crate::i18n::Lang::En {
+        return e.to_string();
+    }
+    match e {
+        E::Empty => lang.tr("deadline_empty").to_string(),
+        E::Unknown(s) => lang.tr("deadline_unknown").replace("{0}", &crate::sanitize::line(s)),
+        E::Past(s) => lang.tr("deadline_past").replace("{0}", &crate::sanitize::line(s)),
+        E::BadDate(s) => lang.tr("deadline_bad_date").replace("{0}", &crate::sanitize::line(s)),
+    }
 }

@@ -111,7 +111,7 @@ fn status_left(state: &AppState) -> Option<Left> {
                             text.push_str(&format!(" — {}", state.lang.tr("day_off")));
                         }
                     }
-                    Err(e) => text.push_str(&format!("  ✗ {e}")),
+                    Err(e) => text.push_str(&format!("  ✗ {}", state.deadline_problem(&e))),
                 }
             } else if let Some(m) = status.as_ref().filter(|m| m.error && f.field() != "assignee") {
                 text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));

@@ -59,7 +59,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::DueToday => ("◷", "due"),
             View::Overdue => ("⚑", "overdue"),
             View::AtRisk => ("▲", "due"),
-            View::Mine => ("me", "author_out"),
+            View::Mine => (l.tr("badge_mine"), "author_out"),
             View::Unassigned => ("?", "muted"),
             View::AcceptedByMe => ("✓", "author_out"),
             View::Mentions => ("@", "note"),
