@@ -232,9 +232,10 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 /// An error and its causes on one line, each text once: a cause whose words
 /// the outer message already carries (thiserror's `{source}`) is not repeated.
 pub fn error_text(e: &anyhow::Error) -> String {
+    let lang = crate::i18n::ui();
     let mut out = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = said(lang, cause);
         // SQLite's own cause repeats the message after a code ("Error code 26: file is not a database").
         let repeated = text.split_once(": ").is_some_and(|(_, tail)| out.contains(tail));
         if text.is_empty() || out.contains(&text) || repeated {
@@ -246,6 +247,24 @@ pub fn error_text(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     crate::sanitize::text(&out).into_owned()
+}
+
+/// One cause of an error in the reader's language: the store's own errors
+/// by their meaning; in Russian, a library's English by its kind (what
+/// happened and what to do; the words themselves go to the log); pult's own
+/// messages are already in the reader's language.
+fn said(lang: crate::i18n::Lang, cause: &(dyn std::error::Error + 'static)) -> String {
+    let text = cause.to_string();
+    if let Some(e) = cause.downcast_ref::<StoreError>().filter(|_| lang != crate::i18n::Lang::En) {
+        tracing::warn!("store error: {text}");
+        return e.in_language(lang);
+    }
+    let ours = text.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
+    if lang == crate::i18n::Lang::En || ours {
+        return text;
+    }
+    tracing::warn!("error shown by its kind: {text}");
+    crate::trouble::explain(lang, &text)
 }
 
 #[derive(Subcommand, Debug)]
@@ -939,9 +958,11 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
         return Ok(());
     }
     use crate::sanitize::line;
+    let lang = crate::i18n::ui();
     for e in events {
         let conv = e.conversation.map(|c| format!("#{c}")).unwrap_or_default();
-        say!("{}  {:<12} {:<14} {:<6} {}", e.time, line(&e.actor), e.action, conv, line(&e.detail_local));
+        let what = crate::history::describe(lang, &e, &clock);
+        say!("{}  {:<12} {:<6} {}", e.time, line(&e.actor), conv, line(&what));
     }
     Ok(())
 }

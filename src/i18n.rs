@@ -780,6 +780,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("config_missing", "no configuration at {path}", "конфигурации {path} нет"),
     ("config_unreadable", "cannot read {path}: {why}", "не читается {path}: {why}"),
+    (
+        "store_not_a_database",
+        "{path} is not a pult store (not an SQLite database, or a damaged one); check --store or [store] path",
+        "{path} — не хранилище pult (не база SQLite или повреждена); проверьте --store или [store] path",
+    ),
     ("channels_all_work", "Every channel works", "Все каналы работают"),
     ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
     ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),

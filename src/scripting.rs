@@ -271,10 +271,10 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     if let Err(why) = registry::kind(c.kind).check_reply(&facts) {
         let ids = approved_template_ids();
         if matches!(why, registry::Refusal::WindowClosed { .. }) && templates_go && !ids.is_empty() {
-            let why = why.in_language(crate::i18n::ui());
+            let why = refusal_text(&why);
             bail!("{}", t!("not_queued_template", why = why, templates = ids.join(" | --template ")));
         }
-        bail!("{}", t!("not_queued", why = why.in_language(crate::i18n::ui())));
+        bail!("{}", t!("not_queued", why = refusal_text(&why)));
     }
     let body = body.trim_end().to_string();
     if body.trim().is_empty() {
@@ -374,5 +374,14 @@ fn delivery_word(lang: crate::i18n::Lang, state: &str) -> String {
         "unknown" => t!("delivery_unknown"),
         "cancelled" => t!("delivery_cancelled"),
         other => other.to_string(),
+    }
+}
+
+/// A refusal as the command line says it: in English as it always has
+/// (scripts may look for it), else in the UI's language.
+fn refusal_text(why: &registry::Refusal) -> String {
+    match crate::i18n::ui() {
+        crate::i18n::Lang::En => why.to_string(),
+        lang => why.in_language(lang),
     }
 }

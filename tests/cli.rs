@@ -156,6 +156,12 @@ fn an_error_is_printed_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // In Russian: what happened and what to do, once, with the file's name.
+    let out =
+        pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status", "--store"]).arg(&store).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("не хранилище pult") && err.contains("not-a-store.db"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -787,7 +793,7 @@ fn the_command_line_speaks_russian() {
             pult(home.path()).env("LANG", "ru_RU.UTF-8").args(args).arg("--store").arg(&store).output().expect("run");
         (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     };
-    let texts: [&[&str]; 14] = [
+    let texts: [&[&str]; 15] = [
         &["status"],
         &["agenda", "--days", "7"],
         &["outbox"],
@@ -802,6 +808,7 @@ fn the_command_line_speaks_russian() {
         &["client", "show", "999"],
         &["thread", "--conversation", "999"],
         &["reply", "--conversation", "1"],
+        &["audit"],
     ];
     for args in texts {
         let (_, text) = ru(args);
@@ -814,6 +821,7 @@ fn the_command_line_speaks_russian() {
         (&["отправить"][..], 2),
         (&["client", "set", "1", "colour", "x"][..], 2),
         (&["client", "merge", "--into", "1", "1"][..], 1),
+        (&["client", "unmerge", "999"][..], 1),
     ] {
         let (status, text) = ru(args);
         assert_eq!(status, Some(code), "{args:?}: {text}");

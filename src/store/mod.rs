@@ -122,6 +122,11 @@ impl StoreError {
                 lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
             }
             StoreError::WriterGone => lang.tr("store_writer_gone").into(),
+            StoreError::Open { path, source: DbError(e) }
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+            {
+                lang.tr("store_not_a_database").replace("{path}", &path.display().to_string())
+            }
             StoreError::Sql(DbError(e)) | StoreError::Open { source: DbError(e), .. } => {
                 use rusqlite::ErrorCode as C;
                 let kind = match e.sqlite_error_code() {
@@ -206,6 +211,9 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     if !existed {
         restrict_permissions(path)?;
     }
+    // A file that is not a database is said with its name, at the first read.
+    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
