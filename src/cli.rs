@@ -245,6 +245,10 @@ pub fn error_text(e: &anyhow::Error) -> String {
             out.push_str(": ");
         }
         out.push_str(&text);
+        // A store error said by its meaning already covers its causes.
+        if lang != crate::i18n::Lang::En && cause.downcast_ref::<StoreError>().is_some() {
+            break;
+        }
     }
     crate::sanitize::text(&out).into_owned()
 }
