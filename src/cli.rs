@@ -88,7 +88,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Full-text search over every channel
     /// Close every open conversation whose newest message a search finds (one step, undone by `pult reopen --batch N`)
     Close {
         /// The search language of `pult search`, e.g. "before:2026-11-01 is:unanswered"
@@ -110,6 +109,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search over every channel
     Search {
         /// Words (all must match, in any of their forms), "a phrase", prefix*,
         /// -excluded, a OR b; from: to: subject: client: channel: kind:
