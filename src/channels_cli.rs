@@ -37,16 +37,11 @@ struct Entry {
 
 /// "1 conversation", "2 conversations" (the command line speaks English).
 fn conversations(n: i64) -> String {
-    crate::i18n::plural(
-        crate::i18n::ui(),
-        n,
-        ["conversation", "conversations"],
-        ["разговор", "разговора", "разговоров"],
-    )
+    crate::i18n::plural_of(crate::i18n::ui(), n, "conversations")
 }
 
 fn messages(n: i64) -> String {
-    crate::i18n::plural(crate::i18n::ui(), n, ["message", "messages"], ["сообщение", "сообщения", "сообщений"])
+    crate::i18n::plural_of(crate::i18n::ui(), n, "messages")
 }
 
 fn trouble(status: Option<&ChannelStatus>) -> Option<String> {

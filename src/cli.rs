@@ -731,15 +731,7 @@ fn doctor(cli: &Cli) -> Result<()> {
             say!(
                 "⚠ {:<16} {}",
                 crate::sanitize::line(&name),
-                t!(
-                    "doctor_quarantine",
-                    updates = crate::i18n::plural(
-                        crate::i18n::ui(),
-                        n as i64,
-                        ["update", "updates"],
-                        ["обновление", "обновления", "обновлений"]
-                    )
-                )
+                t!("doctor_quarantine", updates = crate::i18n::plural_of(crate::i18n::ui(), n as i64, "updates"))
             );
         }
     }
@@ -812,12 +804,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
                             t!(
                                 "first_sync",
                                 name = crate::sanitize::line(&name),
-                                history = crate::i18n::plural(
-                                    lang,
-                                    history,
-                                    ["conversation", "conversations"],
-                                    ["разговор", "разговора", "разговоров"]
-                                ),
+                                history = crate::i18n::plural_of(lang, history, "conversations"),
                                 waiting = waiting
                             )
                         );
@@ -848,12 +835,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
         }
         if recovered.unknown > 0 {
             let lang = crate::i18n::ui();
-            let n = crate::i18n::plural(
-                lang,
-                recovered.unknown as i64,
-                ["message", "messages"],
-                ["сообщение", "сообщения", "сообщений"],
-            );
+            let n = crate::i18n::plural_of(lang, recovered.unknown as i64, "messages");
             trouble.push(t!("recovered_unknown", messages = n));
         }
         if !trouble.is_empty() {
@@ -939,12 +921,7 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
         for (label, n) in rows {
             say!("{label:<width$} {n}");
         }
-        let minutes = crate::i18n::plural(
-            crate::i18n::ui(),
-            counts.oldest_unanswered_minutes,
-            ["working minute", "working minutes"],
-            ["рабочая минута", "рабочие минуты", "рабочих минут"],
-        );
+        let minutes = crate::i18n::plural_of(crate::i18n::ui(), counts.oldest_unanswered_minutes, "working_minutes");
         say!("{}", t!("cli_status_oldest", minutes = minutes));
     }
     Ok(())
@@ -1009,10 +986,7 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
             if days == 0 {
                 t!("agenda_none_today")
             } else {
-                t!(
-                    "agenda_none_in",
-                    days = crate::i18n::plural(lang, i64::from(days), ["day", "days"], ["день", "дня", "дней"])
-                )
+                t!("agenda_none_in", days = crate::i18n::plural_of(lang, i64::from(days), "days"))
             }
         );
     }
@@ -1157,9 +1131,7 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
         say!("{:>7}  {at}  [{}] «{}»", c.id, line(&c.channel_name), line(&c.title));
     }
     let lang = crate::i18n::ui();
-    let conversations = |n: usize| {
-        crate::i18n::plural(lang, n as i64, ["conversation", "conversations"], ["разговор", "разговора", "разговоров"])
-    };
+    let conversations = |n: usize| crate::i18n::plural_of(lang, n as i64, "conversations");
     let n = result.closed.len();
     if dry_run {
         say!("{}", t!("close_would", conversations = conversations(n)));
@@ -1184,12 +1156,7 @@ fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
         return cli.print_json(&serde_json::json!({"batch": batch, "reopened": reopened}));
     }
     let n = reopened.len() as i64;
-    let conversations = crate::i18n::plural(
-        crate::i18n::ui(),
-        n,
-        ["conversation", "conversations"],
-        ["разговор", "разговора", "разговоров"],
-    );
+    let conversations = crate::i18n::plural_of(crate::i18n::ui(), n, "conversations");
     say!("{}", t!("batch_reopened", batch = batch, conversations = conversations));
     Ok(())
 }

@@ -212,12 +212,7 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let moved = Writer::spawn(&path)?
                 .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
             let lang = crate::i18n::ui();
-            let moved = crate::i18n::plural(
-                lang,
-                moved as i64,
-                ["open conversation", "open conversations"],
-                ["открытый разговор", "открытых разговора", "открытых разговоров"],
-            );
+            let moved = crate::i18n::plural_of(lang, moved as i64, "open_conversations");
             say!("{}", t!("client_handed_over", id = id, who = who, moved = moved));
             Ok(())
         }

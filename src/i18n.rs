@@ -1323,6 +1323,14 @@ pub const PLURALS: &[(&str, [&str; 2], [&str; 3])] = &[
     ),
     // «more than 24 hours ago»: after «больше» Russian counts in the genitive.
     ("more_than_hours", ["hour", "hours"], ["часа", "часов", "часов"]),
+    ("updates", ["update", "updates"], ["обновление", "обновления", "обновлений"]),
+    ("working_minutes", ["working minute", "working minutes"], ["рабочая минута", "рабочие минуты", "рабочих минут"]),
+    ("days", ["day", "days"], ["день", "дня", "дней"]),
+    (
+        "open_conversations",
+        ["open conversation", "open conversations"],
+        ["открытый разговор", "открытых разговора", "открытых разговоров"],
+    ),
 ];
 
 /// `n` with its word from [`PLURALS`] in the right form («2 черновика
