@@ -667,6 +667,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "The server's answer could not be read: pult tries again; if it repeats, the details are in the log",
         "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
     ),
+    (
+        "trouble_recipient",
+        "The mail server does not know this address: check it with the client",
+        "Почтовый сервер не знает такого адреса: уточните адрес у клиента",
+    ),
     ("trouble_other", "Something went wrong: the details are in the log", "Что-то пошло не так: подробности в журнале"),
     // The store's refusals (src/store/mod.rs, Refused).
     ("refused_not_address", "not an email address", "это не адрес электронной почты"),
@@ -738,6 +743,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
     ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("rate_limited", "rate limited", "слишком много сообщений: pult подождёт и повторит"),
     ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
     // Keymap contexts by name, as the help's title says them («composer», «thread» are above).
     ("global", "Everywhere", "Везде"),

@@ -23,6 +23,8 @@ pub enum Trouble {
     Auth,
     /// An answer that could not be read.
     Parse,
+    /// The mail server does not know the recipient's address.
+    Recipient,
     Other,
 }
 
@@ -38,6 +40,16 @@ impl Trouble {
             Trouble::Busy
         } else if any(&["constraint failed", "foreign key", "unique constraint"]) {
             Trouble::Conflict
+        } else if any(&[
+            "user unknown",
+            "no such user",
+            "mailbox unavailable",
+            "mailbox not found",
+            "recipient address rejected",
+            "5.1.1",
+            "does not exist",
+        ]) {
+            Trouble::Recipient
         } else if any(&[
             "401",
             "403",
@@ -98,6 +110,7 @@ impl Trouble {
             Trouble::Timeout => "trouble_timeout",
             Trouble::Auth => "trouble_auth",
             Trouble::Parse => "trouble_parse",
+            Trouble::Recipient => "trouble_recipient",
             Trouble::Other => "trouble_other",
         })
     }
@@ -163,6 +176,10 @@ mod tests {
             ("error sending request: client error (Connect): tcp connect error", Trouble::Network),
             ("operation timed out", Trouble::Timeout),
             ("the bot token was revoked (401 Unauthorized)", Trouble::Auth),
+            (
+                "SMTP mail.example.test: 550 5.1.1 <x@y.test>: Recipient address rejected: User unknown",
+                Trouble::Recipient,
+            ),
             ("something odd", Trouble::Other),
         ] {
             assert_eq!(Trouble::of(raw), kind, "{raw}");
