@@ -315,6 +315,13 @@ mod tests {
         let ru = undelivered.in_language(Lang::Ru);
         assert!(ru.contains("не доставлено") && ru.contains("131026") && english_leak(&ru).is_none(), "{ru}");
         assert!(undelivered.in_language(Lang::En).contains("Message undeliverable"));
+        for code in [190, 131047, 130429, 131056, 131026, 131051, 131052, 131053, 131000, 132000, 132001, 133010, 368] {
+            for lang in [Lang::En, Lang::Ru] {
+                let words = explain(lang, code).expect("explained");
+                assert!(!words.starts_with("wa_"), "{code}: {words}");
+            }
+            assert_eq!(english_leak(explain(Lang::Ru, code).unwrap_or_default()), None, "{code}");
+        }
         for e in [
             GraphError::Api { status: 400, code: 999_999, message: "Something new".into() },
             GraphError::Api { status: 401, code: 0, message: "Invalid OAuth access token".into() },
