@@ -668,6 +668,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
     ),
     (
+        "trouble_secret",
+        "The password or token could not be got: check the secret command in the config, then run pult doctor",
+        "Не удалось получить пароль или токен: проверьте команду секрета в конфигурации, затем запустите pult doctor",
+    ),
+    (
         "trouble_recipient",
         "The mail server does not know this address: check it with the client",
         "Почтовый сервер не знает такого адреса: уточните адрес у клиента",

@@ -25,6 +25,8 @@ pub enum Trouble {
     Parse,
     /// The mail server does not know the recipient's address.
     Recipient,
+    /// The command that gives a password or token failed (a secret store).
+    Secret,
     Other,
 }
 
@@ -38,6 +40,8 @@ impl Trouble {
             Trouble::DiskFull
         } else if any(&["database is locked", "database is busy", "database table is locked", "sqlite_busy"]) {
             Trouble::Busy
+        } else if any(&["secret command", "secret file", "keyring", "secret store"]) {
+            Trouble::Secret
         } else if any(&["constraint failed", "foreign key", "unique constraint"]) {
             Trouble::Conflict
         } else if any(&[
@@ -111,6 +115,7 @@ impl Trouble {
             Trouble::Auth => "trouble_auth",
             Trouble::Parse => "trouble_parse",
             Trouble::Recipient => "trouble_recipient",
+            Trouble::Secret => "trouble_secret",
             Trouble::Other => "trouble_other",
         })
     }
@@ -180,6 +185,7 @@ mod tests {
                 "SMTP mail.example.test: 550 5.1.1 <x@y.test>: Recipient address rejected: User unknown",
                 Trouble::Recipient,
             ),
+            ("secret command \"pass\" failed: exit status: 2", Trouble::Secret),
             ("something odd", Trouble::Other),
         ] {
             assert_eq!(Trouble::of(raw), kind, "{raw}");
