@@ -142,7 +142,8 @@ const LATIN_ALLOWED: &[&str] = &[
 ];
 
 /// Configuration keys named in Russian messages (what to set is its name).
-const CONFIG_KEYS: &[&str] = &["player_command", "transcribe_command", "media_max_mb", "tone_words", "language"];
+const CONFIG_KEYS: &[&str] =
+    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language"];
 
 /// File types and domains after a dot: «акт.pdf», «client.test».
 const DOTTED_ALLOWED: &[&str] = &[
@@ -170,8 +171,21 @@ pub fn english_leak(text: &str) -> Option<String> {
             continue;
         }
         let lower = chunk.to_lowercase();
-        // Addresses, links, and a template's variables as written: {what}, {client.greeting_name}.
-        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") || raw.contains('{') {
+        // A command of the `:` line as typed: «:sender клиент».
+        let command = raw.trim_start_matches(['(', '«', '"']).trim_end_matches(|c: char| !c.is_alphanumeric());
+        if command
+            .strip_prefix(':')
+            .is_some_and(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        {
+            continue;
+        }
+        // Addresses, links, a template's variables as written ({what}), environment variables ($EDITOR).
+        if raw.contains('$')
+            || chunk.contains('@')
+            || lower.contains("://")
+            || lower.starts_with("www.")
+            || raw.contains('{')
+        {
             continue;
         }
         if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
@@ -830,6 +844,16 @@ mod tests {
             "нет заголовка Date: — тот же Message-ID",
         ] {
             assert_eq!(english_leak(russian), None, "{russian}");
+        }
+    }
+
+    #[test]
+    fn every_russian_text_reads_as_russian() {
+        let leaks: Vec<(&str, String)> =
+            CATALOGUE.iter().filter_map(|(k, _, ru)| english_leak(ru).map(|w| (*k, w))).collect();
+        assert!(leaks.is_empty(), "English in Russian texts: {leaks:?}");
+        for (k, _, ru) in PLURALS {
+            assert!(ru.iter().all(|w| english_leak(w).is_none()), "{k}");
         }
     }
 
