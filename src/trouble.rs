@@ -36,6 +36,14 @@ impl Trouble {
     pub fn of(raw: &str) -> Trouble {
         let t = raw.to_lowercase();
         let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
+        // A status code standing alone: «401 Unauthorized», not «outbox 14012».
+        let code = |c: &str| {
+            t.match_indices(c).any(|(i, _)| {
+                let before = t[..i].chars().next_back();
+                let after = t[i + c.len()..].chars().next();
+                !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|a| a.is_ascii_digit())
+            })
+        };
         if any(&["disk is full", "no space left", "storage full", "quota exceeded", "enospc"]) {
             Trouble::DiskFull
         } else if any(&["database is locked", "database is busy", "database table is locked", "sqlite_busy"]) {
@@ -54,19 +62,20 @@ impl Trouble {
             "does not exist",
         ]) {
             Trouble::Recipient
-        } else if any(&[
-            "401",
-            "403",
-            "unauthorized",
-            "forbidden",
-            "authenticationfailed",
-            "authentication failed",
-            "invalid credentials",
-            "refused the credentials",
-            "token was revoked",
-            "invalid token",
-            "login failed",
-        ]) {
+        } else if code("401")
+            || code("403")
+            || any(&[
+                "unauthorized",
+                "forbidden",
+                "authenticationfailed",
+                "authentication failed",
+                "invalid credentials",
+                "refused the credentials",
+                "token was revoked",
+                "invalid token",
+                "login failed",
+            ])
+        {
             Trouble::Auth
         } else if any(&["timed out", "timeout", "did not finish within", "deadline has elapsed"]) {
             Trouble::Timeout
@@ -187,6 +196,7 @@ mod tests {
             ),
             ("secret command \"pass\" failed: exit status: 2", Trouble::Secret),
             ("something odd", Trouble::Other),
+            ("no outbox row 14012", Trouble::Other),
         ] {
             assert_eq!(Trouble::of(raw), kind, "{raw}");
             let ru = explain(Lang::Ru, raw);
