@@ -59,7 +59,7 @@ impl Trouble {
             "mailbox not found",
             "recipient address rejected",
             "5.1.1",
-            "does not exist",
+            "address does not exist",
         ]) {
             Trouble::Recipient
         } else if code("401")
