@@ -213,7 +213,8 @@ const LATIN_ALLOWED: &[&str] = &[
 ];
 
 /// Configuration keys named in Russian messages (what to set is its name).
-const CONFIG_KEYS: &[&str] = &["player_command", "transcribe_command", "media_max_mb", "tone_words", "language"];
+const CONFIG_KEYS: &[&str] =
+    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language"];
 
 /// File types and domains after a dot: «акт.pdf», «client.test».
 const DOTTED_ALLOWED: &[&str] = &[
@@ -241,8 +242,21 @@ pub fn english_leak(text: &str) -> Option<String> {
             continue;
         }
         let lower = chunk.to_lowercase();
-        // Addresses, links, and a template's variables as written: {what}, {client.greeting_name}.
-        if chunk.contains('@') || lower.contains("://") || lower.starts_with("www.") || raw.contains('{') {
+        // A command of the `:` line as typed: «:sender клиент».
+        let command = raw.trim_start_matches(['(', '«', '"']).trim_end_matches(|c: char| !c.is_alphanumeric());
+        if command
+            .strip_prefix(':')
+            .is_some_and(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        {
+            continue;
+        }
+        // Addresses, links, a template's variables as written ({what}), environment variables ($EDITOR).
+        if raw.contains('$')
+            || chunk.contains('@')
+            || lower.contains("://")
+            || lower.starts_with("www.")
+            || raw.contains('{')
+        {
             continue;
         }
         if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
@@ -1131,6 +1145,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("ph_document", "document", "документ"),
     ("ph_sticker", "sticker", "стикер"),
     ("ph_unsupported", "unsupported message type", "сообщение неподдерживаемого типа:"),
+    ("ph_kind_image", "image", "изображение"),
+    ("ph_kind_audio", "audio", "аудио"),
+    ("ph_kind_video", "video", "видео"),
+    ("ph_kind_file", "file", "файл"),
     ("ph_type_order", "order", "заказ"),
     ("ph_type_system", "system", "системное"),
     ("ph_type_poll", "poll", "опрос"),
@@ -1223,6 +1241,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "The server's answer could not be read: pult tries again; if it repeats, the details are in the log",
         "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
     ),
+    (
+        "trouble_secret",
+        "The password or token could not be got: check the secret command in the config, then run pult doctor",
+        "Не удалось получить пароль или токен: проверьте команду секрета в конфигурации, затем запустите pult doctor",
+    ),
+    (
+        "trouble_recipient",
+        "The mail server does not know this address: check it with the client",
+        "Почтовый сервер не знает такого адреса: уточните адрес у клиента",
+    ),
     ("trouble_other", "Something went wrong: the details are in the log", "Что-то пошло не так: подробности в журнале"),
     // The store's refusals (src/store/mod.rs, Refused).
     ("refused_not_address", "not an email address", "это не адрес электронной почты"),
@@ -1294,6 +1322,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
     ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("rate_limited", "rate limited", "слишком много сообщений: pult подождёт и повторит"),
     ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
     // Keymap contexts by name, as the help's title says them («composer», «thread» are above).
     ("global", "Everywhere", "Везде"),
@@ -1410,6 +1439,16 @@ mod tests {
             "нет заголовка Date: — тот же Message-ID",
         ] {
             assert_eq!(english_leak(russian), None, "{russian}");
+        }
+    }
+
+    #[test]
+    fn every_russian_text_reads_as_russian() {
+        let leaks: Vec<(&str, String)> =
+            CATALOGUE.iter().filter_map(|(k, _, ru)| english_leak(ru).map(|w| (*k, w))).collect();
+        assert!(leaks.is_empty(), "English in Russian texts: {leaks:?}");
+        for (k, _, ru) in PLURALS {
+            assert!(ru.iter().all(|w| english_leak(w).is_none()), "{k}");
         }
     }
 

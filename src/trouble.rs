@@ -23,6 +23,10 @@ pub enum Trouble {
     Auth,
     /// An answer that could not be read.
     Parse,
+    /// The mail server does not know the recipient's address.
+    Recipient,
+    /// The command that gives a password or token failed (a secret store).
+    Secret,
     Other,
 }
 
@@ -32,25 +36,46 @@ impl Trouble {
     pub fn of(raw: &str) -> Trouble {
         let t = raw.to_lowercase();
         let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
+        // A status code standing alone: «401 Unauthorized», not «outbox 14012».
+        let code = |c: &str| {
+            t.match_indices(c).any(|(i, _)| {
+                let before = t[..i].chars().next_back();
+                let after = t[i + c.len()..].chars().next();
+                !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|a| a.is_ascii_digit())
+            })
+        };
         if any(&["disk is full", "no space left", "storage full", "quota exceeded", "enospc"]) {
             Trouble::DiskFull
         } else if any(&["database is locked", "database is busy", "database table is locked", "sqlite_busy"]) {
             Trouble::Busy
+        } else if any(&["secret command", "secret file", "keyring", "secret store"]) {
+            Trouble::Secret
         } else if any(&["constraint failed", "foreign key", "unique constraint"]) {
             Trouble::Conflict
         } else if any(&[
-            "401",
-            "403",
-            "unauthorized",
-            "forbidden",
-            "authenticationfailed",
-            "authentication failed",
-            "invalid credentials",
-            "refused the credentials",
-            "token was revoked",
-            "invalid token",
-            "login failed",
+            "user unknown",
+            "no such user",
+            "mailbox unavailable",
+            "mailbox not found",
+            "recipient address rejected",
+            "5.1.1",
+            "address does not exist",
         ]) {
+            Trouble::Recipient
+        } else if code("401")
+            || code("403")
+            || any(&[
+                "unauthorized",
+                "forbidden",
+                "authenticationfailed",
+                "authentication failed",
+                "invalid credentials",
+                "refused the credentials",
+                "token was revoked",
+                "invalid token",
+                "login failed",
+            ])
+        {
             Trouble::Auth
         } else if any(&["timed out", "timeout", "did not finish within", "deadline has elapsed"]) {
             Trouble::Timeout
@@ -98,6 +123,8 @@ impl Trouble {
             Trouble::Timeout => "trouble_timeout",
             Trouble::Auth => "trouble_auth",
             Trouble::Parse => "trouble_parse",
+            Trouble::Recipient => "trouble_recipient",
+            Trouble::Secret => "trouble_secret",
             Trouble::Other => "trouble_other",
         })
     }
@@ -163,7 +190,13 @@ mod tests {
             ("error sending request: client error (Connect): tcp connect error", Trouble::Network),
             ("operation timed out", Trouble::Timeout),
             ("the bot token was revoked (401 Unauthorized)", Trouble::Auth),
+            (
+                "SMTP mail.example.test: 550 5.1.1 <x@y.test>: Recipient address rejected: User unknown",
+                Trouble::Recipient,
+            ),
+            ("secret command \"pass\" failed: exit status: 2", Trouble::Secret),
             ("something odd", Trouble::Other),
+            ("no outbox row 14012", Trouble::Other),
         ] {
             assert_eq!(Trouble::of(raw), kind, "{raw}");
             let ru = explain(Lang::Ru, raw);

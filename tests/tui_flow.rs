@@ -1126,7 +1126,9 @@ fn archived_channels_sit_apart_and_a_broken_channel_says_why() {
         };
         let heading = if lang == Lang::Ru { "─ Архив" } else { "─ Archive" };
         assert!(at("⚠ office") < at(heading) && at(heading) < at("old-bot"), "{screen}");
-        assert!(lines[at("⚠ office") + 1].contains("secret comm"), "the reason under it: {screen}");
+        // Russian says what happened (the worker's words go to the log).
+        let reason = if lang == Lang::Ru { "Не удалось" } else { "secret comm" };
+        assert!(lines[at("⚠ office") + 1].contains(reason), "the reason under it: {screen}");
         assert!(!screen.contains("⚠ old-bot"), "{screen}");
         let status_line = lines.iter().rfind(|l| !l.trim().is_empty()).expect("status line");
         assert!(status_line.contains("⚠ office") && !status_line.contains("old-bot"), "{status_line}");

@@ -111,6 +111,24 @@ mod tests {
     }
 
     #[test]
+    fn every_placeholder_reads_in_russian() {
+        for p in [
+            Placeholder::Voice(None),
+            Placeholder::Photo,
+            Placeholder::Video,
+            Placeholder::Audio,
+            Placeholder::Document(None),
+            Placeholder::Sticker(None),
+            Placeholder::Unsupported("system"),
+            Placeholder::NestedDeeper,
+        ] {
+            let ru = p.in_language(Lang::Ru);
+            assert!(!ru.contains("ph_") && crate::i18n::english_leak(&ru).is_none(), "{p:?}: {ru}");
+            assert!(!p.in_language(Lang::En).contains("ph_"), "{p:?}");
+        }
+    }
+
+    #[test]
     fn old_english_bodies_are_shown_in_russian() {
         let ru = |b| stored_in(Lang::Ru, b);
         assert_eq!(ru("🎤 voice message 0:12").as_deref(), Some("🎤 голосовое сообщение 0:12"));

@@ -322,3 +322,36 @@ pub fn fold(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use crate::i18n::{Lang, english_leak};
+
+    #[test]
+    fn every_refusal_is_said_in_russian_and_english_stays_as_printed() {
+        for r in [
+            Refused::NoOpenPromise,
+            Refused::AlreadyReported(3),
+            Refused::NotAnEmailAddress("иван".into()),
+            Refused::TooLateToUndo("sending".into()),
+            Refused::TooLateToUndo("cancelled".into()),
+            Refused::EmptyReply,
+            Refused::NoSubject,
+            Refused::NoRecipient,
+            Refused::NoClientCard,
+            Refused::EmptyNote,
+            Refused::NoClientMessage,
+            Refused::ForwardIsForEmail,
+        ] {
+            let ru = r.in_language(Lang::Ru);
+            assert!(english_leak(&ru).is_none() && !ru.contains('_'), "{r:?}: {ru}");
+            assert_eq!(r.in_language(Lang::En), r.to_string());
+        }
+        let too_new = StoreError::TooNew { found: 40, known: 39 }.in_language(Lang::Ru);
+        assert!(too_new.contains("40") && english_leak(&too_new).is_none(), "{too_new}");
+        assert_eq!(english_leak(&StoreError::WriterGone.in_language(Lang::Ru)), None);
+        let io = StoreError::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)).in_language(Lang::Ru);
+        assert!(io.starts_with("Диск заполнен"), "{io}");
+    }
+}

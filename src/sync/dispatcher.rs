@@ -191,6 +191,24 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
     let id = item.id;
     let t = now();
     let was_sent = outcome.is_ok();
+    // Kept with the message for people to read, in the team's language: a
+    // library's English is said by its kind, and goes to the log as it was.
+    let lang = crate::i18n::written();
+    let outcome = outcome.map_err(|e| {
+        let said = |why: String| {
+            let shown = crate::trouble::shown(lang, &why);
+            if shown != why {
+                tracing::info!("outbox {id}: {why}");
+            }
+            shown
+        };
+        match e {
+            SendError::Permanent(why) => SendError::Permanent(said(why)),
+            SendError::Temporary(why) => SendError::Temporary(said(why)),
+            SendError::MaybeSent(why) => SendError::MaybeSent(said(why)),
+            other => other,
+        }
+    });
     let (recorded, counted) = match outcome {
         Ok(remote) => (writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await, None),
         Err(SendError::Permanent(why)) => {
@@ -212,7 +230,7 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
         Err(SendError::RetryAfter(secs)) => {
             let at = t + secs as i64;
             report.retrying += 1;
-            (writer.call(move |c| intents::retry_later(c, id, "rate limited", at, t)).await, None)
+            (writer.call(move |c| intents::retry_later(c, id, lang.tr("rate_limited"), at, t)).await, None)
         }
     };
     match (recorded, counted) {

@@ -305,6 +305,15 @@ fn media_marker(part: &mail_parser::MessagePart<'_>) -> String {
 
 /// «[image: plan.png]», «[image]»: one line, whatever the name holds.
 pub(super) fn named_in_place(kind: &str, name: Option<&str>) -> String {
+    // Written for people, in the team's language: «[изображение: plan.png]».
+    let lang = crate::i18n::written();
+    let kind = match kind {
+        "image" => lang.tr("ph_kind_image"),
+        "audio" => lang.tr("ph_kind_audio"),
+        "video" => lang.tr("ph_kind_video"),
+        "file" => lang.tr("ph_kind_file"),
+        other => other,
+    };
     match name {
         Some(name) => {
             let name: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();

@@ -566,4 +566,24 @@ mod tests {
         let parts = split_text(&long_word, 4096);
         assert_eq!(parts.iter().map(|p| p.chars().count()).sum::<usize>(), 9000);
     }
+
+    #[test]
+    fn send_errors_are_kept_in_russian() {
+        use super::{ApiError, RequestError, SendError, classify_said};
+        use crate::i18n::{Lang, english_leak};
+        let bad_json = serde_json::from_str::<serde_json::Value>("{").expect_err("not JSON");
+        for (e, permanent) in [
+            (RequestError::Api(ApiError::BotBlocked), true),
+            (RequestError::Api(ApiError::ChatNotFound), true),
+            (RequestError::Api(ApiError::Unknown("Bad Request: message is too long".into())), true),
+            (RequestError::InvalidJson { source: bad_json.into(), raw: "{".into() }, false),
+        ] {
+            let said = match classify_said(e, Lang::Ru) {
+                SendError::Permanent(w) if permanent => w,
+                SendError::MaybeSent(w) if !permanent => w,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(english_leak(&said), None, "{said}");
+        }
+    }
 }

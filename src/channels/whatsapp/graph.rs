@@ -303,3 +303,34 @@ fn without_url(e: &reqwest::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Lang, english_leak};
+
+    #[test]
+    fn errors_are_said_in_russian_with_their_code() {
+        let undelivered = GraphError::Api { status: 400, code: 131026, message: "Message undeliverable".into() };
+        let ru = undelivered.in_language(Lang::Ru);
+        assert!(ru.contains("не доставлено") && ru.contains("131026") && english_leak(&ru).is_none(), "{ru}");
+        assert!(undelivered.in_language(Lang::En).contains("Message undeliverable"));
+        for code in [190, 131047, 130429, 131056, 131026, 131051, 131052, 131053, 131000, 132000, 132001, 133010, 368] {
+            for lang in [Lang::En, Lang::Ru] {
+                let words = explain(lang, code).expect("explained");
+                assert!(!words.starts_with("wa_"), "{code}: {words}");
+            }
+            assert_eq!(english_leak(explain(Lang::Ru, code).unwrap_or_default()), None, "{code}");
+        }
+        for e in [
+            GraphError::Api { status: 400, code: 999_999, message: "Something new".into() },
+            GraphError::Api { status: 401, code: 0, message: "Invalid OAuth access token".into() },
+            GraphError::Network("error decoding response body".into()),
+            GraphError::Unreached("tcp connect error".into()),
+            GraphError::Local("/tmp/x: Permission denied (os error 13)".into()),
+        ] {
+            let ru = e.in_language(Lang::Ru);
+            assert_eq!(english_leak(&ru), None, "{e}: {ru}");
+        }
+    }
+}
