@@ -77,7 +77,8 @@ pub fn list(cli: &Global, json: bool, tag: Option<&str>) -> Result<()> {
             Some(o) => format!("{} ({})", line(o), line(&c.name)),
             None => line(&c.name),
         };
-        let handles: Vec<String> = c.identities.iter().map(|i| format!("{}:{}", i.kind, line(&i.shown()))).collect();
+        let handles: Vec<String> =
+            c.identities.iter().map(|i| format!("{}:{}", identity_kind(&i.kind), line(&i.shown()))).collect();
         let tags: String = c.tags.iter().map(|t| format!(" #{}", line(t))).collect();
         let new = if c.provisional { t!("client_new_mark") } else { String::new() };
         say!(
@@ -141,7 +142,7 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let responsible = s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into());
             say!("{}: {responsible}", lang.tr("responsible").to_lowercase());
             for i in &s.identities {
-                say!("  {}: {}", i.kind, line(&i.shown()));
+                say!("  {}: {}", identity_kind(&i.kind), line(&i.shown()));
             }
             if let Some(n) = &card.notes {
                 say!("{}: {}", lang.tr("card_notes").to_lowercase(), crate::sanitize::text(n));
@@ -229,5 +230,16 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             say!("{}", t!("dismissed", a = a, b = b));
             Ok(())
         }
+    }
+}
+
+/// An identity's kind as a person reads it: in Russian a group chat is
+/// «группа Telegram»; in English the identifier as it has always printed.
+fn identity_kind(kind: &str) -> String {
+    match (crate::i18n::ui(), kind) {
+        (crate::i18n::Lang::En, _) => kind.to_string(),
+        (_, "telegram_group") => t!("identity_telegram_group"),
+        (_, "whatsapp_group") => t!("identity_whatsapp_group"),
+        (_, other) => other.to_string(),
     }
 }

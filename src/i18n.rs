@@ -210,6 +210,19 @@ const LATIN_ALLOWED: &[&str] = &[
     "csv",
     "xml",
     "zip",
+    // Names a person types or reads on the other side: PATH, TOML, SQLite,
+    // webhook, BotFather, a process id, TOML's true/false, `off` hours.
+    "path",
+    "toml",
+    "sqlite",
+    "uidvalidity",
+    "webhook",
+    "botfather",
+    "pid",
+    "rfc",
+    "true",
+    "false",
+    "off",
 ];
 
 /// Configuration keys named in Russian messages (what to set is its name).
@@ -231,8 +244,15 @@ const DOTTED_ALLOWED: &[&str] = &[
 /// and the CLI's tests of Russian screens.
 pub fn english_leak(text: &str) -> Option<String> {
     let edge = |c: char| !c.is_alphanumeric() && !matches!(c, '_' | '@' | '/');
+    // What stands in backticks is typed as it is: a command, a config key.
+    let unquoted: String = text.split('`').step_by(2).collect::<Vec<_>>().join(" ");
     let mut after_pult = false;
-    for raw in text.split(|c: char| c.is_whitespace()) {
+    for raw in unquoted.split(|c: char| c.is_whitespace()) {
+        // Options (--once), config tables ([[accounts]], [store]) and bot commands (/setprivacy).
+        let bare = raw.trim_start_matches(['(', '«', '"']);
+        if bare.starts_with("--") || bare.starts_with('[') || bare.starts_with('/') {
+            continue;
+        }
         let chunk = raw.trim_matches(edge);
         // A command to type: «pult doctor».
         if std::mem::replace(&mut after_pult, chunk == "pult") && chunk.chars().all(|c| c.is_ascii_lowercase()) {
@@ -669,13 +689,13 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "bot_privacy_on",
         "privacy mode on: make it a group admin or /setprivacy Disable",
-        "включён режим приватности: сделайте бота администратором группы или /setprivacy Disable",
+        "включён режим приватности: сделайте бота администратором группы или `/setprivacy Disable`",
     ),
     ("bot_business_on", "Business Mode on", "режим Business включён"),
     (
         "bot_business_off",
         "Business Mode off (BotFather → Bot Settings → Business Mode) for the accountant's own chats",
-        "режим Business выключен (BotFather → Bot Settings → Business Mode) — нужен для личных чатов бухгалтера",
+        "режим Business выключен (`BotFather → Bot Settings → Business Mode`) — нужен для личных чатов бухгалтера",
     ),
     ("bot_ok", "bot @{name} ok, {groups}; {business}", "бот @{name} работает, {groups}; {business}"),
     (
@@ -713,7 +733,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "type_strings",
         "a list of strings, e.g. [\"pass\", \"mail/office\"]",
-        "список строк, например [\"pass\", \"mail/office\"]",
+        "список строк, например `[\"pass\", \"mail/office\"]`",
     ),
     ("type_accounts", "[[accounts]] tables", "таблицы [[accounts]]"),
     ("type_list", "a list", "список"),
@@ -742,12 +762,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "`history_before` must be a date like \"2026-11-01\" or days like \"7d\"",
         "`history_before` должно быть датой вида \"2026-11-01\" или числом дней вида \"7d\"",
     ),
-    ("config_tls", "`tls` must be implicit, starttls or none", "`tls` может быть implicit, starttls или none"),
+    ("config_tls", "`tls` must be implicit, starttls or none", "`tls` может быть `implicit`, `starttls` или `none`"),
     ("config_time", "`{name}` must be a time like 09:00", "`{name}` должно быть временем вида 09:00"),
     (
         "config_workdays",
         "`workdays` must be days like mon-fri or mon,wed,fri",
-        "`workdays` должно быть днями вида mon-fri или mon,wed,fri",
+        "`workdays` должно быть днями вида `mon-fri` или `mon,wed,fri`",
     ),
     (
         "config_day_hours",
@@ -765,22 +785,22 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "config_insecure",
         "tls = \"none\" sends the password in the clear; it needs insecure = true",
-        "tls = \"none\" передаёт пароль открытым текстом; для этого нужно insecure = true",
+        "`tls = \"none\"` передаёт пароль открытым текстом; для этого нужно `insecure = true`",
     ),
     ("config_in_top", "at the top level", "на верхнем уровне"),
     ("config_in_account", "in [[accounts]] ({kind})", "в [[accounts]] ({kind})"),
     ("config_in_server", "in {server} of [[accounts]] ({kind})", "в {server} раздела [[accounts]] ({kind})"),
     ("config_in_table", "in [{table}]", "в [{table}]"),
-    ("config_inside_servers", " inside imap = { … } and smtp = { … }", " внутри imap = { … } и smtp = { … }"),
+    ("config_inside_servers", " inside imap = { … } and smtp = { … }", " внутри `imap = { … }` и `smtp = { … }`"),
     (
         "config_no_password_here",
         "`{key}` is not read: a password never lives in this file. Use password_command = [\"pass\", \"mail/office\"] (run without a shell) or password_file = \"/path\" (mode 0600){place}",
-        "`{key}` не читается: пароль в этом файле не хранят. Укажите password_command = [\"pass\", \"mail/office\"] (запускается без оболочки) или password_file = \"/путь\" (права 0600){place}",
+        "`{key}` не читается: пароль в этом файле не хранят. Укажите `password_command = [\"pass\", \"mail/office\"]` (запускается без оболочки) или `password_file = \"/путь\"` (права 0600){place}",
     ),
     (
         "config_no_token_here",
         "`{key}` is not read: a token never lives in this file. Use token_command = [\"pass\", \"telegram/bot\"] or token_file = \"/path\" (mode 0600)",
-        "`{key}` не читается: токен в этом файле не хранят. Укажите token_command = [\"pass\", \"telegram/bot\"] или token_file = \"/путь\" (права 0600)",
+        "`{key}` не читается: токен в этом файле не хранят. Укажите `token_command = [\"pass\", \"telegram/bot\"]` или `token_file = \"/путь\"` (права 0600)",
     ),
     (
         "config_unknown_key_near",
@@ -799,6 +819,30 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "{path} is not a pult store (not an SQLite database, or a damaged one); check --store or [store] path",
         "{path} — не хранилище pult (не база SQLite или повреждена); проверьте --store или [store] path",
     ),
+    ("identity_telegram_group", "telegram_group", "группа Telegram"),
+    ("identity_whatsapp_group", "whatsapp_group", "группа WhatsApp"),
+    ("keymap_syntax", "keymap{message}", "файл клавиш: нарушен синтаксис TOML (пропущена кавычка или скобка?)"),
+    ("keymap_unknown_context", "keymap: unknown context [{context}]", "файл клавиш: неизвестный раздел [{context}]"),
+    (
+        "keymap_no_keys",
+        "keymap [{context}]: a binding has no keys",
+        "файл клавиш [{context}]: у привязки нет клавиш (`on`)",
+    ),
+    ("keymap_bad_key", "keymap [{context}]{why}", "файл клавиш [{context}]: непонятная клавиша в `on`"),
+    (
+        "keymap_unknown_action",
+        "keymap [{context}] {keys}{why}",
+        "файл клавиш [{context}] {keys}: неизвестное действие {action} (список — в keymaps/default.toml)",
+    ),
+    (
+        "theme_unreadable",
+        "theme {theme}: no such file or it cannot be read (shipped themes: {names})",
+        "тема {theme}: такого файла нет или он не читается (встроенные темы: {names})",
+    ),
+    ("theme_syntax", "theme: not valid TOML", "тема: нарушен синтаксис TOML"),
+    ("theme_unknown_slot", "theme: unknown slot {slot}", "тема: неизвестный элемент {slot}"),
+    ("theme_unknown_colour", "theme: unknown colour {colour}", "тема: неизвестный цвет {colour}"),
+    ("theme_unknown_modifier", "theme: unknown modifier {modifier}", "тема: неизвестное начертание {modifier}"),
     ("channels_all_work", "Every channel works", "Все каналы работают"),
     ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
     ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),

@@ -108,11 +108,14 @@ impl Keymap {
         let mut errors = Vec::new();
         let raw: BTreeMap<String, RawContext> = match toml::from_str(text) {
             Ok(r) => r,
-            Err(e) => return vec![format!("keymap: {}", e.message())],
+            Err(e) => {
+                tracing::info!("keymap file: {}", e.message());
+                return vec![crate::t!("keymap_syntax", message = english_only(e.message()))];
+            }
         };
         for (ctx_name, ctx) in raw {
             let Some(context) = Context::parse(&ctx_name) else {
-                errors.push(format!("keymap: unknown context [{ctx_name}]"));
+                errors.push(crate::t!("keymap_unknown_context", context = ctx_name));
                 continue;
             };
             for b in ctx.keys {
@@ -120,11 +123,15 @@ impl Keymap {
                 let keys = match keys {
                     Ok(k) if !k.is_empty() => k,
                     Ok(_) => {
-                        errors.push(format!("keymap [{ctx_name}]: a binding has no keys"));
+                        errors.push(crate::t!("keymap_no_keys", context = ctx_name));
                         continue;
                     }
                     Err(e) => {
-                        errors.push(format!("keymap [{ctx_name}]: {e}"));
+                        errors.push(crate::t!(
+                            "keymap_bad_key",
+                            context = ctx_name,
+                            why = english_only(&e.to_string())
+                        ));
                         continue;
                     }
                 };
@@ -136,7 +143,13 @@ impl Keymap {
                 let action = match Action::parse(&b.run) {
                     Ok(a) => a,
                     Err(e) => {
-                        errors.push(format!("keymap [{ctx_name}] {}: {e}", b.on.join(" ")));
+                        errors.push(crate::t!(
+                            "keymap_unknown_action",
+                            context = ctx_name,
+                            keys = b.on.join(" "),
+                            action = format!("{:?}", b.run),
+                            why = english_only(&e.to_string())
+                        ));
                         continue;
                     }
                 };
@@ -262,5 +275,13 @@ keys = []
         assert_eq!(km.resolve(Context::Conversations, &x), Resolved::Unbound);
         let (_, errors) = Keymap::load(Some("this is = = not toml"));
         assert_eq!(errors.len(), 1);
+    }
+}
+
+/// A parser's own words, in English only (in Russian the message around them says it all).
+fn english_only(message: &str) -> String {
+    match crate::i18n::ui() {
+        crate::i18n::Lang::En => format!(": {message}"),
+        crate::i18n::Lang::Ru => String::new(),
     }
 }

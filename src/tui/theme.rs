@@ -82,17 +82,21 @@ impl Theme {
         }
         let text = std::fs::read_to_string(name_or_path).map_err(|e| {
             let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-            format!("theme {name_or_path:?}: {e} (shipped themes: {})", names.join(", "))
+            tracing::info!("theme {name_or_path:?}: {e}");
+            crate::t!("theme_unreadable", theme = format!("{name_or_path:?}"), names = names.join(", "))
         })?;
         Theme::parse(&text)
     }
 
     pub fn parse(text: &str) -> Result<Theme, String> {
-        let raw: RawTheme = toml::from_str(text).map_err(|e| format!("theme: {}", e.message()))?;
+        let raw: RawTheme = toml::from_str(text).map_err(|e| {
+            tracing::info!("theme file: {}", e.message());
+            crate::t!("theme_syntax")
+        })?;
         let mut styles = HashMap::new();
         for (slot, rs) in &raw.styles {
             let Some(slot) = SLOTS.iter().find(|s| *s == slot) else {
-                return Err(format!("theme: unknown slot {slot:?}"));
+                return Err(crate::t!("theme_unknown_slot", slot = format!("{slot:?}")));
             };
             let mut style = Style::default();
             if let Some(fg) = &rs.fg {
@@ -128,7 +132,7 @@ impl Theme {
 
 fn color(name: &str, palette: &HashMap<String, String>) -> Result<Color, String> {
     let resolved = palette.get(name).map(String::as_str).unwrap_or(name);
-    Color::from_str(resolved).map_err(|_| format!("theme: unknown colour {name:?}"))
+    Color::from_str(resolved).map_err(|_| crate::t!("theme_unknown_colour", colour = format!("{name:?}")))
 }
 
 fn modifier(name: &str) -> Result<Modifier, String> {
@@ -139,7 +143,7 @@ fn modifier(name: &str) -> Result<Modifier, String> {
         "underlined" => Modifier::UNDERLINED,
         "reversed" => Modifier::REVERSED,
         "crossed_out" => Modifier::CROSSED_OUT,
-        other => return Err(format!("theme: unknown modifier {other:?}")),
+        other => return Err(crate::t!("theme_unknown_modifier", modifier = format!("{other:?}"))),
     })
 }
 

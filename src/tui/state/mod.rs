@@ -711,7 +711,10 @@ impl AppState {
         }
         let text: Vec<String> = warnings
             .iter()
-            .map(|(_, name, why)| format!("⚠ {}: {}", crate::sanitize::line(name), crate::sanitize::line(why)))
+            .map(|(_, name, why)| {
+                let why = crate::trouble::shown(self.lang, why);
+                format!("⚠ {}: {}", crate::sanitize::line(name), crate::sanitize::line(&why))
+            })
             .collect();
         self.error(text.join(" · "));
     }
