@@ -250,7 +250,12 @@ pub fn english_leak(text: &str) -> Option<String> {
     for raw in unquoted.split(|c: char| c.is_whitespace()) {
         // Options (--once), config tables ([[accounts]], [store]) and bot commands (/setprivacy).
         let bare = raw.trim_start_matches(['(', '«', '"']);
-        if bare.starts_with("--") || bare.starts_with('[') || bare.starts_with('/') {
+        // Config tables as written: [[accounts]], [store] (not «[sticker]»).
+        let table = bare.starts_with('[') && {
+            let name = bare.trim_matches(|c: char| !c.is_ascii_alphabetic());
+            ["accounts", "store", "ui", "hours", "guards", "agent", "sla", "team"].contains(&name)
+        };
+        if bare.starts_with("--") || table || bare.starts_with('/') {
             continue;
         }
         let chunk = raw.trim_matches(edge);
