@@ -104,7 +104,7 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
             problems.push(format!("{place}: `{name}` must be {expected}"));
             continue;
         }
-        if let Some(why) = bad_value(name, &field.shape, value.get_ref()) {
+        if let Some(why) = bad_value(path, name, &field.shape, value.get_ref()) {
             problems.push(format!("{place}: {why}"));
             continue;
         }
@@ -191,7 +191,7 @@ fn wrong_type(shape: &Shape, value: &DeValue<'_>) -> Option<&'static str> {
 }
 
 /// What is wrong with a value of the right type, said without the value.
-fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
+fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
     let integer = |v: &DeValue<'_>| match v {
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
         _ => None,
@@ -229,6 +229,15 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
             if text.is_some_and(|t| crate::workflow::calendar::parse_interval(t).is_err()) =>
         {
             Some(format!("`{name}` must be hours like 09:00-17:00, or off"))
+        }
+        "calendar"
+            if path == "hours"
+                && !text.is_some_and(|t| crate::workflow::calendar::shipped_calendars().contains(&t)) =>
+        {
+            Some(format!(
+                "`calendar` must be one of the shipped calendars: {}",
+                crate::workflow::calendar::shipped_calendars().join(", ")
+            ))
         }
         "webhook_listen" if text.is_some_and(|t| t.parse::<std::net::SocketAddr>().is_err()) => {
             Some("`webhook_listen` must be an address and port, like 127.0.0.1:8088".into())

@@ -57,6 +57,9 @@ pub struct Hours {
     pub fri: Option<String>,
     pub sat: Option<String>,
     pub sun: Option<String>,
+    /// A shipped production calendar (`"ru"`: holidays, moved days off,
+    /// pre-holiday short days); the `holidays` file overrides its dates.
+    pub calendar: Option<String>,
     /// A production calendar: days off and moved working days (see README).
     pub holidays: Option<PathBuf>,
     /// Answer client messages that arrive outside working hours (once per night).
@@ -77,6 +80,7 @@ impl Default for Hours {
             fri: None,
             sat: None,
             sun: None,
+            calendar: None,
             holidays: None,
             auto_reply: false,
         }
@@ -649,7 +653,9 @@ mod tests {
                 "`undo_seconds` must be a whole number, 0 or more",
                 "31337",
             ),
+            (format!("[hours]\ncalendar = \"by\"\n"), 2, "`calendar` must be one of the shipped calendars: ru", "by"),
         ];
+        assert_eq!(Config::parse("[hours]\ncalendar = \"ru\"\n").map(|c| c.hours.calendar), Ok(Some("ru".into())));
         for (text, line, expected, hidden) in cases {
             let err = Config::parse(&text).expect_err(expected);
             assert!(err.contains(expected), "{expected:?} not in {err:?}");
