@@ -132,6 +132,30 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                 }
             }
             (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, problems),
+            // `[[sla]]`, `escalate = [{ … }]`: each table read like one on its own.
+            (Shape::List(item), DeValue::Array(items)) if matches!(**item, Shape::Table(_)) => {
+                let Shape::Table(keys) = &**item else { continue };
+                let mut ids: Vec<(String, usize)> = Vec::new();
+                for item in items.iter() {
+                    let DeValue::Table(t) = item.get_ref() else {
+                        problems.push(format!("{place}: `{name}` must be a list of tables"));
+                        continue;
+                    };
+                    let (line, column) = line_column(text, item.span().start);
+                    walk(text, t, &child(name), keys, &format!("line {line}, column {column}"), problems);
+                    if let Some((k, DeValue::String(id))) =
+                        t.iter().find(|(k, _)| k.get_ref() == "id").map(|(k, v)| (k, v.get_ref()))
+                    {
+                        match ids.iter().find(|(seen, _)| seen == id.as_ref()) {
+                            Some((_, first)) => problems.push(format!(
+                                "{}: `id` is the same as the one on line {first}; each [[{name}]] needs its own",
+                                self::place(text, k)
+                            )),
+                            None => ids.push((id.to_string(), line_column(text, k.span().start).0)),
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -239,6 +263,31 @@ fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Opti
                 crate::workflow::calendar::shipped_calendars().join(", ")
             ))
         }
+        "first_response" | "next_response" | "keep_informed"
+            if path == "sla" && text.is_some_and(|t| crate::workflow::sla::parse_duration(t, 3600).is_err()) =>
+        {
+            Some(format!("`{name}` must be working time like 30m, 2h, 1h30m or 2d"))
+        }
+        "warn_at" | "at"
+            if (path == "sla" || path == "sla.escalate")
+                && text.is_some_and(|t| crate::workflow::sla::parse_percent(t).is_err()) =>
+        {
+            Some(format!("`{name}` must be a share like 75%"))
+        }
+        "calendar" if path == "sla" && !text.is_some_and(|t| ["team", "client"].contains(&t)) => {
+            Some("`calendar` must be team or client".into())
+        }
+        "to" if path == "sla.escalate" && text.is_some_and(|t| t.trim().is_empty()) => {
+            Some("`to` must be responsible or a person's name".into())
+        }
+        "kind" if path == "sla.match" => match value {
+            DeValue::Array(a)
+                if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(k) if ChannelKind::parse(k).is_some())) =>
+            {
+                None
+            }
+            _ => Some("`kind` must be a list of channel kinds: email, telegram, whatsapp".into()),
+        },
         "webhook_listen" if text.is_some_and(|t| t.parse::<std::net::SocketAddr>().is_err()) => {
             Some("`webhook_listen` must be an address and port, like 127.0.0.1:8088".into())
         }
@@ -252,6 +301,7 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &
     for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
             ["accounts", kind] => format!("this [[accounts]] entry ({kind})"),
+            ["sla"] => "this [[sla]] table".to_string(),
             [.., server] => format!("`{server}`"),
             [] => String::new(),
         };

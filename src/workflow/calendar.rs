@@ -147,6 +147,11 @@ impl Calendar {
         self.short.contains(&date) && self.is_working_day(date)
     }
 
+    /// The usual working day's length («1d» of a response-time policy).
+    pub fn usual_day_seconds(&self) -> i64 {
+        i64::from(self.usual.1 - self.usual.0) * 60
+    }
+
     pub fn is_working_day(&self, date: Date) -> bool {
         self.hours_on(date).is_some()
     }
