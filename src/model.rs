@@ -532,6 +532,8 @@ pub struct StatusCounts {
     pub overdue: i64,
     pub due_today: i64,
     pub at_risk: i64,
+    /// Conversations whose response-time clock is past due (`workflow::sla`).
+    pub breached: i64,
     /// Outbox rows that may have been sent (the sender died mid-send): a person decides.
     pub unknown: i64,
     /// Outbox rows that failed for good and wait for a retry or a discard.

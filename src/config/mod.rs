@@ -33,7 +33,7 @@ pub struct Config {
 /// One `[[sla]]` table: which conversations it covers and how fast they are
 /// answered, in working time. Durations and percentages are text («30m»,
 /// «2h», «2d», «75%»), read by `workflow::sla`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 pub struct SlaPolicy {
     pub id: String,
     /// Which conversations; none: every conversation no earlier policy took (the default).
@@ -50,7 +50,7 @@ pub struct SlaPolicy {
 }
 
 /// Every condition given must hold.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(default)]
 pub struct SlaMatch {
     /// A client tag (case-insensitive).
@@ -64,7 +64,7 @@ pub struct SlaMatch {
 }
 
 /// `{ at = "150%", to = "Ольга" }`: an internal note at that share of the target.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 pub struct SlaEscalation {
     pub at: String,
     /// "responsible" (the conversation's assignee) or a person's name.

@@ -505,6 +505,7 @@ impl Reader {
             overdue: self.task_count(&format!("deadline < {now}"))?,
             due_today: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.end_of_today))?,
             at_risk: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.risk_until))?,
+            breached: 0,
             unknown: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'unknown'", [], |r| r.get(0))?,
             failed: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'failed'", [], |r| r.get(0))?,
             oldest_unanswered_minutes: 0,

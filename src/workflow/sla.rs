@@ -188,6 +188,111 @@ pub fn policy_for<'p>(policies: &'p [Policy], subject: &Subject<'_>) -> Option<&
     policies.iter().find(|p| p.matches(subject))
 }
 
+/// One conversation as the clocks see it (gathered by `store::sla`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub conversation: i64,
+    pub kind: ChannelKind,
+    pub channel: String,
+    /// The client (after merges).
+    pub client: Option<i64>,
+    pub client_name: Option<String>,
+    pub tags: Vec<String>,
+    pub assignee: Option<String>,
+    /// A chat seen through a person's own account (Telegram Business).
+    pub business: bool,
+    pub last_client_at: Option<i64>,
+    pub events: Vec<Event>,
+}
+
+impl Facts {
+    pub fn subject(&self) -> Subject<'_> {
+        Subject { kind: self.kind, channel: &self.channel, client: self.client, tags: &self.tags }
+    }
+
+    /// Seconds after the client's last message within which a free reply may
+    /// go: WhatsApp's 24 hours, a Telegram Business chat's 24 hours.
+    pub fn reply_window(&self) -> Option<i64> {
+        crate::channels::registry::limits(self.kind).reply_window.or(self.business.then_some(24 * 3600))
+    }
+}
+
+/// The policies as they were over time: a clock counts under the version in
+/// effect when it started (the newest version recorded for that moment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versions {
+    /// (id, effective from, policies), by id.
+    list: Vec<(i64, i64, Vec<Policy>)>,
+}
+
+impl Versions {
+    /// Only the config's policies, for every clock.
+    pub fn current(policies: Vec<Policy>) -> Versions {
+        Versions { list: vec![(0, i64::MIN, policies)] }
+    }
+
+    /// Stored versions (id, effective from, the `[[sla]]` tables as JSON);
+    /// `current` stands in when none is stored yet.
+    pub fn from_stored(stored: &[(i64, i64, String)], current: Vec<Policy>, day_secs: i64) -> Versions {
+        let mut list = Vec::new();
+        for (id, from, json) in stored {
+            // A version this build cannot read (a newer pult wrote it) is skipped, not fatal.
+            let Ok(tables) = serde_json::from_str::<Vec<PolicyConfig>>(json) else { continue };
+            let Ok(policies) = tables.iter().map(|p| Policy::from_config(p, day_secs)).collect() else { continue };
+            list.push((*id, *from, policies));
+        }
+        if list.is_empty() {
+            return Versions::current(current);
+        }
+        list.sort_by_key(|v| v.0);
+        Versions { list }
+    }
+
+    /// Whether no version has any policy (then there are no clocks at all).
+    pub fn is_empty(&self) -> bool {
+        self.list.iter().all(|v| v.2.is_empty())
+    }
+
+    fn index_at(&self, t: i64) -> usize {
+        self.list.iter().enumerate().filter(|(_, v)| v.1 <= t).max_by_key(|(_, v)| v.0).map(|(i, _)| i).unwrap_or(0)
+    }
+
+    /// The policy covering `subject` at `t`.
+    pub fn policy_at(&self, subject: &Subject<'_>, t: i64) -> Option<&Policy> {
+        policy_for(&self.list.get(self.index_at(t))?.2, subject)
+    }
+}
+
+/// `[[sla]]` tables as stored in a version.
+pub fn tables_json(cfg: &Config) -> String {
+    serde_json::to_string(&cfg.sla).unwrap_or_else(|_| "[]".into())
+}
+
+/// Every clock of one conversation, each under the policy of its own start;
+/// None when no policy ever covered it.
+pub fn evaluate(versions: &Versions, facts: &Facts, calendar: &Calendar, now: i64) -> Option<Sla> {
+    let subject = facts.subject();
+    if versions.list.len() == 1 {
+        let policy = policy_for(&versions.list[0].2, &subject)?;
+        return Some(compute(policy, &facts.events, calendar, now));
+    }
+    let current = versions.index_at(now);
+    let mut result: Option<Sla> = None;
+    for (i, (_, _, policies)) in versions.list.iter().enumerate() {
+        let Some(policy) = policy_for(policies, &subject) else { continue };
+        let sla = compute(policy, &facts.events, calendar, now);
+        let kept: Vec<Clock> = sla.clocks.iter().filter(|c| versions.index_at(c.started) == i).cloned().collect();
+        let r = result.get_or_insert_with(|| Sla { clocks: Vec::new(), ..sla.clone() });
+        r.clocks.extend(kept);
+        if i == current {
+            r.policy = policy.id.clone();
+        }
+    }
+    let mut r = result?;
+    r.clocks.sort_by_key(|c| (c.started, c.kind as u8));
+    Some(r)
+}
+
 /// Why a person paused the clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -375,6 +480,8 @@ pub struct PauseSpan {
     /// Set while the client was waiting for an answer: a pause that hides a
     /// wait, flagged in reports.
     pub over_waiting_client: bool,
+    /// Working seconds it held, until it ended or until now.
+    pub working: i64,
 }
 
 /// Every clock of one conversation under its policy, at `now`.
@@ -526,7 +633,13 @@ pub fn compute(policy: &Policy, events: &[Event], calendar: &Calendar, now: i64)
             }
             Event::Pause { at, reason } => {
                 if pauses.last().is_none_or(|p| p.end.is_some()) {
-                    pauses.push(PauseSpan { reason, start: at, end: None, over_waiting_client: response.is_some() });
+                    pauses.push(PauseSpan {
+                        reason,
+                        start: at,
+                        end: None,
+                        over_waiting_client: response.is_some(),
+                        working: 0,
+                    });
                 }
             }
             Event::Resume { at } => {
@@ -601,7 +714,10 @@ pub fn compute(policy: &Policy, events: &[Event], calendar: &Calendar, now: i64)
             }
         })
         .collect();
-    let paused = spans.iter().map(|(s, e)| calendar.working_seconds(*s, e.unwrap_or(now).min(now))).sum();
+    for p in pauses.iter_mut() {
+        p.working = calendar.working_seconds(p.start, p.end.unwrap_or(now).min(now));
+    }
+    let paused = pauses.iter().map(|p| p.working).sum();
     Sla { policy: policy.id.clone(), clocks, pauses, paused }
 }
 
@@ -648,6 +764,18 @@ pub fn window_closes_first(
 ) -> Option<i64> {
     let closes = last_client_at? + window?;
     (closes > now && due.is_none_or(|d| closes < d)).then_some(closes - now)
+}
+
+/// What tells the rules message (which answers nothing) from a reply: the
+/// first sentence of the rules template, before any variable.
+pub fn rules_marker(template_text: &str) -> Option<String> {
+    let head = template_text.split('{').next().unwrap_or("");
+    let sentence = match head.find(['.', '!', '\n']) {
+        Some(i) => &head[..i],
+        None => head,
+    };
+    let sentence = sentence.trim();
+    (sentence.chars().count() >= 20).then(|| sentence.to_string())
 }
 
 /// An escalation whose threshold a running clock has passed.
@@ -822,6 +950,14 @@ mod tests {
         assert_eq!(at("2026-11-02T13:00"), [100]);
         assert_eq!(at("2026-11-02T15:00"), [100, 150]);
         assert_eq!(at("2026-11-02T20:00"), Vec::<u32>::new(), "never at night");
+    }
+
+    #[test]
+    fn the_rules_message_is_told_by_its_first_sentence() {
+        let shipped = crate::workflow::templates::Templates::shipped();
+        let marker = rules_marker(&shipped.get("rules").expect("rules").text).expect("marker");
+        assert!(marker.starts_with("Уважаемые коллеги, прошу по всем рабочим вопросам"), "{marker}");
+        assert_eq!(rules_marker("Hi {client}"), None);
     }
 
     #[test]
