@@ -433,6 +433,29 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("sla_breached_in", "breached in", "нарушено в"),
     ("sla_moved_reasons", "Promises moved, with the reason told", "Перенесённые обещания и причины"),
     ("sla_flagged_pauses", "Paused while the client was waiting", "Пауза, когда клиент ждал ответа"),
+    ("view_sla_at_risk", "Under threat", "Под угрозой"),
+    ("view_breached", "Breached", "Нарушено"),
+    ("sla_header", "{clock}: {used} of {target} working", "{clock}: {used} из {target} рабочих"),
+    ("sla_state_at_risk", "at risk", "под угрозой"),
+    ("sla_state_breached", "breached", "нарушено"),
+    ("sla_paused_for", "paused, waiting for", "пауза, ждём"),
+    ("sla_pause_why", "Pause the clocks: waiting for", "Пауза: ждём"),
+    ("sla_reason_documents", "documents", "документы"),
+    ("sla_reason_payment", "payment", "оплату"),
+    ("sla_reason_signature", "a signature", "подпись"),
+    ("sla_reason_answer", "an answer", "ответ"),
+    ("sla_reason_other", "something else", "другое"),
+    (
+        "sla_window_whatsapp",
+        "WhatsApp window closes in {left} — answer now, later only a template",
+        "окно WhatsApp закроется через {left} — ответьте сейчас, потом только шаблон",
+    ),
+    (
+        "sla_window_telegram",
+        "Telegram Business window closes in {left} — answer now, later no reply can go",
+        "окно Telegram Business закроется через {left} — ответьте сейчас, потом ответ не уйдёт",
+    ),
+    ("status_breached", "breached", "нарушено"),
 ];
 
 #[cfg(test)]

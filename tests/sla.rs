@@ -389,3 +389,80 @@ fn the_report_is_reproduced_from_thread_json() {
     assert!(text.contains("ноябрь 2026"), "{text}");
     assert!(text.contains("Первый ответ — обычно за"), "{text}");
 }
+
+/// The TUI at 80x24 in both languages: a row at risk and a row breached carry
+/// their marks, the views «Под угрозой» and «Нарушено» list them, the thread
+/// says how far the clock is and that the WhatsApp window is closing.
+#[test]
+fn at_risk_and_breached_rows_at_80x24_in_both_languages() {
+    for lang in [pult::i18n::Lang::Ru, pult::i18n::Lang::En] {
+        let w = week();
+        // Telegram, Monday 17:30: at Tuesday 10:05, 95 of 120 minutes used — at risk.
+        w.client(w.telegram, "vector", "m1", "2026-11-02T17:30", "Выставите, пожалуйста, счёт на 45 000 ₽");
+        // WhatsApp, Monday 16:30: due Tuesday 09:30 — breached; its window closes Tuesday 16:30.
+        w.client(w.whatsapp, "+79990001122", "w1", "2026-11-02T16:30", "Пришлите акт сверки, пожалуйста");
+        let (tg, wa) = (w.conversation("vector"), w.conversation("+79990001122"));
+        let store = shared(&w.store.path, &w.store.writer);
+        let mut h = Harness::in_language(store, lang, 80, 24);
+        h.app.config = w.cfg.clone();
+        h.app.state.calendar = Calendar::from_config(&w.cfg).expect("calendar");
+        h.app.state.clock = pult::clock::Clock::fixed(t("2026-11-03T10:05"), moscow()).with_russian_names(true);
+        h.app.tick();
+        h.keys("g o");
+        let ru = lang == pult::i18n::Lang::Ru;
+        let screen = h.screen();
+        let row = |needle: &str| {
+            screen.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}:\n{screen}")).to_string()
+        };
+        // At risk: ▲ and the 25 working minutes left; breached: ✗ and 35 minutes past due.
+        assert!(row("vector").contains(if ru { "▲25 мин" } else { "▲25m" }), "{screen}");
+        assert!(row("+7999").contains(if ru { "✗+35 мин" } else { "✗+35m" }), "{screen}");
+        assert!(screen.contains(if ru { "✗1 нарушено" } else { "✗1 breached" }), "status line:\n{screen}");
+        assert_eq!((h.app.state.counts.breached, h.app.state.counts.at_risk), (1, 1));
+
+        h.keys("g b");
+        assert_eq!(h.app.state.list.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [wa]);
+        let screen = h.screen();
+        assert!(screen.contains(if ru { "Нарушено (1)" } else { "Breached (1)" }), "{screen}");
+        h.keys("<Enter>");
+        let screen = h.screen();
+        let expected = if ru {
+            [
+                "✗ первый ответ: 2 ч 35 мин из 2 ч рабочих · нарушено",
+                "⚠ окно WhatsApp закроется через 6 ч 25 мин — ответьте",
+            ]
+        } else {
+            [
+                "✗ first response: 2 h 35 min of 2 h working · breached",
+                "⚠ WhatsApp window closes in 6 h 25 min — answer now",
+            ]
+        };
+        for e in expected {
+            assert!(screen.contains(e), "{e:?} not on\n{screen}");
+        }
+
+        h.keys("q g w");
+        assert_eq!(h.app.state.list.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [tg]);
+        h.keys("<Enter>");
+        let screen = h.screen();
+        let e = if ru {
+            "▲ первый ответ: 1 ч 35 мин из 2 ч рабочих · под угрозой"
+        } else {
+            "▲ first response: 1 h 35 min of 2 h working · at risk"
+        };
+        assert!(screen.contains(e), "{e:?} not on\n{screen}");
+
+        // `p`: documents; the clocks pause, the row and the header say so.
+        h.keys("p");
+        assert!(matches!(h.app.state.popup, Some(pult::tui::state::Popup::Pick { .. })), "a reason is asked");
+        h.keys("<Enter>");
+        let s = w.sla(tg, "2026-11-03T10:05");
+        assert_eq!(s.paused_now().map(|p| p.reason), Some(PauseReason::Documents));
+        let screen = h.screen();
+        let e = if ru { "пауза, ждём документы" } else { "paused, waiting for documents" };
+        assert!(screen.contains(e), "{e:?} not on\n{screen}");
+        // `p` again ends the pause.
+        h.keys("p");
+        assert_eq!(w.sla(tg, "2026-11-03T10:06").paused_now(), None);
+    }
+}

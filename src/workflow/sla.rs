@@ -380,11 +380,11 @@ impl Event {
     }
 
     /// Order within one second: the client's message first (a reply in the
-    /// same second answers it), a pause's end before a new pause.
+    /// same second answers it); a pause ended in the second it began ends it.
     fn rank(&self) -> u8 {
         match self {
             Event::Client { .. } => 0,
-            Event::Resume { .. } => 1,
+            Event::Resume { .. } => 6,
             // The acceptance reaches the client, then its promise opens.
             Event::Reached { .. } => 2,
             Event::Promise { .. } | Event::Moved { .. } => 3,
@@ -754,8 +754,8 @@ fn due_after(calendar: &Calendar, spans: &[(i64, Option<i64>)], start: i64, targ
 }
 
 /// Seconds until a channel's reply window closes, when it closes before the
-/// clock's due time and is still open at `now`: after it only a template goes
-/// (WhatsApp), or nothing (Telegram Business).
+/// clock's due time (or the clock is past due already) and is still open at
+/// `now`: after it only a template goes (WhatsApp), or nothing (Telegram Business).
 pub fn window_closes_first(
     window: Option<i64>,
     last_client_at: Option<i64>,
@@ -763,7 +763,7 @@ pub fn window_closes_first(
     now: i64,
 ) -> Option<i64> {
     let closes = last_client_at? + window?;
-    (closes > now && due.is_none_or(|d| closes < d)).then_some(closes - now)
+    (closes > now && due.is_none_or(|d| closes < d || d <= now)).then_some(closes - now)
 }
 
 /// What tells the rules message (which answers nothing) from a reply: the
@@ -776,6 +776,38 @@ pub fn rules_marker(template_text: &str) -> Option<String> {
     };
     let sentence = sentence.trim();
     (sentence.chars().count() >= 20).then(|| sentence.to_string())
+}
+
+/// What a list row and a thread header say of a conversation's clocks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    /// The worst running clock.
+    pub state: State,
+    /// The clock a person should look at first, and its figures.
+    pub kind: ClockKind,
+    pub elapsed: i64,
+    pub target: i64,
+    pub due: Option<i64>,
+    /// Seconds until the channel's reply window closes, when it closes before `due`.
+    pub window_left: Option<i64>,
+    pub channel: ChannelKind,
+    pub paused: Option<PauseReason>,
+}
+
+/// None when no clock runs.
+pub fn glance(facts: &Facts, sla: &Sla, now: i64) -> Option<Glance> {
+    let state = sla.mark()?;
+    let c = sla.current()?;
+    Some(Glance {
+        state,
+        kind: c.kind,
+        elapsed: c.elapsed,
+        target: c.target,
+        due: c.due,
+        window_left: window_closes_first(facts.reply_window(), facts.last_client_at, c.due, now),
+        channel: facts.kind,
+        paused: sla.paused_now().map(|p| p.reason),
+    })
 }
 
 /// An escalation whose threshold a running clock has passed.
@@ -965,6 +997,8 @@ mod tests {
         let now = 1_000_000;
         assert_eq!(window_closes_first(Some(86_400), Some(now - 80_000), Some(now + 10_000), now), Some(6_400));
         assert_eq!(window_closes_first(Some(86_400), Some(now - 80_000), Some(now + 1_000), now), None);
+        // Past due with the window still open: all the more reason to say so.
+        assert_eq!(window_closes_first(Some(86_400), Some(now - 80_000), Some(now - 1_000), now), Some(6_400));
         assert_eq!(window_closes_first(None, Some(now), Some(now + 100_000), now), None);
         assert_eq!(window_closes_first(Some(86_400), Some(now - 90_000), Some(now + 10_000), now), None);
     }

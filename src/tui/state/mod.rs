@@ -8,6 +8,7 @@ mod keys;
 mod mail;
 mod prompts;
 mod results;
+pub mod sla;
 
 pub use client::{CardEdit, CardField, CardPopup, CardRow, ClientsPopup, ClientsRow, SuggestionRow};
 pub use results::{ListRead, Outcome};
@@ -89,6 +90,8 @@ pub enum PickPurpose {
     SaveAttachment,
     OpenAttachment,
     Forward,
+    /// Why the response-time clocks pause (`index` into `PauseReason::ALL`).
+    Pause,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -218,6 +221,13 @@ pub enum Effect {
         conversation: i64,
         client: bool,
     },
+    /// Pause a conversation's response-time clocks (until the client writes).
+    SlaPause {
+        conversation: i64,
+        reason: crate::workflow::sla::PauseReason,
+    },
+    /// End the pause before the client writes.
+    SlaResume(i64),
     /// Close these conversations as one batch (open promises stay open).
     CloseMany(Vec<i64>),
     /// Open again what a batch closed.
@@ -570,6 +580,11 @@ pub struct AppState {
     pub attach_confirmed: Option<std::path::PathBuf>,
     /// Where attachments are saved unless the person types another directory.
     pub download_dir: std::path::PathBuf,
+    /// Response-time clocks of the open conversations where one runs, as
+    /// last computed (`workflow::sla`); empty without policies.
+    pub sla: HashMap<i64, crate::workflow::sla::Glance>,
+    /// Conversations already at risk or breached, so that entering at risk rings once.
+    pub sla_seen: Option<std::collections::HashSet<i64>>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -626,6 +641,8 @@ impl AppState {
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
             download_dir: crate::config::Ui::default().download_dir(),
+            sla: HashMap::new(),
+            sla_seen: None,
             dirty: true,
         }
     }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::{AuditEvent, ChannelRow, SearchHit, StatusCounts};
+use crate::workflow::sla::State as SlaState;
 
 /// Which rows of the list an [`Outcome::List`] carries.
 #[derive(Debug)]
@@ -55,6 +56,8 @@ pub enum Outcome {
         channels: Vec<ChannelRow>,
         counts: StatusCounts,
         view_counts: Vec<i64>,
+        /// Response-time clocks by conversation (empty without policies).
+        sla: HashMap<i64, crate::workflow::sla::Glance>,
     },
     List {
         read: ListRead,
@@ -199,8 +202,17 @@ impl AppState {
                 self.info(format!("{} {n}", self.lang.tr("reopened_many")));
                 vec![Effect::ReloadSidebar, Effect::ReloadList]
             }
-            Outcome::Sidebar { channels, mut counts, view_counts } => {
+            Outcome::Sidebar { channels, mut counts, view_counts, sla } => {
                 self.channels = channels;
+                // Entering at risk (or breached) rings once per conversation.
+                let hot: std::collections::HashSet<i64> = sla
+                    .iter()
+                    .filter(|(_, g)| matches!(g.state, SlaState::AtRisk | SlaState::Breached))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let sla_bell = self.sla_seen.as_ref().is_some_and(|seen| hot.iter().any(|id| !seen.contains(id)));
+                self.sla_seen = Some(hot);
+                self.sla = sla;
                 counts.oldest_unanswered_minutes =
                     counts.oldest_waiting_since.map(|t| self.calendar.working_seconds(t, now) / 60).unwrap_or(0);
                 self.view_counts = view_counts;
@@ -211,7 +223,7 @@ impl AppState {
                 if self.sidebar_cursor >= self.sidebar_len() {
                     self.sidebar_cursor = 0;
                 }
-                if bell { vec![Effect::Bell] } else { Vec::new() }
+                if (bell || sla_bell) && self.bell_enabled { vec![Effect::Bell] } else { Vec::new() }
             }
             Outcome::List { read, rows } => self.list_read(read, rows),
             Outcome::Thread(thread) => self.thread_loaded(thread),

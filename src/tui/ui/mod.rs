@@ -75,6 +75,11 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
         format!(" {} {} ", c.overdue, l.tr("status_overdue")),
         if alert { theme.style("status_alert") } else { theme.style("status_line") },
     ));
+    // Response-time clocks past due (only with [[sla]] policies).
+    if c.breached > 0 {
+        right
+            .push(Span::styled(format!("· ✗{} {} ", c.breached, l.tr("status_breached")), theme.style("status_alert")));
+    }
     right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
     right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
     // Accounts whose worker is syncing or in trouble; the sidebar has the detail.
