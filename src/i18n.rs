@@ -456,6 +456,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "окно Telegram Business закроется через {left} — ответьте сейчас, потом ответ не уйдёт",
     ),
     ("status_breached", "breached", "нарушено"),
+    ("sla_no_responsible", "nobody is responsible", "ответственный не назначен"),
+    (
+        "sla_escalation",
+        "{who}: {clock} {used} of {target} working — {at}% of the target (policy {policy})",
+        "{who}: {clock} — {used} из {target} рабочих, {at} % срока (политика {policy})",
+    ),
 ];
 
 #[cfg(test)]

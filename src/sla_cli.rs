@@ -212,6 +212,55 @@ pub fn thread_sla(
     Ok(found.first().map(|(f, s)| SlaExport::new(f, s, clock)))
 }
 
+/// Writes the escalation notes due now (`escalate = [...]` of each policy):
+/// an internal note mentioning the responsible person or the named one, once
+/// per clock and threshold, only in working hours, never to the client.
+/// Returns how many were written.
+pub fn escalate(
+    writer: &store::Writer,
+    reader: &Reader,
+    ctx: &SlaContext,
+    lang: Lang,
+    now: i64,
+) -> store::Result<usize> {
+    if !ctx.active() {
+        return Ok(0);
+    }
+    let mut written = 0;
+    for (facts, s) in ctx.evaluate(reader, &reader.sla_candidates()?, now)? {
+        let Some(policy) = ctx.versions.policy_at(&facts.subject(), now) else { continue };
+        for n in sla::nudges(policy, &s, &ctx.calendar, now) {
+            let Some(clock) = s.clocks.iter().find(|c| c.kind == n.kind && c.started == n.started) else { continue };
+            let who = match &n.to {
+                sla::EscalateTo::Responsible => match &facts.assignee {
+                    Some(a) => format!("@{a}"),
+                    None => lang.tr("sla_no_responsible").to_string(),
+                },
+                sla::EscalateTo::Person(p) => format!("@{p}"),
+            };
+            let ru = lang == Lang::Ru;
+            let body = lang
+                .tr("sla_escalation")
+                .replace("{who}", &who)
+                .replace("{clock}", lang.tr(n.kind.text_key()))
+                .replace("{used}", &sla::human_minutes(clock.elapsed, ru))
+                .replace("{target}", &sla::human_minutes(clock.target, ru))
+                .replace("{at}", &n.at.to_string())
+                .replace("{policy}", &s.policy);
+            let (conversation, kind, started, at) = (facts.conversation, n.kind.as_str(), n.started, n.at);
+            if writer.call_blocking(move |c| {
+                store::sla::escalate(c, conversation, (kind, started), at, &body, ESCALATION_ACTOR, now)
+            })? {
+                written += 1;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Who writes the escalation notes.
+pub const ESCALATION_ACTOR: &str = "pult";
+
 /// `pult status`: conversations whose clock is breached, and those at risk
 /// added to `at_risk` (beside promises due within two working hours).
 pub fn add_to_status(cli: &Global, reader: &Reader, now: i64, counts: &mut crate::model::StatusCounts) -> Result<()> {

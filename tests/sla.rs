@@ -466,3 +466,93 @@ fn at_risk_and_breached_rows_at_80x24_in_both_languages() {
         assert_eq!(w.sla(tg, "2026-11-03T10:06").paused_now(), None);
     }
 }
+
+/// Escalation: an internal note at 100 % mentioning the responsible person,
+/// at 150 % the named one; once each, only in working hours, never a message.
+#[test]
+fn escalation_notes_once_in_working_hours_never_to_the_client() {
+    let w = week();
+    let (conv, _) = script_week(&w);
+    w.store
+        .writer
+        .call_blocking(move |c| pult::store::team::assign(c, conv, Some("Анна"), "Анна", None, t("2026-11-02T17:31")))
+        .expect("assign");
+    let ctx = w.context();
+    let reader = Reader::open(&w.store.path, "Анна").expect("reader");
+    let escalate = |at: &str| {
+        pult::sla_cli::escalate(&w.store.writer, &reader, &ctx, pult::i18n::Lang::Ru, t(at)).expect("escalate")
+    };
+    let sent_before: i64 = rusqlite::Connection::open(&w.store.path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .expect("outbox");
+    // The script's conversation has a running clock only from Saturday 14:50 (the
+    // earlier ones are over); the next response is due Monday 09:50.
+    assert_eq!(escalate("2026-11-09T09:49"), 0);
+    assert_eq!(escalate("2026-11-09T09:50"), 1, "100 %: the responsible person");
+    assert_eq!(escalate("2026-11-09T09:55"), 0, "once");
+    assert_eq!(escalate("2026-11-09T10:20"), 1, "150 %: Ольга");
+    assert_eq!(escalate("2026-11-09T19:00"), 0, "never after hours");
+    let conn = rusqlite::Connection::open(&w.store.path).expect("open");
+    let notes: Vec<(String, String)> = conn
+        .prepare("SELECT actor, body FROM notes WHERE conversation_id = ?1 AND actor = 'pult' ORDER BY id")
+        .expect("prepare")
+        .query_map([conv], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].1, "@Анна: следующий ответ — 1 ч из 1 ч рабочих, 100 % срока (политика chats)");
+    assert_eq!(notes[1].1, "@Ольга: следующий ответ — 1 ч 30 мин из 1 ч рабочих, 150 % срока (политика chats)");
+    let sent_after: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).expect("outbox");
+    assert_eq!(sent_before, sent_after, "nothing goes to the client");
+    // Ольга finds it under her mentions.
+    let mine: i64 = conn
+        .query_row("SELECT count(*) FROM notes WHERE instr(body, '@Ольга') > 0", [], |r| r.get(0))
+        .expect("mentions");
+    assert_eq!(mine, 1);
+}
+
+/// A policy change counts for clocks that start after it; `pult sla recompute
+/// --since` counts older ones under today's tables, and says so in the audit.
+#[test]
+fn a_policy_change_applies_forward_and_recompute_applies_it_back() {
+    let w = week();
+    w.client(w.telegram, "vector", "m1", "2026-11-02T17:30", "Выставите, пожалуйста, счёт на 45 000 ₽");
+    let conv = w.conversation("vector").to_string();
+    let run = |args: &[&str]| {
+        let out = pult(w.home.path())
+            .arg("--config")
+            .arg(&w.config_path)
+            .arg("--store")
+            .arg(&w.store.path)
+            .args(args)
+            .output()
+            .expect("run pult");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let first_due = || {
+        let v: serde_json::Value =
+            serde_json::from_str(&run(&["thread", "--conversation", &conv, "--json"])).expect("thread json");
+        (
+            v["sla"]["clocks"][0]["due"].as_str().expect("due").to_string(),
+            v["sla"]["clocks"][0]["target_minutes"].clone(),
+        )
+    };
+    assert_eq!(first_due(), ("2026-11-03T10:30:00+03:00".to_string(), serde_json::json!(120)));
+    // The lead makes the first response 3 hours: November's clock keeps its 2.
+    let text = std::fs::read_to_string(&w.config_path).expect("config").replacen(
+        "first_response = \"2h\"",
+        "first_response = \"3h\"",
+        1,
+    );
+    std::fs::write(&w.config_path, text).expect("config");
+    assert_eq!(first_due().1, serde_json::json!(120));
+    run(&["sla", "recompute", "--since", "2026-11-01"]);
+    assert_eq!(first_due(), ("2026-11-03T11:30:00+03:00".to_string(), serde_json::json!(180)));
+    let audit: serde_json::Value = serde_json::from_str(&run(&["audit", "--json"])).expect("audit json");
+    let actions: Vec<&str> = audit.as_array().expect("audit").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"sla.recompute"), "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| **a == "sla.policies").count(), 2, "{actions:?}");
+}

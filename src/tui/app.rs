@@ -409,6 +409,12 @@ impl App {
             v
         };
         self.reader.set_sla(ids(sla::State::AtRisk), ids(sla::State::Breached));
+        // The process that runs the workers nudges the team (a daemon does it itself).
+        if self.state.solo == Some(true)
+            && let Err(e) = crate::sla_cli::escalate(&self.writer, &self.reader, ctx, self.state.lang, now)
+        {
+            tracing::warn!("escalations: {e}");
+        }
         Ok(glances)
     }
 

@@ -404,6 +404,16 @@ pub enum ClockKind {
 }
 
 impl ClockKind {
+    /// Its name in the catalogue (`i18n`).
+    pub fn text_key(self) -> &'static str {
+        match self {
+            ClockKind::FirstResponse => "sla_first_response",
+            ClockKind::NextResponse => "sla_next_response",
+            ClockKind::KeepInformed => "sla_keep_informed",
+            ClockKind::Promise => "sla_promise",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ClockKind::FirstResponse => "first_response",

@@ -4,7 +4,7 @@
 use super::{AppState, Effect, PickItem, PickPurpose, Popup};
 use crate::i18n::Lang;
 use crate::model::ChannelKind;
-use crate::workflow::sla::{ClockKind, Glance, PauseReason, State, human_minutes};
+use crate::workflow::sla::{Glance, PauseReason, State, human_minutes};
 
 impl AppState {
     /// `p`: pick why the clocks pause; on a paused conversation, end the pause.
@@ -41,15 +41,6 @@ pub fn reason_key(r: PauseReason) -> &'static str {
     }
 }
 
-fn clock_key(k: ClockKind) -> &'static str {
-    match k {
-        ClockKind::FirstResponse => "sla_first_response",
-        ClockKind::NextResponse => "sla_next_response",
-        ClockKind::KeepInformed => "sla_keep_informed",
-        ClockKind::Promise => "sla_promise",
-    }
-}
-
 /// The row mark: a symbol and the slot that colours it. The symbols differ
 /// in shape, so the mark reads without colour (high-contrast theme, no colour).
 pub fn mark(state: State) -> (&'static str, &'static str) {
@@ -66,7 +57,7 @@ pub fn header(lang: Lang, g: &Glance) -> String {
     let ru = lang == Lang::Ru;
     let mut text = lang
         .tr("sla_header")
-        .replace("{clock}", lang.tr(clock_key(g.kind)))
+        .replace("{clock}", lang.tr(g.kind.text_key()))
         .replace("{used}", &human_minutes(g.elapsed, ru))
         .replace("{target}", &human_minutes(g.target, ru));
     match g.state {
