@@ -696,7 +696,12 @@ mod tests {
                 "`undo_seconds` must be a whole number, 0 or more",
                 "31337",
             ),
-            (format!("[hours]\ncalendar = \"by\"\n"), 2, "`calendar` must be one of the shipped calendars: ru", "by"),
+            (
+                "[hours]\ncalendar = \"by\"\n".to_string(),
+                2,
+                "`calendar` must be one of the shipped calendars: ru",
+                "by",
+            ),
         ];
         assert_eq!(Config::parse("[hours]\ncalendar = \"ru\"\n").map(|c| c.hours.calendar), Ok(Some("ru".into())));
         for (text, line, expected, hidden) in cases {

@@ -48,6 +48,8 @@ pub struct App {
     /// The response-time policies as recorded in the store, built once the
     /// config is known (`[[sla]]`), with the `[[sla]]` tables it was built from.
     sla: Option<(String, crate::sla_cli::SlaContext)>,
+    /// A desktop notification an effect asked for (with the bell).
+    notification: Option<String>,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl App {
             editor_request: None,
             suggestions: None,
             sla: None,
+            notification: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
         let drafts = app.reader.drafts()?;
@@ -230,6 +233,11 @@ impl App {
     /// Rings the terminal bell if an effect asked for it since the last call.
     pub fn take_bell(&mut self) -> bool {
         std::mem::take(&mut self.bell)
+    }
+
+    /// The desktop notification an effect asked for since the last call.
+    pub fn take_notification(&mut self) -> Option<String> {
+        self.notification.take()
     }
 
     pub fn run_effects(&mut self, effects: Vec<Effect>) {
@@ -798,6 +806,10 @@ impl App {
                 self.bell = true;
                 Ok(Outcome::Nothing)
             }
+            Effect::Notify(text) => {
+                self.notification = Some(text);
+                Ok(Outcome::Nothing)
+            }
             Effect::Quit => Ok(Outcome::Nothing),
         }
     }
@@ -1029,6 +1041,11 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             use std::io::Write;
             let mut out = std::io::stdout();
             let _ = out.write_all(b"\x07");
+            if let Some(text) = app.take_notification()
+                && let Some(bytes) = super::notify::sequence(&|k| std::env::var(k).ok(), "pult", &text)
+            {
+                let _ = out.write_all(&bytes);
+            }
             let _ = out.flush();
         }
         if app.state.dirty && !app.state.quit {

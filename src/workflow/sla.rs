@@ -664,7 +664,7 @@ pub fn compute(policy: &Policy, events: &[Event], calendar: &Calendar, now: i64)
         .into_iter()
         // A keep-informed clock that stopped as it started (the «Выполнено» that
         // closed the promise) measured nothing.
-        .filter(|r| !r.dropped && !(r.kind == ClockKind::KeepInformed && r.stop == Some(r.start)))
+        .filter(|r| !(r.dropped || (r.kind == ClockKind::KeepInformed && r.stop == Some(r.start))))
         .map(|r| {
             let until = r.stop.unwrap_or(now);
             let paused = paused_within(calendar, &spans, r.start, until);
@@ -802,6 +802,8 @@ pub struct Glance {
     pub window_left: Option<i64>,
     pub channel: ChannelKind,
     pub paused: Option<PauseReason>,
+    /// The client, for a notification.
+    pub who: Option<String>,
 }
 
 /// None when no clock runs.
@@ -817,6 +819,7 @@ pub fn glance(facts: &Facts, sla: &Sla, now: i64) -> Option<Glance> {
         window_left: window_closes_first(facts.reply_window(), facts.last_client_at, c.due, now),
         channel: facts.kind,
         paused: sla.paused_now().map(|p| p.reason),
+        who: facts.client_name.clone(),
     })
 }
 
@@ -1000,6 +1003,26 @@ mod tests {
         let marker = rules_marker(&shipped.get("rules").expect("rules").text).expect("marker");
         assert!(marker.starts_with("Уважаемые коллеги, прошу по всем рабочим вопросам"), "{marker}");
         assert_eq!(rules_marker("Hi {client}"), None);
+    }
+
+    #[test]
+    fn reply_windows_by_channel() {
+        let f = |kind, business| Facts {
+            conversation: 1,
+            kind,
+            channel: "c".into(),
+            client: None,
+            client_name: None,
+            tags: Vec::new(),
+            assignee: None,
+            business,
+            last_client_at: None,
+            events: Vec::new(),
+        };
+        assert_eq!(f(ChannelKind::Whatsapp, false).reply_window(), Some(24 * 3600));
+        assert_eq!(f(ChannelKind::Telegram, true).reply_window(), Some(24 * 3600), "Telegram Business");
+        assert_eq!(f(ChannelKind::Telegram, false).reply_window(), None, "the bot's own chats");
+        assert_eq!(f(ChannelKind::Email, false).reply_window(), None);
     }
 
     #[test]

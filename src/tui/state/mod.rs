@@ -228,6 +228,8 @@ pub enum Effect {
     },
     /// End the pause before the client writes.
     SlaResume(i64),
+    /// A desktop notification through the terminal (OSC 9 / 777), with the bell.
+    Notify(String),
     /// Close these conversations as one batch (open promises stay open).
     CloseMany(Vec<i64>),
     /// Open again what a batch closed.

@@ -210,7 +210,17 @@ impl AppState {
                     .filter(|(_, g)| matches!(g.state, SlaState::AtRisk | SlaState::Breached))
                     .map(|(id, _)| *id)
                     .collect();
-                let sla_bell = self.sla_seen.as_ref().is_some_and(|seen| hot.iter().any(|id| !seen.contains(id)));
+                let fresh: Vec<i64> = match &self.sla_seen {
+                    Some(seen) => hot.iter().filter(|id| !seen.contains(id)).copied().collect(),
+                    None => Vec::new(),
+                };
+                let sla_bell = !fresh.is_empty();
+                // What the notification says: the first client entering at risk, and how many more.
+                let notify = fresh.iter().filter_map(|id| sla.get(id)).min_by_key(|g| g.due).map(|g| {
+                    let who = g.who.clone().unwrap_or_default();
+                    let more = if fresh.len() > 1 { format!(" (+{})", fresh.len() - 1) } else { String::new() };
+                    format!("{who} — {}{more}", sla::header(self.lang, g))
+                });
                 self.sla_seen = Some(hot);
                 self.sla = sla;
                 counts.oldest_unanswered_minutes =
@@ -223,7 +233,12 @@ impl AppState {
                 if self.sidebar_cursor >= self.sidebar_len() {
                     self.sidebar_cursor = 0;
                 }
-                if (bell || sla_bell) && self.bell_enabled { vec![Effect::Bell] } else { Vec::new() }
+                let mut fx = Vec::new();
+                if (bell || sla_bell) && self.bell_enabled {
+                    fx.push(Effect::Bell);
+                    fx.extend(notify.map(Effect::Notify));
+                }
+                fx
             }
             Outcome::List { read, rows } => self.list_read(read, rows),
             Outcome::Thread(thread) => self.thread_loaded(thread),
