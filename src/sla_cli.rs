@@ -100,11 +100,12 @@ pub fn templates() -> Templates {
 pub fn context_at(cfg: &Config, path: &Path, now: i64) -> Result<SlaContext> {
     let calendar = Calendar::from_config(cfg)?;
     let mut db = store::open_writer(path)?;
-    if !cfg.sla.is_empty() {
+    let reader = Reader::open(path, &cfg.actor())?;
+    // Tables removed from the config are recorded too: no new clock starts under them.
+    if !cfg.sla.is_empty() || !reader.sla_policy_versions()?.is_empty() {
         store::sla::record_policies(&mut db, &sla::tables_json(cfg), &cfg.actor(), now)?;
     }
     drop(db);
-    let reader = Reader::open(path, &cfg.actor())?;
     let stored: Vec<(i64, i64, String)> =
         reader.sla_policy_versions()?.into_iter().map(|v| (v.id, v.effective_from, v.policies)).collect();
     Ok(SlaContext::new(cfg, calendar, &templates(), &stored))

@@ -567,3 +567,30 @@ fn a_policy_change_applies_forward_and_recompute_applies_it_back() {
     assert!(actions.contains(&"sla.recompute"), "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == "sla.policies").count(), 2, "{actions:?}");
 }
+
+/// How long the clocks of many waiting conversations take (run by hand:
+/// `cargo test --test sla measure -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_evaluating_many_conversations() {
+    let w = week();
+    let n = 2000;
+    let batch: Vec<_> = (0..n)
+        .flat_map(|i| {
+            let key = format!("c{i}");
+            (0..5).map(move |j| {
+                msg(&format!("m{i}-{j}"), &key, &format!("Клиент {i}"), t("2026-11-02T10:00") + j * 600 + i, "Вопрос?")
+            })
+        })
+        .collect();
+    let channel = w.telegram;
+    w.store.writer.call_blocking(move |c| pult::store::ingest::apply(c, channel, &batch, &[], NOW)).expect("ingest");
+    let reader = Reader::open(&w.store.path, "Анна").expect("reader");
+    let ctx = w.context();
+    let started = std::time::Instant::now();
+    let ids = reader.sla_candidates().expect("candidates");
+    let found = ctx.evaluate(&reader, &ids, t("2026-11-03T10:05")).expect("evaluate");
+    let took = started.elapsed();
+    assert_eq!(found.len(), n as usize);
+    eprintln!("{} conversations, 5 messages each: candidates + clocks in {took:?}", found.len());
+}
