@@ -594,3 +594,25 @@ fn measure_evaluating_many_conversations() {
     assert_eq!(found.len(), n as usize);
     eprintln!("{} conversations, 5 messages each: candidates + clocks in {took:?}", found.len());
 }
+
+/// The card's `hours` reach the clocks (`calendar = "client"`); nonsense is refused.
+#[test]
+fn the_clients_hours_on_the_card() {
+    let w = week();
+    w.client(w.telegram, "vector", "m1", "2026-11-09T16:30", "Вопрос?");
+    let conv = w.conversation("vector");
+    let client: i64 = rusqlite::Connection::open(&w.store.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conv], |r| r.get(0))
+        .expect("client");
+    use pult::store::clients::{Field, set_field};
+    let bad = w.store.writer.call_blocking(move |c| set_field(c, client, Field::Hours, "Mars/Olympus", "Анна", NOW));
+    assert!(bad.is_err());
+    w.store
+        .writer
+        .call_blocking(move |c| set_field(c, client, Field::Hours, "Asia/Yekaterinburg 09:00-18:00", "Анна", NOW))
+        .expect("hours");
+    let reader = Reader::open(&w.store.path, "Анна").expect("reader");
+    let facts = reader.sla_facts(&[conv], &|_| false).expect("facts");
+    assert_eq!(facts[0].client_hours.as_deref(), Some("Asia/Yekaterinburg 09:00-18:00"));
+}

@@ -777,7 +777,10 @@ END;
     // moment on (a clock counts under the version in effect when it started;
     // `pult sla recompute` adds one dated back). `sla_escalations`: the
     // internal notes written for a clock passing a threshold, once each.
+    // `contacts.work_hours`: the client's own time zone and hours
+    // (`calendar = "client"`).
     r#"
+ALTER TABLE contacts ADD COLUMN work_hours TEXT;
 CREATE TABLE sla_pauses (
     id              INTEGER PRIMARY KEY,
     conversation_id INTEGER NOT NULL REFERENCES conversations(id),

@@ -69,7 +69,8 @@ impl Reader {
                 .prepare_cached(
                     "SELECT ch.kind, ch.name, coalesce(k.merged_into, k.id), coalesce(k2.organisation, k2.name, k.organisation, k.name),
                             coalesce(k2.tags, k.tags), c.assignee, c.remote_key LIKE 'biz:%',
-                            (SELECT max(sent_at) FROM messages WHERE conversation_id = c.id AND direction = 'in')
+                            (SELECT max(sent_at) FROM messages WHERE conversation_id = c.id AND direction = 'in'),
+                            coalesce(k2.work_hours, k.work_hours)
                      FROM conversations c JOIN channels ch ON ch.id = c.channel_id
                      LEFT JOIN contacts k ON k.id = c.contact_id
                      LEFT JOIN contacts k2 ON k2.id = k.merged_into
@@ -88,6 +89,7 @@ impl Reader {
                         assignee: r.get(5)?,
                         business: r.get(6)?,
                         last_client_at: r.get(7)?,
+                        client_hours: r.get(8)?,
                         events: Vec::new(),
                     })
                 })

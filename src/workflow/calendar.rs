@@ -147,6 +147,24 @@ impl Calendar {
         self.short.contains(&date) && self.is_working_day(date)
     }
 
+    /// The same calendar in a client's own hours: «Asia/Yekaterinburg
+    /// 09:00-18:00», either part alone (the card's `hours`). Holidays and
+    /// moved days stay the team's (the production calendar is the country's).
+    pub fn for_client(&self, spec: &str) -> Result<Calendar, String> {
+        let (tz, hours) = parse_client_hours(spec)?;
+        let mut c = self.clone();
+        if let Some(tz) = tz {
+            c.tz = tz;
+        }
+        if let Some(h) = hours {
+            for d in c.week.iter_mut().filter(|d| d.is_some()) {
+                *d = Some(h);
+            }
+            c.usual = h;
+        }
+        Ok(c)
+    }
+
     /// The usual working day's length («1d» of a response-time policy).
     pub fn usual_day_seconds(&self) -> i64 {
         i64::from(self.usual.1 - self.usual.0) * 60
@@ -338,6 +356,23 @@ pub(crate) fn parse_interval(spec: &str) -> Result<Option<(u32, u32)>, String> {
         return Err(format!("hours {spec:?} end before they start"));
     }
     Ok(Some((a, b)))
+}
+
+/// A client's hours on their card: a time zone (`Asia/Yekaterinburg`), hours
+/// (`09:00-18:00`), or both, in any order.
+pub fn parse_client_hours(spec: &str) -> Result<(Option<TimeZone>, Option<(u32, u32)>), String> {
+    let (mut tz, mut hours) = (None, None);
+    for part in spec.split_whitespace() {
+        if part.contains(':') && part.contains(['-', '–']) {
+            hours = parse_interval(part)?;
+        } else {
+            tz = Some(TimeZone::get(part).map_err(|_| format!("{part:?} is not a time zone like Asia/Yekaterinburg"))?);
+        }
+    }
+    if tz.is_none() && hours.is_none() {
+        return Err("give a time zone (Asia/Yekaterinburg), hours (09:00-18:00) or both".into());
+    }
+    Ok((tz, hours))
 }
 
 /// `2026-03-25`, `25.03.2026`.

@@ -202,10 +202,21 @@ pub struct Facts {
     /// A chat seen through a person's own account (Telegram Business).
     pub business: bool,
     pub last_client_at: Option<i64>,
+    /// The client's own time zone and hours (their card), for `calendar = "client"`.
+    pub client_hours: Option<String>,
     pub events: Vec<Event>,
 }
 
 impl Facts {
+    /// The calendar a policy counts in for this conversation: the team's, or
+    /// the client's own hours when the policy says so and the card has them.
+    pub fn calendar_for(&self, policy: &Policy, team: &Calendar) -> Calendar {
+        match (&self.client_hours, policy.client_calendar) {
+            (Some(spec), true) => team.for_client(spec).unwrap_or_else(|_| team.clone()),
+            _ => team.clone(),
+        }
+    }
+
     pub fn subject(&self) -> Subject<'_> {
         Subject { kind: self.kind, channel: &self.channel, client: self.client, tags: &self.tags }
     }
@@ -274,13 +285,13 @@ pub fn evaluate(versions: &Versions, facts: &Facts, calendar: &Calendar, now: i6
     let subject = facts.subject();
     if versions.list.len() == 1 {
         let policy = policy_for(&versions.list[0].2, &subject)?;
-        return Some(compute(policy, &facts.events, calendar, now));
+        return Some(compute(policy, &facts.events, &facts.calendar_for(policy, calendar), now));
     }
     let current = versions.index_at(now);
     let mut result: Option<Sla> = None;
     for (i, (_, _, policies)) in versions.list.iter().enumerate() {
         let Some(policy) = policy_for(policies, &subject) else { continue };
-        let sla = compute(policy, &facts.events, calendar, now);
+        let sla = compute(policy, &facts.events, &facts.calendar_for(policy, calendar), now);
         let kept: Vec<Clock> = sla.clocks.iter().filter(|c| versions.index_at(c.started) == i).cloned().collect();
         let r = result.get_or_insert_with(|| Sla { clocks: Vec::new(), ..sla.clone() });
         r.clocks.extend(kept);
@@ -1005,6 +1016,36 @@ mod tests {
         assert_eq!(rules_marker("Hi {client}"), None);
     }
 
+    /// A client in Yekaterinburg (two hours ahead), 09:00–18:00 their time:
+    /// a question at 16:30 Moscow is 18:30 theirs, after hours; four working
+    /// hours from their Tuesday 09:00 end at 13:00 theirs, 11:00 Moscow.
+    #[test]
+    fn the_clients_own_hours() {
+        let team = cal();
+        let facts = Facts {
+            conversation: 1,
+            kind: ChannelKind::Telegram,
+            channel: "c".into(),
+            client: Some(1),
+            client_name: None,
+            tags: Vec::new(),
+            assignee: None,
+            business: false,
+            last_client_at: None,
+            client_hours: Some("Asia/Yekaterinburg 09:00-18:00".into()),
+            events: vec![Event::Client { at: t("2026-11-09T16:30"), asks: true }],
+        };
+        let first = |client_calendar| {
+            let p = Policy { client_calendar, ..policy() };
+            let s = evaluate(&Versions::current(vec![p]), &facts, &team, t("2026-11-09T16:31")).expect("clocks");
+            s.clocks[0].due
+        };
+        assert_eq!(first(true), Some(t("2026-11-10T11:00")));
+        // In the team's hours: 1 h 30 min on Monday, Tuesday 09:00 + 2 h 30 min.
+        assert_eq!(first(false), Some(t("2026-11-10T11:30")));
+        assert!(crate::workflow::calendar::parse_client_hours("Mars/Olympus").is_err());
+    }
+
     #[test]
     fn reply_windows_by_channel() {
         let f = |kind, business| Facts {
@@ -1017,6 +1058,7 @@ mod tests {
             assignee: None,
             business,
             last_client_at: None,
+            client_hours: None,
             events: Vec::new(),
         };
         assert_eq!(f(ChannelKind::Whatsapp, false).reply_window(), Some(24 * 3600));
