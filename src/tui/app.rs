@@ -975,6 +975,10 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     const FRAME: Duration = Duration::from_millis(16);
     let mut next_tick = Instant::now() + TICK;
     let mut last_draw = Instant::now() - FRAME;
+    // The config arrived after `App::new` counted: the response-time clocks show from the first frame.
+    if !app.config.sla.is_empty() {
+        app.run_effects(vec![Effect::ReloadSidebar, Effect::ReloadList]);
+    }
     app.draw(&mut terminal)?;
     while !app.state.quit {
         if let Some(sup) = supervisor.as_mut()
