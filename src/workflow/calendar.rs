@@ -358,9 +358,12 @@ pub(crate) fn parse_interval(spec: &str) -> Result<Option<(u32, u32)>, String> {
     Ok(Some((a, b)))
 }
 
+/// A client's time zone and working interval (minutes after midnight), each optional.
+pub type ClientHours = (Option<TimeZone>, Option<(u32, u32)>);
+
 /// A client's hours on their card: a time zone (`Asia/Yekaterinburg`), hours
 /// (`09:00-18:00`), or both, in any order.
-pub fn parse_client_hours(spec: &str) -> Result<(Option<TimeZone>, Option<(u32, u32)>), String> {
+pub fn parse_client_hours(spec: &str) -> Result<ClientHours, String> {
     let (mut tz, mut hours) = (None, None);
     for part in spec.split_whitespace() {
         if part.contains(':') && part.contains(['-', '–']) {
