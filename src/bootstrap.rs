@@ -29,7 +29,7 @@ impl Global {
     /// Prints a value as JSON for scripts; see [`crate::sanitize::json`].
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<()> {
         let text = serde_json::to_string_pretty(value)?;
-        println!("{}", if self.raw { text } else { crate::sanitize::json(text) });
+        crate::say!("{}", if self.raw { text } else { crate::sanitize::json(text) });
         Ok(())
     }
 }
@@ -42,6 +42,7 @@ pub fn load_config(global: &Global) -> Result<Option<Config>> {
             crate::workflow::closing::extend(&c.ui.closing_words);
             crate::secrets::set_timeout(c.guards.secret_timeout_seconds);
             crate::i18n::set_written(crate::i18n::Lang::detect(c.ui.language.as_deref()));
+            crate::i18n::set_ui(crate::i18n::Lang::detect(c.ui.language.as_deref()));
             Ok(Some(c))
         }
         Err(ConfigError::Missing(_)) if global.config.is_none() => Ok(None),

@@ -6,6 +6,7 @@ use crate::bootstrap::{Global, load_config, store_path};
 use crate::config::Config;
 use crate::model::ChannelStatus;
 use crate::store::{Writer, archive};
+use crate::{say, t};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
@@ -35,17 +36,18 @@ struct Entry {
 }
 
 /// "1 conversation", "2 conversations" (the command line speaks English).
-fn count(n: i64, word: &str) -> String {
-    let plural = format!("{word}s");
-    crate::i18n::plural(crate::i18n::Lang::En, n, [word, &plural], [word, &plural, &plural])
+fn conversations(n: i64) -> String {
+    crate::i18n::plural_of(crate::i18n::ui(), n, "conversations")
 }
 
-const LEFT_CONFIG: &str = "its account is no longer in the config";
+fn messages(n: i64) -> String {
+    crate::i18n::plural_of(crate::i18n::ui(), n, "messages")
+}
 
 fn trouble(status: Option<&ChannelStatus>) -> Option<String> {
     match status? {
         ChannelStatus::Error(why) => Some(why.clone()),
-        ChannelStatus::AuthFailed(why) => Some(format!("the server refused the credentials: {why}")),
+        ChannelStatus::AuthFailed(why) => Some(t!("credentials_refused", why = why)),
         _ => None,
     }
 }
@@ -65,7 +67,7 @@ fn entries(cfg: &Config, writer: &Writer) -> Result<Vec<Entry>> {
             let account = cfg.accounts.iter().find(|a| a.name() == ch.name);
             let not_set_up = account.and_then(crate::channels::registry::not_set_up);
             let (state, reason) = match (ch.archived_at, not_set_up.or_else(|| trouble(ch.status.as_ref()))) {
-                (Some(_), _) => ("archived", Some(LEFT_CONFIG.to_string())),
+                (Some(_), _) => ("archived", Some(t!("account_left_config"))),
                 (None, Some(why)) => ("error", Some(why)),
                 (None, None) => ("ok", None),
             };
@@ -86,7 +88,7 @@ fn entries(cfg: &Config, writer: &Writer) -> Result<Vec<Entry>> {
             name: a.name().to_string(),
             kind: a.kind().as_str(),
             state: if why.is_some() { "error" } else { "ok" },
-            reason: why.or_else(|| Some("not synced yet".into())),
+            reason: why.or_else(|| Some(t!("not_synced_yet"))),
             conversations: 0,
             messages: 0,
         });
@@ -97,9 +99,9 @@ fn entries(cfg: &Config, writer: &Writer) -> Result<Vec<Entry>> {
 fn open_writer(global: &Global, cfg: &Config) -> Result<Writer> {
     let path = store_path(global, cfg);
     if !path.exists() {
-        bail!("no store at {} (run `pult` once, or pass --store)", path.display());
+        bail!("{}", t!("no_store", path = path.display()));
     }
-    Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))
+    Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))
 }
 
 pub fn run(global: &Global, action: Option<&ChannelsAction>, json: bool) -> Result<()> {
@@ -113,7 +115,7 @@ pub fn run(global: &Global, action: Option<&ChannelsAction>, json: bool) -> Resu
         return global.print_json(&list);
     }
     if list.is_empty() {
-        println!("no channels: add an [[accounts]] entry to the config, then run `pult doctor`");
+        say!("{}", t!("channels_none"));
     }
     use crate::sanitize::line;
     for e in &list {
@@ -123,17 +125,16 @@ pub fn run(global: &Global, action: Option<&ChannelsAction>, json: bool) -> Resu
             _ => "·",
         };
         let reason = match (e.state, &e.reason) {
-            ("archived", _) => format!("  {LEFT_CONFIG}; `pult channels remove {}` deletes its history", line(&e.name)),
+            ("archived", _) => format!("  {}", t!("channel_archived_hint", name = line(&e.name))),
             (_, Some(r)) => format!("  {}", line(r)),
             (_, None) => String::new(),
         };
-        println!(
-            "{mark} {:<16} {:<9} {:<9} {:>20}{reason}",
-            line(&e.name),
-            e.kind,
-            e.state,
-            count(e.conversations, "conversation")
-        );
+        let state = match e.state {
+            "ok" => t!("channel_state_ok"),
+            "error" => t!("channel_state_error"),
+            _ => t!("channel_state_archived"),
+        };
+        say!("{mark} {:<16} {:<9} {:<9} {:>20}{reason}", line(&e.name), e.kind, state, conversations(e.conversations));
     }
     Ok(())
 }
@@ -141,41 +142,37 @@ pub fn run(global: &Global, action: Option<&ChannelsAction>, json: bool) -> Resu
 fn remove(global: &Global, cfg: &Config, name: &str, yes: bool) -> Result<()> {
     use crate::sanitize::line;
     if cfg.accounts.iter().any(|a| a.name() == name) {
-        bail!(
-            "{} is in the config: remove its [[accounts]] entry first (its history then stays, archived, until this command)",
-            line(name)
-        );
+        bail!("{}", t!("channel_in_config", name = line(name)));
     }
     let writer = open_writer(global, cfg)?;
     let list = entries(cfg, &writer)?;
     let Some(e) = list.iter().find(|e| e.name == name) else {
-        bail!("no channel named {} in the store (see `pult channels`)", line(name));
+        bail!("{}", t!("no_channel_named", name = line(name)));
     };
     if e.state != "archived" {
-        bail!(
-            "{} is not archived: its account is still in the config that runs its worker (the daemon's?)",
-            line(name)
-        );
+        bail!("{}", t!("channel_not_archived", name = line(name)));
     }
     if !yes
-        && !confirmed(&format!(
-            "Delete channel {} ({}) for good: {}, {}, with their notes, promises and attachment records? \
-             Clients and the audit log stay. [y/N] ",
-            line(name),
-            e.kind,
-            count(e.conversations, "conversation"),
-            count(e.messages, "message")
+        && !confirmed(&t!(
+            "channel_delete_question",
+            name = line(name),
+            kind = e.kind,
+            conversations = conversations(e.conversations),
+            messages = messages(e.messages)
         ))?
     {
-        bail!("nothing deleted (answer y to delete, or pass --yes)");
+        bail!("{}", t!("channel_nothing_deleted"));
     }
     let (n, actor, now) = (name.to_string(), cfg.actor(), jiff::Timestamp::now().as_second());
     let removed = writer.call_blocking(move |c| archive::remove(c, &n, &actor, now))?;
-    println!(
-        "deleted channel {}: {}, {}",
-        line(name),
-        count(removed.conversations, "conversation"),
-        count(removed.messages, "message")
+    say!(
+        "{}",
+        t!(
+            "channel_deleted",
+            name = line(name),
+            conversations = conversations(removed.conversations),
+            messages = messages(removed.messages)
+        )
     );
     Ok(())
 }

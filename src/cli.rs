@@ -7,6 +7,7 @@ use crate::store::{self, Reader, StoreError, Writer};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
+use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use std::time::Duration;
 #[command(
     name = "pult",
     version,
-    about = "A keyboard-driven terminal shared inbox: email, Telegram and WhatsApp in one queue"
+    about = "A keyboard-driven terminal shared inbox: email, Telegram and WhatsApp in one queue",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -86,7 +88,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Full-text search over every channel
     /// Close every open conversation whose newest message a search finds (one step, undone by `pult reopen --batch N`)
     Close {
         /// The search language of `pult search`, e.g. "before:2026-11-01 is:unanswered"
@@ -108,12 +109,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search over every channel
     Search {
         /// Words (all must match, in any of their forms), "a phrase", prefix*,
         /// -excluded, a OR b; from: to: subject: client: channel: kind:
         /// has:attachment name: is:unanswered|open|overdue|mine|unread
         /// after:DATE before:DATE (2026-11-01, today, yesterday, 7d),
         /// in:notes, note:, sort:relevance. A bad query exits 2.
+        /// Words starting with - exclude (счёт -декабрь); options stay options
         #[arg(required = true)]
         query: Vec<String>,
         #[arg(long)]
@@ -218,6 +221,12 @@ pub enum Command {
     },
 }
 
+/// What `pult`'s exit status means (also in the man page).
+pub const EXIT_CODES: &str = "Exit status:
+  0  done (also when the reader of the output went away: pult status | head -1)
+  1  an error: config, store, an account that does not work (pult doctor), a send that failed
+  2  a command line or a search query that cannot mean anything";
+
 /// 2 for a search query that cannot mean anything (as grep says a bad
 /// pattern), 1 for everything else.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
@@ -228,9 +237,10 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 /// An error and its causes on one line, each text once: a cause whose words
 /// the outer message already carries (thiserror's `{source}`) is not repeated.
 pub fn error_text(e: &anyhow::Error) -> String {
+    let lang = crate::i18n::ui();
     let mut out = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = said(lang, cause);
         // SQLite's own cause repeats the message after a code ("Error code 26: file is not a database").
         let repeated = text.split_once(": ").is_some_and(|(_, tail)| out.contains(tail));
         if text.is_empty() || out.contains(&text) || repeated {
@@ -240,8 +250,30 @@ pub fn error_text(e: &anyhow::Error) -> String {
             out.push_str(": ");
         }
         out.push_str(&text);
+        // A store error said by its meaning already covers its causes.
+        if lang != crate::i18n::Lang::En && cause.downcast_ref::<StoreError>().is_some() {
+            break;
+        }
     }
     crate::sanitize::text(&out).into_owned()
+}
+
+/// One cause of an error in the reader's language: the store's own errors
+/// by their meaning; in Russian, a library's English by its kind (what
+/// happened and what to do; the words themselves go to the log); pult's own
+/// messages are already in the reader's language.
+fn said(lang: crate::i18n::Lang, cause: &(dyn std::error::Error + 'static)) -> String {
+    let text = cause.to_string();
+    if let Some(e) = cause.downcast_ref::<StoreError>().filter(|_| lang != crate::i18n::Lang::En) {
+        tracing::warn!("store error: {text}");
+        return e.in_language(lang);
+    }
+    let ours = text.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
+    if lang == crate::i18n::Lang::En || ours {
+        return text;
+    }
+    tracing::warn!("error shown by its kind: {text}");
+    crate::trouble::explain(lang, &text)
 }
 
 #[derive(Subcommand, Debug)]
@@ -264,7 +296,7 @@ fn look_for_sent(
     use crate::sync::dispatcher::Found;
     let (channels, _) = crate::channels::registry::open_all(cfg, writer);
     let Some(ch) = channels.into_iter().find(|c| c.id() == channel) else {
-        return Ok(Found::CannotTell("its account is not in the config".into()));
+        return Ok(Found::CannotTell(t!("account_not_in_config")));
     };
     let sender = ch.sender(writer);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -306,11 +338,9 @@ fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
         };
         let what = if matches!(found, Some(Found::There(_))) { "sent" } else { what };
         let seen = match &found {
-            Some(Found::There(w)) => {
-                Some(format!("found in {}: it was sent; recorded as sent, not sent again", line(w)))
-            }
-            Some(Found::NotThere(w)) => Some(format!("not found in {}", line(w))),
-            Some(Found::CannotTell(why)) => Some(format!("pult cannot tell whether the client has it ({})", line(why))),
+            Some(Found::There(w)) => Some(t!("outbox_found_sent", place = line(w))),
+            Some(Found::NotThere(w)) => Some(t!("outbox_not_found", place = line(w))),
+            Some(Found::CannotTell(why)) => Some(t!("outbox_cannot_tell", why = line(why))),
             None => None,
         };
         if json {
@@ -322,13 +352,14 @@ fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
             return Ok(());
         }
         if let Some(seen) = &seen {
-            println!("outbox {id}: {seen}");
+            say!("{}", t!("outbox_line", id = id, text = seen));
         }
-        match what {
-            "pending" => println!("outbox {id}: queued again (conversation {conversation})"),
-            "sent" => println!("outbox {id}: marked sent (conversation {conversation})"),
-            _ => println!("outbox {id}: discarded (conversation {conversation})"),
-        }
+        let done = match what {
+            "pending" => t!("outbox_requeued", conversation = conversation),
+            "sent" => t!("outbox_marked_sent", conversation = conversation),
+            _ => t!("outbox_discarded", conversation = conversation),
+        };
+        say!("{}", t!("outbox_line", id = id, text = done));
         return Ok(());
     }
     let (reader, clock, _) = open_reader(cli)?;
@@ -337,12 +368,12 @@ fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
         return cli.print_json(&rows);
     }
     if rows.is_empty() {
-        println!("nothing waits: no failed or maybe-sent messages");
+        say!("{}", t!("outbox_nothing"));
     }
     for r in rows {
-        let what = if r.state == "unknown" { "MAYBE SENT" } else { "FAILED" };
-        println!(
-            "{:>6}  {what:<10} [{}#{}] «{}» {}\n        {}",
+        let what = if r.state == "unknown" { t!("outbox_maybe_sent_mark") } else { t!("outbox_failed_mark") };
+        say!(
+            "{:>6}  {what:<11} [{}#{}] «{}» {}\n        {}",
             r.outbox,
             line(&r.channel),
             r.conversation,
@@ -355,7 +386,10 @@ fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
 }
 
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(shield_excluded_words(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => command_line_error(e),
+    };
     let _log = init_logging();
     match cli.command {
         None => run_tui(&cli),
@@ -377,16 +411,20 @@ pub fn main() -> Result<()> {
             crate::mail_cli::forward(&cli, message, to, body.as_deref(), json)
         }
         Some(Command::Sync { once: false }) => {
-            anyhow::bail!("`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`")
+            anyhow::bail!("{}", t!("sync_needs_once"))
         }
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "pult", &mut std::io::stdout());
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pult", &mut text);
+            crate::out::bytes(&text);
             Ok(())
         }
         Some(Command::Man) => {
             use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
+            crate::out::bytes(&text);
             Ok(())
         }
         Some(Command::Daemon) => crate::daemon::run(&load_config(&cli)?.unwrap_or_default(), cli.store.as_deref()),
@@ -395,17 +433,115 @@ pub fn main() -> Result<()> {
             let text = match (body, template) {
                 (Some(b), _) => crate::scripting::ReplyText::Body(b),
                 (None, Some(id)) => crate::scripting::ReplyText::Template { id, vars },
-                (None, None) => anyhow::bail!("give --body TEXT, --body - or --template ID"),
+                (None, None) => anyhow::bail!("{}", t!("reply_needs_text")),
             };
             crate::scripting::reply(&cli, conversation, text, json)
         }
         Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
-        Some(Command::Search { ref query, json, limit }) => search(&cli, &query.join(" "), json, limit),
+        Some(Command::Search { ref query, json, limit }) => {
+            let words: Vec<&str> = query.iter().map(|w| w.strip_prefix(SHIELD).unwrap_or(w)).collect();
+            search(&cli, &words.join(" "), json, limit)
+        }
         Some(Command::Close { ref query, dry_run, with_promises, json }) => {
             close_found(&cli, query, dry_run, with_promises, json)
         }
         Some(Command::Reopen { batch, json }) => reopen_batch(&cli, batch, json),
     }
+}
+
+/// Marks a query word that starts with `-` so that the argument parser
+/// takes it for a word (a private-use character no one types).
+const SHIELD: char = '\u{F8FF}';
+
+/// `pult search счёт -декабрь --json`: `-декабрь` is a query word (it
+/// excludes), `--json` stays an option. pult has no short options besides
+/// `-h` and `-V`, so after `search` every other `-word` is shielded; `--`
+/// ends options as usual.
+fn shield_excluded_words(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let takes_value = ["--config", "--store", "--theme"];
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    out.extend(iter.next());
+    let mut in_search = false;
+    let mut skip_value = false;
+    while let Some(arg) = iter.next() {
+        let text = arg.to_str().unwrap_or("");
+        if skip_value {
+            skip_value = false;
+        } else if text == "--" {
+            out.push(arg);
+            out.extend(iter.by_ref());
+            return out;
+        } else if in_search && text.starts_with('-') && !text.starts_with("--") && !matches!(text, "-" | "-h" | "-V") {
+            out.push(format!("{SHIELD}{text}").into());
+            continue;
+        } else if takes_value.contains(&text) || (in_search && text == "--limit") {
+            skip_value = true;
+        } else if !text.starts_with('-') && !in_search {
+            if text != "search" {
+                // Another command: its arguments are its own.
+                out.push(arg);
+                out.extend(iter.by_ref());
+                return out;
+            }
+            in_search = true;
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// A command line clap could not read: help and version go to standard
+/// output (a closed pipe is quiet); a mistake is said once, in the UI's
+/// language, with status 2.
+fn command_line_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        crate::out::bytes(e.render().to_string().as_bytes());
+        std::process::exit(0);
+    }
+    if crate::i18n::ui() == crate::i18n::Lang::En {
+        e.exit();
+    }
+    // "--body <BODY>": the option's name is what the user typed or must type.
+    let arg = |kind| {
+        let text = e.get(kind).map(|v| v.to_string()).unwrap_or_default();
+        crate::sanitize::line(text.split_whitespace().next().unwrap_or("")).into_owned()
+    };
+    let text = match e.kind() {
+        ErrorKind::UnknownArgument => t!("cli_unknown_argument", arg = arg(ContextKind::InvalidArg)),
+        ErrorKind::InvalidSubcommand => t!("cli_unknown_command", arg = arg(ContextKind::InvalidSubcommand)),
+        ErrorKind::MissingRequiredArgument => t!("cli_missing_argument", arg = arg(ContextKind::InvalidArg)),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let valid = match e.get(ContextKind::ValidValue) {
+                Some(clap::error::ContextValue::Strings(list)) => {
+                    list.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                }
+                _ => String::new(),
+            };
+            let (value, name) = (format!("`{}`", arg(ContextKind::InvalidValue)), arg(ContextKind::InvalidArg));
+            match (name.starts_with('<'), valid.is_empty()) {
+                (true, false) => t!("cli_bad_value_choose", value = value, valid = crate::sanitize::line(&valid)),
+                (true, true) => t!("cli_bad_value_here", value = value),
+                (false, _) => t!("cli_bad_value", value = value, arg = name),
+            }
+        }
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            t!("cli_missing_command")
+        }
+        ErrorKind::ArgumentConflict => t!("cli_conflict", arg = arg(ContextKind::InvalidArg)),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            t!("cli_value_count", arg = arg(ContextKind::InvalidArg))
+        }
+        _ => t!("cli_unreadable"),
+    };
+    usage_error(&text)
+}
+
+/// A command line that cannot mean anything: said once, status 2.
+fn usage_error(text: &str) -> ! {
+    eprintln!("pult: {text}\n{}", t!("cli_see_help"));
+    std::process::exit(2);
 }
 
 /// Logs go to a file in the XDG state dir: the terminal belongs to the UI.
@@ -431,15 +567,8 @@ fn init_logging() -> Option<()> {
 }
 
 fn no_config_help() -> String {
-    format!(
-        "pult has no configuration yet.\n\n\
-         Try it first with a realistic demo inbox:\n\n    pult demo\n\n\
-         Then write {} — for example (put your own servers, addresses and secret commands\n\
-         in place of the example's: an account that still names example.test is left out\n\
-         until it is edited; `pult doctor` checks each account):\n\n{}",
-        crate::paths::config_file().display(),
-        crate::config::EXAMPLE
-    )
+    let example = crate::config::example(crate::i18n::ui());
+    format!("{}{example}", t!("no_config_help", path = crate::paths::config_file().display()))
 }
 
 /// Everything the UI needs, built from the config; user-file problems become a status message.
@@ -497,12 +626,12 @@ fn run_tui(cli: &Cli) -> Result<()> {
         Some(c) => c,
         None if cli.store.is_some() => Config::default(),
         None => {
-            println!("{}", no_config_help());
+            say!("{}", no_config_help());
             std::process::exit(1);
         }
     };
     let path = store_path(cli, &cfg);
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let mut app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
     let (workers, unopened) = worker_config(&cfg, writer, &app);
     if let Some(text) = unopened_text(&unopened) {
@@ -542,7 +671,7 @@ fn unopened_text(unopened: &[crate::channels::registry::Unopened]) -> Option<Str
     let (name, why) = unopened.first()?;
     let more = match unopened.len() - 1 {
         0 => String::new(),
-        n => format!(" (+{n} more: pult doctor)"),
+        n => t!("unopened_more", n = n),
     };
     Some(format!("⚠ {name}: {why}{more}"))
 }
@@ -552,12 +681,12 @@ fn doctor(cli: &Cli) -> Result<()> {
     let cfg = match load_config(cli)? {
         Some(c) => c,
         None => {
-            println!("{}", no_config_help());
+            say!("{}", no_config_help());
             std::process::exit(1);
         }
     };
     if cfg.accounts.is_empty() {
-        println!("✗ no accounts in the config: add an [[accounts]] entry (see `pult` with no config for an example)");
+        say!("✗ {}", t!("doctor_no_accounts"));
         std::process::exit(1);
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -572,10 +701,10 @@ fn doctor(cli: &Cli) -> Result<()> {
             },
         };
         match line {
-            Ok(l) => println!("✓ {:<16} {l}", a.name()),
+            Ok(l) => say!("✓ {:<16} {l}", a.name()),
             Err(e) => {
                 bad += 1;
-                println!("✗ {:<16} {e}", a.name());
+                say!("✗ {:<16} {e}", a.name());
             }
         }
     }
@@ -588,23 +717,27 @@ fn doctor(cli: &Cli) -> Result<()> {
             for c in &ch.connections {
                 let mark = if c.enabled && c.can_reply { "✓" } else { "⚠" };
                 let rights = [
-                    if c.enabled { "on" } else { "switched off by its owner" },
-                    if c.can_reply { "can reply" } else { "may not reply" },
-                    if c.can_read { "can mark read" } else { "may not mark read" },
+                    if c.enabled { t!("connection_on") } else { t!("connection_off") },
+                    if c.can_reply { t!("connection_can_reply") } else { t!("connection_cannot_reply") },
+                    if c.can_read { t!("connection_can_read") } else { t!("connection_cannot_read") },
                 ];
-                println!(
-                    "{mark} {:<16} business connection: {}'s own chats ({}), {}",
+                say!(
+                    "{mark} {:<16} {}",
                     crate::sanitize::line(&ch.name),
-                    crate::sanitize::line(&c.owner_name),
-                    crate::sanitize::line(&c.id),
-                    rights.join(", ")
+                    t!(
+                        "doctor_connection",
+                        owner = crate::sanitize::line(&c.owner_name),
+                        id = crate::sanitize::line(&c.id),
+                        rights = rights.join(", ")
+                    )
                 );
             }
         }
         for (name, n) in reader.quarantined().unwrap_or_default() {
-            println!(
-                "⚠ {:<16} {n} update(s) pult could not read are kept in quarantine (table `quarantine`, raw); see the log",
-                crate::sanitize::line(&name)
+            say!(
+                "⚠ {:<16} {}",
+                crate::sanitize::line(&name),
+                t!("doctor_quarantine", updates = crate::i18n::plural_of(crate::i18n::ui(), n as i64, "updates"))
             );
         }
     }
@@ -621,13 +754,13 @@ const SYNC_ONCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3
 fn sync_once(cli: &Cli) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     // One sender per store: beside a daemon or a solo pult, which already
     // syncs and sends, working in parallel could only send twice.
     let _lock = match crate::sync::lock::WorkerLock::try_acquire(&path, "pult sync --once") {
         Ok(lock) => lock,
         Err(crate::sync::lock::LockError::Held { holder, .. }) => {
-            println!("{holder} holds the worker lock for this store and keeps it synced; nothing to do here");
+            say!("{}", t!("sync_lock_held", holder = holder));
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -635,7 +768,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
     let (channels, bad) = crate::channels::registry::open_all(&cfg, &writer);
     let mut trouble: Vec<String> = Vec::new();
     for (name, why) in &bad {
-        trouble.push(format!("account {}: does not run: {}", crate::sanitize::line(name), crate::sanitize::line(why)));
+        trouble.push(t!("account_does_not_run", name = crate::sanitize::line(name), why = crate::sanitize::line(why)));
     }
     // A channel's first sync says how much of what it found is history.
     let mut first: Vec<i64> = Vec::new();
@@ -658,10 +791,7 @@ fn sync_once(cli: &Cli) -> Result<()> {
                 let result = match tokio::time::timeout(SYNC_ONCE_DEADLINE, channel.sync_once(writer, &progress)).await
                 {
                     Ok(result) => result,
-                    Err(_) => Err(format!(
-                        "did not finish within {} min (a server that stopped answering?); what came before is kept",
-                        SYNC_ONCE_DEADLINE.as_secs() / 60
-                    )),
+                    Err(_) => Err(t!("sync_deadline", minutes = SYNC_ONCE_DEADLINE.as_secs() / 60)),
                 };
                 (name, result)
             }
@@ -669,43 +799,50 @@ fn sync_once(cli: &Cli) -> Result<()> {
         for ((name, result), channel) in futures_util::future::join_all(syncs).await.into_iter().zip(&channels) {
             match result {
                 Ok(lines) => {
-                    lines.iter().for_each(|l| println!("{l}"));
+                    lines.iter().for_each(|l| say!("{l}"));
                     let id = channel.id();
                     if first.contains(&id) {
                         let (history, waiting) =
                             writer.call(move |db| crate::store::channel_state::history_and_waiting(db, id)).await?;
-                        println!(
-                            "{}: first sync: {history} conversation(s) kept as history (older mail never waits), \
-                             {waiting} waiting for an answer",
-                            crate::sanitize::line(&name)
+                        let lang = crate::i18n::ui();
+                        say!(
+                            "{}",
+                            t!(
+                                "first_sync",
+                                name = crate::sanitize::line(&name),
+                                history = crate::i18n::plural_of(lang, history, "conversations"),
+                                waiting = waiting
+                            )
                         );
                     }
                 }
-                Err(why) => trouble.push(format!(
-                    "account {}: sync failed: {}",
-                    crate::sanitize::line(&name),
-                    crate::sanitize::line(&why)
+                Err(why) => trouble.push(t!(
+                    "account_sync_failed",
+                    name = crate::sanitize::line(&name),
+                    why = crate::sanitize::line(&why)
                 )),
             }
         }
         let senders: crate::sync::dispatcher::Senders = channels.iter().map(|c| (c.id(), c.sender(&writer))).collect();
         let recovered = crate::sync::dispatcher::recover(&writer, &senders).await;
         let report = crate::sync::dispatcher::dispatch_due(&writer, &senders).await;
-        println!(
-            "outbox: {} handled ({} sent, {} to retry, {} failed)",
-            report.handled(),
-            report.sent,
-            report.retrying,
-            report.failed.len()
+        say!(
+            "{}",
+            t!(
+                "outbox_report",
+                handled = report.handled(),
+                sent = report.sent,
+                retrying = report.retrying,
+                failed = report.failed.len()
+            )
         );
         for (id, why) in &report.failed {
-            trouble.push(format!("outbox {id} failed: {}", crate::sanitize::line(why)));
+            trouble.push(t!("outbox_failed_line", id = id, why = crate::sanitize::line(why)));
         }
         if recovered.unknown > 0 {
-            trouble.push(format!(
-                "{} message(s) may have been sent before pult stopped; see `pult outbox` (retry or discard)",
-                recovered.unknown
-            ));
+            let lang = crate::i18n::ui();
+            let n = crate::i18n::plural_of(lang, recovered.unknown as i64, "messages");
+            trouble.push(t!("recovered_unknown", messages = n));
         }
         if !trouble.is_empty() {
             bail!("{}", trouble.join("\n"));
@@ -728,13 +865,13 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         None => tmp.join("demo.db"),
     };
     if path.exists() {
-        bail!("{} already exists; the demo fills a new store (remove it or choose another --store)", path.display());
+        bail!("{}", t!("demo_store_exists", path = path.display()));
     }
     let writer = Writer::spawn(&path)?;
     let clock = Clock::system(cfg.timezone());
     let channels = crate::demo::populate(&writer, clock.now(), clock.tz(), &cfg.actor())?;
     if populate_only {
-        println!("demo store written to {}", path.display());
+        say!("{}", t!("demo_written", path = path.display()));
         return Ok(());
     }
     let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), clock)?;
@@ -759,7 +896,7 @@ fn open_reader(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
     let calendar = Calendar::from_config(&cfg)?;
     let path = store_path(cli, &cfg);
     if !path.exists() {
-        bail!("no store at {} (run `pult` once, or pass --store)", path.display());
+        bail!("{}", t!("no_store", path = path.display()));
     }
     // Opening the writer once applies pending migrations before reading.
     drop(store::open_writer(&path)?);
@@ -778,18 +915,21 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
     if json {
         cli.print_json(&counts)?;
     } else {
-        println!(
-            "unanswered {}\nopen       {}\noverdue    {}\ndue today  {}\nat risk    {}\nmaybe sent {}\nfailed     {}\n\
-             oldest unanswered: {} working minutes",
-            counts.unanswered,
-            counts.open,
-            counts.overdue,
-            counts.due_today,
-            counts.at_risk,
-            counts.unknown,
-            counts.failed,
-            counts.oldest_unanswered_minutes
-        );
+        let rows = [
+            (t!("cli_status_unanswered"), counts.unanswered),
+            (t!("cli_status_open"), counts.open),
+            (t!("cli_status_overdue"), counts.overdue),
+            (t!("cli_status_due_today"), counts.due_today),
+            (t!("cli_status_at_risk"), counts.at_risk),
+            (t!("cli_status_maybe_sent"), counts.unknown),
+            (t!("cli_status_failed"), counts.failed),
+        ];
+        let width = rows.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0);
+        for (label, n) in rows {
+            say!("{label:<width$} {n}");
+        }
+        let minutes = crate::i18n::plural_of(crate::i18n::ui(), counts.oldest_unanswered_minutes, "working_minutes");
+        say!("{}", t!("cli_status_oldest", minutes = minutes));
     }
     Ok(())
 }
@@ -806,9 +946,11 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
         return Ok(());
     }
     use crate::sanitize::line;
+    let lang = crate::i18n::ui();
     for e in events {
         let conv = e.conversation.map(|c| format!("#{c}")).unwrap_or_default();
-        println!("{}  {:<12} {:<14} {:<6} {}", e.time, line(&e.actor), e.action, conv, line(&e.detail_local));
+        let what = crate::history::describe(lang, &e, &clock);
+        say!("{}  {:<12} {:<6} {}", e.time, line(&e.actor), conv, line(&what));
     }
     Ok(())
 }
@@ -829,7 +971,7 @@ fn parse_since(s: &str, clock: &Clock, calendar: &Calendar) -> Result<i64> {
                 .strip_suffix('h')
                 .and_then(|n| n.parse::<i64>().ok().map(|n| n * 3600))
                 .or_else(|| other.strip_suffix('d').and_then(|n| n.parse::<i64>().ok().map(|n| n * 86400)))
-                .ok_or_else(|| anyhow::anyhow!("--since {other:?}: use RFC 3339, YYYY-MM-DD, today, or 24h / 7d"))?;
+                .ok_or_else(|| anyhow::anyhow!("{}", t!("bad_since", value = format!("{other:?}"))))?;
             Ok(clock.now() - secs)
         }
     }
@@ -845,18 +987,23 @@ fn agenda(cli: &Cli, days: u32, json: bool) -> Result<()> {
         return Ok(());
     }
     if items.is_empty() {
-        println!(
+        let lang = crate::i18n::ui();
+        say!(
             "{}",
-            if days == 0 { "no promises due today".to_string() } else { format!("no promises due in {days} days") }
+            if days == 0 {
+                t!("agenda_none_today")
+            } else {
+                t!("agenda_none_in", days = crate::i18n::plural_of(lang, i64::from(days), "days"))
+            }
         );
     }
     use crate::sanitize::line;
     for i in items {
         let client = i.client.as_deref().map(line).unwrap_or_default();
-        println!(
+        say!(
             "{}  {:<9} {:<10} {}  «{}»  [{}#{}]",
             clock.full(i.deadline_ts),
-            i.state,
+            agenda_state(&i.state),
             i.kind.as_str(),
             client,
             line(&i.title),
@@ -878,15 +1025,20 @@ fn sync_progress(
     let secs = p.started.elapsed().as_secs_f64().max(0.001);
     let rate = p.done as f64 / secs;
     let eta = if rate > 0.0 { (p.total - p.done) as f64 / rate } else { 0.0 };
-    let line = format!(
-        "{}/{}: {} of {} mails · {:.0} MB · {:.0} mails/s · {}",
-        crate::sanitize::line(account),
-        crate::sanitize::line(p.folder),
-        p.done,
-        p.total,
-        p.bytes as f64 / 1_048_576.0,
-        rate,
-        if p.done >= p.total { format!("{secs:.1} s") } else { format!("about {eta:.0} s left") }
+    let left = if p.done >= p.total {
+        t!("progress_took", seconds = format!("{secs:.1}"))
+    } else {
+        t!("progress_left", seconds = format!("{eta:.0}"))
+    };
+    let line = t!(
+        "sync_progress",
+        account = crate::sanitize::line(account),
+        folder = crate::sanitize::line(p.folder),
+        done = p.done,
+        total = p.total,
+        megabytes = format!("{:.0}", p.bytes as f64 / 1_048_576.0),
+        rate = format!("{rate:.0}"),
+        left = left
     );
     let mut err = std::io::stderr();
     if err.is_terminal() {
@@ -908,16 +1060,17 @@ fn search(cli: &Cli, query: &str, json: bool, limit: usize) -> Result<()> {
         return Ok(());
     }
     if hits.is_empty() {
-        println!("no matches");
+        say!("{}", t!("search_none"));
     }
     use crate::sanitize::line;
     use std::io::IsTerminal;
     let bold = std::io::stdout().is_terminal();
     for h in hits {
         let subject = h.subject.as_deref().map(|s| format!(" «{}»", line(s))).unwrap_or_default();
-        let kind = if h.hit == crate::model::HitKind::Note { "✎ note" } else { h.kind.as_str() };
-        println!("{}  {:<9} {}{}  [{}#{}]", &h.date, kind, line(&h.from), subject, line(&h.channel), h.conversation);
-        println!("    {}", if bold { marked(&h.snippet, &h.highlights) } else { line(&h.snippet).into_owned() });
+        let kind =
+            if h.hit == crate::model::HitKind::Note { t!("search_note_mark") } else { h.kind.as_str().to_string() };
+        say!("{}  {:<9} {}{}  [{}#{}]", &h.date, kind, line(&h.from), subject, line(&h.channel), h.conversation);
+        say!("    {}", if bold { marked(&h.snippet, &h.highlights) } else { line(&h.snippet).into_owned() });
     }
     Ok(())
 }
@@ -982,21 +1135,20 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
     use crate::sanitize::line;
     for c in rows.iter().filter(|c| result.closed.contains(&c.id)) {
         let at = clock.zoned(c.last_message_at).strftime("%d.%m.%Y");
-        println!("{:>7}  {at}  [{}] «{}»", c.id, line(&c.channel_name), line(&c.title));
+        say!("{:>7}  {at}  [{}] «{}»", c.id, line(&c.channel_name), line(&c.title));
     }
+    let lang = crate::i18n::ui();
+    let conversations = |n: usize| crate::i18n::plural_of(lang, n as i64, "conversations");
     let n = result.closed.len();
     if dry_run {
-        println!("{n} conversation(s) would be closed (run without --dry-run to close them)");
+        say!("{}", t!("close_would", conversations = conversations(n)));
     } else if n > 0 {
-        println!("{n} conversation(s) closed as batch {}; undo: pult reopen --batch {}", result.batch, result.batch);
+        say!("{}", t!("close_done", conversations = conversations(n), batch = result.batch));
     } else {
-        println!("nothing to close: no open conversation matches");
+        say!("{}", t!("close_nothing"));
     }
     if !result.kept_for_promises.is_empty() {
-        println!(
-            "{} left open: they hold an open promise (add --with-promises to close them too)",
-            result.kept_for_promises.len()
-        );
+        say!("{}", t!("close_kept", conversations = conversations(result.kept_for_promises.len())));
     }
     Ok(())
 }
@@ -1010,7 +1162,9 @@ fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
     if json {
         return cli.print_json(&serde_json::json!({"batch": batch, "reopened": reopened}));
     }
-    println!("batch {batch}: {} conversation(s) open again", reopened.len());
+    let n = reopened.len() as i64;
+    let conversations = crate::i18n::plural_of(crate::i18n::ui(), n, "conversations");
+    say!("{}", t!("batch_reopened", batch = batch, conversations = conversations));
     Ok(())
 }
 
@@ -1028,4 +1182,13 @@ fn marked(snippet: &str, ranges: &[[usize; 2]]) -> String {
     }
     out.push_str(snippet.get(at..).unwrap_or(""));
     out
+}
+
+/// An agenda row's state in words (the JSON keeps the identifier).
+fn agenda_state(state: &str) -> String {
+    match state {
+        "overdue" => t!("overdue"),
+        "due_today" => t!("due_today"),
+        _ => t!("upcoming"),
+    }
 }

@@ -4,6 +4,7 @@
 use crate::bootstrap::Global;
 use crate::clock::Clock;
 use crate::store::{Reader, Writer, clients};
+use crate::{say, t};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
@@ -79,14 +80,17 @@ pub fn list(cli: &Global, json: bool, tag: Option<&str>) -> Result<()> {
         };
         let handles: Vec<String> = c.identities.iter().map(|i| format!("{}:{}", i.kind, line(&i.shown()))).collect();
         let tags: String = c.tags.iter().map(|t| format!(" #{}", line(t))).collect();
-        let new = if c.provisional { " (new)" } else { "" };
-        println!(
-            "{:>5}  {who}{new}{tags}  [{}]  responsible: {}  promises: {}  waiting: {}",
+        let new = if c.provisional { t!("client_new_mark") } else { String::new() };
+        say!(
+            "{:>5}  {who}{new}{tags}  [{}]  {}",
             c.id,
             handles.join(", "),
-            c.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()),
-            c.open_tasks,
-            c.waiting
+            t!(
+                "client_row",
+                responsible = c.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()),
+                promises = c.open_tasks,
+                waiting = c.waiting
+            )
         );
     }
     Ok(())
@@ -97,7 +101,7 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
     let now = clock.now();
     match action {
         ClientAction::Show { id, json } => {
-            let card = Reader::open(&path, &cfg.actor())?.client(*id)?.with_context(|| format!("no client {id}"))?;
+            let card = Reader::open(&path, &cfg.actor())?.client(*id)?.with_context(|| t!("no_client_id", id = id))?;
             if *json {
                 let mut v = serde_json::to_value(&card)?;
                 if let Some(list) = v.get_mut("timeline").and_then(|c| c.as_array_mut()) {
@@ -120,46 +124,56 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             }
             let line = |s: &str| crate::sanitize::line(s).into_owned();
             let s = &card.summary;
-            println!("{} · {}", line(&s.name), s.organisation.as_deref().map(line).unwrap_or_default());
-            println!("kind: {}{}", s.kind, if s.provisional { " (new, created by sync)" } else { "" });
+            let lang = crate::i18n::ui();
+            say!("{} · {}", line(&s.name), s.organisation.as_deref().map(line).unwrap_or_default());
+            let kind = match s.kind.to_string().as_str() {
+                "person" => lang.tr("kind_person").to_string(),
+                "organisation" => t!("kind_organisation"),
+                other => other.to_string(),
+            };
+            let provisional = if s.provisional { t!("client_created_by_sync") } else { String::new() };
+            say!("{}: {kind}{provisional}", lang.tr("card_kind").to_lowercase());
             if let Some(inn) = &s.inn {
-                println!("inn: {}", line(inn));
+                say!("{}: {}", lang.tr("card_inn"), line(inn));
             }
             if !s.tags.is_empty() {
-                println!("tags: {}", line(&s.tags.join(", ")));
+                say!("{}: {}", lang.tr("card_tags").to_lowercase(), line(&s.tags.join(", ")));
             }
-            println!("responsible: {}", s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into()));
+            let responsible = s.responsible.as_deref().map(line).unwrap_or_else(|| "—".into());
+            say!("{}: {responsible}", lang.tr("responsible").to_lowercase());
             for i in &s.identities {
-                println!("  {}: {}", i.kind, line(&i.shown()));
+                say!("  {}: {}", i.kind, line(&i.shown()));
             }
             if let Some(n) = &card.notes {
-                println!("notes: {}", crate::sanitize::text(n));
+                say!("{}: {}", lang.tr("card_notes").to_lowercase(), crate::sanitize::text(n));
             }
             for p in &card.promises {
                 let by = p.deadline.map(|t| date(&clock, t)).unwrap_or_else(|| "—".into());
-                println!("  promise by {by} · {} · #{} {}", p.kind, p.conversation, line(&p.what));
+                say!("  {} · {} · #{} {}", t!("promise_by", date = by), p.kind, p.conversation, line(&p.what));
             }
             for c in &card.conversations {
-                let waiting =
-                    c.waiting_since.map(|t| format!("  waiting since {}", date(&clock, t))).unwrap_or_default();
-                println!("  #{} {} · {} · {}{waiting}", c.conversation, c.kind, line(&c.channel), line(&c.subject));
+                let waiting = c
+                    .waiting_since
+                    .map(|t| format!("  {}", t!("waiting_since", date = date(&clock, t))))
+                    .unwrap_or_default();
+                say!("  #{} {} · {} · {}{waiting}", c.conversation, c.kind, line(&c.channel), line(&c.subject));
             }
             Ok(())
         }
         ClientAction::Merge { into, ids } => {
             let (into, ids, actor) = (*into, ids.clone(), cfg.actor());
             if ids.iter().all(|i| *i == into) {
-                bail!("nothing to merge: give the clients to merge into {into}");
+                bail!("{}", t!("merge_nothing", into = into));
             }
             let writer = Writer::spawn(&path)?;
             let merge = writer.call_blocking(move |c| clients::merge(c, into, &ids, &actor, now))?;
-            println!("merged into client {into} (merge {merge}; `pult client unmerge {merge}` undoes it)");
+            say!("{}", t!("merged", into = into, merge = merge));
             Ok(())
         }
         ClientAction::Unmerge { merge } => {
             let (merge, actor) = (*merge, cfg.actor());
             Writer::spawn(&path)?.call_blocking(move |c| clients::unmerge(c, merge, &actor, now))?;
-            println!("merge {merge} undone");
+            say!("{}", t!("unmerged", merge = merge));
             Ok(())
         }
         ClientAction::Suggestions { json } => {
@@ -169,41 +183,51 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             }
             for s in &all {
                 let ids: Vec<String> = s.clients.iter().map(i64::to_string).collect();
-                println!("{}: {}", ids.join(" + "), crate::sanitize::line(&s.reason));
+                let lang = crate::i18n::ui();
+                let rule = match s.rule {
+                    "phone" => lang.tr("rule_phone"),
+                    "domain" => lang.tr("rule_domain"),
+                    "name" => lang.tr("rule_name"),
+                    "group" => lang.tr("rule_group"),
+                    _ => lang.tr("rule_member"),
+                };
+                say!("{}: {rule} {}", ids.join(" + "), crate::sanitize::line(&s.detail));
             }
             Ok(())
         }
         ClientAction::Split { identity } => {
             let Some((kind, handle)) = identity.split_once(':') else {
-                bail!("--identity is KIND:HANDLE, like email:irina@firm.ru or whatsapp:79161234567");
+                bail!("{}", t!("identity_form"));
             };
             let (kind, handle, actor) = (kind.to_string(), handle.to_string(), cfg.actor());
             let new = Writer::spawn(&path)?
                 .call_blocking(move |c| clients::split(c, &kind, &handle, &actor, now))
-                .with_context(|| format!("no identity {identity}"))?;
-            println!("{identity} is now client {new}");
+                .with_context(|| t!("no_identity", identity = identity))?;
+            say!("{}", t!("identity_split", identity = identity, client = new));
             Ok(())
         }
         ClientAction::HandOver { id, to, note } => {
             let (id, actor, note) = (*id, cfg.actor(), note.clone());
             let to = (to != "-").then(|| to.clone());
-            let who = to.clone().unwrap_or_else(|| "nobody".into());
+            let who = to.clone().unwrap_or_else(|| t!("nobody"));
             let moved = Writer::spawn(&path)?
                 .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
-            println!("client {id} handed over to {who}; {moved} open conversation(s) moved");
+            let lang = crate::i18n::ui();
+            let moved = crate::i18n::plural_of(lang, moved as i64, "open_conversations");
+            say!("{}", t!("client_handed_over", id = id, who = who, moved = moved));
             Ok(())
         }
         ClientAction::Set { id, field, value } => {
-            let Some(field) = clients::Field::parse(field) else { bail!("no field {field}") };
+            let Some(field) = clients::Field::parse(field) else { bail!("{}", t!("no_field", field = field)) };
             let (id, value, actor) = (*id, value.clone(), cfg.actor());
             Writer::spawn(&path)?.call_blocking(move |c| clients::set_field(c, id, field, &value, &actor, now))?;
-            println!("client {id}: {field:?} set");
+            say!("{}", t!("field_set", id = id, field = format!("{field:?}").to_lowercase()));
             Ok(())
         }
         ClientAction::Dismiss { a, b } => {
             let (a, b) = (*a, *b);
             Writer::spawn(&path)?.call_blocking(move |c| clients::dismiss(c, a, b))?;
-            println!("clients {a} and {b} will not be suggested again");
+            say!("{}", t!("dismissed", a = a, b = b));
             Ok(())
         }
     }

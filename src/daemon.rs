@@ -5,19 +5,20 @@ use crate::config::Config;
 use crate::store::Writer;
 use crate::sync::lock::{LockError, WorkerLock};
 use crate::sync::workers::{WorkerConfig, Workers, handover_path};
+use crate::t;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::time::Duration;
 
 pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let path = crate::bootstrap::resolve_store(store_arg, cfg);
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let (channels, bad) = crate::channels::registry::open_all(cfg, &writer);
     for (name, why) in &bad {
-        eprintln!("pult daemon: account {name} does not run: {why}");
+        eprintln!("pult daemon: {}", t!("account_does_not_run", name = name, why = why));
     }
     let lock = acquire(&path)?;
-    eprintln!("pult daemon: running the workers for {} (pid {})", path.display(), std::process::id());
+    eprintln!("pult daemon: {}", t!("daemon_running", path = path.display(), pid = std::process::id()));
     tracing::info!("daemon started for {}", path.display());
     let calendar = crate::workflow::calendar::Calendar::from_config(cfg)?;
     let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
@@ -29,7 +30,7 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
         Default::default(),
     )?;
     wait_for_signal(escalations)?;
-    eprintln!("pult daemon: stopping");
+    eprintln!("pult daemon: {}", t!("daemon_stopping"));
     tracing::info!("daemon stopping on signal");
     workers.stop();
     Ok(())
@@ -41,10 +42,10 @@ fn acquire(path: &Path) -> Result<WorkerLock> {
     match WorkerLock::try_acquire(path, "daemon") {
         Ok(l) => Ok(l),
         Err(LockError::Held { holder, .. }) if holder.starts_with("daemon") => {
-            bail!("another pult daemon already runs for {}: {holder}", path.display())
+            bail!("{}", t!("daemon_already", path = path.display(), holder = holder))
         }
         Err(LockError::Held { holder, .. }) => {
-            eprintln!("pult daemon: {holder} runs the workers; asking it to hand over");
+            eprintln!("pult daemon: {}", t!("daemon_asking_handover", holder = holder));
             let request = handover_path(path);
             std::fs::write(&request, format!("{}", std::process::id()))?;
             let result = loop {

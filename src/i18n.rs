@@ -40,6 +40,62 @@ pub fn written() -> Lang {
     if WRITTEN.load(std::sync::atomic::Ordering::Relaxed) { Lang::Ru } else { Lang::En }
 }
 
+/// The language people read in this process (`[ui] language`, else the
+/// locale): the TUI and the command line. 0 = not set yet.
+static UI: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets the language of this process's screens and command-line text.
+pub fn set_ui(lang: Lang) {
+    UI.store(if lang == Lang::Ru { 2 } else { 1 }, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The language of this process's screens and command-line text: as set
+/// from the config, else the locale (an error before the config is read
+/// still speaks the user's language).
+pub fn ui() -> Lang {
+    match UI.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => Lang::En,
+        2 => Lang::Ru,
+        _ => Lang::detect(None),
+    }
+}
+
+/// A catalogue text with its `{name}` places filled, in one pass (a value
+/// that itself contains `{name}` is left as it is).
+pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after
+            .find('}')
+            .and_then(|close| values.iter().find(|(name, _)| *name == &after[..close]).map(|(_, v)| (close, v)));
+        match value {
+            Some((close, v)) => {
+                out.push_str(&v.to_string());
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A catalogue text in the UI's language, its places filled:
+/// `t!("outbox_requeued", id = 5)`.
+#[macro_export]
+macro_rules! t {
+    ($key:literal) => { $crate::i18n::ui().tr($key).to_string() };
+    ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {
+        $crate::i18n::fill($crate::i18n::ui().tr($key), &[$((stringify!($name), &$value as &dyn std::fmt::Display)),+])
+    };
+}
+
 /// A count with its word in the right form: English one/other, Russian
 /// one/few/many (1 день, 2 дня, 5 дней, 11 дней, 21 день).
 pub fn plural(lang: Lang, n: i64, en: [&str; 2], ru: [&str; 3]) -> String {
@@ -74,12 +130,172 @@ pub fn compact_duration(lang: Lang, seconds: i64) -> String {
     }
 }
 
+/// A file size: "1.5 MB", «1,5 МБ», «340 КБ», «12 Б».
+pub fn size(lang: Lang, bytes: i64) -> String {
+    let (mb, kb, b) = (lang.tr("megabytes"), lang.tr("kilobytes"), lang.tr("bytes"));
+    match bytes {
+        n if n >= 1 << 20 => {
+            let size = format!("{:.1}", n as f64 / (1 << 20) as f64);
+            // Russian writes a decimal comma: «2,3 МБ».
+            let size = if lang == Lang::Ru { size.replace('.', ",") } else { size };
+            format!("{size} {mb}")
+        }
+        n if n >= 1 << 10 => format!("{} {kb}", n >> 10),
+        n => format!("{n} {b}"),
+    }
+}
+
 /// Seconds, as a countdown shows them: "10 s", «10 с».
 pub fn seconds(lang: Lang, n: i64) -> String {
     match lang {
         Lang::En => format!("{n} s"),
         Lang::Ru => format!("{n} с"),
     }
+}
+
+/// Latin words a Russian screen may carry: key names, brands, file types,
+/// header names and search operators. Lower case; compared case-insensitively.
+const LATIN_ALLOWED: &[&str] = &[
+    "ok",
+    "pdf",
+    "id",
+    "cc",
+    "bcc",
+    "or",
+    "pult",
+    "telegram",
+    "whatsapp",
+    "business",
+    "email",
+    "e-mail",
+    "imap",
+    "smtp",
+    "sms",
+    "api",
+    "http",
+    "https",
+    "url",
+    "html",
+    "utf",
+    "enter",
+    "esc",
+    "tab",
+    "ctrl",
+    "alt",
+    "shift",
+    "backspace",
+    "space",
+    "pgup",
+    "pgdn",
+    "home",
+    "end",
+    "del",
+    "ins",
+    "up",
+    "down",
+    "left",
+    "right",
+    "gg",
+    "message",
+    "date",
+    "fwd",
+    "re",
+    "inn",
+    "mpv",
+    "cloud",
+    "wa",
+    "tg",
+    "xlsx",
+    "docx",
+    "csv",
+    "xml",
+    "zip",
+];
+
+/// Configuration keys named in Russian messages (what to set is its name).
+const CONFIG_KEYS: &[&str] =
+    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language"];
+
+/// File types and domains after a dot: «акт.pdf», «client.test».
+const DOTTED_ALLOWED: &[&str] = &[
+    "pdf", "jpg", "jpeg", "png", "gif", "webp", "ogg", "oga", "mp3", "mp4", "doc", "docx", "xls", "xlsx", "txt", "csv",
+    "xml", "zip", "rar", "html", "json", "toml", "md", "ru", "com", "org", "net", "test", "example", "local", "io",
+    "su", "рф", "eml",
+];
+
+/// The first English word (or raw catalogue key, or identifier such as
+/// `task.accept`) in text meant for a Russian reader, None when it reads as
+/// Russian. Latin that belongs in Russian text passes: key names (Ctrl+X,
+/// Esc), brands (Telegram, WhatsApp), PDF, OK, addresses, URLs, file names,
+/// search operators (`is:unanswered`), configuration keys. Used by the TUI's
+/// and the CLI's tests of Russian screens.
+pub fn english_leak(text: &str) -> Option<String> {
+    let edge = |c: char| !c.is_alphanumeric() && !matches!(c, '_' | '@' | '/');
+    let mut after_pult = false;
+    for raw in text.split(|c: char| c.is_whitespace()) {
+        let chunk = raw.trim_matches(edge);
+        // A command to type: «pult doctor».
+        if std::mem::replace(&mut after_pult, chunk == "pult") && chunk.chars().all(|c| c.is_ascii_lowercase()) {
+            continue;
+        }
+        if !chunk.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let lower = chunk.to_lowercase();
+        // A command of the `:` line as typed: «:sender клиент».
+        let command = raw.trim_start_matches(['(', '«', '"']).trim_end_matches(|c: char| !c.is_alphanumeric());
+        if command
+            .strip_prefix(':')
+            .is_some_and(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        {
+            continue;
+        }
+        // Addresses, links, a template's variables as written ({what}), environment variables ($EDITOR).
+        if raw.contains('$')
+            || chunk.contains('@')
+            || lower.contains("://")
+            || lower.starts_with("www.")
+            || raw.contains('{')
+        {
+            continue;
+        }
+        if CATALOGUE.iter().any(|(k, _, _)| *k == chunk) && (chunk.contains('_') || chunk.contains('.')) {
+            return Some(chunk.to_string());
+        }
+        if let Some((head, ext)) = lower.rsplit_once('.')
+            && !head.is_empty()
+            && !ext.is_empty()
+        {
+            if DOTTED_ALLOWED.contains(&ext)
+                || !head.chars().chain(ext.chars()).all(|c| c.is_ascii_alphabetic() || c == '.')
+            {
+                continue;
+            }
+            // An identifier: task.accept, send.undo.
+            return Some(chunk.to_string());
+        }
+        if chunk.contains('_') {
+            if CONFIG_KEYS.contains(&lower.as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+        // A search operator as typed (lower case): from:, is:unanswered; not a header «To:».
+        let operator = raw.trim_matches(|c: char| edge(c) && c != ':');
+        if let Some((key, _)) = operator.split_once(':')
+            && crate::search::query::KEYS.contains(&key)
+        {
+            continue;
+        }
+        for word in chunk.split(|c: char| !c.is_ascii_alphabetic()) {
+            // Single letters are keys (r, a, D, j/k); a word glued to a number is a unit, checked elsewhere.
+            if word.len() < 2 || LATIN_ALLOWED.contains(&word.to_lowercase().as_str()) {
+                continue;
+            }
+            return Some(chunk.to_string());
+        }
+    }
+    None
 }
 
 /// (key, English, Russian). A test checks that every key has both texts.
@@ -222,6 +438,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "note_hint",
         "Alt+Enter or Ctrl+X save note (never sent) · Esc close (draft kept)",
         "Alt+Enter или Ctrl+X — сохранить заметку (не отправляется) · Esc — закрыть (черновик сохранится)",
+    ),
+    (
+        "composer_hint_short",
+        "Ctrl+X send · Esc close (draft kept) · Ctrl+T template",
+        "Ctrl+X — отправить · Esc — закрыть (черновик сохранится) · Ctrl+T — шаблон",
+    ),
+    (
+        "note_hint_short",
+        "Ctrl+X save note · Esc close (draft kept)",
+        "Ctrl+X — сохранить заметку · Esc — закрыть (черновик сохранится)",
     ),
     ("templates", "Templates", "Шаблоны"),
     ("help", "Help", "Справка"),
@@ -407,7 +633,730 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
     ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    // command line (lead): what `pult …` prints, in the UI's language
+    ("stdout_failed", "cannot write the output", "не удаётся вывести результат"),
+    ("cli_unknown_argument", "unknown option {arg}", "неизвестный параметр {arg}"),
+    ("cli_unknown_command", "no command {arg}", "нет команды {arg}"),
+    ("cli_missing_argument", "missing {arg}", "не хватает параметра {arg}"),
+    ("cli_bad_value", "{value} is not a value {arg} takes", "{value} — недопустимое значение для {arg}"),
+    (
+        "deadline_day_off",
+        "{day} is a day off; move it to {moved}? {yes} — yes, {keep} — keep",
+        "{day} — выходной; перенести на {moved}? {yes} — да, {keep} — оставить",
+    ),
+    ("day_off", "day off", "выходной"),
+    (
+        "not_set_up_host",
+        "not set up yet: the {key} {host} is an example's placeholder; put your server's name in the config, then run `pult doctor`",
+        "ещё не настроено: {key} {host} — заглушка из примера; впишите в конфигурацию имя своего сервера и запустите `pult doctor`",
+    ),
+    (
+        "not_set_up_command",
+        "not set up yet: the {key} command {program} is not installed (not found in PATH); install it or change the command in the config, then run `pult doctor`",
+        "ещё не настроено: команды {program} для {key} нет (не найдена в PATH); установите её или измените команду в конфигурации и запустите `pult doctor`",
+    ),
+    (
+        "not_set_up_file",
+        "not set up yet: the {key} file {path} does not exist; create it (mode 0600) or change the path in the config, then run `pult doctor`",
+        "ещё не настроено: файла {path} для {key} нет; создайте его (права 0600) или измените путь в конфигурации и запустите `pult doctor`",
+    ),
+    (
+        "telegram_synced",
+        "telegram {name}: {updates} updates, {transcribed} voice messages transcribed",
+        "telegram {name}: получено обновлений: {updates}, расшифровано голосовых: {transcribed}",
+    ),
+    ("bot_sees_groups", "sees all group messages", "видит все сообщения в группах"),
+    (
+        "bot_privacy_on",
+        "privacy mode on: make it a group admin or /setprivacy Disable",
+        "включён режим приватности: сделайте бота администратором группы или /setprivacy Disable",
+    ),
+    ("bot_business_on", "Business Mode on", "режим Business включён"),
+    (
+        "bot_business_off",
+        "Business Mode off (BotFather → Bot Settings → Business Mode) for the accountant's own chats",
+        "режим Business выключен (BotFather → Bot Settings → Business Mode) — нужен для личных чатов бухгалтера",
+    ),
+    ("bot_ok", "bot @{name} ok, {groups}; {business}", "бот @{name} работает, {groups}; {business}"),
+    (
+        "whatsapp_synced",
+        "whatsapp {name}: messages arrive by webhook at the process that runs the workers (pult daemon, or a solo pult); {media} media files fetched",
+        "whatsapp {name}: сообщения приходят через webhook в процесс, который ведёт синхронизацию (pult daemon или pult без демона); загружено файлов: {media}",
+    ),
+    ("webhook_listening", "webhook receiver listening on {url}", "приёмник webhook слушает {url}"),
+    (
+        "webhook_not_listening",
+        "nothing listens on {listen} yet: the webhook receiver runs in `pult daemon` (or a solo pult)",
+        "на {listen} пока никто не слушает: приёмник webhook работает в `pult daemon` (или в pult без демона)",
+    ),
+    ("number_ok", "number {number} ok; {webhook}", "номер {number} работает; {webhook}"),
+    ("uidvalidity_resynced", " (UIDVALIDITY changed: resynced)", " (изменился UIDVALIDITY: загружено заново)"),
+    (
+        "email_synced",
+        "email {name} {folder}: {fetched} fetched, {new} new{resynced}",
+        "email {name} {folder}: загружено {fetched}, новых {new}{resynced}",
+    ),
+    ("config_duplicate_key", "a key is given twice", "ключ указан дважды"),
+    ("config_wrong_value", "a value of the wrong kind", "значение не того вида"),
+    ("config_missing_key", "a required key is missing", "не хватает обязательного ключа"),
+    (
+        "config_syntax",
+        "not valid TOML here (a missing quote, bracket or =?)",
+        "здесь нарушен синтаксис TOML (пропущена кавычка, скобка или =?)",
+    ),
+    ("config_key", " (key `{key}`)", " (ключ `{key}`)"),
+    ("config_at", "line {line}, column {column}", "строка {line}, столбец {column}"),
+    ("config_must_be", "`{name}` must be {expected}", "`{name}` должно быть: {expected}"),
+    ("type_bool", "true or false", "true или false"),
+    ("type_number", "a number", "число"),
+    ("type_text", "text in quotes", "текст в кавычках"),
+    (
+        "type_strings",
+        "a list of strings, e.g. [\"pass\", \"mail/office\"]",
+        "список строк, например [\"pass\", \"mail/office\"]",
+    ),
+    ("type_accounts", "[[accounts]] tables", "таблицы [[accounts]]"),
+    ("type_list", "a list", "список"),
+    ("type_table", "a table", "таблица"),
+    (
+        "config_same_name",
+        "`name` is the same as the account's on line {line}; each account needs its own",
+        "`name` такое же, как у учётной записи в строке {line}; у каждой должно быть своё",
+    ),
+    (
+        "config_unknown_kind",
+        "an [[accounts]] entry has an unknown kind; use one of {kinds}",
+        "у раздела [[accounts]] неизвестный `kind`; возможные: {kinds}",
+    ),
+    ("config_no_kind", "an [[accounts]] entry has no kind ({kinds})", "у раздела [[accounts]] нет `kind` ({kinds})"),
+    ("or_list", "{items} or {last}", "{items} или {last}"),
+    ("config_port", "`port` must be a number from 1 to 65535", "`port` должен быть числом от 1 до 65535"),
+    (
+        "config_whole_number",
+        "`{name}` must be a whole number, 0 or more",
+        "`{name}` должно быть целым числом, 0 или больше",
+    ),
+    ("config_number_up_to", "`{name}` must be a number from 0 to {max}", "`{name}` должно быть числом от 0 до {max}"),
+    (
+        "config_history_before",
+        "`history_before` must be a date like \"2026-11-01\" or days like \"7d\"",
+        "`history_before` должно быть датой вида \"2026-11-01\" или числом дней вида \"7d\"",
+    ),
+    ("config_tls", "`tls` must be implicit, starttls or none", "`tls` может быть implicit, starttls или none"),
+    ("config_time", "`{name}` must be a time like 09:00", "`{name}` должно быть временем вида 09:00"),
+    (
+        "config_workdays",
+        "`workdays` must be days like mon-fri or mon,wed,fri",
+        "`workdays` должно быть днями вида mon-fri или mon,wed,fri",
+    ),
+    (
+        "config_day_hours",
+        "`{name}` must be hours like 09:00-17:00, or off",
+        "`{name}` должно быть часами вида 09:00-17:00 или off",
+    ),
+    (
+        "config_webhook_listen",
+        "`webhook_listen` must be an address and port, like 127.0.0.1:8088",
+        "`webhook_listen` должно быть адресом с портом, например 127.0.0.1:8088",
+    ),
+    ("config_this_account", "this [[accounts]] entry ({kind})", "в этом разделе [[accounts]] ({kind})"),
+    ("config_has_no", "{table} has no `{key}`", "{table} нет `{key}`"),
+    ("config_end_after_start", "`end` must be after `start`", "`end` должно быть позже `start`"),
+    (
+        "config_insecure",
+        "tls = \"none\" sends the password in the clear; it needs insecure = true",
+        "tls = \"none\" передаёт пароль открытым текстом; для этого нужно insecure = true",
+    ),
+    ("config_in_top", "at the top level", "на верхнем уровне"),
+    ("config_in_account", "in [[accounts]] ({kind})", "в [[accounts]] ({kind})"),
+    ("config_in_server", "in {server} of [[accounts]] ({kind})", "в {server} раздела [[accounts]] ({kind})"),
+    ("config_in_table", "in [{table}]", "в [{table}]"),
+    ("config_inside_servers", " inside imap = { … } and smtp = { … }", " внутри imap = { … } и smtp = { … }"),
+    (
+        "config_no_password_here",
+        "`{key}` is not read: a password never lives in this file. Use password_command = [\"pass\", \"mail/office\"] (run without a shell) or password_file = \"/path\" (mode 0600){place}",
+        "`{key}` не читается: пароль в этом файле не хранят. Укажите password_command = [\"pass\", \"mail/office\"] (запускается без оболочки) или password_file = \"/путь\" (права 0600){place}",
+    ),
+    (
+        "config_no_token_here",
+        "`{key}` is not read: a token never lives in this file. Use token_command = [\"pass\", \"telegram/bot\"] or token_file = \"/path\" (mode 0600)",
+        "`{key}` не читается: токен в этом файле не хранят. Укажите token_command = [\"pass\", \"telegram/bot\"] или token_file = \"/путь\" (права 0600)",
+    ),
+    (
+        "config_unknown_key_near",
+        "unknown key `{key}` {table}; did you mean `{near}`?",
+        "неизвестный ключ `{key}` {table}; может быть, `{near}`?",
+    ),
+    (
+        "config_unknown_key",
+        "unknown key `{key}` {table}; known keys: {known}",
+        "неизвестный ключ `{key}` {table}; известные ключи: {known}",
+    ),
+    ("config_missing", "no configuration at {path}", "конфигурации {path} нет"),
+    ("config_unreadable", "cannot read {path}: {why}", "не читается {path}: {why}"),
+    (
+        "store_not_a_database",
+        "{path} is not a pult store (not an SQLite database, or a damaged one); check --store or [store] path",
+        "{path} — не хранилище pult (не база SQLite или повреждена); проверьте --store или [store] path",
+    ),
+    ("channels_all_work", "Every channel works", "Все каналы работают"),
+    ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
+    ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),
+    ("cli_missing_command", "which command? (pult --help lists them)", "какая команда? (список: pult --help)"),
+    ("cli_conflict", "{arg} cannot go with what else was given", "{arg} нельзя указывать вместе с другими параметрами"),
+    ("cli_value_count", "{arg} takes another number of values", "у {arg} другое число значений"),
+    ("cli_unreadable", "this command line cannot be read", "эту командную строку не разобрать"),
+    ("cli_see_help", "pult --help shows what each command takes", "pult --help — что принимает каждая команда"),
+    ("upcoming", "upcoming", "впереди"),
+    ("account_not_in_config", "its account is not in the config", "его учётной записи нет в конфигурации"),
+    (
+        "outbox_found_sent",
+        "found in {place}: it was sent; recorded as sent, not sent again",
+        "нашлось в «{place}»: сообщение ушло; отмечено отправленным, повторно не отправляется",
+    ),
+    ("outbox_not_found", "not found in {place}", "в «{place}» не нашлось"),
+    (
+        "outbox_cannot_tell",
+        "pult cannot tell whether the client has it ({why})",
+        "pult не может узнать, получил ли его клиент ({why})",
+    ),
+    ("outbox_line", "outbox {id}: {text}", "исходящее {id}: {text}"),
+    ("outbox_requeued", "queued again (conversation {conversation})", "снова в очереди (разговор {conversation})"),
+    (
+        "outbox_marked_sent",
+        "marked sent (conversation {conversation})",
+        "отмечено отправленным (разговор {conversation})",
+    ),
+    ("outbox_discarded", "discarded (conversation {conversation})", "отменено (разговор {conversation})"),
+    (
+        "outbox_nothing",
+        "nothing waits: no failed or maybe-sent messages",
+        "ничего не ждёт: неотправленных и, возможно, отправленных сообщений нет",
+    ),
+    ("outbox_maybe_sent_mark", "MAYBE SENT", "УШЛО?"),
+    ("outbox_failed_mark", "FAILED", "НЕ УШЛО"),
+    (
+        "sync_needs_once",
+        "`pult sync` runs once with --once; for continuous sync run `pult daemon` or `pult`",
+        "`pult sync` работает только с --once; для постоянной синхронизации запустите `pult daemon` или `pult`",
+    ),
+    (
+        "reply_needs_text",
+        "give --body TEXT, --body - or --template ID",
+        "укажите --body ТЕКСТ, --body - или --template ID",
+    ),
+    (
+        "no_config_help",
+        "pult has no configuration yet.\n\nTry it first with a realistic demo inbox:\n\n    pult demo\n\nThen write {path} — for example (put your own servers, addresses and secret commands\nin place of the example's: an account that still names example.test is left out\nuntil it is edited; `pult doctor` checks each account):\n\n",
+        "У pult ещё нет конфигурации.\n\nСначала попробуйте на демонстрационном ящике:\n\n    pult demo\n\nЗатем создайте {path}, например такой (подставьте свои серверы, адреса и команды\nдля паролей вместо примерных: учётная запись, где ещё написано example.test,\nне подключается, пока её не исправят; `pult doctor` проверяет каждую):\n\n",
+    ),
+    ("opening_store", "opening the store {path}", "не открывается хранилище {path}"),
+    ("unopened_more", " (+{n} more: pult doctor)", " (ещё {n}: pult doctor)"),
+    (
+        "doctor_no_accounts",
+        "no accounts in the config: add an [[accounts]] entry (see `pult` with no config for an example)",
+        "в конфигурации нет учётных записей: добавьте раздел [[accounts]] (пример — `pult` без конфигурации)",
+    ),
+    ("connection_on", "on", "включено"),
+    ("connection_off", "switched off by its owner", "владелец отключил"),
+    ("connection_can_reply", "can reply", "может отвечать"),
+    ("connection_cannot_reply", "may not reply", "отвечать нельзя"),
+    ("connection_can_read", "can mark read", "может отмечать прочитанным"),
+    ("connection_cannot_read", "may not mark read", "отмечать прочитанным нельзя"),
+    (
+        "doctor_connection",
+        "business connection: {owner}'s own chats ({id}), {rights}",
+        "подключение Telegram Business: личные чаты {owner} ({id}), {rights}",
+    ),
+    (
+        "doctor_quarantine",
+        "{updates} pult could not read are kept in quarantine (table `quarantine`, raw); see the log",
+        "нечитаемых входящих в карантине: {updates} (таблица `quarantine`, как пришли); подробности в журнале",
+    ),
+    (
+        "sync_lock_held",
+        "{holder} holds the worker lock for this store and keeps it synced; nothing to do here",
+        "хранилище уже синхронизирует {holder} (у него блокировка); здесь делать нечего",
+    ),
+    ("account_does_not_run", "account {name}: does not run: {why}", "учётная запись {name} не работает: {why}"),
+    (
+        "sync_deadline",
+        "did not finish within {minutes} min (a server that stopped answering?); what came before is kept",
+        "не закончила за {minutes} мин (сервер перестал отвечать?); полученное раньше сохранено",
+    ),
+    (
+        "first_sync",
+        "{name}: first sync: {history} kept as history (older mail never waits), {waiting} waiting for an answer",
+        "{name}: первая синхронизация: в истории — {history} (старая почта не ждёт ответа), ждут ответа: {waiting}",
+    ),
+    (
+        "account_sync_failed",
+        "account {name}: sync failed: {why}",
+        "учётная запись {name}: синхронизация не удалась: {why}",
+    ),
+    (
+        "outbox_report",
+        "outbox: {handled} handled ({sent} sent, {retrying} to retry, {failed} failed)",
+        "исходящие: обработано {handled} (отправлено {sent}, повторить {retrying}, не ушло {failed})",
+    ),
+    ("outbox_failed_line", "outbox {id} failed: {why}", "исходящее {id} не ушло: {why}"),
+    (
+        "recovered_unknown",
+        "{messages} may have been sent before pult stopped; see `pult outbox` (retry or discard)",
+        "возможно, ушли до остановки pult: {messages}; см. `pult outbox` (повторить или отменить)",
+    ),
+    (
+        "demo_store_exists",
+        "{path} already exists; the demo fills a new store (remove it or choose another --store)",
+        "{path} уже есть; демонстрация заполняет новое хранилище (удалите файл или укажите другой --store)",
+    ),
+    ("demo_written", "demo store written to {path}", "демонстрационное хранилище записано в {path}"),
+    (
+        "no_store",
+        "no store at {path} (run `pult` once, or pass --store)",
+        "хранилища {path} нет (запустите `pult` один раз или укажите --store)",
+    ),
+    ("cli_status_unanswered", "unanswered", "без ответа"),
+    ("cli_status_open", "open", "открыто"),
+    ("cli_status_overdue", "overdue", "просрочено"),
+    ("cli_status_due_today", "due today", "на сегодня"),
+    ("cli_status_at_risk", "at risk", "под угрозой"),
+    ("cli_status_maybe_sent", "maybe sent", "возможно, ушло"),
+    ("cli_status_failed", "failed", "не ушло"),
+    ("cli_status_oldest", "oldest unanswered: {minutes}", "дольше всех ждёт ответа: {minutes}"),
+    (
+        "bad_since",
+        "--since {value}: use RFC 3339, YYYY-MM-DD, today, or 24h / 7d",
+        "--since {value}: укажите RFC 3339, ГГГГ-ММ-ДД, сегодня или 24h / 7d",
+    ),
+    ("agenda_none_today", "no promises due today", "на сегодня обещаний нет"),
+    ("agenda_none_in", "no promises due in {days}", "обещаний на ближайшие {days} нет"),
+    ("progress_took", "{seconds} s", "{seconds} с"),
+    ("progress_left", "about {seconds} s left", "осталось около {seconds} с"),
+    (
+        "sync_progress",
+        "{account}/{folder}: {done} of {total} mails · {megabytes} MB · {rate} mails/s · {left}",
+        "{account}/{folder}: {done} из {total} писем · {megabytes} МБ · {rate} писем/с · {left}",
+    ),
+    ("search_none", "no matches", "ничего не найдено"),
+    ("search_note_mark", "✎ note", "✎ заметка"),
+    (
+        "close_would",
+        "{conversations} would be closed (run without --dry-run to close them)",
+        "будет закрыто: {conversations} (без --dry-run — закрыть)",
+    ),
+    (
+        "close_done",
+        "closed: {conversations}, batch {batch}; undo: pult reopen --batch {batch}",
+        "закрыто: {conversations}, пакет {batch}; вернуть: pult reopen --batch {batch}",
+    ),
+    (
+        "close_nothing",
+        "nothing to close: no open conversation matches",
+        "закрывать нечего: открытых разговоров по запросу нет",
+    ),
+    (
+        "close_kept",
+        "left open, they hold an open promise: {conversations} (add --with-promises to close them too)",
+        "оставлены открытыми из-за открытого обещания: {conversations} (--with-promises — закрыть и их)",
+    ),
+    ("batch_reopened", "batch {batch}: open again: {conversations}", "пакет {batch}: снова открыто: {conversations}"),
+    ("credentials_refused", "the server refused the credentials: {why}", "сервер не принял учётные данные: {why}"),
+    ("account_left_config", "its account is no longer in the config", "его учётной записи больше нет в конфигурации"),
+    ("not_synced_yet", "not synced yet", "ещё не синхронизирован"),
+    (
+        "channels_none",
+        "no channels: add an [[accounts]] entry to the config, then run `pult doctor`",
+        "каналов нет: добавьте раздел [[accounts]] в конфигурацию и запустите `pult doctor`",
+    ),
+    (
+        "channel_archived_hint",
+        "its account is no longer in the config; `pult channels remove {name}` deletes its history",
+        "его учётной записи больше нет в конфигурации; `pult channels remove {name}` удалит его историю",
+    ),
+    ("channel_state_ok", "ok", "работает"),
+    ("channel_state_error", "error", "ошибка"),
+    ("channel_state_archived", "archived", "в архиве"),
+    (
+        "channel_in_config",
+        "{name} is in the config: remove its [[accounts]] entry first (its history then stays, archived, until this command)",
+        "{name} есть в конфигурации: сначала удалите его раздел [[accounts]] (история останется в архиве до этой команды)",
+    ),
+    (
+        "no_channel_named",
+        "no channel named {name} in the store (see `pult channels`)",
+        "канала {name} в хранилище нет (см. `pult channels`)",
+    ),
+    (
+        "channel_not_archived",
+        "{name} is not archived: its account is still in the config that runs its worker (the daemon's?)",
+        "{name} не в архиве: его учётная запись ещё есть в конфигурации, по которой он работает (у демона?)",
+    ),
+    (
+        "channel_delete_question",
+        "Delete channel {name} ({kind}) for good: {conversations}, {messages}, with their notes, promises and attachment records? Clients and the audit log stay. [y/N] ",
+        "Удалить канал {name} ({kind}) навсегда: {conversations}, {messages}, с заметками, обещаниями и записями о вложениях? Клиенты и журнал действий останутся. [д/Н] ",
+    ),
+    (
+        "channel_nothing_deleted",
+        "nothing deleted (answer y to delete, or pass --yes)",
+        "ничего не удалено (ответьте «д», чтобы удалить, или укажите --yes)",
+    ),
+    (
+        "channel_deleted",
+        "deleted channel {name}: {conversations}, {messages}",
+        "канал {name} удалён: {conversations}, {messages}",
+    ),
+    ("client_new_mark", " (new)", " (новый)"),
+    (
+        "client_row",
+        "responsible: {responsible}  promises: {promises}  waiting: {waiting}",
+        "ответственный: {responsible}  обещаний: {promises}  ждут ответа: {waiting}",
+    ),
+    ("no_client_id", "no client {id}", "клиента {id} нет"),
+    ("client_created_by_sync", " (new, created by sync)", " (новый, создан при синхронизации)"),
+    ("promise_by", "promise by {date}", "обещано к {date}"),
+    ("waiting_since", "waiting since {date}", "ждёт с {date}"),
+    (
+        "merge_nothing",
+        "nothing to merge: give the clients to merge into {into}",
+        "объединять нечего: укажите клиентов, которых присоединить к {into}",
+    ),
+    (
+        "merged",
+        "merged into client {into} (merge {merge}; `pult client unmerge {merge}` undoes it)",
+        "объединено в клиента {into} (объединение {merge}; отменить: `pult client unmerge {merge}`)",
+    ),
+    ("unmerged", "merge {merge} undone", "объединение {merge} отменено"),
+    (
+        "identity_form",
+        "--identity is KIND:HANDLE, like email:irina@firm.ru or whatsapp:79161234567",
+        "--identity пишется как ВИД:АДРЕС, например email:irina@firm.ru или whatsapp:79161234567",
+    ),
+    ("no_identity", "no identity {identity}", "адреса {identity} нет"),
+    ("identity_split", "{identity} is now client {client}", "{identity} теперь отдельный клиент {client}"),
+    ("nobody", "nobody", "никому"),
+    (
+        "client_handed_over",
+        "client {id} handed over to {who}; moved: {moved}",
+        "клиент {id} передан: {who}; перешло: {moved}",
+    ),
+    ("no_field", "no field {field}", "поля {field} нет"),
+    ("field_set", "client {id}: {field} set", "клиент {id}: поле {field} записано"),
+    (
+        "dismissed",
+        "clients {a} and {b} will not be suggested again",
+        "клиенты {a} и {b} больше не будут предлагаться к объединению",
+    ),
+    (
+        "no_store_yet",
+        "no store at {path} (run `pult` or `pult sync --once` first, or pass --store)",
+        "хранилища {path} нет (сначала запустите `pult` или `pult sync --once`, или укажите --store)",
+    ),
+    ("message_no_attachments", "message {message} has no attachments", "у сообщения {message} нет вложений"),
+    ("removed_from_server", "  (removed from the server)", "  (удалено с сервера)"),
+    ("account_why", "account {name}: {why}", "учётная запись {name}: {why}"),
+    ("attachment_no_file", "attachment {path}: no such file", "вложение {path}: такого файла нет"),
+    (
+        "cli_queued",
+        "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it",
+        "в очереди (исходящее {outbox}, разговор {conversation}); отправит демон, запущенный pult или `pult sync --once`",
+    ),
+    (
+        "no_email_account_named",
+        "no email account named {name} in the config",
+        "почтового ящика {name} в конфигурации нет",
+    ),
+    ("no_email_account_in_config", "no email account in the config", "в конфигурации нет почтового ящика"),
+    ("reading_stdin", "reading the body from stdin", "не читается текст со стандартного ввода"),
+    ("no_conversation_id", "no conversation {id}", "разговора {id} нет"),
+    ("note_mark", "note", "заметка"),
+    (
+        "channel_archived_no_reply",
+        "channel {name} is archived (its account is no longer in the config): a reply cannot go",
+        "канал {name} в архиве (его учётной записи нет в конфигурации): ответ не уйдёт",
+    ),
+    ("not_queued", "not queued: {why}", "не поставлено в очередь: {why}"),
+    (
+        "not_queued_template",
+        "not queued: {why}; an approved template can go: --template {templates}",
+        "не поставлено в очередь: {why}; можно отправить одобренный шаблон: --template {templates}",
+    ),
+    ("reply_empty", "the reply is empty", "ответ пустой"),
+    ("cli_no_template", "no template {id}; there are: {ids}", "шаблона {id} нет; есть: {ids}"),
+    (
+        "template_needs_var",
+        "template {id} asks for {field}: add --var '{field}=…'",
+        "шаблону {id} нужно поле {field}: добавьте --var '{field}=…'",
+    ),
+    ("delivery_failed", "not sent", "не ушло"),
+    ("delivery_unknown", "may have been sent", "возможно, ушло"),
+    ("delivery_cancelled", "cancelled", "отменено"),
+    (
+        "daemon_running",
+        "running the workers for {path} (pid {pid})",
+        "работают синхронизация и отправка для {path} (pid {pid})",
+    ),
+    ("daemon_stopping", "stopping", "останавливаюсь"),
+    (
+        "daemon_already",
+        "another pult daemon already runs for {path}: {holder}",
+        "для {path} уже работает другой демон pult: {holder}",
+    ),
+    (
+        "daemon_asking_handover",
+        "{holder} runs the workers; asking it to hand over",
+        "синхронизацию ведёт {holder}; прошу передать",
+    ),
+    // rutui
+    // The audit trail in words (src/history.rs).
+    ("hist_send", "sent", "отправлено"),
+    ("hist_send_auto", "automatic reply", "автоответ"),
+    ("hist_send_undo", "sending cancelled", "отправка отменена"),
+    ("hist_forward", "forwarded to", "переслано"),
+    ("hist_email_new", "new email", "новое письмо"),
+    ("hist_close", "conversation closed", "разговор закрыт"),
+    ("hist_reopen", "conversation reopened", "разговор снова открыт"),
+    ("hist_retry", "queued again", "снова поставлено в очередь"),
+    ("hist_discard", "unsent message discarded", "неотправленное сообщение отменено"),
+    ("hist_confirm_sent", "marked as arrived", "отмечено как дошедшее"),
+    ("hist_accept", "accepted: due", "принято в работу: срок"),
+    ("hist_done", "done", "выполнено"),
+    ("hist_redate", "deadline moved to", "срок перенесён на"),
+    ("hist_cancel", "promise cancelled", "обещание отменено"),
+    ("hist_snooze", "snoozed until", "отложено до"),
+    ("hist_unsnooze", "back from snooze", "снова в работе"),
+    ("hist_follow_up", "reminder at", "напомнить"),
+    ("hist_follow_up_off", "reminder removed", "напоминание снято"),
+    ("hist_assign", "responsible", "ответственный"),
+    ("hist_assign_default", "responsible for the client by default", "ответственный за клиента по умолчанию"),
+    ("hist_note", "internal note", "внутренняя заметка"),
+    ("hist_client_merge", "clients merged", "клиенты объединены"),
+    ("hist_client_unmerge", "merge undone", "объединение клиентов отменено"),
+    ("hist_client_hand_over", "client handed over to", "клиент передан"),
+    ("hist_client_split", "a channel split off into a new client", "канал отделён в нового клиента"),
+    ("hist_client_edit", "client card changed", "карточка клиента изменена"),
+    ("hist_channel_removed", "channel removed", "канал удалён"),
+    // What stands for a message without text (src/channels/placeholder.rs).
+    ("ph_voice", "🎤 voice message", "🎤 голосовое сообщение"),
+    ("ph_photo", "🖼 photo", "🖼 фото"),
+    ("ph_video", "🎬 video", "🎬 видео"),
+    ("ph_audio", "🎵 audio", "🎵 аудио"),
+    ("ph_document", "document", "документ"),
+    ("ph_sticker", "sticker", "стикер"),
+    ("ph_unsupported", "unsupported message type", "сообщение неподдерживаемого типа:"),
+    ("ph_kind_image", "image", "изображение"),
+    ("ph_kind_audio", "audio", "аудио"),
+    ("ph_kind_video", "video", "видео"),
+    ("ph_kind_file", "file", "файл"),
+    ("ph_type_order", "order", "заказ"),
+    ("ph_type_system", "system", "системное"),
+    ("ph_type_poll", "poll", "опрос"),
+    ("ph_type_unknown", "unknown", "неизвестный"),
+    ("ph_nested", "more forwarded mail nested deeper is not shown", "пересланные письма глубже не показаны"),
+    ("ph_no_reason", "failed (WhatsApp gave no reason)", "не доставлено (WhatsApp не назвал причину)"),
+    // WhatsApp's error codes, said so a person can act (src/channels/whatsapp/graph.rs).
+    (
+        "wa_190",
+        "the access token expired or was revoked: make a new one",
+        "токен доступа истёк или отозван: выпустите новый",
+    ),
+    (
+        "wa_131047",
+        "more than 24 hours since the client wrote: only an approved template can go",
+        "клиент писал больше 24 часов назад: сейчас можно отправить только одобренный шаблон",
+    ),
+    (
+        "wa_130429",
+        "too many messages for this number right now: pult waits and retries",
+        "слишком много сообщений с этого номера: pult подождёт и повторит",
+    ),
+    (
+        "wa_131056",
+        "too many messages to this client in a short time: pult waits and retries",
+        "слишком много сообщений этому клиенту за короткое время: pult подождёт и повторит",
+    ),
+    (
+        "wa_131026",
+        "not delivered: the number may not use WhatsApp, or has an old app or blocked us",
+        "не доставлено: возможно, у номера нет WhatsApp, приложение устарело или нас заблокировали",
+    ),
+    ("wa_131051", "WhatsApp does not support this message type", "WhatsApp не поддерживает такой тип сообщения"),
+    ("wa_131052", "the media file could not be downloaded or uploaded", "файл не удалось скачать или загрузить"),
+    ("wa_131000", "WhatsApp had an internal error: try again", "внутренняя ошибка WhatsApp: повторите попытку"),
+    (
+        "wa_132000",
+        "the template does not exist in this language, or its parameters do not match",
+        "шаблона нет на этом языке или его параметры не совпадают",
+    ),
+    (
+        "wa_133010",
+        "the phone number is not registered with the Cloud API",
+        "номер не зарегистрирован в WhatsApp Cloud API",
+    ),
+    (
+        "wa_368",
+        "the number or account is temporarily blocked for policy violations",
+        "номер или аккаунт временно заблокирован за нарушение правил WhatsApp",
+    ),
+    ("wa_unknown", "WhatsApp refused", "WhatsApp отказал: подробности в журнале"),
+    // Errors by kind: what happened and what to do (src/trouble.rs).
+    (
+        "trouble_busy",
+        "The store is busy with another pult: try again in a minute",
+        "Хранилище занято другой программой pult: повторите через минуту",
+    ),
+    (
+        "trouble_conflict",
+        "Not saved: the data changed meanwhile (something was deleted or changed by a colleague): look again and repeat",
+        "Не сохранилось: данные тем временем изменились (что-то удалено или изменено коллегой): обновите и повторите",
+    ),
+    (
+        "trouble_disk_full",
+        "The disk is full: free some space on the server and try again",
+        "Диск заполнен: освободите место на сервере и повторите",
+    ),
+    (
+        "trouble_io",
+        "A file could not be read or written: check its permissions and the free space",
+        "Не удалось прочитать или записать файл: проверьте права доступа и свободное место",
+    ),
+    (
+        "trouble_network",
+        "No connection to the server: pult tries again by itself; if it lasts, check the network",
+        "Нет связи с сервером: pult повторит сам; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_timeout",
+        "The server did not answer in time: pult tries again; if it lasts, check the network",
+        "Сервер не ответил вовремя: pult повторит; если это надолго — проверьте сеть",
+    ),
+    (
+        "trouble_auth",
+        "The server refused the login: check the password or token in the config, then run pult doctor",
+        "Сервер не принял вход: проверьте пароль или токен в конфигурации, затем запустите pult doctor",
+    ),
+    (
+        "trouble_parse",
+        "The server's answer could not be read: pult tries again; if it repeats, the details are in the log",
+        "Ответ сервера не удалось прочитать: pult повторит; если это повторяется — подробности в журнале",
+    ),
+    (
+        "trouble_secret",
+        "The password or token could not be got: check the secret command in the config, then run pult doctor",
+        "Не удалось получить пароль или токен: проверьте команду секрета в конфигурации, затем запустите pult doctor",
+    ),
+    (
+        "trouble_recipient",
+        "The mail server does not know this address: check it with the client",
+        "Почтовый сервер не знает такого адреса: уточните адрес у клиента",
+    ),
+    ("trouble_other", "Something went wrong: the details are in the log", "Что-то пошло не так: подробности в журнале"),
+    // The store's refusals (src/store/mod.rs, Refused).
+    ("refused_not_address", "not an email address", "это не адрес электронной почты"),
+    ("refused_too_late", "Too late to undo: the message is already", "Отменить уже нельзя: сообщение уже"),
+    ("refused_cancelled", "cancelled", "отменено"),
+    ("refused_gone", "gone", "не в очереди"),
+    ("refused_no_recipient", "An email needs a recipient", "У письма должен быть получатель"),
+    ("refused_empty_note", "The note is empty", "Заметка пустая"),
+    (
+        "store_too_new",
+        "The store was written by a newer pult (schema {found}, this one knows {known}): update pult",
+        "Хранилище записано более новой версией pult (схема {found}, эта знает {known}): обновите pult",
+    ),
+    (
+        "store_writer_gone",
+        "Writing to the store has stopped: restart pult",
+        "Запись в хранилище остановилась: перезапустите pult",
+    ),
+    // The TUI's own errors in words.
+    ("no_such_file", "no such file", "такого файла нет"),
+    ("megabytes", "MB", "МБ"),
+    ("kilobytes", "KB", "КБ"),
+    ("bytes", "B", "Б"),
+    (
+        "deadline_empty",
+        "type a deadline: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03», \"tomorrow 18:00\"",
+        "введите срок: «до конца дня», «завтра 12:00», «пт», «+3д», «25.03»",
+    ),
+    ("deadline_unknown", "cannot read «{0}» as a deadline", "не понимаю срок «{0}»: например, «завтра 12:00» или «пт»"),
+    ("deadline_past", "{0} is already in the past", "{0} — уже в прошлом"),
+    ("deadline_bad_date", "no such date: {0}", "такой даты нет: {0}"),
+    ("editor_failed", "the external editor did not run", "внешний редактор не запустился"),
+    (
+        "editor_exited",
+        "the editor exited with an error; the draft is as it was",
+        "редактор завершился с ошибкой; черновик не изменился",
+    ),
+    ("open_promise_mark", "an open promise", "есть обещание"),
+    ("tone_capitals", "CAPITALS", "ЗАГЛАВНЫЕ БУКВЫ"),
+    ("header_to", "To", "Кому"),
+    ("header_cc", "Cc", "Копия"),
+    // Send errors kept with the message (channels, src/sync/dispatcher.rs).
+    ("wa_no_answer", "no answer from the WhatsApp API", "WhatsApp не ответил: сообщение могло уйти"),
+    ("tg_no_answer", "no answer from Telegram", "Telegram не ответил: сообщение могло уйти"),
+    (
+        "tg_unreadable",
+        "Telegram's answer could not be read",
+        "ответ Telegram не удалось прочитать: сообщение могло уйти",
+    ),
+    ("tg_blocked", "the client blocked the bot", "клиент заблокировал бота: сообщение не дойдёт"),
+    ("tg_chat_not_found", "chat not found", "чат не найден: бот его не видит"),
+    ("tg_kicked", "the bot was removed from the group", "бота удалили из группы: добавьте его снова"),
+    ("tg_deactivated", "the client's account was deleted", "аккаунт клиента удалён"),
+    (
+        "tg_cant_initiate",
+        "a bot cannot write first: the client must start the chat",
+        "бот не может написать первым: клиент должен сначала написать боту",
+    ),
+    ("tg_refused", "Telegram refused the message", "Telegram не принял сообщение: подробности в журнале"),
+    (
+        "tg_migrated",
+        "the group became a supergroup: answer in its new chat",
+        "группа стала супергруппой: ответьте в её новом чате",
+    ),
+    (
+        "send_stopped",
+        "the send did not finish within {min} min and was stopped",
+        "отправка не закончилась за {min} мин и была остановлена",
+    ),
+    ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
+    ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("rate_limited", "rate limited", "слишком много сообщений: pult подождёт и повторит"),
+    ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
+    // Keymap contexts by name, as the help's title says them («composer», «thread» are above).
+    ("global", "Everywhere", "Везде"),
+    ("input", "Text input", "Ввод текста"),
+    ("badge_mine", "me", "я"),
+    ("no_template", "No such template", "Нет такого шаблона"),
+    ("no_channel", "No such channel", "Нет такого канала"),
+    // rutui end
     // --- branch sla (issue #33): response times ---
+    (
+        "config_calendar",
+        "`calendar` must be one of the shipped calendars: {known}",
+        "`calendar` должно быть одним из встроенных календарей: {known}",
+    ),
+    (
+        "config_sla_duration",
+        "`{name}` must be working time like 30m, 2h, 1h30m or 2d",
+        "`{name}` должно быть рабочим временем вида 30m, 2h, 1h30m или 2d",
+    ),
+    ("config_sla_share", "`{name}` must be a share like 75%", "`{name}` должно быть долей вида 75%"),
+    ("config_sla_calendar", "`calendar` must be team or client", "`calendar` может быть team или client"),
+    ("config_sla_to", "`to` must be responsible or a person's name", "`to` — responsible или имя человека"),
+    (
+        "config_sla_kinds",
+        "`kind` must be a list of channel kinds: email, telegram, whatsapp",
+        "`kind` должно быть списком видов каналов: email, telegram, whatsapp",
+    ),
+    ("config_list_of_tables", "`{name}` must be a list of tables", "`{name}` должно быть списком таблиц"),
+    (
+        "config_same_id",
+        "`id` is the same as the one on line {line}; each [[{name}]] needs its own",
+        "`id` такой же, как в строке {line}; у каждой [[{name}]] должен быть свой",
+    ),
+    ("config_this_sla", "this [[sla]] table", "в этой таблице [[sla]]"),
     ("sla_no_store", "no store at", "нет хранилища:"),
     ("sla_no_policies", "no [[sla]] policies in the config", "в конфигурации нет политик [[sla]]"),
     ("sla_date_format", "use YYYY-MM-DD", "нужна дата ГГГГ-ММ-ДД"),
@@ -464,6 +1413,44 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
 ];
 
+// rutui
+/// Every counted word the UI shows, by key: (English one/other, Russian
+/// one/few/many), used through [`plural_of`]; a test says each for 0, 1, 2,
+/// 5, 11, 21, 22 and 111.
+pub const PLURALS: &[(&str, [&str; 2], [&str; 3])] = &[
+    ("messages", ["message", "messages"], ["сообщение", "сообщения", "сообщений"]),
+    ("conversations", ["conversation", "conversations"], ["разговор", "разговора", "разговоров"]),
+    (
+        "drafts_kept",
+        ["draft kept", "drafts kept"],
+        ["черновик сохранён", "черновика сохранены", "черновиков сохранено"],
+    ),
+    (
+        "kept_open",
+        ["conversation left open", "conversations left open"],
+        ["разговор оставлен открытым", "разговора оставлены открытыми", "разговоров оставлены открытыми"],
+    ),
+    // «more than 24 hours ago»: after «больше» Russian counts in the genitive.
+    ("more_than_hours", ["hour", "hours"], ["часа", "часов", "часов"]),
+    ("updates", ["update", "updates"], ["обновление", "обновления", "обновлений"]),
+    ("working_minutes", ["working minute", "working minutes"], ["рабочая минута", "рабочие минуты", "рабочих минут"]),
+    ("days", ["day", "days"], ["день", "дня", "дней"]),
+    (
+        "open_conversations",
+        ["open conversation", "open conversations"],
+        ["открытый разговор", "открытых разговора", "открытых разговоров"],
+    ),
+];
+
+/// `n` with its word from [`PLURALS`] in the right form («2 черновика
+/// сохранены»); a key not in the table gives `n key`, which the tests catch.
+pub fn plural_of(lang: Lang, n: i64, key: &str) -> String {
+    match PLURALS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, en, ru)) => plural(lang, n, *en, *ru),
+        None => format!("{n} {key}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +1466,72 @@ mod tests {
         assert_eq!(Lang::En.tr("unanswered"), "Unanswered");
     }
 
+    /// Every key the code looks up (`tr("…")`, `t!("…")`) is in the catalogue:
+    /// a missing one would show the key itself to a person.
+    #[test]
+    fn every_key_in_the_code_is_in_the_catalogue() {
+        let known: std::collections::HashSet<&str> = CATALOGUE.iter().map(|(k, _, _)| *k).collect();
+        let mut missing = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for opener in ["tr(\"", "t!(\""] {
+                    for (at, _) in text.match_indices(opener) {
+                        let rest = &text[at + opener.len()..];
+                        let key = rest.split('"').next().unwrap_or("");
+                        let plain = !key.is_empty()
+                            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                        if plain && !known.contains(key) && key != "config probe" {
+                            missing.push(format!("{}: {key}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keys without a text: {missing:?}");
+    }
+
+    #[test]
+    fn english_leaks_are_found_and_legitimate_latin_passes() {
+        for english in [
+            "Перечитайте: CAPITALS — Alt+Enter",
+            "store: FOREIGN KEY constraint failed",
+            "anna task.accept срок",
+            "сохранено drafts_kept",
+            "this conversation has no open promise",
+            "🎤 voice message 0:12",
+            "[sticker]",
+        ] {
+            assert!(english_leak(english).is_some(), "{english}");
+        }
+        for russian in [
+            "Alt+Enter или Ctrl+X — отправить · Esc — закрыть",
+            "📎 акт.pdf (120 КБ) · IMG_2041.jpg · ivan@client.test · https://example.com/x",
+            "Telegram для бизнеса → Чат-боты · WhatsApp · PDF · OK",
+            "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
+            "для канала не задан player_command · j/k · g u · 10 с · запустите pult doctor",
+            "нет заголовка Date: — тот же Message-ID",
+        ] {
+            assert_eq!(english_leak(russian), None, "{russian}");
+        }
+    }
+
+    #[test]
+    fn every_russian_text_reads_as_russian() {
+        let leaks: Vec<(&str, String)> =
+            CATALOGUE.iter().filter_map(|(k, _, ru)| english_leak(ru).map(|w| (*k, w))).collect();
+        assert!(leaks.is_empty(), "English in Russian texts: {leaks:?}");
+        for (k, _, ru) in PLURALS {
+            assert!(ru.iter().all(|w| english_leak(w).is_none()), "{k}");
+        }
+    }
+
     #[test]
     fn language_detection() {
         assert_eq!(Lang::detect(Some("ru_RU.UTF-8")), Lang::Ru);
@@ -489,6 +1542,119 @@ mod tests {
 #[cfg(test)]
 mod units {
     use super::*;
+
+    #[test]
+    fn every_counted_word_agrees_with_its_number() {
+        let want: &[(&str, [&str; 8])] = &[
+            (
+                "messages",
+                [
+                    "0 сообщений",
+                    "1 сообщение",
+                    "2 сообщения",
+                    "5 сообщений",
+                    "11 сообщений",
+                    "21 сообщение",
+                    "22 сообщения",
+                    "111 сообщений",
+                ],
+            ),
+            (
+                "conversations",
+                [
+                    "0 разговоров",
+                    "1 разговор",
+                    "2 разговора",
+                    "5 разговоров",
+                    "11 разговоров",
+                    "21 разговор",
+                    "22 разговора",
+                    "111 разговоров",
+                ],
+            ),
+            (
+                "drafts_kept",
+                [
+                    "0 черновиков сохранено",
+                    "1 черновик сохранён",
+                    "2 черновика сохранены",
+                    "5 черновиков сохранено",
+                    "11 черновиков сохранено",
+                    "21 черновик сохранён",
+                    "22 черновика сохранены",
+                    "111 черновиков сохранено",
+                ],
+            ),
+            (
+                "kept_open",
+                [
+                    "0 разговоров оставлены открытыми",
+                    "1 разговор оставлен открытым",
+                    "2 разговора оставлены открытыми",
+                    "5 разговоров оставлены открытыми",
+                    "11 разговоров оставлены открытыми",
+                    "21 разговор оставлен открытым",
+                    "22 разговора оставлены открытыми",
+                    "111 разговоров оставлены открытыми",
+                ],
+            ),
+            (
+                "more_than_hours",
+                ["0 часов", "1 часа", "2 часов", "5 часов", "11 часов", "21 часа", "22 часов", "111 часов"],
+            ),
+            (
+                "updates",
+                [
+                    "0 обновлений",
+                    "1 обновление",
+                    "2 обновления",
+                    "5 обновлений",
+                    "11 обновлений",
+                    "21 обновление",
+                    "22 обновления",
+                    "111 обновлений",
+                ],
+            ),
+            (
+                "working_minutes",
+                [
+                    "0 рабочих минут",
+                    "1 рабочая минута",
+                    "2 рабочие минуты",
+                    "5 рабочих минут",
+                    "11 рабочих минут",
+                    "21 рабочая минута",
+                    "22 рабочие минуты",
+                    "111 рабочих минут",
+                ],
+            ),
+            ("days", ["0 дней", "1 день", "2 дня", "5 дней", "11 дней", "21 день", "22 дня", "111 дней"]),
+            (
+                "open_conversations",
+                [
+                    "0 открытых разговоров",
+                    "1 открытый разговор",
+                    "2 открытых разговора",
+                    "5 открытых разговоров",
+                    "11 открытых разговоров",
+                    "21 открытый разговор",
+                    "22 открытых разговора",
+                    "111 открытых разговоров",
+                ],
+            ),
+        ];
+        assert_eq!(want.len(), PLURALS.len(), "every counted word is checked");
+        for (key, forms) in want {
+            for (n, form) in [0, 1, 2, 5, 11, 21, 22, 111].into_iter().zip(forms) {
+                assert_eq!(plural_of(Lang::Ru, n, key), *form);
+            }
+            let (_, en, _) = PLURALS.iter().find(|(k, _, _)| k == key).expect("in the table");
+            assert_eq!(plural_of(Lang::En, 1, key), format!("1 {}", en[0]));
+            for n in [0, 2, 5, 11, 21, 22, 111] {
+                assert_eq!(plural_of(Lang::En, n, key), format!("{n} {}", en[1]));
+            }
+        }
+    }
 
     #[test]
     fn plural_forms_and_units_in_both_languages() {

@@ -6,6 +6,7 @@ use crate::attachments::{self, Located};
 use crate::bootstrap::{Global, load_config, store_path};
 use crate::config::{Account, Config};
 use crate::store::{Writer, ingest, intents};
+use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ fn config(cli: &Global) -> Result<(Config, PathBuf)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {
-        bail!("no store at {} (run `pult` or `pult sync --once` first, or pass --store)", path.display());
+        bail!("{}", t!("no_store_yet", path = path.display()));
     }
     Ok((cfg, path))
 }
@@ -59,7 +60,7 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
     let all = attachments::locate(&reader, message)?;
     let pick = |index: Option<usize>| -> Result<Vec<Located>> {
         match index {
-            None if all.is_empty() => bail!("message {message} has no attachments"),
+            None if all.is_empty() => bail!("{}", t!("message_no_attachments", message = message)),
             None => Ok(all.clone()),
             Some(i) => all
                 .get(i)
@@ -73,14 +74,9 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
         AttachmentAction::List { json: true, .. } => cli.print_json(&all)?,
         AttachmentAction::List { .. } => {
             for a in &all {
-                let gone = if a.expunged { "  (removed from the server)" } else { "" };
-                let size = a.size.map(|s| format!("  {s} bytes")).unwrap_or_default();
-                println!(
-                    "{}  {}  {}{size}{gone}",
-                    a.index,
-                    crate::sanitize::line(&a.name),
-                    crate::sanitize::line(&a.mime),
-                );
+                let gone = if a.expunged { t!("removed_from_server") } else { String::new() };
+                let size = a.size.map(|s| format!("  {}", crate::i18n::size(crate::i18n::ui(), s))).unwrap_or_default();
+                say!("{}  {}  {}{size}{gone}", a.index, crate::sanitize::line(&a.name), crate::sanitize::line(&a.mime),);
             }
         }
         AttachmentAction::Save { index, to, .. } => {
@@ -89,12 +85,12 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
             let bytes = rt.block_on(attachments::fetch(&cfg, &items))?;
             for (a, b) in items.iter().zip(bytes) {
                 let saved = attachments::save(&dir, &a.name, &b)?;
-                println!("{}", saved.display());
+                say!("{}", saved.display());
             }
         }
         AttachmentAction::Open { index, .. } => {
             for a in pick(Some(*index))? {
-                println!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &cfg.ui.open_command(), &a))?.display());
+                say!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &cfg.ui.open_command(), &a))?.display());
             }
         }
     }
@@ -115,17 +111,17 @@ pub fn send(
     let email = email_account(&cfg, account)?;
     // An account still as in the example could never send it: say what to edit.
     if let Some(why) = crate::channels::registry::not_set_up(&Account::Email(email.clone())) {
-        bail!("account {}: {why}", crate::sanitize::line(&email.name));
+        bail!("{}", t!("account_why", name = crate::sanitize::line(&email.name), why = why));
     }
     let body = read_body(body)?;
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let now = jiff::Timestamp::now().as_second();
     let name = email.name.clone();
     let channel =
         writer.call_blocking(move |c| ingest::ensure_channel(c, &name, crate::model::ChannelKind::Email, now))?;
     for f in attach {
         if !f.is_file() {
-            bail!("attachment {}: no such file", f.display());
+            bail!("{}", t!("attachment_no_file", path = f.display()));
         }
     }
     let new = intents::NewEmail {
@@ -162,11 +158,9 @@ pub fn forward(cli: &Global, message: i64, to: &[String], body: Option<&str>, js
 
 fn report(json: bool, conversation: i64, outbox: i64) {
     if json {
-        println!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
+        say!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
     } else {
-        println!(
-            "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it"
-        );
+        say!("{}", t!("cli_queued", outbox = outbox, conversation = conversation));
     }
 }
 
@@ -182,8 +176,8 @@ fn email_account<'a>(cfg: &'a Config, name: Option<&str>) -> Result<&'a crate::c
         _ => None,
     });
     match name {
-        Some(n) => emails.find(|e| e.name == n).with_context(|| format!("no email account named {n} in the config")),
-        None => emails.next().context("no email account in the config"),
+        Some(n) => emails.find(|e| e.name == n).with_context(|| t!("no_email_account_named", name = n)),
+        None => emails.next().with_context(|| t!("no_email_account_in_config")),
     }
 }
 
@@ -192,7 +186,7 @@ fn read_body(body: Option<&str>) -> Result<String> {
     match body {
         Some("-") => {
             let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from stdin")?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).with_context(|| t!("reading_stdin"))?;
             Ok(s)
         }
         Some(b) => Ok(b.to_string()),

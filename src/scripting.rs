@@ -7,6 +7,7 @@ use crate::channels::registry::{self, ReplyFacts};
 use crate::clock::Clock;
 use crate::model::{ChannelKind, ConversationRow, Delivery, Direction, MessageRow, TaskRow};
 use crate::store::{Reader, Writer, intents};
+use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -156,7 +157,7 @@ pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Cloc
     let cfg = load_config(cli)?.unwrap_or_default();
     let path = store_path(cli, &cfg);
     if !path.exists() {
-        bail!("no store at {} (run `pult` or `pult sync --once` first, or pass --store)", path.display());
+        bail!("{}", t!("no_store_yet", path = path.display()));
     }
     drop(crate::store::open_writer(&path)?); // migrations first
     let clock = Clock::system(cfg.timezone());
@@ -164,7 +165,7 @@ pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Cloc
 }
 
 fn load(reader: &Reader, conversation: i64) -> Result<(ConversationRow, Vec<MessageRow>)> {
-    let c = reader.conversation(conversation)?.with_context(|| format!("no conversation {conversation}"))?;
+    let c = reader.conversation(conversation)?.with_context(|| t!("no_conversation_id", id = conversation))?;
     let messages = reader.thread(conversation, ALL)?;
     Ok((c, messages))
 }
@@ -180,30 +181,32 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
         return cli.print_json(&export);
     }
     let line = |s: &str| crate::sanitize::line(s).into_owned();
-    println!("{} · {} · {}", line(&c.title), line(&export.channel), export.kind.as_str());
+    let lang = crate::i18n::ui();
+    say!("{} · {} · {}", line(&c.title), line(&export.channel), export.kind.as_str());
     if let Some(since) = &export.waiting_since {
-        println!("waiting since {since}");
+        say!("{}", t!("waiting_since", date = since));
     }
     for m in &export.messages {
+        let delivery = |d: &str| delivery_word(lang, d);
         let mark = match (m.internal, m.delivery, &m.error) {
-            (true, _, _) => " [note]".to_string(),
-            (_, _, Some(e)) => format!(" [{}: {}]", m.delivery.unwrap_or(""), line(e)),
-            (_, Some(d), None) => format!(" [{d}]"),
+            (true, _, _) => format!(" [{}]", t!("note_mark")),
+            (_, _, Some(e)) => format!(" [{}: {}]", delivery(m.delivery.unwrap_or("")), line(e)),
+            (_, Some(d), None) => format!(" [{}]", delivery(d)),
             _ => String::new(),
         };
-        println!("\n{}  {}{mark}", m.date, line(&m.author));
-        println!("{}", crate::sanitize::text(&m.body));
+        say!("\n{}  {}{mark}", m.date, line(&m.author));
+        say!("{}", crate::sanitize::text(&m.body));
         for a in &m.attachments {
             match a.size {
-                Some(size) => println!("  📎 {} ({size} bytes)", line(&a.name)),
-                None => println!("  📎 {}", line(&a.name)),
+                Some(size) => say!("  📎 {} ({})", line(&a.name), crate::i18n::size(lang, size)),
+                None => say!("  📎 {}", line(&a.name)),
             }
             if let Some(e) = &a.fetch_error {
-                println!("     not downloaded: {}", line(e));
+                say!("     {}: {}", lang.tr("not_downloaded"), line(e));
             }
         }
         for r in &m.reactions {
-            println!("  {} {}", line(&r.emoji), line(&r.author));
+            say!("  {} {}", line(&r.emoji), line(&r.author));
         }
     }
     Ok(())
@@ -226,10 +229,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     let (c, messages) = load(&reader, conversation)?;
     // No worker sends for an archived channel: the reply would wait for ever.
     if reader.channels()?.iter().any(|ch| ch.id == c.channel_id && ch.archived) {
-        bail!(
-            "channel {} is archived (its account is no longer in the config): a reply cannot go",
-            crate::sanitize::line(&c.channel_name)
-        );
+        bail!("{}", t!("channel_archived_no_reply", name = crate::sanitize::line(&c.channel_name)));
     }
     let answers = messages.iter().rev().find(|m| m.answerable());
     let now = clock.now();
@@ -254,7 +254,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     let body = match text {
         ReplyText::Body("-") => {
             let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the body from stdin")?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).with_context(|| t!("reading_stdin"))?;
             s
         }
         ReplyText::Body(b) => b.to_string(),
@@ -275,13 +275,14 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
     if let Err(why) = registry::kind(c.kind).check_reply(&facts) {
         let ids = approved_template_ids();
         if matches!(why, registry::Refusal::WindowClosed { .. }) && templates_go && !ids.is_empty() {
-            bail!("not queued: {why}; an approved template can go: --template {}", ids.join(" | --template "));
+            let why = refusal_text(&why);
+            bail!("{}", t!("not_queued_template", why = why, templates = ids.join(" | --template ")));
         }
-        bail!("not queued: {why}");
+        bail!("{}", t!("not_queued", why = refusal_text(&why)));
     }
     let body = body.trim_end().to_string();
     if body.trim().is_empty() {
-        bail!("not queued: the reply is empty");
+        bail!("{}", t!("not_queued", why = t!("reply_empty")));
     }
     let subject = registry::kind(c.kind).limits().subject.then(|| {
         crate::workflow::replies::reply_subject(
@@ -298,17 +299,15 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         auto: false,
         attachments: Vec::new(),
     };
-    let writer = Writer::spawn(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let outbox = match approved {
         Some(t) => writer.call_blocking(move |conn| intents::queue_template_reply(conn, &reply, &t, now))?,
         None => writer.call_blocking(move |conn| intents::queue_reply(conn, &reply, now))?,
     };
     if json {
-        println!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
+        say!("{}", serde_json::json!({ "conversation": conversation, "outbox": outbox, "state": "pending" }));
     } else {
-        println!(
-            "queued (outbox {outbox}, conversation {conversation}); the daemon, a running pult or `pult sync --once` sends it"
-        );
+        say!("{}", t!("cli_queued", outbox = outbox, conversation = conversation));
     }
     Ok(())
 }
@@ -325,7 +324,7 @@ fn template_text(
     let templates = user_templates()?;
     let Some(t) = templates.get(id) else {
         let ids: Vec<&str> = templates.all.iter().map(|t| t.id.as_str()).collect();
-        bail!("no template {id:?}; there are: {}", ids.join(", "));
+        bail!("{}", t!("cli_no_template", id = format!("{id:?}"), ids = ids.join(", ")));
     };
     let hours = crate::workflow::calendar::Calendar::from_config(cfg).map(|c| c.describe(true)).unwrap_or_default();
     let today = clock.zoned(clock.now()).strftime("%d.%m.%Y").to_string();
@@ -340,7 +339,7 @@ fn template_text(
             Some((_, v)) => {
                 values.insert(field.as_str(), v.to_string());
             }
-            None => bail!("template {id:?} asks for {field}: add --var '{field}=…'"),
+            None => bail!("{}", t!("template_needs_var", id = format!("{id:?}"), field = field)),
         }
     }
     let approved = t.whatsapp_payload(&values).map(|p| (p, t.whatsapp_text(&values).unwrap_or_default()));
@@ -361,4 +360,32 @@ fn approved_template_ids() -> Vec<String> {
     user_templates()
         .map(|t| t.all.iter().filter(|t| t.whatsapp.is_some()).map(|t| t.id.clone()).collect())
         .unwrap_or_default()
+}
+
+/// A delivery state in words (`--json` keeps the identifier).
+fn delivery_word(lang: crate::i18n::Lang, state: &str) -> String {
+    match state {
+        "pending" | "sending" | "sent" | "delivered" => lang
+            .tr(match state {
+                "pending" => "pending",
+                "sending" => "sending",
+                "sent" => "sent",
+                _ => "delivered",
+            })
+            .to_string(),
+        "read" => lang.tr("read_by_client").to_string(),
+        "failed" => t!("delivery_failed"),
+        "unknown" => t!("delivery_unknown"),
+        "cancelled" => t!("delivery_cancelled"),
+        other => other.to_string(),
+    }
+}
+
+/// A refusal as the command line says it: in English as it always has
+/// (scripts may look for it), else in the UI's language.
+fn refusal_text(why: &registry::Refusal) -> String {
+    match crate::i18n::ui() {
+        crate::i18n::Lang::En => why.to_string(),
+        lang => why.in_language(lang),
+    }
 }

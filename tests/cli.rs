@@ -156,6 +156,12 @@ fn an_error_is_printed_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // In Russian: what happened and what to do, once, with the file's name.
+    let out =
+        pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status", "--store"]).arg(&store).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("не хранилище pult") && err.contains("not-a-store.db"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -656,4 +662,184 @@ fn the_example_config_makes_no_channels_and_says_what_to_edit() {
         .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
         .expect("count");
     assert_eq!(rows, 0, "still no channel");
+}
+
+/// `pult status | head -1`: a reader that goes away ends the command quietly
+/// with status 0 (as git and ripgrep), never a panic about a broken pipe.
+/// The pipe's reading end is closed before pult starts, so every write fails.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let commands: [&[&str]; 5] = [&["status"], &["clients"], &["search", "счёт"], &["completions", "zsh"], &["man"]];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = pult(home.path())
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?} said something on a closed pipe: {err}");
+    }
+}
+
+/// The README's `pult search счёт -декабрь`: a word starting with `-` is a
+/// query word that excludes, and options after it stay options.
+#[test]
+fn search_takes_minus_words_as_words_and_options_as_options() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let search = |args: &[&str]| {
+        let out = pult(home.path()).arg("search").args(args).arg("--store").arg(&store).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let hits: Vec<i64> =
+            json_of(&out).as_array().expect("array").iter().map(|h| h["message"].as_i64().expect("message")).collect();
+        hits
+    };
+    let all = search(&["счёт", "--json"]);
+    let without = search(&["счёт", "-вектор", "--json", "--limit", "50"]);
+    let vector = search(&["счёт", "вектор", "--json"]);
+    assert!(!vector.is_empty(), "the demo has a bill for ООО «Вектор»");
+    assert!(without.len() < all.len(), "-вектор excluded nothing: {all:?} vs {without:?}");
+    assert!(vector.iter().all(|c| !without.contains(c)), "{vector:?} still in {without:?}");
+    // An option pult does not know is a usage error (status 2), not a query word.
+    let out = pult(home.path()).args(["search", "счёт", "--bogus", "--store"]).arg(&store).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn exit_codes_are_documented_in_help_and_the_man_page() {
+    let home = tempfile::tempdir().expect("tmp");
+    let help = pult(home.path()).arg("--help").output().expect("help");
+    assert_eq!(help.status.code(), Some(0));
+    let man = pult(home.path()).arg("man").output().expect("man");
+    for text in [String::from_utf8_lossy(&help.stdout), String::from_utf8_lossy(&man.stdout)] {
+        assert!(text.contains("Exit status") && text.contains("reader of the output went away"), "{text}");
+    }
+}
+
+/// Latin words in a Russian text that are not names, commands, options,
+/// paths, addresses or TOML keys: an English sentence that leaked.
+fn english_in(text: &str) -> Vec<String> {
+    const ALLOWED: &[&str] = &[
+        "pult",
+        "email",
+        "telegram",
+        "whatsapp",
+        "telegram_group",
+        "whatsapp_group",
+        "office",
+        "mail",
+        "bot",
+        "tg",
+        "pid",
+        "toml",
+        "imap",
+        "smtp",
+        "example",
+        "test",
+        "RFC",
+        "LANG",
+        "inn",
+        "office-bot",
+        "demo",
+        // The demo's own data: a sender who signs in English.
+        "Billing",
+        "Dept",
+    ];
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        // The example config's keys are its syntax.
+        if line.starts_with('[') || line.starts_with('#') || line.contains(" = ") {
+            continue;
+        }
+        // Commands and keys are quoted in backticks.
+        let unquoted: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        for word in unquoted.split(|c: char| c.is_whitespace() || "«»(),;:[]".contains(c)) {
+            let skip = word.starts_with('-')
+                || word.contains('/')
+                || word.contains('@')
+                || word.contains('.')
+                || word.contains('#')
+                || word.chars().any(|c| c.is_ascii_digit())
+                || word.starts_with("pult");
+            let letters: String = word.chars().filter(char::is_ascii_alphabetic).collect();
+            if skip || letters.len() < 3 || word.chars().any(|c| c.is_alphabetic() && !c.is_ascii()) {
+                continue;
+            }
+            if !ALLOWED.iter().any(|a| a.eq_ignore_ascii_case(&letters) || a.eq_ignore_ascii_case(word)) {
+                found.push(word.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Under a Russian locale every command's text and every error is Russian;
+/// `--json` keys stay as the contract says.
+#[test]
+fn the_command_line_speaks_russian() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let ru = |args: &[&str]| {
+        let out =
+            pult(home.path()).env("LANG", "ru_RU.UTF-8").args(args).arg("--store").arg(&store).output().expect("run");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let texts: [&[&str]; 15] = [
+        &["status"],
+        &["agenda", "--days", "7"],
+        &["outbox"],
+        &["clients"],
+        &["client", "show", "1"],
+        &["channels"],
+        &["thread", "--conversation", "1"],
+        &["search", "счёт"],
+        &["search", "несуществующееслово"],
+        &["close", "--query", "счёт", "--dry-run"],
+        &["agenda"],
+        &["client", "show", "999"],
+        &["thread", "--conversation", "999"],
+        &["reply", "--conversation", "1"],
+        &["audit"],
+    ];
+    for args in texts {
+        let (_, text) = ru(args);
+        assert!(english_in(&text).is_empty(), "{args:?}: English {:?} in:\n{text}", english_in(&text));
+    }
+    for (args, code) in [
+        (&["sync"][..], 1),
+        (&["audit", "--since", "вчерашний"][..], 1),
+        (&["status", "--bogus"][..], 2),
+        (&["отправить"][..], 2),
+        (&["client", "set", "1", "colour", "x"][..], 2),
+        (&["client", "merge", "--into", "1", "1"][..], 1),
+        (&["client", "unmerge", "999"][..], 1),
+    ] {
+        let (status, text) = ru(args);
+        assert_eq!(status, Some(code), "{args:?}: {text}");
+        assert!(english_in(&text).is_empty(), "{args:?}: English {:?} in:\n{text}", english_in(&text));
+        assert_eq!(text.matches("pult:").count(), 1, "{args:?}: said once: {text}");
+    }
+    // A config with mistakes: each named by its line, in Russian.
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "[hours]\nstart = \"25:99\"\nend = 5\n[ui]\nlanguag = \"ru\"\n").expect("write");
+    let out =
+        pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status", "--config"]).arg(&cfg).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("строка 2") && err.contains("может быть, `language`?"), "{err}");
+    assert!(english_in(&err).is_empty(), "English {:?} in:\n{err}", english_in(&err));
+    let out = pult(home.path()).env("LANG", "ru_RU.UTF-8").output().expect("no config");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pult demo") && english_in(&text).is_empty(), "{:?} in:\n{text}", english_in(&text));
+    // JSON keys are the contract, whatever the language.
+    let (_, json) = ru(&["status", "--json"]);
+    assert!(json.contains("\"unanswered\"") && json.contains("\"oldest_unanswered_minutes\""), "{json}");
 }

@@ -147,7 +147,7 @@ fn undo_takes_the_message_back_into_the_composer() {
     assert!(!thread.messages.iter().any(|m| m.body == "Счёт будет завтра"), "gone from the thread");
     assert!(h.app.state.counts.unanswered >= 1, "the client waits again");
     // An accepted promise taken back is cancelled with it.
-    h.keys("<Esc> a").type_text("завтра").keys("<Enter> <C-x> U");
+    h.keys("<Esc> a").type_text("пн").keys("<Enter> <C-x> U");
     let tasks = open_tasks(&h, conv);
     assert_eq!(tasks.last().map(|t| t.0.as_str()), Some("cancelled"));
     // Sending the returned acceptance again records its promise again, after one
@@ -216,7 +216,7 @@ fn follow_up_reminds_when_the_client_stays_silent() {
 fn redate_and_cancel_change_the_promise() {
     let mut h = Harness::demo(160, 45);
     let conv = select_unanswered(&mut h, ChannelKind::Telegram);
-    h.keys("<Enter> a").type_text("завтра").keys("<Enter> <C-x>");
+    h.keys("<Enter> a").type_text("пн").keys("<Enter> <C-x>");
     h.keys("R").type_text("+3д").keys("<Enter>").type_text("ждём выписку из банка").keys("<Enter>");
     let (body, ..) = outbox(&h, conv).last().expect("redate message").clone();
     assert!(body.contains("переносится на пн 23.11 18:00") && body.contains("ждём выписку из банка"), "{body}");
@@ -250,7 +250,7 @@ fn r_and_d_refuse_before_asking() {
     h.keys("<Enter>");
     refused_at_once(&mut h, "R", "no open promise");
     // With a promise, R and D ask.
-    h.keys("a").type_text("завтра").keys("<Enter> <C-x>");
+    h.keys("a").type_text("пн").keys("<Enter> <C-x>");
     h.keys("R");
     assert!(matches!(h.app.state.popup, Some(Popup::Fields(_))), "R asks for the new date");
     h.keys("<Esc> D");
@@ -346,7 +346,7 @@ fn two_writers_cannot_both_send_the_after_hours_reply() {
 fn closing_a_conversation_with_an_open_promise_asks_first_and_sending_clears_after_the_window() {
     let mut h = Harness::demo(160, 45);
     let conv = select_unanswered(&mut h, ChannelKind::Telegram);
-    h.keys("<Enter> a").type_text("завтра").keys("<Enter> <C-x>");
+    h.keys("<Enter> a").type_text("пн").keys("<Enter> <C-x>");
     assert!(h.screen().contains("Sending in 10 s"));
     // It counts down …
     assert!(h.app.status_due().is_some(), "the loop wakes to count down");

@@ -122,12 +122,12 @@ fn help_is_generated_from_the_keymap_for_the_current_pane() {
     let mut h = Harness::demo(160, 45);
     h.keys("?");
     let screen = h.screen();
-    assert!(screen.contains("Help — conversations"), "{screen}");
+    assert!(screen.contains("Help — Conversations"), "{screen}");
     assert!(screen.contains("Open the thread"), "{screen}");
     assert!(screen.contains("<C-d>"), "{screen}");
     h.keys("<Esc> <Enter> ?");
     let screen = h.screen();
-    assert!(screen.contains("Help — thread"), "{screen}");
+    assert!(screen.contains("Help — Thread"), "{screen}");
     assert!(screen.contains("Scroll down"), "{screen}");
 }
 
@@ -849,9 +849,11 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
 fn prompts_teach_and_keep_the_date_in_view_at_80x24() {
     let mut h = Harness::demo_ru(80, 24);
     h.keys("g u <Enter> a");
-    let last_line = |h: &mut Harness| h.screen().lines().last().unwrap_or_default().to_string();
+    let last_line = |h: &mut Harness| status_rows(&h.screen());
     let prompt = last_line(&mut h);
     assert!(prompt.contains("завтра 12:00") && prompt.contains("через 3 рабочих дня"), "{prompt}");
+    // The key that confirms is never the part cut off (it wraps instead).
+    assert!(prompt.contains("<Enter> — подтвердить"), "{prompt}");
     h.type_text("через 3 рабочих дня");
     let prompt = last_line(&mut h);
     // 20.11.2026 is a Friday: three working days later is Wednesday 25.11.
@@ -973,6 +975,7 @@ fn every_view_and_popup_at_80x24_in_both_languages() {
                     );
                 }
                 assert!(!screen.contains("Sending in") && !screen.contains("overdue"), "{what}:\n{screen}");
+                assert_eq!(english_on_screen(&screen, &[]), None, "{what}: English in the Russian UI:\n{screen}");
             }
         }
         // The first screen shows each state: waiting, accepted, overdue, done.
@@ -1123,7 +1126,9 @@ fn archived_channels_sit_apart_and_a_broken_channel_says_why() {
         };
         let heading = if lang == Lang::Ru { "─ Архив" } else { "─ Archive" };
         assert!(at("⚠ office") < at(heading) && at(heading) < at("old-bot"), "{screen}");
-        assert!(lines[at("⚠ office") + 1].contains("secret comm"), "the reason under it: {screen}");
+        // Russian says what happened (the worker's words go to the log).
+        let reason = if lang == Lang::Ru { "Не удалось" } else { "secret comm" };
+        assert!(lines[at("⚠ office") + 1].contains(reason), "the reason under it: {screen}");
         assert!(!screen.contains("⚠ old-bot"), "{screen}");
         let status_line = lines.iter().rfind(|l| !l.trim().is_empty()).expect("status line");
         assert!(status_line.contains("⚠ office") && !status_line.contains("old-bot"), "{status_line}");
@@ -1258,4 +1263,226 @@ fn a_hit_in_the_thread_already_shown_marks_its_words() {
     let t = h.app.state.thread.as_ref().expect("thread");
     assert_eq!(Some(t.conversation.id), conv);
     assert!(!t.terms.is_empty() && t.jump_to == Some(0), "{:?} {:?}", t.terms, t.jump_to);
+}
+
+/// The status line's rows (below the panes' bottom borders), joined by spaces.
+fn status_rows(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let last_border = lines.iter().rposition(|l| l.contains('└') || l.contains('╰')).unwrap_or(0);
+    lines[last_border + 1..].iter().map(|l| l.trim_end()).collect::<Vec<_>>().join(" ")
+}
+
+/// At 80x24 in Russian, beside a channel in trouble and the daemon's mark,
+/// what the person just did or must decide is whole: the undo countdown
+/// with its key, the tone check with its key. A warning seen once shrinks to
+/// `⚠1`, its reason one key (`!`) away; view counts up to 99,999 fit the sidebar.
+#[test]
+fn the_status_line_never_cuts_what_carries_a_key_at_80x24() {
+    use pult::model::ChannelStatus;
+    let mut h = Harness::demo_ru(80, 24);
+    h.app.state.undo_seconds = 10;
+    h.app.state.solo = Some(false);
+    let office = h.app.state.channels.iter().find(|c| c.name == "office mail").expect("office mail").id;
+    let status = ChannelStatus::Error("сервер imap.example.test не отвечает".into());
+    h.store
+        .writer
+        .call_blocking(move |c| pult::store::channel_state::set_status(c, office, &status, NOW))
+        .expect("status");
+    h.keys("<C-l>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("⚠ office mail"), "the warning by name, until seen: {rows}");
+
+    // Seen once (a key was pressed while it showed): a short mark.
+    h.keys("g u");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("⚠1") && !rows.contains("⚠ office"), "{rows}");
+    h.keys("!");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("office mail") && rows.contains("не отвечает"), "the reason, one key away: {rows}");
+
+    // The undo countdown with its key.
+    h.keys("<Esc> g u <Enter> r").type_text("Принято").keys("<C-x>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains("Отправка через 10 с") && rows.contains("U — отменить"), "{rows}");
+    assert!(rows.contains("⚠1"), "the trouble mark stays beside it: {rows}");
+
+    // The tone check with the key that sends anyway.
+    h.keys("r").type_text("СРОЧНО ПРИШЛИТЕ ДОКУМЕНТЫ СЕГОДНЯ ЖЕ, ИНАЧЕ ШТРАФ БУДЕТ НА ВАС").keys("<C-x>");
+    let rows = status_rows(&h.screen());
+    assert!(rows.contains(pult::i18n::Lang::Ru.tr("send_anyway")), "{rows}");
+
+    // Counts of five digits beside the view's whole name.
+    h.keys("<Esc> <Esc>");
+    h.app.state.view_counts[0] = 99_999;
+    h.app.state.dirty = true;
+    let screen = h.screen();
+    assert!(screen.contains("Все открытые 99999"), "{screen}");
+}
+
+/// «завтра 12:00» said on a Friday is a Saturday: before it is told to the
+/// client, pult says it is a day off and offers Monday (Enter), or keeps it
+/// (Ctrl+X) — the question whole at 80x24.
+#[test]
+fn a_deadline_on_a_day_off_is_said_before_it_is_promised() {
+    for (confirm, want) in [("<Enter>", "пн 23.11 12:00"), ("<C-x>", "сб 21.11 12:00")] {
+        let mut h = Harness::demo_ru(80, 24);
+        h.keys("g u <Enter> a").type_text("завтра 12:00");
+        let rows = status_rows(&h.screen());
+        assert!(rows.contains("сб 21.11 12:00 — выходной"), "the preview says so: {rows}");
+        h.keys("<Enter>");
+        let rows = status_rows(&h.screen());
+        assert!(
+            rows.contains("сб 21.11 — выходной; перенести на пн 23.11 12:00? <Enter> — да, <C-x> — оставить"),
+            "{rows}"
+        );
+        assert!(matches!(h.app.state.popup, Some(pult::tui::state::Popup::Fields(_))), "still asking");
+        h.keys(confirm);
+        let screen = h.screen();
+        assert!(!matches!(h.app.state.popup, Some(pult::tui::state::Popup::Fields(_))), "{confirm}: answered");
+        assert!(screen.contains(want), "{confirm} → {want}:\n{screen}");
+    }
+}
+
+/// At 80x24 in Russian the composer's keys are whole under the text, and a
+/// merge suggestion keeps its reason — the phone number — whole in the list.
+#[test]
+fn composer_keys_and_merge_reasons_are_whole_at_80x24() {
+    let mut h = Harness::demo_ru(80, 24);
+    h.keys("g u <Enter> r");
+    let screen = h.screen();
+    assert!(
+        screen.contains("Ctrl+X — отправить") && screen.contains("Esc — закрыть (черновик сохранится)"),
+        "{screen}"
+    );
+    h.keys("<Esc> <Esc> g c");
+    let screen = h.screen();
+    assert!(screen.contains("тот же телефон +79162583800"), "{screen}");
+}
+
+/// What a Russian screen says after `keys`, and its status line in full:
+/// no English word, identifier or raw catalogue key in either.
+fn russian_everywhere(h: &mut Harness, keys: &str, data: &[&str]) -> String {
+    h.keys(keys);
+    let screen = h.screen();
+    assert_eq!(english_on_screen(&screen, data), None, "after {keys}:\n{screen}");
+    let status = h.app.state.status.clone().map(|s| s.text).unwrap_or_default();
+    assert_eq!(english_on_screen(&status, data), None, "after {keys}: {status}");
+    screen
+}
+
+/// A Russian day: accept, report done, be refused, read the history, send
+/// in capitals, meet a failed send and old English placeholders: every
+/// screen and every status reads as Russian; `D` starts what was done with
+/// a capital.
+#[test]
+fn russian_screens_carry_no_english_words() {
+    let mut h = Harness::demo_ru(160, 45);
+    h.keys("g u");
+    let pos = h.app.state.list.rows.iter().position(|c| c.kind == ChannelKind::Telegram).expect("a waiting chat");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    let conv = h.app.state.list.selected().expect("selected").id;
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    // A deadline that cannot be read, an unknown template: said in Russian.
+    h.keys("a").type_text("абырвалг");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("не понимаю срок")));
+    h.keys("<Esc> :").type_text("template nope");
+    russian_everywhere(&mut h, "<Enter>", &["nope"]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("Нет такого шаблона")));
+    // No promise yet: R refuses in Russian.
+    russian_everywhere(&mut h, "R", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("нет открытого обещания")));
+    h.keys("a").type_text("пн 12:00");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    russian_everywhere(&mut h, "<C-x>", &[]);
+    h.keys("D").type_text("провела платёжку");
+    russian_everywhere(&mut h, "<Enter>", &[]);
+    let conn = rusqlite::Connection::open(&h.store.path).expect("open");
+    let last_body = || -> String {
+        conn.query_row("SELECT body FROM outbox WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 1", [conv], |r| {
+            r.get(0)
+        })
+        .expect("queued")
+    };
+    assert_eq!(last_body(), "Выполнено. Провела платёжку");
+    // Reported done, nothing new from the client: D and R refuse, in Russian.
+    russian_everywhere(&mut h, "D", &[]);
+    assert!(h.app.state.status.as_ref().is_some_and(|s| s.error && s.text.contains("Обещание уже выполнено")));
+    russian_everywhere(&mut h, "R", &[]);
+    // The history in words.
+    let history = russian_everywhere(&mut h, "H", &[]);
+    for words in ["принято в работу: срок", "выполнено", "отправлено: Выполнено. Провела платёжку"]
+    {
+        assert!(history.contains(words), "{words}:\n{history}");
+    }
+    // The tone check names capitals in Russian, and says which key sends anyway.
+    h.keys("<Esc> r").type_text("СРОЧНО ОПЛАТИТЕ СЕГОДНЯ");
+    russian_everywhere(&mut h, "<C-x>", &[]);
+    let tone = h.app.state.status.clone().expect("the tone check").text;
+    assert!(tone.contains("ЗАГЛАВНЫЕ БУКВЫ") && tone.contains("отправить всё равно"), "{tone}");
+    h.keys("<C-u>");
+    // A send that failed with a library's words: the thread says what happened.
+    conn.execute(
+        "UPDATE messages SET delivery = 'failed', error = 'store: FOREIGN KEY constraint failed'
+         WHERE id = (SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'out')",
+        [conv],
+    )
+    .expect("fail it");
+    h.keys("<Esc> <Esc> q g o");
+    let pos = h.app.state.list.rows.iter().position(|c| c.id == conv).expect("still open");
+    for _ in 0..pos {
+        h.keys("j");
+    }
+    let failed = russian_everywhere(&mut h, "<Enter>", &[]);
+    assert!(failed.contains("Не сохранилось"), "{failed}");
+
+    // Placeholders an older pult wrote in English read in Russian.
+    let store = temp_store();
+    let ch = channel(&store, "bot", ChannelKind::Telegram);
+    ingest(
+        &store,
+        ch,
+        vec![
+            msg("1", "chat-1", "Ирина", NOW - 600, "🎤 voice message 0:12"),
+            msg("2", "chat-1", "Ирина", NOW - 500, "[sticker 👍]"),
+            msg("3", "chat-1", "Ирина", NOW - 400, "[unsupported message type order]"),
+        ],
+    );
+    let mut old = Harness::in_language(store, pult::i18n::Lang::Ru, 80, 24);
+    let thread = russian_everywhere(&mut old, "g o <Enter>", &["bot", "chat-1"]);
+    for said in ["голосовое сообщение 0:12", "[стикер 👍]", "неподдерживаемого типа: заказ"]
+    {
+        assert!(thread.contains(said), "{said}:\n{thread}");
+    }
+}
+
+/// Errors of the store and of libraries, said in Russian: what happened and
+/// what to do, never the library's words.
+#[test]
+fn store_and_library_errors_are_said_in_russian() {
+    use pult::i18n::{Lang, english_leak};
+    let sql = |code: i32, text: &str| {
+        pult::store::StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            Some(text.to_string()),
+        ))
+    };
+    for (e, words) in [
+        (sql(787, "FOREIGN KEY constraint failed"), "Не сохранилось"),
+        (sql(5, "database is locked"), "занято"),
+        (sql(13, "database or disk is full"), "Диск заполнен"),
+        (pult::store::Refused::NoOpenPromise.into(), "нет открытого обещания"),
+        (pult::store::Refused::AlreadyReported(1).into(), "уже выполнено"),
+        (pult::store::Refused::NotAnEmailAddress("иван".into()).into(), "не адрес электронной почты"),
+        (pult::store::Refused::TooLateToUndo("sent".into()).into(), "Отменить уже нельзя"),
+    ] {
+        let ru = e.in_language(Lang::Ru);
+        assert!(ru.contains(words) && english_leak(&ru).is_none(), "{e}: {ru}");
+    }
+    // The English the CLI has always printed stays.
+    assert_eq!(pult::store::Refused::NoOpenPromise.to_string(), "this conversation has no open promise");
+    let json = "An error while parsing JSON: expected value at line 1 column 1";
+    assert_eq!(english_leak(&pult::trouble::shown(Lang::Ru, json)), None);
 }

@@ -3,6 +3,7 @@
 //! kind of channel can carry.
 
 pub mod email;
+pub mod placeholder;
 pub mod registry;
 pub mod telegram;
 pub mod whatsapp;

@@ -189,27 +189,18 @@ fn program_found(program: &str) -> bool {
 /// account gets no channel in the store and no worker until it is edited;
 /// the reason says what to edit. Nothing is run to find out.
 pub fn not_set_up(account: &Account) -> Option<String> {
-    let then = "then run `pult doctor`";
     for (key, host) in account.hosts() {
         if placeholder_host(&host) {
-            return Some(format!(
-                "not set up yet: the {key} {host} is an example's placeholder; put your server's name in the config, {then}"
-            ));
+            return Some(crate::t!("not_set_up_host", key = key, host = host));
         }
     }
     for crate::config::SecretSource { key, command, file } in account.secret_sources() {
         match (command.and_then(|c| c.first()), file) {
             (Some(program), _) if !program_found(program) => {
-                return Some(format!(
-                    "not set up yet: the {key} command {program:?} is not installed (not found in PATH); \
-                     install it or change the command in the config, {then}"
-                ));
+                return Some(crate::t!("not_set_up_command", key = key, program = format!("{program:?}")));
             }
             (None, Some(path)) if !path.exists() => {
-                return Some(format!(
-                    "not set up yet: the {key} file {} does not exist; create it (mode 0600) or change the path in the config, {then}",
-                    path.display()
-                ));
+                return Some(crate::t!("not_set_up_file", key = key, path = path.display()));
             }
             _ => {}
         }
@@ -274,7 +265,7 @@ impl Refusal {
     pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
         match self {
             Refusal::WindowClosed { hours } => {
-                let hours = crate::i18n::plural(lang, *hours, ["hour", "hours"], ["часа", "часов", "часов"]);
+                let hours = crate::i18n::plural_of(lang, *hours, "more_than_hours");
                 lang.tr("window_closed").replace("{hours}", &hours)
             }
             Refusal::ConnectionDisabled { owner } => {

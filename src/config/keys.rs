@@ -68,11 +68,12 @@ fn is_key(name: &str) -> bool {
 pub fn check(text: &str) -> Result<(), String> {
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &e))?;
     let mut problems = Vec::new();
-    walk(text, doc.get_ref(), "", &schema().top, "line 1, column 1", &mut problems);
-    // In file order: the first one is the first to fix.
+    walk(text, doc.get_ref(), "", &schema().top, &line_and_column(1, 1), &mut problems);
+    // In file order (each starts with its line and column): the first one is the first to fix.
     problems.sort_by_key(|p| {
-        let n = |s: &str| s.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).and_then(|d| d.parse().ok());
-        (n(p).unwrap_or(0usize), p.split(", column ").nth(1).and_then(n).unwrap_or(0usize))
+        let mut numbers =
+            p.split(|c: char| !c.is_ascii_digit()).filter(|d| !d.is_empty()).map(|d| d.parse().unwrap_or(0usize));
+        (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0))
     });
     if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
 }
@@ -80,14 +81,36 @@ pub fn check(text: &str) -> Result<(), String> {
 /// An error from the toml parser or from serde, with its values hidden.
 pub fn syntax_error(text: &str, e: &toml::de::Error) -> String {
     let message = redact(e.message().lines().next().unwrap_or("invalid TOML").trim());
+    // The parser speaks English: in another language, what kind of mistake it is.
+    let message = match crate::i18n::ui() {
+        crate::i18n::Lang::En => message,
+        crate::i18n::Lang::Ru => {
+            tracing::debug!("config syntax: {message}");
+            let kind = if message.contains("duplicate") {
+                "config_duplicate_key"
+            } else if message.contains("invalid type") || message.contains("invalid value") {
+                "config_wrong_value"
+            } else if message.contains("missing field") {
+                "config_missing_key"
+            } else {
+                "config_syntax"
+            };
+            crate::i18n::ui().tr(kind).to_string()
+        }
+    };
     match e.span() {
         Some(span) => {
             let (line, column) = line_column(text, span.start);
-            let key = key_on_line(text, line).map(|k| format!(" (key `{k}`)")).unwrap_or_default();
-            format!("line {line}, column {column}{key}: {message}")
+            let key = key_on_line(text, line).map(|k| crate::t!("config_key", key = k)).unwrap_or_default();
+            format!("{}{key}: {message}", line_and_column(line, column))
         }
         None => message,
     }
+}
+
+/// «line 3, column 5», in the UI's language: where a problem is.
+fn line_and_column(line: usize, column: usize) -> String {
+    crate::t!("config_at", line = line, column = column)
 }
 
 /// `at` is where the table starts, for what is missing from it.
@@ -101,7 +124,10 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
             continue;
         };
         if let Some(expected) = wrong_type(&field.shape, value.get_ref()) {
-            problems.push(format!("{place}: `{name}` must be {expected}"));
+            problems.push(format!(
+                "{place}: {}",
+                crate::t!("config_must_be", name = name, expected = crate::i18n::ui().tr(expected))
+            ));
             continue;
         }
         if let Some(why) = bad_value(path, name, &field.shape, value.get_ref()) {
@@ -115,15 +141,16 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                 for item in items.iter() {
                     if let DeValue::Table(t) = item.get_ref() {
                         let (line, column) = line_column(text, item.span().start);
-                        account(text, t, &format!("line {line}, column {column}"), problems);
+                        account(text, t, &line_and_column(line, column), problems);
                         if let Some((k, DeValue::String(n))) =
                             t.iter().find(|(k, _)| k.get_ref() == "name").map(|(k, v)| (k, v.get_ref()))
                         {
                             let here = line_column(text, k.span().start).0;
                             match names.iter().find(|(seen, _)| *seen == n.as_ref()) {
                                 Some((_, first)) => problems.push(format!(
-                                    "{}: `name` is the same as the account's on line {first}; each account needs its own",
-                                    self::place(text, k)
+                                    "{}: {}",
+                                    self::place(text, k),
+                                    crate::t!("config_same_name", line = first)
                                 )),
                                 None => names.push((n.as_ref(), here)),
                             }
@@ -138,18 +165,19 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                 let mut ids: Vec<(String, usize)> = Vec::new();
                 for item in items.iter() {
                     let DeValue::Table(t) = item.get_ref() else {
-                        problems.push(format!("{place}: `{name}` must be a list of tables"));
+                        problems.push(format!("{place}: {}", crate::t!("config_list_of_tables", name = name)));
                         continue;
                     };
                     let (line, column) = line_column(text, item.span().start);
-                    walk(text, t, &child(name), keys, &format!("line {line}, column {column}"), problems);
+                    walk(text, t, &child(name), keys, &line_and_column(line, column), problems);
                     if let Some((k, DeValue::String(id))) =
                         t.iter().find(|(k, _)| k.get_ref() == "id").map(|(k, v)| (k, v.get_ref()))
                     {
                         match ids.iter().find(|(seen, _)| seen == id.as_ref()) {
                             Some((_, first)) => problems.push(format!(
-                                "{}: `id` is the same as the one on line {first}; each [[{name}]] needs its own",
-                                self::place(text, k)
+                                "{}: {}",
+                                self::place(text, k),
+                                crate::t!("config_same_id", line = first, name = name)
                             )),
                             None => ids.push((id.to_string(), line_column(text, k.span().start).0)),
                         }
@@ -172,12 +200,11 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
     let (kind, keys) = match (known, kind) {
         (Some((kind, keys)), _) => (kind, keys),
         (None, Some(_)) => {
-            problems
-                .push(format!("{place}: an [[accounts]] entry has an unknown kind; use one of {}", list.join(", ")));
+            problems.push(format!("{place}: {}", crate::t!("config_unknown_kind", kinds = list.join(", "))));
             return;
         }
         (None, None) => {
-            problems.push(format!("{place}: an [[accounts]] entry has no kind ({})", or_list(&list)));
+            problems.push(format!("{place}: {}", crate::t!("config_no_kind", kinds = or_list(&list))));
             return;
         }
     };
@@ -187,27 +214,27 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
 /// «a, b or c».
 fn or_list(items: &[&str]) -> String {
     match items.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, rest)) if !rest.is_empty() => crate::t!("or_list", items = rest.join(", "), last = last),
         _ => items.join(""),
     }
 }
 
-/// The type a known key needs, when its value has another (checked here, where
+/// The type a known key needs (a catalogue key), when its value has another (checked here, where
 /// the line is known; serde loses it inside `[[accounts]]`).
 fn wrong_type(shape: &Shape, value: &DeValue<'_>) -> Option<&'static str> {
     let (ok, expected) = match shape {
-        Shape::Bool => (matches!(value, DeValue::Boolean(_)), "true or false"),
-        Shape::Integer { .. } => (matches!(value, DeValue::Integer(_)), "a number"),
-        Shape::Text => (matches!(value, DeValue::String(_)), "text in quotes"),
+        Shape::Bool => (matches!(value, DeValue::Boolean(_)), "type_bool"),
+        Shape::Integer { .. } => (matches!(value, DeValue::Integer(_)), "type_number"),
+        Shape::Text => (matches!(value, DeValue::String(_)), "type_text"),
         Shape::List(item) => match **item {
             Shape::Text => (
                 matches!(value, DeValue::Array(a) if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(_)))),
-                "a list of strings, e.g. [\"pass\", \"mail/office\"]",
+                "type_strings",
             ),
-            Shape::Tagged(_) => (matches!(value, DeValue::Array(_)), "[[accounts]] tables"),
-            _ => (matches!(value, DeValue::Array(_)), "a list"),
+            Shape::Tagged(_) => (matches!(value, DeValue::Array(_)), "type_accounts"),
+            _ => (matches!(value, DeValue::Array(_)), "type_list"),
         },
-        Shape::Table(_) => (matches!(value, DeValue::Table(_)), "a table"),
+        Shape::Table(_) => (matches!(value, DeValue::Table(_)), "type_table"),
         // Left to serde (a test keeps these out of the config).
         Shape::Tagged(_) | Shape::Unknown => return None,
     };
@@ -227,69 +254,58 @@ fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Opti
     if let Shape::Integer { max } = *shape {
         let n = integer(value);
         return match name {
-            "port" if !n.is_some_and(|p| (1..=65535).contains(&p)) => {
-                Some("`port` must be a number from 1 to 65535".into())
-            }
+            "port" if !n.is_some_and(|p| (1..=65535).contains(&p)) => Some(crate::t!("config_port")),
             // No setting is negative: counts, sizes and seconds.
-            _ if n.is_none_or(|n| n < 0) => Some(format!("`{name}` must be a whole number, 0 or more")),
-            _ if n.is_some_and(|n| n as u64 > max) => Some(format!("`{name}` must be a number from 0 to {max}")),
+            _ if n.is_none_or(|n| n < 0) => Some(crate::t!("config_whole_number", name = name)),
+            _ if n.is_some_and(|n| n as u64 > max) => Some(crate::t!("config_number_up_to", name = name, max = max)),
             _ => None,
         };
     }
     match name {
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
-            Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
+            Some(crate::t!("config_history_before"))
         }
-        "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => {
-            Some("`tls` must be implicit, starttls or none".into())
-        }
+        "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => Some(crate::t!("config_tls")),
         "start" | "end" if text.is_some_and(|t| super::parse_hhmm(t).is_err()) => {
-            Some(format!("`{name}` must be a time like 09:00"))
+            Some(crate::t!("config_time", name = name))
         }
-        "workdays" if text.is_some_and(|t| super::parse_workdays(t).is_err()) => {
-            Some("`workdays` must be days like mon-fri or mon,wed,fri".into())
-        }
+        "workdays" if text.is_some_and(|t| super::parse_workdays(t).is_err()) => Some(crate::t!("config_workdays")),
         "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun"
             if text.is_some_and(|t| crate::workflow::calendar::parse_interval(t).is_err()) =>
         {
-            Some(format!("`{name}` must be hours like 09:00-17:00, or off"))
+            Some(crate::t!("config_day_hours", name = name))
         }
         "calendar"
             if path == "hours"
                 && !text.is_some_and(|t| crate::workflow::calendar::shipped_calendars().contains(&t)) =>
         {
-            Some(format!(
-                "`calendar` must be one of the shipped calendars: {}",
-                crate::workflow::calendar::shipped_calendars().join(", ")
-            ))
+            Some(crate::t!("config_calendar", known = crate::workflow::calendar::shipped_calendars().join(", ")))
         }
         "first_response" | "next_response" | "keep_informed"
             if path == "sla" && text.is_some_and(|t| crate::workflow::sla::parse_duration(t, 3600).is_err()) =>
         {
-            Some(format!("`{name}` must be working time like 30m, 2h, 1h30m or 2d"))
+            Some(crate::t!("config_sla_duration", name = name))
         }
         "warn_at" | "at"
             if (path == "sla" || path == "sla.escalate")
                 && text.is_some_and(|t| crate::workflow::sla::parse_percent(t).is_err()) =>
         {
-            Some(format!("`{name}` must be a share like 75%"))
+            Some(crate::t!("config_sla_share", name = name))
         }
         "calendar" if path == "sla" && !text.is_some_and(|t| ["team", "client"].contains(&t)) => {
-            Some("`calendar` must be team or client".into())
+            Some(crate::t!("config_sla_calendar"))
         }
-        "to" if path == "sla.escalate" && text.is_some_and(|t| t.trim().is_empty()) => {
-            Some("`to` must be responsible or a person's name".into())
-        }
+        "to" if path == "sla.escalate" && text.is_some_and(|t| t.trim().is_empty()) => Some(crate::t!("config_sla_to")),
         "kind" if path == "sla.match" => match value {
             DeValue::Array(a)
                 if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(k) if ChannelKind::parse(k).is_some())) =>
             {
                 None
             }
-            _ => Some("`kind` must be a list of channel kinds: email, telegram, whatsapp".into()),
+            _ => Some(crate::t!("config_sla_kinds")),
         },
         "webhook_listen" if text.is_some_and(|t| t.parse::<std::net::SocketAddr>().is_err()) => {
-            Some("`webhook_listen` must be an address and port, like 127.0.0.1:8088".into())
+            Some(crate::t!("config_webhook_listen"))
         }
         _ => None,
     }
@@ -300,12 +316,12 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &
     let get = |name: &str| table.iter().find(|(k, _)| k.get_ref() == name);
     for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
-            ["accounts", kind] => format!("this [[accounts]] entry ({kind})"),
-            ["sla"] => "this [[sla]] table".to_string(),
+            ["accounts", kind] => crate::t!("config_this_account", kind = kind),
+            ["sla"] => crate::t!("config_this_sla"),
             [.., server] => format!("`{server}`"),
             [] => String::new(),
         };
-        problems.push(format!("{at}: {table} has no `{key}`"));
+        problems.push(format!("{at}: {}", crate::t!("config_has_no", table = table, key = key)));
     }
     let text_of = |name: &str| match get(name).map(|(_, v)| v.get_ref()) {
         Some(DeValue::String(s)) => Some(s.as_ref()),
@@ -317,7 +333,7 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &
         && end <= start
         && let Some((key, _)) = get("end")
     {
-        problems.push(format!("{}: `end` must be after `start`", place(text, key)));
+        problems.push(format!("{}: {}", place(text, key), crate::t!("config_end_after_start")));
     }
     let insecure = matches!(get("insecure").map(|(_, v)| v.get_ref()), Some(DeValue::Boolean(true)));
     if (path.ends_with(".imap") || path.ends_with(".smtp"))
@@ -325,41 +341,32 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &
         && !insecure
         && let Some((key, _)) = get("tls")
     {
-        problems.push(format!(
-            "{}: tls = \"none\" sends the password in the clear; it needs insecure = true",
-            place(text, key)
-        ));
+        problems.push(format!("{}: {}", place(text, key), crate::t!("config_insecure")));
     }
 }
 
 fn unknown(name: &str, path: &str, allowed: &[&str]) -> String {
     let shown = crate::sanitize::line(name);
     let table = match path.split('.').collect::<Vec<_>>().as_slice() {
-        [""] => "at the top level".to_string(),
-        ["accounts", kind] => format!("in [[accounts]] ({kind})"),
-        ["accounts", kind, server] => format!("in {server} of [[accounts]] ({kind})"),
-        _ => format!("in [{path}]"),
+        [""] => crate::t!("config_in_top"),
+        ["accounts", kind] => crate::t!("config_in_account", kind = kind),
+        ["accounts", kind, server] => crate::t!("config_in_server", server = server, kind = kind),
+        _ => crate::t!("config_in_table", table = path),
     };
     let lower = name.to_lowercase();
     if ["password", "pass", "passwd", "secret"].contains(&lower.as_str())
         && (allowed.contains(&"password_command") || allowed.contains(&"imap"))
     {
-        let place = if allowed.contains(&"imap") { " inside imap = { … } and smtp = { … }" } else { "" };
-        return format!(
-            "`{shown}` is not read: a password never lives in this file. Use password_command = [\"pass\", \"mail/office\"] \
-             (run without a shell) or password_file = \"/path\" (mode 0600){place}"
-        );
+        let place = if allowed.contains(&"imap") { crate::t!("config_inside_servers") } else { String::new() };
+        return crate::t!("config_no_password_here", key = shown, place = place);
     }
     if ["token", "bot_token", "secret", "access_token"].contains(&lower.as_str()) && allowed.contains(&"token_command")
     {
-        return format!(
-            "`{shown}` is not read: a token never lives in this file. Use token_command = [\"pass\", \"telegram/bot\"] \
-             or token_file = \"/path\" (mode 0600)"
-        );
+        return crate::t!("config_no_token_here", key = shown);
     }
     match nearest(name, allowed) {
-        Some(near) => format!("unknown key `{shown}` {table}; did you mean `{near}`?"),
-        None => format!("unknown key `{shown}` {table}; known keys: {}", allowed.join(", ")),
+        Some(near) => crate::t!("config_unknown_key_near", key = shown, table = table, near = near),
+        None => crate::t!("config_unknown_key", key = shown, table = table, known = allowed.join(", ")),
     }
 }
 
@@ -399,7 +406,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 fn place<T>(text: &str, spanned: &Spanned<T>) -> String {
     let (line, column) = line_column(text, spanned.span().start);
-    format!("line {line}, column {column}")
+    line_and_column(line, column)
 }
 
 /// 1-based line and column (in characters) of a byte offset.

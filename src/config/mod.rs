@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no configuration at {0}")]
+    #[error("{}", crate::t!("config_missing", path = .0.display()))]
     Missing(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("{}", crate::t!("config_unreadable", path = .path.display(), why = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -569,12 +569,26 @@ token_command = ["pass", "telegram/office-bot"]
 # api_url = "https://api.telegram.org"
 "#;
 
+/// The example config with its comments in the reader's language (keys are
+/// the file's syntax and stay as they are).
+pub fn example(lang: crate::i18n::Lang) -> String {
+    match lang {
+        crate::i18n::Lang::En => EXAMPLE.to_string(),
+        crate::i18n::Lang::Ru => EXAMPLE
+            .replace("# default: ~/.local/share/pult/pult.db", "# по умолчанию: ~/.local/share/pult/pult.db")
+            .replace("# en | ru (default: from LANG)", "# en | ru (по умолчанию — по LANG)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn example_parses() {
+        for lang in [crate::i18n::Lang::En, crate::i18n::Lang::Ru] {
+            assert_eq!(Config::parse(&example(lang)).expect("example config").accounts.len(), 2);
+        }
         let c = Config::parse(EXAMPLE).expect("example config");
         assert_eq!(c.accounts.len(), 2);
         assert_eq!(c.accounts[0].name(), "office");

@@ -46,7 +46,7 @@ pub fn queue_reply(db: &mut Db, r: &Reply, now: i64) -> Result<i64> {
 /// [`queue_reply`] inside a caller's transaction (accept and done add a task change to it).
 pub(super) fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     if r.body.trim().is_empty() && r.attachments.is_empty() {
-        return Err(StoreError::Invalid("the reply is empty".into()));
+        return Err(super::Refused::EmptyReply.into());
     }
     queue_outgoing(tx, r, now)
 }
@@ -129,7 +129,7 @@ pub fn queue_email(db: &mut Db, r: &Reply, extra: &EmailExtra, now: i64) -> Resu
 fn queue_email_in(tx: &Transaction<'_>, r: &Reply, extra: &EmailExtra, now: i64) -> Result<i64> {
     let to = valid_addresses(&extra.to)?;
     if r.subject.as_deref().map(str::trim).is_none_or(str::is_empty) {
-        return Err(StoreError::Invalid("an email needs a subject".into()));
+        return Err(super::Refused::NoSubject.into());
     }
     if let Some(m) = extra.forward_of {
         let ok: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)", [m], |row| row.get(0))?;
@@ -184,7 +184,7 @@ impl std::fmt::Display for Recipient {
 /// bare addresses): `a@x`, `<a@x>`, `Кира Белова <a@x>`, `"Белова, Кира" <a@x>`.
 /// Each address checked and lower-cased, each once; at least one.
 pub fn recipients(list: &[String]) -> Result<Vec<Recipient>> {
-    let bad = |a: &str| StoreError::Invalid(format!("not an email address: {}", crate::sanitize::line(a)));
+    let bad = |a: &str| StoreError::from(super::Refused::NotAnEmailAddress(crate::sanitize::line(a).into_owned()));
     let mut out: Vec<Recipient> = Vec::new();
     for item in list.iter().flat_map(|a| split_outside_quotes(a)) {
         let item = item.trim();
@@ -215,7 +215,7 @@ pub fn recipients(list: &[String]) -> Result<Vec<Recipient>> {
         }
     }
     if out.is_empty() {
-        return Err(StoreError::Invalid("an email needs a recipient".into()));
+        return Err(super::Refused::NoRecipient.into());
     }
     Ok(out)
 }
@@ -261,7 +261,7 @@ pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
     let to: Vec<String> = typed.iter().map(|r| r.address.clone()).collect();
     let subject = e.subject.trim();
     if subject.is_empty() {
-        return Err(StoreError::Invalid("an email needs a subject".into()));
+        return Err(super::Refused::NoSubject.into());
     }
     let tx = immediate(conn)?;
     let channel = e.channel;
@@ -337,7 +337,7 @@ pub fn queue_forward(
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no message {message}")))?;
     if kind != "email" {
-        return Err(StoreError::Invalid("forward is for email messages".into()));
+        return Err(super::Refused::ForwardIsForEmail.into());
     }
     let reply = Reply {
         conversation_id: conversation,
@@ -464,7 +464,7 @@ pub fn set_sender_rule(db: &mut Db, conversation: i64, client: bool, actor: &str
         )
         .optional()?;
     let Some((kind, identity, handle)) = found else {
-        return Err(StoreError::Invalid("no message from a client in this conversation".into()));
+        return Err(super::Refused::NoClientMessage.into());
     };
     let rule = if client { "client" } else { "never" };
     tx.execute(

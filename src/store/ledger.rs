@@ -78,9 +78,7 @@ pub fn done(db: &mut Db, reply: &Reply, now: i64) -> Result<(i64, Option<i64>)> 
     // wrote since (then «Выполнено» answers something new).
     let PromiseState { open: task, reported } = promise_state(&tx, reply.conversation_id)?;
     if let Some(t) = reported {
-        return Err(StoreError::Invalid(format!(
-            "promise {t} is already reported done; nothing new to report since the client's last message"
-        )));
+        return Err(super::Refused::AlreadyReported(t).into());
     }
     let outbox = queue_reply_in(&tx, reply, now)?;
     if let Some(t) = task {
@@ -113,7 +111,7 @@ pub fn redate(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .ok_or_else(|| StoreError::Invalid("this conversation has no open promise".into()))?;
+        .ok_or_else(|| StoreError::Refused(super::Refused::NoOpenPromise))?;
     tx.execute("UPDATE tasks SET deadline = ?1 WHERE id = ?2", params![deadline, task])?;
     let outbox = match reply {
         Some(r) => Some(queue_reply_in(&tx, r, now)?),
@@ -142,7 +140,7 @@ pub fn cancel_task(db: &mut Db, conversation: i64, actor: &str, now: i64) -> Res
             |r| r.get(0),
         )
         .optional()?
-        .ok_or_else(|| StoreError::Invalid("this conversation has no open promise".into()))?;
+        .ok_or_else(|| StoreError::Refused(super::Refused::NoOpenPromise))?;
     tx.execute("UPDATE tasks SET state = 'cancelled', done_at = ?1 WHERE id = ?2", params![now, task])?;
     note_change(&tx, now, ChangeKind::Task, Some(conversation), Some(actor))?;
     audit(&tx, now, actor, "task.cancel", Some(conversation), &format!("task {task}"))?;
@@ -191,7 +189,7 @@ pub fn undo_send(db: &mut Db, outbox_id: i64, actor: &str, now: i64) -> Result<S
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no outbox row {outbox_id}")))?;
     if state != "pending" {
-        return Err(StoreError::Invalid(format!("too late to undo: the message is {state}")));
+        return Err(super::Refused::TooLateToUndo(state).into());
     }
     tx.execute(
         "UPDATE outbox SET state = 'cancelled', updated_at = ?1, message_id = NULL WHERE id = ?2",

@@ -45,6 +45,106 @@ pub enum StoreError {
     /// A search query that cannot mean anything; the message says why.
     #[error("search: {0}")]
     Query(#[from] crate::search::query::QueryError),
+    /// A request turned down for a reason the person can act on.
+    #[error("{0}")]
+    Refused(#[from] Refused),
+}
+
+/// What the store turns down, and why, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("this conversation has no open promise")]
+    NoOpenPromise,
+    #[error("promise {0} is already reported done; nothing new to report since the client's last message")]
+    AlreadyReported(i64),
+    #[error("not an email address: {0}")]
+    NotAnEmailAddress(String),
+    #[error("too late to undo: the message is {0}")]
+    TooLateToUndo(String),
+    #[error("the reply is empty")]
+    EmptyReply,
+    #[error("an email needs a subject")]
+    NoSubject,
+    #[error("an email needs a recipient")]
+    NoRecipient,
+    #[error("this conversation has no client card")]
+    NoClientCard,
+    #[error("the note is empty")]
+    EmptyNote,
+    #[error("no message from a client in this conversation")]
+    NoClientMessage,
+    #[error("forward is for email messages")]
+    ForwardIsForEmail,
+}
+
+impl Refused {
+    /// Said to a person, in `lang` (English is `Display`, which the CLI has always printed).
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        if lang == crate::i18n::Lang::En {
+            return self.to_string();
+        }
+        match self {
+            Refused::NoOpenPromise => lang.tr("no_promise").into(),
+            Refused::AlreadyReported(_) => lang.tr("already_done").into(),
+            Refused::NotAnEmailAddress(a) => format!("{}: {a}", lang.tr("refused_not_address")),
+            Refused::TooLateToUndo(state) => {
+                let state = match state.as_str() {
+                    "sending" => lang.tr("sending"),
+                    "sent" | "delivered" => lang.tr("sent"),
+                    "cancelled" => lang.tr("refused_cancelled"),
+                    _ => lang.tr("refused_gone"),
+                };
+                format!("{} {state}", lang.tr("refused_too_late"))
+            }
+            Refused::EmptyReply => lang.tr("empty_reply").into(),
+            Refused::NoSubject => lang.tr("no_subject").into(),
+            Refused::NoRecipient => lang.tr("refused_no_recipient").into(),
+            Refused::NoClientCard => lang.tr("no_client").into(),
+            Refused::EmptyNote => lang.tr("refused_empty_note").into(),
+            Refused::NoClientMessage => lang.tr("refusal_nothing_to_answer").into(),
+            Refused::ForwardIsForEmail => lang.tr("forward_is_email").into(),
+        }
+    }
+}
+
+impl StoreError {
+    /// Said to a person, in `lang`: a refusal with its reason; a failure of
+    /// the database or the disk as what happened and what to do (the raw
+    /// detail belongs in the log, which the caller writes).
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        use crate::i18n::Lang;
+        use crate::trouble::Trouble;
+        match self {
+            StoreError::Refused(r) => r.in_language(lang),
+            StoreError::Query(q) if lang == Lang::Ru => format!("{}: {}", lang.tr("search"), q.russian()),
+            StoreError::Query(q) => format!("{}: {q}", lang.tr("search")),
+            StoreError::Invalid(why) => crate::trouble::explain(lang, why),
+            StoreError::TooNew { found, known } => {
+                lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
+            }
+            StoreError::WriterGone => lang.tr("store_writer_gone").into(),
+            StoreError::Open { path, source: DbError(e) }
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+            {
+                lang.tr("store_not_a_database").replace("{path}", &path.display().to_string())
+            }
+            StoreError::Sql(DbError(e)) | StoreError::Open { source: DbError(e), .. } => {
+                use rusqlite::ErrorCode as C;
+                let kind = match e.sqlite_error_code() {
+                    Some(C::DatabaseBusy | C::DatabaseLocked) => Trouble::Busy,
+                    Some(C::ConstraintViolation) => Trouble::Conflict,
+                    Some(C::DiskFull) => Trouble::DiskFull,
+                    Some(C::CannotOpen | C::ReadOnly | C::PermissionDenied | C::SystemIoFailure) => Trouble::Io,
+                    _ => Trouble::of(&e.to_string()),
+                };
+                kind.in_language(lang).into()
+            }
+            StoreError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                Trouble::DiskFull.in_language(lang).into()
+            }
+            StoreError::Io(_) => Trouble::Io.in_language(lang).into(),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -112,6 +212,9 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     if !existed {
         restrict_permissions(path)?;
     }
+    // A file that is not a database is said with its name, at the first read.
+    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -219,4 +322,37 @@ pub fn fold(s: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use crate::i18n::{Lang, english_leak};
+
+    #[test]
+    fn every_refusal_is_said_in_russian_and_english_stays_as_printed() {
+        for r in [
+            Refused::NoOpenPromise,
+            Refused::AlreadyReported(3),
+            Refused::NotAnEmailAddress("иван".into()),
+            Refused::TooLateToUndo("sending".into()),
+            Refused::TooLateToUndo("cancelled".into()),
+            Refused::EmptyReply,
+            Refused::NoSubject,
+            Refused::NoRecipient,
+            Refused::NoClientCard,
+            Refused::EmptyNote,
+            Refused::NoClientMessage,
+            Refused::ForwardIsForEmail,
+        ] {
+            let ru = r.in_language(Lang::Ru);
+            assert!(english_leak(&ru).is_none() && !ru.contains('_'), "{r:?}: {ru}");
+            assert_eq!(r.in_language(Lang::En), r.to_string());
+        }
+        let too_new = StoreError::TooNew { found: 40, known: 39 }.in_language(Lang::Ru);
+        assert!(too_new.contains("40") && english_leak(&too_new).is_none(), "{too_new}");
+        assert_eq!(english_leak(&StoreError::WriterGone.in_language(Lang::Ru)), None);
+        let io = StoreError::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)).in_language(Lang::Ru);
+        assert!(io.starts_with("Диск заполнен"), "{io}");
+    }
 }

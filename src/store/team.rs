@@ -57,7 +57,7 @@ pub fn set_default_assignee(
         .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conversation], |r| r.get(0))
         .optional()?
         .flatten();
-    let contact = contact.ok_or_else(|| StoreError::Invalid("this conversation has no client card".into()))?;
+    let contact = contact.ok_or_else(|| StoreError::Refused(super::Refused::NoClientCard))?;
     tx.execute("UPDATE contacts SET default_assignee = ?1 WHERE id = ?2", params![assignee, contact])?;
     audit(&tx, now, actor, "assign.default", Some(conversation), assignee.unwrap_or("(nobody)"))?;
     note_change(&tx, now, ChangeKind::Assign, Some(conversation), Some(actor))?;
@@ -69,7 +69,7 @@ pub fn set_default_assignee(
 pub fn add_note(db: &mut Db, conversation: i64, actor: &str, body: &str, now: i64) -> Result<i64> {
     let conn = &mut db.0;
     if body.trim().is_empty() {
-        return Err(StoreError::Invalid("the note is empty".into()));
+        return Err(super::Refused::EmptyNote.into());
     }
     let tx = immediate(conn)?;
     tx.execute(

@@ -29,6 +29,21 @@ pub enum SendError {
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<String, SendError>> + Send + 'a>>;
 
+/// Why a message went only in part («2 of 3 parts went; then: …»), kept
+/// for people in the team's language.
+pub fn parts_went(went: usize, total: usize, why: &str) -> String {
+    crate::i18n::written()
+        .tr("parts_went")
+        .replace("{went}", &went.to_string())
+        .replace("{total}", &total.to_string())
+        .replace("{why}", why)
+}
+
+/// A file queued with a message that is no longer there.
+pub fn file_gone(path: &std::path::Path) -> String {
+    crate::i18n::written().tr("file_gone").replace("{path}", &path.display().to_string())
+}
+
 /// What a look for a maybe-sent message found, said to the person deciding.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
@@ -146,10 +161,11 @@ pub async fn dispatch_channel(
         }
         let outcome = match tokio::time::timeout(deadline, sender.send(&item)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(SendError::MaybeSent(format!(
-                "the send did not finish within {} min and was stopped",
-                deadline.as_secs().div_ceil(60)
-            ))),
+            Err(_) => Err(SendError::MaybeSent(
+                crate::i18n::written()
+                    .tr("send_stopped")
+                    .replace("{min}", &deadline.as_secs().div_ceil(60).to_string()),
+            )),
         };
         record(writer, &item, outcome, &mut report).await;
     }
@@ -175,6 +191,24 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
     let id = item.id;
     let t = now();
     let was_sent = outcome.is_ok();
+    // Kept with the message for people to read, in the team's language: a
+    // library's English is said by its kind, and goes to the log as it was.
+    let lang = crate::i18n::written();
+    let outcome = outcome.map_err(|e| {
+        let said = |why: String| {
+            let shown = crate::trouble::shown(lang, &why);
+            if shown != why {
+                tracing::info!("outbox {id}: {why}");
+            }
+            shown
+        };
+        match e {
+            SendError::Permanent(why) => SendError::Permanent(said(why)),
+            SendError::Temporary(why) => SendError::Temporary(said(why)),
+            SendError::MaybeSent(why) => SendError::MaybeSent(said(why)),
+            other => other,
+        }
+    });
     let (recorded, counted) = match outcome {
         Ok(remote) => (writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await, None),
         Err(SendError::Permanent(why)) => {
@@ -196,14 +230,16 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
         Err(SendError::RetryAfter(secs)) => {
             let at = t + secs as i64;
             report.retrying += 1;
-            (writer.call(move |c| intents::retry_later(c, id, "rate limited", at, t)).await, None)
+            (writer.call(move |c| intents::retry_later(c, id, lang.tr("rate_limited"), at, t)).await, None)
         }
     };
     match (recorded, counted) {
         (Ok(()), Some(why)) => report.failed.push((id, why)),
         (Ok(()), None) => report.sent += usize::from(was_sent),
         (Err(e), _) => {
-            let why = format!("cannot record the outcome: {e}");
+            let lang = crate::i18n::written();
+            tracing::error!("outbox {id}: cannot record the outcome: {e}");
+            let why = format!("{}: {}", lang.tr("outcome_unrecorded"), e.in_language(lang));
             tracing::error!("outbox {id}: {why}");
             let reason = why.clone();
             let _ = writer.call(move |c| intents::mark_failed(c, id, &reason, t)).await;

@@ -76,6 +76,11 @@ pub enum Action {
     Redate,
     CancelTask,
     UndoSend,
+    /// Every channel in trouble with its reason (the status line shows `⚠N`).
+    ChannelProblems,
+    /// Confirm a prompt as typed: a deadline on a day off stays where it is
+    /// (Ctrl+X); anywhere else the same as Confirm.
+    ConfirmAsTyped,
     PostRules,
     Assign,
     Note,

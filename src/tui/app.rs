@@ -256,7 +256,7 @@ impl App {
             tracing::debug!("effect {e:?} took {:?}", started.elapsed());
             let outcome = outcome.unwrap_or_else(|err| {
                 tracing::warn!("effect {e:?} failed: {err}");
-                Outcome::Error(err.to_string())
+                Outcome::Error(err.in_language(self.state.lang))
             });
             queue.extend(self.state.absorb(outcome));
             done.push(e);
@@ -313,23 +313,24 @@ impl App {
         let actor = self.state.actor.clone();
         let work = async move {
             let outcome = async {
-                let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.to_string())?;
-                let all = crate::attachments::locate(&reader, message).map_err(|e| e.to_string())?;
+                // Said in the UI's language; the library's words go to the log.
+                let said = |e: &dyn std::fmt::Display| crate::trouble::explain(lang, &e.to_string());
+                let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.in_language(lang))?;
+                let all = crate::attachments::locate(&reader, message).map_err(|e| said(&e))?;
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
                 match &job {
                     AttachmentJob::Save(dir) => {
                         let bytes = crate::attachments::fetch(&cfg, std::slice::from_ref(&item))
                             .await
-                            .map_err(|e| e.to_string())?
+                            .map_err(|e| said(&e))?
                             .pop()
                             .unwrap_or_default();
-                        let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| e.to_string())?;
+                        let path = crate::attachments::save(dir, &item.name, &bytes).map_err(|e| said(&e))?;
                         Ok::<_, String>(format!("{} {}", lang.tr("saved_to"), path.display()))
                     }
                     AttachmentJob::Open(program) => {
-                        let path = crate::attachments::fetch_and_open(&cfg, program, &item)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        let path =
+                            crate::attachments::fetch_and_open(&cfg, program, &item).await.map_err(|e| said(&e))?;
                         Ok(format!("{} {}", lang.tr("opening"), path.display()))
                     }
                 }
@@ -342,7 +343,7 @@ impl App {
         };
         let jobs = match self.jobs() {
             Ok(j) => j,
-            Err(e) => return Outcome::Error(e.to_string()),
+            Err(e) => return Outcome::Error(crate::trouble::explain(self.state.lang, &e.to_string())),
         };
         match self.notices.clone() {
             // In the terminal: the job reports back as a notice; the UI goes on.
@@ -679,9 +680,9 @@ impl App {
                     store::clients::hand_over(c, client, to.as_deref(), &actor, note.as_deref(), now)
                 })?;
                 Ok(Outcome::ClientChanged(format!(
-                    "{} {who} · {}: {moved}",
+                    "{} {who} · {}",
                     st.lang.tr("handed_over"),
-                    st.lang.tr("moved")
+                    crate::i18n::plural_of(st.lang, moved as i64, "conversations")
                 )))
             }
             Effect::MergeClients { into, from } => {
@@ -862,6 +863,7 @@ fn edit_in_editor(
     terminal: &mut Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
     input: &InputPause,
     text: &str,
+    lang: crate::i18n::Lang,
 ) -> Result<String, String> {
     use std::io::Write;
     input.paused.store(true, Ordering::SeqCst);
@@ -879,8 +881,10 @@ fn edit_in_editor(
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        f.write_all(text.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{}: {}", path.display(), crate::trouble::explain(lang, &e.to_string())))?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.write_all(b"\n"))
+            .map_err(|e| crate::trouble::explain(lang, &e.to_string()))?;
         drop(f);
         restore_terminal();
         let argv = editor_argv();
@@ -889,9 +893,16 @@ fn edit_in_editor(
         let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen);
         let _ = terminal.clear();
         match status {
-            Ok(s) if s.success() => std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display())),
-            Ok(s) => Err(format!("{} exited with {s}; the draft is as it was", argv[0])),
-            Err(e) => Err(format!("cannot run {:?} ($VISUAL/$EDITOR): {e}", argv[0])),
+            Ok(s) if s.success() => std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: {}", path.display(), crate::trouble::explain(lang, &e.to_string()))),
+            Ok(s) => {
+                tracing::warn!("{} exited with {s}", argv[0]);
+                Err(format!("{} ({})", lang.tr("editor_exited"), argv[0]))
+            }
+            Err(e) => {
+                tracing::warn!("cannot run {:?} ($VISUAL/$EDITOR): {e}", argv[0]);
+                Err(format!("{}: {}", lang.tr("editor_failed"), argv[0]))
+            }
         }
     })();
     let _ = std::fs::remove_file(&path);
@@ -1034,7 +1045,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             app.store_changed(&changes);
         }
         if let Some(text) = app.editor_request.take() {
-            let edited = edit_in_editor(&mut terminal, &input, &text);
+            let edited = edit_in_editor(&mut terminal, &input, &text, app.state.lang);
             app.state.editor_returned(edited);
         }
         if app.draft_due().is_some_and(|due| Instant::now() >= due) || app.state.quit {

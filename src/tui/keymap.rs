@@ -195,6 +195,17 @@ impl Keymap {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_shipped_russian_description_reads_as_russian() {
+        let km = super::Keymap::shipped();
+        for context in super::Context::ALL {
+            for b in km.help(context) {
+                let ru = b.desc_ru.as_deref().unwrap_or_else(|| panic!("{:?} has no Russian", b.desc));
+                assert_eq!(crate::i18n::english_leak(ru), None, "{ru}");
+            }
+        }
+    }
+
     use super::*;
     use crate::tui::keys::parse_keys;
 

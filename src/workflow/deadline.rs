@@ -350,6 +350,17 @@ pub fn stated_in(text: &str, now: i64, cal: &Calendar) -> Option<i64> {
     None
 }
 
+/// A deadline on a day off (a weekend, a holiday of the calendar): the same
+/// time on the next working day, to offer before it is told to a client.
+pub fn moved_off_day_off(ts: i64, cal: &Calendar) -> Option<i64> {
+    let z = cal.zoned(ts);
+    if cal.is_working_day(z.date()) {
+        return None;
+    }
+    let minutes = u32::from(z.hour() as u8) * 60 + u32::from(z.minute() as u8);
+    Some(cal.at(cal.next_working_day(z.date()), minutes))
+}
+
 /// How a deadline is written to clients: «пт 21.11 18:00».
 pub fn format_for_client(ts: i64, cal: &Calendar) -> String {
     const DAYS: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
@@ -376,6 +387,23 @@ mod tests {
 
     fn show(c: &Calendar, t: i64) -> String {
         c.zoned(t).strftime("%Y-%m-%d %H:%M %a").to_string()
+    }
+
+    #[test]
+    fn a_deadline_on_a_day_off_is_offered_the_next_working_day() {
+        let c = cal();
+        let friday = ts(&c, "2026-11-20T10:00");
+        let saturday = parse("завтра 12:00", friday, &c).expect("завтра");
+        assert_eq!(show(&c, saturday), "2026-11-21 12:00 Sat");
+        let moved = moved_off_day_off(saturday, &c).expect("a day off");
+        assert_eq!(show(&c, moved), "2026-11-23 12:00 Mon");
+        // A holiday on a weekday, and a Saturday the calendar makes a working day.
+        assert_eq!(
+            show(&c, moved_off_day_off(ts(&c, "2026-11-04T15:00"), &c).expect("holiday")),
+            "2026-11-05 15:00 Thu"
+        );
+        assert_eq!(moved_off_day_off(ts(&c, "2026-11-28T11:00"), &c), None);
+        assert_eq!(moved_off_day_off(friday, &c), None);
     }
 
     /// (now, phrase, expected local time)

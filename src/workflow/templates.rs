@@ -221,6 +221,8 @@ pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
             Some(end) if after[..end].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => {
                 let name = &after[..end];
                 match vars.get(name) {
+                    // «Выполнено. {what}»: what a person typed starts a sentence with a capital.
+                    Some(v) if starts_sentence(&out) => out.push_str(&capitalised(v)),
                     Some(v) => out.push_str(v),
                     None => {
                         out.push('{');
@@ -238,6 +240,22 @@ pub fn fill(source: &str, vars: &HashMap<&str, String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// True where the next word starts a sentence: after «.», «!», «?» or «…»
+/// and a space (a line break alone does not: a sign-off's name follows one).
+fn starts_sentence(before: &str) -> bool {
+    let trimmed = before.trim_end_matches(' ');
+    trimmed.len() < before.len() && trimmed.ends_with(['.', '!', '?', '…'])
+}
+
+/// `text` with its first letter in upper case («провела платёжку» → «Провела платёжку»).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        _ => text.to_string(),
+    }
 }
 
 /// Subsequence match, case-insensitive; consecutive and word-start hits score higher.
@@ -344,6 +362,21 @@ mod tests {
             Templates::with_user_file(Some("[[template]]\nid = \"done\"\nname = \"Готово\"\ntext = \"Готово!\"\n"));
         assert!(err.is_none());
         assert_eq!(t.get("done").expect("done").text, "Готово!");
+    }
+
+    #[test]
+    fn what_a_person_typed_starts_its_sentence_with_a_capital() {
+        let t = Templates::shipped();
+        let vars: HashMap<&str, String> = [("what", "провела платёжку".to_string())].into_iter().collect();
+        assert_eq!(t.get("done").expect("done").render(ChannelKind::Telegram, &vars), "Выполнено. Провела платёжку");
+        // Inside a sentence it stays as typed.
+        let vars: HashMap<&str, String> = [("what", "акт сверки".to_string())].into_iter().collect();
+        let next = t.get("next-step").expect("next-step").render(ChannelKind::Telegram, &vars);
+        assert!(next.starts_with("Для завершения нам нужно от вас: акт сверки."), "{next}");
+        assert_eq!(
+            fill("Срок — {d}. {w}", &[("d", "пт".to_string()), ("w", "".to_string())].into_iter().collect()),
+            "Срок — пт. "
+        );
         let (t, err) = Templates::with_user_file(Some("[[template]]\nname = 3"));
         assert!(err.is_some());
         let (_, err) = Templates::with_user_file(Some(

@@ -1,8 +1,30 @@
 //! A gentle check before sending: shouting capitals, runs of exclamation marks,
 //! and words the team asked to be warned about. Never answer emotion with emotion.
 
+/// One thing that makes a message read as heated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heat {
+    /// Shouting: words or most of the text in capitals.
+    Capitals,
+    /// «!!» or «?!».
+    Exclamations,
+    /// A word the team asked to be warned about.
+    Word(String),
+}
+
+impl Heat {
+    /// As the warning names it, in `lang`.
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        match self {
+            Heat::Capitals => lang.tr("tone_capitals").to_string(),
+            Heat::Exclamations => "!!!".to_string(),
+            Heat::Word(w) => format!("«{w}»"),
+        }
+    }
+}
+
 /// What looks heated in `text`; empty when it reads calmly.
-pub fn check(text: &str, words: &[String]) -> Vec<String> {
+pub fn check(text: &str, words: &[String]) -> Vec<Heat> {
     let mut found = Vec::new();
     let shouted = text
         .split(|c: char| !c.is_alphabetic())
@@ -11,16 +33,16 @@ pub fn check(text: &str, words: &[String]) -> Vec<String> {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     let upper = letters.iter().filter(|c| c.is_uppercase()).count();
     if shouted >= 2 || (letters.len() >= 12 && upper * 2 > letters.len()) {
-        found.push("CAPITALS".to_string());
+        found.push(Heat::Capitals);
     }
     if text.contains("!!") || text.contains("?!") {
-        found.push("!!!".to_string());
+        found.push(Heat::Exclamations);
     }
     let lower = text.to_lowercase();
     for w in words {
         let w = w.trim().to_lowercase();
         if !w.is_empty() && lower.contains(&w) {
-            found.push(format!("«{w}»"));
+            found.push(Heat::Word(w));
         }
     }
     found
@@ -28,7 +50,7 @@ pub fn check(text: &str, words: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{Heat, check};
 
     #[test]
     fn calm_text_passes() {
@@ -37,8 +59,12 @@ mod tests {
 
     #[test]
     fn heat_is_noticed() {
-        assert_eq!(check("СРОЧНО ОПЛАТИТЕ СЕГОДНЯ", &[]), vec!["CAPITALS"]);
-        assert_eq!(check("Вы опять опоздали!!!", &[]), vec!["!!!"]);
-        assert_eq!(check("Это ваша вина", &["ваша вина".into()]), vec!["«ваша вина»"]);
+        assert_eq!(check("СРОЧНО ОПЛАТИТЕ СЕГОДНЯ", &[]), vec![Heat::Capitals]);
+        assert_eq!(check("Вы опять опоздали!!!", &[]), vec![Heat::Exclamations]);
+        assert_eq!(check("Это ваша вина", &["ваша вина".into()]), vec![Heat::Word("ваша вина".into())]);
+        let ru = Heat::Capitals.in_language(crate::i18n::Lang::Ru);
+        assert_eq!((ru.as_str(), crate::i18n::english_leak(&ru)), ("ЗАГЛАВНЫЕ БУКВЫ", None));
+        assert_eq!(Heat::Capitals.in_language(crate::i18n::Lang::En), "CAPITALS");
+        assert_eq!(Heat::Word("ваша вина".into()).in_language(crate::i18n::Lang::Ru), "«ваша вина»");
     }
 }

@@ -215,3 +215,24 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The first English word on a Russian screen (see `pult::i18n::english_leak`),
+/// after the data of the screen's own store is set aside: names a person
+/// gave (channels «office mail», «office-bot»), addresses, subjects in Latin.
+pub fn english_on_screen(screen: &str, data: &[&str]) -> Option<String> {
+    let mut text = screen.to_string();
+    for d in data.iter().chain(DEMO_LATIN) {
+        text = text.replace(d, " ");
+    }
+    // A word cut where its box ends («<Ent…») is judged whole elsewhere.
+    let whole: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| !w.ends_with('…'))
+        .map(|w| w.split('…').next_back().unwrap_or(w).to_string())
+        .collect();
+    pult::i18n::english_leak(&whole.join(" "))
+}
+
+/// Latin text in the demo store's own data (channel names, the team).
+pub const DEMO_LATIN: &[&str] =
+    &["office mail", "office-bot", "office", "Billing", "Dept", "Invoice", "fdp", "exe", "This"];

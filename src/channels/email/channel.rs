@@ -51,12 +51,14 @@ impl Channel for EmailChannel {
             Ok(synced
                 .into_iter()
                 .map(|(folder, r)| {
-                    format!(
-                        "email {} {folder}: {} fetched, {} new{}",
-                        self.account.name,
-                        r.fetched,
-                        r.inserted,
-                        if r.resynced { " (UIDVALIDITY changed: resynced)" } else { "" }
+                    let resynced = if r.resynced { crate::t!("uidvalidity_resynced") } else { String::new() };
+                    crate::t!(
+                        "email_synced",
+                        name = self.account.name,
+                        folder = folder,
+                        fetched = r.fetched,
+                        new = r.inserted,
+                        resynced = resynced
                     )
                 })
                 .collect())

@@ -305,6 +305,15 @@ fn media_marker(part: &mail_parser::MessagePart<'_>) -> String {
 
 /// «[image: plan.png]», «[image]»: one line, whatever the name holds.
 pub(super) fn named_in_place(kind: &str, name: Option<&str>) -> String {
+    // Written for people, in the team's language: «[изображение: plan.png]».
+    let lang = crate::i18n::written();
+    let kind = match kind {
+        "image" => lang.tr("ph_kind_image"),
+        "audio" => lang.tr("ph_kind_audio"),
+        "video" => lang.tr("ph_kind_video"),
+        "file" => lang.tr("ph_kind_file"),
+        other => other,
+    };
     match name {
         Some(name) => {
             let name: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
@@ -320,7 +329,8 @@ fn forwarded_blocks(m: &mail_parser::Message<'_>, depth: usize, out: &mut String
     for part in m.attachments().take(MAX_PARTS) {
         let Some(inner) = part.message() else { continue };
         if depth >= MAX_FORWARD_DEPTH {
-            out.push_str("\n\n[more forwarded mail nested deeper is not shown]");
+            let said = crate::channels::placeholder::Placeholder::NestedDeeper.in_language(crate::i18n::written());
+            out.push_str(&format!("\n\n{said}"));
             return;
         }
         let from = inner

@@ -70,7 +70,7 @@ impl Channel for TelegramChannel {
         Box::pin(async move {
             let n = super::drain(&self.bot, writer, self.id).await.map_err(|e| e.to_string())?;
             let t = super::transcribe_pending(&self.bot, writer, self.id, &self.voice).await?;
-            Ok(vec![format!("telegram {}: {n} updates, {t} voice messages transcribed", self.name)])
+            Ok(vec![crate::t!("telegram_synced", name = self.name, updates = n, transcribed = t)])
         })
     }
 
@@ -93,17 +93,12 @@ impl Channel for TelegramChannel {
         Box::pin(async move {
             use teloxide::prelude::Requester;
             let me = self.bot.get_me().await.map_err(|e| e.to_string())?;
-            let groups = if me.can_read_all_group_messages {
-                "sees all group messages"
-            } else {
-                "privacy mode on: make it a group admin or /setprivacy Disable"
-            };
-            let business = if me.can_connect_to_business {
-                "Business Mode on"
-            } else {
-                "Business Mode off (BotFather → Bot Settings → Business Mode) for the accountant's own chats"
-            };
-            Ok(format!("bot @{} ok, {groups}; {business}", me.username.clone().unwrap_or_default()))
+            let groups =
+                if me.can_read_all_group_messages { crate::t!("bot_sees_groups") } else { crate::t!("bot_privacy_on") };
+            let business =
+                if me.can_connect_to_business { crate::t!("bot_business_on") } else { crate::t!("bot_business_off") };
+            let name = me.username.clone().unwrap_or_default();
+            Ok(crate::t!("bot_ok", name = name, groups = groups, business = business))
         })
     }
 

@@ -6,6 +6,7 @@ pub mod channel;
 pub mod fake;
 pub mod updates;
 
+use crate::channels::placeholder::Placeholder;
 use crate::channels::registry::set_status;
 use crate::config::TelegramAccount;
 use crate::model::{ChannelStatus, Inbound, InboundAttachment, SyncEvent};
@@ -147,7 +148,7 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
         let d = v.duration.seconds();
         att("voice.ogg".into(), "audio/ogg", v.file.size, &v.file.id.0, Some(d));
         if body.is_empty() {
-            body = format!("🎤 voice message {}:{:02}", d / 60, d % 60);
+            body = Placeholder::Voice(Some(d)).in_language(crate::i18n::written());
         }
     }
     if let Some(sizes) = m.photo()
@@ -171,7 +172,7 @@ pub(crate) fn message_inbound(m: &Message, edited: bool) -> Inbound {
     }
     if let Some(s) = m.sticker() {
         if body.is_empty() {
-            body = format!("[sticker {}]", s.emoji.clone().unwrap_or_default());
+            body = Placeholder::Sticker(s.emoji.as_deref()).in_language(crate::i18n::written());
         }
     }
     if let Some(l) = m.location() {
@@ -446,8 +447,10 @@ impl ChannelSender for TelegramSender {
             // Once one part went, the row is sent in part: never sent again whole.
             let partial = |went: usize, e: SendError| match e {
                 e if went == 0 => e,
-                SendError::MaybeSent(why) => SendError::MaybeSent(format!("{went} of {total} parts went; then: {why}")),
-                other => SendError::MaybeSent(format!("{went} of {total} parts went; then: {other}")),
+                SendError::MaybeSent(why) => {
+                    SendError::MaybeSent(crate::sync::dispatcher::parts_went(went, total, &why))
+                }
+                other => SendError::MaybeSent(crate::sync::dispatcher::parts_went(went, total, &other.to_string())),
             };
             let mut went = 0;
             for part in parts {
@@ -466,7 +469,7 @@ impl ChannelSender for TelegramSender {
             }
             for path in &item.attachments {
                 if !path.is_file() {
-                    let gone = SendError::Permanent(format!("attachment {} is gone", path.display()));
+                    let gone = SendError::Permanent(crate::sync::dispatcher::file_gone(path));
                     return Err(partial(went, gone));
                 }
                 let mut req = self.bot.send_document(ChatId(chat), InputFile::file(path.clone()));
@@ -497,6 +500,10 @@ impl ChannelSender for TelegramSender {
 /// silent after the request was written, or an answer that cannot be read,
 /// may hide a delivered message.
 pub fn classify(e: RequestError) -> SendError {
+    let lang = crate::i18n::written();
+    if lang == crate::i18n::Lang::Ru {
+        return classify_said(e, lang);
+    }
     match e {
         RequestError::RetryAfter(s) => SendError::RetryAfter(s.seconds() as u64),
         RequestError::Network(n) if n.is_connect() => SendError::Temporary(n.to_string()),
@@ -517,6 +524,32 @@ pub fn classify(e: RequestError) -> SendError {
     }
 }
 
+/// [`classify`], with the reason kept for people in `lang`: what happened
+/// and what to do; Telegram's own words go to the log.
+fn classify_said(e: RequestError, lang: crate::i18n::Lang) -> SendError {
+    use crate::trouble::Trouble;
+    tracing::info!("Telegram: {e}");
+    match e {
+        RequestError::RetryAfter(s) => SendError::RetryAfter(s.seconds() as u64),
+        RequestError::Network(n) if n.is_connect() => SendError::Temporary(Trouble::Network.in_language(lang).into()),
+        RequestError::Network(_) => SendError::MaybeSent(lang.tr("tg_no_answer").into()),
+        RequestError::InvalidJson { .. } => SendError::MaybeSent(lang.tr("tg_unreadable").into()),
+        RequestError::Api(a) => SendError::Permanent(
+            match a {
+                ApiError::BotBlocked => lang.tr("tg_blocked"),
+                ApiError::ChatNotFound => lang.tr("tg_chat_not_found"),
+                ApiError::BotKicked | ApiError::BotKickedFromSupergroup => lang.tr("tg_kicked"),
+                ApiError::UserDeactivated => lang.tr("tg_deactivated"),
+                ApiError::CantInitiateConversation => lang.tr("tg_cant_initiate"),
+                _ => lang.tr("tg_refused"),
+            }
+            .into(),
+        ),
+        RequestError::MigrateToChatId(_) => SendError::Permanent(lang.tr("tg_migrated").into()),
+        RequestError::Io(_) => SendError::Temporary(Trouble::Io.in_language(lang).into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::workflow::replies::split_text;
@@ -532,5 +565,25 @@ mod tests {
         let long_word = "б".repeat(9000);
         let parts = split_text(&long_word, 4096);
         assert_eq!(parts.iter().map(|p| p.chars().count()).sum::<usize>(), 9000);
+    }
+
+    #[test]
+    fn send_errors_are_kept_in_russian() {
+        use super::{ApiError, RequestError, SendError, classify_said};
+        use crate::i18n::{Lang, english_leak};
+        let bad_json = serde_json::from_str::<serde_json::Value>("{").expect_err("not JSON");
+        for (e, permanent) in [
+            (RequestError::Api(ApiError::BotBlocked), true),
+            (RequestError::Api(ApiError::ChatNotFound), true),
+            (RequestError::Api(ApiError::Unknown("Bad Request: message is too long".into())), true),
+            (RequestError::InvalidJson { source: bad_json.into(), raw: "{".into() }, false),
+        ] {
+            let said = match classify_said(e, Lang::Ru) {
+                SendError::Permanent(w) if permanent => w,
+                SendError::MaybeSent(w) if !permanent => w,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(english_leak(&said), None, "{said}");
+        }
     }
 }

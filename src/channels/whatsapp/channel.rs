@@ -143,11 +143,7 @@ impl Channel for WhatsappChannel {
     fn sync_once<'a>(&'a self, writer: &'a Writer, _: OnProgress<'a>) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
             let n = super::fetch_pending(&self.graph, writer, self.id, &self.media).await.map_err(|e| e.to_string())?;
-            Ok(vec![format!(
-                "whatsapp {}: messages arrive by webhook at the process that runs the workers (pult daemon, or a solo \
-                 pult); {n} media files fetched",
-                self.name
-            )])
+            Ok(vec![crate::t!("whatsapp_synced", name = self.name, media = n)])
         })
     }
 
@@ -182,13 +178,10 @@ impl Channel for WhatsappChannel {
             let number = self.graph.number().await.map_err(|e| e.to_string())?;
             let connect = tokio::net::TcpStream::connect(&self.listen);
             let webhook = match tokio::time::timeout(Duration::from_secs(2), connect).await {
-                Ok(Ok(_)) => format!("webhook receiver listening on http://{}{}", self.listen, receiver::PATH),
-                _ => format!(
-                    "nothing listens on {} yet: the webhook receiver runs in `pult daemon` (or a solo pult)",
-                    self.listen
-                ),
+                Ok(Ok(_)) => crate::t!("webhook_listening", url = format!("http://{}{}", self.listen, receiver::PATH)),
+                _ => crate::t!("webhook_not_listening", listen = self.listen),
             };
-            Ok(format!("number {number} ok; {webhook}"))
+            Ok(crate::t!("number_ok", number = number, webhook = webhook))
         })
     }
 

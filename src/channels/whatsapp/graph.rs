@@ -21,22 +21,23 @@ pub mod codes {
 }
 
 /// What an error code means, in words a person can act on (Meta's titles
-/// are terse: "Re-engagement message").
-pub fn explain(code: i64) -> Option<&'static str> {
-    Some(match code {
-        codes::TOKEN => "the access token expired or was revoked: make a new one",
-        codes::WINDOW_CLOSED => "more than 24 hours since the client wrote: only an approved template can go",
-        codes::RATE_LIMIT => "too many messages for this number right now: pult waits and retries",
-        codes::PAIR_RATE_LIMIT => "too many messages to this client in a short time: pult waits and retries",
-        131026 => "not delivered: the number may not use WhatsApp, or has an old app or blocked us",
-        131051 => "WhatsApp does not support this message type",
-        131052 | 131053 => "the media file could not be downloaded or uploaded",
-        131000 => "WhatsApp had an internal error: try again",
-        132000 | 132001 => "the template does not exist in this language, or its parameters do not match",
-        133010 => "the phone number is not registered with the Cloud API",
-        368 => "the number or account is temporarily blocked for policy violations",
+/// are terse: "Re-engagement message"), in `lang`.
+pub fn explain(lang: crate::i18n::Lang, code: i64) -> Option<&'static str> {
+    let key = match code {
+        codes::TOKEN => "wa_190",
+        codes::WINDOW_CLOSED => "wa_131047",
+        codes::RATE_LIMIT => "wa_130429",
+        codes::PAIR_RATE_LIMIT => "wa_131056",
+        131026 => "wa_131026",
+        131051 => "wa_131051",
+        131052 | 131053 => "wa_131052",
+        131000 => "wa_131000",
+        132000 | 132001 => "wa_132000",
+        133010 => "wa_133010",
+        368 => "wa_368",
         _ => return None,
-    })
+    };
+    Some(lang.tr(key))
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,6 +57,25 @@ pub enum GraphError {
 }
 
 impl GraphError {
+    /// Kept with the message for people to read, in `lang`: English is the
+    /// error itself (Meta's words and what they mean); Russian says what
+    /// they mean and the code, and Meta's words go to the log.
+    pub fn in_language(&self, lang: crate::i18n::Lang) -> String {
+        if lang == crate::i18n::Lang::En {
+            return self.to_string();
+        }
+        tracing::info!("{self}");
+        match self {
+            GraphError::Api { status, code, .. } => match explain(lang, *code) {
+                Some(words) => format!("WhatsApp: {words} ({code})"),
+                None if self.is_token() => format!("WhatsApp: {}", lang.tr("wa_190")),
+                None => format!("{} ({})", lang.tr("wa_unknown"), if *code != 0 { *code } else { i64::from(*status) }),
+            },
+            GraphError::Network(_) => lang.tr("wa_no_answer").to_string(),
+            GraphError::Unreached(raw) | GraphError::Local(raw) => crate::trouble::explain(lang, raw),
+        }
+    }
+
     pub fn code(&self) -> Option<i64> {
         match self {
             GraphError::Api { code, .. } => Some(*code),
@@ -117,7 +137,7 @@ impl Graph {
             if let Some(d) = err.pointer("/error_data/details").and_then(Value::as_str).filter(|d| *d != message) {
                 message = format!("{message} ({d})");
             }
-            if let Some(words) = explain(code) {
+            if let Some(words) = explain(crate::i18n::Lang::En, code) {
                 message = format!("{message} — {words}");
             }
             return Err(GraphError::Api { status, code, message: crate::sanitize::line(&message).into_owned() });
@@ -282,4 +302,35 @@ fn without_url(e: &reqwest::Error) -> String {
         s = s.replace(u.as_str(), "(url)");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Lang, english_leak};
+
+    #[test]
+    fn errors_are_said_in_russian_with_their_code() {
+        let undelivered = GraphError::Api { status: 400, code: 131026, message: "Message undeliverable".into() };
+        let ru = undelivered.in_language(Lang::Ru);
+        assert!(ru.contains("не доставлено") && ru.contains("131026") && english_leak(&ru).is_none(), "{ru}");
+        assert!(undelivered.in_language(Lang::En).contains("Message undeliverable"));
+        for code in [190, 131047, 130429, 131056, 131026, 131051, 131052, 131053, 131000, 132000, 132001, 133010, 368] {
+            for lang in [Lang::En, Lang::Ru] {
+                let words = explain(lang, code).expect("explained");
+                assert!(!words.starts_with("wa_"), "{code}: {words}");
+            }
+            assert_eq!(english_leak(explain(Lang::Ru, code).unwrap_or_default()), None, "{code}");
+        }
+        for e in [
+            GraphError::Api { status: 400, code: 999_999, message: "Something new".into() },
+            GraphError::Api { status: 401, code: 0, message: "Invalid OAuth access token".into() },
+            GraphError::Network("error decoding response body".into()),
+            GraphError::Unreached("tcp connect error".into()),
+            GraphError::Local("/tmp/x: Permission denied (os error 13)".into()),
+        ] {
+            let ru = e.in_language(Lang::Ru);
+            assert_eq!(english_leak(&ru), None, "{e}: {ru}");
+        }
+    }
 }

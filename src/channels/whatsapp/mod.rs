@@ -206,7 +206,7 @@ impl ChannelSender for WhatsappSender {
             let mut first: Option<String> = None;
             for path in &item.attachments {
                 if !path.is_file() {
-                    return Err(SendError::Permanent(format!("attachment {} is gone", path.display())));
+                    return Err(SendError::Permanent(crate::sync::dispatcher::file_gone(path)));
                 }
             }
             let mut sent = 0;
@@ -236,25 +236,30 @@ impl WhatsappSender {
         if e.is_token() {
             set_status(&self.writer, self.channel, token_status(&e)).await;
         }
+        let lang = crate::i18n::written();
         if sent > 0 {
-            return Err(SendError::MaybeSent(format!("{sent} of {total} parts went; then: {e}")));
+            return Err(SendError::MaybeSent(crate::sync::dispatcher::parts_went(sent, total, &e.in_language(lang))));
         }
         Err(classify(e))
     }
 }
 
-/// What a failed request means for the outbox row.
+/// What a failed request means for the outbox row; the reason is kept for
+/// people to read, in the team's language.
 pub fn classify(e: GraphError) -> SendError {
+    let lang = crate::i18n::written();
     match e {
-        e if e.is_token() => SendError::Temporary(e.to_string()),
+        e if e.is_token() => SendError::Temporary(e.in_language(lang)),
         e if e.is_rate_limit() => SendError::RetryAfter(60),
-        GraphError::Api { code: codes::WINDOW_CLOSED, message, .. } => SendError::Permanent(format!(
-            "the client last wrote more than 24 hours ago ({}: {message}); WhatsApp lets only an approved template go now",
-            codes::WINDOW_CLOSED
-        )),
-        e @ GraphError::Api { status, .. } if status >= 500 => SendError::Temporary(e.to_string()),
-        e @ (GraphError::Api { .. } | GraphError::Local(_)) => SendError::Permanent(e.to_string()),
-        e @ GraphError::Unreached(_) => SendError::Temporary(e.to_string()),
-        e @ GraphError::Network(_) => SendError::MaybeSent(e.to_string()),
+        GraphError::Api { code: codes::WINDOW_CLOSED, message, .. } if lang == crate::i18n::Lang::En => {
+            SendError::Permanent(format!(
+                "the client last wrote more than 24 hours ago ({}: {message}); WhatsApp lets only an approved template go now",
+                codes::WINDOW_CLOSED
+            ))
+        }
+        e @ GraphError::Api { status, .. } if status >= 500 => SendError::Temporary(e.in_language(lang)),
+        e @ (GraphError::Api { .. } | GraphError::Local(_)) => SendError::Permanent(e.in_language(lang)),
+        e @ GraphError::Unreached(_) => SendError::Temporary(e.in_language(lang)),
+        e @ GraphError::Network(_) => SendError::MaybeSent(e.in_language(lang)),
     }
 }

@@ -5,6 +5,8 @@
 //! "unsupported message type X", and a payload it cannot read at all is kept
 //! raw in quarantine.
 
+use crate::channels::placeholder::Placeholder;
+use crate::i18n::written;
 use crate::model::{Delivery, Inbound, InboundAttachment, SyncEvent};
 use serde_json::Value;
 
@@ -144,8 +146,12 @@ fn text_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// `code title (details)` for each error of a status or a message.
+/// `code title (details)` for each error of a status or a message, kept
+/// with the message for people to read: in English with Meta's own words and
+/// what they mean; in Russian what they mean and the code (Meta's English
+/// goes to the log).
 pub fn errors_text(errors: &[Value]) -> String {
+    let lang = written();
     errors
         .iter()
         .map(|e| {
@@ -155,7 +161,15 @@ pub fn errors_text(errors: &[Value]) -> String {
                 Some(d) if d != title => format!("{code} {title} ({d})"),
                 _ => format!("{code} {title}"),
             };
-            if let Some(words) = e.get("code").and_then(Value::as_i64).and_then(super::graph::explain) {
+            let words = e.get("code").and_then(Value::as_i64).and_then(|c| super::graph::explain(lang, c));
+            if lang == crate::i18n::Lang::Ru {
+                tracing::info!("WhatsApp error: {text}");
+                return match words {
+                    Some(w) => format!("{w} ({code})"),
+                    None => format!("{} ({code})", lang.tr("wa_unknown")),
+                };
+            }
+            if let Some(words) = words {
                 text = format!("{text} — {words}");
             }
             text
@@ -204,27 +218,27 @@ fn read_message(m: &Value, names: &[(String, String)]) -> Option<Read> {
         "text" => text_at(m, "/text/body").unwrap_or("").to_string(),
         "image" => {
             file("photo.jpg", None);
-            caption.unwrap_or_else(|| "🖼 photo".into())
+            caption.unwrap_or_else(|| Placeholder::Photo.in_language(written()))
         }
         "document" => {
             file("document", None);
-            caption.unwrap_or_else(|| format!("📄 {}", text_at(part, "/filename").unwrap_or("document")))
+            caption.unwrap_or_else(|| Placeholder::Document(text_at(part, "/filename")).in_language(written()))
         }
         "audio" if part.get("voice").and_then(Value::as_bool) == Some(true) => {
             file("voice.ogg", None);
-            "🎤 voice message".into()
+            Placeholder::Voice(None).in_language(written())
         }
         "audio" => {
             file("audio", None);
-            "🎵 audio".into()
+            Placeholder::Audio.in_language(written())
         }
         "video" => {
             file("video.mp4", None);
-            caption.unwrap_or_else(|| "🎬 video".into())
+            caption.unwrap_or_else(|| Placeholder::Video.in_language(written()))
         }
         "sticker" => {
             file("sticker.webp", None);
-            "[sticker]".into()
+            Placeholder::Sticker(None).in_language(written())
         }
         "location" => {
             let (lat, lon) =
@@ -266,10 +280,10 @@ fn read_message(m: &Value, names: &[(String, String)]) -> Option<Read> {
         "button" => format!("▸ {}", text_at(part, "/text").unwrap_or("")),
         other => {
             let why = m.get("errors").and_then(Value::as_array).map(|e| errors_text(e)).unwrap_or_default();
-            if why.is_empty() {
-                format!("[unsupported message type {other}]")
-            } else {
-                format!("[unsupported message type {other}: {why}]")
+            let shown = Placeholder::Unsupported(other).in_language(written());
+            match shown.strip_suffix(']') {
+                Some(open) if !why.is_empty() => format!("{open}: {why}]"),
+                _ => shown,
             }
         }
     };
@@ -301,7 +315,7 @@ fn read_status(s: &Value) -> Option<SyncEvent> {
     };
     let error = (state == Delivery::Failed).then(|| {
         let errors = s.get("errors").and_then(Value::as_array).map(|e| errors_text(e)).unwrap_or_default();
-        if errors.is_empty() { "failed (WhatsApp gave no reason)".to_string() } else { errors }
+        if errors.is_empty() { written().tr("ph_no_reason").to_string() } else { errors }
     });
     Some(SyncEvent::Delivery { remote_id: id, state, error })
 }

@@ -102,7 +102,7 @@ impl AppState {
             "template" | "t" => match rest.first() {
                 Some(id) if self.templates.get(id).is_some() => self.open_composer(Some((*id).to_string())),
                 Some(id) => {
-                    self.error(format!("no template {id:?}"));
+                    self.error(format!("{}: {id}", self.lang.tr("no_template")));
                     Vec::new()
                 }
                 None => self.apply(Action::Template),
@@ -112,7 +112,7 @@ impl AppState {
                 match self.channels.iter().position(|c| c.name == name) {
                     Some(i) => self.set_view(i + View::SMART.len()),
                     None => {
-                        self.error(format!("no channel {name:?}"));
+                        self.error(format!("{}: {name}", self.lang.tr("no_channel")));
                         Vec::new()
                     }
                 }

@@ -210,7 +210,7 @@ impl AppState {
     /// Inserts a template into the composer, asking for its fields first.
     pub(super) fn insert_template(&mut self, id: &str) -> Vec<Effect> {
         let Some(template) = self.templates.get(id).cloned() else {
-            self.error(format!("no template {id:?}"));
+            self.error(format!("{}: {id}", self.lang.tr("no_template")));
             return Vec::new();
         };
         let vars = self.template_vars();
@@ -330,12 +330,14 @@ impl AppState {
         }
 
         // Re-read a strict message before it leaves: one more send means "send anyway".
-        let mut warnings = tone::check(&body, &self.tone_words);
+        let mut warnings: Vec<String> =
+            tone::check(&body, &self.tone_words).iter().map(|h| h.in_language(self.lang)).collect();
         let limit = limits(c.kind).max_text.unwrap_or(usize::MAX);
         let chars = body.chars().count();
         if chars > limit {
-            let parts = crate::workflow::replies::split_text(&body, limit).len();
-            warnings.push(format!("{chars} > {limit}: {parts} {}", self.lang.tr("messages_count")));
+            let parts = crate::workflow::replies::split_text(&body, limit).len() as i64;
+            let parts = crate::i18n::plural_of(self.lang, parts, "messages");
+            warnings.push(format!("{chars} > {limit}: {parts}"));
         }
         if !warnings.is_empty() && self.tone_confirmed.as_deref() != Some(body.as_str()) {
             let send_key = self.keymap.key_for(Context::Composer, &Action::Send).unwrap_or_default();

@@ -7,6 +7,7 @@ impl AppState {
 
     pub fn handle_key(&mut self, key: Key) -> Vec<Effect> {
         self.dirty = true;
+        self.note_warnings_seen();
         if self.popup.is_none() && self.focus != Focus::Composer {
             self.status = None;
         }
@@ -40,7 +41,11 @@ impl AppState {
         if let Some(popup) = &mut self.popup {
             let input = match popup {
                 Popup::Command(s) | Popup::Search(s) => Some(s),
-                Popup::Fields(f) => Some(&mut f.input),
+                Popup::Fields(f) => {
+                    // Another date typed: the day-off question was about the old one.
+                    f.day_off_asked = None;
+                    Some(&mut f.input)
+                }
                 Popup::Templates { filter, selected } => {
                     *selected = 0;
                     Some(filter)
@@ -95,9 +100,8 @@ impl AppState {
                         self.quit_warned = true;
                         let quit = self.keymap.key_for(Context::Conversations, &Action::Quit).unwrap_or_default();
                         self.info(format!(
-                            "{} {}: {} — {quit} {}",
-                            self.drafts.len(),
-                            self.lang.tr("drafts_kept"),
+                            "{}: {} — {quit} {}",
+                            crate::i18n::plural_of(self.lang, self.drafts.len() as i64, "drafts_kept"),
                             self.draft_places(),
                             self.lang.tr("again_to_quit")
                         ));
@@ -186,15 +190,8 @@ impl AppState {
             // Asked of the composer itself: a new mail has no conversation to target yet.
             Action::Attach => match self.composer.as_ref().filter(|c| !c.note) {
                 Some(c) => {
-                    self.popup = Some(Popup::Fields(FieldsPrompt {
-                        purpose: Purpose::Attach,
-                        conversation: c.conversation,
-                        fields: vec!["file".into()],
-                        index: 0,
-                        input: String::new(),
-                        values: HashMap::new(),
-                        deadline: None,
-                    }));
+                    self.popup =
+                        Some(Popup::Fields(FieldsPrompt::new(Purpose::Attach, c.conversation, vec!["file".into()])));
                     Vec::new()
                 }
                 None => Vec::new(),
@@ -292,6 +289,10 @@ impl AppState {
                     Vec::new()
                 }
             },
+            Action::ChannelProblems => {
+                self.show_channel_problems();
+                Vec::new()
+            }
             Action::NextUnanswered => {
                 self.view = View::Unanswered;
                 self.sidebar_cursor = View::SMART.iter().position(|v| *v == View::Unanswered).unwrap_or(1);
@@ -366,12 +367,19 @@ impl AppState {
                 self.focus = Focus::Thread;
                 fx
             }
-            Action::Confirm | Action::Cancel | Action::Complete => Vec::new(),
+            Action::Confirm | Action::ConfirmAsTyped | Action::Cancel | Action::Complete => Vec::new(),
         }
     }
 
     pub(super) fn apply_popup(&mut self, action: Action) -> Vec<Effect> {
         let Some(popup) = self.popup.take() else { return Vec::new() };
+        // Ctrl+X confirms as Enter does, except in a prompt, where "as typed"
+        // keeps a deadline on a day off.
+        let action = match (&popup, action) {
+            (Popup::Fields(_), action) => action,
+            (_, Action::ConfirmAsTyped) => Action::Confirm,
+            (_, action) => action,
+        };
         match (popup, action) {
             (Popup::Card(card), action) => self.card_action(card, action),
             (Popup::Clients(list), action) => self.clients_action(list, action),
@@ -434,7 +442,8 @@ impl AppState {
                 }
             }
             (Popup::Command(c), Action::Confirm) => self.run_command(&c),
-            (Popup::Fields(f), Action::Confirm) => self.field_entered(f),
+            (Popup::Fields(f), Action::Confirm) => self.field_entered(f, false),
+            (Popup::Fields(f), Action::ConfirmAsTyped) => self.field_entered(f, true),
             (Popup::Fields(mut f), Action::Complete) => {
                 if f.field() == "assignee" {
                     self.complete_name(&mut f.input);

@@ -11,7 +11,7 @@ impl AppState {
             self.error(self.lang.tr("open_a_thread"));
             return Vec::new();
         };
-        let clock = &self.clock;
+        let (clock, lang) = (&self.clock, self.lang);
         let items: Vec<PickItem> = t
             .messages
             .iter()
@@ -22,7 +22,7 @@ impl AppState {
                         "{}  {}· {} · {}",
                         crate::sanitize::line(&a.name),
                         // An unknown size is left out.
-                        a.size.map(|_| format!("{}  ", human_size(a.size))).unwrap_or_default(),
+                        a.size.map(|_| format!("{}  ", human_size(lang, a.size))).unwrap_or_default(),
                         crate::sanitize::line(&m.author),
                         clock.short(m.sent_at)
                     ),
@@ -117,15 +117,11 @@ impl AppState {
             self.error(self.lang.tr("no_email_account"));
             return Vec::new();
         };
-        self.popup = Some(Popup::Fields(FieldsPrompt {
-            purpose: Purpose::NewEmail { channel },
-            conversation: 0,
-            fields: vec!["to".into(), "subject".into()],
-            index: 0,
-            input: String::new(),
-            values: HashMap::new(),
-            deadline: None,
-        }));
+        self.popup = Some(Popup::Fields(FieldsPrompt::new(
+            Purpose::NewEmail { channel },
+            0,
+            vec!["to".into(), "subject".into()],
+        )));
         Vec::new()
     }
 

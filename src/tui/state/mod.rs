@@ -112,9 +112,25 @@ pub struct FieldsPrompt {
     pub input: String,
     pub values: HashMap<String, String>,
     pub deadline: Option<i64>,
+    /// A deadline on a day off, already pointed out: Enter moves it to the
+    /// next working day, Ctrl+X keeps it.
+    pub day_off_asked: Option<i64>,
 }
 
 impl FieldsPrompt {
+    pub fn new(purpose: Purpose, conversation: i64, fields: Vec<String>) -> FieldsPrompt {
+        FieldsPrompt {
+            purpose,
+            conversation,
+            fields,
+            index: 0,
+            input: String::new(),
+            values: HashMap::new(),
+            deadline: None,
+            day_off_asked: None,
+        }
+    }
+
     pub fn field(&self) -> &str {
         self.fields.get(self.index).map(String::as_str).unwrap_or("")
     }
@@ -587,6 +603,9 @@ pub struct AppState {
     pub sla: HashMap<i64, crate::workflow::sla::Glance>,
     /// Conversations already at risk or breached, so that entering at risk rings once.
     pub sla_seen: Option<std::collections::HashSet<i64>>,
+    /// Channel warnings (channel, reason) the person has seen whole: the
+    /// status line then shows them as `⚠N`, the reasons one key (`!`) away.
+    pub warnings_seen: std::collections::HashSet<(i64, String)>,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -645,6 +664,7 @@ impl AppState {
             download_dir: crate::config::Ui::default().download_dir(),
             sla: HashMap::new(),
             sla_seen: None,
+            warnings_seen: Default::default(),
             dirty: true,
         }
     }
@@ -675,6 +695,44 @@ impl AppState {
             Focus::Thread => Context::Thread,
             Focus::Composer => Context::Composer,
         }
+    }
+
+    /// Channels in trouble now, with their reasons (archived ones have no worker).
+    pub fn channel_warnings(&self) -> Vec<(i64, &str, String)> {
+        self.channels
+            .iter()
+            .filter(|c| !c.archived)
+            .filter_map(|c| {
+                let status = c.status.as_ref().filter(|s| s.is_trouble())?;
+                let why = match status {
+                    crate::model::ChannelStatus::Error(why) | crate::model::ChannelStatus::AuthFailed(why) => {
+                        why.clone()
+                    }
+                    _ => String::new(),
+                };
+                Some((c.id, c.name.as_str(), why))
+            })
+            .collect()
+    }
+
+    /// A key was pressed while these warnings were on the screen: they have been seen.
+    fn note_warnings_seen(&mut self) {
+        let now: Vec<(i64, String)> = self.channel_warnings().into_iter().map(|(id, _, why)| (id, why)).collect();
+        self.warnings_seen.extend(now);
+    }
+
+    /// `!`: every channel in trouble with its reason, on the status line.
+    fn show_channel_problems(&mut self) {
+        let warnings = self.channel_warnings();
+        if warnings.is_empty() {
+            self.info(self.lang.tr("channels_all_work"));
+            return;
+        }
+        let text: Vec<String> = warnings
+            .iter()
+            .map(|(_, name, why)| format!("⚠ {}: {}", crate::sanitize::line(name), crate::sanitize::line(why)))
+            .collect();
+        self.error(text.join(" · "));
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
@@ -743,14 +801,9 @@ pub(super) fn split_addresses(v: Option<&String>) -> Vec<String> {
     }
 }
 
-/// 1.2 MB, 340 KB, 12 B; nothing when the channel did not say.
-pub fn human_size(bytes: Option<i64>) -> String {
-    let Some(bytes) = bytes else { return String::new() };
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / 1048576.0),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
-    }
+/// 1.2 MB, 340 KB, 12 B («1,2 МБ», «340 КБ», «12 Б»); nothing when the channel did not say.
+pub fn human_size(lang: Lang, bytes: Option<i64>) -> String {
+    bytes.map(|b| crate::i18n::size(lang, b)).unwrap_or_default()
 }
 
 /// `~/file.pdf` → the home directory's file.

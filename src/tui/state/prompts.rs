@@ -15,15 +15,7 @@ impl AppState {
         if self.thread.as_ref().map(|t| t.conversation.id) != Some(conversation) {
             fx.push(Effect::LoadThread(conversation));
         }
-        let prompt = FieldsPrompt {
-            purpose,
-            conversation,
-            fields,
-            index: 0,
-            input: String::new(),
-            values: HashMap::new(),
-            deadline: None,
-        };
+        let prompt = FieldsPrompt::new(purpose, conversation, fields);
         if prompt.fields.is_empty() {
             fx.extend(self.finish_fields(prompt));
         } else {
@@ -35,6 +27,31 @@ impl AppState {
     /// What the deadline typed so far resolves to, for the live preview.
     pub fn deadline_preview(&self, input: &str) -> Result<i64, deadline::DeadlineError> {
         deadline::parse(input, self.clock.now(), &self.calendar)
+    }
+
+    /// «сб 21.11 — выходной; перенести на пн 23.11 12:00? Enter — да, Ctrl+X — оставить».
+    fn day_off_question(&self, ts: i64, moved: i64) -> String {
+        use crate::tui::keymap::Context;
+        let key = |action: &Action, default: &str| {
+            self.keymap.key_for(Context::Input, action).unwrap_or_else(|| default.to_string())
+        };
+        let day = self.calendar.zoned(ts).strftime("%d.%m").to_string();
+        let weekday = deadline::format_for_client(ts, &self.calendar);
+        let weekday = weekday.split(' ').next().unwrap_or("");
+        crate::i18n::fill(
+            self.lang.tr("deadline_day_off"),
+            &[
+                ("day", &format!("{weekday} {day}")),
+                ("moved", &deadline::format_for_client(moved, &self.calendar)),
+                ("yes", &key(&Action::Confirm, "Enter")),
+                ("keep", &key(&Action::ConfirmAsTyped, "Ctrl+X")),
+            ],
+        )
+    }
+
+    /// Why a deadline cannot be read, in the UI's language.
+    pub fn deadline_problem(&self, e: &deadline::DeadlineError) -> String {
+        deadline_error(self.lang, e)
     }
 
     /// Team members whose name starts with (or contains) what was typed, case-insensitively.
@@ -76,17 +93,36 @@ impl AppState {
         starts
     }
 
-    pub(super) fn field_entered(&mut self, mut f: FieldsPrompt) -> Vec<Effect> {
+    /// `keep`: confirmed with the key that keeps a deadline as typed (Ctrl+X).
+    pub(super) fn field_entered(&mut self, mut f: FieldsPrompt, keep: bool) -> Vec<Effect> {
         let name = f.field().to_string();
         let value = f.input.trim().to_string();
         if name == "deadline" {
             match self.deadline_preview(&value) {
                 Ok(ts) => {
+                    // A deadline told to the client on a day off: said, and a working day offered.
+                    let told = matches!(f.purpose, Purpose::Accept | Purpose::Redate);
+                    let ts = match deadline::moved_off_day_off(ts, &self.calendar).filter(|_| told) {
+                        Some(moved) if f.day_off_asked == Some(ts) => {
+                            if keep {
+                                ts
+                            } else {
+                                moved
+                            }
+                        }
+                        Some(moved) => {
+                            self.error(self.day_off_question(ts, moved));
+                            f.day_off_asked = Some(ts);
+                            self.popup = Some(Popup::Fields(f));
+                            return Vec::new();
+                        }
+                        None => ts,
+                    };
                     f.deadline = Some(ts);
                     f.values.insert(name, deadline::format_for_client(ts, &self.calendar));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(deadline_error(self.lang, &e));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -101,14 +137,19 @@ impl AppState {
                     return Vec::new();
                 }
                 Err(e) => {
-                    self.error(format!("{}: {e}", path.display()));
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => self.lang.tr("no_such_file").to_string(),
+                        _ => crate::trouble::explain(self.lang, &e.to_string()),
+                    };
+                    self.error(format!("{}: {why}", path.display()));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
             };
             if meta.len() > self.max_attachment_bytes && self.attach_confirmed.as_ref() != Some(&path) {
+                let mb = self.lang.tr("megabytes");
                 self.error(format!(
-                    "{} {:.1} MB > {} MB — {}",
+                    "{} {:.1} {mb} > {} {mb} — {}",
                     path.display(),
                     meta.len() as f64 / 1048576.0,
                     self.max_attachment_bytes >> 20,
@@ -127,7 +168,7 @@ impl AppState {
                     f.values.insert(name, list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
                 }
                 Err(e) => {
-                    self.error(e.to_string());
+                    self.error(e.in_language(self.lang));
                     self.popup = Some(Popup::Fields(f));
                     return Vec::new();
                 }
@@ -304,4 +345,19 @@ impl AppState {
 /// "Nobody": an empty name, «-», "nobody", «никто».
 pub(super) fn is_nobody(name: &str) -> bool {
     name.is_empty() || matches!(name, "-" | "nobody" | "никто")
+}
+
+/// Why a deadline cannot be read, in the UI's language (the English is the
+/// error's own text).
+fn deadline_error(lang: crate::i18n::Lang, e: &deadline::DeadlineError) -> String {
+    use deadline::DeadlineError as E;
+    if lang == crate::i18n::Lang::En {
+        return e.to_string();
+    }
+    match e {
+        E::Empty => lang.tr("deadline_empty").to_string(),
+        E::Unknown(s) => lang.tr("deadline_unknown").replace("{0}", &crate::sanitize::line(s)),
+        E::Past(s) => lang.tr("deadline_past").replace("{0}", &crate::sanitize::line(s)),
+        E::BadDate(s) => lang.tr("deadline_bad_date").replace("{0}", &crate::sanitize::line(s)),
+    }
 }

@@ -179,9 +179,9 @@ impl AppState {
                 let mut text = format!("{} {}", self.lang.tr("closed_many"), done.closed.len());
                 if !done.kept_for_promises.is_empty() {
                     text.push_str(&format!(
-                        " · {} {}",
-                        done.kept_for_promises.len(),
-                        self.lang.tr("kept_for_promises")
+                        " · {} ({})",
+                        crate::i18n::plural_of(self.lang, done.kept_for_promises.len() as i64, "kept_open"),
+                        self.lang.tr("open_promise_mark")
                     ));
                 }
                 if !done.closed.is_empty() {
@@ -323,7 +323,7 @@ impl AppState {
                         let when = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &e.time)
                             .map(|t| self.clock.full(t.as_second()))
                             .unwrap_or_else(|_| e.time.clone());
-                        format!("{when}  {}  {}  {}", e.actor, e.action, e.detail_local)
+                        format!("{when}  {}  {}", e.actor, crate::history::describe(self.lang, e, &self.clock))
                     })
                     .collect();
                 self.popup = Some(Popup::Text { title: self.lang.tr("history").into(), lines, scroll: 0 });
@@ -454,9 +454,16 @@ impl AppState {
             .search
             .as_ref()
             .and_then(|s| s.hits.get(s.cursor).map(|h| ((h.conversation, h.message, h.note), s.terms.clone())));
+        let lang = self.lang;
         self.thread = thread.map(|mut t| {
             t.scroll = scroll;
             t.client_hint = hint;
+            // What an older pult wrote for a voice message or a sticker, in the UI's language.
+            for m in t.messages.iter_mut().filter(|m| m.direction == crate::model::Direction::In) {
+                if let Some(said) = crate::channels::placeholder::stored_in(lang, &m.body) {
+                    m.body = said;
+                }
+            }
             if let Some(old) = earlier {
                 let was: Vec<(i64, &str)> = old.messages.iter().map(|m| (m.id, m.body.as_str())).collect();
                 let now: Vec<(i64, &str)> = t.messages.iter().map(|m| (m.id, m.body.as_str())).collect();

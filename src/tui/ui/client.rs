@@ -39,9 +39,15 @@ pub(super) fn rule_parts(lang: Lang, s: &SuggestionRow) -> (String, String) {
     (names.join(" + "), format!("{rule} {}", line(&s.suggestion.detail)))
 }
 
-fn rule_text(lang: Lang, s: &SuggestionRow) -> String {
+/// A suggestion in `w` cells after `indent`: one line when it fits, else the
+/// names on one and the reason on the next, so a phone number is never cut.
+fn rule_lines(lang: Lang, s: &SuggestionRow, indent: &str, w: usize) -> Vec<String> {
     let (names, reason) = rule_parts(lang, s);
-    format!("≈ {names} — {reason}")
+    let one = format!("{indent}≈ {names} — {reason}");
+    if sanitize::width(&one) <= w {
+        return vec![one];
+    }
+    vec![format!("{indent}≈ {names}"), format!("{indent}  — {reason}")]
 }
 
 /// Draws `lines` in a bordered popup, scrolled so that `cursor`'s row shows.
@@ -175,8 +181,10 @@ pub fn render_card(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area:
                     out.push(heading(l.tr("card_suggestions")));
                 }
                 if let Some(sg) = card.suggestions.get(k) {
-                    let text = format!("  {}", rule_text(l, sg));
-                    out.push((Some(i), Line::from(styled(fit(&text, w), pick(i, theme.style("due"))))));
+                    for (n, text) in rule_lines(l, sg, "  ", w).into_iter().enumerate() {
+                        let row = (n == 0).then_some(i);
+                        out.push((row, Line::from(styled(fit(&text, w), pick(i, theme.style("due"))))));
+                    }
                 }
             }
             CardRow::Conversation(id) => {
@@ -254,10 +262,13 @@ pub fn render_clients(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, ar
         match *row {
             ClientsRow::Suggestion(k) => {
                 if let Some(sg) = list.suggestions.get(k) {
-                    out.push((
-                        Some(i),
-                        Line::from(styled(fit(&format!(" {}", rule_text(l, sg)), w), pick(i, theme.style("due")))),
-                    ));
+                    // One row each (the list scrolls by rows): the names give
+                    // way, the reason with its number stays whole.
+                    let (names, reason) = rule_parts(l, sg);
+                    let tail = format!(" — {reason}");
+                    let room = w.saturating_sub(sanitize::width(&tail) + 3);
+                    let text = format!(" ≈ {}{tail}", sanitize::truncate(&names, room));
+                    out.push((Some(i), Line::from(styled(fit(&text, w), pick(i, theme.style("due"))))));
                 }
             }
             ClientsRow::Client(k) => {

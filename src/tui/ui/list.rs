@@ -98,11 +98,13 @@ fn empty_view<'a>(state: &AppState, theme: &Theme) -> Paragraph<'a> {
         View::Channel(id) => state.channels.iter().find(|c| c.id == id),
         _ => None,
     };
-    let trouble =
-        channel.filter(|c| !c.archived).and_then(|c| c.status.as_ref()).and_then(super::sidebar::trouble_reason);
+    let trouble = channel
+        .filter(|c| !c.archived)
+        .and_then(|c| c.status.as_ref())
+        .and_then(|s| super::sidebar::trouble_said(l, s));
     let (text, style) = match (channel, trouble) {
         (Some(c), _) if c.archived => (l.tr("channel_archived_empty").to_string(), "muted"),
-        (Some(_), Some(why)) => (format!("⚠ {} {}", l.tr("channel_broken"), sanitize::line(why)), "failed"),
+        (Some(_), Some(why)) => (format!("⚠ {} {}", l.tr("channel_broken"), sanitize::line(&why)), "failed"),
         (None, _) if state.channels.is_empty() => (l.tr("no_channels").to_string(), "muted"),
         _ => (l.tr("empty_view").to_string(), "muted"),
     };

@@ -6,7 +6,7 @@ mod popups;
 mod sidebar;
 mod thread;
 
-use super::state::{AppState, Focus};
+use super::state::{AppState, Focus, Purpose};
 use super::theme::Theme;
 use crate::sanitize;
 use ratatui::Frame;
@@ -21,7 +21,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>) {
     let [body, status] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(status_rows(state, area.width))]).areas(area);
 
-    let sidebar_width = if area.width >= 100 { 24 } else { 20 };
+    let sidebar_width = sidebar::width(state, area.width);
     let show_thread_alone = !state.wide() && matches!(state.focus, Focus::Thread | Focus::Composer);
     if show_thread_alone {
         thread::render(state, theme, frame, body);
@@ -49,74 +49,37 @@ fn pane<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), theme.style("title")))
 }
 
-/// An error that does not fit on the status line: it takes the whole line,
-/// and up to three, rather than lose its end (the reason is the point).
-fn long_error(state: &AppState, width: u16) -> Option<String> {
-    let m = state.status.as_ref().filter(|m| m.error && state.popup.is_none())?;
-    let text = format!(" {}", sanitize::line(&m.text));
-    (sanitize::width(&text) + 40 > width as usize).then_some(text)
+/// What the left of the status line says. `priority`: something the
+/// person just did or must decide (a message, a prompt): it is never cut —
+/// the counts on the right give way, and at worst it takes up to three rows.
+struct Left {
+    text: String,
+    slot: &'static str,
+    /// Where the cursor stands, in cells from the left (prompts).
+    cursor: Option<usize>,
+    priority: bool,
 }
 
-fn status_rows(state: &AppState, width: u16) -> u16 {
-    long_error(state, width).map_or(1, |t| (sanitize::width(&t).div_ceil(width.max(1) as usize)).clamp(1, 3) as u16)
-}
+/// The most rows the status line takes for a message that does not fit.
+const STATUS_MAX_ROWS: usize = 3;
 
-fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    if let Some(text) = long_error(state, area.width) {
-        let p = Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: false }).style(theme.style("status_error"));
-        frame.render_widget(p, area);
-        return;
-    }
-    let l = state.lang;
-    let c = &state.counts;
-    let mut right: Vec<Span<'_>> = Vec::new();
-    let alert = c.overdue > 0;
-    right.push(Span::styled(
-        format!(" {} {} ", c.overdue, l.tr("status_overdue")),
-        if alert { theme.style("status_alert") } else { theme.style("status_line") },
-    ));
-    // Response-time clocks past due (only with [[sla]] policies).
-    if c.breached > 0 {
-        right
-            .push(Span::styled(format!("· ✗{} {} ", c.breached, l.tr("status_breached")), theme.style("status_alert")));
-    }
-    right.push(Span::styled(format!("· {} {} ", c.due_today, l.tr("status_due_today")), theme.style("status_line")));
-    right.push(Span::styled(format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), theme.style("status_line")));
-    // Accounts whose worker is syncing or in trouble; the sidebar has the detail.
-    for ch in state.channels.iter().filter(|c| !c.archived) {
-        let (mark, style) = match &ch.status {
-            Some(s) if s.is_trouble() => ("⚠", "status_error"),
-            Some(crate::model::ChannelStatus::Syncing { .. }) => ("⟳", "status_line"),
-            _ => continue,
-        };
-        right.push(Span::styled(
-            format!("· {mark} {} ", sanitize::truncate(&sanitize::line(&ch.name), 16)),
-            theme.style(style),
-        ));
-    }
-    if let Some(solo) = state.solo {
-        let mode = if solo { l.tr("mode_solo") } else { l.tr("mode_daemon") };
-        right.push(Span::styled(format!("· {mode} "), theme.style("status_line")));
-    }
-    right.push(Span::styled(format!("· {} ", sanitize::line(&state.actor)), theme.style("status_line")));
-    // While a prompt asks for something, the whole line is the prompt's: the
-    // date being promised or the reason of an error is never the part cut off.
-    if matches!(
-        state.popup,
-        Some(super::state::Popup::Fields(_) | super::state::Popup::Card(_) | super::state::Popup::Clients(_))
-    ) {
-        right.clear();
-    }
-    let right_width: usize = right.iter().map(|s| sanitize::width(&s.content)).sum();
-
-    let (text, style) = match (&state.popup, &state.status) {
-        (Some(super::state::Popup::Command(s)), _) => (format!(":{s}"), theme.style("input")),
-        // An empty search prompt teaches its language until the first key.
-        (Some(super::state::Popup::Search(s)), _) if s.is_empty() => {
-            (format!("/   {}", state.lang.tr("search_hint")), theme.style("input"))
+fn status_left(state: &AppState) -> Option<Left> {
+    use super::state::Popup;
+    let input = |text: String, cursor: usize| Left { text, slot: "input", cursor: Some(cursor), priority: true };
+    Some(match (&state.popup, &state.status) {
+        (Some(Popup::Command(s)), _) => {
+            let text = format!(":{s}");
+            let at = sanitize::width(&text);
+            input(text, at)
         }
-        (Some(super::state::Popup::Search(s)), _) => (format!("/{s}"), theme.style("input")),
-        (Some(super::state::Popup::Fields(f)), status) => {
+        // An empty search prompt teaches its language until the first key.
+        (Some(Popup::Search(s)), _) if s.is_empty() => input(format!("/   {}", state.lang.tr("search_hint")), 1),
+        (Some(Popup::Search(s)), _) => {
+            let text = format!("/{s}");
+            let at = sanitize::width(&text);
+            input(text, at)
+        }
+        (Some(Popup::Fields(f)), status) => {
             let label = super::state::field_label(state.lang, f.field());
             let mut text = format!("{label}: {}", sanitize::line(&f.input));
             let prompt_len = sanitize::width(&text);
@@ -131,13 +94,24 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
                     state.lang.tr("deadline_examples"),
                     state.lang.tr("confirms")
                 ));
+            } else if f.field() == "deadline"
+                && let (Some(_), Some(m)) = (f.day_off_asked, status.as_ref())
+            {
+                // The day-off question, with the keys that answer it.
+                text.push_str(&format!("  {}", sanitize::line(&m.text)));
             } else if f.field() == "deadline" {
                 match state.deadline_preview(&f.input) {
-                    Ok(ts) => text.push_str(&format!(
-                        "  → {}",
-                        crate::workflow::deadline::format_for_client(ts, &state.calendar)
-                    )),
-                    Err(e) => text.push_str(&format!("  ✗ {e}")),
+                    Ok(ts) => {
+                        text.push_str(&format!(
+                            "  → {}",
+                            crate::workflow::deadline::format_for_client(ts, &state.calendar)
+                        ));
+                        let told = matches!(f.purpose, Purpose::Accept | Purpose::Redate);
+                        if told && crate::workflow::deadline::moved_off_day_off(ts, &state.calendar).is_some() {
+                            text.push_str(&format!(" — {}", state.lang.tr("day_off")));
+                        }
+                    }
+                    Err(e) => text.push_str(&format!("  ✗ {}", state.deadline_problem(&e))),
                 }
             } else if let Some(m) = status.as_ref().filter(|m| m.error && f.field() != "assignee") {
                 text.push_str(&format!("  ✗ {}", sanitize::line(&m.text)));
@@ -153,18 +127,181 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
                     text.push_str(&format!("  Tab: {}{more}", shown.join(", ")));
                 }
             }
-            let x = area.x + (prompt_len as u16).min(area.width.saturating_sub(1));
-            frame.set_cursor_position((x, area.y));
-            (text, theme.style("input"))
+            input(text, prompt_len)
         }
-        (_, Some(m)) => {
-            (sanitize::line(&m.text).into_owned(), theme.style(if m.error { "status_error" } else { "status_line" }))
+        (_, Some(m)) => Left {
+            text: format!(" {}", sanitize::line(&m.text)),
+            slot: if m.error { "status_error" } else { "status_line" },
+            cursor: None,
+            priority: true,
+        },
+        _ => return None,
+    })
+}
+
+/// One piece of the status line's right side; the lowest `rank` gives way first.
+struct Piece {
+    text: String,
+    slot: &'static str,
+    rank: u8,
+}
+
+/// The right side's pieces in their order: counts, channels syncing or in
+/// trouble, the mode and who is at the keyboard. A channel warning shows by
+/// name until the person has seen it (pressed a key while it showed), then
+/// as `⚠N`, its reason one key (`!`) away.
+fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
+    let l = state.lang;
+    let c = &state.counts;
+    let mut out = vec![
+        Piece {
+            text: format!(" {} {} ", c.overdue, l.tr("status_overdue")),
+            slot: if c.overdue > 0 { "status_alert" } else { "status_line" },
+            rank: 6,
+        },
+        Piece { text: format!("· {} {} ", c.due_today, l.tr("status_due_today")), slot: "status_line", rank: 3 },
+        Piece { text: format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), slot: "status_line", rank: 4 },
+    ];
+    // Response-time clocks past due (only with [[sla]] policies), beside the overdue promises.
+    if c.breached > 0 {
+        out.insert(
+            1,
+            Piece { text: format!("· ✗{} {} ", c.breached, l.tr("status_breached")), slot: "status_alert", rank: 6 },
+        );
+    }
+    let warnings = state.channel_warnings();
+    let unseen = warnings.iter().any(|(id, _, why)| !state.warnings_seen.contains(&(*id, why.clone())));
+    if !warnings.is_empty() && (collapse_warnings || !unseen) {
+        out.push(Piece { text: format!("· ⚠{} ", warnings.len()), slot: "status_error", rank: 7 });
+    } else {
+        for (_, name, _) in &warnings {
+            let name = sanitize::truncate(&sanitize::line(name), 16).into_owned();
+            out.push(Piece { text: format!("· ⚠ {name} "), slot: "status_error", rank: 5 });
         }
-        _ => {
+    }
+    for ch in state.channels.iter().filter(|c| !c.archived) {
+        if let Some(crate::model::ChannelStatus::Syncing { .. }) = &ch.status {
+            let name = sanitize::truncate(&sanitize::line(&ch.name), 16).into_owned();
+            out.push(Piece { text: format!("· ⟳ {name} "), slot: "status_line", rank: 2 });
+        }
+    }
+    if let Some(solo) = state.solo {
+        let mode = if solo { l.tr("mode_solo") } else { l.tr("mode_daemon") };
+        out.push(Piece { text: format!("· {mode} "), slot: "status_line", rank: 1 });
+    }
+    out.push(Piece { text: format!("· {} ", sanitize::line(&state.actor)), slot: "status_line", rank: 0 });
+    out
+}
+
+/// The right side within `room` cells: the least important pieces leave
+/// first; channel warnings shrink to `⚠N` before they would leave.
+fn right_within(state: &AppState, room: usize) -> Vec<Piece> {
+    let keep = |mut pieces: Vec<Piece>, floor: u8| -> Option<Vec<Piece>> {
+        let mut ranks: Vec<u8> = pieces.iter().map(|p| p.rank).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        for rank in ranks {
+            if pieces.iter().map(|p| sanitize::width(&p.text)).sum::<usize>() <= room {
+                return Some(pieces);
+            }
+            if rank >= floor {
+                return None;
+            }
+            pieces.retain(|p| p.rank != rank);
+        }
+        pieces.iter().map(|p| sanitize::width(&p.text)).sum::<usize>().le(&room).then_some(pieces)
+    };
+    keep(right_pieces(state, false), 5).or_else(|| keep(right_pieces(state, true), u8::MAX)).unwrap_or_default()
+}
+
+/// `text` broken at spaces into lines of at most `width` cells (a word
+/// longer than a line is cut into pieces).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+        if sanitize::width(&candidate) <= width {
+            line = candidate;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        let mut rest = word.to_string();
+        while sanitize::width(&rest) > width {
+            let mut cut = 0;
+            for (i, ch) in rest.char_indices() {
+                if sanitize::width(&rest[..i + ch.len_utf8()]) > width {
+                    break;
+                }
+                cut = i + ch.len_utf8();
+            }
+            let cut = cut.max(rest.chars().next().map_or(1, char::len_utf8));
+            lines.push(rest[..cut].to_string());
+            rest = rest[cut..].to_string();
+        }
+        line = rest;
+    }
+    lines.push(line);
+    lines
+}
+
+/// The essential right side (overdue and channel trouble, shrunk) that a
+/// priority message on one row still leaves room for.
+fn essential_right_width(state: &AppState) -> usize {
+    right_pieces(state, true).iter().filter(|p| p.rank >= 6).map(|p| sanitize::width(&p.text)).sum()
+}
+
+/// A priority message too long for one row beside the essentials: its rows.
+fn wrapped_left(state: &AppState, width: u16) -> Option<(Vec<String>, &'static str)> {
+    let left = status_left(state).filter(|l| l.priority)?;
+    let width = width as usize;
+    if sanitize::width(&left.text) + 1 + essential_right_width(state) <= width {
+        return None;
+    }
+    let mut rows = wrap_words(&left.text, width);
+    rows.truncate(STATUS_MAX_ROWS);
+    Some((rows, left.slot))
+}
+
+fn status_rows(state: &AppState, width: u16) -> u16 {
+    wrapped_left(state, width).map_or(1, |(rows, _)| rows.len().max(1) as u16)
+}
+
+fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let left = status_left(state);
+    if let Some((rows, slot)) = wrapped_left(state, area.width) {
+        let style = theme.style(slot);
+        let lines: Vec<Line<'_>> = rows.into_iter().map(|r| Line::from(Span::styled(r, style))).collect();
+        frame.render_widget(Paragraph::new(lines).style(style), area);
+        if let Some(at) = left.as_ref().and_then(|l| l.cursor) {
+            let w = area.width.max(1) as usize;
+            let (row, col) = (at / w, at % w);
+            frame.set_cursor_position((area.x + col as u16, area.y + (row as u16).min(area.height.saturating_sub(1))));
+        }
+        return;
+    }
+    let width = area.width as usize;
+    // While a form or a card asks for something, the whole line is its own.
+    let form = matches!(
+        state.popup,
+        Some(super::state::Popup::Fields(_) | super::state::Popup::Card(_) | super::state::Popup::Clients(_))
+    );
+    let right = match &left {
+        _ if form => Vec::new(),
+        Some(l) if l.priority => right_within(state, width.saturating_sub(sanitize::width(&l.text) + 1)),
+        _ => right_within(state, width),
+    };
+    let right_width: usize = right.iter().map(|p| sanitize::width(&p.text)).sum();
+    let (text, style) = match &left {
+        Some(l) => (l.text.clone(), theme.style(l.slot)),
+        None => {
             let chord: Vec<String> = state.chord.iter().map(|k| k.to_string()).collect();
             if chord.is_empty() {
                 // Whole hints, the most used first, as many as fit: never «r …».
-                let room = (area.width as usize).saturating_sub(right_width + 1);
+                let room = width.saturating_sub(right_width + 1);
                 let mut hint = String::new();
                 for item in state.lang.tr("hint").split(" · ") {
                     let next = if hint.is_empty() { format!(" {item}") } else { format!("{hint} · {item}") };
@@ -179,19 +316,14 @@ fn status_line(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rec
             }
         }
     };
-    let left_width = (area.width as usize).saturating_sub(right_width);
-    let left = sanitize::truncate(&text, left_width).into_owned();
-    let pad = left_width.saturating_sub(sanitize::width(&left));
-    let mut spans = vec![Span::styled(left, style), Span::styled(" ".repeat(pad), theme.style("status_line"))];
-    spans.extend(right);
+    let left_width = width.saturating_sub(right_width);
+    let shown = sanitize::truncate(&text, left_width).into_owned();
+    let pad = left_width.saturating_sub(sanitize::width(&shown));
+    let mut spans = vec![Span::styled(shown, style), Span::styled(" ".repeat(pad), theme.style("status_line"))];
+    spans.extend(right.into_iter().map(|p| Span::styled(p.text, theme.style(p.slot))));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("status_line")), area);
-    if matches!(state.popup, Some(super::state::Popup::Command(_)) | Some(super::state::Popup::Search(_))) {
-        let typed = match &state.popup {
-            Some(super::state::Popup::Search(s)) if s.is_empty() => "/",
-            _ => text.as_str(),
-        };
-        let x = area.x + (sanitize::width(typed) as u16).min(area.width.saturating_sub(1));
-        frame.set_cursor_position((x, area.y));
+    if let Some(at) = left.and_then(|l| l.cursor) {
+        frame.set_cursor_position((area.x + (at as u16).min(area.width.saturating_sub(1)), area.y));
     }
 }
 

@@ -24,7 +24,10 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.style("border_focus"))
-                .title(Span::styled(format!(" {} — {} ", state.lang.tr("help"), context.name()), theme.style("title")))
+                .title(Span::styled(
+                    format!(" {} — {} ", state.lang.tr("help"), state.lang.tr(context.name())),
+                    theme.style("title"),
+                ))
                 .title_bottom(Span::styled(format!(" {} ", state.lang.tr("help_hint")), theme.style("muted")));
             let inner = block.inner(rect);
             frame.render_widget(Clear, rect);

@@ -12,6 +12,26 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
+/// The pane's width: 20 cells (24 from 100 columns), wider — up to a third
+/// of the screen — when a view's name and its count (up to 99,999) would
+/// not both fit whole.
+pub fn width(state: &AppState, screen: u16) -> u16 {
+    let base: u16 = if screen >= 100 { 24 } else { 20 };
+    let l = state.lang;
+    // Views only: their names are ours and short; a long channel name is cut as before.
+    let needed = View::SMART
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (l.tr(v.key()), state.view_counts.get(i).copied().unwrap_or(0)))
+        .filter(|(_, count)| *count > 0)
+        // Borders, the badge, the name, a space and the count.
+        .map(|(name, count)| 2 + 3 + sanitize::width(&name) + 1 + count.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let cap = base.max(screen / 3);
+    (needed.min(cap as usize) as u16).max(base)
+}
+
 pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let l = state.lang;
     let block = pane(l.tr("channels").to_string(), state.focus == Focus::Channels, theme);
@@ -39,7 +59,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::DueToday => ("◷", "due"),
             View::Overdue => ("⚑", "overdue"),
             View::AtRisk => ("▲", "due"),
-            View::Mine => ("me", "author_out"),
+            View::Mine => (l.tr("badge_mine"), "author_out"),
             View::Unassigned => ("?", "muted"),
             View::AcceptedByMe => ("✓", "author_out"),
             View::Mentions => ("@", "note"),
@@ -83,8 +103,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             None => sanitize::line(&c.name).into_owned(),
         };
         lines.push(entry(i + View::SMART.len(), (c.kind.badge(), slot), &name, c.unread, c.archived));
-        if let Some(why) = status.and_then(trouble_reason) {
-            let text = format!("  {}", sanitize::line(why));
+        if let Some(why) = status.and_then(|s| trouble_said(l, s)) {
+            let text = format!("  {}", sanitize::line(&why));
             lines.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("failed"))));
         }
         // People's own chats the bot works in (Telegram Business), under it;
@@ -112,6 +132,19 @@ pub fn trouble_reason(status: &crate::model::ChannelStatus) -> Option<&str> {
     }
 }
 
+/// [`trouble_reason`] as the UI says it in `lang`: a worker's English in
+/// Russian by its kind (refused credentials as such), its raw words in the log.
+pub fn trouble_said(lang: crate::i18n::Lang, status: &crate::model::ChannelStatus) -> Option<String> {
+    let why = trouble_reason(status)?;
+    let auth = matches!(status, crate::model::ChannelStatus::AuthFailed(_));
+    let english = lang == crate::i18n::Lang::Ru && crate::i18n::english_leak(why).is_some();
+    Some(if auth && english {
+        crate::trouble::Trouble::Auth.in_language(lang).to_string()
+    } else {
+        crate::trouble::shown(lang, why)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model::ChannelStatus;
@@ -133,5 +166,14 @@ mod tests {
         // What an older build wrote.
         assert_eq!(ChannelStatus::from_stored("✓ 12:03"), Some(ChannelStatus::Ok { at: None }));
         assert!(ChannelStatus::from_stored("⚠ office: timeout").is_some_and(|s| s.is_trouble()));
+        // Said in Russian by its kind; English as the worker wrote it.
+        use crate::i18n::{Lang, english_leak};
+        for s in &all[3..] {
+            let ru = super::trouble_said(Lang::Ru, s).expect("a reason");
+            assert_eq!(english_leak(&ru), None, "{s:?}: {ru}");
+            assert_eq!(super::trouble_said(Lang::En, s).as_deref(), super::trouble_reason(s));
+        }
+        let refused = ChannelStatus::AuthFailed("530 5.7.0 Must issue a STARTTLS command first".into());
+        assert!(super::trouble_said(Lang::Ru, &refused).is_some_and(|r| r.starts_with("Сервер не принял вход")));
     }
 }

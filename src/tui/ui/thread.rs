@@ -244,16 +244,28 @@ fn render_composer(
                 _ => {}
             }
         }
-        let block = pane(title, state.focus == Focus::Composer, theme).title_bottom(Span::styled(
-            format!(" {} ", l.tr(if composer.note { "note_hint" } else { "composer_hint" })),
-            theme.style("muted"),
-        ));
+        // The keys under the text: the whole hint where it fits, else the short
+        // one, else as many whole items as fit — a key is never cut in half.
+        let room = (area.width as usize).saturating_sub(4);
+        let (full, short) =
+            if composer.note { ("note_hint", "note_hint_short") } else { ("composer_hint", "composer_hint_short") };
+        let hint = [l.tr(full), l.tr(short)]
+            .into_iter()
+            .find(|h| sanitize::width(h) <= room)
+            .map(str::to_string)
+            .unwrap_or_else(|| whole_items(l.tr(short), room));
+        let block = pane(title, state.focus == Focus::Composer, theme)
+            .title_bottom(Span::styled(format!(" {hint} "), theme.style("muted")));
         let mut inner = block.inner(area);
         frame.render_widget(block, area);
         // Reply-all, shown before it leaves and never cut: who gets it in To and in Cc.
         if let Some((to, cc)) = state.reply_recipients() {
-            let cc = if cc.is_empty() { String::new() } else { format!(" · Cc: {}", shown_list(state, &cc)) };
-            let text = sanitize::line(&format!("To: {}{cc}", shown_list(state, &to))).into_owned();
+            let cc = if cc.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}: {}", l.tr("header_cc"), shown_list(state, &cc))
+            };
+            let text = sanitize::line(&format!("{}: {}{cc}", l.tr("header_to"), shown_list(state, &to))).into_owned();
             let rows = (sanitize::width(&text) as u16).div_ceil(inner.width.max(1)).clamp(1, 3).min(inner.height / 2);
             let head = ratatui::layout::Rect { height: rows, ..inner };
             frame.render_widget(
@@ -348,9 +360,13 @@ fn message_parts(
     }
     out.push(Line::from(head));
     if m.direction == Direction::Out && !m.to.is_empty() {
-        let cc = if m.cc.is_empty() { String::new() } else { format!(" · Cc: {}", shown_list(state, &m.cc)) };
+        let cc = if m.cc.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}: {}", l.tr("header_cc"), shown_list(state, &m.cc))
+        };
         let to = shown_list(state, &m.to);
-        let text = format!("To: {}{}", sanitize::line(&to), sanitize::line(&cc));
+        let text = format!("{}: {}{}", l.tr("header_to"), sanitize::line(&to), sanitize::line(&cc));
         for piece in wrap(&text, w.saturating_sub(2).max(8)) {
             out.push(Line::from(styled(format!("  {piece}"), theme.style("muted"))));
         }
@@ -358,7 +374,7 @@ fn message_parts(
     if matches!(m.delivery, Delivery::Failed | Delivery::Unknown)
         && let Some(e) = m.error.as_ref().filter(|e| e.as_str() != crate::store::intents::MAYBE_SENT)
     {
-        for piece in wrap(&sanitize::line(e), w.saturating_sub(4).max(8)) {
+        for piece in wrap(&sanitize::line(&crate::trouble::shown(l, e)), w.saturating_sub(4).max(8)) {
             out.push(Line::from(styled(format!("  ✗ {piece}"), theme.style("failed"))));
         }
     }
@@ -397,15 +413,21 @@ fn message_parts(
     let above = std::mem::take(&mut out);
     for a in &m.attachments {
         // A size the channel did not give is left out, never guessed.
-        let details: Vec<String> =
-            a.size.map(human_size).into_iter().chain(a.duration.map(|d| format!("{}:{:02}", d / 60, d % 60))).collect();
+        let details: Vec<String> = a
+            .size
+            .map(|s| crate::tui::state::human_size(l, Some(s)))
+            .into_iter()
+            .chain(a.duration.map(|d| format!("{}:{:02}", d / 60, d % 60)))
+            .collect();
         let mut text = format!("  📎 {}", sanitize::line(&sanitize::file_name(&a.name)));
         if !details.is_empty() {
             text.push_str(&format!(" ({})", details.join(", ")));
         }
         out.push(Line::from(styled(sanitize::truncate(&text, w).into_owned(), theme.style("attachment"))));
         if let Some(e) = &a.fetch_error {
-            for piece in wrap(&format!("{}: {}", l.tr("not_downloaded"), sanitize::line(e)), w.saturating_sub(6).max(8))
+            let e = crate::trouble::shown(l, e);
+            for piece in
+                wrap(&format!("{}: {}", l.tr("not_downloaded"), sanitize::line(&e)), w.saturating_sub(6).max(8))
             {
                 out.push(Line::from(styled(format!("     {piece}"), theme.style("muted"))));
             }
@@ -449,10 +471,14 @@ fn highlighted<'a>(piece: &str, terms: &Terms, style: Style, theme: &Theme) -> L
     Line::from(spans)
 }
 
-pub fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{} KB", b >> 10),
-        b => format!("{b} B"),
+/// The items of a `a · b · c` hint that fit whole in `room` cells, in order.
+fn whole_items(hint: &str, room: usize) -> String {
+    let mut out = String::new();
+    for item in hint.split(" · ") {
+        let next = if out.is_empty() { item.to_string() } else { format!("{out} · {item}") };
+        if sanitize::width(&next) <= room {
+            out = next;
+        }
     }
+    out
 }
