@@ -177,6 +177,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::clients_cli::ClientAction,
     },
+    /// Response times (SLA): a month's report, recomputing clocks under the current policies
+    Sla {
+        #[command(subcommand)]
+        action: crate::sla_cli::SlaAction,
+    },
     /// Attachments of a message: list, save (fetched from the server on demand), open
     Attachment {
         #[command(subcommand)]
@@ -395,6 +400,7 @@ pub fn main() -> Result<()> {
         Some(Command::Doctor) => doctor(&cli),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
+        Some(Command::Sla { ref action }) => crate::sla_cli::run(&cli, action),
         Some(Command::Channels { ref action, json }) => crate::channels_cli::run(&cli, action.as_ref(), json),
         Some(Command::Clients { json, ref tag }) => crate::clients_cli::list(&cli, json, tag.as_deref()),
         Some(Command::Client { ref action }) => crate::clients_cli::run(&cli, action),
@@ -905,6 +911,7 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
     let mut counts = reader.status()?;
     counts.oldest_unanswered_minutes =
         counts.oldest_waiting_since.map(|t| calendar.working_seconds(t, clock.now()) / 60).unwrap_or(0);
+    crate::sla_cli::add_to_status(cli, &reader, clock.now(), &mut counts)?;
     if json {
         cli.print_json(&counts)?;
     } else {

@@ -34,8 +34,9 @@ pub enum ClientAction {
     /// add a line to its notes (note) or replace them (notes); notes are internal, never sent
     Set {
         id: i64,
-        /// name, organisation, inn, kind, tags, note or notes
-        #[arg(value_parser = ["name", "organisation", "inn", "kind", "tags", "note", "notes"])]
+        /// name, organisation, inn, kind, tags, note, notes or hours (the client's own
+        /// time zone and hours for response times: "Asia/Yekaterinburg 09:00-18:00")
+        #[arg(value_parser = ["name", "organisation", "inn", "kind", "tags", "note", "notes", "hours"])]
         field: String,
         value: String,
     },

@@ -23,12 +23,13 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
     let calendar = crate::workflow::calendar::Calendar::from_config(cfg)?;
     let user_templates = std::fs::read_to_string(crate::paths::config_dir().join("templates.toml")).ok();
     let (templates, _) = crate::workflow::templates::Templates::with_user_file(user_templates.as_deref());
+    let escalations = Escalations::new(cfg, &path, &writer);
     let workers = Workers::start(
         lock,
         WorkerConfig { writer, calendar, templates, actor: cfg.actor(), auto_reply: cfg.hours.auto_reply, channels },
         Default::default(),
     )?;
-    wait_for_signal()?;
+    wait_for_signal(escalations)?;
     eprintln!("pult daemon: {}", t!("daemon_stopping"));
     tracing::info!("daemon stopping on signal");
     workers.stop();
@@ -61,15 +62,50 @@ fn acquire(path: &Path) -> Result<WorkerLock> {
     }
 }
 
-fn wait_for_signal() -> Result<()> {
+/// The response-time escalations (`[[sla]] escalate`): internal notes the
+/// daemon writes as clocks pass their thresholds.
+struct Escalations {
+    context: Option<(crate::sla_cli::SlaContext, crate::store::Reader)>,
+    writer: Writer,
+    lang: crate::i18n::Lang,
+}
+
+impl Escalations {
+    fn new(cfg: &Config, path: &Path, writer: &Writer) -> Escalations {
+        let now = jiff::Timestamp::now().as_second();
+        let context = (!cfg.sla.is_empty())
+            .then(|| {
+                let ctx = crate::sla_cli::context_at(cfg, path, now).map_err(|e| tracing::warn!("sla: {e}")).ok()?;
+                let reader = crate::store::Reader::open(path, crate::sla_cli::ESCALATION_ACTOR).ok()?;
+                Some((ctx, reader))
+            })
+            .flatten();
+        Escalations { context, writer: writer.clone(), lang: cfg.language() }
+    }
+
+    fn run(&self) {
+        let Some((ctx, reader)) = &self.context else { return };
+        match crate::sla_cli::escalate(&self.writer, reader, ctx, self.lang, jiff::Timestamp::now().as_second()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("wrote {n} escalation notes"),
+            Err(e) => tracing::warn!("escalations: {e}"),
+        }
+    }
+}
+
+fn wait_for_signal(escalations: Escalations) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = every.tick() => escalations.run(),
+            }
         }
         Ok::<(), std::io::Error>(())
     })?;

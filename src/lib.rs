@@ -23,6 +23,7 @@ pub mod sanitize;
 pub mod scripting;
 pub mod search;
 pub mod secrets;
+pub mod sla_cli;
 pub mod store;
 pub mod sync;
 pub mod trouble;

@@ -196,6 +196,10 @@ pub enum View {
     Unsent,
     /// Mailing lists and automatic mail: kept, searchable, never waiting.
     Lists,
+    /// Conversations whose response-time clock is at risk (`workflow::sla`).
+    SlaAtRisk,
+    /// Conversations whose response-time clock is past due.
+    Breached,
     Channel(i64),
     /// One client's conversations on every channel (`:client NAME`).
     Client(i64),
@@ -203,7 +207,7 @@ pub enum View {
 
 impl View {
     /// The smart views in the order the sidebar shows them (channels follow).
-    pub const SMART: [View; 13] = [
+    pub const SMART: [View; 15] = [
         View::AllOpen,
         View::Unanswered,
         View::DueToday,
@@ -217,6 +221,8 @@ impl View {
         View::Reminders,
         View::Unsent,
         View::Lists,
+        View::SlaAtRisk,
+        View::Breached,
     ];
 
     pub fn key(self) -> &'static str {
@@ -234,6 +240,8 @@ impl View {
             View::Reminders => "view_reminders",
             View::Unsent => "view_unsent",
             View::Lists => "view_lists",
+            View::SlaAtRisk => "view_sla_at_risk",
+            View::Breached => "view_breached",
             View::Channel(_) => "channels",
             View::Client(_) => "view_client",
         }
@@ -532,6 +540,8 @@ pub struct StatusCounts {
     pub overdue: i64,
     pub due_today: i64,
     pub at_risk: i64,
+    /// Conversations whose response-time clock is past due (`workflow::sla`).
+    pub breached: i64,
     /// Outbox rows that may have been sent (the sender died mid-send): a person decides.
     pub unknown: i64,
     /// Outbox rows that failed for good and wait for a retry or a discard.

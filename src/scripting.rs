@@ -25,6 +25,8 @@ pub struct ThreadExport {
     pub assignee: Option<String>,
     pub tasks: Vec<TaskExport>,
     pub messages: Vec<MessageExport>,
+    /// Response-time clocks under the conversation's policy; null when no policy covers it.
+    pub sla: Option<crate::sla_cli::SlaExport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +145,7 @@ impl ThreadExport {
                     }
                 })
                 .collect(),
+            sla: None,
         }
     }
 }
@@ -172,7 +175,8 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
     let (cfg, path, clock) = open(cli)?;
     let reader = Reader::open(&path, &cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
-    let export = ThreadExport::new(&c, &messages, &reader.tasks(conversation)?, &clock);
+    let mut export = ThreadExport::new(&c, &messages, &reader.tasks(conversation)?, &clock);
+    export.sla = crate::sla_cli::thread_sla(&cfg, &path, &reader, conversation, &clock)?;
     if json {
         return cli.print_json(&export);
     }

@@ -130,7 +130,7 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
             ));
             continue;
         }
-        if let Some(why) = bad_value(name, &field.shape, value.get_ref()) {
+        if let Some(why) = bad_value(path, name, &field.shape, value.get_ref()) {
             problems.push(format!("{place}: {why}"));
             continue;
         }
@@ -159,6 +159,31 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                 }
             }
             (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, problems),
+            // `[[sla]]`, `escalate = [{ … }]`: each table read like one on its own.
+            (Shape::List(item), DeValue::Array(items)) if matches!(**item, Shape::Table(_)) => {
+                let Shape::Table(keys) = &**item else { continue };
+                let mut ids: Vec<(String, usize)> = Vec::new();
+                for item in items.iter() {
+                    let DeValue::Table(t) = item.get_ref() else {
+                        problems.push(format!("{place}: {}", crate::t!("config_list_of_tables", name = name)));
+                        continue;
+                    };
+                    let (line, column) = line_column(text, item.span().start);
+                    walk(text, t, &child(name), keys, &line_and_column(line, column), problems);
+                    if let Some((k, DeValue::String(id))) =
+                        t.iter().find(|(k, _)| k.get_ref() == "id").map(|(k, v)| (k, v.get_ref()))
+                    {
+                        match ids.iter().find(|(seen, _)| seen == id.as_ref()) {
+                            Some((_, first)) => problems.push(format!(
+                                "{}: {}",
+                                self::place(text, k),
+                                crate::t!("config_same_id", line = first, name = name)
+                            )),
+                            None => ids.push((id.to_string(), line_column(text, k.span().start).0)),
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -217,7 +242,7 @@ fn wrong_type(shape: &Shape, value: &DeValue<'_>) -> Option<&'static str> {
 }
 
 /// What is wrong with a value of the right type, said without the value.
-fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
+fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
     let integer = |v: &DeValue<'_>| match v {
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
         _ => None,
@@ -250,6 +275,35 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
         {
             Some(crate::t!("config_day_hours", name = name))
         }
+        "calendar"
+            if path == "hours"
+                && !text.is_some_and(|t| crate::workflow::calendar::shipped_calendars().contains(&t)) =>
+        {
+            Some(crate::t!("config_calendar", known = crate::workflow::calendar::shipped_calendars().join(", ")))
+        }
+        "first_response" | "next_response" | "keep_informed"
+            if path == "sla" && text.is_some_and(|t| crate::workflow::sla::parse_duration(t, 3600).is_err()) =>
+        {
+            Some(crate::t!("config_sla_duration", name = name))
+        }
+        "warn_at" | "at"
+            if (path == "sla" || path == "sla.escalate")
+                && text.is_some_and(|t| crate::workflow::sla::parse_percent(t).is_err()) =>
+        {
+            Some(crate::t!("config_sla_share", name = name))
+        }
+        "calendar" if path == "sla" && !text.is_some_and(|t| ["team", "client"].contains(&t)) => {
+            Some(crate::t!("config_sla_calendar"))
+        }
+        "to" if path == "sla.escalate" && text.is_some_and(|t| t.trim().is_empty()) => Some(crate::t!("config_sla_to")),
+        "kind" if path == "sla.match" => match value {
+            DeValue::Array(a)
+                if a.iter().all(|i| matches!(i.get_ref(), DeValue::String(k) if ChannelKind::parse(k).is_some())) =>
+            {
+                None
+            }
+            _ => Some(crate::t!("config_sla_kinds")),
+        },
         "webhook_listen" if text.is_some_and(|t| t.parse::<std::net::SocketAddr>().is_err()) => {
             Some(crate::t!("config_webhook_listen"))
         }
@@ -263,6 +317,7 @@ fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &
     for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
             ["accounts", kind] => crate::t!("config_this_account", kind = kind),
+            ["sla"] => crate::t!("config_this_sla"),
             [.., server] => format!("`{server}`"),
             [] => String::new(),
         };

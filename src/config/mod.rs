@@ -26,6 +26,49 @@ pub struct Config {
     pub guards: Guards,
     pub team: Vec<String>,
     pub accounts: Vec<Account>,
+    /// Response-time policies, first match wins (`workflow::sla`).
+    pub sla: Vec<SlaPolicy>,
+}
+
+/// One `[[sla]]` table: which conversations it covers and how fast they are
+/// answered, in working time. Durations and percentages are text («30m»,
+/// «2h», «2d», «75%»), read by `workflow::sla`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+pub struct SlaPolicy {
+    pub id: String,
+    /// Which conversations; none: every conversation no earlier policy took (the default).
+    #[serde(rename = "match")]
+    pub matches: Option<SlaMatch>,
+    pub first_response: Option<String>,
+    pub next_response: Option<String>,
+    pub keep_informed: Option<String>,
+    pub warn_at: Option<String>,
+    /// "team" ([hours]) or "client" (the client's own hours).
+    pub calendar: Option<String>,
+    #[serde(default)]
+    pub escalate: Vec<SlaEscalation>,
+}
+
+/// Every condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(default)]
+pub struct SlaMatch {
+    /// A client tag (case-insensitive).
+    pub tag: Option<String>,
+    /// Channel kinds: ["telegram", "whatsapp"].
+    pub kind: Option<Vec<String>>,
+    /// A channel (account) name.
+    pub channel: Option<String>,
+    /// A client id (`pult clients --json`).
+    pub client: Option<i64>,
+}
+
+/// `{ at = "150%", to = "Ольга" }`: an internal note at that share of the target.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+pub struct SlaEscalation {
+    pub at: String,
+    /// "responsible" (the conversation's assignee) or a person's name.
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -57,6 +100,9 @@ pub struct Hours {
     pub fri: Option<String>,
     pub sat: Option<String>,
     pub sun: Option<String>,
+    /// A shipped production calendar (`"ru"`: holidays, moved days off,
+    /// pre-holiday short days); the `holidays` file overrides its dates.
+    pub calendar: Option<String>,
     /// A production calendar: days off and moved working days (see README).
     pub holidays: Option<PathBuf>,
     /// Answer client messages that arrive outside working hours (once per night).
@@ -77,6 +123,7 @@ impl Default for Hours {
             fri: None,
             sat: None,
             sun: None,
+            calendar: None,
             holidays: None,
             auto_reply: false,
         }
@@ -663,12 +710,51 @@ mod tests {
                 "`undo_seconds` must be a whole number, 0 or more",
                 "31337",
             ),
+            (
+                "[hours]\ncalendar = \"by\"\n".to_string(),
+                2,
+                "`calendar` must be one of the shipped calendars: ru",
+                "by",
+            ),
         ];
+        assert_eq!(Config::parse("[hours]\ncalendar = \"ru\"\n").map(|c| c.hours.calendar), Ok(Some("ru".into())));
         for (text, line, expected, hidden) in cases {
             let err = Config::parse(&text).expect_err(expected);
             assert!(err.contains(expected), "{expected:?} not in {err:?}");
             assert!(err.starts_with(&format!("line {line}, ")), "not at line {line}: {err:?}\n{text}");
             assert!(!err.contains(hidden), "{hidden:?} shown in {err:?}");
+        }
+    }
+
+    #[test]
+    fn sla_tables_are_read_strictly() {
+        let good = "[[sla]]\nid = \"vip\"\nmatch = { tag = \"VIP\", kind = [\"telegram\", \"whatsapp\"] }\n\
+                    first_response = \"30m\"\nnext_response = \"2h\"\nkeep_informed = \"2d\"\nwarn_at = \"75%\"\n\
+                    calendar = \"team\"\nescalate = [{ at = \"100%\", to = \"responsible\" }, { at = \"150%\", to = \"Ольга\" }]\n\n\
+                    [[sla]]\nid = \"default\"\nfirst_response = \"4h\"\n";
+        let cfg = Config::parse(good).expect("good");
+        assert_eq!(cfg.sla.len(), 2);
+        assert_eq!(
+            cfg.sla[0].matches.as_ref().and_then(|m| m.kind.clone()),
+            Some(vec!["telegram".into(), "whatsapp".into()])
+        );
+        assert_eq!(cfg.sla[0].escalate[1].to, "Ольга");
+        assert_eq!(cfg.sla[1].matches, None);
+        let cases = [
+            ("[[sla]]\nid = \"a\"\nfirst_responce = \"30m\"\n", 3, "did you mean `first_response`?"),
+            ("[[sla]]\nid = \"a\"\nfirst_response = \"soon\"\n", 3, "`first_response` must be working time like 30m"),
+            ("[[sla]]\nid = \"a\"\nwarn_at = \"75\"\n", 3, "`warn_at` must be a share like 75%"),
+            ("[[sla]]\nid = \"a\"\ncalendar = \"moon\"\n", 3, "`calendar` must be team or client"),
+            ("[[sla]]\nid = \"a\"\nmatch = { kind = [\"fax\"] }\n", 3, "`kind` must be a list of channel kinds"),
+            ("[[sla]]\nid = \"a\"\nmatch = { tga = \"VIP\" }\n", 3, "did you mean `tag`?"),
+            ("[[sla]]\nid = \"a\"\nescalate = [{ at = \"x\", to = \"Ольга\" }]\n", 3, "`at` must be a share like 75%"),
+            ("[[sla]]\nfirst_response = \"30m\"\n", 1, "this [[sla]] table has no `id`"),
+            ("[[sla]]\nid = \"a\"\n[[sla]]\nid = \"a\"\n", 4, "`id` is the same as the one on line 2"),
+        ];
+        for (text, line, expected) in cases {
+            let err = Config::parse(text).expect_err(expected);
+            assert!(err.contains(expected), "{expected:?} not in {err:?}");
+            assert!(err.starts_with(&format!("line {line}, ")), "not at line {line}: {err:?}");
         }
     }
 

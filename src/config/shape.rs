@@ -68,8 +68,15 @@ fn mark_required<T: DeserializeOwned>(fields: &mut [Field], path: &mut Vec<&'sta
             T::deserialize(Probe { slot: &mut scratch, omit: path }),
             Err(Stop { missing: Some(m), .. }) if m == field.name
         );
-        if let Shape::Table(inner) = &mut field.shape {
-            mark_required::<T>(inner, path);
+        match &mut field.shape {
+            Shape::Table(inner) => mark_required::<T>(inner, path),
+            // A list of tables (`[[sla]]`): the probe's one item is asked the same way.
+            Shape::List(item) => {
+                if let Shape::Table(inner) = &mut **item {
+                    mark_required::<T>(inner, path);
+                }
+            }
+            _ => {}
         }
         path.pop();
     }

@@ -941,6 +941,9 @@ pub enum Field {
     Note,
     /// Replaces the notes (the card's editor shows them whole).
     Notes,
+    /// The client's own time zone and hours («Asia/Yekaterinburg 09:00-18:00»),
+    /// for response-time policies with `calendar = "client"`; empty clears it.
+    Hours,
 }
 
 impl Field {
@@ -953,6 +956,7 @@ impl Field {
             "tags" | "tag" => Some(Field::Tags),
             "note" => Some(Field::Note),
             "notes" => Some(Field::Notes),
+            "hours" | "work_hours" => Some(Field::Hours),
             _ => None,
         }
     }
@@ -994,6 +998,14 @@ pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &st
             tx.execute("UPDATE contacts SET tags = ?1 WHERE id = ?2", params![tags, client])?
         }
         Field::Notes => tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![empty, client])?,
+        Field::Hours => {
+            if let Some(v) = empty {
+                crate::workflow::calendar::parse_client_hours(v).map_err(|e| {
+                    super::StoreError::Invalid(format!("client {client}: hours: {}", crate::sanitize::line(&e)))
+                })?;
+            }
+            tx.execute("UPDATE contacts SET work_hours = ?1 WHERE id = ?2", params![empty, client])?
+        }
         Field::Note => tx.execute(
             "UPDATE contacts SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?1 ELSE notes || char(10) || ?1 END
              WHERE id = ?2 AND ?1 <> ''",

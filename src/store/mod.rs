@@ -16,6 +16,7 @@ pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod search_index;
+pub mod sla;
 pub mod team;
 pub mod watch;
 pub mod writer;

@@ -11,6 +11,10 @@ pub struct Reader {
     moment: Moment,
     /// Up to how many conversations a filter-only search starts from them.
     pub(super) few_conversations: i64,
+    /// Conversations whose response-time clock is at risk / breached, as the
+    /// caller last computed them (`workflow::sla`): the SLA views list these.
+    sla_at_risk: Vec<i64>,
+    sla_breached: Vec<i64>,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
@@ -32,11 +36,19 @@ impl Reader {
             actor: actor.to_string(),
             moment: Moment::default(),
             few_conversations: 2_000,
+            sla_at_risk: Vec::new(),
+            sla_breached: Vec::new(),
         })
     }
 
     fn columns(&self) -> String {
         CONVERSATION_COLUMNS.replace("{now}", &self.moment.now.to_string())
+    }
+
+    /// The conversations the SLA views list (computed above the store).
+    pub fn set_sla(&mut self, at_risk: Vec<i64>, breached: Vec<i64>) {
+        self.sla_at_risk = at_risk;
+        self.sla_breached = breached;
     }
 
     /// Sets the time views are computed against (now, end of today, at-risk horizon).
@@ -99,6 +111,9 @@ impl Reader {
                 (format!("c.follow_up_at <= {now}"), "c.follow_up_at".into(), false, Some("conversations_follow_up"))
             }
             View::Lists => ("c.automatic = 1".into(), time.clone(), true, Some("conversations_by_time")),
+            // The longest silence first.
+            View::SlaAtRisk => (ids_in(&self.sla_at_risk), time.clone(), false, None),
+            View::Breached => (ids_in(&self.sla_breached), time.clone(), false, None),
             View::Unsent => (
                 "c.id IN (SELECT conversation_id FROM outbox WHERE state IN ('failed', 'unknown'))".into(),
                 time,
@@ -505,6 +520,7 @@ impl Reader {
             overdue: self.task_count(&format!("deadline < {now}"))?,
             due_today: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.end_of_today))?,
             at_risk: self.task_count(&format!("deadline >= {now} AND deadline <= {}", self.moment.risk_until))?,
+            breached: 0,
             unknown: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'unknown'", [], |r| r.get(0))?,
             failed: self.conn.query_row("SELECT count(*) FROM outbox WHERE state = 'failed'", [], |r| r.get(0))?,
             oldest_unanswered_minutes: 0,
@@ -697,9 +713,19 @@ impl ConversationRow {
             | View::Unassigned
             | View::Mentions
             | View::Unsent
-            | View::Lists => ListKey { sort: self.last_message_at, id: self.id },
+            | View::Lists
+            | View::SlaAtRisk
+            | View::Breached => ListKey { sort: self.last_message_at, id: self.id },
         }
     }
+}
+
+/// `c.id IN (…)` of ids (numbers only, so safe to write into the SQL).
+fn ids_in(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "0".into();
+    }
+    format!("c.id IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
 }
 
 /// An audit detail with its deadlines (stored as Unix seconds after "deadline"

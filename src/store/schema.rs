@@ -770,6 +770,43 @@ CREATE TRIGGER attachments_size_unknown_update AFTER UPDATE OF size ON attachmen
     UPDATE attachments SET size = NULL WHERE id = new.id;
 END;
 "#,
+    // 24 -> 25: response-time policies (workflow::sla). `sla_pauses`: a
+    // person paused a conversation's clocks, with a reason; a pause ends when
+    // the client writes (read from the messages) or when a person ends it
+    // (`ended_at`). `sla_policies`: the [[sla]] tables as they were from a
+    // moment on (a clock counts under the version in effect when it started;
+    // `pult sla recompute` adds one dated back). `sla_escalations`: the
+    // internal notes written for a clock passing a threshold, once each.
+    // `contacts.work_hours`: the client's own time zone and hours
+    // (`calendar = "client"`).
+    r#"
+ALTER TABLE contacts ADD COLUMN work_hours TEXT;
+CREATE TABLE sla_pauses (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    reason          TEXT NOT NULL CHECK (reason IN ('documents', 'payment', 'signature', 'answer', 'other')),
+    actor           TEXT NOT NULL,
+    started_at      INTEGER NOT NULL,
+    ended_at        INTEGER,
+    ended_by        TEXT
+);
+CREATE INDEX sla_pauses_by_conversation ON sla_pauses (conversation_id, started_at);
+CREATE TABLE sla_policies (
+    id             INTEGER PRIMARY KEY,
+    effective_from INTEGER NOT NULL,
+    recorded_at    INTEGER NOT NULL,
+    actor          TEXT NOT NULL,
+    policies       TEXT NOT NULL
+);
+CREATE TABLE sla_escalations (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    clock           TEXT NOT NULL,
+    started         INTEGER NOT NULL,
+    threshold       INTEGER NOT NULL,
+    at              INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, clock, started, threshold)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -65,6 +65,12 @@ pub enum Action {
     ViewReminders,
     ViewUnsent,
     ViewLists,
+    /// Conversations whose response-time clock is at risk.
+    ViewSlaAtRisk,
+    /// Conversations whose response-time clock is past due.
+    ViewBreached,
+    /// Pause the response-time clocks with a reason, or end the pause.
+    SlaPause,
     Snooze,
     FollowUp,
     Redate,

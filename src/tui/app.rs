@@ -45,6 +45,11 @@ pub struct App {
     /// thread (a thread loads on every move of the cursor; the card and the
     /// clients list compute them afresh).
     suggestions: Option<(Instant, Vec<store::clients::Suggestion>)>,
+    /// The response-time policies as recorded in the store, built once the
+    /// config is known (`[[sla]]`), with the `[[sla]]` tables it was built from.
+    sla: Option<(String, crate::sla_cli::SlaContext)>,
+    /// A desktop notification an effect asked for (with the bell).
+    notification: Option<String>,
 }
 
 #[derive(Debug)]
@@ -87,6 +92,8 @@ impl App {
             jobs: None,
             editor_request: None,
             suggestions: None,
+            sla: None,
+            notification: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
         let drafts = app.reader.drafts()?;
@@ -226,6 +233,11 @@ impl App {
     /// Rings the terminal bell if an effect asked for it since the last call.
     pub fn take_bell(&mut self) -> bool {
         std::mem::take(&mut self.bell)
+    }
+
+    /// The desktop notification an effect asked for since the last call.
+    pub fn take_notification(&mut self) -> Option<String> {
+        self.notification.take()
     }
 
     pub fn run_effects(&mut self, effects: Vec<Effect>) {
@@ -368,6 +380,53 @@ impl App {
         Ok(handle)
     }
 
+    /// The response-time clocks of every open conversation where one may
+    /// run, at `now`; the SLA views list what this finds. Empty without
+    /// policies. The config's `[[sla]]` tables are recorded in the store the
+    /// first time (a change counts for clocks that start after it).
+    fn sla_glances(&mut self, now: i64) -> store::Result<std::collections::HashMap<i64, crate::workflow::sla::Glance>> {
+        use crate::workflow::sla;
+        let tables = sla::tables_json(&self.config);
+        if self.config.sla.is_empty() {
+            self.sla = None;
+            self.reader.set_sla(Vec::new(), Vec::new());
+            return Ok(Default::default());
+        }
+        if self.sla.as_ref().is_none_or(|(t, _)| *t != tables) {
+            let (json, actor) = (tables.clone(), self.state.actor.clone());
+            self.writer.call_blocking(move |c| store::sla::record_policies(c, &json, &actor, now))?;
+            let stored: Vec<(i64, i64, String)> =
+                self.reader.sla_policy_versions()?.into_iter().map(|v| (v.id, v.effective_from, v.policies)).collect();
+            let ctx = crate::sla_cli::SlaContext::new(
+                &self.config,
+                self.state.calendar.clone(),
+                &self.state.templates,
+                &stored,
+            );
+            self.sla = Some((tables, ctx));
+        }
+        let Some((_, ctx)) = &self.sla else { return Ok(Default::default()) };
+        let candidates = self.reader.sla_candidates()?;
+        let glances: std::collections::HashMap<i64, sla::Glance> = ctx
+            .evaluate(&self.reader, &candidates, now)?
+            .iter()
+            .filter_map(|(f, s)| Some((f.conversation, sla::glance(f, s, now)?)))
+            .collect();
+        let ids = |state: sla::State| {
+            let mut v: Vec<i64> = glances.iter().filter(|(_, g)| g.state == state).map(|(id, _)| *id).collect();
+            v.sort_unstable();
+            v
+        };
+        self.reader.set_sla(ids(sla::State::AtRisk), ids(sla::State::Breached));
+        // The process that runs the workers nudges the team (a daemon does it itself).
+        if self.state.solo == Some(true)
+            && let Err(e) = crate::sla_cli::escalate(&self.writer, &self.reader, ctx, self.state.lang, now)
+        {
+            tracing::warn!("escalations: {e}");
+        }
+        Ok(glances)
+    }
+
     /// Carries out one effect: reads and writes the store, starts slow work.
     /// It reads the state but never changes it: what it finds goes back as an
     /// [`Outcome`] for [`AppState::absorb`].
@@ -379,8 +438,9 @@ impl App {
         match effect {
             Effect::ReloadSidebar => {
                 self.reader.set_moment(st.calendar.moment(now));
+                let sla = self.sla_glances(now)?;
                 let channels = self.reader.channels()?;
-                let counts = self.reader.status()?;
+                let mut counts = self.reader.status()?;
                 let view_counts = View::SMART
                     .iter()
                     .map(|v| match v {
@@ -392,7 +452,12 @@ impl App {
                         other => self.reader.count(*other),
                     })
                     .collect::<store::Result<_>>()?;
-                Ok(Outcome::Sidebar { channels, counts, view_counts })
+                // The status line counts clocks at risk with promises at risk
+                // (the «Горит» view keeps to promises; «Под угрозой» lists the clocks).
+                let n = |s: crate::workflow::sla::State| sla.values().filter(|g| g.state == s).count() as i64;
+                counts.at_risk += n(crate::workflow::sla::State::AtRisk);
+                counts.breached = n(crate::workflow::sla::State::Breached);
+                Ok(Outcome::Sidebar { channels, counts, view_counts, sla })
             }
             Effect::ReloadList => {
                 let rows =
@@ -450,6 +515,14 @@ impl App {
                     h.names.retain(|(c, _)| *c != client);
                 }
                 Ok(Outcome::ClientHint { conversation: id, hint })
+            }
+            Effect::SlaPause { conversation, reason } => {
+                self.writer.call_blocking(move |c| store::sla::pause(c, conversation, reason, &actor, now))?;
+                wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])
+            }
+            Effect::SlaResume(conversation) => {
+                self.writer.call_blocking(move |c| store::sla::resume(c, conversation, &actor, now))?;
+                wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])
             }
             Effect::MarkRead(id) => {
                 let changed = self.writer.call_blocking(move |c| intents::mark_read(c, &actor, id, now))?;
@@ -734,6 +807,10 @@ impl App {
                 self.bell = true;
                 Ok(Outcome::Nothing)
             }
+            Effect::Notify(text) => {
+                self.notification = Some(text);
+                Ok(Outcome::Nothing)
+            }
             Effect::Quit => Ok(Outcome::Nothing),
         }
     }
@@ -909,6 +986,10 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     const FRAME: Duration = Duration::from_millis(16);
     let mut next_tick = Instant::now() + TICK;
     let mut last_draw = Instant::now() - FRAME;
+    // The config arrived after `App::new` counted: the response-time clocks show from the first frame.
+    if !app.config.sla.is_empty() {
+        app.run_effects(vec![Effect::ReloadSidebar, Effect::ReloadList]);
+    }
     app.draw(&mut terminal)?;
     while !app.state.quit {
         if let Some(sup) = supervisor.as_mut()
@@ -975,6 +1056,11 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             use std::io::Write;
             let mut out = std::io::stdout();
             let _ = out.write_all(b"\x07");
+            if let Some(text) = app.take_notification()
+                && let Some(bytes) = super::notify::sequence(&|k| std::env::var(k).ok(), "pult", &text)
+            {
+                let _ = out.write_all(&bytes);
+            }
             let _ = out.flush();
         }
         if app.state.dirty && !app.state.quit {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod body;
 pub mod keymap;
 pub mod keys;
+pub mod notify;
 pub mod state;
 pub mod theme;
 pub mod ui;

@@ -40,6 +40,9 @@ pub const SLOTS: &[&str] = &[
     "help_key",
     "input",
     "match",
+    "sla_ok",
+    "sla_at_risk",
+    "sla_breached",
 ];
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,16 @@ pub struct Calendar {
     holidays: HashSet<Date>,
     /// Moved working days (a Saturday that the decree made working), with their hours.
     extra: HashMap<Date, (u32, u32)>,
+    /// Pre-holiday working days, one hour shorter (Labour Code art. 95).
+    short: HashSet<Date>,
+}
+
+/// The production calendars shipped with pult, by their `[hours] calendar` name.
+const SHIPPED: &[(&str, &str)] = &[("ru", include_str!("calendar_ru.txt"))];
+
+/// The names `[hours] calendar` accepts.
+pub fn shipped_calendars() -> Vec<&'static str> {
+    SHIPPED.iter().map(|(name, _)| *name).collect()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -33,7 +43,24 @@ impl Calendar {
         for d in week.iter_mut().take(5) {
             *d = Some((9 * 60, 18 * 60));
         }
-        Calendar { tz, week, usual: (9 * 60, 18 * 60), holidays: HashSet::new(), extra: HashMap::new() }
+        Calendar {
+            tz,
+            week,
+            usual: (9 * 60, 18 * 60),
+            holidays: HashSet::new(),
+            extra: HashMap::new(),
+            short: HashSet::new(),
+        }
+    }
+
+    /// Adds a shipped production calendar (`"ru"`); a holidays file loaded
+    /// after it overrides its dates.
+    pub fn with_shipped(mut self, name: &str) -> Result<Calendar, CalendarError> {
+        let (_, text) = SHIPPED.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            CalendarError::Hours(format!("no calendar {name:?}; known: {}", shipped_calendars().join(", ")))
+        })?;
+        self.load_holidays(text)?;
+        Ok(self)
     }
 
     pub fn from_config(cfg: &Config) -> Result<Calendar, CalendarError> {
@@ -47,8 +74,17 @@ impl Calendar {
                 week[i] = parse_interval(spec).map_err(CalendarError::Hours)?;
             }
         }
-        let mut cal =
-            Calendar { tz: cfg.timezone(), week, usual: (start, end), holidays: HashSet::new(), extra: HashMap::new() };
+        let mut cal = Calendar {
+            tz: cfg.timezone(),
+            week,
+            usual: (start, end),
+            holidays: HashSet::new(),
+            extra: HashMap::new(),
+            short: HashSet::new(),
+        };
+        if let Some(name) = &cfg.hours.calendar {
+            cal = cal.with_shipped(name)?;
+        }
         if let Some(path) = &cfg.hours.holidays {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CalendarError::Hours(format!("holidays file {}: {e}", path.display())))?;
@@ -58,7 +94,9 @@ impl Calendar {
     }
 
     /// Lines: `2026-01-01` or `01.01.2026` (a day off), optionally followed by
-    /// `off`, or `work` (a moved working day) with optional `HH:MM-HH:MM`. `#` comments.
+    /// `off`, `work` (a moved working day) with optional `HH:MM-HH:MM`, or
+    /// `short` (a pre-holiday day, one hour shorter). `#` comments. A line
+    /// replaces whatever an earlier line (or a shipped calendar) said of its date.
     pub fn load_holidays(&mut self, text: &str) -> Result<(), CalendarError> {
         for (i, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -68,6 +106,9 @@ impl Calendar {
             let err = |message: String| CalendarError::Holidays { line: i + 1, message };
             let mut parts = line.split_whitespace();
             let date = parts.next().and_then(parse_date).ok_or_else(|| err(format!("no date in {line:?}")))?;
+            self.holidays.remove(&date);
+            self.extra.remove(&date);
+            self.short.remove(&date);
             match parts.next() {
                 None | Some("off") | Some("holiday") => {
                     self.holidays.insert(date);
@@ -79,20 +120,54 @@ impl Calendar {
                     };
                     self.extra.insert(date, hours);
                 }
-                Some(other) => return Err(err(format!("expected `off` or `work`, found {other:?}"))),
+                Some("short") => {
+                    self.short.insert(date);
+                }
+                Some(other) => return Err(err(format!("expected `off`, `work` or `short`, found {other:?}"))),
             }
         }
         Ok(())
     }
 
     pub fn hours_on(&self, date: Date) -> Option<(u32, u32)> {
-        if let Some(h) = self.extra.get(&date) {
-            return Some(*h);
+        let hours = match self.extra.get(&date) {
+            Some(h) => *h,
+            None if self.holidays.contains(&date) => return None,
+            None => self.week[date.weekday().to_monday_zero_offset() as usize]?,
+        };
+        match hours {
+            // A day too short to lose an hour keeps what it has.
+            (start, end) if self.short.contains(&date) && end >= start + 2 * 60 => Some((start, end - 60)),
+            h => Some(h),
         }
-        if self.holidays.contains(&date) {
-            return None;
+    }
+
+    /// Whether `date` is a pre-holiday day, one hour shorter.
+    pub fn is_shortened(&self, date: Date) -> bool {
+        self.short.contains(&date) && self.is_working_day(date)
+    }
+
+    /// The same calendar in a client's own hours: «Asia/Yekaterinburg
+    /// 09:00-18:00», either part alone (the card's `hours`). Holidays and
+    /// moved days stay the team's (the production calendar is the country's).
+    pub fn for_client(&self, spec: &str) -> Result<Calendar, String> {
+        let (tz, hours) = parse_client_hours(spec)?;
+        let mut c = self.clone();
+        if let Some(tz) = tz {
+            c.tz = tz;
         }
-        self.week[date.weekday().to_monday_zero_offset() as usize]
+        if let Some(h) = hours {
+            for d in c.week.iter_mut().filter(|d| d.is_some()) {
+                *d = Some(h);
+            }
+            c.usual = h;
+        }
+        Ok(c)
+    }
+
+    /// The usual working day's length («1d» of a response-time policy).
+    pub fn usual_day_seconds(&self) -> i64 {
+        i64::from(self.usual.1 - self.usual.0) * 60
     }
 
     pub fn is_working_day(&self, date: Date) -> bool {
@@ -283,6 +358,26 @@ pub(crate) fn parse_interval(spec: &str) -> Result<Option<(u32, u32)>, String> {
     Ok(Some((a, b)))
 }
 
+/// A client's time zone and working interval (minutes after midnight), each optional.
+pub type ClientHours = (Option<TimeZone>, Option<(u32, u32)>);
+
+/// A client's hours on their card: a time zone (`Asia/Yekaterinburg`), hours
+/// (`09:00-18:00`), or both, in any order.
+pub fn parse_client_hours(spec: &str) -> Result<ClientHours, String> {
+    let (mut tz, mut hours) = (None, None);
+    for part in spec.split_whitespace() {
+        if part.contains(':') && part.contains(['-', '–']) {
+            hours = parse_interval(part)?;
+        } else {
+            tz = Some(TimeZone::get(part).map_err(|_| format!("{part:?} is not a time zone like Asia/Yekaterinburg"))?);
+        }
+    }
+    if tz.is_none() && hours.is_none() {
+        return Err("give a time zone (Asia/Yekaterinburg), hours (09:00-18:00) or both".into());
+    }
+    Ok((tz, hours))
+}
+
 /// `2026-03-25`, `25.03.2026`.
 pub fn parse_date(s: &str) -> Option<Date> {
     if let Ok(d) = s.parse::<Date>() {
@@ -345,5 +440,78 @@ mod tests {
         let mut c = cal();
         let e = c.load_holidays("2026-01-01\nnot a date\n").unwrap_err();
         assert_eq!(e, CalendarError::Holidays { line: 2, message: "no date in \"not a date\"".into() });
+    }
+
+    fn ru(hours: (u32, u32)) -> Calendar {
+        let mut c = Calendar::standard(TimeZone::get("Europe/Moscow").expect("tz"));
+        for d in c.week.iter_mut().take(5) {
+            *d = Some(hours);
+        }
+        c.usual = hours;
+        c.with_shipped("ru").expect("shipped calendar")
+    }
+
+    fn d(s: &str) -> Date {
+        parse_date(s).expect("date")
+    }
+
+    /// The figures the decree's calendar is published with: 247 working days
+    /// and 1972 hours at 40 hours a week (8-hour days, four pre-holiday days
+    /// one hour shorter).
+    #[test]
+    fn russian_2026_has_the_published_norm() {
+        let c = ru((9 * 60, 17 * 60));
+        let (mut days, mut minutes, mut short) = (0, 0, Vec::new());
+        let mut date = d("2026-01-01");
+        while date.year() == 2026 {
+            if let Some((start, end)) = c.hours_on(date) {
+                days += 1;
+                minutes += end - start;
+            }
+            if c.is_shortened(date) {
+                short.push(date.to_string());
+            }
+            date = date.tomorrow().expect("date");
+        }
+        assert_eq!((days, minutes / 60), (247, 1972));
+        assert_eq!(short, ["2026-04-30", "2026-05-08", "2026-06-11", "2026-11-03"]);
+    }
+
+    #[test]
+    fn russian_known_dates() {
+        let c = ru((9 * 60, 18 * 60));
+        // New year: 31.12.2025 is not ours to say; 1–11 January 2026 are off, 12th is Monday.
+        for off in ["2026-01-01", "2026-01-08", "2026-01-09", "2026-01-11", "2026-02-23", "2026-03-09", "2026-05-11"] {
+            assert!(!c.is_working_day(d(off)), "{off} is a day off");
+        }
+        assert!(c.is_working_day(d("2026-01-12")));
+        assert!(!c.is_working_day(d("2026-12-31")), "31.12.2026 is off (moved from 4 January)");
+        // A pre-holiday day ends an hour early: 03.11.2026 09:00–17:00.
+        assert_eq!(c.hours_on(d("2026-11-03")), Some((9 * 60, 17 * 60)));
+        assert_eq!(c.end_of_working_day(t(&c, "2026-11-03T12:00")), t(&c, "2026-11-03T17:00"));
+        // 17:30 on that day is after hours: «до конца дня» is Thursday 5th (the 4th is a holiday).
+        assert_eq!(c.end_of_working_day(t(&c, "2026-11-03T17:30")), t(&c, "2026-11-05T18:00"));
+        // 2027 as the Labour Code fixes it: holidays on a weekend move to the next working day.
+        for off in ["2027-01-08", "2027-02-23", "2027-03-08", "2027-05-03", "2027-05-10", "2027-06-14", "2027-11-04"] {
+            assert!(!c.is_working_day(d(off)), "{off} is a day off");
+        }
+        assert!(c.is_working_day(d("2027-01-11")));
+        assert_eq!(c.hours_on(d("2027-02-22")), Some((9 * 60, 17 * 60)));
+        // The working time of the week of 1 May 2027 (Mon–Thu full, Fri 30.04 short): 4·9 + 8 h.
+        assert_eq!(c.working_seconds(t(&c, "2027-04-26T00:00"), t(&c, "2027-05-04T00:00")), (4 * 9 + 8) * 3600);
+    }
+
+    #[test]
+    fn a_holidays_file_overrides_the_shipped_calendar() {
+        let mut c = ru((9 * 60, 18 * 60));
+        c.load_holidays(
+            "2026-12-31 work\n2026-11-03 work 10:00-16:00\n2026-12-30 short\n2027-11-13 work # the decree\n",
+        )
+        .expect("file");
+        assert_eq!(c.hours_on(d("2026-12-31")), Some((9 * 60, 18 * 60)));
+        assert_eq!(c.hours_on(d("2026-11-03")), Some((10 * 60, 16 * 60)));
+        assert_eq!(c.hours_on(d("2026-12-30")), Some((9 * 60, 17 * 60)));
+        assert!(c.is_working_day(d("2027-11-13")), "a Saturday made working");
+        assert!(Calendar::standard(TimeZone::UTC).with_shipped("xx").is_err());
     }
 }

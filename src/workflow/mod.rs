@@ -5,5 +5,6 @@ pub mod calendar;
 pub mod closing;
 pub mod deadline;
 pub mod replies;
+pub mod sla;
 pub mod templates;
 pub mod tone;

@@ -24,6 +24,8 @@ impl AppState {
             "reminders" => self.set_view_of(View::Reminders),
             "unsent" => self.set_view_of(View::Unsent),
             "lists" => self.set_view_of(View::Lists),
+            "threat" | "sla-risk" => self.set_view_of(View::SlaAtRisk),
+            "breached" => self.set_view_of(View::Breached),
             // `:sender client` — this sender's mail always waits; `:sender never` — it never does.
             "sender" => match (self.target(), rest.first().copied()) {
                 (Some(conversation), Some("client" | "клиент")) => {

@@ -311,6 +311,9 @@ impl AppState {
             Action::ViewReminders => self.set_view_of(View::Reminders),
             Action::ViewUnsent => self.set_view_of(View::Unsent),
             Action::ViewLists => self.set_view_of(View::Lists),
+            Action::ViewSlaAtRisk => self.set_view_of(View::SlaAtRisk),
+            Action::ViewBreached => self.set_view_of(View::Breached),
+            Action::SlaPause => self.sla_pause(),
             Action::CountWaiting => match self.target() {
                 Some(conversation) => vec![Effect::CountWaiting(conversation)],
                 None => Vec::new(),

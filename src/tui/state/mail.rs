@@ -97,6 +97,10 @@ impl AppState {
                 fx
             }
             PickPurpose::Forward => self.ask(Purpose::ForwardTo { message: item.message }, vec!["to".into()]),
+            PickPurpose::Pause => match crate::workflow::sla::PauseReason::ALL.get(item.index) {
+                Some(reason) => vec![Effect::SlaPause { conversation: item.message, reason: *reason }],
+                None => Vec::new(),
+            },
         }
     }
 

@@ -8,6 +8,7 @@ mod keys;
 mod mail;
 mod prompts;
 mod results;
+pub mod sla;
 
 pub use client::{CardEdit, CardField, CardPopup, CardRow, ClientsPopup, ClientsRow, SuggestionRow};
 pub use results::{ListRead, Outcome};
@@ -89,6 +90,8 @@ pub enum PickPurpose {
     SaveAttachment,
     OpenAttachment,
     Forward,
+    /// Why the response-time clocks pause (`index` into `PauseReason::ALL`).
+    Pause,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +237,15 @@ pub enum Effect {
         conversation: i64,
         client: bool,
     },
+    /// Pause a conversation's response-time clocks (until the client writes).
+    SlaPause {
+        conversation: i64,
+        reason: crate::workflow::sla::PauseReason,
+    },
+    /// End the pause before the client writes.
+    SlaResume(i64),
+    /// A desktop notification through the terminal (OSC 9 / 777), with the bell.
+    Notify(String),
     /// Close these conversations as one batch (open promises stay open).
     CloseMany(Vec<i64>),
     /// Open again what a batch closed.
@@ -586,6 +598,11 @@ pub struct AppState {
     pub attach_confirmed: Option<std::path::PathBuf>,
     /// Where attachments are saved unless the person types another directory.
     pub download_dir: std::path::PathBuf,
+    /// Response-time clocks of the open conversations where one runs, as
+    /// last computed (`workflow::sla`); empty without policies.
+    pub sla: HashMap<i64, crate::workflow::sla::Glance>,
+    /// Conversations already at risk or breached, so that entering at risk rings once.
+    pub sla_seen: Option<std::collections::HashSet<i64>>,
     /// Channel warnings (channel, reason) the person has seen whole: the
     /// status line then shows them as `⚠N`, the reasons one key (`!`) away.
     pub warnings_seen: std::collections::HashSet<(i64, String)>,
@@ -645,6 +662,8 @@ impl AppState {
             max_attachment_bytes: 20 << 20,
             attach_confirmed: None,
             download_dir: crate::config::Ui::default().download_dir(),
+            sla: HashMap::new(),
+            sla_seen: None,
             warnings_seen: Default::default(),
             dirty: true,
         }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::{AuditEvent, ChannelRow, SearchHit, StatusCounts};
+use crate::workflow::sla::State as SlaState;
 
 /// Which rows of the list an [`Outcome::List`] carries.
 #[derive(Debug)]
@@ -55,6 +56,8 @@ pub enum Outcome {
         channels: Vec<ChannelRow>,
         counts: StatusCounts,
         view_counts: Vec<i64>,
+        /// Response-time clocks by conversation (empty without policies).
+        sla: HashMap<i64, crate::workflow::sla::Glance>,
     },
     List {
         read: ListRead,
@@ -199,8 +202,27 @@ impl AppState {
                 self.info(format!("{} {n}", self.lang.tr("reopened_many")));
                 vec![Effect::ReloadSidebar, Effect::ReloadList]
             }
-            Outcome::Sidebar { channels, mut counts, view_counts } => {
+            Outcome::Sidebar { channels, mut counts, view_counts, sla } => {
                 self.channels = channels;
+                // Entering at risk (or breached) rings once per conversation.
+                let hot: std::collections::HashSet<i64> = sla
+                    .iter()
+                    .filter(|(_, g)| matches!(g.state, SlaState::AtRisk | SlaState::Breached))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let fresh: Vec<i64> = match &self.sla_seen {
+                    Some(seen) => hot.iter().filter(|id| !seen.contains(id)).copied().collect(),
+                    None => Vec::new(),
+                };
+                let sla_bell = !fresh.is_empty();
+                // What the notification says: the first client entering at risk, and how many more.
+                let notify = fresh.iter().filter_map(|id| sla.get(id)).min_by_key(|g| g.due).map(|g| {
+                    let who = g.who.clone().unwrap_or_default();
+                    let more = if fresh.len() > 1 { format!(" (+{})", fresh.len() - 1) } else { String::new() };
+                    format!("{who} — {}{more}", sla::header(self.lang, g))
+                });
+                self.sla_seen = Some(hot);
+                self.sla = sla;
                 counts.oldest_unanswered_minutes =
                     counts.oldest_waiting_since.map(|t| self.calendar.working_seconds(t, now) / 60).unwrap_or(0);
                 self.view_counts = view_counts;
@@ -211,7 +233,12 @@ impl AppState {
                 if self.sidebar_cursor >= self.sidebar_len() {
                     self.sidebar_cursor = 0;
                 }
-                if bell { vec![Effect::Bell] } else { Vec::new() }
+                let mut fx = Vec::new();
+                if (bell || sla_bell) && self.bell_enabled {
+                    fx.push(Effect::Bell);
+                    fx.extend(notify.map(Effect::Notify));
+                }
+                fx
             }
             Outcome::List { read, rows } => self.list_read(read, rows),
             Outcome::Thread(thread) => self.thread_loaded(thread),

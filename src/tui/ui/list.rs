@@ -127,6 +127,18 @@ fn row<'a>(state: &AppState, theme: &Theme, c: &ConversationRow, selected: bool,
             right.push(styled(format!(" ⚑{}", state.clock.short(d)), theme.style("due").patch(base)));
         }
     }
+    // The response-time clock: its mark, and the working time left (or past due).
+    if let Some(g) = state.sla.get(&c.id) {
+        let (symbol, slot) = crate::tui::state::sla::mark(g.state);
+        let left = g.due.map(|d| {
+            if d > now {
+                compact_duration(l, state.calendar.working_seconds(now, d))
+            } else {
+                format!("+{}", compact_duration(l, state.calendar.working_seconds(d, now)))
+            }
+        });
+        right.push(styled(format!(" {symbol}{}", left.unwrap_or_default()), theme.style(slot).patch(base)));
+    }
     if let Some(since) = c.waiting_since {
         // Waiting is counted in working time: a night is not a client kept waiting.
         let waited = state.calendar.working_seconds(since, now);

@@ -162,6 +162,13 @@ fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
         Piece { text: format!("· {} {} ", c.due_today, l.tr("status_due_today")), slot: "status_line", rank: 3 },
         Piece { text: format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), slot: "status_line", rank: 4 },
     ];
+    // Response-time clocks past due (only with [[sla]] policies), beside the overdue promises.
+    if c.breached > 0 {
+        out.insert(
+            1,
+            Piece { text: format!("· ✗{} {} ", c.breached, l.tr("status_breached")), slot: "status_alert", rank: 6 },
+        );
+    }
     let warnings = state.channel_warnings();
     let unseen = warnings.iter().any(|(id, _, why)| !state.warnings_seen.contains(&(*id, why.clone())));
     if !warnings.is_empty() && (collapse_warnings || !unseen) {

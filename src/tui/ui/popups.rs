@@ -116,6 +116,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         Some(Popup::Pick { purpose, items, selected }) => {
             let title = match purpose {
                 PickPurpose::Forward => state.lang.tr("pick_forward"),
+                PickPurpose::Pause => state.lang.tr("sla_pause_why"),
                 _ => state.lang.tr("pick_attachment"),
             };
             let rect = centered(area, 90, items.len() as u16 + 2);

@@ -67,6 +67,8 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             View::Reminders => ("↻", "muted"),
             View::Unsent => ("✗", "failed"),
             View::Lists => ("≡", "muted"),
+            View::SlaAtRisk => ("▲", "sla_at_risk"),
+            View::Breached => ("✗", "sla_breached"),
             View::Channel(_) | View::Client(_) => ("", "base"),
         };
         let count = state.view_counts.get(i).copied().unwrap_or(0);

@@ -78,6 +78,14 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
             header.push(Line::from(styled(format!("{text}{by}{unsent}"), theme.style(slot))));
         }
     }
+    if let Some(g) = state.sla.get(&c.id) {
+        let (symbol, slot) = crate::tui::state::sla::mark(g.state);
+        header
+            .push(Line::from(styled(format!("{symbol} {}", crate::tui::state::sla::header(l, g)), theme.style(slot))));
+        if let Some(w) = crate::tui::state::sla::window_warning(l, g) {
+            header.push(Line::from(styled(format!("⚠ {w}"), theme.style("sla_at_risk"))));
+        }
+    }
     if let Some(who) = &c.claimed_by {
         header.push(Line::from(styled(
             format!("✎ {} {}", sanitize::line(who), l.tr("is_replying")),
