@@ -1392,8 +1392,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "`{name}` должно быть рабочим временем вида 30m, 2h, 1h30m или 2d",
     ),
     ("config_sla_share", "`{name}` must be a share like 75%", "`{name}` должно быть долей вида 75%"),
-    ("config_sla_calendar", "`calendar` must be team or client", "`calendar` может быть team или client"),
-    ("config_sla_to", "`to` must be responsible or a person's name", "`to` — responsible или имя человека"),
+    ("config_sla_calendar", "`calendar` must be team or client", "`calendar` может быть `team` или `client`"),
+    ("config_sla_to", "`to` must be responsible or a person's name", "`to` — `responsible` или имя человека"),
     (
         "config_sla_kinds",
         "`kind` must be a list of channel kinds: email, telegram, whatsapp",
