@@ -921,6 +921,7 @@ fn status(cli: &Cli, json: bool) -> Result<()> {
             (t!("cli_status_overdue"), counts.overdue),
             (t!("cli_status_due_today"), counts.due_today),
             (t!("cli_status_at_risk"), counts.at_risk),
+            (t!("cli_status_breached"), counts.breached),
             (t!("cli_status_maybe_sent"), counts.unknown),
             (t!("cli_status_failed"), counts.failed),
         ];

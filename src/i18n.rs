@@ -970,6 +970,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("cli_status_overdue", "overdue", "просрочено"),
     ("cli_status_due_today", "due today", "на сегодня"),
     ("cli_status_at_risk", "at risk", "под угрозой"),
+    ("cli_status_breached", "breached", "нарушено"),
     ("cli_status_maybe_sent", "maybe sent", "возможно, ушло"),
     ("cli_status_failed", "failed", "не ушло"),
     ("cli_status_oldest", "oldest unanswered: {minutes}", "дольше всех ждёт ответа: {minutes}"),

@@ -186,6 +186,27 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
     if let Some(since) = &export.waiting_since {
         say!("{}", t!("waiting_since", date = since));
     }
+    // The response-time clocks still running, as the thread's header shows them.
+    for c in export.sla.iter().flat_map(|s| &s.clocks).filter(|c| c.stopped.is_none()) {
+        use crate::workflow::sla::{ClockKind, human_minutes};
+        let kind = [ClockKind::FirstResponse, ClockKind::NextResponse, ClockKind::KeepInformed, ClockKind::Promise]
+            .into_iter()
+            .find(|k| k.as_str() == c.kind)
+            .map_or(c.kind, |k| lang.tr(k.text_key()));
+        let ru = lang == crate::i18n::Lang::Ru;
+        let mut text = t!(
+            "sla_header",
+            clock = kind,
+            used = human_minutes(c.elapsed_minutes * 60, ru),
+            target = human_minutes(c.target_minutes * 60, ru)
+        );
+        match c.state {
+            "breached" => text.push_str(&format!(" · {}", lang.tr("sla_state_breached"))),
+            "at_risk" => text.push_str(&format!(" · {}", lang.tr("sla_state_at_risk"))),
+            _ => {}
+        }
+        say!("{text}");
+    }
     for m in &export.messages {
         let delivery = |d: &str| delivery_word(lang, d);
         let mark = match (m.internal, m.delivery, &m.error) {

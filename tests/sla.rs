@@ -332,6 +332,18 @@ fn the_report_is_reproduced_from_thread_json() {
     };
     let report: serde_json::Value =
         serde_json::from_str(&run(&["sla", "report", "--month", "2026-11", "--json"])).expect("report json");
+    // The text of a thread whose client still waits names its clock, in Russian.
+    let out = pult(w.home.path())
+        .env("LANG", "ru_RU.UTF-8")
+        .arg("--config")
+        .arg(&w.config_path)
+        .arg("--store")
+        .arg(&w.store.path)
+        .args(["thread", "--conversation", &w.conversation("old").to_string()])
+        .output()
+        .expect("run pult");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("первый ответ:") && text.contains("рабочих · нарушено"), "{text}");
     // From the threads, independently.
     let mut clocks = Vec::new();
     for c in [conv, wa, w.conversation("old")] {
