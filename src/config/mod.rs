@@ -234,7 +234,10 @@ pub struct EmailAccount {
     pub from_name: Option<String>,
     pub imap: Server,
     pub smtp: Server,
-    #[serde(default = "default_folders")]
+    /// Folders to sync, by name; `*` is every folder but Junk and Trash, and
+    /// `Sent` is the Sent folder whatever the server calls it. Default (empty):
+    /// INBOX and the Sent folder, found by its role.
+    #[serde(default)]
     pub folders: Vec<String>,
     #[serde(default)]
     pub signature: Option<String>,
@@ -244,7 +247,7 @@ pub struct EmailAccount {
     /// Other addresses of ours (aliases, the team's shared box): never a reply-all recipient.
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// The folder sent mail is filed in (default: the synced folder named Sent, else "Sent").
+    /// The folder sent mail is filed in (default: the one the server marks \\Sent, else one named so).
     #[serde(default)]
     pub sent_folder: Option<String>,
     /// Append sent mail to the Sent folder; false where the server files it itself (Gmail).
@@ -258,10 +261,6 @@ pub struct EmailAccount {
 
 fn yes() -> bool {
     true
-}
-
-fn default_folders() -> Vec<String> {
-    vec!["INBOX".into(), "Sent".into()]
 }
 
 #[derive(Debug, Clone, Deserialize)]

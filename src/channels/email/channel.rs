@@ -51,6 +51,12 @@ impl Channel for EmailChannel {
             Ok(synced
                 .into_iter()
                 .map(|(folder, r)| {
+                    if r.missing {
+                        return format!(
+                            "email {} {folder}: not on the server (renamed or deleted?): not synced; fix `folders` in the config",
+                            self.account.name
+                        );
+                    }
                     format!(
                         "email {} {folder}: {} fetched, {} new{}",
                         self.account.name,
@@ -113,15 +119,29 @@ impl Channel for EmailChannel {
                 .map(|c| c.to_string())
                 .collect();
             names.sort();
+            let plan = super::plan_folders(&mut session, e).await.map_err(|e| e.to_string())?;
             let _ = session.logout().await;
             super::send::check_smtp(e).await?;
-            Ok(format!(
-                "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted)",
+            let folders = plan
+                .sync
+                .iter()
+                .map(|f| if plan.is_sent(f) { format!("{f} (\\Sent)") } else { f.clone() })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut line = format!(
+                "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted); folders: {folders}",
                 names.join(" "),
                 e.smtp.host,
                 e.smtp.port,
                 e.smtp.tls
-            ))
+            );
+            if !plan.missing.is_empty() {
+                return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
+            }
+            if plan.sent.is_none() {
+                line.push_str("; no Sent folder found: set sent_folder");
+            }
+            Ok(line)
         })
     }
 }

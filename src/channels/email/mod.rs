@@ -7,6 +7,8 @@
 pub mod channel;
 pub mod dsn;
 pub mod fetch;
+pub mod folders;
+pub mod mutf7;
 pub mod parse;
 pub mod parts;
 pub mod qresync;
@@ -170,18 +172,22 @@ pub struct FolderReport {
     pub expunged: usize,
     /// The folder's UIDNEXT as the cursor now records it: newer mail is not synced yet.
     pub next_uid: u32,
+    /// The folder is configured but the server does not have it (renamed or deleted): not synced.
+    pub missing: bool,
 }
 
 pub use crate::channels::registry::{OnProgress, SyncProgress};
 
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
 /// A changed UIDVALIDITY resyncs the folder; Message-IDs keep that duplicate-free.
+#[allow(clippy::too_many_arguments)]
 pub async fn sync_folder(
     session: &mut Session,
     account: &EmailAccount,
     writer: &Writer,
     channel: i64,
     folder: &str,
+    is_sent: bool,
     qresync: bool,
     on_progress: OnProgress<'_>,
 ) -> Result<FolderReport, EmailError> {
@@ -202,9 +208,10 @@ pub async fn sync_folder(
             stored_validity.as_deref().and_then(|v| v.parse().ok()).zip(stored_modseq.and_then(|m| m.parse().ok()));
         qresync::select(session, folder, known).await.map_err(imap)?
     } else {
-        let m = match session.select_condstore(folder).await {
+        let wire = mutf7::encode(folder);
+        let m = match session.select_condstore(&wire).await {
             Ok(m) => m,
-            Err(_) => session.select(folder).await.map_err(imap)?,
+            Err(_) => session.select(&wire).await.map_err(imap)?,
         };
         qresync::Selected {
             exists: m.exists,
@@ -250,8 +257,7 @@ pub async fn sync_folder(
     let final_next = (highest + 1).max(next).max(from);
     report.next_uid = final_next;
     let own = account.own_addresses();
-    // Mail in the Sent folder is ours even when sent from another client under another address.
-    let is_sent = folder == send::sent_folder(account);
+    // Mail in the Sent folder (`is_sent`) is ours even when sent from another client under another address.
     // Each batch with the cursors that hold once it is stored.
     let renumbering = if report.resynced { "1" } else { "0" };
     let mut chunks: Vec<(Vec<Listed>, Cursors)> = Vec::new();
@@ -652,18 +658,46 @@ pub async fn sync_account_with(
     writer.call(move |c| crate::store::channel_state::begin_history(c, channel, explicit, now - 7 * 86_400)).await?;
     let mut session = connect(account).await?;
     let qresync = use_qresync && qresync::enable(&mut session).await;
+    let plan = plan_folders(&mut session, account).await?;
     let mut out = Vec::new();
-    for folder in &account.folders {
-        match sync_folder(&mut session, account, writer, channel, folder, qresync, on_progress).await {
+    for folder in &plan.sync {
+        let is_sent = plan.is_sent(folder);
+        match sync_folder(&mut session, account, writer, channel, folder, is_sent, qresync, on_progress).await {
             Ok(r) => out.push((folder.clone(), r)),
             Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
                 tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
+                out.push((folder.clone(), FolderReport { missing: true, ..FolderReport::default() }));
             }
             Err(e) => return Err(e),
         }
     }
+    for folder in plan.missing {
+        out.push((folder, FolderReport { missing: true, ..FolderReport::default() }));
+    }
     let _ = session.logout().await;
     Ok(out)
+}
+
+/// The folders to sync on this server, with a warning in the log for each
+/// configured folder it no longer has.
+pub async fn plan_folders(session: &mut Session, account: &EmailAccount) -> Result<folders::Plan, EmailError> {
+    let plan = folders::discover(session, account)
+        .await
+        .map_err(|e| EmailError::Imap { account: account.name.clone(), reason: e.to_string() })?;
+    for f in &plan.missing {
+        tracing::warn!("{}: folder {f} is not on the server (renamed or deleted?): not synced", account.name);
+    }
+    Ok(plan)
+}
+
+/// What the sidebar says when configured folders are gone from the server.
+pub fn missing_folders_status(plan: &folders::Plan) -> Option<ChannelStatus> {
+    (!plan.missing.is_empty()).then(|| {
+        ChannelStatus::Error(format!(
+            "not on the server (renamed or deleted?): {}; fix `folders` in the config",
+            plan.missing.join(", ")
+        ))
+    })
 }
 
 /// IDLE is renewed well before the 29-minute limit of RFC 2177.
@@ -708,20 +742,27 @@ async fn run_session(
     let qresync = qresync::enable(&mut session).await;
     let mut last_full = tokio::time::Instant::now();
     let mut first = true;
-    let syncs_inbox = account.folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX"));
+    let mut plan = folders::Plan::default();
     loop {
         let all = first || last_full.elapsed() >= OTHER_FOLDERS_EVERY;
+        if all {
+            // Folders are listed again on every full pass: one renamed meanwhile is noticed.
+            plan = plan_folders(&mut session, account).await?;
+        }
+        let syncs_inbox = plan.sync.iter().any(|f| f == "INBOX");
         let mut inbox_next = 0;
-        for folder in &account.folders {
-            if all || folder.eq_ignore_ascii_case("INBOX") {
+        for folder in &plan.sync {
+            if all || folder == "INBOX" {
                 // A long sync shows how far it is in the channel's status (the sidebar).
                 let progress = |p: SyncProgress<'_>| {
                     let status = ChannelStatus::Syncing { done: p.done as u64, total: p.total as u64 };
                     let now = jiff::Timestamp::now().as_second();
                     writer.submit(move |c| channel_state::set_status(c, channel, &status, now), |_| {});
                 };
-                let r = sync_folder(&mut session, account, writer, channel, folder, qresync, &progress).await?;
-                if folder.eq_ignore_ascii_case("INBOX") {
+                let is_sent = plan.is_sent(folder);
+                let r =
+                    sync_folder(&mut session, account, writer, channel, folder, is_sent, qresync, &progress).await?;
+                if folder == "INBOX" {
                     inbox_next = r.next_uid;
                 }
             }
@@ -731,7 +772,9 @@ async fn run_session(
         }
         first = false;
         *failures = 0;
-        set_status(writer, channel, ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) }).await;
+        let status =
+            missing_folders_status(&plan).unwrap_or(ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) });
+        set_status(writer, channel, status).await;
         tracing::debug!("{}: synced; idling on INBOX", account.name);
         // Mail that arrived after the sync's SELECT and before IDLE would wait for
         // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").

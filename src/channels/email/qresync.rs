@@ -36,7 +36,8 @@ pub async fn select(
     folder: &str,
     known: Option<(u32, u64)>,
 ) -> Result<Selected, async_imap::error::Error> {
-    let quoted = format!("\"{}\"", folder.replace('\\', "\\\\").replace('"', "\\\""));
+    let wire = super::mutf7::encode(folder);
+    let quoted = format!("\"{}\"", wire.replace('\\', "\\\\").replace('"', "\\\""));
     let command = match known {
         Some((validity, modseq)) => format!("SELECT {quoted} (QRESYNC ({validity} {modseq}))"),
         None => format!("SELECT {quoted} (CONDSTORE)"),
