@@ -36,6 +36,7 @@ fn free_port() -> u16 {
 struct OwnDovecot {
     dir: tempfile::TempDir,
     imap: u16,
+    lmtp: u16,
 }
 
 impl OwnDovecot {
@@ -52,7 +53,7 @@ impl OwnDovecot {
             .output()
             .expect("dovecot.sh");
         assert!(out.status.success(), "dovecot.sh: {}", String::from_utf8_lossy(&out.stderr));
-        OwnDovecot { dir, imap }
+        OwnDovecot { dir, imap, lmtp }
     }
 
     fn doveadm(&self, args: &[&str]) -> String {
@@ -64,6 +65,11 @@ impl OwnDovecot {
             .expect("doveadm");
         assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Subjects of the mails in `user`'s `folder`.
+    fn subjects(&self, user: &str, folder: &str) -> String {
+        self.doveadm(&["-f", "tab", "fetch", "-u", user, "hdr.subject", "mailbox", folder, "all"])
     }
 
     /// Saves a mail into alice's `folder` (created if need be), as a delivery would.
@@ -90,6 +96,39 @@ impl OwnDovecot {
 impl Drop for OwnDovecot {
     fn drop(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dovecot.sh");
+        let _ = Command::new(script).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+/// A Postfix of one test's own whose SMTP AUTH asks `dovecot` and which
+/// delivers into it; stopped when dropped.
+struct OwnPostfix {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostfix {
+    fn start(dovecot: &OwnDovecot) -> OwnPostfix {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postfix.sh");
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(dir.path())
+            .arg(port.to_string())
+            .arg(dovecot.dir.path())
+            .arg(dovecot.lmtp.to_string())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("postfix.sh");
+        assert!(out.status.success(), "postfix.sh: {}", String::from_utf8_lossy(&out.stderr));
+        OwnPostfix { dir, port }
+    }
+}
+
+impl Drop for OwnPostfix {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postfix.sh");
         let _ = Command::new(script).arg("stop").arg(self.dir.path()).status();
     }
 }
@@ -249,4 +288,147 @@ fn folders_are_found_by_role_under_russian_names_and_a_gone_one_is_reported() {
     assert!(report.failed.is_empty(), "{report:?}");
     let filed = own.doveadm(&["-f", "tab", "fetch", "-u", "alice", "hdr.subject", "mailbox", "Отправленные", "all"]);
     assert!(filed.contains(&tag), "filed in «Отправленные»: {filed}");
+}
+
+/// Dovecot with an `oauth2` passdb asking `introspection` about every token.
+fn oauth_dovecot(introspection: &common::introspect::Introspection) -> (OwnDovecot, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    // Read by Dovecot's auth process (not root): a directory others may enter.
+    let conf = tempfile::tempdir().expect("tmp");
+    std::fs::set_permissions(conf.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let ext = conf.path().join("oauth2.conf.ext");
+    std::fs::write(
+        &ext,
+        format!(
+            "introspection_mode = post\nintrospection_url = {}\nusername_attribute = username\n\
+             active_attribute = active\nactive_value = true\nforce_introspection = yes\n",
+            introspection.url()
+        ),
+    )
+    .expect("ext");
+    std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let extra = format!(
+        "auth_mechanisms = plain login oauthbearer xoauth2\npassdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+        ext.display()
+    );
+    (OwnDovecot::start(&extra), conf)
+}
+
+/// A token command as oama or mutt_oauth2.py are: prints the current token,
+/// here the next line of `tokens` each time it runs (the last one again at
+/// the end), counting its runs in `runs`.
+fn token_command(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("token.sh");
+    let d = dir.display();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nn=$(cat {d}/runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > {d}/runs\n\
+             total=$(wc -l < {d}/tokens); [ $n -gt $total ] && n=$total\nsed -n \"${{n}}p\" {d}/tokens\n"
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+fn runs(dir: &Path) -> u32 {
+    std::fs::read_to_string(dir.join("runs")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Sync and send with an access token from a token command: an expired token
+/// is refused, the command runs once more and the sync carries on; a revoked
+/// one is a login failure after exactly one retry; no token ever shows.
+#[test]
+fn oauth2_token_command_syncs_and_sends_and_an_expired_token_is_fetched_again() {
+    let suite = suite();
+    let _ = &suite;
+    let introspection = common::introspect::Introspection::start();
+    let (own, _conf) = oauth_dovecot(&introspection);
+    let postfix = OwnPostfix::start(&own);
+    own.save("INBOX", &mail("oauth1", "Счёт"));
+    let work = tempfile::tempdir().expect("tmp");
+    let (expired, fresh, revoked) = ("ya29.EXPIRED-7f3a9c", "ya29.FRESH-d41d8c", "ya29.REVOKED-0e9b1f");
+    introspection.allow(fresh, "alice");
+    std::fs::write(work.path().join("tokens"), format!("{expired}\n{fresh}\n")).expect("tokens");
+    let script = token_command(work.path());
+    let ca = own.dir.path().join("tls/ca.pem");
+    let toml = format!(
+        "[agent]\nname = \"anna\"\n\n[[accounts]]\nkind = \"email\"\nname = \"office\"\naddress = \"alice@office.test\"\n\
+         history_before = \"2020-01-01\"\nauth = \"oauth2\"\noauth2_token_command = [{:?}]\n\
+         imap = {{ host = \"127.0.0.1\", port = {}, tls = \"none\", insecure = true, user = \"alice\" }}\n\
+         smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"starttls\", user = \"alice\", ca_file = {:?} }}\n",
+        script.display().to_string(),
+        own.imap,
+        postfix.port,
+        ca.display().to_string(),
+    );
+    let acct = email_account(&toml);
+    let rt = rt();
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let synced = rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync with a refreshed token");
+    assert_eq!(synced[0].1.inserted, 1, "{synced:?}");
+    assert_eq!(runs(work.path()), 2, "the expired token was refused, the command ran once more");
+    assert_eq!(introspection.asked()[..2], [expired.to_string(), fresh.to_string()]);
+    let (_, how) = rt.block_on(email::connect_saying_how(&acct)).expect("login");
+    assert_eq!(how, "OAUTHBEARER", "Dovecot offers OAUTHBEARER: the standard mechanism is used");
+
+    // Sending: SMTP AUTH through Postfix and Dovecot's SASL with the token;
+    // the token in hand has expired again, so SMTP too asks the command once more.
+    std::fs::write(work.path().join("tokens"), format!("{expired}\n{fresh}\n")).expect("tokens");
+    std::fs::remove_file(work.path().join("runs")).expect("reset");
+    let tag = format!("oauth-{}", std::process::id());
+    let e = pult::store::intents::NewEmail {
+        channel: ch,
+        from_address: "alice@office.test".into(),
+        to: vec![format!("client-{tag}@client.test")],
+        subject: format!("Счёт {tag}"),
+        body: "Счёт во вложении.".into(),
+        actor: "anna".into(),
+        ..Default::default()
+    };
+    s.writer.call_blocking(move |c| pult::store::intents::new_email(c, &e, NOW)).expect("queue");
+    let sender = email::send::EmailSender {
+        account: acct.clone(),
+        writer: s.writer.clone(),
+        append_to_sent: true,
+        timezone: moscow(),
+        lang: pult::i18n::Lang::En,
+    };
+    let senders: pult::sync::dispatcher::Senders =
+        [(ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)]
+            .into_iter()
+            .collect();
+    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders));
+    assert!(report.failed.is_empty() && report.handled() == 1, "{report:?}");
+    assert_eq!(runs(work.path()), 3, "SMTP: expired, then fresh; then the copy for Sent over IMAP");
+    eventually("the mail at the client's (carol, via Postfix)", || own.subjects("carol", "INBOX").contains(&tag));
+    assert!(own.subjects("alice", "Sent").contains(&tag), "filed in Sent with the same token");
+
+    // Revoked: one retry, then a login failure that names the user, not the token.
+    introspection.revoke(fresh);
+    std::fs::write(work.path().join("tokens"), format!("{revoked}\n")).expect("tokens");
+    std::fs::remove_file(work.path().join("runs")).expect("reset");
+    let err = rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect_err("revoked").to_string();
+    assert_eq!(runs(work.path()), 2, "asked again once, not forever");
+    assert!(err.contains("login failed for alice"), "{err}");
+    // Nowhere a person or a script looks: errors, doctor, sync --once, --json, logs.
+    let home = tempfile::tempdir().expect("home");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, &toml).expect("cfg");
+    let mut shown = err.clone();
+    for args in [&["doctor"][..], &["sync", "--once"], &["outbox", "--json"], &["channels", "--json"]] {
+        let out =
+            pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("pult");
+        shown.push_str(&String::from_utf8_lossy(&out.stdout));
+        shown.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(shown.contains("login failed"), "{shown}");
+    let logs = Command::new("grep").args(["-r", "-l", "ya29."]).arg(home.path()).output().expect("grep");
+    for token in [expired, fresh, revoked] {
+        assert!(!shown.contains(token), "{token} shown: {shown}");
+    }
+    assert!(logs.stdout.is_empty(), "a token in {}", String::from_utf8_lossy(&logs.stdout));
 }

@@ -216,6 +216,9 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
             Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
         }
+        "auth" if !text.is_some_and(|t| ["password", "oauth2"].contains(&t)) => {
+            Some("`auth` must be password or oauth2".into())
+        }
         "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => {
             Some("`tls` must be implicit, starttls or none".into())
         }

@@ -143,6 +143,19 @@ pub struct Guards {
 }
 
 impl EmailAccount {
+    /// How to log in to `server` (its `imap` or `smtp`): its own `auth` and
+    /// token command, else the account's.
+    pub fn login<'a>(&'a self, server: &'a Server) -> Login<'a> {
+        let auth = server.auth.as_deref().or(self.auth.as_deref());
+        let command = server.oauth2_token_command.as_deref().or(self.oauth2_token_command.as_deref());
+        let no_password = server.password_command.is_none() && server.password_file.is_none();
+        match (auth, command) {
+            (Some("oauth2"), command) => Login::OAuth2 { command: command.unwrap_or_default() },
+            (None, Some(command)) if no_password => Login::OAuth2 { command },
+            _ => Login::Password { command: server.password_command.as_deref(), file: server.password_file.as_deref() },
+        }
+    }
+
     /// Every address that is us, lower-cased.
     pub fn own_addresses(&self) -> Vec<String> {
         std::iter::once(&self.address).chain(&self.aliases).map(|a| a.trim().to_lowercase()).collect()
@@ -198,10 +211,21 @@ impl Account {
     pub fn secret_sources(&self) -> Vec<SecretSource<'_>> {
         let source = SecretSource::of;
         match self {
-            Account::Email(a) => vec![
-                source("imap password", &a.imap.password_command, &a.imap.password_file),
-                source("smtp password", &a.smtp.password_command, &a.smtp.password_file),
-            ],
+            Account::Email(a) => [("imap", &a.imap), ("smtp", &a.smtp)]
+                .into_iter()
+                .map(|(which, server)| match a.login(server) {
+                    Login::Password { command, file } => SecretSource {
+                        key: if which == "imap" { "imap password" } else { "smtp password" },
+                        command,
+                        file,
+                    },
+                    Login::OAuth2 { command } => SecretSource {
+                        key: if which == "imap" { "imap oauth2 token" } else { "smtp oauth2 token" },
+                        command: Some(command),
+                        file: None,
+                    },
+                })
+                .collect(),
             Account::Telegram(a) => vec![source("token", &a.token_command, &a.token_file)],
             Account::Whatsapp(a) => vec![
                 source("token", &a.token_command, &a.token_file),
@@ -257,6 +281,12 @@ pub struct EmailAccount {
     /// days before now ("7d"). Default: 7 days before the account's first sync.
     #[serde(default)]
     pub history_before: Option<String>,
+    /// `auth` for both servers ("password" or "oauth2"), unless one says otherwise.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// `oauth2_token_command` for both servers, unless one says otherwise.
+    #[serde(default)]
+    pub oauth2_token_command: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -283,6 +313,27 @@ pub struct Server {
     /// server then costs one send of this account, never the others'.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// How to log in: "password" (default) or "oauth2" (SASL OAUTHBEARER or
+    /// XOAUTH2 with an access token); default: the account's `auth`.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// Prints a current OAuth2 access token (oama, mutt_oauth2.py): argv, run
+    /// without a shell; run again once when the server refuses the token.
+    #[serde(default)]
+    pub oauth2_token_command: Option<Vec<String>>,
+}
+
+/// How pult proves who it is to one server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Login<'a> {
+    Password {
+        command: Option<&'a [String]>,
+        file: Option<&'a Path>,
+    },
+    /// An access token from this command (empty: none configured).
+    OAuth2 {
+        command: &'a [String],
+    },
 }
 
 fn default_tls() -> String {

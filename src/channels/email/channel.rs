@@ -111,7 +111,7 @@ impl Channel for EmailChannel {
             if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
                 return Err(format!("cannot resolve {}: {err}", e.imap.host));
             }
-            let mut session = super::connect(e).await.map_err(|e| e.to_string())?;
+            let (mut session, how) = super::connect_saying_how(e).await.map_err(|e| e.to_string())?;
             let caps = session.capabilities().await.map_err(|e| e.to_string())?;
             let mut names: Vec<String> = ["IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE"]
                 .iter()
@@ -128,8 +128,12 @@ impl Channel for EmailChannel {
                 .map(|f| if plan.is_sent(f) { format!("{f} (\\Sent)") } else { f.clone() })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let smtp_how = match e.login(&e.smtp) {
+                crate::config::Login::Password { .. } => "password",
+                crate::config::Login::OAuth2 { .. } => "OAuth2 token",
+            };
             let mut line = format!(
-                "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted); folders: {folders}",
+                "IMAP {addr} ok ({}; login: {how}), SMTP {}:{} ok ({}, login accepted: {smtp_how}); folders: {folders}",
                 names.join(" "),
                 e.smtp.host,
                 e.smtp.port,

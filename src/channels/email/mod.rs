@@ -9,6 +9,7 @@ pub mod dsn;
 pub mod fetch;
 pub mod folders;
 pub mod mutf7;
+pub mod oauth;
 pub mod parse;
 pub mod parts;
 pub mod qresync;
@@ -109,8 +110,75 @@ async fn wrap_tls(server: &Server, tcp: TcpStream) -> Result<Conn, String> {
     Ok(Conn::Tls(Box::new(tls)))
 }
 
-/// Connects and logs in: implicit TLS, STARTTLS, or plaintext (only with `insecure`).
+/// Connects and logs in: implicit TLS, STARTTLS, or plaintext (only with
+/// `insecure`); with a password, or with an OAuth2 access token from the
+/// token command, which is run once more when the server refuses the token
+/// (it had expired: the command refreshes it).
 pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
+    Ok(connect_saying_how(account).await?.0)
+}
+
+/// [`connect`], with the way it logged in: "password", "OAUTHBEARER" or "XOAUTH2".
+pub async fn connect_saying_how(account: &EmailAccount) -> Result<(Session, &'static str), EmailError> {
+    let server = &account.imap;
+    let secret = |source| EmailError::Secret { account: account.name.clone(), source };
+    let refused = || EmailError::Login { account: account.name.clone(), user: server.user.clone() };
+    match account.login(server) {
+        crate::config::Login::Password { command, file } => {
+            let password = crate::secrets::read_async(command, file).await.map_err(secret)?;
+            let client = open(account).await?;
+            let session = client.login(&server.user, &password).await.map_err(|_| refused())?;
+            Ok((session, "password"))
+        }
+        crate::config::Login::OAuth2 { command } => {
+            for attempt in 0..2 {
+                let token = crate::secrets::read_async(Some(command), None).await.map_err(secret)?;
+                let mut client = open(account).await?;
+                let offered = auth_mechanisms(&mut client).await;
+                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
+                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
+                match client.authenticate(mechanism.name(), bearer).await {
+                    Ok(session) => return Ok((session, mechanism.name())),
+                    Err(_) if attempt == 0 => {
+                        tracing::info!(
+                            "{}: the IMAP server refused the access token; running the token command again",
+                            account.name
+                        );
+                    }
+                    Err(_) => break,
+                }
+            }
+            Err(refused())
+        }
+    }
+}
+
+/// The SASL mechanisms the server offers now (`AUTH=…` of CAPABILITY), asked
+/// before login; empty when it does not say.
+async fn auth_mechanisms(client: &mut async_imap::Client<Conn>) -> Vec<String> {
+    use async_imap::imap_proto::types::{Capability, Response};
+    use tokio::io::AsyncWriteExt;
+    const TAG: &str = "pultcaps";
+    let stream = client.get_mut();
+    if stream.write_all(format!("{TAG} CAPABILITY\r\n").as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    while let Ok(Some(r)) = client.read_response().await {
+        match r.parsed() {
+            Response::Capabilities(caps) => out.extend(caps.iter().filter_map(|c| match c {
+                Capability::Auth(m) => Some(m.to_string()),
+                _ => None,
+            })),
+            Response::Done { tag, .. } if tag.0 == TAG => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A connection up to the point of logging in (greeting read, TLS on).
+async fn open(account: &EmailAccount) -> Result<async_imap::Client<Conn>, EmailError> {
     let server = &account.imap;
     let err = |reason: String| EmailError::Connect {
         account: account.name.clone(),
@@ -118,9 +186,6 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
         port: server.port,
         reason,
     };
-    let password = crate::secrets::read_async(server.password_command.as_deref(), server.password_file.as_deref())
-        .await
-        .map_err(|source| EmailError::Secret { account: account.name.clone(), source })?;
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(20),
         TcpStream::connect((server.host.as_str(), server.port)),
@@ -155,10 +220,7 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
             c
         }
     };
-    client
-        .login(&server.user, &password)
-        .await
-        .map_err(|_| EmailError::Login { account: account.name.clone(), user: server.user.clone() })
+    Ok(client)
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]

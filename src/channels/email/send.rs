@@ -270,13 +270,24 @@ pub async fn sent_folder_on(session: &mut super::Session, account: &EmailAccount
         .unwrap_or_else(|| "Sent".into()))
 }
 
+/// How the account logs in to its SMTP server: a password read now, or the
+/// token command (run by the submission, again when a token is refused).
+pub async fn smtp_credential(account: &EmailAccount) -> Result<super::submit::Credential, crate::secrets::SecretError> {
+    use crate::config::Login;
+    match account.login(&account.smtp) {
+        Login::Password { command, file } => {
+            Ok(super::submit::Credential::Password(crate::secrets::read_async(command, file).await?))
+        }
+        Login::OAuth2 { command } if command.is_empty() => Err(crate::secrets::SecretError::Missing),
+        Login::OAuth2 { command } => Ok(super::submit::Credential::OAuth2 { command: command.to_vec() }),
+    }
+}
+
 /// `pult doctor`: connect, TLS, EHLO and AUTH on the account's SMTP server; no mail is sent.
 pub async fn check_smtp(account: &EmailAccount) -> Result<(), String> {
     let s = &account.smtp;
-    let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
-        .await
-        .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
-    super::submit::check(s, password, super::submit::Deadlines::for_server(s))
+    let credential = smtp_credential(account).await.map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
+    super::submit::check(s, credential, super::submit::Deadlines::for_server(s))
         .await
         .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))
 }
@@ -302,11 +313,11 @@ impl ChannelSender for EmailSender {
             let mail = self.build(item, &message_id).await?;
             let raw = mail.formatted();
             let s = &self.account.smtp;
-            let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
+            let credential = smtp_credential(&self.account)
                 .await
                 .map_err(|e| SendError::Permanent(format!("{}: {e}", self.account.name)))?;
             let deadlines = super::submit::Deadlines::for_server(s);
-            super::submit::submit(s, password, mail.envelope(), &raw, deadlines).await?;
+            super::submit::submit(s, credential, mail.envelope(), &raw, deadlines).await?;
             // The 250 is committed before anything else: from here on a crash is
             // recovered by filing the mail, never by sending it again.
             let outbox = item.id;
