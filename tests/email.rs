@@ -58,6 +58,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
     EmailAccount {
         name: "office".into(),
         address: "alice@office.test".into(),
+        provider: None,
         from_name: None,
         imap: server(if tls { d.imaps } else { d.imap }),
         smtp: Server { tls: "starttls".into(), insecure: false, ..server(d.smtp) },

@@ -407,6 +407,21 @@ fn oauth2_token_command_syncs_and_sends_and_an_expired_token_is_fetched_again() 
     eventually("the mail at the client's (carol, via Postfix)", || own.subjects("carol", "INBOX").contains(&tag));
     assert!(own.subjects("alice", "Sent").contains(&tag), "filed in Sent with the same token");
 
+    // A preset with every server key given explicitly: its login kind (OAuth2
+    // for Gmail) and folder habit still apply, and doctor says what it chose.
+    let home = tempfile::tempdir().expect("home");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, toml.replace("auth = \"oauth2\"", "provider = \"gmail\"")).expect("cfg");
+    let out = pult(home.path()).arg("--config").arg(&cfg).args(["doctor"]).output().expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("preset gmail (the server files sent mail itself)"), "{text}");
+    assert!(text.contains("login: OAUTHBEARER") && text.contains("login accepted: OAuth2 token"), "{text}");
+    assert!(text.contains("folders: INBOX, Sent (\\Sent)"), "{text}");
+    for token in [expired, fresh] {
+        assert!(!text.contains(token), "{text}");
+    }
+
     // Revoked: one retry, then a login failure that names the user, not the token.
     introspection.revoke(fresh);
     std::fs::write(work.path().join("tokens"), format!("{revoked}\n")).expect("tokens");

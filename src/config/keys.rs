@@ -68,7 +68,7 @@ fn is_key(name: &str) -> bool {
 pub fn check(text: &str) -> Result<(), String> {
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &e))?;
     let mut problems = Vec::new();
-    walk(text, doc.get_ref(), "", &schema().top, "line 1, column 1", &mut problems);
+    walk(text, doc.get_ref(), "", &schema().top, "line 1, column 1", false, &mut problems);
     // In file order: the first one is the first to fix.
     problems.sort_by_key(|p| {
         let n = |s: &str| s.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).and_then(|d| d.parse().ok());
@@ -90,9 +90,18 @@ pub fn syntax_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// `at` is where the table starts, for what is missing from it.
-fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
-    together(text, table, path, fields, at, problems);
+/// `at` is where the table starts, for what is missing from it; `preset`:
+/// the account names a provider, whose preset fills its servers' keys.
+fn walk(
+    text: &str,
+    table: &DeTable<'_>,
+    path: &str,
+    fields: &[Field],
+    at: &str,
+    preset: bool,
+    problems: &mut Vec<String>,
+) {
+    together(text, table, path, fields, at, preset, problems);
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let place = place(text, key);
@@ -131,7 +140,7 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                     }
                 }
             }
-            (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, problems),
+            (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, preset, problems),
             _ => {}
         }
     }
@@ -157,7 +166,8 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
             return;
         }
     };
-    walk(text, table, &format!("accounts.{kind}"), keys, place, problems);
+    let preset = table.iter().any(|(k, v)| k.get_ref() == "provider" && matches!(v.get_ref(), DeValue::String(_)));
+    walk(text, table, &format!("accounts.{kind}"), keys, place, preset, problems);
 }
 
 /// «a, b or c».
@@ -216,6 +226,9 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
             Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
         }
+        "provider" if !text.is_some_and(|t| super::providers::get(t).is_some()) => {
+            Some(format!("`provider` must be one of {}", super::providers::names().join(", ")))
+        }
         "auth" if !text.is_some_and(|t| ["password", "oauth2"].contains(&t)) => {
             Some("`auth` must be password or oauth2".into())
         }
@@ -241,9 +254,27 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
 }
 
 /// Rules over several keys of one table, said at the line of the key to change.
-fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
+fn together(
+    text: &str,
+    table: &DeTable<'_>,
+    path: &str,
+    fields: &[Field],
+    at: &str,
+    preset: bool,
+    problems: &mut Vec<String>,
+) {
     let get = |name: &str| table.iter().find(|(k, _)| k.get_ref() == name);
-    for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
+    // What a provider preset fills is not missing.
+    let filled = |key: &str| {
+        preset
+            && match path {
+                "accounts.email" => key == "imap" || key == "smtp",
+                _ => {
+                    (path.ends_with(".imap") || path.ends_with(".smtp")) && super::providers::SERVER_KEYS.contains(&key)
+                }
+            }
+    };
+    for key in fields.iter().filter(|f| f.required && get(f.name).is_none() && !filled(f.name)).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
             ["accounts", kind] => format!("this [[accounts]] entry ({kind})"),
             [.., server] => format!("`{server}`"),

@@ -1,6 +1,7 @@
 //! The user's TOML configuration: agent identity, store, working hours, UI and accounts.
 
 mod keys;
+pub mod providers;
 mod shape;
 
 use serde::Deserialize;
@@ -254,6 +255,10 @@ impl<'a> SecretSource<'a> {
 pub struct EmailAccount {
     pub name: String,
     pub address: String,
+    /// "gmail", "outlook", "yandex" or "mailru": fills servers, ports, TLS,
+    /// the login kind and folder habits; keys given here win (`providers.rs`).
+    #[serde(default)]
+    pub provider: Option<String>,
     #[serde(default)]
     pub from_name: Option<String>,
     pub imap: Server,
@@ -457,7 +462,9 @@ impl Config {
     /// message names the line and the key, never the value (it may be a secret).
     pub fn parse(text: &str) -> Result<Config, String> {
         keys::check(text)?;
-        toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))?;
+        providers::apply(&mut doc);
+        Config::deserialize(doc).map_err(|e| keys::syntax_error(text, &e))
     }
 
     /// The actor recorded on every row this person writes.

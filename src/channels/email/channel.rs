@@ -139,6 +139,11 @@ impl Channel for EmailChannel {
                 e.smtp.port,
                 e.smtp.tls
             );
+            if let Some(p) = &e.provider {
+                let filed =
+                    if e.save_sent { "pult files sent mail in Sent" } else { "the server files sent mail itself" };
+                line = format!("preset {p} ({filed}): {line}");
+            }
             if !plan.missing.is_empty() {
                 return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
             }
