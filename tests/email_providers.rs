@@ -447,3 +447,62 @@ fn oauth2_token_command_syncs_and_sends_and_an_expired_token_is_fetched_again() 
     }
     assert!(logs.stdout.is_empty(), "a token in {}", String::from_utf8_lossy(&logs.stdout));
 }
+
+/// A server that offers none of IDLE, CONDSTORE and QRESYNC (an older or a
+/// hosted one): the worker polls every `poll_seconds`; a new mail, a flag set
+/// elsewhere and an expunge each show up; `pult thread --json` says
+/// `expunged`; doctor says it polls.
+#[test]
+fn without_idle_condstore_and_qresync_the_worker_polls_and_sees_new_mail_flags_and_expunges() {
+    let suite = suite();
+    let own =
+        OwnDovecot::start("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ SPECIAL-USE UIDPLUS");
+    own.save("INBOX", &mail("plain1", "Акт"));
+    own.save("INBOX", &mail("plain2", "Счёт"));
+    let pw = "password_file = \"PW\"";
+    let toml = account_toml(&own, &suite, "folders = [\"INBOX\"]\npoll_seconds = 1", pw, pw);
+    let acct = email_account(&toml);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    rt.spawn(email::run(acct.clone(), s.writer.clone(), ch));
+    let live = || count(&s, "SELECT count(*) FROM messages WHERE expunged = 0");
+    eventually("the first sync", || live() == 2);
+    own.save("INBOX", &mail("plain3", "Договор"));
+    eventually("a new mail, found by polling", || live() == 3);
+    let uid_of = |id: &str| -> u32 {
+        rusqlite::Connection::open(&s.path)
+            .expect("open")
+            .query_row("SELECT imap_uid FROM messages WHERE rfc_message_id = ?1", [id], |r| r.get(0))
+            .expect("uid")
+    };
+    let (first, second) = (uid_of("<plain1@client.test>"), uid_of("<plain2@client.test>"));
+    own.doveadm(&["flags", "add", "-u", "alice", "\\Seen", "mailbox", "INBOX", "uid", &first.to_string()]);
+    eventually("a flag set by another client", || {
+        count(&s, "SELECT seen FROM messages WHERE rfc_message_id = '<plain1@client.test>'") == 1
+    });
+    own.doveadm(&["expunge", "-u", "alice", "mailbox", "INBOX", "uid", &second.to_string()]);
+    eventually("an expunge", || count(&s, "SELECT count(*) FROM messages WHERE expunged = 1") == 1);
+    rt.shutdown_background();
+    let conversation =
+        count(&s, "SELECT conversation_id FROM messages WHERE rfc_message_id = '<plain2@client.test>'").to_string();
+    let home = tempfile::tempdir().expect("home");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, &toml).expect("cfg");
+    let run = |args: &[&str]| {
+        let out =
+            pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("pult");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let thread: serde_json::Value =
+        serde_json::from_str(&run(&["thread", "--conversation", &conversation, "--json"])).expect("json");
+    let gone: Vec<bool> =
+        thread["messages"].as_array().expect("messages").iter().map(|m| m["expunged"] == true).collect();
+    assert_eq!(gone, [true], "{thread}");
+    let doctor = run(&["doctor"]);
+    assert!(
+        doctor.contains("no IDLE: new mail is looked for every 1 s") && doctor.contains("no CONDSTORE"),
+        "{doctor}"
+    );
+}

@@ -144,6 +144,11 @@ pub struct Guards {
 }
 
 impl EmailAccount {
+    /// How often a server without IDLE is asked for new mail.
+    pub fn poll(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.poll_seconds.unwrap_or(60).max(1))
+    }
+
     /// How to log in to `server` (its `imap` or `smtp`): its own `auth` and
     /// token command, else the account's.
     pub fn login<'a>(&'a self, server: &'a Server) -> Login<'a> {
@@ -286,6 +291,9 @@ pub struct EmailAccount {
     /// days before now ("7d"). Default: 7 days before the account's first sync.
     #[serde(default)]
     pub history_before: Option<String>,
+    /// Seconds between looks for new mail on a server without IDLE (default 60).
+    #[serde(default)]
+    pub poll_seconds: Option<u64>,
     /// `auth` for both servers ("password" or "oauth2"), unless one says otherwise.
     #[serde(default)]
     pub auth: Option<String>,

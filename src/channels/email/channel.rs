@@ -147,6 +147,12 @@ impl Channel for EmailChannel {
             if !plan.missing.is_empty() {
                 return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
             }
+            if !caps.has_str("IDLE") {
+                line.push_str(&format!("; no IDLE: new mail is looked for every {} s", e.poll().as_secs()));
+            }
+            if !caps.has_str("CONDSTORE") {
+                line.push_str("; no CONDSTORE: flags are read whole");
+            }
             if plan.sent.is_none() {
                 line.push_str("; no Sent folder found: set sent_folder");
             }

@@ -250,7 +250,7 @@ pub async fn sync_folder(
     channel: i64,
     folder: &str,
     is_sent: bool,
-    qresync: bool,
+    caps: &Caps,
     on_progress: OnProgress<'_>,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
@@ -265,15 +265,17 @@ pub async fn sync_folder(
     let [stored_validity, stored_next, stored_modseq, stored_backfill, stored_renumbering] = stored;
     // QRESYNC when enabled: the SELECT itself says what vanished and which flags
     // changed. Else CONDSTORE when offered; else a plain SELECT.
-    let mailbox = if qresync {
+    let mailbox = if caps.qresync {
         let known =
             stored_validity.as_deref().and_then(|v| v.parse().ok()).zip(stored_modseq.and_then(|m| m.parse().ok()));
         qresync::select(session, folder, known).await.map_err(imap)?
     } else {
         let wire = mutf7::encode(folder);
-        let m = match session.select_condstore(&wire).await {
-            Ok(m) => m,
-            Err(_) => session.select(&wire).await.map_err(imap)?,
+        // CONDSTORE only where offered: a server without it may refuse the parameter.
+        let condstore = if caps.condstore { session.select_condstore(&wire).await.ok() } else { None };
+        let m = match condstore {
+            Some(m) => m,
+            None => session.select(&wire).await.map_err(imap)?,
         };
         qresync::Selected {
             exists: m.exists,
@@ -719,12 +721,12 @@ pub async fn sync_account_with(
     let explicit = account.history_before.as_deref().and_then(|h| crate::config::parse_cutoff(h, now));
     writer.call(move |c| crate::store::channel_state::begin_history(c, channel, explicit, now - 7 * 86_400)).await?;
     let mut session = connect(account).await?;
-    let qresync = use_qresync && qresync::enable(&mut session).await;
+    let caps = Caps::of(&mut session, use_qresync).await;
     let plan = plan_folders(&mut session, account).await?;
     let mut out = Vec::new();
     for folder in &plan.sync {
         let is_sent = plan.is_sent(folder);
-        match sync_folder(&mut session, account, writer, channel, folder, is_sent, qresync, on_progress).await {
+        match sync_folder(&mut session, account, writer, channel, folder, is_sent, &caps, on_progress).await {
             Ok(r) => out.push((folder.clone(), r)),
             Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
                 tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
@@ -760,6 +762,30 @@ pub fn missing_folders_status(plan: &folders::Plan) -> Option<ChannelStatus> {
             plan.missing.join(", ")
         ))
     })
+}
+
+/// What the server offers that changes how pult syncs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caps {
+    /// QRESYNC, enabled: the SELECT names what vanished and what changed.
+    pub qresync: bool,
+    /// CONDSTORE: flags changed since a MODSEQ; else every flag is fetched (small folders).
+    pub condstore: bool,
+    /// IDLE: new mail is told at once; else INBOX is polled every `poll_seconds`.
+    pub idle: bool,
+}
+
+impl Caps {
+    /// Asks once after login; turns QRESYNC on when `use_qresync` and offered.
+    pub async fn of(session: &mut Session, use_qresync: bool) -> Caps {
+        let Ok(caps) = session.capabilities().await else { return Caps::default() };
+        let (offered_qresync, condstore, idle) =
+            (caps.has_str("QRESYNC"), caps.has_str("CONDSTORE"), caps.has_str("IDLE"));
+        drop(caps);
+        let qresync =
+            use_qresync && offered_qresync && session.run_command_and_check_ok("ENABLE QRESYNC").await.is_ok();
+        Caps { qresync, condstore: condstore || qresync, idle }
+    }
 }
 
 /// IDLE is renewed well before the 29-minute limit of RFC 2177.
@@ -801,7 +827,14 @@ async fn run_session(
 ) -> Result<(), EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let mut session = connect(account).await?;
-    let qresync = qresync::enable(&mut session).await;
+    let caps = Caps::of(&mut session, true).await;
+    if !caps.idle {
+        tracing::info!(
+            "{}: the server has no IDLE: checking for mail every {} s",
+            account.name,
+            account.poll().as_secs()
+        );
+    }
     let mut last_full = tokio::time::Instant::now();
     let mut first = true;
     let mut plan = folders::Plan::default();
@@ -822,8 +855,7 @@ async fn run_session(
                     writer.submit(move |c| channel_state::set_status(c, channel, &status, now), |_| {});
                 };
                 let is_sent = plan.is_sent(folder);
-                let r =
-                    sync_folder(&mut session, account, writer, channel, folder, is_sent, qresync, &progress).await?;
+                let r = sync_folder(&mut session, account, writer, channel, folder, is_sent, &caps, &progress).await?;
                 if folder == "INBOX" {
                     inbox_next = r.next_uid;
                 }
@@ -837,6 +869,11 @@ async fn run_session(
         let status =
             missing_folders_status(&plan).unwrap_or(ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) });
         set_status(writer, channel, status).await;
+        if !caps.idle {
+            // No IDLE: look again after `poll_seconds`; INBOX each time, the rest every 5 minutes.
+            tokio::time::sleep(account.poll()).await;
+            continue;
+        }
         tracing::debug!("{}: synced; idling on INBOX", account.name);
         // Mail that arrived after the sync's SELECT and before IDLE would wait for
         // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").

@@ -21,15 +21,6 @@ pub struct Selected {
     pub resynced: bool,
 }
 
-/// Turns QRESYNC on for the session (once, after login). False when the server lacks it.
-pub async fn enable(session: &mut Session) -> bool {
-    let offered = match session.capabilities().await {
-        Ok(caps) => caps.has_str("QRESYNC"),
-        Err(_) => false,
-    };
-    offered && session.run_command_and_check_ok("ENABLE QRESYNC").await.is_ok()
-}
-
 /// `SELECT folder (QRESYNC (validity modseq))`, or `(CONDSTORE)` on first sight.
 pub async fn select(
     session: &mut Session,
