@@ -407,6 +407,26 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("follow_up_at", "Reminder at", "Напомнить"),
     ("task_cancelled", "Promise cancelled", "Обещание отменено"),
     ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
+    // Branch `oauth` (#30): real mail providers, `pult auth`.
+    ("needs_login", "needs login: pult auth", "нужен вход: pult auth"),
+    (
+        "auth_device",
+        "Open this page on any device and enter the code",
+        "Откройте страницу на любом устройстве и введите код",
+    ),
+    ("auth_open", "Open this address in a browser and sign in", "Откройте адрес в браузере и войдите"),
+    (
+        "auth_paste",
+        "Over SSH: when the browser ends on a page that does not open (127.0.0.1), paste its address here and press Enter",
+        "По SSH: если браузер остановится на странице, которая не открывается (127.0.0.1), вставьте её адрес сюда и нажмите Enter",
+    ),
+    ("auth_waiting", "Waiting for the sign-in…", "Жду входа…"),
+    ("auth_done", "Signed in; tokens kept in", "Вход выполнен; токены сохранены в"),
+    (
+        "auth_no_flow",
+        "has no oauth2 = { provider, client_id } in the config",
+        "не имеет oauth2 = { provider, client_id } в конфигурации",
+    ),
 ];
 
 #[cfg(test)]

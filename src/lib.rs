@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod attachments;
+pub mod auth_cli;
 pub mod bootstrap;
 pub mod channels;
 pub mod channels_cli;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod i18n;
 pub mod mail_cli;
 pub mod model;
+pub mod oauth2;
 pub mod paths;
 pub mod phone;
 pub mod sanitize;

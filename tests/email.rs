@@ -71,6 +71,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         // The tests' mail is dated in November 2026: none of it is history
         // (`history_is_not_a_queue_and_lists_never_wait` sets its own).
         history_before: Some("2020-01-01".into()),
+        oauth2: None,
         poll_seconds: None,
         auth: None,
         oauth2_token_command: None,

@@ -506,3 +506,77 @@ fn without_idle_condstore_and_qresync_the_worker_polls_and_sees_new_mail_flags_a
         "{doctor}"
     );
 }
+
+/// pult's own OAuth2 client: `pult auth` signs in by the device-code flow
+/// (the URL and the code printed, nothing to open on the server), the tokens
+/// are kept 0600; an access token about to expire is refreshed before use and
+/// the rotated refresh token replaces the old one; once everything is revoked
+/// the account says what to run («needs login: pult auth office») and a
+/// queued mail waits instead of failing.
+#[test]
+fn pult_auth_device_code_then_refresh_with_rotation_then_revoked_asks_for_a_login_and_mail_waits() {
+    use std::os::unix::fs::PermissionsExt;
+    let suite = suite();
+    let server = common::introspect::Introspection::start();
+    let (own, _conf) = oauth_dovecot(&server);
+    own.save("INBOX", &mail("flow1", "Сверка"));
+    // Access tokens that expire within pult's margin: refreshed before every use.
+    server.set_lifetime(60);
+    let base = server.base();
+    let flow = format!(
+        "oauth2 = {{ provider = \"custom\", client_id = \"pult-test\", token_url = \"{base}/token\", \
+         device_url = \"{base}/devicecode\" }}"
+    );
+    // IMAP logs in with the flow's tokens; SMTP (the suite's Postfix) first with its password, later with the flow too.
+    let toml = account_toml(&own, &suite, &flow, "auth = \"oauth2\"", "password_file = \"PW\"");
+    let both = account_toml(&own, &suite, &flow, "auth = \"oauth2\"", "auth = \"oauth2\"");
+    let home = tempfile::tempdir().expect("home");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(&cfg, &toml).expect("cfg");
+    let store = home.path().join("pult.db");
+    let run = |args: &[&str]| {
+        pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&store).args(args).output().expect("pult")
+    };
+
+    let out = run(&["auth", "office"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("WDJB-MJHT") && text.contains(&format!("{base}/device")), "{text}");
+    let file = home.path().join("data/pult/oauth2/office.json");
+    let mode = std::fs::metadata(&file).expect("token file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(server.live_refresh_tokens(), ["rt-1-secret"]);
+
+    let out = run(&["sync", "--once"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 new"), "{text}");
+    assert!(server.refreshes() >= 1, "the token about to expire was refreshed first");
+    let kept = std::fs::read_to_string(&file).expect("tokens");
+    assert!(!kept.contains("rt-1-secret"), "rotated: the old refresh token is gone from the file");
+    assert_eq!(server.live_refresh_tokens().len(), 1);
+    assert!(kept.contains(&server.live_refresh_tokens()[0]), "the file holds the live one");
+
+    let out = run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("login: OAUTHBEARER") && text.contains("access token refreshed until"), "{text}");
+    assert!(!text.contains("-secret"), "{text}");
+
+    // Revoked: a login is needed; the queued mail waits.
+    server.revoke_everything();
+    let out = run(&["send", "--to", "client@client.test", "--subject", "Сверка", "--body", "Добрый день"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // SMTP too goes through the flow now: the mail cannot leave until somebody signs in.
+    std::fs::write(&cfg, &both).expect("cfg");
+    let out = run(&["sync", "--once"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("needs login: pult auth office"), "{text}");
+    let state: String = rusqlite::Connection::open(&store)
+        .expect("open")
+        .query_row("SELECT state FROM outbox", [], |r| r.get(0))
+        .expect("outbox row");
+    assert_eq!(state, "pending", "the mail waits for the login: {text}");
+    for secret in ["rt-1-secret", "rt-2-secret", "at-1-secret", "at-2-secret"] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+}

@@ -113,7 +113,7 @@ fn walk(
             problems.push(format!("{place}: `{name}` must be {expected}"));
             continue;
         }
-        if let Some(why) = bad_value(name, &field.shape, value.get_ref()) {
+        if let Some(why) = bad_value(path, name, &field.shape, value.get_ref()) {
             problems.push(format!("{place}: {why}"));
             continue;
         }
@@ -201,7 +201,7 @@ fn wrong_type(shape: &Shape, value: &DeValue<'_>) -> Option<&'static str> {
 }
 
 /// What is wrong with a value of the right type, said without the value.
-fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
+fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
     let integer = |v: &DeValue<'_>| match v {
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
         _ => None,
@@ -226,6 +226,8 @@ fn bad_value(name: &str, shape: &Shape, value: &DeValue<'_>) -> Option<String> {
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
             Some("`history_before` must be a date like \"2026-11-01\" or days like \"7d\"".into())
         }
+        "provider" if path.ends_with(".oauth2") => (!text.is_some_and(|t| super::OAUTH2_PROVIDERS.contains(&t)))
+            .then(|| format!("`provider` must be one of {}", super::OAUTH2_PROVIDERS.join(", "))),
         "provider" if !text.is_some_and(|t| super::providers::get(t).is_some()) => {
             Some(format!("`provider` must be one of {}", super::providers::names().join(", ")))
         }

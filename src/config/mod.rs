@@ -155,6 +155,11 @@ impl EmailAccount {
         let auth = server.auth.as_deref().or(self.auth.as_deref());
         let command = server.oauth2_token_command.as_deref().or(self.oauth2_token_command.as_deref());
         let no_password = server.password_command.is_none() && server.password_file.is_none();
+        if let (Some("oauth2") | None, None, Some(flow)) = (auth, command, self.oauth2.as_ref())
+            && no_password
+        {
+            return Login::Flow(flow);
+        }
         match (auth, command) {
             (Some("oauth2"), command) => Login::OAuth2 { command: command.unwrap_or_default() },
             (None, Some(command)) if no_password => Login::OAuth2 { command },
@@ -230,6 +235,11 @@ impl Account {
                         command: Some(command),
                         file: None,
                     },
+                    Login::Flow(o) => SecretSource {
+                        key: "oauth2 client secret",
+                        command: o.client_secret_command.as_deref(),
+                        file: None,
+                    },
                 })
                 .collect(),
             Account::Telegram(a) => vec![source("token", &a.token_command, &a.token_file)],
@@ -291,6 +301,9 @@ pub struct EmailAccount {
     /// days before now ("7d"). Default: 7 days before the account's first sync.
     #[serde(default)]
     pub history_before: Option<String>,
+    /// pult's own OAuth2 login (`pult auth ACCOUNT`), instead of a token command.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
     /// Seconds between looks for new mail on a server without IDLE (default 60).
     #[serde(default)]
     pub poll_seconds: Option<u64>,
@@ -336,6 +349,33 @@ pub struct Server {
     pub oauth2_token_command: Option<Vec<String>>,
 }
 
+/// The identity providers `pult auth` knows; "custom" takes its URLs from the config.
+pub const OAUTH2_PROVIDERS: [&str; 5] = ["google", "microsoft", "yandex", "mailru", "custom"];
+
+/// pult's own OAuth2 client for an account (see `oauth2.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OAuth2Config {
+    /// google, microsoft (device code), yandex, mailru or custom.
+    pub provider: String,
+    /// The app registered with the provider (its "client ID").
+    pub client_id: String,
+    /// Prints the app's client secret, where the provider wants one (Google, Yandex).
+    #[serde(default)]
+    pub client_secret_command: Option<Vec<String>>,
+    /// Microsoft: the directory (tenant) id; default "common".
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// A device-code endpoint (RFC 8628): then `pult auth` uses that flow.
+    #[serde(default)]
+    pub device_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
 /// How pult proves who it is to one server.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Login<'a> {
@@ -347,6 +387,8 @@ pub enum Login<'a> {
     OAuth2 {
         command: &'a [String],
     },
+    /// An access token from pult's own OAuth2 client (`pult auth`).
+    Flow(&'a OAuth2Config),
 }
 
 fn default_tls() -> String {

@@ -45,9 +45,13 @@ impl Channel for EmailChannel {
         progress: OnProgress<'a>,
     ) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
-            let synced = super::sync_account_with(&self.account, writer, self.id, true, progress)
-                .await
-                .map_err(|e| e.to_string())?;
+            let synced =
+                super::sync_account_with(&self.account, writer, self.id, true, progress).await.map_err(|e| {
+                    match super::status_for(&e) {
+                        crate::model::ChannelStatus::AuthFailed(why) => why,
+                        _ => e.to_string(),
+                    }
+                })?;
             Ok(synced
                 .into_iter()
                 .map(|(folder, r)| {
@@ -130,7 +134,7 @@ impl Channel for EmailChannel {
                 .join(", ");
             let smtp_how = match e.login(&e.smtp) {
                 crate::config::Login::Password { .. } => "password",
-                crate::config::Login::OAuth2 { .. } => "OAuth2 token",
+                crate::config::Login::OAuth2 { .. } | crate::config::Login::Flow(_) => "OAuth2 token",
             };
             let mut line = format!(
                 "IMAP {addr} ok ({}; login: {how}), SMTP {}:{} ok ({}, login accepted: {smtp_how}); folders: {folders}",
@@ -146,6 +150,15 @@ impl Channel for EmailChannel {
             }
             if !plan.missing.is_empty() {
                 return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
+            }
+            if let crate::config::Login::Flow(_) = e.login(&e.imap)
+                && let Some(at) = crate::oauth2::expires_at(&e.name)
+            {
+                let when = jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                line.push_str(&format!(
+                    "; access token refreshed until {when} (if sign-in is revoked: pult auth {})",
+                    e.name
+                ));
             }
             if !caps.has_str("IDLE") {
                 line.push_str(&format!("; no IDLE: new mail is looked for every {} s", e.poll().as_secs()));

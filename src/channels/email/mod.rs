@@ -42,6 +42,8 @@ pub enum EmailError {
     Login { account: String, user: String },
     #[error("{account}: IMAP: {reason}")]
     Imap { account: String, reason: String },
+    #[error("{account}: {source}")]
+    Token { account: String, source: crate::oauth2::FlowError },
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -144,6 +146,25 @@ pub async fn connect_saying_how(account: &EmailAccount) -> Result<(Session, &'st
                             "{}: the IMAP server refused the access token; running the token command again",
                             account.name
                         );
+                    }
+                    Err(_) => break,
+                }
+            }
+            Err(refused())
+        }
+        crate::config::Login::Flow(flow) => {
+            for attempt in 0..2 {
+                let token = crate::oauth2::access_token(&account.name, flow, attempt == 1)
+                    .await
+                    .map_err(|source| EmailError::Token { account: account.name.clone(), source })?;
+                let mut client = open(account).await?;
+                let offered = auth_mechanisms(&mut client).await;
+                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
+                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
+                match client.authenticate(mechanism.name(), bearer).await {
+                    Ok(session) => return Ok((session, mechanism.name())),
+                    Err(_) if attempt == 0 => {
+                        tracing::info!("{}: the IMAP server refused the access token; refreshing it", account.name);
                     }
                     Err(_) => break,
                 }
@@ -808,14 +829,25 @@ pub async fn run(account: EmailAccount, writer: Writer, channel: i64) {
                 failures += 1;
                 let wait = std::time::Duration::from_secs((2u64 << failures.min(6)).min(300));
                 tracing::warn!("{e}; reconnecting in {wait:?}");
-                let status = match &e {
-                    EmailError::Login { .. } | EmailError::Secret { .. } => ChannelStatus::AuthFailed(e.to_string()),
-                    _ => ChannelStatus::Error(e.to_string()),
-                };
-                set_status(&writer, channel, status).await;
+                set_status(&writer, channel, status_for(&e)).await;
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+/// What the sidebar says about a worker's error: a refusal of our credentials
+/// is `⚠ auth`, and a login pult's own OAuth2 client needs says what to run,
+/// in the team's language («нужен вход: pult auth office»).
+pub fn status_for(e: &EmailError) -> ChannelStatus {
+    match e {
+        EmailError::Token { source: crate::oauth2::FlowError::NeedsLogin(name), .. } => {
+            ChannelStatus::AuthFailed(format!("{} {name}", crate::i18n::written().tr("needs_login")))
+        }
+        EmailError::Login { .. } | EmailError::Secret { .. } | EmailError::Token { .. } => {
+            ChannelStatus::AuthFailed(e.to_string())
+        }
+        _ => ChannelStatus::Error(e.to_string()),
     }
 }
 

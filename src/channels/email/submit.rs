@@ -60,6 +60,24 @@ pub enum Credential {
     /// An OAuth2 access token printed by this command (argv, no shell), run
     /// again once when the server refuses the token.
     OAuth2 { command: Vec<String> },
+    /// An access token of pult's own OAuth2 client for this account,
+    /// refreshed once more when the server refuses it.
+    Flow { account: String, config: crate::config::OAuth2Config },
+}
+
+impl Credential {
+    /// An access token; `again`: the last one was refused.
+    async fn token(&self, again: bool) -> Result<String, String> {
+        match self {
+            Credential::Password(_) => Err("not a token".into()),
+            Credential::OAuth2 { command } => {
+                crate::secrets::read_async(Some(command), None).await.map_err(|e| e.to_string())
+            }
+            Credential::Flow { account, config } => {
+                crate::oauth2::access_token(account, config, again).await.map_err(|e| e.to_string())
+            }
+        }
+    }
 }
 
 /// Submits one mail; `Ok` means the server answered `250` to its data.
@@ -146,7 +164,7 @@ async fn open(server: &Server, credential: Credential, d: Deadlines) -> Result<A
             let credentials = Credentials::new(server.user.clone(), password);
             within(d.reply, "AUTH", conn.auth(DEFAULT_MECHANISMS, &credentials)).await?;
         }
-        Credential::OAuth2 { command } => {
+        token => {
             // XOAUTH2 where offered (lettre reads only the mechanisms it knows), else OAUTHBEARER.
             let mechanism = if conn.server_info().supports_auth_mechanism(Mechanism::Xoauth2) {
                 oauth::Mechanism::XOAuth2
@@ -154,9 +172,7 @@ async fn open(server: &Server, credential: Credential, d: Deadlines) -> Result<A
                 oauth::Mechanism::OAuthBearer
             };
             for attempt in 0..2 {
-                let token = crate::secrets::read_async(Some(&command), None)
-                    .await
-                    .map_err(|e| Failure::Token(e.to_string()))?;
+                let token = token.token(attempt == 1).await.map_err(Failure::Token)?;
                 match bearer_auth(&mut conn, server, mechanism, &token, d).await {
                     Ok(()) => break,
                     Err(Failure::Smtp(e)) if e.is_permanent() && attempt == 0 => {
