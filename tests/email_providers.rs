@@ -580,3 +580,66 @@ fn pult_auth_device_code_then_refresh_with_rotation_then_revoked_asks_for_a_logi
         assert!(!text.contains(secret), "{secret} shown: {text}");
     }
 }
+
+/// The loopback redirect (Google, Yandex, Mail.ru) with PKCE: the code comes
+/// back to 127.0.0.1 from the browser, or is pasted into the terminal (the
+/// browser ran on a laptop, pult over SSH); a redirect with another state is refused.
+#[test]
+fn pult_auth_by_loopback_redirect_from_the_browser_or_pasted_over_ssh() {
+    let server = common::introspect::Introspection::start();
+    let base = server.base();
+    let cfg: pult::config::OAuth2Config = toml::from_str(&format!(
+        "provider = \"custom\"\nclient_id = \"pult-test\"\nauth_url = \"{base}/authorize\"\ntoken_url = \"{base}/token\"\n"
+    ))
+    .expect("oauth2 config");
+    let rt = rt();
+    let param = |url: &str, name: &str| -> String {
+        url::Url::parse(url)
+            .expect("url")
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .expect(name)
+    };
+    // Pasted: the address the browser ended on, typed into the terminal.
+    let account = format!("loopback-paste-{}", std::process::id());
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let pasted = async { rx.await.ok() };
+    let server_ref = &server;
+    let shown = move |url: &str| {
+        server_ref.signing_in_with(&param(url, "code_challenge"));
+        let back = format!("{}?state={}&code=code-1&scope=mail", param(url, "redirect_uri"), param(url, "state"));
+        let _ = tx.send(back);
+    };
+    rt.block_on(pult::oauth2::loopback_login(&account, &cfg, shown, pasted)).expect("signed in by paste");
+    assert!(pult::oauth2::load(&account).is_some_and(|t| t.refresh_token.starts_with("rt-")));
+
+    // From the browser: a GET on 127.0.0.1 with the code.
+    let account = format!("loopback-browser-{}", std::process::id());
+    let shown = |url: &str| {
+        server.signing_in_with(&param(url, "code_challenge"));
+        let redirect = url::Url::parse(&param(url, "redirect_uri")).expect("redirect");
+        let (port, state) = (redirect.port().expect("port"), param(url, "state"));
+        assert_eq!(redirect.host_str(), Some("127.0.0.1"), "loopback only");
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            write!(c, "GET /?code=code-1&state={state} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("get");
+            let mut page = String::new();
+            let _ = c.read_to_string(&mut page);
+            assert!(page.contains("signed in"), "{page}");
+        });
+    };
+    rt.block_on(pult::oauth2::loopback_login(&account, &cfg, shown, std::future::pending())).expect("signed in");
+    assert!(pult::oauth2::load(&account).is_some());
+
+    // A redirect that is not the one pult started.
+    let account = format!("loopback-forged-{}", std::process::id());
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let shown = move |url: &str| {
+        let _ = tx.send(format!("{}?state=forged&code=code-1", param(url, "redirect_uri")));
+    };
+    let err = rt.block_on(pult::oauth2::loopback_login(&account, &cfg, shown, async { rx.await.ok() }));
+    assert!(err.is_err_and(|e| e.to_string().contains("state does not match")));
+    assert!(pult::oauth2::load(&account).is_none());
+}

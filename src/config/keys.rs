@@ -228,7 +228,7 @@ fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Opti
         }
         "provider" if path.ends_with(".oauth2") => (!text.is_some_and(|t| super::OAUTH2_PROVIDERS.contains(&t)))
             .then(|| format!("`provider` must be one of {}", super::OAUTH2_PROVIDERS.join(", "))),
-        "provider" if !text.is_some_and(|t| super::providers::get(t).is_some()) => {
+        "provider" if text.is_none_or(|t| super::providers::get(t).is_none()) => {
             Some(format!("`provider` must be one of {}", super::providers::names().join(", ")))
         }
         "auth" if !text.is_some_and(|t| ["password", "oauth2"].contains(&t)) => {

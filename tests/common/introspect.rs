@@ -81,6 +81,11 @@ impl Introspection {
         self.auth.lock().expect("lock").refresh.clone()
     }
 
+    /// The browser arrived at the sign-in page with this PKCE challenge.
+    pub fn signing_in_with(&self, challenge: &str) {
+        self.auth.lock().expect("lock").challenge = Some(challenge.to_string());
+    }
+
     /// Every refresh and access token revoked (a password change, an admin).
     pub fn revoke_everything(&self) {
         self.auth.lock().expect("lock").refresh.clear();
@@ -97,6 +102,8 @@ struct AuthServer {
     refreshes: usize,
     lifetime: i64,
     device_polls: usize,
+    /// The PKCE challenge of the sign-in under way (what the browser brought).
+    challenge: Option<String>,
 }
 
 impl AuthServer {
@@ -134,6 +141,14 @@ fn authorize(
         ("/token", "urn:ietf:params:oauth:grant-type:device_code") if get("device_code") == "dev-1" => {
             a.device_polls += 1;
             if a.device_polls < 2 { error("authorization_pending") } else { ("200 OK", a.grant(valid)) }
+        }
+        ("/token", "authorization_code") => {
+            // PKCE (RFC 7636 §4.6): the verifier must hash to the challenge the browser carried.
+            let verifier = get("code_verifier");
+            let ok = get("code") == "code-1"
+                && a.challenge.as_deref() == Some(pult::oauth2::challenge(verifier).as_str())
+                && get("redirect_uri").starts_with("http://127.0.0.1:");
+            if ok { ("200 OK", a.grant(valid)) } else { error("invalid_grant") }
         }
         ("/token", "refresh_token") => {
             let old = get("refresh_token").to_string();
@@ -195,8 +210,7 @@ fn answer(
     let token = form
         .split('&')
         .find_map(|kv| kv.strip_prefix("token="))
-        .map(|t| url::form_urlencoded::parse(format!("t={t}").as_bytes()).next().map(|(_, v)| v.into_owned()))
-        .flatten()
+        .and_then(|t| url::form_urlencoded::parse(format!("t={t}").as_bytes()).next().map(|(_, v)| v.into_owned()))
         .unwrap_or_default();
     asked.lock().expect("lock").push(token.clone());
     let json = match valid.lock().expect("lock").get(&token) {

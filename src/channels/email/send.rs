@@ -278,7 +278,7 @@ pub async fn smtp_credential(account: &EmailAccount) -> Result<super::submit::Cr
         Login::Password { command, file } => {
             Ok(super::submit::Credential::Password(crate::secrets::read_async(command, file).await?))
         }
-        Login::OAuth2 { command } if command.is_empty() => Err(crate::secrets::SecretError::Missing),
+        Login::OAuth2 { command: [] } => Err(crate::secrets::SecretError::Missing),
         Login::OAuth2 { command } => Ok(super::submit::Credential::OAuth2 { command: command.to_vec() }),
         Login::Flow(config) => {
             Ok(super::submit::Credential::Flow { account: account.name.clone(), config: config.clone() })
