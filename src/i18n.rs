@@ -409,6 +409,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("new_chat", "New chat: P posts the rules message", "Новый чат: P — отправить правила работы"),
     // Branch `oauth` (#30): real mail providers, `pult auth`.
     ("needs_login", "needs login: pult auth", "нужен вход: pult auth"),
+    ("folders_gone", "not on the server (renamed or deleted?)", "нет на сервере (переименована или удалена?)"),
+    (
+        "folders_fix",
+        "not synced; fix `folders` in the config",
+        "не синхронизируется; исправьте `folders` в конфигурации",
+    ),
     (
         "auth_device",
         "Open this page on any device and enter the code",

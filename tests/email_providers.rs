@@ -260,6 +260,19 @@ fn folders_are_found_by_role_under_russian_names_and_a_gone_one_is_reported() {
         .expect("pult");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("Входящие/Клиенты: not on the server"), "{text}");
+    // In the team's language.
+    let ru = account_toml(&own, &suite, "folders = [\"INBOX\", \"Входящие/Клиенты\"]", pw, pw);
+    std::fs::write(&cfg, format!("[ui]\nlanguage = \"ru\"\n\n{ru}")).expect("cfg");
+    let out = pult(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--store")
+        .arg(&s.path)
+        .args(["sync", "--once"])
+        .output()
+        .expect("pult");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("Входящие/Клиенты: нет на сервере (переименована или удалена?)"), "{text}");
 
     // A sent mail is filed into «Отправленные», found by its role.
     let tag = format!("role-{}", std::process::id());

@@ -56,9 +56,12 @@ impl Channel for EmailChannel {
                 .into_iter()
                 .map(|(folder, r)| {
                     if r.missing {
+                        let lang = crate::i18n::written();
                         return format!(
-                            "email {} {folder}: not on the server (renamed or deleted?): not synced; fix `folders` in the config",
-                            self.account.name
+                            "email {} {folder}: {}: {}",
+                            self.account.name,
+                            lang.tr("folders_gone"),
+                            lang.tr("folders_fix")
                         );
                     }
                     format!(

@@ -778,9 +778,12 @@ pub async fn plan_folders(session: &mut Session, account: &EmailAccount) -> Resu
 /// What the sidebar says when configured folders are gone from the server.
 pub fn missing_folders_status(plan: &folders::Plan) -> Option<ChannelStatus> {
     (!plan.missing.is_empty()).then(|| {
+        let lang = crate::i18n::written();
         ChannelStatus::Error(format!(
-            "not on the server (renamed or deleted?): {}; fix `folders` in the config",
-            plan.missing.join(", ")
+            "{}: {}; {}",
+            lang.tr("folders_gone"),
+            plan.missing.join(", "),
+            lang.tr("folders_fix")
         ))
     })
 }
