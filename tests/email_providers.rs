@@ -656,3 +656,25 @@ fn pult_auth_by_loopback_redirect_from_the_browser_or_pasted_over_ssh() {
     assert!(err.is_err_and(|e| e.to_string().contains("state does not match")));
     assert!(pult::oauth2::load(&account).is_none());
 }
+
+/// A sign-in revoked at the provider: the sidebar says what to run, in the
+/// team's language.
+#[test]
+fn a_needed_login_shows_in_the_sidebar_with_what_to_run() {
+    pult::i18n::set_written(pult::i18n::Lang::Ru);
+    let e = email::EmailError::Token {
+        account: "office".into(),
+        source: pult::oauth2::FlowError::NeedsLogin("office".into()),
+    };
+    let status = email::status_for(&e);
+    assert!(status.to_stored().starts_with("⚠ auth"), "{status:?}");
+    let store = temp_store();
+    let ch = channel(&store, "office", ChannelKind::Email);
+    store.writer.call_blocking(move |c| pult::store::channel_state::set_status(c, ch, &status, NOW)).expect("status");
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 240, 30);
+    // Under the channel in the sidebar (as wide as it is), and whole in its own list.
+    assert!(h.screen().contains("нужен вход: pult au"), "{}", h.screen());
+    h.app.state.view = pult::model::View::Channel(ch);
+    let screen = h.screen();
+    assert!(screen.contains("нужен вход: pult auth office"), "{screen}");
+}
