@@ -3,6 +3,7 @@
 #
 #   scripts/dovecot.sh start DIR IMAP_PORT IMAPS_PORT [LMTP_PORT]   # users alice, bob (password "secret")
 #   scripts/dovecot.sh stop DIR
+#   PULT_DOVECOT_EXTRA='…' scripts/dovecot.sh start …   # settings appended to the config
 #
 # DIR/tls/ca.pem is the test CA that signed the IMAPS certificate (IP SAN 127.0.0.1).
 # Mail is owned by the system user `vmail` (Dovecot refuses uid 0 for mail).
@@ -112,6 +113,10 @@ service anvil {
   }
 }
 CONF
+
+# A test that needs another server (SPECIAL-USE folders with Russian names, an
+# OAuth2 passdb, fewer capabilities) starts its own instance with more settings.
+if [ -n "${PULT_DOVECOT_EXTRA:-}" ]; then printf '%s\n' "$PULT_DOVECOT_EXTRA" >> "$CONF"; fi
 
 # The daemon keeps the descriptors it starts with: give it files, not our pipes.
 dovecot -c "$CONF" </dev/null >"$DIR/log/startup.log" 2>&1 || { cat "$DIR/log/startup.log" >&2; exit 1; }

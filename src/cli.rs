@@ -61,6 +61,9 @@ pub enum Command {
     Man,
     /// Check every account: resolve, connect, authenticate, list capabilities; one line each
     Doctor,
+    /// Sign an email account in with OAuth2 (its `oauth2 = { provider, client_id }`):
+    /// prints a URL and a code, works over SSH, keeps the refresh token (0600)
+    Auth { account: String },
     /// Sync every account
     Sync {
         /// Fetch everything pending, send what is due, and exit (for scripts and cron)
@@ -398,6 +401,7 @@ pub fn main() -> Result<()> {
         Some(Command::Agenda { days, json }) => agenda(&cli, days, json),
         Some(Command::Sync { once: true }) => sync_once(&cli),
         Some(Command::Doctor) => doctor(&cli),
+        Some(Command::Auth { ref account }) => crate::auth_cli::run(&cli, account),
         Some(Command::Outbox { ref action, json }) => outbox(&cli, action.as_ref(), json),
         Some(Command::Attachment { ref action }) => crate::mail_cli::attachment(&cli, action),
         Some(Command::Sla { ref action }) => crate::sla_cli::run(&cli, action),

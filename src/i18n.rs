@@ -170,6 +170,8 @@ const LATIN_ALLOWED: &[&str] = &[
     "e-mail",
     "imap",
     "smtp",
+    "ssh",
+    "oauth",
     "sms",
     "api",
     "http",
@@ -247,6 +249,7 @@ pub fn english_leak(text: &str) -> Option<String> {
     // What stands in backticks is typed as it is: a command, a config key.
     let unquoted: String = text.split('`').step_by(2).collect::<Vec<_>>().join(" ");
     let mut after_pult = false;
+    let mut after_pult_auth = false;
     for raw in unquoted.split(|c: char| c.is_whitespace()) {
         // Options (--once), config tables ([[accounts]], [store]) and bot commands (/setprivacy).
         let bare = raw.trim_start_matches(['(', '«', '"']);
@@ -259,8 +262,11 @@ pub fn english_leak(text: &str) -> Option<String> {
             continue;
         }
         let chunk = raw.trim_matches(edge);
-        // A command to type: «pult doctor».
-        if std::mem::replace(&mut after_pult, chunk == "pult") && chunk.chars().all(|c| c.is_ascii_lowercase()) {
+        // A command to type: «pult doctor», «pult auth office» (an account's name as written).
+        let typed = chunk.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let after = std::mem::replace(&mut after_pult, chunk == "pult");
+        let after_auth = std::mem::replace(&mut after_pult_auth, after && chunk == "auth");
+        if (after || after_auth) && typed {
             continue;
         }
         if !chunk.chars().any(|c| c.is_ascii_alphabetic()) {
@@ -848,6 +854,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("theme_unknown_slot", "theme: unknown slot {slot}", "тема: неизвестный элемент {slot}"),
     ("theme_unknown_colour", "theme: unknown colour {colour}", "тема: неизвестный цвет {colour}"),
     ("theme_unknown_modifier", "theme: unknown modifier {modifier}", "тема: неизвестное начертание {modifier}"),
+    ("config_one_of", "`{name}` must be one of {list}", "`{name}` может быть одним из: {list}"),
+    ("config_auth", "`auth` must be password or oauth2", "`auth` может быть `password` или `oauth2`"),
     ("channels_all_work", "Every channel works", "Все каналы работают"),
     ("cli_bad_value_choose", "{value} is not one of {valid}", "{value} — недопустимое значение; можно: {valid}"),
     ("cli_bad_value_here", "{value} is not a value this command takes", "{value} — недопустимое значение"),
@@ -1461,6 +1469,32 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "{who}: {clock} {used} of {target} working — {at}% of the target (policy {policy})",
         "{who}: {clock} — {used} из {target} рабочих, {at} % срока (политика {policy})",
     ),
+    // Branch `oauth` (#30): real mail providers, `pult auth`.
+    ("needs_login", "needs login: pult auth", "нужен вход: pult auth"),
+    ("folders_gone", "not on the server (renamed or deleted?)", "нет на сервере (переименована или удалена?)"),
+    (
+        "folders_fix",
+        "not synced; fix `folders` in the config",
+        "не синхронизируется; исправьте `folders` в конфигурации",
+    ),
+    (
+        "auth_device",
+        "Open this page on any device and enter the code",
+        "Откройте страницу на любом устройстве и введите код",
+    ),
+    ("auth_open", "Open this address in a browser and sign in", "Откройте адрес в браузере и войдите"),
+    (
+        "auth_paste",
+        "Over SSH: when the browser ends on a page that does not open (127.0.0.1), paste its address here and press Enter",
+        "По SSH: если браузер остановится на странице, которая не открывается (127.0.0.1), вставьте её адрес сюда и нажмите Enter",
+    ),
+    ("auth_waiting", "Waiting for the sign-in…", "Жду входа…"),
+    ("auth_done", "Signed in; tokens kept in", "Вход выполнен; токены сохранены в"),
+    (
+        "auth_no_flow",
+        "has no oauth2 = { provider, client_id } in the config",
+        "не имеет `oauth2 = { provider, client_id }` в конфигурации",
+    ),
 ];
 
 // rutui
@@ -1557,6 +1591,7 @@ mod tests {
             "this conversation has no open promise",
             "🎤 voice message 0:12",
             "[sticker]",
+            "запустите pult doctor office now",
         ] {
             assert!(english_leak(english).is_some(), "{english}");
         }
@@ -1567,6 +1602,7 @@ mod tests {
             "слова в любой форме  \"фраза\"  -без  from: is:unanswered after:7d in:notes",
             "для канала не задан player_command · j/k · g u · 10 с · запустите pult doctor",
             "нет заголовка Date: — тот же Message-ID",
+            "⚠ нужен вход: pult auth office-2",
         ] {
             assert_eq!(english_leak(russian), None, "{russian}");
         }

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod attachments;
+pub mod auth_cli;
 pub mod bootstrap;
 pub mod channels;
 pub mod channels_cli;
@@ -16,6 +17,7 @@ pub mod history;
 pub mod i18n;
 pub mod mail_cli;
 pub mod model;
+pub mod oauth2;
 pub mod out;
 pub mod paths;
 pub mod phone;

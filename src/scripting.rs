@@ -51,6 +51,8 @@ pub struct MessageExport {
     pub deleted: bool,
     pub edited: bool,
     pub internal: bool,
+    /// Removed from the mail server (expunged); pult keeps it.
+    pub expunged: bool,
     pub attachments: Vec<AttachmentExport>,
     /// People's reactions to it (WhatsApp).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -125,6 +127,7 @@ impl ThreadExport {
                         deleted: m.deleted,
                         edited: m.edited,
                         internal,
+                        expunged: m.expunged,
                         attachments: m
                             .attachments
                             .iter()

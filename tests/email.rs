@@ -52,10 +52,13 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         password_file: Some(pw.clone()),
         ca_file: Some(d.dir.join("tls/ca.pem")),
         timeout_seconds: None,
+        auth: None,
+        oauth2_token_command: None,
     };
     EmailAccount {
         name: "office".into(),
         address: "alice@office.test".into(),
+        provider: None,
         from_name: None,
         imap: server(if tls { d.imaps } else { d.imap }),
         smtp: Server { tls: "starttls".into(), insecure: false, ..server(d.smtp) },
@@ -68,6 +71,10 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         // The tests' mail is dated in November 2026: none of it is history
         // (`history_is_not_a_queue_and_lists_never_wait` sets its own).
         history_before: Some("2020-01-01".into()),
+        oauth2: None,
+        poll_seconds: None,
+        auth: None,
+        oauth2_token_command: None,
     }
 }
 

@@ -68,7 +68,7 @@ fn is_key(name: &str) -> bool {
 pub fn check(text: &str) -> Result<(), String> {
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &e))?;
     let mut problems = Vec::new();
-    walk(text, doc.get_ref(), "", &schema().top, &line_and_column(1, 1), &mut problems);
+    walk(text, doc.get_ref(), "", &schema().top, &line_and_column(1, 1), false, &mut problems);
     // In file order (each starts with its line and column): the first one is the first to fix.
     problems.sort_by_key(|p| {
         let mut numbers =
@@ -113,9 +113,18 @@ fn line_and_column(line: usize, column: usize) -> String {
     crate::t!("config_at", line = line, column = column)
 }
 
-/// `at` is where the table starts, for what is missing from it.
-fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
-    together(text, table, path, fields, at, problems);
+/// `at` is where the table starts, for what is missing from it; `preset`:
+/// the account names a provider, whose preset fills its servers' keys.
+fn walk(
+    text: &str,
+    table: &DeTable<'_>,
+    path: &str,
+    fields: &[Field],
+    at: &str,
+    preset: bool,
+    problems: &mut Vec<String>,
+) {
+    together(text, table, path, fields, at, preset, problems);
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let place = place(text, key);
@@ -158,7 +167,7 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                     }
                 }
             }
-            (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, problems),
+            (Shape::Table(keys), DeValue::Table(t)) => walk(text, t, &child(name), keys, &place, preset, problems),
             // `[[sla]]`, `escalate = [{ … }]`: each table read like one on its own.
             (Shape::List(item), DeValue::Array(items)) if matches!(**item, Shape::Table(_)) => {
                 let Shape::Table(keys) = &**item else { continue };
@@ -169,7 +178,7 @@ fn walk(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str,
                         continue;
                     };
                     let (line, column) = line_column(text, item.span().start);
-                    walk(text, t, &child(name), keys, &line_and_column(line, column), problems);
+                    walk(text, t, &child(name), keys, &line_and_column(line, column), false, problems);
                     if let Some((k, DeValue::String(id))) =
                         t.iter().find(|(k, _)| k.get_ref() == "id").map(|(k, v)| (k, v.get_ref()))
                     {
@@ -208,7 +217,8 @@ fn account(text: &str, table: &DeTable<'_>, place: &str, problems: &mut Vec<Stri
             return;
         }
     };
-    walk(text, table, &format!("accounts.{kind}"), keys, place, problems);
+    let preset = table.iter().any(|(k, v)| k.get_ref() == "provider" && matches!(v.get_ref(), DeValue::String(_)));
+    walk(text, table, &format!("accounts.{kind}"), keys, place, preset, problems);
 }
 
 /// «a, b or c».
@@ -265,6 +275,12 @@ fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Opti
         "history_before" if text.is_none_or(|t| super::parse_cutoff(t, 0).is_none()) => {
             Some(crate::t!("config_history_before"))
         }
+        "provider" if path.ends_with(".oauth2") => (!text.is_some_and(|t| super::OAUTH2_PROVIDERS.contains(&t)))
+            .then(|| crate::t!("config_one_of", name = "provider", list = super::OAUTH2_PROVIDERS.join(", "))),
+        "provider" if text.is_none_or(|t| super::providers::get(t).is_none()) => {
+            Some(crate::t!("config_one_of", name = "provider", list = super::providers::names().join(", ")))
+        }
+        "auth" if !text.is_some_and(|t| ["password", "oauth2"].contains(&t)) => Some(crate::t!("config_auth")),
         "tls" if !text.is_some_and(|t| ["implicit", "starttls", "none"].contains(&t)) => Some(crate::t!("config_tls")),
         "start" | "end" if text.is_some_and(|t| super::parse_hhmm(t).is_err()) => {
             Some(crate::t!("config_time", name = name))
@@ -312,9 +328,27 @@ fn bad_value(path: &str, name: &str, shape: &Shape, value: &DeValue<'_>) -> Opti
 }
 
 /// Rules over several keys of one table, said at the line of the key to change.
-fn together(text: &str, table: &DeTable<'_>, path: &str, fields: &[Field], at: &str, problems: &mut Vec<String>) {
+fn together(
+    text: &str,
+    table: &DeTable<'_>,
+    path: &str,
+    fields: &[Field],
+    at: &str,
+    preset: bool,
+    problems: &mut Vec<String>,
+) {
     let get = |name: &str| table.iter().find(|(k, _)| k.get_ref() == name);
-    for key in fields.iter().filter(|f| f.required && get(f.name).is_none()).map(|f| f.name) {
+    // What a provider preset fills is not missing.
+    let filled = |key: &str| {
+        preset
+            && match path {
+                "accounts.email" => key == "imap" || key == "smtp",
+                _ => {
+                    (path.ends_with(".imap") || path.ends_with(".smtp")) && super::providers::SERVER_KEYS.contains(&key)
+                }
+            }
+    };
+    for key in fields.iter().filter(|f| f.required && get(f.name).is_none() && !filled(f.name)).map(|f| f.name) {
         let table = match path.split('.').collect::<Vec<_>>().as_slice() {
             ["accounts", kind] => crate::t!("config_this_account", kind = kind),
             ["sla"] => crate::t!("config_this_sla"),

@@ -1,6 +1,7 @@
 //! The user's TOML configuration: agent identity, store, working hours, UI and accounts.
 
 mod keys;
+pub mod providers;
 mod shape;
 
 use serde::Deserialize;
@@ -190,6 +191,29 @@ pub struct Guards {
 }
 
 impl EmailAccount {
+    /// How often a server without IDLE is asked for new mail.
+    pub fn poll(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.poll_seconds.unwrap_or(60).max(1))
+    }
+
+    /// How to log in to `server` (its `imap` or `smtp`): its own `auth` and
+    /// token command, else the account's.
+    pub fn login<'a>(&'a self, server: &'a Server) -> Login<'a> {
+        let auth = server.auth.as_deref().or(self.auth.as_deref());
+        let command = server.oauth2_token_command.as_deref().or(self.oauth2_token_command.as_deref());
+        let no_password = server.password_command.is_none() && server.password_file.is_none();
+        if let (Some("oauth2") | None, None, Some(flow)) = (auth, command, self.oauth2.as_ref())
+            && no_password
+        {
+            return Login::Flow(flow);
+        }
+        match (auth, command) {
+            (Some("oauth2"), command) => Login::OAuth2 { command: command.unwrap_or_default() },
+            (None, Some(command)) if no_password => Login::OAuth2 { command },
+            _ => Login::Password { command: server.password_command.as_deref(), file: server.password_file.as_deref() },
+        }
+    }
+
     /// Every address that is us, lower-cased.
     pub fn own_addresses(&self) -> Vec<String> {
         std::iter::once(&self.address).chain(&self.aliases).map(|a| a.trim().to_lowercase()).collect()
@@ -245,10 +269,26 @@ impl Account {
     pub fn secret_sources(&self) -> Vec<SecretSource<'_>> {
         let source = SecretSource::of;
         match self {
-            Account::Email(a) => vec![
-                source("imap password", &a.imap.password_command, &a.imap.password_file),
-                source("smtp password", &a.smtp.password_command, &a.smtp.password_file),
-            ],
+            Account::Email(a) => [("imap", &a.imap), ("smtp", &a.smtp)]
+                .into_iter()
+                .map(|(which, server)| match a.login(server) {
+                    Login::Password { command, file } => SecretSource {
+                        key: if which == "imap" { "imap password" } else { "smtp password" },
+                        command,
+                        file,
+                    },
+                    Login::OAuth2 { command } => SecretSource {
+                        key: if which == "imap" { "imap oauth2 token" } else { "smtp oauth2 token" },
+                        command: Some(command),
+                        file: None,
+                    },
+                    Login::Flow(o) => SecretSource {
+                        key: "oauth2 client secret",
+                        command: o.client_secret_command.as_deref(),
+                        file: None,
+                    },
+                })
+                .collect(),
             Account::Telegram(a) => vec![source("token", &a.token_command, &a.token_file)],
             Account::Whatsapp(a) => vec![
                 source("token", &a.token_command, &a.token_file),
@@ -277,11 +317,18 @@ impl<'a> SecretSource<'a> {
 pub struct EmailAccount {
     pub name: String,
     pub address: String,
+    /// "gmail", "outlook", "yandex" or "mailru": fills servers, ports, TLS,
+    /// the login kind and folder habits; keys given here win (`providers.rs`).
+    #[serde(default)]
+    pub provider: Option<String>,
     #[serde(default)]
     pub from_name: Option<String>,
     pub imap: Server,
     pub smtp: Server,
-    #[serde(default = "default_folders")]
+    /// Folders to sync, by name; `*` is every folder but Junk and Trash, and
+    /// `Sent` is the Sent folder whatever the server calls it. Default (empty):
+    /// INBOX and the Sent folder, found by its role.
+    #[serde(default)]
     pub folders: Vec<String>,
     #[serde(default)]
     pub signature: Option<String>,
@@ -291,7 +338,7 @@ pub struct EmailAccount {
     /// Other addresses of ours (aliases, the team's shared box): never a reply-all recipient.
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// The folder sent mail is filed in (default: the synced folder named Sent, else "Sent").
+    /// The folder sent mail is filed in (default: the one the server marks \\Sent, else one named so).
     #[serde(default)]
     pub sent_folder: Option<String>,
     /// Append sent mail to the Sent folder; false where the server files it itself (Gmail).
@@ -301,14 +348,22 @@ pub struct EmailAccount {
     /// days before now ("7d"). Default: 7 days before the account's first sync.
     #[serde(default)]
     pub history_before: Option<String>,
+    /// pult's own OAuth2 login (`pult auth ACCOUNT`), instead of a token command.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
+    /// Seconds between looks for new mail on a server without IDLE (default 60).
+    #[serde(default)]
+    pub poll_seconds: Option<u64>,
+    /// `auth` for both servers ("password" or "oauth2"), unless one says otherwise.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// `oauth2_token_command` for both servers, unless one says otherwise.
+    #[serde(default)]
+    pub oauth2_token_command: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
     true
-}
-
-fn default_folders() -> Vec<String> {
-    vec!["INBOX".into(), "Sent".into()]
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +386,56 @@ pub struct Server {
     /// server then costs one send of this account, never the others'.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// How to log in: "password" (default) or "oauth2" (SASL OAUTHBEARER or
+    /// XOAUTH2 with an access token); default: the account's `auth`.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// Prints a current OAuth2 access token (oama, mutt_oauth2.py): argv, run
+    /// without a shell; run again once when the server refuses the token.
+    #[serde(default)]
+    pub oauth2_token_command: Option<Vec<String>>,
+}
+
+/// The identity providers `pult auth` knows; "custom" takes its URLs from the config.
+pub const OAUTH2_PROVIDERS: [&str; 5] = ["google", "microsoft", "yandex", "mailru", "custom"];
+
+/// pult's own OAuth2 client for an account (see `oauth2.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OAuth2Config {
+    /// google, microsoft (device code), yandex, mailru or custom.
+    pub provider: String,
+    /// The app registered with the provider (its "client ID").
+    pub client_id: String,
+    /// Prints the app's client secret, where the provider wants one (Google, Yandex).
+    #[serde(default)]
+    pub client_secret_command: Option<Vec<String>>,
+    /// Microsoft: the directory (tenant) id; default "common".
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// A device-code endpoint (RFC 8628): then `pult auth` uses that flow.
+    #[serde(default)]
+    pub device_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// How pult proves who it is to one server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Login<'a> {
+    Password {
+        command: Option<&'a [String]>,
+        file: Option<&'a Path>,
+    },
+    /// An access token from this command (empty: none configured).
+    OAuth2 {
+        command: &'a [String],
+    },
+    /// An access token from pult's own OAuth2 client (`pult auth`).
+    Flow(&'a OAuth2Config),
 }
 
 fn default_tls() -> String {
@@ -454,7 +559,9 @@ impl Config {
     /// message names the line and the key, never the value (it may be a secret).
     pub fn parse(text: &str) -> Result<Config, String> {
         keys::check(text)?;
-        toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))?;
+        providers::apply(&mut doc);
+        Config::deserialize(doc).map_err(|e| keys::syntax_error(text, &e))
     }
 
     /// The actor recorded on every row this person writes.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod introspect;
 
 use jiff::tz::TimeZone;
 use pult::clock::Clock;

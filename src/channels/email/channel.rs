@@ -45,12 +45,25 @@ impl Channel for EmailChannel {
         progress: OnProgress<'a>,
     ) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
-            let synced = super::sync_account_with(&self.account, writer, self.id, true, progress)
-                .await
-                .map_err(|e| e.to_string())?;
+            let synced =
+                super::sync_account_with(&self.account, writer, self.id, true, progress).await.map_err(|e| {
+                    match super::status_for(&e) {
+                        crate::model::ChannelStatus::AuthFailed(why) => why,
+                        _ => e.to_string(),
+                    }
+                })?;
             Ok(synced
                 .into_iter()
                 .map(|(folder, r)| {
+                    if r.missing {
+                        let lang = crate::i18n::written();
+                        return format!(
+                            "email {} {folder}: {}: {}",
+                            self.account.name,
+                            lang.tr("folders_gone"),
+                            lang.tr("folders_fix")
+                        );
+                    }
                     let resynced = if r.resynced { crate::t!("uidvalidity_resynced") } else { String::new() };
                     crate::t!(
                         "email_synced",
@@ -107,7 +120,7 @@ impl Channel for EmailChannel {
             if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
                 return Err(format!("cannot resolve {}: {err}", e.imap.host));
             }
-            let mut session = super::connect(e).await.map_err(|e| e.to_string())?;
+            let (mut session, how) = super::connect_saying_how(e).await.map_err(|e| e.to_string())?;
             let caps = session.capabilities().await.map_err(|e| e.to_string())?;
             let mut names: Vec<String> = ["IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE"]
                 .iter()
@@ -115,15 +128,53 @@ impl Channel for EmailChannel {
                 .map(|c| c.to_string())
                 .collect();
             names.sort();
+            let plan = super::plan_folders(&mut session, e).await.map_err(|e| e.to_string())?;
             let _ = session.logout().await;
             super::send::check_smtp(e).await?;
-            Ok(format!(
-                "IMAP {addr} ok ({}), SMTP {}:{} ok ({}, login accepted)",
+            let folders = plan
+                .sync
+                .iter()
+                .map(|f| if plan.is_sent(f) { format!("{f} (\\Sent)") } else { f.clone() })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let smtp_how = match e.login(&e.smtp) {
+                crate::config::Login::Password { .. } => "password",
+                crate::config::Login::OAuth2 { .. } | crate::config::Login::Flow(_) => "OAuth2 token",
+            };
+            let mut line = format!(
+                "IMAP {addr} ok ({}; login: {how}), SMTP {}:{} ok ({}, login accepted: {smtp_how}); folders: {folders}",
                 names.join(" "),
                 e.smtp.host,
                 e.smtp.port,
                 e.smtp.tls
-            ))
+            );
+            if let Some(p) = &e.provider {
+                let filed =
+                    if e.save_sent { "pult files sent mail in Sent" } else { "the server files sent mail itself" };
+                line = format!("preset {p} ({filed}): {line}");
+            }
+            if !plan.missing.is_empty() {
+                return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
+            }
+            if let crate::config::Login::Flow(_) = e.login(&e.imap)
+                && let Some(at) = crate::oauth2::expires_at(&e.name)
+            {
+                let when = jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                line.push_str(&format!(
+                    "; access token refreshed until {when} (if sign-in is revoked: pult auth {})",
+                    e.name
+                ));
+            }
+            if !caps.has_str("IDLE") {
+                line.push_str(&format!("; no IDLE: new mail is looked for every {} s", e.poll().as_secs()));
+            }
+            if !caps.has_str("CONDSTORE") {
+                line.push_str("; no CONDSTORE: flags are read whole");
+            }
+            if plan.sent.is_none() {
+                line.push_str("; no Sent folder found: set sent_folder");
+            }
+            Ok(line)
         })
     }
 }

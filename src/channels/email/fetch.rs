@@ -36,7 +36,7 @@ pub async fn attachments(
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let mut session = connect(account).await?;
     // EXAMINE: read-only, so fetching never sets \Seen or anything else.
-    let mailbox = session.examine(&place.folder).await.map_err(imap)?;
+    let mailbox = session.examine(super::mutf7::encode(&place.folder)).await.map_err(imap)?;
     // The same (folder, UIDVALIDITY, UID) it was listed from, or nothing: a UID
     // under another UIDVALIDITY may name any other mail.
     if let (Some(then), Some(now)) = (place.validity, mailbox.uid_validity)

@@ -7,6 +7,9 @@
 pub mod channel;
 pub mod dsn;
 pub mod fetch;
+pub mod folders;
+pub mod mutf7;
+pub mod oauth;
 pub mod parse;
 pub mod parts;
 pub mod qresync;
@@ -39,6 +42,8 @@ pub enum EmailError {
     Login { account: String, user: String },
     #[error("{account}: IMAP: {reason}")]
     Imap { account: String, reason: String },
+    #[error("{account}: {source}")]
+    Token { account: String, source: crate::oauth2::FlowError },
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -107,8 +112,94 @@ async fn wrap_tls(server: &Server, tcp: TcpStream) -> Result<Conn, String> {
     Ok(Conn::Tls(Box::new(tls)))
 }
 
-/// Connects and logs in: implicit TLS, STARTTLS, or plaintext (only with `insecure`).
+/// Connects and logs in: implicit TLS, STARTTLS, or plaintext (only with
+/// `insecure`); with a password, or with an OAuth2 access token from the
+/// token command, which is run once more when the server refuses the token
+/// (it had expired: the command refreshes it).
 pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
+    Ok(connect_saying_how(account).await?.0)
+}
+
+/// [`connect`], with the way it logged in: "password", "OAUTHBEARER" or "XOAUTH2".
+pub async fn connect_saying_how(account: &EmailAccount) -> Result<(Session, &'static str), EmailError> {
+    let server = &account.imap;
+    let secret = |source| EmailError::Secret { account: account.name.clone(), source };
+    let refused = || EmailError::Login { account: account.name.clone(), user: server.user.clone() };
+    match account.login(server) {
+        crate::config::Login::Password { command, file } => {
+            let password = crate::secrets::read_async(command, file).await.map_err(secret)?;
+            let client = open(account).await?;
+            let session = client.login(&server.user, &password).await.map_err(|_| refused())?;
+            Ok((session, "password"))
+        }
+        crate::config::Login::OAuth2 { command } => {
+            for attempt in 0..2 {
+                let token = crate::secrets::read_async(Some(command), None).await.map_err(secret)?;
+                let mut client = open(account).await?;
+                let offered = auth_mechanisms(&mut client).await;
+                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
+                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
+                match client.authenticate(mechanism.name(), bearer).await {
+                    Ok(session) => return Ok((session, mechanism.name())),
+                    Err(_) if attempt == 0 => {
+                        tracing::info!(
+                            "{}: the IMAP server refused the access token; running the token command again",
+                            account.name
+                        );
+                    }
+                    Err(_) => break,
+                }
+            }
+            Err(refused())
+        }
+        crate::config::Login::Flow(flow) => {
+            for attempt in 0..2 {
+                let token = crate::oauth2::access_token(&account.name, flow, attempt == 1)
+                    .await
+                    .map_err(|source| EmailError::Token { account: account.name.clone(), source })?;
+                let mut client = open(account).await?;
+                let offered = auth_mechanisms(&mut client).await;
+                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
+                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
+                match client.authenticate(mechanism.name(), bearer).await {
+                    Ok(session) => return Ok((session, mechanism.name())),
+                    Err(_) if attempt == 0 => {
+                        tracing::info!("{}: the IMAP server refused the access token; refreshing it", account.name);
+                    }
+                    Err(_) => break,
+                }
+            }
+            Err(refused())
+        }
+    }
+}
+
+/// The SASL mechanisms the server offers now (`AUTH=…` of CAPABILITY), asked
+/// before login; empty when it does not say.
+async fn auth_mechanisms(client: &mut async_imap::Client<Conn>) -> Vec<String> {
+    use async_imap::imap_proto::types::{Capability, Response};
+    use tokio::io::AsyncWriteExt;
+    const TAG: &str = "pultcaps";
+    let stream = client.get_mut();
+    if stream.write_all(format!("{TAG} CAPABILITY\r\n").as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    while let Ok(Some(r)) = client.read_response().await {
+        match r.parsed() {
+            Response::Capabilities(caps) => out.extend(caps.iter().filter_map(|c| match c {
+                Capability::Auth(m) => Some(m.to_string()),
+                _ => None,
+            })),
+            Response::Done { tag, .. } if tag.0 == TAG => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A connection up to the point of logging in (greeting read, TLS on).
+async fn open(account: &EmailAccount) -> Result<async_imap::Client<Conn>, EmailError> {
     let server = &account.imap;
     let err = |reason: String| EmailError::Connect {
         account: account.name.clone(),
@@ -116,9 +207,6 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
         port: server.port,
         reason,
     };
-    let password = crate::secrets::read_async(server.password_command.as_deref(), server.password_file.as_deref())
-        .await
-        .map_err(|source| EmailError::Secret { account: account.name.clone(), source })?;
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(20),
         TcpStream::connect((server.host.as_str(), server.port)),
@@ -153,10 +241,7 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, EmailError> {
             c
         }
     };
-    client
-        .login(&server.user, &password)
-        .await
-        .map_err(|_| EmailError::Login { account: account.name.clone(), user: server.user.clone() })
+    Ok(client)
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -170,19 +255,23 @@ pub struct FolderReport {
     pub expunged: usize,
     /// The folder's UIDNEXT as the cursor now records it: newer mail is not synced yet.
     pub next_uid: u32,
+    /// The folder is configured but the server does not have it (renamed or deleted): not synced.
+    pub missing: bool,
 }
 
 pub use crate::channels::registry::{OnProgress, SyncProgress};
 
 /// Syncs one folder: new UIDs since the stored UIDNEXT, newest first, in batches.
 /// A changed UIDVALIDITY resyncs the folder; Message-IDs keep that duplicate-free.
+#[allow(clippy::too_many_arguments)]
 pub async fn sync_folder(
     session: &mut Session,
     account: &EmailAccount,
     writer: &Writer,
     channel: i64,
     folder: &str,
-    qresync: bool,
+    is_sent: bool,
+    caps: &Caps,
     on_progress: OnProgress<'_>,
 ) -> Result<FolderReport, EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
@@ -197,14 +286,17 @@ pub async fn sync_folder(
     let [stored_validity, stored_next, stored_modseq, stored_backfill, stored_renumbering] = stored;
     // QRESYNC when enabled: the SELECT itself says what vanished and which flags
     // changed. Else CONDSTORE when offered; else a plain SELECT.
-    let mailbox = if qresync {
+    let mailbox = if caps.qresync {
         let known =
             stored_validity.as_deref().and_then(|v| v.parse().ok()).zip(stored_modseq.and_then(|m| m.parse().ok()));
         qresync::select(session, folder, known).await.map_err(imap)?
     } else {
-        let m = match session.select_condstore(folder).await {
-            Ok(m) => m,
-            Err(_) => session.select(folder).await.map_err(imap)?,
+        let wire = mutf7::encode(folder);
+        // CONDSTORE only where offered: a server without it may refuse the parameter.
+        let condstore = if caps.condstore { session.select_condstore(&wire).await.ok() } else { None };
+        let m = match condstore {
+            Some(m) => m,
+            None => session.select(&wire).await.map_err(imap)?,
         };
         qresync::Selected {
             exists: m.exists,
@@ -250,8 +342,7 @@ pub async fn sync_folder(
     let final_next = (highest + 1).max(next).max(from);
     report.next_uid = final_next;
     let own = account.own_addresses();
-    // Mail in the Sent folder is ours even when sent from another client under another address.
-    let is_sent = folder == send::sent_folder(account);
+    // Mail in the Sent folder (`is_sent`) is ours even when sent from another client under another address.
     // Each batch with the cursors that hold once it is stored.
     let renumbering = if report.resynced { "1" } else { "0" };
     let mut chunks: Vec<(Vec<Listed>, Cursors)> = Vec::new();
@@ -651,19 +742,74 @@ pub async fn sync_account_with(
     let explicit = account.history_before.as_deref().and_then(|h| crate::config::parse_cutoff(h, now));
     writer.call(move |c| crate::store::channel_state::begin_history(c, channel, explicit, now - 7 * 86_400)).await?;
     let mut session = connect(account).await?;
-    let qresync = use_qresync && qresync::enable(&mut session).await;
+    let caps = Caps::of(&mut session, use_qresync).await;
+    let plan = plan_folders(&mut session, account).await?;
     let mut out = Vec::new();
-    for folder in &account.folders {
-        match sync_folder(&mut session, account, writer, channel, folder, qresync, on_progress).await {
+    for folder in &plan.sync {
+        let is_sent = plan.is_sent(folder);
+        match sync_folder(&mut session, account, writer, channel, folder, is_sent, &caps, on_progress).await {
             Ok(r) => out.push((folder.clone(), r)),
             Err(EmailError::Imap { reason, .. }) if reason.contains("NO") => {
                 tracing::warn!("{}: folder {folder} skipped: {reason}", account.name);
+                out.push((folder.clone(), FolderReport { missing: true, ..FolderReport::default() }));
             }
             Err(e) => return Err(e),
         }
     }
+    for folder in plan.missing {
+        out.push((folder, FolderReport { missing: true, ..FolderReport::default() }));
+    }
     let _ = session.logout().await;
     Ok(out)
+}
+
+/// The folders to sync on this server, with a warning in the log for each
+/// configured folder it no longer has.
+pub async fn plan_folders(session: &mut Session, account: &EmailAccount) -> Result<folders::Plan, EmailError> {
+    let plan = folders::discover(session, account)
+        .await
+        .map_err(|e| EmailError::Imap { account: account.name.clone(), reason: e.to_string() })?;
+    for f in &plan.missing {
+        tracing::warn!("{}: folder {f} is not on the server (renamed or deleted?): not synced", account.name);
+    }
+    Ok(plan)
+}
+
+/// What the sidebar says when configured folders are gone from the server.
+pub fn missing_folders_status(plan: &folders::Plan) -> Option<ChannelStatus> {
+    (!plan.missing.is_empty()).then(|| {
+        let lang = crate::i18n::written();
+        ChannelStatus::Error(format!(
+            "{}: {}; {}",
+            lang.tr("folders_gone"),
+            plan.missing.join(", "),
+            lang.tr("folders_fix")
+        ))
+    })
+}
+
+/// What the server offers that changes how pult syncs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caps {
+    /// QRESYNC, enabled: the SELECT names what vanished and what changed.
+    pub qresync: bool,
+    /// CONDSTORE: flags changed since a MODSEQ; else every flag is fetched (small folders).
+    pub condstore: bool,
+    /// IDLE: new mail is told at once; else INBOX is polled every `poll_seconds`.
+    pub idle: bool,
+}
+
+impl Caps {
+    /// Asks once after login; turns QRESYNC on when `use_qresync` and offered.
+    pub async fn of(session: &mut Session, use_qresync: bool) -> Caps {
+        let Ok(caps) = session.capabilities().await else { return Caps::default() };
+        let (offered_qresync, condstore, idle) =
+            (caps.has_str("QRESYNC"), caps.has_str("CONDSTORE"), caps.has_str("IDLE"));
+        drop(caps);
+        let qresync =
+            use_qresync && offered_qresync && session.run_command_and_check_ok("ENABLE QRESYNC").await.is_ok();
+        Caps { qresync, condstore: condstore || qresync, idle }
+    }
 }
 
 /// IDLE is renewed well before the 29-minute limit of RFC 2177.
@@ -686,14 +832,25 @@ pub async fn run(account: EmailAccount, writer: Writer, channel: i64) {
                 failures += 1;
                 let wait = std::time::Duration::from_secs((2u64 << failures.min(6)).min(300));
                 tracing::warn!("{e}; reconnecting in {wait:?}");
-                let status = match &e {
-                    EmailError::Login { .. } | EmailError::Secret { .. } => ChannelStatus::AuthFailed(e.to_string()),
-                    _ => ChannelStatus::Error(e.to_string()),
-                };
-                set_status(&writer, channel, status).await;
+                set_status(&writer, channel, status_for(&e)).await;
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+/// What the sidebar says about a worker's error: a refusal of our credentials
+/// is `⚠ auth`, and a login pult's own OAuth2 client needs says what to run,
+/// in the team's language («нужен вход: pult auth office»).
+pub fn status_for(e: &EmailError) -> ChannelStatus {
+    match e {
+        EmailError::Token { source: crate::oauth2::FlowError::NeedsLogin(name), .. } => {
+            ChannelStatus::AuthFailed(format!("{} {name}", crate::i18n::written().tr("needs_login")))
+        }
+        EmailError::Login { .. } | EmailError::Secret { .. } | EmailError::Token { .. } => {
+            ChannelStatus::AuthFailed(e.to_string())
+        }
+        _ => ChannelStatus::Error(e.to_string()),
     }
 }
 
@@ -705,23 +862,36 @@ async fn run_session(
 ) -> Result<(), EmailError> {
     let imap = |e: async_imap::error::Error| EmailError::Imap { account: account.name.clone(), reason: e.to_string() };
     let mut session = connect(account).await?;
-    let qresync = qresync::enable(&mut session).await;
+    let caps = Caps::of(&mut session, true).await;
+    if !caps.idle {
+        tracing::info!(
+            "{}: the server has no IDLE: checking for mail every {} s",
+            account.name,
+            account.poll().as_secs()
+        );
+    }
     let mut last_full = tokio::time::Instant::now();
     let mut first = true;
-    let syncs_inbox = account.folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX"));
+    let mut plan = folders::Plan::default();
     loop {
         let all = first || last_full.elapsed() >= OTHER_FOLDERS_EVERY;
+        if all {
+            // Folders are listed again on every full pass: one renamed meanwhile is noticed.
+            plan = plan_folders(&mut session, account).await?;
+        }
+        let syncs_inbox = plan.sync.iter().any(|f| f == "INBOX");
         let mut inbox_next = 0;
-        for folder in &account.folders {
-            if all || folder.eq_ignore_ascii_case("INBOX") {
+        for folder in &plan.sync {
+            if all || folder == "INBOX" {
                 // A long sync shows how far it is in the channel's status (the sidebar).
                 let progress = |p: SyncProgress<'_>| {
                     let status = ChannelStatus::Syncing { done: p.done as u64, total: p.total as u64 };
                     let now = jiff::Timestamp::now().as_second();
                     writer.submit(move |c| channel_state::set_status(c, channel, &status, now), |_| {});
                 };
-                let r = sync_folder(&mut session, account, writer, channel, folder, qresync, &progress).await?;
-                if folder.eq_ignore_ascii_case("INBOX") {
+                let is_sent = plan.is_sent(folder);
+                let r = sync_folder(&mut session, account, writer, channel, folder, is_sent, &caps, &progress).await?;
+                if folder == "INBOX" {
                     inbox_next = r.next_uid;
                 }
             }
@@ -731,7 +901,14 @@ async fn run_session(
         }
         first = false;
         *failures = 0;
-        set_status(writer, channel, ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) }).await;
+        let status =
+            missing_folders_status(&plan).unwrap_or(ChannelStatus::Ok { at: Some(jiff::Timestamp::now().as_second()) });
+        set_status(writer, channel, status).await;
+        if !caps.idle {
+            // No IDLE: look again after `poll_seconds`; INBOX each time, the rest every 5 minutes.
+            tokio::time::sleep(account.poll()).await;
+            continue;
+        }
         tracing::debug!("{}: synced; idling on INBOX", account.name);
         // Mail that arrived after the sync's SELECT and before IDLE would wait for
         // the next wake: look for it first (UIDNEXT moved, or news before "+ idling").

@@ -21,22 +21,14 @@ pub struct Selected {
     pub resynced: bool,
 }
 
-/// Turns QRESYNC on for the session (once, after login). False when the server lacks it.
-pub async fn enable(session: &mut Session) -> bool {
-    let offered = match session.capabilities().await {
-        Ok(caps) => caps.has_str("QRESYNC"),
-        Err(_) => false,
-    };
-    offered && session.run_command_and_check_ok("ENABLE QRESYNC").await.is_ok()
-}
-
 /// `SELECT folder (QRESYNC (validity modseq))`, or `(CONDSTORE)` on first sight.
 pub async fn select(
     session: &mut Session,
     folder: &str,
     known: Option<(u32, u64)>,
 ) -> Result<Selected, async_imap::error::Error> {
-    let quoted = format!("\"{}\"", folder.replace('\\', "\\\\").replace('"', "\\\""));
+    let wire = super::mutf7::encode(folder);
+    let quoted = format!("\"{}\"", wire.replace('\\', "\\\\").replace('"', "\\\""));
     let command = match known {
         Some((validity, modseq)) => format!("SELECT {quoted} (QRESYNC ({validity} {modseq}))"),
         None => format!("SELECT {quoted} (CONDSTORE)"),

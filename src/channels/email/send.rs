@@ -193,25 +193,26 @@ impl EmailSender {
     }
 
     /// Is a mail with this Message-ID already in Sent? (a send interrupted after SMTP)
-    async fn already_in_sent(&self, message_id: &str) -> Result<bool, EmailError> {
+    /// With the Sent folder's name.
+    async fn already_in_sent(&self, message_id: &str) -> Result<(bool, String), EmailError> {
         let mut session = connect(&self.account).await?;
-        let folder = sent_folder(&self.account);
+        let folder = sent_folder_on(&mut session, &self.account).await?;
         let imap = |e: async_imap::error::Error| EmailError::Imap {
             account: self.account.name.clone(),
             reason: e.to_string(),
         };
-        session.select(&folder).await.map_err(imap)?;
+        session.select(super::mutf7::encode(&folder)).await.map_err(imap)?;
         let found =
             session.uid_search(format!("HEADER Message-ID \"{}\"", message_id.replace('"', ""))).await.map_err(imap)?;
         let _ = session.logout().await;
-        Ok(!found.is_empty())
+        Ok((!found.is_empty(), folder))
     }
 
     async fn append(&self, raw: &[u8]) -> Result<(), EmailError> {
         let mut session = connect(&self.account).await?;
-        let folder = sent_folder(&self.account);
+        let folder = sent_folder_on(&mut session, &self.account).await?;
         session
-            .append(&folder, Some("(\\Seen)"), None, raw)
+            .append(super::mutf7::encode(&folder), Some("(\\Seen)"), None, raw)
             .await
             .map_err(|e| EmailError::Imap { account: self.account.name.clone(), reason: e.to_string() })?;
         let _ = session.logout().await;
@@ -255,25 +256,41 @@ pub fn forward_block(
     out
 }
 
-pub fn sent_folder(account: &EmailAccount) -> String {
+/// The folder sent mail is filed in: the configured `sent_folder`, else the
+/// one the server declares `\\Sent` (or names so), else "Sent".
+pub async fn sent_folder_on(session: &mut super::Session, account: &EmailAccount) -> Result<String, EmailError> {
     if let Some(f) = &account.sent_folder {
-        return f.clone();
+        return Ok(f.clone());
     }
-    account
-        .folders
-        .iter()
-        .find(|f| f.eq_ignore_ascii_case("sent") || f.to_lowercase().ends_with("/sent"))
-        .cloned()
-        .unwrap_or_else(|| "Sent".into())
+    let listed = super::folders::list(session)
+        .await
+        .map_err(|e| EmailError::Imap { account: account.name.clone(), reason: e.to_string() })?;
+    Ok(super::folders::find(&listed, super::folders::Role::Sent)
+        .map(|l| l.name.clone())
+        .unwrap_or_else(|| "Sent".into()))
+}
+
+/// How the account logs in to its SMTP server: a password read now, or the
+/// token command (run by the submission, again when a token is refused).
+pub async fn smtp_credential(account: &EmailAccount) -> Result<super::submit::Credential, crate::secrets::SecretError> {
+    use crate::config::Login;
+    match account.login(&account.smtp) {
+        Login::Password { command, file } => {
+            Ok(super::submit::Credential::Password(crate::secrets::read_async(command, file).await?))
+        }
+        Login::OAuth2 { command: [] } => Err(crate::secrets::SecretError::Missing),
+        Login::OAuth2 { command } => Ok(super::submit::Credential::OAuth2 { command: command.to_vec() }),
+        Login::Flow(config) => {
+            Ok(super::submit::Credential::Flow { account: account.name.clone(), config: config.clone() })
+        }
+    }
 }
 
 /// `pult doctor`: connect, TLS, EHLO and AUTH on the account's SMTP server; no mail is sent.
 pub async fn check_smtp(account: &EmailAccount) -> Result<(), String> {
     let s = &account.smtp;
-    let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
-        .await
-        .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
-    super::submit::check(s, password, super::submit::Deadlines::for_server(s))
+    let credential = smtp_credential(account).await.map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))?;
+    super::submit::check(s, credential, super::submit::Deadlines::for_server(s))
         .await
         .map_err(|e| format!("SMTP {}:{}: {e}", s.host, s.port))
 }
@@ -285,25 +302,25 @@ impl ChannelSender for EmailSender {
             // A row tried before may have left after SMTP and before we recorded it.
             if item.attempts > 0 {
                 match self.already_in_sent(&message_id).await {
-                    Ok(true) => {
+                    Ok((true, _)) => {
                         tracing::info!(
                             "{}: {message_id} is already in Sent: recorded as sent, not sent again",
                             self.account.name
                         );
                         return Ok(message_id);
                     }
-                    Ok(false) => {}
+                    Ok((false, _)) => {}
                     Err(e) => return Err(SendError::Temporary(e.to_string())),
                 }
             }
             let mail = self.build(item, &message_id).await?;
             let raw = mail.formatted();
             let s = &self.account.smtp;
-            let password = crate::secrets::read_async(s.password_command.as_deref(), s.password_file.as_deref())
+            let credential = smtp_credential(&self.account)
                 .await
                 .map_err(|e| SendError::Permanent(format!("{}: {e}", self.account.name)))?;
             let deadlines = super::submit::Deadlines::for_server(s);
-            super::submit::submit(s, password, mail.envelope(), &raw, deadlines).await?;
+            super::submit::submit(s, credential, mail.envelope(), &raw, deadlines).await?;
             // The 250 is committed before anything else: from here on a crash is
             // recovered by filing the mail, never by sending it again.
             let outbox = item.id;
@@ -331,13 +348,12 @@ impl ChannelSender for EmailSender {
 
     fn look_for<'a>(&'a self, rfc_message_id: Option<&'a str>) -> LookFuture<'a> {
         Box::pin(async move {
-            let folder = sent_folder(&self.account);
             let Some(id) = rfc_message_id else {
-                return Found::NotThere(format!("{folder}: the mail never got a Message-ID, so it never left"));
+                return Found::NotThere("Sent: the mail never got a Message-ID, so it never left".into());
             };
             match self.already_in_sent(id).await {
-                Ok(true) => Found::There(folder),
-                Ok(false) => Found::NotThere(folder),
+                Ok((true, folder)) => Found::There(folder),
+                Ok((false, folder)) => Found::NotThere(folder),
                 Err(e) => Found::CannotTell(e.to_string()),
             }
         })
@@ -350,8 +366,8 @@ impl ChannelSender for EmailSender {
                 return Ok(message_id);
             }
             match self.already_in_sent(&message_id).await {
-                Ok(true) => return Ok(message_id),
-                Ok(false) => {}
+                Ok((true, _)) => return Ok(message_id),
+                Ok((false, _)) => {}
                 Err(e) => return Err(SendError::Temporary(e.to_string())),
             }
             // A copy of what left (same Message-ID, text and files), filed now.

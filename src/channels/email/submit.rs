@@ -8,11 +8,12 @@
 //! Every wait has a deadline (connect, each reply, the reply to the data), so a
 //! silent server costs its own account one send, never the whole outbox.
 
+use super::oauth;
 use crate::config::Server;
 use crate::sync::dispatcher::SendError;
 use lettre::address::Envelope;
 use lettre::transport::smtp::Error as SmtpError;
-use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
@@ -51,16 +52,44 @@ enum Phase {
     Data,
 }
 
+/// What proves who we are to the server.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A password (empty user: no AUTH at all).
+    Password(String),
+    /// An OAuth2 access token printed by this command (argv, no shell), run
+    /// again once when the server refuses the token.
+    OAuth2 { command: Vec<String> },
+    /// An access token of pult's own OAuth2 client for this account,
+    /// refreshed once more when the server refuses it.
+    Flow { account: String, config: crate::config::OAuth2Config },
+}
+
+impl Credential {
+    /// An access token; `again`: the last one was refused.
+    async fn token(&self, again: bool) -> Result<String, String> {
+        match self {
+            Credential::Password(_) => Err("not a token".into()),
+            Credential::OAuth2 { command } => {
+                crate::secrets::read_async(Some(command), None).await.map_err(|e| e.to_string())
+            }
+            Credential::Flow { account, config } => {
+                crate::oauth2::access_token(account, config, again).await.map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
 /// Submits one mail; `Ok` means the server answered `250` to its data.
 pub async fn submit(
     server: &Server,
-    password: String,
+    credential: Credential,
     envelope: &Envelope,
     raw: &[u8],
     deadlines: Deadlines,
 ) -> Result<(), SendError> {
     let host = server.host.clone();
-    let mut conn = open(server, password, deadlines).await.map_err(|e| classify(&host, Phase::Before, e))?;
+    let mut conn = open(server, credential, deadlines).await.map_err(|e| classify(&host, Phase::Before, e))?;
     let result = transaction(&mut conn, envelope, raw, deadlines).await;
     match result {
         Ok(()) => {
@@ -79,11 +108,11 @@ pub async fn submit(
 
 /// `pult doctor`: connect, TLS, EHLO and AUTH as a send would, then QUIT; no
 /// mail. The error says what failed, never the password.
-pub async fn check(server: &Server, password: String, deadlines: Deadlines) -> Result<(), String> {
-    let mut conn = open(server, password, deadlines).await.map_err(|f| match f {
+pub async fn check(server: &Server, credential: Credential, deadlines: Deadlines) -> Result<(), String> {
+    let mut conn = open(server, credential, deadlines).await.map_err(|f| match f {
         Failure::Smtp(e) if e.is_permanent() => format!("refused: {e}"),
         Failure::Smtp(e) => e.to_string(),
-        Failure::Silent(why) | Failure::Setup(why) => why,
+        Failure::Silent(why) | Failure::Setup(why) | Failure::Token(why) => why,
     })?;
     let _ = tokio::time::timeout(deadlines.reply, conn.quit()).await;
     Ok(())
@@ -106,9 +135,12 @@ enum Failure {
     Silent(String),
     /// Our own configuration (TLS parameters, a CA file).
     Setup(String),
+    /// The token command failed: nothing was sent; it may work once a person
+    /// logs in again, so the mail waits.
+    Token(String),
 }
 
-async fn open(server: &Server, password: String, d: Deadlines) -> Result<AsyncSmtpConnection, Failure> {
+async fn open(server: &Server, credential: Credential, d: Deadlines) -> Result<AsyncSmtpConnection, Failure> {
     let hello = ClientId::default();
     let wrapper = match server.tls.as_str() {
         "starttls" | "none" => None,
@@ -126,11 +158,65 @@ async fn open(server: &Server, password: String, d: Deadlines) -> Result<AsyncSm
         let params = tls_parameters(server)?;
         within(d.reply, "STARTTLS", conn.starttls(params, &hello)).await?;
     }
-    if !server.user.is_empty() {
-        let credentials = Credentials::new(server.user.clone(), password);
-        within(d.reply, "AUTH", conn.auth(DEFAULT_MECHANISMS, &credentials)).await?;
+    match credential {
+        Credential::Password(_) if server.user.is_empty() => {}
+        Credential::Password(password) => {
+            let credentials = Credentials::new(server.user.clone(), password);
+            within(d.reply, "AUTH", conn.auth(DEFAULT_MECHANISMS, &credentials)).await?;
+        }
+        token => {
+            // XOAUTH2 where offered (lettre reads only the mechanisms it knows), else OAUTHBEARER.
+            let mechanism = if conn.server_info().supports_auth_mechanism(Mechanism::Xoauth2) {
+                oauth::Mechanism::XOAuth2
+            } else {
+                oauth::Mechanism::OAuthBearer
+            };
+            for attempt in 0..2 {
+                let token = token.token(attempt == 1).await.map_err(Failure::Token)?;
+                match bearer_auth(&mut conn, server, mechanism, &token, d).await {
+                    Ok(()) => break,
+                    Err(Failure::Smtp(e)) if e.is_permanent() && attempt == 0 => {
+                        tracing::info!(
+                            "SMTP {}: the access token was refused; running the token command again",
+                            server.host
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
     Ok(conn)
+}
+
+/// One command line as lettre writes it.
+struct Line(String);
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\r\n", self.0)
+    }
+}
+
+/// `AUTH <mechanism> <token>`; a `334` error challenge is answered as the
+/// mechanism wants, so that the server ends the exchange with its refusal and
+/// the connection can try again.
+async fn bearer_auth(
+    conn: &mut AsyncSmtpConnection,
+    server: &Server,
+    mechanism: oauth::Mechanism,
+    token: &str,
+    d: Deadlines,
+) -> Result<(), Failure> {
+    let first = oauth::base64(&mechanism.initial_response(&server.user, token, &server.host, server.port));
+    let reply = within(d.reply, "AUTH", conn.command(Line(format!("AUTH {} {first}", mechanism.name())))).await?;
+    if reply.has_code(334) {
+        // Only a refusal follows: the answer to the error is an error reply.
+        let answer = Line(oauth::base64(mechanism.after_error()));
+        within(d.reply, "AUTH", conn.command(answer)).await?;
+        return Err(Failure::Setup("the server answered the token with a challenge but no refusal".into()));
+    }
+    Ok(())
 }
 
 fn tls_parameters(server: &Server) -> Result<TlsParameters, Failure> {
@@ -179,6 +265,7 @@ async fn transaction(
 fn classify(host: &str, phase: Phase, failure: Failure) -> SendError {
     match failure {
         Failure::Setup(why) => SendError::Permanent(format!("SMTP {host}: {why}")),
+        Failure::Token(why) => SendError::Temporary(format!("SMTP {host}: {why}")),
         // A reply with a code is a definite answer: the server did not take it.
         Failure::Smtp(e) if e.is_permanent() => SendError::Permanent(format!("SMTP {host}: {e}")),
         Failure::Smtp(e) if e.is_transient() => SendError::Temporary(format!("SMTP {host}: {e}")),
