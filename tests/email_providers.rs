@@ -303,6 +303,79 @@ fn folders_are_found_by_role_under_russian_names_and_a_gone_one_is_reported() {
     assert!(filed.contains(&tag), "filed in «Отправленные»: {filed}");
 }
 
+/// Gmail's shape on Dovecot: labels are folders, so one mail sits in INBOX
+/// and under «Клиенты»; «Вся почта» (`\All`) holds a copy of everything.
+const GMAIL_LIKE: &str = r#"namespace inbox {
+  mailbox "Вся почта" {
+    special_use = \All
+    auto = create
+  }
+}"#;
+
+/// With `folders = ["*"]` a mail under two labels is one mail in pult (the
+/// copy is recognised, not stored twice), and the All Mail folder, which
+/// repeats every other, is not synced; a sync again adds nothing.
+#[test]
+fn a_mail_under_two_labels_is_one_mail_and_all_mail_is_not_synced() {
+    let suite = suite();
+    let own = OwnDovecot::start(GMAIL_LIKE);
+    for folder in ["INBOX", "Клиенты", "Вся почта"] {
+        own.save(folder, &mail("label1", "Акт за ноябрь"));
+    }
+    own.save("INBOX", &mail("only-inbox", "Счёт"));
+    own.save("Вся почта", &mail("only-inbox", "Счёт"));
+    own.save("Вся почта", &mail("archived", "Старое"));
+    let rt = rt();
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let pw = "password_file = \"PW\"";
+    let acct = email_account(&account_toml(&own, &suite, "folders = [\"*\"]", pw, pw));
+    let synced = rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+    let mut names: Vec<&str> = synced.iter().map(|(f, _)| f.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["INBOX", "Sent", "Клиенты"], "All Mail is found by its role and left out");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE rfc_message_id = '<label1@client.test>'"), 1);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2);
+    rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync again");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2, "nothing twice on the next sync");
+    assert_eq!(email::gmail_key(1278455344230334865), "gmail:1278455344230334865");
+}
+
+/// On a server with X-GM-EXT-1 the mail's X-GM-MSGID is its key: a mail
+/// without a Message-ID under two labels (which nothing else could tell to be
+/// one mail) is stored once, and two different mails stay two.
+#[test]
+fn on_gmail_the_x_gm_msgid_makes_one_mail_of_its_labels() {
+    let suite = suite();
+    let own = OwnDovecot::start("");
+    let bare = "From: Ирина <irina@client.test>\r\nTo: alice@office.test\r\nSubject: Без Message-ID\r\n\
+                 Date: Fri, 20 Nov 2026 10:00:00 +0300\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nТекст.\r\n"
+        .as_bytes();
+    own.save("INBOX", bare);
+    own.save("INBOX", &mail("second", "Счёт"));
+    own.save("Clients", bare);
+    let ids: std::collections::HashMap<(String, u32), u64> = [
+        (("INBOX".to_string(), 1), 1_800_000_000_000_000_111),
+        (("INBOX".to_string(), 2), 1_800_000_000_000_000_222),
+        (("Clients".to_string(), 1), 1_800_000_000_000_000_111),
+    ]
+    .into_iter()
+    .collect();
+    let proxy = common::gmail_proxy::GmailProxy::start(own.imap, ids);
+    let pw = "password_file = \"PW\"";
+    let toml = account_toml(&own, &suite, "folders = [\"INBOX\", \"Clients\"]", pw, pw)
+        .replace(&format!("port = {}, tls = \"none\"", own.imap), &format!("port = {}, tls = \"none\"", proxy.port));
+    let acct = email_account(&toml);
+    assert_eq!(acct.imap.port, proxy.port);
+    let rt = rt();
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect("sync");
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 2);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE remote_id = 'gmail:1800000000000000111'"), 1);
+    assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE remote_id = 'gmail:1800000000000000222'"), 1);
+}
+
 /// Dovecot with an `oauth2` passdb asking `introspection` about every token.
 fn oauth_dovecot(introspection: &common::introspect::Introspection) -> (OwnDovecot, tempfile::TempDir) {
     use std::os::unix::fs::PermissionsExt;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod gmail_proxy;
 pub mod introspect;
 
 use jiff::tz::TimeZone;

@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod parse;
 pub mod parts;
 pub mod qresync;
+pub mod roots;
 pub mod send;
 pub mod submit;
 
@@ -88,12 +89,12 @@ impl AsyncWrite for Conn {
 pub type Session = async_imap::Session<Conn>;
 
 fn tls_config(server: &Server) -> Result<tokio_rustls::TlsConnector, String> {
-    use rustls_pki_types::pem::PemObject;
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add_parsable_certificates(roots::system());
     if let Some(ca) = &server.ca_file {
-        for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| format!("ca_file: {e}"))? {
-            roots.add(cert.map_err(|e| format!("ca_file: {e}"))?).map_err(|e| format!("ca_file: {e}"))?;
+        for cert in roots::pem_file(ca)? {
+            roots.add(cert).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
         }
     }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -382,8 +383,9 @@ pub async fn sync_folder(
         let validity_n: u32 = validity.parse().unwrap_or(0);
         let renumbered = report.resynced;
         let now = jiff::Timestamp::now().as_second();
-        // Where the mail is, which is also its key; the date settled against its arrival.
-        let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>| {
+        // Where the mail is, which is also its key (on Gmail its X-GM-MSGID is);
+        // the date settled against its arrival.
+        let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>, gm: Option<u64>| {
             let p = crate::model::ImapPlace {
                 folder: folder.to_string(),
                 validity: validity_n,
@@ -393,7 +395,10 @@ pub async fn sync_folder(
                 sent_folder: is_sent,
                 renumbered,
             };
-            m.remote_id = p.remote_id();
+            m.remote_id = match gm {
+                Some(id) => gmail_key(id),
+                None => p.remote_id(),
+            };
             m.outgoing |= is_sent;
             m.imap = Some(p);
             parse::settle_date(m, arrived, now);
@@ -401,9 +406,9 @@ pub async fn sync_folder(
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
         let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
         for (uid, _) in large {
-            match fetch_by_structure(session, uid, &validity, folder, &own).await.map_err(imap)? {
-                Some((mut m, flags, arrived)) => {
-                    place(&mut m, uid, flags, arrived);
+            match fetch_by_structure(session, uid, &validity, folder, &own, caps.gmail).await.map_err(imap)? {
+                Some((mut m, flags, arrived, gm)) => {
+                    place(&mut m, uid, flags, arrived, gm);
                     batch.push(m);
                 }
                 None => whole.push(uid),
@@ -411,12 +416,17 @@ pub async fn sync_folder(
         }
         if !whole.is_empty() {
             let set = whole.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let mut stream = session.uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])").await.map_err(imap)?;
+            let items = if caps.gmail {
+                "(UID FLAGS INTERNALDATE X-GM-MSGID BODY.PEEK[])"
+            } else {
+                "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+            };
+            let mut stream = session.uid_fetch(&set, items).await.map_err(imap)?;
             while let Some(f) = stream.next().await {
                 let f = f.map_err(imap)?;
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
-                place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()));
+                place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()), f.gmail_msg_id().copied());
                 batch.push(m);
             }
         }
@@ -527,18 +537,30 @@ fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {
 }
 
 /// A large mail: headers, flags and structure first, then only its readable text.
+/// The store key of a Gmail mail, the same under every label it has.
+pub fn gmail_key(msgid: u64) -> String {
+    format!("gmail:{msgid}")
+}
+
+/// A mail, its (\Seen, \Answered) flags, its arrival time and (Gmail) X-GM-MSGID.
+type Fetched = (Inbound, (bool, bool), Option<i64>, Option<u64>);
+
 /// `None` when it is a single part (nothing to leave behind): fetch it whole.
-/// With the mail: its (\Seen, \Answered) flags and its arrival time.
 async fn fetch_by_structure(
     session: &mut Session,
     uid: u32,
     validity: &str,
     folder: &str,
     own: &[String],
-) -> Result<Option<(Inbound, (bool, bool), Option<i64>)>, async_imap::error::Error> {
-    let (header, layout, flags, arrived) = {
-        let mut stream =
-            session.uid_fetch(uid.to_string(), "(UID FLAGS INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])").await?;
+    gmail: bool,
+) -> Result<Option<Fetched>, async_imap::error::Error> {
+    let items = if gmail {
+        "(UID FLAGS INTERNALDATE X-GM-MSGID BODYSTRUCTURE BODY.PEEK[HEADER])"
+    } else {
+        "(UID FLAGS INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER])"
+    };
+    let (header, layout, flags, arrived, gm) = {
+        let mut stream = session.uid_fetch(uid.to_string(), items).await?;
         let mut found = None;
         while let Some(f) = stream.next().await {
             let f = f?;
@@ -552,16 +574,17 @@ async fn fetch_by_structure(
                 f.bodystructure().and_then(parts::layout),
                 flags_of(&f),
                 f.internal_date().map(|d| d.timestamp()),
+                f.gmail_msg_id().copied(),
             ));
         }
         match found {
-            Some((header, Some(layout), flags, arrived)) => (header, layout, flags, arrived),
+            Some((header, Some(layout), flags, arrived, gm)) => (header, layout, flags, arrived, gm),
             _ => return Ok(None),
         }
     };
     let texts = fetch_sections(session, uid, &layout.text_sections()).await?;
     let m = parse::parse_structured(&header, &texts, layout, &fallback_id(validity, uid, folder), own);
-    Ok(Some((m, flags, arrived)))
+    Ok(Some((m, flags, arrived, gm)))
 }
 
 /// One MIME part with its own headers, as a small message mail-parser can decode.
@@ -797,18 +820,21 @@ pub struct Caps {
     pub condstore: bool,
     /// IDLE: new mail is told at once; else INBOX is polled every `poll_seconds`.
     pub idle: bool,
+    /// X-GM-EXT-1 (Gmail): a label is a folder, so one mail sits in several;
+    /// its X-GM-MSGID, the server's own id for it, is its key (one row).
+    pub gmail: bool,
 }
 
 impl Caps {
     /// Asks once after login; turns QRESYNC on when `use_qresync` and offered.
     pub async fn of(session: &mut Session, use_qresync: bool) -> Caps {
         let Ok(caps) = session.capabilities().await else { return Caps::default() };
-        let (offered_qresync, condstore, idle) =
-            (caps.has_str("QRESYNC"), caps.has_str("CONDSTORE"), caps.has_str("IDLE"));
+        let (offered_qresync, condstore, idle, gmail) =
+            (caps.has_str("QRESYNC"), caps.has_str("CONDSTORE"), caps.has_str("IDLE"), caps.has_str("X-GM-EXT-1"));
         drop(caps);
         let qresync =
             use_qresync && offered_qresync && session.run_command_and_check_ok("ENABLE QRESYNC").await.is_ok();
-        Caps { qresync, condstore: condstore || qresync, idle }
+        Caps { qresync, condstore: condstore || qresync, idle, gmail }
     }
 }
 

@@ -221,9 +221,15 @@ async fn bearer_auth(
 
 fn tls_parameters(server: &Server) -> Result<TlsParameters, Failure> {
     let mut p = TlsParameters::builder(server.host.clone());
-    if let Some(ca) = &server.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| Failure::Setup(format!("ca_file {}: {e}", ca.display())))?;
-        p = p.add_root_certificate(Certificate::from_pem(&pem).map_err(|e| Failure::Setup(e.to_string()))?);
+    // As IMAP does (`roots`): the machine's bundle beside the compiled-in roots, then `ca_file`.
+    let extra = match &server.ca_file {
+        Some(ca) => super::roots::pem_file(ca).map_err(Failure::Setup)?,
+        None => Vec::new(),
+    };
+    for der in super::roots::system().into_iter().chain(extra) {
+        if let Ok(cert) = Certificate::from_der(der.to_vec()) {
+            p = p.add_root_certificate(cert);
+        }
     }
     p.build_rustls().map_err(|e| Failure::Setup(e.to_string()))
 }
