@@ -2317,3 +2317,23 @@ fn a_postfix_bounce_fails_the_mail_in_its_thread_and_nobody_waits() {
     assert_eq!(count(&s, "SELECT count(*) FROM messages WHERE report IS NOT NULL"), 1);
     assert_eq!(outbox_state(&s, outbox), "failed");
 }
+
+/// A certificate that does not fit is an error that names the host, for IMAP
+/// and SMTP alike (here one signed by a CA nobody trusts: no `ca_file`).
+/// Nothing falls back to plaintext, and the machine's bundle does not make
+/// the test CA trusted.
+#[test]
+fn a_certificate_that_does_not_fit_names_the_host() {
+    let d = dovecot();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let mut unknown_ca = account(&d, "INBOX", true);
+    unknown_ca.imap.ca_file = None;
+    unknown_ca.smtp.ca_file = None;
+    let said = rt.block_on(email::connect(&unknown_ca)).err().expect("refused").to_string();
+    assert!(said.contains("127.0.0.1") && said.contains("certificate"), "{said}");
+    // SMTP: pult doctor's check goes through the same connection a send uses.
+    let said = rt.block_on(email::send::check_smtp(&unknown_ca)).err().expect("refused");
+    assert!(said.contains("127.0.0.1") && said.contains("certificate"), "{said}");
+    // With the CA it connects: the refusal above was the certificate's.
+    assert!(rt.block_on(email::connect(&account(&d, "INBOX", true))).is_ok());
+}
