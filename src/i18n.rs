@@ -171,6 +171,9 @@ const LATIN_ALLOWED: &[&str] = &[
     "imap",
     "smtp",
     "ssh",
+    "idle",
+    "condstore",
+    "qresync",
     "oauth",
     "sms",
     "api",
@@ -229,7 +232,7 @@ const LATIN_ALLOWED: &[&str] = &[
 
 /// Configuration keys named in Russian messages (what to set is its name).
 const CONFIG_KEYS: &[&str] =
-    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language"];
+    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language", "sent_folder"];
 
 /// File types and domains after a dot: «акт.pdf», «client.test».
 const DOTTED_ALLOWED: &[&str] = &[
@@ -1470,6 +1473,39 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "{who}: {clock} — {used} из {target} рабочих, {at} % срока (политика {policy})",
     ),
     // Branch `oauth` (#30): real mail providers, `pult auth`.
+    (
+        "doctor_email_ok",
+        "IMAP {imap} ok ({caps}; login: {how}), SMTP {smtp} ok ({tls}, login accepted: {smtp_how}); folders: {folders}",
+        "IMAP {imap} в порядке ({caps}; вход: {how}), SMTP {smtp} в порядке ({tls}, вход принят: {smtp_how}); папки: {folders}",
+    ),
+    ("doctor_preset", "preset", "шаблон"),
+    (
+        "doctor_preset_chose",
+        "preset {preset}: IMAP {imap}, SMTP {smtp}, login {login}",
+        "шаблон {preset}: IMAP {imap}, SMTP {smtp}, вход: {login}",
+    ),
+    ("doctor_pult_files_sent", "pult files sent mail in Sent", "pult кладёт отправленное в «Отправленные»"),
+    ("doctor_server_files_sent", "the server files sent mail itself", "сервер сам сохраняет отправленное"),
+    ("doctor_login_password", "password", "пароль"),
+    ("doctor_login_token_command", "OAuth2 token command", "команда токена OAuth2"),
+    ("doctor_login_flow", "OAuth2 (pult auth)", "OAuth2 (pult auth)"),
+    (
+        "doctor_cannot_resolve",
+        "cannot resolve {host}: check the host name and the network",
+        "не удаётся найти сервер {host}: проверьте имя сервера и сеть",
+    ),
+    (
+        "doctor_token_until",
+        "access token refreshed until {when} (if sign-in is revoked: pult auth {account})",
+        "токен доступа действует до {when} (если вход отозван: pult auth {account})",
+    ),
+    (
+        "doctor_no_idle",
+        "no IDLE: new mail is looked for every {seconds} s",
+        "нет IDLE: новая почта проверяется каждые {seconds} с",
+    ),
+    ("doctor_no_condstore", "no CONDSTORE: flags are read whole", "нет CONDSTORE: флаги читаются целиком"),
+    ("doctor_no_sent", "no Sent folder found: set sent_folder", "папка отправленных не найдена: задайте sent_folder"),
     ("needs_login", "needs login: pult auth", "нужен вход: pult auth"),
     ("folders_gone", "not on the server (renamed or deleted?)", "нет на сервере (переименована или удалена?)"),
     (

@@ -75,6 +75,8 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         poll_seconds: None,
         auth: None,
         oauth2_token_command: None,
+        password_command: None,
+        password_file: None,
     }
 }
 

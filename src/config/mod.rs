@@ -201,7 +201,15 @@ impl EmailAccount {
     pub fn login<'a>(&'a self, server: &'a Server) -> Login<'a> {
         let auth = server.auth.as_deref().or(self.auth.as_deref());
         let command = server.oauth2_token_command.as_deref().or(self.oauth2_token_command.as_deref());
-        let no_password = server.password_command.is_none() && server.password_file.is_none();
+        // The server's own password, else the account's unless the server chose another login.
+        let own = server.password_command.is_some() || server.password_file.is_some();
+        let (password_command, password_file) = if own || server.auth.is_some() || server.oauth2_token_command.is_some()
+        {
+            (server.password_command.as_deref(), server.password_file.as_deref())
+        } else {
+            (self.password_command.as_deref(), self.password_file.as_deref())
+        };
+        let no_password = password_command.is_none() && password_file.is_none();
         if let (Some("oauth2") | None, None, Some(flow)) = (auth, command, self.oauth2.as_ref())
             && no_password
         {
@@ -210,7 +218,7 @@ impl EmailAccount {
         match (auth, command) {
             (Some("oauth2"), command) => Login::OAuth2 { command: command.unwrap_or_default() },
             (None, Some(command)) if no_password => Login::OAuth2 { command },
-            _ => Login::Password { command: server.password_command.as_deref(), file: server.password_file.as_deref() },
+            _ => Login::Password { command: password_command, file: password_file },
         }
     }
 
@@ -360,6 +368,12 @@ pub struct EmailAccount {
     /// `oauth2_token_command` for both servers, unless one says otherwise.
     #[serde(default)]
     pub oauth2_token_command: Option<Vec<String>>,
+    /// The password for both servers (an app password of Yandex or Mail.ru),
+    /// unless one has its own password, `auth` or token command.
+    #[serde(default)]
+    pub password_command: Option<Vec<String>>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 fn yes() -> bool {

@@ -73,6 +73,7 @@ pub fn apply(doc: &mut toml::Table) {
         let Some(preset) = a.get("provider").and_then(|p| p.as_str()).and_then(get) else { continue };
         let address = a.get("address").and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let account_auth = a.contains_key("auth");
+        let account_password = a.contains_key("password_command") || a.contains_key("password_file");
         for (key, end) in [("imap", preset.imap), ("smtp", preset.smtp)] {
             let server = a.entry(key).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             let toml::Value::Table(s) = server else { continue };
@@ -82,7 +83,7 @@ pub fn apply(doc: &mut toml::Table) {
             // These providers log in with the whole address.
             s.entry("user").or_insert_with(|| address.clone().into());
             let has_password = s.contains_key("password_command") || s.contains_key("password_file");
-            if !account_auth && !has_password {
+            if !account_auth && !has_password && !account_password {
                 s.entry("auth").or_insert_with(|| preset.auth.into());
             }
         }
@@ -112,6 +113,14 @@ provider = "yandex"
 save_sent = false
 imap = { port = 1993, password_command = ["pass", "yandex"] }
 smtp = { password_command = ["pass", "yandex"] }
+
+[[accounts]]
+kind = "email"
+name = "m"
+address = "anna@mail.ru"
+provider = "mailru"
+password_command = ["pass", "mailru"]
+smtp = { password_command = ["pass", "mailru-smtp"] }
 "#;
         let c = crate::config::Config::parse(text).expect("config");
         let email = |i: usize| match &c.accounts[i] {
@@ -128,6 +137,14 @@ smtp = { password_command = ["pass", "yandex"] }
         assert_eq!((y.imap.host.as_str(), y.imap.port), ("imap.yandex.ru", 1993), "an explicit port wins");
         assert!(!y.save_sent);
         assert!(matches!(y.login(&y.imap), crate::config::Login::Password { .. }), "an app password");
+        // Once for the account; a server's own wins.
+        let m = email(2);
+        let pass = |l: crate::config::Login<'_>| match l {
+            crate::config::Login::Password { command: Some(c), .. } => c[1].clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(pass(m.login(&m.imap)), "mailru");
+        assert_eq!(pass(m.login(&m.smtp)), "mailru-smtp");
     }
 
     #[test]

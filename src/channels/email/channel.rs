@@ -115,10 +115,50 @@ impl Channel for EmailChannel {
 
     fn doctor(&self) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
+            // What a preset chose is said even when the check fails: it may be why.
+            let e = &self.account;
+            let chose = e.provider.as_ref().map(|p| {
+                crate::t!(
+                    "doctor_preset_chose",
+                    preset = p,
+                    imap = format!("{}:{} {}", e.imap.host, e.imap.port, e.imap.tls),
+                    smtp = format!("{}:{} {}", e.smtp.host, e.smtp.port, e.smtp.tls),
+                    login = login_kind(e.login(&e.imap)),
+                )
+            });
+            // In Russian a library's words become what happened and what to do (the raw ones go to the log).
+            self.check().await.map_err(|err| {
+                let err = if self.lang == crate::i18n::Lang::Ru && crate::i18n::english_leak(&err).is_some() {
+                    crate::trouble::explain(self.lang, &err)
+                } else {
+                    err
+                };
+                match &chose {
+                    Some(c) => format!("{err} ({c})"),
+                    None => err,
+                }
+            })
+        })
+    }
+}
+
+/// How a server is logged in to, as `pult doctor` says it.
+fn login_kind(login: crate::config::Login<'_>) -> String {
+    match login {
+        crate::config::Login::Password { .. } => crate::t!("doctor_login_password"),
+        crate::config::Login::OAuth2 { .. } => crate::t!("doctor_login_token_command"),
+        crate::config::Login::Flow(_) => crate::t!("doctor_login_flow"),
+    }
+}
+
+impl EmailChannel {
+    async fn check(&self) -> Result<String, String> {
+        {
             let e = &self.account;
             let addr = format!("{}:{}", e.imap.host, e.imap.port);
             if let Err(err) = tokio::net::lookup_host(addr.as_str()).await {
-                return Err(format!("cannot resolve {}: {err}", e.imap.host));
+                tracing::info!("doctor: cannot resolve {}: {err}", e.imap.host);
+                return Err(crate::t!("doctor_cannot_resolve", host = e.imap.host));
             }
             let (mut session, how) = super::connect_saying_how(e).await.map_err(|e| e.to_string())?;
             let caps = session.capabilities().await.map_err(|e| e.to_string())?;
@@ -137,44 +177,44 @@ impl Channel for EmailChannel {
                 .map(|f| if plan.is_sent(f) { format!("{f} (\\Sent)") } else { f.clone() })
                 .collect::<Vec<_>>()
                 .join(", ");
-            let smtp_how = match e.login(&e.smtp) {
-                crate::config::Login::Password { .. } => "password",
-                crate::config::Login::OAuth2 { .. } | crate::config::Login::Flow(_) => "OAuth2 token",
-            };
-            let mut line = format!(
-                "IMAP {addr} ok ({}; login: {how}), SMTP {}:{} ok ({}, login accepted: {smtp_how}); folders: {folders}",
-                names.join(" "),
-                e.smtp.host,
-                e.smtp.port,
-                e.smtp.tls
+            let how = if how == "password" { crate::t!("doctor_login_password") } else { how.to_string() };
+            let mut line = crate::t!(
+                "doctor_email_ok",
+                imap = addr,
+                caps = names.join(" "),
+                how = how,
+                smtp = format!("{}:{}", e.smtp.host, e.smtp.port),
+                tls = e.smtp.tls,
+                smtp_how = login_kind(e.login(&e.smtp)),
+                folders = folders,
             );
             if let Some(p) = &e.provider {
-                let filed =
-                    if e.save_sent { "pult files sent mail in Sent" } else { "the server files sent mail itself" };
-                line = format!("preset {p} ({filed}): {line}");
+                let filed = if e.save_sent {
+                    crate::t!("doctor_pult_files_sent")
+                } else {
+                    crate::t!("doctor_server_files_sent")
+                };
+                line = format!("{} {p} ({filed}): {line}", crate::t!("doctor_preset"));
             }
             if !plan.missing.is_empty() {
-                return Err(format!("{line}; not on the server (renamed or deleted?): {}", plan.missing.join(", ")));
+                return Err(format!("{line}; {}: {}", crate::t!("folders_gone"), plan.missing.join(", ")));
             }
             if let crate::config::Login::Flow(_) = e.login(&e.imap)
                 && let Some(at) = crate::oauth2::expires_at(&e.name)
             {
                 let when = jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
-                line.push_str(&format!(
-                    "; access token refreshed until {when} (if sign-in is revoked: pult auth {})",
-                    e.name
-                ));
+                line.push_str(&format!("; {}", crate::t!("doctor_token_until", when = when, account = e.name)));
             }
             if !caps.has_str("IDLE") {
-                line.push_str(&format!("; no IDLE: new mail is looked for every {} s", e.poll().as_secs()));
+                line.push_str(&format!("; {}", crate::t!("doctor_no_idle", seconds = e.poll().as_secs())));
             }
             if !caps.has_str("CONDSTORE") {
-                line.push_str("; no CONDSTORE: flags are read whole");
+                line.push_str(&format!("; {}", crate::t!("doctor_no_condstore")));
             }
             if plan.sent.is_none() {
-                line.push_str("; no Sent folder found: set sent_folder");
+                line.push_str(&format!("; {}", crate::t!("doctor_no_sent")));
             }
             Ok(line)
-        })
+        }
     }
 }
