@@ -36,6 +36,16 @@ impl std::ops::Deref for Cli {
     }
 }
 
+/// `pult audit verify`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; names the first row that breaks it (exit 1)
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open a throw-away store with a realistic week of an accountant's inbox
@@ -71,12 +81,15 @@ pub enum Command {
         once: bool,
     },
     /// The audit log: who sent, accepted, assigned, noted what, and when
+    /// (`pult audit verify` checks its hash chain)
     Audit {
         /// Only events at or after this time (RFC 3339, 2026-11-20, or a deadline phrase like "сегодня")
         #[arg(long)]
         since: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        check: Option<AuditCommand>,
     },
     /// Counts by view: unanswered, open, overdue, due today
     Status {
@@ -441,7 +454,8 @@ pub fn main() -> Result<()> {
             };
             crate::scripting::reply(&cli, conversation, text, json)
         }
-        Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
+        Some(Command::Audit { check: Some(AuditCommand::Verify { json }), .. }) => audit_verify(&cli, json),
+        Some(Command::Audit { ref since, json, check: None }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => {
             let words: Vec<&str> = query.iter().map(|w| w.strip_prefix(SHIELD).unwrap_or(w)).collect();
             search(&cli, &words.join(" "), json, limit)
@@ -958,6 +972,28 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
         say!("{}  {:<12} {:<6} {}", e.time, line(&e.actor), conv, line(&what));
     }
     Ok(())
+}
+
+/// `pult audit verify`: the whole chain, or the first row that breaks it.
+fn audit_verify(cli: &Cli, json: bool) -> Result<()> {
+    let (reader, _, _) = open_reader(cli)?;
+    let outcome = reader.verify_audit()?;
+    if json {
+        let value = match &outcome {
+            Ok(n) => serde_json::json!({ "ok": true, "rows": n }),
+            Err(b) => serde_json::json!({ "ok": false, "broken_row": b.id, "reason": b.reason }),
+        };
+        cli.print_json(&value)?;
+    }
+    match outcome {
+        Ok(n) => {
+            if !json {
+                say!("{}", t!("audit_chain_ok", n = n));
+            }
+            Ok(())
+        }
+        Err(b) => bail!("{}", crate::store::audit_chain::describe_break(crate::i18n::ui(), &b)),
+    }
 }
 
 /// `--since`: RFC 3339, a date, or a phrase («сегодня» means since the start of today).

@@ -1488,6 +1488,27 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "Over SSH: when the browser ends on a page that does not open (127.0.0.1), paste its address here and press Enter",
         "По SSH: если браузер остановится на странице, которая не открывается (127.0.0.1), вставьте её адрес сюда и нажмите Enter",
     ),
+    // export (#34)
+    (
+        "audit_chain_ok",
+        "The audit chain is intact: {n} rows, each with the SHA-256 of the one before it.",
+        "Цепочка журнала цела: строк — {n}, каждая хранит хэш `SHA-256` предыдущей.",
+    ),
+    (
+        "audit_row_unhashed",
+        "audit row {id} has no hash: it was written outside the chain",
+        "строка журнала {id} без хэша: записана вне цепочки",
+    ),
+    (
+        "audit_row_edited",
+        "audit row {id} was changed: its content no longer gives its hash",
+        "строка журнала {id} изменена: её содержимое не даёт её хэш",
+    ),
+    (
+        "audit_row_unlinked",
+        "audit row {id} does not follow the row before it: a row was removed or inserted",
+        "строка журнала {id} не следует за предыдущей: строку удалили или вставили",
+    ),
     ("auth_waiting", "Waiting for the sign-in…", "Жду входа…"),
     ("auth_done", "Signed in; tokens kept in", "Вход выполнен; токены сохранены в"),
     (

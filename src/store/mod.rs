@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
 pub mod archive;
+pub mod audit_chain;
 pub mod baseline;
 pub mod channel_state;
 pub mod clients;
@@ -297,6 +298,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         Ok(search_index::pending(&table, id))
     })?;
     fts::register(conn)?;
+    audit_chain::register(conn)?;
     Ok(())
 }
 

@@ -807,6 +807,25 @@ CREATE TABLE sla_escalations (
     PRIMARY KEY (conversation_id, clock, started, threshold)
 ) WITHOUT ROWID;
 "#,
+    // 25 -> 26 (#34): the audit log as a hash chain (store/audit_chain.rs). Rows
+    // written before it are chained here, oldest first.
+    r#"
+ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN row_hash TEXT;
+DROP TRIGGER audit_no_update;
+CREATE TEMP TABLE audit_chained AS
+WITH RECURSIVE chain(id, prev, hash) AS (
+    SELECT id, NULL, audit_row_hash(NULL, id, at, actor, action, conversation_id, detail)
+      FROM audit WHERE id = (SELECT min(id) FROM audit)
+    UNION ALL
+    SELECT a.id, chain.hash, audit_row_hash(chain.hash, a.id, a.at, a.actor, a.action, a.conversation_id, a.detail)
+      FROM chain JOIN audit a ON a.id = (SELECT min(id) FROM audit WHERE id > chain.id)
+)
+SELECT id, prev, hash FROM chain;
+UPDATE audit SET prev_hash = c.prev, row_hash = c.hash FROM temp.audit_chained c WHERE c.id = audit.id;
+DROP TABLE temp.audit_chained;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
