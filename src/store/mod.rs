@@ -12,6 +12,7 @@ pub mod fts;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;
+pub mod originals;
 pub mod queries;
 pub mod reports;
 pub mod schema;

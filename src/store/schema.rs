@@ -807,8 +807,8 @@ CREATE TABLE sla_escalations (
     PRIMARY KEY (conversation_id, clock, started, threshold)
 ) WITHOUT ROWID;
 "#,
-    // 25 -> 26 (#34): the audit log as a hash chain (store/audit_chain.rs). Rows
-    // written before it are chained here, oldest first.
+    // 25 -> 26 (#34): the audit log as a hash chain (store/audit_chain.rs), rows
+    // written before it chained here, oldest first; originals as received.
     r#"
 ALTER TABLE audit ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit ADD COLUMN row_hash TEXT;
@@ -825,6 +825,31 @@ SELECT id, prev, hash FROM chain;
 UPDATE audit SET prev_hash = c.prev, row_hash = c.hash FROM temp.audit_chained c WHERE c.id = audit.id;
 DROP TABLE temp.audit_chained;
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+-- Originals as received (store/originals.rs): bytes deflated and addressed by
+-- the SHA-256 of what was received; one row per message and where it came from.
+CREATE TABLE blobs (
+    sha256  TEXT PRIMARY KEY,
+    size    INTEGER NOT NULL,
+    codec   TEXT NOT NULL,
+    data    BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE originals (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER NOT NULL REFERENCES messages(id),
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    sha256      TEXT NOT NULL REFERENCES blobs(sha256),
+    received_at INTEGER NOT NULL,
+    partial     TEXT,
+    signature   TEXT
+);
+CREATE INDEX originals_by_message ON originals (message_id, id);
+-- A store's own settings. keep_raw: on for a new store, off for one that
+-- already holds mail (`[store] keep_raw` in the config decides either way).
+CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO store_settings (key, value)
+    SELECT 'keep_raw', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '0' ELSE '1' END;
 "#,
 ];
 
