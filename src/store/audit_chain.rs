@@ -239,6 +239,14 @@ pub(super) fn append(
     Ok(id)
 }
 
+/// Records one event that concerns no conversation (an export).
+pub fn record(db: &mut super::Db, at: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
+    let tx = super::writer::immediate(&mut db.0)?;
+    append(&tx, at, actor, action, None, detail)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// `audit_row_hash(prev, id, at, actor, action, conversation_id, detail)` for
 /// the migration that chains the rows written before the chain.
 pub(super) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod demo_data;
 pub mod drafts;
 pub mod events;
+pub mod evidence;
 pub mod fts;
 pub mod ingest;
 pub mod intents;

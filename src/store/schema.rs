@@ -850,6 +850,7 @@ CREATE INDEX originals_by_message ON originals (message_id, id);
 CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT INTO store_settings (key, value)
     SELECT 'keep_raw', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '0' ELSE '1' END;
+INSERT INTO store_settings (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 "#,
 ];
 
