@@ -246,6 +246,8 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
         let group = groups.get(&m.conversation).copied().unwrap_or(false);
         let best = m.originals.iter().find(|o| o.partial.is_none()).or_else(|| m.originals.first());
         match m.kind.as_str() {
+            // Our own mail not (yet) seen on the server is in ledger/outbox.json.
+            "email" if m.imap.is_none() && m.originals.is_empty() => {}
             "email" => {
                 *b.counts.entry("email".into()).or_default() += 1;
                 let (folder, validity, uid) = m.imap.clone().unwrap_or_default();
