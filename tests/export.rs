@@ -73,3 +73,140 @@ fn audit_verify_checks_the_chain_and_names_the_edited_row() {
     );
     drop(store);
 }
+
+fn bundle(dir: &std::path::Path, path: &str) -> Vec<u8> {
+    std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn files_under(dir: &std::path::Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join(sub))
+        .map(|d| d.flatten().map(|e| format!("{sub}/{}", e.file_name().to_string_lossy())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// #34: a Telegram group and a WhatsApp chat, through the fake Bot API and
+/// pult's real webhook receiver: each update and each signed webhook body is
+/// kept as received and exported as a JSON line of exactly those bytes (the
+/// WhatsApp one with its signature header in the manifest); `--redact-others`
+/// masks the third party of the group; verify passes and then names a change.
+#[test]
+fn telegram_updates_and_whatsapp_bodies_export_as_received() {
+    use pult::channels::registry;
+    use pult::channels::telegram::fake::updates as u;
+    use pult::channels::whatsapp::{fake, webhook::build};
+    let s = bot::BotSetup::start();
+    let t = jiff::Timestamp::now().as_second();
+    let group = u::group_chat(-100500, "ООО Ромашка — бухгалтерия");
+    s.fake.push(u::message(
+        group.clone(),
+        u::user(11, "Ирина", "Соколова"),
+        7,
+        t,
+        u::text("Счёт на оплату во вложении"),
+    ));
+    s.fake.push(u::message(group, u::user(12, "Павел", "Дёмин"), 8, t, u::text("Документы в ЭДО подписал")));
+    assert_eq!(s.drain(), 2);
+
+    // WhatsApp on the same store: a signed POST to the real receiver.
+    let graph = fake::FakeGraphApi::start().expect("fake graph");
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
+    let dir = s.store.dir.path();
+    use std::os::unix::fs::PermissionsExt;
+    for (file, value) in [("token", fake::TOKEN), ("app-secret", fake::APP_SECRET), ("verify", fake::VERIFY_TOKEN)] {
+        std::fs::write(dir.join(file), value).expect("secret");
+        std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let d = dir.display();
+    let cfg_path = dir.join("config.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[agent]\nname = \"anna\"\n\n[[accounts]]\nkind = \"whatsapp\"\nname = \"whatsapp\"\nphone_number_id = \"{}\"\n\
+             token_file = \"{d}/token\"\napp_secret_file = \"{d}/app-secret\"\nverify_token_file = \"{d}/verify\"\n\
+             api_url = \"{}\"\nwebhook_listen = \"{addr}\"\n",
+            fake::PHONE_NUMBER_ID,
+            graph.api_url()
+        ),
+    )
+    .expect("config");
+    let mut cfg = pult::config::Config::load(&cfg_path).expect("config");
+    let ctx = registry::Context { timezone: moscow(), media_dir: dir.join("media"), lang: pult::i18n::Lang::En };
+    let wa = channel(&s.store, "whatsapp", pult::model::ChannelKind::Whatsapp);
+    let ch = registry::open(&cfg.accounts.remove(0), wa, &ctx).expect("channel");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let _worker = rt.spawn(ch.run(s.store.writer.clone()));
+    eventually("the webhook receiver to listen", || std::net::TcpStream::connect(&addr).is_ok());
+    let body = build::text(fake::PHONE_NUMBER_ID, "79161234567", "Ольга Семёнова", "wamid.X1", t, "Когда будет акт?")
+        .to_string()
+        .into_bytes();
+    assert_eq!(fake::meta::post(&addr, Some(fake::APP_SECRET), &body).expect("post"), 200);
+    let conn = rusqlite::Connection::open(&s.store.path).expect("open");
+    eventually("the webhook's message to be stored", || {
+        conn.query_row("SELECT count(*) FROM originals WHERE kind = 'whatsapp'", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+            == 1
+    });
+    let contact = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    let irina = contact("SELECT contact_id FROM identities WHERE handle LIKE '%11' AND kind = 'telegram'");
+    let olga = contact("SELECT contact_id FROM identities WHERE kind = 'whatsapp'");
+    let group_client: Option<i64> =
+        conn.query_row("SELECT contact_id FROM conversations WHERE is_group = 1", [], |r| r.get(0)).expect("group");
+    assert_eq!(group_client, Some(irina), "the group is the client's of its first writer");
+
+    let home = tempfile::tempdir().expect("home");
+    let run = |args: &[&str]| {
+        let o = pult(home.path()).arg("--store").arg(&s.store.path).args(args).output().expect("run");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let tg_out = home.path().join("tg");
+    let (code, _, err) =
+        run(&["export", "--client", &irina.to_string(), "--redact-others", "--out", tg_out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let jsonl = files_under(&tg_out, "telegram");
+    assert_eq!(jsonl.len(), 1, "{jsonl:?}");
+    let text = String::from_utf8(bundle(&tg_out, &jsonl[0])).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let first: serde_json::Value = serde_json::from_str(lines[0]).expect("an update as sent");
+    assert_eq!(first["message"]["text"], "Счёт на оплату во вложении", "{text}");
+    assert!(first["update_id"].is_i64());
+    assert!(lines[1].contains("\"redacted\"") && !text.contains("Павел") && !text.contains("подписал"), "{text}");
+    let report = String::from_utf8(bundle(&tg_out, "report.html")).expect("html");
+    assert!(report.contains("third party 1") && !report.contains("Павел"), "{report}");
+    assert!(!files_under(&tg_out, ".").iter().any(|p| p.contains("whatsapp")), "nothing of the other client");
+    let (code, out, _) = run(&["export", "verify", tg_out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{out}");
+
+    let wa_out = home.path().join("wa");
+    let (code, _, err) = run(&["export", "--client", &olga.to_string(), "--out", wa_out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let jsonl = files_under(&wa_out, "whatsapp");
+    assert_eq!(jsonl.len(), 1);
+    let mut expected = body.clone();
+    expected.push(b'\n');
+    assert_eq!(bundle(&wa_out, &jsonl[0]), expected, "the webhook body byte for byte");
+    let manifest: serde_json::Value = serde_json::from_slice(&bundle(&wa_out, "manifest.json")).expect("manifest");
+    let entry =
+        manifest["files"].as_array().expect("files").iter().find(|e| e["path"] == jsonl[0].as_str()).expect("listed");
+    let source = &entry["sources"][0];
+    assert_eq!(source["wamid"], "wamid.X1", "{entry}");
+    assert!(source["signature"].as_str().is_some_and(|s| s.starts_with("X-Hub-Signature-256: sha256=")), "{entry}");
+    assert_eq!(manifest["client"]["id"], olga);
+    let (code, _, _) = run(&["export", "verify", wa_out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0));
+    let mut changed = bundle(&wa_out, &jsonl[0]);
+    changed[5] ^= 0x20;
+    std::fs::write(wa_out.join(&jsonl[0]), changed).expect("flip");
+    let (code, out, _) = run(&["export", "verify", wa_out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains(&format!("changed: {}", jsonl[0])), "{out}");
+}
