@@ -73,7 +73,13 @@ fn utc(t: i64) -> String {
 /// mail that pult holds only in part (a large mail synced by structure, or
 /// mail from before `keep_raw`), and keeps them as originals. Returns what
 /// could not be completed, by message id, with the reason.
-pub fn complete_mail(cfg: &crate::config::Config, writer: &Writer, ev: &Evidence) -> BTreeMap<i64, String> {
+pub fn complete_mail(
+    cfg: &crate::config::Config,
+    reader: &Reader,
+    writer: &Writer,
+    ev: &Evidence,
+) -> BTreeMap<i64, String> {
+    let reader_blob = |sha: &str| reader.blob(sha).ok().flatten();
     let mut failed = BTreeMap::new();
     let wanted: Vec<&EvMessage> = ev
         .messages
@@ -120,9 +126,13 @@ pub fn complete_mail(cfg: &crate::config::Config, writer: &Writer, ev: &Evidence
         });
         match got {
             Ok(bytes) => {
-                // The mail on the server must be the one synced: its header as kept.
-                let header_kept = m.originals.first().map(|o| o.sha256.clone());
-                let _ = header_kept;
+                // The mail at that place must be the one synced: it starts with the header kept.
+                let kept = m.originals.iter().find(|o| o.partial.is_some()).map(|o| o.sha256.clone());
+                let header = kept.and_then(|sha| reader_blob(&sha));
+                if header.as_ref().is_some_and(|h| !bytes.starts_with(h)) {
+                    failed.insert(m.id, format!("the mail now at {folder} UID {uid} is not the one synced"));
+                    continue;
+                }
                 let raw = crate::channels::email::original(
                     &folder,
                     &validity.map(|v| v.to_string()).unwrap_or_default(),
@@ -168,9 +178,7 @@ fn mboxrd(mails: &[(i64, &[u8])]) -> Vec<u8> {
             .unwrap_or_else(|_| "Thu Jan  1 00:00:00 1970".into());
         out.extend_from_slice(format!("From MAILER-DAEMON {stamp}\n").as_bytes());
         for line in raw.split_inclusive(|b| *b == b'\n') {
-            let body = line.trim_ascii_start();
             let quoted = line.iter().take_while(|b| **b == b'>').count();
-            let _ = body;
             if line[quoted..].starts_with(b"From ") {
                 out.push(b'>');
             }
@@ -379,7 +387,6 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
             }
             _ => {}
         }
-        let _ = authors.name(m, group, opts.lang);
     }
     for (file, (bytes, sources, received)) in chat_lines {
         b.add(file, bytes, sources, received, None);
@@ -689,7 +696,7 @@ pub fn export(
     if first.client.is_none() {
         bail!("{}", crate::t!("export_no_client", id = opts.client));
     }
-    let incomplete = complete_mail(cfg, writer, &first);
+    let incomplete = complete_mail(cfg, reader, writer, &first);
     let ev = reader.evidence(opts.client, opts.since, opts.until, opts.include_notes)?;
     let b = build(reader, &ev, opts, &incomplete)?;
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -980,4 +987,30 @@ pub fn verify(dir: &Path, verify_command: Option<&[String]>) -> Result<Verified>
         }
     };
     Ok(Verified { files: entries.len(), audit_rows, signature_checked, problems })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mboxrd_quotes_from_lines_once_more_and_html_is_escaped() {
+        let mail: &[u8] = b"Subject: x\r\n\r\nFrom here\r\n>From there\r\nFromage\r\n";
+        let out = String::from_utf8(mboxrd(&[(0, mail)])).expect("utf-8");
+        assert!(out.starts_with("From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"), "{out}");
+        assert!(out.contains("\r\n>From here\r\n>>From there\r\nFromage\r\n\n"), "{out}");
+        assert_eq!(
+            escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+        assert!(!escape("a\u{1b}[31mb\u{202e}").contains(['\u{1b}', '\u{202e}']));
+    }
+
+    #[test]
+    fn paths_that_leave_the_bundle_are_refused() {
+        for bad in ["/etc/passwd", "../x", "a/../../b", "", "a//b", "a\\b", "./a"] {
+            assert!(!safe(bad), "{bad}");
+        }
+        assert!(safe("email/00001-1-2.eml") && safe("attachments/ab.pdf"));
+    }
 }

@@ -210,3 +210,85 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
     assert_eq!(code, Some(1));
     assert!(out.contains(&format!("changed: {}", jsonl[0])), "{out}");
 }
+
+/// #34: `[export] sign_command` (ssh-keygen, no shell) signs manifest.json;
+/// `verify_command` checks it; a changed manifest fails on the signature; an
+/// export without --include-notes has no notes, with it it has them.
+#[test]
+fn the_manifest_is_signed_and_the_signature_checked_with_ssh_keygen() {
+    let s = temp_store();
+    let ch = channel(&s, "tg", pult::model::ChannelKind::Telegram);
+    ingest(&s, ch, vec![msg("1:1", "1", "Ирина", NOW, "Пришлите акт сверки")]);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let (client, conv): (i64, i64) =
+        conn.query_row("SELECT contact_id, id FROM conversations", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("client");
+    s.writer
+        .call_blocking(move |c| pult::store::team::add_note(c, conv, "anna", "Звонила, обещала выписку", NOW + 10))
+        .expect("note");
+    let home = tempfile::tempdir().expect("home");
+    let key = home.path().join("key");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "anna", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(ok.success());
+    let public = std::fs::read_to_string(home.path().join("key.pub")).expect("pub");
+    let allowed = home.path().join("allowed");
+    std::fs::write(&allowed, format!("anna {public}")).expect("allowed signers");
+    let cfg = home.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nname = \"anna\"\n\n[export]\nsign_command = [\"ssh-keygen\", \"-Y\", \"sign\", \"-f\", \"{}\", \"-n\", \"file\"]\n\
+             verify_command = [\"ssh-keygen\", \"-Y\", \"verify\", \"-f\", \"{}\", \"-I\", \"anna\", \"-n\", \"file\", \"-s\", \"{{signature}}\"]\n",
+            key.display(),
+            allowed.display()
+        ),
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        let o =
+            pult(home.path()).arg("--config").arg(&cfg).arg("--store").arg(&s.path).args(args).output().expect("run");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let out = home.path().join("bundle");
+    let (code, _, err) = run(&["export", "--client", &client.to_string(), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.join("manifest.json.sig").is_file());
+    assert!(!out.join("notes").exists(), "notes only with --include-notes");
+    let (code, text, err) = run(&["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{text}{err}");
+    assert!(text.contains("The signature of manifest.json holds."), "{text}");
+    // A manifest changed after signing fails on its signature.
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("manifest");
+    std::fs::write(
+        out.join("manifest.json"),
+        manifest.replacen("\"operator\": \"anna\"", "\"operator\": \"boris\"", 1),
+    )
+    .expect("edit");
+    let (code, text, _) = run(&["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("the signature does not hold"), "{text}");
+    // The signature file removed: named as missing.
+    std::fs::write(out.join("manifest.json"), &manifest).expect("restore");
+    std::fs::remove_file(out.join("manifest.json.sig")).expect("rm");
+    let (code, text, _) = run(&["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("missing: manifest.json.sig"), "{text}");
+    // With --include-notes, the notes are there (and in the report).
+    let with = home.path().join("with-notes");
+    let (code, _, err) =
+        run(&["export", "--client", &client.to_string(), "--include-notes", "--out", with.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let notes = std::fs::read_to_string(with.join("notes/notes.json")).expect("notes");
+    assert!(notes.contains("Звонила, обещала выписку"), "{notes}");
+    let (code, text, _) = run(&["export", "verify", with.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{text}");
+    let without = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(!without.contains("Звонила"));
+}
