@@ -79,76 +79,104 @@ pub fn complete_mail(
     writer: &Writer,
     ev: &Evidence,
 ) -> BTreeMap<i64, String> {
-    let reader_blob = |sha: &str| reader.blob(sha).ok().flatten();
     let mut failed = BTreeMap::new();
-    let wanted: Vec<&EvMessage> = ev
-        .messages
-        .iter()
-        .filter(|m| m.kind == "email" && m.imap.is_some() && !m.originals.iter().any(|o| o.partial.is_none()))
-        .collect();
+    // By account and folder, so that each account is one IMAP session.
+    let mut wanted: BTreeMap<(String, String), Vec<&EvMessage>> = BTreeMap::new();
+    for m in &ev.messages {
+        if let Some((folder, _, _)) = &m.imap
+            && m.kind == "email"
+            && !m.originals.iter().any(|o| o.partial.is_none())
+        {
+            wanted.entry((m.channel.clone(), folder.clone())).or_default().push(m);
+        }
+    }
     if wanted.is_empty() {
         return failed;
     }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            for m in wanted {
+            for m in wanted.values().flatten() {
                 failed.insert(m.id, e.to_string());
             }
             return failed;
         }
     };
-    for m in wanted {
-        let Some((folder, validity, uid)) = m.imap.clone() else { continue };
+    let mut sessions: BTreeMap<String, crate::channels::email::Session> = BTreeMap::new();
+    for ((channel, folder), messages) in wanted {
         let account = cfg.accounts.iter().find_map(|a| match a {
-            crate::config::Account::Email(e) if e.name == m.channel => Some(e.clone()),
+            crate::config::Account::Email(e) if e.name == channel => Some(e.clone()),
             _ => None,
         });
-        let Some(account) = account else {
-            failed.insert(m.id, format!("no configured email account named {}", m.channel));
-            continue;
-        };
-        let got = rt.block_on(async {
-            let mut session = crate::channels::email::connect(&account).await.map_err(|e| e.to_string())?;
+        let fetched: Result<Vec<Result<Vec<u8>, String>>, String> = rt.block_on(async {
+            let Some(account) = account else {
+                return Err(format!("no configured email account named {channel}"));
+            };
+            if !sessions.contains_key(&channel) {
+                let s = crate::channels::email::connect(&account).await.map_err(|e| e.to_string())?;
+                sessions.insert(channel.clone(), s);
+            }
+            let Some(session) = sessions.get_mut(&channel) else { return Err("no session".into()) };
             let mailbox =
                 session.examine(crate::channels::email::mutf7::encode(&folder)).await.map_err(|e| e.to_string())?;
-            if let (Some(then), Some(now)) = (validity, mailbox.uid_validity)
-                && then != i64::from(now)
-            {
-                let _ = session.logout().await;
-                return Err(format!("{folder} was renumbered (UIDVALIDITY {then} → {now})"));
-            }
-            let raw = crate::channels::email::fetch::raw_message(&mut session, uid as u32)
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = session.logout().await;
-            raw.ok_or_else(|| format!("mail {uid} is no longer in {folder}"))
-        });
-        match got {
-            Ok(bytes) => {
-                // The mail at that place must be the one synced: it starts with the header kept.
-                let kept = m.originals.iter().find(|o| o.partial.is_some()).map(|o| o.sha256.clone());
-                let header = kept.and_then(|sha| reader_blob(&sha));
-                if header.as_ref().is_some_and(|h| !bytes.starts_with(h)) {
-                    failed.insert(m.id, format!("the mail now at {folder} UID {uid} is not the one synced"));
+            let mut out = Vec::new();
+            for m in &messages {
+                let Some((_, validity, uid)) = m.imap.clone() else { continue };
+                if let (Some(then), Some(now)) = (validity, mailbox.uid_validity)
+                    && then != i64::from(now)
+                {
+                    out.push(Err(format!("{folder} was renumbered (UIDVALIDITY {then} → {now})")));
                     continue;
                 }
-                let raw = crate::channels::email::original(
-                    &folder,
-                    &validity.map(|v| v.to_string()).unwrap_or_default(),
-                    uid as u32,
-                    bytes,
-                    None,
-                );
-                let id = m.id;
-                if let Err(e) = writer.call_blocking(move |c| crate::store::originals::complete(c, id, &raw)) {
-                    failed.insert(m.id, e.to_string());
-                }
+                out.push(match crate::channels::email::fetch::raw_message(session, uid as u32).await {
+                    Ok(Some(bytes)) => Ok(bytes),
+                    Ok(None) => Err(format!("mail {uid} is no longer in {folder}")),
+                    Err(e) => Err(e.to_string()),
+                });
             }
+            Ok(out)
+        });
+        let fetched = match fetched {
+            Ok(f) => f,
             Err(reason) => {
-                failed.insert(m.id, reason);
+                for m in messages {
+                    failed.insert(m.id, reason.clone());
+                }
+                continue;
+            }
+        };
+        for (m, got) in messages.iter().zip(fetched) {
+            let Some((_, validity, uid)) = m.imap.clone() else { continue };
+            let bytes = match got {
+                Ok(b) => b,
+                Err(reason) => {
+                    failed.insert(m.id, reason);
+                    continue;
+                }
+            };
+            // The mail at that place must be the one synced: it starts with the header kept.
+            let kept = m.originals.iter().find(|o| o.partial.is_some()).map(|o| o.sha256.clone());
+            if let Some(header) = kept.and_then(|sha| reader.blob(&sha).ok().flatten())
+                && !bytes.starts_with(&header)
+            {
+                failed.insert(m.id, format!("the mail now at {folder} UID {uid} is not the one synced"));
+                continue;
+            }
+            let raw = crate::channels::email::original(
+                &folder,
+                &validity.map(|v| v.to_string()).unwrap_or_default(),
+                uid as u32,
+                bytes,
+                None,
+            );
+            let id = m.id;
+            if let Err(e) = writer.call_blocking(move |c| crate::store::originals::complete(c, id, &raw)) {
+                failed.insert(m.id, e.to_string());
             }
         }
+    }
+    for (_, mut s) in sessions {
+        let _ = rt.block_on(s.logout());
     }
     failed
 }

@@ -1518,7 +1518,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("export_delivery", "Delivery of our messages", "Доставка наших сообщений"),
     ("export_notes", "Internal notes", "Внутренние заметки"),
     ("export_hashes", "Hash appendix", "Приложение: хэши файлов"),
-    ("export_col_time", "Time (UTC)", "Время (UTC)"),
+    ("export_col_time", "Time (UTC)", "Время (по Гринвичу)"),
     ("export_col_channel", "Channel", "Канал"),
     ("export_col_from", "From", "От кого"),
     ("export_col_text", "Text", "Текст"),
