@@ -292,3 +292,53 @@ fn the_manifest_is_signed_and_the_signature_checked_with_ssh_keygen() {
     let without = std::fs::read_to_string(out.join("report.html")).expect("report");
     assert!(!without.contains("Звонила"));
 }
+
+/// `[store] keep_raw`: on for a new store, off for one that already held mail
+/// when it got the originals table; off, nothing is kept; the config's word wins.
+#[test]
+fn keep_raw_is_on_for_a_new_store_and_the_config_decides() {
+    let setting = |path: &std::path::Path| -> String {
+        rusqlite::Connection::open(path)
+            .expect("open")
+            .query_row("SELECT value FROM store_settings WHERE key = 'keep_raw'", [], |r| r.get(0))
+            .expect("setting")
+    };
+    let raw = |id: &str| {
+        let mut m = msg(id, "c1", "Ирина", NOW, "Пришлите акт");
+        m.raw = Some(std::sync::Arc::new(pult::model::RawOriginal {
+            kind: "telegram",
+            source: serde_json::json!({ "update_id": 1 }),
+            bytes: format!("{{\"update_id\":{id}}}").into_bytes(),
+            ..Default::default()
+        }));
+        m
+    };
+    let count = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .expect("open")
+            .query_row("SELECT count(*) FROM originals", [], |r| r.get(0))
+            .expect("n")
+    };
+    let s = temp_store();
+    assert_eq!(setting(&s.path), "1");
+    let ch = channel(&s, "tg", pult::model::ChannelKind::Telegram);
+    ingest(&s, ch, vec![raw("1")]);
+    assert_eq!(count(&s.path), 1);
+    s.writer.call_blocking(|c| pult::store::originals::set_keep_raw(c, false)).expect("off");
+    ingest(&s, ch, vec![raw("2")]);
+    assert_eq!(count(&s.path), 1, "off: nothing kept");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let old = dir.path().join("old.db");
+    {
+        let db = old_store(&old, 25);
+        db.run_sql(
+            "INSERT INTO channels (name, kind, created_at) VALUES ('tg', 'telegram', 1);
+             INSERT INTO conversations (channel_id, remote_key, title, created_at) VALUES (1, 'c', 'c', 1);
+             INSERT INTO messages (conversation_id, channel_id, remote_id, direction, sent_at) VALUES (1, 1, 'r', 'in', 1);",
+        )
+        .expect("old mail");
+    }
+    drop(pult::store::Writer::spawn(&old).expect("migrate"));
+    assert_eq!(setting(&old), "0", "a store that already held mail keeps nothing until told");
+}
