@@ -36,6 +36,28 @@ impl std::ops::Deref for Cli {
     }
 }
 
+/// `pult export verify DIR`.
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Check an export: every file's SHA-256, files missing or extra, the audit chain,
+    /// the signature (`[export] verify_command`); exit 1 naming each problem
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `pult audit verify`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; names the first row that breaks it (exit 1)
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open a throw-away store with a realistic week of an accountant's inbox
@@ -71,12 +93,42 @@ pub enum Command {
         once: bool,
     },
     /// The audit log: who sent, accepted, assigned, noted what, and when
+    /// (`pult audit verify` checks its hash chain)
     Audit {
         /// Only events at or after this time (RFC 3339, 2026-11-20, or a deadline phrase like "сегодня")
         #[arg(long)]
         since: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        check: Option<AuditCommand>,
+    },
+    /// A client's whole history as evidence: originals, hashes, promises, audit, report
+    /// (`pult export verify DIR` checks one)
+    #[command(args_conflicts_with_subcommands = true)]
+    Export {
+        /// The client id (`pult clients --json`)
+        #[arg(long)]
+        client: Option<i64>,
+        /// From this date or time (RFC 3339 or 2026-11-01)
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date or time (a date includes the whole day)
+        #[arg(long)]
+        until: Option<String>,
+        /// A new or empty directory
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Add the internal notes (left out otherwise)
+        #[arg(long)]
+        include_notes: bool,
+        /// Mask third parties in group chats
+        #[arg(long)]
+        redact_others: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        check: Option<ExportCommand>,
     },
     /// Counts by view: unanswered, open, overdue, due today
     Status {
@@ -441,7 +493,32 @@ pub fn main() -> Result<()> {
             };
             crate::scripting::reply(&cli, conversation, text, json)
         }
-        Some(Command::Audit { ref since, json }) => audit(&cli, since.as_deref(), json),
+        Some(Command::Audit { check: Some(AuditCommand::Verify { json }), .. }) => audit_verify(&cli, json),
+        Some(Command::Export { check: Some(ExportCommand::Verify { ref dir, json }), .. }) => {
+            crate::export_cli::verify(&cli, dir, json)
+        }
+        Some(Command::Export {
+            client,
+            ref since,
+            ref until,
+            ref out,
+            include_notes,
+            redact_others,
+            json,
+            check: None,
+        }) => {
+            let (Some(client), Some(out)) = (client, out) else { bail!("{}", t!("export_needs")) };
+            let args = crate::export_cli::Args {
+                client,
+                since: since.as_deref(),
+                until: until.as_deref(),
+                out,
+                include_notes,
+                redact_others,
+            };
+            crate::export_cli::export(&cli, &args, json)
+        }
+        Some(Command::Audit { ref since, json, check: None }) => audit(&cli, since.as_deref(), json),
         Some(Command::Search { ref query, json, limit }) => {
             let words: Vec<&str> = query.iter().map(|w| w.strip_prefix(SHIELD).unwrap_or(w)).collect();
             search(&cli, &words.join(" "), json, limit)
@@ -958,6 +1035,46 @@ fn audit(cli: &Cli, since: Option<&str>, json: bool) -> Result<()> {
         say!("{}  {:<12} {:<6} {}", e.time, line(&e.actor), conv, line(&what));
     }
     Ok(())
+}
+
+/// `pult audit verify`: the whole chain, or the first row that breaks it.
+fn audit_verify(cli: &Cli, json: bool) -> Result<()> {
+    let (reader, _, _) = open_reader(cli)?;
+    let outcome = reader.verify_audit()?;
+    if json {
+        let value = match &outcome {
+            Ok(n) => serde_json::json!({ "ok": true, "rows": n }),
+            Err(b) => serde_json::json!({ "ok": false, "broken_row": b.id, "reason": b.reason }),
+        };
+        cli.print_json(&value)?;
+    }
+    match outcome {
+        Ok(n) => {
+            if !json {
+                say!("{}", t!("audit_chain_ok", n = n));
+            }
+            Ok(())
+        }
+        Err(b) => bail!("{}", crate::store::audit_chain::describe_break(crate::i18n::ui(), &b)),
+    }
+}
+
+/// `--since` / `--until` of `pult export`: RFC 3339, or a date (its start;
+/// for `--until`, its end), in the team's time zone.
+pub fn parse_bound(s: &str, calendar: &Calendar, end_of_day: bool) -> Result<i64> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    match crate::workflow::calendar::parse_date(s) {
+        Some(d) if end_of_day => Ok(calendar.at(d, 0) + 86_400 - 1),
+        Some(d) => Ok(calendar.at(d, 0)),
+        None => bail!("{}", t!("bad_since", value = format!("{s:?}"))),
+    }
+}
+
+/// The reader, clock and calendar of the configured store (migrated first).
+pub fn reader_of(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
+    open_reader(cli)
 }
 
 /// `--since`: RFC 3339, a date, or a phrase («сегодня» means since the start of today).

@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod export;
+pub mod export_cli;
 pub mod history;
 pub mod i18n;
 pub mod mail_cli;

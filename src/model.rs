@@ -649,6 +649,8 @@ pub struct Inbound {
     pub mime_shape: Option<String>,
     /// Email: a mail server's report on a mail we sent (a bounce, a delay).
     pub report: Option<DeliveryReport>,
+    /// The bytes as the channel sent them (`[store] keep_raw`), kept as evidence.
+    pub raw: Option<std::sync::Arc<RawOriginal>>,
 }
 
 /// What a mail server reports about a mail (RFC 3464 delivery status
@@ -758,6 +760,23 @@ impl ImapPlace {
     pub fn remote_id(&self) -> String {
         format!("imap:{}:{}:{}", self.validity, self.uid, self.folder)
     }
+}
+
+/// A message's bytes exactly as a channel delivered them: a mail as fetched
+/// (`BODY.PEEK[]`), a Telegram update, a WhatsApp webhook body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawOriginal {
+    /// "imap", "telegram" or "whatsapp".
+    pub kind: &'static str,
+    /// Where it came from, as a JSON object: folder, uidvalidity, uid; chat_id,
+    /// message_id, update_id; wamid.
+    pub source: serde_json::Value,
+    pub bytes: Vec<u8>,
+    /// None: all of it. Some(reason): only a part was fetched (a large mail by structure).
+    pub partial: Option<String>,
+    /// A webhook's signature header as received (`X-Hub-Signature-256: sha256=…`).
+    pub signature: Option<String>,
+    pub received_at: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

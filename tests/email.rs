@@ -2339,3 +2339,191 @@ fn a_certificate_that_does_not_fit_names_the_host() {
     // With the CA it connects: the refusal above was the certificate's.
     assert!(rt.block_on(email::connect(&account(&d, "INBOX", true))).is_ok());
 }
+
+/// All files of a bundle, relative path → bytes.
+fn bundle_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("inside").to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// #34: a client's mail (one over the lazy-attachment size, one forged twin of
+/// another's Message-ID) with a promise kept and one moved: the export holds
+/// each mail byte for byte as Dovecot has it (the large one completed from the
+/// server), nothing of another client and no path of this machine; verify
+/// passes, then names a flipped byte, a deleted file, an added file and an
+/// edited audit row. The same store and range give the same manifest.
+#[test]
+fn an_export_holds_each_mail_as_dovecot_has_it_and_verify_names_every_change() {
+    let d = dovecot();
+    let f = folder("export");
+    let tag = f.clone();
+    let big = payload(pult::channels::email::parts::LAZY_ABOVE as usize + 20_000, 34);
+    let first =
+        mail_with_files(&tag, "<ex1@client.test>", None, "Пришлите акт сверки", &[("акт.pdf", &payload(3000, 1))]);
+    let large = mail_with_files(
+        &tag,
+        "<ex2@client.test>",
+        Some("<ex1@client.test>"),
+        "Договор во вложении",
+        &[("договор.pdf", &big)],
+    );
+    // Another sender reuses the first mail's Message-ID.
+    let twin = mail_from(
+        &format!("Ирина <irina-{tag}@client.test>"),
+        "<ex1@client.test>",
+        "Документы",
+        "Оплатите по новым реквизитам",
+        ("реквизиты.pdf", b"%PDF-1.4 twin"),
+    );
+    let other =
+        mail_from("Пётр <petr@other.test>", "<other1@other.test>", "Чужое", "Секрет другого клиента", ("x.pdf", b"x"));
+    deliver(&d, &f, &[first, large, twin, other]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let client: i64 = conn
+        .query_row("SELECT contact_id FROM identities WHERE handle = ?1", [format!("irina-{tag}@client.test")], |r| {
+            r.get(0)
+        })
+        .expect("client");
+    let partial: i64 = conn
+        .query_row("SELECT count(*) FROM originals WHERE partial IS NOT NULL", [], |r| r.get(0))
+        .expect("originals");
+    assert_eq!(partial, 1, "the large mail was kept in part (its header) at sync");
+    let (m1, conv) = message_of(&s, "<ex1@client.test>");
+    // A promise moved once and kept, and another still open.
+    let mut r = reply(conv, "Принято в работу");
+    r.reply_to_message_id = Some(m1);
+    let rr = r.clone();
+    s.writer.call_blocking(move |c| pult::store::ledger::accept(c, &rr, Some(m1), NOW + 3600, NOW)).expect("accept");
+    let rr = reply(conv, "Переносим срок: ждём выписку");
+    s.writer
+        .call_blocking(move |c| pult::store::ledger::redate(c, conv, "anna", NOW + 7200, Some(&rr), NOW + 60))
+        .expect("redate");
+    let rr = reply(conv, "Выполнено.");
+    s.writer.call_blocking(move |c| pult::store::ledger::done(c, &rr, NOW + 120)).expect("done");
+
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.home.path().join("bundle");
+    let o = cli.ok(&["export", "--client", &client.to_string(), "--out", out.to_str().expect("utf-8")]);
+    assert!(o.contains("manifest.json"), "{o}");
+    let files = bundle_files(&out);
+    // Each .eml is a mail exactly as Dovecot holds it.
+    let server = read_mailbox(&d, "alice", &f);
+    let emls: Vec<&String> = files.keys().filter(|p| p.ends_with(".eml")).collect();
+    assert_eq!(emls.len(), 3, "{:?}", files.keys().collect::<Vec<_>>());
+    for p in &emls {
+        assert!(server.contains(&files[*p]), "{p} is not byte for byte a mail on the server");
+    }
+    assert!(emls.iter().any(|p| files[*p].len() > big.len()), "the large mail is whole");
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    for e in manifest["files"].as_array().expect("files") {
+        if e["path"].as_str().is_some_and(|p| p.ends_with(".eml")) {
+            assert!(e["reconstructed"].is_null(), "{e}");
+            let src = &e["sources"][0];
+            assert_eq!(src["folder"], f.as_str(), "{e}");
+            assert!(src["uidvalidity"].as_i64().is_some() && src["uid"].as_i64().is_some(), "{e}");
+            assert!(e["received_at"].is_string(), "{e}");
+        }
+    }
+    // The big attachment is in attachments/ by its hash.
+    let big_sha = pult::store::audit_chain::sha256_hex(&big);
+    assert_eq!(files.get(&format!("attachments/{big_sha}.pdf")), Some(&big));
+    // Nothing of the other client, no path of this machine.
+    let home = cli.home.path().to_string_lossy().to_string();
+    let store_dir = s.dir.path().to_string_lossy().to_string();
+    for (p, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("Секрет другого клиента") && !text.contains("petr@other.test"), "{p}");
+        assert!(
+            !text.contains(&home) && !text.contains(&store_dir) && !text.contains("/tmp/"),
+            "{p} names a local path"
+        );
+    }
+    let promises: serde_json::Value = serde_json::from_slice(&files["ledger/promises.json"]).expect("promises");
+    let p = &promises[0];
+    assert_eq!((p["state"].as_str(), p["on_time"].as_bool()), (Some("done"), Some(true)), "{promises}");
+    assert_eq!(p["moved"].as_array().map(Vec::len), Some(1), "{promises}");
+    let report = String::from_utf8_lossy(&files["report.html"]);
+    assert!(!report.contains("<script") && !report.contains("http://") && !report.contains("https://"));
+    assert!(report.contains("Promises") && report.contains("Пришлите акт сверки"));
+    let mbox = String::from_utf8_lossy(&files["email/mbox"]);
+    assert_eq!(mbox.matches("\nFrom MAILER-DAEMON ").count() + usize::from(mbox.starts_with("From ")), 3);
+    assert!(cli.ok(&["export", "verify", out.to_str().expect("utf-8")]).contains("All"));
+
+    // Every kind of change is found and named.
+    let fails = |what: &str, expect: &str| {
+        let o = cli.run(&["export", "verify", out.to_str().expect("utf-8")]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{what}: {text}");
+        assert!(text.contains(expect), "{what}: {text}");
+    };
+    let eml = out.join(emls[0]);
+    let mut bytes = std::fs::read(&eml).expect("eml");
+    bytes[10] ^= 1;
+    std::fs::write(&eml, &bytes).expect("flip");
+    fails("a flipped byte", &format!("changed: {}", emls[0]));
+    bytes[10] ^= 1;
+    std::fs::write(&eml, &bytes).expect("restore");
+    let html = std::fs::read(out.join("report.html")).expect("report");
+    std::fs::remove_file(out.join("report.html")).expect("delete");
+    fails("a deleted file", "missing: report.html");
+    std::fs::write(out.join("report.html"), html).expect("restore");
+    std::fs::write(out.join("email/extra.eml"), b"From: x\r\n\r\n").expect("add");
+    fails("an added file", "not in the manifest: email/extra.eml");
+    std::fs::remove_file(out.join("email/extra.eml")).expect("remove");
+    let audit = std::fs::read_to_string(out.join("ledger/audit.jsonl")).expect("audit");
+    let edited = audit.replacen("task.redate", "task.cancel", 1);
+    assert_ne!(edited, audit);
+    std::fs::write(out.join("ledger/audit.jsonl"), &edited).expect("edit");
+    fails("an edited audit row", "audit chain broken at row");
+    fails("an edited audit row", "changed: ledger/audit.jsonl");
+    std::fs::write(out.join("ledger/audit.jsonl"), &audit).expect("restore");
+    assert!(cli.ok(&["export", "verify", out.to_str().expect("utf-8")]).contains("All"));
+
+    // The same store and range: the same manifest but for its time fields; in Russian, a Russian report.
+    let again = cli.home.path().join("again");
+    let o = pult(cli.home.path())
+        .env("LANG", "ru_RU.UTF-8")
+        .arg("--config")
+        .arg(&cli.cfg)
+        .arg("--store")
+        .arg(&cli.store)
+        .args(["export", "--client", &client.to_string(), "--out", again.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let strip = |dir: &std::path::Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest")).expect("json");
+        v["export"] = serde_json::Value::Null;
+        for e in v["files"].as_array_mut().expect("files") {
+            if e["path"] == "report.html" {
+                e["sha256"] = serde_json::Value::Null;
+                e["size"] = serde_json::Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&out), strip(&again));
+    let ru = std::fs::read_to_string(again.join("report.html")).expect("report");
+    assert!(ru.contains("Обещания") && ru.contains("Хронология по всем каналам") && ru.contains("lang=\"ru\""));
+    // Both exports are in the audit log, which still chains.
+    let log = cli.ok(&["audit", "--json"]);
+    assert_eq!(log.matches("\"export\"").count(), 2, "{log}");
+    cli.ok(&["audit", "verify"]);
+}

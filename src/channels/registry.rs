@@ -113,6 +113,12 @@ pub fn open_all(cfg: &Config, writer: &Writer) -> (Vec<Arc<dyn Channel>>, Vec<Un
     let ctx = Context::from_config(cfg);
     let now = jiff::Timestamp::now().as_second();
     let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    // `[store] keep_raw`, where ingest reads it; unset, the store's own default stands.
+    if let Some(on) = cfg.store.keep_raw
+        && let Err(e) = writer.call_blocking(move |c| crate::store::originals::set_keep_raw(c, on))
+    {
+        tracing::error!("[store] keep_raw: {e}");
+    }
     // A config without accounts (a team member's, beside the daemon's) says
     // nothing about which channels exist: it archives nothing.
     if !cfg.accounts.is_empty() {

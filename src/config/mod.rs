@@ -22,6 +22,7 @@ pub enum ConfigError {
 pub struct Config {
     pub agent: Agent,
     pub store: StoreConfig,
+    pub export: ExportConfig,
     pub hours: Hours,
     pub ui: Ui,
     pub guards: Guards,
@@ -83,6 +84,21 @@ pub struct Agent {
 #[serde(default)]
 pub struct StoreConfig {
     pub path: Option<PathBuf>,
+    /// Keep every message's bytes as received (default: on for a new store).
+    pub keep_raw: Option<bool>,
+}
+
+/// `[export]`: how `pult export` signs a manifest and `pult export verify` checks it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportConfig {
+    /// An argument vector (no shell); `{manifest}` is replaced by the manifest's path,
+    /// else the path is appended. Its standard output is kept as `manifest.json.sig`
+    /// unless the command writes that file itself.
+    pub sign_command: Option<Vec<String>>,
+    /// An argument vector (no shell); `{manifest}` and `{signature}` are replaced
+    /// by the paths. Exit 0 means the signature holds.
+    pub verify_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -82,6 +82,7 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
     let mut report = IngestReport::default();
+    let keep_raw = batch.iter().any(|m| m.raw.is_some()) && super::originals::keep_raw(tx)?;
 
     for &m in batch {
         let author = if m.outgoing || m.author_handle.is_empty() {
@@ -178,6 +179,9 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             continue;
         }
         let message_id = tx.last_insert_rowid();
+        if keep_raw && let Some(raw) = &m.raw {
+            super::originals::record(tx, message_id, raw)?;
+        }
         // A deletion that overtook the message applies now.
         super::events::settle(tx, channel_id, &m.remote_id, now)?;
         if let Some(p) = &m.imap {

@@ -1,16 +1,19 @@
 //! The SQLite store: one file, WAL, one writer thread per process, readers on their own connections.
 
 pub mod archive;
+pub mod audit_chain;
 pub mod baseline;
 pub mod channel_state;
 pub mod clients;
 pub mod demo_data;
 pub mod drafts;
 pub mod events;
+pub mod evidence;
 pub mod fts;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;
+pub mod originals;
 pub mod queries;
 pub mod reports;
 pub mod schema;
@@ -297,6 +300,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         Ok(search_index::pending(&table, id))
     })?;
     fts::register(conn)?;
+    audit_chain::register(conn)?;
     Ok(())
 }
 

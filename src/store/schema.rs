@@ -807,6 +807,51 @@ CREATE TABLE sla_escalations (
     PRIMARY KEY (conversation_id, clock, started, threshold)
 ) WITHOUT ROWID;
 "#,
+    // 25 -> 26 (#34): the audit log as a hash chain (store/audit_chain.rs), rows
+    // written before it chained here, oldest first; originals as received.
+    r#"
+ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN row_hash TEXT;
+DROP TRIGGER audit_no_update;
+CREATE TEMP TABLE audit_chained AS
+WITH RECURSIVE chain(id, prev, hash) AS (
+    SELECT id, NULL, audit_row_hash(NULL, id, at, actor, action, conversation_id, detail)
+      FROM audit WHERE id = (SELECT min(id) FROM audit)
+    UNION ALL
+    SELECT a.id, chain.hash, audit_row_hash(chain.hash, a.id, a.at, a.actor, a.action, a.conversation_id, a.detail)
+      FROM chain JOIN audit a ON a.id = (SELECT min(id) FROM audit WHERE id > chain.id)
+)
+SELECT id, prev, hash FROM chain;
+UPDATE audit SET prev_hash = c.prev, row_hash = c.hash FROM temp.audit_chained c WHERE c.id = audit.id;
+DROP TABLE temp.audit_chained;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+-- Originals as received (store/originals.rs): bytes deflated and addressed by
+-- the SHA-256 of what was received; one row per message and where it came from.
+CREATE TABLE blobs (
+    sha256  TEXT PRIMARY KEY,
+    size    INTEGER NOT NULL,
+    codec   TEXT NOT NULL,
+    data    BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE originals (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER NOT NULL REFERENCES messages(id),
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    sha256      TEXT NOT NULL REFERENCES blobs(sha256),
+    received_at INTEGER NOT NULL,
+    partial     TEXT,
+    signature   TEXT
+);
+CREATE INDEX originals_by_message ON originals (message_id, id);
+-- A store's own settings. keep_raw: on for a new store, off for one that
+-- already holds mail (`[store] keep_raw` in the config decides either way).
+CREATE TABLE store_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO store_settings (key, value)
+    SELECT 'keep_raw', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '0' ELSE '1' END;
+INSERT INTO store_settings (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

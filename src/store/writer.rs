@@ -123,8 +123,7 @@ pub(super) fn audit(
     conversation: Option<i64>,
     detail: &str,
 ) -> Result<()> {
-    tx.prepare_cached("INSERT INTO audit (at, actor, action, conversation_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(rusqlite::params![at, actor, action, conversation, detail])?;
+    super::audit_chain::append(tx, at, actor, action, conversation, detail)?;
     Ok(())
 }
 

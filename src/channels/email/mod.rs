@@ -426,6 +426,7 @@ pub async fn sync_folder(
                 let f = f.map_err(imap)?;
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
+                m.raw = Some(std::sync::Arc::new(original(folder, &validity, uid, body.to_vec(), None)));
                 place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()), f.gmail_msg_id().copied());
                 batch.push(m);
             }
@@ -532,6 +533,28 @@ async fn list_uids(
 }
 
 /// The remote id of a mail without a Message-ID: stable for its folder and UIDVALIDITY.
+/// A mail's bytes as fetched (`BODY.PEEK[]`), with its place: folder, UIDVALIDITY, UID.
+pub fn original(
+    folder: &str,
+    validity: &str,
+    uid: u32,
+    bytes: Vec<u8>,
+    partial: Option<String>,
+) -> crate::model::RawOriginal {
+    crate::model::RawOriginal {
+        kind: "imap",
+        source: serde_json::json!({
+            "folder": folder,
+            "uidvalidity": validity.parse::<u64>().ok(),
+            "uid": uid,
+        }),
+        bytes,
+        partial,
+        signature: None,
+        received_at: jiff::Timestamp::now().as_second(),
+    }
+}
+
 fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {
     format!("<{validity}.{uid}.{folder}@pult.invalid>")
 }
@@ -583,7 +606,15 @@ async fn fetch_by_structure(
         }
     };
     let texts = fetch_sections(session, uid, &layout.text_sections()).await?;
-    let m = parse::parse_structured(&header, &texts, layout, &fallback_id(validity, uid, folder), own);
+    let mut m = parse::parse_structured(&header, &texts, layout, &fallback_id(validity, uid, folder), own);
+    // Its header is what was fetched of it; an export fetches the rest while the server has it.
+    m.raw = Some(std::sync::Arc::new(original(
+        folder,
+        validity,
+        uid,
+        header,
+        Some("large mail synced by structure: header and text parts only".into()),
+    )));
     Ok(Some((m, flags, arrived, gm)))
 }
 

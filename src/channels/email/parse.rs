@@ -132,6 +132,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         imap: None,
         mime_shape: Some(shape),
         automatic,
+        raw: None,
     }
 }
 

@@ -216,7 +216,7 @@ pub async fn stored_offset(writer: &Writer, channel: i64) -> Result<i32, Telegra
 /// update that is neither stored nor kept. Returns how many updates came.
 pub async fn fetch_once(bot: &Bot, writer: &Writer, channel: i64, timeout: u32) -> Result<usize, TelegramError> {
     let offset = stored_offset(writer, channel).await?;
-    let page = updates::get(bot, i64::from(offset), timeout).await?;
+    let (page, raws) = updates::get_page(bot, i64::from(offset), timeout).await?;
     if page.is_empty() {
         return Ok(0);
     }
@@ -240,7 +240,7 @@ pub async fn fetch_once(bot: &Bot, writer: &Writer, channel: i64, timeout: u32) 
             None => tracing::warn!("telegram: business connection {id} could not be looked up"),
         }
     }
-    batch.extend(updates::events(&page, &mut known));
+    batch.extend(updates::events_with_originals(&page, &raws, &mut known));
     batch.push(SyncEvent::Cursor { key: "offset".into(), value: next.to_string() });
     let n = page.len();
     let now = jiff::Timestamp::now().as_second();

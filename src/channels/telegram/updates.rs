@@ -11,6 +11,16 @@ use teloxide::types::Message;
 
 /// One page of updates from `offset`, as JSON.
 pub async fn get(bot: &teloxide::Bot, offset: i64, timeout: u32) -> Result<Vec<Value>, TelegramError> {
+    Ok(get_page(bot, offset, timeout).await?.0)
+}
+
+/// One page of updates from `offset`, as JSON and as the exact bytes of each
+/// update in the answer (empty where they could not be told apart).
+pub async fn get_page(
+    bot: &teloxide::Bot,
+    offset: i64,
+    timeout: u32,
+) -> Result<(Vec<Value>, Vec<Vec<u8>>), TelegramError> {
     let mut url = bot.api_url();
     let path = format!("{}bot{}/getUpdates", url.path(), bot.token());
     url.set_path(&path);
@@ -24,13 +34,141 @@ pub async fn get(bot: &teloxide::Bot, offset: i64, timeout: u32) -> Result<Vec<V
         .await
         .map_err(|e| TelegramError::Http(e.without_url().to_string()))?;
     let status = resp.status().as_u16();
-    let answer: Value = resp.json().await.map_err(|e| TelegramError::Http(e.without_url().to_string()))?;
+    let bytes = resp.bytes().await.map_err(|e| TelegramError::Http(e.without_url().to_string()))?;
+    let answer: Value = serde_json::from_slice(&bytes).map_err(|e| TelegramError::Http(e.to_string()))?;
     if answer.get("ok").and_then(Value::as_bool) == Some(true) {
-        return Ok(answer.get("result").and_then(Value::as_array).cloned().unwrap_or_default());
+        let updates = answer.get("result").and_then(Value::as_array).cloned().unwrap_or_default();
+        let raws = match array_spans(&bytes, b"result") {
+            Some(spans) if spans.len() == updates.len() => {
+                spans.into_iter().map(|(a, b)| bytes[a..b].to_vec()).collect()
+            }
+            _ => vec![Vec::new(); updates.len()],
+        };
+        return Ok((updates, raws));
     }
     let description = answer.get("description").and_then(Value::as_str).unwrap_or("no description").to_string();
     let retry_after = answer.pointer("/parameters/retry_after").and_then(Value::as_u64);
     Err(TelegramError::Api { status, description: crate::sanitize::line(&description).into_owned(), retry_after })
+}
+
+/// The byte spans of the elements of the array under top-level `key` of a JSON
+/// object: each update exactly as Telegram wrote it. None if the text is not so.
+pub fn array_spans(text: &[u8], key: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let ws = |i: &mut usize| {
+        while *i < text.len() && text[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    // The end of the value starting at `i`.
+    let skip = |mut i: usize| -> Option<usize> {
+        let mut depth = 0usize;
+        let mut in_string = false;
+        loop {
+            let c = *text.get(i)?;
+            if in_string {
+                match c {
+                    b'\\' => i += 1,
+                    b'"' => {
+                        in_string = false;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+            } else {
+                match c {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth > 0 => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    b',' | b'}' | b']' if depth == 0 => return Some(i),
+                    c if depth == 0 && c.is_ascii_whitespace() => return Some(i),
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+    };
+    let mut i = 0;
+    ws(&mut i);
+    if text.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        ws(&mut i);
+        if text.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip(i)?;
+        let this = &text[i + 1..key_end - 1];
+        i = key_end;
+        ws(&mut i);
+        if text.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        ws(&mut i);
+        if this == key {
+            if text.get(i) != Some(&b'[') {
+                return None;
+            }
+            i += 1;
+            let mut spans = Vec::new();
+            loop {
+                ws(&mut i);
+                match text.get(i)? {
+                    b']' => return Some(spans),
+                    b',' => i += 1,
+                    _ => {
+                        let end = skip(i)?;
+                        spans.push((i, end));
+                        i = end;
+                    }
+                }
+            }
+        }
+        i = skip(i)?;
+        ws(&mut i);
+        match text.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The events of a page with each message's update kept as its original.
+pub fn events_with_originals(updates: &[Value], raws: &[Vec<u8>], known: &mut Connections) -> Vec<SyncEvent> {
+    let now = jiff::Timestamp::now().as_second();
+    let mut out = Vec::new();
+    for (n, u) in updates.iter().enumerate() {
+        let mut events = events(std::slice::from_ref(u), known);
+        let bytes = raws.get(n).filter(|b| !b.is_empty()).cloned().unwrap_or_else(|| u.to_string().into_bytes());
+        let exact = raws.get(n).is_some_and(|b| !b.is_empty());
+        let update_id = u.get("update_id").and_then(Value::as_i64);
+        for e in &mut events {
+            if let SyncEvent::Message(m) = e {
+                let (chat, message) =
+                    m.remote_id.split_once(':').unwrap_or((m.conversation_key.as_str(), m.remote_id.as_str()));
+                m.raw = Some(std::sync::Arc::new(crate::model::RawOriginal {
+                    kind: "telegram",
+                    source: serde_json::json!({ "update_id": update_id, "chat_id": chat, "message_id": message }),
+                    bytes: bytes.clone(),
+                    partial: (!exact)
+                        .then(|| "the update as read, not as sent: its bytes could not be told apart".into()),
+                    signature: None,
+                    received_at: now,
+                }));
+            }
+        }
+        out.extend(events);
+    }
+    out
 }
 
 /// The kinds of update pult reads but does not keep, said once in the log.
@@ -202,5 +340,19 @@ fn read_part(kind: &str, body: &Value, known: &mut Connections) -> Result<Vec<Sy
             Ok(Vec::new())
         }
         other => Err(format!("an update of a kind pult does not know: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::array_spans;
+
+    #[test]
+    fn each_update_is_cut_out_as_sent() {
+        let body = br#"{"ok":true, "result" : [ {"update_id":1,"message":{"text":"a ] } \" ,"}} ,{"update_id":2} ]}"#;
+        let spans = array_spans(body, b"result").expect("spans");
+        let parts: Vec<&[u8]> = spans.iter().map(|(a, b)| &body[*a..*b]).collect();
+        assert_eq!(parts, vec![&br#"{"update_id":1,"message":{"text":"a ] } \" ,"}}"#[..], &br#"{"update_id":2}"#[..]]);
+        assert_eq!(array_spans(br#"{"ok":true,"result":[]}"#, b"result"), Some(vec![]));
     }
 }

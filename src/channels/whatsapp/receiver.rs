@@ -239,10 +239,26 @@ async fn post(
         );
         return answer(StatusCode::UNAUTHORIZED, "");
     }
-    let parsed = webhook::parse(&body, &rx.phone_number_id);
+    let mut parsed = webhook::parse(&body, &rx.phone_number_id);
     let has_media = !parsed.media.is_empty();
-    let (channel, batch) = (rx.channel, parsed.events);
     let now = jiff::Timestamp::now().as_second();
+    // The body as signed, with its signature: each message of it keeps it as its original.
+    let original = std::sync::Arc::new(crate::model::RawOriginal {
+        kind: "whatsapp",
+        source: serde_json::json!({ "phone_number_id": rx.phone_number_id }),
+        bytes: body.to_vec(),
+        partial: None,
+        signature: signature.map(|s| format!("X-Hub-Signature-256: {s}")),
+        received_at: now,
+    });
+    for e in &mut parsed.events {
+        if let SyncEvent::Message(m) = e {
+            let mut raw = (*original).clone();
+            raw.source["wamid"] = serde_json::Value::String(m.remote_id.clone());
+            m.raw = Some(std::sync::Arc::new(raw));
+        }
+    }
+    let (channel, batch) = (rx.channel, parsed.events);
     storing.store(true, Ordering::Release);
     match rx.writer.call(move |c| events::apply(c, channel, &batch, now)).await {
         Ok(applied) => {

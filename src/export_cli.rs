@@ -1,0 +1,108 @@
+//! `pult export` and `pult export verify` on the command line (the work is in `export`).
+
+use crate::bootstrap::{load_config, store_path};
+use crate::cli::Cli;
+use crate::store::Writer;
+use crate::{say, t};
+use anyhow::{Context as _, Result, bail};
+use std::path::{Path, PathBuf};
+
+pub struct Args<'a> {
+    pub client: i64,
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub out: &'a Path,
+    pub include_notes: bool,
+    pub redact_others: bool,
+}
+
+/// The command line as typed, the output directory said as `DIR` (no path of this machine).
+fn command_line(a: &Args<'_>) -> String {
+    let mut s = format!("pult export --client {}", a.client);
+    if let Some(v) = a.since {
+        s.push_str(&format!(" --since {v}"));
+    }
+    if let Some(v) = a.until {
+        s.push_str(&format!(" --until {v}"));
+    }
+    s.push_str(" --out DIR");
+    if a.include_notes {
+        s.push_str(" --include-notes");
+    }
+    if a.redact_others {
+        s.push_str(" --redact-others");
+    }
+    s
+}
+
+pub fn export(cli: &Cli, a: &Args<'_>, json: bool) -> Result<()> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let (reader, clock, calendar) = crate::cli::reader_of(cli)?;
+    let since = a.since.map(|s| crate::cli::parse_bound(s, &calendar, false)).transpose()?;
+    let until = a.until.map(|s| crate::cli::parse_bound(s, &calendar, true)).transpose()?;
+    let path = store_path(cli, &cfg);
+    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
+    let opts = crate::export::Options {
+        client: a.client,
+        since,
+        until,
+        out: PathBuf::from(a.out),
+        include_notes: a.include_notes,
+        redact_others: a.redact_others,
+        lang: crate::i18n::ui(),
+        operator: cfg.actor(),
+        command_line: command_line(a),
+        sign_command: cfg.export.sign_command.clone(),
+    };
+    let summary = crate::export::export(&reader, &writer, &cfg, &clock, &opts)?;
+    if json {
+        return cli.print_json(&summary);
+    }
+    say!(
+        "{}",
+        t!(
+            "export_done",
+            files = summary.files,
+            dir = crate::sanitize::line(&a.out.display().to_string()),
+            sha = summary.manifest_sha256
+        )
+    );
+    if !summary.left_out.is_empty() {
+        say!("{}", t!("export_left_out"));
+        for l in &summary.left_out {
+            say!("  - {}", crate::sanitize::line(l));
+        }
+    }
+    Ok(())
+}
+
+pub fn verify(cli: &Cli, dir: &Path, json: bool) -> Result<()> {
+    let cfg = load_config(cli)?.unwrap_or_default();
+    let v = crate::export::verify(dir, cfg.export.verify_command.as_deref())?;
+    let lang = crate::i18n::ui();
+    if json {
+        cli.print_json(&serde_json::json!({
+            "ok": v.problems.is_empty(),
+            "files": v.files,
+            "audit_rows": v.audit_rows,
+            "signature_checked": v.signature_checked,
+            "problems": v.problems,
+        }))?;
+    } else {
+        for p in &v.problems {
+            say!("{}", crate::sanitize::line(&p.in_language(lang)));
+        }
+        if v.problems.is_empty() {
+            say!("{}", t!("export_verify_ok", files = v.files, rows = v.audit_rows));
+            match v.signature_checked {
+                Some(true) => say!("{}", t!("export_verify_signed_ok")),
+                Some(false) => say!("{}", t!("export_verify_signed_unchecked")),
+                None => {}
+            }
+        }
+    }
+    if !v.problems.is_empty() {
+        bail!("{}", t!("export_verify_failed", n = v.problems.len()));
+    }
+    Ok(())
+}

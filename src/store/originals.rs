@@ -1,0 +1,127 @@
+//! What did the channel send, byte for byte? Originals as received (`[store]
+//! keep_raw`), deflated in `blobs` under the SHA-256 of the bytes received, one
+//! `originals` row per message with where it came from and when.
+
+use super::{Db, Result};
+use crate::model::RawOriginal;
+use rusqlite::{OptionalExtension as _, Transaction, params};
+use std::io::{Read as _, Write as _};
+
+/// Whether this store keeps originals.
+pub(super) fn keep_raw(tx: &Transaction<'_>) -> Result<bool> {
+    let v: Option<String> = tx
+        .prepare_cached("SELECT value FROM store_settings WHERE key = 'keep_raw'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(v.as_deref() == Some("1"))
+}
+
+/// `[store] keep_raw` from the config, written where ingest reads it.
+pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
+    db.0.execute(
+        "INSERT INTO store_settings (key, value) VALUES ('keep_raw', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
+        [if on { "1" } else { "0" }],
+    )?;
+    Ok(())
+}
+
+/// Stores `bytes` once, deflated; returns their SHA-256.
+pub(super) fn put_blob(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
+    let sha = super::audit_chain::sha256_hex(bytes);
+    let known: Option<i64> =
+        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&sha], |r| r.get(0)).optional()?;
+    if known.is_none() {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(bytes)?;
+        let data = z.finish()?;
+        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, 'deflate', ?3)")?
+            .execute(params![sha, bytes.len() as i64, data])?;
+    }
+    Ok(sha)
+}
+
+/// Keeps the original of a message just stored.
+pub(super) fn record(tx: &Transaction<'_>, message_id: i64, raw: &RawOriginal) -> Result<()> {
+    let sha = put_blob(tx, &raw.bytes)?;
+    tx.prepare_cached(
+        "INSERT INTO originals (message_id, kind, source, sha256, received_at, partial, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        message_id,
+        raw.kind,
+        raw.source.to_string(),
+        sha,
+        raw.received_at,
+        raw.partial,
+        raw.signature
+    ])?;
+    Ok(())
+}
+
+/// A whole mail fetched later for a message kept only in part (an export completes it).
+pub fn complete(db: &mut Db, message_id: i64, raw: &RawOriginal) -> Result<()> {
+    let tx = super::writer::immediate(&mut db.0)?;
+    record(&tx, message_id, raw)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// One kept original, as the store lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Original {
+    pub kind: String,
+    pub source: serde_json::Value,
+    pub sha256: String,
+    pub size: i64,
+    pub received_at: i64,
+    pub partial: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl super::Reader {
+    /// The originals of a message, the most complete and newest first.
+    pub fn originals_of(&self, message_id: i64) -> Result<Vec<Original>> {
+        let mut st = self.connection().prepare_cached(
+            "SELECT o.kind, o.source, o.sha256, b.size, o.received_at, o.partial, o.signature
+             FROM originals o JOIN blobs b ON b.sha256 = o.sha256
+             WHERE o.message_id = ?1 ORDER BY o.partial IS NOT NULL, o.id DESC",
+        )?;
+        let rows = st.query_map([message_id], |r| {
+            let source: String = r.get(1)?;
+            Ok(Original {
+                kind: r.get(0)?,
+                source: serde_json::from_str(&source).unwrap_or(serde_json::Value::Null),
+                sha256: r.get(2)?,
+                size: r.get(3)?,
+                received_at: r.get(4)?,
+                partial: r.get(5)?,
+                signature: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The bytes stored under `sha256`, checked against it.
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let row: Option<(String, Vec<u8>)> = self
+            .connection()
+            .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
+            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((codec, data)) = row else { return Ok(None) };
+        let bytes = match codec.as_str() {
+            "deflate" => {
+                let mut out = Vec::new();
+                flate2::read::DeflateDecoder::new(data.as_slice()).read_to_end(&mut out)?;
+                out
+            }
+            _ => data,
+        };
+        if super::audit_chain::sha256_hex(&bytes) != sha256 {
+            return Err(super::StoreError::Invalid(format!("blob {sha256} does not hash to its name")));
+        }
+        Ok(Some(bytes))
+    }
+}
