@@ -162,8 +162,16 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
                    AND search_contains(',' || replace(tags, ', ', ',') || ',', {v}))"
             )
         }
-        Filter::Channel(name) => format!("search_contains(ch.name, {})", plan.bind(folded(name))),
-        Filter::Kind(k) => format!("ch.kind = {}", plan.bind(k.as_str().to_string())),
+        // The channels are found once, not looked at for every message read.
+        Filter::Channel(name) => {
+            format!(
+                "c.channel_id IN (SELECT id FROM channels WHERE search_contains(name, {}))",
+                plan.bind(folded(name))
+            )
+        }
+        Filter::Kind(k) => {
+            format!("c.channel_id IN (SELECT id FROM channels WHERE kind = {})", plan.bind(k.as_str().to_string()))
+        }
         Filter::HasAttachment if table == Table::Messages => {
             "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = m.id)".into()
         }
