@@ -515,3 +515,40 @@ fn a_batch_indexes_what_it_added_once_and_as_it_ended() {
     assert_eq!(found("выписка"), 1);
     assert_eq!(rows("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'пришлит'"), 1);
 }
+
+/// Every filter alone reads the messages newest first from an index and stops
+/// after a page: no step reads every message to sort them (`USE TEMP B-TREE
+/// FOR ORDER BY`). Plans are deterministic where timings are not; the speed
+/// itself is `pult-bench`'s to measure.
+#[test]
+fn filters_alone_read_newest_first_without_sorting_every_message() {
+    let mut c = corpus();
+    let walks = [
+        "has:attachment",
+        "kind:email",
+        "kind:telegram has:attachment",
+        "is:unanswered",
+        "is:open",
+        "channel:mail",
+        "after:2026-11-01",
+        "before:2026-11-15 has:attachment",
+        "-has:attachment",
+    ];
+    let from_the_index = ["from:Иванова", "счёт has:attachment", "счёт kind:email after:2026-11-01"];
+    // Forced to walk every message newest first, as on a big store.
+    c.reader.set_few_conversations(0);
+    for q in walks.iter().chain(&from_the_index) {
+        let plan = c.reader.search_plan(q, 50, &clock()).expect("plan");
+        assert!(!plan.is_empty(), "{q}: no plan");
+        assert!(plan.iter().all(|s| !s.contains("TEMP B-TREE")), "{q} sorts every match: {plan:#?}");
+        let first = &plan[0];
+        if walks.contains(q) {
+            assert!(first == "SCAN k" || first.starts_with("SEARCH k USING INTEGER PRIMARY KEY"), "{q}: {plan:#?}");
+        } else {
+            assert!(first.starts_with("SCAN f VIRTUAL TABLE"), "{q}: {plan:#?}");
+        }
+        // The message row is read by its id, never scanned.
+        assert!(plan.iter().any(|s| s.starts_with("SEARCH m USING INTEGER PRIMARY KEY")), "{q}: {plan:#?}");
+        assert!(!plan.iter().any(|s| s == "SCAN m" || s.starts_with("SCAN m ")), "{q}: {plan:#?}");
+    }
+}

@@ -903,3 +903,63 @@ fn a_plain_text_bounce_without_headers_is_matched_by_its_recipient_and_a_strange
     assert_eq!(r.count(View::Unanswered).expect("count"), 0);
     assert_eq!(r.status().expect("status").failed, 1, "only ours");
 }
+
+/// A thread's messages, attachments, reactions and delivery states load in a
+/// fixed number of statements: a 200-message thread costs what a 2-message one does.
+#[test]
+fn a_thread_loads_in_the_same_number_of_statements_whatever_its_length() {
+    use pult::model::InboundAttachment;
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    for (conv, n) in [("short", 2), ("long", 200)] {
+        let batch = (0..n)
+            .map(|i| {
+                let mut m = msg(&format!("{conv}{i}"), conv, "Оля", NOW - 10_000 + i, "счёт во вложении");
+                m.attachments = vec![InboundAttachment {
+                    name: format!("счёт-{i}.pdf"),
+                    mime: "application/pdf".into(),
+                    size: 1000 + i,
+                    ..Default::default()
+                }];
+                m
+            })
+            .collect();
+        ingest(&s, ch, batch);
+    }
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    conn.execute_batch(
+        "INSERT INTO reactions (message_id, author_handle, author_name, emoji, at)
+           SELECT id, 'h:Анна', 'Анна', '👍', 1 FROM messages WHERE remote_id IN ('short1', 'long150');
+         UPDATE messages SET delivery = 'read' WHERE remote_id IN ('short0', 'long7');",
+    )
+    .expect("reactions");
+    let id = |key: &str| -> i64 {
+        conn.query_row("SELECT id FROM conversations WHERE remote_key = ?1", [key], |r| r.get(0)).expect("id")
+    };
+    let reader = Reader::open(&s.path, "Анна").expect("reader");
+    reader.count_statements();
+    // What the TUI reads to open a thread (`Effect::LoadThread`).
+    let load = |conversation: i64| {
+        let before = pult::store::statements_counted();
+        reader.conversation(conversation).expect("conversation").expect("exists");
+        let thread = reader.thread(conversation, 200).expect("thread");
+        reader.tasks(conversation).expect("tasks");
+        reader.connection_of(conversation).expect("connection");
+        (pult::store::statements_counted() - before, thread)
+    };
+    let (short, two) = load(id("short"));
+    let (long, many) = load(id("long"));
+    assert_eq!(two.len(), 2);
+    assert_eq!(many.len(), 200);
+    assert!(short > 0);
+    assert_eq!(short, long, "a 200-message thread ran {long} statements, a 2-message one {short}");
+    for (i, m) in many.iter().enumerate() {
+        assert_eq!(m.attachments.len(), 1, "message {i}");
+        assert_eq!(m.attachments[0].name, format!("счёт-{i}.pdf"));
+    }
+    assert_eq!(many[150].reactions, vec![("Анна".to_string(), "👍".to_string())]);
+    assert!(many.iter().enumerate().all(|(i, m)| i == 150 || m.reactions.is_empty()));
+    assert_eq!(two[1].reactions.len(), 1);
+    assert_eq!(many[7].delivery, pult::model::Delivery::parse("read"));
+    assert_eq!(two[0].delivery, pult::model::Delivery::parse("read"));
+}

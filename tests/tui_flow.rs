@@ -1486,3 +1486,34 @@ fn store_and_library_errors_are_said_in_russian() {
     let json = "An error while parsing JSON: expected value at line 1 column 1";
     assert_eq!(english_leak(&pult::trouble::shown(Lang::Ru, json)), None);
 }
+
+/// Holding `j` (a burst of the same key) reads only the thread the cursor
+/// stops on: each repeat's load waits and the newest replaces it.
+#[test]
+fn holding_j_reads_only_the_thread_the_cursor_stops_on() {
+    let mut h = Harness::demo(160, 45);
+    let shown = |h: &Harness| h.app.state.thread.as_ref().map(|t| t.conversation.id);
+    let first = shown(&h);
+    assert!(h.app.state.list.rows.len() > 4);
+    let key = |k: &str| pult::tui::keys::parse_keys(k).expect("key")[0];
+    let j = key("j");
+    for _ in 0..3 {
+        h.app.press_repeating(j);
+    }
+    assert_eq!(h.app.state.list.cursor, 3, "the cursor moves on every press");
+    assert_eq!(shown(&h), first, "no thread is read while the key repeats");
+    h.app.press(j);
+    // The last press reads its own thread; the ones put off never show.
+    let stop = h.app.state.list.rows[4].id;
+    assert_eq!(shown(&h), Some(stop));
+    h.app.settle();
+    assert_eq!(shown(&h), Some(stop), "an older put-off load never replaces a newer one");
+    // A burst that ends where the cursor cannot move still shows where it stopped.
+    for _ in 0..2 {
+        h.app.press_repeating(key("k"));
+    }
+    assert_eq!(shown(&h), Some(stop));
+    h.app.settle();
+    assert_eq!(shown(&h), Some(h.app.state.list.rows[2].id));
+    assert!(!h.screen().is_empty());
+}

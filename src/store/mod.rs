@@ -28,7 +28,7 @@ use rusqlite::{Connection, OpenFlags, functions::FunctionFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use queries::Reader;
+pub use queries::{Reader, statements_counted};
 pub use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]

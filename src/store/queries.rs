@@ -29,6 +29,17 @@ const CONVERSATION_FROM: &str = "FROM conversations c
     LEFT JOIN contacts ct ON ct.id = c.contact_id
     LEFT JOIN read_marks rm ON rm.conversation_id = c.id AND rm.actor = ?1";
 
+thread_local! {
+    /// Statements run on this thread by readers that count them ([`Reader::count_statements`]).
+    static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many statements counting readers have run on this thread so far.
+#[doc(hidden)]
+pub fn statements_counted() -> u64 {
+    STATEMENTS.with(|c| c.get())
+}
+
 impl Reader {
     pub fn open(path: &Path, actor: &str) -> Result<Reader> {
         Ok(Reader {
@@ -39,6 +50,23 @@ impl Reader {
             sla_at_risk: Vec::new(),
             sla_breached: Vec::new(),
         })
+    }
+
+    /// From now on, counts each statement this reader runs (not the trigger
+    /// programs inside one) in [`statements_counted`]: tests check that a
+    /// screen loads in a fixed number of reads whatever its size.
+    #[doc(hidden)]
+    pub fn count_statements(&self) {
+        self.conn.trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(|event| {
+                if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event
+                    && !sql.starts_with("--")
+                {
+                    STATEMENTS.with(|c| c.set(c.get() + 1));
+                }
+            }),
+        );
     }
 
     fn columns(&self) -> String {
@@ -448,28 +476,41 @@ impl Reader {
             rows.extend(notes);
             rows.sort_by_key(|m| (m.sent_at, m.direction == Direction::Note));
         }
+        // Attachments and reactions of every message in two statements, not
+        // two per message: a 200-message thread is four reads, like a short one.
+        let ids: Vec<i64> = rows.iter().filter(|m| m.direction != Direction::Note).map(|m| m.id).collect();
+        if ids.is_empty() {
+            return Ok(rows);
+        }
+        let ids = serde_json::Value::from(ids).to_string();
+        let mut attachments: std::collections::HashMap<i64, Vec<AttachmentRow>> = Default::default();
         let mut att = self.conn.prepare_cached(
-            "SELECT name, mime, size, duration, remote_ref, fetch_error FROM attachments WHERE message_id = ?1
-             ORDER BY ordinal",
+            "SELECT message_id, name, mime, size, duration, remote_ref, fetch_error FROM attachments
+             WHERE message_id IN (SELECT value FROM json_each(?1)) ORDER BY message_id, ordinal",
         )?;
-        let mut reactions = self.conn.prepare_cached(
-            "SELECT author_name, emoji FROM reactions WHERE message_id = ?1 ORDER BY at, author_handle",
+        let mut found = att.query([&ids])?;
+        while let Some(r) = found.next()? {
+            attachments.entry(r.get(0)?).or_default().push(AttachmentRow {
+                name: r.get(1)?,
+                mime: r.get(2)?,
+                size: r.get(3)?,
+                duration: r.get(4)?,
+                remote_ref: r.get(5)?,
+                fetch_error: r.get(6)?,
+            });
+        }
+        let mut reactions: std::collections::HashMap<i64, Vec<(String, String)>> = Default::default();
+        let mut react = self.conn.prepare_cached(
+            "SELECT message_id, author_name, emoji FROM reactions
+             WHERE message_id IN (SELECT value FROM json_each(?1)) ORDER BY message_id, at, author_handle",
         )?;
+        let mut found = react.query([&ids])?;
+        while let Some(r) = found.next()? {
+            reactions.entry(r.get(0)?).or_default().push((r.get(1)?, r.get(2)?));
+        }
         for m in rows.iter_mut().filter(|m| m.direction != Direction::Note) {
-            m.attachments = att
-                .query_map([m.id], |r| {
-                    Ok(AttachmentRow {
-                        name: r.get(0)?,
-                        mime: r.get(1)?,
-                        size: r.get(2)?,
-                        duration: r.get(3)?,
-                        remote_ref: r.get(4)?,
-                        fetch_error: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            m.reactions =
-                reactions.query_map([m.id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            m.attachments = attachments.remove(&m.id).unwrap_or_default();
+            m.reactions = reactions.remove(&m.id).unwrap_or_default();
         }
         Ok(rows)
     }

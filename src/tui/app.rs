@@ -50,6 +50,11 @@ pub struct App {
     sla: Option<(String, crate::sla_cli::SlaContext)>,
     /// A desktop notification an effect asked for (with the bell).
     notification: Option<String>,
+    /// While a key repeats (a held `j`), the thread each press would open is
+    /// only remembered here, the newest replacing the older, and read once the
+    /// keys settle (`press_repeating`, `settle`): the last thread, not each one.
+    deferred_thread: Option<Effect>,
+    defer_threads: bool,
 }
 
 #[derive(Debug)]
@@ -89,6 +94,8 @@ impl App {
             saved_draft: None,
             draft_changed: None,
             bell: false,
+            deferred_thread: None,
+            defer_threads: false,
             jobs: None,
             editor_request: None,
             suggestions: None,
@@ -153,6 +160,21 @@ impl App {
         let fx = self.state.handle_key(key);
         self.run_effects(fx);
         self.note_draft();
+    }
+
+    /// Presses a key that the next queued event repeats: the thread it would
+    /// open waits (the newest waiting load wins) until [`App::settle`].
+    pub fn press_repeating(&mut self, key: Key) {
+        self.defer_threads = true;
+        self.press(key);
+        self.defer_threads = false;
+    }
+
+    /// Reads the thread that repeated keys put off, unless a newer load ran since.
+    pub fn settle(&mut self) {
+        if let Some(load) = self.deferred_thread.take() {
+            self.run_effects(vec![load]);
+        }
     }
 
     /// Presses keys written as in keymap files: `"j j <Enter> t"`.
@@ -247,6 +269,14 @@ impl App {
         let mut done: Vec<Effect> = Vec::new();
         while let Some(e) = queue.pop_front() {
             // Reloads asked for twice in one round are done once.
+            if matches!(e, Effect::LoadThread(_)) {
+                if self.defer_threads {
+                    self.deferred_thread = Some(e);
+                    continue;
+                }
+                // This load is newer than one put off: that one must not overwrite it.
+                self.deferred_thread = None;
+            }
             let idempotent = matches!(e, Effect::ReloadSidebar | Effect::ReloadList | Effect::LoadThread(_));
             if idempotent && done.contains(&e) {
                 continue;
@@ -1018,8 +1048,13 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             next_tick = Instant::now() + TICK;
         }
         let mut changes: Vec<Change> = Vec::new();
-        for ev in events {
+        let mut events = events.into_iter().peekable();
+        while let Some(ev) = events.next() {
+            // A held key arrives as a burst of the same key: only the last
+            // press of the burst reads its thread (latest wins).
+            let repeated = matches!((&ev, events.peek()), (Event::Key(a), Some(Event::Key(b))) if a == b);
             match ev {
+                Event::Key(k) if repeated => app.press_repeating(Key::from_event(&k)),
                 Event::Key(k) => app.press(Key::from_event(&k)),
                 Event::Resize(w, h) => app.resize(w, h),
                 Event::Changes(c) => changes.extend(c),
@@ -1037,10 +1072,14 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                     app.run_effects(fx);
                 }
             }
+            if !repeated {
+                app.settle();
+            }
             if app.state.quit {
                 break;
             }
         }
+        app.settle();
         if !changes.is_empty() {
             app.store_changed(&changes);
         }
