@@ -940,6 +940,11 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
     if cfg.hours.timezone.is_none() {
         cfg.hours.timezone = Some("Europe/Moscow".into());
     }
+    // Response-time clocks to look at (views «Под угрозой», «Нарушено», the
+    // thread's clock line) unless the config has policies of its own.
+    if cfg.sla.is_empty() {
+        cfg.sla = crate::demo::sla_policies();
+    }
     let tmp = std::env::temp_dir().join(format!("pult-demo-{}", std::process::id()));
     let path = match &cli.store {
         Some(p) => p.clone(),

@@ -729,3 +729,35 @@ pub fn start_live(writer: Writer, channels: &DemoChannels, every: Duration) {
         tracing::error!("cannot start the demo channel: {e}");
     }
 }
+
+/// The demo's response-time policy: messengers answered within an hour,
+/// mail within four working hours; a promise's client told something every
+/// two days. Written as a user would write it in the config.
+pub fn sla_policies() -> Vec<crate::config::SlaPolicy> {
+    const POLICIES: &str = r#"
+[[sla]]
+id = "messengers"
+match = { kind = ["telegram", "whatsapp"] }
+first_response = "1h"
+next_response = "2h"
+keep_informed = "2d"
+warn_at = "75%"
+
+[[sla]]
+id = "mail"
+first_response = "4h"
+next_response = "8h"
+keep_informed = "2d"
+warn_at = "75%"
+"#;
+    crate::config::Config::parse(POLICIES).map(|c| c.sla).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod sla_tests {
+    #[test]
+    fn the_demo_policies_parse() {
+        let p = super::sla_policies();
+        assert_eq!(p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["messengers", "mail"]);
+    }
+}
