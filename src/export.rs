@@ -461,7 +461,7 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
         .map(|o| {
             json!({ "outbox": o.id, "conversation": o.conversation, "state": o.state, "by": o.actor,
                     "queued_at": utc(o.created_at), "updated_at": utc(o.updated_at), "attempts": o.attempts,
-                    "subject": o.subject, "text": o.body, "server_answer_or_error": o.error,
+                    "subject": o.subject, "text": o.body, "server_answer": o.server_answer, "error": o.error,
                     "remote_id": o.remote_id, "message_id_header": o.rfc_message_id, "message": o.message,
                     "delivery": o.delivery, "delivery_error": o.delivery_error })
         })

@@ -450,6 +450,12 @@ fn a_reply_goes_through_smtp_to_all_with_headers_and_lands_in_sent_once() {
         .query_row("SELECT state, rfc_message_id FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
         .expect("row");
     assert_eq!(state, "sent");
+    // Postfix's own words on taking it are kept for the record (#34: ledger/outbox.json).
+    let answer: String = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT server_answer FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+        .expect("the server's answer");
+    assert!(answer.starts_with("250 ") && answer.contains("queued as"), "{answer}");
 
     // The client's side (carol receives everything not ours) gets one copy with the right headers.
     let mine = |raw: &Vec<u8>| String::from_utf8_lossy(raw).contains(&message_id);

@@ -820,7 +820,7 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
         (vec!["irina@client.test".to_string(), "boss@client.test".into()], vec!["buh@client.test".to_string()]);
     h.store
         .writer
-        .call_blocking(move |c| pult::store::intents::mark_handed_over(c, outbox, &to, &cc, NOW))
+        .call_blocking(move |c| pult::store::intents::mark_handed_over(c, outbox, &to, &cc, None, NOW))
         .expect("handed over");
     // As the store watcher reports a commit of another process.
     h.app.store_changed(&[pult::model::Change {

@@ -86,8 +86,10 @@ pub struct EvOutbox {
     pub created_at: i64,
     pub updated_at: i64,
     pub attempts: i64,
-    /// The server's answer or the failure (an SMTP `250 …` reply is kept here when given).
+    /// Why the row failed or waits, if it did.
     pub error: Option<String>,
+    /// What the server said on taking the mail (SMTP's final `250 …`).
+    pub server_answer: Option<String>,
     /// wamid, Telegram chat:message id, or the mail's place.
     pub remote_id: Option<String>,
     pub rfc_message_id: Option<String>,
@@ -220,7 +222,7 @@ impl super::Reader {
             );
             let mut st = c.prepare_cached(
                 "SELECT o.id, o.state, o.body, o.subject, o.actor, o.created_at, o.updated_at, o.attempts, o.error,
-                        o.remote_id, o.rfc_message_id, o.message_id, m.delivery, m.error
+                        o.remote_id, o.rfc_message_id, o.message_id, m.delivery, m.error, o.server_answer
                  FROM outbox o LEFT JOIN messages m ON m.id = o.message_id
                  WHERE o.conversation_id = ?1 AND o.created_at BETWEEN ?2 AND ?3 ORDER BY o.id",
             )?;
@@ -242,6 +244,7 @@ impl super::Reader {
                         message: r.get(11)?,
                         delivery: r.get(12)?,
                         delivery_error: r.get(13)?,
+                        server_answer: r.get(14)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?,

@@ -877,10 +877,21 @@ pub fn retry_later(db: &mut Db, outbox_id: i64, reason: &str, retry_at: i64, now
 /// copy is filed in Sent, so that a crash from here on is recovered by filing
 /// it, never by sending it again.
 /// With it, who the mail went to (To and Cc), shown under our message.
-pub fn mark_handed_over(db: &mut Db, outbox_id: i64, to: &[String], cc: &[String], now: i64) -> Result<()> {
+/// `answer`: what the server said on taking it (SMTP's final `250` reply).
+pub fn mark_handed_over(
+    db: &mut Db,
+    outbox_id: i64,
+    to: &[String],
+    cc: &[String],
+    answer: Option<&str>,
+    now: i64,
+) -> Result<()> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
-    tx.execute("UPDATE outbox SET handed_over_at = ?1, updated_at = ?1 WHERE id = ?2", params![now, outbox_id])?;
+    tx.execute(
+        "UPDATE outbox SET handed_over_at = ?1, updated_at = ?1, server_answer = coalesce(?3, server_answer) WHERE id = ?2",
+        params![now, outbox_id, answer],
+    )?;
     let all: Vec<&String> = to.iter().chain(cc).collect();
     tx.execute(
         "UPDATE messages SET recipients = ?1, cc = ?2 WHERE id = (SELECT message_id FROM outbox WHERE id = ?3)",

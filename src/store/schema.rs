@@ -852,6 +852,11 @@ INSERT INTO store_settings (key, value)
     SELECT 'keep_raw', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '0' ELSE '1' END;
 INSERT INTO store_settings (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 "#,
+    // 26 -> 27 (#34): the server's own words on taking a mail (SMTP's `250 … queued as …`),
+    // kept with the row for the record (`pult export`'s ledger/outbox.json).
+    r#"
+ALTER TABLE outbox ADD COLUMN server_answer TEXT;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

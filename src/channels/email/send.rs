@@ -320,14 +320,16 @@ impl ChannelSender for EmailSender {
                 .await
                 .map_err(|e| SendError::Permanent(format!("{}: {e}", self.account.name)))?;
             let deadlines = super::submit::Deadlines::for_server(s);
-            super::submit::submit(s, credential, mail.envelope(), &raw, deadlines).await?;
+            let answer = super::submit::submit(s, credential, mail.envelope(), &raw, deadlines).await?;
             // The 250 is committed before anything else: from here on a crash is
             // recovered by filing the mail, never by sending it again.
             let outbox = item.id;
             let now = jiff::Timestamp::now().as_second();
             let (to, cc) = self.recipients(item);
-            if let Err(e) =
-                self.writer.call(move |c| crate::store::intents::mark_handed_over(c, outbox, &to, &cc, now)).await
+            if let Err(e) = self
+                .writer
+                .call(move |c| crate::store::intents::mark_handed_over(c, outbox, &to, &cc, Some(&answer), now))
+                .await
             {
                 tracing::error!("{}: sent {message_id} but cannot record it yet: {e}", self.account.name);
             }

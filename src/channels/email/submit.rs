@@ -80,22 +80,23 @@ impl Credential {
     }
 }
 
-/// Submits one mail; `Ok` means the server answered `250` to its data.
+/// Submits one mail; `Ok` means the server answered `250` to its data, and
+/// holds that answer as the server worded it (`250 2.0.0 Ok: queued as …`).
 pub async fn submit(
     server: &Server,
     credential: Credential,
     envelope: &Envelope,
     raw: &[u8],
     deadlines: Deadlines,
-) -> Result<(), SendError> {
+) -> Result<String, SendError> {
     let host = server.host.clone();
     let mut conn = open(server, credential, deadlines).await.map_err(|e| classify(&host, Phase::Before, e))?;
     let result = transaction(&mut conn, envelope, raw, deadlines).await;
     match result {
-        Ok(()) => {
+        Ok(answer) => {
             // The mail is the server's now; a lost QUIT changes nothing.
             let _ = tokio::time::timeout(deadlines.reply, conn.quit()).await;
-            Ok(())
+            Ok(answer)
         }
         Err((phase, e)) => {
             if phase == Phase::Before {
@@ -240,7 +241,7 @@ async fn transaction(
     envelope: &Envelope,
     raw: &[u8],
     d: Deadlines,
-) -> Result<(), (Phase, Failure)> {
+) -> Result<String, (Phase, Failure)> {
     let before = |f: Failure| (Phase::Before, f);
     let mut options = Vec::new();
     let non_ascii =
@@ -263,8 +264,10 @@ async fn transaction(
     }
     within(d.reply, "DATA", conn.command(Data)).await.map_err(before)?;
     // From the first byte of data on, a server that goes quiet may have the mail.
-    within(d.data(raw.len()), "the mail's data", conn.message(raw)).await.map_err(|f| (Phase::Data, f))?;
-    Ok(())
+    let taken = within(d.data(raw.len()), "the mail's data", conn.message(raw)).await.map_err(|f| (Phase::Data, f))?;
+    // Kept for the record, cut to a sane length: a server's words, not ours.
+    let words: String = taken.message().collect::<Vec<_>>().join(" ").chars().take(500).collect();
+    Ok(format!("{} {words}", taken.code()))
 }
 
 /// What a failure means for the outbox row.
