@@ -136,19 +136,14 @@ pub async fn connect_saying_how(account: &EmailAccount) -> Result<(Session, &'st
         crate::config::Login::OAuth2 { command } => {
             for attempt in 0..2 {
                 let token = crate::secrets::read_async(Some(command), None).await.map_err(secret)?;
-                let mut client = open(account).await?;
-                let offered = auth_mechanisms(&mut client).await;
-                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
-                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
-                match client.authenticate(mechanism.name(), bearer).await {
-                    Ok(session) => return Ok((session, mechanism.name())),
-                    Err(_) if attempt == 0 => {
-                        tracing::info!(
-                            "{}: the IMAP server refused the access token; running the token command again",
-                            account.name
-                        );
-                    }
-                    Err(_) => break,
+                if let Some(done) = login_with_token(account, &token).await? {
+                    return Ok(done);
+                }
+                if attempt == 0 {
+                    tracing::info!(
+                        "{}: the IMAP server refused the access token; running the token command again",
+                        account.name
+                    );
                 }
             }
             Err(refused())
@@ -158,21 +153,28 @@ pub async fn connect_saying_how(account: &EmailAccount) -> Result<(Session, &'st
                 let token = crate::oauth2::access_token(&account.name, flow, attempt == 1)
                     .await
                     .map_err(|source| EmailError::Token { account: account.name.clone(), source })?;
-                let mut client = open(account).await?;
-                let offered = auth_mechanisms(&mut client).await;
-                let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
-                let bearer = oauth::Bearer::new(mechanism, &server.user, &token, &server.host, server.port);
-                match client.authenticate(mechanism.name(), bearer).await {
-                    Ok(session) => return Ok((session, mechanism.name())),
-                    Err(_) if attempt == 0 => {
-                        tracing::info!("{}: the IMAP server refused the access token; refreshing it", account.name);
-                    }
-                    Err(_) => break,
+                if let Some(done) = login_with_token(account, &token).await? {
+                    return Ok(done);
+                }
+                if attempt == 0 {
+                    tracing::info!("{}: the IMAP server refused the access token; refreshing it", account.name);
                 }
             }
             Err(refused())
         }
     }
+}
+
+/// One SASL OAUTHBEARER/XOAUTH2 login with `token` (the mechanism the server
+/// offers): the session and the mechanism's name, or `None` when the server
+/// refused the token (the caller fetches a new one once).
+async fn login_with_token(account: &EmailAccount, token: &str) -> Result<Option<(Session, &'static str)>, EmailError> {
+    let server = &account.imap;
+    let mut client = open(account).await?;
+    let offered = auth_mechanisms(&mut client).await;
+    let mechanism = oauth::Mechanism::choose(offered.iter().map(String::as_str));
+    let bearer = oauth::Bearer::new(mechanism, &server.user, token, &server.host, server.port);
+    Ok(client.authenticate(mechanism.name(), bearer).await.ok().map(|session| (session, mechanism.name())))
 }
 
 /// The SASL mechanisms the server offers now (`AUTH=…` of CAPABILITY), asked
