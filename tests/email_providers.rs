@@ -173,6 +173,41 @@ fn mail(id: &str, subject: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Queues a new mail from alice to `client-TAG@client.test` and runs the
+/// dispatcher once, with `acct`'s SMTP server and filing in Sent.
+fn send_new_mail(
+    rt: &tokio::runtime::Runtime,
+    s: &TempStore,
+    acct: &EmailAccount,
+    ch: i64,
+    tag: &str,
+    subject: &str,
+    body: &str,
+) -> pult::sync::dispatcher::DispatchReport {
+    let e = pult::store::intents::NewEmail {
+        channel: ch,
+        from_address: "alice@office.test".into(),
+        to: vec![format!("client-{tag}@client.test")],
+        subject: subject.to_string(),
+        body: body.to_string(),
+        actor: "anna".into(),
+        ..Default::default()
+    };
+    s.writer.call_blocking(move |c| pult::store::intents::new_email(c, &e, NOW)).expect("queue");
+    let sender = email::send::EmailSender {
+        account: acct.clone(),
+        writer: s.writer.clone(),
+        append_to_sent: true,
+        timezone: moscow(),
+        lang: pult::i18n::Lang::En,
+    };
+    let senders: pult::sync::dispatcher::Senders =
+        [(ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)]
+            .into_iter()
+            .collect();
+    rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders))
+}
+
 fn count(s: &TempStore, sql: &str) -> i64 {
     rusqlite::Connection::open(&s.path).expect("open").query_row(sql, [], |r| r.get(0)).expect(sql)
 }
@@ -276,28 +311,7 @@ fn folders_are_found_by_role_under_russian_names_and_a_gone_one_is_reported() {
 
     // A sent mail is filed into «Отправленные», found by its role.
     let tag = format!("role-{}", std::process::id());
-    let e = pult::store::intents::NewEmail {
-        channel: ch,
-        from_address: "alice@office.test".into(),
-        to: vec![format!("client-{tag}@client.test")],
-        subject: format!("Акт {tag}"),
-        body: "Акт сверки будет завтра.".into(),
-        actor: "anna".into(),
-        ..Default::default()
-    };
-    s.writer.call_blocking(move |c| pult::store::intents::new_email(c, &e, NOW)).expect("queue");
-    let sender = email::send::EmailSender {
-        account: acct.clone(),
-        writer: s.writer.clone(),
-        append_to_sent: true,
-        timezone: moscow(),
-        lang: pult::i18n::Lang::En,
-    };
-    let senders: pult::sync::dispatcher::Senders =
-        [(ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)]
-            .into_iter()
-            .collect();
-    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders));
+    let report = send_new_mail(&rt, &s, &acct, ch, &tag, &format!("Акт {tag}"), "Акт сверки будет завтра.");
     assert!(report.failed.is_empty(), "{report:?}");
     let filed = own.doveadm(&["-f", "tab", "fetch", "-u", "alice", "hdr.subject", "mailbox", "Отправленные", "all"]);
     assert!(filed.contains(&tag), "filed in «Отправленные»: {filed}");
@@ -466,28 +480,7 @@ fn oauth2_token_command_syncs_and_sends_and_an_expired_token_is_fetched_again() 
     std::fs::write(work.path().join("tokens"), format!("{expired}\n{fresh}\n")).expect("tokens");
     std::fs::remove_file(work.path().join("runs")).expect("reset");
     let tag = format!("oauth-{}", std::process::id());
-    let e = pult::store::intents::NewEmail {
-        channel: ch,
-        from_address: "alice@office.test".into(),
-        to: vec![format!("client-{tag}@client.test")],
-        subject: format!("Счёт {tag}"),
-        body: "Счёт во вложении.".into(),
-        actor: "anna".into(),
-        ..Default::default()
-    };
-    s.writer.call_blocking(move |c| pult::store::intents::new_email(c, &e, NOW)).expect("queue");
-    let sender = email::send::EmailSender {
-        account: acct.clone(),
-        writer: s.writer.clone(),
-        append_to_sent: true,
-        timezone: moscow(),
-        lang: pult::i18n::Lang::En,
-    };
-    let senders: pult::sync::dispatcher::Senders =
-        [(ch, std::sync::Arc::new(sender) as std::sync::Arc<dyn pult::sync::dispatcher::ChannelSender>)]
-            .into_iter()
-            .collect();
-    let report = rt.block_on(pult::sync::dispatcher::dispatch_due(&s.writer, &senders));
+    let report = send_new_mail(&rt, &s, &acct, ch, &tag, &format!("Счёт {tag}"), "Счёт во вложении.");
     assert!(report.failed.is_empty() && report.handled() == 1, "{report:?}");
     assert_eq!(runs(work.path()), 3, "SMTP: expired, then fresh; then the copy for Sent over IMAP");
     eventually("the mail at the client's (carol, via Postfix)", || own.subjects("carol", "INBOX").contains(&tag));
