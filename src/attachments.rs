@@ -40,11 +40,25 @@ pub fn channel_for(cfg: &Config, item: &Located) -> Result<Arc<dyn Channel>, Att
         .map_err(AttachmentError::Fetch)
 }
 
+/// `items` with the bytes the store holds (files attached to replies, media
+/// fetched when it arrived), read before anything goes to a server.
+pub fn with_stored(reader: &crate::store::Reader, mut items: Vec<Located>) -> Result<Vec<Located>, AttachmentError> {
+    for item in &mut items {
+        if let Some(hash) = item.content_hash.as_deref() {
+            item.stored = reader.blob(hash)?;
+        }
+    }
+    Ok(items)
+}
+
 /// Fetches the bytes of attachments of one message (all from the same channel):
-/// a file sent from this machine and still there is read from disk, the rest
-/// comes from the server through the channel that brought it.
+/// what the store holds, else a file sent from this machine and still there,
+/// else the server, through the channel that brought it.
 pub async fn fetch(cfg: &Config, items: &[Located]) -> Result<Vec<Vec<u8>>, AttachmentError> {
     let Some(first) = items.first() else { return Ok(Vec::new()) };
+    if let Some(stored) = items.iter().map(|a| a.stored.clone()).collect::<Option<Vec<_>>>() {
+        return Ok(stored);
+    }
     let local = items.iter().map(|a| a.local_path.as_ref().filter(|p| p.is_file())).collect::<Option<Vec<_>>>();
     if let Some(local) = local {
         return local

@@ -269,6 +269,16 @@ impl Authors {
     }
 }
 
+/// Media a store from before the blob store kept as a file of this machine,
+/// under `media/ACCOUNT/HASH`.
+fn media_file(media_dir: &std::path::Path, hash: &str) -> Option<Vec<u8>> {
+    let accounts = std::fs::read_dir(media_dir).ok()?;
+    accounts
+        .flatten()
+        .filter_map(|account| crate::channels::whatsapp::media_path(&account.path(), hash))
+        .find_map(|path| std::fs::read(path).ok())
+}
+
 /// Builds the bundle of `ev` (read after `complete_mail`).
 fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i64, String>) -> Result<Bundle> {
     let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new() };
@@ -397,8 +407,11 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                         ));
                         continue;
                     };
-                    let path = crate::channels::whatsapp::media_path(&media_dir, hash);
-                    match path.and_then(|p| std::fs::read(p).ok()).filter(|bytes| sha256_hex(bytes) == hash) {
+                    let stored = match reader.blob(hash)? {
+                        Some(bytes) => Some(bytes),
+                        None => media_file(&media_dir, hash),
+                    };
+                    match stored.filter(|bytes| sha256_hex(bytes) == hash) {
                         Some(bytes) => {
                             let apath = format!("attachments/{hash}.{}", extension(&a.name, &a.mime));
                             let src =

@@ -1383,6 +1383,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("parts_went", "{went} of {total} parts went; then: {why}", "ушло частей: {went} из {total}; затем: {why}"),
     ("file_gone", "attachment {path} is gone", "файла {path} больше нет"),
+    ("refused_attachment_unreadable", "cannot attach {path}: {why}", "не удаётся приложить {path}: {why}"),
+    ("why_no_such_file", "no such file", "такого файла нет"),
+    ("why_no_permission", "no permission to read it", "нет прав на чтение"),
+    ("why_not_a_file", "not a file", "это не файл"),
+    ("why_unreadable", "it cannot be read", "файл не читается"),
+    (
+        "refused_attachment_too_big",
+        "cannot attach {path}: larger than {mb} MB",
+        "не удаётся приложить {path}: файл больше {mb} МБ",
+    ),
     ("rate_limited", "rate limited", "слишком много сообщений: pult подождёт и повторит"),
     ("outcome_unrecorded", "cannot record the outcome", "не удалось записать результат отправки"),
     // Keymap contexts by name, as the help's title says them («composer», «thread» are above).

@@ -58,6 +58,7 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
         | AttachmentAction::Open { message, .. } => *message,
     };
     let all = attachments::locate(&reader, message)?;
+    let stored = |items: Vec<Located>| attachments::with_stored(&reader, items);
     let pick = |index: Option<usize>| -> Result<Vec<Located>> {
         match index {
             None if all.is_empty() => bail!("{}", t!("message_no_attachments", message = message)),
@@ -80,7 +81,7 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
             }
         }
         AttachmentAction::Save { index, to, .. } => {
-            let items = pick(*index)?;
+            let items = stored(pick(*index)?)?;
             let dir = to.clone().unwrap_or_else(|| cfg.ui.download_dir());
             let bytes = rt.block_on(attachments::fetch(&cfg, &items))?;
             for (a, b) in items.iter().zip(bytes) {
@@ -89,7 +90,7 @@ pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
             }
         }
         AttachmentAction::Open { index, .. } => {
-            for a in pick(Some(*index))? {
+            for a in stored(pick(Some(*index))?)? {
                 say!("{}", rt.block_on(attachments::fetch_and_open(&cfg, &cfg.ui.open_command(), &a))?.display());
             }
         }

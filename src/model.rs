@@ -818,6 +818,34 @@ pub struct AuditEvent {
     pub detail_local: String,
 }
 
+/// A file an outgoing message carries, as the sender gets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingFile {
+    pub name: String,
+    pub mime: String,
+    pub bytes: FileBytes,
+}
+
+/// Where an outgoing file's bytes are. Copied into the store when the reply
+/// is queued, so a daemon running as another user, or later, sends what was
+/// attached even if the composer's file is gone or unreadable to it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileBytes {
+    Stored(Vec<u8>),
+    /// Queued by a release that kept only the path: read when sent.
+    AtPath(std::path::PathBuf),
+}
+
+impl OutgoingFile {
+    /// The bytes to send; `Err` names a path that is no longer readable.
+    pub fn read(&self) -> Result<std::borrow::Cow<'_, [u8]>, std::path::PathBuf> {
+        match &self.bytes {
+            FileBytes::Stored(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            FileBytes::AtPath(p) => std::fs::read(p).map(std::borrow::Cow::Owned).map_err(|_| p.clone()),
+        }
+    }
+}
+
 /// One attachment of a stored message and where its bytes are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Located {
@@ -844,4 +872,7 @@ pub struct Located {
     pub content_hash: Option<String>,
     /// Why its bytes could not be fetched (expired, over the size limit).
     pub fetch_error: Option<String>,
+    /// Its bytes, where the store holds them (filled by `attachments::with_stored`).
+    #[serde(skip)]
+    pub stored: Option<Vec<u8>>,
 }

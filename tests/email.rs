@@ -1078,6 +1078,24 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
         "--json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Copied into the store when queued: the sender (another user's daemon in
+    // a team, or a later run) needs neither the path nor the file.
+    std::fs::remove_file(&file).expect("rm");
+    let gone = run(&[
+        "send",
+        "--to",
+        "carol@office.test",
+        "--subject",
+        "Второй",
+        "--body",
+        "x",
+        "--attach",
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(!gone.status.success(), "a file that cannot be read is refused when attached");
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(said.contains("акт.txt") && said.contains("no such file"), "{said}");
+    assert_eq!(count(&s, "SELECT count(*) FROM outbox"), 1, "nothing more queued");
     let o = run(&["sync", "--once"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let is_it = |raw: &Vec<u8>| {
@@ -1106,8 +1124,7 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
         )
         .expect("row");
     assert_eq!((title.as_str(), delivery.as_str()), (subject.as_str(), "sent"));
-    // The file we sent is gone from disk; the copy in Sent still has it.
-    std::fs::remove_file(&file).expect("rm");
+    // The file we sent is gone from disk; the store still has it.
     let id: i64 = db.query_row("SELECT id FROM messages WHERE subject = ?1", [&subject], |r| r.get(0)).expect("id");
     let out = home.join("again");
     let saved = cli.ok(&["attachment", "save", "--message", &id.to_string(), "--to", out.to_str().expect("utf-8")]);

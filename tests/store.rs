@@ -963,3 +963,55 @@ fn a_thread_loads_in_the_same_number_of_statements_whatever_its_length() {
     assert_eq!(many[7].delivery, pult::model::Delivery::parse("read"));
     assert_eq!(two[0].delivery, pult::model::Delivery::parse("read"));
 }
+
+#[test]
+fn files_attached_to_a_reply_are_kept_in_the_store_and_old_rows_still_send_from_their_path() {
+    use pult::model::FileBytes;
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let conv = ingest(&s, ch, vec![msg("1", "chat", "Ирина", NOW - 600, "Счёт, пожалуйста")]).conversations[0];
+    let files = tempfile::tempdir().expect("tmp");
+    let pdf = files.path().join("Счёт 17.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4 invoice").expect("pdf");
+    let reply = |attachments: Vec<std::path::PathBuf>| intents::Reply {
+        conversation_id: conv,
+        reply_to_message_id: None,
+        subject: None,
+        body: "Счёт во вложении".into(),
+        actor: "anna".into(),
+        not_before: NOW,
+        auto: false,
+        attachments,
+    };
+    // A file that is not there is refused when attached, with its path; nothing is queued.
+    let missing = reply(vec![files.path().join("нет.pdf")]);
+    let refused = s.writer.call_blocking(move |c| intents::queue_reply(c, &missing, NOW)).expect_err("refused");
+    assert!(refused.to_string().contains("нет.pdf") && refused.to_string().contains("no such file"), "{refused}");
+    let ru = refused.in_language(pult::i18n::Lang::Ru);
+    assert!(ru.contains("нет.pdf") && ru.contains("такого файла нет"), "{ru}");
+    let first = reply(vec![pdf.clone()]);
+    let id = s.writer.call_blocking(move |c| intents::queue_reply(c, &first, NOW)).expect("queue");
+    std::fs::remove_file(&pdf).expect("rm");
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("due");
+    assert_eq!(item.id, id);
+    assert_eq!(item.attachments.len(), 1);
+    assert_eq!(item.attachments[0].name, "Счёт 17.pdf");
+    assert_eq!(item.attachments[0].mime, "application/pdf");
+    assert_eq!(item.attachments[0].bytes, FileBytes::Stored(b"%PDF-1.4 invoice".to_vec()));
+    // A row an older release queued holds only the path: it is read when sent.
+    std::fs::write(&pdf, b"%PDF-1.4 again").expect("pdf");
+    let second = reply(vec![pdf.clone()]);
+    let id2 = s.writer.call_blocking(move |c| intents::queue_reply(c, &second, NOW)).expect("queue");
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    conn.execute(
+        "UPDATE attachments SET content_hash = NULL WHERE message_id = (SELECT message_id FROM outbox WHERE id = ?1)",
+        [id2],
+    )
+    .expect("as an old release left it");
+    let item = s.writer.call_blocking(move |c| intents::take_due(c, ch, NOW)).expect("take").expect("due");
+    assert_eq!(item.id, id2);
+    assert_eq!(item.attachments[0].bytes, FileBytes::AtPath(pdf.clone()));
+    assert_eq!(item.attachments[0].read().expect("read").as_ref(), b"%PDF-1.4 again");
+    std::fs::remove_file(&pdf).expect("rm");
+    assert_eq!(item.attachments[0].read(), Err(pdf));
+}

@@ -434,11 +434,15 @@ fn a_document_attached_in_the_composer_goes_out_with_the_reply() {
         h.app.state.composer.as_ref().expect("composer").attachments.iter().map(|p| p.display().to_string()).collect();
     assert_eq!(names.len(), 2);
     h.keys("<C-x>");
+    // The files went into the store when queued: the daemon that sends them
+    // (another user in a team) never reads the composer's paths.
+    drop(files);
     assert_eq!(s.dispatch().handled(), 1);
     let sent = s.fake.sent();
     let methods: Vec<&str> = sent.iter().filter_map(|m| m["method"].as_str()).collect();
     assert_eq!(methods, ["sendmessage", "senddocument", "senddocument"]);
     assert_eq!(sent[1]["document_filename"], json!("Счёт_17.pdf"), "{}", sent[1]);
+    assert_eq!(sent[1]["document_content"], json!("%PDF-1.4 invoice"), "the bytes attached, from the store");
     assert_eq!(sent[0]["reply_parameters"]["message_id"], json!(5));
     let conv = h.app.state.thread.as_ref().expect("thread").conversation.id;
     let t = s.reader().thread(conv, 10).expect("thread");

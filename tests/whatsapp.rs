@@ -214,21 +214,14 @@ fn messages_of_every_kind_arrive_once_with_their_media_fetched_and_voice_transcr
     assert_eq!(located[0].name, "акт.pdf");
     assert_eq!(located[0].size, Some(pdf.len() as i64));
     let bytes = s.rt.block_on(s.channel.fetch(&located)).expect("fetch");
-    assert_eq!(bytes, vec![pdf]);
-    // Kept for this user alone.
-    use std::os::unix::fs::PermissionsExt;
-    let (mut dirs, mut files) = (vec![s.store.dir.path().join("media")], Vec::new());
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("media dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() { dirs.push(path) } else { files.push(path) }
-        }
-    }
-    assert_eq!(files.len(), 2, "{files:?}");
-    for file in files {
-        let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{}", file.display());
-    }
+    assert_eq!(bytes, vec![pdf.clone()]);
+    // Kept in the store, where every team member's pult reads it (and where
+    // it outlives the media id, which expires): not in this user's home.
+    let held = pult::attachments::with_stored(&s.reader(), located).expect("stored");
+    assert_eq!(held[0].stored.as_deref(), Some(&pdf[..]));
+    // No account configured: only the store can have given them.
+    let nobody = pult::config::Config::default();
+    assert_eq!(s.rt.block_on(pult::attachments::fetch(&nobody, &held)).expect("from the store"), vec![pdf]);
     // The caption is the text, and search finds it; the voice note's transcript too.
     eventually("the transcript", || {
         s.text("SELECT body FROM messages WHERE remote_id = 'wamid.voice1'")
@@ -237,6 +230,11 @@ fn messages_of_every_kind_arrive_once_with_their_media_fetched_and_voice_transcr
     let clock = pult::clock::Clock::fixed(now(), moscow());
     let hits = s.reader().search("октябрь", 10, &clock).expect("search");
     assert_eq!(hits.len(), 1, "{hits:?}");
+    // The voice note's copy for the transcriber is gone with its run.
+    let left: Vec<_> = std::fs::read_dir(s.store.dir.path().join("media"))
+        .map(|d| d.flatten().flat_map(|a| std::fs::read_dir(a.path()).into_iter().flatten().flatten()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -235,9 +235,14 @@ pub fn unfetched_media(db: &Db, channel: i64) -> Result<Vec<PendingMedia>> {
 
 /// The bytes are kept (content-addressed by `hash`): the attachment can be
 /// saved and played without the provider.
-pub fn media_fetched(db: &mut Db, attachment: i64, hash: &str, size: i64, mime: &str, now: i64) -> Result<()> {
+/// Media fetched: its bytes go into the store's blobs, where every team
+/// member's pult reads them (and where they outlive the media id, which
+/// expires). Returns the bytes' SHA-256.
+pub fn media_fetched(db: &mut Db, attachment: i64, bytes: &[u8], mime: &str, now: i64) -> Result<String> {
     let conn = &mut db.0;
     let tx = immediate(conn)?;
+    let hash = super::originals::put_blob_as_is(&tx, bytes)?;
+    let size = bytes.len() as i64;
     let conversation: i64 = tx.query_row(
         "UPDATE attachments SET content_hash = ?2, size = ?3, mime = ?4, fetch_error = NULL WHERE id = ?1
          RETURNING (SELECT conversation_id FROM messages WHERE id = attachments.message_id)",
@@ -246,7 +251,7 @@ pub fn media_fetched(db: &mut Db, attachment: i64, hash: &str, size: i64, mime: 
     )?;
     note_change(&tx, now, ChangeKind::Messages, Some(conversation), None)?;
     tx.commit()?;
-    Ok(())
+    Ok(hash)
 }
 
 /// The bytes cannot be had (the id expired, the file is over the size limit):

@@ -96,10 +96,14 @@ fn queue_outgoing(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
     for (i, path) in r.attachments.iter().enumerate() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-        let size = std::fs::metadata(path).map(|m| m.len() as i64).unwrap_or(0);
+        let bytes = read_attachment(path)?;
+        // Into the store now: the sender may be another user's daemon, or
+        // run after the file was moved; it sends these bytes, not the path.
+        let sha = super::originals::put_blob_as_is(tx, &bytes)?;
         tx.execute(
-            "INSERT INTO attachments (message_id, ordinal, name, mime, size) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![message_id, i as i64, name, mime_for(&name), size],
+            "INSERT INTO attachments (message_id, ordinal, name, mime, size, content_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![message_id, i as i64, name, mime_for(&name), bytes.len() as i64, sha],
         )?;
     }
     refresh_conversation(tx, r.conversation_id)?;
@@ -107,6 +111,32 @@ fn queue_outgoing(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
     let action = if r.auto { "send.auto" } else { "send" };
     audit(tx, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
     Ok(outbox_id)
+}
+
+/// The largest file a reply may carry (WhatsApp's document limit; email and
+/// Telegram servers may refuse less, and say so when sending).
+pub const MAX_ATTACHMENT_BYTES: u64 = 100 << 20;
+
+/// A file to attach, read whole as the person who attaches it; refused with
+/// the reason when it cannot be.
+fn read_attachment(path: &std::path::Path) -> Result<Vec<u8>> {
+    let shown = path.display().to_string();
+    let unreadable = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "why_no_such_file",
+            std::io::ErrorKind::PermissionDenied => "why_no_permission",
+            _ => "why_unreadable",
+        };
+        super::Refused::AttachmentUnreadable(shown.clone(), why)
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(super::Refused::AttachmentUnreadable(shown, "why_not_a_file").into());
+    }
+    if meta.len() > MAX_ATTACHMENT_BYTES {
+        return Err(super::Refused::AttachmentTooBig(shown, MAX_ATTACHMENT_BYTES >> 20).into());
+    }
+    Ok(std::fs::read(path).map_err(unreadable)?)
 }
 
 /// What an email that is not a plain reply adds: its own recipients, and the
@@ -580,7 +610,7 @@ pub struct OutboxItem {
     pub channel_id: i64,
     /// The conversation's key on its channel (chat id, email thread root).
     pub conversation_key: String,
-    pub attachments: Vec<std::path::PathBuf>,
+    pub attachments: Vec<crate::model::OutgoingFile>,
     /// Email: the answered message's sender and To/Cc (JSON array), for reply-all.
     pub reply_from: Option<String>,
     pub reply_recipients: Vec<String>,
@@ -661,7 +691,18 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
                     body: row.get(6)?,
                     attempts: row.get(7)?,
                     conversation_key: row.get(8)?,
-                    attachments: json_list(row, 9)?.into_iter().map(std::path::PathBuf::from).collect(),
+                    attachments: json_list(row, 9)?
+                        .into_iter()
+                        .map(|p| {
+                            let path = std::path::PathBuf::from(p);
+                            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                            crate::model::OutgoingFile {
+                                mime: mime_for(&name).into(),
+                                name,
+                                bytes: crate::model::FileBytes::AtPath(path),
+                            }
+                        })
+                        .collect(),
                     reply_from: row.get(10)?,
                     reply_recipients: json_list(row, 11)?,
                     rfc_message_id: row.get(12)?,
@@ -709,6 +750,9 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
         refs.reverse();
         item.references = refs;
     }
+    if let Some(item) = item.as_mut() {
+        stored_files(&tx, item)?;
+    }
     if let Some(item) = &item
         && !handed_over
     {
@@ -721,6 +765,24 @@ fn take(conn: &mut Connection, channel_id: i64, now: i64, handed_over: bool) -> 
     }
     tx.commit()?;
     Ok(item)
+}
+
+/// The bytes of a row's files as the store holds them (copied when queued);
+/// only rows queued before the store kept them are left to their paths.
+fn stored_files(tx: &Transaction<'_>, item: &mut OutboxItem) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "SELECT ordinal, content_hash FROM attachments WHERE message_id = ?1 AND content_hash IS NOT NULL",
+    )?;
+    let held: Vec<(i64, String)> =
+        st.query_map([item.message_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (ordinal, sha) in held {
+        if let Some(file) = usize::try_from(ordinal).ok().and_then(|o| item.attachments.get_mut(o))
+            && let Some(bytes) = super::originals::blob_in(tx, &sha)?
+        {
+            file.bytes = crate::model::FileBytes::Stored(bytes);
+        }
+    }
+    Ok(())
 }
 
 /// Records the remote id first, then the sent state, in one transaction.

@@ -78,6 +78,12 @@ pub enum Refused {
     NoClientMessage,
     #[error("forward is for email messages")]
     ForwardIsForEmail,
+    /// (path, why as a catalogue key): the file to attach cannot be read by whoever attaches it.
+    #[error("cannot attach {path}: {why}", path = .0, why = crate::i18n::Lang::En.tr(.1))]
+    AttachmentUnreadable(String, &'static str),
+    /// (path, limit in MiB).
+    #[error("cannot attach {0}: larger than {1} MB")]
+    AttachmentTooBig(String, u64),
 }
 
 impl Refused {
@@ -106,6 +112,12 @@ impl Refused {
             Refused::EmptyNote => lang.tr("refused_empty_note").into(),
             Refused::NoClientMessage => lang.tr("refusal_nothing_to_answer").into(),
             Refused::ForwardIsForEmail => lang.tr("forward_is_email").into(),
+            Refused::AttachmentUnreadable(path, why) => {
+                lang.tr("refused_attachment_unreadable").replace("{path}", path).replace("{why}", lang.tr(why))
+            }
+            Refused::AttachmentTooBig(path, mb) => {
+                lang.tr("refused_attachment_too_big").replace("{path}", path).replace("{mb}", &mb.to_string())
+            }
         }
     }
 }

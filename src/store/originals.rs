@@ -28,17 +28,52 @@ pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
 
 /// Stores `bytes` once, deflated; returns their SHA-256.
 pub(super) fn put_blob(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
+    put(tx, bytes, true)
+}
+
+/// Stores `bytes` once as they are (files people attach or receive are
+/// mostly compressed already: PDF, JPEG, OGG); returns their SHA-256.
+pub(super) fn put_blob_as_is(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
+    put(tx, bytes, false)
+}
+
+fn put(tx: &Transaction<'_>, bytes: &[u8], deflate: bool) -> Result<String> {
     let sha = super::audit_chain::sha256_hex(bytes);
     let known: Option<i64> =
         tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&sha], |r| r.get(0)).optional()?;
     if known.is_none() {
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(bytes)?;
-        let data = z.finish()?;
-        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, 'deflate', ?3)")?
-            .execute(params![sha, bytes.len() as i64, data])?;
+        let (codec, data) = if deflate {
+            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(bytes)?;
+            ("deflate", z.finish()?)
+        } else {
+            ("raw", bytes.to_vec())
+        };
+        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![sha, bytes.len() as i64, codec, data])?;
     }
     Ok(sha)
+}
+
+/// The bytes stored under `sha256`, checked against it.
+pub(super) fn blob_in(conn: &rusqlite::Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
+    let row: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((codec, data)) = row else { return Ok(None) };
+    let bytes = match codec.as_str() {
+        "deflate" => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(data.as_slice()).read_to_end(&mut out)?;
+            out
+        }
+        _ => data,
+    };
+    if super::audit_chain::sha256_hex(&bytes) != sha256 {
+        return Err(super::StoreError::Invalid(format!("blob {sha256} does not hash to its name")));
+    }
+    Ok(Some(bytes))
 }
 
 /// Keeps the original of a message just stored.
@@ -105,23 +140,6 @@ impl super::Reader {
 
     /// The bytes stored under `sha256`, checked against it.
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        let row: Option<(String, Vec<u8>)> = self
-            .connection()
-            .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
-            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((codec, data)) = row else { return Ok(None) };
-        let bytes = match codec.as_str() {
-            "deflate" => {
-                let mut out = Vec::new();
-                flate2::read::DeflateDecoder::new(data.as_slice()).read_to_end(&mut out)?;
-                out
-            }
-            _ => data,
-        };
-        if super::audit_chain::sha256_hex(&bytes) != sha256 {
-            return Err(super::StoreError::Invalid(format!("blob {sha256} does not hash to its name")));
-        }
-        Ok(Some(bytes))
+        blob_in(self.connection(), sha256)
     }
 }

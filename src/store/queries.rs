@@ -211,6 +211,7 @@ impl Reader {
                 local_path: usize::try_from(ordinal).ok().and_then(|o| sent_files.get(o)).map(std::path::PathBuf::from),
                 content_hash,
                 fetch_error,
+                stored: None,
             });
         }
         Ok(Some(out))

@@ -348,6 +348,10 @@ impl App {
                 let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.in_language(lang))?;
                 let all = crate::attachments::locate(&reader, message).map_err(|e| said(&e))?;
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
+                let item = crate::attachments::with_stored(&reader, vec![item])
+                    .map_err(|e| said(&e))?
+                    .pop()
+                    .ok_or_else(|| format!("no attachment {index}"))?;
                 match &job {
                     AttachmentJob::Save(dir) => {
                         let bytes = crate::attachments::fetch(&cfg, std::slice::from_ref(&item))

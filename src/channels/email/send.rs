@@ -145,11 +145,9 @@ impl EmailSender {
                 body.push('\n');
             }
         }
-        for path in &item.attachments {
-            let bytes = std::fs::read(path).map_err(|e| bad(format!("attachment {}: {e}", path.display())))?;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-            let mime = crate::store::intents::mime_for(&name).to_string();
-            files.push((name, mime, bytes));
+        for file in &item.attachments {
+            let bytes = file.read().map_err(|gone| bad(crate::sync::dispatcher::file_gone(&gone)))?;
+            files.push((file.name.clone(), file.mime.clone(), bytes.into_owned()));
         }
         if files.is_empty() {
             return b.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()));

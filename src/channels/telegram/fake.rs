@@ -295,11 +295,13 @@ fn params(req: &Request) -> Value {
         let mut out = serde_json::Map::new();
         for part in text.split("Content-Disposition: form-data; ").skip(1) {
             let name = part.split("name=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string();
+            let value = part.split("\r\n\r\n").nth(1).and_then(|v| v.split("\r\n--").next()).unwrap_or("");
             if let Some(file) = part.split("filename=\"").nth(1).and_then(|r| r.split('"').next()) {
                 out.insert(format!("{name}_filename"), json!(file));
+                // What the file held, as text (tests send text-like files).
+                out.insert(format!("{name}_content"), json!(value));
                 continue;
             }
-            let value = part.split("\r\n\r\n").nth(1).and_then(|v| v.split("\r\n--").next()).unwrap_or("");
             let v = serde_json::from_str::<Value>(value).unwrap_or(json!(value));
             out.insert(name, v);
         }
@@ -350,6 +352,7 @@ async fn handle(req: Request, state: &Arc<Mutex<State>>, notify: &Arc<Notify>) -
         && let Some(name) = p[format!("{part}_filename")].as_str().map(str::to_string)
     {
         p["document_filename"] = json!(name);
+        p["document_content"] = p[format!("{part}_content")].clone();
     }
     {
         let mut s = lock(state);

@@ -467,12 +467,16 @@ impl ChannelSender for TelegramSender {
                 went += 1;
                 first_id.get_or_insert(sent.id.0);
             }
-            for path in &item.attachments {
-                if !path.is_file() {
-                    let gone = SendError::Permanent(crate::sync::dispatcher::file_gone(path));
-                    return Err(partial(went, gone));
-                }
-                let mut req = self.bot.send_document(ChatId(chat), InputFile::file(path.clone()));
+            for file in &item.attachments {
+                let bytes = match file.read() {
+                    Ok(bytes) => bytes.into_owned(),
+                    Err(gone) => {
+                        let gone = SendError::Permanent(crate::sync::dispatcher::file_gone(&gone));
+                        return Err(partial(went, gone));
+                    }
+                };
+                let input = InputFile::memory(bytes).file_name(file.name.clone());
+                let mut req = self.bot.send_document(ChatId(chat), input);
                 if let Some(c) = &connection {
                     req = req.business_connection_id(c.clone());
                 }

@@ -191,14 +191,15 @@ impl Graph {
     pub async fn send_document(
         &self,
         to: &str,
-        path: &std::path::Path,
+        filename: &str,
+        bytes: Vec<u8>,
         context: Option<&str>,
     ) -> Result<String, GraphError> {
-        let bytes = tokio::fs::read(path).await.map_err(|e| GraphError::Local(format!("{}: {e}", path.display())))?;
-        let filename = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "document".into());
-        let mime = mime_for(&filename);
+        let filename = if filename.is_empty() { "document" } else { filename };
+        // WhatsApp takes only its own list of document types.
+        let mime = mime_for(filename);
         let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(filename.clone())
+            .file_name(filename.to_string())
             .mime_str(mime)
             .map_err(|e| GraphError::Local(e.to_string()))?;
         let form = reqwest::multipart::Form::new()

@@ -59,19 +59,18 @@ pub async fn fetch_pending(
         let now = || jiff::Timestamp::now().as_second();
         let fetched = fetch_one(graph, &p.media_id, media).await;
         match fetched {
-            Ok((hash, size, mime)) => {
-                let (a, m, h) = (p.attachment, mime.clone(), hash.clone());
-                writer
-                    .call(move |c| channel_state::media_fetched(c, a, &h, size, &m, now()))
+            Ok((bytes, mime)) => {
+                let bytes = std::sync::Arc::new(bytes);
+                let (a, m, b) = (p.attachment, mime.clone(), bytes.clone());
+                let hash = writer
+                    .call(move |c| channel_state::media_fetched(c, a, &b, &m, now()))
                     .await
                     .map_err(|e| GraphError::Local(e.to_string()))?;
                 done += 1;
                 if mime.starts_with("audio/ogg")
                     && let Some(cmd) = media.transcribe_command.clone().filter(|c| !c.is_empty())
                 {
-                    if let Some(path) = media_path(&media.dir, &hash) {
-                        transcribe(writer, p.message, &cmd, &path).await;
-                    }
+                    transcribe(writer, p.message, &cmd, &media.dir, &hash, &bytes).await;
                 }
             }
             Err(e) if e.is_token() => {
@@ -93,7 +92,7 @@ pub async fn fetch_pending(
     Ok(done)
 }
 
-async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result<(String, i64, String), GraphError> {
+async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result<(Vec<u8>, String), GraphError> {
     let info = graph.media(media_id).await?;
     if info.size.is_some_and(|s| s > media.max_bytes) {
         return Err(GraphError::Local(format!(
@@ -103,28 +102,7 @@ async fn fetch_one(graph: &Graph, media_id: &str, media: &MediaConfig) -> Result
         )));
     }
     let bytes = graph.download(&info.url, media.max_bytes).await?;
-    let hash = webhook::encode_hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
-    let local = |e: std::io::Error| GraphError::Local(format!("{}: {e}", media.dir.display()));
-    tokio::fs::create_dir_all(&media.dir).await.map_err(local)?;
-    let path = media.dir.join(&hash);
-    if !path.is_file() {
-        // Whole or not at all: written aside, then renamed into place.
-        let tmp = media.dir.join(format!(".{hash}.part"));
-        // 0600 from creation, as every file pult keeps of a client's.
-        let mut f = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .await
-            .map_err(local)?;
-        tokio::io::AsyncWriteExt::write_all(&mut f, &bytes).await.map_err(local)?;
-        tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(local)?;
-        drop(f);
-        tokio::fs::rename(&tmp, &path).await.map_err(local)?;
-    }
-    Ok((hash, bytes.len() as i64, info.mime))
+    Ok((bytes, info.mime))
 }
 
 /// Tells WhatsApp which client messages people have read in pult. Returns how many.
@@ -149,13 +127,27 @@ pub async fn report_reads(graph: &Graph, writer: &Writer, channel: i64) -> Resul
     Ok(done)
 }
 
-async fn transcribe(writer: &Writer, message: i64, cmd: &[String], path: &Path) {
+async fn transcribe(writer: &Writer, message: i64, cmd: &[String], scratch: &Path, hash: &str, bytes: &[u8]) {
+    // The command reads a file: a private copy for it, removed after.
+    let Some(path) = media_path(scratch, hash) else { return };
+    let written = async {
+        tokio::fs::create_dir_all(scratch).await?;
+        let mut f =
+            tokio::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut f, bytes).await?;
+        tokio::io::AsyncWriteExt::flush(&mut f).await
+    };
+    if let Err(e) = written.await {
+        tracing::warn!("whatsapp transcript: {}: {e}", scratch.display());
+        return;
+    }
     let out = tokio::process::Command::new(&cmd[0])
         .args(&cmd[1..])
-        .arg(path)
+        .arg(&path)
         .stdin(std::process::Stdio::null())
         .output()
         .await;
+    let _ = tokio::fs::remove_file(&path).await;
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
@@ -204,10 +196,11 @@ impl ChannelSender for WhatsappSender {
             };
             let total = parts.len() + item.attachments.len();
             let mut first: Option<String> = None;
-            for path in &item.attachments {
-                if !path.is_file() {
-                    return Err(SendError::Permanent(crate::sync::dispatcher::file_gone(path)));
-                }
+            let mut files = Vec::with_capacity(item.attachments.len());
+            for file in &item.attachments {
+                let bytes =
+                    file.read().map_err(|gone| SendError::Permanent(crate::sync::dispatcher::file_gone(&gone)))?;
+                files.push((file, bytes));
             }
             let mut sent = 0;
             for part in parts {
@@ -215,8 +208,9 @@ impl ChannelSender for WhatsappSender {
                 first.get_or_insert(self.outcome(r, sent, total).await?);
                 sent += 1;
             }
-            for path in &item.attachments {
-                let r = self.graph.send_document(&to, path, if first.is_none() { context } else { None }).await;
+            for (file, bytes) in files {
+                let context = if first.is_none() { context } else { None };
+                let r = self.graph.send_document(&to, &file.name, bytes.into_owned(), context).await;
                 first.get_or_insert(self.outcome(r, sent, total).await?);
                 sent += 1;
             }
