@@ -181,6 +181,69 @@ pub fn complete_mail(
     failed
 }
 
+/// Fetches, while the channel still serves them, the files of this client's
+/// chat messages that pult listed but never downloaded (Telegram's are
+/// fetched on demand), and keeps them in the store. Returns what could not be
+/// fetched, by message id, with the reason.
+pub fn complete_media(
+    cfg: &crate::config::Config,
+    reader: &Reader,
+    writer: &Writer,
+    ev: &Evidence,
+) -> BTreeMap<i64, String> {
+    let mut failed = BTreeMap::new();
+    let wanted: Vec<&EvMessage> = ev
+        .messages
+        .iter()
+        .filter(|m| {
+            m.kind != "email" && m.attachments.iter().any(|a| a.content_hash.is_none() && a.remote_ref.is_some())
+        })
+        .collect();
+    if wanted.is_empty() {
+        return failed;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            for m in wanted {
+                failed.insert(m.id, e.to_string());
+            }
+            return failed;
+        }
+    };
+    for m in wanted {
+        let items = match crate::attachments::locate(reader, m.id) {
+            Ok(items) => items,
+            Err(e) => {
+                failed.insert(m.id, e.to_string());
+                continue;
+            }
+        };
+        let missing = items.into_iter().filter(|a| a.content_hash.is_none() && a.remote_ref.is_some());
+        for item in missing {
+            if let Some(why) = &item.fetch_error {
+                failed.insert(m.id, why.clone());
+                continue;
+            }
+            match rt.block_on(crate::attachments::fetch(cfg, std::slice::from_ref(&item))).map(|mut got| got.pop()) {
+                Ok(Some(bytes)) => {
+                    let (id, index) = (m.id, item.index);
+                    let kept =
+                        writer.call_blocking(move |c| crate::store::originals::keep_attachment(c, id, index, &bytes));
+                    if let Err(e) = kept {
+                        failed.insert(m.id, e.to_string());
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failed.insert(m.id, e.to_string());
+                }
+            }
+        }
+    }
+    failed
+}
+
 /// A file name's extension as a safe suffix (letters and digits, short), else `bin`.
 fn extension(name: &str, mime: &str) -> String {
     let from_name = name
@@ -400,10 +463,12 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                 }
                 for a in &m.attachments {
                     let Some(hash) = a.content_hash.as_deref() else {
+                        let why = incomplete.get(&m.id).map(|why| crate::sanitize::line(why).into_owned());
                         b.left_out.push(format!(
-                            "{kind} attachment of message {} ({}): not downloaded by pult",
+                            "{kind} attachment of message {} ({}): {}",
                             m.id,
-                            crate::sanitize::line(&a.name)
+                            crate::sanitize::line(&a.name),
+                            why.as_deref().unwrap_or("not downloaded by pult")
                         ));
                         continue;
                     };
@@ -737,7 +802,8 @@ pub fn export(
     if first.client.is_none() {
         bail!("{}", crate::t!("export_no_client", id = opts.client));
     }
-    let incomplete = complete_mail(cfg, reader, writer, &first);
+    let mut incomplete = complete_mail(cfg, reader, writer, &first);
+    incomplete.extend(complete_media(cfg, reader, writer, &first));
     let ev = reader.evidence(opts.client, opts.since, opts.until, opts.include_notes)?;
     let b = build(reader, &ev, opts, &incomplete)?;
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {

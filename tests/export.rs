@@ -106,8 +106,18 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
         t,
         u::text("Счёт на оплату во вложении"),
     ));
-    s.fake.push(u::message(group, u::user(12, "Павел", "Дёмин"), 8, t, u::text("Документы в ЭДО подписал")));
-    assert_eq!(s.drain(), 2);
+    s.fake.push(u::message(group.clone(), u::user(12, "Павел", "Дёмин"), 8, t, u::text("Документы в ЭДО подписал")));
+    // A file Telegram serves only on demand: the export fetches and keeps it.
+    let invoice = b"%PDF-1.4 invoice 17".to_vec();
+    s.fake.add_file("doc-17", invoice.clone());
+    s.fake.push(u::message(
+        group,
+        u::user(11, "Ирина", "Соколова"),
+        9,
+        t + 1,
+        u::document("doc-17", "Счёт_17.pdf", "application/pdf", invoice.len() as i64),
+    ));
+    assert_eq!(s.drain(), 3);
 
     // WhatsApp on the same store: a signed POST to the real receiver.
     let graph = fake::FakeGraphApi::start().expect("fake graph");
@@ -159,6 +169,21 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
     assert_eq!(group_client, Some(irina), "the group is the client's of its first writer");
 
     let home = tempfile::tempdir().expect("home");
+    // The CLI's own config names the bot, so it can fetch the group's file.
+    let config_dir = home.path().join("config/pult");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let token = home.path().join("bot-token");
+    std::fs::write(&token, "123:TEST").expect("token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[[accounts]]\nkind = \"telegram\"\nname = \"office-bot\"\ntoken_file = \"{}\"\napi_url = \"{}\"\n",
+            token.display(),
+            s.fake.url()
+        ),
+    )
+    .expect("config");
     let run = |args: &[&str]| {
         let o = pult(home.path()).arg("--store").arg(&s.store.path).args(args).output().expect("run");
         (
@@ -175,7 +200,15 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
     assert_eq!(jsonl.len(), 1, "{jsonl:?}");
     let text = String::from_utf8(bundle(&tg_out, &jsonl[0])).expect("utf-8");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    let sha = pult::store::audit_chain::sha256_hex(&invoice);
+    assert_eq!(bundle(&tg_out, &format!("attachments/{sha}.pdf")), invoice, "the group's file, fetched and kept");
+    let manifest: serde_json::Value = serde_json::from_slice(&bundle(&tg_out, "manifest.json")).expect("manifest");
+    assert!(
+        !manifest["left_out"].to_string().contains("attachment"),
+        "nothing of the file left out: {}",
+        manifest["left_out"]
+    );
     let first: serde_json::Value = serde_json::from_str(lines[0]).expect("an update as sent");
     assert_eq!(first["message"]["text"], "Счёт на оплату во вложении", "{text}");
     assert!(first["update_id"].is_i64());

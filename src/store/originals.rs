@@ -103,6 +103,20 @@ pub fn complete(db: &mut Db, message_id: i64, raw: &RawOriginal) -> Result<()> {
     Ok(())
 }
 
+/// A file of a received message fetched later (an export fetches what the
+/// channel serves only on demand): kept under its SHA-256 like fetched media.
+pub fn keep_attachment(db: &mut Db, message_id: i64, index: usize, bytes: &[u8]) -> Result<String> {
+    let tx = super::writer::immediate(&mut db.0)?;
+    let sha = put_blob_as_is(&tx, bytes)?;
+    tx.execute(
+        "UPDATE attachments SET content_hash = ?1, size = ?2
+         WHERE id = (SELECT id FROM attachments WHERE message_id = ?3 ORDER BY ordinal LIMIT 1 OFFSET ?4)",
+        params![sha, bytes.len() as i64, message_id, index as i64],
+    )?;
+    tx.commit()?;
+    Ok(sha)
+}
+
 /// One kept original, as the store lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Original {
