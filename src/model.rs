@@ -777,6 +777,36 @@ pub struct RawOriginal {
     /// A webhook's signature header as received (`X-Hub-Signature-256: sha256=…`).
     pub signature: Option<String>,
     pub received_at: i64,
+    /// `bytes` as the store keeps them, made by the worker that received them
+    /// ([`RawOriginal::packed`]) so the store's writer thread does not spend
+    /// its time hashing and compressing.
+    pub packed: Option<Packed>,
+}
+
+/// Bytes named by their SHA-256 and deflated, ready for the store's blobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed {
+    pub sha256: String,
+    pub size: usize,
+    pub deflated: Vec<u8>,
+}
+
+impl Packed {
+    pub fn of(bytes: &[u8]) -> std::io::Result<Packed> {
+        use std::io::Write as _;
+        let mut z =
+            flate2::write::DeflateEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::fast());
+        z.write_all(bytes)?;
+        Ok(Packed { sha256: crate::store::audit_chain::sha256_hex(bytes), size: bytes.len(), deflated: z.finish()? })
+    }
+}
+
+impl RawOriginal {
+    /// With its bytes packed for the store now (on the caller's thread).
+    pub fn packed(mut self) -> RawOriginal {
+        self.packed = Packed::of(&self.bytes).ok();
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

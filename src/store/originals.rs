@@ -76,9 +76,23 @@ pub(super) fn blob_in(conn: &rusqlite::Connection, sha256: &str) -> Result<Optio
     Ok(Some(bytes))
 }
 
+/// Stores bytes the worker packed, once.
+fn put_packed(tx: &Transaction<'_>, p: &crate::model::Packed) -> Result<String> {
+    let known: Option<i64> =
+        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&p.sha256], |r| r.get(0)).optional()?;
+    if known.is_none() {
+        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, 'deflate', ?3)")?
+            .execute(params![p.sha256, p.size as i64, p.deflated])?;
+    }
+    Ok(p.sha256.clone())
+}
+
 /// Keeps the original of a message just stored.
 pub(super) fn record(tx: &Transaction<'_>, message_id: i64, raw: &RawOriginal) -> Result<()> {
-    let sha = put_blob(tx, &raw.bytes)?;
+    let sha = match &raw.packed {
+        Some(p) => put_packed(tx, p)?,
+        None => put_blob(tx, &raw.bytes)?,
+    };
     tx.prepare_cached(
         "INSERT INTO originals (message_id, kind, source, sha256, received_at, partial, signature)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -554,7 +554,9 @@ pub fn original(
         partial,
         signature: None,
         received_at: jiff::Timestamp::now().as_second(),
+        packed: None,
     }
+    .packed()
 }
 
 fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {

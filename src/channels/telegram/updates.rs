@@ -151,6 +151,7 @@ pub fn events_with_originals(updates: &[Value], raws: &[Vec<u8>], known: &mut Co
         let bytes = raws.get(n).filter(|b| !b.is_empty()).cloned().unwrap_or_else(|| u.to_string().into_bytes());
         let exact = raws.get(n).is_some_and(|b| !b.is_empty());
         let update_id = u.get("update_id").and_then(Value::as_i64);
+        let packed = crate::model::Packed::of(&bytes).ok();
         for e in &mut events {
             if let SyncEvent::Message(m) = e {
                 let (chat, message) =
@@ -163,6 +164,7 @@ pub fn events_with_originals(updates: &[Value], raws: &[Vec<u8>], known: &mut Co
                         .then(|| "the update as read, not as sent: its bytes could not be told apart".into()),
                     signature: None,
                     received_at: now,
+                    packed: packed.clone(),
                 }));
             }
         }

@@ -243,14 +243,18 @@ async fn post(
     let has_media = !parsed.media.is_empty();
     let now = jiff::Timestamp::now().as_second();
     // The body as signed, with its signature: each message of it keeps it as its original.
-    let original = std::sync::Arc::new(crate::model::RawOriginal {
-        kind: "whatsapp",
-        source: serde_json::json!({ "phone_number_id": rx.phone_number_id }),
-        bytes: body.to_vec(),
-        partial: None,
-        signature: signature.map(|s| format!("X-Hub-Signature-256: {s}")),
-        received_at: now,
-    });
+    let original = std::sync::Arc::new(
+        crate::model::RawOriginal {
+            kind: "whatsapp",
+            source: serde_json::json!({ "phone_number_id": rx.phone_number_id }),
+            bytes: body.to_vec(),
+            partial: None,
+            signature: signature.map(|s| format!("X-Hub-Signature-256: {s}")),
+            received_at: now,
+            packed: None,
+        }
+        .packed(),
+    );
     for e in &mut parsed.events {
         if let SyncEvent::Message(m) = e {
             let mut raw = (*original).clone();
