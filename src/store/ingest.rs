@@ -141,13 +141,26 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             None => None,
         };
         let notice = message_notice(tx, channel_id, m)?;
+        // Mail that needs no answer never waits and never reopens anything; a
+        // conversation that only such mail began is not in the queue either.
+        let quiet = if m.outgoing { None } else { quiet_reason(tx, &kind, m, history_before)? };
+        // «Спасибо, получили 👍» asks nothing: shown, but the client does not
+        // wait for an answer to it, and it does not reopen a closed conversation.
+        let closing = quiet.is_some()
+            || (!m.outgoing
+                && m.attachments.is_empty()
+                && crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text)));
+        // One statement per message: where it is and what it needs are known
+        // before it is stored (an update after the insert touched its indexes twice).
+        let place = m.imap.as_ref();
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                        sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
                                        delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
-                                       mime_shape)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                                       mime_shape, imap_folder, imap_uid, seen, answered, imap_validity, quiet, closing)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                         ?22, ?23, coalesce(?24, 0), coalesce(?25, 0), ?26, ?27, ?28)
                  ON CONFLICT (channel_id, remote_id) DO NOTHING",
             )?
             .execute(params![
@@ -173,6 +186,13 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
                 notice,
                 names_json(&m.names),
                 m.mime_shape,
+                place.map(|p| p.folder.as_str()),
+                place.map(|p| p.uid),
+                place.map(|p| p.seen),
+                place.map(|p| p.answered),
+                place.map(|p| p.validity),
+                quiet,
+                closing,
             ])?;
         if inserted == 0 {
             report.duplicates += 1;
@@ -184,13 +204,6 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
         }
         // A deletion that overtook the message applies now.
         super::events::settle(tx, channel_id, &m.remote_id, now)?;
-        if let Some(p) = &m.imap {
-            tx.prepare_cached(
-                "UPDATE messages SET imap_folder = ?1, imap_uid = ?2, seen = ?3, answered = ?4, imap_validity = ?5
-                 WHERE id = ?6",
-            )?
-            .execute(params![p.folder, p.uid, p.seen, p.answered, p.validity, message_id])?;
-        }
         for (i, a) in m.attachments.iter().enumerate() {
             tx.prepare_cached(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)
@@ -198,29 +211,13 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             )?
             .execute(params![message_id, i as i64, a.name, a.mime, a.size, a.remote_ref, a.duration])?;
         }
-        // Mail that needs no answer never waits and never reopens anything; a
-        // conversation that only such mail began is not in the queue either.
-        let quiet = if m.outgoing { None } else { quiet_reason(tx, &kind, m, history_before)? };
-        if let Some(why) = quiet {
-            tx.prepare_cached("UPDATE messages SET quiet = ?1, closing = 1 WHERE id = ?2")?
-                .execute(params![why, message_id])?;
+        if quiet.is_some() {
             tx.prepare_cached(
                 "UPDATE conversations SET status = 'closed'
                  WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
             )?
             .execute([conversation])?;
-            report.inserted += 1;
-            touched.insert(conversation);
-            continue;
-        }
-        // «Спасибо, получили 👍» asks nothing: shown, but the client does not
-        // wait for an answer to it, and it does not reopen a closed conversation.
-        let closing = !m.outgoing
-            && m.attachments.is_empty()
-            && crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text));
-        if closing {
-            tx.prepare_cached("UPDATE messages SET closing = 1 WHERE id = ?1")?.execute([message_id])?;
-        } else if !m.outgoing && m.report.is_none() {
+        } else if !closing && !m.outgoing && m.report.is_none() {
             // A client writing again wakes a closed or snoozed conversation.
             tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
                 .execute([conversation])?;
