@@ -77,6 +77,7 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         oauth2_token_command: None,
         password_command: None,
         password_file: None,
+        dkim: Default::default(),
     }
 }
 
@@ -2532,4 +2533,259 @@ fn an_export_holds_each_mail_as_dovecot_has_it_and_verify_names_every_change() {
     let log = cli.ok(&["audit", "--json"]);
     assert_eq!(log.matches("\"export\"").count(), 2, "{log}");
     cli.ok(&["audit", "verify"]);
+}
+
+// DKIM at ingest (#34): mail signed with keys made here, published by a fake
+// DNS server on loopback, delivered into Dovecot and synced.
+
+/// The account, with DKIM keys asked of `dns` and a short timeout (a silent
+/// DNS server costs the test this much, no more).
+fn dkim_account(d: &Dovecot, folder: &str, dns: &dns::FakeDns) -> EmailAccount {
+    let mut a = account(d, folder, false);
+    a.dkim = pult::mailauth::Settings {
+        enabled: true,
+        dns_server: Some(dns.addr),
+        timeout: std::time::Duration::from_millis(300),
+        max_age_days: 30,
+    };
+    a
+}
+
+/// A client's mail dated now (mail older than `max_age_days` is not checked).
+fn dkim_mail(from: &str, id: &str, refs: Option<&str>, extra: &str, body: &str) -> Vec<u8> {
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
+    let refs = refs.map(|r| format!("In-Reply-To: {r}\r\nReferences: {r}\r\n")).unwrap_or_default();
+    format!(
+        "{extra}From: Ирина <{from}>\r\nTo: alice@office.test\r\nSubject: Акт сверки\r\nMessage-ID: {id}\r\n{refs}\
+         Date: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+const SIGNED: &str = "from:to:subject:date:message-id:from:subject";
+
+/// (Message-ID, dkim, reason, domain, selector, aligned) of every checked mail.
+type AuthRow = (String, String, Option<String>, Option<String>, Option<String>, bool);
+
+fn auth_rows(s: &TempStore) -> Vec<AuthRow> {
+    rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .prepare(
+            "SELECT m.rfc_message_id, a.dkim, a.reason, a.domain, a.selector, a.aligned
+             FROM messages m JOIN mail_auth a ON a.message_id = m.id ORDER BY m.rfc_message_id",
+        )
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn row(id: &str, dkim: &str, reason: Option<&str>, domain: &str, selector: &str, aligned: bool) -> AuthRow {
+    (id.into(), dkim.into(), reason.map(str::to_string), Some(domain.into()), Some(selector.into()), aligned)
+}
+
+#[test]
+fn dkim_passes_for_rsa_and_ed25519_simple_and_relaxed_and_keys_are_asked_once() {
+    let d = dovecot();
+    let f = folder("dkim-pass");
+    let fake = dns::FakeDns::start();
+    let (ed, rsa) = (dkim::ed25519(), dkim::rsa());
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    // A 2048-bit key is longer than one TXT string: the strings are joined.
+    fake.txt("rsa._domainkey.client.test", &rsa.record);
+    // Too long for UDP here: the client asks again over TCP.
+    fake.set("big._domainkey.client.test", dns::Entry::TruncatedUdp(vec![dns::split_strings(&rsa.record)]));
+    let reported = "Authentication-Results: mx.office.test;\r\n spf=pass smtp.mailfrom=client.test;\r\n \
+                    dmarc=pass (p=none) header.from=client.test; arc=none\r\n";
+    let mail = |id: &str, extra: &str| dkim_mail("irina@client.test", id, None, extra, "Пришлите акт сверки.");
+    let mails = vec![
+        dkim::sign(&mail("<rr@client.test>", reported), &rsa, "client.test", "rsa", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<rs@client.test>", ""), &rsa, "client.test", "rsa", "simple/simple", SIGNED),
+        dkim::sign(&mail("<er@client.test>", ""), &ed, "client.test", "ed", "relaxed/simple", SIGNED),
+        dkim::sign(&mail("<es@client.test>", ""), &ed, "client.test", "ed", "simple/relaxed", SIGNED),
+        dkim::sign(&mail("<tcp@client.test>", ""), &rsa, "client.test", "big", "relaxed/relaxed", SIGNED),
+        mail("<unsigned@client.test>", ""),
+    ];
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let r = sync(&dkim_account(&d, &f, &fake), &s, ch);
+    assert_eq!(r.inserted, 6, "every mail is stored");
+    let rows = auth_rows(&s);
+    assert_eq!(
+        rows,
+        [
+            row("<er@client.test>", "pass", None, "client.test", "ed", true),
+            row("<es@client.test>", "pass", None, "client.test", "ed", true),
+            row("<rr@client.test>", "pass", None, "client.test", "rsa", true),
+            row("<rs@client.test>", "pass", None, "client.test", "rsa", true),
+            row("<tcp@client.test>", "pass", None, "client.test", "big", true),
+            ("<unsigned@client.test>".into(), "none".into(), Some("unsigned".into()), None, None, false),
+        ]
+    );
+    let mut asked = fake.asked();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "big._domainkey.client.test",
+            "big._domainkey.client.test",
+            "ed._domainkey.client.test",
+            "rsa._domainkey.client.test"
+        ],
+        "one question per key in a sync (twice for the one retried over TCP)"
+    );
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let reported: String = conn
+        .query_row(
+            "SELECT a.reported FROM mail_auth a JOIN messages m ON m.id = a.message_id
+             WHERE m.rfc_message_id = '<rr@client.test>'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    let reported: serde_json::Value = serde_json::from_str(&reported).expect("json");
+    assert_eq!(
+        reported,
+        serde_json::json!([
+            {"by": "mx.office.test", "method": "spf", "result": "pass"},
+            {"by": "mx.office.test", "method": "dmarc", "result": "pass"},
+            {"by": "mx.office.test", "method": "arc", "result": "none"}
+        ])
+    );
+    // `pult thread --json` carries it.
+    let conv: i64 = conn
+        .query_row("SELECT conversation_id FROM messages WHERE rfc_message_id = '<rr@client.test>'", [], |r| r.get(0))
+        .expect("conversation");
+    let home = tempfile::tempdir().expect("tmp");
+    let out = pult(home.path())
+        .args(["thread", "--json", "--conversation", &conv.to_string(), "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let m = &v["messages"][0];
+    assert_eq!(m["dkim"]["result"], "pass", "{v}");
+    assert_eq!(m["dkim"]["domain"], "client.test", "{v}");
+    assert_eq!(m["dkim"]["selector"], "rsa", "{v}");
+    assert_eq!(m["dkim"]["aligned"], true, "{v}");
+    assert_eq!(m["authentication_results"][0]["method"], "spf", "{v}");
+    let out = pult(home.path())
+        .env("LANG", "ru_RU.UTF-8")
+        .args(["thread", "--conversation", &conv.to_string(), "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("подпись DKIM: client.test ✓"), "{text}");
+}
+
+#[test]
+fn dkim_fails_for_a_changed_body_or_header_and_a_missing_or_broken_key() {
+    let d = dovecot();
+    let f = folder("dkim-fail");
+    let fake = dns::FakeDns::start();
+    let (ed, rsa) = (dkim::ed25519(), dkim::rsa());
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("rsa._domainkey.client.test", &rsa.record);
+    fake.txt("broken._domainkey.client.test", "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA");
+    fake.txt("revoked._domainkey.client.test", "v=DKIM1; k=rsa; p=");
+    let mail = |id: &str| dkim_mail("irina@client.test", id, None, "", "Сумма к оплате: 18 300 руб.");
+    let body_changed = {
+        let m = dkim::sign(&mail("<body@client.test>"), &rsa, "client.test", "rsa", "relaxed/relaxed", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("18 300", "81 300").into_bytes()
+    };
+    let ed_body_changed = {
+        let m = dkim::sign(&mail("<edbody@client.test>"), &ed, "client.test", "ed", "simple/simple", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("18 300", "18 301").into_bytes()
+    };
+    let header_changed = {
+        let m = dkim::sign(&mail("<header@client.test>"), &ed, "client.test", "ed", "relaxed/relaxed", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("Subject: Акт сверки", "Subject: Срочно оплатите").into_bytes()
+    };
+    let mails = vec![
+        body_changed,
+        ed_body_changed,
+        header_changed,
+        dkim::sign(&mail("<nokey@client.test>"), &rsa, "client.test", "gone", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<broken@client.test>"), &rsa, "client.test", "broken", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<revoked@client.test>"), &rsa, "client.test", "revoked", "relaxed/relaxed", SIGNED),
+    ];
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    assert_eq!(sync(&dkim_account(&d, &f, &fake), &s, ch).inserted, 6, "failing mail is stored all the same");
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<body@client.test>", "fail", Some("body-hash"), "client.test", "rsa", true),
+            row("<broken@client.test>", "permerror", Some("bad-key"), "client.test", "broken", true),
+            row("<edbody@client.test>", "fail", Some("body-hash"), "client.test", "ed", true),
+            row("<header@client.test>", "fail", Some("signature"), "client.test", "ed", true),
+            row("<nokey@client.test>", "permerror", Some("no-key"), "client.test", "gone", true),
+            row("<revoked@client.test>", "permerror", Some("key-revoked"), "client.test", "revoked", true),
+        ]
+    );
+}
+
+#[test]
+fn dkim_of_another_domain_warns_in_the_thread_and_a_silent_dns_is_a_temperror() {
+    let d = dovecot();
+    let f = folder("dkim-warn");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("m1._domainkey.mailer.test", &ed.record);
+    fake.set("slow._domainkey.client.test", dns::Entry::Silent);
+    let first = dkim::sign(
+        &dkim_mail("irina@client.test", "<w1@client.test>", None, "", "Пришлите акт сверки."),
+        &ed,
+        "client.test",
+        "ed",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    // Signed, and the signature holds, but by a domain the mail is not from.
+    let other = dkim::sign(
+        &dkim_mail("irina@client.test", "<w2@client.test>", Some("<w1@client.test>"), "", "Реквизиты изменились."),
+        &ed,
+        "mailer.test",
+        "m1",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    let silent = dkim::sign(
+        &dkim_mail("irina@client.test", "<w3@client.test>", Some("<w2@client.test>"), "", "Жду ответа."),
+        &ed,
+        "client.test",
+        "slow",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[first, other, silent]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    assert_eq!(sync(&dkim_account(&d, &f, &fake), &s, ch).inserted, 3);
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<w1@client.test>", "pass", None, "client.test", "ed", true),
+            row("<w2@client.test>", "pass", None, "mailer.test", "m1", false),
+            row("<w3@client.test>", "temperror", Some("dns-timeout"), "client.test", "slow", true),
+        ]
+    );
+    let store = shared(&s.path, &s.writer);
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("подпись DKIM: client.test ✓"), "{screen}");
+    assert!(screen.contains("⚠ подпись DKIM: mailer.test ✓, но письмо от имени client.test"), "{screen}");
+    assert!(screen.contains("⚠ подпись DKIM client.test не проверена: DNS не ответил вовремя"), "{screen}");
+    let store = shared(&s.path, &s.writer);
+    let mut h = Harness::on(store, 220, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("⚠ DKIM signature: mailer.test ✓, but the mail says it is from client.test"), "{screen}");
 }

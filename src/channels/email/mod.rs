@@ -376,6 +376,8 @@ pub async fn sync_folder(
     // The batch being stored while the next one is fetched and parsed (at most
     // one: memory stays bounded, and a failed write stops the sync one batch later).
     let mut storing = None;
+    // Mail that others sent us is checked as it arrives; its keys are asked once per folder sync.
+    let mut dkim = (account.dkim.enabled && !is_sent).then(|| crate::mailauth::Checker::new(&account.dkim));
     let started = std::time::Instant::now();
     let (mut done, mut bytes) = (0usize, 0u64);
     for (chunk, cursors) in chunks {
@@ -433,6 +435,9 @@ pub async fn sync_folder(
                 batch.push(m);
             }
         }
+        if let Some(checker) = dkim.as_mut() {
+            check_dkim(checker, &mut batch, now).await;
+        }
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
             let r: events::Applied = previous.await?;
@@ -479,6 +484,31 @@ pub async fn sync_folder(
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+/// DKIM of the mail of a batch others sent, checked near receipt (`mailauth`):
+/// whole mail against its keys; a large mail synced by structure is recorded
+/// as not checked (its body is not here yet).
+async fn check_dkim(checker: &mut crate::mailauth::Checker, batch: &mut [Inbound], now: i64) {
+    let whole: Vec<usize> = (0..batch.len())
+        .filter(|&i| !batch[i].outgoing && batch[i].raw.as_ref().is_some_and(|r| r.partial.is_none()))
+        .collect();
+    let results = {
+        let mails: Vec<(&[u8], i64)> = whole
+            .iter()
+            .filter_map(|&i| batch[i].raw.as_ref().map(|r| (r.bytes.as_slice(), batch[i].sent_at)))
+            .collect();
+        checker.check_all(&mails, now).await
+    };
+    for (i, auth) in whole.into_iter().zip(results) {
+        batch[i].auth = Some(auth);
+    }
+    for m in batch.iter_mut().filter(|m| !m.outgoing && m.auth.is_none()) {
+        if let Some(raw) = &m.raw {
+            let msg = crate::mailauth::dkim::Message::parse(&raw.bytes);
+            m.auth = Some(crate::mailauth::MailAuth::not_checked(&msg, "not-checked-partial", now));
+        }
+    }
 }
 
 /// A mail as listed before fetching: its UID and size.
