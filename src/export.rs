@@ -52,6 +52,10 @@ pub struct Entry {
     /// Not the bytes as received, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconstructed: Option<String>,
+    /// A mail's DKIM as pult checked it on arrival (`mailauth::MailAuth`,
+    /// `checked_at` in RFC 3339), with what the receiving servers reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<Value>,
 }
 
 /// What an export wrote.
@@ -225,6 +229,8 @@ struct Bundle {
     files: BTreeMap<String, (Vec<u8>, Entry)>,
     counts: BTreeMap<String, usize>,
     left_out: Vec<String>,
+    /// Mails by their DKIM at receipt: pass (from the domain in From), warning, not checked.
+    dkim: BTreeMap<&'static str, usize>,
 }
 
 impl Bundle {
@@ -243,6 +249,7 @@ impl Bundle {
             sources,
             received_at: received_at.map(utc),
             reconstructed,
+            dkim: None,
         };
         self.files.insert(path, (bytes, entry));
     }
@@ -271,7 +278,7 @@ impl Authors {
 
 /// Builds the bundle of `ev` (read after `complete_mail`).
 fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i64, String>) -> Result<Bundle> {
-    let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new() };
+    let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new(), dkim: BTreeMap::new() };
     let groups: BTreeMap<i64, bool> = ev.conversations.iter().map(|c| (c.id, c.is_group)).collect();
     let mut authors = Authors { redact: opts.redact_others, others: BTreeMap::new() };
     let mut mails: Vec<(i64, String)> = Vec::new();
@@ -335,7 +342,20 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                     }
                 }
                 mails.push((m.sent_at, path.clone()));
-                b.add(path, bytes, vec![source], best.map(|o| o.received_at), reconstructed);
+                b.add(path.clone(), bytes, vec![source], best.map(|o| o.received_at), reconstructed);
+                if let Some(a) = &m.auth {
+                    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+                    v["checked_at"] = json!(utc(a.checked_at));
+                    if let Some((_, e)) = b.files.get_mut(&path) {
+                        e.dkim = Some(v);
+                    }
+                    let kind = match a.shown(Lang::En) {
+                        Some(s) if !s.warn => "pass",
+                        Some(_) => "warning",
+                        None => "not checked",
+                    };
+                    *b.dkim.entry(kind).or_default() += 1;
+                }
             }
             kind @ ("telegram" | "whatsapp") => {
                 *b.counts.entry(kind.into()).or_default() += 1;
@@ -573,8 +593,19 @@ fn report(ev: &Evidence, opts: &Options, b: &Bundle, authors: &mut Authors, grou
         let hidden = authors.redact && group && !m.outgoing && !m.by_client;
         let text = if hidden { String::from("—") } else { escape_text(&m.body) };
         let subject = m.subject.as_deref().map(|s| format!("<b>{}</b><br>", escape(s))).unwrap_or_default();
+        // Who vouches for a mail: DKIM as checked on arrival, and the servers' word.
+        let auth = m
+            .auth
+            .as_ref()
+            .map(|a| {
+                std::iter::once(a.explain(lang))
+                    .chain(a.reported_lines(lang))
+                    .map(|l| format!("<br><small>{}</small>", escape(&l)))
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{} · {}</td><td>{}</td><td>{subject}{text}</td></tr>\n",
+            "<tr><td>{}</td><td>{} · {}</td><td>{}{auth}</td><td>{subject}{text}</td></tr>\n",
             escape(&utc(m.sent_at)),
             escape(&m.kind),
             escape(&m.channel),
@@ -668,6 +699,10 @@ fn report(ev: &Evidence, opts: &Options, b: &Bundle, authors: &mut Authors, grou
 fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_note: &str) -> String {
     let counts = b.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
     let left = if b.left_out.is_empty() { "-".to_string() } else { b.left_out.join("\n  - ") };
+    let dkim = match b.dkim.is_empty() {
+        true => "-".to_string(),
+        false => b.dkim.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+    };
     format!(
         "ВЫГРУЗКА ПЕРЕПИСКИ С КЛИЕНТОМ / CLIENT CORRESPONDENCE EXPORT\n\
          =========================================================\n\n\
@@ -682,6 +717,10 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          и сравните с полем sha256 в manifest.json. Или всё сразу:\n\
              pult export verify <каталог>\n\
          Хэш файла README.txt указан в manifest.json (export.readme_sha256), так как этот файл содержит время выгрузки.\n\n\
+         Подписи DKIM: когда письмо приходило, pult проверял его подпись DKIM. Результат, домен и селектор подписи,\n\
+         время проверки и результаты SPF, DMARC и ARC со слов принявшего сервера записаны в manifest.json (поле dkim\n\
+         у файла письма) и в report.html. pult export verify проверяет подписи снова, пока ключ опубликован:\n\
+         сменившийся ключ подделки не означает, а текст, не совпадающий с bh= подписи, означает изменение письма.\n\n\
          [English]\n\
          This is the whole correspondence with client #{client} exported from pult: mail exactly as the mail\n\
          server gave it (email/*.eml and email/mbox, mboxrd), Telegram and WhatsApp messages as received\n\
@@ -693,6 +732,11 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
              sha256sum <path>\n\
          and compare with its sha256 there; or run `pult export verify <dir>`.\n\
          This README's own hash is in manifest.json (export.readme_sha256): it carries the time of export.\n\n\
+         DKIM: pult checked each mail's DKIM signature when it arrived. The result, the signing domain and selector,\n\
+         the time of the check and the SPF, DMARC and ARC results as the receiving server reported them are in\n\
+         manifest.json (the mail file's dkim field) and in report.html. `pult export verify` checks the signatures\n\
+         again while the keys are published: a key changed since is no sign of forgery; a text that no longer\n\
+         matches the signature's bh= means the mail was changed.\n\n\
          pult version: {version}\n\
          store id: {store_id}\n\
          operator: {operator}\n\
@@ -700,6 +744,7 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          exported at (UTC): {created}\n\
          range: {since} — {until}\n\
          messages per channel: {counts}\n\
+         DKIM at receipt (mail): {dkim}\n\
          {manifest_note}\n\
          left out, and why:\n  - {left}\n",
         client = opts.client,
@@ -865,6 +910,13 @@ pub enum Problem {
     Manifest {
         reason: String,
     },
+    /// A mail whose DKIM held when it arrived no longer matches its own
+    /// signature's body hash (`body-changed`), or lost the signature
+    /// (`signature-missing`): it was changed since.
+    Dkim {
+        path: String,
+        reason: String,
+    },
 }
 
 impl Problem {
@@ -880,6 +932,10 @@ impl Problem {
             }
             Problem::Signature { reason } => f("export_verify_signature", reason),
             Problem::Manifest { reason } => f("export_verify_manifest", reason),
+            Problem::Dkim { path, reason } => match reason.as_str() {
+                "body-changed" => f("export_verify_dkim_body", path),
+                _ => f("export_verify_dkim_gone", path),
+            },
         }
     }
 }
@@ -892,6 +948,17 @@ pub struct Verified {
     /// None: not signed; Some(true): the verify command accepted it; Some(false): not checked (no verify_command).
     pub signature_checked: Option<bool>,
     pub problems: Vec<Problem>,
+    /// Each mail whose DKIM passed on arrival, checked again (see `mailauth::Recheck`).
+    pub dkim: Vec<DkimRechecked>,
+}
+
+/// One mail's signature checked again by `export verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DkimRechecked {
+    pub path: String,
+    pub domain: String,
+    pub selector: String,
+    pub now: crate::mailauth::Recheck,
 }
 
 fn safe(path: &str) -> bool {
@@ -902,8 +969,13 @@ fn safe(path: &str) -> bool {
 }
 
 /// Checks a bundle: every listed file's size and hash, files missing or extra,
-/// the audit chain, the README, and the signature with `verify_command`.
-pub fn verify(dir: &Path, verify_command: Option<&[String]>) -> Result<Verified> {
+/// the audit chain, the README, the signature with `verify_command`, and
+/// (with `dkim`) the DKIM signatures of the mail that passed on arrival.
+pub fn verify(
+    dir: &Path,
+    verify_command: Option<&[String]>,
+    dkim: Option<&crate::mailauth::Settings>,
+) -> Result<Verified> {
     let mut problems = Vec::new();
     let manifest_bytes = std::fs::read(dir.join("manifest.json"))
         .with_context(|| crate::t!("export_no_manifest", dir = dir.display()))?;
@@ -1014,7 +1086,53 @@ pub fn verify(dir: &Path, verify_command: Option<&[String]>) -> Result<Verified>
             }
         }
     };
-    Ok(Verified { files: entries.len(), audit_rows, signature_checked, problems })
+    let dkim = match dkim {
+        Some(settings) => recheck_dkim(dir, &entries, settings, &mut problems)?,
+        None => Vec::new(),
+    };
+    Ok(Verified { files: entries.len(), audit_rows, signature_checked, problems, dkim })
+}
+
+/// Checks again the DKIM of each mail that passed on arrival: a body that no
+/// longer hashes to bh= (or a signature gone) is a problem of the bundle; a
+/// key that changed or is gone since is news about the domain, not the mail.
+fn recheck_dkim(
+    dir: &Path,
+    entries: &[Entry],
+    settings: &crate::mailauth::Settings,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<DkimRechecked>> {
+    let passed: Vec<(&Entry, String, String, i64)> = entries
+        .iter()
+        .filter_map(|e| {
+            let d = e.dkim.as_ref()?;
+            if d["result"] != "pass" || !safe(&e.path) {
+                return None;
+            }
+            let at = d["checked_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok())?.as_second();
+            Some((e, d["domain"].as_str()?.to_string(), d["selector"].as_str()?.to_string(), at))
+        })
+        .collect();
+    if passed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut checker = crate::mailauth::Checker::new(settings);
+    let mut out = Vec::new();
+    for (e, domain, selector, at) in passed {
+        // A missing file is already a problem of its own.
+        let Ok(raw) = std::fs::read(dir.join(&e.path)) else { continue };
+        let now = rt.block_on(checker.recheck(&raw, &domain, &selector, at));
+        if now.is_failure() {
+            let reason = match now {
+                crate::mailauth::Recheck::BodyChanged => "body-changed",
+                _ => "signature-missing",
+            };
+            problems.push(Problem::Dkim { path: e.path.clone(), reason: reason.into() });
+        }
+        out.push(DkimRechecked { path: e.path.clone(), domain, selector, now });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1666,6 +1666,36 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "All {files} files match their SHA-256; {rows} audit rows chain.",
         "Все файлы ({files}) совпадают со своими хэшами; строк журнала в цепочке: {rows}.",
     ),
+    (
+        "export_verify_dkim_body",
+        "{path}: the text no longer matches the DKIM signature it arrived with (bh=)",
+        "{path}: текст больше не совпадает с подписью DKIM, с которой письмо пришло (bh=)",
+    ),
+    (
+        "export_verify_dkim_gone",
+        "{path}: the DKIM signature it arrived with is gone",
+        "{path}: подписи DKIM, с которой письмо пришло, больше нет",
+    ),
+    (
+        "export_dkim_holds",
+        "{path}: the DKIM signature of {domain} still holds",
+        "{path}: подпись DKIM {domain} по-прежнему верна",
+    ),
+    (
+        "export_dkim_key_changed",
+        "{path}: the text matches its DKIM signature; {domain} publishes another key now (keys rotate: not a sign of a change)",
+        "{path}: текст совпадает с подписью DKIM; {domain} публикует теперь другой ключ (ключи меняются — это не признак правки)",
+    ),
+    (
+        "export_dkim_key_gone",
+        "{path}: the text matches its DKIM signature; {domain} no longer publishes the key",
+        "{path}: текст совпадает с подписью DKIM; {domain} больше не публикует ключ",
+    ),
+    (
+        "export_dkim_unavailable",
+        "{path}: the text matches its DKIM signature; the key of {domain} could not be asked for",
+        "{path}: текст совпадает с подписью DKIM; ключ {domain} получить не удалось",
+    ),
     ("export_verify_signed_ok", "The signature of manifest.json holds.", "Подпись manifest.json подтверждена."),
     (
         "export_verify_signed_unchecked",

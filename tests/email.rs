@@ -77,7 +77,8 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         oauth2_token_command: None,
         password_command: None,
         password_file: None,
-        dkim: Default::default(),
+        // Never the machine's resolver in a test: the DKIM tests set a fake one.
+        dkim: pult::mailauth::Settings { enabled: false, ..Default::default() },
     }
 }
 
@@ -2788,4 +2789,113 @@ fn dkim_of_another_domain_warns_in_the_thread_and_a_silent_dns_is_a_temperror() 
     h.keys("<Enter>");
     let screen = h.screen();
     assert!(screen.contains("⚠ DKIM signature: mailer.test ✓, but the mail says it is from client.test"), "{screen}");
+}
+
+/// The export carries each mail's DKIM as recorded on arrival (manifest,
+/// report, README); `export verify` checks the signatures again: a key
+/// rotated since is news, not a failure; a text changed to match a rewritten
+/// manifest is caught by the signature's body hash.
+#[test]
+fn dkim_results_go_into_the_export_and_verify_checks_them_again() {
+    let d = dovecot();
+    let f = folder("dkim-export");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("m1._domainkey.mailer.test", &ed.record);
+    let from = format!("irina-{f}@client.test");
+    let own = dkim::sign(
+        &dkim_mail(&from, "<x1@client.test>", None, "", "Сумма к оплате: 18 300 руб."),
+        &ed,
+        "client.test",
+        "ed",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    let other = dkim::sign(
+        &dkim_mail(&from, "<x2@client.test>", Some("<x1@client.test>"), "", "Новые реквизиты."),
+        &ed,
+        "mailer.test",
+        "m1",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[own, other]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = dkim_account(&d, &f, &fake);
+    sync(&acct, &s, ch);
+    let client: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM identities WHERE handle = ?1", [&from], |r| r.get(0))
+        .expect("client");
+    let cli = PultCli::new(&acct, &s);
+    let mut cfg = std::fs::read_to_string(&cli.cfg).expect("config");
+    cfg.push_str(&format!("\n[mail]\ndns_server = \"{}\"\ndns_timeout_ms = 300\n", fake.addr));
+    std::fs::write(&cli.cfg, cfg).expect("config");
+    let out = cli.home.path().join("bundle");
+    let dir = out.to_str().expect("utf-8");
+    cli.ok(&["export", "--client", &client.to_string(), "--out", dir]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("json");
+    let mails: Vec<&serde_json::Value> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with(".eml")))
+        .collect();
+    let dkim: Vec<(&str, &str, &str, bool)> = mails
+        .iter()
+        .map(|e| {
+            let d = &e["dkim"];
+            let s = |k: &str| d[k].as_str().unwrap_or("");
+            (s("result"), s("domain"), s("selector"), d["aligned"].as_bool().unwrap_or(true))
+        })
+        .collect();
+    assert_eq!(dkim, [("pass", "client.test", "ed", true), ("pass", "mailer.test", "m1", false)], "{manifest}");
+    assert!(mails[0]["dkim"]["checked_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{manifest}");
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(report.contains("DKIM signature: client.test ✓"), "{report}");
+    assert!(report.contains("⚠ DKIM signature: mailer.test ✓, but the mail says it is from client.test"), "{report}");
+    let readme = std::fs::read_to_string(out.join("README.txt")).expect("readme");
+    assert!(readme.contains("DKIM at receipt (mail): pass: 1, warning: 1"), "{readme}");
+    assert!(readme.contains("Подписи DKIM"), "{readme}");
+
+    let verify = || {
+        let o = cli.run(&["export", "verify", dir, "--json"]);
+        (o.status.success(), serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json"))
+    };
+    let now = |v: &serde_json::Value| -> Vec<String> {
+        v["dkim"].as_array().expect("dkim").iter().map(|d| d["now"].as_str().unwrap_or("").to_string()).collect()
+    };
+    let (ok, v) = verify();
+    assert!(ok, "{v}");
+    assert_eq!(now(&v), ["holds", "holds"], "{v}");
+    // The domain rotates its key: the bundle still holds, the news is told.
+    fake.txt("ed._domainkey.client.test", &dkim::ed25519().record);
+    let (ok, v) = verify();
+    assert!(ok, "{v}");
+    assert_eq!(now(&v), ["key-changed", "holds"], "{v}");
+    // Someone changes a mail's text and rewrites its hash in the (unsigned) manifest.
+    let path = mails[0]["path"].as_str().expect("path").to_string();
+    let changed = String::from_utf8(std::fs::read(out.join(&path)).expect("eml"))
+        .expect("utf-8")
+        .replace("18 300", "81 300")
+        .into_bytes();
+    std::fs::write(out.join(&path), &changed).expect("write");
+    let mut m = manifest.clone();
+    for e in m["files"].as_array_mut().expect("files") {
+        if e["path"] == path.as_str() {
+            e["sha256"] = serde_json::json!(sha256_hex(&changed));
+            e["size"] = serde_json::json!(changed.len());
+        }
+    }
+    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    let (ok, v) = verify();
+    assert!(!ok, "{v}");
+    assert_eq!(v["problems"], serde_json::json!([{"problem": "dkim", "path": path, "reason": "body-changed"}]), "{v}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

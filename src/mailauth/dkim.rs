@@ -673,6 +673,12 @@ fn signed_headers(msg: &Message, sig_field: &[u8], sig: &Signature) -> Vec<u8> {
     data
 }
 
+/// The body still hashes to the signature's bh= (as far as l= signs it).
+pub fn body_matches(msg: &Message, sig: &Signature) -> bool {
+    signed_body(msg, sig)
+        .is_ok_and(|(body, _)| ring::digest::digest(&ring::digest::SHA256, &body).as_ref() == sig.body_hash.as_slice())
+}
+
 /// The bh= of a whole body in `canon` (tests sign with it; pult does not sign).
 pub fn body_hash(raw: &[u8], canon: Canon) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, &canon_body(Message::parse(raw).body(), canon)).as_ref().to_vec()

@@ -395,6 +395,67 @@ impl Checker {
     }
 }
 
+/// A recorded signature checked again later (`pult export verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recheck {
+    /// The signature still holds with the key DNS gives now.
+    Holds,
+    /// The body no longer hashes to bh=: the mail was changed since it arrived.
+    BodyChanged,
+    /// The signature recorded is not in the mail any more.
+    SignatureMissing,
+    /// The body still matches bh=, but the key DNS gives now does not verify
+    /// b= (keys rotate): says nothing against the mail.
+    KeyChanged,
+    /// The domain no longer publishes the key.
+    KeyGone,
+    /// DNS did not answer.
+    Unavailable,
+}
+
+impl Recheck {
+    /// The mail itself no longer is what was signed.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Recheck::BodyChanged | Recheck::SignatureMissing)
+    }
+}
+
+impl Checker {
+    /// Checks the signature of `domain`/`selector` in `raw` again: its body hash
+    /// first (no DNS needed), then b= with the key DNS gives now, as of `at`
+    /// (the time it was first checked: an x= passed since is not news).
+    pub async fn recheck(&mut self, raw: &[u8], domain: &str, selector: &str, at: i64) -> Recheck {
+        let msg = dkim::Message::parse(raw);
+        let found = msg.fields().filter(|f| f.name.eq_ignore_ascii_case("DKIM-Signature")).find_map(|f| {
+            dkim::Signature::parse(&f.value())
+                .ok()
+                .filter(|s| s.domain == domain && s.selector == selector)
+                .map(|s| (f, s))
+        });
+        let Some((field, sig)) = found else { return Recheck::SignatureMissing };
+        if !dkim::body_matches(&msg, &sig) {
+            return Recheck::BodyChanged;
+        }
+        let k = (sig.selector.clone(), sig.domain.clone());
+        if !self.keys.contains_key(&k) {
+            let found = self.lookup(selector, domain).await;
+            self.keys.insert(k.clone(), found);
+        }
+        match self.keys.get(&k) {
+            Some(Lookup::Records(records)) => match records.iter().find_map(|r| dkim::Key::parse(r).ok()) {
+                Some(key) if dkim::verify(&msg, field.raw, &sig, &key, at.max(0) as u64).verdict == Verdict::Pass => {
+                    Recheck::Holds
+                }
+                Some(_) => Recheck::KeyChanged,
+                None => Recheck::KeyGone,
+            },
+            Some(Lookup::Failed(Verdict::TempError, _)) | None => Recheck::Unavailable,
+            Some(Lookup::Failed(..)) => Recheck::KeyGone,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
