@@ -2899,3 +2899,50 @@ fn dkim_results_go_into_the_export_and_verify_checks_them_again() {
 fn sha256_hex(bytes: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Mail that reached the server more than `max_age_days` ago is recorded as not
+/// checked (its key may have rotated since), and DNS is not asked for it; the
+/// Date a sender writes does not decide: an old Date on fresh mail is checked.
+#[test]
+fn dkim_is_not_checked_for_mail_that_reached_the_server_long_ago() {
+    let d = dovecot();
+    let f = folder("dkim-old");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    let old = dkim::sign(
+        &dkim_mail("irina@client.test", "<old@client.test>", None, "", "Давнее письмо."),
+        &ed,
+        "client.test",
+        "old",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[old]);
+    // The server got it 40 days ago (Maildir: the file's time is its INTERNALDATE).
+    let forty_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+    let new = d.dir.join("mail/alice/Maildir").join(format!(".{f}")).join("new");
+    for file in std::fs::read_dir(&new).expect("new/").flatten() {
+        std::fs::File::options()
+            .write(true)
+            .open(file.path())
+            .and_then(|h| h.set_modified(forty_days_ago))
+            .expect("mtime");
+    }
+    let backdated = String::from_utf8(dkim_mail("irina@client.test", "<fresh@client.test>", None, "", "Свежее."))
+        .expect("utf-8")
+        .replace(&jiff::Timestamp::now().strftime("%Y").to_string(), "2019")
+        .into_bytes();
+    deliver(&d, &f, &[dkim::sign(&backdated, &ed, "client.test", "ed", "relaxed/relaxed", SIGNED)]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&dkim_account(&d, &f, &fake), &s, ch);
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<fresh@client.test>", "pass", None, "client.test", "ed", true),
+            ("<old@client.test>".into(), "none".into(), Some("not-checked-old:30".into()), None, None, false),
+        ]
+    );
+    assert_eq!(fake.asked(), ["ed._domainkey.client.test"], "no question for the old mail's key");
+}

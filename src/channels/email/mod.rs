@@ -408,11 +408,14 @@ pub async fn sync_folder(
             parse::settle_date(m, arrived, now);
         };
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
+        // When each mail reached the server (INTERNALDATE), else its date: how old it is for DKIM.
+        let mut arrivals: Vec<i64> = Vec::with_capacity(chunk.len());
         let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
         for (uid, _) in large {
             match fetch_by_structure(session, uid, &validity, folder, &own, caps.gmail).await.map_err(imap)? {
                 Some((mut m, flags, arrived, gm)) => {
                     place(&mut m, uid, flags, arrived, gm);
+                    arrivals.push(arrived.unwrap_or(m.sent_at));
                     batch.push(m);
                 }
                 None => whole.push(uid),
@@ -431,12 +434,14 @@ pub async fn sync_folder(
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
                 m.raw = Some(std::sync::Arc::new(original(folder, &validity, uid, body.to_vec(), None)));
-                place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()), f.gmail_msg_id().copied());
+                let arrived = f.internal_date().map(|d| d.timestamp());
+                place(&mut m, uid, flags_of(&f), arrived, f.gmail_msg_id().copied());
+                arrivals.push(arrived.unwrap_or(m.sent_at));
                 batch.push(m);
             }
         }
         if let Some(checker) = dkim.as_mut() {
-            check_dkim(checker, &mut batch, now).await;
+            check_dkim(checker, &mut batch, &arrivals, now).await;
         }
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
@@ -488,15 +493,19 @@ pub async fn sync_folder(
 
 /// DKIM of the mail of a batch others sent, checked near receipt (`mailauth`):
 /// whole mail against its keys; a large mail synced by structure is recorded
-/// as not checked (its body is not here yet).
-async fn check_dkim(checker: &mut crate::mailauth::Checker, batch: &mut [Inbound], now: i64) {
+/// as not checked (its body is not here yet). Age is judged by `arrivals`
+/// (when the server got each mail), not by the Date a sender writes.
+async fn check_dkim(checker: &mut crate::mailauth::Checker, batch: &mut [Inbound], arrivals: &[i64], now: i64) {
     let whole: Vec<usize> = (0..batch.len())
         .filter(|&i| !batch[i].outgoing && batch[i].raw.as_ref().is_some_and(|r| r.partial.is_none()))
         .collect();
     let results = {
         let mails: Vec<(&[u8], i64)> = whole
             .iter()
-            .filter_map(|&i| batch[i].raw.as_ref().map(|r| (r.bytes.as_slice(), batch[i].sent_at)))
+            .filter_map(|&i| {
+                let arrived = arrivals.get(i).copied().unwrap_or(batch[i].sent_at);
+                batch[i].raw.as_ref().map(|r| (r.bytes.as_slice(), arrived))
+            })
             .collect();
         checker.check_all(&mails, now).await
     };
