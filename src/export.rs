@@ -266,18 +266,85 @@ impl Authors {
         if m.outgoing {
             return format!("{} ({})", m.author, lang.tr("export_us"));
         }
-        if self.redact && group && !m.by_client {
+        if self.masks(m, group) {
             let key = m.author_handle.clone().unwrap_or_else(|| m.author.clone());
-            let n = self.others.len() + 1;
-            let n = *self.others.entry(key).or_insert(n);
+            let n = self.number(&key);
             return crate::i18n::fill(lang.tr("export_third_party"), &[("n", &n)]);
         }
         m.author.clone()
     }
+
+    /// With --redact-others: a third party's message in a group chat or in a
+    /// client's mail thread (neither the client nor us).
+    fn masks(&self, m: &EvMessage, group: bool) -> bool {
+        self.redact && (group || m.kind == "email") && !m.outgoing && !m.by_client
+    }
+
+    /// The number a third party has in this bundle (by handle or address), the same everywhere.
+    fn number(&mut self, key: &str) -> usize {
+        let n = self.others.len() + 1;
+        *self.others.entry(key.to_lowercase()).or_insert(n)
+    }
 }
 
-/// Builds the bundle of `ev` (read after `complete_mail`).
-fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i64, String>) -> Result<Bundle> {
+/// A mail's header with each address of To and Cc that is neither the
+/// client's nor ours replaced by `third-party-N@redacted.invalid` (display
+/// names dropped); `None` when it names no third party. The body stays as it is.
+fn mask_recipients(raw: &[u8], keep: &[String], authors: &mut Authors) -> Option<Vec<u8>> {
+    let msg = crate::mailauth::dkim::Message::parse(raw);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut masked = false;
+    for f in msg.fields() {
+        let name = f.name.to_ascii_lowercase();
+        if name != "to" && name != "cc" {
+            out.extend_from_slice(f.raw);
+            continue;
+        }
+        let mut mini = b"To:".to_vec();
+        mini.extend_from_slice(&f.raw[f.raw.iter().position(|&b| b == b':').map_or(0, |p| p + 1)..]);
+        mini.extend_from_slice(b"\r\n");
+        let parsed = mail_parser::MessageParser::default().parse(&mini);
+        let addresses: Vec<String> = parsed
+            .as_ref()
+            .and_then(|p| p.to())
+            .map(|a| a.iter().filter_map(|x| x.address()).map(str::to_lowercase).collect())
+            .unwrap_or_default();
+        if addresses.iter().all(|a| keep.contains(a)) {
+            out.extend_from_slice(f.raw);
+            continue;
+        }
+        masked = true;
+        let shown: Vec<String> = addresses
+            .iter()
+            .map(|a| match keep.contains(a) {
+                true => format!("<{a}>"),
+                false => format!("<third-party-{}@redacted.invalid>", authors.number(a)),
+            })
+            .collect();
+        out.extend_from_slice(format!("{}: {}\r\n", f.name, shown.join(", ")).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(msg.body());
+    masked.then_some(out)
+}
+
+/// Builds the bundle of `ev` (read after `complete_mail`); `ours` are our own
+/// mail addresses (kept in To and Cc with --redact-others, as the client's are).
+fn build(
+    reader: &Reader,
+    ev: &Evidence,
+    opts: &Options,
+    incomplete: &BTreeMap<i64, String>,
+    ours: &[String],
+) -> Result<Bundle> {
+    let keep: Vec<String> = ev
+        .client
+        .iter()
+        .flat_map(|c| c.identities.iter())
+        .filter(|(kind, _, _)| kind == "email")
+        .map(|(_, handle, _)| handle.to_lowercase())
+        .chain(ours.iter().map(|a| a.to_lowercase()))
+        .collect();
     let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new(), dkim: BTreeMap::new() };
     let groups: BTreeMap<i64, bool> = ev.conversations.iter().map(|c| (c.id, c.is_group)).collect();
     let mut authors = Authors { redact: opts.redact_others, others: BTreeMap::new() };
@@ -318,6 +385,28 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                         text.extend_from_slice(m.body.replace('\n', "\r\n").as_bytes());
                         (text, Some(format!("reconstructed from what pult kept: {why}")))
                     }
+                };
+                if authors.masks(m, group) {
+                    // A third party's own mail (--redact-others): only its hash stays.
+                    let stub = json!({ "redacted": "third party", "sha256": sha256_hex(&bytes) });
+                    let why = "a third party's mail, masked (--redact-others): only its hash remains";
+                    let path = path.replace(".eml", ".redacted.json");
+                    b.add(path, pretty(&stub)?, vec![source], best.map(|o| o.received_at), Some(why.into()));
+                    continue;
+                }
+                let (bytes, reconstructed) = match opts.redact_others {
+                    true => match mask_recipients(&bytes, &keep, &mut authors) {
+                        Some(masked) => {
+                            let why = format!(
+                                "third parties' addresses in To and Cc masked (--redact-others); \
+                                 the mail as received has SHA-256 {}",
+                                sha256_hex(&bytes)
+                            );
+                            (masked, Some(reconstructed.map_or(why.clone(), |r| format!("{r}; {why}"))))
+                        }
+                        None => (bytes, reconstructed),
+                    },
+                    false => (bytes, reconstructed),
                 };
                 // Attachments of a whole mail, named by their content.
                 if reconstructed.is_none() {
@@ -363,7 +452,7 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                 let mut source = best.map(|o| o.source.clone()).unwrap_or_else(|| json!({}));
                 source["pult_message"] = json!(m.id);
                 source["remote_id"] = json!(m.remote_id);
-                let redacted = authors.redact && group && !m.outgoing && !m.by_client;
+                let redacted = authors.masks(m, group);
                 let line: Option<Vec<u8>> = match best {
                     Some(o) => {
                         if !seen_bodies.insert((file.clone(), o.sha256.clone())) {
@@ -504,7 +593,15 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
         b.left_out.push("internal notes (export with --include-notes to add them)".into());
     }
     if opts.redact_others {
-        b.left_out.push("third parties' messages in group chats: masked (--redact-others); their hashes remain".into());
+        b.left_out.push(
+            "third parties' messages in group chats and mail threads: masked (--redact-others); their hashes remain"
+                .into(),
+        );
+        b.left_out.push(
+            "third parties' addresses in To and Cc of mail: masked (--redact-others); such mail is marked \
+             reconstructed, with the hash of the mail as received; quoted text in bodies is not masked"
+                .into(),
+        );
     }
     let html = report(ev, opts, &b, &mut authors, &groups);
     b.add("report.html".into(), html.into_bytes(), Vec::new(), None, None);
@@ -590,13 +687,15 @@ fn report(ev: &Evidence, opts: &Options, b: &Bundle, authors: &mut Authors, grou
     for m in &ev.messages {
         let group = groups.get(&m.conversation).copied().unwrap_or(false);
         let who = authors.name(m, group, lang);
-        let hidden = authors.redact && group && !m.outgoing && !m.by_client;
+        let hidden = authors.masks(m, group);
         let text = if hidden { String::from("—") } else { escape_text(&m.body) };
-        let subject = m.subject.as_deref().map(|s| format!("<b>{}</b><br>", escape(s))).unwrap_or_default();
+        let subject = m.subject.as_deref().filter(|_| !hidden).map(|s| format!("<b>{}</b><br>", escape(s)));
+        let subject = subject.unwrap_or_default();
         // Who vouches for a mail: DKIM as checked on arrival, and the servers' word.
         let auth = m
             .auth
             .as_ref()
+            .filter(|_| !hidden)
             .map(|a| {
                 std::iter::once(a.explain(lang))
                     .chain(a.reported_lines(lang))
@@ -771,7 +870,16 @@ pub fn export(
     }
     let incomplete = complete_mail(cfg, reader, writer, &first);
     let ev = reader.evidence(opts.client, opts.since, opts.until, opts.include_notes)?;
-    let b = build(reader, &ev, opts, &incomplete)?;
+    let ours: Vec<String> = cfg
+        .accounts
+        .iter()
+        .filter_map(|a| match a {
+            crate::config::Account::Email(e) => Some(e.own_addresses()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let b = build(reader, &ev, opts, &incomplete, &ours)?;
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{}", crate::t!("export_out_not_empty", dir = opts.out.display()));
     }
@@ -1106,7 +1214,7 @@ fn recheck_dkim(
         .iter()
         .filter_map(|e| {
             let d = e.dkim.as_ref()?;
-            if d["result"] != "pass" || !safe(&e.path) {
+            if d["result"] != "pass" || !safe(&e.path) || e.reconstructed.is_some() {
                 return None;
             }
             let at = d["checked_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok())?.as_second();

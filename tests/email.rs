@@ -2946,3 +2946,60 @@ fn dkim_is_not_checked_for_mail_that_reached_the_server_long_ago() {
     );
     assert_eq!(fake.asked(), ["ed._domainkey.client.test"], "no question for the old mail's key");
 }
+
+/// `--redact-others` in mail: a third party in Cc is masked in the client's
+/// mail (marked reconstructed, with the hash of the mail as received), the
+/// third party's own reply-all is kept as its hash only, the report names them
+/// «third party 1» and nothing of theirs is left anywhere in the bundle.
+#[test]
+fn redact_others_masks_third_parties_in_mail_cc_and_their_own_mail() {
+    let d = dovecot();
+    let f = folder("redact");
+    let irina = format!("irina-{f}@client.test");
+    let pavel = format!("pavel-{f}@third.test");
+    let date = "Fri, 20 Nov 2026 10:00:00 +0300";
+    let first = format!(
+        "From: Ирина <{irina}>\r\nTo: alice@office.test\r\nCc: =?UTF-8?B?0J/QsNCy0LXQuw==?= <{pavel}>\r\n\
+         Subject: Акт сверки\r\nMessage-ID: <rd1@client.test>\r\nDate: {date}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nПришлите акт сверки.\r\n"
+    );
+    let reply_all = format!(
+        "From: =?UTF-8?B?0J/QsNCy0LXQuw==?= <{pavel}>\r\nTo: alice@office.test\r\nCc: {irina}\r\n\
+         Subject: Re: Акт сверки\r\nMessage-ID: <rd2@third.test>\r\nIn-Reply-To: <rd1@client.test>\r\n\
+         References: <rd1@client.test>\r\nDate: Fri, 20 Nov 2026 10:05:00 +0300\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nСекрет третьего лица.\r\n"
+    );
+    deliver(&d, &f, &[first.into_bytes(), reply_all.into_bytes()]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let client: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM identities WHERE handle = ?1", [&irina], |r| r.get(0))
+        .expect("client");
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.home.path().join("bundle");
+    let dir = out.to_str().expect("utf-8");
+    cli.ok(&["export", "--client", &client.to_string(), "--redact-others", "--out", dir]);
+    let files = bundle_files(&out);
+    for (path, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        assert!(!text.contains("pavel") && !text.contains("0j/qsnc") && !text.contains("павел"), "{path}");
+        assert!(!text.contains("секрет третьего"), "{path}");
+    }
+    let emls: Vec<&String> = files.keys().filter(|p| p.ends_with(".eml")).collect();
+    assert_eq!(emls.len(), 1, "{:?}", files.keys().collect::<Vec<_>>());
+    let eml = String::from_utf8_lossy(&files[emls[0]]).into_owned();
+    assert!(eml.contains("Cc: <third-party-1@redacted.invalid>\r\n"), "{eml}");
+    assert!(eml.contains(&format!("From: Ирина <{irina}>")) && eml.contains("To: alice@office.test"), "{eml}");
+    assert!(eml.ends_with("\r\n\r\nПришлите акт сверки.\r\n"), "the body as received: {eml}");
+    assert_eq!(files.keys().filter(|p| p.ends_with(".redacted.json")).count(), 1);
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    let entry = manifest["files"].as_array().expect("files").iter().find(|e| e["path"] == emls[0].as_str());
+    let why = entry.and_then(|e| e["reconstructed"].as_str()).unwrap_or_default();
+    assert!(why.contains("masked (--redact-others)") && why.contains("SHA-256"), "{manifest}");
+    let report = String::from_utf8_lossy(&files["report.html"]).into_owned();
+    assert!(report.contains("third party 1"), "{report}");
+    assert!(cli.ok(&["export", "verify", dir]).contains("All"));
+}

@@ -597,10 +597,10 @@ pub fn verify(msg: &Message, sig_field: &[u8], sig: &Signature, key: &Key, now: 
     if sig.expires.is_some_and(|x| x < now || sig.timestamp.is_some_and(|t| x < t)) {
         return Checked::new(Verdict::Fail, Some(Reason::Expired));
     }
-    let fits = match (sig.algorithm, key.kind) {
-        (Algorithm::RsaSha256, KeyKind::Rsa) | (Algorithm::Ed25519Sha256, KeyKind::Ed25519) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (sig.algorithm, key.kind),
+        (Algorithm::RsaSha256, KeyKind::Rsa) | (Algorithm::Ed25519Sha256, KeyKind::Ed25519)
+    );
     if !fits || !(key.hashes.is_empty() || key.hashes.iter().any(|h| h == "sha256")) {
         return Checked::new(Verdict::PermError, Some(Reason::KeyMismatch));
     }
