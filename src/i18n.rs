@@ -1668,8 +1668,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     (
         "export_verify_dkim_body",
-        "{path}: the text no longer matches the DKIM signature it arrived with (bh=)",
-        "{path}: текст больше не совпадает с подписью DKIM, с которой письмо пришло (bh=)",
+        "{path}: the text no longer matches the DKIM signature it arrived with (`bh=`)",
+        "{path}: текст больше не совпадает с подписью DKIM, с которой письмо пришло (`bh=`)",
     ),
     (
         "export_verify_dkim_gone",

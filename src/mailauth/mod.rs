@@ -473,4 +473,23 @@ mod tests {
         let two = dkim::Message::parse(b"From: a@x.test\r\nFrom: b@y.test\r\n\r\nx");
         assert_eq!(from_domain(&two), None);
     }
+
+    #[test]
+    fn what_a_signature_says_reaches_the_terminal_clean() {
+        let mut a = MailAuth::empty(&dkim::Message::parse(b"From: a@x.test\r\n\r\n"), 0);
+        a.result = Verdict::Pass;
+        a.domain = Some("evil.test\u{1b}]52;c;Zm9v\u{7}\u{202e}".into());
+        a.aligned = false;
+        let shown = a.shown(crate::i18n::Lang::En).expect("shown");
+        assert!(shown.warn);
+        assert!(!shown.text.contains('\u{1b}') && !shown.text.contains('\u{202e}'), "{:?}", shown.text);
+        assert!(shown.text.contains("says it is from x.test"), "{}", shown.text);
+        a.result = Verdict::Fail;
+        a.reason = Some("\u{1b}[2Jbody-hash".into());
+        assert!(!a.explain(crate::i18n::Lang::Ru).contains('\u{1b}'));
+        a.result = Verdict::None;
+        a.reason = Some("not-checked-old:30".into());
+        assert_eq!(a.shown(crate::i18n::Lang::Ru), None);
+        assert!(a.explain(crate::i18n::Lang::Ru).contains("больше 30 дн."), "{}", a.explain(crate::i18n::Lang::Ru));
+    }
 }
