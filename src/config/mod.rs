@@ -941,6 +941,32 @@ mod tests {
         }
     }
 
+    /// `[mail]` reaches every email account's DKIM check; a resolver that is
+    /// not an address is refused with the key named.
+    #[test]
+    fn mail_settings_reach_each_email_account() {
+        let account = "[[accounts]]\nkind = \"email\"\nname = \"o\"\naddress = \"a@x.test\"\n\
+             imap = { host = \"h\", port = 993, user = \"u\", password_command = [\"p\"] }\n\
+             smtp = { host = \"h\", port = 465, user = \"u\", password_command = [\"p\"] }\n";
+        let dkim = |text: &str| match Config::parse(text).map(|mut c| c.accounts.remove(0)) {
+            Ok(Account::Email(e)) => Ok(e.dkim),
+            Ok(_) => Err("not email".to_string()),
+            Err(e) => Err(e),
+        };
+        assert_eq!(dkim(account), Ok(crate::mailauth::Settings::default()));
+        let set = dkim(&format!(
+            "[mail]\ndns_server = \"127.0.0.1:5353\"\ndns_timeout_ms = 200\ndkim_max_age_days = 7\n{account}"
+        ))
+        .expect("config");
+        assert_eq!(set.dns_server, Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5353))));
+        assert_eq!((set.timeout, set.max_age_days, set.enabled), (std::time::Duration::from_millis(200), 7, true));
+        let port_53 = dkim(&format!("[mail]\ndns_server = \"::1\"\ndkim = false\n{account}")).expect("config");
+        assert_eq!(port_53.dns_server.map(|a| a.port()), Some(53));
+        assert!(!port_53.enabled);
+        let bad = dkim(&format!("[mail]\ndns_server = \"resolver.local\"\n{account}")).expect_err("refused");
+        assert!(bad.contains("dns_server"), "{bad}");
+    }
+
     /// Every ```toml block of the README is read by the real parser, so the
     /// manual and pult cannot disagree: a block of `[[template]]` tables is a
     /// templates.toml, every other block a config (a partial one is a config
