@@ -122,7 +122,7 @@ pub enum Command {
         /// Add the internal notes (left out otherwise)
         #[arg(long)]
         include_notes: bool,
-        /// Mask third parties in group chats
+        /// Mask third parties in group chats and in mail (their mail, their addresses in To and Cc)
         #[arg(long)]
         redact_others: bool,
         #[arg(long)]

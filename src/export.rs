@@ -52,6 +52,10 @@ pub struct Entry {
     /// Not the bytes as received, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconstructed: Option<String>,
+    /// A mail's DKIM as pult checked it on arrival (`mailauth::MailAuth`,
+    /// `checked_at` in RFC 3339), with what the receiving servers reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<Value>,
 }
 
 /// What an export wrote.
@@ -288,6 +292,8 @@ struct Bundle {
     files: BTreeMap<String, (Vec<u8>, Entry)>,
     counts: BTreeMap<String, usize>,
     left_out: Vec<String>,
+    /// Mails by their DKIM at receipt: pass (from the domain in From), warning, not checked.
+    dkim: BTreeMap<&'static str, usize>,
 }
 
 impl Bundle {
@@ -306,6 +312,7 @@ impl Bundle {
             sources,
             received_at: received_at.map(utc),
             reconstructed,
+            dkim: None,
         };
         self.files.insert(path, (bytes, entry));
     }
@@ -322,13 +329,24 @@ impl Authors {
         if m.outgoing {
             return format!("{} ({})", m.author, lang.tr("export_us"));
         }
-        if self.redact && group && !m.by_client {
+        if self.masks(m, group) {
             let key = m.author_handle.clone().unwrap_or_else(|| m.author.clone());
-            let n = self.others.len() + 1;
-            let n = *self.others.entry(key).or_insert(n);
+            let n = self.number(&key);
             return crate::i18n::fill(lang.tr("export_third_party"), &[("n", &n)]);
         }
         m.author.clone()
+    }
+
+    /// With --redact-others: a third party's message in a group chat or in a
+    /// client's mail thread (neither the client nor us).
+    fn masks(&self, m: &EvMessage, group: bool) -> bool {
+        self.redact && (group || m.kind == "email") && !m.outgoing && !m.by_client
+    }
+
+    /// The number a third party has in this bundle (by handle or address), the same everywhere.
+    fn number(&mut self, key: &str) -> usize {
+        let n = self.others.len() + 1;
+        *self.others.entry(key.to_lowercase()).or_insert(n)
     }
 }
 
@@ -342,9 +360,65 @@ fn media_file(media_dir: &std::path::Path, hash: &str) -> Option<Vec<u8>> {
         .find_map(|path| std::fs::read(path).ok())
 }
 
-/// Builds the bundle of `ev` (read after `complete_mail`).
-fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i64, String>) -> Result<Bundle> {
-    let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new() };
+/// A mail's header with each address of To and Cc that is neither the
+/// client's nor ours replaced by `third-party-N@redacted.invalid` (display
+/// names dropped); `None` when it names no third party. The body stays as it is.
+fn mask_recipients(raw: &[u8], keep: &[String], authors: &mut Authors) -> Option<Vec<u8>> {
+    let msg = crate::mailauth::dkim::Message::parse(raw);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut masked = false;
+    for f in msg.fields() {
+        let name = f.name.to_ascii_lowercase();
+        if name != "to" && name != "cc" {
+            out.extend_from_slice(f.raw);
+            continue;
+        }
+        let mut mini = b"To:".to_vec();
+        mini.extend_from_slice(&f.raw[f.raw.iter().position(|&b| b == b':').map_or(0, |p| p + 1)..]);
+        mini.extend_from_slice(b"\r\n");
+        let parsed = mail_parser::MessageParser::default().parse(&mini);
+        let addresses: Vec<String> = parsed
+            .as_ref()
+            .and_then(|p| p.to())
+            .map(|a| a.iter().filter_map(|x| x.address()).map(str::to_lowercase).collect())
+            .unwrap_or_default();
+        if addresses.iter().all(|a| keep.contains(a)) {
+            out.extend_from_slice(f.raw);
+            continue;
+        }
+        masked = true;
+        let shown: Vec<String> = addresses
+            .iter()
+            .map(|a| match keep.contains(a) {
+                true => format!("<{a}>"),
+                false => format!("<third-party-{}@redacted.invalid>", authors.number(a)),
+            })
+            .collect();
+        out.extend_from_slice(format!("{}: {}\r\n", f.name, shown.join(", ")).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(msg.body());
+    masked.then_some(out)
+}
+
+/// Builds the bundle of `ev` (read after `complete_mail`); `ours` are our own
+/// mail addresses (kept in To and Cc with --redact-others, as the client's are).
+fn build(
+    reader: &Reader,
+    ev: &Evidence,
+    opts: &Options,
+    incomplete: &BTreeMap<i64, String>,
+    ours: &[String],
+) -> Result<Bundle> {
+    let keep: Vec<String> = ev
+        .client
+        .iter()
+        .flat_map(|c| c.identities.iter())
+        .filter(|(kind, _, _)| kind == "email")
+        .map(|(_, handle, _)| handle.to_lowercase())
+        .chain(ours.iter().map(|a| a.to_lowercase()))
+        .collect();
+    let mut b = Bundle { files: BTreeMap::new(), counts: BTreeMap::new(), left_out: Vec::new(), dkim: BTreeMap::new() };
     let groups: BTreeMap<i64, bool> = ev.conversations.iter().map(|c| (c.id, c.is_group)).collect();
     let mut authors = Authors { redact: opts.redact_others, others: BTreeMap::new() };
     let mut mails: Vec<(i64, String)> = Vec::new();
@@ -385,6 +459,28 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                         (text, Some(format!("reconstructed from what pult kept: {why}")))
                     }
                 };
+                if authors.masks(m, group) {
+                    // A third party's own mail (--redact-others): only its hash stays.
+                    let stub = json!({ "redacted": "third party", "sha256": sha256_hex(&bytes) });
+                    let why = "a third party's mail, masked (--redact-others): only its hash remains";
+                    let path = path.replace(".eml", ".redacted.json");
+                    b.add(path, pretty(&stub)?, vec![source], best.map(|o| o.received_at), Some(why.into()));
+                    continue;
+                }
+                let (bytes, reconstructed) = match opts.redact_others {
+                    true => match mask_recipients(&bytes, &keep, &mut authors) {
+                        Some(masked) => {
+                            let why = format!(
+                                "third parties' addresses in To and Cc masked (--redact-others); \
+                                 the mail as received has SHA-256 {}",
+                                sha256_hex(&bytes)
+                            );
+                            (masked, Some(reconstructed.map_or(why.clone(), |r| format!("{r}; {why}"))))
+                        }
+                        None => (bytes, reconstructed),
+                    },
+                    false => (bytes, reconstructed),
+                };
                 // Attachments of a whole mail, named by their content.
                 if reconstructed.is_none() {
                     use mail_parser::MimeHeaders as _;
@@ -408,7 +504,20 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                     }
                 }
                 mails.push((m.sent_at, path.clone()));
-                b.add(path, bytes, vec![source], best.map(|o| o.received_at), reconstructed);
+                b.add(path.clone(), bytes, vec![source], best.map(|o| o.received_at), reconstructed);
+                if let Some(a) = &m.auth {
+                    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+                    v["checked_at"] = json!(utc(a.checked_at));
+                    if let Some((_, e)) = b.files.get_mut(&path) {
+                        e.dkim = Some(v);
+                    }
+                    let kind = match a.shown(Lang::En) {
+                        Some(s) if !s.warn => "pass",
+                        Some(_) => "warning",
+                        None => "not checked",
+                    };
+                    *b.dkim.entry(kind).or_default() += 1;
+                }
             }
             kind @ ("telegram" | "whatsapp") => {
                 *b.counts.entry(kind.into()).or_default() += 1;
@@ -416,7 +525,7 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
                 let mut source = best.map(|o| o.source.clone()).unwrap_or_else(|| json!({}));
                 source["pult_message"] = json!(m.id);
                 source["remote_id"] = json!(m.remote_id);
-                let redacted = authors.redact && group && !m.outgoing && !m.by_client;
+                let redacted = authors.masks(m, group);
                 let line: Option<Vec<u8>> = match best {
                     Some(o) => {
                         if !seen_bodies.insert((file.clone(), o.sha256.clone())) {
@@ -562,7 +671,15 @@ fn build(reader: &Reader, ev: &Evidence, opts: &Options, incomplete: &BTreeMap<i
         b.left_out.push("internal notes (export with --include-notes to add them)".into());
     }
     if opts.redact_others {
-        b.left_out.push("third parties' messages in group chats: masked (--redact-others); their hashes remain".into());
+        b.left_out.push(
+            "third parties' messages in group chats and mail threads: masked (--redact-others); their hashes remain"
+                .into(),
+        );
+        b.left_out.push(
+            "third parties' addresses in To and Cc of mail: masked (--redact-others); such mail is marked \
+             reconstructed, with the hash of the mail as received; quoted text in bodies is not masked"
+                .into(),
+        );
     }
     let html = report(ev, opts, &b, &mut authors, &groups);
     b.add("report.html".into(), html.into_bytes(), Vec::new(), None, None);
@@ -648,11 +765,24 @@ fn report(ev: &Evidence, opts: &Options, b: &Bundle, authors: &mut Authors, grou
     for m in &ev.messages {
         let group = groups.get(&m.conversation).copied().unwrap_or(false);
         let who = authors.name(m, group, lang);
-        let hidden = authors.redact && group && !m.outgoing && !m.by_client;
+        let hidden = authors.masks(m, group);
         let text = if hidden { String::from("—") } else { escape_text(&m.body) };
-        let subject = m.subject.as_deref().map(|s| format!("<b>{}</b><br>", escape(s))).unwrap_or_default();
+        let subject = m.subject.as_deref().filter(|_| !hidden).map(|s| format!("<b>{}</b><br>", escape(s)));
+        let subject = subject.unwrap_or_default();
+        // Who vouches for a mail: DKIM as checked on arrival, and the servers' word.
+        let auth = m
+            .auth
+            .as_ref()
+            .filter(|_| !hidden)
+            .map(|a| {
+                std::iter::once(a.explain(lang))
+                    .chain(a.reported_lines(lang))
+                    .map(|l| format!("<br><small>{}</small>", escape(&l)))
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{} · {}</td><td>{}</td><td>{subject}{text}</td></tr>\n",
+            "<tr><td>{}</td><td>{} · {}</td><td>{}{auth}</td><td>{subject}{text}</td></tr>\n",
             escape(&utc(m.sent_at)),
             escape(&m.kind),
             escape(&m.channel),
@@ -746,6 +876,10 @@ fn report(ev: &Evidence, opts: &Options, b: &Bundle, authors: &mut Authors, grou
 fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_note: &str) -> String {
     let counts = b.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
     let left = if b.left_out.is_empty() { "-".to_string() } else { b.left_out.join("\n  - ") };
+    let dkim = match b.dkim.is_empty() {
+        true => "-".to_string(),
+        false => b.dkim.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+    };
     format!(
         "ВЫГРУЗКА ПЕРЕПИСКИ С КЛИЕНТОМ / CLIENT CORRESPONDENCE EXPORT\n\
          =========================================================\n\n\
@@ -760,6 +894,10 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          и сравните с полем sha256 в manifest.json. Или всё сразу:\n\
              pult export verify <каталог>\n\
          Хэш файла README.txt указан в manifest.json (export.readme_sha256), так как этот файл содержит время выгрузки.\n\n\
+         Подписи DKIM: когда письмо приходило, pult проверял его подпись DKIM. Результат, домен и селектор подписи,\n\
+         время проверки и результаты SPF, DMARC и ARC со слов принявшего сервера записаны в manifest.json (поле dkim\n\
+         у файла письма) и в report.html. pult export verify проверяет подписи снова, пока ключ опубликован:\n\
+         сменившийся ключ подделки не означает, а текст, не совпадающий с bh= подписи, означает изменение письма.\n\n\
          [English]\n\
          This is the whole correspondence with client #{client} exported from pult: mail exactly as the mail\n\
          server gave it (email/*.eml and email/mbox, mboxrd), Telegram and WhatsApp messages as received\n\
@@ -771,6 +909,11 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
              sha256sum <path>\n\
          and compare with its sha256 there; or run `pult export verify <dir>`.\n\
          This README's own hash is in manifest.json (export.readme_sha256): it carries the time of export.\n\n\
+         DKIM: pult checked each mail's DKIM signature when it arrived. The result, the signing domain and selector,\n\
+         the time of the check and the SPF, DMARC and ARC results as the receiving server reported them are in\n\
+         manifest.json (the mail file's dkim field) and in report.html. `pult export verify` checks the signatures\n\
+         again while the keys are published: a key changed since is no sign of forgery; a text that no longer\n\
+         matches the signature's bh= means the mail was changed.\n\n\
          pult version: {version}\n\
          store id: {store_id}\n\
          operator: {operator}\n\
@@ -778,6 +921,7 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          exported at (UTC): {created}\n\
          range: {since} — {until}\n\
          messages per channel: {counts}\n\
+         DKIM at receipt (mail): {dkim}\n\
          {manifest_note}\n\
          left out, and why:\n  - {left}\n",
         client = opts.client,
@@ -805,7 +949,16 @@ pub fn export(
     let mut incomplete = complete_mail(cfg, reader, writer, &first);
     incomplete.extend(complete_media(cfg, reader, writer, &first));
     let ev = reader.evidence(opts.client, opts.since, opts.until, opts.include_notes)?;
-    let b = build(reader, &ev, opts, &incomplete)?;
+    let ours: Vec<String> = cfg
+        .accounts
+        .iter()
+        .filter_map(|a| match a {
+            crate::config::Account::Email(e) => Some(e.own_addresses()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let b = build(reader, &ev, opts, &incomplete, &ours)?;
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{}", crate::t!("export_out_not_empty", dir = opts.out.display()));
     }
@@ -944,6 +1097,13 @@ pub enum Problem {
     Manifest {
         reason: String,
     },
+    /// A mail whose DKIM held when it arrived no longer matches its own
+    /// signature's body hash (`body-changed`), or lost the signature
+    /// (`signature-missing`): it was changed since.
+    Dkim {
+        path: String,
+        reason: String,
+    },
 }
 
 impl Problem {
@@ -959,6 +1119,10 @@ impl Problem {
             }
             Problem::Signature { reason } => f("export_verify_signature", reason),
             Problem::Manifest { reason } => f("export_verify_manifest", reason),
+            Problem::Dkim { path, reason } => match reason.as_str() {
+                "body-changed" => f("export_verify_dkim_body", path),
+                _ => f("export_verify_dkim_gone", path),
+            },
         }
     }
 }
@@ -971,6 +1135,17 @@ pub struct Verified {
     /// None: not signed; Some(true): the verify command accepted it; Some(false): not checked (no verify_command).
     pub signature_checked: Option<bool>,
     pub problems: Vec<Problem>,
+    /// Each mail whose DKIM passed on arrival, checked again (see `mailauth::Recheck`).
+    pub dkim: Vec<DkimRechecked>,
+}
+
+/// One mail's signature checked again by `export verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DkimRechecked {
+    pub path: String,
+    pub domain: String,
+    pub selector: String,
+    pub now: crate::mailauth::Recheck,
 }
 
 fn safe(path: &str) -> bool {
@@ -981,8 +1156,13 @@ fn safe(path: &str) -> bool {
 }
 
 /// Checks a bundle: every listed file's size and hash, files missing or extra,
-/// the audit chain, the README, and the signature with `verify_command`.
-pub fn verify(dir: &Path, verify_command: Option<&[String]>) -> Result<Verified> {
+/// the audit chain, the README, the signature with `verify_command`, and
+/// (with `dkim`) the DKIM signatures of the mail that passed on arrival.
+pub fn verify(
+    dir: &Path,
+    verify_command: Option<&[String]>,
+    dkim: Option<&crate::mailauth::Settings>,
+) -> Result<Verified> {
     let mut problems = Vec::new();
     let manifest_bytes = std::fs::read(dir.join("manifest.json"))
         .with_context(|| crate::t!("export_no_manifest", dir = dir.display()))?;
@@ -1093,7 +1273,53 @@ pub fn verify(dir: &Path, verify_command: Option<&[String]>) -> Result<Verified>
             }
         }
     };
-    Ok(Verified { files: entries.len(), audit_rows, signature_checked, problems })
+    let dkim = match dkim {
+        Some(settings) => recheck_dkim(dir, &entries, settings, &mut problems)?,
+        None => Vec::new(),
+    };
+    Ok(Verified { files: entries.len(), audit_rows, signature_checked, problems, dkim })
+}
+
+/// Checks again the DKIM of each mail that passed on arrival: a body that no
+/// longer hashes to bh= (or a signature gone) is a problem of the bundle; a
+/// key that changed or is gone since is news about the domain, not the mail.
+fn recheck_dkim(
+    dir: &Path,
+    entries: &[Entry],
+    settings: &crate::mailauth::Settings,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<DkimRechecked>> {
+    let passed: Vec<(&Entry, String, String, i64)> = entries
+        .iter()
+        .filter_map(|e| {
+            let d = e.dkim.as_ref()?;
+            if d["result"] != "pass" || !safe(&e.path) || e.reconstructed.is_some() {
+                return None;
+            }
+            let at = d["checked_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok())?.as_second();
+            Some((e, d["domain"].as_str()?.to_string(), d["selector"].as_str()?.to_string(), at))
+        })
+        .collect();
+    if passed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut checker = crate::mailauth::Checker::new(settings);
+    let mut out = Vec::new();
+    for (e, domain, selector, at) in passed {
+        // A missing file is already a problem of its own.
+        let Ok(raw) = std::fs::read(dir.join(&e.path)) else { continue };
+        let now = rt.block_on(checker.recheck(&raw, &domain, &selector, at));
+        if now.is_failure() {
+            let reason = match now {
+                crate::mailauth::Recheck::BodyChanged => "body-changed",
+                _ => "signature-missing",
+            };
+            problems.push(Problem::Dkim { path: e.path.clone(), reason: reason.into() });
+        }
+        out.push(DkimRechecked { path: e.path.clone(), domain, selector, now });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -78,7 +78,9 @@ pub fn export(cli: &Cli, a: &Args<'_>, json: bool) -> Result<()> {
 
 pub fn verify(cli: &Cli, dir: &Path, json: bool) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let v = crate::export::verify(dir, cfg.export.verify_command.as_deref())?;
+    let dkim = cfg.mail.settings().map_err(|e| anyhow::anyhow!(e))?;
+    let dkim = dkim.enabled.then_some(&dkim);
+    let v = crate::export::verify(dir, cfg.export.verify_command.as_deref(), dkim)?;
     let lang = crate::i18n::ui();
     if json {
         cli.print_json(&serde_json::json!({
@@ -87,10 +89,22 @@ pub fn verify(cli: &Cli, dir: &Path, json: bool) -> Result<()> {
             "audit_rows": v.audit_rows,
             "signature_checked": v.signature_checked,
             "problems": v.problems,
+            "dkim": v.dkim,
         }))?;
     } else {
         for p in &v.problems {
             say!("{}", crate::sanitize::line(&p.in_language(lang)));
+        }
+        for d in v.dkim.iter().filter(|d| !d.now.is_failure()) {
+            use crate::mailauth::Recheck;
+            let key = match d.now {
+                Recheck::Holds => "export_dkim_holds",
+                Recheck::KeyChanged => "export_dkim_key_changed",
+                Recheck::KeyGone => "export_dkim_key_gone",
+                _ => "export_dkim_unavailable",
+            };
+            let (path, domain) = (crate::sanitize::line(&d.path), crate::sanitize::line(&d.domain));
+            say!("{}", crate::i18n::fill(lang.tr(key), &[("path", &path), ("domain", &domain)]));
         }
         if v.problems.is_empty() {
             say!("{}", t!("export_verify_ok", files = v.files, rows = v.audit_rows));

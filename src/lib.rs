@@ -18,6 +18,7 @@ pub mod export_cli;
 pub mod history;
 pub mod i18n;
 pub mod mail_cli;
+pub mod mailauth;
 pub mod model;
 pub mod oauth2;
 pub mod out;

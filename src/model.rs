@@ -423,6 +423,8 @@ pub struct MessageRow {
     /// A mail server's report on our mail (`failed`, `delayed` …): shown in
     /// the thread, never what a reply answers.
     pub report: Option<String>,
+    /// Email from others: DKIM as checked on arrival (`mailauth`).
+    pub auth: Option<crate::mailauth::MailAuth>,
 }
 
 impl MessageRow {
@@ -651,6 +653,8 @@ pub struct Inbound {
     pub report: Option<DeliveryReport>,
     /// The bytes as the channel sent them (`[store] keep_raw`), kept as evidence.
     pub raw: Option<std::sync::Arc<RawOriginal>>,
+    /// Email: DKIM as checked on arrival, and what the servers reported (`mailauth`).
+    pub auth: Option<crate::mailauth::MailAuth>,
 }
 
 /// What a mail server reports about a mail (RFC 3464 delivery status

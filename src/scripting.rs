@@ -57,6 +57,45 @@ pub struct MessageExport {
     /// People's reactions to it (WhatsApp).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionExport>,
+    /// Email from others: DKIM as checked when it arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<DkimExport>,
+    /// The DKIM line for people (text output).
+    #[serde(skip)]
+    pub shown_auth: Option<crate::mailauth::Shown>,
+    /// Email from others: what the receiving servers reported (Authentication-Results).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authentication_results: Vec<crate::mailauth::results::Reported>,
+}
+
+/// A mail's DKIM result as recorded on arrival (`thread --json`, `export`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DkimExport {
+    /// pass, fail, neutral, policy (rsa-sha1), temperror, permerror or none.
+    pub result: &'static str,
+    /// A code: body-hash, signature, no-key, dns-timeout … (none for a clean pass).
+    pub reason: Option<String>,
+    /// d= and s= of the signature the result is of.
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    /// d= is the From domain or under it / above it.
+    pub aligned: bool,
+    pub from_domain: Option<String>,
+    pub checked_at: String,
+}
+
+impl DkimExport {
+    pub fn new(a: &crate::mailauth::MailAuth, date: impl Fn(i64) -> String) -> DkimExport {
+        DkimExport {
+            result: a.result.as_str(),
+            reason: a.reason.clone(),
+            domain: a.domain.clone(),
+            selector: a.selector.clone(),
+            aligned: a.aligned,
+            from_domain: a.from_domain.clone(),
+            checked_at: date(a.checked_at),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +184,9 @@ impl ThreadExport {
                             .iter()
                             .map(|(author, emoji)| ReactionExport { author: author.clone(), emoji: emoji.clone() })
                             .collect(),
+                        dkim: m.auth.as_ref().map(|a| DkimExport::new(a, date)),
+                        authentication_results: m.auth.as_ref().map(|a| a.reported.clone()).unwrap_or_default(),
+                        shown_auth: m.auth.as_ref().and_then(|a| a.shown(crate::i18n::ui())),
                     }
                 })
                 .collect(),
@@ -219,6 +261,9 @@ pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
             _ => String::new(),
         };
         say!("\n{}  {}{mark}", m.date, line(&m.author));
+        if let Some(s) = &m.shown_auth {
+            say!("{}{}", if s.warn { "⚠ " } else { "" }, s.text);
+        }
         say!("{}", crate::sanitize::text(&m.body));
         for a in &m.attachments {
             match a.size {

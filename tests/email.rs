@@ -77,6 +77,8 @@ fn account(d: &Dovecot, folder: &str, tls: bool) -> EmailAccount {
         oauth2_token_command: None,
         password_command: None,
         password_file: None,
+        // Never the machine's resolver in a test: the DKIM tests set a fake one.
+        dkim: pult::mailauth::Settings { enabled: false, ..Default::default() },
     }
 }
 
@@ -2549,4 +2551,472 @@ fn an_export_holds_each_mail_as_dovecot_has_it_and_verify_names_every_change() {
     let log = cli.ok(&["audit", "--json"]);
     assert_eq!(log.matches("\"export\"").count(), 2, "{log}");
     cli.ok(&["audit", "verify"]);
+}
+
+// DKIM at ingest (#34): mail signed with keys made here, published by a fake
+// DNS server on loopback, delivered into Dovecot and synced.
+
+/// The account, with DKIM keys asked of `dns` and a short timeout (a silent
+/// DNS server costs the test this much, no more).
+fn dkim_account(d: &Dovecot, folder: &str, dns: &dns::FakeDns) -> EmailAccount {
+    let mut a = account(d, folder, false);
+    a.dkim = pult::mailauth::Settings {
+        enabled: true,
+        dns_server: Some(dns.addr),
+        timeout: std::time::Duration::from_millis(300),
+        max_age_days: 30,
+    };
+    a
+}
+
+/// A client's mail dated now (mail older than `max_age_days` is not checked).
+fn dkim_mail(from: &str, id: &str, refs: Option<&str>, extra: &str, body: &str) -> Vec<u8> {
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string();
+    let refs = refs.map(|r| format!("In-Reply-To: {r}\r\nReferences: {r}\r\n")).unwrap_or_default();
+    format!(
+        "{extra}From: Ирина <{from}>\r\nTo: alice@office.test\r\nSubject: Акт сверки\r\nMessage-ID: {id}\r\n{refs}\
+         Date: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+const SIGNED: &str = "from:to:subject:date:message-id:from:subject";
+
+/// (Message-ID, dkim, reason, domain, selector, aligned) of every checked mail.
+type AuthRow = (String, String, Option<String>, Option<String>, Option<String>, bool);
+
+fn auth_rows(s: &TempStore) -> Vec<AuthRow> {
+    rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .prepare(
+            "SELECT m.rfc_message_id, a.dkim, a.reason, a.domain, a.selector, a.aligned
+             FROM messages m JOIN mail_auth a ON a.message_id = m.id ORDER BY m.rfc_message_id",
+        )
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn row(id: &str, dkim: &str, reason: Option<&str>, domain: &str, selector: &str, aligned: bool) -> AuthRow {
+    (id.into(), dkim.into(), reason.map(str::to_string), Some(domain.into()), Some(selector.into()), aligned)
+}
+
+#[test]
+fn dkim_passes_for_rsa_and_ed25519_simple_and_relaxed_and_keys_are_asked_once() {
+    let d = dovecot();
+    let f = folder("dkim-pass");
+    let fake = dns::FakeDns::start();
+    let (ed, rsa) = (dkim::ed25519(), dkim::rsa());
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    // A 2048-bit key is longer than one TXT string: the strings are joined.
+    fake.txt("rsa._domainkey.client.test", &rsa.record);
+    // Too long for UDP here: the client asks again over TCP.
+    fake.set("big._domainkey.client.test", dns::Entry::TruncatedUdp(vec![dns::split_strings(&rsa.record)]));
+    let reported = "Authentication-Results: mx.office.test;\r\n spf=pass smtp.mailfrom=client.test;\r\n \
+                    dmarc=pass (p=none) header.from=client.test; arc=none\r\n";
+    let mail = |id: &str, extra: &str| dkim_mail("irina@client.test", id, None, extra, "Пришлите акт сверки.");
+    let mails = vec![
+        dkim::sign(&mail("<rr@client.test>", reported), &rsa, "client.test", "rsa", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<rs@client.test>", ""), &rsa, "client.test", "rsa", "simple/simple", SIGNED),
+        dkim::sign(&mail("<er@client.test>", ""), &ed, "client.test", "ed", "relaxed/simple", SIGNED),
+        dkim::sign(&mail("<es@client.test>", ""), &ed, "client.test", "ed", "simple/relaxed", SIGNED),
+        dkim::sign(&mail("<tcp@client.test>", ""), &rsa, "client.test", "big", "relaxed/relaxed", SIGNED),
+        mail("<unsigned@client.test>", ""),
+    ];
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let r = sync(&dkim_account(&d, &f, &fake), &s, ch);
+    assert_eq!(r.inserted, 6, "every mail is stored");
+    let rows = auth_rows(&s);
+    assert_eq!(
+        rows,
+        [
+            row("<er@client.test>", "pass", None, "client.test", "ed", true),
+            row("<es@client.test>", "pass", None, "client.test", "ed", true),
+            row("<rr@client.test>", "pass", None, "client.test", "rsa", true),
+            row("<rs@client.test>", "pass", None, "client.test", "rsa", true),
+            row("<tcp@client.test>", "pass", None, "client.test", "big", true),
+            ("<unsigned@client.test>".into(), "none".into(), Some("unsigned".into()), None, None, false),
+        ]
+    );
+    let mut asked = fake.asked();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "big._domainkey.client.test",
+            "big._domainkey.client.test",
+            "ed._domainkey.client.test",
+            "rsa._domainkey.client.test"
+        ],
+        "one question per key in a sync (twice for the one retried over TCP)"
+    );
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let reported: String = conn
+        .query_row(
+            "SELECT a.reported FROM mail_auth a JOIN messages m ON m.id = a.message_id
+             WHERE m.rfc_message_id = '<rr@client.test>'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    let reported: serde_json::Value = serde_json::from_str(&reported).expect("json");
+    assert_eq!(
+        reported,
+        serde_json::json!([
+            {"by": "mx.office.test", "method": "spf", "result": "pass"},
+            {"by": "mx.office.test", "method": "dmarc", "result": "pass"},
+            {"by": "mx.office.test", "method": "arc", "result": "none"}
+        ])
+    );
+    // `pult thread --json` carries it.
+    let conv: i64 = conn
+        .query_row("SELECT conversation_id FROM messages WHERE rfc_message_id = '<rr@client.test>'", [], |r| r.get(0))
+        .expect("conversation");
+    let home = tempfile::tempdir().expect("tmp");
+    let out = pult(home.path())
+        .args(["thread", "--json", "--conversation", &conv.to_string(), "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let m = &v["messages"][0];
+    assert_eq!(m["dkim"]["result"], "pass", "{v}");
+    assert_eq!(m["dkim"]["domain"], "client.test", "{v}");
+    assert_eq!(m["dkim"]["selector"], "rsa", "{v}");
+    assert_eq!(m["dkim"]["aligned"], true, "{v}");
+    assert_eq!(m["authentication_results"][0]["method"], "spf", "{v}");
+    let out = pult(home.path())
+        .env("LANG", "ru_RU.UTF-8")
+        .args(["thread", "--conversation", &conv.to_string(), "--store"])
+        .arg(&s.path)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("подпись DKIM: client.test ✓"), "{text}");
+}
+
+#[test]
+fn dkim_fails_for_a_changed_body_or_header_and_a_missing_or_broken_key() {
+    let d = dovecot();
+    let f = folder("dkim-fail");
+    let fake = dns::FakeDns::start();
+    let (ed, rsa) = (dkim::ed25519(), dkim::rsa());
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("rsa._domainkey.client.test", &rsa.record);
+    fake.txt("broken._domainkey.client.test", "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA");
+    fake.txt("revoked._domainkey.client.test", "v=DKIM1; k=rsa; p=");
+    let mail = |id: &str| dkim_mail("irina@client.test", id, None, "", "Сумма к оплате: 18 300 руб.");
+    let body_changed = {
+        let m = dkim::sign(&mail("<body@client.test>"), &rsa, "client.test", "rsa", "relaxed/relaxed", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("18 300", "81 300").into_bytes()
+    };
+    let ed_body_changed = {
+        let m = dkim::sign(&mail("<edbody@client.test>"), &ed, "client.test", "ed", "simple/simple", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("18 300", "18 301").into_bytes()
+    };
+    let header_changed = {
+        let m = dkim::sign(&mail("<header@client.test>"), &ed, "client.test", "ed", "relaxed/relaxed", SIGNED);
+        String::from_utf8(m).expect("utf-8").replace("Subject: Акт сверки", "Subject: Срочно оплатите").into_bytes()
+    };
+    let mails = vec![
+        body_changed,
+        ed_body_changed,
+        header_changed,
+        dkim::sign(&mail("<nokey@client.test>"), &rsa, "client.test", "gone", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<broken@client.test>"), &rsa, "client.test", "broken", "relaxed/relaxed", SIGNED),
+        dkim::sign(&mail("<revoked@client.test>"), &rsa, "client.test", "revoked", "relaxed/relaxed", SIGNED),
+    ];
+    deliver(&d, &f, &mails);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    assert_eq!(sync(&dkim_account(&d, &f, &fake), &s, ch).inserted, 6, "failing mail is stored all the same");
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<body@client.test>", "fail", Some("body-hash"), "client.test", "rsa", true),
+            row("<broken@client.test>", "permerror", Some("bad-key"), "client.test", "broken", true),
+            row("<edbody@client.test>", "fail", Some("body-hash"), "client.test", "ed", true),
+            row("<header@client.test>", "fail", Some("signature"), "client.test", "ed", true),
+            row("<nokey@client.test>", "permerror", Some("no-key"), "client.test", "gone", true),
+            row("<revoked@client.test>", "permerror", Some("key-revoked"), "client.test", "revoked", true),
+        ]
+    );
+}
+
+#[test]
+fn dkim_of_another_domain_warns_in_the_thread_and_a_silent_dns_is_a_temperror() {
+    let d = dovecot();
+    let f = folder("dkim-warn");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("m1._domainkey.mailer.test", &ed.record);
+    fake.set("slow._domainkey.client.test", dns::Entry::Silent);
+    let first = dkim::sign(
+        &dkim_mail("irina@client.test", "<w1@client.test>", None, "", "Пришлите акт сверки."),
+        &ed,
+        "client.test",
+        "ed",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    // Signed, and the signature holds, but by a domain the mail is not from.
+    let other = dkim::sign(
+        &dkim_mail("irina@client.test", "<w2@client.test>", Some("<w1@client.test>"), "", "Реквизиты изменились."),
+        &ed,
+        "mailer.test",
+        "m1",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    let silent = dkim::sign(
+        &dkim_mail("irina@client.test", "<w3@client.test>", Some("<w2@client.test>"), "", "Жду ответа."),
+        &ed,
+        "client.test",
+        "slow",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[first, other, silent]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    assert_eq!(sync(&dkim_account(&d, &f, &fake), &s, ch).inserted, 3);
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<w1@client.test>", "pass", None, "client.test", "ed", true),
+            row("<w2@client.test>", "pass", None, "mailer.test", "m1", false),
+            row("<w3@client.test>", "temperror", Some("dns-timeout"), "client.test", "slow", true),
+        ]
+    );
+    let store = shared(&s.path, &s.writer);
+    let mut h = Harness::in_language(store, pult::i18n::Lang::Ru, 160, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("подпись DKIM: client.test ✓"), "{screen}");
+    assert!(screen.contains("⚠ подпись DKIM: mailer.test ✓, но письмо от имени client.test"), "{screen}");
+    assert!(screen.contains("⚠ подпись DKIM client.test не проверена: DNS не ответил вовремя"), "{screen}");
+    let store = shared(&s.path, &s.writer);
+    let mut h = Harness::on(store, 220, 45);
+    h.keys("<Enter>");
+    let screen = h.screen();
+    assert!(screen.contains("⚠ DKIM signature: mailer.test ✓, but the mail says it is from client.test"), "{screen}");
+}
+
+/// The export carries each mail's DKIM as recorded on arrival (manifest,
+/// report, README); `export verify` checks the signatures again: a key
+/// rotated since is news, not a failure; a text changed to match a rewritten
+/// manifest is caught by the signature's body hash.
+#[test]
+fn dkim_results_go_into_the_export_and_verify_checks_them_again() {
+    let d = dovecot();
+    let f = folder("dkim-export");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    fake.txt("m1._domainkey.mailer.test", &ed.record);
+    let from = format!("irina-{f}@client.test");
+    let own = dkim::sign(
+        &dkim_mail(&from, "<x1@client.test>", None, "", "Сумма к оплате: 18 300 руб."),
+        &ed,
+        "client.test",
+        "ed",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    let other = dkim::sign(
+        &dkim_mail(&from, "<x2@client.test>", Some("<x1@client.test>"), "", "Новые реквизиты."),
+        &ed,
+        "mailer.test",
+        "m1",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[own, other]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = dkim_account(&d, &f, &fake);
+    sync(&acct, &s, ch);
+    let client: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM identities WHERE handle = ?1", [&from], |r| r.get(0))
+        .expect("client");
+    let cli = PultCli::new(&acct, &s);
+    let mut cfg = std::fs::read_to_string(&cli.cfg).expect("config");
+    cfg.push_str(&format!("\n[mail]\ndns_server = \"{}\"\ndns_timeout_ms = 300\n", fake.addr));
+    std::fs::write(&cli.cfg, cfg).expect("config");
+    let out = cli.home.path().join("bundle");
+    let dir = out.to_str().expect("utf-8");
+    cli.ok(&["export", "--client", &client.to_string(), "--out", dir]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("json");
+    let mails: Vec<&serde_json::Value> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with(".eml")))
+        .collect();
+    let dkim: Vec<(&str, &str, &str, bool)> = mails
+        .iter()
+        .map(|e| {
+            let d = &e["dkim"];
+            let s = |k: &str| d[k].as_str().unwrap_or("");
+            (s("result"), s("domain"), s("selector"), d["aligned"].as_bool().unwrap_or(true))
+        })
+        .collect();
+    assert_eq!(dkim, [("pass", "client.test", "ed", true), ("pass", "mailer.test", "m1", false)], "{manifest}");
+    assert!(mails[0]["dkim"]["checked_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{manifest}");
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(report.contains("DKIM signature: client.test ✓"), "{report}");
+    assert!(report.contains("⚠ DKIM signature: mailer.test ✓, but the mail says it is from client.test"), "{report}");
+    let readme = std::fs::read_to_string(out.join("README.txt")).expect("readme");
+    assert!(readme.contains("DKIM at receipt (mail): pass: 1, warning: 1"), "{readme}");
+    assert!(readme.contains("Подписи DKIM"), "{readme}");
+
+    let verify = || {
+        let o = cli.run(&["export", "verify", dir, "--json"]);
+        (o.status.success(), serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json"))
+    };
+    let now = |v: &serde_json::Value| -> Vec<String> {
+        v["dkim"].as_array().expect("dkim").iter().map(|d| d["now"].as_str().unwrap_or("").to_string()).collect()
+    };
+    let (ok, v) = verify();
+    assert!(ok, "{v}");
+    assert_eq!(now(&v), ["holds", "holds"], "{v}");
+    // The domain rotates its key: the bundle still holds, the news is told.
+    fake.txt("ed._domainkey.client.test", &dkim::ed25519().record);
+    let (ok, v) = verify();
+    assert!(ok, "{v}");
+    assert_eq!(now(&v), ["key-changed", "holds"], "{v}");
+    // Someone changes a mail's text and rewrites its hash in the (unsigned) manifest.
+    let path = mails[0]["path"].as_str().expect("path").to_string();
+    let changed = String::from_utf8(std::fs::read(out.join(&path)).expect("eml"))
+        .expect("utf-8")
+        .replace("18 300", "81 300")
+        .into_bytes();
+    std::fs::write(out.join(&path), &changed).expect("write");
+    let mut m = manifest.clone();
+    for e in m["files"].as_array_mut().expect("files") {
+        if e["path"] == path.as_str() {
+            e["sha256"] = serde_json::json!(sha256_hex(&changed));
+            e["size"] = serde_json::json!(changed.len());
+        }
+    }
+    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    let (ok, v) = verify();
+    assert!(!ok, "{v}");
+    assert_eq!(v["problems"], serde_json::json!([{"problem": "dkim", "path": path, "reason": "body-changed"}]), "{v}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Mail that reached the server more than `max_age_days` ago is recorded as not
+/// checked (its key may have rotated since), and DNS is not asked for it; the
+/// Date a sender writes does not decide: an old Date on fresh mail is checked.
+#[test]
+fn dkim_is_not_checked_for_mail_that_reached_the_server_long_ago() {
+    let d = dovecot();
+    let f = folder("dkim-old");
+    let fake = dns::FakeDns::start();
+    let ed = dkim::ed25519();
+    fake.txt("ed._domainkey.client.test", &ed.record);
+    let old = dkim::sign(
+        &dkim_mail("irina@client.test", "<old@client.test>", None, "", "Давнее письмо."),
+        &ed,
+        "client.test",
+        "old",
+        "relaxed/relaxed",
+        SIGNED,
+    );
+    deliver(&d, &f, &[old]);
+    // The server got it 40 days ago (Maildir: the file's time is its INTERNALDATE).
+    let forty_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+    let new = d.dir.join("mail/alice/Maildir").join(format!(".{f}")).join("new");
+    for file in std::fs::read_dir(&new).expect("new/").flatten() {
+        std::fs::File::options()
+            .write(true)
+            .open(file.path())
+            .and_then(|h| h.set_modified(forty_days_ago))
+            .expect("mtime");
+    }
+    let backdated = String::from_utf8(dkim_mail("irina@client.test", "<fresh@client.test>", None, "", "Свежее."))
+        .expect("utf-8")
+        .replace(&jiff::Timestamp::now().strftime("%Y").to_string(), "2019")
+        .into_bytes();
+    deliver(&d, &f, &[dkim::sign(&backdated, &ed, "client.test", "ed", "relaxed/relaxed", SIGNED)]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    sync(&dkim_account(&d, &f, &fake), &s, ch);
+    assert_eq!(
+        auth_rows(&s),
+        [
+            row("<fresh@client.test>", "pass", None, "client.test", "ed", true),
+            ("<old@client.test>".into(), "none".into(), Some("not-checked-old:30".into()), None, None, false),
+        ]
+    );
+    assert_eq!(fake.asked(), ["ed._domainkey.client.test"], "no question for the old mail's key");
+}
+
+/// `--redact-others` in mail: a third party in Cc is masked in the client's
+/// mail (marked reconstructed, with the hash of the mail as received), the
+/// third party's own reply-all is kept as its hash only, the report names them
+/// «third party 1» and nothing of theirs is left anywhere in the bundle.
+#[test]
+fn redact_others_masks_third_parties_in_mail_cc_and_their_own_mail() {
+    let d = dovecot();
+    let f = folder("redact");
+    let irina = format!("irina-{f}@client.test");
+    let pavel = format!("pavel-{f}@third.test");
+    let date = "Fri, 20 Nov 2026 10:00:00 +0300";
+    let first = format!(
+        "From: Ирина <{irina}>\r\nTo: alice@office.test\r\nCc: =?UTF-8?B?0J/QsNCy0LXQuw==?= <{pavel}>\r\n\
+         Subject: Акт сверки\r\nMessage-ID: <rd1@client.test>\r\nDate: {date}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nПришлите акт сверки.\r\n"
+    );
+    let reply_all = format!(
+        "From: =?UTF-8?B?0J/QsNCy0LXQuw==?= <{pavel}>\r\nTo: alice@office.test\r\nCc: {irina}\r\n\
+         Subject: Re: Акт сверки\r\nMessage-ID: <rd2@third.test>\r\nIn-Reply-To: <rd1@client.test>\r\n\
+         References: <rd1@client.test>\r\nDate: Fri, 20 Nov 2026 10:05:00 +0300\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nСекрет третьего лица.\r\n"
+    );
+    deliver(&d, &f, &[first.into_bytes(), reply_all.into_bytes()]);
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    sync(&acct, &s, ch);
+    let client: i64 = rusqlite::Connection::open(&s.path)
+        .expect("open")
+        .query_row("SELECT contact_id FROM identities WHERE handle = ?1", [&irina], |r| r.get(0))
+        .expect("client");
+    let cli = PultCli::new(&acct, &s);
+    let out = cli.home.path().join("bundle");
+    let dir = out.to_str().expect("utf-8");
+    cli.ok(&["export", "--client", &client.to_string(), "--redact-others", "--out", dir]);
+    let files = bundle_files(&out);
+    for (path, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        assert!(!text.contains("pavel") && !text.contains("0j/qsnc") && !text.contains("павел"), "{path}");
+        assert!(!text.contains("секрет третьего"), "{path}");
+    }
+    let emls: Vec<&String> = files.keys().filter(|p| p.ends_with(".eml")).collect();
+    assert_eq!(emls.len(), 1, "{:?}", files.keys().collect::<Vec<_>>());
+    let eml = String::from_utf8_lossy(&files[emls[0]]).into_owned();
+    assert!(eml.contains("Cc: <third-party-1@redacted.invalid>\r\n"), "{eml}");
+    assert!(eml.contains(&format!("From: Ирина <{irina}>")) && eml.contains("To: alice@office.test"), "{eml}");
+    assert!(eml.ends_with("\r\n\r\nПришлите акт сверки.\r\n"), "the body as received: {eml}");
+    assert_eq!(files.keys().filter(|p| p.ends_with(".redacted.json")).count(), 1);
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    let entry = manifest["files"].as_array().expect("files").iter().find(|e| e["path"] == emls[0].as_str());
+    let why = entry.and_then(|e| e["reconstructed"].as_str()).unwrap_or_default();
+    assert!(why.contains("masked (--redact-others)") && why.contains("SHA-256"), "{manifest}");
+    let report = String::from_utf8_lossy(&files["report.html"]).into_owned();
+    assert!(report.contains("third party 1"), "{report}");
+    assert!(cli.ok(&["export", "verify", dir]).contains("All"));
 }

@@ -220,8 +220,36 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
     assert_eq!(code, Some(0), "{out}");
 
     let wa_out = home.path().join("wa");
-    let (code, _, err) = run(&["export", "--client", &olga.to_string(), "--out", wa_out.to_str().expect("utf-8")]);
+    let (code, out, err) =
+        run(&["export", "--client", &olga.to_string(), "--out", wa_out.to_str().expect("utf-8"), "--json"]);
     assert_eq!(code, Some(0), "{err}");
+    // `export --json`: what was written, for a script.
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut keys: Vec<&str> = summary.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["counts", "files", "left_out", "manifest_sha256", "out", "signed"], "{summary}");
+    assert_eq!(summary["counts"], serde_json::json!({ "whatsapp": 1 }), "{summary}");
+    assert_eq!(summary["signed"], false);
+    assert_eq!(summary["out"], wa_out.to_str().expect("utf-8"));
+    let manifest_bytes = bundle(&wa_out, "manifest.json");
+    let manifest_sha: String = ring::digest::digest(&ring::digest::SHA256, &manifest_bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(summary["manifest_sha256"], manifest_sha.as_str(), "{summary}");
+    let listed = serde_json::from_slice::<serde_json::Value>(&manifest_bytes).expect("manifest")["files"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(summary["files"].as_u64().map(|n| n as usize), listed, "{summary}");
+    assert!(summary["left_out"].is_array(), "{summary}");
+    let (code, out, _) = run(&["export", "verify", wa_out.to_str().expect("utf-8"), "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let verified: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut keys: Vec<&str> = verified.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["audit_rows", "dkim", "files", "ok", "problems", "signature_checked"], "{verified}");
+    assert_eq!((&verified["ok"], &verified["problems"]), (&serde_json::json!(true), &serde_json::json!([])));
     let jsonl = files_under(&wa_out, "whatsapp");
     assert_eq!(jsonl.len(), 1);
     let mut expected = body.clone();

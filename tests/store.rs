@@ -1015,3 +1015,48 @@ fn files_attached_to_a_reply_are_kept_in_the_store_and_old_rows_still_send_from_
     std::fs::remove_file(&pdf).expect("rm");
     assert_eq!(item.attachments[0].read(), Err(pdf));
 }
+
+/// A store from before DKIM was checked (27) gains `mail_auth`: a mail with a
+/// recorded result shows it, an older one has none, and forgetting the
+/// channel takes the results with the mail.
+#[test]
+fn dkim_results_migrate_show_with_their_mail_and_go_with_their_channel() {
+    use pult::mailauth::{MailAuth, dkim::Verdict};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let conn = old_store(&path, 27);
+        conn.run_sql(
+            "INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'office', 'email', 1);
+             INSERT INTO conversations (id, channel_id, remote_key, title, created_at) VALUES (1, 1, 'k', 't', 1);
+             INSERT INTO messages (id, conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+               VALUES (1, 1, 1, 'a', 'in', 'Ирина', 100, 'старое письмо');",
+        )
+        .expect("old rows");
+    }
+    let w = pult::store::Writer::spawn(&path).expect("migrating open");
+    let s = shared(&path, &w);
+    let mut m = msg("b", "k", "Ирина", 200, "новое письмо");
+    m.auth = Some(MailAuth {
+        result: Verdict::Pass,
+        reason: None,
+        domain: Some("client.test".into()),
+        selector: Some("s1".into()),
+        aligned: true,
+        from_domain: Some("client.test".into()),
+        checked_at: 200,
+        signatures: Vec::new(),
+        reported: Vec::new(),
+    });
+    ingest(&s, 1, vec![m]);
+    let r = Reader::open(&path, "anna").expect("reader");
+    let shown: Vec<Option<Verdict>> =
+        r.thread(1, 10).expect("thread").iter().map(|m| m.auth.as_ref().map(|a| a.result)).collect();
+    assert_eq!(shown, [None, Some(Verdict::Pass)]);
+    assert_eq!(r.mail_auth_of(2).expect("read").and_then(|a| a.selector).as_deref(), Some("s1"));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute("UPDATE channels SET archived_at = 300 WHERE id = 1", []).expect("archive");
+    w.call_blocking(|c| pult::store::archive::remove(c, "office", "anna", 400)).expect("forgotten");
+    let left: i64 = conn.query_row("SELECT count(*) FROM mail_auth", [], |r| r.get(0)).expect("count");
+    assert_eq!(left, 0);
+}

@@ -23,6 +23,7 @@ pub struct Config {
     pub agent: Agent,
     pub store: StoreConfig,
     pub export: ExportConfig,
+    pub mail: MailConfig,
     pub hours: Hours,
     pub ui: Ui,
     pub guards: Guards,
@@ -99,6 +100,41 @@ pub struct ExportConfig {
     /// An argument vector (no shell); `{manifest}` and `{signature}` are replaced
     /// by the paths. Exit 0 means the signature holds.
     pub verify_command: Option<Vec<String>>,
+}
+
+/// `[mail]`: how arriving mail is checked (DKIM, `mailauth`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// Check DKIM signatures of arriving mail (default true).
+    pub dkim: Option<bool>,
+    /// The DNS server asked for DKIM keys, "IP:PORT" (default: the first
+    /// `nameserver` of /etc/resolv.conf).
+    pub dns_server: Option<String>,
+    /// How long one key lookup may take, in milliseconds (default 3000).
+    pub dns_timeout_ms: Option<u64>,
+    /// Mail older than this many days when it is synced is not checked (default 30).
+    pub dkim_max_age_days: Option<u64>,
+}
+
+impl MailConfig {
+    pub fn settings(&self) -> Result<crate::mailauth::Settings, String> {
+        let d = crate::mailauth::Settings::default();
+        let dns_server = match &self.dns_server {
+            None => None,
+            Some(s) => Some(
+                s.parse::<std::net::SocketAddr>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                    .map_err(|_| "[mail] dns_server: not an IP address with an optional :PORT".to_string())?,
+            ),
+        };
+        Ok(crate::mailauth::Settings {
+            enabled: self.dkim.unwrap_or(d.enabled),
+            dns_server,
+            timeout: self.dns_timeout_ms.map(std::time::Duration::from_millis).unwrap_or(d.timeout),
+            max_age_days: self.dkim_max_age_days.unwrap_or(d.max_age_days),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -390,6 +426,9 @@ pub struct EmailAccount {
     pub password_command: Option<Vec<String>>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// How arriving mail is checked: `[mail]`, copied here when the config is read.
+    #[serde(skip)]
+    pub dkim: crate::mailauth::Settings,
 }
 
 fn yes() -> bool {
@@ -591,7 +630,14 @@ impl Config {
         keys::check(text)?;
         let mut doc: toml::Table = toml::from_str(text).map_err(|e| keys::syntax_error(text, &e))?;
         providers::apply(&mut doc);
-        Config::deserialize(doc).map_err(|e| keys::syntax_error(text, &e))
+        let mut config = Config::deserialize(doc).map_err(|e| keys::syntax_error(text, &e))?;
+        let dkim = config.mail.settings()?;
+        for a in &mut config.accounts {
+            if let Account::Email(e) = a {
+                e.dkim = dkim.clone();
+            }
+        }
+        Ok(config)
     }
 
     /// The actor recorded on every row this person writes.
@@ -893,6 +939,32 @@ mod tests {
             assert!(err.contains(expected), "{expected:?} not in {err:?}");
             assert!(err.starts_with(&format!("line {line}, ")), "not at line {line}: {err:?}");
         }
+    }
+
+    /// `[mail]` reaches every email account's DKIM check; a resolver that is
+    /// not an address is refused with the key named.
+    #[test]
+    fn mail_settings_reach_each_email_account() {
+        let account = "[[accounts]]\nkind = \"email\"\nname = \"o\"\naddress = \"a@x.test\"\n\
+             imap = { host = \"h\", port = 993, user = \"u\", password_command = [\"p\"] }\n\
+             smtp = { host = \"h\", port = 465, user = \"u\", password_command = [\"p\"] }\n";
+        let dkim = |text: &str| match Config::parse(text).map(|mut c| c.accounts.remove(0)) {
+            Ok(Account::Email(e)) => Ok(e.dkim),
+            Ok(_) => Err("not email".to_string()),
+            Err(e) => Err(e),
+        };
+        assert_eq!(dkim(account), Ok(crate::mailauth::Settings::default()));
+        let set = dkim(&format!(
+            "[mail]\ndns_server = \"127.0.0.1:5353\"\ndns_timeout_ms = 200\ndkim_max_age_days = 7\n{account}"
+        ))
+        .expect("config");
+        assert_eq!(set.dns_server, Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5353))));
+        assert_eq!((set.timeout, set.max_age_days, set.enabled), (std::time::Duration::from_millis(200), 7, true));
+        let port_53 = dkim(&format!("[mail]\ndns_server = \"::1\"\ndkim = false\n{account}")).expect("config");
+        assert_eq!(port_53.dns_server.map(|a| a.port()), Some(53));
+        assert!(!port_53.enabled);
+        let bad = dkim(&format!("[mail]\ndns_server = \"resolver.local\"\n{account}")).expect_err("refused");
+        assert!(bad.contains("dns_server"), "{bad}");
     }
 
     /// Every ```toml block of the README is read by the real parser, so the

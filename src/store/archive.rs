@@ -95,6 +95,8 @@ const DELETES: &[&str] = &[
     "DELETE FROM reactions WHERE message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM messages_edits WHERE message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM attachments WHERE message_id IN (SELECT id FROM doomed_messages)",
+    "DELETE FROM mail_auth WHERE message_id IN (SELECT id FROM doomed_messages)",
+    "DELETE FROM originals WHERE message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM tasks WHERE conversation_id IN (SELECT id FROM doomed_conversations)",
     "DELETE FROM outbox WHERE conversation_id IN (SELECT id FROM doomed_conversations)",
     // Rows elsewhere that only point at a doomed message keep their own data.

@@ -57,6 +57,8 @@ pub struct EvMessage {
     pub imap: Option<(String, Option<i64>, i64)>,
     pub attachments: Vec<EvAttachment>,
     pub originals: Vec<Original>,
+    /// Email from others: DKIM as checked on arrival.
+    pub auth: Option<crate::mailauth::MailAuth>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,6 +195,7 @@ impl super::Reader {
                     imap: folder.zip(uid).map(|(f, u)| (f, None, u)),
                     attachments: Vec::new(),
                     originals: Vec::new(),
+                    auth: None,
                 })
             })?;
             messages.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
@@ -285,6 +288,7 @@ impl super::Reader {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             m.originals = self.originals_of(m.id)?;
+            m.auth = self.mail_auth_of(m.id)?;
         }
         messages.sort_by_key(|m| (m.sent_at, m.id));
         // The audit rows about these conversations in the range, and every row

@@ -202,6 +202,9 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
         if keep_raw && let Some(raw) = &m.raw {
             super::originals::record(tx, message_id, raw)?;
         }
+        if let Some(auth) = &m.auth {
+            super::mail_auth::record(tx, message_id, auth)?;
+        }
         // A deletion that overtook the message applies now.
         super::events::settle(tx, channel_id, &m.remote_id, now)?;
         for (i, a) in m.attachments.iter().enumerate() {

@@ -13,6 +13,7 @@ pub mod fts;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;
+pub mod mail_auth;
 pub mod originals;
 pub mod queries;
 pub mod reports;

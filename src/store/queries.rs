@@ -381,15 +381,18 @@ impl Reader {
     /// A quote is its message's first 4096 characters: it is shown as one line,
     /// and a reply to a 30 MB mail must not copy that mail again.
     pub fn thread(&self, conversation: i64, limit: usize) -> Result<Vec<MessageRow>> {
-        let mut st = self.conn.prepare_cached(
+        let sql = format!(
             "SELECT m.id, m.direction, m.author, m.sent_at, m.subject, m.body, m.delivery, m.error, m.edited, m.deleted,
                     q.author, substr(q.body, 1, 4096), m.expunged, m.notice, m.parse_error, i.handle, m.recipients, m.cc, m.names, m.remote_id,
-                    m.closing, m.report
+                    m.closing, m.report, {auth}
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to_message_id
              LEFT JOIN identities i ON i.id = m.author_identity_id
+             LEFT JOIN mail_auth a ON a.message_id = m.id
              WHERE m.conversation_id = ?1
              ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
-        )?;
+            auth = super::mail_auth::COLUMNS
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
         let mut rows: Vec<MessageRow> = st
             .query_map(params![conversation, limit as i64], |r| {
                 let direction: String = r.get(1)?;
@@ -434,6 +437,7 @@ impl Reader {
                     reactions: Vec::new(),
                     closing: r.get(20)?,
                     report: r.get(21)?,
+                    auth: super::mail_auth::from_row(r, 22)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -470,6 +474,7 @@ impl Reader {
                     reactions: Vec::new(),
                     closing: false,
                     report: None,
+                    auth: None,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -857,6 +857,26 @@ INSERT INTO store_settings (key, value) VALUES ('store_id', lower(hex(randomblob
     r#"
 ALTER TABLE outbox ADD COLUMN server_answer TEXT;
 "#,
+    // 27 -> 28 (#34): DKIM as pult checked it when the mail arrived (keys rotate:
+    // a result recorded near receipt is what survives), the best signature's
+    // domain and selector, whether d= aligns with From, every signature's
+    // outcome, and the Authentication-Results the receiving servers wrote
+    // (`mailauth`). One row per mail others sent; none for chats.
+    r#"
+CREATE TABLE mail_auth (
+    message_id  INTEGER PRIMARY KEY REFERENCES messages(id),
+    dkim        TEXT NOT NULL
+                CHECK (dkim IN ('pass', 'fail', 'neutral', 'policy', 'temperror', 'permerror', 'none')),
+    reason      TEXT,
+    domain      TEXT,
+    selector    TEXT,
+    aligned     INTEGER NOT NULL DEFAULT 0,
+    from_domain TEXT,
+    checked_at  INTEGER NOT NULL,
+    signatures  TEXT NOT NULL DEFAULT '[]',
+    reported    TEXT NOT NULL DEFAULT '[]'
+) WITHOUT ROWID;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

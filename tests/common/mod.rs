@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod dkim;
+pub mod dns;
 pub mod gmail_proxy;
 pub mod introspect;
 

@@ -376,6 +376,8 @@ pub async fn sync_folder(
     // The batch being stored while the next one is fetched and parsed (at most
     // one: memory stays bounded, and a failed write stops the sync one batch later).
     let mut storing = None;
+    // Mail that others sent us is checked as it arrives; its keys are asked once per folder sync.
+    let mut dkim = (account.dkim.enabled && !is_sent).then(|| crate::mailauth::Checker::new(&account.dkim));
     let started = std::time::Instant::now();
     let (mut done, mut bytes) = (0usize, 0u64);
     for (chunk, cursors) in chunks {
@@ -406,11 +408,14 @@ pub async fn sync_folder(
             parse::settle_date(m, arrived, now);
         };
         let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
+        // When each mail reached the server (INTERNALDATE), else its date: how old it is for DKIM.
+        let mut arrivals: Vec<i64> = Vec::with_capacity(chunk.len());
         let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
         for (uid, _) in large {
             match fetch_by_structure(session, uid, &validity, folder, &own, caps.gmail).await.map_err(imap)? {
                 Some((mut m, flags, arrived, gm)) => {
                     place(&mut m, uid, flags, arrived, gm);
+                    arrivals.push(arrived.unwrap_or(m.sent_at));
                     batch.push(m);
                 }
                 None => whole.push(uid),
@@ -429,9 +434,14 @@ pub async fn sync_folder(
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
                 let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
                 m.raw = Some(std::sync::Arc::new(original(folder, &validity, uid, body.to_vec(), None)));
-                place(&mut m, uid, flags_of(&f), f.internal_date().map(|d| d.timestamp()), f.gmail_msg_id().copied());
+                let arrived = f.internal_date().map(|d| d.timestamp());
+                place(&mut m, uid, flags_of(&f), arrived, f.gmail_msg_id().copied());
+                arrivals.push(arrived.unwrap_or(m.sent_at));
                 batch.push(m);
             }
+        }
+        if let Some(checker) = dkim.as_mut() {
+            check_dkim(checker, &mut batch, &arrivals, now).await;
         }
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
@@ -479,6 +489,35 @@ pub async fn sync_folder(
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+/// DKIM of the mail of a batch others sent, checked near receipt (`mailauth`):
+/// whole mail against its keys; a large mail synced by structure is recorded
+/// as not checked (its body is not here yet). Age is judged by `arrivals`
+/// (when the server got each mail), not by the Date a sender writes.
+async fn check_dkim(checker: &mut crate::mailauth::Checker, batch: &mut [Inbound], arrivals: &[i64], now: i64) {
+    let whole: Vec<usize> = (0..batch.len())
+        .filter(|&i| !batch[i].outgoing && batch[i].raw.as_ref().is_some_and(|r| r.partial.is_none()))
+        .collect();
+    let results = {
+        let mails: Vec<(&[u8], i64)> = whole
+            .iter()
+            .filter_map(|&i| {
+                let arrived = arrivals.get(i).copied().unwrap_or(batch[i].sent_at);
+                batch[i].raw.as_ref().map(|r| (r.bytes.as_slice(), arrived))
+            })
+            .collect();
+        checker.check_all(&mails, now).await
+    };
+    for (i, auth) in whole.into_iter().zip(results) {
+        batch[i].auth = Some(auth);
+    }
+    for m in batch.iter_mut().filter(|m| !m.outgoing && m.auth.is_none()) {
+        if let Some(raw) = &m.raw {
+            let msg = crate::mailauth::dkim::Message::parse(&raw.bytes);
+            m.auth = Some(crate::mailauth::MailAuth::not_checked(&msg, "not-checked-partial", now));
+        }
+    }
 }
 
 /// A mail as listed before fetching: its UID and size.

@@ -133,6 +133,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         mime_shape: Some(shape),
         automatic,
         raw: None,
+        auth: None,
     }
 }
 

@@ -395,6 +395,16 @@ fn message_parts(
         };
         out.push(Line::from(styled(format!("  ⚠ {text}"), theme.style("failed"))));
     }
+    // Who vouches for the mail (DKIM, checked on arrival): a warning is never cut off.
+    if let Some(shown) = m.auth.as_ref().and_then(|a| a.shown(l)) {
+        let (text, style) = match shown.warn {
+            true => (format!("⚠ {}", shown.text), "failed"),
+            false => (shown.text, "muted"),
+        };
+        for piece in wrap(&text, w.saturating_sub(2).max(8)) {
+            out.push(Line::from(styled(format!("  {piece}"), theme.style(style))));
+        }
+    }
     if let Some(e) = &m.parse_error {
         out.push(Line::from(styled(format!("  ⚠ {}", field(e)), theme.style("muted"))));
     }
