@@ -348,6 +348,8 @@ fn app_on(path: &Path, now: i64) -> Result<App> {
     let writer = Writer::spawn(path)?;
     let mut app = App::new(state, Theme::dark(), path, writer)?;
     app.resize(200, 50);
+    // The first complete frame: its reads are back.
+    app.settle();
     Ok(app)
 }
 
@@ -720,6 +722,7 @@ pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
                 }
                 app.state.clock = Clock::fixed(jiff::Timestamp::now().as_second(), jiff::tz::TimeZone::UTC);
                 app.store_changed(&all);
+                app.settle();
                 app.draw(&mut term)?;
                 let seq = all.iter().map(|c| c.seq).max().unwrap_or(0);
                 println!("seen {seq} {}", now_nanos());
@@ -727,6 +730,7 @@ pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 app.tick();
+                app.settle();
                 app.draw(&mut term)?;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
