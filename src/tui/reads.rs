@@ -266,6 +266,17 @@ impl Reads {
     }
 }
 
+/// A conversation as the thread pane shows it: its newest messages with their
+/// attachments, reactions and delivery states, its promises and the business
+/// connection it is seen through, in a fixed number of statements whatever
+/// the thread's length. None when the conversation is gone.
+pub fn load_thread(reader: &Reader, id: i64) -> store::Result<Option<ThreadState>> {
+    let Some(conversation) = reader.conversation(id)? else { return Ok(None) };
+    let mut t = ThreadState::new(conversation, reader.thread(id, THREAD_LIMIT)?, reader.tasks(id)?);
+    t.connection = reader.connection_of(id)?;
+    Ok(Some(t))
+}
+
 /// The worker's side: its own reader, and what it keeps between reads.
 struct Worker {
     reader: Reader,
@@ -370,21 +381,7 @@ impl Worker {
                 let rows = self.reader.conversations(a.view, Window::Before(first), WINDOW / 2)?;
                 Ok(Outcome::List { read: ListRead::ShiftUp, rows })
             }
-            Effect::LoadThread(id) => {
-                let thread = match self.reader.conversation(id)? {
-                    Some(conversation) => {
-                        let mut t = ThreadState::new(
-                            conversation,
-                            self.reader.thread(id, THREAD_LIMIT)?,
-                            self.reader.tasks(id)?,
-                        );
-                        t.connection = self.reader.connection_of(id)?;
-                        Some(t)
-                    }
-                    None => None,
-                };
-                Ok(Outcome::Thread(thread))
-            }
+            Effect::LoadThread(id) => Ok(Outcome::Thread(load_thread(&self.reader, id)?)),
             Effect::ClientHint(id) => {
                 // A sender pult does not know yet may be a known client.
                 let Some(client) = self.reader.provisional_client(id)? else { return Ok(Outcome::Nothing) };
