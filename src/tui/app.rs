@@ -224,6 +224,18 @@ impl App {
         }
     }
 
+    /// Applies the reads that have come back, without waiting for the rest
+    /// (what the event loop does between frames; headless use, benchmarks).
+    pub fn apply_arrived_reads(&mut self) {
+        while self.reads.in_flight() > 0 {
+            let Some(Ok(ev)) = self.inbox.as_ref().map(|i| i.try_recv()) else { return };
+            match ev {
+                Event::Read(done) => self.read_done(*done),
+                other => tracing::debug!("applying reads: {other:?} left aside"),
+            }
+        }
+    }
+
     /// The reader worker answered: the result goes into the state unless a
     /// newer read of its kind was asked for since; keys that waited for it go on.
     pub fn read_done(&mut self, done: ReadDone) {
@@ -245,7 +257,8 @@ impl App {
     /// Frames go on being drawn meanwhile. `repeats`: the next queued event
     /// is the same key (held down), see [`App::press_repeating`].
     pub fn key(&mut self, key: Key, repeats: bool) {
-        if self.keys_wait() || !self.typed_ahead.is_empty() {
+        self.replay_typed_ahead();
+        if self.keys_wait() {
             self.typed_ahead.push_back(key);
             return;
         }

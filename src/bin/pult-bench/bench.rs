@@ -1341,6 +1341,8 @@ pub fn run_scroll(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
     for _ in 0..rows {
         let t = Instant::now();
         app.press(j);
+        // As the event loop does: what has come back shows, nothing is waited for.
+        app.apply_arrived_reads();
         app.draw(&mut term)?;
         held.push(ms(t));
     }
