@@ -714,6 +714,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("saved_to", "Saved to", "Сохранено:"),
     ("opening", "Opening", "Открываю"),
     ("fetching", "Fetching", "Загружаю"),
+    ("loading", "loading…", "загрузка…"),
+    (
+        "reader_stopped",
+        "The store can no longer be read: restart pult (the log says why)",
+        "Хранилище больше не читается: перезапустите pult (причина — в журнале)",
+    ),
     ("pick_attachment", "Attachments", "Вложения"),
     ("pick_forward", "Forward which message?", "Какое письмо переслать?"),
     ("forward_to", "Forward to", "Переслать"),

@@ -430,7 +430,7 @@ fn the_card_opens_conversations_edits_in_place_and_takes_suggestions() {
     );
     // A reload (new mail, a refresh) keeps it.
     let open = h.app.state.thread.as_ref().map(|t| t.conversation.id).expect("open thread");
-    h.app.run_effects(vec![pult::tui::state::Effect::LoadThread(open)]);
+    h.run_effects(vec![pult::tui::state::Effect::LoadThread(open)]);
     assert!(h.app.state.thread.as_ref().is_some_and(|t| t.client_hint.is_some()));
     // `:clients` lists the pending suggestion first: Enter merges, u undoes, d dismisses.
     h.keys("<Esc> :").type_text("clients").keys("<Enter>");

@@ -96,11 +96,11 @@ fn accept_remind_done_on_every_channel_kind() {
         // Remind: the deadline passes; the status line counts it overdue and the bell rings once.
         let overdue_before = h.app.state.counts.overdue;
         h.app.state.clock = pult::clock::Clock::fixed(deadline + 60, moscow());
-        h.app.tick();
+        h.tick();
         // Other promises due today may pass with ours; at least ours now counts.
         assert!(h.app.state.counts.overdue > overdue_before);
         assert!(h.app.take_bell(), "crossing into overdue rings the bell");
-        h.app.tick();
+        h.tick();
         assert!(!h.app.take_bell(), "once");
         h.keys("g x");
         assert!(h.app.state.list.rows.iter().any(|c| c.id == conv), "listed under Overdue");
@@ -194,7 +194,7 @@ fn snooze_hides_until_the_client_writes() {
     let mut m = msg("wake-1", &key, "Клиент", NOW + 60, "Ну что там?");
     m.author_handle = "tg:wake".into();
     ingest(&h.store, channel, vec![m]);
-    h.app.store_changed(&[]);
+    h.store_changed(&[]);
     h.keys("g u");
     assert!(h.app.state.list.rows.iter().any(|c| c.id == conv), "back in Unanswered");
 }

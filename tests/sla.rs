@@ -421,16 +421,16 @@ fn at_risk_and_breached_rows_at_80x24_in_both_languages() {
         let ru = lang == pult::i18n::Lang::Ru;
         // 09:30: Telegram in time (60 of 120 minutes), WhatsApp just breached.
         h.app.state.clock = pult::clock::Clock::fixed(t("2026-11-03T09:30"), moscow()).with_russian_names(true);
-        h.app.tick();
+        h.tick();
         let _ = (h.app.take_bell(), h.app.take_notification());
         // 10:05: Telegram enters at risk — the bell, and a notification naming the client.
         h.app.state.clock = pult::clock::Clock::fixed(t("2026-11-03T10:05"), moscow()).with_russian_names(true);
-        h.app.tick();
+        h.tick();
         assert!(h.app.take_bell(), "entering at risk rings");
         let note = h.app.take_notification().expect("a notification");
         assert!(note.starts_with("Ирина Вектор — "), "{note}");
         assert!(note.ends_with(if ru { "· под угрозой" } else { "· at risk" }), "{note}");
-        h.app.tick();
+        h.tick();
         assert!(!h.app.take_bell(), "once");
         h.keys("g o");
         let screen = h.screen();

@@ -938,14 +938,11 @@ fn a_thread_loads_in_the_same_number_of_statements_whatever_its_length() {
     };
     let reader = Reader::open(&s.path, "Анна").expect("reader");
     reader.count_statements();
-    // What the TUI reads to open a thread (`Effect::LoadThread`).
+    // What the TUI's reader worker runs to open a thread (`Effect::LoadThread`).
     let load = |conversation: i64| {
         let before = pult::store::statements_counted();
-        reader.conversation(conversation).expect("conversation").expect("exists");
-        let thread = reader.thread(conversation, 200).expect("thread");
-        reader.tasks(conversation).expect("tasks");
-        reader.connection_of(conversation).expect("connection");
-        (pult::store::statements_counted() - before, thread)
+        let thread = pult::tui::reads::load_thread(&reader, conversation).expect("thread").expect("exists");
+        (pult::store::statements_counted() - before, thread.messages)
     };
     let (short, two) = load(id("short"));
     let (long, many) = load(id("long"));

@@ -52,11 +52,13 @@ fn person(store: &Path, actor: &str) -> (App, Terminal<TestBackend>, Watcher) {
     let writer = Writer::spawn(store).expect("writer");
     let mut app = App::new(state, Theme::dark(), store, writer).expect("app");
     app.resize(160, 45);
+    app.settle();
     let watcher = Watcher::open(store).expect("watcher");
     (app, Terminal::new(TestBackend::new(160, 45)).expect("terminal"), watcher)
 }
 
 fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
+    app.settle();
     app.draw(term).expect("draw");
     let buf = term.backend().buffer();
     let mut out = String::new();
@@ -76,6 +78,7 @@ fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
 fn refresh(app: &mut App, w: &mut Watcher) {
     let changes = w.poll().expect("poll");
     app.store_changed(&changes);
+    app.settle();
 }
 
 #[test]

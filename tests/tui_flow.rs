@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use pult::model::{ChannelKind, View};
+use pult::tui::reads::ReadKind;
 use pult::tui::state::{Focus, Popup};
 
 #[test]
@@ -227,7 +228,7 @@ fn narrow_terminal_shows_the_thread_in_place_of_the_list() {
     assert_eq!(h.app.state.focus, Focus::Conversations, "q goes back from a thread");
     assert!(!h.app.state.quit);
     // Resizing wider brings the three panes back.
-    h.app.resize(150, 40);
+    h.resize(150, 40);
     h.terminal.backend_mut().resize(150, 40);
     let screen = h.screen();
     assert!(screen.contains("Channels") && screen.contains("All open"), "{screen}");
@@ -276,7 +277,7 @@ fn another_process_reply_appears_without_a_key_press() {
     other.call_blocking(move |c| pult::store::intents::queue_reply(c, &reply, NOW)).expect("queue");
     let changes = watcher.poll().expect("poll");
     assert!(changes.iter().any(|c| c.conversation_id == Some(conv)));
-    h.app.store_changed(&changes);
+    h.store_changed(&changes);
     let screen = h.screen();
     assert!(screen.contains("Ответ коллеги из другого окна"), "{screen}");
 }
@@ -291,16 +292,16 @@ fn a_change_reloads_only_what_it_touched() {
     let listed = |h: &Harness| h.app.state.list.rows.iter().any(|c| c.title == "fresh-chat");
     let change = |kind, conversation_id| Change { seq: 1, kind, conversation_id, actor: None };
     // A worker saying how it is touches the sidebar only.
-    h.app.store_changed(&[change(ChangeKind::Channel, None)]);
+    h.store_changed(&[change(ChangeKind::Channel, None)]);
     assert!(!listed(&h), "the list was not read again for a channel status");
     // Our own read mark is already on screen.
     let ours = Change {
         actor: Some(h.app.state.actor.clone()),
         ..change(ChangeKind::Read, report.conversations.first().copied())
     };
-    h.app.store_changed(&[ours]);
+    h.store_changed(&[ours]);
     assert!(!listed(&h));
-    h.app.store_changed(&[change(ChangeKind::Messages, report.conversations.first().copied())]);
+    h.store_changed(&[change(ChangeKind::Messages, report.conversations.first().copied())]);
     assert!(listed(&h), "new messages are");
 }
 
@@ -351,7 +352,7 @@ fn bad_user_keymap_is_reported_in_the_status_line() {
         app,
         terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).expect("t"),
     };
-    h.app.resize(120, 30);
+    h.resize(120, 30);
     let screen = h.screen();
     assert!(screen.contains("unknown action \"explode\""), "{screen}");
 }
@@ -536,9 +537,9 @@ fn a_new_mail_to_a_named_address_takes_an_attachment() {
         h.type_text("Счёт во вложении.");
         // The clock ticks while the path is typed.
         h.keys("<C-o>");
-        h.app.tick();
+        h.tick();
         h.type_text(file.to_str().expect("utf-8"));
-        h.app.tick();
+        h.tick();
         h.keys("<Enter>");
         let status = h.app.state.status.clone();
         assert!(status.as_ref().is_none_or(|s| !s.error), "{start:?} {width}: {status:?}");
@@ -823,7 +824,7 @@ fn an_email_reply_shows_who_gets_it_before_and_after_it_leaves() {
         .call_blocking(move |c| pult::store::intents::mark_handed_over(c, outbox, &to, &cc, None, NOW))
         .expect("handed over");
     // As the store watcher reports a commit of another process.
-    h.app.store_changed(&[pult::model::Change {
+    h.store_changed(&[pult::model::Change {
         seq: 1,
         kind: pult::model::ChangeKind::Outbox,
         conversation_id: None,
@@ -1502,10 +1503,13 @@ fn holding_j_reads_only_the_thread_the_cursor_stops_on() {
     }
     assert_eq!(h.app.state.list.cursor, 3, "the cursor moves on every press");
     assert_eq!(shown(&h), first, "no thread is read while the key repeats");
+    let asked = h.app.read_counts(ReadKind::Thread).asked;
     h.app.press(j);
+    h.app.settle();
     // The last press reads its own thread; the ones put off never show.
     let stop = h.app.state.list.rows[4].id;
     assert_eq!(shown(&h), Some(stop));
+    assert_eq!(h.app.read_counts(ReadKind::Thread).asked, asked + 1, "one thread read for the burst");
     h.app.settle();
     assert_eq!(shown(&h), Some(stop), "an older put-off load never replaces a newer one");
     // A burst that ends where the cursor cannot move still shows where it stopped.
@@ -1516,4 +1520,110 @@ fn holding_j_reads_only_the_thread_the_cursor_stops_on() {
     h.app.settle();
     assert_eq!(shown(&h), Some(h.app.state.list.rows[2].id));
     assert!(!h.screen().is_empty());
+}
+
+/// Thread loads asked for faster than the worker reads them: the newest
+/// wins. Those still waiting are skipped, the one already being read when
+/// newer ones were asked for is dropped when it arrives, and only the
+/// thread the cursor stopped on reaches the screen.
+#[test]
+fn loads_asked_in_a_row_apply_only_the_newest() {
+    let mut h = Harness::demo(160, 45);
+    let j = pult::tui::keys::parse_keys("j").expect("key")[0];
+    assert!(h.app.state.list.rows.len() > 10);
+    assert_eq!(h.app.reads_in_flight(), 0);
+    let before = h.app.read_counts(ReadKind::Thread);
+    let hold = h.app.hold_reads();
+    h.app.press(j);
+    // The worker has the first load in hand; nine more are asked for meanwhile.
+    hold.wait_until_held();
+    for _ in 0..9 {
+        h.app.press(j);
+    }
+    assert_eq!(h.app.state.list.cursor, 10);
+    assert_eq!(h.app.reads_in_flight(), 10);
+    drop(hold);
+    h.app.settle();
+    let after = h.app.read_counts(ReadKind::Thread);
+    let n = |f: fn(&pult::tui::reads::ReadCounts) -> u64| f(&after) - f(&before);
+    assert_eq!(n(|c| c.asked), 10);
+    assert_eq!(n(|c| c.performed), 2, "the one in hand and the newest");
+    assert_eq!(n(|c| c.skipped), 8, "the ones waiting behind a newer one are never read");
+    assert_eq!(n(|c| c.stale), 1, "the one in hand arrived after newer ones were asked for");
+    assert_eq!(n(|c| c.applied), 1, "only the newest reaches the state");
+    let stop = h.app.state.list.rows[10].id;
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(stop));
+    assert_eq!(h.app.reads_in_flight(), 0);
+}
+
+/// While a read is held (as a slow disk or a huge thread would hold it),
+/// keys are still handled and frames drawn, with the previous thread on
+/// screen; only past two frames does the status line say «loading…».
+/// The body runs on a thread of its own so that a UI that waits on the
+/// store fails here instead of hanging.
+#[test]
+fn a_held_read_never_stops_keys_or_frames() {
+    let (done, finished) = std::sync::mpsc::channel();
+    let body = std::thread::spawn(move || {
+        let mut h = Harness::demo(160, 45);
+        let j = pult::tui::keys::parse_keys("j").expect("key")[0];
+        let shown = |h: &Harness| h.app.state.thread.as_ref().map(|t| t.conversation.id);
+        let first = shown(&h);
+        let rows: Vec<i64> = h.app.state.list.rows.iter().map(|c| c.id).collect();
+        let hold = h.app.hold_reads();
+        h.app.press(j);
+        hold.wait_until_held();
+        // The worker is stuck on that read: another key goes through.
+        h.app.press(j);
+        assert_eq!(h.app.state.list.cursor, 2, "keys are handled while a read is held");
+        assert_eq!(shown(&h), first, "the previous thread stays until the new one is read");
+        let frame = h.frame();
+        assert!(frame.contains("All open"), "a frame is drawn\n{frame}");
+        assert!(!frame.contains("loading…"), "a quick read shows no marker\n{frame}");
+        // Two frames later the status line says a read is under way.
+        h.app.mark_slow_reads(std::time::Instant::now() + std::time::Duration::from_secs(1));
+        let frame = h.frame();
+        assert!(frame.contains("loading…"), "{frame}");
+        assert_eq!(shown(&h), first);
+        drop(hold);
+        h.app.settle();
+        assert_eq!(shown(&h), Some(rows[2]));
+        let screen = h.screen();
+        assert!(!screen.contains("loading…"), "{screen}");
+        done.send(()).expect("report");
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(()) => body.join().expect("test body"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = body.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the UI thread waited on a held read"),
+    }
+}
+
+/// Keys typed before a new view's rows arrive act on those rows, in order:
+/// `g u Enter` opens the conversation waiting longest, not the row that
+/// was under the cursor in the view before.
+#[test]
+fn keys_typed_ahead_of_a_new_view_act_on_it() {
+    let mut h = Harness::demo(160, 45);
+    let key = |k: &str| pult::tui::keys::parse_keys(k).expect("key")[0];
+    let all_open_first = h.app.state.list.rows[0].id;
+    let hold = h.app.hold_reads();
+    h.app.key(key("g"), false);
+    h.app.key(key("u"), false);
+    hold.wait_until_held();
+    h.app.key(key("<Enter>"), false);
+    assert!(h.app.keys_wait(), "Enter waits for the rows it would open");
+    assert_eq!(h.app.state.focus, Focus::Conversations);
+    assert!(!h.frame().is_empty(), "frames are drawn meanwhile");
+    drop(hold);
+    h.app.settle();
+    assert_eq!(h.app.state.view, View::Unanswered);
+    assert_eq!(h.app.state.focus, Focus::Thread);
+    let waiting_first = h.app.state.list.rows[0].id;
+    assert_ne!(waiting_first, all_open_first, "the two views start with different conversations");
+    assert_eq!(h.app.state.thread.as_ref().map(|t| t.conversation.id), Some(waiting_first));
 }

@@ -2,14 +2,15 @@
 //!
 //! `App` is headless: tests drive it with key strings and draw it on a TestBackend.
 //! `run` wraps it in a real terminal with one event channel fed by the input
-//! thread, the store watcher and a slow clock tick.
+//! thread, the store watcher, the reader worker (`reads`) and a slow clock tick.
+//! Writes go to the writer thread and are waited for; reads never are: their
+//! results come back as events, the newest of each kind winning.
 
 use super::keys::Key;
-use super::state::{
-    AppState, Effect, ListRead, MailDraft, Outcome, ReplyKind, StatusMessage, SuggestionRow, ThreadState, WINDOW,
-};
+use super::reads::{Asked, ReadCounts, ReadDone, ReadHold, ReadKind, Reads, SlaSetup};
+use super::state::{AppState, Effect, MailDraft, Outcome, ReplyKind, StatusMessage, WINDOW};
 use super::theme::Theme;
-use crate::model::{Change, ChangeKind, View, Window};
+use crate::model::{Change, ChangeKind, Window};
 use crate::store::{self, Reader, Writer, intents, ledger, team};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -41,13 +42,19 @@ pub struct App {
     jobs: Option<tokio::runtime::Runtime>,
     /// The draft to hand to $EDITOR once the event loop can give it the terminal.
     pub editor_request: Option<String>,
-    /// Merge suggestions as last computed, for the hint in a new client's
-    /// thread (a thread loads on every move of the cursor; the card and the
-    /// clients list compute them afresh).
-    suggestions: Option<(Instant, Vec<store::clients::Suggestion>)>,
-    /// The response-time policies as recorded in the store, built once the
-    /// config is known (`[[sla]]`), with the `[[sla]]` tables it was built from.
-    sla: Option<(String, crate::sla_cli::SlaContext)>,
+    /// The reader worker: every read of the store goes there.
+    reads: Reads,
+    /// The loop's one channel (the worker answers on it) and, until `run`
+    /// takes it, its receiving end (where `settle` waits for answers).
+    events: mpsc::Sender<Event>,
+    inbox: Option<mpsc::Receiver<Event>>,
+    /// The config's response-time policies as last sent to the worker.
+    sla_setup: Option<Arc<SlaSetup>>,
+    /// Reads that change what the next key acts on (a new view's rows, a
+    /// search's hits, a popup's content, the thread a reply waits for),
+    /// by kind and generation: keys typed meanwhile wait in `typed_ahead`.
+    keys_wait_for: Vec<(ReadKind, u64)>,
+    typed_ahead: VecDeque<Key>,
     /// A desktop notification an effect asked for (with the bell).
     notification: Option<String>,
     /// While a key repeats (a held `j`), the thread each press would open is
@@ -65,12 +72,18 @@ pub enum Event {
     Tick,
     /// A background job's outcome for the status line.
     Notice(super::state::StatusMessage),
+    /// The reader worker answered.
+    Read(Box<ReadDone>),
     /// The mouse wheel (`[ui] mouse = true`): down 1, up -1.
     Scroll(i8),
 }
 
 /// How long after a keystroke the composer's text is saved (under a second).
 const DRAFT_DELAY: std::time::Duration = std::time::Duration::from_millis(600);
+
+/// How long a read may take before the status line says «загрузка…»: two
+/// frames, so that a quick read never flickers a marker.
+const LOADING_DELAY: Duration = Duration::from_millis(32);
 
 impl App {
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
@@ -82,11 +95,19 @@ impl App {
                 state.team.push(person);
             }
         }
+        let (events, inbox) = mpsc::channel();
+        let reads = Reads::spawn(store_path, &state.actor, writer.clone(), events.clone())?;
         let mut app = App {
             state,
             theme,
             reader,
             writer,
+            reads,
+            events,
+            inbox: Some(inbox),
+            sla_setup: None,
+            keys_wait_for: Vec::new(),
+            typed_ahead: VecDeque::new(),
             store_path: store_path.to_path_buf(),
             players: Default::default(),
             config: Default::default(),
@@ -98,8 +119,6 @@ impl App {
             defer_threads: false,
             jobs: None,
             editor_request: None,
-            suggestions: None,
-            sla: None,
             notification: None,
         };
         // This person's drafts, kept by an earlier run (or one that was killed).
@@ -107,6 +126,9 @@ impl App {
         let fx = app.state.absorb(Outcome::Drafts(drafts));
         app.run_effects(fx);
         app.run_effects(vec![Effect::ReloadSidebar, Effect::ListTop]);
+        // The first screen is whole before the loop starts: keys typed ahead
+        // (a script, a quick hand) land on the list, not on an empty pane.
+        app.settle();
         Ok(app)
     }
 
@@ -170,26 +192,147 @@ impl App {
         self.defer_threads = false;
     }
 
-    /// Reads the thread that repeated keys put off, unless a newer load ran since.
-    pub fn settle(&mut self) {
+    /// Asks for the thread that repeated keys put off, unless a newer load was asked since.
+    pub fn flush_deferred(&mut self) {
         if let Some(load) = self.deferred_thread.take() {
             self.run_effects(vec![load]);
         }
     }
 
-    /// Presses keys written as in keymap files: `"j j <Enter> t"`.
+    /// Asks for what repeated keys put off and waits until every read asked
+    /// for has come back and been applied (with the reads those results ask
+    /// for in turn): the state then is what the screen would settle on.
+    /// Tests, scripts and benchmarks call it; the event loop never does.
+    pub fn settle(&mut self) {
+        self.flush_deferred();
+        while self.reads.in_flight() > 0 {
+            let Some(inbox) = &self.inbox else { return };
+            match inbox.recv_timeout(Duration::from_secs(1)) {
+                Ok(Event::Read(done)) => self.read_done(*done),
+                Ok(Event::Notice(n)) => {
+                    let fx = self.state.absorb(Outcome::Status(n));
+                    self.run_effects(fx);
+                }
+                Ok(other) => tracing::debug!("settling: {other:?} left aside"),
+                // A read still running: wait on, unless the worker is gone.
+                Err(mpsc::RecvTimeoutError::Timeout) if !self.reads.worker_gone() => {}
+                Err(_) => {
+                    tracing::error!("the reader worker is gone with {} reads asked", self.reads.in_flight());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies the reads that have come back, without waiting for the rest
+    /// (what the event loop does between frames; headless use, benchmarks).
+    pub fn apply_arrived_reads(&mut self) {
+        while self.reads.in_flight() > 0 {
+            let Some(Ok(ev)) = self.inbox.as_ref().map(|i| i.try_recv()) else { return };
+            match ev {
+                Event::Read(done) => self.read_done(*done),
+                other => tracing::debug!("applying reads: {other:?} left aside"),
+            }
+        }
+    }
+
+    /// The reader worker answered: the result goes into the state unless a
+    /// newer read of its kind was asked for since; keys that waited for it go on.
+    pub fn read_done(&mut self, done: ReadDone) {
+        let answered = (done.kind, done.generation);
+        self.keys_wait_for.retain(|w| *w != answered);
+        if let Some(outcome) = self.reads.arrived(done) {
+            let fx = self.state.absorb(outcome);
+            self.run_effects(fx);
+        }
+        if self.reads.in_flight() == 0 && self.state.loading {
+            self.state.absorb(Outcome::Loading(false));
+        }
+        self.replay_typed_ahead();
+    }
+
+    /// A key from the terminal: handled now, or kept in order while a read
+    /// it would act on is out (type-ahead: `g u Enter` typed at once opens
+    /// the first waiting conversation, not the row under the cursor before).
+    /// Frames go on being drawn meanwhile. `repeats`: the next queued event
+    /// is the same key (held down), see [`App::press_repeating`].
+    pub fn key(&mut self, key: Key, repeats: bool) {
+        self.replay_typed_ahead();
+        if self.keys_wait() {
+            self.typed_ahead.push_back(key);
+            return;
+        }
+        if repeats { self.press_repeating(key) } else { self.press(key) }
+    }
+
+    /// Keys typed ahead of a read wait for it (never for a worker that is gone).
+    pub fn keys_wait(&self) -> bool {
+        !self.keys_wait_for.is_empty() && !self.reads.worker_gone()
+    }
+
+    fn replay_typed_ahead(&mut self) {
+        while !self.keys_wait()
+            && let Some(k) = self.typed_ahead.pop_front()
+        {
+            self.press(k);
+        }
+    }
+
+    /// When the status line should say that a read is taking a while.
+    pub fn loading_due(&self) -> Option<Instant> {
+        if self.state.loading {
+            return None;
+        }
+        self.reads.waiting_since.map(|t| t + LOADING_DELAY)
+    }
+
+    /// Says «загрузка…» if some read has been outstanding past its due time at `now`.
+    pub fn mark_slow_reads(&mut self, now: Instant) {
+        if self.loading_due().is_some_and(|due| now >= due) {
+            self.state.absorb(Outcome::Loading(true));
+        }
+    }
+
+    /// Reads asked for and not yet answered.
+    pub fn reads_in_flight(&self) -> usize {
+        self.reads.in_flight()
+    }
+
+    /// How the reads of one kind went so far.
+    pub fn read_counts(&self, kind: ReadKind) -> ReadCounts {
+        self.reads.counts(kind)
+    }
+
+    /// Holds the reader worker before its next read until the hold is dropped
+    /// (tests: a slow read without a sleep).
+    #[doc(hidden)]
+    pub fn hold_reads(&self) -> ReadHold {
+        self.reads.hold()
+    }
+
+    /// The loop's channel, for `run`: the sender every source shares and the
+    /// receiver (taken: after this, `settle` no longer waits).
+    fn take_events(&mut self) -> Option<(mpsc::Sender<Event>, mpsc::Receiver<Event>)> {
+        Some((self.events.clone(), self.inbox.take()?))
+    }
+
+    /// Presses keys written as in keymap files: `"j j <Enter> t"`, each
+    /// settled before the next (as a person waits for the screen).
     pub fn press_keys(&mut self, keys: &str) -> Result<(), super::keys::BadKey> {
         for k in super::keys::parse_keys(keys)? {
             self.press(k);
+            self.settle();
         }
         Ok(())
     }
 
-    /// Types text into whatever has the keyboard (composer, prompt, picker filter).
+    /// Types text into whatever has the keyboard (composer, prompt, picker
+    /// filter), settled after each character like [`App::press_keys`].
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             let fx = self.state.type_char(c);
             self.run_effects(fx);
+            self.settle();
         }
         self.note_draft();
     }
@@ -264,7 +407,7 @@ impl App {
 
     pub fn run_effects(&mut self, effects: Vec<Effect>) {
         // Views are computed against the current time.
-        self.reader.set_moment(self.state.calendar.moment(self.state.clock.now()));
+        let moment = self.state.calendar.moment(self.state.clock.now());
         let mut queue: VecDeque<Effect> = effects.into();
         let mut done: Vec<Effect> = Vec::new();
         while let Some(e) = queue.pop_front() {
@@ -281,6 +424,11 @@ impl App {
             if idempotent && done.contains(&e) {
                 continue;
             }
+            if let Some(kind) = ReadKind::of(&e) {
+                self.ask(kind, e.clone(), moment);
+                done.push(e);
+                continue;
+            }
             let started = Instant::now();
             let outcome = self.perform(e.clone());
             tracing::debug!("effect {e:?} took {:?}", started.elapsed());
@@ -293,46 +441,67 @@ impl App {
         }
     }
 
-    /// A client's card, with the merge suggestions that name the client.
-    fn client_card(&mut self, client: i64) -> store::Result<Outcome> {
-        let Some(card) = self.reader.client(client)? else { return Ok(Outcome::Nothing) };
-        let suggestions = self.suggestion_rows(Some(card.summary.id), true)?;
-        Ok(Outcome::Card { card, suggestions })
+    /// Sends a read to the worker with what it needs of the state as it is now.
+    fn ask(&mut self, kind: ReadKind, effect: Effect, moment: crate::model::Moment) {
+        let st = &self.state;
+        let anchor = match &effect {
+            // Keep the last half of the window and read what follows it.
+            Effect::ListShiftDown => {
+                st.list.rows.get(st.list.rows.len().saturating_sub(WINDOW / 2)).map(|c| c.key(st.view))
+            }
+            Effect::ListShiftUp => st.list.rows.first().map(|c| c.key(st.view)),
+            _ => None,
+        };
+        let sla = if kind == ReadKind::Sidebar { self.sla_setup() } else { None };
+        // Previews, reloads and hints change nothing a key acts on; the rest do.
+        let keys_wait = match &effect {
+            Effect::ReloadSidebar | Effect::ReloadList | Effect::ClientHint(_) => false,
+            Effect::LoadThread(_) => self.state.pending_composer.is_some(),
+            _ => true,
+        };
+        let generation = self.reads.next_generation(kind);
+        if keys_wait {
+            self.keys_wait_for.push((kind, generation));
+        }
+        let st = &self.state;
+        let asked = Asked {
+            kind,
+            generation,
+            effect,
+            view: st.view,
+            window: st.list.first.map_or(Window::Top, Window::From),
+            anchor,
+            clock: st.clock.clone(),
+            moment,
+            lang: st.lang,
+            solo: st.solo == Some(true),
+            sla,
+        };
+        if !self.reads.send(asked) {
+            tracing::error!("the reader worker is gone");
+            self.keys_wait_for.retain(|w| *w != (kind, generation));
+            let fx = self.state.absorb(Outcome::Error(self.state.lang.tr("reader_stopped").into()));
+            self.run_effects(fx);
+        }
     }
 
-    /// Pending suggestions (those naming `client`, when given) with the names
-    /// of their clients; `fresh` computes them again, else a minute's old do.
-    fn suggestion_rows(&mut self, client: Option<i64>, fresh: bool) -> store::Result<Vec<SuggestionRow>> {
-        let all = match &self.suggestions {
-            Some((at, all)) if !fresh && at.elapsed() < Duration::from_secs(60) => all.clone(),
-            _ => {
-                let all = self.reader.client_suggestions()?;
-                self.suggestions = Some((Instant::now(), all.clone()));
-                all
-            }
-        };
-        let names = self.reader.client_names()?;
-        Ok(all
-            .into_iter()
-            .filter(|s| client.is_none_or(|c| s.clients.contains(&c)))
-            .map(|suggestion| {
-                let known = |id: &i64| names.get(id).is_some_and(|n| !n.1);
-                // Into a client someone already looked at: the card's own when it
-                // is one, else the first such; a new sender's fields never win.
-                let into = client
-                    .filter(known)
-                    .or_else(|| suggestion.clients.iter().copied().find(known))
-                    .or(client)
-                    .or_else(|| suggestion.clients.first().copied())
-                    .unwrap_or_default();
-                let names = suggestion
-                    .clients
-                    .iter()
-                    .map(|id| (*id, names.get(id).map(|n| n.0.clone()).unwrap_or_default()))
-                    .collect();
-                SuggestionRow { suggestion, names, into }
-            })
-            .collect())
+    /// The config's response-time policies for the worker, built again when
+    /// the `[[sla]]` tables change; None without policies.
+    fn sla_setup(&mut self) -> Option<Arc<SlaSetup>> {
+        if self.config.sla.is_empty() {
+            self.sla_setup = None;
+            return None;
+        }
+        let tables = crate::workflow::sla::tables_json(&self.config);
+        if self.sla_setup.as_ref().is_none_or(|s| s.tables != tables) {
+            self.sla_setup = Some(Arc::new(SlaSetup {
+                tables,
+                config: self.config.clone(),
+                calendar: self.state.calendar.clone(),
+                templates: self.state.templates.clone(),
+            }));
+        }
+        self.sla_setup.clone()
     }
 
     /// Fetches an attachment (from the server, on demand) and saves it into a
@@ -414,53 +583,6 @@ impl App {
         Ok(handle)
     }
 
-    /// The response-time clocks of every open conversation where one may
-    /// run, at `now`; the SLA views list what this finds. Empty without
-    /// policies. The config's `[[sla]]` tables are recorded in the store the
-    /// first time (a change counts for clocks that start after it).
-    fn sla_glances(&mut self, now: i64) -> store::Result<std::collections::HashMap<i64, crate::workflow::sla::Glance>> {
-        use crate::workflow::sla;
-        let tables = sla::tables_json(&self.config);
-        if self.config.sla.is_empty() {
-            self.sla = None;
-            self.reader.set_sla(Vec::new(), Vec::new());
-            return Ok(Default::default());
-        }
-        if self.sla.as_ref().is_none_or(|(t, _)| *t != tables) {
-            let (json, actor) = (tables.clone(), self.state.actor.clone());
-            self.writer.call_blocking(move |c| store::sla::record_policies(c, &json, &actor, now))?;
-            let stored: Vec<(i64, i64, String)> =
-                self.reader.sla_policy_versions()?.into_iter().map(|v| (v.id, v.effective_from, v.policies)).collect();
-            let ctx = crate::sla_cli::SlaContext::new(
-                &self.config,
-                self.state.calendar.clone(),
-                &self.state.templates,
-                &stored,
-            );
-            self.sla = Some((tables, ctx));
-        }
-        let Some((_, ctx)) = &self.sla else { return Ok(Default::default()) };
-        let candidates = self.reader.sla_candidates()?;
-        let glances: std::collections::HashMap<i64, sla::Glance> = ctx
-            .evaluate(&self.reader, &candidates, now)?
-            .iter()
-            .filter_map(|(f, s)| Some((f.conversation, sla::glance(f, s, now)?)))
-            .collect();
-        let ids = |state: sla::State| {
-            let mut v: Vec<i64> = glances.iter().filter(|(_, g)| g.state == state).map(|(id, _)| *id).collect();
-            v.sort_unstable();
-            v
-        };
-        self.reader.set_sla(ids(sla::State::AtRisk), ids(sla::State::Breached));
-        // The process that runs the workers nudges the team (a daemon does it itself).
-        if self.state.solo == Some(true)
-            && let Err(e) = crate::sla_cli::escalate(&self.writer, &self.reader, ctx, self.state.lang, now)
-        {
-            tracing::warn!("escalations: {e}");
-        }
-        Ok(glances)
-    }
-
     /// Carries out one effect: reads and writes the store, starts slow work.
     /// It reads the state but never changes it: what it finds goes back as an
     /// [`Outcome`] for [`AppState::absorb`].
@@ -470,86 +592,6 @@ impl App {
         let actor = st.actor.clone();
         let wrote = |fx: Vec<Effect>| Ok(Outcome::Wrote(fx));
         match effect {
-            Effect::ReloadSidebar => {
-                self.reader.set_moment(st.calendar.moment(now));
-                let sla = self.sla_glances(now)?;
-                let channels = self.reader.channels()?;
-                let mut counts = self.reader.status()?;
-                let view_counts = View::SMART
-                    .iter()
-                    .map(|v| match v {
-                        View::AllOpen => Ok(counts.open),
-                        View::Unanswered => Ok(counts.unanswered),
-                        View::DueToday => Ok(counts.due_today),
-                        View::Overdue => Ok(counts.overdue),
-                        View::AtRisk => Ok(counts.at_risk),
-                        other => self.reader.count(*other),
-                    })
-                    .collect::<store::Result<_>>()?;
-                // The status line counts clocks at risk with promises at risk
-                // (the «Горит» view keeps to promises; «Под угрозой» lists the clocks).
-                let n = |s: crate::workflow::sla::State| sla.values().filter(|g| g.state == s).count() as i64;
-                counts.at_risk += n(crate::workflow::sla::State::AtRisk);
-                counts.breached = n(crate::workflow::sla::State::Breached);
-                Ok(Outcome::Sidebar { channels, counts, view_counts, sla })
-            }
-            Effect::ReloadList => {
-                let rows =
-                    self.reader.conversations(st.view, st.list.first.map_or(Window::Top, Window::From), WINDOW)?;
-                // The sidebar has just counted the smart views; count only what it did not.
-                let total = match View::SMART.iter().position(|v| *v == st.view) {
-                    Some(i) if st.view_counts.len() > i => st.view_counts[i],
-                    _ => self.reader.count(st.view)?,
-                };
-                Ok(Outcome::List { read: ListRead::Reload { total }, rows })
-            }
-            Effect::ListTop => {
-                let rows = self.reader.conversations(st.view, Window::Top, WINDOW)?;
-                Ok(Outcome::List { read: ListRead::Top { total: self.reader.count(st.view)? }, rows })
-            }
-            Effect::ListBottom => Ok(Outcome::List {
-                read: ListRead::Bottom,
-                rows: self.reader.conversations(st.view, Window::Bottom, WINDOW)?,
-            }),
-            Effect::ListShiftDown => {
-                // Keep the last half of the window and read what follows it.
-                let keep_from = st.list.rows.len().saturating_sub(WINDOW / 2);
-                let Some(anchor) = st.list.rows.get(keep_from).map(|c| c.key(st.view)) else {
-                    return Ok(Outcome::Nothing);
-                };
-                let rows = self.reader.conversations(st.view, Window::From(anchor), WINDOW)?;
-                Ok(Outcome::List { read: ListRead::ShiftDown { anchor }, rows })
-            }
-            Effect::ListShiftUp => {
-                let Some(first) = st.list.rows.first().map(|c| c.key(st.view)) else { return Ok(Outcome::Nothing) };
-                let rows = self.reader.conversations(st.view, Window::Before(first), WINDOW / 2)?;
-                Ok(Outcome::List { read: ListRead::ShiftUp, rows })
-            }
-            Effect::LoadThread(id) => {
-                let thread = match self.reader.conversation(id)? {
-                    Some(conversation) => {
-                        let mut t = ThreadState::new(
-                            conversation,
-                            self.reader.thread(id, super::state::THREAD_LIMIT)?,
-                            self.reader.tasks(id)?,
-                        );
-                        t.connection = self.reader.connection_of(id)?;
-                        Some(t)
-                    }
-                    None => None,
-                };
-                Ok(Outcome::Thread(thread))
-            }
-            Effect::ClientHint(id) => {
-                // A sender pult does not know yet may be a known client.
-                let Some(client) = self.reader.provisional_client(id)? else { return Ok(Outcome::Nothing) };
-                let mut hint = self.suggestion_rows(Some(client), false)?.into_iter().next();
-                // The header names the other client, not this one.
-                if let Some(h) = &mut hint {
-                    h.names.retain(|(c, _)| *c != client);
-                }
-                Ok(Outcome::ClientHint { conversation: id, hint })
-            }
             Effect::SlaPause { conversation, reason } => {
                 self.writer.call_blocking(move |c| store::sla::pause(c, conversation, reason, &actor, now))?;
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList])
@@ -610,19 +652,6 @@ impl App {
                 let body = self.writer.call_blocking(move |c| ledger::undo_send(c, outbox, &actor, now))?;
                 Ok(Outcome::Undone { conversation, body })
             }
-            Effect::Search(query) => {
-                let hits = match self.reader.search(&query, super::state::SEARCH_LIMIT, &st.clock) {
-                    Ok(hits) => hits,
-                    // A query that cannot mean anything: say why, keep what is on screen.
-                    Err(crate::store::StoreError::Query(e)) => {
-                        let why = if st.lang == crate::i18n::Lang::Ru { e.russian() } else { e.to_string() };
-                        return Ok(Outcome::Error(format!("{}: {why}", st.lang.tr("search"))));
-                    }
-                    Err(e) => return Err(e),
-                };
-                let terms = crate::store::search::terms_of(&query, st.clock.zoned(now).date());
-                Ok(Outcome::Search { query, hits, terms })
-            }
             Effect::ResolveSend { conversation, how } => {
                 let done =
                     self.writer.call_blocking(move |c| intents::resolve_latest(c, conversation, how, &actor, now))?;
@@ -645,7 +674,6 @@ impl App {
                 }
                 wrote(vec![Effect::ReloadSidebar, Effect::ReloadList, Effect::LoadThread(conversation)])
             }
-            Effect::MarkAll(view) => Ok(Outcome::MarkedAll(self.reader.conversation_ids(view)?)),
             Effect::SenderRule { conversation, client } => {
                 let handle = self
                     .writer
@@ -747,34 +775,6 @@ impl App {
                 let new = self.writer.call_blocking(move |c| store::clients::split(c, &kind, &handle, &actor, now))?;
                 Ok(Outcome::ClientChanged(format!("{} #{new}", st.lang.tr("split_done"))))
             }
-            Effect::ClientsList => {
-                let mut clients = self.reader.clients()?;
-                // Who needs attention first: overdue, then waiting.
-                clients.sort_by_key(|c| {
-                    (-c.overdue, -c.waiting, c.organisation.clone().unwrap_or_else(|| c.name.clone()))
-                });
-                let suggestions = self.suggestion_rows(None, true)?;
-                Ok(Outcome::Clients { clients, suggestions })
-            }
-            Effect::FindClient(name) => match self.reader.find_client(&name)? {
-                Some(id) => Ok(Outcome::ClientFound(id)),
-                None => {
-                    Ok(Outcome::Info(format!("{}: {}", st.lang.tr("no_such_client"), crate::sanitize::line(&name))))
-                }
-            },
-            Effect::ClientCard(conversation) => {
-                let Some(client) = self.reader.client_of(conversation)? else {
-                    return Ok(Outcome::Info(st.lang.tr("no_client").into()));
-                };
-                self.client_card(client)
-            }
-            Effect::ShowClient(client) => self.client_card(client),
-            Effect::CheckPromise { conversation, redate } => {
-                Ok(Outcome::Promise { redate, state: self.reader.promise_state(conversation)? })
-            }
-            Effect::History(conversation) => {
-                Ok(Outcome::History(self.reader.conversation_audit(conversation, &st.clock)?))
-            }
             Effect::PlayVoice => {
                 let Some(t) = &st.thread else { return Ok(Outcome::Nothing) };
                 // The newest voice message, played by its channel's player, fetched
@@ -846,6 +846,26 @@ impl App {
                 Ok(Outcome::Nothing)
             }
             Effect::Quit => Ok(Outcome::Nothing),
+            // Reads go to the worker (`ask`), never through here.
+            Effect::ReloadSidebar
+            | Effect::ReloadList
+            | Effect::ListTop
+            | Effect::ListBottom
+            | Effect::ListShiftDown
+            | Effect::ListShiftUp
+            | Effect::LoadThread(_)
+            | Effect::ClientHint(_)
+            | Effect::Search(_)
+            | Effect::MarkAll(_)
+            | Effect::History(_)
+            | Effect::CheckPromise { .. }
+            | Effect::ClientsList
+            | Effect::FindClient(_)
+            | Effect::ClientCard(_)
+            | Effect::ShowClient(_) => {
+                tracing::error!("a read reached the write path: {effect:?}");
+                Ok(Outcome::Nothing)
+            }
         }
     }
 }
@@ -969,7 +989,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
     let size = terminal.size()?;
     app.resize(size.width, size.height);
 
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = app.take_events().ok_or_else(|| anyhow::anyhow!("the event loop runs once per app"))?;
     app.notices = Some(tx.clone());
     let input_tx = tx.clone();
     // While $EDITOR has the terminal, the input thread must not read its keys.
@@ -1035,7 +1055,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             }
         }
         let mut wake = if supervisor.is_some() { next_tick.min(next_role_check) } else { next_tick };
-        for due in [app.draft_due(), app.status_due()].into_iter().flatten() {
+        for due in [app.draft_due(), app.status_due(), app.loading_due()].into_iter().flatten() {
             wake = wake.min(due);
         }
         let timeout = wake.saturating_duration_since(Instant::now());
@@ -1047,7 +1067,9 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         let mut events: Vec<Event> = first.into_iter().collect();
         // Coalesce bursts: handle everything already queued before drawing once.
         events.extend(rx.try_iter());
-        if events.is_empty() || Instant::now() >= next_tick {
+        // Waking only to say that a read is slow is no clock tick.
+        let slow_read = app.loading_due().is_some_and(|due| Instant::now() >= due);
+        if (events.is_empty() && !slow_read) || Instant::now() >= next_tick {
             events.push(Event::Tick);
             next_tick = Instant::now() + TICK;
         }
@@ -1058,8 +1080,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
             // press of the burst reads its thread (latest wins).
             let repeated = matches!((&ev, events.peek()), (Event::Key(a), Some(Event::Key(b))) if a == b);
             match ev {
-                Event::Key(k) if repeated => app.press_repeating(Key::from_event(&k)),
-                Event::Key(k) => app.press(Key::from_event(&k)),
+                Event::Key(k) => app.key(Key::from_event(&k), repeated),
                 Event::Resize(w, h) => app.resize(w, h),
                 Event::Changes(c) => changes.extend(c),
                 Event::Tick => app.tick(),
@@ -1075,15 +1096,17 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
                     let fx = app.state.absorb(Outcome::Status(n));
                     app.run_effects(fx);
                 }
+                Event::Read(done) => app.read_done(*done),
             }
             if !repeated {
-                app.settle();
+                app.flush_deferred();
             }
             if app.state.quit {
                 break;
             }
         }
-        app.settle();
+        app.flush_deferred();
+        app.mark_slow_reads(Instant::now());
         if !changes.is_empty() {
             app.store_changed(&changes);
         }

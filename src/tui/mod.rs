@@ -6,6 +6,7 @@ pub mod body;
 pub mod keymap;
 pub mod keys;
 pub mod notify;
+pub mod reads;
 pub mod state;
 pub mod theme;
 pub mod ui;

@@ -97,10 +97,13 @@ impl Harness {
         let state = AppState::new(lang, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
         let mut app = App::new(state, Theme::dark(), &store.path, store.writer.clone()).expect("app");
         app.resize(width, height);
+        // The first screen's reads are back before a test looks.
+        app.settle();
         let terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
         Harness { store, app, terminal }
     }
 
+    /// Presses keys; each key's reads are applied before the next key.
     pub fn keys(&mut self, keys: &str) -> &mut Self {
         self.app.press_keys(keys).expect("valid key string");
         self
@@ -111,8 +114,40 @@ impl Harness {
         self
     }
 
-    /// The screen as text, one line per row.
+    /// The clock's tick, with what it reads applied.
+    pub fn tick(&mut self) -> &mut Self {
+        self.app.tick();
+        self.app.settle();
+        self
+    }
+
+    /// Another connection committed these changes; what they reload is applied.
+    pub fn store_changed(&mut self, changes: &[pult::model::Change]) -> &mut Self {
+        self.app.store_changed(changes);
+        self.app.settle();
+        self
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) -> &mut Self {
+        self.app.resize(width, height);
+        self.app.settle();
+        self
+    }
+
+    pub fn run_effects(&mut self, effects: Vec<pult::tui::state::Effect>) -> &mut Self {
+        self.app.run_effects(effects);
+        self.app.settle();
+        self
+    }
+
+    /// The screen as text, one line per row (once every read asked for is applied).
     pub fn screen(&mut self) -> String {
+        self.app.settle();
+        self.frame()
+    }
+
+    /// The screen as drawn now, with reads still out.
+    pub fn frame(&mut self) -> String {
         self.app.draw(&mut self.terminal).expect("draw");
         let buf = self.terminal.backend().buffer().clone();
         let mut out = String::new();
@@ -133,6 +168,7 @@ impl Harness {
 
     /// Every symbol written to the terminal, to look for control characters.
     pub fn raw_symbols(&mut self) -> String {
+        self.app.settle();
         self.app.draw(&mut self.terminal).expect("draw");
         self.terminal.backend().buffer().content().iter().map(|c| c.symbol().to_string()).collect()
     }

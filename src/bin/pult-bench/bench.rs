@@ -348,6 +348,8 @@ fn app_on(path: &Path, now: i64) -> Result<App> {
     let writer = Writer::spawn(path)?;
     let mut app = App::new(state, Theme::dark(), path, writer)?;
     app.resize(200, 50);
+    // The first complete frame: its reads are back.
+    app.settle();
     Ok(app)
 }
 
@@ -720,6 +722,7 @@ pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
                 }
                 app.state.clock = Clock::fixed(jiff::Timestamp::now().as_second(), jiff::tz::TimeZone::UTC);
                 app.store_changed(&all);
+                app.settle();
                 app.draw(&mut term)?;
                 let seq = all.iter().map(|c| c.seq).max().unwrap_or(0);
                 println!("seen {seq} {}", now_nanos());
@@ -727,6 +730,7 @@ pub fn headless_pult(path: &Path, busy: bool) -> Result<()> {
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 app.tick();
+                app.settle();
                 app.draw(&mut term)?;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
@@ -1218,4 +1222,178 @@ async fn baseline_receiver(listener: tokio::net::TcpListener) {
                 .await;
         });
     }
+}
+
+/// One chat of `n` messages from `people` authors, the newest `newest`; one
+/// message in ten carries a file, one in five answers an earlier one.
+fn chat_messages(key: &str, n: usize, people: u64, newest: i64, rng: &mut Lcg) -> Vec<Inbound> {
+    (0..n)
+        .map(|i| {
+            let who = rng.below(people);
+            let words: Vec<&str> = (0..2 + rng.below(40)).map(|_| *rng.pick(RU)).collect();
+            let mut m = Inbound {
+                remote_id: format!("{key}-{i}"),
+                conversation_key: key.into(),
+                conversation_title: key.into(),
+                is_group: people > 1,
+                author_handle: format!("{key}-user-{who}"),
+                author_name: format!("{} {}", FIRST[who as usize % FIRST.len()], LAST[who as usize % LAST.len()]),
+                sent_at: newest - (n - i) as i64 * 37,
+                body_text: words.join(" "),
+                ..Default::default()
+            };
+            if i % 10 == 3 {
+                m.attachments = vec![InboundAttachment {
+                    name: format!("документ-{i}.pdf"),
+                    mime: "application/pdf".into(),
+                    size: 20_000 + i as i64,
+                    ..Default::default()
+                }];
+            }
+            if i % 5 == 4 && i > 10 {
+                m.reply_to_remote = Some(format!("{key}-{}", i - 1 - rng.below(10) as usize));
+            }
+            m
+        })
+        .collect()
+}
+
+/// Scrolls the open thread up and back down half a page per key, drawing a
+/// frame after each: (frame medians, key-to-frame medians) in ms.
+fn scroll_frames(app: &mut App, term: &mut Terminal<TestBackend>, steps: usize) -> Result<(f64, f64)> {
+    let (mut frames, mut keys) = (Vec::new(), Vec::new());
+    for i in 0..steps {
+        let key = if i < steps / 2 { "<C-u>" } else { "<C-d>" };
+        let t = Instant::now();
+        app.press_keys(key)?;
+        let drawn = Instant::now();
+        app.draw(term)?;
+        frames.push(ms(drawn));
+        keys.push(ms(t));
+    }
+    Ok((median(frames), median(keys)))
+}
+
+/// `pult-bench --scroll`: what a person feels in a long group chat. The
+/// thread pane of an `n`-message group chat scrolls half a page per key
+/// (frame time, and key to frame), against the same scroll in a
+/// 20-message chat; then `j` held over a list of 200-message group chats,
+/// each press asking for its thread (read off the UI thread, the newest
+/// wins), against pressing, waiting for the read and drawing, one by one.
+pub fn run_scroll(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-scroll"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("scroll-{n}.db"));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let writer = Writer::spawn(&path)?;
+    let channel = writer.call_blocking(move |c| ingest::ensure_channel(c, "bot", ChannelKind::Telegram, now))?;
+    let mut rng = Lcg::new(31);
+    // The long chat is the newest; 60 shorter group chats and a 20-message one follow.
+    let mut chats = vec![chat_messages("group-long", n, 40, now - 60, &mut rng)];
+    chats.push(chat_messages("chat-short", 20, 2, now - 120, &mut rng));
+    for c in 0..60 {
+        chats.push(chat_messages(&format!("group-{c:02}"), 200, 12, now - 3_600 * (c + 1), &mut rng));
+    }
+    for msgs in chats {
+        for batch in msgs.chunks(BATCH) {
+            let batch = batch.to_vec();
+            writer.call_blocking(move |c| ingest::apply(c, channel, &batch, &[], now))?;
+        }
+    }
+    drop(writer);
+
+    let open = |title: &str| -> Result<(App, Terminal<TestBackend>)> {
+        let mut app = app_on(&path, now)?;
+        let at = app
+            .state
+            .list
+            .rows
+            .iter()
+            .position(|c| c.title == title)
+            .ok_or_else(|| anyhow::anyhow!("{title} is not listed"))?;
+        for _ in 0..at {
+            app.press_keys("j")?;
+        }
+        app.press_keys("<Enter>")?;
+        let mut term = Terminal::new(TestBackend::new(200, 50))?;
+        app.draw(&mut term)?;
+        let shown = app.state.thread.as_ref().map(|t| t.conversation.title.clone());
+        anyhow::ensure!(shown.as_deref() == Some(title), "opened {shown:?}, not {title}");
+        Ok((app, term))
+    };
+    const STEPS: usize = 400;
+    let (mut long_app, mut long_term) = open("group-long")?;
+    let (frame, key) = scroll_frames(&mut long_app, &mut long_term, STEPS)?;
+    let (mut short_app, mut short_term) = open("chat-short")?;
+    let (short_frame, short_key) = scroll_frames(&mut short_app, &mut short_term, STEPS)?;
+
+    // `j` held over the list: the UI asks and draws; the reads catch up.
+    let (mut app, mut term) = (app_on(&path, now)?, Terminal::new(TestBackend::new(200, 50))?);
+    app.draw(&mut term)?;
+    let j = pult::tui::keys::parse_keys("j")?[0];
+    let rows = app.state.list.rows.len().saturating_sub(1).min(60);
+    let thread = pult::tui::reads::ReadKind::Thread;
+    let before = app.read_counts(thread);
+    let mut held = Vec::new();
+    for _ in 0..rows {
+        let t = Instant::now();
+        app.press(j);
+        // As the event loop does: what has come back shows, nothing is waited for.
+        app.apply_arrived_reads();
+        app.draw(&mut term)?;
+        held.push(ms(t));
+    }
+    let t = Instant::now();
+    app.settle();
+    let caught_up = ms(t);
+    let after = app.read_counts(thread);
+    let n_of = |f: fn(&pult::tui::reads::ReadCounts) -> u64| f(&after) - f(&before);
+    let stop = app.state.list.selected().map(|c| c.id);
+    anyhow::ensure!(app.state.thread.as_ref().map(|t| t.conversation.id) == stop, "the last thread shows");
+    // Baseline: each press waits for its thread before the frame (as before the reader worker).
+    let (mut app, mut term) = (app_on(&path, now)?, Terminal::new(TestBackend::new(200, 50))?);
+    let mut waited = Vec::new();
+    for _ in 0..rows {
+        let t = Instant::now();
+        app.press(j);
+        app.settle();
+        app.draw(&mut term)?;
+        waited.push(ms(t));
+    }
+    eprintln!(
+        "held j: {rows} presses asked {} thread reads: {} read, {} skipped, {} dropped as stale, {} shown; \
+         the last one was applied {caught_up:.2} ms after the last press",
+        n_of(|c| c.asked),
+        n_of(|c| c.performed),
+        n_of(|c| c.skipped),
+        n_of(|c| c.stale),
+        n_of(|c| c.applied)
+    );
+    let figures = vec![
+        figure(
+            &format!("frame while a {n}-message group chat scrolls (200x50)"),
+            "ms",
+            frame,
+            Some(("same scroll, 20-message chat", short_frame)),
+            Some("<= 2"),
+        ),
+        figure(
+            "key to frame, same scroll (half a page per key)",
+            "ms",
+            key,
+            Some(("same scroll, 20-message chat", short_key)),
+            Some("<= 16"),
+        ),
+        figure(
+            "key to frame, j held over 200-message group chats",
+            "ms",
+            median(held),
+            Some(("each press waits for its thread", median(waited))),
+            Some("<= 16"),
+        ),
+    ];
+    emit(&[Report { messages: n as u64, figures }], json)
 }

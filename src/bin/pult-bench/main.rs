@@ -37,6 +37,12 @@ struct Cli {
     /// WhatsApp: a burst of signed webhook POSTs to the receiver; POSTs/s and p99 time to 200
     #[arg(long)]
     whatsapp: bool,
+    /// Scrolling: frame time while a long group chat scrolls, and `j` held over a list of chats
+    #[arg(long)]
+    scroll: bool,
+    /// Messages of the long group chat in --scroll mode
+    #[arg(long, default_value_t = 10_000)]
+    chat_messages: usize,
     /// Webhook POSTs in --whatsapp mode, and how many are in flight at once
     #[arg(long, default_value_t = 10_000)]
     posts: usize,
@@ -127,6 +133,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.tool {
         None if cli.whatsapp => bench::run_whatsapp(cli.posts, cli.clients.max(1), cli.dir.as_deref(), cli.json),
         None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), cli.json),
+        None if cli.scroll => bench::run_scroll(cli.chat_messages, cli.dir.as_deref(), cli.json),
         None if cli.team => bench::run_team(
             cli.messages.iter().copied().max().unwrap_or(100_000),
             cli.dir.as_deref(),

@@ -606,6 +606,9 @@ pub struct AppState {
     /// Channel warnings (channel, reason) the person has seen whole: the
     /// status line then shows them as `⚠N`, the reasons one key (`!`) away.
     pub warnings_seen: std::collections::HashSet<(i64, String)>,
+    /// A read of the store has taken longer than a frame or two: the status
+    /// line says so while the previous content stays on screen.
+    pub loading: bool,
     /// Set by every change; the loop draws only when it is set.
     pub dirty: bool,
 }
@@ -665,6 +668,7 @@ impl AppState {
             sla: HashMap::new(),
             sla_seen: None,
             warnings_seen: Default::default(),
+            loading: false,
             dirty: true,
         }
     }

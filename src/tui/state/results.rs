@@ -134,6 +134,8 @@ pub enum Outcome {
     Status(StatusMessage),
     Info(String),
     Error(String),
+    /// A read is still out after a frame or two (true) / every read is back (false).
+    Loading(bool),
 }
 
 impl AppState {
@@ -373,6 +375,10 @@ impl AppState {
             }
             Outcome::Error(text) => {
                 self.error(text);
+                Vec::new()
+            }
+            Outcome::Loading(on) => {
+                self.loading = on;
                 Vec::new()
             }
         }

@@ -185,6 +185,9 @@ fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
             out.push(Piece { text: format!("· ⟳ {name} "), slot: "status_line", rank: 2 });
         }
     }
+    if state.loading {
+        out.push(Piece { text: format!("· {} ", l.tr("loading")), slot: "status_line", rank: 2 });
+    }
     if let Some(solo) = state.solo {
         let mode = if solo { l.tr("mode_solo") } else { l.tr("mode_daemon") };
         out.push(Piece { text: format!("· {mode} "), slot: "status_line", rank: 1 });
