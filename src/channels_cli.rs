@@ -165,6 +165,7 @@ fn remove(global: &Global, cfg: &Config, name: &str, yes: bool) -> Result<()> {
     }
     let (n, actor, now) = (name.to_string(), cfg.actor(), jiff::Timestamp::now().as_second());
     let removed = writer.call_blocking(move |c| archive::remove(c, &n, &actor, now))?;
+    writer.forget_beside(&removed.beside);
     say!(
         "{}",
         t!(

@@ -793,6 +793,9 @@ pub struct Packed {
     pub sha256: String,
     pub size: usize,
     pub deflated: Vec<u8>,
+    /// Written to the directory beside the store (`store::blob_dir`): the
+    /// store records its name and size only.
+    pub beside: bool,
 }
 
 impl Packed {
@@ -801,7 +804,12 @@ impl Packed {
         let mut z =
             flate2::write::DeflateEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::fast());
         z.write_all(bytes)?;
-        Ok(Packed { sha256: crate::store::audit_chain::sha256_hex(bytes), size: bytes.len(), deflated: z.finish()? })
+        Ok(Packed {
+            sha256: crate::store::audit_chain::sha256_hex(bytes),
+            size: bytes.len(),
+            deflated: z.finish()?,
+            beside: false,
+        })
     }
 }
 

@@ -2429,6 +2429,20 @@ fn an_export_holds_each_mail_as_dovecot_has_it_and_verify_names_every_change() {
         .query_row("SELECT count(*) FROM originals WHERE partial IS NOT NULL", [], |r| r.get(0))
         .expect("originals");
     assert_eq!(partial, 1, "the large mail was kept in part (its header) at sync");
+    // The worker wrote the originals beside the store; the store names them.
+    let (beside, inside): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*) FILTER (WHERE codec = 'beside'), count(*) FILTER (WHERE codec != 'beside') FROM blobs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("blobs");
+    assert_eq!((beside, inside), (4, 0), "every original beside the store, none copied into it");
+    let dir = pult::store::blob_dir::BlobDir::beside(&s.path);
+    let sha: String = conn.query_row("SELECT sha256 FROM blobs LIMIT 1", [], |r| r.get(0)).expect("sha");
+    let file = dir.root().join(&sha[..2]).join(&sha);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).expect("beside").permissions().mode() & 0o777, 0o600);
     let (m1, conv) = message_of(&s, "<ex1@client.test>");
     // A promise moved once and kept, and another still open.
     let mut r = reply(conv, "Принято в работу");

@@ -83,15 +83,22 @@ pub fn list(db: &Db) -> Result<Vec<StoredChannel>> {
 }
 
 /// What a removal deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
     pub conversations: i64,
     pub messages: i64,
+    /// Originals kept beside the store that nothing names any more: the
+    /// caller deletes their files once the removal is committed.
+    pub beside: Vec<String>,
 }
 
 /// Everything that hangs on a channel's conversations and messages, in the
 /// order the foreign keys allow. `?1` is the channel.
 const DELETES: &[&str] = &[
+    // The bytes these messages kept (originals, files), before their rows go.
+    "INSERT OR IGNORE INTO doomed_blobs SELECT sha256 FROM originals WHERE message_id IN (SELECT id FROM doomed_messages)",
+    "INSERT OR IGNORE INTO doomed_blobs SELECT content_hash FROM attachments
+        WHERE content_hash IS NOT NULL AND message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM reactions WHERE message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM messages_edits WHERE message_id IN (SELECT id FROM doomed_messages)",
     "DELETE FROM attachments WHERE message_id IN (SELECT id FROM doomed_messages)",
@@ -143,7 +150,8 @@ pub fn remove(db: &mut Db, name: &str, actor: &str, now: i64) -> Result<Removed>
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_conversations (id INTEGER PRIMARY KEY);
          CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY);
-         DELETE FROM doomed_conversations; DELETE FROM doomed_messages;",
+         CREATE TEMP TABLE IF NOT EXISTS doomed_blobs (sha256 TEXT PRIMARY KEY);
+         DELETE FROM doomed_conversations; DELETE FROM doomed_messages; DELETE FROM doomed_blobs;",
     )?;
     let conversations =
         tx.execute("INSERT INTO doomed_conversations SELECT id FROM conversations WHERE channel_id = ?1", [id])? as i64;
@@ -164,11 +172,23 @@ pub fn remove(db: &mut Db, name: &str, actor: &str, now: i64) -> Result<Removed>
         "DELETE FROM accounts WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM channels WHERE account_id = accounts.id)",
         [name],
     )?;
-    tx.execute_batch("DELETE FROM doomed_conversations; DELETE FROM doomed_messages;")?;
+    // Bytes that only these messages named go with them (content-addressed:
+    // another message with the same bytes keeps them).
+    tx.execute(
+        "DELETE FROM doomed_blobs WHERE sha256 IN (SELECT sha256 FROM originals)
+            OR sha256 IN (SELECT content_hash FROM attachments WHERE content_hash IS NOT NULL)",
+        [],
+    )?;
+    let beside: Vec<String> = tx
+        .prepare("SELECT sha256 FROM blobs WHERE codec = 'beside' AND sha256 IN (SELECT sha256 FROM doomed_blobs)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.execute("DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM doomed_blobs)", [])?;
+    tx.execute_batch("DELETE FROM doomed_conversations; DELETE FROM doomed_messages; DELETE FROM doomed_blobs;")?;
     let detail = format!("{name} ({kind}): {conversations} conversations, {messages} messages deleted");
     audit(&tx, now, actor, "channel_removed", None, &detail)?;
     // Lists everywhere lose these conversations: every open UI reloads.
     note_change(&tx, now, ChangeKind::Messages, None, Some(actor))?;
     tx.commit()?;
-    Ok(Removed { conversations, messages })
+    Ok(Removed { conversations, messages, beside })
 }

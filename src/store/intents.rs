@@ -777,7 +777,7 @@ fn stored_files(tx: &Transaction<'_>, item: &mut OutboxItem) -> Result<()> {
         st.query_map([item.message_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     for (ordinal, sha) in held {
         if let Some(file) = usize::try_from(ordinal).ok().and_then(|o| item.attachments.get_mut(o))
-            && let Some(bytes) = super::originals::blob_in(tx, &sha)?
+            && let Some(bytes) = super::originals::blob_in(tx, &sha, None)?
         {
             file.bytes = crate::model::FileBytes::Stored(bytes);
         }

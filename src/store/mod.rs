@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod audit_chain;
 pub mod baseline;
+pub mod blob_dir;
 pub mod channel_state;
 pub mod clients;
 pub mod demo_data;

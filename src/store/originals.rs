@@ -16,6 +16,16 @@ pub(super) fn keep_raw(tx: &Transaction<'_>) -> Result<bool> {
     Ok(v.as_deref() == Some("1"))
 }
 
+impl Db {
+    /// Whether this store keeps originals (`[store] keep_raw`).
+    pub fn keeps_raw(&mut self) -> Result<bool> {
+        let tx = self.0.transaction()?;
+        let on = keep_raw(&tx)?;
+        tx.commit()?;
+        Ok(on)
+    }
+}
+
 /// `[store] keep_raw` from the config, written where ingest reads it.
 pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
     db.0.execute(
@@ -55,13 +65,24 @@ fn put(tx: &Transaction<'_>, bytes: &[u8], deflate: bool) -> Result<String> {
     Ok(sha)
 }
 
-/// The bytes stored under `sha256`, checked against it.
-pub(super) fn blob_in(conn: &rusqlite::Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
+/// The bytes stored under `sha256`, checked against it; those kept beside
+/// the store are read from `beside` (none without it).
+pub(super) fn blob_in(
+    conn: &rusqlite::Connection,
+    sha256: &str,
+    beside: Option<&super::blob_dir::BlobDir>,
+) -> Result<Option<Vec<u8>>> {
     let row: Option<(String, Vec<u8>)> = conn
         .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
         .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((codec, data)) = row else { return Ok(None) };
+    if codec == "beside" {
+        return match beside {
+            Some(dir) => Ok(dir.get(sha256)?),
+            None => Ok(None),
+        };
+    }
     let bytes = match codec.as_str() {
         "deflate" => {
             let mut out = Vec::new();
@@ -76,13 +97,15 @@ pub(super) fn blob_in(conn: &rusqlite::Connection, sha256: &str) -> Result<Optio
     Ok(Some(bytes))
 }
 
-/// Stores bytes the worker packed, once.
+/// Stores bytes the worker packed, once; bytes it wrote beside the store
+/// are named here with codec `beside` (their size, no data).
 fn put_packed(tx: &Transaction<'_>, p: &crate::model::Packed) -> Result<String> {
     let known: Option<i64> =
         tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&p.sha256], |r| r.get(0)).optional()?;
     if known.is_none() {
-        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, 'deflate', ?3)")?
-            .execute(params![p.sha256, p.size as i64, p.deflated])?;
+        let codec = if p.beside { "beside" } else { "deflate" };
+        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![p.sha256, p.size as i64, codec, p.deflated])?;
     }
     Ok(p.sha256.clone())
 }
@@ -168,6 +191,6 @@ impl super::Reader {
 
     /// The bytes stored under `sha256`, checked against it.
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        blob_in(self.connection(), sha256)
+        blob_in(self.connection(), sha256, Some(self.blob_dir()))
     }
 }

@@ -15,6 +15,8 @@ pub struct Reader {
     /// caller last computed them (`workflow::sla`): the SLA views list these.
     sla_at_risk: Vec<i64>,
     sla_breached: Vec<i64>,
+    /// Originals kept beside the store file.
+    blobs: super::blob_dir::BlobDir,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
@@ -49,7 +51,13 @@ impl Reader {
             few_conversations: 2_000,
             sla_at_risk: Vec::new(),
             sla_breached: Vec::new(),
+            blobs: super::blob_dir::BlobDir::beside(path),
         })
+    }
+
+    /// Where this store keeps originals beside its file.
+    pub fn blob_dir(&self) -> &super::blob_dir::BlobDir {
+        &self.blobs
     }
 
     /// From now on, counts each statement this reader runs (not the trigger

@@ -15,13 +15,36 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Where workers put the originals they receive (`blob_dir`).
+    blobs: Option<std::sync::Arc<super::blob_dir::BlobDir>>,
 }
 
 impl Writer {
     /// Opens the store (migrating it) and starts the writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let db = super::open_writer(path)?;
-        Ok(Self::spawn_on(db))
+        let mut writer = Self::spawn_on(db);
+        writer.blobs = Some(std::sync::Arc::new(super::blob_dir::BlobDir::beside(path)));
+        Ok(writer)
+    }
+
+    /// Where a worker writes the originals it receives before handing their
+    /// messages over, when this store keeps originals.
+    pub async fn blobs_for_originals(&self) -> Option<std::sync::Arc<super::blob_dir::BlobDir>> {
+        let dir = self.blobs.clone()?;
+        let keeps = self.call(|db| db.keeps_raw()).await.unwrap_or(false);
+        keeps.then_some(dir)
+    }
+
+    /// Deletes the files of originals kept beside the store that a committed
+    /// removal left unnamed; says in the log which could not be deleted.
+    pub fn forget_beside(&self, shas: &[String]) {
+        let Some(dir) = &self.blobs else { return };
+        for sha in shas {
+            if let Err(e) = dir.remove(sha) {
+                tracing::warn!("original {sha} beside the store not deleted: {e}");
+            }
+        }
     }
 
     fn spawn_on(mut db: Db) -> Writer {
@@ -42,7 +65,7 @@ impl Writer {
         if let Err(e) = spawned {
             tracing::error!("cannot start the store writer thread: {e}");
         }
-        Writer { jobs: tx }
+        Writer { jobs: tx, blobs: None }
     }
 
     /// Runs `f` on the writer thread and hands its result to `done` there.

@@ -376,6 +376,7 @@ pub async fn sync_folder(
     // The batch being stored while the next one is fetched and parsed (at most
     // one: memory stays bounded, and a failed write stops the sync one batch later).
     let mut storing = None;
+    let originals_beside = writer.blobs_for_originals().await;
     // Mail that others sent us is checked as it arrives; its keys are asked once per folder sync.
     let mut dkim = (account.dkim.enabled && !is_sent).then(|| crate::mailauth::Checker::new(&account.dkim));
     let started = std::time::Instant::now();
@@ -442,6 +443,13 @@ pub async fn sync_folder(
         }
         if let Some(checker) = dkim.as_mut() {
             check_dkim(checker, &mut batch, &arrivals, now).await;
+        }
+        // The originals go beside the store now, on this side, while the
+        // writer stores the previous batch.
+        if let Some(dir) = &originals_beside {
+            for m in &mut batch {
+                crate::store::blob_dir::keep(dir, m);
+            }
         }
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
