@@ -1066,14 +1066,26 @@ fn audit_verify(cli: &Cli, json: bool) -> Result<()> {
 
 /// `--since` / `--until` of `pult export`: RFC 3339, or a date (its start;
 /// for `--until`, its end), in the team's time zone.
-pub fn parse_bound(s: &str, calendar: &Calendar, end_of_day: bool) -> Result<i64> {
+pub fn parse_bound(flag: &str, s: &str, clock: &Clock, calendar: &Calendar, end_of_day: bool) -> Result<i64> {
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Ok(ts.as_second());
     }
-    match crate::workflow::calendar::parse_date(s) {
-        Some(d) if end_of_day => Ok(calendar.at(d, 0) + 86_400 - 1),
-        Some(d) => Ok(calendar.at(d, 0)),
-        None => bail!("{}", t!("bad_since", value = format!("{s:?}"))),
+    let day = match s.trim() {
+        "сегодня" | "today" => Some(clock.zoned(clock.now()).date()),
+        "вчера" | "yesterday" => Some(clock.zoned(clock.now() - 86_400).date()),
+        other => crate::workflow::calendar::parse_date(other),
+    };
+    if let Some(d) = day {
+        return Ok(if end_of_day { calendar.at(d, 0) + 86_400 - 1 } else { calendar.at(d, 0) });
+    }
+    let t = s.trim();
+    let ago = t
+        .strip_suffix('h')
+        .and_then(|n| n.parse::<i64>().ok().map(|n| n * 3600))
+        .or_else(|| t.strip_suffix('d').and_then(|n| n.parse::<i64>().ok().map(|n| n * 86400)));
+    match ago {
+        Some(secs) if secs >= 0 => Ok(clock.now() - secs),
+        _ => bail!("{}", t!("bad_bound", flag = flag, value = format!("{s:?}"))),
     }
 }
 

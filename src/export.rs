@@ -401,6 +401,30 @@ fn mask_recipients(raw: &[u8], keep: &[String], authors: &mut Authors) -> Option
     masked.then_some(out)
 }
 
+/// Why a message has no original in the bundle: the store holds none for it.
+const NO_ORIGINAL: &str = "the store holds no original of this message (it arrived before originals were kept, \
+                           or was written into the store without one); rebuilt from the text pult kept";
+
+/// The header of a mail rebuilt from what the store knows of it.
+fn reconstructed_header(m: &EvMessage) -> String {
+    let clean = |s: &str| crate::sanitize::line(s).replace(['\r', '\n'], " ");
+    let mut h = String::new();
+    let from = match m.author_handle.as_deref() {
+        Some(a) => format!("{} <{}>", clean(&m.author), clean(a)),
+        None => clean(&m.author),
+    };
+    h.push_str(&format!("From: {from}\r\n"));
+    if let Ok(t) = jiff::Timestamp::from_second(m.sent_at) {
+        h.push_str(&format!("Date: {}\r\n", t.strftime("%a, %d %b %Y %H:%M:%S +0000")));
+    }
+    if let Some(id) = &m.rfc_message_id {
+        h.push_str(&format!("Message-ID: {}\r\n", clean(id)));
+    }
+    h.push_str(&format!("Subject: {}\r\n", clean(m.subject.as_deref().unwrap_or(""))));
+    h.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    h
+}
+
 /// Builds the bundle of `ev` (read after `complete_mail`); `ours` are our own
 /// mail addresses (kept in To and Cc with --redact-others, as the client's are).
 fn build(
@@ -430,7 +454,7 @@ fn build(
         let best = m.originals.iter().find(|o| o.partial.is_none()).or_else(|| m.originals.first());
         match m.kind.as_str() {
             // Our own mail not (yet) seen on the server is in ledger/outbox.json.
-            "email" if m.imap.is_none() && m.originals.is_empty() => {}
+            "email" if m.outgoing && m.imap.is_none() && m.originals.is_empty() => {}
             "email" => {
                 *b.counts.entry("email".into()).or_default() += 1;
                 let (folder, validity, uid) = m.imap.clone().unwrap_or_default();
@@ -445,12 +469,10 @@ fn build(
                             .get(&m.id)
                             .cloned()
                             .or_else(|| best.and_then(|o| o.partial.clone()))
-                            .unwrap_or_else(|| "no original kept (keep_raw was off)".into());
+                            .unwrap_or_else(|| NO_ORIGINAL.into());
                         let mut text = header.unwrap_or_default();
                         if text.is_empty() {
-                            text.extend_from_slice(
-                                format!("Subject: {}\r\n", m.subject.clone().unwrap_or_default()).as_bytes(),
-                            );
+                            text = reconstructed_header(m).into_bytes();
                         }
                         while !text.ends_with(b"\r\n\r\n") && !text.ends_with(b"\n\n") {
                             text.extend_from_slice(b"\r\n");
@@ -531,7 +553,8 @@ fn build(
                         if !seen_bodies.insert((file.clone(), o.sha256.clone())) {
                             None
                         } else if redacted {
-                            Some(json!({ "redacted": "third party", "sha256": o.sha256 }).to_string().into_bytes())
+                            let who = authors.name(m, group, Lang::En);
+                            Some(json!({ "redacted": who, "sha256": o.sha256 }).to_string().into_bytes())
                         } else {
                             let raw = reader.blob(&o.sha256)?.unwrap_or_default();
                             if raw.contains(&b'\n') {
@@ -545,11 +568,19 @@ fn build(
                             }
                         }
                     }
+                    // Ours, which no channel sent back to us: in ledger/outbox.json, not among what was received.
+                    None if m.outgoing => None,
+                    None if redacted => Some(
+                        json!({ "reconstructed": NO_ORIGINAL, "remote_id": m.remote_id, "sent_at": utc(m.sent_at),
+                                "redacted": authors.name(m, group, Lang::En),
+                                "text_sha256": sha256_hex(m.body.as_bytes()) })
+                        .to_string()
+                        .into_bytes(),
+                    ),
                     None => Some(
-                        json!({ "reconstructed": "no original kept (keep_raw was off)", "remote_id": m.remote_id,
+                        json!({ "reconstructed": NO_ORIGINAL, "remote_id": m.remote_id,
                                 "sent_at": utc(m.sent_at), "outgoing": m.outgoing,
-                                "author": if redacted { "third party".to_string() } else { m.author.clone() },
-                                "text": if redacted { String::new() } else { m.body.clone() } })
+                                "author": m.author, "text": m.body })
                         .to_string()
                         .into_bytes(),
                     ),
@@ -959,6 +990,9 @@ pub fn export(
         .flatten()
         .collect();
     let b = build(reader, &ev, opts, &incomplete, &ours)?;
+    if opts.out.exists() && !opts.out.is_dir() {
+        bail!("{}", crate::t!("export_out_is_file", dir = opts.out.display()));
+    }
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{}", crate::t!("export_out_not_empty", dir = opts.out.display()));
     }
@@ -1007,7 +1041,11 @@ pub fn export(
     let manifest_path = opts.out.join("manifest.json");
     std::fs::write(&manifest_path, &manifest_bytes)?;
     if signed && let Some(argv) = &opts.sign_command {
-        sign(argv, &opts.out)?;
+        if let Err(e) = sign(argv, &opts.out) {
+            // No half-made bundle that says it is signed: the directory was new.
+            let _ = std::fs::remove_dir_all(&opts.out);
+            return Err(e);
+        }
     }
     let manifest_sha256 = sha256_hex(&manifest_bytes);
     let detail = format!(
@@ -1180,6 +1218,12 @@ pub fn verify(
             continue;
         }
         listed.insert(e.path.clone());
+        // A link could make the bundle hold what lies outside it: only plain files count.
+        let plain = std::fs::symlink_metadata(dir.join(&e.path)).map(|m| m.file_type().is_file());
+        if matches!(plain, Ok(false)) {
+            problems.push(Problem::UnsafePath { path: e.path.clone() });
+            continue;
+        }
         match std::fs::read(dir.join(&e.path)) {
             Err(_) => problems.push(Problem::Missing { path: e.path.clone() }),
             Ok(bytes) => {
@@ -1205,7 +1249,11 @@ pub fn verify(
             let r = rel.join(item.file_name());
             let name = r.to_string_lossy().to_string();
             let kind = item.file_type()?;
-            if kind.is_dir() {
+            if kind.is_symlink() {
+                if !listed.contains(&name) {
+                    problems.push(Problem::Extra { path: name });
+                }
+            } else if kind.is_dir() {
                 stack.push(r);
             } else if !listed.contains(&name) && !UNLISTED.contains(&name.as_str()) {
                 problems.push(Problem::Extra { path: name });
@@ -1240,11 +1288,19 @@ pub fn verify(
     }
     let signed = manifest["signed"].as_bool() == Some(true);
     let sig = dir.join("manifest.json.sig");
+    let expects_signature = verify_command.is_some_and(|c| !c.is_empty());
     let signature_checked = if !signed {
         if sig.exists() {
             problems.push(Problem::Extra { path: "manifest.json.sig".into() });
         }
-        None
+        // Whoever set verify_command expects signed bundles: one without a
+        // signature (or with it stripped and "signed" turned off) fails.
+        if expects_signature {
+            problems.push(Problem::Missing { path: "manifest.json.sig".into() });
+            Some(false)
+        } else {
+            None
+        }
     } else if !sig.exists() {
         problems.push(Problem::Missing { path: "manifest.json.sig".into() });
         Some(false)

@@ -38,8 +38,20 @@ fn command_line(a: &Args<'_>) -> String {
 pub fn export(cli: &Cli, a: &Args<'_>, json: bool) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let (reader, clock, calendar) = crate::cli::reader_of(cli)?;
-    let since = a.since.map(|s| crate::cli::parse_bound(s, &calendar, false)).transpose()?;
-    let until = a.until.map(|s| crate::cli::parse_bound(s, &calendar, true)).transpose()?;
+    let since = a.since.map(|s| crate::cli::parse_bound("--since", s, &clock, &calendar, false)).transpose()?;
+    let until = a.until.map(|s| crate::cli::parse_bound("--until", s, &clock, &calendar, true)).transpose()?;
+    if let (Some(s), Some(u), Some(since_text), Some(until_text)) = (since, until, a.since, a.until)
+        && s > u
+    {
+        bail!(
+            "{}",
+            t!(
+                "export_bad_range",
+                since = crate::sanitize::line(since_text),
+                until = crate::sanitize::line(until_text)
+            )
+        );
+    }
     let path = store_path(cli, &cfg);
     let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let opts = crate::export::Options {
@@ -88,6 +100,7 @@ pub fn verify(cli: &Cli, dir: &Path, json: bool) -> Result<()> {
             "files": v.files,
             "audit_rows": v.audit_rows,
             "signature_checked": v.signature_checked,
+            "signed": v.signature_checked.is_some(),
             "problems": v.problems,
             "dkim": v.dkim,
         }))?;
@@ -111,7 +124,8 @@ pub fn verify(cli: &Cli, dir: &Path, json: bool) -> Result<()> {
             match v.signature_checked {
                 Some(true) => say!("{}", t!("export_verify_signed_ok")),
                 Some(false) => say!("{}", t!("export_verify_signed_unchecked")),
-                None => {}
+                // Hashes in an unsigned manifest prove only that the files fit it.
+                None => say!("{}", t!("export_verify_unsigned")),
             }
         }
     }

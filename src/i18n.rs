@@ -237,8 +237,16 @@ const LATIN_ALLOWED: &[&str] = &[
 ];
 
 /// Configuration keys named in Russian messages (what to set is its name).
-const CONFIG_KEYS: &[&str] =
-    &["player_command", "transcribe_command", "open_command", "media_max_mb", "tone_words", "language", "sent_folder"];
+const CONFIG_KEYS: &[&str] = &[
+    "player_command",
+    "transcribe_command",
+    "open_command",
+    "media_max_mb",
+    "tone_words",
+    "language",
+    "sent_folder",
+    "sign_command",
+];
 
 /// File types and domains after a dot: «акт.pdf», «client.test».
 const DOTTED_ALLOWED: &[&str] = &[
@@ -1054,6 +1062,26 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "bad_since",
         "--since {value}: use RFC 3339, YYYY-MM-DD, today, or 24h / 7d",
         "--since {value}: укажите RFC 3339, ГГГГ-ММ-ДД, сегодня или 24h / 7d",
+    ),
+    (
+        "bad_bound",
+        "{flag} {value}: use RFC 3339, YYYY-MM-DD, today, yesterday, or 24h / 7d (that long ago)",
+        "{flag} {value}: укажите RFC 3339, ГГГГ-ММ-ДД, сегодня, вчера или 24h / 7d (столько назад)",
+    ),
+    (
+        "export_bad_range",
+        "--since {since} is after --until {until}: nothing would be exported",
+        "--since {since} позже --until {until}: выгружать было бы нечего",
+    ),
+    (
+        "export_verify_unsigned",
+        "manifest.json is not signed: the files fit it, but whoever changed a file could have changed the manifest too; compare its SHA-256 with the one recorded when the bundle was made (the export's audit row), or sign bundles ([export] sign_command)",
+        "manifest.json не подписан: файлы ему соответствуют, но тот, кто изменил файл, мог изменить и манифест; сверьте его SHA-256 с записанным при выгрузке (строка журнала о выгрузке) или подписывайте выгрузки (ключ sign_command)",
+    ),
+    (
+        "export_out_is_file",
+        "{dir} is a file: export into a new directory",
+        "{dir} — это файл: выгружайте в новый каталог",
     ),
     ("agenda_none_today", "no promises due today", "на сегодня обещаний нет"),
     ("agenda_none_in", "no promises due in {days}", "обещаний на ближайшие {days} нет"),

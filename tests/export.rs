@@ -248,7 +248,7 @@ fn telegram_updates_and_whatsapp_bodies_export_as_received() {
     let verified: serde_json::Value = serde_json::from_str(&out).expect("json");
     let mut keys: Vec<&str> = verified.as_object().expect("object").keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["audit_rows", "dkim", "files", "ok", "problems", "signature_checked"], "{verified}");
+    assert_eq!(keys, ["audit_rows", "dkim", "files", "ok", "problems", "signature_checked", "signed"], "{verified}");
     assert_eq!((&verified["ok"], &verified["problems"]), (&serde_json::json!(true), &serde_json::json!([])));
     let jsonl = files_under(&wa_out, "whatsapp");
     assert_eq!(jsonl.len(), 1);
@@ -402,4 +402,99 @@ fn keep_raw_is_on_for_a_new_store_and_the_config_decides() {
     }
     drop(pult::store::Writer::spawn(&old).expect("migrate"));
     assert_eq!(setting(&old), "0", "a store that already held mail keeps nothing until told");
+}
+
+/// What a new user met trying `pult export` on the demo (#34): a client's mail
+/// without an IMAP place is in the bundle (rebuilt, with its From and Date,
+/// and said so), not silently left out; a range that cannot hold anything,
+/// a file as the output and a date phrase in the wrong option are refused
+/// by name; verify refuses a link out of the bundle, says an unsigned
+/// manifest proves little, and fails a bundle whose signature was stripped
+/// when signatures are expected; a failed signing leaves no half bundle.
+#[test]
+fn export_on_the_demo_keeps_every_mail_and_refuses_what_cannot_hold() {
+    let home = tempfile::tempdir().expect("home");
+    let store = demo_store(home.path());
+    let run = |args: &[&str]| {
+        let o = pult(home.path()).arg("--store").arg(&store).args(args).output().expect("run");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let conn = rusqlite::Connection::open(&store).expect("open");
+    let client: i64 = conn
+        .query_row(
+            "SELECT c.contact_id FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+             WHERE ch.kind = 'email' AND c.contact_id IS NOT NULL ORDER BY c.id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("an email client");
+    let out = home.path().join("b1");
+    let (code, _, err) = run(&["export", "--client", &client.to_string(), "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let emls = files_under(&out, "email");
+    assert!(emls.iter().any(|p| p.ends_with(".eml")), "the client's mail is in the bundle: {emls:?}");
+    let eml = emls.iter().find(|p| p.ends_with(".eml")).expect("eml");
+    let text = String::from_utf8(bundle(&out, eml)).expect("utf-8");
+    assert!(text.starts_with("From: ") && text.contains("\r\nDate: ") && text.contains("\r\nSubject: "), "{text}");
+    let manifest: serde_json::Value = serde_json::from_slice(&bundle(&out, "manifest.json")).expect("manifest");
+    assert!(manifest["counts"]["email"].as_i64().is_some_and(|n| n > 0), "{}", manifest["counts"]);
+    let entry =
+        manifest["files"].as_array().expect("files").iter().find(|e| e["path"] == eml.as_str()).expect("listed");
+    assert!(entry["reconstructed"].as_str().is_some_and(|r| r.contains("no original")), "{entry}");
+    assert!(!manifest.to_string().contains("keep_raw was off"));
+
+    // Verify: an unsigned manifest is said to prove only that the files fit it.
+    let (code, said, _) = run(&["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0));
+    assert!(said.contains("not signed"), "{said}");
+    // A listed file that is a link out of the bundle is refused.
+    let chat = eml.clone();
+    let outside = home.path().join("outside");
+    std::fs::write(&outside, bundle(&out, &chat)).expect("copy");
+    std::fs::remove_file(out.join(&chat)).expect("rm");
+    std::os::unix::fs::symlink(&outside, out.join(&chat)).expect("link");
+    let (code, said, _) = run(&["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains(&chat), "{said}");
+
+    // Refused with the reason, nothing written.
+    let b2 = home.path().join("b2");
+    let c = client.to_string();
+    let o = b2.to_str().expect("utf-8");
+    let (code, _, err) = run(&["export", "--client", &c, "--out", o, "--since", "2026-12-05", "--until", "2026-12-01"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--since 2026-12-05 is after --until 2026-12-01"), "{err}");
+    let (code, _, err) = run(&["export", "--client", &c, "--out", o, "--until", "someday"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--until \"someday\""), "the option named is the one given: {err}");
+    assert!(!b2.exists(), "nothing written");
+    let (code, _, err) = run(&["export", "--client", &c, "--out", o, "--since", "7d", "--until", "today"]);
+    assert_eq!(code, Some(0), "the phrases the error suggests are accepted: {err}");
+    let afile = home.path().join("afile");
+    std::fs::write(&afile, b"").expect("file");
+    let (code, _, err) = run(&["export", "--client", &c, "--out", afile.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a file"), "{err}");
+
+    // A signing that fails leaves no bundle claiming to be signed.
+    let config = home.path().join("config/pult/config.toml");
+    std::fs::create_dir_all(config.parent().expect("dir")).expect("dir");
+    std::fs::write(
+        &config,
+        "[export]\nsign_command = [\"ssh-keygen\", \"-Y\", \"sign\", \"-f\", \"/nonexistent/key\", \"-n\", \"file\"]\n\
+         verify_command = [\"true\"]\n",
+    )
+    .expect("config");
+    let b3 = home.path().join("b3");
+    let (code, _, err) = run(&["export", "--client", &c, "--out", b3.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!b3.exists(), "no half-made bundle");
+    // Signatures expected (verify_command set): an unsigned bundle fails.
+    let (code, said, _) = run(&["export", "verify", b2.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("manifest.json.sig"), "{said}");
 }
