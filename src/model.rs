@@ -793,7 +793,7 @@ pub struct Packed {
     pub sha256: String,
     pub size: usize,
     pub deflated: Vec<u8>,
-    /// Written to the directory beside the store (`store::blob_dir`): the
+    /// Written to the directory beside the store (`store::side_blobs`): the
     /// store records its name and size only.
     pub beside: bool,
 }

@@ -2438,11 +2438,11 @@ fn an_export_holds_each_mail_as_dovecot_has_it_and_verify_names_every_change() {
         )
         .expect("blobs");
     assert_eq!((beside, inside), (4, 0), "every original beside the store, none copied into it");
-    let dir = pult::store::blob_dir::BlobDir::beside(&s.path);
+    let side = pult::store::side_blobs::SideBlobs::beside(&s.path);
     let sha: String = conn.query_row("SELECT sha256 FROM blobs LIMIT 1", [], |r| r.get(0)).expect("sha");
-    let file = dir.root().join(&sha[..2]).join(&sha);
+    assert!(side.get(&sha).expect("read").is_some_and(|b| pult::store::audit_chain::sha256_hex(&b) == sha));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&file).expect("beside").permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(side.path()).expect("beside").permissions().mode() & 0o777, 0o600);
     let (m1, conv) = message_of(&s, "<ex1@client.test>");
     // A promise moved once and kept, and another still open.
     let mut r = reply(conv, "Принято в работу");

@@ -1057,3 +1057,50 @@ fn dkim_results_migrate_show_with_their_mail_and_go_with_their_channel() {
     let left: i64 = conn.query_row("SELECT count(*) FROM mail_auth", [], |r| r.get(0)).expect("count");
     assert_eq!(left, 0);
 }
+
+/// Originals written beside the store (`<store>.blobs`) are named in the
+/// store by their hash and size; forgetting the channel deletes the bytes
+/// only its messages named, and keeps those another message still names.
+#[test]
+fn originals_beside_the_store_go_with_the_channel_that_alone_named_them() {
+    use pult::store::side_blobs::{SideBlobs, keep_all};
+    let s = temp_store();
+    let gone = channel(&s, "old", ChannelKind::Telegram);
+    let stays = channel(&s, "new", ChannelKind::Telegram);
+    let raw = |bytes: &[u8]| {
+        Some(std::sync::Arc::new(
+            pult::model::RawOriginal { kind: "telegram", bytes: bytes.to_vec(), ..Default::default() }.packed(),
+        ))
+    };
+    let side = SideBlobs::beside(&s.path);
+    let mut own = vec![msg("1", "c1", "Ирина", NOW, "Пришлите акт")];
+    own[0].raw = raw(b"{\"update_id\":1}");
+    let mut shared = vec![msg("2", "c2", "Ирина", NOW, "Пришлите счёт"), msg("3", "c3", "Олег", NOW, "Тот же")];
+    shared[0].raw = raw(b"{\"update_id\":2}");
+    shared[1].raw = raw(b"{\"update_id\":2}");
+    keep_all(&side, &mut own);
+    keep_all(&side, &mut shared);
+    let second = vec![shared.pop().expect("the twin")];
+    ingest(&s, gone, own);
+    ingest(&s, gone, shared);
+    ingest(&s, stays, second);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let named: Vec<(String, String, i64)> = conn
+        .prepare("SELECT sha256, codec, length(data) FROM blobs ORDER BY sha256")
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("blobs");
+    assert_eq!(named.len(), 2);
+    assert!(named.iter().all(|(_, codec, len)| codec == "beside" && *len == 0), "{named:?}");
+    let one = pult::store::audit_chain::sha256_hex(b"{\"update_id\":1}");
+    let two = pult::store::audit_chain::sha256_hex(b"{\"update_id\":2}");
+    assert_eq!(side.get(&one).expect("read").as_deref(), Some(&b"{\"update_id\":1}"[..]));
+    conn.execute("UPDATE channels SET archived_at = 1 WHERE id = ?1", [gone]).expect("archive");
+    let removed = s.writer.call_blocking(|c| pult::store::archive::remove(c, "old", "anna", NOW)).expect("removed");
+    assert_eq!(removed.beside, vec![one.clone()], "only the bytes no other message names");
+    s.writer.forget_beside(&removed.beside);
+    assert_eq!(side.get(&one).expect("read"), None);
+    assert!(side.get(&two).expect("read").is_some(), "the other channel's message keeps its original");
+}

@@ -3,7 +3,6 @@
 pub mod archive;
 pub mod audit_chain;
 pub mod baseline;
-pub mod blob_dir;
 pub mod channel_state;
 pub mod clients;
 pub mod demo_data;
@@ -21,6 +20,7 @@ pub mod reports;
 pub mod schema;
 pub mod search;
 pub mod search_index;
+pub mod side_blobs;
 pub mod sla;
 pub mod team;
 pub mod watch;

@@ -70,7 +70,7 @@ fn put(tx: &Transaction<'_>, bytes: &[u8], deflate: bool) -> Result<String> {
 pub(super) fn blob_in(
     conn: &rusqlite::Connection,
     sha256: &str,
-    beside: Option<&super::blob_dir::BlobDir>,
+    beside: Option<&super::side_blobs::SideBlobs>,
 ) -> Result<Option<Vec<u8>>> {
     let row: Option<(String, Vec<u8>)> = conn
         .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
@@ -191,6 +191,6 @@ impl super::Reader {
 
     /// The bytes stored under `sha256`, checked against it.
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        blob_in(self.connection(), sha256, Some(self.blob_dir()))
+        blob_in(self.connection(), sha256, Some(self.side_blobs()))
     }
 }

@@ -16,7 +16,7 @@ pub struct Reader {
     sla_at_risk: Vec<i64>,
     sla_breached: Vec<i64>,
     /// Originals kept beside the store file.
-    blobs: super::blob_dir::BlobDir,
+    blobs: super::side_blobs::SideBlobs,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.channel_id, ch.name, ch.kind, c.title, coalesce(ct.organisation, ct.name),
@@ -51,12 +51,12 @@ impl Reader {
             few_conversations: 2_000,
             sla_at_risk: Vec::new(),
             sla_breached: Vec::new(),
-            blobs: super::blob_dir::BlobDir::beside(path),
+            blobs: super::side_blobs::SideBlobs::beside(path),
         })
     }
 
     /// Where this store keeps originals beside its file.
-    pub fn blob_dir(&self) -> &super::blob_dir::BlobDir {
+    pub fn side_blobs(&self) -> &super::side_blobs::SideBlobs {
         &self.blobs
     }
 

@@ -15,8 +15,8 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
-    /// Where workers put the originals they receive (`blob_dir`).
-    blobs: Option<std::sync::Arc<super::blob_dir::BlobDir>>,
+    /// Where workers put the originals they receive (`side_blobs`).
+    blobs: Option<std::sync::Arc<super::side_blobs::SideBlobs>>,
 }
 
 impl Writer {
@@ -24,13 +24,13 @@ impl Writer {
     pub fn spawn(path: &Path) -> Result<Writer> {
         let db = super::open_writer(path)?;
         let mut writer = Self::spawn_on(db);
-        writer.blobs = Some(std::sync::Arc::new(super::blob_dir::BlobDir::beside(path)));
+        writer.blobs = Some(std::sync::Arc::new(super::side_blobs::SideBlobs::beside(path)));
         Ok(writer)
     }
 
     /// Where a worker writes the originals it receives before handing their
     /// messages over, when this store keeps originals.
-    pub async fn blobs_for_originals(&self) -> Option<std::sync::Arc<super::blob_dir::BlobDir>> {
+    pub async fn blobs_for_originals(&self) -> Option<std::sync::Arc<super::side_blobs::SideBlobs>> {
         let dir = self.blobs.clone()?;
         let keeps = self.call(|db| db.keeps_raw()).await.unwrap_or(false);
         keeps.then_some(dir)
@@ -39,11 +39,9 @@ impl Writer {
     /// Deletes the files of originals kept beside the store that a committed
     /// removal left unnamed; says in the log which could not be deleted.
     pub fn forget_beside(&self, shas: &[String]) {
-        let Some(dir) = &self.blobs else { return };
-        for sha in shas {
-            if let Err(e) = dir.remove(sha) {
-                tracing::warn!("original {sha} beside the store not deleted: {e}");
-            }
+        let Some(side) = &self.blobs else { return };
+        if let Err(e) = side.remove(shas) {
+            tracing::warn!("originals beside the store not deleted ({}): {e}", side.path().display());
         }
     }
 

@@ -446,10 +446,12 @@ pub async fn sync_folder(
         }
         // The originals go beside the store now, on this side, while the
         // writer stores the previous batch.
-        if let Some(dir) = &originals_beside {
-            for m in &mut batch {
-                crate::store::blob_dir::keep(dir, m);
-            }
+        if let Some(side) = originals_beside.clone() {
+            let kept = tokio::task::spawn_blocking(move || {
+                crate::store::side_blobs::keep_all(&side, &mut batch);
+                batch
+            });
+            batch = kept.await.map_err(|e| EmailError::Store(crate::store::StoreError::Invalid(e.to_string())))?;
         }
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
