@@ -921,7 +921,7 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          обещания клиенту и их переносы (ledger/promises.json), отправленные сообщения и ответы серверов\n\
          (ledger/outbox.json), журнал действий с цепочкой хэшей (ledger/audit.jsonl) и отчёт report.html.\n\n\
          Как проверить вручную: для каждого файла из manifest.json выполните\n\
-             sha256sum email/00012-1700000000-7.eml\n\
+             sha256sum <путь>\n\
          и сравните с полем sha256 в manifest.json. Или всё сразу:\n\
              pult export verify <каталог>\n\
          Хэш файла README.txt указан в manifest.json (export.readme_sha256), так как этот файл содержит время выгрузки.\n\n\
@@ -945,17 +945,24 @@ fn readme(opts: &Options, store_id: &str, created: &str, b: &Bundle, manifest_no
          manifest.json (the mail file's dkim field) and in report.html. `pult export verify` checks the signatures\n\
          again while the keys are published: a key changed since is no sign of forgery; a text that no longer\n\
          matches the signature's bh= means the mail was changed.\n\n\
-         pult version: {version}\n\
-         store id: {store_id}\n\
-         operator: {operator}\n\
-         command line: {cmd}\n\
-         exported at (UTC): {created}\n\
-         range: {since} — {until}\n\
-         messages per channel: {counts}\n\
-         DKIM at receipt (mail): {dkim}\n\
+         [Сведения / Facts]\n\
+         версия pult / pult version: {version}\n\
+         хранилище / store id: {store_id}\n\
+         кто выгрузил / operator: {operator}\n\
+         команда / command line: {cmd}\n\
+         время выгрузки (UTC) / exported at (UTC): {created}\n\
+         период / range: {since} — {until}\n\
+         сообщений по каналам / messages per channel: {counts}\n\
+         DKIM при получении / DKIM at receipt (mail): {dkim}\n\
+         {manifest_note_ru}\n\
          {manifest_note}\n\
-         left out, and why:\n  - {left}\n",
+         что не вошло и почему (по-английски) / left out, and why:\n  - {left}\n",
         client = opts.client,
+        manifest_note_ru = if opts.sign_command.as_ref().is_some_and(|c| !c.is_empty()) {
+            "manifest.json подписан: подпись в manifest.json.sig"
+        } else {
+            "manifest.json не подписан (в настройках выгрузки не задана команда подписи)"
+        },
         version = env!("CARGO_PKG_VERSION"),
         operator = opts.operator,
         cmd = opts.command_line,

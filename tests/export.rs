@@ -446,6 +446,13 @@ fn export_on_the_demo_keeps_every_mail_and_refuses_what_cannot_hold() {
         manifest["files"].as_array().expect("files").iter().find(|e| e["path"] == eml.as_str()).expect("listed");
     assert!(entry["reconstructed"].as_str().is_some_and(|r| r.contains("no original")), "{entry}");
     assert!(!manifest.to_string().contains("keep_raw was off"));
+    // README.txt says its facts in both languages.
+    let readme = String::from_utf8(bundle(&out, "README.txt")).expect("utf-8");
+    for said in
+        ["версия pult / pult version", "сообщений по каналам / messages per channel", "manifest.json не подписан"]
+    {
+        assert!(readme.contains(said), "{said}: {readme}");
+    }
 
     // Verify: an unsigned manifest is said to prove only that the files fit it.
     let (code, said, _) = run(&["export", "verify", out.to_str().expect("utf-8")]);
