@@ -1118,6 +1118,14 @@ fn a_new_email_needs_a_subject_and_threads_with_its_copy_in_sent() {
         )
         .expect("count");
     assert_eq!((n, convs), (1, 1), "no duplicate from Sent");
+    // A second copy in Sent (filed again after a crash between the APPEND and
+    // its record) is still our one message, not a second one.
+    let copy = read_mailbox(&d, "alice", "Sent").into_iter().find(is_it).expect("the copy in Sent");
+    deliver(&d, "Sent", &[copy]);
+    let o = run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n: i64 = db.query_row("SELECT count(*) FROM messages WHERE subject = ?1", [&subject], |r| r.get(0)).expect("n");
+    assert_eq!(n, 1, "a second Sent copy of our mail is not a second message");
     let (title, delivery): (String, String) = db
         .query_row(
             "SELECT c.title, m.delivery FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.subject = ?1",

@@ -315,6 +315,21 @@ fn known_mail(
     } else {
         None
     };
+    if ours.is_none() && p.sent_folder {
+        // A second copy of our own mail in the same Sent folder, where the
+        // first is still listed: filed again after a crash between the APPEND
+        // and its record. It is the message we have, not a new one.
+        let again: Option<i64> = tx
+            .prepare_cached(
+                "SELECT ms.conversation_id FROM outbox o JOIN messages ms ON ms.id = o.message_id
+                 WHERE o.rfc_message_id = ?2 AND ms.channel_id = ?1 AND ms.imap_folder = ?3 AND ms.expunged = 0",
+            )?
+            .query_row(params![channel_id, rfc_id, p.folder], |r| r.get(0))
+            .optional()?;
+        if let Some(conversation) = again {
+            return Ok(Some(KnownMail { conversation, changed: false }));
+        }
+    }
     let found = match ours {
         Some(f) => Some(f),
         None => same_mail_elsewhere(tx, channel_id, rfc_id, m, p)?,
