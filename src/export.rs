@@ -1209,8 +1209,13 @@ pub fn verify(
     dkim: Option<&crate::mailauth::Settings>,
 ) -> Result<Verified> {
     let mut problems = Vec::new();
-    let manifest_bytes = std::fs::read(dir.join("manifest.json"))
-        .with_context(|| crate::t!("export_no_manifest", dir = dir.display()))?;
+    let manifest_bytes = match std::fs::read(dir.join("manifest.json")) {
+        // Not a bundle (or no directory at all): said as that, not as a disk problem.
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            bail!("{}", crate::t!("export_no_manifest", dir = dir.display()))
+        }
+        read => read.with_context(|| crate::t!("export_no_manifest", dir = dir.display()))?,
+    };
     let manifest: Value = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| anyhow::anyhow!("{}", crate::t!("export_bad_manifest", why = e)))?;
     if manifest["format"] != FORMAT {

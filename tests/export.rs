@@ -487,6 +487,13 @@ fn export_on_the_demo_keeps_every_mail_and_refuses_what_cannot_hold() {
     assert_eq!(code, Some(1));
     assert!(err.contains("is a file"), "{err}");
 
+    // Not a bundle: said so, not as a disk problem.
+    let empty = home.path().join("empty");
+    std::fs::create_dir(&empty).expect("dir");
+    let (code, _, err) = run(&["export", "verify", empty.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no manifest.json to check") && !err.to_lowercase().contains("permission"), "{err}");
+
     // A signing that fails leaves no bundle claiming to be signed.
     let config = home.path().join("config/pult/config.toml");
     std::fs::create_dir_all(config.parent().expect("dir")).expect("dir");
