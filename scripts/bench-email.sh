@@ -106,12 +106,15 @@ mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "
 # PREP is run on an empty store first (the unicode61 variant).
 pult_run() { rm -f "$work"/s.db*; [ -z "${PREP:-}" ] || "$BENCH" store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
 mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc${NOFSYNC:+-nofsync}" bench >/dev/null 2>&1; cat "$work/t"; }
+# The wire: one UID FETCH of every mail, read to the end (no parsing, no store).
+wire_run() { python3 scripts/imap-wire.py 127.0.0.1 12143 alice secret INBOX; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # One warm-up each, then three alternating rounds: sets pt, mt (median seconds) and prss_mb.
 measure() {
   pult_run >/dev/null; mbsync_run >/dev/null
-  p=(); m=(); prss=(); u=(); f=()
+  p=(); m=(); prss=(); u=(); f=(); w=()
   for _ in 1 2 3; do
+    read -r t _ < <(wire_run); w+=("$t")
     [ -z "${OLD_TOKENIZER:-}" ] || { read -r t _ < <(PREP=--unicode61 pult_run); u+=("$t"); }
     read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
     read -r t _ < <(NOFSYNC=1 mbsync_run); f+=("$t")
@@ -119,6 +122,7 @@ measure() {
   done
   pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
   ft=$(printf '%s\n' "${f[@]}" | median)
+  wt=$(printf '%s\n' "${w[@]}" | median)
   ut=$( [ ${#u[@]} -eq 0 ] && echo 0 || printf '%s\n' "${u[@]}" | median)
   prss_mb=$(printf '%s\n' "${prss[@]}" | median | awk '{printf "%.0f", $1/1024}')
 }
@@ -131,13 +135,15 @@ OLD_TOKENIZER=1 measure
 # A resync with nothing new (store and maildir from the last runs).
 read -r pr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" 2>/dev/null | tail -1)
 read -r mr _ < <(/usr/bin/time -f '%e %M' -o /dev/stdout mbsync -q -c "$work/mbsyncrc" bench | tail -1)
-awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v ft="$ft" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 'BEGIN {
+awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v ft="$ft" -v wt="$wt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" 'BEGIN {
   printf "initial sync of %d mails, corpus %s (median of 3, server cache warm)\n", n, c
   printf "  pult   %6.2f s  %8.0f mails/s  peak RSS %s MB  (word forms)\n", pt, n/pt, rss
   printf "  pult   %6.2f s  %8.0f mails/s  (unicode61 tokenizer, the index before word forms)\n", ut, n/ut
   printf "  mbsync %6.2f s  %8.0f mails/s  (FSync no)\n", ft, n/ft
   printf "  mbsync %6.2f s  %8.0f mails/s  (default: fsync per mail)\n", mt, n/mt
+  printf "  wire   %6.2f s  %8.0f mails/s  (one UID FETCH 1:* BODY.PEEK[] read to the end, scripts/imap-wire.py)\n", wt, n/wt
   printf "  pult / mbsync FSync no: %.2fx its time (target <= 1.0)\n", pt/ft
+  printf "  pult / wire: %.1fx its time\n", pt/wt
   printf "  pult is %.1fx mbsync default (%.2f of its time)\n", mt/pt, pt/mt
   printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
 # The index as built (what each author wrote) and from whole bodies, on the same mails.
