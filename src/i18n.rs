@@ -1707,7 +1707,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("export_verify_manifest", "manifest.json: {reason}", "manifest.json: {reason}"),
     (
         "export_verify_ok",
-        "All {files} files match their SHA-256; {rows} audit rows chain.",
+        "Every file ({files}) matches its SHA-256; audit rows in the chain: {rows}.",
         "Все файлы ({files}) совпадают со своими хэшами; строк журнала в цепочке: {rows}.",
     ),
     (
@@ -1748,7 +1748,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     (
         "export_verify_failed",
-        "The bundle does not verify: {n} problem(s).",
+        "The bundle does not verify; problems: {n}.",
         "Выгрузка не прошла проверку, проблем: {n}.",
     ),
     ("auth_waiting", "Waiting for the sign-in…", "Жду входа…"),
