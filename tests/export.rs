@@ -432,9 +432,14 @@ fn export_on_the_demo_keeps_every_mail_and_refuses_what_cannot_hold() {
             |r| r.get(0),
         )
         .expect("an email client");
+    // An edit of the card names no conversation; it is still the client's history.
+    let (code, _, err) = run(&["client", "set", &client.to_string(), "inn", "7701234567"]);
+    assert_eq!(code, Some(0), "{err}");
     let out = home.path().join("b1");
     let (code, _, err) = run(&["export", "--client", &client.to_string(), "--out", out.to_str().expect("utf-8")]);
     assert_eq!(code, Some(0), "{err}");
+    let audit = String::from_utf8(bundle(&out, "ledger/audit.jsonl")).expect("utf-8");
+    assert!(audit.contains("client_edit") && audit.contains("7701234567"), "{audit}");
     let emls = files_under(&out, "email");
     assert!(emls.iter().any(|p| p.ends_with(".eml")), "the client's mail is in the bundle: {emls:?}");
     let eml = emls.iter().find(|p| p.ends_with(".eml")).expect("eml");

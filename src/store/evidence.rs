@@ -295,21 +295,35 @@ impl super::Reader {
         // between the first and the last of them (others' as their hash alone).
         let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
         let mut audit = Vec::new();
-        if !ids.is_empty() {
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            let (first, last): (Option<i64>, Option<i64>) = c.query_row(
-                &format!(
-                    "SELECT min(id), max(id) FROM audit WHERE conversation_id IN ({list}) AND at BETWEEN ?1 AND ?2"
-                ),
-                params![lo, hi],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if let (Some(first), Some(last)) = (first, last) {
-                for row in self.audit_chain(first, last)? {
-                    let ours = row.conversation_id.is_some_and(|c| ids.contains(&c))
-                        && row.at.is_some_and(|t| (lo..=hi).contains(&t));
-                    audit.push(if ours { row } else { row.hidden() });
-                }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        // Rows about the card itself (edits, hand-overs, merges, splits,
+        // earlier exports) name no conversation; pult wrote their details,
+        // and each begins or ends with the client's number in a fixed shape.
+        let card_rows: Vec<i64> = c
+            .prepare_cached(
+                "SELECT id FROM audit WHERE conversation_id IS NULL AND at BETWEEN ?1 AND ?2 AND (
+                     (action IN ('client_edit') AND detail LIKE 'client ' || ?3 || ':%')
+                  OR (action IN ('client_hand_over', 'export') AND detail LIKE 'client ' || ?3 || ' %')
+                  OR (action = 'client_merge' AND detail LIKE '% into ' || ?3 || ' (merge %')
+                  OR (action = 'client_split' AND (detail LIKE '% from client ' || ?3 || ' into %'
+                                                   OR detail LIKE '% into ' || ?3)))",
+            )?
+            .query_map(params![lo, hi, client.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let (first, last): (Option<i64>, Option<i64>) = c.query_row(
+            &format!(
+                "SELECT min(id), max(id) FROM audit WHERE (conversation_id IN ({list}) OR id IN ({}))
+                 AND at BETWEEN ?1 AND ?2",
+                card_rows.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+            params![lo, hi],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let (Some(first), Some(last)) = (first, last) {
+            for row in self.audit_chain(first, last)? {
+                let ours = (row.conversation_id.is_some_and(|c| ids.contains(&c)) || card_rows.contains(&row.id))
+                    && row.at.is_some_and(|t| (lo..=hi).contains(&t));
+                audit.push(if ours { row } else { row.hidden() });
             }
         }
         Ok(Evidence { client: Some(card), conversations, messages, tasks, outbox, notes: note_rows, audit })
