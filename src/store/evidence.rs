@@ -296,14 +296,15 @@ impl super::Reader {
         let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
         let mut audit = Vec::new();
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        // Rows about the card itself (edits, hand-overs, merges, splits,
-        // earlier exports) name no conversation; pult wrote their details,
-        // and each begins or ends with the client's number in a fixed shape.
+        // Rows about the card itself (edits, hand-overs, merges, splits) name
+        // no conversation; pult wrote their details, and each begins or ends
+        // with the client's number in a fixed shape. Earlier exports stay out:
+        // the same store and range give the same bundle.
         let card_rows: Vec<i64> = c
             .prepare_cached(
                 "SELECT id FROM audit WHERE conversation_id IS NULL AND at BETWEEN ?1 AND ?2 AND (
                      (action IN ('client_edit') AND detail LIKE 'client ' || ?3 || ':%')
-                  OR (action IN ('client_hand_over', 'export') AND detail LIKE 'client ' || ?3 || ' %')
+                  OR (action = 'client_hand_over' AND detail LIKE 'client ' || ?3 || ' %')
                   OR (action = 'client_merge' AND detail LIKE '% into ' || ?3 || ' (merge %')
                   OR (action = 'client_split' AND (detail LIKE '% from client ' || ?3 || ' into %'
                                                    OR detail LIKE '% into ' || ?3)))",
