@@ -73,6 +73,23 @@ fn utc(t: i64) -> String {
     jiff::Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_default()
 }
 
+/// A runtime for fetching what an export lacks; without one, each of
+/// `messages` is marked failed with the reason.
+fn runtime_for<'a>(
+    messages: impl Iterator<Item = &'a EvMessage>,
+    failed: &mut BTreeMap<i64, String>,
+) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            for m in messages {
+                failed.insert(m.id, e.to_string());
+            }
+            None
+        }
+    }
+}
+
 /// Fetches, while the server still has them, the whole bytes of this client's
 /// mail that pult holds only in part (a large mail synced by structure, or
 /// mail from before `keep_raw`), and keeps them as originals. Returns what
@@ -97,15 +114,7 @@ pub fn complete_mail(
     if wanted.is_empty() {
         return failed;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            for m in wanted.values().flatten() {
-                failed.insert(m.id, e.to_string());
-            }
-            return failed;
-        }
-    };
+    let Some(rt) = runtime_for(wanted.values().flatten().copied(), &mut failed) else { return failed };
     let mut sessions: BTreeMap<String, crate::channels::email::Session> = BTreeMap::new();
     for ((channel, folder), messages) in wanted {
         let account = cfg.accounts.iter().find_map(|a| match a {
@@ -206,15 +215,7 @@ pub fn complete_media(
     if wanted.is_empty() {
         return failed;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            for m in wanted {
-                failed.insert(m.id, e.to_string());
-            }
-            return failed;
-        }
-    };
+    let Some(rt) = runtime_for(wanted.iter().copied(), &mut failed) else { return failed };
     for m in wanted {
         let items = match crate::attachments::locate(reader, m.id) {
             Ok(items) => items,

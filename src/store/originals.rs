@@ -5,7 +5,7 @@
 use super::{Db, Result};
 use crate::model::RawOriginal;
 use rusqlite::{OptionalExtension as _, Transaction, params};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 
 /// Whether this store keeps originals.
 pub(super) fn keep_raw(tx: &Transaction<'_>) -> Result<bool> {
@@ -38,31 +38,26 @@ pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
 
 /// Stores `bytes` once, deflated; returns their SHA-256.
 pub(super) fn put_blob(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
-    put(tx, bytes, true)
+    put_packed(tx, &crate::model::Packed::of(bytes)?)
 }
 
 /// Stores `bytes` once as they are (files people attach or receive are
 /// mostly compressed already: PDF, JPEG, OGG); returns their SHA-256.
 pub(super) fn put_blob_as_is(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
-    put(tx, bytes, false)
+    let sha = super::audit_chain::sha256_hex(bytes);
+    insert_once(tx, &sha, bytes.len(), "raw", bytes)?;
+    Ok(sha)
 }
 
-fn put(tx: &Transaction<'_>, bytes: &[u8], deflate: bool) -> Result<String> {
-    let sha = super::audit_chain::sha256_hex(bytes);
+/// One `blobs` row per content, whoever stores it first.
+fn insert_once(tx: &Transaction<'_>, sha256: &str, size: usize, codec: &str, data: &[u8]) -> Result<()> {
     let known: Option<i64> =
-        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&sha], |r| r.get(0)).optional()?;
+        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([sha256], |r| r.get(0)).optional()?;
     if known.is_none() {
-        let (codec, data) = if deflate {
-            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-            z.write_all(bytes)?;
-            ("deflate", z.finish()?)
-        } else {
-            ("raw", bytes.to_vec())
-        };
         tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![sha, bytes.len() as i64, codec, data])?;
+            .execute(params![sha256, size as i64, codec, data])?;
     }
-    Ok(sha)
+    Ok(())
 }
 
 /// The bytes stored under `sha256`, checked against it; those kept beside
@@ -100,13 +95,8 @@ pub(super) fn blob_in(
 /// Stores bytes the worker packed, once; bytes it wrote beside the store
 /// are named here with codec `beside` (their size, no data).
 fn put_packed(tx: &Transaction<'_>, p: &crate::model::Packed) -> Result<String> {
-    let known: Option<i64> =
-        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([&p.sha256], |r| r.get(0)).optional()?;
-    if known.is_none() {
-        let codec = if p.beside { "beside" } else { "deflate" };
-        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![p.sha256, p.size as i64, codec, p.deflated])?;
-    }
+    let codec = if p.beside { "beside" } else { "deflate" };
+    insert_once(tx, &p.sha256, p.size, codec, &p.deflated)?;
     Ok(p.sha256.clone())
 }
 
