@@ -15,6 +15,7 @@ pub mod intents;
 pub mod ledger;
 pub mod mail_auth;
 pub mod originals;
+pub mod pg;
 pub mod queries;
 pub mod reports;
 pub mod schema;

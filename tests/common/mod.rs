@@ -6,6 +6,7 @@ pub mod dkim;
 pub mod dns;
 pub mod gmail_proxy;
 pub mod introspect;
+pub mod pg;
 
 use jiff::tz::TimeZone;
 use pult::clock::Clock;

@@ -1,0 +1,76 @@
+//! The change log on PostgreSQL: what other screens redraw from.
+//!
+//! A sequence would number changes in the order transactions *asked*, not
+//! the order they committed: a reader that saw 42 commit before 41 would
+//! move past 41 and never see it. So a one-row counter numbers them; its row
+//! lock is held to commit, which makes the numbers commit-ordered (writers
+//! that record changes take turns, and there are few: a daemon and the UIs).
+//! `NOTIFY` is only a doorbell, rung once per committing transaction
+//! (PostgreSQL folds a transaction's identical notifications); `changes`
+//! stays the truth, and readers also look at it now and then in case a
+//! doorbell was missed.
+
+use super::PgError;
+use postgres::fallible_iterator::FallibleIterator;
+use std::time::Duration;
+
+/// The channel the doorbell rings on.
+const CHANNEL: &str = "pult_changes";
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: String,
+    pub conversation: Option<i64>,
+}
+
+/// Records a change inside the caller's transaction (it commits with it).
+pub fn note(
+    tx: &mut postgres::Transaction<'_>,
+    at: i64,
+    kind: &str,
+    conversation: Option<i64>,
+    actor: Option<&str>,
+) -> Result<i64, PgError> {
+    let seq: i64 = tx.query_one("UPDATE change_counter SET n = n + 1 RETURNING n", &[])?.get(0);
+    tx.execute(
+        "INSERT INTO changes (seq, at, kind, conversation_id, actor) VALUES ($1, $2, $3, $4, $5)",
+        &[&seq, &at, &kind, &conversation, &actor],
+    )?;
+    tx.batch_execute(&format!("NOTIFY {CHANNEL}"))?;
+    Ok(seq)
+}
+
+/// Changes after `seq`, oldest first.
+pub fn since(client: &mut postgres::Client, seq: i64) -> Result<Vec<Change>, PgError> {
+    let rows = client.query("SELECT seq, kind, conversation_id FROM changes WHERE seq > $1 ORDER BY seq", &[&seq])?;
+    Ok(rows.iter().map(|r| Change { seq: r.get(0), kind: r.get(1), conversation: r.get(2) }).collect())
+}
+
+/// A connection that listens for the doorbell: one per pult, outside any pool.
+pub struct Doorbell {
+    client: postgres::Client,
+}
+
+impl Doorbell {
+    pub fn listen(target: &super::Target) -> Result<Doorbell, PgError> {
+        let mut client = target.connect()?;
+        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+        Ok(Doorbell { client })
+    }
+
+    /// Waits up to `timeout` for a ring; how many rang (0: none, look at the
+    /// log anyway — the safety net).
+    pub fn wait(&mut self, timeout: Duration) -> Result<usize, PgError> {
+        let mut notifications = self.client.notifications();
+        let Some(first) = notifications.timeout_iter(timeout).next()? else { return Ok(0) };
+        let mut rang = usize::from(first.channel() == CHANNEL);
+        // Rings already here count too, without waiting again.
+        let mut more = notifications.iter();
+        while let Some(n) = more.next()? {
+            rang += usize::from(n.channel() == CHANNEL);
+        }
+        Ok(rang)
+    }
+}

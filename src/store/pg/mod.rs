@@ -1,0 +1,175 @@
+//! The PostgreSQL engine, for teams past one server (issue #29; see
+//! `docs/store.md`). It grows beside SQLite in steps that keep both green:
+//! the connection and its secret, the schema and its migrations, the sender's
+//! fenced lease and the commit-ordered change log are here; the store's
+//! functions are not yet behind the engine seam, so nothing selects it.
+//!
+//! The `postgres` crate is a blocking facade over tokio-postgres with a
+//! runtime of its own: call it from plain threads (the writer thread, a
+//! reader's, a test), never from inside a tokio task.
+
+pub mod changes;
+pub mod lease;
+pub mod schema;
+
+use std::time::Duration;
+
+/// Where a PostgreSQL store is: a libpq-style URL or `key=value` string (a
+/// Unix socket is `postgres:///pult?host=/var/run/postgresql`), with its
+/// password from the configuration's secret, never from the URL.
+#[derive(Clone)]
+pub struct Target {
+    config: postgres::Config,
+    shown: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("{0}: not a PostgreSQL address (postgres://USER@HOST:PORT/DB or postgres:///DB?host=/run/postgresql)")]
+    BadUrl(String),
+    #[error("{0}: a password in the address is refused; give it with password_command or password_file in [store]")]
+    PasswordInUrl(String),
+    #[error("PostgreSQL store {target}: {source}")]
+    Connect { target: String, source: postgres::Error },
+    #[error("PostgreSQL store: {0}")]
+    Sql(#[from] postgres::Error),
+    #[error("PostgreSQL store was written by a newer pult (schema {found}, this build knows {known})")]
+    TooNew { found: i64, known: i64 },
+    /// Another daemon holds the sender's lease now; this one must not mark or send anything.
+    #[error("this daemon no longer holds the sender's lease (epoch {mine}, the store is at {current})")]
+    Fenced { mine: i64, current: i64 },
+    /// The lease's connection is gone: whatever this daemon was doing may be taken over.
+    #[error("the sender's lease was lost with its connection")]
+    LeaseLost,
+}
+
+impl Target {
+    /// Reads `url`; `password` comes from `[store] password_command`/`password_file`.
+    pub fn parse(url: &str, password: Option<&str>) -> Result<Target, PgError> {
+        let config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl(redact(url)))?;
+        if config.get_password().is_some() {
+            return Err(PgError::PasswordInUrl(redact(url)));
+        }
+        let mut config = config;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        config.application_name("pult").connect_timeout(Duration::from_secs(10));
+        let shown = shown(&config);
+        Ok(Target { config, shown })
+    }
+
+    /// Host, port, database and user, for messages and logs (never the password).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// A new connection. Plain TCP or a Unix socket: pult speaks no TLS to
+    /// PostgreSQL yet, so a server across a network needs a tunnel (said in
+    /// docs/store.md).
+    pub fn connect(&self) -> Result<postgres::Client, PgError> {
+        self.config.connect(postgres::NoTls).map_err(|source| PgError::Connect { target: self.shown.clone(), source })
+    }
+
+    /// A connection whose death the server notices within seconds even when
+    /// the network, not the process, fails: the lease's (see `lease`).
+    pub(crate) fn connect_watched(&self) -> Result<postgres::Client, PgError> {
+        let mut config = self.config.clone();
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(2))
+            .keepalives_interval(Duration::from_secs(1))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(6));
+        let mut client = config
+            .connect(postgres::NoTls)
+            .map_err(|source| PgError::Connect { target: self.shown.clone(), source })?;
+        // The server's side of the same watch, for a client that vanished
+        // without closing its socket (a cut cable, a frozen VM).
+        client.batch_execute(
+            "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; \
+             SET tcp_user_timeout = 6000",
+        )?;
+        Ok(client)
+    }
+}
+
+/// `user@host:port/db` from a parsed configuration.
+fn shown(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let db = config.get_dbname().unwrap_or("");
+    format!("postgres://{user}{host}:{port}/{db}")
+}
+
+/// An address as a person may see it: any `:password@` or `password=` masked.
+fn redact(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = &out[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            out.replace_range(scheme_end + 3 + colon + 1..scheme_end + 3 + at, "***");
+        }
+    }
+    mask_parameter(&out)
+}
+
+/// `password=…` in a query string or a `key=value` string, masked.
+fn mask_parameter(s: &str) -> String {
+    let Some(start) = s.find("password=") else { return s.to_string() };
+    let value = start + "password=".len();
+    let end = s[value..].find(['&', ' ']).map(|e| value + e).unwrap_or(s.len());
+    format!("{}***{}", &s[..value], &s[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_shown_without_their_secrets() {
+        assert_eq!(redact("postgres://ann:hunter2@db.example:5433/pult"), "postgres://ann:***@db.example:5433/pult");
+        assert_eq!(
+            redact("postgres://db/pult?password=hunter2&sslmode=disable"),
+            "postgres://db/pult?password=***&sslmode=disable"
+        );
+        assert_eq!(redact("host=db password=hunter2 dbname=pult"), "host=db password=*** dbname=pult");
+        assert_eq!(redact("postgres://ann@db/pult"), "postgres://ann@db/pult");
+    }
+
+    #[test]
+    fn a_password_in_the_address_is_refused_and_not_repeated() {
+        let e = Target::parse("postgres://ann:hunter2@db.example/pult", None).unwrap_err();
+        let said = e.to_string();
+        assert!(matches!(e, PgError::PasswordInUrl(_)), "{said}");
+        assert!(!said.contains("hunter2"), "{said}");
+        assert!(said.contains("password_command"), "{said}");
+    }
+
+    #[test]
+    fn unix_sockets_and_tcp_are_both_addresses() {
+        let t = Target::parse("postgres:///pult?host=/var/run/postgresql", Some("s3cret")).unwrap();
+        assert_eq!(t.shown(), "postgres:///var/run/postgresql:5432/pult");
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let t = Target::parse("postgres://pult@127.0.0.1:5433/team", None).unwrap();
+        assert_eq!(t.shown(), "postgres://pult@127.0.0.1:5433/team");
+        assert!(matches!(Target::parse("http://x y", None), Err(PgError::BadUrl(_))));
+    }
+}

@@ -1,0 +1,298 @@
+//! The PostgreSQL engine against a real server (Debian's `postgresql`,
+//! started by `scripts/test`): its schema beside SQLite's, migrations, the
+//! sender's fenced lease with a standby, and the commit-ordered change log.
+
+mod common;
+
+use common::pg::PgDb;
+use pult::store::pg::{PgError, changes, lease::Lease, schema};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Table → columns, as SQLite has them in a new store.
+fn sqlite_tables() -> BTreeMap<String, BTreeSet<String>> {
+    let s = common::temp_store();
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        // FTS5's own tables and SQLite's bookkeeping have no PostgreSQL twin.
+        .filter(|n: &String| !n.contains("_fts") && n != "sqlite_sequence")
+        .collect();
+    names
+        .into_iter()
+        .map(|t| {
+            let cols = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            (t, cols)
+        })
+        .collect()
+}
+
+fn pg_tables(c: &mut postgres::Client) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in c
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+    {
+        out.entry(r.get(0)).or_default().insert(r.get(1));
+    }
+    out
+}
+
+#[test]
+fn a_new_store_has_every_table_and_column_that_sqlite_has() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    assert_eq!(schema::migrate(&mut c).unwrap(), 0, "an empty database is at version 0");
+    assert_eq!(schema::version(&mut c).unwrap(), pult::store::schema::VERSION);
+
+    let mut pg = pg_tables(&mut c);
+    // What only PostgreSQL has: its schema version, the commit-ordered change
+    // counter, the sender's lease, and search terms (SQLite keeps those in FTS5).
+    for only_pg in
+        ["pult_schema", "change_counter", "sender_lease", "notes_search", "attachments_search", "clients_search"]
+    {
+        assert!(pg.remove(only_pg).is_some(), "{only_pg} missing");
+    }
+    assert!(pg.get_mut("search_keys").unwrap().remove("terms"));
+    let sqlite = sqlite_tables();
+    let missing: Vec<_> = sqlite.keys().filter(|t| !pg.contains_key(*t)).collect();
+    let extra: Vec<_> = pg.keys().filter(|t| !sqlite.contains_key(*t)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "tables only in SQLite {missing:?}, only in PostgreSQL {extra:?}");
+    for (table, cols) in &sqlite {
+        assert_eq!(&pg[table], cols, "columns of {table}");
+    }
+}
+
+#[test]
+fn migrating_again_changes_nothing_and_a_newer_store_is_refused() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    c.execute("INSERT INTO store_settings (key, value) VALUES ('keep_raw', '1')", &[]).unwrap();
+    assert_eq!(schema::migrate(&mut c).unwrap(), schema::VERSION, "the version it found");
+    let kept: i64 = c.query_one("SELECT count(*) FROM store_settings", &[]).unwrap().get(0);
+    assert_eq!(kept, 1);
+
+    c.execute("UPDATE pult_schema SET version = version + 1", &[]).unwrap();
+    let e = schema::migrate(&mut c).unwrap_err();
+    assert!(matches!(e, PgError::TooNew { found, known } if found == known + 1), "{e}");
+    assert!(e.to_string().contains("newer pult"), "{e}");
+}
+
+#[test]
+fn two_daemons_starting_together_migrate_once() {
+    let db = PgDb::new();
+    let found: Vec<i64> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let target = db.target.clone();
+                s.spawn(move || schema::migrate(&mut target.connect().unwrap()).unwrap())
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut found = found;
+    found.sort();
+    assert_eq!(found, vec![0, schema::VERSION], "one created the store, the other found it made");
+}
+
+#[test]
+fn the_engine_keeps_the_rules_sqlite_keeps_in_triggers() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    c.execute("INSERT INTO audit (at, actor, action, detail) VALUES (1, 'anna', 'sent', 'x')", &[]).unwrap();
+    for sql in ["UPDATE audit SET detail = 'y'", "DELETE FROM audit", "TRUNCATE audit"] {
+        let e = c.batch_execute(sql).unwrap_err();
+        assert!(e.to_string().contains("append-only") || format!("{e:?}").contains("append-only"), "{sql}: {e:?}");
+    }
+    c.batch_execute(
+        "INSERT INTO channels (name, kind, created_at) VALUES ('mail', 'email', 1);
+         INSERT INTO conversations (channel_id, remote_key, title, created_at) VALUES (1, 'k', 't', 1);
+         INSERT INTO messages (conversation_id, channel_id, remote_id, direction, sent_at) VALUES (1, 1, 'r', 'in', 1);
+         INSERT INTO attachments (message_id, ordinal, name, size) VALUES (1, 0, 'a.pdf', -1);",
+    )
+    .unwrap();
+    let size: Option<i64> = c.query_one("SELECT size FROM attachments", &[]).unwrap().get(0);
+    assert_eq!(size, None, "a negative size is unknown");
+}
+
+/// A conversation with one reply that a daemon has started to send.
+fn one_reply_sending(c: &mut postgres::Client) {
+    c.batch_execute(
+        "INSERT INTO channels (name, kind, created_at) VALUES ('mail', 'email', 1);
+         INSERT INTO conversations (channel_id, remote_key, title, created_at) VALUES (1, 'k', 't', 1);
+         INSERT INTO outbox (conversation_id, body, state, not_before, actor, created_at, updated_at)
+             VALUES (1, 'Принято в работу', 'sending', 0, 'anna', 1, 1);",
+    )
+    .unwrap();
+}
+
+fn terminate(db: &PgDb, pid: i32) {
+    let mut admin = db.connect();
+    let done: bool = admin.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(done, "the holder's session was ended");
+}
+
+#[test]
+fn a_standby_takes_over_when_the_holder_is_cut_off_and_the_old_holder_can_mark_nothing() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    one_reply_sending(&mut c);
+
+    let mut first = Lease::try_take(&db.target, "host-a", 100).unwrap().expect("a free lease is taken");
+    assert!(Lease::try_take(&db.target, "host-b", 101).unwrap().is_none(), "only one daemon holds it");
+
+    let stop = AtomicBool::new(false);
+    let first_pid = first.backend_pid().unwrap();
+    let second = std::thread::scope(|s| {
+        let standby = s.spawn(|| Lease::wait_take(&db.target, "host-b", &stop, || 102));
+        // The active daemon's connection dies as a killed process's or a cut
+        // cable's would: the server ends its session.
+        terminate(&db, first_pid);
+        standby.join().unwrap()
+    })
+    .unwrap()
+    .expect("the standby took over");
+    let mut second = second;
+    assert_eq!(second.epoch(), first.epoch() + 1);
+    let holder: String = c.query_one("SELECT holder FROM sender_lease", &[]).unwrap().get(0);
+    assert_eq!(holder, "host-b");
+
+    // The old holder comes back: it may not mark its send as sent.
+    let e = first
+        .fenced(|tx| Ok(tx.execute("UPDATE outbox SET state = 'sent' WHERE state = 'sending'", &[])?))
+        .unwrap_err();
+    assert!(matches!(e, PgError::LeaseLost), "{e}");
+    // The new holder recovers what was in flight as "may have been sent", never as pending.
+    let moved = second
+        .fenced(|tx| Ok(tx.execute("UPDATE outbox SET state = 'unknown' WHERE state = 'sending'", &[])?))
+        .unwrap();
+    assert_eq!(moved, 1);
+    let state: String = c.query_one("SELECT state FROM outbox", &[]).unwrap().get(0);
+    assert_eq!(state, "unknown");
+}
+
+#[test]
+fn a_clean_shutdown_hands_the_lease_to_the_waiting_standby() {
+    let db = PgDb::new();
+    schema::migrate(&mut db.connect()).unwrap();
+    let first = Lease::try_take(&db.target, "host-a", 100).unwrap().unwrap();
+    let stop = AtomicBool::new(false);
+    let second = std::thread::scope(|s| {
+        let standby = s.spawn(|| Lease::wait_take(&db.target, "host-b", &stop, || 102));
+        first.release().unwrap();
+        standby.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(second.map(|l| l.epoch()), Some(2));
+}
+
+#[test]
+fn a_waiting_standby_stops_when_told() {
+    let db = PgDb::new();
+    schema::migrate(&mut db.connect()).unwrap();
+    let _first = Lease::try_take(&db.target, "host-a", 100).unwrap().unwrap();
+    let stop = AtomicBool::new(true);
+    assert!(Lease::wait_take(&db.target, "host-b", &stop, || 102).unwrap().is_none());
+}
+
+#[test]
+fn a_transition_under_an_older_epoch_is_fenced() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    one_reply_sending(&mut c);
+    let mut lease = Lease::try_take(&db.target, "host-a", 100).unwrap().unwrap();
+    // An operator forced a takeover past the lock (or a bug did): the epoch moved on.
+    c.execute("UPDATE sender_lease SET epoch = epoch + 1", &[]).unwrap();
+    let e = lease.fenced(|tx| Ok(tx.execute("UPDATE outbox SET state = 'sent'", &[])?)).unwrap_err();
+    assert!(matches!(e, PgError::Fenced { mine: 1, current: 2 }), "{e}");
+    let state: String = c.query_one("SELECT state FROM outbox", &[]).unwrap().get(0);
+    assert_eq!(state, "sending", "nothing was marked");
+}
+
+#[test]
+fn changes_are_numbered_in_the_order_they_commit() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+
+    let mut first = db.connect();
+    let mut t1 = first.transaction().unwrap();
+    let seq1 = changes::note(&mut t1, 1, "message", Some(7), None).unwrap();
+
+    let seq2 = std::thread::scope(|s| {
+        let later = s.spawn(|| {
+            let mut second = db.connect();
+            let mut t2 = second.transaction().unwrap();
+            let seq = changes::note(&mut t2, 2, "note", Some(8), Some("anna")).unwrap();
+            t2.commit().unwrap();
+            seq
+        });
+        // The second writer waits for the first one's commit before it has a number.
+        let mut watch = db.connect();
+        loop {
+            let waiting: i64 = watch
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting == 1 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert!(changes::since(&mut c, 0).unwrap().is_empty(), "nothing is visible before a commit");
+        t1.commit().unwrap();
+        later.join().unwrap()
+    });
+    assert!(seq1 < seq2, "{seq1} committed first");
+    let seen: Vec<(i64, Option<i64>)> =
+        changes::since(&mut c, 0).unwrap().into_iter().map(|ch| (ch.seq, ch.conversation)).collect();
+    assert_eq!(seen, vec![(seq1, Some(7)), (seq2, Some(8))]);
+    assert_eq!(changes::since(&mut c, seq1).unwrap().len(), 1);
+}
+
+#[test]
+fn the_doorbell_rings_once_per_committed_transaction_and_not_for_a_rollback() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    let mut bell = changes::Doorbell::listen(&db.target).unwrap();
+
+    let mut tx = c.transaction().unwrap();
+    for conv in 1..=3 {
+        changes::note(&mut tx, 1, "message", Some(conv), None).unwrap();
+    }
+    tx.commit().unwrap();
+    assert_eq!(bell.wait(Duration::from_secs(10)).unwrap(), 1, "one ring for three changes in one transaction");
+
+    let mut tx = c.transaction().unwrap();
+    changes::note(&mut tx, 2, "message", Some(4), None).unwrap();
+    tx.rollback().unwrap();
+    let mut tx = c.transaction().unwrap();
+    changes::note(&mut tx, 3, "message", Some(5), None).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(bell.wait(Duration::from_secs(10)).unwrap(), 1, "the rolled-back one rang nothing");
+    let log = changes::since(&mut c, 0).unwrap();
+    assert_eq!(log.iter().map(|ch| ch.conversation).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3), Some(5)]);
+    assert_eq!(log.iter().map(|ch| ch.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4], "no gap where the rollback was");
+}
