@@ -296,3 +296,181 @@ fn the_doorbell_rings_once_per_committed_transaction_and_not_for_a_rollback() {
     assert_eq!(log.iter().map(|ch| ch.conversation).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3), Some(5)]);
     assert_eq!(log.iter().map(|ch| ch.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4], "no gap where the rollback was");
 }
+
+// ---- The same business rules on both engines (store::sql) ----
+
+use pult::store::intents::Reply;
+use pult::store::ledger;
+use pult::store::pg::PgDb as PgStore;
+use pult::store::sql::{Conn, Transact};
+use pult::store::{Refused, StoreError};
+
+const NOW: i64 = common::NOW;
+
+/// A Telegram chat with one client message waiting; its conversation id.
+fn chat_with_a_question(db: &mut impl Transact) -> (i64, i64) {
+    db.write(|c: &dyn Conn| {
+        let ch = c.insert(
+            "INSERT INTO channels (name, kind, created_at) VALUES ('tg', 'telegram', ?1) RETURNING id",
+            &[&NOW],
+        )?;
+        let conv = c.insert(
+            "INSERT INTO conversations (channel_id, remote_key, title, created_at) VALUES (?1, 'chat:1', 'ООО Ромашка', ?2)
+             RETURNING id",
+            &[&ch, &NOW],
+        )?;
+        let msg = c.insert(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+             VALUES (?1, ?2, '1', 'in', 'Ирина', ?3, 'Нужен акт сверки за ноябрь') RETURNING id",
+            &[&conv, &ch, &(NOW - 600)],
+        )?;
+        Ok((conv, msg))
+    })
+    .unwrap()
+}
+
+fn reply(conv: i64, to: i64, body: &str) -> Reply {
+    Reply {
+        conversation_id: conv,
+        reply_to_message_id: Some(to),
+        subject: None,
+        body: body.into(),
+        actor: "anna".into(),
+        not_before: NOW + 10,
+        auto: false,
+        attachments: Vec::new(),
+    }
+}
+
+/// What a person could see of the store: every row the ledger touches.
+fn seen(db: &mut impl Transact) -> Vec<String> {
+    db.write(|c| {
+        let mut out = c.all(
+            "SELECT id, state, deadline, done_at, outbox_id, done_outbox_id FROM tasks ORDER BY id",
+            &[],
+            |r| {
+                Ok(format!(
+                    "task {} {} {:?} {:?} {:?} {:?}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<Option<i64>>(3)?,
+                    r.get::<Option<i64>>(4)?,
+                    r.get::<Option<i64>>(5)?
+                ))
+            },
+        )?;
+        // Messages by what the channel knows them as: SQLite may give a deleted
+        // row's id to the next one, PostgreSQL never does, and nothing relies on either.
+        out.extend(c.all(
+            "SELECT o.id, o.state, o.body, m.remote_id FROM outbox o LEFT JOIN messages m ON m.id = o.message_id
+             ORDER BY o.id",
+            &[],
+            |r| {
+                let message = r.get::<Option<String>>(3)?;
+                Ok(format!("outbox {} {} {} {message:?}", r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+            },
+        )?);
+        out.extend(c.all("SELECT direction, delivery, remote_id FROM messages ORDER BY id", &[], |r| {
+            Ok(format!("message {} {} {}", r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        })?);
+        out.extend(c.all(
+            "SELECT (SELECT remote_id FROM messages WHERE id = last_message_id), preview, waiting_since, snoozed_until, follow_up_at, after_hours_reply_at, automatic
+             FROM conversations",
+            &[],
+            |r| {
+                Ok(format!(
+                    "conversation {:?} {} {:?} {:?} {:?} {:?} {}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<Option<i64>>(3)?,
+                    r.get::<Option<i64>>(4)?,
+                    r.get::<Option<i64>>(5)?,
+                    r.get::<i64>(6)?
+                ))
+            },
+        )?);
+        // The audit chain's hashes cover every field: equal hashes, equal history.
+        out.extend(c.all("SELECT id, action, detail, row_hash FROM audit ORDER BY id", &[], |r| {
+            Ok(format!("audit {} {} {} {}", r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?))
+        })?);
+        out.extend(c.all("SELECT kind, conversation_id FROM changes ORDER BY seq", &[], |r| {
+            Ok(format!("change {} {:?}", r.get::<String>(0)?, r.get::<Option<i64>>(1)?))
+        })?);
+        Ok(out)
+    })
+    .unwrap()
+}
+
+/// Accept with a deadline, move it, report done, take «Выполнено» back,
+/// cancel, snooze, follow up, answer after hours: what each step left.
+fn ledger_story(db: &mut impl Transact) -> Vec<String> {
+    let mut story = Vec::new();
+    let (conv, question) = chat_with_a_question(db);
+    let (task, _) = ledger::accept(
+        db,
+        &reply(conv, question, "Принято в работу, срок — пятница"),
+        Some(question),
+        NOW + 86_400,
+        NOW,
+    )
+    .unwrap();
+    story.push(format!("{:?}", db.write(|c| ledger::promise_state(c, conv)).unwrap()));
+    ledger::redate(
+        db,
+        conv,
+        "anna",
+        NOW + 2 * 86_400,
+        Some(&reply(conv, question, "Перенесём на понедельник")),
+        NOW + 60,
+    )
+    .unwrap();
+    let (done_outbox, closed) = ledger::done(db, &reply(conv, question, "Выполнено"), NOW + 120).unwrap();
+    assert_eq!(closed, Some(task));
+    let again = ledger::done(db, &reply(conv, question, "Выполнено"), NOW + 130).unwrap_err();
+    assert!(matches!(again, StoreError::Refused(Refused::AlreadyReported(t)) if t == task), "{again}");
+    story.extend(seen(db));
+    // Taken back inside its undo window: the promise is open again.
+    assert_eq!(ledger::undo_send(db, done_outbox, "anna", NOW + 140).unwrap(), "Выполнено");
+    story.push(format!("{:?}", db.write(|c| ledger::promise_state(c, conv)).unwrap()));
+    assert_eq!(ledger::cancel_task(db, conv, "anna", NOW + 150).unwrap(), task);
+    let none = ledger::cancel_task(db, conv, "anna", NOW + 160).unwrap_err();
+    assert!(matches!(none, StoreError::Refused(Refused::NoOpenPromise)), "{none}");
+    ledger::snooze(db, conv, "anna", Some(NOW + 3600), NOW + 170).unwrap();
+    ledger::follow_up(db, conv, "anna", Some(NOW + 7200), NOW + 180).unwrap();
+    // The client writes at night; one polite answer, not two.
+    db.write(|c| {
+        c.exec(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+             VALUES (?1, 1, '2', 'in', 'Ирина', ?2, 'И ещё счёт, пожалуйста')",
+            &[&conv, &(NOW + 200)],
+        )?;
+        c.exec("UPDATE conversations SET waiting_since = ?1, last_inbound_id = (SELECT max(id) FROM messages WHERE direction = 'in')", &[&(NOW + 200)])?;
+        Ok(())
+    })
+    .unwrap();
+    let night = |_| "Мы ответим утром".to_string();
+    assert_eq!(ledger::queue_after_hours_replies(db, NOW + 190, &night, "pult", NOW + 210).unwrap(), 1);
+    assert_eq!(
+        ledger::queue_after_hours_replies(db, NOW + 190, &night, "pult", NOW + 220).unwrap(),
+        0,
+        "once per night"
+    );
+    story.extend(seen(db));
+    story
+}
+
+#[test]
+fn the_ledger_keeps_the_same_promises_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
+    let pg = PgDb::new();
+    let mut postgres = PgStore::open(&pg.target).unwrap();
+
+    let on_sqlite = ledger_story(&mut sqlite);
+    let on_postgres = ledger_story(&mut postgres);
+    assert!(on_sqlite.iter().any(|l| l.starts_with("task 1 cancelled")), "{on_sqlite:#?}");
+    assert!(on_sqlite.iter().any(|l| l.contains("audit") && l.contains("task.redate")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, on_postgres);
+}

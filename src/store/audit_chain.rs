@@ -214,37 +214,32 @@ impl super::Reader {
 
 /// Appends one audit row to the chain; its id is the next after the last row's.
 pub(super) fn append(
-    tx: &rusqlite::Transaction<'_>,
+    c: &dyn super::sql::Conn,
     at: i64,
     actor: &str,
     action: &str,
     conversation: Option<i64>,
     detail: &str,
 ) -> Result<i64> {
-    use rusqlite::OptionalExtension as _;
-    let last: Option<(i64, Option<String>)> = tx
-        .prepare_cached("SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let last: Option<(i64, Option<String>)> =
+        c.opt("SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1", &[], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (id, prev) = match last {
         Some((id, hash)) => (id + 1, hash),
         None => (1, None),
     };
     let hash = row_hash(prev.as_deref(), &content_hash(id, at, actor, action, conversation, Some(detail)));
-    tx.prepare_cached(
+    c.exec(
         "INSERT INTO audit (id, at, actor, action, conversation_id, detail, prev_hash, row_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(rusqlite::params![id, at, actor, action, conversation, detail, prev, hash])?;
+        &[&id, &at, &actor, &action, &conversation, &detail, &prev, &hash],
+    )?;
     Ok(id)
 }
 
 /// Records one event that concerns no conversation (an export).
 pub fn record(db: &mut super::Db, at: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
-    let tx = super::writer::immediate(&mut db.0)?;
-    append(&tx, at, actor, action, None, detail)?;
-    tx.commit()?;
-    Ok(())
+    use super::sql::Transact;
+    db.write(|c| append(c, at, actor, action, None, detail).map(drop))
 }
 
 /// `audit_row_hash(prev, id, at, actor, action, conversation_id, detail)` for

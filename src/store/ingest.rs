@@ -1,5 +1,6 @@
 //! Applying what sync workers bring: idempotent upserts, derived conversation state, cursors.
 
+use super::sql::WithConn;
 use super::writer::{immediate, note_change};
 use super::{Db, Result};
 use crate::model::ChangeKind;
@@ -627,26 +628,31 @@ fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Opt
 
 /// Recomputes what lists show for a conversation from its messages, so that
 /// out-of-order arrival (initial sync runs newest first) cannot leave it wrong.
-pub(super) fn refresh_conversation(tx: &Transaction<'_>, conversation: i64) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE conversations SET
-            last_message_id = last.id,
-            last_message_at = last.sent_at,
-            preview = substr(replace(replace(last.body, char(13), ' '), char(10), ' '), 1, 160),
-            last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
-            automatic = EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
-                AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
-                                AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender'))),
-            waiting_since = (SELECT min(m.sent_at) FROM messages m
-                             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.report IS NULL
-                               AND m.sent_at >
-                                   coalesce((SELECT max(o.sent_at) FROM messages o
-                                             WHERE o.conversation_id = ?1 AND o.direction = 'out'
-                                               AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))
-         FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
-               ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
-         WHERE conversations.id = ?1",
-    )?
-    .execute([conversation])?;
-    Ok(())
+pub(super) fn refresh_conversation(c: &(impl WithConn + ?Sized), conversation: i64) -> Result<()> {
+    // Flags as CASE … 1 ELSE 0 and line breaks bound as parameters: the
+    // statement reads the same on SQLite and PostgreSQL (store::sql).
+    c.with_conn(|c| {
+        c.exec(
+            "UPDATE conversations SET
+                last_message_id = last.id,
+                last_message_at = last.sent_at,
+                preview = substr(replace(replace(last.body, ?2, ' '), ?3, ' '), 1, 160),
+                last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
+                automatic = CASE WHEN EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
+                    AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
+                                    AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender')))
+                    THEN 1 ELSE 0 END,
+                waiting_since = (SELECT min(m.sent_at) FROM messages m
+                                 WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.report IS NULL
+                                   AND m.sent_at >
+                                       coalesce((SELECT max(o.sent_at) FROM messages o
+                                                 WHERE o.conversation_id = ?1 AND o.direction = 'out'
+                                                   AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))
+             FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
+                   ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
+             WHERE conversations.id = ?1",
+            &[&conversation, &"\r", &"\n"],
+        )?;
+        Ok(())
+    })
 }

@@ -2,6 +2,7 @@
 //! the outbox state machine the dispatcher drives (pending -> sending -> sent/failed).
 
 use super::ingest::refresh_conversation;
+use super::sql::WithConn;
 use super::writer::{audit, immediate, note_change};
 use super::{Db, Result, StoreError};
 use crate::model::ChangeKind;
@@ -44,73 +45,72 @@ pub fn queue_reply(db: &mut Db, r: &Reply, now: i64) -> Result<i64> {
 }
 
 /// [`queue_reply`] inside a caller's transaction (accept and done add a task change to it).
-pub(super) fn queue_reply_in(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
+pub(super) fn queue_reply_in(c: &(impl WithConn + ?Sized), r: &Reply, now: i64) -> Result<i64> {
     if r.body.trim().is_empty() && r.attachments.is_empty() {
         return Err(super::Refused::EmptyReply.into());
     }
-    queue_outgoing(tx, r, now)
+    queue_outgoing(c, r, now)
 }
 
 /// The outbox row and its message, whatever the text (a forward may have none).
-fn queue_outgoing(tx: &Transaction<'_>, r: &Reply, now: i64) -> Result<i64> {
-    let channel_id: i64 = tx
-        .query_row("SELECT channel_id FROM conversations WHERE id = ?1", [r.conversation_id], |row| row.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
-    let files: Vec<String> = r.attachments.iter().map(|p| p.display().to_string()).collect();
-    let files_json = if files.is_empty() { None } else { serde_json::to_string(&files).ok() };
-    tx.execute(
-        "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor,
-                             created_at, updated_at, auto, attachments)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7, ?8, ?9)",
-        params![
-            r.conversation_id,
-            r.reply_to_message_id,
-            r.subject,
-            r.body,
-            r.not_before,
-            r.actor,
-            now,
-            r.auto,
-            files_json
-        ],
-    )?;
-    let outbox_id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, subject, body,
-                               reply_to_message_id, delivery, actor, auto)
-         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, 'pending', ?4, ?9)",
-        params![
-            r.conversation_id,
-            channel_id,
-            format!("local:{outbox_id}"),
-            r.actor,
-            now,
-            r.subject,
-            r.body,
-            r.reply_to_message_id,
-            r.auto
-        ],
-    )?;
-    let message_id = tx.last_insert_rowid();
-    tx.execute("UPDATE outbox SET message_id = ?1 WHERE id = ?2", params![message_id, outbox_id])?;
-    for (i, path) in r.attachments.iter().enumerate() {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-        let bytes = read_attachment(path)?;
-        // Into the store now: the sender may be another user's daemon, or
-        // run after the file was moved; it sends these bytes, not the path.
-        let sha = super::originals::put_blob_as_is(tx, &bytes)?;
-        tx.execute(
-            "INSERT INTO attachments (message_id, ordinal, name, mime, size, content_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![message_id, i as i64, name, mime_for(&name), bytes.len() as i64, sha],
+fn queue_outgoing(c: &(impl WithConn + ?Sized), r: &Reply, now: i64) -> Result<i64> {
+    c.with_conn(|c| {
+        let channel_id: i64 = c
+            .opt("SELECT channel_id FROM conversations WHERE id = ?1", &[&r.conversation_id], |row| row.get(0))?
+            .ok_or_else(|| StoreError::Invalid(format!("no conversation {}", r.conversation_id)))?;
+        let files: Vec<String> = r.attachments.iter().map(|p| p.display().to_string()).collect();
+        let files_json = if files.is_empty() { None } else { serde_json::to_string(&files).ok() };
+        let outbox_id = c.insert(
+            "INSERT INTO outbox (conversation_id, reply_to_message_id, subject, body, state, not_before, actor,
+                                 created_at, updated_at, auto, attachments)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7, ?8, ?9) RETURNING id",
+            &[
+                &r.conversation_id,
+                &r.reply_to_message_id,
+                &r.subject,
+                &r.body,
+                &r.not_before,
+                &r.actor,
+                &now,
+                &r.auto,
+                &files_json,
+            ],
         )?;
-    }
-    refresh_conversation(tx, r.conversation_id)?;
-    note_change(tx, now, ChangeKind::Outbox, Some(r.conversation_id), Some(&r.actor))?;
-    let action = if r.auto { "send.auto" } else { "send" };
-    audit(tx, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
-    Ok(outbox_id)
+        let message_id = c.insert(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, subject, body,
+                                   reply_to_message_id, delivery, actor, auto)
+             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, ?8, 'pending', ?4, ?9) RETURNING id",
+            &[
+                &r.conversation_id,
+                &channel_id,
+                &format!("local:{outbox_id}"),
+                &r.actor,
+                &now,
+                &r.subject,
+                &r.body,
+                &r.reply_to_message_id,
+                &r.auto,
+            ],
+        )?;
+        c.exec("UPDATE outbox SET message_id = ?1 WHERE id = ?2", &[&message_id, &outbox_id])?;
+        for (i, path) in r.attachments.iter().enumerate() {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+            let bytes = read_attachment(path)?;
+            // Into the store now: the sender may be another user's daemon, or
+            // run after the file was moved; it sends these bytes, not the path.
+            let sha = super::originals::put_blob_as_is(c, &bytes)?;
+            c.exec(
+                "INSERT INTO attachments (message_id, ordinal, name, mime, size, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[&message_id, &i, &name, &mime_for(&name), &bytes.len(), &sha],
+            )?;
+        }
+        refresh_conversation(c, r.conversation_id)?;
+        note_change(c, now, ChangeKind::Outbox, Some(r.conversation_id), Some(&r.actor))?;
+        let action = if r.auto { "send.auto" } else { "send" };
+        audit(c, now, &r.actor, action, Some(r.conversation_id), &first_line(&r.body))?;
+        Ok(outbox_id)
+    })
 }
 
 /// The largest file a reply may carry (WhatsApp's document limit; email and

@@ -23,6 +23,7 @@ pub mod search;
 pub mod search_index;
 pub mod side_blobs;
 pub mod sla;
+pub mod sql;
 pub mod team;
 pub mod watch;
 pub mod writer;
@@ -54,6 +55,9 @@ pub enum StoreError {
     /// A request turned down for a reason the person can act on.
     #[error("{0}")]
     Refused(#[from] Refused),
+    /// What the PostgreSQL engine said (its address shown without the password).
+    #[error("{0}")]
+    Postgres(#[from] pg::PgError),
 }
 
 /// What the store turns down, and why, in words a person can act on.
@@ -161,6 +165,10 @@ impl StoreError {
                 Trouble::DiskFull.in_language(lang).into()
             }
             StoreError::Io(_) => Trouble::Io.in_language(lang).into(),
+            StoreError::Postgres(pg::PgError::TooNew { found, known }) => {
+                lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
+            }
+            StoreError::Postgres(e) => Trouble::of(&e.to_string()).in_language(lang).into(),
         }
     }
 }
@@ -195,6 +203,16 @@ impl From<rusqlite::Error> for StoreError {
 /// in `store/`, and nothing of SQLite's crosses this interface, so another
 /// backend could stand behind the same functions.
 pub struct Db(Connection);
+
+impl sql::Transact for Db {
+    /// One write transaction, begun IMMEDIATE (see `writer::immediate`).
+    fn write<R>(&mut self, f: impl FnOnce(&dyn sql::Conn) -> Result<R>) -> Result<R> {
+        let tx = writer::immediate(&mut self.0)?;
+        let result = f(&sql::SqliteConn(&tx))?;
+        tx.commit()?;
+        Ok(result)
+    }
+}
 
 impl Db {
     /// Runs SQL as it is (tests and one-off repairs; the product never does).

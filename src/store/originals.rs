@@ -2,6 +2,7 @@
 //! keep_raw`), deflated in `blobs` under the SHA-256 of the bytes received, one
 //! `originals` row per message with where it came from and when.
 
+use super::sql::WithConn;
 use super::{Db, Result};
 use crate::model::RawOriginal;
 use rusqlite::{OptionalExtension as _, Transaction, params};
@@ -43,21 +44,24 @@ pub(super) fn put_blob(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
 
 /// Stores `bytes` once as they are (files people attach or receive are
 /// mostly compressed already: PDF, JPEG, OGG); returns their SHA-256.
-pub(super) fn put_blob_as_is(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
+pub(super) fn put_blob_as_is(c: &(impl WithConn + ?Sized), bytes: &[u8]) -> Result<String> {
     let sha = super::audit_chain::sha256_hex(bytes);
-    insert_once(tx, &sha, bytes.len(), "raw", bytes)?;
+    insert_once(c, &sha, bytes.len(), "raw", bytes)?;
     Ok(sha)
 }
 
 /// One `blobs` row per content, whoever stores it first.
-fn insert_once(tx: &Transaction<'_>, sha256: &str, size: usize, codec: &str, data: &[u8]) -> Result<()> {
-    let known: Option<i64> =
-        tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?.query_row([sha256], |r| r.get(0)).optional()?;
-    if known.is_none() {
-        tx.prepare_cached("INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![sha256, size as i64, codec, data])?;
-    }
-    Ok(())
+fn insert_once(c: &(impl WithConn + ?Sized), sha256: &str, size: usize, codec: &str, data: &[u8]) -> Result<()> {
+    c.with_conn(|c| {
+        let known: Option<i64> = c.opt("SELECT 1 FROM blobs WHERE sha256 = ?1", &[&sha256], |r| r.get(0))?;
+        if known.is_none() {
+            c.exec(
+                "INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)",
+                &[&sha256, &size, &codec, &data],
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The bytes stored under `sha256`, checked against it; those kept beside

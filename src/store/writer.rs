@@ -5,6 +5,7 @@
 //! later), a blocking call (the UI, the CLI, tests), or not at all (`submit`
 //! with a callback that drops the result: progress written as it happens).
 
+use super::sql::WithConn;
 use super::{Db, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
@@ -125,26 +126,24 @@ pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
 
 /// Records that something about a conversation changed, for other processes' UIs.
 pub(super) fn note_change(
-    tx: &Transaction<'_>,
+    c: &(impl WithConn + ?Sized),
     at: i64,
     kind: crate::model::ChangeKind,
     conversation: Option<i64>,
     actor: Option<&str>,
 ) -> Result<()> {
-    tx.prepare_cached("INSERT INTO changes (at, kind, conversation_id, actor) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(rusqlite::params![at, kind.as_str(), conversation, actor])?;
-    Ok(())
+    c.with_conn(|c| c.note_change(at, kind.as_str(), conversation, actor))
 }
 
 pub(super) fn audit(
-    tx: &Transaction<'_>,
+    c: &(impl WithConn + ?Sized),
     at: i64,
     actor: &str,
     action: &str,
     conversation: Option<i64>,
     detail: &str,
 ) -> Result<()> {
-    super::audit_chain::append(tx, at, actor, action, conversation, detail)?;
+    c.with_conn(|c| super::audit_chain::append(c, at, actor, action, conversation, detail))?;
     Ok(())
 }
 

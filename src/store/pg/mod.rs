@@ -100,6 +100,39 @@ impl Target {
     }
 }
 
+/// The key of the store-wide write lock ("pult" in ASCII, then 3).
+const WRITE_LOCK: i64 = 0x7075_6c74_0000_0003;
+
+/// The PostgreSQL store's write connection, as `Db` is SQLite's.
+pub struct PgDb {
+    client: postgres::Client,
+}
+
+impl PgDb {
+    /// Connects and migrates (creating the schema in an empty database).
+    pub fn open(target: &Target) -> Result<PgDb, PgError> {
+        let mut client = target.connect()?;
+        schema::migrate(&mut client)?;
+        Ok(PgDb { client })
+    }
+}
+
+impl crate::store::sql::Transact for PgDb {
+    fn write<R>(
+        &mut self,
+        f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
+    ) -> crate::store::Result<R> {
+        let mut tx = self.client.transaction().map_err(PgError::from)?;
+        // One writer at a time, as SQLite's BEGIN IMMEDIATE: the store's rules
+        // check and then write ("has this client had the after-hours reply?"),
+        // which READ COMMITTED alone would let two daemons both pass.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).map_err(PgError::from)?;
+        let result = f(&crate::store::sql::PgConn::new(&mut tx))?;
+        tx.commit().map_err(PgError::from)?;
+        Ok(result)
+    }
+}
+
 /// `user@host:port/db` from a parsed configuration.
 fn shown(config: &postgres::Config) -> String {
     let host = config
