@@ -474,3 +474,95 @@ fn the_ledger_keeps_the_same_promises_on_both_engines() {
     assert!(on_sqlite.iter().any(|l| l.contains("audit") && l.contains("task.redate")), "{on_sqlite:#?}");
     assert_eq!(on_sqlite, on_postgres);
 }
+
+/// A hand-over with a note, a second person's claim, a draft kept and
+/// dropped, the clocks paused and an escalation written once.
+fn team_story(db: &mut impl Transact) -> Vec<String> {
+    use pult::store::drafts::{self, Draft, DraftKey, DraftKind};
+    use pult::store::{sla, team};
+    use pult::workflow::sla::PauseReason;
+    let (conv, _) = chat_with_a_question(db);
+    let mut story = Vec::new();
+    team::assign(db, conv, Some("boris"), "anna", Some("Клиент ждёт акт до пятницы"), NOW).unwrap();
+    let empty = team::add_note(db, conv, "anna", "  ", NOW).unwrap_err();
+    assert!(matches!(empty, StoreError::Refused(Refused::EmptyNote)), "{empty}");
+    team::add_note(db, conv, "boris", "Позвонил, акт будет в четверг", NOW + 5).unwrap();
+    story.push(format!("{:?}", team::claim(db, conv, "anna", NOW + 10).unwrap()));
+    story.push(format!("{:?}", team::claim(db, conv, "boris", NOW + 20).unwrap()));
+    team::release(db, conv, "anna", NOW + 30).unwrap();
+    story.push(format!("{:?}", team::claim(db, conv, "boris", NOW + 200).unwrap()));
+
+    let key = DraftKey { conversation: conv, kind: DraftKind::Reply };
+    let draft = Draft {
+        body: "Добрый день! Акт во вложении".into(), subject: None, to: vec!["a@b.ru".into()]
+    };
+    drafts::save(db, "anna", key, &draft, NOW).unwrap();
+    drafts::save(db, "anna", DraftKey { conversation: conv, kind: DraftKind::Note }, &Draft::default(), NOW).unwrap();
+
+    let pause = sla::pause(db, conv, PauseReason::Documents, "anna", NOW + 40).unwrap();
+    assert!(sla::pause(db, conv, PauseReason::Payment, "anna", NOW + 41).is_err(), "paused already");
+    sla::resume(db, conv, "anna", NOW + 50).unwrap();
+    assert!(sla::escalate(db, conv, ("first_response", NOW - 600), 80, "80 % срока", "pult", NOW + 60).unwrap());
+    assert!(!sla::escalate(db, conv, ("first_response", NOW - 600), 80, "80 % срока", "pult", NOW + 70).unwrap());
+    assert!(sla::record_policies(db, "[]", "anna", NOW + 80).unwrap());
+    assert!(!sla::record_policies(db, "[]", "anna", NOW + 90).unwrap(), "the same policies are one version");
+    story.push(format!("pause {pause}"));
+
+    story.extend(
+        db.write(|c| {
+            let mut out = c.all("SELECT assignee, actor, note FROM assignments ORDER BY id", &[], |r| {
+                Ok(format!(
+                    "assigned {:?} by {} {:?}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<String>>(2)?
+                ))
+            })?;
+            out.extend(c.all("SELECT actor, body FROM notes ORDER BY id", &[], |r| {
+                Ok(format!("note {} {}", r.get::<String>(0)?, r.get::<String>(1)?))
+            })?);
+            out.extend(c.all("SELECT actor, kind, body, recipients FROM drafts", &[], |r| {
+                Ok(format!(
+                    "draft {} {} {} {:?}",
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?
+                ))
+            })?);
+            out.extend(c.all("SELECT reason, started_at, ended_at, ended_by FROM sla_pauses", &[], |r| {
+                Ok(format!(
+                    "pause {} {} {:?} {:?}",
+                    r.get::<String>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<Option<String>>(3)?
+                ))
+            })?);
+            out.extend(c.all("SELECT action, detail, row_hash FROM audit ORDER BY id", &[], |r| {
+                Ok(format!("audit {} {} {}", r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+            })?);
+            out.extend(c.all("SELECT kind FROM changes ORDER BY seq", &[], |r| r.get(0))?);
+            Ok(out)
+        })
+        .unwrap(),
+    );
+    story.push(format!("{:?}", db.write(|c| Ok(drafts_of(c))).unwrap()));
+    story
+}
+
+fn drafts_of(c: &dyn Conn) -> usize {
+    c.one("SELECT count(*) FROM drafts", &[], |r| r.get::<i64>(0)).unwrap() as usize
+}
+
+#[test]
+fn the_team_keeps_the_same_hand_overs_notes_and_clocks_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
+    let pg = PgDb::new();
+    let mut postgres = PgStore::open(&pg.target).unwrap();
+    let on_sqlite = team_story(&mut sqlite);
+    assert!(on_sqlite.iter().any(|l| l == "[\"anna\"]"), "boris sees anna's claim: {on_sqlite:#?}");
+    assert!(on_sqlite.iter().any(|l| l.starts_with("note anna → @boris: Клиент ждёт")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, team_story(&mut postgres));
+}

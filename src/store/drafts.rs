@@ -2,8 +2,8 @@
 //! session and `q`. Private to their author: no `changes` row, so other pults
 //! never reload for them.
 
-use super::{Db, Result};
-use rusqlite::{Connection, params};
+use super::Result;
+use super::sql::{Transact, WithConn};
 
 /// Which composer a draft belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,51 +51,50 @@ pub struct Draft {
 }
 
 /// Saves a draft, or deletes it when its text is empty.
-pub fn save(db: &mut Db, actor: &str, key: DraftKey, draft: &Draft, now: i64) -> Result<()> {
+pub fn save(db: &mut impl Transact, actor: &str, key: DraftKey, draft: &Draft, now: i64) -> Result<()> {
     let (kind, ref_id) = key.kind.columns();
     if draft.body.trim().is_empty() {
         return delete(db, actor, key);
     }
-    let conn = &db.0;
     let to = if draft.to.is_empty() { None } else { serde_json::to_string(&draft.to).ok() };
-    conn.prepare_cached(
-        "INSERT INTO drafts (actor, conversation_id, kind, ref_id, subject, recipients, body, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (actor, conversation_id, kind, ref_id) DO UPDATE SET
-            subject = excluded.subject, recipients = excluded.recipients, body = excluded.body,
-            updated_at = excluded.updated_at",
-    )?
-    .execute(params![actor, key.conversation, kind, ref_id, draft.subject, to, draft.body, now])?;
-    Ok(())
+    db.write(|c| {
+        c.exec(
+            "INSERT INTO drafts (actor, conversation_id, kind, ref_id, subject, recipients, body, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (actor, conversation_id, kind, ref_id) DO UPDATE SET
+                subject = excluded.subject, recipients = excluded.recipients, body = excluded.body,
+                updated_at = excluded.updated_at",
+            &[&actor, &key.conversation, &kind, &ref_id, &draft.subject, &to, &draft.body, &now],
+        )?;
+        Ok(())
+    })
 }
 
-pub fn delete(db: &mut Db, actor: &str, key: DraftKey) -> Result<()> {
-    let conn = &db.0;
+pub fn delete(db: &mut impl Transact, actor: &str, key: DraftKey) -> Result<()> {
     let (kind, ref_id) = key.kind.columns();
-    conn.prepare_cached("DELETE FROM drafts WHERE actor = ?1 AND conversation_id = ?2 AND kind = ?3 AND ref_id = ?4")?
-        .execute(params![actor, key.conversation, kind, ref_id])?;
-    Ok(())
+    db.write(|c| {
+        c.exec(
+            "DELETE FROM drafts WHERE actor = ?1 AND conversation_id = ?2 AND kind = ?3 AND ref_id = ?4",
+            &[&actor, &key.conversation, &kind, &ref_id],
+        )?;
+        Ok(())
+    })
 }
 
 /// Every draft of one person, oldest first.
-pub(super) fn of(conn: &Connection, actor: &str) -> Result<Vec<(DraftKey, Draft)>> {
-    let mut st = conn.prepare_cached(
-        "SELECT conversation_id, kind, ref_id, subject, recipients, body FROM drafts WHERE actor = ?1 ORDER BY updated_at",
-    )?;
-    let rows = st.query_map([actor], |r| {
-        let kind: String = r.get(1)?;
-        Ok((
-            r.get::<_, i64>(0)?,
-            DraftKind::from_columns(&kind, r.get(2)?),
-            Draft { subject: r.get(3)?, to: super::intents::json_list(r, 4)?, body: r.get(5)? },
-        ))
+pub(super) fn of(c: &(impl WithConn + ?Sized), actor: &str) -> Result<Vec<(DraftKey, Draft)>> {
+    let rows = c.with_conn(|c| {
+        c.all(
+            "SELECT conversation_id, kind, ref_id, subject, recipients, body FROM drafts WHERE actor = ?1
+             ORDER BY updated_at",
+            &[&actor],
+            |r| {
+                let kind = DraftKind::from_columns(&r.get::<String>(1)?, r.get(2)?);
+                let key = kind.map(|kind| r.get(0).map(|conversation| DraftKey { conversation, kind })).transpose()?;
+                let draft = Draft { subject: r.get(3)?, to: r.json_list(4)?, body: r.get(5)? };
+                Ok(key.map(|key| (key, draft)))
+            },
+        )
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (conversation, kind, draft) = row?;
-        if let Some(kind) = kind {
-            out.push((DraftKey { conversation, kind }, draft));
-        }
-    }
-    Ok(out)
+    Ok(rows.into_iter().flatten().collect())
 }

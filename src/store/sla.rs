@@ -2,11 +2,12 @@
 //! from the store as plain events; and the few writes they need: pauses,
 //! policy versions, escalation notes written once.
 
-use super::writer::{audit, immediate, note_change};
-use super::{Db, Reader, Result, StoreError};
+use super::sql::{Conn, Transact};
+use super::writer::{audit, note_change};
+use super::{Reader, Result, StoreError};
 use crate::model::{ChangeKind, ChannelKind};
 use crate::workflow::sla::{Event, Facts, PauseReason};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 
 /// A policy version: the `[[sla]]` tables (JSON) in effect from a moment on.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,86 +209,83 @@ fn reason_in(body: &str) -> Option<String> {
 }
 
 /// Pauses the conversation's clocks for `reason`; refused while a pause holds.
-pub fn pause(db: &mut Db, conversation: i64, reason: PauseReason, actor: &str, now: i64) -> Result<i64> {
-    let tx = immediate(&mut db.0)?;
-    if holding(&tx, conversation)?.is_some() {
-        return Err(StoreError::Invalid("the clocks of this conversation are paused already".into()));
-    }
-    tx.execute(
-        "INSERT INTO sla_pauses (conversation_id, reason, actor, started_at) VALUES (?1, ?2, ?3, ?4)",
-        params![conversation, reason.as_str(), actor, now],
-    )?;
-    let id = tx.last_insert_rowid();
-    note_change(&tx, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
-    audit(&tx, now, actor, "sla.pause", Some(conversation), reason.as_str())?;
-    tx.commit()?;
-    Ok(id)
+pub fn pause(db: &mut impl Transact, conversation: i64, reason: PauseReason, actor: &str, now: i64) -> Result<i64> {
+    db.write(|c| {
+        if holding(c, conversation)?.is_some() {
+            return Err(StoreError::Invalid("the clocks of this conversation are paused already".into()));
+        }
+        let id = c.insert(
+            "INSERT INTO sla_pauses (conversation_id, reason, actor, started_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            &[&conversation, &reason.as_str(), &actor, &now],
+        )?;
+        note_change(c, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
+        audit(c, now, actor, "sla.pause", Some(conversation), reason.as_str())?;
+        Ok(id)
+    })
 }
 
 /// Ends the pause that holds the clocks (before the client writes).
-pub fn resume(db: &mut Db, conversation: i64, actor: &str, now: i64) -> Result<()> {
-    let tx = immediate(&mut db.0)?;
-    let id = holding(&tx, conversation)?
-        .ok_or_else(|| StoreError::Invalid("the clocks of this conversation are not paused".into()))?;
-    tx.execute("UPDATE sla_pauses SET ended_at = ?1, ended_by = ?2 WHERE id = ?3", params![now, actor, id])?;
-    note_change(&tx, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
-    audit(&tx, now, actor, "sla.resume", Some(conversation), "")?;
-    tx.commit()?;
-    Ok(())
+pub fn resume(db: &mut impl Transact, conversation: i64, actor: &str, now: i64) -> Result<()> {
+    db.write(|c| {
+        let id = holding(c, conversation)?
+            .ok_or_else(|| StoreError::Invalid("the clocks of this conversation are not paused".into()))?;
+        c.exec("UPDATE sla_pauses SET ended_at = ?1, ended_by = ?2 WHERE id = ?3", &[&now, &actor, &id])?;
+        note_change(c, now, ChangeKind::Snooze, Some(conversation), Some(actor))?;
+        audit(c, now, actor, "sla.resume", Some(conversation), "")
+    })
 }
 
 /// The pause holding a conversation's clocks: not ended by a person, and the
 /// client has not written since it began.
-fn holding(tx: &rusqlite::Transaction<'_>, conversation: i64) -> Result<Option<i64>> {
-    Ok(tx
-        .query_row(
-            "SELECT p.id FROM sla_pauses p WHERE p.conversation_id = ?1 AND p.ended_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = ?1 AND m.direction = 'in'
-                                 AND m.sent_at >= p.started_at)
-             ORDER BY p.started_at DESC LIMIT 1",
-            [conversation],
-            |r| r.get(0),
-        )
-        .optional()?)
+fn holding(c: &dyn Conn, conversation: i64) -> Result<Option<i64>> {
+    c.opt(
+        "SELECT p.id FROM sla_pauses p WHERE p.conversation_id = ?1 AND p.ended_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = ?1 AND m.direction = 'in'
+                             AND m.sent_at >= p.started_at)
+         ORDER BY p.started_at DESC LIMIT 1",
+        &[&conversation],
+        |r| r.get(0),
+    )
 }
 
 /// Records the config's policies (JSON) as in effect from `now`, when they
 /// differ from the newest version. Returns whether a version was added.
-pub fn record_policies(db: &mut Db, policies: &str, actor: &str, now: i64) -> Result<bool> {
-    let tx = immediate(&mut db.0)?;
-    let newest: Option<String> =
-        tx.query_row("SELECT policies FROM sla_policies ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).optional()?;
-    if newest.as_deref() == Some(policies) {
-        return Ok(false);
-    }
-    tx.execute(
-        "INSERT INTO sla_policies (effective_from, recorded_at, actor, policies) VALUES (?1, ?1, ?2, ?3)",
-        params![now, actor, policies],
-    )?;
-    audit(&tx, now, actor, "sla.policies", None, "the [[sla]] tables changed; new clocks count under them")?;
-    tx.commit()?;
-    Ok(true)
+pub fn record_policies(db: &mut impl Transact, policies: &str, actor: &str, now: i64) -> Result<bool> {
+    db.write(|c| {
+        let newest: Option<String> =
+            c.opt("SELECT policies FROM sla_policies ORDER BY id DESC LIMIT 1", &[], |r| r.get(0))?;
+        if newest.as_deref() == Some(policies) {
+            return Ok(false);
+        }
+        c.exec(
+            "INSERT INTO sla_policies (effective_from, recorded_at, actor, policies) VALUES (?1, ?1, ?2, ?3)",
+            &[&now, &actor, &policies],
+        )?;
+        audit(c, now, actor, "sla.policies", None, "the [[sla]] tables changed; new clocks count under them")?;
+        Ok(true)
+    })
 }
 
 /// `pult sla recompute --since`: the config's policies apply to every clock
 /// that started at or after `since` (a newer version outranks an older one
 /// from its own moment on). Audited.
-pub fn recompute_since(db: &mut Db, policies: &str, since: i64, actor: &str, now: i64) -> Result<i64> {
-    let tx = immediate(&mut db.0)?;
-    tx.execute(
-        "INSERT INTO sla_policies (effective_from, recorded_at, actor, policies) VALUES (?1, ?2, ?3, ?4)",
-        params![since, now, actor, policies],
-    )?;
-    let id = tx.last_insert_rowid();
-    audit(&tx, now, actor, "sla.recompute", None, &format!("clocks started since {since} count under version {id}"))?;
-    tx.commit()?;
-    Ok(id)
+pub fn recompute_since(db: &mut impl Transact, policies: &str, since: i64, actor: &str, now: i64) -> Result<i64> {
+    db.write(|c| {
+        let id = c.insert(
+            "INSERT INTO sla_policies (effective_from, recorded_at, actor, policies) VALUES (?1, ?2, ?3, ?4)
+             RETURNING id",
+            &[&since, &now, &actor, &policies],
+        )?;
+        let detail = format!("clocks started since {since} count under version {id}");
+        audit(c, now, actor, "sla.recompute", None, &detail)?;
+        Ok(id)
+    })
 }
 
 /// Writes an escalation note once per clock and threshold; returns whether it
 /// was written now (false: written before).
 pub fn escalate(
-    db: &mut Db,
+    db: &mut impl Transact,
     conversation: i64,
     clock: (&str, i64),
     threshold: u32,
@@ -295,21 +293,22 @@ pub fn escalate(
     actor: &str,
     now: i64,
 ) -> Result<bool> {
-    let tx = immediate(&mut db.0)?;
-    let fresh = tx.execute(
-        "INSERT OR IGNORE INTO sla_escalations (conversation_id, clock, started, threshold, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![conversation, clock.0, clock.1, threshold, now],
-    )? == 1;
-    if fresh {
-        tx.execute(
-            "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![conversation, actor, body, now],
-        )?;
-        note_change(&tx, now, ChangeKind::Note, Some(conversation), Some(actor))?;
-        audit(&tx, now, actor, "sla.escalate", Some(conversation), &format!("{} at {threshold}%", clock.0))?;
-    }
-    tx.commit()?;
-    Ok(fresh)
+    db.write(|c| {
+        let fresh = c.exec(
+            "INSERT INTO sla_escalations (conversation_id, clock, started, threshold, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+            &[&conversation, &clock.0, &clock.1, &threshold, &now],
+        )? == 1;
+        if fresh {
+            c.exec(
+                "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                &[&conversation, &actor, &body, &now],
+            )?;
+            note_change(c, now, ChangeKind::Note, Some(conversation), Some(actor))?;
+            audit(c, now, actor, "sla.escalate", Some(conversation), &format!("{} at {threshold}%", clock.0))?;
+        }
+        Ok(fresh)
+    })
 }
 
 #[cfg(test)]

@@ -161,6 +161,12 @@ impl Row {
         let v = self.0.get(i).ok_or_else(|| StoreError::Invalid(format!("no column {i}")))?;
         T::from_value(v).map_err(|e| StoreError::Invalid(format!("column {i}: {e}")))
     }
+
+    /// A column holding a JSON array of strings (addresses, file paths);
+    /// NULL or unreadable is an empty list.
+    pub fn json_list(&self, i: usize) -> Result<Vec<String>> {
+        Ok(self.get::<Option<String>>(i)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
 }
 
 /// Which engine stands behind a [`Conn`], for the rare statement that must
