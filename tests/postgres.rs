@@ -566,3 +566,124 @@ fn the_team_keeps_the_same_hand_overs_notes_and_clocks_on_both_engines() {
     assert!(on_sqlite.iter().any(|l| l.starts_with("note anna → @boris: Клиент ждёт")), "{on_sqlite:#?}");
     assert_eq!(on_sqlite, team_story(&mut postgres));
 }
+
+/// Three cards that are one client, merged, edited, handed over, the merge
+/// undone, an identity split off: the cards and the audit after each.
+fn clients_story(db: &mut impl Transact) -> Vec<String> {
+    use pult::store::clients::{self, Field};
+    let (ivanova, petrov, romashka) = db
+        .write(|c| {
+            let ch = c.insert("INSERT INTO channels (name, kind, created_at) VALUES ('mail', 'email', 1) RETURNING id", &[])?;
+            let mut ids = Vec::new();
+            for (name, org, handle, tags) in [
+                ("Ирина Иванова", Some("ООО «Ромашка»"), "irina@romashka.ru", Some("VIP")),
+                ("Иванова И.", None, "+79161234567", Some("зарплата")),
+                ("Бухгалтерия Ромашки", Some("Ромашка"), "buh@romashka.ru", None),
+            ] {
+                let contact = c.insert(
+                    "INSERT INTO contacts (name, organisation, tags, created_at) VALUES (?1, ?2, ?3, 1) RETURNING id",
+                    &[&name, &org, &tags],
+                )?;
+                let identity = c.insert(
+                    "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, 'email', ?2, ?3) RETURNING id",
+                    &[&contact, &handle, &name],
+                )?;
+                let conv = c.insert(
+                    "INSERT INTO conversations (channel_id, remote_key, title, contact_id, created_at)
+                     VALUES (?1, ?2, 'Акт сверки', ?3, 1) RETURNING id",
+                    &[&ch, &handle, &contact],
+                )?;
+                c.exec(
+                    "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, sent_at)
+                     VALUES (?1, ?2, ?3, 'in', ?4, 1)",
+                    &[&conv, &ch, &handle, &identity],
+                )?;
+                ids.push(contact);
+            }
+            Ok((ids[0], ids[1], ids[2]))
+        })
+        .unwrap();
+    let merge = clients::merge(db, ivanova, &[petrov, romashka, petrov], "anna", NOW).unwrap();
+    let mut story = vec![format!("merge {merge}")];
+    story.extend(client_rows(db));
+    assert!(clients::merge(db, ivanova, &[petrov], "anna", NOW).is_err(), "nothing left to merge");
+    clients::set_field(db, petrov, Field::Note, "Звонить после 15:00", "anna", NOW + 1).unwrap();
+    clients::set_field(db, ivanova, Field::Note, "Акты — до 5 числа", "anna", NOW + 2).unwrap();
+    clients::set_field(db, ivanova, Field::Kind, "организация", "anna", NOW + 3).unwrap();
+    assert!(clients::set_field(db, ivanova, Field::Kind, "робот", "anna", NOW + 4).is_err());
+    assert!(clients::set_field(db, ivanova, Field::Hours, "Луна 25:00", "anna", NOW + 5).is_err());
+    clients::set_field(db, ivanova, Field::Tags, "VIP, зарплата, VIP", "anna", NOW + 6).unwrap();
+    assert_eq!(clients::hand_over(db, ivanova, Some("boris"), "anna", Some("Ирина в отпуске"), NOW + 7).unwrap(), 3);
+    clients::dismiss(db, romashka, ivanova).unwrap();
+    clients::dismiss(db, ivanova, romashka).unwrap();
+    story.extend(client_rows(db));
+    clients::unmerge(db, merge, "anna", NOW + 8).unwrap();
+    let split = clients::split(db, "email", "buh@romashka.ru", "anna", NOW + 9).unwrap();
+    story.push(format!("split into {}", split > romashka));
+    story.extend(client_rows(db));
+    story
+}
+
+fn client_rows(db: &mut impl Transact) -> Vec<String> {
+    db.write(|c| {
+        let mut out = c.all(
+            "SELECT id, name, organisation, default_assignee, merged_into, notes, inn, kind, tags, provisional
+             FROM contacts ORDER BY id",
+            &[],
+            |r| {
+                Ok(format!(
+                    "contact {} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<i64>>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
+                    r.get::<Option<String>>(7)?,
+                    r.get::<Option<String>>(8)?,
+                    r.get::<i64>(9)?
+                ))
+            },
+        )?;
+        out.extend(c.all("SELECT handle, contact_id FROM identities ORDER BY id", &[], |r| {
+            Ok(format!("identity {} {}", r.get::<String>(0)?, r.get::<i64>(1)?))
+        })?);
+        out.extend(c.all("SELECT remote_key, contact_id, assignee FROM conversations ORDER BY id", &[], |r| {
+            Ok(format!(
+                "conversation {} {:?} {:?}",
+                r.get::<String>(0)?,
+                r.get::<Option<i64>>(1)?,
+                r.get::<Option<String>>(2)?
+            ))
+        })?);
+        out.extend(c.all("SELECT a, b FROM client_dismissals", &[], |r| {
+            Ok(format!("dismissed {} {}", r.get::<i64>(0)?, r.get::<i64>(1)?))
+        })?);
+        out.extend(c.all("SELECT moved, undone_at FROM client_merges ORDER BY id", &[], |r| {
+            Ok(format!("merge {} {:?}", r.get::<String>(0)?, r.get::<Option<i64>>(1)?))
+        })?);
+        out.extend(c.all("SELECT action, detail, row_hash FROM audit ORDER BY id", &[], |r| {
+            Ok(format!("audit {} {} {}", r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        })?);
+        Ok(out)
+    })
+    .unwrap()
+}
+
+#[test]
+fn client_cards_merge_split_and_change_hands_the_same_way_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
+    let pg = PgDb::new();
+    let mut postgres = PgStore::open(&pg.target).unwrap();
+    let on_sqlite = clients_story(&mut sqlite);
+    assert!(
+        on_sqlite
+            .iter()
+            .any(|l| l.contains("Ирина Иванова") && l.contains("Акты — до 5 числа") && l.contains("organisation")),
+        "{on_sqlite:#?}"
+    );
+    assert!(on_sqlite.iter().any(|l| l == "dismissed 1 3"), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, clients_story(&mut postgres));
+}

@@ -3,8 +3,9 @@
 //! undone exactly (the merged client stays as a tombstone pointing to the
 //! target); suggestions say why two clients may be one, never merge silently.
 
-use super::writer::{immediate, note_change};
-use super::{Db, Reader, Result};
+use super::sql::{Conn, ToValue, Transact, WithConn};
+use super::writer::note_change;
+use super::{Reader, Result};
 use crate::model::ChangeKind;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -665,37 +666,41 @@ pub fn phones_in(text: &str) -> Vec<String> {
 
 /// The live client an id stands for (a merged client leads to its target),
 /// or a clear error for an id no client ever had.
-fn live_client(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<i64> {
-    follow_merges(tx, id)?.ok_or_else(|| super::StoreError::Invalid(format!("no client {id}")))
+fn live_client(c: &dyn Conn, id: i64) -> Result<i64> {
+    follow_merges(c, id)?.ok_or_else(|| super::StoreError::Invalid(format!("no client {id}")))
 }
 
 /// Follows `merged_into` from a client to the one it lives on in; None for an
 /// id no client ever had. (Sixteen steps at most: merges never form a cycle,
 /// and a damaged store must not hang.)
-fn follow_merges(conn: &rusqlite::Connection, mut id: i64) -> Result<Option<i64>> {
-    for _ in 0..16 {
-        let next: Option<Option<i64>> =
-            conn.query_row("SELECT merged_into FROM contacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-        match next {
-            None => return Ok(None),
-            Some(Some(target)) => id = target,
-            Some(None) => return Ok(Some(id)),
+fn follow_merges(c: &(impl WithConn + ?Sized), mut id: i64) -> Result<Option<i64>> {
+    c.with_conn(|c| {
+        for _ in 0..16 {
+            let next: Option<Option<i64>> =
+                c.opt("SELECT merged_into FROM contacts WHERE id = ?1", &[&id], |r| r.get(0))?;
+            match next {
+                None => return Ok(None),
+                Some(Some(target)) => id = target,
+                Some(None) => return Ok(Some(id)),
+            }
         }
-    }
-    Ok(Some(id))
+        Ok(Some(id))
+    })
 }
 
 /// Merges `from` clients into `into`: identities and conversations move, the
 /// target's fields win and the others' differences are kept in its notes;
 /// each merged client stays as a tombstone. Returns the merge's id (for undo).
-pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Result<i64> {
-    let conn = &mut db.0;
-    let tx = immediate(conn)?;
+pub fn merge(db: &mut impl Transact, into: i64, from: &[i64], actor: &str, now: i64) -> Result<i64> {
+    db.write(|c| merge_in(c, into, from, actor, now))
+}
+
+fn merge_in(c: &dyn Conn, into: i64, from: &[i64], actor: &str, now: i64) -> Result<i64> {
     // Ids as a person has them, maybe of clients merged since: their live clients.
-    let into = live_client(&tx, into)?;
+    let into = live_client(c, into)?;
     let mut sources = Vec::new();
     for &f in from {
-        let f = live_client(&tx, f)?;
+        let f = live_client(c, f)?;
         if f != into && !sources.contains(&f) {
             sources.push(f);
         }
@@ -703,9 +708,9 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
     if sources.is_empty() {
         return Err(super::StoreError::Invalid(format!("nothing to merge into client {into}")));
     }
-    let target: (String, Option<String>, Option<String>, Option<String>) = tx.query_row(
+    let target: (String, Option<String>, Option<String>, Option<String>) = c.one(
         "SELECT name, organisation, default_assignee, notes FROM contacts WHERE id = ?1 AND merged_into IS NULL",
-        [into],
+        &[&into],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     // The target's fields a merge may change besides its notes, for the undo.
@@ -714,7 +719,7 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
         Option<String>,
         Option<String>,
         bool,
-    ) = tx.query_row("SELECT tags, kind, inn, provisional FROM contacts WHERE id = ?1", [into], |r| {
+    ) = c.one("SELECT tags, kind, inn, provisional FROM contacts WHERE id = ?1", &[&into], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
     let mut tags = split_tags(tags_before.as_deref().unwrap_or(""));
@@ -731,9 +736,9 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
             Option<String>,
             Option<String>,
             Option<String>,
-        ) = tx.query_row(
+        ) = c.one(
             "SELECT name, organisation, default_assignee, tags, kind, inn FROM contacts WHERE id = ?1 AND merged_into IS NULL",
-            [f],
+            &[&f],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )?;
         // Tags add up; a kind or INN only the merged client knew is kept.
@@ -744,14 +749,12 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
         } else if their_inn.is_some() && their_inn != inn {
             differences_inn.push(format!("merged client {f}: inn {}", their_inn.unwrap_or_default()));
         }
-        let ids = |sql: &str| -> Result<Vec<i64>> {
-            Ok(tx.prepare(sql)?.query_map([f], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
-        };
-        let identities = ids("SELECT id FROM identities WHERE contact_id = ?1")?;
-        let conversations = ids("SELECT id FROM conversations WHERE contact_id = ?1")?;
-        tx.execute("UPDATE identities SET contact_id = ?1 WHERE contact_id = ?2", [into, f])?;
-        tx.execute("UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2", [into, f])?;
-        tx.execute("UPDATE contacts SET merged_into = ?1 WHERE id = ?2", [into, f])?;
+        let ids = |sql: &str| -> Result<Vec<i64>> { c.all(sql, &[&f], |r| r.get(0)) };
+        let identities = ids("SELECT id FROM identities WHERE contact_id = ?1 ORDER BY id")?;
+        let conversations = ids("SELECT id FROM conversations WHERE contact_id = ?1 ORDER BY id")?;
+        c.exec("UPDATE identities SET contact_id = ?1 WHERE contact_id = ?2", &[&into, &f])?;
+        c.exec("UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2", &[&into, &f])?;
+        c.exec("UPDATE contacts SET merged_into = ?1 WHERE id = ?2", &[&into, &f])?;
         moved.insert(f.to_string(), serde_json::json!({"identities": identities, "conversations": conversations}));
         let mut differences = Vec::new();
         if name != target.0 {
@@ -779,111 +782,91 @@ pub fn merge(db: &mut Db, into: i64, from: &[i64], actor: &str, now: i64) -> Res
     let before = serde_json::json!({
         "tags": tags_before, "kind": kind_before, "inn": inn_before, "provisional": provisional_before,
     });
-    tx.execute(
-        "INSERT INTO client_merges (into_id, moved, notes_before, actor, at, target_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![into, serde_json::Value::Object(moved.clone()).to_string(), target.3, actor, now, before.to_string()],
+    let merge_id = c.insert(
+        "INSERT INTO client_merges (into_id, moved, notes_before, actor, at, target_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        &[&into, &serde_json::Value::Object(moved.clone()).to_string(), &target.3, &actor, &now, &before.to_string()],
     )?;
-    let merge_id = tx.last_insert_rowid();
     let tags = (!tags.is_empty()).then(|| tags.join(", "));
-    tx.execute(
+    c.exec(
         "UPDATE contacts SET notes = ?1, tags = ?2, kind = ?3, inn = ?4, provisional = 0 WHERE id = ?5",
-        params![(!notes.is_empty()).then_some(notes), tags, kind, inn, into],
+        &[&(!notes.is_empty()).then_some(notes), &tags, &kind, &inn, &into],
     )?;
     let merged: Vec<&String> = moved.keys().collect();
-    super::writer::audit(
-        &tx,
-        now,
-        actor,
-        "client_merge",
-        None,
-        &format!("clients {merged:?} into {into} (merge {merge_id})"),
-    )?;
-    note_change(&tx, now, ChangeKind::Assign, None, None)?;
-    tx.commit()?;
+    let detail = format!("clients {merged:?} into {into} (merge {merge_id})");
+    super::writer::audit(c, now, actor, "client_merge", None, &detail)?;
+    note_change(c, now, ChangeKind::Assign, None, None)?;
     Ok(merge_id)
 }
 
 /// Undoes a merge exactly: identities and conversations go back to the
 /// clients they came from, the tombstones live again, the notes are as before.
-pub fn unmerge(db: &mut Db, merge_id: i64, actor: &str, now: i64) -> Result<()> {
-    let conn = &mut db.0;
-    let tx = immediate(conn)?;
-    let (into, moved, notes_before, before): (i64, String, Option<String>, Option<String>) = tx.query_row(
-        "SELECT into_id, moved, notes_before, target_before FROM client_merges WHERE id = ?1 AND undone_at IS NULL",
-        [merge_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-    )?;
-    let moved: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&moved).unwrap_or_default();
-    for (from, what) in &moved {
-        let Ok(from) = from.parse::<i64>() else { continue };
-        let list = |k: &str| what.get(k).and_then(|v| v.as_array()).cloned().unwrap_or_default();
-        for id in list("identities").iter().filter_map(serde_json::Value::as_i64) {
-            tx.execute("UPDATE identities SET contact_id = ?1 WHERE id = ?2", [from, id])?;
-        }
-        for id in list("conversations").iter().filter_map(serde_json::Value::as_i64) {
-            tx.execute("UPDATE conversations SET contact_id = ?1 WHERE id = ?2", [from, id])?;
-        }
-        tx.execute("UPDATE contacts SET merged_into = NULL WHERE id = ?1", [from])?;
-    }
-    tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![notes_before, into])?;
-    if let Some(before) = before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
-        let text = |k: &str| before.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        tx.execute(
-            "UPDATE contacts SET tags = ?1, kind = ?2, inn = ?3, provisional = ?4 WHERE id = ?5",
-            params![
-                text("tags"),
-                text("kind"),
-                text("inn"),
-                before.get("provisional").and_then(|v| v.as_bool()).unwrap_or(false),
-                into
-            ],
+pub fn unmerge(db: &mut impl Transact, merge_id: i64, actor: &str, now: i64) -> Result<()> {
+    db.write(|c| {
+        let (into, moved, notes_before, before): (i64, String, Option<String>, Option<String>) = c.one(
+            "SELECT into_id, moved, notes_before, target_before FROM client_merges WHERE id = ?1 AND undone_at IS NULL",
+            &[&merge_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-    }
-    tx.execute("UPDATE client_merges SET undone_at = ?1 WHERE id = ?2", params![now, merge_id])?;
-    super::writer::audit(&tx, now, actor, "client_unmerge", None, &format!("merge {merge_id} undone"))?;
-    note_change(&tx, now, ChangeKind::Assign, None, None)?;
-    tx.commit()?;
-    Ok(())
+        let moved: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&moved).unwrap_or_default();
+        for (from, what) in &moved {
+            let Ok(from) = from.parse::<i64>() else { continue };
+            let list = |k: &str| what.get(k).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            for id in list("identities").iter().filter_map(serde_json::Value::as_i64) {
+                c.exec("UPDATE identities SET contact_id = ?1 WHERE id = ?2", &[&from, &id])?;
+            }
+            for id in list("conversations").iter().filter_map(serde_json::Value::as_i64) {
+                c.exec("UPDATE conversations SET contact_id = ?1 WHERE id = ?2", &[&from, &id])?;
+            }
+            c.exec("UPDATE contacts SET merged_into = NULL WHERE id = ?1", &[&from])?;
+        }
+        c.exec("UPDATE contacts SET notes = ?1 WHERE id = ?2", &[&notes_before, &into])?;
+        if let Some(before) = before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
+            let text = |k: &str| before.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let provisional = before.get("provisional").and_then(|v| v.as_bool()).unwrap_or(false);
+            c.exec(
+                "UPDATE contacts SET tags = ?1, kind = ?2, inn = ?3, provisional = ?4 WHERE id = ?5",
+                &[&text("tags"), &text("kind"), &text("inn"), &provisional, &into],
+            )?;
+        }
+        c.exec("UPDATE client_merges SET undone_at = ?1 WHERE id = ?2", &[&now, &merge_id])?;
+        super::writer::audit(c, now, actor, "client_unmerge", None, &format!("merge {merge_id} undone"))?;
+        note_change(c, now, ChangeKind::Assign, None, None)
+    })
 }
 
 /// "Not the same client", for good: the pair is not suggested again.
-pub fn dismiss(db: &mut Db, a: i64, b: i64) -> Result<()> {
+pub fn dismiss(db: &mut impl Transact, a: i64, b: i64) -> Result<()> {
     let (a, b) = (a.min(b), a.max(b));
-    db.0.execute("INSERT OR IGNORE INTO client_dismissals (a, b) VALUES (?1, ?2)", [a, b])?;
-    Ok(())
+    db.write(|c| {
+        c.exec("INSERT INTO client_dismissals (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING", &[&a, &b])?;
+        Ok(())
+    })
 }
 
 /// Hands a client over: the responsible person for new conversations, and
 /// each open conversation reassigned with the hand-over note. Returns how
 /// many conversations moved.
 pub fn hand_over(
-    db: &mut Db,
+    db: &mut impl Transact,
     client: i64,
     to: Option<&str>,
     actor: &str,
     note: Option<&str>,
     now: i64,
 ) -> Result<usize> {
-    let open: Vec<i64> = {
-        let conn = &mut db.0;
-        let tx = immediate(conn)?;
-        let client = live_client(&tx, client)?;
-        tx.execute("UPDATE contacts SET default_assignee = ?1, provisional = 0 WHERE id = ?2", params![to, client])?;
-        let open = tx
-            .prepare("SELECT id FROM conversations WHERE contact_id = ?1 AND status = 'open'")?
-            .query_map([client], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        super::writer::audit(
-            &tx,
-            now,
-            actor,
-            "client_hand_over",
-            None,
-            &format!("client {client} to {}", to.unwrap_or("nobody")),
+    let open: Vec<i64> = db.write(|c| {
+        let client = live_client(c, client)?;
+        c.exec("UPDATE contacts SET default_assignee = ?1, provisional = 0 WHERE id = ?2", &[&to, &client])?;
+        let open = c.all(
+            "SELECT id FROM conversations WHERE contact_id = ?1 AND status = 'open' ORDER BY id",
+            &[&client],
+            |r| r.get(0),
         )?;
-        tx.commit()?;
-        open
-    };
+        let detail = format!("client {client} to {}", to.unwrap_or("nobody"));
+        super::writer::audit(c, now, actor, "client_hand_over", None, &detail)?;
+        Ok(open)
+    })?;
     for &c in &open {
         super::team::assign(db, c, to, actor, note, now)?;
     }
@@ -892,39 +875,33 @@ pub fn hand_over(
 
 /// Splits an identity off into a client of its own, with the conversations
 /// only it wrote in. Returns the new client's id.
-pub fn split(db: &mut Db, kind: &str, handle: &str, actor: &str, now: i64) -> Result<i64> {
-    let conn = &mut db.0;
-    let tx = immediate(conn)?;
-    let (identity, old, shown): (i64, i64, Option<String>) = tx.query_row(
-        "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
-        [kind, handle],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    tx.execute(
-        "INSERT INTO contacts (name, created_at) VALUES (?1, ?2)",
-        params![shown.unwrap_or_else(|| handle.to_string()), now],
-    )?;
-    let new = tx.last_insert_rowid();
-    tx.execute("UPDATE identities SET contact_id = ?1 WHERE id = ?2", [new, identity])?;
-    // Conversations where every client message is this identity's go with it.
-    tx.execute(
-        "UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2
-           AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.author_identity_id = ?3)
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.direction = 'in'
-                             AND m.author_identity_id IS NOT ?3)",
-        [new, old, identity],
-    )?;
-    super::writer::audit(
-        &tx,
-        now,
-        actor,
-        "client_split",
-        None,
-        &format!("{kind}:{handle} from client {old} into {new}"),
-    )?;
-    note_change(&tx, now, ChangeKind::Assign, None, None)?;
-    tx.commit()?;
-    Ok(new)
+pub fn split(db: &mut impl Transact, kind: &str, handle: &str, actor: &str, now: i64) -> Result<i64> {
+    db.write(|c| {
+        let (identity, old, shown): (i64, i64, Option<String>) = c.one(
+            "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
+            &[&kind, &handle],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let new = c.insert(
+            "INSERT INTO contacts (name, created_at) VALUES (?1, ?2) RETURNING id",
+            &[&shown.unwrap_or_else(|| handle.to_string()), &now],
+        )?;
+        c.exec("UPDATE identities SET contact_id = ?1 WHERE id = ?2", &[&new, &identity])?;
+        // Conversations where every client message is this identity's go with it.
+        c.exec(
+            "UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2
+               AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
+                             AND m.author_identity_id = ?3)
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id
+                                 AND m.direction = 'in'
+                                 AND (m.author_identity_id IS NULL OR m.author_identity_id <> ?3))",
+            &[&new, &old, &identity],
+        )?;
+        let detail = format!("{kind}:{handle} from client {old} into {new}");
+        super::writer::audit(c, now, actor, "client_split", None, &detail)?;
+        note_change(c, now, ChangeKind::Assign, None, None)?;
+        Ok(new)
+    })
 }
 
 /// A client's field a person can edit.
@@ -963,63 +940,59 @@ impl Field {
 }
 
 /// Sets a client's field (a note is appended), audited.
-pub fn set_field(db: &mut Db, client: i64, field: Field, value: &str, actor: &str, now: i64) -> Result<()> {
-    let conn = &mut db.0;
-    let tx = immediate(conn)?;
-    let client = live_client(&tx, client)?;
-    let value = value.trim();
-    let empty = (!value.is_empty()).then_some(value);
-    let changed = match field {
-        Field::Name => {
-            tx.execute("UPDATE contacts SET name = ?1 WHERE id = ?2 AND ?1 <> ''", params![value, client])?
-        }
-        Field::Organisation => {
-            tx.execute("UPDATE contacts SET organisation = ?1 WHERE id = ?2", params![empty, client])?
-        }
-        Field::Inn => tx.execute("UPDATE contacts SET inn = ?1 WHERE id = ?2", params![empty, client])?,
-        Field::Kind => {
-            let kind = match fold(value).as_str() {
-                "person" | "человек" | "физлицо" | "лицо" => "person",
-                "organisation" | "organization" | "org" | "организация" | "компания" => {
-                    "organisation"
-                }
-                _ => {
-                    return Err(super::StoreError::Invalid(format!(
-                        "client {client}: kind is person or organisation, not «{}»",
-                        crate::sanitize::line(value)
-                    )));
-                }
-            };
-            tx.execute("UPDATE contacts SET kind = ?1 WHERE id = ?2", params![kind, client])?
-        }
-        Field::Tags => {
-            let tags = split_tags(value);
-            let tags = (!tags.is_empty()).then(|| tags.join(", "));
-            tx.execute("UPDATE contacts SET tags = ?1 WHERE id = ?2", params![tags, client])?
-        }
-        Field::Notes => tx.execute("UPDATE contacts SET notes = ?1 WHERE id = ?2", params![empty, client])?,
-        Field::Hours => {
-            if let Some(v) = empty {
-                crate::workflow::calendar::parse_client_hours(v).map_err(|e| {
-                    super::StoreError::Invalid(format!("client {client}: hours: {}", crate::sanitize::line(&e)))
-                })?;
+pub fn set_field(db: &mut impl Transact, client: i64, field: Field, value: &str, actor: &str, now: i64) -> Result<()> {
+    db.write(|c| {
+        let client = live_client(c, client)?;
+        let value = value.trim();
+        let empty = (!value.is_empty()).then_some(value);
+        let set = |column: &str, v: &dyn ToValue| {
+            c.exec(&format!("UPDATE contacts SET {column} = ?1 WHERE id = ?2"), &[v, &client])
+        };
+        let changed = match field {
+            Field::Name => c.exec("UPDATE contacts SET name = ?1 WHERE id = ?2 AND ?1 <> ''", &[&value, &client])?,
+            Field::Organisation => set("organisation", &empty)?,
+            Field::Inn => set("inn", &empty)?,
+            Field::Kind => {
+                let kind = match fold(value).as_str() {
+                    "person" | "человек" | "физлицо" | "лицо" => "person",
+                    "organisation" | "organization" | "org" | "организация" | "компания" => {
+                        "organisation"
+                    }
+                    _ => {
+                        return Err(super::StoreError::Invalid(format!(
+                            "client {client}: kind is person or organisation, not «{}»",
+                            crate::sanitize::line(value)
+                        )));
+                    }
+                };
+                set("kind", &kind)?
             }
-            tx.execute("UPDATE contacts SET work_hours = ?1 WHERE id = ?2", params![empty, client])?
+            Field::Tags => {
+                let tags = split_tags(value);
+                set("tags", &(!tags.is_empty()).then(|| tags.join(", ")))?
+            }
+            Field::Notes => set("notes", &empty)?,
+            Field::Hours => {
+                if let Some(v) = empty {
+                    crate::workflow::calendar::parse_client_hours(v).map_err(|e| {
+                        super::StoreError::Invalid(format!("client {client}: hours: {}", crate::sanitize::line(&e)))
+                    })?;
+                }
+                set("work_hours", &empty)?
+            }
+            Field::Note => c.exec(
+                "UPDATE contacts SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?1 ELSE notes || ?3 || ?1 END
+                 WHERE id = ?2 AND ?1 <> ''",
+                &[&value, &client, &"\n"],
+            )?,
+        };
+        if changed == 0 {
+            return Err(super::StoreError::Invalid(format!(
+                "client {client}: nothing to set (unknown client or empty value)"
+            )));
         }
-        Field::Note => tx.execute(
-            "UPDATE contacts SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?1 ELSE notes || char(10) || ?1 END
-             WHERE id = ?2 AND ?1 <> ''",
-            params![value, client],
-        )?,
-    };
-    if changed == 0 {
-        return Err(super::StoreError::Invalid(format!(
-            "client {client}: nothing to set (unknown client or empty value)"
-        )));
-    }
-    tx.execute("UPDATE contacts SET provisional = 0 WHERE id = ?1", [client])?;
-    super::writer::audit(&tx, now, actor, "client_edit", None, &format!("client {client}: {field:?} = {value}"))?;
-    note_change(&tx, now, ChangeKind::Assign, None, None)?;
-    tx.commit()?;
-    Ok(())
+        c.exec("UPDATE contacts SET provisional = 0 WHERE id = ?1", &[&client])?;
+        super::writer::audit(c, now, actor, "client_edit", None, &format!("client {client}: {field:?} = {value}"))?;
+        note_change(c, now, ChangeKind::Assign, None, None)
+    })
 }
