@@ -687,3 +687,288 @@ fn client_cards_merge_split_and_change_hands_the_same_way_on_both_engines() {
     assert!(on_sqlite.iter().any(|l| l == "dismissed 1 3"), "{on_sqlite:#?}");
     assert_eq!(on_sqlite, clients_story(&mut postgres));
 }
+
+// ---- Search means the same on both engines ----
+
+fn mail_in(
+    label: &str,
+    conv: &str,
+    name: &str,
+    addr: &str,
+    ago: i64,
+    subject: &str,
+    body: &str,
+) -> pult::model::Inbound {
+    pult::model::Inbound {
+        remote_id: format!("<{label}@corpus>"),
+        conversation_key: conv.into(),
+        conversation_title: subject.into(),
+        author_handle: addr.into(),
+        author_name: name.into(),
+        sent_at: NOW - ago,
+        subject: Some(subject.into()),
+        body_text: body.into(),
+        ..Default::default()
+    }
+}
+
+/// Mail of the search golden table (tests/search.rs), stored by SQLite's real
+/// ingest; the same rows indexed in PostgreSQL by pult's terms. Returns the
+/// SQLite store and the PostgreSQL database with `search_keys` filled.
+fn searchable_on_both() -> (common::TempStore, PgDb) {
+    use pult::model::ChannelKind;
+    const D: i64 = 86_400;
+    let s = common::temp_store();
+    let mail = common::channel(&s, "Почта", ChannelKind::Email);
+    let mut reply = mail_in(
+        "m8",
+        "t1",
+        "Мария",
+        "maria@office.ru",
+        9 * D,
+        "Re: Акт сверки за третий квартал",
+        "Принято в работу, акт пришлю до пятницы.\n\n> Пришлите акт сверки",
+    );
+    reply.outgoing = true;
+    reply.recipients = vec!["irina@romashka.ru".into()];
+    reply.names = vec![("irina@romashka.ru".into(), "Ирина Соколова".into())];
+    common::ingest(
+        &s,
+        mail,
+        vec![
+            mail_in(
+                "m1",
+                "t1",
+                "Ирина Соколова",
+                "irina@romashka.ru",
+                10 * D,
+                "Акт сверки за третий квартал",
+                "Добрый день! Пришлите, пожалуйста, акт сверки и счета-фактуры за сентябрь.",
+            ),
+            mail_in(
+                "m2",
+                "t2",
+                "Олег Петров",
+                "oleg@vector.ru",
+                5 * D,
+                "Оплата",
+                "Оплатили счёт № 1547 на сумму 18 300 руб. Платёжку прикладываю.",
+            ),
+            mail_in(
+                "m3",
+                "t3",
+                "Анна",
+                "anna@x.ru",
+                3 * D,
+                "Аванс",
+                "Когда будет готов авансовый отчёт? Нужен аванс сотрудникам",
+            ),
+            mail_in("m4", "t4", "Анна", "anna@x.ru", 2 * D, "Счётчик", "Показания счётчика за ноябрь отправила"),
+            mail_in(
+                "m5",
+                "t5",
+                "Bob Client",
+                "bob@acme.com",
+                D,
+                "Invoices for October",
+                "Please send the invoices and the updated balance sheet. Our INN 7701234567.",
+            ),
+            mail_in(
+                "m6",
+                "t6",
+                "Ирина Соколова",
+                "irina@romashka.ru",
+                4 * 3600,
+                "Актив баланса",
+                "Вопрос по активам: как учитывать основные средства? Устав прилагаю. ООО не платит от НДС",
+            ),
+            mail_in(
+                "m9",
+                "t9",
+                "Ирина Соколова",
+                "irina@romashka.ru",
+                40 * D,
+                "Налоги",
+                "Напоминаю про авансовые платежи по налогу",
+            ),
+            mail_in("m10", "t10", "Ёлкин Пётр", "petr@elka.ru", 2 * 3600, "Где счёт?", "Ёлки-палки, счет-то где?"),
+            reply,
+        ],
+    );
+    let pg = PgDb::new();
+    let mut store = PgStore::open(&pg.target).unwrap();
+    let conn = rusqlite::Connection::open(&s.path).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT m.id, k.key, m.subject, m.body, m.transcript, m.author || ' ' || coalesce(i.handle, ''),
+                    m.recipients, m.cc, m.names
+             FROM messages m JOIN search_keys k ON k.message_id = m.id LEFT JOIN identities i ON i.id = m.author_identity_id",
+        )
+        .unwrap();
+    let rows: Vec<(i64, i64, String)> = st
+        .query_map([], |r| {
+            let recipients = pult::store::search::recipients_text(
+                r.get::<_, Option<String>>(6)?.as_deref(),
+                r.get::<_, Option<String>>(7)?.as_deref(),
+                r.get::<_, Option<String>>(8)?.as_deref(),
+            );
+            let doc = tsearch::with_words(|w| {
+                tsearch::message_document(
+                    w,
+                    r.get::<_, Option<String>>(2).ok().flatten().as_deref(),
+                    &r.get::<_, String>(3).unwrap_or_default(),
+                    r.get::<_, Option<String>>(4).ok().flatten().as_deref(),
+                    &r.get::<_, String>(5).unwrap_or_default(),
+                    &recipients,
+                )
+            });
+            Ok((r.get(0)?, r.get(1)?, doc))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    store
+        .write(|c| {
+            for (id, key, doc) in &rows {
+                c.exec("INSERT INTO search_keys (key, message_id, terms) VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS tsvector))", &[key, id, doc])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    (s, pg)
+}
+
+use pult::store::pg::tsearch;
+
+#[test]
+fn search_finds_the_same_messages_on_both_engines() {
+    let (s, pg) = searchable_on_both();
+    let reader = pult::store::Reader::open(&s.path, "anna").unwrap();
+    let clock = pult::clock::Clock::fixed(NOW, common::moscow());
+    let mut c = pg.connect();
+    let today = jiff::civil::date(2026, 11, 20);
+    let golden = [
+        "счёт",
+        "счета",
+        "СЧЕТ",
+        "счётчик",
+        "акт",
+        "актив",
+        "активы",
+        "устава",
+        "аванс",
+        "авансового",
+        "налог",
+        "платёжка",
+        "платежку",
+        "пришлю",
+        "invoice",
+        "Invoices",
+        "update",
+        "balance sheets",
+        "1547",
+        "18300",
+        "\"18 300\"",
+        "7701234567",
+        "\"акт сверки\"",
+        "\"сверки акт\"",
+        "сверк*",
+        "акт OR актив",
+        "-акт счёт",
+        "from:ирина",
+        "from:соколовой",
+        "from:irina@romashka.ru",
+        "from:елкин",
+        "петр",
+        "to:irina",
+        "to:\"Ирина Соколова\"",
+        "to:мария",
+        "subject:налоги",
+        "subject:акт",
+        "ООО",
+        "не",
+        "от",
+        "НДС",
+        // Quoted in the reply, not written by its author: found in m1 only.
+        "\"пришлите акт сверки\"",
+        // What a person types must not break out of the quotes.
+        "акт' | 'налог",
+        "!акт",
+        "акт & налог",
+    ];
+    let mut wrong = Vec::new();
+    let mut found_any = 0;
+    for q in golden {
+        let sqlite: BTreeSet<i64> = reader
+            .search(q, 100, &clock)
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .iter()
+            .filter_map(|h| h.message)
+            .collect();
+        let parsed = pult::search::query::parse(q, today).unwrap();
+        let tsq = tsearch::with_words(|w| tsearch::text_query(w, &parsed, false)).flatten().expect(q);
+        let postgres: BTreeSet<i64> = c
+            .query("SELECT message_id FROM search_keys WHERE terms @@ CAST($1::text AS tsquery)", &[&tsq])
+            .unwrap_or_else(|e| panic!("{q} as {tsq}: {e}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        found_any += usize::from(!sqlite.is_empty());
+        if sqlite != postgres {
+            wrong.push(format!("{q:?} ({tsq}): SQLite {sqlite:?}, PostgreSQL {postgres:?}"));
+        }
+    }
+    assert!(found_any >= 35, "the golden queries find something: {found_any}");
+    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), golden.len(), wrong.join("\n"));
+}
+
+#[test]
+fn a_word_search_reads_the_gin_index() {
+    let pg = PgDb::new();
+    let mut store = PgStore::open(&pg.target).unwrap();
+    let words = ["акт", "сверки", "счёт", "оплата", "договор", "налог", "аванс", "отчёт", "invoice", "balance"];
+    store
+        .write(|c| {
+            for i in 0..3000i64 {
+                let body = format!("{} {} {} номер {i}", words[i as usize % 10], words[(i as usize * 7) % 10], words[(i as usize / 3) % 10]);
+                let doc = tsearch::with_words(|w| tsearch::message_document(w, Some("Письмо"), &body, None, "Ирина irina@x.ru", ""));
+                c.exec("INSERT INTO search_keys (key, message_id, terms) VALUES (?1, ?1, CAST(CAST(?2 AS TEXT) AS tsvector))", &[&i, &doc])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut c = pg.connect();
+    // A store of some size (a small table is read whole, index or not).
+    c.batch_execute(
+        "INSERT INTO search_keys (key, message_id, terms)
+         SELECT i, i, CAST(format('''письм'':1A ''заказ'':2B ''n%s'':3B', i) AS tsvector)
+         FROM generate_series(10000, 60000) AS i;
+         ANALYZE search_keys",
+    )
+    .unwrap();
+    let tsq = tsearch::with_words(|w| {
+        tsearch::text_query(w, &pult::search::query::parse("1547", jiff::civil::date(2026, 11, 20)).unwrap(), false)
+    })
+    .flatten()
+    .unwrap();
+    let explain = |c: &mut postgres::Client, sql: &str, q: &str| -> Vec<String> {
+        c.query(&format!("EXPLAIN {sql}"), &[&q, &50i64]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let count =
+        |c: &mut postgres::Client, q: &str| -> i64 { c.query_one(tsearch::COUNT_UP_TO_FEW, &[&q]).unwrap().get(0) };
+    // A rare word: counted few, found through the GIN index, then sorted.
+    assert!(count(&mut c, &tsq) <= tsearch::FEW_HITS);
+    let plan = explain(&mut c, tsearch::newest_hits_sql(true), &tsq);
+    assert!(plan.iter().any(|l| l.contains("search_keys_terms")), "{plan:#?}");
+    let rare: Vec<i64> =
+        c.query(tsearch::newest_hits_sql(true), &[&tsq, &50i64]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(rare, vec![1547]);
+    // A word in most messages: many, so the newest keys are read first and the page ends early.
+    let common = "'заказ'";
+    assert!(count(&mut c, common) > tsearch::FEW_HITS);
+    let plan = explain(&mut c, tsearch::newest_hits_sql(false), common);
+    assert!(plan.iter().any(|l| l.contains("Index Scan Backward using search_keys_pkey")), "{plan:#?}");
+    let newest: Vec<i64> =
+        c.query(tsearch::newest_hits_sql(false), &[&common, &3i64]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(newest, vec![60000, 59999, 59998]);
+}

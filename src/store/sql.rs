@@ -353,8 +353,11 @@ impl postgres::types::ToSql for Value {
                 _ => Err(format!("a real number cannot be written as {ty}").into()),
             },
             Value::Text(s) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => s.as_str().to_sql(ty, out),
                 Type::BYTEA => s.as_bytes().to_sql(ty, out),
-                _ => s.as_str().to_sql(&Type::TEXT, out),
+                // Binary formats of their own (tsvector, json…): the statement says
+                // `CAST(CAST(? AS TEXT) AS tsvector)` and the server parses the text.
+                _ => Err(format!("text cannot be written as {ty}: cast the placeholder to TEXT first").into()),
             },
             Value::Blob(b) => b.as_slice().to_sql(&postgres::types::Type::BYTEA, out),
         }

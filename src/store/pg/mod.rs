@@ -11,6 +11,7 @@
 pub mod changes;
 pub mod lease;
 pub mod schema;
+pub mod tsearch;
 
 use std::time::Duration;
 
