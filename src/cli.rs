@@ -58,6 +58,24 @@ pub enum AuditCommand {
     },
 }
 
+/// `pult store …`: the store as a whole.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy a SQLite store into an empty PostgreSQL database (its password from
+    /// `[store] password_command` or `password_file`); prints what it moved
+    Migrate {
+        /// The SQLite store: `sqlite:PATH` or a path
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: `postgres://USER@HOST:PORT/DB` or
+        /// `postgres:///DB?host=/var/run/postgresql` (no password in it)
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open a throw-away store with a realistic week of an accountant's inbox
@@ -86,6 +104,11 @@ pub enum Command {
     /// Sign an email account in with OAuth2 (its `oauth2 = { provider, client_id }`):
     /// prints a URL and a code, works over SSH, keeps the refresh token (0600)
     Auth { account: String },
+    /// The store as a whole: `pult store migrate --from sqlite:PATH --to postgres://…`
+    Store {
+        #[command(subcommand)]
+        action: StoreCommand,
+    },
     /// Sync every account
     Sync {
         /// Fetch everything pending, send what is due, and exit (for scripts and cron)
@@ -494,6 +517,9 @@ pub fn main() -> Result<()> {
             crate::scripting::reply(&cli, conversation, text, json)
         }
         Some(Command::Audit { check: Some(AuditCommand::Verify { json }), .. }) => audit_verify(&cli, json),
+        Some(Command::Store { action: StoreCommand::Migrate { ref from, ref to, json } }) => {
+            crate::store_cli::migrate(&cli, from, to, json)
+        }
         Some(Command::Export { check: Some(ExportCommand::Verify { ref dir, json }), .. }) => {
             crate::export_cli::verify(&cli, dir, json)
         }

@@ -1414,6 +1414,17 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("refused_no_recipient", "An email needs a recipient", "У письма должен быть получатель"),
     ("refused_empty_note", "The note is empty", "Заметка пустая"),
     (
+        "store_migrate_to",
+        "--to {to}: a PostgreSQL address is needed (postgres://USER@HOST:PORT/DB)",
+        "--to {to}: нужен адрес вида `postgres://USER@HOST:PORT/DB`",
+    ),
+    ("store_migrated", "Moved {from} into {to}:", "Хранилище {from} перенесено в {to}:"),
+    (
+        "refused_target_not_empty",
+        "{target} already holds a store; pult store migrate copies only into an empty one",
+        "В {target} уже есть хранилище; `pult store migrate` переносит только в пустое",
+    ),
+    (
         "store_too_new",
         "The store was written by a newer pult (schema {found}, this one knows {known}): update pult",
         "Хранилище записано более новой версией pult (схема {found}, эта знает {known}): обновите pult",

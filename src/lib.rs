@@ -30,6 +30,7 @@ pub mod search;
 pub mod secrets;
 pub mod sla_cli;
 pub mod store;
+pub mod store_cli;
 pub mod sync;
 pub mod trouble;
 pub mod tui;

@@ -972,3 +972,115 @@ fn a_word_search_reads_the_gin_index() {
         c.query(tsearch::newest_hits_sql(false), &[&common, &3i64]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(newest, vec![60000, 59999, 59998]);
 }
+
+// ---- pult store migrate ----
+
+#[test]
+fn pult_store_migrate_moves_a_store_whole_and_only_into_an_empty_database() {
+    let home = tempfile::tempdir().unwrap();
+    let store = common::demo_store(home.path());
+    // Originals kept beside the store must move too: one is named `beside`.
+    let side = pult::store::side_blobs::SideBlobs::beside(&store);
+    let packed = pult::model::Packed::of(b"From: x@y.ru\r\n\r\nbeside").unwrap();
+    side.put_all(&[&packed]).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.execute(
+            "INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, 'beside', x'')",
+            rusqlite::params![packed.sha256, packed.size as i64],
+        )
+        .unwrap();
+    }
+    let pg = PgDb::new();
+    let url = pg.target.shown().to_string();
+    let password_file = std::env::var("PULT_TEST_POSTGRES_PASSWORD_FILE").unwrap();
+    let config = home.path().join("config/pult/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, format!("[store]\npassword_file = \"{password_file}\"\n")).unwrap();
+
+    let run = || {
+        common::pult(home.path())
+            .args(["store", "migrate", "--from"])
+            .arg(format!("sqlite:{}", store.display()))
+            .args(["--to", &url, "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let mut c = pg.connect();
+    for table in [
+        "messages",
+        "conversations",
+        "contacts",
+        "outbox",
+        "tasks",
+        "notes",
+        "audit",
+        "blobs",
+        "search_keys",
+        "sync_state",
+    ] {
+        let here: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        let there: i64 = c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0);
+        assert_eq!(said["tables"][table], serde_json::json!(here), "{table}: {said}");
+        assert_eq!(here, there, "{table}");
+    }
+    let messages: i64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+    assert!(messages > 20, "the demo has a week of mail: {messages}");
+    // The audit chain is the same chain, hash for hash.
+    let here: Vec<(i64, Option<String>)> = conn
+        .prepare("SELECT id, row_hash FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let there: Vec<(i64, Option<String>)> = c
+        .query("SELECT id, row_hash FROM audit ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(!here.is_empty());
+    assert_eq!(here, there);
+    // The original kept beside the file is in the database now, readable.
+    let codec: String = c.query_one("SELECT codec FROM blobs WHERE sha256 = $1", &[&packed.sha256]).unwrap().get(0);
+    assert_eq!(codec, "deflate");
+    // New rows continue after the moved ones.
+    let next: i64 = c
+        .query_one("INSERT INTO notes (conversation_id, actor, body, created_at) SELECT min(id), 'anna', 'после переноса', 1 FROM conversations RETURNING id", &[])
+        .unwrap()
+        .get(0);
+    let max_here: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM notes", [], |r| r.get(0)).unwrap();
+    assert!(next > max_here);
+    let counter: i64 = c.query_one("SELECT n FROM change_counter", &[]).unwrap().get(0);
+    let seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0)).unwrap();
+    assert_eq!(counter, seq);
+    // Search finds the same messages in the moved store.
+    let reader = pult::store::Reader::open(&store, "anna").unwrap();
+    let clock = pult::clock::Clock::fixed(NOW, common::moscow());
+    for q in ["акт", "счёт", "оплата", "\"акт сверки\""] {
+        let sqlite: BTreeSet<i64> = reader.search(q, 1000, &clock).unwrap().iter().filter_map(|h| h.message).collect();
+        let parsed = pult::search::query::parse(q, jiff::civil::date(2026, 11, 20)).unwrap();
+        let tsq = tsearch::with_words(|w| tsearch::text_query(w, &parsed, false)).flatten().unwrap();
+        let postgres: BTreeSet<i64> = c
+            .query("SELECT message_id FROM search_keys WHERE terms @@ CAST($1::text AS tsquery)", &[&tsq])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(sqlite, postgres, "{q}");
+    }
+
+    // A second run finds the database holding a store, and says so.
+    let again = run();
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already holds a store"), "{err}");
+    assert!(!err.contains("pult-test-secret"), "{err}");
+    let after: i64 = c.query_one("SELECT count(*) FROM messages", &[]).unwrap().get(0);
+    assert_eq!(after, messages, "nothing was added by the refused run");
+}

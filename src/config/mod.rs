@@ -87,6 +87,10 @@ pub struct StoreConfig {
     pub path: Option<PathBuf>,
     /// Keep every message's bytes as received (default: on for a new store).
     pub keep_raw: Option<bool>,
+    /// The PostgreSQL password (argv, no shell), for `pult store migrate`.
+    pub password_command: Option<Vec<String>>,
+    /// The PostgreSQL password in a 0600 file.
+    pub password_file: Option<PathBuf>,
 }
 
 /// `[export]`: how `pult export` signs a manifest and `pult export verify` checks it.

@@ -91,6 +91,9 @@ pub enum Refused {
     /// (path, limit in MiB).
     #[error("cannot attach {0}: larger than {1} MB")]
     AttachmentTooBig(String, u64),
+    /// `pult store migrate` into a database that already holds a store.
+    #[error("{0} already holds a store; pult store migrate copies only into an empty one")]
+    TargetNotEmpty(String),
 }
 
 impl Refused {
@@ -122,6 +125,7 @@ impl Refused {
             Refused::AttachmentUnreadable(path, why) => {
                 lang.tr("refused_attachment_unreadable").replace("{path}", path).replace("{why}", lang.tr(why))
             }
+            Refused::TargetNotEmpty(target) => lang.tr("refused_target_not_empty").replace("{target}", target),
             Refused::AttachmentTooBig(path, mb) => {
                 lang.tr("refused_attachment_too_big").replace("{path}", path).replace("{mb}", &mb.to_string())
             }

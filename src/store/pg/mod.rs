@@ -10,6 +10,7 @@
 
 pub mod changes;
 pub mod lease;
+pub mod migrate;
 pub mod schema;
 pub mod tsearch;
 
