@@ -1420,6 +1420,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("store_migrated", "Moved {from} into {to}:", "Хранилище {from} перенесено в {to}:"),
     (
+        "store_migrated_nul",
+        "{n} texts held a NUL character, which PostgreSQL cannot store: moved with ␀ in its place",
+        "В текстах ({n}) был нулевой символ, который PostgreSQL не хранит: перенесены с ␀ на его месте",
+    ),
+    (
         "refused_target_not_empty",
         "{target} already holds a store; pult store migrate copies only into an empty one",
         "В {target} уже есть хранилище; `pult store migrate` переносит только в пустое",

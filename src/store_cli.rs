@@ -26,11 +26,16 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
     if json {
         let tables: serde_json::Map<String, serde_json::Value> =
             moved.tables.iter().map(|(t, n)| (t.clone(), serde_json::json!(n))).collect();
-        global.print_json(&serde_json::json!({ "from": source, "to": target.shown(), "tables": tables }))?;
+        global.print_json(&serde_json::json!({
+            "from": source, "to": target.shown(), "tables": tables, "nul_replaced": moved.nul_replaced,
+        }))?;
     } else {
         say!("{}", t!("store_migrated", from = source.display(), to = target.shown()));
         for (table, n) in moved.tables.iter().filter(|(_, n)| *n > 0) {
             say!("  {table:<18} {n:>9}");
+        }
+        if moved.nul_replaced > 0 {
+            say!("{}", t!("store_migrated_nul", n = moved.nul_replaced));
         }
     }
     Ok(())

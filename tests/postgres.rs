@@ -991,6 +991,14 @@ fn pult_store_migrate_moves_a_store_whole_and_only_into_an_empty_database() {
         )
         .unwrap();
     }
+    // A text with a NUL (a hostile mail's body may hold one; PostgreSQL's text cannot).
+    pult::store::open_writer(&store)
+        .unwrap()
+        .run_sql(
+            "INSERT INTO notes (conversation_id, actor, body, created_at)
+             SELECT min(id), 'anna', 'до' || char(0) || 'после', 1 FROM conversations",
+        )
+        .unwrap();
     let pg = PgDb::new();
     let url = pg.target.shown().to_string();
     let password_file = std::env::var("PULT_TEST_POSTGRES_PASSWORD_FILE").unwrap();
@@ -1028,6 +1036,9 @@ fn pult_store_migrate_moves_a_store_whole_and_only_into_an_empty_database() {
         assert_eq!(said["tables"][table], serde_json::json!(here), "{table}: {said}");
         assert_eq!(here, there, "{table}");
     }
+    assert_eq!(said["nul_replaced"], serde_json::json!(1), "{said}");
+    let moved_note: i64 = c.query_one("SELECT count(*) FROM notes WHERE body = 'до\u{2400}после'", &[]).unwrap().get(0);
+    assert_eq!(moved_note, 1);
     let messages: i64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
     assert!(messages > 20, "the demo has a week of mail: {messages}");
     // The audit chain is the same chain, hash for hash.

@@ -51,6 +51,10 @@ const TABLES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Moved {
     pub tables: Vec<(String, i64)>,
+    /// Texts that held a NUL character, which PostgreSQL's text cannot:
+    /// moved with U+2400 (␀) in its place (the original bytes, where kept,
+    /// are blobs and move as they are).
+    pub nul_replaced: i64,
 }
 
 /// Copies the SQLite store at `from` into the empty PostgreSQL store at `to`.
@@ -78,25 +82,27 @@ pub fn sqlite_to_postgres(from: &Path, to: &Target) -> Result<Moved> {
     let moved = target.write(|c| {
         c.exec("SET CONSTRAINTS ALL DEFERRED", &[])?;
         let mut tables = Vec::new();
+        let mut nul_replaced = 0;
         for table in TABLES {
             let n = match *table {
                 "search_keys" => copy_search_keys(&source, c)?,
                 "blobs" => copy_blobs(&source, c, &side)?,
-                t => copy_table(&source, c, t)?,
+                t => copy_table(&source, c, t, &mut nul_replaced)?,
             };
             tables.push((table.to_string(), n));
         }
         index_the_rest(&source, c)?;
         continue_counters(c)?;
-        Ok(Moved { tables })
+        Ok(Moved { tables, nul_replaced })
     });
     source.execute_batch("COMMIT")?;
     moved
 }
 
 /// A source row's values, strictly: text that is not UTF-8 is refused with
-/// its place, never replaced.
-fn row_values(table: &str, row: &rusqlite::Row<'_>, width: usize) -> Result<Vec<Value>> {
+/// its place, never replaced; a NUL (which no PostgreSQL text holds) is
+/// shown as ␀ and counted.
+fn row_values(table: &str, row: &rusqlite::Row<'_>, width: usize, nul_replaced: &mut i64) -> Result<Vec<Value>> {
     use rusqlite::types::ValueRef;
     (0..width)
         .map(|i| {
@@ -105,11 +111,15 @@ fn row_values(table: &str, row: &rusqlite::Row<'_>, width: usize) -> Result<Vec<
                 ValueRef::Integer(n) => Value::Int(n),
                 ValueRef::Real(f) => Value::Real(f),
                 ValueRef::Text(t) => match std::str::from_utf8(t) {
-                    Ok(s) if !s.contains('\0') => Value::Text(s.to_string()),
-                    _ => {
+                    Ok(s) if s.contains('\0') => {
+                        *nul_replaced += 1;
+                        Value::Text(s.replace('\0', "\u{2400}"))
+                    }
+                    Ok(s) => Value::Text(s.to_string()),
+                    Err(_) => {
                         let id: Option<i64> = row.get(0).ok();
                         return Err(StoreError::Invalid(format!(
-                            "{table} row {}: column {i} holds text PostgreSQL cannot store (not UTF-8, or a NUL)",
+                            "{table} row {}: column {i} holds text that is not UTF-8",
                             id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
                         )));
                     }
@@ -126,7 +136,7 @@ fn columns(source: &rusqlite::Connection, table: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn copy_table(source: &rusqlite::Connection, c: &dyn Conn, table: &str) -> Result<i64> {
+fn copy_table(source: &rusqlite::Connection, c: &dyn Conn, table: &str, nul_replaced: &mut i64) -> Result<i64> {
     let cols = columns(source, table)?;
     let list = cols.join(", ");
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
@@ -135,7 +145,7 @@ fn copy_table(source: &rusqlite::Connection, c: &dyn Conn, table: &str) -> Resul
     let mut rows = st.query([])?;
     let mut n = 0;
     while let Some(row) = rows.next()? {
-        let values = row_values(table, row, cols.len())?;
+        let values = row_values(table, row, cols.len(), nul_replaced)?;
         let params: Vec<&dyn crate::store::sql::ToValue> = values.iter().map(|v| v as _).collect();
         c.exec(&insert, &params).map_err(|e| in_table(table, row, e))?;
         n += 1;
