@@ -170,6 +170,8 @@ const LATIN_ALLOWED: &[&str] = &[
     "or",
     "pult",
     "telegram",
+    "postgresql",
+    "sqlite",
     "whatsapp",
     "business",
     "email",
