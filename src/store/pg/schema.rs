@@ -498,3 +498,18 @@ CREATE TABLE sender_lease (
 );
 INSERT INTO sender_lease (epoch) VALUES (0);
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migration added to SQLite's list needs its PostgreSQL twin here.
+    #[test]
+    fn every_sqlite_migration_has_a_postgresql_step() {
+        let last = STEPS.last().map_or(FIRST, |(v, _)| *v);
+        assert_eq!(last, VERSION, "SQLite is at schema {VERSION}; PostgreSQL's steps end at {last}");
+        let numbers: Vec<i64> = STEPS.iter().map(|(v, _)| *v).collect();
+        let expected: Vec<i64> = (FIRST + 1..=VERSION).collect();
+        assert_eq!(numbers, expected, "one step per version, in order");
+    }
+}
