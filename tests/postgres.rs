@@ -266,7 +266,7 @@ fn changes_are_numbered_in_the_order_they_commit() {
     });
     assert!(seq1 < seq2, "{seq1} committed first");
     let seen: Vec<(i64, Option<i64>)> =
-        changes::since(&mut c, 0).unwrap().into_iter().map(|ch| (ch.seq, ch.conversation)).collect();
+        changes::since(&mut c, 0).unwrap().into_iter().map(|ch| (ch.seq, ch.conversation_id)).collect();
     assert_eq!(seen, vec![(seq1, Some(7)), (seq2, Some(8))]);
     assert_eq!(changes::since(&mut c, seq1).unwrap().len(), 1);
 }
@@ -293,7 +293,7 @@ fn the_doorbell_rings_once_per_committed_transaction_and_not_for_a_rollback() {
     tx.commit().unwrap();
     assert_eq!(bell.wait(Duration::from_secs(10)).unwrap(), 1, "the rolled-back one rang nothing");
     let log = changes::since(&mut c, 0).unwrap();
-    assert_eq!(log.iter().map(|ch| ch.conversation).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3), Some(5)]);
+    assert_eq!(log.iter().map(|ch| ch.conversation_id).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3), Some(5)]);
     assert_eq!(log.iter().map(|ch| ch.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4], "no gap where the rollback was");
 }
 
@@ -1094,4 +1094,21 @@ fn pult_store_migrate_moves_a_store_whole_and_only_into_an_empty_database() {
     assert!(!err.contains("pult-test-secret"), "{err}");
     let after: i64 = c.query_one("SELECT count(*) FROM messages", &[]).unwrap().get(0);
     assert_eq!(after, messages, "nothing was added by the refused run");
+}
+
+#[test]
+fn another_screen_sees_a_commit_through_the_doorbell_and_the_log() {
+    let pg = PgDb::new();
+    let mut store = PgStore::open(&pg.target).unwrap();
+    let (conv, _) = chat_with_a_question(&mut store);
+    let mut watcher = changes::Watcher::open(&pg.target).unwrap();
+    assert!(watcher.poll(Duration::from_millis(10)).unwrap().is_empty(), "nothing new yet");
+    pult::store::team::add_note(&mut store, conv, "boris", "Перезвонить в 15:00", NOW).unwrap();
+    // The ring wakes the wait at once; the generous bound only stops a broken doorbell hanging the test.
+    let seen = watcher.poll(Duration::from_secs(30)).unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].kind, pult::model::ChangeKind::Note);
+    assert_eq!(seen[0].conversation_id, Some(conv));
+    assert_eq!(seen[0].actor.as_deref(), Some("boris"));
+    assert!(watcher.poll(Duration::from_millis(10)).unwrap().is_empty(), "each change is delivered once");
 }

@@ -11,19 +11,12 @@
 //! doorbell was missed.
 
 use super::PgError;
+use crate::model::{Change, ChangeKind};
 use postgres::fallible_iterator::FallibleIterator;
 use std::time::Duration;
 
 /// The channel the doorbell rings on.
 const CHANNEL: &str = "pult_changes";
-
-/// One entry of the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub seq: i64,
-    pub kind: String,
-    pub conversation: Option<i64>,
-}
 
 /// Records a change inside the caller's transaction (it commits with it).
 pub fn note(
@@ -42,10 +35,51 @@ pub fn note(
     Ok(seq)
 }
 
-/// Changes after `seq`, oldest first.
+/// Changes after `seq`, oldest first (at most 5,000, as SQLite's watcher reads).
 pub fn since(client: &mut postgres::Client, seq: i64) -> Result<Vec<Change>, PgError> {
-    let rows = client.query("SELECT seq, kind, conversation_id FROM changes WHERE seq > $1 ORDER BY seq", &[&seq])?;
-    Ok(rows.iter().map(|r| Change { seq: r.get(0), kind: r.get(1), conversation: r.get(2) }).collect())
+    let rows = client.query(
+        "SELECT seq, kind, conversation_id, actor FROM changes WHERE seq > $1 ORDER BY seq LIMIT 5000",
+        &[&seq],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Change {
+            seq: r.get(0),
+            kind: ChangeKind::parse(r.get::<_, &str>(1)),
+            conversation_id: r.get(2),
+            actor: r.get(3),
+        })
+        .collect())
+}
+
+/// Other processes' commits as they happen, for a screen: what SQLite's
+/// `store::watch::Watcher` does with `PRAGMA data_version`, done with the
+/// doorbell, and the log read after every wait so a missed ring costs at
+/// most one wait.
+pub struct Watcher {
+    bell: Doorbell,
+    log: postgres::Client,
+    last_seq: i64,
+}
+
+impl Watcher {
+    pub fn open(target: &super::Target) -> Result<Watcher, PgError> {
+        // Listening first: a commit between this and the read below still rings.
+        let bell = Doorbell::listen(target)?;
+        let mut log = target.connect()?;
+        let last_seq = log.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])?.get(0);
+        Ok(Watcher { bell, log, last_seq })
+    }
+
+    /// Waits up to `wait` for a ring, then returns the changes not seen yet.
+    pub fn poll(&mut self, wait: Duration) -> Result<Vec<Change>, PgError> {
+        self.bell.wait(wait)?;
+        let changes = since(&mut self.log, self.last_seq)?;
+        if let Some(last) = changes.last() {
+            self.last_seq = last.seq;
+        }
+        Ok(changes)
+    }
 }
 
 /// A connection that listens for the doorbell: one per pult, outside any pool.
