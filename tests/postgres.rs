@@ -403,6 +403,15 @@ fn seen(db: &mut impl Transact) -> Vec<String> {
     .unwrap()
 }
 
+/// A new store on each engine (with what keeps each alive: a directory, a database).
+fn new_on_both_engines() -> (tempfile::TempDir, pult::store::Db, PgDb, PgStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
+    let pg = PgDb::new();
+    let postgres = PgStore::open(&pg.target).unwrap();
+    (dir, sqlite, pg, postgres)
+}
+
 /// Accept with a deadline, move it, report done, take «Выполнено» back,
 /// cancel, snooze, follow up, answer after hours: what each step left.
 fn ledger_story(db: &mut impl Transact) -> Vec<String> {
@@ -463,10 +472,7 @@ fn ledger_story(db: &mut impl Transact) -> Vec<String> {
 
 #[test]
 fn the_ledger_keeps_the_same_promises_on_both_engines() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
-    let pg = PgDb::new();
-    let mut postgres = PgStore::open(&pg.target).unwrap();
+    let (_dir, mut sqlite, _pg, mut postgres) = new_on_both_engines();
 
     let on_sqlite = ledger_story(&mut sqlite);
     let on_postgres = ledger_story(&mut postgres);
@@ -557,10 +563,7 @@ fn drafts_of(c: &dyn Conn) -> usize {
 
 #[test]
 fn the_team_keeps_the_same_hand_overs_notes_and_clocks_on_both_engines() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
-    let pg = PgDb::new();
-    let mut postgres = PgStore::open(&pg.target).unwrap();
+    let (_dir, mut sqlite, _pg, mut postgres) = new_on_both_engines();
     let on_sqlite = team_story(&mut sqlite);
     assert!(on_sqlite.iter().any(|l| l == "[\"anna\"]"), "boris sees anna's claim: {on_sqlite:#?}");
     assert!(on_sqlite.iter().any(|l| l.starts_with("note anna → @boris: Клиент ждёт")), "{on_sqlite:#?}");
@@ -673,10 +676,7 @@ fn client_rows(db: &mut impl Transact) -> Vec<String> {
 
 #[test]
 fn client_cards_merge_split_and_change_hands_the_same_way_on_both_engines() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
-    let pg = PgDb::new();
-    let mut postgres = PgStore::open(&pg.target).unwrap();
+    let (_dir, mut sqlite, _pg, mut postgres) = new_on_both_engines();
     let on_sqlite = clients_story(&mut sqlite);
     assert!(
         on_sqlite
