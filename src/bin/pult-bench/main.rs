@@ -4,6 +4,7 @@
 //! and store tools.
 
 mod bench;
+mod pg;
 
 use anyhow::{Result, anyhow};
 use clap::{Parser, Subcommand};
@@ -40,6 +41,13 @@ struct Cli {
     /// Scrolling: frame time while a long group chat scrolls, and `j` held over a list of chats
     #[arg(long)]
     scroll: bool,
+    /// PostgreSQL: commit-to-screen latency of ten watchers on this (empty or
+    /// pult's) database, against SQLite's watcher in the same run
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// The PostgreSQL password, in a 0600 file
+    #[arg(long, value_name = "FILE")]
+    postgres_password_file: Option<PathBuf>,
     /// Messages of the long group chat in --scroll mode
     #[arg(long, default_value_t = 10_000)]
     chat_messages: usize,
@@ -131,6 +139,9 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     let store = || cli.store.clone().ok_or_else(|| anyhow!("this needs --store PATH"));
     match cli.tool {
+        None if cli.postgres.is_some() => {
+            pg::run(cli.postgres.as_deref().unwrap_or_default(), cli.postgres_password_file.as_deref(), cli.json)
+        }
         None if cli.whatsapp => bench::run_whatsapp(cli.posts, cli.clients.max(1), cli.dir.as_deref(), cli.json),
         None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), cli.json),
         None if cli.scroll => bench::run_scroll(cli.chat_messages, cli.dir.as_deref(), cli.json),
