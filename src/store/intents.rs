@@ -851,29 +851,31 @@ pub fn mark_failed(db: &mut Db, outbox_id: i64, reason: &str, now: i64) -> Resul
 /// An outbox row failed, at send time or later (a delivery report, a bounce):
 /// its message shows why, the row waits for a person (`pult outbox`, `E`),
 /// the promise it made is withdrawn and the one it reported done reopens.
-pub(super) fn fail_row(tx: &rusqlite::Transaction<'_>, outbox_id: i64, reason: &str, now: i64) -> Result<()> {
-    let (conversation, message): (i64, i64) =
-        tx.query_row("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", [outbox_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    tx.execute(
-        "UPDATE outbox SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
-        params![reason, now, outbox_id],
-    )?;
-    tx.execute("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", params![reason, message])?;
-    // The client heard nothing: the promise this message made is withdrawn,
-    // the one it reported done is open again.
-    tx.execute(
-        "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = ?2 WHERE outbox_id = ?3 AND state = 'accepted'",
-        params![now, reason, outbox_id],
-    )?;
-    tx.execute(
-        "UPDATE tasks SET state = 'accepted', done_at = NULL WHERE done_outbox_id = ?1 AND state = 'done'",
-        [outbox_id],
-    )?;
-    refresh_conversation(tx, conversation)?;
-    note_change(tx, now, ChangeKind::Outbox, Some(conversation), None)?;
-    Ok(())
+pub(super) fn fail_row(c: &(impl WithConn + ?Sized), outbox_id: i64, reason: &str, now: i64) -> Result<()> {
+    c.with_conn(|c| {
+        let (conversation, message): (i64, i64) =
+            c.one("SELECT conversation_id, message_id FROM outbox WHERE id = ?1", &[&outbox_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        c.exec(
+            "UPDATE outbox SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
+            &[&reason, &now, &outbox_id],
+        )?;
+        c.exec("UPDATE messages SET delivery = 'failed', error = ?1 WHERE id = ?2", &[&reason, &message])?;
+        // The client heard nothing: the promise this message made is withdrawn,
+        // the one it reported done is open again.
+        c.exec(
+            "UPDATE tasks SET state = 'cancelled', done_at = ?1, withdrawn = ?2
+             WHERE outbox_id = ?3 AND state = 'accepted'",
+            &[&now, &reason, &outbox_id],
+        )?;
+        c.exec(
+            "UPDATE tasks SET state = 'accepted', done_at = NULL WHERE done_outbox_id = ?1 AND state = 'done'",
+            &[&outbox_id],
+        )?;
+        refresh_conversation(c, conversation)?;
+        note_change(c, now, ChangeKind::Outbox, Some(conversation), None)
+    })
 }
 
 /// The send's fate cannot be known (the connection broke after the request
