@@ -474,3 +474,292 @@ fn the_ledger_keeps_the_same_promises_on_both_engines() {
     assert!(on_sqlite.iter().any(|l| l.contains("audit") && l.contains("task.redate")), "{on_sqlite:#?}");
     assert_eq!(on_sqlite, on_postgres);
 }
+
+// ---- The outbox on both engines ----
+
+use pult::store::intents::{self, Recovered};
+
+/// Every row the outbox touches, as a person (or the sender) could see it.
+/// Messages are named by their remote id (SQLite gives a deleted row's id to
+/// the next one, PostgreSQL never does).
+fn outbox_seen(db: &mut impl Transact) -> Vec<String> {
+    db.write(|c| {
+        let message = |id: &str| format!("(SELECT remote_id FROM messages WHERE id = {id})");
+        let mut out = c.all(
+            &format!(
+                "SELECT id, state, attempts, error, not_before, remote_id, rfc_message_id, handed_over_at,
+                        server_answer, to_addresses, forward_of, template, {}
+                 FROM outbox ORDER BY id",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "outbox {} {} {} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<i64>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
+                    r.get::<Option<i64>>(7)?,
+                    r.get::<Option<String>>(8)?,
+                    r.get::<Option<String>>(9)?,
+                    r.get::<Option<i64>>(10)?,
+                    r.get::<Option<String>>(11)?,
+                    r.get::<Option<String>>(12)?
+                ))
+            },
+        )?;
+        out.extend(c.all(
+            "SELECT remote_id, direction, delivery, error, flag_push, recipients, cc, forward, closing, quiet, body
+             FROM messages ORDER BY id",
+            &[],
+            |r| {
+                Ok(format!(
+                    "message {} {} {} {:?} {:?} {:?} {:?} {} {} {:?} {}",
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
+                    r.get::<i64>(7)?,
+                    r.get::<i64>(8)?,
+                    r.get::<Option<String>>(9)?,
+                    r.get::<String>(10)?
+                ))
+            },
+        )?);
+        out.extend(c.all(
+            &format!(
+                "SELECT id, status, waiting_since, {}, {}, preview, automatic FROM conversations ORDER BY id",
+                message("last_inbound_id"),
+                message("last_message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "conversation {} {} {:?} {:?} {:?} {} {}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<String>(5)?,
+                    r.get::<i64>(6)?
+                ))
+            },
+        )?);
+        out.extend(c.all(
+            &format!(
+                "SELECT actor, conversation_id, {} FROM read_marks ORDER BY actor, conversation_id",
+                message("message_id")
+            ),
+            &[],
+            |r| Ok(format!("read {} {} {:?}", r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<Option<String>>(2)?)),
+        )?);
+        out.extend(c.all("SELECT id, state, done_at, withdrawn FROM tasks ORDER BY id", &[], |r| {
+            Ok(format!(
+                "task {} {} {:?} {:?}",
+                r.get::<i64>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<i64>>(2)?,
+                r.get::<Option<String>>(3)?
+            ))
+        })?);
+        out.extend(c.all(
+            &format!(
+                "SELECT {}, ordinal, name, mime, size, content_hash, remote_ref FROM attachments
+                 ORDER BY message_id, ordinal",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "attachment {:?} {} {} {} {:?} {:?} {:?}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<Option<i64>>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?
+                ))
+            },
+        )?);
+        out.extend(c.all("SELECT kind, handle, rule, actor FROM sender_rules ORDER BY kind, handle", &[], |r| {
+            Ok(format!(
+                "rule {} {} {} {}",
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?
+            ))
+        })?);
+        out.extend(c.all(
+            &format!(
+                "SELECT {}, author_handle, author_name, emoji FROM reactions ORDER BY 1, 2",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "reaction {:?} {} {:?} {}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<String>(3)?
+                ))
+            },
+        )?);
+        out.extend(c.all("SELECT remote_id, kind FROM pending_reports ORDER BY remote_id, kind", &[], |r| {
+            Ok(format!("parked {} {}", r.get::<String>(0)?, r.get::<String>(1)?))
+        })?);
+        // The audit chain's hashes cover every field: equal hashes, equal history.
+        out.extend(c.all("SELECT id, action, detail, row_hash FROM audit ORDER BY id", &[], |r| {
+            let (id, action, detail, hash) =
+                (r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?);
+            Ok(format!("audit {id} {action} {detail} {hash}"))
+        })?);
+        out.extend(c.all("SELECT kind, conversation_id, actor FROM changes ORDER BY seq", &[], |r| {
+            Ok(format!(
+                "change {} {:?} {:?}",
+                r.get::<String>(0)?,
+                r.get::<Option<i64>>(1)?,
+                r.get::<Option<String>>(2)?
+            ))
+        })?);
+        Ok(out)
+    })
+    .unwrap()
+}
+
+fn state_of(db: &mut impl Transact, outbox: i64) -> String {
+    db.write(|c| c.one("SELECT state FROM outbox WHERE id = ?1", &[&outbox], |r| r.get(0))).unwrap()
+}
+
+fn channel_of(db: &mut impl Transact, conversation: i64) -> i64 {
+    db.write(|c| c.one("SELECT channel_id FROM conversations WHERE id = ?1", &[&conversation], |r| r.get(0))).unwrap()
+}
+
+/// A second chat on the same channel, with a client message; its id.
+fn another_chat(db: &mut impl Transact, channel: i64) -> i64 {
+    db.write(|c| {
+        let conv = c.insert(
+            "INSERT INTO conversations (channel_id, remote_key, title, created_at)
+             VALUES (?1, 'chat:2', 'ИП Петров', ?2) RETURNING id",
+            &[&channel, &NOW],
+        )?;
+        c.exec(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+             VALUES (?1, ?2, '2:1', 'in', 'Пётр', ?3, 'Когда будет договор?')",
+            &[&conv, &channel, &(NOW - 300)],
+        )?;
+        Ok(conv)
+    })
+    .unwrap()
+}
+
+/// Sent at once; failed, retried, maybe sent and confirmed; a crash mid-send;
+/// taken back in its undo window; a batch closed and reopened; read twice.
+fn outbox_story(db: &mut impl Transact) -> Vec<String> {
+    let mut story = Vec::new();
+    let (conv, question) = chat_with_a_question(db);
+    let ch = channel_of(db, conv);
+
+    // Sent at the first try.
+    let first = intents::queue_reply(db, &reply(conv, question, "Акт сверки во вложении"), NOW).unwrap();
+    assert!(intents::take_due(db, ch, NOW).unwrap().is_none(), "not before its undo window ends");
+    let item = intents::take_due(db, ch, NOW + 10).unwrap().expect("due");
+    assert_eq!(
+        (item.id, item.body.as_str(), item.attempts, item.conversation_key.as_str()),
+        (first, "Акт сверки во вложении", 0, "chat:1")
+    );
+    assert_eq!(item.reply_to_remote.as_deref(), Some("1"));
+    assert_eq!(state_of(db, first), "sending", "a row taken is sending");
+    assert!(intents::take_due(db, ch, NOW + 10).unwrap().is_none(), "taken once");
+    intents::mark_sent(db, first, "tg:101", NOW + 11).unwrap();
+    assert_eq!(state_of(db, first), "sent");
+    story.extend(outbox_seen(db));
+
+    // Failed; a person retries it; its fate is unknown; a person confirms it went.
+    let second = intents::queue_reply(db, &reply(conv, question, "Счёт выставлен"), NOW + 20).unwrap();
+    assert_eq!(intents::take_due(db, ch, NOW + 30).unwrap().map(|i| i.id), Some(second));
+    intents::mark_failed(db, second, "Forbidden: bot was blocked by the user", NOW + 31).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 40).unwrap().is_none(), "a failed row waits for a person");
+    intents::resolve(db, second, true, "anna", NOW + 40).unwrap();
+    let again = intents::take_due(db, ch, NOW + 40).unwrap().expect("retried");
+    assert_eq!((again.id, again.attempts), (second, 1));
+    intents::mark_unknown(db, second, "connection reset", NOW + 41).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 50).unwrap().is_none(), "maybe sent: never resent by itself");
+    let sent_row = intents::resolve(db, first, true, "anna", NOW + 50).unwrap_err();
+    assert!(matches!(sent_row, StoreError::Invalid(_)), "a sent row is not retried: {sent_row}");
+    assert!(intents::confirm_sent(db, first, "anna", NOW + 50).is_err(), "only a maybe-sent row is confirmed");
+    intents::confirm_sent(db, second, "anna", NOW + 50).unwrap();
+    assert_eq!(state_of(db, second), "sent");
+    story.extend(outbox_seen(db));
+
+    // The daemon dies with two rows in flight: the server had accepted one.
+    let third = intents::queue_reply(db, &reply(conv, question, "Напоминаю про оплату"), NOW + 60).unwrap();
+    let fourth = intents::queue_reply(db, &reply(conv, question, "Документы отправлены"), NOW + 61).unwrap();
+    assert_eq!(intents::take_due(db, ch, NOW + 70).unwrap().map(|i| i.id), Some(third));
+    assert_eq!(intents::take_due(db, ch, NOW + 70).unwrap().map(|i| i.id), Some(fourth));
+    intents::mark_handed_over(db, fourth, &["client@example.com".into()], &[], Some("250 2.0.0 Ok"), NOW + 71).unwrap();
+    let recovered = intents::recover_interrupted(db, NOW + 80).unwrap();
+    assert_eq!(recovered, Recovered { handed_over: 1, unknown: 1 });
+    assert_eq!(state_of(db, third), "unknown", "in flight at the crash: may have been sent, never pending");
+    assert!(intents::take_due(db, ch, NOW + 80).unwrap().is_none(), "at most once: nothing in flight goes again");
+    assert_eq!(intents::take_handed_over(db, ch, NOW + 80).unwrap().map(|i| i.id), Some(fourth));
+    intents::mark_sent(db, fourth, "tg:104", NOW + 81).unwrap();
+    assert!(intents::take_handed_over(db, ch, NOW + 81).unwrap().is_none());
+    assert_eq!(intents::recover_interrupted(db, NOW + 82).unwrap(), Recovered::default());
+    story.extend(outbox_seen(db));
+
+    // Taken back inside its undo window; too late once it left.
+    let oops = Reply { not_before: NOW + 100, ..reply(conv, question, "Ой, это не вам") };
+    let fifth = intents::queue_reply(db, &oops, NOW + 90).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 95).unwrap().is_none(), "still in its window");
+    assert_eq!(ledger::undo_send(db, fifth, "anna", NOW + 95).unwrap(), "Ой, это не вам");
+    assert_eq!(state_of(db, fifth), "cancelled");
+    let late = ledger::undo_send(db, first, "anna", NOW + 96).unwrap_err();
+    assert!(matches!(&late, StoreError::Refused(Refused::TooLateToUndo(s)) if s == "sent"), "{late}");
+    story.extend(outbox_seen(db));
+
+    // A batch close keeps the conversation with an open promise; its undo reopens the rest.
+    let promised = another_chat(db, ch);
+    intents::add_task(db, promised, None, "anna", NOW + 86_400, NOW + 100).unwrap();
+    let batch = intents::close_many(db, "anna", &[conv, promised, 999], false, NOW + 110).unwrap();
+    assert_eq!((batch.closed.clone(), batch.kept_for_promises.clone()), (vec![conv], vec![promised]));
+    assert_eq!(intents::reopen_batch(db, "anna", batch.batch, NOW + 111).unwrap(), vec![conv]);
+    assert!(intents::reopen_batch(db, "anna", batch.batch, NOW + 112).is_err(), "nothing left to reopen");
+
+    // Read, then read again: the second changes nothing.
+    assert!(intents::mark_read(db, "anna", conv, NOW + 120).unwrap());
+    assert!(!intents::mark_read(db, "anna", conv, NOW + 121).unwrap(), "nothing new to read");
+
+    // Nothing is sent twice: every row has been taken.
+    assert!(intents::take_due(db, ch, NOW + 10_000).unwrap().is_none());
+    assert!(intents::take_handed_over(db, ch, NOW + 10_000).unwrap().is_none());
+    story.extend(outbox_seen(db));
+    story
+}
+
+#[test]
+fn the_outbox_moves_the_same_way_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = pult::store::open_writer(&dir.path().join("pult.db")).unwrap();
+    let pg = PgDb::new();
+    let mut postgres = PgStore::open(&pg.target).unwrap();
+
+    let on_sqlite = outbox_story(&mut sqlite);
+    let on_postgres = outbox_story(&mut postgres);
+    assert!(
+        on_sqlite.iter().any(|l| l.starts_with("outbox 3 unknown") && l.contains("may have been sent")),
+        "{on_sqlite:#?}"
+    );
+    assert!(on_sqlite.iter().any(|l| l.contains("outbox.confirm_sent")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, on_postgres);
+}
