@@ -1112,3 +1112,443 @@ fn another_screen_sees_a_commit_through_the_doorbell_and_the_log() {
     assert_eq!(seen[0].actor.as_deref(), Some("boris"));
     assert!(watcher.poll(Duration::from_millis(10)).unwrap().is_empty(), "each change is delivered once");
 }
+
+// ---- The outbox on both engines ----
+
+use pult::store::intents::{self, EmailExtra, Recovered};
+
+/// Every row the outbox touches, as a person (or the sender) could see it.
+/// Messages are named by their remote id (SQLite gives a deleted row's id to
+/// the next one, PostgreSQL never does).
+fn outbox_seen(db: &mut impl Transact) -> Vec<String> {
+    db.write(|c| {
+        let message = |id: &str| format!("(SELECT remote_id FROM messages WHERE id = {id})");
+        let mut out = c.all(
+            &format!(
+                "SELECT id, state, attempts, error, not_before, remote_id, rfc_message_id, handed_over_at,
+                        server_answer, to_addresses, forward_of, template, {}
+                 FROM outbox ORDER BY id",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "outbox {} {} {} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<i64>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
+                    r.get::<Option<i64>>(7)?,
+                    r.get::<Option<String>>(8)?,
+                    r.get::<Option<String>>(9)?,
+                    r.get::<Option<i64>>(10)?,
+                    r.get::<Option<String>>(11)?,
+                    r.get::<Option<String>>(12)?
+                ))
+            },
+        )?;
+        out.extend(c.all(
+            "SELECT remote_id, direction, delivery, error, flag_push, recipients, cc, forward, closing, quiet, body
+             FROM messages ORDER BY id",
+            &[],
+            |r| {
+                Ok(format!(
+                    "message {} {} {} {:?} {:?} {:?} {:?} {} {} {:?} {}",
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
+                    r.get::<i64>(7)?,
+                    r.get::<i64>(8)?,
+                    r.get::<Option<String>>(9)?,
+                    r.get::<String>(10)?
+                ))
+            },
+        )?);
+        out.extend(c.all(
+            &format!(
+                "SELECT id, status, waiting_since, {}, {}, preview, automatic FROM conversations ORDER BY id",
+                message("last_inbound_id"),
+                message("last_message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "conversation {} {} {:?} {:?} {:?} {} {}",
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<String>(5)?,
+                    r.get::<i64>(6)?
+                ))
+            },
+        )?);
+        out.extend(c.all(
+            &format!(
+                "SELECT actor, conversation_id, {} FROM read_marks ORDER BY actor, conversation_id",
+                message("message_id")
+            ),
+            &[],
+            |r| Ok(format!("read {} {} {:?}", r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<Option<String>>(2)?)),
+        )?);
+        out.extend(c.all("SELECT id, state, done_at, withdrawn FROM tasks ORDER BY id", &[], |r| {
+            Ok(format!(
+                "task {} {} {:?} {:?}",
+                r.get::<i64>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<i64>>(2)?,
+                r.get::<Option<String>>(3)?
+            ))
+        })?);
+        out.extend(c.all(
+            &format!(
+                "SELECT {}, ordinal, name, mime, size, content_hash, remote_ref FROM attachments
+                 ORDER BY message_id, ordinal",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "attachment {:?} {} {} {} {:?} {:?} {:?}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<Option<i64>>(4)?,
+                    r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?
+                ))
+            },
+        )?);
+        out.extend(c.all("SELECT kind, handle, rule, actor FROM sender_rules ORDER BY kind, handle", &[], |r| {
+            Ok(format!(
+                "rule {} {} {} {}",
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?
+            ))
+        })?);
+        out.extend(c.all(
+            &format!(
+                "SELECT {}, author_handle, author_name, emoji FROM reactions ORDER BY 1, 2",
+                message("message_id")
+            ),
+            &[],
+            |r| {
+                Ok(format!(
+                    "reaction {:?} {} {:?} {}",
+                    r.get::<Option<String>>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<String>(3)?
+                ))
+            },
+        )?);
+        out.extend(c.all("SELECT remote_id, kind FROM pending_reports ORDER BY remote_id, kind", &[], |r| {
+            Ok(format!("parked {} {}", r.get::<String>(0)?, r.get::<String>(1)?))
+        })?);
+        // The audit chain's hashes cover every field: equal hashes, equal history.
+        out.extend(c.all("SELECT id, action, detail, row_hash FROM audit ORDER BY id", &[], |r| {
+            let (id, action, detail, hash) =
+                (r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?);
+            Ok(format!("audit {id} {action} {detail} {hash}"))
+        })?);
+        out.extend(c.all("SELECT kind, conversation_id, actor FROM changes ORDER BY seq", &[], |r| {
+            Ok(format!(
+                "change {} {:?} {:?}",
+                r.get::<String>(0)?,
+                r.get::<Option<i64>>(1)?,
+                r.get::<Option<String>>(2)?
+            ))
+        })?);
+        Ok(out)
+    })
+    .unwrap()
+}
+
+fn state_of(db: &mut impl Transact, outbox: i64) -> String {
+    db.write(|c| c.one("SELECT state FROM outbox WHERE id = ?1", &[&outbox], |r| r.get(0))).unwrap()
+}
+
+fn channel_of(db: &mut impl Transact, conversation: i64) -> i64 {
+    db.write(|c| c.one("SELECT channel_id FROM conversations WHERE id = ?1", &[&conversation], |r| r.get(0))).unwrap()
+}
+
+/// A second chat on the same channel, with a client message; its id.
+fn another_chat(db: &mut impl Transact, channel: i64) -> i64 {
+    db.write(|c| {
+        let conv = c.insert(
+            "INSERT INTO conversations (channel_id, remote_key, title, created_at)
+             VALUES (?1, 'chat:2', 'ИП Петров', ?2) RETURNING id",
+            &[&channel, &NOW],
+        )?;
+        c.exec(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+             VALUES (?1, ?2, '2:1', 'in', 'Пётр', ?3, 'Когда будет договор?')",
+            &[&conv, &channel, &(NOW - 300)],
+        )?;
+        Ok(conv)
+    })
+    .unwrap()
+}
+
+/// Sent at once; failed, retried, maybe sent and confirmed; a crash mid-send;
+/// taken back in its undo window; a batch closed and reopened; read twice.
+fn outbox_story(db: &mut impl Transact) -> Vec<String> {
+    let mut story = Vec::new();
+    let (conv, question) = chat_with_a_question(db);
+    let ch = channel_of(db, conv);
+
+    // Sent at the first try.
+    let first = intents::queue_reply(db, &reply(conv, question, "Акт сверки во вложении"), NOW).unwrap();
+    assert!(intents::take_due(db, ch, NOW).unwrap().is_none(), "not before its undo window ends");
+    let item = intents::take_due(db, ch, NOW + 10).unwrap().expect("due");
+    assert_eq!(
+        (item.id, item.body.as_str(), item.attempts, item.conversation_key.as_str()),
+        (first, "Акт сверки во вложении", 0, "chat:1")
+    );
+    assert_eq!(item.reply_to_remote.as_deref(), Some("1"));
+    assert_eq!(state_of(db, first), "sending", "a row taken is sending");
+    assert!(intents::take_due(db, ch, NOW + 10).unwrap().is_none(), "taken once");
+    intents::mark_sent(db, first, "tg:101", NOW + 11).unwrap();
+    assert_eq!(state_of(db, first), "sent");
+    story.extend(outbox_seen(db));
+
+    // Failed; a person retries it; its fate is unknown; a person confirms it went.
+    let second = intents::queue_reply(db, &reply(conv, question, "Счёт выставлен"), NOW + 20).unwrap();
+    assert_eq!(intents::take_due(db, ch, NOW + 30).unwrap().map(|i| i.id), Some(second));
+    intents::mark_failed(db, second, "Forbidden: bot was blocked by the user", NOW + 31).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 40).unwrap().is_none(), "a failed row waits for a person");
+    intents::resolve(db, second, true, "anna", NOW + 40).unwrap();
+    let again = intents::take_due(db, ch, NOW + 40).unwrap().expect("retried");
+    assert_eq!((again.id, again.attempts), (second, 1));
+    intents::mark_unknown(db, second, "connection reset", NOW + 41).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 50).unwrap().is_none(), "maybe sent: never resent by itself");
+    let sent_row = intents::resolve(db, first, true, "anna", NOW + 50).unwrap_err();
+    assert!(matches!(sent_row, StoreError::Invalid(_)), "a sent row is not retried: {sent_row}");
+    assert!(intents::confirm_sent(db, first, "anna", NOW + 50).is_err(), "only a maybe-sent row is confirmed");
+    intents::confirm_sent(db, second, "anna", NOW + 50).unwrap();
+    assert_eq!(state_of(db, second), "sent");
+    story.extend(outbox_seen(db));
+
+    // The daemon dies with two rows in flight: the server had accepted one.
+    let third = intents::queue_reply(db, &reply(conv, question, "Напоминаю про оплату"), NOW + 60).unwrap();
+    let fourth = intents::queue_reply(db, &reply(conv, question, "Документы отправлены"), NOW + 61).unwrap();
+    assert_eq!(intents::take_due(db, ch, NOW + 70).unwrap().map(|i| i.id), Some(third));
+    assert_eq!(intents::take_due(db, ch, NOW + 70).unwrap().map(|i| i.id), Some(fourth));
+    intents::mark_handed_over(db, fourth, &["client@example.com".into()], &[], Some("250 2.0.0 Ok"), NOW + 71).unwrap();
+    let recovered = intents::recover_interrupted(db, NOW + 80).unwrap();
+    assert_eq!(recovered, Recovered { handed_over: 1, unknown: 1 });
+    assert_eq!(state_of(db, third), "unknown", "in flight at the crash: may have been sent, never pending");
+    assert!(intents::take_due(db, ch, NOW + 80).unwrap().is_none(), "at most once: nothing in flight goes again");
+    assert_eq!(intents::take_handed_over(db, ch, NOW + 80).unwrap().map(|i| i.id), Some(fourth));
+    intents::mark_sent(db, fourth, "tg:104", NOW + 81).unwrap();
+    assert!(intents::take_handed_over(db, ch, NOW + 81).unwrap().is_none());
+    assert_eq!(intents::recover_interrupted(db, NOW + 82).unwrap(), Recovered::default());
+    story.extend(outbox_seen(db));
+
+    // Taken back inside its undo window; too late once it left.
+    let oops = Reply { not_before: NOW + 100, ..reply(conv, question, "Ой, это не вам") };
+    let fifth = intents::queue_reply(db, &oops, NOW + 90).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 95).unwrap().is_none(), "still in its window");
+    assert_eq!(ledger::undo_send(db, fifth, "anna", NOW + 95).unwrap(), "Ой, это не вам");
+    assert_eq!(state_of(db, fifth), "cancelled");
+    let late = ledger::undo_send(db, first, "anna", NOW + 96).unwrap_err();
+    assert!(matches!(&late, StoreError::Refused(Refused::TooLateToUndo(s)) if s == "sent"), "{late}");
+    story.extend(outbox_seen(db));
+
+    // A batch close keeps the conversation with an open promise; its undo reopens the rest.
+    let promised = another_chat(db, ch);
+    intents::add_task(db, promised, None, "anna", NOW + 86_400, NOW + 100).unwrap();
+    let batch = intents::close_many(db, "anna", &[conv, promised, 999], false, NOW + 110).unwrap();
+    assert_eq!((batch.closed.clone(), batch.kept_for_promises.clone()), (vec![conv], vec![promised]));
+    assert_eq!(intents::reopen_batch(db, "anna", batch.batch, NOW + 111).unwrap(), vec![conv]);
+    assert!(intents::reopen_batch(db, "anna", batch.batch, NOW + 112).is_err(), "nothing left to reopen");
+
+    // Read, then read again: the second changes nothing.
+    assert!(intents::mark_read(db, "anna", conv, NOW + 120).unwrap());
+    assert!(!intents::mark_read(db, "anna", conv, NOW + 121).unwrap(), "nothing new to read");
+
+    // Nothing is sent twice: every row has been taken.
+    assert!(intents::take_due(db, ch, NOW + 10_000).unwrap().is_none());
+    assert!(intents::take_handed_over(db, ch, NOW + 10_000).unwrap().is_none());
+    story.extend(outbox_seen(db));
+    story
+}
+
+#[test]
+fn the_outbox_moves_the_same_way_on_both_engines() {
+    let (_dir, mut sqlite, _pg, mut postgres) = new_on_both_engines();
+
+    let on_sqlite = outbox_story(&mut sqlite);
+    let on_postgres = outbox_story(&mut postgres);
+    assert!(
+        on_sqlite.iter().any(|l| l.starts_with("outbox 3 unknown") && l.contains("may have been sent")),
+        "{on_sqlite:#?}"
+    );
+    assert!(on_sqlite.iter().any(|l| l.contains("outbox.confirm_sent")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, on_postgres);
+}
+
+/// A client's mail in an email thread (its Message-ID, IMAP place and a
+/// file on the server): (conversation, message, channel).
+fn mail_thread(db: &mut impl Transact) -> (i64, i64, i64) {
+    db.write(|c| {
+        let ch = c.insert(
+            "INSERT INTO channels (name, kind, created_at) VALUES ('mail', 'email', ?1) RETURNING id",
+            &[&NOW],
+        )?;
+        let contact = c.insert("INSERT INTO contacts (name, created_at) VALUES ('Ирина', ?1) RETURNING id", &[&NOW])?;
+        let identity = c.insert(
+            "INSERT INTO identities (contact_id, kind, handle, display_name)
+             VALUES (?1, 'email', 'irina@romashka.ru', 'Ирина') RETURNING id",
+            &[&contact],
+        )?;
+        let conv = c.insert(
+            "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, created_at)
+             VALUES (?1, '<q1@romashka.ru>', 'Акт сверки', 'Акт сверки', ?2, ?3) RETURNING id",
+            &[&ch, &contact, &NOW],
+        )?;
+        let msg = c.insert(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, author_identity_id,
+                                   sent_at, subject, body, rfc_message_id, recipients, imap_folder, imap_uid,
+                                   imap_validity)
+             VALUES (?1, ?2, 'INBOX:1:7', 'in', 'Ирина', ?3, ?4, 'Акт сверки', 'Пришлите акт', '<q1@romashka.ru>',
+                     '[\"anna@firm.ru\"]', 'INBOX', 7, 1)
+             RETURNING id",
+            &[&conv, &ch, &identity, &(NOW - 600)],
+        )?;
+        c.exec(
+            "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref)
+             VALUES (?1, 0, 'счёт.pdf', 'application/pdf', 1234, 'INBOX:1:7:2')",
+            &[&msg],
+        )?;
+        c.exec("UPDATE conversations SET last_inbound_id = ?1 WHERE id = ?2", &[&msg, &conv])?;
+        Ok((conv, msg, ch))
+    })
+    .unwrap()
+}
+
+/// Reports that came before the record of our send (a receipt, a reaction).
+fn park_reports(db: &mut impl Transact, channel: i64) {
+    db.write(|c| {
+        c.exec(
+            "INSERT INTO pending_reports (channel_id, remote_id, kind, state, error, at)
+             VALUES (?1, '<f1@firm.ru>', 'delivery', 'delivered', NULL, ?2),
+                    (?1, '<r1@firm.ru>', 'reaction', '👍', ?3, ?2)",
+            &[&channel, &NOW, &"irina@romashka.ru\tИрина"],
+        )?;
+        Ok(())
+    })
+    .unwrap()
+}
+
+fn flags_owed(db: &mut impl Transact, message: i64) -> Option<String> {
+    db.write(|c| c.one("SELECT flag_push FROM messages WHERE id = ?1", &[&message], |r| r.get(0))).unwrap()
+}
+
+/// The rest of the outbox on an email thread: a reply with a file and its
+/// References, the Message-ID fixed once, flags owed to the server, a
+/// forward and what it carries, a retry later, reports that overtook the
+/// send, a sender's rule, a closing mail counted as waiting, close and reopen.
+fn email_story(db: &mut impl Transact, file: &std::path::Path) -> Vec<String> {
+    let (conv, question, ch) = mail_thread(db);
+    park_reports(db, ch);
+    let with_file = Reply {
+        subject: Some("Re: Акт сверки".into()),
+        attachments: vec![file.to_path_buf()],
+        ..reply(conv, question, "Акт во вложении")
+    };
+    let out = intents::queue_reply(db, &with_file, NOW).unwrap();
+    let item = intents::take_due(db, ch, NOW + 10).unwrap().expect("due");
+    assert_eq!(item.references, vec!["<q1@romashka.ru>".to_string()]);
+    assert_eq!(item.reply_from.as_deref(), Some("irina@romashka.ru"));
+    assert_eq!(item.reply_recipients, vec!["anna@firm.ru".to_string()]);
+    assert_eq!(item.reply_quote, Some(("Ирина".into(), NOW - 600, "Пришлите акт".into())));
+    assert_eq!(item.kind, pult::model::ChannelKind::Email);
+    assert_eq!(item.attachments.len(), 1);
+    assert_eq!(item.attachments[0].bytes, pult::model::FileBytes::Stored("%PDF-1.4 акт".as_bytes().to_vec()));
+
+    assert_eq!(intents::fix_message_id(db, out, "<r1@firm.ru>").unwrap(), "<r1@firm.ru>");
+    assert_eq!(intents::fix_message_id(db, out, "<r2@firm.ru>").unwrap(), "<r1@firm.ru>", "an earlier attempt's stays");
+    intents::mark_handed_over(
+        db,
+        out,
+        &["irina@romashka.ru".into()],
+        &["boss@romashka.ru".into()],
+        Some("250 2.0.0 Ok: queued"),
+        NOW + 11,
+    )
+    .unwrap();
+    intents::owe_answered_flag(db, out).unwrap();
+    intents::owe_answered_flag(db, out).unwrap();
+    intents::mark_sent(db, out, "<r1@firm.ru>", NOW + 12).unwrap();
+    assert_eq!(
+        db.write(|c| intents::outbox_row(c, out)).unwrap(),
+        Some((ch, "sent".to_string(), Some("<r1@firm.ru>".to_string())))
+    );
+    assert!(intents::mark_read(db, "anna", conv, NOW + 20).unwrap());
+    assert!(intents::mark_read(db, "boris", conv, NOW + 21).unwrap());
+    assert_eq!(flags_owed(db, question).as_deref(), Some("\\Answered \\Seen"), "each flag owed once");
+
+    let (same, fwd) =
+        intents::queue_forward(db, question, vec!["Бухгалтерия <buh@firm.ru>".into()], String::new(), "anna", NOW + 30)
+            .unwrap();
+    assert_eq!(same, conv);
+    let src = db.write(|c| intents::forward_source(c, question)).unwrap().expect("the forwarded mail");
+    assert_eq!((src.handle.as_str(), src.imap.clone()), ("irina@romashka.ru", Some(("INBOX".to_string(), 7, Some(1)))));
+    assert_eq!(src.recipients, vec!["anna@firm.ru".to_string()]);
+    assert_eq!(src.attachments, vec![("счёт.pdf".into(), "application/pdf".into(), "INBOX:1:7:2".into(), 1234)]);
+    assert!(db.write(|c| intents::forward_source(c, 999)).unwrap().is_none());
+    assert!(intents::queue_forward(db, 999, vec!["x@y.ru".into()], String::new(), "anna", NOW + 31).is_err());
+
+    let taken = intents::take_due(db, ch, NOW + 40).unwrap().expect("the forward is due");
+    assert_eq!((taken.id, taken.forward_of, taken.to.clone()), (fwd, Some(question), vec!["buh@firm.ru".to_string()]));
+    intents::retry_later(db, fwd, "421 try again later", NOW + 100, NOW + 41).unwrap();
+    assert!(intents::take_due(db, ch, NOW + 50).unwrap().is_none(), "not before its retry time");
+    assert_eq!(intents::take_due(db, ch, NOW + 100).unwrap().map(|i| (i.id, i.attempts)), Some((fwd, 1)));
+    intents::mark_sent(db, fwd, "<f1@firm.ru>", NOW + 101).unwrap();
+
+    let own = Reply {
+        subject: Some("Сверка за декабрь".into()), ..reply(conv, question, "Добрый день")
+    };
+    let extra = EmailExtra { to: vec!["a@x.ru; Б <b@y.ru>".into()], forward_of: None };
+    intents::queue_email(db, &own, &extra, NOW + 110).unwrap();
+    let template = r#"{"name":"hello","language":"ru","params":[]}"#;
+    intents::queue_template_reply(db, &reply(conv, question, "Здравствуйте"), template, NOW + 111).unwrap();
+
+    assert_eq!(intents::set_sender_rule(db, conv, false, "anna", NOW + 120).unwrap(), "irina@romashka.ru");
+    assert!(intents::count_waiting(db, conv, NOW + 121).unwrap(), "her mail waits for an answer after all");
+    assert!(!intents::count_waiting(db, conv, NOW + 122).unwrap(), "nothing left to count");
+    intents::set_sender_rule(db, conv, true, "anna", NOW + 123).unwrap();
+    intents::set_status(db, "anna", conv, false, NOW + 130).unwrap();
+    intents::set_status(db, "anna", conv, true, NOW + 131).unwrap();
+    outbox_seen(db)
+}
+
+#[test]
+fn the_rest_of_the_outbox_reads_the_same_on_both_engines() {
+    let (dir, mut sqlite, _pg, mut postgres) = new_on_both_engines();
+    let file = dir.path().join("акт.pdf");
+    std::fs::write(&file, "%PDF-1.4 акт").unwrap();
+
+    let on_sqlite = email_story(&mut sqlite, &file);
+    let on_postgres = email_story(&mut postgres, &file);
+    // The reports that overtook the sends applied when they were recorded.
+    assert!(
+        on_sqlite.iter().any(|l| l.starts_with("reaction Some(\"<r1@firm.ru>\") irina@romashka.ru")),
+        "{on_sqlite:#?}"
+    );
+    assert!(on_sqlite.iter().any(|l| l.starts_with("message <f1@firm.ru> out delivered")), "{on_sqlite:#?}");
+    assert!(!on_sqlite.iter().any(|l| l.starts_with("parked")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, on_postgres);
+}

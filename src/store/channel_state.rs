@@ -2,6 +2,7 @@
 //! (`sync_state`), the worker's status, IMAP flags and expunges, voice
 //! transcripts. Workers call these; no SQL lives in `channels/`.
 
+use super::sql::WithConn;
 use super::writer::{immediate, note_change};
 use super::{Db, Result};
 use crate::model::ChangeKind;
@@ -312,22 +313,23 @@ pub fn connections(db: &Db, channel: i64) -> Result<Vec<crate::model::Connection
     connections_of(&db.0, channel)
 }
 
-pub(super) fn connections_of(conn: &Connection, channel: i64) -> Result<Vec<crate::model::Connection>> {
-    Ok(conn
-        .prepare_cached(
+pub(super) fn connections_of(c: &(impl WithConn + ?Sized), channel: i64) -> Result<Vec<crate::model::Connection>> {
+    c.with_conn(|c| {
+        c.all(
             "SELECT id, owner_id, owner_name, can_reply, can_read, enabled, date FROM connections
              WHERE channel_id = ?1 ORDER BY owner_name, id",
-        )?
-        .query_map([channel], |r| {
-            Ok(crate::model::Connection {
-                id: r.get(0)?,
-                owner_id: r.get(1)?,
-                owner_name: r.get(2)?,
-                can_reply: r.get(3)?,
-                can_read: r.get(4)?,
-                enabled: r.get(5)?,
-                date: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
+            &[&channel],
+            |r| {
+                Ok(crate::model::Connection {
+                    id: r.get(0)?,
+                    owner_id: r.get(1)?,
+                    owner_name: r.get(2)?,
+                    can_reply: r.get(3)?,
+                    can_read: r.get(4)?,
+                    enabled: r.get(5)?,
+                    date: r.get(6)?,
+                })
+            },
+        )
+    })
 }

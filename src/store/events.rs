@@ -3,10 +3,10 @@
 //! nothing the second time, so a worker killed between fetching and
 //! committing simply fetches and applies again.
 
+use super::sql::{Conn, WithConn};
 use super::writer::{immediate, note_change};
 use super::{Db, Result};
 use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
-use rusqlite::OptionalExtension;
 use rusqlite::{Transaction, params};
 
 /// What applying a batch did.
@@ -122,30 +122,31 @@ fn flush(tx: &Transaction<'_>, channel: i64, run: &mut Vec<&Inbound>, now: i64, 
     Ok(())
 }
 
-fn deleted(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64, applied: &mut Applied) -> Result<()> {
-    let conversation: Option<i64> = tx
-        .prepare_cached(
+fn deleted(c: &(impl WithConn + ?Sized), channel: i64, remote_id: &str, now: i64, applied: &mut Applied) -> Result<()> {
+    c.with_conn(|c| {
+        let conversation: Option<i64> = c.opt(
             "UPDATE messages SET deleted = 1 WHERE channel_id = ?1 AND remote_id = ?2 AND deleted = 0
              RETURNING conversation_id",
-        )?
-        .query_row(params![channel, remote_id], |r| r.get(0))
-        .ok();
-    match conversation {
-        Some(c) => {
-            note_change(tx, now, ChangeKind::Messages, Some(c), None)?;
-            applied.conversations.push(c);
+            &[&channel, &remote_id],
+            |r| r.get(0),
+        )?;
+        match conversation {
+            Some(conv) => {
+                note_change(c, now, ChangeKind::Messages, Some(conv), None)?;
+                applied.conversations.push(conv);
+            }
+            None if !exists(c, channel, remote_id)? => {
+                park(c, channel, remote_id, "deleted", None, None, now)?;
+                applied.unmatched += 1;
+            }
+            None => {}
         }
-        None if !exists(tx, channel, remote_id)? => {
-            park(tx, channel, remote_id, "deleted", None, None, now)?;
-            applied.unmatched += 1;
-        }
-        None => {}
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn delivery(
-    tx: &Transaction<'_>,
+    c: &(impl WithConn + ?Sized),
     channel: i64,
     remote_id: &str,
     state: Delivery,
@@ -153,58 +154,64 @@ fn delivery(
     now: i64,
     applied: &mut Applied,
 ) -> Result<()> {
-    let found: Option<(i64, String)> = tx
-        .prepare_cached("SELECT conversation_id, delivery FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-        .query_row(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .ok();
-    let Some((conversation, now_state)) = found else {
-        // Keep the report that says most: a failure, else the furthest state.
-        let parked: Option<String> = tx
-            .prepare_cached(
-                "SELECT state FROM pending_reports WHERE channel_id = ?1 AND remote_id = ?2 AND kind = 'delivery'",
-            )?
-            .query_row(params![channel, remote_id], |r| r.get(0))
-            .ok();
-        if parked.as_deref().is_none_or(|p| moves(Delivery::parse(p), state)) {
-            park(tx, channel, remote_id, "delivery", Some(state.as_str()), error, now)?;
+    c.with_conn(|c| {
+        let found: Option<(i64, String)> = c.opt(
+            "SELECT conversation_id, delivery FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+            &[&channel, &remote_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some((conversation, now_state)) = found else {
+            // Keep the report that says most: a failure, else the furthest state.
+            let parked: Option<String> = c
+                .opt(
+                    "SELECT state FROM pending_reports WHERE channel_id = ?1 AND remote_id = ?2 AND kind = 'delivery'",
+                    &[&channel, &remote_id],
+                    |r| r.get(0),
+                )?
+                .flatten();
+            if parked.as_deref().is_none_or(|p| moves(Delivery::parse(p), state)) {
+                park(c, channel, remote_id, "delivery", Some(state.as_str()), error, now)?;
+            }
+            applied.unmatched += 1;
+            return Ok(());
+        };
+        if !moves(Delivery::parse(&now_state), state) {
+            return Ok(());
         }
-        applied.unmatched += 1;
-        return Ok(());
-    };
-    if !moves(Delivery::parse(&now_state), state) {
-        return Ok(());
-    }
-    // A failure reported after the send (WhatsApp `failed`): the outbox row
-    // fails too, so it is counted, listed and offered again like any other.
-    let row: Option<i64> = if state == Delivery::Failed {
-        tx.prepare_cached(
-            "SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE m.channel_id = ?1 AND m.remote_id = ?2 AND o.state = 'sent'",
-        )?
-        .query_row(params![channel, remote_id], |r| r.get(0))
-        .optional()?
-    } else {
-        None
-    };
-    if let Some(outbox) = row {
-        super::intents::fail_row(tx, outbox, error.unwrap_or("not delivered"), now)?;
+        // A failure reported after the send (WhatsApp `failed`): the outbox row
+        // fails too, so it is counted, listed and offered again like any other.
+        let row: Option<i64> = if state == Delivery::Failed {
+            c.opt(
+                "SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id
+                 WHERE m.channel_id = ?1 AND m.remote_id = ?2 AND o.state = 'sent'",
+                &[&channel, &remote_id],
+                |r| r.get(0),
+            )?
+        } else {
+            None
+        };
+        if let Some(outbox) = row {
+            super::intents::fail_row(c, outbox, error.unwrap_or("not delivered"), now)?;
+            applied.conversations.push(conversation);
+            return Ok(());
+        }
+        c.exec(
+            "UPDATE messages SET delivery = ?3, error = ?4 WHERE channel_id = ?1 AND remote_id = ?2",
+            &[&channel, &remote_id, &state.as_str(), &error],
+        )?;
+        // A message that did not reach the client does not answer them.
+        super::ingest::refresh_conversation(c, conversation)?;
+        note_change(c, now, ChangeKind::Outbox, Some(conversation), None)?;
         applied.conversations.push(conversation);
-        return Ok(());
-    }
-    tx.prepare_cached("UPDATE messages SET delivery = ?3, error = ?4 WHERE channel_id = ?1 AND remote_id = ?2")?
-        .execute(params![channel, remote_id, state.as_str(), error])?;
-    // A message that did not reach the client does not answer them.
-    super::ingest::refresh_conversation(tx, conversation)?;
-    note_change(tx, now, ChangeKind::Outbox, Some(conversation), None)?;
-    applied.conversations.push(conversation);
-    Ok(())
+        Ok(())
+    })
 }
 
 /// A reaction sits on the message it reacts to, one per person; an empty
 /// emoji takes it back. One for a message not here yet is kept until it is.
 #[allow(clippy::too_many_arguments)]
 fn reaction(
-    tx: &Transaction<'_>,
+    c: &(impl WithConn + ?Sized),
     channel: i64,
     remote_id: &str,
     handle: &str,
@@ -213,30 +220,32 @@ fn reaction(
     now: i64,
     applied: &mut Applied,
 ) -> Result<()> {
-    let found: Option<(i64, i64)> = tx
-        .prepare_cached("SELECT id, conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-        .query_row(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .ok();
-    let Some((message, conversation)) = found else {
-        let who = format!("{handle}\t{name}");
-        park(tx, channel, remote_id, "reaction", Some(emoji), Some(&who), now)?;
-        applied.unmatched += 1;
-        return Ok(());
-    };
-    if emoji.is_empty() {
-        tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1 AND author_handle = ?2")?
-            .execute(params![message, handle])?;
-    } else {
-        tx.prepare_cached(
-            "INSERT INTO reactions (message_id, author_handle, author_name, emoji, at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (message_id, author_handle) DO UPDATE SET emoji = excluded.emoji, at = excluded.at,
-                 author_name = excluded.author_name",
-        )?
-        .execute(params![message, handle, name, emoji, now])?;
-    }
-    note_change(tx, now, ChangeKind::Messages, Some(conversation), None)?;
-    applied.conversations.push(conversation);
-    Ok(())
+    c.with_conn(|c| {
+        let found: Option<(i64, i64)> = c.opt(
+            "SELECT id, conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+            &[&channel, &remote_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some((message, conversation)) = found else {
+            let who = format!("{handle}\t{name}");
+            park(c, channel, remote_id, "reaction", Some(emoji), Some(&who), now)?;
+            applied.unmatched += 1;
+            return Ok(());
+        };
+        if emoji.is_empty() {
+            c.exec("DELETE FROM reactions WHERE message_id = ?1 AND author_handle = ?2", &[&message, &handle])?;
+        } else {
+            c.exec(
+                "INSERT INTO reactions (message_id, author_handle, author_name, emoji, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (message_id, author_handle) DO UPDATE SET emoji = excluded.emoji, at = excluded.at,
+                     author_name = excluded.author_name",
+                &[&message, &handle, &name, &emoji, &now],
+            )?;
+        }
+        note_change(c, now, ChangeKind::Messages, Some(conversation), None)?;
+        applied.conversations.push(conversation);
+        Ok(())
+    })
 }
 
 /// Reports arrive out of order: `read` after `delivered` stays `read`, and
@@ -256,7 +265,7 @@ fn moves(current: Delivery, reported: Delivery) -> bool {
 
 /// Keeps a report about a message pult does not have yet.
 fn park(
-    tx: &Transaction<'_>,
+    c: &dyn Conn,
     channel: i64,
     remote_id: &str,
     kind: &str,
@@ -265,43 +274,47 @@ fn park(
     now: i64,
 ) -> Result<()> {
     tracing::info!("channel {channel}: a {kind} report for {remote_id}, which pult does not have yet; kept");
-    tx.prepare_cached(
+    c.exec(
         "INSERT INTO pending_reports (channel_id, remote_id, kind, state, error, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (channel_id, remote_id, kind) DO UPDATE SET state = excluded.state, error = excluded.error",
-    )?
-    .execute(params![channel, remote_id, kind, state, error, now])?;
+        &[&channel, &remote_id, &kind, &state, &error, &now],
+    )?;
     Ok(())
 }
 
 /// A message now has this remote id (it arrived, or our send was recorded):
-/// the reports kept for it apply now.
-pub(super) fn settle(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64) -> Result<()> {
-    let parked: Vec<(String, Option<String>, Option<String>)> = tx
-        .prepare_cached(
+/// the reports kept for it apply now. On the seam: the outbox records sends
+/// on either engine, and ingest still passes SQLite's own transaction.
+pub(super) fn settle(c: &(impl WithConn + ?Sized), channel: i64, remote_id: &str, now: i64) -> Result<()> {
+    c.with_conn(|c| {
+        let parked: Vec<(String, Option<String>, Option<String>)> = c.all(
             "DELETE FROM pending_reports WHERE channel_id = ?1 AND remote_id = ?2 RETURNING kind, state, error",
-        )?
-        .query_map(params![channel, remote_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut applied = Applied::default();
-    for (kind, state, error) in parked {
-        match (kind.as_str(), state) {
-            ("deleted", _) => deleted(tx, channel, remote_id, now, &mut applied)?,
-            ("delivery", Some(state)) => {
-                delivery(tx, channel, remote_id, Delivery::parse(&state), error.as_deref(), now, &mut applied)?
+            &[&channel, &remote_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut applied = Applied::default();
+        for (kind, state, error) in parked {
+            match (kind.as_str(), state) {
+                ("deleted", _) => deleted(c, channel, remote_id, now, &mut applied)?,
+                ("delivery", Some(state)) => {
+                    delivery(c, channel, remote_id, Delivery::parse(&state), error.as_deref(), now, &mut applied)?
+                }
+                ("reaction", Some(emoji)) => {
+                    let who = error.unwrap_or_default();
+                    let (handle, name) = who.split_once('\t').unwrap_or((&who, ""));
+                    reaction(c, channel, remote_id, handle, name, &emoji, now, &mut applied)?
+                }
+                _ => {}
             }
-            ("reaction", Some(emoji)) => {
-                let who = error.unwrap_or_default();
-                let (handle, name) = who.split_once('\t').unwrap_or((&who, ""));
-                reaction(tx, channel, remote_id, handle, name, &emoji, now, &mut applied)?
-            }
-            _ => {}
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-fn exists(tx: &Transaction<'_>, channel: i64, remote_id: &str) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2)")?
-        .query_row(params![channel, remote_id], |r| r.get(0))?)
+fn exists(c: &dyn Conn, channel: i64, remote_id: &str) -> Result<bool> {
+    let found: Option<i64> =
+        c.opt("SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2", &[&channel, &remote_id], |r| {
+            r.get(0)
+        })?;
+    Ok(found.is_some())
 }

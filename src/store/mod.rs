@@ -218,6 +218,14 @@ impl sql::Transact for Db {
     }
 }
 
+/// Reads outside a transaction, as SQLite's connection always could (the
+/// store's read-only functions, written against the seam).
+impl sql::WithConn for Db {
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn sql::Conn) -> R) -> R {
+        f(&sql::SqliteConn(&self.0))
+    }
+}
+
 impl Db {
     /// Runs SQL as it is (tests and one-off repairs; the product never does).
     pub fn run_sql(&self, sql: &str) -> Result<()> {

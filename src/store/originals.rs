@@ -67,14 +67,13 @@ fn insert_once(c: &(impl WithConn + ?Sized), sha256: &str, size: usize, codec: &
 /// The bytes stored under `sha256`, checked against it; those kept beside
 /// the store are read from `beside` (none without it).
 pub(super) fn blob_in(
-    conn: &rusqlite::Connection,
+    c: &(impl WithConn + ?Sized),
     sha256: &str,
     beside: Option<&super::side_blobs::SideBlobs>,
 ) -> Result<Option<Vec<u8>>> {
-    let row: Option<(String, Vec<u8>)> = conn
-        .prepare_cached("SELECT codec, data FROM blobs WHERE sha256 = ?1")?
-        .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let row: Option<(String, Vec<u8>)> = c.with_conn(|c| {
+        c.opt("SELECT codec, data FROM blobs WHERE sha256 = ?1", &[&sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+    })?;
     let Some((codec, data)) = row else { return Ok(None) };
     if codec == "beside" {
         return match beside {

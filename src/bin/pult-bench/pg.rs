@@ -116,7 +116,11 @@ fn conversation(store: &mut impl Transact) -> Result<i64> {
 
 /// Commits `n` times, each when the last was committed, and returns each
 /// screen's delay from a commit's return to its notice, in milliseconds.
-fn measure(n: usize, rx: mpsc::Receiver<(i64, Instant)>, mut commit: impl FnMut(usize) -> Result<()>) -> Result<Vec<f64>> {
+fn measure(
+    n: usize,
+    rx: mpsc::Receiver<(i64, Instant)>,
+    mut commit: impl FnMut(usize) -> Result<()>,
+) -> Result<Vec<f64>> {
     let mut committed = Vec::with_capacity(n);
     for i in 0..n {
         commit(i).with_context(|| format!("commit {i}"))?;
