@@ -1552,3 +1552,109 @@ fn the_rest_of_the_outbox_reads_the_same_on_both_engines() {
     assert!(!on_sqlite.iter().any(|l| l.starts_with("parked")), "{on_sqlite:#?}");
     assert_eq!(on_sqlite, on_postgres);
 }
+
+/// What a sync worker keeps about its channel besides messages, on both engines.
+fn channel_story(db: &mut impl Transact) -> Vec<String> {
+    use pult::model::{ChannelStatus, FlagChange};
+    use pult::store::channel_state as cs;
+    let (conv, question) = chat_with_a_question(db);
+    let mut story = Vec::new();
+    // Mail on the server: two in INBOX with UIDs, one owes \Seen.
+    db.write(|c| {
+        c.exec(
+            "UPDATE messages SET imap_folder = 'INBOX', imap_uid = 7, flag_push = '\\Seen' WHERE id = ?1",
+            &[&question],
+        )?;
+        c.exec(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, sent_at, body, imap_folder, imap_uid)
+             VALUES (?1, 1, 'm8', 'in', ?2, 'второе', 'INBOX', 8)",
+            &[&conv, &NOW],
+        )?;
+        c.exec(
+            "INSERT INTO attachments (message_id, ordinal, name, mime, remote_ref) VALUES (?1, 0, 'voice.ogg', 'audio/ogg', 'file-1')",
+            &[&question],
+        )?;
+        c.exec(
+            "INSERT INTO read_marks (actor, conversation_id, message_id) VALUES ('anna', ?1, ?2)",
+            &[&conv, &question],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    story.push(format!("{:?}", db.write(|c| cs::cursor(c, 1, "offset")).unwrap()));
+    story.push(format!("{}", cs::begin_history(db, 1, None, NOW - 86_400).unwrap()));
+    story.push(format!("{}", cs::begin_history(db, 1, None, NOW).unwrap()));
+    story.push(format!("{:?}", db.write(|c| cs::history_and_waiting(c, 1)).unwrap()));
+    db.write(|c| cs::set_status(c, 1, &ChannelStatus::Error("нет сети".into()), NOW)).unwrap();
+    db.write(|c| cs::set_status(c, 1, &ChannelStatus::Error("нет сети".into()), NOW + 1)).unwrap();
+    story.push(format!("{:?}", db.write(|c| cs::live_mails(c, 1, "INBOX")).unwrap()));
+    story.push(format!("{:?}", db.write(|c| cs::flags_to_push(c, 1, "INBOX")).unwrap()));
+    db.write(|c| cs::flags_pushed(c, question, true, false)).unwrap();
+    let gone = pult::model::Gone::Ranges(vec![8..=8]);
+    let changed = [FlagChange { uid: 7, seen: true, answered: true }];
+    let marked = db.write(|c| cs::apply_mailbox(c, 1, "INBOX", &changed, &gone, Some(99), NOW)).unwrap();
+    story.push(format!("marked {marked}"));
+    story.push(format!("{:?}", db.write(|c| cs::cursor(c, 1, "INBOX.modseq")).unwrap()));
+    story.push(format!("{:?}", db.write(|c| cs::untranscribed_voice(c, 1)).unwrap()));
+    cs::add_transcript(db, question, "Пришлите акт сверки", NOW + 2).unwrap();
+    story.push(format!("{:?}", db.write(|c| cs::unfetched_media(c, 1)).unwrap().len()));
+    let sha = cs::media_fetched(db, 1, b"OggS voice", "audio/ogg", NOW + 3).unwrap();
+    story.push(sha);
+    story.push(format!("{:?}", db.write(|c| cs::reads_to_report(c, 1, 0, "%")).unwrap()));
+    db.write(|c| cs::read_reported(c, 1, conv, question)).unwrap();
+    story.push(format!("{:?}", db.write(|c| cs::reads_to_report(c, 1, 0, "%")).unwrap()));
+    story.extend(
+        db.write(|c| {
+            let mut out = c.all(
+                "SELECT seen, answered, expunged, flag_push, transcript, body FROM messages ORDER BY id",
+                &[],
+                |r| {
+                    Ok(format!(
+                        "message {} {} {} {:?} {:?} {}",
+                        r.get::<i64>(0)?,
+                        r.get::<i64>(1)?,
+                        r.get::<i64>(2)?,
+                        r.get::<Option<String>>(3)?,
+                        r.get::<Option<String>>(4)?,
+                        r.get::<String>(5)?
+                    ))
+                },
+            )?;
+            out.extend(c.all("SELECT status, history_before FROM channels", &[], |r| {
+                Ok(format!("channel {:?} {:?}", r.get::<Option<String>>(0)?, r.get::<Option<i64>>(1)?))
+            })?);
+            out.extend(c.all("SELECT kind, conversation_id FROM changes ORDER BY seq", &[], |r| {
+                Ok(format!("change {} {:?}", r.get::<String>(0)?, r.get::<Option<i64>>(1)?))
+            })?);
+            Ok(out)
+        })
+        .unwrap(),
+    );
+    story
+}
+
+#[test]
+fn a_channel_s_cursors_flags_and_media_are_kept_the_same_way_on_both_engines() {
+    let (_dir, mut sqlite, pg, mut postgres) = new_on_both_engines();
+    let on_sqlite = channel_story(&mut sqlite);
+    assert!(on_sqlite.contains(&"marked 1".to_string()), "{on_sqlite:#?}");
+    assert!(on_sqlite.contains(&"Some(\"99\")".to_string()), "{on_sqlite:#?}");
+    assert!(on_sqlite.iter().any(|l| l.contains("📝 Пришлите акт сверки")), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, channel_story(&mut postgres));
+    // The transcript is found on PostgreSQL too: its terms followed the body.
+    let mut c = pg.connect();
+    let tsq = tsearch::with_words(|w| {
+        tsearch::text_query(
+            w,
+            &pult::search::query::parse("\"акт сверки\"", jiff::civil::date(2026, 11, 20)).unwrap(),
+            false,
+        )
+    })
+    .flatten()
+    .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM search_keys WHERE terms @@ CAST($1::text AS tsquery)", &[&tsq])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}

@@ -100,7 +100,7 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
     }
     flush(&tx, channel, &mut run, now, &mut applied)?;
     for s in &statuses {
-        super::channel_state::status_in(&tx, channel, s, now)?;
+        super::channel_state::set_status(&tx, channel, s, now)?;
     }
     applied.conversations.sort_unstable();
     applied.conversations.dedup();

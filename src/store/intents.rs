@@ -91,6 +91,7 @@ fn queue_outgoing(c: &(impl WithConn + ?Sized), r: &Reply, now: i64) -> Result<i
                 &r.auto,
             ],
         )?;
+        c.message_written(message_id)?;
         c.exec("UPDATE outbox SET message_id = ?1 WHERE id = ?2", &[&message_id, &outbox_id])?;
         for (i, path) in r.attachments.iter().enumerate() {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());

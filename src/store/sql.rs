@@ -189,6 +189,9 @@ pub trait Conn {
     fn note_change(&self, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()>;
     /// Deletes a message row and what the search index holds of it.
     fn forget_message(&self, id: i64) -> Result<()>;
+    /// A message was inserted, or its subject, body, transcript, author or
+    /// recipients changed: its search terms follow (SQLite's triggers do it).
+    fn message_written(&self, id: i64) -> Result<()>;
 }
 
 impl dyn Conn + '_ {
@@ -312,6 +315,10 @@ impl Conn for SqliteConn<'_> {
         // The schema's trigger takes its terms out of the FTS index.
         self.exec("DELETE FROM messages WHERE id = ?1", &[&id])?;
         Ok(())
+    }
+
+    fn message_written(&self, _id: i64) -> Result<()> {
+        Ok(()) // the schema's triggers index it
     }
 }
 
@@ -473,6 +480,10 @@ impl Conn for PgConn<'_, '_> {
         self.exec("DELETE FROM search_keys WHERE message_id = ?1", &[&id])?;
         self.exec("DELETE FROM messages WHERE id = ?1", &[&id])?;
         Ok(())
+    }
+
+    fn message_written(&self, id: i64) -> Result<()> {
+        super::pg::tsearch::index_message(self, id)
     }
 }
 

@@ -231,6 +231,59 @@ pub fn message_document(
     )
 }
 
+/// Search keys grow with a message's date: its second, shifted, plus a
+/// counter for messages of the same second (SQLite's `search_keys`).
+const KEY_SHIFT: u32 = 20;
+
+/// Makes or renews a message's search terms, keyed as SQLite keys them.
+pub fn index_message(c: &dyn crate::store::sql::Conn, id: i64) -> crate::store::Result<()> {
+    let Some((subject, body, transcript, people, to, cc, names, sent_at, key)) = c.opt(
+        "SELECT m.subject, m.body, m.transcript, m.author || ' ' || coalesce(i.handle, ''), m.recipients, m.cc,
+                m.names, m.sent_at, k.key
+         FROM messages m LEFT JOIN identities i ON i.id = m.author_identity_id
+         LEFT JOIN search_keys k ON k.message_id = m.id WHERE m.id = ?1",
+        &[&id],
+        |r| {
+            Ok((
+                r.get::<Option<String>>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<String>(3)?,
+                r.get::<Option<String>>(4)?,
+                r.get::<Option<String>>(5)?,
+                r.get::<Option<String>>(6)?,
+                r.get::<i64>(7)?,
+                r.get::<Option<i64>>(8)?,
+            ))
+        },
+    )?
+    else {
+        return Ok(());
+    };
+    let recipients = crate::store::search::recipients_text(to.as_deref(), cc.as_deref(), names.as_deref());
+    let terms =
+        with_words(|w| message_document(w, subject.as_deref(), &body, transcript.as_deref(), &people, &recipients));
+    if key.is_some() {
+        c.exec(
+            "UPDATE search_keys SET terms = CAST(CAST(?2 AS TEXT) AS tsvector) WHERE message_id = ?1",
+            &[&id, &terms],
+        )?;
+        return Ok(());
+    }
+    let (lo, hi) = (sent_at << KEY_SHIFT, (sent_at + 1) << KEY_SHIFT);
+    let next: i64 =
+        c.one("SELECT coalesce(max(key) + 1, ?1) FROM search_keys WHERE key >= ?1 AND key < ?2", &[&lo, &hi], |r| {
+            r.get(0)
+        })?;
+    // A second with a million messages spills past its range, as in SQLite.
+    let key = if next < hi { next } else { c.one("SELECT max(key) + 1 FROM search_keys", &[], |r| r.get(0))? };
+    c.exec(
+        "INSERT INTO search_keys (key, message_id, terms) VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS tsvector))",
+        &[&key, &id, &terms],
+    )?;
+    Ok(())
+}
+
 /// `words::with_words` for callers that only need one document.
 pub fn with_words<R>(f: impl FnOnce(&mut Words) -> R) -> R {
     words::with_words(f)
