@@ -1658,3 +1658,62 @@ fn a_channel_s_cursors_flags_and_media_are_kept_the_same_way_on_both_engines() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+/// An account leaves the config: its channel is archived, listed, brought
+/// back, archived again and removed with everything hanging on it.
+fn archive_story(db: &mut impl Transact) -> Vec<String> {
+    use pult::store::archive;
+    let (conv, question) = chat_with_a_question(db);
+    db.write(|c| {
+        c.exec("INSERT INTO blobs (sha256, size, codec, data) VALUES ('aa', 3, 'raw', ?1)", &[&b"abc".to_vec()])?;
+        c.exec("INSERT INTO blobs (sha256, size, codec, data) VALUES ('bb', 3, 'beside', ?1)", &[&Vec::<u8>::new()])?;
+        c.exec(
+            "INSERT INTO attachments (message_id, ordinal, name, content_hash) VALUES (?1, 0, 'акт.pdf', 'aa')",
+            &[&question],
+        )?;
+        c.exec(
+            "INSERT INTO originals (message_id, kind, source, sha256, received_at) VALUES (?1, 'telegram', 'update', 'bb', 1)",
+            &[&question],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    pult::store::team::add_note(db, conv, "anna", "Позвонить", NOW).unwrap();
+    let mut story = vec![format!("{:?}", db.write(|c| archive::channel_id(c, "tg")).unwrap())];
+    story.push(format!("{:?}", archive::reconcile(db, &["mail".into()], NOW).unwrap()));
+    story.push(format!("{:?}", archive::reconcile(db, &["tg".into()], NOW + 1).unwrap()));
+    let refused = archive::remove(db, "tg", "anna", NOW + 2).unwrap_err();
+    assert!(refused.to_string().contains("not archived"), "{refused}");
+    story.push(format!("{:?}", archive::reconcile(db, &[], NOW + 3).unwrap()));
+    story.push(format!("{:?}", db.write(|c| archive::list(c)).unwrap()));
+    story.push(format!("{:?}", archive::remove(db, "tg", "anna", NOW + 4).unwrap()));
+    story.extend(
+        db.write(|c| {
+            let mut out = Vec::new();
+            for t in ["channels", "conversations", "messages", "attachments", "originals", "notes", "blobs"] {
+                out.push(format!("{t} {}", c.one(&format!("SELECT count(*) FROM {t}"), &[], |r| r.get::<i64>(0))?));
+            }
+            out.extend(c.all("SELECT action, detail FROM audit ORDER BY id", &[], |r| {
+                Ok(format!("audit {} {}", r.get::<String>(0)?, r.get::<String>(1)?))
+            })?);
+            Ok(out)
+        })
+        .unwrap(),
+    );
+    story
+}
+
+#[test]
+fn an_archived_channel_is_removed_whole_the_same_way_on_both_engines() {
+    let (_dir, mut sqlite, pg, mut postgres) = new_on_both_engines();
+    let on_sqlite = archive_story(&mut sqlite);
+    assert!(on_sqlite.iter().any(|l| l.contains("beside: [\"bb\"]")), "{on_sqlite:#?}");
+    assert!(on_sqlite.contains(&"messages 0".to_string()), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, archive_story(&mut postgres));
+    // Nothing of the channel is left in PostgreSQL's search tables either.
+    let mut c = pg.connect();
+    for t in ["search_keys", "attachments_search", "clients_search", "notes_search"] {
+        let n: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0);
+        assert_eq!(n, 0, "{t}");
+    }
+}
