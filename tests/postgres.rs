@@ -302,7 +302,7 @@ fn the_doorbell_rings_once_per_committed_transaction_and_not_for_a_rollback() {
 use pult::store::intents::Reply;
 use pult::store::ledger;
 use pult::store::pg::PgDb as PgStore;
-use pult::store::sql::{Conn, Transact};
+use pult::store::sql::{Conn, Searchable, Transact};
 use pult::store::{Refused, StoreError};
 
 const NOW: i64 = common::NOW;
@@ -324,6 +324,9 @@ fn chat_with_a_question(db: &mut impl Transact) -> (i64, i64) {
              VALUES (?1, ?2, '1', 'in', 'Ирина', ?3, 'Нужен акт сверки за ноябрь') RETURNING id",
             &[&conv, &ch, &(NOW - 600)],
         )?;
+        // What ingest does after writing them (on SQLite its triggers have).
+        c.reindex(Searchable::Conversation(conv))?;
+        c.reindex(Searchable::Message(msg))?;
         Ok((conv, msg))
     })
     .unwrap()
@@ -601,6 +604,7 @@ fn clients_story(db: &mut impl Transact) -> Vec<String> {
                      VALUES (?1, ?2, ?3, 'in', ?4, 1)",
                     &[&conv, &ch, &handle, &identity],
                 )?;
+                c.reindex(Searchable::Conversation(conv))?;
                 ids.push(contact);
             }
             Ok((ids[0], ids[1], ids[2]))
@@ -1715,5 +1719,56 @@ fn an_archived_channel_is_removed_whole_the_same_way_on_both_engines() {
     for t in ["search_keys", "attachments_search", "clients_search", "notes_search"] {
         let n: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0);
         assert_eq!(n, 0, "{t}");
+    }
+}
+
+/// Notes and client names written through the rules are searchable on
+/// PostgreSQL as on SQLite: the same notes for `note:`, the same
+/// conversations for `client:`.
+#[test]
+fn notes_and_client_names_are_found_the_same_way_on_both_engines() {
+    let (dir, mut sqlite, pg, mut postgres) = new_on_both_engines();
+    team_story(&mut sqlite);
+    team_story(&mut postgres);
+    let (_, _) = (clients_story(&mut sqlite), clients_story(&mut postgres));
+    drop(sqlite);
+    let reader = pult::store::Reader::open(&dir.path().join("pult.db"), "anna").unwrap();
+    let clock = pult::clock::Clock::fixed(NOW, common::moscow());
+    let today = jiff::civil::date(2026, 11, 20);
+    let mut c = pg.connect();
+    for q in ["note:позвонил", "note:четверг", "from:boris", "note:клиент"] {
+        let sqlite: BTreeSet<i64> = reader.search(q, 100, &clock).unwrap().iter().filter_map(|h| h.note).collect();
+        let tsq = tsearch::with_words(|w| tsearch::text_query(w, &pult::search::query::parse(q, today).unwrap(), true))
+            .flatten()
+            .unwrap();
+        let postgres: BTreeSet<i64> = c
+            .query("SELECT note_id FROM notes_search WHERE terms @@ CAST($1::text AS tsquery)", &[&tsq])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(!sqlite.is_empty(), "{q}");
+        assert_eq!(sqlite, postgres, "{q}");
+    }
+    // After the merge, the edits and the split: `client:` by the names as they are now.
+    for q in ["client:иванова", "client:ромашка", "client:бухгалтерия"] {
+        let sqlite: BTreeSet<i64> = reader.search(q, 100, &clock).unwrap().iter().map(|h| h.conversation).collect();
+        let words = q.trim_start_matches("client:");
+        let tsq = tsearch::with_words(|w| {
+            tsearch::query(
+                w,
+                pult::search::query::Field::Anywhere,
+                &pult::search::query::Text::Word(words.into()),
+                false,
+            )
+        })
+        .unwrap();
+        let postgres: BTreeSet<i64> = c
+            .query("SELECT conversation_id FROM clients_search WHERE terms @@ CAST($1::text AS tsquery)", &[&tsq])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(sqlite, postgres, "{q}");
     }
 }

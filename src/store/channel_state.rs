@@ -3,7 +3,7 @@
 //! transcripts. Workers call these; no SQL lives in `channels/`.
 
 use super::Result;
-use super::sql::{Conn, Engine, Transact, WithConn};
+use super::sql::{Conn, Engine, Searchable, Transact, WithConn};
 use super::writer::note_change;
 use crate::model::ChangeKind;
 use crate::model::ChannelStatus;
@@ -210,7 +210,7 @@ pub fn add_transcript(db: &mut impl Transact, message: i64, text: &str, now: i64
             &[&text, &message, &"\n📝 "],
             |r| r.get(0),
         )?;
-        c.message_written(message)?;
+        c.reindex(Searchable::Message(message))?;
         note_change(c, now, ChangeKind::Messages, Some(conv), None)
     })
 }

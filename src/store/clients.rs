@@ -3,7 +3,7 @@
 //! undone exactly (the merged client stays as a tombstone pointing to the
 //! target); suggestions say why two clients may be one, never merge silently.
 
-use super::sql::{Conn, ToValue, Transact, WithConn};
+use super::sql::{Conn, Searchable, ToValue, Transact, WithConn};
 use super::writer::note_change;
 use super::{Reader, Result};
 use crate::model::ChangeKind;
@@ -792,6 +792,7 @@ fn merge_in(c: &dyn Conn, into: i64, from: &[i64], actor: &str, now: i64) -> Res
         "UPDATE contacts SET notes = ?1, tags = ?2, kind = ?3, inn = ?4, provisional = 0 WHERE id = ?5",
         &[&(!notes.is_empty()).then_some(notes), &tags, &kind, &inn, &into],
     )?;
+    c.reindex(Searchable::Client(into))?;
     let merged: Vec<&String> = moved.keys().collect();
     let detail = format!("clients {merged:?} into {into} (merge {merge_id})");
     super::writer::audit(c, now, actor, "client_merge", None, &detail)?;
@@ -819,6 +820,7 @@ pub fn unmerge(db: &mut impl Transact, merge_id: i64, actor: &str, now: i64) -> 
                 c.exec("UPDATE conversations SET contact_id = ?1 WHERE id = ?2", &[&from, &id])?;
             }
             c.exec("UPDATE contacts SET merged_into = NULL WHERE id = ?1", &[&from])?;
+            c.reindex(Searchable::Client(from))?;
         }
         c.exec("UPDATE contacts SET notes = ?1 WHERE id = ?2", &[&notes_before, &into])?;
         if let Some(before) = before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
@@ -897,6 +899,7 @@ pub fn split(db: &mut impl Transact, kind: &str, handle: &str, actor: &str, now:
                                  AND (m.author_identity_id IS NULL OR m.author_identity_id <> ?3))",
             &[&new, &old, &identity],
         )?;
+        c.reindex(Searchable::Client(new))?;
         let detail = format!("{kind}:{handle} from client {old} into {new}");
         super::writer::audit(c, now, actor, "client_split", None, &detail)?;
         note_change(c, now, ChangeKind::Assign, None, None)?;
@@ -992,6 +995,9 @@ pub fn set_field(db: &mut impl Transact, client: i64, field: Field, value: &str,
             )));
         }
         c.exec("UPDATE contacts SET provisional = 0 WHERE id = ?1", &[&client])?;
+        if matches!(field, Field::Name | Field::Organisation) {
+            c.reindex(Searchable::Client(client))?;
+        }
         super::writer::audit(c, now, actor, "client_edit", None, &format!("client {client}: {field:?} = {value}"))?;
         note_change(c, now, ChangeKind::Assign, None, None)
     })

@@ -7,7 +7,7 @@
 //! own (it finds the recipient through `ingest::identity`).
 
 use super::ingest::refresh_conversation;
-use super::sql::{Conn, Row, ToValue, Transact, WithConn};
+use super::sql::{Conn, Row, Searchable, ToValue, Transact, WithConn};
 use super::writer::{audit, immediate, note_change};
 use super::{Db, Result, StoreError};
 use crate::model::ChangeKind;
@@ -91,7 +91,7 @@ fn queue_outgoing(c: &(impl WithConn + ?Sized), r: &Reply, now: i64) -> Result<i
                 &r.auto,
             ],
         )?;
-        c.message_written(message_id)?;
+        c.reindex(Searchable::Message(message_id))?;
         c.exec("UPDATE outbox SET message_id = ?1 WHERE id = ?2", &[&message_id, &outbox_id])?;
         for (i, path) in r.attachments.iter().enumerate() {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
@@ -99,11 +99,12 @@ fn queue_outgoing(c: &(impl WithConn + ?Sized), r: &Reply, now: i64) -> Result<i
             // Into the store now: the sender may be another user's daemon, or
             // run after the file was moved; it sends these bytes, not the path.
             let sha = super::originals::put_blob_as_is(c, &bytes)?;
-            c.exec(
+            let attachment = c.insert(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                 &[&message_id, &i, &name, &mime_for(&name), &bytes.len(), &sha],
             )?;
+            c.reindex(Searchable::Attachment(attachment))?;
         }
         refresh_conversation(c, r.conversation_id)?;
         note_change(c, now, ChangeKind::Outbox, Some(r.conversation_id), Some(&r.actor))?;

@@ -189,9 +189,24 @@ pub trait Conn {
     fn note_change(&self, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()>;
     /// Deletes a message row and what the search index holds of it.
     fn forget_message(&self, id: i64) -> Result<()>;
-    /// A message was inserted, or its subject, body, transcript, author or
-    /// recipients changed: its search terms follow (SQLite's triggers do it).
-    fn message_written(&self, id: i64) -> Result<()>;
+    /// Something searchable was written or its text changed: its search
+    /// terms follow (SQLite's triggers do it).
+    fn reindex(&self, what: Searchable) -> Result<()>;
+}
+
+/// What has search terms of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Searchable {
+    /// A message: subject, body, transcript, author, recipients.
+    Message(i64),
+    /// A note: body, author.
+    Note(i64),
+    /// An attachment's file name.
+    Attachment(i64),
+    /// A conversation's title and its client's name (`client:`).
+    Conversation(i64),
+    /// Every conversation of a client whose name or organisation changed.
+    Client(i64),
 }
 
 impl dyn Conn + '_ {
@@ -317,7 +332,7 @@ impl Conn for SqliteConn<'_> {
         Ok(())
     }
 
-    fn message_written(&self, _id: i64) -> Result<()> {
+    fn reindex(&self, _what: Searchable) -> Result<()> {
         Ok(()) // the schema's triggers index it
     }
 }
@@ -482,8 +497,8 @@ impl Conn for PgConn<'_, '_> {
         Ok(())
     }
 
-    fn message_written(&self, id: i64) -> Result<()> {
-        super::pg::tsearch::index_message(self, id)
+    fn reindex(&self, what: Searchable) -> Result<()> {
+        super::pg::tsearch::reindex(self, what)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Working together on one store: assignment and hand-over, internal notes,
 //! presence claims ("bob is replying").
 
-use super::sql::Transact;
+use super::sql::{Searchable, Transact};
 use super::writer::{audit, note_change};
 use super::{Result, StoreError};
 use crate::model::ChangeKind;
@@ -30,10 +30,11 @@ pub fn assign(
         )?;
         if let Some(n) = note {
             let who = assignee.unwrap_or("—");
-            c.exec(
-                "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            let note = c.insert(
+                "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
                 &[&conversation, &actor, &format!("→ @{who}: {n}"), &now],
             )?;
+            c.reindex(Searchable::Note(note))?;
         }
         note_change(c, now, ChangeKind::Assign, Some(conversation), Some(actor))?;
         audit(c, now, actor, "assign", Some(conversation), assignee.unwrap_or("(nobody)"))
@@ -68,6 +69,7 @@ pub fn add_note(db: &mut impl Transact, conversation: i64, actor: &str, body: &s
             "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
             &[&conversation, &actor, &body, &now],
         )?;
+        c.reindex(Searchable::Note(id))?;
         note_change(c, now, ChangeKind::Note, Some(conversation), Some(actor))?;
         audit(c, now, actor, "note", Some(conversation), &body.chars().take(120).collect::<String>())?;
         Ok(id)

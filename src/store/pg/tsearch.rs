@@ -235,8 +235,61 @@ pub fn message_document(
 /// counter for messages of the same second (SQLite's `search_keys`).
 const KEY_SHIFT: u32 = 20;
 
+/// Makes or renews the search terms of something written (`Conn::reindex`).
+pub fn reindex(c: &dyn crate::store::sql::Conn, what: crate::store::sql::Searchable) -> crate::store::Result<()> {
+    use crate::store::sql::Searchable;
+    let upsert = |table: &str, key: &str, id: i64, columns: &[(&str, Weight)]| -> crate::store::Result<()> {
+        let terms = with_words(|w| document(w, columns));
+        c.exec(
+            &format!(
+                "INSERT INTO {table} ({key}, terms) VALUES (?1, CAST(CAST(?2 AS TEXT) AS tsvector))
+                 ON CONFLICT ({key}) DO UPDATE SET terms = excluded.terms"
+            ),
+            &[&id, &terms],
+        )?;
+        Ok(())
+    };
+    match what {
+        Searchable::Message(id) => index_message(c, id),
+        Searchable::Note(id) => {
+            let Some((body, author)) = c.opt("SELECT body, actor FROM notes WHERE id = ?1", &[&id], |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+            })?
+            else {
+                return Ok(());
+            };
+            upsert("notes_search", "note_id", id, &[(&body, Weight::A), (&author, Weight::B)])
+        }
+        Searchable::Attachment(id) => {
+            let Some(name) = c.opt("SELECT name FROM attachments WHERE id = ?1", &[&id], |r| r.get::<String>(0))?
+            else {
+                return Ok(());
+            };
+            upsert("attachments_search", "attachment_id", id, &[(&name, Weight::A)])
+        }
+        Searchable::Conversation(id) => {
+            let Some((title, client)) = c.opt(
+                "SELECT c.title, coalesce(k.name || ' ' || coalesce(k.organisation, ''), '')
+                 FROM conversations c LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?1",
+                &[&id],
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+            )?
+            else {
+                return Ok(());
+            };
+            upsert("clients_search", "conversation_id", id, &[(&title, Weight::A), (&client, Weight::B)])
+        }
+        Searchable::Client(contact) => {
+            for id in c.all("SELECT id FROM conversations WHERE contact_id = ?1", &[&contact], |r| r.get::<i64>(0))? {
+                reindex(c, Searchable::Conversation(id))?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Makes or renews a message's search terms, keyed as SQLite keys them.
-pub fn index_message(c: &dyn crate::store::sql::Conn, id: i64) -> crate::store::Result<()> {
+fn index_message(c: &dyn crate::store::sql::Conn, id: i64) -> crate::store::Result<()> {
     let Some((subject, body, transcript, people, to, cc, names, sent_at, key)) = c.opt(
         "SELECT m.subject, m.body, m.transcript, m.author || ' ' || coalesce(i.handle, ''), m.recipients, m.cc,
                 m.names, m.sent_at, k.key
