@@ -50,11 +50,19 @@ pub fn load_config(global: &Global) -> Result<Option<Config>> {
     }
 }
 
-pub fn store_path(global: &Global, cfg: &Config) -> PathBuf {
+pub fn store_path(global: &Global, cfg: &Config) -> Result<PathBuf> {
     resolve_store(global.store.as_deref(), cfg)
 }
 
-/// `--store`, else `[store] path`, else the default under XDG_DATA_HOME.
-pub fn resolve_store(arg: Option<&Path>, cfg: &Config) -> PathBuf {
-    arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone()).unwrap_or_else(crate::paths::default_store)
+/// `--store`, else `[store] path`, else the default under XDG_DATA_HOME. A
+/// PostgreSQL address (`--store postgres://…`, `[store] url`) is refused
+/// with what can be done today: this build cannot open one yet.
+pub fn resolve_store(arg: Option<&Path>, cfg: &Config) -> Result<PathBuf> {
+    let path = arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone());
+    let postgres =
+        |p: &Path| p.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    if cfg.store.url.is_some() || path.as_deref().is_some_and(postgres) {
+        anyhow::bail!("{}", crate::t!("store_postgres_not_yet"));
+    }
+    Ok(path.unwrap_or_else(crate::paths::default_store))
 }

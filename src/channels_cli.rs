@@ -97,7 +97,7 @@ fn entries(cfg: &Config, writer: &Writer) -> Result<Vec<Entry>> {
 }
 
 fn open_writer(global: &Global, cfg: &Config) -> Result<Writer> {
-    let path = store_path(global, cfg);
+    let path = store_path(global, cfg)?;
     if !path.exists() {
         bail!("{}", t!("no_store", path = path.display()));
     }

@@ -384,7 +384,7 @@ fn look_for_sent(
 fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
     use crate::sanitize::line;
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if let Some(action) = action {
         let writer = Writer::spawn(&path)?;
         let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
@@ -737,7 +737,7 @@ fn run_tui(cli: &Cli) -> Result<()> {
             std::process::exit(1);
         }
     };
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let mut app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
     let (workers, unopened) = worker_config(&cfg, writer, &app);
@@ -816,7 +816,7 @@ fn doctor(cli: &Cli) -> Result<()> {
         }
     }
     // What channels sent that pult could not read: kept raw, counted here.
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if path.exists()
         && let Ok(reader) = crate::store::Reader::open(&path, &cfg.actor())
     {
@@ -860,7 +860,7 @@ const SYNC_ONCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3
 
 fn sync_once(cli: &Cli) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     // One sender per store: beside a daemon or a solo pult, which already
     // syncs and sends, working in parallel could only send twice.
@@ -1006,7 +1006,7 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
 fn open_reader(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let calendar = Calendar::from_config(&cfg)?;
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if !path.exists() {
         bail!("{}", t!("no_store", path = path.display()));
     }
@@ -1279,7 +1279,7 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
             kept_for_promises: kept.into_iter().map(|(id, _)| id).collect(),
         }
     } else {
-        let writer = Writer::spawn(&store_path(cli, &cfg))?;
+        let writer = Writer::spawn(&store_path(cli, &cfg)?)?;
         let (actor, now) = (cfg.actor(), clock.now());
         writer.call_blocking(move |c| crate::store::intents::close_many(c, &actor, &ids, with_promises, now))?
     };
@@ -1320,7 +1320,7 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
 
 fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     let writer = Writer::spawn(&path)?;
     let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
     let reopened = writer.call_blocking(move |c| crate::store::intents::reopen_batch(c, &actor, batch, now))?;

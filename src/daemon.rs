@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
-    let path = crate::bootstrap::resolve_store(store_arg, cfg);
+    let path = crate::bootstrap::resolve_store(store_arg, cfg)?;
     let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let (channels, bad) = crate::channels::registry::open_all(cfg, &writer);
     for (name, why) in &bad {

@@ -52,7 +52,7 @@ pub fn export(cli: &Cli, a: &Args<'_>, json: bool) -> Result<()> {
             )
         );
     }
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
     let opts = crate::export::Options {
         client: a.client,

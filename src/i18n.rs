@@ -1416,6 +1416,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("refused_no_recipient", "An email needs a recipient", "У письма должен быть получатель"),
     ("refused_empty_note", "The note is empty", "Заметка пустая"),
     (
+        "store_postgres_not_yet",
+        "This pult cannot open a PostgreSQL store yet: the engine is in progress (docs/store.md). Use a SQLite store ([store] path); `pult store migrate` can already copy one into PostgreSQL",
+        "Этот pult пока не открывает хранилище в PostgreSQL: движок ещё в работе (docs/store.md). Используйте хранилище SQLite ([store] path); `pult store migrate` уже умеет перенести его в PostgreSQL",
+    ),
+    (
         "store_migrate_to",
         "--to {to}: a PostgreSQL address is needed (postgres://USER@HOST:PORT/DB)",
         "--to {to}: нужен адрес вида `postgres://USER@HOST:PORT/DB`",

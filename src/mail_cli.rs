@@ -41,7 +41,7 @@ pub enum AttachmentAction {
 
 fn config(cli: &Global) -> Result<(Config, PathBuf)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if !path.exists() {
         bail!("{}", t!("no_store_yet", path = path.display()));
     }
@@ -167,7 +167,7 @@ fn report(json: bool, conversation: i64, outbox: i64) {
 
 fn config_or_new(cli: &Global) -> Result<(Config, PathBuf)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     Ok((cfg, path))
 }
 

@@ -200,7 +200,7 @@ const ALL: usize = 1_000_000;
 
 pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Clock)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if !path.exists() {
         bail!("{}", t!("no_store_yet", path = path.display()));
     }

@@ -269,7 +269,7 @@ pub fn add_to_status(cli: &Global, reader: &Reader, now: i64, counts: &mut crate
     if cfg.sla.is_empty() && reader.sla_policy_versions()?.is_empty() {
         return Ok(());
     }
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     let ctx = context_at(&cfg, &path, now)?;
     let (at_risk, breached) = counts_of(&ctx.evaluate(reader, &reader.sla_candidates()?, now)?);
     counts.at_risk += at_risk;
@@ -286,7 +286,7 @@ pub fn counts_of(evaluated: &[(Facts, Sla)]) -> (i64, i64) {
 pub fn run(cli: &Global, action: &SlaAction) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let lang = Lang::detect(cfg.ui.language.as_deref());
-    let path = store_path(cli, &cfg);
+    let path = store_path(cli, &cfg)?;
     if !path.exists() {
         bail!("{} {}", lang.tr("sla_no_store"), path.display());
     }

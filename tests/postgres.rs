@@ -1772,3 +1772,27 @@ fn notes_and_client_names_are_found_the_same_way_on_both_engines() {
         assert_eq!(sqlite, postgres, "{q}");
     }
 }
+
+/// Until the engine is whole, a PostgreSQL address where a store is opened
+/// is refused with what can be done, and no file named like it is made.
+#[test]
+fn a_postgres_store_is_refused_plainly_until_the_engine_is_whole() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::pult(home.path())
+        .current_dir(home.path())
+        .args(["--store", "postgres://pult@127.0.0.1:1/pult", "status"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open a PostgreSQL store yet") && err.contains("pult store migrate"), "{err}");
+    assert!(!home.path().join("postgres:").exists(), "no SQLite file at a path made of the address");
+
+    let config = home.path().join("config/pult/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[store]\nurl = \"postgres://pult@127.0.0.1:1/pult\"\n").unwrap();
+    let out = common::pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("пока не открывает хранилище в PostgreSQL"), "{err}");
+}

@@ -87,6 +87,9 @@ pub struct StoreConfig {
     pub path: Option<PathBuf>,
     /// Keep every message's bytes as received (default: on for a new store).
     pub keep_raw: Option<bool>,
+    /// A PostgreSQL store (`postgres://USER@HOST:PORT/DB`): not opened by
+    /// this build yet; said so plainly when set (`bootstrap::resolve_store`).
+    pub url: Option<String>,
     /// The PostgreSQL password (argv, no shell), for `pult store migrate`.
     pub password_command: Option<Vec<String>>,
     /// The PostgreSQL password in a 0600 file.
