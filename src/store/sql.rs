@@ -340,11 +340,26 @@ impl Conn for SqliteConn<'_> {
 /// PostgreSQL behind the seam: a transaction on one connection.
 pub struct PgConn<'t, 'c> {
     tx: RefCell<&'t mut postgres::Transaction<'c>>,
+    /// Statements this connection has prepared, by the SQL the store wrote:
+    /// each is parsed and planned once per connection, not once per call.
+    prepared: RefCell<&'t mut Prepared>,
 }
 
+/// A connection's prepared statements (they outlive its transactions).
+pub type Prepared = std::collections::HashMap<String, postgres::Statement>;
+
 impl<'t, 'c> PgConn<'t, 'c> {
-    pub fn new(tx: &'t mut postgres::Transaction<'c>) -> Self {
-        PgConn { tx: RefCell::new(tx) }
+    pub fn new(tx: &'t mut postgres::Transaction<'c>, prepared: &'t mut Prepared) -> Self {
+        PgConn { tx: RefCell::new(tx), prepared: RefCell::new(prepared) }
+    }
+
+    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.prepared.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx.borrow_mut().prepare(&numbered_placeholders(sql)).map_err(pg)?;
+        self.prepared.borrow_mut().insert(sql.to_string(), st.clone());
+        Ok(st)
     }
 }
 
@@ -473,14 +488,16 @@ impl Conn for PgConn<'_, '_> {
     fn exec(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize> {
         let values = pg_values(params);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        let n = self.tx.borrow_mut().execute(numbered_placeholders(sql).as_str(), &refs).map_err(pg)?;
+        let st = self.statement(sql)?;
+        let n = self.tx.borrow_mut().execute(&st, &refs).map_err(pg)?;
         Ok(n as usize)
     }
 
     fn rows(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
         let values = pg_values(params);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        let rows = self.tx.borrow_mut().query(numbered_placeholders(sql).as_str(), &refs).map_err(pg)?;
+        let st = self.statement(sql)?;
+        let rows = self.tx.borrow_mut().query(&st, &refs).map_err(pg)?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| r.try_get::<_, Value>(i).map_err(pg)).collect::<Result<Vec<_>>>().map(Row))
             .collect()

@@ -108,6 +108,7 @@ const WRITE_LOCK: i64 = 0x7075_6c74_0000_0003;
 /// The PostgreSQL store's write connection, as `Db` is SQLite's.
 pub struct PgDb {
     client: postgres::Client,
+    prepared: crate::store::sql::Prepared,
 }
 
 impl PgDb {
@@ -115,7 +116,7 @@ impl PgDb {
     pub fn open(target: &Target) -> Result<PgDb, PgError> {
         let mut client = target.connect()?;
         schema::migrate(&mut client)?;
-        Ok(PgDb { client })
+        Ok(PgDb { client, prepared: Default::default() })
     }
 }
 
@@ -129,7 +130,7 @@ impl crate::store::sql::Transact for PgDb {
         // check and then write ("has this client had the after-hours reply?"),
         // which READ COMMITTED alone would let two daemons both pass.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).map_err(PgError::from)?;
-        let result = f(&crate::store::sql::PgConn::new(&mut tx))?;
+        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut self.prepared))?;
         tx.commit().map_err(PgError::from)?;
         Ok(result)
     }
