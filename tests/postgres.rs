@@ -1796,3 +1796,30 @@ fn a_postgres_store_is_refused_plainly_until_the_engine_is_whole() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("пока не открывает хранилище в PostgreSQL"), "{err}");
 }
+
+/// The writer thread runs on a PostgreSQL store: what is on the seam works
+/// through it as on SQLite, and what is not yet says so instead of failing
+/// in some other way.
+#[test]
+fn the_writer_thread_runs_the_rules_on_postgresql() {
+    let pg = PgDb::new();
+    let writer = pult::store::Writer::spawn_postgres(&pg.target).unwrap();
+    let (conv, question) = writer.call_blocking(|db| Ok(chat_with_a_question(db))).unwrap();
+    let r = reply(conv, question, "Принято в работу");
+    let (task, outbox) =
+        writer.call_blocking(move |db| ledger::accept(db, &r, Some(question), NOW + 3600, NOW)).unwrap();
+    assert!(task > 0 && outbox > 0);
+    let note = writer.call_blocking(move |db| pult::store::team::add_note(db, conv, "anna", "Срочно", NOW)).unwrap();
+    assert!(note > 0);
+    let seq = writer.call_blocking(|db| pult::store::writer::last_change_seq(db)).unwrap();
+    assert_eq!(seq, 3, "a change for the reply, the promise and the note");
+    // Ingest is not on the seam yet: a plain refusal, in words.
+    let e = writer
+        .call_blocking(|db| pult::store::ingest::ensure_channel(db, "mail", pult::model::ChannelKind::Email, NOW))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotOnPostgres), "{e}");
+    assert!(e.to_string().contains("PostgreSQL"), "{e}");
+    let mut c = pg.connect();
+    let state: String = c.query_one("SELECT state FROM outbox WHERE id = $1", &[&outbox]).unwrap().get(0);
+    assert_eq!(state, "pending");
+}

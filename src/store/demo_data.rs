@@ -12,7 +12,7 @@ pub type DemoContact = (String, String, Vec<String>, ChannelKind);
 
 /// Client cards first, so that every person in a group chat belongs to one client.
 pub fn add_contacts(db: &mut Db, contacts: &[DemoContact], now: i64) -> Result<()> {
-    let conn = &mut db.0;
+    let conn = db.sqlite_mut()?;
     let tx = immediate(conn)?;
     // The same client named twice (a second channel) is one contact.
     let mut seen: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();
@@ -42,7 +42,7 @@ pub fn add_contacts(db: &mut Db, contacts: &[DemoContact], now: i64) -> Result<(
 
 /// A conversation by its channel key, with its newest client message.
 pub fn conversation_by_key(db: &Db, channel: i64, key: &str) -> Result<(i64, Option<i64>)> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     Ok(conn.query_row(
         "SELECT id, (SELECT max(id) FROM messages WHERE conversation_id = conversations.id AND direction = 'in')
          FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
@@ -53,7 +53,7 @@ pub fn conversation_by_key(db: &Db, channel: i64, key: &str) -> Result<(i64, Opt
 
 /// Closes conversations given as (channel key, channel).
 pub fn close(db: &mut Db, conversations: &[(String, i64)]) -> Result<()> {
-    let conn = &mut db.0;
+    let conn = db.sqlite_mut()?;
     let tx = immediate(conn)?;
     for (key, channel) in conversations {
         tx.execute(
@@ -67,7 +67,7 @@ pub fn close(db: &mut Db, conversations: &[(String, i64)]) -> Result<()> {
 
 /// `actor` has read every conversation whose last message is older than `before`.
 pub fn read_before(db: &Db, actor: &str, before: i64) -> Result<()> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     conn.execute(
         "INSERT OR REPLACE INTO read_marks (actor, conversation_id, message_id)
          SELECT ?1, id, last_inbound_id FROM conversations WHERE last_message_at < ?2",
@@ -87,7 +87,7 @@ pub struct ClientTurn {
 }
 
 pub fn client_turn(db: &Db, conversation: i64) -> Result<ClientTurn> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     let (key, title, is_group, subject) = conn.query_row(
         "SELECT remote_key, title, is_group, subject FROM conversations WHERE id = ?1",
         [conversation],
@@ -106,7 +106,7 @@ pub fn client_turn(db: &Db, conversation: i64) -> Result<ClientTurn> {
 
 /// The `pick`-th conversation of a channel (modulo how many it has).
 pub fn nth_conversation(db: &Db, channel: i64, pick: i64) -> Result<i64> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     Ok(conn.query_row(
         "SELECT id FROM conversations WHERE channel_id = ?1 ORDER BY id LIMIT 1 OFFSET
          (?2 % max(1, (SELECT count(*) FROM conversations WHERE channel_id = ?1)))",

@@ -30,7 +30,7 @@ pub struct Applied {
 
 /// Applies one batch of a channel's events in one transaction.
 pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
-    let conn = &mut db.0;
+    let conn = db.sqlite_mut()?;
     let tx = immediate(conn)?;
     // Only messages add rows to index; a status or a cursor costs no index work.
     let deferred = if events.iter().any(|e| matches!(e, SyncEvent::Message(_))) {

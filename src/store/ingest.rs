@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 /// The channel row for a configured account, created on first use.
 pub fn ensure_channel(db: &mut Db, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
-    let conn = &mut db.0;
+    let conn = db.sqlite_mut()?;
     let tx = immediate(conn)?;
     let found: Option<(i64, String)> = tx
         .query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))

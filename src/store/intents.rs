@@ -291,7 +291,7 @@ pub struct NewEmail {
 /// Still on SQLite's own transaction: the recipient's identity is found or
 /// made by `ingest::identity`, which is not on the seam yet.
 pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
-    let conn = &mut db.0;
+    let conn = db.sqlite_mut()?;
     let typed = recipients(&e.to)?;
     let to: Vec<String> = typed.iter().map(|r| r.address.clone()).collect();
     let subject = e.subject.trim();

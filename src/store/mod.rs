@@ -58,6 +58,9 @@ pub enum StoreError {
     /// What the PostgreSQL engine said (its address shown without the password).
     #[error("{0}")]
     Postgres(#[from] pg::PgError),
+    /// A part of the store not yet written for PostgreSQL (docs/store.md).
+    #[error("this part of pult does not run on a PostgreSQL store yet (docs/store.md)")]
+    NotOnPostgres,
 }
 
 /// What the store turns down, and why, in words a person can act on.
@@ -173,6 +176,7 @@ impl StoreError {
                 lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
             }
             StoreError::Postgres(e) => Trouble::of(&e.to_string()).in_language(lang).into(),
+            StoreError::NotOnPostgres => lang.tr("store_postgres_not_yet").into(),
         }
     }
 }
@@ -204,32 +208,67 @@ impl From<rusqlite::Error> for StoreError {
 
 /// The store's write connection, as the writer hands it to a job. What is
 /// inside is the store's own business: every function that takes a `Db` lives
-/// in `store/`, and nothing of SQLite's crosses this interface, so another
-/// backend could stand behind the same functions.
-pub struct Db(Connection);
+/// in `store/`, and the business rules reach either engine through
+/// `store::sql` (`Transact`, `WithConn`); code not yet on that seam asks for
+/// SQLite's connection and, on PostgreSQL, says it cannot run there yet.
+pub struct Db(Engine);
+
+enum Engine {
+    Sqlite(Connection),
+    Postgres(pg::PgDb),
+}
 
 impl sql::Transact for Db {
-    /// One write transaction, begun IMMEDIATE (see `writer::immediate`).
+    /// One write transaction: BEGIN IMMEDIATE on SQLite (see
+    /// `writer::immediate`), the store-wide write lock on PostgreSQL.
     fn write<R>(&mut self, f: impl FnOnce(&dyn sql::Conn) -> Result<R>) -> Result<R> {
-        let tx = writer::immediate(&mut self.0)?;
-        let result = f(&sql::SqliteConn(&tx))?;
-        tx.commit()?;
-        Ok(result)
+        match &mut self.0 {
+            Engine::Sqlite(conn) => {
+                let tx = writer::immediate(conn)?;
+                let result = f(&sql::SqliteConn(&tx))?;
+                tx.commit()?;
+                Ok(result)
+            }
+            Engine::Postgres(db) => db.write(f),
+        }
     }
 }
 
-/// Reads outside a transaction, as SQLite's connection always could (the
-/// store's read-only functions, written against the seam).
+/// Reads (and the few autocommit writes) outside a caller's transaction:
+/// SQLite's connection as it is, PostgreSQL in a transaction of its own.
 impl sql::WithConn for Db {
-    fn with_conn<R>(&self, f: impl FnOnce(&dyn sql::Conn) -> R) -> R {
-        f(&sql::SqliteConn(&self.0))
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn sql::Conn) -> Result<R>) -> Result<R> {
+        match &self.0 {
+            Engine::Sqlite(conn) => f(&sql::SqliteConn(conn)),
+            Engine::Postgres(db) => db.with_conn(f),
+        }
     }
 }
 
 impl Db {
+    /// A PostgreSQL store as a `Db` (the writer's, or a test's).
+    pub fn postgres(db: pg::PgDb) -> Db {
+        Db(Engine::Postgres(db))
+    }
+
+    /// SQLite's own connection, for store code not yet on the seam.
+    pub(crate) fn sqlite(&self) -> Result<&Connection> {
+        match &self.0 {
+            Engine::Sqlite(conn) => Ok(conn),
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    pub(crate) fn sqlite_mut(&mut self) -> Result<&mut Connection> {
+        match &mut self.0 {
+            Engine::Sqlite(conn) => Ok(conn),
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
     /// Runs SQL as it is (tests and one-off repairs; the product never does).
     pub fn run_sql(&self, sql: &str) -> Result<()> {
-        self.0.execute_batch(sql)?;
+        self.sqlite()?.execute_batch(sql)?;
         Ok(())
     }
 }
@@ -241,7 +280,7 @@ pub fn open_at_version(path: &Path, version: i64) -> Result<Db> {
         Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
     configure(&conn)?;
     schema::migrate_to(&mut conn, version)?;
-    Ok(Db(conn))
+    Ok(Db(Engine::Sqlite(conn)))
 }
 
 /// How long a connection waits for another process's write lock before failing.
@@ -281,7 +320,7 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     // The WAL file is cut back to 64 MB after a checkpoint.
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    Ok(Db(conn))
+    Ok(Db(Engine::Sqlite(conn)))
 }
 
 /// A read-only connection for queries and watching; the store must exist.

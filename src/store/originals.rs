@@ -20,21 +20,26 @@ pub(super) fn keep_raw(tx: &Transaction<'_>) -> Result<bool> {
 impl Db {
     /// Whether this store keeps originals (`[store] keep_raw`).
     pub fn keeps_raw(&mut self) -> Result<bool> {
-        let tx = self.0.transaction()?;
-        let on = keep_raw(&tx)?;
-        tx.commit()?;
-        Ok(on)
+        use super::sql::WithConn as _;
+        self.with_conn(|c| {
+            let v: Option<String> =
+                c.opt("SELECT value FROM store_settings WHERE key = 'keep_raw'", &[], |r| r.get(0))?;
+            Ok(v.as_deref() == Some("1"))
+        })
     }
 }
 
 /// `[store] keep_raw` from the config, written where ingest reads it.
 pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
-    db.0.execute(
-        "INSERT INTO store_settings (key, value) VALUES ('keep_raw', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
-        [if on { "1" } else { "0" }],
-    )?;
-    Ok(())
+    use super::sql::Transact as _;
+    db.write(|c| {
+        c.exec(
+            "INSERT INTO store_settings (key, value) VALUES ('keep_raw', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE store_settings.value != excluded.value",
+            &[&if on { "1" } else { "0" }],
+        )?;
+        Ok(())
+    })
 }
 
 /// Stores `bytes` once, deflated; returns their SHA-256.
@@ -127,7 +132,7 @@ pub(super) fn record(tx: &Transaction<'_>, message_id: i64, raw: &RawOriginal) -
 
 /// A whole mail fetched later for a message kept only in part (an export completes it).
 pub fn complete(db: &mut Db, message_id: i64, raw: &RawOriginal) -> Result<()> {
-    let tx = super::writer::immediate(&mut db.0)?;
+    let tx = super::writer::immediate(db.sqlite_mut()?)?;
     record(&tx, message_id, raw)?;
     tx.commit()?;
     Ok(())
@@ -136,7 +141,7 @@ pub fn complete(db: &mut Db, message_id: i64, raw: &RawOriginal) -> Result<()> {
 /// A file of a received message fetched later (an export fetches what the
 /// channel serves only on demand): kept under its SHA-256 like fetched media.
 pub fn keep_attachment(db: &mut Db, message_id: i64, index: usize, bytes: &[u8]) -> Result<String> {
-    let tx = super::writer::immediate(&mut db.0)?;
+    let tx = super::writer::immediate(db.sqlite_mut()?)?;
     let sha = put_blob_as_is(&tx, bytes)?;
     tx.execute(
         "UPDATE attachments SET content_hash = ?1, size = ?2

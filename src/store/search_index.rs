@@ -210,7 +210,7 @@ pub fn report_on_stderr(p: Progress<'_>) {
 /// `unicode61` tokenizer (what pult used before word forms), so that the cost
 /// of stemming is measured against it in the same run.
 pub fn use_unicode61_for_bench(db: &Db) -> Result<()> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     conn.execute_batch(
         "DROP TABLE messages_fts;
          CREATE VIRTUAL TABLE messages_fts USING fts5 (
@@ -227,7 +227,7 @@ pub fn use_unicode61_for_bench(db: &Db) -> Result<()> {
 /// quoted thread included (as pult indexed before `search::authored`), so
 /// that index size and hits are compared on the same mails.
 pub fn reindex_whole_bodies_for_bench(db: &Db) -> Result<()> {
-    let conn = &db.0;
+    let conn = db.sqlite()?;
     conn.execute_batch(
         "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
          INSERT INTO messages_fts (rowid, subject, body, people, recipients)

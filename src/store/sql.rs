@@ -234,23 +234,23 @@ impl dyn Conn + '_ {
 /// Lets a function written against [`Conn`] be called with SQLite's own
 /// transaction by the store code not yet moved onto the seam.
 pub trait WithConn {
-    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> R) -> R;
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R>;
 }
 
 impl WithConn for rusqlite::Connection {
-    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> R) -> R {
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R> {
         f(&SqliteConn(self))
     }
 }
 
 impl WithConn for rusqlite::Transaction<'_> {
-    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> R) -> R {
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R> {
         f(&SqliteConn(self))
     }
 }
 
 impl WithConn for dyn Conn + '_ {
-    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> R) -> R {
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R> {
         f(self)
     }
 }

@@ -29,6 +29,12 @@ impl Writer {
         Ok(writer)
     }
 
+    /// Starts the writer thread on a PostgreSQL store (migrating it). Its
+    /// originals stay in the database: there is no file beside it.
+    pub fn spawn_postgres(target: &super::pg::Target) -> Result<Writer> {
+        Ok(Self::spawn_on(Db::postgres(super::pg::PgDb::open(target)?)))
+    }
+
     /// Where a worker writes the originals it receives before handing their
     /// messages over, when this store keeps originals.
     pub async fn blobs_for_originals(&self) -> Option<std::sync::Arc<super::side_blobs::SideBlobs>> {
@@ -55,7 +61,7 @@ impl Writer {
                 since_prune += 1;
                 if since_prune >= 500 {
                     since_prune = 0;
-                    if let Err(e) = prune_changes(&db.0) {
+                    if let Err(e) = prune_changes(&db) {
                         tracing::warn!("pruning the change log failed: {e}");
                     }
                 }
@@ -149,12 +155,11 @@ pub(super) fn audit(
 
 /// The newest entry of the change log (what a UI has seen when it is there).
 pub fn last_change_seq(db: &Db) -> Result<i64> {
-    let conn = &db.0;
-    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+    db.with_conn(|c| c.one("SELECT coalesce(max(seq), 0) FROM changes", &[], |r| r.get(0)))
 }
 
 /// UIs read only recent changes; keep the log short.
-fn prune_changes(conn: &Connection) -> Result<()> {
-    conn.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", [])?;
+fn prune_changes(db: &Db) -> Result<()> {
+    db.with_conn(|c| c.exec("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - 20000", &[]))?;
     Ok(())
 }

@@ -105,10 +105,12 @@ impl Target {
 /// The key of the store-wide write lock ("pult" in ASCII, then 3).
 const WRITE_LOCK: i64 = 0x7075_6c74_0000_0003;
 
-/// The PostgreSQL store's write connection, as `Db` is SQLite's.
+/// The PostgreSQL store's connection, as `Db` holds SQLite's.
 pub struct PgDb {
-    client: postgres::Client,
-    prepared: crate::store::sql::Prepared,
+    // In cells: a read through `WithConn` has `&self`, and the writer thread
+    // is the only user, so no borrow ever meets another.
+    client: std::cell::RefCell<postgres::Client>,
+    prepared: std::cell::RefCell<crate::store::sql::Prepared>,
 }
 
 impl PgDb {
@@ -116,7 +118,27 @@ impl PgDb {
     pub fn open(target: &Target) -> Result<PgDb, PgError> {
         let mut client = target.connect()?;
         schema::migrate(&mut client)?;
-        Ok(PgDb { client, prepared: Default::default() })
+        Ok(PgDb { client: client.into(), prepared: Default::default() })
+    }
+
+    /// `f` in one transaction; `lock` takes the store-wide write lock first.
+    fn transaction<R>(
+        &self,
+        lock: bool,
+        f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
+    ) -> crate::store::Result<R> {
+        let mut client = self.client.borrow_mut();
+        let mut prepared = self.prepared.borrow_mut();
+        let mut tx = client.transaction().map_err(PgError::from)?;
+        if lock {
+            // One writer at a time, as SQLite's BEGIN IMMEDIATE: the store's rules
+            // check and then write ("has this client had the after-hours reply?"),
+            // which READ COMMITTED alone would let two daemons both pass.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).map_err(PgError::from)?;
+        }
+        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut prepared))?;
+        tx.commit().map_err(PgError::from)?;
+        Ok(result)
     }
 }
 
@@ -125,14 +147,18 @@ impl crate::store::sql::Transact for PgDb {
         &mut self,
         f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
     ) -> crate::store::Result<R> {
-        let mut tx = self.client.transaction().map_err(PgError::from)?;
-        // One writer at a time, as SQLite's BEGIN IMMEDIATE: the store's rules
-        // check and then write ("has this client had the after-hours reply?"),
-        // which READ COMMITTED alone would let two daemons both pass.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).map_err(PgError::from)?;
-        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut self.prepared))?;
-        tx.commit().map_err(PgError::from)?;
-        Ok(result)
+        self.transaction(true, f)
+    }
+}
+
+/// Reads, and the few writes that SQLite runs without a transaction of
+/// their own (a cursor, a flag pushed), each in a transaction here.
+impl crate::store::sql::WithConn for PgDb {
+    fn with_conn<R>(
+        &self,
+        f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
+    ) -> crate::store::Result<R> {
+        self.transaction(false, f)
     }
 }
 
