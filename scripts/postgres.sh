@@ -24,7 +24,10 @@ PORT=${3:?port}
 [ "$(id -u)" = 0 ] || { echo "postgres.sh: run as root (the server runs as the system user postgres)" >&2; exit 1; }
 if [ -z "$(bin)" ]; then
   export DEBIAN_FRONTEND=noninteractive
-  # The package would start a cluster of its own on 5432; ours is private.
+  # The package would make and start a cluster of its own on 5432; ours is private.
+  mkdir -p /etc/postgresql-common
+  grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf ||
+    echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
   apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 ||
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 fi

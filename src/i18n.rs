@@ -1422,8 +1422,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     (
         "store_migrate_to",
-        "--to {to}: a PostgreSQL address is needed (postgres://USER@HOST:PORT/DB)",
-        "--to {to}: нужен адрес вида `postgres://USER@HOST:PORT/DB`",
+        "--to: a PostgreSQL address is needed (postgres://USER@HOST:PORT/DB)",
+        "--to: нужен адрес вида `postgres://USER@HOST:PORT/DB`",
     ),
     ("store_migrated", "Moved {from} into {to}:", "Хранилище {from} перенесено в {to}:"),
     (

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> {
     let source = PathBuf::from(from.strip_prefix("sqlite:").unwrap_or(from));
     if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
-        bail!("{}", t!("store_migrate_to", to = crate::sanitize::line(to)));
+        // Not repeated: a libpq string may hold a password.
+        bail!("{}", t!("store_migrate_to"));
     }
     let cfg = load_config(global)?.unwrap_or_default();
     let password = match (&cfg.store.password_command, &cfg.store.password_file) {
@@ -20,6 +21,9 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
     let target = Target::parse(to, password.as_deref())?;
     let moved = migrate::sqlite_to_postgres(&source, &target).map_err(|e| match e {
         // What the server said, with its address (never the password): the person must act on it.
+        crate::store::StoreError::Postgres(crate::store::pg::PgError::TooNew { .. }) => {
+            anyhow::anyhow!("{}", e.in_language(crate::i18n::ui()))
+        }
         crate::store::StoreError::Postgres(e) => anyhow::anyhow!("{e}"),
         e => anyhow::anyhow!("{}", e.in_language(crate::i18n::ui())),
     })?;

@@ -75,6 +75,23 @@ fn a_new_store_has_every_table_and_column_that_sqlite_has() {
     for (table, cols) in &sqlite {
         assert_eq!(&pg[table], cols, "columns of {table}");
     }
+    // Text sorts by its bytes, as in SQLite, whatever the server's locale.
+    let other: Vec<String> = c
+        .query(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type = 'text' AND collation_name IS DISTINCT FROM 'C'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(other.is_empty(), "text columns not in the C collation: {other:?}");
+    // `pult store migrate` copies every table SQLite has, or says why not.
+    let mut named: BTreeSet<&str> = pult::store::pg::migrate::TABLES.iter().copied().collect();
+    named.extend(pult::store::pg::migrate::NOT_COPIED);
+    let sqlite_tables: BTreeSet<&str> = sqlite.keys().map(String::as_str).chain(["sqlite_sequence"]).collect();
+    assert_eq!(named, sqlite_tables, "migrate's table list and SQLite's tables");
 }
 
 #[test]
@@ -258,6 +275,8 @@ fn changes_are_numbered_in_the_order_they_commit() {
             if waiting == 1 {
                 break;
             }
+            // Numbers taken from a sequence would not wait: the second writer would be done.
+            assert!(!later.is_finished(), "the second writer got a number before the first committed");
             std::thread::yield_now();
         }
         assert!(changes::since(&mut c, 0).unwrap().is_empty(), "nothing is visible before a commit");
@@ -1114,6 +1133,7 @@ fn another_screen_sees_a_commit_through_the_doorbell_and_the_log() {
     assert_eq!(seen[0].kind, pult::model::ChangeKind::Note);
     assert_eq!(seen[0].conversation_id, Some(conv));
     assert_eq!(seen[0].actor.as_deref(), Some("boris"));
+    assert!(watcher.rings() >= 1, "woken by the doorbell, not found by the safety net's read");
     assert!(watcher.poll(Duration::from_millis(10)).unwrap().is_empty(), "each change is delivered once");
 }
 

@@ -86,7 +86,7 @@ pub(super) fn of(c: &(impl WithConn + ?Sized), actor: &str) -> Result<Vec<(Draft
     let rows = c.with_conn(|c| {
         c.all(
             "SELECT conversation_id, kind, ref_id, subject, recipients, body FROM drafts WHERE actor = ?1
-             ORDER BY updated_at",
+             ORDER BY updated_at, conversation_id, kind, ref_id",
             &[&actor],
             |r| {
                 let kind = DraftKind::from_columns(&r.get::<String>(1)?, r.get(2)?);

@@ -516,7 +516,8 @@ pub fn set_sender_rule(
             &[&kind, &handle, &rule, &actor, &now],
         )?;
         let touched: Vec<i64> = c.all(
-            "SELECT DISTINCT conversation_id FROM messages WHERE author_identity_id = ?1 AND direction = 'in'",
+            "SELECT DISTINCT conversation_id FROM messages WHERE author_identity_id = ?1 AND direction = 'in'
+             ORDER BY conversation_id",
             &[&identity],
             |r| r.get(0),
         )?;
@@ -777,10 +778,16 @@ fn references(c: &dyn Conn, item: &OutboxItem) -> Result<Vec<String>> {
 
 /// The row and its message are `sending`: taken by this sender, once.
 fn mark_sending(c: &dyn Conn, item: &OutboxItem, now: i64) -> Result<()> {
-    c.exec(
-        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
+    // Only from pending: a row another process took or a person undid in
+    // between is not sent (at most once does not lean on the write lock alone).
+    let moved = c.exec(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1
+         WHERE id = ?2 AND state = 'pending'",
         &[&now, &item.id],
     )?;
+    if moved != 1 {
+        return Err(StoreError::Invalid(format!("outbox row {} is no longer pending", item.id)));
+    }
     c.exec("UPDATE messages SET delivery = 'sending' WHERE id = ?1", &[&item.message_id])?;
     note_change(c, now, ChangeKind::Outbox, Some(item.conversation_id), None)
 }
@@ -1005,7 +1012,8 @@ pub fn recover_interrupted(db: &mut impl Transact, now: i64) -> Result<Recovered
                 r.get(0)
             })?;
         let conversations: Vec<i64> = c.all(
-            "SELECT DISTINCT conversation_id FROM outbox WHERE state = 'sending' AND handed_over_at IS NULL",
+            "SELECT DISTINCT conversation_id FROM outbox WHERE state = 'sending' AND handed_over_at IS NULL
+             ORDER BY conversation_id",
             &[],
             |r| r.get(0),
         )?;

@@ -61,7 +61,7 @@ pub fn promise_state(c: &(impl WithConn + ?Sized), conversation: i64) -> Result<
                 "SELECT t.id FROM tasks t WHERE t.conversation_id = ?1 AND t.state = 'done'
                    AND t.done_at >= coalesce((SELECT max(sent_at) FROM messages
                                               WHERE conversation_id = ?1 AND direction = 'in'), 0)
-                 ORDER BY t.done_at DESC LIMIT 1",
+                 ORDER BY t.done_at DESC, t.id DESC LIMIT 1",
                 &[&conversation],
                 |r| r.get(0),
             )?,

@@ -281,15 +281,19 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> Value {
+/// A column's value; text that is not UTF-8 is an error, as rusqlite's own
+/// `String` reading makes it (never silently replaced).
+fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Value> {
     use rusqlite::types::ValueRef;
-    match v {
+    Ok(match v {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Int(i),
         ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => {
+            Value::Text(String::from_utf8(t.to_vec()).map_err(|e| rusqlite::Error::Utf8Error(0, e.utf8_error()))?)
+        }
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
+    })
 }
 
 fn values(params: &[&dyn ToValue]) -> Vec<Value> {
@@ -313,7 +317,7 @@ impl Conn for SqliteConn<'_> {
         let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(Row((0..width).map(|i| r.get_ref(i).map(from_sqlite)).collect::<rusqlite::Result<_>>()?));
+            out.push(Row((0..width).map(|i| r.get_ref(i).and_then(from_sqlite)).collect::<rusqlite::Result<_>>()?));
         }
         Ok(out)
     }
@@ -439,7 +443,10 @@ impl<'a> postgres::types::FromSql<'a> for Value {
     }
 }
 
-/// `?N` (and bare `?`) as PostgreSQL's `$N`, outside quotes.
+/// `?N` (and bare `?`) as PostgreSQL's `$N`, outside quotes. The store's
+/// statements number their placeholders and carry no comments or `$$`
+/// quoting; a bare `?` after a numbered one would count differently than in
+/// SQLite, so the two are never mixed.
 pub fn numbered_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut next = 1;

@@ -41,15 +41,16 @@ pub fn since(client: &mut postgres::Client, seq: i64) -> Result<Vec<Change>, PgE
         "SELECT seq, kind, conversation_id, actor FROM changes WHERE seq > $1 ORDER BY seq LIMIT 5000",
         &[&seq],
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| Change {
-            seq: r.get(0),
-            kind: ChangeKind::parse(r.get::<_, &str>(1)),
-            conversation_id: r.get(2),
-            actor: r.get(3),
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                seq: r.try_get(0)?,
+                kind: ChangeKind::parse(r.try_get::<_, &str>(1)?),
+                conversation_id: r.try_get(2)?,
+                actor: r.try_get(3)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Other processes' commits as they happen, for a screen: what SQLite's
@@ -60,6 +61,7 @@ pub struct Watcher {
     bell: Doorbell,
     log: postgres::Client,
     last_seq: i64,
+    rings: usize,
 }
 
 impl Watcher {
@@ -68,17 +70,22 @@ impl Watcher {
         let bell = Doorbell::listen(target)?;
         let mut log = target.connect()?;
         let last_seq = log.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])?.get(0);
-        Ok(Watcher { bell, log, last_seq })
+        Ok(Watcher { bell, log, last_seq, rings: 0 })
     }
 
     /// Waits up to `wait` for a ring, then returns the changes not seen yet.
     pub fn poll(&mut self, wait: Duration) -> Result<Vec<Change>, PgError> {
-        self.bell.wait(wait)?;
+        self.rings += self.bell.wait(wait)?;
         let changes = since(&mut self.log, self.last_seq)?;
         if let Some(last) = changes.last() {
             self.last_seq = last.seq;
         }
         Ok(changes)
+    }
+
+    /// How many rings woke this watcher (the rest it found by reading the log).
+    pub fn rings(&self) -> usize {
+        self.rings
     }
 }
 

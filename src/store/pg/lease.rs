@@ -87,12 +87,19 @@ impl Lease {
         }
         let lost = |e: postgres::Error| if e.is_closed() || e.code().is_none() { PgError::LeaseLost } else { e.into() };
         let mut tx = self.client.transaction().map_err(lost)?;
+        // The store-wide write lock, as every write takes (`PgDb::write`): a
+        // person's undo cannot slip between reading a row and marking it.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::WRITE_LOCK]).map_err(lost)?;
         // FOR SHARE: a takeover's epoch bump waits until this transition is over.
         let current: i64 = tx.query_one("SELECT epoch FROM sender_lease FOR SHARE", &[]).map_err(lost)?.get(0);
         if current != self.epoch {
             return Err(PgError::Fenced { mine: self.epoch, current });
         }
-        let result = f(&mut tx)?;
+        // A connection cut inside the transition is a lost lease too.
+        let result = f(&mut tx).map_err(|e| match e {
+            PgError::Sql(e) => lost(e),
+            e => e,
+        })?;
         tx.commit().map_err(lost)?;
         Ok(result)
     }

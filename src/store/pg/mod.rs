@@ -1,8 +1,10 @@
 //! The PostgreSQL engine, for teams past one server (issue #29; see
 //! `docs/store.md`). It grows beside SQLite in steps that keep both green:
 //! the connection and its secret, the schema and its migrations, the sender's
-//! fenced lease and the commit-ordered change log are here; the store's
-//! functions are not yet behind the engine seam, so nothing selects it.
+//! fenced lease, the commit-ordered change log and its watcher, search with
+//! pult's own words, `pult store migrate`, and `PgDb`, which the store's `Db`
+//! holds when the writer runs on PostgreSQL. Readers and ingest are not on
+//! it yet, so pult refuses a PostgreSQL address where a store is opened.
 //!
 //! The `postgres` crate is a blocking facade over tokio-postgres with a
 //! runtime of its own: call it from plain threads (the writer thread, a
@@ -33,8 +35,10 @@ impl std::fmt::Debug for Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
-    #[error("{0}: not a PostgreSQL address (postgres://USER@HOST:PORT/DB or postgres:///DB?host=/run/postgresql)")]
-    BadUrl(String),
+    /// The address is not repeated: it may hold a password.
+    #[error("not a PostgreSQL address (postgres://USER@HOST:PORT/DB or postgres:///DB?host=/run/postgresql)")]
+    BadUrl,
+    /// (the address without its password)
     #[error("{0}: a password in the address is refused; give it with password_command or password_file in [store]")]
     PasswordInUrl(String),
     #[error("PostgreSQL store {target}: {source}")]
@@ -54,9 +58,9 @@ pub enum PgError {
 impl Target {
     /// Reads `url`; `password` comes from `[store] password_command`/`password_file`.
     pub fn parse(url: &str, password: Option<&str>) -> Result<Target, PgError> {
-        let config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl(redact(url)))?;
+        let config: postgres::Config = url.parse().map_err(|_| PgError::BadUrl)?;
         if config.get_password().is_some() {
-            return Err(PgError::PasswordInUrl(redact(url)));
+            return Err(PgError::PasswordInUrl(shown(&config)));
         }
         let mut config = config;
         if let Some(p) = password {
@@ -103,7 +107,7 @@ impl Target {
 }
 
 /// The key of the store-wide write lock ("pult" in ASCII, then 3).
-const WRITE_LOCK: i64 = 0x7075_6c74_0000_0003;
+pub(crate) const WRITE_LOCK: i64 = 0x7075_6c74_0000_0003;
 
 /// The PostgreSQL store's connection, as `Db` holds SQLite's.
 pub struct PgDb {
@@ -121,7 +125,8 @@ impl PgDb {
         Ok(PgDb { client: client.into(), prepared: Default::default() })
     }
 
-    /// `f` in one transaction; `lock` takes the store-wide write lock first.
+    /// `f` in one transaction; `lock` takes the store-wide write lock first
+    /// (every use today does; a reader's connection will not).
     fn transaction<R>(
         &self,
         lock: bool,
@@ -158,7 +163,8 @@ impl crate::store::sql::WithConn for PgDb {
         &self,
         f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
     ) -> crate::store::Result<R> {
-        self.transaction(false, f)
+        // Some of these write (a cursor, a status): they take the lock too.
+        self.transaction(true, f)
     }
 }
 
@@ -178,42 +184,23 @@ fn shown(config: &postgres::Config) -> String {
     format!("postgres://{user}{host}:{port}/{db}")
 }
 
-/// An address as a person may see it: any `:password@` or `password=` masked.
-fn redact(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest = &out[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            out.replace_range(scheme_end + 3 + colon + 1..scheme_end + 3 + at, "***");
-        }
-    }
-    mask_parameter(&out)
-}
-
-/// `password=…` in a query string or a `key=value` string, masked.
-fn mask_parameter(s: &str) -> String {
-    let Some(start) = s.find("password=") else { return s.to_string() };
-    let value = start + "password=".len();
-    let end = s[value..].find(['&', ' ']).map(|e| value + e).unwrap_or(s.len());
-    format!("{}***{}", &s[..value], &s[end..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn addresses_are_shown_without_their_secrets() {
-        assert_eq!(redact("postgres://ann:hunter2@db.example:5433/pult"), "postgres://ann:***@db.example:5433/pult");
-        assert_eq!(
-            redact("postgres://db/pult?password=hunter2&sslmode=disable"),
-            "postgres://db/pult?password=***&sslmode=disable"
-        );
-        assert_eq!(redact("host=db password=hunter2 dbname=pult"), "host=db password=*** dbname=pult");
-        assert_eq!(redact("postgres://ann@db/pult"), "postgres://ann@db/pult");
+    fn no_form_of_a_password_in_the_address_is_repeated() {
+        for url in [
+            "postgres://ann:hunter2@db.example:5433/pult",
+            "postgres://ann@db/pult?password=hunter2&sslmode=disable",
+            "host=db password = hunter2 dbname=pult",
+            "host=db password='hunter2 x' dbname=pult",
+        ] {
+            let said = Target::parse(url, None).unwrap_err().to_string();
+            assert!(!said.contains("hunter2"), "{url}: {said}");
+        }
+        let said = Target::parse("host=db password=hunter2 port=notanumber", None).unwrap_err().to_string();
+        assert!(!said.contains("hunter2") && said.contains("not a PostgreSQL address"), "{said}");
     }
 
     #[test]
@@ -232,6 +219,6 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
         let t = Target::parse("postgres://pult@127.0.0.1:5433/team", None).unwrap();
         assert_eq!(t.shown(), "postgres://pult@127.0.0.1:5433/team");
-        assert!(matches!(Target::parse("http://x y", None), Err(PgError::BadUrl(_))));
+        assert!(matches!(Target::parse("http://x y", None), Err(PgError::BadUrl)));
     }
 }
