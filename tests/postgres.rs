@@ -1843,3 +1843,36 @@ fn the_writer_thread_runs_the_rules_on_postgresql() {
     let state: String = c.query_one("SELECT state FROM outbox WHERE id = $1", &[&outbox]).unwrap().get(0);
     assert_eq!(state, "pending");
 }
+
+/// The outbox's own functions run under the lease as they are; after a
+/// takeover the old holder can take nothing, the new one takes each row once.
+#[test]
+fn the_outbox_runs_under_the_lease_and_a_cut_off_sender_takes_nothing() {
+    let pg = PgDb::new();
+    let mut store = PgStore::open(&pg.target).unwrap();
+    let (conv, question) = chat_with_a_question(&mut store);
+    let first = intents::queue_reply(&mut store, &reply(conv, question, "Принято"), NOW).unwrap();
+    let second = intents::queue_reply(&mut store, &reply(conv, question, "Счёт во вложении"), NOW).unwrap();
+
+    let mut old = Lease::try_take(&pg.target, "host-a", 100).unwrap().unwrap();
+    let taken = intents::take_due(&mut old, 1, NOW + 60).unwrap().expect("a due row");
+    assert_eq!(taken.id, first);
+    let pid = old.backend_pid().unwrap();
+    terminate(&pg, pid);
+    let stop = AtomicBool::new(false);
+    let mut new = Lease::wait_take(&pg.target, "host-b", &stop, || 102).unwrap().unwrap();
+
+    let e = intents::take_due(&mut old, 1, NOW + 60).unwrap_err();
+    assert!(matches!(e, StoreError::Postgres(PgError::LeaseLost)), "{e}");
+    let e = intents::mark_sent(&mut old, first, "remote-1", NOW + 61).unwrap_err();
+    assert!(matches!(e, StoreError::Postgres(PgError::LeaseLost)), "{e}");
+    // The new holder: the row in flight is "may have been sent", the other goes once.
+    let recovered = intents::recover_interrupted(&mut new, NOW + 70).unwrap();
+    assert_eq!(recovered.unknown, 1);
+    assert_eq!(intents::take_due(&mut new, 1, NOW + 80).unwrap().map(|i| i.id), Some(second));
+    assert_eq!(intents::take_due(&mut new, 1, NOW + 80).unwrap(), None, "nothing is taken twice");
+    let mut c = pg.connect();
+    let states: Vec<String> =
+        c.query("SELECT state FROM outbox ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(states, ["unknown", "sending"]);
+}

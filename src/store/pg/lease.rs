@@ -20,6 +20,29 @@ const SENDER_LOCK: i64 = 0x7075_6c74_0000_0002;
 pub struct Lease {
     client: postgres::Client,
     epoch: i64,
+    prepared: crate::store::sql::Prepared,
+}
+
+/// An error of the lease's connection: a closed one (or no answer at all) is a lost lease.
+fn lost(e: postgres::Error) -> PgError {
+    if e.is_closed() || e.code().is_none() { PgError::LeaseLost } else { e.into() }
+}
+
+/// A transaction on the lease's connection with the store's write lock
+/// taken and the epoch checked `FOR SHARE` (a takeover's bump waits for it).
+fn begin_fenced(client: &mut postgres::Client, epoch: i64) -> Result<postgres::Transaction<'_>, PgError> {
+    if client.is_closed() {
+        return Err(PgError::LeaseLost);
+    }
+    let mut tx = client.transaction().map_err(lost)?;
+    // The store-wide write lock, as every write takes (`PgDb::write`): a
+    // person's undo cannot slip between reading a row and marking it.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::WRITE_LOCK]).map_err(lost)?;
+    let current: i64 = tx.query_one("SELECT epoch FROM sender_lease FOR SHARE", &[]).map_err(lost)?.get(0);
+    if current != epoch {
+        return Err(PgError::Fenced { mine: epoch, current });
+    }
+    Ok(tx)
 }
 
 impl Lease {
@@ -67,7 +90,7 @@ impl Lease {
             )?
             .get(0);
         tracing::info!("took the sender's lease (epoch {epoch})");
-        Ok(Lease { client, epoch })
+        Ok(Lease { client, epoch, prepared: Default::default() })
     }
 
     /// The epoch this daemon took the lease at.
@@ -82,19 +105,7 @@ impl Lease {
         &mut self,
         f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<R, PgError>,
     ) -> Result<R, PgError> {
-        if self.client.is_closed() {
-            return Err(PgError::LeaseLost);
-        }
-        let lost = |e: postgres::Error| if e.is_closed() || e.code().is_none() { PgError::LeaseLost } else { e.into() };
-        let mut tx = self.client.transaction().map_err(lost)?;
-        // The store-wide write lock, as every write takes (`PgDb::write`): a
-        // person's undo cannot slip between reading a row and marking it.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::WRITE_LOCK]).map_err(lost)?;
-        // FOR SHARE: a takeover's epoch bump waits until this transition is over.
-        let current: i64 = tx.query_one("SELECT epoch FROM sender_lease FOR SHARE", &[]).map_err(lost)?.get(0);
-        if current != self.epoch {
-            return Err(PgError::Fenced { mine: self.epoch, current });
-        }
+        let mut tx = begin_fenced(&mut self.client, self.epoch)?;
         // A connection cut inside the transition is a lost lease too.
         let result = f(&mut tx).map_err(|e| match e {
             PgError::Sql(e) => lost(e),
@@ -113,5 +124,22 @@ impl Lease {
     /// The server's process id for this lease's session (tests cut it off with it).
     pub fn backend_pid(&mut self) -> Result<i32, PgError> {
         Ok(self.client.query_one("SELECT pg_backend_pid()", &[])?.get(0))
+    }
+}
+
+/// The outbox's own functions (`intents::take_due`, `mark_sent`, …) run
+/// under the fence as they are: each is one fenced transaction.
+impl crate::store::sql::Transact for Lease {
+    fn write<R>(
+        &mut self,
+        f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
+    ) -> crate::store::Result<R> {
+        let mut tx = begin_fenced(&mut self.client, self.epoch)?;
+        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut self.prepared)).map_err(|e| match e {
+            crate::store::StoreError::Postgres(PgError::Sql(e)) => lost(e).into(),
+            e => e,
+        })?;
+        tx.commit().map_err(lost)?;
+        Ok(result)
     }
 }
