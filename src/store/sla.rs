@@ -2,7 +2,7 @@
 //! from the store as plain events; and the few writes they need: pauses,
 //! policy versions, escalation notes written once.
 
-use super::sql::{Conn, Searchable, Transact};
+use super::sql::{Conn, Transact};
 use super::writer::{audit, note_change};
 use super::{Reader, Result, StoreError};
 use crate::model::{ChangeKind, ChannelKind};
@@ -300,11 +300,7 @@ pub fn escalate(
             &[&conversation, &clock.0, &clock.1, &threshold, &now],
         )? == 1;
         if fresh {
-            let note = c.insert(
-                "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                &[&conversation, &actor, &body, &now],
-            )?;
-            c.reindex(Searchable::Note(note))?;
+            super::team::write_note(c, conversation, actor, body, now)?;
             note_change(c, now, ChangeKind::Note, Some(conversation), Some(actor))?;
             audit(c, now, actor, "sla.escalate", Some(conversation), &format!("{} at {threshold}%", clock.0))?;
         }

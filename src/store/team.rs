@@ -1,7 +1,7 @@
 //! Working together on one store: assignment and hand-over, internal notes,
 //! presence claims ("bob is replying").
 
-use super::sql::{Searchable, Transact};
+use super::sql::{Conn, Searchable, Transact};
 use super::writer::{audit, note_change};
 use super::{Result, StoreError};
 use crate::model::ChangeKind;
@@ -30,11 +30,7 @@ pub fn assign(
         )?;
         if let Some(n) = note {
             let who = assignee.unwrap_or("—");
-            let note = c.insert(
-                "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                &[&conversation, &actor, &format!("→ @{who}: {n}"), &now],
-            )?;
-            c.reindex(Searchable::Note(note))?;
+            write_note(c, conversation, actor, &format!("→ @{who}: {n}"), now)?;
         }
         note_change(c, now, ChangeKind::Assign, Some(conversation), Some(actor))?;
         audit(c, now, actor, "assign", Some(conversation), assignee.unwrap_or("(nobody)"))
@@ -65,15 +61,21 @@ pub fn add_note(db: &mut impl Transact, conversation: i64, actor: &str, body: &s
         return Err(super::Refused::EmptyNote.into());
     }
     db.write(|c| {
-        let id = c.insert(
-            "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-            &[&conversation, &actor, &body, &now],
-        )?;
-        c.reindex(Searchable::Note(id))?;
+        let id = write_note(c, conversation, actor, body, now)?;
         note_change(c, now, ChangeKind::Note, Some(conversation), Some(actor))?;
         audit(c, now, actor, "note", Some(conversation), &body.chars().take(120).collect::<String>())?;
         Ok(id)
     })
+}
+
+/// A note's row and its search terms (a hand-over's, a person's, an escalation's).
+pub(super) fn write_note(c: &dyn Conn, conversation: i64, actor: &str, body: &str, now: i64) -> Result<i64> {
+    let id = c.insert(
+        "INSERT INTO notes (conversation_id, actor, body, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        &[&conversation, &actor, &body, &now],
+    )?;
+    c.reindex(Searchable::Note(id))?;
+    Ok(id)
 }
 
 /// Claims (or renews) "I am replying here"; returns the others who claim it too.
