@@ -3,6 +3,7 @@
 //! Every figure is a median over repeated runs and comes with a baseline
 //! measured in the same run, so that a slow machine does not read as a slow pult.
 
+use crate::report::{Output, Report, figure};
 use anyhow::Result;
 use pult::clock::Clock;
 use pult::demo::Lcg;
@@ -12,7 +13,6 @@ use pult::tui::{app::App, keymap::Keymap, state::AppState, theme::Theme};
 use pult::workflow::templates::Templates;
 use ratatui::{Terminal, backend::TestBackend};
 use serde::Serialize;
-use crate::report::{Output, Report, figure};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -633,7 +633,6 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
     }
     out.emit(&reports)
 }
-
 
 fn now_nanos() -> i128 {
     jiff::Timestamp::now().as_nanosecond()

@@ -47,7 +47,9 @@ impl Machine {
         let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
-                s.lines().find(|l| l.starts_with("model name")).and_then(|l| Some(l.split_once(':')?.1.trim().to_string()))
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| Some(l.split_once(':')?.1.trim().to_string()))
             })
             .unwrap_or_else(|| "unknown CPU".into());
         let load_at_start = std::fs::read_to_string("/proc/loadavg")
@@ -210,7 +212,9 @@ mod tests {
         assert!(md.starts_with("Produced by `pult-bench --messages 1000 --markdown` on 2026-12-05 01:30 UTC (2 CPUs, AMD EPYC; load average 0.50 1.23 1.51 at the start).\n"), "{md}");
         assert!(md.contains("| 1,000,000 messages, median |"), "{md}");
         assert!(
-            md.contains("| ingest | 20,500 messages/s | plain INSERT: 160,000 messages/s | 0.13× | >= 20000 messages/s |"),
+            md.contains(
+                "| ingest | 20,500 messages/s | plain INSERT: 160,000 messages/s | 0.13× | >= 20000 messages/s |"
+            ),
             "{md}"
         );
         assert!(md.contains("| search: a \\| b | 6.10 ms | — | — | — |"), "{md}");
