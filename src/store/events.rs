@@ -275,6 +275,13 @@ fn park(
 
 /// A message now has this remote id (it arrived, or our send was recorded):
 /// the reports kept for it apply now.
+/// Does the channel have reports waiting for a message (`settle`)?
+pub(super) fn any_parked(tx: &Transaction<'_>, channel: i64) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM pending_reports WHERE channel_id = ?1)")?
+        .query_row([channel], |r| r.get(0))?)
+}
+
 pub(super) fn settle(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64) -> Result<()> {
     let parked: Vec<(String, Option<String>, Option<String>)> = tx
         .prepare_cached(
