@@ -52,9 +52,9 @@ pub fn authored(body: &str) -> Cow<'_, str> {
     Cow::Owned(kept.join("\n"))
 }
 
-/// Lines that open a sign-off: what follows is the signature.
 /// The longest sign-off, in characters.
 const SIGN_OFF_CHARS: usize = 24;
+/// Lines that open a sign-off: what follows is the signature.
 const SIGN_OFF: &[&str] = &[
     "с уважением",
     "с наилучшими пожеланиями",

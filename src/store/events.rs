@@ -273,8 +273,6 @@ fn park(
     Ok(())
 }
 
-/// A message now has this remote id (it arrived, or our send was recorded):
-/// the reports kept for it apply now.
 /// Does the channel have reports waiting for a message (`settle`)?
 pub(super) fn any_parked(tx: &Transaction<'_>, channel: i64) -> Result<bool> {
     Ok(tx
@@ -282,6 +280,8 @@ pub(super) fn any_parked(tx: &Transaction<'_>, channel: i64) -> Result<bool> {
         .query_row([channel], |r| r.get(0))?)
 }
 
+/// A message now has this remote id (it arrived, or our send was recorded):
+/// the reports kept for it apply now.
 pub(super) fn settle(tx: &Transaction<'_>, channel: i64, remote_id: &str, now: i64) -> Result<()> {
     let parked: Vec<(String, Option<String>, Option<String>)> = tx
         .prepare_cached(
