@@ -16,10 +16,17 @@
 # SQLite's unicode61 tokenizer (the index before word forms), mbsync, the
 # message index's size as built (the text each author wrote) and rebuilt from
 # whole bodies (quoted thread included), and how many mails each finds for a
-# few queries.
+# few queries. At the end it prints the same figures as Markdown tables, each
+# beside its same-run baseline, headed by the machine, its load average when the
+# run began, the date and the command: README.md's tables are pasted from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
+# The machine and the command, taken before this run loads it.
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+command_line="scripts/bench-email.sh $*"
+for v in PULT GEN SEED CORPUS LAZY SEARCH; do [ -z "${!v:-}" ] || command_line="$v=${!v} $command_line"; done
 [ "$(id -u)" = 0 ] || { echo "run as root (starts a private Dovecot)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 need=()
@@ -37,6 +44,11 @@ fi
 BENCH=${PULT_BENCH:-$(dirname "$PULT")/pult-bench}
 [ -x "$BENCH" ] || { echo "no $BENCH (cargo build --release builds it; or set PULT_BENCH)" >&2; exit 1; }
 work=$(mktemp -d); chmod 755 "$work"
+md=$work/report.md
+printf 'Produced by `%s` on %s (%s CPUs, %s; load average %s at the start).\n' \
+  "$command_line" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$cpu_model" "$load_at_start" > "$md"
+# The Markdown tables, printed once the run is through.
+print_markdown() { echo; echo "--- Markdown for README.md ---"; cat "$md"; }
 trap 'scripts/dovecot.sh stop "$work/dovecot"; rm -rf "$work"' EXIT
 scripts/dovecot.sh start "$work/dovecot" 12143 12993 12145
 CONF=$work/dovecot/etc/dovecot.conf
@@ -146,6 +158,18 @@ awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v ft="$ft" -v wt="$
   printf "  pult / wire: %.1fx its time\n", pt/wt
   printf "  pult is %.1fx mbsync default (%.2f of its time)\n", mt/pt, pt/mt
   printf "no-change resync: pult %.3f s, mbsync %.3f s\n", pr, mr }'
+awk -v n="$N" -v c="$1" -v pt="$pt" -v ut="$ut" -v mt="$mt" -v ft="$ft" -v wt="$wt" -v pr="$pr" -v mr="$mr" -v rss="$prss_mb" \
+    -v seed="${SEED:-1}" 'function row(name, t) { printf "| %s | %.2f s | %.0f | %.2f× |\n", name, t, n/t, pt/t }
+BEGIN {
+  corpus = c == "real" ? "`gen_corpus.py` seed " seed : "pult-bench gen-maildir"
+  printf "\n| initial sync of %d mails (%s), medians of 3, alternating | time | mails/s | pult / this |\n", n, corpus
+  print "|---|---|---|---|"
+  printf "| pult (word forms), peak RSS %s MB | %.2f s | %.0f | — |\n", rss, pt, n/pt
+  row("pult with SQLite'"'"'s `unicode61` tokenizer", ut)
+  row("mbsync `FSync no` (target: pult / this ≤ 1.0)", ft)
+  row("mbsync default (fsync per mail)", mt)
+  row("the wire: one `UID FETCH 1:* BODY.PEEK[]` read to the end", wt)
+  printf "| no-change resync: pult / mbsync default | %.3f s / %.3f s | | %.2f× |\n", pr, mr, pr/mr }' >> "$md"
 # The index as built (what each author wrote) and from whole bodies, on the same mails.
 hits() { for q in 'оплата' 'invoice' '"акт сверки взаиморасчётов"' '"quarterly revenue forecast"'; do
   printf ' %s' "$("$PULT" search --limit 1000000 --json --store "$1" -- "$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done; }
@@ -168,6 +192,10 @@ cb=$(med5 "$PULT" status --store "$work/s.db")
 cl=$(med5 "$PULT" clients --json --store "$work/s.db")
 cs=$(med5 "$PULT" client suggestions --json --store "$work/s.db")
 echo "clients ($nc): list ${cl} ms, merge suggestions ${cs} ms; baseline (pult status, same store) ${cb} ms"
+printf '\n| %s clients, each a new process, medians of 5 | pult | baseline: `pult status`, same store | ratio |\n|---|---|---|---|\n' "$nc" >> "$md"
+awk -v b="$cb" -v l="$cl" -v s="$cs" 'BEGIN {
+  printf "| the list (`pult clients`) | %d ms | %d ms | %.1f× |\n", l, b, l/b
+  printf "| merge suggestions (`pult client suggestions`) | %d ms | %d ms | %.1f× |\n", s, b, s/b }' >> "$md"
 
 if [ -n "${SEARCH:-}" ]; then
   # The same mails twice: pult's store from its last sync, mbsync's maildir
@@ -177,9 +205,12 @@ if [ -n "${SEARCH:-}" ]; then
   printf '[database]\npath=%s\n[new]\ntags=\n[search]\nexclude_tags=\n' "$work/mb" > "$work/nmhome/.notmuch-config"
   nm() { HOME="$work/nmhome" NOTMUCH_CONFIG="$work/nmhome/.notmuch-config" notmuch "$@"; }
   /usr/bin/time -f '%e' -o "$work/t" env HOME="$work/nmhome" NOTMUCH_CONFIG="$work/nmhome/.notmuch-config" notmuch new --quiet
-  echo "notmuch new (index the maildir): $(cat "$work/t") s; pult indexed while syncing"
+  cp "$work/t" "$work/nmnew"
+  echo "notmuch new (index the maildir): $(cat "$work/nmnew") s; pult indexed while syncing"
   timed() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 )); }
   printf '%-34s %12s %12s %7s\n' "query (first 50, process start included)" "pult ms" "notmuch ms" "ratio"
+  printf '\n| query (each a new process, first 50, median of 7) | pult | notmuch, same mails | pult / notmuch | hits: pult / notmuch |\n|---|---|---|---|---|\n' >> "$md"
+  logs=0; queries=0
   # Each line: pult's query, then notmuch's when it spells it otherwise.
   while IFS='|' read -r q nq <&3; do
     nq=${nq:-$q}
@@ -194,6 +225,10 @@ if [ -n "${SEARCH:-}" ]; then
     nh=$(nm count "$nq")
     awk -v q="$q" -v p="$pm" -v n="$nmm" -v ph="$ph" -v nh="$nh" 'BEGIN {
       printf "%-34s %9.1f ms %9.1f ms %6.2fx   hits: pult %d (word forms), notmuch %d\n", q, p/1000, n/1000, p/n, ph, nh }'
+    awk -v q="$q" -v nq="$nq" -v p="$pm" -v n="$nmm" -v ph="$ph" -v nh="$nh" 'BEGIN {
+      gsub(/\|/, "\\|", q); gsub(/\|/, "\\|", nq)
+      printf "| `%s`%s | %.1f ms | %.1f ms | %.2f× | %d / %d |\n", q, (nq == q ? "" : " (notmuch: `" nq "`)"), p/1000, n/1000, p/n, ph, nh }' >> "$md"
+    logs=$(awk -v s="$logs" -v p="$pm" -v n="$nmm" 'BEGIN { printf "%.6f", s + log(p/n) }'); queries=$((queries + 1))
   done 3<<'QUERIES'
 оплата
 invoice
@@ -201,7 +236,13 @@ invoice
 "quarterly revenue forecast"
 zanzibarite
 has:attachment|tag:attachment
+invoice after:2024-01-01|invoice date:2024-01-01..
+from:Иванов
 QUERIES
+  awk -v s="$logs" -v k="$queries" 'BEGIN { printf "geometric mean of pult / notmuch over %d queries: %.2fx (target <= 0.6)\n", k, exp(s/k) }'
+  awk -v s="$logs" -v k="$queries" -v t="$(cat "$work/nmnew")" 'BEGIN {
+    printf "| geometric mean over the %d queries (target ≤ 0.6) | | | **%.2f×** | |\n", k, exp(s/k)
+    printf "\nnotmuch needed %s s to index the maildir (`notmuch new`); pult indexed while syncing.\n", t }' >> "$md"
 fi
 }
 
@@ -216,7 +257,7 @@ fi
 # folder of their own. pult fetches headers, structure and text; mbsync fetches
 # every byte. Then one attachment is fetched on demand. LAZY=0 skips this part.
 LAZY=${LAZY:-500}
-[ "$LAZY" -gt 0 ] || exit 0
+[ "$LAZY" -gt 0 ] || { print_markdown; exit 0; }
 echo "generating $LAZY mails with a 1 MB attachment each …" >&2
 "$BENCH" gen-maildir --out "$work/dovecot/mail/alice/Maildir/.Scans" --count "$LAZY" --attachment-kb 1024
 touch "$work/dovecot/mail/alice/Maildir/.Scans/maildirfolder"
@@ -239,3 +280,8 @@ awk -v n="$LAZY" -v pt="$pt" -v mt="$mt" -v rss="$prss_mb" -v st="$st" 'BEGIN {
   printf "  mbsync %6.2f s  (every byte)\n", mt
   printf "  pult is %.1fx mbsync\n", mt/pt
   printf "one 1 MB attachment fetched and saved on demand: %.3f s\n", st }'
+awk -v n="$LAZY" -v pt="$pt" -v mt="$mt" -v rss="$prss_mb" -v st="$st" 'BEGIN {
+  printf "\n| initial sync of %d mails with a 1 MB attachment each, medians of 3 | pult | mbsync default, same run | pult / mbsync |\n|---|---|---|---|\n", n
+  printf "| pult: text now, attachments on demand; peak RSS %s MB | %.2f s | %.2f s | %.2f× |\n", rss, pt, mt, pt/mt
+  printf "| one attachment fetched and saved on demand (`pult attachment save`) | %.3f s | — | — |\n", st }' >> "$md"
+print_markdown

@@ -237,6 +237,30 @@ fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
 }
 
 #[test]
+fn the_sidebar_counts_its_views_from_indexes_alone() {
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    ingest(&s, ch, (0..5).map(|i| msg(&format!("m{i}"), &format!("c{i}"), "X", NOW - i * 60, "hi")).collect());
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    // The views a first frame counts over every open conversation: each row
+    // read from the table made the first frame grow with the store.
+    for view in [View::AllOpen, View::Unanswered, View::Mine, View::Unassigned, View::Lists] {
+        let plan = r.count_plan(view).expect("plan");
+        let on_conversations: Vec<&String> = plan.iter().filter(|p| p.contains(" c ")).collect();
+        assert!(!on_conversations.is_empty(), "{view:?}: {plan:#?}");
+        assert!(on_conversations.iter().all(|p| p.contains("COVERING INDEX")), "{view:?} reads rows: {plan:#?}");
+    }
+    // The same counts as the views list.
+    let raw = rusqlite::Connection::open(&s.path).expect("open");
+    raw.execute("UPDATE conversations SET automatic = 1 WHERE id % 2 = 1", []).expect("lists");
+    for view in [View::AllOpen, View::Unanswered, View::Lists] {
+        let listed = r.conversations(view, Window::Top, 100).expect("list").len() as i64;
+        assert_eq!(r.count(view).expect("count"), listed, "{view:?}");
+    }
+    assert_eq!(r.count(View::Lists).expect("count"), 3);
+}
+
+#[test]
 fn keyset_pages_cover_every_conversation_once() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);

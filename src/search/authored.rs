@@ -52,6 +52,8 @@ pub fn authored(body: &str) -> Cow<'_, str> {
     Cow::Owned(kept.join("\n"))
 }
 
+/// The longest sign-off, in characters.
+const SIGN_OFF_CHARS: usize = 24;
 /// Lines that open a sign-off: what follows is the signature.
 const SIGN_OFF: &[&str] = &[
     "с уважением",
@@ -123,7 +125,9 @@ fn signature_like(rest: &[&str], most: usize) -> bool {
 /// most a name on its line («С уважением к вашему времени, …» is not one).
 fn is_sign_off(line: &str) -> bool {
     let line = line.trim();
-    let lower = line.to_lowercase();
+    // Only the line's start can match: lowering the whole of every line of
+    // every mail was a twentieth of an ingest.
+    let lower: String = line.chars().take(SIGN_OFF_CHARS).flat_map(char::to_lowercase).collect();
     SIGN_OFF.iter().any(|s| {
         lower.starts_with(s) && {
             let rest: String = line.chars().skip(s.chars().count()).collect();
@@ -149,7 +153,14 @@ fn capitalised(line: &str, count: std::ops::RangeInclusive<usize>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{authored, said};
+    use super::{SIGN_OFF, SIGN_OFF_CHARS, authored, is_sign_off, said};
+
+    #[test]
+    fn every_sign_off_fits_the_start_that_is_lowered() {
+        assert!(SIGN_OFF.iter().all(|s| s.chars().count() <= SIGN_OFF_CHARS));
+        assert!(is_sign_off("С НАИЛУЧШИМИ ПОЖЕЛАНИЯМИ, Анна Белова"));
+        assert!(!is_sign_off("С наилучшими пожеланиями к вашему отделу и всем, кто"));
+    }
 
     #[test]
     fn signatures_are_left_out_of_what_was_said() {

@@ -282,6 +282,13 @@ fn park(
     Ok(())
 }
 
+/// Does the channel have reports waiting for a message (`settle`)?
+pub(super) fn any_parked(tx: &Transaction<'_>, channel: i64) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM pending_reports WHERE channel_id = ?1)")?
+        .query_row([channel], |r| r.get(0))?)
+}
+
 /// A message now has this remote id (it arrived, or our send was recorded):
 /// the reports kept for it apply now. On the seam: the outbox records sends
 /// on either engine, and ingest still passes SQLite's own transaction.

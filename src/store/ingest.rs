@@ -84,6 +84,10 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
     let mut touched: HashSet<i64> = HashSet::new();
     let mut report = IngestReport::default();
     let keep_raw = batch.iter().any(|m| m.raw.is_some()) && super::originals::keep_raw(tx)?;
+    // Reports parked for messages still on their way are rare; a run only
+    // looks for them per message when the channel has any (nothing in the
+    // run parks one).
+    let parked = super::events::any_parked(tx, channel_id)?;
 
     for &m in batch {
         let author = if m.outgoing || m.author_handle.is_empty() {
@@ -207,7 +211,9 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
             super::mail_auth::record(tx, message_id, auth)?;
         }
         // A deletion that overtook the message applies now.
-        super::events::settle(tx, channel_id, &m.remote_id, now)?;
+        if parked {
+            super::events::settle(tx, channel_id, &m.remote_id, now)?;
+        }
         for (i, a) in m.attachments.iter().enumerate() {
             tx.prepare_cached(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)

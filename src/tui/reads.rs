@@ -326,6 +326,15 @@ impl Worker {
         }
     }
 
+    /// How many conversations a view lists. The sidebar has counted the smart
+    /// views (the first frame counted the open ones twice); count only what it did not.
+    fn view_total(&self, view: View) -> store::Result<i64> {
+        match View::SMART.iter().position(|v| *v == view) {
+            Some(i) if self.view_counts.len() > i => Ok(self.view_counts[i]),
+            _ => self.reader.count(view),
+        }
+    }
+
     /// Carries out one read.
     fn perform(&mut self, a: Asked) -> store::Result<Outcome> {
         self.reader.set_moment(a.moment);
@@ -356,16 +365,11 @@ impl Worker {
             }
             Effect::ReloadList => {
                 let rows = self.reader.conversations(a.view, a.window, WINDOW)?;
-                // The sidebar has counted the smart views; count only what it did not.
-                let total = match View::SMART.iter().position(|v| *v == a.view) {
-                    Some(i) if self.view_counts.len() > i => self.view_counts[i],
-                    _ => self.reader.count(a.view)?,
-                };
-                Ok(Outcome::List { read: ListRead::Reload { total }, rows })
+                Ok(Outcome::List { read: ListRead::Reload { total: self.view_total(a.view)? }, rows })
             }
             Effect::ListTop => {
                 let rows = self.reader.conversations(a.view, Window::Top, WINDOW)?;
-                Ok(Outcome::List { read: ListRead::Top { total: self.reader.count(a.view)? }, rows })
+                Ok(Outcome::List { read: ListRead::Top { total: self.view_total(a.view)? }, rows })
             }
             Effect::ListBottom => Ok(Outcome::List {
                 read: ListRead::Bottom,

@@ -3,6 +3,7 @@
 //! Every figure is a median over repeated runs and comes with a baseline
 //! measured in the same run, so that a slow machine does not read as a slow pult.
 
+use crate::report::{Output, Report, figure};
 use anyhow::Result;
 use pult::clock::Clock;
 use pult::demo::Lcg;
@@ -248,27 +249,6 @@ fn kind_is_email(kind: usize) -> bool {
     kind == 0
 }
 
-#[derive(Debug, Serialize)]
-pub struct Figure {
-    pub name: String,
-    pub unit: String,
-    pub median: f64,
-    pub baseline: Option<f64>,
-    pub baseline_name: Option<String>,
-    pub target: Option<String>,
-}
-
-fn figure(name: &str, unit: &str, median: f64, baseline: Option<(&str, f64)>, target: Option<&str>) -> Figure {
-    Figure {
-        name: name.into(),
-        unit: unit.into(),
-        median,
-        baseline: baseline.map(|b| b.1),
-        baseline_name: baseline.map(|b| b.0.to_string()),
-        target: target.map(str::to_string),
-    }
-}
-
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
@@ -433,13 +413,7 @@ fn run_probe(path: &Path) -> Result<Probe> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub messages: u64,
-    pub figures: Vec<Figure>,
-}
-
-pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
+pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
     let tmp;
     let dir: PathBuf = match dir {
         Some(d) => {
@@ -657,45 +631,7 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, json: bool) -> Result<()> {
         ));
         reports.push(Report { messages: n, figures });
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-    } else {
-        print_reports(&reports);
-    }
-    Ok(())
-}
-
-/// The reports as JSON, or as tables for people.
-fn emit(reports: &[Report], json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
-    } else {
-        print_reports(reports);
-    }
-    Ok(())
-}
-
-fn print_reports(reports: &[Report]) {
-    for r in reports {
-        println!("\n== {} messages ==", r.messages);
-        println!("{:<58} {:>14} {:>12} {:>9}  target", "measure (median)", "pult", "baseline", "ratio");
-        for f in &r.figures {
-            let (b, ratio) = match f.baseline {
-                Some(b) if b > 0.0 => (format!("{b:.2}"), format!("{:.2}x", f.median / b)),
-                Some(b) => (format!("{b:.2}"), "-".into()),
-                None => ("-".into(), "-".into()),
-            };
-            println!(
-                "{:<58} {:>14} {:>12} {:>9}  {} {}",
-                f.name,
-                format!("{:.2} {}", f.median, f.unit),
-                b,
-                ratio,
-                f.target.as_deref().unwrap_or(""),
-                f.baseline_name.as_deref().map(|n| format!("(baseline: {n})")).unwrap_or_default()
-            );
-        }
-    }
+    out.emit(&reports)
 }
 
 fn now_nanos() -> i128 {
@@ -808,7 +744,7 @@ pub fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 
 /// One daemon and ten pults on one store: idle CPU and commit-to-screen latency,
 /// against ten busy-polling pults (1 ms data_version polling) as the baseline.
-pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Result<()> {
+pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, out: &Output) -> Result<()> {
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-team"));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("bench-{n}.db"));
@@ -893,18 +829,12 @@ pub fn run_team(n: u64, dir: Option<&Path>, idle_seconds: u64, json: bool) -> Re
         Some(("busy polling every 1 ms", base.4)),
         None,
     ));
-    let report = vec![Report { messages: n, figures }];
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_reports(&report);
-    }
-    Ok(())
+    out.emit(&[Report { messages: n, figures }])
 }
 
 /// 10,000 updates served by the fake Bot API and ingested end to end; the
 /// baseline is the same updates fetched and parsed by teloxide without storing.
-pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+pub fn run_telegram(n: usize, dir: Option<&Path>, out: &Output) -> Result<()> {
     use pult::channels::telegram::{self, fake::FakeBotApi, fake::updates as u};
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-telegram"));
     std::fs::create_dir_all(&dir)?;
@@ -973,7 +903,7 @@ pub fn run_telegram(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
         ),
         figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
     ];
-    emit(&[Report { messages: n as u64, figures }], json)
+    out.emit(&[Report { messages: n as u64, figures }])
 }
 
 fn base64(data: &[u8]) -> String {
@@ -1066,7 +996,7 @@ mod tests {
 /// statuses) from `clients` local connections at once, each answered only
 /// after its commit. Baseline, same run: a receiver that checks the
 /// signature and answers without parsing or storing.
-pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, out: &Output) -> Result<()> {
     use pult::channels::whatsapp::fake::{self, FakeGraphApi, meta};
     use pult::channels::whatsapp::webhook::build;
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-whatsapp"));
@@ -1198,7 +1128,7 @@ pub fn run_whatsapp(n: usize, clients: usize, dir: Option<&Path>, json: bool) ->
         ),
         figure("peak RSS of the benchmark process", "MB", peak_rss_mb(), None, None),
     ];
-    emit(&[Report { messages: n as u64, figures }], json)
+    out.emit(&[Report { messages: n as u64, figures }])
 }
 
 /// The benchmark's baseline: reads the body, checks the signature, answers.
@@ -1280,7 +1210,7 @@ fn scroll_frames(app: &mut App, term: &mut Terminal<TestBackend>, steps: usize) 
 /// 20-message chat; then `j` held over a list of 200-message group chats,
 /// each press asking for its thread (read off the UI thread, the newest
 /// wins), against pressing, waiting for the read and drawing, one by one.
-pub fn run_scroll(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
+pub fn run_scroll(n: usize, dir: Option<&Path>, out: &Output) -> Result<()> {
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| std::env::temp_dir().join("pult-bench-scroll"));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("scroll-{n}.db"));
@@ -1395,5 +1325,5 @@ pub fn run_scroll(n: usize, dir: Option<&Path>, json: bool) -> Result<()> {
             Some("<= 16"),
         ),
     ];
-    emit(&[Report { messages: n as u64, figures }], json)
+    out.emit(&[Report { messages: n as u64, figures }])
 }

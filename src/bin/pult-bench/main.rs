@@ -5,6 +5,7 @@
 
 mod bench;
 mod pg;
+mod report;
 
 use anyhow::{Result, anyhow};
 use clap::{Parser, Subcommand};
@@ -24,8 +25,12 @@ struct Cli {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Print the report as JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     json: bool,
+    /// Print the report as a Markdown table for README.md, headed by the
+    /// machine, its load at the start, the date and this command
+    #[arg(long)]
+    markdown: bool,
     /// Team mode: one daemon and ten pults on the largest store; idle CPU and commit-to-screen latency
     #[arg(long)]
     team: bool,
@@ -138,20 +143,26 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     let store = || cli.store.clone().ok_or_else(|| anyhow!("this needs --store PATH"));
+    // Read before the run loads the machine.
+    let out = match (cli.json, cli.markdown) {
+        (true, _) => report::Output::Json,
+        (_, true) => report::Output::Markdown(report::Machine::now()),
+        _ => report::Output::Text,
+    };
     match cli.tool {
         None if cli.postgres.is_some() => {
             pg::run(cli.postgres.as_deref().unwrap_or_default(), cli.postgres_password_file.as_deref(), cli.json)
         }
-        None if cli.whatsapp => bench::run_whatsapp(cli.posts, cli.clients.max(1), cli.dir.as_deref(), cli.json),
-        None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), cli.json),
-        None if cli.scroll => bench::run_scroll(cli.chat_messages, cli.dir.as_deref(), cli.json),
+        None if cli.whatsapp => bench::run_whatsapp(cli.posts, cli.clients.max(1), cli.dir.as_deref(), &out),
+        None if cli.telegram => bench::run_telegram(10_000, cli.dir.as_deref(), &out),
+        None if cli.scroll => bench::run_scroll(cli.chat_messages, cli.dir.as_deref(), &out),
         None if cli.team => bench::run_team(
             cli.messages.iter().copied().max().unwrap_or(100_000),
             cli.dir.as_deref(),
             cli.idle_seconds,
-            cli.json,
+            &out,
         ),
-        None => bench::run(&cli.messages, cli.dir.as_deref(), cli.json),
+        None => bench::run(&cli.messages, cli.dir.as_deref(), &out),
         Some(Tool::GenMaildir { ref out, count, attachment_kb }) => bench::gen_maildir(out, count, attachment_kb),
         Some(Tool::Store { unicode61, whole_bodies, report }) => {
             bench::store_tool(&store()?, unicode61, whole_bodies, report)
