@@ -20,7 +20,7 @@ const SENDER_LOCK: i64 = 0x7075_6c74_0000_0002;
 pub struct Lease {
     client: postgres::Client,
     epoch: i64,
-    prepared: crate::store::sql::Prepared,
+    prepared: super::conn::Prepared,
 }
 
 /// An error of the lease's connection: a closed one (or no answer at all) is a lost lease.
@@ -135,7 +135,7 @@ impl crate::store::sql::Transact for Lease {
         f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
     ) -> crate::store::Result<R> {
         let mut tx = begin_fenced(&mut self.client, self.epoch)?;
-        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut self.prepared)).map_err(|e| match e {
+        let result = f(&super::conn::PgConn::new(&mut tx, &mut self.prepared)).map_err(|e| match e {
             crate::store::StoreError::Postgres(PgError::Sql(e)) => lost(e).into(),
             e => e,
         })?;

@@ -11,6 +11,7 @@
 //! reader's, a test), never from inside a tokio task.
 
 pub mod changes;
+pub mod conn;
 pub mod lease;
 pub mod migrate;
 pub mod schema;
@@ -114,7 +115,7 @@ pub struct PgDb {
     // In cells: a read through `WithConn` has `&self`, and the writer thread
     // is the only user, so no borrow ever meets another.
     client: std::cell::RefCell<postgres::Client>,
-    prepared: std::cell::RefCell<crate::store::sql::Prepared>,
+    prepared: std::cell::RefCell<conn::Prepared>,
 }
 
 impl PgDb {
@@ -141,7 +142,7 @@ impl PgDb {
             // which READ COMMITTED alone would let two daemons both pass.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).map_err(PgError::from)?;
         }
-        let result = f(&crate::store::sql::PgConn::new(&mut tx, &mut prepared))?;
+        let result = f(&conn::PgConn::new(&mut tx, &mut prepared))?;
         tx.commit().map_err(PgError::from)?;
         Ok(result)
     }
