@@ -1425,6 +1425,18 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "--to: a PostgreSQL address is needed (postgres://USER@HOST:PORT/DB)",
         "--to: нужен адрес вида `postgres://USER@HOST:PORT/DB`",
     ),
+    ("store_migrate_no_source", "--from {path}: no SQLite store there", "--from {path}: там нет хранилища SQLite"),
+    (
+        "store_pg_password_in_url",
+        "{target}: a password in the address is refused; give it with password_command or password_file in [store]",
+        "{target}: пароль в адресе не принимается; задайте его через password_command или password_file в [store]",
+    ),
+    ("store_pg_connect", "Cannot connect to {target}: {why}", "Не удаётся подключиться к {target}: {why}"),
+    (
+        "store_migrate_failed",
+        "The store was not moved; the copy was rolled back whole: {why}",
+        "Хранилище не перенесено, копирование отменено целиком: {why}",
+    ),
     ("store_migrated", "Moved {from} into {to}:", "Хранилище {from} перенесено в {to}:"),
     (
         "store_migrated_nul",

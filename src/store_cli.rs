@@ -1,7 +1,8 @@
 //! `pult store migrate`: moving a team's SQLite store into PostgreSQL.
 
 use crate::bootstrap::{Global, load_config};
-use crate::store::pg::{Target, migrate};
+use crate::store::StoreError;
+use crate::store::pg::{PgError, Target, migrate};
 use crate::{say, t};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -13,20 +14,16 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
         // Not repeated: a libpq string may hold a password.
         bail!("{}", t!("store_migrate_to"));
     }
+    if !source.is_file() {
+        bail!("{}", t!("store_migrate_no_source", path = crate::sanitize::line(&source.display().to_string())));
+    }
     let cfg = load_config(global)?.unwrap_or_default();
     let password = match (&cfg.store.password_command, &cfg.store.password_file) {
         (None, None) => None,
         (command, file) => Some(crate::secrets::read(command.as_deref(), file.as_deref())?),
     };
-    let target = Target::parse(to, password.as_deref())?;
-    let moved = migrate::sqlite_to_postgres(&source, &target).map_err(|e| match e {
-        // What the server said, with its address (never the password): the person must act on it.
-        crate::store::StoreError::Postgres(crate::store::pg::PgError::TooNew { .. }) => {
-            anyhow::anyhow!("{}", e.in_language(crate::i18n::ui()))
-        }
-        crate::store::StoreError::Postgres(e) => anyhow::anyhow!("{e}"),
-        e => anyhow::anyhow!("{}", e.in_language(crate::i18n::ui())),
-    })?;
+    let target = Target::parse(to, password.as_deref()).map_err(|e| said(StoreError::Postgres(e)))?;
+    let moved = migrate::sqlite_to_postgres(&source, &target).map_err(said)?;
     if json {
         let tables: serde_json::Map<String, serde_json::Value> =
             moved.tables.iter().map(|(t, n)| (t.clone(), serde_json::json!(n))).collect();
@@ -43,4 +40,40 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// A migration's failure as the person must read it: in the UI's language,
+/// with what the server or the data said (never a password; the address is
+/// shown without it). Unlike a screen's errors, nothing here is retried.
+fn said(e: StoreError) -> anyhow::Error {
+    let lang = crate::i18n::ui();
+    let text = match e {
+        StoreError::Postgres(PgError::BadUrl) => t!("store_migrate_to"),
+        StoreError::Postgres(PgError::PasswordInUrl(target)) => t!("store_pg_password_in_url", target = target),
+        StoreError::Postgres(PgError::Connect { target, source }) => {
+            t!("store_pg_connect", target = target, why = crate::sanitize::line(&with_causes(&source)))
+        }
+        StoreError::Postgres(PgError::TooNew { .. }) | StoreError::Refused(_) => e.in_language(lang),
+        // The server's or the data's own words, after what was being done.
+        StoreError::Postgres(e) => t!("store_migrate_failed", why = crate::sanitize::line(&with_causes(&e))),
+        StoreError::Invalid(why) => t!("store_migrate_failed", why = crate::sanitize::line(&why)),
+        e => t!("store_migrate_failed", why = crate::sanitize::line(&e.to_string())),
+    };
+    anyhow::anyhow!("{text}")
+}
+
+/// An error with what caused it ("db error: database \"x\" does not exist"):
+/// the driver's own words are terse.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !out.contains(&more) {
+            out.push_str(": ");
+            out.push_str(&more);
+        }
+        cause = c.source();
+    }
+    out
 }

@@ -1876,3 +1876,32 @@ fn the_outbox_runs_under_the_lease_and_a_cut_off_sender_takes_nothing() {
         c.query("SELECT state FROM outbox ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(states, ["unknown", "sending"]);
 }
+
+/// What `pult store migrate` says when it cannot: the reason, in the UI's
+/// language, never the password.
+#[test]
+fn pult_store_migrate_says_why_it_cannot() {
+    let home = tempfile::tempdir().unwrap();
+    let store = common::demo_store(home.path());
+    let run = |lang: &str, from: &str, to: &str| {
+        let out = common::pult(home.path())
+            .env("LANG", lang)
+            .args(["store", "migrate", "--from", from, "--to", to])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{from} -> {to}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let from = format!("sqlite:{}", store.display());
+    let err = run("C", "sqlite:/nowhere/pult.db", "postgres://pult@127.0.0.1:1/x");
+    assert!(err.contains("--from /nowhere/pult.db: no SQLite store there"), "{err}");
+    let err = run("ru_RU.UTF-8", &from, "postgres://pult@127.0.0.1:1/x");
+    assert!(
+        err.contains("Не удаётся подключиться к postgres://pult@127.0.0.1:1/x") && err.contains("refused"),
+        "{err}"
+    );
+    let err = run("C", &from, "postgres://pult:hunter2@127.0.0.1:1/x");
+    assert!(err.contains("a password in the address is refused") && !err.contains("hunter2"), "{err}");
+    let err = run("C", &from, "host=db password=hunter2");
+    assert!(err.contains("a PostgreSQL address is needed") && !err.contains("hunter2"), "{err}");
+}
