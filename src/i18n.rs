@@ -248,6 +248,8 @@ const CONFIG_KEYS: &[&str] = &[
     "language",
     "sent_folder",
     "sign_command",
+    "password_command",
+    "password_file",
 ];
 
 /// File types and domains after a dot: «акт.pdf», «client.test».
