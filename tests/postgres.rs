@@ -1905,3 +1905,82 @@ fn pult_store_migrate_says_why_it_cannot() {
     let err = run("C", &from, "host=db password=hunter2");
     assert!(err.contains("a PostgreSQL address is needed") && !err.contains("hunter2"), "{err}");
 }
+
+/// A new email (not a reply) makes its client, its thread and its outbox row
+/// the same way on both engines.
+fn new_email_story(db: &mut impl Transact) -> Vec<String> {
+    use pult::store::intents::NewEmail;
+    db.write(|c| {
+        c.insert("INSERT INTO channels (name, kind, created_at) VALUES ('office', 'email', 1) RETURNING id", &[])
+    })
+    .unwrap();
+    let mail = |to: &str| NewEmail {
+        channel: 1,
+        from_address: "anna@firm.ru".into(),
+        to: vec![to.into()],
+        subject: "Акт сверки за ноябрь".into(),
+        body: "Добрый день! Направляем акт сверки.".into(),
+        attachments: Vec::new(),
+        actor: "anna".into(),
+        not_before: NOW + 10,
+    };
+    intents::new_email(db, &mail("Ирина Соколова <irina@romashka.ru>"), NOW).unwrap();
+    intents::new_email(db, &mail("irina@romashka.ru"), NOW + 1).unwrap();
+    let no_subject = NewEmail { subject: "  ".into(), ..mail("x@y.ru") };
+    assert!(matches!(intents::new_email(db, &no_subject, NOW).unwrap_err(), StoreError::Refused(Refused::NoSubject)));
+    db.write(|c| {
+        let mut out = c.all("SELECT name, provisional FROM contacts ORDER BY id", &[], |r| {
+            Ok(format!("contact {} {}", r.get::<String>(0)?, r.get::<i64>(1)?))
+        })?;
+        out.extend(c.all("SELECT kind, handle, display_name, contact_id FROM identities ORDER BY id", &[], |r| {
+            Ok(format!(
+                "identity {} {} {:?} {}",
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<i64>(3)?
+            ))
+        })?);
+        out.extend(c.all("SELECT title, contact_id, assignee FROM conversations ORDER BY id", &[], |r| {
+            Ok(format!(
+                "conversation {} {:?} {:?}",
+                r.get::<String>(0)?,
+                r.get::<Option<i64>>(1)?,
+                r.get::<Option<String>>(2)?
+            ))
+        })?);
+        out.extend(c.all(
+            "SELECT state, subject, to_addresses, rfc_message_id LIKE '<pult.new.%@firm.ru>' FROM outbox ORDER BY id",
+            &[],
+            |r| {
+                Ok(format!(
+                    "outbox {} {:?} {:?} {}",
+                    r.get::<String>(0)?,
+                    r.get::<Option<String>>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<bool>(3)?
+                ))
+            },
+        )?);
+        out.extend(c.all("SELECT action, detail FROM audit ORDER BY id", &[], |r| {
+            Ok(format!("audit {} {}", r.get::<String>(0)?, r.get::<String>(1)?))
+        })?);
+        Ok(out)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_new_email_makes_its_client_and_thread_the_same_way_on_both_engines() {
+    let (_dir, mut sqlite, pg, mut postgres) = new_on_both_engines();
+    let on_sqlite = new_email_story(&mut sqlite);
+    assert!(on_sqlite.contains(&"contact Ирина Соколова 1".to_string()), "{on_sqlite:#?}");
+    assert_eq!(on_sqlite.iter().filter(|l| l.starts_with("outbox pending")).count(), 2, "{on_sqlite:#?}");
+    assert_eq!(on_sqlite, new_email_story(&mut postgres));
+    let mut c = pg.connect();
+    let found: i64 = c
+        .query_one("SELECT count(*) FROM clients_search WHERE terms @@ CAST($1::text AS tsquery)", &[&"'соколов'"])
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 2, "client: finds both threads by the client's name");
+}

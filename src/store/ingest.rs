@@ -565,25 +565,37 @@ fn edit(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, now: i64) -> Result<
 }
 
 /// Finds the identity for a handle, creating it (and a contact for it) on first sight.
-pub(super) fn identity(tx: &Transaction<'_>, kind: &str, handle: &str, name: &str, now: i64) -> Result<(i64, i64)> {
-    let found: Option<(i64, i64, Option<String>)> = tx
-        .prepare_cached("SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2")?
-        .query_row(params![kind, handle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    if let Some((id, contact, display)) = found {
-        if !name.is_empty() && display.as_deref() != Some(name) {
-            tx.prepare_cached("UPDATE identities SET display_name = ?1 WHERE id = ?2")?.execute(params![name, id])?;
+pub(super) fn identity(
+    c: &(impl WithConn + ?Sized),
+    kind: &str,
+    handle: &str,
+    name: &str,
+    now: i64,
+) -> Result<(i64, i64)> {
+    c.with_conn(|c| {
+        let found: Option<(i64, i64, Option<String>)> = c.opt(
+            "SELECT id, contact_id, display_name FROM identities WHERE kind = ?1 AND handle = ?2",
+            &[&kind, &handle],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if let Some((id, contact, display)) = found {
+            if !name.is_empty() && display.as_deref() != Some(name) {
+                c.exec("UPDATE identities SET display_name = ?1 WHERE id = ?2", &[&name, &id])?;
+            }
+            return Ok((id, contact));
         }
-        return Ok((id, contact));
-    }
-    let shown = if name.is_empty() { handle } else { name };
-    // Provisional until a person names, merges or hands it over.
-    tx.prepare_cached("INSERT INTO contacts (name, created_at, provisional) VALUES (?1, ?2, 1)")?
-        .execute(params![shown, now])?;
-    let contact = tx.last_insert_rowid();
-    tx.prepare_cached("INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![contact, kind, handle, name])?;
-    Ok((tx.last_insert_rowid(), contact))
+        let shown = if name.is_empty() { handle } else { name };
+        // Provisional until a person names, merges or hands it over.
+        let contact = c.insert(
+            "INSERT INTO contacts (name, created_at, provisional) VALUES (?1, ?2, 1) RETURNING id",
+            &[&shown, &now],
+        )?;
+        let id = c.insert(
+            "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            &[&contact, &kind, &handle, &name],
+        )?;
+        Ok((id, contact))
+    })
 }
 
 fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {

@@ -8,8 +8,8 @@
 
 use super::ingest::refresh_conversation;
 use super::sql::{Conn, Row, Searchable, ToValue, Transact, WithConn};
-use super::writer::{audit, immediate, note_change};
-use super::{Db, Result, StoreError};
+use super::writer::{audit, note_change};
+use super::{Result, StoreError};
 use crate::model::ChangeKind;
 
 #[derive(Debug, Clone)]
@@ -290,49 +290,46 @@ pub struct NewEmail {
 ///
 /// Still on SQLite's own transaction: the recipient's identity is found or
 /// made by `ingest::identity`, which is not on the seam yet.
-pub fn new_email(db: &mut Db, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
-    let conn = db.sqlite_mut()?;
+pub fn new_email(db: &mut impl Transact, e: &NewEmail, now: i64) -> Result<(i64, i64)> {
     let typed = recipients(&e.to)?;
     let to: Vec<String> = typed.iter().map(|r| r.address.clone()).collect();
     let subject = e.subject.trim();
     if subject.is_empty() {
         return Err(super::Refused::NoSubject.into());
     }
-    let tx = immediate(conn)?;
     let channel = e.channel;
-    let is_email: bool =
-        tx.query_row("SELECT EXISTS (SELECT 1 FROM channels WHERE id = ?1 AND kind = 'email')", [channel], |r| {
-            r.get(0)
-        })?;
-    if !is_email {
-        return Err(StoreError::Invalid(format!("channel {channel} is not an email account")));
-    }
-    // The name typed before the address names the new client.
-    let name = typed[0].name.as_deref().map(crate::sanitize::line).unwrap_or_default();
-    let (_, contact) = super::ingest::identity(&tx, "email", &to[0], &name, now)?;
-    let domain = e.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-    let key = format!("<pult.new.{:x}@{domain}>", jiff::Timestamp::now().as_nanosecond());
-    tx.execute(
-        "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, created_at, assignee)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-        rusqlite::params![channel, key, subject, contact, now, e.actor],
-    )?;
-    let conversation = tx.last_insert_rowid();
-    let reply = Reply {
-        conversation_id: conversation,
-        reply_to_message_id: None,
-        subject: Some(subject.to_string()),
-        body: e.body.clone(),
-        actor: e.actor.clone(),
-        not_before: e.not_before,
-        auto: false,
-        attachments: e.attachments.clone(),
-    };
-    let outbox = queue_email_in(&tx, &reply, &EmailExtra { to, forward_of: None }, now)?;
-    tx.execute("UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2", rusqlite::params![key, outbox])?;
-    audit(&tx, now, &e.actor, "email.new", Some(conversation), subject)?;
-    tx.commit()?;
-    Ok((conversation, outbox))
+    db.write(|c| {
+        let is_email =
+            c.opt("SELECT 1 FROM channels WHERE id = ?1 AND kind = 'email'", &[&channel], |r| r.get::<i64>(0))?;
+        if is_email.is_none() {
+            return Err(StoreError::Invalid(format!("channel {channel} is not an email account")));
+        }
+        // The name typed before the address names the new client.
+        let name = typed[0].name.as_deref().map(crate::sanitize::line).unwrap_or_default();
+        let (_, contact) = super::ingest::identity(c, "email", &to[0], &name, now)?;
+        let domain = e.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+        let key = format!("<pult.new.{:x}@{domain}>", jiff::Timestamp::now().as_nanosecond());
+        let conversation = c.insert(
+            "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, created_at, assignee)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) RETURNING id",
+            &[&channel, &key, &subject, &contact, &now, &e.actor],
+        )?;
+        c.reindex(Searchable::Conversation(conversation))?;
+        let reply = Reply {
+            conversation_id: conversation,
+            reply_to_message_id: None,
+            subject: Some(subject.to_string()),
+            body: e.body.clone(),
+            actor: e.actor.clone(),
+            not_before: e.not_before,
+            auto: false,
+            attachments: e.attachments.clone(),
+        };
+        let outbox = queue_email_in(c, &reply, &EmailExtra { to: to.clone(), forward_of: None }, now)?;
+        c.exec("UPDATE outbox SET rfc_message_id = ?1 WHERE id = ?2", &[&key, &outbox])?;
+        audit(c, now, &e.actor, "email.new", Some(conversation), subject)?;
+        Ok((conversation, outbox))
+    })
 }
 
 /// The message a forward carries, as the sender needs it.
