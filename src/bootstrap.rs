@@ -4,6 +4,7 @@
 //! other.
 
 use crate::config::{Config, ConfigError};
+use crate::store::Location;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,8 @@ pub struct Global {
     /// Configuration file (default: ~/.config/pult/config.toml)
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Store file (default: [store] path from the config, else ~/.local/share/pult/pult.db)
+    /// Store: a file (default: [store] path from the config, else
+    /// ~/.local/share/pult/pult.db) or a PostgreSQL address (postgres://USER@HOST:PORT/DB)
     #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
     /// Theme: dark, light, high-contrast, or a path to a theme file
@@ -54,15 +56,45 @@ pub fn store_path(global: &Global, cfg: &Config) -> Result<PathBuf> {
     resolve_store(global.store.as_deref(), cfg)
 }
 
-/// `--store`, else `[store] path`, else the default under XDG_DATA_HOME. A
-/// PostgreSQL address (`--store postgres://…`, `[store] url`) is refused
-/// with what can be done today: this build cannot open one yet.
+/// `--store`, else `[store] path`, else the default under XDG_DATA_HOME, for
+/// the commands that run on SQLite alone: a PostgreSQL store (`--store
+/// postgres://…`, `[store] url`) is refused plainly by them, not taken for a
+/// file named like the address.
 pub fn resolve_store(arg: Option<&Path>, cfg: &Config) -> Result<PathBuf> {
-    let path = arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone());
-    let postgres =
-        |p: &Path| p.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
-    if cfg.store.url.is_some() || path.as_deref().is_some_and(postgres) {
-        anyhow::bail!("{}", crate::t!("store_postgres_not_yet"));
+    match resolve_location(arg, cfg)? {
+        Location::Sqlite(path) => Ok(path),
+        Location::Postgres(_) => anyhow::bail!("{}", crate::t!("store_postgres_not_yet")),
     }
-    Ok(path.unwrap_or_else(crate::paths::default_store))
+}
+
+/// Where the store is: `--store` (a path or a `postgres://` address), else
+/// `[store] url` or `[store] path`, else the default file. PostgreSQL's
+/// password comes from `[store] password_command`/`password_file`, never
+/// from the address.
+pub fn resolve_location(arg: Option<&Path>, cfg: &Config) -> Result<Location> {
+    let url = match arg {
+        Some(a) => a.to_str().filter(|s| Location::is_postgres_url(s)).map(str::to_owned),
+        None => {
+            if cfg.store.url.is_some() && cfg.store.path.is_some() {
+                anyhow::bail!("{}", crate::t!("store_path_and_url"));
+            }
+            cfg.store.url.clone()
+        }
+    };
+    let Some(url) = url else {
+        let path = arg.map(Path::to_path_buf).or_else(|| cfg.store.path.clone());
+        return Ok(Location::Sqlite(path.unwrap_or_else(crate::paths::default_store)));
+    };
+    let password = match (&cfg.store.password_command, &cfg.store.password_file) {
+        (None, None) => None,
+        (command, file) => Some(crate::secrets::read(command.as_deref(), file.as_deref())?),
+    };
+    let target = crate::store::pg::Target::parse(&url, password.as_deref())
+        .map_err(|e| crate::store_cli::said(crate::store::StoreError::Postgres(e)))?;
+    Ok(Location::Postgres(target))
+}
+
+/// The store `global` and `cfg` point at (see [`resolve_location`]).
+pub fn location(global: &Global, cfg: &Config) -> Result<Location> {
+    resolve_location(global.store.as_deref(), cfg)
 }

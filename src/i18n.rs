@@ -1262,6 +1262,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "для {path} уже работает другой демон pult: {holder}",
     ),
     (
+        "daemon_standby",
+        "another daemon sends for {path} ({holder}); this one waits as its standby and takes over when it stops",
+        "для {path} уже работает другой демон ({holder}); этот ждёт в резерве и подхватит работу, когда тот остановится",
+    ),
+    (
+        "daemon_lease_lost",
+        "this daemon lost the sender's lease of {path} (another took over, or the connection was cut); its workers stopped, it waits as a standby again",
+        "этот демон потерял право отправки для {path} (его подхватил другой или оборвалась связь); синхронизация и отправка остановлены, демон снова ждёт в резерве",
+    ),
+    (
         "daemon_asking_handover",
         "{holder} runs the workers; asking it to hand over",
         "синхронизацию ведёт {holder}; прошу передать",
@@ -1421,6 +1431,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "store_postgres_not_yet",
         "This pult cannot open a PostgreSQL store yet: the engine is in progress (docs/store.md). Use a SQLite store ([store] path); `pult store migrate` can already copy one into PostgreSQL",
         "Этот pult пока не открывает хранилище в PostgreSQL: движок ещё в работе (docs/store.md). Используйте хранилище SQLite ([store] path); `pult store migrate` уже умеет перенести его в PostgreSQL",
+    ),
+    (
+        "store_path_and_url",
+        "[store] names both a file (path) and a PostgreSQL address (url): keep one",
+        "в [store] указаны и файл (path), и адрес PostgreSQL (url): оставьте что-то одно",
     ),
     (
         "store_migrate_to",

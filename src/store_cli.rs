@@ -45,7 +45,7 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
 /// A migration's failure as the person must read it: in the UI's language,
 /// with what the server or the data said (never a password; the address is
 /// shown without it). Unlike a screen's errors, nothing here is retried.
-fn said(e: StoreError) -> anyhow::Error {
+pub(crate) fn said(e: StoreError) -> anyhow::Error {
     let lang = crate::i18n::ui();
     let text = match e {
         StoreError::Postgres(PgError::BadUrl) => t!("store_migrate_to"),

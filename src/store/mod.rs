@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod fts;
 pub mod ingest;
 pub mod intents;
+pub mod location;
 pub mod ledger;
 pub mod mail_auth;
 pub mod originals;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use queries::{Reader, statements_counted};
+pub use location::Location;
 pub use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +251,10 @@ impl Db {
     /// A PostgreSQL store as a `Db` (the writer's, or a test's).
     pub fn postgres(db: pg::PgDb) -> Db {
         Db(Engine::Postgres(db))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.0, Engine::Postgres(_))
     }
 
     /// SQLite's own connection, for store code not yet on the seam.

@@ -11,7 +11,31 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
 
-type Job = Box<dyn FnOnce(&mut Db) + Send>;
+type Job = Box<dyn FnOnce(&mut Held) + Send>;
+
+/// What the writer thread holds: the store's connection and, in the daemon
+/// that sends for a PostgreSQL store, the sender's lease.
+struct Held {
+    db: Db,
+    lease: Option<super::pg::lease::Lease>,
+}
+
+/// Where the outbox's transitions are written: the store's own connection on
+/// SQLite (the file lock keeps other senders out), the lease's connection
+/// on PostgreSQL, fenced by its epoch (`pg::lease`).
+pub enum Outbox<'a> {
+    Store(&'a mut Db),
+    Lease(&'a mut super::pg::lease::Lease),
+}
+
+impl super::sql::Transact for Outbox<'_> {
+    fn write<R>(&mut self, f: impl FnOnce(&dyn super::sql::Conn) -> Result<R>) -> Result<R> {
+        match self {
+            Outbox::Store(db) => db.write(f),
+            Outbox::Lease(lease) => lease.write(f),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Writer {
@@ -52,16 +76,17 @@ impl Writer {
         }
     }
 
-    fn spawn_on(mut db: Db) -> Writer {
+    fn spawn_on(db: Db) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
+            let mut held = Held { db, lease: None };
             while let Ok(job) = rx.recv() {
-                job(&mut db);
+                job(&mut held);
                 since_prune += 1;
                 if since_prune >= 500 {
                     since_prune = 0;
-                    if let Err(e) = prune_changes(&db) {
+                    if let Err(e) = prune_changes(&held.db) {
                         tracing::warn!("pruning the change log failed: {e}");
                     }
                 }
@@ -80,12 +105,77 @@ impl Writer {
         F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
         D: FnOnce(Result<R>) + Send + 'static,
     {
-        let job: Job = Box::new(move |conn| done(f(conn)));
+        self.send(Box::new(move |held| done(f(&mut held.db))));
+    }
+
+    fn send(&self, job: Job) {
         if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
             // The thread is gone; run nothing, but let the caller know.
             drop(job);
             tracing::error!("store writer has stopped; a write was dropped");
         }
+    }
+
+    /// Runs an outbox transition (`intents::take_due`, `mark_sent`, …) where
+    /// the sender's transitions are written: see [`Outbox`]. On PostgreSQL
+    /// without the lease nothing runs: a daemon that does not hold it must
+    /// neither take nor mark a send.
+    pub async fn outbox<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Outbox<'_>) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Box::new(move |held| {
+            let result = match (&mut held.lease, held.db.is_postgres()) {
+                (Some(lease), _) => f(&mut Outbox::Lease(lease)),
+                (None, false) => f(&mut Outbox::Store(&mut held.db)),
+                (None, true) => Err(super::pg::PgError::LeaseLost.into()),
+            };
+            let _ = tx.send(result);
+        }));
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Gives the writer thread the sender's lease this daemon took: from now
+    /// on the outbox's transitions are fenced by it.
+    pub fn hold_lease(&self, lease: super::pg::lease::Lease) -> Result<()> {
+        self.held_blocking(move |held| {
+            held.lease = Some(lease);
+            Ok(())
+        })
+    }
+
+    /// Whether the lease this writer holds is still this daemon's (its
+    /// connection alive, its epoch current). False without a lease.
+    pub fn lease_holds(&self) -> Result<bool> {
+        self.held_blocking(|held| {
+            let Some(lease) = &mut held.lease else { return Ok(false) };
+            match lease.fenced(|_| Ok(())) {
+                Ok(()) => Ok(true),
+                Err(super::pg::PgError::LeaseLost | super::pg::PgError::Fenced { .. }) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    /// Hands the lease back (a standby takes it at once), or lets a lost one go.
+    pub fn release_lease(&self) -> Result<()> {
+        self.held_blocking(|held| match held.lease.take() {
+            Some(lease) => lease.release().or_else(|e| match e {
+                super::pg::PgError::Sql(e) if e.is_closed() => Ok(()),
+                e => Err(e.into()),
+            }),
+            None => Ok(()),
+        })
+    }
+
+    fn held_blocking<R: Send + 'static>(&self, f: impl FnOnce(&mut Held) -> Result<R> + Send + 'static) -> Result<R> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Box::new(move |held| {
+            let _ = tx.send(f(held));
+        }));
+        rx.recv().map_err(|_| StoreError::WriterGone)?
     }
 
     pub fn call_blocking<R, F>(&self, f: F) -> Result<R>

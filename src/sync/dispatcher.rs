@@ -141,7 +141,7 @@ pub async fn dispatch_channel(
     let mut report = DispatchReport::default();
     loop {
         let t = now();
-        let item = match writer.call(move |c| intents::take_due(c, channel, t)).await {
+        let item = match writer.outbox(move |c| intents::take_due(c, channel, t)).await {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
@@ -210,27 +210,27 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
         }
     });
     let (recorded, counted) = match outcome {
-        Ok(remote) => (writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await, None),
+        Ok(remote) => (writer.outbox(move |c| intents::mark_sent(c, id, &remote, t)).await, None),
         Err(SendError::Permanent(why)) => {
             tracing::warn!("outbox {id}: failed: {why}");
             let reason = why.clone();
-            (writer.call(move |c| intents::mark_failed(c, id, &reason, t)).await, Some(why))
+            (writer.outbox(move |c| intents::mark_failed(c, id, &reason, t)).await, Some(why))
         }
         Err(SendError::Temporary(why)) => {
             let at = t + backoff(item.attempts);
             tracing::info!("outbox {id}: will retry: {why}");
             report.retrying += 1;
-            (writer.call(move |c| intents::retry_later(c, id, &why, at, t)).await, None)
+            (writer.outbox(move |c| intents::retry_later(c, id, &why, at, t)).await, None)
         }
         Err(SendError::MaybeSent(why)) => {
             tracing::warn!("outbox {id}: may have been sent: {why}");
             let shown = format!("{}: {why}", intents::MAYBE_SENT_SHORT);
-            (writer.call(move |c| intents::mark_unknown(c, id, &why, t)).await, Some(shown))
+            (writer.outbox(move |c| intents::mark_unknown(c, id, &why, t)).await, Some(shown))
         }
         Err(SendError::RetryAfter(secs)) => {
             let at = t + secs as i64;
             report.retrying += 1;
-            (writer.call(move |c| intents::retry_later(c, id, lang.tr("rate_limited"), at, t)).await, None)
+            (writer.outbox(move |c| intents::retry_later(c, id, lang.tr("rate_limited"), at, t)).await, None)
         }
     };
     match (recorded, counted) {
@@ -242,7 +242,7 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
             let why = format!("{}: {}", lang.tr("outcome_unrecorded"), e.in_language(lang));
             tracing::error!("outbox {id}: {why}");
             let reason = why.clone();
-            let _ = writer.call(move |c| intents::mark_failed(c, id, &reason, t)).await;
+            let _ = writer.outbox(move |c| intents::mark_failed(c, id, &reason, t)).await;
             report.failed.push((id, why));
         }
     }
@@ -253,7 +253,7 @@ async fn record(writer: &Writer, item: &OutboxItem, outcome: Result<String, Send
 /// of the worker lock calls this.
 pub async fn recover(writer: &Writer, senders: &Senders) -> intents::Recovered {
     let t = now();
-    let recovered = match writer.call(move |c| intents::recover_interrupted(c, t)).await {
+    let recovered = match writer.outbox(move |c| intents::recover_interrupted(c, t)).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("outbox recovery: {e}");
@@ -265,7 +265,7 @@ pub async fn recover(writer: &Writer, senders: &Senders) -> intents::Recovered {
     }
     for (&channel, sender) in senders {
         loop {
-            let item = match writer.call(move |c| intents::take_handed_over(c, channel, t)).await {
+            let item = match writer.outbox(move |c| intents::take_handed_over(c, channel, t)).await {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
                 Err(e) => {
@@ -282,7 +282,7 @@ pub async fn recover(writer: &Writer, senders: &Senders) -> intents::Recovered {
                     item.rfc_message_id.clone().unwrap_or_default()
                 }
             };
-            if let Err(e) = writer.call(move |c| intents::mark_sent(c, id, &remote, t)).await {
+            if let Err(e) = writer.outbox(move |c| intents::mark_sent(c, id, &remote, t)).await {
                 tracing::error!("outbox {id}: cannot record a recovered send: {e}");
                 break;
             }

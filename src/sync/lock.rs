@@ -18,6 +18,22 @@ pub enum LockError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+/// What entitles this process to run the workers of a store.
+#[derive(Debug)]
+pub enum Entitlement {
+    /// `<store>.lock` beside a SQLite file.
+    File(WorkerLock),
+    /// The sender's lease of a PostgreSQL store, which the writer thread
+    /// holds (`Writer::hold_lease`) so that every send is fenced by it.
+    Lease,
+}
+
+impl From<WorkerLock> for Entitlement {
+    fn from(lock: WorkerLock) -> Self {
+        Entitlement::File(lock)
+    }
+}
+
 pub fn lock_path(store: &Path) -> PathBuf {
     let mut p = store.as_os_str().to_owned();
     p.push(".lock");

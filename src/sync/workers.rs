@@ -3,7 +3,7 @@
 //! be stopped (a solo pult hands over to a daemon that appears).
 
 use super::dispatcher::Senders;
-use super::lock::WorkerLock;
+use super::lock::{Entitlement, WorkerLock};
 use crate::channels::registry::Channel;
 use crate::store::Writer;
 use crate::workflow::calendar::Calendar;
@@ -33,11 +33,12 @@ impl WorkerConfig {
 pub struct Workers {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    _lock: WorkerLock,
+    _lock: Entitlement,
 }
 
 impl Workers {
-    pub fn start(lock: WorkerLock, cfg: WorkerConfig, senders: Senders) -> std::io::Result<Workers> {
+    pub fn start(lock: impl Into<Entitlement>, cfg: WorkerConfig, senders: Senders) -> std::io::Result<Workers> {
+        let lock = lock.into();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("pult-workers".into()).spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -66,11 +66,25 @@ pub struct Watcher {
 
 impl Watcher {
     pub fn open(target: &super::Target) -> Result<Watcher, PgError> {
+        Self::open_after(target, None)
+    }
+
+    /// As [`open`](Self::open), but reporting every change after `seq` (a
+    /// watcher reconnecting after a cut misses nothing that happened meanwhile).
+    pub fn open_after(target: &super::Target, seq: Option<i64>) -> Result<Watcher, PgError> {
         // Listening first: a commit between this and the read below still rings.
         let bell = Doorbell::listen(target)?;
         let mut log = target.connect()?;
-        let last_seq = log.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])?.get(0);
+        let last_seq = match seq {
+            Some(seq) => seq,
+            None => log.query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])?.get(0),
+        };
         Ok(Watcher { bell, log, last_seq, rings: 0 })
+    }
+
+    /// The newest change this watcher has reported (or started after).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
     }
 
     /// Waits up to `wait` for a ring, then returns the changes not seen yet.

@@ -1,0 +1,62 @@
+//! Where a store is: a SQLite file on this host, or a PostgreSQL database
+//! that several hosts share. Commands resolve one `Location` at start
+//! (`bootstrap::resolve_location`) and open what they need from it; nothing
+//! past this point asks which engine it is, except what truly differs: the
+//! worker lock (a file lock beside SQLite, the sender's lease on PostgreSQL).
+
+use super::pg::Target;
+use super::{Result, StoreError, Writer};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(Target),
+}
+
+impl Location {
+    /// Whether `text` names a PostgreSQL store rather than a file.
+    pub fn is_postgres_url(text: &str) -> bool {
+        text.starts_with("postgres://") || text.starts_with("postgresql://")
+    }
+
+    /// The path or the address, for messages and logs (never a password).
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(target) => target.shown().to_string(),
+        }
+    }
+
+    /// The SQLite file, for what runs on SQLite alone; a PostgreSQL store
+    /// says plainly that this cannot run there yet.
+    pub fn sqlite(&self) -> Result<&Path> {
+        match self {
+            Location::Sqlite(path) => Ok(path),
+            Location::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    pub fn postgres(&self) -> Option<&Target> {
+        match self {
+            Location::Postgres(target) => Some(target),
+            Location::Sqlite(_) => None,
+        }
+    }
+
+    /// Opens the store for writing (creating and migrating it) and starts its writer thread.
+    pub fn spawn_writer(&self) -> Result<Writer> {
+        match self {
+            Location::Sqlite(path) => Writer::spawn(path),
+            Location::Postgres(target) => Writer::spawn_postgres(target),
+        }
+    }
+
+    /// A watcher of other processes' commits, for a screen.
+    pub fn watcher(&self) -> Result<super::watch::Watcher> {
+        match self {
+            Location::Sqlite(path) => super::watch::Watcher::open(path),
+            Location::Postgres(target) => super::watch::Watcher::open_postgres(target),
+        }
+    }
+}
