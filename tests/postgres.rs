@@ -3,6 +3,8 @@
 //! sender's fenced lease with a standby, and the commit-ordered change log.
 
 mod common;
+#[path = "postgres/daemons.rs"]
+mod daemons;
 
 use common::pg::PgDb;
 use pult::store::pg::{PgError, changes, lease::Lease, schema};

@@ -147,15 +147,23 @@ impl Writer {
     }
 
     /// Whether the lease this writer holds is still this daemon's (its
-    /// connection alive, its epoch current). False without a lease.
+    /// connection alive, its epoch current). False without a lease, and
+    /// false on any error: a daemon that cannot show it holds the lease
+    /// stops rather than risk working beside another.
     pub fn lease_holds(&self) -> Result<bool> {
         self.held_blocking(|held| {
             let Some(lease) = &mut held.lease else { return Ok(false) };
-            match lease.fenced(|_| Ok(())) {
-                Ok(()) => Ok(true),
-                Err(super::pg::PgError::LeaseLost | super::pg::PgError::Fenced { .. }) => Ok(false),
-                Err(e) => Err(e.into()),
-            }
+            Ok(match lease.fenced(|_| Ok(())) {
+                Ok(()) => true,
+                Err(e @ (super::pg::PgError::LeaseLost | super::pg::PgError::Fenced { .. })) => {
+                    tracing::info!("{e}");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!("the sender's lease cannot be checked: {e}");
+                    false
+                }
+            })
         })
     }
 

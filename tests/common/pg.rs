@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct PgDb {
     pub name: String,
     pub target: Target,
+    /// The address as a person writes it in `[store] url` (no password).
+    pub url: String,
     admin: Target,
 }
 
@@ -30,13 +32,19 @@ impl PgDb {
         let mut c = admin.connect().expect("the test PostgreSQL is reachable");
         c.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
         let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-        let target = Target::parse(&format!("{base}/{name}"), Some(&password)).expect("test database address");
-        PgDb { name, target, admin }
+        let url = format!("{base}/{name}");
+        let target = Target::parse(&url, Some(&password)).expect("test database address");
+        PgDb { name, target, url, admin }
     }
 
     pub fn connect(&self) -> postgres::Client {
         self.target.connect().expect("connect to the test database")
     }
+}
+
+/// The test server's password file, for a `[store] password_file`.
+pub fn password_file() -> std::path::PathBuf {
+    std::env::var("PULT_TEST_POSTGRES_PASSWORD_FILE").expect("PULT_TEST_POSTGRES_PASSWORD_FILE").into()
 }
 
 impl Drop for PgDb {

@@ -23,9 +23,13 @@ pub struct Lease {
     prepared: super::conn::Prepared,
 }
 
-/// An error of the lease's connection: a closed one (or no answer at all) is a lost lease.
+/// An error of the lease's connection: a closed one, no answer at all, or the
+/// server ending the session (class 57, "operator intervention": a
+/// terminated backend, a shutdown; class 08, a connection exception) is a
+/// lost lease.
 fn lost(e: postgres::Error) -> PgError {
-    if e.is_closed() || e.code().is_none() { PgError::LeaseLost } else { e.into() }
+    let ended = e.code().is_some_and(|c| c.code().starts_with("57") || c.code().starts_with("08"));
+    if e.is_closed() || e.code().is_none() || ended { PgError::LeaseLost } else { e.into() }
 }
 
 /// A transaction on the lease's connection with the store's write lock

@@ -1,0 +1,224 @@
+//! A PostgreSQL store as a team runs it: `pult daemon` on several hosts (here
+//! processes), one sending and the others waiting; the writer's outbox fenced
+//! by the lease; screens woken by the doorbell.
+
+use crate::common::pg::{PgDb, password_file};
+use crate::common::{eventually, pult};
+use pult::store::intents;
+use pult::store::pg::lease::Lease;
+use pult::store::pg::schema;
+use pult::store::{Location, Writer};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+/// Stops a spawned process when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A config that names the store by its address, the password by its file.
+fn config(home: &Path, db: &PgDb) -> std::path::PathBuf {
+    let path = home.join("config.toml");
+    let text = format!(
+        "[store]\nurl = \"{}\"\npassword_file = \"{}\"\n\n[ui]\nlanguage = \"en\"\n",
+        db.url,
+        password_file().display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn daemon(home: &Path, cfg: &Path, log: &str) -> Proc {
+    let err = std::fs::File::create(home.join(log)).unwrap();
+    let child = pult(home)
+        .arg("--config")
+        .arg(cfg)
+        .arg("daemon")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn daemon");
+    Proc(child)
+}
+
+fn holder(c: &mut postgres::Client) -> (i64, String) {
+    c.query_opt("SELECT epoch, coalesce(holder, '') FROM sender_lease", &[])
+        .ok()
+        .flatten()
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap_or((0, String::new()))
+}
+
+#[test]
+fn a_second_daemon_waits_as_a_standby_and_takes_over_when_the_first_is_killed() {
+    let db = PgDb::new();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config(home.path(), &db);
+    let mut first = daemon(home.path(), &cfg, "first.log");
+    let first_pid = first.0.id();
+    let mut c = db.connect();
+    eventually("the first daemon to take the lease", || {
+        holder(&mut c).1.contains(&format!("pid {first_pid},"))
+    });
+    let second = daemon(home.path(), &cfg, "second.log");
+    let standby_says = || std::fs::read_to_string(home.path().join("second.log")).unwrap_or_default();
+    eventually("the second daemon to say it waits", || standby_says().contains("waits as its standby"));
+    assert!(standby_says().contains(&format!("pid {first_pid},")), "it names the holder: {}", standby_says());
+    let (epoch, _) = holder(&mut c);
+
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().unwrap();
+    let second_pid = second.0.id();
+    eventually("the standby to take over", || holder(&mut c).1.contains(&format!("pid {second_pid},")));
+    assert_eq!(holder(&mut c).0, epoch + 1, "a takeover raises the epoch");
+    assert!(standby_says().contains("running the workers"), "{}", standby_says());
+}
+
+#[test]
+fn sigterm_hands_the_lease_back_and_exits_cleanly() {
+    let db = PgDb::new();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config(home.path(), &db);
+    let mut first = daemon(home.path(), &cfg, "first.log");
+    let pid = first.0.id();
+    let mut c = db.connect();
+    eventually("the lease", || holder(&mut c).1.contains(&format!("pid {pid},")));
+    let st = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+    let status = first.0.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    // Handed back: another takes it at once, without waiting for a session to time out.
+    assert!(Lease::try_take(&db.target, "next", 1).unwrap().is_some());
+}
+
+#[test]
+fn a_password_in_the_address_is_refused_by_every_command_and_not_repeated() {
+    let home = tempfile::tempdir().unwrap();
+    let out = pult(home.path())
+        .args(["daemon", "--store", "postgres://ann:hunter2@127.0.0.1:1/pult"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("password_command") && !err.contains("hunter2"), "{err}");
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+#[test]
+fn the_writer_takes_and_marks_sends_only_under_the_lease() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    c.batch_execute(
+        "INSERT INTO channels (name, kind, created_at) VALUES ('mail', 'email', 1);
+         INSERT INTO conversations (channel_id, remote_key, title, created_at) VALUES (1, 'k', 't', 1);",
+    )
+    .unwrap();
+    let writer = Writer::spawn_postgres(&db.target).unwrap();
+    let reply = intents::Reply {
+        conversation_id: 1,
+        reply_to_message_id: None,
+        subject: Some("Отчёт".into()),
+        body: "Принято в работу".into(),
+        actor: "anna".into(),
+        not_before: 0,
+        auto: false,
+        attachments: Vec::new(),
+    };
+    writer.call_blocking(move |db| intents::queue_reply(db, &reply, 1)).unwrap();
+    // A pult that does not hold the lease takes nothing.
+    assert!(block_on(writer.outbox(|o| intents::take_due(o, 1, 10))).is_err());
+    assert!(!writer.lease_holds().unwrap());
+    let state = |c: &mut postgres::Client| -> String { c.query_one("SELECT state FROM outbox", &[]).unwrap().get(0) };
+    assert_eq!(state(&mut c), "pending");
+
+    let mut lease = Lease::try_take(&db.target, "here", 5).unwrap().unwrap();
+    let pid = lease.backend_pid().unwrap();
+    writer.hold_lease(lease).unwrap();
+    assert!(writer.lease_holds().unwrap());
+    let item = block_on(writer.outbox(|o| intents::take_due(o, 1, 10))).unwrap().expect("the row is due");
+    assert_eq!(state(&mut c), "sending");
+
+    // Cut off (the server ended the lease's session): it may not mark the send.
+    let ended: bool = c.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(ended);
+    assert!(!writer.lease_holds().unwrap(), "a cut lease is noticed");
+    let id = item.id;
+    assert!(block_on(writer.outbox(move |o| intents::mark_sent(o, id, "remote-1", 11))).is_err());
+    assert_eq!(state(&mut c), "sending", "left for the next holder's recovery");
+    writer.release_lease().unwrap();
+}
+
+#[test]
+fn a_screen_hears_commits_and_misses_none_across_a_cut_connection() {
+    let db = PgDb::new();
+    let mut c = db.connect();
+    schema::migrate(&mut c).unwrap();
+    let location = Location::Postgres(db.target.clone());
+    let mut watcher = location.watcher().unwrap();
+    let writer = location.spawn_writer().unwrap();
+    let note = |at: i64| {
+        writer
+            .call_blocking(move |db| {
+                use pult::store::sql::Transact;
+                db.write(|c| c.note_change(at, "channel", None, None))
+            })
+            .unwrap()
+    };
+    note(1);
+    let mut seen = Vec::new();
+    eventually("the first change", || {
+        seen.extend(watcher.poll_waiting(std::time::Duration::from_millis(200)).unwrap());
+        !seen.is_empty()
+    });
+    // Every connection of this screen's watcher is cut; two commits land meanwhile.
+    c.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%'",
+    )
+    .unwrap();
+    note(2);
+    note(3);
+    let mut after = Vec::new();
+    eventually("the changes made while cut off", || {
+        if let Ok(changes) = watcher.poll_waiting(std::time::Duration::from_millis(200)) {
+            after.extend(changes);
+        }
+        after.len() >= 2
+    });
+    assert_eq!(after.len(), 2, "each change once: {after:?}");
+    assert!(after[0].seq < after[1].seq && after[0].seq > seen[0].seq);
+}
+
+#[test]
+fn a_daemon_whose_lease_is_cut_stops_its_workers_and_takes_it_again() {
+    let db = PgDb::new();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config(home.path(), &db);
+    let first = daemon(home.path(), &cfg, "first.log");
+    let pid = first.0.id();
+    let mut c = db.connect();
+    eventually("the lease", || holder(&mut c).1.contains(&format!("pid {pid},")));
+    let (epoch, _) = holder(&mut c);
+    // The server ends the lease's session (the sender's lock: key "pult" then 2).
+    let ended = c
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+              WHERE locktype = 'advisory' AND granted AND objid = 2 AND objsubid = 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(ended, 1, "one session holds the lease");
+    let said = || std::fs::read_to_string(home.path().join("first.log")).unwrap_or_default();
+    eventually("the daemon to notice", || said().contains("lost the sender's lease"));
+    eventually("the lease taken again", || holder(&mut c).0 == epoch + 1);
+}
