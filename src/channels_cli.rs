@@ -2,7 +2,7 @@
 //! why, archived because its account left the config), and `pult channels
 //! remove`, which forgets an archived channel's history after asking.
 
-use crate::bootstrap::{Global, load_config, store_path};
+use crate::bootstrap::{Global, load_config, location};
 use crate::config::Config;
 use crate::model::ChannelStatus;
 use crate::store::{Writer, archive};
@@ -97,11 +97,11 @@ fn entries(cfg: &Config, writer: &Writer) -> Result<Vec<Entry>> {
 }
 
 fn open_writer(global: &Global, cfg: &Config) -> Result<Writer> {
-    let path = store_path(global, cfg)?;
-    if !path.exists() {
-        bail!("{}", t!("no_store", path = path.display()));
+    let store = location(global, cfg)?;
+    if !store.exists() {
+        bail!("{}", t!("no_store", path = store.shown()));
     }
-    Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))
+    store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))
 }
 
 pub fn run(global: &Global, action: Option<&ChannelsAction>, json: bool) -> Result<()> {

@@ -1,16 +1,17 @@
 //! The command line: `pult`, `pult demo`, `pult status`, `pult search`, `pult thread`, `pult reply`, …
 
-use crate::bootstrap::{Global, load_config, store_path};
+use crate::bootstrap::{Global, load_config, location};
+use crate::store::Location;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{self, Reader, StoreError, Writer};
+use crate::store::{Reader, StoreError, Writer};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
 use crate::workflow::templates::Templates;
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -384,9 +385,9 @@ fn look_for_sent(
 fn outbox(cli: &Cli, action: Option<&OutboxAction>, json: bool) -> Result<()> {
     use crate::sanitize::line;
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
+    let store = location(cli, &cfg)?;
     if let Some(action) = action {
-        let writer = Writer::spawn(&path)?;
+        let writer = store.spawn_writer()?;
         let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
         let (id, what) = match action {
             OutboxAction::Retry { id } => (*id, "pending"),
@@ -679,7 +680,7 @@ fn no_config_help() -> String {
 }
 
 /// Everything the UI needs, built from the config; user-file problems become a status message.
-pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&str>, clock: Clock) -> Result<App> {
+pub fn build_app(cfg: &Config, store: &Location, writer: Writer, theme_arg: Option<&str>, clock: Clock) -> Result<App> {
     let lang = cfg.language();
     let user_keymap = std::fs::read_to_string(crate::paths::user_keymap()).ok();
     let (keymap, mut problems) = Keymap::load(user_keymap.as_deref());
@@ -723,7 +724,7 @@ pub fn build_app(cfg: &Config, store: &Path, writer: Writer, theme_arg: Option<&
             if problems.len() > 1 { format!(" (+{} more in the log)", problems.len() - 1) } else { String::new() };
         state.error(format!("{first}{more}"));
     }
-    let mut app = App::new(state, theme, store, writer)?;
+    let mut app = App::open(state, theme, store, writer)?;
     app.config = cfg.clone();
     Ok(app)
 }
@@ -737,9 +738,9 @@ fn run_tui(cli: &Cli) -> Result<()> {
             std::process::exit(1);
         }
     };
-    let path = store_path(cli, &cfg)?;
-    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
-    let mut app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
+    let store = location(cli, &cfg)?;
+    let writer = store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))?;
+    let mut app = build_app(&cfg, &store, writer.clone(), cli.theme.as_deref(), Clock::system(cfg.timezone()))?;
     let (workers, unopened) = worker_config(&cfg, writer, &app);
     if let Some(text) = unopened_text(&unopened) {
         app.state.error(text);
@@ -749,8 +750,13 @@ fn run_tui(cli: &Cli) -> Result<()> {
             app.players.insert(c.id(), player);
         }
     }
-    let supervisor = crate::sync::workers::Supervisor::new(&path, workers, Default::default());
-    tui::app::run(app, Some(supervisor))
+    // On PostgreSQL the daemons sync and send (one holds the sender's lease);
+    // a person's pult never runs the workers beside them.
+    let supervisor = match &store {
+        Location::Sqlite(path) => Some(crate::sync::workers::Supervisor::new(path, workers, Default::default())),
+        Location::Postgres(_) => None,
+    };
+    tui::app::run(app, supervisor)
 }
 
 /// The workers of every configured account, and the accounts that do not
@@ -816,9 +822,9 @@ fn doctor(cli: &Cli) -> Result<()> {
         }
     }
     // What channels sent that pult could not read: kept raw, counted here.
-    let path = store_path(cli, &cfg)?;
-    if path.exists()
-        && let Ok(reader) = crate::store::Reader::open(&path, &cfg.actor())
+    let store = location(cli, &cfg)?;
+    if store.exists()
+        && let Ok(reader) = store.open_reader(&cfg.actor())
     {
         for ch in reader.channels().unwrap_or_default().into_iter().filter(|c| !c.archived) {
             for c in &ch.connections {
@@ -860,17 +866,32 @@ const SYNC_ONCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3
 
 fn sync_once(cli: &Cli) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
-    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
+    let store = location(cli, &cfg)?;
+    let writer = store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))?;
     // One sender per store: beside a daemon or a solo pult, which already
     // syncs and sends, working in parallel could only send twice.
-    let _lock = match crate::sync::lock::WorkerLock::try_acquire(&path, "pult sync --once") {
-        Ok(lock) => lock,
-        Err(crate::sync::lock::LockError::Held { holder, .. }) => {
-            say!("{}", t!("sync_lock_held", holder = holder));
-            return Ok(());
+    let _lock = match &store {
+        Location::Sqlite(path) => match crate::sync::lock::WorkerLock::try_acquire(path, "pult sync --once") {
+            Ok(lock) => Some(lock),
+            Err(crate::sync::lock::LockError::Held { holder, .. }) => {
+                say!("{}", t!("sync_lock_held", holder = holder));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Location::Postgres(target) => {
+            let holder = format!("pult sync --once (pid {})", std::process::id());
+            match crate::store::pg::lease::Lease::try_take(target, &holder, jiff::Timestamp::now().as_second())
+                .map_err(|e| crate::store_cli::said(e.into()))?
+            {
+                Some(lease) => writer.hold_lease(lease)?,
+                None => {
+                    say!("{}", t!("sync_lock_held", holder = crate::daemon::lease_holder(&writer)));
+                    return Ok(());
+                }
+            }
+            None
         }
-        Err(e) => return Err(e.into()),
     };
     let (channels, bad) = crate::channels::registry::open_all(&cfg, &writer);
     let mut trouble: Vec<String> = Vec::new();
@@ -986,7 +1007,7 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         say!("{}", t!("demo_written", path = path.display()));
         return Ok(());
     }
-    let app = build_app(&cfg, &path, writer.clone(), cli.theme.as_deref(), clock)?;
+    let app = build_app(&cfg, &Location::Sqlite(path.clone()), writer.clone(), cli.theme.as_deref(), clock)?;
     if live {
         crate::demo::start_live(writer.clone(), &channels, Duration::from_secs(every.max(1)));
     }
@@ -1006,14 +1027,14 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
 fn open_reader(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let calendar = Calendar::from_config(&cfg)?;
-    let path = store_path(cli, &cfg)?;
-    if !path.exists() {
-        bail!("{}", t!("no_store", path = path.display()));
+    let at = location(cli, &cfg)?;
+    if !at.exists() {
+        bail!("{}", t!("no_store", path = at.shown()));
     }
     // Opening the writer once applies pending migrations before reading.
-    drop(store::open_writer(&path)?);
+    drop(at.open_db()?);
     let clock = Clock::system(cfg.timezone());
-    let mut reader = Reader::open(&path, &cfg.actor())?;
+    let mut reader = at.open_reader(&cfg.actor())?;
     reader.set_moment(calendar.moment(clock.now()));
     Ok((reader, clock, calendar))
 }
@@ -1279,7 +1300,7 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
             kept_for_promises: kept.into_iter().map(|(id, _)| id).collect(),
         }
     } else {
-        let writer = Writer::spawn(&store_path(cli, &cfg)?)?;
+        let writer = location(cli, &cfg)?.spawn_writer()?;
         let (actor, now) = (cfg.actor(), clock.now());
         writer.call_blocking(move |c| crate::store::intents::close_many(c, &actor, &ids, with_promises, now))?
     };
@@ -1320,8 +1341,7 @@ fn close_found(cli: &Cli, query: &str, dry_run: bool, with_promises: bool, json:
 
 fn reopen_batch(cli: &Cli, batch: i64, json: bool) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
-    let writer = Writer::spawn(&path)?;
+    let writer = location(cli, &cfg)?.spawn_writer()?;
     let (actor, now) = (cfg.actor(), jiff::Timestamp::now().as_second());
     let reopened = writer.call_blocking(move |c| crate::store::intents::reopen_batch(c, &actor, batch, now))?;
     if json {

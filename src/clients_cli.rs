@@ -3,7 +3,7 @@
 
 use crate::bootstrap::Global;
 use crate::clock::Clock;
-use crate::store::{Reader, Writer, clients};
+use crate::store::clients;
 use crate::{say, t};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -63,8 +63,8 @@ fn date(clock: &Clock, t: i64) -> String {
 
 /// `pult clients`: every client with its identities, open promises and waiting conversations.
 pub fn list(cli: &Global, json: bool, tag: Option<&str>) -> Result<()> {
-    let (cfg, path, _) = crate::scripting::open(cli)?;
-    let mut all = Reader::open(&path, &cfg.actor())?.clients()?;
+    let (cfg, store, _) = crate::scripting::open(cli)?;
+    let mut all = store.open_reader(&cfg.actor())?.clients()?;
     if let Some(tag) = tag {
         let tag = tag.to_lowercase();
         all.retain(|c| c.tags.iter().any(|t| t.to_lowercase() == tag));
@@ -98,11 +98,11 @@ pub fn list(cli: &Global, json: bool, tag: Option<&str>) -> Result<()> {
 }
 
 pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
-    let (cfg, path, clock) = crate::scripting::open(cli)?;
+    let (cfg, store, clock) = crate::scripting::open(cli)?;
     let now = clock.now();
     match action {
         ClientAction::Show { id, json } => {
-            let card = Reader::open(&path, &cfg.actor())?.client(*id)?.with_context(|| t!("no_client_id", id = id))?;
+            let card = store.open_reader(&cfg.actor())?.client(*id)?.with_context(|| t!("no_client_id", id = id))?;
             if *json {
                 let mut v = serde_json::to_value(&card)?;
                 if let Some(list) = v.get_mut("timeline").and_then(|c| c.as_array_mut()) {
@@ -166,19 +166,19 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             if ids.iter().all(|i| *i == into) {
                 bail!("{}", t!("merge_nothing", into = into));
             }
-            let writer = Writer::spawn(&path)?;
+            let writer = store.spawn_writer()?;
             let merge = writer.call_blocking(move |c| clients::merge(c, into, &ids, &actor, now))?;
             say!("{}", t!("merged", into = into, merge = merge));
             Ok(())
         }
         ClientAction::Unmerge { merge } => {
             let (merge, actor) = (*merge, cfg.actor());
-            Writer::spawn(&path)?.call_blocking(move |c| clients::unmerge(c, merge, &actor, now))?;
+            store.spawn_writer()?.call_blocking(move |c| clients::unmerge(c, merge, &actor, now))?;
             say!("{}", t!("unmerged", merge = merge));
             Ok(())
         }
         ClientAction::Suggestions { json } => {
-            let all = Reader::open(&path, &cfg.actor())?.client_suggestions()?;
+            let all = store.open_reader(&cfg.actor())?.client_suggestions()?;
             if *json {
                 return cli.print_json(&all);
             }
@@ -201,7 +201,7 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
                 bail!("{}", t!("identity_form"));
             };
             let (kind, handle, actor) = (kind.to_string(), handle.to_string(), cfg.actor());
-            let new = Writer::spawn(&path)?
+            let new = store.spawn_writer()?
                 .call_blocking(move |c| clients::split(c, &kind, &handle, &actor, now))
                 .with_context(|| t!("no_identity", identity = identity))?;
             say!("{}", t!("identity_split", identity = identity, client = new));
@@ -211,7 +211,7 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let (id, actor, note) = (*id, cfg.actor(), note.clone());
             let to = (to != "-").then(|| to.clone());
             let who = to.clone().unwrap_or_else(|| t!("nobody"));
-            let moved = Writer::spawn(&path)?
+            let moved = store.spawn_writer()?
                 .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
             let lang = crate::i18n::ui();
             let moved = crate::i18n::plural_of(lang, moved as i64, "open_conversations");
@@ -221,13 +221,13 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
         ClientAction::Set { id, field, value } => {
             let Some(field) = clients::Field::parse(field) else { bail!("{}", t!("no_field", field = field)) };
             let (id, value, actor) = (*id, value.clone(), cfg.actor());
-            Writer::spawn(&path)?.call_blocking(move |c| clients::set_field(c, id, field, &value, &actor, now))?;
+            store.spawn_writer()?.call_blocking(move |c| clients::set_field(c, id, field, &value, &actor, now))?;
             say!("{}", t!("field_set", id = id, field = format!("{field:?}").to_lowercase()));
             Ok(())
         }
         ClientAction::Dismiss { a, b } => {
             let (a, b) = (*a, *b);
-            Writer::spawn(&path)?.call_blocking(move |c| clients::dismiss(c, a, b))?;
+            store.spawn_writer()?.call_blocking(move |c| clients::dismiss(c, a, b))?;
             say!("{}", t!("dismissed", a = a, b = b));
             Ok(())
         }

@@ -127,7 +127,7 @@ fn holder_name() -> String {
 }
 
 /// The holder the store names (for the standby's first words).
-fn lease_holder(writer: &Writer) -> String {
+pub(crate) fn lease_holder(writer: &Writer) -> String {
     use crate::store::sql::WithConn;
     let holder = writer.call_blocking(|db| {
         db.with_conn(|c| c.opt("SELECT holder FROM sender_lease", &[], |r| r.get::<Option<String>>(0)))
@@ -174,10 +174,12 @@ impl Escalations {
         let now = jiff::Timestamp::now().as_second();
         let context = (!cfg.sla.is_empty())
             .then(|| {
-                // Not on PostgreSQL yet: its readers are still being ported.
-                let path = location.sqlite().map_err(|e| tracing::warn!("sla escalations: {e}")).ok()?;
-                let ctx = crate::sla_cli::context_at(cfg, path, now).map_err(|e| tracing::warn!("sla: {e}")).ok()?;
-                let reader = crate::store::Reader::open(path, crate::sla_cli::ESCALATION_ACTOR).ok()?;
+                let ctx =
+                    crate::sla_cli::context_at(cfg, location, now).map_err(|e| tracing::warn!("sla: {e}")).ok()?;
+                let reader = location
+                    .open_reader(crate::sla_cli::ESCALATION_ACTOR)
+                    .map_err(|e| tracing::warn!("sla escalations: {e}"))
+                    .ok()?;
                 Some((ctx, reader))
             })
             .flatten();

@@ -1,8 +1,7 @@
 //! `pult export` and `pult export verify` on the command line (the work is in `export`).
 
-use crate::bootstrap::{load_config, store_path};
+use crate::bootstrap::{load_config, location};
 use crate::cli::Cli;
-use crate::store::Writer;
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
@@ -52,8 +51,8 @@ pub fn export(cli: &Cli, a: &Args<'_>, json: bool) -> Result<()> {
             )
         );
     }
-    let path = store_path(cli, &cfg)?;
-    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
+    let store = location(cli, &cfg)?;
+    let writer = store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))?;
     let opts = crate::export::Options {
         client: a.client,
         since,

@@ -1429,8 +1429,8 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("refused_empty_note", "The note is empty", "Заметка пустая"),
     (
         "store_postgres_not_yet",
-        "This pult cannot open a PostgreSQL store yet: the engine is in progress (docs/store.md). Use a SQLite store ([store] path); `pult store migrate` can already copy one into PostgreSQL",
-        "Этот pult пока не открывает хранилище в PostgreSQL: движок ещё в работе (docs/store.md). Используйте хранилище SQLite ([store] path); `pult store migrate` уже умеет перенести его в PostgreSQL",
+        "this does not work on a PostgreSQL store yet (docs/store.md lists what does); it works on a SQLite store ([store] path)",
+        "это пока не работает с хранилищем в PostgreSQL (что уже работает, перечислено в docs/store.md); с хранилищем SQLite ([store] path) работает",
     ),
     (
         "store_path_and_url",

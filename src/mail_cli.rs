@@ -3,9 +3,10 @@
 //! or `pult sync --once` sends, with the same crash-safe outbox.
 
 use crate::attachments::{self, Located};
-use crate::bootstrap::{Global, load_config, store_path};
+use crate::bootstrap::{Global, load_config, location};
+use crate::store::Location;
 use crate::config::{Account, Config};
-use crate::store::{Writer, ingest, intents};
+use crate::store::{ingest, intents};
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
@@ -39,19 +40,19 @@ pub enum AttachmentAction {
     },
 }
 
-fn config(cli: &Global) -> Result<(Config, PathBuf)> {
+fn config(cli: &Global) -> Result<(Config, Location)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
-    if !path.exists() {
-        bail!("{}", t!("no_store_yet", path = path.display()));
+    let store = location(cli, &cfg)?;
+    if !store.exists() {
+        bail!("{}", t!("no_store_yet", path = store.shown()));
     }
-    Ok((cfg, path))
+    Ok((cfg, store))
 }
 
 pub fn attachment(cli: &Global, action: &AttachmentAction) -> Result<()> {
-    let (cfg, path) = config(cli)?;
-    drop(crate::store::open_writer(&path)?); // migrations first
-    let reader = crate::store::Reader::open(&path, &cfg.actor())?;
+    let (cfg, store) = config(cli)?;
+    drop(store.open_db()?); // migrations first
+    let reader = store.open_reader(&cfg.actor())?;
     let message = match action {
         AttachmentAction::List { message, .. }
         | AttachmentAction::Save { message, .. }
@@ -108,14 +109,14 @@ pub fn send(
     attach: &[PathBuf],
     json: bool,
 ) -> Result<()> {
-    let (cfg, path) = config_or_new(cli)?;
+    let (cfg, store) = config_or_new(cli)?;
     let email = email_account(&cfg, account)?;
     // An account still as in the example could never send it: say what to edit.
     if let Some(why) = crate::channels::registry::not_set_up(&Account::Email(email.clone())) {
         bail!("{}", t!("account_why", name = crate::sanitize::line(&email.name), why = why));
     }
     let body = read_body(body)?;
-    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
+    let writer = store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))?;
     let now = jiff::Timestamp::now().as_second();
     let name = email.name.clone();
     let channel =
@@ -142,12 +143,12 @@ pub fn send(
 
 /// `pult forward`: a stored email, with its attachments, to new recipients.
 pub fn forward(cli: &Global, message: i64, to: &[String], body: Option<&str>, json: bool) -> Result<()> {
-    let (cfg, path) = config(cli)?;
+    let (cfg, store) = config(cli)?;
     let body = match body {
         Some(b) => read_body(Some(b))?,
         None => String::new(),
     };
-    let writer = Writer::spawn(&path)?;
+    let writer = store.spawn_writer()?;
     let now = jiff::Timestamp::now().as_second();
     let actor = cfg.actor();
     let to = to.to_vec();
@@ -165,10 +166,10 @@ fn report(json: bool, conversation: i64, outbox: i64) {
     }
 }
 
-fn config_or_new(cli: &Global) -> Result<(Config, PathBuf)> {
+fn config_or_new(cli: &Global) -> Result<(Config, Location)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
-    Ok((cfg, path))
+    let store = location(cli, &cfg)?;
+    Ok((cfg, store))
 }
 
 fn email_account<'a>(cfg: &'a Config, name: Option<&str>) -> Result<&'a crate::config::EmailAccount> {

@@ -2,15 +2,15 @@
 //! script, the same way on every channel kind (what a channel refuses comes
 //! from `channels::registry`).
 
-use crate::bootstrap::{Global, load_config, store_path};
+use crate::bootstrap::{Global, load_config, location};
+use crate::store::Location;
 use crate::channels::registry::{self, ReplyFacts};
 use crate::clock::Clock;
 use crate::model::{ChannelKind, ConversationRow, Delivery, Direction, MessageRow, TaskRow};
-use crate::store::{Reader, Writer, intents};
+use crate::store::{Reader, intents};
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
-use std::path::PathBuf;
 
 /// A whole conversation, oldest message first (the `thread --json` contract).
 #[derive(Debug, Serialize)]
@@ -198,15 +198,15 @@ impl ThreadExport {
 /// Every message a conversation holds (`thread` shows them all).
 const ALL: usize = 1_000_000;
 
-pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, PathBuf, Clock)> {
+pub(crate) fn open(cli: &Global) -> Result<(crate::config::Config, Location, Clock)> {
     let cfg = load_config(cli)?.unwrap_or_default();
-    let path = store_path(cli, &cfg)?;
-    if !path.exists() {
-        bail!("{}", t!("no_store_yet", path = path.display()));
+    let store = location(cli, &cfg)?;
+    if !store.exists() {
+        bail!("{}", t!("no_store_yet", path = store.shown()));
     }
-    drop(crate::store::open_writer(&path)?); // migrations first
+    drop(store.open_db()?); // migrations first
     let clock = Clock::system(cfg.timezone());
-    Ok((cfg, path, clock))
+    Ok((cfg, store, clock))
 }
 
 fn load(reader: &Reader, conversation: i64) -> Result<(ConversationRow, Vec<MessageRow>)> {
@@ -217,11 +217,11 @@ fn load(reader: &Reader, conversation: i64) -> Result<(ConversationRow, Vec<Mess
 
 /// `pult thread --conversation ID [--json]`.
 pub fn thread(cli: &Global, conversation: i64, json: bool) -> Result<()> {
-    let (cfg, path, clock) = open(cli)?;
-    let reader = Reader::open(&path, &cfg.actor())?;
+    let (cfg, store, clock) = open(cli)?;
+    let reader = store.open_reader(&cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
     let mut export = ThreadExport::new(&c, &messages, &reader.tasks(conversation)?, &clock);
-    export.sla = crate::sla_cli::thread_sla(&cfg, &path, &reader, conversation, &clock)?;
+    export.sla = crate::sla_cli::thread_sla(&cfg, &store, &reader, conversation, &clock)?;
     if json {
         return cli.print_json(&export);
     }
@@ -293,8 +293,8 @@ pub enum ReplyText<'a> {
 /// queues a reply as `r` and send would (reply-all in email, an answer to the
 /// newest client message in chats), without the undo window.
 pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -> Result<()> {
-    let (cfg, path, clock) = open(cli)?;
-    let reader = Reader::open(&path, &cfg.actor())?;
+    let (cfg, store, clock) = open(cli)?;
+    let reader = store.open_reader(&cfg.actor())?;
     let (c, messages) = load(&reader, conversation)?;
     // No worker sends for an archived channel: the reply would wait for ever.
     if reader.channels()?.iter().any(|ch| ch.id == c.channel_id && ch.archived) {
@@ -368,7 +368,7 @@ pub fn reply(cli: &Global, conversation: i64, text: ReplyText<'_>, json: bool) -
         auto: false,
         attachments: Vec::new(),
     };
-    let writer = Writer::spawn(&path).with_context(|| t!("opening_store", path = path.display()))?;
+    let writer = store.spawn_writer().with_context(|| t!("opening_store", path = store.shown()))?;
     let outbox = match approved {
         Some(t) => writer.call_blocking(move |conn| intents::queue_template_reply(conn, &reply, &t, now))?,
         None => writer.call_blocking(move |conn| intents::queue_reply(conn, &reply, now))?,

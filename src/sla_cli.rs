@@ -3,7 +3,7 @@
 //! message), the `sla` part of `pult thread --json`, the counts `pult status`
 //! adds, and the commands `pult sla report` and `pult sla recompute`.
 
-use crate::bootstrap::{Global, load_config, store_path};
+use crate::bootstrap::{Global, load_config, location};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::i18n::{Lang, plural};
@@ -13,7 +13,6 @@ use crate::workflow::sla::{self, ClockKind, Facts, PauseReason, Sla, State, Vers
 use crate::workflow::templates::Templates;
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum SlaAction {
@@ -97,10 +96,10 @@ pub fn templates() -> Templates {
 
 /// Records the config's policies in the store (a change counts from now),
 /// then reads every version back.
-pub fn context_at(cfg: &Config, path: &Path, now: i64) -> Result<SlaContext> {
+pub fn context_at(cfg: &Config, store: &store::Location, now: i64) -> Result<SlaContext> {
     let calendar = Calendar::from_config(cfg)?;
-    let mut db = store::open_writer(path)?;
-    let reader = Reader::open(path, &cfg.actor())?;
+    let mut db = store.open_db()?;
+    let reader = store.open_reader(&cfg.actor())?;
     // Tables removed from the config are recorded too: no new clock starts under them.
     if !cfg.sla.is_empty() || !reader.sla_policy_versions()?.is_empty() {
         store::sla::record_policies(&mut db, &sla::tables_json(cfg), &cfg.actor(), now)?;
@@ -200,7 +199,7 @@ impl SlaExport {
 /// The `sla` of one conversation for `pult thread --json` (None: no policy covers it).
 pub fn thread_sla(
     cfg: &Config,
-    path: &Path,
+    store: &store::Location,
     reader: &Reader,
     conversation: i64,
     clock: &Clock,
@@ -208,7 +207,7 @@ pub fn thread_sla(
     if cfg.sla.is_empty() && reader.sla_policy_versions()?.is_empty() {
         return Ok(None);
     }
-    let ctx = context_at(cfg, path, clock.now())?;
+    let ctx = context_at(cfg, store, clock.now())?;
     let found = ctx.evaluate(reader, &[conversation], clock.now())?;
     Ok(found.first().map(|(f, s)| SlaExport::new(f, s, clock)))
 }
@@ -269,8 +268,7 @@ pub fn add_to_status(cli: &Global, reader: &Reader, now: i64, counts: &mut crate
     if cfg.sla.is_empty() && reader.sla_policy_versions()?.is_empty() {
         return Ok(());
     }
-    let path = store_path(cli, &cfg)?;
-    let ctx = context_at(&cfg, &path, now)?;
+    let ctx = context_at(&cfg, &location(cli, &cfg)?, now)?;
     let (at_risk, breached) = counts_of(&ctx.evaluate(reader, &reader.sla_candidates()?, now)?);
     counts.at_risk += at_risk;
     counts.breached = breached;
@@ -286,9 +284,9 @@ pub fn counts_of(evaluated: &[(Facts, Sla)]) -> (i64, i64) {
 pub fn run(cli: &Global, action: &SlaAction) -> Result<()> {
     let cfg = load_config(cli)?.unwrap_or_default();
     let lang = Lang::detect(cfg.ui.language.as_deref());
-    let path = store_path(cli, &cfg)?;
-    if !path.exists() {
-        bail!("{} {}", lang.tr("sla_no_store"), path.display());
+    let store = location(cli, &cfg)?;
+    if !store.exists() {
+        bail!("{} {}", lang.tr("sla_no_store"), store.shown());
     }
     let clock = Clock::system(cfg.timezone()).with_russian_names(lang == Lang::Ru);
     match action {
@@ -299,7 +297,7 @@ pub fn run(cli: &Global, action: &SlaAction) -> Result<()> {
             if cfg.sla.is_empty() {
                 bail!("{}", lang.tr("sla_no_policies"));
             }
-            let mut db = store::open_writer(&path)?;
+            let mut db = store.open_db()?;
             let id = store::sla::recompute_since(
                 &mut db,
                 &sla::tables_json(&cfg),
@@ -316,14 +314,14 @@ pub fn run(cli: &Global, action: &SlaAction) -> Result<()> {
             Ok(())
         }
         SlaAction::Report { month, client, json, csv } => {
-            let ctx = context_at(&cfg, &path, clock.now())?;
+            let ctx = context_at(&cfg, &store, clock.now())?;
             if !ctx.active() {
                 bail!("{}", lang.tr("sla_no_policies"));
             }
             let (from, to) = month_range(month, &ctx.calendar).with_context(|| {
                 format!("--month {}: {}", crate::sanitize::line(month), lang.tr("sla_month_format"))
             })?;
-            let reader = Reader::open(&path, &cfg.actor())?;
+            let reader = store.open_reader(&cfg.actor())?;
             let mut evaluated = ctx.evaluate(&reader, &reader.sla_active(from, to)?, clock.now())?;
             if let Some(c) = client {
                 evaluated.retain(|(f, _)| f.client == Some(*c));

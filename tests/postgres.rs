@@ -1795,10 +1795,11 @@ fn notes_and_client_names_are_found_the_same_way_on_both_engines() {
     }
 }
 
-/// Until the engine is whole, a PostgreSQL address where a store is opened
-/// is refused with what can be done, and no file named like it is made.
+/// A PostgreSQL address where a store is opened is a database, not a file
+/// named like it; a server that does not answer is named, in the UI's
+/// language, with its own words.
 #[test]
-fn a_postgres_store_is_refused_plainly_until_the_engine_is_whole() {
+fn a_postgres_address_is_opened_as_a_database_and_a_dead_server_is_named() {
     let home = tempfile::tempdir().unwrap();
     let out = common::pult(home.path())
         .current_dir(home.path())
@@ -1807,7 +1808,7 @@ fn a_postgres_store_is_refused_plainly_until_the_engine_is_whole() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot open a PostgreSQL store yet") && err.contains("pult store migrate"), "{err}");
+    assert!(err.contains("postgres://pult@127.0.0.1:1/pult") && err.contains("onnect"), "{err}");
     assert!(!home.path().join("postgres:").exists(), "no SQLite file at a path made of the address");
 
     let config = home.path().join("config/pult/config.toml");
@@ -1816,7 +1817,12 @@ fn a_postgres_store_is_refused_plainly_until_the_engine_is_whole() {
     let out = common::pult(home.path()).env("LANG", "ru_RU.UTF-8").args(["status"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("пока не открывает хранилище в PostgreSQL"), "{err}");
+    assert!(err.contains("Не удаётся подключиться к postgres://pult@127.0.0.1:1/pult"), "{err}");
+
+    std::fs::write(&config, "[store]\nurl = \"postgres://pult@127.0.0.1:1/pult\"\npath = \"/tmp/x.db\"\n").unwrap();
+    let out = common::pult(home.path()).args(["status"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("keep one"), "{err}");
 }
 
 /// The writer thread runs on a PostgreSQL store: what is on the seam works

@@ -28,6 +28,15 @@ impl Location {
         }
     }
 
+    /// Whether there is a store there yet (a database is taken as there:
+    /// opening it creates the schema).
+    pub fn exists(&self) -> bool {
+        match self {
+            Location::Sqlite(path) => path.exists(),
+            Location::Postgres(_) => true,
+        }
+    }
+
     /// The SQLite file, for what runs on SQLite alone; a PostgreSQL store
     /// says plainly that this cannot run there yet.
     pub fn sqlite(&self) -> Result<&Path> {
@@ -49,6 +58,23 @@ impl Location {
         match self {
             Location::Sqlite(path) => Writer::spawn(path),
             Location::Postgres(target) => Writer::spawn_postgres(target),
+        }
+    }
+
+    /// A reader for `actor` (each screen and command has its own connection).
+    pub fn open_reader(&self, actor: &str) -> Result<super::Reader> {
+        match self {
+            Location::Sqlite(path) => super::Reader::open(path, actor),
+            Location::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    /// The store's write connection without a writer thread (a command that
+    /// writes once and exits).
+    pub fn open_db(&self) -> Result<super::Db> {
+        match self {
+            Location::Sqlite(path) => super::open_writer(path),
+            Location::Postgres(target) => Ok(super::Db::postgres(super::pg::PgDb::open(target)?)),
         }
     }
 

@@ -177,6 +177,13 @@ impl StoreError {
             StoreError::Postgres(pg::PgError::TooNew { found, known }) => {
                 lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
             }
+            StoreError::Postgres(pg::PgError::Connect { target, source }) => lang
+                .tr("store_pg_connect")
+                .replace("{target}", target)
+                .replace("{why}", &crate::sanitize::line(&pg::with_causes(source))),
+            StoreError::Postgres(pg::PgError::PasswordInUrl(target)) => {
+                lang.tr("store_pg_password_in_url").replace("{target}", target)
+            }
             StoreError::Postgres(e) => Trouble::of(&e.to_string()).in_language(lang).into(),
             StoreError::NotOnPostgres => lang.tr("store_postgres_not_yet").into(),
         }

@@ -26,7 +26,7 @@ pub struct App {
     pub theme: Theme,
     reader: Reader,
     writer: Writer,
-    pub store_path: PathBuf,
+    pub store: store::Location,
     /// Voice players by channel id (`Channel::player`).
     pub players: std::collections::HashMap<i64, Vec<String>>,
     /// Accounts (to fetch attachments, to know our address) and the open command.
@@ -86,8 +86,13 @@ const DRAFT_DELAY: std::time::Duration = std::time::Duration::from_millis(600);
 const LOADING_DELAY: Duration = Duration::from_millis(32);
 
 impl App {
+    /// The app on a SQLite store (tests, the demo).
     pub fn new(state: AppState, theme: Theme, store_path: &Path, writer: Writer) -> store::Result<App> {
-        let reader = Reader::open(store_path, &state.actor)?;
+        Self::open(state, theme, &store::Location::Sqlite(store_path.to_path_buf()), writer)
+    }
+
+    pub fn open(state: AppState, theme: Theme, store: &store::Location, writer: Writer) -> store::Result<App> {
+        let reader = store.open_reader(&state.actor)?;
         let mut state = state;
         // Who `A` can complete: the config's team and everyone the store has seen at work.
         for person in reader.people()? {
@@ -96,7 +101,7 @@ impl App {
             }
         }
         let (events, inbox) = mpsc::channel();
-        let reads = Reads::spawn(store_path, &state.actor, writer.clone(), events.clone())?;
+        let reads = Reads::spawn(store, &state.actor, writer.clone(), events.clone())?;
         let mut app = App {
             state,
             theme,
@@ -108,7 +113,7 @@ impl App {
             sla_setup: None,
             keys_wait_for: Vec::new(),
             typed_ahead: VecDeque::new(),
-            store_path: store_path.to_path_buf(),
+            store: store.clone(),
             players: Default::default(),
             config: Default::default(),
             notices: None,
@@ -508,13 +513,13 @@ impl App {
     /// directory, or into pult's own and opens it with a program. Runs off the
     /// UI thread when it can; its outcome comes back as a notice.
     fn attachment_job(&mut self, message: i64, index: usize, job: AttachmentJob) -> Outcome {
-        let (cfg, store_path, lang) = (self.config.clone(), self.store_path.clone(), self.state.lang);
+        let (cfg, store, lang) = (self.config.clone(), self.store.clone(), self.state.lang);
         let actor = self.state.actor.clone();
         let work = async move {
             let outcome = async {
                 // Said in the UI's language; the library's words go to the log.
                 let said = |e: &dyn std::fmt::Display| crate::trouble::explain(lang, &e.to_string());
-                let reader = store::Reader::open(&store_path, &actor).map_err(|e| e.in_language(lang))?;
+                let reader = store.open_reader(&actor).map_err(|e| e.in_language(lang))?;
                 let all = crate::attachments::locate(&reader, message).map_err(|e| said(&e))?;
                 let item = all.get(index).cloned().ok_or_else(|| format!("no attachment {index}"))?;
                 let item = crate::attachments::with_stored(&reader, vec![item])
@@ -1031,7 +1036,7 @@ pub fn run(mut app: App, mut supervisor: Option<crate::sync::workers::Supervisor
         }
     })?;
     let watch_tx = tx.clone();
-    store::watch::Watcher::open(&app.store_path)?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
+    app.store.watcher()?.spawn(move |changes| watch_tx.send(Event::Changes(changes)).is_ok());
 
     const TICK: Duration = Duration::from_secs(20);
     // How often a pult checks whether it should run the workers (daemon gone or arriving).

@@ -178,12 +178,12 @@ pub struct Reads {
 impl Reads {
     /// Starts the worker on its own connection; answers go to `events`.
     pub fn spawn(
-        path: &std::path::Path,
+        store: &store::Location,
         actor: &str,
         writer: Writer,
         events: mpsc::Sender<Event>,
     ) -> store::Result<Reads> {
-        let reader = Reader::open(path, actor)?;
+        let reader = store.open_reader(actor)?;
         let gate = Arc::new(Gate { state: Mutex::new(GateState::Open), turned: Condvar::new() });
         let (tx, rx) = mpsc::channel::<Asked>();
         let mut worker = Worker { reader, writer, sla: None, suggestions: None, view_counts: Vec::new() };

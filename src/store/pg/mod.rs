@@ -169,6 +169,22 @@ impl crate::store::sql::WithConn for PgDb {
     }
 }
 
+/// An error with what caused it ("db error: database \"x\" does not exist"):
+/// the driver's own words are terse.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !out.contains(&more) {
+            out.push_str(": ");
+            out.push_str(&more);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// `user@host:port/db` from a parsed configuration.
 fn shown(config: &postgres::Config) -> String {
     let host = config
