@@ -115,8 +115,8 @@ const LAST: &[&str] =
 /// Messages per ingest transaction, as a sync worker batches them.
 pub const BATCH: usize = 10_000;
 const SEARCH_LIMIT: usize = pult::tui::state::SEARCH_LIMIT;
-const PHRASE: &str = "акт сверки взаиморасчётов";
-const RARE: &str = "zanzibarite";
+pub const PHRASE: &str = "акт сверки взаиморасчётов";
+pub const RARE: &str = "zanzibarite";
 
 /// Deterministic messages in conversations of 1–50 messages, in batches.
 pub struct Corpus {
@@ -278,7 +278,12 @@ pub fn generate(path: &Path, n: u64, now: i64) -> Result<(f64, f64)> {
 /// [`generate`], with SQLite's `unicode61` tokenizer instead of pult's when
 /// `unicode61` (the baseline for the cost of word forms).
 fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
-    let writer = Writer::spawn(path)?;
+    generate_at(&pult::store::Location::Sqlite(path.to_path_buf()), n, now, unicode61)
+}
+
+/// Generates `n` messages into the store at `at` (either engine); (messages/s, average body bytes).
+pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
+    let writer = at.spawn_writer()?;
     if unicode61 {
         writer.call_blocking(|c| pult::store::search_index::use_unicode61_for_bench(c))?;
     }
@@ -323,10 +328,14 @@ fn raw_insert_baseline(dir: &Path, n: u64, now: i64) -> Result<f64> {
 }
 
 fn app_on(path: &Path, now: i64) -> Result<App> {
+    app_at(&pult::store::Location::Sqlite(path.to_path_buf()), now)
+}
+
+fn app_at(at: &pult::store::Location, now: i64) -> Result<App> {
     let clock = Clock::fixed(now, jiff::tz::TimeZone::UTC);
     let state = AppState::new(pult::i18n::Lang::En, "Анна".into(), clock, Keymap::shipped(), Templates::shipped());
-    let writer = Writer::spawn(path)?;
-    let mut app = App::new(state, Theme::dark(), path, writer)?;
+    let writer = at.spawn_writer()?;
+    let mut app = App::open(state, Theme::dark(), at, writer)?;
     app.resize(200, 50);
     // The first complete frame: its reads are back.
     app.settle();
@@ -335,14 +344,19 @@ fn app_on(path: &Path, now: i64) -> Result<App> {
 
 /// Opens the store and draws the first complete frame (channels, list, thread) at 200x50.
 pub fn first_frame(path: &Path, now: i64) -> Result<(f64, App, Terminal<TestBackend>)> {
+    first_frame_at(&pult::store::Location::Sqlite(path.to_path_buf()), now)
+}
+
+/// [`first_frame`] on either engine, in this process.
+pub fn first_frame_at(at: &pult::store::Location, now: i64) -> Result<(f64, App, Terminal<TestBackend>)> {
     let t = Instant::now();
-    let mut app = app_on(path, now)?;
+    let mut app = app_at(at, now)?;
     let mut term = Terminal::new(TestBackend::new(200, 50))?;
     app.draw(&mut term)?;
     Ok((ms(t), app, term))
 }
 
-fn search_ms(reader: &Reader, q: &str, clock: &Clock) -> Result<(f64, usize)> {
+pub fn search_ms(reader: &Reader, q: &str, clock: &Clock) -> Result<(f64, usize)> {
     let mut times = Vec::new();
     let mut hits = 0;
     for _ in 0..15 {

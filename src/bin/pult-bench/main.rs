@@ -4,6 +4,7 @@
 //! and store tools.
 
 mod bench;
+mod engines;
 mod pg;
 mod report;
 
@@ -50,6 +51,11 @@ struct Cli {
     /// pult's) database, against SQLite's watcher in the same run
     #[arg(long, value_name = "URL")]
     postgres: Option<String>,
+    /// With --postgres: ingest, first frame and search on PostgreSQL and on
+    /// SQLite in the same run, at each --messages size (the role of URL may
+    /// create a database of the benchmark's own, dropped after)
+    #[arg(long, requires = "postgres")]
+    engines: bool,
     /// The PostgreSQL password, in a 0600 file
     #[arg(long, value_name = "FILE")]
     postgres_password_file: Option<PathBuf>,
@@ -150,6 +156,12 @@ fn run(cli: Cli) -> Result<()> {
         _ => report::Output::Text,
     };
     match cli.tool {
+        None if cli.engines => {
+            let password =
+                cli.postgres_password_file.as_deref().map(|f| pult::secrets::read(None, Some(f))).transpose()?;
+            let target = pult::store::pg::Target::parse(cli.postgres.as_deref().unwrap_or_default(), password.as_deref())?;
+            engines::run(&target, &cli.messages, &out)
+        }
         None if cli.postgres.is_some() => {
             pg::run(cli.postgres.as_deref().unwrap_or_default(), cli.postgres_password_file.as_deref(), cli.json)
         }

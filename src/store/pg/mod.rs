@@ -72,6 +72,14 @@ impl Target {
         Ok(Target { config, shown })
     }
 
+    /// The same server and credentials, another database (benchmarks make one of their own).
+    pub fn with_database(&self, name: &str) -> Target {
+        let mut config = self.config.clone();
+        config.dbname(name);
+        let shown = shown(&config);
+        Target { config, shown }
+    }
+
     /// Host, port, database and user, for messages and logs (never the password).
     pub fn shown(&self) -> &str {
         &self.shown
