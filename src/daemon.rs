@@ -21,18 +21,19 @@ pub fn run(cfg: &Config, store_arg: Option<&Path>) -> Result<()> {
 }
 
 fn run_sqlite(cfg: &Config, path: &Path) -> Result<()> {
+    let signals = Signals::watch()?;
     let writer = Writer::spawn(path).with_context(|| t!("opening_store", path = path.display()))?;
     let (channels, bad) = crate::channels::registry::open_all(cfg, &writer);
     for (name, why) in &bad {
         eprintln!("pult daemon: {}", t!("account_does_not_run", name = name, why = why));
     }
-    let lock = acquire(path)?;
+    let Some(lock) = acquire(path, &signals)? else { return Ok(()) };
     eprintln!("pult daemon: {}", t!("daemon_running", path = path.display(), pid = std::process::id()));
     tracing::info!("daemon started for {}", path.display());
     let location = Location::Sqlite(path.to_path_buf());
     let escalations = Escalations::new(cfg, &location, &writer);
     let workers = Workers::start(lock, worker_config(cfg, writer, channels)?, Default::default())?;
-    let signals = Signals::watch()?;
+    escalations.run();
     while !signals.stopped(Duration::from_secs(60)) {
         escalations.run();
     }
@@ -47,6 +48,7 @@ fn run_sqlite(cfg: &Config, path: &Path) -> Result<()> {
 /// standbys and take over the moment its session ends. A daemon that loses
 /// the lease stops its workers and waits again.
 fn run_postgres(cfg: &Config, target: &Target) -> Result<()> {
+    let signals = Signals::watch()?;
     let shown = target.shown().to_string();
     let writer = Writer::spawn_postgres(target).with_context(|| t!("opening_store", path = shown))?;
     let (channels, bad) = crate::channels::registry::open_all(cfg, &writer);
@@ -56,7 +58,6 @@ fn run_postgres(cfg: &Config, target: &Target) -> Result<()> {
     let location = Location::Postgres(target.clone());
     let escalations = Escalations::new(cfg, &location, &writer);
     let config = worker_config(cfg, writer.clone(), channels)?;
-    let signals = Signals::watch()?;
     let holder = holder_name();
     let now = || jiff::Timestamp::now().as_second();
     loop {
@@ -136,10 +137,10 @@ pub(crate) fn lease_holder(writer: &Writer) -> String {
 }
 
 /// Takes the worker lock. Another daemon means refusal; a solo pult is asked to
-/// hand over, and the daemon waits for it.
-fn acquire(path: &Path) -> Result<WorkerLock> {
+/// hand over, and the daemon waits for it (None: a signal came first).
+fn acquire(path: &Path, signals: &Signals) -> Result<Option<WorkerLock>> {
     match WorkerLock::try_acquire(path, "daemon") {
-        Ok(l) => Ok(l),
+        Ok(l) => Ok(Some(l)),
         Err(LockError::Held { holder, .. }) if holder.starts_with("daemon") => {
             bail!("{}", t!("daemon_already", path = path.display(), holder = holder))
         }
@@ -149,8 +150,9 @@ fn acquire(path: &Path) -> Result<WorkerLock> {
             std::fs::write(&request, format!("{}", std::process::id()))?;
             let result = loop {
                 match WorkerLock::try_acquire(path, "daemon") {
-                    Ok(l) => break Ok(l),
-                    Err(LockError::Held { .. }) => std::thread::sleep(Duration::from_millis(200)),
+                    Ok(l) => break Ok(Some(l)),
+                    Err(LockError::Held { .. }) if signals.stopped(Duration::from_millis(200)) => break Ok(None),
+                    Err(LockError::Held { .. }) => {}
                     Err(e) => break Err(e.into()),
                 }
             };
