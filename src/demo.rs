@@ -555,6 +555,10 @@ pub fn populate(writer: &Writer, now: i64, tz: &TimeZone, actor: &str) -> anyhow
     // Contacts first, so that every person in a group chat belongs to one client card.
     writer.call_blocking(move |c| demo_data::add_contacts(c, &contacts, now))?;
 
+    // Channel by channel in a fixed order, so a demo store's ids are the
+    // same every time (a HashMap's order is not).
+    let mut batches: Vec<(ChannelKind, Vec<Inbound>)> = batches.into_iter().collect();
+    batches.sort_by_key(|(kind, _)| ids[kind]);
     for (kind, mut batch) in batches {
         batch.sort_by_key(|m| m.sent_at);
         let channel = ids[&kind];

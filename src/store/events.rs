@@ -4,10 +4,10 @@
 //! committing simply fetches and applies again.
 
 use super::sql::{Conn, WithConn};
-use super::writer::{immediate, note_change};
+use super::writer::note_change;
 use super::{Db, Result};
 use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
-use rusqlite::{Transaction, params};
+use rusqlite::Transaction;
 
 /// What applying a batch did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,14 +30,34 @@ pub struct Applied {
 
 /// Applies one batch of a channel's events in one transaction.
 pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
-    let conn = db.sqlite_mut()?;
-    let tx = immediate(conn)?;
-    // Only messages add rows to index; a status or a cursor costs no index work.
-    let deferred = if events.iter().any(|e| matches!(e, SyncEvent::Message(_))) {
-        super::search_index::Deferred::begin(&tx)?
-    } else {
-        super::search_index::Deferred::idle()
-    };
+    db.write_beside_sqlite(|c, sqlite| {
+        // Only messages add rows to index; a status or a cursor costs no index
+        // work. SQLite indexes a batch's rows at its end; PostgreSQL's terms
+        // are written with each row (`Conn::reindex`).
+        let deferred = match sqlite {
+            Some(tx) if events.iter().any(|e| matches!(e, SyncEvent::Message(_))) => {
+                super::search_index::Deferred::begin(tx)?
+            }
+            _ => super::search_index::Deferred::idle(),
+        };
+        let mut applied = apply_events(c, sqlite, channel, events, now)?;
+        applied.conversations.sort_unstable();
+        applied.conversations.dedup();
+        // Last: no later statement's savepoint may write the index out early.
+        if let Some(tx) = sqlite {
+            deferred.finish(tx)?;
+        }
+        Ok(applied)
+    })
+}
+
+fn apply_events(
+    c: &dyn Conn,
+    sqlite: Option<&Transaction<'_>>,
+    channel: i64,
+    events: &[SyncEvent],
+    now: i64,
+) -> Result<Applied> {
     let mut applied = Applied::default();
     // Runs of messages go to ingest together (conversations and identities
     // are looked up once per run).
@@ -50,71 +70,68 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
             run.push(m);
             continue;
         }
-        flush(&tx, channel, &mut run, now, &mut applied)?;
+        flush(c, channel, &mut run, now, &mut applied)?;
         match event {
-            // A mail server's report on our mail: applied to the mail it reports on.
+            // A mail server's report on our mail: applied to the mail it
+            // reports on (reports.rs, on SQLite's own transaction so far).
             SyncEvent::Message(m) => {
                 if let Some(report) = &m.report {
-                    super::reports::apply(&tx, channel, m, report, now, &mut applied)?
+                    let tx = sqlite.ok_or(super::StoreError::NotOnPostgres)?;
+                    super::reports::apply(tx, channel, m, report, now, &mut applied)?
                 }
             }
-            SyncEvent::Deleted { remote_id } => deleted(&tx, channel, remote_id, now, &mut applied)?,
+            SyncEvent::Deleted { remote_id } => deleted(c, channel, remote_id, now, &mut applied)?,
             SyncEvent::Delivery { remote_id, state, error } => {
-                delivery(&tx, channel, remote_id, *state, error.as_deref(), now, &mut applied)?
+                delivery(c, channel, remote_id, *state, error.as_deref(), now, &mut applied)?
             }
             SyncEvent::Mailbox { folder, changed, gone, highest_modseq } => {
                 applied.expunged +=
-                    super::channel_state::apply_mailbox(&tx, channel, folder, changed, gone, *highest_modseq, now)?;
+                    super::channel_state::apply_mailbox(c, channel, folder, changed, gone, *highest_modseq, now)?;
             }
             SyncEvent::Cursor { key, value } => {
-                tx.prepare_cached(
+                c.exec(
                     "INSERT INTO sync_state (channel_id, key, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
-                )?
-                .execute(params![channel, key, value])?;
+                    &[&channel, key, value],
+                )?;
             }
             SyncEvent::Status(s) => statuses.push(s.clone()),
             SyncEvent::Reaction { remote_id, author_handle, author_name, emoji } => {
-                reaction(&tx, channel, remote_id, author_handle, author_name, emoji, now, &mut applied)?
+                reaction(c, channel, remote_id, author_handle, author_name, emoji, now, &mut applied)?
             }
-            SyncEvent::Connection(c) => {
-                tx.prepare_cached(
+            SyncEvent::Connection(k) => {
+                c.exec(
                     "INSERT INTO connections (channel_id, id, owner_id, owner_name, can_reply, can_read, enabled, date, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (channel_id, id) DO UPDATE SET owner_id = excluded.owner_id,
                          owner_name = excluded.owner_name, can_reply = excluded.can_reply, can_read = excluded.can_read,
                          enabled = excluded.enabled, date = excluded.date, updated_at = excluded.updated_at",
-                )?
-                .execute(params![channel, c.id, c.owner_id, c.owner_name, c.can_reply, c.can_read, c.enabled, c.date, now])?;
-                note_change(&tx, now, ChangeKind::Channel, None, None)?;
+                    &[&channel, &k.id, &k.owner_id, &k.owner_name, &k.can_reply, &k.can_read, &k.enabled, &k.date, &now],
+                )?;
+                c.note_change(now, ChangeKind::Channel.as_str(), None, None)?;
             }
             SyncEvent::Quarantine { reason, raw } => {
                 tracing::warn!("channel {channel}: kept in quarantine ({} bytes): {reason}", raw.len());
-                tx.prepare_cached(
+                c.exec(
                     "INSERT INTO quarantine (channel_id, received_at, reason, raw) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![channel, now, reason, raw])?;
+                    &[&channel, &now, reason, raw],
+                )?;
                 applied.quarantined += 1;
             }
         }
     }
-    flush(&tx, channel, &mut run, now, &mut applied)?;
+    flush(c, channel, &mut run, now, &mut applied)?;
     for s in &statuses {
-        super::channel_state::set_status(&tx, channel, s, now)?;
+        super::channel_state::set_status(c, channel, s, now)?;
     }
-    applied.conversations.sort_unstable();
-    applied.conversations.dedup();
-    // Last: no later statement's savepoint may write the index out early.
-    deferred.finish(&tx)?;
-    tx.commit()?;
     Ok(applied)
 }
 
-fn flush(tx: &Transaction<'_>, channel: i64, run: &mut Vec<&Inbound>, now: i64, applied: &mut Applied) -> Result<()> {
+fn flush(c: &dyn Conn, channel: i64, run: &mut Vec<&Inbound>, now: i64, applied: &mut Applied) -> Result<()> {
     if run.is_empty() {
         return Ok(());
     }
-    let r = super::ingest::apply_in(tx, channel, run, now)?;
+    let r = super::ingest::apply_in(c, channel, run, now)?;
     applied.inserted += r.inserted;
     applied.duplicates += r.duplicates;
     applied.conversations.extend(r.conversations);
@@ -283,15 +300,15 @@ fn park(
 }
 
 /// Does the channel have reports waiting for a message (`settle`)?
-pub(super) fn any_parked(tx: &Transaction<'_>, channel: i64) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM pending_reports WHERE channel_id = ?1)")?
-        .query_row([channel], |r| r.get(0))?)
+pub(super) fn any_parked(c: &dyn Conn, channel: i64) -> Result<bool> {
+    let found: Option<i64> =
+        c.opt("SELECT 1 FROM pending_reports WHERE channel_id = ?1 LIMIT 1", &[&channel], |r| r.get(0))?;
+    Ok(found.is_some())
 }
 
 /// A message now has this remote id (it arrived, or our send was recorded):
-/// the reports kept for it apply now. On the seam: the outbox records sends
-/// on either engine, and ingest still passes SQLite's own transaction.
+/// the reports kept for it apply now (when the outbox records a send, or
+/// ingest stores it).
 pub(super) fn settle(c: &(impl WithConn + ?Sized), channel: i64, remote_id: &str, now: i64) -> Result<()> {
     c.with_conn(|c| {
         let parked: Vec<(String, Option<String>, Option<String>)> = c.all(

@@ -1,45 +1,40 @@
 //! Applying what sync workers bring: idempotent upserts, derived conversation state, cursors.
+//! Written once against the store's seam (`store::sql`), so SQLite and
+//! PostgreSQL store a batch by the same rules; where SQLite's triggers keep
+//! the search index, `Conn::reindex` is called for what is written.
 
-use super::sql::WithConn;
-use super::writer::{immediate, note_change};
+use super::sql::{Conn, Engine, Searchable, Transact, WithConn};
 use super::{Db, Result};
 use crate::model::ChangeKind;
 use crate::model::{ChannelKind, Inbound, SyncEvent};
-use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::{HashMap, HashSet};
 
 /// The channel row for a configured account, created on first use.
 pub fn ensure_channel(db: &mut Db, name: &str, kind: ChannelKind, now: i64) -> Result<i64> {
-    let conn = db.sqlite_mut()?;
-    let tx = immediate(conn)?;
-    let found: Option<(i64, String)> = tx
-        .query_row("SELECT id, kind FROM channels WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let id = match found {
-        Some((id, k)) if k == kind.as_str() => id,
-        Some((_, k)) => {
-            return Err(super::StoreError::Invalid(format!(
+    db.write(|c| {
+        let found: Option<(i64, String)> =
+            c.opt("SELECT id, kind FROM channels WHERE name = ?1", &[&name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        match found {
+            Some((id, k)) if k == kind.as_str() => Ok(id),
+            Some((_, k)) => Err(super::StoreError::Invalid(format!(
                 "channel {name:?} exists as {k}, but the config says {}",
                 kind.as_str()
-            )));
+            ))),
+            None => {
+                c.exec(
+                    "INSERT INTO accounts (name, kind, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                    &[&name, &kind.as_str(), &now],
+                )?;
+                let id = c.insert(
+                    "INSERT INTO channels (account_id, name, kind, config_key, created_at)
+                     VALUES ((SELECT id FROM accounts WHERE name = ?1), ?1, ?2, ?1, ?3) RETURNING id",
+                    &[&name, &kind.as_str(), &now],
+                )?;
+                c.note_change(now, ChangeKind::Channel.as_str(), None, None)?;
+                Ok(id)
+            }
         }
-        None => {
-            tx.execute(
-                "INSERT INTO accounts (name, kind, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
-                params![name, kind.as_str(), now],
-            )?;
-            tx.execute(
-                "INSERT INTO channels (account_id, name, kind, config_key, created_at)
-                 VALUES ((SELECT id FROM accounts WHERE name = ?1), ?1, ?2, ?1, ?3)",
-                params![name, kind.as_str(), now],
-            )?;
-            let id = tx.last_insert_rowid();
-            note_change(&tx, now, ChangeKind::Channel, None, None)?;
-            id
-        }
-    };
-    tx.commit()?;
-    Ok(id)
+    })
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -73,21 +68,36 @@ pub fn apply(
     })
 }
 
-/// Messages of one batch in the caller's transaction (`events::apply`).
-pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound], now: i64) -> Result<IngestReport> {
+/// JSON of a list of addresses; NULL when there are none.
+fn json_list(list: &[String]) -> Option<String> {
+    if list.is_empty() { None } else { serde_json::to_string(list).ok() }
+}
+
+/// Messages of one batch in the caller's transaction (`events::apply`, and
+/// a mail server's report through SQLite's own transaction).
+pub(super) fn apply_in(
+    c: &(impl WithConn + ?Sized),
+    channel_id: i64,
+    batch: &[&Inbound],
+    now: i64,
+) -> Result<IngestReport> {
+    c.with_conn(|c| apply_run(c, channel_id, batch, now))
+}
+
+fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Result<IngestReport> {
     let (kind, history_before): (String, Option<i64>) =
-        tx.query_row("SELECT kind, history_before FROM channels WHERE id = ?1", [channel_id], |r| {
+        c.one("SELECT kind, history_before FROM channels WHERE id = ?1", &[&channel_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
     let mut report = IngestReport::default();
-    let keep_raw = batch.iter().any(|m| m.raw.is_some()) && super::originals::keep_raw(tx)?;
+    let keep_raw = batch.iter().any(|m| m.raw.is_some()) && super::originals::keep_raw(c)?;
     // Reports parked for messages still on their way are rare; a run only
     // looks for them per message when the channel has any (nothing in the
     // run parks one).
-    let parked = super::events::any_parked(tx, channel_id)?;
+    let parked = super::events::any_parked(c, channel_id)?;
 
     for &m in batch {
         let author = if m.outgoing || m.author_handle.is_empty() {
@@ -95,16 +105,18 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
         } else if let Some(found) = identities.get(m.author_handle.as_str()) {
             Some(*found)
         } else {
-            let found = identity(tx, &kind, &m.author_handle, &m.author_name, now)?;
+            let found = identity(c, &kind, &m.author_handle, &m.author_name, now)?;
             if let Some(u) = m.author_username.as_deref().filter(|u| !u.is_empty()) {
-                tx.prepare_cached("UPDATE identities SET username = ?1 WHERE id = ?2 AND username IS NOT ?1")?
-                    .execute(params![u, found.0])?;
+                c.exec(
+                    "UPDATE identities SET username = ?1 WHERE id = ?2 AND username IS DISTINCT FROM ?1",
+                    &[&u, &found.0],
+                )?;
             }
             identities.insert(&m.author_handle, found);
             Some(found)
         };
         if let Some(p) = &m.imap
-            && let Some(known) = known_mail(tx, channel_id, m, p)?
+            && let Some(known) = known_mail(c, channel_id, m, p)?
         {
             // A replay, our own mail back from Sent, or a renumbered folder: one row.
             report.duplicates += 1;
@@ -115,40 +127,40 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
         }
         let email = m.imap.is_some() || m.message_id.is_some();
         let conversation = if email {
-            email_conversation(tx, channel_id, m, author.map(|a| a.1), now)?
+            email_conversation(c, channel_id, m, author.map(|a| a.1), now)?
         } else {
             match conversations.get(m.conversation_key.as_str()) {
                 Some(id) => *id,
                 None => {
-                    let id = conversation(tx, channel_id, m, author.map(|a| a.1), now)?;
+                    let id = conversation(c, channel_id, m, author.map(|a| a.1), now)?;
                     conversations.insert(&m.conversation_key, id);
                     id
                 }
             }
         };
-        if m.edited && edit(tx, channel_id, m, now)? {
+        if m.edited && edit(c, channel_id, m, now)? {
             touched.insert(conversation);
             report.inserted += 1;
             continue;
         }
         // Email answers a Message-ID (the first mail that carried it); chats a message id.
         let reply_to: Option<i64> = match &m.reply_to_remote {
-            Some(r) if email => tx
-                .prepare_cached(
-                    "SELECT id FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 ORDER BY id LIMIT 1",
-                )?
-                .query_row(params![channel_id, r], |row| row.get(0))
-                .optional()?,
-            Some(r) => tx
-                .prepare_cached("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-                .query_row(params![channel_id, r], |row| row.get(0))
-                .optional()?,
+            Some(r) if email => c.opt(
+                "SELECT id FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 ORDER BY id LIMIT 1",
+                &[&channel_id, r],
+                |row| row.get(0),
+            )?,
+            Some(r) => c.opt(
+                "SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+                &[&channel_id, r],
+                |row| row.get(0),
+            )?,
             None => None,
         };
-        let notice = message_notice(tx, channel_id, m)?;
+        let notice = message_notice(c, channel_id, m)?;
         // Mail that needs no answer never waits and never reopens anything; a
         // conversation that only such mail began is not in the queue either.
-        let quiet = if m.outgoing { None } else { quiet_reason(tx, &kind, m, history_before)? };
+        let quiet = if m.outgoing { None } else { quiet_reason(c, &kind, m, history_before)? };
         // «Спасибо, получили 👍» asks nothing: shown, but the client does not
         // wait for an answer to it, and it does not reopen a closed conversation.
         let closing = quiet.is_some()
@@ -158,79 +170,88 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
         // One statement per message: where it is and what it needs are known
         // before it is stored (an update after the insert touched its indexes twice).
         let place = m.imap.as_ref();
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
-                                       sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
-                                       delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
-                                       mime_shape, imap_folder, imap_uid, seen, answered, imap_validity, quiet, closing)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                         ?22, ?23, coalesce(?24, 0), coalesce(?25, 0), ?26, ?27, ?28)
-                 ON CONFLICT (channel_id, remote_id) DO NOTHING",
-            )?
-            .execute(params![
-                conversation,
-                channel_id,
-                m.remote_id,
-                if m.outgoing { "out" } else { "in" },
-                author.map(|a| a.0),
-                m.author_name,
-                m.sent_at,
-                m.subject,
-                m.body_text,
-                m.body_html,
-                m.reply_to_remote,
-                reply_to,
-                if m.outgoing { "sent" } else { "received" },
-                m.parse_error,
-                if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
-                if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
-                // Our forward to a third party (seen in Sent) is not an answer to the client.
-                m.outgoing && crate::workflow::replies::is_forward_subject(m.subject.as_deref()),
-                m.message_id,
-                notice,
-                names_json(&m.names),
-                m.mime_shape,
-                place.map(|p| p.folder.as_str()),
-                place.map(|p| p.uid),
-                place.map(|p| p.seen),
-                place.map(|p| p.answered),
-                place.map(|p| p.validity),
-                quiet,
-                closing,
-            ])?;
-        if inserted == 0 {
+        // Our forward to a third party (seen in Sent) is not an answer to the client.
+        let forward = m.outgoing && crate::workflow::replies::is_forward_subject(m.subject.as_deref());
+        // PostgreSQL spends an id on an insert that then conflicts: a replay
+        // would leave a gap per message, so it is asked first. SQLite's
+        // insert finds the conflict in the same index probe (its hot path).
+        if c.engine() == Engine::Postgres && stored(c, channel_id, &m.remote_id)? {
             report.duplicates += 1;
             continue;
         }
-        let message_id = tx.last_insert_rowid();
+        let inserted: Option<i64> = c.opt(
+            "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
+                                   sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
+                                   delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
+                                   mime_shape, imap_folder, imap_uid, seen, answered, imap_validity, quiet, closing)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                     ?22, ?23, coalesce(?24, 0), coalesce(?25, 0), ?26, ?27, ?28)
+             ON CONFLICT (channel_id, remote_id) DO NOTHING
+             RETURNING id",
+            &[
+                &conversation,
+                &channel_id,
+                &m.remote_id,
+                &if m.outgoing { "out" } else { "in" },
+                &author.map(|a| a.0),
+                &m.author_name,
+                &m.sent_at,
+                &m.subject,
+                &m.body_text,
+                &m.body_html,
+                &m.reply_to_remote,
+                &reply_to,
+                &if m.outgoing { "sent" } else { "received" },
+                &m.parse_error,
+                &json_list(&m.recipients),
+                &json_list(&m.cc),
+                &forward,
+                &m.message_id,
+                &notice,
+                &names_json(&m.names),
+                &m.mime_shape,
+                &place.map(|p| p.folder.as_str()),
+                &place.map(|p| p.uid),
+                &place.map(|p| p.seen),
+                &place.map(|p| p.answered),
+                &place.map(|p| p.validity),
+                &quiet,
+                &closing,
+            ],
+            |r| r.get(0),
+        )?;
+        let Some(message_id) = inserted else {
+            report.duplicates += 1;
+            continue;
+        };
+        c.reindex(Searchable::Message(message_id))?;
         if keep_raw && let Some(raw) = &m.raw {
-            super::originals::record(tx, message_id, raw)?;
+            super::originals::record(c, message_id, raw)?;
         }
         if let Some(auth) = &m.auth {
-            super::mail_auth::record(tx, message_id, auth)?;
+            super::mail_auth::record(c, message_id, auth)?;
         }
         // A deletion that overtook the message applies now.
         if parked {
-            super::events::settle(tx, channel_id, &m.remote_id, now)?;
+            super::events::settle(c, channel_id, &m.remote_id, now)?;
         }
         for (i, a) in m.attachments.iter().enumerate() {
-            tx.prepare_cached(
+            let id = c.insert(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![message_id, i as i64, a.name, a.mime, a.size, a.remote_ref, a.duration])?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                &[&message_id, &i, &a.name, &a.mime, &a.size, &a.remote_ref, &a.duration],
+            )?;
+            c.reindex(Searchable::Attachment(id))?;
         }
         if quiet.is_some() {
-            tx.prepare_cached(
+            c.exec(
                 "UPDATE conversations SET status = 'closed'
                  WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
-            )?
-            .execute([conversation])?;
+                &[&conversation],
+            )?;
         } else if !closing && !m.outgoing && m.report.is_none() {
             // A client writing again wakes a closed or snoozed conversation.
-            tx.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
-                .execute([conversation])?;
+            c.exec("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1", &[&conversation])?;
         }
         report.inserted += 1;
         touched.insert(conversation);
@@ -238,27 +259,33 @@ pub(super) fn apply_in(tx: &Transaction<'_>, channel_id: i64, batch: &[&Inbound]
 
     let mut touched: Vec<i64> = touched.into_iter().collect();
     touched.sort_unstable();
-    for &c in &touched {
-        refresh_conversation(tx, c)?;
-        note_change(tx, now, ChangeKind::Messages, Some(c), None)?;
+    for &conv in &touched {
+        refresh_conversation(c, conv)?;
+        c.note_change(now, ChangeKind::Messages.as_str(), Some(conv), None)?;
     }
     report.conversations = touched;
     Ok(report)
 }
 
+/// Is a message with this remote id stored?
+fn stored(c: &dyn Conn, channel_id: i64, remote_id: &str) -> Result<bool> {
+    let found: Option<i64> = c.opt(
+        "SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+        &[&channel_id, &remote_id],
+        |r| r.get(0),
+    )?;
+    Ok(found.is_some())
+}
+
 /// Why a client's message needs no answer, if it does not: a person's word on
 /// the sender first (`client` always waits, `never` never does), then a list
 /// or a program, then mail from before the channel's history cut-off.
-fn quiet_reason(
-    tx: &Transaction<'_>,
-    kind: &str,
-    m: &Inbound,
-    history_before: Option<i64>,
-) -> Result<Option<&'static str>> {
-    let rule: Option<String> = tx
-        .prepare_cached("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2")?
-        .query_row(params![kind, m.author_handle], |r| r.get(0))
-        .optional()?;
+fn quiet_reason(c: &dyn Conn, kind: &str, m: &Inbound, history_before: Option<i64>) -> Result<Option<&'static str>> {
+    let rule: Option<String> = c.opt(
+        "SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2",
+        &[&kind, &m.author_handle],
+        |r| r.get(0),
+    )?;
     let history = history_before.is_some_and(|cut| m.sent_at < cut);
     Ok(match rule.as_deref() {
         Some("never") => Some("sender"),
@@ -295,30 +322,26 @@ struct KnownMail {
 /// expunge. "The same" is the same Message-ID, date, author name, text and
 /// shape (sender's address and every part, `Inbound::mime_shape`); when two
 /// stored mails fit, neither is taken: the mail is stored as new.
-fn known_mail(
-    tx: &Transaction<'_>,
-    channel_id: i64,
-    m: &Inbound,
-    p: &crate::model::ImapPlace,
-) -> Result<Option<KnownMail>> {
+fn known_mail(c: &dyn Conn, channel_id: i64, m: &Inbound, p: &crate::model::ImapPlace) -> Result<Option<KnownMail>> {
     // Elsewhere a replay is caught by the insert itself (UNIQUE remote_id).
     if p.sent_folder || p.renumbered {
-        let replay: Option<i64> = tx
-            .prepare_cached("SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-            .query_row(params![channel_id, m.remote_id], |r| r.get(0))
-            .optional()?;
+        let replay: Option<i64> = c.opt(
+            "SELECT conversation_id FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+            &[&channel_id, &m.remote_id],
+            |r| r.get(0),
+        )?;
         if let Some(conversation) = replay {
             return Ok(Some(KnownMail { conversation, changed: false }));
         }
     }
     let Some(rfc_id) = &m.message_id else { return Ok(None) };
     let ours: Option<(i64, i64)> = if p.sent_folder {
-        tx.prepare_cached(
+        c.opt(
             "SELECT ms.id, ms.conversation_id FROM outbox o JOIN messages ms ON ms.id = o.message_id
              WHERE o.rfc_message_id = ?2 AND ms.channel_id = ?1 AND ms.imap_uid IS NULL",
+            &[&channel_id, rfc_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?
-        .query_row(params![channel_id, rfc_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
     } else {
         None
     };
@@ -326,62 +349,64 @@ fn known_mail(
         // A second copy of our own mail in the same Sent folder, where the
         // first is still listed: filed again after a crash between the APPEND
         // and its record. It is the message we have, not a new one.
-        let again: Option<i64> = tx
-            .prepare_cached(
-                "SELECT ms.conversation_id FROM outbox o JOIN messages ms ON ms.id = o.message_id
-                 WHERE o.rfc_message_id = ?2 AND ms.channel_id = ?1 AND ms.imap_folder = ?3 AND ms.expunged = 0",
-            )?
-            .query_row(params![channel_id, rfc_id, p.folder], |r| r.get(0))
-            .optional()?;
+        let again: Option<i64> = c.opt(
+            "SELECT ms.conversation_id FROM outbox o JOIN messages ms ON ms.id = o.message_id
+             WHERE o.rfc_message_id = ?2 AND ms.channel_id = ?1 AND ms.imap_folder = ?3 AND ms.expunged = 0",
+            &[&channel_id, rfc_id, &p.folder],
+            |r| r.get(0),
+        )?;
         if let Some(conversation) = again {
             return Ok(Some(KnownMail { conversation, changed: false }));
         }
     }
     let found = match ours {
         Some(f) => Some(f),
-        None => same_mail_elsewhere(tx, channel_id, rfc_id, m, p)?,
+        None => same_mail_elsewhere(c, channel_id, rfc_id, m, p)?,
     };
     let Some((id, conversation)) = found else { return Ok(None) };
-    tx.prepare_cached(
+    c.exec(
         "UPDATE messages SET remote_id = ?2, imap_folder = ?3, imap_uid = ?4, imap_validity = ?5, seen = ?6,
                              answered = ?7, expunged = 0, rfc_message_id = coalesce(rfc_message_id, ?8),
                              recipients = coalesce(recipients, ?9), cc = coalesce(cc, ?10),
                              names = coalesce(names, ?11), mime_shape = coalesce(mime_shape, ?12)
          WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        m.remote_id,
-        p.folder,
-        p.uid,
-        p.validity,
-        p.seen,
-        p.answered,
-        rfc_id,
-        if m.recipients.is_empty() { None } else { serde_json::to_string(&m.recipients).ok() },
-        if m.cc.is_empty() { None } else { serde_json::to_string(&m.cc).ok() },
-        names_json(&m.names),
-        m.mime_shape,
-    ])?;
+        &[
+            &id,
+            &m.remote_id,
+            &p.folder,
+            &p.uid,
+            &p.validity,
+            &p.seen,
+            &p.answered,
+            rfc_id,
+            &json_list(&m.recipients),
+            &json_list(&m.cc),
+            &names_json(&m.names),
+            &m.mime_shape,
+        ],
+    )?;
+    // Its recipients may be known only now (our own mail, seen in Sent).
+    c.reindex(Searchable::Message(id))?;
     // Our files can now be fetched from the server's copy.
     for (i, a) in m.attachments.iter().enumerate() {
         if let Some(r) = &a.remote_ref {
-            tx.prepare_cached(
+            c.exec(
                 "UPDATE attachments SET remote_ref = ?3, size = ?4
                  WHERE message_id = ?1 AND ordinal = ?2 AND remote_ref IS NULL",
-            )?
-            .execute(params![id, i as i64, r, a.size])?;
+                &[&id, &i, r, &a.size],
+            )?;
         }
     }
-    thread_keys(tx, channel_id, m, conversation, &[])?;
+    thread_keys(c, channel_id, m, conversation, &[])?;
     Ok(Some(KnownMail { conversation, changed: true }))
 }
+
 
 /// The one stored mail that is this mail at another place (see `known_mail`),
 /// or none: none fits, or more than one does (a tie is never guessed). Mail
 /// stored before shapes were kept is matched on its sender's address instead.
 fn same_mail_elsewhere(
-    tx: &Transaction<'_>,
+    c: &dyn Conn,
     channel_id: i64,
     rfc_id: &str,
     m: &Inbound,
@@ -389,62 +414,56 @@ fn same_mail_elsewhere(
 ) -> Result<Option<(i64, i64)>> {
     let Some(shape) = &m.mime_shape else { return Ok(None) };
     let sender = if m.outgoing { "" } else { m.author_handle.as_str() };
-    let found: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT ms.id, ms.conversation_id FROM messages ms INDEXED BY messages_rfc_id
-             WHERE ms.channel_id = ?1 AND ms.rfc_message_id = ?2 AND ms.imap_uid IS NOT NULL AND ms.remote_id != ?3
-               AND (ms.imap_folder IS NOT ?4 OR ms.imap_validity IS NOT ?5 OR ms.expunged = 1)
-               AND ms.sent_at = ?6 AND ms.body = ?7 AND ms.author = ?8
-               AND (ms.mime_shape = ?9
-                    OR ms.mime_shape IS NULL
-                       AND coalesce((SELECT handle FROM identities WHERE id = ms.author_identity_id), '') = ?10)
-             LIMIT 2",
-        )?
-        .query_map(
-            params![
-                channel_id,
-                rfc_id,
-                m.remote_id,
-                p.folder,
-                p.validity,
-                m.sent_at,
-                m.body_text,
-                m.author_name,
-                shape,
-                sender
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+    let sql = if c.engine() == Engine::Sqlite { SAME_MAIL_SQLITE } else { SAME_MAIL_POSTGRES };
+    let found: Vec<(i64, i64)> = c.all(
+        sql,
+        &[&channel_id, &rfc_id, &m.remote_id, &p.folder, &p.validity, &m.sent_at, &m.body_text, &m.author_name, shape, &sender],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok(match found.as_slice() {
         [one] => Some(*one),
         _ => None,
     })
 }
 
+/// `same_mail_elsewhere`'s query; the two differ only in SQLite's index hint.
+macro_rules! same_mail_sql {
+    ($hint:literal) => {
+        concat!(
+            "SELECT ms.id, ms.conversation_id FROM messages ms ",
+            $hint,
+            "
+             WHERE ms.channel_id = ?1 AND ms.rfc_message_id = ?2 AND ms.imap_uid IS NOT NULL AND ms.remote_id != ?3
+               AND (ms.imap_folder IS DISTINCT FROM ?4 OR ms.imap_validity IS DISTINCT FROM ?5 OR ms.expunged = 1)
+               AND ms.sent_at = ?6 AND ms.body = ?7 AND ms.author = ?8
+               AND (ms.mime_shape = ?9
+                    OR ms.mime_shape IS NULL
+                       AND coalesce((SELECT handle FROM identities WHERE id = ms.author_identity_id), '') = ?10)
+             LIMIT 2"
+        )
+    };
+}
+const SAME_MAIL_SQLITE: &str = same_mail_sql!("INDEXED BY messages_rfc_id");
+const SAME_MAIL_POSTGRES: &str = same_mail_sql!("");
+
 /// The conversation of a mail: the one any of its references (nearest parent
 /// first) or its own Message-ID already belongs to, else the one of its thread
 /// root key. Every key it carries then points there too.
-fn email_conversation(
-    tx: &Transaction<'_>,
-    channel_id: i64,
-    m: &Inbound,
-    contact: Option<i64>,
-    now: i64,
-) -> Result<i64> {
+fn email_conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
     let mut linked: Vec<i64> = Vec::new();
     // Keys already stored for the conversation this mail joins need no insert.
     let mut stored: Vec<(&str, i64)> = Vec::new();
     // Any reference that is already known joins the thread (JWZ); only a few are written (see thread_anchors).
     for key in m.thread_refs.iter().rev().map(String::as_str).chain(m.message_id.as_deref()) {
-        let found = tx
-            .prepare_cached("SELECT conversation_id FROM thread_keys WHERE channel_id = ?1 AND key = ?2")?
-            .query_row(params![channel_id, key], |r| r.get::<_, i64>(0))
-            .optional()?;
-        if let Some(c) = found {
-            stored.push((key, c));
-            if !linked.contains(&c) {
-                linked.push(c);
+        let found: Option<i64> = c.opt(
+            "SELECT conversation_id FROM thread_keys WHERE channel_id = ?1 AND key = ?2",
+            &[&channel_id, &key],
+            |r| r.get(0),
+        )?;
+        if let Some(conv) = found {
+            stored.push((key, conv));
+            if !linked.contains(&conv) {
+                linked.push(conv);
             }
         }
     }
@@ -455,35 +474,39 @@ fn email_conversation(
     if let Some(&into) = linked.first() {
         for &from in &linked[1..] {
             // Worked-on parts stay apart; the mail joins the oldest part.
-            merge_conversation(tx, from, into, now)?;
+            merge_conversation(c, from, into, now)?;
         }
     }
     let id = match found {
         Some(id) => {
-            if contact.is_some() {
-                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2 AND contact_id IS NULL")?
-                    .execute(params![contact, id])?;
+            if contact.is_some()
+                && c.exec(
+                    "UPDATE conversations SET contact_id = ?1 WHERE id = ?2 AND contact_id IS NULL",
+                    &[&contact, &id],
+                )? > 0
+            {
+                c.reindex(Searchable::Conversation(id))?;
             }
             id
         }
-        None => conversation(tx, channel_id, m, contact, now)?,
+        None => conversation(c, channel_id, m, contact, now)?,
     };
-    let known: Vec<&str> = stored.iter().filter(|(_, c)| *c == id || linked.len() > 1).map(|(k, _)| *k).collect();
-    thread_keys(tx, channel_id, m, id, &known)?;
+    let known: Vec<&str> = stored.iter().filter(|(_, k)| *k == id || linked.len() > 1).map(|(k, _)| *k).collect();
+    thread_keys(c, channel_id, m, id, &known)?;
     Ok(id)
 }
 
 /// Moves the mail of conversation `from` into `into` and drops `from`, when
 /// nobody has worked on `from` yet (no promise, note or outbox row: those stay
 /// where a person put them).
-fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> Result<()> {
-    let worked_on: bool = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1)
-                 OR EXISTS (SELECT 1 FROM notes WHERE conversation_id = ?1)
-                 OR EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1)",
-        )?
-        .query_row([from], |r| r.get(0))?;
+fn merge_conversation(c: &dyn Conn, from: i64, into: i64, now: i64) -> Result<()> {
+    let worked_on: bool = c.one(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE conversation_id = ?1)
+                       OR EXISTS (SELECT 1 FROM notes WHERE conversation_id = ?1)
+                       OR EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1) THEN 1 ELSE 0 END",
+        &[&from],
+        |r| r.get(0),
+    )?;
     if worked_on {
         return Ok(());
     }
@@ -491,15 +514,26 @@ fn merge_conversation(tx: &Transaction<'_>, from: i64, into: i64, now: i64) -> R
         "UPDATE messages SET conversation_id = ?2 WHERE conversation_id = ?1",
         "UPDATE thread_keys SET conversation_id = ?2 WHERE conversation_id = ?1",
         "UPDATE assignments SET conversation_id = ?2 WHERE conversation_id = ?1",
-        "UPDATE OR IGNORE read_marks SET conversation_id = ?2 WHERE conversation_id = ?1",
-        "DELETE FROM read_marks WHERE conversation_id = ?1 AND ?2 IS NOT NULL",
-        "DELETE FROM claims WHERE conversation_id = ?1 AND ?2 IS NOT NULL",
-        "DELETE FROM conversations WHERE id = ?1 AND ?2 IS NOT NULL",
+        // A person who read both parts keeps the mark they have on `into`.
+        "UPDATE read_marks SET conversation_id = ?2 WHERE conversation_id = ?1
+             AND NOT EXISTS (SELECT 1 FROM read_marks r WHERE r.actor = read_marks.actor AND r.conversation_id = ?2)",
     ] {
-        tx.prepare_cached(sql)?.execute(params![from, into])?;
+        c.exec(sql, &[&from, &into])?;
     }
-    refresh_conversation(tx, into)?;
-    note_change(tx, now, ChangeKind::Messages, Some(from), None)?;
+    let mut gone = vec![
+        "DELETE FROM read_marks WHERE conversation_id = ?1",
+        "DELETE FROM claims WHERE conversation_id = ?1",
+        "DELETE FROM conversations WHERE id = ?1",
+    ];
+    // SQLite's trigger takes the dropped conversation out of `client:`'s index.
+    if c.engine() == Engine::Postgres {
+        gone.push("DELETE FROM clients_search WHERE conversation_id = ?1");
+    }
+    for sql in gone {
+        c.exec(sql, &[&from])?;
+    }
+    refresh_conversation(c, into)?;
+    c.note_change(now, ChangeKind::Messages.as_str(), Some(from), None)?;
     Ok(())
 }
 
@@ -515,29 +549,26 @@ fn thread_anchors(m: &Inbound) -> impl Iterator<Item = &str> {
 
 /// Points a mail's anchors and its thread root key at its conversation (those
 /// in `known` are there already).
-fn thread_keys(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, conversation: i64, known: &[&str]) -> Result<()> {
+fn thread_keys(c: &dyn Conn, channel_id: i64, m: &Inbound, conversation: i64, known: &[&str]) -> Result<()> {
     let keys = thread_anchors(m).chain(std::iter::once(m.conversation_key.as_str()));
     for key in keys.filter(|k| !known.contains(k)) {
-        tx.prepare_cached(
+        c.exec(
             "INSERT INTO thread_keys (channel_id, key, conversation_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (channel_id, key) DO NOTHING",
-        )?
-        .execute(params![channel_id, key, conversation])?;
+            &[&channel_id, &key, &conversation],
+        )?;
     }
     Ok(())
 }
 
 /// What the reader must know about a new message: how its date was read, and a
 /// Message-ID another stored mail already carries (a copy or a spoof: both kept).
-fn message_notice(tx: &Transaction<'_>, channel_id: i64, m: &Inbound) -> Result<Option<String>> {
+fn message_notice(c: &dyn Conn, channel_id: i64, m: &Inbound) -> Result<Option<String>> {
     let clash = match &m.message_id {
-        Some(id) => tx
-            .prepare_cached(
-                "SELECT 1 FROM messages INDEXED BY messages_rfc_id WHERE channel_id = ?1 AND rfc_message_id = ?2",
-            )?
-            .query_row(params![channel_id, id], |_| Ok(()))
-            .optional()?
-            .is_some(),
+        Some(id) => {
+            let sql = if c.engine() == Engine::Sqlite { CLASH_SQLITE } else { CLASH_POSTGRES };
+            c.opt(sql, &[&channel_id, id], |_| Ok(()))?.is_some()
+        }
         None => false,
     };
     let clash = clash.then_some(crate::channels::email::parse::NOTICE_ID_CLASH);
@@ -547,19 +578,26 @@ fn message_notice(tx: &Transaction<'_>, channel_id: i64, m: &Inbound) -> Result<
     })
 }
 
+const CLASH_SQLITE: &str =
+    "SELECT 1 FROM messages INDEXED BY messages_rfc_id WHERE channel_id = ?1 AND rfc_message_id = ?2 LIMIT 1";
+const CLASH_POSTGRES: &str = "SELECT 1 FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 LIMIT 1";
+
 /// Applies an edit to a known message: the old text goes to `messages_edits`.
 /// Returns false when the message is unknown (it is then stored as new).
-fn edit(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, now: i64) -> Result<bool> {
-    let found: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, body FROM messages WHERE channel_id = ?1 AND remote_id = ?2")?
-        .query_row(params![channel_id, m.remote_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+fn edit(c: &dyn Conn, channel_id: i64, m: &Inbound, now: i64) -> Result<bool> {
+    let found: Option<(i64, String)> = c.opt(
+        "SELECT id, body FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
+        &[&channel_id, &m.remote_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((id, old)) = found else { return Ok(false) };
     if old != m.body_text {
-        tx.prepare_cached("INSERT INTO messages_edits (message_id, old_body, edited_at) VALUES (?1, ?2, ?3)")?
-            .execute(params![id, old, now])?;
-        tx.prepare_cached("UPDATE messages SET body = ?1, edited = 1 WHERE id = ?2")?
-            .execute(params![m.body_text, id])?;
+        c.exec(
+            "INSERT INTO messages_edits (message_id, old_body, edited_at) VALUES (?1, ?2, ?3)",
+            &[&id, &old, &now],
+        )?;
+        c.exec("UPDATE messages SET body = ?1, edited = 1 WHERE id = ?2", &[&m.body_text, &id])?;
+        c.reindex(Searchable::Message(id))?;
     }
     Ok(true)
 }
@@ -598,48 +636,52 @@ pub(super) fn identity(
     })
 }
 
-fn conversation(tx: &Transaction<'_>, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
-    let found: Option<(i64, Option<i64>, String)> = tx
-        .prepare_cached("SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2")?
-        .query_row(params![channel_id, m.conversation_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
+fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
+    let found: Option<(i64, Option<i64>, String)> = c.opt(
+        "SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
+        &[&channel_id, &m.conversation_key],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     match found {
         Some((id, existing_contact, title)) => {
+            let mut changed = false;
             if existing_contact.is_none() && contact.is_some() {
-                tx.prepare_cached("UPDATE conversations SET contact_id = ?1 WHERE id = ?2")?
-                    .execute(params![contact, id])?;
+                c.exec("UPDATE conversations SET contact_id = ?1 WHERE id = ?2", &[&contact, &id])?;
+                changed = true;
             }
             // Chat titles change; email threads keep their first subject.
             if m.is_group && !m.conversation_title.is_empty() && m.conversation_title != title {
-                tx.prepare_cached("UPDATE conversations SET title = ?1 WHERE id = ?2")?
-                    .execute(params![m.conversation_title, id])?;
+                c.exec("UPDATE conversations SET title = ?1 WHERE id = ?2", &[&m.conversation_title, &id])?;
+                changed = true;
+            }
+            if changed {
+                c.reindex(Searchable::Conversation(id))?;
             }
             Ok(id)
         }
         None => {
             let assignee: Option<String> = match contact {
-                Some(c) => tx
-                    .prepare_cached("SELECT default_assignee FROM contacts WHERE id = ?1")?
-                    .query_row([c], |r| r.get(0))
-                    .optional()?
-                    .flatten(),
+                Some(k) => {
+                    c.opt("SELECT default_assignee FROM contacts WHERE id = ?1", &[&k], |r| r.get(0))?.flatten()
+                }
                 None => None,
             };
-            tx.prepare_cached(
+            let id = c.insert(
                 "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, is_group, created_at, assignee)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                channel_id,
-                m.conversation_key,
-                m.conversation_title,
-                m.subject,
-                contact,
-                m.is_group,
-                now,
-                assignee
-            ])?;
-            Ok(tx.last_insert_rowid())
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                &[
+                    &channel_id,
+                    &m.conversation_key,
+                    &m.conversation_title,
+                    &m.subject,
+                    &contact,
+                    &m.is_group,
+                    &now,
+                    &assignee,
+                ],
+            )?;
+            c.reindex(Searchable::Conversation(id))?;
+            Ok(id)
         }
     }
 }

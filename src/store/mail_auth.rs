@@ -4,28 +4,28 @@
 use super::Result;
 use crate::mailauth::MailAuth;
 use crate::mailauth::dkim::Verdict;
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use rusqlite::OptionalExtension as _;
 
 /// Records `auth` for a message just stored.
-pub(super) fn record(tx: &Transaction<'_>, message_id: i64, auth: &MailAuth) -> Result<()> {
-    tx.prepare_cached(
+pub(super) fn record(c: &dyn super::sql::Conn, message_id: i64, auth: &MailAuth) -> Result<()> {
+    c.exec(
         "INSERT INTO mail_auth (message_id, dkim, reason, domain, selector, aligned, from_domain, checked_at,
                                 signatures, reported)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (message_id) DO NOTHING",
-    )?
-    .execute(params![
-        message_id,
-        auth.result.as_str(),
-        auth.reason,
-        auth.domain,
-        auth.selector,
-        auth.aligned,
-        auth.from_domain,
-        auth.checked_at,
-        serde_json::to_string(&auth.signatures).unwrap_or_else(|_| "[]".into()),
-        serde_json::to_string(&auth.reported).unwrap_or_else(|_| "[]".into()),
-    ])?;
+        &[
+            &message_id,
+            &auth.result.as_str(),
+            &auth.reason,
+            &auth.domain,
+            &auth.selector,
+            &auth.aligned,
+            &auth.from_domain,
+            &auth.checked_at,
+            &serde_json::to_string(&auth.signatures).unwrap_or_else(|_| "[]".into()),
+            &serde_json::to_string(&auth.reported).unwrap_or_else(|_| "[]".into()),
+        ],
+    )?;
     Ok(())
 }
 

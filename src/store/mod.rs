@@ -264,16 +264,27 @@ impl Db {
         matches!(self.0, Engine::Postgres(_))
     }
 
-    /// SQLite's own connection, for store code not yet on the seam.
-    pub(crate) fn sqlite(&self) -> Result<&Connection> {
-        match &self.0 {
-            Engine::Sqlite(conn) => Ok(conn),
-            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+    /// One write transaction, as `Transact::write`, that also hands SQLite's
+    /// own transaction to what needs it beside the seam: its deferred search
+    /// index and the store code not yet on the seam (`None` on PostgreSQL).
+    pub(crate) fn write_beside_sqlite<R>(
+        &mut self,
+        f: impl FnOnce(&dyn sql::Conn, Option<&rusqlite::Transaction<'_>>) -> Result<R>,
+    ) -> Result<R> {
+        match &mut self.0 {
+            Engine::Sqlite(conn) => {
+                let tx = writer::immediate(conn)?;
+                let result = f(&sql::SqliteConn(&tx), Some(&tx))?;
+                tx.commit()?;
+                Ok(result)
+            }
+            Engine::Postgres(db) => sql::Transact::write(db, |c| f(c, None)),
         }
     }
 
-    pub(crate) fn sqlite_mut(&mut self) -> Result<&mut Connection> {
-        match &mut self.0 {
+    /// SQLite's own connection, for store code not yet on the seam.
+    pub(crate) fn sqlite(&self) -> Result<&Connection> {
+        match &self.0 {
             Engine::Sqlite(conn) => Ok(conn),
             Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
         }

@@ -2,18 +2,14 @@
 //! keep_raw`), deflated in `blobs` under the SHA-256 of the bytes received, one
 //! `originals` row per message with where it came from and when.
 
-use super::sql::WithConn;
+use super::sql::{Conn, Engine, Transact as _, WithConn};
 use super::{Db, Result};
 use crate::model::RawOriginal;
-use rusqlite::{OptionalExtension as _, Transaction, params};
 use std::io::Read as _;
 
 /// Whether this store keeps originals.
-pub(super) fn keep_raw(tx: &Transaction<'_>) -> Result<bool> {
-    let v: Option<String> = tx
-        .prepare_cached("SELECT value FROM store_settings WHERE key = 'keep_raw'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
+pub(super) fn keep_raw(c: &dyn Conn) -> Result<bool> {
+    let v: Option<String> = c.opt("SELECT value FROM store_settings WHERE key = 'keep_raw'", &[], |r| r.get(0))?;
     Ok(v.as_deref() == Some("1"))
 }
 
@@ -43,8 +39,8 @@ pub fn set_keep_raw(db: &mut Db, on: bool) -> Result<()> {
 }
 
 /// Stores `bytes` once, deflated; returns their SHA-256.
-pub(super) fn put_blob(tx: &Transaction<'_>, bytes: &[u8]) -> Result<String> {
-    put_packed(tx, &crate::model::Packed::of(bytes)?)
+pub(super) fn put_blob(c: &dyn Conn, bytes: &[u8]) -> Result<String> {
+    put_packed(c, &crate::model::Packed::of(bytes)?)
 }
 
 /// Stores `bytes` once as they are (files people attach or receive are
@@ -101,55 +97,53 @@ pub(super) fn blob_in(
 }
 
 /// Stores bytes the worker packed, once; bytes it wrote beside the store
-/// are named here with codec `beside` (their size, no data).
-fn put_packed(tx: &Transaction<'_>, p: &crate::model::Packed) -> Result<String> {
+/// are named here with codec `beside` (their size, no data). PostgreSQL
+/// keeps every original in the database (no file beside it that every host
+/// reads, as `pult store migrate` moves them), so a worker never writes
+/// beside it; bytes said to be there anyway are refused, not named.
+fn put_packed(c: &dyn Conn, p: &crate::model::Packed) -> Result<String> {
+    if p.beside && c.engine() == Engine::Postgres {
+        return Err(super::StoreError::Invalid(format!(
+            "original {}: kept beside the store, which a PostgreSQL store has not",
+            p.sha256
+        )));
+    }
     let codec = if p.beside { "beside" } else { "deflate" };
-    insert_once(tx, &p.sha256, p.size, codec, &p.deflated)?;
+    insert_once(c, &p.sha256, p.size, codec, &p.deflated)?;
     Ok(p.sha256.clone())
 }
 
 /// Keeps the original of a message just stored.
-pub(super) fn record(tx: &Transaction<'_>, message_id: i64, raw: &RawOriginal) -> Result<()> {
+pub(super) fn record(c: &dyn Conn, message_id: i64, raw: &RawOriginal) -> Result<()> {
     let sha = match &raw.packed {
-        Some(p) => put_packed(tx, p)?,
-        None => put_blob(tx, &raw.bytes)?,
+        Some(p) => put_packed(c, p)?,
+        None => put_blob(c, &raw.bytes)?,
     };
-    tx.prepare_cached(
+    c.exec(
         "INSERT INTO originals (message_id, kind, source, sha256, received_at, partial, signature)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        message_id,
-        raw.kind,
-        raw.source.to_string(),
-        sha,
-        raw.received_at,
-        raw.partial,
-        raw.signature
-    ])?;
+        &[&message_id, &raw.kind, &raw.source.to_string(), &sha, &raw.received_at, &raw.partial, &raw.signature],
+    )?;
     Ok(())
 }
 
 /// A whole mail fetched later for a message kept only in part (an export completes it).
 pub fn complete(db: &mut Db, message_id: i64, raw: &RawOriginal) -> Result<()> {
-    let tx = super::writer::immediate(db.sqlite_mut()?)?;
-    record(&tx, message_id, raw)?;
-    tx.commit()?;
-    Ok(())
+    db.write(|c| record(c, message_id, raw))
 }
 
 /// A file of a received message fetched later (an export fetches what the
 /// channel serves only on demand): kept under its SHA-256 like fetched media.
 pub fn keep_attachment(db: &mut Db, message_id: i64, index: usize, bytes: &[u8]) -> Result<String> {
-    let tx = super::writer::immediate(db.sqlite_mut()?)?;
-    let sha = put_blob_as_is(&tx, bytes)?;
-    tx.execute(
-        "UPDATE attachments SET content_hash = ?1, size = ?2
-         WHERE id = (SELECT id FROM attachments WHERE message_id = ?3 ORDER BY ordinal LIMIT 1 OFFSET ?4)",
-        params![sha, bytes.len() as i64, message_id, index as i64],
-    )?;
-    tx.commit()?;
-    Ok(sha)
+    db.write(|c| {
+        let sha = put_blob_as_is(c, bytes)?;
+        c.exec(
+            "UPDATE attachments SET content_hash = ?1, size = ?2
+             WHERE id = (SELECT id FROM attachments WHERE message_id = ?3 ORDER BY ordinal LIMIT 1 OFFSET ?4)",
+            &[&sha, &bytes.len(), &message_id, &index],
+        )?;
+        Ok(sha)
+    })
 }
 
 /// One kept original, as the store lists it.
