@@ -163,7 +163,7 @@ pub fn verify<'a>(
 impl super::Reader {
     /// Audit rows with ids in `from..=to`, oldest first, with their hashes.
     pub fn audit_chain(&self, from: i64, to: i64) -> Result<Vec<ChainRow>> {
-        let mut st = self.connection().prepare(
+        let mut st = self.connection().sqlite()?.prepare(
             "SELECT id, at, actor, action, conversation_id, detail, prev_hash, row_hash FROM audit
              WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
         )?;
@@ -192,7 +192,7 @@ impl super::Reader {
         let mut total = 0;
         loop {
             let next: Option<i64> =
-                self.connection().query_row("SELECT min(id) FROM audit WHERE id > ?1", [after], |r| r.get(0))?;
+                self.connection().sqlite()?.query_row("SELECT min(id) FROM audit WHERE id > ?1", [after], |r| r.get(0))?;
             let Some(start) = next else { break };
             let page = self.audit_chain(start, start.saturating_add(PAGE - 1))?;
             let expected = if first { Some(None) } else { Some(prev.as_deref()) };

@@ -175,7 +175,7 @@ impl Reader {
                 "{SUMMARY} WHERE k.merged_into IS NULL {filter}
                  ORDER BY 11 DESC, 10 DESC, 9 DESC, coalesce(k.organisation, k.name), k.id"
             );
-        let mut st = self.connection().prepare(&sql)?;
+        let mut st = self.connection().sqlite()?.prepare(&sql)?;
         let map = |r: &rusqlite::Row<'_>| {
             let name: String = r.get(1)?;
             let kind: Option<String> = r.get(4)?;
@@ -226,10 +226,10 @@ impl Reader {
         };
         let all: Vec<(i64, Identity)> = match param {
             Some(p) => {
-                self.connection().prepare_cached(&sql(true))?.query_map([p], map)?.collect::<rusqlite::Result<_>>()?
+                self.connection().sqlite()?.prepare_cached(&sql(true))?.query_map([p], map)?.collect::<rusqlite::Result<_>>()?
             }
             None => {
-                self.connection().prepare_cached(&sql(false))?.query_map([], map)?.collect::<rusqlite::Result<_>>()?
+                self.connection().sqlite()?.prepare_cached(&sql(false))?.query_map([], map)?.collect::<rusqlite::Result<_>>()?
             }
         };
         let mut by_client: std::collections::HashMap<i64, Vec<Identity>> = std::collections::HashMap::new();
@@ -252,8 +252,8 @@ impl Reader {
         let id = self.client_target(id)?;
         let Some(summary) = self.client_rows("AND k.id = ?1", Some(id))?.into_iter().next() else { return Ok(None) };
         let notes: Option<String> =
-            self.connection().query_row("SELECT notes FROM contacts WHERE id = ?1", [id], |r| r.get(0))?;
-        let mut st = self.connection().prepare_cached(
+            self.connection().sqlite()?.query_row("SELECT notes FROM contacts WHERE id = ?1", [id], |r| r.get(0))?;
+        let mut st = self.connection().sqlite()?.prepare_cached(
             "SELECT c.id, ch.name, ch.kind, coalesce(c.subject, c.title), c.last_message_at, c.waiting_since
              FROM conversations c JOIN channels ch ON ch.id = c.channel_id
              WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC",
@@ -270,7 +270,7 @@ impl Reader {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut st = self.connection().prepare_cached(
+        let mut st = self.connection().sqlite()?.prepare_cached(
             "SELECT m.conversation_id, ch.kind, m.direction, m.author, m.sent_at, m.body
              FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN channels ch ON ch.id = m.channel_id
              WHERE c.contact_id = ?1 AND m.deleted = 0 ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
@@ -289,7 +289,7 @@ impl Reader {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut st = self.connection().prepare_cached(
+        let mut st = self.connection().sqlite()?.prepare_cached(
             "SELECT t.conversation_id, ch.kind, t.deadline, t.accepted_by,
                     coalesce(t.summary, m.body, c.subject, c.title)
              FROM tasks t JOIN conversations c ON c.id = t.conversation_id JOIN channels ch ON ch.id = c.channel_id
@@ -314,7 +314,7 @@ impl Reader {
 
     /// The live client a (maybe merged) id stands for.
     pub fn client_target(&self, id: i64) -> Result<i64> {
-        Ok(follow_merges(self.connection(), id)?.unwrap_or(id))
+        Ok(follow_merges(self.connection().sqlite()?, id)?.unwrap_or(id))
     }
 
     /// A live client by (part of) its name or organisation, case-insensitive
@@ -326,6 +326,7 @@ impl Reader {
         }
         let all: Vec<(i64, String, Option<String>, i64)> = self
             .connection()
+            .sqlite()?
             .prepare_cached(
                 "SELECT k.id, k.name, k.organisation, (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id)
                  FROM contacts k WHERE k.merged_into IS NULL",
@@ -336,6 +337,7 @@ impl Reader {
         let handle = needle.trim_start_matches('@');
         let by_handle: Option<i64> = self
             .connection()
+            .sqlite()?
             .query_row(
                 "SELECT contact_id FROM identities WHERE lower(handle) = ?1 OR lower(username) = ?1
                    OR (kind = 'whatsapp' AND handle = ltrim(?1, '+')) LIMIT 1",
@@ -358,6 +360,7 @@ impl Reader {
     pub fn client_names(&self) -> Result<std::collections::HashMap<i64, (String, bool)>> {
         Ok(self
             .connection()
+            .sqlite()?
             .prepare_cached("SELECT id, coalesce(organisation, name), provisional FROM contacts")?
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?)
@@ -368,6 +371,7 @@ impl Reader {
     pub fn provisional_client(&self, conversation: i64) -> Result<Option<i64>> {
         Ok(self
             .connection()
+            .sqlite()?
             .query_row(
                 "SELECT k.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
                  WHERE c.id = ?1 AND k.provisional = 1 AND k.merged_into IS NULL",
@@ -381,6 +385,7 @@ impl Reader {
     pub fn client_of(&self, conversation: i64) -> Result<Option<i64>> {
         Ok(self
             .connection()
+            .sqlite()?
             .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conversation], |r| r.get(0))
             .optional()?
             .flatten())
@@ -390,16 +395,19 @@ impl Reader {
     pub fn client_suggestions(&self) -> Result<Vec<Suggestion>> {
         let live: BTreeMap<i64, (String, Option<String>)> = self
             .connection()
+            .sqlite()?
             .prepare("SELECT id, name, organisation FROM contacts WHERE merged_into IS NULL")?
             .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?;
         let identities: Vec<(i64, String, String, Option<String>)> = self
             .connection()
+            .sqlite()?
             .prepare("SELECT contact_id, kind, handle, display_name FROM identities")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let dismissed: BTreeSet<(i64, i64)> = self
             .connection()
+            .sqlite()?
             .prepare("SELECT a, b FROM client_dismissals")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -425,7 +433,7 @@ impl Reader {
                 phones.entry(p).or_default().insert(*client, "WhatsApp");
             }
         }
-        let mut bodies = self.connection().prepare(
+        let mut bodies = self.connection().sqlite()?.prepare(
             "SELECT c.contact_id, ch.kind, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
              JOIN channels ch ON ch.id = m.channel_id
              WHERE m.direction = 'in' AND c.contact_id IS NOT NULL AND m.id > (SELECT max(id) - 50000 FROM messages)",
@@ -518,6 +526,7 @@ impl Reader {
         // 4. A group chat whose title names a client's organisation.
         let groups: Vec<(i64, String)> = self
             .connection()
+            .sqlite()?
             .prepare("SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -543,6 +552,7 @@ impl Reader {
         // community's), where writing together says nothing.
         let members: Vec<(i64, i64, String)> = self
             .connection()
+            .sqlite()?
             .prepare(
                 // CROSS JOIN: from the group conversations to their messages, never a scan of all messages.
                 "SELECT DISTINCT c.contact_id, i.contact_id, c.title FROM conversations c

@@ -125,7 +125,7 @@ pub struct Evidence {
 impl super::Reader {
     /// What the store holds of `client` with times in `since..until` (None: open).
     pub fn evidence(&self, client: i64, since: Option<i64>, until: Option<i64>, notes: bool) -> Result<Evidence> {
-        let c = self.connection();
+        let c = self.connection().sqlite()?;
         let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
         let card = c
             .query_row(
@@ -334,6 +334,7 @@ impl super::Reader {
     pub fn store_id(&self) -> Result<String> {
         Ok(self
             .connection()
+            .sqlite()?
             .query_row("SELECT value FROM store_settings WHERE key = 'store_id'", [], |r| r.get(0))
             .optional()?
             .unwrap_or_default())

@@ -474,7 +474,7 @@ impl Reader {
             conds.join(" AND "),
             few + 1
         );
-        let mut st = self.connection().prepare_cached(&sql)?;
+        let mut st = self.connection().sqlite()?.prepare_cached(&sql)?;
         // Only the values these conditions use; the statement numbers them as the plan does.
         for i in 1..=st.parameter_count() {
             if let Some(v) = plan.values.get(i - 1) {
@@ -501,6 +501,7 @@ impl Reader {
         let [p] = folded.as_slice() else { return Ok(None) };
         let mut st = self
             .connection()
+            .sqlite()?
             .prepare_cached(&format!("SELECT term FROM {vocab} WHERE term >= ?1 AND term < ?2 LIMIT ?3"))?;
         let terms: Vec<String> = st
             .query_map(rusqlite::params![p, format!("{p}\u{10ffff}"), MAX_EXPANSION as i64 + 1], |r| r.get(0))?
@@ -569,7 +570,7 @@ impl Reader {
             return Ok(Vec::new());
         };
         let (sql, values) = self.messages_statement(&plan, query.sort, limit)?;
-        let mut st = self.connection().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut st = self.connection().sqlite()?.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| r.get::<_, String>(3))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -592,7 +593,7 @@ impl Reader {
     /// Runs a search statement whose columns are: conversation, id, channel,
     /// channel kind, author, subject, date, text, order.
     fn hits(&self, sql: &str, values: &[Value], hit: HitKind, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut st = self.connection().prepare_cached(sql)?;
+        let mut st = self.connection().sqlite()?.prepare_cached(sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| {
             let kind: String = r.get(3)?;
             let at: i64 = r.get(6)?;

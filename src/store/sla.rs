@@ -32,7 +32,7 @@ const CANDIDATES: &str = "SELECT c.id FROM conversations c
 impl Reader {
     /// Open conversations where a clock may be running.
     pub fn sla_candidates(&self) -> Result<Vec<i64>> {
-        let mut st = self.connection().prepare_cached(CANDIDATES)?;
+        let mut st = self.connection().sqlite()?.prepare_cached(CANDIDATES)?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -40,7 +40,7 @@ impl Reader {
     /// Conversations with a client message, a reply or a promise between
     /// `from` and `to` (a month's report), automatic ones left out.
     pub fn sla_active(&self, from: i64, to: i64) -> Result<Vec<i64>> {
-        let mut st = self.connection().prepare_cached(
+        let mut st = self.connection().sqlite()?.prepare_cached(
             "SELECT c.id FROM conversations c WHERE c.automatic = 0 AND (
                  EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sent_at >= ?1 AND m.sent_at < ?2)
               OR EXISTS (SELECT 1 FROM tasks t WHERE t.conversation_id = c.id
@@ -54,7 +54,7 @@ impl Reader {
     /// The policy versions, oldest first.
     pub fn sla_policy_versions(&self) -> Result<Vec<PolicyVersion>> {
         let mut st =
-            self.connection().prepare_cached("SELECT id, effective_from, policies FROM sla_policies ORDER BY id")?;
+            self.connection().sqlite()?.prepare_cached("SELECT id, effective_from, policies FROM sla_policies ORDER BY id")?;
         let rows =
             st.query_map([], |r| Ok(PolicyVersion { id: r.get(0)?, effective_from: r.get(1)?, policies: r.get(2)? }))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -63,7 +63,7 @@ impl Reader {
     /// The events of each conversation; `is_rules` tells the rules message
     /// (which answers nothing) by its text.
     pub fn sla_facts(&self, ids: &[i64], is_rules: &dyn Fn(&str) -> bool) -> Result<Vec<Facts>> {
-        let conn = self.connection();
+        let conn = self.connection().sqlite()?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let head = conn
