@@ -420,7 +420,11 @@ impl Reader {
     pub fn count(&self, view: View) -> Result<i64> {
         let sql = self.count_sql(view);
         // Views without ?1 take no parameter.
-        let rows = if sql.contains("?1") { self.conn.rows_once(&sql, &[&self.actor])? } else { self.conn.rows_once(&sql, &[])? };
+        let rows = if sql.contains("?1") {
+            self.conn.rows_once(&sql, &[&self.actor])?
+        } else {
+            self.conn.rows_once(&sql, &[])?
+        };
         rows.first().map_or(Ok(0), |r| r.get(0))
     }
 
@@ -461,7 +465,9 @@ impl Reader {
         // Message ids as a JSON array, each engine reading it its own way.
         let of_ids = match self.engine() {
             Engine::Sqlite => "SELECT value FROM json_each(?1)",
-            Engine::Postgres => "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST(?1 AS TEXT) AS json))",
+            Engine::Postgres => {
+                "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST(?1 AS TEXT) AS json))"
+            }
         };
         self.conn.with_conn(|c| {
             let mut rows: Vec<MessageRow> = c
@@ -514,8 +520,7 @@ impl Reader {
                 .collect::<Result<_>>()?;
             rows.reverse();
             // Internal notes sit in the thread by time, in their own style.
-            let since =
-                if rows.len() < limit { i64::MIN } else { rows.first().map(|m| m.sent_at).unwrap_or(i64::MIN) };
+            let since = if rows.len() < limit { i64::MIN } else { rows.first().map(|m| m.sent_at).unwrap_or(i64::MIN) };
             let notes: Vec<MessageRow> = c
                 .rows(
                     "SELECT id, actor, created_at, body FROM notes WHERE conversation_id = ?1 AND created_at >= ?2

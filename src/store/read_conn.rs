@@ -55,3 +55,13 @@ impl ReadConn {
         Ok(self.sqlite()?.prepare_cached(sql)?)
     }
 }
+
+/// The join that keeps its tables in the order written: SQLite's planner,
+/// without statistics, needs the order spelled out (`CROSS JOIN`);
+/// PostgreSQL's plans from statistics and allows no `ON` after `CROSS JOIN`.
+pub(super) fn cross_join(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    }
+}

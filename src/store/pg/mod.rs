@@ -52,7 +52,9 @@ pub enum PgError {
     #[error("this daemon no longer holds the sender's lease (epoch {mine}, the store is at {current})")]
     Fenced { mine: i64, current: i64 },
     /// A reader found the store at an older schema: the writer (`pult daemon`) migrates it first.
-    #[error("PostgreSQL store {target} is at schema {found}, this build reads {known}: start pult daemon (it migrates) or run pult store migrate")]
+    #[error(
+        "PostgreSQL store {target} is at schema {found}, this build reads {known}: start pult daemon (it migrates) or run pult store migrate"
+    )]
     NotMigrated { target: String, found: i64, known: i64 },
     /// The lease's connection is gone: whatever this daemon was doing may be taken over.
     #[error("the sender's lease was lost with its connection")]
