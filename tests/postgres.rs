@@ -2000,3 +2000,6 @@ fn a_new_email_makes_its_client_and_thread_the_same_way_on_both_engines() {
         .get(0);
     assert_eq!(found, 2, "client: finds both threads by the client's name");
 }
+
+#[path = "postgres/readers.rs"]
+mod readers;

@@ -163,24 +163,27 @@ pub fn verify<'a>(
 impl super::Reader {
     /// Audit rows with ids in `from..=to`, oldest first, with their hashes.
     pub fn audit_chain(&self, from: i64, to: i64) -> Result<Vec<ChainRow>> {
-        let mut st = self.connection().prepare(
-            "SELECT id, at, actor, action, conversation_id, detail, prev_hash, row_hash FROM audit
-             WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-        )?;
-        let rows = st.query_map([from, to], |r| {
-            Ok(ChainRow {
-                id: r.get(0)?,
-                at: Some(r.get(1)?),
-                actor: Some(r.get(2)?),
-                action: Some(r.get(3)?),
-                conversation_id: r.get(4)?,
-                detail: r.get(5)?,
-                content_sha256: None,
-                prev_hash: r.get(6)?,
-                row_hash: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        use super::sql::WithConn as _;
+        self.connection().with_conn(|c| {
+            c.all(
+                "SELECT id, at, actor, action, conversation_id, detail, prev_hash, row_hash FROM audit
+                 WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+                &[&from, &to],
+                |r| {
+                    Ok(ChainRow {
+                        id: r.get(0)?,
+                        at: Some(r.get(1)?),
+                        actor: Some(r.get(2)?),
+                        action: Some(r.get(3)?),
+                        conversation_id: r.get(4)?,
+                        detail: r.get(5)?,
+                        content_sha256: None,
+                        prev_hash: r.get(6)?,
+                        row_hash: r.get(7)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Checks the whole audit chain, a page at a time; the number of rows, or the first break.
@@ -191,8 +194,11 @@ impl super::Reader {
         let mut first = true;
         let mut total = 0;
         loop {
-            let next: Option<i64> =
-                self.connection().query_row("SELECT min(id) FROM audit WHERE id > ?1", [after], |r| r.get(0))?;
+            let next: Option<i64> = {
+                use super::sql::WithConn as _;
+                self.connection()
+                    .with_conn(|c| c.one("SELECT min(id) FROM audit WHERE id > ?1", &[&after], |r| r.get(0)))?
+            };
             let Some(start) = next else { break };
             let page = self.audit_chain(start, start.saturating_add(PAGE - 1))?;
             let expected = if first { Some(None) } else { Some(prev.as_deref()) };

@@ -7,7 +7,6 @@ use super::sql::{Conn, Searchable, ToValue, Transact, WithConn};
 use super::writer::note_change;
 use super::{Reader, Result};
 use crate::model::ChangeKind;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -164,19 +163,22 @@ const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee, 
         (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id AND c.status = 'open'
           AND c.waiting_since IS NOT NULL),
         (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
-          WHERE c.contact_id = k.id AND t.state = 'accepted' AND t.deadline < CAST(strftime('%s', 'now') AS INTEGER))
+          WHERE c.contact_id = k.id AND t.state = 'accepted' AND t.deadline < {now})
      FROM contacts k";
 
 impl Reader {
     fn client_rows(&self, filter: &str, param: Option<i64>) -> Result<Vec<ClientSummary>> {
+        // Now as a number in the text, as both engines read it (SQLite's
+        // strftime('%s', 'now') is its own); the statement is run once anyway.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let sql =
             // The neediest first: overdue promises, then clients waiting, then open promises; then by name.
             format!(
-                "{SUMMARY} WHERE k.merged_into IS NULL {filter}
-                 ORDER BY 11 DESC, 10 DESC, 9 DESC, coalesce(k.organisation, k.name), k.id"
+                "{} WHERE k.merged_into IS NULL {filter}
+                 ORDER BY 11 DESC, 10 DESC, 9 DESC, coalesce(k.organisation, k.name), k.id",
+                SUMMARY.replace("{now}", &now.to_string())
             );
-        let mut st = self.connection().prepare(&sql)?;
-        let map = |r: &rusqlite::Row<'_>| {
+        let map = |r: &super::sql::Row| {
             let name: String = r.get(1)?;
             let kind: Option<String> = r.get(4)?;
             let tags: Option<String> = r.get(6)?;
@@ -195,10 +197,11 @@ impl Reader {
                 overdue: r.get(10)?,
             })
         };
-        let mut rows: Vec<ClientSummary> = match param {
-            Some(p) => st.query_map([p], map)?.collect::<rusqlite::Result<_>>()?,
-            None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+        let found = match param {
+            Some(p) => self.connection().rows_once(&sql, &[&p])?,
+            None => self.connection().rows_once(&sql, &[])?,
         };
+        let mut rows = found.iter().map(map).collect::<Result<Vec<ClientSummary>>>()?;
         // Group chats count as the client's handles too: the client is part of
         // them. One query for the whole list (a query per client cost 0.1 s at
         // ten thousand clients), one with the client's id for a card.
@@ -212,10 +215,10 @@ impl Reader {
                  ORDER BY 2, 3"
             )
         };
-        let map = |r: &rusqlite::Row<'_>| {
+        let map = |r: &super::sql::Row| {
             let name: Option<String> = r.get(3)?;
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get::<i64>(0)?,
                 Identity {
                     kind: r.get(1)?,
                     handle: r.get(2)?,
@@ -224,14 +227,10 @@ impl Reader {
                 },
             ))
         };
-        let all: Vec<(i64, Identity)> = match param {
-            Some(p) => {
-                self.connection().prepare_cached(&sql(true))?.query_map([p], map)?.collect::<rusqlite::Result<_>>()?
-            }
-            None => {
-                self.connection().prepare_cached(&sql(false))?.query_map([], map)?.collect::<rusqlite::Result<_>>()?
-            }
-        };
+        let all: Vec<(i64, Identity)> = self.connection().with_conn(|c| match param {
+            Some(p) => c.all(&sql(true), &[&p], map),
+            None => c.all(&sql(false), &[], map),
+        })?;
         let mut by_client: std::collections::HashMap<i64, Vec<Identity>> = std::collections::HashMap::new();
         for (client, identity) in all {
             by_client.entry(client).or_default().push(identity);
@@ -251,64 +250,63 @@ impl Reader {
     pub fn client(&self, id: i64) -> Result<Option<ClientCard>> {
         let id = self.client_target(id)?;
         let Some(summary) = self.client_rows("AND k.id = ?1", Some(id))?.into_iter().next() else { return Ok(None) };
-        let notes: Option<String> =
-            self.connection().query_row("SELECT notes FROM contacts WHERE id = ?1", [id], |r| r.get(0))?;
-        let mut st = self.connection().prepare_cached(
-            "SELECT c.id, ch.name, ch.kind, coalesce(c.subject, c.title), c.last_message_at, c.waiting_since
-             FROM conversations c JOIN channels ch ON ch.id = c.channel_id
-             WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC",
-        )?;
-        let conversations = st
-            .query_map([id], |r| {
-                Ok(ClientConversation {
-                    conversation: r.get(0)?,
-                    channel: r.get(1)?,
-                    kind: r.get(2)?,
-                    subject: r.get(3)?,
-                    last_date: r.get(4)?,
-                    waiting_since: r.get(5)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut st = self.connection().prepare_cached(
-            "SELECT m.conversation_id, ch.kind, m.direction, m.author, m.sent_at, m.body
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN channels ch ON ch.id = m.channel_id
-             WHERE c.contact_id = ?1 AND m.deleted = 0 ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
-        )?;
-        let timeline = st
-            .query_map(params![id, TIMELINE], |r| {
-                let body: String = r.get(5)?;
-                let first = crate::workflow::replies::request_line(&body);
-                Ok(TimelineEntry {
-                    conversation: r.get(0)?,
-                    kind: r.get(1)?,
-                    direction: r.get(2)?,
-                    author: r.get(3)?,
-                    date: r.get(4)?,
-                    text: first.chars().take(100).collect(),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut st = self.connection().prepare_cached(
-            "SELECT t.conversation_id, ch.kind, t.deadline, t.accepted_by,
-                    coalesce(t.summary, m.body, c.subject, c.title)
-             FROM tasks t JOIN conversations c ON c.id = t.conversation_id JOIN channels ch ON ch.id = c.channel_id
-             LEFT JOIN messages m ON m.id = t.source_message_id
-             WHERE c.contact_id = ?1 AND t.state = 'accepted'
-             ORDER BY t.deadline IS NULL, t.deadline, t.id",
-        )?;
-        let promises = st
-            .query_map([id], |r| {
-                let what: String = r.get(4)?;
-                Ok(ClientPromise {
-                    conversation: r.get(0)?,
-                    kind: r.get(1)?,
-                    deadline: r.get(2)?,
-                    accepted_by: r.get(3)?,
-                    what: crate::workflow::replies::request_line(&what).chars().take(100).collect(),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let (notes, conversations, timeline, promises) = self.connection().with_conn(|c| {
+            let notes: Option<String> = c.one("SELECT notes FROM contacts WHERE id = ?1", &[&id], |r| r.get(0))?;
+            let conversations = c.all(
+                "SELECT c.id, ch.name, ch.kind, coalesce(c.subject, c.title), c.last_message_at, c.waiting_since
+                 FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+                 WHERE c.contact_id = ?1 ORDER BY c.last_message_at DESC, c.id DESC",
+                &[&id],
+                |r| {
+                    Ok(ClientConversation {
+                        conversation: r.get(0)?,
+                        channel: r.get(1)?,
+                        kind: r.get(2)?,
+                        subject: r.get(3)?,
+                        last_date: r.get(4)?,
+                        waiting_since: r.get(5)?,
+                    })
+                },
+            )?;
+            let timeline = c.all(
+                "SELECT m.conversation_id, ch.kind, m.direction, m.author, m.sent_at, m.body
+                 FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN channels ch ON ch.id = m.channel_id
+                 WHERE c.contact_id = ?1 AND m.deleted = 0 ORDER BY m.sent_at DESC, m.id DESC LIMIT ?2",
+                &[&id, &TIMELINE],
+                |r| {
+                    let body: String = r.get(5)?;
+                    let first = crate::workflow::replies::request_line(&body);
+                    Ok(TimelineEntry {
+                        conversation: r.get(0)?,
+                        kind: r.get(1)?,
+                        direction: r.get(2)?,
+                        author: r.get(3)?,
+                        date: r.get(4)?,
+                        text: first.chars().take(100).collect(),
+                    })
+                },
+            )?;
+            let promises = c.all(
+                "SELECT t.conversation_id, ch.kind, t.deadline, t.accepted_by,
+                        coalesce(t.summary, m.body, c.subject, c.title)
+                 FROM tasks t JOIN conversations c ON c.id = t.conversation_id JOIN channels ch ON ch.id = c.channel_id
+                 LEFT JOIN messages m ON m.id = t.source_message_id
+                 WHERE c.contact_id = ?1 AND t.state = 'accepted'
+                 ORDER BY t.deadline IS NULL, t.deadline, t.id",
+                &[&id],
+                |r| {
+                    let what: String = r.get(4)?;
+                    Ok(ClientPromise {
+                        conversation: r.get(0)?,
+                        kind: r.get(1)?,
+                        deadline: r.get(2)?,
+                        accepted_by: r.get(3)?,
+                        what: crate::workflow::replies::request_line(&what).chars().take(100).collect(),
+                    })
+                },
+            )?;
+            Ok((notes, conversations, timeline, promises))
+        })?;
         Ok(Some(ClientCard { summary, notes, promises, conversations, timeline }))
     }
 
@@ -324,25 +322,23 @@ impl Reader {
         if needle.is_empty() {
             return Ok(None);
         }
-        let all: Vec<(i64, String, Option<String>, i64)> = self
-            .connection()
-            .prepare_cached(
-                "SELECT k.id, k.name, k.organisation, (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id)
-                 FROM contacts k WHERE k.merged_into IS NULL",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
         // A handle as written (`irina@firm.ru`, `@ivan`, `79161234567`) names its client exactly.
         let handle = needle.trim_start_matches('@');
-        let by_handle: Option<i64> = self
-            .connection()
-            .query_row(
+        let (all, by_handle) = self.connection().with_conn(|c| {
+            let all: Vec<(i64, String, Option<String>, i64)> = c.all(
+                "SELECT k.id, k.name, k.organisation, (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id)
+                 FROM contacts k WHERE k.merged_into IS NULL",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let by_handle: Option<i64> = c.opt(
                 "SELECT contact_id FROM identities WHERE lower(handle) = ?1 OR lower(username) = ?1
                    OR (kind = 'whatsapp' AND handle = ltrim(?1, '+')) LIMIT 1",
-                [handle],
+                &[&handle],
                 |r| r.get(0),
-            )
-            .optional()?;
+            )?;
+            Ok((all, by_handle))
+        })?;
         if let Some(id) = by_handle {
             return Ok(Some(self.client_target(id)?));
         }
@@ -356,53 +352,92 @@ impl Reader {
     /// Every client's shown name (its organisation, else its name) and
     /// whether it is provisional.
     pub fn client_names(&self) -> Result<std::collections::HashMap<i64, (String, bool)>> {
-        Ok(self
-            .connection()
-            .prepare_cached("SELECT id, coalesce(organisation, name), provisional FROM contacts")?
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
-            .collect::<rusqlite::Result<_>>()?)
+        let rows: Vec<(i64, (String, bool))> = self.connection().with_conn(|c| {
+            c.all("SELECT id, coalesce(organisation, name), provisional FROM contacts", &[], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })
+        })?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The conversation's client when it is provisional (made by sync for a
     /// sender nobody has looked at yet).
     pub fn provisional_client(&self, conversation: i64) -> Result<Option<i64>> {
-        Ok(self
-            .connection()
-            .query_row(
+        self.connection().with_conn(|c| {
+            c.opt(
                 "SELECT k.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
                  WHERE c.id = ?1 AND k.provisional = 1 AND k.merged_into IS NULL",
-                [conversation],
+                &[&conversation],
                 |r| r.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// The client of a conversation.
     pub fn client_of(&self, conversation: i64) -> Result<Option<i64>> {
-        Ok(self
-            .connection()
-            .query_row("SELECT contact_id FROM conversations WHERE id = ?1", [conversation], |r| r.get(0))
-            .optional()?
-            .flatten())
+        self.connection().with_conn(|c| {
+            Ok(c.opt("SELECT contact_id FROM conversations WHERE id = ?1", &[&conversation], |r| r.get(0))?.flatten())
+        })
     }
 
     /// Clients that may be one, with the reason; dismissed pairs are left out.
     pub fn client_suggestions(&self) -> Result<Vec<Suggestion>> {
-        let live: BTreeMap<i64, (String, Option<String>)> = self
-            .connection()
-            .prepare("SELECT id, name, organisation FROM contacts WHERE merged_into IS NULL")?
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
-            .collect::<rusqlite::Result<_>>()?;
-        let identities: Vec<(i64, String, String, Option<String>)> = self
-            .connection()
-            .prepare("SELECT contact_id, kind, handle, display_name FROM identities")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let dismissed: BTreeSet<(i64, i64)> = self
-            .connection()
-            .prepare("SELECT a, b FROM client_dismissals")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let engine = self.engine();
+        type Read = (
+            BTreeMap<i64, (String, Option<String>)>,
+            Vec<(i64, String, String, Option<String>)>,
+            BTreeSet<(i64, i64)>,
+            Vec<(i64, String, String)>,
+            Vec<(i64, String)>,
+            Vec<(i64, i64, String)>,
+        );
+        let (live, identities, dismissed, bodies, group_titles, members): Read = self.connection().with_conn(|c| {
+            let live = c.all("SELECT id, name, organisation FROM contacts WHERE merged_into IS NULL", &[], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })?;
+            let identities = c.all("SELECT contact_id, kind, handle, display_name FROM identities", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            let dismissed = c.all("SELECT a, b FROM client_dismissals", &[], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            // The bodies of the last 50,000 messages: only those with a number in them are kept.
+            let mut bodies = Vec::new();
+            for mut r in c.rows(
+                "SELECT c.contact_id, ch.kind, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                 JOIN channels ch ON ch.id = m.channel_id
+                 WHERE m.direction = 'in' AND c.contact_id IS NOT NULL AND m.id > (SELECT max(id) - 50000 FROM messages)",
+                &[],
+            )? {
+                let body = r.take_text(2)?.unwrap_or_default();
+                // Most messages carry no number: only those that do are read for
+                // what the client wrote (a number in a quote is someone else's).
+                if !phones_in(&body).is_empty() {
+                    bodies.push((r.get(0)?, r.get(1)?, body));
+                }
+            }
+            let group_titles = c.all(
+                "SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            // From the group conversations to their messages, never a scan of all messages.
+            let members = c.all(
+                &format!(
+                    "SELECT DISTINCT c.contact_id, i.contact_id, c.title, c.id FROM conversations c
+                       {} messages m ON m.conversation_id = c.id AND m.direction = 'in'
+                       JOIN identities i ON i.id = m.author_identity_id
+                     WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
+                     ORDER BY c.id",
+                    super::read_conn::cross_join(engine)
+                ),
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            // DISTINCT over the three, as before: c.id is selected only because
+            // PostgreSQL orders a DISTINCT by what it selects.
+            let mut seen = std::collections::HashSet::new();
+            let members: Vec<(i64, i64, String)> = members.into_iter().filter(|m| seen.insert(m.clone())).collect();
+            Ok((live.into_iter().collect(), identities, dismissed.into_iter().collect(), bodies, group_titles, members))
+        })?;
         let mut out: Vec<Suggestion> = Vec::new();
         let mut seen: std::collections::HashSet<Vec<i64>> = std::collections::HashSet::new();
         let mut add = |mut ids: Vec<i64>, rule: &'static str, detail: String, reason: String| {
@@ -425,20 +460,7 @@ impl Reader {
                 phones.entry(p).or_default().insert(*client, "WhatsApp");
             }
         }
-        let mut bodies = self.connection().prepare(
-            "SELECT c.contact_id, ch.kind, m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             JOIN channels ch ON ch.id = m.channel_id
-             WHERE m.direction = 'in' AND c.contact_id IS NOT NULL AND m.id > (SELECT max(id) - 50000 FROM messages)",
-        )?;
-        let rows =
-            bodies.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-        for row in rows {
-            let (client, kind, body) = row?;
-            // Most messages carry no number: only those that do are read for
-            // what the client wrote (a number in a quote is someone else's).
-            if phones_in(&body).is_empty() {
-                continue;
-            }
+        for (client, kind, body) in bodies {
             let authored = crate::search::authored::authored(&body);
             for p in phones_in(&authored) {
                 let source = if kind == "email" { "a mail signature" } else { "a shared contact" };
@@ -516,11 +538,7 @@ impl Reader {
             }
         }
         // 4. A group chat whose title names a client's organisation.
-        let groups: Vec<(i64, String)> = self
-            .connection()
-            .prepare("SELECT contact_id, title FROM conversations WHERE is_group = 1 AND contact_id IS NOT NULL")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let groups = group_titles;
         let cores: Vec<(i64, String, &Option<String>)> = live
             .iter()
             .filter_map(|(id, (_, org))| {
@@ -541,18 +559,6 @@ impl Reader {
         // bookkeeper beside the director), as one suggestion per group; not
         // another organisation's people, and not a big chat (a team's, a
         // community's), where writing together says nothing.
-        let members: Vec<(i64, i64, String)> = self
-            .connection()
-            .prepare(
-                // CROSS JOIN: from the group conversations to their messages, never a scan of all messages.
-                "SELECT DISTINCT c.contact_id, i.contact_id, c.title FROM conversations c
-                   CROSS JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
-                   JOIN identities i ON i.id = m.author_identity_id
-                 WHERE c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
-                 ORDER BY c.id",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
         for (owner, member, title) in members {
             let (Some(o), Some(m)) = (live.get(&owner), live.get(&member)) else { continue };

@@ -5,7 +5,7 @@
 use super::Result;
 use super::audit_chain::ChainRow;
 use super::originals::Original;
-use rusqlite::{OptionalExtension as _, params};
+use super::sql::{Conn, WithConn as _};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,169 +125,140 @@ pub struct Evidence {
 impl super::Reader {
     /// What the store holds of `client` with times in `since..until` (None: open).
     pub fn evidence(&self, client: i64, since: Option<i64>, until: Option<i64>, notes: bool) -> Result<Evidence> {
-        let c = self.connection();
         let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
-        let card = c
-            .query_row(
-                "SELECT id, name, organisation, inn FROM contacts WHERE id = ?1 AND merged_into IS NULL",
-                [client],
+        let read = self.connection().with_conn(|c| {
+            let Some(card) = card(c, client)? else { return Ok(None) };
+            let conversations: Vec<EvConversation> = c.all(
+                "SELECT c.id, ch.name, ch.kind, c.title, c.is_group FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+                 WHERE c.contact_id = ?1 ORDER BY c.id",
+                &[&client],
                 |r| {
-                    Ok(ClientCard {
+                    Ok(EvConversation {
                         id: r.get(0)?,
-                        name: r.get(1)?,
-                        organisation: r.get(2)?,
-                        inn: r.get(3)?,
-                        identities: Vec::new(),
+                        channel: r.get(1)?,
+                        kind: r.get(2)?,
+                        title: r.get(3)?,
+                        is_group: r.get(4)?,
                     })
                 },
-            )
-            .optional()?;
-        let Some(mut card) = card else { return Ok(Evidence::default()) };
-        let mut st =
-            c.prepare("SELECT kind, handle, display_name FROM identities WHERE contact_id = ?1 ORDER BY kind, handle")?;
-        card.identities =
-            st.query_map([client], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
-        let mut st = c.prepare(
-            "SELECT c.id, ch.name, ch.kind, c.title, c.is_group FROM conversations c JOIN channels ch ON ch.id = c.channel_id
-             WHERE c.contact_id = ?1 ORDER BY c.id",
-        )?;
-        let conversations: Vec<EvConversation> = st
-            .query_map([client], |r| {
-                Ok(EvConversation {
-                    id: r.get(0)?,
-                    channel: r.get(1)?,
-                    kind: r.get(2)?,
-                    title: r.get(3)?,
-                    is_group: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut messages = Vec::new();
-        let mut tasks = Vec::new();
-        let mut outbox = Vec::new();
-        let mut note_rows = Vec::new();
-        for conv in &conversations {
-            let mut st = c.prepare_cached(
-                "SELECT m.id, m.remote_id, m.direction, m.author, i.contact_id = ?4, i.handle, m.sent_at, m.subject,
-                        m.body, m.delivery, m.error, m.rfc_message_id, m.imap_folder, m.imap_validity, m.imap_uid
-                 FROM messages m LEFT JOIN identities i ON i.id = m.author_identity_id
-                 WHERE m.conversation_id = ?1 AND m.sent_at BETWEEN ?2 AND ?3 ORDER BY m.sent_at, m.id",
             )?;
-            let rows = st.query_map(params![conv.id, lo, hi, client], |r| {
-                let folder: Option<String> = r.get(12)?;
-                let uid: Option<i64> = r.get(14)?;
-                Ok(EvMessage {
-                    id: r.get(0)?,
-                    conversation: conv.id,
-                    kind: conv.kind.clone(),
-                    channel: conv.channel.clone(),
-                    remote_id: r.get(1)?,
-                    outgoing: r.get::<_, String>(2)? == "out",
-                    author: r.get(3)?,
-                    by_client: r.get::<_, Option<bool>>(4)?.unwrap_or(false),
-                    author_handle: r.get(5)?,
-                    sent_at: r.get(6)?,
-                    subject: r.get(7)?,
-                    body: r.get(8)?,
-                    delivery: r.get(9)?,
-                    error: r.get(10)?,
-                    rfc_message_id: r.get(11)?,
-                    imap: folder.zip(uid).map(|(f, u)| (f, None, u)),
-                    attachments: Vec::new(),
-                    originals: Vec::new(),
-                    auth: None,
-                })
-            })?;
-            messages.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
-            let mut st = c.prepare_cached(
-                "SELECT id, state, accepted_by, created_at, accepted_at, deadline, done_at, withdrawn, source_message_id,
-                        outbox_id, done_outbox_id
-                 FROM tasks WHERE conversation_id = ?1 AND created_at BETWEEN ?2 AND ?3 ORDER BY id",
-            )?;
-            tasks.extend(
-                st.query_map(params![conv.id, lo, hi], |r| {
-                    Ok(EvTask {
+            let mut messages = Vec::new();
+            let mut tasks = Vec::new();
+            let mut outbox = Vec::new();
+            let mut note_rows = Vec::new();
+            for conv in &conversations {
+                for mut r in c.rows(
+                    "SELECT m.id, m.remote_id, m.direction, m.author, i.contact_id = ?4, i.handle, m.sent_at, m.subject,
+                            m.body, m.delivery, m.error, m.rfc_message_id, m.imap_folder, m.imap_validity, m.imap_uid
+                     FROM messages m LEFT JOIN identities i ON i.id = m.author_identity_id
+                     WHERE m.conversation_id = ?1 AND m.sent_at BETWEEN ?2 AND ?3 ORDER BY m.sent_at, m.id",
+                    &[&conv.id, &lo, &hi, &client],
+                )? {
+                    let folder: Option<String> = r.get(12)?;
+                    let uid: Option<i64> = r.get(14)?;
+                    let validity: Option<i64> = r.get(13)?;
+                    messages.push(EvMessage {
                         id: r.get(0)?,
                         conversation: conv.id,
-                        state: r.get(1)?,
-                        accepted_by: r.get(2)?,
-                        created_at: r.get(3)?,
-                        accepted_at: r.get(4)?,
-                        deadline: r.get(5)?,
-                        done_at: r.get(6)?,
-                        withdrawn: r.get(7)?,
-                        source_message: r.get(8)?,
-                        outbox: r.get(9)?,
-                        done_outbox: r.get(10)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
-            );
-            let mut st = c.prepare_cached(
-                "SELECT o.id, o.state, o.body, o.subject, o.actor, o.created_at, o.updated_at, o.attempts, o.error,
-                        o.remote_id, o.rfc_message_id, o.message_id, m.delivery, m.error, o.server_answer
-                 FROM outbox o LEFT JOIN messages m ON m.id = o.message_id
-                 WHERE o.conversation_id = ?1 AND o.created_at BETWEEN ?2 AND ?3 ORDER BY o.id",
-            )?;
-            outbox.extend(
-                st.query_map(params![conv.id, lo, hi], |r| {
-                    Ok(EvOutbox {
-                        id: r.get(0)?,
-                        conversation: conv.id,
-                        state: r.get(1)?,
-                        body: r.get(2)?,
-                        subject: r.get(3)?,
-                        actor: r.get(4)?,
-                        created_at: r.get(5)?,
-                        updated_at: r.get(6)?,
-                        attempts: r.get(7)?,
-                        error: r.get(8)?,
-                        remote_id: r.get(9)?,
-                        rfc_message_id: r.get(10)?,
-                        message: r.get(11)?,
-                        delivery: r.get(12)?,
-                        delivery_error: r.get(13)?,
-                        server_answer: r.get(14)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
-            );
-            if notes {
-                let mut st = c.prepare_cached(
-                    "SELECT actor, created_at, body FROM notes
-                     WHERE conversation_id = ?1 AND created_at BETWEEN ?2 AND ?3 ORDER BY created_at, id",
-                )?;
-                note_rows.extend(
-                    st.query_map(params![conv.id, lo, hi], |r| {
-                        Ok(EvNote { conversation: conv.id, actor: r.get(0)?, created_at: r.get(1)?, body: r.get(2)? })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?,
-                );
-            }
-        }
-        for m in &mut messages {
-            if m.imap.is_some() {
-                let validity: Option<i64> =
-                    c.query_row("SELECT imap_validity FROM messages WHERE id = ?1", [m.id], |r| r.get(0))?;
-                if let Some(p) = &mut m.imap {
-                    p.1 = validity;
+                        kind: conv.kind.clone(),
+                        channel: conv.channel.clone(),
+                        remote_id: r.get(1)?,
+                        outgoing: r.get::<String>(2)? == "out",
+                        author: r.get(3)?,
+                        by_client: r.get::<Option<bool>>(4)?.unwrap_or(false),
+                        author_handle: r.get(5)?,
+                        sent_at: r.get(6)?,
+                        subject: r.get(7)?,
+                        body: r.take_text(8)?.unwrap_or_default(),
+                        delivery: r.get(9)?,
+                        error: r.get(10)?,
+                        rfc_message_id: r.get(11)?,
+                        imap: folder.zip(uid).map(|(f, u)| (f, validity, u)),
+                        attachments: Vec::new(),
+                        originals: Vec::new(),
+                        auth: None,
+                    });
+                }
+                tasks.extend(c.all(
+                    "SELECT id, state, accepted_by, created_at, accepted_at, deadline, done_at, withdrawn, source_message_id,
+                            outbox_id, done_outbox_id
+                     FROM tasks WHERE conversation_id = ?1 AND created_at BETWEEN ?2 AND ?3 ORDER BY id",
+                    &[&conv.id, &lo, &hi],
+                    |r| {
+                        Ok(EvTask {
+                            id: r.get(0)?,
+                            conversation: conv.id,
+                            state: r.get(1)?,
+                            accepted_by: r.get(2)?,
+                            created_at: r.get(3)?,
+                            accepted_at: r.get(4)?,
+                            deadline: r.get(5)?,
+                            done_at: r.get(6)?,
+                            withdrawn: r.get(7)?,
+                            source_message: r.get(8)?,
+                            outbox: r.get(9)?,
+                            done_outbox: r.get(10)?,
+                        })
+                    },
+                )?);
+                outbox.extend(c.all(
+                    "SELECT o.id, o.state, o.body, o.subject, o.actor, o.created_at, o.updated_at, o.attempts, o.error,
+                            o.remote_id, o.rfc_message_id, o.message_id, m.delivery, m.error, o.server_answer
+                     FROM outbox o LEFT JOIN messages m ON m.id = o.message_id
+                     WHERE o.conversation_id = ?1 AND o.created_at BETWEEN ?2 AND ?3 ORDER BY o.id",
+                    &[&conv.id, &lo, &hi],
+                    |r| {
+                        Ok(EvOutbox {
+                            id: r.get(0)?,
+                            conversation: conv.id,
+                            state: r.get(1)?,
+                            body: r.get(2)?,
+                            subject: r.get(3)?,
+                            actor: r.get(4)?,
+                            created_at: r.get(5)?,
+                            updated_at: r.get(6)?,
+                            attempts: r.get(7)?,
+                            error: r.get(8)?,
+                            remote_id: r.get(9)?,
+                            rfc_message_id: r.get(10)?,
+                            message: r.get(11)?,
+                            delivery: r.get(12)?,
+                            delivery_error: r.get(13)?,
+                            server_answer: r.get(14)?,
+                        })
+                    },
+                )?);
+                if notes {
+                    note_rows.extend(c.all(
+                        "SELECT actor, created_at, body FROM notes
+                         WHERE conversation_id = ?1 AND created_at BETWEEN ?2 AND ?3 ORDER BY created_at, id",
+                        &[&conv.id, &lo, &hi],
+                        |r| Ok(EvNote { conversation: conv.id, actor: r.get(0)?, created_at: r.get(1)?, body: r.get(2)? }),
+                    )?);
                 }
             }
-            let mut st = c.prepare_cached(
-                "SELECT name, mime, size, content_hash, remote_ref FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
-            )?;
-            m.attachments = st
-                .query_map([m.id], |r| {
-                    Ok(EvAttachment {
-                        name: r.get(0)?,
-                        mime: r.get(1)?,
-                        size: r.get(2)?,
-                        content_hash: r.get(3)?,
-                        remote_ref: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            m.originals = self.originals_of(m.id)?;
+            for m in &mut messages {
+                m.attachments = c.all(
+                    "SELECT name, mime, size, content_hash, remote_ref FROM attachments WHERE message_id = ?1 ORDER BY ordinal",
+                    &[&m.id],
+                    |r| {
+                        Ok(EvAttachment {
+                            name: r.get(0)?,
+                            mime: r.get(1)?,
+                            size: r.get(2)?,
+                            content_hash: r.get(3)?,
+                            remote_ref: r.get(4)?,
+                        })
+                    },
+                )?;
+                m.originals = originals_in(c, m.id)?;
+            }
+            Ok(Some((card, conversations, messages, tasks, outbox, note_rows)))
+        })?;
+        let Some((card, conversations, mut messages, tasks, outbox, note_rows)) = read else {
+            return Ok(Evidence::default());
+        };
+        for m in &mut messages {
             m.auth = self.mail_auth_of(m.id)?;
         }
         messages.sort_by_key(|m| (m.sent_at, m.id));
@@ -295,31 +266,35 @@ impl super::Reader {
         // between the first and the last of them (others' as their hash alone).
         let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
         let mut audit = Vec::new();
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         // Rows about the card itself (edits, hand-overs, merges, splits) name
         // no conversation; pult wrote their details, and each begins or ends
         // with the client's number in a fixed shape. Earlier exports stay out:
         // the same store and range give the same bundle.
-        let card_rows: Vec<i64> = c
-            .prepare_cached(
+        let card_rows: Vec<i64> = self.connection().with_conn(|c| {
+            c.all(
                 "SELECT id FROM audit WHERE conversation_id IS NULL AND at BETWEEN ?1 AND ?2 AND (
                      (action IN ('client_edit') AND detail LIKE 'client ' || ?3 || ':%')
                   OR (action = 'client_hand_over' AND detail LIKE 'client ' || ?3 || ' %')
                   OR (action = 'client_merge' AND detail LIKE '% into ' || ?3 || ' (merge %')
                   OR (action = 'client_split' AND (detail LIKE '% from client ' || ?3 || ' into %'
                                                    OR detail LIKE '% into ' || ?3)))",
+                &[&lo, &hi, &client.to_string()],
+                |r| r.get(0),
+            )
+        })?;
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .connection()
+            .rows_once(
+                &format!(
+                    "SELECT min(id), max(id) FROM audit WHERE (conversation_id IN ({}) OR id IN ({}))
+                     AND at BETWEEN ?1 AND ?2",
+                    id_list(&ids),
+                    id_list(&card_rows)
+                ),
+                &[&lo, &hi],
             )?
-            .query_map(params![lo, hi, client.to_string()], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let (first, last): (Option<i64>, Option<i64>) = c.query_row(
-            &format!(
-                "SELECT min(id), max(id) FROM audit WHERE (conversation_id IN ({list}) OR id IN ({}))
-                 AND at BETWEEN ?1 AND ?2",
-                card_rows.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
-            params![lo, hi],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+            .first()
+            .map_or(Ok((None, None)), |r| Ok::<_, super::StoreError>((r.get(0)?, r.get(1)?)))?;
         if let (Some(first), Some(last)) = (first, last) {
             for row in self.audit_chain(first, last)? {
                 let ours = (row.conversation_id.is_some_and(|c| ids.contains(&c)) || card_rows.contains(&row.id))
@@ -334,8 +309,65 @@ impl super::Reader {
     pub fn store_id(&self) -> Result<String> {
         Ok(self
             .connection()
-            .query_row("SELECT value FROM store_settings WHERE key = 'store_id'", [], |r| r.get(0))
-            .optional()?
+            .with_conn(|c| c.opt("SELECT value FROM store_settings WHERE key = 'store_id'", &[], |r| r.get(0)))?
             .unwrap_or_default())
     }
+}
+
+/// A live client's card with its identities.
+fn card(c: &dyn Conn, client: i64) -> Result<Option<ClientCard>> {
+    let Some(mut card) = c.opt(
+        "SELECT id, name, organisation, inn FROM contacts WHERE id = ?1 AND merged_into IS NULL",
+        &[&client],
+        |r| {
+            Ok(ClientCard {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                organisation: r.get(2)?,
+                inn: r.get(3)?,
+                identities: Vec::new(),
+            })
+        },
+    )?
+    else {
+        return Ok(None);
+    };
+    card.identities = c.all(
+        "SELECT kind, handle, display_name FROM identities WHERE contact_id = ?1 ORDER BY kind, handle",
+        &[&client],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(Some(card))
+}
+
+/// The originals of a message, the most complete and newest first (as
+/// `Reader::originals_of`, on either engine).
+fn originals_in(c: &dyn Conn, message: i64) -> Result<Vec<Original>> {
+    c.all(
+        "SELECT o.kind, o.source, o.sha256, b.size, o.received_at, o.partial, o.signature
+         FROM originals o JOIN blobs b ON b.sha256 = o.sha256
+         WHERE o.message_id = ?1 ORDER BY o.partial IS NOT NULL, o.id DESC",
+        &[&message],
+        |r| {
+            let source: String = r.get(1)?;
+            Ok(Original {
+                kind: r.get(0)?,
+                source: serde_json::from_str(&source).unwrap_or(serde_json::Value::Null),
+                sha256: r.get(2)?,
+                size: r.get(3)?,
+                received_at: r.get(4)?,
+                partial: r.get(5)?,
+                signature: r.get(6)?,
+            })
+        },
+    )
+}
+
+/// Ids for `IN (…)` (numbers only, so safe in the SQL); none is `NULL`,
+/// which matches nothing (PostgreSQL has no empty list).
+fn id_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "NULL".into();
+    }
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }

@@ -653,11 +653,6 @@ pub struct OutboxItem {
 
 /// A column holding a JSON array of strings (addresses, file paths); NULL or
 /// unreadable is an empty list.
-pub(super) fn json_list(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
-    Ok(row.get::<_, Option<String>>(column)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
-}
-
-/// [`json_list`] of a row read through the seam.
 fn json_strings(row: &Row, column: usize) -> Result<Vec<String>> {
     Ok(row.get::<Option<String>>(column)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
 }

@@ -65,7 +65,7 @@ impl Location {
     pub fn open_reader(&self, actor: &str) -> Result<super::Reader> {
         match self {
             Location::Sqlite(path) => super::Reader::open(path, actor),
-            Location::Postgres(_) => Err(StoreError::NotOnPostgres),
+            Location::Postgres(target) => super::Reader::open_postgres(target, actor),
         }
     }
 

@@ -4,7 +4,6 @@
 use super::Result;
 use crate::mailauth::MailAuth;
 use crate::mailauth::dkim::Verdict;
-use rusqlite::OptionalExtension as _;
 
 /// Records `auth` for a message just stored.
 pub(super) fn record(c: &dyn super::sql::Conn, message_id: i64, auth: &MailAuth) -> Result<()> {
@@ -31,9 +30,9 @@ pub(super) fn record(c: &dyn super::sql::Conn, message_id: i64, auth: &MailAuth)
 
 /// A stored row, read (the columns `dkim, reason, domain,
 /// selector, aligned, from_domain, checked_at, signatures, reported` from `at` on).
-pub(super) fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<MailAuth>> {
-    let Some(result) = r.get::<_, Option<String>>(at)? else { return Ok(None) };
-    let json = |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, Option<String>>(at + i)?.unwrap_or_default()) };
+pub(super) fn from_row(r: &super::sql::Row, at: usize) -> Result<Option<MailAuth>> {
+    let Some(result) = r.get::<Option<String>>(at)? else { return Ok(None) };
+    let json = |i: usize| -> Result<String> { Ok(r.get::<Option<String>>(at + i)?.unwrap_or_default()) };
     Ok(Some(MailAuth {
         result: Verdict::parse(&result),
         reason: r.get(at + 1)?,
@@ -54,7 +53,8 @@ pub(super) const COLUMNS: &str =
 impl super::Reader {
     /// What was recorded of a message's authenticity on arrival.
     pub fn mail_auth_of(&self, message_id: i64) -> Result<Option<MailAuth>> {
+        use super::sql::WithConn as _;
         let sql = format!("SELECT {COLUMNS} FROM mail_auth a WHERE a.message_id = ?1");
-        Ok(self.connection().prepare_cached(&sql)?.query_row([message_id], |r| from_row(r, 0)).optional()?.flatten())
+        self.connection().with_conn(|c| Ok(c.opt(&sql, &[&message_id], |r| from_row(r, 0))?.flatten()))
     }
 }

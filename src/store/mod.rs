@@ -18,6 +18,7 @@ pub mod mail_auth;
 pub mod originals;
 pub mod pg;
 pub mod queries;
+mod read_conn;
 pub mod reports;
 pub mod schema;
 pub mod search;

@@ -5,14 +5,20 @@
 //! conversation and channel. The index's rowid is a search key that grows with
 //! the message's date (`search_keys`), so "newest first" is the index's own
 //! order, and a date range is a range of keys.
+//!
+//! On PostgreSQL the same parsed query is compiled by `pg::tsearch` into a
+//! `tsquery` of pult's own terms over `search_keys` (same keys, same order);
+//! the filters are the same SQL, but for the few that SQLite answers with its
+//! own functions (`search_contains`, FTS5 `MATCH` on client and file names).
 
+use super::pg::tsearch;
+use super::sql::{Conn, Engine, ToValue, Value, WithConn as _};
 use super::{Reader, Result};
 use crate::clock::Clock;
 use crate::model::{ChannelKind, HitKind, SearchHit};
 use crate::sanitize;
 use crate::search::query::{self, Atom, Clause, Field, Filter, Is, Query, Sort, Text};
 use crate::search::words::{self, Mode, Terms, Words};
-use rusqlite::types::Value;
 
 /// Snippets are cut to about this many characters around the first match.
 const SNIPPET_CHARS: usize = 120;
@@ -61,8 +67,8 @@ struct Plan {
 }
 
 impl Plan {
-    fn bind(&mut self, v: impl Into<Value>) -> String {
-        self.values.push(v.into());
+    fn bind(&mut self, v: impl ToValue) -> String {
+        self.values.push(v.to_value());
         format!("?{}", self.values.len())
     }
 
@@ -139,6 +145,30 @@ enum Table {
 struct Context<'a> {
     clock: &'a Clock,
     me: &'a str,
+    engine: Engine,
+    /// What PostgreSQL's filters match in Rust (names folded as SQLite's
+    /// `search_contains` folds them): read only when the query asks.
+    names: Names,
+}
+
+/// Channel names and clients' tags, by id (PostgreSQL only; see [`Context::names`]).
+#[derive(Default)]
+struct Names {
+    channels: Vec<(i64, String)>,
+    tags: Vec<(i64, String)>,
+}
+
+/// `column IN (…)` of ids bound as one JSON array (the statement's text
+/// stays the same whatever the ids, so PostgreSQL prepares it once).
+fn in_ids(column: &str, ids: Vec<i64>, plan: &mut Plan) -> String {
+    let v = plan.bind(serde_json::Value::from(ids).to_string());
+    format!("{column} IN (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(CAST({v} AS TEXT) AS json)))")
+}
+
+/// A tsquery literal bound, as the condition `terms` (of `alias`) matches it.
+fn tsquery_matches(alias: &str, tsquery: String, plan: &mut Plan) -> String {
+    let v = plan.bind(tsquery);
+    format!("{alias}terms @@ CAST(CAST({v} AS TEXT) AS tsquery)")
 }
 
 fn day_start(clock: &Clock, day: jiff::civil::Date) -> i64 {
@@ -151,9 +181,24 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
     let date = if table == Table::Messages { "m.sent_at" } else { "n.created_at" };
     Some(match f {
         // The client's name or organisation, or the conversation's title, in their word forms.
+        Filter::Client(name) if cx.engine == Engine::Postgres => {
+            let m = tsquery_matches("", client_tsquery(name), plan);
+            format!("c.id IN (SELECT conversation_id FROM clients_search WHERE {m})")
+        }
         Filter::Client(name) => {
             let v = plan.bind(client_expression(name));
             format!("c.id IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH {v})")
+        }
+        Filter::Tag(tag) if cx.engine == Engine::Postgres => {
+            let needle = format!(",{},", folded(tag.trim()));
+            let ids = cx
+                .names
+                .tags
+                .iter()
+                .filter(|(_, tags)| folded(&format!(",{},", tags.replace(", ", ","))).contains(&needle))
+                .map(|(id, _)| *id)
+                .collect();
+            in_ids("c.contact_id", ids, plan)
         }
         Filter::Tag(tag) => {
             let v = plan.bind(format!(",{},", folded(tag.trim())));
@@ -161,6 +206,12 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
                 "c.contact_id IN (SELECT id FROM contacts WHERE tags IS NOT NULL
                    AND search_contains(',' || replace(tags, ', ', ',') || ',', {v}))"
             )
+        }
+        Filter::Channel(name) if cx.engine == Engine::Postgres => {
+            let needle = folded(name);
+            let ids =
+                cx.names.channels.iter().filter(|(_, n)| folded(n).contains(&needle)).map(|(id, _)| *id).collect();
+            in_ids("c.channel_id", ids, plan)
         }
         // The channels are found once, not looked at for every message read.
         Filter::Channel(name) => {
@@ -195,7 +246,7 @@ fn filter_sql(f: &Filter, table: Table, plan: &mut Plan, cx: &Context<'_>) -> Op
         ),
         Filter::After(d) => format!("{date} >= {}", plan.bind(day_start(cx.clock, *d))),
         Filter::Before(d) => format!("{date} < {}", plan.bind(day_start(cx.clock, *d))),
-        Filter::InNotes if table == Table::Notes => "1".into(),
+        Filter::InNotes if table == Table::Notes => "1 = 1".into(),
         Filter::InNotes => return None,
     })
 }
@@ -212,6 +263,30 @@ fn client_expression(value: &str) -> String {
         .collect();
     // Nothing to look for in the name: a term no text has.
     if words.is_empty() { fts_string(&format!("{}\u{2}", words::EXACT)) } else { words.join(" AND ") }
+}
+
+/// `client:` words as a `tsquery` of pult's terms (PostgreSQL's
+/// `clients_search`): every word, `word*` a prefix.
+fn client_tsquery(value: &str) -> String {
+    words::with_words(|w| {
+        let parts: Vec<String> = value
+            .split_whitespace()
+            .filter(|v| v.chars().any(char::is_alphanumeric))
+            .filter_map(|v| {
+                let text = match v.strip_suffix('*') {
+                    Some(p) => Text::Prefix(p.to_string()),
+                    None => Text::Word(v.to_string()),
+                };
+                tsearch::query(w, Field::Anywhere, &text, false)
+            })
+            .collect();
+        if parts.is_empty() {
+            // Nothing to look for in the name: a term no text has.
+            tsearch::query(w, Field::Anywhere, &Text::Word(String::new()), false).unwrap_or_default()
+        } else {
+            parts.join(" & ")
+        }
+    })
 }
 
 fn folded(s: &str) -> String {
@@ -235,17 +310,33 @@ fn plan(query: &Query, table: Table, cx: &Context<'_>, expand: &mut Expand<'_>) 
                 }
                 // Attachment names live in their own index (searched by prefix as
                 // such): an IN over it.
-                let mut names = Vec::new();
-                for a in any {
-                    if let Atom::Text(_, t) = a {
-                        names.extend(fts_text(Field::Anywhere, t, false, &mut |_| Ok(None))?);
+                let cond = if cx.engine == Engine::Postgres {
+                    let names: Vec<String> = words::with_words(|w| {
+                        any.iter()
+                            .filter_map(|a| match a {
+                                Atom::Text(_, t) => tsearch::query(w, Field::Anywhere, t, false),
+                                Atom::Filter(_) => None,
+                            })
+                            .collect()
+                    });
+                    let m = tsquery_matches("", names.join(" | "), &mut plan);
+                    format!(
+                        "m.id IN (SELECT a.message_id FROM attachments a WHERE a.id IN \
+                         (SELECT attachment_id FROM attachments_search WHERE {m}))"
+                    )
+                } else {
+                    let mut names = Vec::new();
+                    for a in any {
+                        if let Atom::Text(_, t) = a {
+                            names.extend(fts_text(Field::Anywhere, t, false, &mut |_| Ok(None))?);
+                        }
                     }
-                }
-                let v = plan.bind(names.join(" OR "));
-                let cond = format!(
-                    "m.id IN (SELECT a.message_id FROM attachments a WHERE a.id IN \
-                     (SELECT rowid FROM attachments_fts WHERE attachments_fts MATCH {v}))"
-                );
+                    let v = plan.bind(names.join(" OR "));
+                    format!(
+                        "m.id IN (SELECT a.message_id FROM attachments a WHERE a.id IN \
+                         (SELECT rowid FROM attachments_fts WHERE attachments_fts MATCH {v}))"
+                    )
+                };
                 plan.conditions.push(if *negated { format!("NOT {cond}") } else { cond });
                 continue;
             }
@@ -418,7 +509,7 @@ fn squeeze(s: &str) -> String {
 /// A search's SQL: its columns, tables, conditions and order, the first `limit` rows.
 fn statement(q: &mut Plan, select: &str, from: &str, order: &str, limit: usize) -> String {
     let limit = q.bind(limit as i64);
-    let where_ = if q.conditions.is_empty() { "1".to_string() } else { q.conditions.join(" AND ") };
+    let where_ = if q.conditions.is_empty() { "1 = 1".to_string() } else { q.conditions.join(" AND ") };
     format!("SELECT {select} FROM {from} WHERE {where_} ORDER BY {order} LIMIT {limit}")
 }
 
@@ -429,17 +520,17 @@ impl Reader {
     pub fn search(&self, input: &str, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
         let today = clock.zoned(clock.now()).date();
         let query = query::parse(input, today)?;
-        let cx = Context { clock, me: self.actor() };
+        let cx = self.context(&query, clock)?;
         let mut hits = Vec::new();
         if !query.notes_only()
             && let Some(plan) = plan(&query, Table::Messages, &cx, &mut |p| self.expand_prefix("messages_vocab", p))?
         {
-            hits.extend(self.search_messages(&plan, query.sort, limit, clock)?);
+            hits.extend(self.search_messages(&query, &plan, limit, clock)?);
         }
         if !query.messages_only()
             && let Some(plan) = plan(&query, Table::Notes, &cx, &mut |p| self.expand_prefix("notes_vocab", p))?
         {
-            hits.extend(self.search_notes(&plan, query.sort, limit, clock)?);
+            hits.extend(self.search_notes(&query, &plan, limit, clock)?);
         }
         if query.sort == Sort::Newest {
             hits.sort_by_key(|h| std::cmp::Reverse(h.order));
@@ -461,6 +552,29 @@ impl Reader {
         Ok(hits)
     }
 
+    /// What the filters of `query` are computed against on this engine.
+    fn context<'a>(&'a self, query: &Query, clock: &'a Clock) -> Result<Context<'a>> {
+        let engine = self.engine();
+        let asks = |f: fn(&Filter) -> bool| {
+            query.clauses.iter().any(|c| c.any.iter().any(|a| matches!(a, Atom::Filter(x) if f(x))))
+        };
+        let mut names = Names::default();
+        if engine == Engine::Postgres {
+            self.connection().with_conn(|c| {
+                if asks(|f| matches!(f, Filter::Channel(_))) {
+                    names.channels = c.all("SELECT id, name FROM channels", &[], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                }
+                if asks(|f| matches!(f, Filter::Tag(_))) {
+                    names.tags = c.all("SELECT id, tags FROM contacts WHERE tags IS NOT NULL", &[], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Context { clock, me: self.actor(), engine, names })
+    }
+
     /// Whether the plan's conversation filters leave few conversations.
     fn few_conversations(&self, plan: &Plan) -> Result<bool> {
         let few = self.few_conversations;
@@ -474,7 +588,8 @@ impl Reader {
             conds.join(" AND "),
             few + 1
         );
-        let mut st = self.connection().prepare_cached(&sql)?;
+        let conn = self.connection().sqlite()?;
+        let mut st = conn.prepare_cached(&sql)?;
         // Only the values these conditions use; the statement numbers them as the plan does.
         for i in 1..=st.parameter_count() {
             if let Some(v) = plan.values.get(i - 1) {
@@ -497,10 +612,15 @@ impl Reader {
 
     /// The index terms that begin with `prefix`, when there are few of them.
     fn expand_prefix(&self, vocab: &str, prefix: &str) -> Result<Option<Vec<String>>> {
+        // PostgreSQL's tsquery has prefixes of its own (`:*`).
+        if self.engine() == Engine::Postgres {
+            return Ok(None);
+        }
         let folded = words::with_words(|w| w.terms(prefix, Mode::Prefix));
         let [p] = folded.as_slice() else { return Ok(None) };
         let mut st = self
             .connection()
+            .sqlite()?
             .prepare_cached(&format!("SELECT term FROM {vocab} WHERE term >= ?1 AND term < ?2 LIMIT ?3"))?;
         let terms: Vec<String> = st
             .query_map(rusqlite::params![p, format!("{p}\u{10ffff}"), MAX_EXPANSION as i64 + 1], |r| r.get(0))?
@@ -508,9 +628,17 @@ impl Reader {
         Ok((terms.len() <= MAX_EXPANSION).then_some(terms))
     }
 
-    fn search_messages(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let (sql, values) = self.messages_statement(plan, sort, limit)?;
-        self.hits(&sql, &values, HitKind::Message, clock)
+    fn search_messages(&self, query: &Query, plan: &Plan, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        match self.engine() {
+            Engine::Sqlite => {
+                let (sql, values) = self.messages_statement(plan, query.sort, limit)?;
+                self.connection().with_conn(|c| hits(c, &sql, &values, HitKind::Message, clock))
+            }
+            Engine::Postgres => self.connection().with_conn(|c| {
+                let (sql, values) = pg_messages_statement(c, query, plan, limit)?;
+                hits(c, &sql, &values, HitKind::Message, clock)
+            }),
+        }
     }
 
     /// The statement that finds a plan's messages, with its values.
@@ -552,9 +680,8 @@ impl Reader {
             "search_keys k CROSS JOIN messages m ON m.id = k.message_id
              JOIN conversations c ON c.id = m.conversation_id"
         };
-        let select = "m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
-                      m.body || coalesce(char(10) || m.transcript, ''), k.key";
-        let sql = statement(&mut q, select, &format!("{from} JOIN channels ch ON ch.id = m.channel_id"), &order, limit);
+        let sql =
+            statement(&mut q, MESSAGE_HIT, &format!("{from} JOIN channels ch ON ch.id = m.channel_id"), &order, limit);
         Ok((sql, q.values))
     }
 
@@ -564,39 +691,136 @@ impl Reader {
     pub fn search_plan(&self, input: &str, limit: usize, clock: &Clock) -> Result<Vec<String>> {
         let today = clock.zoned(clock.now()).date();
         let query = query::parse(input, today)?;
-        let cx = Context { clock, me: self.actor() };
+        let cx = self.context(&query, clock)?;
         let Some(plan) = plan(&query, Table::Messages, &cx, &mut |p| self.expand_prefix("messages_vocab", p))? else {
             return Ok(Vec::new());
         };
+        if self.engine() == Engine::Postgres {
+            // PostgreSQL's EXPLAIN, a line a step, of the statement search runs.
+            return self.connection().with_conn(|c| {
+                let (sql, values) = pg_messages_statement(c, &query, &plan, limit)?;
+                let params: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
+                c.all(&format!("EXPLAIN {sql}"), &params, |r| r.get(0))
+            });
+        }
         let (sql, values) = self.messages_statement(&plan, query.sort, limit)?;
-        let mut st = self.connection().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut st = self.connection().sqlite()?.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| r.get::<_, String>(3))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn search_notes(&self, plan: &Plan, sort: Sort, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+    fn search_notes(&self, query: &Query, plan: &Plan, limit: usize, clock: &Clock) -> Result<Vec<SearchHit>> {
+        let sort = query.sort;
         let mut q = plan.clone();
-        let fts = q.match_text("notes_fts", "n.id");
-        let from = if fts { "notes_fts f JOIN notes n ON n.id = f.rowid" } else { "notes n" };
-        let order = if sort == Sort::Relevance && fts { "f.rank" } else { "n.created_at DESC, n.id DESC" };
-        // A note's place among messages is its date, as a search key would give it.
-        let select = format!(
-            "n.conversation_id, n.id, ch.name, ch.kind, n.actor, c.subject, n.created_at, n.body, n.created_at << {KEY_SHIFT}"
-        );
+        let (from, order) = match self.engine() {
+            Engine::Sqlite => {
+                let fts = q.match_text("notes_fts", "n.id");
+                let from = if fts { "notes_fts f JOIN notes n ON n.id = f.rowid" } else { "notes n" };
+                let order = if sort == Sort::Relevance && fts { "f.rank" } else { "n.created_at DESC, n.id DESC" };
+                (from, order.to_string())
+            }
+            Engine::Postgres => match words::with_words(|w| tsearch::text_query(w, query, true)) {
+                None => return Ok(Vec::new()),
+                Some(None) => ("notes n", "n.created_at DESC, n.id DESC".to_string()),
+                Some(Some(tsquery)) => {
+                    let m = tsquery_matches("s.", tsquery, &mut q);
+                    let order = match sort {
+                        Sort::Relevance => format!("ts_rank(s.{}) DESC, n.created_at DESC, n.id DESC", ranked(&m)),
+                        Sort::Newest => "n.created_at DESC, n.id DESC".to_string(),
+                    };
+                    q.conditions.insert(0, m);
+                    ("notes_search s JOIN notes n ON n.id = s.note_id", order)
+                }
+            },
+        };
         let from =
             format!("{from} JOIN conversations c ON c.id = n.conversation_id JOIN channels ch ON ch.id = c.channel_id");
-        let sql = statement(&mut q, &select, &from, order, limit);
-        self.hits(&sql, &q.values, HitKind::Note, clock)
+        let sql = statement(&mut q, NOTE_HIT, &from, &order, limit);
+        self.connection().with_conn(|c| hits(c, &sql, &q.values, HitKind::Note, clock))
     }
+}
 
-    /// Runs a search statement whose columns are: conversation, id, channel,
-    /// channel kind, author, subject, date, text, order.
-    fn hits(&self, sql: &str, values: &[Value], hit: HitKind, clock: &Clock) -> Result<Vec<SearchHit>> {
-        let mut st = self.connection().prepare_cached(sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+/// A message hit's columns: conversation, id, channel, channel kind, author,
+/// subject, date, body, transcript, order (its search key).
+const MESSAGE_HIT: &str =
+    "m.conversation_id, m.id, ch.name, ch.kind, m.author, coalesce(m.subject, c.subject), m.sent_at,
+    m.body, m.transcript, k.key";
+
+/// A note hit's columns, as [`MESSAGE_HIT`]'s: a note's place among
+/// messages is its date, as a search key would give it.
+const NOTE_HIT: &str =
+    "n.conversation_id, n.id, ch.name, ch.kind, n.actor, c.subject, n.created_at, n.body, NULL, n.created_at << 20";
+
+/// `terms, <tsquery>` of a `terms @@ <tsquery>` condition, for `ts_rank`.
+fn ranked(matches: &str) -> String {
+    matches.trim_start_matches("s.").trim_start_matches("k.").replacen(" @@ ", ", ", 1)
+}
+
+/// The statement that finds a plan's messages on PostgreSQL, with its
+/// values. The words are one `tsquery`; GIN finds its matches in no order,
+/// so they are counted up to a few first (`tsearch::COUNT_UP_TO_FEW`): few
+/// are all taken from the index and sorted, many are read newest key first,
+/// each checked, until a page is found.
+fn pg_messages_statement(c: &dyn Conn, query: &Query, plan: &Plan, limit: usize) -> Result<(String, Vec<Value>)> {
+    let mut q = plan.clone();
+    let Some(text) = words::with_words(|w| tsearch::text_query(w, query, false)) else {
+        // Nothing of this table can match: a statement that finds nothing.
+        return Ok(("SELECT 1 WHERE 1 = 0".into(), Vec::new()));
+    };
+    // What its sender deleted stays in the thread for the record, not in search.
+    q.conditions.push("m.deleted = 0".into());
+    if let Some(k) = plan.from_key {
+        let v = q.bind(k);
+        q.conditions.push(format!("k.key >= {v}"));
+    }
+    if let Some(k) = plan.until_key {
+        let v = q.bind(k);
+        q.conditions.push(format!("k.key < {v}"));
+    }
+    let mut cte = String::new();
+    let mut order = "k.key DESC".to_string();
+    let from = match text {
+        None => "search_keys k",
+        Some(tsquery) => {
+            let hits: i64 = c.one(tsearch::COUNT_UP_TO_FEW, &[&tsquery], |r| r.get(0))?;
+            let m = tsquery_matches("", tsquery, &mut q);
+            if query.sort == Sort::Relevance {
+                order = format!("ts_rank(k.{}) DESC, k.key DESC", ranked(&m));
+            }
+            if hits <= tsearch::FEW_HITS {
+                // MATERIALIZED: every match from the index, then the newest;
+                // the planner would otherwise walk all keys instead.
+                cte = format!("WITH k AS MATERIALIZED (SELECT key, message_id, terms FROM search_keys WHERE {m}) ");
+                "k"
+            } else {
+                q.conditions.insert(0, format!("k.{m}"));
+                "search_keys k"
+            }
+        }
+    };
+    let from = format!(
+        "{from} JOIN messages m ON m.id = k.message_id JOIN conversations c ON c.id = m.conversation_id
+         JOIN channels ch ON ch.id = m.channel_id"
+    );
+    let sql = statement(&mut q, MESSAGE_HIT, &from, &order, limit);
+    Ok((format!("{cte}{sql}"), q.values))
+}
+
+/// Runs a search statement whose columns are [`MESSAGE_HIT`]'s.
+fn hits(c: &dyn Conn, sql: &str, values: &[Value], hit: HitKind, clock: &Clock) -> Result<Vec<SearchHit>> {
+    let params: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
+    c.rows(sql, &params)?
+        .into_iter()
+        .map(|mut r| {
             let kind: String = r.get(3)?;
             let at: i64 = r.get(6)?;
             let id: i64 = r.get(1)?;
+            // The whole text for now (moved, not copied); cut to a snippet once the page is known.
+            let mut text = r.take_text(7)?.unwrap_or_default();
+            if let Some(transcript) = r.take_text(8)? {
+                text.push('\n');
+                text.push_str(&transcript);
+            }
             Ok(SearchHit {
                 hit,
                 conversation: r.get(0)?,
@@ -607,14 +831,12 @@ impl Reader {
                 from: r.get(4)?,
                 subject: r.get(5)?,
                 date: clock.rfc3339(at),
-                // The whole text for now; cut to a snippet once the page is known.
-                snippet: r.get(7)?,
+                snippet: text,
                 highlights: Vec::new(),
-                order: r.get(8)?,
+                order: r.get(9)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
+        })
+        .collect()
 }
 
 #[cfg(test)]

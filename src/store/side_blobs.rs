@@ -32,6 +32,13 @@ impl SideBlobs {
         SideBlobs { path: PathBuf::from(path), mode }
     }
 
+    /// No file at all: a PostgreSQL store keeps every original in its
+    /// database (`pult store migrate` moves them there), and an empty path
+    /// never exists, so nothing is ever read from beside it.
+    pub fn none() -> SideBlobs {
+        SideBlobs { path: PathBuf::new(), mode: 0o600 }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

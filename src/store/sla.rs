@@ -2,12 +2,11 @@
 //! from the store as plain events; and the few writes they need: pauses,
 //! policy versions, escalation notes written once.
 
-use super::sql::{Conn, Transact};
+use super::sql::{Conn, Transact, WithConn as _};
 use super::writer::{audit, note_change};
 use super::{Reader, Result, StoreError};
 use crate::model::{ChangeKind, ChannelKind};
 use crate::workflow::sla::{Event, Facts, PauseReason};
-use rusqlite::OptionalExtension;
 
 /// A policy version: the `[[sla]]` tables (JSON) in effect from a moment on.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,42 +31,42 @@ const CANDIDATES: &str = "SELECT c.id FROM conversations c
 impl Reader {
     /// Open conversations where a clock may be running.
     pub fn sla_candidates(&self) -> Result<Vec<i64>> {
-        let mut st = self.connection().prepare_cached(CANDIDATES)?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.connection().with_conn(|c| c.all(CANDIDATES, &[], |r| r.get(0)))
     }
 
     /// Conversations with a client message, a reply or a promise between
     /// `from` and `to` (a month's report), automatic ones left out.
     pub fn sla_active(&self, from: i64, to: i64) -> Result<Vec<i64>> {
-        let mut st = self.connection().prepare_cached(
-            "SELECT c.id FROM conversations c WHERE c.automatic = 0 AND (
-                 EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sent_at >= ?1 AND m.sent_at < ?2)
-              OR EXISTS (SELECT 1 FROM tasks t WHERE t.conversation_id = c.id
-                           AND ((t.accepted_at >= ?1 AND t.accepted_at < ?2) OR (t.deadline >= ?1 AND t.deadline < ?2))))
-             ORDER BY c.id",
-        )?;
-        let rows = st.query_map([from, to], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.connection().with_conn(|c| {
+            c.all(
+                "SELECT c.id FROM conversations c WHERE c.automatic = 0 AND (
+                     EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sent_at >= ?1 AND m.sent_at < ?2)
+                  OR EXISTS (SELECT 1 FROM tasks t WHERE t.conversation_id = c.id
+                               AND ((t.accepted_at >= ?1 AND t.accepted_at < ?2) OR (t.deadline >= ?1 AND t.deadline < ?2))))
+                 ORDER BY c.id",
+                &[&from, &to],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// The policy versions, oldest first.
     pub fn sla_policy_versions(&self) -> Result<Vec<PolicyVersion>> {
-        let mut st =
-            self.connection().prepare_cached("SELECT id, effective_from, policies FROM sla_policies ORDER BY id")?;
-        let rows =
-            st.query_map([], |r| Ok(PolicyVersion { id: r.get(0)?, effective_from: r.get(1)?, policies: r.get(2)? }))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.connection().with_conn(|c| {
+            c.all("SELECT id, effective_from, policies FROM sla_policies ORDER BY id", &[], |r| {
+                Ok(PolicyVersion { id: r.get(0)?, effective_from: r.get(1)?, policies: r.get(2)? })
+            })
+        })
     }
 
     /// The events of each conversation; `is_rules` tells the rules message
     /// (which answers nothing) by its text.
     pub fn sla_facts(&self, ids: &[i64], is_rules: &dyn Fn(&str) -> bool) -> Result<Vec<Facts>> {
-        let conn = self.connection();
+        self.connection().with_conn(|conn| {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             let head = conn
-                .prepare_cached(
+                .opt(
                     "SELECT ch.kind, ch.name, coalesce(k.merged_into, k.id), coalesce(k2.organisation, k2.name, k.organisation, k.name),
                             coalesce(k2.tags, k.tags), c.assignee, c.remote_key LIKE 'biz:%',
                             (SELECT max(sent_at) FROM messages WHERE conversation_id = c.id AND direction = 'in'),
@@ -76,8 +75,7 @@ impl Reader {
                      LEFT JOIN contacts k ON k.id = c.contact_id
                      LEFT JOIN contacts k2 ON k2.id = k.merged_into
                      WHERE c.id = ?1",
-                )?
-                .query_row([id], |r| {
+                    &[&id], |r| {
                     let kind: String = r.get(0)?;
                     let tags: Option<String> = r.get(4)?;
                     Ok(Facts {
@@ -93,38 +91,38 @@ impl Reader {
                         client_hours: r.get(8)?,
                         events: Vec::new(),
                     })
-                })
-                .optional()?;
+                })?;
             let Some(mut facts) = head else { continue };
             facts.events = events(conn, id, is_rules)?;
             out.push(facts);
         }
         Ok(out)
+        })
     }
 }
 
-fn events(conn: &rusqlite::Connection, conversation: i64, is_rules: &dyn Fn(&str) -> bool) -> Result<Vec<Event>> {
+fn events(conn: &dyn Conn, conversation: i64, is_rules: &dyn Fn(&str) -> bool) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     // Redates say their reason in the message that tells the client.
     let mut told: Vec<(i64, String)> = Vec::new();
-    let mut st = conn.prepare_cached(
+    let rows = conn.all(
         "SELECT direction, sent_at, delivery, auto, forward, closing, report IS NOT NULL, substr(body, 1, 600)
          FROM messages WHERE conversation_id = ?1 ORDER BY sent_at, id",
+        &[&conversation],
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<String>(2)?,
+                r.get::<bool>(3)?,
+                r.get::<bool>(4)?,
+                r.get::<bool>(5)?,
+                r.get::<bool>(6)?,
+                r.get::<String>(7)?,
+            ))
+        },
     )?;
-    let rows = st.query_map([conversation], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, bool>(3)?,
-            r.get::<_, bool>(4)?,
-            r.get::<_, bool>(5)?,
-            r.get::<_, bool>(6)?,
-            r.get::<_, String>(7)?,
-        ))
-    })?;
-    for row in rows {
-        let (direction, at, delivery, auto, forward, closing, report, body) = row?;
+    for (direction, at, delivery, auto, forward, closing, report, body) in rows {
         match direction.as_str() {
             "in" => events.push(Event::Client { at, asks: !closing && !report }),
             _ => {
@@ -140,11 +138,12 @@ fn events(conn: &rusqlite::Connection, conversation: i64, is_rules: &dyn Fn(&str
     }
     // A promise: accepted with its first deadline; later deadlines from the audit.
     let mut moves: Vec<(i64, i64, i64, i64)> = Vec::new(); // (at, task, old, new)
-    let mut st = conn.prepare_cached(
+    let redates = conn.all(
         "SELECT at, detail FROM audit WHERE conversation_id = ?1 AND action = 'task.redate' ORDER BY id",
+        &[&conversation],
+        |r| Ok((r.get::<i64>(0)?, r.get::<Option<String>>(1)?)),
     )?;
-    for row in st.query_map([conversation], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))? {
-        let (at, detail) = row?;
+    for (at, detail) in redates {
         // "task 7 deadline 1795000000 -> 1795100000"
         let detail = detail.unwrap_or_default();
         let mut words = detail.split_whitespace();
@@ -155,22 +154,14 @@ fn events(conn: &rusqlite::Connection, conversation: i64, is_rules: &dyn Fn(&str
             moves.push((at, task, old, new));
         }
     }
-    let mut st = conn.prepare_cached(
+    let tasks = conn.all(
         "SELECT id, accepted_at, deadline, state, done_at FROM tasks
          WHERE conversation_id = ?1 AND accepted_at IS NOT NULL AND deadline IS NOT NULL AND withdrawn IS NULL
          ORDER BY id",
+        &[&conversation],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?, r.get::<String>(3)?, r.get::<Option<i64>>(4)?)),
     )?;
-    let rows = st.query_map([conversation], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (task, accepted, deadline, state, done_at) = row?;
+    for (task, accepted, deadline, state, done_at) in tasks {
         let mine: Vec<_> = moves.iter().filter(|m| m.1 == task).collect();
         let first = mine.first().map(|m| m.2).unwrap_or(deadline);
         events.push(Event::Promise { at: accepted, task, deadline: first });
@@ -185,14 +176,12 @@ fn events(conn: &rusqlite::Connection, conversation: i64, is_rules: &dyn Fn(&str
             _ => {}
         }
     }
-    let mut st = conn.prepare_cached(
+    let pauses = conn.all(
         "SELECT reason, started_at, ended_at FROM sla_pauses WHERE conversation_id = ?1 ORDER BY started_at, id",
+        &[&conversation],
+        |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<Option<i64>>(2)?)),
     )?;
-    let rows = st.query_map([conversation], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?))
-    })?;
-    for row in rows {
-        let (reason, start, end) = row?;
+    for (reason, start, end) in pauses {
         events.push(Event::Pause { at: start, reason: PauseReason::parse(&reason).unwrap_or(PauseReason::Other) });
         if let Some(end) = end {
             events.push(Event::Resume { at: end });

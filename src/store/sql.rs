@@ -383,3 +383,34 @@ impl FromValue for Value {
         Ok(v.clone())
     }
 }
+
+impl Row {
+    /// Column `i`'s text moved out of the row (NULL left behind), for the
+    /// hot paths that read whole bodies (a thread, search hits): no second
+    /// copy of a 30 MB mail. NULL is `None`.
+    pub fn take_text(&mut self, i: usize) -> Result<Option<String>> {
+        let v = self.0.get_mut(i).ok_or_else(|| StoreError::Invalid(format!("no column {i}")))?;
+        match std::mem::replace(v, Value::Null) {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s)),
+            other => Err(StoreError::Invalid(format!("column {i}: expected text, found {other:?}"))),
+        }
+    }
+}
+
+impl SqliteConn<'_> {
+    /// Rows of a statement run once, not kept in the connection's cache: its
+    /// text holds values (a view's moment, a list of ids) and would push the
+    /// statements worth keeping out of it.
+    pub fn rows_once(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
+        let values = values(params);
+        let mut stmt = self.0.prepare(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Row((0..width).map(|i| r.get_ref(i).and_then(from_sqlite)).collect::<rusqlite::Result<_>>()?));
+        }
+        Ok(out)
+    }
+}

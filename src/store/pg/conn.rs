@@ -189,6 +189,20 @@ impl Conn for PgConn<'_, '_> {
     }
 }
 
+/// A statement run once, unprepared (see `PgDb::read_once`).
+pub(super) fn rows_once(tx: &mut postgres::Transaction<'_>, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
+    let values = params.iter().map(|p| p.to_value()).collect::<Vec<Value>>();
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+    let rows = tx.query(&numbered_placeholders(sql), &refs).map_err(pg)?;
+    to_rows(&rows)
+}
+
+fn to_rows(rows: &[postgres::Row]) -> Result<Vec<Row>> {
+    rows.iter()
+        .map(|r| (0..r.len()).map(|i| r.try_get::<_, Value>(i).map_err(pg)).collect::<Result<Vec<_>>>().map(Row::of))
+        .collect()
+}
+
 fn pg(e: postgres::Error) -> StoreError {
     StoreError::Postgres(e.into())
 }

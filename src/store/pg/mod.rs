@@ -51,6 +51,11 @@ pub enum PgError {
     /// Another daemon holds the sender's lease now; this one must not mark or send anything.
     #[error("this daemon no longer holds the sender's lease (epoch {mine}, the store is at {current})")]
     Fenced { mine: i64, current: i64 },
+    /// A reader found the store at an older schema: the writer (`pult daemon`) migrates it first.
+    #[error(
+        "PostgreSQL store {target} is at schema {found}, this build reads {known}: start pult daemon (it migrates) or run pult store migrate"
+    )]
+    NotMigrated { target: String, found: i64, known: i64 },
     /// The lease's connection is gone: whatever this daemon was doing may be taken over.
     #[error("the sender's lease was lost with its connection")]
     LeaseLost,
@@ -132,6 +137,55 @@ impl PgDb {
         let mut client = target.connect()?;
         schema::migrate(&mut client)?;
         Ok(PgDb { client: client.into(), prepared: Default::default() })
+    }
+
+    /// A reader's connection: the store must be there at this build's
+    /// version (the writer migrates; a reader never changes the schema).
+    pub fn open_reader(target: &Target) -> Result<PgDb, PgError> {
+        let mut client = target.connect()?;
+        let found = schema::version(&mut client)?;
+        if found > schema::VERSION {
+            return Err(PgError::TooNew { found, known: schema::VERSION });
+        }
+        if found < schema::VERSION {
+            return Err(PgError::NotMigrated { target: target.shown().to_string(), found, known: schema::VERSION });
+        }
+        Ok(PgDb { client: client.into(), prepared: Default::default() })
+    }
+
+    /// `f` in one read-only transaction that sees one snapshot, so a screen
+    /// read in several statements is of one moment (SQLite's read
+    /// transaction gives the same); no write lock.
+    pub fn read<R>(
+        &self,
+        f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
+    ) -> crate::store::Result<R> {
+        let mut client = self.client.borrow_mut();
+        let mut prepared = self.prepared.borrow_mut();
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(PgError::from)?;
+        let result = f(&conn::PgConn::new(&mut tx, &mut prepared))?;
+        tx.commit().map_err(PgError::from)?;
+        Ok(result)
+    }
+
+    /// Rows of a statement run once, not prepared and kept: its text holds
+    /// values (a view's moment, a list of ids), so keeping it would grow the
+    /// connection's statements without end.
+    pub fn read_once(
+        &self,
+        sql: &str,
+        params: &[&dyn crate::store::sql::ToValue],
+    ) -> crate::store::Result<Vec<crate::store::sql::Row>> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.build_transaction().read_only(true).start().map_err(PgError::from)?;
+        let rows = conn::rows_once(&mut tx, sql, params)?;
+        tx.commit().map_err(PgError::from)?;
+        Ok(rows)
     }
 
     /// `f` in one transaction; `lock` takes the store-wide write lock first

@@ -1,0 +1,67 @@
+//! A reader's connection on either engine: SQLite's file opened read-only,
+//! or a PostgreSQL connection that reads each call in one snapshot. The
+//! readers' SQL is written once against `sql::Conn`; this is what hands it
+//! the right engine.
+
+use super::pg::PgDb;
+use super::sql::{Conn, Engine, Row, SqliteConn, ToValue, WithConn};
+use super::{Result, StoreError};
+use rusqlite::Connection;
+
+pub(super) enum ReadConn {
+    Sqlite(Connection),
+    Postgres(PgDb),
+}
+
+impl WithConn for ReadConn {
+    /// SQLite's connection as it is (its own read transaction per
+    /// statement, as before); on PostgreSQL one read-only snapshot.
+    fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R> {
+        match self {
+            ReadConn::Sqlite(conn) => f(&SqliteConn(conn)),
+            ReadConn::Postgres(db) => db.read(f),
+        }
+    }
+}
+
+impl ReadConn {
+    pub(super) fn engine(&self) -> Engine {
+        match self {
+            ReadConn::Sqlite(_) => Engine::Sqlite,
+            ReadConn::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Rows of a statement whose text holds values, run once and not kept.
+    pub(super) fn rows_once(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
+        match self {
+            ReadConn::Sqlite(conn) => SqliteConn(conn).rows_once(sql, params),
+            ReadConn::Postgres(db) => db.read_once(sql, params),
+        }
+    }
+
+    /// SQLite's own connection, for what only SQLite has (its FTS5 index,
+    /// its query plans, statement tracing).
+    pub(super) fn sqlite(&self) -> Result<&Connection> {
+        match self {
+            ReadConn::Sqlite(conn) => Ok(conn),
+            ReadConn::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    /// For reader code still written against SQLite's connection
+    /// (`originals.rs`): it says plainly that it does not run on PostgreSQL.
+    pub(super) fn prepare_cached(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>> {
+        Ok(self.sqlite()?.prepare_cached(sql)?)
+    }
+}
+
+/// The join that keeps its tables in the order written: SQLite's planner,
+/// without statistics, needs the order spelled out (`CROSS JOIN`);
+/// PostgreSQL's plans from statistics and allows no `ON` after `CROSS JOIN`.
+pub(super) fn cross_join(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    }
+}
