@@ -3042,3 +3042,130 @@ fn redact_others_masks_third_parties_in_mail_cc_and_their_own_mail() {
     assert!(report.contains("third party 1"), "{report}");
     assert!(cli.ok(&["export", "verify", dir]).contains("matches its SHA-256"));
 }
+
+/// Issue #29's story end to end: a team on PostgreSQL runs `pult daemon` on
+/// two hosts (here two processes on one database), one sending and one
+/// waiting. Mail is synced from Dovecot, replies are queued by `pult send`,
+/// and the active daemon is killed with SIGKILL at random moments while it
+/// sends; each time the standby carries on and a new standby starts. Every
+/// send ends sent or "may have been sent", none reaches the client twice,
+/// and Russian search finds the synced mail by another form of a word.
+#[test]
+fn on_postgresql_the_standby_carries_on_after_kill_9_and_nothing_goes_twice() {
+    use std::process::{Child, Stdio};
+    let d = dovecot();
+    assert!(d.smtp > 0, "scripts/test starts Postfix too");
+    let f = folder("pgkill");
+    deliver(&d, &f, &[mail(0, 1)]);
+    let tag = format!("pg{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let db = common::pg::PgDb::new();
+    let mut acct = account(&d, &f, false);
+    acct.folders = vec![f.clone(), "Sent".into()];
+    let home = tempfile::tempdir().expect("home");
+    let cfg = config_file(home.path(), &acct);
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str(&format!(
+        "\n[store]\nurl = \"{}\"\npassword_file = \"{}\"\n",
+        db.url,
+        common::pg::password_file().display()
+    ));
+    std::fs::write(&cfg, text).expect("config");
+    let cli = |args: &[&str]| pult(home.path()).arg("--config").arg(&cfg).args(args).output().expect("pult");
+
+    struct Daemon(Child);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let start = || {
+        Daemon(
+            pult(home.path())
+                .arg("--config")
+                .arg(&cfg)
+                .arg("daemon")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("daemon"),
+        )
+    };
+    let mut c = db.connect();
+    let holder = |c: &mut postgres::Client| -> String {
+        c.query_opt("SELECT coalesce(holder, '') FROM sender_lease", &[])
+            .ok()
+            .flatten()
+            .map(|r| r.get(0))
+            .unwrap_or_default()
+    };
+    let mut daemons = vec![start(), start()];
+    let holds = |d: &Daemon, c: &mut postgres::Client| holder(c).contains(&format!("pid {},", d.0.id()));
+    wait_for("one daemon to take the lease", || daemons.iter().any(|d| holds(d, &mut c)));
+    wait_for("the client's mail synced", || {
+        c.query_one("SELECT count(*) FROM messages WHERE direction = 'in'", &[]).map(|r| r.get::<_, i64>(0)).unwrap_or(0)
+            >= 1
+    });
+
+    const N: usize = 20;
+    for i in 0..N {
+        let out = cli(&["send", "--to", &format!("partner{i}@tax.test"), "--subject", &format!("Kill {tag} #{i}#"), "--body", "x"]);
+        assert!(out.status.success(), "pult send: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let open_rows = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')", &[]).unwrap().get(0)
+    };
+    let mut seed: u64 = (std::process::id() as u64) << 20 | NEXT.load(Ordering::SeqCst) as u64 | 1;
+    eprintln!("kill seed {seed}");
+    let mut kills = 0;
+    while open_rows(&mut c) > 0 && kills < 6 {
+        // Fault injection at a random moment, not a wait for anything.
+        std::thread::sleep(std::time::Duration::from_millis(next_random(&mut seed) % 600));
+        let Some(active) = daemons.iter().position(|d| holds(d, &mut c)) else { continue };
+        let mut killed = daemons.remove(active);
+        killed.0.kill().expect("SIGKILL");
+        killed.0.wait().expect("reaped");
+        kills += 1;
+        daemons.push(start());
+        wait_for("the standby to take over", || daemons.iter().any(|d| holds(d, &mut c)));
+    }
+    wait_for("the outbox to drain", || open_rows(&mut c) == 0);
+    let count = |c: &mut postgres::Client, state: &str| -> i64 {
+        c.query_one("SELECT count(*) FROM outbox WHERE state = $1", &[&state]).unwrap().get(0)
+    };
+    let (sent, unknown) = (count(&mut c, "sent"), count(&mut c, "unknown"));
+    assert_eq!(sent + unknown, N as i64, "every row is sent or honestly unknown: nothing lost");
+    let delivered = || -> Vec<usize> {
+        let all = read_mailbox(&d, "carol", "INBOX");
+        (0..N)
+            .map(|i| {
+                let needle = format!("Kill {tag} #{i}#");
+                all.iter().filter(|m| String::from_utf8_lossy(m).contains(&needle)).count()
+            })
+            .collect()
+    };
+    let sent_rows: Vec<usize> = c
+        .query("SELECT subject FROM outbox WHERE state = 'sent'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0).split('#').nth(1).and_then(|n| n.parse().ok()).expect("index"))
+        .collect();
+    wait_for("every sent mail at the partner's", || {
+        let got = delivered();
+        sent_rows.iter().all(|&i| got[i] >= 1)
+    });
+    for (i, n) in delivered().iter().enumerate() {
+        assert!(*n <= 1, "mail #{i} delivered {n} times (seed {seed}, {kills} kills)");
+    }
+    eprintln!("{kills} kills: {sent} sent, {unknown} unknown");
+
+    // The synced mail says «пришлите акт сверки»; another form of the word finds it.
+    let out = cli(&["search", "сверку", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hits = hits.as_array().expect("an array");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0]["snippet"].as_str().is_some_and(|s| s.contains("акт сверки")), "{hits:?}");
+    assert_eq!(hits[0]["highlights"].as_array().map(Vec::len), Some(1), "the word is highlighted: {hits:?}");
+}
