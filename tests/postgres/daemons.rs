@@ -222,3 +222,93 @@ fn a_daemon_whose_lease_is_cut_stops_its_workers_and_takes_it_again() {
     eventually("the daemon to notice", || said().contains("lost the sender's lease"));
     eventually("the lease taken again", || holder(&mut c).0 == epoch + 1);
 }
+
+/// A person's pult on the PostgreSQL store: its own reader, writer and watcher.
+fn person(
+    at: &Location,
+    actor: &str,
+) -> (pult::tui::app::App, ratatui::Terminal<ratatui::backend::TestBackend>, pult::store::watch::Watcher) {
+    use pult::workflow::templates::Templates;
+    let clock = pult::clock::Clock::fixed(crate::common::NOW, crate::common::moscow());
+    let state = pult::tui::state::AppState::new(
+        pult::i18n::Lang::En,
+        actor.into(),
+        clock,
+        pult::tui::keymap::Keymap::shipped(),
+        Templates::shipped(),
+    );
+    let writer = at.spawn_writer().unwrap();
+    let mut app = pult::tui::app::App::open(state, pult::tui::theme::Theme::dark(), at, writer).unwrap();
+    app.resize(160, 45);
+    app.settle();
+    let term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
+    (app, term, at.watcher().unwrap())
+}
+
+fn screen(app: &mut pult::tui::app::App, term: &mut ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
+    app.settle();
+    app.draw(term).unwrap();
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut x = 0;
+        while x < buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            x += pult::sanitize::width(sym).max(1) as u16;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Waits for the watcher to bring what another pult committed, as the event loop does.
+fn refresh_until(
+    app: &mut pult::tui::app::App,
+    term: &mut ratatui::Terminal<ratatui::backend::TestBackend>,
+    w: &mut pult::store::watch::Watcher,
+    shows: &str,
+) -> String {
+    let mut last = String::new();
+    eventually(shows, || {
+        let changes = w.poll_waiting(std::time::Duration::from_millis(200)).unwrap();
+        app.store_changed(&changes);
+        last = screen(app, term);
+        last.contains(shows)
+    });
+    last
+}
+
+#[test]
+fn people_on_postgresql_see_each_others_claims_and_replies() {
+    let home = tempfile::tempdir().unwrap();
+    let sqlite = crate::common::demo_store(home.path());
+    let db = PgDb::new();
+    pult::store::pg::migrate::sqlite_to_postgres(&sqlite, &db.target).unwrap();
+    let at = Location::Postgres(db.target.clone());
+    let (mut anna, mut anna_term, _anna_w) = person(&at, "anna");
+    let (mut boris, mut boris_term, mut boris_w) = person(&at, "boris");
+    assert!(!anna.state.list.rows.is_empty(), "the moved demo store lists its conversations");
+    let conv = anna.state.list.rows[0].id;
+
+    // Anna starts replying: Boris sees the claim without a key press.
+    anna.press_keys("<Enter> r").unwrap();
+    refresh_until(&mut boris, &mut boris_term, &mut boris_w, "✎anna");
+    anna.type_text("Ответ от Анны через PostgreSQL");
+    anna.press_keys("<C-x>").unwrap();
+    assert!(screen(&mut anna, &mut anna_term).contains("Ответ от Анны через PostgreSQL"));
+    if boris.state.thread.as_ref().map(|t| t.conversation.id) != Some(conv) {
+        boris.press_keys("g g <Enter>").unwrap();
+    }
+    refresh_until(&mut boris, &mut boris_term, &mut boris_w, "Ответ от Анны через PostgreSQL");
+
+    // And search finds it from Boris's pult, by another form of a word.
+    boris.press_keys("<Esc> /").unwrap();
+    boris.type_text("ответы");
+    boris.press_keys("<Enter>").unwrap();
+    boris.settle();
+    let results = boris.state.search.as_ref().expect("search results");
+    assert!(results.hits.iter().any(|h| h.conversation == conv), "{:?}", results.hits.len());
+    let s = screen(&mut boris, &mut boris_term);
+    assert!(s.contains("Search results"), "{s}");
+}
