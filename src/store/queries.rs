@@ -884,7 +884,8 @@ impl ConversationRow {
 /// `c.id IN (…)` of ids (numbers only, so safe to write into the SQL).
 fn ids_in(ids: &[i64]) -> String {
     if ids.is_empty() {
-        return "0".into();
+        // A condition both engines read as false (PostgreSQL's WHERE takes no integer).
+        return "1 = 0".into();
     }
     format!("c.id IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
 }

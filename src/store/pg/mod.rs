@@ -42,9 +42,10 @@ pub enum PgError {
     /// (the address without its password)
     #[error("{0}: a password in the address is refused; give it with password_command or password_file in [store]")]
     PasswordInUrl(String),
-    #[error("PostgreSQL store {target}: {source}")]
+    // The driver's own Display is only "db error": what the server said is its source.
+    #[error("PostgreSQL store {target}: {}", with_causes(source))]
     Connect { target: String, source: postgres::Error },
-    #[error("PostgreSQL store: {0}")]
+    #[error("PostgreSQL store: {}", with_causes(.0))]
     Sql(#[from] postgres::Error),
     #[error("PostgreSQL store was written by a newer pult (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
