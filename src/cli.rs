@@ -1,9 +1,9 @@
 //! The command line: `pult`, `pult demo`, `pult status`, `pult search`, `pult thread`, `pult reply`, …
 
 use crate::bootstrap::{Global, load_config, location};
-use crate::store::Location;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::store::Location;
 use crate::store::{Reader, StoreError, Writer};
 use crate::tui::{self, app::App, keymap::Keymap, state::AppState, theme::Theme};
 use crate::workflow::calendar::Calendar;
@@ -823,6 +823,32 @@ fn doctor(cli: &Cli) -> Result<()> {
     }
     // What channels sent that pult could not read: kept raw, counted here.
     let store = location(cli, &cfg)?;
+    // On PostgreSQL the daemons may run anywhere: say whether one sends.
+    if let Location::Postgres(target) = &store {
+        match crate::store::pg::lease::current_holder(target) {
+            Ok(Some((holder, since))) => {
+                let since = Clock::system(cfg.timezone()).full(since);
+                say!(
+                    "✓ {:<16} {}",
+                    "store",
+                    t!(
+                        "doctor_pg_sender",
+                        target = target.shown(),
+                        holder = crate::sanitize::line(&holder),
+                        since = since
+                    )
+                );
+            }
+            Ok(None) => {
+                bad += 1;
+                say!("✗ {:<16} {}", "store", t!("doctor_pg_no_sender", target = target.shown()));
+            }
+            Err(e) => {
+                bad += 1;
+                say!("✗ {:<16} {}", "store", crate::store::StoreError::from(e).in_language(crate::i18n::ui()));
+            }
+        }
+    }
     if store.exists()
         && let Ok(reader) = store.open_reader(&cfg.actor())
     {

@@ -201,7 +201,8 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
                 bail!("{}", t!("identity_form"));
             };
             let (kind, handle, actor) = (kind.to_string(), handle.to_string(), cfg.actor());
-            let new = store.spawn_writer()?
+            let new = store
+                .spawn_writer()?
                 .call_blocking(move |c| clients::split(c, &kind, &handle, &actor, now))
                 .with_context(|| t!("no_identity", identity = identity))?;
             say!("{}", t!("identity_split", identity = identity, client = new));
@@ -211,7 +212,8 @@ pub fn run(cli: &Global, action: &ClientAction) -> Result<()> {
             let (id, actor, note) = (*id, cfg.actor(), note.clone());
             let to = (to != "-").then(|| to.clone());
             let who = to.clone().unwrap_or_else(|| t!("nobody"));
-            let moved = store.spawn_writer()?
+            let moved = store
+                .spawn_writer()?
                 .call_blocking(move |c| clients::hand_over(c, id, to.as_deref(), &actor, note.as_deref(), now))?;
             let lang = crate::i18n::ui();
             let moved = crate::i18n::plural_of(lang, moved as i64, "open_conversations");

@@ -210,7 +210,9 @@ impl Signals {
         let (tx, rang) = std::sync::mpsc::channel();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         use tokio::signal::unix::{SignalKind, signal};
-        let (mut term, mut int) = rt.block_on(async { Ok::<_, std::io::Error>((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)) })?;
+        let (mut term, mut int) = rt.block_on(async {
+            Ok::<_, std::io::Error>((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))
+        })?;
         let flag = stop.clone();
         std::thread::Builder::new().name("pult-signals".into()).spawn(move || {
             rt.block_on(async {

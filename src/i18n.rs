@@ -1272,6 +1272,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "этот демон потерял право отправки для {path} (его подхватил другой или оборвалась связь); синхронизация и отправка остановлены, демон снова ждёт в резерве",
     ),
     (
+        "doctor_pg_sender",
+        "{target}: {holder} syncs and sends (since {since})",
+        "{target}: синхронизацию и отправку ведёт {holder} (с {since})",
+    ),
+    (
+        "doctor_pg_no_sender",
+        "{target}: no daemon holds the sender's lease; nothing is synced or sent until `pult daemon` runs",
+        "{target}: ни один демон не держит право отправки; пока не запущен `pult daemon`, почта не синхронизируется и не отправляется",
+    ),
+    (
         "daemon_asking_handover",
         "{holder} runs the workers; asking it to hand over",
         "синхронизацию ведёт {holder}; прошу передать",

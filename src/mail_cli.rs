@@ -4,8 +4,8 @@
 
 use crate::attachments::{self, Located};
 use crate::bootstrap::{Global, load_config, location};
-use crate::store::Location;
 use crate::config::{Account, Config};
+use crate::store::Location;
 use crate::store::{ingest, intents};
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};

@@ -3,10 +3,10 @@
 //! from `channels::registry`).
 
 use crate::bootstrap::{Global, load_config, location};
-use crate::store::Location;
 use crate::channels::registry::{self, ReplyFacts};
 use crate::clock::Clock;
 use crate::model::{ChannelKind, ConversationRow, Delivery, Direction, MessageRow, TaskRow};
+use crate::store::Location;
 use crate::store::{Reader, intents};
 use crate::{say, t};
 use anyhow::{Context as _, Result, bail};

@@ -51,11 +51,17 @@ pub(crate) fn said(e: StoreError) -> anyhow::Error {
         StoreError::Postgres(PgError::BadUrl) => t!("store_migrate_to"),
         StoreError::Postgres(PgError::PasswordInUrl(target)) => t!("store_pg_password_in_url", target = target),
         StoreError::Postgres(PgError::Connect { target, source }) => {
-            t!("store_pg_connect", target = target, why = crate::sanitize::line(&crate::store::pg::with_causes(&source)))
+            t!(
+                "store_pg_connect",
+                target = target,
+                why = crate::sanitize::line(&crate::store::pg::with_causes(&source))
+            )
         }
         StoreError::Postgres(PgError::TooNew { .. }) | StoreError::Refused(_) => e.in_language(lang),
         // The server's or the data's own words, after what was being done.
-        StoreError::Postgres(e) => t!("store_migrate_failed", why = crate::sanitize::line(&crate::store::pg::with_causes(&e))),
+        StoreError::Postgres(e) => {
+            t!("store_migrate_failed", why = crate::sanitize::line(&crate::store::pg::with_causes(&e)))
+        }
         StoreError::Invalid(why) => t!("store_migrate_failed", why = crate::sanitize::line(&why)),
         e => t!("store_migrate_failed", why = crate::sanitize::line(&e.to_string())),
     };

@@ -3104,13 +3104,23 @@ fn on_postgresql_the_standby_carries_on_after_kill_9_and_nothing_goes_twice() {
     let holds = |d: &Daemon, c: &mut postgres::Client| holder(c).contains(&format!("pid {},", d.0.id()));
     wait_for("one daemon to take the lease", || daemons.iter().any(|d| holds(d, &mut c)));
     wait_for("the client's mail synced", || {
-        c.query_one("SELECT count(*) FROM messages WHERE direction = 'in'", &[]).map(|r| r.get::<_, i64>(0)).unwrap_or(0)
+        c.query_one("SELECT count(*) FROM messages WHERE direction = 'in'", &[])
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0)
             >= 1
     });
 
     const N: usize = 20;
     for i in 0..N {
-        let out = cli(&["send", "--to", &format!("partner{i}@tax.test"), "--subject", &format!("Kill {tag} #{i}#"), "--body", "x"]);
+        let out = cli(&[
+            "send",
+            "--to",
+            &format!("partner{i}@tax.test"),
+            "--subject",
+            &format!("Kill {tag} #{i}#"),
+            "--body",
+            "x",
+        ]);
         assert!(out.status.success(), "pult send: {}", String::from_utf8_lossy(&out.stderr));
     }
     let open_rows = |c: &mut postgres::Client| -> i64 {

@@ -12,8 +12,8 @@ pub mod evidence;
 pub mod fts;
 pub mod ingest;
 pub mod intents;
-pub mod location;
 pub mod ledger;
+pub mod location;
 pub mod mail_auth;
 pub mod originals;
 pub mod pg;
@@ -34,8 +34,8 @@ use rusqlite::{Connection, OpenFlags, functions::FunctionFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use queries::{Reader, statements_counted};
 pub use location::Location;
+pub use queries::{Reader, statements_counted};
 pub use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]

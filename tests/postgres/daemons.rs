@@ -63,14 +63,14 @@ fn a_second_daemon_waits_as_a_standby_and_takes_over_when_the_first_is_killed() 
     let mut first = daemon(home.path(), &cfg, "first.log");
     let first_pid = first.0.id();
     let mut c = db.connect();
-    eventually("the first daemon to take the lease", || {
-        holder(&mut c).1.contains(&format!("pid {first_pid},"))
-    });
+    eventually("the first daemon to take the lease", || holder(&mut c).1.contains(&format!("pid {first_pid},")));
     let second = daemon(home.path(), &cfg, "second.log");
     let standby_says = || std::fs::read_to_string(home.path().join("second.log")).unwrap_or_default();
     eventually("the second daemon to say it waits", || standby_says().contains("waits as its standby"));
     assert!(standby_says().contains(&format!("pid {first_pid},")), "it names the holder: {}", standby_says());
     let (epoch, _) = holder(&mut c);
+    let now_holds = pult::store::pg::lease::current_holder(&db.target).unwrap().expect("a holder now");
+    assert!(now_holds.0.contains(&format!("pid {first_pid},")), "{now_holds:?}");
 
     first.0.kill().expect("SIGKILL");
     first.0.wait().unwrap();
@@ -93,6 +93,9 @@ fn sigterm_hands_the_lease_back_and_exits_cleanly() {
     assert!(st.success());
     let status = first.0.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
+    // The row still names the last holder; `pult doctor` asks the lock.
+    assert!(holder(&mut c).1.contains(&format!("pid {pid},")));
+    assert_eq!(pult::store::pg::lease::current_holder(&db.target).unwrap(), None, "nobody holds it now");
     // Handed back: another takes it at once, without waiting for a session to time out.
     assert!(Lease::try_take(&db.target, "next", 1).unwrap().is_some());
 }
@@ -100,10 +103,8 @@ fn sigterm_hands_the_lease_back_and_exits_cleanly() {
 #[test]
 fn a_password_in_the_address_is_refused_by_every_command_and_not_repeated() {
     let home = tempfile::tempdir().unwrap();
-    let out = pult(home.path())
-        .args(["daemon", "--store", "postgres://ann:hunter2@127.0.0.1:1/pult"])
-        .output()
-        .unwrap();
+    let out =
+        pult(home.path()).args(["daemon", "--store", "postgres://ann:hunter2@127.0.0.1:1/pult"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("password_command") && !err.contains("hunter2"), "{err}");

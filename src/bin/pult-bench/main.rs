@@ -159,7 +159,8 @@ fn run(cli: Cli) -> Result<()> {
         None if cli.engines => {
             let password =
                 cli.postgres_password_file.as_deref().map(|f| pult::secrets::read(None, Some(f))).transpose()?;
-            let target = pult::store::pg::Target::parse(cli.postgres.as_deref().unwrap_or_default(), password.as_deref())?;
+            let target =
+                pult::store::pg::Target::parse(cli.postgres.as_deref().unwrap_or_default(), password.as_deref())?;
             engines::run(&target, &cli.messages, &out)
         }
         None if cli.postgres.is_some() => {

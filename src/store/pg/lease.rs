@@ -49,6 +49,23 @@ fn begin_fenced(client: &mut postgres::Client, epoch: i64) -> Result<postgres::T
     Ok(tx)
 }
 
+/// Who holds the lease right now (its holder and since when), or None when
+/// no session holds the lock: the row keeps the last holder's name after it
+/// died, the lock does not.
+pub fn current_holder(target: &Target) -> Result<Option<(String, i64)>, PgError> {
+    let mut client = target.connect()?;
+    let row = client.query_opt(
+        "SELECT coalesce(l.holder, ''), coalesce(l.since, 0) FROM sender_lease l
+          WHERE EXISTS (SELECT 1 FROM pg_locks k
+                         WHERE k.locktype = 'advisory' AND k.granted
+                           AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                           AND k.classid::bigint = ($1::bigint >> 32) AND k.objid::bigint = ($1::bigint & 4294967295)
+                           AND k.objsubid = 1)",
+        &[&SENDER_LOCK],
+    )?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 impl Lease {
     /// Takes the lease if nobody holds it; `None` when another daemon does.
     pub fn try_take(target: &Target, holder: &str, now: i64) -> Result<Option<Lease>, PgError> {
