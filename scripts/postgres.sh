@@ -42,8 +42,22 @@ su postgres -s /bin/sh -c "'$B/initdb' -D '$DIR/data' -U postgres --auth-local=t
   --pwfile='$DIR/pwfile' -E UTF8 --locale=C.UTF-8" >"$DIR/initdb.log" 2>&1 ||
   { cat "$DIR/initdb.log" >&2; exit 1; }
 rm -f "$DIR/pwfile"
+# TLS for the tests of sslmode=require: a CA of the test's own and a
+# certificate for 127.0.0.1 (tests/postgres.rs reads DIR/tls/ca.pem).
+mkdir -p "$DIR/tls"
+( cd "$DIR/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=pult test PostgreSQL CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout ca.key -out ca.pem 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout key.pem -out leaf.csr 2>/dev/null
+  printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' > leaf.ext
+  openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 -extfile leaf.ext -out cert.pem 2>/dev/null
+  chmod 600 ca.key key.pem; chown postgres key.pem cert.pem )
 # Loopback only; fsync off (a test server, and the tests measure nothing).
 cat >> "$DIR/data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = '$DIR/tls/cert.pem'
+ssl_key_file = '$DIR/tls/key.pem'
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DIR/run'

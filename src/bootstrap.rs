@@ -89,8 +89,11 @@ pub fn resolve_location(arg: Option<&Path>, cfg: &Config) -> Result<Location> {
         (None, None) => None,
         (command, file) => Some(crate::secrets::read(command.as_deref(), file.as_deref())?),
     };
-    let target = crate::store::pg::Target::parse(&url, password.as_deref())
-        .map_err(|e| crate::store_cli::said(crate::store::StoreError::Postgres(e)))?;
+    let said = |e| anyhow::anyhow!("{}", crate::store::StoreError::Postgres(e).in_language(crate::i18n::ui()));
+    let mut target = crate::store::pg::Target::parse(&url, password.as_deref()).map_err(said)?;
+    if let Some(ca) = &cfg.store.ca_file {
+        target = target.with_ca_file(ca).map_err(said)?;
+    }
     Ok(Location::Postgres(target))
 }
 

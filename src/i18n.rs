@@ -1458,6 +1458,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "{target}: a password in the address is refused; give it with password_command or password_file in [store]",
         "{target}: пароль в адресе не принимается; задайте его через password_command или password_file в [store]",
     ),
+    (
+        "store_pg_bad_url",
+        "[store] url is not a PostgreSQL address (postgres://USER@HOST:PORT/DB, or postgres:///DB?host=/var/run/postgresql)",
+        "[store] url — не адрес PostgreSQL (`postgres://USER@HOST:PORT/DB` или `postgres:///DB?host=/var/run/postgresql`)",
+    ),
+    (
+        "store_pg_tls",
+        "TLS to the PostgreSQL store cannot be set up: {why}",
+        "шифрованное соединение с хранилищем PostgreSQL не настроить: {why}",
+    ),
     ("store_pg_connect", "Cannot connect to {target}: {why}", "Не удаётся подключиться к {target}: {why}"),
     (
         "store_migrate_failed",

@@ -22,7 +22,10 @@ pub fn migrate(global: &Global, from: &str, to: &str, json: bool) -> Result<()> 
         (None, None) => None,
         (command, file) => Some(crate::secrets::read(command.as_deref(), file.as_deref())?),
     };
-    let target = Target::parse(to, password.as_deref()).map_err(|e| said(StoreError::Postgres(e)))?;
+    let mut target = Target::parse(to, password.as_deref()).map_err(|e| said(StoreError::Postgres(e)))?;
+    if let Some(ca) = &cfg.store.ca_file {
+        target = target.with_ca_file(ca).map_err(|e| said(StoreError::Postgres(e)))?;
+    }
     let moved = migrate::sqlite_to_postgres(&source, &target).map_err(said)?;
     if json {
         let tables: serde_json::Map<String, serde_json::Value> =
@@ -57,7 +60,7 @@ pub(crate) fn said(e: StoreError) -> anyhow::Error {
                 why = crate::sanitize::line(&crate::store::pg::with_causes(&source))
             )
         }
-        StoreError::Postgres(PgError::TooNew { .. }) | StoreError::Refused(_) => e.in_language(lang),
+        StoreError::Postgres(PgError::TooNew { .. } | PgError::Tls(_)) | StoreError::Refused(_) => e.in_language(lang),
         // The server's or the data's own words, after what was being done.
         StoreError::Postgres(e) => {
             t!("store_migrate_failed", why = crate::sanitize::line(&crate::store::pg::with_causes(&e)))

@@ -87,13 +87,16 @@ pub struct StoreConfig {
     pub path: Option<PathBuf>,
     /// Keep every message's bytes as received (default: on for a new store).
     pub keep_raw: Option<bool>,
-    /// A PostgreSQL store (`postgres://USER@HOST:PORT/DB`): not opened by
-    /// this build yet; said so plainly when set (`bootstrap::resolve_store`).
+    /// A PostgreSQL store (`postgres://USER@HOST:PORT/DB`, or a Unix socket
+    /// `postgres:///DB?host=/var/run/postgresql`) instead of the file.
     pub url: Option<String>,
-    /// The PostgreSQL password (argv, no shell), for `pult store migrate`.
+    /// The PostgreSQL password (argv, no shell).
     pub password_command: Option<Vec<String>>,
     /// The PostgreSQL password in a 0600 file.
     pub password_file: Option<PathBuf>,
+    /// The private CA that signed the PostgreSQL server's certificate;
+    /// giving one asks for TLS (as `sslmode=require` in the address does).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[export]`: how `pult export` signs a manifest and `pult export verify` checks it.

@@ -182,6 +182,10 @@ impl StoreError {
                 .tr("store_pg_connect")
                 .replace("{target}", target)
                 .replace("{why}", &crate::sanitize::line(&pg::with_causes(source))),
+            StoreError::Postgres(pg::PgError::BadUrl) => lang.tr("store_pg_bad_url").into(),
+            StoreError::Postgres(pg::PgError::Tls(why)) => {
+                lang.tr("store_pg_tls").replace("{why}", &crate::sanitize::line(why))
+            }
             StoreError::Postgres(pg::PgError::PasswordInUrl(target)) => {
                 lang.tr("store_pg_password_in_url").replace("{target}", target)
             }

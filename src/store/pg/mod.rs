@@ -15,6 +15,7 @@ pub mod conn;
 pub mod lease;
 pub mod migrate;
 pub mod schema;
+pub mod tls;
 pub mod tsearch;
 
 use std::time::Duration;
@@ -26,6 +27,8 @@ use std::time::Duration;
 pub struct Target {
     config: postgres::Config,
     shown: String,
+    /// Set when the address asks for `sslmode=require` (see `tls`).
+    tls: Option<tls::Tls>,
 }
 
 impl std::fmt::Debug for Target {
@@ -47,6 +50,9 @@ pub enum PgError {
     Connect { target: String, source: postgres::Error },
     #[error("PostgreSQL store: {}", with_causes(.0))]
     Sql(#[from] postgres::Error),
+    /// TLS was asked for and cannot be set up (a `ca_file` that is not one).
+    #[error("PostgreSQL store: TLS: {0}")]
+    Tls(String),
     #[error("PostgreSQL store was written by a newer pult (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
     /// Another daemon holds the sender's lease now; this one must not mark or send anything.
@@ -75,7 +81,32 @@ impl Target {
         }
         config.application_name("pult").connect_timeout(Duration::from_secs(10));
         let shown = shown(&config);
-        Ok(Target { config, shown })
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls::Tls::new(None).map_err(PgError::Tls)?),
+            _ => None,
+        };
+        Ok(Target { config, shown, tls })
+    }
+
+    /// Verifies the server against a private CA (`[store] ca_file`); giving
+    /// one asks for TLS as `sslmode=require` does.
+    pub fn with_ca_file(mut self, ca_file: &std::path::Path) -> Result<Target, PgError> {
+        self.config.ssl_mode(postgres::config::SslMode::Require);
+        self.tls = Some(tls::Tls::new(Some(ca_file)).map_err(PgError::Tls)?);
+        Ok(self)
+    }
+
+    /// Whether connections are encrypted (and the server verified).
+    pub fn uses_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    fn connect_with(&self, config: &postgres::Config) -> Result<postgres::Client, PgError> {
+        let connected = match &self.tls {
+            Some(tls) => config.connect(tls.clone()),
+            None => config.connect(postgres::NoTls),
+        };
+        connected.map_err(|source| PgError::Connect { target: self.shown.clone(), source })
     }
 
     /// The same server and credentials, another database (benchmarks make one of their own).
@@ -83,7 +114,7 @@ impl Target {
         let mut config = self.config.clone();
         config.dbname(name);
         let shown = shown(&config);
-        Target { config, shown }
+        Target { config, shown, tls: self.tls.clone() }
     }
 
     /// Host, port, database and user, for messages and logs (never the password).
@@ -91,11 +122,10 @@ impl Target {
         &self.shown
     }
 
-    /// A new connection. Plain TCP or a Unix socket: pult speaks no TLS to
-    /// PostgreSQL yet, so a server across a network needs a tunnel (said in
-    /// docs/store.md).
+    /// A new connection: a Unix socket, plain TCP, or TLS with the server
+    /// verified when the address says `sslmode=require` (or a `ca_file` is given).
     pub fn connect(&self) -> Result<postgres::Client, PgError> {
-        self.config.connect(postgres::NoTls).map_err(|source| PgError::Connect { target: self.shown.clone(), source })
+        self.connect_with(&self.config)
     }
 
     /// A connection whose death the server notices within seconds even when
@@ -108,9 +138,7 @@ impl Target {
             .keepalives_interval(Duration::from_secs(1))
             .keepalives_retries(3)
             .tcp_user_timeout(Duration::from_secs(6));
-        let mut client = config
-            .connect(postgres::NoTls)
-            .map_err(|source| PgError::Connect { target: self.shown.clone(), source })?;
+        let mut client = self.connect_with(&config)?;
         // The server's side of the same watch, for a client that vanished
         // without closing its socket (a cut cable, a frozen VM).
         client.batch_execute(
