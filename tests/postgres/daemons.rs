@@ -372,3 +372,29 @@ fn sslmode_require_encrypts_and_verifies_the_server() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("no-such-ca.pem"), "{err}");
 }
+
+#[test]
+fn sync_once_beside_a_daemon_does_nothing_and_names_it_then_runs_alone() {
+    let db = PgDb::new();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config(home.path(), &db);
+    let sync_once = || pult(home.path()).arg("--config").arg(&cfg).args(["sync", "--once"]).output().unwrap();
+    let mut first = daemon(home.path(), &cfg, "first.log");
+    let pid = first.0.id();
+    let mut c = db.connect();
+    eventually("the lease", || holder(&mut c).1.contains(&format!("pid {pid},")));
+    let out = sync_once();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("holds the worker lock") && said.contains(&format!("pid {pid},")), "{said}");
+    let (epoch, _) = holder(&mut c);
+
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let out = sync_once();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (after, who) = holder(&mut c);
+    assert_eq!(after, epoch + 1, "the run took the lease for itself");
+    assert!(who.starts_with("pult sync --once"), "{who}");
+    assert_eq!(pult::store::pg::lease::current_holder(&db.target).unwrap(), None, "and let it go when done");
+}
