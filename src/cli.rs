@@ -1019,30 +1019,41 @@ fn run_demo(cli: &Cli, live: bool, every: u64, populate_only: bool) -> Result<()
         cfg.sla = crate::demo::sla_policies();
     }
     let tmp = std::env::temp_dir().join(format!("pult-demo-{}", std::process::id()));
-    let path = match &cli.store {
-        Some(p) => p.clone(),
-        None => tmp.join("demo.db"),
+    // A PostgreSQL address is a database to fill (an empty one: never a team's store).
+    let store = match &cli.store {
+        Some(_) => location(cli, &cfg)?,
+        None => Location::Sqlite(tmp.join("demo.db")),
     };
-    if path.exists() {
-        bail!("{}", t!("demo_store_exists", path = path.display()));
+    if let Location::Sqlite(path) = &store
+        && path.exists()
+    {
+        bail!("{}", t!("demo_store_exists", path = store.shown()));
     }
-    let writer = Writer::spawn(&path)?;
+    let writer = store.spawn_writer()?;
+    if store.postgres().is_some() && !store.open_reader("demo")?.channels()?.is_empty() {
+        bail!("{}", t!("demo_store_exists", path = store.shown()));
+    }
     let clock = Clock::system(cfg.timezone());
     let channels = crate::demo::populate(&writer, clock.now(), clock.tz(), &cfg.actor())?;
     if populate_only {
-        say!("{}", t!("demo_written", path = path.display()));
+        say!("{}", t!("demo_written", path = store.shown()));
         return Ok(());
     }
-    let app = build_app(&cfg, &Location::Sqlite(path.clone()), writer.clone(), cli.theme.as_deref(), clock)?;
+    let app = build_app(&cfg, &store, writer.clone(), cli.theme.as_deref(), clock)?;
     if live {
         crate::demo::start_live(writer.clone(), &channels, Duration::from_secs(every.max(1)));
     }
     // The demo's channels are the demo's: the config's accounts neither sync
     // into its store nor archive its channels.
     let demo_cfg = Config { accounts: Vec::new(), ..cfg.clone() };
-    let supervisor = cfg.hours.auto_reply.then(|| {
-        crate::sync::workers::Supervisor::new(&path, worker_config(&demo_cfg, writer, &app).0, Default::default())
-    });
+    let supervisor = match &store {
+        Location::Sqlite(path) if cfg.hours.auto_reply => Some(crate::sync::workers::Supervisor::new(
+            path,
+            worker_config(&demo_cfg, writer, &app).0,
+            Default::default(),
+        )),
+        _ => None,
+    };
     let result = tui::app::run(app, supervisor);
     if cli.store.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);

@@ -398,3 +398,25 @@ fn sync_once_beside_a_daemon_does_nothing_and_names_it_then_runs_alone() {
     assert!(who.starts_with("pult sync --once"), "{who}");
     assert_eq!(pult::store::pg::lease::current_holder(&db.target).unwrap(), None, "and let it go when done");
 }
+
+#[test]
+fn the_demo_fills_an_empty_database_and_refuses_one_that_holds_a_store() {
+    let db = PgDb::new();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config(home.path(), &db);
+    let demo = || {
+        pult(home.path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["demo", "--populate-only", "--store", &db.url])
+            .output()
+            .unwrap()
+    };
+    let out = demo();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!home.path().join("postgres:").exists(), "no file named like the address");
+    let channels: i64 = db.connect().query_one("SELECT count(*) FROM channels", &[]).unwrap().get(0);
+    assert!(channels >= 3, "{channels}");
+    let out = demo();
+    assert!(!out.status.success(), "a second demo into the same database is refused");
+}
