@@ -2,9 +2,10 @@
 //! `docs/store.md`). It grows beside SQLite in steps that keep both green:
 //! the connection and its secret, the schema and its migrations, the sender's
 //! fenced lease, the commit-ordered change log and its watcher, search with
-//! pult's own words, `pult store migrate`, and `PgDb`, which the store's `Db`
-//! holds when the writer runs on PostgreSQL. Readers and ingest are not on
-//! it yet, so pult refuses a PostgreSQL address where a store is opened.
+//! pult's own words, `pult store migrate`, `PgDb`, which the store's `Db`
+//! holds when the writer runs on PostgreSQL, and `Reader::open_postgres`'s
+//! read connection. Ingest is not on it yet, so pult refuses a PostgreSQL
+//! address where a store is opened.
 //!
 //! The `postgres` crate is a blocking facade over tokio-postgres with a
 //! runtime of its own: call it from plain threads (the writer thread, a
