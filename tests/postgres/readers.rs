@@ -392,3 +392,25 @@ fn a_reader_needs_a_store_its_writer_has_made() {
     assert!(r.conversations(View::AllOpen, Window::Top, 10).unwrap().is_empty());
     assert!(matches!(r.index_rows("messages", "x"), Err(pult::store::StoreError::NotOnPostgres)));
 }
+
+#[test]
+fn a_reader_connects_again_after_the_server_closed_its_connection() {
+    let pg = PgDb::new();
+    drop(pult::store::pg::PgDb::open(&pg.target).unwrap());
+    let r = Reader::open_postgres(&pg.target, "anna").unwrap();
+    assert_eq!(r.newest_conversation().unwrap(), 0);
+    // As a restart does: the server ends every session of the database but this one.
+    let mut c = pg.connect();
+    let ended = c
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&pg.name],
+        )
+        .unwrap();
+    assert!(!ended.is_empty(), "the reader's session was ended");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The call that meets the closed connection may fail; the next one reads.
+    let _ = r.newest_conversation();
+    assert_eq!(r.newest_conversation().unwrap(), 0);
+    assert!(r.conversations(View::AllOpen, Window::Top, 5).unwrap().is_empty());
+}

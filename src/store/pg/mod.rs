@@ -146,6 +146,20 @@ impl PgDb {
         Ok(PgDb { client: client.into(), prepared: Default::default() })
     }
 
+    /// A new connection in place of one the server or the network closed
+    /// (a restart, a failover): the call that met the closed one failed and
+    /// said so; the next one reads again. True when it reconnected.
+    pub fn reconnect_if_closed(&self, target: &Target) -> Result<bool, PgError> {
+        if !self.client.borrow().is_closed() {
+            return Ok(false);
+        }
+        let client = target.connect()?;
+        *self.client.borrow_mut() = client;
+        // Statements prepared on the old connection are gone with it.
+        self.prepared.borrow_mut().clear();
+        Ok(true)
+    }
+
     /// `f` in one read-only transaction that sees one snapshot, so a screen
     /// read in several statements is of one moment (SQLite's read
     /// transaction gives the same); no write lock.
