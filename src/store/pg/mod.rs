@@ -143,17 +143,21 @@ impl PgDb {
         if found < schema::VERSION {
             return Err(PgError::NotMigrated { target: target.shown().to_string(), found, known: schema::VERSION });
         }
+        // A reader never writes: the server refuses it if a bug ever tries.
+        client.batch_execute("SET default_transaction_read_only = on")?;
         Ok(PgDb { client: client.into(), prepared: Default::default() })
     }
 
-    /// A new connection in place of one the server or the network closed
-    /// (a restart, a failover): the call that met the closed one failed and
-    /// said so; the next one reads again. True when it reconnected.
+    /// A reader's new connection (read-only, as `open_reader` makes it) in
+    /// place of one the server or the network closed (a restart, a
+    /// failover): the call that met the closed one failed and said so; the
+    /// next one reads again. True when it reconnected.
     pub fn reconnect_if_closed(&self, target: &Target) -> Result<bool, PgError> {
         if !self.client.borrow().is_closed() {
             return Ok(false);
         }
-        let client = target.connect()?;
+        let mut client = target.connect()?;
+        client.batch_execute("SET default_transaction_read_only = on")?;
         *self.client.borrow_mut() = client;
         // Statements prepared on the old connection are gone with it.
         self.prepared.borrow_mut().clear();
@@ -188,11 +192,9 @@ impl PgDb {
         sql: &str,
         params: &[&dyn crate::store::sql::ToValue],
     ) -> crate::store::Result<Vec<crate::store::sql::Row>> {
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.build_transaction().read_only(true).start().map_err(PgError::from)?;
-        let rows = conn::rows_once(&mut tx, sql, params)?;
-        tx.commit().map_err(PgError::from)?;
-        Ok(rows)
+        // One statement sees one snapshot on its own: no transaction around it
+        // (two round trips fewer for each of the sidebar's counts).
+        conn::rows_once(&mut *self.client.borrow_mut(), sql, params)
     }
 
     /// `f` in one transaction; `lock` takes the store-wide write lock first
