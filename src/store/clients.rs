@@ -178,17 +178,18 @@ impl Reader {
                  ORDER BY 11 DESC, 10 DESC, 9 DESC, coalesce(k.organisation, k.name), k.id",
                 SUMMARY.replace("{now}", &now.to_string())
             );
-        let map = |r: &super::sql::Row| {
-            let name: String = r.get(1)?;
-            let kind: Option<String> = r.get(4)?;
-            let tags: Option<String> = r.get(6)?;
+        // Text moved out of the rows, not copied: the list is ten thousand clients.
+        let map = |mut r: super::sql::Row| {
+            let name = r.take_string(1)?;
+            let kind = r.take_text(4)?;
+            let tags = r.take_text(6)?;
             Ok(ClientSummary {
                 id: r.get(0)?,
                 kind: kind.unwrap_or_else(|| guess_kind(&name).into()),
                 name,
-                organisation: r.get(2)?,
-                responsible: r.get(3)?,
-                inn: r.get(5)?,
+                organisation: r.take_text(2)?,
+                responsible: r.take_text(3)?,
+                inn: r.take_text(5)?,
                 tags: split_tags(tags.as_deref().unwrap_or("")),
                 provisional: r.get(7)?,
                 identities: Vec::new(),
@@ -201,7 +202,7 @@ impl Reader {
             Some(p) => self.connection().rows_once(&sql, &[&p])?,
             None => self.connection().rows_once(&sql, &[])?,
         };
-        let mut rows = found.iter().map(map).collect::<Result<Vec<ClientSummary>>>()?;
+        let mut rows = found.into_iter().map(map).collect::<Result<Vec<ClientSummary>>>()?;
         // Group chats count as the client's handles too: the client is part of
         // them. One query for the whole list (a query per client cost 0.1 s at
         // ten thousand clients), one with the client's id for a card.
@@ -215,21 +216,24 @@ impl Reader {
                  ORDER BY 2, 3"
             )
         };
-        let map = |r: &super::sql::Row| {
-            let name: Option<String> = r.get(3)?;
+        let map = |mut r: super::sql::Row| {
+            let name = r.take_text(3)?;
             Ok((
                 r.get::<i64>(0)?,
                 Identity {
-                    kind: r.get(1)?,
-                    handle: r.get(2)?,
+                    kind: r.take_string(1)?,
+                    handle: r.take_string(2)?,
                     name: name.filter(|n| !n.is_empty()),
-                    username: r.get(4)?,
+                    username: r.take_text(4)?,
                 },
             ))
         };
-        let all: Vec<(i64, Identity)> = self.connection().with_conn(|c| match param {
-            Some(p) => c.all(&sql(true), &[&p], map),
-            None => c.all(&sql(false), &[], map),
+        let all: Vec<(i64, Identity)> = self.connection().with_conn(|c| {
+            let rows = match param {
+                Some(p) => c.rows(&sql(true), &[&p])?,
+                None => c.rows(&sql(false), &[])?,
+            };
+            rows.into_iter().map(map).collect()
         })?;
         let mut by_client: std::collections::HashMap<i64, Vec<Identity>> = std::collections::HashMap::new();
         for (client, identity) in all {

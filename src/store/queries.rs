@@ -53,9 +53,10 @@ impl Reader {
 
     /// A reader of the PostgreSQL store at `target`, which its writer has
     /// created and migrated (a reader never changes the schema). Originals
-    /// are all in its database.
+    /// are all in its database. A connection the server closes (a restart)
+    /// fails the call that meets it; the next call connects again.
     pub fn open_postgres(target: &super::pg::Target, actor: &str) -> Result<Reader> {
-        let conn = ReadConn::Postgres(super::pg::PgDb::open_reader(target)?);
+        let conn = ReadConn::Postgres(super::pg::PgDb::open_reader(target)?, target.clone());
         Ok(Reader::on(conn, actor, super::side_blobs::SideBlobs::none()))
     }
 
@@ -797,7 +798,7 @@ impl Reader {
             ReadConn::Sqlite(conn) => {
                 Ok((super::search_index::message_count(conn)?, super::search_index::message_index_bytes(conn)?))
             }
-            ReadConn::Postgres(_) => self.conn.with_conn(|c| {
+            ReadConn::Postgres(..) => self.conn.with_conn(|c| {
                 c.one(
                     "SELECT (SELECT count(*) FROM messages), CAST(pg_total_relation_size('search_keys') AS BIGINT)",
                     &[],

@@ -3,14 +3,15 @@
 //! readers' SQL is written once against `sql::Conn`; this is what hands it
 //! the right engine.
 
-use super::pg::PgDb;
+use super::pg::{PgDb, Target};
 use super::sql::{Conn, Engine, Row, SqliteConn, ToValue, WithConn};
 use super::{Result, StoreError};
 use rusqlite::Connection;
 
 pub(super) enum ReadConn {
     Sqlite(Connection),
-    Postgres(PgDb),
+    /// With where it is, to connect again after the server closed it.
+    Postgres(PgDb, Target),
 }
 
 impl WithConn for ReadConn {
@@ -19,7 +20,10 @@ impl WithConn for ReadConn {
     fn with_conn<R>(&self, f: impl FnOnce(&dyn Conn) -> Result<R>) -> Result<R> {
         match self {
             ReadConn::Sqlite(conn) => f(&SqliteConn(conn)),
-            ReadConn::Postgres(db) => db.read(f),
+            ReadConn::Postgres(db, target) => {
+                db.reconnect_if_closed(target)?;
+                db.read(f)
+            }
         }
     }
 }
@@ -28,7 +32,7 @@ impl ReadConn {
     pub(super) fn engine(&self) -> Engine {
         match self {
             ReadConn::Sqlite(_) => Engine::Sqlite,
-            ReadConn::Postgres(_) => Engine::Postgres,
+            ReadConn::Postgres(..) => Engine::Postgres,
         }
     }
 
@@ -36,7 +40,10 @@ impl ReadConn {
     pub(super) fn rows_once(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
         match self {
             ReadConn::Sqlite(conn) => SqliteConn(conn).rows_once(sql, params),
-            ReadConn::Postgres(db) => db.read_once(sql, params),
+            ReadConn::Postgres(db, target) => {
+                db.reconnect_if_closed(target)?;
+                db.read_once(sql, params)
+            }
         }
     }
 
@@ -45,7 +52,7 @@ impl ReadConn {
     pub(super) fn sqlite(&self) -> Result<&Connection> {
         match self {
             ReadConn::Sqlite(conn) => Ok(conn),
-            ReadConn::Postgres(_) => Err(StoreError::NotOnPostgres),
+            ReadConn::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
     }
 

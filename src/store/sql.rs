@@ -396,6 +396,11 @@ impl Row {
             other => Err(StoreError::Invalid(format!("column {i}: expected text, found {other:?}"))),
         }
     }
+
+    /// [`Row::take_text`] of a column that is never NULL.
+    pub fn take_string(&mut self, i: usize) -> Result<String> {
+        self.take_text(i)?.ok_or_else(|| StoreError::Invalid(format!("column {i}: expected text, found NULL")))
+    }
 }
 
 impl SqliteConn<'_> {

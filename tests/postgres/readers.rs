@@ -78,6 +78,25 @@ fn every_reader_reads_the_demo_the_same_on_both_engines() {
             NOW - 60
         ))
         .unwrap();
+    // Originals of the oldest mail: one deflated in the store, one kept beside its file.
+    let beside = pult::model::Packed::of(b"From: irina@romashka.ru\r\n\r\nbeside").unwrap();
+    let inside = pult::model::Packed::of(b"From: irina@romashka.ru\r\n\r\ninside").unwrap();
+    pult::store::side_blobs::SideBlobs::beside(&store).put_all(&[&beside]).unwrap();
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    for (packed, codec, data) in [(&beside, "beside", Vec::new()), (&inside, "deflate", inside.deflated.clone())] {
+        conn.execute(
+            "INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![packed.sha256, packed.size as i64, codec, data],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO originals (message_id, kind, source, sha256, received_at)
+             SELECT min(id), 'rfc822', '{\"imap\":\"INBOX\"}', ?1, ?2 FROM messages",
+            rusqlite::params![packed.sha256, NOW],
+        )
+        .unwrap();
+    }
+    drop(conn);
     let pg = PgDb::new();
     let (s, p) = both(&store, &pg, "anna");
     let clock = pult::clock::Clock::fixed(NOW, common::moscow());
@@ -139,10 +158,18 @@ fn every_reader_reads_the_demo_the_same_on_both_engines() {
         d.check(&format!("provisional client of {id}"), s.provisional_client(id), p.provisional_client(id));
     }
     assert!(!all.is_empty() && messages.len() > 20, "the demo has mail: {}", messages.len());
+    let mut originals = 0;
     for &m in &messages {
         d.check(&format!("attachments of {m}"), s.attachments_of(m), p.attachments_of(m));
         d.check(&format!("authenticity of {m}"), s.mail_auth_of(m), p.mail_auth_of(m));
+        // Originals are bytes in the database on PostgreSQL (moved there from beside the file).
+        for o in s.originals_of(m).unwrap() {
+            originals += 1;
+            assert!(s.blob(&o.sha256).unwrap().is_some(), "{} is kept", o.sha256);
+            d.check(&format!("original {} of {m}", o.sha256), s.blob(&o.sha256), p.blob(&o.sha256));
+        }
     }
+    assert_eq!(originals, 2, "both originals are read");
 
     // Clients: the list, each card, names, suggestions, found by name, evidence.
     let clients = s.clients().unwrap();
@@ -364,4 +391,26 @@ fn a_reader_needs_a_store_its_writer_has_made() {
     assert_eq!(r.engine(), pult::store::sql::Engine::Postgres);
     assert!(r.conversations(View::AllOpen, Window::Top, 10).unwrap().is_empty());
     assert!(matches!(r.index_rows("messages", "x"), Err(pult::store::StoreError::NotOnPostgres)));
+}
+
+#[test]
+fn a_reader_connects_again_after_the_server_closed_its_connection() {
+    let pg = PgDb::new();
+    drop(pult::store::pg::PgDb::open(&pg.target).unwrap());
+    let r = Reader::open_postgres(&pg.target, "anna").unwrap();
+    assert_eq!(r.newest_conversation().unwrap(), 0);
+    // As a restart does: the server ends every session of the database but this one.
+    let mut c = pg.connect();
+    let ended = c
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&pg.name],
+        )
+        .unwrap();
+    assert!(!ended.is_empty(), "the reader's session was ended");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The call that meets the closed connection may fail; the next one reads.
+    let _ = r.newest_conversation();
+    assert_eq!(r.newest_conversation().unwrap(), 0);
+    assert!(r.conversations(View::AllOpen, Window::Top, 5).unwrap().is_empty());
 }

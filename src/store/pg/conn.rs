@@ -166,11 +166,7 @@ impl Conn for PgConn<'_, '_> {
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
         let st = self.statement(sql)?;
         let rows = self.tx.borrow_mut().query(&st, &refs).map_err(pg)?;
-        rows.iter()
-            .map(|r| {
-                (0..r.len()).map(|i| r.try_get::<_, Value>(i).map_err(pg)).collect::<Result<Vec<_>>>().map(Row::of)
-            })
-            .collect()
+        to_rows(&rows)
     }
 
     fn note_change(&self, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()> {
@@ -190,10 +186,14 @@ impl Conn for PgConn<'_, '_> {
 }
 
 /// A statement run once, unprepared (see `PgDb::read_once`).
-pub(super) fn rows_once(tx: &mut postgres::Transaction<'_>, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
+pub(super) fn rows_once(
+    client: &mut impl postgres::GenericClient,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> Result<Vec<Row>> {
     let values = params.iter().map(|p| p.to_value()).collect::<Vec<Value>>();
     let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-    let rows = tx.query(&numbered_placeholders(sql), &refs).map_err(pg)?;
+    let rows = client.query(&numbered_placeholders(sql), &refs).map_err(pg)?;
     to_rows(&rows)
 }
 

@@ -2,9 +2,10 @@
 //! `docs/store.md`). It grows beside SQLite in steps that keep both green:
 //! the connection and its secret, the schema and its migrations, the sender's
 //! fenced lease, the commit-ordered change log and its watcher, search with
-//! pult's own words, `pult store migrate`, and `PgDb`, which the store's `Db`
-//! holds when the writer runs on PostgreSQL. Readers and ingest are not on
-//! it yet, so pult refuses a PostgreSQL address where a store is opened.
+//! pult's own words, `pult store migrate`, `PgDb`, which the store's `Db`
+//! holds when the writer runs on PostgreSQL, and `Reader::open_postgres`'s
+//! read connection. Ingest is not on it yet, so pult refuses a PostgreSQL
+//! address where a store is opened.
 //!
 //! The `postgres` crate is a blocking facade over tokio-postgres with a
 //! runtime of its own: call it from plain threads (the writer thread, a
@@ -179,7 +180,25 @@ impl PgDb {
         if found < schema::VERSION {
             return Err(PgError::NotMigrated { target: target.shown().to_string(), found, known: schema::VERSION });
         }
+        // A reader never writes: the server refuses it if a bug ever tries.
+        client.batch_execute("SET default_transaction_read_only = on")?;
         Ok(PgDb { client: client.into(), prepared: Default::default() })
+    }
+
+    /// A reader's new connection (read-only, as `open_reader` makes it) in
+    /// place of one the server or the network closed (a restart, a
+    /// failover): the call that met the closed one failed and said so; the
+    /// next one reads again. True when it reconnected.
+    pub fn reconnect_if_closed(&self, target: &Target) -> Result<bool, PgError> {
+        if !self.client.borrow().is_closed() {
+            return Ok(false);
+        }
+        let mut client = target.connect()?;
+        client.batch_execute("SET default_transaction_read_only = on")?;
+        *self.client.borrow_mut() = client;
+        // Statements prepared on the old connection are gone with it.
+        self.prepared.borrow_mut().clear();
+        Ok(true)
     }
 
     /// `f` in one read-only transaction that sees one snapshot, so a screen
@@ -210,11 +229,9 @@ impl PgDb {
         sql: &str,
         params: &[&dyn crate::store::sql::ToValue],
     ) -> crate::store::Result<Vec<crate::store::sql::Row>> {
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.build_transaction().read_only(true).start().map_err(PgError::from)?;
-        let rows = conn::rows_once(&mut tx, sql, params)?;
-        tx.commit().map_err(PgError::from)?;
-        Ok(rows)
+        // One statement sees one snapshot on its own: no transaction around it
+        // (two round trips fewer for each of the sidebar's counts).
+        conn::rows_once(&mut *self.client.borrow_mut(), sql, params)
     }
 
     /// `f` in one transaction; `lock` takes the store-wide write lock first
