@@ -251,7 +251,7 @@ impl super::Reader {
                         })
                     },
                 )?;
-                m.originals = originals_in(c, m.id)?;
+                m.originals = super::originals::originals_in(c, m.id)?;
             }
             Ok(Some((card, conversations, messages, tasks, outbox, note_rows)))
         })?;
@@ -338,29 +338,6 @@ fn card(c: &dyn Conn, client: i64) -> Result<Option<ClientCard>> {
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     Ok(Some(card))
-}
-
-/// The originals of a message, the most complete and newest first (as
-/// `Reader::originals_of`, on either engine).
-fn originals_in(c: &dyn Conn, message: i64) -> Result<Vec<Original>> {
-    c.all(
-        "SELECT o.kind, o.source, o.sha256, b.size, o.received_at, o.partial, o.signature
-         FROM originals o JOIN blobs b ON b.sha256 = o.sha256
-         WHERE o.message_id = ?1 ORDER BY o.partial IS NOT NULL, o.id DESC",
-        &[&message],
-        |r| {
-            let source: String = r.get(1)?;
-            Ok(Original {
-                kind: r.get(0)?,
-                source: serde_json::from_str(&source).unwrap_or(serde_json::Value::Null),
-                sha256: r.get(2)?,
-                size: r.get(3)?,
-                received_at: r.get(4)?,
-                partial: r.get(5)?,
-                signature: r.get(6)?,
-            })
-        },
-    )
 }
 
 /// Ids for `IN (…)` (numbers only, so safe in the SQL); none is `NULL`,

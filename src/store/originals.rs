@@ -161,12 +161,24 @@ pub struct Original {
 impl super::Reader {
     /// The originals of a message, the most complete and newest first.
     pub fn originals_of(&self, message_id: i64) -> Result<Vec<Original>> {
-        let mut st = self.connection().prepare_cached(
-            "SELECT o.kind, o.source, o.sha256, b.size, o.received_at, o.partial, o.signature
-             FROM originals o JOIN blobs b ON b.sha256 = o.sha256
-             WHERE o.message_id = ?1 ORDER BY o.partial IS NOT NULL, o.id DESC",
-        )?;
-        let rows = st.query_map([message_id], |r| {
+        self.connection().with_conn(|c| originals_in(c, message_id))
+    }
+
+    /// The bytes stored under `sha256`, checked against it.
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        blob_in(self.connection(), sha256, Some(self.side_blobs()))
+    }
+}
+
+/// The originals kept of one message, newest whole one first (a reader's
+/// and the evidence's, on either engine).
+pub(super) fn originals_in(c: &dyn Conn, message: i64) -> Result<Vec<Original>> {
+    c.all(
+        "SELECT o.kind, o.source, o.sha256, b.size, o.received_at, o.partial, o.signature
+         FROM originals o JOIN blobs b ON b.sha256 = o.sha256
+         WHERE o.message_id = ?1 ORDER BY o.partial IS NOT NULL, o.id DESC",
+        &[&message],
+        |r| {
             let source: String = r.get(1)?;
             Ok(Original {
                 kind: r.get(0)?,
@@ -177,12 +189,6 @@ impl super::Reader {
                 partial: r.get(5)?,
                 signature: r.get(6)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The bytes stored under `sha256`, checked against it.
-    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        blob_in(self.connection(), sha256, Some(self.side_blobs()))
-    }
+        },
+    )
 }

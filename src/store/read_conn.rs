@@ -56,11 +56,6 @@ impl ReadConn {
         }
     }
 
-    /// For reader code still written against SQLite's connection
-    /// (`originals.rs`): it says plainly that it does not run on PostgreSQL.
-    pub(super) fn prepare_cached(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>> {
-        Ok(self.sqlite()?.prepare_cached(sql)?)
-    }
 }
 
 /// The join that keeps its tables in the order written: SQLite's planner,

@@ -163,6 +163,7 @@ fn every_reader_reads_the_demo_the_same_on_both_engines() {
         d.check(&format!("attachments of {m}"), s.attachments_of(m), p.attachments_of(m));
         d.check(&format!("authenticity of {m}"), s.mail_auth_of(m), p.mail_auth_of(m));
         // Originals are bytes in the database on PostgreSQL (moved there from beside the file).
+        d.check(&format!("originals of {m}"), s.originals_of(m), p.originals_of(m));
         for o in s.originals_of(m).unwrap() {
             originals += 1;
             assert!(s.blob(&o.sha256).unwrap().is_some(), "{} is kept", o.sha256);
