@@ -179,15 +179,14 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             report.duplicates += 1;
             continue;
         }
-        let inserted: Option<i64> = c.opt(
+        let inserted = c.insert_new(
             "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                    sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
                                    delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
                                    mime_shape, imap_folder, imap_uid, seen, answered, imap_validity, quiet, closing)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
                      ?22, ?23, coalesce(?24, 0), coalesce(?25, 0), ?26, ?27, ?28)
-             ON CONFLICT (channel_id, remote_id) DO NOTHING
-             RETURNING id",
+             ON CONFLICT (channel_id, remote_id) DO NOTHING",
             &[
                 &conversation,
                 &channel_id,
@@ -218,7 +217,6 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 &quiet,
                 &closing,
             ],
-            |r| r.get(0),
         )?;
         let Some(message_id) = inserted else {
             report.duplicates += 1;
@@ -236,12 +234,14 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             super::events::settle(c, channel_id, &m.remote_id, now)?;
         }
         for (i, a) in m.attachments.iter().enumerate() {
-            let id = c.insert(
+            let id = c.insert_new(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 &[&message_id, &i, &a.name, &a.mime, &a.size, &a.remote_ref, &a.duration],
             )?;
-            c.reindex(Searchable::Attachment(id))?;
+            if let Some(id) = id {
+                c.reindex(Searchable::Attachment(id))?;
+            }
         }
         if quiet.is_some() {
             c.exec(

@@ -420,8 +420,9 @@ const PETR: (&str, &str) = ("1002", "Пётр");
 /// comes), edits, deletions, delivery states, reactions, its own state.
 fn chat_story(db: &mut Db, kind: ChannelKind) -> Vec<String> {
     let ch = ingest::ensure_channel(db, kind.as_str(), kind, NOW).unwrap();
-    // A new SQLite store keeps originals by default; a new PostgreSQL store
-    // has no such setting yet (said in docs/store.md): the config's word.
+    // A new store keeps originals on either engine; the row that says so is
+    // SQLite's alone (docs/store.md), so the config's word is written here.
+    assert!(db.keeps_raw().unwrap());
     pult::store::originals::set_keep_raw(db, true).unwrap();
     let mut story = Vec::new();
     let mut apply = |db: &mut Db, events: Vec<SyncEvent>, at: i64| -> Applied {
