@@ -3,7 +3,8 @@
 //! sender's fenced lease with a standby, and the commit-ordered change log.
 
 mod common;
-#[path = "postgres/writes.rs"] mod writes;
+#[path = "postgres/writes.rs"]
+mod writes;
 
 use common::pg::PgDb;
 use pult::store::pg::{PgError, changes, lease::Lease, schema};

@@ -245,9 +245,11 @@ fn email_story(db: &mut Db) -> Vec<String> {
     let first = events::apply(db, ch, &batch, NOW).unwrap();
     story.push(format!("{first:?}"));
     let rows = |db: &mut Db| {
-        db.write(|c| c.all("SELECT id, conversation_id, remote_id FROM messages ORDER BY id", &[], |r| {
-            Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<String>(2)?))
-        }))
+        db.write(|c| {
+            c.all("SELECT id, conversation_id, remote_id FROM messages ORDER BY id", &[], |r| {
+                Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<String>(2)?))
+            })
+        })
         .unwrap()
     };
     let before = rows(db);
@@ -393,7 +395,10 @@ fn an_email_batch_threads_and_replays_the_same_way_on_both_engines() {
         .unwrap()
         .get(0);
     let stale: i64 = c
-        .query_one("SELECT count(*) FROM clients_search WHERE conversation_id NOT IN (SELECT id FROM conversations)", &[])
+        .query_one(
+            "SELECT count(*) FROM clients_search WHERE conversation_id NOT IN (SELECT id FROM conversations)",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!((named, stale), (conversations, 0), "a merged conversation leaves no terms behind");
