@@ -150,11 +150,11 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 &[&channel_id, r],
                 |row| row.get(0),
             )?,
-            Some(r) => c.opt(
-                "SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
-                &[&channel_id, r],
-                |row| row.get(0),
-            )?,
+            Some(r) => {
+                c.opt("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2", &[&channel_id, r], |row| {
+                    row.get(0)
+                })?
+            }
             None => None,
         };
         let notice = message_notice(c, channel_id, m)?;
@@ -179,15 +179,14 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             report.duplicates += 1;
             continue;
         }
-        let inserted: Option<i64> = c.opt(
+        let inserted = c.insert_new(
             "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author_identity_id, author,
                                    sent_at, subject, body, body_html, reply_to_remote, reply_to_message_id,
                                    delivery, parse_error, recipients, cc, forward, rfc_message_id, notice, names,
                                    mime_shape, imap_folder, imap_uid, seen, answered, imap_validity, quiet, closing)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
                      ?22, ?23, coalesce(?24, 0), coalesce(?25, 0), ?26, ?27, ?28)
-             ON CONFLICT (channel_id, remote_id) DO NOTHING
-             RETURNING id",
+             ON CONFLICT (channel_id, remote_id) DO NOTHING",
             &[
                 &conversation,
                 &channel_id,
@@ -218,7 +217,6 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 &quiet,
                 &closing,
             ],
-            |r| r.get(0),
         )?;
         let Some(message_id) = inserted else {
             report.duplicates += 1;
@@ -236,12 +234,14 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             super::events::settle(c, channel_id, &m.remote_id, now)?;
         }
         for (i, a) in m.attachments.iter().enumerate() {
-            let id = c.insert(
+            let id = c.insert_new(
                 "INSERT INTO attachments (message_id, ordinal, name, mime, size, remote_ref, duration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 &[&message_id, &i, &a.name, &a.mime, &a.size, &a.remote_ref, &a.duration],
             )?;
-            c.reindex(Searchable::Attachment(id))?;
+            if let Some(id) = id {
+                c.reindex(Searchable::Attachment(id))?;
+            }
         }
         if quiet.is_some() {
             c.exec(
@@ -269,11 +269,10 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
 
 /// Is a message with this remote id stored?
 fn stored(c: &dyn Conn, channel_id: i64, remote_id: &str) -> Result<bool> {
-    let found: Option<i64> = c.opt(
-        "SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2",
-        &[&channel_id, &remote_id],
-        |r| r.get(0),
-    )?;
+    let found: Option<i64> =
+        c.opt("SELECT 1 FROM messages WHERE channel_id = ?1 AND remote_id = ?2", &[&channel_id, &remote_id], |r| {
+            r.get(0)
+        })?;
     Ok(found.is_some())
 }
 
@@ -281,11 +280,10 @@ fn stored(c: &dyn Conn, channel_id: i64, remote_id: &str) -> Result<bool> {
 /// the sender first (`client` always waits, `never` never does), then a list
 /// or a program, then mail from before the channel's history cut-off.
 fn quiet_reason(c: &dyn Conn, kind: &str, m: &Inbound, history_before: Option<i64>) -> Result<Option<&'static str>> {
-    let rule: Option<String> = c.opt(
-        "SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2",
-        &[&kind, &m.author_handle],
-        |r| r.get(0),
-    )?;
+    let rule: Option<String> =
+        c.opt("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2", &[&kind, &m.author_handle], |r| {
+            r.get(0)
+        })?;
     let history = history_before.is_some_and(|cut| m.sent_at < cut);
     Ok(match rule.as_deref() {
         Some("never") => Some("sender"),
@@ -401,7 +399,6 @@ fn known_mail(c: &dyn Conn, channel_id: i64, m: &Inbound, p: &crate::model::Imap
     Ok(Some(KnownMail { conversation, changed: true }))
 }
 
-
 /// The one stored mail that is this mail at another place (see `known_mail`),
 /// or none: none fits, or more than one does (a tie is never guessed). Mail
 /// stored before shapes were kept is matched on its sender's address instead.
@@ -417,7 +414,18 @@ fn same_mail_elsewhere(
     let sql = if c.engine() == Engine::Sqlite { SAME_MAIL_SQLITE } else { SAME_MAIL_POSTGRES };
     let found: Vec<(i64, i64)> = c.all(
         sql,
-        &[&channel_id, &rfc_id, &m.remote_id, &p.folder, &p.validity, &m.sent_at, &m.body_text, &m.author_name, shape, &sender],
+        &[
+            &channel_id,
+            &rfc_id,
+            &m.remote_id,
+            &p.folder,
+            &p.validity,
+            &m.sent_at,
+            &m.body_text,
+            &m.author_name,
+            shape,
+            &sender,
+        ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(match found.as_slice() {
@@ -592,10 +600,7 @@ fn edit(c: &dyn Conn, channel_id: i64, m: &Inbound, now: i64) -> Result<bool> {
     )?;
     let Some((id, old)) = found else { return Ok(false) };
     if old != m.body_text {
-        c.exec(
-            "INSERT INTO messages_edits (message_id, old_body, edited_at) VALUES (?1, ?2, ?3)",
-            &[&id, &old, &now],
-        )?;
+        c.exec("INSERT INTO messages_edits (message_id, old_body, edited_at) VALUES (?1, ?2, ?3)", &[&id, &old, &now])?;
         c.exec("UPDATE messages SET body = ?1, edited = 1 WHERE id = ?2", &[&m.body_text, &id])?;
         c.reindex(Searchable::Message(id))?;
     }
@@ -661,9 +666,7 @@ fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>
         }
         None => {
             let assignee: Option<String> = match contact {
-                Some(k) => {
-                    c.opt("SELECT default_assignee FROM contacts WHERE id = ?1", &[&k], |r| r.get(0))?.flatten()
-                }
+                Some(k) => c.opt("SELECT default_assignee FROM contacts WHERE id = ?1", &[&k], |r| r.get(0))?.flatten(),
                 None => None,
             };
             let id = c.insert(

@@ -7,21 +7,19 @@ use super::{Db, Result};
 use crate::model::RawOriginal;
 use std::io::Read as _;
 
-/// Whether this store keeps originals.
+/// Whether this store keeps originals. Unset is a store made new (SQLite's
+/// step 26 writes it, `pult store migrate` copies it; a new PostgreSQL store
+/// has no row), which keeps them, as a new SQLite store does.
 pub(super) fn keep_raw(c: &dyn Conn) -> Result<bool> {
     let v: Option<String> = c.opt("SELECT value FROM store_settings WHERE key = 'keep_raw'", &[], |r| r.get(0))?;
-    Ok(v.as_deref() == Some("1"))
+    Ok(v.as_deref() != Some("0"))
 }
 
 impl Db {
     /// Whether this store keeps originals (`[store] keep_raw`).
     pub fn keeps_raw(&mut self) -> Result<bool> {
         use super::sql::WithConn as _;
-        self.with_conn(|c| {
-            let v: Option<String> =
-                c.opt("SELECT value FROM store_settings WHERE key = 'keep_raw'", &[], |r| r.get(0))?;
-            Ok(v.as_deref() == Some("1"))
-        })
+        self.with_conn(keep_raw)
     }
 }
 

@@ -197,6 +197,13 @@ pub trait Conn {
     /// Something searchable was written or its text changed: its search
     /// terms follow (SQLite's triggers do it).
     fn reindex(&self, what: Searchable) -> Result<()>;
+    /// An INSERT, written without `RETURNING`, that may insert nothing (`ON
+    /// CONFLICT … DO NOTHING`): the new row's id, or `None`. SQLite answers
+    /// `RETURNING` through a temporary table per statement, a cost ingest's
+    /// per-message inserts do not pay there (the row's id is at hand).
+    fn insert_new(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Option<i64>> {
+        self.rows(&format!("{sql} RETURNING id"), params)?.first().map(|r| r.get(0)).transpose()
+    }
 }
 
 /// What has search terms of its own.
@@ -343,6 +350,11 @@ impl Conn for SqliteConn<'_> {
 
     fn reindex(&self, _what: Searchable) -> Result<()> {
         Ok(()) // the schema's triggers index it
+    }
+
+    fn insert_new(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Option<i64>> {
+        // One connection per transaction, so the last rowid is this insert's.
+        Ok((self.exec(sql, params)? > 0).then(|| self.0.last_insert_rowid()))
     }
 }
 
