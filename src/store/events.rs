@@ -50,12 +50,7 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
     })
 }
 
-fn apply_events(
-    c: &dyn Conn,
-    channel: i64,
-    events: &[SyncEvent],
-    now: i64,
-) -> Result<Applied> {
+fn apply_events(c: &dyn Conn, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
     let mut applied = Applied::default();
     // Runs of messages go to ingest together (conversations and identities
     // are looked up once per run).

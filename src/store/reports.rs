@@ -124,8 +124,7 @@ fn reported_mail(c: &dyn Conn, channel: i64, report: &DeliveryReport, at: i64) -
     let sql = if sqlite { TO_RECIPIENT_SQLITE } else { TO_RECIPIENT_POSTGRES };
     for recipient in named {
         // The window as two bounds: PostgreSQL cannot type `?3 - ?4` of two placeholders.
-        let found =
-            c.opt(sql, &[&channel, &recipient.address, &(at - SENT_BEFORE), &(at + SENT_AFTER)], reported)?;
+        let found = c.opt(sql, &[&channel, &recipient.address, &(at - SENT_BEFORE), &(at + SENT_AFTER)], reported)?;
         if found.is_some() {
             return Ok(found);
         }

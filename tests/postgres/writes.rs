@@ -631,7 +631,8 @@ fn bounce_story(db: &mut Db) -> Vec<String> {
         })
         .unwrap();
     let mut sent = Vec::new();
-    for (i, body) in ["Акт во вложении", "Счёт во вложении", "Сверка готова"].into_iter().enumerate() {
+    for (i, body) in ["Акт во вложении", "Счёт во вложении", "Сверка готова"].into_iter().enumerate()
+    {
         let reply = intents::Reply {
             conversation_id: question.0,
             reply_to_message_id: Some(question.1),
@@ -700,7 +701,10 @@ fn a_mail_server_s_reports_apply_the_same_way_on_both_engines() {
     assert_eq!(outbox.len(), 3, "{on_sqlite:#?}");
     // Each recipient's reason once; the bounce that names only a recipient
     // goes to the newest mail to her, the one failed a moment ago.
-    assert!(outbox[0].starts_with("outbox failed") && outbox[0].contains("boss") && outbox[0].contains("mailbox full"), "{outbox:?}");
+    assert!(
+        outbox[0].starts_with("outbox failed") && outbox[0].contains("boss") && outbox[0].contains("mailbox full"),
+        "{outbox:?}"
+    );
     assert_eq!(outbox[0].matches("User unknown").count(), 2, "{outbox:?}");
     assert_eq!((outbox[1].as_str(), outbox[2].as_str()), ("outbox sent None", "outbox sent None"));
     let rows = same_rows(&mut sqlite, &mut postgres);
