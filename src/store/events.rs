@@ -7,7 +7,6 @@ use super::sql::{Conn, WithConn};
 use super::writer::note_change;
 use super::{Db, Result};
 use crate::model::{ChangeKind, Delivery, Inbound, SyncEvent};
-use rusqlite::Transaction;
 
 /// What applying a batch did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,7 +39,7 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
             }
             _ => super::search_index::Deferred::idle(),
         };
-        let mut applied = apply_events(c, sqlite, channel, events, now)?;
+        let mut applied = apply_events(c, channel, events, now)?;
         applied.conversations.sort_unstable();
         applied.conversations.dedup();
         // Last: no later statement's savepoint may write the index out early.
@@ -51,13 +50,7 @@ pub fn apply(db: &mut Db, channel: i64, events: &[SyncEvent], now: i64) -> Resul
     })
 }
 
-fn apply_events(
-    c: &dyn Conn,
-    sqlite: Option<&Transaction<'_>>,
-    channel: i64,
-    events: &[SyncEvent],
-    now: i64,
-) -> Result<Applied> {
+fn apply_events(c: &dyn Conn, channel: i64, events: &[SyncEvent], now: i64) -> Result<Applied> {
     let mut applied = Applied::default();
     // Runs of messages go to ingest together (conversations and identities
     // are looked up once per run).
@@ -72,12 +65,10 @@ fn apply_events(
         }
         flush(c, channel, &mut run, now, &mut applied)?;
         match event {
-            // A mail server's report on our mail: applied to the mail it
-            // reports on (reports.rs, on SQLite's own transaction so far).
+            // A mail server's report on our mail: applied to the mail it reports on.
             SyncEvent::Message(m) => {
                 if let Some(report) = &m.report {
-                    let tx = sqlite.ok_or(super::StoreError::NotOnPostgres)?;
-                    super::reports::apply(tx, channel, m, report, now, &mut applied)?
+                    super::reports::apply(c, channel, m, report, now, &mut applied)?
                 }
             }
             SyncEvent::Deleted { remote_id } => deleted(c, channel, remote_id, now, &mut applied)?,

@@ -613,3 +613,100 @@ fn the_demo_fills_both_engines_alike() {
     let messages = rows.iter().find(|l| l.starts_with("messages: ")).unwrap();
     assert!(!messages.starts_with("messages: 0 "), "{messages}");
 }
+
+/// A mail server's reports on our mail: a bounce by the Message-ID it
+/// returns, a second recipient of the same mail bounced apart, a delay then
+/// a delivery, a bounce matched by its recipient alone, and a replay.
+fn bounce_story(db: &mut Db) -> Vec<String> {
+    use pult::model::{DeliveryReport, RecipientReport, ReportAction};
+    use pult::store::intents;
+    let ch = ingest::ensure_channel(db, "office", ChannelKind::Email, NOW).unwrap();
+    pult::store::originals::set_keep_raw(db, true).unwrap();
+    events::apply(db, ch, &inbox_batch(), NOW).unwrap();
+    let question: (i64, i64) = db
+        .write(|c| {
+            c.one("SELECT conversation_id, id FROM messages WHERE rfc_message_id = '<a1@romashka.ru>'", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
+        .unwrap();
+    let mut sent = Vec::new();
+    for (i, body) in ["Акт во вложении", "Счёт во вложении", "Сверка готова"].into_iter().enumerate()
+    {
+        let reply = intents::Reply {
+            conversation_id: question.0,
+            reply_to_message_id: Some(question.1),
+            subject: Some("Re: Акт сверки".into()),
+            body: body.into(),
+            actor: "anna".into(),
+            not_before: NOW,
+            auto: false,
+            attachments: Vec::new(),
+        };
+        let out = intents::queue_reply(db, &reply, NOW + i as i64).unwrap();
+        assert_eq!(intents::take_due(db, ch, NOW + 10).unwrap().map(|t| t.id), Some(out));
+        let id = format!("<o{i}@firm.ru>");
+        intents::fix_message_id(db, out, &id).unwrap();
+        intents::mark_sent(db, out, &id, NOW + 20).unwrap();
+        sent.push(id);
+    }
+    let report = |uid: u32, original: Option<&str>, who: &str, action: ReportAction, said: &str| {
+        let mut m = mail(
+            &place("INBOX", 1, uid),
+            &format!("<dsn{uid}@mx.romashka.ru>"),
+            &[],
+            ("mailer-daemon@mx.romashka.ru", "Mail Delivery System"),
+            -100 - i64::from(uid),
+            "Undelivered Mail Returned to Sender",
+            said,
+        );
+        m.report = Some(DeliveryReport {
+            original_id: original.map(str::to_string),
+            recipients: vec![RecipientReport {
+                address: who.into(),
+                action,
+                status: Some("5.1.1".into()),
+                diagnostic: Some(said.into()),
+            }],
+        });
+        SyncEvent::Message(m)
+    };
+    let batch = vec![
+        report(20, Some(&sent[0]), "irina@romashka.ru", ReportAction::Failed, "550 5.1.1 irina: User unknown"),
+        report(21, Some(&sent[0]), "boss@romashka.ru", ReportAction::Failed, "550 5.1.1 boss: User unknown"),
+        report(22, Some(&sent[1]), "irina@romashka.ru", ReportAction::Delayed, "451 4.4.1 try again later"),
+        report(23, Some(&sent[1]), "irina@romashka.ru", ReportAction::Delivered, "250 2.0.0 delivered"),
+        report(24, None, "irina@romashka.ru", ReportAction::Failed, "552 5.2.2 mailbox full"),
+        SyncEvent::Cursor { key: "INBOX.uidnext".into(), value: "25".into() },
+    ];
+    let mut story = vec![format!("{:?}", events::apply(db, ch, &batch, NOW + 200).unwrap())];
+    story.push(format!("{:?}", events::apply(db, ch, &batch, NOW + 300).unwrap()));
+    story.extend(
+        db.write(|c| {
+            c.all("SELECT state, error FROM outbox ORDER BY id", &[], |r| {
+                Ok(format!("outbox {} {:?}", r.get::<String>(0)?, r.get::<Option<String>>(1)?))
+            })
+        })
+        .unwrap(),
+    );
+    story
+}
+
+#[test]
+fn a_mail_server_s_reports_apply_the_same_way_on_both_engines() {
+    let (_dir, mut sqlite, _pg, mut postgres) = both();
+    let on_sqlite = bounce_story(&mut sqlite);
+    assert_eq!(on_sqlite, bounce_story(&mut postgres));
+    let outbox: Vec<&String> = on_sqlite.iter().filter(|l| l.starts_with("outbox ")).collect();
+    assert_eq!(outbox.len(), 3, "{on_sqlite:#?}");
+    // Each recipient's reason once; the bounce that names only a recipient
+    // goes to the newest mail to her, the one failed a moment ago.
+    assert!(
+        outbox[0].starts_with("outbox failed") && outbox[0].contains("boss") && outbox[0].contains("mailbox full"),
+        "{outbox:?}"
+    );
+    assert_eq!(outbox[0].matches("User unknown").count(), 2, "{outbox:?}");
+    assert_eq!((outbox[1].as_str(), outbox[2].as_str()), ("outbox sent None", "outbox sent None"));
+    let rows = same_rows(&mut sqlite, &mut postgres);
+    assert!(rows.iter().any(|l| l.starts_with("messages ") && l.contains("\"delivered\"")), "{rows:#?}");
+}
