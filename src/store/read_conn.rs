@@ -55,7 +55,6 @@ impl ReadConn {
             ReadConn::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
     }
-
 }
 
 /// The join that keeps its tables in the order written: SQLite's planner,

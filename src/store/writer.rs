@@ -56,7 +56,14 @@ impl Writer {
     /// Starts the writer thread on a PostgreSQL store (migrating it). Its
     /// originals stay in the database: there is no file beside it.
     pub fn spawn_postgres(target: &super::pg::Target) -> Result<Writer> {
-        Ok(Self::spawn_on(Db::postgres(super::pg::PgDb::open(target)?)))
+        let mut db = super::pg::PgDb::open(target)?;
+        super::sql::Transact::write(&mut db, |c| {
+            for settings in super::pg::schema::FIRST_SETTINGS {
+                c.exec(settings, &[])?;
+            }
+            Ok(())
+        })?;
+        Ok(Self::spawn_on(Db::postgres(db)))
     }
 
     /// Where a worker writes the originals it receives before handing their

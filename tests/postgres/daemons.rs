@@ -420,3 +420,38 @@ fn the_demo_fills_an_empty_database_and_refuses_one_that_holds_a_store() {
     let out = demo();
     assert!(!out.status.success(), "a second demo into the same database is refused");
 }
+
+#[test]
+fn a_new_store_gets_its_id_and_a_writer_connects_again_after_a_restart() {
+    let db = PgDb::new();
+    let writer = Writer::spawn_postgres(&db.target).unwrap();
+    let mut c = db.connect();
+    let setting = |c: &mut postgres::Client, key: &str| -> Option<String> {
+        c.query_opt("SELECT value FROM store_settings WHERE key = $1", &[&key]).unwrap().map(|r| r.get(0))
+    };
+    let id = setting(&mut c, "store_id").expect("a store id, as SQLite's");
+    assert!(id.len() == 32 && id.chars().all(|ch| ch.is_ascii_hexdigit()), "{id}");
+    assert_eq!(setting(&mut c, "keep_raw").as_deref(), Some("1"), "a new store keeps originals");
+    // A second writer (another daemon) keeps the id.
+    drop(Writer::spawn_postgres(&db.target).unwrap());
+    assert_eq!(setting(&mut c, "store_id"), Some(id));
+
+    let note = |at: i64| {
+        writer.call_blocking(move |db| {
+            use pult::store::sql::Transact;
+            db.write(|c| c.note_change(at, "channel", None, None))
+        })
+    };
+    note(1).unwrap();
+    // The server ends every other session (as a restart does).
+    c.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    // The writes that meet the closed connection fail and say so; a later
+    // one goes through the same writer on a new connection.
+    eventually("the writer to connect again", || note(2).is_ok());
+    let seqs: i64 = c.query_one("SELECT count(*) FROM changes", &[]).unwrap().get(0);
+    assert_eq!(seqs, 2);
+}

@@ -159,6 +159,10 @@ pub struct PgDb {
     // is the only user, so no borrow ever meets another.
     client: std::cell::RefCell<postgres::Client>,
     prepared: std::cell::RefCell<conn::Prepared>,
+    /// Where a writer connects again after the server closed its
+    /// connection (a restart, a failover); a reader is given its target
+    /// at each call (`reconnect_if_closed`).
+    writer_of: Option<Target>,
 }
 
 impl PgDb {
@@ -166,7 +170,7 @@ impl PgDb {
     pub fn open(target: &Target) -> Result<PgDb, PgError> {
         let mut client = target.connect()?;
         schema::migrate(&mut client)?;
-        Ok(PgDb { client: client.into(), prepared: Default::default() })
+        Ok(PgDb { client: client.into(), prepared: Default::default(), writer_of: Some(target.clone()) })
     }
 
     /// A reader's connection: the store must be there at this build's
@@ -182,7 +186,7 @@ impl PgDb {
         }
         // A reader never writes: the server refuses it if a bug ever tries.
         client.batch_execute("SET default_transaction_read_only = on")?;
-        Ok(PgDb { client: client.into(), prepared: Default::default() })
+        Ok(PgDb { client: client.into(), prepared: Default::default(), writer_of: None })
     }
 
     /// A reader's new connection (read-only, as `open_reader` makes it) in
@@ -241,6 +245,15 @@ impl PgDb {
         lock: bool,
         f: impl FnOnce(&dyn crate::store::sql::Conn) -> crate::store::Result<R>,
     ) -> crate::store::Result<R> {
+        if let Some(target) = &self.writer_of
+            && self.client.borrow().is_closed()
+        {
+            // The write that met the closed connection failed and said so
+            // (a sync worker retries its batch); this one goes on a new one.
+            *self.client.borrow_mut() = target.connect()?;
+            self.prepared.borrow_mut().clear();
+            tracing::info!("connected again to the PostgreSQL store {}", target.shown());
+        }
         let mut client = self.client.borrow_mut();
         let mut prepared = self.prepared.borrow_mut();
         let mut tx = client.transaction().map_err(PgError::from)?;

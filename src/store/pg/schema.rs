@@ -520,3 +520,15 @@ mod tests {
         assert_eq!(numbers, expected, "one step per version, in order");
     }
 }
+
+/// A store's own settings as SQLite's step 26 writes them (`keep_raw` on
+/// while it holds no mail, a random `store_id` that `pult export` names),
+/// written when a writer first starts rather than with the schema: `pult
+/// store migrate` must still find a database no pult has written to empty.
+pub const FIRST_SETTINGS: [&str; 2] = [
+    "INSERT INTO store_settings (key, value)
+         SELECT 'keep_raw', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '0' ELSE '1' END
+     ON CONFLICT (key) DO NOTHING",
+    "INSERT INTO store_settings (key, value) VALUES ('store_id', replace(CAST(gen_random_uuid() AS TEXT), '-', ''))
+     ON CONFLICT (key) DO NOTHING",
+];
