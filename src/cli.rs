@@ -754,7 +754,13 @@ fn run_tui(cli: &Cli) -> Result<()> {
     // a person's pult never runs the workers beside them.
     let supervisor = match &store {
         Location::Sqlite(path) => Some(crate::sync::workers::Supervisor::new(path, workers, Default::default())),
-        Location::Postgres(_) => None,
+        Location::Postgres(target) => {
+            // Said at once: without a daemon nothing arrives or leaves.
+            if let Ok(None) = crate::store::pg::lease::current_holder(target) {
+                app.state.error(t!("doctor_pg_no_sender", target = target.shown()));
+            }
+            None
+        }
     };
     tui::app::run(app, supervisor)
 }
