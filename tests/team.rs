@@ -57,23 +57,6 @@ fn person(store: &Path, actor: &str) -> (App, Terminal<TestBackend>, Watcher) {
     (app, Terminal::new(TestBackend::new(160, 45)).expect("terminal"), watcher)
 }
 
-fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
-    app.settle();
-    app.draw(term).expect("draw");
-    let buf = term.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut x = 0;
-        while x < buf.area.width {
-            let sym = buf[(x, y)].symbol();
-            out.push_str(sym);
-            x += pult::sanitize::width(sym).max(1) as u16;
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// Delivers what the watcher saw, as the event loop does.
 fn refresh(app: &mut App, w: &mut Watcher) {
     let changes = w.poll().expect("poll");

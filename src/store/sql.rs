@@ -323,15 +323,7 @@ impl Conn for SqliteConn<'_> {
     }
 
     fn rows(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
-        let values = values(params);
-        let mut stmt = self.0.prepare_cached(sql)?;
-        let width = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(Row((0..width).map(|i| r.get_ref(i).and_then(from_sqlite)).collect::<rusqlite::Result<_>>()?));
-        }
-        Ok(out)
+        rows_of(&mut *self.0.prepare_cached(sql)?, params)
     }
 
     fn note_change(&self, at: i64, kind: &str, conversation: Option<i64>, actor: Option<&str>) -> Result<()> {
@@ -420,14 +412,18 @@ impl SqliteConn<'_> {
     /// text holds values (a view's moment, a list of ids) and would push the
     /// statements worth keeping out of it.
     pub fn rows_once(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
-        let values = values(params);
-        let mut stmt = self.0.prepare(sql)?;
-        let width = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(Row((0..width).map(|i| r.get_ref(i).and_then(from_sqlite)).collect::<rusqlite::Result<_>>()?));
-        }
-        Ok(out)
+        rows_of(&mut self.0.prepare(sql)?, params)
     }
+}
+
+/// Every row of a prepared SQLite statement, as the seam's values.
+fn rows_of(stmt: &mut rusqlite::Statement<'_>, params: &[&dyn ToValue]) -> Result<Vec<Row>> {
+    let values = values(params);
+    let width = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Row((0..width).map(|i| r.get_ref(i).and_then(from_sqlite)).collect::<rusqlite::Result<_>>()?));
+    }
+    Ok(out)
 }

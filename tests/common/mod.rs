@@ -277,3 +277,22 @@ pub fn english_on_screen(screen: &str, data: &[&str]) -> Option<String> {
 /// Latin text in the demo store's own data (channel names, the team).
 pub const DEMO_LATIN: &[&str] =
     &["office mail", "office-bot", "office", "Billing", "Dept", "Invoice", "fdp", "exe", "This"];
+
+/// What a headless app shows once its reads are back, row by row (wide
+/// characters take their cells once).
+pub fn screen(app: &mut pult::tui::app::App, term: &mut ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
+    app.settle();
+    app.draw(term).expect("draw");
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut x = 0;
+        while x < buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            x += pult::sanitize::width(sym).max(1) as u16;
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -3,7 +3,7 @@
 //! by the lease; screens woken by the doorbell.
 
 use crate::common::pg::{PgDb, password_file};
-use crate::common::{eventually, pult};
+use crate::common::{eventually, pult, screen};
 use pult::store::intents;
 use pult::store::pg::lease::Lease;
 use pult::store::pg::schema;
@@ -244,23 +244,6 @@ fn person(
     app.settle();
     let term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
     (app, term, at.watcher().unwrap())
-}
-
-fn screen(app: &mut pult::tui::app::App, term: &mut ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
-    app.settle();
-    app.draw(term).unwrap();
-    let buf = term.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut x = 0;
-        while x < buf.area.width {
-            let sym = buf[(x, y)].symbol();
-            out.push_str(sym);
-            x += pult::sanitize::width(sym).max(1) as u16;
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// Waits for the watcher to bring what another pult committed, as the event loop does.

@@ -25,7 +25,6 @@ use crate::store::Writer;
 use crate::store::{channel_state, events};
 use futures_util::StreamExt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -93,17 +92,9 @@ fn tls_config(server: &Server) -> Result<tokio_rustls::TlsConnector, String> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     roots.add_parsable_certificates(roots::system());
     if let Some(ca) = &server.ca_file {
-        for cert in roots::pem_file(ca)? {
-            roots.add(cert).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-        }
+        roots::add_ca_file(&mut roots, ca)?;
     }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    roots::connector(roots)
 }
 
 async fn wrap_tls(server: &Server, tcp: TcpStream) -> Result<Conn, String> {

@@ -45,6 +45,26 @@ pub fn system() -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
+/// Adds the certificates of `ca_file` to `roots` (an error names the file).
+pub fn add_ca_file(roots: &mut tokio_rustls::rustls::RootCertStore, ca: &Path) -> Result<(), String> {
+    for cert in pem_file(ca)? {
+        roots.add(cert).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+    }
+    Ok(())
+}
+
+/// A TLS client that trusts `roots`, with ring and the safe protocol
+/// versions (mail's servers and PostgreSQL's alike).
+pub fn connector(roots: tokio_rustls::rustls::RootCertStore) -> Result<tokio_rustls::TlsConnector, String> {
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,7 +12,6 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -26,25 +25,16 @@ impl Tls {
     /// Roots: `ca_file` when given (a private CA), else the machine's bundle
     /// and the compiled-in Mozilla roots.
     pub fn new(ca_file: Option<&Path>) -> Result<Tls, String> {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        use crate::channels::email::roots;
+        let mut trusted = tokio_rustls::rustls::RootCertStore::empty();
         match ca_file {
-            Some(ca) => {
-                for cert in crate::channels::email::roots::pem_file(ca)? {
-                    roots.add(cert).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-                }
-            }
+            Some(ca) => roots::add_ca_file(&mut trusted, ca)?,
             None => {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                roots.add_parsable_certificates(crate::channels::email::roots::system());
+                trusted.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                trusted.add_parsable_certificates(roots::system());
             }
         }
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Tls { connector: tokio_rustls::TlsConnector::from(Arc::new(config)) })
+        Ok(Tls { connector: roots::connector(trusted)? })
     }
 }
 
