@@ -292,7 +292,7 @@ fn golden_queries() {
     // Filters alone are read from the conversations when few pass them, else
     // newest first over every message: both give the same hits.
     let mut c = c;
-    c.reader.set_few_conversations(0);
+    c.reader.set_few_messages(0);
     for (q, want) in table {
         let got = c.find(q);
         if got != set(want) {
@@ -536,7 +536,7 @@ fn filters_alone_read_newest_first_without_sorting_every_message() {
     ];
     let from_the_index = ["from:Иванова", "счёт has:attachment", "счёт kind:email after:2026-11-01"];
     // Forced to walk every message newest first, as on a big store.
-    c.reader.set_few_conversations(0);
+    c.reader.set_few_messages(0);
     for q in walks.iter().chain(&from_the_index) {
         let plan = c.reader.search_plan(q, 50, &clock()).expect("plan");
         assert!(!plan.is_empty(), "{q}: no plan");

@@ -11,8 +11,8 @@ pub struct Reader {
     conn: ReadConn,
     actor: String,
     moment: Moment,
-    /// Up to how many conversations a filter-only search starts from them.
-    pub(super) few_conversations: i64,
+    /// Up to how many messages a filter-only search starts from their conversations.
+    pub(super) few_messages: i64,
     /// Conversations whose response-time clock is at risk / breached, as the
     /// caller last computed them (`workflow::sla`): the SLA views list these.
     sla_at_risk: Vec<i64>,
@@ -65,7 +65,7 @@ impl Reader {
             conn,
             actor: actor.to_string(),
             moment: Moment::default(),
-            few_conversations: 2_000,
+            few_messages: 5_000,
             sla_at_risk: Vec::new(),
             sla_breached: Vec::new(),
             blobs,
