@@ -2,6 +2,42 @@
 
 use jiff::{Timestamp, Zoned, tz::TimeZone};
 
+/// The system's zone files: read directly, because finding a name through
+/// jiff's database lists every file under it first (a tenth of a command's
+/// process time).
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// The zone named in the config (`Europe/Moscow`), else the machine's own
+/// (`TZ`, `/etc/localtime`). A name that is not a zone is taken for none.
+pub fn local_zone(name: Option<&str>) -> TimeZone {
+    let named = name.and_then(|name| {
+        let plain = !name.is_empty()
+            && !name.starts_with('/')
+            && !name.split('/').any(|part| part.is_empty() || part.starts_with('.'))
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
+        plain
+            .then(|| std::fs::read(format!("{ZONEINFO}/{name}")).ok())
+            .flatten()
+            .and_then(|data| TimeZone::tzif(name, &data).ok())
+            .or_else(|| TimeZone::get(name).ok())
+    });
+    named.unwrap_or_else(system_zone)
+}
+
+fn system_zone() -> TimeZone {
+    if std::env::var_os("TZ").is_some() {
+        return TimeZone::system();
+    }
+    let localtime = std::path::Path::new("/etc/localtime");
+    let name = std::fs::read_link(localtime)
+        .ok()
+        .and_then(|target| target.to_str().and_then(|t| t.split_once("zoneinfo/")).map(|(_, n)| n.to_string()));
+    std::fs::read(localtime)
+        .ok()
+        .and_then(|data| TimeZone::tzif(name.as_deref().unwrap_or("Local"), &data).ok())
+        .unwrap_or_else(TimeZone::system)
+}
+
 #[derive(Clone, Debug)]
 pub struct Clock {
     fixed: Option<i64>,
@@ -94,5 +130,18 @@ mod tests {
         let end = c.zoned(c.end_of_today());
         assert_eq!(end.strftime("%H:%M:%S").to_string(), "23:59:59");
         assert_eq!(end.date(), c.zoned(c.now()).date());
+    }
+
+    #[test]
+    fn a_named_zone_is_read_from_its_file_and_a_path_is_no_name() {
+        let at = Timestamp::from_second(1_795_168_800).expect("ts");
+        let moscow = local_zone(Some("Europe/Moscow"));
+        assert_eq!(moscow.iana_name(), Some("Europe/Moscow"));
+        assert_eq!(moscow.to_offset(at).seconds(), 3 * 3600);
+        // Not a zone, or a path out of the zone files: the machine's own zone.
+        for name in ["../../etc/passwd", "/etc/localtime", "Europe//Moscow", "Нет/Такой", ""] {
+            let z = local_zone(Some(name));
+            assert_eq!(z.to_offset(at), system_zone().to_offset(at), "{name}");
+        }
     }
 }

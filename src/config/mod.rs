@@ -661,11 +661,7 @@ impl Config {
     }
 
     pub fn timezone(&self) -> jiff::tz::TimeZone {
-        self.hours
-            .timezone
-            .as_deref()
-            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
-            .unwrap_or_else(jiff::tz::TimeZone::system)
+        crate::clock::local_zone(self.hours.timezone.as_deref())
     }
 
     /// Working days (0 = Monday) and start/end minutes after midnight.

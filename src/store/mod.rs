@@ -328,9 +328,7 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     if !existed {
         restrict_permissions(path)?;
     }
-    // A file that is not a database is said with its name, at the first read.
-    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
+    first_read(&conn, path)?;
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -357,8 +355,17 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
+    first_read(&conn, path)?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// A file that is not a database is said with its name, at the first read
+/// (any statement reads the schema first).
+fn first_read(conn: &Connection, path: &Path) -> Result<()> {
+    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
+        .map_err(|source| StoreError::Open { path: path.into(), source: DbError(source) })?;
+    Ok(())
 }
 
 /// New files get mode 0600 (a team store is made 0660 by its administrator; see README).

@@ -133,6 +133,18 @@ pub struct Progress<'a> {
     pub total: i64,
 }
 
+/// Whether every index is built with this tokenizer (nothing for `ensure` to do).
+pub(super) fn current(conn: &Connection) -> Result<bool> {
+    let mut st = conn.prepare("SELECT tokenizer, done FROM search_index WHERE name = ?1")?;
+    for index in INDEXES {
+        let (tokenizer, done): (i64, bool) = st.query_row([index.name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if tokenizer != VERSION || !done {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Rebuilds whatever index is not built by this tokenizer version.
 pub(super) fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
     for index in INDEXES {
