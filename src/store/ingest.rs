@@ -92,6 +92,10 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
     let mut conversations: HashMap<&str, i64> = HashMap::new();
     let mut identities: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut touched: HashSet<i64> = HashSet::new();
+    // Conversations this run already woke: one UPDATE each, not one per message.
+    let mut woken: HashSet<i64> = HashSet::new();
+    // A person's word on a sender, looked up once per sender in a run.
+    let mut rules: HashMap<&str, Option<String>> = HashMap::new();
     let mut report = IngestReport::default();
     let keep_raw = batch.iter().any(|m| m.raw.is_some()) && super::originals::keep_raw(c)?;
     // Reports parked for messages still on their way are rare; a run only
@@ -160,7 +164,19 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
         let notice = message_notice(c, channel_id, m)?;
         // Mail that needs no answer never waits and never reopens anything; a
         // conversation that only such mail began is not in the queue either.
-        let quiet = if m.outgoing { None } else { quiet_reason(c, &kind, m, history_before)? };
+        let quiet = if m.outgoing {
+            None
+        } else {
+            let rule = match rules.get(m.author_handle.as_str()) {
+                Some(rule) => rule.clone(),
+                None => {
+                    let rule = sender_rule(c, &kind, &m.author_handle)?;
+                    rules.insert(&m.author_handle, rule.clone());
+                    rule
+                }
+            };
+            quiet_reason(rule.as_deref(), m, history_before)
+        };
         // «Спасибо, получили 👍» asks nothing: shown, but the client does not
         // wait for an answer to it, and it does not reopen a closed conversation.
         let closing = quiet.is_some()
@@ -249,7 +265,7 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                  WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
                 &[&conversation],
             )?;
-        } else if !closing && !m.outgoing && m.report.is_none() {
+        } else if !closing && !m.outgoing && m.report.is_none() && woken.insert(conversation) {
             // A client writing again wakes a closed or snoozed conversation.
             c.exec("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1", &[&conversation])?;
         }
@@ -279,20 +295,21 @@ fn stored(c: &dyn Conn, channel_id: i64, remote_id: &str) -> Result<bool> {
 /// Why a client's message needs no answer, if it does not: a person's word on
 /// the sender first (`client` always waits, `never` never does), then a list
 /// or a program, then mail from before the channel's history cut-off.
-fn quiet_reason(c: &dyn Conn, kind: &str, m: &Inbound, history_before: Option<i64>) -> Result<Option<&'static str>> {
-    let rule: Option<String> =
-        c.opt("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2", &[&kind, &m.author_handle], |r| {
-            r.get(0)
-        })?;
+fn quiet_reason(rule: Option<&str>, m: &Inbound, history_before: Option<i64>) -> Option<&'static str> {
     let history = history_before.is_some_and(|cut| m.sent_at < cut);
-    Ok(match rule.as_deref() {
+    match rule {
         Some("never") => Some("sender"),
         Some(_) => history.then_some("history"),
         None => match m.automatic {
             Some(a) => Some(a.as_str()),
             None => history.then_some("history"),
         },
-    })
+    }
+}
+
+/// A person's word on a sender (`client`, `never`), if any.
+fn sender_rule(c: &dyn Conn, kind: &str, handle: &str) -> Result<Option<String>> {
+    c.opt("SELECT rule FROM sender_rules WHERE kind = ?1 AND handle = ?2", &[&kind, &handle], |r| r.get(0))
 }
 
 /// Display names as a JSON object (address -> name); NULL when there are none.
