@@ -258,6 +258,15 @@ fn the_sidebar_counts_its_views_from_indexes_alone() {
         assert_eq!(r.count(view).expect("count"), listed, "{view:?}");
     }
     assert_eq!(r.count(View::Lists).expect("count"), 3);
+    // A screen's counts stop one past their cap (shown "N+"); the plans stay on indexes.
+    let mut capped = Reader::open(&s.path, "anna").expect("reader");
+    capped.cap_counts(2);
+    assert_eq!(capped.count(View::AllOpen).expect("count"), 3);
+    assert_eq!(capped.count(View::Lists).expect("count"), 3);
+    assert_eq!(capped.channels().expect("channels")[0].unread, 3);
+    assert_eq!(r.channels().expect("channels")[0].unread, 5, "uncapped: the command line's counts");
+    let plan = capped.count_plan(View::AllOpen).expect("plan");
+    assert!(plan.iter().filter(|p| p.contains(" c ")).all(|p| p.contains("COVERING INDEX")), "{plan:#?}");
 }
 
 #[test]

@@ -175,6 +175,10 @@ pub struct Reads {
     pub(super) waiting_since: Option<Instant>,
 }
 
+/// Screens count conversations up to this; more shows as "9999+" (see
+/// `Reader::cap_counts`).
+pub const COUNT_CAP: i64 = 9_999;
+
 impl Reads {
     /// Starts the worker on its own connection; answers go to `events`.
     pub fn spawn(
@@ -183,7 +187,8 @@ impl Reads {
         writer: Writer,
         events: mpsc::Sender<Event>,
     ) -> store::Result<Reads> {
-        let reader = store.open_reader(actor)?;
+        let mut reader = store.open_reader(actor)?;
+        reader.cap_counts(COUNT_CAP);
         let gate = Arc::new(Gate { state: Mutex::new(GateState::Open), turned: Condvar::new() });
         let (tx, rx) = mpsc::channel::<Asked>();
         let mut worker = Worker { reader, writer, sla: None, suggestions: None, view_counts: Vec::new() };

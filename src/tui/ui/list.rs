@@ -68,7 +68,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         }
         other => l.tr(other.key()).to_string(),
     };
-    let block = pane(format!("{view_name} ({})", state.list.total), focused, theme);
+    let block = pane(format!("{view_name} ({})", super::count_text(state.list.total)), focused, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if state.list.rows.is_empty() {

@@ -150,6 +150,12 @@ struct Piece {
 /// trouble, the mode and who is at the keyboard. A channel warning shows by
 /// name until the person has seen it (pressed a key while it showed), then
 /// as `⚠N`, its reason one key (`!`) away.
+/// A count of conversations as a screen shows it: past the screens' cap, "9999+".
+pub fn count_text(n: i64) -> String {
+    use crate::tui::reads::COUNT_CAP;
+    if n > COUNT_CAP { format!("{COUNT_CAP}+") } else { n.to_string() }
+}
+
 fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
     let l = state.lang;
     let c = &state.counts;
@@ -160,7 +166,11 @@ fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
             rank: 6,
         },
         Piece { text: format!("· {} {} ", c.due_today, l.tr("status_due_today")), slot: "status_line", rank: 3 },
-        Piece { text: format!("· {} {} ", c.unanswered, l.tr("status_unanswered")), slot: "status_line", rank: 4 },
+        Piece {
+            text: format!("· {} {} ", count_text(c.unanswered), l.tr("status_unanswered")),
+            slot: "status_line",
+            rank: 4,
+        },
     ];
     // Response-time clocks past due (only with [[sla]] policies), beside the overdue promises.
     if c.breached > 0 {
@@ -396,8 +406,14 @@ fn styled<'a>(s: impl Into<String>, style: Style) -> Span<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::marked;
+    use super::{count_text, marked};
     use ratatui::style::Style;
+
+    #[test]
+    fn a_count_past_the_cap_reads_as_more() {
+        assert_eq!(count_text(9_999), "9999");
+        assert_eq!(count_text(10_000), "9999+");
+    }
 
     #[test]
     fn a_match_past_the_edge_is_brought_into_view() {

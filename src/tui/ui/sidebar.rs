@@ -13,7 +13,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 /// The pane's width: 20 cells (24 from 100 columns), wider — up to a third
-/// of the screen — when a view's name and its count (up to 99,999) would
+/// of the screen — when a view's name and its count (up to `9999+`) would
 /// not both fit whole.
 pub fn width(state: &AppState, screen: u16) -> u16 {
     let base: u16 = if screen >= 100 { 24 } else { 20 };
@@ -25,7 +25,7 @@ pub fn width(state: &AppState, screen: u16) -> u16 {
         .map(|(i, v)| (l.tr(v.key()), state.view_counts.get(i).copied().unwrap_or(0)))
         .filter(|(_, count)| *count > 0)
         // Borders, the badge, the name, a space and the count.
-        .map(|(name, count)| 2 + 3 + sanitize::width(&name) + 1 + count.to_string().len())
+        .map(|(name, count)| 2 + 3 + sanitize::width(&name) + 1 + super::count_text(count).len())
         .max()
         .unwrap_or(0);
     let cap = base.max(screen / 3);
@@ -40,7 +40,7 @@ pub fn render(state: &AppState, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     let w = inner.width as usize;
     let mut lines = Vec::new();
     let entry = |i: usize, badge: (&str, &str), name: &str, count: i64, dim: bool| {
-        let count_text = if count > 0 { format!(" {count}") } else { String::new() };
+        let count_text = if count > 0 { format!(" {}", super::count_text(count)) } else { String::new() };
         let name_w = w.saturating_sub(3 + sanitize::width(&count_text));
         let selected = i == state.sidebar_cursor;
         let row_style = if selected { theme.style("selection") } else { theme.style("base") };
