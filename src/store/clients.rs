@@ -157,14 +157,21 @@ pub const PUBLIC_DOMAINS: &[&str] = &[
     "ukr.net",
 ];
 
+/// Each client with its open promises, waiting conversations and overdue
+/// promises. Promises are counted from the open ones, once for the whole
+/// list (through each client's conversations they were two lookups per
+/// conversation); the waiting ones from `conversations_by_contact` alone.
 const SUMMARY: &str = "SELECT k.id, k.name, k.organisation, k.default_assignee, k.kind, k.inn, k.tags, k.provisional,
-        (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
-          WHERE c.contact_id = k.id AND t.state = 'accepted'),
+        coalesce(promised.promises, 0),
         (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id AND c.status = 'open'
           AND c.waiting_since IS NOT NULL),
-        (SELECT count(*) FROM tasks t JOIN conversations c ON c.id = t.conversation_id
-          WHERE c.contact_id = k.id AND t.state = 'accepted' AND t.deadline < {now})
-     FROM contacts k";
+        coalesce(promised.overdue, 0)
+     FROM contacts k
+     LEFT JOIN (SELECT c.contact_id AS client, count(*) AS promises,
+                       sum(CASE WHEN t.deadline < {now} THEN 1 ELSE 0 END) AS overdue
+                FROM tasks t JOIN conversations c ON c.id = t.conversation_id
+                WHERE t.state = 'accepted' AND c.contact_id IS NOT NULL
+                GROUP BY c.contact_id) promised ON promised.client = k.id";
 
 /// Suggestions read what clients wrote in this many newest messages: a
 /// phone number in a signature, a member of a client's group.

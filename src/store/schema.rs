@@ -893,6 +893,13 @@ CREATE INDEX conversations_by_assignee
     ON conversations (assignee, status, last_message_at DESC, id DESC, snoozed_until, channel_id);
 CREATE INDEX conversations_lists ON conversations (last_message_at DESC, id DESC) WHERE automatic = 1;
 "#,
+    // 29 -> 30 (#31): the clients list counts each client's waiting
+    // conversations from this index alone; with the client's id only, it
+    // read every conversation's row (0.9 s for 12,000 clients at 10M messages).
+    r#"
+DROP INDEX conversations_by_contact;
+CREATE INDEX conversations_by_contact ON conversations (contact_id, status, waiting_since);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

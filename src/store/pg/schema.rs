@@ -23,6 +23,8 @@ const STEPS: &[(i64, &str)] = &[
     // SQLite's own 28 -> 29 (#31: the views' indexes hold the channel): its
     // SQL is the subset both engines speak, so it is shared, not copied.
     (29, crate::store::schema::MIGRATIONS[28]),
+    // 29 -> 30 (#31): the clients' index covers their waiting count; shared too.
+    (30, crate::store::schema::MIGRATIONS[29]),
 ];
 
 /// Brings the store to `VERSION` (creating it when empty); returns the
