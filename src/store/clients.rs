@@ -440,20 +440,25 @@ impl Reader {
             // Who wrote in client groups, from the newest messages as the
             // numbers above: every group message of a big store is millions
             // of rows (2 s and 170 MB at 10M), and a member who wrote in
-            // neither of these is no news.
-            let members = c.all(
-                &format!(
-                    "SELECT DISTINCT c.contact_id, i.contact_id, c.title, c.id FROM messages m
-                       {} conversations c ON c.id = m.conversation_id
-                       JOIN identities i ON i.id = m.author_identity_id
-                     WHERE m.id > (SELECT max(id) - {RECENT_MESSAGES} FROM messages) AND m.direction = 'in'
-                       AND c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
-                     ORDER BY c.id",
-                    super::read_conn::cross_join(engine)
-                ),
-                &[],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            // neither of these is no news. A store without client groups
+            // (mail only) has none to read.
+            let members = if group_titles.is_empty() {
+                Vec::new()
+            } else {
+                c.all(
+                    &format!(
+                        "SELECT DISTINCT c.contact_id, i.contact_id, c.title, c.id FROM messages m
+                           {} conversations c ON c.id = m.conversation_id
+                           JOIN identities i ON i.id = m.author_identity_id
+                         WHERE m.id > (SELECT max(id) - {RECENT_MESSAGES} FROM messages) AND m.direction = 'in'
+                           AND c.is_group = 1 AND c.contact_id IS NOT NULL AND i.contact_id <> c.contact_id
+                         ORDER BY c.id",
+                        super::read_conn::cross_join(engine)
+                    ),
+                    &[],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+            };
             // DISTINCT over the three, as before: c.id is selected only because
             // PostgreSQL orders a DISTINCT by what it selects.
             let mut seen = std::collections::HashSet::new();
