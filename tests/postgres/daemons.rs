@@ -76,7 +76,10 @@ fn a_second_daemon_waits_as_a_standby_and_takes_over_when_the_first_is_killed() 
     first.0.wait().unwrap();
     let second_pid = second.0.id();
     eventually("the standby to take over", || holder(&mut c).1.contains(&format!("pid {second_pid},")));
-    assert_eq!(holder(&mut c).0, epoch + 1, "a takeover raises the epoch");
+    // Raised at least once (on a loaded machine the first daemon may have
+    // given the lease up and taken it again before it was killed).
+    let after = holder(&mut c).0;
+    assert!(after > epoch, "a takeover raises the epoch: {epoch} then {after}");
     assert!(standby_says().contains("running the workers"), "{}", standby_says());
 }
 
