@@ -1075,12 +1075,7 @@ fn open_reader(cli: &Cli) -> Result<(Reader, Clock, Calendar)> {
         bail!("{}", t!("no_store", path = at.shown()));
     }
     let clock = Clock::system(cfg.timezone());
-    let mut reader = at.open_reader(&cfg.actor())?;
-    if reader.needs_writer()? {
-        // Opening the writer once applies pending migrations before reading.
-        drop(at.open_db()?);
-        reader = at.open_reader(&cfg.actor())?;
-    }
+    let mut reader = at.open_current_reader(&cfg.actor())?;
     reader.set_moment(calendar.moment(clock.now()));
     Ok((reader, clock, calendar))
 }

@@ -4,38 +4,45 @@ use jiff::{Timestamp, Zoned, tz::TimeZone};
 
 /// The system's zone files: read directly, because finding a name through
 /// jiff's database lists every file under it first (a tenth of a command's
-/// process time).
+/// process time). With `TZDIR` set, jiff reads that directory as it would.
 const ZONEINFO: &str = "/usr/share/zoneinfo";
 
-/// The zone named in the config (`Europe/Moscow`), else the machine's own
-/// (`TZ`, `/etc/localtime`). A name that is not a zone is taken for none.
+/// The zone called `name` (`Europe/Moscow`), if there is one.
+pub fn named_zone(name: &str) -> Option<TimeZone> {
+    // A plain IANA name, never a path out of the zone files; `right/` and
+    // `posix/` are the variants jiff leaves out (leap seconds).
+    let plain = std::env::var_os("TZDIR").is_none()
+        && !name.is_empty()
+        && !name.starts_with("right/")
+        && !name.starts_with("posix/")
+        && !name.split('/').any(|part| part.is_empty() || part.starts_with('.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
+    plain
+        .then(|| std::fs::read(format!("{ZONEINFO}/{name}")).ok())
+        .flatten()
+        .and_then(|data| TimeZone::tzif(name, &data).ok())
+        .or_else(|| TimeZone::get(name).ok())
+}
+
+/// The zone named in the config, else the machine's own (`TZ`,
+/// `/etc/localtime`). A name that is not a zone is taken for none.
 pub fn local_zone(name: Option<&str>) -> TimeZone {
-    let named = name.and_then(|name| {
-        let plain = !name.is_empty()
-            && !name.starts_with('/')
-            && !name.split('/').any(|part| part.is_empty() || part.starts_with('.'))
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
-        plain
-            .then(|| std::fs::read(format!("{ZONEINFO}/{name}")).ok())
-            .flatten()
-            .and_then(|data| TimeZone::tzif(name, &data).ok())
-            .or_else(|| TimeZone::get(name).ok())
-    });
-    named.unwrap_or_else(system_zone)
+    name.and_then(named_zone).unwrap_or_else(system_zone)
 }
 
 fn system_zone() -> TimeZone {
-    if std::env::var_os("TZ").is_some() {
-        return TimeZone::system();
-    }
     let localtime = std::path::Path::new("/etc/localtime");
+    // The zone's name is where the link points; without one, jiff's own way.
     let name = std::fs::read_link(localtime)
         .ok()
         .and_then(|target| target.to_str().and_then(|t| t.split_once("zoneinfo/")).map(|(_, n)| n.to_string()));
-    std::fs::read(localtime)
-        .ok()
-        .and_then(|data| TimeZone::tzif(name.as_deref().unwrap_or("Local"), &data).ok())
-        .unwrap_or_else(TimeZone::system)
+    match name {
+        Some(name) if std::env::var_os("TZ").is_none() && std::env::var_os("TZDIR").is_none() => {
+            std::fs::read(localtime).ok().and_then(|data| TimeZone::tzif(&name, &data).ok())
+        }
+        _ => None,
+    }
+    .unwrap_or_else(TimeZone::system)
 }
 
 #[derive(Clone, Debug)]

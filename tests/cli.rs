@@ -807,3 +807,33 @@ fn the_command_line_speaks_russian() {
     let (_, json) = ru(&["status", "--json"]);
     assert!(json.contains("\"unanswered\"") && json.contains("\"oldest_unanswered_minutes\""), "{json}");
 }
+
+/// A command that only reads opens the store read-only, unless a migration
+/// or an index rebuild is pending: then it opens the writer first.
+#[test]
+fn a_reading_command_migrates_an_older_store_and_reads_a_current_one_as_it_is() {
+    let home = tempfile::tempdir().expect("tmp");
+    let store = demo_store(home.path());
+    let version =
+        |db: &rusqlite::Connection| db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).expect("v");
+    let db = rusqlite::Connection::open(&store).expect("open");
+    let current = version(&db);
+    // As a store of the build before the last migration (which is repeatable), and an index to rebuild.
+    db.execute_batch(&format!("PRAGMA user_version = {}", current - 1)).expect("older");
+    db.execute("UPDATE search_index SET done = 0, next = 0", []).expect("rebuild pending");
+    let out = pult(home.path()).args(["search", "--json", "--store"]).arg(&store).arg("сверки").output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(hits.as_array().is_some_and(|h| !h.is_empty()), "found after the rebuild: {hits}");
+    assert_eq!(version(&db), current, "migrated before reading");
+    let done: i64 = db.query_row("SELECT min(done) FROM search_index", [], |r| r.get(0)).expect("done");
+    assert_eq!(done, 1, "the index rebuilt before reading");
+    // A current store is only read: its file is not written.
+    let before = std::fs::metadata(&store).expect("meta").modified().expect("mtime");
+    let wal = store.with_extension("db-wal");
+    let wal_before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let out = pult(home.path()).args(["status", "--store"]).arg(&store).output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(std::fs::metadata(&store).expect("meta").modified().expect("mtime"), before);
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), wal_before, "nothing written");
+}

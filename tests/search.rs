@@ -289,8 +289,8 @@ fn golden_queries() {
             wrong.push(format!("{q:?}: got {got:?}, want {want:?}"));
         }
     }
-    // Filters alone are read from the conversations when few pass them, else
-    // newest first over every message: both give the same hits.
+    // Filters alone are read from their conversations when those hold few
+    // messages, else newest first over every message: both give the same hits.
     let mut c = c;
     c.reader.set_few_messages(0);
     for (q, want) in table {

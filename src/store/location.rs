@@ -69,6 +69,21 @@ impl Location {
         }
     }
 
+    /// A reader of the store brought up to date first. SQLite: the reader
+    /// asks whether a migration or index rebuild is pending, and the writer
+    /// opens only then. PostgreSQL: the writer migrates first (a reader
+    /// refuses an older schema).
+    pub fn open_current_reader(&self, actor: &str) -> Result<super::Reader> {
+        if let Location::Sqlite(_) = self {
+            let reader = self.open_reader(actor)?;
+            if !reader.needs_writer()? {
+                return Ok(reader);
+            }
+        }
+        drop(self.open_db()?);
+        self.open_reader(actor)
+    }
+
     /// The store's write connection without a writer thread (a command that
     /// writes once and exits).
     pub fn open_db(&self) -> Result<super::Db> {

@@ -75,14 +75,16 @@ impl Reader {
         }
     }
 
-    /// Whether the store needs its writer opened once before reading: a
-    /// migration or an index rebuild pending. Asked of a read-only connection,
-    /// so a command that only reads opens the store once (two parses of the
-    /// schema cost a tenth of a search's process time). PostgreSQL: always.
+    /// Whether a SQLite store needs its writer opened once before reading: a
+    /// migration or an index rebuild pending. Asked of the read-only
+    /// connection, so that a command that only reads opens the store once
+    /// (two parses of the schema cost a tenth of a search's process time).
+    /// PostgreSQL's reader refuses an older schema itself (see
+    /// [`super::Location::open_current_reader`]).
     pub fn needs_writer(&self) -> Result<bool> {
-        let ReadConn::Sqlite(conn) = &self.conn else { return Ok(true) };
-        // A file that is not a store: the writer says so with its name.
-        let Ok(version) = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)) else { return Ok(true) };
+        let ReadConn::Sqlite(conn) = &self.conn else { return Ok(false) };
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        // A database without pult's tables (an older pult's, or not ours): the writer decides.
         Ok(version != super::schema::VERSION || !super::search_index::current(conn).unwrap_or(false))
     }
 

@@ -691,7 +691,7 @@ impl Reader {
              CROSS JOIN messages m ON m.id = k.message_id
              JOIN conversations c ON c.id = m.conversation_id"
         } else if self.few_messages(plan)? {
-            // Filters that few conversations pass: read those conversations'
+            // Filters whose conversations hold few messages: read those
             // messages and sort them, rather than walk every message newest first.
             "conversations c CROSS JOIN messages m ON m.conversation_id = c.id
              JOIN search_keys k ON k.message_id = m.id"

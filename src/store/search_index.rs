@@ -133,12 +133,17 @@ pub struct Progress<'a> {
     pub total: i64,
 }
 
+/// An index wholly built with this tokenizer.
+fn built(tokenizer: i64, done: bool) -> bool {
+    tokenizer == VERSION && done
+}
+
 /// Whether every index is built with this tokenizer (nothing for `ensure` to do).
 pub(super) fn current(conn: &Connection) -> Result<bool> {
     let mut st = conn.prepare("SELECT tokenizer, done FROM search_index WHERE name = ?1")?;
     for index in INDEXES {
         let (tokenizer, done): (i64, bool) = st.query_row([index.name], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if tokenizer != VERSION || !done {
+        if !built(tokenizer, done) {
             return Ok(false);
         }
     }
@@ -153,7 +158,7 @@ pub(super) fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)
             [index.name],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        if tokenizer == VERSION && done {
+        if built(tokenizer, done) {
             continue;
         }
         let (upto, mut next) = if tokenizer == VERSION {

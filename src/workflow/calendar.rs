@@ -369,7 +369,10 @@ pub fn parse_client_hours(spec: &str) -> Result<ClientHours, String> {
         if part.contains(':') && part.contains(['-', '–']) {
             hours = parse_interval(part)?;
         } else {
-            tz = Some(TimeZone::get(part).map_err(|_| format!("{part:?} is not a time zone like Asia/Yekaterinburg"))?);
+            tz = Some(
+                crate::clock::named_zone(part)
+                    .ok_or_else(|| format!("{part:?} is not a time zone like Asia/Yekaterinburg"))?,
+            );
         }
     }
     if tz.is_none() && hours.is_none() {

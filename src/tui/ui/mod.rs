@@ -146,16 +146,16 @@ struct Piece {
     rank: u8,
 }
 
-/// The right side's pieces in their order: counts, channels syncing or in
-/// trouble, the mode and who is at the keyboard. A channel warning shows by
-/// name until the person has seen it (pressed a key while it showed), then
-/// as `⚠N`, its reason one key (`!`) away.
 /// A count of conversations as a screen shows it: past the screens' cap, "9999+".
 pub fn count_text(n: i64) -> String {
     use crate::tui::reads::COUNT_CAP;
     if n > COUNT_CAP { format!("{COUNT_CAP}+") } else { n.to_string() }
 }
 
+/// The right side's pieces in their order: counts, channels syncing or in
+/// trouble, the mode and who is at the keyboard. A channel warning shows by
+/// name until the person has seen it (pressed a key while it showed), then
+/// as `⚠N`, its reason one key (`!`) away.
 fn right_pieces(state: &AppState, collapse_warnings: bool) -> Vec<Piece> {
     let l = state.lang;
     let c = &state.counts;
