@@ -402,7 +402,7 @@ impl Reader {
             BTreeMap<i64, (String, Option<String>)>,
             Vec<(i64, String, String, Option<String>)>,
             BTreeSet<(i64, i64)>,
-            Vec<(i64, String, String)>,
+            Vec<(i64, String, String, Vec<String>)>,
             Vec<(i64, String)>,
             Vec<(i64, i64, String)>,
         );
@@ -428,8 +428,9 @@ impl Reader {
                 let body = r.take_text(2)?.unwrap_or_default();
                 // Most messages carry no number: only those that do are read for
                 // what the client wrote (a number in a quote is someone else's).
-                if !phones_in(&body).is_empty() {
-                    bodies.push((r.get(0)?, r.get(1)?, body));
+                let numbers = phones_in(&body);
+                if !numbers.is_empty() {
+                    bodies.push((r.get(0)?, r.get(1)?, body, numbers));
                 }
             }
             let group_titles = c.all(
@@ -487,7 +488,12 @@ impl Reader {
                 phones.entry(p).or_default().insert(*client, "WhatsApp");
             }
         }
-        for (client, kind, body) in bodies {
+        for (client, kind, body, numbers) in bodies {
+            // Numbers this client is already known to have written add nothing:
+            // a signature, mail after mail, is read for its author once.
+            if numbers.iter().all(|p| phones.get(p).is_some_and(|c| c.contains_key(&client))) {
+                continue;
+            }
             let authored = crate::search::authored::authored(&body);
             for p in phones_in(&authored) {
                 let source = if kind == "email" { "a mail signature" } else { "a shared contact" };
