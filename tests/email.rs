@@ -382,6 +382,18 @@ fn mail_delivered_while_idling_appears_without_action() {
     rt.shutdown_background();
 }
 
+/// How many copies of each of the `n` mails a kill test sent ("Kill {tag} #i#")
+/// reached carol's INBOX.
+fn kill_copies(d: &Dovecot, tag: &str, n: usize) -> Vec<usize> {
+    let all = read_mailbox(d, "carol", "INBOX");
+    (0..n)
+        .map(|i| {
+            let needle = format!("Kill {tag} #{i}#");
+            all.iter().filter(|m| String::from_utf8_lossy(m).contains(&needle)).count()
+        })
+        .collect()
+}
+
 /// Logs in as `user` and returns (UID, raw message) of every mail in `folder`.
 fn read_mailbox(d: &Dovecot, user: &str, folder: &str) -> Vec<Vec<u8>> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
@@ -1689,15 +1701,7 @@ fn kill_9_while_sending_never_delivers_twice_and_never_jams() {
     assert_eq!(open_rows(), 0, "the outbox drained: nothing left pending or sending");
     let sent = count(&s, "SELECT count(*) FROM outbox WHERE state = 'sent'");
     assert_eq!(sent + unknown, N as i64, "every row is sent or honestly unknown: nothing lost");
-    let delivered = || -> Vec<usize> {
-        let all = read_mailbox(&d, "carol", "INBOX");
-        (0..N)
-            .map(|i| {
-                let needle = format!("Kill {tag} #{i}#");
-                all.iter().filter(|m| String::from_utf8_lossy(m).contains(&needle)).count()
-            })
-            .collect()
-    };
+    let delivered = || kill_copies(&d, &tag, N);
     let sent_rows: Vec<usize> = rusqlite::Connection::open(&s.path)
         .expect("open")
         .prepare("SELECT subject FROM outbox WHERE state = 'sent'")
@@ -3146,15 +3150,7 @@ fn on_postgresql_the_standby_carries_on_after_kill_9_and_nothing_goes_twice() {
     };
     let (sent, unknown) = (count(&mut c, "sent"), count(&mut c, "unknown"));
     assert_eq!(sent + unknown, N as i64, "every row is sent or honestly unknown: nothing lost");
-    let delivered = || -> Vec<usize> {
-        let all = read_mailbox(&d, "carol", "INBOX");
-        (0..N)
-            .map(|i| {
-                let needle = format!("Kill {tag} #{i}#");
-                all.iter().filter(|m| String::from_utf8_lossy(m).contains(&needle)).count()
-            })
-            .collect()
-    };
+    let delivered = || kill_copies(&d, &tag, N);
     let sent_rows: Vec<usize> = c
         .query("SELECT subject FROM outbox WHERE state = 'sent'", &[])
         .unwrap()

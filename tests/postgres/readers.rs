@@ -47,22 +47,6 @@ impl Differences {
     }
 }
 
-const VIEWS: &[View] = &[
-    View::AllOpen,
-    View::Unanswered,
-    View::DueToday,
-    View::Overdue,
-    View::AtRisk,
-    View::Mine,
-    View::Unassigned,
-    View::AcceptedByMe,
-    View::Mentions,
-    View::Snoozed,
-    View::Reminders,
-    View::Unsent,
-    View::Lists,
-];
-
 #[test]
 fn every_reader_reads_the_demo_the_same_on_both_engines() {
     let home = tempfile::tempdir().unwrap();
@@ -116,7 +100,8 @@ fn every_reader_reads_the_demo_the_same_on_both_engines() {
     d.check("the audit chain holds", s.verify_audit(), p.verify_audit());
     d.check("like scan", s.like_scan("акт"), p.like_scan("акт"));
 
-    for &view in VIEWS {
+    // The response-time views list what the caller computed (`set_sla`), not the store.
+    for &view in View::SMART.iter().filter(|v| !matches!(v, View::SlaAtRisk | View::Breached)) {
         d.check(&format!("count {view:?}"), s.count(view), p.count(view));
         d.check(&format!("ids {view:?}"), s.conversation_ids(view), p.conversation_ids(view));
         let top = s.conversations(view, Window::Top, 7).unwrap();
