@@ -655,6 +655,9 @@ pub struct Inbound {
     pub raw: Option<std::sync::Arc<RawOriginal>>,
     /// Email: DKIM as checked on arrival, and what the servers reported (`mailauth`).
     pub auth: Option<crate::mailauth::MailAuth>,
+    /// Search terms and the closing-word check, computed by the sync worker
+    /// so that the store's writer need not (`store::prepared`).
+    pub prepared: Option<std::sync::Arc<crate::store::prepared::Prepared>>,
 }
 
 /// What a mail server reports about a mail (RFC 3464 delivery status

@@ -237,6 +237,58 @@ fn full_text_search_folds_case_and_yo_and_takes_prefixes_and_phrases() {
 }
 
 #[test]
+fn terms_prepared_by_the_worker_index_a_batch_as_the_writer_would() {
+    let batch = || {
+        let mut m1 =
+            msg("<1@x>", "t1", "Ирина Соколова", NOW - 300, "Пришлите АКТ СВЕРКИ за 18 300 рублей\n\n> Старая цитата");
+        m1.subject = Some("Акт сверки за квартал".into());
+        let m2 = msg("<2@x>", "t2", "Олег", NOW - 200, "Оплатите счёт поставщику до пятницы");
+        let m3 = msg("<3@x>", "t3", "Café Owner", NOW - 100, "Résumé attached, invoice follows");
+        // Its body changes after the worker read it: its terms are the row's.
+        let mut m4 = msg("<4@x>", "t4", "Кира", NOW - 50, "Первоначальный текст");
+        pult::store::prepared::prepare_all([&mut m4]);
+        m4.body_text = "Исправленный договор аренды".into();
+        vec![m1, m2, m3, m4]
+    };
+    let (plain, prepared) = (temp_store(), temp_store());
+    let before = pult::store::prepared::replayed();
+    for (s, prepare) in [(&plain, false), (&prepared, true)] {
+        let ch = channel(s, "mail", ChannelKind::Email);
+        let mut msgs = batch();
+        if prepare {
+            pult::store::prepared::prepare_all(msgs.iter_mut().take(3));
+        }
+        ingest(s, ch, msgs);
+    }
+    // Three bodies and one subject came prepared (m4's no longer matched).
+    assert!(pult::store::prepared::replayed() >= before + 4, "the writer split every text itself");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    let queries = [
+        "акт сверки",
+        "\"акт сверки\"",
+        "квартал",
+        "18300",
+        "счета",
+        "постав*",
+        "resume",
+        "invoice",
+        "договор",
+        "первоначальный",
+        "цитата",
+        "соколова",
+    ];
+    let found = |s: &TempStore| -> Vec<Vec<String>> {
+        let r = Reader::open(&s.path, "anna").expect("reader");
+        queries.iter().map(|q| r.search(q, 10, &clock).expect(q).into_iter().map(|h| h.from).collect()).collect()
+    };
+    let (expected, got) = (found(&plain), found(&prepared));
+    assert_eq!(got, expected);
+    assert_eq!(got[3], vec!["Ирина Соколова"], "a number in groups is found joined");
+    assert_eq!(got[8], vec!["Кира"], "the changed body is found by its words");
+    assert!(got[9].is_empty() && got[10].is_empty(), "neither the old body nor the quote is found: {got:?}");
+}
+
+#[test]
 fn the_sidebar_counts_its_views_from_indexes_alone() {
     let s = temp_store();
     let ch = channel(&s, "bot", ChannelKind::Telegram);

@@ -155,6 +155,18 @@ impl Words {
         out
     }
 
+    /// The terms of `text` with their places, kept to be replayed later
+    /// ([`Tokens::each`] gives what [`Words::each`] gave).
+    pub fn tokens(&mut self, text: &str, mode: Mode) -> Tokens {
+        let mut tokens = Tokens::default();
+        let _ = self.each::<()>(text, mode, |term, start, end, colocated| {
+            tokens.terms.push_str(term);
+            tokens.spans.push(Span { term_end: tokens.terms.len(), start, end, colocated });
+            Ok(())
+        });
+        tokens
+    }
+
     /// The term of one word (not a number): folded, then stemmed unless a prefix.
     fn term(&mut self, word: &str, mode: Mode) -> &str {
         self.buf.clear();
@@ -282,6 +294,35 @@ fn latin_base(c: char) -> char {
         'ý' | 'ÿ' => 'y',
         'ź' | 'ż' | 'ž' => 'z',
         c => c,
+    }
+}
+
+/// A text's terms computed once, to be handed over as they are (the store's
+/// writer replays the terms a sync worker computed: `store::prepared`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tokens {
+    /// Every term, one after another; each span says where its term ends.
+    terms: String,
+    spans: Vec<Span>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    term_end: usize,
+    start: usize,
+    end: usize,
+    colocated: bool,
+}
+
+impl Tokens {
+    /// Calls `emit(term, start, end, colocated)` as [`Words::each`] did.
+    pub fn each<E>(&self, mut emit: impl FnMut(&str, usize, usize, bool) -> Result<(), E>) -> Result<(), E> {
+        let mut from = 0;
+        for span in &self.spans {
+            emit(&self.terms[from..span.term_end], span.start, span.end, span.colocated)?;
+            from = span.term_end;
+        }
+        Ok(())
     }
 }
 

@@ -107,19 +107,27 @@ unsafe extern "C" fn x_tokenize(
     } else {
         Mode::Document
     };
+    let emit = |term: &str, start: usize, end: usize, colocated: bool| {
+        let tflags = if colocated { ffi::FTS5_TOKEN_COLOCATED } else { 0 };
+        // SAFETY: FTS5's callback with the context it gave us; it copies the term.
+        let rc = unsafe {
+            token(ctx, tflags, term.as_ptr().cast::<c_char>(), term.len() as c_int, start as c_int, end as c_int)
+        };
+        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(rc) }
+    };
+    // Terms a sync worker prepared for this row (store::prepared).
+    if mode == Mode::Document
+        && let Some(replayed) = super::prepared::replay(bytes, emit)
+    {
+        return match replayed {
+            Ok(()) => ffi::SQLITE_OK,
+            Err(rc) => rc,
+        };
+    }
     // Stored text is UTF-8; anything else is read as well as it can be (offsets
     // only matter for highlighting, which pult does itself).
     let text = String::from_utf8_lossy(bytes);
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        words.each(&text, mode, |term, start, end, colocated| {
-            let tflags = if colocated { ffi::FTS5_TOKEN_COLOCATED } else { 0 };
-            // SAFETY: FTS5's callback with the context it gave us; it copies the term.
-            let rc = unsafe {
-                token(ctx, tflags, term.as_ptr().cast::<c_char>(), term.len() as c_int, start as c_int, end as c_int)
-            };
-            if rc == ffi::SQLITE_OK { Ok(()) } else { Err(rc) }
-        })
-    }));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| words.each(&text, mode, emit)));
     match run {
         Ok(Ok(())) => ffi::SQLITE_OK,
         Ok(Err(rc)) => rc,

@@ -182,7 +182,9 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
         let closing = quiet.is_some()
             || (!m.outgoing
                 && m.attachments.is_empty()
-                && crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text)));
+                && m.prepared.as_ref().and_then(|p| p.closing_of(&m.body_text)).unwrap_or_else(|| {
+                    crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text))
+                }));
         // One statement per message: where it is and what it needs are known
         // before it is stored (an update after the insert touched its indexes twice).
         let place = m.imap.as_ref();
@@ -239,6 +241,12 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             continue;
         };
         c.reindex(Searchable::Message(message_id))?;
+        // The batch indexes the row at its end, from the terms the worker prepared.
+        if let Some(p) = &m.prepared
+            && super::search_index::pending("messages", message_id)
+        {
+            super::prepared::register(message_id, p.clone());
+        }
         if keep_raw && let Some(raw) = &m.raw {
             super::originals::record(c, message_id, raw)?;
         }
@@ -646,12 +654,10 @@ pub(super) fn identity(
         }
         let shown = if name.is_empty() { handle } else { name };
         // Provisional until a person names, merges or hands it over.
-        let contact = c.insert(
-            "INSERT INTO contacts (name, created_at, provisional) VALUES (?1, ?2, 1) RETURNING id",
-            &[&shown, &now],
-        )?;
-        let id = c.insert(
-            "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        let contact =
+            c.insert_one("INSERT INTO contacts (name, created_at, provisional) VALUES (?1, ?2, 1)", &[&shown, &now])?;
+        let id = c.insert_one(
+            "INSERT INTO identities (contact_id, kind, handle, display_name) VALUES (?1, ?2, ?3, ?4)",
             &[&contact, &kind, &handle, &name],
         )?;
         Ok((id, contact))
@@ -686,9 +692,9 @@ fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>
                 Some(k) => c.opt("SELECT default_assignee FROM contacts WHERE id = ?1", &[&k], |r| r.get(0))?.flatten(),
                 None => None,
             };
-            let id = c.insert(
+            let id = c.insert_one(
                 "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, is_group, created_at, assignee)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 &[
                     &channel_id,
                     &m.conversation_key,

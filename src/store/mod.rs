@@ -17,6 +17,7 @@ pub mod location;
 pub mod mail_auth;
 pub mod originals;
 pub mod pg;
+pub mod prepared;
 pub mod queries;
 mod read_conn;
 pub mod reports;
@@ -418,6 +419,19 @@ fn register_functions(conn: &Connection) -> Result<()> {
         let table: String = ctx.get(0)?;
         let id: i64 = ctx.get(1)?;
         Ok(search_index::pending(&table, id))
+    })?;
+    // The marker of terms a sync worker prepared for this row's text, or
+    // NULL (store::prepared). Not deterministic: it reads the batch's state.
+    conn.create_scalar_function("search_prepared", 3, FunctionFlags::SQLITE_UTF8, |ctx| {
+        let id: i64 = ctx.get(0)?;
+        let column = match ctx.get::<i64>(1)? {
+            0 => prepared::Column::Subject,
+            _ => prepared::Column::Body,
+        };
+        Ok(match ctx.get_raw(2) {
+            rusqlite::types::ValueRef::Text(text) => prepared::marker(id, column, text),
+            _ => None,
+        })
     })?;
     fts::register(conn)?;
     audit_chain::register(conn)?;

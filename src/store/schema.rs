@@ -900,6 +900,15 @@ CREATE INDEX conversations_lists ON conversations (last_message_at DESC, id DESC
 DROP INDEX conversations_by_contact;
 CREATE INDEX conversations_by_contact ON conversations (contact_id, status, waiting_since);
 "#,
+    // 30 -> 31 (#31): a new message's search key and terms come from the code
+    // that stores it (`search_index::index_new_message`, through
+    // `sql::Conn::reindex`, as PostgreSQL's do), not from a trigger. With the
+    // trigger, every message's INSERT kept a statement journal (each page it
+    // touched copied first), a tenth of a first sync's writer time. Changes
+    // and deletions are still indexed by their triggers.
+    r#"
+DROP TRIGGER IF EXISTS messages_search_insert;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -8,7 +8,7 @@
 
 use super::{Db, Result};
 use crate::search::words::VERSION;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::io::{IsTerminal, Write};
 
 const BATCH: i64 = 5_000;
@@ -27,7 +27,9 @@ const INDEXES: &[Index] = &[
         table: "messages",
         fts: "messages_fts",
         insert: "INSERT INTO messages_fts (rowid, subject, body, people, recipients)
-                 SELECT k.key, m.subject, search_authored(m.body) || coalesce(char(10) || m.transcript, ''),
+                 SELECT k.key, coalesce(search_prepared(m.id, 0, m.subject), m.subject),
+                        coalesce(CASE WHEN m.transcript IS NULL THEN search_prepared(m.id, 1, m.body) END,
+                                 search_authored(m.body) || coalesce(char(10) || m.transcript, '')),
                         m.author || ' ' || coalesce(i.handle, ''), search_recipients(m.recipients, m.cc, m.names)
                  FROM messages m JOIN search_keys k ON k.message_id = m.id
                  LEFT JOIN identities i ON i.id = m.author_identity_id
@@ -109,7 +111,12 @@ impl Deferred {
         PENDING_AFTER.set(None);
         for (bound, table) in bounds.iter().zip(DEFERRED) {
             if let Some(index) = INDEXES.iter().find(|i| i.name == table) {
-                tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX])?;
+                // Prepared terms (store::prepared) are asked for by this statement.
+                let indexed = tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX]);
+                if table == "messages" {
+                    super::prepared::forget_all();
+                }
+                indexed?;
             }
         }
         Ok(())
@@ -121,8 +128,33 @@ impl Drop for Deferred {
         // A batch that failed: its transaction rolls back, nothing is pending.
         if self.bounds.is_some() {
             PENDING_AFTER.set(None);
+            super::prepared::forget_all();
         }
     }
+}
+
+/// The search key of a message without one: the next of its second (keys grow
+/// with the date, so that "newest first" is the index's own order), or past a
+/// million in one second, the next of all.
+const NEW_MESSAGE_KEY: &str = "
+    SELECT CASE WHEN k < ((s + 1) << 20) THEN k ELSE (SELECT max(key) + 1 FROM search_keys) END
+    FROM (SELECT m.sent_at AS s,
+                 (SELECT coalesce(max(key) + 1, m.sent_at << 20) FROM search_keys
+                  WHERE key >= (m.sent_at << 20) AND key < ((m.sent_at + 1) << 20)) AS k
+          FROM messages m
+          WHERE m.id = ?1 AND NOT EXISTS (SELECT 1 FROM search_keys WHERE message_id = ?1))";
+
+/// A message just stored gets its search key and, unless the batch running
+/// indexes it at its end ([`Deferred`]), its terms. A message with a key (one
+/// that changed: its triggers indexed it again) is left as it is.
+pub(super) fn index_new_message(conn: &Connection, id: i64) -> Result<()> {
+    let key: Option<i64> = conn.prepare_cached(NEW_MESSAGE_KEY)?.query_row([id], |r| r.get(0)).optional()?;
+    let Some(key) = key else { return Ok(()) };
+    conn.prepare_cached("INSERT INTO search_keys (key, message_id) VALUES (?1, ?2)")?.execute(params![key, id])?;
+    if !pending("messages", id) {
+        conn.prepare_cached(INDEXES[0].insert)?.execute(params![id - 1, id])?;
+    }
+    Ok(())
 }
 
 /// How far a rebuild is: rows indexed of rows to index, per index.

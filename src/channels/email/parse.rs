@@ -134,6 +134,7 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
         automatic,
         raw: None,
         auth: None,
+        prepared: None,
     }
 }
 
