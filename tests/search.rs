@@ -421,6 +421,40 @@ fn a_broken_query_is_an_error_saying_why() {
     }
 }
 
+/// A batch's messages take the next keys of their second; a second whose
+/// keys are all taken (a million messages in it) sends them past every key.
+#[test]
+fn a_batch_keys_its_messages_in_order_even_past_a_full_second() {
+    let s = temp_store();
+    let ch = channel(&s, "mail", ChannelKind::Email);
+    let (full, open) = (NOW - 100, NOW - 50);
+    {
+        let conn = rusqlite::Connection::open(&s.path).expect("open");
+        conn.execute("INSERT INTO search_keys (key, message_id) VALUES (((?1 + 1) << 20) - 1, -1)", [full])
+            .expect("full");
+    }
+    let batch = vec![
+        msg("a", "t", "Ирина", full, "Первый счёт"),
+        msg("b", "t", "Ирина", open, "Второй счёт"),
+        msg("c", "t", "Ирина", full, "Третий счёт"),
+        msg("d", "t", "Ирина", open, "Четвёртый счёт"),
+    ];
+    ingest(&s, ch, batch);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let keys: Vec<(String, i64)> = conn
+        .prepare("SELECT m.remote_id, k.key FROM messages m JOIN search_keys k ON k.message_id = m.id ORDER BY m.id")
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("keys");
+    let open = open << 20;
+    assert_eq!(keys, vec![("a".into(), open + 2), ("b".into(), open), ("c".into(), open + 3), ("d".into(), open + 1)]);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert_eq!(r.search("счёт", 10, &clock).expect("search").len(), 4);
+}
+
 #[test]
 fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     let dir = tempfile::tempdir().expect("tmp");

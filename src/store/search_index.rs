@@ -111,6 +111,9 @@ impl Deferred {
         PENDING_AFTER.set(None);
         for (bound, table) in bounds.iter().zip(DEFERRED) {
             if let Some(index) = INDEXES.iter().find(|i| i.name == table) {
+                if table == "messages" {
+                    key_batch(tx, *bound)?;
+                }
                 // Prepared terms (store::prepared) are asked for by this statement.
                 let indexed = tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX]);
                 if table == "messages" {
@@ -144,15 +147,57 @@ const NEW_MESSAGE_KEY: &str = "
           FROM messages m
           WHERE m.id = ?1 AND NOT EXISTS (SELECT 1 FROM search_keys WHERE message_id = ?1))";
 
-/// A message just stored gets its search key and, unless the batch running
-/// indexes it at its end ([`Deferred`]), its terms. A message with a key (one
-/// that changed: its triggers indexed it again) is left as it is.
+/// A message just stored gets its search key and its terms, unless the batch
+/// running gives them to all of its rows at its end ([`Deferred`]). A message
+/// with a key (one that changed: its triggers indexed it again) is left as it is.
 pub(super) fn index_new_message(conn: &Connection, id: i64) -> Result<()> {
-    let key: Option<i64> = conn.prepare_cached(NEW_MESSAGE_KEY)?.query_row([id], |r| r.get(0)).optional()?;
-    let Some(key) = key else { return Ok(()) };
-    conn.prepare_cached("INSERT INTO search_keys (key, message_id) VALUES (?1, ?2)")?.execute(params![key, id])?;
-    if !pending("messages", id) {
+    if pending("messages", id) {
+        return Ok(());
+    }
+    if key_message(conn, id)? {
         conn.prepare_cached(INDEXES[0].insert)?.execute(params![id - 1, id])?;
+    }
+    Ok(())
+}
+
+/// Gives message `id` its search key if it has none; whether it did.
+fn key_message(conn: &Connection, id: i64) -> Result<bool> {
+    let key: Option<i64> = conn.prepare_cached(NEW_MESSAGE_KEY)?.query_row([id], |r| r.get(0)).optional()?;
+    let Some(key) = key else { return Ok(false) };
+    conn.prepare_cached("INSERT INTO search_keys (key, message_id) VALUES (?1, ?2)")?.execute(params![key, id])?;
+    Ok(true)
+}
+
+/// The keys of a batch's messages in one statement, as [`NEW_MESSAGE_KEY`]
+/// would give them one by one in the order they were stored (the batch's
+/// messages of one second follow the second's last key).
+const BATCH_KEYS: &str = "
+    INSERT INTO search_keys (key, message_id)
+    SELECT base + n, id FROM (
+        SELECT m.id, m.sent_at AS s, row_number() OVER (PARTITION BY m.sent_at ORDER BY m.id) - 1 AS n,
+               (SELECT coalesce(max(key) + 1, m.sent_at << 20) FROM search_keys
+                WHERE key >= (m.sent_at << 20) AND key < ((m.sent_at + 1) << 20)) AS base
+        FROM messages m
+        WHERE m.id > ?1 AND NOT EXISTS (SELECT 1 FROM search_keys WHERE message_id = m.id))
+    WHERE base + n < ((s + 1) << 20)";
+
+/// Keys every message the batch added (ids after `bound`).
+fn key_batch(tx: &Connection, bound: i64) -> Result<()> {
+    let keyed = tx.prepare_cached(BATCH_KEYS)?.execute([bound])?;
+    let added: i64 =
+        tx.prepare_cached("SELECT count(*) FROM messages WHERE id > ?1")?.query_row([bound], |r| r.get(0))?;
+    if (keyed as i64) < added {
+        // Past a million messages in one second: the rest one by one, after every key.
+        let left: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM messages m
+                 WHERE id > ?1 AND NOT EXISTS (SELECT 1 FROM search_keys WHERE message_id = m.id) ORDER BY id",
+            )?
+            .query_map([bound], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in left {
+            key_message(tx, id)?;
+        }
     }
     Ok(())
 }

@@ -435,15 +435,18 @@ pub async fn sync_folder(
         if let Some(checker) = dkim.as_mut() {
             check_dkim(checker, &mut batch, &arrivals, now).await;
         }
-        // The originals go beside the store now, on this side, while the
-        // writer stores the previous batch.
-        if let Some(side) = originals_beside.clone() {
-            let kept = tokio::task::spawn_blocking(move || {
+        // On this side, while the writer stores the previous batch: the
+        // search terms and closing words are read (store::prepared), and the
+        // originals go beside the store.
+        let side = originals_beside.clone();
+        let ready = tokio::task::spawn_blocking(move || {
+            crate::store::prepared::prepare_all(batch.iter_mut());
+            if let Some(side) = side {
                 crate::store::side_blobs::keep_all(&side, &mut batch);
-                batch
-            });
-            batch = kept.await.map_err(|e| EmailError::Store(crate::store::StoreError::Invalid(e.to_string())))?;
-        }
+            }
+            batch
+        });
+        batch = ready.await.map_err(|e| EmailError::Store(crate::store::StoreError::Invalid(e.to_string())))?;
         report.fetched += batch.len();
         if let Some(previous) = storing.take() {
             let r: events::Applied = previous.await?;
