@@ -4,6 +4,7 @@ pub mod archive;
 pub mod audit_chain;
 pub mod baseline;
 pub mod channel_state;
+mod checkpoint;
 pub mod clients;
 pub mod demo_data;
 pub mod drafts;

@@ -18,6 +18,8 @@ type Job = Box<dyn FnOnce(&mut Held) + Send>;
 struct Held {
     db: Db,
     lease: Option<super::pg::lease::Lease>,
+    /// SQLite's checkpoints, on a thread of their own; dropped after `db`.
+    _checkpoints: Option<super::checkpoint::Checkpoints>,
 }
 
 /// Where the outbox's transitions are written: the store's own connection on
@@ -48,7 +50,8 @@ impl Writer {
     /// Opens the store (migrating it) and starts the writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let db = super::open_writer(path)?;
-        let mut writer = Self::spawn_on(db);
+        let checkpoints = super::checkpoint::Checkpoints::start(db.sqlite()?, path);
+        let mut writer = Self::spawn_on(db, checkpoints);
         writer.blobs = Some(std::sync::Arc::new(super::side_blobs::SideBlobs::beside(path)));
         Ok(writer)
     }
@@ -63,7 +66,7 @@ impl Writer {
             }
             Ok(())
         })?;
-        Ok(Self::spawn_on(Db::postgres(db)))
+        Ok(Self::spawn_on(Db::postgres(db), None))
     }
 
     /// Where a worker writes the originals it receives before handing their
@@ -83,11 +86,11 @@ impl Writer {
         }
     }
 
-    fn spawn_on(db: Db) -> Writer {
+    fn spawn_on(db: Db, checkpoints: Option<super::checkpoint::Checkpoints>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
-            let mut held = Held { db, lease: None };
+            let mut held = Held { db, lease: None, _checkpoints: checkpoints };
             while let Ok(job) = rx.recv() {
                 job(&mut held);
                 since_prune += 1;
