@@ -41,9 +41,30 @@ impl super::sql::Transact for Outbox<'_> {
 
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: std::sync::Arc<Jobs>,
     /// Where workers put the originals they receive (`side_blobs`).
     blobs: Option<std::sync::Arc<super::side_blobs::SideBlobs>>,
+}
+
+/// The way to the writer thread, shared by every handle. When the last handle
+/// goes, the thread finishes its jobs and closes the store before the process
+/// goes on: a process that ended with its writer's connection open left its
+/// whole write-ahead log for the next one to read back (0.1 s after a sync).
+struct Jobs {
+    send: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        // The thread's queue ends with the last sender.
+        self.send = None;
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Writer {
@@ -102,10 +123,14 @@ impl Writer {
                 }
             }
         });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the store writer thread: {e}");
-        }
-        Writer { jobs: tx, blobs: None }
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                tracing::error!("cannot start the store writer thread: {e}");
+                None
+            }
+        };
+        Writer { jobs: std::sync::Arc::new(Jobs { send: Some(tx), thread }), blobs: None }
     }
 
     /// Runs `f` on the writer thread and hands its result to `done` there.
@@ -119,7 +144,11 @@ impl Writer {
     }
 
     fn send(&self, job: Job) {
-        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+        let sent = match &self.jobs.send {
+            Some(send) => send.send(job).map_err(|mpsc::SendError(job)| job),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
             // The thread is gone; run nothing, but let the caller know.
             drop(job);
             tracing::error!("store writer has stopped; a write was dropped");
