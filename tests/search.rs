@@ -455,6 +455,31 @@ fn a_batch_keys_its_messages_in_order_even_past_a_full_second() {
     assert_eq!(r.search("счёт", 10, &clock).expect("search").len(), 4);
 }
 
+/// A message stored without a search key (by a build before migration 31,
+/// still running after a current one migrated the store: its insert trigger
+/// is gone) is keyed and indexed when a current writer opens the store.
+#[test]
+fn a_message_stored_without_a_key_is_indexed_when_a_writer_opens_the_store() {
+    let s = temp_store();
+    let ch = channel(&s, "mail", ChannelKind::Email);
+    ingest(&s, ch, vec![msg("a", "t", "Ирина", NOW - 100, "Первый счёт")]);
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    conn.execute(
+        "INSERT INTO messages (conversation_id, channel_id, remote_id, direction, author, sent_at, body)
+         SELECT conversation_id, channel_id, 'b', 'in', 'Олег', sent_at + 1, 'Акт сверки от прежней версии'
+         FROM messages WHERE remote_id = 'a'",
+        [],
+    )
+    .expect("an older build's insert");
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert!(r.search("сверки", 10, &clock).expect("search").is_empty(), "not indexed yet");
+    drop(pult::store::Writer::spawn(&s.path).expect("a current writer opens the store"));
+    let found: Vec<String> = r.search("сверки", 10, &clock).expect("search").into_iter().map(|h| h.from).collect();
+    assert_eq!(found, vec!["Олег"]);
+    assert_eq!(r.search("счёт", 10, &clock).expect("search").len(), 1, "the first message indexed once");
+}
+
 #[test]
 fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     let dir = tempfile::tempdir().expect("tmp");

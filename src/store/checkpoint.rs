@@ -31,11 +31,17 @@ const WRITER_CHECKPOINTS_AT: c_int = 50_000;
 /// The checkpoint thread of one writer connection. Drop it after the
 /// connection: the hook it installed points at its state.
 pub struct Checkpoints {
-    state: Box<HookState>,
+    /// Owned here (from `Box::into_raw`), lent to the hook; freed in `drop`.
+    state: std::ptr::NonNull<HookState>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Read and written by the hook only, on the writer's thread.
+// SAFETY: the state is used by the hook, on whichever thread uses the writer's
+// connection, and by `drop`, which runs after that connection is closed
+// (`start`'s contract); never by two threads at once.
+unsafe impl Send for Checkpoints {}
+
+/// Read by the hook on the writer's thread; its wake-up channel closed by `drop`.
 struct HookState {
     wake: Option<mpsc::SyncSender<()>>,
     /// The log's length when the thread was last woken.
@@ -48,11 +54,20 @@ impl Checkpoints {
     /// Starts checkpointing `writer`'s log (the store at `path`) on a thread.
     /// Without that thread (it could not open the store), SQLite's own
     /// checkpoints stay as they were.
-    pub(super) fn start(writer: &Connection, path: &Path) -> Option<Checkpoints> {
-        Self::start_at(writer, path, WAKE_EVERY, WRITER_CHECKPOINTS_AT)
+    ///
+    /// # Safety
+    /// The returned value must be dropped after `writer` is closed: the hook
+    /// installed on it points at the value's state.
+    pub(super) unsafe fn start(writer: &Connection, path: &Path) -> Option<Checkpoints> {
+        // SAFETY: passed on from the caller.
+        unsafe { Self::start_at(writer, path, WAKE_EVERY, WRITER_CHECKPOINTS_AT) }
     }
 
-    fn start_at(writer: &Connection, path: &Path, wake_every: c_int, writer_at: c_int) -> Option<Checkpoints> {
+    /// [`Self::start`] with other thresholds (tests).
+    ///
+    /// # Safety
+    /// As [`Self::start`].
+    unsafe fn start_at(writer: &Connection, path: &Path, wake_every: c_int, writer_at: c_int) -> Option<Checkpoints> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = match Connection::open_with_flags(path, flags) {
             Ok(conn) => conn,
@@ -79,12 +94,13 @@ impl Checkpoints {
             }
         };
         let state = Box::new(HookState { wake: Some(wake), woken_at: Cell::new(0), wake_every, writer_at });
-        // SAFETY: the handle is the writer's open connection; the state lives in
-        // the box this value owns, which its owner drops after the connection
-        // (`writer::Held`), so the hook never sees it freed. The hook replaces
-        // SQLite's automatic checkpoints on this connection.
+        let state = std::ptr::NonNull::from(Box::leak(state));
+        // SAFETY: the handle is the writer's open connection; the state stays
+        // allocated until this value is dropped, which the caller does after
+        // the connection is closed. The hook replaces SQLite's automatic
+        // checkpoints on this connection.
         unsafe {
-            ffi::sqlite3_wal_hook(writer.handle(), Some(on_commit), (&*state as *const HookState).cast_mut().cast());
+            ffi::sqlite3_wal_hook(writer.handle(), Some(on_commit), state.as_ptr().cast());
         }
         Some(Checkpoints { state, thread: Some(thread) })
     }
@@ -92,8 +108,11 @@ impl Checkpoints {
 
 impl Drop for Checkpoints {
     fn drop(&mut self) {
+        // SAFETY: the state came from Box::leak in `start_at`; the connection
+        // whose hook used it is closed (see `start`), so this is its last use.
+        let state = unsafe { Box::from_raw(self.state.as_ptr()) };
         // The thread ends when its wake-up channel closes.
-        self.state.wake = None;
+        drop(state);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -155,12 +174,14 @@ mod tests {
         let writer = wal_store(&path);
         let size = || std::fs::metadata(&path).expect("meta").len();
         let before = size();
-        let checkpoints = Checkpoints::start_at(&writer, &path, 20, 1_000_000).expect("thread");
+        // SAFETY: the hook is removed before `checkpoints` is dropped.
+        let checkpoints = unsafe { Checkpoints::start_at(&writer, &path, 20, 1_000_000) }.expect("thread");
         // A hundred commits of a few pages each: the thread is woken several
         // times; SQLite's own hook would not copy before 1,000 pages.
         write_pages(&writer, 100);
         // Its last wake-up is handled before it ends; the writer, still open,
         // keeps its closing connection from copying anything itself.
+        unsafe { ffi::sqlite3_wal_hook(writer.handle(), None, std::ptr::null_mut()) };
         drop(checkpoints);
         assert!(size() > before + 100 * 8000, "the log was copied into the file: {} → {}", before, size());
         drop(writer);
@@ -173,7 +194,8 @@ mod tests {
         let writer = wal_store(&path);
         let before = std::fs::metadata(&path).expect("meta").len();
         // The thread is never woken (its threshold is out of reach); the writer copies at 30 frames.
-        let checkpoints = Checkpoints::start_at(&writer, &path, 1_000_000, 30).expect("thread");
+        // SAFETY: `writer` is closed before `checkpoints` is dropped.
+        let checkpoints = unsafe { Checkpoints::start_at(&writer, &path, 1_000_000, 30) }.expect("thread");
         write_pages(&writer, 20);
         assert!(std::fs::metadata(&path).expect("meta").len() > before + 5 * 8000, "the writer copied the log");
         drop(writer);

@@ -116,13 +116,14 @@ unsafe extern "C" fn x_tokenize(
         if rc == ffi::SQLITE_OK { Ok(()) } else { Err(rc) }
     };
     // Terms a sync worker prepared for this row (store::prepared).
-    if mode == Mode::Document
-        && let Some(replayed) = super::prepared::replay(bytes, emit)
-    {
-        return match replayed {
-            Ok(()) => ffi::SQLITE_OK,
-            Err(rc) => rc,
-        };
+    if mode == Mode::Document {
+        let replayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::prepared::replay(bytes, emit)));
+        match replayed {
+            Ok(Some(Ok(()))) => return ffi::SQLITE_OK,
+            Ok(Some(Err(rc))) => return rc,
+            Ok(None) => {}
+            Err(_) => return ffi::SQLITE_ERROR,
+        }
     }
     // Stored text is UTF-8; anything else is read as well as it can be (offsets
     // only matter for highlighting, which pult does itself).

@@ -346,7 +346,9 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checkpoint every ~40 MB of WAL rather than every 4 MB: a sync rewrites the
     // same index pages batch after batch, and each checkpoint copies them again.
-    // The WAL file is cut back to 64 MB after a checkpoint.
+    // The WAL file is cut back to 64 MB after a checkpoint. A `Writer` replaces
+    // this with its checkpoint thread (store::checkpoint: its WAL hook takes
+    // the place of SQLite's, so no later `wal_autocheckpoint` may be set).
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(Db(Engine::Sqlite(conn)))
@@ -427,7 +429,8 @@ fn register_functions(conn: &Connection) -> Result<()> {
         let id: i64 = ctx.get(0)?;
         let column = match ctx.get::<i64>(1)? {
             0 => prepared::Column::Subject,
-            _ => prepared::Column::Body,
+            1 => prepared::Column::Body,
+            _ => return Ok(None),
         };
         Ok(match ctx.get_raw(2) {
             rusqlite::types::ValueRef::Text(text) => prepared::marker(id, column, text),

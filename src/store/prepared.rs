@@ -73,10 +73,13 @@ pub fn prepare_all<'a>(messages: impl IntoIterator<Item = &'a mut Inbound>) {
     }
 }
 
+/// Tells whether a row still holds the text its terms came from. Keyed
+/// afresh in each process: a sender who writes both a message and its edit
+/// cannot make the two collide.
 fn text_hash(text: &[u8]) -> u64 {
-    // Fixed keys: the hash only tells whether a row still holds the text its
-    // terms came from; both sides of that come from the same message.
-    let mut h = std::hash::DefaultHasher::new();
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    let mut h = KEYS.get_or_init(std::collections::hash_map::RandomState::new).build_hasher();
+    h.write_usize(text.len());
     h.write(text);
     h.finish()
 }
@@ -122,7 +125,10 @@ pub(super) fn replay<E>(
     let rest = std::str::from_utf8(rest).ok()?;
     let (nonce_hex, rest) = rest.split_once(':')?;
     let (column, id) = rest.split_once(':')?;
-    if u64::from_str_radix(nonce_hex, 16).ok()? != nonce() || nonce_hex.len() != 16 {
+    if nonce_hex.len() != 16 || !nonce_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if u64::from_str_radix(nonce_hex, 16).ok()? != nonce() {
         return None;
     }
     let column = match column {

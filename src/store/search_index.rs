@@ -4,7 +4,9 @@
 //! index to be rebuilt; the writer rebuilds it when it opens the store, in
 //! batches that each commit, so that a kill in the middle loses nothing and
 //! the next open goes on where it stopped. Rows written after the rebuild
-//! began are indexed by their triggers.
+//! began are indexed as they are written: by their triggers, and a new
+//! message by `index_new_message` (called through `sql::Conn::reindex`;
+//! without that call a message has no search key and is never found).
 
 use super::{Db, Result};
 use crate::search::words::VERSION;
@@ -109,20 +111,27 @@ impl Deferred {
     pub(super) fn finish(mut self, tx: &Connection) -> Result<()> {
         let Some(bounds) = self.bounds.take() else { return Ok(()) };
         PENDING_AFTER.set(None);
+        // However this ends, no prepared terms outlive the batch.
+        let _forget = ForgetPrepared;
         for (bound, table) in bounds.iter().zip(DEFERRED) {
             if let Some(index) = INDEXES.iter().find(|i| i.name == table) {
                 if table == "messages" {
                     key_batch(tx, *bound)?;
                 }
                 // Prepared terms (store::prepared) are asked for by this statement.
-                let indexed = tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX]);
-                if table == "messages" {
-                    super::prepared::forget_all();
-                }
-                indexed?;
+                tx.prepare_cached(index.insert)?.execute(params![bound, i64::MAX])?;
             }
         }
         Ok(())
+    }
+}
+
+/// Forgets the batch's prepared terms when dropped.
+struct ForgetPrepared;
+
+impl Drop for ForgetPrepared {
+    fn drop(&mut self) {
+        super::prepared::forget_all();
     }
 }
 
@@ -227,8 +236,27 @@ pub(super) fn current(conn: &Connection) -> Result<bool> {
     Ok(true)
 }
 
+/// Messages stored after the newest one with a search key get theirs: one
+/// that a build before migration 31 stored (it left keys to a trigger that is
+/// gone) is searchable again once a current writer opens the store. Two index
+/// seeks when there is none.
+fn key_unkeyed_newest(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction()?;
+    let after: i64 = tx.query_row("SELECT coalesce(max(message_id), 0) FROM search_keys", [], |r| r.get(0))?;
+    let left: Vec<i64> = tx
+        .prepare("SELECT id FROM messages WHERE id > ?1 ORDER BY id")?
+        .query_map([after], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in left {
+        index_new_message(&tx, id)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Rebuilds whatever index is not built by this tokenizer version.
 pub(super) fn ensure(conn: &mut Connection, report: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
+    key_unkeyed_newest(conn)?;
     for index in INDEXES {
         let (tokenizer, upto, next, done): (i64, i64, i64, bool) = conn.query_row(
             "SELECT tokenizer, upto, next, done FROM search_index WHERE name = ?1",

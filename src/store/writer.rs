@@ -71,7 +71,8 @@ impl Writer {
     /// Opens the store (migrating it) and starts the writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let db = super::open_writer(path)?;
-        let checkpoints = super::checkpoint::Checkpoints::start(db.sqlite()?, path);
+        // SAFETY: `Held` drops its checkpoints after its connection, on the writer's thread.
+        let checkpoints = unsafe { super::checkpoint::Checkpoints::start(db.sqlite()?, path) };
         let mut writer = Self::spawn_on(db, checkpoints);
         writer.blobs = Some(std::sync::Arc::new(super::side_blobs::SideBlobs::beside(path)));
         Ok(writer)
@@ -109,9 +110,10 @@ impl Writer {
 
     fn spawn_on(db: Db, checkpoints: Option<super::checkpoint::Checkpoints>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
+        // One value, so that its connection closes before its checkpoints go.
+        let mut held = Held { db, lease: None, _checkpoints: checkpoints };
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
-            let mut held = Held { db, lease: None, _checkpoints: checkpoints };
             while let Ok(job) = rx.recv() {
                 job(&mut held);
                 since_prune += 1;
