@@ -296,6 +296,7 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
     // The rate is over the time from the first batch handed over to the last
     // stored. The unicode61 baseline is not read ahead: prepared terms are pult's;
     // PULT_BENCH_NO_PREPARE=1 leaves every text to the writer (the ingest before).
+    let read_ahead = !unicode61 && std::env::var("PULT_BENCH_NO_PREPARE").is_err();
     let (hand_over, batches) = std::sync::mpsc::sync_channel::<[Vec<Inbound>; 3]>(1);
     let worker = std::thread::spawn(move || {
         let mut corpus = Corpus::new(n, 42, now);
@@ -306,7 +307,7 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
                 bytes += m.body_text.len() as u64;
                 per[k].push(m);
             }
-            if !unicode61 && std::env::var("PULT_BENCH_NO_PREPARE").is_err() {
+            if read_ahead {
                 pult::store::prepared::prepare_all(per.iter_mut().flatten());
             }
             if hand_over.send(per).is_err() {
