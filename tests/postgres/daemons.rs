@@ -187,7 +187,8 @@ fn a_screen_hears_commits_and_misses_none_across_a_cut_connection() {
     // Every connection of this screen's watcher is cut; two commits land meanwhile.
     c.batch_execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%'",
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%'
+            AND backend_type = 'client backend' AND usename = current_user",
     )
     .unwrap();
     note(2);
@@ -432,7 +433,8 @@ fn a_new_store_gets_its_id_and_a_writer_connects_again_after_a_restart() {
     // The server ends every other session (as a restart does).
     c.batch_execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND backend_type = 'client backend' AND usename = current_user",
     )
     .unwrap();
     // The writes that meet the closed connection fail and say so; a later
