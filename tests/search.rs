@@ -481,6 +481,29 @@ fn a_message_stored_without_a_key_is_indexed_when_a_writer_opens_the_store() {
 }
 
 #[test]
+fn batches_leave_merging_the_index_to_the_writer_which_merges_once_idle() {
+    use pult::store::index_merge::segments;
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    // Forty batches queued back to back: each writes a segment of its own and
+    // none merges (a batch merges only past 64 on a level); the writer, never
+    // idle meanwhile, does not either.
+    for i in 0..40 {
+        let batch = vec![msg(&format!("m{i}"), "c", "Ирина", NOW - 1000 + i, &format!("Счёт номер {i}"))];
+        // (A failed batch shows below: every message is searched for.)
+        s.writer.submit(move |c| pult::store::ingest::apply(c, ch, &batch, &[], NOW), drop);
+    }
+    let queued = s.writer.call_blocking(|c| segments(c)).expect("segments");
+    assert!(queued >= 40, "a segment per batch, none merged yet: {queued}");
+    // Nothing written for a while: the writer merges levels of 16 by itself
+    // (these reads do not put it off).
+    eventually("the writer to merge", || s.writer.call_blocking(|c| segments(c)).expect("segments") < 16);
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    assert_eq!(r.search("счёт", 100, &clock).expect("search").len(), 40, "every message found after the merge");
+}
+
+#[test]
 fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("old.db");

@@ -11,6 +11,7 @@ pub mod drafts;
 pub mod events;
 pub mod evidence;
 pub mod fts;
+pub mod index_merge;
 pub mod ingest;
 pub mod intents;
 pub mod ledger;

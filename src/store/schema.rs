@@ -909,6 +909,15 @@ CREATE INDEX conversations_by_contact ON conversations (contact_id, status, wait
     r#"
 DROP TRIGGER IF EXISTS messages_search_insert;
 "#,
+    // 31 -> 32 (#31): batches no longer merge the message index's segments
+    // as they write them, only past 64 on one level; the writer merges
+    // levels of 16 when it is idle (`store::index_merge`). Merging inside
+    // the batches was a seventh of a first sync's writer time.
+    r#"
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 16);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

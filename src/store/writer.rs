@@ -5,6 +5,7 @@
 //! later), a blocking call (the UI, the CLI, tests), or not at all (`submit`
 //! with a callback that drops the result: progress written as it happens).
 
+use super::index_merge::{self, Between};
 use super::sql::WithConn;
 use super::{Db, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -114,8 +115,14 @@ impl Writer {
         let mut held = Held { db, lease: None, _checkpoints: checkpoints };
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
-            while let Ok(job) = rx.recv() {
+            let mut between = Between::Nothing;
+            while let Some(job) = next_job(&rx, &held.db, &mut between) {
+                let before = written(&held.db);
                 job(&mut held);
+                // Only a job that wrote puts merging off; one that read does not.
+                if written(&held.db) != before {
+                    between = Between::AfterIdle(std::time::Instant::now());
+                }
                 since_prune += 1;
                 if since_prune >= 500 {
                     since_prune = 0;
@@ -295,6 +302,41 @@ pub(super) fn audit(
 /// The newest entry of the change log (what a UI has seen when it is there).
 pub fn last_change_seq(db: &Db) -> Result<i64> {
     db.with_conn(|c| c.one("SELECT coalesce(max(seq), 0) FROM changes", &[], |r| r.get(0)))
+}
+
+/// Rows the writer's SQLite connection has changed so far (none on PostgreSQL).
+fn written(db: &Db) -> u64 {
+    db.sqlite().map(|c| c.total_changes()).unwrap_or(0)
+}
+
+/// The next job, merging the message index while none comes
+/// (`index_merge`); `None` once every handle is gone (the thread ends
+/// without merging: a command that wrote should not wait for that).
+fn next_job(rx: &mpsc::Receiver<Job>, db: &Db, between: &mut Between) -> Option<Job> {
+    loop {
+        let waited = match *between {
+            Between::Nothing => return rx.recv().ok(),
+            Between::AfterIdle(wrote) => rx.recv_timeout(index_merge::IDLE.saturating_sub(wrote.elapsed())),
+            Between::Merging => rx.try_recv().map_err(|e| match e {
+                mpsc::TryRecvError::Empty => mpsc::RecvTimeoutError::Timeout,
+                mpsc::TryRecvError::Disconnected => mpsc::RecvTimeoutError::Disconnected,
+            }),
+        };
+        match waited {
+            Ok(job) => return Some(job),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                *between = match db.sqlite().and_then(index_merge::step) {
+                    Ok(true) => Between::Merging,
+                    Ok(false) => Between::Nothing,
+                    Err(e) => {
+                        tracing::warn!("merging the search index failed: {e}");
+                        Between::Nothing
+                    }
+                };
+            }
+        }
+    }
 }
 
 /// UIs read only recent changes; keep the log short.

@@ -7,7 +7,7 @@ use crate::report::{Output, Report, figure};
 use anyhow::Result;
 use pult::clock::Clock;
 use pult::demo::Lcg;
-use pult::model::{ChannelKind, Inbound, InboundAttachment};
+use pult::model::{ChannelKind, Inbound, InboundAttachment, SyncEvent};
 use pult::store::{Reader, Writer, ingest};
 use pult::tui::{app::App, keymap::Keymap, state::AppState, theme::Theme};
 use pult::workflow::templates::Templates;
@@ -269,20 +269,30 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Fills a store with `n` generated messages; returns messages per second of the
-/// ingest and the average body size in bytes.
-pub fn generate(path: &Path, n: u64, now: i64) -> Result<(f64, f64)> {
+/// What filling a store measured.
+pub struct Generated {
+    /// Messages per second, from the first batch handed over to the last stored.
+    pub rate: f64,
+    /// Average body size in bytes.
+    pub avg_body: f64,
+    /// Seconds the writer then spent merging the search index, as it does
+    /// once idle (`store::index_merge`); the figures read after it.
+    pub merge_secs: f64,
+}
+
+/// Fills a store with `n` generated messages.
+pub fn generate(path: &Path, n: u64, now: i64) -> Result<Generated> {
     generate_with(path, n, now, false)
 }
 
 /// [`generate`], with SQLite's `unicode61` tokenizer instead of pult's when
 /// `unicode61` (the baseline for the cost of word forms).
-fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
+fn generate_with(path: &Path, n: u64, now: i64, unicode61: bool) -> Result<Generated> {
     generate_at(&pult::store::Location::Sqlite(path.to_path_buf()), n, now, unicode61)
 }
 
-/// Generates `n` messages into the store at `at` (either engine); (messages/s, average body bytes).
-pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool) -> Result<(f64, f64)> {
+/// Generates `n` messages into the store at `at` (either engine).
+pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool) -> Result<Generated> {
     let writer = at.spawn_writer()?;
     if unicode61 {
         writer.call_blocking(|c| pult::store::search_index::use_unicode61_for_bench(c))?;
@@ -297,7 +307,7 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
     // stored. The unicode61 baseline is not read ahead: prepared terms are pult's;
     // PULT_BENCH_NO_PREPARE=1 leaves every text to the writer (the ingest before).
     let read_ahead = !unicode61 && std::env::var("PULT_BENCH_NO_PREPARE").is_err();
-    let (hand_over, batches) = std::sync::mpsc::sync_channel::<[Vec<Inbound>; 3]>(1);
+    let (hand_over, batches) = std::sync::mpsc::sync_channel::<[Vec<SyncEvent>; 3]>(1);
     let worker = std::thread::spawn(move || {
         let mut corpus = Corpus::new(n, 42, now);
         let mut bytes = 0u64;
@@ -310,6 +320,7 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
             if read_ahead {
                 pult::store::prepared::prepare_all(per.iter_mut().flatten());
             }
+            let per = per.map(|msgs| msgs.into_iter().map(SyncEvent::Message).collect());
             if hand_over.send(per).is_err() {
                 break;
             }
@@ -319,17 +330,29 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
     let mut started = None;
     for per in batches {
         started.get_or_insert_with(Instant::now);
-        for (k, msgs) in per.into_iter().enumerate() {
-            if msgs.is_empty() {
+        for (k, events) in per.into_iter().enumerate() {
+            if events.is_empty() {
                 continue;
             }
             let ch = channels[k];
-            writer.call_blocking(move |c| ingest::apply(c, ch, &msgs, &[], now))?;
+            // The batch comes back to be freed here, as a sync frees it, not on the writer.
+            let (applied, events) = writer.call_blocking(move |c| {
+                let applied = pult::store::events::apply(c, ch, &events, now);
+                Ok((applied, events))
+            })?;
+            applied?;
+            drop(events);
         }
     }
     let busy = started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
     let bytes = worker.join().map_err(|_| anyhow::anyhow!("the corpus thread panicked"))?;
-    Ok((n as f64 / busy.max(1e-9), bytes as f64 / n.max(1) as f64))
+    let merging = Instant::now();
+    writer.call_blocking(|c| pult::store::index_merge::until_merged(c))?;
+    Ok(Generated {
+        rate: n as f64 / busy.max(1e-9),
+        avg_body: bytes as f64 / n.max(1) as f64,
+        merge_secs: merging.elapsed().as_secs_f64(),
+    })
 }
 
 /// The same rows written the plainest way SQLite allows: one table, no index, no FTS.
@@ -472,13 +495,15 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
         let fresh = !path.exists();
         let ingest_rate = if fresh { Some(generate(&path, n, now)?) } else { None };
         if std::env::var("PULT_BENCH_ONLY_INGEST").is_ok() {
-            println!("ingest {:.0}/s", ingest_rate.map(|r| r.0).unwrap_or(0.0));
+            if let Some(g) = &ingest_rate {
+                println!("ingest {:.0}/s, then merged in {:.1} s", g.rate, g.merge_secs);
+            }
             let _ = std::fs::remove_file(&path);
             continue;
         }
         let mut figures = Vec::new();
-        if let Some((rate, avg)) = ingest_rate {
-            figures.push(figure("corpus: average body size", "bytes", avg, None, None));
+        if let Some(Generated { rate, avg_body, merge_secs }) = ingest_rate {
+            figures.push(figure("corpus: average body size", "bytes", avg_body, None, None));
             let base = raw_insert_baseline(&dir, n.min(200_000), now)?;
             figures.push(figure(
                 "ingest",
@@ -487,13 +512,22 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
                 Some(("plain INSERT, no index/FTS", base)),
                 Some(">= 20000"),
             ));
+            // The merging a batch no longer does, done once the writer is idle.
+            figures.push(figure("search index merged after the ingest (writer idle)", "s", merge_secs, None, None));
+            figures.push(figure(
+                "ingest and that merge together",
+                "messages/s",
+                n as f64 / (n as f64 / rate + merge_secs),
+                None,
+                None,
+            ));
             // The same ingest with SQLite's unicode61 tokenizer: what word forms cost.
             let limit: u64 =
                 std::env::var("PULT_BENCH_BASELINE_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
             if n <= limit {
                 let plain = dir.join(format!("bench-{n}-unicode61.db"));
                 let _ = std::fs::remove_file(&plain);
-                let (plain_rate, _) = generate_with(&plain, n, now, true)?;
+                let plain_rate = generate_with(&plain, n, now, true)?.rate;
                 figures.push(figure(
                     "ingest with word forms (pult tokenizer)",
                     "messages/s",

@@ -40,7 +40,7 @@ struct Measured {
 
 fn measure(at: &Location, n: u64, now: i64) -> Result<Measured> {
     eprintln!("{n} messages into {} …", at.shown());
-    let (ingest, _) = generate_at(at, n, now, false)?;
+    let ingest = generate_at(at, n, now, false)?.rate;
     let mut frames = Vec::new();
     for _ in 0..5 {
         frames.push(first_frame_at(at, now)?.0);
