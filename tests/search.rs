@@ -504,6 +504,26 @@ fn batches_leave_merging_the_index_to_the_writer_which_merges_once_idle() {
 }
 
 #[test]
+fn a_batch_whose_messages_come_newest_first_writes_one_segment() {
+    use pult::store::index_merge::segments;
+    let s = temp_store();
+    let ch = channel(&s, "bot", ChannelKind::Telegram);
+    let before = s.writer.call_blocking(|c| segments(c)).expect("segments");
+    // Search keys follow the dates: stored in this order, each key is lower
+    // than the one before, and FTS5 writes out what it holds at every drop.
+    let batch: Vec<Inbound> =
+        (0..6).map(|i| msg(&format!("m{i}"), "c", "Ирина", NOW - 100 * i, &format!("Акт номер {i}"))).collect();
+    ingest(&s, ch, batch);
+    let after = s.writer.call_blocking(|c| segments(c)).expect("segments");
+    assert_eq!(after - before, 1, "one segment for the batch");
+    let r = Reader::open(&s.path, "anna").expect("reader");
+    let clock = pult::clock::Clock::fixed(NOW, moscow());
+    let found: Vec<i64> = r.search("акт", 10, &clock).expect("search").iter().filter_map(|h| h.message).collect();
+    assert_eq!(found.len(), 6);
+    assert!(found.windows(2).all(|w| w[0] < w[1]), "newest first, the first stored: {found:?}");
+}
+
+#[test]
 fn the_index_follows_edits_and_an_old_store_is_reindexed() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("old.db");

@@ -157,14 +157,19 @@ impl Words {
 
     /// The terms of `text` with their places, kept to be replayed later
     /// ([`Tokens::each`] gives what [`Words::each`] gave).
-    pub fn tokens(&mut self, text: &str, mode: Mode) -> Tokens {
+    /// `None` for a text whose offsets do not fit in 32 bits (past 4 GB),
+    /// which is then split where it is stored.
+    pub fn tokens(&mut self, text: &str, mode: Mode) -> Option<Tokens> {
         let mut tokens = Tokens::default();
-        let _ = self.each::<()>(text, mode, |term, start, end, colocated| {
+        let offset = |n: usize| u32::try_from(n).map_err(drop);
+        self.each::<()>(text, mode, |term, start, end, colocated| {
             tokens.terms.push_str(term);
-            tokens.spans.push(Span { term_end: tokens.terms.len(), start, end, colocated });
+            let term_end = offset(tokens.terms.len())?;
+            tokens.spans.push(Span { term_end, start: offset(start)?, end: offset(end)?, colocated });
             Ok(())
-        });
-        tokens
+        })
+        .ok()?;
+        Some(tokens)
     }
 
     /// The term of one word (not a number): folded, then stemmed unless a prefix.
@@ -306,11 +311,13 @@ pub struct Tokens {
     spans: Vec<Span>,
 }
 
+/// Offsets in 32 bits: a read-ahead batch holds a span per term of every
+/// message (16 bytes each instead of 32).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Span {
-    term_end: usize,
-    start: usize,
-    end: usize,
+    term_end: u32,
+    start: u32,
+    end: u32,
     colocated: bool,
 }
 
@@ -319,8 +326,9 @@ impl Tokens {
     pub fn each<E>(&self, mut emit: impl FnMut(&str, usize, usize, bool) -> Result<(), E>) -> Result<(), E> {
         let mut from = 0;
         for span in &self.spans {
-            emit(&self.terms[from..span.term_end], span.start, span.end, span.colocated)?;
-            from = span.term_end;
+            let term_end = span.term_end as usize;
+            emit(&self.terms[from..term_end], span.start as usize, span.end as usize, span.colocated)?;
+            from = term_end;
         }
         Ok(())
     }
@@ -470,5 +478,27 @@ mod tests {
         let prefix = Terms { whole: vec![], prefixes: vec!["фактур".into()] };
         let got: Vec<&str> = matches(&mut w, text, &prefix).into_iter().map(|(s, e)| &text[s..e]).collect();
         assert_eq!(got, ["фактуры"]);
+    }
+
+    #[test]
+    fn tokens_give_back_what_each_gave() {
+        let text = "Счёт №17 на 18 300 ₽, invoices и Straße; ΐ ещё раз";
+        let mut w = Words::new();
+        let mut direct = Vec::new();
+        w.each::<()>(text, Mode::Document, |t, s, e, c| {
+            direct.push((t.to_string(), s, e, c));
+            Ok(())
+        })
+        .expect("each");
+        let mut replayed = Vec::new();
+        let tokens = w.tokens(text, Mode::Document).expect("a short text has tokens");
+        tokens
+            .each::<()>(|t, s, e, c| {
+                replayed.push((t.to_string(), s, e, c));
+                Ok(())
+            })
+            .expect("each");
+        assert!(direct.iter().any(|(t, ..)| t == "18300"), "{direct:?}");
+        assert_eq!(replayed, direct);
     }
 }

@@ -6,8 +6,8 @@
 //! sync, a seventh of the writer's time, spent while the sync waited.
 //! Migration 32 leaves a batch to merge only in a crisis (64 segments on one
 //! level, which bounds what a search reads if the writer is never idle), and
-//! the writer thread merges the rest once no job has come for [`IDLE`], a
-//! short step at a time, so a job that arrives waits for one step at most.
+//! the writer thread merges the rest once nothing has been written for
+//! [`IDLE`], a short step at a time, so a job that arrives waits for one step.
 
 use super::{Db, Result};
 use rusqlite::Connection;
@@ -17,12 +17,16 @@ use std::time::Duration;
 /// hands its batches over far quicker than this.
 pub(super) const IDLE: Duration = Duration::from_millis(300);
 
-/// Pages (4 KB) one step writes at most: some tens of milliseconds.
+/// Pages (4 KB) after which a step stops at the next term: some tens of
+/// milliseconds, more when a term's postings run long (FTS5 finishes the
+/// term it is in), which `pult-bench` reports as the slowest step.
 const STEP_PAGES: i64 = 200;
 
 /// One step of merging; whether it did any work (then there may be more).
-/// FTS5 merges only levels that hold `usermerge` (16) segments, or finishes a
-/// merge it began, so a merged index costs one look at its structure.
+/// FTS5 merges levels that hold `usermerge` (16) segments, finishes a merge
+/// it began, and merges a level a tenth of whose entries are deleted
+/// (`deletemerge`: this index deletes in place); a merged index costs one
+/// look at its structure.
 pub(super) fn step(conn: &Connection) -> Result<bool> {
     let before = conn.total_changes();
     conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?1)", [STEP_PAGES])?;
@@ -30,32 +34,44 @@ pub(super) fn step(conn: &Connection) -> Result<bool> {
     Ok(conn.total_changes() - before >= 2)
 }
 
-/// Merges until nothing is left to merge, as an idle writer would; the steps
-/// taken. Nothing on PostgreSQL (its index has no segments to merge).
-pub fn until_merged(db: &Db) -> Result<u64> {
+/// What [`until_merged`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Merged {
+    pub steps: u64,
+    /// The longest a job would have waited for a step.
+    pub slowest: Duration,
+}
+
+/// Merges until nothing is left to merge, as an idle writer would. Nothing on
+/// PostgreSQL (its index has no segments to merge).
+pub fn until_merged(db: &Db) -> Result<Merged> {
+    let mut merged = Merged::default();
     if db.is_postgres() {
-        return Ok(0);
+        return Ok(merged);
     }
     let conn = db.sqlite()?;
-    let mut steps = 0;
-    while step(conn)? {
-        steps += 1;
+    loop {
+        let began = std::time::Instant::now();
+        let more = step(conn)?;
+        merged.slowest = merged.slowest.max(began.elapsed());
+        if !more {
+            return Ok(merged);
+        }
+        merged.steps += 1;
     }
-    Ok(steps)
 }
+
+/// The settings migration 32 gives the message index (and `pult-bench`
+/// its `unicode61` baseline): no merging inside batches below 64 segments
+/// on a level; levels of 16 merged by [`step`]. It is that migration's text:
+/// other settings need a migration of their own.
+pub const SETTINGS: &str = "
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 16);
+";
 
 /// Segments in the message index (each has at least one row in its `_idx` table).
 pub fn segments(db: &Db) -> Result<i64> {
     Ok(db.sqlite()?.query_row("SELECT count(DISTINCT segid) FROM messages_fts_idx", [], |r| r.get(0))?)
-}
-
-/// What the writer thread does between jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Between {
-    /// Nothing to merge: wait for the next job.
-    Nothing,
-    /// A job wrote at this instant: merge once no job has come for [`IDLE`] since.
-    AfterIdle(std::time::Instant),
-    /// Idle and merging: a step whenever no job is waiting.
-    Merging,
 }

@@ -27,8 +27,10 @@ use std::sync::{Arc, OnceLock};
 /// A message's text, read ahead of the writer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
+    /// The subject's hash and terms.
     subject: Option<(u64, Tokens)>,
-    body: (u64, Tokens),
+    /// The body's hash, and its terms unless it was too long to read ahead.
+    body: (u64, Option<Tokens>),
     /// What the client wrote asks for nothing (`workflow::closing`).
     closing: bool,
 }
@@ -46,7 +48,10 @@ impl Prepared {
         let authored = crate::search::authored::authored(&m.body_text);
         let closing = crate::workflow::closing::is_closing(&authored);
         with_words(|words| Prepared {
-            subject: m.subject.as_deref().map(|s| (text_hash(s.as_bytes()), words.tokens(s, Mode::Document))),
+            subject: m
+                .subject
+                .as_deref()
+                .and_then(|s| Some((text_hash(s.as_bytes()), words.tokens(s, Mode::Document)?))),
             body: (text_hash(m.body_text.as_bytes()), words.tokens(&authored, Mode::Document)),
             closing,
         })
@@ -59,8 +64,8 @@ impl Prepared {
 
     fn column(&self, column: Column, text: &[u8]) -> Option<&Tokens> {
         let (hash, tokens) = match column {
-            Column::Subject => self.subject.as_ref()?,
-            Column::Body => &self.body,
+            Column::Subject => self.subject.as_ref().map(|(hash, tokens)| (hash, tokens))?,
+            Column::Body => (&self.body.0, self.body.1.as_ref()?),
         };
         (*hash == text_hash(text)).then_some(tokens)
     }
@@ -140,7 +145,7 @@ pub(super) fn replay<E>(
     let prepared = REGISTERED.with(|r| r.borrow().get(&id).cloned())?;
     let tokens = match column {
         Column::Subject => &prepared.subject.as_ref()?.1,
-        Column::Body => &prepared.body.1,
+        Column::Body => prepared.body.1.as_ref()?,
     };
     REPLAYED.fetch_add(1, Ordering::Relaxed);
     Some(tokens.each(emit))

@@ -913,11 +913,7 @@ DROP TRIGGER IF EXISTS messages_search_insert;
     // as they write them, only past 64 on one level; the writer merges
     // levels of 16 when it is idle (`store::index_merge`). Merging inside
     // the batches was a seventh of a first sync's writer time.
-    r#"
-INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
-INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 64);
-INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 16);
-"#,
+    super::index_merge::SETTINGS,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

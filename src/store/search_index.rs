@@ -343,7 +343,7 @@ pub fn use_unicode61_for_bench(db: &Db) -> Result<()> {
          INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 33554432);",
     )?;
     // Merged as pult's own index is (migration 32).
-    conn.execute_batch(super::schema::MIGRATIONS[31])?;
+    conn.execute_batch(super::index_merge::SETTINGS)?;
     Ok(())
 }
 

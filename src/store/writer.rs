@@ -5,7 +5,7 @@
 //! later), a blocking call (the UI, the CLI, tests), or not at all (`submit`
 //! with a callback that drops the result: progress written as it happens).
 
-use super::index_merge::{self, Between};
+use super::index_merge;
 use super::sql::WithConn;
 use super::{Db, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -115,13 +115,16 @@ impl Writer {
         let mut held = Held { db, lease: None, _checkpoints: checkpoints };
         let spawned = std::thread::Builder::new().name("pult-store-writer".into()).spawn(move || {
             let mut since_prune = 0u32;
-            let mut between = Between::Nothing;
+            // A store opened may hold segments that others left (a sync that
+            // ended, this open's own rebuild): looked at once idle, as after a write.
+            let mut between =
+                if held.db.is_postgres() { Between::Nothing } else { Between::Wrote(std::time::Instant::now()) };
             while let Some(job) = next_job(&rx, &held.db, &mut between) {
                 let before = written(&held.db);
                 job(&mut held);
                 // Only a job that wrote puts merging off; one that read does not.
                 if written(&held.db) != before {
-                    between = Between::AfterIdle(std::time::Instant::now());
+                    between = Between::Wrote(std::time::Instant::now());
                 }
                 since_prune += 1;
                 if since_prune >= 500 {
@@ -309,6 +312,18 @@ fn written(db: &Db) -> u64 {
     db.sqlite().map(|c| c.total_changes()).unwrap_or(0)
 }
 
+/// What the writer thread does between jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Between {
+    /// Nothing to merge: wait for the next job.
+    Nothing,
+    /// A job wrote at this instant: merge once nothing has been written for
+    /// [`index_merge::IDLE`] since (a job that only reads does not put it off).
+    Wrote(std::time::Instant),
+    /// Idle and merging: a step whenever no job is waiting.
+    Merging,
+}
+
 /// The next job, merging the message index while none comes
 /// (`index_merge`); `None` once every handle is gone (the thread ends
 /// without merging: a command that wrote should not wait for that).
@@ -316,7 +331,7 @@ fn next_job(rx: &mpsc::Receiver<Job>, db: &Db, between: &mut Between) -> Option<
     loop {
         let waited = match *between {
             Between::Nothing => return rx.recv().ok(),
-            Between::AfterIdle(wrote) => rx.recv_timeout(index_merge::IDLE.saturating_sub(wrote.elapsed())),
+            Between::Wrote(at) => rx.recv_timeout(index_merge::IDLE.saturating_sub(at.elapsed())),
             Between::Merging => rx.try_recv().map_err(|e| match e {
                 mpsc::TryRecvError::Empty => mpsc::RecvTimeoutError::Timeout,
                 mpsc::TryRecvError::Disconnected => mpsc::RecvTimeoutError::Disconnected,
@@ -329,6 +344,8 @@ fn next_job(rx: &mpsc::Receiver<Job>, db: &Db, between: &mut Between) -> Option<
                 *between = match db.sqlite().and_then(index_merge::step) {
                     Ok(true) => Between::Merging,
                     Ok(false) => Between::Nothing,
+                    // Not tried again until the next write: an index that
+                    // cannot be merged should not fill the log every 300 ms.
                     Err(e) => {
                         tracing::warn!("merging the search index failed: {e}");
                         Between::Nothing

@@ -357,7 +357,8 @@ fn a_reader_connects_again_after_the_server_closed_its_connection() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert!(!ended.is_empty() && ended.iter().all(|e| *e), "the reader's session was ended: {ended:?}");
+    // (A session already on its way out answers false.)
+    assert!(ended.iter().any(|e| *e), "the reader's session was ended: {ended:?}");
     // The call that meets the closed connection may fail; the next one reads.
     let _ = r.newest_conversation();
     assert_eq!(r.newest_conversation().unwrap(), 0);

@@ -278,6 +278,8 @@ pub struct Generated {
     /// Seconds the writer then spent merging the search index, as it does
     /// once idle (`store::index_merge`); the figures read after it.
     pub merge_secs: f64,
+    /// The longest step of that merge: what a job could wait for.
+    pub slowest_merge_step_ms: f64,
 }
 
 /// Fills a store with `n` generated messages.
@@ -347,11 +349,12 @@ pub fn generate_at(at: &pult::store::Location, n: u64, now: i64, unicode61: bool
     let busy = started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
     let bytes = worker.join().map_err(|_| anyhow::anyhow!("the corpus thread panicked"))?;
     let merging = Instant::now();
-    writer.call_blocking(|c| pult::store::index_merge::until_merged(c))?;
+    let merged = writer.call_blocking(|c| pult::store::index_merge::until_merged(c))?;
     Ok(Generated {
         rate: n as f64 / busy.max(1e-9),
         avg_body: bytes as f64 / n.max(1) as f64,
         merge_secs: merging.elapsed().as_secs_f64(),
+        slowest_merge_step_ms: merged.slowest.as_secs_f64() * 1000.0,
     })
 }
 
@@ -496,13 +499,16 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
         let ingest_rate = if fresh { Some(generate(&path, n, now)?) } else { None };
         if std::env::var("PULT_BENCH_ONLY_INGEST").is_ok() {
             if let Some(g) = &ingest_rate {
-                println!("ingest {:.0}/s, then merged in {:.1} s", g.rate, g.merge_secs);
+                println!(
+                    "ingest {:.0}/s, then merged in {:.1} s (slowest step {:.0} ms)",
+                    g.rate, g.merge_secs, g.slowest_merge_step_ms
+                );
             }
             let _ = std::fs::remove_file(&path);
             continue;
         }
         let mut figures = Vec::new();
-        if let Some(Generated { rate, avg_body, merge_secs }) = ingest_rate {
+        if let Some(Generated { rate, avg_body, merge_secs, slowest_merge_step_ms }) = ingest_rate {
             figures.push(figure("corpus: average body size", "bytes", avg_body, None, None));
             let base = raw_insert_baseline(&dir, n.min(200_000), now)?;
             figures.push(figure(
@@ -514,6 +520,13 @@ pub fn run(sizes: &[u64], dir: Option<&Path>, out: &Output) -> Result<()> {
             ));
             // The merging a batch no longer does, done once the writer is idle.
             figures.push(figure("search index merged after the ingest (writer idle)", "s", merge_secs, None, None));
+            figures.push(figure(
+                "that merge's slowest step (what a job could wait)",
+                "ms",
+                slowest_merge_step_ms,
+                None,
+                None,
+            ));
             figures.push(figure(
                 "ingest and that merge together",
                 "messages/s",
