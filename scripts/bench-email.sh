@@ -116,8 +116,10 @@ mbsync --version 2>/dev/null | grep -q ' 1\.4' && sed -i 's/^TLSType/SSLType/' "
 { echo "FSync no"; cat "$work/mbsyncrc"; } > "$work/mbsyncrc-nofsync"
 
 # PREP is run on an empty store first (the unicode61 variant).
-pult_run() { rm -f "$work"/s.db*; [ -z "${PREP:-}" ] || "$BENCH" store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
-mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc${NOFSYNC:+-nofsync}" bench >/dev/null 2>&1; cat "$work/t"; }
+# Each timed run starts with no other run's data still to be written out
+# (sync, untimed): what one left in the page cache slowed whichever came next.
+pult_run() { rm -f "$work"/s.db*; sync; [ -z "${PREP:-}" ] || "$BENCH" store $PREP --store "$work/s.db"; /usr/bin/time -f '%e %M' -o "$work/t" "$PULT" sync --once --config "$work/pult.toml" --store "$work/s.db" >/dev/null; cat "$work/t"; }
+mbsync_run() { rm -rf "$work/mb"; mkdir -p "$work/mb"; sync; /usr/bin/time -f '%e %M' -o "$work/t" mbsync -q -c "$work/mbsyncrc${NOFSYNC:+-nofsync}" bench >/dev/null 2>&1; cat "$work/t"; }
 # The wire: one UID FETCH of every mail, read to the end (no parsing, no store).
 wire_run() { python3 scripts/imap-wire.py 127.0.0.1 12143 alice secret INBOX; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -131,6 +133,7 @@ measure() {
     read -r t r < <(pult_run); p+=("$t"); prss+=("$r")
     read -r t _ < <(NOFSYNC=1 mbsync_run); f+=("$t")
     read -r t _ < <(mbsync_run); m+=("$t")
+    echo "round: wire ${w[-1]} s, pult ${p[-1]} s, mbsync FSync no ${f[-1]} s, mbsync ${m[-1]} s" >&2
   done
   pt=$(printf '%s\n' "${p[@]}" | median); mt=$(printf '%s\n' "${m[@]}" | median)
   ft=$(printf '%s\n' "${f[@]}" | median)
