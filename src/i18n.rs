@@ -1495,6 +1495,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "Writing to the store has stopped: restart pult",
         "Запись в хранилище остановилась: перезапустите pult",
     ),
+    (
+        "store_earlier_failed",
+        "Not stored, because an earlier batch of the same sync failed; the next sync fetches it again",
+        "Не сохранено: не удалось сохранить предыдущую часть той же синхронизации; следующая синхронизация загрузит снова",
+    ),
     // The TUI's own errors in words.
     ("no_such_file", "no such file", "такого файла нет"),
     ("megabytes", "MB", "МБ"),

@@ -1189,3 +1189,42 @@ fn originals_beside_the_store_go_with_the_channel_that_alone_named_them() {
     assert_eq!(side.get(&one).expect("read"), None);
     assert!(side.get(&two).expect("read").is_some(), "the other channel's message keeps its original");
 }
+
+#[test]
+fn a_batch_queued_behind_one_that_failed_is_refused_not_stored() {
+    use pult::store::{StoreError, writer::InOrder};
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let s = temp_store();
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let sync = InOrder::default();
+    let third_ran = std::sync::Arc::new(AtomicBool::new(false));
+    let ran = third_ran.clone();
+    // Three batches queued before the first is stored, as a sync queues them.
+    let first = sync.start(&s.writer, |db| db.run_sql("CREATE TABLE first_batch (x)"));
+    let second =
+        sync.start(&s.writer, |_| -> pult::store::Result<()> { Err(StoreError::Invalid("disk trouble".into())) });
+    let third = sync.start(&s.writer, move |db| {
+        ran.store(true, SeqCst);
+        db.run_sql("CREATE TABLE third_batch (x)")
+    });
+    // Another sync's batches on the same writer are not held up.
+    let other = InOrder::default().start(&s.writer, |db| db.run_sql("CREATE TABLE other_sync (x)"));
+    rt.block_on(async {
+        first.await.expect("the first batch is stored");
+        assert!(matches!(second.await, Err(StoreError::Invalid(_))), "the failure is the one reported");
+        assert!(matches!(third.await, Err(StoreError::EarlierFailed)), "the batch past the gap is refused");
+        other.await.expect("another sequence runs");
+    });
+    assert!(!third_ran.load(SeqCst), "the refused batch never ran");
+    let conn = rusqlite::Connection::open(&s.path).expect("open");
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE name IN ('first_batch', 'third_batch', 'other_sync') ORDER BY name",
+        )
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(tables, vec!["first_batch", "other_sync"]);
+}

@@ -53,6 +53,9 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("the store writer has stopped")]
     WriterGone,
+    /// A job of a sequence not run because one queued before it failed (`writer::InOrder`).
+    #[error("not stored: an earlier batch of the same sync failed")]
+    EarlierFailed,
     #[error("{0}")]
     Invalid(String),
     /// A search query that cannot mean anything; the message says why.
@@ -158,6 +161,7 @@ impl StoreError {
                 lang.tr("store_too_new").replace("{found}", &found.to_string()).replace("{known}", &known.to_string())
             }
             StoreError::WriterGone => lang.tr("store_writer_gone").into(),
+            StoreError::EarlierFailed => lang.tr("store_earlier_failed").into(),
             StoreError::Open { path, source: DbError(e) }
                 if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
             {

@@ -273,6 +273,38 @@ impl Writer {
     }
 }
 
+/// Jobs that only make sense in the order they were queued, as a sync's
+/// batches, each with the cursors that hold once it and all before it are
+/// stored: once one fails, each queued after it is refused
+/// ([`StoreError::EarlierFailed`]) instead of run, so the cursors never pass
+/// the gap. Lets a caller queue the next batch while the writer still stores
+/// this one.
+#[derive(Debug, Clone, Default)]
+pub struct InOrder(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl InOrder {
+    pub fn start<R, F>(&self, writer: &Writer, f: F) -> impl std::future::Future<Output = Result<R>> + use<R, F>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<R> + Send + 'static,
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        let failed = self.0.clone();
+        writer.start(move |db| {
+            // The writer runs jobs one at a time in queue order: the flag is
+            // final for every job before this one.
+            if failed.load(SeqCst) {
+                return Err(StoreError::EarlierFailed);
+            }
+            let done = f(db);
+            if done.is_err() {
+                failed.store(true, SeqCst);
+            }
+            done
+        })
+    }
+}
+
 /// A write transaction that takes the lock at once (BEGIN IMMEDIATE), so two
 /// processes never deadlock upgrading read locks; busy_timeout absorbs waiting.
 pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {

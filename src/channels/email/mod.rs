@@ -364,110 +364,109 @@ pub async fn sync_folder(
     }
     let total = chunks.len();
     let total_mails = newer.len() + older.len();
-    // The batch being stored while the next one is fetched and parsed (at most
-    // one: memory stays bounded, and a failed write stops the sync one batch later).
-    let mut storing = None;
+    // Three stages, a batch apart: this task fetches and parses a batch while
+    // a blocking thread packs the one before (`ready_for_store`) and the
+    // writer stores the one before that, with the next queued behind it so
+    // it never waits for this task. Memory stays bounded (a batch in each
+    // stage, two at the writer); a batch whose predecessor failed to store
+    // is refused (`InOrder`), so the cursors never pass a gap.
+    let mut preparing: Option<tokio::task::JoinHandle<Ready>> = None;
+    let mut storing = std::collections::VecDeque::new();
+    let sequence = crate::store::writer::InOrder::default();
     let originals_beside = writer.blobs_for_originals().await;
     // Mail that others sent us is checked as it arrives; its keys are asked once per folder sync.
     let mut dkim = (account.dkim.enabled && !is_sent).then(|| crate::mailauth::Checker::new(&account.dkim));
     let started = std::time::Instant::now();
     let (mut done, mut bytes) = (0usize, 0u64);
-    for (chunk, cursors) in chunks {
-        let chunk_bytes: u64 = chunk.iter().map(|(_, size)| u64::from(*size)).sum();
-        let chunk_len = chunk.len();
-        let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
-        let validity_n: u32 = validity.parse().unwrap_or(0);
-        let renumbered = report.resynced;
-        let now = jiff::Timestamp::now().as_second();
-        // Where the mail is, which is also its key (on Gmail its X-GM-MSGID is);
-        // the date settled against its arrival.
-        let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>, gm: Option<u64>| {
-            let p = crate::model::ImapPlace {
-                folder: folder.to_string(),
-                validity: validity_n,
-                uid,
-                seen: flags.0,
-                answered: flags.1,
-                sent_folder: is_sent,
-                renumbered,
+    let mut chunks = chunks.into_iter();
+    loop {
+        let chunk = chunks.next();
+        let more = chunk.is_some();
+        let mut fetched = None;
+        if let Some((chunk, cursors)) = chunk {
+            let chunk_bytes: u64 = chunk.iter().map(|(_, size)| u64::from(*size)).sum();
+            let (large, small): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, size)| *size > parts::LAZY_ABOVE);
+            let validity_n: u32 = validity.parse().unwrap_or(0);
+            let renumbered = report.resynced;
+            let now = jiff::Timestamp::now().as_second();
+            // Where the mail is, which is also its key (on Gmail its X-GM-MSGID is);
+            // the date settled against its arrival.
+            let place = |m: &mut Inbound, uid: u32, flags: (bool, bool), arrived: Option<i64>, gm: Option<u64>| {
+                let p = crate::model::ImapPlace {
+                    folder: folder.to_string(),
+                    validity: validity_n,
+                    uid,
+                    seen: flags.0,
+                    answered: flags.1,
+                    sent_folder: is_sent,
+                    renumbered,
+                };
+                m.remote_id = match gm {
+                    Some(id) => gmail_key(id),
+                    None => p.remote_id(),
+                };
+                m.outgoing |= is_sent;
+                m.imap = Some(p);
+                parse::settle_date(m, arrived, now);
             };
-            m.remote_id = match gm {
-                Some(id) => gmail_key(id),
-                None => p.remote_id(),
-            };
-            m.outgoing |= is_sent;
-            m.imap = Some(p);
-            parse::settle_date(m, arrived, now);
-        };
-        let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
-        // When each mail reached the server (INTERNALDATE), else its date: how old it is for DKIM.
-        let mut arrivals: Vec<i64> = Vec::with_capacity(chunk.len());
-        let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
-        for (uid, _) in large {
-            match fetch_by_structure(session, uid, &validity, folder, &own, caps.gmail).await.map_err(imap)? {
-                Some((mut m, flags, arrived, gm)) => {
-                    place(&mut m, uid, flags, arrived, gm);
+            let mut batch: Vec<Inbound> = Vec::with_capacity(chunk.len());
+            // When each mail reached the server (INTERNALDATE), else its date: how old it is for DKIM.
+            let mut arrivals: Vec<i64> = Vec::with_capacity(chunk.len());
+            let mut whole: Vec<u32> = small.iter().map(|(uid, _)| *uid).collect();
+            for (uid, _) in large {
+                match fetch_by_structure(session, uid, &validity, folder, &own, caps.gmail).await.map_err(imap)? {
+                    Some((mut m, flags, arrived, gm)) => {
+                        place(&mut m, uid, flags, arrived, gm);
+                        arrivals.push(arrived.unwrap_or(m.sent_at));
+                        batch.push(m);
+                    }
+                    None => whole.push(uid),
+                }
+            }
+            if !whole.is_empty() {
+                let set = whole.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                let items = if caps.gmail {
+                    "(UID FLAGS INTERNALDATE X-GM-MSGID BODY.PEEK[])"
+                } else {
+                    "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+                };
+                let mut stream = session.uid_fetch(&set, items).await.map_err(imap)?;
+                while let Some(f) = stream.next().await {
+                    let f = f.map_err(imap)?;
+                    let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
+                    let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
+                    m.raw = Some(std::sync::Arc::new(original(folder, &validity, uid, body.to_vec(), None)));
+                    let arrived = f.internal_date().map(|d| d.timestamp());
+                    place(&mut m, uid, flags_of(&f), arrived, f.gmail_msg_id().copied());
                     arrivals.push(arrived.unwrap_or(m.sent_at));
                     batch.push(m);
                 }
-                None => whole.push(uid),
             }
-        }
-        if !whole.is_empty() {
-            let set = whole.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let items = if caps.gmail {
-                "(UID FLAGS INTERNALDATE X-GM-MSGID BODY.PEEK[])"
-            } else {
-                "(UID FLAGS INTERNALDATE BODY.PEEK[])"
-            };
-            let mut stream = session.uid_fetch(&set, items).await.map_err(imap)?;
-            while let Some(f) = stream.next().await {
-                let f = f.map_err(imap)?;
-                let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
-                let mut m = parse::parse(body, &fallback_id(&validity, uid, folder), &own);
-                m.raw = Some(std::sync::Arc::new(original(folder, &validity, uid, body.to_vec(), None)));
-                let arrived = f.internal_date().map(|d| d.timestamp());
-                place(&mut m, uid, flags_of(&f), arrived, f.gmail_msg_id().copied());
-                arrivals.push(arrived.unwrap_or(m.sent_at));
-                batch.push(m);
+            if let Some(checker) = dkim.as_mut() {
+                check_dkim(checker, &mut batch, &arrivals, now).await;
             }
+            report.fetched += batch.len();
+            let side = originals_beside.clone();
+            fetched = Some(tokio::task::spawn_blocking(move || {
+                ready_for_store(&mut batch, side.as_deref());
+                Ready { batch, cursors, mails: chunk.len(), bytes: chunk_bytes, now }
+            }));
         }
-        if let Some(checker) = dkim.as_mut() {
-            check_dkim(checker, &mut batch, &arrivals, now).await;
+        if let Some(ready) = std::mem::replace(&mut preparing, fetched) {
+            storing.push_back(in_order(writer, channel, ready.await.map_err(unjoined)?, &sequence));
         }
-        // On this side, while the writer stores the previous batch: the
-        // search terms and closing words are read (store::prepared), and the
-        // originals go beside the store.
-        let side = originals_beside.clone();
-        let ready = tokio::task::spawn_blocking(move || {
-            crate::store::prepared::prepare_all(batch.iter_mut());
-            if let Some(side) = side {
-                crate::store::side_blobs::keep_all(&side, &mut batch);
-            }
-            batch
-        });
-        batch = ready.await.map_err(|e| EmailError::Store(crate::store::StoreError::Invalid(e.to_string())))?;
-        report.fetched += batch.len();
-        if let Some(previous) = storing.take() {
-            let r: events::Applied = previous.await?;
-            report.inserted += r.inserted;
+        // One batch waits behind the one being stored; at the end all are stored.
+        while storing.len() > usize::from(more) {
+            let Some((stored, mails, size)) = storing.pop_front() else { break };
+            let (applied, _freed_here) = stored.await?;
+            report.inserted += applied.inserted;
+            (done, bytes) = (done + mails, bytes + size);
             if total > 1 {
                 on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
             }
         }
-        let batch: Vec<SyncEvent> = batch
-            .into_iter()
-            .map(SyncEvent::Message)
-            .chain(cursors.into_iter().map(|(key, value)| SyncEvent::Cursor { key, value }))
-            .collect();
-        storing = Some(writer.start(move |c| events::apply(c, channel, &batch, now)));
-        done += chunk_len;
-        bytes += chunk_bytes;
-    }
-    if let Some(last) = storing {
-        report.inserted += last.await?.inserted;
-        if total > 1 {
-            on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
+        if !more {
+            break;
         }
     }
     let unfinished = below > 1 || report.resynced;
@@ -493,6 +492,55 @@ pub async fn sync_folder(
     }
     push_flags(session, account, writer, channel, folder).await?;
     Ok(report)
+}
+
+/// A batch packed and ready for the writer, with its cursors.
+struct Ready {
+    batch: Vec<Inbound>,
+    cursors: Cursors,
+    /// Mails and bytes listed for it (progress).
+    mails: usize,
+    bytes: u64,
+    now: i64,
+}
+
+/// On a blocking thread, while the writer stores earlier batches: each
+/// original is hashed and deflated, the search terms and closing words are
+/// read (`store::prepared`), and the originals go beside the store.
+fn ready_for_store(batch: &mut [Inbound], side: Option<&crate::store::side_blobs::SideBlobs>) {
+    for raw in batch.iter_mut().filter_map(|m| m.raw.as_mut()) {
+        if raw.packed.is_none() {
+            let raw = std::sync::Arc::make_mut(raw);
+            raw.packed = crate::model::Packed::of(&raw.bytes).ok();
+        }
+    }
+    crate::store::prepared::prepare_all(batch.iter_mut());
+    if let Some(side) = side {
+        crate::store::side_blobs::keep_all(side, batch);
+    }
+}
+
+/// The writer's job for a batch, queued now behind the batches before it
+/// (`InOrder`: not run if one of them failed).
+fn in_order(
+    writer: &Writer,
+    channel: i64,
+    ready: Ready,
+    sequence: &crate::store::writer::InOrder,
+) -> (impl std::future::Future<Output = crate::store::Result<(events::Applied, Vec<SyncEvent>)>> + use<>, usize, u64) {
+    let Ready { batch, cursors, mails, bytes, now } = ready;
+    let batch: Vec<SyncEvent> = batch
+        .into_iter()
+        .map(SyncEvent::Message)
+        .chain(cursors.into_iter().map(|(key, value)| SyncEvent::Cursor { key, value }))
+        .collect();
+    // The batch goes back to be freed off the writer's thread.
+    let stored = sequence.start(writer, move |c| Ok((events::apply(c, channel, &batch, now)?, batch)));
+    (stored, mails, bytes)
+}
+
+fn unjoined(e: tokio::task::JoinError) -> EmailError {
+    EmailError::Store(crate::store::StoreError::Invalid(e.to_string()))
 }
 
 /// DKIM of the mail of a batch others sent, checked near receipt (`mailauth`):
@@ -599,7 +647,6 @@ pub fn original(
         received_at: jiff::Timestamp::now().as_second(),
         packed: None,
     }
-    .packed()
 }
 
 fn fallback_id(validity: &str, uid: u32, folder: &str) -> String {
