@@ -181,7 +181,8 @@ pub fn complete_mail(
                 uid as u32,
                 bytes,
                 None,
-            );
+            )
+            .packed();
             let id = m.id;
             if let Err(e) = writer.call_blocking(move |c| crate::store::originals::complete(c, id, &raw)) {
                 failed.insert(m.id, e.to_string());

@@ -1498,7 +1498,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "store_earlier_failed",
         "Not stored, because an earlier batch of the same sync failed; the next sync fetches it again",
-        "Не сохранено: не удалось сохранить предыдущую часть той же синхронизации; следующая синхронизация загрузит снова",
+        "Не сохранено: не удалось сохранить предыдущую часть той же синхронизации; следующая синхронизация загрузит её снова",
     ),
     // The TUI's own errors in words.
     ("no_such_file", "no such file", "такого файла нет"),

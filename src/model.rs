@@ -825,13 +825,12 @@ fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     DEFLATE.with_borrow_mut(|z| {
         z.reset();
         let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
-        let mut read = 0;
         loop {
-            let before = z.total_in();
+            // `reset` counts from zero: what it took so far of these bytes.
+            let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX).min(bytes.len());
             let status = z
                 .compress_vec(&bytes[read..], &mut out, flate2::FlushCompress::Finish)
                 .map_err(std::io::Error::other)?;
-            read += usize::try_from(z.total_in() - before).unwrap_or(usize::MAX).min(bytes.len() - read);
             if status == flate2::Status::StreamEnd {
                 return Ok(out);
             }

@@ -235,6 +235,38 @@ fn an_interrupted_initial_sync_goes_on_where_it_stopped() {
 }
 
 #[test]
+fn a_batch_that_fails_to_store_ends_the_sync_and_nothing_past_it_is_stored() {
+    let d = dovecot();
+    let f = folder("refused");
+    // Five batches, newest first: 2500-2001, 2000-1501 (the one that fails), …
+    let n = 2500;
+    deliver(&d, &f, &(0..n).map(|i| mail(i, i / 5)).collect::<Vec<_>>());
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Email);
+    let acct = account(&d, &f, false);
+    let store = rusqlite::Connection::open(&s.path).expect("open");
+    store
+        .execute_batch(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON messages WHEN NEW.imap_uid = 1800
+             BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+        )
+        .expect("trigger");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let err = rt.block_on(email::sync_account(&acct, &s.writer, ch)).expect_err("the sync fails");
+    assert!(err.to_string().contains("disk trouble"), "the failure itself is reported: {err}");
+    // Whatever the sync had queued is through the writer before anything is counted.
+    s.writer.call_blocking(|_| Ok(())).expect("writer");
+    // The third batch was queued behind the second before that failed: it was
+    // refused, so the cursors do not pass the mail the second one held.
+    assert_eq!(count(&s, "SELECT count(*) FROM messages"), 500, "only the first batch");
+    assert_eq!(count(&s, "SELECT min(imap_uid) FROM messages"), 2001, "no gap");
+    store.execute_batch("DROP TRIGGER refuse_one;").expect("drop");
+    let r = sync(&acct, &s, ch);
+    assert_eq!((r.fetched, r.inserted), (2000, 2000), "the rest, from the gap on");
+    assert_eq!(count(&s, "SELECT count(DISTINCT imap_uid) FROM messages"), n as i64);
+}
+
+#[test]
 fn a_changed_uidvalidity_resyncs_without_duplicates() {
     let d = dovecot();
     let f = folder("uidv");

@@ -283,6 +283,7 @@ impl Writer {
 pub struct InOrder(std::sync::Arc<std::sync::atomic::AtomicBool>);
 
 impl InOrder {
+    /// Queues `f` behind this sequence's earlier jobs, as `Writer::start` does.
     pub fn start<R, F>(&self, writer: &Writer, f: F) -> impl std::future::Future<Output = Result<R>> + use<R, F>
     where
         R: Send + 'static,

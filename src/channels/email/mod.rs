@@ -446,21 +446,21 @@ pub async fn sync_folder(
                 check_dkim(checker, &mut batch, &arrivals, now).await;
             }
             report.fetched += batch.len();
-            let side = originals_beside.clone();
+            let (side, mails) = (originals_beside.clone(), chunk.len());
             fetched = Some(tokio::task::spawn_blocking(move || {
                 ready_for_store(&mut batch, side.as_deref());
-                Ready { batch, cursors, mails: chunk.len(), bytes: chunk_bytes, now }
+                Ready { batch, cursors, mails, bytes: chunk_bytes, now }
             }));
         }
         if let Some(ready) = std::mem::replace(&mut preparing, fetched) {
-            storing.push_back(in_order(writer, channel, ready.await.map_err(unjoined)?, &sequence));
+            storing.push_back(queue_store(writer, channel, ready.await.map_err(unjoined)?, &sequence));
         }
         // One batch waits behind the one being stored; at the end all are stored.
         while storing.len() > usize::from(more) {
-            let Some((stored, mails, size)) = storing.pop_front() else { break };
-            let (applied, _freed_here) = stored.await?;
+            let Some(queued) = storing.pop_front() else { break };
+            let (applied, _freed_here) = queued.stored.await?;
             report.inserted += applied.inserted;
-            (done, bytes) = (done + mails, bytes + size);
+            (done, bytes) = (done + queued.mails, bytes + queued.bytes);
             if total > 1 {
                 on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
             }
@@ -501,7 +501,15 @@ struct Ready {
     /// Mails and bytes listed for it (progress).
     mails: usize,
     bytes: u64,
+    /// When it was fetched: the time its events are stored at.
     now: i64,
+}
+
+/// A batch queued at the writer: its result to await, and what it counts for progress.
+struct Queued<F> {
+    stored: F,
+    mails: usize,
+    bytes: u64,
 }
 
 /// On a blocking thread, while the writer stores earlier batches: each
@@ -520,14 +528,14 @@ fn ready_for_store(batch: &mut [Inbound], side: Option<&crate::store::side_blobs
     }
 }
 
-/// The writer's job for a batch, queued now behind the batches before it
+/// Queues the writer's job for a batch now, behind the batches before it
 /// (`InOrder`: not run if one of them failed).
-fn in_order(
+fn queue_store(
     writer: &Writer,
     channel: i64,
     ready: Ready,
     sequence: &crate::store::writer::InOrder,
-) -> (impl std::future::Future<Output = crate::store::Result<(events::Applied, Vec<SyncEvent>)>> + use<>, usize, u64) {
+) -> Queued<impl std::future::Future<Output = crate::store::Result<(events::Applied, Vec<SyncEvent>)>> + use<>> {
     let Ready { batch, cursors, mails, bytes, now } = ready;
     let batch: Vec<SyncEvent> = batch
         .into_iter()
@@ -536,11 +544,16 @@ fn in_order(
         .collect();
     // The batch goes back to be freed off the writer's thread.
     let stored = sequence.start(writer, move |c| Ok((events::apply(c, channel, &batch, now)?, batch)));
-    (stored, mails, bytes)
+    Queued { stored, mails, bytes }
 }
 
+/// The packing thread's end: its panic goes on as one (a bug, as it was when
+/// packing ran on this task); cancelled, the runtime is shutting down.
 fn unjoined(e: tokio::task::JoinError) -> EmailError {
-    EmailError::Store(crate::store::StoreError::Invalid(e.to_string()))
+    if e.is_panic() {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    EmailError::Store(crate::store::StoreError::Invalid("the sync stopped while a batch was being packed".into()))
 }
 
 /// DKIM of the mail of a batch others sent, checked near receipt (`mailauth`):
