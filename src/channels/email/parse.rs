@@ -53,7 +53,12 @@ pub fn parse(raw: &[u8], fallback_id: &str, own_addresses: &[String]) -> Inbound
     // mail-parser already turns an HTML-only body into text; non-breaking spaces
     // become plain ones so that search and wrapping treat them as spaces.
     let mut body = readable_body(&m);
-    let html = m.body_html(0).map(|h| h.into_owned());
+    // The HTML the sender wrote, if any (`body_html` would make HTML of a
+    // plain text, which nothing reads: the original keeps the mail whole).
+    let html = m.html_body.first().and_then(|&i| m.parts.get(i as usize)).and_then(|p| match &p.body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    });
     if body.trim().is_empty() {
         body = headerless_body(raw).unwrap_or_default();
     }
@@ -546,6 +551,19 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_html_the_sender_wrote_is_kept_as_html() {
+        let plain = b"Received: from mx.partner.test (mx.partner.test [192.0.2.1])\r\n\tby mx.office.test; Fri, 20 Nov 2026 10:00:01 +0300\r\n\
+From: Client <c@y>\r\nSubject: acts\r\nMessage-ID: <p@y>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0300\r\n\r\nPlain text.\r\n";
+        let m = parse(plain, "<f>", &[]);
+        assert_eq!((m.body_text.trim(), m.body_html.as_deref()), ("Plain text.", None));
+        assert_eq!((m.author_handle.as_str(), m.sent_at), ("c@y", 1_795_158_000));
+        let both = b"From: c@y\r\nSubject: acts\r\nMessage-ID: <a@y>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nText.\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p>Text.</p>\r\n--b--\r\n";
+        assert_eq!(parse(both, "<f>", &[]).body_html.as_deref().map(str::trim), Some("<p>Text.</p>"));
+    }
 
     #[test]
     fn a_forwarded_mail_inside_is_shown_inline() {
