@@ -280,7 +280,7 @@ chown -R vmail:vmail "$work/dovecot/mail/alice"
 doveadm -c "$CONF" index -u alice Scans
 du -sh "$work/dovecot/mail/alice/Maildir/.Scans" >&2
 sed -i 's/^folders = .*/folders = ["Scans"]/' "$work/pult.toml"
-sed -i 's|^Patterns INBOX$|Patterns Scans|' "$work/mbsyncrc"
+sed -i 's|^Patterns INBOX$|Patterns Scans|' "$work/mbsyncrc" "$work/mbsyncrc-nofsync"
 measure
 s=()
 for _ in 1 2 3; do
