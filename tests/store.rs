@@ -735,6 +735,12 @@ fn lists_history_and_a_persons_word_on_a_sender() {
     assert_eq!(waiting(&reader), 1, "only the client waits");
     assert_eq!(reader.count(View::Lists).expect("lists"), 1);
     assert_eq!(reader.count(View::AllOpen).expect("open"), 1, "list mail is not in the queue");
+    // Quiet mail in a conversation that has more closes nothing.
+    let mut out_of_office = msg("q2", "chat", "Ирина", NOW - 200, "Я в отпуске до понедельника");
+    out_of_office.automatic = Some(Automatic::Auto);
+    ingest(&s, ch, vec![out_of_office]);
+    assert_eq!(reader.count(View::AllOpen).expect("open"), 1, "the client's conversation stays open");
+    assert_eq!(waiting(&reader), 1, "and the client still waits");
 
     // A person's word: this "list" is a client after all, and stays one.
     let news_conv = reader.conversation_ids(View::Lists).expect("ids")[0];

@@ -268,10 +268,12 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             }
         }
         if quiet.is_some() {
+            // Its first message: no other is there (one index probe; counting
+            // them read a whole mailing list's thread for each of its mails).
             c.exec(
                 "UPDATE conversations SET status = 'closed'
-                 WHERE id = ?1 AND (SELECT count(*) FROM messages WHERE conversation_id = ?1) = 1",
-                &[&conversation],
+                 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND id <> ?2)",
+                &[&conversation, &message_id],
             )?;
         } else if !closing && !m.outgoing && m.report.is_none() && woken.insert(conversation) {
             // A client writing again wakes a closed or snoozed conversation.
