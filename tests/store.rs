@@ -768,6 +768,47 @@ fn lists_history_and_a_persons_word_on_a_sender() {
     assert_eq!(history, 1);
 }
 
+#[test]
+fn a_conversation_stands_in_its_lists_from_its_first_message_and_one_begun_for_a_stored_message_waits_for_nothing() {
+    use pult::workflow::automatic::Automatic;
+    let s = temp_store();
+    let ch = channel(&s, "office", ChannelKind::Telegram);
+    let mut news = msg("n1", "news", "Банк", NOW - 600, "Новые тарифы");
+    news.automatic = Some(Automatic::List);
+    let thanks = msg("t1", "thanks", "Олег", NOW - 500, "Спасибо, получили!");
+    let question = msg("q1", "chat", "Ирина", NOW - 300, "Пришлите, пожалуйста, акт сверки");
+    let mut ours = msg("o1", "ours", "", NOW - 200, "Акт сверки во вложении");
+    ours.outgoing = true;
+    ingest(&s, ch, vec![news, thanks, question, ours]);
+    let db = rusqlite::Connection::open(&s.path).expect("open");
+    // (status, last message time, list mail, waiting since, last inbound message is the last message)
+    let row = |key: &str| -> (String, i64, bool, Option<i64>, bool) {
+        db.query_row(
+            "SELECT status, last_message_at, automatic, waiting_since, last_inbound_id = last_message_id
+             FROM conversations WHERE remote_key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .expect(key)
+    };
+    assert_eq!(row("news"), ("closed".into(), NOW - 600, true, None, true));
+    assert_eq!(row("thanks"), ("open".into(), NOW - 500, false, None, true));
+    assert_eq!(row("chat"), ("open".into(), NOW - 300, false, Some(NOW - 300), true));
+    assert_eq!(row("ours"), ("open".into(), NOW - 200, false, None, false));
+    let reader = Reader::open(&s.path, "anna").expect("reader");
+    assert_eq!(reader.count(View::Unanswered).expect("count"), 1);
+    assert_eq!(reader.count(View::Lists).expect("lists"), 1);
+    // The client's message again under another key: stored once, and the
+    // conversation its key began has nothing in it to wait for.
+    let again = msg("q1", "elsewhere", "Ирина", NOW - 300, "Пришлите, пожалуйста, акт сверки");
+    assert_eq!(ingest(&s, ch, vec![again]).duplicates, 1);
+    let waits: Option<i64> = db
+        .query_row("SELECT waiting_since FROM conversations WHERE remote_key = 'elsewhere'", [], |r| r.get(0))
+        .expect("elsewhere");
+    assert_eq!(waits, None);
+    assert_eq!(reader.count(View::Unanswered).expect("count"), 1, "one client waits, once");
+}
+
 /// A new mail to `to` on `ch`, sent (as the dispatcher records it): (conversation, outbox, Message-ID).
 fn sent_mail(s: &TempStore, ch: i64, to: &str, subject: &str, at: i64) -> (i64, i64, String) {
     let e = intents::NewEmail {

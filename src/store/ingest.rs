@@ -129,39 +129,6 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             }
             continue;
         }
-        let email = m.imap.is_some() || m.message_id.is_some();
-        let conversation = if email {
-            email_conversation(c, channel_id, m, author.map(|a| a.1), now)?
-        } else {
-            match conversations.get(m.conversation_key.as_str()) {
-                Some(id) => *id,
-                None => {
-                    let id = conversation(c, channel_id, m, author.map(|a| a.1), now)?;
-                    conversations.insert(&m.conversation_key, id);
-                    id
-                }
-            }
-        };
-        if m.edited && edit(c, channel_id, m, now)? {
-            touched.insert(conversation);
-            report.inserted += 1;
-            continue;
-        }
-        // Email answers a Message-ID (the first mail that carried it); chats a message id.
-        let reply_to: Option<i64> = match &m.reply_to_remote {
-            Some(r) if email => c.opt(
-                "SELECT id FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 ORDER BY id LIMIT 1",
-                &[&channel_id, r],
-                |row| row.get(0),
-            )?,
-            Some(r) => {
-                c.opt("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2", &[&channel_id, r], |row| {
-                    row.get(0)
-                })?
-            }
-            None => None,
-        };
-        let notice = message_notice(c, channel_id, m)?;
         // Mail that needs no answer never waits and never reopens anything; a
         // conversation that only such mail began is not in the queue either.
         let quiet = if m.outgoing {
@@ -185,6 +152,44 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 && m.prepared.as_ref().and_then(|p| p.closing_of(&m.body_text)).unwrap_or_else(|| {
                     crate::workflow::closing::is_closing(&crate::search::authored::authored(&m.body_text))
                 }));
+        let first = FirstMessage::of(m, quiet, closing);
+        let email = m.imap.is_some() || m.message_id.is_some();
+        let (conversation, began) = if email {
+            email_conversation(c, channel_id, m, author.map(|a| a.1), &first, now)?
+        } else {
+            match conversations.get(m.conversation_key.as_str()) {
+                Some(id) => (*id, false),
+                None => {
+                    let (id, began) = conversation(c, channel_id, m, author.map(|a| a.1), &first, now)?;
+                    conversations.insert(&m.conversation_key, id);
+                    (id, began)
+                }
+            }
+        };
+        if began {
+            // Refreshed even when the message turns out stored already.
+            touched.insert(conversation);
+        }
+        if m.edited && edit(c, channel_id, m, now)? {
+            touched.insert(conversation);
+            report.inserted += 1;
+            continue;
+        }
+        // Email answers a Message-ID (the first mail that carried it); chats a message id.
+        let reply_to: Option<i64> = match &m.reply_to_remote {
+            Some(r) if email => c.opt(
+                "SELECT id FROM messages WHERE channel_id = ?1 AND rfc_message_id = ?2 ORDER BY id LIMIT 1",
+                &[&channel_id, r],
+                |row| row.get(0),
+            )?,
+            Some(r) => {
+                c.opt("SELECT id FROM messages WHERE channel_id = ?1 AND remote_id = ?2", &[&channel_id, r], |row| {
+                    row.get(0)
+                })?
+            }
+            None => None,
+        };
+        let notice = message_notice(c, channel_id, m)?;
         // One statement per message: where it is and what it needs are known
         // before it is stored (an update after the insert touched its indexes twice).
         let place = m.imap.as_ref();
@@ -267,17 +272,27 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 c.reindex(Searchable::Attachment(id))?;
             }
         }
-        if quiet.is_some() {
+        // A conversation this message began was written as it should be
+        // (`FirstMessage`); the statements below would move it in five indexes
+        // to the same place. They write nothing when nothing changes either.
+        if began {
+            woken.insert(conversation);
+        } else if quiet.is_some() {
             // Its first message: no other is there (one index probe; counting
             // them read a whole mailing list's thread for each of its mails).
             c.exec(
                 "UPDATE conversations SET status = 'closed'
-                 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND id <> ?2)",
+                 WHERE id = ?1 AND status <> 'closed'
+                   AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND id <> ?2)",
                 &[&conversation, &message_id],
             )?;
         } else if !closing && !m.outgoing && m.report.is_none() && woken.insert(conversation) {
             // A client writing again wakes a closed or snoozed conversation.
-            c.exec("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1", &[&conversation])?;
+            c.exec(
+                "UPDATE conversations SET status = 'open', snoozed_until = NULL
+                 WHERE id = ?1 AND (status <> 'open' OR snoozed_until IS NOT NULL)",
+                &[&conversation],
+            )?;
         }
         report.inserted += 1;
         touched.insert(conversation);
@@ -484,7 +499,14 @@ const SAME_MAIL_POSTGRES: &str = same_mail_sql!("");
 /// The conversation of a mail: the one any of its references (nearest parent
 /// first) or its own Message-ID already belongs to, else the one of its thread
 /// root key. Every key it carries then points there too.
-fn email_conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
+fn email_conversation(
+    c: &dyn Conn,
+    channel_id: i64,
+    m: &Inbound,
+    contact: Option<i64>,
+    first: &FirstMessage,
+    now: i64,
+) -> Result<(i64, bool)> {
     let mut linked: Vec<i64> = Vec::new();
     // Keys already stored for the conversation this mail joins need no insert.
     let mut stored: Vec<(&str, i64)> = Vec::new();
@@ -512,7 +534,7 @@ fn email_conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Optio
             merge_conversation(c, from, into, now)?;
         }
     }
-    let id = match found {
+    let (id, began) = match found {
         Some(id) => {
             if contact.is_some()
                 && c.exec(
@@ -522,13 +544,13 @@ fn email_conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Optio
             {
                 c.reindex(Searchable::Conversation(id))?;
             }
-            id
+            (id, false)
         }
-        None => conversation(c, channel_id, m, contact, now)?,
+        None => conversation(c, channel_id, m, contact, first, now)?,
     };
     let known: Vec<&str> = stored.iter().filter(|(_, k)| *k == id || linked.len() > 1).map(|(k, _)| *k).collect();
     thread_keys(c, channel_id, m, id, &known)?;
-    Ok(id)
+    Ok((id, began))
 }
 
 /// Moves the mail of conversation `from` into `into` and drops `from`, when
@@ -666,7 +688,40 @@ pub(super) fn identity(
     })
 }
 
-fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>, now: i64) -> Result<i64> {
+/// What a conversation that a message begins is at once. Written with the
+/// conversation's row, so that the summary refreshed at the end of the run
+/// (`refresh_conversation`) and the quiet-close find it in place, instead of
+/// moving it in every list index from where an empty conversation stands.
+/// Only a first guess: the refresh writes whatever the messages say.
+struct FirstMessage {
+    status: &'static str,
+    last_message_at: i64,
+    automatic: bool,
+    waiting_since: Option<i64>,
+}
+
+impl FirstMessage {
+    fn of(m: &Inbound, quiet: Option<&str>, closing: bool) -> FirstMessage {
+        let inbound = !m.outgoing;
+        FirstMessage {
+            // Mail that needs no answer does not open what it begins.
+            status: if quiet.is_some() { "closed" } else { "open" },
+            last_message_at: m.sent_at,
+            automatic: inbound && matches!(quiet, Some("list" | "auto" | "noreply" | "sender")),
+            waiting_since: (inbound && !closing && m.report.is_none() && m.sent_at > 0).then_some(m.sent_at),
+        }
+    }
+}
+
+/// The conversation `m` belongs to by its key, and whether `m` began it.
+fn conversation(
+    c: &dyn Conn,
+    channel_id: i64,
+    m: &Inbound,
+    contact: Option<i64>,
+    first: &FirstMessage,
+    now: i64,
+) -> Result<(i64, bool)> {
     let found: Option<(i64, Option<i64>, String)> = c.opt(
         "SELECT id, contact_id, title FROM conversations WHERE channel_id = ?1 AND remote_key = ?2",
         &[&channel_id, &m.conversation_key],
@@ -687,7 +742,7 @@ fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>
             if changed {
                 c.reindex(Searchable::Conversation(id))?;
             }
-            Ok(id)
+            Ok((id, false))
         }
         None => {
             let assignee: Option<String> = match contact {
@@ -695,8 +750,9 @@ fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>
                 None => None,
             };
             let id = c.insert_one(
-                "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, is_group, created_at, assignee)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO conversations (channel_id, remote_key, title, subject, contact_id, is_group, created_at, assignee,
+                                            status, last_message_at, automatic, waiting_since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 &[
                     &channel_id,
                     &m.conversation_key,
@@ -706,41 +762,119 @@ fn conversation(c: &dyn Conn, channel_id: i64, m: &Inbound, contact: Option<i64>
                     &m.is_group,
                     &now,
                     &assignee,
+                    &first.status,
+                    &first.last_message_at,
+                    &first.automatic,
+                    &first.waiting_since,
                 ],
             )?;
             c.reindex(Searchable::Conversation(id))?;
-            Ok(id)
+            Ok((id, true))
         }
+    }
+}
+
+/// What lists show of a conversation, as stored or as its messages say.
+#[derive(Debug, PartialEq)]
+struct Summary {
+    last_message_id: Option<i64>,
+    last_message_at: i64,
+    preview: String,
+    last_inbound_id: i64,
+    automatic: bool,
+    waiting_since: Option<i64>,
+}
+
+impl Summary {
+    fn read(r: &super::sql::Row, at: usize) -> Result<Summary> {
+        Ok(Summary {
+            last_message_id: r.get(at)?,
+            last_message_at: r.get(at + 1)?,
+            preview: r.get(at + 2)?,
+            last_inbound_id: r.get(at + 3)?,
+            automatic: r.get(at + 4)?,
+            waiting_since: r.get(at + 5)?,
+        })
+    }
+
+    /// Whether going from `self` to `to` changes a column that the
+    /// conversations' list indexes hold (the time, waiting, list mail).
+    fn moves_in_lists(&self, to: &Summary) -> bool {
+        self.last_message_at != to.last_message_at
+            || self.automatic != to.automatic
+            || self.waiting_since != to.waiting_since
     }
 }
 
 /// Recomputes what lists show for a conversation from its messages, so that
 /// out-of-order arrival (initial sync runs newest first) cannot leave it wrong.
+///
+/// Read first, then written only where it changed: an UPDATE rewrites the
+/// entries of every index on a column it sets, changed or not, and seven
+/// indexes hold these columns. A conversation that began with the mail just
+/// stored (see [`FirstMessage`]) or that older mail joined usually keeps its
+/// place in every list; then only the last message, the preview and the last
+/// inbound id are written (one index).
 pub(super) fn refresh_conversation(c: &(impl WithConn + ?Sized), conversation: i64) -> Result<()> {
     // Flags as CASE … 1 ELSE 0 and line breaks bound as parameters: the
-    // statement reads the same on SQLite and PostgreSQL (store::sql).
+    // statement reads the same on SQLite and PostgreSQL (store::sql). The
+    // preview is cut before its line breaks become spaces (one character for
+    // one, so the same text), not after a whole long body is copied twice.
     c.with_conn(|c| {
-        c.exec(
-            "UPDATE conversations SET
-                last_message_id = last.id,
-                last_message_at = last.sent_at,
-                preview = substr(replace(replace(last.body, ?2, ' '), ?3, ' '), 1, 160),
-                last_inbound_id = coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
-                automatic = CASE WHEN EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
+        let found = c.opt(
+            "SELECT c.last_message_id, c.last_message_at, c.preview, c.last_inbound_id, c.automatic, c.waiting_since,
+                last.id, last.sent_at, coalesce(replace(replace(substr(last.body, 1, 160), ?2, ' '), ?3, ' '), ''),
+                coalesce((SELECT max(id) FROM messages WHERE conversation_id = ?1 AND direction = 'in'), 0),
+                CASE WHEN EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in')
                     AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'in'
                                     AND (quiet IS NULL OR quiet NOT IN ('list', 'auto', 'noreply', 'sender')))
                     THEN 1 ELSE 0 END,
-                waiting_since = (SELECT min(m.sent_at) FROM messages m
-                                 WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.report IS NULL
-                                   AND m.sent_at >
-                                       coalesce((SELECT max(o.sent_at) FROM messages o
-                                                 WHERE o.conversation_id = ?1 AND o.direction = 'out'
-                                                   AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))
-             FROM (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
+                (SELECT min(m.sent_at) FROM messages m
+                 WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.closing = 0 AND m.report IS NULL
+                   AND m.sent_at >
+                       coalesce((SELECT max(o.sent_at) FROM messages o
+                                 WHERE o.conversation_id = ?1 AND o.direction = 'out'
+                                   AND o.delivery NOT IN ('failed', 'unknown') AND o.auto = 0 AND o.forward = 0), 0))
+             FROM conversations c,
+                  (SELECT id, sent_at, body FROM messages WHERE conversation_id = ?1
                    ORDER BY sent_at DESC, id DESC LIMIT 1) AS last
-             WHERE conversations.id = ?1",
+             WHERE c.id = ?1",
             &[&conversation, &"\r", &"\n"],
+            |r| Ok((Summary::read(r, 0)?, Summary::read(r, 6)?)),
         )?;
+        let Some((stored, now)) = found else {
+            // A conversation without messages keeps what it had, but waits
+            // for nothing (one begun for a message that was stored already).
+            c.exec(
+                "UPDATE conversations SET waiting_since = NULL WHERE id = ?1 AND waiting_since IS NOT NULL",
+                &[&conversation],
+            )?;
+            return Ok(());
+        };
+        if stored == now {
+            return Ok(());
+        }
+        if stored.moves_in_lists(&now) {
+            c.exec(
+                "UPDATE conversations SET last_message_id = ?2, last_message_at = ?3, preview = ?4,
+                     last_inbound_id = ?5, automatic = ?6, waiting_since = ?7
+                 WHERE id = ?1",
+                &[
+                    &conversation,
+                    &now.last_message_id,
+                    &now.last_message_at,
+                    &now.preview,
+                    &now.last_inbound_id,
+                    &now.automatic,
+                    &now.waiting_since,
+                ],
+            )?;
+        } else {
+            c.exec(
+                "UPDATE conversations SET last_message_id = ?2, preview = ?3, last_inbound_id = ?4 WHERE id = ?1",
+                &[&conversation, &now.last_message_id, &now.preview, &now.last_inbound_id],
+            )?;
+        }
         Ok(())
     })
 }

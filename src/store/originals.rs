@@ -49,16 +49,14 @@ pub(super) fn put_blob_as_is(c: &(impl WithConn + ?Sized), bytes: &[u8]) -> Resu
     Ok(sha)
 }
 
-/// One `blobs` row per content, whoever stores it first.
+/// One `blobs` row per content, whoever stores it first (one index probe:
+/// the insert finds a known one itself).
 fn insert_once(c: &(impl WithConn + ?Sized), sha256: &str, size: usize, codec: &str, data: &[u8]) -> Result<()> {
     c.with_conn(|c| {
-        let known: Option<i64> = c.opt("SELECT 1 FROM blobs WHERE sha256 = ?1", &[&sha256], |r| r.get(0))?;
-        if known.is_none() {
-            c.exec(
-                "INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4)",
-                &[&sha256, &size, &codec, &data],
-            )?;
-        }
+        c.exec(
+            "INSERT INTO blobs (sha256, size, codec, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sha256) DO NOTHING",
+            &[&sha256, &size, &codec, &data],
+        )?;
         Ok(())
     })
 }
