@@ -25,8 +25,9 @@ use std::sync::mpsc;
 /// (pages; about 8 MB). What it has not copied when the store closes is copied
 /// then, with the process waiting: woken every 10,000 frames, that was up to
 /// 40 MB and half a second at the end of a first sync of 20,000 mails; now
-/// ~0.2 s. The copying moved to this thread, beside the writer
-/// (`PULT_BENCH_ONLY_INGEST=1 pult-bench --messages 1000000`: 26,563/s).
+/// ~0.25 s. The copying moved to this thread, beside the writer, and the
+/// writer kept its pace (`PULT_BENCH_ONLY_INGEST=1 pult-bench --messages
+/// 1000000`: 23,014–26,563 messages/s, as before).
 const WAKE_EVERY: c_int = 2_000;
 /// The writer checkpoints itself past this many frames (about 200 MB), so that
 /// the log starts over.
