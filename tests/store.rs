@@ -769,7 +769,7 @@ fn lists_history_and_a_persons_word_on_a_sender() {
 }
 
 #[test]
-fn a_conversation_stands_in_its_lists_from_its_first_message_and_one_begun_for_a_stored_message_waits_for_nothing() {
+fn a_conversation_stands_in_its_lists_from_its_first_message_and_one_begun_for_a_stored_message_holds_nothing() {
     use pult::workflow::automatic::Automatic;
     let s = temp_store();
     let ch = channel(&s, "office", ChannelKind::Telegram);
@@ -784,7 +784,7 @@ fn a_conversation_stands_in_its_lists_from_its_first_message_and_one_begun_for_a
     // (status, last message time, list mail, waiting since, last inbound message is the last message)
     let row = |key: &str| -> (String, i64, bool, Option<i64>, bool) {
         db.query_row(
-            "SELECT status, last_message_at, automatic, waiting_since, last_inbound_id = last_message_id
+            "SELECT status, last_message_at, automatic, waiting_since, last_inbound_id IS last_message_id
              FROM conversations WHERE remote_key = ?1",
             [key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -798,15 +798,28 @@ fn a_conversation_stands_in_its_lists_from_its_first_message_and_one_begun_for_a
     let reader = Reader::open(&s.path, "anna").expect("reader");
     assert_eq!(reader.count(View::Unanswered).expect("count"), 1);
     assert_eq!(reader.count(View::Lists).expect("lists"), 1);
-    // The client's message again under another key: stored once, and the
-    // conversation its key began has nothing in it to wait for.
+    // The client's message again under another key, and a list's under a
+    // third: stored once, and the conversations their keys began hold
+    // nothing, so they stand as an empty conversation does.
     let again = msg("q1", "elsewhere", "Ирина", NOW - 300, "Пришлите, пожалуйста, акт сверки");
-    assert_eq!(ingest(&s, ch, vec![again]).duplicates, 1);
-    let waits: Option<i64> = db
-        .query_row("SELECT waiting_since FROM conversations WHERE remote_key = 'elsewhere'", [], |r| r.get(0))
-        .expect("elsewhere");
-    assert_eq!(waits, None);
+    let mut news_again = msg("n1", "news-elsewhere", "Банк", NOW - 600, "Новые тарифы");
+    news_again.automatic = Some(Automatic::List);
+    assert_eq!(ingest(&s, ch, vec![again, news_again]).duplicates, 2);
+    let (status, at, _, waits, _) = row("elsewhere");
+    assert_eq!((status.as_str(), at, waits), ("open", 0, None), "no time, waits for nothing");
+    let (status, _, list, _, _) = row("news-elsewhere");
+    assert_eq!((status.as_str(), list), ("open", false), "not list mail");
     assert_eq!(reader.count(View::Unanswered).expect("count"), 1, "one client waits, once");
+    assert_eq!(reader.count(View::Lists).expect("lists"), 1);
+
+    // Quiet mail that begins a conversation, then the client in the same
+    // batch: the client's message opens it, and the client waits.
+    let mut away = msg("a1", "asked", "Ирина", NOW - 100, "Я в отпуске до понедельника");
+    away.automatic = Some(Automatic::Auto);
+    let asks = msg("a2", "asked", "Ирина", NOW - 50, "Когда будет готов отчёт?");
+    ingest(&s, ch, vec![away, asks]);
+    assert_eq!(row("asked"), ("open".into(), NOW - 50, false, Some(NOW - 50), true));
+    assert_eq!(reader.count(View::Unanswered).expect("count"), 2);
 }
 
 /// A new mail to `to` on `ch`, sent (as the dispatcher records it): (conversation, outbox, Message-ID).

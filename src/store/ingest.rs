@@ -94,6 +94,8 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
     let mut touched: HashSet<i64> = HashSet::new();
     // Conversations this run already woke: one UPDATE each, not one per message.
     let mut woken: HashSet<i64> = HashSet::new();
+    // Conversations begun in this run that no message was stored in yet.
+    let mut empty: HashSet<i64> = HashSet::new();
     // A person's word on a sender, looked up once per sender in a run.
     let mut rules: HashMap<&str, Option<String>> = HashMap::new();
     let mut report = IngestReport::default();
@@ -167,8 +169,7 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
             }
         };
         if began {
-            // Refreshed even when the message turns out stored already.
-            touched.insert(conversation);
+            empty.insert(conversation);
         }
         if m.edited && edit(c, channel_id, m, now)? {
             touched.insert(conversation);
@@ -272,11 +273,16 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
                 c.reindex(Searchable::Attachment(id))?;
             }
         }
+        empty.remove(&conversation);
         // A conversation this message began was written as it should be
-        // (`FirstMessage`); the statements below would move it in five indexes
-        // to the same place. They write nothing when nothing changes either.
+        // (`FirstMessage`): closed by quiet mail, else open and not snoozed,
+        // where waking it would change nothing. The statements below would
+        // move it in five indexes to the same place; they write nothing when
+        // nothing changes either.
         if began {
-            woken.insert(conversation);
+            if quiet.is_none() {
+                woken.insert(conversation);
+            }
         } else if quiet.is_some() {
             // Its first message: no other is there (one index probe; counting
             // them read a whole mailing list's thread for each of its mails).
@@ -298,6 +304,16 @@ fn apply_run(c: &dyn Conn, channel_id: i64, batch: &[&Inbound], now: i64) -> Res
         touched.insert(conversation);
     }
 
+    // One begun for a message that was stored already (or for an edit)
+    // holds nothing: it stands as an empty conversation always did, not
+    // where the message would have put it.
+    for &conv in &empty {
+        c.exec(
+            "UPDATE conversations SET status = 'open', last_message_at = 0, automatic = 0, waiting_since = NULL
+             WHERE id = ?1",
+            &[&conv],
+        )?;
+    }
     let mut touched: Vec<i64> = touched.into_iter().collect();
     touched.sort_unstable();
     for &conv in &touched {
@@ -842,15 +858,8 @@ pub(super) fn refresh_conversation(c: &(impl WithConn + ?Sized), conversation: i
             &[&conversation, &"\r", &"\n"],
             |r| Ok((Summary::read(r, 0)?, Summary::read(r, 6)?)),
         )?;
-        let Some((stored, now)) = found else {
-            // A conversation without messages keeps what it had, but waits
-            // for nothing (one begun for a message that was stored already).
-            c.exec(
-                "UPDATE conversations SET waiting_since = NULL WHERE id = ?1 AND waiting_since IS NOT NULL",
-                &[&conversation],
-            )?;
-            return Ok(());
-        };
+        // A conversation without messages keeps what it had.
+        let Some((stored, now)) = found else { return Ok(()) };
         if stored == now {
             return Ok(());
         }
