@@ -1251,11 +1251,13 @@ fn sync_progress(
     use std::io::{IsTerminal, Write};
     let secs = p.started.elapsed().as_secs_f64().max(0.001);
     let rate = p.done as f64 / secs;
-    let eta = if rate > 0.0 { (p.total - p.done) as f64 / rate } else { 0.0 };
     let left = if p.done >= p.total {
         t!("progress_took", seconds = format!("{secs:.1}"))
     } else {
-        t!("progress_left", seconds = format!("{eta:.0}"))
+        match p.seconds_left() {
+            Some(eta) => t!("progress_left", seconds = format!("{eta:.0}")),
+            None => t!("progress_reckoning"),
+        }
     };
     let line = t!(
         "sync_progress",

@@ -27,6 +27,20 @@ pub struct SyncProgress<'a> {
     /// Bytes of what is done so far (RFC822.SIZE for mail).
     pub bytes: u64,
     pub started: std::time::Instant,
+    /// When the first batch was stored and how much it held: the time left
+    /// is reckoned from the pace since then (before it, the sync logged in,
+    /// listed the folder and filled its pipeline).
+    pub first_stored: Option<(std::time::Instant, usize)>,
+}
+
+impl SyncProgress<'_> {
+    /// Seconds left at the pace since the first batch was stored; none
+    /// before a second batch is (nothing to reckon from yet).
+    pub fn seconds_left(&self) -> Option<f64> {
+        let (at, first) = self.first_stored?;
+        let pace = (self.done.checked_sub(first)?) as f64 / at.elapsed().as_secs_f64().max(0.001);
+        (self.done > first && pace > 0.0).then(|| self.total.saturating_sub(self.done) as f64 / pace)
+    }
 }
 
 /// Where progress goes: a terminal line, the channel's status, nowhere.
@@ -459,5 +473,31 @@ mod tests {
         let to = ReplyFacts { recipients: vec!["irina@client.test".into()], ..late };
         assert_eq!(email.check_reply(&to), Ok(()));
         assert_eq!(email.check_reply(&ReplyFacts::default()), Err(Refusal::NothingToAnswer));
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::SyncProgress;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_time_left_follows_the_pace_since_the_first_stored_batch() {
+        let second_ago = Instant::now().checked_sub(Duration::from_secs(1)).expect("a second ago");
+        // Login, listing and the first batch took a minute: not counted.
+        let minute_ago = Instant::now().checked_sub(Duration::from_secs(60)).expect("a minute ago");
+        let at = |done, first_stored| SyncProgress {
+            folder: "INBOX",
+            done,
+            total: 2100,
+            bytes: 0,
+            started: minute_ago,
+            first_stored,
+        };
+        assert_eq!(at(100, None).seconds_left(), None, "nothing to reckon from after one batch");
+        assert_eq!(at(100, Some((second_ago, 100))).seconds_left(), None);
+        // 500 mails in the second since: 1,500 more take about three.
+        let left = at(600, Some((second_ago, 100))).seconds_left().expect("reckoned");
+        assert!((3.0..=3.5).contains(&left), "{left}");
     }
 }

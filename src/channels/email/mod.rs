@@ -391,6 +391,7 @@ pub async fn sync_folder(
     // Mail that others sent us is checked as it arrives; its keys are asked once per folder sync.
     let mut dkim = (account.dkim.enabled && !is_sent).then(|| crate::mailauth::Checker::new(&account.dkim));
     let started = std::time::Instant::now();
+    let mut first_stored = None;
     let (mut done, mut bytes) = (0usize, 0u64);
     let mut chunks = chunks.into_iter();
     loop {
@@ -476,8 +477,9 @@ pub async fn sync_folder(
             report.inserted += applied.inserted;
             (done, bytes) = (done + queued.mails, bytes + queued.bytes);
             if total > 1 {
-                on_progress(SyncProgress { folder, done, total: total_mails, bytes, started });
+                on_progress(SyncProgress { folder, done, total: total_mails, bytes, started, first_stored });
             }
+            first_stored = first_stored.or(Some((std::time::Instant::now(), done)));
         }
         if !more {
             break;
