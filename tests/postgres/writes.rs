@@ -582,6 +582,81 @@ fn a_chat_batch_with_reports_before_their_messages_is_kept_the_same_way_on_both_
     assert_eq!(renamed, 2, "the group's new title is found");
 }
 
+/// Conversations that messages begin: a list's mail, thanks, a client's
+/// question, our own; the same messages again under other keys (what they
+/// begin holds nothing); quiet mail, then the client, in one batch.
+fn first_messages_story(db: &mut Db) -> Vec<String> {
+    use pult::workflow::automatic::Automatic;
+    let ch = ingest::ensure_channel(db, "tg", ChannelKind::Telegram, NOW).unwrap();
+    // The row that says a store keeps originals is SQLite's alone (see chat_story).
+    pult::store::originals::set_keep_raw(db, true).unwrap();
+    let at = |remote: &str, key: &str, who: &str, ago: i64, body: &str| common::msg(remote, key, who, NOW - ago, body);
+    let list = |remote: &str, key: &str| {
+        let mut m = at(remote, key, "Банк", 600, "Новые тарифы");
+        m.automatic = Some(Automatic::List);
+        m
+    };
+    let mut ours = at("o1", "ours", "", 200, "Акт сверки во вложении");
+    ours.outgoing = true;
+    let mut away = at("a1", "asked", "Ирина", 100, "Я в отпуске до понедельника");
+    away.automatic = Some(Automatic::Auto);
+    let batches = [
+        vec![
+            list("n1", "news"),
+            at("t1", "thanks", "Олег", 500, "Спасибо, получили!"),
+            at("q1", "chat", "Ирина", 300, "Пришлите акт сверки"),
+            ours,
+        ],
+        vec![at("q1", "elsewhere", "Ирина", 300, "Пришлите акт сверки"), list("n1", "news-elsewhere")],
+        vec![away, at("a2", "asked", "Ирина", 50, "Когда будет готов отчёт?")],
+    ];
+    let mut story: Vec<String> =
+        batches.iter().map(|b| format!("{:?}", ingest::apply(db, ch, b, &[], NOW).unwrap())).collect();
+    story.extend(
+        db.write(|c| {
+            c.all(
+                "SELECT remote_key, status, last_message_at, automatic, waiting_since,
+                        (SELECT remote_id FROM messages WHERE id = last_inbound_id),
+                        (SELECT remote_id FROM messages WHERE id = last_message_id)
+                 FROM conversations ORDER BY remote_key",
+                &[],
+                |r| {
+                    Ok(format!(
+                        "{} {} {} {} {:?} {:?} {:?}",
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<i64>(2)? - NOW,
+                        r.get::<i64>(3)?,
+                        r.get::<Option<i64>>(4)?.map(|t| t - NOW),
+                        r.get::<Option<String>>(5)?,
+                        r.get::<Option<String>>(6)?
+                    ))
+                },
+            )
+        })
+        .unwrap(),
+    );
+    story
+}
+
+#[test]
+fn conversations_stand_where_their_first_messages_put_them_on_both_engines() {
+    let (_dir, mut sqlite, _pg, mut postgres) = both();
+    let here = first_messages_story(&mut sqlite);
+    assert_eq!(here, first_messages_story(&mut postgres));
+    let expected = [
+        "asked open -50 0 Some(-50) Some(\"a2\") Some(\"a2\")",
+        "chat open -300 0 Some(-300) Some(\"q1\") Some(\"q1\")",
+        &format!("elsewhere open {} 0 None None None", -NOW),
+        "news closed -600 1 None Some(\"n1\") Some(\"n1\")",
+        &format!("news-elsewhere open {} 0 None None None", -NOW),
+        "ours open -200 0 None None Some(\"o1\")",
+        "thanks open -500 0 None Some(\"t1\") Some(\"t1\")",
+    ];
+    assert_eq!(&here[3..], expected, "{here:#?}");
+    same_rows(&mut sqlite, &mut postgres);
+}
+
 /// The demo's week, written through the writer thread on each engine.
 #[test]
 fn the_demo_fills_both_engines_alike() {
