@@ -1091,7 +1091,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ("agenda_none_in", "no promises due in {days}", "обещаний на ближайшие {days} нет"),
     ("progress_took", "{seconds} s", "{seconds} с"),
     ("progress_left", "about {seconds} s left", "осталось около {seconds} с"),
-    ("progress_reckoning", "reckoning the time left", "считаю, сколько осталось"),
+    ("progress_reckoning", "reckoning time left", "считаю время"),
     (
         "sync_progress",
         "{account}/{folder}: {done} of {total} mails · {megabytes} MB · {rate} mails/s · {left}",

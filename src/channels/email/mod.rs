@@ -479,7 +479,7 @@ pub async fn sync_folder(
             if total > 1 {
                 on_progress(SyncProgress { folder, done, total: total_mails, bytes, started, first_stored });
             }
-            first_stored = first_stored.or(Some((std::time::Instant::now(), done)));
+            first_stored.get_or_insert_with(|| (std::time::Instant::now(), done));
         }
         if !more {
             break;
